@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs everything veil's build, tests, benchmarks and demo need on a fresh Debian 12.
+# Idempotent: safe to run again. Needs root (or sudo).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+
+pkgs=(
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  # libraries
+  libhyperscan-dev libphonenumber-dev libssl-dev libyaml-cpp-dev protobuf-compiler libprotobuf-dev
+  libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
+  # tests and benchmarks (RE2 is the conventional-regex baseline in the masker benchmark)
+  libgtest-dev libgmock-dev googletest libbenchmark-dev libre2-dev clang-format
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Test-data generator (Node, @faker-js/faker pinned by package-lock.json).
+if [ -f "$here/tests/data/package.json" ]; then
+  (cd "$here/tests/data" && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
+fi
+echo "setup: done"
