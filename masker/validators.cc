@@ -1,0 +1,966 @@
+#include "masker/validators.h"
+
+#include <arpa/inet.h>
+#include <openssl/sha.h>
+#include <phonenumbers/phonenumber.pb.h>
+#include <phonenumbers/phonenumberutil.h>
+
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+namespace veil::masker::validate {
+namespace {
+
+constexpr bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+constexpr bool IsUpper(char c) { return c >= 'A' && c <= 'Z'; }
+constexpr bool IsLower(char c) { return c >= 'a' && c <= 'z'; }
+constexpr bool IsAlpha(char c) { return IsUpper(c) || IsLower(c); }
+constexpr bool IsAlnum(char c) { return IsAlpha(c) || IsDigit(c); }
+constexpr bool IsHex(char c) {
+  return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+constexpr char ToLower(char c) { return IsUpper(c) ? static_cast<char>(c - 'A' + 'a') : c; }
+constexpr char ToUpper(char c) { return IsLower(c) ? static_cast<char>(c - 'a' + 'A') : c; }
+constexpr bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+template <typename Pred>
+bool AllOf(std::string_view s, Pred pred) {
+  for (char c : s) {
+    if (!pred(c)) return false;
+  }
+  return true;
+}
+
+bool AllDigits(std::string_view s) { return !s.empty() && AllOf(s, IsDigit); }
+
+bool AllSame(std::string_view s) {
+  for (char c : s) {
+    if (c != s[0]) return false;
+  }
+  return true;
+}
+
+// Value of the first n digits; the caller has checked they are digits.
+int Prefix(std::string_view d, size_t n) {
+  int v = 0;
+  for (size_t i = 0; i < n && i < d.size(); ++i) v = v * 10 + (d[i] - '0');
+  return v;
+}
+
+bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+
+bool ContainsIgnoreCase(std::string_view hay, std::string_view needle) {
+  if (needle.size() > hay.size()) return false;
+  for (size_t i = 0; i + needle.size() <= hay.size(); ++i) {
+    size_t j = 0;
+    while (j < needle.size() && ToLower(hay[i + j]) == ToLower(needle[j])) ++j;
+    if (j == needle.size()) return true;
+  }
+  return false;
+}
+
+// Number of character classes present: lower, upper, digit, anything else.
+int CharClasses(std::string_view s) {
+  bool lower = false, upper = false, digit = false, other = false;
+  for (char c : s) {
+    if (IsLower(c)) {
+      lower = true;
+    } else if (IsUpper(c)) {
+      upper = true;
+    } else if (IsDigit(c)) {
+      digit = true;
+    } else {
+      other = true;
+    }
+  }
+  return lower + upper + digit + other;
+}
+
+bool IsUuid(std::string_view s) {
+  if (s.size() != 36) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? s[i] != '-' : !IsHex(s[i])) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+// ---- Normalisation helpers ----
+
+size_t StripToDigits(std::string_view in, char* out, size_t cap) {
+  size_t n = 0;
+  for (char c : in) {
+    if (IsDigit(c)) {
+      if (n == cap) return 0;
+      out[n++] = c;
+    } else if (c != ' ' && c != '\t' && c != '-' && c != '.' && c != '/') {
+      return 0;
+    }
+  }
+  return n;
+}
+
+size_t CompactUpper(std::string_view in, char* out, size_t cap) {
+  size_t n = 0;
+  for (char c : in) {
+    if (IsAlnum(c)) {
+      if (n == cap) return 0;
+      out[n++] = ToUpper(c);
+    } else if (c != ' ' && c != '-') {
+      return 0;
+    }
+  }
+  return n;
+}
+
+// ---- Financial ----
+
+bool Luhn(std::string_view digits) {
+  if (digits.size() < 2) return false;
+  int sum = 0;
+  bool twice = false;
+  for (size_t i = digits.size(); i-- > 0;) {
+    char c = digits[i];
+    if (!IsDigit(c)) return false;
+    int v = c - '0';
+    if (twice) {
+      v *= 2;
+      if (v > 9) v -= 9;
+    }
+    sum += v;
+    twice = !twice;
+  }
+  return sum % 10 == 0;
+}
+
+std::optional<CardBrand> CardBrandOf(std::string_view d) {
+  const size_t len = d.size();
+  if (len < 12 || len > 19 || !AllDigits(d)) return std::nullopt;
+  const int p1 = Prefix(d, 1), p2 = Prefix(d, 2), p3 = Prefix(d, 3), p4 = Prefix(d, 4),
+            p6 = Prefix(d, 6);
+  auto brand_if = [&](CardBrand b, bool length_ok) -> std::optional<CardBrand> {
+    if (length_ok) return b;
+    return std::nullopt;
+  };
+  // Checked from the most specific ranges to the catch-all Maestro 5x/6x ranges.
+  if (p1 == 4) return brand_if(CardBrand::kVisa, len == 13 || len == 16 || len == 19);
+  if (p2 == 34 || p2 == 37) return brand_if(CardBrand::kAmex, len == 15);
+  if ((p2 >= 51 && p2 <= 55) || (p4 >= 2221 && p4 <= 2720)) {
+    return brand_if(CardBrand::kMastercard, len == 16);
+  }
+  if ((p3 >= 300 && p3 <= 305) || p4 == 3095 || p2 == 36 || p2 == 38 || p2 == 39) {
+    return brand_if(CardBrand::kDinersClub, len >= 14);
+  }
+  if (p4 >= 3528 && p4 <= 3589) return brand_if(CardBrand::kJcb, len >= 16);
+  if (p4 == 6011 || (p3 >= 644 && p3 <= 649) || p2 == 65 || (p6 >= 622126 && p6 <= 622925)) {
+    return brand_if(CardBrand::kDiscover, len >= 16);
+  }
+  if (p2 == 62) return brand_if(CardBrand::kUnionPay, len >= 16);
+  if (p2 == 50 || (p2 >= 56 && p2 <= 69)) return CardBrand::kMaestro;  // 12-19
+  return std::nullopt;
+}
+
+bool CreditCard(std::string_view digits) {
+  return CardBrandOf(digits).has_value() && !AllSame(digits) && Luhn(digits);
+}
+
+namespace {
+
+// SWIFT IBAN registry as of 2025, indexed by country code: the fixed IBAN length. The BBAN
+// layout per country is not checked; mod 97 already rejects nearly all typos.
+// French overseas departments and territories (GF, GP, MQ, RE, PF, ...) issue FR IBANs.
+constexpr auto kIbanLength = [] {
+  struct Entry {
+    char cc[3];
+    uint8_t len;
+  };
+  constexpr Entry kEntries[] = {
+      {"AD", 24}, {"AE", 23}, {"AL", 28}, {"AT", 20}, {"AZ", 28}, {"BA", 20}, {"BE", 16},
+      {"BG", 22}, {"BH", 22}, {"BI", 27}, {"BR", 29}, {"BY", 28}, {"CH", 21}, {"CR", 22},
+      {"CY", 28}, {"CZ", 24}, {"DE", 22}, {"DJ", 27}, {"DK", 18}, {"DO", 28}, {"EE", 20},
+      {"EG", 29}, {"ES", 24}, {"FI", 18}, {"FK", 18}, {"FO", 18}, {"FR", 27}, {"GB", 22},
+      {"GE", 22}, {"GI", 23}, {"GL", 18}, {"GR", 27}, {"GT", 28}, {"HN", 28}, {"HR", 21},
+      {"HU", 28}, {"IE", 22}, {"IL", 23}, {"IQ", 23}, {"IS", 26}, {"IT", 27}, {"JO", 30},
+      {"KW", 30}, {"KZ", 20}, {"LB", 28}, {"LC", 32}, {"LI", 21}, {"LT", 20}, {"LU", 20},
+      {"LV", 21}, {"LY", 25}, {"MC", 27}, {"MD", 24}, {"ME", 22}, {"MK", 19}, {"MN", 20},
+      {"MR", 27}, {"MT", 31}, {"MU", 30}, {"NI", 28}, {"NL", 18}, {"NO", 15}, {"OM", 23},
+      {"PK", 24}, {"PL", 28}, {"PS", 29}, {"PT", 25}, {"QA", 29}, {"RO", 24}, {"RS", 22},
+      {"RU", 33}, {"SA", 24}, {"SC", 31}, {"SD", 18}, {"SE", 24}, {"SI", 19}, {"SK", 24},
+      {"SM", 27}, {"SO", 23}, {"ST", 25}, {"SV", 28}, {"TL", 23}, {"TN", 24}, {"TR", 26},
+      {"UA", 29}, {"VA", 22}, {"VG", 24}, {"XK", 20}, {"YE", 30},
+  };
+  std::array<uint8_t, 26 * 26> table{};
+  for (const Entry& e : kEntries) table[(e.cc[0] - 'A') * 26 + (e.cc[1] - 'A')] = e.len;
+  return table;
+}();
+
+}  // namespace
+
+bool Iban(std::string_view s) {
+  if (s.size() < 15 || s.size() > 34) return false;
+  if (!IsUpper(s[0]) || !IsUpper(s[1]) || !IsDigit(s[2]) || !IsDigit(s[3])) return false;
+  if (kIbanLength[(s[0] - 'A') * 26 + (s[1] - 'A')] != s.size()) return false;
+  // ISO 7064 mod 97-10 over BBAN + country + check digits, letters as 10..35, one digit (or
+  // letter, two digits) at a time so the remainder never exceeds 9699.
+  uint32_t r = 0;
+  for (size_t k = 0; k < s.size(); ++k) {
+    char c = s[(k + 4) % s.size()];
+    if (IsDigit(c)) {
+      r = (r * 10 + static_cast<uint32_t>(c - '0')) % 97;
+    } else if (IsUpper(c)) {
+      r = (r * 100 + static_cast<uint32_t>(c - 'A' + 10)) % 97;
+    } else {
+      return false;
+    }
+  }
+  return r == 1;
+}
+
+bool AbaRouting(std::string_view d) {
+  if (d.size() != 9 || !AllDigits(d) || d == "000000000") return false;
+  // Federal Reserve routing symbol: 00 (US government), 01-12 (Fed districts), 21-32 (thrifts),
+  // 61-72 (electronic), 80 (traveller's cheques).
+  int p2 = Prefix(d, 2);
+  if (!(p2 <= 12 || (p2 >= 21 && p2 <= 32) || (p2 >= 61 && p2 <= 72) || p2 == 80)) return false;
+  auto v = [&](int i) { return d[i] - '0'; };
+  int sum = 3 * (v(0) + v(3) + v(6)) + 7 * (v(1) + v(4) + v(7)) + (v(2) + v(5) + v(8));
+  return sum % 10 == 0;
+}
+
+// ---- National identifiers ----
+
+bool UsSsn(std::string_view d) {
+  if (d.size() != 9 || !AllDigits(d)) return false;
+  int area = Prefix(d, 3);
+  int group = Prefix(d.substr(3), 2);
+  int serial = Prefix(d.substr(5), 4);
+  if (area == 0 || area == 666 || area >= 900 || group == 0 || serial == 0) return false;
+  // Woolworth's wallet card, the 1940s-era Social Security Board pamphlet, and the canonical
+  // example: published, used by thousands of people, never anyone's real number.
+  return d != "078051120" && d != "219099999" && d != "123456789";
+}
+
+bool UsItin(std::string_view d) {
+  if (d.size() != 9 || !AllDigits(d) || d[0] != '9') return false;
+  int g = Prefix(d.substr(3), 2);
+  return (g >= 50 && g <= 65) || (g >= 70 && g <= 88) || (g >= 90 && g <= 92) ||
+         (g >= 94 && g <= 99);
+}
+
+bool UsNpi(std::string_view d) {
+  if (d.size() != 10 || !AllDigits(d) || (d[0] != '1' && d[0] != '2')) return false;
+  // The NPI check digit is Luhn over the card-issuer prefix 80840 followed by the number.
+  char buf[15] = {'8', '0', '8', '4', '0'};
+  std::memcpy(buf + 5, d.data(), 10);
+  return Luhn({buf, sizeof buf});
+}
+
+bool UkNhs(std::string_view d) {
+  if (d.size() != 10 || !AllDigits(d) || AllSame(d)) return false;
+  int sum = 0;
+  for (int i = 0; i < 9; ++i) sum += (d[i] - '0') * (10 - i);
+  int check = 11 - sum % 11;
+  if (check == 11) check = 0;
+  if (check == 10) return false;
+  return check == d[9] - '0';
+}
+
+bool UkNino(std::string_view s) {
+  if (s.size() != 8 && s.size() != 9) return false;
+  const char a = ToUpper(s[0]), b = ToUpper(s[1]);
+  if (!IsUpper(a) || !IsUpper(b) || !AllDigits(s.substr(2, 6))) return false;
+  if (s.size() == 9) {
+    char suffix = ToUpper(s[8]);
+    if (suffix < 'A' || suffix > 'D') return false;
+  }
+  if (std::string_view("DFIQUV").find(a) != std::string_view::npos) return false;
+  if (std::string_view("DFIOQUV").find(b) != std::string_view::npos) return false;
+  const char prefix[2] = {a, b};
+  for (std::string_view bad : {"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"}) {
+    if (std::string_view(prefix, 2) == bad) return false;
+  }
+  return true;
+}
+
+bool UsPassport(std::string_view s) {
+  if (s.size() != 9) return false;
+  std::string_view digits = IsAlpha(s[0]) ? s.substr(1) : s;
+  return AllDigits(digits) && !AllSame(digits);
+}
+
+bool UsDriverLicense(std::string_view s) {
+  if (s.size() < 5 || s.size() > 16 || !IsAlnum(s.front()) || !IsAlnum(s.back())) return false;
+  // Leading letters then digits; '-' and ' ' are printing separators (IL "A123-4567-8901").
+  size_t letters = 0, digits = 0;
+  char first_digit = 0;
+  bool all_same = true;
+  for (char c : s) {
+    if (c == '-' || c == ' ') continue;
+    if (IsAlpha(c)) {
+      if (digits > 0) return false;
+      ++letters;
+    } else if (IsDigit(c)) {
+      if (digits == 0) first_digit = c;
+      all_same = all_same && c == first_digit;
+      ++digits;
+    } else {
+      return false;
+    }
+  }
+  if (all_same) return false;
+  struct Shape {
+    size_t letters, digits;
+  };
+  constexpr Shape kShapes[] = {
+      {1, 7},                   // e.g. CA
+      {1, 8},                   //
+      {1, 11},                  // IL
+      {1, 12},                  // e.g. FL, MD
+      {2, 6},                   //
+      {0, 7},  {0, 8}, {0, 9},  // many states use plain digit runs
+  };
+  for (const Shape& shape : kShapes) {
+    if (shape.letters == letters && shape.digits == digits) return true;
+  }
+  return false;
+}
+
+// ---- Contact and network ----
+
+bool Email(std::string_view s) {
+  if (s.size() > 254) return false;
+  size_t at = s.find('@');
+  if (at == std::string_view::npos) return false;
+  std::string_view local = s.substr(0, at), domain = s.substr(at + 1);
+  if (local.empty() || local.size() > 64) return false;
+  if (local.front() == '.' || local.back() == '.') return false;
+  constexpr std::string_view kAtextSymbols = "!#$%&'*+/=?^_`{|}~-";
+  char prev = 0;
+  for (char c : local) {
+    if (c == '.') {
+      if (prev == '.') return false;
+    } else if (!IsAlnum(c) && kAtextSymbols.find(c) == std::string_view::npos) {
+      return false;
+    }
+    prev = c;
+  }
+  if (domain.empty() || domain.size() > 253) return false;
+  size_t labels = 0;
+  std::string_view tld;
+  while (true) {
+    size_t dot = domain.find('.');
+    std::string_view label = domain.substr(0, dot);
+    if (label.empty() || label.size() > 63) return false;
+    if (label.front() == '-' || label.back() == '-') return false;
+    if (!AllOf(label, [](char c) { return IsAlnum(c) || c == '-'; })) return false;
+    ++labels;
+    tld = label;
+    if (dot == std::string_view::npos) break;
+    domain.remove_prefix(dot + 1);
+  }
+  if (labels < 2) return false;
+  bool idn = tld.size() > 4 && ContainsIgnoreCase(tld.substr(0, 4), "xn--");
+  return idn || (tld.size() >= 2 && tld.size() <= 24 && AllOf(tld, IsAlpha));
+}
+
+bool Phone(std::string_view text, std::string_view default_region) {
+  size_t digits = 0;
+  for (char c : text) digits += IsDigit(c);
+  if (digits < 7 || digits > 15) return false;
+  using i18n::phonenumbers::PhoneNumber;
+  using i18n::phonenumbers::PhoneNumberUtil;
+  const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
+  PhoneNumber number;
+  if (util.Parse(std::string(text), std::string(default_region), &number) !=
+      PhoneNumberUtil::NO_PARSING_ERROR) {
+    return false;
+  }
+  return util.IsValidNumber(number);
+}
+
+bool IpV4(std::string_view s) {
+  if (s.size() < 7 || s.size() > 15) return false;
+  // inet_pton already refuses most of these; the explicit check documents the intent and does
+  // not depend on the libc.
+  for (size_t i = 0; i + 1 < s.size(); ++i) {
+    bool octet_start = i == 0 || s[i - 1] == '.';
+    if (octet_start && s[i] == '0' && IsDigit(s[i + 1])) return false;
+  }
+  char buf[16];
+  std::memcpy(buf, s.data(), s.size());
+  buf[s.size()] = '\0';
+  in_addr addr;
+  return inet_pton(AF_INET, buf, &addr) == 1;
+}
+
+bool IpV6(std::string_view s) {
+  if (s.size() < 2 || s.size() > 45) return false;
+  char buf[46];
+  std::memcpy(buf, s.data(), s.size());
+  buf[s.size()] = '\0';
+  in6_addr addr;
+  return inet_pton(AF_INET6, buf, &addr) == 1;
+}
+
+bool MacAddress(std::string_view s) {
+  char sep;
+  size_t group;
+  if (s.size() == 17) {
+    sep = s[2];
+    group = 2;
+    if (sep != ':' && sep != '-') return false;
+  } else if (s.size() == 14) {
+    sep = '.';
+    group = 4;
+  } else {
+    return false;
+  }
+  bool all_zero = true, all_f = true;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if ((i + 1) % (group + 1) == 0) {
+      if (s[i] != sep) return false;
+      continue;
+    }
+    char c = s[i];
+    if (!IsHex(c)) return false;
+    all_zero = all_zero && c == '0';
+    all_f = all_f && ToLower(c) == 'f';
+  }
+  return !all_zero && !all_f;
+}
+
+// ---- Dates ----
+
+namespace {
+
+constexpr bool IsLeap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+bool IsRealDate(int y, int m, int d) {
+  constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (y < 1000 || y > 9999 || m < 1 || m > 12 || d < 1) return false;
+  return d <= kDays[m - 1] + (m == 2 && IsLeap(y));
+}
+
+// A left-to-right reader over the date text.
+class DateReader {
+ public:
+  explicit DateReader(std::string_view s) : s_(s) {}
+
+  bool AtEnd() const { return i_ == s_.size(); }
+  char Peek() const { return AtEnd() ? '\0' : s_[i_]; }
+
+  // Reads min..max digits (and no more); -1 if there are fewer than min or more than max.
+  int Number(size_t min, size_t max) {
+    size_t start = i_;
+    int v = 0;
+    while (i_ < s_.size() && IsDigit(s_[i_])) v = v * 10 + (s_[i_++] - '0');
+    size_t n = i_ - start;
+    return n >= min && n <= max ? v : -1;
+  }
+
+  bool Char(char c) {
+    if (Peek() != c) return false;
+    ++i_;
+    return true;
+  }
+
+  // Skips spaces; true if at least one was skipped.
+  bool Spaces() {
+    size_t start = i_;
+    while (i_ < s_.size() && IsSpace(s_[i_])) ++i_;
+    return i_ > start;
+  }
+
+  // A month name: "Jan", "Jan.", "Sept", "January" in any case. 0 if none.
+  int Month() {
+    constexpr std::string_view kNames[] = {"january",   "february", "march",    "april",
+                                           "may",       "june",     "july",     "august",
+                                           "september", "october",  "november", "december"};
+    size_t start = i_;
+    while (i_ < s_.size() && IsAlpha(s_[i_])) ++i_;
+    std::string_view word = s_.substr(start, i_ - start);
+    if (word.size() < 3) return 0;
+    for (int m = 0; m < 12; ++m) {
+      std::string_view name = kNames[m];
+      bool ok = word.size() == 3 || word.size() == name.size() || (m == 8 && word.size() == 4);
+      if (ok && word.size() <= name.size() &&
+          ContainsIgnoreCase(name.substr(0, word.size()), word)) {
+        if (word.size() < name.size()) Char('.');
+        return m + 1;
+      }
+    }
+    return 0;
+  }
+
+  // Optional English ordinal after a day number: "5th", "1st", "22nd", "3rd".
+  void Ordinal() {
+    std::string_view rest = s_.substr(i_, 2);
+    if (rest.size() == 2 && IsAlpha(rest[0]) && IsAlpha(rest[1])) {
+      for (std::string_view suffix : {"st", "nd", "rd", "th"}) {
+        if (ContainsIgnoreCase(rest, suffix)) {
+          i_ += 2;
+          return;
+        }
+      }
+    }
+  }
+
+ private:
+  std::string_view s_;
+  size_t i_ = 0;
+};
+
+std::optional<Date> Make(int y, int m, int d) {
+  if (!IsRealDate(y, m, d)) return std::nullopt;
+  return Date{y, m, d};
+}
+
+}  // namespace
+
+std::optional<Date> ParseDate(std::string_view text) {
+  while (!text.empty() && IsSpace(text.front())) text.remove_prefix(1);
+  while (!text.empty() && IsSpace(text.back())) text.remove_suffix(1);
+  if (text.size() < 8 || text.size() > 32) return std::nullopt;
+
+  if (IsDigit(text[0])) {
+    DateReader r(text);
+    // Numeric: YYYY-MM-DD (also with '/' or '.'), or D/M/YYYY-style with the year last.
+    int a = r.Number(1, 4);
+    if (a < 0) return std::nullopt;
+    char sep = r.Peek();
+    if (sep == '-' || sep == '/' || sep == '.') {
+      r.Char(sep);
+      if (text.substr(0, 4).find(sep) == std::string_view::npos) {  // year first
+        int m = r.Number(1, 2);
+        if (m < 0 || !r.Char(sep)) return std::nullopt;
+        int d = r.Number(1, 2);
+        if (d < 0 || !r.AtEnd()) return std::nullopt;
+        return Make(a, m, d);
+      }
+      int b = r.Number(1, 2);
+      if (b < 0 || !r.Char(sep)) return std::nullopt;
+      int y = r.Number(4, 4);
+      if (y < 0 || !r.AtEnd()) return std::nullopt;
+      if (sep == '.') return Make(y, b, a);    // DD.MM.YYYY
+      if (auto us = Make(y, a, b)) return us;  // MM/DD/YYYY first, DD/MM/YYYY otherwise
+      return Make(y, b, a);
+    }
+    // "5 January 1984", "5th Jan 1984"
+    if (a > 31) return std::nullopt;
+    r.Ordinal();
+    if (!r.Spaces()) return std::nullopt;
+    int m = r.Month();
+    if (m == 0) return std::nullopt;
+    r.Char(',');
+    if (!r.Spaces()) return std::nullopt;
+    int y = r.Number(4, 4);
+    if (y < 0 || !r.AtEnd()) return std::nullopt;
+    return Make(y, m, a);
+  }
+
+  // "January 5, 1984", "Jan 5 1984", "Sept. 5th, 1984"
+  DateReader r(text);
+  int m = r.Month();
+  if (m == 0 || !r.Spaces()) return std::nullopt;
+  int d = r.Number(1, 2);
+  if (d < 0) return std::nullopt;
+  r.Ordinal();
+  r.Char(',');
+  if (!r.Spaces()) return std::nullopt;
+  int y = r.Number(4, 4);
+  if (y < 0 || !r.AtEnd()) return std::nullopt;
+  return Make(y, m, d);
+}
+
+bool DateOfBirth(std::string_view text, int max_year) {
+  std::optional<Date> date = ParseDate(text);
+  return date && date->year >= kMinBirthYear && date->year <= max_year;
+}
+
+// ---- Secrets and tokens ----
+
+double ShannonEntropy(std::string_view s) {
+  if (s.empty()) return 0.0;
+  uint32_t counts[256] = {};
+  for (char c : s) ++counts[static_cast<unsigned char>(c)];
+  const double n = static_cast<double>(s.size());
+  double h = 0.0;
+  for (uint32_t count : counts) {
+    if (count == 0) continue;
+    double p = count / n;
+    h -= p * std::log2(p);
+  }
+  return h;
+}
+
+bool LooksLikeSecret(std::string_view value, double min_entropy) {
+  if (value.size() < 8) return false;
+  if (IsUuid(value)) return false;
+  // Hex digests (MD5, SHA-1, SHA-224, SHA-256, SHA-384, SHA-512) are identifiers, not secrets.
+  if (AllOf(value, IsHex)) {
+    for (size_t len : {32, 40, 56, 64, 96, 128}) {
+      if (value.size() == len) return false;
+    }
+  }
+  constexpr std::string_view kPlaceholders[] = {
+      "example", "xxxx",    "****",        "changeme", "password", "secret",   "your_",
+      "<",       ">",       "${",          "{{",       "%s",       "redacted", "dummy",
+      "sample",  "test123", "placeholder", "null",     "none",     "true",     "false"};
+  for (std::string_view word : kPlaceholders) {
+    if (ContainsIgnoreCase(value, word)) return false;
+  }
+  return CharClasses(value) >= 2 && ShannonEntropy(value) >= min_entropy;
+}
+
+bool AwsAccessKey(std::string_view s) {
+  if (s.size() != 20) return false;
+  constexpr std::string_view kPrefixes[] = {"AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA",
+                                            "AROA", "AIPA", "ANPA", "ANVA", "APKA"};
+  bool known = false;
+  for (std::string_view p : kPrefixes) known = known || StartsWith(s, p);
+  if (!known) return false;
+  if (!AllOf(s.substr(4), [](char c) { return IsUpper(c) || (c >= '2' && c <= '7'); })) {
+    return false;
+  }
+  return s.find("EXAMPLE") == std::string_view::npos;
+}
+
+bool AwsSecretKey(std::string_view s) {
+  if (s.size() != 40) return false;
+  if (!AllOf(s, [](char c) { return IsAlnum(c) || c == '/' || c == '+'; })) return false;
+  bool lower = false, upper = false, digit = false;
+  for (char c : s) {
+    lower = lower || IsLower(c);
+    upper = upper || IsUpper(c);
+    digit = digit || IsDigit(c);
+  }
+  return lower && upper && digit && s.find("EXAMPLE") == std::string_view::npos &&
+         ShannonEntropy(s) >= 4.0;
+}
+
+bool GcpApiKey(std::string_view s) {
+  return s.size() == 39 && StartsWith(s, "AIza") &&
+         AllOf(s.substr(4), [](char c) { return IsAlnum(c) || c == '_' || c == '-'; });
+}
+
+bool GithubToken(std::string_view s) {
+  // The last six characters of classic tokens are a CRC32 checksum, but GitHub has not
+  // published the exact encoding, so shape and entropy decide.
+  std::string_view body;
+  if (s.size() == 40 && (StartsWith(s, "ghp_") || StartsWith(s, "gho_") || StartsWith(s, "ghu_") ||
+                         StartsWith(s, "ghs_") || StartsWith(s, "ghr_"))) {
+    body = s.substr(4);
+    if (!AllOf(body, IsAlnum)) return false;
+  } else if (s.size() == 93 && StartsWith(s, "github_pat_")) {
+    body = s.substr(11);
+    if (!AllOf(body, [](char c) { return IsAlnum(c) || c == '_'; })) return false;
+  } else {
+    return false;
+  }
+  return ShannonEntropy(body) >= 3.0;
+}
+
+bool SlackToken(std::string_view s) {
+  if (s.size() < 20 || s.size() > 255) return false;
+  constexpr std::string_view kPrefixes[] = {"xoxa-", "xoxb-", "xoxp-",      "xoxo-",      "xoxs-",
+                                            "xoxr-", "xapp-", "xoxe.xoxp-", "xoxe.xoxb-", "xoxe-"};
+  std::string_view rest;
+  for (std::string_view p : kPrefixes) {
+    if (StartsWith(s, p)) {
+      rest = s.substr(p.size());
+      break;
+    }
+  }
+  if (rest.empty()) return false;
+  // Dash-separated alphanumeric groups (team id, user id, secret), at least two, with digits.
+  size_t groups = 1;
+  bool digit = false;
+  char prev = '-';
+  for (char c : rest) {
+    if (c == '-') {
+      if (prev == '-') return false;
+      ++groups;
+    } else if (IsAlnum(c)) {
+      digit = digit || IsDigit(c);
+    } else {
+      return false;
+    }
+    prev = c;
+  }
+  return prev != '-' && groups >= 2 && digit;
+}
+
+bool StripeKey(std::string_view s) {
+  if (s.size() < 8 + 24 || s.size() > 255) return false;
+  if (!StartsWith(s, "sk_live_") && !StartsWith(s, "sk_test_") && !StartsWith(s, "rk_live_") &&
+      !StartsWith(s, "rk_test_")) {
+    return false;
+  }
+  return AllOf(s.substr(8), IsAlnum);
+}
+
+bool OpenAiKey(std::string_view s) {
+  if (s.size() > 512) return false;
+  for (std::string_view p : {"sk-proj-", "sk-svcacct-", "sk-admin-"}) {
+    if (StartsWith(s, p)) {
+      std::string_view body = s.substr(p.size());
+      return body.size() >= 40 &&
+             AllOf(body, [](char c) { return IsAlnum(c) || c == '_' || c == '-'; });
+    }
+  }
+  // Legacy user keys: "T3BlbkFJ" is base64 for "OpenAI", embedded in the middle.
+  return s.size() == 51 && StartsWith(s, "sk-") && s.substr(23, 8) == "T3BlbkFJ" &&
+         AllOf(s.substr(3, 20), IsAlnum) && AllOf(s.substr(31), IsAlnum);
+}
+
+// ---- JWT ----
+
+namespace {
+
+int Base64UrlValue(char c) {
+  if (IsUpper(c)) return c - 'A';
+  if (IsLower(c)) return c - 'a' + 26;
+  if (IsDigit(c)) return c - '0' + 52;
+  if (c == '-') return 62;
+  if (c == '_') return 63;
+  return -1;
+}
+
+bool IsBase64UrlSegment(std::string_view seg) {
+  return seg.size() % 4 != 1 && AllOf(seg, [](char c) { return Base64UrlValue(c) >= 0; });
+}
+
+// Decodes a segment already checked by IsBase64UrlSegment, handing each byte to `sink` until it
+// returns false.
+template <typename Sink>
+void DecodeBase64Url(std::string_view seg, Sink&& sink) {
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : seg) {
+    acc = (acc << 6) | static_cast<uint32_t>(Base64UrlValue(c));
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      if (!sink(static_cast<uint8_t>(acc >> bits))) return;
+    }
+  }
+}
+
+bool DecodesToJsonObject(std::string_view seg, bool need_alg) {
+  bool opened = false, failed = false, alg = false;
+  uint64_t window = 0;  // last five decoded bytes, to spot "alg" without a buffer
+  constexpr uint64_t kAlg = (uint64_t{'"'} << 32) | (uint64_t{'a'} << 24) | (uint64_t{'l'} << 16) |
+                            (uint64_t{'g'} << 8) | uint64_t{'"'};
+  DecodeBase64Url(seg, [&](uint8_t b) {
+    if (!opened) {
+      if (IsSpace(static_cast<char>(b))) return true;
+      opened = b == '{';
+      failed = !opened;
+      return opened && need_alg;
+    }
+    window = ((window << 8) | b) & 0xFFFFFFFFFF;
+    alg = window == kAlg;
+    return !alg;
+  });
+  return opened && !failed && (alg || !need_alg);
+}
+
+}  // namespace
+
+bool Jwt(std::string_view token) {
+  size_t d1 = token.find('.');
+  if (d1 == std::string_view::npos) return false;
+  size_t d2 = token.find('.', d1 + 1);
+  if (d2 == std::string_view::npos || token.find('.', d2 + 1) != std::string_view::npos) {
+    return false;
+  }
+  std::string_view header = token.substr(0, d1), payload = token.substr(d1 + 1, d2 - d1 - 1),
+                   signature = token.substr(d2 + 1);
+  if (header.size() < 8 || payload.size() < 2) return false;
+  if (!IsBase64UrlSegment(header) || !IsBase64UrlSegment(payload) ||
+      !IsBase64UrlSegment(signature)) {
+    return false;
+  }
+  return DecodesToJsonObject(header, /*need_alg=*/true) &&
+         DecodesToJsonObject(payload, /*need_alg=*/false);
+}
+
+// ---- Crypto wallets ----
+
+void Keccak256(std::string_view data, uint8_t out[32]) {
+  static constexpr uint64_t kRoundConstants[24] = {
+      0x0000000000000001, 0x0000000000008082, 0x800000000000808A, 0x8000000080008000,
+      0x000000000000808B, 0x0000000080000001, 0x8000000080008081, 0x8000000000008009,
+      0x000000000000008A, 0x0000000000000088, 0x0000000080008009, 0x000000008000000A,
+      0x000000008000808B, 0x800000000000008B, 0x8000000000008089, 0x8000000000008003,
+      0x8000000000008002, 0x8000000000000080, 0x000000000000800A, 0x800000008000000A,
+      0x8000000080008081, 0x8000000000008080, 0x0000000080000001, 0x8000000080008008};
+  static constexpr int kRotation[24] = {1,  3,  6,  10, 15, 21, 28, 36, 45, 55, 2,  14,
+                                        27, 41, 56, 8,  25, 43, 62, 18, 39, 61, 20, 44};
+  static constexpr int kPiLane[24] = {10, 7,  11, 17, 18, 3, 5,  16, 8,  21, 24, 4,
+                                      15, 23, 19, 13, 12, 2, 20, 14, 22, 9,  6,  1};
+  auto rotl = [](uint64_t x, int n) { return (x << n) | (x >> (64 - n)); };
+  auto permute = [&](uint64_t st[25]) {
+    for (uint64_t rc : kRoundConstants) {
+      uint64_t bc[5];
+      for (int i = 0; i < 5; ++i) bc[i] = st[i] ^ st[i + 5] ^ st[i + 10] ^ st[i + 15] ^ st[i + 20];
+      for (int i = 0; i < 5; ++i) {
+        uint64_t t = bc[(i + 4) % 5] ^ rotl(bc[(i + 1) % 5], 1);
+        for (int j = 0; j < 25; j += 5) st[j + i] ^= t;
+      }
+      uint64_t t = st[1];
+      for (int i = 0; i < 24; ++i) {
+        int j = kPiLane[i];
+        uint64_t next = st[j];
+        st[j] = rotl(t, kRotation[i]);
+        t = next;
+      }
+      for (int j = 0; j < 25; j += 5) {
+        for (int i = 0; i < 5; ++i) bc[i] = st[j + i];
+        for (int i = 0; i < 5; ++i) st[j + i] ^= ~bc[(i + 1) % 5] & bc[(i + 2) % 5];
+      }
+      st[0] ^= rc;
+    }
+  };
+  constexpr size_t kRate = 136;  // bytes: 1600 - 2 * 256 bits
+  uint64_t st[25] = {};
+  auto absorb = [&](const uint8_t* block) {
+    for (size_t i = 0; i < kRate / 8; ++i) {
+      uint64_t lane = 0;
+      for (int b = 7; b >= 0; --b) lane = (lane << 8) | block[i * 8 + b];
+      st[i] ^= lane;
+    }
+    permute(st);
+  };
+  const auto* p = reinterpret_cast<const uint8_t*>(data.data());
+  size_t n = data.size();
+  for (; n >= kRate; p += kRate, n -= kRate) absorb(p);
+  uint8_t last[kRate] = {};
+  if (n > 0) std::memcpy(last, p, n);
+  last[n] ^= 0x01;  // Keccak padding; FIPS 202 SHA3 would use 0x06 here
+  last[kRate - 1] ^= 0x80;
+  absorb(last);
+  for (int i = 0; i < 32; ++i) out[i] = static_cast<uint8_t>(st[i / 8] >> (8 * (i % 8)));
+}
+
+namespace {
+
+constexpr std::string_view kBase58Alphabet =
+    "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+
+constexpr auto kBase58Value = [] {
+  std::array<int8_t, 128> t{};
+  for (auto& v : t) v = -1;
+  for (size_t i = 0; i < kBase58Alphabet.size(); ++i)
+    t[kBase58Alphabet[i]] = static_cast<int8_t>(i);
+  return t;
+}();
+
+// Legacy Bitcoin address: base58 of version byte + RIPEMD-160 hash + 4-byte double SHA-256
+// checksum, always 25 bytes.
+bool BitcoinBase58(std::string_view s) {
+  if (s.size() < 26 || s.size() > 35 || (s[0] != '1' && s[0] != '3')) return false;
+  uint8_t bytes[25] = {};
+  for (char c : s) {
+    int v = static_cast<unsigned char>(c) < 128 ? kBase58Value[c] : -1;
+    if (v < 0) return false;
+    uint32_t carry = static_cast<uint32_t>(v);
+    for (int i = 24; i >= 0; --i) {
+      carry += 58u * bytes[i];
+      bytes[i] = static_cast<uint8_t>(carry);
+      carry >>= 8;
+    }
+    if (carry != 0) return false;  // more than 25 bytes
+  }
+  // Each leading '1' encodes one leading zero byte; a mismatch is a non-canonical encoding.
+  size_t ones = 0, zeros = 0;
+  while (ones < s.size() && s[ones] == '1') ++ones;
+  while (zeros < sizeof bytes && bytes[zeros] == 0) ++zeros;
+  if (ones != zeros) return false;
+  if (bytes[0] != (s[0] == '1' ? 0x00 : 0x05)) return false;
+  uint8_t h1[SHA256_DIGEST_LENGTH], h2[SHA256_DIGEST_LENGTH];
+  SHA256(bytes, 21, h1);
+  SHA256(h1, sizeof h1, h2);
+  return std::memcmp(h2, bytes + 21, 4) == 0;
+}
+
+// BIP-173 (bech32, witness v0) and BIP-350 (bech32m, v1+) segwit addresses on mainnet.
+bool BitcoinBech32(std::string_view s) {
+  if (s.size() < 14 || s.size() > 74) return false;
+  bool lower = false, upper = false;
+  for (char c : s) {
+    lower = lower || IsLower(c);
+    upper = upper || IsUpper(c);
+  }
+  if (lower && upper) return false;
+  if (ToLower(s[0]) != 'b' || ToLower(s[1]) != 'c' || s[2] != '1') return false;
+  constexpr std::string_view kCharset = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
+  constexpr uint32_t kGen[5] = {0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3};
+  uint32_t chk = 1;
+  auto step = [&](uint32_t v) {
+    uint32_t top = chk >> 25;
+    chk = ((chk & 0x1ffffff) << 5) ^ v;
+    for (int i = 0; i < 5; ++i) {
+      if ((top >> i) & 1) chk ^= kGen[i];
+    }
+  };
+  for (char c : {'b', 'c'}) step(static_cast<uint32_t>(c) >> 5);
+  step(0);
+  for (char c : {'b', 'c'}) step(static_cast<uint32_t>(c) & 31);
+  std::string_view data = s.substr(3);
+  uint32_t version = 0, last = 0;
+  for (size_t i = 0; i < data.size(); ++i) {
+    size_t v = kCharset.find(ToLower(data[i]));
+    if (v == std::string_view::npos) return false;
+    if (i == 0) version = static_cast<uint32_t>(v);
+    if (i + 7 == data.size()) last = static_cast<uint32_t>(v);  // last program group
+    step(static_cast<uint32_t>(v));
+  }
+  if (version > 16) return false;
+  if (chk != (version == 0 ? 1u : 0x2bc830a3u)) return false;
+  // Witness program: 5-bit groups regrouped into bytes with at most 4 zero padding bits.
+  size_t groups = data.size() - 7;
+  size_t bytes = groups * 5 / 8, pad = groups * 5 % 8;
+  if (pad > 4 || (last & ((1u << pad) - 1)) != 0) return false;
+  if (bytes < 2 || bytes > 40) return false;
+  return version != 0 || bytes == 20 || bytes == 32;
+}
+
+bool Ethereum(std::string_view s) {
+  if (s.size() != 42 || s[0] != '0' || s[1] != 'x') return false;
+  std::string_view hex = s.substr(2);
+  bool lower = false, upper = false;
+  for (char c : hex) {
+    if (!IsHex(c)) return false;
+    lower = lower || IsLower(c);
+    upper = upper || IsUpper(c);
+  }
+  if (!lower || !upper) return true;  // no checksum encoded
+  // EIP-55: a letter is upper case iff the matching nibble of keccak256(lowercase hex) >= 8.
+  char lowered[40];
+  for (size_t i = 0; i < 40; ++i) lowered[i] = ToLower(hex[i]);
+  uint8_t hash[32];
+  Keccak256({lowered, sizeof lowered}, hash);
+  for (size_t i = 0; i < 40; ++i) {
+    if (IsDigit(hex[i])) continue;
+    int nibble = (i % 2 == 0 ? hash[i / 2] >> 4 : hash[i / 2]) & 0xf;
+    if ((nibble >= 8) != IsUpper(hex[i])) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool CryptoWallet(std::string_view s) {
+  if (s.size() < 26) return false;
+  if (s[0] == '1' || s[0] == '3') return BitcoinBase58(s);
+  if (s[0] == 'b' || s[0] == 'B') return BitcoinBech32(s);
+  if (s[0] == '0') return Ethereum(s);
+  return false;
+}
+
+}  // namespace veil::masker::validate
