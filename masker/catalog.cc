@@ -1,0 +1,241 @@
+#include "masker/catalog.h"
+
+#include <array>
+
+namespace veil::masker::catalog {
+namespace {
+
+using E = Entity;
+using D = DbClass;
+using R = Resolver;
+
+#define IBAN_CC                                                                                   \
+  "(?:AD|AE|AL|AT|AZ|BA|BE|BG|BH|BI|BR|BY|CH|CR|CY|CZ|DE|DJ|DK|DO|EE|EG|ES|FI|FK|FO|FR|GB|GE|GI|" \
+  "GL|GR|GT|HR|HU|IE|IL|IQ|IS|IT|JO|KW|KZ|LB|LC|LI|LT|LU|LV|LY|MC|MD|ME|MK|MN|MR|MT|MU|NI|NL|NO|" \
+  "OM|PK|PL|PS|PT|QA|RO|RS|RU|SA|SC|SD|SE|SI|SK|SM|SO|ST|SV|TL|TN|TR|UA|VA|VG|XK|YE)"
+
+// USPS Publication 28 street suffixes (full names and standard abbreviations), the common ones.
+#define STREET_SUFFIX                                                                            \
+  "(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|"       \
+  "Terrace|Ter|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Trail|Trl|Alley|Aly|Crescent|"      \
+  "Close|Gardens|Garden|Grove|Hill|Hills|Heights|Hts|Park|Path|Pike|Plaza|Plz|Point|Pt|Ridge|"   \
+  "Row|Run|Walk|Loop|Mews|Crossing|Xing|Expressway|Expy|Freeway|Fwy|Turnpike|Tpke|Junction|"     \
+  "Jct|Meadow|Meadows|Mill|Mills|Mission|Orchard|Oval|Pass|Pines|Plains|Port|Ports|Prairie|"     \
+  "Ranch|Rapids|Rest|River|Route|Rte|Shore|Shores|Spring|Springs|Station|Sta|Stream|Summit|"     \
+  "Trace|Track|Valley|Vly|View|Views|Village|Vlg|Ville|Vista|Vis|Estates|Est|Falls|Ferry|Field|" \
+  "Fields|Forest|Fork|Forks|Fort|Ft|Glen|Green|Harbor|Harbour|Haven|Island|Isle|Knoll|Lake|"     \
+  "Lakes|Landing|Lodge|Manor|Motorway|Mount|Mountain|Overpass|Radial|Ramp|Shoal|Skyway|Spur|"    \
+  "Underpass|Union|Viaduct|Wall|Well|Wells|Bypass|Causeway|Center|Centre|Cliff|Club|Common|"     \
+  "Corner|Course|Cove|Creek|Crest|Curve|Dale|Dam|Divide|Extension|Ford|Forge|Gateway|Hollow|"    \
+  "Inlet|Key|Light|Lock|Mall|Neck|Pine|Rue|Stravenue|Throughway|Trafficway|Tunnel|Via)"
+
+// Keyword patterns end at the keyword; the resolver skips `: `, `=`, `": "`, ` is `, `no.` …
+#define KW_END ""
+
+constexpr PatternSpec kPatterns[] = {
+    // ---- literal-anchored: one match per occurrence of the literal ----
+    {"[A-Za-z0-9._%+\\-]@[A-Za-z0-9]", D::kLiteral, R::kEmail, E::kEmail, 0, 0},
+    {"eyJ[A-Za-z0-9_\\-]{10}", D::kLiteral, R::kFixedToken, E::kJwt, 13, 8192},
+    {"(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z2-7]{16}", D::kLiteral,
+     R::kFixedToken, E::kAwsAccessKey, 20, 0},
+    {"AIza[A-Za-z0-9_\\-]{35}", D::kLiteral, R::kFixedToken, E::kGcpApiKey, 39, 0},
+    {"gh[pousr]_[A-Za-z0-9]{36}", D::kLiteral, R::kFixedToken, E::kGithubToken, 40, 0},
+    {"github_pat_[A-Za-z0-9_]{82}", D::kLiteral, R::kFixedToken, E::kGithubToken, 93, 0},
+    {"xox[abposr]-[0-9A-Za-z]{4}", D::kLiteral, R::kFixedToken, E::kSlackToken, 9, 256},
+    {"xapp-[0-9]-[0-9A-Za-z]{4}", D::kLiteral, R::kFixedToken, E::kSlackToken, 11, 256},
+    {"[sr]k_live_[A-Za-z0-9]{16}", D::kLiteral, R::kFixedToken, E::kStripeKey, 24, 256},
+    {"[sr]k_test_[A-Za-z0-9]{16}", D::kLiteral, R::kFixedToken, E::kStripeKey, 24, 256},
+    {"sk-proj-[A-Za-z0-9_\\-]{16}", D::kLiteral, R::kFixedToken, E::kOpenAiApiKey, 24, 512},
+    {"sk-svcacct-[A-Za-z0-9_\\-]{16}", D::kLiteral, R::kFixedToken, E::kOpenAiApiKey, 27, 512},
+    {"sk-admin-[A-Za-z0-9_\\-]{16}", D::kLiteral, R::kFixedToken, E::kOpenAiApiKey, 25, 512},
+    {"sk-[A-Za-z0-9]{20}T3BlbkFJ", D::kLiteral, R::kFixedToken, E::kOpenAiApiKey, 31, 51},
+    {"-----BEGIN[A-Z ]{0,24} PRIVATE KEY-----", D::kLiteral, R::kPrivateKey, E::kPrivateKey, 0, 0},
+    {"://[^ \\t\\r\\n/?#@:]{0,128}:[^ \\t\\r\\n/?#@]{1,256}@", D::kLiteral, R::kUrlPassword,
+     E::kPasswordInUrl, 0, 0},
+    {"\\b0x[0-9a-fA-F]{40}", D::kLiteral, R::kFixedToken, E::kCryptoWallet, 42, 0},
+    {"\\bbc1[02-9ac-hj-np-z]{8}", D::kLiteral, R::kFixedToken, E::kCryptoWallet, 11, 90},
+    {"\\bBC1[02-9AC-HJ-NP-Z]{8}", D::kLiteral, R::kFixedToken, E::kCryptoWallet, 11, 90},
+    {"\\b[13][1-9A-HJ-NP-Za-km-z]{25}", D::kLiteral, R::kFixedToken, E::kCryptoWallet, 26, 35},
+
+    // ---- digit and letter shapes ----
+    {"\\b\\d{4}[ \\-]?\\d{4}[ \\-]?\\d{4}", D::kShape, R::kCardRun, E::kCreditCard, 0, 0},
+    {"\\b\\d{4}[ \\-]?\\d{6}[ \\-]?\\d{4}", D::kShape, R::kCardRun, E::kCreditCard, 0, 0},
+    {"\\b\\d{3}-\\d{2}-\\d{4}\\b", D::kShape, R::kSsnDashed, E::kUsSsn, 0, 0},
+    {"\\(\\d{3}\\)[ \\-.]?\\d{3}[ \\-.]\\d{4}\\b", D::kShape, R::kPhone, E::kPhone, 0, 0},
+    {"\\b\\d{3}-\\d{3}-\\d{4}\\b", D::kShape, R::kPhone, E::kPhone, 0, 0},
+    {"\\b\\d{3}\\.\\d{3}\\.\\d{4}\\b", D::kShape, R::kPhone, E::kPhone, 0, 0},
+    {"\\+\\d{1,3}[ \\-.]?\\(?\\d", D::kShape, R::kPhone, E::kPhone, 0, 0},
+    {"\\b\\d{3} \\d{3} \\d{4}\\b", D::kShape, R::kSpacedTen, E::kUkNhs, 0, 0},
+    {"\\b" IBAN_CC "\\d{2} ?[A-Z0-9]{4}", D::kShape, R::kIban, E::kIban, 0, 0},
+    {"\\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\\d{2} ?\\d{2} ?\\d{2}", D::kShape, R::kNino,
+     E::kUkNino, 0, 0},
+    {"\\b\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\b", D::kShape, R::kIpv4, E::kIpAddress, 0, 0},
+    {"[0-9A-Fa-f]:[0-9A-Fa-f]{0,4}:", D::kShape, R::kIpv6, E::kIpAddress, 0, 0},
+    {"::[0-9A-Fa-f]", D::kShape, R::kIpv6, E::kIpAddress, 0, 0},
+    {"\\b[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}\\b", D::kShape, R::kMac, E::kMacAddress, 17, 0},
+    {"\\b[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}\\b", D::kShape, R::kMac, E::kMacAddress, 17, 0},
+    {"\\b[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}\\b", D::kShape, R::kMac, E::kMacAddress,
+     14, 0},
+    {"\\b\\d{1,6} (?:[A-Z][A-Za-z'\\-]+\\.? ){1,3}" STREET_SUFFIX "\\b", D::kShape, R::kStreet,
+     E::kStreetAddress, 0, 0},
+
+    // ---- context keywords (caseless); the value follows the keyword ----
+    {"\\b(?:ssn|social[ _\\-]?security(?:[ _\\-]?(?:number|no|num|#))?|ss#)" KW_END, D::kKeyword,
+     R::kKeywordValue, E::kUsSsn, 0, 0},
+    {"\\b(?:itin|taxpayer[ _\\-]?id(?:entification)?(?:[ _\\-]?number)?)" KW_END, D::kKeyword,
+     R::kKeywordValue, E::kUsItin, 0, 0},
+    {"passport" KW_END, D::kKeyword, R::kKeywordValue, E::kUsPassport, 0, 0},
+    {"(?:driver'?s?[ _\\-]?licen[cs]e|\\bdl#?|\\bdl_|licen[cs]e[ _\\-]?(?:no|number|#))" KW_END,
+     D::kKeyword, R::kKeywordValue, E::kUsDriverLicense, 0, 0},
+    {"(?:routing|\\baba\\b|\\brtn\\b)" KW_END, D::kKeyword, R::kKeywordValue, E::kUsBankRouting, 0,
+     0},
+    {"\\bnpi\\b" KW_END, D::kKeyword, R::kKeywordValue, E::kUsNpi, 0, 0},
+    {"\\bnhs\\b" KW_END, D::kKeyword, R::kKeywordValue, E::kUkNhs, 0, 0},
+    {"(?:phone|\\btel\\b|\\btelephone|mobile|\\bcell\\b|\\bcall\\b|\\bfax\\b)" KW_END, D::kKeyword,
+     R::kKeywordValue, E::kPhone, 0, 0},
+    {"(?:\\bdob\\b|date[ _\\-]?of[ _\\-]?birth|birth[ _\\-]?date|birthday|\\bborn(?: on)?)" KW_END,
+     D::kKeyword, R::kKeywordValue, E::kDateOfBirth, 0, 0},
+    {"(?:secret[ _\\-]?access[ _\\-]?key|aws[ _\\-]?secret(?:[ _\\-]?key)?)" KW_END, D::kKeyword,
+     R::kKeywordValue, E::kAwsSecretKey, 0, 0},
+    {"(?:password|passwd|\\bpwd|secret|token|api[ _\\-]?key|apikey|access[ _\\-]?key|auth[ _\\-]?"
+     "key|credential|private[ _\\-]?key)" KW_END,
+     D::kKeyword, R::kKeywordValue, E::kGenericSecret, 0, 0},
+    {"(?:\\bname|\\bmr\\.?|\\bmrs\\.?|\\bms\\.?|\\bdr\\.?|\\bprof\\.?|patient|customer|employee|"
+     "contact|\\bdear|\\battn\\.?|signed[ _]by|holder|cardholder|recipient|beneficiary)" KW_END,
+     D::kKeyword, R::kPersonKeyword, E::kPersonName, 0, 0},
+};
+
+#undef IBAN_CC
+#undef STREET_SUFFIX
+#undef KW_END
+
+template <size_t N>
+constexpr std::span<const std::string_view> S(const std::array<std::string_view, N>& a) {
+  return {a.data(), N};
+}
+
+constexpr std::array<std::string_view, 0> kNone{};
+constexpr std::array kCardPos{std::string_view("card"), std::string_view("credit"),
+                              std::string_view("visa"), std::string_view("mastercard"),
+                              std::string_view("amex"), std::string_view("payment"),
+                              std::string_view("pan"),  std::string_view("cc")};
+constexpr std::array kNumNeg{std::string_view("order"),    std::string_view("invoice"),
+                             std::string_view("tracking"), std::string_view("sku"),
+                             std::string_view("serial"),   std::string_view("ref"),
+                             std::string_view("version"),  std::string_view("build")};
+constexpr std::array kPhonePos{std::string_view("phone"),   std::string_view("tel"),
+                               std::string_view("mobile"),  std::string_view("cell"),
+                               std::string_view("call"),    std::string_view("fax"),
+                               std::string_view("contact"), std::string_view("sms")};
+constexpr std::array kSsnPos{std::string_view("ssn"), std::string_view("social security")};
+constexpr std::array kItinPos{std::string_view("itin"), std::string_view("taxpayer")};
+constexpr std::array kIbanPos{std::string_view("iban"), std::string_view("account"),
+                              std::string_view("bank"), std::string_view("transfer")};
+constexpr std::array kNhsPos{std::string_view("nhs"), std::string_view("health"),
+                             std::string_view("patient")};
+constexpr std::array kNinoPos{std::string_view("nino"), std::string_view("national insurance"),
+                              std::string_view("ni number")};
+constexpr std::array kIpPos{std::string_view("ip"),     std::string_view("addr"),
+                            std::string_view("host"),   std::string_view("client"),
+                            std::string_view("remote"), std::string_view("src"),
+                            std::string_view("dst"),    std::string_view("from")};
+constexpr std::array kIpNeg{std::string_view("version"), std::string_view("ver"),
+                            std::string_view("release"), std::string_view("oid")};
+constexpr std::array kMacPos{std::string_view("mac"), std::string_view("hw"),
+                             std::string_view("ether"), std::string_view("device")};
+constexpr std::array kSecretNeg{std::string_view("example"), std::string_view("sample"),
+                                std::string_view("dummy"), std::string_view("placeholder")};
+constexpr std::array kStreetPos{std::string_view("address"), std::string_view("addr"),
+                                std::string_view("street"),  std::string_view("ship"),
+                                std::string_view("billing"), std::string_view("lives")};
+constexpr std::array kWalletPos{std::string_view("wallet"),   std::string_view("btc"),
+                                std::string_view("eth"),      std::string_view("bitcoin"),
+                                std::string_view("ethereum"), std::string_view("address")};
+
+// Indexed by Entity.
+const EntityInfo kInfo[kBuiltinEntityCount] = {
+    /*EMAIL*/ {0.9f, S(kNone), S(kNone)},
+    /*PERSON_NAME*/ {0.7f, S(kNone), S(kNone)},
+    /*PHONE*/ {0.7f, S(kPhonePos), S(kNumNeg)},
+    /*CREDIT_CARD*/ {0.85f, S(kCardPos), S(kNumNeg)},
+    /*IBAN*/ {0.95f, S(kIbanPos), S(kNone)},
+    /*US_SSN*/ {0.75f, S(kSsnPos), S(kNumNeg)},
+    /*US_ITIN*/ {0.7f, S(kItinPos), S(kNumNeg)},
+    /*US_PASSPORT*/ {0.8f, S(kNone), S(kNone)},
+    /*US_DRIVER_LICENSE*/ {0.8f, S(kNone), S(kNone)},
+    /*US_BANK_ROUTING*/ {0.85f, S(kNone), S(kNone)},
+    /*UK_NINO*/ {0.85f, S(kNinoPos), S(kNone)},
+    /*UK_NHS*/ {0.6f, S(kNhsPos), S(kNumNeg)},
+    /*US_NPI*/ {0.9f, S(kNone), S(kNone)},
+    /*DATE_OF_BIRTH*/ {0.85f, S(kNone), S(kNone)},
+    /*IP_ADDRESS*/ {0.8f, S(kIpPos), S(kIpNeg)},
+    /*MAC_ADDRESS*/ {0.8f, S(kMacPos), S(kNone)},
+    /*STREET_ADDRESS*/ {0.7f, S(kStreetPos), S(kNone)},
+    /*JWT*/ {0.95f, S(kNone), S(kNone)},
+    /*AWS_ACCESS_KEY*/ {0.95f, S(kNone), S(kSecretNeg)},
+    /*AWS_SECRET_KEY*/ {0.9f, S(kNone), S(kSecretNeg)},
+    /*GCP_API_KEY*/ {0.95f, S(kNone), S(kSecretNeg)},
+    /*GITHUB_TOKEN*/ {0.95f, S(kNone), S(kSecretNeg)},
+    /*SLACK_TOKEN*/ {0.95f, S(kNone), S(kSecretNeg)},
+    /*STRIPE_KEY*/ {0.95f, S(kNone), S(kSecretNeg)},
+    /*OPENAI_API_KEY*/ {0.95f, S(kNone), S(kSecretNeg)},
+    /*PRIVATE_KEY*/ {0.99f, S(kNone), S(kNone)},
+    /*PASSWORD_IN_URL*/ {0.9f, S(kNone), S(kNone)},
+    /*GENERIC_SECRET*/ {0.8f, S(kNone), S(kSecretNeg)},
+    /*CRYPTO_WALLET*/ {0.9f, S(kWalletPos), S(kNone)},
+};
+
+constexpr ColumnWord kColumnWords[] = {
+    {"email", E::kEmail},
+    {"mail", E::kEmail},
+    {"first_name", E::kPersonName},
+    {"last_name", E::kPersonName},
+    {"full_name", E::kPersonName},
+    {"firstname", E::kPersonName},
+    {"lastname", E::kPersonName},
+    {"surname", E::kPersonName},
+    {"customer_name", E::kPersonName},
+    {"phone", E::kPhone},
+    {"mobile", E::kPhone},
+    {"tel", E::kPhone},
+    {"fax", E::kPhone},
+    {"card", E::kCreditCard},
+    {"pan", E::kCreditCard},
+    {"iban", E::kIban},
+    {"ssn", E::kUsSsn},
+    {"social_security", E::kUsSsn},
+    {"itin", E::kUsItin},
+    {"passport", E::kUsPassport},
+    {"driver_license", E::kUsDriverLicense},
+    {"license_number", E::kUsDriverLicense},
+    {"routing", E::kUsBankRouting},
+    {"aba", E::kUsBankRouting},
+    {"nino", E::kUkNino},
+    {"nhs", E::kUkNhs},
+    {"npi", E::kUsNpi},
+    {"dob", E::kDateOfBirth},
+    {"birth", E::kDateOfBirth},
+    {"ip", E::kIpAddress},
+    {"mac", E::kMacAddress},
+    {"address", E::kStreetAddress},
+    {"street", E::kStreetAddress},
+    {"password", E::kGenericSecret},
+    {"secret", E::kGenericSecret},
+    {"token", E::kGenericSecret},
+    {"api_key", E::kGenericSecret},
+    {"wallet", E::kCryptoWallet},
+};
+
+constexpr std::string_view kNegativeColumnWords[] = {
+    "sku",     "order_id", "order_no", "version", "hash",     "uuid",  "checksum", "sha",   "md5",
+    "invoice", "tracking", "serial",   "build",   "revision", "count", "amount",   "price", "qty",
+};
+
+}  // namespace
+
+std::span<const PatternSpec> Patterns() { return kPatterns; }
+const EntityInfo& Info(Entity e) { return kInfo[Index(e)]; }
+std::span<const ColumnWord> ColumnWords() { return kColumnWords; }
+std::span<const std::string_view> NegativeColumnWords() { return kNegativeColumnWords; }
+
+}  // namespace veil::masker::catalog

@@ -1,0 +1,68 @@
+// The built-in entity catalog: for every entity of SPEC §6 its Hyperscan patterns, how a
+// match is resolved to a whole value (resolver), its base score once the validator accepts
+// it, and the context words that raise or lower that score.
+//
+// Patterns are written for Hyperscan without start-of-match: each has a fixed-length or
+// literal-anchored core, and the resolver (detector.cc) walks from the match end to find
+// the value's bounds. No pattern may match across '\n' (rows are scanned joined by '\n').
+#pragma once
+
+#include <span>
+#include <string_view>
+
+#include "masker/entity.h"
+
+namespace veil::masker::catalog {
+
+// Which Hyperscan database a pattern goes to (FIELD-NOTES: split by class, one pass each).
+enum class DbClass : uint8_t { kLiteral, kShape, kKeyword };
+
+// How a match end is turned into a candidate value.
+enum class Resolver : uint8_t {
+  kEmail,        // '@' two bytes before the end
+  kFixedToken,   // fixed-length core [to-len, to), extended over token characters
+  kPrivateKey,   // PEM header; the value runs to the END footer
+  kUrlPassword,  // scheme://user:PASS@ — the password only
+  kCardRun,      // digit groups around the match: the card number inside them
+  kSsnDashed,    // ddd-dd-dddd: SSN or ITIN
+  kPhone,        // formatted phone number; libphonenumber decides
+  kSpacedTen,    // ddd ddd dddd: NHS number or phone
+  kIban,         // country code + check digits + BBAN groups
+  kNino,         // UK national insurance number
+  kIpv4,
+  kIpv6,
+  kMac,
+  kStreet,         // number, capitalised words, street suffix, optional unit
+  kKeywordValue,   // a context keyword; the value follows it
+  kPersonKeyword,  // a name keyword (name:, Mr, patient …) followed by capitalised words
+};
+
+struct PatternSpec {
+  const char* regex;
+  DbClass db;
+  Resolver resolver;
+  Entity entity;      // for kKeywordValue: the entity whose value follows the keyword
+  uint16_t core_len;  // kFixedToken: length of the fixed core
+  uint16_t max_len;   // kFixedToken: longest value after extension (0 = core only)
+};
+
+std::span<const PatternSpec> Patterns();
+
+struct EntityInfo {
+  float base_score;                            // score of a validated match without any context
+  std::span<const std::string_view> positive;  // context words that raise the score
+  std::span<const std::string_view> negative;  // words that lower it (order, sku, version …)
+};
+
+const EntityInfo& Info(Entity e);
+
+// Column-name words that hint at an entity (for ColumnHints): "email", "ssn", "dob" …
+struct ColumnWord {
+  std::string_view word;
+  Entity entity;
+};
+std::span<const ColumnWord> ColumnWords();
+// Column-name words that make digit-run findings unlikely (sku, order_id, version, hash …).
+std::span<const std::string_view> NegativeColumnWords();
+
+}  // namespace veil::masker::catalog

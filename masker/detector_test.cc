@@ -1,0 +1,122 @@
+#include "masker/detector.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace veil::masker {
+namespace {
+
+class DetectorTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto d = Detector::Create({});
+    ASSERT_TRUE(d.ok()) << d.error().message;
+    detector_ = new std::shared_ptr<const Detector>(*d);
+  }
+  // "ENTITY:text" for each finding, in order.
+  std::vector<std::string> Find(std::string_view text) {
+    Scanner s(*detector_);
+    std::vector<EntityMatch> out;
+    s.Scan(text, &out);
+    std::vector<std::string> r;
+    for (const auto& m : out)
+      r.push_back(std::string((*detector_)->EntityName(m.entity)) + ":" +
+                  std::string(text.substr(m.start, m.end - m.start)));
+    return r;
+  }
+  static std::shared_ptr<const Detector>* detector_;
+};
+std::shared_ptr<const Detector>* DetectorTest::detector_ = nullptr;
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+TEST_F(DetectorTest, IssueExampleOffsets) {
+  Scanner s(*detector_);
+  std::vector<EntityMatch> out;
+  std::string_view line = "card 4111 1111 1111 1111, mail bob@example.com";
+  s.Scan(line, &out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].start, 5u);
+  EXPECT_EQ(out[0].end, 24u);
+  EXPECT_EQ((*detector_)->EntityName(out[0].entity), "CREDIT_CARD");
+  EXPECT_EQ(out[1].start, 31u);
+  EXPECT_EQ(out[1].end, 46u);
+  EXPECT_EQ((*detector_)->EntityName(out[1].entity), "EMAIL");
+}
+
+TEST_F(DetectorTest, Emails) {
+  EXPECT_THAT(Find("to: Bob.Smith+tag@mail.example.co.uk;"),
+              ElementsAre("EMAIL:Bob.Smith+tag@mail.example.co.uk"));
+  EXPECT_THAT(Find("image@2x.png and @mention and user@localhost"), IsEmpty());
+}
+
+TEST_F(DetectorTest, Cards) {
+  EXPECT_THAT(Find("amex 3782-822463-10005 ok"), ElementsAre("CREDIT_CARD:3782-822463-10005"));
+  EXPECT_THAT(Find("visa 4111111111111111"), ElementsAre("CREDIT_CARD:4111111111111111"));
+  EXPECT_THAT(Find("order 4111 1111 1111 1112"), IsEmpty());  // Luhn fails
+}
+
+TEST_F(DetectorTest, NationalIds) {
+  EXPECT_THAT(Find("ssn 536-22-1234"), ElementsAre("US_SSN:536-22-1234"));
+  EXPECT_THAT(Find("id 000-12-3456 and 666-12-3456"), IsEmpty());
+  EXPECT_THAT(Find("ITIN 912-78-1234"), ElementsAre("US_ITIN:912-78-1234"));
+  EXPECT_THAT(Find("SSN: 536221234"), ElementsAre("US_SSN:536221234"));
+  EXPECT_THAT(Find("nino AB 12 34 56 C."), ElementsAre("UK_NINO:AB 12 34 56 C"));
+  EXPECT_THAT(Find("NHS number 943 476 5919"), ElementsAre("UK_NHS:943 476 5919"));
+  EXPECT_THAT(Find("provider NPI: 1245319599"), ElementsAre("US_NPI:1245319599"));
+  EXPECT_THAT(Find("routing number 021000021"), ElementsAre("US_BANK_ROUTING:021000021"));
+  EXPECT_THAT(Find("passport no. C12345678"), ElementsAre("US_PASSPORT:C12345678"));
+  EXPECT_THAT(Find("DL# A1234567"), ElementsAre("US_DRIVER_LICENSE:A1234567"));
+  EXPECT_THAT(Find("invoice 021000021 paid"), IsEmpty());
+}
+
+TEST_F(DetectorTest, Iban) {
+  EXPECT_THAT(Find("IBAN DE89 3704 0044 0532 0130 00, thanks"),
+              ElementsAre("IBAN:DE89 3704 0044 0532 0130 00"));
+  EXPECT_THAT(Find("GB82WEST12345698765432"), ElementsAre("IBAN:GB82WEST12345698765432"));
+  EXPECT_THAT(Find("GB83WEST12345698765432"), IsEmpty());
+}
+
+TEST_F(DetectorTest, Phones) {
+  EXPECT_THAT(Find("call +44 20 7946 0958 now"), ElementsAre("PHONE:+44 20 7946 0958"));
+  EXPECT_THAT(Find("office (650) 253-0000"), ElementsAre("PHONE:(650) 253-0000"));
+  EXPECT_THAT(Find("phone: 6502530000"), ElementsAre("PHONE:6502530000"));
+}
+
+TEST_F(DetectorTest, Network) {
+  EXPECT_THAT(Find("client=203.0.113.7:5432"), ElementsAre("IP_ADDRESS:203.0.113.7"));
+  EXPECT_THAT(Find("from [2001:db8::1]:22"), ElementsAre("IP_ADDRESS:2001:db8::1"));
+  EXPECT_THAT(Find("at 12:30:45 std::string v1.2.3"), IsEmpty());
+  EXPECT_THAT(Find("hw 00:1a:2b:3c:4d:5e"), ElementsAre("MAC_ADDRESS:00:1a:2b:3c:4d:5e"));
+}
+
+TEST_F(DetectorTest, Secrets) {
+  EXPECT_THAT(Find("key=AKIAIOSFODNN7EXAMPLE"), IsEmpty());
+  EXPECT_THAT(Find("AKIAZ3MRQXRTVL4GX7PQ"), ElementsAre("AWS_ACCESS_KEY:AKIAZ3MRQXRTVL4GX7PQ"));
+  EXPECT_THAT(Find("postgres://app:S3cr3t-Pa55@db.internal:5432/orders"),
+              ElementsAre("PASSWORD_IN_URL:S3cr3t-Pa55"));
+  EXPECT_THAT(Find("DB_PASSWORD=q8Zr2LmX9vTe4WpK"), ElementsAre("GENERIC_SECRET:q8Zr2LmX9vTe4WpK"));
+  EXPECT_THAT(Find("password=changeme token=${TOKEN}"), IsEmpty());
+  EXPECT_THAT(Find("id 550e8400-e29b-41d4-a716-446655440000 sha "
+                   "da39a3ee5e6b4b0d3255bfef95601890afd80709"),
+              IsEmpty());
+}
+
+TEST_F(DetectorTest, DateOfBirthNeedsContext) {
+  EXPECT_THAT(Find("DOB: 1984-03-07"), ElementsAre("DATE_OF_BIRTH:1984-03-07"));
+  EXPECT_THAT(Find("born March 7, 1984 in Ohio"), ElementsAre("DATE_OF_BIRTH:March 7, 1984"));
+  EXPECT_THAT(Find("created 2024-03-07"), IsEmpty());
+}
+
+TEST_F(DetectorTest, SegmentsDoNotLeak) {
+  Scanner s(*detector_);
+  std::string row = "phone\n6502530000";
+  Segment segs[] = {{0, 5, nullptr}, {6, 16, nullptr}};
+  std::vector<EntityMatch> out;
+  s.Scan(row, segs, &out);
+  EXPECT_TRUE(out.empty());  // "phone" in the previous cell is not context for this one
+}
+
+}  // namespace
+}  // namespace veil::masker

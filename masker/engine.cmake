@@ -1,0 +1,14 @@
+# The masking engine proper: catalog, Hyperscan detector, strategies, profiles, masker.
+add_library(veil_masker STATIC
+  ${CMAKE_CURRENT_SOURCE_DIR}/catalog.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/detector.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/strategy.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/profile.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/masker.cc)
+target_link_libraries(veil_masker PUBLIC veil_masker_validators veil_masker_ff1 veil_config
+  PkgConfig::HS OpenSSL::Crypto)
+
+veil_test(masker_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/detector_test.cc ${CMAKE_CURRENT_SOURCE_DIR}/strategy_test.cc
+          ${CMAKE_CURRENT_SOURCE_DIR}/masker_test.cc
+  LIBS veil_masker LABELS unit)

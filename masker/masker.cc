@@ -1,0 +1,154 @@
+#include "masker/masker.h"
+
+#include <algorithm>
+
+#include "masker/validators.h"
+
+namespace veil::masker {
+
+Masker::Masker(std::shared_ptr<const MaskingProfile> profile)
+    : profile_(std::move(profile)), scanner_(profile_->detector()), applier_(profile_->key()) {
+  findings_.reserve(32);
+}
+
+bool Masker::WholeValueIs(uint8_t entity, std::string_view v) const {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  if (v.empty() || v.size() > 256) return false;
+  char d[32];
+  size_t nd = validate::StripToDigits(v, d, sizeof(d));
+  std::string_view digits(d, std::min(nd, sizeof(d)));
+  switch (static_cast<Entity>(entity)) {
+    case Entity::kPersonName:
+    case Entity::kStreetAddress:
+    case Entity::kGenericSecret:  // any value of a password/secret/token column
+      return std::any_of(v.begin(), v.end(), [](char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+               static_cast<unsigned char>(c) >= 0x80;
+      });
+    case Entity::kEmail:
+      return validate::Email(v);
+    case Entity::kPhone:
+      return validate::Phone(v);
+    case Entity::kDateOfBirth:
+      return validate::DateOfBirth(v);
+    case Entity::kUsSsn:
+      return nd == 9 && validate::UsSsn(digits);
+    case Entity::kUsItin:
+      return nd == 9 && validate::UsItin(digits);
+    case Entity::kUsBankRouting:
+      return nd == 9 && validate::AbaRouting(digits);
+    case Entity::kUsNpi:
+      return nd == 10 && validate::UsNpi(digits);
+    case Entity::kUkNhs:
+      return nd == 10 && validate::UkNhs(digits);
+    case Entity::kCreditCard:
+      return nd >= 13 && nd <= 19 && validate::CreditCard(digits);
+    case Entity::kUsPassport:
+      return validate::UsPassport(v);
+    case Entity::kUsDriverLicense:
+      return validate::UsDriverLicense(v);
+    case Entity::kIpAddress:
+      return validate::IpV4(v) || validate::IpV6(v);
+    case Entity::kMacAddress:
+      return validate::MacAddress(v);
+    case Entity::kCryptoWallet:
+      return validate::CryptoWallet(v);
+    default:
+      return false;
+  }
+}
+
+ValueOutcome Masker::Replace(std::string_view in, uint32_t base, std::span<const EntityMatch> f,
+                             const ColumnPolicy* policy, std::string* out, MaskStats* stats) {
+  const Detector& det = *profile_->detector();
+  out->clear();
+  uint32_t pos = 0;
+  for (const EntityMatch& m : f) {
+    Strategy s = policy && policy->strategy ? *policy->strategy : profile_->StrategyFor(m.entity);
+    if (stats) ++stats->per_entity[m.entity];
+    if (s == Strategy::kNull && policy) {
+      if (stats) ++stats->values_masked;
+      return ValueOutcome::kNull;
+    }
+    uint32_t b = m.start - base, e = m.end - base;
+    out->append(in.substr(pos, b - pos));
+    applier_.Apply(s, m.entity, det.EntityName(m.entity), in.substr(b, e - b), out);
+    pos = e;
+  }
+  out->append(in.substr(pos));
+  if (stats) ++stats->values_masked;
+  return ValueOutcome::kMasked;
+}
+
+ValueOutcome Masker::MaskValue(const ColumnPolicy& policy, std::string_view in, std::string* out,
+                               MaskStats* stats) {
+  using A = ColumnPolicy::Action;
+  if (policy.action == A::kPass || in.empty()) return ValueOutcome::kUnchanged;
+  if (policy.action == A::kForce) {
+    EntityMatch whole{0, static_cast<uint32_t>(in.size()), policy.entity, 1.0f};
+    return Replace(in, 0, {&whole, 1}, &policy, out, stats);
+  }
+  scanner_.Scan(in, &findings_, &policy.hints);
+  if (findings_.empty()) {
+    if (policy.has_hint && WholeValueIs(policy.entity, in)) {
+      EntityMatch whole{0, static_cast<uint32_t>(in.size()), policy.entity, 1.0f};
+      return Replace(in, 0, {&whole, 1}, &policy, out, stats);
+    }
+    return ValueOutcome::kUnchanged;
+  }
+  return Replace(in, 0, findings_, &policy, out, stats);
+}
+
+void Masker::MaskRow(std::span<const ColumnPolicy* const> policies, std::span<const Cell> cells,
+                     std::vector<ValueOutcome>* outcomes, std::vector<std::string>* outs,
+                     MaskStats* stats) {
+  using A = ColumnPolicy::Action;
+  const size_t n = cells.size();
+  outcomes->assign(n, ValueOutcome::kUnchanged);
+  if (outs->size() < n) outs->resize(n);
+  joined_.clear();
+  segments_.clear();
+  segment_cell_.clear();
+  for (size_t i = 0; i < n; ++i) {
+    const ColumnPolicy* p = policies[i];
+    if (!p || cells[i].is_null || cells[i].value.empty() || p->action == A::kPass) continue;
+    if (p->action == A::kForce) {
+      (*outcomes)[i] = MaskValue(*p, cells[i].value, &(*outs)[i], stats);
+      continue;
+    }
+    uint32_t start = static_cast<uint32_t>(joined_.size());
+    joined_.append(cells[i].value);
+    segments_.push_back({start, static_cast<uint32_t>(joined_.size()), &p->hints});
+    segment_cell_.push_back(static_cast<int>(i));
+    joined_.push_back('\n');
+  }
+  if (segments_.empty()) return;
+  scanner_.Scan(joined_, segments_, &findings_);
+  // Findings are sorted by start and never cross a segment: walk both together.
+  size_t f = 0;
+  for (size_t s = 0; s < segments_.size(); ++s) {
+    const Segment& sg = segments_[s];
+    size_t fb = f;
+    while (f < findings_.size() && findings_[f].start < sg.end) ++f;
+    int cell = segment_cell_[s];
+    const ColumnPolicy* p = policies[cell];
+    std::string_view value = cells[cell].value;
+    if (f > fb) {
+      (*outcomes)[cell] =
+          Replace(value, sg.start, {findings_.data() + fb, f - fb}, p, &(*outs)[cell], stats);
+    } else if (p->has_hint && WholeValueIs(p->entity, value)) {
+      EntityMatch whole{0, static_cast<uint32_t>(value.size()), p->entity, 1.0f};
+      (*outcomes)[cell] = Replace(value, 0, {&whole, 1}, p, &(*outs)[cell], stats);
+    }
+  }
+}
+
+bool Masker::MaskText(std::string_view in, std::string* out, MaskStats* stats) {
+  scanner_.Scan(in, &findings_);
+  if (findings_.empty()) return false;
+  Replace(in, 0, findings_, nullptr, out, stats);
+  return true;
+}
+
+}  // namespace veil::masker

@@ -1,0 +1,86 @@
+// Masking values with a compiled profile: the per-thread entry point of the engine.
+//
+// A Masker is cheap to keep one per worker thread (it owns the Hyperscan scratch, OpenSSL
+// contexts and reusable buffers). The value call allocates nothing when nothing is found,
+// which is the common case for a row stream; the row call scans every text cell of a row in
+// one Hyperscan pass (cells joined by '\n').
+//
+//   Masker m(profile);
+//   std::string out;
+//   if (m.MaskValue(policy, cell, &out) == ValueOutcome::kMasked) send(out); else send(cell);
+#pragma once
+
+#include <array>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "masker/detector.h"
+#include "masker/profile.h"
+#include "masker/strategy.h"
+
+namespace veil::masker {
+
+enum class ValueOutcome : uint8_t {
+  kUnchanged,  // *out untouched: send the original
+  kMasked,     // *out holds the replacement
+  kNull,       // the value must become NULL (a `null` strategy hit it)
+};
+
+// Counts of masked values, per entity id.
+struct MaskStats {
+  std::array<uint64_t, kMaxEntities> per_entity{};
+  uint64_t values_masked = 0;
+  void Add(const MaskStats& o) {
+    for (size_t i = 0; i < kMaxEntities; ++i) per_entity[i] += o.per_entity[i];
+    values_masked += o.values_masked;
+  }
+};
+
+class Masker {
+ public:
+  explicit Masker(std::shared_ptr<const MaskingProfile> profile);
+
+  // Masks one value of a column with `policy`.
+  ValueOutcome MaskValue(const ColumnPolicy& policy, std::string_view in, std::string* out,
+                         MaskStats* stats = nullptr);
+
+  // Masks a whole row: cells[i] has policies[i] (null pointer or is_null: skipped).
+  // outcomes and outs are resized to the row; outs[i] is meaningful when outcomes[i] is kMasked.
+  struct Cell {
+    std::string_view value;
+    bool is_null = false;
+  };
+  void MaskRow(std::span<const ColumnPolicy* const> policies, std::span<const Cell> cells,
+               std::vector<ValueOutcome>* outcomes, std::vector<std::string>* outs,
+               MaskStats* stats = nullptr);
+
+  // Free text (veilctl mask): findings replaced by their strategies' output, in place of
+  // the value; `null` removes it. Returns false (and leaves *out untouched) if nothing found.
+  bool MaskText(std::string_view in, std::string* out, MaskStats* stats = nullptr);
+
+  // Findings of the last MaskText/Scan call, offsets into its input.
+  std::span<const EntityMatch> findings() const { return findings_; }
+  void Scan(std::string_view in) { scanner_.Scan(in, &findings_); }
+
+  const MaskingProfile& profile() const { return *profile_; }
+
+ private:
+  // Rebuilds [from, to) of `in` with findings [fb, fe) replaced; returns kNull if a null
+  // strategy hit.
+  ValueOutcome Replace(std::string_view in, uint32_t base, std::span<const EntityMatch> f,
+                       const ColumnPolicy* policy, std::string* out, MaskStats* stats);
+  bool WholeValueIs(uint8_t entity, std::string_view v) const;
+
+  std::shared_ptr<const MaskingProfile> profile_;
+  Scanner scanner_;
+  StrategyApplier applier_;
+  std::vector<EntityMatch> findings_;
+  std::string joined_;
+  std::vector<Segment> segments_;
+  std::vector<int> segment_cell_;
+};
+
+}  // namespace veil::masker

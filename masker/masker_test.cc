@@ -1,0 +1,57 @@
+#include "masker/masker.h"
+
+#include <gtest/gtest.h>
+
+namespace veil::masker {
+namespace {
+
+std::shared_ptr<const MaskingProfile> DefaultProfile() {
+  std::array<uint8_t, 32> k{};
+  return MaskingProfile::Default(MaskKey::FromBytes(k));
+}
+
+TEST(Masker, MasksTextInPlaceOfFindings) {
+  Masker m(DefaultProfile());
+  std::string out;
+  ASSERT_TRUE(m.MaskText("card 4111 1111 1111 1111, mail bob@example.com", &out));
+  EXPECT_EQ(out, "card [CREDIT_CARD], mail [EMAIL]");
+  std::string untouched = "sentinel";
+  EXPECT_FALSE(m.MaskText("nothing to see here, order 12345", &untouched));
+  EXPECT_EQ(untouched, "sentinel");
+}
+
+TEST(Masker, ColumnNameHintMasksWholeValue) {
+  auto p = DefaultProfile();
+  Masker m(p);
+  ColumnPolicy phone = p->PolicyFor({.table = "users", .column = "phone"});
+  std::string out;
+  EXPECT_EQ(m.MaskValue(phone, "6502530000", &out), ValueOutcome::kMasked);
+  EXPECT_EQ(out, "[PHONE]");
+  ColumnPolicy sku = p->PolicyFor({.table = "items", .column = "sku"});
+  EXPECT_EQ(m.MaskValue(sku, "6502530000", &out), ValueOutcome::kUnchanged);
+  ColumnPolicy num = p->PolicyFor({.table = "t", .column = "n", .text_like = false});
+  EXPECT_EQ(num.action, ColumnPolicy::Action::kPass);
+}
+
+TEST(Masker, RowScanMatchesPerValueScan) {
+  auto p = DefaultProfile();
+  Masker m(p);
+  ColumnPolicy a = p->PolicyFor({.table = "t", .column = "notes"});
+  ColumnPolicy b = p->PolicyFor({.table = "t", .column = "contact"});
+  const ColumnPolicy* pols[] = {&a, nullptr, &b, &a};
+  Masker::Cell cells[] = {{"mail bob@example.com"}, {"ignored"}, {"", true}, {"no pii"}};
+  std::vector<ValueOutcome> outcomes;
+  std::vector<std::string> outs;
+  MaskStats stats;
+  m.MaskRow(pols, cells, &outcomes, &outs, &stats);
+  ASSERT_EQ(outcomes.size(), 4u);
+  EXPECT_EQ(outcomes[0], ValueOutcome::kMasked);
+  EXPECT_EQ(outs[0], "mail [EMAIL]");
+  EXPECT_EQ(outcomes[1], ValueOutcome::kUnchanged);
+  EXPECT_EQ(outcomes[2], ValueOutcome::kUnchanged);
+  EXPECT_EQ(outcomes[3], ValueOutcome::kUnchanged);
+  EXPECT_EQ(stats.per_entity[Index(Entity::kEmail)], 1u);
+}
+
+}  // namespace
+}  // namespace veil::masker

@@ -1,0 +1,190 @@
+#include "masker/profile.h"
+
+#include <fnmatch.h>
+
+#include <string>
+
+#include "config/veil_config.pb.h"
+#include "masker/catalog.h"
+
+namespace veil::masker {
+namespace {
+
+using PbProfile = config::v1::MaskingProfile;
+
+std::optional<Strategy> FromPb(PbProfile::Strategy s) {
+  switch (s) {
+    case PbProfile::STRATEGY_REDACT:
+      return Strategy::kRedact;
+    case PbProfile::STRATEGY_PARTIAL:
+      return Strategy::kPartial;
+    case PbProfile::STRATEGY_HASH:
+      return Strategy::kHash;
+    case PbProfile::STRATEGY_FPE:
+      return Strategy::kFpe;
+    case PbProfile::STRATEGY_NULL:
+      return Strategy::kNull;
+    default:
+      return std::nullopt;
+  }
+}
+
+std::string Lower(std::string_view s) {
+  std::string r(s);
+  for (char& c : r) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+  return r;
+}
+
+// "customer_email" holds the token "email"; "zip" does not hold "ip".
+bool NameHas(const std::string& name, std::string_view word) {
+  if (word.find('_') != std::string_view::npos) return name.find(word) != std::string::npos;
+  size_t pos = 0;
+  while ((pos = name.find(word, pos)) != std::string::npos) {
+    bool left = pos == 0 || name[pos - 1] == '_';
+    size_t end = pos + word.size();
+    bool right = end == name.size() || name[end] == '_' || (name[end] >= '0' && name[end] <= '9');
+    if (left && right) return true;
+    ++pos;
+  }
+  return false;
+}
+
+}  // namespace
+
+MaskingProfile::CompileResult MaskingProfile::Compile(const PbProfile& cfg, std::string path,
+                                                      std::shared_ptr<const MaskKey> key) {
+  std::vector<CompileError> errors;
+  Detector::Options opts;
+  opts.min_score = cfg.min_score() > 0 ? static_cast<float>(cfg.min_score()) : 0.5f;
+  std::vector<std::string> custom_names;
+  for (int i = 0; i < cfg.custom_size(); ++i) {
+    const auto& c = cfg.custom(i);
+    if (BuiltinEntityFromName(c.name())) {
+      errors.push_back({path + ".custom[" + std::to_string(i) + "].name",
+                        "\"" + c.name() + "\" is a built-in entity"});
+      continue;
+    }
+    opts.custom.push_back({c.name(), c.pattern(), {}, c.score() > 0 ? float(c.score()) : 0.8f});
+    for (const auto& w : c.context()) opts.custom.back().context.push_back(Lower(w));
+  }
+  auto id_of = [&](std::string_view name) -> int {
+    if (auto b = BuiltinEntityFromName(name)) return static_cast<int>(*b);
+    for (size_t i = 0; i < opts.custom.size(); ++i)
+      if (opts.custom[i].name == name) return static_cast<int>(kFirstCustom + i);
+    return -1;
+  };
+
+  // entities: "all" or a list.
+  bool all = cfg.entities_size() == 0;
+  std::bitset<kMaxEntities> enabled;
+  for (int i = 0; i < cfg.entities_size(); ++i) {
+    const std::string& n = cfg.entities(i);
+    if (n == "all") {
+      all = true;
+      continue;
+    }
+    int id = id_of(n);
+    if (id < 0 || id >= static_cast<int>(kBuiltinEntityCount)) {
+      if (id < 0)
+        errors.push_back(
+            {path + ".entities[" + std::to_string(i) + "]", "unknown entity \"" + n + "\""});
+      continue;
+    }
+    enabled.set(id);
+  }
+  opts.enabled = all ? Detector::Options::AllBuiltins() : enabled;
+  for (size_t i = 0; i < opts.custom.size(); ++i) opts.enabled.set(kFirstCustom + i);
+
+  std::shared_ptr<MaskingProfile> p(new MaskingProfile());
+  p->key_ = std::move(key);
+  Strategy def = Strategy::kRedact;
+  if (auto it = cfg.strategies().find("default"); it != cfg.strategies().end())
+    if (auto s = FromPb(it->second)) def = *s;
+  p->strategies_.fill(def);
+  for (const auto& [name, s] : cfg.strategies()) {
+    if (name == "default") continue;
+    int id = id_of(name);
+    if (id < 0) {
+      errors.push_back({path + ".strategies." + name, "unknown entity \"" + name + "\""});
+      continue;
+    }
+    if (auto st = FromPb(s)) p->strategies_[id] = *st;
+  }
+  for (int i = 0; i < cfg.custom_size(); ++i) {
+    int id = id_of(cfg.custom(i).name());
+    if (id >= 0)
+      if (auto st = FromPb(cfg.custom(i).strategy())) p->strategies_[id] = *st;
+  }
+  for (int i = 0; i < cfg.columns_size(); ++i) {
+    const auto& c = cfg.columns(i);
+    Rule r;
+    r.glob = c.match();
+    r.scan = c.scan();
+    r.strategy = FromPb(c.strategy());
+    if (c.action() == config::v1::ColumnRule::ACTION_PASS) {
+      r.action = ColumnPolicy::Action::kPass;
+    } else if (!c.entity().empty()) {
+      r.entity = id_of(c.entity());
+      if (r.entity < 0) {
+        errors.push_back({path + ".columns[" + std::to_string(i) + "].entity",
+                          "unknown entity \"" + c.entity() + "\""});
+        continue;
+      }
+      r.action = ColumnPolicy::Action::kForce;
+    } else {
+      r.action = ColumnPolicy::Action::kScan;
+    }
+    p->rules_.push_back(std::move(r));
+  }
+  if (!errors.empty()) return errors;
+  auto det = Detector::Create(std::move(opts));
+  if (!det.ok()) return std::vector<CompileError>{{path + ".custom", det.error().message}};
+  p->detector_ = std::move(det).value();
+  return std::shared_ptr<const MaskingProfile>(std::move(p));
+}
+
+std::shared_ptr<const MaskingProfile> MaskingProfile::Default(std::shared_ptr<const MaskKey> key) {
+  PbProfile cfg;
+  auto r = Compile(cfg, "masking.profiles.default", std::move(key));
+  // The built-in catalog always compiles; a failure here is a broken build.
+  if (!std::holds_alternative<std::shared_ptr<const MaskingProfile>>(r)) std::abort();
+  return std::get<0>(r);
+}
+
+ColumnPolicy MaskingProfile::PolicyFor(const ColumnContext& col) const {
+  ColumnPolicy policy;
+  std::string table_col = std::string(col.table) + "." + std::string(col.column);
+  std::string full = col.schema.empty() ? table_col : std::string(col.schema) + "." + table_col;
+  for (const Rule& r : rules_) {
+    size_t dots = std::count(r.glob.begin(), r.glob.end(), '.');
+    const std::string& subject = dots >= 2 ? full : table_col;
+    if (fnmatch(r.glob.c_str(), subject.c_str(), 0) != 0) continue;
+    policy.action = r.action;
+    policy.strategy = r.strategy;
+    if (r.action == ColumnPolicy::Action::kForce) policy.entity = static_cast<uint8_t>(r.entity);
+    if (r.action != ColumnPolicy::Action::kScan) return policy;
+    break;  // a scan rule: scan even a non-text column's text form
+  }
+  if (policy.action == ColumnPolicy::Action::kScan && !col.text_like && rules_.empty())
+    policy.action = ColumnPolicy::Action::kPass;
+  // Column name as context: raises its entity, lowers digit entities in id-like columns.
+  std::string name = Lower(col.column);
+  for (const auto& w : catalog::ColumnWords()) {
+    if (!NameHas(name, w.word)) continue;
+    if (!detector_->options().enabled.test(Index(w.entity))) continue;
+    policy.has_hint = true;
+    policy.entity = static_cast<uint8_t>(w.entity);
+    policy.hints.boost[Index(w.entity)] += 0.2f;
+    break;
+  }
+  for (std::string_view w : catalog::NegativeColumnWords()) {
+    if (!NameHas(name, w)) continue;
+    for (Entity e : {Entity::kPhone, Entity::kCreditCard, Entity::kUsSsn, Entity::kUkNhs,
+                     Entity::kIpAddress, Entity::kUsItin})
+      policy.hints.boost[Index(e)] -= 0.3f;
+    break;
+  }
+  return policy;
+}
+
+}  // namespace veil::masker

@@ -1,0 +1,76 @@
+// Masking strategies (SPEC §6): what a detected value is replaced with.
+//
+//   redact   "[EMAIL]"
+//   partial  type-aware reveal: cards and SSNs keep at most the last 4 ("***-**-6789"),
+//            emails the first letter and the domain, IPs the network part; secrets reveal
+//            nothing (partial = redact for them)
+//   hash     deterministic keyed HMAC-SHA-256 token in the entity's shape
+//            ("u_3f9a1c0b2d@masked.invalid"), so joins and distinct counts survive
+//   fpe      FF1 (NIST SP 800-38G) over the digits, separators kept; values with fewer
+//            than 6 digits (below FF1's minimum domain) fall back to hash
+//   null     the cell becomes SQL NULL; in free text the value is removed
+//
+// The key is 32 random bytes in `masking.key_file`; HMAC and FF1 keys are derived from it
+// with distinct labels. A StrategyApplier is per-thread (it owns OpenSSL contexts).
+#pragma once
+
+#include <array>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+#include "masker/entity.h"
+#include "masker/ff1.h"
+
+namespace veil::masker {
+
+enum class Strategy : uint8_t { kRedact, kPartial, kHash, kFpe, kNull };
+
+std::optional<Strategy> StrategyFromName(std::string_view name);
+std::string_view StrategyName(Strategy s);
+
+// The profile's secret. Immutable; share it between threads.
+class MaskKey {
+ public:
+  static constexpr size_t kSize = 32;
+  // Reads the key file, or creates it (0600, 32 random bytes; parent folder 0700) if absent.
+  // Refuses a key file that is group- or world-readable, or of the wrong size.
+  static Result<std::shared_ptr<const MaskKey>> LoadOrCreate(const std::string& path);
+  static std::shared_ptr<const MaskKey> FromBytes(const std::array<uint8_t, kSize>& bytes);
+
+  const std::array<uint8_t, kSize>& hmac_key() const { return hmac_key_; }
+  const std::array<uint8_t, kSize>& fpe_key() const { return fpe_key_; }
+
+ private:
+  std::array<uint8_t, kSize> hmac_key_{};
+  std::array<uint8_t, kSize> fpe_key_{};
+};
+
+class StrategyApplier {
+ public:
+  explicit StrategyApplier(std::shared_ptr<const MaskKey> key);
+  ~StrategyApplier();
+  StrategyApplier(const StrategyApplier&) = delete;
+  StrategyApplier& operator=(const StrategyApplier&) = delete;
+
+  // Appends the replacement for `value` (a detected `entity` named `name`) to *out.
+  // kNull appends nothing; the caller decides what NULL means in its context.
+  void Apply(Strategy strategy, uint8_t entity, std::string_view name, std::string_view value,
+             std::string* out);
+
+ private:
+  void Redact(std::string_view name, std::string* out);
+  void Partial(uint8_t entity, std::string_view name, std::string_view value, std::string* out);
+  void Hash(uint8_t entity, std::string_view name, std::string_view value, std::string* out);
+  void Fpe(uint8_t entity, std::string_view name, std::string_view value, std::string* out);
+  // HMAC-SHA-256(hmac_key, name || 0 || value).
+  std::array<uint8_t, 32> Mac(std::string_view name, std::string_view value);
+
+  std::shared_ptr<const MaskKey> key_;
+  std::optional<Ff1> ff1_;
+  std::string scratch_;
+};
+
+}  // namespace veil::masker
