@@ -129,7 +129,7 @@ size_t EditDistance(std::string_view a, std::string_view b) {
 // " (did you mean "x"?)" for the closest candidate within a small edit distance, else "".
 std::string Suggest(std::string_view given, const std::vector<std::string>& candidates) {
   std::string g = Lower(given);
-  size_t limit = g.size() <= 3 ? 1 : g.size() <= 6 ? 2 : 3;
+  size_t limit = g.size() <= 4 ? 1 : g.size() <= 8 ? 2 : 3;
   size_t best = limit + 1;
   const std::string* pick = nullptr;
   for (const auto& c : candidates) {
@@ -621,6 +621,14 @@ class Reader {
     }
   }
 
+  // Whether a value at `path` or below it was reported invalid (so that checks on what is left
+  // of it do not pile a second error onto the first).
+  bool HadError(const std::string& path) const {
+    auto it = error_paths_.lower_bound(path);
+    if (it == error_paths_.end() || it->compare(0, path.size(), path) != 0) return false;
+    return it->size() == path.size() || (*it)[path.size()] == '.' || (*it)[path.size()] == '[';
+  }
+
   SourceMap& positions() { return positions_; }
   const std::set<std::string>& explicit_paths() const { return explicit_; }
   std::vector<Diagnostic>& diagnostics() { return diagnostics_; }
@@ -736,6 +744,7 @@ class Reader {
     if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE && !IsDuration(f)) {
       if (!node.IsMap() && !(node.IsScalar() && ScalarField(f->message_type()))) {
         Error(PosOf(node), label + ": expected " + Expected(f, opts) + ", got " + Describe(node));
+        error_paths_.insert(path);
         return;
       }
       pb::Message* sub = f->is_repeated() ? r->AddMessage(msg, f) : r->MutableMessage(msg, f);
@@ -744,6 +753,7 @@ class Reader {
     }
     if (!node.IsScalar() && !(node.IsNull() && NullIsAValue(f))) {
       Error(PosOf(node), label + ": expected " + Expected(f, opts) + ", got " + Describe(node));
+      error_paths_.insert(path);
       return;
     }
     Scalar s;
@@ -752,6 +762,7 @@ class Reader {
     s.quoted = !s.null && node.Tag() == "!";
     if (std::string why = SetScalar(msg, f, opts, s); !why.empty()) {
       Error(PosOf(node), label + ": " + why);
+      error_paths_.insert(path);
     }
   }
 
@@ -915,7 +926,8 @@ class Reader {
  private:
   std::string file_;
   SourceMap positions_;
-  std::set<std::string> explicit_;  // paths whose value came from the file (not null)
+  std::set<std::string> explicit_;     // paths whose value came from the file (not null)
+  std::set<std::string> error_paths_;  // paths whose value was invalid
   std::vector<Diagnostic> diagnostics_;
 };
 
@@ -1005,7 +1017,8 @@ class Semantics {
                         "upstream_ca has no effect with tls.upstream: disable");
       }
       for (int g = 0; g < ep.guardrails_size(); ++g) {
-        if (ep.guardrails(g).kind_case() == v1::Guardrail::KIND_NOT_SET) {
+        if (ep.guardrails(g).kind_case() == v1::Guardrail::KIND_NOT_SET &&
+            !reader_.HadError(IndexPath(path + ".guardrails", g))) {
           reader_.ErrorAt(IndexPath(path + ".guardrails", g),
                           "guardrails[" + std::to_string(g) +
                               "]: expected read-only, no-ddl, no-unbounded-write, {max-rows: N} "
@@ -1090,7 +1103,7 @@ class Semantics {
         reader_.ErrorAt(path, "policies[" + std::to_string(i) +
                                   "]: give requesters or auto_approve (nobody could request)");
       }
-      if (!p.approvers().empty() && p.approvals() == 0) {
+      if (!p.approvers().empty() && p.approvals() == 0 && !reader_.HadError(path + ".approvals")) {
         reader_.ErrorAt(path + ".approvals",
                         "approvals: must be at least 1 when approvers are given");
       }
