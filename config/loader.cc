@@ -1008,6 +1008,11 @@ class Semantics {
                                                   Line(it->second, field) + ")");
         }
       };
+      if (ep.listen().empty() && ep.access() != v1::Endpoint::ACCESS_OBSERVE &&
+          !Explicit(path + ".listen") && !reader_.HadError(path + ".listen")) {
+        reader_.ErrorAt(path, "missing required key \"listen\" in " + path +
+                                  " (only access: observe needs no listen address)");
+      }
       first_use(names, ep.name(), "name", "endpoint name");
       first_use(listens, ep.listen(), "listen", "listen address");
       first_use(upstreams, ep.upstream(), "upstream", "upstream");

@@ -26,6 +26,22 @@
 //   events: no sinks -> one file sink /var/log/veil/events.jsonl; file sinks: path that one,
 //           max_size 100MiB, keep 10; syslog: address unix:///dev/log; format ocsf-json
 //
+// Semantic checks (each reported at the offending value): endpoint names, listen addresses and
+// upstreams are unique; listen is present unless access: observe; endpoint and standing-grant
+// masking profiles exist; policies and standing grants name at least one endpoint, and only
+// existing ones; a policy has requesters or auto_approve, and approvers or auto_approve;
+// approvals >= 1 with approvers and 0 without; `all` stands alone in entities, no entity twice;
+// a `pass` column rule has no entity/scan/strategy; custom entity names are unique per profile;
+// a guardrail sets exactly one kind; sink keys fit the sink type; file sinks do not share a path.
+// Regexes (custom entity patterns, deny guardrails) are checked with Hyperscan's
+// hs_expression_info in UTF-8 mode.
+//
+// Not validated here: whether entity names exist in the masker's catalog (the masker reports
+// that via At()); whether a Hyperscan database of all patterns together compiles with the
+// masker's flags; that files and folders exist or are writable; that listen addresses are free
+// or that 0.0.0.0:P overlaps 127.0.0.1:P; that principals name existing users/groups/units;
+// column glob syntax beyond "2 or 3 dot-separated parts".
+//
 // Later stages that validate config-derived things themselves (the masker's entity catalog, its
 // Hyperscan compilation) report through LoadedConfig::At(path, message), so their errors point
 // at the YAML line too. Paths look like "endpoints[0].upstream",

@@ -428,6 +428,11 @@ const BadCase kBadCases[] = {
     {"missing required key",
      "endpoints:\n  - {name: a, upstream: h:1, listen: h:2}\n",
      {"veil.yaml:2:5: missing required key \"protocol\" in endpoints[0]"}},
+    {"listen missing on a grant endpoint",
+     "endpoints:\n  - {name: a, protocol: postgres, upstream: h:1}\n"
+     "  - {name: b, protocol: postgres, upstream: h:2, access: observe}\n",
+     {"veil.yaml:2:5: missing required key \"listen\" in endpoints[0] (only access: observe "
+      "needs no listen address)"}},
     {"relative path",
      "agent:\n  state_dir: var/lib/veil\n",
      {"veil.yaml:2:14: state_dir: \"var/lib/veil\" is not an absolute path"}},
