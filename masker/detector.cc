@@ -802,9 +802,9 @@ Result<std::shared_ptr<const Detector>> Detector::Create(Options options) {
     auto db = std::make_unique<Db>();
     db->som = true;
     hs_compile_error_t* err = nullptr;
-    if (hs_compile_multi(
-            exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
-            HS_MODE_BLOCK | HS_MODE_SOM_HORIZON_LARGE, nullptr, &db->db, &err) != HS_SUCCESS) {
+    if (hs_compile_multi(exprs.data(), flags.data(), ids.data(),
+                         static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK, nullptr, &db->db,
+                         &err) != HS_SUCCESS) {
       std::string msg = "custom entity ";
       if (err && err->expression >= 0) msg += options.custom[err->expression].name + " ";
       msg += "pattern does not compile: ";
