@@ -222,11 +222,12 @@ TEST(Encoder, RefusesWhatTheWireCannotCarry) {
 // --- Round trips: every message type -----------------------------------------------------------
 
 std::vector<FrontendMessage> FrontendSamples() {
+  static const std::string kLongKey(32, 'k');  // messages are views: keep the bytes alive
   return {
       StartupMessage{kProtocolVersion32, {{"user", "u"}, {"_pq_.x", ""}}},
       SslRequest{},
       GssEncRequest{},
-      CancelRequest{7, std::string(32, 'k')},
+      CancelRequest{7, kLongKey},
       Query{"SELECT 1"},
       Parse{"s", "SELECT $1", {25, 0}},
       Bind{"p", "s", {1}, {{"\x00\x01", false}, ColumnValue::Null()}, {0, 1}},
