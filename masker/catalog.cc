@@ -27,10 +27,17 @@ using R = Resolver;
   "Lakes|Landing|Lodge|Manor|Motorway|Mount|Mountain|Overpass|Radial|Ramp|Shoal|Skyway|Spur|"    \
   "Underpass|Union|Viaduct|Wall|Well|Wells|Bypass|Causeway|Center|Centre|Cliff|Club|Common|"     \
   "Corner|Course|Cove|Creek|Crest|Curve|Dale|Dam|Divide|Extension|Ford|Forge|Gateway|Hollow|"    \
-  "Inlet|Key|Light|Lock|Mall|Neck|Pine|Rue|Stravenue|Throughway|Trafficway|Tunnel|Via)"
+  "Inlet|Key|Light|Lock|Mall|Neck|Pine|Rue|Stravenue|Throughway|Trafficway|Tunnel|Via|Gate|"     \
+  "Rise|Wharf|Yard|Parade|Unions|Villages|Ways|Walks|Views|Valleys|Squares|Roads|Ridges|Points|" \
+  "Plains|Parks|Lights|Islands|Harbors|Groves|Glens|Gardens|Estates|Drives|Crossroad|Courts|"    \
+  "Corners|Circles|Centers|Brooks|Bridge|Branch|Burg|Camp|Canyon|Cape|Brook|Alley|Bluff)"
 
 // Keyword patterns end at the keyword; the resolver skips `: `, `=`, `": "`, ` is `, `no.` …
 #define KW_END ""
+// Keyword boundaries: a word boundary, or '_' (provider_npi, nhs_number), or before the keyword
+// a literal "\\n" escape (config text stored on one line).
+#define KB "(?:\\b|_|\\\\[nrt])"
+#define KE "(?:\\b|_|number|num|no\\b|id\\b)"
 
 constexpr PatternSpec kPatterns[] = {
     // ---- literal-anchored: one match per occurrence of the literal ----
@@ -76,38 +83,47 @@ constexpr PatternSpec kPatterns[] = {
     {"\\b[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}\\b", D::kShape, R::kMac, E::kMacAddress, 17, 0},
     {"\\b[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}\\b", D::kShape, R::kMac, E::kMacAddress,
      14, 0},
-    {"\\b\\d{1,6} (?:[A-Z][A-Za-z'\\-]+\\.? ){1,3}" STREET_SUFFIX "\\b", D::kShape, R::kStreet,
-     E::kStreetAddress, 0, 0},
+    {"\\b\\d{1,6} (?:[NSEW]\\.? |(?:North|South|East|West) )?(?:[A-Z][A-Za-z'\\-]+\\.? "
+     "){1,3}" STREET_SUFFIX "\\b",
+     D::kShape, R::kStreet, E::kStreetAddress, 0, 0},
 
     // ---- context keywords (caseless); the value follows the keyword ----
-    {"\\b(?:ssn|social[ _\\-]?security(?:[ _\\-]?(?:number|no|num|#))?|ss#)" KW_END, D::kKeyword,
+    {KB "(?:ssn|social[ _\\-]?security(?:[ _\\-]?(?:number|no|num|#))?|ss#)" KE, D::kKeyword,
      R::kKeywordValue, E::kUsSsn, 0, 0},
-    {"\\b(?:itin|taxpayer[ _\\-]?id(?:entification)?(?:[ _\\-]?number)?)" KW_END, D::kKeyword,
+    {KB "(?:itin|taxpayer[ _\\-]?id(?:entification)?(?:[ _\\-]?number)?)" KE, D::kKeyword,
      R::kKeywordValue, E::kUsItin, 0, 0},
-    {"passport" KW_END, D::kKeyword, R::kKeywordValue, E::kUsPassport, 0, 0},
-    {"(?:driver'?s?[ _\\-]?licen[cs]e|\\bdl#?|\\bdl_|licen[cs]e[ _\\-]?(?:no|number|#))" KW_END,
+    {"passport", D::kKeyword, R::kKeywordValue, E::kUsPassport, 0, 0},
+    {"(?:driver'?s?[ _\\-]?licen[cs]e|" KB "dl#|" KB "dl" KE "|licen[cs]e[ _\\-]?(?:no|number|#))",
      D::kKeyword, R::kKeywordValue, E::kUsDriverLicense, 0, 0},
-    {"(?:routing|\\baba\\b|\\brtn\\b)" KW_END, D::kKeyword, R::kKeywordValue, E::kUsBankRouting, 0,
-     0},
-    {"\\bnpi\\b" KW_END, D::kKeyword, R::kKeywordValue, E::kUsNpi, 0, 0},
-    {"\\bnhs\\b" KW_END, D::kKeyword, R::kKeywordValue, E::kUkNhs, 0, 0},
-    {"(?:phone|\\btel\\b|\\btelephone|mobile|\\bcell\\b|\\bcall\\b|\\bfax\\b)" KW_END, D::kKeyword,
-     R::kKeywordValue, E::kPhone, 0, 0},
-    {"(?:\\bdob\\b|date[ _\\-]?of[ _\\-]?birth|birth[ _\\-]?date|birthday|\\bborn(?: on)?)" KW_END,
+    {"(?:routing|" KB "aba" KE "|" KB "rtn" KE ")", D::kKeyword, R::kKeywordValue,
+     E::kUsBankRouting, 0, 0},
+    {KB "npi" KE, D::kKeyword, R::kKeywordValue, E::kUsNpi, 0, 0},
+    {KB "nhs" KE, D::kKeyword, R::kKeywordValue, E::kUkNhs, 0, 0},
+    {"(?:phone|" KB "tel" KE "|telephone|mobile|" KB "cell" KE "|" KB "call" KE "|" KB "fax" KE ")",
+     D::kKeyword, R::kKeywordValue, E::kPhone, 0, 0},
+    {"(?:" KB "dob" KE "|date[ _\\-]?of[ _\\-]?birth|birth[ _\\-]?date|birthday|" KB
+     "born(?: on)?)",
      D::kKeyword, R::kKeywordValue, E::kDateOfBirth, 0, 0},
-    {"(?:secret[ _\\-]?access[ _\\-]?key|aws[ _\\-]?secret(?:[ _\\-]?key)?)" KW_END, D::kKeyword,
+    {"(?:secret[ _\\-]?access[ _\\-]?key|aws[ _\\-]?secret(?:[ _\\-]?key)?)", D::kKeyword,
      R::kKeywordValue, E::kAwsSecretKey, 0, 0},
-    {"(?:password|passwd|\\bpwd|secret|token|api[ _\\-]?key|apikey|access[ _\\-]?key|auth[ _\\-]?"
-     "key|credential|private[ _\\-]?key)" KW_END,
+    {"(?:password|passwd|" KB "pwd|secret|token|api[ _\\-]?key|apikey|access[ _\\-]?key|auth[ "
+     "_\\-]?key|credential|private[ _\\-]?key)",
      D::kKeyword, R::kKeywordValue, E::kGenericSecret, 0, 0},
-    {"(?:\\bname|\\bmr\\.?|\\bmrs\\.?|\\bms\\.?|\\bdr\\.?|\\bprof\\.?|patient|customer|employee|"
-     "contact|\\bdear|\\battn\\.?|signed[ _]by|holder|cardholder|recipient|beneficiary)" KW_END,
+    {"(?:" KB "name" KE "|full[ _\\-]?name|display[ _\\-]?name|" KB "mr\\.?|" KB "mrs\\.?|" KB
+     "ms\\.?|" KB "dr\\.?|" KB "prof\\.?|patient|customer|employee|contact|" KB "dear|" KB
+     "attn\\.?|holder|recipient|beneficiary|(?:approved|created|updated|escalated|reviewed|"
+     "assigned|requested|submitted|signed|reported|handled|resolved|owned)[ _]by)",
      D::kKeyword, R::kPersonKeyword, E::kPersonName, 0, 0},
+    // SQL INSERT with a column list: the column names give each value its context.
+    {"insert[ \\t]+into[ \\t]+[A-Za-z0-9_.\"]+[ \\t]*\\(", D::kKeyword, R::kSqlInsert,
+     E::kBuiltinCount, 0, 0},
 };
 
 #undef IBAN_CC
 #undef STREET_SUFFIX
 #undef KW_END
+#undef KB
+#undef KE
 
 template <size_t N>
 constexpr std::span<const std::string_view> S(const std::array<std::string_view, N>& a) {
@@ -121,7 +137,7 @@ constexpr std::array kCardPos{std::string_view("card"), std::string_view("credit
                               std::string_view("pan"),  std::string_view("cc")};
 constexpr std::array kNumNeg{std::string_view("order"),    std::string_view("invoice"),
                              std::string_view("tracking"), std::string_view("sku"),
-                             std::string_view("serial"),   std::string_view("ref"),
+                             std::string_view("serial"),   std::string_view("isbn"),
                              std::string_view("version"),  std::string_view("build")};
 constexpr std::array kPhonePos{std::string_view("phone"),   std::string_view("tel"),
                                std::string_view("mobile"),  std::string_view("cell"),
@@ -185,7 +201,14 @@ const EntityInfo kInfo[kBuiltinEntityCount] = {
     /*CRYPTO_WALLET*/ {0.9f, S(kWalletPos), S(kNone)},
 };
 
+// Most specific first: the first word found in a column name decides.
 constexpr ColumnWord kColumnWords[] = {
+    {"secret_access_key", E::kAwsSecretKey},
+    {"aws_secret", E::kAwsSecretKey},
+    {"btc_address", E::kCryptoWallet},
+    {"eth_address", E::kCryptoWallet},
+    {"wallet", E::kCryptoWallet},
+    {"payout_address", E::kCryptoWallet},
     {"email", E::kEmail},
     {"mail", E::kEmail},
     {"first_name", E::kPersonName},
@@ -195,11 +218,17 @@ constexpr ColumnWord kColumnWords[] = {
     {"lastname", E::kPersonName},
     {"surname", E::kPersonName},
     {"customer_name", E::kPersonName},
+    {"display_name", E::kPersonName},
+    {"contact_name", E::kPersonName},
+    {"holder", E::kPersonName},
     {"phone", E::kPhone},
     {"mobile", E::kPhone},
     {"tel", E::kPhone},
     {"fax", E::kPhone},
-    {"card", E::kCreditCard},
+    {"msisdn", E::kPhone},
+    {"caller", E::kPhone},
+    {"card_number", E::kCreditCard},
+    {"cc_number", E::kCreditCard},
     {"pan", E::kCreditCard},
     {"iban", E::kIban},
     {"ssn", E::kUsSsn},
@@ -207,7 +236,12 @@ constexpr ColumnWord kColumnWords[] = {
     {"itin", E::kUsItin},
     {"passport", E::kUsPassport},
     {"driver_license", E::kUsDriverLicense},
+    {"drivers_license", E::kUsDriverLicense},
     {"license_number", E::kUsDriverLicense},
+    {"dl", E::kUsDriverLicense},
+    {"license_no", E::kUsDriverLicense},
+    {"licence_no", E::kUsDriverLicense},
+    {"rtn", E::kUsBankRouting},
     {"routing", E::kUsBankRouting},
     {"aba", E::kUsBankRouting},
     {"nino", E::kUkNino},
@@ -215,16 +249,35 @@ constexpr ColumnWord kColumnWords[] = {
     {"npi", E::kUsNpi},
     {"dob", E::kDateOfBirth},
     {"birth", E::kDateOfBirth},
+    {"dateofbirth", E::kDateOfBirth},
+    {"birthdate", E::kDateOfBirth},
     {"ip", E::kIpAddress},
     {"mac", E::kMacAddress},
-    {"address", E::kStreetAddress},
     {"street", E::kStreetAddress},
+    {"address_line", E::kStreetAddress},
+    {"line1", E::kStreetAddress},
+    {"address", E::kStreetAddress},
     {"password", E::kGenericSecret},
+    {"passwd", E::kGenericSecret},
     {"secret", E::kGenericSecret},
     {"token", E::kGenericSecret},
     {"api_key", E::kGenericSecret},
-    {"wallet", E::kCryptoWallet},
+    {"apikey", E::kGenericSecret},
 };
+
+// "customer_email" holds the word "email"; "zip" does not hold "ip".
+bool NameHas(std::string_view name, std::string_view word) {
+  if (word.find('_') != std::string_view::npos) return name.find(word) != std::string_view::npos;
+  size_t pos = 0;
+  while ((pos = name.find(word, pos)) != std::string_view::npos) {
+    bool left = pos == 0 || name[pos - 1] == '_';
+    size_t end = pos + word.size();
+    bool right = end == name.size() || name[end] == '_' || (name[end] >= '0' && name[end] <= '9');
+    if (left && right) return true;
+    ++pos;
+  }
+  return false;
+}
 
 constexpr std::string_view kNegativeColumnWords[] = {
     "sku",     "order_id", "order_no", "version", "hash",     "uuid",  "checksum", "sha",   "md5",
@@ -236,6 +289,26 @@ constexpr std::string_view kNegativeColumnWords[] = {
 std::span<const PatternSpec> Patterns() { return kPatterns; }
 const EntityInfo& Info(Entity e) { return kInfo[Index(e)]; }
 std::span<const ColumnWord> ColumnWords() { return kColumnWords; }
+size_t NormalizeColumnName(std::string_view name, char* out, size_t cap) {
+  size_t n = 0;
+  for (size_t i = 0; i < name.size() && n < cap; ++i) {
+    char c = name[i];
+    bool upper = c >= 'A' && c <= 'Z';
+    // camelCase -> camel_case
+    if (upper && i > 0 && name[i - 1] >= 'a' && name[i - 1] <= 'z' && n + 1 < cap) out[n++] = '_';
+    out[n++] = upper ? static_cast<char>(c + 32) : c;
+  }
+  return n;
+}
+
+std::optional<Entity> EntityForColumnName(std::string_view name) {
+  for (const ColumnWord& w : kColumnWords)
+    if (NameHas(name, w.word)) return w.entity;
+  return std::nullopt;
+}
+bool ColumnNameHas(std::string_view lowercase_name, std::string_view word) {
+  return NameHas(lowercase_name, word);
+}
 std::span<const std::string_view> NegativeColumnWords() { return kNegativeColumnWords; }
 
 }  // namespace veil::masker::catalog

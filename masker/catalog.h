@@ -7,6 +7,7 @@
 // the value's bounds. No pattern may match across '\n' (rows are scanned joined by '\n').
 #pragma once
 
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -35,6 +36,7 @@ enum class Resolver : uint8_t {
   kStreet,         // number, capitalised words, street suffix, optional unit
   kKeywordValue,   // a context keyword; the value follows it
   kPersonKeyword,  // a name keyword (name:, Mr, patient …) followed by capitalised words
+  kSqlInsert,      // INSERT INTO t (cols) VALUES (…): values checked against their column
 };
 
 struct PatternSpec {
@@ -62,6 +64,13 @@ struct ColumnWord {
   Entity entity;
 };
 std::span<const ColumnWord> ColumnWords();
+// Lower-cases a column name into out, camelCase to snake_case (passportNumber ->
+// passport_number); returns the length written (at most cap).
+size_t NormalizeColumnName(std::string_view name, char* out, size_t cap);
+// The entity a normalized column name hints at ("customer_email" -> EMAIL), if any.
+std::optional<Entity> EntityForColumnName(std::string_view lowercase_name);
+// Whether a snake_case column name holds `word` as a whole word ("zip" does not hold "ip").
+bool ColumnNameHas(std::string_view lowercase_name, std::string_view word);
 // Column-name words that make digit-run findings unlikely (sku, order_id, version, hash …).
 std::span<const std::string_view> NegativeColumnWords();
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <ctime>
 
 #include "masker/catalog.h"
 #include "masker/validators.h"
@@ -19,6 +20,82 @@ struct Detector::Db {
   bool som = false;  // custom-entity database: reports start of match
   ~Db() { hs_free_database(db); }
 };
+
+namespace {
+int CurrentYear() {
+  static const int year = [] {
+    std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    return tm.tm_year + 1900;
+  }();
+  return year;
+}
+}  // namespace
+
+bool ValueIs(Entity entity, std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  if (v.empty() || v.size() > 256) return false;
+  char d[32];
+  size_t nd = validate::StripToDigits(v, d, sizeof(d));
+  std::string_view digits(d, std::min(nd, sizeof(d)));
+  switch (entity) {
+    case Entity::kStreetAddress: {  // a house number, then a street name
+      size_t i = 0;
+      while (i < v.size() && v[i] >= '0' && v[i] <= '9') ++i;
+      return i > 0 && i + 2 < v.size() && v[i] == ' ' &&
+             ((v[i + 1] >= 'A' && v[i + 1] <= 'Z') || (v[i + 1] >= 'a' && v[i + 1] <= 'z'));
+    }
+    case Entity::kPersonName:
+    case Entity::kGenericSecret:  // any value of a password/secret/token column
+      return std::any_of(v.begin(), v.end(), [](char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+               static_cast<unsigned char>(c) >= 0x80;
+      });
+    case Entity::kEmail:
+      return validate::Email(v);
+    case Entity::kPhone:
+      return validate::Phone(v);
+    case Entity::kDateOfBirth:
+      return validate::DateOfBirth(v, CurrentYear());
+    case Entity::kUsSsn:
+      return nd == 9 && validate::UsSsn(digits);
+    case Entity::kUsItin:
+      return nd == 9 && validate::UsItin(digits);
+    case Entity::kUsBankRouting:
+      return nd == 9 && validate::AbaRouting(digits);
+    case Entity::kUsNpi:
+      return nd == 10 && validate::UsNpi(digits);
+    case Entity::kUkNhs:
+      return nd == 10 && validate::UkNhs(digits);
+    case Entity::kCreditCard:
+      return nd >= 13 && nd <= 19 && validate::CreditCard(digits);
+    case Entity::kUsPassport:
+      return validate::UsPassport(v);
+    case Entity::kUsDriverLicense:
+      return validate::UsDriverLicense(v);
+    case Entity::kIpAddress:
+      return validate::IpV4(v) || validate::IpV6(v);
+    case Entity::kMacAddress:
+      return validate::MacAddress(v);
+    case Entity::kAwsSecretKey:
+      return validate::AwsSecretKey(v);
+    case Entity::kAwsAccessKey:
+      return validate::AwsAccessKey(v);
+    case Entity::kJwt:
+      return validate::Jwt(v);
+    case Entity::kIban: {
+      char c[40];
+      size_t n = validate::CompactUpper(v, c, sizeof(c));
+      return n > 0 && validate::Iban(std::string_view(c, n));
+    }
+    case Entity::kCryptoWallet:
+      return validate::CryptoWallet(v);
+    default:
+      return false;
+  }
+}
 
 namespace {
 
@@ -81,8 +158,10 @@ class Resolution {
     // user:password@host inside a URL is not an address.
     for (uint32_t i = b, n = 0; i > v_.seg_start && n < 256; --i, ++n) {
       unsigned char c = v_.at(i - 1);
-      if (c == ' ' || c == '\t' || c == '"' || c == '\'' || c == '<' || c == '(') break;
       if (c == '/' && v_.at(i - 2) == '/' && v_.at(i - 3) == ':') return;
+      if (c == ' ' || c == '\t' || c == '"' || c == '\'' || c == '<' || c == '(' || c == '/' ||
+          c == '?' || c == '&' || c == '=' || c == '#' || c == ',')
+        break;  // not inside the userinfo of a URL
     }
     std::string_view s = v_.sub(b, e);
     if (!validate::Email(s) || FileExtensionTld(s)) return;
@@ -106,6 +185,10 @@ class Resolution {
     }
     if (e < v_.seg_end && IsAlnum(v_.at(e))) return;  // longer token: not this entity
     std::string_view s = v_.sub(b, e);
+    // Placeholders such as sk_live_xxxxxxxxxxxxxxxxxxxxxxxx: a real key's body is random.
+    if (ps.entity != Entity::kCryptoWallet &&
+        validate::ShannonEntropy(s.substr(std::min<size_t>(s.size(), 8))) < 1.5)
+      return;
     bool ok = false;
     switch (ps.entity) {
       case Entity::kJwt:
@@ -175,7 +258,11 @@ class Resolution {
     const uint32_t b = colon + 1, e = at;
     std::string_view pw = v_.sub(b, e);
     if (pw.empty()) return;
-    if (pw[0] == '$' || pw[0] == '{' || pw[0] == '<' || pw[0] == '%' ||
+    const bool env_var = pw[0] == '$' && pw.size() > 1 &&
+                         (pw[1] == '{' || pw[1] == '(' ||
+                          pw.substr(1).find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") ==
+                              std::string_view::npos);
+    if (env_var || pw[0] == '{' || pw[0] == '<' ||
         pw.find_first_not_of('*') == std::string_view::npos ||
         pw.find_first_not_of("xX") == std::string_view::npos)
       return;
@@ -204,6 +291,16 @@ class Resolution {
     if (IsAlpha(v_.at(static_cast<int64_t>(b) - 1)) || IsAlpha(v_.at(e))) return;
     if (v_.at(static_cast<int64_t>(b) - 1) == '.' || (v_.at(e) == '.' && IsDigit(v_.at(e + 1))))
       return;  // a decimal or dotted number
+    if (v_.at(static_cast<int64_t>(b) - 1) == ' ' && b >= v_.seg_start + 5) {
+      // Preceded by a 4-character group holding a letter: the tail of an IBAN-style number.
+      bool letter = false;
+      bool group = b - 5 == v_.seg_start || v_.at(static_cast<int64_t>(b) - 6) == ' ';
+      for (uint32_t k = b - 5; k < b - 1; ++k) {
+        group = group && (IsUpper(v_.at(k)) || IsDigit(v_.at(k)));
+        letter = letter || IsUpper(v_.at(k));
+      }
+      if (group && letter) return;
+    }
     struct Group {
       uint32_t b, e;
     };
@@ -317,6 +414,11 @@ class Resolution {
 
   void SpacedTen(uint32_t to) {
     const uint32_t b = to - 12;
+    if (v_.at(static_cast<int64_t>(b) - 1) == ' ') {  // "+1 813 394 4163": a phone, not NHS
+      int64_t k = static_cast<int64_t>(b) - 2;
+      while (k >= v_.seg_start && IsDigit(v_.at(k)) && b - k < 6) --k;
+      if (v_.at(k) == '+') return;
+    }
     char d[10];
     std::memcpy(d, v_.p + b, 3);
     std::memcpy(d + 3, v_.p + b + 4, 3);
@@ -378,14 +480,13 @@ class Resolution {
     unsigned char s = v_.at(e);
     uint32_t sfx = e;
     if (s == ' ') s = v_.at(++sfx);
-    if (s >= 'A' && s <= 'D' && !IsAlnum(v_.at(sfx + 1))) {
-      compact[n++] = static_cast<char>(s);
-      e = sfx + 1;
-    } else if (IsAlnum(v_.at(e))) {
-      return;
-    }
+    if (!(s >= 'A' && s <= 'D') || IsAlnum(v_.at(sfx + 1))) return;  // the suffix letter
+    compact[n++] = static_cast<char>(s);
+    e = sfx + 1;
+    const uint32_t spaces = (e - b) - 9;
+    if (spaces != 0 && spaces != 4 && !(spaces == 3 && sfx == to)) return;  // AB 12 34 56 C
     if (!validate::UkNino(std::string_view(compact, n))) return;
-    Emit(b, e, Entity::kUkNino, n == 9 ? catalog::Info(Entity::kUkNino).base_score : 0.6f);
+    Emit(b, e, Entity::kUkNino);
   }
 
   void Ipv4(uint32_t to) {
@@ -468,7 +569,7 @@ class Resolution {
   // After a context keyword: skip separators and filler words, then read the value.
   void KeywordValue(Entity entity, uint32_t to) {
     uint32_t p = to;
-    while (p < v_.seg_end && (IsAlpha(v_.at(p)) || v_.at(p) == '_')) ++p;  // passport_number
+    while (p < v_.seg_end && IsWord(v_.at(p))) ++p;  // passport_number, apiKey_2
     bool assigned = false;
     const uint32_t limit = std::min<uint32_t>(v_.seg_end, p + 32);
     while (p < limit) {
@@ -477,12 +578,14 @@ class Resolution {
         assigned = true;
         ++p;
       } else if (c == ' ' || c == '\t' || c == '"' || c == '\'' || c == '#' || c == '-' ||
-                 c == '>' || c == ',') {
+                 c == '>' || c == ',' || c == '.') {
         ++p;
-      } else if (IsAlpha(c) && !IsValueStart(entity, p)) {
+      } else if (IsAlpha(c) && (!IsValueStart(entity, p) || (!assigned && IsFillerAt(p, limit)))) {
         uint32_t w = p;
         while (w < limit && IsAlpha(v_.at(w))) ++w;
-        if (!IsFiller(v_.sub(p, w))) return;
+        std::string_view word = v_.sub(p, w);
+        if (IsDigit(v_.at(w)) || !IsFiller(word)) return;
+        if (word.size() == 2 && Lower(word[0]) == 'i' && Lower(word[1]) == 's') assigned = true;
         p = w;
         if (v_.at(p) == '.') ++p;
       } else {
@@ -508,8 +611,8 @@ class Resolution {
           unsigned char c = v_.at(e);
           if (IsDigit(c)) {
             d[nd++] = static_cast<char>(c);
-          } else if (!((c == '-' || c == ' ') && IsDigit(v_.at(e + 1)) && nd > 0)) {
-            break;
+          } else if (nd == want || !((c == '-' || c == ' ') && IsDigit(v_.at(e + 1)) && nd > 0)) {
+            break;  // complete, or not a separator inside the number
           }
           ++e;
         }
@@ -564,7 +667,14 @@ class Resolution {
                    c == ';' || c == '&' || c == '"' || c == '\'' || c == '<' || c == '>' ||
                    c == ')' || c == '}' || c == ']';
           };
-          while (e < v_.seg_end && e - p < 256 && !stop(v_.at(e))) ++e;
+          while (e < v_.seg_end && e - p < 256 && !stop(v_.at(e)) &&
+                 !(v_.at(e) == '\\' &&
+                   (v_.at(e + 1) == 'n' || v_.at(e + 1) == 'r' || v_.at(e + 1) == 't')))
+            ++e;
+          // A sentence's full stop is not part of the value.
+          if (e > p + 1 && (v_.at(e - 1) == '.' || v_.at(e - 1) == ',') &&
+              (e == v_.seg_end || v_.at(e) == ' ' || v_.at(e) == '\t'))
+            --e;
         }
         if (validate::LooksLikeSecret(v_.sub(p, e), 3.0)) Emit(p, e, entity, score);
         return;
@@ -594,9 +704,78 @@ class Resolution {
     for (int t = tokens; t > 0; --t) {
       uint32_t end = ends[t - 1];
       if (v_.at(end - 1) == ',') --end;
-      if (validate::DateOfBirth(v_.sub(p, end))) {
+      if (validate::DateOfBirth(v_.sub(p, end), CurrentYear())) {
         Emit(p, end, Entity::kDateOfBirth);
         return;
+      }
+    }
+  }
+
+  // INSERT INTO t (c1, c2, …) VALUES (v1, v2, …)[, (…)]: each value is checked as the entity
+  // its column's name hints at.
+  void SqlInsert(uint32_t to) {
+    char lower[64][48];
+    std::string_view cols[64];
+    int nc = 0;
+    uint32_t p = to;
+    auto skip = [&](auto pred) {
+      while (p < v_.seg_end && pred(v_.at(p))) ++p;
+    };
+    auto blank = [](unsigned char c) { return c == ' ' || c == '\t'; };
+    while (nc < 64) {
+      skip([](unsigned char c) { return c == ' ' || c == '\t' || c == '"' || c == '`'; });
+      uint32_t s = p;
+      skip([](unsigned char c) { return IsWord(c); });
+      if (p == s || p - s >= 48) return;
+      cols[nc] = std::string_view(
+          lower[nc], catalog::NormalizeColumnName(v_.sub(s, p), lower[nc], sizeof(lower[nc])));
+      ++nc;
+      skip([](unsigned char c) { return c == ' ' || c == '"' || c == '`'; });
+      if (v_.at(p) == ',') {
+        ++p;
+        continue;
+      }
+      if (v_.at(p) != ')') return;
+      ++p;
+      break;
+    }
+    skip(blank);
+    for (char c : std::string_view("values")) {
+      if (Lower(v_.at(p)) != c) return;
+      ++p;
+    }
+    std::optional<Entity> hint[64];
+    for (int i = 0; i < nc; ++i) hint[i] = catalog::EntityForColumnName(cols[i]);
+    for (int tuples = 0; tuples < 10000; ++tuples) {
+      skip([](unsigned char c) { return c == ' ' || c == ','; });
+      if (v_.at(p) != '(') return;
+      ++p;
+      for (int i = 0;; ++i) {
+        skip(blank);
+        uint32_t s = p, e = p;
+        if (v_.at(p) == '\'') {
+          s = ++p;
+          while (p < v_.seg_end && !(v_.at(p) == '\'' && v_.at(p + 1) != '\''))
+            p += v_.at(p) == '\'' ? 2 : 1;
+          if (p >= v_.seg_end) return;
+          e = p++;
+        } else {
+          skip([](unsigned char c) { return c != ',' && c != ')' && c != 0; });
+          e = p;
+          while (e > s && blank(v_.at(e - 1))) --e;
+        }
+        // Below the literal-anchored detectors (0.95): a JWT in an access_token column stays a JWT.
+        if (i < nc && hint[i] && e > s && ValueIs(*hint[i], v_.sub(s, e)) &&
+            (*hint[i] != Entity::kGenericSecret || validate::LooksLikeSecret(v_.sub(s, e), 3.0)))
+          Emit(s, e, *hint[i], 0.9f);
+        skip(blank);
+        if (v_.at(p) == ',') {
+          ++p;
+          continue;
+        }
+        if (v_.at(p) != ')') return;
+        ++p;
+        break;
       }
     }
   }
@@ -691,6 +870,12 @@ class Resolution {
     }
   }
 
+  bool IsFillerAt(uint32_t p, uint32_t limit) const {
+    uint32_t w = p;
+    while (w < limit && IsAlpha(v_.at(w))) ++w;
+    return !IsDigit(v_.at(w)) && IsFiller(v_.sub(p, w));
+  }
+
   bool IsMonth(uint32_t p) const {
     static constexpr std::string_view kMonths[] = {"jan", "feb", "mar", "apr", "may", "jun",
                                                    "jul", "aug", "sep", "oct", "nov", "dec"};
@@ -718,11 +903,13 @@ class Resolution {
   std::vector<EntityMatch>* out_;
 };
 
-// Does any of `words` occur (case-insensitively) in the window before [b, e) on its line?
-bool NearWord(const View& v, uint32_t b, std::span<const std::string_view> words) {
+// Does any of `words` occur (case-insensitively) in the `width` bytes before b on its line?
+bool NearWord(const View& v, uint32_t b, std::span<const std::string_view> words,
+              uint32_t width = 48) {
   if (words.empty()) return false;
   char win[48];
-  uint32_t s = b > v.seg_start + sizeof(win) ? b - static_cast<uint32_t>(sizeof(win)) : v.seg_start;
+  width = std::min<uint32_t>(width, sizeof(win));
+  uint32_t s = b > v.seg_start + width ? b - width : v.seg_start;
   size_t n = 0;
   for (uint32_t i = s; i < b; ++i) {
     char c = v.p[i];
@@ -735,6 +922,28 @@ bool NearWord(const View& v, uint32_t b, std::span<const std::string_view> words
   std::string_view w(win, n);
   for (std::string_view x : words)
     if (w.find(x) != std::string_view::npos) return true;
+  return false;
+}
+
+// Is the word right before b (across at most a few separators) one of `words`, as in
+// "order 4111…", "sku=…", "order_id: …"? Negative context only counts this close.
+bool PrecedingWordIs(const View& v, uint32_t b, std::span<const std::string_view> words) {
+  if (words.empty()) return false;
+  int64_t i = b;
+  int gap = 0;
+  while (i > v.seg_start && gap < 6 && !IsAlpha(v.at(i - 1)) && v.at(i - 1) != '\n' &&
+         !IsDigit(v.at(i - 1))) {
+    --i;
+    ++gap;
+  }
+  char w[32];
+  size_t n = 0;
+  int64_t e = i;
+  while (i > v.seg_start && e - i < 31 && (IsWord(v.at(i - 1)))) --i;
+  for (int64_t k = i; k < e; ++k) w[n++] = Lower(v.at(k));
+  std::string_view word(w, n);
+  for (std::string_view x : words)
+    if (catalog::ColumnNameHas(word, x) || word.starts_with(x)) return true;
   return false;
 }
 
@@ -772,7 +981,9 @@ Result<std::shared_ptr<const Detector>> Detector::Create(Options options) {
     std::vector<unsigned> flags, ids;
     for (size_t i = 0; i < patterns.size(); ++i) {
       const PatternSpec& ps = patterns[i];
-      if (ps.db != cls || !options.enabled.test(Index(ps.entity))) continue;
+      // kBuiltinCount marks patterns that serve several entities (SQL INSERT).
+      if (ps.db != cls) continue;
+      if (ps.entity != Entity::kBuiltinCount && !options.enabled.test(Index(ps.entity))) continue;
       exprs.push_back(ps.regex);
       flags.push_back(cls == DbClass::kKeyword ? HS_FLAG_CASELESS : 0);
       ids.push_back(static_cast<unsigned>(i));
@@ -939,6 +1150,9 @@ void Scanner::Scan(std::string_view text, std::span<const Segment> segments,
         case Resolver::kPersonKeyword:
           r.PersonKeyword(h.to);
           break;
+        case Resolver::kSqlInsert:
+          r.SqlInsert(h.to);
+          break;
       }
     }
     // Context: words before the value, and the column's hints.
@@ -951,7 +1165,8 @@ void Scanner::Scan(std::string_view text, std::span<const Segment> segments,
       if (m.entity < kBuiltinEntityCount) {
         const auto& info = catalog::Info(static_cast<Entity>(m.entity));
         if (NearWord(v, m.start, info.positive)) m.score += 0.15f;
-        if (NearWord(v, m.start, info.negative)) m.score -= 0.3f;
+        // Negative words count only right before the value ("order 4111…", "sku=…").
+        if (PrecedingWordIs(v, m.start, info.negative)) m.score -= 0.3f;
       } else {
         size_t c = m.entity - kFirstCustom;
         for (const std::string& w : opts.custom[c].context) {

@@ -52,6 +52,11 @@ struct CustomEntitySpec {
   float score = 0.8f;
 };
 
+// Whether a whole value (a cell, or a value in an INSERT) is `entity`, by its validator; used
+// when a column's name says what its values are. Names, addresses and secrets have no
+// validator: any non-blank value of such a column counts.
+bool ValueIs(Entity entity, std::string_view value);
+
 class Detector {
  public:
   struct Options {

@@ -2,61 +2,11 @@
 
 #include <algorithm>
 
-#include "masker/validators.h"
-
 namespace veil::masker {
 
 Masker::Masker(std::shared_ptr<const MaskingProfile> profile)
     : profile_(std::move(profile)), scanner_(profile_->detector()), applier_(profile_->key()) {
   findings_.reserve(32);
-}
-
-bool Masker::WholeValueIs(uint8_t entity, std::string_view v) const {
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-  if (v.empty() || v.size() > 256) return false;
-  char d[32];
-  size_t nd = validate::StripToDigits(v, d, sizeof(d));
-  std::string_view digits(d, std::min(nd, sizeof(d)));
-  switch (static_cast<Entity>(entity)) {
-    case Entity::kPersonName:
-    case Entity::kStreetAddress:
-    case Entity::kGenericSecret:  // any value of a password/secret/token column
-      return std::any_of(v.begin(), v.end(), [](char c) {
-        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-               static_cast<unsigned char>(c) >= 0x80;
-      });
-    case Entity::kEmail:
-      return validate::Email(v);
-    case Entity::kPhone:
-      return validate::Phone(v);
-    case Entity::kDateOfBirth:
-      return validate::DateOfBirth(v);
-    case Entity::kUsSsn:
-      return nd == 9 && validate::UsSsn(digits);
-    case Entity::kUsItin:
-      return nd == 9 && validate::UsItin(digits);
-    case Entity::kUsBankRouting:
-      return nd == 9 && validate::AbaRouting(digits);
-    case Entity::kUsNpi:
-      return nd == 10 && validate::UsNpi(digits);
-    case Entity::kUkNhs:
-      return nd == 10 && validate::UkNhs(digits);
-    case Entity::kCreditCard:
-      return nd >= 13 && nd <= 19 && validate::CreditCard(digits);
-    case Entity::kUsPassport:
-      return validate::UsPassport(v);
-    case Entity::kUsDriverLicense:
-      return validate::UsDriverLicense(v);
-    case Entity::kIpAddress:
-      return validate::IpV4(v) || validate::IpV6(v);
-    case Entity::kMacAddress:
-      return validate::MacAddress(v);
-    case Entity::kCryptoWallet:
-      return validate::CryptoWallet(v);
-    default:
-      return false;
-  }
 }
 
 ValueOutcome Masker::Replace(std::string_view in, uint32_t base, std::span<const EntityMatch> f,
@@ -91,7 +41,7 @@ ValueOutcome Masker::MaskValue(const ColumnPolicy& policy, std::string_view in, 
   }
   scanner_.Scan(in, &findings_, &policy.hints);
   if (findings_.empty()) {
-    if (policy.has_hint && WholeValueIs(policy.entity, in)) {
+    if (policy.has_hint && ValueIs(static_cast<Entity>(policy.entity), in)) {
       EntityMatch whole{0, static_cast<uint32_t>(in.size()), policy.entity, 1.0f};
       return Replace(in, 0, {&whole, 1}, &policy, out, stats);
     }
@@ -137,7 +87,7 @@ void Masker::MaskRow(std::span<const ColumnPolicy* const> policies, std::span<co
     if (f > fb) {
       (*outcomes)[cell] =
           Replace(value, sg.start, {findings_.data() + fb, f - fb}, p, &(*outs)[cell], stats);
-    } else if (p->has_hint && WholeValueIs(p->entity, value)) {
+    } else if (p->has_hint && ValueIs(static_cast<Entity>(p->entity), value)) {
       EntityMatch whole{0, static_cast<uint32_t>(value.size()), p->entity, 1.0f};
       (*outcomes)[cell] = Replace(value, 0, {&whole, 1}, p, &(*outs)[cell], stats);
     }

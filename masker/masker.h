@@ -72,7 +72,6 @@ class Masker {
   // strategy hit.
   ValueOutcome Replace(std::string_view in, uint32_t base, std::span<const EntityMatch> f,
                        const ColumnPolicy* policy, std::string* out, MaskStats* stats);
-  bool WholeValueIs(uint8_t entity, std::string_view v) const;
 
   std::shared_ptr<const MaskingProfile> profile_;
   Scanner scanner_;

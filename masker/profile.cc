@@ -35,20 +35,6 @@ std::string Lower(std::string_view s) {
   return r;
 }
 
-// "customer_email" holds the token "email"; "zip" does not hold "ip".
-bool NameHas(const std::string& name, std::string_view word) {
-  if (word.find('_') != std::string_view::npos) return name.find(word) != std::string::npos;
-  size_t pos = 0;
-  while ((pos = name.find(word, pos)) != std::string::npos) {
-    bool left = pos == 0 || name[pos - 1] == '_';
-    size_t end = pos + word.size();
-    bool right = end == name.size() || name[end] == '_' || (name[end] >= '0' && name[end] <= '9');
-    if (left && right) return true;
-    ++pos;
-  }
-  return false;
-}
-
 }  // namespace
 
 MaskingProfile::CompileResult MaskingProfile::Compile(const PbProfile& cfg, std::string path,
@@ -168,17 +154,16 @@ ColumnPolicy MaskingProfile::PolicyFor(const ColumnContext& col) const {
   if (policy.action == ColumnPolicy::Action::kScan && !col.text_like && rules_.empty())
     policy.action = ColumnPolicy::Action::kPass;
   // Column name as context: raises its entity, lowers digit entities in id-like columns.
-  std::string name = Lower(col.column);
-  for (const auto& w : catalog::ColumnWords()) {
-    if (!NameHas(name, w.word)) continue;
-    if (!detector_->options().enabled.test(Index(w.entity))) continue;
+  char norm[128];
+  std::string_view name(norm, catalog::NormalizeColumnName(col.column, norm, sizeof(norm)));
+  if (auto e = catalog::EntityForColumnName(name);
+      e && detector_->options().enabled.test(Index(*e))) {
     policy.has_hint = true;
-    policy.entity = static_cast<uint8_t>(w.entity);
-    policy.hints.boost[Index(w.entity)] += 0.2f;
-    break;
+    policy.entity = static_cast<uint8_t>(*e);
+    policy.hints.boost[Index(*e)] += 0.2f;
   }
   for (std::string_view w : catalog::NegativeColumnWords()) {
-    if (!NameHas(name, w)) continue;
+    if (!catalog::ColumnNameHas(name, w)) continue;
     for (Entity e : {Entity::kPhone, Entity::kCreditCard, Entity::kUsSsn, Entity::kUkNhs,
                      Entity::kIpAddress, Entity::kUsItin})
       policy.hints.boost[Index(e)] -= 0.3f;

@@ -606,13 +606,29 @@ bool LooksLikeSecret(std::string_view value, double min_entropy) {
       if (value.size() == len) return false;
     }
   }
-  constexpr std::string_view kPlaceholders[] = {
-      "example", "xxxx",    "****",        "changeme", "password", "secret",   "your_",
-      "<",       ">",       "${",          "{{",       "%s",       "redacted", "dummy",
-      "sample",  "test123", "placeholder", "null",     "none",     "true",     "false"};
+  // Words that mark a template or a documentation value, anywhere in it.
+  constexpr std::string_view kPlaceholders[] = {"example", "changeme", "password", "secret",
+                                                "your_",   "redacted", "dummy",    "sample",
+                                                "test123", "${",       "{{",       "placeholder"};
   for (std::string_view word : kPlaceholders) {
     if (ContainsIgnoreCase(value, word)) return false;
   }
+  // Literal words used as values (None_9Value, FALSE_value_1).
+  for (std::string_view word : {"null", "none", "true", "false"}) {
+    if (value.size() >= word.size() && ContainsIgnoreCase(value.substr(0, word.size()), word))
+      return false;
+  }
+  // Template markers at the edges (<your-key>, %s): inside a random value they are just symbols.
+  const char first = value.front(), last = value.back();  // template markers
+  if (first == '<' || last == '>' || value.starts_with("%s") || value.starts_with("%("))
+    return false;
+  if (first == '$' && value.substr(1).find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") ==
+                          std::string_view::npos)
+    return false;  // $DB_PASSWORD
+  // Masked or filler values: mostly x or * (xxxxxxxx, ****1234).
+  size_t filler = 0;
+  for (char c : value) filler += (c == 'x' || c == 'X' || c == '*');
+  if (filler * 5 >= value.size() * 2) return false;
   return CharClasses(value) >= 2 && ShannonEntropy(value) >= min_entropy;
 }
 

@@ -559,7 +559,7 @@ function ipv6() {
     for (let i = 0; i < 6; i++) g.push(chance(0.2) ? '0000' : pad(int(0, 0xffff).toString(16), 4));
     return g.join(':');
   }
-  if (k === 'll') return `fe80::${h()}:${pick(HEX)}${h()}:${h()}:${h()}`.replace(/:0+([0-9a-f])/g, ':$1');
+  if (k === 'll') return `fe80::${h()}:${h()}:${h()}:${h()}`;
   if (k === 'doc') return `2001:db8::${chance(0.5) ? int(1, 99) : h()}`;
   const head = [pick(['2001:4860', '2a00:1450', '2600:1f18', '2a03:2880', '2606:4700', '2604:a880']), h()].join(':');
   return `${head}::${h()}${chance(0.6) ? ':' + h() : ''}`;
