@@ -9,11 +9,6 @@ using E = Entity;
 using D = DbClass;
 using R = Resolver;
 
-#define IBAN_CC                                                                                   \
-  "(?:AD|AE|AL|AT|AZ|BA|BE|BG|BH|BI|BR|BY|CH|CR|CY|CZ|DE|DJ|DK|DO|EE|EG|ES|FI|FK|FO|FR|GB|GE|GI|" \
-  "GL|GR|GT|HR|HU|IE|IL|IQ|IS|IT|JO|KW|KZ|LB|LC|LI|LT|LU|LV|LY|MC|MD|ME|MK|MN|MR|MT|MU|NI|NL|NO|" \
-  "OM|PK|PL|PS|PT|QA|RO|RS|RU|SA|SC|SD|SE|SI|SK|SM|SO|ST|SV|TL|TN|TR|UA|VA|VG|XK|YE)"
-
 // USPS Publication 28 street suffixes (full names and standard abbreviations), the common ones.
 #define STREET_SUFFIX                                                                            \
   "(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|"       \
@@ -62,30 +57,37 @@ constexpr PatternSpec kPatterns[] = {
     {"\\b0x[0-9a-fA-F]{40}", D::kLiteral, R::kFixedToken, E::kCryptoWallet, 42, 0},
     {"\\bbc1[02-9ac-hj-np-z]{8}", D::kLiteral, R::kFixedToken, E::kCryptoWallet, 11, 90},
     {"\\bBC1[02-9AC-HJ-NP-Z]{8}", D::kLiteral, R::kFixedToken, E::kCryptoWallet, 11, 90},
-    {"\\b[13][1-9A-HJ-NP-Za-km-z]{25}", D::kLiteral, R::kFixedToken, E::kCryptoWallet, 26, 35},
+    // Phones that start with a literal: "(650) 253-0000", "+44 20 7946 0958".
+    {"\\(\\d{3}\\)[ \\-.]?\\d{3}[ \\-.]\\d{4}\\b", D::kLiteral, R::kPhone, E::kPhone, 0, 0},
+    {"\\+\\d{1,3}[ \\-.]?\\(?\\d{1,4}\\)?[ \\-.]?\\d{2}", D::kLiteral, R::kPhone, E::kPhone, 0, 0},
+    // Compressed IPv6 ("2001:db8::1", "fe80::1", "::1").
+    {"::[0-9A-Fa-f]", D::kLiteral, R::kIpv6, E::kIpAddress, 0, 0},
+    {"[0-9A-Fa-f]::", D::kLiteral, R::kIpv6, E::kIpAddress, 0, 0},
 
-    // ---- digit and letter shapes ----
-    {"\\b\\d{4}[ \\-]?\\d{4}[ \\-]?\\d{4}", D::kShape, R::kCardRun, E::kCreditCard, 0, 0},
-    {"\\b\\d{4}[ \\-]?\\d{6}[ \\-]?\\d{4}", D::kShape, R::kCardRun, E::kCreditCard, 0, 0},
-    {"\\b\\d{3}-\\d{2}-\\d{4}\\b", D::kShape, R::kSsnDashed, E::kUsSsn, 0, 0},
-    {"\\(\\d{3}\\)[ \\-.]?\\d{3}[ \\-.]\\d{4}\\b", D::kShape, R::kPhone, E::kPhone, 0, 0},
-    {"\\b\\d{3}-\\d{3}-\\d{4}\\b", D::kShape, R::kPhone, E::kPhone, 0, 0},
-    {"\\b\\d{3}\\.\\d{3}\\.\\d{4}\\b", D::kShape, R::kPhone, E::kPhone, 0, 0},
-    {"\\+\\d{1,3}[ \\-.]?\\(?\\d", D::kShape, R::kPhone, E::kPhone, 0, 0},
-    {"\\b\\d{3} \\d{3} \\d{4}\\b", D::kShape, R::kSpacedTen, E::kUkNhs, 0, 0},
-    {"\\b" IBAN_CC "\\d{2} ?[A-Z0-9]{4}", D::kShape, R::kIban, E::kIban, 0, 0},
-    {"\\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\\d{2} ?\\d{2} ?\\d{2}", D::kShape, R::kNino,
-     E::kUkNino, 0, 0},
-    {"\\b\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\b", D::kShape, R::kIpv4, E::kIpAddress, 0, 0},
-    {"[0-9A-Fa-f]:[0-9A-Fa-f]{0,4}:", D::kShape, R::kIpv6, E::kIpAddress, 0, 0},
-    {"::[0-9A-Fa-f]", D::kShape, R::kIpv6, E::kIpAddress, 0, 0},
-    {"\\b[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}\\b", D::kShape, R::kMac, E::kMacAddress, 17, 0},
-    {"\\b[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}\\b", D::kShape, R::kMac, E::kMacAddress, 17, 0},
-    {"\\b[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}\\b", D::kShape, R::kMac, E::kMacAddress,
+    // ---- digit shapes ----
+    {"\\b\\d{4}[ \\-]?\\d{4}[ \\-]?\\d{4}", D::kDigits, R::kCardRun, E::kCreditCard, 0, 0},
+    {"\\b\\d{4}[ \\-]?\\d{6}[ \\-]?\\d{4}", D::kDigits, R::kCardRun, E::kCreditCard, 0, 0},
+    {"\\b\\d{3}-\\d{2}-\\d{4}\\b", D::kDigits, R::kSsnDashed, E::kUsSsn, 0, 0},
+    {"\\b\\d{3}-\\d{3}-\\d{4}\\b", D::kDigits, R::kPhone, E::kPhone, 0, 0},
+    {"\\b\\d{3}\\.\\d{3}\\.\\d{4}\\b", D::kDigits, R::kPhone, E::kPhone, 0, 0},
+    {"\\b\\d{3} \\d{3} \\d{4}\\b", D::kDigits, R::kSpacedTen, E::kUkNhs, 0, 0},
+    {"\\b\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\b", D::kDigits, R::kIpv4, E::kIpAddress, 0, 0},
+    // Full IPv6: three groups in a row (a time such as 12:30:45 has only two colons).
+    {"[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:", D::kDigits, R::kIpv6, E::kIpAddress, 0,
+     0},
+    {"\\b[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}\\b", D::kDigits, R::kMac, E::kMacAddress, 17, 0},
+    {"\\b[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}\\b", D::kDigits, R::kMac, E::kMacAddress, 17, 0},
+    {"\\b[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}\\b", D::kDigits, R::kMac, E::kMacAddress,
      14, 0},
-    {"\\b\\d{1,6} (?:[NSEW]\\.? |(?:North|South|East|West) )?(?:[A-Z][A-Za-z'\\-]+\\.? "
-     "){1,3}" STREET_SUFFIX "\\b",
-     D::kShape, R::kStreet, E::kStreetAddress, 0, 0},
+
+    // ---- letter shapes ----
+    // IBAN: two letters, check digits, a BBAN group; the validator knows the countries.
+    {"\\b[A-Z]{2}\\d{2} ?[A-Z0-9]{4}", D::kDigits, R::kIban, E::kIban, 0, 0},
+    {"\\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\\d{2} ?\\d{2} ?\\d{2}", D::kDigits, R::kNino,
+     E::kUkNino, 0, 0},
+    {"\\b[13][1-9A-HJ-NP-Za-km-z]{25}", D::kLetters, R::kFixedToken, E::kCryptoWallet, 26, 35},
+    // Street lines end in a suffix; the resolver walks back over the name to the number.
+    {" " STREET_SUFFIX "\\b", D::kLetters, R::kStreet, E::kStreetAddress, 0, 0},
 
     // ---- context keywords (caseless); the value follows the keyword ----
     {KB "(?:ssn|social[ _\\-]?security(?:[ _\\-]?(?:number|no|num|#))?|ss#)" KE, D::kKeyword,
@@ -119,7 +121,6 @@ constexpr PatternSpec kPatterns[] = {
      E::kBuiltinCount, 0, 0},
 };
 
-#undef IBAN_CC
 #undef STREET_SUFFIX
 #undef KW_END
 #undef KB

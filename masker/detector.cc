@@ -17,7 +17,9 @@ using catalog::Resolver;
 
 struct Detector::Db {
   hs_database_t* db = nullptr;
-  bool som = false;  // custom-entity database: reports start of match
+  DbClass cls = DbClass::kLiteral;
+  bool som = false;    // custom-entity database: reports start of match
+  bool gated = false;  // scanned only over segments that pass the class's gate
   ~Db() { hs_free_database(db); }
 };
 
@@ -534,12 +536,13 @@ class Resolution {
       while (w > v_.seg_start && (IsAlnum(v_.at(w - 1)) || v_.at(w - 1) == '\'' ||
                                   v_.at(w - 1) == '-' || v_.at(w - 1) == '.'))
         --w;
-      bool number = w < i;
+      bool number = w < i && i - w <= 6;
       for (int64_t k = w; k < i; ++k) number = number && IsDigit(v_.at(k));
       if (number) {
         b = static_cast<uint32_t>(w);
         break;
       }
+      if (w == i || !IsUpper(v_.at(w))) return;  // street names are capitalised words
       i = w;
     }
     if (b == 0 && !IsDigit(v_.at(0))) return;
@@ -947,17 +950,68 @@ bool PrecedingWordIs(const View& v, uint32_t b, std::span<const std::string_view
   return false;
 }
 
+struct MatchSink {
+  std::vector<Scanner::RawHit>* hits;
+  uint32_t base;  // offset of the scanned range in the text
+};
+
 int OnMatch(unsigned int id, unsigned long long from, unsigned long long to, unsigned int,
             void* ctx) {
-  auto* hits = static_cast<std::vector<Scanner::RawHit>*>(ctx);
-  if (id >= kCustomIdBase) {
-    // Custom entities report their start; keep it in the high bits of `pattern`.
-    hits->push_back({id, static_cast<uint32_t>(to)});
-    hits->push_back({~0u, static_cast<uint32_t>(from)});
-  } else {
-    hits->push_back({id, static_cast<uint32_t>(to)});
-  }
+  auto* sink = static_cast<MatchSink*>(ctx);
+  const uint32_t end = sink->base + static_cast<uint32_t>(to);
+  sink->hits->push_back({id, end});
+  // Custom entities report their start too: it follows as a second record.
+  if (id >= kCustomIdBase) sink->hits->push_back({~0u, sink->base + static_cast<uint32_t>(from)});
   return 0;
+}
+
+// Byte-class counts of a segment, to skip databases that cannot match in it.
+struct SegmentShape {
+  uint32_t digits = 0, uppers = 0, colons = 0, dots = 0, dashes = 0, spaces = 0;
+};
+
+// One table lookup and one add per byte: each class counts in its own 8-bit lane of a 64-bit
+// word, folded into 32-bit counters every 255 bytes so no lane overflows.
+constexpr std::array<uint64_t, 256> kShapeLanes = [] {
+  std::array<uint64_t, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = 1ull << 0;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = 1ull << 8;
+  t[':'] = 1ull << 16;
+  t['.'] = 1ull << 24;
+  t['-'] = 1ull << 32;
+  t[' '] = 1ull << 40;
+  return t;
+}();
+
+SegmentShape ShapeOf(std::string_view t) {
+  SegmentShape s;
+  for (size_t i = 0; i < t.size();) {
+    const size_t end = std::min(t.size(), i + 255);
+    uint64_t acc = 0;
+    for (; i < end; ++i) acc += kShapeLanes[static_cast<unsigned char>(t[i])];
+    s.digits += acc & 255;
+    s.uppers += (acc >> 8) & 255;
+    s.colons += (acc >> 16) & 255;
+    s.dots += (acc >> 24) & 255;
+    s.dashes += (acc >> 32) & 255;
+    s.spaces += (acc >> 40) & 255;
+  }
+  return s;
+}
+
+// Can a segment of this shape hold a match of the class? Digit shapes need 6 digits (a NINO;
+// phones have 7), or the dots of an IPv4 or Cisco MAC, the colons of an IPv6/MAC, the dashes
+// of a MAC; letter shapes are base58 wallets (26+ characters) and street lines (spaces, a
+// capital, a house number).
+bool Gate(DbClass cls, const SegmentShape& s, uint32_t size) {
+  switch (cls) {
+    case DbClass::kDigits:
+      return s.digits >= 6 || s.dots >= 2 || s.colons >= 3 || s.dashes >= 5;
+    case DbClass::kLetters:  // a base58 wallet (26+ characters) or a street line
+      return s.digits >= 1 && (size >= 26 || (s.spaces >= 2 && s.uppers >= 1));
+    default:
+      return true;
+  }
 }
 
 }  // namespace
@@ -976,7 +1030,7 @@ Result<std::shared_ptr<const Detector>> Detector::Create(Options options) {
   if (options.custom.size() > kMaxEntities - kFirstCustom) return Error{"too many custom entities"};
   std::shared_ptr<Detector> d(new Detector());
   auto patterns = catalog::Patterns();
-  for (DbClass cls : {DbClass::kLiteral, DbClass::kShape, DbClass::kKeyword}) {
+  for (DbClass cls : catalog::kDbClasses) {
     std::vector<const char*> exprs;
     std::vector<unsigned> flags, ids;
     for (size_t i = 0; i < patterns.size(); ++i) {
@@ -990,6 +1044,8 @@ Result<std::shared_ptr<const Detector>> Detector::Create(Options options) {
     }
     if (exprs.empty()) continue;
     auto db = std::make_unique<Db>();
+    db->cls = cls;
+    db->gated = cls == DbClass::kDigits || cls == DbClass::kLetters;
     hs_compile_error_t* err = nullptr;
     if (hs_compile_multi(exprs.data(), flags.data(), ids.data(),
                          static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK, nullptr, &db->db,
@@ -1064,8 +1120,44 @@ void Scanner::Scan(std::string_view text, std::span<const Segment> segments,
   out->clear();
   if (text.empty()) return;
   hits_.clear();
+  shapes_.clear();
+  for (const Segment& sg : segments) {
+    SegmentShape sh = ShapeOf(text.substr(sg.start, sg.end - sg.start));
+    shapes_.push_back({sh.digits, sh.uppers, sh.colons, sh.dots, sh.dashes, sh.spaces});
+  }
+  MatchSink sink{&hits_, 0};
   for (const auto& db : detector_->dbs_) {
-    hs_scan(db->db, text.data(), static_cast<unsigned>(text.size()), 0, scratch_, OnMatch, &hits_);
+    if (!db->gated) {
+      sink.base = 0;
+      hs_scan(db->db, text.data(), static_cast<unsigned>(text.size()), 0, scratch_, OnMatch, &sink);
+      continue;
+    }
+    // Scan the segments that pass the gate, merging neighbours so that short cells do not
+    // each pay Hyperscan's per-call cost: a gap under 256 bytes is scanned through.
+    constexpr uint32_t kMaxGap = 256;
+    uint32_t rb = 0, re = 0;
+    bool open = false;
+    auto flush = [&] {
+      if (!open) return;
+      sink.base = rb;
+      hs_scan(db->db, text.data() + rb, re - rb, 0, scratch_, OnMatch, &sink);
+      open = false;
+    };
+    for (size_t i = 0; i < segments.size(); ++i) {
+      const auto& sh = shapes_[i];
+      if (!Gate(db->cls, {sh[0], sh[1], sh[2], sh[3], sh[4], sh[5]},
+                segments[i].end - segments[i].start))
+        continue;
+      if (open && segments[i].start - re < kMaxGap) {
+        re = segments[i].end;
+      } else {
+        flush();
+        rb = segments[i].start;
+        re = segments[i].end;
+        open = true;
+      }
+    }
+    flush();
   }
   if (hits_.empty()) return;
 
@@ -1182,23 +1274,40 @@ void Scanner::Scan(std::string_view text, std::span<const Segment> segments,
     }
   }
 
-  // Keep the best of overlapping candidates: higher score, then longer.
+  // Keep the best of overlapping candidates (higher score, then longer). Candidates sorted by
+  // start fall into clusters of overlapping ones; the choice is made within each cluster, so
+  // the work stays linear in the number of candidates across a large block.
   std::erase_if(candidates_, [&](const EntityMatch& m) { return m.score < opts.min_score; });
-  std::sort(candidates_.begin(), candidates_.end(), [](const EntityMatch& a, const EntityMatch& b) {
+  std::sort(candidates_.begin(), candidates_.end(),
+            [](const EntityMatch& a, const EntityMatch& b) { return a.start < b.start; });
+  auto better = [](const EntityMatch& a, const EntityMatch& b) {
     if (a.score != b.score) return a.score > b.score;
     return (a.end - a.start) > (b.end - b.start);
-  });
-  for (const EntityMatch& m : candidates_) {
-    bool overlaps = false;
-    for (const EntityMatch& o : *out)
-      if (m.start < o.end && o.start < m.end) {
-        overlaps = true;
-        break;
+  };
+  for (size_t i = 0; i < candidates_.size();) {
+    size_t j = i + 1;
+    uint32_t cluster_end = candidates_[i].end;
+    while (j < candidates_.size() && candidates_[j].start < cluster_end) {
+      cluster_end = std::max(cluster_end, candidates_[j].end);
+      ++j;
+    }
+    if (j == i + 1) {
+      out->push_back(candidates_[i]);
+    } else {
+      std::sort(candidates_.begin() + i, candidates_.begin() + j, better);
+      const size_t first = out->size();
+      for (size_t k = i; k < j; ++k) {
+        const EntityMatch& m = candidates_[k];
+        bool overlaps = false;
+        for (size_t o = first; o < out->size() && !overlaps; ++o)
+          overlaps = m.start < (*out)[o].end && (*out)[o].start < m.end;
+        if (!overlaps) out->push_back(m);
       }
-    if (!overlaps) out->push_back(m);
+      std::sort(out->begin() + first, out->end(),
+                [](const EntityMatch& a, const EntityMatch& b) { return a.start < b.start; });
+    }
+    i = j;
   }
-  std::sort(out->begin(), out->end(),
-            [](const EntityMatch& a, const EntityMatch& b) { return a.start < b.start; });
 }
 
 }  // namespace veil::masker

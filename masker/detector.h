@@ -119,6 +119,7 @@ class Scanner {
   hs_scratch* scratch_ = nullptr;
   std::vector<RawHit> hits_;
   std::vector<uint64_t> order_;
+  std::vector<std::array<uint32_t, 6>> shapes_;
   std::vector<EntityMatch> candidates_;
 };
 

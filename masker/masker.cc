@@ -50,9 +50,11 @@ ValueOutcome Masker::MaskValue(const ColumnPolicy& policy, std::string_view in, 
   return Replace(in, 0, findings_, &policy, out, stats);
 }
 
-void Masker::MaskRow(std::span<const ColumnPolicy* const> policies, std::span<const Cell> cells,
-                     std::vector<ValueOutcome>* outcomes, std::vector<std::string>* outs,
-                     MaskStats* stats) {
+void Masker::MaskRows(std::span<const ColumnPolicy* const> policies, std::span<const Cell> cells,
+                      std::vector<ValueOutcome>* outcomes, std::vector<std::string>* outs,
+                      MaskStats* stats) {
+  const size_t ncols = policies.size();
+  if (ncols == 0) return;
   using A = ColumnPolicy::Action;
   const size_t n = cells.size();
   outcomes->assign(n, ValueOutcome::kUnchanged);
@@ -61,7 +63,7 @@ void Masker::MaskRow(std::span<const ColumnPolicy* const> policies, std::span<co
   segments_.clear();
   segment_cell_.clear();
   for (size_t i = 0; i < n; ++i) {
-    const ColumnPolicy* p = policies[i];
+    const ColumnPolicy* p = policies[i % ncols];
     if (!p || cells[i].is_null || cells[i].value.empty() || p->action == A::kPass) continue;
     if (p->action == A::kForce) {
       (*outcomes)[i] = MaskValue(*p, cells[i].value, &(*outs)[i], stats);
@@ -82,7 +84,7 @@ void Masker::MaskRow(std::span<const ColumnPolicy* const> policies, std::span<co
     size_t fb = f;
     while (f < findings_.size() && findings_[f].start < sg.end) ++f;
     int cell = segment_cell_[s];
-    const ColumnPolicy* p = policies[cell];
+    const ColumnPolicy* p = policies[cell % ncols];
     std::string_view value = cells[cell].value;
     if (f > fb) {
       (*outcomes)[cell] =
@@ -98,6 +100,29 @@ bool Masker::MaskText(std::string_view in, std::string* out, MaskStats* stats) {
   scanner_.Scan(in, &findings_);
   if (findings_.empty()) return false;
   Replace(in, 0, findings_, nullptr, out, stats);
+  return true;
+}
+
+void Masker::ScanLines(std::string_view block) {
+  segments_.clear();
+  size_t pos = 0;
+  while (pos < block.size()) {
+    size_t nl = block.find('\n', pos);
+    if (nl == std::string_view::npos) nl = block.size();
+    segments_.push_back({static_cast<uint32_t>(pos), static_cast<uint32_t>(nl), nullptr});
+    pos = nl + 1;
+  }
+  if (segments_.empty()) {
+    findings_.clear();
+    return;
+  }
+  scanner_.Scan(block, segments_, &findings_);
+}
+
+bool Masker::MaskLines(std::string_view block, std::string* out, MaskStats* stats) {
+  ScanLines(block);
+  if (findings_.empty()) return false;
+  Replace(block, 0, findings_, nullptr, out, stats);
   return true;
 }
 

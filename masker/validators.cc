@@ -6,7 +6,9 @@
 #include <phonenumbers/phonenumberutil.h>
 
 #include <array>
+#include <bitset>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -367,19 +369,81 @@ bool Email(std::string_view s) {
   return idn || (tld.size() >= 2 && tld.size() <= 24 && AllOf(tld, IsAlpha));
 }
 
-bool Phone(std::string_view text, std::string_view default_region) {
-  size_t digits = 0;
-  for (char c : text) digits += IsDigit(c);
-  if (digits < 7 || digits > 15) return false;
+namespace {
+
+bool PhoneLibValid(std::string_view text, std::string_view region) {
   using i18n::phonenumbers::PhoneNumber;
   using i18n::phonenumbers::PhoneNumberUtil;
   const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
   PhoneNumber number;
-  if (util.Parse(std::string(text), std::string(default_region), &number) !=
+  if (util.Parse(std::string(text), std::string(region), &number) !=
       PhoneNumberUtil::NO_PARSING_ERROR) {
     return false;
   }
   return util.IsValidNumber(number);
+}
+
+// North American numbers are most of what a US database holds, and libphonenumber's ICU regexes
+// cost microseconds per call. Which area codes are in service is taken from libphonenumber
+// itself, once; the rest of the NANP rule (exchange [2-9]XX, not N11) is checked here.
+struct NanpAreaCodes {
+  std::bitset<1000> valid;
+  NanpAreaCodes() {
+    for (int npa = 200; npa < 1000; ++npa) {
+      char num[24];
+      std::snprintf(num, sizeof(num), "+1 %03d 234 5678", npa);
+      char alt[24];
+      std::snprintf(alt, sizeof(alt), "+1 %03d 798 4321", npa);
+      if (PhoneLibValid(num, "US") || PhoneLibValid(alt, "US")) valid.set(npa);
+    }
+  }
+};
+
+}  // namespace
+
+bool Phone(std::string_view text, std::string_view default_region) {
+  char d[16];
+  size_t digits = 0;
+  for (char c : text) {
+    if (!IsDigit(c)) continue;
+    if (digits == sizeof(d)) return false;
+    d[digits++] = c;
+  }
+  if (digits < 7 || digits > 15) return false;
+  const bool plus = !text.empty() && text.front() == '+';
+  const char* nanp = nullptr;
+  if (plus && digits == 11 && d[0] == '1') nanp = d + 1;
+  if (!plus && default_region == "US" && digits == 10) nanp = d;
+  if (!plus && default_region == "US" && digits == 11 && d[0] == '1') nanp = d + 1;
+  if (nanp) {
+    static const NanpAreaCodes codes;  // thread-safe static init
+    int npa = (nanp[0] - '0') * 100 + (nanp[1] - '0') * 10 + (nanp[2] - '0');
+    bool nxx_ok = nanp[3] >= '2' && !(nanp[4] == '1' && nanp[5] == '1');
+    return codes.valid.test(npa) && nxx_ok;
+  }
+  // Other countries: libphonenumber, behind a small per-thread cache of recent answers.
+  struct Slot {
+    char key[19];
+    uint8_t len = 0;
+    bool valid = false;
+  };
+  thread_local Slot cache[256];
+  char key[19];
+  size_t kl = 0;
+  key[kl++] = plus ? '+' : ' ';
+  key[kl++] = default_region.size() > 0 ? default_region[0] : ' ';
+  key[kl++] = default_region.size() > 1 ? default_region[1] : ' ';
+  std::memcpy(key + kl, d, digits);
+  kl += digits;
+  uint32_t h = 2166136261u;
+  for (size_t i = 0; i < kl; ++i) h = (h ^ static_cast<uint8_t>(key[i])) * 16777619u;
+  Slot& slot = cache[h & 255];
+  if (slot.len == kl && std::memcmp(slot.key, key, kl) == 0) return slot.valid;
+  bool valid = PhoneLibValid(text, default_region);
+  std::memcpy(slot.key, key, kl);
+  slot.len = static_cast<uint8_t>(kl);
+  slot.valid = valid;
+  return valid;
 }
 
 bool IpV4(std::string_view s) {
@@ -585,16 +649,26 @@ bool DateOfBirth(std::string_view text, int max_year) {
 
 double ShannonEntropy(std::string_view s) {
   if (s.empty()) return 0.0;
-  uint32_t counts[256] = {};
+  // H = log2(n) - (1/n) * sum(c * log2(c)) over the character counts c. Only the entries of
+  // characters present are touched (no 256-entry sweep), and c*log2(c) comes from a table for
+  // the short values this runs on.
+  static const std::array<double, 257> kCLog2C = [] {
+    std::array<double, 257> t{};
+    for (int c = 1; c <= 256; ++c) t[c] = c * std::log2(static_cast<double>(c));
+    return t;
+  }();
+  uint32_t counts[256];
+  for (char c : s) counts[static_cast<unsigned char>(c)] = 0;
   for (char c : s) ++counts[static_cast<unsigned char>(c)];
-  const double n = static_cast<double>(s.size());
-  double h = 0.0;
-  for (uint32_t count : counts) {
-    if (count == 0) continue;
-    double p = count / n;
-    h -= p * std::log2(p);
+  double sum = 0.0;
+  for (char c : s) {
+    uint32_t& k = counts[static_cast<unsigned char>(c)];
+    if (k == 0) continue;
+    sum += k <= 256 ? kCLog2C[k] : k * std::log2(static_cast<double>(k));
+    k = 0;
   }
-  return h;
+  const double n = static_cast<double>(s.size());
+  return std::log2(n) - sum / n;
 }
 
 bool LooksLikeSecret(std::string_view value, double min_entropy) {

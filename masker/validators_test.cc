@@ -567,6 +567,9 @@ TEST(CryptoWallet, EthereumEip55) {
 
 TEST(HotPath, DoesNotAllocate) {
   char buf[40];
+  // One-time initialisation (libphonenumber's metadata, the NANP area-code table) allocates;
+  // do it before counting, as a long-running agent has.
+  EXPECT_TRUE(Phone("+1 212-555-0100"));
   int before = g_allocations.load();
   bool all = true;
   all &= CreditCard({buf, StripToDigits("4111 1111 1111 1111", buf, sizeof buf)});
@@ -592,8 +595,12 @@ TEST(HotPath, DoesNotAllocate) {
          CryptoWallet("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq");
   EXPECT_TRUE(all);
   EXPECT_EQ(g_allocations.load() - before, 0);
-  // The counter works: Phone is documented to allocate.
+  // North American numbers take the table path and allocate nothing either.
   EXPECT_TRUE(Phone("+1 650-253-0000"));
+  EXPECT_EQ(g_allocations.load() - before, 0);
+  // The counter works: other countries go through libphonenumber, which allocates (a number
+  // no other test uses, so the per-thread answer cache cannot serve it).
+  EXPECT_TRUE(Phone("+61 2 9374 4000"));
   EXPECT_GT(g_allocations.load() - before, 0);
 }
 

@@ -3,6 +3,7 @@
 #include <openssl/rand.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -87,19 +88,27 @@ Result<std::shared_ptr<const masker::MaskingProfile>> LoadProfile(const ProfileC
 
 Status Process(Mode mode, masker::Masker& masker, std::FILE* in, std::FILE* out,
                const std::string& file_label) {
-  std::string line, masked, json;
+  // Blocks of whole lines go through the engine in one pass each (per-call cost matters for
+  // short lines); a line longer than the buffer is carried over until it is complete.
   std::vector<char> buf(1 << 20);
+  std::string carry, masked, json;
   uint64_t line_no = 0;
   const masker::Detector& det = *masker.profile().detector();
-  auto handle = [&](std::string_view l) {
-    ++line_no;
+  auto handle = [&](std::string_view block) {
     if (mode == Mode::kMask) {
-      if (masker.MaskText(l, &masked)) l = masked;
-      std::fwrite(l.data(), 1, l.size(), out);
+      std::string_view o = masker.MaskLines(block, &masked) ? std::string_view(masked) : block;
+      std::fwrite(o.data(), 1, o.size(), out);
+      line_no += std::count(block.begin(), block.end(), '\n');
       return;
     }
-    masker.Scan(l);
+    masker.ScanLines(block);
+    size_t line_start = 0, pos = 0;
     for (const auto& m : masker.findings()) {
+      for (size_t nl; (nl = block.find('\n', pos)) != std::string_view::npos && nl < m.start;
+           pos = nl + 1) {
+        ++line_no;
+        line_start = nl + 1;
+      }
       json.clear();
       json += "{";
       if (!file_label.empty()) {
@@ -112,37 +121,34 @@ Status Process(Mode mode, masker::Masker& masker, std::FILE* in, std::FILE* out,
       }
       char num[160];
       std::snprintf(num, sizeof(num),
-                    "\"line\":%llu,\"start\":%u,\"end\":%u,\"entity\":\"%.*s\",\"score\":%.2f}\n",
-                    static_cast<unsigned long long>(line_no), m.start, m.end,
-                    static_cast<int>(det.EntityName(m.entity).size()),
+                    "\"line\":%llu,\"start\":%zu,\"end\":%zu,\"entity\":\"%.*s\",\"score\":%.2f}\n",
+                    static_cast<unsigned long long>(line_no + 1), m.start - line_start,
+                    m.end - line_start, static_cast<int>(det.EntityName(m.entity).size()),
                     det.EntityName(m.entity).data(), m.score);
       json += num;
       std::fwrite(json.data(), 1, json.size(), out);
     }
+    for (size_t nl; (nl = block.find('\n', pos)) != std::string_view::npos; pos = nl + 1) ++line_no;
   };
   size_t n;
   while ((n = std::fread(buf.data(), 1, buf.size(), in)) > 0) {
     std::string_view chunk(buf.data(), n);
-    size_t pos = 0;
-    while (true) {
-      size_t nl = chunk.find('\n', pos);
-      if (nl == std::string_view::npos) {
-        line.append(chunk.substr(pos));
-        break;
-      }
-      if (line.empty()) {
-        handle(chunk.substr(pos, nl - pos));
-      } else {
-        line.append(chunk.substr(pos, nl - pos));
-        handle(line);
-        line.clear();
-      }
-      if (mode == Mode::kMask) std::fputc('\n', out);
-      pos = nl + 1;
+    size_t last_nl = chunk.rfind('\n');
+    if (last_nl == std::string_view::npos) {
+      carry.append(chunk);
+      continue;
     }
+    if (!carry.empty()) {
+      carry.append(chunk.substr(0, last_nl + 1));
+      handle(carry);
+      carry.clear();
+    } else {
+      handle(chunk.substr(0, last_nl + 1));
+    }
+    carry.assign(chunk.substr(last_nl + 1));
   }
   if (std::ferror(in)) return Error{std::string("read error: ") + std::strerror(errno)};
-  if (!line.empty()) handle(line);  // last line without '\n': written back without one
+  if (!carry.empty()) handle(carry);  // a last line without '\n' is written back without one
   if (std::fflush(out) != 0) return Error{std::string("write error: ") + std::strerror(errno)};
   return {};
 }

@@ -15,7 +15,9 @@ struct CliRun {
 
 // Runs `veilctl ARGS` with `input` on stdin; captures stdout (and stderr when asked).
 CliRun Veilctl(const std::string& args, const std::string& input, bool with_stderr = false) {
-  std::string in_path = ::testing::TempDir() + "/veilctl-in.txt";
+  // Unique per test: ctest runs tests in parallel processes.
+  std::string in_path = ::testing::TempDir() + "/veilctl-in-" +
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".txt";
   std::ofstream(in_path, std::ios::binary) << input;
   std::string cmd =
       std::string(VEILCTL_BIN) + " " + args + " < " + in_path + (with_stderr ? " 2>&1" : "");
@@ -29,7 +31,8 @@ CliRun Veilctl(const std::string& args, const std::string& input, bool with_stde
 }
 
 std::string WriteFile(const std::string& name, const std::string& text) {
-  std::string path = ::testing::TempDir() + "/" + name;
+  std::string path = ::testing::TempDir() + "/" +
+                     ::testing::UnitTest::GetInstance()->current_test_info()->name() + "-" + name;
   std::ofstream(path, std::ios::binary) << text;
   return path;
 }
