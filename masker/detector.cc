@@ -168,6 +168,8 @@ class Resolution {
     std::string_view s = v_.sub(b, e);
     if (!validate::Email(s) || FileExtensionTld(s)) return;
     Emit(b, e, Entity::kEmail);
+    // "Jane Doe <jane@example.com>": the display name of an address is a person's name.
+    if (b >= v_.seg_start + 2 && v_.at(b - 1) == '<' && v_.at(b - 2) == ' ') NameBefore(b - 2);
   }
 
   void FixedToken(const PatternSpec& ps, uint32_t to) {
@@ -781,6 +783,26 @@ class Resolution {
         break;
       }
     }
+  }
+
+  // Two to four capitalised words ending at `e` (exclusive).
+  void NameBefore(uint32_t e) {
+    int64_t i = e;
+    int words = 0;
+    uint32_t b = e;
+    while (words < 4 && i > v_.seg_start) {
+      int64_t w = i;
+      while (w > v_.seg_start &&
+             (IsAlpha(v_.at(w - 1)) || v_.at(w - 1) >= 0x80 || v_.at(w - 1) == '\'' ||
+              v_.at(w - 1) == '-' || v_.at(w - 1) == '.'))
+        --w;
+      if (w == i || !(IsUpper(v_.at(w)) || v_.at(w) >= 0xC3)) break;
+      b = static_cast<uint32_t>(w);
+      ++words;
+      if (v_.at(w - 1) != ' ') break;
+      i = w - 1;
+    }
+    if (words >= 2 && !IsAlnum(v_.at(static_cast<int64_t>(b) - 1))) Emit(b, e, Entity::kPersonName);
   }
 
   void PersonKeyword(uint32_t to) {

@@ -12,6 +12,8 @@ pkgs=(
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   # tests and benchmarks (RE2 is the conventional-regex baseline in the masker benchmark)
   libgtest-dev libgmock-dev googletest libbenchmark-dev libre2-dev clang-format
+  # the libFuzzer targets (tools/fuzz.sh)
+  clang libclang-rt-14-dev
 )
 missing=()
 for p in "${pkgs[@]}"; do
