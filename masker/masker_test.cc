@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
 namespace veil::masker {
 namespace {
 
@@ -51,6 +55,43 @@ TEST(Masker, RowScanMatchesPerValueScan) {
   EXPECT_EQ(outcomes[2], ValueOutcome::kUnchanged);
   EXPECT_EQ(outcomes[3], ValueOutcome::kUnchanged);
   EXPECT_EQ(stats.per_entity[Index(Entity::kEmail)], 1u);
+}
+
+}  // namespace
+}  // namespace veil::masker
+
+// Counting allocations: the value path must not allocate when a value holds nothing.
+namespace {
+std::atomic<int64_t> g_news{0};
+}  // namespace
+void* operator new(size_t n) {
+  g_news.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+
+namespace veil::masker {
+namespace {
+
+TEST(Masker, CleanValuesAllocateNothing) {
+  auto p = DefaultProfile();
+  Masker m(p);
+  ColumnPolicy notes = p->PolicyFor({.table = "orders", .column = "notes"});
+  std::string out;
+  const char* values[] = {"shipped to the warehouse on time", "order 100234567 total $1,234.56",
+                          "SKU-48213-XL blue widget", "2024-05-01 12:03:44+00",
+                          "customer asked for a refund"};
+  for (const char* v : values) m.MaskValue(notes, v, &out);  // warm up buffers
+  int64_t before = g_news.load();
+  for (int i = 0; i < 100; ++i)
+    for (const char* v : values) EXPECT_EQ(m.MaskValue(notes, v, &out), ValueOutcome::kUnchanged);
+  EXPECT_EQ(g_news.load() - before, 0);
+  // And the counter sees allocations: a masked value builds its output.
+  out = std::string();
+  EXPECT_EQ(m.MaskValue(notes, "mail bob@example.com now", &out), ValueOutcome::kMasked);
+  EXPECT_GT(g_news.load() - before, 0);
 }
 
 }  // namespace
