@@ -252,6 +252,7 @@ constexpr ColumnWord kColumnWords[] = {
     {"birth", E::kDateOfBirth},
     {"dateofbirth", E::kDateOfBirth},
     {"birthdate", E::kDateOfBirth},
+    {"born", E::kDateOfBirth},
     {"ip", E::kIpAddress},
     {"mac", E::kMacAddress},
     {"street", E::kStreetAddress},

@@ -12,6 +12,13 @@ Masker::Masker(std::shared_ptr<const MaskingProfile> profile)
 ValueOutcome Masker::Replace(std::string_view in, uint32_t base, std::span<const EntityMatch> f,
                              const ColumnPolicy* policy, std::string* out, MaskStats* stats) {
   const Detector& det = *profile_->detector();
+  if (policy && policy->null_if_masked) {  // a number or date cannot hold "[SSN]"
+    if (stats) {
+      for (const EntityMatch& m : f) ++stats->per_entity[m.entity];
+      ++stats->values_masked;
+    }
+    return ValueOutcome::kNull;
+  }
   out->clear();
   uint32_t pos = 0;
   for (const EntityMatch& m : f) {

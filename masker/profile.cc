@@ -139,6 +139,7 @@ std::shared_ptr<const MaskingProfile> MaskingProfile::Default(std::shared_ptr<co
 
 ColumnPolicy MaskingProfile::PolicyFor(const ColumnContext& col) const {
   ColumnPolicy policy;
+  bool matched_scan_rule = false;
   std::string table_col = std::string(col.table) + "." + std::string(col.column);
   std::string full = col.schema.empty() ? table_col : std::string(col.schema) + "." + table_col;
   for (const Rule& r : rules_) {
@@ -148,11 +149,12 @@ ColumnPolicy MaskingProfile::PolicyFor(const ColumnContext& col) const {
     policy.action = r.action;
     policy.strategy = r.strategy;
     if (r.action == ColumnPolicy::Action::kForce) policy.entity = static_cast<uint8_t>(r.entity);
+    policy.null_if_masked = !col.text_like;
     if (r.action != ColumnPolicy::Action::kScan) return policy;
-    break;  // a scan rule: scan even a non-text column's text form
+    matched_scan_rule = true;  // a scan rule: scan even a non-text column's text form
+    break;
   }
-  if (policy.action == ColumnPolicy::Action::kScan && !col.text_like && rules_.empty())
-    policy.action = ColumnPolicy::Action::kPass;
+  policy.null_if_masked = !col.text_like;
   // Column name as context: raises its entity, lowers digit entities in id-like columns.
   char norm[128];
   std::string_view name(norm, catalog::NormalizeColumnName(col.column, norm, sizeof(norm)));
@@ -162,6 +164,11 @@ ColumnPolicy MaskingProfile::PolicyFor(const ColumnContext& col) const {
     policy.entity = static_cast<uint8_t>(*e);
     policy.hints.boost[Index(*e)] += 0.2f;
   }
+  // A non-text column (numbers, dates, inet) is not content-scanned: only a rule or a name
+  // that says what its values are (a bigint "phone", a date "dob") can mask it, to NULL.
+  if (!col.text_like && policy.action == ColumnPolicy::Action::kScan && !policy.has_hint &&
+      !matched_scan_rule)
+    policy.action = ColumnPolicy::Action::kPass;
   for (std::string_view w : catalog::NegativeColumnWords()) {
     if (!catalog::ColumnNameHas(name, w)) continue;
     for (Entity e : {Entity::kPhone, Entity::kCreditCard, Entity::kUsSsn, Entity::kUkNhs,

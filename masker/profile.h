@@ -43,6 +43,7 @@ struct ColumnPolicy {
   uint8_t entity = 0;                // kForce: the entity; kScan: the column-name hint if has_hint
   bool has_hint = false;             // kScan: the column's name says which entity its values are
   std::optional<Strategy> strategy;  // a rule's own strategy
+  bool null_if_masked = false;       // a non-text column: a masked value becomes NULL
   ColumnHints hints;                 // score changes for findings in this column
 };
 

@@ -1,0 +1,56 @@
+// veild: the veil host agent. This build serves PostgreSQL endpoints as a masking proxy
+// (every endpoint is treated as `access: open` until grants land).
+//
+//   veild --config /etc/veil/veil.yaml
+//   veild --check-config FILE        # validate only; exit 0 or print file:line:col errors
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <asio.hpp>
+#include <thread>
+
+#include "agent/server.h"
+#include "config/loader.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"veild: just-in-time, masked database access"};
+  std::string config_path = "/etc/veil/veil.yaml";
+  std::string check_path;
+  app.add_option("--config", config_path, "configuration file");
+  app.add_option("--check-config", check_path, "validate a configuration file and exit");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  const std::string& path = check_path.empty() ? config_path : check_path;
+  auto loaded = veil::config::LoadFile(path);
+  if (auto* diags = std::get_if<std::vector<veil::config::Diagnostic>>(&loaded)) {
+    for (const auto& d : *diags) std::fprintf(stderr, "%s\n", d.ToString().c_str());
+    return 1;
+  }
+  const auto& cfg = std::get<veil::config::LoadedConfig>(loaded);
+  if (!check_path.empty()) {
+    std::printf("%s: ok\n", path.c_str());
+    return 0;
+  }
+
+  asio::io_context io;
+  auto server = veil::agent::Server::Start(cfg, io);
+  if (!server.ok()) {
+    std::fprintf(stderr, "veild: %s\n", server.error().message.c_str());
+    return 1;
+  }
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const std::error_code&, int sig) {
+    spdlog::info("veild: signal {}, stopping", sig);
+    io.stop();
+  });
+  const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::thread> pool;
+  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&] { io.run(); });
+  spdlog::info("veild: serving with {} threads", threads);
+  io.run();
+  for (auto& t : pool) t.join();
+  return 0;
+}

@@ -1,0 +1,302 @@
+#include "agent/pg_session.h"
+
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <cstring>
+#include <vector>
+
+#include "agent/pg_transcoder.h"
+#include "agent/protocol/postgres/decoder.h"
+#include "agent/protocol/postgres/encoder.h"
+
+namespace veil::agent {
+namespace {
+
+using asio::awaitable;
+using asio::use_awaitable;
+using asio::experimental::as_tuple;
+using namespace asio::experimental::awaitable_operators;
+
+constexpr size_t kInitialBuffer = 64 * 1024;
+
+// A growable read buffer: bytes [0, size) are unconsumed input.
+struct InBuffer {
+  std::vector<uint8_t> data = std::vector<uint8_t>(kInitialBuffer);
+  size_t size = 0;
+  std::span<const uint8_t> filled() const { return {data.data(), size}; }
+  std::span<uint8_t> free_space() {
+    if (size == data.size()) data.resize(data.size() * 2);  // a frame larger than the buffer
+    return {data.data() + size, data.size() - size};
+  }
+  void Consume(size_t n) {
+    std::memmove(data.data(), data.data() + n, size - n);
+    size -= n;
+    // Give back memory a huge frame needed once.
+    if (size < kInitialBuffer && data.size() > 4 * kInitialBuffer) {
+      data.resize(kInitialBuffer);
+      data.shrink_to_fit();
+    }
+  }
+};
+
+std::vector<uint8_t> ErrorFrame(pg::Severity severity, std::string_view sqlstate,
+                                std::string_view message, std::string_view hint = {}) {
+  std::vector<uint8_t> out;
+  (void)pg::Encode(pg::MakeError(severity, sqlstate, message, hint), &out);
+  return out;
+}
+
+struct PumpEnd {
+  std::string fatal;  // non-empty: tell the client (FATAL) before closing
+  std::string sqlstate = "08006";
+};
+
+int32_t RandomPid() {
+  int32_t pid = 0;
+  RAND_bytes(reinterpret_cast<unsigned char*>(&pid), sizeof(pid));
+  return (pid & 0x7fffffff) | 1;
+}
+
+std::string RandomSecret() {
+  std::string s(4, '\0');
+  RAND_bytes(reinterpret_cast<unsigned char*>(s.data()), static_cast<int>(s.size()));
+  return s;
+}
+
+// Forwards a client's CancelRequest, with the upstream's own key, on a new connection.
+awaitable<void> ForwardCancel(const CancelTarget& target) {
+  auto ex = co_await asio::this_coro::executor;
+  asio::ip::tcp::resolver resolver(ex);
+  auto [rec, results] = co_await resolver.async_resolve(target.host, std::to_string(target.port),
+                                                        as_tuple(use_awaitable));
+  if (rec) co_return;
+  asio::ip::tcp::socket s(ex);
+  auto [cec, ep] = co_await asio::async_connect(s, results, as_tuple(use_awaitable));
+  if (cec) co_return;
+  std::vector<uint8_t> frame;
+  (void)pg::Encode(pg::CancelRequest{target.pid, target.secret}, &frame);
+  co_await asio::async_write(s, asio::buffer(frame), as_tuple(use_awaitable));
+}
+
+class Session {
+ public:
+  Session(std::shared_ptr<const PgEndpoint> ep, Conn client, PeerInfo peer)
+      : ep_(std::move(ep)), client_(std::move(client)), peer_(std::move(peer)),
+        veil_pid_(RandomPid()), veil_secret_(RandomSecret()),
+        transcoder_(ep_->profile, veil_pid_, veil_secret_) {
+    id_ = ep_->session_ids->fetch_add(1) + 1;
+  }
+
+  awaitable<void> Run() {
+    PumpEnd end = co_await Startup();
+    if (end.fatal.empty() && upstream_) {
+      auto both = co_await (ClientToUpstream() || UpstreamToClient());
+      end = std::visit([](auto& e) { return e; }, both);
+    }
+    if (!end.fatal.empty()) {
+      auto frame = ErrorFrame(pg::Severity::kFatal, end.sqlstate, end.fatal);
+      co_await client_.WriteAll(frame);
+      spdlog::info("session {} on {} ended: {}", id_, ep_->config.name(), end.fatal);
+    }
+    client_.Close();
+    if (upstream_) upstream_->Close();
+    if (transcoder_.upstream_key()) ep_->cancels->Remove(veil_pid_, veil_secret_);
+  }
+
+ private:
+  // Reads the client's untyped startup packets: SSLRequest/GSSENCRequest (answered),
+  // CancelRequest (forwarded), then the StartupMessage, which opens the upstream.
+  awaitable<PumpEnd> Startup() {
+    pg::FrontendDecoder dec(pg::DecoderLimits{}, pg::FrontendDecoder::Phase::kStartup);
+    pg::FrontendMessage msg;
+    while (true) {
+      size_t n = 0;
+      auto r = dec.Decode(cin_.filled(), &n, &msg);
+      if (r.status == pg::DecodeStatus::kError) co_return PumpEnd{"veil: " + r.error, "08P01"};
+      if (r.status == pg::DecodeStatus::kNeedMoreData) {
+        auto [ec, got] = co_await client_.ReadSome(cin_.free_space());
+        if (ec || got == 0) co_return PumpEnd{};  // client went away before starting
+        cin_.size += got;
+        continue;
+      }
+      if (std::holds_alternative<pg::SslRequest>(msg)) {
+        cin_.Consume(n);
+        // Bytes sent before the handshake must not be taken as TLS-protected (CVE-2021-23214).
+        if (cin_.size != 0) co_return PumpEnd{"veil: data after SSLRequest", "08P01"};
+        const bool offer = ep_->client_tls && !client_.tls();
+        uint8_t answer = offer ? 'S' : 'N';
+        if (auto ec = co_await client_.WriteAll({&answer, 1})) co_return PumpEnd{};
+        if (offer) {
+          auto ec = co_await client_.StartTls(*ep_->client_tls, asio::ssl::stream_base::server,
+                                              nullptr);
+          if (ec) {
+            spdlog::info("session {}: client TLS handshake failed: {}", id_, ec.message());
+            co_return PumpEnd{};
+          }
+        }
+        continue;
+      }
+      if (std::holds_alternative<pg::GssEncRequest>(msg)) {
+        cin_.Consume(n);
+        uint8_t answer = 'N';
+        if (auto ec = co_await client_.WriteAll({&answer, 1})) co_return PumpEnd{};
+        continue;
+      }
+      if (auto* cancel = std::get_if<pg::CancelRequest>(&msg)) {
+        if (auto t = ep_->cancels->Find(cancel->process_id, std::string(cancel->secret_key)))
+          co_await ForwardCancel(*t);
+        co_return PumpEnd{};  // a cancel connection gets no answer
+      }
+      auto& startup = std::get<pg::StartupMessage>(msg);
+      if (ep_->config.tls().client() == config::v1::Tls::CLIENT_TLS_REQUIRE && !client_.tls())
+        co_return PumpEnd{"veil: this endpoint requires TLS (sslmode=require)", "28000"};
+      user_ = std::string(startup.user());
+      database_ = std::string(startup.database());
+      std::vector<uint8_t> frame(cin_.data.begin(), cin_.data.begin() + n);
+      cin_.Consume(n);
+      co_return co_await OpenUpstream(frame);
+    }
+  }
+
+  awaitable<PumpEnd> OpenUpstream(const std::vector<uint8_t>& startup_frame) {
+    auto ex = co_await asio::this_coro::executor;
+    asio::ip::tcp::resolver resolver(ex);
+    auto [rec, results] = co_await resolver.async_resolve(
+        ep_->upstream_host, std::to_string(ep_->upstream_port), as_tuple(use_awaitable));
+    if (rec) co_return PumpEnd{"veil: cannot resolve the upstream of " + ep_->config.name()};
+    asio::ip::tcp::socket sock(ex);
+    auto [cec, endpoint] = co_await asio::async_connect(sock, results, as_tuple(use_awaitable));
+    if (cec)
+      co_return PumpEnd{"veil: upstream of " + ep_->config.name() +
+                        " unreachable: " + cec.message()};
+    sock.set_option(asio::ip::tcp::no_delay(true));
+    upstream_.emplace(std::move(sock));
+    if (ep_->upstream_tls) {
+      std::vector<uint8_t> req;
+      (void)pg::Encode(pg::SslRequest{}, &req);
+      if (co_await upstream_->WriteAll(req)) co_return PumpEnd{"veil: upstream closed"};
+      uint8_t answer = 0;
+      auto [ec, got] = co_await upstream_->ReadSome({&answer, 1});
+      if (ec || got != 1 || answer != 'S')
+        co_return PumpEnd{"veil: the upstream of " + ep_->config.name() + " does not offer TLS"};
+      const std::string host = ep_->upstream_host;
+      auto verify = ep_->config.tls().upstream();
+      auto tec = co_await upstream_->StartTls(
+          *ep_->upstream_tls, asio::ssl::stream_base::client, [&](SSL* ssl) {
+            std::error_code parse_ec;
+            asio::ip::make_address(host, parse_ec);
+            const bool ip = !parse_ec;
+            if (!ip) SSL_set_tlsext_host_name(ssl, host.c_str());
+            if (verify == config::v1::Tls::UPSTREAM_TLS_VERIFY_FULL) {
+              if (ip) return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str()) == 1;
+              return SSL_set1_host(ssl, host.c_str()) == 1;
+            }
+            return true;
+          });
+      if (tec)
+        co_return PumpEnd{"veil: TLS to the upstream of " + ep_->config.name() +
+                          " failed: " + tec.message()};
+    }
+    if (co_await upstream_->WriteAll(startup_frame)) co_return PumpEnd{"veil: upstream closed"};
+    spdlog::info("session {} on {}: {} user={} database={}", id_, ep_->config.name(),
+                 peer_.address, user_, database_);
+    co_return PumpEnd{};
+  }
+
+  // Client → upstream: validates every frame, tells the transcoder, forwards the bytes.
+  awaitable<PumpEnd> ClientToUpstream() {
+    pg::FrontendDecoder dec(pg::DecoderLimits{}, pg::FrontendDecoder::Phase::kTyped);
+    pg::FrontendMessage msg;
+    while (true) {
+      size_t total = 0;
+      bool terminate = false;
+      while (true) {
+        size_t n = 0;
+        auto r = dec.Decode(cin_.filled().subspan(total), &n, &msg);
+        if (r.status == pg::DecodeStatus::kNeedMoreData) break;
+        if (r.status == pg::DecodeStatus::kError) co_return PumpEnd{"veil: " + r.error, "08P01"};
+        transcoder_.OnFrontend(msg);
+        total += n;
+        if (std::holds_alternative<pg::Terminate>(msg)) {
+          terminate = true;
+          break;
+        }
+      }
+      if (total > 0) {
+        if (co_await upstream_->WriteAll(cin_.filled().first(total))) co_return PumpEnd{};
+        cin_.Consume(total);
+      }
+      if (terminate) co_return PumpEnd{};
+      auto [ec, got] = co_await client_.ReadSome(cin_.free_space());
+      if (ec || got == 0) co_return PumpEnd{};
+      cin_.size += got;
+    }
+  }
+
+  // Upstream → client: every frame through the transcoder (masking), then to the client.
+  awaitable<PumpEnd> UpstreamToClient() {
+    std::vector<uint8_t> out;
+    out.reserve(kInitialBuffer);
+    while (true) {
+      auto [ec, got] = co_await upstream_->ReadSome(uin_.free_space());
+      if (ec || got == 0) co_return PumpEnd{};
+      uin_.size += got;
+      size_t consumed = 0;
+      out.clear();
+      Status st = transcoder_.OnBackend(uin_.filled(), &consumed, &out);
+      if (!out.empty() && co_await client_.WriteAll(out)) co_return PumpEnd{};
+      if (!st.ok()) co_return PumpEnd{"veil: upstream protocol error: " + st.error().message,
+                                      "08P01"};
+      uin_.Consume(consumed);
+      if (!registered_ && transcoder_.upstream_key()) {
+        registered_ = true;
+        const auto& [pid, secret] = *transcoder_.upstream_key();
+        ep_->cancels->Put(veil_pid_, veil_secret_,
+                          {ep_->upstream_host, ep_->upstream_port, pid, secret});
+      }
+    }
+  }
+
+  std::shared_ptr<const PgEndpoint> ep_;
+  Conn client_;
+  std::optional<Conn> upstream_;
+  PeerInfo peer_;
+  uint64_t id_ = 0;
+  int32_t veil_pid_;
+  std::string veil_secret_;
+  PgTranscoder transcoder_;
+  InBuffer cin_, uin_;
+  std::string user_, database_;
+  bool registered_ = false;
+};
+
+}  // namespace
+
+void CancelRegistry::Put(int32_t pid, const std::string& secret, CancelTarget target) {
+  std::lock_guard lock(mu_);
+  targets_[{pid, secret}] = std::move(target);
+}
+
+void CancelRegistry::Remove(int32_t pid, const std::string& secret) {
+  std::lock_guard lock(mu_);
+  targets_.erase({pid, secret});
+}
+
+std::optional<CancelTarget> CancelRegistry::Find(int32_t pid, const std::string& secret) const {
+  std::lock_guard lock(mu_);
+  auto it = targets_.find({pid, secret});
+  if (it == targets_.end()) return std::nullopt;
+  return it->second;
+}
+
+awaitable<void> RunPgSession(std::shared_ptr<const PgEndpoint> endpoint, Conn client,
+                             PeerInfo peer) {
+  auto session = std::make_unique<Session>(std::move(endpoint), std::move(client),
+                                           std::move(peer));
+  co_await session->Run();
+}
+
+}  // namespace veil::agent

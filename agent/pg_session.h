@@ -1,0 +1,64 @@
+// A proxied PostgreSQL session: client connect → startup (TLS, cancel) → upstream connect →
+// authentication pass-through → two pumps (client→upstream, upstream→client through the
+// PgTranscoder) until either side ends. The data path reads top to bottom in pg_session.cc.
+#pragma once
+
+#include <asio.hpp>
+#include <asio/ssl.hpp>
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "agent/conn.h"
+#include "config/veil_config.pb.h"
+#include "masker/profile.h"
+
+namespace veil::agent {
+
+// Where a CancelRequest carrying veil's key must go.
+struct CancelTarget {
+  std::string host;
+  uint16_t port = 0;
+  int32_t pid = 0;
+  std::string secret;
+};
+
+// veil's BackendKeyData → the upstream backend's. Thread-safe.
+class CancelRegistry {
+ public:
+  void Put(int32_t pid, const std::string& secret, CancelTarget target);
+  void Remove(int32_t pid, const std::string& secret);
+  std::optional<CancelTarget> Find(int32_t pid, const std::string& secret) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::pair<int32_t, std::string>, CancelTarget> targets_;
+};
+
+// What sessions of one endpoint share. Immutable after start.
+struct PgEndpoint {
+  config::v1::Endpoint config;
+  std::string upstream_host;
+  uint16_t upstream_port = 0;
+  std::shared_ptr<const masker::MaskingProfile> profile;
+  std::shared_ptr<asio::ssl::context> client_tls;    // null: clients get 'N' to SSLRequest
+  std::shared_ptr<asio::ssl::context> upstream_tls;  // null: plain TCP upstream
+  CancelRegistry* cancels = nullptr;
+  std::atomic<uint64_t>* session_ids = nullptr;
+};
+
+struct PeerInfo {
+  std::string address;       // "127.0.0.1:51234" or "unix"
+  std::optional<uint32_t> uid;  // unix socket: from SO_PEERCRED
+  std::optional<int32_t> pid;
+};
+
+// Runs one session to its end. Never throws; every failure ends this session only, with a
+// protocol error to the client where the protocol allows one.
+asio::awaitable<void> RunPgSession(std::shared_ptr<const PgEndpoint> endpoint, Conn client,
+                                   PeerInfo peer);
+
+}  // namespace veil::agent

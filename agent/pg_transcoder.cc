@@ -1,0 +1,354 @@
+#include "agent/pg_transcoder.h"
+
+#include <algorithm>
+
+#include "agent/protocol/postgres/encoder.h"
+
+namespace veil::agent {
+namespace {
+
+// Type OIDs (pg_type.h).
+constexpr uint32_t kBool = 16, kBytea = 17, kChar = 18, kName = 19, kInt8 = 20, kInt2 = 21,
+                   kInt4 = 23, kText = 25, kOid = 26, kTid = 27, kXid = 28, kCid = 29,
+                   kJson = 114, kXml = 142, kCidr = 650, kFloat4 = 700, kFloat8 = 701,
+                   kUnknown = 705, kMacaddr8 = 774, kMoney = 790, kMacaddr = 829, kInet = 869,
+                   kBpchar = 1042, kVarchar = 1043, kDate = 1082, kTime = 1083,
+                   kTimestamp = 1114, kTimestamptz = 1184, kInterval = 1186, kTimetz = 1266,
+                   kBit = 1560, kVarbit = 1562, kNumeric = 1700, kUuid = 2950, kJsonb = 3802;
+
+// Types whose text form cannot hold free text: not content-scanned (a name hint or a rule
+// still masks them, to NULL).
+bool NonText(uint32_t oid) {
+  switch (oid) {
+    case kBool: case kBytea: case kInt8: case kInt2: case kInt4: case kOid: case kTid:
+    case kXid: case kCid: case kFloat4: case kFloat8: case kMoney: case kDate: case kTime:
+    case kTimestamp: case kTimestamptz: case kInterval: case kTimetz: case kBit: case kVarbit:
+    case kNumeric: case kUuid: case kInet: case kCidr: case kMacaddr: case kMacaddr8:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Types whose binary form is their text (or, for user-defined types such as citext and
+// enums, may be: scanned, since an unmasked value is the worse failure).
+bool BinaryIsText(uint32_t oid) {
+  switch (oid) {
+    case kText: case kVarchar: case kBpchar: case kName: case kUnknown: case kJson: case kXml:
+    case kChar:
+      return true;
+    default:
+      return oid >= 16384;
+  }
+}
+
+}  // namespace
+
+PgTranscoder::Description PgTranscoder::Description::Of(const pg::RowDescription& d) {
+  Description out;
+  out.fields.reserve(d.fields.size());
+  for (const auto& f : d.fields) out.fields.push_back({std::string(f.name), f.type_oid, f.format});
+  return out;
+}
+
+PgTranscoder::PgTranscoder(std::shared_ptr<const masker::MaskingProfile> profile,
+                           int32_t veil_pid, std::string veil_secret)
+    : profile_(profile), masker_(profile), veil_pid_(veil_pid),
+      veil_secret_(std::move(veil_secret)) {}
+
+ResultPlan PgTranscoder::PlanFor(const Description& d, std::span<const int16_t> formats) const {
+  ResultPlan plan;
+  plan.columns.reserve(d.fields.size());
+  for (size_t i = 0; i < d.fields.size(); ++i) {
+    const auto& f = d.fields[i];
+    int16_t format = f.format;
+    if (formats.size() == 1) format = formats[0];
+    if (formats.size() > 1 && i < formats.size()) format = formats[i];
+    ColumnPlan c;
+    const bool binary = format == pg::kFormatBinary;
+    const bool text_like = !NonText(f.type_oid);
+    c.policy = profile_->PolicyFor({.column = f.name, .text_like = text_like});
+    if (c.policy.action == masker::ColumnPolicy::Action::kPass) {
+      c.kind = ColumnPlan::Kind::kPass;
+    } else if (!binary) {
+      c.kind = ColumnPlan::Kind::kText;
+    } else if (f.type_oid == kJsonb) {
+      c.kind = ColumnPlan::Kind::kJsonbBinary;
+    } else if (BinaryIsText(f.type_oid)) {
+      c.kind = ColumnPlan::Kind::kText;
+    } else {
+      c.kind = ColumnPlan::Kind::kNullIfRule;  // binary bytes of a number or date
+    }
+    plan.columns.push_back(std::move(c));
+  }
+  return plan;
+}
+
+void PgTranscoder::OnFrontend(const pg::FrontendMessage& message) {
+  std::visit(
+      [&](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, pg::Query>) {
+          pending_.push_back({Expect::kQuery, {}});
+        } else if constexpr (std::is_same_v<T, pg::Parse>) {
+          pending_.push_back({Expect::kParse, std::string(m.statement)});
+        } else if constexpr (std::is_same_v<T, pg::Bind>) {
+          portals_[std::string(m.portal)] = {std::string(m.statement), m.result_formats};
+          portal_descriptions_.erase(std::string(m.portal));
+          pending_.push_back({Expect::kBind, std::string(m.portal)});
+        } else if constexpr (std::is_same_v<T, pg::Describe>) {
+          pending_.push_back({m.target == 'S' ? Expect::kDescribeStatement
+                                              : Expect::kDescribePortal,
+                              std::string(m.name)});
+        } else if constexpr (std::is_same_v<T, pg::Execute>) {
+          pending_.push_back({Expect::kExecute, std::string(m.portal)});
+        } else if constexpr (std::is_same_v<T, pg::Close>) {
+          if (m.target == 'S') {
+            statement_descriptions_.erase(std::string(m.name));
+          } else {
+            portals_.erase(std::string(m.name));
+            portal_descriptions_.erase(std::string(m.name));
+          }
+          pending_.push_back({Expect::kClose, std::string(m.name)});
+        } else if constexpr (std::is_same_v<T, pg::Sync>) {
+          pending_.push_back({Expect::kSync, {}});
+        } else if constexpr (std::is_same_v<T, pg::FunctionCall>) {
+          pending_.push_back({Expect::kFunctionCall, {}});
+        }
+      },
+      message);
+}
+
+void PgTranscoder::PopUntilSync() {
+  // After an error in the extended protocol the server skips to the next Sync.
+  while (!pending_.empty() && pending_.front().kind != Expect::kSync &&
+         pending_.front().kind != Expect::kQuery)
+    pending_.pop_front();
+}
+
+// The plan for DataRows arriving now: the simple query's RowDescription, or the portal of the
+// Execute at the head of the queue (its Describe, or its statement's with Bind's formats).
+const ResultPlan* PgTranscoder::PlanForRows() {
+  if (!pending_.empty() && pending_.front().kind == Expect::kExecute) {
+    if (execute_plan_) return &*execute_plan_;
+    const std::string& portal = pending_.front().name;
+    if (auto it = portal_descriptions_.find(portal); it != portal_descriptions_.end()) {
+      execute_plan_ = PlanFor(it->second, {});
+      return &*execute_plan_;
+    }
+    if (auto p = portals_.find(portal); p != portals_.end()) {
+      if (auto s = statement_descriptions_.find(p->second.statement);
+          s != statement_descriptions_.end()) {
+        execute_plan_ = PlanFor(s->second, p->second.result_formats);
+        return &*execute_plan_;
+      }
+    }
+    return nullptr;
+  }
+  return query_plan_ ? &*query_plan_ : nullptr;
+}
+
+void PgTranscoder::MaskResponse(pg::ResponseFields* fields) {
+  // Texts that can echo data: message, detail, hint, context, internal query.
+  static constexpr char kTextFields[] = {pg::field::kMessage, pg::field::kDetail,
+                                         pg::field::kHint, pg::field::kWhere,
+                                         pg::field::kInternalQuery};
+  std::string out;
+  for (char code : kTextFields) {
+    std::string_view v = fields->Get(code);
+    if (v.empty()) continue;
+    if (masker_.MaskText(v, &out, &stats_)) fields->Set(code, out);
+  }
+}
+
+// Masks the batch of DataRows collected so far and appends them, rebuilt, to *out.
+Status PgTranscoder::FlushRows(std::vector<uint8_t>* out) {
+  if (batch_cells_.empty()) return {};
+  const size_t ncols = batch_policies_.size();
+  masker_.MaskRows(batch_policies_, batch_cells_, &outcomes_, &outs_, &stats_);
+  const size_t rows = ncols ? batch_cells_.size() / ncols : 0;
+  for (size_t r = 0; r < rows; ++r) {
+    row_values_.clear();
+    for (size_t c = 0; c < ncols; ++c) {
+      const size_t i = r * ncols + c;
+      const auto& cell = batch_cells_[i];
+      const ColumnPlan& plan = batch_plan_->columns[c];
+      pg::ColumnValue v{cell.value, cell.is_null};
+      if (plan.kind == ColumnPlan::Kind::kJsonbBinary && !cell.is_null) {
+        v.data = std::string_view(cell.value.data() - 1, cell.value.size() + 1);
+      }
+      // Binary numbers and dates under a rule or a telling name: NULL, bytes unseen.
+      if (outcomes_[i] == masker::ValueOutcome::kNull ||
+          (plan.kind == ColumnPlan::Kind::kNullIfRule && !cell.is_null)) {
+        v = {{}, true};
+      } else if (outcomes_[i] == masker::ValueOutcome::kMasked) {
+        if (plan.kind == ColumnPlan::Kind::kJsonbBinary) outs_[i].insert(outs_[i].begin(), '\1');
+        v = {outs_[i], false};
+      }
+      row_values_.push_back(v);
+    }
+    if (auto st = pg::EncodeDataRow(row_values_, out); !st.ok()) return st;
+  }
+  batch_cells_.clear();
+  batch_plan_ = nullptr;
+  return {};
+}
+
+Status PgTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
+                               std::vector<uint8_t>* out) {
+  *consumed = 0;
+  // Every message not appended before the next non-DataRow frame breaks the row batch.
+  auto forward = [&](size_t b, size_t n) { out->insert(out->end(), in.begin() + b, in.begin() + b + n); };
+  while (*consumed < in.size()) {
+    size_t n = 0;
+    auto r = decoder_.Decode(in.subspan(*consumed), &n, &message_);
+    if (r.status == pg::DecodeStatus::kNeedMoreData) break;
+    if (r.status == pg::DecodeStatus::kError) return Error{r.error};
+    const size_t at = *consumed;
+    *consumed += n;
+
+    if (auto* row = std::get_if<pg::DataRowView>(&message_)) {
+      const ResultPlan* plan = PlanForRows();
+      if (batch_plan_ && plan != batch_plan_) {
+        if (auto st = FlushRows(out); !st.ok()) return st;
+      }
+      if (!plan || plan->columns.size() != row->columns.size()) {
+        // Rows without a known description: every column scanned as text. Never unmasked.
+        if (!fallback_plan_ || fallback_plan_->columns.size() != row->columns.size()) {
+          Description d;
+          d.fields.resize(row->columns.size());
+          for (auto& f : d.fields) f.type_oid = kText;
+          fallback_plan_ = PlanFor(d, {});
+        }
+        plan = &*fallback_plan_;
+      }
+      if (!batch_plan_) {
+        batch_plan_ = plan;
+        batch_policies_.clear();
+        for (const auto& c : plan->columns)
+          batch_policies_.push_back(
+              c.kind == ColumnPlan::Kind::kPass || c.kind == ColumnPlan::Kind::kNullIfRule
+                  ? nullptr
+                  : &c.policy);
+      }
+      for (size_t c = 0; c < row->columns.size(); ++c) {
+        const auto& v = row->columns[c];
+        const ColumnPlan& cp = plan->columns[c];
+        masker::Masker::Cell cell{v.data, v.is_null};
+        if (cp.kind == ColumnPlan::Kind::kJsonbBinary && !v.is_null) {
+          if (v.data.empty() || v.data[0] != 1) return Error{"jsonb value with an unknown version"};
+          cell.value = v.data.substr(1);
+        }
+        batch_cells_.push_back(cell);
+      }
+      if (batch_cells_.size() >= 64 * std::max<size_t>(1, plan->columns.size())) {
+        if (auto st = FlushRows(out); !st.ok()) return st;
+      }
+      continue;
+    }
+    if (auto st = FlushRows(out); !st.ok()) return st;
+
+    Status status;
+    std::visit(
+        [&](auto& m) {
+          using T = std::decay_t<decltype(m)>;
+          if constexpr (std::is_same_v<T, pg::RowDescription>) {
+            Description d = Description::Of(m);
+            if (!pending_.empty() && pending_.front().kind == Expect::kDescribeStatement) {
+              statement_descriptions_[pending_.front().name] = std::move(d);
+              pending_.pop_front();
+            } else if (!pending_.empty() && pending_.front().kind == Expect::kDescribePortal) {
+              portal_descriptions_[pending_.front().name] = std::move(d);
+              pending_.pop_front();
+            } else {
+              query_plan_ = PlanFor(d, {});
+            }
+            forward(at, n);
+          } else if constexpr (std::is_same_v<T, pg::NoData>) {
+            if (!pending_.empty() && (pending_.front().kind == Expect::kDescribeStatement ||
+                                      pending_.front().kind == Expect::kDescribePortal))
+              pending_.pop_front();
+            forward(at, n);
+          } else if constexpr (std::is_same_v<T, pg::ParseComplete> ||
+                               std::is_same_v<T, pg::BindComplete> ||
+                               std::is_same_v<T, pg::CloseComplete>) {
+            if (!pending_.empty()) pending_.pop_front();
+            forward(at, n);
+          } else if constexpr (std::is_same_v<T, pg::CommandComplete> ||
+                               std::is_same_v<T, pg::EmptyQueryResponse> ||
+                               std::is_same_v<T, pg::PortalSuspended>) {
+            if (!pending_.empty() && (pending_.front().kind == Expect::kExecute ||
+                                      pending_.front().kind == Expect::kFunctionCall))
+              pending_.pop_front();
+            execute_plan_.reset();
+            query_plan_.reset();
+            in_copy_out_ = false;
+            forward(at, n);
+          } else if constexpr (std::is_same_v<T, pg::ReadyForQuery>) {
+            while (!pending_.empty() && pending_.front().kind != Expect::kSync &&
+                   pending_.front().kind != Expect::kQuery)
+              pending_.pop_front();
+            if (!pending_.empty()) pending_.pop_front();
+            query_plan_.reset();
+            execute_plan_.reset();
+            in_copy_out_ = false;
+            ready_ = true;
+            forward(at, n);
+          } else if constexpr (std::is_same_v<T, pg::CopyOutResponse> ||
+                               std::is_same_v<T, pg::CopyBothResponse>) {
+            in_copy_out_ = true;
+            forward(at, n);
+          } else if constexpr (std::is_same_v<T, pg::CopyData>) {
+            // COPY TO STDOUT: one or more lines per message (text or CSV). Masking works on
+            // the line as text; replacements hold no tab, comma, quote or newline.
+            if (in_copy_out_ && masker_.MaskLines(m.data, &copy_masked_, &stats_)) {
+              status = pg::AppendMessage('d', copy_masked_, out);
+            } else {
+              forward(at, n);
+            }
+          } else if constexpr (std::is_same_v<T, pg::ErrorResponse>) {
+            MaskResponse(&m);
+            status = pg::Encode(m, out);
+            if (!pending_.empty() && pending_.front().kind != Expect::kQuery) PopUntilSync();
+            execute_plan_.reset();
+            in_copy_out_ = false;
+          } else if constexpr (std::is_same_v<T, pg::NoticeResponse>) {
+            MaskResponse(&m);
+            status = pg::Encode(m, out);
+          } else if constexpr (std::is_same_v<T, pg::NotificationResponse>) {
+            std::string masked;
+            if (masker_.MaskText(m.payload, &masked, &stats_)) {
+              pg::NotificationResponse copy = m;
+              copy.payload = masked;
+              status = pg::Encode(copy, out);
+            } else {
+              forward(at, n);
+            }
+          } else if constexpr (std::is_same_v<T, pg::Authentication>) {
+            if (m.type == pg::AuthenticationType::kSasl) {
+              // Channel binding cannot cross a TLS-terminating proxy: offer only SCRAM-SHA-256.
+              pg::Authentication copy = m;
+              std::erase(copy.sasl_mechanisms, std::string_view("SCRAM-SHA-256-PLUS"));
+              status = pg::Encode(copy, out);
+            } else {
+              forward(at, n);
+            }
+          } else if constexpr (std::is_same_v<T, pg::BackendKeyData>) {
+            upstream_key_.emplace(m.process_id, std::string(m.secret_key));
+            pg::BackendKeyData veil{veil_pid_, veil_secret_};
+            status = pg::Encode(veil, out);
+          } else if constexpr (std::is_same_v<T, pg::FunctionCallResponse>) {
+            if (!pending_.empty() && pending_.front().kind == Expect::kFunctionCall)
+              pending_.pop_front();
+            forward(at, n);
+          } else {
+            forward(at, n);
+          }
+        },
+        message_);
+    if (!status.ok()) return status;
+  }
+  return FlushRows(out);
+}
+
+}  // namespace veil::agent

@@ -1,0 +1,135 @@
+// PgTranscoder: what crosses veil on a PostgreSQL session, minus the sockets.
+//
+// The session feeds it every frontend message it forwards (so it can follow the extended
+// query protocol: which statement and portal a DataRow belongs to, in which formats) and every
+// chunk of backend bytes; it returns the bytes to send to the client, with
+//   - DataRows masked column by column (text and binary formats; rows of one read masked in one
+//     Hyperscan pass) and rebuilt with correct length prefixes,
+//   - COPY TO STDOUT data masked line by line (text and CSV),
+//   - ErrorResponse and NoticeResponse texts masked (a failed cast must not echo a value),
+//   - SCRAM-SHA-256-PLUS removed from the SASL mechanisms (channel binding cannot cross a
+//     TLS-terminating proxy), and BackendKeyData replaced by veil's own key.
+//
+// It never buffers a result: each call consumes the complete frames of its input and returns.
+// Not thread-safe; one per session.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "agent/protocol/postgres/decoder.h"
+#include "agent/protocol/postgres/message.h"
+#include "common/result.h"
+#include "masker/masker.h"
+
+namespace veil::agent {
+
+// How one result column is masked.
+struct ColumnPlan {
+  enum class Kind : uint8_t {
+    kPass,        // not text, no rule: forwarded as is
+    kText,        // text bytes (text format, or a binary format whose bytes are text)
+    kJsonbBinary, // binary jsonb: a version byte, then text
+    kNullIfRule,  // binary non-text under a masking rule: becomes NULL
+  };
+  Kind kind = Kind::kPass;
+  masker::ColumnPolicy policy;
+};
+
+struct ResultPlan {
+  std::vector<ColumnPlan> columns;
+};
+
+class PgTranscoder {
+ public:
+  // veil_key: the BackendKeyData veil hands the client instead of the upstream's.
+  PgTranscoder(std::shared_ptr<const masker::MaskingProfile> profile, int32_t veil_pid,
+               std::string veil_secret);
+
+  // A frontend message the session forwards upstream (already decoded and validated).
+  void OnFrontend(const pg::FrontendMessage& message);
+
+  // Consumes the complete backend frames at the start of `in` (*consumed bytes) and appends
+  // what the client must receive to *out. An error is a protocol violation: end the session
+  // with FATAL 08P01.
+  Status OnBackend(std::span<const uint8_t> in, size_t* consumed, std::vector<uint8_t>* out);
+
+  // The upstream's own BackendKeyData, once seen (for forwarding CancelRequests).
+  const std::optional<std::pair<int32_t, std::string>>& upstream_key() const {
+    return upstream_key_;
+  }
+  // True once the upstream said ReadyForQuery the first time (authentication done).
+  bool ready() const { return ready_; }
+
+  const masker::MaskStats& stats() const { return stats_; }
+
+  // A RowDescription kept beyond its frame (statements and portals described earlier).
+  struct Description {
+    struct Field {
+      std::string name;
+      uint32_t type_oid = 0;
+      int16_t format = 0;
+    };
+    std::vector<Field> fields;
+    static Description Of(const pg::RowDescription& d);
+  };
+  // The plan for a result: `formats` overrides the description's formats when not empty
+  // (Bind's result-format codes: one code applies to all columns).
+  ResultPlan PlanFor(const Description& description, std::span<const int16_t> formats) const;
+
+ private:
+  enum class Expect : uint8_t {
+    kQuery, kParse, kBind, kDescribeStatement, kDescribePortal, kExecute, kClose, kSync,
+    kFunctionCall
+  };
+  struct Pending {
+    Expect kind;
+    std::string name;  // statement or portal
+  };
+  struct PortalState {
+    std::string statement;
+    std::vector<int16_t> result_formats;
+  };
+
+  const ResultPlan* PlanForRows();
+  Status FlushRows(std::vector<uint8_t>* out);
+  void MaskResponse(pg::ResponseFields* fields);
+  void PopUntilSync();
+
+  std::shared_ptr<const masker::MaskingProfile> profile_;
+  masker::Masker masker_;
+  pg::BackendDecoder decoder_;
+  pg::BackendMessage message_;
+  int32_t veil_pid_;
+  std::string veil_secret_;
+  std::optional<std::pair<int32_t, std::string>> upstream_key_;
+  bool ready_ = false;
+
+  std::deque<Pending> pending_;
+  std::map<std::string, Description, std::less<>> statement_descriptions_;
+  std::map<std::string, Description, std::less<>> portal_descriptions_;
+  std::map<std::string, PortalState, std::less<>> portals_;
+
+  std::optional<ResultPlan> query_plan_;  // simple query: the current result's plan
+  std::optional<ResultPlan> execute_plan_;  // extended: the plan of the Execute at the head
+  std::optional<ResultPlan> fallback_plan_;  // rows whose description veil did not see
+  bool in_copy_out_ = false;
+
+  // The batch of DataRows being masked: cells of whole rows, views into the input.
+  const ResultPlan* batch_plan_ = nullptr;
+  std::vector<masker::Masker::Cell> batch_cells_;
+  std::vector<const masker::ColumnPolicy*> batch_policies_;
+  std::vector<masker::ValueOutcome> outcomes_;
+  std::vector<std::string> outs_;
+  std::vector<pg::ColumnValue> row_values_;
+  std::string copy_masked_;
+  masker::MaskStats stats_;
+};
+
+}  // namespace veil::agent

@@ -1,0 +1,188 @@
+#include "agent/pg_transcoder.h"
+
+#include <gtest/gtest.h>
+
+#include "agent/protocol/postgres/encoder.h"
+
+namespace veil::agent {
+namespace {
+
+std::shared_ptr<const masker::MaskingProfile> Profile() {
+  std::array<uint8_t, 32> k{};
+  return masker::MaskingProfile::Default(masker::MaskKey::FromBytes(k));
+}
+
+template <typename M>
+void Put(const M& m, std::vector<uint8_t>* out) {
+  ASSERT_TRUE(pg::Encode(m, out).ok());
+}
+
+pg::RowDescription Columns(std::vector<std::pair<std::string_view, uint32_t>> cols,
+                           int16_t format = 0) {
+  pg::RowDescription d;
+  for (auto [name, oid] : cols) {
+    pg::FieldDescription f;
+    f.name = name;
+    f.type_oid = oid;
+    f.format = format;
+    d.fields.push_back(f);
+  }
+  return d;
+}
+
+void Row(std::vector<std::optional<std::string_view>> values, std::vector<uint8_t>* out) {
+  std::vector<pg::ColumnValue> cols;
+  for (auto& v : values) cols.push_back(v ? pg::ColumnValue{*v, false} : pg::ColumnValue{{}, true});
+  ASSERT_TRUE(pg::EncodeDataRow(cols, out).ok());
+}
+
+// Feeds `in` (in chunks of `chunk` bytes, as a socket would deliver it) and decodes what the
+// client would receive.
+std::vector<pg::BackendMessage> Through(PgTranscoder& t, const std::vector<uint8_t>& in,
+                                        size_t chunk = 1 << 20) {
+  std::vector<uint8_t> buffered, out;
+  for (size_t pos = 0; pos < in.size(); pos += chunk) {
+    buffered.insert(buffered.end(), in.begin() + pos,
+                    in.begin() + std::min(in.size(), pos + chunk));
+    size_t consumed = 0;
+    EXPECT_TRUE(t.OnBackend(buffered, &consumed, &out).ok());
+    buffered.erase(buffered.begin(), buffered.begin() + consumed);
+  }
+  EXPECT_TRUE(buffered.empty());
+  static std::vector<uint8_t> keep;  // messages hold views into it
+  keep = out;
+  std::vector<pg::BackendMessage> msgs;
+  pg::BackendDecoder dec;
+  size_t pos = 0;
+  while (pos < keep.size()) {
+    size_t n = 0;
+    pg::BackendMessage m;
+    auto r = dec.Decode(std::span(keep).subspan(pos), &n, &m);
+    EXPECT_TRUE(r.ready()) << r.error;
+    if (!r.ready()) break;
+    msgs.push_back(std::move(m));
+    pos += n;
+  }
+  return msgs;
+}
+
+std::vector<std::string> Cells(const pg::BackendMessage& m) {
+  std::vector<std::string> r;
+  for (const auto& c : std::get<pg::DataRowView>(m).columns)
+    r.push_back(c.is_null ? "NULL" : std::string(c.data));
+  return r;
+}
+
+TEST(PgTranscoder, SimpleQueryRowsAreMaskedByContentAndColumn) {
+  PgTranscoder t(Profile(), 42, "abcd");
+  t.OnFrontend(pg::Query{"select * from customers"});
+  std::vector<uint8_t> in;
+  Put(Columns({{"id", 23}, {"contact", 25}, {"phone", 1043}, {"notes", 25}}), &in);
+  Row({"1", "bob@example.com", "6502530000", "card 4111 1111 1111 1111 ok"}, &in);
+  Row({"2", std::nullopt, "n/a", "nothing here"}, &in);
+  Put(pg::CommandComplete{"SELECT 2"}, &in);
+  Put(pg::ReadyForQuery{'I'}, &in);
+  for (size_t chunk : {size_t{1} << 20, size_t{7}, size_t{1}}) {
+    PgTranscoder tr(Profile(), 42, "abcd");
+    tr.OnFrontend(pg::Query{"select * from customers"});
+    auto msgs = Through(tr, in, chunk);
+    ASSERT_EQ(msgs.size(), 5u) << "chunk " << chunk;
+    EXPECT_EQ(Cells(msgs[1]),
+              (std::vector<std::string>{"1", "[EMAIL]", "[PHONE]", "card [CREDIT_CARD] ok"}));
+    EXPECT_EQ(Cells(msgs[2]), (std::vector<std::string>{"2", "NULL", "n/a", "nothing here"}));
+    EXPECT_TRUE(std::holds_alternative<pg::ReadyForQuery>(msgs[4]));
+  }
+}
+
+TEST(PgTranscoder, ExtendedProtocolBinaryResults) {
+  PgTranscoder t(Profile(), 42, "abcd");
+  // JDBC-style: a named statement described once, then bound with binary results.
+  t.OnFrontend(pg::Parse{"S_1", "select id, email, doc, born from users", {}});
+  t.OnFrontend(pg::Describe{'S', "S_1"});
+  t.OnFrontend(pg::Sync{});
+  std::vector<uint8_t> in;
+  Put(pg::ParseComplete{}, &in);
+  Put(pg::ParameterDescription{}, &in);
+  Put(Columns({{"id", 23}, {"email", 25}, {"doc", 3802}, {"dob", 1082}}), &in);
+  Put(pg::ReadyForQuery{'I'}, &in);
+  EXPECT_EQ(Through(t, in).size(), 4u);
+
+  int16_t binary = pg::kFormatBinary;
+  t.OnFrontend(pg::Bind{"", "S_1", {}, {}, {binary}});
+  t.OnFrontend(pg::Execute{"", 0});
+  t.OnFrontend(pg::Sync{});
+  in.clear();
+  Put(pg::BindComplete{}, &in);
+  std::string id("\0\0\0\7", 4);
+  std::string jsonb = std::string("\1") + R"({"mail": "ann@example.org"})";
+  std::string date("\0\0\x1f\x40", 4);
+  Row({id, "bob@example.com", jsonb, date}, &in);
+  Put(pg::CommandComplete{"SELECT 1"}, &in);
+  Put(pg::ReadyForQuery{'I'}, &in);
+  auto msgs = Through(t, in);
+  ASSERT_EQ(msgs.size(), 4u);
+  auto cells = Cells(msgs[1]);
+  EXPECT_EQ(cells[0], id);                                            // int4 untouched
+  EXPECT_EQ(cells[1], "[EMAIL]");                                     // text: bytes are text
+  EXPECT_EQ(cells[2], std::string("\1") + R"({"mail": "[EMAIL]"})");  // jsonb keeps its version
+  EXPECT_EQ(cells[3], "NULL");  // binary date of a "dob" column: NULL, a date can't hold [..]
+}
+
+TEST(PgTranscoder, ErrorsNoticesAndCopyAreMasked) {
+  PgTranscoder t(Profile(), 42, "abcd");
+  t.OnFrontend(pg::Query{"select 'bob@example.com'::int"});
+  std::vector<uint8_t> in;
+  Put(pg::MakeError(pg::Severity::kError, "22P02",
+                    "invalid input syntax for type integer: \"bob@example.com\""),
+      &in);
+  Put(pg::ReadyForQuery{'I'}, &in);
+  auto msgs = Through(t, in);
+  ASSERT_EQ(msgs.size(), 2u);
+  EXPECT_EQ(std::get<pg::ErrorResponse>(msgs[0]).message(),
+            "invalid input syntax for type integer: \"[EMAIL]\"");
+
+  t.OnFrontend(pg::Query{"copy customers to stdout"});
+  in.clear();
+  Put(pg::CopyOutResponse{}, &in);
+  Put(pg::CopyData{"1\tbob@example.com\t536-22-1234\n"}, &in);
+  Put(pg::CopyData{"2\tnobody\t\\N\n"}, &in);
+  Put(pg::CopyDone{}, &in);
+  Put(pg::CommandComplete{"COPY 2"}, &in);
+  Put(pg::ReadyForQuery{'I'}, &in);
+  msgs = Through(t, in);
+  ASSERT_EQ(msgs.size(), 6u);
+  EXPECT_EQ(std::get<pg::CopyData>(msgs[1]).data, "1\t[EMAIL]\t[US_SSN]\n");
+  EXPECT_EQ(std::get<pg::CopyData>(msgs[2]).data, "2\tnobody\t\\N\n");
+}
+
+TEST(PgTranscoder, StartupKeyAndSasl) {
+  PgTranscoder t(Profile(), 42, "abcd");
+  std::vector<uint8_t> in;
+  pg::Authentication sasl;
+  sasl.type = pg::AuthenticationType::kSasl;
+  sasl.sasl_mechanisms = {"SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"};
+  Put(sasl, &in);
+  Put(pg::BackendKeyData{777, "wxyz"}, &in);
+  Put(pg::ReadyForQuery{'I'}, &in);
+  auto msgs = Through(t, in);
+  ASSERT_EQ(msgs.size(), 3u);
+  EXPECT_EQ(std::get<pg::Authentication>(msgs[0]).sasl_mechanisms,
+            (std::vector<std::string_view>{"SCRAM-SHA-256"}));
+  EXPECT_EQ(std::get<pg::BackendKeyData>(msgs[1]).process_id, 42);
+  EXPECT_EQ(std::get<pg::BackendKeyData>(msgs[1]).secret_key, "abcd");
+  ASSERT_TRUE(t.upstream_key().has_value());
+  EXPECT_EQ(t.upstream_key()->first, 777);
+  EXPECT_EQ(t.upstream_key()->second, "wxyz");
+  EXPECT_TRUE(t.ready());
+}
+
+TEST(PgTranscoder, MalformedBackendFrameIsAnError) {
+  PgTranscoder t(Profile(), 42, "abcd");
+  std::vector<uint8_t> in = {'D', 0, 0, 0, 6, 0, 5};  // DataRow claiming 5 columns, no data
+  std::vector<uint8_t> out;
+  size_t consumed = 0;
+  EXPECT_FALSE(t.OnBackend(in, &consumed, &out).ok());
+}
+
+}  // namespace
+}  // namespace veil::agent

@@ -1,0 +1,164 @@
+#include "agent/server.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <asio/experimental/as_tuple.hpp>
+#include <filesystem>
+
+#include "masker/strategy.h"
+
+namespace veil::agent {
+
+using asio::experimental::as_tuple;
+
+Result<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& s) {
+  size_t colon = s.rfind(':');
+  if (colon == std::string::npos) return Error{"\"" + s + "\" is not host:port"};
+  std::string host = s.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  int port = 0;
+  try {
+    port = std::stoi(s.substr(colon + 1));
+  } catch (...) {
+    port = 0;
+  }
+  if (port <= 0 || port > 65535) return Error{"\"" + s + "\" has no valid port"};
+  return std::make_pair(host, static_cast<uint16_t>(port));
+}
+
+Server::~Server() {
+  std::error_code ec;
+  for (auto& a : tcp_) a->close(ec);
+  for (auto& a : unix_) a->close(ec);
+  for (auto& p : unix_paths_) std::filesystem::remove(p, ec);
+}
+
+Result<std::unique_ptr<Server>> Server::Start(const config::LoadedConfig& loaded,
+                                              asio::io_context& io) {
+  const auto& cfg = loaded.config;
+  std::unique_ptr<Server> server(new Server());
+  auto key = masker::MaskKey::LoadOrCreate(cfg.masking().key_file());
+  if (!key.ok()) return key.error();
+
+  std::map<std::string, std::shared_ptr<const masker::MaskingProfile>> profiles;
+  for (const auto& [name, p] : cfg.masking().profiles()) {
+    auto compiled = masker::MaskingProfile::Compile(p, "masking.profiles." + name, *key);
+    if (auto* errs = std::get_if<std::vector<masker::MaskingProfile::CompileError>>(&compiled)) {
+      std::string msg;
+      for (const auto& e : *errs)
+        msg += (msg.empty() ? "" : "\n") + loaded.At(e.path, e.message).ToString();
+      return Error{msg};
+    }
+    profiles[name] = std::get<0>(compiled);
+  }
+
+  const std::filesystem::path socket_dir =
+      std::filesystem::path(cfg.agent().control_socket()).parent_path();
+  for (int i = 0; i < cfg.endpoints_size(); ++i) {
+    const auto& e = cfg.endpoints(i);
+    if (e.protocol() != config::v1::Endpoint::PROTOCOL_POSTGRES) {
+      spdlog::warn("endpoint {}: protocol not served by this build; skipped", e.name());
+      continue;
+    }
+    if (e.access() == config::v1::Endpoint::ACCESS_OBSERVE) continue;  // no listener
+    auto ep = std::make_shared<PgEndpoint>();
+    ep->config = e;
+    auto up = SplitHostPort(e.upstream());
+    if (!up.ok()) return Error{loaded.At("endpoints[" + std::to_string(i) + "].upstream",
+                                         up.error().message).ToString()};
+    ep->upstream_host = up->first;
+    ep->upstream_port = up->second;
+    auto pit = profiles.find(e.masking());
+    if (pit == profiles.end())
+      return Error{"endpoint " + e.name() + ": no masking profile " + e.masking()};
+    ep->profile = pit->second;
+    ep->cancels = &server->cancels_;
+    ep->session_ids = &server->session_ids_;
+    if (e.tls().upstream() != config::v1::Tls::UPSTREAM_TLS_DISABLE)
+      return Error{"endpoint " + e.name() +
+                   ": TLS towards the upstream is not in this build yet; set tls.upstream: "
+                   "disable"};
+    server->endpoints_.push_back(ep);
+
+    // TCP listener.
+    auto listen = SplitHostPort(e.listen());
+    if (!listen.ok()) return Error{"endpoint " + e.name() + ": " + listen.error().message};
+    std::error_code ec;
+    auto addr = asio::ip::make_address(listen->first, ec);
+    if (ec) return Error{"endpoint " + e.name() + ": listen address " + listen->first + ": " +
+                         ec.message()};
+    auto acc = std::make_shared<asio::ip::tcp::acceptor>(io);
+    asio::ip::tcp::endpoint tep(addr, listen->second);
+    acc->open(tep.protocol(), ec);
+    if (!ec) acc->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acc->bind(tep, ec);
+    if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return Error{"endpoint " + e.name() + ": cannot listen on " + e.listen() + ": " +
+                         ec.message()};
+    server->tcp_.push_back(acc);
+    asio::co_spawn(io, server->AcceptTcp(ep, acc), asio::detached);
+
+    // Unix socket beside the control socket.
+    std::filesystem::create_directories(socket_dir, ec);
+    std::string path = (socket_dir / (".s.PGSQL." + std::to_string(listen->second))).string();
+    std::filesystem::remove(path, ec);
+    auto uacc = std::make_shared<asio::local::stream_protocol::acceptor>(io);
+    uacc->open(asio::local::stream_protocol(), ec);
+    if (!ec) uacc->bind(asio::local::stream_protocol::endpoint(path), ec);
+    if (!ec) uacc->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return Error{"endpoint " + e.name() + ": cannot listen on " + path + ": " +
+                         ec.message()};
+    ::chmod(path.c_str(), 0666);
+    server->unix_.push_back(uacc);
+    server->unix_paths_.push_back(path);
+    asio::co_spawn(io, server->AcceptUnix(ep, uacc), asio::detached);
+    spdlog::info("endpoint {}: listening on {} and {}, upstream {}", e.name(), e.listen(), path,
+                 e.upstream());
+  }
+  return server;
+}
+
+asio::awaitable<void> Server::AcceptTcp(std::shared_ptr<const PgEndpoint> ep,
+                                        std::shared_ptr<asio::ip::tcp::acceptor> acceptor) {
+  while (acceptor->is_open()) {
+    auto strand = asio::make_strand(acceptor->get_executor());
+    auto [ec, sock] = co_await acceptor->async_accept(strand, as_tuple(asio::use_awaitable));
+    if (ec) {
+      if (ec == asio::error::operation_aborted) co_return;
+      continue;
+    }
+    std::error_code pec;
+    auto remote = sock.remote_endpoint(pec);
+    sock.set_option(asio::ip::tcp::no_delay(true), pec);
+    PeerInfo peer{pec ? "?" : remote.address().to_string() + ":" + std::to_string(remote.port())};
+    asio::co_spawn(strand, RunPgSession(ep, Conn(std::move(sock)), std::move(peer)),
+                   asio::detached);
+  }
+}
+
+asio::awaitable<void> Server::AcceptUnix(
+    std::shared_ptr<const PgEndpoint> ep,
+    std::shared_ptr<asio::local::stream_protocol::acceptor> acceptor) {
+  while (acceptor->is_open()) {
+    auto strand = asio::make_strand(acceptor->get_executor());
+    auto [ec, sock] = co_await acceptor->async_accept(strand, as_tuple(asio::use_awaitable));
+    if (ec) {
+      if (ec == asio::error::operation_aborted) co_return;
+      continue;
+    }
+    PeerInfo peer{"unix"};
+    ucred cred{};
+    socklen_t len = sizeof(cred);
+    if (::getsockopt(sock.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+      peer.uid = cred.uid;
+      peer.pid = cred.pid;
+    }
+    asio::co_spawn(strand, RunPgSession(ep, Conn(std::move(sock)), std::move(peer)),
+                   asio::detached);
+  }
+}
+
+}  // namespace veil::agent
