@@ -17,8 +17,9 @@
 //
 // Errors carry OpenSSL's error queue text; nothing here throws.
 //
-// Thread-safety: a HostCa is immutable after LoadOrCreate; its const methods may be called from
-// several threads at once (OpenSSL 3 allows concurrent signing with one shared EVP_PKEY).
+// Thread-safety: a HostCa does not change after LoadOrCreate, but OpenSSL documents no guarantee
+// for signing with one EVP_PKEY from several threads at once. veild issues leaves at startup and
+// on reload, from one thread; callers elsewhere should serialize Issue too.
 #pragma once
 
 #include <openssl/types.h>
@@ -26,6 +27,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -82,7 +84,7 @@ class HostCa {
 
   // dir/ca.crt: what clients pass as sslrootcert.
   std::string CaCertPath() const;
-  // The CA certificate as PEM, byte for byte what ca.crt holds once created.
+  // The CA certificate as PEM (what ca.crt holds, re-encoded when loaded).
   const std::string& CaCertPem() const { return cert_pem_; }
   // Borrowed; valid while this HostCa lives.
   X509* ca_cert() const { return cert_.get(); }
