@@ -14,6 +14,8 @@ pkgs=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev libre2-dev clang-format
   # the libFuzzer targets (tools/fuzz.sh)
   clang libclang-rt-14-dev
+  # integration tests (tests/integration): a real PostgreSQL 15, pytest for Debian's python
+  postgresql-15 postgresql-client-15 openssl python3-pytest python3-psycopg2 python3-yaml
 )
 missing=()
 for p in "${pkgs[@]}"; do
