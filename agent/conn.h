@@ -26,8 +26,10 @@ class Conn {
 
   asio::awaitable<std::tuple<std::error_code, size_t>> ReadSome(std::span<uint8_t> into) {
     co_return co_await std::visit(
-        [&](auto& s) { return Deref(s).async_read_some(asio::buffer(into.data(), into.size()),
-                                                        asio::experimental::as_tuple(asio::use_awaitable)); },
+        [&](auto& s) {
+          return Deref(s).async_read_some(asio::buffer(into.data(), into.size()),
+                                          asio::experimental::as_tuple(asio::use_awaitable));
+        },
         s_);
   }
 
@@ -49,14 +51,16 @@ class Conn {
     if (auto* tcp = std::get_if<Tcp>(&s_)) {
       auto tls = std::make_unique<TlsTcp>(std::move(*tcp), ctx);
       if (configure && !configure(tls->native_handle())) co_return asio::error::invalid_argument;
-      auto [ec] = co_await tls->async_handshake(type, asio::experimental::as_tuple(asio::use_awaitable));
+      auto [ec] =
+          co_await tls->async_handshake(type, asio::experimental::as_tuple(asio::use_awaitable));
       s_ = std::move(tls);
       co_return ec;
     }
     if (auto* un = std::get_if<Unix>(&s_)) {
       auto tls = std::make_unique<TlsUnix>(std::move(*un), ctx);
       if (configure && !configure(tls->native_handle())) co_return asio::error::invalid_argument;
-      auto [ec] = co_await tls->async_handshake(type, asio::experimental::as_tuple(asio::use_awaitable));
+      auto [ec] =
+          co_await tls->async_handshake(type, asio::experimental::as_tuple(asio::use_awaitable));
       s_ = std::move(tls);
       co_return ec;
     }

@@ -84,8 +84,11 @@ awaitable<void> ForwardCancel(const CancelTarget& target) {
 class Session {
  public:
   Session(std::shared_ptr<const PgEndpoint> ep, Conn client, PeerInfo peer)
-      : ep_(std::move(ep)), client_(std::move(client)), peer_(std::move(peer)),
-        veil_pid_(RandomPid()), veil_secret_(RandomSecret()),
+      : ep_(std::move(ep)),
+        client_(std::move(client)),
+        peer_(std::move(peer)),
+        veil_pid_(RandomPid()),
+        veil_secret_(RandomSecret()),
         transcoder_(ep_->profile, veil_pid_, veil_secret_) {
     id_ = ep_->session_ids->fetch_add(1) + 1;
   }
@@ -130,8 +133,8 @@ class Session {
         uint8_t answer = offer ? 'S' : 'N';
         if (auto ec = co_await client_.WriteAll({&answer, 1})) co_return PumpEnd{};
         if (offer) {
-          auto ec = co_await client_.StartTls(*ep_->client_tls, asio::ssl::stream_base::server,
-                                              nullptr);
+          auto ec =
+              co_await client_.StartTls(*ep_->client_tls, asio::ssl::stream_base::server, nullptr);
           if (ec) {
             spdlog::info("session {}: client TLS handshake failed: {}", id_, ec.message());
             co_return PumpEnd{};
@@ -183,26 +186,19 @@ class Session {
       if (ec || got != 1 || answer != 'S')
         co_return PumpEnd{"veil: the upstream of " + ep_->config.name() + " does not offer TLS"};
       const std::string host = ep_->upstream_host;
-      auto verify = ep_->config.tls().upstream();
+      const auto verify = ep_->upstream_verify;
       auto tec = co_await upstream_->StartTls(
-          *ep_->upstream_tls, asio::ssl::stream_base::client, [&](SSL* ssl) {
-            std::error_code parse_ec;
-            asio::ip::make_address(host, parse_ec);
-            const bool ip = !parse_ec;
-            if (!ip) SSL_set_tlsext_host_name(ssl, host.c_str());
-            if (verify == config::v1::Tls::UPSTREAM_TLS_VERIFY_FULL) {
-              if (ip) return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str()) == 1;
-              return SSL_set1_host(ssl, host.c_str()) == 1;
-            }
-            return true;
-          });
-      if (tec)
-        co_return PumpEnd{"veil: TLS to the upstream of " + ep_->config.name() +
-                          " failed: " + tec.message()};
+          *ep_->upstream_tls, asio::ssl::stream_base::client,
+          [&](SSL* ssl) { return tls::ConfigureUpstreamSsl(ssl, verify, host).ok(); });
+      if (tec) {
+        spdlog::warn("session {}: TLS to the upstream of {} failed: {}", id_, ep_->config.name(),
+                     tec.message());
+        co_return PumpEnd{"veil: TLS to the upstream of " + ep_->config.name() + " failed"};
+      }
     }
     if (co_await upstream_->WriteAll(startup_frame)) co_return PumpEnd{"veil: upstream closed"};
-    spdlog::info("session {} on {}: {} user={} database={}", id_, ep_->config.name(),
-                 peer_.address, user_, database_);
+    spdlog::info("session {} on {}: {} user={} database={}", id_, ep_->config.name(), peer_.address,
+                 user_, database_);
     co_return PumpEnd{};
   }
 
@@ -218,6 +214,23 @@ class Session {
         auto r = dec.Decode(cin_.filled().subspan(total), &n, &msg);
         if (r.status == pg::DecodeStatus::kNeedMoreData) break;
         if (r.status == pg::DecodeStatus::kError) co_return PumpEnd{"veil: " + r.error, "08P01"};
+        if (auto* q = std::get_if<pg::Query>(&msg)) {
+          if (auto lookup = transcoder_.CopyColumnLookup(*q)) {
+            // Forward what precedes this Query, then veil's catalog lookup, then the Query.
+            if (total > 0 && co_await upstream_->WriteAll(cin_.filled().first(total)))
+              co_return PumpEnd{};
+            cin_.Consume(total);
+            total = 0;
+            std::vector<uint8_t> frame;
+            pg::Query lookup_query{*lookup};
+            (void)pg::Encode(lookup_query, &frame);
+            transcoder_.OnFrontend(pg::FrontendMessage(lookup_query));
+            if (co_await upstream_->WriteAll(frame)) co_return PumpEnd{};
+            // The decoded Query viewed the old buffer position: decode it again.
+            auto again = dec.Decode(cin_.filled(), &n, &msg);
+            if (!again.ready()) co_return PumpEnd{"veil: internal error", "08006"};
+          }
+        }
         transcoder_.OnFrontend(msg);
         total += n;
         if (std::holds_alternative<pg::Terminate>(msg)) {
@@ -248,8 +261,8 @@ class Session {
       out.clear();
       Status st = transcoder_.OnBackend(uin_.filled(), &consumed, &out);
       if (!out.empty() && co_await client_.WriteAll(out)) co_return PumpEnd{};
-      if (!st.ok()) co_return PumpEnd{"veil: upstream protocol error: " + st.error().message,
-                                      "08P01"};
+      if (!st.ok())
+        co_return PumpEnd{"veil: upstream protocol error: " + st.error().message, "08P01"};
       uin_.Consume(consumed);
       if (!registered_ && transcoder_.upstream_key()) {
         registered_ = true;
@@ -294,8 +307,7 @@ std::optional<CancelTarget> CancelRegistry::Find(int32_t pid, const std::string&
 
 awaitable<void> RunPgSession(std::shared_ptr<const PgEndpoint> endpoint, Conn client,
                              PeerInfo peer) {
-  auto session = std::make_unique<Session>(std::move(endpoint), std::move(client),
-                                           std::move(peer));
+  auto session = std::make_unique<Session>(std::move(endpoint), std::move(client), std::move(peer));
   co_await session->Run();
 }
 

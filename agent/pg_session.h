@@ -15,6 +15,7 @@
 #include "agent/conn.h"
 #include "config/veil_config.pb.h"
 #include "masker/profile.h"
+#include "tls/context.h"
 
 namespace veil::agent {
 
@@ -46,12 +47,13 @@ struct PgEndpoint {
   std::shared_ptr<const masker::MaskingProfile> profile;
   std::shared_ptr<asio::ssl::context> client_tls;    // null: clients get 'N' to SSLRequest
   std::shared_ptr<asio::ssl::context> upstream_tls;  // null: plain TCP upstream
+  tls::UpstreamVerify upstream_verify = tls::UpstreamVerify::kDisable;
   CancelRegistry* cancels = nullptr;
   std::atomic<uint64_t>* session_ids = nullptr;
 };
 
 struct PeerInfo {
-  std::string address;       // "127.0.0.1:51234" or "unix"
+  std::string address;          // "127.0.0.1:51234" or "unix"
   std::optional<uint32_t> uid;  // unix socket: from SO_PEERCRED
   std::optional<int32_t> pid;
 };

@@ -1,6 +1,7 @@
 #include "agent/pg_transcoder.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include "agent/protocol/postgres/encoder.h"
 
@@ -9,21 +10,43 @@ namespace {
 
 // Type OIDs (pg_type.h).
 constexpr uint32_t kBool = 16, kBytea = 17, kChar = 18, kName = 19, kInt8 = 20, kInt2 = 21,
-                   kInt4 = 23, kText = 25, kOid = 26, kTid = 27, kXid = 28, kCid = 29,
-                   kJson = 114, kXml = 142, kCidr = 650, kFloat4 = 700, kFloat8 = 701,
-                   kUnknown = 705, kMacaddr8 = 774, kMoney = 790, kMacaddr = 829, kInet = 869,
-                   kBpchar = 1042, kVarchar = 1043, kDate = 1082, kTime = 1083,
-                   kTimestamp = 1114, kTimestamptz = 1184, kInterval = 1186, kTimetz = 1266,
-                   kBit = 1560, kVarbit = 1562, kNumeric = 1700, kUuid = 2950, kJsonb = 3802;
+                   kInt4 = 23, kText = 25, kOid = 26, kTid = 27, kXid = 28, kCid = 29, kJson = 114,
+                   kXml = 142, kCidr = 650, kFloat4 = 700, kFloat8 = 701, kUnknown = 705,
+                   kMacaddr8 = 774, kMoney = 790, kMacaddr = 829, kInet = 869, kBpchar = 1042,
+                   kVarchar = 1043, kDate = 1082, kTime = 1083, kTimestamp = 1114,
+                   kTimestamptz = 1184, kInterval = 1186, kTimetz = 1266, kBit = 1560,
+                   kVarbit = 1562, kNumeric = 1700, kUuid = 2950, kJsonb = 3802;
 
 // Types whose text form cannot hold free text: not content-scanned (a name hint or a rule
 // still masks them, to NULL).
 bool NonText(uint32_t oid) {
   switch (oid) {
-    case kBool: case kBytea: case kInt8: case kInt2: case kInt4: case kOid: case kTid:
-    case kXid: case kCid: case kFloat4: case kFloat8: case kMoney: case kDate: case kTime:
-    case kTimestamp: case kTimestamptz: case kInterval: case kTimetz: case kBit: case kVarbit:
-    case kNumeric: case kUuid: case kInet: case kCidr: case kMacaddr: case kMacaddr8:
+    case kBool:
+    case kBytea:
+    case kInt8:
+    case kInt2:
+    case kInt4:
+    case kOid:
+    case kTid:
+    case kXid:
+    case kCid:
+    case kFloat4:
+    case kFloat8:
+    case kMoney:
+    case kDate:
+    case kTime:
+    case kTimestamp:
+    case kTimestamptz:
+    case kInterval:
+    case kTimetz:
+    case kBit:
+    case kVarbit:
+    case kNumeric:
+    case kUuid:
+    case kInet:
+    case kCidr:
+    case kMacaddr:
+    case kMacaddr8:
       return true;
     default:
       return false;
@@ -34,7 +57,13 @@ bool NonText(uint32_t oid) {
 // enums, may be: scanned, since an unmasked value is the worse failure).
 bool BinaryIsText(uint32_t oid) {
   switch (oid) {
-    case kText: case kVarchar: case kBpchar: case kName: case kUnknown: case kJson: case kXml:
+    case kText:
+    case kVarchar:
+    case kBpchar:
+    case kName:
+    case kUnknown:
+    case kJson:
+    case kXml:
     case kChar:
       return true;
     default:
@@ -51,9 +80,11 @@ PgTranscoder::Description PgTranscoder::Description::Of(const pg::RowDescription
   return out;
 }
 
-PgTranscoder::PgTranscoder(std::shared_ptr<const masker::MaskingProfile> profile,
-                           int32_t veil_pid, std::string veil_secret)
-    : profile_(profile), masker_(profile), veil_pid_(veil_pid),
+PgTranscoder::PgTranscoder(std::shared_ptr<const masker::MaskingProfile> profile, int32_t veil_pid,
+                           std::string veil_secret)
+    : profile_(profile),
+      masker_(profile),
+      veil_pid_(veil_pid),
       veil_secret_(std::move(veil_secret)) {}
 
 ResultPlan PgTranscoder::PlanFor(const Description& d, std::span<const int16_t> formats) const {
@@ -84,11 +115,114 @@ ResultPlan PgTranscoder::PlanFor(const Description& d, std::span<const int16_t> 
   return plan;
 }
 
+namespace {
+
+std::string Lower(std::string_view s) {
+  std::string r(s);
+  for (char& c : r) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+  return r;
+}
+
+}  // namespace
+
+std::optional<std::string> PgTranscoder::CopyColumnLookup(const pg::Query& query) {
+  // COPY <table> [ (columns) ] TO STDOUT [ … ]: only the table form needs the catalog.
+  std::string q = Lower(query.sql);
+  size_t i = q.find_first_not_of(" \t\r\n");
+  if (i == std::string::npos || q.compare(i, 5, "copy ") != 0) return std::nullopt;
+  if (q.find(" to stdout") == std::string::npos) return std::nullopt;
+  copy_csv_ = q.find("csv") != std::string::npos;
+  i = q.find_first_not_of(" \t\r\n", i + 5);
+  size_t j = i;
+  while (j < q.size() && (std::isalnum(static_cast<unsigned char>(q[j])) || q[j] == '_' ||
+                          q[j] == '.' || q[j] == '"'))
+    ++j;
+  if (j == i || q[i] == '(') return std::nullopt;  // COPY (SELECT …): rows carry no names
+  std::string table(query.sql.substr(i, j - i));
+  if (table.find_first_of("'$\\") != std::string::npos || tx_status_ != 'I') return std::nullopt;
+  lookup_pending_ = true;
+  return "SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = pg_catalog.to_regclass('" +
+         table + "') AND attnum > 0 AND NOT attisdropped ORDER BY attnum";
+}
+
+// The answer to a lookup veil sent: consumed, never forwarded. True if `m` was part of it.
+bool PgTranscoder::ConsumeLookup(const pg::BackendMessage& m) {
+  if (pending_.empty() || pending_.front().kind != Expect::kLookup) return false;
+  if (auto* row = std::get_if<pg::DataRowView>(&m)) {
+    if (!row->columns.empty() && !row->columns[0].is_null)
+      lookup_columns_.emplace_back(row->columns[0].data);
+  } else if (auto* ready = std::get_if<pg::ReadyForQuery>(&m)) {
+    tx_status_ = ready->transaction_status;
+    pending_.pop_front();
+  }
+  return true;  // RowDescription, CommandComplete, ErrorResponse of the lookup: dropped
+}
+
+// One line of COPY text or CSV: each field masked with its column's policy.
+bool PgTranscoder::MaskCopyLine(std::string_view line, std::string* out) {
+  const ResultPlan& plan = *copy_plan_;
+  copy_fields_.clear();
+  size_t pos = 0;
+  while (pos <= line.size()) {
+    size_t end = pos;
+    if (copy_csv_ && end < line.size() && line[end] == '"') {
+      ++end;
+      while (end < line.size() &&
+             !(line[end] == '"' && (end + 1 >= line.size() || line[end + 1] != '"')))
+        end += line[end] == '"' ? 2 : 1;
+      if (end < line.size()) ++end;
+    }
+    size_t sep = line.find(copy_csv_ ? ',' : '\t', end);
+    if (sep == std::string_view::npos) sep = line.size();
+    copy_fields_.push_back(line.substr(pos, sep - pos));
+    pos = sep + 1;
+  }
+  if (copy_fields_.size() != plan.columns.size()) return false;
+  batch_cells_.clear();
+  batch_policies_.clear();
+  for (size_t c = 0; c < copy_fields_.size(); ++c) {
+    std::string_view f = copy_fields_[c];
+    bool quoted = copy_csv_ && f.size() >= 2 && f.front() == '"' && f.back() == '"';
+    if (quoted) f = f.substr(1, f.size() - 2);
+    const bool null = copy_csv_ ? copy_fields_[c].empty() : f == "\\N";
+    batch_cells_.push_back({f, null});
+    const auto& cp = plan.columns[c];
+    batch_policies_.push_back(cp.kind == ColumnPlan::Kind::kPass ? nullptr : &cp.policy);
+  }
+  masker_.MaskRows(batch_policies_, batch_cells_, &outcomes_, &outs_, &stats_);
+  bool changed = false;
+  out->clear();
+  for (size_t c = 0; c < copy_fields_.size(); ++c) {
+    if (c) out->push_back(copy_csv_ ? ',' : '\t');
+    std::string_view original = copy_fields_[c];
+    if (outcomes_[c] == masker::ValueOutcome::kMasked) {
+      changed = true;
+      bool quoted = copy_csv_ && original.size() >= 2 && original.front() == '"';
+      if (quoted) out->push_back('"');
+      out->append(outs_[c]);
+      if (quoted) out->push_back('"');
+    } else if (outcomes_[c] == masker::ValueOutcome::kNull) {
+      changed = true;
+      if (!copy_csv_) out->append("\\N");
+    } else {
+      out->append(original);
+    }
+  }
+  batch_cells_.clear();
+  return changed;
+}
+
 void PgTranscoder::OnFrontend(const pg::FrontendMessage& message) {
   std::visit(
       [&](const auto& m) {
         using T = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<T, pg::Query>) {
+          if (lookup_pending_) {  // the Query CopyColumnLookup returned, sent by the session
+            lookup_pending_ = false;
+            lookup_columns_.clear();
+            pending_.push_back({Expect::kLookup, {}});
+            return;
+          }
           pending_.push_back({Expect::kQuery, {}});
         } else if constexpr (std::is_same_v<T, pg::Parse>) {
           pending_.push_back({Expect::kParse, std::string(m.statement)});
@@ -97,9 +231,9 @@ void PgTranscoder::OnFrontend(const pg::FrontendMessage& message) {
           portal_descriptions_.erase(std::string(m.portal));
           pending_.push_back({Expect::kBind, std::string(m.portal)});
         } else if constexpr (std::is_same_v<T, pg::Describe>) {
-          pending_.push_back({m.target == 'S' ? Expect::kDescribeStatement
-                                              : Expect::kDescribePortal,
-                              std::string(m.name)});
+          pending_.push_back(
+              {m.target == 'S' ? Expect::kDescribeStatement : Expect::kDescribePortal,
+               std::string(m.name)});
         } else if constexpr (std::is_same_v<T, pg::Execute>) {
           pending_.push_back({Expect::kExecute, std::string(m.portal)});
         } else if constexpr (std::is_same_v<T, pg::Close>) {
@@ -150,9 +284,8 @@ const ResultPlan* PgTranscoder::PlanForRows() {
 
 void PgTranscoder::MaskResponse(pg::ResponseFields* fields) {
   // Texts that can echo data: message, detail, hint, context, internal query.
-  static constexpr char kTextFields[] = {pg::field::kMessage, pg::field::kDetail,
-                                         pg::field::kHint, pg::field::kWhere,
-                                         pg::field::kInternalQuery};
+  static constexpr char kTextFields[] = {pg::field::kMessage, pg::field::kDetail, pg::field::kHint,
+                                         pg::field::kWhere, pg::field::kInternalQuery};
   std::string out;
   for (char code : kTextFields) {
     std::string_view v = fields->Get(code);
@@ -198,7 +331,9 @@ Status PgTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
                                std::vector<uint8_t>* out) {
   *consumed = 0;
   // Every message not appended before the next non-DataRow frame breaks the row batch.
-  auto forward = [&](size_t b, size_t n) { out->insert(out->end(), in.begin() + b, in.begin() + b + n); };
+  auto forward = [&](size_t b, size_t n) {
+    out->insert(out->end(), in.begin() + b, in.begin() + b + n);
+  };
   while (*consumed < in.size()) {
     size_t n = 0;
     auto r = decoder_.Decode(in.subspan(*consumed), &n, &message_);
@@ -207,6 +342,7 @@ Status PgTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
     const size_t at = *consumed;
     *consumed += n;
 
+    if (ConsumeLookup(message_)) continue;
     if (auto* row = std::get_if<pg::DataRowView>(&message_)) {
       const ResultPlan* plan = PlanForRows();
       if (batch_plan_ && plan != batch_plan_) {
@@ -226,10 +362,10 @@ Status PgTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
         batch_plan_ = plan;
         batch_policies_.clear();
         for (const auto& c : plan->columns)
-          batch_policies_.push_back(
-              c.kind == ColumnPlan::Kind::kPass || c.kind == ColumnPlan::Kind::kNullIfRule
-                  ? nullptr
-                  : &c.policy);
+          batch_policies_.push_back(c.kind == ColumnPlan::Kind::kPass ||
+                                            c.kind == ColumnPlan::Kind::kNullIfRule
+                                        ? nullptr
+                                        : &c.policy);
       }
       for (size_t c = 0; c < row->columns.size(); ++c) {
         const auto& v = row->columns[c];
@@ -292,16 +428,36 @@ Status PgTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
             query_plan_.reset();
             execute_plan_.reset();
             in_copy_out_ = false;
+            copy_plan_.reset();
+            tx_status_ = m.transaction_status;
             ready_ = true;
             forward(at, n);
           } else if constexpr (std::is_same_v<T, pg::CopyOutResponse> ||
                                std::is_same_v<T, pg::CopyBothResponse>) {
             in_copy_out_ = true;
+            // Column context for the lines: the names a lookup found, if they fit.
+            if (!lookup_columns_.empty() && lookup_columns_.size() == m.column_formats.size() &&
+                m.format == pg::kFormatText) {
+              Description d;
+              for (const auto& name : lookup_columns_) d.fields.push_back({name, kText, 0});
+              copy_plan_ = PlanFor(d, {});
+            }
+            lookup_columns_.clear();
             forward(at, n);
           } else if constexpr (std::is_same_v<T, pg::CopyData>) {
             // COPY TO STDOUT: one or more lines per message (text or CSV). Masking works on
             // the line as text; replacements hold no tab, comma, quote or newline.
-            if (in_copy_out_ && masker_.MaskLines(m.data, &copy_masked_, &stats_)) {
+            std::string_view data = m.data;
+            const bool newline = !data.empty() && data.back() == '\n';
+            if (newline) data.remove_suffix(1);
+            bool changed = false;
+            if (in_copy_out_ && copy_plan_ && data.find('\n') == std::string_view::npos) {
+              changed = MaskCopyLine(data, &copy_masked_);
+              if (changed && newline) copy_masked_.push_back('\n');
+            } else if (in_copy_out_) {
+              changed = masker_.MaskLines(m.data, &copy_masked_, &stats_);
+            }
+            if (changed) {
               status = pg::AppendMessage('d', copy_masked_, out);
             } else {
               forward(at, n);

@@ -33,10 +33,10 @@ namespace veil::agent {
 // How one result column is masked.
 struct ColumnPlan {
   enum class Kind : uint8_t {
-    kPass,        // not text, no rule: forwarded as is
-    kText,        // text bytes (text format, or a binary format whose bytes are text)
-    kJsonbBinary, // binary jsonb: a version byte, then text
-    kNullIfRule,  // binary non-text under a masking rule: becomes NULL
+    kPass,         // not text, no rule: forwarded as is
+    kText,         // text bytes (text format, or a binary format whose bytes are text)
+    kJsonbBinary,  // binary jsonb: a version byte, then text
+    kNullIfRule,   // binary non-text under a masking rule: becomes NULL
   };
   Kind kind = Kind::kPass;
   masker::ColumnPolicy policy;
@@ -54,6 +54,12 @@ class PgTranscoder {
 
   // A frontend message the session forwards upstream (already decoded and validated).
   void OnFrontend(const pg::FrontendMessage& message);
+
+  // COPY … TO STDOUT names no columns, and rules and column hints need them. For such a Query,
+  // sent while the session is idle (so a failure cannot abort the client's transaction), this
+  // returns a catalog query for the session to send upstream just before it; its answer is
+  // consumed here, never shown to the client. Call OnFrontend(that Query) before forwarding.
+  std::optional<std::string> CopyColumnLookup(const pg::Query& query);
 
   // Consumes the complete backend frames at the start of `in` (*consumed bytes) and appends
   // what the client must receive to *out. An error is a protocol violation: end the session
@@ -85,8 +91,16 @@ class PgTranscoder {
 
  private:
   enum class Expect : uint8_t {
-    kQuery, kParse, kBind, kDescribeStatement, kDescribePortal, kExecute, kClose, kSync,
-    kFunctionCall
+    kQuery,
+    kParse,
+    kBind,
+    kDescribeStatement,
+    kDescribePortal,
+    kExecute,
+    kClose,
+    kSync,
+    kFunctionCall,
+    kLookup
   };
   struct Pending {
     Expect kind;
@@ -98,6 +112,8 @@ class PgTranscoder {
   };
 
   const ResultPlan* PlanForRows();
+  bool ConsumeLookup(const pg::BackendMessage& m);
+  bool MaskCopyLine(std::string_view line, std::string* out);
   Status FlushRows(std::vector<uint8_t>* out);
   void MaskResponse(pg::ResponseFields* fields);
   void PopUntilSync();
@@ -116,10 +132,17 @@ class PgTranscoder {
   std::map<std::string, Description, std::less<>> portal_descriptions_;
   std::map<std::string, PortalState, std::less<>> portals_;
 
-  std::optional<ResultPlan> query_plan_;  // simple query: the current result's plan
-  std::optional<ResultPlan> execute_plan_;  // extended: the plan of the Execute at the head
+  std::optional<ResultPlan> query_plan_;     // simple query: the current result's plan
+  std::optional<ResultPlan> execute_plan_;   // extended: the plan of the Execute at the head
   std::optional<ResultPlan> fallback_plan_;  // rows whose description veil did not see
   bool in_copy_out_ = false;
+  char tx_status_ = 'I';  // from the last ReadyForQuery
+  // COPY OUT column context: names from the lookup, format (CSV or text) from the statement.
+  bool lookup_pending_ = false;
+  std::vector<std::string> lookup_columns_;
+  bool copy_csv_ = false;
+  std::optional<ResultPlan> copy_plan_;
+  std::vector<std::string_view> copy_fields_;
 
   // The batch of DataRows being masked: cells of whole rows, views into the input.
   const ResultPlan* batch_plan_ = nullptr;

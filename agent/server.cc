@@ -3,11 +3,13 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <asio/experimental/as_tuple.hpp>
 #include <filesystem>
 
 #include "masker/strategy.h"
+#include "tls/context.h"
 
 namespace veil::agent {
 
@@ -67,8 +69,9 @@ Result<std::unique_ptr<Server>> Server::Start(const config::LoadedConfig& loaded
     auto ep = std::make_shared<PgEndpoint>();
     ep->config = e;
     auto up = SplitHostPort(e.upstream());
-    if (!up.ok()) return Error{loaded.At("endpoints[" + std::to_string(i) + "].upstream",
-                                         up.error().message).ToString()};
+    if (!up.ok())
+      return Error{loaded.At("endpoints[" + std::to_string(i) + "].upstream", up.error().message)
+                       .ToString()};
     ep->upstream_host = up->first;
     ep->upstream_port = up->second;
     auto pit = profiles.find(e.masking());
@@ -77,27 +80,58 @@ Result<std::unique_ptr<Server>> Server::Start(const config::LoadedConfig& loaded
     ep->profile = pit->second;
     ep->cancels = &server->cancels_;
     ep->session_ids = &server->session_ids_;
-    if (e.tls().upstream() != config::v1::Tls::UPSTREAM_TLS_DISABLE)
-      return Error{"endpoint " + e.name() +
-                   ": TLS towards the upstream is not in this build yet; set tls.upstream: "
-                   "disable"};
-    server->endpoints_.push_back(ep);
-
-    // TCP listener.
+    // TCP listener address (also named in the client-facing certificate).
     auto listen = SplitHostPort(e.listen());
     if (!listen.ok()) return Error{"endpoint " + e.name() + ": " + listen.error().message};
+
+    // TLS towards clients: a leaf from the host CA in state_dir/ca/.
+    if (e.tls().client() != config::v1::Tls::CLIENT_TLS_DISABLE) {
+      if (!server->ca_) {
+        auto ca = tls::HostCa::LoadOrCreate(cfg.agent().state_dir() + "/ca");
+        if (!ca.ok()) return Error{"host CA: " + ca.error().message};
+        server->ca_ = std::make_unique<tls::HostCa>(std::move(ca).value());
+      }
+      std::vector<std::string> dns = {"localhost"}, ips = {"127.0.0.1", "::1"};
+      char host[256] = {};
+      if (::gethostname(host, sizeof(host) - 1) == 0 && host[0]) dns.push_back(host);
+      std::error_code aec;
+      auto la = asio::ip::make_address(listen->first, aec);
+      if (!aec && !la.is_unspecified() && !la.is_loopback()) ips.push_back(listen->first);
+      if (aec) dns.push_back(listen->first);
+      auto leaf = server->ca_->Issue(dns, ips);
+      if (!leaf.ok()) return Error{"endpoint " + e.name() + ": " + leaf.error().message};
+      auto ctx = tls::MakeClientFacingContext(*leaf);
+      if (!ctx.ok()) return Error{"endpoint " + e.name() + ": " + ctx.error().message};
+      ep->client_tls = std::make_shared<asio::ssl::context>(ctx->release());
+    }
+    // TLS towards the upstream, per tls.upstream.
+    using T = config::v1::Tls;
+    const auto mode = e.tls().upstream();
+    if (mode != T::UPSTREAM_TLS_DISABLE) {
+      ep->upstream_verify = mode == T::UPSTREAM_TLS_REQUIRE     ? tls::UpstreamVerify::kRequire
+                            : mode == T::UPSTREAM_TLS_VERIFY_CA ? tls::UpstreamVerify::kVerifyCa
+                                                                : tls::UpstreamVerify::kVerifyFull;
+      auto ctx = tls::MakeUpstreamContext(ep->upstream_verify, e.tls().upstream_ca());
+      if (!ctx.ok())
+        return Error{"endpoint " + e.name() + ": tls.upstream: " + ctx.error().message};
+      ep->upstream_tls = std::make_shared<asio::ssl::context>(ctx->release());
+    }
+    server->endpoints_.push_back(ep);
+
     std::error_code ec;
     auto addr = asio::ip::make_address(listen->first, ec);
-    if (ec) return Error{"endpoint " + e.name() + ": listen address " + listen->first + ": " +
-                         ec.message()};
+    if (ec)
+      return Error{"endpoint " + e.name() + ": listen address " + listen->first + ": " +
+                   ec.message()};
     auto acc = std::make_shared<asio::ip::tcp::acceptor>(io);
     asio::ip::tcp::endpoint tep(addr, listen->second);
     acc->open(tep.protocol(), ec);
     if (!ec) acc->set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) acc->bind(tep, ec);
     if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) return Error{"endpoint " + e.name() + ": cannot listen on " + e.listen() + ": " +
-                         ec.message()};
+    if (ec)
+      return Error{"endpoint " + e.name() + ": cannot listen on " + e.listen() + ": " +
+                   ec.message()};
     server->tcp_.push_back(acc);
     asio::co_spawn(io, server->AcceptTcp(ep, acc), asio::detached);
 
@@ -109,8 +143,8 @@ Result<std::unique_ptr<Server>> Server::Start(const config::LoadedConfig& loaded
     uacc->open(asio::local::stream_protocol(), ec);
     if (!ec) uacc->bind(asio::local::stream_protocol::endpoint(path), ec);
     if (!ec) uacc->listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) return Error{"endpoint " + e.name() + ": cannot listen on " + path + ": " +
-                         ec.message()};
+    if (ec)
+      return Error{"endpoint " + e.name() + ": cannot listen on " + path + ": " + ec.message()};
     ::chmod(path.c_str(), 0666);
     server->unix_.push_back(uacc);
     server->unix_paths_.push_back(path);

@@ -13,6 +13,7 @@
 #include "agent/pg_session.h"
 #include "common/result.h"
 #include "config/loader.h"
+#include "tls/host_ca.h"
 
 namespace veil::agent {
 
@@ -32,6 +33,7 @@ class Server {
                                    std::shared_ptr<asio::local::stream_protocol::acceptor> a);
 
   CancelRegistry cancels_;
+  std::unique_ptr<tls::HostCa> ca_;
   std::atomic<uint64_t> session_ids_{0};
   std::vector<std::shared_ptr<const PgEndpoint>> endpoints_;
   std::vector<std::shared_ptr<asio::ip::tcp::acceptor>> tcp_;
