@@ -343,6 +343,12 @@ Status PgTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
     *consumed += n;
 
     if (ConsumeLookup(message_)) continue;
+    if (dropping_copy_) {  // the rest of a refused binary COPY, up to its CommandComplete
+      if (std::holds_alternative<pg::CommandComplete>(message_) ||
+          std::holds_alternative<pg::ErrorResponse>(message_))
+        dropping_copy_ = false;
+      if (!std::holds_alternative<pg::ReadyForQuery>(message_)) continue;
+    }
     if (auto* row = std::get_if<pg::DataRowView>(&message_)) {
       const ResultPlan* plan = PlanForRows();
       if (batch_plan_ && plan != batch_plan_) {
@@ -434,6 +440,18 @@ Status PgTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
             forward(at, n);
           } else if constexpr (std::is_same_v<T, pg::CopyOutResponse> ||
                                std::is_same_v<T, pg::CopyBothResponse>) {
+            if (m.format != pg::kFormatText) {
+              // Binary COPY has no text to mask and veil does not know its column types:
+              // the client gets an error for its statement instead of the data.
+              status = pg::Encode(
+                  pg::MakeError(pg::Severity::kError, "0A000",
+                                "veil: binary COPY cannot be masked; use COPY … TO STDOUT in "
+                                "text or CSV format"),
+                  out);
+              dropping_copy_ = true;
+              lookup_columns_.clear();
+              return;
+            }
             in_copy_out_ = true;
             // Column context for the lines: the names a lookup found, if they fit.
             if (!lookup_columns_.empty() && lookup_columns_.size() == m.column_formats.size() &&

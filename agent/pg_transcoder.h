@@ -136,7 +136,8 @@ class PgTranscoder {
   std::optional<ResultPlan> execute_plan_;   // extended: the plan of the Execute at the head
   std::optional<ResultPlan> fallback_plan_;  // rows whose description veil did not see
   bool in_copy_out_ = false;
-  char tx_status_ = 'I';  // from the last ReadyForQuery
+  bool dropping_copy_ = false;  // a binary COPY OUT refused: its data is not forwarded
+  char tx_status_ = 'I';        // from the last ReadyForQuery
   // COPY OUT column context: names from the lookup, format (CSV or text) from the statement.
   bool lookup_pending_ = false;
   std::vector<std::string> lookup_columns_;

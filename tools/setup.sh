@@ -16,6 +16,8 @@ pkgs=(
   clang libclang-rt-14-dev
   # integration tests (tests/integration): a real PostgreSQL 15, pytest for Debian's python
   postgresql-15 postgresql-client-15 openssl python3-pytest python3-psycopg2 python3-yaml
+  # the proxy benchmark (tools/bench/pg_bench.sh): pgbouncer as the reference, bc for ratios
+  pgbouncer bc
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -265,3 +265,49 @@ def test_upstream_tls_with_the_wrong_ca_is_refused(pg_tls, start_veild, tmp_path
     r = psql_via(port, "SELECT 1", check=False)
     assert r.returncode != 0
     assert "veil: TLS to the upstream of shop-db failed" in r.stderr
+
+
+# ---- streaming: memory does not grow with the result ----
+
+
+def _vm_kib(pid, field):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def test_a_million_rows_stream_in_bounded_memory(veil):
+    proc, port = veil
+    before = _vm_kib(proc.pid, "VmRSS")
+    # Every row carries an email, so every row is masked and rebuilt on the way.
+    r = subprocess.run(["psql", "-h", HOST, "-p", str(port), "-U", "postgres", "-d", "shop",
+                        "-At", "-X", "-c",
+                        "SELECT n, 'user' || n || '@example.com' FROM generate_series(1, 1000000) n"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) == 1_000_000
+    assert lines[0] == "1|[EMAIL]" and lines[-1] == "1000000|[EMAIL]"
+    peak = _vm_kib(proc.pid, "VmHWM")
+    print(f"veild RSS before {before} KiB, peak {peak} KiB")
+    assert peak < 64 * 1024, f"veild peaked at {peak} KiB for a 1M-row result"
+
+
+def test_binary_copy_is_refused_not_leaked(veil, seeded_values):
+    _, port = veil
+    conn = psycopg2.connect(host=HOST, port=port, dbname="shop", user="app_trust")
+    try:
+        import io
+        buf = io.BytesIO()
+        with conn.cursor() as cur:
+            with pytest.raises(psycopg2.errors.FeatureNotSupported, match="binary COPY"):
+                cur.copy_expert("COPY customers TO STDOUT (FORMAT binary)", buf)
+        assert leaked_values(buf.getvalue(), seeded_values) == []
+        conn.rollback()
+        with conn.cursor() as cur:  # the session goes on
+            buf = io.StringIO()
+            cur.copy_expert("COPY customers (id, contact) TO STDOUT (FORMAT csv)", buf)
+            assert buf.getvalue().splitlines()[0] == "1,[EMAIL]"
+    finally:
+        conn.close()

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Proxy cost, measured: pgbench select-only (-S, 4 clients) and a 1,000,000-row SELECT, each
+# run direct to PostgreSQL, through pgbouncer (session mode) and through veild (masking on,
+# default profile), in one run on this machine; then veild's peak memory over 1M and 10M rows.
+# Prints a table. Everything runs on loopback in a temporary folder and is removed at the end.
+#
+#   sudo tools/bench/pg_bench.sh            # after tools/setup.sh and a build
+#   SECONDS_PER_RUN=20 tools/bench/pg_bench.sh
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$repo"
+secs="${SECONDS_PER_RUN:-10}"
+veild_bin="${VEILD_BIN:-build/agent/veild}"
+pgbin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
+work="$(mktemp -d /tmp/veil-bench.XXXXXX)"
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+pg_port="$(free_port)"; bouncer_port="$(free_port)"; veil_port="$(free_port)"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  runuser -u postgres -- "$pgbin/pg_ctl" -D "$work/pg" -m fast stop >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+chown postgres "$work"
+
+runuser -u postgres -- "$pgbin/initdb" -D "$work/pg" -A trust -U postgres >/dev/null
+runuser -u postgres -- "$pgbin/pg_ctl" -D "$work/pg" -l "$work/pg.log" -w \
+  -o "-p $pg_port -k $work -c listen_addresses=127.0.0.1 -c max_connections=50" start >/dev/null
+pgbench -q -i -s 10 -h 127.0.0.1 -p "$pg_port" -U postgres postgres >/dev/null 2>&1
+
+cat >"$work/pgbouncer.ini" <<INI
+[databases]
+postgres = host=127.0.0.1 port=$pg_port
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $bouncer_port
+auth_type = trust
+auth_file = $work/users.txt
+pool_mode = session
+max_client_conn = 100
+default_pool_size = 20
+unix_socket_dir =
+logfile = $work/pgbouncer.log
+INI
+echo '"postgres" ""' >"$work/users.txt"
+chown -R postgres "$work"
+runuser -u postgres -- pgbouncer "$work/pgbouncer.ini" >/dev/null 2>&1 &
+pids+=($!)
+
+cat >"$work/veil.yaml" <<YAML
+agent: {state_dir: $work/state, control_socket: $work/run/veil.sock, metrics_listen: "", redirect: "off"}
+endpoints:
+  - {name: bench-db, protocol: postgres, upstream: 127.0.0.1:$pg_port, listen: 127.0.0.1:$veil_port,
+     access: open, tls: {client: disable, upstream: disable}}
+YAML
+"$veild_bin" --config "$work/veil.yaml" >"$work/veild.log" 2>&1 &
+veild_pid=$!
+pids+=($veild_pid)
+for p in "$bouncer_port" "$veil_port"; do
+  for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null && break; sleep 0.1; done
+done
+
+tps() {  # port -> TPS of pgbench -S, 4 clients
+  pgbench -n -S -c 4 -j 2 -T "$secs" -M prepared -h 127.0.0.1 -p "$1" -U postgres postgres 2>/dev/null |
+    awk '/^tps/ {print $3; exit}'
+}
+median_latency_us() {  # port -> median latency of pgbench -S, 1 client, from the per-xact log
+  local dir; dir="$(mktemp -d "$work/lat.XXXX")"
+  (cd "$dir" && pgbench -n -S -c 1 -T "$secs" -M prepared -l -h 127.0.0.1 -p "$1" -U postgres \
+     postgres >/dev/null 2>&1)
+  cat "$dir"/pgbench_log.* | awk '{print $3}' | sort -n |
+    awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+big_select_s() {  # port -> seconds for a 1M-row SELECT read by psql
+  local t0 t1
+  t0=$(date +%s.%N)
+  psql -h 127.0.0.1 -p "$1" -U postgres -At -X -o /dev/null \
+    -c "SELECT n, 'user' || n || '@example.com', md5(n::text) FROM generate_series(1, 1000000) n"
+  t1=$(date +%s.%N)
+  echo "$t1 - $t0" | bc -l
+}
+
+declare -A T L S
+for name in direct pgbouncer veild; do
+  case $name in direct) p=$pg_port;; pgbouncer) p=$bouncer_port;; veild) p=$veil_port;; esac
+  T[$name]=$(tps "$p"); L[$name]=$(median_latency_us "$p"); S[$name]=$(big_select_s "$p")
+done
+
+printf '\n%-10s %12s %10s %16s %10s %14s\n' path "pgbench TPS" "x direct" "median lat (us)" "1M rows s" "x direct"
+for name in direct pgbouncer veild; do
+  printf '%-10s %12.0f %10.2f %16.0f %10.2f %14.2f\n' "$name" "${T[$name]}" \
+    "$(echo "${T[$name]} / ${T[direct]}" | bc -l)" "${L[$name]}" "${S[$name]}" \
+    "$(echo "${S[$name]} / ${S[direct]}" | bc -l)"
+done
+printf 'veild added median latency: %.0f us (vs pgbouncer %.0f us)\n' \
+  "$(echo "${L[veild]} - ${L[direct]}" | bc -l)" "$(echo "${L[pgbouncer]} - ${L[direct]}" | bc -l)"
+
+for rows in 1000000 10000000; do
+  psql -h 127.0.0.1 -p "$veil_port" -U postgres -At -X -o /dev/null \
+    -c "\\set FETCH_COUNT 100000" \
+    -c "SELECT n, 'user' || n || '@example.com' FROM generate_series(1, $rows) n"
+  printf 'veild peak RSS after %8d masked rows: %6d KiB\n' "$rows" \
+    "$(awk '/VmHWM/ {print $2}' /proc/$veild_pid/status)"
+done
