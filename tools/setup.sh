@@ -16,6 +16,8 @@ pkgs=(
   clang libclang-rt-14-dev
   # integration tests (tests/integration): a real PostgreSQL 15, pytest for Debian's python
   postgresql-15 postgresql-client-15 openssl python3-pytest python3-psycopg2 python3-yaml
+  # ... and their JDBC client (tests/integration/jdbc, compiled with javac at test time)
+  default-jdk-headless libpostgresql-jdbc-java
   # the proxy benchmark (tools/bench/pg_bench.sh): pgbouncer as the reference, bc for ratios
   pgbouncer bc
 )
@@ -30,8 +32,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# Test-data generator (Node, @faker-js/faker pinned by package-lock.json).
-if [ -f "$here/tests/data/package.json" ]; then
-  (cd "$here/tests/data" && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
-fi
+# Test-data generator (Node, @faker-js/faker pinned by package-lock.json) and the
+# node-postgres client of the integration tests (pg pinned the same way).
+for dir in "$here/tests/data" "$here/tests/integration/node"; do
+  [ -f "$dir/package.json" ] || continue
+  (cd "$dir" && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
+done
 echo "setup: done"
