@@ -400,6 +400,13 @@ Status PgTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
               statement_descriptions_[pending_.front().name] = std::move(d);
               pending_.pop_front();
             } else if (!pending_.empty() && pending_.front().kind == Expect::kDescribePortal) {
+              // pgjdbc describes the portal once, then re-binds the statement without any
+              // Describe: keep the columns for the statement too, formats left to each Bind.
+              if (auto p = portals_.find(pending_.front().name); p != portals_.end()) {
+                Description statement = d;
+                for (auto& f : statement.fields) f.format = pg::kFormatText;
+                statement_descriptions_[p->second.statement] = std::move(statement);
+              }
               portal_descriptions_[pending_.front().name] = std::move(d);
               pending_.pop_front();
             } else {

@@ -128,6 +128,40 @@ TEST(PgTranscoder, ExtendedProtocolBinaryResults) {
   EXPECT_EQ(cells[3], "NULL");  // binary date of a "dob" column: NULL, a date can't hold [..]
 }
 
+// pgjdbc after prepareThreshold: the portal is described once; later executions re-bind the
+// named statement with no Describe at all. Their rows must get the same column plan.
+TEST(PgTranscoder, RebindWithoutDescribeKeepsTheColumnPlan) {
+  PgTranscoder t(Profile(), 42, "abcd");
+  t.OnFrontend(pg::Parse{"S_1", "select phone, born from customers where id = $1", {}});
+  t.OnFrontend(pg::Bind{"", "S_1", {}, {}, {}});
+  t.OnFrontend(pg::Describe{'P', ""});
+  t.OnFrontend(pg::Execute{"", 0});
+  t.OnFrontend(pg::Sync{});
+  std::vector<uint8_t> in;
+  Put(pg::ParseComplete{}, &in);
+  Put(pg::BindComplete{}, &in);
+  Put(Columns({{"phone", 25}, {"born", 1082}}), &in);
+  Row({"6502530000", "1984-03-07"}, &in);
+  Put(pg::CommandComplete{"SELECT 1"}, &in);
+  Put(pg::ReadyForQuery{'I'}, &in);
+  auto msgs = Through(t, in);
+  ASSERT_EQ(msgs.size(), 6u);
+  EXPECT_EQ(Cells(msgs[3]), (std::vector<std::string>{"[PHONE]", "NULL"}));
+  for (int i = 0; i < 3; ++i) {
+    t.OnFrontend(pg::Bind{"", "S_1", {}, {}, {}});
+    t.OnFrontend(pg::Execute{"", 0});
+    t.OnFrontend(pg::Sync{});
+    in.clear();
+    Put(pg::BindComplete{}, &in);
+    Row({"6502530000", "1984-03-07"}, &in);
+    Put(pg::CommandComplete{"SELECT 1"}, &in);
+    Put(pg::ReadyForQuery{'I'}, &in);
+    msgs = Through(t, in);
+    ASSERT_EQ(msgs.size(), 4u);
+    EXPECT_EQ(Cells(msgs[1]), (std::vector<std::string>{"[PHONE]", "NULL"})) << "execution " << i;
+  }
+}
+
 TEST(PgTranscoder, ErrorsNoticesAndCopyAreMasked) {
   PgTranscoder t(Profile(), 42, "abcd");
   t.OnFrontend(pg::Query{"select 'bob@example.com'::int"});
