@@ -260,6 +260,15 @@ class Session {
       size_t consumed = 0;
       out.clear();
       Status st = transcoder_.OnBackend(uin_.filled(), &consumed, &out);
+      // A catalog lookup goes upstream before the client sees ReadyForQuery, so it runs before
+      // anything the client sends next.
+      if (auto lookup = transcoder_.TakeCatalogLookup()) {
+        std::vector<uint8_t> frame;
+        pg::Query q{*lookup};
+        (void)pg::Encode(q, &frame);
+        transcoder_.OnFrontend(pg::FrontendMessage(q));
+        if (co_await upstream_->WriteAll(frame)) co_return PumpEnd{};
+      }
       if (!out.empty() && co_await client_.WriteAll(out)) co_return PumpEnd{};
       if (!st.ok())
         co_return PumpEnd{"veil: upstream protocol error: " + st.error().message, "08P01"};

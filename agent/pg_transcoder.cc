@@ -76,7 +76,8 @@ bool BinaryIsText(uint32_t oid) {
 PgTranscoder::Description PgTranscoder::Description::Of(const pg::RowDescription& d) {
   Description out;
   out.fields.reserve(d.fields.size());
-  for (const auto& f : d.fields) out.fields.push_back({std::string(f.name), f.type_oid, f.format});
+  for (const auto& f : d.fields)
+    out.fields.push_back({std::string(f.name), f.type_oid, f.format, f.table_oid});
   return out;
 }
 
@@ -98,7 +99,13 @@ ResultPlan PgTranscoder::PlanFor(const Description& d, std::span<const int16_t> 
     ColumnPlan c;
     const bool binary = format == pg::kFormatBinary;
     const bool text_like = !NonText(f.type_oid);
-    c.policy = profile_->PolicyFor({.column = f.name, .text_like = text_like});
+    std::string_view schema, table;
+    if (auto t = tables_.find(f.table_oid); t != tables_.end()) {
+      schema = t->second.first;
+      table = t->second.second;
+    }
+    c.policy = profile_->PolicyFor(
+        {.schema = schema, .table = table, .column = f.name, .text_like = text_like});
     if (c.policy.action == masker::ColumnPolicy::Action::kPass) {
       c.kind = ColumnPlan::Kind::kPass;
     } else if (!binary) {
@@ -145,8 +152,30 @@ std::optional<std::string> PgTranscoder::CopyColumnLookup(const pg::Query& query
          table + "') AND attnum > 0 AND NOT attisdropped ORDER BY attnum";
 }
 
+std::optional<std::string> PgTranscoder::TakeCatalogLookup() {
+  if (!catalog_wanted_ || !idle_boundary_) return std::nullopt;
+  catalog_wanted_ = false;
+  catalog_pending_ = true;
+  return "SELECT c.oid, n.nspname, c.relname FROM pg_catalog.pg_class c JOIN "
+         "pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN "
+         "('r', 'p', 'v', 'm', 'f') AND n.nspname NOT IN ('pg_catalog', 'information_schema')";
+}
+
 // The answer to a lookup veil sent: consumed, never forwarded. True if `m` was part of it.
 bool PgTranscoder::ConsumeLookup(const pg::BackendMessage& m) {
+  if (!pending_.empty() && pending_.front().kind == Expect::kCatalog) {
+    if (auto* row = std::get_if<pg::DataRowView>(&m)) {
+      if (row->columns.size() == 3 && !row->columns[0].is_null) {
+        uint32_t oid = 0;
+        for (char c : row->columns[0].data) oid = oid * 10 + static_cast<uint32_t>(c - '0');
+        tables_[oid] = {std::string(row->columns[1].data), std::string(row->columns[2].data)};
+      }
+    } else if (auto* ready = std::get_if<pg::ReadyForQuery>(&m)) {
+      tx_status_ = ready->transaction_status;
+      pending_.pop_front();
+    }
+    return true;
+  }
   if (pending_.empty() || pending_.front().kind != Expect::kLookup) return false;
   if (auto* row = std::get_if<pg::DataRowView>(&m)) {
     if (!row->columns.empty() && !row->columns[0].is_null)
@@ -217,6 +246,11 @@ void PgTranscoder::OnFrontend(const pg::FrontendMessage& message) {
       [&](const auto& m) {
         using T = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<T, pg::Query>) {
+          if (catalog_pending_) {  // the Query TakeCatalogLookup returned
+            catalog_pending_ = false;
+            pending_.push_back({Expect::kCatalog, {}});
+            return;
+          }
           if (lookup_pending_) {  // the Query CopyColumnLookup returned, sent by the session
             lookup_pending_ = false;
             lookup_columns_.clear();
@@ -343,6 +377,7 @@ Status PgTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
     *consumed += n;
 
     if (ConsumeLookup(message_)) continue;
+    idle_boundary_ = false;
     if (dropping_copy_) {  // the rest of a refused binary COPY, up to its CommandComplete
       if (std::holds_alternative<pg::CommandComplete>(message_) ||
           std::holds_alternative<pg::ErrorResponse>(message_))
@@ -396,6 +431,8 @@ Status PgTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
           using T = std::decay_t<decltype(m)>;
           if constexpr (std::is_same_v<T, pg::RowDescription>) {
             Description d = Description::Of(m);
+            for (const auto& f : d.fields)
+              if (f.table_oid != 0 && !tables_.contains(f.table_oid)) catalog_wanted_ = true;
             if (!pending_.empty() && pending_.front().kind == Expect::kDescribeStatement) {
               statement_descriptions_[pending_.front().name] = std::move(d);
               pending_.pop_front();
@@ -443,6 +480,8 @@ Status PgTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
             in_copy_out_ = false;
             copy_plan_.reset();
             tx_status_ = m.transaction_status;
+            if (!ready_) catalog_wanted_ = true;  // first idle moment: learn the tables
+            idle_boundary_ = pending_.empty() && tx_status_ == 'I';
             ready_ = true;
             forward(at, n);
           } else if constexpr (std::is_same_v<T, pg::CopyOutResponse> ||

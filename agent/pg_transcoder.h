@@ -61,6 +61,13 @@ class PgTranscoder {
   // consumed here, never shown to the client. Call OnFrontend(that Query) before forwarding.
   std::optional<std::string> CopyColumnLookup(const pg::Query& query);
 
+  // Result columns carry table OIDs; rules name tables. When the session is idle after
+  // authentication (and again when a result named a table veil did not know), this returns a
+  // catalog query mapping relation OIDs to schema and table names, for the session to send
+  // upstream before it lets the client go on (before forwarding ReadyForQuery). Its answer is
+  // consumed here. Call OnFrontend(that Query) when sending it.
+  std::optional<std::string> TakeCatalogLookup();
+
   // Consumes the complete backend frames at the start of `in` (*consumed bytes) and appends
   // what the client must receive to *out. An error is a protocol violation: end the session
   // with FATAL 08P01.
@@ -81,6 +88,7 @@ class PgTranscoder {
       std::string name;
       uint32_t type_oid = 0;
       int16_t format = 0;
+      uint32_t table_oid = 0;
     };
     std::vector<Field> fields;
     static Description Of(const pg::RowDescription& d);
@@ -100,7 +108,8 @@ class PgTranscoder {
     kClose,
     kSync,
     kFunctionCall,
-    kLookup
+    kLookup,
+    kCatalog
   };
   struct Pending {
     Expect kind;
@@ -144,6 +153,13 @@ class PgTranscoder {
   bool copy_csv_ = false;
   std::optional<ResultPlan> copy_plan_;
   std::vector<std::string_view> copy_fields_;
+  // Relation OID → (schema, table), from the catalog lookups.
+  std::map<uint32_t, std::pair<std::string, std::string>> tables_;
+  bool catalog_wanted_ = false;   // idle and the map is missing or stale
+  bool catalog_pending_ = false;  // the next OnFrontend(Query) is the catalog lookup
+  // The last frame was ReadyForQuery('I') with nothing else expected: the only moment a query
+  // of veil's cannot land inside the client's work (a COPY FROM STDIN, a pipeline).
+  bool idle_boundary_ = false;
 
   // The batch of DataRows being masked: cells of whole rows, views into the input.
   const ResultPlan* batch_plan_ = nullptr;

@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <new>
 
+#include "config/veil_config.pb.h"
+
 namespace veil::masker {
 namespace {
 
@@ -92,6 +94,37 @@ TEST(Masker, CleanValuesAllocateNothing) {
   out = std::string();
   EXPECT_EQ(m.MaskValue(notes, "mail bob@example.com now", &out), ValueOutcome::kMasked);
   EXPECT_GT(g_news.load() - before, 0);
+}
+
+}  // namespace
+}  // namespace veil::masker
+
+namespace veil::masker {
+namespace {
+
+TEST(MaskingProfile, ColumnRulesMatchSchemaTableColumn) {
+  config::v1::MaskingProfile cfg;
+  auto* pass = cfg.add_columns();
+  pass->set_match("audit.*");
+  pass->set_action(config::v1::ColumnRule::ACTION_PASS);
+  auto* force = cfg.add_columns();
+  force->set_match("crm.people.handle");
+  force->set_entity("PERSON_NAME");
+  std::array<uint8_t, 32> k{};
+  auto compiled = MaskingProfile::Compile(cfg, "p", MaskKey::FromBytes(k));
+  ASSERT_TRUE(std::holds_alternative<std::shared_ptr<const MaskingProfile>>(compiled));
+  auto p = std::get<0>(compiled);
+  using A = ColumnPolicy::Action;
+  EXPECT_EQ(p->PolicyFor({.schema = "audit", .table = "log", .column = "message"}).action,
+            A::kPass);
+  EXPECT_EQ(p->PolicyFor({.schema = "public", .table = "audit", .column = "x"}).action, A::kPass);
+  EXPECT_EQ(p->PolicyFor({.schema = "public", .table = "log", .column = "message"}).action,
+            A::kScan);
+  auto forced = p->PolicyFor({.schema = "crm", .table = "people", .column = "handle"});
+  EXPECT_EQ(forced.action, A::kForce);
+  EXPECT_EQ(forced.entity, static_cast<uint8_t>(Entity::kPersonName));
+  EXPECT_EQ(p->PolicyFor({.schema = "other", .table = "people", .column = "handle"}).action,
+            A::kScan);
 }
 
 }  // namespace

@@ -142,10 +142,15 @@ ColumnPolicy MaskingProfile::PolicyFor(const ColumnContext& col) const {
   bool matched_scan_rule = false;
   std::string table_col = std::string(col.table) + "." + std::string(col.column);
   std::string full = col.schema.empty() ? table_col : std::string(col.schema) + "." + table_col;
+  std::string schema_table = std::string(col.schema) + "." + std::string(col.table);
   for (const Rule& r : rules_) {
+    // [schema.]table.column; a two-part glob also matches schema.table (every column), so
+    // "audit.*" covers a table named audit and the tables of a schema named audit.
     size_t dots = std::count(r.glob.begin(), r.glob.end(), '.');
-    const std::string& subject = dots >= 2 ? full : table_col;
-    if (fnmatch(r.glob.c_str(), subject.c_str(), 0) != 0) continue;
+    bool match = fnmatch(r.glob.c_str(), (dots >= 2 ? full : table_col).c_str(), 0) == 0;
+    if (!match && dots == 1 && !col.schema.empty())
+      match = fnmatch(r.glob.c_str(), schema_table.c_str(), 0) == 0;
+    if (!match) continue;
     policy.action = r.action;
     policy.strategy = r.strategy;
     if (r.action == ColumnPolicy::Action::kForce) policy.entity = static_cast<uint8_t>(r.entity);

@@ -311,3 +311,28 @@ def test_binary_copy_is_refused_not_leaked(veil, seeded_values):
             assert buf.getvalue().splitlines()[0] == "1,[EMAIL]"
     finally:
         conn.close()
+
+
+def test_rules_see_schema_and_table_names(pg, start_veild, tmp_path):
+    # RowDescription carries table OIDs; veild learns their names from the catalog, so rules
+    # can name schemas and tables (the SPEC example passes audit.* through).
+    port = free_port()
+    config = veil_config(tmp_path, pg.host, pg.port, port).replace(
+        '- {match: "*.name", entity: PERSON_NAME}',
+        '- {match: "*.name", entity: PERSON_NAME}\n'
+        '        - {match: "audit.*", action: pass}\n'
+        '        - {match: "public.payments.memo", entity: GENERIC_SECRET}')
+    assert "audit.*" in config
+    start_veild(config)
+    out = psql_via(port, "SELECT message FROM audit.log WHERE id = 3;"
+                         " SELECT memo FROM payments WHERE id = 1;"
+                         " SELECT notes FROM customers WHERE id = 2;").stdout.splitlines()
+    assert out == ["support agent viewed SSN 412-70-5583 of a customer",  # passed, by rule
+                   "[GENERIC_SECRET]",                                   # forced, by rule
+                   "Identity verified over the phone with SSN ***-**-1234 before the address"
+                   " change."]
+    # A table created after the session began is learned too.
+    out = psql_via(port, "CREATE TEMP TABLE scratch (memo text);"
+                         " INSERT INTO scratch VALUES ('call 415.867.5309');"
+                         " SELECT memo FROM scratch;").stdout.splitlines()
+    assert out[-1] == "call [PHONE]"
