@@ -18,6 +18,9 @@ int main(int argc, char** argv) {
   std::string check_path;
   app.add_option("--config", config_path, "configuration file");
   app.add_option("--check-config", check_path, "validate a configuration file and exit");
+  unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  app.add_option("--threads", threads, "worker threads (default: one per CPU)")
+      ->check(CLI::Range(1u, 1024u));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -35,22 +38,29 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  asio::io_context io;
-  auto server = veil::agent::Server::Start(cfg, io);
+  // One io_context per thread, each run by exactly one thread (no strands, no locks).
+  std::vector<std::unique_ptr<asio::io_context>> ios;
+  std::vector<asio::io_context*> io_ptrs;
+  for (unsigned i = 0; i < threads; ++i) {
+    ios.push_back(std::make_unique<asio::io_context>(1));
+    io_ptrs.push_back(ios.back().get());
+  }
+  auto server = veil::agent::Server::Start(cfg, io_ptrs);
   if (!server.ok()) {
     std::fprintf(stderr, "veild: %s\n", server.error().message.c_str());
     return 1;
   }
-  asio::signal_set signals(io, SIGINT, SIGTERM);
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  for (auto& io : ios) guards.push_back(asio::make_work_guard(*io));
+  asio::signal_set signals(*ios[0], SIGINT, SIGTERM);
   signals.async_wait([&](const std::error_code&, int sig) {
     spdlog::info("veild: signal {}, stopping", sig);
-    io.stop();
+    for (auto& io : ios) io->stop();
   });
-  const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::thread> pool;
-  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&] { io.run(); });
+  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&, i] { ios[i]->run(); });
   spdlog::info("veild: serving with {} threads", threads);
-  io.run();
+  ios[0]->run();
   for (auto& t : pool) t.join();
   return 0;
 }

@@ -173,6 +173,9 @@ bool PgTranscoder::ConsumeLookup(const pg::BackendMessage& m) {
     } else if (auto* ready = std::get_if<pg::ReadyForQuery>(&m)) {
       tx_status_ = ready->transaction_status;
       pending_.pop_front();
+      // Plans made before the names were known are made again.
+      for (auto& [_, d] : statement_descriptions_) d.plan.reset();
+      for (auto& [_, d] : portal_descriptions_) d.plan.reset();
     }
     return true;
   }
@@ -294,6 +297,15 @@ void PgTranscoder::PopUntilSync() {
     pending_.pop_front();
 }
 
+const ResultPlan& PgTranscoder::CachedPlan(Description& d, std::span<const int16_t> formats) {
+  if (!d.plan ||
+      !std::equal(d.plan_formats.begin(), d.plan_formats.end(), formats.begin(), formats.end())) {
+    d.plan = PlanFor(d, formats);
+    d.plan_formats.assign(formats.begin(), formats.end());
+  }
+  return *d.plan;
+}
+
 // The plan for DataRows arriving now: the simple query's RowDescription, or the portal of the
 // Execute at the head of the queue (its Describe, or its statement's with Bind's formats).
 const ResultPlan* PgTranscoder::PlanForRows() {
@@ -301,13 +313,13 @@ const ResultPlan* PgTranscoder::PlanForRows() {
     if (execute_plan_) return &*execute_plan_;
     const std::string& portal = pending_.front().name;
     if (auto it = portal_descriptions_.find(portal); it != portal_descriptions_.end()) {
-      execute_plan_ = PlanFor(it->second, {});
+      execute_plan_ = CachedPlan(it->second, {});
       return &*execute_plan_;
     }
     if (auto p = portals_.find(portal); p != portals_.end()) {
       if (auto s = statement_descriptions_.find(p->second.statement);
           s != statement_descriptions_.end()) {
-        execute_plan_ = PlanFor(s->second, p->second.result_formats);
+        execute_plan_ = CachedPlan(s->second, p->second.result_formats);
         return &*execute_plan_;
       }
     }

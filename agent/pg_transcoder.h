@@ -91,6 +91,10 @@ class PgTranscoder {
       uint32_t table_oid = 0;
     };
     std::vector<Field> fields;
+    // The plan last computed for it, and for which formats: a named statement executed many
+    // times is planned once (PolicyFor matches globs and names, per column).
+    std::vector<int16_t> plan_formats;
+    std::optional<ResultPlan> plan;
     static Description Of(const pg::RowDescription& d);
   };
   // The plan for a result: `formats` overrides the description's formats when not empty
@@ -121,6 +125,7 @@ class PgTranscoder {
   };
 
   const ResultPlan* PlanForRows();
+  const ResultPlan& CachedPlan(Description& d, std::span<const int16_t> formats);
   bool ConsumeLookup(const pg::BackendMessage& m);
   bool MaskCopyLine(std::string_view line, std::string* out);
   Status FlushRows(std::vector<uint8_t>* out);

@@ -38,10 +38,16 @@ Server::~Server() {
   for (auto& p : unix_paths_) std::filesystem::remove(p, ec);
 }
 
+asio::io_context& Server::NextContext() {
+  return *ios_[next_io_.fetch_add(1, std::memory_order_relaxed) % ios_.size()];
+}
+
 Result<std::unique_ptr<Server>> Server::Start(const config::LoadedConfig& loaded,
-                                              asio::io_context& io) {
+                                              std::span<asio::io_context* const> ios) {
   const auto& cfg = loaded.config;
   std::unique_ptr<Server> server(new Server());
+  server->ios_.assign(ios.begin(), ios.end());
+  asio::io_context& io = *ios[0];
   auto key = masker::MaskKey::LoadOrCreate(cfg.masking().key_file());
   if (!key.ok()) return key.error();
 
@@ -158,8 +164,8 @@ Result<std::unique_ptr<Server>> Server::Start(const config::LoadedConfig& loaded
 asio::awaitable<void> Server::AcceptTcp(std::shared_ptr<const PgEndpoint> ep,
                                         std::shared_ptr<asio::ip::tcp::acceptor> acceptor) {
   while (acceptor->is_open()) {
-    auto strand = asio::make_strand(acceptor->get_executor());
-    auto [ec, sock] = co_await acceptor->async_accept(strand, as_tuple(asio::use_awaitable));
+    asio::io_context& home = NextContext();
+    auto [ec, sock] = co_await acceptor->async_accept(home, as_tuple(asio::use_awaitable));
     if (ec) {
       if (ec == asio::error::operation_aborted) co_return;
       continue;
@@ -168,8 +174,7 @@ asio::awaitable<void> Server::AcceptTcp(std::shared_ptr<const PgEndpoint> ep,
     auto remote = sock.remote_endpoint(pec);
     sock.set_option(asio::ip::tcp::no_delay(true), pec);
     PeerInfo peer{pec ? "?" : remote.address().to_string() + ":" + std::to_string(remote.port())};
-    asio::co_spawn(strand, RunPgSession(ep, Conn(std::move(sock)), std::move(peer)),
-                   asio::detached);
+    asio::co_spawn(home, RunPgSession(ep, Conn(std::move(sock)), std::move(peer)), asio::detached);
   }
 }
 
@@ -177,8 +182,8 @@ asio::awaitable<void> Server::AcceptUnix(
     std::shared_ptr<const PgEndpoint> ep,
     std::shared_ptr<asio::local::stream_protocol::acceptor> acceptor) {
   while (acceptor->is_open()) {
-    auto strand = asio::make_strand(acceptor->get_executor());
-    auto [ec, sock] = co_await acceptor->async_accept(strand, as_tuple(asio::use_awaitable));
+    asio::io_context& home = NextContext();
+    auto [ec, sock] = co_await acceptor->async_accept(home, as_tuple(asio::use_awaitable));
     if (ec) {
       if (ec == asio::error::operation_aborted) co_return;
       continue;
@@ -190,8 +195,7 @@ asio::awaitable<void> Server::AcceptUnix(
       peer.uid = cred.uid;
       peer.pid = cred.pid;
     }
-    asio::co_spawn(strand, RunPgSession(ep, Conn(std::move(sock)), std::move(peer)),
-                   asio::detached);
+    asio::co_spawn(home, RunPgSession(ep, Conn(std::move(sock)), std::move(peer)), asio::detached);
   }
 }
 

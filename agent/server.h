@@ -1,12 +1,14 @@
 // veild's listeners: for each PostgreSQL endpoint, its TCP `listen` address and the unix socket
 // `.s.PGSQL.<port>` in the control socket's folder (mode 0666, as PostgreSQL's own; who may
-// query is decided by grants, from the peer credentials). Each accepted connection runs as a
-// session on its own strand of the shared io_context.
+// query is decided by grants, from the peer credentials). One io_context per thread: a session
+// lives on one of them (round robin at accept) for its whole life, so it needs no locks and
+// its wake-ups stay on one thread.
 #pragma once
 
 #include <asio.hpp>
 #include <atomic>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -21,8 +23,9 @@ class Server {
  public:
   // Compiles profiles, loads the mask key, opens every listener. Errors name the endpoint and
   // the address or file at fault.
+  // Listeners run on ios[0]; sessions are spread over all of ios.
   static Result<std::unique_ptr<Server>> Start(const config::LoadedConfig& config,
-                                               asio::io_context& io);
+                                               std::span<asio::io_context* const> ios);
   ~Server();
 
  private:
@@ -32,6 +35,10 @@ class Server {
   asio::awaitable<void> AcceptUnix(std::shared_ptr<const PgEndpoint> ep,
                                    std::shared_ptr<asio::local::stream_protocol::acceptor> a);
 
+  asio::io_context& NextContext();
+
+  std::vector<asio::io_context*> ios_;
+  std::atomic<size_t> next_io_{0};
   CancelRegistry cancels_;
   std::unique_ptr<tls::HostCa> ca_;
   std::atomic<uint64_t> session_ids_{0};
