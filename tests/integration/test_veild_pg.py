@@ -237,6 +237,12 @@ def test_client_tls_require_and_verify_full(pg, start_veild, tmp_path):
                 assert cur.fetchone() == ("[EMAIL]",)
         finally:
             conn.close()
+    # psql itself, both modes.
+    for env in [{"PGSSLMODE": "require"},
+                {"PGSSLMODE": "verify-full", "PGSSLROOTCERT": str(ca)}]:
+        out = psql_via(port, "SELECT contact FROM customers WHERE id = 2", host="localhost",
+                       extra_env=env).stdout
+        assert out.strip() == "[EMAIL]"
     r = psql_via(port, "SELECT 1", check=False,
                  extra_env={"PGSSLMODE": "verify-full", "PGSSLROOTCERT": str(ca)},
                  host="db.example.invalid")
