@@ -139,7 +139,7 @@ Result<std::unique_ptr<Server>> Server::Start(const config::LoadedConfig& loaded
       return Error{"endpoint " + e.name() + ": cannot listen on " + e.listen() + ": " +
                    ec.message()};
     server->tcp_.push_back(acc);
-    asio::co_spawn(io, server->AcceptTcp(ep, acc), asio::detached);
+    asio::co_spawn(io, server->Accept(ep, acc), asio::detached);
 
     // Unix socket beside the control socket.
     std::filesystem::create_directories(socket_dir, ec);
@@ -154,33 +154,38 @@ Result<std::unique_ptr<Server>> Server::Start(const config::LoadedConfig& loaded
     ::chmod(path.c_str(), 0666);
     server->unix_.push_back(uacc);
     server->unix_paths_.push_back(path);
-    asio::co_spawn(io, server->AcceptUnix(ep, uacc), asio::detached);
+    asio::co_spawn(io, server->Accept(ep, uacc), asio::detached);
     spdlog::info("endpoint {}: listening on {} and {}, upstream {}", e.name(), e.listen(), path,
                  e.upstream());
   }
   return server;
 }
 
-asio::awaitable<void> Server::AcceptTcp(std::shared_ptr<const PgEndpoint> ep,
-                                        std::shared_ptr<asio::ip::tcp::acceptor> acceptor) {
-  while (acceptor->is_open()) {
-    asio::io_context& home = NextContext();
-    auto [ec, sock] = co_await acceptor->async_accept(home, as_tuple(asio::use_awaitable));
-    if (ec) {
-      if (ec == asio::error::operation_aborted) co_return;
-      continue;
-    }
-    std::error_code pec;
-    auto remote = sock.remote_endpoint(pec);
-    sock.set_option(asio::ip::tcp::no_delay(true), pec);
-    PeerInfo peer{pec ? "?" : remote.address().to_string() + ":" + std::to_string(remote.port())};
-    asio::co_spawn(home, RunPgSession(ep, Conn(std::move(sock)), std::move(peer)), asio::detached);
-  }
+namespace {
+
+PeerInfo PeerOf(const asio::ip::tcp::socket& sock) {
+  std::error_code ec;
+  auto remote = sock.remote_endpoint(ec);
+  return {ec ? "?" : remote.address().to_string() + ":" + std::to_string(remote.port())};
 }
 
-asio::awaitable<void> Server::AcceptUnix(
-    std::shared_ptr<const PgEndpoint> ep,
-    std::shared_ptr<asio::local::stream_protocol::acceptor> acceptor) {
+PeerInfo PeerOf(const asio::local::stream_protocol::socket& sock) {
+  PeerInfo peer{"unix"};
+  ucred cred{};
+  socklen_t len = sizeof(cred);
+  if (::getsockopt(const_cast<asio::local::stream_protocol::socket&>(sock).native_handle(),
+                   SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+    peer.uid = cred.uid;
+    peer.pid = cred.pid;
+  }
+  return peer;
+}
+
+}  // namespace
+
+template <typename Acceptor>
+asio::awaitable<void> Server::Accept(std::shared_ptr<const PgEndpoint> ep,
+                                     std::shared_ptr<Acceptor> acceptor) {
   while (acceptor->is_open()) {
     asio::io_context& home = NextContext();
     auto [ec, sock] = co_await acceptor->async_accept(home, as_tuple(asio::use_awaitable));
@@ -188,14 +193,12 @@ asio::awaitable<void> Server::AcceptUnix(
       if (ec == asio::error::operation_aborted) co_return;
       continue;
     }
-    PeerInfo peer{"unix"};
-    ucred cred{};
-    socklen_t len = sizeof(cred);
-    if (::getsockopt(sock.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-      peer.uid = cred.uid;
-      peer.pid = cred.pid;
-    }
-    asio::co_spawn(home, RunPgSession(ep, Conn(std::move(sock)), std::move(peer)), asio::detached);
+    constexpr bool kTcp = std::is_same_v<Acceptor, asio::ip::tcp::acceptor>;
+    std::conditional_t<kTcp, Conn::Tcp, Conn::Unix> socket(std::move(sock));
+    if constexpr (kTcp) socket.set_option(asio::ip::tcp::no_delay(true), ec);
+    PeerInfo peer = PeerOf(socket);
+    asio::co_spawn(home, RunPgSession(ep, Conn(std::move(socket)), std::move(peer)),
+                   asio::detached);
   }
 }
 

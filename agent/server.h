@@ -30,11 +30,9 @@ class Server {
 
  private:
   Server() = default;
-  asio::awaitable<void> AcceptTcp(std::shared_ptr<const PgEndpoint> ep,
-                                  std::shared_ptr<asio::ip::tcp::acceptor> acceptor);
-  asio::awaitable<void> AcceptUnix(std::shared_ptr<const PgEndpoint> ep,
-                                   std::shared_ptr<asio::local::stream_protocol::acceptor> a);
-
+  template <typename Acceptor>
+  asio::awaitable<void> Accept(std::shared_ptr<const PgEndpoint> ep,
+                               std::shared_ptr<Acceptor> acceptor);
   asio::io_context& NextContext();
 
   std::vector<asio::io_context*> ios_;

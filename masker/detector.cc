@@ -38,7 +38,29 @@ int CurrentYear() {
 bool ValueIs(Entity entity, std::string_view v) {
   while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
   while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-  if (v.empty() || v.size() > 256) return false;
+  if (v.empty()) return false;
+  // Tokens (JWTs, keys) can be long; everything else in a cell longer than this is free text.
+  switch (entity) {
+    case Entity::kJwt:
+      return validate::Jwt(v);
+    case Entity::kAwsAccessKey:
+      return validate::AwsAccessKey(v);
+    case Entity::kGcpApiKey:
+      return validate::GcpApiKey(v);
+    case Entity::kGithubToken:
+      return validate::GithubToken(v);
+    case Entity::kSlackToken:
+      return validate::SlackToken(v);
+    case Entity::kStripeKey:
+      return validate::StripeKey(v);
+    case Entity::kOpenAiApiKey:
+      return validate::OpenAiKey(v);
+    case Entity::kCryptoWallet:
+      return validate::CryptoWallet(v);
+    default:
+      break;
+  }
+  if (v.size() > 256) return false;
   char d[32];
   size_t nd = validate::StripToDigits(v, d, sizeof(d));
   std::string_view digits(d, std::min(nd, sizeof(d)));
@@ -83,17 +105,11 @@ bool ValueIs(Entity entity, std::string_view v) {
       return validate::MacAddress(v);
     case Entity::kAwsSecretKey:
       return validate::AwsSecretKey(v);
-    case Entity::kAwsAccessKey:
-      return validate::AwsAccessKey(v);
-    case Entity::kJwt:
-      return validate::Jwt(v);
     case Entity::kIban: {
       char c[40];
       size_t n = validate::CompactUpper(v, c, sizeof(c));
       return n > 0 && validate::Iban(std::string_view(c, n));
     }
-    case Entity::kCryptoWallet:
-      return validate::CryptoWallet(v);
     default:
       return false;
   }
@@ -193,36 +209,7 @@ class Resolution {
     if (ps.entity != Entity::kCryptoWallet &&
         validate::ShannonEntropy(s.substr(std::min<size_t>(s.size(), 8))) < 1.5)
       return;
-    bool ok = false;
-    switch (ps.entity) {
-      case Entity::kJwt:
-        ok = validate::Jwt(s);
-        break;
-      case Entity::kAwsAccessKey:
-        ok = validate::AwsAccessKey(s);
-        break;
-      case Entity::kGcpApiKey:
-        ok = validate::GcpApiKey(s);
-        break;
-      case Entity::kGithubToken:
-        ok = validate::GithubToken(s);
-        break;
-      case Entity::kSlackToken:
-        ok = validate::SlackToken(s);
-        break;
-      case Entity::kStripeKey:
-        ok = validate::StripeKey(s);
-        break;
-      case Entity::kOpenAiApiKey:
-        ok = validate::OpenAiKey(s);
-        break;
-      case Entity::kCryptoWallet:
-        ok = validate::CryptoWallet(s);
-        break;
-      default:
-        ok = false;
-    }
-    if (ok) Emit(b, e, ps.entity);
+    if (ValueIs(ps.entity, s)) Emit(b, e, ps.entity);
   }
 
   void PrivateKey(uint32_t to) {
