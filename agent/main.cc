@@ -11,6 +11,7 @@
 
 #include "agent/server.h"
 #include "config/loader.h"
+#include "masker/profile.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"veild: just-in-time, masked database access"};
@@ -34,6 +35,21 @@ int main(int argc, char** argv) {
   }
   const auto& cfg = std::get<veil::config::LoadedConfig>(loaded);
   if (!check_path.empty()) {
+    // Also what only the engine knows: entity names, custom patterns that must compile.
+    std::array<uint8_t, veil::masker::MaskKey::kSize> throwaway{};
+    auto key = veil::masker::MaskKey::FromBytes(throwaway);
+    int bad = 0;
+    for (const auto& [name, profile] : cfg.config.masking().profiles()) {
+      auto compiled =
+          veil::masker::MaskingProfile::Compile(profile, "masking.profiles." + name, key);
+      if (auto* errs =
+              std::get_if<std::vector<veil::masker::MaskingProfile::CompileError>>(&compiled)) {
+        for (const auto& e : *errs)
+          std::fprintf(stderr, "%s\n", cfg.At(e.path, e.message).ToString().c_str());
+        ++bad;
+      }
+    }
+    if (bad) return 1;
     std::printf("%s: ok\n", path.c_str());
     return 0;
   }

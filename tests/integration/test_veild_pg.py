@@ -6,6 +6,7 @@ through the proxy, and that one broken session does not disturb the others.
 """
 
 import os
+import re
 import socket
 import struct
 import subprocess
@@ -342,3 +343,33 @@ def test_rules_see_schema_and_table_names(pg, start_veild, tmp_path):
                          " INSERT INTO scratch VALUES ('call 415.867.5309');"
                          " SELECT memo FROM scratch;").stdout.splitlines()
     assert out[-1] == "call [PHONE]"
+
+
+# ---- configuration ----
+
+
+def test_check_config_reports_file_line_col(tmp_path):
+    veild = os.environ.get("VEILD_BIN", "build/agent/veild")
+    good = tmp_path / "good.yaml"
+    good.write_text(veil_config(tmp_path, HOST, 5432, free_port()))
+    r = subprocess.run([veild, "--check-config", str(good)], capture_output=True, text=True)
+    assert (r.returncode, r.stdout.strip()) == (0, f"{good}: ok")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(veil_config(tmp_path, HOST, 5432, free_port())
+                   .replace("strategies:", "entities: [EMAIL, EMIAL]\n      strategies:")
+                   .replace("access: open", "access: opne"))
+    r = subprocess.run([veild, "--check-config", str(bad)], capture_output=True, text=True)
+    assert r.returncode == 1
+    assert f"{bad}:" in r.stderr and "opne" in r.stderr, r.stderr
+    # Entity names are the engine's to know: still reported with their position.
+    entity_only = tmp_path / "entity.yaml"
+    entity_only.write_text(good.read_text().replace(
+        "strategies:", "entities: [EMAIL, EMIAL]\n      strategies:"))
+    r = subprocess.run([veild, "--check-config", str(entity_only)], capture_output=True,
+                       text=True)
+    assert r.returncode == 1
+    assert re.search(rf"{re.escape(str(entity_only))}:\d+:\d+: unknown entity \"EMIAL\"",
+                     r.stderr), r.stderr
+    # veild refuses to start on a bad file, with the same diagnostics.
+    r = subprocess.run([veild, "--config", str(bad)], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "opne" in r.stderr
