@@ -8,6 +8,7 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <filesystem>
 
+#include "agent/peer.h"
 #include "masker/strategy.h"
 #include "tls/context.h"
 
@@ -164,9 +165,14 @@ Result<std::unique_ptr<Server>> Server::Start(const config::LoadedConfig& loaded
 namespace {
 
 PeerInfo PeerOf(const asio::ip::tcp::socket& sock) {
-  std::error_code ec;
+  std::error_code ec, lec;
   auto remote = sock.remote_endpoint(ec);
-  return {ec ? "?" : remote.address().to_string() + ":" + std::to_string(remote.port())};
+  auto local = sock.local_endpoint(lec);
+  PeerInfo peer{ec ? "?" : remote.address().to_string() + ":" + std::to_string(remote.port())};
+  // A client on this host: its uid from the kernel's socket table.
+  if (!ec && !lec && remote.address().is_loopback())
+    if (auto uid = LocalTcpPeerUid(remote, local)) peer.uid = *uid;
+  return peer;
 }
 
 PeerInfo PeerOf(const asio::local::stream_protocol::socket& sock) {
