@@ -197,8 +197,8 @@ class Session {
       }
     }
     if (co_await upstream_->WriteAll(startup_frame)) co_return PumpEnd{"veil: upstream closed"};
-    spdlog::info("session {} on {}: {} user={} database={}", id_, ep_->config.name(), peer_.address,
-                 user_, database_);
+    spdlog::info("session {} on {}: {} uid={} db_user={} database={}", id_, ep_->config.name(),
+                 peer_.address, peer_.uid ? std::to_string(*peer_.uid) : "?", user_, database_);
     co_return PumpEnd{};
   }
 
