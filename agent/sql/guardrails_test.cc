@@ -1,0 +1,335 @@
+#include "agent/sql/guardrails.h"
+
+#include <gtest/gtest.h>
+#include <hs.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <random>
+#include <string>
+#include <thread>
+
+// Counts C++ heap allocations while enabled, to hold Check() to "allocates nothing".
+static std::atomic<bool> g_counting{false};
+static std::atomic<int> g_allocations{0};
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void* operator new(std::size_t n) {
+  if (g_counting) ++g_allocations;
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
+
+namespace veil::sql {
+namespace {
+
+using config::v1::Guardrail;
+using GuardrailList = google::protobuf::RepeatedPtrField<Guardrail>;
+
+GuardrailList Builtins(std::initializer_list<Guardrail::Builtin> builtins) {
+  GuardrailList list;
+  for (auto b : builtins) list.Add()->set_builtin(b);
+  return list;
+}
+
+Guardrails Make(const GuardrailList& list, bool read_access = false) {
+  auto g = Guardrails::Create(list, read_access);
+  EXPECT_TRUE(g.ok()) << (g.ok() ? "" : g.error().message);
+  return std::move(g).value();
+}
+
+struct Case {
+  const char* sql;
+  bool read_only;  // blocked by read-only
+  bool no_ddl;     // blocked by no-ddl
+  bool no_unbounded_write;
+};
+
+// Expected verdicts, true = blocked. Each row is checked under each guardrail alone.
+const Case kCases[] = {
+    // Plain reads, and writes that are only text.
+    {"SELECT * FROM t", false, false, false},
+    {"select 'drop table x'", false, false, false},
+    {"SELECT \"DELETE\" FROM t", false, false, false},
+    {"SELECT \"delete\" FROM \"update\" WHERE \"drop\" = 1", false, false, false},
+    {"SELECT 1 /* ; DROP TABLE t */", false, false, false},
+    {"SELECT 1 /* nested /* */ ; DROP TABLE t */", false, false, false},
+    {"SELECT ';' AS x; SELECT 2", false, false, false},
+    {"SELECT ';DROP TABLE t;'", false, false, false},
+    {"SELECT $$ ; DELETE FROM t; $$", false, false, false},
+    {"SELECT $a$ $b$ ; DROP TABLE t; $b$ $a$", false, false, false},
+    {"SELECT E'\\'; DELETE FROM t; --'", false, false, false},
+    {"select u&'\\0064rop' as x", false, false, false},
+    {"VALUES (1), (2)", false, false, false},
+    {"TABLE t", false, false, false},
+    {"(SELECT 1) UNION (SELECT 2)", false, false, false},
+    {"SELECT * FROM t WHERE a = $1 ORDER BY b LIMIT 10", false, false, false},
+    {"WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 5) "
+     "SELECT * FROM r",
+     false, false, false},
+    {"SELECT x.nextval FROM t x", false, false, false},
+    {"SELECT currval('s')", false, false, false},
+    {"SELECT * FROM t /* unterminated ; DELETE FROM t", false, false, false},
+    {"DECLARE c CURSOR FOR SELECT * FROM t", false, false, false},
+    {"FETCH 10 FROM c", false, false, false},
+    {"SHOW search_path", false, false, false},
+    {"LISTEN ch", false, false, false},
+    {"DISCARD PLANS", false, false, false},
+    {"EXPLAIN SELECT * FROM t", false, false, false},
+    {"EXPLAIN DELETE FROM t", false, false, false},
+    {"EXPLAIN (ANALYZE off) DELETE FROM t", false, false, false},
+    // Writes hidden after comments or in multi-statement strings.
+    {"SELECT 1; DELETE FROM t", true, false, true},
+    {"/* harmless */ DELETE FROM t WHERE id = 1", true, false, false},
+    {"-- comment\nDROP TABLE t", true, true, false},
+    {"SELECT 1; SELECT 2; UPDATE t SET a = 1", true, false, true},
+    {"SELECT 'x'';'; DROP TABLE t", true, true, false},
+    {"SELECT 'a\\'; DELETE FROM t; --'", true, false, true},
+    // standard_conforming_strings off would run the DROP: both readings are checked.
+    {"SELECT 'a\\''; DROP TABLE t; --'", true, true, false},
+    {"UPDATE t SET a = 1 -- WHERE id = 2", true, false, true},
+    {"frobnicate the database", true, false, false},
+    {"$$unterminated ; DELETE", true, false, false},
+    // DML.
+    {"UPDATE t SET a=1", true, false, true},
+    {"UPDATE t SET a=1 WHERE id=2", true, false, false},
+    {"DELETE FROM t", true, false, true},
+    {"DELETE FROM t USING u WHERE t.id = u.id", true, false, false},
+    {"DELETE FROM t USING u", true, false, true},
+    {"DELETE FROM t WHERE id IN (SELECT id FROM u)", true, false, false},
+    {"TRUNCATE t", true, false, true},
+    {"INSERT INTO t VALUES (1)", true, false, false},
+    {"INSERT INTO t SELECT * FROM u", true, false, false},
+    {"INSERT INTO t VALUES (1) ON CONFLICT (id) DO UPDATE SET a = 2", true, false, false},
+    {"MERGE INTO t USING u ON t.id = u.id WHEN MATCHED THEN UPDATE SET a = u.a", true, false,
+     false},
+    // Data-modifying CTEs.
+    {"WITH x AS (DELETE FROM t RETURNING *) SELECT * FROM x", true, false, true},
+    {"WITH x AS (UPDATE t SET a=1 WHERE id=2 RETURNING *) SELECT * FROM x", true, false, false},
+    {"WITH x AS (INSERT INTO t VALUES (1) RETURNING id) SELECT id FROM x", true, false, false},
+    {"WITH x AS MATERIALIZED (SELECT 1) DELETE FROM t", true, false, true},
+    // DO blocks and calls.
+    {"DO $$ BEGIN DELETE FROM t; END $$", true, false, false},
+    {"DO $body$ BEGIN PERFORM 1; $x$ ; $x$ END $body$ LANGUAGE plpgsql", true, false, false},
+    {"CALL proc()", true, false, false},
+    {"PREPARE p AS DELETE FROM t", true, false, true},
+    {"PREPARE p AS SELECT * FROM t WHERE id = $1", false, false, false},
+    {"EXECUTE p", true, false, false},
+    // Turning read-only off.
+    {"SET default_transaction_read_only = off", true, false, false},
+    {"SET default_transaction_read_only TO false", true, false, false},
+    {"SET SESSION transaction_read_only = 0", true, false, false},
+    {"set local transaction_read_only = 'off'", true, false, false},
+    {"SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE", true, false, false},
+    {"SET default_transaction_read_only = on", false, false, false},
+    {"SET search_path TO app", false, false, false},
+    {"BEGIN READ WRITE", true, false, false},
+    {"START TRANSACTION READ WRITE", true, false, false},
+    {"BEGIN", false, false, false},
+    {"BEGIN READ ONLY", false, false, false},
+    {"COMMIT", false, false, false},
+    {"SAVEPOINT s", false, false, false},
+    {"ROLLBACK TO SAVEPOINT s", false, false, false},
+    {"RESET ALL", true, false, false},
+    {"RESET default_transaction_read_only", true, false, false},
+    {"SELECT set_config('default_transaction_read_only','off',false)", true, false, false},
+    {"SELECT set_config('application_name','x',false)", false, false, false},
+    // COPY.
+    {"COPY t FROM STDIN", true, false, false},
+    {"COPY t (a, b) FROM '/tmp/x.csv' WITH (FORMAT csv)", true, false, false},
+    {"COPY t TO STDOUT", false, false, false},
+    {"COPY (SELECT * FROM t WHERE a > 1) TO STDOUT WITH CSV", false, false, false},
+    {"COPY t TO '/tmp/out'", true, false, false},
+    {"COPY t TO PROGRAM 'gzip > /tmp/x'", true, false, false},
+    {"COPY (DELETE FROM t RETURNING *) TO STDOUT", true, false, true},
+    // EXPLAIN ANALYZE runs the statement.
+    {"EXPLAIN ANALYZE DELETE FROM t", true, false, true},
+    {"EXPLAIN (ANALYZE) UPDATE t SET a = 1 WHERE id = 1", true, false, false},
+    {"EXPLAIN ANALYZE CREATE TABLE x AS SELECT 1", true, true, false},
+    // DDL.
+    {"CREATE TEMP TABLE x (a int)", true, true, false},
+    {"CREATE TABLE x AS SELECT 1", true, true, false},
+    {"SELECT * INTO x FROM t", true, true, false},
+    {"ALTER TABLE t ADD COLUMN b int", true, true, false},
+    {"DROP TABLE t", true, true, false},
+    {"GRANT SELECT ON t TO bob", true, true, false},
+    {"REVOKE ALL ON t FROM bob", true, true, false},
+    {"COMMENT ON TABLE t IS 'x'", true, true, false},
+    {"create function f() returns int language sql as $$ delete from t $$", true, true, false},
+    // Locks and side-effect functions.
+    {"SELECT * FROM t FOR UPDATE", true, false, false},
+    {"SELECT * FROM t FOR SHARE", true, false, false},
+    {"SELECT * FROM t FOR NO KEY UPDATE SKIP LOCKED", true, false, false},
+    {"LOCK TABLE t IN ACCESS EXCLUSIVE MODE", true, false, false},
+    {"SELECT nextval('s')", true, false, false},
+    {"SELECT setval('s', 1)", true, false, false},
+    {"SELECT pg_advisory_lock(1)", true, false, false},
+    {"SELECT lo_import('/etc/passwd')", true, false, false},
+    {"SELECT pg_terminate_backend(123)", true, false, false},
+    {"SELECT dblink_exec('conn', 'DELETE FROM t')", true, false, false},
+    {"SELECT * FROM public.dblink('c', 'select 1') AS x(a int)", true, false, false},
+    // Maintenance.
+    {"VACUUM t", true, false, false},
+    {"ANALYZE t", true, false, false},
+    {"REINDEX TABLE t", true, false, false},
+    {"CLUSTER t USING i", true, false, false},
+    {"REFRESH MATERIALIZED VIEW mv", true, false, false},
+    {"NOTIFY ch, 'x'", true, false, false},
+};
+
+TEST(GuardrailsTest, VerdictTable) {
+  static_assert(std::size(kCases) >= 60);
+  Guardrails read_only = Make(Builtins({Guardrail::BUILTIN_READ_ONLY}));
+  Guardrails read_grant = Make({}, /*read_access=*/true);
+  Guardrails no_ddl = Make(Builtins({Guardrail::BUILTIN_NO_DDL}));
+  Guardrails no_unbounded = Make(Builtins({Guardrail::BUILTIN_NO_UNBOUNDED_WRITE}));
+  for (const Case& c : kCases) {
+    auto ro = read_only.Check(c.sql);
+    EXPECT_EQ(ro.has_value(), c.read_only) << "read-only: " << c.sql;
+    if (ro) {
+      EXPECT_EQ(ro->guardrail, "read-only");
+    }
+    EXPECT_EQ(read_grant.Check(c.sql).has_value(), c.read_only) << "read grant: " << c.sql;
+    auto ddl = no_ddl.Check(c.sql);
+    EXPECT_EQ(ddl.has_value(), c.no_ddl) << "no-ddl: " << c.sql;
+    if (ddl) {
+      EXPECT_EQ(ddl->guardrail, "no-ddl");
+    }
+    auto unb = no_unbounded.Check(c.sql);
+    EXPECT_EQ(unb.has_value(), c.no_unbounded_write) << "no-unbounded-write: " << c.sql;
+    if (unb) {
+      EXPECT_EQ(unb->guardrail, "no-unbounded-write");
+    }
+  }
+}
+
+TEST(GuardrailsTest, NoGuardrailsAllowsEverything) {
+  Guardrails none = Make({});
+  EXPECT_FALSE(none.read_only());
+  for (const Case& c : kCases) EXPECT_FALSE(none.Check(c.sql)) << c.sql;
+}
+
+TEST(GuardrailsTest, ViolationNamesTheGuardrailAndStatement) {
+  Guardrails g = Make(Builtins({Guardrail::BUILTIN_NO_UNBOUNDED_WRITE, Guardrail::BUILTIN_NO_DDL,
+                                Guardrail::BUILTIN_READ_ONLY}));
+  EXPECT_TRUE(g.read_only());
+  auto v = g.Check("select 1; /* x */ drop table t; delete from t");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->guardrail, "no-ddl");  // the first statement that violates, then list order
+  EXPECT_EQ(v->index, 1);
+  EXPECT_EQ(v->statement, "drop table t");
+  EXPECT_EQ(v->Message(), "veil: statement blocked by guardrail no-ddl");
+  v = g.Check("delete from t");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->guardrail, "no-unbounded-write");
+  EXPECT_EQ(v->index, 0);
+  v = g.Check("insert into t values (1)");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->guardrail, "read-only");
+  EXPECT_EQ(v->index, 2);
+  // A read grant's wall comes before configured guardrails.
+  Guardrails grant = Make(Builtins({Guardrail::BUILTIN_NO_DDL}), true);
+  v = grant.Check("drop table t");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->guardrail, "read-only");
+  EXPECT_EQ(v->index, -1);
+  EXPECT_TRUE(grant.read_only());
+}
+
+TEST(GuardrailsTest, DenyPatterns) {
+  GuardrailList list;
+  list.Add()->set_builtin(Guardrail::BUILTIN_NO_UNBOUNDED_WRITE);
+  list.Add()->set_deny("pg_sleep");
+  list.Add()->set_max_rows(1000);
+  list.Add()->set_deny("^drop\\s+table.*cascade");
+  list.Add()->set_max_rows(50);
+  Guardrails g = Make(list);
+  EXPECT_EQ(g.max_rows(), 50u);
+  EXPECT_FALSE(g.read_only());
+  EXPECT_FALSE(g.Check("select 1"));
+  EXPECT_FALSE(g.Check("drop table t"));
+  auto v = g.Check("SELECT PG_SLEEP(10)");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->guardrail, "deny");
+  EXPECT_EQ(v->index, 1);
+  EXPECT_EQ(v->deny_index, 0);
+  EXPECT_EQ(v->Message(), "veil: statement blocked by guardrail deny #1");
+  // Anchored at the statement, not at the query text; a leading comment does not hide it;
+  // `.` crosses lines.
+  v = g.Check("select 1; /* hi */ DROP TABLE t\n CASCADE");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->deny_index, 1);
+  EXPECT_EQ(v->index, 3);
+  EXPECT_EQ(v->statement, "DROP TABLE t\n CASCADE");
+  EXPECT_FALSE(g.Check("select 'x drop table t cascade'"));
+  // The earliest guardrail in the list wins within one statement.
+  v = g.Check("delete from t -- pg_sleep");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->guardrail, "no-unbounded-write");
+  // Copies share the database and work on other threads.
+  Guardrails copy = g;
+  std::optional<Violation> other;
+  std::thread([&] { other = copy.Check("select pg_sleep(1)"); }).join();
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->deny_index, 0);
+}
+
+TEST(GuardrailsTest, BadDenyPatternIsAnError) {
+  GuardrailList list;
+  list.Add()->set_deny("ok");
+  list.Add()->set_deny("(unclosed");
+  auto g = Guardrails::Create(list, false);
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.error().message.find("(unclosed"), std::string::npos) << g.error().message;
+  GuardrailList empty;
+  empty.Add();
+  EXPECT_FALSE(Guardrails::Create(empty, false).ok());
+}
+
+TEST(GuardrailsTest, NoMaxRowsByDefault) { EXPECT_FALSE(Make({}).max_rows()); }
+
+TEST(GuardrailsTest, CheckingAReadAllocatesNothing) {
+  GuardrailList list = Builtins({Guardrail::BUILTIN_READ_ONLY, Guardrail::BUILTIN_NO_DDL,
+                                 Guardrail::BUILTIN_NO_UNBOUNDED_WRITE});
+  list.Add()->set_deny("pg_sleep");
+  Guardrails g = Make(list);
+  const char* sql =
+      "/* report */ WITH a AS (SELECT id, name FROM t WHERE x = 'it''s; fine') "
+      "SELECT * FROM a JOIN u USING (id) WHERE $$x$$ <> E'\\n' ORDER BY 1; SELECT 2";
+  EXPECT_FALSE(g.Check(sql));  // warms this thread's scratch
+  g_allocations = 0;
+  g_counting = true;
+  for (int i = 0; i < 100; ++i) EXPECT_FALSE(g.Check(sql));
+  g_counting = false;
+  EXPECT_EQ(g_allocations.load(), 0);
+  // The counter does count: Classify() returns a vector.
+  g_counting = true;
+  EXPECT_EQ(Classify(sql).size(), 2u);
+  g_counting = false;
+  EXPECT_GT(g_allocations.load(), 0);
+}
+
+TEST(GuardrailsTest, RandomInputDoesNotCrash) {
+  GuardrailList list = Builtins({Guardrail::BUILTIN_READ_ONLY, Guardrail::BUILTIN_NO_DDL,
+                                 Guardrail::BUILTIN_NO_UNBOUNDED_WRITE});
+  list.Add()->set_deny("drop.*table");
+  Guardrails g = Make(list);
+  std::mt19937 rng(7);
+  const std::string alphabet = "'\"$;()-*/\\ \nEeUu&xdeletupdaswhrin0123,=";
+  int blocked = 0;
+  for (int i = 0; i < 10000; ++i) {
+    std::string sql(rng() % 64, ' ');
+    for (char& c : sql)
+      c = rng() % 10 == 0 ? static_cast<char>(rng() % 256) : alphabet[rng() % alphabet.size()];
+    if (g.Check(sql)) ++blocked;
+  }
+  EXPECT_GT(blocked, 0);
+}
+
+}  // namespace
+}  // namespace veil::sql

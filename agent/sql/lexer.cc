@@ -1,0 +1,565 @@
+#include "agent/sql/lexer.h"
+
+#include <algorithm>
+#include <array>
+
+namespace veil::sql {
+namespace {
+
+// PostgreSQL keywords (reserved and unreserved) that statements are classified by, plus the
+// reserved words; kept sorted (checked below) for binary search.
+constexpr std::array<std::string_view, 231> kKeywords = {"abort",
+                                                         "access",
+                                                         "action",
+                                                         "add",
+                                                         "after",
+                                                         "all",
+                                                         "alter",
+                                                         "always",
+                                                         "analyse",
+                                                         "analyze",
+                                                         "and",
+                                                         "any",
+                                                         "array",
+                                                         "as",
+                                                         "asc",
+                                                         "asymmetric",
+                                                         "atomic",
+                                                         "attach",
+                                                         "authorization",
+                                                         "before",
+                                                         "begin",
+                                                         "between",
+                                                         "binary",
+                                                         "both",
+                                                         "by",
+                                                         "call",
+                                                         "cascade",
+                                                         "case",
+                                                         "cast",
+                                                         "chain",
+                                                         "characteristics",
+                                                         "check",
+                                                         "checkpoint",
+                                                         "close",
+                                                         "cluster",
+                                                         "collate",
+                                                         "column",
+                                                         "comment",
+                                                         "commit",
+                                                         "committed",
+                                                         "concurrently",
+                                                         "conflict",
+                                                         "constraint",
+                                                         "copy",
+                                                         "create",
+                                                         "cross",
+                                                         "csv",
+                                                         "current",
+                                                         "current_catalog",
+                                                         "current_date",
+                                                         "current_role",
+                                                         "current_time",
+                                                         "current_timestamp",
+                                                         "current_user",
+                                                         "cursor",
+                                                         "cycle",
+                                                         "data",
+                                                         "database",
+                                                         "deallocate",
+                                                         "declare",
+                                                         "default",
+                                                         "deferrable",
+                                                         "deferred",
+                                                         "delete",
+                                                         "desc",
+                                                         "detach",
+                                                         "discard",
+                                                         "distinct",
+                                                         "do",
+                                                         "domain",
+                                                         "drop",
+                                                         "each",
+                                                         "else",
+                                                         "end",
+                                                         "except",
+                                                         "exclusive",
+                                                         "execute",
+                                                         "exists",
+                                                         "explain",
+                                                         "extension",
+                                                         "false",
+                                                         "fetch",
+                                                         "first",
+                                                         "for",
+                                                         "foreign",
+                                                         "freeze",
+                                                         "from",
+                                                         "full",
+                                                         "function",
+                                                         "grant",
+                                                         "group",
+                                                         "having",
+                                                         "ilike",
+                                                         "immediate",
+                                                         "import",
+                                                         "in",
+                                                         "index",
+                                                         "initially",
+                                                         "inner",
+                                                         "insert",
+                                                         "instead",
+                                                         "intersect",
+                                                         "into",
+                                                         "is",
+                                                         "isolation",
+                                                         "join",
+                                                         "key",
+                                                         "last",
+                                                         "lateral",
+                                                         "leading",
+                                                         "left",
+                                                         "level",
+                                                         "like",
+                                                         "limit",
+                                                         "listen",
+                                                         "load",
+                                                         "local",
+                                                         "localtime",
+                                                         "localtimestamp",
+                                                         "lock",
+                                                         "locked",
+                                                         "matched",
+                                                         "materialized",
+                                                         "merge",
+                                                         "mode",
+                                                         "move",
+                                                         "natural",
+                                                         "no",
+                                                         "not",
+                                                         "nothing",
+                                                         "notify",
+                                                         "nowait",
+                                                         "null",
+                                                         "nulls",
+                                                         "of",
+                                                         "off",
+                                                         "offset",
+                                                         "on",
+                                                         "only",
+                                                         "option",
+                                                         "or",
+                                                         "order",
+                                                         "outer",
+                                                         "over",
+                                                         "overlaps",
+                                                         "owned",
+                                                         "owner",
+                                                         "placing",
+                                                         "policy",
+                                                         "prepare",
+                                                         "prepared",
+                                                         "primary",
+                                                         "privileges",
+                                                         "procedure",
+                                                         "program",
+                                                         "publication",
+                                                         "read",
+                                                         "reassign",
+                                                         "recursive",
+                                                         "references",
+                                                         "refresh",
+                                                         "reindex",
+                                                         "release",
+                                                         "rename",
+                                                         "repeatable",
+                                                         "replace",
+                                                         "reset",
+                                                         "restrict",
+                                                         "returning",
+                                                         "revoke",
+                                                         "right",
+                                                         "role",
+                                                         "rollback",
+                                                         "row",
+                                                         "rows",
+                                                         "rule",
+                                                         "savepoint",
+                                                         "schema",
+                                                         "search",
+                                                         "security",
+                                                         "select",
+                                                         "sequence",
+                                                         "serializable",
+                                                         "session",
+                                                         "session_user",
+                                                         "set",
+                                                         "share",
+                                                         "show",
+                                                         "similar",
+                                                         "skip",
+                                                         "some",
+                                                         "start",
+                                                         "stdin",
+                                                         "stdout",
+                                                         "subscription",
+                                                         "symmetric",
+                                                         "system",
+                                                         "system_user",
+                                                         "table",
+                                                         "tablesample",
+                                                         "tablespace",
+                                                         "temp",
+                                                         "temporary",
+                                                         "then",
+                                                         "to",
+                                                         "trailing",
+                                                         "transaction",
+                                                         "trigger",
+                                                         "true",
+                                                         "truncate",
+                                                         "type",
+                                                         "uescape",
+                                                         "uncommitted",
+                                                         "union",
+                                                         "unique",
+                                                         "unlisten",
+                                                         "unlogged",
+                                                         "update",
+                                                         "user",
+                                                         "using",
+                                                         "vacuum",
+                                                         "values",
+                                                         "variadic",
+                                                         "verbose",
+                                                         "view",
+                                                         "when",
+                                                         "where",
+                                                         "window",
+                                                         "with",
+                                                         "work",
+                                                         "write"};
+static_assert(std::is_sorted(kKeywords.begin(), kKeywords.end()));
+
+constexpr size_t kMaxKeywordLength = 24;
+
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsIdentStart(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+         static_cast<unsigned char>(c) >= 0x80;
+}
+bool IsIdentCont(char c) { return IsIdentStart(c) || IsDigit(c) || c == '$'; }
+bool IsDollarTagCont(char c) { return IsIdentStart(c) || IsDigit(c); }  // no '$' in a tag
+bool IsOpChar(char c) {
+  switch (c) {
+    case '~':
+    case '!':
+    case '@':
+    case '#':
+    case '^':
+    case '&':
+    case '|':
+    case '`':
+    case '?':
+    case '+':
+    case '-':
+    case '*':
+    case '/':
+    case '%':
+    case '<':
+    case '>':
+    case '=':
+      return true;
+    default:
+      return false;
+  }
+}
+char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+}  // namespace
+
+bool EqualsLower(std::string_view s, std::string_view lower) {
+  if (s.size() != lower.size()) return false;
+  for (size_t i = 0; i < s.size(); ++i)
+    if (Lower(s[i]) != lower[i]) return false;
+  return true;
+}
+
+std::string_view LookupKeyword(std::string_view word) {
+  if (word.empty() || word.size() > kMaxKeywordLength) return {};
+  char buf[kMaxKeywordLength];
+  for (size_t i = 0; i < word.size(); ++i) buf[i] = Lower(word[i]);
+  std::string_view lower(buf, word.size());
+  auto it = std::lower_bound(kKeywords.begin(), kKeywords.end(), lower);
+  if (it == kKeywords.end() || *it != lower) return {};
+  return *it;
+}
+
+bool Token::Is(std::string_view lower) const {
+  return kind == TokenKind::kWord && EqualsLower(text, lower);
+}
+
+std::string_view Token::Body() const {
+  std::string_view t = text;
+  switch (form) {
+    case StringForm::kNone:
+      if (kind != TokenKind::kQuotedIdent) return t;
+      break;
+    case StringForm::kDollar: {
+      size_t tag = t.find('$', 1) + 1;  // the opening $tag$
+      if (!terminated) return t.substr(tag);
+      if (t.size() < 2 * tag) return {};
+      return t.substr(tag, t.size() - 2 * tag);
+    }
+    case StringForm::kPlain:
+      break;
+    case StringForm::kUnicode: {
+      // The body ends at the first undoubled quote; a UESCAPE clause may follow it.
+      t.remove_prefix(2);
+      const char q = t.front();
+      size_t i = 1;
+      while (i < t.size()) {
+        if (t[i] != q) {
+          ++i;
+        } else if (i + 1 < t.size() && t[i + 1] == q) {
+          i += 2;
+        } else {
+          return t.substr(1, i - 1);
+        }
+      }
+      return t.substr(1);
+    }
+    default:
+      t.remove_prefix(1);  // E B X N
+  }
+  if (t.empty()) return t;
+  t.remove_prefix(1);
+  if (terminated && !t.empty()) t.remove_suffix(1);
+  return t;
+}
+
+Lexer::Lexer(std::string_view sql, LexOptions options, size_t start)
+    : sql_(sql), options_(options), pos_(std::min(start, sql.size())) {}
+
+void Lexer::SkipSpaceAndComments() {
+  const size_t n = sql_.size();
+  while (pos_ < n) {
+    char c = sql_[pos_];
+    if (IsSpace(c)) {
+      ++pos_;
+    } else if (c == '-' && pos_ + 1 < n && sql_[pos_ + 1] == '-') {
+      pos_ += 2;
+      while (pos_ < n && sql_[pos_] != '\n' && sql_[pos_] != '\r') ++pos_;
+    } else if (c == '/' && pos_ + 1 < n && sql_[pos_ + 1] == '*') {
+      // Block comments nest in PostgreSQL, unlike in C.
+      pos_ += 2;
+      int depth = 1;
+      while (pos_ < n && depth > 0) {
+        if (sql_[pos_] == '/' && pos_ + 1 < n && sql_[pos_ + 1] == '*') {
+          ++depth;
+          pos_ += 2;
+        } else if (sql_[pos_] == '*' && pos_ + 1 < n && sql_[pos_ + 1] == '/') {
+          --depth;
+          pos_ += 2;
+        } else {
+          ++pos_;
+        }
+      }
+      if (depth > 0) comment_unterminated_ = true;
+    } else {
+      return;
+    }
+  }
+}
+
+// Returns the offset just past the closing quote of a literal whose opening quote is at
+// `open`, or npos if it is unterminated. A doubled quote is an escaped quote.
+size_t Lexer::QuotedEnd(size_t open, char quote, bool backslash_escapes) {
+  const size_t n = sql_.size();
+  size_t i = open + 1;
+  while (i < n) {
+    char c = sql_[i];
+    if (c == '\\' && quote == '\'') {
+      if (backslash_escapes) {
+        i += 2;
+        continue;
+      }
+      saw_backslash_ = true;
+    }
+    if (c == quote) {
+      if (i + 1 < n && sql_[i + 1] == quote) {
+        i += 2;
+        continue;
+      }
+      return i + 1;
+    }
+    ++i;
+  }
+  return std::string_view::npos;
+}
+
+// After a U&'...' or U&"..." ending at `after`: the end of an optional `UESCAPE 'c'` clause,
+// which the server lexes as part of the same token; else `after`.
+size_t Lexer::SkipUescape(size_t after) {
+  size_t saved = pos_;
+  pos_ = after;
+  SkipSpaceAndComments();
+  size_t end = after;
+  if (pos_ + 7 <= sql_.size() && EqualsLower(sql_.substr(pos_, 7), "uescape") &&
+      (pos_ + 7 == sql_.size() || !IsIdentCont(sql_[pos_ + 7]))) {
+    pos_ += 7;
+    SkipSpaceAndComments();
+    if (pos_ < sql_.size() && sql_[pos_] == '\'') {
+      size_t q = QuotedEnd(pos_, '\'', false);
+      end = q == std::string_view::npos ? sql_.size() : q;
+    }
+  }
+  pos_ = saved;
+  return end;
+}
+
+Token Lexer::Next() {
+  SkipSpaceAndComments();
+  Token t;
+  const size_t n = sql_.size();
+  t.pos = pos_;
+  if (pos_ >= n) {
+    t.kind = TokenKind::kEnd;
+    t.terminated = !comment_unterminated_;
+    return t;
+  }
+  const size_t start = pos_;
+  const char c = sql_[pos_];
+  auto finish = [&](TokenKind kind, size_t end) {
+    t.kind = kind;
+    pos_ = std::min(end, n);
+    t.text = sql_.substr(start, pos_ - start);
+    return t;
+  };
+  auto quoted = [&](TokenKind kind, StringForm form, size_t open, char quote, bool backslash) {
+    t.form = form;
+    size_t end = QuotedEnd(open, quote, backslash);
+    if (end == std::string_view::npos) {
+      t.terminated = false;
+      end = n;
+    } else if (form == StringForm::kUnicode) {
+      end = SkipUescape(end);
+    }
+    return finish(kind, end);
+  };
+  const bool scs = options_.standard_conforming_strings;
+
+  if (IsIdentStart(c)) {
+    size_t i = pos_ + 1;
+    while (i < n && IsIdentCont(sql_[i])) ++i;
+    if (i - pos_ == 1 && i < n && sql_[i] == '\'') {
+      switch (Lower(c)) {
+        case 'e':
+          return quoted(TokenKind::kString, StringForm::kEscape, i, '\'', true);
+        case 'b':
+          return quoted(TokenKind::kString, StringForm::kBit, i, '\'', false);
+        case 'x':
+          return quoted(TokenKind::kString, StringForm::kHex, i, '\'', false);
+        case 'n':
+          return quoted(TokenKind::kString, StringForm::kNational, i, '\'', !scs);
+        default:
+          break;
+      }
+    }
+    if (i - pos_ == 1 && Lower(c) == 'u' && i + 1 < n && sql_[i] == '&' &&
+        (sql_[i + 1] == '\'' || sql_[i + 1] == '"')) {
+      char q = sql_[i + 1];
+      return quoted(q == '"' ? TokenKind::kQuotedIdent : TokenKind::kString, StringForm::kUnicode,
+                    i + 1, q, false);
+    }
+    finish(TokenKind::kWord, i);
+    t.keyword = LookupKeyword(t.text);
+    return t;
+  }
+  if (IsDigit(c) || (c == '.' && pos_ + 1 < n && IsDigit(sql_[pos_ + 1]))) {
+    size_t i = pos_;
+    if (c == '0' && i + 1 < n &&
+        (Lower(sql_[i + 1]) == 'x' || Lower(sql_[i + 1]) == 'o' || Lower(sql_[i + 1]) == 'b')) {
+      i += 2;
+      while (i < n && (IsDigit(sql_[i]) || IsIdentStart(sql_[i]))) ++i;
+      return finish(TokenKind::kNumber, i);
+    }
+    while (i < n && (IsDigit(sql_[i]) || sql_[i] == '_')) ++i;
+    if (i < n && sql_[i] == '.' && !(i + 1 < n && sql_[i + 1] == '.')) {
+      ++i;
+      while (i < n && (IsDigit(sql_[i]) || sql_[i] == '_')) ++i;
+    }
+    if (i < n && Lower(sql_[i]) == 'e') {
+      size_t j = i + 1;
+      if (j < n && (sql_[j] == '+' || sql_[j] == '-')) ++j;
+      if (j < n && IsDigit(sql_[j])) {
+        i = j;
+        while (i < n && IsDigit(sql_[i])) ++i;
+      }
+    }
+    return finish(TokenKind::kNumber, i);
+  }
+  switch (c) {
+    case '\'':
+      return quoted(TokenKind::kString, StringForm::kPlain, pos_, '\'', !scs);
+    case '"':
+      return quoted(TokenKind::kQuotedIdent, StringForm::kNone, pos_, '"', false);
+    case '$': {
+      size_t i = pos_ + 1;
+      if (i < n && IsDigit(sql_[i])) {
+        while (i < n && IsDigit(sql_[i])) ++i;
+        return finish(TokenKind::kParam, i);
+      }
+      if (i < n && IsIdentStart(sql_[i])) {
+        while (i < n && IsDollarTagCont(sql_[i])) ++i;
+      }
+      if (i >= n || sql_[i] != '$') return finish(TokenKind::kOther, pos_ + 1);
+      // $tag$ ... $tag$: the body ends at the first copy of the opening delimiter.
+      std::string_view delim = sql_.substr(pos_, i + 1 - pos_);
+      t.form = StringForm::kDollar;
+      size_t close = sql_.find(delim, i + 1);
+      if (close == std::string_view::npos) {
+        t.terminated = false;
+        return finish(TokenKind::kString, n);
+      }
+      return finish(TokenKind::kString, close + delim.size());
+    }
+    case '(':
+      return finish(TokenKind::kLParen, pos_ + 1);
+    case ')':
+      return finish(TokenKind::kRParen, pos_ + 1);
+    case '[':
+      return finish(TokenKind::kLBracket, pos_ + 1);
+    case ']':
+      return finish(TokenKind::kRBracket, pos_ + 1);
+    case ',':
+      return finish(TokenKind::kComma, pos_ + 1);
+    case ';':
+      return finish(TokenKind::kSemicolon, pos_ + 1);
+    case '.':
+      return finish(TokenKind::kDot, pos_ + 1);
+    case ':':
+      if (pos_ + 1 < n && sql_[pos_ + 1] == ':') return finish(TokenKind::kOperator, pos_ + 2);
+      if (pos_ + 1 < n && sql_[pos_ + 1] == '=') return finish(TokenKind::kOperator, pos_ + 2);
+      return finish(TokenKind::kColon, pos_ + 1);
+    default:
+      break;
+  }
+  if (IsOpChar(c)) {
+    // An operator runs over operator characters but stops where a comment starts.
+    size_t i = pos_ + 1;
+    while (i < n && IsOpChar(sql_[i])) {
+      if ((sql_[i] == '-' && i + 1 < n && sql_[i + 1] == '-') ||
+          (sql_[i] == '/' && i + 1 < n && sql_[i + 1] == '*'))
+        break;
+      ++i;
+    }
+    return finish(TokenKind::kOperator, i);
+  }
+  return finish(TokenKind::kOther, pos_ + 1);
+}
+
+}  // namespace veil::sql
