@@ -52,6 +52,7 @@ std::vector<uint8_t> ErrorFrame(pg::Severity severity, std::string_view sqlstate
 struct PumpEnd {
   std::string fatal;  // non-empty: tell the client (FATAL) before closing
   std::string sqlstate = "08006";
+  std::string hint;
 };
 
 int32_t RandomPid() {
@@ -88,25 +89,29 @@ class Session {
         client_(std::move(client)),
         peer_(std::move(peer)),
         veil_pid_(RandomPid()),
-        veil_secret_(RandomSecret()),
-        transcoder_(ep_->profile, veil_pid_, veil_secret_) {
+        veil_secret_(RandomSecret()) {
     id_ = ep_->session_ids->fetch_add(1) + 1;
   }
 
   awaitable<void> Run() {
     PumpEnd end = co_await Startup();
     if (end.fatal.empty() && upstream_) {
-      auto both = co_await (ClientToUpstream() || UpstreamToClient());
-      end = std::visit([](auto& e) { return e; }, both);
+      if (grant_) {
+        auto all = co_await (ClientToUpstream() || UpstreamToClient() || WatchGrant());
+        end = std::visit([](auto& e) { return e; }, all);
+      } else {
+        auto both = co_await (ClientToUpstream() || UpstreamToClient());
+        end = std::visit([](auto& e) { return e; }, both);
+      }
     }
     if (!end.fatal.empty()) {
-      auto frame = ErrorFrame(pg::Severity::kFatal, end.sqlstate, end.fatal);
+      auto frame = ErrorFrame(pg::Severity::kFatal, end.sqlstate, end.fatal, end.hint);
       co_await client_.WriteAll(frame);
       spdlog::info("session {} on {} ended: {}", id_, ep_->config.name(), end.fatal);
     }
     client_.Close();
     if (upstream_) upstream_->Close();
-    if (transcoder_.upstream_key()) ep_->cancels->Remove(veil_pid_, veil_secret_);
+    if (transcoder_ && transcoder_->upstream_key()) ep_->cancels->Remove(veil_pid_, veil_secret_);
   }
 
  private:
@@ -158,9 +163,83 @@ class Session {
         co_return PumpEnd{"veil: this endpoint requires TLS (sslmode=require)", "28000"};
       user_ = std::string(startup.user());
       database_ = std::string(startup.database());
-      std::vector<uint8_t> frame(cin_.data.begin(), cin_.data.begin() + n);
+      if (auto refusal = Admit(); !refusal.fatal.empty()) co_return refusal;
+      // The masking profile: the grant's own if it names one, else the endpoint's.
+      auto profile = ep_->profile;
+      if (grant_ && !grant_->masking.empty() && ep_->profiles) {
+        if (auto it = ep_->profiles->find(grant_->masking); it != ep_->profiles->end())
+          profile = it->second;
+      }
+      transcoder_.emplace(profile, veil_pid_, veil_secret_);
+      std::vector<uint8_t> frame;
+      if (grant_ && grant_->access == grants::Grant::Access::kRead) {
+        // Second wall for read grants: the upstream session itself is read-only.
+        pg::StartupMessage ro = startup;
+        std::erase_if(ro.parameters, [](const auto& kv) {
+          return kv.first == "default_transaction_read_only" || kv.first == "options";
+        });
+        for (const auto& kv : startup.parameters)
+          if (kv.first == "options") ro.parameters.push_back(kv);
+        ro.parameters.emplace_back("default_transaction_read_only", "on");
+        (void)pg::Encode(ro, &frame);
+      } else {
+        frame.assign(cin_.data.begin(), cin_.data.begin() + n);
+      }
       cin_.Consume(n);
       co_return co_await OpenUpstream(frame);
+    }
+  }
+
+  // access: grant — the principal (from the kernel: peer credentials or the socket table) needs
+  // an active grant for this endpoint. The database user from the startup packet plays no part.
+  PumpEnd Admit() {
+    if (!ep_->grants) return {};
+    grants::Principal principal;
+    if (peer_.uid) principal = grants::FromUid(*peer_.uid);
+    principal_ = principal.Display();
+    auto grant = ep_->grants->ActiveFor(principal, ep_->config.name(), ep_->clock->NowSeconds());
+    if (!grant.ok()) {
+      spdlog::error("session {}: grant store: {}", id_, grant.error().message);
+      return PumpEnd{"veil: the grant store is unavailable", "08006"};
+    }
+    if (!grant->has_value()) {
+      spdlog::info("session {} on {}: refused, no active grant for {}", id_, ep_->config.name(),
+                   principal_);
+      return PumpEnd{grants::NoActiveGrantMessage(principal_, ep_->config.name()), "28000",
+                     grants::NoActiveGrantHint(ep_->config.name())};
+    }
+    grant_ = **grant;
+    spdlog::info("session {} on {}: {} admitted under grant {} ({}) until {}", id_,
+                 ep_->config.name(), principal_, grant_->id, grants::AccessName(grant_->access),
+                 grant_->not_after);
+    return {};
+  }
+
+  // Ends the session when its grant ends: at not_after, or within a second of a revoke.
+  awaitable<PumpEnd> WatchGrant() {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    while (true) {
+      timer.expires_after(std::chrono::seconds(1));
+      auto [ec] = co_await timer.async_wait(as_tuple(use_awaitable));
+      if (ec) co_return PumpEnd{};
+      const int64_t now = ep_->clock->NowSeconds();
+      std::string why;
+      if (grant_->id.starts_with("standing-")) {
+        continue;  // config grants never expire; a reload may remove them (later)
+      }
+      auto current = ep_->grants->Get(grant_->id);
+      if (!current.ok()) {
+        why = "revoked";
+      } else if (current->state == grants::Grant::State::kRevoked) {
+        why = "revoked";
+      } else if (now >= current->not_after || current->state != grants::Grant::State::kActive) {
+        why = "expired";
+      }
+      if (!why.empty()) {
+        spdlog::info("session {} on {}: grant {} {}, session ended", id_, ep_->config.name(),
+                     grant_->id, why);
+        co_return PumpEnd{"veil: grant " + grant_->id + " " + why, "57P01"};
+      }
     }
   }
 
@@ -215,7 +294,7 @@ class Session {
         if (r.status == pg::DecodeStatus::kNeedMoreData) break;
         if (r.status == pg::DecodeStatus::kError) co_return PumpEnd{"veil: " + r.error, "08P01"};
         if (auto* q = std::get_if<pg::Query>(&msg)) {
-          if (auto lookup = transcoder_.CopyColumnLookup(*q)) {
+          if (auto lookup = transcoder_->CopyColumnLookup(*q)) {
             // Forward what precedes this Query, then veil's catalog lookup, then the Query.
             if (total > 0 && co_await upstream_->WriteAll(cin_.filled().first(total)))
               co_return PumpEnd{};
@@ -224,14 +303,14 @@ class Session {
             std::vector<uint8_t> frame;
             pg::Query lookup_query{*lookup};
             (void)pg::Encode(lookup_query, &frame);
-            transcoder_.OnFrontend(pg::FrontendMessage(lookup_query));
+            transcoder_->OnFrontend(pg::FrontendMessage(lookup_query));
             if (co_await upstream_->WriteAll(frame)) co_return PumpEnd{};
             // The decoded Query viewed the old buffer position: decode it again.
             auto again = dec.Decode(cin_.filled(), &n, &msg);
             if (!again.ready()) co_return PumpEnd{"veil: internal error", "08006"};
           }
         }
-        transcoder_.OnFrontend(msg);
+        transcoder_->OnFrontend(msg);
         total += n;
         if (std::holds_alternative<pg::Terminate>(msg)) {
           terminate = true;
@@ -259,23 +338,23 @@ class Session {
       uin_.size += got;
       size_t consumed = 0;
       out.clear();
-      Status st = transcoder_.OnBackend(uin_.filled(), &consumed, &out);
+      Status st = transcoder_->OnBackend(uin_.filled(), &consumed, &out);
       // A catalog lookup goes upstream before the client sees ReadyForQuery, so it runs before
       // anything the client sends next.
-      if (auto lookup = transcoder_.TakeCatalogLookup()) {
+      if (auto lookup = transcoder_->TakeCatalogLookup()) {
         std::vector<uint8_t> frame;
         pg::Query q{*lookup};
         (void)pg::Encode(q, &frame);
-        transcoder_.OnFrontend(pg::FrontendMessage(q));
+        transcoder_->OnFrontend(pg::FrontendMessage(q));
         if (co_await upstream_->WriteAll(frame)) co_return PumpEnd{};
       }
       if (!out.empty() && co_await client_.WriteAll(out)) co_return PumpEnd{};
       if (!st.ok())
         co_return PumpEnd{"veil: upstream protocol error: " + st.error().message, "08P01"};
       uin_.Consume(consumed);
-      if (!registered_ && transcoder_.upstream_key()) {
+      if (!registered_ && transcoder_->upstream_key()) {
         registered_ = true;
-        const auto& [pid, secret] = *transcoder_.upstream_key();
+        const auto& [pid, secret] = *transcoder_->upstream_key();
         ep_->cancels->Put(veil_pid_, veil_secret_,
                           {ep_->upstream_host, ep_->upstream_port, pid, secret});
       }
@@ -289,9 +368,11 @@ class Session {
   uint64_t id_ = 0;
   int32_t veil_pid_;
   std::string veil_secret_;
-  PgTranscoder transcoder_;
+  std::optional<PgTranscoder> transcoder_;  // made once the session is admitted
   InBuffer cin_, uin_;
   std::string user_, database_;
+  std::string principal_;
+  std::optional<grants::Grant> grant_;
   bool registered_ = false;
 };
 

@@ -13,6 +13,8 @@
 #include <string>
 
 #include "agent/conn.h"
+#include "agent/grants/clock.h"
+#include "agent/grants/store.h"
 #include "config/veil_config.pb.h"
 #include "masker/profile.h"
 #include "tls/context.h"
@@ -49,6 +51,11 @@ struct PgEndpoint {
   std::shared_ptr<asio::ssl::context> upstream_tls;  // null: plain TCP upstream
   tls::UpstreamVerify upstream_verify = tls::UpstreamVerify::kDisable;
   CancelRegistry* cancels = nullptr;
+  // access: grant — sessions need an active grant from here (null for open endpoints).
+  grants::GrantStore* grants = nullptr;
+  const grants::Clock* clock = nullptr;
+  // Masking profiles by name, for a grant that names its own.
+  const std::map<std::string, std::shared_ptr<const masker::MaskingProfile>>* profiles = nullptr;
   std::atomic<uint64_t>* session_ids = nullptr;
 };
 

@@ -52,7 +52,7 @@ Result<std::unique_ptr<Server>> Server::Start(const config::LoadedConfig& loaded
   auto key = masker::MaskKey::LoadOrCreate(cfg.masking().key_file());
   if (!key.ok()) return key.error();
 
-  std::map<std::string, std::shared_ptr<const masker::MaskingProfile>> profiles;
+  auto& profiles = server->profiles_;
   for (const auto& [name, p] : cfg.masking().profiles()) {
     auto compiled = masker::MaskingProfile::Compile(p, "masking.profiles." + name, *key);
     if (auto* errs = std::get_if<std::vector<masker::MaskingProfile::CompileError>>(&compiled)) {
@@ -86,6 +86,19 @@ Result<std::unique_ptr<Server>> Server::Start(const config::LoadedConfig& loaded
       return Error{"endpoint " + e.name() + ": no masking profile " + e.masking()};
     ep->profile = pit->second;
     ep->cancels = &server->cancels_;
+    ep->profiles = &server->profiles_;
+    if (e.access() == config::v1::Endpoint::ACCESS_GRANT) {
+      if (!server->grants_) {
+        std::error_code dec;
+        std::filesystem::create_directories(cfg.agent().state_dir(), dec);
+        auto store = grants::GrantStore::Open(cfg.grants(), server->clock_,
+                                              cfg.agent().state_dir() + "/grants.db");
+        if (!store.ok()) return Error{"grant store: " + store.error().message};
+        server->grants_ = std::move(store).value();
+      }
+      ep->grants = server->grants_.get();
+      ep->clock = &server->clock_;
+    }
     ep->session_ids = &server->session_ids_;
     // TCP listener address (also named in the client-facing certificate).
     auto listen = SplitHostPort(e.listen());

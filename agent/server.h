@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "agent/grants/clock.h"
+#include "agent/grants/store.h"
 #include "agent/pg_session.h"
 #include "common/result.h"
 #include "config/loader.h"
@@ -38,6 +40,9 @@ class Server {
   std::vector<asio::io_context*> ios_;
   std::atomic<size_t> next_io_{0};
   CancelRegistry cancels_;
+  grants::SystemClock clock_;
+  std::unique_ptr<grants::GrantStore> grants_;
+  std::map<std::string, std::shared_ptr<const masker::MaskingProfile>> profiles_;
   std::unique_ptr<tls::HostCa> ca_;
   std::atomic<uint64_t> session_ids_{0};
   std::vector<std::shared_ptr<const PgEndpoint>> endpoints_;
