@@ -215,6 +215,26 @@ class Session {
     return {};
   }
 
+  // The guardrail a Query or Parse violates ("veil: statement blocked by guardrail no-ddl"),
+  // or "" to let it through.
+  std::string Blocked(const pg::FrontendMessage& msg) {
+    std::string_view sql;
+    if (auto* q = std::get_if<pg::Query>(&msg))
+      sql = q->sql;
+    else if (auto* p = std::get_if<pg::Parse>(&msg))
+      sql = p->query;
+    else
+      return {};
+    const bool read = grant_ && grant_->access == grants::Grant::Access::kRead;
+    const auto& g = read ? ep_->guardrails_read : ep_->guardrails_write;
+    if (!g) return {};
+    auto v = g->Check(sql);
+    if (!v) return {};
+    spdlog::info("session {} on {}: statement blocked by guardrail {}", id_, ep_->config.name(),
+                 v->guardrail);
+    return v->Message();
+  }
+
   // Ends the session when its grant ends: at not_after, or within a second of a revoke.
   awaitable<PumpEnd> WatchGrant() {
     asio::steady_timer timer(co_await asio::this_coro::executor);
@@ -293,6 +313,31 @@ class Session {
         auto r = dec.Decode(cin_.filled().subspan(total), &n, &msg);
         if (r.status == pg::DecodeStatus::kNeedMoreData) break;
         if (r.status == pg::DecodeStatus::kError) co_return PumpEnd{"veil: " + r.error, "08P01"};
+        // Guardrails: a blocked statement is replaced by one that makes the server answer
+        // ERROR 42501 with veil's message, so the reply arrives in order with its
+        // ReadyForQuery and the session goes on.
+        std::string blocked = Blocked(msg);
+        if (!blocked.empty()) {
+          if (total > 0 && co_await upstream_->WriteAll(cin_.filled().first(total)))
+            co_return PumpEnd{};
+          cin_.Consume(total);
+          total = 0;
+          std::vector<uint8_t> frame;
+          pg::FrontendMessage replacement;
+          const std::string raise =
+              "DO $veil$BEGIN RAISE EXCEPTION USING ERRCODE = '42501', "
+              "MESSAGE = '" +
+              blocked + "'; END$veil$";
+          if (auto* p = std::get_if<pg::Parse>(&msg))
+            replacement = pg::Parse{p->statement, raise, {}};
+          else
+            replacement = pg::Query{raise};
+          (void)std::visit([&](const auto& m) { return pg::Encode(m, &frame); }, replacement);
+          transcoder_->OnFrontend(replacement);
+          if (co_await upstream_->WriteAll(frame)) co_return PumpEnd{};
+          cin_.Consume(n);
+          continue;
+        }
         if (auto* q = std::get_if<pg::Query>(&msg)) {
           if (auto lookup = transcoder_->CopyColumnLookup(*q)) {
             // Forward what precedes this Query, then veil's catalog lookup, then the Query.

@@ -15,6 +15,7 @@
 #include "agent/conn.h"
 #include "agent/grants/clock.h"
 #include "agent/grants/store.h"
+#include "agent/sql/guardrails.h"
 #include "config/veil_config.pb.h"
 #include "masker/profile.h"
 #include "tls/context.h"
@@ -54,6 +55,8 @@ struct PgEndpoint {
   // access: grant — sessions need an active grant from here (null for open endpoints).
   grants::GrantStore* grants = nullptr;
   const grants::Clock* clock = nullptr;
+  // The endpoint's guardrails, for write access and for read access (read-only added).
+  std::shared_ptr<const sql::Guardrails> guardrails_write, guardrails_read;
   // Masking profiles by name, for a grant that names its own.
   const std::map<std::string, std::shared_ptr<const masker::MaskingProfile>>* profiles = nullptr;
   std::atomic<uint64_t>* session_ids = nullptr;

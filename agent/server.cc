@@ -86,6 +86,12 @@ Result<std::unique_ptr<Server>> Server::Start(const config::LoadedConfig& loaded
       return Error{"endpoint " + e.name() + ": no masking profile " + e.masking()};
     ep->profile = pit->second;
     ep->cancels = &server->cancels_;
+    for (bool read : {false, true}) {
+      auto g = sql::Guardrails::Create(e.guardrails(), read);
+      if (!g.ok()) return Error{"endpoint " + e.name() + ": guardrails: " + g.error().message};
+      (read ? ep->guardrails_read : ep->guardrails_write) =
+          std::make_shared<const sql::Guardrails>(std::move(g).value());
+    }
     ep->profiles = &server->profiles_;
     if (e.access() == config::v1::Endpoint::ACCESS_GRANT) {
       if (!server->grants_) {

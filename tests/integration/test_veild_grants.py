@@ -51,10 +51,17 @@ def test_standing_read_grant_admits_masks_and_is_read_only(pg, start_veild, tmp_
     # Over the unix socket too (principal from SO_PEERCRED).
     assert psql_via(port, "SELECT contact FROM customers WHERE id = 2",
                     host=tmp_path / "run").stdout.strip() == "[EMAIL]"
-    # The second wall: the upstream session itself is read-only.
+    # The first wall: veil's classifier refuses the write.
     r = psql_via(port, "CREATE TABLE should_not_exist (x int)", check=False)
-    assert "read-only transaction" in r.stderr
+    assert "veil: statement blocked by guardrail read-only" in r.stderr
     assert pg.psql("SELECT to_regclass('should_not_exist') IS NULL").stdout.strip() == "t"
+    # The second wall alone: a write the classifier cannot see (a user function called from a
+    # SELECT) is refused by the upstream session itself, which veild opened read-only.
+    pg.psql("CREATE OR REPLACE FUNCTION sneaky_write() RETURNS int LANGUAGE sql AS"
+            " $$ INSERT INTO audit.log VALUES (99, 'written through a read grant') RETURNING 1 $$")
+    r = psql_via(port, "SELECT sneaky_write()", check=False)
+    assert "cannot execute INSERT in a read-only transaction" in r.stderr, r.stderr
+    assert pg.psql("SELECT count(*) FROM audit.log WHERE id = 99").stdout.strip() == "0"
 
 
 def _put_grant(work, grant_id, not_after, state="active"):
@@ -104,3 +111,48 @@ def test_revoke_ends_a_live_session_within_a_second(pg, start_veild, tmp_path):
     _, err = q.communicate(timeout=20)
     assert "FATAL:  veil: grant g-revokedsoon revoked" in err
     assert time.time() - revoked < 2.0
+
+
+def test_guardrails_block_with_42501_and_the_session_goes_on(pg, start_veild, tmp_path):
+    port = free_port()
+    cfg = veil_config(tmp_path, pg.host, pg.port, port).replace(
+        "    access: open\n",
+        "    access: open\n    guardrails: [no-ddl, no-unbounded-write, {deny: \"pg_sleep\"}]\n")
+    assert "guardrails:" in cfg
+    start_veild(cfg)
+    r = psql_via(port, "CREATE TABLE blocked (x int);\n"
+                       "SELECT contact FROM customers WHERE id = 1;\n"
+                       "UPDATE payments SET memo = memo;\n"
+                       "UPDATE payments SET memo = memo WHERE id = 1;\n"
+                       "select pg_sleep(0);\n"
+                       "/* ; */ SELECT 'drop table x' AS harmless;\n",
+                 args=("-A", "-t", "-X"), check=False)
+    assert r.stderr.splitlines() == [
+        "ERROR:  veil: statement blocked by guardrail no-ddl",
+        "CONTEXT:  PL/pgSQL function inline_code_block line 1 at RAISE",
+        "ERROR:  veil: statement blocked by guardrail no-unbounded-write",
+        "CONTEXT:  PL/pgSQL function inline_code_block line 1 at RAISE",
+        "ERROR:  veil: statement blocked by guardrail deny #1",  # deny patterns count from 1
+        "CONTEXT:  PL/pgSQL function inline_code_block line 1 at RAISE",
+    ], r.stderr
+    assert r.stdout.splitlines() == ["[EMAIL]", "UPDATE 1", "drop table x"]
+    assert pg.psql("SELECT to_regclass('blocked') IS NULL").stdout.strip() == "t"
+    # The SQLSTATE a driver sees.
+    import psycopg2
+    conn = psycopg2.connect(host=HOST, port=port, dbname="shop", user="app_trust")
+    with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="guardrail no-ddl"):
+        with conn.cursor() as cur:
+            cur.execute("DROP TABLE payments")
+    conn.close()
+
+
+def test_read_grant_blocks_writes_at_veil_first(pg, start_veild, tmp_path):
+    port = free_port()
+    start_veild(grant_config(
+        tmp_path, pg, port,
+        standing=f'{{principal: "{ME}", endpoints: [shop-db], access: read}}'))
+    r = psql_via(port, "UPDATE payments SET memo = 'x' WHERE id = 1", check=False)
+    assert "ERROR:  veil: statement blocked by guardrail read-only" in r.stderr
+    r = psql_via(port, "SET default_transaction_read_only = off", check=False)
+    assert "guardrail read-only" in r.stderr
+    assert pg.psql("SELECT memo FROM payments WHERE id = 1").stdout.strip() == "monthly plan"
