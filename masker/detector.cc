@@ -1027,8 +1027,6 @@ bool Gate(DbClass cls, const SegmentShape& s, uint32_t size) {
       return s.digits >= 6 || s.dots >= 2 || s.colons >= 3 || s.dashes >= 5;
     case DbClass::kLetters:  // a base58 wallet (26+ characters) or a street line
       return s.digits >= 1 && (size >= 26 || (s.spaces >= 2 && s.uppers >= 1));
-    case DbClass::kKeywordDigits:  // "DOB: 5/7/84" has the fewest digits of these values
-      return s.digits >= 4;
     default:
       return true;
   }
@@ -1059,15 +1057,13 @@ Result<std::shared_ptr<const Detector>> Detector::Create(Options options) {
       if (ps.db != cls) continue;
       if (ps.entity != Entity::kBuiltinCount && !options.enabled.test(Index(ps.entity))) continue;
       exprs.push_back(ps.regex);
-      const bool keyword = cls == DbClass::kKeyword || cls == DbClass::kKeywordDigits;
-      flags.push_back(keyword ? HS_FLAG_CASELESS : 0);
+      flags.push_back(cls == DbClass::kKeyword ? HS_FLAG_CASELESS : 0);
       ids.push_back(static_cast<unsigned>(i));
     }
     if (exprs.empty()) continue;
     auto db = std::make_unique<Db>();
     db->cls = cls;
-    db->gated =
-        cls == DbClass::kDigits || cls == DbClass::kLetters || cls == DbClass::kKeywordDigits;
+    db->gated = cls == DbClass::kDigits || cls == DbClass::kLetters;
     hs_compile_error_t* err = nullptr;
     if (hs_compile_multi(exprs.data(), flags.data(), ids.data(),
                          static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK, nullptr, &db->db,
