@@ -171,6 +171,7 @@ class Session {
           profile = it->second;
       }
       transcoder_.emplace(profile, veil_pid_, veil_secret_);
+      if (ep_->guardrails_write) transcoder_->SetMaxRows(ep_->guardrails_write->max_rows());
       std::vector<uint8_t> frame;
       if (grant_ && grant_->access == grants::Grant::Access::kRead) {
         // Second wall for read grants: the upstream session itself is read-only.

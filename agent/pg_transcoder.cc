@@ -377,7 +377,9 @@ Status PgTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
                                std::vector<uint8_t>* out) {
   *consumed = 0;
   // Every message not appended before the next non-DataRow frame breaks the row batch.
+  bool suppress = false;
   auto forward = [&](size_t b, size_t n) {
+    if (suppress) return;
     out->insert(out->end(), in.begin() + b, in.begin() + b + n);
   };
   while (*consumed < in.size()) {
@@ -396,7 +398,28 @@ Status PgTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
         dropping_copy_ = false;
       if (!std::holds_alternative<pg::ReadyForQuery>(message_)) continue;
     }
+    suppress = false;  // set: this frame updates state but is not forwarded
+    if (dropping_rows_) {
+      if (std::holds_alternative<pg::DataRowView>(message_)) continue;
+      if (std::holds_alternative<pg::CommandComplete>(message_) ||
+          std::holds_alternative<pg::PortalSuspended>(message_) ||
+          std::holds_alternative<pg::ErrorResponse>(message_)) {
+        dropping_rows_ = false;
+        suppress = true;
+      }
+    }
     if (auto* row = std::get_if<pg::DataRowView>(&message_)) {
+      if (max_rows_ && rows_in_result_ >= *max_rows_) {
+        if (auto st = FlushRows(out); !st.ok()) return st;
+        auto st = pg::Encode(pg::MakeError(pg::Severity::kError, "42501",
+                                           "veil: result ended by guardrail max-rows after " +
+                                               std::to_string(*max_rows_) + " rows"),
+                             out);
+        if (!st.ok()) return st;
+        dropping_rows_ = true;
+        continue;
+      }
+      ++rows_in_result_;
       const ResultPlan* plan = PlanForRows();
       if (batch_plan_ && plan != batch_plan_) {
         if (auto st = FlushRows(out); !st.ok()) return st;
@@ -442,6 +465,7 @@ Status PgTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
         [&](auto& m) {
           using T = std::decay_t<decltype(m)>;
           if constexpr (std::is_same_v<T, pg::RowDescription>) {
+            rows_in_result_ = 0;
             Description d = Description::Of(m);
             for (const auto& f : d.fields)
               if (f.table_oid != 0 && !tables_.contains(f.table_oid)) catalog_wanted_ = true;
@@ -481,6 +505,7 @@ Status PgTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
             execute_plan_.reset();
             query_plan_.reset();
             in_copy_out_ = false;
+            if (!std::is_same_v<T, pg::PortalSuspended>) rows_in_result_ = 0;
             forward(at, n);
           } else if constexpr (std::is_same_v<T, pg::ReadyForQuery>) {
             while (!pending_.empty() && pending_.front().kind != Expect::kSync &&
@@ -540,7 +565,8 @@ Status PgTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
             }
           } else if constexpr (std::is_same_v<T, pg::ErrorResponse>) {
             MaskResponse(&m);
-            status = pg::Encode(m, out);
+            if (!suppress) status = pg::Encode(m, out);
+            rows_in_result_ = 0;
             if (!pending_.empty() && pending_.front().kind != Expect::kQuery) PopUntilSync();
             execute_plan_.reset();
             in_copy_out_ = false;

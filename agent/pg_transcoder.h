@@ -73,6 +73,11 @@ class PgTranscoder {
   // with FATAL 08P01.
   Status OnBackend(std::span<const uint8_t> in, size_t* consumed, std::vector<uint8_t>* out);
 
+  // The max-rows guardrail: a result that would pass `limit` rows ends with ERROR 42501 after
+  // `limit` of them; the rest of it is dropped. Rows fetched through a portal in several
+  // Executes count together.
+  void SetMaxRows(std::optional<uint64_t> limit) { max_rows_ = limit; }
+
   // The upstream's own BackendKeyData, once seen (for forwarding CancelRequests).
   const std::optional<std::pair<int32_t, std::string>>& upstream_key() const {
     return upstream_key_;
@@ -151,6 +156,9 @@ class PgTranscoder {
   std::optional<ResultPlan> fallback_plan_;  // rows whose description veil did not see
   bool in_copy_out_ = false;
   bool dropping_copy_ = false;  // a binary COPY OUT refused: its data is not forwarded
+  std::optional<uint64_t> max_rows_;
+  uint64_t rows_in_result_ = 0;
+  bool dropping_rows_ = false;  // past max-rows: rows and the end of the result are dropped
   char tx_status_ = 'I';        // from the last ReadyForQuery
   // COPY OUT column context: names from the lookup, format (CSV or text) from the statement.
   bool lookup_pending_ = false;

@@ -162,6 +162,34 @@ TEST(PgTranscoder, RebindWithoutDescribeKeepsTheColumnPlan) {
   }
 }
 
+TEST(PgTranscoder, MaxRowsEndsTheResultWithAnError) {
+  PgTranscoder t(Profile(), 42, "abcd");
+  t.SetMaxRows(2);
+  t.OnFrontend(pg::Query{"select n from big"});
+  std::vector<uint8_t> in;
+  Put(Columns({{"n", 23}}), &in);
+  for (int i = 1; i <= 5; ++i) Row({std::to_string(i)}, &in);
+  Put(pg::CommandComplete{"SELECT 5"}, &in);
+  Put(pg::ReadyForQuery{'I'}, &in);
+  auto msgs = Through(t, in, 9);  // rows split across reads too
+  ASSERT_EQ(msgs.size(), 5u);
+  EXPECT_TRUE(std::holds_alternative<pg::RowDescription>(msgs[0]));
+  EXPECT_EQ(Cells(msgs[1]), (std::vector<std::string>{"1"}));
+  EXPECT_EQ(Cells(msgs[2]), (std::vector<std::string>{"2"}));
+  const auto& err = std::get<pg::ErrorResponse>(msgs[3]);
+  EXPECT_EQ(err.sqlstate(), "42501");
+  EXPECT_EQ(err.message(), "veil: result ended by guardrail max-rows after 2 rows");
+  EXPECT_TRUE(std::holds_alternative<pg::ReadyForQuery>(msgs[4]));
+  // The next result starts counting again.
+  t.OnFrontend(pg::Query{"select 1"});
+  in.clear();
+  Put(Columns({{"n", 23}}), &in);
+  Row({"1"}, &in);
+  Put(pg::CommandComplete{"SELECT 1"}, &in);
+  Put(pg::ReadyForQuery{'I'}, &in);
+  EXPECT_EQ(Through(t, in).size(), 4u);
+}
+
 TEST(PgTranscoder, ErrorsNoticesAndCopyAreMasked) {
   PgTranscoder t(Profile(), 42, "abcd");
   t.OnFrontend(pg::Query{"select 'bob@example.com'::int"});
