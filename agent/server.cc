@@ -178,7 +178,29 @@ Result<std::unique_ptr<Server>> Server::Start(const config::LoadedConfig& loaded
     spdlog::info("endpoint {}: listening on {} and {}, upstream {}", e.name(), e.listen(), path,
                  e.upstream());
   }
+  // The control API, and the clock that moves grants to expired (sessions under a grant watch
+  // it themselves, within a second).
+  std::vector<std::string> names;
+  for (const auto& e : cfg.endpoints()) names.push_back(e.name());
+  auto control = ControlServer::Start(io, cfg.agent().control_socket(), server->grants_.get(),
+                                      server->clock_, std::move(names));
+  if (!control.ok()) return control.error();
+  server->control_ = std::move(control).value();
+  if (server->grants_) asio::co_spawn(io, server->ExpireGrants(), asio::detached);
   return server;
+}
+
+asio::awaitable<void> Server::ExpireGrants() {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  while (true) {
+    timer.expires_after(std::chrono::seconds(1));
+    auto [ec] = co_await timer.async_wait(as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    auto changed = grants_->Expire(clock_.NowSeconds());
+    if (changed.ok())
+      for (const auto& g : *changed)
+        spdlog::info("grant {} of {} is now {}", g.id, g.principal, grants::StateName(g.state));
+  }
 }
 
 namespace {

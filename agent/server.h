@@ -14,6 +14,7 @@
 
 #include "agent/grants/clock.h"
 #include "agent/grants/store.h"
+#include "agent/control.h"
 #include "agent/pg_session.h"
 #include "common/result.h"
 #include "config/loader.h"
@@ -43,6 +44,8 @@ class Server {
   grants::SystemClock clock_;
   std::unique_ptr<grants::GrantStore> grants_;
   std::map<std::string, std::shared_ptr<const masker::MaskingProfile>> profiles_;
+  std::unique_ptr<ControlServer> control_;
+  asio::awaitable<void> ExpireGrants();
   std::unique_ptr<tls::HostCa> ca_;
   std::atomic<uint64_t> session_ids_{0};
   std::vector<std::shared_ptr<const PgEndpoint>> endpoints_;

@@ -1,13 +1,21 @@
-// veilctl: the operator CLI (SPEC §7). This build has the offline commands, `scan` and `mask`,
-// which run the masking engine over files or stdin without an agent.
+// veilctl: the operator CLI (SPEC §7). `scan` and `mask` run the masking engine offline;
+// `status` and `grants …` talk to veild over its control socket (the caller is who the kernel
+// says it is: no user name or token is sent).
 //
 // Exit codes: 0 ok, 1 refused or not found, 2 usage error, 3 agent unreachable.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
+#include "config/loader.h"
 #include "masker/masker.h"
+#include "tools/veilctl/agent_client.h"
 #include "tools/veilctl/offline.h"
 
 namespace {
@@ -46,6 +54,91 @@ int RunOffline(veil::veilctl::Mode mode, const veil::veilctl::ProfileChoice& cho
   return rc;
 }
 
+std::string DefaultSocket() {
+  auto loaded = veil::config::LoadFile("/etc/veil/veil.yaml");
+  if (auto* cfg = std::get_if<veil::config::LoadedConfig>(&loaded))
+    return cfg->config.agent().control_socket();
+  return "/run/veil/veil.sock";
+}
+
+std::string Time(int64_t t) {
+  if (t == 0) return "-";
+  std::time_t tt = t;
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+nlohmann::json GrantJson(const veil::control::v1::Grant& g) {
+  return {{"id", g.id()},
+          {"principal", g.principal()},
+          {"endpoints", std::vector<std::string>(g.endpoints().begin(), g.endpoints().end())},
+          {"access", g.access()},
+          {"state", g.state()},
+          {"not_before", g.not_before()},
+          {"not_after", g.not_after()},
+          {"reason", g.reason()},
+          {"requester", g.requester()},
+          {"approvers", std::vector<std::string>(g.approvers().begin(), g.approvers().end())}};
+}
+
+// Runs one agent call and prints its answer. Exit codes: 0 ok, 1 refused, 3 unreachable.
+int RunAgent(const std::string& socket, const veil::control::v1::Request& req,
+             const std::string& output, const std::string& what) {
+  auto resp = veil::veilctl::Call(socket.empty() ? DefaultSocket() : socket, req);
+  if (!resp.ok()) {
+    std::fprintf(stderr, "veilctl: %s\n", resp.error().message.c_str());
+    return 3;
+  }
+  if (!resp->ok()) {
+    std::fprintf(stderr, "veilctl: %s refused: %s\n", what.c_str(), resp->error().c_str());
+    return 1;
+  }
+  const bool json = output == "json";
+  if (req.has_status()) {
+    const auto& st = resp->status();
+    if (json) {
+      std::printf("%s\n",
+                  nlohmann::json{{"version", st.version()},
+                                 {"caller", resp->caller()},
+                                 {"endpoints", std::vector<std::string>(st.endpoints().begin(),
+                                                                        st.endpoints().end())},
+                                 {"grants_active", st.grants_active()},
+                                 {"grants_pending", st.grants_pending()}}
+                      .dump()
+                      .c_str());
+    } else {
+      std::printf("veild %s, you are %s\nendpoints: %d, grants active: %lld, pending: %lld\n",
+                  st.version().c_str(), resp->caller().c_str(), st.endpoints_size(),
+                  static_cast<long long>(st.grants_active()),
+                  static_cast<long long>(st.grants_pending()));
+    }
+    return 0;
+  }
+  if (req.has_request_grant() && !json) {  // the id alone, for scripts
+    std::printf("%s\n", resp->grants(0).id().c_str());
+    return 0;
+  }
+  if (json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& g : resp->grants()) out.push_back(GrantJson(g));
+    std::printf("%s\n", (req.has_list_grants() ? out : out.at(0)).dump().c_str());
+    return 0;
+  }
+  std::printf("%-15s %-20s %-16s %-6s %-8s %-21s %s\n", "ID", "PRINCIPAL", "ENDPOINTS", "ACCESS",
+              "STATE", "UNTIL", "REASON");
+  for (const auto& g : resp->grants()) {
+    std::string eps;
+    for (const auto& e : g.endpoints()) eps += (eps.empty() ? "" : ",") + e;
+    std::printf("%-15s %-20s %-16s %-6s %-8s %-21s %s\n", g.id().c_str(), g.principal().c_str(),
+                eps.c_str(), g.access().c_str(), g.state().c_str(), Time(g.not_after()).c_str(),
+                g.reason().c_str());
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -69,12 +162,60 @@ int main(int argc, char** argv) {
       "scan", "print one JSON object per finding: {line,start,end,entity,score} (offline)");
   CLI::App* mask = add_offline("mask", "print the input with every finding masked (offline)");
 
+  // Agent commands.
+  CLI::App* status = app.add_subcommand("status", "veild's version, endpoints and grant counts");
+  CLI::App* grants = app.add_subcommand("grants", "just-in-time grants");
+  grants->require_subcommand(1);
+  std::string state, endpoint, ttl, reason, access = "read", id;
+  CLI::App* list = grants->add_subcommand("list", "list grants");
+  list->add_option("--state", state, "pending|active|expired|revoked|denied");
+  CLI::App* request = grants->add_subcommand("request", "request a grant; prints its id");
+  request->add_option("endpoint", endpoint, "endpoint name")->required();
+  request->add_option("--ttl", ttl, "how long, e.g. 1h, 30m")->required();
+  request->add_option("--reason", reason, "why (recorded and audited)")->required();
+  request->add_option("--access", access, "read|write")->check(CLI::IsMember({"read", "write"}));
+  CLI::App* approve = grants->add_subcommand("approve", "approve a pending grant");
+  CLI::App* deny = grants->add_subcommand("deny", "deny a pending grant");
+  CLI::App* revoke = grants->add_subcommand("revoke", "revoke a grant; ends its sessions");
+  for (CLI::App* c : {approve, deny, revoke}) c->add_option("id", id, "grant id")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
   }
+  veil::control::v1::Request req;
+  if (status->parsed()) {
+    req.mutable_status();
+    return RunAgent(socket, req, output, "status");
+  }
+  if (list->parsed()) {
+    req.mutable_list_grants()->set_state(state);
+    return RunAgent(socket, req, output, "grants list");
+  }
+  if (request->parsed()) {
+    int64_t seconds = veil::veilctl::ParseTtl(ttl);
+    if (seconds <= 0) {
+      std::fprintf(stderr, "veilctl: --ttl %s: give a duration such as 1h, 30m or 1h30m\n",
+                   ttl.c_str());
+      return 2;
+    }
+    auto* r = req.mutable_request_grant();
+    r->set_endpoint(endpoint);
+    r->set_ttl_seconds(seconds);
+    r->set_reason(reason);
+    r->set_access(access);
+    return RunAgent(socket, req, output, "grant request");
+  }
+  if (approve->parsed()) req.mutable_approve_grant()->set_id(id);
+  if (deny->parsed()) req.mutable_deny_grant()->set_id(id);
+  if (revoke->parsed()) req.mutable_revoke_grant()->set_id(id);
+  if (approve->parsed() || deny->parsed() || revoke->parsed())
+    return RunAgent(socket, req, output,
+                    approve->parsed() ? "approve"
+                    : deny->parsed()  ? "deny"
+                                      : "revoke");
   if (scan->parsed()) return RunOffline(veil::veilctl::Mode::kScan, choice, files);
   if (mask->parsed()) return RunOffline(veil::veilctl::Mode::kMask, choice, files);
   return 2;

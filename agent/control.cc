@@ -1,0 +1,170 @@
+#include "agent/control.h"
+
+#include <grp.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <asio/experimental/as_tuple.hpp>
+#include <filesystem>
+
+#include "proto/control.pb.h"
+
+namespace veil::agent {
+namespace {
+
+using asio::experimental::as_tuple;
+namespace cv1 = control::v1;
+
+constexpr uint32_t kMaxMessage = 1 << 20;
+
+void ToProto(const grants::Grant& g, cv1::Grant* out) {
+  out->set_id(g.id);
+  out->set_principal(g.principal);
+  for (const auto& e : g.endpoints) out->add_endpoints(e);
+  out->set_access(std::string(grants::AccessName(g.access)));
+  out->set_masking(g.masking);
+  out->set_requested_at(g.requested_at);
+  out->set_not_before(g.not_before);
+  out->set_not_after(g.not_after);
+  out->set_reason(g.reason);
+  out->set_requester(g.requester);
+  for (const auto& a : g.approvers) out->add_approvers(a);
+  out->set_state(std::string(grants::StateName(g.state)));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ControlServer>> ControlServer::Start(asio::io_context& io,
+                                                            const std::string& path,
+                                                            grants::GrantStore* store,
+                                                            const grants::Clock& clock,
+                                                            std::vector<std::string> endpoints) {
+  std::unique_ptr<ControlServer> s(new ControlServer(io, store, clock));
+  s->endpoints_ = std::move(endpoints);
+  s->path_ = path;
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  std::filesystem::remove(path, ec);
+  s->acceptor_.open(asio::local::stream_protocol(), ec);
+  if (!ec) s->acceptor_.bind(asio::local::stream_protocol::endpoint(path), ec);
+  if (!ec) s->acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Error{"control socket " + path + ": " + ec.message()};
+  // 0660 and group veil: operators in group veil may call it; nobody else.
+  if (struct group* g = ::getgrnam("veil")) (void)::chown(path.c_str(), -1, g->gr_gid);
+  ::chmod(path.c_str(), 0660);
+  asio::co_spawn(io, s->Accept(), asio::detached);
+  return s;
+}
+
+ControlServer::~ControlServer() {
+  std::error_code ec;
+  acceptor_.close(ec);
+  std::filesystem::remove(path_, ec);
+}
+
+asio::awaitable<void> ControlServer::Accept() {
+  while (acceptor_.is_open()) {
+    auto [ec, sock] = co_await acceptor_.async_accept(as_tuple(asio::use_awaitable));
+    if (ec) {
+      if (ec == asio::error::operation_aborted) co_return;
+      continue;
+    }
+    asio::co_spawn(acceptor_.get_executor(), Serve(std::move(sock)), asio::detached);
+  }
+}
+
+asio::awaitable<void> ControlServer::Serve(asio::local::stream_protocol::socket socket) {
+  ucred cred{};
+  socklen_t len = sizeof(cred);
+  if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) co_return;
+  const grants::Principal caller = grants::FromUid(cred.uid);
+  while (true) {
+    uint8_t head[4];
+    auto [ec, n] =
+        co_await asio::async_read(socket, asio::buffer(head), as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    uint32_t size =
+        (uint32_t{head[0]} << 24) | (uint32_t{head[1]} << 16) | (uint32_t{head[2]} << 8) | head[3];
+    if (size > kMaxMessage) co_return;
+    std::string body(size, '\0');
+    auto [ec2, n2] =
+        co_await asio::async_read(socket, asio::buffer(body), as_tuple(asio::use_awaitable));
+    if (ec2) co_return;
+    std::string reply = Handle(body, caller);
+    uint32_t rs = static_cast<uint32_t>(reply.size());
+    uint8_t rh[4] = {uint8_t(rs >> 24), uint8_t(rs >> 16), uint8_t(rs >> 8), uint8_t(rs)};
+    std::array<asio::const_buffer, 2> bufs = {asio::buffer(rh), asio::buffer(reply)};
+    auto [ec3, n3] = co_await asio::async_write(socket, bufs, as_tuple(asio::use_awaitable));
+    if (ec3) co_return;
+  }
+}
+
+std::string ControlServer::Handle(const std::string& body, const grants::Principal& caller) {
+  cv1::Request req;
+  cv1::Response resp;
+  resp.set_caller(caller.Display());
+  auto fail = [&](const std::string& why) {
+    resp.set_ok(false);
+    resp.set_error(why);
+    return resp.SerializeAsString();
+  };
+  if (!req.ParseFromString(body)) return fail("malformed request");
+  if (req.has_status()) {
+    resp.set_ok(true);
+    auto* st = resp.mutable_status();
+    st->set_version("0.1.0");
+    for (const auto& e : endpoints_) st->add_endpoints(e);
+    if (store_) {
+      if (auto all = store_->List(); all.ok()) {
+        for (const auto& g : *all) {
+          if (g.state == grants::Grant::State::kActive)
+            st->set_grants_active(st->grants_active() + 1);
+          if (g.state == grants::Grant::State::kPending)
+            st->set_grants_pending(st->grants_pending() + 1);
+        }
+      }
+    }
+    return resp.SerializeAsString();
+  }
+  if (!store_) return fail("no endpoint uses grants (access: grant)");
+  auto done = [&](const Result<grants::Grant>& r, std::string_view what) {
+    if (!r.ok()) {
+      spdlog::info("control: {} by {} refused: {}", what, caller.Display(), r.error().message);
+      return fail(r.error().message);
+    }
+    spdlog::info("control: {} {} by {}", what, r->id, caller.Display());
+    resp.set_ok(true);
+    ToProto(*r, resp.add_grants());
+    return resp.SerializeAsString();
+  };
+  if (req.has_list_grants()) {
+    std::optional<grants::Grant::State> state;
+    if (!req.list_grants().state().empty()) {
+      state = grants::ParseState(req.list_grants().state());
+      if (!state) return fail("unknown state \"" + req.list_grants().state() + "\"");
+    }
+    auto all = store_->List(state);
+    if (!all.ok()) return fail(all.error().message);
+    resp.set_ok(true);
+    for (const auto& g : *all) ToProto(g, resp.add_grants());
+    return resp.SerializeAsString();
+  }
+  if (req.has_request_grant()) {
+    const auto& r = req.request_grant();
+    auto access = grants::ParseAccess(r.access().empty() ? "read" : r.access());
+    if (!access) return fail("access must be read or write");
+    return done(store_->Request(caller.Display(), {r.endpoint()}, *access,
+                                std::chrono::seconds(r.ttl_seconds()), r.reason(), caller),
+                "grant request");
+  }
+  if (req.has_approve_grant())
+    return done(store_->Approve(req.approve_grant().id(), caller), "approve");
+  if (req.has_deny_grant()) return done(store_->Deny(req.deny_grant().id(), caller), "deny");
+  if (req.has_revoke_grant())
+    return done(store_->Revoke(req.revoke_grant().id(), caller), "revoke");
+  return fail("unknown call");
+}
+
+}  // namespace veil::agent
