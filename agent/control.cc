@@ -36,13 +36,12 @@ void ToProto(const grants::Grant& g, cv1::Grant* out) {
 
 }  // namespace
 
-Result<std::unique_ptr<ControlServer>> ControlServer::Start(asio::io_context& io,
-                                                            const std::string& path,
-                                                            grants::GrantStore* store,
-                                                            const grants::Clock& clock,
-                                                            std::vector<std::string> endpoints) {
+Result<std::unique_ptr<ControlServer>> ControlServer::Start(
+    asio::io_context& io, const std::string& path, grants::GrantStore* store,
+    const grants::Clock& clock, std::vector<std::string> endpoints, SessionRegistry* sessions) {
   std::unique_ptr<ControlServer> s(new ControlServer(io, store, clock));
   s->endpoints_ = std::move(endpoints);
+  s->sessions_ = sessions;
   s->path_ = path;
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
@@ -126,6 +125,28 @@ std::string ControlServer::Handle(const std::string& body, const grants::Princip
         }
       }
     }
+    return resp.SerializeAsString();
+  }
+  if (req.has_list_sessions()) {
+    resp.set_ok(true);
+    for (const auto& i : sessions_->List()) {
+      auto* s = resp.add_sessions();
+      s->set_id(i.id);
+      s->set_endpoint(i.endpoint);
+      s->set_principal(i.principal);
+      s->set_peer(i.peer);
+      s->set_database_user(i.database_user);
+      s->set_database(i.database);
+      s->set_grant_id(i.grant_id);
+      s->set_started_at(i.started_at);
+    }
+    return resp.SerializeAsString();
+  }
+  if (req.has_kill_session()) {
+    if (!sessions_->Kill(req.kill_session().id()))
+      return fail("no live session " + std::to_string(req.kill_session().id()));
+    spdlog::info("control: session {} killed by {}", req.kill_session().id(), caller.Display());
+    resp.set_ok(true);
     return resp.SerializeAsString();
   }
   if (!store_) return fail("no endpoint uses grants (access: grant)");

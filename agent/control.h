@@ -11,6 +11,7 @@
 
 #include "agent/grants/clock.h"
 #include "agent/grants/store.h"
+#include "agent/pg_session.h"
 #include "common/result.h"
 
 namespace veil::agent {
@@ -22,7 +23,8 @@ class ControlServer {
   static Result<std::unique_ptr<ControlServer>> Start(asio::io_context& io, const std::string& path,
                                                       grants::GrantStore* store,
                                                       const grants::Clock& clock,
-                                                      std::vector<std::string> endpoints);
+                                                      std::vector<std::string> endpoints,
+                                                      SessionRegistry* sessions);
   ~ControlServer();
 
  private:
@@ -37,6 +39,7 @@ class ControlServer {
   grants::GrantStore* store_;
   const grants::Clock& clock_;
   std::vector<std::string> endpoints_;
+  SessionRegistry* sessions_ = nullptr;
 };
 
 }  // namespace veil::agent

@@ -6,6 +6,7 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <cstring>
+#include <ctime>
 #include <vector>
 
 #include "agent/pg_transcoder.h"
@@ -96,13 +97,27 @@ class Session {
   awaitable<void> Run() {
     PumpEnd end = co_await Startup();
     if (end.fatal.empty() && upstream_) {
+      // Registered while it runs: `veilctl sessions kill` cancels the kill switch's timer on
+      // this session's own thread.
+      auto ex = co_await asio::this_coro::executor;
+      auto kill = std::make_shared<asio::steady_timer>(ex, asio::steady_timer::time_point::max());
+      if (ep_->sessions) {
+        ep_->sessions->Put({id_, ep_->config.name(), principal_, peer_.address, user_, database_,
+                            grant_ ? grant_->id : "", static_cast<int64_t>(std::time(nullptr))},
+                           [kill, ex] { asio::post(ex, [kill] { kill->cancel(); }); });
+      }
+      auto killed = [kill]() -> awaitable<PumpEnd> {
+        co_await kill->async_wait(as_tuple(use_awaitable));
+        co_return PumpEnd{"veil: session terminated by an operator", "57P01"};
+      };
       if (grant_) {
-        auto all = co_await (ClientToUpstream() || UpstreamToClient() || WatchGrant());
+        auto all = co_await (ClientToUpstream() || UpstreamToClient() || WatchGrant() || killed());
         end = std::visit([](auto& e) { return e; }, all);
       } else {
-        auto both = co_await (ClientToUpstream() || UpstreamToClient());
-        end = std::visit([](auto& e) { return e; }, both);
+        auto all = co_await (ClientToUpstream() || UpstreamToClient() || killed());
+        end = std::visit([](auto& e) { return e; }, all);
       }
+      if (ep_->sessions) ep_->sessions->Remove(id_);
     }
     if (!end.fatal.empty()) {
       auto frame = ErrorFrame(pg::Severity::kFatal, end.sqlstate, end.fatal, end.hint);
@@ -194,10 +209,10 @@ class Session {
   // access: grant — the principal (from the kernel: peer credentials or the socket table) needs
   // an active grant for this endpoint. The database user from the startup packet plays no part.
   PumpEnd Admit() {
-    if (!ep_->grants) return {};
     grants::Principal principal;
     if (peer_.uid) principal = grants::FromUid(*peer_.uid);
     principal_ = principal.Display();
+    if (!ep_->grants) return {};
     auto grant = ep_->grants->ActiveFor(principal, ep_->config.name(), ep_->clock->NowSeconds());
     if (!grant.ok()) {
       spdlog::error("session {}: grant store: {}", id_, grant.error().message);
@@ -423,6 +438,35 @@ class Session {
 };
 
 }  // namespace
+
+void SessionRegistry::Put(Info info, std::function<void()> kill) {
+  std::lock_guard lock(mu_);
+  sessions_[info.id] = {std::move(info), std::move(kill)};
+}
+
+void SessionRegistry::Remove(uint64_t id) {
+  std::lock_guard lock(mu_);
+  sessions_.erase(id);
+}
+
+std::vector<SessionRegistry::Info> SessionRegistry::List() const {
+  std::lock_guard lock(mu_);
+  std::vector<Info> out;
+  for (const auto& [_, s] : sessions_) out.push_back(s.first);
+  return out;
+}
+
+bool SessionRegistry::Kill(uint64_t id) {
+  std::function<void()> kill;
+  {
+    std::lock_guard lock(mu_);
+    auto it = sessions_.find(id);
+    if (it == sessions_.end()) return false;
+    kill = it->second.second;
+  }
+  kill();
+  return true;
+}
 
 void CancelRegistry::Put(int32_t pid, const std::string& secret, CancelTarget target) {
   std::lock_guard lock(mu_);

@@ -6,11 +6,13 @@
 #include <asio.hpp>
 #include <asio/ssl.hpp>
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "agent/conn.h"
 #include "agent/grants/clock.h"
@@ -42,6 +44,25 @@ class CancelRegistry {
   std::map<std::pair<int32_t, std::string>, CancelTarget> targets_;
 };
 
+// Live sessions, for `veilctl sessions` and `sessions kill`. Thread-safe: sessions live on
+// different threads; Kill posts to the session's own.
+class SessionRegistry {
+ public:
+  struct Info {
+    uint64_t id = 0;
+    std::string endpoint, principal, peer, database_user, database, grant_id;
+    int64_t started_at = 0;
+  };
+  void Put(Info info, std::function<void()> kill);
+  void Remove(uint64_t id);
+  std::vector<Info> List() const;
+  bool Kill(uint64_t id);
+
+ private:
+  mutable std::mutex mu_;
+  std::map<uint64_t, std::pair<Info, std::function<void()>>> sessions_;
+};
+
 // What sessions of one endpoint share. Immutable after start.
 struct PgEndpoint {
   config::v1::Endpoint config;
@@ -52,6 +73,7 @@ struct PgEndpoint {
   std::shared_ptr<asio::ssl::context> upstream_tls;  // null: plain TCP upstream
   tls::UpstreamVerify upstream_verify = tls::UpstreamVerify::kDisable;
   CancelRegistry* cancels = nullptr;
+  SessionRegistry* sessions = nullptr;
   // access: grant — sessions need an active grant from here (null for open endpoints).
   grants::GrantStore* grants = nullptr;
   const grants::Clock* clock = nullptr;

@@ -86,6 +86,7 @@ Result<std::unique_ptr<Server>> Server::Start(const config::LoadedConfig& loaded
       return Error{"endpoint " + e.name() + ": no masking profile " + e.masking()};
     ep->profile = pit->second;
     ep->cancels = &server->cancels_;
+    ep->sessions = &server->sessions_;
     for (bool read : {false, true}) {
       auto g = sql::Guardrails::Create(e.guardrails(), read);
       if (!g.ok()) return Error{"endpoint " + e.name() + ": guardrails: " + g.error().message};
@@ -183,7 +184,7 @@ Result<std::unique_ptr<Server>> Server::Start(const config::LoadedConfig& loaded
   std::vector<std::string> names;
   for (const auto& e : cfg.endpoints()) names.push_back(e.name());
   auto control = ControlServer::Start(io, cfg.agent().control_socket(), server->grants_.get(),
-                                      server->clock_, std::move(names));
+                                      server->clock_, std::move(names), &server->sessions_);
   if (!control.ok()) return control.error();
   server->control_ = std::move(control).value();
   if (server->grants_) asio::co_spawn(io, server->ExpireGrants(), asio::detached);

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "agent/control.h"
 #include "agent/grants/clock.h"
 #include "agent/grants/store.h"
-#include "agent/control.h"
 #include "agent/pg_session.h"
 #include "common/result.h"
 #include "config/loader.h"
@@ -41,6 +41,7 @@ class Server {
   std::vector<asio::io_context*> ios_;
   std::atomic<size_t> next_io_{0};
   CancelRegistry cancels_;
+  SessionRegistry sessions_;
   grants::SystemClock clock_;
   std::unique_ptr<grants::GrantStore> grants_;
   std::map<std::string, std::shared_ptr<const masker::MaskingProfile>> profiles_;

@@ -128,3 +128,33 @@ def test_request_approve_query_revoke(users, pg, start_veild, tmp_path, run_dir)
     r = subprocess.run([veilctl, "grants", "request", "shop-db", "--ttl", "soon", "--reason", "x",
                         "--socket", sock], capture_output=True, text=True)
     assert r.returncode == 2
+
+
+def test_sessions_list_and_kill(pg, start_veild, tmp_path):
+    port = free_port()
+    sock = f"{tmp_path}/run/veil.sock"
+    from test_veild_pg import veil_config
+    start_veild(veil_config(tmp_path, pg.host, pg.port, port))
+    veilctl = os.path.abspath(VEILCTL)
+    live = subprocess.Popen(["psql", "-h", HOST, "-p", str(port), "-U", "postgres", "-d", "shop",
+                             "-X", "-c", "SELECT pg_sleep(30)"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 10
+    sessions = []
+    while time.time() < deadline and not sessions:
+        sessions = json.loads(subprocess.run([veilctl, "--socket", sock, "-o", "json",
+                                              "sessions"], capture_output=True, text=True,
+                                             check=True).stdout)
+        time.sleep(0.1)
+    assert len(sessions) == 1
+    s = sessions[0]
+    assert (s["endpoint"], s["database_user"], s["database"]) == ("shop-db", "postgres", "shop")
+    assert s["principal"] == "user:" + pwd.getpwuid(os.geteuid()).pw_name
+    r = subprocess.run([veilctl, "--socket", sock, "sessions", "kill", str(s["id"])],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    _, err = live.communicate(timeout=10)
+    assert "FATAL:  veil: session terminated by an operator" in err
+    r = subprocess.run([veilctl, "--socket", sock, "sessions", "kill", str(s["id"])],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "no live session" in r.stderr

@@ -117,6 +117,32 @@ int RunAgent(const std::string& socket, const veil::control::v1::Request& req,
     }
     return 0;
   }
+  if (req.has_kill_session()) return 0;
+  if (req.has_list_sessions()) {
+    if (json) {
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& s : resp->sessions())
+        out.push_back({{"id", s.id()},
+                       {"endpoint", s.endpoint()},
+                       {"principal", s.principal()},
+                       {"peer", s.peer()},
+                       {"database_user", s.database_user()},
+                       {"database", s.database()},
+                       {"grant_id", s.grant_id()},
+                       {"started_at", s.started_at()}});
+      std::printf("%s\n", out.dump().c_str());
+    } else {
+      std::printf("%-6s %-14s %-22s %-22s %-12s %-15s %s\n", "ID", "ENDPOINT", "PRINCIPAL", "PEER",
+                  "DB USER", "GRANT", "SINCE");
+      for (const auto& s : resp->sessions())
+        std::printf("%-6llu %-14s %-22s %-22s %-12s %-15s %s\n",
+                    static_cast<unsigned long long>(s.id()), s.endpoint().c_str(),
+                    s.principal().c_str(), s.peer().c_str(), s.database_user().c_str(),
+                    s.grant_id().empty() ? "-" : s.grant_id().c_str(),
+                    Time(s.started_at()).c_str());
+    }
+    return 0;
+  }
   if (req.has_request_grant() && !json) {  // the id alone, for scripts
     std::printf("%s\n", resp->grants(0).id().c_str());
     return 0;
@@ -164,6 +190,10 @@ int main(int argc, char** argv) {
 
   // Agent commands.
   CLI::App* status = app.add_subcommand("status", "veild's version, endpoints and grant counts");
+  CLI::App* sessions = app.add_subcommand("sessions", "live proxied sessions");
+  uint64_t session_id = 0;
+  CLI::App* kill = sessions->add_subcommand("kill", "end a live session (FATAL 57P01)");
+  kill->add_option("id", session_id, "session id (from veilctl sessions)")->required();
   CLI::App* grants = app.add_subcommand("grants", "just-in-time grants");
   grants->require_subcommand(1);
   std::string state, endpoint, ttl, reason, access = "read", id;
@@ -189,6 +219,14 @@ int main(int argc, char** argv) {
   if (status->parsed()) {
     req.mutable_status();
     return RunAgent(socket, req, output, "status");
+  }
+  if (kill->parsed()) {
+    req.mutable_kill_session()->set_id(session_id);
+    return RunAgent(socket, req, output, "sessions kill");
+  }
+  if (sessions->parsed()) {
+    req.mutable_list_sessions();
+    return RunAgent(socket, req, output, "sessions");
   }
   if (list->parsed()) {
     req.mutable_list_grants()->set_state(state);
