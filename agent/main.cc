@@ -4,6 +4,7 @@
 //   veild --config /etc/veil/veil.yaml
 //   veild --check-config FILE        # validate only; exit 0 or print file:line:col errors
 #include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
 
 #include <CLI/CLI.hpp>
 #include <asio.hpp>
@@ -71,8 +72,28 @@ int main(int argc, char** argv) {
   asio::signal_set signals(*ios[0], SIGINT, SIGTERM);
   signals.async_wait([&](const std::error_code&, int sig) {
     spdlog::info("veild: signal {}, stopping", sig);
+    sd_notify(0, "STOPPING=1");
     for (auto& io : ios) io->stop();
   });
+  // SIGHUP must not kill the agent; reloading the configuration is not in this build yet.
+  asio::signal_set hup(*ios[0], SIGHUP);
+  std::function<void(const std::error_code&, int)> on_hup = [&](const std::error_code& ec, int) {
+    if (ec) return;
+    spdlog::warn("veild: SIGHUP: reload is not implemented yet; restart veil.service to apply");
+    hup.async_wait(on_hup);
+  };
+  hup.async_wait(on_hup);
+  // systemd: READY once listening, WATCHDOG from the event loop (a stuck loop gets restarted).
+  sd_notifyf(0, "READY=1\nSTATUS=serving %d endpoints", cfg.config.endpoints_size());
+  uint64_t watchdog_usec = 0;
+  asio::steady_timer watchdog(*ios[0]);
+  std::function<void(const std::error_code&)> feed = [&](const std::error_code& ec) {
+    if (ec) return;
+    sd_notify(0, "WATCHDOG=1");
+    watchdog.expires_after(std::chrono::microseconds(watchdog_usec / 2));
+    watchdog.async_wait(feed);
+  };
+  if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) feed({});
   std::vector<std::thread> pool;
   for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&, i] { ios[i]->run(); });
   spdlog::info("veild: serving with {} threads", threads);

@@ -9,7 +9,7 @@ pkgs=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   # libraries
   libhyperscan-dev libphonenumber-dev libssl-dev libyaml-cpp-dev protobuf-compiler libprotobuf-dev
-  libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libasio-dev libsqlite3-dev
+  libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libasio-dev libsystemd-dev libsqlite3-dev
   # tests and benchmarks (RE2 is the conventional-regex baseline in the masker benchmark)
   libgtest-dev libgmock-dev googletest libbenchmark-dev libre2-dev clang-format
   # the libFuzzer targets (tools/fuzz.sh)
