@@ -317,6 +317,22 @@ class Session {
     co_return PumpEnd{};
   }
 
+  // Sends a frontend message of veil's own upstream: first the `*pending` client bytes that
+  // precede it (forwarded, then consumed), then the message; the transcoder learns of it in that
+  // order. `m` may view cin_, so it is encoded and handed over before cin_ moves. False: the
+  // upstream is gone.
+  awaitable<bool> Inject(const pg::FrontendMessage& m, size_t* pending) {
+    std::vector<uint8_t> frame;
+    (void)std::visit([&](const auto& x) { return pg::Encode(x, &frame); }, m);
+    transcoder_->OnFrontend(m);
+    if (*pending > 0) {
+      if (co_await upstream_->WriteAll(cin_.filled().first(*pending))) co_return false;
+      cin_.Consume(*pending);
+      *pending = 0;
+    }
+    co_return !co_await upstream_->WriteAll(frame);
+  }
+
   // Client → upstream: validates every frame, tells the transcoder, forwards the bytes.
   awaitable<PumpEnd> ClientToUpstream() {
     pg::FrontendDecoder dec(pg::DecoderLimits{}, pg::FrontendDecoder::Phase::kTyped);
@@ -334,11 +350,6 @@ class Session {
         // ReadyForQuery and the session goes on.
         std::string blocked = Blocked(msg);
         if (!blocked.empty()) {
-          if (total > 0 && co_await upstream_->WriteAll(cin_.filled().first(total)))
-            co_return PumpEnd{};
-          cin_.Consume(total);
-          total = 0;
-          std::vector<uint8_t> frame;
           pg::FrontendMessage replacement;
           const std::string raise =
               "DO $veil$BEGIN RAISE EXCEPTION USING ERRCODE = '42501', "
@@ -348,24 +359,14 @@ class Session {
             replacement = pg::Parse{p->statement, raise, {}};
           else
             replacement = pg::Query{raise};
-          (void)std::visit([&](const auto& m) { return pg::Encode(m, &frame); }, replacement);
-          transcoder_->OnFrontend(replacement);
-          if (co_await upstream_->WriteAll(frame)) co_return PumpEnd{};
-          cin_.Consume(n);
+          if (!co_await Inject(replacement, &total)) co_return PumpEnd{};
+          cin_.Consume(n);  // the blocked statement itself is never sent
           continue;
         }
         if (auto* q = std::get_if<pg::Query>(&msg)) {
           if (auto lookup = transcoder_->CopyColumnLookup(*q)) {
             // Forward what precedes this Query, then veil's catalog lookup, then the Query.
-            if (total > 0 && co_await upstream_->WriteAll(cin_.filled().first(total)))
-              co_return PumpEnd{};
-            cin_.Consume(total);
-            total = 0;
-            std::vector<uint8_t> frame;
-            pg::Query lookup_query{*lookup};
-            (void)pg::Encode(lookup_query, &frame);
-            transcoder_->OnFrontend(pg::FrontendMessage(lookup_query));
-            if (co_await upstream_->WriteAll(frame)) co_return PumpEnd{};
+            if (!co_await Inject(pg::Query{*lookup}, &total)) co_return PumpEnd{};
             // The decoded Query viewed the old buffer position: decode it again.
             auto again = dec.Decode(cin_.filled(), &n, &msg);
             if (!again.ready()) co_return PumpEnd{"veil: internal error", "08006"};
@@ -403,11 +404,8 @@ class Session {
       // A catalog lookup goes upstream before the client sees ReadyForQuery, so it runs before
       // anything the client sends next.
       if (auto lookup = transcoder_->TakeCatalogLookup()) {
-        std::vector<uint8_t> frame;
-        pg::Query q{*lookup};
-        (void)pg::Encode(q, &frame);
-        transcoder_->OnFrontend(pg::FrontendMessage(q));
-        if (co_await upstream_->WriteAll(frame)) co_return PumpEnd{};
+        size_t none = 0;
+        if (!co_await Inject(pg::Query{*lookup}, &none)) co_return PumpEnd{};
       }
       if (!out.empty() && co_await client_.WriteAll(out)) co_return PumpEnd{};
       if (!st.ok())
