@@ -170,3 +170,49 @@ def test_max_rows_ends_a_result_with_an_error(pg, start_veild, tmp_path):
     assert r.stdout.strip() == "1000"  # the session goes on; a small result passes
     assert psql_via(port, "SELECT id FROM subscribers WHERE id <= 100").stdout.count("\n") == 100
     # Known gap (see the closing note): FETCHes from a DECLAREd cursor count one by one.
+
+
+def _msg(kind, body=b""):
+    import struct
+    return kind + struct.pack("!i", len(body) + 4) + body
+
+
+def _until_ready(s):
+    import struct
+    buf, msgs = b"", []
+    while True:
+        while len(buf) < 5 or len(buf) < 1 + struct.unpack("!i", buf[1:5])[0]:
+            chunk = s.recv(65536)
+            assert chunk, "connection closed"
+            buf += chunk
+        n = 1 + struct.unpack("!i", buf[1:5])[0]
+        msgs.append((buf[:1], buf[5:n]))
+        buf = buf[n:]
+        if msgs[-1][0] == b"Z":
+            return msgs
+
+
+def test_blocked_named_statement_in_the_extended_protocol(pg, start_veild, tmp_path):
+    # Parse of a named statement that a guardrail blocks: the Bind and Execute that follow name
+    # it, and must meet veil's 42501, not "prepared statement does not exist".
+    port = free_port()
+    cfg = veil_config(tmp_path, pg.host, pg.port, port).replace(
+        "    access: open\n", "    access: open\n    guardrails: [no-ddl]\n")
+    start_veild(cfg)
+    from test_veild_pg import _startup
+    s = _startup(port)
+    for name, sql in [(b"S_drop", b"DROP TABLE payments"), (b"S_ok", b"SELECT 7")]:
+        # A Flush first, in the same packet: the Parse is not at the start of veil's buffer.
+        s.sendall(_msg(b"H") + _msg(b"P", name + b"\0" + sql + b"\0\0\0") +
+                  _msg(b"B", b"\0" + name + b"\0\0\0\0\0\0\0") +
+                  _msg(b"E", b"\0\0\0\0\0") + _msg(b"S"))
+        msgs = _until_ready(s)
+        kinds = b"".join(k for k, _ in msgs)
+        if name == b"S_drop":
+            errors = [body for k, body in msgs if k == b"E"]
+            assert len(errors) == 1 and b"C42501\0" in errors[0], msgs
+            assert b"guardrail no-ddl" in errors[0]
+        else:
+            assert kinds == b"12DCZ", kinds
+    s.close()
+    assert pg.psql("SELECT to_regclass('payments') IS NOT NULL").stdout.strip() == "t"
