@@ -10,6 +10,11 @@ pkgs=(
   # libraries
   libhyperscan-dev libphonenumber-dev libssl-dev libyaml-cpp-dev protobuf-compiler libprotobuf-dev
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libasio-dev libsystemd-dev libsqlite3-dev
+  prometheus-cpp-dev
+  # eBPF: libbpf for the loader and skeletons, bpftool for vmlinux.h and skeleton generation
+  libbpf-dev bpftool linux-libc-dev
+  # packaging (cpack -G DEB) and the unit checks
+  dpkg-dev systemd
   # tests and benchmarks (RE2 is the conventional-regex baseline in the masker benchmark)
   libgtest-dev libgmock-dev googletest libbenchmark-dev libre2-dev clang-format
   # the libFuzzer targets (tools/fuzz.sh)
