@@ -231,9 +231,9 @@ class Session {
     return {};
   }
 
-  // The guardrail a Query or Parse violates ("veil: statement blocked by guardrail no-ddl"),
-  // or "" to let it through.
-  std::string Blocked(const pg::FrontendMessage& msg) {
+  // The message for a Query or Parse a guardrail blocks ("veil: statement blocked by guardrail
+  // no-ddl") and the guardrail's name, or "" to let it through.
+  std::pair<std::string, std::string> Blocked(const pg::FrontendMessage& msg) {
     std::string_view sql;
     if (auto* q = std::get_if<pg::Query>(&msg))
       sql = q->sql;
@@ -248,7 +248,7 @@ class Session {
     if (!v) return {};
     spdlog::info("session {} on {}: statement blocked by guardrail {}", id_, ep_->config.name(),
                  v->guardrail);
-    return v->Message();
+    return {v->Message(), std::string(v->guardrail)};
   }
 
   // Ends the session when its grant ends: at not_after, or within a second of a revoke.
@@ -348,17 +348,20 @@ class Session {
         // Guardrails: a blocked statement is replaced by one that makes the server answer
         // ERROR 42501 with veil's message, so the reply arrives in order with its
         // ReadyForQuery and the session goes on.
-        std::string blocked = Blocked(msg);
+        auto [blocked, guardrail] = Blocked(msg);
         if (!blocked.empty()) {
           pg::FrontendMessage replacement;
           const std::string raise =
               "DO $veil$BEGIN RAISE EXCEPTION USING ERRCODE = '42501', "
               "MESSAGE = '" +
               blocked + "'; END$veil$";
-          if (auto* p = std::get_if<pg::Parse>(&msg))
+          if (auto* p = std::get_if<pg::Parse>(&msg)) {
             replacement = pg::Parse{p->statement, raise, {}};
-          else
+            transcoder_->NoteBlocked(p->query, guardrail);
+          } else {
+            transcoder_->NoteBlocked(std::get<pg::Query>(msg).sql, guardrail);
             replacement = pg::Query{raise};
+          }
           if (!co_await Inject(replacement, &total)) co_return PumpEnd{};
           cin_.Consume(n);  // the blocked statement itself is never sent
           continue;

@@ -106,6 +106,7 @@ ResultPlan PgTranscoder::PlanFor(const Description& d, std::span<const int16_t> 
     }
     c.policy = profile_->PolicyFor(
         {.schema = schema, .table = table, .column = f.name, .text_like = text_like});
+    c.label = table.empty() ? f.name : std::string(schema) + "." + std::string(table) + "." + f.name;
     if (c.policy.action == masker::ColumnPolicy::Action::kPass) {
       c.kind = ColumnPlan::Kind::kPass;
     } else if (!binary) {
@@ -261,8 +262,22 @@ void PgTranscoder::OnFrontend(const pg::FrontendMessage& message) {
             return;
           }
           pending_.push_back({Expect::kQuery, {}});
+          if (blocked_) {
+            OpenStatementFor(OpenStatement::Kind::kSimple, std::move(blocked_->first),
+                             std::move(blocked_->second));
+            blocked_.reset();
+          } else {
+            OpenStatementFor(OpenStatement::Kind::kSimple, std::string(m.sql), {});
+          }
         } else if constexpr (std::is_same_v<T, pg::Parse>) {
           pending_.push_back({Expect::kParse, std::string(m.statement)});
+          auto& text = statement_texts_[std::string(m.statement)];
+          if (blocked_) {
+            text = {std::move(blocked_->first), std::move(blocked_->second)};
+            blocked_.reset();
+          } else {
+            text = {std::string(m.query), {}};
+          }
         } else if constexpr (std::is_same_v<T, pg::Bind>) {
           portals_[std::string(m.portal)] = {std::string(m.statement), m.result_formats};
           portal_descriptions_.erase(std::string(m.portal));
@@ -273,9 +288,17 @@ void PgTranscoder::OnFrontend(const pg::FrontendMessage& message) {
                std::string(m.name)});
         } else if constexpr (std::is_same_v<T, pg::Execute>) {
           pending_.push_back({Expect::kExecute, std::string(m.portal)});
+          StatementText text;
+          if (auto p = portals_.find(m.portal); p != portals_.end()) {
+            if (auto t = statement_texts_.find(p->second.statement); t != statement_texts_.end())
+              text = t->second;
+          }
+          OpenStatementFor(OpenStatement::Kind::kExecute, std::move(text.text),
+                           std::move(text.guardrail));
         } else if constexpr (std::is_same_v<T, pg::Close>) {
           if (m.target == 'S') {
             statement_descriptions_.erase(std::string(m.name));
+            statement_texts_.erase(std::string(m.name));
           } else {
             portals_.erase(std::string(m.name));
             portal_descriptions_.erase(std::string(m.name));
@@ -283,11 +306,45 @@ void PgTranscoder::OnFrontend(const pg::FrontendMessage& message) {
           pending_.push_back({Expect::kClose, std::string(m.name)});
         } else if constexpr (std::is_same_v<T, pg::Sync>) {
           pending_.push_back({Expect::kSync, {}});
+          OpenStatementFor(OpenStatement::Kind::kSync, {}, {});
         } else if constexpr (std::is_same_v<T, pg::FunctionCall>) {
           pending_.push_back({Expect::kFunctionCall, {}});
         }
       },
       message);
+}
+
+void PgTranscoder::OpenStatementFor(OpenStatement::Kind kind, std::string text,
+                                    std::string guardrail) {
+  OpenStatement o{kind, {}, std::chrono::steady_clock::now(), stats_, rows_sent_, BytesSent()};
+  o.record.text = std::move(text);
+  o.record.guardrail = std::move(guardrail);
+  open_statements_.push_back(std::move(o));
+}
+
+// The statement at the front has all its results: its counters are the session's since it began.
+void PgTranscoder::CompleteFront() {
+  OpenStatement& o = open_statements_.front();
+  StatementRecord& r = o.record;
+  r.rows = rows_sent_ - o.rows_base;
+  r.bytes = BytesSent() - o.bytes_base;
+  for (size_t i = 0; i < r.masked.per_entity.size(); ++i)
+    r.masked.per_entity[i] = stats_.per_entity[i] - o.masked_base.per_entity[i];
+  r.masked.values_masked = stats_.values_masked - o.masked_base.values_masked;
+  r.duration = std::chrono::steady_clock::now() - o.started;
+  completed_.push_back(std::move(r));
+  open_statements_.pop_front();
+  RebaseFront();
+}
+
+// Pipelined statements were opened when sent; their counters start when the one before ends.
+void PgTranscoder::RebaseFront() {
+  if (open_statements_.empty()) return;
+  OpenStatement& o = open_statements_.front();
+  o.masked_base = stats_;
+  o.rows_base = rows_sent_;
+  o.bytes_base = BytesSent();
+  o.started = std::max(o.started, std::chrono::steady_clock::now());
 }
 
 void PgTranscoder::PopUntilSync() {
@@ -357,8 +414,11 @@ Status PgTranscoder::FlushRows(std::vector<uint8_t>* out) {
         v.data = std::string_view(cell.value.data() - 1, cell.value.size() + 1);
       }
       // Binary numbers and dates under a rule or a telling name: NULL, bytes unseen.
-      if (outcomes_[i] == masker::ValueOutcome::kNull ||
-          (plan.kind == ColumnPlan::Kind::kNullIfRule && !cell.is_null)) {
+      const bool nulled = outcomes_[i] == masker::ValueOutcome::kNull ||
+                          (plan.kind == ColumnPlan::Kind::kNullIfRule && !cell.is_null);
+      if ((nulled || outcomes_[i] == masker::ValueOutcome::kMasked) && !open_statements_.empty())
+        ++open_statements_.front().record.masked_by_column[plan.label];
+      if (nulled) {
         v = {{}, true};
       } else if (outcomes_[i] == masker::ValueOutcome::kMasked) {
         if (plan.kind == ColumnPlan::Kind::kJsonbBinary) outs_[i].insert(outs_[i].begin(), '\1');
@@ -375,6 +435,16 @@ Status PgTranscoder::FlushRows(std::vector<uint8_t>* out) {
 
 Status PgTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
                                std::vector<uint8_t>* out) {
+  out_ = out;
+  out_start_ = out->size();
+  Status st = TranscodeFrames(in, consumed, out);
+  bytes_sent_ += out->size() - out_start_;
+  out_ = nullptr;
+  return st;
+}
+
+Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consumed,
+                                     std::vector<uint8_t>* out) {
   *consumed = 0;
   // Every message not appended before the next non-DataRow frame breaks the row batch.
   bool suppress = false;
@@ -420,6 +490,7 @@ Status PgTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
         continue;
       }
       ++rows_in_result_;
+      ++rows_sent_;
       const ResultPlan* plan = PlanForRows();
       if (batch_plan_ && plan != batch_plan_) {
         if (auto st = FlushRows(out); !st.ok()) return st;
@@ -502,6 +573,12 @@ Status PgTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
             if (!pending_.empty() && (pending_.front().kind == Expect::kExecute ||
                                       pending_.front().kind == Expect::kFunctionCall))
               pending_.pop_front();
+            if (!open_statements_.empty() &&
+                open_statements_.front().kind != OpenStatement::Kind::kSync) {
+              if constexpr (std::is_same_v<T, pg::CommandComplete>)
+                open_statements_.front().record.command_tag = std::string(m.tag);
+              if (open_statements_.front().kind == OpenStatement::Kind::kExecute) CompleteFront();
+            }
             execute_plan_.reset();
             query_plan_.reset();
             in_copy_out_ = false;
@@ -512,6 +589,17 @@ Status PgTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
                    pending_.front().kind != Expect::kQuery)
               pending_.pop_front();
             if (!pending_.empty()) pending_.pop_front();
+            // A simple query ends here; Executes an error made the server skip end unrecorded.
+            while (!open_statements_.empty()) {
+              auto kind = open_statements_.front().kind;
+              if (kind == OpenStatement::Kind::kSimple) {
+                CompleteFront();
+                break;
+              }
+              open_statements_.pop_front();
+              RebaseFront();
+              if (kind == OpenStatement::Kind::kSync) break;
+            }
             query_plan_.reset();
             execute_plan_.reset();
             in_copy_out_ = false;
@@ -566,6 +654,11 @@ Status PgTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
           } else if constexpr (std::is_same_v<T, pg::ErrorResponse>) {
             MaskResponse(&m);
             if (!suppress) status = pg::Encode(m, out);
+            if (!open_statements_.empty() &&
+                open_statements_.front().kind != OpenStatement::Kind::kSync) {
+              open_statements_.front().record.sqlstate = std::string(m.Get(pg::field::kSqlState));
+              if (open_statements_.front().kind == OpenStatement::Kind::kExecute) CompleteFront();
+            }
             rows_in_result_ = 0;
             if (!pending_.empty() && pending_.front().kind != Expect::kQuery) PopUntilSync();
             execute_plan_.reset();

@@ -14,6 +14,7 @@
 // Not thread-safe; one per session.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -21,6 +22,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "agent/protocol/postgres/decoder.h"
@@ -40,10 +42,26 @@ struct ColumnPlan {
   };
   Kind kind = Kind::kPass;
   masker::ColumnPolicy policy;
+  std::string label;  // "schema.table.column" when the table is known, else the column name
 };
 
 struct ResultPlan {
   std::vector<ColumnPlan> columns;
+};
+
+// What one statement did, for its usage event and the metrics: filled while its results pass.
+// Holds the statement as the client sent it — raw; literals must be replaced (events'
+// NormalizeStatement) before it leaves the agent.
+struct StatementRecord {
+  std::string text;
+  std::string guardrail;    // the guardrail that blocked it, if one did
+  std::string command_tag;  // of its (last) CommandComplete, e.g. "SELECT 3"
+  std::string sqlstate;     // of its ErrorResponse, if it failed
+  uint64_t rows = 0;        // DataRows sent to the client
+  uint64_t bytes = 0;       // bytes sent to the client while it ran
+  masker::MaskStats masked;  // values masked, per entity (result rows, COPY, error texts)
+  std::map<std::string, uint64_t> masked_by_column;  // ColumnPlan::label → values masked
+  std::chrono::steady_clock::duration duration{};
 };
 
 class PgTranscoder {
@@ -87,6 +105,15 @@ class PgTranscoder {
 
   const masker::MaskStats& stats() const { return stats_; }
 
+  // The session replaced a blocked Query or Parse by one that raises veil's error; the next
+  // OnFrontend(Query or Parse) is that replacement, and its statement is recorded as
+  // `original` with `guardrail`.
+  void NoteBlocked(std::string_view original, std::string guardrail) {
+    blocked_ = {std::string(original), std::move(guardrail)};
+  }
+  // Statements whose results are complete (in order) since the last call.
+  std::vector<StatementRecord> TakeStatements() { return std::exchange(completed_, {}); }
+
   // A RowDescription kept beyond its frame (statements and portals described earlier).
   struct Description {
     struct Field {
@@ -129,6 +156,7 @@ class PgTranscoder {
     std::vector<int16_t> result_formats;
   };
 
+  Status TranscodeFrames(std::span<const uint8_t> in, size_t* consumed, std::vector<uint8_t>* out);
   const ResultPlan* PlanForRows();
   const ResultPlan& CachedPlan(Description& d, std::span<const int16_t> formats);
   bool ConsumeLookup(const pg::BackendMessage& m);
@@ -136,6 +164,18 @@ class PgTranscoder {
   Status FlushRows(std::vector<uint8_t>* out);
   void MaskResponse(pg::ResponseFields* fields);
   void PopUntilSync();
+  // Statement accounting (StatementRecord).
+  struct OpenStatement {
+    enum class Kind : uint8_t { kSimple, kExecute, kSync } kind;
+    StatementRecord record;
+    std::chrono::steady_clock::time_point started;
+    masker::MaskStats masked_base;
+    uint64_t rows_base = 0, bytes_base = 0;
+  };
+  void OpenStatementFor(OpenStatement::Kind kind, std::string text, std::string guardrail);
+  void CompleteFront();
+  void RebaseFront();
+  uint64_t BytesSent() const { return bytes_sent_ + (out_ ? out_->size() - out_start_ : 0); }
 
   std::shared_ptr<const masker::MaskingProfile> profile_;
   masker::Masker masker_;
@@ -183,6 +223,17 @@ class PgTranscoder {
   std::vector<pg::ColumnValue> row_values_;
   std::string copy_masked_;
   masker::MaskStats stats_;
+
+  std::deque<OpenStatement> open_statements_;
+  std::vector<StatementRecord> completed_;
+  struct StatementText {
+    std::string text, guardrail;
+  };
+  std::map<std::string, StatementText, std::less<>> statement_texts_;  // by prepared name
+  std::optional<std::pair<std::string, std::string>> blocked_;          // NoteBlocked
+  uint64_t rows_sent_ = 0, bytes_sent_ = 0;
+  const std::vector<uint8_t>* out_ = nullptr;  // OnBackend's output while it runs
+  size_t out_start_ = 0;
 };
 
 }  // namespace veil::agent

@@ -248,3 +248,70 @@ TEST(PgTranscoder, MalformedBackendFrameIsAnError) {
 
 }  // namespace
 }  // namespace veil::agent
+
+namespace veil::agent {
+namespace {
+
+// Usage events are built from these records: text, rows, bytes, masked counts per entity and
+// per column, errors, guardrails — one record per statement, in order.
+TEST(PgTranscoderStatements, SimpleQueryRecordsRowsAndMaskedCounts) {
+  PgTranscoder t(Profile(), 42, "abcd");
+  t.OnFrontend(pg::Query{"select email, notes from customers where id < 3"});
+  std::vector<uint8_t> in;
+  Put(Columns({{"email", 25}, {"notes", 25}}), &in);
+  Row({"bob@example.com", "call 415-555-0100 later"}, &in);
+  Row({"amy@example.org", "nothing"}, &in);
+  Put(pg::CommandComplete{"SELECT 2"}, &in);
+  Put(pg::ReadyForQuery{'I'}, &in);
+  Through(t, in, 5);
+  auto records = t.TakeStatements();
+  ASSERT_EQ(records.size(), 1u);
+  const auto& r = records[0];
+  EXPECT_EQ(r.text, "select email, notes from customers where id < 3");
+  EXPECT_EQ(r.command_tag, "SELECT 2");
+  EXPECT_EQ(r.rows, 2u);
+  EXPECT_GT(r.bytes, 40u);
+  EXPECT_EQ(r.masked.per_entity[static_cast<size_t>(masker::Entity::kEmail)], 2u);
+  EXPECT_EQ(r.masked_by_column.at("email"), 2u);
+  EXPECT_EQ(r.masked_by_column.count("notes"), 1u);
+  EXPECT_TRUE(r.sqlstate.empty());
+  EXPECT_TRUE(t.TakeStatements().empty());
+}
+
+TEST(PgTranscoderStatements, ExtendedProtocolNamesTheParsedTextAndErrorsEndTheBatch) {
+  PgTranscoder t(Profile(), 42, "abcd");
+  t.OnFrontend(pg::Parse{"s1", "select $1::text", {}});
+  t.OnFrontend(pg::Bind{"", "s1", {}, {}, {}});
+  t.OnFrontend(pg::Execute{"", 0});
+  t.NoteBlocked("drop table customers", "no-ddl");
+  t.OnFrontend(pg::Parse{"", "DO $veil$ … $veil$", {}});
+  t.OnFrontend(pg::Bind{"", "", {}, {}, {}});
+  t.OnFrontend(pg::Execute{"", 0});
+  t.OnFrontend(pg::Parse{"", "select 3", {}});  // skipped by the server after the error
+  t.OnFrontend(pg::Bind{"", "", {}, {}, {}});
+  t.OnFrontend(pg::Execute{"", 0});
+  t.OnFrontend(pg::Sync{});
+  std::vector<uint8_t> in;
+  Put(pg::ParseComplete{}, &in);
+  Put(pg::BindComplete{}, &in);
+  Row({"x"}, &in);
+  Put(pg::CommandComplete{"SELECT 1"}, &in);
+  Put(pg::ParseComplete{}, &in);
+  Put(pg::BindComplete{}, &in);
+  Put(pg::MakeError(pg::Severity::kError, "42501", "veil: statement blocked by guardrail no-ddl"),
+      &in);
+  Put(pg::ReadyForQuery{'I'}, &in);
+  Through(t, in);
+  auto records = t.TakeStatements();
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].text, "select $1::text");
+  EXPECT_EQ(records[0].rows, 1u);
+  EXPECT_EQ(records[0].command_tag, "SELECT 1");
+  EXPECT_EQ(records[1].text, "drop table customers");
+  EXPECT_EQ(records[1].guardrail, "no-ddl");
+  EXPECT_EQ(records[1].sqlstate, "42501");
+  EXPECT_EQ(records[1].rows, 0u);
+}
+
+}  // namespace
+}  // namespace veil::agent
