@@ -92,11 +92,17 @@ class Session {
         veil_pid_(RandomPid()),
         veil_secret_(RandomSecret()) {
     id_ = ep_->session_ids->fetch_add(1) + 1;
+    ctx_.id = id_;
+    ctx_.endpoint = ep_->config.name();
+    ctx_.src = peer_.address;
+    ctx_.pid = peer_.pid;
   }
 
   awaitable<void> Run() {
     PumpEnd end = co_await Startup();
     if (end.fatal.empty() && upstream_) {
+      opened_ = true;
+      if (ep_->usage) ep_->usage->SessionOpened(ctx_);
       // Registered while it runs: `veilctl sessions kill` cancels the kill switch's timer on
       // this session's own thread.
       auto ex = co_await asio::this_coro::executor;
@@ -123,6 +129,13 @@ class Session {
       auto frame = ErrorFrame(pg::Severity::kFatal, end.sqlstate, end.fatal, end.hint);
       co_await client_.WriteAll(frame);
       spdlog::info("session {} on {} ended: {}", id_, ep_->config.name(), end.fatal);
+    }
+    if (ep_->usage) {
+      if (transcoder_) ReportStatements();
+      if (opened_)
+        ep_->usage->SessionClosed(ctx_, totals_, end.fatal.empty() ? "closed" : end.fatal);
+      else if (!end.fatal.empty())
+        ep_->usage->SessionRefused(ctx_, end.sqlstate, end.fatal);
     }
     client_.Close();
     if (upstream_) upstream_->Close();
@@ -178,7 +191,19 @@ class Session {
         co_return PumpEnd{"veil: this endpoint requires TLS (sslmode=require)", "28000"};
       user_ = std::string(startup.user());
       database_ = std::string(startup.database());
-      if (auto refusal = Admit(); !refusal.fatal.empty()) co_return refusal;
+      auto refusal = Admit();
+      ctx_ = {.id = id_,
+              .endpoint = ep_->config.name(),
+              .principal = principal_of_,
+              .principal_display = principal_,
+              .pid = peer_.pid,
+              .src = peer_.address,
+              .dst = peer_.original_dst.empty() ? ep_->config.listen() : peer_.original_dst,
+              .upstream = ep_->config.upstream(),
+              .database_user = user_,
+              .database = database_,
+              .grant_id = grant_ ? grant_->id : ""};
+      if (!refusal.fatal.empty()) co_return refusal;
       // The masking profile: the grant's own if it names one, else the endpoint's.
       auto profile = ep_->profile;
       if (grant_ && !grant_->masking.empty() && ep_->profiles) {
@@ -210,8 +235,12 @@ class Session {
   // an active grant for this endpoint. The database user from the startup packet plays no part.
   PumpEnd Admit() {
     grants::Principal principal;
-    if (peer_.uid) principal = grants::FromUid(*peer_.uid);
+    if (peer_.principal)
+      principal = *peer_.principal;
+    else if (peer_.uid)
+      principal = grants::FromUid(*peer_.uid);
     principal_ = principal.Display();
+    principal_of_ = principal;
     if (!ep_->grants) return {};
     auto grant = ep_->grants->ActiveFor(principal, ep_->config.name(), ep_->clock->NowSeconds());
     if (!grant.ok()) {
@@ -411,6 +440,7 @@ class Session {
         if (!co_await Inject(pg::Query{*lookup}, &none)) co_return PumpEnd{};
       }
       if (!out.empty() && co_await client_.WriteAll(out)) co_return PumpEnd{};
+      ReportStatements();
       if (!st.ok())
         co_return PumpEnd{"veil: upstream protocol error: " + st.error().message, "08P01"};
       uin_.Consume(consumed);
@@ -436,6 +466,20 @@ class Session {
   std::string principal_;
   std::optional<grants::Grant> grant_;
   bool registered_ = false;
+  grants::Principal principal_of_;
+  SessionContext ctx_;
+  SessionTotals totals_;
+  bool opened_ = false;
+
+  void ReportStatements() {
+    for (auto& r : transcoder_->TakeStatements()) {
+      ++totals_.statements;
+      totals_.rows += r.rows;
+      totals_.bytes += r.bytes;
+      totals_.values_masked += r.masked.values_masked;
+      if (ep_->usage) ep_->usage->Statement(ctx_, r);
+    }
+  }
 };
 
 }  // namespace

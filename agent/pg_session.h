@@ -17,6 +17,7 @@
 #include "agent/conn.h"
 #include "agent/grants/clock.h"
 #include "agent/grants/store.h"
+#include "agent/usage.h"
 #include "agent/sql/guardrails.h"
 #include "config/veil_config.pb.h"
 #include "masker/profile.h"
@@ -82,12 +83,18 @@ struct PgEndpoint {
   // Masking profiles by name, for a grant that names its own.
   const std::map<std::string, std::shared_ptr<const masker::MaskingProfile>>* profiles = nullptr;
   std::atomic<uint64_t>* session_ids = nullptr;
+  // Usage events and metrics; may be null (tests).
+  UsageSink* usage = nullptr;
 };
 
 struct PeerInfo {
   std::string address;          // "127.0.0.1:51234" or "unix"
   std::optional<uint32_t> uid;  // unix socket: from SO_PEERCRED
   std::optional<int32_t> pid;
+  // From the eBPF flow of this socket: the connecting process's principal (user, groups, unit,
+  // container, exe) and the address it dialled. Preferred over `uid` when present.
+  std::optional<grants::Principal> principal;
+  std::string original_dst;
 };
 
 // Runs one session to its end. Never throws; every failure ends this session only, with a
