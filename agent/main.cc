@@ -1,5 +1,5 @@
-// veild: the veil host agent. This build serves PostgreSQL endpoints as a masking proxy
-// (every endpoint is treated as `access: open` until grants land).
+// veild: the veil host agent. It serves PostgreSQL endpoints as a masking proxy, admits
+// sessions under grants, and reloads its configuration on SIGHUP.
 //
 //   veild --config /etc/veil/veil.yaml
 //   veild --check-config FILE        # validate only; exit 0 or print file:line:col errors
@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 #include <asio.hpp>
+#include <ctime>
 #include <thread>
 
 #include "agent/server.h"
@@ -75,11 +76,26 @@ int main(int argc, char** argv) {
     sd_notify(0, "STOPPING=1");
     for (auto& io : ios) io->stop();
   });
-  // SIGHUP must not kill the agent; reloading the configuration is not in this build yet.
+  // SIGHUP: reload endpoints, policies and profiles; a bad file keeps the running config.
   asio::signal_set hup(*ios[0], SIGHUP);
   std::function<void(const std::error_code&, int)> on_hup = [&](const std::error_code& ec, int) {
     if (ec) return;
-    spdlog::warn("veild: SIGHUP: reload is not implemented yet; restart veil.service to apply");
+    timespec now{};
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+               static_cast<unsigned long long>(now.tv_sec) * 1000000ULL + now.tv_nsec / 1000);
+    auto next = veil::config::LoadFile(config_path);
+    if (auto* diags = std::get_if<std::vector<veil::config::Diagnostic>>(&next)) {
+      for (const auto& d : *diags) spdlog::error("reload refused: {}", d.ToString());
+      spdlog::error("reload refused: {} has errors; the running configuration stays",
+                    config_path);
+    } else if (auto st = (*server)->Reload(std::get<veil::config::LoadedConfig>(next));
+               !st.ok()) {
+      spdlog::error("reload refused: {}; the running configuration stays", st.error().message);
+    } else {
+      spdlog::info("reload: {} applied", config_path);
+    }
+    sd_notify(0, "READY=1");
     hup.async_wait(on_hup);
   };
   hup.async_wait(on_hup);

@@ -64,7 +64,8 @@ class SessionRegistry {
   std::map<uint64_t, std::pair<Info, std::function<void()>>> sessions_;
 };
 
-// What sessions of one endpoint share. Immutable after start.
+// What sessions of one endpoint share. Immutable: a reload makes new ones, and a live session
+// keeps the one it started with.
 struct PgEndpoint {
   config::v1::Endpoint config;
   std::string upstream_host;
@@ -81,7 +82,8 @@ struct PgEndpoint {
   // The endpoint's guardrails, for write access and for read access (read-only added).
   std::shared_ptr<const sql::Guardrails> guardrails_write, guardrails_read;
   // Masking profiles by name, for a grant that names its own.
-  const std::map<std::string, std::shared_ptr<const masker::MaskingProfile>>* profiles = nullptr;
+  std::shared_ptr<const std::map<std::string, std::shared_ptr<const masker::MaskingProfile>>>
+      profiles;
   std::atomic<uint64_t>* session_ids = nullptr;
   // Usage events and metrics; may be null (tests).
   UsageSink* usage = nullptr;

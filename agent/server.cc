@@ -32,40 +32,52 @@ Result<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& s) {
   return std::make_pair(host, static_cast<uint16_t>(port));
 }
 
+struct Server::Listener {
+  std::shared_ptr<const PgEndpoint> ep;  // replaced by a reload; sessions keep their own
+  std::string listen;
+  std::shared_ptr<asio::ip::tcp::acceptor> tcp;
+  std::shared_ptr<asio::local::stream_protocol::acceptor> unix;
+  std::string unix_path;
+  void Close() {
+    std::error_code ec;
+    tcp->close(ec);
+    unix->close(ec);
+    std::filesystem::remove(unix_path, ec);
+  }
+};
+
+struct Server::Generation {
+  std::shared_ptr<const std::map<std::string, std::shared_ptr<const masker::MaskingProfile>>>
+      profiles;
+  std::vector<std::shared_ptr<PgEndpoint>> endpoints;
+};
+
 Server::~Server() {
-  std::error_code ec;
-  for (auto& a : tcp_) a->close(ec);
-  for (auto& a : unix_) a->close(ec);
-  for (auto& p : unix_paths_) std::filesystem::remove(p, ec);
+  for (auto& [_, l] : listeners_) l->Close();
 }
 
 asio::io_context& Server::NextContext() {
   return *ios_[next_io_.fetch_add(1, std::memory_order_relaxed) % ios_.size()];
 }
 
-Result<std::unique_ptr<Server>> Server::Start(const config::LoadedConfig& loaded,
-                                              std::span<asio::io_context* const> ios) {
+// Everything a configuration's endpoints need, checked and built, without touching a socket.
+Result<Server::Generation> Server::Build(const config::LoadedConfig& loaded) {
   const auto& cfg = loaded.config;
-  std::unique_ptr<Server> server(new Server());
-  server->ios_.assign(ios.begin(), ios.end());
-  asio::io_context& io = *ios[0];
-  auto key = masker::MaskKey::LoadOrCreate(cfg.masking().key_file());
-  if (!key.ok()) return key.error();
-
-  auto& profiles = server->profiles_;
+  Generation gen;
+  auto profiles =
+      std::make_shared<std::map<std::string, std::shared_ptr<const masker::MaskingProfile>>>();
   for (const auto& [name, p] : cfg.masking().profiles()) {
-    auto compiled = masker::MaskingProfile::Compile(p, "masking.profiles." + name, *key);
+    auto compiled = masker::MaskingProfile::Compile(p, "masking.profiles." + name, key_);
     if (auto* errs = std::get_if<std::vector<masker::MaskingProfile::CompileError>>(&compiled)) {
       std::string msg;
       for (const auto& e : *errs)
         msg += (msg.empty() ? "" : "\n") + loaded.At(e.path, e.message).ToString();
       return Error{msg};
     }
-    profiles[name] = std::get<0>(compiled);
+    (*profiles)[name] = std::get<0>(compiled);
   }
+  gen.profiles = profiles;
 
-  const std::filesystem::path socket_dir =
-      std::filesystem::path(cfg.agent().control_socket()).parent_path();
   for (int i = 0; i < cfg.endpoints_size(); ++i) {
     const auto& e = cfg.endpoints(i);
     if (e.protocol() != config::v1::Endpoint::PROTOCOL_POSTGRES) {
@@ -81,42 +93,42 @@ Result<std::unique_ptr<Server>> Server::Start(const config::LoadedConfig& loaded
                        .ToString()};
     ep->upstream_host = up->first;
     ep->upstream_port = up->second;
-    auto pit = profiles.find(e.masking());
-    if (pit == profiles.end())
+    auto pit = profiles->find(e.masking());
+    if (pit == profiles->end())
       return Error{"endpoint " + e.name() + ": no masking profile " + e.masking()};
     ep->profile = pit->second;
-    ep->cancels = &server->cancels_;
-    ep->sessions = &server->sessions_;
+    ep->cancels = &cancels_;
+    ep->sessions = &sessions_;
     for (bool read : {false, true}) {
       auto g = sql::Guardrails::Create(e.guardrails(), read);
       if (!g.ok()) return Error{"endpoint " + e.name() + ": guardrails: " + g.error().message};
       (read ? ep->guardrails_read : ep->guardrails_write) =
           std::make_shared<const sql::Guardrails>(std::move(g).value());
     }
-    ep->profiles = &server->profiles_;
+    ep->profiles = profiles;
     if (e.access() == config::v1::Endpoint::ACCESS_GRANT) {
-      if (!server->grants_) {
+      if (!grants_) {
         std::error_code dec;
         std::filesystem::create_directories(cfg.agent().state_dir(), dec);
-        auto store = grants::GrantStore::Open(cfg.grants(), server->clock_,
-                                              cfg.agent().state_dir() + "/grants.db");
+        auto store =
+            grants::GrantStore::Open(cfg.grants(), clock_, cfg.agent().state_dir() + "/grants.db");
         if (!store.ok()) return Error{"grant store: " + store.error().message};
-        server->grants_ = std::move(store).value();
+        grants_ = std::move(store).value();
       }
-      ep->grants = server->grants_.get();
-      ep->clock = &server->clock_;
+      ep->grants = grants_.get();
+      ep->clock = &clock_;
     }
-    ep->session_ids = &server->session_ids_;
-    // TCP listener address (also named in the client-facing certificate).
+    ep->session_ids = &session_ids_;
+    ep->usage = hooks_.usage;
     auto listen = SplitHostPort(e.listen());
     if (!listen.ok()) return Error{"endpoint " + e.name() + ": " + listen.error().message};
 
-    // TLS towards clients: a leaf from the host CA in state_dir/ca/.
+    // TLS towards clients: a leaf from the host CA in state_dir/ca/ (also naming the listener).
     if (e.tls().client() != config::v1::Tls::CLIENT_TLS_DISABLE) {
-      if (!server->ca_) {
-        auto ca = tls::HostCa::LoadOrCreate(cfg.agent().state_dir() + "/ca");
+      if (!ca_) {
+        auto ca = tls::HostCa::LoadOrCreate(agent_config_.state_dir() + "/ca");
         if (!ca.ok()) return Error{"host CA: " + ca.error().message};
-        server->ca_ = std::make_unique<tls::HostCa>(std::move(ca).value());
+        ca_ = std::make_unique<tls::HostCa>(std::move(ca).value());
       }
       std::vector<std::string> dns = {"localhost"}, ips = {"127.0.0.1", "::1"};
       char host[256] = {};
@@ -125,7 +137,7 @@ Result<std::unique_ptr<Server>> Server::Start(const config::LoadedConfig& loaded
       auto la = asio::ip::make_address(listen->first, aec);
       if (!aec && !la.is_unspecified() && !la.is_loopback()) ips.push_back(listen->first);
       if (aec) dns.push_back(listen->first);
-      auto leaf = server->ca_->Issue(dns, ips);
+      auto leaf = ca_->Issue(dns, ips);
       if (!leaf.ok()) return Error{"endpoint " + e.name() + ": " + leaf.error().message};
       auto ctx = tls::MakeClientFacingContext(*leaf);
       if (!ctx.ok()) return Error{"endpoint " + e.name() + ": " + ctx.error().message};
@@ -143,41 +155,79 @@ Result<std::unique_ptr<Server>> Server::Start(const config::LoadedConfig& loaded
         return Error{"endpoint " + e.name() + ": tls.upstream: " + ctx.error().message};
       ep->upstream_tls = std::make_shared<asio::ssl::context>(ctx->release());
     }
-    server->endpoints_.push_back(ep);
+    gen.endpoints.push_back(ep);
+  }
+  return gen;
+}
 
-    std::error_code ec;
-    auto addr = asio::ip::make_address(listen->first, ec);
-    if (ec)
-      return Error{"endpoint " + e.name() + ": listen address " + listen->first + ": " +
-                   ec.message()};
-    auto acc = std::make_shared<asio::ip::tcp::acceptor>(io);
-    asio::ip::tcp::endpoint tep(addr, listen->second);
-    acc->open(tep.protocol(), ec);
-    if (!ec) acc->set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acc->bind(tep, ec);
-    if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
-    if (ec)
-      return Error{"endpoint " + e.name() + ": cannot listen on " + e.listen() + ": " +
-                   ec.message()};
-    server->tcp_.push_back(acc);
-    asio::co_spawn(io, server->Accept(ep, acc), asio::detached);
+// Opens an endpoint's TCP and unix listeners (not yet accepting).
+Result<std::shared_ptr<Server::Listener>> Server::Listen(
+    const std::shared_ptr<const PgEndpoint>& ep) {
+  asio::io_context& io = *ios_[0];
+  const auto& e = ep->config;
+  auto listen = SplitHostPort(e.listen());
+  if (!listen.ok()) return Error{"endpoint " + e.name() + ": " + listen.error().message};
+  auto l = std::make_shared<Listener>();
+  l->ep = ep;
+  l->listen = e.listen();
+  std::error_code ec;
+  auto addr = asio::ip::make_address(listen->first, ec);
+  if (ec)
+    return Error{"endpoint " + e.name() + ": listen address " + listen->first + ": " +
+                 ec.message()};
+  l->tcp = std::make_shared<asio::ip::tcp::acceptor>(io);
+  asio::ip::tcp::endpoint tep(addr, listen->second);
+  l->tcp->open(tep.protocol(), ec);
+  if (!ec) l->tcp->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) l->tcp->bind(tep, ec);
+  if (!ec) l->tcp->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    return Error{"endpoint " + e.name() + ": cannot listen on " + e.listen() + ": " +
+                 ec.message()};
+  // Unix socket beside the control socket.
+  const std::filesystem::path socket_dir =
+      std::filesystem::path(agent_config_.control_socket()).parent_path();
+  std::filesystem::create_directories(socket_dir, ec);
+  l->unix_path = (socket_dir / (".s.PGSQL." + std::to_string(listen->second))).string();
+  std::filesystem::remove(l->unix_path, ec);
+  l->unix = std::make_shared<asio::local::stream_protocol::acceptor>(io);
+  l->unix->open(asio::local::stream_protocol(), ec);
+  if (!ec) l->unix->bind(asio::local::stream_protocol::endpoint(l->unix_path), ec);
+  if (!ec) l->unix->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    std::error_code ignored;
+    l->tcp->close(ignored);
+    return Error{"endpoint " + e.name() + ": cannot listen on " + l->unix_path + ": " +
+                 ec.message()};
+  }
+  ::chmod(l->unix_path.c_str(), 0666);
+  return l;
+}
 
-    // Unix socket beside the control socket.
-    std::filesystem::create_directories(socket_dir, ec);
-    std::string path = (socket_dir / (".s.PGSQL." + std::to_string(listen->second))).string();
-    std::filesystem::remove(path, ec);
-    auto uacc = std::make_shared<asio::local::stream_protocol::acceptor>(io);
-    uacc->open(asio::local::stream_protocol(), ec);
-    if (!ec) uacc->bind(asio::local::stream_protocol::endpoint(path), ec);
-    if (!ec) uacc->listen(asio::socket_base::max_listen_connections, ec);
-    if (ec)
-      return Error{"endpoint " + e.name() + ": cannot listen on " + path + ": " + ec.message()};
-    ::chmod(path.c_str(), 0666);
-    server->unix_.push_back(uacc);
-    server->unix_paths_.push_back(path);
-    asio::co_spawn(io, server->Accept(ep, uacc), asio::detached);
-    spdlog::info("endpoint {}: listening on {} and {}, upstream {}", e.name(), e.listen(), path,
-                 e.upstream());
+Result<std::unique_ptr<Server>> Server::Start(const config::LoadedConfig& loaded,
+                                              std::span<asio::io_context* const> ios,
+                                              ServerHooks hooks) {
+  const auto& cfg = loaded.config;
+  std::unique_ptr<Server> server(new Server());
+  server->ios_.assign(ios.begin(), ios.end());
+  server->hooks_ = std::move(hooks);
+  server->agent_config_ = cfg.agent();
+  server->key_file_ = cfg.masking().key_file();
+  asio::io_context& io = *ios[0];
+  auto key = masker::MaskKey::LoadOrCreate(cfg.masking().key_file());
+  if (!key.ok()) return key.error();
+  server->key_ = *key;
+
+  auto gen = server->Build(loaded);
+  if (!gen.ok()) return gen.error();
+  for (auto& ep : gen->endpoints) {
+    auto l = server->Listen(ep);
+    if (!l.ok()) return l.error();
+    server->listeners_[ep->config.name()] = *l;
+    asio::co_spawn(io, server->Accept(*l, (*l)->tcp), asio::detached);
+    asio::co_spawn(io, server->Accept(*l, (*l)->unix), asio::detached);
+    spdlog::info("endpoint {}: listening on {} and {}, upstream {}", ep->config.name(),
+                 ep->config.listen(), (*l)->unix_path, ep->config.upstream());
   }
   // The control API, and the clock that moves grants to expired (sessions under a grant watch
   // it themselves, within a second).
@@ -189,6 +239,63 @@ Result<std::unique_ptr<Server>> Server::Start(const config::LoadedConfig& loaded
   server->control_ = std::move(control).value();
   if (server->grants_) asio::co_spawn(io, server->ExpireGrants(), asio::detached);
   return server;
+}
+
+Status Server::Reload(const config::LoadedConfig& loaded) {
+  const auto& cfg = loaded.config;
+  if (cfg.agent().SerializeAsString() != agent_config_.SerializeAsString() ||
+      cfg.masking().key_file() != key_file_)
+    spdlog::warn("reload: changes under agent: and masking.key_file take effect at restart");
+  const bool had_grants = grants_ != nullptr;
+  auto gen = Build(loaded);
+  if (!gen.ok()) return gen.error();
+  // Open what is new before touching what runs: a port in use fails the reload, not the agent.
+  std::map<std::string, std::shared_ptr<Listener>> opened;
+  for (auto& ep : gen->endpoints) {
+    auto it = listeners_.find(ep->config.name());
+    if (it != listeners_.end() && it->second->listen == ep->config.listen()) continue;
+    if (it != listeners_.end()) it->second->Close();  // its port may be reused by the new one
+    auto l = Listen(ep);
+    if (!l.ok()) {
+      for (auto& [_, o] : opened) o->Close();
+      // Put back a listener closed for a changed address.
+      if (it != listeners_.end()) {
+        if (auto again = Listen(it->second->ep); again.ok()) {
+          it->second = *again;
+          asio::co_spawn(*ios_[0], Accept(*again, (*again)->tcp), asio::detached);
+          asio::co_spawn(*ios_[0], Accept(*again, (*again)->unix), asio::detached);
+        }
+      }
+      return l.error();
+    }
+    opened[ep->config.name()] = *l;
+  }
+  // Commit: nothing below fails.
+  if (grants_ && had_grants) grants_->ReplacePolicies(cfg.grants());
+  std::map<std::string, std::shared_ptr<Listener>> next;
+  for (auto& ep : gen->endpoints) {
+    const std::string& name = ep->config.name();
+    if (auto o = opened.find(name); o != opened.end()) {
+      next[name] = o->second;
+      asio::co_spawn(*ios_[0], Accept(o->second, o->second->tcp), asio::detached);
+      asio::co_spawn(*ios_[0], Accept(o->second, o->second->unix), asio::detached);
+      spdlog::info("reload: endpoint {} listening on {}", name, ep->config.listen());
+    } else {
+      auto l = listeners_.at(name);
+      l->ep = ep;
+      next[name] = l;
+    }
+  }
+  for (auto& [name, l] : listeners_)
+    if (!next.contains(name) || next[name] != l) {
+      l->Close();
+      if (!next.contains(name)) spdlog::info("reload: endpoint {} removed; its live sessions go on", name);
+    }
+  listeners_ = std::move(next);
+  if (grants_ && !had_grants) asio::co_spawn(*ios_[0], ExpireGrants(), asio::detached);
+  spdlog::info("reload: {} endpoints, {} masking profiles", gen->endpoints.size(),
+               gen->profiles->size());
+  return {};
 }
 
 asio::awaitable<void> Server::ExpireGrants() {
@@ -232,20 +339,25 @@ PeerInfo PeerOf(const asio::local::stream_protocol::socket& sock) {
 }  // namespace
 
 template <typename Acceptor>
-asio::awaitable<void> Server::Accept(std::shared_ptr<const PgEndpoint> ep,
+asio::awaitable<void> Server::Accept(std::shared_ptr<Listener> listener,
                                      std::shared_ptr<Acceptor> acceptor) {
   while (acceptor->is_open()) {
     asio::io_context& home = NextContext();
     auto [ec, sock] = co_await acceptor->async_accept(home, as_tuple(asio::use_awaitable));
     if (ec) {
-      if (ec == asio::error::operation_aborted) co_return;
+      if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
       continue;
     }
     constexpr bool kTcp = std::is_same_v<Acceptor, asio::ip::tcp::acceptor>;
     std::conditional_t<kTcp, Conn::Tcp, Conn::Unix> socket(std::move(sock));
     if constexpr (kTcp) socket.set_option(asio::ip::tcp::no_delay(true), ec);
     PeerInfo peer = PeerOf(socket);
-    asio::co_spawn(home, RunPgSession(ep, Conn(std::move(socket)), std::move(peer)),
+    if constexpr (kTcp) {
+      std::error_code rec;
+      auto remote = socket.remote_endpoint(rec);
+      if (!rec && hooks_.attribute) hooks_.attribute(remote, &peer);
+    }
+    asio::co_spawn(home, RunPgSession(listener->ep, Conn(std::move(socket)), std::move(peer)),
                    asio::detached);
   }
 }

@@ -3,10 +3,18 @@
 // query is decided by grants, from the peer credentials). One io_context per thread: a session
 // lives on one of them (round robin at accept) for its whole life, so it needs no locks and
 // its wake-ups stay on one thread.
+//
+// Reload (SIGHUP): Reload() builds every endpoint, profile and guardrail of the new
+// configuration and opens the listeners it adds before it changes anything; on any error the
+// running configuration stays. Then new sessions get the new endpoints while live sessions keep
+// the ones they started with; listeners of removed endpoints close (their sessions go on).
+// Start, Reload and the accept loops run on ios[0].
 #pragma once
 
 #include <asio.hpp>
 #include <atomic>
+#include <functional>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -16,43 +24,65 @@
 #include "agent/grants/clock.h"
 #include "agent/grants/store.h"
 #include "agent/pg_session.h"
+#include "agent/usage.h"
 #include "common/result.h"
 #include "config/loader.h"
+#include "masker/strategy.h"
 #include "tls/host_ca.h"
 
 namespace veil::agent {
+
+// What the rest of veild plugs into the server. Every member may be empty.
+struct ServerHooks {
+  UsageSink* usage = nullptr;
+  // Fills in what the kernel knows of a TCP client veild accepted (eBPF flow: principal,
+  // original destination). Called on ios[0] right after accept.
+  std::function<void(const asio::ip::tcp::endpoint& remote, PeerInfo* peer)> attribute;
+};
 
 class Server {
  public:
   // Compiles profiles, loads the mask key, opens every listener. Errors name the endpoint and
   // the address or file at fault.
-  // Listeners run on ios[0]; sessions are spread over all of ios.
   static Result<std::unique_ptr<Server>> Start(const config::LoadedConfig& config,
-                                               std::span<asio::io_context* const> ios);
+                                               std::span<asio::io_context* const> ios,
+                                               ServerHooks hooks = {});
   ~Server();
 
+  // Applies a new configuration's endpoints, guardrails, masking profiles and grant policies
+  // atomically (see the header comment). agent.* and masking.key_file need a restart: a change
+  // there is reported and otherwise ignored. Call on ios[0].
+  Status Reload(const config::LoadedConfig& config);
+
+  // Live sessions (for tests and the status line).
+  size_t SessionCount() const { return sessions_.List().size(); }
+
  private:
+  struct Listener;
+  struct Generation;
   Server() = default;
+  Result<Generation> Build(const config::LoadedConfig& loaded);
+  Result<std::shared_ptr<Listener>> Listen(const std::shared_ptr<const PgEndpoint>& ep);
   template <typename Acceptor>
-  asio::awaitable<void> Accept(std::shared_ptr<const PgEndpoint> ep,
+  asio::awaitable<void> Accept(std::shared_ptr<Listener> listener,
                                std::shared_ptr<Acceptor> acceptor);
   asio::io_context& NextContext();
+  asio::awaitable<void> ExpireGrants();
 
   std::vector<asio::io_context*> ios_;
+  ServerHooks hooks_;
   std::atomic<size_t> next_io_{0};
   CancelRegistry cancels_;
   SessionRegistry sessions_;
   grants::SystemClock clock_;
   std::unique_ptr<grants::GrantStore> grants_;
-  std::map<std::string, std::shared_ptr<const masker::MaskingProfile>> profiles_;
+  std::shared_ptr<const masker::MaskKey> key_;
   std::unique_ptr<ControlServer> control_;
-  asio::awaitable<void> ExpireGrants();
   std::unique_ptr<tls::HostCa> ca_;
   std::atomic<uint64_t> session_ids_{0};
-  std::vector<std::shared_ptr<const PgEndpoint>> endpoints_;
-  std::vector<std::shared_ptr<asio::ip::tcp::acceptor>> tcp_;
-  std::vector<std::shared_ptr<asio::local::stream_protocol::acceptor>> unix_;
-  std::vector<std::string> unix_paths_;
+  config::v1::Agent agent_config_;  // as started: changes need a restart
+  std::string key_file_;
+  std::map<std::string, std::shared_ptr<Listener>> listeners_;  // by endpoint name
 };
 
 // "host:port" / "[v6]:port" → host, port.
