@@ -73,6 +73,14 @@ struct {
 	__type(value, __u64);
 } lost SEC(".maps");
 
+/* The process's start time as /proc/TGID/stat reports it (boot-based, the group leader's). */
+static __always_inline __u64 start_boottime(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	return BPF_CORE_READ(task, group_leader, start_boottime);
+}
+
 static __always_inline bool is_own_socket(struct bpf_sock_addr *ctx, __u32 tgid)
 {
 	__u32 zero = 0;
@@ -81,7 +89,8 @@ static __always_inline bool is_own_socket(struct bpf_sock_addr *ctx, __u32 tgid)
 
 	if (!cfg)
 		return false;
-	if (cfg->own_tgid && cfg->own_tgid == tgid)
+	if (cfg->own_tgid && cfg->own_tgid == tgid && cfg->tick_ns &&
+	    start_boottime() / cfg->tick_ns == cfg->own_start_ticks)
 		return true;
 	if (cfg->own_cgroup_id && cfg->own_cgroup_id == bpf_get_current_cgroup_id())
 		return true;
@@ -105,7 +114,6 @@ handle_connect(struct bpf_sock_addr *ctx, const struct veil_addr_key *dst, __u8 
 	__u64 uid_gid;
 	struct veil_endpoint *ep;
 	struct veil_flow flow = {};
-	struct task_struct *task;
 	__u64 cookie;
 	__u8 verdict;
 
@@ -126,12 +134,11 @@ handle_connect(struct bpf_sock_addr *ctx, const struct veil_addr_key *dst, __u8 
 		verdict = VEIL_VERDICT_DIRECT;
 
 	uid_gid = bpf_get_current_uid_gid();
-	task = (struct task_struct *)bpf_get_current_task();
 	flow.pid = (__u32)pid_tgid;
 	flow.tgid = pid_tgid >> 32;
 	flow.uid = (__u32)uid_gid;
 	flow.gid = uid_gid >> 32;
-	flow.start_time_ns = BPF_CORE_READ(task, group_leader, start_boottime);
+	flow.start_time_ns = start_boottime();
 	flow.cgroup_id = bpf_get_current_cgroup_id();
 	__builtin_memcpy(flow.orig_addr, dst->addr, sizeof(flow.orig_addr));
 	flow.orig_port = dst->port;
@@ -215,6 +222,36 @@ static __always_inline void emit(__u8 kind, __u64 cookie, const struct veil_flow
 	bpf_ringbuf_submit(ev, 0);
 }
 
+/* bytes_acked and bytes_received count sequence space: our SYN (always acked once
+ * established), our FIN once acked and the peer's FIN once received. The state the socket
+ * leaves for TCP_CLOSE (args[0]) tells which FINs went through:
+ *   FIN_WAIT2  ours acked; peer's received (normal close into TIME_WAIT)
+ *   CLOSING    both       LAST_ACK  both       CLOSE_WAIT  peer's only
+ *   ESTABLISHED, FIN_WAIT1  neither (reset or abort)
+ * FIN_WAIT2 ended by a reset or the orphan timeout has no peer FIN; the received count is then
+ * one short. */
+static __always_inline __u64 payload_sent(struct bpf_sock_ops *skops)
+{
+	__u32 old = skops->args[0];
+	__u64 n = skops->bytes_acked;
+	__u64 ctl = 1;
+
+	if (old == BPF_TCP_FIN_WAIT2 || old == BPF_TCP_CLOSING || old == BPF_TCP_LAST_ACK)
+		ctl++;
+	return n > ctl ? n - ctl : 0;
+}
+
+static __always_inline __u64 payload_received(struct bpf_sock_ops *skops)
+{
+	__u32 old = skops->args[0];
+	__u64 n = skops->bytes_received;
+
+	if (old == BPF_TCP_FIN_WAIT2 || old == BPF_TCP_CLOSING || old == BPF_TCP_LAST_ACK ||
+	    old == BPF_TCP_CLOSE_WAIT)
+		return n > 0 ? n - 1 : 0;
+	return n;
+}
+
 SEC("sockops")
 int veil_sockops(struct bpf_sock_ops *skops)
 {
@@ -257,7 +294,7 @@ int veil_sockops(struct bpf_sock_ops *skops)
 		flow = bpf_map_lookup_elem(&flows, &cookie);
 		if (!flow)
 			return 1;
-		emit(VEIL_EV_CLOSED, cookie, flow, skops->bytes_acked, skops->bytes_received);
+		emit(VEIL_EV_CLOSED, cookie, flow, payload_sent(skops), payload_received(skops));
 		__builtin_memcpy(peer.addr, flow->src_addr, sizeof(peer.addr));
 		peer.port = flow->src_port;
 		bpf_map_delete_elem(&peers, &peer);

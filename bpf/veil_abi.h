@@ -52,6 +52,11 @@ struct veil_config {
 	__u32 own_tgid;
 	__u32 own_mark; /* SO_MARK on veild's upstream sockets */
 	__u64 own_cgroup_id;
+	/* own_tgid only counts when the task's start time matches too, so that after a crash a
+	 * process that is handed veild's old pid is not exempted. In clock ticks (/proc/PID/stat
+	 * field 22); tick_ns = 1e9 / sysconf(_SC_CLK_TCK). */
+	__u64 own_start_ticks;
+	__u64 tick_ns;
 };
 
 /* The process that connected and where it went: value of `flows`, keyed by socket cookie.
@@ -80,8 +85,8 @@ struct veil_flow_event {
 	__u8 pad[7];
 	__u64 cookie;
 	__u64 ts_ns;
-	__u64 bytes_acked;    /* client -> server, acked (kClosed) */
-	__u64 bytes_received; /* server -> client (kClosed) */
+	__u64 bytes_acked;    /* client -> server payload, acked (kClosed) */
+	__u64 bytes_received; /* server -> client payload (kClosed) */
 	struct veil_flow flow;
 };
 

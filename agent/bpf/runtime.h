@@ -1,0 +1,148 @@
+// The eBPF redirect and flow layer: loads bpf/redirect.bpf.c, attaches it to the cgroup v2 root,
+// keeps the set of protected endpoints in the kernel, and delivers flows as FlowEvent.
+//
+// veild uses the FlowSource interface; tests of agent logic substitute a synthetic source.
+//
+//   FlowLayer::Options o;                       // pin dir /sys/fs/bpf/veil, this process exempt
+//   o.on_event = [](const FlowEvent& e) { ... };
+//   auto layer = FlowLayer::Open(std::move(o));
+//   if (!layer.ok()) return Fatal(layer.error().message);  // names the capability / feature
+//   (*layer)->SetEndpoints({{"10.0.0.5", 5432, "127.0.0.1", 15432}});
+//   // In the asio loop: wait for event_fd() to be readable, then Poll(0).
+//   // After accept(): (*layer)->LookupAccepted(peer_ip, peer_port) -> process + original dst.
+//   // Upstream sockets: MarkSocket(fd, kVeilSocketMark) before connect() (belt and braces; the
+//   // tgid check already exempts them).
+//   (*layer)->Shutdown();                       // clean stop: fail-open endpoints stop redirecting
+//
+// Fail closed. Maps and links are pinned under the pin dir, so when veild dies the redirect stays
+// in the kernel and a client lands on a closed listen port (ECONNREFUSED), never on the
+// database. Open() over existing pins adopts them: the pinned maps are reused (entries intact)
+// and the program inside each pinned link is swapped atomically, so traffic never bypasses veil
+// during a restart. Uninstall with RemoveAll(), or as an SRE, with veild stopped:
+//   systemctl stop veil && rm -rf /sys/fs/bpf/veil
+// (removing the pins drops the last reference to the links, which detaches the programs;
+// `bpftool cgroup tree` then shows no veil_connect4/6 or veil_sockops).
+//
+// Loop avoidance: veild's own connects are never redirected nor traced. A socket is veild's if
+// its process has veild's tgid *and* start time (so a recycled pid after a crash is not
+// exempted), or it carries veild's SO_MARK (setting a mark needs CAP_NET_ADMIN, so clients cannot
+// forge it), or it comes from veild's cgroup when one is given (use it only when veild runs in a
+// cgroup of its own, e.g. veil.service). All three live in a map that a restarted veild updates.
+//
+// Start time: FlowProcess::start_time_ns is the group leader's task->start_boottime, the value
+// /proc/TGID/stat field 22 reports in clock ticks: starttime == start_time_ns / (1e9 / CLK_TCK).
+//
+// Threading: not thread-safe; call everything from one thread (the event loop). The callback
+// runs inside Poll(). LookupAccepted only reads maps and may be called from any thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agent/bpf/flow_event.h"
+#include "common/result.h"
+
+namespace veil::agent::bpf {
+
+// A protected endpoint as the kernel needs it: connects to upstream go to listen.
+struct RedirectEndpoint {
+  std::string upstream_ip;  // IPv4 or IPv6 text; IPv4 also matches ::ffff:a.b.c.d
+  uint16_t upstream_port = 0;
+  std::string listen_ip;  // IPv4 listen needs an IPv4 upstream or IPv4-mapped clients
+  uint16_t listen_port = 0;
+  bool observe = false;    // trace as kObserved, never rewrite
+  bool fail_open = false;  // removed by Shutdown(): clients reach the database while veild is off
+};
+
+// Ports whose connects are traced as kDirect flows when no endpoint matches.
+inline constexpr uint16_t kDefaultDbPorts[] = {5432, 3306, 1433, 1521, 27017,
+                                               6379, 9042, 5439, 8123};
+
+// The SO_MARK veild puts on its own upstream sockets ("veil").
+inline constexpr uint32_t kVeilSocketMark = 0x7665696c;
+
+// Where flows come from. FlowLayer is the kernel one; tests provide synthetic ones.
+class FlowSource {
+ public:
+  using Callback = std::function<void(const FlowEvent&)>;
+  virtual ~FlowSource() = default;
+
+  // Makes the redirect set equal to `endpoints` (adds, updates, deletes stale). Validates all
+  // entries first; on an error nothing is changed.
+  virtual Status SetEndpoints(const std::vector<RedirectEndpoint>& endpoints) = 0;
+  // The flow of a socket veild accepted, by the peer address accept() returned. Process,
+  // verdict, original_dst, redirected_to, src and cookie are filled; kind is kEstablished.
+  // Empty when the peer did not come through the redirect/trace (or the socket has closed).
+  virtual std::optional<FlowEvent> LookupAccepted(std::string_view peer_ip,
+                                                  uint16_t peer_port) const = 0;
+  // A file descriptor that becomes readable when Poll() has events; -1 if there is none.
+  virtual int event_fd() const = 0;
+  // Delivers pending events to the callback, waiting up to timeout_ms (0: don't wait).
+  // Returns how many were delivered.
+  virtual Result<int> Poll(int timeout_ms) = 0;
+  // Events the kernel could not queue because the ring buffer was full.
+  virtual uint64_t lost_events() const = 0;
+  // Clean stop: fail-open endpoints are removed; fail-closed ones and all pins stay.
+  virtual Status Shutdown() = 0;
+};
+
+class FlowLayer final : public FlowSource {
+ public:
+  struct Options {
+    std::string pin_dir = "/sys/fs/bpf/veil";  // bpffs is mounted at /sys/fs/bpf if missing
+    std::string cgroup_root;                   // empty: the cgroup2 mount in /proc/mounts
+    // The exempt process; nullopt: this process. 0 disables the tgid check.
+    std::optional<uint32_t> own_tgid;
+    uint32_t own_mark = kVeilSocketMark;  // 0 disables the mark check
+    uint64_t own_cgroup_id = 0;           // 0 disables; see CgroupIdOf()
+    std::vector<uint16_t> extra_db_ports;
+    Callback on_event;  // may be empty
+  };
+
+  // Opens, configures, loads and attaches, adopting pins under options.pin_dir if present.
+  // Errors name what is missing and how to fix it.
+  static Result<std::unique_ptr<FlowLayer>> Open(Options options);
+  // Detaches every pinned link under pin_dir (even if a running veild holds it) and deletes all
+  // pins and the directory. Ok if pin_dir does not exist.
+  static Status RemoveAll(const std::string& pin_dir);
+
+  ~FlowLayer() override;  // closes handles; pins (and so the redirect) stay
+  FlowLayer(const FlowLayer&) = delete;
+  FlowLayer& operator=(const FlowLayer&) = delete;
+
+  Status SetEndpoints(const std::vector<RedirectEndpoint>& endpoints) override;
+  std::optional<FlowEvent> LookupAccepted(std::string_view peer_ip,
+                                          uint16_t peer_port) const override;
+  int event_fd() const override;
+  Result<int> Poll(int timeout_ms) override;
+  uint64_t lost_events() const override;
+  Status Shutdown() override;
+
+  // True when Open() found existing pins and took them over.
+  bool adopted() const { return adopted_; }
+
+ private:
+  struct Handles;
+  explicit FlowLayer(std::unique_ptr<Handles> h, Callback cb, bool adopted);
+  static int OnRingRecord(void* self, void* data, size_t size);
+
+  std::unique_ptr<Handles> h_;
+  Callback on_event_;
+  bool adopted_ = false;
+};
+
+// Sets SO_MARK on a socket (needs CAP_NET_ADMIN). Call before connect().
+Status MarkSocket(int fd, uint32_t mark = kVeilSocketMark);
+
+// The mount point of the cgroup v2 hierarchy, from a /proc/mounts-format file.
+Result<std::string> CgroupV2Root(const std::string& mounts = "/proc/mounts");
+
+// The cgroup v2 id (what bpf_get_current_cgroup_id returns) of a cgroup directory.
+Result<uint64_t> CgroupIdOf(const std::string& cgroup_dir);
+
+}  // namespace veil::agent::bpf
