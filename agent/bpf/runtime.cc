@@ -77,19 +77,22 @@ Error KernelError(const std::string& what, int err, const std::string& extra_hin
   switch (err) {
     case EPERM:
     case EACCES:
-      hint = "needs CAP_BPF and CAP_NET_ADMIN (run veild as root or add them to "
-             "AmbientCapabilities in veil.service)";
+      hint =
+          "needs CAP_BPF and CAP_NET_ADMIN (run veild as root or add them to "
+          "AmbientCapabilities in veil.service)";
       break;
     case EINVAL:
     case EOPNOTSUPP:
     case 524:  // ENOTSUPP, kernel-internal
-      hint = "the kernel lacks a needed BPF feature (needs Linux >= 5.8 with BTF, cgroup v2, "
-             "BPF links and ring buffers)";
+      hint =
+          "the kernel lacks a needed BPF feature (needs Linux >= 5.8 with BTF, cgroup v2, "
+          "BPF links and ring buffers)";
       break;
     case ENOMEM:
     case E2BIG:
-      hint = "not enough locked memory for BPF maps (raise LimitMEMLOCK or give "
-             "CAP_SYS_RESOURCE)";
+      hint =
+          "not enough locked memory for BPF maps (raise LimitMEMLOCK or give "
+          "CAP_SYS_RESOURCE)";
       break;
     case ENOENT:
       hint = "a kernel object is missing (is /sys/kernel/btf/vmlinux present?)";
@@ -120,9 +123,10 @@ Status EnsurePinDir(const std::string& pin_dir) {
     }
     if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") != 0) {
       int err = errno;
-      return Error{"mounting bpffs at /sys/fs/bpf failed: needs CAP_SYS_ADMIN, or mount it "
-                   "beforehand with `mount -t bpf bpf /sys/fs/bpf` (" +
-                   std::string(std::strerror(err)) + ")"};
+      return Error{
+          "mounting bpffs at /sys/fs/bpf failed: needs CAP_SYS_ADMIN, or mount it "
+          "beforehand with `mount -t bpf bpf /sys/fs/bpf` (" +
+          std::string(std::strerror(err)) + ")"};
     }
   }
   if (mkdir(pin_dir.c_str(), 0700) != 0 && errno != EEXIST) {
@@ -180,7 +184,8 @@ FlowEvent ToFlowEvent(const veil_flow& f, uint64_t cookie) {
   e.process.comm.assign(f.comm, strnlen(f.comm, sizeof(f.comm)));
   e.verdict = static_cast<FlowVerdict>(f.verdict);
   e.original_dst = FormatAddr(f.orig_addr, f.orig_port);
-  if (f.verdict == VEIL_VERDICT_REDIRECTED) e.redirected_to = FormatAddr(f.redir_addr, f.redir_port);
+  if (f.verdict == VEIL_VERDICT_REDIRECTED)
+    e.redirected_to = FormatAddr(f.redir_addr, f.redir_port);
   if (f.src_port != 0) e.src = FormatAddr(f.src_addr, f.src_port);
   return e;
 }
@@ -280,7 +285,8 @@ Result<std::unique_ptr<FlowLayer>> FlowLayer::Open(Options o) {
     return KernelError("loading the redirect BPF programs", -err,
                        adopted ? "if " + o.pin_dir +
                                      " holds maps of another veil version, remove them: "
-                                     "systemctl stop veil && rm -rf " + o.pin_dir
+                                     "systemctl stop veil && rm -rf " +
+                                     o.pin_dir
                                : "");
   }
 
@@ -369,7 +375,8 @@ Status FlowLayer::SetEndpoints(const std::vector<RedirectEndpoint>& endpoints) {
       return Error{"endpoint " + name + ": port 0"};
     }
     if (up_v4 && !listen_v4 && !ep.observe) {
-      return Error{"endpoint " + name + ": an IPv4 upstream needs an IPv4 listen address (IPv4 "
+      return Error{"endpoint " + name +
+                   ": an IPv4 upstream needs an IPv4 listen address (IPv4 "
                    "sockets cannot be redirected to IPv6)"};
     }
     veil_addr_key key{};
