@@ -145,8 +145,8 @@ std::string NormalizeStatement(std::string_view sql, NormalizeOptions options) {
       continue;
     }
     prev_disputed = disputed;
-    std::string text = p.literal || disputed ? std::string("?")
-                                             : SanitizeUtf8(sql.substr(p.pos, p.end - p.pos));
+    std::string text =
+        p.literal || disputed ? std::string("?") : SanitizeUtf8(sql.substr(p.pos, p.end - p.pos));
     const bool space = !out.empty() && p.pos > prev_end;
     if (out.size() + space + text.size() > max_bytes) {
       truncated = true;

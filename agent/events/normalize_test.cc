@@ -102,9 +102,9 @@ TEST(NormalizeStatementTest, PiiInEveryFormNeverSurvives) {
       "-- trailing note frank@example.com\n"
       "RETURNING id /* grace@example.com */";
   std::string n = NormalizeStatement(sql);
-  ExpectNoneOf(n, {"alice", "example", "078-05", "1120", "4111", "555", "867", "bob", "hi",
-                   "4A41", "12345", "carol", "5500", "3782", "0101", "dave", "eve", "6789",
-                   "9876", "frank", "grace", "@"});
+  ExpectNoneOf(n, {"alice", "example", "078-05", "1120",  "4111",  "555",  "867",  "bob",
+                   "hi",    "4A41",    "12345",  "carol", "5500",  "3782", "0101", "dave",
+                   "eve",   "6789",    "9876",   "frank", "grace", "@"});
   EXPECT_EQ(n,
             "INSERT INTO customers (email, ssn, card, phone, note, blob, amount) VALUES "
             "(?, ?, ?, ?, ?, ?, -?), (?, ?, ?, ?, ?, ?, ?) RETURNING id");
@@ -133,15 +133,16 @@ TEST(NormalizeStatementTest, OutputIsBoundedAndMarked) {
 TEST(NormalizeStatementTest, InvalidUtf8InIdentifiersIsReplaced) {
   std::string n = NormalizeStatement("SELECT caf\xE9 FROM \"t\xFF\"");
   EXPECT_EQ(n, "SELECT caf\xEF\xBF\xBD FROM \"t\xEF\xBF\xBD\"");
-  EXPECT_EQ(NormalizeStatement("SELECT \xC3\xA9t\xC3\xA9 FROM t"), "SELECT \xC3\xA9t\xC3\xA9 FROM t");
+  EXPECT_EQ(NormalizeStatement("SELECT \xC3\xA9t\xC3\xA9 FROM t"),
+            "SELECT \xC3\xA9t\xC3\xA9 FROM t");
 }
 
 TEST(SanitizeUtf8Test, KeepsValidReplacesInvalid) {
   EXPECT_EQ(SanitizeUtf8("plain"), "plain");
   EXPECT_EQ(SanitizeUtf8("\xE2\x82\xAC \xF0\x9F\x98\x80"), "\xE2\x82\xAC \xF0\x9F\x98\x80");
-  EXPECT_EQ(SanitizeUtf8("a\xC0\xAF"), "a\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong '/'
+  EXPECT_EQ(SanitizeUtf8("a\xC0\xAF"), "a\xEF\xBF\xBD\xEF\xBF\xBD");                // overlong '/'
   EXPECT_EQ(SanitizeUtf8("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
-  EXPECT_EQ(SanitizeUtf8("\xF4\x90\x80\x80").size(), 12u);  // above U+10FFFF
+  EXPECT_EQ(SanitizeUtf8("\xF4\x90\x80\x80").size(), 12u);            // above U+10FFFF
   EXPECT_EQ(SanitizeUtf8("x\xE2\x82"), "x\xEF\xBF\xBD\xEF\xBF\xBD");  // truncated sequence
 }
 
@@ -158,9 +159,10 @@ class Fuzz {
 
   std::string Statement(std::vector<std::string>* bodies) {
     static const std::vector<std::string> kCode = {
-        "SELECT", "FROM", "WHERE", "AND", "OR", "users", "t.col", "\"Mixed Name\"", "=", "<>",
-        "(", ")", ",", ";", "::text", "$1", "$2", "IN", "NULL", "TRUE", "-", "+", "||", "[", "]",
-        "ORDER BY", "LIMIT", "AS", "x"};
+        "SELECT", "FROM",     "WHERE", "AND",  "OR", "users", "t.col",  "\"Mixed Name\"",
+        "=",      "<>",       "(",     ")",    ",",  ";",     "::text", "$1",
+        "$2",     "IN",       "NULL",  "TRUE", "-",  "+",     "||",     "[",
+        "]",      "ORDER BY", "LIMIT", "AS",   "x"};
     std::string sql;
     const int n = Pick(1, 40);
     for (int i = 0; i < n; ++i) {
@@ -281,7 +283,9 @@ TEST(NormalizeStatementTest, RandomStatementsLeakNoLiteral) {
     for (bool scs : {true, false}) {
       const std::string n = NormalizeStatement(sql, {.standard_conforming_strings = scs});
       for (size_t i = 0; i < n.size(); ++i) {
-        ASSERT_FALSE(HasSecret(n[i])) << "seed " << seed << " scs " << scs << "\nsql: " << sql << "\nout: " << n << "\npieces:\n" << fuzz.trace();
+        ASSERT_FALSE(HasSecret(n[i])) << "seed " << seed << " scs " << scs << "\nsql: " << sql
+                                      << "\nout: " << n << "\npieces:\n"
+                                      << fuzz.trace();
         if (n[i] >= '0' && n[i] <= '9') {
           size_t j = i;
           while (j > 0 && n[j - 1] >= '0' && n[j - 1] <= '9') --j;

@@ -1,5 +1,8 @@
 #include "agent/events/ocsf.h"
 
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
+#include <google/protobuf/reflection.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
@@ -7,10 +10,6 @@
 #include <random>
 #include <string>
 #include <vector>
-
-#include <google/protobuf/descriptor.h>
-#include <google/protobuf/message.h>
-#include <google/protobuf/reflection.h>
 
 #include "agent/events/normalize.h"
 #include "proto/events.pb.h"
@@ -122,7 +121,8 @@ void FillMasked(v1::Masked& m, const MaskedCounts& counts) {
     (*m.mutable_by_entity())[SanitizeUtf8(entity)] += n;
     total += n;
   }
-  for (const auto& [column, n] : counts.by_column) (*m.mutable_by_column())[SanitizeUtf8(column)] += n;
+  for (const auto& [column, n] : counts.by_column)
+    (*m.mutable_by_column())[SanitizeUtf8(column)] += n;
   m.set_total(total);
 }
 
@@ -230,7 +230,8 @@ nlohmann::json RenderJson(const pb::Message& message) {
 
 nlohmann::json SessionEvent(int64_t time_ms, const SessionInfo& session, SessionPhase phase,
                             const SessionTotals& totals) {
-  if (phase == SessionPhase::kOpen) return RenderJson(DatastoreEvent(time_ms, session, 3, "Connect"));
+  if (phase == SessionPhase::kOpen)
+    return RenderJson(DatastoreEvent(time_ms, session, 3, "Connect"));
   if (phase == SessionPhase::kRefused) {
     Event e = DatastoreEvent(time_ms, session, 3, "Connect");
     SetFailure(e, totals.sqlstate);

@@ -24,10 +24,9 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "agent/grants/grant.h"
 #include "agent/grants/principal.h"
@@ -54,7 +53,7 @@ struct NetAddress {
 
 // A proxied session: who, from where, to what. Filled once when the session is admitted.
 struct SessionInfo {
-  std::string session_id;      // metadata.correlation_uid of every event of the session
+  std::string session_id;       // metadata.correlation_uid of every event of the session
   grants::Principal principal;  // from the kernel (SPEC §2)
   int64_t pid = 0;              // of the client process; 0 if unknown
   NetAddress client;            // src_endpoint

@@ -1,12 +1,11 @@
 #include "agent/events/ocsf.h"
 
 #include <gmock/gmock.h>
+#include <google/protobuf/descriptor.h>
 #include <gtest/gtest.h>
 
 #include <set>
 #include <string>
-
-#include <google/protobuf/descriptor.h>
 
 #include "proto/events.pb.h"
 
@@ -43,7 +42,8 @@ void ExpectIntegersOnly(const json& j, const std::string& path = "$") {
   if (j.is_object()) {
     for (const auto& [k, v] : j.items()) ExpectIntegersOnly(v, path + "." + k);
   } else if (j.is_array()) {
-    for (size_t i = 0; i < j.size(); ++i) ExpectIntegersOnly(j[i], path + "[" + std::to_string(i) + "]");
+    for (size_t i = 0; i < j.size(); ++i)
+      ExpectIntegersOnly(j[i], path + "[" + std::to_string(i) + "]");
   }
 }
 
@@ -103,9 +103,9 @@ TEST(OcsfTest, EventUidsDiffer) {
 }
 
 TEST(OcsfTest, SessionRefusedIsFailedConnect) {
-  json e = SessionEvent(kNow, Alice(), SessionPhase::kRefused,
-                        {.close_reason = "veil: no active grant for user:alice on orders-db",
-                         .sqlstate = "28000"});
+  json e = SessionEvent(
+      kNow, Alice(), SessionPhase::kRefused,
+      {.close_reason = "veil: no active grant for user:alice on orders-db", .sqlstate = "28000"});
   ExpectCommon(e, 6005, 3, 6);
   EXPECT_EQ(e["status_id"], 2);
   EXPECT_EQ(e["status"], "Failure");
@@ -116,7 +116,10 @@ TEST(OcsfTest, SessionRefusedIsFailedConnect) {
 TEST(OcsfTest, SessionCloseCarriesTotals) {
   SessionInfo s = Alice();
   s.principal.container = "3f2a9c";
-  SessionTotals t{.statements = 3, .rows = 0, .bytes = 2048, .duration_ms = 1500,
+  SessionTotals t{.statements = 3,
+                  .rows = 0,
+                  .bytes = 2048,
+                  .duration_ms = 1500,
                   .masked = {.by_entity = {{"EMAIL", 3}, {"CREDIT_CARD", 1}},
                              .by_column = {{"public.users.email", 3}}},
                   .close_reason = "grant_expired"};
@@ -139,13 +142,14 @@ TEST(OcsfTest, SessionCloseCarriesTotals) {
 }
 
 TEST(OcsfTest, QueryEventNormalizesAndCounts) {
-  StatementInfo st{.sql = "SELECT email FROM public.users WHERE ssn = '078-05-1120' LIMIT 10",
-                   .kind = "read",
-                   .command_tag = "SELECT 3",
-                   .rows = 3,
-                   .bytes = 312,
-                   .duration_ms = 7,
-                   .masked = {.by_entity = {{"EMAIL", 3}}, .by_column = {{"public.users.email", 3}}}};
+  StatementInfo st{
+      .sql = "SELECT email FROM public.users WHERE ssn = '078-05-1120' LIMIT 10",
+      .kind = "read",
+      .command_tag = "SELECT 3",
+      .rows = 3,
+      .bytes = 312,
+      .duration_ms = 7,
+      .masked = {.by_entity = {{"EMAIL", 3}}, .by_column = {{"public.users.email", 3}}}};
   json e = QueryEvent(kNow, Alice(), st);
   ExpectCommon(e, 6005, 4, 6);
   EXPECT_EQ(e["activity_name"], "Query");
@@ -195,8 +199,8 @@ TEST(OcsfTest, QueryEventHoldsNoLiteralAnywhere) {
       "-- frank@example.com\n";
   json e = QueryEvent(kNow, Alice(), {.sql = sql, .standard_conforming_strings = true});
   const std::string dumped = e.dump();
-  for (const char* pii : {"alice@", "bob@", "4111111111111111", "078-05-1120", "carol",
-                          "555-867", "0061ve", "eve@", "frank@", "example"})
+  for (const char* pii : {"alice@", "bob@", "4111111111111111", "078-05-1120", "carol", "555-867",
+                          "0061ve", "eve@", "frank@", "example"})
     EXPECT_THAT(dumped, Not(HasSubstr(pii))) << pii;
   EXPECT_THAT(dumped, HasSubstr("SELECT * FROM customers WHERE email = ? OR card = ?"));
 }
@@ -205,8 +209,8 @@ TEST(OcsfTest, InvalidUtf8NeverBreaksDump) {
   SessionInfo s = Alice();
   s.principal.exe = "/opt/caf\xE9/bin/psql";
   s.database = "db\xFF";
-  json e = QueryEvent(kNow, s, {.sql = "SELECT \"col\xC0\" FROM t",
-                                .masked = {.by_column = {{"t.col\xC0", 1}}}});
+  json e = QueryEvent(
+      kNow, s, {.sql = "SELECT \"col\xC0\" FROM t", .masked = {.by_column = {{"t.col\xC0", 1}}}});
   std::string dumped;
   EXPECT_NO_THROW(dumped = e.dump());
   EXPECT_THAT(dumped, HasSubstr("/opt/caf\xEF\xBF\xBD/bin/psql"));
@@ -238,16 +242,13 @@ TEST(OcsfTest, GrantEventsMapLifecycleToActivities) {
     int activity_id;
     const char* activity_name;
   };
-  for (const Case& c : {Case{GrantChange::kRequested, grants::Grant::State::kPending, 99, "Request"},
-                        Case{GrantChange::kIssued, grants::Grant::State::kActive, 1,
-                             "Assign Privileges"},
-                        Case{GrantChange::kApproved, grants::Grant::State::kActive, 1,
-                             "Assign Privileges"},
-                        Case{GrantChange::kDenied, grants::Grant::State::kDenied, 99, "Deny"},
-                        Case{GrantChange::kExpired, grants::Grant::State::kExpired, 2,
-                             "Revoke Privileges"},
-                        Case{GrantChange::kRevoked, grants::Grant::State::kRevoked, 2,
-                             "Revoke Privileges"}}) {
+  for (const Case& c :
+       {Case{GrantChange::kRequested, grants::Grant::State::kPending, 99, "Request"},
+        Case{GrantChange::kIssued, grants::Grant::State::kActive, 1, "Assign Privileges"},
+        Case{GrantChange::kApproved, grants::Grant::State::kActive, 1, "Assign Privileges"},
+        Case{GrantChange::kDenied, grants::Grant::State::kDenied, 99, "Deny"},
+        Case{GrantChange::kExpired, grants::Grant::State::kExpired, 2, "Revoke Privileges"},
+        Case{GrantChange::kRevoked, grants::Grant::State::kRevoked, 2, "Revoke Privileges"}}) {
     SCOPED_TRACE(std::string(GrantChangeName(c.change)));
     json e = GrantEvent(kNow, SampleGrant(c.state), c.change, &bob, 777);
     ExpectCommon(e, 3005, c.activity_id, 3);
@@ -340,8 +341,8 @@ TEST(OcsfTest, SchemaHasNoFloats) {
 TEST(OcsfTest, RenderJsonUsesProtoNamesAndNumbers) {
   v1::Event e;
   e.set_time(int64_t{1} << 53);
-  e.mutable_unmapped()->set_rows(0);                   // optional: present at zero
-  e.mutable_unmapped()->set_grant_id("");              // plain: absent when empty
+  e.mutable_unmapped()->set_rows(0);       // optional: present at zero
+  e.mutable_unmapped()->set_grant_id("");  // plain: absent when empty
   (*e.mutable_unmapped()->mutable_masked()->mutable_by_entity())["EMAIL"] = 2;
   json j = RenderJson(e);
   EXPECT_EQ(j, json::parse(R"({"time":9007199254740992,
