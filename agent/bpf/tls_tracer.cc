@@ -82,6 +82,10 @@ using LinkPtr = std::unique_ptr<bpf_link, LinkDeleter>;
 Status MountTracefs(const std::string& tracefs) {
   struct stat st;
   if (::stat((tracefs + "/events").c_str(), &st) == 0) return Status::Ok();
+  if (errno == EACCES) {
+    return Error{"tracefs at " + tracefs + " is mounted but not readable: the syscall "
+                 "tracepoints need root (or CAP_DAC_READ_SEARCH with CAP_BPF and CAP_PERFMON)"};
+  }
   if (::mount("nodev", tracefs.c_str(), "tracefs", 0, nullptr) != 0) {
     int err = errno;
     return Error{"mounting tracefs on " + tracefs + " for the syscall tracepoints: " +
