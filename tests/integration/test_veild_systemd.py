@@ -24,6 +24,55 @@ def test_unit_passes_systemd_analyze_verify(tmp_path):
     assert r.returncode == 0 and r.stderr.strip() == "", r.stderr
 
 
+def _service_settings() -> dict[str, list[str]]:
+    """[Service] settings of the unit in order, comments and continuation-free."""
+    settings: dict[str, list[str]] = {}
+    section = None
+    for line in (REPO / "systemd" / "veil.service").read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("["):
+            section = line
+            continue
+        if section == "[Service]":
+            key, _, value = line.partition("=")
+            settings.setdefault(key, []).append(value)
+    return settings
+
+
+def test_unit_is_the_service_spec_9_describes():
+    s = _service_settings()
+    assert s["Type"] == ["notify"] and s["NotifyAccess"] == ["main"]
+    assert s["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
+    assert s["ExecStartPre"] == ["/usr/sbin/veild --check-config /etc/veil/veil.yaml"]
+    assert "WatchdogSec" in s and s["Restart"] == ["on-failure"]
+    assert s["User"] == ["veil"] and s["NoNewPrivileges"] == ["yes"]
+    # Least capabilities: the four of SPEC §9 plus CAP_SYS_PTRACE (justified in the unit);
+    # never CAP_SYS_ADMIN.
+    caps = {"CAP_BPF", "CAP_PERFMON", "CAP_NET_ADMIN", "CAP_SYS_RESOURCE", "CAP_SYS_PTRACE"}
+    assert set(s["CapabilityBoundingSet"][0].split()) == caps
+    assert set(s["AmbientCapabilities"][0].split()) == caps
+    assert s["LimitMEMLOCK"] == ["infinity"]
+    assert s["ProtectSystem"] == ["strict"]
+    assert set(s["ReadWritePaths"][0].split()) == {"/var/lib/veil", "/var/log/veil", "/run/veil",
+                                                   "/sys/fs/bpf"}
+    for key in ("ProtectHome", "PrivateTmp", "LockPersonality", "MemoryDenyWriteExecute"):
+        assert s[key] == ["yes"], key
+    assert s["SystemCallArchitectures"] == ["native"]
+    assert set(s["RestrictAddressFamilies"][0].split()) == {"AF_UNIX", "AF_INET", "AF_INET6",
+                                                            "AF_NETLINK"}
+    # They would make /sys/fs/bpf (pins) and /sys/fs/cgroup read-only.
+    assert "ProtectKernelTunables" not in s and "ProtectControlGroups" not in s
+    # bpf() is in @privileged: the allow line must come after the deny line to survive.
+    filters = s["SystemCallFilter"]
+    deny = next(i for i, f in enumerate(filters) if f.startswith("~") and "@privileged" in f)
+    allow = max(i for i, f in enumerate(filters) if "bpf" in f.split())
+    assert allow > deny, filters
+    # Clients reach the PostgreSQL unix sockets in /run/veil (SPEC §3).
+    assert s["RuntimeDirectory"] == ["veil"] and s["RuntimeDirectoryMode"] == ["0755"]
+
+
 def test_notify_protocol_and_sighup(pg, tmp_path):
     veild = os.path.abspath(os.environ.get("VEILD_BIN", "build/agent/veild"))
     notify_path = str(tmp_path / "notify.sock")
