@@ -1,0 +1,90 @@
+#include "agent/events/chain.h"
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+namespace veil::events {
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(2 * SHA256_DIGEST_LENGTH, '0');
+  for (int i = 0; i < SHA256_DIGEST_LENGTH; ++i) {
+    out[2 * i] = kHex[digest[i] >> 4];
+    out[2 * i + 1] = kHex[digest[i] & 0xf];
+  }
+  return out;
+}
+
+std::string Canonical(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+namespace {
+
+std::string HashOf(std::string_view prev, const nlohmann::json& without_hash) {
+  std::string input(prev);
+  input += Canonical(without_hash);
+  return Sha256Hex(input);
+}
+
+bool IsHex64(const std::string& s) {
+  if (s.size() != 64) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+}  // namespace
+
+Result<ChainFields> ReadChainFields(const nlohmann::json& record) {
+  if (!record.is_object()) return Error{"record is not a JSON object"};
+  auto u = record.find("unmapped");
+  if (u == record.end() || !u->is_object()) return Error{"record has no unmapped.chain"};
+  auto c = u->find("chain");
+  if (c == u->end() || !c->is_object()) return Error{"record has no unmapped.chain"};
+  auto seq = c->find("seq");
+  auto prev = c->find("prev");
+  auto hash = c->find("hash");
+  if (seq == c->end() || !seq->is_number_unsigned())
+    return Error{"unmapped.chain.seq is missing or not a positive integer"};
+  if (prev == c->end() || !prev->is_string() || !IsHex64(prev->get<std::string>()))
+    return Error{"unmapped.chain.prev is missing or not 64 hex digits"};
+  if (hash == c->end() || !hash->is_string() || !IsHex64(hash->get<std::string>()))
+    return Error{"unmapped.chain.hash is missing or not 64 hex digits"};
+  return ChainFields{seq->get<uint64_t>(), prev->get<std::string>(), hash->get<std::string>()};
+}
+
+Result<std::string> RecordHash(nlohmann::json record) {
+  auto fields = ReadChainFields(record);
+  if (!fields.ok()) return fields.error();
+  record["unmapped"]["chain"].erase("hash");
+  return HashOf(fields->prev, record);
+}
+
+Result<ChainHead> HeadOfLine(std::string_view line) {
+  nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Error{"not JSON"};
+  auto fields = ReadChainFields(j);
+  if (!fields.ok()) return fields.error();
+  return ChainHead{fields->seq, fields->hash};
+}
+
+std::string Chain::Stamp(nlohmann::json& record) const {
+  if (!record.is_object()) record = nlohmann::json{{"value", record}};
+  nlohmann::json& unmapped = record["unmapped"];
+  if (!unmapped.is_object()) unmapped = nlohmann::json::object();
+  unmapped["chain"] = {{"seq", head_.seq + 1}, {"prev", head_.hash}};
+  std::string hash = HashOf(head_.hash, record);
+  unmapped["chain"]["hash"] = hash;
+  return Canonical(record);
+}
+
+void Chain::Commit(const nlohmann::json& record) {
+  const nlohmann::json& c = record["unmapped"]["chain"];
+  head_.seq = c["seq"].get<uint64_t>();
+  head_.hash = c["hash"].get<std::string>();
+}
+
+}  // namespace veil::events
