@@ -34,14 +34,47 @@ void ToProto(const grants::Grant& g, cv1::Grant* out) {
   out->set_state(std::string(grants::StateName(g.state)));
 }
 
+void ToProto(const FlowRecord& f, cv1::Flow* out) {
+  out->set_cookie(f.cookie);
+  out->set_pid(f.pid);
+  out->set_comm(f.comm);
+  out->set_exe(f.exe);
+  out->set_principal(f.principal);
+  out->set_src(f.src);
+  out->set_dst(f.dst);
+  out->set_redirected_to(f.redirected_to);
+  out->set_endpoint(f.endpoint);
+  out->set_verdict(std::string(VerdictName(f.verdict)));
+  out->set_bytes_sent(f.bytes_sent);
+  out->set_bytes_received(f.bytes_received);
+  out->set_opened_at(f.opened_at);
+  out->set_closed_at(f.closed_at);
+  out->set_open(f.open);
+}
+
+constexpr char kFlowsOff[] = "flow tracing is off (agent.redirect: off)";
+// A watcher that falls this far behind loses its oldest changes (and is told how many).
+constexpr size_t kWatchQueue = 4096;
+
+asio::awaitable<bool> WriteMessage(asio::local::stream_protocol::socket& socket,
+                                   const std::string& reply) {
+  uint32_t rs = static_cast<uint32_t>(reply.size());
+  uint8_t rh[4] = {uint8_t(rs >> 24), uint8_t(rs >> 16), uint8_t(rs >> 8), uint8_t(rs)};
+  std::array<asio::const_buffer, 2> bufs = {asio::buffer(rh), asio::buffer(reply)};
+  auto [ec, n] = co_await asio::async_write(socket, bufs, as_tuple(asio::use_awaitable));
+  co_return !ec;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<ControlServer>> ControlServer::Start(
     asio::io_context& io, const std::string& path, grants::GrantStore* store,
-    const grants::Clock& clock, std::vector<std::string> endpoints, SessionRegistry* sessions) {
+    const grants::Clock& clock, std::vector<std::string> endpoints, SessionRegistry* sessions,
+    FlowTable* flows) {
   std::unique_ptr<ControlServer> s(new ControlServer(io, store, clock));
   s->endpoints_ = std::move(endpoints);
   s->sessions_ = sessions;
+  s->flows_ = flows;
   s->path_ = path;
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
@@ -91,13 +124,68 @@ asio::awaitable<void> ControlServer::Serve(asio::local::stream_protocol::socket 
     auto [ec2, n2] =
         co_await asio::async_read(socket, asio::buffer(body), as_tuple(asio::use_awaitable));
     if (ec2) co_return;
-    std::string reply = Handle(body, caller);
-    uint32_t rs = static_cast<uint32_t>(reply.size());
-    uint8_t rh[4] = {uint8_t(rs >> 24), uint8_t(rs >> 16), uint8_t(rs >> 8), uint8_t(rs)};
-    std::array<asio::const_buffer, 2> bufs = {asio::buffer(rh), asio::buffer(reply)};
-    auto [ec3, n3] = co_await asio::async_write(socket, bufs, as_tuple(asio::use_awaitable));
-    if (ec3) co_return;
+    if (cv1::Request req; req.ParseFromString(body) && req.has_watch_flows()) {
+      co_await WatchFlows(std::move(socket), req.watch_flows().all(), caller);
+      co_return;
+    }
+    if (!co_await WriteMessage(socket, Handle(body, caller))) co_return;
   }
+}
+
+asio::awaitable<void> ControlServer::WatchFlows(asio::local::stream_protocol::socket socket,
+                                                bool all, const grants::Principal& caller) {
+  cv1::Response resp;
+  resp.set_caller(caller.Display());
+  if (!flows_) {
+    resp.set_ok(false);
+    resp.set_error(kFlowsOff);
+    co_await WriteMessage(socket, resp.SerializeAsString());
+    co_return;
+  }
+  // The socket is shared with the reader below, which may still be pending when this returns.
+  auto sock = std::make_shared<asio::local::stream_protocol::socket>(std::move(socket));
+  auto executor = sock->get_executor();
+  // Woken (from the eBPF thread, through a post) when a change lands in an empty queue, and by
+  // the reader when the client goes away. Every wait is preceded by a Take(), so a wake that
+  // arrives while a write is in flight is not lost: its change is taken on the next turn.
+  auto wakeup = std::make_shared<asio::steady_timer>(executor, asio::steady_timer::time_point::max());
+  auto gone = std::make_shared<bool>(false);
+  auto sub = flows_->Watch(all, kWatchQueue, [executor, wakeup] {
+    asio::post(executor, [wakeup] { wakeup->cancel(); });
+  });
+  asio::co_spawn(
+      executor,
+      [sock, wakeup, gone]() -> asio::awaitable<void> {
+        char byte;
+        co_await sock->async_read_some(asio::buffer(&byte, 1), as_tuple(asio::use_awaitable));
+        *gone = true;
+        wakeup->cancel();
+      },
+      asio::detached);
+  spdlog::debug("control: flows watch by {}", caller.Display());
+  resp.set_ok(true);
+  bool ok = co_await WriteMessage(*sock, resp.SerializeAsString());
+  while (ok && !*gone) {
+    FlowSubscription::Batch batch = sub->Take();
+    if (batch.changes.empty()) {
+      wakeup->expires_at(asio::steady_timer::time_point::max());
+      co_await wakeup->async_wait(as_tuple(asio::use_awaitable));
+      continue;
+    }
+    if (batch.lost > 0)
+      spdlog::warn("control: flows watch by {} fell behind; {} changes dropped", caller.Display(),
+                   batch.lost);
+    for (size_t i = 0; ok && i < batch.changes.size(); ++i) {
+      cv1::Response change;
+      change.set_ok(true);
+      if (i == 0) change.set_flows_lost(batch.lost);
+      ToProto(batch.changes[i], change.add_flows());
+      ok = co_await WriteMessage(*sock, change.SerializeAsString());
+    }
+  }
+  std::error_code ec;
+  sock->shutdown(asio::socket_base::shutdown_both, ec);
+  sock->close(ec);
 }
 
 std::string ControlServer::Handle(const std::string& body, const grants::Principal& caller) {
@@ -140,6 +228,12 @@ std::string ControlServer::Handle(const std::string& body, const grants::Princip
       s->set_grant_id(i.grant_id);
       s->set_started_at(i.started_at);
     }
+    return resp.SerializeAsString();
+  }
+  if (req.has_list_flows()) {
+    if (!flows_) return fail(kFlowsOff);
+    resp.set_ok(true);
+    for (const FlowRecord& f : flows_->List(req.list_flows().all())) ToProto(f, resp.add_flows());
     return resp.SerializeAsString();
   }
   if (req.has_kill_session()) {

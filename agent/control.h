@@ -2,6 +2,9 @@
 // length-prefixed veil.control.v1 messages (proto/control.proto). The caller is the unix user
 // the kernel reports for the socket (SO_PEERCRED), never anything in the request. Every
 // mutating call is logged with its caller (usage events come with issue 6).
+//
+// WatchFlows is the one streaming call: after its first answer the connection carries one
+// Response per flow change until the client closes it (or sends anything).
 #pragma once
 
 #include <asio.hpp>
@@ -9,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/flows.h"
 #include "agent/grants/clock.h"
 #include "agent/grants/store.h"
 #include "agent/pg_session.h"
@@ -19,12 +23,14 @@ namespace veil::agent {
 class ControlServer {
  public:
   // Listens on `path` (replacing a stale socket). `store` may be null: grant calls then fail
-  // with a message saying no endpoint uses grants.
+  // with a message saying no endpoint uses grants. `flows` may be null (agent.redirect: off):
+  // flow calls then fail saying flow tracing is off. Every pointer must outlive the server.
   static Result<std::unique_ptr<ControlServer>> Start(asio::io_context& io, const std::string& path,
                                                       grants::GrantStore* store,
                                                       const grants::Clock& clock,
                                                       std::vector<std::string> endpoints,
-                                                      SessionRegistry* sessions);
+                                                      SessionRegistry* sessions,
+                                                      FlowTable* flows = nullptr);
   ~ControlServer();
 
  private:
@@ -33,6 +39,9 @@ class ControlServer {
   asio::awaitable<void> Accept();
   asio::awaitable<void> Serve(asio::local::stream_protocol::socket socket);
   std::string Handle(const std::string& request, const grants::Principal& caller);
+  // Streams flow changes to `socket` until the client closes it.
+  asio::awaitable<void> WatchFlows(asio::local::stream_protocol::socket socket, bool all,
+                                   const grants::Principal& caller);
 
   asio::local::stream_protocol::acceptor acceptor_;
   std::string path_;
@@ -40,6 +49,7 @@ class ControlServer {
   const grants::Clock& clock_;
   std::vector<std::string> endpoints_;
   SessionRegistry* sessions_ = nullptr;
+  FlowTable* flows_ = nullptr;
 };
 
 }  // namespace veil::agent
