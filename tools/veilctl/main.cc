@@ -16,6 +16,7 @@
 #include "config/loader.h"
 #include "masker/masker.h"
 #include "tools/veilctl/agent_client.h"
+#include "tools/veilctl/flows.h"
 #include "tools/veilctl/offline.h"
 
 namespace {
@@ -190,6 +191,11 @@ int main(int argc, char** argv) {
 
   // Agent commands.
   CLI::App* status = app.add_subcommand("status", "veild's version, endpoints and grant counts");
+  CLI::App* flows = app.add_subcommand(
+      "flows", "database flows veild traced: pid exe principal src dst endpoint verdict bytes");
+  bool flows_all = false, flows_watch = false;
+  flows->add_flag("--all", flows_all, "every database flow, not only those to configured endpoints");
+  flows->add_flag("--watch", flows_watch, "print each change as it happens (-o json: one per line)");
   CLI::App* sessions = app.add_subcommand("sessions", "live proxied sessions");
   uint64_t session_id = 0;
   CLI::App* kill = sessions->add_subcommand("kill", "end a live session (FATAL 57P01)");
@@ -220,6 +226,10 @@ int main(int argc, char** argv) {
     req.mutable_status();
     return RunAgent(socket, req, output, "status");
   }
+  if (flows->parsed())
+    return veil::veilctl::RunFlows(
+        socket.empty() ? DefaultSocket() : socket,
+        {.all = flows_all, .watch = flows_watch, .json = output == "json"});
   if (kill->parsed()) {
     req.mutable_kill_session()->set_id(session_id);
     return RunAgent(socket, req, output, "sessions kill");
