@@ -344,12 +344,11 @@ class Pipeline::Writer {
         stopping = stopping_;
         deadline = deadline_;
       }
-      loss_.Merge(emit_loss);
       const auto now = SteadyClock::now();
       // Past the shutdown deadline the sink is not tried again: the rest goes to the spool.
       if (stopping && now >= deadline) giving_up_ = true;
       if (!healthy_ && !giving_up_ && now >= next_retry_) TryRecover();
-      WriteGap();
+      WriteGap();  // losses from earlier batches (spool full) stand before this one
       for (const auto& ev : batch) {
         if (!Deliver(*ev)) {
           ++dropped_;
@@ -358,6 +357,8 @@ class Pipeline::Writer {
         if (since_checkpoint_ >= opts_.checkpoint_every) Checkpoint();
       }
       batch.clear();
+      // Emit() dropped these after everything in the batch was queued: the gap goes after it.
+      loss_.Merge(emit_loss);
       WriteGap();
       if (since_checkpoint_ > 0 &&
           SteadyClock::now() >= last_checkpoint_ + opts_.checkpoint_interval)
