@@ -11,7 +11,14 @@
 #include <ctime>
 #include <thread>
 
+#include "agent/bpf/runtime.h"
+#include "agent/kernel_flows.h"
+#include "agent/metrics.h"
 #include "agent/server.h"
+#include "agent/tls_observation.h"
+#include "agent/bpf/tls_tracer.h"
+#include "agent/usage_reporter.h"
+#include "agent/events/pipeline.h"
 #include "config/loader.h"
 #include "masker/profile.h"
 
@@ -24,10 +31,24 @@ int main(int argc, char** argv) {
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   app.add_option("--threads", threads, "worker threads (default: one per CPU)")
       ->check(CLI::Range(1u, 1024u));
+  std::string pin_dir = "/sys/fs/bpf/veil";
+  app.add_option("--bpf-pin-dir", pin_dir, "where the eBPF links and maps are pinned");
+  bool remove_bpf = false;
+  app.add_flag("--remove-bpf", remove_bpf,
+               "detach veil's eBPF programs and delete their pins, then exit (uninstall; "
+               "protected endpoints become reachable directly)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (remove_bpf) {
+    if (auto st = veil::agent::bpf::FlowLayer::RemoveAll(pin_dir); !st.ok()) {
+      std::fprintf(stderr, "veild: %s\n", st.error().message.c_str());
+      return 1;
+    }
+    std::printf("veild: removed the eBPF programs and pins under %s\n", pin_dir.c_str());
+    return 0;
   }
   const std::string& path = check_path.empty() ? config_path : check_path;
   auto loaded = veil::config::LoadFile(path);
@@ -63,7 +84,97 @@ int main(int argc, char** argv) {
     ios.push_back(std::make_unique<asio::io_context>(1));
     io_ptrs.push_back(ios.back().get());
   }
-  auto server = veil::agent::Server::Start(cfg, io_ptrs);
+  // The eBPF flow layer first: the redirect must be in place (or adopted from the pins of an
+  // earlier run) before the listeners accept. A missing privilege stops startup with its fix.
+  veil::grants::SystemClock clock;
+  std::unique_ptr<veil::agent::KernelFlows> flows;
+  std::unique_ptr<veil::agent::TlsObservation> observation;
+  veil::agent::ServerHooks hooks;
+  // Metrics and usage events first: sessions report to them from their first byte.
+  auto metrics = veil::agent::Metrics::Create(cfg.config.agent().metrics_listen(), VEIL_VERSION);
+  if (!metrics.ok()) {
+    std::fprintf(stderr, "veild: metrics: %s\n", metrics.error().message.c_str());
+    return 1;
+  }
+  veil::events::PipelineOptions event_options;
+  event_options.state_dir = cfg.config.agent().state_dir();
+  auto pipeline = veil::events::Pipeline::Create(cfg.config.events().sinks(), event_options);
+  if (!pipeline.ok()) {
+    std::fprintf(stderr, "veild: events: %s\n", pipeline.error().message.c_str());
+    return 1;
+  }
+  veil::agent::UsageReporter usage(pipeline->get(), metrics->get());
+  hooks.usage = &usage;
+  hooks.events = pipeline->get();
+  hooks.metrics = metrics->get();
+  if (cfg.config.agent().redirect() == veil::config::v1::Agent::REDIRECT_EBPF) {
+    veil::agent::KernelFlows* sink = nullptr;
+    veil::agent::bpf::FlowLayer::Options options;
+    options.pin_dir = pin_dir;
+    options.on_event = [&sink](const veil::agent::bpf::FlowEvent& e) {
+      if (sink) sink->OnEvent(e);
+    };
+    // Under veil.service veild has a cgroup of its own: exempt it too (with the tgid and mark).
+    if (auto own = veil::agent::OwnServiceCgroup()) options.own_cgroup_id = *own;
+    auto layer = veil::agent::bpf::FlowLayer::Open(std::move(options));
+    if (!layer.ok()) {
+      std::fprintf(stderr, "veild: %s\n(or set agent.redirect: off to run without eBPF)\n",
+                   layer.error().message.c_str());
+      return 1;
+    }
+    spdlog::info("veild: eBPF flow layer {} under {}",
+                 (*layer)->adopted() ? "adopted from pins" : "attached", pin_dir);
+    flows = std::make_unique<veil::agent::KernelFlows>(*ios[0], std::move(layer).value(), clock);
+    sink = flows.get();
+    if (auto st = flows->Configure(cfg.config); !st.ok()) {
+      std::fprintf(stderr, "veild: %s\n", st.error().message.c_str());
+      return 1;
+    }
+    hooks.attribute = [f = flows.get()](const asio::ip::tcp::endpoint& remote,
+                                        veil::agent::PeerInfo* peer) {
+      f->Attribute(remote, peer);
+    };
+    hooks.flows = &flows->table();
+    // observe endpoints: their clients' TLS plaintext, decoded into usage events.
+    std::map<std::string, std::string> observed;
+    for (const auto& e : cfg.config.endpoints())
+      if (e.access() == veil::config::v1::Endpoint::ACCESS_OBSERVE)
+        observed[veil::agent::CanonicalAddress(e.upstream())] = e.name();
+    if (!observed.empty()) {
+      auto target = std::make_shared<veil::agent::TlsObservation*>(nullptr);
+      auto libs = veil::agent::bpf::FindLibssl();
+      if (!libs.ok()) {
+        std::fprintf(stderr, "veild: observe endpoints: %s\n", libs.error().message.c_str());
+        return 1;
+      }
+      auto tracer = veil::agent::bpf::TlsTracer::Start(
+          {.libssl_paths = *libs}, veil::agent::TlsObservation::Forwarder(target));
+      if (!tracer.ok()) {
+        std::fprintf(stderr, "veild: observe endpoints: %s\n", tracer.error().message.c_str());
+        return 1;
+      }
+      observation = std::make_unique<veil::agent::TlsObservation>(std::move(tracer).value(),
+                                                                  std::move(observed), &usage);
+      *target = observation.get();
+      flows->on_observed = [o = observation.get()](const veil::agent::bpf::FlowProcess& p,
+                                                   const veil::grants::Principal& who) {
+        o->Watch(p, who);
+      };
+      spdlog::info("veild: TLS plaintext tracing for observe endpoints on {}",
+                   fmt::join(*libs, ", "));
+    }
+  }
+  auto server = veil::agent::Server::Start(cfg, io_ptrs, hooks);
+  if (server.ok()) {
+    // Values other components own are read when Prometheus asks.
+    (*metrics)->OnScrape([&](veil::agent::Metrics& m) {
+      for (const auto& s : (*pipeline)->Stats()) {
+        auto* sink = m.ForEventSink(s.name);
+        sink->SetDroppedTotal(s.dropped);
+      }
+      if (flows) m.SetBpfEventsLostTotal(flows->lost_events());
+    });
+  }
   if (!server.ok()) {
     std::fprintf(stderr, "veild: %s\n", server.error().message.c_str());
     return 1;
@@ -74,6 +185,10 @@ int main(int argc, char** argv) {
   signals.async_wait([&](const std::error_code&, int sig) {
     spdlog::info("veild: signal {}, stopping", sig);
     sd_notify(0, "STOPPING=1");
+    if (flows) {
+      if (auto st = flows->Shutdown(); !st.ok())
+        spdlog::error("veild: eBPF shutdown: {}", st.error().message);
+    }
     for (auto& io : ios) io->stop();
   });
   // SIGHUP: reload endpoints, policies and profiles; a bad file keeps the running config.
@@ -93,6 +208,11 @@ int main(int argc, char** argv) {
                !st.ok()) {
       spdlog::error("reload refused: {}; the running configuration stays", st.error().message);
     } else {
+      if (flows) {
+        if (auto st = flows->Configure(std::get<veil::config::LoadedConfig>(next).config);
+            !st.ok())
+          spdlog::error("reload: kernel redirect set not updated: {}", st.error().message);
+      }
       spdlog::info("reload: {} applied", config_path);
     }
     sd_notify(0, "READY=1");
@@ -115,5 +235,9 @@ int main(int argc, char** argv) {
   spdlog::info("veild: serving with {} threads", threads);
   ios[0]->run();
   for (auto& t : pool) t.join();
+  server->reset();       // listeners closed; no session reports any more
+  observation.reset();  // its poller thread reports through `usage`
+  if (auto st = (*pipeline)->Shutdown(std::chrono::seconds(5)); !st.ok())
+    spdlog::warn("veild: events: {}", st.error().message);
   return 0;
 }

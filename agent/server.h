@@ -21,6 +21,9 @@
 #include <vector>
 
 #include "agent/control.h"
+#include "agent/events/pipeline.h"
+#include "agent/flows.h"
+#include "agent/metrics.h"
 #include "agent/grants/clock.h"
 #include "agent/grants/store.h"
 #include "agent/pg_session.h"
@@ -38,6 +41,11 @@ struct ServerHooks {
   // Fills in what the kernel knows of a TCP client veild accepted (eBPF flow: principal,
   // original destination). Called on ios[0] right after accept.
   std::function<void(const asio::ip::tcp::endpoint& remote, PeerInfo* peer)> attribute;
+  // Host flows for `veilctl flows` (null: flow tracing is off).
+  FlowTable* flows = nullptr;
+  // Grant lifecycle (3005) and control-API (6003) events; grants gauges.
+  events::Pipeline* events = nullptr;
+  Metrics* metrics = nullptr;
 };
 
 class Server {

@@ -652,6 +652,10 @@ class VeildLauncher:
         connections. Raises with veild's output if it exits or times out first."""
         n = len(self.started)
         config_path = self.workdir / f"veil-{n}.yaml"
+        if not re.search(r"^events:", config_text, re.M):
+            # Usage events of this test go to its own folder, never to /var/log/veil.
+            config_text += (f"\nevents:\n  sinks:\n    - {{type: file, "
+                            f"path: {self.workdir}/events.jsonl}}\n")
         config_path.write_text(config_text)
         log_path = self.workdir / f"veild-{n}.log"
         ports = _listen_addresses(config_text) if wait_ports is None else wait_ports

@@ -1,0 +1,152 @@
+#include "agent/usage_reporter.h"
+
+#include <openssl/rand.h>
+
+#include <chrono>
+
+#include "agent/events/ocsf.h"
+#include "agent/server.h"
+#include "agent/sql/classifier.h"
+#include "masker/entity.h"
+
+namespace veil::agent {
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+events::NetAddress Address(const std::string& host_port) {
+  if (host_port.empty() || host_port == "unix") return {host_port, 0};
+  auto hp = SplitHostPort(host_port);
+  if (!hp.ok()) return {host_port, 0};
+  return {hp->first, hp->second};
+}
+
+StatementKind KindOf(std::string_view sql) {
+  auto statements = sql::Classify(sql);
+  StatementKind kind = StatementKind::kOther;
+  for (const auto& s : statements) {
+    using K = sql::StatementInfo::Kind;
+    if (s.kind == K::kDdl || s.ddl) return StatementKind::kDdl;
+    if (s.kind == K::kWrite || s.writes) kind = StatementKind::kWrite;
+    else if (s.kind == K::kRead && kind == StatementKind::kOther) kind = StatementKind::kRead;
+  }
+  return kind;
+}
+
+std::string_view KindName(StatementKind k) {
+  switch (k) {
+    case StatementKind::kRead: return "read";
+    case StatementKind::kWrite: return "write";
+    case StatementKind::kDdl: return "ddl";
+    default: return "other";
+  }
+}
+
+events::MaskedCounts Counts(const StatementRecord& r) {
+  events::MaskedCounts m;
+  for (size_t i = 0; i < r.masked.per_entity.size(); ++i) {
+    if (r.masked.per_entity[i] == 0) continue;
+    std::string name = i < masker::kBuiltinEntityCount
+                           ? std::string(masker::kBuiltinEntityNames[i])
+                           : std::string("CUSTOM");
+    m.by_entity[name] += static_cast<int64_t>(r.masked.per_entity[i]);
+  }
+  for (const auto& [column, n] : r.masked_by_column)
+    m.by_column[column.empty() ? "?" : column] += static_cast<int64_t>(n);
+  return m;
+}
+
+}  // namespace
+
+UsageReporter::UsageReporter(events::Pipeline* pipeline, Metrics* metrics)
+    : pipeline_(pipeline), metrics_(metrics) {
+  unsigned char b[4] = {};
+  RAND_bytes(b, sizeof(b));
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (unsigned char c : b) {
+    boot_id_.push_back(kHex[c >> 4]);
+    boot_id_.push_back(kHex[c & 15]);
+  }
+}
+
+std::string UsageReporter::CorrelationId(uint64_t session_id) const {
+  return boot_id_ + "-" + std::to_string(session_id);
+}
+
+events::SessionInfo UsageReporter::Info(const SessionContext& s) const {
+  events::SessionInfo i;
+  i.session_id = CorrelationId(s.id);
+  i.principal = s.principal;
+  i.pid = s.pid.value_or(0);
+  i.client = Address(s.src);
+  i.server = Address(s.upstream);
+  i.endpoint = s.endpoint;
+  i.database = s.database;
+  i.database_user = s.database_user;
+  i.grant_id = s.grant_id;
+  return i;
+}
+
+void UsageReporter::SessionOpened(const SessionContext& s) {
+  if (metrics_) metrics_->ForEndpoint(s.endpoint)->SessionStarted(SessionOutcome::kAdmitted);
+  if (pipeline_) pipeline_->Emit(events::SessionEvent(NowMs(), Info(s), events::SessionPhase::kOpen));
+}
+
+void UsageReporter::SessionRefused(const SessionContext& s, std::string_view sqlstate,
+                                   std::string_view reason) {
+  const bool refused = sqlstate.starts_with("28");
+  if (metrics_)
+    metrics_->ForEndpoint(s.endpoint)
+        ->SessionStarted(refused ? SessionOutcome::kRefused : SessionOutcome::kError);
+  if (!pipeline_) return;
+  events::SessionTotals t;
+  t.sqlstate = std::string(sqlstate);
+  t.close_reason = std::string(reason);
+  pipeline_->Emit(events::SessionEvent(NowMs(), Info(s), events::SessionPhase::kRefused, t));
+}
+
+void UsageReporter::SessionClosed(const SessionContext& s, const SessionTotals& totals,
+                                  std::string_view reason) {
+  if (metrics_) metrics_->ForEndpoint(s.endpoint)->SessionEnded();
+  if (!pipeline_) return;
+  events::SessionTotals t;
+  t.statements = static_cast<int64_t>(totals.statements);
+  t.rows = static_cast<int64_t>(totals.rows);
+  t.bytes = static_cast<int64_t>(totals.bytes);
+  t.close_reason = std::string(reason);
+  pipeline_->Emit(events::SessionEvent(NowMs(), Info(s), events::SessionPhase::kClose, t));
+}
+
+void UsageReporter::Statement(const SessionContext& s, const StatementRecord& r) {
+  const StatementKind kind = KindOf(r.text);
+  const double seconds = std::chrono::duration<double>(r.duration).count();
+  if (metrics_) {
+    EndpointMetrics* m = metrics_->ForEndpoint(s.endpoint);
+    if (!r.guardrail.empty()) {
+      if (auto g = GuardrailFromName(r.guardrail)) m->StatementBlocked(*g);
+    } else {
+      m->Statement(kind, r.rows, seconds);
+    }
+    m->Bytes(Direction::kToClient, r.bytes);
+    metrics_->CountMasked(r.masked.per_entity);
+  }
+  if (!pipeline_) return;
+  events::StatementInfo st;
+  st.sql = r.text;
+  st.kind = std::string(KindName(kind));
+  st.command_tag = r.command_tag;
+  st.rows = static_cast<int64_t>(r.rows);
+  st.bytes = static_cast<int64_t>(r.bytes);
+  st.duration_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(r.duration).count();
+  st.masked = Counts(r);
+  st.guardrail = r.guardrail;
+  st.sqlstate = r.sqlstate;
+  pipeline_->Emit(events::QueryEvent(NowMs(), Info(s), st));
+}
+
+}  // namespace veil::agent
