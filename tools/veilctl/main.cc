@@ -16,6 +16,7 @@
 #include "config/loader.h"
 #include "masker/masker.h"
 #include "tools/veilctl/agent_client.h"
+#include "tools/veilctl/audit.h"
 #include "tools/veilctl/flows.h"
 #include "tools/veilctl/offline.h"
 
@@ -215,6 +216,18 @@ int main(int argc, char** argv) {
   CLI::App* revoke = grants->add_subcommand("revoke", "revoke a grant; ends its sessions");
   for (CLI::App* c : {approve, deny, revoke}) c->add_option("id", id, "grant id")->required();
 
+  CLI::App* audit = app.add_subcommand("audit", "the usage event log");
+  audit->require_subcommand(1);
+  veil::veilctl::AuditVerifyArgs audit_args;
+  std::string audit_key;
+  CLI::App* verify = audit->add_subcommand(
+      "verify", "check the hash chain and signed checkpoints; exit 1 and the first bad seq");
+  verify->add_option("files", audit_args.files, "event files, rotated ones in any order")
+      ->required();
+  verify->add_option("--key", audit_key,
+                     std::string("checkpoint public key (default ") +
+                         veil::veilctl::kDefaultAuditKey + " if it exists)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -264,6 +277,11 @@ int main(int argc, char** argv) {
                     approve->parsed() ? "approve"
                     : deny->parsed()  ? "deny"
                                       : "revoke");
+  if (verify->parsed()) {
+    if (!audit_key.empty()) audit_args.key = audit_key;
+    audit_args.output = output;
+    return veil::veilctl::AuditVerify(audit_args, stdout, stderr);
+  }
   if (scan->parsed()) return RunOffline(veil::veilctl::Mode::kScan, choice, files);
   if (mask->parsed()) return RunOffline(veil::veilctl::Mode::kMask, choice, files);
   return 2;
