@@ -135,4 +135,10 @@ std::shared_ptr<FlowSubscription> FlowTable::Watch(bool all, size_t capacity,
   return s;
 }
 
+size_t FlowTable::WatcherCount() const {
+  std::lock_guard lock(mu_);
+  return std::count_if(subscribers_.begin(), subscribers_.end(),
+                       [](const std::weak_ptr<FlowSubscription>& w) { return !w.expired(); });
+}
+
 }  // namespace veil::agent

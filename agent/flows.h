@@ -108,6 +108,9 @@ class FlowTable {
   // weak reference: the subscription ends when the caller drops it.
   std::shared_ptr<FlowSubscription> Watch(bool all, size_t capacity, std::function<void()> wake);
 
+  // Subscriptions still held by someone.
+  size_t WatcherCount() const;
+
  private:
   struct Entry {
     uint64_t seq;  // order of opening

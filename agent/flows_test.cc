@@ -157,7 +157,9 @@ TEST(FlowTable, WatchGetsEachChangeFilteredLikeList) {
   EXPECT_TRUE(configured->Take().changes.empty());
 
   // Dropping a subscription ends it.
+  EXPECT_EQ(table.WatcherCount(), 2u);
   configured.reset();
+  EXPECT_EQ(table.WatcherCount(), 1u);
   table.Apply(Event(FlowEvent::Kind::kEstablished, 3, FlowVerdict::kRedirected), Alice(), "db");
   EXPECT_EQ(wakes_configured, 1);
   EXPECT_EQ(wakes_all, 2);

@@ -194,6 +194,7 @@ int main(int argc, char** argv) {
   CLI::App* status = app.add_subcommand("status", "veild's version, endpoints and grant counts");
   CLI::App* flows = app.add_subcommand(
       "flows", "database flows veild traced: pid exe principal src dst endpoint verdict bytes");
+  flows->fallthrough();  // `veilctl flows --all -o json` as well as `veilctl -o json flows --all`
   bool flows_all = false, flows_watch = false;
   flows->add_flag("--all", flows_all, "every database flow, not only those to configured endpoints");
   flows->add_flag("--watch", flows_watch, "print each change as it happens (-o json: one per line)");
