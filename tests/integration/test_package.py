@@ -3,7 +3,7 @@ files at their contract paths, installs with dpkg (service account, folders, con
 enabled but not started unit that systemd-analyze accepts) and purges back to the machine as it
 was.
 
-Needs root (dpkg -i); skipped otherwise, and under CI (CI=true) that skip is a failure. systemd
+Installing needs root (dpkg -i); skipped otherwise, and under CI (CI=true) that skip is a failure. systemd
 is not PID 1 in the test containers, so the service is never started here.
 
 The build folder: $VEIL_BUILD_DIR, else the one $VEILD_BIN was built in (ctest sets it), else
@@ -80,7 +80,6 @@ def _account_state():
 
 @pytest.fixture(scope="module")
 def deb(tmp_path_factory) -> Path:
-    _need_root()
     build = _build_dir()
     config = build / "CPackConfig.cmake"
     for needed in (config, build / "agent" / "veild", build / "tools" / "veilctl" / "veilctl"):
@@ -120,6 +119,7 @@ def test_package_holds_the_contract_paths(deb):
 
 
 def test_install_verify_and_purge_leave_the_machine_as_it_was(deb):
+    _need_root()
     if _package_installed():
         pytest.skip("a veil package is already installed here; not replacing it")
     user_before, group_before = _account_state()
