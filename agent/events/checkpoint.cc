@@ -124,8 +124,8 @@ Result<std::unique_ptr<CheckpointSigner>> CheckpointSigner::LoadOrCreate(
     if (!raw) return Error{"cannot generate an Ed25519 key"};
     key.reset(raw);
     BioPtr bio(BIO_new(BIO_s_mem()));
-    if (!bio || PEM_write_bio_PrivateKey(bio.get(), key.get(), nullptr, nullptr, 0, nullptr,
-                                         nullptr) != 1)
+    if (!bio ||
+        PEM_write_bio_PrivateKey(bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1)
       return Error{"cannot encode the audit key"};
     char* data = nullptr;
     long n = BIO_get_mem_data(bio.get(), &data);
@@ -166,7 +166,8 @@ nlohmann::json CheckpointSigner::MakeRecord(const ChainHead& head, int64_t time_
       {"class_name", "Event Log Activity"},
       {"class_uid", 1008},
       {"message", "audit chain checkpoint"},
-      {"metadata", {{"product", {{"name", "veil"}, {"vendor_name", "veil"}}}, {"version", "1.3.0"}}},
+      {"metadata",
+       {{"product", {{"name", "veil"}, {"vendor_name", "veil"}}}, {"version", "1.3.0"}}},
       {"severity_id", 1},
       {"time", time_ms},
       {"type_uid", 100899},

@@ -188,8 +188,7 @@ Status WriteHeadFile(const std::string& path, const ChainHead& head) {
     out << json{{"seq", head.seq}, {"hash", head.hash}}.dump() << "\n";
     if (!out) return Error{tmp + ": cannot write"};
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0)
-    return Error{path + ": " + std::strerror(errno)};
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return Error{path + ": " + std::strerror(errno)};
   return Status::Ok();
 }
 
@@ -216,7 +215,8 @@ json MakeGapRecord(uint64_t lost, int64_t first_ms, int64_t last_ms, const std::
       {"class_name", "Event Log Activity"},
       {"class_uid", 1008},
       {"message", std::to_string(lost) + " events lost on sink " + sink + " (" + reason + ")"},
-      {"metadata", {{"product", {{"name", "veil"}, {"vendor_name", "veil"}}}, {"version", "1.3.0"}}},
+      {"metadata",
+       {{"product", {{"name", "veil"}, {"vendor_name", "veil"}}}, {"version", "1.3.0"}}},
       {"severity_id", 4},
       {"status_id", 2},
       {"time", now_ms},
@@ -256,7 +256,13 @@ class Pipeline::Writer {
     auto spool_head = spool_.Open(&spool_torn);
     if (!spool_head.ok()) return spool_head.error();
     auto resume = sink_->ReadResume();
-    if (!resume.ok()) return Error{sink_->name() + ": " + resume.error().message};
+    if (!resume.ok()) {
+      // A damaged last record must not keep veild from starting: continue from the persisted
+      // head; `veilctl audit verify` reports the damaged line.
+      spdlog::error("events: {}: cannot resume the chain from the sink: {}", sink_->name(),
+                    resume.error().message);
+      resume = Sink::Resume{};
+    }
     std::optional<ChainHead> persisted = ReadHeadFile(head_path_);
     ChainHead head;
     if (spool_head->has_value()) {

@@ -86,11 +86,11 @@ struct SinkStats {
 class Pipeline {
  public:
   // One writer per configured sink (loaded config values: path, max_size, keep, address).
-  // Fails when a sink cannot be built, a state folder cannot be created, the audit key cannot
-  // be loaded or created, or a chain cannot be resumed (an unreadable last record).
+  // Fails when a sink cannot be built, a state folder cannot be created, or the audit key
+  // cannot be loaded or created. A sink whose last record cannot be read is logged and resumed
+  // from state_dir/chain/<sink>.json (the verifier reports the damaged record).
   static Result<std::unique_ptr<Pipeline>> Create(
-      const google::protobuf::RepeatedPtrField<config::v1::Sink>& sinks,
-      PipelineOptions options);
+      const google::protobuf::RepeatedPtrField<config::v1::Sink>& sinks, PipelineOptions options);
   // The same with sinks built by the caller (tests, or sinks that are not in the config).
   static Result<std::unique_ptr<Pipeline>> Create(std::vector<std::unique_ptr<Sink>> sinks,
                                                   PipelineOptions options);

@@ -216,6 +216,47 @@ TEST(Pipeline, CheckpointsEveryNRecords) {
   ExpectChainVerifies(state->Lines(), d.path());
 }
 
+TEST(Pipeline, CheckpointsAfterTheIntervalWhenRecordsCame) {
+  TempDir d;
+  auto state = std::make_shared<MemorySinkState>();
+  PipelineOptions opts = Options(d.path());
+  opts.checkpoint_interval = std::chrono::milliseconds(20);
+  auto p = MakePipeline(state, opts);
+  p->Emit(Event(0));
+  ASSERT_TRUE(WaitFor([&] { return p->Stats()[0].checkpoints == 1; }));
+  EXPECT_EQ(Kinds(state->Lines()), (std::vector<std::string>{"e-0", "cp"}));
+  ASSERT_TRUE(p->Shutdown(std::chrono::seconds(10)).ok());
+  EXPECT_EQ(p->Stats()[0].checkpoints, 1u);  // nothing new since: no further checkpoint
+}
+
+TEST(Pipeline, ADamagedLastRecordDoesNotStopTheStartAndIsReported) {
+  TempDir d;
+  config::v1::Sink cfg;
+  cfg.set_type(config::v1::Sink::TYPE_FILE);
+  cfg.set_path(d.path() + "/events.jsonl");
+  cfg.set_max_size(1 << 20);
+  cfg.set_keep(2);
+  google::protobuf::RepeatedPtrField<config::v1::Sink> sinks;
+  *sinks.Add() = cfg;
+  {
+    auto p = Pipeline::Create(sinks, Options(d.path() + "/state"));
+    ASSERT_TRUE(p.ok());
+    for (int i = 0; i < 3; ++i) (*p)->Emit(Event(i));
+  }
+  auto lines = ReadLines(d.path() + "/events.jsonl");
+  lines.back() = "{\"not\":\"a record\"}";
+  WriteLines(d.path() + "/events.jsonl", lines);
+  auto p = Pipeline::Create(sinks, Options(d.path() + "/state"));
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  (*p)->Emit(Event(3));
+  ASSERT_TRUE((*p)->Shutdown(std::chrono::seconds(10)).ok());
+  auto r = VerifyFiles({d.path() + "/events.jsonl"}, nullptr);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->ok);
+  EXPECT_EQ(r->bad_seq, 4u);
+  EXPECT_EQ(r->line, 4u);
+}
+
 TEST(Pipeline, ManyThreadsEmitAndEveryEventArrivesOnce) {
   TempDir d;
   auto state = std::make_shared<MemorySinkState>();
@@ -310,8 +351,8 @@ TEST(Pipeline, FileSinkFromConfigUsesTheLoadedValues) {
   EXPECT_TRUE(std::filesystem::exists(d.path() + "/events.jsonl.1"));
   EXPECT_FALSE(std::filesystem::exists(d.path() + "/events.jsonl.2"));
   EXPECT_LE(std::filesystem::file_size(d.path() + "/events.jsonl"), 1000u);
-  EXPECT_EQ((*p)->Stats()[0].name, "file-" + std::string(d.path().substr(1)).replace(3, 1, "-") +
-                                       "-events.jsonl");
+  EXPECT_EQ((*p)->Stats()[0].name,
+            "file-" + std::string(d.path().substr(1)).replace(3, 1, "-") + "-events.jsonl");
 }
 
 }  // namespace

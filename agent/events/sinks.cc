@@ -18,9 +18,7 @@
 namespace veil::events {
 namespace {
 
-std::string Errno(std::string_view what) {
-  return std::string(what) + ": " + std::strerror(errno);
-}
+std::string Errno(std::string_view what) { return std::string(what) + ": " + std::strerror(errno); }
 
 // Writes all of `data`, retrying short writes and EINTR.
 Status WriteAll(int fd, std::string_view data, std::string_view what) {
@@ -69,8 +67,8 @@ Result<std::optional<std::string>> LastLine(const std::string& path, bool trunca
     std::string buf(size - start, '\0');
     size_t got = 0;
     while (got < buf.size()) {
-      ssize_t n = ::pread(fd.get(), buf.data() + got, buf.size() - got,
-                          static_cast<off_t>(start + got));
+      ssize_t n =
+          ::pread(fd.get(), buf.data() + got, buf.size() - got, static_cast<off_t>(start + got));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return Error{Errno(path)};
       if (n == 0) break;
@@ -379,9 +377,9 @@ Status StdoutSink::Write(std::string_view msgid, std::string_view line) {
 Result<std::unique_ptr<Sink>> MakeSink(const config::v1::Sink& cfg) {
   switch (cfg.type()) {
     case config::v1::Sink::TYPE_FILE:
-      return std::unique_ptr<Sink>(new FileSink(
-          cfg.path().empty() ? "/var/log/veil/events.jsonl" : cfg.path(),
-          cfg.max_size() == 0 ? 100ull << 20 : cfg.max_size(), cfg.keep()));
+      return std::unique_ptr<Sink>(
+          new FileSink(cfg.path().empty() ? "/var/log/veil/events.jsonl" : cfg.path(),
+                       cfg.max_size() == 0 ? 100ull << 20 : cfg.max_size(), cfg.keep()));
     case config::v1::Sink::TYPE_SYSLOG: {
       std::string address = cfg.address().empty() ? "unix:///dev/log" : cfg.address();
       auto parsed = ParseSyslogAddress(address);

@@ -139,7 +139,8 @@ TEST(FileSink, RotationKeepsN) {
   FileSink sink(path, /*max_size=*/300, /*keep=*/2);
   std::vector<std::string> written;
   for (int i = 0; i < 20; ++i) {
-    std::string line = R"({"i":)" + std::to_string(100 + i) + R"(,"pad":")" + std::string(80, 'x') + "\"}";
+    std::string line =
+        R"({"i":)" + std::to_string(100 + i) + R"(,"pad":")" + std::string(80, 'x') + "\"}";
     ASSERT_TRUE(sink.Write("-", line).ok());
     written.push_back(line);
   }
@@ -177,7 +178,9 @@ TEST(FileSink, ResumeReadsTheLastRecordAndCutsATornLine) {
   chain.Commit(a);
   std::string lb = chain.Stamp(b);
   chain.Commit(b);
-  std::ofstream(path) << la << "\n" << lb << "\n" << R"({"n":3,"unmap)";
+  std::ofstream(path) << la << "\n"
+                      << lb << "\n"
+                      << R"({"n":3,"unmap)";
   FileSink sink(path, 1 << 20, 3);
   auto r = sink.ReadResume();
   ASSERT_TRUE(r.ok()) << r.error().message;

@@ -6,8 +6,8 @@
 #include <fstream>
 #include <limits>
 #include <memory>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "agent/events/chain.h"
 
@@ -52,8 +52,9 @@ Result<VerifyReport> VerifyFiles(const std::vector<std::string>& paths,
     if (!s.ok()) return s.error();
     files.push_back({p, *s});
   }
-  std::stable_sort(files.begin(), files.end(),
-                   [](const FileEntry& a, const FileEntry& b) { return a.first_seq < b.first_seq; });
+  std::stable_sort(files.begin(), files.end(), [](const FileEntry& a, const FileEntry& b) {
+    return a.first_seq < b.first_seq;
+  });
 
   VerifyReport r;
   r.files = files.size();
@@ -92,8 +93,7 @@ Result<VerifyReport> VerifyFiles(const std::vector<std::string>& paths,
       ++lineno;
       const uint64_t expected = have_prev ? prev_seq + 1 : 0;
       if (in.eof()) {  // getline stopped at the end of the file, not at a newline
-        return fail(expected ? expected : 1,
-                    "the last line is incomplete: a truncated record");
+        return fail(expected ? expected : 1, "the last line is incomplete: a truncated record");
       }
       json rec = json::parse(line, nullptr, false);
       if (rec.is_discarded() || !rec.is_object())
@@ -129,7 +129,8 @@ Result<VerifyReport> VerifyFiles(const std::vector<std::string>& paths,
         if (!cp->is_object() || !cp->contains("seq") || !(*cp)["seq"].is_number_unsigned() ||
             !cp->contains("hash") || !(*cp)["hash"].is_string())
           return fail(seq, "checkpoint fields missing or malformed");
-        if ((*cp)["seq"].get<uint64_t>() + 1 != seq || (*cp)["hash"].get<std::string>() != fields->prev)
+        if ((*cp)["seq"].get<uint64_t>() + 1 != seq ||
+            (*cp)["hash"].get<std::string>() != fields->prev)
           return fail(seq, "checkpoint does not cover the record before it");
         if (key) {
           Status st = key->Check(*cp);

@@ -34,17 +34,18 @@ int AuditVerify(const AuditVerifyArgs& args, std::FILE* out, std::FILE* err) {
   const events::VerifyReport& r = *result;
 
   if (args.output == "json") {
-    nlohmann::json j = {{"ok", r.ok},
-                        {"files", r.files},
-                        {"records", r.records},
-                        {"first_seq", r.first_seq},
-                        {"last_seq", r.last_seq},
-                        {"checkpoints", r.checkpoints},
-                        {"checkpoints_verified", r.checkpoints_verified},
-                        {"key", key_path.empty() ? nlohmann::json(nullptr) : nlohmann::json(key_path)},
-                        {"unsigned_tail", r.unsigned_tail},
-                        {"gaps", r.gaps},
-                        {"events_lost", r.events_lost}};
+    nlohmann::json j = {
+        {"ok", r.ok},
+        {"files", r.files},
+        {"records", r.records},
+        {"first_seq", r.first_seq},
+        {"last_seq", r.last_seq},
+        {"checkpoints", r.checkpoints},
+        {"checkpoints_verified", r.checkpoints_verified},
+        {"key", key_path.empty() ? nlohmann::json(nullptr) : nlohmann::json(key_path)},
+        {"unsigned_tail", r.unsigned_tail},
+        {"gaps", r.gaps},
+        {"events_lost", r.events_lost}};
     if (!r.ok) {
       j["bad_seq"] = r.bad_seq;
       j["file"] = r.file;
@@ -60,7 +61,8 @@ int AuditVerify(const AuditVerifyArgs& args, std::FILE* out, std::FILE* err) {
                  r.reason.c_str(), r.file.c_str(), static_cast<unsigned long long>(r.line));
     return 1;
   }
-  std::fprintf(out, "ok: %llu records in %llu file%s (seq %llu..%llu), %llu checkpoint%s verified\n",
+  std::fprintf(out,
+               "ok: %llu records in %llu file%s (seq %llu..%llu), %llu checkpoint%s verified\n",
                static_cast<unsigned long long>(r.records), static_cast<unsigned long long>(r.files),
                r.files == 1 ? "" : "s", static_cast<unsigned long long>(r.first_seq),
                static_cast<unsigned long long>(r.last_seq),
