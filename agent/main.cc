@@ -108,11 +108,11 @@ int main(int argc, char** argv) {
   hooks.events = pipeline->get();
   hooks.metrics = metrics->get();
   if (cfg.config.agent().redirect() == veil::config::v1::Agent::REDIRECT_EBPF) {
-    veil::agent::KernelFlows* sink = nullptr;
+    auto sink = std::make_shared<veil::agent::KernelFlows*>(nullptr);
     veil::agent::bpf::FlowLayer::Options options;
     options.pin_dir = pin_dir;
-    options.on_event = [&sink](const veil::agent::bpf::FlowEvent& e) {
-      if (sink) sink->OnEvent(e);
+    options.on_event = [sink](const veil::agent::bpf::FlowEvent& e) {
+      if (*sink) (*sink)->OnEvent(e);
     };
     // Under veil.service veild has a cgroup of its own: exempt it too (with the tgid and mark).
     if (auto own = veil::agent::OwnServiceCgroup()) options.own_cgroup_id = *own;
@@ -125,7 +125,7 @@ int main(int argc, char** argv) {
     spdlog::info("veild: eBPF flow layer {} under {}",
                  (*layer)->adopted() ? "adopted from pins" : "attached", pin_dir);
     flows = std::make_unique<veil::agent::KernelFlows>(*ios[0], std::move(layer).value(), clock);
-    sink = flows.get();
+    *sink = flows.get();
     if (auto st = flows->Configure(cfg.config); !st.ok()) {
       std::fprintf(stderr, "veild: %s\n", st.error().message.c_str());
       return 1;

@@ -53,6 +53,8 @@ void TlsObservation::Watch(const bpf::FlowProcess& process, const grants::Princi
   }
   if (auto st = source_->Watch(process.tgid); !st.ok())
     spdlog::warn("observe: cannot trace pid {}: {}", process.tgid, st.error().message);
+  else
+    spdlog::info("observe: tracing TLS of pid {} ({})", process.tgid, principal.Display());
 }
 
 void TlsObservation::OnChunk(const bpf::TlsChunk& chunk) { observer_.OnChunk(chunk); }

@@ -1,0 +1,282 @@
+"""The eBPF flow layer in the real kernel (root): transparent redirect of a protected endpoint's
+real address into veild, fail-closed pins that outlive veild, principals from the kernel
+(user, systemd unit and container from cgroup paths the test creates), IPv6 and IPv4-mapped
+connects, and flows of unprotected database ports.
+
+Each test pins under its own folder in bpffs and removes it at teardown (`veild --remove-bpf`),
+so a failed test never leaves the host's database ports redirected."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import HOST, free_port, veild_bin, wait_for_port
+
+pytestmark = pytest.mark.bpf
+
+NOBODY = 65534
+
+
+def need_root():
+    if os.geteuid() != 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail("eBPF tests need root (CAP_BPF, CAP_NET_ADMIN); CI runs as root")
+        pytest.skip("eBPF tests need root (CAP_BPF, CAP_NET_ADMIN)")
+
+
+@pytest.fixture
+def pin_dir():
+    need_root()
+    d = f"/sys/fs/bpf/veil-test-{os.getpid()}-{time.monotonic_ns()}"
+    yield d
+    subprocess.run([str(veild_bin()), "--remove-bpf", "--bpf-pin-dir", d], capture_output=True)
+    assert not os.path.exists(d)
+
+
+def cgroup2_root():
+    for line in Path("/proc/mounts").read_text().splitlines():
+        f = line.split()
+        if len(f) > 2 and f[2] == "cgroup2":
+            return f[1]
+    pytest.fail("no cgroup2 mount in /proc/mounts")
+
+
+def bpf_config(work, endpoints, *, standing="", sinks=""):
+    text = textwrap.dedent(f"""
+        agent:
+          state_dir: {work}/state
+          control_socket: {work}/run/veil.sock
+          metrics_listen: ""
+          redirect: ebpf
+        endpoints:
+        """)
+    for ep in endpoints:
+        text += textwrap.indent(textwrap.dedent(f"""\
+            - name: {ep['name']}
+              protocol: postgres
+              upstream: "{ep['upstream']}"
+              listen: "{ep.get('listen', '')}"
+              access: {ep.get('access', 'open')}
+              fail_mode: {ep.get('fail_mode', 'closed')}
+              tls: {{client: disable, upstream: disable}}
+            """), "  ")
+    text += textwrap.dedent(f"""
+        masking:
+          key_file: {work}/state/keys/mask.key
+        """)
+    if standing:
+        text += "grants:\n  standing:\n" + textwrap.indent(standing, "    ")
+    if sinks:
+        text += "events:\n  sinks:\n" + textwrap.indent(sinks, "    ")
+    return re.sub(r'^\s+listen: ""\n', "", text, flags=re.M)
+
+
+def psql_as(uid, port, sql, host=HOST, cgroup=None, user="app_trust", check=False):
+    """psql as `uid` (no supplementary groups), optionally started inside `cgroup`."""
+    argv = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+            "psql", "-h", host, "-p", str(port), "-U", user, "-d", "shop", "-A", "-t", "-X",
+            "-c", sql]
+    if cgroup:
+        argv = ["sh", "-c", f'echo $$ > "{cgroup}/cgroup.procs" && exec "$@"', "sh", *argv]
+    env = dict(os.environ, PGCONNECT_TIMEOUT="5", HOME="/tmp")
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env, check=check)
+
+
+def test_unprivileged_psql_to_real_address_is_redirected_and_masked(pg, start_veild, tmp_path,
+                                                                     pin_dir):
+    listen = free_port()
+    proc = start_veild(bpf_config(tmp_path, [{"name": "shop-db", "upstream": f"{pg.host}:{pg.port}",
+                                              "listen": f"{HOST}:{listen}"}]),
+                       args=("--bpf-pin-dir", pin_dir))
+    # The client dials the database's real address; only the kernel knows it went to veild.
+    out = psql_as(NOBODY, pg.port, "SELECT contact, notes FROM customers WHERE id = 1",
+                  check=True).stdout
+    assert "margaret.okonkwo@gmail.com" not in out and "4111 1111 1111 1111" not in out, out
+    assert out.strip() == ("[EMAIL]|Called about a refund; paid with card [CREDIT_CARD], "
+                           "exp 09/27."), out
+    log = proc.log()
+    # veild's own upstream connection was not redirected to itself (that session exists once),
+    # and the session's principal is the kernel's: uid 65534, the psql process.
+    assert "adopted" not in log and "attached" in log, log
+    assert "uid=65534" in log, log
+
+
+def test_fail_closed_after_kill9_and_adopted_on_restart(pg, start_veild, tmp_path, pin_dir):
+    listen = free_port()
+    cfg = bpf_config(tmp_path, [{"name": "shop-db", "upstream": f"{pg.host}:{pg.port}",
+                                 "listen": f"{HOST}:{listen}"}])
+    proc = start_veild(cfg, args=("--bpf-pin-dir", pin_dir))
+    assert psql_as(NOBODY, pg.port, "SELECT 1", check=True).stdout.strip() == "1"
+    proc.popen.send_signal(signal.SIGKILL)
+    proc.popen.wait(10)
+    proc.stopped = True
+    # The redirect outlives veild: the database's address now lands on a closed port.
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((pg.host, pg.port), timeout=5).close()
+    r = psql_as(NOBODY, pg.port, "SELECT 1")
+    assert r.returncode != 0 and "refused" in r.stderr, r.stderr
+    # A restart adopts the pins; the endpoint works again.
+    proc2 = start_veild(cfg, args=("--bpf-pin-dir", pin_dir))
+    assert "adopted" in proc2.log()
+    assert psql_as(NOBODY, pg.port, "SELECT 1", check=True).stdout.strip() == "1"
+
+
+def test_fail_open_endpoint_is_released_on_clean_stop(pg, start_veild, tmp_path, pin_dir):
+    listen = free_port()
+    proc = start_veild(bpf_config(tmp_path, [{"name": "shop-db", "upstream": f"{pg.host}:{pg.port}",
+                                              "listen": f"{HOST}:{listen}",
+                                              "fail_mode": "open"}]),
+                       args=("--bpf-pin-dir", pin_dir))
+    masked = psql_as(NOBODY, pg.port, "SELECT contact FROM customers WHERE id = 1", check=True)
+    assert masked.stdout.strip() == "[EMAIL]"
+    proc.stop()
+    direct = psql_as(NOBODY, pg.port, "SELECT contact FROM customers WHERE id = 1", check=True)
+    assert direct.stdout.strip() == "margaret.okonkwo@gmail.com"
+
+
+class Forwarder:
+    """A TCP forwarder on [::1]:port → 127.0.0.1:target: an IPv6 'database' for the IPv6 path."""
+
+    def __init__(self, target):
+        self.target = target
+        self.sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("::1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            u = socket.create_connection(self.target)
+            for a, b in ((c, u), (u, c)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a, b):
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.sock.close()
+
+
+def test_ipv6_and_ipv4_mapped_connects_are_redirected(pg, start_veild, tmp_path, pin_dir):
+    fwd = Forwarder((pg.host, pg.port))
+    try:
+        l4, l6 = free_port(), free_port()
+        start_veild(bpf_config(tmp_path, [
+            {"name": "shop-db", "upstream": f"{pg.host}:{pg.port}", "listen": f"{HOST}:{l4}"},
+            {"name": "shop-db-v6", "upstream": f"[::1]:{fwd.port}", "listen": f"[::1]:{l6}"},
+        ]), args=("--bpf-pin-dir", pin_dir), wait_ports=[(HOST, l4), ("::1", l6)])
+        # Pure IPv6: psql to [::1]:fwd → veild on [::1]:l6.
+        out = psql_as(NOBODY, fwd.port, "SELECT contact FROM customers WHERE id = 1", host="::1",
+                      check=True).stdout
+        assert out.strip() == "[EMAIL]", out
+        # IPv4-mapped: an AF_INET6 socket dialling ::ffff:127.0.0.1 (what Java does) is caught by
+        # connect6 and sent to the IPv4 endpoint's listen address.
+        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        s.settimeout(5)
+        s.connect((f"::ffff:{pg.host}", pg.port))
+        s.sendall(b"\x00\x00\x00\x08\x04\xd2\x16\x2f")  # SSLRequest
+        assert s.recv(1) == b"N"  # veild's answer: this endpoint has tls.client: disable
+        s.close()
+    finally:
+        fwd.close()
+
+
+@pytest.fixture
+def cgroups():
+    need_root()
+    root = Path(cgroup2_root()) / f"veil-test-{os.getpid()}"
+    unit = root / "system.slice" / "etl.service"
+    cid = "4f1c2a7e9b3d5c6a8e0f1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6"
+    container = root / f"docker-{cid}.scope"
+    for d in (unit, container):
+        d.mkdir(parents=True, exist_ok=True)
+    yield {"unit": str(unit), "container": str(container), "container_id": cid}
+    for d in (unit, unit.parent, container, root):
+        # Leftover processes (none expected) go back to the root before rmdir.
+        try:
+            for pid in (d / "cgroup.procs").read_text().split():
+                (Path(cgroup2_root()) / "cgroup.procs").write_text(pid)
+            d.rmdir()
+        except OSError:
+            pass
+
+
+def test_principals_from_cgroup_paths_admit_under_standing_grants(pg, start_veild, tmp_path,
+                                                                   pin_dir, cgroups):
+    listen = free_port()
+    standing = textwrap.dedent(f"""\
+        - {{principal: "unit:etl.service", endpoints: [shop-db], access: read}}
+        - {{principal: "container:{cgroups['container_id']}", endpoints: [shop-db], access: read}}
+        """)
+    start_veild(bpf_config(tmp_path, [{"name": "shop-db", "upstream": f"{pg.host}:{pg.port}",
+                                       "listen": f"{HOST}:{listen}", "access": "grant"}],
+                           standing=standing),
+                args=("--bpf-pin-dir", pin_dir))
+    sql = "SELECT contact FROM customers WHERE id = 1"
+    # The same user and binary: admitted only from the cgroups the grants name.
+    r = psql_as(NOBODY, pg.port, sql, cgroup=cgroups["unit"])
+    assert r.returncode == 0 and r.stdout.strip() == "[EMAIL]", r.stderr
+    r = psql_as(NOBODY, pg.port, sql, cgroup=cgroups["container"])
+    assert r.returncode == 0 and r.stdout.strip() == "[EMAIL]", r.stderr
+    r = psql_as(NOBODY, pg.port, sql)
+    assert r.returncode != 0 and "no active grant for user:nobody on shop-db" in r.stderr, r.stderr
+
+
+def test_tls_client_of_observe_endpoint_yields_usage_event(pg_tls, start_veild, tmp_path,
+                                                           pin_dir):
+    events = tmp_path / "observe-events.jsonl"
+    dummy = free_port()  # veild needs a port to come up on; the observe endpoint has none
+    proxied = {"name": "other-db", "upstream": f"{HOST}:{free_port()}", "listen": f"{HOST}:{dummy}"}
+    start_veild(bpf_config(tmp_path, [
+        {"name": "shop-tls", "upstream": f"{pg_tls.host}:{pg_tls.port}", "access": "observe"},
+        proxied], sinks=f"- {{type: file, path: {events}}}\n"),
+        args=("--bpf-pin-dir", pin_dir))
+    env = dict(os.environ, PGSSLMODE="require", PGCONNECT_TIMEOUT="5", HOME="/tmp")
+    sql = "SELECT contact FROM customers WHERE contact = 'margaret.okonkwo@gmail.com'"
+    r = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+                        "psql", "-h", pg_tls.host, "-p", str(pg_tls.port), "-U", "app_trust",
+                        "-d", "shop", "-A", "-t", "-X", "-c", sql],
+                       capture_output=True, text=True, timeout=60, env=env)
+    # Observed, not proxied: the client gets the real value over its own TLS session.
+    assert r.returncode == 0 and r.stdout.strip() == "margaret.okonkwo@gmail.com", r.stderr
+    deadline = time.monotonic() + 10
+    found = []
+    while time.monotonic() < deadline and not found:
+        if events.exists():
+            found = [json.loads(l) for l in events.read_text().splitlines() if l.strip()]
+            found = [e for e in found if e.get("class_uid") == 6005 and e.get("activity_id") == 4]
+        time.sleep(0.2)
+    assert found, events.read_text() if events.exists() else "no events file"
+    e = found[0]
+    assert e["query_info"]["query_string"] == "SELECT contact FROM customers WHERE contact = ?"
+    assert e["unmapped"]["endpoint"] == "shop-tls"
+    assert e["unmapped"]["rows"] == 1
+    assert e["unmapped"]["principal"] == "user:nobody"
+    assert "margaret" not in events.read_text()
