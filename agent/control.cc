@@ -148,7 +148,8 @@ asio::awaitable<void> ControlServer::WatchFlows(asio::local::stream_protocol::so
   // Woken (from the eBPF thread, through a post) when a change lands in an empty queue, and by
   // the reader when the client goes away. Every wait is preceded by a Take(), so a wake that
   // arrives while a write is in flight is not lost: its change is taken on the next turn.
-  auto wakeup = std::make_shared<asio::steady_timer>(executor, asio::steady_timer::time_point::max());
+  auto wakeup =
+      std::make_shared<asio::steady_timer>(executor, asio::steady_timer::time_point::max());
   auto gone = std::make_shared<bool>(false);
   auto sub = flows_->Watch(all, kWatchQueue, [executor, wakeup] {
     asio::post(executor, [wakeup] { wakeup->cancel(); });

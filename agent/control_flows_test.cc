@@ -258,7 +258,8 @@ TEST_F(VeilctlFlows, WatchStreamsOneJsonObjectPerChange) {
   int status = 0;
   ::waitpid(pid, &status, 0);
   ::close(out[0]);
-  while (table_.WatcherCount() != 0 && std::chrono::steady_clock::now() < deadline + std::chrono::seconds(5))
+  while (table_.WatcherCount() != 0 &&
+         std::chrono::steady_clock::now() < deadline + std::chrono::seconds(5))
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_EQ(table_.WatcherCount(), 0u);
 }

@@ -62,9 +62,9 @@ void FlowTable::Apply(const bpf::FlowEvent& event, const grants::Principal& prin
       r.opened_at = now;
       it = live_.emplace(event.cookie, std::move(e)).first;
       if (live_.size() > options_.max_live) {
-        auto oldest = std::min_element(live_.begin(), live_.end(), [](const auto& a, const auto& b) {
-          return a.second.seq < b.second.seq;
-        });
+        auto oldest = std::min_element(
+            live_.begin(), live_.end(),
+            [](const auto& a, const auto& b) { return a.second.seq < b.second.seq; });
         live_.erase(oldest);  // never the new flow: it has the highest seq
       }
       if (event.kind == bpf::FlowEvent::Kind::kEstablished) {

@@ -96,8 +96,7 @@ class FlowTable {
   // Records an event. On kEstablished the flow is opened with `principal` and `endpoint`; on
   // kClosed its final byte counts are set and it moves to the closed list (a close whose open was
   // never seen is recorded as opened and closed now, with `principal` and `endpoint`).
-  void Apply(const bpf::FlowEvent& event, const grants::Principal& principal,
-             std::string endpoint);
+  void Apply(const bpf::FlowEvent& event, const grants::Principal& principal, std::string endpoint);
 
   // Open flows, then recently closed ones, each in the order they were opened. Without `all`
   // only flows to configured endpoints (redirected, observed).

@@ -193,8 +193,8 @@ TEST(FlowTable, ConcurrentApplyListAndWatch) {
     writers.emplace_back([&, t] {
       for (uint64_t i = 0; i < 2000; ++i) {
         uint64_t cookie = t * 1'000'000 + i;
-        table.Apply(Event(FlowEvent::Kind::kEstablished, cookie, FlowVerdict::kRedirected),
-                    Alice(), "db");
+        table.Apply(Event(FlowEvent::Kind::kEstablished, cookie, FlowVerdict::kRedirected), Alice(),
+                    "db");
         table.Apply(Event(FlowEvent::Kind::kClosed, cookie, FlowVerdict::kRedirected, 1, 1), {},
                     "");
       }

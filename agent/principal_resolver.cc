@@ -165,7 +165,8 @@ std::optional<std::string> PrincipalResolver::Executable(uint32_t tgid,
   std::optional<std::string> exe;
   auto stat = ReadAt(dirfd, "stat");
   auto ticks = stat ? StartTicks(*stat) : std::nullopt;
-  static const uint64_t ns_per_tick = 1'000'000'000ull / static_cast<uint64_t>(::sysconf(_SC_CLK_TCK));
+  static const uint64_t ns_per_tick =
+      1'000'000'000ull / static_cast<uint64_t>(::sysconf(_SC_CLK_TCK));
   // The kernel rounds the start time down to ticks for /proc; the flow may carry it in full ns.
   if (ticks && *ticks == start_time_ns / ns_per_tick) {
     std::array<char, 4096> buf;
@@ -176,8 +177,7 @@ std::optional<std::string> PrincipalResolver::Executable(uint32_t tgid,
   return exe;
 }
 
-std::optional<std::string> PrincipalResolver::CgroupPathFromProc(uint64_t id,
-                                                                 uint32_t tgid) const {
+std::optional<std::string> PrincipalResolver::CgroupPathFromProc(uint64_t id, uint32_t tgid) const {
   const std::string dir = proc_root_ + "/" + std::to_string(tgid);
   int dirfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dirfd < 0) return std::nullopt;

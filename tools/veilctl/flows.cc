@@ -96,9 +96,8 @@ std::string FlowTableRow(const cv1::Flow& f) {
   // Without a trustworthy exe, the kernel's comm in brackets (as ps shows what it cannot resolve).
   std::string exe = !f.exe().empty() ? f.exe() : !f.comm().empty() ? "[" + f.comm() + "]" : "-";
   // Byte counts arrive with the close; an open flow has none yet.
-  std::string bytes = f.open() ? "-"
-                               : std::to_string(f.bytes_sent()) + "/" +
-                                     std::to_string(f.bytes_received());
+  std::string bytes =
+      f.open() ? "-" : std::to_string(f.bytes_sent()) + "/" + std::to_string(f.bytes_received());
   constexpr const char* kFormat = "%-7u %-24s %-22s %-21s %-21s %-14s %-10s %-15s %s\n";
   auto format = [&](char* buf, size_t size) {
     return std::snprintf(buf, size, kFormat, f.pid(), exe.c_str(), Or(f.principal(), "-").c_str(),

@@ -196,8 +196,10 @@ int main(int argc, char** argv) {
       "flows", "database flows veild traced: pid exe principal src dst endpoint verdict bytes");
   flows->fallthrough();  // `veilctl flows --all -o json` as well as `veilctl -o json flows --all`
   bool flows_all = false, flows_watch = false;
-  flows->add_flag("--all", flows_all, "every database flow, not only those to configured endpoints");
-  flows->add_flag("--watch", flows_watch, "print each change as it happens (-o json: one per line)");
+  flows->add_flag("--all", flows_all,
+                  "every database flow, not only those to configured endpoints");
+  flows->add_flag("--watch", flows_watch,
+                  "print each change as it happens (-o json: one per line)");
   CLI::App* sessions = app.add_subcommand("sessions", "live proxied sessions");
   uint64_t session_id = 0;
   CLI::App* kill = sessions->add_subcommand("kill", "end a live session (FATAL 57P01)");
