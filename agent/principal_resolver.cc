@@ -118,6 +118,13 @@ CgroupAttribution ParseCgroupPath(std::string_view path) {
     std::string_view c = path.substr(0, slash);
     path = slash == std::string_view::npos ? std::string_view() : path.substr(slash + 1);
     if (c.empty()) continue;
+    // A user's systemd manager (user@UID.service) is delegated its subtree: the user names the
+    // folders below it, so nothing below may claim a unit or a container. The principal is
+    // unit:user@UID.service (with the user's own user: and group: specs).
+    if (c.starts_with("user@") && c.ends_with(".service")) {
+      out.unit = std::string(c);
+      break;
+    }
     if (auto id = ScopeContainerId(c)) {
       out.container = std::string(*id);
       break;

@@ -45,7 +45,10 @@ namespace veil::agent {
 // The outermost container component wins and nothing below it is read: a container may own
 // (be delegated) its subtree and could name a directory after any unit or container there.
 // `unit` is the innermost `*.service` component above that point; `.scope`, `.slice` and other
-// components are not units.
+// components are not units. A user manager's subtree (user@UID.service/…) is delegated to that
+// user, who names its folders: such a path gives unit user@UID.service and nothing below it
+// (no unit, no container), so a user cannot pose as unit:etl.service or a container. Rootless
+// containers are therefore not container: principals.
 struct CgroupAttribution {
   std::string unit;
   std::string container;
