@@ -9,6 +9,7 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <filesystem>
 
+#include "agent/events/ocsf.h"
 #include "proto/control.pb.h"
 
 namespace veil::agent {
@@ -128,7 +129,9 @@ asio::awaitable<void> ControlServer::Serve(asio::local::stream_protocol::socket 
       co_await WatchFlows(std::move(socket), req.watch_flows().all(), caller);
       co_return;
     }
-    if (!co_await WriteMessage(socket, Handle(body, caller))) co_return;
+    std::string response = Handle(body, caller);
+    if (audit_) Audit(body, response, caller, cred.pid);
+    if (!co_await WriteMessage(socket, response)) co_return;
   }
 }
 
@@ -187,6 +190,72 @@ asio::awaitable<void> ControlServer::WatchFlows(asio::local::stream_protocol::so
   std::error_code ec;
   sock->shutdown(asio::socket_base::shutdown_both, ec);
   sock->close(ec);
+}
+
+void ControlServer::Audit(const std::string& body, const std::string& response,
+                          const grants::Principal& caller, int64_t pid) {
+  cv1::Request req;
+  cv1::Response resp;
+  if (!req.ParseFromString(body) || !resp.ParseFromString(response)) return;
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  events::ApiCall call;
+  std::optional<events::GrantChange> change;
+  std::string grant_id;
+  switch (req.call_case()) {
+    case cv1::Request::kStatus: call.operation = "status"; break;
+    case cv1::Request::kListGrants: call.operation = "grants.list"; break;
+    case cv1::Request::kRequestGrant:
+      call.operation = "grants.request";
+      call.resource_type = "grant";
+      if (resp.grants_size() == 1)
+        change = resp.grants(0).state() == "active" ? events::GrantChange::kIssued
+                                                    : events::GrantChange::kRequested;
+      break;
+    case cv1::Request::kApproveGrant:
+      call.operation = "grants.approve";
+      call.resource_type = "grant";
+      call.resource_uid = req.approve_grant().id();
+      change = events::GrantChange::kApproved;
+      break;
+    case cv1::Request::kDenyGrant:
+      call.operation = "grants.deny";
+      call.resource_type = "grant";
+      call.resource_uid = req.deny_grant().id();
+      change = events::GrantChange::kDenied;
+      break;
+    case cv1::Request::kRevokeGrant:
+      call.operation = "grants.revoke";
+      call.resource_type = "grant";
+      call.resource_uid = req.revoke_grant().id();
+      change = events::GrantChange::kRevoked;
+      break;
+    case cv1::Request::kListSessions: call.operation = "sessions.list"; break;
+    case cv1::Request::kKillSession:
+      call.operation = "sessions.kill";
+      call.resource_type = "session";
+      call.resource_uid = std::to_string(req.kill_session().id());
+      break;
+    case cv1::Request::kListFlows: call.operation = "flows.list"; break;
+    default: call.operation = "unknown"; break;
+  }
+  if (resp.grants_size() == 1 && call.resource_type == "grant") grant_id = resp.grants(0).id();
+  if (call.resource_uid.empty()) call.resource_uid = grant_id;
+  call.activity = events::ApiActivityFor(call.operation);
+  call.caller = caller;
+  call.pid = pid;
+  call.ok = resp.ok();
+  call.error = resp.error();
+  call.socket_path = path_;
+  audit_(events::ApiEvent(now, call));
+  if (change && resp.ok() && store_ && !grant_id.empty()) {
+    if (auto g = store_->Get(grant_id); g.ok()) {
+      // An auto-approved request is issued by veil itself, not by the requester.
+      const bool by_veil = *change == events::GrantChange::kIssued;
+      audit_(events::GrantEvent(now, *g, *change, by_veil ? nullptr : &caller, by_veil ? 0 : pid));
+    }
+  }
 }
 
 std::string ControlServer::Handle(const std::string& body, const grants::Principal& caller) {

@@ -8,7 +8,9 @@
 #pragma once
 
 #include <asio.hpp>
+#include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -33,7 +35,15 @@ class ControlServer {
                                                       FlowTable* flows = nullptr);
   ~ControlServer();
 
+  // Every call becomes a 6003 API Activity event, and every grant change a 3005 one, through
+  // `emit` (the event pipeline's Emit: never blocks).
+  void SetAudit(std::function<void(nlohmann::json)> emit) { audit_ = std::move(emit); }
+  // The endpoint names `veilctl status` shows (a reload changes them).
+  void SetEndpoints(std::vector<std::string> names) { endpoints_ = std::move(names); }
+
  private:
+  void Audit(const std::string& request, const std::string& response,
+             const grants::Principal& caller, int64_t pid);
   ControlServer(asio::io_context& io, grants::GrantStore* store, const grants::Clock& clock)
       : acceptor_(io), store_(store), clock_(clock) {}
   asio::awaitable<void> Accept();
@@ -50,6 +60,7 @@ class ControlServer {
   std::vector<std::string> endpoints_;
   SessionRegistry* sessions_ = nullptr;
   FlowTable* flows_ = nullptr;
+  std::function<void(nlohmann::json)> audit_;
 };
 
 }  // namespace veil::agent

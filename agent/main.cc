@@ -204,9 +204,11 @@ int main(int argc, char** argv) {
       for (const auto& d : *diags) spdlog::error("reload refused: {}", d.ToString());
       spdlog::error("reload refused: {} has errors; the running configuration stays",
                     config_path);
+      (*metrics)->ConfigReloaded(veil::agent::ReloadResult::kError);
     } else if (auto st = (*server)->Reload(std::get<veil::config::LoadedConfig>(next));
                !st.ok()) {
       spdlog::error("reload refused: {}; the running configuration stays", st.error().message);
+      (*metrics)->ConfigReloaded(veil::agent::ReloadResult::kError);
     } else {
       if (flows) {
         if (auto st = flows->Configure(std::get<veil::config::LoadedConfig>(next).config);

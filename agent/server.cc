@@ -8,6 +8,7 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <filesystem>
 
+#include "agent/events/ocsf.h"
 #include "agent/peer.h"
 #include "masker/strategy.h"
 #include "tls/context.h"
@@ -234,9 +235,24 @@ Result<std::unique_ptr<Server>> Server::Start(const config::LoadedConfig& loaded
   std::vector<std::string> names;
   for (const auto& e : cfg.endpoints()) names.push_back(e.name());
   auto control = ControlServer::Start(io, cfg.agent().control_socket(), server->grants_.get(),
-                                      server->clock_, std::move(names), &server->sessions_);
+                                      server->clock_, std::move(names), &server->sessions_,
+                                      server->hooks_.flows);
   if (!control.ok()) return control.error();
   server->control_ = std::move(control).value();
+  if (auto* events = server->hooks_.events)
+    server->control_->SetAudit([events](nlohmann::json e) { events->Emit(std::move(e)); });
+  if (server->hooks_.metrics && server->grants_) {
+    grants::GrantStore* store = server->grants_.get();
+    server->hooks_.metrics->OnScrape([store](Metrics& m) {
+      uint64_t active = 0, pending = 0;
+      if (auto all = store->List(); all.ok())
+        for (const auto& g : *all) {
+          active += g.state == grants::Grant::State::kActive;
+          pending += g.state == grants::Grant::State::kPending;
+        }
+      m.SetGrants(active, pending);
+    });
+  }
   if (server->grants_) asio::co_spawn(io, server->ExpireGrants(), asio::detached);
   return server;
 }
@@ -292,6 +308,10 @@ Status Server::Reload(const config::LoadedConfig& loaded) {
       if (!next.contains(name)) spdlog::info("reload: endpoint {} removed; its live sessions go on", name);
     }
   listeners_ = std::move(next);
+  std::vector<std::string> names;
+  for (const auto& e : cfg.endpoints()) names.push_back(e.name());
+  if (control_) control_->SetEndpoints(std::move(names));
+  if (hooks_.metrics) hooks_.metrics->ConfigReloaded(ReloadResult::kOk);
   if (grants_ && !had_grants) asio::co_spawn(*ios_[0], ExpireGrants(), asio::detached);
   spdlog::info("reload: {} endpoints, {} masking profiles", gen->endpoints.size(),
                gen->profiles->size());
@@ -306,8 +326,12 @@ asio::awaitable<void> Server::ExpireGrants() {
     if (ec) co_return;
     auto changed = grants_->Expire(clock_.NowSeconds());
     if (changed.ok())
-      for (const auto& g : *changed)
+      for (const auto& g : *changed) {
         spdlog::info("grant {} of {} is now {}", g.id, g.principal, grants::StateName(g.state));
+        if (hooks_.events)
+          hooks_.events->Emit(events::GrantEvent(clock_.NowSeconds() * 1000, g,
+                                                 events::GrantChange::kExpired, nullptr));
+      }
   }
 }
 

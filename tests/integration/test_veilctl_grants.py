@@ -129,6 +129,21 @@ def test_request_approve_query_revoke(users, pg, start_veild, tmp_path, run_dir)
                         "--socket", sock], capture_output=True, text=True)
     assert r.returncode == 2
 
+    # The audit trail: every grant change (3005) and control call (6003), by whom, with the
+    # refused self-approval too; the free-text reason never (it may hold anything).
+    events = [json.loads(l) for l in open(f"{tmp_path}/events.jsonl") if l.strip()]
+    grant_events = [(e["unmapped"]["grant_event"], e["actor"]["user"]["name"])
+                    for e in events if e["class_uid"] == 3005]
+    assert grant_events == [("requested", alice), ("approved", bob), ("revoked", bob)], \
+        grant_events
+    api = [(e["api"]["operation"], e["actor"]["user"]["name"], e["status"]) for e in events
+           if e["class_uid"] == 6003]
+    assert ("grants.approve", alice, "Failure") in api and ("grants.approve", bob, "Success") in api
+    assert "ticket 42" not in open(f"{tmp_path}/events.jsonl").read()
+    # A session refused for want of a grant is an event too.
+    refused = [e for e in events if e["class_uid"] == 6005 and e["status"] == "Failure"]
+    assert refused and refused[0]["status_code"] == "28000"
+
 
 def test_sessions_list_and_kill(pg, start_veild, tmp_path):
     port = free_port()
