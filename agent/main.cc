@@ -111,6 +111,10 @@ int main(int argc, char** argv) {
     auto sink = std::make_shared<veil::agent::KernelFlows*>(nullptr);
     veil::agent::bpf::FlowLayer::Options options;
     options.pin_dir = pin_dir;
+    // Database ports whose every connect is a flow: the built-in list and each endpoint's.
+    for (const auto& e : cfg.config.endpoints())
+      if (auto hp = veil::agent::SplitHostPort(e.upstream()); hp.ok())
+        options.extra_db_ports.push_back(hp->second);
     options.on_event = [sink](const veil::agent::bpf::FlowEvent& e) {
       if (*sink) (*sink)->OnEvent(e);
     };

@@ -280,3 +280,51 @@ def test_tls_client_of_observe_endpoint_yields_usage_event(pg_tls, start_veild, 
     assert e["unmapped"]["rows"] == 1
     assert e["unmapped"]["principal"] == "user:nobody"
     assert "margaret" not in events.read_text()
+
+
+def test_unprotected_database_port_shows_in_flows_all(pg, start_veild, tmp_path,
+                                                      pin_dir):
+    listen = free_port()
+    start_veild(bpf_config(tmp_path, [{"name": "shop-db", "upstream": f"{pg.host}:{pg.port}",
+                                       "listen": f"{HOST}:{listen}"}]),
+                args=("--bpf-pin-dir", pin_dir))
+    # Another database on the same port number at another address: a database port (each
+    # endpoint's port counts, besides 5432, 3306, …) that no endpoint protects.
+    other = socket.socket()
+    other.bind(("127.0.0.3", pg.port))
+    other.listen(4)
+    target = ("127.0.0.3", pg.port)
+    child = subprocess.Popen(
+        ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+         "/usr/bin/python3", "-c",
+         "import socket,sys,time\n"
+         f"s=socket.create_connection({target!r})\n"
+         "print('connected', flush=True)\n"
+         "time.sleep(30)\n"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "connected"
+        veilctl = os.environ.get("VEILCTL_BIN", "build/tools/veilctl/veilctl")
+        sock = f"{tmp_path}/run/veil.sock"
+        deadline = time.monotonic() + 10
+        mine = []
+        while time.monotonic() < deadline and not mine:
+            out = subprocess.run([veilctl, "--socket", sock, "-o", "json", "flows", "--all"],
+                                 capture_output=True, text=True, check=True).stdout
+            mine = [f for f in json.loads(out) if f["dst"] == f"127.0.0.3:{pg.port}"]
+            time.sleep(0.1)
+        assert mine, out
+        f = mine[0]
+        assert f["pid"] == child.pid
+        assert f["exe"].startswith("/usr/bin/python3")
+        assert f["principal"] == "user:nobody"
+        assert f["verdict"] == "direct"
+        assert f["endpoint"] == ""
+        # Without --all only flows to configured endpoints are listed.
+        out = subprocess.run([veilctl, "--socket", sock, "-o", "json", "flows"],
+                             capture_output=True, text=True, check=True).stdout
+        assert not [x for x in json.loads(out) if x["dst"] == f"127.0.0.3:{pg.port}"]
+    finally:
+        child.kill()
+        child.wait()
+        other.close()
