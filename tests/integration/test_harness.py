@@ -203,7 +203,9 @@ def test_launcher_starts_waits_and_stops(fake_veild, tmp_path):
     proc = launcher(_config(port))
     assert proc.popen.poll() is None
     assert _accepts(port)
-    assert proc.config_path.read_text() == _config(port)
+    # The config as given, plus a file sink in the test's folder (events never go to /var/log).
+    assert proc.config_path.read_text() == _config(port) + (
+        f"\nevents:\n  sinks:\n    - {{type: file, path: {tmp_path}/events.jsonl}}\n")
     assert (tmp_path / "argv.txt").read_text().split("\n") == ["--config", str(proc.config_path)]
 
     assert launcher.close() == []
