@@ -28,7 +28,14 @@ TEST(ParseCgroupPath, Table) {
       {"", "", ""},
       {"/system.slice/etl.service", "etl.service", ""},
       {"/system.slice/etl.service/", "etl.service", ""},
-      {"/user.slice/user-1000.slice/user@1000.service/app.slice/foo.service", "foo.service", ""},
+      // Below a user manager the user names the folders: no unit or container from there.
+      {"/user.slice/user-1000.slice/user@1000.service/app.slice/foo.service", "user@1000.service",
+       ""},
+      {"/user.slice/user-1000.slice/user@1000.service/app.slice/etl.service", "user@1000.service",
+       ""},
+      {"/user.slice/user-1000.slice/user@1000.service/user.slice/"
+       "libpod-4f1c2a7e9b3d5c6a8e0f1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6.scope",
+       "user@1000.service", ""},
       {"/user.slice/user-1000.slice/user@1000.service/app.slice", "user@1000.service", ""},
       {"/user.slice/user-1000.slice/session-3.scope", "", ""},
       {"/system.slice/cron.service/sub", "cron.service", ""},
