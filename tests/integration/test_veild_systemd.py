@@ -1,6 +1,6 @@
 """veil.service and veild's side of it: the unit passes systemd-analyze verify, and veild speaks
-the notify protocol (READY when listening, WATCHDOG from its event loop, STOPPING on SIGTERM)
-and survives SIGHUP."""
+the notify protocol (READY when listening, WATCHDOG from its event loop, RELOADING and READY
+around a SIGHUP reload, STOPPING on SIGTERM)."""
 
 import os
 import signal
@@ -81,7 +81,8 @@ def test_notify_protocol_and_sighup(pg, tmp_path):
     notify.settimeout(10)
     port = free_port()
     cfg = tmp_path / "veil.yaml"
-    cfg.write_text(veil_config(tmp_path, pg.host, pg.port, port))
+    cfg.write_text(veil_config(tmp_path, pg.host, pg.port, port) +
+                   f"events:\n  sinks:\n    - {{type: file, path: {tmp_path}/events.jsonl}}\n")
     env = dict(os.environ, NOTIFY_SOCKET=notify_path, WATCHDOG_USEC="200000")
     proc = subprocess.Popen([veild, "--config", str(cfg)], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
@@ -91,8 +92,16 @@ def test_notify_protocol_and_sighup(pg, tmp_path):
         wait_for_port(HOST, port, 10, proc=proc)  # READY means listening
         got = notify.recv(4096).decode()
         assert got == "WATCHDOG=1", got
+        # A reload is framed by RELOADING=1 (with the monotonic time systemd wants) and READY=1.
         proc.send_signal(signal.SIGHUP)
-        time.sleep(0.3)
+        reload_msgs = []
+        deadline = time.time() + 10
+        while time.time() < deadline and "READY=1" not in reload_msgs:
+            m = notify.recv(4096).decode()
+            if m != "WATCHDOG=1":
+                reload_msgs.append(m)
+        assert reload_msgs[0].startswith("RELOADING=1\nMONOTONIC_USEC="), reload_msgs
+        assert reload_msgs[-1] == "READY=1", reload_msgs
         assert proc.poll() is None, "veild died on SIGHUP"
         assert psql_via(port, "SELECT contact FROM customers WHERE id = 1").stdout.strip() == \
             "[EMAIL]"

@@ -53,6 +53,8 @@ agent: {state_dir: $work/state, control_socket: $work/run/veil.sock, metrics_lis
 endpoints:
   - {name: bench-db, protocol: postgres, upstream: 127.0.0.1:$pg_port, listen: 127.0.0.1:$veil_port,
      access: open, tls: {client: disable, upstream: disable}}
+events:   # on, as in production: one OCSF event per statement, chained, to a file
+  sinks: [{type: file, path: $work/events.jsonl}]
 YAML
 "$veild_bin" --config "$work/veil.yaml" >"$work/veild.log" 2>&1 &
 veild_pid=$!
