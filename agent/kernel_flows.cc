@@ -94,6 +94,7 @@ void KernelFlows::OnEvent(const bpf::FlowEvent& e) {
   grants::Principal principal = resolver_.Resolve(e.process);
   if (e.kind == bpf::FlowEvent::Kind::kEstablished) {
     ++seen_[static_cast<size_t>(e.verdict)];
+    if (metrics_) metrics_->Flow(e.verdict);
     if (e.verdict == bpf::FlowVerdict::kObserved && on_observed) on_observed(e.process, principal);
   }
   table_.Apply(e, principal, EndpointOf(e.original_dst));

@@ -21,6 +21,7 @@
 #include "agent/bpf/runtime.h"
 #include "agent/flows.h"
 #include "agent/grants/clock.h"
+#include "agent/metrics.h"
 #include "agent/pg_session.h"
 #include "agent/principal_resolver.h"
 #include "common/result.h"
@@ -44,6 +45,8 @@ class KernelFlows {
 
   // A flow event from the source (its callback forwards here).
   void OnEvent(const bpf::FlowEvent& e);
+  // veil_flows_total{verdict} and veil_bpf_events_lost_total; may stay unset.
+  void SetMetrics(Metrics* metrics) { metrics_ = metrics; }
   // Called for each new flow to an `observe` endpoint (TLS plaintext tracing starts there).
   std::function<void(const bpf::FlowProcess&, const grants::Principal&)> on_observed;
 
@@ -63,6 +66,7 @@ class KernelFlows {
   std::map<std::string, std::string> endpoint_by_address_;  // "ip:port" (v4 unmapped) → name
   asio::posix::stream_descriptor events_;
   std::array<uint64_t, 3> seen_{};
+  Metrics* metrics_ = nullptr;
 };
 
 // The cgroup id of this process's cgroup when it is a systemd service of its own (veil.service),

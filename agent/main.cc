@@ -130,6 +130,7 @@ int main(int argc, char** argv) {
                  (*layer)->adopted() ? "adopted from pins" : "attached", pin_dir);
     flows = std::make_unique<veil::agent::KernelFlows>(*ios[0], std::move(layer).value(), clock);
     *sink = flows.get();
+    flows->SetMetrics(metrics->get());
     if (auto st = flows->Configure(cfg.config); !st.ok()) {
       std::fprintf(stderr, "veild: %s\n", st.error().message.c_str());
       return 1;
@@ -171,10 +172,14 @@ int main(int argc, char** argv) {
   auto server = veil::agent::Server::Start(cfg, io_ptrs, hooks);
   if (server.ok()) {
     // Values other components own are read when Prometheus asks.
-    (*metrics)->OnScrape([&](veil::agent::Metrics& m) {
+    (*metrics)->OnScrape([&, written = std::map<std::string, uint64_t>()](
+                             veil::agent::Metrics& m) mutable {
       for (const auto& s : (*pipeline)->Stats()) {
         auto* sink = m.ForEventSink(s.name);
         sink->SetDroppedTotal(s.dropped);
+        uint64_t& last = written[s.name];
+        if (s.written > last) sink->Written(s.written - last);
+        last = s.written;
       }
       if (flows) m.SetBpfEventsLostTotal(flows->lost_events());
     });

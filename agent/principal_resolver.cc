@@ -161,6 +161,35 @@ PrincipalResolver::PrincipalResolver(Options options)
   while (cgroup_root_.size() > 1 && cgroup_root_.back() == '/') cgroup_root_.pop_back();
 }
 
+std::optional<bpf::FlowProcess> PrincipalResolver::ProcessOf(uint32_t pid, uint32_t uid,
+                                                             uint32_t gid) const {
+  const std::string dir = proc_root_ + "/" + std::to_string(pid);
+  int dirfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirfd < 0) return std::nullopt;
+  auto stat = ReadAt(dirfd, "stat");
+  auto cgroup = ReadAt(dirfd, "cgroup");
+  ::close(dirfd);
+  auto ticks = stat ? StartTicks(*stat) : std::nullopt;
+  if (!ticks) return std::nullopt;
+  static const uint64_t ns_per_tick =
+      1'000'000'000ull / static_cast<uint64_t>(::sysconf(_SC_CLK_TCK));
+  bpf::FlowProcess p;
+  p.pid = p.tgid = pid;
+  p.uid = uid;
+  p.gid = gid;
+  p.start_time_ns = *ticks * ns_per_tick;
+  // The v2 line of /proc/<pid>/cgroup is "0::/path".
+  if (cgroup && !cgroup_root_.empty()) {
+    std::istringstream lines(*cgroup);
+    std::string line;
+    while (std::getline(lines, line)) {
+      if (!line.starts_with("0::")) continue;
+      if (auto id = Inode(cgroup_root_ + line.substr(3))) p.cgroup_id = *id;
+    }
+  }
+  return p;
+}
+
 std::optional<std::string> PrincipalResolver::Executable(uint32_t tgid,
                                                          uint64_t start_time_ns) const {
   if (tgid == 0) return std::nullopt;

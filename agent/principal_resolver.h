@@ -76,6 +76,11 @@ class PrincipalResolver {
   // (exe, unit, container), and a uid without a passwd entry gives Display() "uid:N".
   grants::Principal Resolve(const bpf::FlowProcess& process);
 
+  // The process record of a live local peer known by its pid (SO_PEERCRED on a unix socket):
+  // start time from /proc/<pid>/stat and cgroup id from /proc/<pid>/cgroup, so Resolve() can
+  // attach its unit, container and exe. nullopt if the process is gone.
+  std::optional<bpf::FlowProcess> ProcessOf(uint32_t pid, uint32_t uid, uint32_t gid) const;
+
   // The path of cgroup `id` relative to the cgroup2 mount ("/system.slice/etl.service"; "/" for
   // the root), trying /proc/<tgid>/cgroup first when tgid != 0; nullopt if no such cgroup exists.
   std::optional<std::string> CgroupPath(uint64_t id, uint32_t tgid);

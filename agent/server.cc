@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <asio/experimental/as_tuple.hpp>
@@ -348,7 +349,9 @@ PeerInfo PeerOf(const asio::ip::tcp::socket& sock) {
   return peer;
 }
 
-PeerInfo PeerOf(const asio::local::stream_protocol::socket& sock) {
+// A unix-socket client: uid and pid from the kernel (SO_PEERCRED), and from the pid its unit or
+// container (cgroup) and executable, as for a flow the eBPF layer recorded.
+PeerInfo PeerOf(const asio::local::stream_protocol::socket& sock, PrincipalResolver& resolver) {
   PeerInfo peer{"unix"};
   ucred cred{};
   socklen_t len = sizeof(cred);
@@ -356,6 +359,20 @@ PeerInfo PeerOf(const asio::local::stream_protocol::socket& sock) {
                    SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
     peer.uid = cred.uid;
     peer.pid = cred.pid;
+    // The pid could be reused once the client exits: hold the process by a pidfd (Linux 6.5+)
+    // while /proc is read, and use what was read only if that process is still alive then.
+    constexpr int kSoPeerPidfd = 77;  // SO_PEERPIDFD, newer than this glibc's headers
+    int pidfd = -1;
+    socklen_t plen = sizeof(pidfd);
+    const int fd = const_cast<asio::local::stream_protocol::socket&>(sock).native_handle();
+    const bool pinned = ::getsockopt(fd, SOL_SOCKET, kSoPeerPidfd, &pidfd, &plen) == 0;
+    auto process = resolver.ProcessOf(cred.pid, cred.uid, cred.gid);
+    bool alive = true;
+    if (pinned) {
+      alive = ::syscall(SYS_pidfd_send_signal, pidfd, 0, nullptr, 0) == 0;
+      ::close(pidfd);
+    }
+    if (process && alive) peer.principal = resolver.Resolve(*process);
   }
   return peer;
 }
@@ -375,7 +392,11 @@ asio::awaitable<void> Server::Accept(std::shared_ptr<Listener> listener,
     constexpr bool kTcp = std::is_same_v<Acceptor, asio::ip::tcp::acceptor>;
     std::conditional_t<kTcp, Conn::Tcp, Conn::Unix> socket(std::move(sock));
     if constexpr (kTcp) socket.set_option(asio::ip::tcp::no_delay(true), ec);
-    PeerInfo peer = PeerOf(socket);
+    PeerInfo peer;
+    if constexpr (kTcp)
+      peer = PeerOf(socket);
+    else
+      peer = PeerOf(socket, resolver_);
     if constexpr (kTcp) {
       std::error_code rec;
       auto remote = socket.remote_endpoint(rec);

@@ -27,6 +27,7 @@
 #include "agent/grants/clock.h"
 #include "agent/grants/store.h"
 #include "agent/pg_session.h"
+#include "agent/principal_resolver.h"
 #include "agent/usage.h"
 #include "common/result.h"
 #include "config/loader.h"
@@ -91,6 +92,7 @@ class Server {
   config::v1::Agent agent_config_;  // as started: changes need a restart
   std::string key_file_;
   std::map<std::string, std::shared_ptr<Listener>> listeners_;  // by endpoint name
+  PrincipalResolver resolver_;  // unix-socket clients' unit, container and exe
 };
 
 // "host:port" / "[v6]:port" → host, port.

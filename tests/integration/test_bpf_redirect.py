@@ -328,3 +328,27 @@ def test_unprotected_database_port_shows_in_flows_all(pg, start_veild, tmp_path,
         child.kill()
         child.wait()
         other.close()
+
+
+def test_unix_socket_clients_get_unit_principals_from_peer_pid(pg, start_veild, tmp_path,
+                                                               cgroups):
+    # No eBPF here: the principal of a client on veil's unix socket comes from SO_PEERCRED and
+    # its pid's cgroup (held by a pidfd while /proc is read).
+    import tempfile
+    run_dir = tempfile.mkdtemp(prefix="veil-unix-")
+    os.chmod(run_dir, 0o755)
+    try:
+        listen = free_port()
+        cfg = bpf_config(tmp_path, [{"name": "shop-db", "upstream": f"{pg.host}:{pg.port}",
+                                     "listen": f"{HOST}:{listen}", "access": "grant"}],
+                         standing='- {principal: "unit:etl.service", endpoints: [shop-db]}\n')
+        cfg = cfg.replace("redirect: ebpf", 'redirect: "off"').replace(
+            f"control_socket: {tmp_path}/run/veil.sock", f"control_socket: {run_dir}/veil.sock")
+        start_veild(cfg)
+        sql = "SELECT contact FROM customers WHERE id = 1"
+        r = psql_as(NOBODY, listen, sql, host=run_dir, cgroup=cgroups["unit"])
+        assert r.returncode == 0 and r.stdout.strip() == "[EMAIL]", r.stderr
+        r = psql_as(NOBODY, listen, sql, host=run_dir)
+        assert r.returncode != 0 and "no active grant for user:nobody" in r.stderr, r.stderr
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
