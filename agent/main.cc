@@ -174,8 +174,13 @@ int main(int argc, char** argv) {
     // Values other components own are read when Prometheus asks.
     (*metrics)->OnScrape([&, written = std::map<std::string, uint64_t>()](
                              veil::agent::Metrics& m) mutable {
+      // The label is the sink's type ("file", "syslog", "stdout"), numbered from the second
+      // of a type on: a path or address is not a label value.
+      std::map<std::string, int> of_type;
       for (const auto& s : (*pipeline)->Stats()) {
-        auto* sink = m.ForEventSink(s.name);
+        std::string label = s.name.substr(0, s.name.find('-'));
+        if (int n = ++of_type[label]; n > 1) label += "-" + std::to_string(n);
+        auto* sink = m.ForEventSink(label);
         sink->SetDroppedTotal(s.dropped);
         uint64_t& last = written[s.name];
         if (s.written > last) sink->Written(s.written - last);

@@ -227,4 +227,6 @@ def test_metrics_endpoint_counts_sessions_statements_and_masked_values(pg, start
     assert values['veil_sessions_total{endpoint="shop-db",outcome="admitted"}'] >= 1, body
     assert values['veil_statements_total{endpoint="shop-db",kind="read"}'] >= 2, body
     assert values['veil_masked_values_total{entity="EMAIL"}'] >= 5, body
+    assert values['veil_events_written_total{sink="file"}'] >= 1, body
+    assert values['veil_events_dropped_total{sink="file"}'] == 0, body
     assert "app_trust" not in body and "user:" not in body
