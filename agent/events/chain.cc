@@ -76,9 +76,22 @@ std::string Chain::Stamp(nlohmann::json& record) const {
   nlohmann::json& unmapped = record["unmapped"];
   if (!unmapped.is_object()) unmapped = nlohmann::json::object();
   unmapped["chain"] = {{"seq", head_.seq + 1}, {"prev", head_.hash}};
-  std::string hash = HashOf(head_.hash, record);
+  // Serialized once: the canonical form without the hash is what is hashed, and the line is
+  // that text with "hash" put where sorted keys place it (first in chain: hash < prev < seq).
+  // Quotes inside string values are escaped, so the marker occurs only as structure; the
+  // result is byte-identical to Canonical(record) after the hash is set (tested).
+  std::string text = Canonical(record);
+  std::string input = head_.hash;
+  input += text;
+  const std::string hash = Sha256Hex(input);
   unmapped["chain"]["hash"] = hash;
-  return Canonical(record);
+  static constexpr std::string_view kMarker = "\"chain\":{\"prev\":";
+  const size_t at = text.find(kMarker);
+  if (at == std::string::npos || text.find(kMarker, at + 1) != std::string::npos)
+    return Canonical(record);  // not the expected shape: serialize again
+  text.insert(at + kMarker.size() - std::string_view("\"prev\":").size(),
+              "\"hash\":\"" + hash + "\",");
+  return text;
 }
 
 void Chain::Commit(const nlohmann::json& record) {

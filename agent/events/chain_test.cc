@@ -106,6 +106,21 @@ TEST(Chain, StampFollowsTheSpecFormulaAndRoundTrips) {
   EXPECT_EQ(chain.head().seq, 2u);
 }
 
+// Stamp serializes once and splices the hash in; the line must be exactly the canonical form,
+// also when values or other keys look like the chain object.
+TEST(Chain, StampedLineIsTheCanonicalFormEvenWithLookalikes) {
+  Chain chain;
+  for (int i = 0; i < 3; ++i) {
+    json rec = {{"message", "\"chain\":{\"prev\":\"x\"} and \\\"chain\\\""},
+                {"chain", {{"prev", 1}}},
+                {"unmapped", {{"masked", {{"by_column", {{"chain", 3}}}}}, {"rows", i}}}};
+    std::string line = chain.Stamp(rec);
+    chain.Commit(rec);
+    EXPECT_EQ(line, Canonical(rec));
+    EXPECT_EQ(*RecordHash(json::parse(line)), rec["unmapped"]["chain"]["hash"]);
+  }
+}
+
 TEST(Chain, InvalidUtf8IsReplacedNotThrown) {
   Chain chain;
   json rec = {{"message", std::string("bad \xff\xfe bytes")}};

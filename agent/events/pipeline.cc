@@ -287,6 +287,7 @@ class Pipeline::Writer {
   }
 
   void Enqueue(const std::shared_ptr<const json>& event) {
+    bool was_empty;
     {
       std::lock_guard lk(mu_);
       if (stopping_ || queue_.size() >= opts_.queue_capacity) {
@@ -294,9 +295,12 @@ class Pipeline::Writer {
         ++dropped_;
         return;
       }
+      was_empty = queue_.empty();
       queue_.push_back(event);
     }
-    cv_.notify_one();
+    // The writer sleeps only on an empty queue (checked under the lock): waking it for every
+    // event would cost a context switch per statement while it is busy anyway.
+    if (was_empty) cv_.notify_one();
   }
 
   void Stop(SteadyClock::time_point deadline) {
@@ -333,6 +337,7 @@ class Pipeline::Writer {
     auto wake = SteadyClock::time_point::max();
     if (!healthy_) wake = std::min(wake, next_retry_);
     if (since_checkpoint_ > 0) wake = std::min(wake, last_checkpoint_ + opts_.checkpoint_interval);
+    if (unflushed_) wake = std::min(wake, last_flush_ + opts_.flush_interval);
     return wake;
   }
 
@@ -374,7 +379,15 @@ class Pipeline::Writer {
         if (!queue_.empty()) continue;
       }
       if (stopping && since_checkpoint_ > 0) Checkpoint();
-      EndBatch();
+      // Group commit: one flush for everything written within flush_interval.
+      const auto flush_now = SteadyClock::now();
+      if (stopping || flush_now >= last_flush_ + opts_.flush_interval) {
+        EndBatch();
+        last_flush_ = flush_now;
+        unflushed_ = false;
+      } else {
+        unflushed_ = true;
+      }
       if (stopping) break;
     }
     spool_pending_ = spool_.pending();
@@ -511,6 +524,8 @@ class Pipeline::Writer {
   uint64_t since_checkpoint_ = 0;
   uint64_t persisted_seq_ = UINT64_MAX;
   SteadyClock::time_point last_checkpoint_;
+  SteadyClock::time_point last_flush_;
+  bool unflushed_ = false;
   SteadyClock::time_point next_retry_;
   std::chrono::milliseconds backoff_;
   bool giving_up_ = false;

@@ -65,6 +65,11 @@ struct PipelineOptions {
   // A checkpoint after this many records, or this long after the last one if records came.
   uint64_t checkpoint_every = 1000;
   std::chrono::milliseconds checkpoint_interval{std::chrono::seconds(60)};
+  // Group commit: a writer flushes its sink (fdatasync for files) and persists its chain head at
+  // most this often while records keep coming, and always at a checkpoint and at shutdown. A
+  // crash of veild loses nothing written (the records are in the page cache); a power loss may
+  // lose up to this much.
+  std::chrono::milliseconds flush_interval{100};
   // Backoff for retrying a failed sink: doubles from initial up to max.
   std::chrono::milliseconds retry_initial{200};
   std::chrono::milliseconds retry_max{std::chrono::seconds(30)};
