@@ -13,6 +13,8 @@ pkgs=(
   prometheus-cpp-dev
   # eBPF: libbpf for the loader and skeletons, bpftool for vmlinux.h and skeleton generation
   libbpf-dev bpftool linux-libc-dev
+  # capsh: the eBPF tests run veild as user veil with exactly the unit's capabilities
+  libcap2-bin
   # packaging (cpack -G DEB) and the unit checks
   dpkg-dev systemd
   # tests and benchmarks (RE2 is the conventional-regex baseline in the masker benchmark)

@@ -352,3 +352,63 @@ def test_unix_socket_clients_get_unit_principals_from_peer_pid(pg, start_veild, 
         assert r.returncode != 0 and "no active grant for user:nobody" in r.stderr, r.stderr
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def unit_capabilities():
+    unit = Path(__file__).resolve().parents[2] / "systemd" / "veil.service"
+    for line in unit.read_text().splitlines():
+        if line.startswith("AmbientCapabilities="):
+            return line.split("=", 1)[1].split()
+    pytest.fail("no AmbientCapabilities= in veil.service")
+
+
+def test_least_privilege_user_veil_with_the_units_capabilities(pg, start_veild, tmp_path,
+                                                               pin_dir):
+    """veild as user veil with exactly veil.service's AmbientCapabilities loads, pins and
+    redirects: the unit's capability set is proven, not guessed."""
+    import grp
+    import pwd
+    try:
+        grp.getgrnam("veil")
+    except KeyError:
+        subprocess.run(["groupadd", "--system", "veil"], check=True)
+    try:
+        pwd.getpwnam("veil")
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
+                        "/usr/sbin/nologin", "-g", "veil", "veil"], check=True)
+    caps = [c.lower() for c in unit_capabilities()]
+    # A capability outside this process's own bounding set cannot be granted here (this
+    # sandbox lacks CAP_SYS_RESOURCE, which only matters for memlock on kernels < 5.11).
+    bounding = subprocess.run(["capsh", "--print"], capture_output=True, text=True,
+                              check=True).stdout
+    have = [c for c in caps if c in bounding.split("Bounding set =")[1].split("\n")[0]]
+    work = Path(f"/tmp/veil-caps-{os.getpid()}")
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "state").mkdir(parents=True)
+    (work / "run").mkdir()
+    os.chmod(work, 0o755)
+    os.makedirs(pin_dir)
+    subprocess.run(["chown", "-R", "veil:veil", str(work), pin_dir], check=True)
+    listen = free_port()
+    cfg = bpf_config(work, [{"name": "shop-db", "upstream": f"{pg.host}:{pg.port}",
+                             "listen": f"{HOST}:{listen}"}],
+                     sinks=f"- {{type: file, path: {work}/events.jsonl}}\n")
+    (work / "veil.yaml").write_text(cfg)
+    capset = ",".join(have)
+    proc = subprocess.Popen(
+        ["capsh", f"--caps={capset}+eip cap_setpcap,cap_setuid,cap_setgid+ep", "--keep=1",
+         "--user=veil", f"--addamb={capset}", "--",
+         "-c", f'exec "{veild_bin()}" --config {work}/veil.yaml --bpf-pin-dir {pin_dir}'],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for_port(HOST, listen, 15, proc=proc)
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        assert "\nUid:\t" + str(pwd.getpwnam("veil").pw_uid) in status
+        out = psql_as(NOBODY, pg.port, "SELECT contact FROM customers WHERE id = 1", check=True)
+        assert out.stdout.strip() == "[EMAIL]"
+    finally:
+        proc.terminate()
+        log, _ = proc.communicate(timeout=10)
+        shutil.rmtree(work, ignore_errors=True)
+    assert "eBPF flow layer attached" in log, log
