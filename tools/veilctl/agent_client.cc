@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
 
 namespace veil::veilctl {
 namespace {
@@ -34,10 +35,21 @@ bool ReadAll(int fd, void* data, size_t n) {
   return true;
 }
 
+bool ReadFrame(int fd, control::v1::Response* resp) {
+  uint8_t head[4];
+  if (!ReadAll(fd, head, 4)) return false;
+  uint32_t size =
+      (uint32_t{head[0]} << 24) | (uint32_t{head[1]} << 16) | (uint32_t{head[2]} << 8) | head[3];
+  if (size > (1u << 20)) return false;
+  std::string reply(size, '\0');
+  return ReadAll(fd, reply.data(), size) && resp->ParseFromString(reply);
+}
+
 }  // namespace
 
-Result<control::v1::Response> Call(const std::string& socket_path,
-                                   const control::v1::Request& req) {
+Result<control::v1::Response> Call(
+    const std::string& socket_path, const control::v1::Request& req,
+    const std::function<bool(const control::v1::Response&)>& more) {
   const std::string unreachable =
       "agent unreachable at " + socket_path + ": is veil.service running?";
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -61,12 +73,10 @@ Result<control::v1::Response> Call(const std::string& socket_path,
   uint32_t n = static_cast<uint32_t>(body.size());
   uint8_t head[4] = {uint8_t(n >> 24), uint8_t(n >> 16), uint8_t(n >> 8), uint8_t(n)};
   control::v1::Response resp;
-  bool ok = WriteAll(fd, head, 4) && WriteAll(fd, body.data(), body.size()) && ReadAll(fd, head, 4);
-  if (ok) {
-    uint32_t size =
-        (uint32_t{head[0]} << 24) | (uint32_t{head[1]} << 16) | (uint32_t{head[2]} << 8) | head[3];
-    std::string reply(size, '\0');
-    ok = size <= (1u << 20) && ReadAll(fd, reply.data(), size) && resp.ParseFromString(reply);
+  bool ok = WriteAll(fd, head, 4) && WriteAll(fd, body.data(), body.size()) && ReadFrame(fd, &resp);
+  if (ok && more && resp.ok()) {
+    control::v1::Response next;
+    while (ReadFrame(fd, &next) && more(next)) next.Clear();
   }
   ::close(fd);
   if (!ok) return Error{unreachable + " (no answer)"};

@@ -1,12 +1,6 @@
 #include "tools/veilctl/flows.h"
 
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 
 #include "tools/veilctl/agent_client.h"
 
@@ -14,42 +8,6 @@ namespace veil::veilctl {
 namespace {
 
 namespace cv1 = control::v1;
-
-constexpr uint32_t kMaxMessage = 1u << 20;
-
-bool WriteAll(int fd, const void* data, size_t n) {
-  const char* p = static_cast<const char*>(data);
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return true;
-}
-
-bool ReadAll(int fd, void* data, size_t n) {
-  char* p = static_cast<char*>(data);
-  while (n > 0) {
-    ssize_t r = ::read(fd, p, n);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    p += r;
-    n -= static_cast<size_t>(r);
-  }
-  return true;
-}
-
-bool ReadResponse(int fd, cv1::Response* resp) {
-  uint8_t head[4];
-  if (!ReadAll(fd, head, 4)) return false;
-  uint32_t size =
-      (uint32_t{head[0]} << 24) | (uint32_t{head[1]} << 16) | (uint32_t{head[2]} << 8) | head[3];
-  if (size > kMaxMessage) return false;
-  std::string body(size, '\0');
-  return ReadAll(fd, body.data(), size) && resp->ParseFromString(body);
-}
 
 std::string Or(const std::string& s, const char* fallback) { return s.empty() ? fallback : s; }
 
@@ -112,42 +70,9 @@ std::string FlowTableRow(const cv1::Flow& f) {
 
 Result<cv1::Response> WatchFlows(const std::string& socket_path, bool all,
                                  const std::function<bool(const cv1::Response&)>& on_change) {
-  const std::string unreachable =
-      "agent unreachable at " + socket_path + ": is veil.service running?";
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Error{unreachable};
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (socket_path.size() >= sizeof(addr.sun_path)) {
-    ::close(fd);
-    return Error{unreachable + " (path too long)"};
-  }
-  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    int err = errno;
-    ::close(fd);
-    if (err == EACCES)
-      return Error{"permission denied on " + socket_path +
-                   ": veilctl's agent commands need membership of group veil"};
-    return Error{unreachable};
-  }
   cv1::Request req;
   req.mutable_watch_flows()->set_all(all);
-  std::string body = req.SerializeAsString();
-  uint32_t n = static_cast<uint32_t>(body.size());
-  uint8_t head[4] = {uint8_t(n >> 24), uint8_t(n >> 16), uint8_t(n >> 8), uint8_t(n)};
-  cv1::Response first;
-  if (!WriteAll(fd, head, 4) || !WriteAll(fd, body.data(), body.size()) ||
-      !ReadResponse(fd, &first)) {
-    ::close(fd);
-    return Error{unreachable + " (no answer)"};
-  }
-  if (first.ok()) {
-    cv1::Response change;
-    while (ReadResponse(fd, &change) && on_change(change)) change.Clear();
-  }
-  ::close(fd);
-  return first;
+  return Call(socket_path, req, on_change);
 }
 
 int RunFlows(const std::string& socket, const FlowsOptions& options) {
