@@ -73,9 +73,13 @@ size_t Utf8SequenceLength(std::string_view s) {
 }  // namespace
 
 std::string SanitizeUtf8(std::string_view text) {
+  // Nearly every string in an event is ASCII: copy the ASCII prefix in one go.
+  size_t i = 0;
+  while (i < text.size() && static_cast<unsigned char>(text[i]) < 0x80) ++i;
+  if (i == text.size()) return std::string(text);
   std::string out;
   out.reserve(text.size());
-  size_t i = 0;
+  out.append(text.substr(0, i));
   while (i < text.size()) {
     size_t n = Utf8SequenceLength(text.substr(i));
     if (n == 0) {
