@@ -204,8 +204,12 @@ void ControlServer::Audit(const std::string& body, const std::string& response,
   std::optional<events::GrantChange> change;
   std::string grant_id;
   switch (req.call_case()) {
-    case cv1::Request::kStatus: call.operation = "status"; break;
-    case cv1::Request::kListGrants: call.operation = "grants.list"; break;
+    case cv1::Request::kStatus:
+      call.operation = "status";
+      break;
+    case cv1::Request::kListGrants:
+      call.operation = "grants.list";
+      break;
     case cv1::Request::kRequestGrant:
       call.operation = "grants.request";
       call.resource_type = "grant";
@@ -231,14 +235,20 @@ void ControlServer::Audit(const std::string& body, const std::string& response,
       call.resource_uid = req.revoke_grant().id();
       change = events::GrantChange::kRevoked;
       break;
-    case cv1::Request::kListSessions: call.operation = "sessions.list"; break;
+    case cv1::Request::kListSessions:
+      call.operation = "sessions.list";
+      break;
     case cv1::Request::kKillSession:
       call.operation = "sessions.kill";
       call.resource_type = "session";
       call.resource_uid = std::to_string(req.kill_session().id());
       break;
-    case cv1::Request::kListFlows: call.operation = "flows.list"; break;
-    default: call.operation = "unknown"; break;
+    case cv1::Request::kListFlows:
+      call.operation = "flows.list";
+      break;
+    default:
+      call.operation = "unknown";
+      break;
   }
   if (resp.grants_size() == 1 && call.resource_type == "grant") grant_id = resp.grants(0).id();
   if (call.resource_uid.empty()) call.resource_uid = grant_id;

@@ -53,9 +53,10 @@ Result<std::vector<std::string>> Resolve(const std::string& host) {
   std::vector<std::string> out;
   for (addrinfo* p = res; p; p = p->ai_next) {
     char buf[INET6_ADDRSTRLEN] = {};
-    const void* src = p->ai_family == AF_INET
-                          ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(p->ai_addr)->sin_addr)
-                          : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(p->ai_addr)->sin6_addr);
+    const void* src =
+        p->ai_family == AF_INET
+            ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(p->ai_addr)->sin_addr)
+            : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(p->ai_addr)->sin6_addr);
     if (::inet_ntop(p->ai_family, src, buf, sizeof(buf)) &&
         std::find(out.begin(), out.end(), buf) == out.end())
       out.emplace_back(buf);
@@ -134,9 +135,10 @@ Status KernelFlows::Configure(const config::v1::Config& config) {
       auto ua = asio::ip::make_address(a, ec);
       auto la = asio::ip::make_address(r.listen_ip, ec);
       if (!ec && ua.is_v6() && !ua.to_v6().is_v4_mapped() && la.is_v4()) {
-        spdlog::warn("endpoint {}: upstream address {} is IPv6 but listen {} is IPv4; connects "
-                     "to it are not redirected (use an IPv6 listen address)",
-                     e.name(), a, e.listen());
+        spdlog::warn(
+            "endpoint {}: upstream address {} is IPv6 but listen {} is IPv4; connects "
+            "to it are not redirected (use an IPv6 listen address)",
+            e.name(), a, e.listen());
         continue;
       }
       set.push_back(std::move(r));

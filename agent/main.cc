@@ -12,13 +12,13 @@
 #include <thread>
 
 #include "agent/bpf/runtime.h"
+#include "agent/bpf/tls_tracer.h"
+#include "agent/events/pipeline.h"
 #include "agent/kernel_flows.h"
 #include "agent/metrics.h"
 #include "agent/server.h"
 #include "agent/tls_observation.h"
-#include "agent/bpf/tls_tracer.h"
 #include "agent/usage_reporter.h"
-#include "agent/events/pipeline.h"
 #include "config/loader.h"
 #include "masker/profile.h"
 
@@ -172,22 +172,22 @@ int main(int argc, char** argv) {
   auto server = veil::agent::Server::Start(cfg, io_ptrs, hooks);
   if (server.ok()) {
     // Values other components own are read when Prometheus asks.
-    (*metrics)->OnScrape([&, written = std::map<std::string, uint64_t>()](
-                             veil::agent::Metrics& m) mutable {
-      // The label is the sink's type ("file", "syslog", "stdout"), numbered from the second
-      // of a type on: a path or address is not a label value.
-      std::map<std::string, int> of_type;
-      for (const auto& s : (*pipeline)->Stats()) {
-        std::string label = s.name.substr(0, s.name.find('-'));
-        if (int n = ++of_type[label]; n > 1) label += "-" + std::to_string(n);
-        auto* sink = m.ForEventSink(label);
-        sink->SetDroppedTotal(s.dropped);
-        uint64_t& last = written[s.name];
-        if (s.written > last) sink->Written(s.written - last);
-        last = s.written;
-      }
-      if (flows) m.SetBpfEventsLostTotal(flows->lost_events());
-    });
+    (*metrics)->OnScrape(
+        [&, written = std::map<std::string, uint64_t>()](veil::agent::Metrics& m) mutable {
+          // The label is the sink's type ("file", "syslog", "stdout"), numbered from the second
+          // of a type on: a path or address is not a label value.
+          std::map<std::string, int> of_type;
+          for (const auto& s : (*pipeline)->Stats()) {
+            std::string label = s.name.substr(0, s.name.find('-'));
+            if (int n = ++of_type[label]; n > 1) label += "-" + std::to_string(n);
+            auto* sink = m.ForEventSink(label);
+            sink->SetDroppedTotal(s.dropped);
+            uint64_t& last = written[s.name];
+            if (s.written > last) sink->Written(s.written - last);
+            last = s.written;
+          }
+          if (flows) m.SetBpfEventsLostTotal(flows->lost_events());
+        });
   }
   if (!server.ok()) {
     std::fprintf(stderr, "veild: %s\n", server.error().message.c_str());
@@ -216,17 +216,14 @@ int main(int argc, char** argv) {
     auto next = veil::config::LoadFile(config_path);
     if (auto* diags = std::get_if<std::vector<veil::config::Diagnostic>>(&next)) {
       for (const auto& d : *diags) spdlog::error("reload refused: {}", d.ToString());
-      spdlog::error("reload refused: {} has errors; the running configuration stays",
-                    config_path);
+      spdlog::error("reload refused: {} has errors; the running configuration stays", config_path);
       (*metrics)->ConfigReloaded(veil::agent::ReloadResult::kError);
-    } else if (auto st = (*server)->Reload(std::get<veil::config::LoadedConfig>(next));
-               !st.ok()) {
+    } else if (auto st = (*server)->Reload(std::get<veil::config::LoadedConfig>(next)); !st.ok()) {
       spdlog::error("reload refused: {}; the running configuration stays", st.error().message);
       (*metrics)->ConfigReloaded(veil::agent::ReloadResult::kError);
     } else {
       if (flows) {
-        if (auto st = flows->Configure(std::get<veil::config::LoadedConfig>(next).config);
-            !st.ok())
+        if (auto st = flows->Configure(std::get<veil::config::LoadedConfig>(next).config); !st.ok())
           spdlog::error("reload: kernel redirect set not updated: {}", st.error().message);
       }
       spdlog::info("reload: {} applied", config_path);
@@ -251,7 +248,7 @@ int main(int argc, char** argv) {
   spdlog::info("veild: serving with {} threads", threads);
   ios[0]->run();
   for (auto& t : pool) t.join();
-  server->reset();       // listeners closed; no session reports any more
+  server->reset();      // listeners closed; no session reports any more
   observation.reset();  // its poller thread reports through `usage`
   if (auto st = (*pipeline)->Shutdown(std::chrono::seconds(5)); !st.ok())
     spdlog::warn("veild: events: {}", st.error().message);

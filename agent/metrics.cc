@@ -118,10 +118,8 @@ class Metrics::ScrapeView : public prometheus::Collectable {
 
 Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
   auto& r = *registry_;
-  sessions_active_ = &BuildGauge()
-                          .Name("veil_sessions_active")
-                          .Help("Proxied sessions open now.")
-                          .Register(r);
+  sessions_active_ =
+      &BuildGauge().Name("veil_sessions_active").Help("Proxied sessions open now.").Register(r);
   sessions_total_ = &BuildCounter()
                          .Name("veil_sessions_total")
                          .Help("Sessions by how their startup ended: admitted, refused, error.")
@@ -134,10 +132,8 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                              .Name("veil_statements_blocked_total")
                              .Help("Statements refused by a guardrail.")
                              .Register(r);
-  rows_total_ = &BuildCounter()
-                     .Name("veil_rows_total")
-                     .Help("Result rows relayed to clients.")
-                     .Register(r);
+  rows_total_ =
+      &BuildCounter().Name("veil_rows_total").Help("Result rows relayed to clients.").Register(r);
   bytes_total_ = &BuildCounter()
                       .Name("veil_bytes_total")
                       .Help("Protocol bytes relayed, by direction.")
@@ -168,7 +164,8 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                     .Name("veil_flows_total")
                     .Help("Database flows seen by the eBPF layer, by verdict.")
                     .Register(r);
-  for (size_t i = 0; i < flows_.size(); ++i) flows_[i] = &flows.Add({{"verdict", kVerdictNames[i]}});
+  for (size_t i = 0; i < flows_.size(); ++i)
+    flows_[i] = &flows.Add({{"verdict", kVerdictNames[i]}});
 
   bpf_lost_ = &BuildCounter()
                    .Name("veil_bpf_events_lost_total")
@@ -189,7 +186,8 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                       .Name("veil_config_reloads_total")
                       .Help("Configuration reloads (SIGHUP), by result.")
                       .Register(r);
-  for (size_t i = 0; i < reloads_.size(); ++i) reloads_[i] = &reloads.Add({{"result", kReloadNames[i]}});
+  for (size_t i = 0; i < reloads_.size(); ++i)
+    reloads_[i] = &reloads.Add({{"result", kReloadNames[i]}});
 }
 
 Result<std::unique_ptr<Metrics>> Metrics::Create(std::string_view listen,
@@ -210,8 +208,8 @@ Result<std::unique_ptr<Metrics>> Metrics::Create(std::string_view listen,
     std::vector<int> ports = m->exposer_->GetListeningPorts();
     m->port_ = ports.empty() ? 0 : ports.front();
   } catch (const std::exception& e) {
-    return Error{"metrics_listen " + std::string(listen) + ": cannot serve /metrics (" +
-                 e.what() + ")"};
+    return Error{"metrics_listen " + std::string(listen) + ": cannot serve /metrics (" + e.what() +
+                 ")"};
   }
   return m;
 }

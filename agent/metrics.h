@@ -130,8 +130,7 @@ class Metrics {
   // ("127.0.0.1:9464", "[::1]:9464"); port 0 lets the kernel choose (see port()). `version`
   // becomes veil_build_info{version}. Fails with a message (nothing bound) if the address
   // cannot be bound. Startup code: may allocate, never throws.
-  static Result<std::unique_ptr<Metrics>> Create(std::string_view listen,
-                                                 std::string_view version);
+  static Result<std::unique_ptr<Metrics>> Create(std::string_view listen, std::string_view version);
   ~Metrics();
   Metrics(const Metrics&) = delete;
   Metrics& operator=(const Metrics&) = delete;

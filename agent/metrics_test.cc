@@ -124,8 +124,7 @@ TEST(MetricsTest, ServesCountersWithTheirLabelsOverHttp) {
   EXPECT_EQ(v["veil_statements_total{endpoint=\"orders-db\",kind=\"ddl\"}"], 1);
   EXPECT_EQ(v["veil_statements_total{endpoint=\"orders-db\",kind=\"write\"}"], 0);
   EXPECT_EQ(v["veil_statements_blocked_total{endpoint=\"orders-db\",guardrail=\"no-ddl\"}"], 1);
-  EXPECT_EQ(v["veil_statements_blocked_total{endpoint=\"orders-db\",guardrail=\"read-only\"}"],
-            0);
+  EXPECT_EQ(v["veil_statements_blocked_total{endpoint=\"orders-db\",guardrail=\"read-only\"}"], 0);
   EXPECT_EQ(v["veil_rows_total{endpoint=\"orders-db\"}"], 8);
   EXPECT_EQ(v["veil_bytes_total{direction=\"to_client\",endpoint=\"orders-db\"}"], 1000);
   EXPECT_EQ(v["veil_bytes_total{direction=\"to_upstream\",endpoint=\"orders-db\"}"], 42);
@@ -256,8 +255,8 @@ TEST(MetricsTest, NoLabelCanCarryAPrincipalOrFreeText) {
     EXPECT_THAT(body, ::testing::Not(HasSubstr(leak)));
   }
 
-  const std::set<std::string> label_names = {"endpoint", "outcome", "kind",   "guardrail",
-                                             "direction", "entity", "verdict", "sink",
+  const std::set<std::string> label_names = {"endpoint",  "outcome", "kind",    "guardrail",
+                                             "direction", "entity",  "verdict", "sink",
                                              "result",    "version", "le"};
   const std::regex label(R"re(([a-z_]+)="([^"]*)")re");
   const std::regex value_shape(R"([A-Za-z0-9_.+\-]*)");

@@ -106,7 +106,8 @@ ResultPlan PgTranscoder::PlanFor(const Description& d, std::span<const int16_t> 
     }
     c.policy = profile_->PolicyFor(
         {.schema = schema, .table = table, .column = f.name, .text_like = text_like});
-    c.label = table.empty() ? f.name : std::string(schema) + "." + std::string(table) + "." + f.name;
+    c.label =
+        table.empty() ? f.name : std::string(schema) + "." + std::string(table) + "." + f.name;
     if (c.policy.action == masker::ColumnPolicy::Action::kPass) {
       c.kind = ColumnPlan::Kind::kPass;
     } else if (!binary) {

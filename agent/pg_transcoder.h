@@ -54,11 +54,11 @@ struct ResultPlan {
 // NormalizeStatement) before it leaves the agent.
 struct StatementRecord {
   std::string text;
-  std::string guardrail;    // the guardrail that blocked it, if one did
-  std::string command_tag;  // of its (last) CommandComplete, e.g. "SELECT 3"
-  std::string sqlstate;     // of its ErrorResponse, if it failed
-  uint64_t rows = 0;        // DataRows sent to the client
-  uint64_t bytes = 0;       // bytes sent to the client while it ran
+  std::string guardrail;     // the guardrail that blocked it, if one did
+  std::string command_tag;   // of its (last) CommandComplete, e.g. "SELECT 3"
+  std::string sqlstate;      // of its ErrorResponse, if it failed
+  uint64_t rows = 0;         // DataRows sent to the client
+  uint64_t bytes = 0;        // bytes sent to the client while it ran
   masker::MaskStats masked;  // values masked, per entity (result rows, COPY, error texts)
   std::map<std::string, uint64_t> masked_by_column;  // ColumnPlan::label → values masked
   std::chrono::steady_clock::duration duration{};
@@ -230,7 +230,7 @@ class PgTranscoder {
     std::string text, guardrail;
   };
   std::map<std::string, StatementText, std::less<>> statement_texts_;  // by prepared name
-  std::optional<std::pair<std::string, std::string>> blocked_;          // NoteBlocked
+  std::optional<std::pair<std::string, std::string>> blocked_;         // NoteBlocked
   uint64_t rows_sent_ = 0, bytes_sent_ = 0;
   const std::vector<uint8_t>* out_ = nullptr;  // OnBackend's output while it runs
   size_t out_start_ = 0;

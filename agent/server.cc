@@ -184,8 +184,7 @@ Result<std::shared_ptr<Server::Listener>> Server::Listen(
   if (!ec) l->tcp->bind(tep, ec);
   if (!ec) l->tcp->listen(asio::socket_base::max_listen_connections, ec);
   if (ec)
-    return Error{"endpoint " + e.name() + ": cannot listen on " + e.listen() + ": " +
-                 ec.message()};
+    return Error{"endpoint " + e.name() + ": cannot listen on " + e.listen() + ": " + ec.message()};
   // Unix socket beside the control socket.
   const std::filesystem::path socket_dir =
       std::filesystem::path(agent_config_.control_socket()).parent_path();
@@ -235,9 +234,9 @@ Result<std::unique_ptr<Server>> Server::Start(const config::LoadedConfig& loaded
   // it themselves, within a second).
   std::vector<std::string> names;
   for (const auto& e : cfg.endpoints()) names.push_back(e.name());
-  auto control = ControlServer::Start(io, cfg.agent().control_socket(), server->grants_.get(),
-                                      server->clock_, std::move(names), &server->sessions_,
-                                      server->hooks_.flows);
+  auto control =
+      ControlServer::Start(io, cfg.agent().control_socket(), server->grants_.get(), server->clock_,
+                           std::move(names), &server->sessions_, server->hooks_.flows);
   if (!control.ok()) return control.error();
   server->control_ = std::move(control).value();
   if (auto* events = server->hooks_.events)
@@ -306,7 +305,8 @@ Status Server::Reload(const config::LoadedConfig& loaded) {
   for (auto& [name, l] : listeners_)
     if (!next.contains(name) || next[name] != l) {
       l->Close();
-      if (!next.contains(name)) spdlog::info("reload: endpoint {} removed; its live sessions go on", name);
+      if (!next.contains(name))
+        spdlog::info("reload: endpoint {} removed; its live sessions go on", name);
     }
   listeners_ = std::move(next);
   std::vector<std::string> names;

@@ -20,10 +20,10 @@ struct SessionContext {
   std::string endpoint;
   grants::Principal principal;  // from the kernel (eBPF flow or peer credentials)
   std::string principal_display;
-  std::optional<int32_t> pid;   // client process, when known
-  std::string src;              // client address "ip:port" or "unix"
-  std::string dst;              // what the client dialled (original destination) or the listen
-  std::string upstream;         // host:port of the real database
+  std::optional<int32_t> pid;  // client process, when known
+  std::string src;             // client address "ip:port" or "unix"
+  std::string dst;             // what the client dialled (original destination) or the listen
+  std::string upstream;        // host:port of the real database
   std::string database_user, database;
   std::string grant_id;
 };

@@ -31,18 +31,24 @@ StatementKind KindOf(std::string_view sql) {
   for (const auto& s : statements) {
     using K = sql::StatementInfo::Kind;
     if (s.kind == K::kDdl || s.ddl) return StatementKind::kDdl;
-    if (s.kind == K::kWrite || s.writes) kind = StatementKind::kWrite;
-    else if (s.kind == K::kRead && kind == StatementKind::kOther) kind = StatementKind::kRead;
+    if (s.kind == K::kWrite || s.writes)
+      kind = StatementKind::kWrite;
+    else if (s.kind == K::kRead && kind == StatementKind::kOther)
+      kind = StatementKind::kRead;
   }
   return kind;
 }
 
 std::string_view KindName(StatementKind k) {
   switch (k) {
-    case StatementKind::kRead: return "read";
-    case StatementKind::kWrite: return "write";
-    case StatementKind::kDdl: return "ddl";
-    default: return "other";
+    case StatementKind::kRead:
+      return "read";
+    case StatementKind::kWrite:
+      return "write";
+    case StatementKind::kDdl:
+      return "ddl";
+    default:
+      return "other";
   }
 }
 
@@ -50,9 +56,8 @@ events::MaskedCounts Counts(const StatementRecord& r) {
   events::MaskedCounts m;
   for (size_t i = 0; i < r.masked.per_entity.size(); ++i) {
     if (r.masked.per_entity[i] == 0) continue;
-    std::string name = i < masker::kBuiltinEntityCount
-                           ? std::string(masker::kBuiltinEntityNames[i])
-                           : std::string("CUSTOM");
+    std::string name = i < masker::kBuiltinEntityCount ? std::string(masker::kBuiltinEntityNames[i])
+                                                       : std::string("CUSTOM");
     m.by_entity[name] += static_cast<int64_t>(r.masked.per_entity[i]);
   }
   for (const auto& [column, n] : r.masked_by_column)
@@ -93,7 +98,8 @@ events::SessionInfo UsageReporter::Info(const SessionContext& s) const {
 
 void UsageReporter::SessionOpened(const SessionContext& s) {
   if (metrics_) metrics_->ForEndpoint(s.endpoint)->SessionStarted(SessionOutcome::kAdmitted);
-  if (pipeline_) pipeline_->Emit(events::SessionEvent(NowMs(), Info(s), events::SessionPhase::kOpen));
+  if (pipeline_)
+    pipeline_->Emit(events::SessionEvent(NowMs(), Info(s), events::SessionPhase::kOpen));
 }
 
 void UsageReporter::SessionRefused(const SessionContext& s, std::string_view sqlstate,
@@ -141,8 +147,7 @@ void UsageReporter::Statement(const SessionContext& s, const StatementRecord& r)
   st.command_tag = r.command_tag;
   st.rows = static_cast<int64_t>(r.rows);
   st.bytes = static_cast<int64_t>(r.bytes);
-  st.duration_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(r.duration).count();
+  st.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.duration).count();
   st.masked = Counts(r);
   st.guardrail = r.guardrail;
   st.sqlstate = r.sqlstate;

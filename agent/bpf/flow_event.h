@@ -37,9 +37,9 @@ struct FlowEvent {
   uint64_t cookie = 0;  // socket cookie, unique for the socket's life
   FlowProcess process;
   FlowVerdict verdict = FlowVerdict::kDirect;
-  std::string src;            // client address, "ip:port" or "[v6]:port"
-  std::string original_dst;   // what the client dialled
-  std::string redirected_to;  // veild's listen address when redirected, else empty
+  std::string src;              // client address, "ip:port" or "[v6]:port"
+  std::string original_dst;     // what the client dialled
+  std::string redirected_to;    // veild's listen address when redirected, else empty
   uint64_t bytes_sent = 0;      // client → server (kClosed; 0 on kEstablished)
   uint64_t bytes_received = 0;  // server → client
   uint64_t ts_ns = 0;           // CLOCK_MONOTONIC (bpf_ktime_get_ns)

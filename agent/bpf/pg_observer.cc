@@ -19,7 +19,8 @@ constexpr size_t kMaxNamedStatements = 10000;
 uint32_t ReadBe32(std::string_view s, size_t pos) {
   return (uint32_t{static_cast<uint8_t>(s[pos])} << 24) |
          (uint32_t{static_cast<uint8_t>(s[pos + 1])} << 16) |
-         (uint32_t{static_cast<uint8_t>(s[pos + 2])} << 8) | uint32_t{static_cast<uint8_t>(s[pos + 3])};
+         (uint32_t{static_cast<uint8_t>(s[pos + 2])} << 8) |
+         uint32_t{static_cast<uint8_t>(s[pos + 3])};
 }
 
 std::span<const uint8_t> Bytes(std::string_view s) {
@@ -194,8 +195,8 @@ bool PgObserver::Feed(Connection& conn, bool client_to_server, std::string_view 
         return true;
       }
       ++stats_.realigned;
-      conn.frontend = std::make_unique<pg::FrontendDecoder>(
-          conn.limits, pg::FrontendDecoder::Phase::kTyped);
+      conn.frontend =
+          std::make_unique<pg::FrontendDecoder>(conn.limits, pg::FrontendDecoder::Phase::kTyped);
       conn.frontend_buffer.clear();
       conn.frontend_aligned = true;
     }

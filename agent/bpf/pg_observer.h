@@ -53,10 +53,10 @@ struct ObservedStatement {
   // Raw SQL from Query, or from the Parse behind an Execute. Not normalized: it may hold
   // literals, and the caller must normalize before it leaves the process.
   std::string statement;
-  bool extended = false;     // Parse/Bind/Execute rather than a simple Query
-  std::string command_tag;   // "SELECT 1", "INSERT 0 3"; "" on error
-  uint64_t rows = 0;         // from the tag when it has a count, else the DataRows seen
-  std::string sqlstate;      // the ErrorResponse's SQLSTATE; "" on success
+  bool extended = false;    // Parse/Bind/Execute rather than a simple Query
+  std::string command_tag;  // "SELECT 1", "INSERT 0 3"; "" on error
+  uint64_t rows = 0;        // from the tag when it has a count, else the DataRows seen
+  std::string sqlstate;     // the ErrorResponse's SQLSTATE; "" on success
 };
 
 using ObservedStatementCallback = std::function<void(const ObservedStatement&)>;

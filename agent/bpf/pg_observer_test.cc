@@ -24,7 +24,9 @@ constexpr uint32_t kTgid = 4242;
 constexpr uint64_t kSsl = 0x5555deadbeef;
 constexpr char kRemote[] = "10.0.0.5:5432";
 
-std::string Str(const std::vector<uint8_t>& bytes) { return std::string(bytes.begin(), bytes.end()); }
+std::string Str(const std::vector<uint8_t>& bytes) {
+  return std::string(bytes.begin(), bytes.end());
+}
 
 std::vector<uint8_t> Startup(const char* user, const char* database) {
   return Packet(HandWire().I32(196608).Str("user").Str(user).Str("database").Str(database).U8(0));
@@ -59,8 +61,7 @@ std::vector<uint8_t> BindComplete() { return Frame('2'); }
 
 class PgObserverTest : public ::testing::Test {
  protected:
-  PgObserverTest()
-      : observer_({}, [this](const ObservedStatement& s) { seen_.push_back(s); }) {}
+  PgObserverTest() : observer_({}, [this](const ObservedStatement& s) { seen_.push_back(s); }) {}
 
   void Write(const std::vector<uint8_t>& bytes, bool truncated = false) {
     Send(TlsDirection::kWrite, Str(bytes), truncated);
@@ -115,7 +116,8 @@ TEST_F(PgObserverTest, EveryByteInItsOwnChunk) {
   bytewise(TlsDirection::kWrite, Startup("bob", "bob"));
   bytewise(TlsDirection::kRead, Concat({AuthOk(), Ready()}));
   bytewise(TlsDirection::kWrite, QueryMsg("SELECT 2"));
-  bytewise(TlsDirection::kRead, Concat({RowDesc(), Row("a"), Row("b"), Complete("SELECT 2"), Ready()}));
+  bytewise(TlsDirection::kRead,
+           Concat({RowDesc(), Row("a"), Row("b"), Complete("SELECT 2"), Ready()}));
   ASSERT_EQ(seen_.size(), 1u);
   EXPECT_EQ(seen_[0].statement, "SELECT 2");
   EXPECT_EQ(seen_[0].rows, 2u);
@@ -140,7 +142,8 @@ TEST_F(PgObserverTest, ExtendedProtocolNamedStatementReused) {
   Handshake();
   Write(Concat({ParseMsg("s1", "SELECT v FROM t WHERE k = $1"), BindMsg("", "s1"), ExecuteMsg(""),
                 SyncMsg()}));
-  Read(Concat({ParseComplete(), BindComplete(), Row("x"), Row("y"), Complete("SELECT 2"), Ready()}));
+  Read(
+      Concat({ParseComplete(), BindComplete(), Row("x"), Row("y"), Complete("SELECT 2"), Ready()}));
   Write(Concat({BindMsg("", "s1"), ExecuteMsg(""), SyncMsg()}));
   Read(Concat({BindComplete(), Row("z"), Complete("SELECT 1"), Ready()}));
   ASSERT_EQ(seen_.size(), 2u);
@@ -173,7 +176,10 @@ TEST_F(PgObserverTest, ErrorsCarryTheirSqlstate) {
 TEST_F(PgObserverTest, JoinsMidStreamAtTheNextMessageBoundary) {
   // The tail of a Query whose head was never seen, and the tail of a DataRow.
   Send(TlsDirection::kWrite, "ROM big_table WHERE x > 5");
-  Send(TlsDirection::kRead, std::string("\x00\x03" "abc", 5) + Str(Complete("SELECT 9")));
+  Send(TlsDirection::kRead, std::string("\x00\x03"
+                                        "abc",
+                                        5) +
+                                Str(Complete("SELECT 9")));
   EXPECT_THAT(seen_, IsEmpty());
   EXPECT_EQ(observer_.stats().skipped_chunks, 2u);
 
@@ -248,9 +254,9 @@ TEST(PgObserverEndpoints, OnlyObservedEndpointsAreDecoded) {
 
 TEST_F(PgObserverTest, RandomInputNeverCrashes) {
   std::mt19937 rng(7);
-  std::vector<std::string> pieces = {Str(QueryMsg("SELECT 1")), Str(Row("x")), Str(Ready()),
-                                     Str(Complete("SELECT 1")), Str(Startup("a", "b")),
-                                     Str(ErrorMsg("XX000"))};
+  std::vector<std::string> pieces = {
+      Str(QueryMsg("SELECT 1")), Str(Row("x")),          Str(Ready()),
+      Str(Complete("SELECT 1")), Str(Startup("a", "b")), Str(ErrorMsg("XX000"))};
   for (int i = 0; i < 20000; ++i) {
     std::string data;
     if (rng() % 2) {

@@ -83,15 +83,17 @@ Status MountTracefs(const std::string& tracefs) {
   struct stat st;
   if (::stat((tracefs + "/events").c_str(), &st) == 0) return Status::Ok();
   if (errno == EACCES) {
-    return Error{"tracefs at " + tracefs + " is mounted but not readable: the syscall "
+    return Error{"tracefs at " + tracefs +
+                 " is mounted but not readable: the syscall "
                  "tracepoints need root (or CAP_DAC_READ_SEARCH with CAP_BPF and CAP_PERFMON)"};
   }
   if (::mount("nodev", tracefs.c_str(), "tracefs", 0, nullptr) != 0) {
     int err = errno;
-    return Error{"mounting tracefs on " + tracefs + " for the syscall tracepoints: " +
-                 std::strerror(err) +
+    return Error{"mounting tracefs on " + tracefs +
+                 " for the syscall tracepoints: " + std::strerror(err) +
                  (err == EPERM ? " (needs CAP_SYS_ADMIN; or mount it before starting veild: "
-                                 "mount -t tracefs nodev " + tracefs + ")"
+                                 "mount -t tracefs nodev " +
+                                     tracefs + ")"
                                : "")};
   }
   return Status::Ok();
@@ -117,7 +119,8 @@ bool ParseTcpLine(const std::string& line, bool v6, uint64_t inode, std::string*
   std::istringstream in(line);
   std::string sl, local, rem, st, queues, timer, retr, uid, timeout;
   uint64_t line_inode = 0;
-  if (!(in >> sl >> local >> rem >> st >> queues >> timer >> retr >> uid >> timeout >> line_inode)) {
+  if (!(in >> sl >> local >> rem >> st >> queues >> timer >> retr >> uid >> timeout >>
+        line_inode)) {
     return false;
   }
   if (line_inode != inode) return false;
@@ -196,8 +199,9 @@ Result<std::vector<std::string>> FindLibssl() {
     found.push_back(::realpath(path.c_str(), real) ? real : path);
   }
   if (found.empty()) {
-    return Error{"no libssl.so.3 found (ldconfig -p, /lib, /usr/lib): install libssl3 or pass "
-                 "the library's path"};
+    return Error{
+        "no libssl.so.3 found (ldconfig -p, /lib, /usr/lib): install libssl3 or pass "
+        "the library's path"};
   }
   return found;
 }
@@ -252,13 +256,19 @@ struct TlsTracer::Impl {
     chunk.ts_ns = ev.ts_ns;
     chunk.truncated = (ev.flags & TLS_F_TRUNCATED) != 0;
     chunk.comm.assign(ev.comm, strnlen(ev.comm, sizeof(ev.comm)));
-    chunk.data.assign(reinterpret_cast<const char*>(data) + offsetof(tls_event, data),
-                      ev.data_len);
+    chunk.data.assign(reinterpret_cast<const char*>(data) + offsetof(tls_event, data), ev.data_len);
     switch (ev.kind) {
-      case TLS_EV_READ: chunk.direction = TlsDirection::kRead; break;
-      case TLS_EV_WRITE: chunk.direction = TlsDirection::kWrite; break;
-      case TLS_EV_CLOSE: chunk.direction = TlsDirection::kClose; break;
-      default: return 0;
+      case TLS_EV_READ:
+        chunk.direction = TlsDirection::kRead;
+        break;
+      case TLS_EV_WRITE:
+        chunk.direction = TlsDirection::kWrite;
+        break;
+      case TLS_EV_CLOSE:
+        chunk.direction = TlsDirection::kClose;
+        break;
+      default:
+        return 0;
     }
     auto key = std::make_tuple(ev.tgid, ev.fd, ev.ssl);
     if (ev.flags & TLS_F_ADDR_VALID) {
@@ -366,18 +376,18 @@ Result<std::unique_ptr<TlsTracer>> TlsTracer::Start(TlsTracerOptions options,
   for (const std::string& library : libraries) {
     for (const Probe& probe : probes) {
       LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = probe.retprobe, .func_name = probe.symbol);
-      if (Status s = attach(bpf_program__attach_uprobe_opts(probe.prog, -1, library.c_str(), 0,
-                                                            &opts),
-                            std::string(probe.retprobe ? "uretprobe " : "uprobe ") + library +
-                                ":" + probe.symbol);
+      if (Status s =
+              attach(bpf_program__attach_uprobe_opts(probe.prog, -1, library.c_str(), 0, &opts),
+                     std::string(probe.retprobe ? "uretprobe " : "uprobe ") + library + ":" +
+                         probe.symbol);
           !s.ok()) {
         return s.error();
       }
     }
   }
 
-  impl->ring.reset(ring_buffer__new(bpf_map__fd(skel->maps.tls_events), &Impl::OnEvent,
-                                    impl.get(), nullptr));
+  impl->ring.reset(
+      ring_buffer__new(bpf_map__fd(skel->maps.tls_events), &Impl::OnEvent, impl.get(), nullptr));
   if (!impl->ring) return KernelError("opening the TLS ring buffer", errno);
   auto tracer = std::unique_ptr<TlsTracer>(new TlsTracer(std::move(impl)));
   tracer->libraries_ = std::move(libraries);
@@ -396,8 +406,8 @@ TlsTracer::~TlsTracer() {
 
 Status TlsTracer::Watch(uint32_t tgid) {
   uint8_t one = 1;
-  if (bpf_map__update_elem(impl_->skel->maps.watched_tgids, &tgid, sizeof(tgid), &one,
-                           sizeof(one), BPF_ANY) != 0) {
+  if (bpf_map__update_elem(impl_->skel->maps.watched_tgids, &tgid, sizeof(tgid), &one, sizeof(one),
+                           BPF_ANY) != 0) {
     return KernelError("watching process " + std::to_string(tgid), errno);
   }
   return Status::Ok();

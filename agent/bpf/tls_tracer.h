@@ -15,9 +15,10 @@
 // service on the same host never wakes userspace; it still pays the uprobe and uretprobe traps
 // (the return probe is armed before the filter runs; uprobe sessions, Linux 6.10 with libbpf
 // 1.5, could skip it) — about 6 us per SSL call on the 2-vCPU VM measured with
-// tools/bench/ssl_uprobe_bench.cc, against 2.3 us for the call itself. A tgid rather than a per-socket filter, because the SSL* is only paired with its
-// socket inside the call; the first plaintext of a connection may predate Watch(), which
-// PgObserver tolerates (it resyncs mid-stream).
+// tools/bench/ssl_uprobe_bench.cc, against 2.3 us for the call itself. A tgid rather than a
+// per-socket filter, because the SSL* is only paired with its socket inside the call; the first
+// plaintext of a connection may predate Watch(), which PgObserver tolerates (it resyncs
+// mid-stream).
 //
 // Pairing (see bpf/tls.bpf.c): the socket is the one the first read/write-family syscall names
 // while an SSL_* call is active on the same thread; calls served from buffered records use the

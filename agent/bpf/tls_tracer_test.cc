@@ -37,12 +37,12 @@ bool InCi() {
   return ci != nullptr && std::string(ci) == "true";
 }
 
-#define REQUIRE_ROOT()                                                                   \
-  do {                                                                                   \
-    if (geteuid() != 0) {                                                                \
-      if (InCi()) FAIL() << "CI=true: this test needs root (CAP_BPF, CAP_PERFMON)";      \
-      GTEST_SKIP() << "needs root: eBPF uprobes need CAP_BPF and CAP_PERFMON";           \
-    }                                                                                    \
+#define REQUIRE_ROOT()                                                              \
+  do {                                                                              \
+    if (geteuid() != 0) {                                                           \
+      if (InCi()) FAIL() << "CI=true: this test needs root (CAP_BPF, CAP_PERFMON)"; \
+      GTEST_SKIP() << "needs root: eBPF uprobes need CAP_BPF and CAP_PERFMON";      \
+    }                                                                               \
   } while (0)
 
 int FreePort() {
@@ -108,11 +108,11 @@ class TlsTracerTest : public ::testing::Test {
               0)
         << "initdb failed, see " << log;
     port_ = FreePort();
-    postgres_ = Spawn({std::string(kPgBin) + "/postgres", "-D", dir_ + "/data", "-p",
-                       std::to_string(port_), "-k", dir_, "-c", "listen_addresses=127.0.0.1",
-                       "-c", "ssl=on", "-c", "ssl_cert_file=" + crt, "-c", "ssl_key_file=" + key,
-                       "-c", "fsync=off"},
-                      pg, log);
+    postgres_ =
+        Spawn({std::string(kPgBin) + "/postgres", "-D", dir_ + "/data", "-p", std::to_string(port_),
+               "-k", dir_, "-c", "listen_addresses=127.0.0.1", "-c", "ssl=on", "-c",
+               "ssl_cert_file=" + crt, "-c", "ssl_key_file=" + key, "-c", "fsync=off"},
+              pg, log);
     for (int i = 0; i < 100; ++i) {
       if (Wait(Spawn({"/usr/bin/psql", ConnString(), "-c", "SELECT 1"}, nullptr, log)) == 0) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -154,8 +154,8 @@ TEST_F(TlsTracerTest, PsqlPlaintextAndItsStatementAreObserved) {
   // psql waits on a pipe until its pid is watched, so the whole connection is traced.
   int go[2];
   ASSERT_EQ(pipe(go), 0);
-  pid_t psql = Spawn({"/usr/bin/psql", ConnString(), "-c", kProbe}, nullptr, dir_ + "/psql.out",
-                     go[0]);
+  pid_t psql =
+      Spawn({"/usr/bin/psql", ConnString(), "-c", kProbe}, nullptr, dir_ + "/psql.out", go[0]);
   close(go[0]);
   ASSERT_TRUE((*tracer)->Watch(static_cast<uint32_t>(psql)).ok());
   ASSERT_EQ(write(go[1], "x", 1), 1);
@@ -185,7 +185,8 @@ TEST_F(TlsTracerTest, PsqlPlaintextAndItsStatementAreObserved) {
     if (c.direction == TlsDirection::kWrite && c.data.find(kProbe) != std::string::npos) {
       wrote_statement = true;
     }
-    if (c.direction == TlsDirection::kRead && c.data.find("veil-tls-probe-42") != std::string::npos &&
+    if (c.direction == TlsDirection::kRead &&
+        c.data.find("veil-tls-probe-42") != std::string::npos &&
         c.data.find("SELECT 1") != std::string::npos) {
       read_result = true;
     }

@@ -247,7 +247,8 @@ class PinGuard {
   bool Remove() {
     Status s = FlowLayer::RemoveAll(dir_);
     if (!s.ok()) {
-      std::fprintf(stderr, "connect_bench: removing %s failed: %s\n  remove it by hand: rm -rf %s\n",
+      std::fprintf(stderr,
+                   "connect_bench: removing %s failed: %s\n  remove it by hand: rm -rf %s\n",
                    dir_.c_str(), s.error().message.c_str(), dir_.c_str());
       return false;
     }
@@ -260,8 +261,8 @@ class PinGuard {
 };
 
 void PrintRows(const std::vector<Row>& rows) {
-  std::printf("\n%-58s %8s %8s %8s %9s %9s %13s %6s\n", "case", "median", "p99", "mean",
-              "+median", "+mean", "ring events", "lost");
+  std::printf("\n%-58s %8s %8s %8s %9s %9s %13s %6s\n", "case", "median", "p99", "mean", "+median",
+              "+mean", "ring events", "lost");
   // "µs" is 3 bytes for 2 columns, hence the wider fields.
   std::printf("%-58s %9s %9s %9s %10s %10s %13s %6s\n", "", "µs", "µs", "µs", "µs", "µs",
               "got/expected", "");
@@ -277,9 +278,9 @@ void PrintRows(const std::vector<Row>& rows) {
       std::printf("%-58s %8.2f %8.2f %8.2f %9s %9s %13s %6s\n", r.name.c_str(), r.median_us,
                   r.p99_us, r.mean_us, "-", "-", ev, lost);
     } else {
-      std::printf("%-58s %8.2f %8.2f %8.2f %+9.2f %+9.2f %13s %6s\n", r.name.c_str(),
-                  r.median_us, r.p99_us, r.mean_us, r.median_us - base.median_us,
-                  r.mean_us - base.mean_us, ev, lost);
+      std::printf("%-58s %8.2f %8.2f %8.2f %+9.2f %+9.2f %13s %6s\n", r.name.c_str(), r.median_us,
+                  r.p99_us, r.mean_us, r.median_us - base.median_us, r.mean_us - base.mean_us, ev,
+                  lost);
     }
   }
   for (const Row& r : rows) {
@@ -288,10 +289,10 @@ void PrintRows(const std::vector<Row>& rows) {
 }
 
 int Run(int iterations) {
-  auto a = Listen("127.0.0.1");  // case 1, 2: a port veil does not care about
-  auto b = Listen("127.0.0.1");  // case 3: made a traced database port
-  auto decoy = Listen("127.0.0.2");   // case 4: the protected upstream's address
-  auto proxy = Listen("127.0.0.1");   // case 4: where the redirect sends it ("veild")
+  auto a = Listen("127.0.0.1");      // case 1, 2: a port veil does not care about
+  auto b = Listen("127.0.0.1");      // case 3: made a traced database port
+  auto decoy = Listen("127.0.0.2");  // case 4: the protected upstream's address
+  auto proxy = Listen("127.0.0.1");  // case 4: where the redirect sends it ("veild")
   for (auto* l : {&a, &b, &decoy, &proxy}) {
     if (!l->ok()) {
       std::fprintf(stderr, "connect_bench: %s\n", l->error().message.c_str());
@@ -307,9 +308,10 @@ int Run(int iterations) {
               iterations, std::max(100, std::min(1000, iterations / 10)));
   std::printf("client sockets: SO_LINGER {1,0}, so close() sends RST and no TIME_WAIT builds up\n");
   std::printf("server side: accepted and closed by the same thread after each close(), untimed\n");
-  std::printf("hooks: own_tgid=0, own_mark=0 (this process is not exempt); ring buffer drained "
-              "with Poll(0) every %d connects, untimed\n",
-              kDrainEvery);
+  std::printf(
+      "hooks: own_tgid=0, own_mark=0 (this process is not exempt); ring buffer drained "
+      "with Poll(0) every %d connects, untimed\n",
+      kDrainEvery);
 
   std::vector<Row> rows;
   auto add = [&](const Case& c, const EventCounts& counts) -> bool {

@@ -135,7 +135,8 @@ int main(int argc, char** argv) {
     }
     auto stats = (*tracer)->stats();
     std::printf("chunks delivered %llu, lost %llu, unpaired %llu\n",
-                static_cast<unsigned long long>(chunks), static_cast<unsigned long long>(stats.lost),
+                static_cast<unsigned long long>(chunks),
+                static_cast<unsigned long long>(stats.lost),
                 static_cast<unsigned long long>(stats.unpaired));
   }
   SSL_free(p.client);

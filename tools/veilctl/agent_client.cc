@@ -47,9 +47,8 @@ bool ReadFrame(int fd, control::v1::Response* resp) {
 
 }  // namespace
 
-Result<control::v1::Response> Call(
-    const std::string& socket_path, const control::v1::Request& req,
-    const std::function<bool(const control::v1::Response&)>& more) {
+Result<control::v1::Response> Call(const std::string& socket_path, const control::v1::Request& req,
+                                   const std::function<bool(const control::v1::Response&)>& more) {
   const std::string unreachable =
       "agent unreachable at " + socket_path + ": is veil.service running?";
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
