@@ -3,6 +3,7 @@
 #include <netdb.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <fstream>
 
@@ -31,6 +32,11 @@ std::optional<uint64_t> OwnServiceCgroup() {
     if (!path.ends_with(".service")) return std::nullopt;
     auto root = bpf::CgroupV2Root();
     if (!root.ok()) return std::nullopt;
+    // Exempting a cgroup exempts every process in it: only when veild is alone there.
+    std::ifstream procs(*root + path + "/cgroup.procs");
+    std::string pid;
+    while (procs >> pid)
+      if (pid != std::to_string(::getpid())) return std::nullopt;
     auto id = bpf::CgroupIdOf(*root + path);
     if (!id.ok()) return std::nullopt;
     return *id;

@@ -69,8 +69,9 @@ class KernelFlows {
   Metrics* metrics_ = nullptr;
 };
 
-// The cgroup id of this process's cgroup when it is a systemd service of its own (veil.service),
-// so the eBPF layer can exempt it; nullopt otherwise (a shared cgroup must not be exempted).
+// The cgroup id of this process's cgroup when it is a systemd service of its own (veil.service)
+// with no other process in it, so the eBPF layer can exempt it; nullopt otherwise (exempting a
+// shared cgroup would let its other processes reach protected databases directly).
 std::optional<uint64_t> OwnServiceCgroup();
 
 // "ip:port" or "[v6]:port" in one canonical form (IPv4-mapped IPv6 as IPv4), for matching.
