@@ -131,7 +131,13 @@ def test_request_approve_query_revoke(users, pg, start_veild, tmp_path, run_dir)
 
     # The audit trail: every grant change (3005) and control call (6003), by whom, with the
     # refused self-approval too; the free-text reason never (it may hold anything).
-    events = [json.loads(l) for l in open(f"{tmp_path}/events.jsonl") if l.strip()]
+    deadline = time.time() + 10  # events are written by the sink's own thread
+    while True:
+        events = [json.loads(l) for l in open(f"{tmp_path}/events.jsonl") if l.strip()]
+        if any(e.get("unmapped", {}).get("grant_event") == "revoked" for e in events) or \
+                time.time() > deadline:
+            break
+        time.sleep(0.1)
     grant_events = [(e["unmapped"]["grant_event"], e["actor"]["user"]["name"])
                     for e in events if e["class_uid"] == 3005]
     assert grant_events == [("requested", alice), ("approved", bob), ("revoked", bob)], \

@@ -220,7 +220,10 @@ def test_metrics_endpoint_counts_sessions_statements_and_masked_values(pg, start
             if line and not line.startswith("#"):
                 k, v = line.rsplit(" ", 1)
                 values[k] = float(v)
-        if values.get('veil_sessions_total{endpoint="shop-db",outcome="admitted"}', 0) >= 1 or \
+        # Statements are counted just after their results reach the client: poll, don't race.
+        if (values.get('veil_sessions_total{endpoint="shop-db",outcome="admitted"}', 0) >= 1 and
+                values.get('veil_statements_total{endpoint="shop-db",kind="read"}', 0) >= 2 and
+                values.get('veil_events_written_total{sink="file"}', 0) >= 1) or \
                 time.monotonic() > deadline:
             break
         time.sleep(0.2)
