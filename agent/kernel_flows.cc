@@ -100,7 +100,6 @@ void KernelFlows::WaitForEvents() {
 void KernelFlows::OnEvent(const bpf::FlowEvent& e) {
   grants::Principal principal = resolver_.Resolve(e.process);
   if (e.kind == bpf::FlowEvent::Kind::kEstablished) {
-    ++seen_[static_cast<size_t>(e.verdict)];
     if (metrics_) metrics_->Flow(e.verdict);
     if (e.verdict == bpf::FlowVerdict::kObserved && on_observed) on_observed(e.process, principal);
   }

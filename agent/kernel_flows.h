@@ -51,9 +51,7 @@ class KernelFlows {
   std::function<void(const bpf::FlowProcess&, const grants::Principal&)> on_observed;
 
   FlowTable& table() { return table_; }
-  bpf::FlowSource& source() { return *source_; }
   uint64_t lost_events() const { return source_->lost_events(); }
-  uint64_t flows_seen(bpf::FlowVerdict v) const { return seen_[static_cast<size_t>(v)]; }
   Status Shutdown() { return source_->Shutdown(); }
 
  private:
@@ -65,7 +63,6 @@ class KernelFlows {
   FlowTable table_;
   std::map<std::string, std::string> endpoint_by_address_;  // "ip:port" (v4 unmapped) → name
   asio::posix::stream_descriptor events_;
-  std::array<uint64_t, 3> seen_{};
   Metrics* metrics_ = nullptr;
 };
 

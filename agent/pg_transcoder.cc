@@ -345,7 +345,7 @@ void PgTranscoder::RebaseFront() {
   o.masked_base = stats_;
   o.rows_base = rows_sent_;
   o.bytes_base = BytesSent();
-  o.started = std::max(o.started, std::chrono::steady_clock::now());
+  o.started = std::chrono::steady_clock::now();
 }
 
 void PgTranscoder::PopUntilSync() {

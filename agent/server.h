@@ -63,9 +63,6 @@ class Server {
   // there is reported and otherwise ignored. Call on ios[0].
   Status Reload(const config::LoadedConfig& config);
 
-  // Live sessions (for tests and the status line).
-  size_t SessionCount() const { return sessions_.List().size(); }
-
  private:
   struct Listener;
   struct Generation;
