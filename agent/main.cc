@@ -84,6 +84,11 @@ int main(int argc, char** argv) {
     ios.push_back(std::make_unique<asio::io_context>(1));
     io_ptrs.push_back(ios.back().get());
   }
+  // Signal handlers before anything can be reached from outside: once a listener is open, an
+  // SRE's `systemctl reload` (SIGHUP) or stop may come at once, and without a handler SIGHUP's
+  // default action would end veild. signal_set queues what arrives before its async_wait.
+  asio::signal_set signals(*ios[0], SIGINT, SIGTERM);
+  asio::signal_set hup(*ios[0], SIGHUP);
   // The eBPF flow layer first: the redirect must be in place (or adopted from the pins of an
   // earlier run) before the listeners accept. A missing privilege stops startup with its fix.
   veil::grants::SystemClock clock;
@@ -195,7 +200,6 @@ int main(int argc, char** argv) {
   }
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   for (auto& io : ios) guards.push_back(asio::make_work_guard(*io));
-  asio::signal_set signals(*ios[0], SIGINT, SIGTERM);
   signals.async_wait([&](const std::error_code&, int sig) {
     spdlog::info("veild: signal {}, stopping", sig);
     sd_notify(0, "STOPPING=1");
@@ -206,7 +210,6 @@ int main(int argc, char** argv) {
     for (auto& io : ios) io->stop();
   });
   // SIGHUP: reload endpoints, policies and profiles; a bad file keeps the running config.
-  asio::signal_set hup(*ios[0], SIGHUP);
   std::function<void(const std::error_code&, int)> on_hup = [&](const std::error_code& ec, int) {
     if (ec) return;
     timespec now{};
