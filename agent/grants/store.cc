@@ -12,8 +12,6 @@
 
 namespace veil::grants {
 
-void internal::SqliteCloser::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-
 namespace {
 
 using internal::PolicyRule;
@@ -65,109 +63,10 @@ constexpr char kGrantColumns[] =
     "id, principal, access, masking, requested_at, not_before, not_after, ttl, pending_until, "
     "reason, requester, state, denied_by, revoked_by";
 
-Error DbError(sqlite3* db, std::string_view what) {
-  return Error{"grants.db: " + std::string(what) + ": " + sqlite3_errmsg(db)};
-}
-
-// One prepared statement. Binds are 1-based, columns 0-based, as in SQLite.
-class Stmt {
- public:
-  static Result<Stmt> Prepare(sqlite3* db, std::string_view sql) {
-    sqlite3_stmt* s = nullptr;
-    if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &s, nullptr) !=
-        SQLITE_OK) {
-      return DbError(db, "prepare");
-    }
-    return Stmt(db, s);
-  }
-
-  Stmt& Bind(int i, int64_t v) {
-    sqlite3_bind_int64(s_.get(), i, v);
-    return *this;
-  }
-  Stmt& Bind(int i, std::string_view v) {
-    sqlite3_bind_text(s_.get(), i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-
-  // True: a row is ready; false: done.
-  Result<bool> Step() {
-    int rc = sqlite3_step(s_.get());
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    return DbError(db_, "step");
-  }
-  Status Run() {
-    auto r = Step();
-    if (!r.ok()) return r.error();
-    return Status::Ok();
-  }
-  int ErrorCode() const { return sqlite3_extended_errcode(db_); }
-
-  int64_t Int(int col) { return sqlite3_column_int64(s_.get(), col); }
-  bool IsNull(int col) { return sqlite3_column_type(s_.get(), col) == SQLITE_NULL; }
-  std::string Text(int col) {
-    const unsigned char* t = sqlite3_column_text(s_.get(), col);
-    return t ? std::string(reinterpret_cast<const char*>(t),
-                           static_cast<size_t>(sqlite3_column_bytes(s_.get(), col)))
-             : std::string();
-  }
-
- private:
-  struct Finalizer {
-    void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-  };
-  Stmt(sqlite3* db, sqlite3_stmt* s) : db_(db), s_(s) {}
-
-  sqlite3* db_;
-  std::unique_ptr<sqlite3_stmt, Finalizer> s_;
-};
-
-Status Exec(sqlite3* db, const char* sql) {
-  char* msg = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
-    std::string text = msg ? msg : sqlite3_errmsg(db);
-    sqlite3_free(msg);
-    return Error{"grants.db: " + text};
-  }
-  return Status::Ok();
-}
-
-// BEGIN IMMEDIATE on construction (the write lock up front, so a read-then-write never fails
-// half-way with SQLITE_BUSY); ROLLBACK on destruction unless committed.
-class Transaction {
- public:
-  explicit Transaction(sqlite3* db) : db_(db) {}
-  ~Transaction() {
-    if (open_) (void)Exec(db_, "ROLLBACK");
-  }
-  Status Begin() {
-    Status s = Exec(db_, "BEGIN IMMEDIATE");
-    open_ = s.ok();
-    return s;
-  }
-  Status Commit() {
-    Status s = Exec(db_, "COMMIT");
-    if (s.ok()) open_ = false;
-    return s;
-  }
-
- private:
-  sqlite3* db_;
-  bool open_ = false;
-};
-
-#define VEIL_RETURN_IF_ERROR(expr)      \
-  do {                                  \
-    if (Status s_ = (expr); !s_.ok()) { \
-      return s_.error();                \
-    }                                   \
-  } while (0)
-
-#define VEIL_ASSIGN_OR_RETURN(lhs, expr)               \
-  auto lhs##_result = (expr);                          \
-  if (!lhs##_result.ok()) return lhs##_result.error(); \
-  auto lhs = std::move(*lhs##_result)
+using sqlite::DbError;
+using sqlite::Exec;
+using sqlite::Stmt;
+using sqlite::Transaction;
 
 bool Contains(const std::vector<std::string>& list, std::string_view s) {
   return std::find(list.begin(), list.end(), s) != list.end();
@@ -393,49 +292,15 @@ Status InitSchema(sqlite3* db) {
   return txn.Commit();
 }
 
-Status CreatePrivateFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) {
-    return Error{"cannot open " + path + ": " + std::strerror(errno)};
-  }
-  // Tighten a file that an earlier hand or a wide umask left readable by others.
-  struct stat st {};
-  Status status = Status::Ok();
-  if (fstat(fd, &st) == 0 && (st.st_mode & 077) != 0 && fchmod(fd, 0600) != 0) {
-    status = Error{"cannot chmod 0600 " + path + ": " + std::strerror(errno)};
-  }
-  ::close(fd);
-  return status;
-}
-
 }  // namespace
 
-GrantStore::GrantStore(const Clock& clock, std::unique_ptr<sqlite3, internal::SqliteCloser> db)
-    : clock_(clock), db_(std::move(db)) {}
+GrantStore::GrantStore(const Clock& clock, sqlite::Db db) : clock_(clock), db_(std::move(db)) {}
 
 GrantStore::~GrantStore() = default;
 
 Result<std::unique_ptr<GrantStore>> GrantStore::Open(const config::v1::Grants& policies,
                                                      const Clock& clock, std::string db_path) {
-  VEIL_RETURN_IF_ERROR(CreatePrivateFile(db_path));
-  sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(db_path.c_str(), &raw,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_NOFOLLOW,
-                           nullptr);
-  std::unique_ptr<sqlite3, internal::SqliteCloser> db(raw);
-  if (rc != SQLITE_OK) {
-    return Error{"cannot open " + db_path + ": " +
-                 (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc))};
-  }
-  sqlite3_busy_timeout(db.get(), 5000);  // another process (a backup, sqlite3 CLI) may hold it
-  {
-    VEIL_ASSIGN_OR_RETURN(wal, Stmt::Prepare(db.get(), "PRAGMA journal_mode = WAL"));
-    VEIL_ASSIGN_OR_RETURN(row, wal.Step());
-    if (!row || wal.Text(0) != "wal") {
-      return Error{db_path + ": cannot switch to WAL journal mode"};
-    }
-  }
-  VEIL_RETURN_IF_ERROR(Exec(db.get(), "PRAGMA synchronous = FULL"));
+  VEIL_ASSIGN_OR_RETURN(db, sqlite::Open(db_path, 0600));
   VEIL_RETURN_IF_ERROR(Exec(db.get(), "PRAGMA foreign_keys = ON"));
   if (Status s = InitSchema(db.get()); !s.ok()) {
     return Error{db_path + ": " + s.error().message};

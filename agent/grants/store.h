@@ -69,9 +69,8 @@
 #include "agent/grants/grant.h"
 #include "agent/grants/principal.h"
 #include "common/result.h"
+#include "common/sqlite.h"
 #include "config/veil_config.pb.h"
-
-struct sqlite3;
 
 namespace veil::grants {
 
@@ -82,9 +81,6 @@ struct PolicyRule {
   uint32_t approvals = 0;
   int64_t max_ttl = 0;      // seconds
   int64_t pending_ttl = 0;  // seconds
-};
-struct SqliteCloser {
-  void operator()(sqlite3* db) const;
 };
 }  // namespace internal
 
@@ -131,11 +127,11 @@ class GrantStore {
   Result<std::optional<int64_t>> NextExpiry(int64_t now) const;
 
  private:
-  GrantStore(const Clock& clock, std::unique_ptr<sqlite3, internal::SqliteCloser> db);
+  GrantStore(const Clock& clock, sqlite::Db db);
 
   const Clock& clock_;
   mutable std::mutex mu_;
-  std::unique_ptr<sqlite3, internal::SqliteCloser> db_;
+  sqlite::Db db_;
   std::vector<internal::PolicyRule> policies_;
   std::vector<config::v1::StandingGrant> standing_;
 };
