@@ -1,0 +1,276 @@
+#include "agent/columns/store.h"
+
+#include <algorithm>
+
+namespace veil::agent {
+
+struct ColumnStore::Entry {
+  ColumnKey key;
+  uint64_t observed = 0;
+  std::map<std::string, uint64_t, std::less<>> masked;  // entity name → values masked
+  std::string lineage_entity;                           // set by MarkLineage
+  bool dirty = false;
+  std::optional<ColumnClass> learned;  // Decide() after every change
+};
+
+namespace {
+
+constexpr char kSchema[] = R"sql(
+CREATE TABLE IF NOT EXISTS columns (
+  endpoint       TEXT NOT NULL,
+  database       TEXT NOT NULL,
+  schema_name    TEXT NOT NULL,
+  table_name     TEXT NOT NULL,
+  column_name    TEXT NOT NULL,
+  observed       INTEGER NOT NULL,
+  lineage_entity TEXT NOT NULL,
+  PRIMARY KEY (endpoint, database, schema_name, table_name, column_name)
+);
+CREATE TABLE IF NOT EXISTS column_masked (
+  endpoint    TEXT NOT NULL,
+  database    TEXT NOT NULL,
+  schema_name TEXT NOT NULL,
+  table_name  TEXT NOT NULL,
+  column_name TEXT NOT NULL,
+  entity      TEXT NOT NULL,
+  masked      INTEGER NOT NULL,
+  PRIMARY KEY (endpoint, database, schema_name, table_name, column_name, entity)
+);
+)sql";
+
+// Unit separators cannot occur in identifiers a client can send (the decoder refuses no
+// bytes, but PostgreSQL identifiers never hold \x1f unquoted and quoted ones are rare; a
+// collision would only merge two columns' counts, never unmask one).
+std::string Flatten(const ColumnKey& k) {
+  std::string s;
+  s.reserve(k.endpoint.size() + k.database.size() + k.schema.size() + k.table.size() +
+            k.column.size() + 4);
+  for (const std::string* p : {&k.endpoint, &k.database, &k.schema, &k.table, &k.column}) {
+    s += *p;
+    s.push_back('\x1f');
+  }
+  return s;
+}
+
+}  // namespace
+
+struct ColumnStore::Row {
+  Entry* entry;
+  ColumnKey key;
+  uint64_t observed;
+  std::string lineage;
+  std::vector<std::pair<std::string, uint64_t>> masked;
+};
+std::string_view ColumnSourceName(ColumnSource s) {
+  switch (s) {
+    case ColumnSource::kRule:
+      return "rule";
+    case ColumnSource::kName:
+      return "name";
+    case ColumnSource::kContent:
+      return "content";
+    case ColumnSource::kLineage:
+      return "lineage";
+  }
+  return "content";
+}
+
+ColumnStore::~ColumnStore() = default;
+
+Result<std::unique_ptr<ColumnStore>> ColumnStore::Open(const std::string& path) {
+  VEIL_ASSIGN_OR_RETURN(db, sqlite::Open(path, 0600));
+  VEIL_RETURN_IF_ERROR(sqlite::Exec(db.get(), kSchema));
+  std::unique_ptr<ColumnStore> store(new ColumnStore());
+  store->db_ = std::move(db);
+  if (Status s = store->Load(); !s.ok()) return Error{path + ": " + s.error().message};
+  return store;
+}
+
+std::unique_ptr<ColumnStore> ColumnStore::InMemory() {
+  return std::unique_ptr<ColumnStore>(new ColumnStore());
+}
+
+Status ColumnStore::Load() {
+  VEIL_ASSIGN_OR_RETURN(
+      cols, sqlite::Stmt::Prepare(db_.get(),
+                                  "SELECT endpoint, database, schema_name, table_name, "
+                                  "column_name, observed, lineage_entity FROM columns"));
+  while (true) {
+    VEIL_ASSIGN_OR_RETURN(row, cols.Step());
+    if (!row) break;
+    ColumnKey k{cols.Text(0), cols.Text(1), cols.Text(2), cols.Text(3), cols.Text(4)};
+    auto e = std::make_unique<Entry>();
+    e->key = k;
+    e->observed = static_cast<uint64_t>(cols.Int(5));
+    e->lineage_entity = cols.Text(6);
+    entries_[Flatten(k)] = std::move(e);
+  }
+  VEIL_ASSIGN_OR_RETURN(masked,
+                        sqlite::Stmt::Prepare(db_.get(),
+                                              "SELECT endpoint, database, schema_name, table_name, "
+                                              "column_name, entity, masked FROM column_masked"));
+  while (true) {
+    VEIL_ASSIGN_OR_RETURN(row, masked.Step());
+    if (!row) break;
+    ColumnKey k{masked.Text(0), masked.Text(1), masked.Text(2), masked.Text(3), masked.Text(4)};
+    auto it = entries_.find(Flatten(k));
+    if (it == entries_.end()) continue;  // a partial write; the count is re-learned
+    it->second->masked[masked.Text(5)] = static_cast<uint64_t>(masked.Int(6));
+  }
+  for (auto& [_, e] : entries_) e->learned = Decide(*e);
+  return Status::Ok();
+}
+
+std::optional<ColumnClass> ColumnStore::Decide(const Entry& e) {
+  if (!e.lineage_entity.empty()) {
+    return ColumnClass{e.lineage_entity, ColumnSource::kLineage, 1.0, e.observed, 0};
+  }
+  const std::pair<const std::string, uint64_t>* best = nullptr;
+  for (const auto& m : e.masked)
+    if (!best || m.second > best->second) best = &m;
+  if (!best || best->second < kMinMasked || e.observed == 0) return std::nullopt;
+  const double share = static_cast<double>(best->second) / static_cast<double>(e.observed);
+  if (share < kMinShare) return std::nullopt;
+  return ColumnClass{best->first, ColumnSource::kContent, std::min(1.0, share), e.observed,
+                     best->second};
+}
+
+ColumnStore::Entry* ColumnStore::Track(const ColumnKey& key) {
+  std::string flat = Flatten(key);
+  std::lock_guard lock(mu_);
+  auto& slot = entries_[flat];
+  if (!slot) {
+    slot = std::make_unique<Entry>();
+    slot->key = key;
+  }
+  return slot.get();
+}
+
+void ColumnStore::Observe(Entry* e, uint64_t values,
+                          std::span<const std::pair<std::string_view, uint64_t>> masked) {
+  if (values == 0 && masked.empty()) return;
+  std::lock_guard lock(mu_);
+  e->observed += values;
+  for (const auto& [entity, n] : masked) {
+    auto it = e->masked.find(entity);
+    if (it == e->masked.end()) it = e->masked.emplace(std::string(entity), 0).first;
+    it->second += n;
+  }
+  e->learned = Decide(*e);
+  if (!e->dirty) {
+    e->dirty = true;
+    dirty_.push_back(e);
+  }
+}
+
+void ColumnStore::MarkLineage(Entry* e, std::string_view entity) {
+  std::lock_guard lock(mu_);
+  if (!e->lineage_entity.empty()) return;
+  e->lineage_entity = std::string(entity);
+  e->learned = Decide(*e);
+  if (!e->dirty) {
+    e->dirty = true;
+    dirty_.push_back(e);
+  }
+}
+
+std::optional<ColumnClass> ColumnStore::Learned(const Entry* e) const {
+  std::lock_guard lock(mu_);
+  return e->learned;
+}
+
+std::vector<std::pair<ColumnKey, ColumnClass>> ColumnStore::List(std::string_view endpoint) const {
+  std::vector<std::pair<ColumnKey, ColumnClass>> out;
+  std::lock_guard lock(mu_);
+  for (const auto& [_, e] : entries_) {
+    if (e->key.endpoint != endpoint) continue;
+    ColumnClass c;
+    if (e->learned) {
+      c = *e->learned;
+    } else {
+      c.observed = e->observed;
+      for (const auto& m : e->masked)
+        if (m.second > c.masked) {
+          c.entity = m.first;
+          c.masked = m.second;
+        }
+      c.confidence = e->observed ? static_cast<double>(c.masked) / e->observed : 0;
+    }
+    out.emplace_back(e->key, std::move(c));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.first.database, a.first.schema, a.first.table, a.first.column) <
+           std::tie(b.first.database, b.first.schema, b.first.table, b.first.column);
+  });
+  return out;
+}
+
+Status ColumnStore::Flush() {
+  // Copy what changed under the lock; write without it, so sessions never wait on the disk.
+
+  std::lock_guard write(flush_mu_);  // a later flush never overtakes an earlier one
+  std::vector<Row> rows;
+  {
+    std::lock_guard lock(mu_);
+    if (!db_) {
+      for (Entry* e : dirty_) e->dirty = false;
+      dirty_.clear();
+      return Status::Ok();
+    }
+    rows.reserve(dirty_.size());
+    for (Entry* e : dirty_) {
+      e->dirty = false;
+      rows.push_back(
+          {e, e->key, e->observed, e->lineage_entity, {e->masked.begin(), e->masked.end()}});
+    }
+    dirty_.clear();
+  }
+  if (rows.empty()) return Status::Ok();
+  Status written = Write(rows);
+  if (!written.ok()) {  // kept for the next flush
+    std::lock_guard lock(mu_);
+    for (const Row& r : rows) {
+      if (!r.entry->dirty) {
+        r.entry->dirty = true;
+        dirty_.push_back(r.entry);
+      }
+    }
+  }
+  return written;
+}
+
+Status ColumnStore::Write(const std::vector<Row>& rows) {
+  sqlite::Transaction tx(db_.get());
+  VEIL_RETURN_IF_ERROR(tx.Begin());
+  VEIL_ASSIGN_OR_RETURN(
+      col, sqlite::Stmt::Prepare(db_.get(),
+                                 "INSERT OR REPLACE INTO columns VALUES (?, ?, ?, ?, ?, ?, ?)"));
+  VEIL_ASSIGN_OR_RETURN(
+      m, sqlite::Stmt::Prepare(
+             db_.get(), "INSERT OR REPLACE INTO column_masked VALUES (?, ?, ?, ?, ?, ?, ?)"));
+  for (const Row& r : rows) {
+    col.Reset();
+    col.Bind(1, r.key.endpoint)
+        .Bind(2, r.key.database)
+        .Bind(3, r.key.schema)
+        .Bind(4, r.key.table)
+        .Bind(5, r.key.column)
+        .Bind(6, static_cast<int64_t>(r.observed))
+        .Bind(7, r.lineage);
+    VEIL_RETURN_IF_ERROR(col.Run());
+    for (const auto& [entity, n] : r.masked) {
+      m.Reset();
+      m.Bind(1, r.key.endpoint)
+          .Bind(2, r.key.database)
+          .Bind(3, r.key.schema)
+          .Bind(4, r.key.table)
+          .Bind(5, r.key.column)
+          .Bind(6, entity)
+          .Bind(7, static_cast<int64_t>(n));
+      VEIL_RETURN_IF_ERROR(m.Run());
+    }
+  }
+  return tx.Commit();
+}
+
+}  // namespace veil::agent

@@ -1,0 +1,104 @@
+// ColumnStore: which base columns (endpoint, database, schema.table.column) veild has learned
+// are sensitive, and why (SPEC §6.1). Profile rules and column names are decided from the
+// profile each time (masker::MaskingProfile::PolicyFor); what this store adds is what only
+// traffic can tell:
+//   content  the column's values keep getting masked as entity E: at least kMinMasked values
+//            and at least kMinShare of the values seen (`veilctl discover` samples columns so
+//            that this happens on purpose, passive learning does it as clients read);
+//   lineage  a statement wrote a value derived from a sensitive column into it (INSERT …
+//            SELECT, UPDATE … SET, CREATE TABLE AS): data cannot be laundered through a table.
+// A column once sensitive stays so; counts keep growing. Entities are stored by name, so a
+// profile's custom entities survive a restart and a reload.
+//
+// Persisted in state_dir/columns.db (SQLite, 0600, WAL). Sessions update counters in memory on
+// their own threads (one short mutex hold per batch of rows); Flush() writes what changed and
+// is called from a timer off the data path, and at shutdown. A crash loses at most the counts
+// since the last flush, never a column already learned.
+//
+// Thread-safe. Entry pointers from Track() stay valid for the store's life.
+//
+//   auto store = ColumnStore::Open(state_dir + "/columns.db");
+//   ColumnStore::Entry* e = (*store)->Track({"orders-db", "shop", "public", "customers", "notes"});
+//   (*store)->Observe(e, 64, {{"EMAIL", 12}});
+//   if (auto c = (*store)->Learned(e)) ... c->entity == "EMAIL", c->source == kContent
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "common/result.h"
+#include "common/sqlite.h"
+
+namespace veil::agent {
+
+struct ColumnKey {
+  std::string endpoint, database, schema, table, column;
+  std::string Display() const { return schema + "." + table + "." + column; }
+  bool operator==(const ColumnKey&) const = default;
+};
+
+enum class ColumnSource : uint8_t { kRule, kName, kContent, kLineage };
+std::string_view ColumnSourceName(ColumnSource s);
+
+struct ColumnClass {
+  std::string entity;  // "EMAIL", or a custom entity's name
+  ColumnSource source = ColumnSource::kContent;
+  double confidence = 0;  // content: share of values seen that were masked as `entity`
+  uint64_t observed = 0;  // values seen (non-NULL)
+  uint64_t masked = 0;    // of them masked as `entity`
+};
+
+class ColumnStore {
+ public:
+  static constexpr uint64_t kMinMasked = 3;
+  static constexpr double kMinShare = 0.01;
+
+  struct Entry;
+
+  // Opens or creates the database (0600). Errors name the file.
+  static Result<std::unique_ptr<ColumnStore>> Open(const std::string& path);
+  // Nothing persisted: tests, and veild without a writable state_dir.
+  static std::unique_ptr<ColumnStore> InMemory();
+  ~ColumnStore();
+
+  // The entry of a base column, created on first use. Never null.
+  Entry* Track(const ColumnKey& key);
+  // Values of the column a result carried: how many (non-NULL), and how many of them were
+  // masked, per entity name.
+  void Observe(Entry* e, uint64_t values,
+               std::span<const std::pair<std::string_view, uint64_t>> masked);
+  // A statement wrote a value derived from a column sensitive as `entity` into this one.
+  void MarkLineage(Entry* e, std::string_view entity);
+  // Its classification if it is sensitive by content or lineage.
+  std::optional<ColumnClass> Learned(const Entry* e) const;
+  // Every column of an endpoint with what was learned of it (sensitive or not), by key.
+  std::vector<std::pair<ColumnKey, ColumnClass>> List(std::string_view endpoint) const;
+
+  // Writes changed entries. Safe to call from any thread; no-op for InMemory().
+  Status Flush();
+
+ private:
+  ColumnStore() = default;
+  Status Load();
+  static std::optional<ColumnClass> Decide(const Entry& e);
+  struct Row;
+  Status Write(const std::vector<Row>& rows);
+
+  mutable std::mutex mu_;
+  std::mutex flush_mu_;                                              // one Flush() writes at a time
+  sqlite::Db db_;                                                    // null: in memory
+  std::unordered_map<std::string, std::unique_ptr<Entry>> entries_;  // by Flatten(key)
+  std::vector<Entry*> dirty_;
+};
+
+}  // namespace veil::agent
