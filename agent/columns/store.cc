@@ -1,5 +1,7 @@
 #include "agent/columns/store.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 
 namespace veil::agent {
@@ -75,7 +77,27 @@ std::string_view ColumnSourceName(ColumnSource s) {
   return "content";
 }
 
-ColumnStore::~ColumnStore() = default;
+ColumnStore::~ColumnStore() {
+  if (flusher_.joinable()) {
+    flusher_.request_stop();
+    flusher_.join();
+  }
+  if (Status s = Flush(); !s.ok()) spdlog::error("columns: {}", s.error().message);
+}
+
+void ColumnStore::StartFlusher(std::chrono::milliseconds period) {
+  if (!db_ || flusher_.joinable()) return;
+  flusher_ = std::jthread([this, period](std::stop_token stop) {
+    std::mutex m;
+    std::unique_lock lock(m);
+    while (!stop.stop_requested()) {
+      // Returns at the period or at once when the store is being destroyed.
+      stop_cv_.wait_for(lock, stop, period, [] { return false; });
+      if (stop.stop_requested()) break;  // the destructor flushes once more
+      if (Status s = Flush(); !s.ok()) spdlog::error("columns: {}", s.error().message);
+    }
+  });
+}
 
 Result<std::unique_ptr<ColumnStore>> ColumnStore::Open(const std::string& path) {
   VEIL_ASSIGN_OR_RETURN(db, sqlite::Open(path, 0600));

@@ -23,14 +23,18 @@
 //   if (auto c = (*store)->Learned(e)) ... c->entity == "EMAIL", c->source == kContent
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
+#include <stop_token>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <tuple>
 #include <unordered_map>
 #include <utility>
@@ -86,6 +90,9 @@ class ColumnStore {
 
   // Writes changed entries. Safe to call from any thread; no-op for InMemory().
   Status Flush();
+  // Flushes every `period` on a thread of its own until the store is destroyed (which flushes
+  // once more). Errors are logged, and the entries stay dirty for the next try.
+  void StartFlusher(std::chrono::milliseconds period);
 
  private:
   ColumnStore() = default;
@@ -99,6 +106,8 @@ class ColumnStore {
   sqlite::Db db_;                                                    // null: in memory
   std::unordered_map<std::string, std::unique_ptr<Entry>> entries_;  // by Flatten(key)
   std::vector<Entry*> dirty_;
+  std::condition_variable_any stop_cv_;
+  std::jthread flusher_;  // declared last: joined before the members it uses go
 };
 
 }  // namespace veil::agent

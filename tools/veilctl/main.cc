@@ -17,6 +17,7 @@
 #include "masker/masker.h"
 #include "tools/veilctl/agent_client.h"
 #include "tools/veilctl/audit.h"
+#include "tools/veilctl/columns.h"
 #include "tools/veilctl/flows.h"
 #include "tools/veilctl/offline.h"
 
@@ -219,6 +220,23 @@ int main(int argc, char** argv) {
   CLI::App* revoke = grants->add_subcommand("revoke", "revoke a grant; ends its sessions");
   for (CLI::App* c : {approve, deny, revoke}) c->add_option("id", id, "grant id")->required();
 
+  veil::veilctl::ColumnsOptions columns_options;
+  CLI::App* columns = app.add_subcommand(
+      "columns", "an endpoint's sensitive columns: entity, source (rule|name|content|lineage)");
+  columns->fallthrough();
+  columns->add_option("endpoint", columns_options.endpoint, "endpoint name")->required();
+  columns->add_flag("--all", columns_options.all, "every column veild knows, sensitive or not");
+  CLI::App* discover = app.add_subcommand(
+      "discover", "sample an endpoint's text columns through veild and classify them");
+  discover->fallthrough();
+  discover->add_option("endpoint", columns_options.endpoint, "endpoint name")->required();
+  discover->add_option("--sample", columns_options.sample, "values to read per column")
+      ->check(CLI::Range(1, 1000000));
+  discover->add_option("--port", columns_options.listen_port,
+                       "the endpoint's listen port (default: from --config)");
+  discover->add_option("--config", columns_options.config_file,
+                       "configuration file (default /etc/veil/veil.yaml)");
+
   CLI::App* audit = app.add_subcommand("audit", "the usage event log");
   audit->require_subcommand(1);
   veil::veilctl::AuditVerifyArgs audit_args;
@@ -284,6 +302,12 @@ int main(int argc, char** argv) {
     if (!audit_key.empty()) audit_args.key = audit_key;
     audit_args.output = output;
     return veil::veilctl::AuditVerify(audit_args, stdout, stderr);
+  }
+  if (columns->parsed() || discover->parsed()) {
+    columns_options.socket = socket.empty() ? DefaultSocket() : socket;
+    columns_options.json = output == "json";
+    return columns->parsed() ? veil::veilctl::RunColumns(columns_options)
+                             : veil::veilctl::RunDiscover(columns_options);
   }
   if (scan->parsed()) return RunOffline(veil::veilctl::Mode::kScan, choice, files);
   if (mask->parsed()) return RunOffline(veil::veilctl::Mode::kMask, choice, files);
