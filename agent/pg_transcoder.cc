@@ -77,7 +77,7 @@ PgTranscoder::Description PgTranscoder::Description::Of(const pg::RowDescription
   Description out;
   out.fields.reserve(d.fields.size());
   for (const auto& f : d.fields)
-    out.fields.push_back({std::string(f.name), f.type_oid, f.format, f.table_oid});
+    out.fields.push_back({std::string(f.name), f.type_oid, f.format, f.table_oid, f.column_number});
   return out;
 }
 
@@ -88,7 +88,116 @@ PgTranscoder::PgTranscoder(std::shared_ptr<const masker::MaskingProfile> profile
       veil_pid_(veil_pid),
       veil_secret_(std::move(veil_secret)) {}
 
-ResultPlan PgTranscoder::PlanFor(const Description& d, std::span<const int16_t> formats) const {
+namespace {
+
+// How a planned column's bytes are handled, from its policy, format and type.
+ColumnPlan::Kind KindFor(const masker::ColumnPolicy& policy, bool binary, uint32_t type_oid) {
+  if (policy.action == masker::ColumnPolicy::Action::kPass) return ColumnPlan::Kind::kPass;
+  if (!binary) return ColumnPlan::Kind::kText;
+  if (type_oid == kJsonb) return ColumnPlan::Kind::kJsonbBinary;
+  if (BinaryIsText(type_oid)) return ColumnPlan::Kind::kText;
+  return ColumnPlan::Kind::kNullIfRule;  // binary bytes of a number or date
+}
+
+std::string Label(const SourceColumn& c) { return c.schema + "." + c.table + "." + c.column; }
+
+}  // namespace
+
+PgTranscoder::Sensitivity PgTranscoder::SensitivityOf(const SourceColumn& src) {
+  using A = masker::ColumnPolicy::Action;
+  masker::ColumnPolicy p = profile_->PolicyFor(
+      {.schema = src.schema, .table = src.table, .column = src.column, .text_like = true});
+  if (p.action == A::kPass) return {};  // `action: pass` exempts the column
+  if (p.action == A::kForce || p.has_hint) return {true, p.entity};
+  if (columns_) {
+    auto learned = columns_->Learned(
+        columns_->Track({endpoint_, database_, src.schema, src.table, src.column}));
+    if (learned) {
+      const auto& det = *profile_->detector();
+      for (size_t e = 0; e < masker::kMaxEntities; ++e)
+        if (det.EntityName(static_cast<uint8_t>(e)) == learned->entity)
+          return {true, static_cast<uint8_t>(e)};
+      return {true, static_cast<uint8_t>(masker::kMaxEntities)};  // an entity this profile lacks
+    }
+  }
+  return {};
+}
+
+// A base column's value, unchanged: masked by content, with the column's rule, its name, or
+// what was learned of it as context (SPEC §6.1: "a direct reference is masked as today").
+void PgTranscoder::PlanDirect(const SourceColumn& base, bool text_like, ColumnPlan* c) {
+  c->policy = profile_->PolicyFor(
+      {.schema = base.schema, .table = base.table, .column = base.column, .text_like = text_like});
+  using A = masker::ColumnPolicy::Action;
+  if (c->policy.action == A::kScan && !c->policy.has_hint && columns_) {
+    Sensitivity s = SensitivityOf(base);
+    if (s.sensitive && s.entity < masker::kMaxEntities) {
+      c->policy.has_hint = true;
+      c->policy.entity = s.entity;
+      c->policy.hints.boost[s.entity] += 0.2f;
+    }
+  }
+  c->label = Label(base);
+}
+
+// A value computed from sensitive columns, or one the analysis could not follow: replaced
+// whole, whatever it holds (SPEC §6.1).
+void PgTranscoder::PlanReplaced(const ColumnLineage& l, uint32_t type_oid, bool binary,
+                                ColumnPlan* c) {
+  std::vector<uint8_t> entities;
+  std::string sources;
+  std::optional<masker::Strategy> rule_strategy;
+  for (const auto& src : l.sources) {
+    Sensitivity s = SensitivityOf(src);
+    if (!s.sensitive) continue;
+    if (std::find(entities.begin(), entities.end(), s.entity) == entities.end())
+      entities.push_back(s.entity);
+    sources += (sources.empty() ? "" : ",") + Label(src);
+    if (!rule_strategy) {
+      masker::ColumnPolicy p = profile_->PolicyFor(
+          {.schema = src.schema, .table = src.table, .column = src.column, .text_like = true});
+      rule_strategy = p.strategy;
+    }
+  }
+  c->by_lineage = true;
+  c->label += " <- " + (sources.empty() ? std::string("unknown") : sources);
+  c->entity = entities.size() == 1 ? entities[0] : static_cast<uint8_t>(masker::kMaxEntities);
+  c->strategy = masker::Strategy::kRedact;
+  if (c->entity < masker::kMaxEntities) {
+    masker::Strategy s = rule_strategy ? *rule_strategy : profile_->StrategyFor(c->entity);
+    // A derived value has no partial form (the last four of substr(card, 1, 12) are not the
+    // card's last four), and FF1 would keep its shape: hash keeps joins, redact the rest.
+    if (s == masker::Strategy::kHash || s == masker::Strategy::kFpe)
+      c->strategy = masker::Strategy::kHash;
+    if (s == masker::Strategy::kNull) {
+      c->kind = ColumnPlan::Kind::kNull;
+      return;
+    }
+  }
+  switch (type_oid) {
+    case kText:
+    case kVarchar:
+    case kBpchar:
+    case kName:
+    case kUnknown:
+      c->kind = ColumnPlan::Kind::kReplace;
+      break;
+    case kJson:
+      c->kind = ColumnPlan::Kind::kReplaceJson;
+      break;
+    case kJsonb:
+      c->kind = binary ? ColumnPlan::Kind::kReplaceJsonbBinary : ColumnPlan::Kind::kReplaceJson;
+      break;
+    default:  // numbers, dates, arrays, records, bytea, xml, user types: no token fits them
+      c->kind = ColumnPlan::Kind::kNull;
+  }
+}
+
+ResultPlan PgTranscoder::PlanFor(const Description& d, std::span<const int16_t> formats,
+                                 const StatementLineage* lineage) {
+  using K = ColumnLineage::Kind;
+  const bool fits =
+      lineage && lineage->analyzed && lineage->result.columns.size() == d.fields.size();
   ResultPlan plan;
   plan.columns.reserve(d.fields.size());
   for (size_t i = 0; i < d.fields.size(); ++i) {
@@ -99,29 +208,91 @@ ResultPlan PgTranscoder::PlanFor(const Description& d, std::span<const int16_t> 
     ColumnPlan c;
     const bool binary = format == pg::kFormatBinary;
     const bool text_like = !NonText(f.type_oid);
-    std::string_view schema, table;
-    if (auto t = tables_.find(f.table_oid); t != tables_.end()) {
-      schema = t->second.first;
-      table = t->second.second;
-    }
-    c.policy = profile_->PolicyFor(
-        {.schema = schema, .table = table, .column = f.name, .text_like = text_like});
-    c.label =
-        table.empty() ? f.name : std::string(schema) + "." + std::string(table) + "." + f.name;
-    if (c.policy.action == masker::ColumnPolicy::Action::kPass) {
-      c.kind = ColumnPlan::Kind::kPass;
-    } else if (!binary) {
-      c.kind = ColumnPlan::Kind::kText;
-    } else if (f.type_oid == kJsonb) {
-      c.kind = ColumnPlan::Kind::kJsonbBinary;
-    } else if (BinaryIsText(f.type_oid)) {
-      c.kind = ColumnPlan::Kind::kText;
+    const ColumnLineage* l = fits ? &lineage->result.columns[i] : nullptr;
+    c.label = f.name;
+    // What PostgreSQL itself reports: this column is a table's column, unchanged (the parser's
+    // resorigtbl). A view's column is not a base column: its lineage decides.
+    const Relation* rel = nullptr;
+    if (auto t = tables_.find(f.table_oid); f.table_oid != 0 && t != tables_.end())
+      rel = &t->second;
+    const bool base_table = rel && rel->kind != 'v';
+    if (base_table || (l && l->kind == K::kDirect && !l->sources.empty())) {
+      SourceColumn base;
+      if (base_table) {
+        base = {rel->schema, rel->table, f.name};
+        // The base column's own name, not an alias, when the analysis agrees on the table.
+        if (l && l->kind == K::kDirect && l->sources.size() == 1 &&
+            l->sources[0].schema == rel->schema && l->sources[0].table == rel->table)
+          base = l->sources[0];
+      } else {
+        // UNION branches and the like: the first sensitive source gives the context.
+        base = l->sources[0];
+        for (const auto& s : l->sources)
+          if (SensitivityOf(s).sensitive) {
+            base = s;
+            break;
+          }
+      }
+      PlanDirect(base, text_like, &c);
+      c.kind = KindFor(c.policy, binary, f.type_oid);
+    } else if (l && l->kind == K::kDerived &&
+               std::none_of(l->sources.begin(), l->sources.end(),
+                            [&](const SourceColumn& s) { return SensitivityOf(s).sensitive; })) {
+      // Computed from nothing sensitive: scanned by content, as any value.
+      c.policy = profile_->PolicyFor({.column = f.name, .text_like = text_like});
+      c.kind = KindFor(c.policy, binary, f.type_oid);
+    } else if (l) {
+      PlanReplaced(*l, f.type_oid, binary, &c);
+    } else if (analyzer_) {
+      PlanReplaced(ColumnLineage{}, f.type_oid, binary, &c);  // no lineage: fail closed
     } else {
-      c.kind = ColumnPlan::Kind::kNullIfRule;  // binary bytes of a number or date
+      // No analysis at all (codec tests): the column's own name and table as context.
+      std::string_view schema, table;
+      if (rel) {
+        schema = rel->schema;
+        table = rel->table;
+      }
+      c.policy = profile_->PolicyFor(
+          {.schema = schema, .table = table, .column = f.name, .text_like = text_like});
+      if (!table.empty()) c.label = std::string(schema) + "." + std::string(table) + "." + f.name;
+      c.kind = KindFor(c.policy, binary, f.type_oid);
     }
     plan.columns.push_back(std::move(c));
   }
   return plan;
+}
+
+// The statement at the front had a column replaced by its lineage (once per column).
+void PgTranscoder::NoteLineage(const ColumnPlan& plan) {
+  auto& list = open_statements_.front().record.lineage_masked;
+  if (std::find(list.begin(), list.end(), plan.label) == list.end()) list.push_back(plan.label);
+}
+
+// The replacement of a value whose column is replaced whole (plan.kind kReplace*).
+void PgTranscoder::AppendReplacement(const ColumnPlan& plan, std::string_view value,
+                                     std::string* out) {
+  const bool json = plan.kind != ColumnPlan::Kind::kReplace;
+  if (plan.kind == ColumnPlan::Kind::kReplaceJsonbBinary) out->push_back('\1');
+  if (json) out->push_back('"');
+  if (plan.entity >= masker::kMaxEntities) {
+    out->append("[MASKED]");
+  } else {
+    std::string_view name = profile_->detector()->EntityName(plan.entity);
+    if (plan.strategy == masker::Strategy::kHash) {
+      if (!applier_) applier_.emplace(profile_->key());
+      replacement_.clear();
+      applier_->Apply(masker::Strategy::kHash, plan.entity, name, value, &replacement_);
+      for (char ch : replacement_) {  // hash tokens are [A-Za-z0-9@._+-]; escaped all the same
+        if (json && (ch == '"' || ch == '\\')) out->push_back('\\');
+        out->push_back(ch);
+      }
+    } else {
+      out->push_back('[');
+      out->append(name);
+      out->push_back(']');
+    }
+  }
+  if (json) out->push_back('"');
 }
 
 namespace {
@@ -158,7 +329,7 @@ std::optional<std::string> PgTranscoder::TakeCatalogLookup() {
   if (!catalog_wanted_ || !idle_boundary_) return std::nullopt;
   catalog_wanted_ = false;
   catalog_pending_ = true;
-  return "SELECT c.oid, n.nspname, c.relname FROM pg_catalog.pg_class c JOIN "
+  return "SELECT c.oid, n.nspname, c.relname, c.relkind FROM pg_catalog.pg_class c JOIN "
          "pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN "
          "('r', 'p', 'v', 'm', 'f') AND n.nspname NOT IN ('pg_catalog', 'information_schema')";
 }
@@ -167,10 +338,11 @@ std::optional<std::string> PgTranscoder::TakeCatalogLookup() {
 bool PgTranscoder::ConsumeLookup(const pg::BackendMessage& m) {
   if (!pending_.empty() && pending_.front().kind == Expect::kCatalog) {
     if (auto* row = std::get_if<pg::DataRowView>(&m)) {
-      if (row->columns.size() == 3 && !row->columns[0].is_null) {
+      if (row->columns.size() == 4 && !row->columns[0].is_null) {
         uint32_t oid = 0;
         for (char c : row->columns[0].data) oid = oid * 10 + static_cast<uint32_t>(c - '0');
-        tables_[oid] = {std::string(row->columns[1].data), std::string(row->columns[2].data)};
+        tables_[oid] = {std::string(row->columns[1].data), std::string(row->columns[2].data),
+                        row->columns[3].data.empty() ? 'r' : row->columns[3].data[0]};
       }
     } else if (auto* ready = std::get_if<pg::ReadyForQuery>(&m)) {
       tx_status_ = ready->transaction_status;
@@ -221,7 +393,7 @@ bool PgTranscoder::MaskCopyLine(std::string_view line, std::string* out) {
     const bool null = copy_csv_ ? copy_fields_[c].empty() : f == "\\N";
     batch_cells_.push_back({f, null});
     const auto& cp = plan.columns[c];
-    batch_policies_.push_back(cp.kind == ColumnPlan::Kind::kPass ? nullptr : &cp.policy);
+    batch_policies_.push_back(cp.kind == ColumnPlan::Kind::kText ? &cp.policy : nullptr);
   }
   masker_.MaskRows(batch_policies_, batch_cells_, &outcomes_, &outs_, &stats_);
   bool changed = false;
@@ -229,6 +401,35 @@ bool PgTranscoder::MaskCopyLine(std::string_view line, std::string* out) {
   for (size_t c = 0; c < copy_fields_.size(); ++c) {
     if (c) out->push_back(copy_csv_ ? ',' : '\t');
     std::string_view original = copy_fields_[c];
+    const ColumnPlan& cp = plan.columns[c];
+    if (!batch_cells_[c].is_null &&
+        (cp.kind == ColumnPlan::Kind::kNull || cp.kind == ColumnPlan::Kind::kReplace ||
+         cp.kind == ColumnPlan::Kind::kReplaceJson)) {
+      changed = true;
+      if (!open_statements_.empty()) {
+        ++open_statements_.front().record.masked_by_column[cp.label];
+        NoteLineage(cp);
+      }
+      if (cp.kind == ColumnPlan::Kind::kNull) {
+        if (!copy_csv_) out->append("\\N");
+        continue;
+      }
+      replacement_.clear();
+      std::string token;
+      AppendReplacement(cp, batch_cells_[c].value, &token);
+      // Tokens hold no tab, newline or backslash; CSV quotes one that holds a comma or quote.
+      if (copy_csv_ && token.find_first_of(",\"\n\r") != std::string::npos) {
+        out->push_back('"');
+        for (char ch : token) {
+          if (ch == '"') out->push_back('"');
+          out->push_back(ch);
+        }
+        out->push_back('"');
+      } else {
+        out->append(token);
+      }
+      continue;
+    }
     if (outcomes_[c] == masker::ValueOutcome::kMasked) {
       changed = true;
       bool quoted = copy_csv_ && original.size() >= 2 && original.front() == '"';
@@ -262,7 +463,7 @@ void PgTranscoder::OnFrontend(const pg::FrontendMessage& message) {
             pending_.push_back({Expect::kLookup, {}});
             return;
           }
-          pending_.push_back({Expect::kQuery, {}});
+          pending_.push_back({Expect::kQuery, std::string(m.sql)});
           if (blocked_) {
             OpenStatementFor(OpenStatement::Kind::kSimple, std::move(blocked_->first),
                              std::move(blocked_->second));
@@ -272,6 +473,7 @@ void PgTranscoder::OnFrontend(const pg::FrontendMessage& message) {
           }
         } else if constexpr (std::is_same_v<T, pg::Parse>) {
           pending_.push_back({Expect::kParse, std::string(m.statement)});
+          statement_lineage_.erase(std::string(m.statement));
           auto& text = statement_texts_[std::string(m.statement)];
           if (blocked_) {
             text = {std::move(blocked_->first), std::move(blocked_->second)};
@@ -300,6 +502,7 @@ void PgTranscoder::OnFrontend(const pg::FrontendMessage& message) {
           if (m.target == 'S') {
             statement_descriptions_.erase(std::string(m.name));
             statement_texts_.erase(std::string(m.name));
+            statement_lineage_.erase(std::string(m.name));
           } else {
             portals_.erase(std::string(m.name));
             portal_descriptions_.erase(std::string(m.name));
@@ -358,10 +561,31 @@ void PgTranscoder::PopUntilSync() {
 const ResultPlan& PgTranscoder::CachedPlan(Description& d, std::span<const int16_t> formats) {
   if (!d.plan ||
       !std::equal(d.plan_formats.begin(), d.plan_formats.end(), formats.begin(), formats.end())) {
-    d.plan = PlanFor(d, formats);
+    d.plan = PlanFor(d, formats, d.lineage && !d.lineage->empty() ? &d.lineage->front() : nullptr);
     d.plan_formats.assign(formats.begin(), formats.end());
   }
   return *d.plan;
+}
+
+// The statement of the Query at the head of pending_ that the server is answering now.
+const StatementLineage* PgTranscoder::CurrentQueryStatement() {
+  if (!analyzer_ || pending_.empty() || pending_.front().kind != Expect::kQuery) return nullptr;
+  if (!query_lineage_) query_lineage_ = analyzer_(pending_.front().name);
+  if (!query_lineage_ || query_statement_ >= query_lineage_->size()) return nullptr;
+  return &(*query_lineage_)[query_statement_];
+}
+
+// A prepared statement's lineage, analysed the first time it is needed (its Parse was answered
+// by then, so a catalog lookup sent before it has been consumed).
+std::shared_ptr<const QueryLineage> PgTranscoder::StatementLineageOf(const std::string& statement) {
+  if (!analyzer_) return nullptr;
+  if (auto it = statement_lineage_.find(statement); it != statement_lineage_.end())
+    return it->second;
+  auto text = statement_texts_.find(statement);
+  if (text == statement_texts_.end()) return nullptr;
+  auto l = analyzer_(text->second.text);
+  statement_lineage_[statement] = l;
+  return l;
 }
 
 // The plan for DataRows arriving now: the simple query's RowDescription, or the portal of the
@@ -414,13 +638,26 @@ Status PgTranscoder::FlushRows(std::vector<uint8_t>* out) {
       if (plan.kind == ColumnPlan::Kind::kJsonbBinary && !cell.is_null) {
         v.data = std::string_view(cell.value.data() - 1, cell.value.size() + 1);
       }
-      // Binary numbers and dates under a rule or a telling name: NULL, bytes unseen.
-      const bool nulled = outcomes_[i] == masker::ValueOutcome::kNull ||
-                          (plan.kind == ColumnPlan::Kind::kNullIfRule && !cell.is_null);
-      if ((nulled || outcomes_[i] == masker::ValueOutcome::kMasked) && !open_statements_.empty())
+      // Binary numbers and dates under a rule or a telling name, and values derived from a
+      // sensitive column that no token fits: NULL, bytes unseen.
+      const bool nulled =
+          outcomes_[i] == masker::ValueOutcome::kNull ||
+          ((plan.kind == ColumnPlan::Kind::kNullIfRule || plan.kind == ColumnPlan::Kind::kNull) &&
+           !cell.is_null);
+      const bool replaced = !cell.is_null && (plan.kind == ColumnPlan::Kind::kReplace ||
+                                              plan.kind == ColumnPlan::Kind::kReplaceJson ||
+                                              plan.kind == ColumnPlan::Kind::kReplaceJsonbBinary);
+      if ((nulled || replaced || outcomes_[i] == masker::ValueOutcome::kMasked) &&
+          !open_statements_.empty()) {
         ++open_statements_.front().record.masked_by_column[plan.label];
+        if (plan.by_lineage) NoteLineage(plan);
+      }
       if (nulled) {
         v = {{}, true};
+      } else if (replaced) {
+        outs_[i].clear();
+        AppendReplacement(plan, cell.value, &outs_[i]);
+        v = {outs_[i], false};
       } else if (outcomes_[i] == masker::ValueOutcome::kMasked) {
         if (plan.kind == ColumnPlan::Kind::kJsonbBinary) outs_[i].insert(outs_[i].begin(), '\1');
         v = {outs_[i], false};
@@ -463,6 +700,11 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
 
     if (ConsumeLookup(message_)) continue;
     idle_boundary_ = false;
+    // The first answer to a Query: analyse all its statements now, in order, even those that
+    // return no rows (a PREPARE or DECLARE named here is used by a later statement).
+    if (analyzer_ && !query_lineage_ && !pending_.empty() &&
+        pending_.front().kind == Expect::kQuery)
+      query_lineage_ = analyzer_(pending_.front().name);
     if (dropping_copy_) {  // the rest of a refused binary COPY, up to its CommandComplete
       if (std::holds_alternative<pg::CommandComplete>(message_) ||
           std::holds_alternative<pg::ErrorResponse>(message_))
@@ -498,11 +740,24 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
       }
       if (!plan || plan->columns.size() != row->columns.size()) {
         // Rows without a known description: every column scanned as text. Never unmasked.
-        if (!fallback_plan_ || fallback_plan_->columns.size() != row->columns.size()) {
+        // With lineage, what is derived or unknown becomes NULL: its type is not known, so no
+        // token can be trusted to fit it.
+        if (!fallback_plan_ || fallback_plan_->columns.size() != row->columns.size() || analyzer_) {
           Description d;
           d.fields.resize(row->columns.size());
           for (auto& f : d.fields) f.type_oid = kText;
-          fallback_plan_ = PlanFor(d, {});
+          std::shared_ptr<const QueryLineage> keep;
+          const StatementLineage* l = nullptr;
+          if (!pending_.empty() && pending_.front().kind == Expect::kExecute) {
+            if (auto p = portals_.find(pending_.front().name); p != portals_.end())
+              keep = StatementLineageOf(p->second.statement);
+            if (keep && !keep->empty()) l = &keep->front();
+          } else {
+            l = CurrentQueryStatement();
+          }
+          fallback_plan_ = PlanFor(d, {}, l);
+          for (auto& c : fallback_plan_->columns)
+            if (c.by_lineage) c.kind = ColumnPlan::Kind::kNull;
         }
         plan = &*fallback_plan_;
       }
@@ -510,16 +765,18 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
         batch_plan_ = plan;
         batch_policies_.clear();
         for (const auto& c : plan->columns)
-          batch_policies_.push_back(c.kind == ColumnPlan::Kind::kPass ||
-                                            c.kind == ColumnPlan::Kind::kNullIfRule
-                                        ? nullptr
-                                        : &c.policy);
+          batch_policies_.push_back(c.kind == ColumnPlan::Kind::kText ||
+                                            c.kind == ColumnPlan::Kind::kJsonbBinary
+                                        ? &c.policy
+                                        : nullptr);
       }
       for (size_t c = 0; c < row->columns.size(); ++c) {
         const auto& v = row->columns[c];
         const ColumnPlan& cp = plan->columns[c];
         masker::Masker::Cell cell{v.data, v.is_null};
-        if (cp.kind == ColumnPlan::Kind::kJsonbBinary && !v.is_null) {
+        if ((cp.kind == ColumnPlan::Kind::kJsonbBinary ||
+             cp.kind == ColumnPlan::Kind::kReplaceJsonbBinary) &&
+            !v.is_null) {
           if (v.data.empty() || v.data[0] != 1) return Error{"jsonb value with an unknown version"};
           cell.value = v.data.substr(1);
         }
@@ -542,12 +799,14 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
             for (const auto& f : d.fields)
               if (f.table_oid != 0 && !tables_.contains(f.table_oid)) catalog_wanted_ = true;
             if (!pending_.empty() && pending_.front().kind == Expect::kDescribeStatement) {
+              d.lineage = StatementLineageOf(pending_.front().name);
               statement_descriptions_[pending_.front().name] = std::move(d);
               pending_.pop_front();
             } else if (!pending_.empty() && pending_.front().kind == Expect::kDescribePortal) {
               // pgjdbc describes the portal once, then re-binds the statement without any
               // Describe: keep the columns for the statement too, formats left to each Bind.
               if (auto p = portals_.find(pending_.front().name); p != portals_.end()) {
+                d.lineage = StatementLineageOf(p->second.statement);
                 Description statement = d;
                 for (auto& f : statement.fields) f.format = pg::kFormatText;
                 statement_descriptions_[p->second.statement] = std::move(statement);
@@ -555,7 +814,7 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
               portal_descriptions_[pending_.front().name] = std::move(d);
               pending_.pop_front();
             } else {
-              query_plan_ = PlanFor(d, {});
+              query_plan_ = PlanFor(d, {}, CurrentQueryStatement());
             }
             forward(at, n);
           } else if constexpr (std::is_same_v<T, pg::NoData>) {
@@ -566,6 +825,11 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
           } else if constexpr (std::is_same_v<T, pg::ParseComplete> ||
                                std::is_same_v<T, pg::BindComplete> ||
                                std::is_same_v<T, pg::CloseComplete>) {
+            // A parsed statement is analysed now, in the order the server runs things: a
+            // DECLARE or PREPARE in it names what a later statement uses.
+            if constexpr (std::is_same_v<T, pg::ParseComplete>)
+              if (!pending_.empty() && pending_.front().kind == Expect::kParse)
+                (void)StatementLineageOf(pending_.front().name);
             if (!pending_.empty()) pending_.pop_front();
             forward(at, n);
           } else if constexpr (std::is_same_v<T, pg::CommandComplete> ||
@@ -574,6 +838,10 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
             if (!pending_.empty() && (pending_.front().kind == Expect::kExecute ||
                                       pending_.front().kind == Expect::kFunctionCall))
               pending_.pop_front();
+            else if (!pending_.empty() && pending_.front().kind == Expect::kQuery &&
+                     !std::is_same_v<T, pg::PortalSuspended>)
+              ++query_statement_;  // the next statement of the Query answers next
+            fallback_plan_.reset();
             if (!open_statements_.empty() &&
                 open_statements_.front().kind != OpenStatement::Kind::kSync) {
               if constexpr (std::is_same_v<T, pg::CommandComplete>)
@@ -590,6 +858,8 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
                    pending_.front().kind != Expect::kQuery)
               pending_.pop_front();
             if (!pending_.empty()) pending_.pop_front();
+            query_lineage_.reset();
+            query_statement_ = 0;
             // A simple query ends here; Executes an error made the server skip end unrecorded.
             while (!open_statements_.empty()) {
               auto kind = open_statements_.front().kind;
@@ -625,9 +895,20 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
               return;
             }
             in_copy_out_ = true;
-            // Column context for the lines: the names a lookup found, if they fit.
-            if (!lookup_columns_.empty() && lookup_columns_.size() == m.column_formats.size() &&
-                m.format == pg::kFormatText) {
+            // Column context for the lines: the statement's lineage, else the names a lookup
+            // found, if they fit.
+            if (analyzer_) {
+              Description d;
+              d.fields.resize(m.column_formats.size());
+              for (size_t c = 0; c < d.fields.size(); ++c) {
+                d.fields[c].type_oid = kText;
+                if (lookup_columns_.size() == d.fields.size())
+                  d.fields[c].name = lookup_columns_[c];
+              }
+              copy_plan_ = PlanFor(d, {}, CurrentQueryStatement());
+            } else if (!lookup_columns_.empty() &&
+                       lookup_columns_.size() == m.column_formats.size() &&
+                       m.format == pg::kFormatText) {
               Description d;
               for (const auto& name : lookup_columns_) d.fields.push_back({name, kText, 0});
               copy_plan_ = PlanFor(d, {});

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -25,10 +26,13 @@
 #include <utility>
 #include <vector>
 
+#include "agent/columns/store.h"
+#include "agent/lineage.h"
 #include "agent/protocol/postgres/decoder.h"
 #include "agent/protocol/postgres/message.h"
 #include "common/result.h"
 #include "masker/masker.h"
+#include "masker/strategy.h"
 
 namespace veil::agent {
 
@@ -39,10 +43,21 @@ struct ColumnPlan {
     kText,         // text bytes (text format, or a binary format whose bytes are text)
     kJsonbBinary,  // binary jsonb: a version byte, then text
     kNullIfRule,   // binary non-text under a masking rule: becomes NULL
+    // Derived from a sensitive column (or not followed): the whole value is replaced, never
+    // scanned (SPEC §6.1).
+    kReplace,             // text: the entity's token ([EMAIL], or the hash token of the value)
+    kReplaceJson,         // json / text-format jsonb: the token as a JSON string
+    kReplaceJsonbBinary,  // binary jsonb: version byte, then the token as a JSON string
+    kNull,                // any other type: NULL
   };
   Kind kind = Kind::kPass;
   masker::ColumnPolicy policy;
   std::string label;  // "schema.table.column" when the table is known, else the column name
+  // kReplace*: the entity whose token replaces the value (kMaxEntities: several or none, the
+  // token is [MASKED]) and its strategy (redact or hash: a derived value has no partial form).
+  uint8_t entity = masker::kMaxEntities;
+  masker::Strategy strategy = masker::Strategy::kRedact;
+  bool by_lineage = false;  // replaced or nulled because of its lineage (usage events)
 };
 
 struct ResultPlan {
@@ -61,6 +76,8 @@ struct StatementRecord {
   uint64_t bytes = 0;        // bytes sent to the client while it ran
   masker::MaskStats masked;  // values masked, per entity (result rows, COPY, error texts)
   std::map<std::string, uint64_t> masked_by_column;  // ColumnPlan::label → values masked
+  // Output columns replaced whole because of their lineage: "label <- schema.table.column,…".
+  std::vector<std::string> lineage_masked;
   std::chrono::steady_clock::duration duration{};
 };
 
@@ -72,6 +89,22 @@ class PgTranscoder {
 
   // A frontend message the session forwards upstream (already decoded and validated).
   void OnFrontend(const pg::FrontendMessage& message);
+
+  // Lineage (SPEC §6.1): the analysis of a statement's text into the lineage of its result
+  // columns. Called with each Query's and Parse's text when the first answer to it arrives
+  // (so that any catalog lookup sent before it has been consumed), in the order the server
+  // runs them. Without an analyzer every column is planned from its own name and content
+  // alone (tests of the codec paths); with one, a column whose lineage is missing is masked
+  // whole.
+  using Analyzer = std::function<std::shared_ptr<const QueryLineage>(std::string_view sql)>;
+  void SetAnalyzer(Analyzer analyzer) { analyzer_ = std::move(analyzer); }
+  // Where learned sensitive columns are kept (null: none), and this session's endpoint and
+  // database, the key of its columns there.
+  void SetColumnStore(ColumnStore* store, std::string endpoint, std::string database) {
+    columns_ = store;
+    endpoint_ = std::move(endpoint);
+    database_ = std::move(database);
+  }
 
   // COPY … TO STDOUT names no columns, and rules and column hints need them. For such a Query,
   // sent while the session is idle (so a failure cannot abort the client's transaction), this
@@ -121,17 +154,22 @@ class PgTranscoder {
       uint32_t type_oid = 0;
       int16_t format = 0;
       uint32_t table_oid = 0;
+      int16_t column = 0;  // attribute number in table_oid
     };
     std::vector<Field> fields;
     // The plan last computed for it, and for which formats: a named statement executed many
     // times is planned once (PolicyFor matches globs and names, per column).
     std::vector<int16_t> plan_formats;
     std::optional<ResultPlan> plan;
+    // The lineage of its statement (null: not known).
+    std::shared_ptr<const QueryLineage> lineage;
     static Description Of(const pg::RowDescription& d);
   };
   // The plan for a result: `formats` overrides the description's formats when not empty
-  // (Bind's result-format codes: one code applies to all columns).
-  ResultPlan PlanFor(const Description& description, std::span<const int16_t> formats) const;
+  // (Bind's result-format codes: one code applies to all columns). `lineage`: the statement's
+  // (null: unknown).
+  ResultPlan PlanFor(const Description& description, std::span<const int16_t> formats,
+                     const StatementLineage* lineage = nullptr);
 
  private:
   enum class Expect : uint8_t {
@@ -149,7 +187,7 @@ class PgTranscoder {
   };
   struct Pending {
     Expect kind;
-    std::string name;  // statement or portal
+    std::string name;  // statement or portal; a Query's text
   };
   struct PortalState {
     std::string statement;
@@ -158,6 +196,19 @@ class PgTranscoder {
 
   Status TranscodeFrames(std::span<const uint8_t> in, size_t* consumed, std::vector<uint8_t>* out);
   const ResultPlan* PlanForRows();
+  // Lineage: of the Query at the head of pending_, statement by statement; of a prepared one.
+  const StatementLineage* CurrentQueryStatement();
+  std::shared_ptr<const QueryLineage> StatementLineageOf(const std::string& statement);
+  // Column plans.
+  struct Sensitivity {
+    bool sensitive = false;
+    uint8_t entity = 0;
+  };
+  Sensitivity SensitivityOf(const SourceColumn& c);
+  void PlanDirect(const SourceColumn& base, bool text_like, ColumnPlan* c);
+  void PlanReplaced(const ColumnLineage& l, uint32_t type_oid, bool binary, ColumnPlan* c);
+  void AppendReplacement(const ColumnPlan& plan, std::string_view value, std::string* out);
+  void NoteLineage(const ColumnPlan& plan);
   const ResultPlan& CachedPlan(Description& d, std::span<const int16_t> formats);
   bool ConsumeLookup(const pg::BackendMessage& m);
   bool MaskCopyLine(std::string_view line, std::string* out);
@@ -194,6 +245,15 @@ class PgTranscoder {
   std::optional<ResultPlan> query_plan_;     // simple query: the current result's plan
   std::optional<ResultPlan> execute_plan_;   // extended: the plan of the Execute at the head
   std::optional<ResultPlan> fallback_plan_;  // rows whose description veil did not see
+  // Lineage.
+  Analyzer analyzer_;
+  ColumnStore* columns_ = nullptr;
+  std::string endpoint_, database_;
+  std::shared_ptr<const QueryLineage> query_lineage_;  // of the Query at the head of pending_
+  size_t query_statement_ = 0;                         // its statement now answering
+  std::map<std::string, std::shared_ptr<const QueryLineage>, std::less<>> statement_lineage_;
+  std::optional<masker::StrategyApplier> applier_;  // tokens of derived values (hash)
+  std::string replacement_;
   bool in_copy_out_ = false;
   bool dropping_copy_ = false;  // a binary COPY OUT refused: its data is not forwarded
   std::optional<uint64_t> max_rows_;
@@ -207,7 +267,11 @@ class PgTranscoder {
   std::optional<ResultPlan> copy_plan_;
   std::vector<std::string_view> copy_fields_;
   // Relation OID → (schema, table), from the catalog lookups.
-  std::map<uint32_t, std::pair<std::string, std::string>> tables_;
+  struct Relation {
+    std::string schema, table;
+    char kind = 'r';  // pg_class.relkind: a view's columns are not base columns
+  };
+  std::map<uint32_t, Relation> tables_;
   bool catalog_wanted_ = false;   // idle and the map is missing or stale
   bool catalog_pending_ = false;  // the next OnFrontend(Query) is the catalog lookup
   // The last frame was ReadyForQuery('I') with nothing else expected: the only moment a query

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/protocol/postgres/encoder.h"
+#include "config/veil_config.pb.h"
 
 namespace veil::agent {
 namespace {
@@ -254,6 +255,174 @@ namespace {
 
 // Usage events are built from these records: text, rows, bytes, masked counts per entity and
 // per column, errors, guardrails — one record per statement, in order.
+// ---- lineage (SPEC §6.1) ----------------------------------------------------------------------
+
+using LK = ColumnLineage::Kind;
+
+ColumnLineage Direct(std::string table, std::string column) {
+  return {LK::kDirect, {{"public", std::move(table), std::move(column)}}};
+}
+ColumnLineage Derived(std::vector<std::pair<std::string, std::string>> sources) {
+  ColumnLineage l{LK::kDerived, {}};
+  for (auto& [t, c] : sources) l.sources.push_back({"public", t, c});
+  return l;
+}
+
+// An analyzer that answers every text with the same statements, and counts its calls.
+struct FixedAnalyzer {
+  std::shared_ptr<QueryLineage> lineage = std::make_shared<QueryLineage>();
+  std::vector<std::string> seen;
+  PgTranscoder::Analyzer Fn() {
+    return [this](std::string_view sql) -> std::shared_ptr<const QueryLineage> {
+      seen.emplace_back(sql);
+      return lineage;
+    };
+  }
+  void Add(std::vector<ColumnLineage> columns) { lineage->push_back({true, {std::move(columns)}}); }
+};
+
+TEST(PgTranscoderLineage, DerivedColumnsAreReplacedWholeByTypeAndDirectOnesScanned) {
+  FixedAnalyzer a;
+  // split_part(email, '@', 1), length(email), json_build_object('e', email), city, email AS x
+  a.Add({Derived({{"customers", "email"}}), Derived({{"customers", "email"}}),
+         Derived({{"customers", "email"}}), Derived({{"customers", "city"}}),
+         Direct("customers", "email")});
+  PgTranscoder t(Profile(), 42, "abcd");
+  t.SetAnalyzer(a.Fn());
+  t.OnFrontend(pg::Query{"select …"});
+  std::vector<uint8_t> in;
+  Put(Columns({{"split_part", 25},
+               {"length", 23},
+               {"json_build_object", 114},
+               {"upper", 25},
+               {"x", 25}}),
+      &in);
+  Row({"margaret.okonkwo", "28", R"({"e" : "margaret.okonkwo@example.com"})", "LAGOS",
+       "margaret.okonkwo@example.com"},
+      &in);
+  Row({std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt}, &in);
+  Put(pg::CommandComplete{"SELECT 2"}, &in);
+  Put(pg::ReadyForQuery{'I'}, &in);
+  auto msgs = Through(t, in);
+  ASSERT_EQ(msgs.size(), 5u);
+  EXPECT_EQ(Cells(msgs[1]),
+            (std::vector<std::string>{"[EMAIL]", "NULL", "\"[EMAIL]\"", "LAGOS", "[EMAIL]"}));
+  // NULL stays NULL: there is no value to hide.
+  EXPECT_EQ(Cells(msgs[2]), (std::vector<std::string>{"NULL", "NULL", "NULL", "NULL", "NULL"}));
+  ASSERT_EQ(a.seen.size(), 1u);
+  auto records = t.TakeStatements();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].lineage_masked,
+            (std::vector<std::string>{"split_part <- public.customers.email",
+                                      "length <- public.customers.email",
+                                      "json_build_object <- public.customers.email"}));
+}
+
+TEST(PgTranscoderLineage, WithoutLineageEveryColumnIsMaskedWhole) {
+  FixedAnalyzer a;  // answers nothing: a parse error, say
+  PgTranscoder t(Profile(), 42, "abcd");
+  t.SetAnalyzer(a.Fn());
+  t.OnFrontend(pg::Query{"select whatever"});
+  std::vector<uint8_t> in;
+  Put(Columns({{"a", 25}, {"b", 23}}), &in);
+  Row({"anything at all", "7"}, &in);
+  Put(pg::CommandComplete{"SELECT 1"}, &in);
+  Put(pg::ReadyForQuery{'I'}, &in);
+  auto msgs = Through(t, in);
+  EXPECT_EQ(Cells(msgs[1]), (std::vector<std::string>{"[MASKED]", "NULL"}));
+}
+
+TEST(PgTranscoderLineage, EachStatementOfAQueryGetsItsOwnLineage) {
+  FixedAnalyzer a;
+  a.Add({Derived({})});                      // SELECT 1
+  a.Add({});                                 // SET … (no rows)
+  a.Add({Derived({{"customers", "ssn"}})});  // SELECT upper(ssn)
+  PgTranscoder t(Profile(), 42, "abcd");
+  t.SetAnalyzer(a.Fn());
+  t.OnFrontend(pg::Query{"select 1; set x = 1; select upper(ssn) from customers"});
+  std::vector<uint8_t> in;
+  Put(Columns({{"?column?", 25}}), &in);
+  Row({"1"}, &in);
+  Put(pg::CommandComplete{"SELECT 1"}, &in);
+  Put(pg::CommandComplete{"SET"}, &in);
+  Put(Columns({{"upper", 25}}), &in);
+  Row({"536-22-1234"}, &in);
+  Put(pg::CommandComplete{"SELECT 1"}, &in);
+  Put(pg::ReadyForQuery{'I'}, &in);
+  auto msgs = Through(t, in);
+  ASSERT_EQ(msgs.size(), 8u);
+  EXPECT_EQ(Cells(msgs[1]), (std::vector<std::string>{"1"}));
+  EXPECT_EQ(Cells(msgs[5]), (std::vector<std::string>{"[US_SSN]"}));
+}
+
+TEST(PgTranscoderLineage, HashGivesTheSameTokenForTheSameDerivedValue) {
+  std::array<uint8_t, 32> k{};
+  config::v1::MaskingProfile cfg;
+  cfg.add_entities("all");
+  (*cfg.mutable_strategies())["EMAIL"] = config::v1::MaskingProfile::STRATEGY_HASH;
+  auto compiled = masker::MaskingProfile::Compile(cfg, "p", masker::MaskKey::FromBytes(k));
+  ASSERT_EQ(compiled.index(), 0u);
+  FixedAnalyzer a;
+  a.Add({Derived({{"customers", "email"}})});
+  PgTranscoder t(std::get<0>(compiled), 42, "abcd");
+  t.SetAnalyzer(a.Fn());
+  t.OnFrontend(pg::Query{"select split_part(email, '@', 2) from customers"});
+  std::vector<uint8_t> in;
+  Put(Columns({{"split_part", 25}}), &in);
+  Row({"example.com"}, &in);
+  Row({"example.org"}, &in);
+  Row({"example.com"}, &in);
+  Put(pg::CommandComplete{"SELECT 3"}, &in);
+  Put(pg::ReadyForQuery{'I'}, &in);
+  auto msgs = Through(t, in);
+  ASSERT_EQ(msgs.size(), 6u);
+  std::string first = Cells(msgs[1])[0], second = Cells(msgs[2])[0], third = Cells(msgs[3])[0];
+  EXPECT_EQ(first, third) << "joins and distinct counts need one token per value";
+  EXPECT_NE(first, second);
+  EXPECT_EQ(first.find("example"), std::string::npos) << first;
+}
+
+TEST(PgTranscoderLineage, ExecuteWithoutAnyDescriptionNullsWhatIsDerived) {
+  FixedAnalyzer a;
+  a.Add({Direct("customers", "email"), Derived({{"customers", "email"}})});
+  PgTranscoder t(Profile(), 42, "abcd");
+  t.SetAnalyzer(a.Fn());
+  // A client that never asks for a RowDescription and decodes the rows itself.
+  t.OnFrontend(pg::Parse{"", "select email, reverse(email) from customers", {}});
+  t.OnFrontend(pg::Bind{"", "", {}, {}, {}});
+  t.OnFrontend(pg::Execute{"", 0});
+  t.OnFrontend(pg::Sync{});
+  std::vector<uint8_t> in;
+  Put(pg::ParseComplete{}, &in);
+  Put(pg::BindComplete{}, &in);
+  Row({"bob@example.com", "moc.elpmaxe@bob"}, &in);
+  Put(pg::CommandComplete{"SELECT 1"}, &in);
+  Put(pg::ReadyForQuery{'I'}, &in);
+  auto msgs = Through(t, in);
+  ASSERT_EQ(msgs.size(), 5u);
+  EXPECT_EQ(Cells(msgs[2]), (std::vector<std::string>{"[EMAIL]", "NULL"}));
+}
+
+TEST(PgTranscoderLineage, CopyOfAQueryFollowsItsLineage) {
+  FixedAnalyzer a;
+  a.Add({Derived({{"customers", "email"}}), Derived({{"customers", "city"}})});
+  PgTranscoder t(Profile(), 42, "abcd");
+  t.SetAnalyzer(a.Fn());
+  t.OnFrontend(pg::Query{"copy (select upper(email), city from customers) to stdout"});
+  std::vector<uint8_t> in;
+  pg::CopyOutResponse copy;
+  copy.format = pg::kFormatText;
+  copy.column_formats = {0, 0};
+  Put(copy, &in);
+  Put(pg::CopyData{"MARGARET.OKONKWO@EXAMPLE.COM\tLagos\n"}, &in);
+  Put(pg::CopyDone{}, &in);
+  Put(pg::CommandComplete{"COPY 1"}, &in);
+  Put(pg::ReadyForQuery{'I'}, &in);
+  auto msgs = Through(t, in);
+  ASSERT_EQ(msgs.size(), 5u);
+  EXPECT_EQ(std::get<pg::CopyData>(msgs[1]).data, "[EMAIL]\tLagos\n");
+}
+
 TEST(PgTranscoderStatements, SimpleQueryRecordsRowsAndMaskedCounts) {
   PgTranscoder t(Profile(), 42, "abcd");
   t.OnFrontend(pg::Query{"select email, notes from customers where id < 3"});

@@ -1,0 +1,46 @@
+// What the proxy knows of where each result column comes from (SPEC §6.1), in the form the
+// transcoder plans with: for every output column of a statement, whether its value is a base
+// column's value unchanged (direct), something computed from base columns (derived), or
+// something the analysis could not follow (unknown: a user-defined function, dynamic SQL, an
+// unresolved name). agent/sql's analysis of the statement on PostgreSQL's own parse tree fills
+// it; the transcoder decides with the masking profile and the column store which sources are
+// sensitive, and so what each column becomes.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace veil::agent {
+
+struct SourceColumn {
+  std::string schema, table, column;
+  bool operator==(const SourceColumn&) const = default;
+};
+
+struct ColumnLineage {
+  enum class Kind : uint8_t {
+    kDirect,   // a base column's value, unchanged (through aliases, subqueries, views, UNION)
+    kDerived,  // computed from `sources` (empty: a constant, or count(x))
+    kUnknown,  // not followed: masked whole, whatever its sources
+  };
+  Kind kind = Kind::kUnknown;
+  std::vector<SourceColumn> sources;
+};
+
+// The result columns of one statement, in RowDescription order.
+struct ResultLineage {
+  std::vector<ColumnLineage> columns;
+};
+
+// One statement of a Query (or the statement of a Parse).
+struct StatementLineage {
+  // False: the statement could not be analysed (a parse error, a name the catalog does not
+  // know, a cursor or prepared statement veil did not see): its columns are masked whole.
+  bool analyzed = false;
+  ResultLineage result;  // empty for a statement that returns no rows
+};
+using QueryLineage = std::vector<StatementLineage>;
+
+}  // namespace veil::agent
