@@ -40,6 +40,9 @@ struct StatementLineage {
   // know, a cursor or prepared statement veil did not see): its columns are masked whole.
   bool analyzed = false;
   ResultLineage result;  // empty for a statement that returns no rows
+  // Every base column the statement reads anywhere (WHERE, joins, subqueries): when one is
+  // sensitive, an error or notice it raises may carry a value, so its texts are withheld.
+  std::vector<SourceColumn> reads;
 };
 using QueryLineage = std::vector<StatementLineage>;
 

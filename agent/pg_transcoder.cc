@@ -610,10 +610,49 @@ const ResultPlan* PgTranscoder::PlanForRows() {
   return query_plan_ ? &*query_plan_ : nullptr;
 }
 
-void PgTranscoder::MaskResponse(pg::ResponseFields* fields) {
+// Whether the statement now answering reads a sensitive column (or could not be analysed).
+bool PgTranscoder::StatementReadsSensitive() {
+  if (!analyzer_) return false;
+  const StatementLineage* l = nullptr;
+  std::shared_ptr<const QueryLineage> keep;
+  if (!pending_.empty() && pending_.front().kind == Expect::kExecute) {
+    if (auto p = portals_.find(pending_.front().name); p != portals_.end())
+      keep = StatementLineageOf(p->second.statement);
+    if (keep && !keep->empty()) l = &keep->front();
+  } else if (!pending_.empty() && pending_.front().kind == Expect::kQuery) {
+    l = CurrentQueryStatement();
+  } else {
+    return false;  // an answer to Parse, Bind, or the session itself: no data read yet
+  }
+  if (!l || !l->analyzed) return true;
+  for (const auto& c : l->reads)
+    if (SensitivityOf(c).sensitive) return true;
+  for (const auto& col : l->result.columns)
+    if (col.kind == ColumnLineage::Kind::kUnknown) return true;
+  return false;
+}
+
+void PgTranscoder::MaskResponse(pg::ResponseFields* fields, bool notice) {
   // Texts that can echo data: message, detail, hint, context, internal query.
   static constexpr char kTextFields[] = {pg::field::kMessage, pg::field::kDetail, pg::field::kHint,
                                          pg::field::kWhere, pg::field::kInternalQuery};
+  // Errors about values (class 22 data exception, 23 integrity violation), raised by code
+  // (P0: PL/pgSQL RAISE, XX internal) and notices quote the value they are about, and a value
+  // computed from a sensitive column (reverse(email)::int) no longer looks like one: under a
+  // statement that reads sensitive columns they keep their SQLSTATE and lose their texts.
+  std::string_view state = fields->Get(pg::field::kSqlState);
+  const bool data_class = notice || state.starts_with("22") || state.starts_with("23") ||
+                          state.starts_with("P0") || state.starts_with("XX");
+  if (data_class && StatementReadsSensitive()) {
+    std::string code(state.empty() ? "00000" : state);
+    for (char f : kTextFields)
+      if (!fields->Get(f).empty())
+        fields->Set(f, f == pg::field::kMessage ? "veil: text withheld (SQLSTATE " + code +
+                                                      "): the statement reads sensitive columns"
+                                                : std::string());
+    ++stats_.values_masked;
+    return;
+  }
   std::string out;
   for (char code : kTextFields) {
     std::string_view v = fields->Get(code);
@@ -934,7 +973,7 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
               forward(at, n);
             }
           } else if constexpr (std::is_same_v<T, pg::ErrorResponse>) {
-            MaskResponse(&m);
+            MaskResponse(&m, /*notice=*/false);
             if (!suppress) status = pg::Encode(m, out);
             if (!open_statements_.empty() &&
                 open_statements_.front().kind != OpenStatement::Kind::kSync) {
@@ -946,7 +985,7 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
             execute_plan_.reset();
             in_copy_out_ = false;
           } else if constexpr (std::is_same_v<T, pg::NoticeResponse>) {
-            MaskResponse(&m);
+            MaskResponse(&m, /*notice=*/true);
             status = pg::Encode(m, out);
           } else if constexpr (std::is_same_v<T, pg::NotificationResponse>) {
             std::string masked;

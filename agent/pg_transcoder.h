@@ -213,7 +213,8 @@ class PgTranscoder {
   bool ConsumeLookup(const pg::BackendMessage& m);
   bool MaskCopyLine(std::string_view line, std::string* out);
   Status FlushRows(std::vector<uint8_t>* out);
-  void MaskResponse(pg::ResponseFields* fields);
+  void MaskResponse(pg::ResponseFields* fields, bool notice);
+  bool StatementReadsSensitive();
   void PopUntilSync();
   // Statement accounting (StatementRecord).
   struct OpenStatement {

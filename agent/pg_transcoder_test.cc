@@ -423,6 +423,36 @@ TEST(PgTranscoderLineage, CopyOfAQueryFollowsItsLineage) {
   EXPECT_EQ(std::get<pg::CopyData>(msgs[1]).data, "[EMAIL]\tLagos\n");
 }
 
+TEST(PgTranscoderLineage, ValueErrorsOfStatementsReadingSensitiveColumnsLoseTheirTexts) {
+  FixedAnalyzer a;
+  a.Add({Derived({{"customers", "email"}})});
+  a.lineage->back().reads = {{"public", "customers", "email"}};
+  PgTranscoder t(Profile(), 42, "abcd");
+  t.SetAnalyzer(a.Fn());
+  t.OnFrontend(pg::Query{"select reverse(email)::int from customers"});
+  std::vector<uint8_t> in;
+  // What PostgreSQL says: the reversed address, which content scanning cannot recognise.
+  Put(pg::MakeError(pg::Severity::kError, "22P02",
+                    "invalid input syntax for type integer: \"moc.elpmaxe@okwoko.teragram\""),
+      &in);
+  Put(pg::ReadyForQuery{'I'}, &in);
+  auto msgs = Through(t, in);
+  ASSERT_EQ(msgs.size(), 2u);
+  auto& e = std::get<pg::ErrorResponse>(msgs[0]);
+  EXPECT_EQ(e.Get(pg::field::kSqlState), "22P02");
+  EXPECT_EQ(e.Get(pg::field::kMessage),
+            "veil: text withheld (SQLSTATE 22P02): the statement reads sensitive columns");
+
+  // Other errors keep their (content-masked) texts: a syntax error is not about a value.
+  t.OnFrontend(pg::Query{"selec 1"});
+  in.clear();
+  Put(pg::MakeError(pg::Severity::kError, "42601", "syntax error at or near \"selec\""), &in);
+  Put(pg::ReadyForQuery{'I'}, &in);
+  msgs = Through(t, in);
+  EXPECT_EQ(std::get<pg::ErrorResponse>(msgs[0]).Get(pg::field::kMessage),
+            "syntax error at or near \"selec\"");
+}
+
 TEST(PgTranscoderStatements, SimpleQueryRecordsRowsAndMaskedCounts) {
   PgTranscoder t(Profile(), 42, "abcd");
   t.OnFrontend(pg::Query{"select email, notes from customers where id < 3"});
