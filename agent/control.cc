@@ -246,6 +246,11 @@ void ControlServer::Audit(const std::string& body, const std::string& response,
     case cv1::Request::kListFlows:
       call.operation = "flows.list";
       break;
+    case cv1::Request::kListColumns:
+      call.operation = "columns.list";
+      call.resource_type = "endpoint";
+      call.resource_uid = req.list_columns().endpoint();
+      break;
     default:
       call.operation = "unknown";
       break;
@@ -314,6 +319,29 @@ std::string ControlServer::Handle(const std::string& body, const grants::Princip
     if (!flows_) return fail(kFlowsOff);
     resp.set_ok(true);
     for (const FlowRecord& f : flows_->List(req.list_flows().all())) ToProto(f, resp.add_flows());
+    return resp.SerializeAsString();
+  }
+  if (req.has_list_columns()) {
+    const auto& r = req.list_columns();
+    if (std::find(endpoints_.begin(), endpoints_.end(), r.endpoint()) == endpoints_.end())
+      return fail("no endpoint " + r.endpoint());
+    resp.set_ok(true);
+    if (!columns_) return resp.SerializeAsString();
+    for (const auto& [key, c, sensitive] : columns_->List(r.endpoint())) {
+      if (!sensitive && !r.all()) continue;
+      auto* col = resp.add_columns();
+      col->set_database(key.database);
+      col->set_schema(key.schema);
+      col->set_table(key.table);
+      col->set_column(key.column);
+      if (sensitive) {
+        col->set_entity(c.entity);
+        col->set_source(std::string(ColumnSourceName(c.source)));
+      }
+      col->set_confidence(c.confidence);
+      col->set_observed(c.observed);
+      col->set_masked(c.masked);
+    }
     return resp.SerializeAsString();
   }
   if (req.has_kill_session()) {

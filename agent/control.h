@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/columns/store.h"
 #include "agent/flows.h"
 #include "agent/grants/clock.h"
 #include "agent/grants/store.h"
@@ -40,6 +41,8 @@ class ControlServer {
   void SetAudit(std::function<void(nlohmann::json)> emit) { audit_ = std::move(emit); }
   // The endpoint names `veilctl status` shows (a reload changes them).
   void SetEndpoints(std::vector<std::string> names) { endpoints_ = std::move(names); }
+  // What ListColumns reports (null: nothing learned is kept).
+  void SetColumns(ColumnStore* columns) { columns_ = columns; }
 
  private:
   void Audit(const std::string& request, const std::string& response,
@@ -60,6 +63,7 @@ class ControlServer {
   std::vector<std::string> endpoints_;
   SessionRegistry* sessions_ = nullptr;
   FlowTable* flows_ = nullptr;
+  ColumnStore* columns_ = nullptr;
   std::function<void(nlohmann::json)> audit_;
 };
 

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/columns/store.h"
 #include "agent/conn.h"
 #include "agent/grants/clock.h"
 #include "agent/grants/store.h"
@@ -87,6 +88,8 @@ struct PgEndpoint {
   std::atomic<uint64_t>* session_ids = nullptr;
   // Usage events and metrics; may be null (tests).
   UsageSink* usage = nullptr;
+  // Sensitive columns learned from traffic and writes (SPEC §6.1); may be null (tests).
+  ColumnStore* columns = nullptr;
 };
 
 struct PeerInfo {

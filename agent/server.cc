@@ -122,6 +122,7 @@ Result<Server::Generation> Server::Build(const config::LoadedConfig& loaded) {
     }
     ep->session_ids = &session_ids_;
     ep->usage = hooks_.usage;
+    ep->columns = columns_.get();
     auto listen = SplitHostPort(e.listen());
     if (!listen.ok()) return Error{"endpoint " + e.name() + ": " + listen.error().message};
 
@@ -218,6 +219,14 @@ Result<std::unique_ptr<Server>> Server::Start(const config::LoadedConfig& loaded
   auto key = masker::MaskKey::LoadOrCreate(cfg.masking().key_file());
   if (!key.ok()) return key.error();
   server->key_ = *key;
+  {
+    std::error_code dec;
+    std::filesystem::create_directories(cfg.agent().state_dir(), dec);
+    auto columns = ColumnStore::Open(cfg.agent().state_dir() + "/columns.db");
+    if (!columns.ok()) return Error{"column store: " + columns.error().message};
+    server->columns_ = std::move(columns).value();
+    server->columns_->StartFlusher(std::chrono::seconds(5));
+  }
 
   auto gen = server->Build(loaded);
   if (!gen.ok()) return gen.error();
@@ -241,6 +250,7 @@ Result<std::unique_ptr<Server>> Server::Start(const config::LoadedConfig& loaded
   server->control_ = std::move(control).value();
   if (auto* events = server->hooks_.events)
     server->control_->SetAudit([events](nlohmann::json e) { events->Emit(std::move(e)); });
+  server->control_->SetColumns(server->columns_.get());
   if (server->hooks_.metrics && server->grants_) {
     grants::GrantStore* store = server->grants_.get();
     server->hooks_.metrics->OnScrape([store](Metrics& m) {

@@ -82,6 +82,7 @@ class Server {
   SessionRegistry sessions_;
   grants::SystemClock clock_;
   std::unique_ptr<grants::GrantStore> grants_;
+  std::unique_ptr<ColumnStore> columns_;  // state_dir/columns.db
   std::shared_ptr<const masker::MaskKey> key_;
   std::unique_ptr<ControlServer> control_;
   std::unique_ptr<tls::HostCa> ca_;

@@ -151,6 +151,7 @@ void UsageReporter::Statement(const SessionContext& s, const StatementRecord& r)
   st.masked = Counts(r);
   st.guardrail = r.guardrail;
   st.sqlstate = r.sqlstate;
+  st.lineage_masked = r.lineage_masked;
   pipeline_->Emit(events::QueryEvent(NowMs(), Info(s), st));
 }
 

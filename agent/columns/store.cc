@@ -201,28 +201,28 @@ std::optional<ColumnClass> ColumnStore::Learned(const Entry* e) const {
   return e->learned;
 }
 
-std::vector<std::pair<ColumnKey, ColumnClass>> ColumnStore::List(std::string_view endpoint) const {
-  std::vector<std::pair<ColumnKey, ColumnClass>> out;
+std::vector<ColumnStore::Listed> ColumnStore::List(std::string_view endpoint) const {
+  std::vector<Listed> out;
   std::lock_guard lock(mu_);
   for (const auto& [_, e] : entries_) {
     if (e->key.endpoint != endpoint) continue;
-    ColumnClass c;
+    Listed l{e->key, {}, e->learned.has_value()};
     if (e->learned) {
-      c = *e->learned;
+      l.cls = *e->learned;
     } else {
-      c.observed = e->observed;
+      l.cls.observed = e->observed;
       for (const auto& m : e->masked)
-        if (m.second > c.masked) {
-          c.entity = m.first;
-          c.masked = m.second;
+        if (m.second > l.cls.masked) {
+          l.cls.entity = m.first;
+          l.cls.masked = m.second;
         }
-      c.confidence = e->observed ? static_cast<double>(c.masked) / e->observed : 0;
+      l.cls.confidence = e->observed ? static_cast<double>(l.cls.masked) / e->observed : 0;
     }
-    out.emplace_back(e->key, std::move(c));
+    out.push_back(std::move(l));
   }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
-    return std::tie(a.first.database, a.first.schema, a.first.table, a.first.column) <
-           std::tie(b.first.database, b.first.schema, b.first.table, b.first.column);
+  std::sort(out.begin(), out.end(), [](const Listed& a, const Listed& b) {
+    return std::tie(a.key.database, a.key.schema, a.key.table, a.key.column) <
+           std::tie(b.key.database, b.key.schema, b.key.table, b.key.column);
   });
   return out;
 }

@@ -85,8 +85,14 @@ class ColumnStore {
   void MarkLineage(Entry* e, std::string_view entity);
   // Its classification if it is sensitive by content or lineage.
   std::optional<ColumnClass> Learned(const Entry* e) const;
-  // Every column of an endpoint with what was learned of it (sensitive or not), by key.
-  std::vector<std::pair<ColumnKey, ColumnClass>> List(std::string_view endpoint) const;
+  // Every column of an endpoint with what was learned of it, sensitive or not (then `cls`
+  // holds its counts and most masked entity), by database, schema, table, column.
+  struct Listed {
+    ColumnKey key;
+    ColumnClass cls;
+    bool sensitive = false;
+  };
+  std::vector<Listed> List(std::string_view endpoint) const;
 
   // Writes changed entries. Safe to call from any thread; no-op for InMemory().
   Status Flush();

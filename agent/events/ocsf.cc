@@ -283,6 +283,7 @@ nlohmann::json QueryEvent(int64_t time_ms, const SessionInfo& session,
     SetFailure(e, statement.sqlstate);
   }
   if (!statement.sqlstate.empty()) u->set_sqlstate(statement.sqlstate);
+  for (const auto& l : statement.lineage_masked) u->add_lineage_masked(l);
   return RenderJson(e);
 }
 

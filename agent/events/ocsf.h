@@ -27,6 +27,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "agent/grants/grant.h"
 #include "agent/grants/principal.h"
@@ -101,6 +102,7 @@ struct StatementInfo {
   MaskedCounts masked;
   std::string guardrail;  // non-empty: the statement was blocked by this guardrail
   std::string sqlstate;   // non-empty: the statement failed with this SQLSTATE
+  std::vector<std::string> lineage_masked;  // output columns replaced for their lineage
 };
 
 // 6005 Datastore Activity: activity 3 Connect for kOpen (status Success) and kRefused (status
