@@ -11,6 +11,8 @@ pkgs=(
   libhyperscan-dev libphonenumber-dev libssl-dev libyaml-cpp-dev protobuf-compiler libprotobuf-dev
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libasio-dev libsystemd-dev libsqlite3-dev
   prometheus-cpp-dev libpq-dev
+  # PostgreSQL's own parser for statement lineage (agent/sql/analysis.cc)
+  libpg-query-dev
   # eBPF: libbpf for the loader and skeletons, bpftool for vmlinux.h and skeleton generation
   libbpf-dev bpftool linux-libc-dev
   # capsh: the eBPF tests run veild as user veil with exactly the unit's capabilities

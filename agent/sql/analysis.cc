@@ -1,0 +1,1414 @@
+#include "agent/sql/analysis.h"
+
+#include <pg_query.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/reflection.h"
+#include "pg_query.pb.h"
+
+namespace veil::sql {
+namespace {
+
+using pg_query::Node;
+using Kind = OutputColumn::Kind;
+
+// ---- function classes --------------------------------------------------------------------
+
+// Builtins that run SQL given as text, reach other databases, or read files or large objects:
+// what they return cannot be followed.
+const std::set<std::string, std::less<>> kOpaqueBuiltins = {
+    "query_to_xml",
+    "query_to_xmlschema",
+    "query_to_xml_and_xmlschema",
+    "cursor_to_xml",
+    "cursor_to_xmlschema",
+    "table_to_xml",
+    "table_to_xmlschema",
+    "table_to_xml_and_xmlschema",
+    "schema_to_xml",
+    "schema_to_xmlschema",
+    "schema_to_xml_and_xmlschema",
+    "database_to_xml",
+    "database_to_xmlschema",
+    "database_to_xml_and_xmlschema",
+    "dblink",
+    "dblink_get_result",
+    "dblink_fetch",
+    "pg_read_file",
+    "pg_read_binary_file",
+    "pg_ls_dir",
+    "lo_get",
+    "loread",
+    "lo_export",
+    "pg_stat_file",
+    "ts_stat",
+    "xpath_table",
+    "crosstab",
+    "pg_logical_slot_get_changes",
+    "pg_logical_slot_peek_changes",
+    "pg_logical_slot_get_binary_changes",
+    "pg_logical_slot_peek_binary_changes",
+    "current_setting",  // a value a previous set_config() stored
+};
+
+// Builtins with side effects or side channels: a value passed to them leaves by another road
+// than the result (a setting, a sequence, a notification, a lock others can see, a file,
+// timing). The proxy refuses a statement that passes a sensitive column's value to one.
+const std::set<std::string, std::less<>> kSideEffectBuiltins = {
+    "set_config",
+    "setval",
+    "pg_notify",
+    "pg_advisory_lock",
+    "pg_advisory_lock_shared",
+    "pg_advisory_xact_lock",
+    "pg_advisory_xact_lock_shared",
+    "pg_try_advisory_lock",
+    "pg_try_advisory_lock_shared",
+    "pg_try_advisory_xact_lock",
+    "pg_try_advisory_xact_lock_shared",
+    "pg_advisory_unlock",
+    "pg_advisory_unlock_shared",
+    "lo_from_bytea",
+    "lo_put",
+    "lowrite",
+    "lo_import",
+    "lo_create",
+    "pg_sleep",
+    "pg_sleep_for",
+    "pg_sleep_until",
+    "dblink_exec",
+    "dblink_send_query",
+    "pg_logical_emit_message",
+    "pg_file_write",
+    "pg_terminate_backend",
+    "pg_cancel_backend",
+    "pg_log_backend_memory_contexts",
+    "txid_current",
+    "pg_current_xact_id",
+};
+
+// Statistics catalogs that hold column values (most common values, histogram bounds).
+const std::set<std::string, std::less<>> kDataCatalogs = {
+    "pg_statistic",          "pg_stats",      "pg_stats_ext", "pg_stats_ext_exprs",
+    "pg_statistic_ext_data", "pg_largeobject"};
+
+// Set-returning functions of one result column, by name.
+const std::set<std::string, std::less<>> kScalarSrfs = {"generate_series",
+                                                        "generate_subscripts",
+                                                        "regexp_split_to_table",
+                                                        "string_to_table",
+                                                        "regexp_matches",
+                                                        "json_array_elements",
+                                                        "json_array_elements_text",
+                                                        "jsonb_array_elements",
+                                                        "jsonb_array_elements_text",
+                                                        "json_object_keys",
+                                                        "jsonb_object_keys",
+                                                        "jsonb_path_query",
+                                                        "pg_listening_channels",
+                                                        "unnest"};
+
+// ---- lineage values ----------------------------------------------------------------------
+
+struct Lin {
+  Kind kind = Kind::kDerived;
+  std::vector<BaseColumn> sources;  // sorted, unique
+  std::string why;
+
+  static Lin Const() { return {}; }
+  static Lin Unknown(std::string why, std::vector<BaseColumn> sources = {}) {
+    Lin l{Kind::kUnknown, std::move(sources), std::move(why)};
+    l.Normalize();
+    return l;
+  }
+  static Lin Direct(BaseColumn c) { return {Kind::kDirect, {std::move(c)}, {}}; }
+
+  void Normalize() {
+    std::sort(sources.begin(), sources.end());
+    sources.erase(std::unique(sources.begin(), sources.end()), sources.end());
+  }
+  // Computed from this and `o`: derived, or unknown if either is.
+  void Absorb(const Lin& o) {
+    sources.insert(sources.end(), o.sources.begin(), o.sources.end());
+    Normalize();
+    if (o.kind == Kind::kUnknown && kind != Kind::kUnknown) {
+      kind = Kind::kUnknown;
+      why = o.why;
+    } else if (kind == Kind::kDirect) {
+      kind = Kind::kDerived;
+    }
+  }
+  Lin Derived() const {
+    Lin l = *this;
+    if (l.kind == Kind::kDirect) l.kind = Kind::kDerived;
+    return l;
+  }
+  // One column of a UNION: direct if both branches are.
+  static Lin Union(const Lin& a, const Lin& b) {
+    Lin l = a;
+    l.sources.insert(l.sources.end(), b.sources.begin(), b.sources.end());
+    l.Normalize();
+    if (a.kind == Kind::kUnknown || b.kind == Kind::kUnknown) {
+      l.kind = Kind::kUnknown;
+      l.why = a.kind == Kind::kUnknown ? a.why : b.why;
+    } else if (a.kind == Kind::kDirect && b.kind == Kind::kDirect) {
+      l.kind = Kind::kDirect;
+    } else {
+      l.kind = Kind::kDerived;
+    }
+    return l;
+  }
+};
+
+struct Col {
+  std::string name;
+  Lin lin;
+};
+
+// A FROM item visible to column references.
+struct Item {
+  std::string name;    // alias, or the relation's name
+  std::string schema;  // a relation's schema (for schema.table.column), else empty
+  std::vector<Col> cols;
+  bool shape_known = true;  // false: unknown relation or function: any column name resolves
+  Lin any;                  // the lineage of a reference to it when !shape_known
+};
+
+struct CteDef {
+  std::vector<Col> cols;
+  bool shape_known = true;
+  Lin any;
+};
+
+struct Scope {
+  std::vector<Item> items;
+  std::vector<Col> star;  // what `*` expands to, in order (joins merge USING columns)
+  const Scope* parent = nullptr;
+  // CTEs visible here (inner WITH shadows outer), innermost last.
+  std::vector<std::map<std::string, CteDef>> ctes;
+};
+
+std::string Str(const Node& n) { return n.has_string() ? n.string().sval() : std::string(); }
+
+std::string FuncName(const google::protobuf::RepeatedPtrField<Node>& names, std::string* schema) {
+  std::string name;
+  for (int i = 0; i < names.size(); ++i) {
+    if (i + 1 == names.size())
+      name = Str(names[i]);
+    else if (schema)
+      *schema = Str(names[i]);
+  }
+  return name;
+}
+
+bool IsConstant(const Node& n) {
+  if (n.has_a_const() || n.has_param_ref()) return true;
+  if (n.has_type_cast()) return IsConstant(n.type_cast().arg());
+  return false;
+}
+
+// ---- the analyzer --------------------------------------------------------------------------
+
+class Analyzer {
+ public:
+  Analyzer(const CatalogSnapshot& catalog, StatementAnalysis* out) : cat_(catalog), out_(out) {}
+
+  void Statement(const Node& stmt);
+
+ private:
+  // Queries.
+  std::vector<Col> Select(const pg_query::SelectStmt& s, const Scope* parent,
+                          const std::vector<std::map<std::string, CteDef>>& ctes, bool* known);
+  void With(const pg_query::WithClause& w, const Scope* parent, Scope* scope);
+  void FromItem(const Node& n, Scope* scope, std::vector<Col>* star);
+  void RangeVarItem(const pg_query::RangeVar& rv, Scope* scope, std::vector<Col>* star);
+  std::vector<Col> ViewColumns(const CatalogRelation& rel);
+  std::vector<Col> TargetList(const google::protobuf::RepeatedPtrField<Node>& targets,
+                              const Scope& scope, bool* known);
+  // Expressions.
+  Lin Expr(const Node& n, const Scope& scope);
+  Lin Func(const pg_query::FuncCall& f, const Scope& scope);
+  Lin SubLinkLin(const pg_query::SubLink& s, const Scope& scope);
+  Lin ColumnRef(const pg_query::ColumnRef& c, const Scope& scope);
+  Lin Generic(const google::protobuf::Message& m, const Scope& scope, std::string why);
+  Lin WholeRow(const Item& item);
+  void Read(const Lin& l) { reads_.insert(reads_.end(), l.sources.begin(), l.sources.end()); }
+  // Clauses that choose, order or group rows.
+  void Filter(const Node& n, const Scope& scope);
+  void FilterAll(const google::protobuf::RepeatedPtrField<Node>& list, const Scope& scope) {
+    for (const auto& n : list) Filter(n, scope);
+  }
+  void Sort(const google::protobuf::RepeatedPtrField<Node>& sorts, const Scope& scope,
+            const std::vector<Col>& outputs);
+  void NoteFilter(const Lin& l, bool equality) {
+    for (const auto& c : l.sources) filters_.push_back({c, equality});
+  }
+  // Writes.
+  void WriteTo(const BaseColumn& target, const Lin& value) {
+    out_->writes.push_back({target, value.sources, value.kind == Kind::kUnknown});
+  }
+  Item TargetItem(const pg_query::RangeVar& rv);
+  std::string CreationSchema(const pg_query::RangeVar& rel) const;
+
+  std::string ColumnName(const Node& val) const;
+
+  const CatalogSnapshot& cat_;
+  StatementAnalysis* out_;
+  std::vector<BaseColumn> reads_;
+  std::vector<FilterUse> filters_;
+  std::set<uint32_t> views_open_;  // views being expanded (cycle guard)
+  int depth_ = 0;
+};
+
+Item Analyzer::TargetItem(const pg_query::RangeVar& rv) {
+  Scope tmp;
+  std::vector<Col> star;
+  RangeVarItem(rv, &tmp, &star);
+  return tmp.items.empty() ? Item{} : tmp.items.front();
+}
+
+std::vector<Col> Analyzer::ViewColumns(const CatalogRelation& rel) {
+  std::vector<Col> cols;
+  auto unknown = [&](const std::string& why) {
+    for (const auto& c : rel.columns) cols.push_back({c.name, Lin::Unknown(why)});
+    return cols;
+  };
+  if (rel.IsSystem()) {
+    // PostgreSQL's own views: no definition fetched, nothing of a user's in them, except the
+    // statistics views (handled by the caller).
+    for (const auto& c : rel.columns) cols.push_back({c.name, Lin::Const()});
+    return cols;
+  }
+  if (rel.view_definition.empty() || views_open_.contains(rel.oid) || depth_ > 32)
+    return unknown("view " + rel.schema + "." + rel.name + " without a definition");
+  PgQueryProtobufParseResult r = pg_query_parse_protobuf(rel.view_definition.c_str());
+  pg_query::ParseResult tree;
+  const bool parsed =
+      !r.error && tree.ParseFromArray(r.parse_tree.data, static_cast<int>(r.parse_tree.len));
+  pg_query_free_protobuf_parse_result(r);
+  if (!parsed || tree.stmts_size() != 1 || !tree.stmts(0).stmt().has_select_stmt())
+    return unknown("view " + rel.schema + "." + rel.name + " not analysed");
+  views_open_.insert(rel.oid);
+  ++depth_;
+  bool known = true;
+  std::vector<Col> body = Select(tree.stmts(0).stmt().select_stmt(), nullptr, {}, &known);
+  --depth_;
+  views_open_.erase(rel.oid);
+  if (!known || body.size() != rel.columns.size())
+    return unknown("view " + rel.schema + "." + rel.name + " not analysed");
+  for (size_t i = 0; i < body.size(); ++i) cols.push_back({rel.columns[i].name, body[i].lin});
+  return cols;
+}
+
+void Analyzer::RangeVarItem(const pg_query::RangeVar& rv, Scope* scope, std::vector<Col>* star) {
+  Item item;
+  item.name = rv.has_alias() ? rv.alias().aliasname() : rv.relname();
+  // A CTE of that name, innermost first (only for an unqualified name).
+  const CteDef* cte = nullptr;
+  if (rv.schemaname().empty())
+    for (const Scope* s = scope; s && !cte; s = s->parent)
+      for (auto it = s->ctes.rbegin(); it != s->ctes.rend() && !cte; ++it)
+        if (auto c = it->find(rv.relname()); c != it->end()) cte = &c->second;
+  if (cte) {
+    item.cols = cte->cols;
+    item.shape_known = cte->shape_known;
+    item.any = cte->any;
+  } else if (const CatalogRelation* rel = cat_.Find(rv.schemaname(), rv.relname())) {
+    item.schema = rel->schema;
+    if (rel->schema == "pg_catalog" && kDataCatalogs.contains(rel->name)) {
+      for (const auto& c : rel->columns)
+        item.cols.push_back({c.name, Lin::Unknown("statistics catalog " + rel->name)});
+    } else if (rel->IsView()) {
+      item.cols = ViewColumns(*rel);
+    } else {
+      for (const auto& c : rel->columns)
+        item.cols.push_back({c.name, Lin::Direct({rel->schema, rel->name, c.name})});
+    }
+  } else {
+    item.shape_known = false;
+    item.any = Lin::Unknown("unknown relation " +
+                            (rv.schemaname().empty() ? "" : rv.schemaname() + ".") + rv.relname());
+  }
+  if (rv.has_alias())
+    for (int i = 0; i < rv.alias().colnames_size() && i < static_cast<int>(item.cols.size()); ++i)
+      item.cols[i].name = Str(rv.alias().colnames(i));
+  star->insert(star->end(), item.cols.begin(), item.cols.end());
+  scope->items.push_back(std::move(item));
+}
+
+// Where CREATE puts a relation named without a schema: the first schema of the search path
+// (pg_temp for a temporary one).
+std::string Analyzer::CreationSchema(const pg_query::RangeVar& rel) const {
+  if (!rel.schemaname().empty()) return rel.schemaname();
+  for (const auto& nsp : cat_.search_path()) {
+    const bool temp = nsp.starts_with("pg_temp");
+    if (rel.relpersistence() == "t" ? temp : (!temp && nsp != "pg_catalog")) return nsp;
+  }
+  return rel.relpersistence() == "t" ? "pg_temp" : "public";
+}
+
+void Analyzer::FromItem(const Node& n, Scope* scope, std::vector<Col>* star) {
+  if (n.has_range_var()) {
+    RangeVarItem(n.range_var(), scope, star);
+    return;
+  }
+  if (n.has_range_subselect()) {
+    const auto& rs = n.range_subselect();
+    Item item;
+    item.name = rs.has_alias() ? rs.alias().aliasname() : "";
+    bool known = true;
+    if (rs.subquery().has_select_stmt()) {
+      // Non-lateral subqueries cannot see their siblings; seeing them is only a superset.
+      item.cols = Select(rs.subquery().select_stmt(), scope, {}, &known);
+    } else {
+      known = false;
+    }
+    if (!known) {
+      item.shape_known = false;
+      item.any = Lin::Unknown("subquery not analysed");
+    }
+    if (rs.has_alias())
+      for (int i = 0; i < rs.alias().colnames_size() && i < static_cast<int>(item.cols.size()); ++i)
+        item.cols[i].name = Str(rs.alias().colnames(i));
+    star->insert(star->end(), item.cols.begin(), item.cols.end());
+    scope->items.push_back(std::move(item));
+    return;
+  }
+  if (n.has_range_function()) {
+    const auto& rf = n.range_function();
+    Item item;
+    item.name = rf.has_alias() ? rf.alias().aliasname() : "";
+    bool shape = true;
+    for (const auto& entry : rf.functions()) {
+      // Each entry: List(function call, column definition list or empty).
+      if (!entry.has_list() || entry.list().items_size() == 0) {
+        shape = false;
+        continue;
+      }
+      const Node& call = entry.list().items(0);
+      Lin l = Expr(call, *scope).Derived();
+      int ncols = -1;
+      std::string fname;
+      if (call.has_func_call()) fname = FuncName(call.func_call().funcname(), nullptr);
+      const Node* defs = entry.list().items_size() > 1 ? &entry.list().items(1) : nullptr;
+      std::vector<std::string> names;
+      if (defs && defs->has_list() && defs->list().items_size() > 0) {
+        for (const auto& d : defs->list().items())
+          names.push_back(d.has_column_def() ? d.column_def().colname() : "?column?");
+      } else if (rf.coldeflist_size() > 0) {
+        for (const auto& d : rf.coldeflist())
+          names.push_back(d.has_column_def() ? d.column_def().colname() : "?column?");
+      } else if (fname == "unnest" && call.has_func_call()) {
+        ncols = std::max(1, call.func_call().args_size());
+      } else if (kScalarSrfs.contains(fname)) {
+        ncols = 1;
+      } else if (fname == "json_each" || fname == "jsonb_each" || fname == "json_each_text" ||
+                 fname == "jsonb_each_text") {
+        names = {"key", "value"};
+      } else if (l.kind != Kind::kUnknown && !cat_.IsUserFunction(fname) && call.has_func_call()) {
+        ncols = 1;  // a scalar builtin in FROM: one column named after the function
+      }
+      if (names.empty() && ncols > 0)
+        for (int i = 0; i < ncols; ++i)
+          names.push_back(ncols == 1 ? (item.name.empty() ? fname : item.name) : fname);
+      if (names.empty()) {
+        shape = false;
+        item.any.Absorb(l);
+        if (item.any.kind != Kind::kUnknown)
+          item.any = Lin::Unknown("function " + fname, l.sources);
+        continue;
+      }
+      for (auto& name : names) item.cols.push_back({name, l});
+    }
+    if (rf.ordinality()) item.cols.push_back({"ordinality", Lin::Const()});
+    if (rf.has_alias())
+      for (int i = 0; i < rf.alias().colnames_size() && i < static_cast<int>(item.cols.size()); ++i)
+        item.cols[i].name = Str(rf.alias().colnames(i));
+    item.shape_known = shape;
+    star->insert(star->end(), item.cols.begin(), item.cols.end());
+    scope->items.push_back(std::move(item));
+    return;
+  }
+  if (n.has_join_expr()) {
+    const auto& j = n.join_expr();
+    std::vector<Col> left, right;
+    const size_t first = scope->items.size();
+    FromItem(j.larg(), scope, &left);
+    const size_t mid = scope->items.size();
+    FromItem(j.rarg(), scope, &right);
+    std::vector<std::string> using_cols;
+    for (const auto& u : j.using_clause()) using_cols.push_back(Str(u));
+    if (j.is_natural())
+      for (const auto& l : left)
+        for (const auto& r : right)
+          if (l.name == r.name) using_cols.push_back(l.name);
+    std::vector<Col> merged;
+    for (const auto& name : using_cols) {
+      auto li =
+          std::find_if(left.begin(), left.end(), [&](const Col& c) { return c.name == name; });
+      auto ri =
+          std::find_if(right.begin(), right.end(), [&](const Col& c) { return c.name == name; });
+      Lin l = li != left.end() ? li->lin : Lin::Unknown("join column " + name);
+      Lin r = ri != right.end() ? ri->lin : Lin::Unknown("join column " + name);
+      NoteFilter(l, false);
+      NoteFilter(r, false);
+      Read(l);
+      Read(r);
+      merged.push_back({name, Lin::Union(l, r)});
+      if (li != left.end()) left.erase(li);
+      if (ri != right.end()) right.erase(ri);
+    }
+    if (j.has_quals()) Filter(j.quals(), *scope);
+    std::vector<Col> all = merged;
+    all.insert(all.end(), left.begin(), left.end());
+    all.insert(all.end(), right.begin(), right.end());
+    if (!merged.empty()) {
+      // Unqualified references to a merged column resolve to the merge.
+      Item m;
+      m.cols = merged;
+      scope->items.insert(scope->items.begin() + static_cast<long>(first), std::move(m));
+    }
+    (void)mid;
+    if (j.has_alias()) {
+      Item a;
+      a.name = j.alias().aliasname();
+      a.cols = all;
+      for (int i = 0; i < j.alias().colnames_size() && i < static_cast<int>(a.cols.size()); ++i)
+        a.cols[i].name = Str(j.alias().colnames(i));
+      scope->items.push_back(std::move(a));
+    }
+    star->insert(star->end(), all.begin(), all.end());
+    return;
+  }
+  if (n.has_range_table_sample()) {
+    FromItem(n.range_table_sample().relation(), scope, star);
+    for (const auto& a : n.range_table_sample().args()) Filter(a, *scope);
+    return;
+  }
+  if (n.has_range_table_func()) {
+    const auto& t = n.range_table_func();
+    Lin l = Expr(t.docexpr(), *scope).Derived();
+    l.Absorb(Expr(t.rowexpr(), *scope));
+    Item item;
+    item.name = t.has_alias() ? t.alias().aliasname() : "xmltable";
+    for (const auto& c : t.columns()) {
+      if (!c.has_range_table_func_col()) continue;
+      Lin cl = l;
+      if (c.range_table_func_col().has_colexpr())
+        cl.Absorb(Expr(c.range_table_func_col().colexpr(), *scope));
+      item.cols.push_back({c.range_table_func_col().colname(), cl});
+    }
+    star->insert(star->end(), item.cols.begin(), item.cols.end());
+    scope->items.push_back(std::move(item));
+    return;
+  }
+  // Anything else in FROM: a relation of unknown shape, derived from what it references.
+  Item item;
+  item.shape_known = false;
+  item.any = Generic(n, *scope, "FROM item not analysed");
+  scope->items.push_back(std::move(item));
+}
+
+void Analyzer::With(const pg_query::WithClause& w, const Scope* parent, Scope* scope) {
+  scope->ctes.emplace_back();
+  for (const auto& node : w.ctes()) {
+    if (!node.has_common_table_expr()) continue;
+    const auto& cte = node.common_table_expr();
+    CteDef def;
+    const bool select = cte.ctequery().has_select_stmt();
+    if (!select) {
+      // A data-modifying CTE: INSERT/UPDATE/DELETE … RETURNING.
+      out_->writes_data = true;
+      StatementAnalysis inner;
+      Analyzer sub(cat_, &inner);
+      sub.Statement(cte.ctequery());
+      out_->writes.insert(out_->writes.end(), inner.writes.begin(), inner.writes.end());
+      out_->side_effect_args.insert(out_->side_effect_args.end(), inner.side_effect_args.begin(),
+                                    inner.side_effect_args.end());
+      reads_.insert(reads_.end(), inner.reads.begin(), inner.reads.end());
+      filters_.insert(filters_.end(), inner.filters.begin(), inner.filters.end());
+      if (inner.ok && inner.columns_known) {
+        for (const auto& c : inner.columns)
+          def.cols.push_back({c.name, Lin{c.kind, c.sources, c.why}});
+      } else {
+        def.shape_known = false;
+        def.any = Lin::Unknown("data-modifying CTE " + cte.ctename());
+      }
+    } else {
+      const auto& q = cte.ctequery().select_stmt();
+      bool known = true;
+      const bool recursive = w.recursive() && q.op() == pg_query::SETOP_UNION;
+      if (recursive) {
+        // The non-recursive term first, then the recursive term with the CTE bound to what
+        // was found so far, until its lineage stops growing.
+        std::vector<Col> cols = Select(q.larg(), parent, scope->ctes, &known);
+        for (int i = 0; i < cte.aliascolnames_size() && i < static_cast<int>(cols.size()); ++i)
+          cols[i].name = Str(cte.aliascolnames(i));
+        for (int round = 0; round < 8 && known; ++round) {
+          scope->ctes.back()[cte.ctename()] = CteDef{cols, true, {}};
+          std::vector<Col> next = Select(q.rarg(), parent, scope->ctes, &known);
+          if (!known || next.size() != cols.size()) {
+            known = false;
+            break;
+          }
+          bool grew = false;
+          for (size_t i = 0; i < cols.size(); ++i) {
+            Lin u = Lin::Union(cols[i].lin, next[i].lin);
+            if (u.sources != cols[i].lin.sources || u.kind != cols[i].lin.kind) grew = true;
+            cols[i].lin = u;
+          }
+          if (!grew) break;
+          if (round == 7) known = false;
+        }
+        def.cols = cols;
+      } else {
+        def.cols = Select(q, parent, scope->ctes, &known);
+      }
+      if (!known) {
+        def.shape_known = false;
+        def.any = Lin::Unknown("CTE " + cte.ctename() + " not analysed");
+      }
+    }
+    for (int i = 0; i < cte.aliascolnames_size() && i < static_cast<int>(def.cols.size()); ++i)
+      def.cols[i].name = Str(cte.aliascolnames(i));
+    scope->ctes.back()[cte.ctename()] = std::move(def);
+  }
+}
+
+std::vector<Col> Analyzer::Select(const pg_query::SelectStmt& s, const Scope* parent,
+                                  const std::vector<std::map<std::string, CteDef>>& ctes,
+                                  bool* known) {
+  if (++depth_ > 64) {
+    --depth_;
+    *known = false;
+    return {};
+  }
+  Scope scope;
+  scope.parent = parent;
+  scope.ctes = ctes;
+  if (s.has_with_clause()) With(s.with_clause(), parent, &scope);
+  std::vector<Col> out;
+  if (s.op() != pg_query::SETOP_NONE && s.op() != pg_query::SET_OPERATION_UNDEFINED) {
+    bool lk = true, rk = true;
+    Scope inner = scope;  // the WITH of this level is visible to both branches
+    std::vector<Col> l = Select(s.larg(), &inner, {}, &lk);
+    std::vector<Col> r = Select(s.rarg(), &inner, {}, &rk);
+    if (!lk || !rk || l.size() != r.size()) {
+      *known = false;
+    } else {
+      for (size_t i = 0; i < l.size(); ++i)
+        out.push_back({l[i].name, Lin::Union(l[i].lin, r[i].lin)});
+    }
+    Sort(s.sort_clause(), scope, out);
+    if (s.has_limit_count()) Filter(s.limit_count(), scope);
+    if (s.has_limit_offset()) Filter(s.limit_offset(), scope);
+    --depth_;
+    return out;
+  }
+  if (s.values_lists_size() > 0) {
+    for (const auto& row : s.values_lists()) {
+      if (!row.has_list()) continue;
+      const auto& items = row.list().items();
+      if (out.empty())
+        for (int i = 0; i < items.size(); ++i)
+          out.push_back({"column" + std::to_string(i + 1), Lin::Const()});
+      for (int i = 0; i < items.size() && i < static_cast<int>(out.size()); ++i) {
+        Lin l = Expr(items[i], scope);
+        out[i].lin.Absorb(l);
+      }
+    }
+    Sort(s.sort_clause(), scope, out);
+    --depth_;
+    return out;
+  }
+  for (const auto& f : s.from_clause()) FromItem(f, &scope, &scope.star);
+  if (s.has_where_clause()) Filter(s.where_clause(), scope);
+  out = TargetList(s.target_list(), scope, known);
+  FilterAll(s.group_clause(), scope);
+  if (s.has_having_clause()) Filter(s.having_clause(), scope);
+  for (const auto& d : s.distinct_clause())
+    if (d.node_case() != Node::NODE_NOT_SET) Filter(d, scope);
+  for (const auto& w : s.window_clause())
+    if (w.has_window_def()) {
+      FilterAll(w.window_def().partition_clause(), scope);
+      Sort(w.window_def().order_clause(), scope, out);
+    }
+  Sort(s.sort_clause(), scope, out);
+  if (s.has_limit_count()) Filter(s.limit_count(), scope);
+  if (s.has_limit_offset()) Filter(s.limit_offset(), scope);
+  if (s.locking_clause_size() > 0) out_->writes_data = true;
+  if (s.has_into_clause()) {
+    out_->writes_data = true;
+    out_->ddl = true;
+    const auto& rel = s.into_clause().rel();
+    const std::string schema = CreationSchema(rel);
+    for (size_t i = 0; i < out.size(); ++i) {
+      std::string name = i < static_cast<size_t>(s.into_clause().col_names_size())
+                             ? Str(s.into_clause().col_names(static_cast<int>(i)))
+                             : out[i].name;
+      WriteTo({schema, rel.relname(), name}, out[i].lin);
+    }
+  }
+  --depth_;
+  return out;
+}
+
+std::vector<Col> Analyzer::TargetList(const google::protobuf::RepeatedPtrField<Node>& targets,
+                                      const Scope& scope, bool* known) {
+  std::vector<Col> out;
+  for (const auto& t : targets) {
+    if (!t.has_res_target()) continue;
+    const auto& rt = t.res_target();
+    const Node& val = rt.val();
+    // `*` and `t.*`.
+    if (val.has_column_ref() && val.column_ref().fields_size() > 0 &&
+        val.column_ref().fields(val.column_ref().fields_size() - 1).has_a_star()) {
+      const auto& fields = val.column_ref().fields();
+      if (fields.size() == 1) {
+        for (const auto& item : scope.items)
+          if (!item.shape_known) *known = false;
+        for (const auto& c : scope.star) {
+          Read(c.lin);
+          out.push_back(c);
+        }
+      } else {
+        const std::string name = Str(fields[fields.size() - 2]);
+        const Item* found = nullptr;
+        for (const Scope* s = &scope; s && !found; s = s->parent)
+          for (const auto& item : s->items)
+            if (item.name == name) {
+              found = &item;
+              break;
+            }
+        if (!found || !found->shape_known) {
+          *known = false;
+          continue;
+        }
+        for (const auto& c : found->cols) {
+          Read(c.lin);
+          out.push_back(c);
+        }
+      }
+      continue;
+    }
+    Lin l = Expr(val, scope);
+    out.push_back({rt.name().empty() ? ColumnName(val) : rt.name(), l});
+  }
+  return out;
+}
+
+std::string Analyzer::ColumnName(const Node& v) const {
+  if (v.has_column_ref()) {
+    const auto& f = v.column_ref().fields();
+    return f.empty() ? "?column?" : Str(f[f.size() - 1]);
+  }
+  if (v.has_func_call()) return FuncName(v.func_call().funcname(), nullptr);
+  if (v.has_type_cast()) {
+    const Node& a = v.type_cast().arg();
+    if (a.has_column_ref() || a.has_func_call()) return ColumnName(a);
+    const auto& names = v.type_cast().type_name().names();
+    return names.empty() ? "?column?" : Str(names[names.size() - 1]);
+  }
+  if (v.has_collate_clause()) return ColumnName(v.collate_clause().arg());
+  if (v.has_case_expr()) return "case";
+  if (v.has_a_array_expr()) return "array";
+  if (v.has_row_expr()) return "row";
+  if (v.has_coalesce_expr()) return "coalesce";
+  if (v.has_min_max_expr())
+    return v.min_max_expr().op() == pg_query::IS_GREATEST ? "greatest" : "least";
+  if (v.has_sub_link()) {
+    if (v.sub_link().sub_link_type() == pg_query::EXISTS_SUBLINK) return "exists";
+    if (v.sub_link().sub_link_type() == pg_query::ARRAY_SUBLINK) return "array";
+  }
+  if (v.has_a_indirection()) return ColumnName(v.a_indirection().arg());
+  return "?column?";
+}
+
+Lin Analyzer::WholeRow(const Item& item) {
+  if (!item.shape_known) return item.any;
+  Lin l;
+  for (const auto& c : item.cols) l.Absorb(c.lin);
+  return l.Derived();
+}
+
+Lin Analyzer::ColumnRef(const pg_query::ColumnRef& c, const Scope& scope) {
+  const auto& f = c.fields();
+  if (f.empty()) return Lin::Unknown("empty column reference");
+  if (f[f.size() - 1].has_a_star()) {
+    // t.* inside an expression (row_to_json(t.*)): the whole row.
+    if (f.size() == 1) {
+      Lin l;
+      for (const auto& item : scope.items) l.Absorb(WholeRow(item));
+      Read(l);
+      return l.Derived();
+    }
+    const std::string t = Str(f[f.size() - 2]);
+    for (const Scope* s = &scope; s; s = s->parent)
+      for (const auto& item : s->items)
+        if (item.name == t) {
+          Lin l = WholeRow(item);
+          Read(l);
+          return l;
+        }
+    return Lin::Unknown("unknown relation " + t);
+  }
+  const std::string col = Str(f[f.size() - 1]);
+  std::string table = f.size() >= 2 ? Str(f[f.size() - 2]) : "";
+  std::string schema = f.size() >= 3 ? Str(f[f.size() - 3]) : "";
+  for (const Scope* s = &scope; s; s = s->parent) {
+    std::optional<Lin> hit;
+    for (const auto& item : s->items) {
+      if (!table.empty() && item.name != table) continue;
+      if (!schema.empty() && !item.schema.empty() && item.schema != schema) continue;
+      if (!item.shape_known) {  // any name may be a column of an unknown relation
+        hit = hit ? Lin::Union(*hit, item.any) : item.any;
+        continue;
+      }
+      for (const auto& colinfo : item.cols)
+        if (colinfo.name == col) {
+          hit = hit ? Lin::Union(*hit, colinfo.lin) : colinfo.lin;
+          break;
+        }
+    }
+    if (hit) {
+      Read(*hit);
+      return *hit;
+    }
+    // A whole-row reference by the item's name (SELECT c FROM customers c).
+    if (table.empty()) {
+      for (const auto& item : s->items)
+        if (item.name == col) {
+          Lin l = WholeRow(item);
+          Read(l);
+          return l;
+        }
+    }
+  }
+  return Lin::Unknown("unresolved column " + (table.empty() ? "" : table + ".") + col);
+}
+
+Lin Analyzer::Func(const pg_query::FuncCall& f, const Scope& scope) {
+  std::string schema;
+  const std::string name = FuncName(f.funcname(), &schema);
+  Lin l;
+  // Aggregate ORDER BY and FILTER, and a window's PARTITION BY and ORDER BY, shape the result.
+  for (const auto& o : f.agg_order())
+    if (o.has_sort_by()) l.Absorb(Expr(o.sort_by().node(), scope));
+  if (f.has_agg_filter()) {
+    Filter(f.agg_filter(), scope);
+  }
+  if (f.has_over()) {
+    for (const auto& p : f.over().partition_clause()) {
+      Lin pl = Expr(p, scope);
+      NoteFilter(pl, false);
+      l.Absorb(pl);
+    }
+    for (const auto& o : f.over().order_clause())
+      if (o.has_sort_by()) {
+        Lin ol = Expr(o.sort_by().node(), scope);
+        NoteFilter(ol, false);
+        l.Absorb(ol);
+      }
+  }
+  const bool builtin = schema == "pg_catalog" || (schema.empty() && !cat_.IsUserFunction(name));
+  // count(*), count(x), count(DISTINCT x) of a bare column: a number that holds no value.
+  if (builtin && name == "count" && !f.has_over() &&
+      (f.agg_star() ||
+       (f.args_size() == 1 && f.args(0).has_column_ref() &&
+        !f.args(0).column_ref().fields(f.args(0).column_ref().fields_size() - 1).has_a_star()))) {
+    if (f.args_size() == 1) Read(Expr(f.args(0), scope));
+    return l.Derived();  // nothing, or what an ORDER BY inside it read
+  }
+  Lin args;
+  for (const auto& a : f.args()) args.Absorb(Expr(a, scope));
+  l.Absorb(args);
+  if (!builtin) {
+    out_->unknown_function = true;
+    return Lin::Unknown("function " + (schema.empty() ? "" : schema + ".") + name, l.sources);
+  }
+  if (kOpaqueBuiltins.contains(name)) {
+    out_->unknown_function = true;
+    return Lin::Unknown("function " + name, l.sources);
+  }
+  if (kSideEffectBuiltins.contains(name))
+    out_->side_effect_args.insert(out_->side_effect_args.end(), args.sources.begin(),
+                                  args.sources.end());
+  return l.Derived();
+}
+
+Lin Analyzer::SubLinkLin(const pg_query::SubLink& s, const Scope& scope) {
+  Lin l;
+  if (s.has_testexpr()) l.Absorb(Expr(s.testexpr(), scope));
+  if (!s.subselect().has_select_stmt()) return Generic(s, scope, "sublink not analysed");
+  // What the sub-select's WHERE and joins read decides which rows it yields: an EXISTS or IN
+  // built on it derives from them as well.
+  const size_t reads_before = reads_.size();
+  bool known = true;
+  std::vector<Col> cols = Select(s.subselect().select_stmt(), &scope, {}, &known);
+  if (!known) return Lin::Unknown("sub-select not analysed", l.sources);
+  for (const auto& c : cols) l.Absorb(c.lin);
+  if (s.sub_link_type() != pg_query::EXPR_SUBLINK && s.sub_link_type() != pg_query::ARRAY_SUBLINK) {
+    Lin chosen;
+    chosen.sources.assign(reads_.begin() + static_cast<long>(reads_before), reads_.end());
+    chosen.Normalize();
+    l.Absorb(chosen);
+  }
+  return l.Derived();
+}
+
+// Anything this analysis does not handle: every column reference found under it, unknown.
+Lin Analyzer::Generic(const google::protobuf::Message& m, const Scope& scope, std::string why) {
+  Lin l = Lin::Unknown(std::move(why));
+  std::function<void(const google::protobuf::Message&)> walk =
+      [&](const google::protobuf::Message& msg) {
+        if (const auto* node = dynamic_cast<const Node*>(&msg)) {
+          if (node->has_column_ref()) {
+            Lin c = ColumnRef(node->column_ref(), scope);
+            l.sources.insert(l.sources.end(), c.sources.begin(), c.sources.end());
+            return;
+          }
+          if (node->has_select_stmt()) {
+            bool known = true;
+            for (const auto& c : Select(node->select_stmt(), &scope, {}, &known))
+              l.sources.insert(l.sources.end(), c.lin.sources.begin(), c.lin.sources.end());
+            return;
+          }
+        }
+        const auto* refl = msg.GetReflection();
+        std::vector<const google::protobuf::FieldDescriptor*> fields;
+        refl->ListFields(msg, &fields);
+        for (const auto* fd : fields) {
+          if (fd->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) continue;
+          if (fd->is_repeated()) {
+            for (int i = 0; i < refl->FieldSize(msg, fd); ++i)
+              walk(refl->GetRepeatedMessage(msg, fd, i));
+          } else {
+            walk(refl->GetMessage(msg, fd));
+          }
+        }
+      };
+  walk(m);
+  l.Normalize();
+  Read(l);
+  return l;
+}
+
+Lin Analyzer::Expr(const Node& n, const Scope& scope) {
+  switch (n.node_case()) {
+    case Node::NODE_NOT_SET:
+    case Node::kAConst:
+    case Node::kParamRef:
+    case Node::kSqlvalueFunction:
+    case Node::kSetToDefault:
+    case Node::kInteger:
+    case Node::kFloat:
+    case Node::kString:
+    case Node::kBoolean:
+    case Node::kBitString:
+      return Lin::Const();
+    case Node::kColumnRef:
+      return ColumnRef(n.column_ref(), scope);
+    case Node::kTypeCast:
+      return Expr(n.type_cast().arg(), scope).Derived();
+    case Node::kCollateClause:
+      return Expr(n.collate_clause().arg(), scope);  // the same value, compared differently
+    case Node::kNamedArgExpr:
+      return Expr(n.named_arg_expr().arg(), scope);
+    case Node::kFuncCall:
+      return Func(n.func_call(), scope);
+    case Node::kAExpr: {
+      Lin l = Expr(n.a_expr().lexpr(), scope).Derived();
+      l.Absorb(Expr(n.a_expr().rexpr(), scope));
+      return l.Derived();
+    }
+    case Node::kBoolExpr: {
+      Lin l;
+      for (const auto& a : n.bool_expr().args()) l.Absorb(Expr(a, scope));
+      return l.Derived();
+    }
+    case Node::kNullTest:
+      return Expr(n.null_test().arg(), scope).Derived();
+    case Node::kBooleanTest:
+      return Expr(n.boolean_test().arg(), scope).Derived();
+    case Node::kCaseExpr: {
+      const auto& c = n.case_expr();
+      Lin l = Expr(c.arg(), scope).Derived();
+      for (const auto& w : c.args()) l.Absorb(Expr(w, scope));
+      l.Absorb(Expr(c.defresult(), scope));
+      return l.Derived();
+    }
+    case Node::kCaseWhen: {
+      Lin l = Expr(n.case_when().expr(), scope).Derived();
+      l.Absorb(Expr(n.case_when().result(), scope));
+      return l.Derived();
+    }
+    case Node::kCoalesceExpr: {
+      Lin l;
+      for (const auto& a : n.coalesce_expr().args()) l.Absorb(Expr(a, scope));
+      return l.Derived();
+    }
+    case Node::kMinMaxExpr: {
+      Lin l;
+      for (const auto& a : n.min_max_expr().args()) l.Absorb(Expr(a, scope));
+      return l.Derived();
+    }
+    case Node::kRowExpr: {
+      Lin l;
+      for (const auto& a : n.row_expr().args()) l.Absorb(Expr(a, scope));
+      return l.Derived();
+    }
+    case Node::kAArrayExpr: {
+      Lin l;
+      for (const auto& a : n.a_array_expr().elements()) l.Absorb(Expr(a, scope));
+      return l.Derived();
+    }
+    case Node::kList: {
+      Lin l;
+      for (const auto& a : n.list().items()) l.Absorb(Expr(a, scope));
+      return l.Derived();
+    }
+    case Node::kAIndirection: {
+      Lin l = Expr(n.a_indirection().arg(), scope).Derived();
+      for (const auto& i : n.a_indirection().indirection()) {
+        if (i.has_a_indices()) {
+          l.Absorb(Expr(i.a_indices().lidx(), scope));
+          l.Absorb(Expr(i.a_indices().uidx(), scope));
+        }
+      }
+      return l.Derived();
+    }
+    case Node::kSubLink:
+      return SubLinkLin(n.sub_link(), scope);
+    case Node::kGroupingFunc: {
+      Lin l;
+      for (const auto& a : n.grouping_func().args()) l.Absorb(Expr(a, scope));
+      return l.Derived();
+    }
+    case Node::kXmlExpr: {
+      Lin l;
+      for (const auto& a : n.xml_expr().args()) l.Absorb(Expr(a, scope));
+      for (const auto& a : n.xml_expr().named_args()) l.Absorb(Expr(a, scope));
+      return l.Derived();
+    }
+    case Node::kXmlSerialize:
+      return Expr(n.xml_serialize().expr(), scope).Derived();
+    case Node::kResTarget:
+      return Expr(n.res_target().val(), scope);
+    case Node::kMultiAssignRef:
+      return Expr(n.multi_assign_ref().source(), scope).Derived();
+    case Node::kSortBy:
+      return Expr(n.sort_by().node(), scope);
+    default:
+      return Generic(n, scope, "expression not analysed");
+  }
+}
+
+void Analyzer::Filter(const Node& n, const Scope& scope) {
+  if (n.has_bool_expr() && n.bool_expr().boolop() == pg_query::AND_EXPR) {
+    for (const auto& a : n.bool_expr().args()) Filter(a, scope);
+    return;
+  }
+  if (n.has_a_expr()) {
+    const auto& e = n.a_expr();
+    std::string op;
+    if (e.name_size() == 1) op = Str(e.name(0));
+    const Node* col = nullptr;
+    const Node* other = nullptr;
+    if (e.kind() == pg_query::AEXPR_OP && op == "=") {
+      if (e.lexpr().has_column_ref() && IsConstant(e.rexpr())) {
+        col = &e.lexpr();
+        other = &e.rexpr();
+      } else if (e.rexpr().has_column_ref() && IsConstant(e.lexpr())) {
+        col = &e.rexpr();
+        other = &e.lexpr();
+      }
+    } else if (e.kind() == pg_query::AEXPR_IN && op == "=" && e.lexpr().has_column_ref() &&
+               e.rexpr().has_list()) {
+      bool all_const = true;
+      for (const auto& i : e.rexpr().list().items()) all_const = all_const && IsConstant(i);
+      if (all_const) col = &e.lexpr();
+    }
+    if (col) {
+      Lin l = Expr(*col, scope);
+      if (other) (void)Expr(*other, scope);
+      NoteFilter(l, l.kind == Kind::kDirect);
+      return;
+    }
+  }
+  NoteFilter(Expr(n, scope), false);
+}
+
+void Analyzer::Sort(const google::protobuf::RepeatedPtrField<Node>& sorts, const Scope& scope,
+                    const std::vector<Col>& outputs) {
+  for (const auto& s : sorts) {
+    const Node& e = s.has_sort_by() ? s.sort_by().node() : s;
+    // ORDER BY 2, or an output column's name.
+    if (e.has_a_const() && e.a_const().has_ival()) {
+      const int i = e.a_const().ival().ival();
+      if (i >= 1 && i <= static_cast<int>(outputs.size())) NoteFilter(outputs[i - 1].lin, false);
+      continue;
+    }
+    if (e.has_column_ref() && e.column_ref().fields_size() == 1) {
+      // PostgreSQL matches a bare name against the output columns first.
+      const std::string name = Str(e.column_ref().fields(0));
+      auto it = std::find_if(outputs.begin(), outputs.end(),
+                             [&](const Col& c) { return c.name == name; });
+      if (it != outputs.end()) {
+        NoteFilter(it->lin, false);
+        continue;
+      }
+    }
+    NoteFilter(Expr(e, scope), false);
+  }
+}
+
+// ---- statements ----------------------------------------------------------------------------
+
+std::vector<OutputColumn> ToOutputs(const std::vector<Col>& cols) {
+  std::vector<OutputColumn> out;
+  out.reserve(cols.size());
+  for (const auto& c : cols) out.push_back({c.name, c.lin.kind, c.lin.sources, c.lin.why});
+  return out;
+}
+
+void Analyzer::Statement(const Node& stmt) {
+  out_->ok = true;
+  const auto* desc = stmt.GetDescriptor()->FindFieldByNumber(static_cast<int>(stmt.node_case()));
+  out_->node = desc ? desc->message_type()->name() : "";
+  Scope empty;
+  switch (stmt.node_case()) {
+    case Node::kSelectStmt: {
+      bool known = true;
+      auto cols = Select(stmt.select_stmt(), nullptr, {}, &known);
+      out_->returns_rows = !stmt.select_stmt().has_into_clause();
+      out_->columns_known = out_->columns_known && known;
+      out_->columns = ToOutputs(cols);
+      break;
+    }
+    case Node::kInsertStmt: {
+      const auto& s = stmt.insert_stmt();
+      out_->writes_data = true;
+      Scope scope;
+      if (s.has_with_clause()) With(s.with_clause(), nullptr, &scope);
+      Item target = TargetItem(s.relation());
+      std::vector<std::string> cols;
+      for (const auto& c : s.cols())
+        if (c.has_res_target()) cols.push_back(c.res_target().name());
+      if (cols.empty())
+        for (const auto& c : target.cols) cols.push_back(c.name);
+      std::vector<Lin> values(cols.size());
+      if (s.select_stmt().has_select_stmt()) {
+        bool known = true;
+        auto src = Select(s.select_stmt().select_stmt(), &scope, scope.ctes, &known);
+        for (size_t i = 0; i < values.size(); ++i)
+          values[i] = known && i < src.size() ? src[i].lin : Lin::Unknown("INSERT source");
+      }
+      const std::string schema =
+          target.schema.empty() ? CreationSchema(s.relation()) : target.schema;
+      const std::string table = s.relation().relname();
+      for (size_t i = 0; i < cols.size(); ++i) WriteTo({schema, table, cols[i]}, values[i]);
+      Scope ret;
+      ret.items.push_back(target);
+      ret.star = target.cols;
+      if (s.has_on_conflict_clause()) {
+        Scope conflict = ret;
+        Item excluded = target;
+        excluded.name = "excluded";
+        conflict.items.push_back(excluded);
+        for (const auto& t : s.on_conflict_clause().target_list())
+          if (t.has_res_target())
+            WriteTo({schema, table, t.res_target().name()}, Expr(t.res_target().val(), conflict));
+        if (s.on_conflict_clause().has_where_clause())
+          Filter(s.on_conflict_clause().where_clause(), conflict);
+      }
+      if (s.returning_list_size() > 0) {
+        bool known = target.shape_known;
+        out_->returns_rows = true;
+        out_->columns = ToOutputs(TargetList(s.returning_list(), ret, &known));
+        out_->columns_known = known;
+      }
+      break;
+    }
+    case Node::kUpdateStmt: {
+      const auto& s = stmt.update_stmt();
+      out_->writes_data = true;
+      Scope scope;
+      if (s.has_with_clause()) With(s.with_clause(), nullptr, &scope);
+      RangeVarItem(s.relation(), &scope, &scope.star);
+      const Item target = scope.items.back();
+      const std::string schema =
+          target.schema.empty() ? CreationSchema(s.relation()) : target.schema;
+      for (const auto& f : s.from_clause()) FromItem(f, &scope, &scope.star);
+      if (s.has_where_clause()) Filter(s.where_clause(), scope);
+      for (const auto& t : s.target_list())
+        if (t.has_res_target())
+          WriteTo({schema, s.relation().relname(), t.res_target().name()},
+                  Expr(t.res_target().val(), scope));
+      if (s.returning_list_size() > 0) {
+        bool known = true;
+        out_->returns_rows = true;
+        out_->columns = ToOutputs(TargetList(s.returning_list(), scope, &known));
+        out_->columns_known = known;
+      }
+      break;
+    }
+    case Node::kDeleteStmt: {
+      const auto& s = stmt.delete_stmt();
+      out_->writes_data = true;
+      Scope scope;
+      if (s.has_with_clause()) With(s.with_clause(), nullptr, &scope);
+      RangeVarItem(s.relation(), &scope, &scope.star);
+      for (const auto& f : s.using_clause()) FromItem(f, &scope, &scope.star);
+      if (s.has_where_clause()) Filter(s.where_clause(), scope);
+      if (s.returning_list_size() > 0) {
+        bool known = true;
+        out_->returns_rows = true;
+        out_->columns = ToOutputs(TargetList(s.returning_list(), scope, &known));
+        out_->columns_known = known;
+      }
+      break;
+    }
+    case Node::kMergeStmt: {
+      const auto& s = stmt.merge_stmt();
+      out_->writes_data = true;
+      Scope scope;
+      if (s.has_with_clause()) With(s.with_clause(), nullptr, &scope);
+      RangeVarItem(s.relation(), &scope, &scope.star);
+      const Item target = scope.items.back();
+      FromItem(s.source_relation(), &scope, &scope.star);
+      Filter(s.join_condition(), scope);
+      for (const auto& w : s.merge_when_clauses()) {
+        if (!w.has_merge_when_clause()) continue;
+        const auto& c = w.merge_when_clause();
+        if (c.has_condition()) Filter(c.condition(), scope);
+        std::vector<std::string> cols;
+        for (const auto& t : c.target_list())
+          if (t.has_res_target()) cols.push_back(t.res_target().name());
+        if (c.command_type() == pg_query::CMD_UPDATE) {
+          for (const auto& t : c.target_list())
+            if (t.has_res_target())
+              WriteTo({target.schema, s.relation().relname(), t.res_target().name()},
+                      Expr(t.res_target().val(), scope));
+        } else if (c.command_type() == pg_query::CMD_INSERT) {
+          if (cols.empty())
+            for (const auto& tc : target.cols) cols.push_back(tc.name);
+          for (int i = 0; i < c.values_size() && i < static_cast<int>(cols.size()); ++i)
+            WriteTo({target.schema, s.relation().relname(), cols[i]}, Expr(c.values(i), scope));
+        }
+      }
+      break;
+    }
+    case Node::kCreateTableAsStmt: {
+      const auto& s = stmt.create_table_as_stmt();
+      out_->writes_data = true;
+      out_->ddl = true;
+      if (s.query().has_select_stmt()) {
+        bool known = true;
+        auto cols = Select(s.query().select_stmt(), nullptr, {}, &known);
+        const auto& rel = s.into().rel();
+        for (size_t i = 0; i < cols.size(); ++i) {
+          std::string name = i < static_cast<size_t>(s.into().col_names_size())
+                                 ? Str(s.into().col_names(static_cast<int>(i)))
+                                 : cols[i].name;
+          WriteTo({CreationSchema(rel), rel.relname(), name},
+                  known ? cols[i].lin : Lin::Unknown("CREATE TABLE AS source"));
+        }
+      } else if (s.query().has_execute_stmt()) {
+        out_->op = StatementAnalysis::Op::kExecute;  // CREATE TABLE AS EXECUTE p
+        out_->name = s.query().execute_stmt().name();
+      }
+      break;
+    }
+    case Node::kCopyStmt: {
+      const auto& s = stmt.copy_stmt();
+      if (s.is_from()) {
+        out_->writes_data = true;
+        break;
+      }
+      out_->returns_rows = true;  // COPY data, column by column
+      if (s.has_query() && s.query().has_select_stmt()) {
+        bool known = true;
+        out_->columns = ToOutputs(Select(s.query().select_stmt(), nullptr, {}, &known));
+        out_->columns_known = known;
+      } else if (s.has_query()) {
+        // COPY (INSERT … RETURNING) TO
+        StatementAnalysis inner;
+        Analyzer sub(cat_, &inner);
+        sub.Statement(s.query());
+        out_->writes_data = out_->writes_data || inner.writes_data;
+        out_->columns = inner.columns;
+        out_->columns_known = inner.ok && inner.columns_known;
+        out_->writes = inner.writes;
+      } else if (s.has_relation()) {
+        Scope scope;
+        RangeVarItem(s.relation(), &scope, &scope.star);
+        const Item& item = scope.items.back();
+        if (!item.shape_known) out_->columns_known = false;
+        if (s.attlist_size() == 0) {
+          for (const auto& c : item.cols) {
+            Read(c.lin);
+            out_->columns.push_back({c.name, c.lin.kind, c.lin.sources, c.lin.why});
+          }
+        } else {
+          for (const auto& a : s.attlist()) {
+            const std::string name = Str(a);
+            auto it = std::find_if(item.cols.begin(), item.cols.end(),
+                                   [&](const Col& c) { return c.name == name; });
+            Lin l = it != item.cols.end() ? it->lin
+                    : item.shape_known    ? Lin::Unknown("unknown column " + name)
+                                          : item.any;
+            Read(l);
+            out_->columns.push_back({name, l.kind, l.sources, l.why});
+          }
+        }
+        if (s.has_where_clause()) Filter(s.where_clause(), scope);
+      }
+      break;
+    }
+    case Node::kExplainStmt: {
+      // The plan is text about the statement, not its data; EXPLAIN ANALYZE runs it, so its
+      // writes, filters and side effects count.
+      StatementAnalysis inner;
+      Analyzer sub(cat_, &inner);
+      sub.Statement(stmt.explain_stmt().query());
+      out_->writes_data = inner.writes_data;
+      out_->ddl = inner.ddl;
+      out_->writes = inner.writes;
+      out_->filters = inner.filters;
+      out_->side_effect_args = inner.side_effect_args;
+      reads_.insert(reads_.end(), inner.reads.begin(), inner.reads.end());
+      out_->returns_rows = true;
+      out_->columns = {{"QUERY PLAN", Kind::kDerived, {}, {}}};
+      break;
+    }
+    case Node::kVariableShowStmt:
+      out_->returns_rows = true;
+      if (stmt.variable_show_stmt().name() == "all")
+        out_->columns = {{"name", Kind::kDerived, {}, {}},
+                         {"setting", Kind::kDerived, {}, {}},
+                         {"description", Kind::kDerived, {}, {}}};
+      else
+        out_->columns = {{stmt.variable_show_stmt().name(), Kind::kDerived, {}, {}}};
+      break;
+    case Node::kVariableSetStmt:
+      out_->sets_search_path = stmt.variable_set_stmt().name() == "search_path" ||
+                               stmt.variable_set_stmt().name().empty();  // RESET ALL
+      break;
+    case Node::kPrepareStmt: {
+      out_->op = StatementAnalysis::Op::kPrepare;
+      out_->name = stmt.prepare_stmt().name();
+      auto inner = std::make_shared<StatementAnalysis>();
+      Analyzer sub(cat_, inner.get());
+      sub.Statement(stmt.prepare_stmt().query());
+      out_->writes_data = inner->writes_data;  // not run yet, but its class is the EXECUTE's
+      out_->inner = std::move(inner);
+      break;
+    }
+    case Node::kExecuteStmt:
+      out_->op = StatementAnalysis::Op::kExecute;
+      out_->name = stmt.execute_stmt().name();
+      for (const auto& p : stmt.execute_stmt().params()) NoteFilter(Expr(p, empty), false);
+      break;
+    case Node::kDeallocateStmt:
+      out_->op = StatementAnalysis::Op::kDeallocate;
+      out_->name = stmt.deallocate_stmt().name();
+      break;
+    case Node::kDeclareCursorStmt: {
+      out_->op = StatementAnalysis::Op::kDeclare;
+      out_->name = stmt.declare_cursor_stmt().portalname();
+      auto inner = std::make_shared<StatementAnalysis>();
+      Analyzer sub(cat_, inner.get());
+      sub.Statement(stmt.declare_cursor_stmt().query());
+      out_->writes_data = inner->writes_data;
+      reads_.insert(reads_.end(), inner->reads.begin(), inner->reads.end());
+      out_->inner = std::move(inner);
+      break;
+    }
+    case Node::kFetchStmt:
+      out_->op =
+          stmt.fetch_stmt().ismove() ? StatementAnalysis::Op::kMove : StatementAnalysis::Op::kFetch;
+      out_->name = stmt.fetch_stmt().portalname();
+      out_->returns_rows = !stmt.fetch_stmt().ismove();
+      break;
+    case Node::kClosePortalStmt:
+      out_->op = StatementAnalysis::Op::kClose;
+      out_->name = stmt.close_portal_stmt().portalname();
+      break;
+    case Node::kDiscardStmt:
+      out_->op = StatementAnalysis::Op::kDiscardAll;
+      break;
+    case Node::kCallStmt:
+      // OUT parameters come back as a row whose shape the catalog does not give: unknown.
+      out_->writes_data = true;
+      out_->unknown_function = true;
+      out_->returns_rows = true;
+      out_->columns_known = false;
+      break;
+    case Node::kDoStmt:
+      out_->writes_data = true;
+      out_->unknown_function = true;
+      break;
+    case Node::kTransactionStmt:
+    case Node::kListenStmt:
+    case Node::kUnlistenStmt:
+    case Node::kCheckPointStmt:
+    case Node::kLoadStmt:
+    case Node::kNotifyStmt:
+    case Node::kVacuumStmt:
+    case Node::kClusterStmt:
+    case Node::kReindexStmt:
+    case Node::kLockStmt:
+    case Node::kConstraintsSetStmt:
+      break;  // the lexer classifier knows these; no rows, no lineage
+    default:
+      // Every other utility statement changes the schema, roles or settings of objects.
+      out_->ddl = true;
+      out_->writes_data = true;
+      break;
+  }
+  std::sort(reads_.begin(), reads_.end());
+  reads_.erase(std::unique(reads_.begin(), reads_.end()), reads_.end());
+  out_->reads.insert(out_->reads.end(), reads_.begin(), reads_.end());
+  std::sort(out_->reads.begin(), out_->reads.end());
+  out_->reads.erase(std::unique(out_->reads.begin(), out_->reads.end()), out_->reads.end());
+  out_->filters.insert(out_->filters.end(), filters_.begin(), filters_.end());
+  std::sort(out_->side_effect_args.begin(), out_->side_effect_args.end());
+  out_->side_effect_args.erase(
+      std::unique(out_->side_effect_args.begin(), out_->side_effect_args.end()),
+      out_->side_effect_args.end());
+}
+
+}  // namespace
+
+Analysis Analyze(std::string_view sql, const CatalogSnapshot& catalog) {
+  Analysis a;
+  std::string text(sql);  // libpg_query wants a NUL-terminated string
+  PgQueryProtobufParseResult r = pg_query_parse_protobuf(text.c_str());
+  if (r.error) {
+    a.error = r.error->message ? r.error->message : "parse error";
+    pg_query_free_protobuf_parse_result(r);
+    return a;
+  }
+  pg_query::ParseResult tree;
+  const bool ok = tree.ParseFromArray(r.parse_tree.data, static_cast<int>(r.parse_tree.len));
+  pg_query_free_protobuf_parse_result(r);
+  if (!ok) {
+    a.error = "parse tree could not be read";
+    return a;
+  }
+  a.parsed = true;
+  for (const auto& raw : tree.stmts()) {
+    StatementAnalysis s;
+    Analyzer(catalog, &s).Statement(raw.stmt());
+    a.statements.push_back(std::move(s));
+  }
+  return a;
+}
+
+}  // namespace veil::sql

@@ -1,0 +1,139 @@
+#include "agent/sql/catalog.h"
+
+#include <algorithm>
+#include <charconv>
+
+namespace veil::sql {
+namespace {
+
+// pg_is_other_temp_schema: another session's temporary tables are invisible to this one.
+constexpr char kQuery[] =
+    "SELECT 'r', c.oid::text, n.nspname::text, c.relname::text, c.relkind::text, NULL::text "
+    "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') "
+    "AND NOT pg_catalog.pg_is_other_temp_schema(n.oid) "
+    "UNION ALL "
+    "SELECT 'c', a.attrelid::text, a.attnum::text, a.attname::text, a.atttypid::text, NULL "
+    "FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
+    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND a.attnum > 0 AND NOT a.attisdropped "
+    "AND NOT pg_catalog.pg_is_other_temp_schema(n.oid) "
+    "UNION ALL "
+    "SELECT 'v', c.oid::text, pg_catalog.pg_get_viewdef(c.oid), NULL, NULL, NULL "
+    "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.relkind IN ('v', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+    "AND NOT pg_catalog.pg_is_other_temp_schema(n.oid) "
+    "UNION ALL "
+    "SELECT DISTINCT 'f', p.proname::text, NULL, NULL, NULL, NULL "
+    "FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
+    "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') "
+    "UNION ALL "
+    "SELECT 's', s.ord::text, s.nsp::text, NULL, NULL, NULL "
+    "FROM pg_catalog.unnest(pg_catalog.current_schemas(true)) WITH ORDINALITY AS s(nsp, ord)";
+
+template <typename T>
+bool Number(const std::optional<std::string>& s, T* out) {
+  if (!s) return false;
+  auto [p, ec] = std::from_chars(s->data(), s->data() + s->size(), *out);
+  return ec == std::errc() && p == s->data() + s->size();
+}
+
+}  // namespace
+
+const char* CatalogSnapshot::Query() { return kQuery; }
+
+std::shared_ptr<const CatalogSnapshot> CatalogSnapshot::Empty(uint64_t generation) {
+  auto s = std::make_shared<CatalogSnapshot>();
+  s->generation_ = generation;
+  s->search_path_ = {"pg_catalog", "public"};
+  return s;
+}
+
+std::shared_ptr<const CatalogSnapshot> CatalogSnapshot::FromRows(const std::vector<Row>& rows,
+                                                                 uint64_t generation) {
+  auto s = std::make_shared<CatalogSnapshot>();
+  s->generation_ = generation;
+  std::vector<std::pair<int, std::string>> path;
+  for (const Row& r : rows) {
+    if (r.size() < 6 || !r[0] || r[0]->size() != 1) continue;
+    switch ((*r[0])[0]) {
+      case 'r': {
+        uint32_t oid = 0;
+        if (!Number(r[1], &oid) || !r[2] || !r[3] || !r[4] || r[4]->empty()) break;
+        CatalogRelation& rel = s->by_oid_[oid];
+        rel.oid = oid;
+        rel.schema = *r[2];
+        rel.name = *r[3];
+        rel.kind = (*r[4])[0];
+        s->by_name_[rel.schema + '\0' + rel.name] = oid;
+        break;
+      }
+      case 'c': {
+        uint32_t oid = 0, type = 0;
+        int16_t attnum = 0;
+        if (!Number(r[1], &oid) || !Number(r[2], &attnum) || !r[3] || !Number(r[4], &type)) break;
+        s->by_oid_[oid].columns.push_back({*r[3], attnum, type});
+        break;
+      }
+      case 'v': {
+        uint32_t oid = 0;
+        if (Number(r[1], &oid) && r[2]) s->by_oid_[oid].view_definition = *r[2];
+        break;
+      }
+      case 'f':
+        if (r[1]) s->user_functions_.insert(*r[1]);
+        break;
+      case 's': {
+        int ord = 0;
+        if (Number(r[1], &ord) && r[2]) path.emplace_back(ord, *r[2]);
+        break;
+      }
+    }
+  }
+  // Columns may arrive before their relation and in any order; relations without a 'r' row
+  // (dropped meanwhile) are removed.
+  for (auto it = s->by_oid_.begin(); it != s->by_oid_.end();) {
+    if (it->second.name.empty()) {
+      it = s->by_oid_.erase(it);
+      continue;
+    }
+    std::sort(it->second.columns.begin(), it->second.columns.end(),
+              [](const CatalogColumn& a, const CatalogColumn& b) { return a.attnum < b.attnum; });
+    ++it;
+  }
+  std::sort(path.begin(), path.end());
+  for (auto& [_, nsp] : path) s->search_path_.push_back(std::move(nsp));
+  if (s->search_path_.empty()) s->search_path_ = {"pg_catalog", "public"};
+  return s;
+}
+
+const CatalogRelation* CatalogSnapshot::Find(std::string_view schema, std::string_view name) const {
+  std::string key;
+  auto lookup = [&](std::string_view nsp) -> const CatalogRelation* {
+    key.assign(nsp);
+    key.push_back('\0');
+    key.append(name);
+    auto it = by_name_.find(key);
+    if (it == by_name_.end()) return nullptr;
+    return ByOid(it->second);
+  };
+  if (!schema.empty()) return lookup(schema);
+  // current_schemas(true) already holds pg_catalog (and pg_temp_N) where PostgreSQL searches
+  // them; a path without pg_catalog searches it first.
+  if (std::find(search_path_.begin(), search_path_.end(), "pg_catalog") == search_path_.end())
+    if (auto* r = lookup("pg_catalog")) return r;
+  for (const auto& nsp : search_path_)
+    if (auto* r = lookup(nsp)) return r;
+  return nullptr;
+}
+
+const CatalogRelation* CatalogSnapshot::ByOid(uint32_t oid) const {
+  auto it = by_oid_.find(oid);
+  return it == by_oid_.end() ? nullptr : &it->second;
+}
+
+bool CatalogSnapshot::IsUserFunction(std::string_view name) const {
+  return user_functions_.contains(name);
+}
+
+}  // namespace veil::sql
