@@ -66,8 +66,15 @@ inline constexpr size_t kStatementKindCount = 4;
 
 // veil_statements_blocked_total{guardrail}: the guardrail names of SPEC §3 (`deny` for any
 // deny pattern; which pattern is not a label).
-enum class Guardrail : uint8_t { kReadOnly, kNoDdl, kNoUnboundedWrite, kDeny };
-inline constexpr size_t kGuardrailCount = 4;
+enum class Guardrail : uint8_t {
+  kReadOnly,
+  kNoDdl,
+  kNoUnboundedWrite,
+  kDeny,
+  kNoFilterOnMasked,
+  kSideChannel,  // a sensitive column's value passed to a function with side effects
+};
+inline constexpr size_t kGuardrailCount = 6;
 // "read-only" → kReadOnly, ...; nullopt for anything else (sql::Violation::guardrail maps).
 std::optional<Guardrail> GuardrailFromName(std::string_view name);
 

@@ -1026,7 +1026,8 @@ class Semantics {
             !reader_.HadError(IndexPath(path + ".guardrails", g))) {
           reader_.ErrorAt(IndexPath(path + ".guardrails", g),
                           "guardrails[" + std::to_string(g) +
-                              "]: expected read-only, no-ddl, no-unbounded-write, {max-rows: N} "
+                              "]: expected read-only, no-ddl, no-unbounded-write, no-filter-on-masked, "
+                              "{max-rows: N} "
                               "or {deny: REGEX}");
         }
       }

@@ -392,7 +392,7 @@ const BadCase kBadCases[] = {
     {"bad guardrail with suggestion",
      E("    guardrails: [read-only, no-dll]\n"),
      {"veil.yaml:6:29: guardrails[1]: \"no-dll\" is not one of read-only, no-ddl, "
-      "no-unbounded-write (did you mean \"no-ddl\"?)"}},
+      "no-unbounded-write, no-filter-on-masked (did you mean \"no-ddl\"?)"}},
     {"guardrail max-rows below 1",
      E("    guardrails: [{max-rows: 0}]\n"),
      {"veil.yaml:6:29: max-rows: must be at least 1, got 0"}},

@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <atomic>
 #include <climits>
+#include <map>
+
+#include "agent/sql/lexer.h"
 
 namespace veil::sql {
 
@@ -73,6 +76,9 @@ Result<Guardrails> Guardrails::Create(
           case Guardrail::BUILTIN_NO_UNBOUNDED_WRITE:
             g.builtins_.push_back({Rule::kNoUnboundedWrite, i});
             break;
+          case Guardrail::BUILTIN_NO_FILTER_ON_MASKED:
+            g.builtins_.push_back({Rule::kNoFilterOnMasked, i});
+            break;
           default:
             return Error{"guardrail " + std::to_string(i) + ": unknown built-in guardrail"};
         }
@@ -140,15 +146,93 @@ std::optional<Violation> Guardrails::CheckStatement(const StatementInfo& s) cons
   if (deny_) {
     int first = INT_MAX;
     hs_scratch_t* scratch = ScratchFor(deny_->db, deny_->generation);
-    hs_error_t rc = scratch == nullptr
-                        ? HS_NOMEM
-                        : hs_scan(deny_->db, s.text.data(), static_cast<unsigned>(s.text.size()), 0,
-                                  scratch, OnDenyMatch, &first);
-    if (rc != HS_SUCCESS) first = 0;  // cannot tell: refuse rather than let it through
+    auto scan = [&](std::string_view text) {
+      hs_error_t rc = scratch == nullptr
+                          ? HS_NOMEM
+                          : hs_scan(deny_->db, text.data(), static_cast<unsigned>(text.size()), 0,
+                                    scratch, OnDenyMatch, &first);
+      if (rc != HS_SUCCESS) first = 0;  // cannot tell: refuse rather than let it through
+    };
+    scan(s.text);
+    thread_local std::string canonical;
+    for (bool compact : {false, true}) {
+      Canonical(s.text, compact, &canonical);
+      if (canonical != s.text) scan(canonical);
+    }
     if (first != INT_MAX && (!found || deny_->config_index[first] < found->index))
       found = Violation{"deny", deny_->config_index[first], first, s.text};
   }
   return found;
+}
+
+// The statement as its tokens: comments and runs of space gone, quoted identifiers without
+// their quotes (strings keep theirs: a deny pattern may name one). Spaced: one space between
+// any two tokens (`drop table`, `select * from`); compact: a space only where two words would
+// otherwise run together (`pg_read_file('x')`).
+void Guardrails::Canonical(std::string_view text, bool compact, std::string* out) {
+  out->clear();
+  Lexer lex(text);
+  bool last_wordlike = false;
+  for (Token t = lex.Next(); t.kind != TokenKind::kEnd; t = lex.Next()) {
+    const bool wordlike = t.kind == TokenKind::kWord || t.kind == TokenKind::kQuotedIdent ||
+                          t.kind == TokenKind::kNumber || t.kind == TokenKind::kString ||
+                          t.kind == TokenKind::kParam;
+    if (!out->empty() && (!compact || (wordlike && last_wordlike))) out->push_back(' ');
+    if (t.kind == TokenKind::kQuotedIdent && t.form == StringForm::kNone)
+      out->append(t.Body());
+    else
+      out->append(t.text);
+    last_wordlike = wordlike;
+  }
+}
+
+std::optional<Violation> Guardrails::CheckTree(
+    const Analysis& analysis,
+    const std::function<const StatementAnalysis*(std::string_view name)>& prepared,
+    const std::function<bool(const BaseColumn&)>& sensitive) const {
+  const bool ro = read_only();
+  bool no_ddl = false, no_filter = false;
+  int ro_index = read_grant_ ? -1 : INT_MAX, ddl_index = INT_MAX, filter_index = INT_MAX;
+  for (const Builtin& b : builtins_) {
+    if (b.rule == Rule::kReadOnly) ro_index = std::min(ro_index, b.index);
+    if (b.rule == Rule::kNoDdl) {
+      no_ddl = true;
+      ddl_index = std::min(ddl_index, b.index);
+    }
+    if (b.rule == Rule::kNoFilterOnMasked) {
+      no_filter = true;
+      filter_index = std::min(filter_index, b.index);
+    }
+  }
+  if (!ro && !no_ddl && !no_filter) return std::nullopt;
+  if (!analysis.parsed) {
+    if (no_filter) return Violation{"no-filter-on-masked", filter_index, -1, {}};
+    return std::nullopt;
+  }
+  // PREPAREs of this very string count for its later EXECUTEs.
+  std::map<std::string, const StatementAnalysis*, std::less<>> local;
+  for (const StatementAnalysis& st : analysis.statements) {
+    const StatementAnalysis* eff = &st;
+    if (st.op == StatementAnalysis::Op::kPrepare && st.inner) {
+      local[st.name] = st.inner.get();
+      continue;  // preparing runs nothing; its EXECUTE is checked
+    }
+    if (st.op == StatementAnalysis::Op::kExecute) {
+      auto it = local.find(st.name);
+      eff = it != local.end() ? it->second : prepared ? prepared(st.name) : nullptr;
+    }
+    const bool writes = eff ? eff->writes_data : true;  // an unknown prepared statement: a write
+    const bool ddl = eff && eff->ddl;
+    if (ro && (writes || ddl)) return Violation{"read-only", ro_index, -1, {}};
+    if (no_ddl && ddl) return Violation{"no-ddl", ddl_index, -1, {}};
+    if (no_filter) {
+      if (!eff || !eff->ok) return Violation{"no-filter-on-masked", filter_index, -1, {}};
+      for (const FilterUse& f : eff->filters)
+        if (!f.equality && sensitive && sensitive(f.column))
+          return Violation{"no-filter-on-masked", filter_index, -1, {}};
+    }
+  }
+  return std::nullopt;
 }
 
 std::optional<Violation> Guardrails::CheckAll(std::string_view sql, LexOptions options,

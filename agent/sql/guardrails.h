@@ -6,6 +6,8 @@
 //                       (classifier.h decides which is which); implied by a `read` grant
 //   no-ddl              refuses DDL
 //   no-unbounded-write  refuses UPDATE/DELETE without WHERE and TRUNCATE
+//   no-filter-on-masked refuses WHERE/JOIN/ORDER BY/GROUP BY on a sensitive column other than
+//                       equality with a literal or parameter (CheckTree; opt-in)
 //   {deny: REGEX}       refuses a statement whose text matches, case-insensitively
 //   {max-rows: N}       not a check: max_rows() tells veild where to end a result
 //
@@ -31,12 +33,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "agent/sql/analysis.h"
 #include "agent/sql/classifier.h"
 #include "common/result.h"
 #include "config/veil_config.pb.h"
@@ -67,8 +71,22 @@ class Guardrails {
 
   // The first violation in `sql` (one statement or several separated by ';'): statements in
   // order, and for each statement the read grant's wall first, then guardrails in configured
-  // order. nullopt when everything may run.
+  // order. nullopt when everything may run. Deny patterns see each statement as written and
+  // again in two canonical forms (comments dropped, quoted identifiers unquoted, tokens one
+  // space apart, and only words spaced), so `drop/**/table`, `DROP   "table"` and
+  // `"pg_sleep" (1)` meet `drop table` and `pg_sleep\(`.
   std::optional<Violation> Check(std::string_view sql) const;
+
+  // The same walls from PostgreSQL's own parse tree (analysis.h), to be checked as well as
+  // Check(): what the tree says writes or changes schema, EXECUTE of a prepared statement as
+  // that statement (`prepared` looks it up; unknown is a write), and no-filter-on-masked,
+  // which needs to know which base columns are sensitive. A statement that did not parse
+  // fails no-filter-on-masked (it cannot be shown not to filter) and nothing else (the
+  // lexer's verdict stands for it).
+  std::optional<Violation> CheckTree(
+      const Analysis& analysis,
+      const std::function<const StatementAnalysis*(std::string_view name)>& prepared,
+      const std::function<bool(const BaseColumn&)>& sensitive) const;
 
   // The smallest configured max-rows, if any.
   std::optional<uint64_t> max_rows() const { return max_rows_; }
@@ -78,13 +96,14 @@ class Guardrails {
 
  private:
   struct DenyDb;
-  enum class Rule : uint8_t { kReadOnly, kNoDdl, kNoUnboundedWrite };
+  enum class Rule : uint8_t { kReadOnly, kNoDdl, kNoUnboundedWrite, kNoFilterOnMasked };
   struct Builtin {
     Rule rule;
     int index;  // in the configured list
   };
 
   std::optional<Violation> CheckStatement(const StatementInfo& statement) const;
+  static void Canonical(std::string_view text, bool compact, std::string* out);
   std::optional<Violation> CheckAll(std::string_view sql, LexOptions options,
                                     bool* saw_backslash) const;
 

@@ -279,6 +279,66 @@ TEST(GuardrailsTest, DenyPatterns) {
   EXPECT_EQ(other->deny_index, 0);
 }
 
+TEST(GuardrailsTest, DenyPatternsSeeThroughCommentsSpacingAndQuotes) {
+  GuardrailList list;
+  list.Add()->set_deny("drop table");
+  list.Add()->set_deny("pg_read_file\\(");
+  Guardrails g = Make(list);
+  for (const char* sql :
+       {"drop table t", "DROP/**/TABLE t", "drop   \n\t table t", "drop -- x\n table t",
+        "select \"pg_read_file\"('/etc/passwd')", "select pg_read_file ('/etc/passwd')"}) {
+    auto v = g.Check(sql);
+    ASSERT_TRUE(v) << sql;
+    EXPECT_EQ(v->guardrail, "deny") << sql;
+  }
+  EXPECT_FALSE(g.Check("select 'drop' || ' table'"));
+  EXPECT_FALSE(g.Check("select droptable from t"));
+}
+
+// The parse tree's walls: what writes, EXECUTE as its prepared statement, no-filter-on-masked.
+TEST(GuardrailsTest, TreeChecks) {
+  std::vector<CatalogSnapshot::Row> rows = {
+      {"r", "1", "public", "customers", "r", std::nullopt},
+      {"c", "1", "1", "id", "23", std::nullopt},
+      {"c", "1", "2", "email", "25", std::nullopt},
+      {"s", "1", "public", std::nullopt, std::nullopt, std::nullopt},
+  };
+  auto cat = CatalogSnapshot::FromRows(rows, 1);
+  auto sensitive = [](const BaseColumn& c) { return c.column == "email"; };
+  Analysis prepared_delete = Analyze("PREPARE d AS DELETE FROM customers", *cat);
+  auto prepared = [&](std::string_view name) -> const StatementAnalysis* {
+    return name == "d" ? prepared_delete.statements[0].inner.get() : nullptr;
+  };
+  Guardrails ro = Make({}, /*read_access=*/true);
+  auto check = [&](const Guardrails& g, const char* sql) {
+    return g.CheckTree(Analyze(sql, *cat), prepared, sensitive);
+  };
+  EXPECT_FALSE(check(ro, "SELECT email FROM customers"));
+  EXPECT_TRUE(check(ro, "EXECUTE d"));
+  EXPECT_TRUE(check(ro, "EXECUTE never_prepared"));
+  EXPECT_TRUE(check(ro, "PREPARE x AS UPDATE customers SET id = 1; EXECUTE x"));
+  EXPECT_FALSE(check(ro, "PREPARE x AS SELECT 1; EXECUTE x"));
+  EXPECT_TRUE(check(ro, "WITH d AS (DELETE FROM customers RETURNING id) SELECT * FROM d"));
+
+  Guardrails nf = Make(Builtins({Guardrail::BUILTIN_NO_FILTER_ON_MASKED}));
+  EXPECT_FALSE(check(nf, "SELECT id FROM customers WHERE email = 'a@b.c'"));
+  EXPECT_FALSE(check(nf, "SELECT id FROM customers WHERE email = $1 AND id > 3"));
+  EXPECT_FALSE(check(nf, "SELECT count(email) FROM customers GROUP BY id ORDER BY id"));
+  for (const char* sql :
+       {"SELECT id FROM customers WHERE email LIKE 'a%'",
+        "SELECT id FROM customers WHERE email > 'm'", "SELECT id FROM customers ORDER BY email",
+        "SELECT email, count(*) FROM customers GROUP BY email",
+        "SELECT a.id FROM customers a JOIN customers b ON a.email = b.email",
+        "SELECT id FROM customers WHERE ascii(email) = 109",
+        "SELECT count(*) FILTER (WHERE email < 'n') FROM customers",
+        "SELECT id FROM customers WHERE id IN (SELECT id FROM customers WHERE email ~ '^a')",
+        "SELECT row_number() OVER (ORDER BY email) FROM customers", "SELEC broken"}) {
+    auto v = check(nf, sql);
+    ASSERT_TRUE(v) << sql;
+    EXPECT_EQ(v->Message(), "veil: statement blocked by guardrail no-filter-on-masked") << sql;
+  }
+}
+
 TEST(GuardrailsTest, BadDenyPatternIsAnError) {
   GuardrailList list;
   list.Add()->set_deny("ok");
