@@ -43,6 +43,9 @@ struct StatementLineage {
   // Every base column the statement reads anywhere (WHERE, joins, subqueries): when one is
   // sensitive, an error or notice it raises may carry a value, so its texts are withheld.
   std::vector<SourceColumn> reads;
+  // It changes what names mean (DDL, SET search_path): the catalog is fetched again at the
+  // next idle moment.
+  bool refresh_catalog = false;
 };
 using QueryLineage = std::vector<StatementLineage>;
 

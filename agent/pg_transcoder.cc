@@ -123,6 +123,23 @@ PgTranscoder::Sensitivity PgTranscoder::SensitivityOf(const SourceColumn& src) {
   return {};
 }
 
+void PgTranscoder::NoteWrites(const sql::StatementAnalysis& st) {
+  if (!columns_) return;
+  for (const auto& w : st.writes) {
+    for (const auto& src : w.sources) {
+      Sensitivity s = SensitivityOf({src.schema, src.table, src.column});
+      if (!s.sensitive) continue;
+      std::string_view entity = s.entity < masker::kMaxEntities
+                                    ? profile_->detector()->EntityName(s.entity)
+                                    : std::string_view("MASKED");
+      columns_->MarkLineage(
+          columns_->Track({endpoint_, database_, w.column.schema, w.column.table, w.column.column}),
+          entity);
+      break;
+    }
+  }
+}
+
 // A base column's value, unchanged: masked by content, with the column's rule, its name, or
 // what was learned of it as context (SPEC §6.1: "a direct reference is masked as today").
 void PgTranscoder::PlanDirect(const SourceColumn& base, bool text_like, ColumnPlan* c) {
@@ -211,19 +228,18 @@ ResultPlan PgTranscoder::PlanFor(const Description& d, std::span<const int16_t> 
     const ColumnLineage* l = fits ? &lineage->result.columns[i] : nullptr;
     c.label = f.name;
     // What PostgreSQL itself reports: this column is a table's column, unchanged (the parser's
-    // resorigtbl). A view's column is not a base column: its lineage decides.
-    const Relation* rel = nullptr;
-    if (auto t = tables_.find(f.table_oid); f.table_oid != 0 && t != tables_.end())
-      rel = &t->second;
-    const bool base_table = rel && rel->kind != 'v';
+    // resorigtbl and resorigcol). A view's column is not a base column: its lineage decides.
+    const sql::CatalogRelation* rel =
+        f.table_oid != 0 ? analysis_.catalog().ByOid(f.table_oid) : nullptr;
+    // Column number 0 is a whole-row reference (SELECT c FROM customers c): not one column.
+    const bool base_table = rel && !rel->IsView() && f.column > 0;
     if (base_table || (l && l->kind == K::kDirect && !l->sources.empty())) {
       SourceColumn base;
       if (base_table) {
-        base = {rel->schema, rel->table, f.name};
-        // The base column's own name, not an alias, when the analysis agrees on the table.
-        if (l && l->kind == K::kDirect && l->sources.size() == 1 &&
-            l->sources[0].schema == rel->schema && l->sources[0].table == rel->table)
-          base = l->sources[0];
+        // The base column's own name, not the alias the result gave it.
+        base = {rel->schema, rel->name, f.name};
+        for (const auto& c : rel->columns)
+          if (c.attnum == f.column) base.column = c.name;
       } else {
         // UNION branches and the like: the first sensitive source gives the context.
         base = l->sources[0];
@@ -250,7 +266,7 @@ ResultPlan PgTranscoder::PlanFor(const Description& d, std::span<const int16_t> 
       std::string_view schema, table;
       if (rel) {
         schema = rel->schema;
-        table = rel->table;
+        table = rel->name;
       }
       c.policy = profile_->PolicyFor(
           {.schema = schema, .table = table, .column = f.name, .text_like = text_like});
@@ -329,27 +345,35 @@ std::optional<std::string> PgTranscoder::TakeCatalogLookup() {
   if (!catalog_wanted_ || !idle_boundary_) return std::nullopt;
   catalog_wanted_ = false;
   catalog_pending_ = true;
-  return "SELECT c.oid, n.nspname, c.relname, c.relkind FROM pg_catalog.pg_class c JOIN "
-         "pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN "
-         "('r', 'p', 'v', 'm', 'f') AND n.nspname NOT IN ('pg_catalog', 'information_schema')";
+  return sql::CatalogSnapshot::Query();
 }
 
 // The answer to a lookup veil sent: consumed, never forwarded. True if `m` was part of it.
 bool PgTranscoder::ConsumeLookup(const pg::BackendMessage& m) {
   if (!pending_.empty() && pending_.front().kind == Expect::kCatalog) {
     if (auto* row = std::get_if<pg::DataRowView>(&m)) {
-      if (row->columns.size() == 4 && !row->columns[0].is_null) {
-        uint32_t oid = 0;
-        for (char c : row->columns[0].data) oid = oid * 10 + static_cast<uint32_t>(c - '0');
-        tables_[oid] = {std::string(row->columns[1].data), std::string(row->columns[2].data),
-                        row->columns[3].data.empty() ? 'r' : row->columns[3].data[0]};
-      }
+      sql::CatalogSnapshot::Row r;
+      r.reserve(row->columns.size());
+      for (const auto& c : row->columns)
+        r.push_back(c.is_null ? std::nullopt : std::optional<std::string>(c.data));
+      catalog_rows_.push_back(std::move(r));
+    } else if (std::holds_alternative<pg::ErrorResponse>(m)) {
+      catalog_failed_ = true;  // the old snapshot stays; what it lacks is masked whole
     } else if (auto* ready = std::get_if<pg::ReadyForQuery>(&m)) {
       tx_status_ = ready->transaction_status;
       pending_.pop_front();
-      // Plans made before the names were known are made again.
-      for (auto& [_, d] : statement_descriptions_) d.plan.reset();
-      for (auto& [_, d] : portal_descriptions_) d.plan.reset();
+      if (!catalog_failed_)
+        analysis_.SetCatalog(sql::CatalogSnapshot::FromRows(catalog_rows_, ++catalog_generation_));
+      catalog_rows_.clear();
+      catalog_rows_.shrink_to_fit();
+      catalog_failed_ = false;
+      // Plans and lineage made before the names were known are made again.
+      statement_lineage_.clear();
+      for (auto* descriptions : {&statement_descriptions_, &portal_descriptions_})
+        for (auto& [_, d] : *descriptions) {
+          d.plan.reset();
+          d.lineage.reset();
+        }
     }
     return true;
   }
@@ -561,6 +585,8 @@ void PgTranscoder::PopUntilSync() {
 const ResultPlan& PgTranscoder::CachedPlan(Description& d, std::span<const int16_t> formats) {
   if (!d.plan ||
       !std::equal(d.plan_formats.begin(), d.plan_formats.end(), formats.begin(), formats.end())) {
+    if (!d.lineage && analyzer_ && !d.statement.empty())
+      d.lineage = StatementLineageOf(d.statement);
     d.plan = PlanFor(d, formats, d.lineage && !d.lineage->empty() ? &d.lineage->front() : nullptr);
     d.plan_formats.assign(formats.begin(), formats.end());
   }
@@ -836,16 +862,17 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
             rows_in_result_ = 0;
             Description d = Description::Of(m);
             for (const auto& f : d.fields)
-              if (f.table_oid != 0 && !tables_.contains(f.table_oid)) catalog_wanted_ = true;
+              if (f.table_oid != 0 && !analysis_.catalog().ByOid(f.table_oid))
+                catalog_wanted_ = true;
             if (!pending_.empty() && pending_.front().kind == Expect::kDescribeStatement) {
-              d.lineage = StatementLineageOf(pending_.front().name);
+              d.statement = pending_.front().name;
               statement_descriptions_[pending_.front().name] = std::move(d);
               pending_.pop_front();
             } else if (!pending_.empty() && pending_.front().kind == Expect::kDescribePortal) {
               // pgjdbc describes the portal once, then re-binds the statement without any
               // Describe: keep the columns for the statement too, formats left to each Bind.
               if (auto p = portals_.find(pending_.front().name); p != portals_.end()) {
-                d.lineage = StatementLineageOf(p->second.statement);
+                d.statement = p->second.statement;
                 Description statement = d;
                 for (auto& f : statement.fields) f.format = pg::kFormatText;
                 statement_descriptions_[p->second.statement] = std::move(statement);
@@ -874,12 +901,21 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
           } else if constexpr (std::is_same_v<T, pg::CommandComplete> ||
                                std::is_same_v<T, pg::EmptyQueryResponse> ||
                                std::is_same_v<T, pg::PortalSuspended>) {
-            if (!pending_.empty() && (pending_.front().kind == Expect::kExecute ||
-                                      pending_.front().kind == Expect::kFunctionCall))
+            if (!pending_.empty() && pending_.front().kind == Expect::kExecute) {
+              if (auto p = portals_.find(pending_.front().name); p != portals_.end())
+                if (auto l = StatementLineageOf(p->second.statement);
+                    l && !l->empty() && l->front().refresh_catalog)
+                  catalog_wanted_ = true;
               pending_.pop_front();
-            else if (!pending_.empty() && pending_.front().kind == Expect::kQuery &&
-                     !std::is_same_v<T, pg::PortalSuspended>)
+            } else if (!pending_.empty() && pending_.front().kind == Expect::kFunctionCall) {
+              pending_.pop_front();
+            } else if (!pending_.empty() && pending_.front().kind == Expect::kQuery &&
+                       !std::is_same_v<T, pg::PortalSuspended>) {
+              // DDL or SET search_path: names may mean something else from now on.
+              if (const StatementLineage* l = CurrentQueryStatement(); l && l->refresh_catalog)
+                catalog_wanted_ = true;
               ++query_statement_;  // the next statement of the Query answers next
+            }
             fallback_plan_.reset();
             if (!open_statements_.empty() &&
                 open_statements_.front().kind != OpenStatement::Kind::kSync) {
@@ -1005,6 +1041,10 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
             } else {
               forward(at, n);
             }
+          } else if constexpr (std::is_same_v<T, pg::ParameterStatus>) {
+            if (m.name == "standard_conforming_strings")
+              analysis_.SetStandardConformingStrings(m.value == "on");
+            forward(at, n);
           } else if constexpr (std::is_same_v<T, pg::BackendKeyData>) {
             upstream_key_.emplace(m.process_id, std::string(m.secret_key));
             pg::BackendKeyData veil{veil_pid_, veil_secret_};

@@ -30,6 +30,7 @@
 #include "agent/lineage.h"
 #include "agent/protocol/postgres/decoder.h"
 #include "agent/protocol/postgres/message.h"
+#include "agent/session_analysis.h"
 #include "common/result.h"
 #include "masker/masker.h"
 #include "masker/strategy.h"
@@ -98,6 +99,18 @@ class PgTranscoder {
   // whole.
   using Analyzer = std::function<std::shared_ptr<const QueryLineage>(std::string_view sql)>;
   void SetAnalyzer(Analyzer analyzer) { analyzer_ = std::move(analyzer); }
+  // Lineage from this session's own analysis (PostgreSQL's parser and the catalog the lookups
+  // fetch): what veild uses.
+  void EnableLineage() {
+    analyzer_ = [this](std::string_view sql) { return analysis_.Lineage(sql); };
+  }
+  SessionAnalysis& analysis() { return analysis_; }
+  // Whether a base column is sensitive for this session (profile rule, name, or learned).
+  bool IsSensitive(const SourceColumn& c) { return SensitivityOf(c).sensitive; }
+  // A statement about to run writes values into columns: a column that receives a value
+  // derived from a sensitive one becomes sensitive too (ColumnStore "lineage"), so data cannot
+  // be laundered through a table. No-op without a column store.
+  void NoteWrites(const sql::StatementAnalysis& statement);
   // Where learned sensitive columns are kept (null: none), and this session's endpoint and
   // database, the key of its columns there.
   void SetColumnStore(ColumnStore* store, std::string endpoint, std::string database) {
@@ -161,7 +174,9 @@ class PgTranscoder {
     // times is planned once (PolicyFor matches globs and names, per column).
     std::vector<int16_t> plan_formats;
     std::optional<ResultPlan> plan;
-    // The lineage of its statement (null: not known).
+    // Its prepared statement's name (for a portal: the portal's statement), and that
+    // statement's lineage once looked up (null: not yet, or not known).
+    std::string statement;
     std::shared_ptr<const QueryLineage> lineage;
     static Description Of(const pg::RowDescription& d);
   };
@@ -268,11 +283,11 @@ class PgTranscoder {
   std::optional<ResultPlan> copy_plan_;
   std::vector<std::string_view> copy_fields_;
   // Relation OID → (schema, table), from the catalog lookups.
-  struct Relation {
-    std::string schema, table;
-    char kind = 'r';  // pg_class.relkind: a view's columns are not base columns
-  };
-  std::map<uint32_t, Relation> tables_;
+  // The catalog (from the lookups) and the lineage of this session's statements.
+  SessionAnalysis analysis_;
+  std::vector<sql::CatalogSnapshot::Row> catalog_rows_;  // of the lookup being answered
+  bool catalog_failed_ = false;
+  uint64_t catalog_generation_ = 0;
   bool catalog_wanted_ = false;   // idle and the map is missing or stale
   bool catalog_pending_ = false;  // the next OnFrontend(Query) is the catalog lookup
   // The last frame was ReadyForQuery('I') with nothing else expected: the only moment a query

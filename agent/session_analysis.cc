@@ -1,0 +1,146 @@
+#include "agent/session_analysis.h"
+
+#include "agent/events/normalize.h"
+#include "agent/sql/lexer.h"
+
+namespace veil::agent {
+namespace {
+
+constexpr size_t kCacheEntries = 512;
+// Longer statements are analysed every time rather than keyed by a truncated text.
+constexpr size_t kMaxKeyBytes = 256 * 1024;
+
+ColumnLineage::Kind KindOf(sql::OutputColumn::Kind k) {
+  switch (k) {
+    case sql::OutputColumn::Kind::kDirect:
+      return ColumnLineage::Kind::kDirect;
+    case sql::OutputColumn::Kind::kDerived:
+      return ColumnLineage::Kind::kDerived;
+    default:
+      return ColumnLineage::Kind::kUnknown;
+  }
+}
+
+SourceColumn Source(const sql::BaseColumn& c) { return {c.schema, c.table, c.column}; }
+
+// Whether the text holds a backslash in a plain '...' string, or names the setting that
+// decides how such a string is read.
+bool ReadingMayDiffer(std::string_view sql, bool scs_on) {
+  sql::Lexer lex(sql);
+  while (lex.Next().kind != sql::TokenKind::kEnd) {
+  }
+  if (!lex.saw_backslash_in_string()) return false;
+  if (!scs_on) return true;
+  for (size_t i = 0; i + 27 <= sql.size(); ++i) {
+    size_t j = 0;
+    static constexpr std::string_view kName = "standard_conforming_strings";
+    while (j < kName.size() && (sql[i + j] | 0x20) == kName[j]) ++j;
+    if (j == kName.size()) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+SessionAnalysis::SessionAnalysis() : catalog_(sql::CatalogSnapshot::Empty()) {}
+
+void SessionAnalysis::SetCatalog(std::shared_ptr<const sql::CatalogSnapshot> catalog) {
+  catalog_ = std::move(catalog);
+  cache_.clear();  // names may resolve differently now
+}
+
+std::shared_ptr<const sql::Analysis> SessionAnalysis::Analyze(std::string_view sql) {
+  if (ReadingMayDiffer(sql, scs_on_)) {
+    auto a = std::make_shared<sql::Analysis>();
+    a->error = "a backslash in a string under standard_conforming_strings off";
+    return a;
+  }
+  std::string key;
+  if (sql.size() <= kMaxKeyBytes) {
+    key = events::NormalizeStatement(sql, {.max_bytes = kMaxKeyBytes * 2});
+    if (auto it = cache_.find(key); it != cache_.end()) {
+      ++hits_;
+      return it->second;
+    }
+  }
+  ++misses_;
+  auto a = std::make_shared<const sql::Analysis>(sql::Analyze(sql, *catalog_));
+  if (!key.empty()) {
+    if (cache_.size() >= kCacheEntries) cache_.clear();
+    cache_.emplace(std::move(key), a);
+  }
+  return a;
+}
+
+StatementLineage SessionAnalysis::ToLineage(const sql::StatementAnalysis& s) const {
+  StatementLineage l;
+  l.analyzed = s.ok && s.columns_known;
+  for (const auto& c : s.columns) {
+    ColumnLineage cl{KindOf(c.kind), {}};
+    for (const auto& src : c.sources) cl.sources.push_back(Source(src));
+    l.result.columns.push_back(std::move(cl));
+  }
+  for (const auto& r : s.reads) l.reads.push_back(Source(r));
+  l.refresh_catalog = s.ddl || s.sets_search_path;
+  return l;
+}
+
+std::shared_ptr<const QueryLineage> SessionAnalysis::Lineage(std::string_view sql) {
+  auto analysis = Analyze(sql);
+  auto out = std::make_shared<QueryLineage>();
+  if (!analysis->parsed) return out;  // no statement known: every result is masked whole
+  using Op = sql::StatementAnalysis::Op;
+  for (const auto& s : analysis->statements) {
+    switch (s.op) {
+      case Op::kPrepare:
+        if (s.inner) prepared_[s.name] = s.inner;
+        out->push_back(ToLineage(s));
+        break;
+      case Op::kExecute: {
+        auto it = prepared_.find(s.name);
+        StatementLineage l = it != prepared_.end() ? ToLineage(*it->second) : StatementLineage{};
+        l.refresh_catalog = l.refresh_catalog || s.ddl;
+        out->push_back(std::move(l));
+        break;
+      }
+      case Op::kDeallocate:
+        if (s.name.empty())
+          prepared_.clear();
+        else
+          prepared_.erase(s.name);
+        out->push_back(ToLineage(s));
+        break;
+      case Op::kDeclare:
+        if (s.inner) cursors_[s.name] = s.inner;
+        out->push_back(ToLineage(s));
+        break;
+      case Op::kFetch: {
+        auto it = cursors_.find(s.name);
+        out->push_back(it != cursors_.end() ? ToLineage(*it->second) : StatementLineage{});
+        break;
+      }
+      case Op::kClose:
+        if (s.name.empty())
+          cursors_.clear();
+        else
+          cursors_.erase(s.name);
+        out->push_back(ToLineage(s));
+        break;
+      case Op::kDiscardAll:
+        prepared_.clear();
+        cursors_.clear();
+        out->push_back(ToLineage(s));
+        break;
+      default:
+        out->push_back(ToLineage(s));
+    }
+  }
+  return out;
+}
+
+const sql::StatementAnalysis* SessionAnalysis::Prepared(std::string_view name) const {
+  auto it = prepared_.find(name);
+  return it == prepared_.end() ? nullptr : it->second.get();
+}
+
+}  // namespace veil::agent
