@@ -102,6 +102,7 @@ class Session {
     PumpEnd end = co_await Startup();
     if (end.fatal.empty() && upstream_) {
       opened_ = true;
+      catalog_wait_.emplace(co_await asio::this_coro::executor);
       if (ep_->usage) ep_->usage->SessionOpened(ctx_);
       // Registered while it runs: `veilctl sessions kill` cancels the kill switch's timer on
       // this session's own thread.
@@ -401,6 +402,13 @@ class Session {
         auto r = dec.Decode(cin_.filled().subspan(total), &n, &msg);
         if (r.status == pg::DecodeStatus::kNeedMoreData) break;
         if (r.status == pg::DecodeStatus::kError) co_return PumpEnd{"veil: " + r.error, "08P01"};
+        // A statement is checked against the catalog veil is fetching, not the one before it.
+        if (std::holds_alternative<pg::Query>(msg) || std::holds_alternative<pg::Parse>(msg)) {
+          while (transcoder_->CatalogInFlight()) {
+            catalog_wait_->expires_at(asio::steady_timer::time_point::max());
+            co_await catalog_wait_->async_wait(as_tuple(use_awaitable));
+          }
+        }
         // Guardrails: a blocked statement is replaced by one that makes the server answer
         // ERROR 42501 with veil's message, so the reply arrives in order with its
         // ReadyForQuery and the session goes on.
@@ -466,6 +474,7 @@ class Session {
         size_t none = 0;
         if (!co_await Inject(pg::Query{*lookup}, &none)) co_return PumpEnd{};
       }
+      if (!transcoder_->CatalogInFlight()) catalog_wait_->cancel();
       if (!out.empty() && co_await client_.WriteAll(out)) co_return PumpEnd{};
       ReportStatements();
       if (!st.ok())
@@ -488,6 +497,8 @@ class Session {
   int32_t veil_pid_;
   std::string veil_secret_;
   std::optional<PgTranscoder> transcoder_;  // made once the session is admitted
+  // Wakes ClientToUpstream when a catalog lookup has been answered.
+  std::optional<asio::steady_timer> catalog_wait_;
   InBuffer cin_, uin_;
   std::string user_, database_;
   std::string principal_;

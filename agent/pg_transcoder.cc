@@ -155,6 +155,8 @@ void PgTranscoder::PlanDirect(const SourceColumn& base, bool text_like, ColumnPl
     }
   }
   c->label = Label(base);
+  if (columns_ && c->policy.action == masker::ColumnPolicy::Action::kScan && !c->policy.has_hint)
+    c->learn = columns_->Track({endpoint_, database_, base.schema, base.table, base.column});
 }
 
 // A value computed from sensitive columns, or one the analysis could not follow: replaced
@@ -731,9 +733,41 @@ Status PgTranscoder::FlushRows(std::vector<uint8_t>* out) {
     }
     if (auto st = pg::EncodeDataRow(row_values_, out); !st.ok()) return st;
   }
+  Learn(rows);
   batch_cells_.clear();
   batch_plan_ = nullptr;
   return {};
+}
+
+// Content learning: for the batch's base columns not yet known to be sensitive, how many
+// values they carried and which entities the masked ones were. A masked value is scanned once
+// more to name its entity; masked values are the rare ones.
+void PgTranscoder::Learn(size_t rows) {
+  const size_t ncols = batch_policies_.size();
+  bool any = false;
+  for (const auto& c : batch_plan_->columns) any = any || c.learn;
+  if (!any || ncols == 0) return;
+  learning_.assign(ncols, {});
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t c = 0; c < ncols; ++c) {
+      const ColumnPlan& plan = batch_plan_->columns[c];
+      const size_t i = r * ncols + c;
+      if (!plan.learn || batch_cells_[i].is_null) continue;
+      ++learning_[c].values;
+      if (outcomes_[i] == masker::ValueOutcome::kUnchanged) continue;
+      masker_.Scan(batch_cells_[i].value);
+      if (masker_.findings().empty()) continue;
+      std::string_view entity = profile_->detector()->EntityName(masker_.findings()[0].entity);
+      auto& m = learning_[c].masked;
+      auto it = std::find_if(m.begin(), m.end(), [&](const auto& e) { return e.first == entity; });
+      if (it == m.end())
+        m.emplace_back(entity, 1);
+      else
+        ++it->second;
+    }
+  for (size_t c = 0; c < ncols; ++c)
+    if (batch_plan_->columns[c].learn)
+      columns_->Observe(batch_plan_->columns[c].learn, learning_[c].values, learning_[c].masked);
 }
 
 Status PgTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,

@@ -59,6 +59,9 @@ struct ColumnPlan {
   uint8_t entity = masker::kMaxEntities;
   masker::Strategy strategy = masker::Strategy::kRedact;
   bool by_lineage = false;  // replaced or nulled because of its lineage (usage events)
+  // A base column not yet known to be sensitive: what its values turn out to hold is counted
+  // (ColumnStore "content" learning). Null otherwise.
+  ColumnStore::Entry* learn = nullptr;
 };
 
 struct ResultPlan {
@@ -148,6 +151,15 @@ class PgTranscoder {
   }
   // True once the upstream said ReadyForQuery the first time (authentication done).
   bool ready() const { return ready_; }
+  // A catalog lookup has been asked for or sent and not yet answered: statements the client
+  // sends meanwhile would be checked against a catalog about to change, so the session holds
+  // them until it is in.
+  bool CatalogInFlight() const {
+    if (catalog_pending_) return true;
+    for (const auto& p : pending_)
+      if (p.kind == Expect::kCatalog) return true;
+    return false;
+  }
 
   const masker::MaskStats& stats() const { return stats_; }
 
@@ -224,6 +236,7 @@ class PgTranscoder {
   void PlanReplaced(const ColumnLineage& l, uint32_t type_oid, bool binary, ColumnPlan* c);
   void AppendReplacement(const ColumnPlan& plan, std::string_view value, std::string* out);
   void NoteLineage(const ColumnPlan& plan);
+  void Learn(size_t rows);
   const ResultPlan& CachedPlan(Description& d, std::span<const int16_t> formats);
   bool ConsumeLookup(const pg::BackendMessage& m);
   bool MaskCopyLine(std::string_view line, std::string* out);
@@ -270,6 +283,11 @@ class PgTranscoder {
   std::map<std::string, std::shared_ptr<const QueryLineage>, std::less<>> statement_lineage_;
   std::optional<masker::StrategyApplier> applier_;  // tokens of derived values (hash)
   std::string replacement_;
+  struct Learning {
+    uint64_t values = 0;
+    std::vector<std::pair<std::string_view, uint64_t>> masked;
+  };
+  std::vector<Learning> learning_;  // per column of the batch being flushed
   bool in_copy_out_ = false;
   bool dropping_copy_ = false;  // a binary COPY OUT refused: its data is not forwarded
   std::optional<uint64_t> max_rows_;

@@ -328,3 +328,128 @@ def test_randomized_check_finds_the_values_without_veil(lineage_db):
     conn.close()
     assert total >= 40
     assert caught / total > 0.6, f"only {caught} of {total} raw results were recognised"
+
+
+# ---- what only the parse tree and lineage can see ----------------------------------------------
+
+
+def run_psql(port: int, sql: str):
+    r = psql(port, sql)
+    return r.returncode, r.stdout.strip(), r.stderr.strip()
+
+
+@pytest.fixture
+def scratch_db(pg):
+    """A database of its own, for tests that write or learn (the table above stays as seeded)."""
+    name = f"lineage_w{os.getpid()}_{random.randrange(1 << 30)}"
+    pg.psql(f"CREATE DATABASE {name};", dbname="postgres")
+    pg.psql((HERE / "lineage" / "seed.sql").read_text(), dbname=name)
+    # A column whose name says nothing, holding e-mail addresses.
+    pg.psql("CREATE TABLE contacts (id int, memo text);"
+            "INSERT INTO contacts SELECT i, CASE WHEN i % 3 = 0 THEN 'user' || i || "
+            "'@example.com' ELSE 'call back on monday' END FROM generate_series(1, 60) i;"
+            "CREATE TABLE scratch (id int, v text);"
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON contacts, scratch TO PUBLIC;", dbname=name)
+    yield name
+    pg.psql(f"DROP DATABASE {name} WITH (FORCE);", dbname="postgres")
+
+
+def psql_db(port: int, db: str, sql: str, *, extra=()):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env.update(LC_ALL="C")
+    return subprocess.run(
+        ["psql", "-X", "-q", "-A", "-t", "-F", "|", "-P", f"null={NULL}", "-v", "ON_ERROR_STOP=1",
+         *extra,
+         "-d", f"host={HOST} port={port} dbname={db} user={USER} connect_timeout=10"],
+        input=sql, capture_output=True, text=True, timeout=60, env=env)
+
+
+def test_no_filter_on_masked_refuses_bisection_and_keeps_lookups(pg, lineage_db, start_veild,
+                                                                  tmp_path):
+    port = free_port()
+    (tmp_path / "state").mkdir()
+    (tmp_path / "run").mkdir()
+    start_veild(config(tmp_path, pg, port, guardrails="[no-filter-on-masked]"))
+    ok = psql_db(port, DB, "SELECT id FROM customers WHERE email = 'margaret.okonkwo@example.com';"
+                           "SELECT city, count(*) FROM customers GROUP BY city ORDER BY city;")
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.split() == ["1", "Lagos|1", "Malmo|1", "Osaka|1"]
+    for sql in ["SELECT id FROM customers WHERE email LIKE 'm%'",
+                "SELECT id FROM customers WHERE ascii(substr(ssn, 1, 1)) > 50",
+                "SELECT id FROM customers ORDER BY ssn",
+                "SELECT count(*) FROM customers GROUP BY phone",
+                "SELECT o.id FROM orders o JOIN customers c ON c.email = o.sku",
+                "SELECT id FROM customers WHERE id IN (SELECT id FROM customers WHERE born < "
+                "'1980-01-01')"]:
+        r = psql_db(port, DB, sql + ";")
+        assert r.returncode != 0, sql
+        assert "veil: statement blocked by guardrail no-filter-on-masked" in r.stderr, sql
+
+
+def test_side_channels_are_refused_and_laundering_is_masked(pg, scratch_db, start_veild,
+                                                            tmp_path):
+    port = free_port()
+    (tmp_path / "state").mkdir()
+    (tmp_path / "run").mkdir()
+    proc = start_veild(config(tmp_path, pg, port))
+    for sql in ["SELECT set_config('my.v', email, false) FROM customers WHERE id = 1",
+                "SELECT pg_notify('ch', reverse(ssn)) FROM customers",
+                "PREPARE p AS SELECT set_config('my.v', phone, false) FROM customers"]:
+        r = psql_db(port, scratch_db, sql + ";")
+        assert r.returncode != 0, sql
+        assert "veil: statement blocked by guardrail side-channel" in r.stderr, sql
+    # A value derived from a sensitive column, written into an innocent table, stays masked
+    # there: the table's column became sensitive when the write was sent.
+    r = psql_db(port, scratch_db,
+                "INSERT INTO scratch SELECT id, reverse(email) FROM customers;"
+                "SELECT upper(v) FROM scratch WHERE id = 1;"
+                "SELECT length(v) FROM scratch WHERE id = 1;")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["[EMAIL]", NULL], r.stdout
+    assert "moc.elpmaxe" not in r.stdout.lower()
+    # Events say which columns lineage masked, without any value (written just after the
+    # client's answer: polled).
+    import time
+    deadline = time.monotonic() + 10
+    events = ""
+    while "length <- public.scratch.v" not in events and time.monotonic() < deadline:
+        time.sleep(0.05)
+        events = (tmp_path / "events.jsonl").read_text()
+    assert "upper <- public.scratch.v" in events
+    assert not leaks(events) and "moc.elpmaxe" not in events.lower()
+    proc.stop()
+
+
+def test_discover_and_columns_learn_what_a_column_holds(pg, scratch_db, start_veild, tmp_path):
+    port = free_port()
+    (tmp_path / "state").mkdir()
+    (tmp_path / "run").mkdir()
+    start_veild(config(tmp_path, pg, port))
+    veilctl = os.environ.get("VEILCTL_BIN", "build/tools/veilctl/veilctl")
+    sock = str(tmp_path / "run" / "veil.sock")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env.update(PGUSER=USER, PGDATABASE=scratch_db)
+    # Before: memo is an innocent name; upper(memo) is only content-scanned.
+    before = psql_db(port, scratch_db, "SELECT upper(memo) FROM contacts WHERE id IN (1, 3) "
+                                       "ORDER BY id;")
+    assert before.stdout.split("\n")[:2] == ["CALL BACK ON MONDAY", "[EMAIL]"], before.stdout
+    r = subprocess.run([veilctl, "--socket", sock, "-o", "json", "discover", "lineage-db",
+                        "--port", str(port), "--sample", "100"],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    found = {f"{c['table']}.{c['column']}": c for c in json.loads(r.stdout)}
+    assert found["contacts.memo"]["entity"] == "EMAIL", found
+    assert found["contacts.memo"]["source"] == "content"
+    assert found["contacts.memo"]["observed"] == 60
+    assert abs(found["contacts.memo"]["confidence"] - 20 / 60) < 1e-6
+    assert found["orders.status"]["entity"] == "", "plain words are nothing"
+    assert not leaks(r.stdout) and "example.com" not in r.stdout
+    # Now a derived memo is masked whole, even where it holds no address.
+    after = psql_db(port, scratch_db, "SELECT upper(memo) FROM contacts WHERE id = 1;")
+    assert after.stdout.strip() == "[EMAIL]", after.stdout
+    r = subprocess.run([veilctl, "--socket", sock, "columns", "lineage-db"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert "contacts.memo" in r.stdout and "EMAIL" in r.stdout and "content" in r.stdout
+    # Learned columns survive a restart (state_dir/columns.db).
+    assert (tmp_path / "state" / "columns.db").exists()
