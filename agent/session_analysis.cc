@@ -26,6 +26,7 @@ SourceColumn Source(const sql::BaseColumn& c) { return {c.schema, c.table, c.col
 // Whether the text holds a backslash in a plain '...' string, or names the setting that
 // decides how such a string is read.
 bool ReadingMayDiffer(std::string_view sql, bool scs_on) {
+  if (sql.find('\\') == std::string_view::npos) return false;
   sql::Lexer lex(sql);
   while (lex.Next().kind != sql::TokenKind::kEnd) {
   }
@@ -47,6 +48,8 @@ SessionAnalysis::SessionAnalysis() : catalog_(sql::CatalogSnapshot::Empty()) {}
 void SessionAnalysis::SetCatalog(std::shared_ptr<const sql::CatalogSnapshot> catalog) {
   catalog_ = std::move(catalog);
   cache_.clear();  // names may resolve differently now
+  last_analysis_.reset();
+  last_lineage_.reset();
 }
 
 std::shared_ptr<const sql::Analysis> SessionAnalysis::Analyze(std::string_view sql) {
@@ -87,9 +90,13 @@ StatementLineage SessionAnalysis::ToLineage(const sql::StatementAnalysis& s) con
 
 std::shared_ptr<const QueryLineage> SessionAnalysis::Lineage(std::string_view sql) {
   auto analysis = Analyze(sql);
+  // Statements that name no session state have the same lineage every time.
+  if (analysis == last_analysis_ && last_lineage_) return last_lineage_;
   auto out = std::make_shared<QueryLineage>();
   if (!analysis->parsed) return out;  // no statement known: every result is masked whole
   using Op = sql::StatementAnalysis::Op;
+  bool stateless = true;
+  for (const auto& s : analysis->statements) stateless = stateless && s.op == Op::kNone;
   for (const auto& s : analysis->statements) {
     switch (s.op) {
       case Op::kPrepare:
@@ -134,6 +141,10 @@ std::shared_ptr<const QueryLineage> SessionAnalysis::Lineage(std::string_view sq
       default:
         out->push_back(ToLineage(s));
     }
+  }
+  if (stateless) {
+    last_analysis_ = analysis;
+    last_lineage_ = out;
   }
   return out;
 }

@@ -54,6 +54,10 @@ class SessionAnalysis {
   std::map<std::string, std::shared_ptr<const sql::StatementAnalysis>, std::less<>> prepared_;
   std::map<std::string, std::shared_ptr<const sql::StatementAnalysis>, std::less<>> cursors_;
   uint64_t hits_ = 0, misses_ = 0;
+  // The lineage of the last statement without session operations, kept for its next run
+  // (pgbench and most applications repeat one statement shape).
+  std::shared_ptr<const sql::Analysis> last_analysis_;
+  std::shared_ptr<const QueryLineage> last_lineage_;
 };
 
 }  // namespace veil::agent
