@@ -630,10 +630,13 @@ std::vector<Col> Analyzer::Select(const pg_query::SelectStmt& s, const Scope* pa
   for (const auto& f : s.from_clause()) FromItem(f, &scope, &scope.star);
   if (s.has_where_clause()) Filter(s.where_clause(), scope);
   out = TargetList(s.target_list(), scope, known);
-  FilterAll(s.group_clause(), scope);
+  // GROUP BY and DISTINCT ON take positions and output names as ORDER BY does.
+  Sort(s.group_clause(), scope, out);
   if (s.has_having_clause()) Filter(s.having_clause(), scope);
+  google::protobuf::RepeatedPtrField<Node> distinct;
   for (const auto& d : s.distinct_clause())
-    if (d.node_case() != Node::NODE_NOT_SET) Filter(d, scope);
+    if (d.node_case() != Node::NODE_NOT_SET) *distinct.Add() = d;
+  Sort(distinct, scope, out);
   for (const auto& w : s.window_clause())
     if (w.has_window_def()) {
       FilterAll(w.window_def().partition_clause(), scope);
@@ -1048,21 +1051,18 @@ void Analyzer::Sort(const google::protobuf::RepeatedPtrField<Node>& sorts, const
                     const std::vector<Col>& outputs) {
   for (const auto& s : sorts) {
     const Node& e = s.has_sort_by() ? s.sort_by().node() : s;
-    // ORDER BY 2, or an output column's name.
-    if (e.has_a_const() && e.a_const().has_ival()) {
-      const int i = e.a_const().ival().ival();
-      if (i >= 1 && i <= static_cast<int>(outputs.size())) NoteFilter(outputs[i - 1].lin, false);
+    // ORDER BY 2: the position is a literal, and literals must not change an analysis (it is
+    // cached by the text with literals replaced), so every result column counts as used.
+    if (e.has_a_const()) {
+      for (const auto& o : outputs) NoteFilter(o.lin, false);
       continue;
     }
     if (e.has_column_ref() && e.column_ref().fields_size() == 1) {
-      // PostgreSQL matches a bare name against the output columns first.
+      // A bare name may be a result column or an input column (ORDER BY prefers the first,
+      // GROUP BY the second): both count.
       const std::string name = Str(e.column_ref().fields(0));
-      auto it = std::find_if(outputs.begin(), outputs.end(),
-                             [&](const Col& c) { return c.name == name; });
-      if (it != outputs.end()) {
-        NoteFilter(it->lin, false);
-        continue;
-      }
+      for (const auto& o : outputs)
+        if (o.name == name) NoteFilter(o.lin, false);
     }
     NoteFilter(Expr(e, scope), false);
   }

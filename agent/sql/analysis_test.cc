@@ -298,6 +298,16 @@ TEST(Analysis, FiltersTellEqualityWithAConstantFromEverythingElse) {
             (std::vector<std::string>{"public.customers.email ~"}));
   EXPECT_EQ(Filters(One("SELECT email, count(*) FROM customers GROUP BY 1 ORDER BY 1", &a)),
             (std::vector<std::string>{"public.customers.email ~"}));
+  // A position is a literal: ORDER BY 1 and ORDER BY 2 share a cache entry, so both count every
+  // result column.
+  EXPECT_EQ(Filters(One("SELECT id, ssn FROM customers ORDER BY 1", &a)),
+            (std::vector<std::string>{"public.customers.id ~", "public.customers.ssn ~"}));
+  EXPECT_EQ(Filters(One("SELECT ssn AS k, count(*) FROM customers GROUP BY 1", &a)),
+            (std::vector<std::string>{"public.customers.ssn ~"}));
+  EXPECT_EQ(Filters(One("SELECT ssn AS k, count(*) FROM customers GROUP BY k", &a)),
+            (std::vector<std::string>{"public.customers.ssn ~"}));
+  EXPECT_EQ(Filters(One("SELECT DISTINCT ON (1) ssn, id FROM customers", &a)),
+            (std::vector<std::string>{"public.customers.id ~", "public.customers.ssn ~"}));
   EXPECT_EQ(Filters(One("SELECT o.id FROM orders o JOIN customers c ON c.email = o.sku", &a)),
             (std::vector<std::string>{"public.customers.email ~", "public.orders.sku ~"}));
   EXPECT_EQ(Filters(One("SELECT count(*) FILTER (WHERE ssn > '5') FROM customers", &a)),
