@@ -126,9 +126,11 @@ class McpToolsTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  Json Call(const std::string& tool, const Json& args, bool* is_error = nullptr) {
+  Json Call(const std::string& tool, const Json& args, bool* is_error = nullptr,
+            std::vector<std::string> only = {}) {
     McpOptions o;
     o.config_file = (dir_ / "veil.yaml").string();
+    o.endpoints = std::move(only);
     auto tools = McpTools(o, [] { return std::string("unit-test"); });
     std::atomic<bool> cancelled{false};
     for (const auto& t : tools) {
@@ -258,6 +260,17 @@ TEST_F(McpToolsTest, RefusalsAndUnknownEndpointsAreToolErrors) {
   r = Call("access_status", {{"grant_id", "g-bbbbbbbbbbbb"}}, &error);
   EXPECT_TRUE(error);  // someone else's grant
   EXPECT_EQ(r, "no grant g-bbbbbbbbbbbb of yours (see list_databases)");
+}
+
+TEST_F(McpToolsTest, EndpointFlagLimitsWhatTheAgentSees) {
+  FakeVeild veild(socket(), Veild(true));
+  Json out = Call("list_databases", Json::object(), nullptr, {"docs-db"});
+  ASSERT_EQ(out["databases"].size(), 1u);
+  EXPECT_EQ(out["databases"][0]["endpoint"], "docs-db");
+  bool error = false;
+  Json r = Call("describe", {{"endpoint", "shop-db"}}, &error, {"docs-db"});
+  EXPECT_TRUE(error);
+  EXPECT_THAT(r.get<std::string>(), HasSubstr("no endpoint \"shop-db\" here (endpoints: docs-db"));
 }
 
 TEST_F(McpToolsTest, AgentUnreachableIsAToolError) {
