@@ -203,7 +203,8 @@ class Session {
               .upstream = ep_->config.upstream(),
               .database_user = user_,
               .database = database_,
-              .grant_id = grant_ ? grant_->id : ""};
+              .grant_id = grant_ ? grant_->id : "",
+              .application_name = std::string(startup.Get("application_name").value_or(""))};
       if (!refusal.fatal.empty()) co_return refusal;
       // The masking profile: the grant's own if it names one, else the endpoint's.
       auto profile = ep_->profile;

@@ -239,6 +239,14 @@ Result<std::unique_ptr<Server>> Server::Start(const config::LoadedConfig& loaded
     spdlog::info("endpoint {}: listening on {} and {}, upstream {}", ep->config.name(),
                  ep->config.listen(), (*l)->unix_path, ep->config.upstream());
   }
+  // grants.notify: webhooks on grant changes, each on a thread of its own.
+  {
+    grants::NotifierOptions options;
+    options.spool_dir = cfg.agent().state_dir() + "/spool";
+    auto notifier = grants::GrantNotifier::Create(cfg.grants().notify(), std::move(options));
+    if (!notifier.ok()) return notifier.error();
+    server->notifier_ = std::move(notifier).value();
+  }
   // The control API, and the clock that moves grants to expired (sessions under a grant watch
   // it themselves, within a second).
   std::vector<std::string> names;
@@ -248,8 +256,12 @@ Result<std::unique_ptr<Server>> Server::Start(const config::LoadedConfig& loaded
                            std::move(names), &server->sessions_, server->hooks_.flows);
   if (!control.ok()) return control.error();
   server->control_ = std::move(control).value();
-  if (auto* events = server->hooks_.events)
-    server->control_->SetAudit([events](nlohmann::json e) { events->Emit(std::move(e)); });
+  server->control_->SetAudit([s = server.get()](nlohmann::json e) {
+    if (e.value("class_uid", 0) == events::kClassUserAccessManagement)
+      s->GrantChanged(std::move(e));
+    else if (s->hooks_.events)
+      s->hooks_.events->Emit(std::move(e));
+  });
   server->control_->SetColumns(server->columns_.get());
   if (server->hooks_.metrics && server->grants_) {
     grants::GrantStore* store = server->grants_.get();
@@ -275,6 +287,8 @@ Status Server::Reload(const config::LoadedConfig& loaded) {
   const bool had_grants = grants_ != nullptr;
   auto gen = Build(loaded);
   if (!gen.ok()) return gen.error();
+  // A url_file that cannot be read fails the reload before anything changed.
+  if (Status st = grants::GrantNotifier::Check(cfg.grants().notify()); !st.ok()) return st;
   // Open what is new before touching what runs: a port in use fails the reload, not the agent.
   std::map<std::string, std::shared_ptr<Listener>> opened;
   for (auto& ep : gen->endpoints) {
@@ -298,6 +312,8 @@ Status Server::Reload(const config::LoadedConfig& loaded) {
   }
   // Commit: nothing below fails.
   if (grants_ && had_grants) grants_->ReplacePolicies(cfg.grants());
+  if (Status st = notifier_->Configure(cfg.grants().notify()); !st.ok())
+    spdlog::error("reload: {}", st.error().message);  // Check() passed: a spool folder error
   std::map<std::string, std::shared_ptr<Listener>> next;
   for (auto& ep : gen->endpoints) {
     const std::string& name = ep->config.name();
@@ -339,11 +355,15 @@ asio::awaitable<void> Server::ExpireGrants() {
     if (changed.ok())
       for (const auto& g : *changed) {
         spdlog::info("grant {} of {} is now {}", g.id, g.principal, grants::StateName(g.state));
-        if (hooks_.events)
-          hooks_.events->Emit(events::GrantEvent(clock_.NowSeconds() * 1000, g,
-                                                 events::GrantChange::kExpired, nullptr));
+        GrantChanged(events::GrantEvent(clock_.NowSeconds() * 1000, g,
+                                        events::GrantChange::kExpired, nullptr));
       }
   }
+}
+
+void Server::GrantChanged(nlohmann::json event) {
+  if (notifier_) notifier_->Notify(event);  // queues; never waits on a webhook
+  if (hooks_.events) hooks_.events->Emit(std::move(event));
 }
 
 namespace {

@@ -24,6 +24,7 @@
 #include "agent/events/pipeline.h"
 #include "agent/flows.h"
 #include "agent/grants/clock.h"
+#include "agent/grants/notifier.h"
 #include "agent/grants/store.h"
 #include "agent/metrics.h"
 #include "agent/pg_session.h"
@@ -74,6 +75,8 @@ class Server {
                                std::shared_ptr<Acceptor> acceptor);
   asio::io_context& NextContext();
   asio::awaitable<void> ExpireGrants();
+  // A grant change (3005 event) to the event sinks and the grants.notify webhooks.
+  void GrantChanged(nlohmann::json event);
 
   std::vector<asio::io_context*> ios_;
   ServerHooks hooks_;
@@ -84,6 +87,7 @@ class Server {
   std::unique_ptr<grants::GrantStore> grants_;
   std::unique_ptr<ColumnStore> columns_;  // state_dir/columns.db
   std::shared_ptr<const masker::MaskKey> key_;
+  std::unique_ptr<grants::GrantNotifier> notifier_;  // before control_: outlives its callbacks
   std::unique_ptr<ControlServer> control_;
   std::unique_ptr<tls::HostCa> ca_;
   std::atomic<uint64_t> session_ids_{0};

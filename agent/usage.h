@@ -26,6 +26,7 @@ struct SessionContext {
   std::string upstream;        // host:port of the real database
   std::string database_user, database;
   std::string grant_id;
+  std::string application_name;  // from the startup packet: context for events only
 };
 
 struct SessionTotals {

@@ -93,6 +93,7 @@ events::SessionInfo UsageReporter::Info(const SessionContext& s) const {
   i.database = s.database;
   i.database_user = s.database_user;
   i.grant_id = s.grant_id;
+  i.application_name = s.application_name;
   return i;
 }
 

@@ -968,6 +968,15 @@ class Semantics {
         policy->set_approvals(1);
       }
     }
+    for (int i = 0; i < config_.grants().notify_size(); ++i) {
+      v1::Notify* n = config_.mutable_grants()->mutable_notify(i);
+      if (!Explicit(IndexPath("grants.notify", i) + ".events")) {
+        const auto* events = v1::Notify::Event_descriptor();
+        for (int e = 0; e < events->value_count(); ++e)
+          if (events->value(e)->number() != 0)
+            n->add_events(static_cast<v1::Notify::Event>(events->value(e)->number()));
+      }
+    }
     for (int i = 0; i < config_.events().sinks_size(); ++i) {
       v1::Sink* sink = config_.mutable_events()->mutable_sinks(i);
       std::string path = IndexPath("events.sinks", i);
@@ -986,6 +995,7 @@ class Semantics {
     CheckProfiles();
     CheckPolicies();
     CheckStanding();
+    CheckNotify();
     CheckSinks();
   }
 
@@ -1134,6 +1144,89 @@ class Semantics {
       CheckEndpointRefs(g.endpoints(), path + ".endpoints");
       CheckProfileRef(g.masking(), path + ".masking", "masking");
     }
+  }
+
+  void CheckNotify() {
+    std::map<std::string, int> targets;
+    for (int i = 0; i < config_.grants().notify_size(); ++i) {
+      const v1::Notify& n = config_.grants().notify(i);
+      std::string path = IndexPath("grants.notify", i);
+      const bool has_url = Explicit(path + ".url"), has_file = Explicit(path + ".url_file");
+      if (has_url && has_file) {
+        reader_.ErrorAt(path + ".url_file", "url_file: give url or url_file, not both");
+      } else if (!has_url && !has_file && !reader_.HadError(path + ".url") &&
+                 !reader_.HadError(path + ".url_file")) {
+        reader_.ErrorAt(path, "notify[" + std::to_string(i) +
+                                  "]: give the webhook's url (or url_file, a file holding it)");
+      }
+      if (has_url) {
+        if (std::string why = WebhookUrlProblem(n.url()); !why.empty()) {
+          reader_.ErrorAt(path + ".url", "url: " + why);
+        } else if (n.type() != v1::Notify::TYPE_UNSPECIFIED) {
+          std::string key = std::to_string(n.type()) + " " + n.url();
+          auto [it, inserted] = targets.emplace(key, i);
+          if (!inserted)
+            reader_.ErrorAt(path + ".url", "url: the same webhook as grants.notify[" +
+                                               std::to_string(it->second) + "]");
+        }
+      }
+      std::set<int> seen;
+      for (int e = 0; e < n.events_size(); ++e) {
+        if (!seen.insert(n.events(e)).second)
+          reader_.ErrorAt(IndexPath(path + ".events", e),
+                          "events: " +
+                              Quote(YamlEnumName(
+                                  v1::Notify::Event_descriptor()->FindValueByNumber(n.events(e)))) +
+                              " is listed twice");
+      }
+      const int64_t ms = n.timeout().seconds() * 1000 + n.timeout().nanos() / 1000000;
+      if (!reader_.HadError(path + ".timeout") && (ms < 100 || ms > 60000))
+        reader_.ErrorAt(path + ".timeout", "timeout: must be between 100ms and 60s");
+      if (!n.ca_file().empty() && has_url && n.url().starts_with("http://"))
+        reader_.ErrorAt(path + ".ca_file", "ca_file: only applies to an https:// url");
+    }
+  }
+
+  // "" if `url` is an http(s) URL veild can POST to, else why not. The URL itself is never
+  // quoted back: an incoming-webhook URL carries its secret in the path.
+  static std::string WebhookUrlProblem(std::string_view url) {
+    std::string_view rest;
+    if (url.starts_with("https://")) {
+      rest = url.substr(8);
+    } else if (url.starts_with("http://")) {
+      rest = url.substr(7);
+    } else {
+      return "must start with http:// or https://";
+    }
+    for (char c : url)
+      if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
+        return "must not contain spaces or control characters";
+    std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+    if (authority.find('@') != std::string_view::npos)
+      return "must not carry user:password@ (put a token in the path or query)";
+    auto port_ok = [](std::string_view port) {
+      unsigned value = 0;
+      auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+      return !port.empty() && ec == std::errc() && end == port.data() + port.size() && value >= 1 &&
+             value <= 65535;
+    };
+    std::string_view host = authority;
+    if (!host.empty() && host.front() == '[') {
+      size_t close = host.find(']');
+      in6_addr a6;
+      if (close == std::string_view::npos ||
+          inet_pton(AF_INET6, std::string(host.substr(1, close - 1)).c_str(), &a6) != 1)
+        return "has a bad IPv6 address";
+      std::string_view after = host.substr(close + 1);
+      if (after.empty()) return "";
+      return after.front() == ':' && port_ok(after.substr(1)) ? "" : "has a bad port (1-65535)";
+    }
+    if (size_t colon = host.rfind(':'); colon != std::string_view::npos) {
+      if (!port_ok(host.substr(colon + 1))) return "has a bad port (1-65535)";
+      host = host.substr(0, colon);
+    }
+    if (!IsHostName(host)) return "has no valid host name";
+    return "";
   }
 
   void CheckSinks() {

@@ -22,7 +22,7 @@
 //            none is named so; each profile: entities [all], strategies {default: redact},
 //            min_score 0.5; columns: action mask; custom entities: score 0.8
 //   grants: policy max_ttl 8h, pending_ttl 1h, approvals 1 when approvers are given;
-//           standing access read
+//           standing access read; notify: events all six, timeout 5s
 //   events: no sinks -> one file sink /var/log/veil/events.jsonl; file sinks: path that one,
 //           max_size 100MiB, keep 10; syslog: address unix:///dev/log; format ocsf-json
 //
@@ -32,7 +32,10 @@
 // existing ones; a policy has requesters or auto_approve, and approvers or auto_approve;
 // approvals >= 1 with approvers and 0 without; `all` stands alone in entities, no entity twice;
 // a `pass` column rule has no entity/scan/strategy; custom entity names are unique per profile;
-// a guardrail sets exactly one kind; sink keys fit the sink type; file sinks do not share a path.
+// a guardrail sets exactly one kind; sink keys fit the sink type; file sinks do not share a path;
+// a notify target has exactly one of url and url_file, an http(s) url with a valid host and no
+// user:password@ (a url is never quoted back in a message: it holds the webhook's secret), no
+// event twice, a timeout of 100ms..60s, ca_file only for https, and no webhook twice.
 // Regexes (custom entity patterns, deny guardrails) are checked with Hyperscan's
 // hs_expression_info in UTF-8 mode.
 //

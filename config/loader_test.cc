@@ -177,6 +177,35 @@ TEST(LoaderDefaults, KeyFileFollowsStateDirAndPolicyDefaults) {
   EXPECT_EQ(p.pending_ttl().seconds(), 3600);
 }
 
+TEST(LoaderValues, GrantNotifyTargets) {
+  LoadedConfig c = MustLoad(
+      LoadString("grants:\n"
+                 "  notify:\n"
+                 "    - {type: slack, url: \"https://hooks.slack.com/services/T0/B0/XXXX\"}\n"
+                 "    - type: json\n"
+                 "      url_file: /etc/veil/webhook.url\n"
+                 "      events: [requested, approved]\n"
+                 "      timeout: 2s\n"
+                 "      ca_file: /etc/veil/hook-ca.pem\n"
+                 "    - {type: json, url: \"http://[::1]:8080/veil\", events: revoked}\n",
+                 "veil.yaml"));
+  const auto& n = c.config.grants().notify();
+  ASSERT_EQ(n.size(), 3);
+  EXPECT_EQ(n[0].type(), v1::Notify::TYPE_SLACK);
+  EXPECT_EQ(n[0].url(), "https://hooks.slack.com/services/T0/B0/XXXX");
+  // Every change by default, 5s per attempt.
+  EXPECT_THAT(n[0].events(), ElementsAre(v1::Notify::EVENT_REQUESTED, v1::Notify::EVENT_ISSUED,
+                                         v1::Notify::EVENT_APPROVED, v1::Notify::EVENT_DENIED,
+                                         v1::Notify::EVENT_EXPIRED, v1::Notify::EVENT_REVOKED));
+  EXPECT_EQ(n[0].timeout().seconds(), 5);
+  EXPECT_EQ(n[1].type(), v1::Notify::TYPE_JSON);
+  EXPECT_EQ(n[1].url_file(), "/etc/veil/webhook.url");
+  EXPECT_THAT(n[1].events(), ElementsAre(v1::Notify::EVENT_REQUESTED, v1::Notify::EVENT_APPROVED));
+  EXPECT_EQ(n[1].timeout().seconds(), 2);
+  EXPECT_EQ(n[1].ca_file(), "/etc/veil/hook-ca.pem");
+  EXPECT_THAT(n[2].events(), ElementsAre(v1::Notify::EVENT_REVOKED));
+}
+
 TEST(LoaderValues, FormsTheSpecAllows) {
   LoadedConfig c = MustLoad(LoadString(
       std::string(kEndpoint) +
@@ -450,6 +479,41 @@ const BadCase kBadCases[] = {
     {"required key given as null",
      "endpoints:\n  - {name: a, protocol: , upstream: h:1, listen: h:2}\n",
      {"veil.yaml:2:25: protocol: a value is required"}},
+    {"notify without a url",
+     "grants:\n  notify:\n    - {type: slack}\n",
+     {"veil.yaml:3:7: notify[0]: give the webhook's url (or url_file, a file holding it)"}},
+    {"notify with url and url_file",
+     "grants:\n  notify:\n    - {type: json, url: \"http://h/x\", url_file: /etc/veil/hook}\n",
+     {"veil.yaml:3:49: url_file: give url or url_file, not both"}},
+    {"notify url not http (and never echoed: it holds the secret)",
+     "grants:\n  notify:\n    - {type: slack, url: \"ftp://hooks.example/T0/B0/s3cret\"}\n",
+     {"veil.yaml:3:26: url: must start with http:// or https://"}},
+    {"notify url with credentials",
+     "grants:\n  notify:\n    - {type: json, url: \"https://u:p@hooks.example/x\"}\n",
+     {"veil.yaml:3:25: url: must not carry user:password@ (put a token in the path or query)"}},
+    {"notify url with a bad port",
+     "grants:\n  notify:\n    - {type: json, url: \"http://127.0.0.1:0/x\"}\n",
+     {"veil.yaml:3:25: url: has a bad port (1-65535)"}},
+    {"notify unknown event, with suggestion",
+     "grants:\n  notify:\n    - {type: json, url: \"http://h/x\", events: [aproved]}\n",
+     {"veil.yaml:3:48: events[0]: \"aproved\" is not one of requested, issued, approved, "
+      "denied, expired, revoked (did you mean \"approved\"?)"}},
+    {"notify event twice",
+     "grants:\n  notify:\n    - {type: json, url: \"http://h/x\", events: [revoked, revoked]}\n",
+     {"veil.yaml:3:57: events: \"revoked\" is listed twice"}},
+    {"notify timeout out of range",
+     "grants:\n  notify:\n    - {type: json, url: \"http://h/x\", timeout: 5m}\n",
+     {"veil.yaml:3:48: timeout: must be between 100ms and 60s"}},
+    {"notify twice to the same webhook",
+     "grants:\n  notify:\n    - {type: json, url: \"http://h/x\"}\n"
+     "    - {type: json, url: \"http://h/x\"}\n",
+     {"veil.yaml:4:25: url: the same webhook as grants.notify[0]"}},
+    {"notify ca_file on plain http",
+     "grants:\n  notify:\n    - {type: json, url: \"http://h/x\", ca_file: /etc/ca.pem}\n",
+     {"veil.yaml:3:48: ca_file: only applies to an https:// url"}},
+    {"notify type missing",
+     "grants:\n  notify:\n    - {url: \"http://h/x\"}\n",
+     {"veil.yaml:3:7: missing required key \"type\" in grants.notify[0]"}},
 };
 
 INSTANTIATE_TEST_SUITE_P(Table, LoaderBadConfig, ::testing::ValuesIn(kBadCases));

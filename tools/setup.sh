@@ -13,6 +13,8 @@ pkgs=(
   prometheus-cpp-dev libpq-dev
   # PostgreSQL's own parser for statement lineage (agent/sql/analysis.cc)
   libpg-query-dev
+  # grants.notify webhooks (http and https)
+  libcurl4-openssl-dev
   # eBPF: libbpf for the loader and skeletons, bpftool for vmlinux.h and skeleton generation
   libbpf-dev bpftool linux-libc-dev
   # capsh: the eBPF tests run veild as user veil with exactly the unit's capabilities
@@ -41,9 +43,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# Test-data generator (Node, @faker-js/faker pinned by package-lock.json) and the
-# node-postgres client of the integration tests (pg pinned the same way).
-for dir in "$here/tests/data" "$here/tests/integration/node"; do
+# Test-data generator (Node, @faker-js/faker pinned by package-lock.json), the
+# node-postgres client of the integration tests (pg pinned the same way), and the MCP clients
+# that drive `veilctl mcp` (the official TypeScript SDK and the MCP Inspector, pinned too).
+for dir in "$here/tests/data" "$here/tests/integration/node" "$here/tests/integration/mcp"; do
   [ -f "$dir/package.json" ] || continue
   (cd "$dir" && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
 done

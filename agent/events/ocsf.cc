@@ -144,6 +144,17 @@ Event DatastoreEvent(int64_t time_ms, const SessionInfo& s, int activity_id,
   if (!s.grant_id.empty()) u->set_grant_id(s.grant_id);
   if (!s.database_user.empty()) u->set_database_user(s.database_user);
   if (!s.endpoint.empty()) u->set_endpoint(s.endpoint);
+  if (!s.application_name.empty()) {
+    u->set_application_name(s.application_name);
+    std::string_view app = s.application_name;
+    if (app.starts_with(kMcpApplicationPrefix)) {
+      u->set_client("mcp");
+      app.remove_prefix(kMcpApplicationPrefix.size());
+      if (app.starts_with(":")) app.remove_prefix(1);
+      while (app.starts_with(" ")) app.remove_prefix(1);
+      if (!app.empty()) u->set_client_name(std::string(app));
+    }
+  }
   return e;
 }
 
@@ -369,6 +380,7 @@ nlohmann::json GrantEvent(int64_t time_ms, const grants::Grant& grant, GrantChan
   if (grant.not_after != 0) u->set_not_after(grant.not_after);
   for (const std::string& a : grant.approvers) u->add_approvers(a);
   if (!grant.requester.empty()) u->set_requester(grant.requester);
+  if (grant.ttl > 0) u->set_ttl_seconds(grant.ttl);
   // grant.reason is free text a person typed: it stays in the grant store, out of events.
   e.set_message("grant " + grant.id + " " + std::string(GrantChangeName(change)));
   return RenderJson(e);

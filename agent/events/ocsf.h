@@ -54,16 +54,22 @@ struct NetAddress {
 
 // A proxied session: who, from where, to what. Filled once when the session is admitted.
 struct SessionInfo {
-  std::string session_id;       // metadata.correlation_uid of every event of the session
-  grants::Principal principal;  // from the kernel (SPEC §2)
-  int64_t pid = 0;              // of the client process; 0 if unknown
-  NetAddress client;            // src_endpoint
-  NetAddress server;            // dst_endpoint: the upstream veil connected to
-  std::string endpoint;         // configured endpoint name
-  std::string database;         // from the startup packet
-  std::string database_user;    // from the startup packet
-  std::string grant_id;         // empty when no grant was needed (access mode open)
+  std::string session_id;        // metadata.correlation_uid of every event of the session
+  grants::Principal principal;   // from the kernel (SPEC §2)
+  int64_t pid = 0;               // of the client process; 0 if unknown
+  NetAddress client;             // src_endpoint
+  NetAddress server;             // dst_endpoint: the upstream veil connected to
+  std::string endpoint;          // configured endpoint name
+  std::string database;          // from the startup packet
+  std::string database_user;     // from the startup packet
+  std::string grant_id;          // empty when no grant was needed (access mode open)
+  std::string application_name;  // from the startup packet; "veilctl mcp: NAME" marks MCP
 };
+
+// `veilctl mcp` connects with application_name "veilctl mcp: <MCP client name>"; events of such
+// sessions carry unmapped.client "mcp" and unmapped.client_name. Keep in step with
+// tools/veilctl/mcp_tools.cc.
+inline constexpr std::string_view kMcpApplicationPrefix = "veilctl mcp";
 
 // Masked values, counted; keys are entity names ("EMAIL") and columns ("public.users.email").
 struct MaskedCounts {

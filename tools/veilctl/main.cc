@@ -19,6 +19,7 @@
 #include "tools/veilctl/audit.h"
 #include "tools/veilctl/columns.h"
 #include "tools/veilctl/flows.h"
+#include "tools/veilctl/mcp_tools.h"
 #include "tools/veilctl/offline.h"
 
 namespace {
@@ -237,6 +238,22 @@ int main(int argc, char** argv) {
   discover->add_option("--config", columns_options.config_file,
                        "configuration file (default /etc/veil/veil.yaml)");
 
+  veil::veilctl::McpOptions mcp_options;
+  uint64_t mcp_timeout_ms = mcp_options.limits.statement_timeout.count();
+  CLI::App* mcp = app.add_subcommand(
+      "mcp",
+      "MCP server on stdio for AI agents: list_databases, describe, query (masked, "
+      "through veild), request_access, access_status");
+  mcp->add_option("--endpoint", mcp_options.endpoints, "offer only these endpoints (repeatable)");
+  mcp->add_option("--config", mcp_options.config_file,
+                  "configuration file (default /etc/veil/veil.yaml)");
+  mcp->add_option("--max-rows", mcp_options.limits.max_rows, "rows per query at most")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{100000}));
+  mcp->add_option("--max-bytes", mcp_options.limits.max_bytes, "bytes of values per query at most")
+      ->check(CLI::Range(uint64_t{1024}, uint64_t{64} << 20));
+  mcp->add_option("--statement-timeout", mcp_timeout_ms, "milliseconds per statement at most")
+      ->check(CLI::Range(uint64_t{100}, uint64_t{3600000}));
+
   CLI::App* audit = app.add_subcommand("audit", "the usage event log");
   audit->require_subcommand(1);
   veil::veilctl::AuditVerifyArgs audit_args;
@@ -308,6 +325,11 @@ int main(int argc, char** argv) {
     columns_options.json = output == "json";
     return columns->parsed() ? veil::veilctl::RunColumns(columns_options)
                              : veil::veilctl::RunDiscover(columns_options);
+  }
+  if (mcp->parsed()) {
+    mcp_options.socket = socket;  // empty: from the configuration file, re-read as it changes
+    mcp_options.limits.statement_timeout = std::chrono::milliseconds(mcp_timeout_ms);
+    return veil::veilctl::RunMcp(mcp_options);
   }
   if (scan->parsed()) return RunOffline(veil::veilctl::Mode::kScan, choice, files);
   if (mask->parsed()) return RunOffline(veil::veilctl::Mode::kMask, choice, files);
