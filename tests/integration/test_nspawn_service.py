@@ -102,17 +102,25 @@ def package_depends(deb: Path) -> list[str]:
     return names
 
 
-def missing_in_tree(tree: Path, packages: list[str]) -> list[str]:
-    """Those of `packages` that no package installed in `tree` is or provides (Depends names
-    virtual packages too, e.g. libspdlog1.10-fmt9)."""
-    out = run("dpkg-query", f"--admindir={tree}/var/lib/dpkg", "-W",
+def installed_providers(admindir: str = "/var/lib/dpkg") -> dict[str, str]:
+    """Every name an installed package is or provides (virtual packages such as
+    libspdlog1.10-fmt9, which Depends may name), mapped to that package."""
+    out = run("dpkg-query", f"--admindir={admindir}", "-W",
               "-f=${db:Status-Abbrev}|${Package}|${Provides}\n").stdout
-    have = set()
+    names = {}
     for line in out.splitlines():
         status, name, provides = line.split("|", 2)
         if status.startswith("ii"):
-            have.add(name)
-            have.update(p.strip().split(" ")[0] for p in provides.split(",") if p.strip())
+            names[name] = name
+            for p in provides.split(","):
+                if p.strip():
+                    names.setdefault(p.strip().split(" ")[0], name)
+    return names
+
+
+def missing_in_tree(tree: Path, packages: list[str]) -> list[str]:
+    """Those of `packages` that no package installed in `tree` is or provides."""
+    have = installed_providers(f"{tree}/var/lib/dpkg")
     return [p for p in packages if p not in have]
 
 
@@ -185,7 +193,11 @@ def tree(deb) -> Path:
             shutil.rmtree(TREE, ignore_errors=True)
             mirror = debian_mirror()
             started = time.monotonic()
-            run("debootstrap", "--variant=minbase", "--include=" + ",".join(packages), SUITE,
+            # debootstrap takes real packages only: a virtual one becomes the package that
+            # provides it here, where the .deb was built against it.
+            host = installed_providers()
+            real = sorted({host.get(p, p) for p in packages})
+            run("debootstrap", "--variant=minbase", "--include=" + ",".join(real), SUITE,
                 partial, mirror, timeout=1800)
             (partial / TREE_DONE).write_text(f"{SUITE} {mirror}\n")
             partial.rename(TREE)

@@ -3,9 +3,9 @@ files at their contract paths, installs with dpkg (service account, folders, con
 enabled but not started unit that systemd-analyze accepts) and purges back to the machine as it
 was, bpffs's mode included.
 
-Installing needs root (dpkg -i); skipped otherwise, and under CI (CI=true) that skip is a failure. systemd
-is not PID 1 on this machine, so the service is never started here: test_nspawn_service.py installs the
-package in a booted Debian 12 container and runs it under systemd.
+Installing needs root (dpkg -i); skipped otherwise, and under CI (CI=true) that skip is a
+failure. systemd is not PID 1 on this machine, so the service is never started here:
+test_nspawn_service.py installs the package in a booted Debian 12 container and runs it there.
 
 The build folder: $VEIL_BUILD_DIR, else the one $VEILD_BIN was built in (ctest sets it), else
 build/. veild and veilctl must be built there.
