@@ -411,8 +411,8 @@ def test_veil_service_under_booted_systemd(machine):
          " -c 'CREATE ROLE veil_app NOLOGIN' -c 'CREATE ROLE app_trust LOGIN IN ROLE veil_app'"
          " -c 'CREATE DATABASE shop'"
          " && runuser -u postgres -- psql -q -v ON_ERROR_STOP=1 -d shop < /root/seed.sql"
-         " && sed -i '1i host shop app_trust 127.0.0.1/32 trust\\nhost shop app_trust ::1/128 trust'"
-         " /etc/postgresql/15/main/pg_hba.conf"
+         " && sed -i '1i host shop app_trust 127.0.0.1/32 trust\\n"
+         "host shop app_trust ::1/128 trust' /etc/postgresql/15/main/pg_hba.conf"
          " && systemctl reload postgresql@15-main")
     direct = m.psql("SELECT contact FROM customers WHERE id = 1")
     assert direct.stdout.strip() == "margaret.okonkwo@gmail.com", direct.stderr
