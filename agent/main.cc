@@ -2,7 +2,10 @@
 // sessions under grants, and reloads its configuration on SIGHUP.
 //
 //   veild --config /etc/veil/veil.yaml
-//   veild --check-config FILE        # validate only; exit 0 or print file:line:col errors
+//   veild --check-config FILE         # validate only; exit 0 or print file:line:col errors
+//   veild --prepare-bpf-pin-dir veil  # as root: the pin dir for a veild run as user veil
+//   veild --remove-bpf                # as root: detach the redirect and delete its pins
+#include <pwd.h>
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
@@ -37,6 +40,11 @@ int main(int argc, char** argv) {
   app.add_flag("--remove-bpf", remove_bpf,
                "detach veil's eBPF programs and delete their pins, then exit (uninstall; "
                "protected endpoints become reachable directly)");
+  std::string prepare_for;
+  app.add_option("--prepare-bpf-pin-dir", prepare_for,
+                 "as root, before veild starts as USER: mount bpffs at /sys/fs/bpf if missing, "
+                 "create the pin dir and give it to USER, then exit (veil.service runs this)")
+      ->type_name("USER");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -48,6 +56,20 @@ int main(int argc, char** argv) {
       return 1;
     }
     std::printf("veild: removed the eBPF programs and pins under %s\n", pin_dir.c_str());
+    return 0;
+  }
+  if (!prepare_for.empty()) {
+    const passwd* pw = getpwnam(prepare_for.c_str());
+    if (pw == nullptr) {
+      std::fprintf(stderr, "veild: no user %s\n", prepare_for.c_str());
+      return 1;
+    }
+    if (auto st = veil::agent::bpf::FlowLayer::PreparePinDir(pin_dir, pw->pw_uid, pw->pw_gid);
+        !st.ok()) {
+      std::fprintf(stderr, "veild: %s\n", st.error().message.c_str());
+      return 1;
+    }
+    std::printf("veild: %s is ready for user %s\n", pin_dir.c_str(), prepare_for.c_str());
     return 0;
   }
   const std::string& path = check_path.empty() ? config_path : check_path;

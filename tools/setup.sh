@@ -19,8 +19,9 @@ pkgs=(
   libbpf-dev bpftool linux-libc-dev
   # capsh: the eBPF tests run veild as user veil with exactly the unit's capabilities
   libcap2-bin
-  # packaging (cpack -G DEB) and the unit checks
-  dpkg-dev systemd
+  # packaging (cpack -G DEB) and the unit checks; a Debian 12 container booted under systemd
+  # for the service test (tests/integration/test_nspawn_service.py)
+  dpkg-dev systemd systemd-container debootstrap
   # tests and benchmarks (RE2 is the conventional-regex baseline in the masker benchmark)
   libgtest-dev libgmock-dev googletest libbenchmark-dev libre2-dev clang-format
   # the libFuzzer targets (tools/fuzz.sh)

@@ -112,21 +112,47 @@ bool OnBpffs(const std::string& path) {
   return statfs(path.c_str(), &st) == 0 && st.f_type == BPF_FS_MAGIC;
 }
 
-// Mounts bpffs at /sys/fs/bpf if the pin dir lives there and nothing is mounted, then creates
-// the pin dir. Mounts nothing else.
+constexpr char kBpffsRoot[] = "/sys/fs/bpf";
+
+// Makes sure pin_dir is a directory on bpffs. An existing one must itself be on bpffs: under
+// veil.service it is a bind mount of the host's /sys/fs/bpf/veil inside a tmpfs at /sys/fs/bpf,
+// so its parent is not. A missing one is created in its parent, which must be on bpffs; if the
+// parent is /sys/fs/bpf and nothing is mounted there, bpffs is mounted first, mode 0700 as
+// systemd mounts it at boot. Mounts nothing else.
 Status EnsurePinDir(const std::string& pin_dir) {
+  struct stat st {};
+  if (stat(pin_dir.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) return Error{"pin dir " + pin_dir + " is not a directory"};
+    if (!OnBpffs(pin_dir)) {
+      return Error{"pin dir " + pin_dir + " is not on a bpf filesystem: remove it, or mount " +
+                   "bpffs at " + kBpffsRoot + " (`mount -t bpf -o mode=0700 bpf " + kBpffsRoot +
+                   "`)"};
+    }
+    return Status::Ok();
+  }
+  if (errno != ENOENT) {
+    int err = errno;
+    std::string msg = "cannot reach pin dir " + pin_dir + " (" + std::strerror(err) + ")";
+    if (err == EACCES) {
+      // The issue this names: systemd mounts bpffs mode 0700, so only root traverses it.
+      msg += ": its parent is not searchable for this user (systemd mounts " +
+             std::string(kBpffsRoot) + " mode 0700); as root run `veild " +
+             "--prepare-bpf-pin-dir USER` first, as veil.service does, and give veild a view "
+             "in which the pin dir is reachable (the unit's TemporaryFileSystem= and BindPaths=)";
+    }
+    return Error{std::move(msg)};
+  }
   const std::string parent = fs::path(pin_dir).parent_path().string();
   if (!OnBpffs(parent)) {
-    if (parent != "/sys/fs/bpf") {
+    if (parent != kBpffsRoot) {
       return Error{"pin dir " + pin_dir + " is not on a bpf filesystem: mount one with `mount -t " +
-                   "bpf bpf " + parent + "` or use a pin dir under /sys/fs/bpf"};
+                   "bpf bpf " + parent + "` or use a pin dir under " + kBpffsRoot};
     }
-    if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") != 0) {
+    if (mount("bpf", kBpffsRoot, "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") != 0) {
       int err = errno;
-      return Error{
-          "mounting bpffs at /sys/fs/bpf failed: needs CAP_SYS_ADMIN, or mount it "
-          "beforehand with `mount -t bpf bpf /sys/fs/bpf` (" +
-          std::string(std::strerror(err)) + ")"};
+      return Error{"mounting bpffs at " + std::string(kBpffsRoot) +
+                   " failed: needs CAP_SYS_ADMIN, or mount it beforehand with `mount -t bpf -o " +
+                   "mode=0700 bpf " + kBpffsRoot + "` (" + std::strerror(err) + ")"};
     }
   }
   if (mkdir(pin_dir.c_str(), 0700) != 0 && errno != EEXIST) {
@@ -477,6 +503,25 @@ Status FlowLayer::RemoveAll(const std::string& pin_dir) {
   if (rmdir(pin_dir.c_str()) != 0 && errno != ENOENT) {
     return KernelError("removing " + pin_dir, errno);
   }
+  return Status::Ok();
+}
+
+Status FlowLayer::PreparePinDir(const std::string& pin_dir, uint32_t uid, uint32_t gid) {
+  if (Status s = EnsurePinDir(pin_dir); !s) return s;
+  UniqueFd dir(open(pin_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (dir.get() < 0) return KernelError("opening " + pin_dir, errno);
+  // The pins too: ones a veild run as root left behind would otherwise refuse the adoption.
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(pin_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (fchownat(dir.get(), name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0) {
+      return KernelError("changing the owner of " + entry.path().string(), errno);
+    }
+  }
+  if (ec) return Error{"listing " + pin_dir + " failed (" + ec.message() + ")"};
+  if (fchown(dir.get(), uid, gid) != 0)
+    return KernelError("changing the owner of " + pin_dir, errno);
+  if (fchmod(dir.get(), 0700) != 0) return KernelError("changing the mode of " + pin_dir, errno);
   return Status::Ok();
 }
 

@@ -94,8 +94,10 @@ class FlowSource {
 class FlowLayer final : public FlowSource {
  public:
   struct Options {
-    std::string pin_dir = "/sys/fs/bpf/veil";  // bpffs is mounted at /sys/fs/bpf if missing
-    std::string cgroup_root;                   // empty: the cgroup2 mount in /proc/mounts
+    // bpffs is mounted at /sys/fs/bpf if missing. An existing pin_dir must itself be on bpffs
+    // (it may be a bind mount, as in veil.service); a missing one is created in its parent.
+    std::string pin_dir = "/sys/fs/bpf/veil";
+    std::string cgroup_root;  // empty: the cgroup2 mount in /proc/mounts
     // The exempt process; nullopt: this process. 0 disables the tgid check.
     std::optional<uint32_t> own_tgid;
     uint32_t own_mark = kVeilSocketMark;  // 0 disables the mark check
@@ -110,6 +112,12 @@ class FlowLayer final : public FlowSource {
   // Detaches every pinned link under pin_dir (even if a running veild holds it) and deletes all
   // pins and the directory. Ok if pin_dir does not exist.
   static Status RemoveAll(const std::string& pin_dir);
+  // For a veild that runs as uid:gid without CAP_SYS_ADMIN or CAP_DAC_* (veil.service's
+  // `ExecStartPre=+veild --prepare-bpf-pin-dir veil`, as root): mounts bpffs at /sys/fs/bpf
+  // when nothing is mounted there (mode 0700, as systemd does), creates pin_dir if missing
+  // (e.g. after `rm -rf /sys/fs/bpf/veil`), and makes it and the pins in it owned by uid:gid,
+  // the folder mode 0700. Existing pins stay, so a restart still adopts them.
+  static Status PreparePinDir(const std::string& pin_dir, uint32_t uid, uint32_t gid);
 
   ~FlowLayer() override;  // closes handles; pins (and so the redirect) stay
   FlowLayer(const FlowLayer&) = delete;

@@ -1,16 +1,21 @@
 // The flow layer against the real kernel: programs attached to the cgroup v2 root, real sockets,
 // client processes that drop to uid 65534. Needs root (CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN to
 // mount bpffs); skips otherwise, and fails instead under CI=true. Each test pins under its own
-// /sys/fs/bpf/veil-test-<pid>-<n> and removes it.
+// /sys/fs/bpf/veil-test-<pid>-<n> and removes it; see IsolateBpffs() for the bpffs states.
 #include "agent/bpf/runtime.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/magic.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -216,6 +221,25 @@ uint64_t CgroupIdOfPid(pid_t pid) {
   return 0;
 }
 
+// VEIL_TEST_BPFFS=mounted|unmounted (tools/test.sh runs the root tests once per state): this
+// test process gets a mount namespace of its own with a fresh bpffs at /sys/fs/bpf, mounted
+// mode 0700 as systemd mounts it, or with nothing there (Open() mounts one). Unset: the host's
+// /sys/fs/bpf as it is. Each ctest test is its own process, so each starts from that state.
+void IsolateBpffs() {
+  const char* state = std::getenv("VEIL_TEST_BPFFS");
+  if (state == nullptr || *state == '\0') return;
+  const std::string want = state;
+  ASSERT_TRUE(want == "mounted" || want == "unmounted") << "VEIL_TEST_BPFFS=" << want;
+  ASSERT_EQ(unshare(CLONE_NEWNS), 0) << std::strerror(errno);
+  ASSERT_EQ(mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), 0) << std::strerror(errno);
+  while (umount2("/sys/fs/bpf", MNT_DETACH) == 0) {
+  }
+  if (want == "mounted") {
+    ASSERT_EQ(mount("bpf", "/sys/fs/bpf", "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700"), 0)
+        << std::strerror(errno);
+  }
+}
+
 class FlowLayerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -223,6 +247,7 @@ class FlowLayerTest : public ::testing::Test {
       if (InCi()) GTEST_FAIL() << "CI=true: this test needs root (CAP_BPF, CAP_NET_ADMIN)";
       GTEST_SKIP() << "needs root: loads BPF programs and attaches them to the cgroup v2 root";
     }
+    ASSERT_NO_FATAL_FAILURE(IsolateBpffs());
     static std::atomic<int> n{0};
     pin_dir_ = "/sys/fs/bpf/veil-test-" + std::to_string(getpid()) + "-" + std::to_string(n++);
   }
@@ -563,6 +588,78 @@ TEST_F(FlowLayerTest, TracesDirectAndObservedDatabaseConnects) {
   EXPECT_EQ(flow->verdict, FlowVerdict::kObserved);
   EXPECT_EQ(flow->redirected_to, "");
   Serve(std::move(obc), ob);
+}
+
+// veil.service's layout: PreparePinDir (its `ExecStartPre=+`) makes the pin dir on the host's
+// bpffs for the service user; veild then sees /sys/fs/bpf as a tmpfs that holds only a bind
+// mount of that folder (TemporaryFileSystem= + BindPaths=). Pins made there are on the host's
+// bpffs: they outlive that view (fail closed) and are adopted from the host's side.
+TEST_F(FlowLayerTest, PinsThroughABindMountInATmpfsAsVeilServiceSeesThem) {
+  Status prepared = FlowLayer::PreparePinDir(pin_dir_, kNobody, kNobody);
+  ASSERT_TRUE(prepared.ok()) << prepared.error().message;
+  struct stat st {};
+  ASSERT_EQ(stat(pin_dir_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, kNobody);
+  EXPECT_EQ(st.st_gid, kNobody);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+
+  Listener upstream = Listen("127.0.0.2");
+  Listener veild = Listen("127.0.0.1");
+  char stage[] = "/tmp/veil-stage-XXXXXX";
+  ASSERT_NE(mkdtemp(stage), nullptr);
+  int report[2];
+  ASSERT_EQ(pipe2(report, O_CLOEXEC), 0);
+  pid_t child = fork();
+  if (child == 0) {
+    // Exit codes name the step that failed; 0: pinned through the view.
+    const std::string at = pin_dir_;
+    if (unshare(CLONE_NEWNS) != 0) _exit(10);
+    if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) _exit(11);
+    if (mount(at.c_str(), stage, nullptr, MS_BIND, nullptr) != 0) _exit(12);
+    if (mount("tmpfs", "/sys/fs/bpf", "tmpfs", 0, "mode=0755") != 0) _exit(13);
+    if (mkdir(at.c_str(), 0755) != 0) _exit(14);
+    if (mount(stage, at.c_str(), nullptr, MS_MOVE, nullptr) != 0) _exit(15);
+    struct statfs parent {};
+    if (statfs("/sys/fs/bpf", &parent) != 0 || parent.f_type == BPF_FS_MAGIC) _exit(16);
+    FlowLayer::Options o;
+    o.pin_dir = at;
+    auto layer = FlowLayer::Open(std::move(o));
+    if (!layer.ok()) {
+      const std::string& m = layer.error().message;
+      (void)!write(report[1], m.data(), m.size());
+      _exit(17);
+    }
+    if (!(*layer)->SetEndpoints({{"127.0.0.2", upstream.port, "127.0.0.1", veild.port}}).ok()) {
+      _exit(18);
+    }
+    _exit(0);  // veild dies with its view of bpffs; the pins are the host's
+  }
+  close(report[1]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  char why[512] = {};
+  (void)!read(report[0], why, sizeof(why) - 1);
+  close(report[0]);
+  rmdir(stage);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "child status " << status << ": " << why;
+
+  ASSERT_EQ(access((pin_dir_ + "/link_connect4").c_str(), F_OK), 0);
+  veild.fd.Reset();
+  Client c = StartClient("127.0.0.2", upstream.port);
+  EXPECT_EQ(c.connect_errno, ECONNREFUSED) << std::strerror(c.connect_errno);
+  EXPECT_LT(AcceptWithin(upstream, 200).fd, 0) << "the database was reached with veild down";
+  Reap(c);
+  ASSERT_NO_FATAL_FAILURE(OpenLayer());
+  EXPECT_TRUE(layer_->adopted());
+
+  // `rm -rf` of the folder (an SRE removing the redirect by hand) and the next start.
+  layer_.reset();
+  ASSERT_TRUE(FlowLayer::RemoveAll(pin_dir_).ok());
+  prepared = FlowLayer::PreparePinDir(pin_dir_, kNobody, kNobody);
+  ASSERT_TRUE(prepared.ok()) << prepared.error().message;
+  ASSERT_EQ(stat(pin_dir_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, kNobody);
 }
 
 // (f) RemoveAll detaches even while a FlowLayer holds the links, and leaves no pin.

@@ -4,7 +4,11 @@ real address into veild, fail-closed pins that outlive veild, principals from th
 connects, and flows of unprotected database ports.
 
 Each test pins under its own folder in bpffs and removes it at teardown (`veild --remove-bpf`),
-so a failed test never leaves the host's database ports redirected."""
+so a failed test never leaves the host's database ports redirected.
+
+With VEIL_TEST_BPFFS=mounted or =unmounted (tools/test.sh runs the module both ways) each test
+runs in a mount namespace of its own, with a fresh bpffs at /sys/fs/bpf mounted mode 0700 as
+systemd mounts it, or with nothing there; unset, the tests use the host's /sys/fs/bpf as is."""
 
 import json
 import os
@@ -20,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+import mount_ns
 from conftest import HOST, free_port, veild_bin, wait_for_port
 
 pytestmark = pytest.mark.bpf
@@ -32,6 +37,14 @@ def need_root():
         if os.environ.get("CI") == "true":
             pytest.fail("eBPF tests need root (CAP_BPF, CAP_NET_ADMIN); CI runs as root")
         pytest.skip("eBPF tests need root (CAP_BPF, CAP_NET_ADMIN)")
+
+
+@pytest.fixture(autouse=True)
+def bpffs_state():
+    if os.environ.get("VEIL_TEST_BPFFS"):
+        need_root()
+        mount_ns.isolate_bpffs_from_env()
+    yield
 
 
 @pytest.fixture
@@ -354,18 +367,58 @@ def test_unix_socket_clients_get_unit_principals_from_peer_pid(pg, start_veild, 
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
-def unit_capabilities():
+def unit_settings():
+    """veil.service's [Service] settings, in order."""
     unit = Path(__file__).resolve().parents[2] / "systemd" / "veil.service"
+    settings, section = {}, None
     for line in unit.read_text().splitlines():
-        if line.startswith("AmbientCapabilities="):
-            return line.split("=", 1)[1].split()
-    pytest.fail("no AmbientCapabilities= in veil.service")
+        line = line.strip()
+        if line.startswith("["):
+            section = line
+        elif section == "[Service]" and line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            settings.setdefault(key, []).append(value)
+    return settings
 
 
-def test_least_privilege_user_veil_with_the_units_capabilities(pg, start_veild, tmp_path,
-                                                               pin_dir):
-    """veild as user veil with exactly veil.service's AmbientCapabilities loads, pins and
-    redirects: the unit's capability set is proven, not guessed."""
+def unit_view_script(pin_dir):
+    """Shell commands that give a process the mount layout veil.service gives veild, built from
+    the unit's own settings (the pin dir /sys/fs/bpf/veil stands for `pin_dir`):
+    TemporaryFileSystem=/sys/fs/bpf, BindPaths= of the pin dir into it (staged first, as systemd
+    does, since the tmpfs hides the source), ProtectProc=invisible (a /proc of its own with
+    hidepid=invisible), ReadOnlyPaths=/sys /proc/sys and ProtectControlGroups=yes: every mount
+    under /sys read-only but the two mounted above."""
+    s = unit_settings()
+    assert s.get("ProtectControlGroups") == ["yes"]
+    (tmpfs,) = s["TemporaryFileSystem"]
+    tmpfs_path, _, tmpfs_opts = tmpfs.partition(":")
+    assert tmpfs_path == "/sys/fs/bpf", tmpfs
+    (bind,) = s["BindPaths"]
+    assert bind == "-/sys/fs/bpf/veil", bind
+    assert s.get("ProtectProc") == ["invisible"]
+    (read_only,) = s["ReadOnlyPaths"]
+    read_only = [p for p in read_only.split() if not p.startswith("-")]
+    assert read_only == ["/sys", "/proc/sys"], read_only
+    return textwrap.dedent(f"""\
+        set -e
+        stage=$(mktemp -d /tmp/veil-stage-XXXXXX)
+        mount --bind {pin_dir} "$stage"
+        mount -t tmpfs -o {tmpfs_opts or "mode=0755"} tmpfs {tmpfs_path}
+        mkdir {pin_dir}
+        mount --move "$stage" {pin_dir}
+        rmdir "$stage"
+        mount -t proc -o hidepid=invisible proc /proc
+        mount --bind /proc/sys /proc/sys
+        mount -o remount,bind,ro /proc/sys
+        awk '$5 ~ "^/sys(/|$)" {{print $5}}' /proc/self/mountinfo | sort -u |
+          while read -r m; do
+            case "$m" in {tmpfs_path}|{tmpfs_path}/*) continue ;; esac
+            mount -o remount,bind,ro "$m"
+          done
+        """)
+
+
+def ensure_user_veil():
     import grp
     import pwd
     try:
@@ -377,38 +430,142 @@ def test_least_privilege_user_veil_with_the_units_capabilities(pg, start_veild, 
     except KeyError:
         subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
                         "/usr/sbin/nologin", "-g", "veil", "veil"], check=True)
-    caps = [c.lower() for c in unit_capabilities()]
-    # A capability outside this process's own bounding set cannot be granted here (this
-    # sandbox lacks CAP_SYS_RESOURCE, which only matters for memlock on kernels < 5.11).
-    bounding = subprocess.run(["capsh", "--print"], capture_output=True, text=True,
-                              check=True).stdout
-    have = [c for c in caps if c in bounding.split("Bounding set =")[1].split("\n")[0]]
-    work = Path(f"/tmp/veil-caps-{os.getpid()}")
-    shutil.rmtree(work, ignore_errors=True)
-    (work / "state").mkdir(parents=True)
-    (work / "run").mkdir()
-    os.chmod(work, 0o755)
-    os.makedirs(pin_dir)
-    subprocess.run(["chown", "-R", "veil:veil", str(work), pin_dir], check=True)
+    return pwd.getpwnam("veil")
+
+
+class AsTheUnit:
+    """veild as veil.service runs it, without systemd: the unit's `ExecStartPre=+` as root, then
+    veild as user veil with exactly the unit's AmbientCapabilities (plus a drop-in's), in the
+    unit's mount layout (unit_view_script) inside a mount namespace of its own."""
+
+    def __init__(self, pin_dir, config_text, dropin=None):
+        self.veil = ensure_user_veil()
+        self.pin_dir = pin_dir
+        # A capability outside this process's own bounding set cannot be granted here (this
+        # sandbox lacks CAP_SYS_RESOURCE, which only matters for memlock on kernels < 5.11).
+        caps = unit_settings()["AmbientCapabilities"][0].split()
+        if dropin:
+            caps += [line.split("=", 1)[1] for line in dropin.read_text().splitlines()
+                     if line.startswith("AmbientCapabilities=")][0].split()
+        bounding = subprocess.run(["capsh", "--print"], capture_output=True, text=True,
+                                  check=True).stdout.split("Bounding set =")[1].split("\n")[0]
+        self.caps = [c.lower() for c in caps if c.lower() in bounding]
+        # The unit's first ExecStartPre=+, as root, in the mount namespace where bpffs is the
+        # host's: PID 1's for the unit, this test's own here (VEIL_TEST_BPFFS).
+        prepare = [x.split() for x in unit_settings()["ExecStartPre"] if x.startswith("+")]
+        assert prepare == [["+/usr/bin/nsenter", "-t", "1", "-m", "--", "/usr/sbin/veild",
+                            "--prepare-bpf-pin-dir", "veil"]], prepare
+        subprocess.run([str(veild_bin()), "--prepare-bpf-pin-dir", "veil", "--bpf-pin-dir",
+                        pin_dir], check=True, capture_output=True)
+        st = os.stat(pin_dir)
+        assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == \
+            (self.veil.pw_uid, self.veil.pw_gid, 0o700)
+        self.work = Path(f"/tmp/veil-caps-{os.getpid()}")
+        shutil.rmtree(self.work, ignore_errors=True)
+        (self.work / "state").mkdir(parents=True)
+        (self.work / "run").mkdir()
+        os.chmod(self.work, 0o755)
+        (self.work / "veil.yaml").write_text(config_text.replace("@WORK@", str(self.work)))
+        subprocess.run(["chown", "-R", "veil:veil", str(self.work)], check=True)
+        self.proc = None
+
+    def start(self, wait):
+        capset = ",".join(self.caps)
+        script = unit_view_script(self.pin_dir) + (
+            f'exec capsh --caps="{capset}+eip cap_setpcap,cap_setuid,cap_setgid+ep" --keep=1 '
+            f'--user=veil --addamb={capset} -- -c \'exec "{veild_bin()}" '
+            f'--config {self.work}/veil.yaml --bpf-pin-dir {self.pin_dir}\'\n')
+        self.proc = subprocess.Popen(
+            ["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        wait_for_port(*wait, 15, proc=self.proc)
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        assert "\nUid:\t" + str(self.veil.pw_uid) in status
+        return self.proc
+
+    def stop(self, sig=signal.SIGTERM) -> str:
+        self.proc.send_signal(sig)
+        log, _ = self.proc.communicate(timeout=10)
+        return log
+
+    def events(self, predicate, timeout=10):
+        path = self.work / "events.jsonl"
+        deadline = time.monotonic() + timeout
+        while True:
+            text = path.read_text() if path.exists() else ""
+            found = [e for e in map(json.loads, filter(None, text.splitlines())) if predicate(e)]
+            if found or time.monotonic() > deadline:
+                return found
+            time.sleep(0.1)
+
+    def close(self):
+        if self.proc and self.proc.poll() is None:
+            self.stop()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+def test_least_privilege_user_veil_with_the_units_capabilities(pg, pin_dir):
+    """veild as user veil with exactly veil.service's AmbientCapabilities, in the mount layout
+    the unit gives it (bpffs as systemd mounts it, mode 0700, never loosened), loads, pins,
+    redirects, names a client's executable, fails closed on kill -9 and adopts its pins on
+    restart: the unit's capability set and pin dir design are proven, not guessed."""
+    bpffs_mode = os.stat("/sys/fs/bpf").st_mode & 0o7777 if os.path.ismount("/sys/fs/bpf") \
+        else None
     listen = free_port()
-    cfg = bpf_config(work, [{"name": "shop-db", "upstream": f"{pg.host}:{pg.port}",
-                             "listen": f"{HOST}:{listen}"}],
-                     sinks=f"- {{type: file, path: {work}/events.jsonl}}\n")
-    (work / "veil.yaml").write_text(cfg)
-    capset = ",".join(have)
-    proc = subprocess.Popen(
-        ["capsh", f"--caps={capset}+eip cap_setpcap,cap_setuid,cap_setgid+ep", "--keep=1",
-         "--user=veil", f"--addamb={capset}", "--",
-         "-c", f'exec "{veild_bin()}" --config {work}/veil.yaml --bpf-pin-dir {pin_dir}'],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    unit = AsTheUnit(pin_dir, bpf_config("@WORK@", [
+        {"name": "shop-db", "upstream": f"{pg.host}:{pg.port}", "listen": f"{HOST}:{listen}"}],
+        sinks="- {type: file, path: @WORK@/events.jsonl}\n"))
     try:
-        wait_for_port(HOST, listen, 15, proc=proc)
-        status = Path(f"/proc/{proc.pid}/status").read_text()
-        assert "\nUid:\t" + str(pwd.getpwnam("veil").pw_uid) in status
+        unit.start((HOST, listen))
         out = psql_as(NOBODY, pg.port, "SELECT contact FROM customers WHERE id = 1", check=True)
         assert out.stdout.strip() == "[EMAIL]"
+        # exe: of another user's process, through CAP_SYS_PTRACE under hidepid=invisible.
+        opened = unit.events(lambda e: e.get("class_uid") == 6005 and e.get("activity_id") == 3)
+        assert opened
+        actor = opened[0]["actor"]
+        assert actor["user"]["name"] == "nobody", actor
+        # psql is Debian's pg_wrapper, which execs the real one.
+        assert actor["process"]["file"]["path"] == "/usr/lib/postgresql/15/bin/psql", actor
+        # Fail closed with the pins on the host's bpffs, outside veild's view...
+        first_log = unit.stop(signal.SIGKILL)
+        assert "eBPF flow layer attached" in first_log, first_log
+        r = psql_as(NOBODY, pg.port, "SELECT 1")
+        assert r.returncode != 0 and "refused" in r.stderr, r.stderr
+        # ...and adopted by the next veild, as user veil, through a new view.
+        unit.start((HOST, listen))
+        out = psql_as(NOBODY, pg.port, "SELECT contact FROM customers WHERE id = 1", check=True)
+        assert out.stdout.strip() == "[EMAIL]"
+        log = unit.stop()
     finally:
-        proc.terminate()
-        log, _ = proc.communicate(timeout=10)
-        shutil.rmtree(work, ignore_errors=True)
-    assert "eBPF flow layer attached" in log, log
+        unit.close()
+    assert "eBPF flow layer adopted from pins" in log, log
+    # The host's bpffs keeps the mode it had (systemd's 0700 where it is mounted that way).
+    if bpffs_mode is not None:
+        assert os.stat("/sys/fs/bpf").st_mode & 0o7777 == bpffs_mode
+
+
+def test_least_privilege_observe_endpoint_with_the_units_dropin(pg_tls, pin_dir):
+    """The same, with the observe.conf drop-in's capabilities added: a TLS client of an
+    `access: observe` endpoint yields a usage event under the unit's sandbox layout."""
+    dropin = Path(__file__).resolve().parents[2] / "systemd" / "observe.conf"
+    dummy = free_port()  # veild needs a port to come up on; the observe endpoint has none
+    unit = AsTheUnit(pin_dir, bpf_config("@WORK@", [
+        {"name": "shop-tls", "upstream": f"{pg_tls.host}:{pg_tls.port}", "access": "observe"},
+        {"name": "other-db", "upstream": f"{HOST}:{free_port()}", "listen": f"{HOST}:{dummy}"}],
+        sinks="- {type: file, path: @WORK@/events.jsonl}\n"), dropin=dropin)
+    try:
+        unit.start((HOST, dummy))
+        env = dict(os.environ, PGSSLMODE="require", PGCONNECT_TIMEOUT="5", HOME="/tmp")
+        sql = "SELECT contact FROM customers WHERE contact = 'margaret.okonkwo@gmail.com'"
+        r = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}",
+                            "--clear-groups", "psql", "-h", pg_tls.host, "-p", str(pg_tls.port),
+                            "-U", "app_trust", "-d", "shop", "-A", "-t", "-X", "-c", sql],
+                           capture_output=True, text=True, timeout=60, env=env)
+        assert r.returncode == 0 and r.stdout.strip() == "margaret.okonkwo@gmail.com", r.stderr
+        found = unit.events(lambda e: e.get("class_uid") == 6005 and e.get("activity_id") == 4)
+        assert found, unit.proc.poll()
+        assert found[0]["query_info"]["query_string"] == \
+            "SELECT contact FROM customers WHERE contact = ?"
+        assert found[0]["unmapped"]["principal"] == "user:nobody"
+    finally:
+        unit.close()
