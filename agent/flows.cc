@@ -12,6 +12,8 @@ std::string_view VerdictName(bpf::FlowVerdict verdict) {
       return "observed";
     case bpf::FlowVerdict::kDirect:
       return "direct";
+    case bpf::FlowVerdict::kDenied:
+      return "denied";
   }
   return "direct";
 }
