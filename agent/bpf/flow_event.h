@@ -1,7 +1,7 @@
-// One flow as the kernel saw it (a TCP connection, or a unix-socket connect), in userspace terms: what the eBPF flow layer (runtime.h)
-// delivers to veild and what a synthetic source in tests produces. The ABI structs the BPF
-// programs write (bpf/veil_abi.h) are translated into this at the ring-buffer boundary, so
-// nothing above agent/bpf/ depends on kernel-facing layouts.
+// One flow as the kernel saw it (a TCP connection, or a unix-socket connect), in userspace terms:
+// what the eBPF flow layer (runtime.h) delivers to veild and what a synthetic source in tests
+// produces. The ABI structs the BPF programs write (bpf/veil_abi.h) are translated into this at the
+// ring-buffer boundary, so nothing above agent/bpf/ depends on kernel-facing layouts.
 #pragma once
 
 #include <cstdint>

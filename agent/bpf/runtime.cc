@@ -415,7 +415,8 @@ Status FlowSource::SetEndpoints(const std::vector<RedirectEndpoint>& endpoints) 
   std::vector<CoverageEntry> entries;
   for (const RedirectEndpoint& ep : endpoints) {
     const std::string name = ep.upstream_ip + ":" + std::to_string(ep.upstream_port);
-    if (!ParseAddr(ep.upstream_ip)) return Error{"endpoint " + name + ": upstream is not an IP address"};
+    if (!ParseAddr(ep.upstream_ip))
+      return Error{"endpoint " + name + ": upstream is not an IP address"};
     CoverageEntry c;
     c.prefix = ep.upstream_ip;
     c.port = ep.upstream_port;
@@ -476,7 +477,8 @@ Result<std::unique_ptr<FlowLayer>> FlowLayer::Open(Options o) {
       return KernelError("loading the redirect BPF programs", -err,
                          maps_existed ? "if " + o.pin_dir +
                                             " holds maps of another veil build, remove them: "
-                                            "systemctl stop veil && rm -rf " + o.pin_dir
+                                            "systemctl stop veil && rm -rf " +
+                                            o.pin_dir
                                       : "");
     }
     h->unix_loaded = with_unix;
@@ -490,8 +492,10 @@ Result<std::unique_ptr<FlowLayer>> FlowLayer::Open(Options o) {
     if (loaded.ok()) {
       unix.covered = true;
     } else {
-      unix.why_not = "the kernel did not load the cgroup/connect_unix program (Linux >= 6.7 "
-                     "is needed): " + loaded.error().message;
+      unix.why_not =
+          "the kernel did not load the cgroup/connect_unix program (Linux >= 6.7 "
+          "is needed): " +
+          loaded.error().message;
     }
   } else {
     unix.why_not = "turned off (VEIL_BPF_UNIX=off)";
@@ -606,9 +610,9 @@ Status FlowLayer::SyncPorts() {
   const int fd = bpf_map__fd(h_->skel->maps.db_ports);
   for (const auto& [p, one] : ports) {
     if (bpf_map_update_elem(fd, &p, &one, BPF_ANY) != 0) {
-      return KernelError("writing the db_ports map", errno,
-                         "at most 1024 database ports (" + std::to_string(ports.size()) +
-                             " given)");
+      return KernelError(
+          "writing the db_ports map", errno,
+          "at most 1024 database ports (" + std::to_string(ports.size()) + " given)");
     }
   }
   for (uint16_t p : MapKeys<uint16_t>(fd)) {

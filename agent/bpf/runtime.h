@@ -105,8 +105,8 @@ struct Exemptions {
 struct Policy {
   Unlisted unlisted = Unlisted::kObserve;
   Exemptions exempt;
-  std::vector<uint16_t> db_ports;             // besides kDefaultDbPorts and the coverage's ports
-  std::vector<std::string> db_socket_names;   // besides .s.PGSQL.*: "mysqld.sock", ...
+  std::vector<uint16_t> db_ports;            // besides kDefaultDbPorts and the coverage's ports
+  std::vector<std::string> db_socket_names;  // besides .s.PGSQL.*: "mysqld.sock", ...
 };
 
 // A protected endpoint by one address (the shape SetEndpoints takes): connects to upstream go to
