@@ -587,8 +587,7 @@ void PgTranscoder::PopUntilSync() {
 const ResultPlan& PgTranscoder::CachedPlan(Description& d, std::span<const int16_t> formats) {
   if (!d.plan ||
       !std::equal(d.plan_formats.begin(), d.plan_formats.end(), formats.begin(), formats.end())) {
-    if (!d.lineage && analyzer_ && !d.statement.empty())
-      d.lineage = StatementLineageOf(d.statement);
+    if (!d.lineage && analyzer_ && d.statement) d.lineage = StatementLineageOf(*d.statement);
     d.plan = PlanFor(d, formats, d.lineage && !d.lineage->empty() ? &d.lineage->front() : nullptr);
     d.plan_formats.assign(formats.begin(), formats.end());
   }

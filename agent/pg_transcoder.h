@@ -188,7 +188,7 @@ class PgTranscoder {
     std::optional<ResultPlan> plan;
     // Its prepared statement's name (for a portal: the portal's statement), and that
     // statement's lineage once looked up (null: not yet, or not known).
-    std::string statement;
+    std::optional<std::string> statement;  // "" is the unnamed statement
     std::shared_ptr<const QueryLineage> lineage;
     static Description Of(const pg::RowDescription& d);
   };

@@ -403,6 +403,29 @@ TEST(PgTranscoderLineage, ExecuteWithoutAnyDescriptionNullsWhatIsDerived) {
   EXPECT_EQ(Cells(msgs[2]), (std::vector<std::string>{"[EMAIL]", "NULL"}));
 }
 
+// libpq's PQexecParams (and most drivers): the unnamed statement, its portal described.
+TEST(PgTranscoderLineage, UnnamedStatementDescribedByPortal) {
+  FixedAnalyzer a;
+  a.Add({Derived({{"customers", "city"}}), Derived({{"customers", "email"}})});
+  PgTranscoder t(Profile(), 42, "abcd");
+  t.SetAnalyzer(a.Fn());
+  t.OnFrontend(pg::Parse{"", "select upper(city), upper(email) from customers", {}});
+  t.OnFrontend(pg::Bind{"", "", {}, {}, {}});
+  t.OnFrontend(pg::Describe{'P', ""});
+  t.OnFrontend(pg::Execute{"", 0});
+  t.OnFrontend(pg::Sync{});
+  std::vector<uint8_t> in;
+  Put(pg::ParseComplete{}, &in);
+  Put(pg::BindComplete{}, &in);
+  Put(Columns({{"upper", 25}, {"upper", 25}}), &in);
+  Row({"LAGOS", "MARGARET.OKONKWO@EXAMPLE.COM"}, &in);
+  Put(pg::CommandComplete{"SELECT 1"}, &in);
+  Put(pg::ReadyForQuery{'I'}, &in);
+  auto msgs = Through(t, in);
+  ASSERT_EQ(msgs.size(), 6u);
+  EXPECT_EQ(Cells(msgs[3]), (std::vector<std::string>{"LAGOS", "[EMAIL]"}));
+}
+
 TEST(PgTranscoderLineage, CopyOfAQueryFollowsItsLineage) {
   FixedAnalyzer a;
   a.Add({Derived({{"customers", "email"}}), Derived({{"customers", "city"}})});
