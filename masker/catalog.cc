@@ -57,34 +57,38 @@ constexpr PatternSpec kPatterns[] = {
     {"\\b0x[0-9a-fA-F]{40}", D::kLiteral, R::kFixedToken, E::kCryptoWallet, 42, 0},
     {"\\bbc1[02-9ac-hj-np-z]{8}", D::kLiteral, R::kFixedToken, E::kCryptoWallet, 11, 90},
     {"\\bBC1[02-9AC-HJ-NP-Z]{8}", D::kLiteral, R::kFixedToken, E::kCryptoWallet, 11, 90},
-    // Phones that start with a literal: "(650) 253-0000", "+44 20 7946 0958".
-    {"\\(\\d{3}\\)[ \\-.]?\\d{3}[ \\-.]\\d{4}\\b", D::kLiteral, R::kPhone, E::kPhone, 0, 0},
-    {"\\+\\d{1,3}[ \\-.]?\\(?\\d{1,4}\\)?[ \\-.]?\\d{2}", D::kLiteral, R::kPhone, E::kPhone, 0, 0},
     // Compressed IPv6 ("2001:db8::1", "fe80::1", "::1").
     {"::[0-9A-Fa-f]", D::kLiteral, R::kIpv6, E::kIpAddress, 0, 0},
     {"[0-9A-Fa-f]::", D::kLiteral, R::kIpv6, E::kIpAddress, 0, 0},
 
-    // ---- digit shapes ----
-    {"\\b\\d{4}[ \\-]?\\d{4}[ \\-]?\\d{4}", D::kDigits, R::kCardRun, E::kCreditCard, 0, 0},
-    {"\\b\\d{4}[ \\-]?\\d{6}[ \\-]?\\d{4}", D::kDigits, R::kCardRun, E::kCreditCard, 0, 0},
-    {"\\b\\d{3}-\\d{2}-\\d{4}\\b", D::kDigits, R::kSsnDashed, E::kUsSsn, 0, 0},
-    {"\\b\\d{3}-\\d{3}-\\d{4}\\b", D::kDigits, R::kPhone, E::kPhone, 0, 0},
-    {"\\b\\d{3}\\.\\d{3}\\.\\d{4}\\b", D::kDigits, R::kPhone, E::kPhone, 0, 0},
-    {"\\b\\d{3} \\d{3} \\d{4}\\b", D::kDigits, R::kSpacedTen, E::kUkNhs, 0, 0},
-    {"\\b\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\b", D::kDigits, R::kIpv4, E::kIpAddress, 0, 0},
+    // ---- numbers: read by the number lexer (detector.cc), not compiled ----
+    {"\\(\\d{2,5}\\)[ \\-.]?\\d{2,5}[ \\-.]?\\d{3,5}\\b", D::kNumber, R::kPhone, E::kPhone, 0, 0},
+    {"\\+\\d{1,3}[ \\-.]?\\(?\\d{1,4}\\)?[ \\-.]?\\d{2}", D::kNumber, R::kPhone, E::kPhone, 0, 0},
+    {"\\b\\d{4}[ \\-]?\\d{4}[ \\-]?\\d{4}", D::kNumber, R::kCardRun, E::kCreditCard, 0, 0},
+    {"\\b\\d{4}[ \\-]?\\d{6}[ \\-]?\\d{4}", D::kNumber, R::kCardRun, E::kCreditCard, 0, 0},
+    {"\\b\\d{3}-\\d{2}-\\d{4}\\b", D::kNumber, R::kSsnDashed, E::kUsSsn, 0, 0},
+    {"\\b\\d{3}-\\d{3}-\\d{4}\\b", D::kNumber, R::kPhone, E::kPhone, 0, 0},
+    {"\\b\\d{3}\\.\\d{3}\\.\\d{4}\\b", D::kNumber, R::kPhone, E::kPhone, 0, 0},
+    {"\\b0\\d{1,5}[ \\-.]\\d{2,8}(?:[ \\-.]\\d{2,4}){0,3}\\b", D::kNumber, R::kPhone, E::kPhone, 0, 0},
+    {"\\b\\d{2,3}[ \\-.]\\d{2,3}[ \\-.]\\d{2,4}(?:[ \\-.]\\d{2,4}){0,2}\\b", D::kNumber, R::kPhone, E::kPhone,
+     0, 0},
+    {"\\b\\d{3} \\d{3} \\d{4}\\b", D::kNumber, R::kSpacedTen, E::kUkNhs, 0, 0},
+    {"\\b\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\b", D::kNumber, R::kIpv4, E::kIpAddress, 0, 0},
+    // IBAN: two letters, check digits, a BBAN group; the validator knows the countries.
+    {"\\b[A-Z]{2}\\d{2} ?[A-Z0-9]{4}", D::kNumber, R::kIban, E::kIban, 0, 0},
+    {"\\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\\d{2} ?\\d{2} ?\\d{2}", D::kNumber, R::kNino,
+     E::kUkNino, 0, 0},
+
+    // ---- hex with separators: MACs, full IPv6 ----
     // Full IPv6: three groups in a row (a time such as 12:30:45 has only two colons).
-    {"[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:", D::kDigits, R::kIpv6, E::kIpAddress, 0,
+    {"[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:", D::kHexSep, R::kIpv6, E::kIpAddress, 0,
      0},
-    {"\\b[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}\\b", D::kDigits, R::kMac, E::kMacAddress, 17, 0},
-    {"\\b[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}\\b", D::kDigits, R::kMac, E::kMacAddress, 17, 0},
-    {"\\b[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}\\b", D::kDigits, R::kMac, E::kMacAddress,
+    {"\\b[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}\\b", D::kHexSep, R::kMac, E::kMacAddress, 17, 0},
+    {"\\b[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}\\b", D::kHexSep, R::kMac, E::kMacAddress, 17, 0},
+    {"\\b[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}\\b", D::kHexSep, R::kMac, E::kMacAddress,
      14, 0},
 
     // ---- letter shapes ----
-    // IBAN: two letters, check digits, a BBAN group; the validator knows the countries.
-    {"\\b[A-Z]{2}\\d{2} ?[A-Z0-9]{4}", D::kDigits, R::kIban, E::kIban, 0, 0},
-    {"\\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\\d{2} ?\\d{2} ?\\d{2}", D::kDigits, R::kNino,
-     E::kUkNino, 0, 0},
     {"\\b[13][1-9A-HJ-NP-Za-km-z]{25}", D::kLetters, R::kFixedToken, E::kCryptoWallet, 26, 35},
     // Street lines end in a suffix; the resolver walks back over the name to the number.
     {" " STREET_SUFFIX "\\b", D::kLetters, R::kStreet, E::kStreetAddress, 0, 0},

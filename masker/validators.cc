@@ -194,6 +194,13 @@ constexpr auto kIbanLength = [] {
       {"RU", 33}, {"SA", 24}, {"SC", 31}, {"SD", 18}, {"SE", 24}, {"SI", 19}, {"SK", 24},
       {"SM", 27}, {"SO", 23}, {"ST", 25}, {"SV", 28}, {"TL", 23}, {"TN", 24}, {"TR", 26},
       {"UA", 29}, {"VA", 22}, {"VG", 24}, {"XK", 20}, {"YE", 30},
+      // Not in the SWIFT registry, but issued nationally (and seen in data): Iran, and the
+      // countries of the BCEAO/BEAC zones, Algeria, Angola, Cape Verde, Madagascar, Morocco,
+      // Mozambique, Comoros, Guinea-Bissau.
+      {"IR", 26}, {"DZ", 26}, {"AO", 25}, {"BJ", 28}, {"BF", 28}, {"CM", 27}, {"CV", 25},
+      {"CF", 27}, {"TD", 27}, {"KM", 27}, {"CG", 27}, {"CI", 28}, {"GQ", 27}, {"GA", 27},
+      {"GW", 25}, {"MG", 27}, {"ML", 28}, {"MA", 28}, {"MZ", 25}, {"NE", 28}, {"SN", 28},
+      {"TG", 28},
   };
   std::array<uint8_t, 26 * 26> table{};
   for (const Entry& e : kEntries) table[(e.cc[0] - 'A') * 26 + (e.cc[1] - 'A')] = e.len;
