@@ -1109,7 +1109,7 @@ class Resolution {
       }
     }
     while (n > 0 && tk[n - 1].particle) --n;
-    if (n == 0) return;
+    if (n < 2) return;  // one word is never a name by itself here
     *skip_until = tk[n - 1].e;
     // Split the run at titles and words that are not names; score each piece of 2+ tokens.
     int i = 0;

@@ -67,73 +67,6 @@ uint64_t Hash(std::string_view s) {
   return h | 1;  // 0 marks an empty slot
 }
 
-// Open addressing: 2^18 slots for ~116k names (load under one half).
-class Table {
- public:
-  Table() {
-    keys_ = std::make_unique<uint64_t[]>(kSlots);
-    vals_ = std::make_unique<uint8_t[]>(kSlots);
-    std::string_view all(veil_names_tsv_begin, veil_names_tsv_end - veil_names_tsv_begin);
-    size_t pos = 0;
-    while (pos < all.size()) {
-      size_t nl = all.find('\n', pos);
-      if (nl == std::string_view::npos) nl = all.size();
-      std::string_view line = all.substr(pos, nl - pos);
-      pos = nl + 1;
-      size_t tab = line.find('\t');
-      if (tab == std::string_view::npos) continue;
-      std::string_view name = line.substr(0, tab), flags = line.substr(tab + 1);
-      uint8_t v = 0;
-      for (size_t i = 0; i < flags.size(); ++i) {
-        char f = flags[i];
-        int level = i + 1 < flags.size() ? flags[i + 1] - '0' : 0;
-        if (f == 'g' && level >= 1 && level <= 3) v |= static_cast<uint8_t>(level);
-        if (f == 's' && level >= 1 && level <= 3) v |= static_cast<uint8_t>(level << 2);
-        if (f == 'w') v |= 16;
-      }
-      Insert(Hash(name), v);
-      ++size_;
-    }
-  }
-  uint8_t Find(uint64_t h) const {
-    for (size_t i = h & (kSlots - 1);; i = (i + 1) & (kSlots - 1)) {
-      if (keys_[i] == h) return vals_[i];
-      if (keys_[i] == 0) return 0;
-    }
-  }
-  size_t size() const { return size_; }
-
- private:
-  static constexpr size_t kSlots = 1 << 18;
-  void Insert(uint64_t h, uint8_t v) {
-    for (size_t i = h & (kSlots - 1);; i = (i + 1) & (kSlots - 1)) {
-      if (keys_[i] == 0 || keys_[i] == h) {
-        keys_[i] = h;
-        vals_[i] = v;
-        return;
-      }
-    }
-  }
-  std::unique_ptr<uint64_t[]> keys_;
-  std::unique_ptr<uint8_t[]> vals_;
-  size_t size_ = 0;
-};
-
-const Table& GetTable() {
-  static const Table* t = new Table();  // never destroyed: scanner threads may outlive main
-  return *t;
-}
-
-bool InList(std::string_view token, std::span<const std::string_view> list) {
-  char low[24];
-  size_t n = Fold(token, low, sizeof(low));
-  if (n == 0) return false;
-  std::string_view w(low, n);
-  for (std::string_view x : list)
-    if (x == w) return true;
-  return false;
-}
-
 // Words that end or fill capitalised runs that are not people: organisations, places,
 // calendar words, and the business vocabulary of ticket and CRM text. Lower case, folded.
 constexpr std::string_view kNonName[] = {
@@ -196,6 +129,74 @@ constexpr std::string_view kTitles[] = {
     "mlle", "m", "sig", "sig.ra", "pan", "pani", "rev", "fr", "capt", "col", "gen", "sgt",
 };
 
+constexpr uint8_t kNonNameBit = 32, kTitleBit = 64;
+
+// Open addressing: 2^18 slots for ~116k names (load under one half).
+class Table {
+ public:
+  Table() {
+    keys_ = std::make_unique<uint64_t[]>(kSlots);
+    vals_ = std::make_unique<uint8_t[]>(kSlots);
+    std::string_view all(veil_names_tsv_begin, veil_names_tsv_end - veil_names_tsv_begin);
+    size_t pos = 0;
+    while (pos < all.size()) {
+      size_t nl = all.find('\n', pos);
+      if (nl == std::string_view::npos) nl = all.size();
+      std::string_view line = all.substr(pos, nl - pos);
+      pos = nl + 1;
+      size_t tab = line.find('\t');
+      if (tab == std::string_view::npos) continue;
+      std::string_view name = line.substr(0, tab), flags = line.substr(tab + 1);
+      uint8_t v = 0;
+      for (size_t i = 0; i < flags.size(); ++i) {
+        char f = flags[i];
+        int level = i + 1 < flags.size() ? flags[i + 1] - '0' : 0;
+        if (f == 'g' && level >= 1 && level <= 3) v |= static_cast<uint8_t>(level);
+        if (f == 's' && level >= 1 && level <= 3) v |= static_cast<uint8_t>(level << 2);
+        if (f == 'w') v |= 16;
+      }
+      Insert(Hash(name), v);
+      ++size_;
+    }
+    for (std::string_view w : kNonName) Insert(Hash(w), Find(Hash(w)) | kNonNameBit);
+    for (std::string_view w : kTitles) Insert(Hash(w), Find(Hash(w)) | kTitleBit);
+  }
+  uint8_t Find(uint64_t h) const {
+    for (size_t i = h & (kSlots - 1);; i = (i + 1) & (kSlots - 1)) {
+      if (keys_[i] == h) return vals_[i];
+      if (keys_[i] == 0) return 0;
+    }
+  }
+  size_t size() const { return size_; }
+
+ private:
+  static constexpr size_t kSlots = 1 << 18;
+  void Insert(uint64_t h, uint8_t v) {
+    for (size_t i = h & (kSlots - 1);; i = (i + 1) & (kSlots - 1)) {
+      if (keys_[i] == 0 || keys_[i] == h) {
+        keys_[i] = h;
+        vals_[i] = v;
+        return;
+      }
+    }
+  }
+  std::unique_ptr<uint64_t[]> keys_;
+  std::unique_ptr<uint8_t[]> vals_;
+  size_t size_ = 0;
+};
+
+const Table& GetTable() {
+  static const Table* t = new Table();  // never destroyed: scanner threads may outlive main
+  return *t;
+}
+
+uint8_t Flags(std::string_view token) {
+  char low[24];
+  size_t n = Fold(token, low, sizeof(low));
+  if (n == 0) return 0;
+  return GetTable().Find(Hash(std::string_view(low, n)));
+}
+
 float GivenWeight(uint8_t g) { return g == 3 ? 0.3f : g == 2 ? 0.25f : g == 1 ? 0.15f : 0.0f; }
 float SurnameWeight(uint8_t s) { return s == 3 ? 0.3f : s == 2 ? 0.25f : s == 1 ? 0.2f : 0.0f; }
 
@@ -205,14 +206,14 @@ TokenInfo Lookup(std::string_view token) {
   char low[24];
   size_t n = Fold(token, low, sizeof(low));
   if (n < 2) return {};
-  uint8_t v = GetTable().Find(Hash(std::string_view(low, n)));
+  uint8_t v = GetTable().Find(Hash(std::string_view(low, n))) & 31;
   return {static_cast<uint8_t>(v & 3), static_cast<uint8_t>((v >> 2) & 3), (v & 16) != 0};
 }
 
 size_t TableSize() { return GetTable().size(); }
 
-bool IsNonNameWord(std::string_view token) { return InList(token, kNonName); }
-bool IsTitle(std::string_view token) { return InList(token, kTitles); }
+bool IsNonNameWord(std::string_view token) { return (Flags(token) & kNonNameBit) != 0; }
+bool IsTitle(std::string_view token) { return (Flags(token) & kTitleBit) != 0; }
 
 float ScoreRun(std::span<const Token> t, RunForm form) {
   if (t.size() < 2 || t.size() > 5) return 0;

@@ -50,7 +50,7 @@ constexpr std::array<uint16_t, 256> kTable = [] {
   return t;
 }();
 
-void ClassifyScalar(const unsigned char* p, size_t n, std::vector<uint64_t>* m) {
+void ClassifyScalar(const unsigned char* p, size_t n, std::vector<uint64_t>* m, size_t off) {
   const size_t words = (n + 63) / 64;
   for (size_t w = 0; w < words; ++w) {
     uint64_t acc[kClasses] = {};
@@ -63,13 +63,14 @@ void ClassifyScalar(const unsigned char* p, size_t n, std::vector<uint64_t>* m) 
         c &= c - 1;
       }
     }
-    for (int k = 0; k < kClasses; ++k) m[k][w] = acc[k];
+    for (int k = 0; k < kClasses; ++k) m[k][w + off] = acc[k];
   }
 }
 
 __attribute__((target("avx512bw,avx512f,bmi2"))) void ClassifyAvx512(const unsigned char* p,
                                                                     size_t n,
-                                                                    std::vector<uint64_t>* m) {
+                                                                    std::vector<uint64_t>* m,
+                                                                    size_t off) {
   const size_t words = (n + 63) / 64;
   const __m512i c0 = _mm512_set1_epi8('0'), cA = _mm512_set1_epi8('A'),
                 ca = _mm512_set1_epi8('a'), ten = _mm512_set1_epi8(10),
@@ -84,22 +85,22 @@ __attribute__((target("avx512bw,avx512f,bmi2"))) void ClassifyAvx512(const unsig
       __mmask64 k = _bzhi_u64(~uint64_t{0}, static_cast<unsigned>(n - base));
       x = _mm512_maskz_loadu_epi8(k, p + base);
     }
-    m[kD][w] = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(x, c0), ten);
-    m[kU][w] = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(x, cA), t26);
-    m[kL][w] = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(x, ca), t26);
-    m[kSp][w] = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(' '));
-    m[kDot][w] = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('.'));
-    m[kDash][w] = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('-'));
-    m[kCol][w] = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(':'));
-    m[kAt][w] = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('@'));
-    m[kUs][w] = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('_'));
-    m[kPhl][w] = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('(')) |
-                 _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('+'));
-    m[kEq][w] = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('='));
-    m[kSl][w] = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('/'));
-    m[kComma][w] = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(','));
-    m[kNl][w] = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('\n'));
-    m[kHi][w] = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(x, hi0), three);
+    m[kD][w + off] = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(x, c0), ten);
+    m[kU][w + off] = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(x, cA), t26);
+    m[kL][w + off] = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(x, ca), t26);
+    m[kSp][w + off] = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(' '));
+    m[kDot][w + off] = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('.'));
+    m[kDash][w + off] = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('-'));
+    m[kCol][w + off] = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(':'));
+    m[kAt][w + off] = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('@'));
+    m[kUs][w + off] = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('_'));
+    m[kPhl][w + off] = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('(')) |
+                       _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('+'));
+    m[kEq][w + off] = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('='));
+    m[kSl][w + off] = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('/'));
+    m[kComma][w + off] = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(','));
+    m[kNl][w + off] = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('\n'));
+    m[kHi][w + off] = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(x, hi0), three);
   }
 }
 
@@ -108,59 +109,6 @@ bool HaveAvx512() {
                          __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("bmi2");
   return ok;
 }
-
-// Word-at-a-time views of a mask array with neighbours: bit j of Next(k) is byte j+k.
-struct Masks {
-  const std::vector<uint64_t>* m;
-  size_t words;
-  uint64_t W(int c, size_t w) const { return w < words ? m[c][w] : 0; }
-  uint64_t Next(uint64_t cur, uint64_t nxt, int k) const {
-    return k == 0 ? cur : (cur >> k) | (nxt << (64 - k));
-  }
-  uint64_t Prev(uint64_t cur, uint64_t prv, int k) const {
-    return k == 0 ? cur : (cur << k) | (prv >> (64 - k));
-  }
-  // Number of class-c bytes in [b, e).
-  uint32_t Count(int c, uint32_t b, uint32_t e) const {
-    uint32_t n = 0;
-    while (b < e) {
-      size_t w = b / 64;
-      uint32_t lo = b % 64, hi = std::min<uint32_t>(64, lo + (e - b));
-      uint64_t bits = W(c, w) >> lo;
-      if (hi - lo < 64) bits &= (uint64_t{1} << (hi - lo)) - 1;
-      n += std::popcount(bits);
-      b += hi - lo;
-    }
-    return n;
-  }
-  // First position >= b (and < limit) whose byte is not in the union mask of classes.
-  template <typename F>
-  uint32_t RunEnd(uint32_t b, uint32_t limit, F in_run) const {
-    while (b < limit) {
-      size_t w = b / 64;
-      uint64_t out = ~in_run(w) >> (b % 64);
-      if (out) return std::min<uint32_t>(limit, b + std::countr_zero(out));
-      b = static_cast<uint32_t>((w + 1) * 64);
-    }
-    return limit;
-  }
-  // Last newline before p, at most `back` bytes back; returns the first byte of p's line
-  // within that range.
-  uint32_t LineStart(uint32_t p, uint32_t back) const {
-    uint32_t lo = p > back ? p - back : 0;
-    while (p > lo) {
-      size_t w = (p - 1) / 64;
-      uint32_t hi_bit = (p - 1) % 64;
-      uint64_t bits = W(kNl, w) & (hi_bit == 63 ? ~uint64_t{0} : ((uint64_t{2} << hi_bit) - 1));
-      if (bits) {
-        uint32_t nl = static_cast<uint32_t>(w * 64 + 63 - std::countl_zero(bits));
-        return nl >= lo ? nl + 1 : lo;
-      }
-      p = static_cast<uint32_t>(w * 64);
-    }
-    return lo;
-  }
-};
 
 void Add(std::vector<Window>* v, int64_t b, int64_t e, uint32_t n) {
   if (b < 0) b = 0;
@@ -205,160 +153,227 @@ void Prefilter::Run(std::string_view text) {
   name_starts_.clear();
   const uint32_t n = static_cast<uint32_t>(text.size());
   const size_t words = (n + 63) / 64;
-  for (int k = 0; k < kClasses; ++k) m_[k].resize(words);
+  // Each mask array has one zero word before and two after the text's words, so that the
+  // neighbours of every word can be read without bounds checks.
+  for (int k = 0; k < kClasses; ++k) m_[k].assign(words + 3, 0);
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   if (HaveAvx512())
-    ClassifyAvx512(p, n, m_);
+    ClassifyAvx512(p, n, m_, 1);
   else
-    ClassifyScalar(p, n, m_);
-  Masks M{m_, words};
+    ClassifyScalar(p, n, m_, 1);
+  const uint64_t* D = m_[kD].data() + 1;
+  const uint64_t* U = m_[kU].data() + 1;
+  const uint64_t* L = m_[kL].data() + 1;
+  const uint64_t* SP = m_[kSp].data() + 1;
+  const uint64_t* DOT = m_[kDot].data() + 1;
+  const uint64_t* DASH = m_[kDash].data() + 1;
+  const uint64_t* COL = m_[kCol].data() + 1;
+  const uint64_t* AT = m_[kAt].data() + 1;
+  const uint64_t* US = m_[kUs].data() + 1;
+  const uint64_t* PHL = m_[kPhl].data() + 1;
+  const uint64_t* EQ = m_[kEq].data() + 1;
+  const uint64_t* SL = m_[kSl].data() + 1;
+  const uint64_t* NL = m_[kNl].data() + 1;
+  const uint64_t* HI = m_[kHi].data() + 1;
+  // Bit j of Nx(a, an, k) is byte j+k; of Pv(a, ap, k), byte j-k (a: this word, an/ap: the
+  // next/previous one).
+  auto Nx = [](uint64_t a, uint64_t an, int k) { return (a >> k) | (an << (64 - k)); };
+  auto Pv = [](uint64_t a, uint64_t ap, int k) { return (a << k) | (ap >> (64 - k)); };
 
   auto& lit = windows_[static_cast<int>(Stage::kLiteral)];
   auto& hex = windows_[static_cast<int>(Stage::kHexSep)];
   auto& kw = windows_[static_cast<int>(Stage::kKeyword)];
   auto& let = windows_[static_cast<int>(Stage::kLetters)];
 
-  auto token = [&](size_t w) {
-    return M.W(kD, w) | M.W(kU, w) | M.W(kL, w) | M.W(kUs, w) | M.W(kDash, w);
+  // Derived arrays (same layout): token bytes, digits joined by single separators, and the
+  // doubling steps for token runs of 14+ (bit j of r3: bytes j..j+7 are token bytes).
+  for (auto* v : {&tok_, &j_, &r1_, &r2_, &r3_}) v->assign(words + 3, 0);
+  uint64_t* T = tok_.data() + 1;
+  uint64_t* J = j_.data() + 1;
+  for (size_t w = 0; w < words; ++w) {
+    T[w] = D[w] | U[w] | L[w] | US[w] | DASH[w];
+    const uint64_t sep = SP[w] | DOT[w] | DASH[w] | SL[w];
+    J[w] = D[w] | (sep & Pv(D[w], D[w - 1], 1) & Nx(D[w], D[w + 1], 1));
+  }
+  uint64_t* R1 = r1_.data() + 1;
+  uint64_t* R2 = r2_.data() + 1;
+  uint64_t* R3 = r3_.data() + 1;
+  for (size_t w = 0; w < words; ++w) R1[w] = T[w] & Nx(T[w], T[w + 1], 1);
+  for (size_t w = 0; w < words; ++w) R2[w] = R1[w] & Nx(R1[w], R1[w + 1], 2);
+  for (size_t w = 0; w < words; ++w) R3[w] = R2[w] & Nx(R2[w], R2[w + 1], 4);
+
+  auto count = [&](const uint64_t* m, uint32_t b, uint32_t e) {
+    uint32_t c = 0;
+    while (b < e) {
+      const uint32_t lo = b % 64, take = std::min<uint32_t>(64 - lo, e - b);
+      uint64_t bits = m[b / 64] >> lo;
+      if (take < 64) bits &= (uint64_t{1} << take) - 1;
+      c += static_cast<uint32_t>(std::popcount(bits));
+      b += take;
+    }
+    return c;
   };
-  auto joined = [&](size_t w) {  // digits, and single separators between two digits
-    uint64_t d = M.W(kD, w), dp = w ? M.W(kD, w - 1) : 0, dn = M.W(kD, w + 1);
-    uint64_t sep = M.W(kSp, w) | M.W(kDot, w) | M.W(kDash, w) | M.W(kSl, w);
-    return d | (sep & M.Prev(d, dp, 1) & M.Next(d, dn, 1));
+  auto run_end = [&](const uint64_t* m, uint32_t b) {  // first byte >= b not in m
+    while (b < n) {
+      const uint64_t out = ~m[b / 64] >> (b % 64);
+      if (out) return std::min<uint32_t>(n, b + static_cast<uint32_t>(std::countr_zero(out)));
+      b = (b / 64 + 1) * 64;
+    }
+    return n;
+  };
+  auto line_start = [&](uint32_t pos, uint32_t back) {  // after the last '\n' before pos
+    const uint32_t lo = pos > back ? pos - back : 0;
+    for (uint32_t q = pos; q > lo;) {
+      const uint32_t w = (q - 1) / 64, bit = (q - 1) % 64;
+      const uint64_t bits = NL[w] & (bit == 63 ? ~uint64_t{0} : (uint64_t{2} << bit) - 1);
+      if (bits) {
+        const uint32_t nl = w * 64 + 63 - static_cast<uint32_t>(std::countl_zero(bits));
+        return nl >= lo ? nl + 1 : lo;
+      }
+      q = w * 64;
+    }
+    return lo;
   };
   // A value that a context keyword may precede: its window runs back to the keyword.
   auto keyword_value = [&](uint32_t pos) {
-    uint32_t ls = M.LineStart(pos, 56);
-    if (M.Count(kL, ls, pos) + M.Count(kU, ls, pos) >= 2) Add(&kw, ls, int64_t{pos} + 2, n);
+    const uint32_t ls = line_start(pos, 56);
+    if (pos - ls >= 2 && count(L, ls, pos) + count(U, ls, pos) >= 2)
+      Add(&kw, ls, int64_t{pos} + 2, n);
   };
 
-  // Token runs of 14+ characters ([A-Za-z0-9_-]): bit j of r14 says bytes j..j+13 are all
-  // token bytes. Built by doubling over whole arrays so runs may cross words.
-  for (auto* v : {&tok_, &r1_, &r2_, &r3_}) v->assign(words + 1, 0);
-  for (size_t w = 0; w < words; ++w) tok_[w] = token(w);
-  for (size_t w = 0; w < words; ++w) r1_[w] = tok_[w] & M.Next(tok_[w], tok_[w + 1], 1);
-  for (size_t w = 0; w < words; ++w) r2_[w] = r1_[w] & M.Next(r1_[w], r1_[w + 1], 2);
-  for (size_t w = 0; w < words; ++w) r3_[w] = r2_[w] & M.Next(r2_[w], r2_[w + 1], 4);
-
-  uint64_t prev_j = 0;
   for (size_t w = 0; w < words; ++w) {
     const uint32_t base = static_cast<uint32_t>(w * 64);
-    const uint64_t d = M.W(kD, w), dn = M.W(kD, w + 1);
-    const uint64_t u = M.W(kU, w), l = M.W(kL, w);
-    const uint64_t col = M.W(kCol, w), coln = M.W(kCol, w + 1);
-    const uint64_t dash = M.W(kDash, w), dashn = M.W(kDash, w + 1);
-    const uint64_t dot = M.W(kDot, w), dotn = M.W(kDot, w + 1);
-    const uint64_t letters = u | l, lettersp = w ? M.W(kU, w - 1) | M.W(kL, w - 1) : 0;
-    const uint64_t wordish = letters | d | M.W(kUs, w);
-    const uint64_t wordishp = w ? lettersp | M.W(kD, w - 1) | M.W(kUs, w - 1) : 0;
+    const uint64_t d = D[w], u = U[w], l = L[w], col = COL[w], dash = DASH[w], dot = DOT[w];
+    const uint64_t letters = u | l, letters_p = U[w - 1] | L[w - 1];
 
-    // ---- literal stage ----
-    for (uint64_t b = M.W(kAt, w); b; b &= b - 1) {
-      uint32_t pos = base + std::countr_zero(b);
-      Add(&lit, int64_t{pos} - 1, int64_t{pos} + 2, n);
-    }
-    const uint64_t sl = M.W(kSl, w), sln = M.W(kSl, w + 1);
-    for (uint64_t b = col & M.Next(sl, sln, 1) & M.Next(sl, sln, 2); b; b &= b - 1) {  // "://"
-      uint32_t pos = base + std::countr_zero(b);
-      Add(&lit, int64_t{pos} - 1, int64_t{pos} + 400, n);
-    }
-    for (uint64_t b = col & M.Next(col, coln, 1); b; b &= b - 1) {  // "::"
-      uint32_t pos = base + std::countr_zero(b);
-      Add(&lit, int64_t{pos} - 1, int64_t{pos} + 3, n);
-    }
-    uint64_t dash5 = dash;
-    for (int k = 1; k < 5; ++k) dash5 &= M.Next(dash, dashn, k);
-    for (uint64_t b = dash5 & ~M.Prev(dash, w ? M.W(kDash, w - 1) : 0, 1); b; b &= b - 1) {
-      uint32_t pos = base + std::countr_zero(b);
-      Add(&lit, pos, int64_t{pos} + 48, n);
-    }
-    const uint64_t r14 = r3_[w] & M.Next(r3_[w], r3_[w + 1], 6);
-    for (uint64_t b = r14 & ~M.Prev(tok_[w], w ? tok_[w - 1] : 0, 1); b; b &= b - 1) {
-      uint32_t pos = base + std::countr_zero(b);
-      uint32_t end = M.RunEnd(pos, n, token);
-      Add(&lit, int64_t{pos} - 1, int64_t{end} + 1, n);
-      keyword_value(pos);
-      if (end - pos >= 26 && (p[pos] == '1' || p[pos] == '3'))
-        Add(&let, int64_t{pos} - 1, int64_t{end} + 1, n);
+    // ---- literal stage: '@', "://", "::", "-----", token runs of 14+ ----
+    const uint64_t r14 = R3[w] & Nx(R3[w], R3[w + 1], 6);
+    const uint64_t tok_start = r14 & ~Pv(T[w], T[w - 1], 1);
+    const uint64_t colon_lit =
+        col & ((Nx(SL[w], SL[w + 1], 1) & Nx(SL[w], SL[w + 1], 2)) | Nx(col, COL[w + 1], 1));
+    uint64_t dash5 = dash & ~Pv(dash, DASH[w - 1], 1);
+    for (int k = 1; k < 5; ++k) dash5 &= Nx(dash, DASH[w + 1], k);
+    if (AT[w] | colon_lit | dash5 | tok_start) {
+      for (uint64_t b = AT[w]; b; b &= b - 1) {
+        const uint32_t pos = base + std::countr_zero(b);
+        Add(&lit, int64_t{pos} - 1, int64_t{pos} + 2, n);
+      }
+      for (uint64_t b = colon_lit; b; b &= b - 1) {
+        const uint32_t pos = base + std::countr_zero(b);
+        Add(&lit, int64_t{pos} - 1, int64_t{pos} + (p[pos + 1] == '/' ? 400 : 3), n);
+      }
+      for (uint64_t b = dash5; b; b &= b - 1) {
+        const uint32_t pos = base + std::countr_zero(b);
+        Add(&lit, pos, int64_t{pos} + 48, n);
+      }
+      for (uint64_t b = tok_start; b; b &= b - 1) {
+        const uint32_t pos = base + std::countr_zero(b);
+        const uint32_t end = run_end(T, pos);
+        Add(&lit, int64_t{pos} - 1, int64_t{end} + 1, n);
+        keyword_value(pos);
+        if (end - pos >= 26 && (p[pos] == '1' || p[pos] == '3'))
+          Add(&let, int64_t{pos} - 1, int64_t{end} + 1, n);
+      }
     }
 
     // ---- numbers ----
-    const uint64_t j = joined(w);
-    const uint64_t jstarts = j & ~((j << 1) | (prev_j >> 63));
-    const uint64_t phl = M.W(kPhl, w);
-    const uint64_t phl_digit = phl & M.Next(d, dn, 1);
-    // J-runs of 6+ bytes only: "03", "+00", "44.1" never hold an entity.
-    const uint64_t jn = joined(w + 1);
-    uint64_t j6 = j & M.Next(j, jn, 1);
-    j6 &= M.Next(j6, jn & (jn >> 1), 2);
-    j6 &= M.Next(j6, jn & (jn >> 1) & (jn >> 2) & (jn >> 3), 2);
-    const uint64_t long_starts = jstarts & j6;
-    for (uint64_t b = long_starts | phl_digit; b; b &= b - 1) {
-      const uint32_t pos = base + std::countr_zero(b);
-      if (p[pos] == '(' || p[pos] == '+') {
-        // '+' or '(' then enough digits close by for a phone number.
-        if (M.Count(kD, pos + 1, std::min(n, pos + 20)) >= 7) numbers_.push_back({pos, pos + 1});
-        continue;
-      }
-      const uint32_t end = M.RunEnd(pos, n, joined);
-      const uint32_t digits = M.Count(kD, pos, end);
-      if (digits >= 6 || (digits >= 4 && M.Count(kDot, pos, end) >= 3)) {
-        numbers_.push_back({pos, end});
+    // Runs of joined digits 9+ bytes long; 6+ right after a capital (NINO, an IBAN's tail);
+    // 7+ with a dot in the first four bytes (a dotted quad). Bit j of jk: bytes j..j+k-1 in J.
+    const uint64_t j = J[w], jn = J[w + 1];
+    const uint64_t j2 = j & Nx(j, jn, 1), j2n = jn & Nx(jn, J[w + 2], 1);
+    const uint64_t j4 = j2 & Nx(j2, j2n, 2), j4n = j2n & (j2n >> 2);
+    const uint64_t j6 = j4 & Nx(j2, j2n, 4);
+    const uint64_t j7 = j6 & Nx(j, jn, 6);
+    const uint64_t j9 = j4 & Nx(j4, j4n, 4) & Nx(j, jn, 8);
+    const uint64_t jstart = j & ~Pv(j, J[w - 1], 1);
+    const uint64_t lettered = Pv(u, U[w - 1], 1) | (Pv(SP[w], SP[w - 1], 1) & Pv(u, U[w - 1], 2));
+    const uint64_t dotted = Nx(dot, DOT[w + 1], 1) | Nx(dot, DOT[w + 1], 2) | Nx(dot, DOT[w + 1], 3);
+    // A date at the start of the run: dddd-dd-dd, dddd/dd/dd, dddd.dd.dd.
+    const uint64_t ds = SP[w] | dash | SL[w] | dot, dsn = SP[w + 1] | DASH[w + 1] | SL[w + 1] | DOT[w + 1];
+    const uint64_t date = d & Nx(d, D[w + 1], 3) & Nx(ds, dsn, 4) & Nx(ds, dsn, 7) & Nx(d, D[w + 1], 5);
+    const uint64_t num_start = jstart & ((j9 & ~date) | (j6 & lettered) | (j7 & dotted));
+    const uint64_t phl = PHL[w];
+    const uint64_t phone_lead = phl & Nx(d, D[w + 1], 1) & Nx(d, D[w + 1], 2);
+    if (num_start | phone_lead) {
+      for (uint64_t b = num_start | phone_lead; b; b &= b - 1) {
+        const uint32_t pos = base + std::countr_zero(b);
+        if (p[pos] == '(' || p[pos] == '+') {
+          uint32_t digits = 0;  // enough digits on the same line for a phone number
+          for (uint32_t q = pos + 1; q < n && q < pos + 20 && p[q] != '\n'; ++q)
+            digits += p[q] >= '0' && p[q] <= '9';
+          if (digits >= 7) numbers_.push_back({pos, pos + 1});
+          continue;
+        }
+        const uint32_t end = run_end(J, pos);
+        const uint32_t digits = count(D, pos, end);
+        const bool lettered_run = (lettered >> (pos - base)) & 1;
+        const bool compact = end - pos == digits;
         if (digits >= 7 && pos > 0 && p[pos - 1] != '\n') keyword_value(pos);
+        // Bare runs of fewer than 13 digits are ids until a context keyword says otherwise.
+        if (lettered_run ? digits >= 6
+                         : (digits >= 4 && count(DOT, pos, end) >= 3) ||
+                               (digits >= 9 && !(compact && digits < 13)))
+          numbers_.push_back({pos, end});
       }
     }
-    for (uint64_t b = phl; b; b &= b - 1) {  // INSERT INTO t (…, "(650) 253-0000"
+    // A long bare number can still be a value after a keyword ("ssn 123456789").
+    for (uint64_t b = jstart & j7 & ~num_start & ~Pv(NL[w], NL[w - 1], 1); b; b &= b - 1) {
       const uint32_t pos = base + std::countr_zero(b);
-      if (p[pos] == '(') keyword_value(pos);
+      if (pos > 0 && count(D, pos, run_end(J, pos)) >= 7) keyword_value(pos);
     }
 
     // ---- hex separators: MACs and full IPv6 ----
-    uint64_t near_col = 0;
-    for (int k = 2; k <= 5; ++k) near_col |= M.Next(col, coln, k);
-    const uint64_t c2 = col & near_col;
-    const uint64_t c2n = coln & (coln >> 2 | coln >> 3 | coln >> 4 | coln >> 5);
-    uint64_t c3 = 0;
-    for (int k = 2; k <= 5; ++k) c3 |= M.Next(c2, c2n, k);
-    c3 &= c2;
-    for (uint64_t b = c3; b; b &= b - 1) {
-      uint32_t pos = base + std::countr_zero(b);
-      Add(&hex, int64_t{pos} - 5, int64_t{pos} + 45, n);
-    }
-    const uint64_t mac_dash =
-        dash & M.Next(dash, dashn, 3) & M.Next(dash, dashn, 6) & M.Next(dash, dashn, 9);
-    for (uint64_t b = mac_dash; b; b &= b - 1) {
-      uint32_t pos = base + std::countr_zero(b);
-      Add(&hex, int64_t{pos} - 2, int64_t{pos} + 16, n);
-    }
-    for (uint64_t b = dot & M.Next(dot, dotn, 5); b; b &= b - 1) {  // Cisco 001a.2b3c.4d5e
-      uint32_t pos = base + std::countr_zero(b);
-      Add(&hex, int64_t{pos} - 4, int64_t{pos} + 11, n);
+    if (col | dash | dot) {
+      uint64_t near_col = 0, near_coln = 0;
+      for (int k = 2; k <= 5; ++k) {
+        near_col |= Nx(col, COL[w + 1], k);
+        near_coln |= Nx(COL[w + 1], COL[w + 2], k);
+      }
+      const uint64_t c2 = col & near_col, c2n = COL[w + 1] & near_coln;
+      uint64_t c3 = 0;
+      for (int k = 2; k <= 5; ++k) c3 |= Nx(c2, c2n, k);
+      c3 &= c2;
+      const uint64_t mac_dash = dash & Nx(dash, DASH[w + 1], 3) & Nx(dash, DASH[w + 1], 6) &
+                                Nx(dash, DASH[w + 1], 9);
+      const uint64_t cisco = dot & Nx(dot, DOT[w + 1], 5);
+      for (uint64_t b = c3; b; b &= b - 1) {
+        const uint32_t pos = base + std::countr_zero(b);
+        Add(&hex, int64_t{pos} - 5, int64_t{pos} + 45, n);
+      }
+      for (uint64_t b = mac_dash; b; b &= b - 1) {
+        const uint32_t pos = base + std::countr_zero(b);
+        Add(&hex, int64_t{pos} - 2, int64_t{pos} + 16, n);
+      }
+      for (uint64_t b = cisco; b; b &= b - 1) {  // 001a.2b3c.4d5e
+        const uint32_t pos = base + std::countr_zero(b);
+        Add(&hex, int64_t{pos} - 4, int64_t{pos} + 11, n);
+      }
     }
 
     // ---- capitalised word starts: names, and values of context keywords ----
-    const uint64_t word_before = M.Prev(wordish, wordishp, 1);
-    const uint64_t hi = M.W(kHi, w);
-    const uint64_t after = l | u | hi | dot;
-    const uint64_t aftern = M.W(kL, w + 1) | M.W(kU, w + 1) | M.W(kHi, w + 1) | dotn;
-    const uint64_t cap = ((u & M.Next(after, aftern, 1)) | hi) & ~word_before;
+    // A word starts after a byte that is not a letter, digit, '_', '-', '/' or '@'.
+    const uint64_t glue = letters | d | US[w] | dash | SL[w] | AT[w];
+    const uint64_t glue_p = letters_p | D[w - 1] | US[w - 1] | DASH[w - 1] | SL[w - 1] | AT[w - 1];
+    const uint64_t hi = HI[w];
+    const uint64_t lower_next = Nx(l | hi, L[w + 1] | HI[w + 1], 1);
+    const uint64_t after = Nx(l | u | hi | dot, L[w + 1] | U[w + 1] | HI[w + 1] | DOT[w + 1], 1);
+    const uint64_t cap = ((u & after) | hi) & ~Pv(glue, glue_p, 1);
     for (uint64_t b = cap; b; b &= b - 1) {
-      uint32_t pos = base + std::countr_zero(b);
+      const uint32_t pos = base + std::countr_zero(b);
       name_starts_.push_back(pos);
-      keyword_value(pos);
+      if ((lower_next >> (pos - base)) & 1) keyword_value(pos);  // "Jane", not "XL"
     }
-    // '=' or ':' right after a word: "password=", "SSN: ", "\"api_key\": ".
-    const uint64_t assign = M.W(kEq, w) | col;
-    const uint64_t near_letter = M.Prev(letters, lettersp, 1) | M.Prev(letters, lettersp, 2);
-    for (uint64_t b = assign & near_letter; b; b &= b - 1)
+    // '=' or ':' right after a word: "password=", "SSN: ", "\"api_key\": "; '(' after a word:
+    // "INSERT INTO t (".
+    const uint64_t near_letter = Pv(letters, letters_p, 1) | Pv(letters, letters_p, 2);
+    for (uint64_t b = (EQ[w] | col | (phl & ~phone_lead)) & near_letter; b; b &= b - 1)
       keyword_value(base + std::countr_zero(b));
 
-    // ---- letters: a house number then a capitalised word (street lines) ----
-    const uint64_t sp = M.W(kSp, w), spn = M.W(kSp, w + 1);
-    for (uint64_t b = d & M.Next(sp, spn, 1) & M.Next(u, M.W(kU, w + 1), 2); b; b &= b - 1) {
-      uint32_t pos = base + std::countr_zero(b);
+    // ---- letters: a house number, a space, a capital (street lines) ----
+    for (uint64_t b = d & Nx(SP[w], SP[w + 1], 1) & Nx(u, U[w + 1], 2); b; b &= b - 1) {
+      const uint32_t pos = base + std::countr_zero(b);
       Add(&let, int64_t{pos} - 6, int64_t{pos} + 90, n);
     }
-    prev_j = j;
   }
   for (auto& v : windows_) Merge(&v);
 }
