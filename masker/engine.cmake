@@ -13,7 +13,7 @@ target_link_libraries(veil_masker PUBLIC veil_masker_validators veil_masker_ff1 
 set(VEIL_NAMES_TSV ${CMAKE_CURRENT_SOURCE_DIR}/data/names.tsv)
 # The prefilter counts bits with POPCNT (SSE4.2-era CPUs; Hyperscan itself needs SSSE3).
 set_source_files_properties(${CMAKE_CURRENT_SOURCE_DIR}/prefilter.cc PROPERTIES
-  COMPILE_OPTIONS "-mpopcnt")
+  COMPILE_OPTIONS "-mpopcnt;-O3")
 set_source_files_properties(${CMAKE_CURRENT_SOURCE_DIR}/names.cc PROPERTIES
   COMPILE_DEFINITIONS "VEIL_NAMES_TSV=\"${VEIL_NAMES_TSV}\"" OBJECT_DEPENDS ${VEIL_NAMES_TSV})
 

@@ -136,6 +136,154 @@ void Merge(std::vector<Window>* v) {
   v->resize(o + 1);
 }
 
+
+// Trigger masks, one array each (same layout as the class masks: a zero word before, two after).
+enum Trigger : int {
+  kTok,        // [A-Za-z0-9_-]
+  kJoin,       // digits, and single separators between two digits
+  kR1,         // doubling steps for token runs: bytes j..j+1, j..j+3, j..j+7 are token bytes
+  kR2,
+  kR3,
+  kLitAt,      // '@', "://", "::"
+  kLitTok,     // the start of a token run of 14+
+  kLitDash,    // "-----"
+  kNum,        // the start of a number run worth lexing, or '(' / '+' before two digits
+  kLettered,   // the byte before is a capital (or a space after a capital)
+  kKwNum,      // the start of a bare run of 7+ joined bytes not on its own line
+  kHexCol,     // a chain of three colons
+  kHexMac,     // four dashes every third byte
+  kHexCisco,   // dots five apart
+  kCap,        // a capitalised word starts
+  kCapLower,   // … and its next byte is lower case
+  kAssign,     // '=', ':' or '(' right after a letter
+  kStreet,     // a digit, a space, a capital
+  kTriggers,
+};
+
+// Bit j of Nx(a, an, k) is byte j+k; of Pv(a, ap, k), byte j-k (a: this word, an/ap: the
+// next/previous one).
+inline uint64_t Nx(uint64_t a, uint64_t an, int k) { return (a >> k) | (an << (64 - k)); }
+inline uint64_t Pv(uint64_t a, uint64_t ap, int k) { return (a << k) | (ap >> (64 - k)); }
+
+// Pure bit arithmetic over whole arrays: loops without branches or side effects, which the
+// compiler vectorises (eight words per instruction with AVX-512).
+__attribute__((always_inline)) inline void DeriveBody(const uint64_t* const* m,
+                                                      uint64_t* const* t, size_t words) {
+  const uint64_t* __restrict D = m[kD] + 1;
+  const uint64_t* __restrict U = m[kU] + 1;
+  const uint64_t* __restrict L = m[kL] + 1;
+  const uint64_t* __restrict SP = m[kSp] + 1;
+  const uint64_t* __restrict DOT = m[kDot] + 1;
+  const uint64_t* __restrict DASH = m[kDash] + 1;
+  const uint64_t* __restrict COL = m[kCol] + 1;
+  const uint64_t* __restrict AT = m[kAt] + 1;
+  const uint64_t* __restrict US = m[kUs] + 1;
+  const uint64_t* __restrict PHL = m[kPhl] + 1;
+  const uint64_t* __restrict EQ = m[kEq] + 1;
+  const uint64_t* __restrict SL = m[kSl] + 1;
+  const uint64_t* __restrict NL = m[kNl] + 1;
+  const uint64_t* __restrict HI = m[kHi] + 1;
+  uint64_t* __restrict T = t[kTok] + 1;
+  uint64_t* __restrict J = t[kJoin] + 1;
+  uint64_t* __restrict R1 = t[kR1] + 1;
+  uint64_t* __restrict R2 = t[kR2] + 1;
+  uint64_t* __restrict R3 = t[kR3] + 1;
+  for (size_t w = 0; w < words; ++w) {
+    T[w] = D[w] | U[w] | L[w] | US[w] | DASH[w];
+    const uint64_t sep = SP[w] | DOT[w] | DASH[w] | SL[w];
+    J[w] = D[w] | (sep & Pv(D[w], D[w - 1], 1) & Nx(D[w], D[w + 1], 1));
+  }
+  for (size_t w = 0; w < words; ++w) R1[w] = T[w] & Nx(T[w], T[w + 1], 1);
+  for (size_t w = 0; w < words; ++w) R2[w] = R1[w] & Nx(R1[w], R1[w + 1], 2);
+  for (size_t w = 0; w < words; ++w) R3[w] = R2[w] & Nx(R2[w], R2[w + 1], 4);
+
+  uint64_t* __restrict LitAt = t[kLitAt] + 1;
+  uint64_t* __restrict LitTok = t[kLitTok] + 1;
+  uint64_t* __restrict LitDash = t[kLitDash] + 1;
+  for (size_t w = 0; w < words; ++w) {
+    const uint64_t col = COL[w];
+    LitAt[w] = AT[w] | (col & ((Nx(SL[w], SL[w + 1], 1) & Nx(SL[w], SL[w + 1], 2)) |
+                               Nx(col, COL[w + 1], 1)));
+    LitTok[w] = R3[w] & Nx(R3[w], R3[w + 1], 6) & ~Pv(T[w], T[w - 1], 1);
+    const uint64_t dash = DASH[w], dn = DASH[w + 1];
+    LitDash[w] = dash & ~Pv(dash, DASH[w - 1], 1) & Nx(dash, dn, 1) & Nx(dash, dn, 2) &
+                 Nx(dash, dn, 3) & Nx(dash, dn, 4);
+  }
+
+  uint64_t* __restrict Num = t[kNum] + 1;
+  uint64_t* __restrict Lettered = t[kLettered] + 1;
+  uint64_t* __restrict KwNum = t[kKwNum] + 1;
+  for (size_t w = 0; w < words; ++w) {
+    // Runs of joined digits 9+ bytes long; 6+ right after a capital (NINO, an IBAN's tail);
+    // 7+ with a dot in the first four bytes (a dotted quad). Bit j of jk: bytes j..j+k-1.
+    const uint64_t j = J[w], jn = J[w + 1], jnn = J[w + 2];
+    const uint64_t j2 = j & Nx(j, jn, 1), j2n = jn & Nx(jn, jnn, 1);
+    const uint64_t j4 = j2 & Nx(j2, j2n, 2), j4n = j2n & (j2n >> 2);
+    const uint64_t j6 = j4 & Nx(j2, j2n, 4);
+    const uint64_t j7 = j6 & Nx(j, jn, 6);
+    const uint64_t j9 = j4 & Nx(j4, j4n, 4) & Nx(j, jn, 8);
+    const uint64_t jstart = j & ~Pv(j, J[w - 1], 1);
+    const uint64_t u = U[w], up = U[w - 1];
+    const uint64_t lettered = Pv(u, up, 1) | (Pv(SP[w], SP[w - 1], 1) & Pv(u, up, 2));
+    const uint64_t dot = DOT[w], dotn = DOT[w + 1];
+    const uint64_t dotted = Nx(dot, dotn, 1) | Nx(dot, dotn, 2) | Nx(dot, dotn, 3);
+    // A date at the start of the run: dddd-dd-dd, dddd/dd/dd, dddd.dd.dd, dddd dd dd.
+    const uint64_t ds = SP[w] | DASH[w] | SL[w] | dot;
+    const uint64_t dsn = SP[w + 1] | DASH[w + 1] | SL[w + 1] | dotn;
+    const uint64_t d = D[w], dn = D[w + 1];
+    const uint64_t date = d & Nx(d, dn, 3) & Nx(ds, dsn, 4) & Nx(d, dn, 5) & Nx(ds, dsn, 7);
+    const uint64_t num = jstart & ((j9 & ~date) | (j6 & lettered) | (j7 & dotted));
+    const uint64_t phone_lead = PHL[w] & Nx(d, dn, 1) & Nx(d, dn, 2);
+    Num[w] = num | phone_lead;
+    Lettered[w] = lettered;
+    KwNum[w] = jstart & j7 & ~num & ~Pv(NL[w], NL[w - 1], 1);
+  }
+
+  uint64_t* __restrict HexCol = t[kHexCol] + 1;
+  uint64_t* __restrict HexMac = t[kHexMac] + 1;
+  uint64_t* __restrict HexCisco = t[kHexCisco] + 1;
+  for (size_t w = 0; w < words; ++w) {
+    const uint64_t col = COL[w], coln = COL[w + 1], colnn = COL[w + 2];
+    const uint64_t near = Nx(col, coln, 2) | Nx(col, coln, 3) | Nx(col, coln, 4) | Nx(col, coln, 5);
+    const uint64_t nearn =
+        Nx(coln, colnn, 2) | Nx(coln, colnn, 3) | Nx(coln, colnn, 4) | Nx(coln, colnn, 5);
+    const uint64_t c2 = col & near, c2n = coln & nearn;
+    HexCol[w] = c2 & (Nx(c2, c2n, 2) | Nx(c2, c2n, 3) | Nx(c2, c2n, 4) | Nx(c2, c2n, 5));
+    const uint64_t dash = DASH[w], dashn = DASH[w + 1];
+    HexMac[w] = dash & Nx(dash, dashn, 3) & Nx(dash, dashn, 6) & Nx(dash, dashn, 9);
+    HexCisco[w] = DOT[w] & Nx(DOT[w], DOT[w + 1], 5);
+  }
+
+  uint64_t* __restrict Cap = t[kCap] + 1;
+  uint64_t* __restrict CapLower = t[kCapLower] + 1;
+  uint64_t* __restrict Assign = t[kAssign] + 1;
+  uint64_t* __restrict Street = t[kStreet] + 1;
+  for (size_t w = 0; w < words; ++w) {
+    const uint64_t u = U[w], l = L[w], hi = HI[w];
+    const uint64_t letters = u | l, letters_p = U[w - 1] | L[w - 1];
+    // A word starts after a byte that is not a letter, digit, '_', '-', '/' or '@'.
+    const uint64_t glue = letters | D[w] | US[w] | DASH[w] | SL[w] | AT[w];
+    const uint64_t glue_p = letters_p | D[w - 1] | US[w - 1] | DASH[w - 1] | SL[w - 1] | AT[w - 1];
+    const uint64_t after = Nx(l | u | hi | DOT[w], L[w + 1] | U[w + 1] | HI[w + 1] | DOT[w + 1], 1);
+    const uint64_t cap = ((u & after) | hi) & ~Pv(glue, glue_p, 1);
+    Cap[w] = cap;
+    CapLower[w] = cap & Nx(l | hi, L[w + 1] | HI[w + 1], 1);
+    const uint64_t near_letter = Pv(letters, letters_p, 1) | Pv(letters, letters_p, 2);
+    const uint64_t paren = PHL[w] & ~(Nx(D[w], D[w + 1], 1) & Nx(D[w], D[w + 1], 2));
+    Assign[w] = (EQ[w] | COL[w] | paren) & near_letter;
+    Street[w] = D[w] & Nx(SP[w], SP[w + 1], 1) & Nx(u, U[w + 1], 2);
+  }
+}
+
+__attribute__((target("avx512f,avx512bw,popcnt"))) void DeriveAvx512(const uint64_t* const* m,
+                                                                     uint64_t* const* t,
+                                                                     size_t words) {
+  DeriveBody(m, t, words);
+}
+void DerivePortable(const uint64_t* const* m, uint64_t* const* t, size_t words) {
+  DeriveBody(m, t, words);
+}
+
 }  // namespace
 
 Prefilter::Prefilter() {
@@ -153,54 +301,42 @@ void Prefilter::Run(std::string_view text) {
   name_starts_.clear();
   const uint32_t n = static_cast<uint32_t>(text.size());
   const size_t words = (n + 63) / 64;
-  // Each mask array has one zero word before and two after the text's words, so that the
-  // neighbours of every word can be read without bounds checks.
-  for (int k = 0; k < kClasses; ++k) m_[k].assign(words + 3, 0);
+  // Every array has one zero word before and two after the text's words, so that the
+  // neighbours of every word are read without bounds checks.
+  // (Only the pad words are zeroed: every word in between is written before it is read.)
+  const uint64_t* mp[kClasses];
+  for (int k = 0; k < kClasses; ++k) {
+    if (m_[k].size() < words + 3) m_[k].resize(words + 3);
+    m_[k][0] = m_[k][words + 1] = m_[k][words + 2] = 0;
+    mp[k] = m_[k].data();
+  }
+  uint64_t* tp[kTriggers];
+  if (t_.size() < kTriggers) t_.resize(kTriggers);
+  for (int k = 0; k < kTriggers; ++k) {
+    if (t_[k].size() < words + 3) t_[k].resize(words + 3);
+    t_[k][0] = t_[k][words + 1] = t_[k][words + 2] = 0;
+    tp[k] = t_[k].data();
+  }
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  if (HaveAvx512())
+  if (HaveAvx512()) {
     ClassifyAvx512(p, n, m_, 1);
-  else
+    DeriveAvx512(mp, tp, words);
+  } else {
     ClassifyScalar(p, n, m_, 1);
-  const uint64_t* D = m_[kD].data() + 1;
-  const uint64_t* U = m_[kU].data() + 1;
-  const uint64_t* L = m_[kL].data() + 1;
-  const uint64_t* SP = m_[kSp].data() + 1;
-  const uint64_t* DOT = m_[kDot].data() + 1;
-  const uint64_t* DASH = m_[kDash].data() + 1;
-  const uint64_t* COL = m_[kCol].data() + 1;
-  const uint64_t* AT = m_[kAt].data() + 1;
-  const uint64_t* US = m_[kUs].data() + 1;
-  const uint64_t* PHL = m_[kPhl].data() + 1;
-  const uint64_t* EQ = m_[kEq].data() + 1;
-  const uint64_t* SL = m_[kSl].data() + 1;
-  const uint64_t* NL = m_[kNl].data() + 1;
-  const uint64_t* HI = m_[kHi].data() + 1;
-  // Bit j of Nx(a, an, k) is byte j+k; of Pv(a, ap, k), byte j-k (a: this word, an/ap: the
-  // next/previous one).
-  auto Nx = [](uint64_t a, uint64_t an, int k) { return (a >> k) | (an << (64 - k)); };
-  auto Pv = [](uint64_t a, uint64_t ap, int k) { return (a << k) | (ap >> (64 - k)); };
+    DerivePortable(mp, tp, words);
+  }
+  const uint64_t* D = mp[kD] + 1;
+  const uint64_t* L = mp[kL] + 1;
+  const uint64_t* U = mp[kU] + 1;
+  const uint64_t* DOT = mp[kDot] + 1;
+  const uint64_t* NL = mp[kNl] + 1;
+  const uint64_t* T = tp[kTok] + 1;
+  const uint64_t* J = tp[kJoin] + 1;
 
   auto& lit = windows_[static_cast<int>(Stage::kLiteral)];
   auto& hex = windows_[static_cast<int>(Stage::kHexSep)];
   auto& kw = windows_[static_cast<int>(Stage::kKeyword)];
   auto& let = windows_[static_cast<int>(Stage::kLetters)];
-
-  // Derived arrays (same layout): token bytes, digits joined by single separators, and the
-  // doubling steps for token runs of 14+ (bit j of r3: bytes j..j+7 are token bytes).
-  for (auto* v : {&tok_, &j_, &r1_, &r2_, &r3_}) v->assign(words + 3, 0);
-  uint64_t* T = tok_.data() + 1;
-  uint64_t* J = j_.data() + 1;
-  for (size_t w = 0; w < words; ++w) {
-    T[w] = D[w] | U[w] | L[w] | US[w] | DASH[w];
-    const uint64_t sep = SP[w] | DOT[w] | DASH[w] | SL[w];
-    J[w] = D[w] | (sep & Pv(D[w], D[w - 1], 1) & Nx(D[w], D[w + 1], 1));
-  }
-  uint64_t* R1 = r1_.data() + 1;
-  uint64_t* R2 = r2_.data() + 1;
-  uint64_t* R3 = r3_.data() + 1;
-  for (size_t w = 0; w < words; ++w) R1[w] = T[w] & Nx(T[w], T[w + 1], 1);
-  for (size_t w = 0; w < words; ++w) R2[w] = R1[w] & Nx(R1[w], R1[w + 1], 2);
-  for (size_t w = 0; w < words; ++w) R3[w] = R2[w] & Nx(R2[w], R2[w + 1], 4);
 
   auto count = [&](const uint64_t* m, uint32_t b, uint32_t e) {
     uint32_t c = 0;
@@ -240,140 +376,73 @@ void Prefilter::Run(std::string_view text) {
     if (pos - ls >= 2 && count(L, ls, pos) + count(U, ls, pos) >= 2)
       Add(&kw, ls, int64_t{pos} + 2, n);
   };
+  auto bits = [&](int k, size_t w) { return tp[k][w + 1]; };
 
   for (size_t w = 0; w < words; ++w) {
+    uint64_t any = 0;
+    for (int k = kLitAt; k < kTriggers; ++k)
+      if (k != kLettered && k != kCapLower) any |= bits(k, w);
+    if (!any) continue;
     const uint32_t base = static_cast<uint32_t>(w * 64);
-    const uint64_t d = D[w], u = U[w], l = L[w], col = COL[w], dash = DASH[w], dot = DOT[w];
-    const uint64_t letters = u | l, letters_p = U[w - 1] | L[w - 1];
+    auto each = [&](uint64_t b, auto&& f) {
+      for (; b; b &= b - 1) f(base + static_cast<uint32_t>(std::countr_zero(b)));
+    };
 
     // ---- literal stage: '@', "://", "::", "-----", token runs of 14+ ----
-    const uint64_t r14 = R3[w] & Nx(R3[w], R3[w + 1], 6);
-    const uint64_t tok_start = r14 & ~Pv(T[w], T[w - 1], 1);
-    const uint64_t colon_lit =
-        col & ((Nx(SL[w], SL[w + 1], 1) & Nx(SL[w], SL[w + 1], 2)) | Nx(col, COL[w + 1], 1));
-    uint64_t dash5 = dash & ~Pv(dash, DASH[w - 1], 1);
-    for (int k = 1; k < 5; ++k) dash5 &= Nx(dash, DASH[w + 1], k);
-    if (AT[w] | colon_lit | dash5 | tok_start) {
-      for (uint64_t b = AT[w]; b; b &= b - 1) {
-        const uint32_t pos = base + std::countr_zero(b);
-        Add(&lit, int64_t{pos} - 1, int64_t{pos} + 2, n);
-      }
-      for (uint64_t b = colon_lit; b; b &= b - 1) {
-        const uint32_t pos = base + std::countr_zero(b);
-        Add(&lit, int64_t{pos} - 1, int64_t{pos} + (p[pos + 1] == '/' ? 400 : 3), n);
-      }
-      for (uint64_t b = dash5; b; b &= b - 1) {
-        const uint32_t pos = base + std::countr_zero(b);
-        Add(&lit, pos, int64_t{pos} + 48, n);
-      }
-      for (uint64_t b = tok_start; b; b &= b - 1) {
-        const uint32_t pos = base + std::countr_zero(b);
-        const uint32_t end = run_end(T, pos);
-        Add(&lit, int64_t{pos} - 1, int64_t{end} + 1, n);
-        keyword_value(pos);
-        if (end - pos >= 26 && (p[pos] == '1' || p[pos] == '3'))
-          Add(&let, int64_t{pos} - 1, int64_t{end} + 1, n);
-      }
-    }
+    each(bits(kLitAt, w), [&](uint32_t pos) {
+      const int64_t e = p[pos] == '@' ? 2 : p[pos + 1] == '/' ? 400 : 3;
+      Add(&lit, int64_t{pos} - 1, int64_t{pos} + e, n);
+    });
+    each(bits(kLitDash, w), [&](uint32_t pos) { Add(&lit, pos, int64_t{pos} + 48, n); });
+    each(bits(kLitTok, w), [&](uint32_t pos) {
+      const uint32_t end = run_end(T, pos);
+      Add(&lit, int64_t{pos} - 1, int64_t{end} + 1, n);
+      keyword_value(pos);
+      if (end - pos >= 26 && (p[pos] == '1' || p[pos] == '3'))
+        Add(&let, int64_t{pos} - 1, int64_t{end} + 1, n);
+    });
 
     // ---- numbers ----
-    // Runs of joined digits 9+ bytes long; 6+ right after a capital (NINO, an IBAN's tail);
-    // 7+ with a dot in the first four bytes (a dotted quad). Bit j of jk: bytes j..j+k-1 in J.
-    const uint64_t j = J[w], jn = J[w + 1];
-    const uint64_t j2 = j & Nx(j, jn, 1), j2n = jn & Nx(jn, J[w + 2], 1);
-    const uint64_t j4 = j2 & Nx(j2, j2n, 2), j4n = j2n & (j2n >> 2);
-    const uint64_t j6 = j4 & Nx(j2, j2n, 4);
-    const uint64_t j7 = j6 & Nx(j, jn, 6);
-    const uint64_t j9 = j4 & Nx(j4, j4n, 4) & Nx(j, jn, 8);
-    const uint64_t jstart = j & ~Pv(j, J[w - 1], 1);
-    const uint64_t lettered = Pv(u, U[w - 1], 1) | (Pv(SP[w], SP[w - 1], 1) & Pv(u, U[w - 1], 2));
-    const uint64_t dotted = Nx(dot, DOT[w + 1], 1) | Nx(dot, DOT[w + 1], 2) | Nx(dot, DOT[w + 1], 3);
-    // A date at the start of the run: dddd-dd-dd, dddd/dd/dd, dddd.dd.dd.
-    const uint64_t ds = SP[w] | dash | SL[w] | dot, dsn = SP[w + 1] | DASH[w + 1] | SL[w + 1] | DOT[w + 1];
-    const uint64_t date = d & Nx(d, D[w + 1], 3) & Nx(ds, dsn, 4) & Nx(ds, dsn, 7) & Nx(d, D[w + 1], 5);
-    const uint64_t num_start = jstart & ((j9 & ~date) | (j6 & lettered) | (j7 & dotted));
-    const uint64_t phl = PHL[w];
-    const uint64_t phone_lead = phl & Nx(d, D[w + 1], 1) & Nx(d, D[w + 1], 2);
-    if (num_start | phone_lead) {
-      for (uint64_t b = num_start | phone_lead; b; b &= b - 1) {
-        const uint32_t pos = base + std::countr_zero(b);
-        if (p[pos] == '(' || p[pos] == '+') {
-          uint32_t digits = 0;  // enough digits on the same line for a phone number
-          for (uint32_t q = pos + 1; q < n && q < pos + 20 && p[q] != '\n'; ++q)
-            digits += p[q] >= '0' && p[q] <= '9';
-          if (digits >= 7) numbers_.push_back({pos, pos + 1});
-          continue;
-        }
-        const uint32_t end = run_end(J, pos);
-        const uint32_t digits = count(D, pos, end);
-        const bool lettered_run = (lettered >> (pos - base)) & 1;
-        const bool compact = end - pos == digits;
-        if (digits >= 7 && pos > 0 && p[pos - 1] != '\n') keyword_value(pos);
-        // Bare runs of fewer than 13 digits are ids until a context keyword says otherwise.
-        if (lettered_run ? digits >= 6
-                         : (digits >= 4 && count(DOT, pos, end) >= 3) ||
-                               (digits >= 9 && !(compact && digits < 13)))
-          numbers_.push_back({pos, end});
+    const uint64_t lettered = bits(kLettered, w);
+    each(bits(kNum, w), [&](uint32_t pos) {
+      if (p[pos] == '(' || p[pos] == '+') {
+        uint32_t digits = 0;  // enough digits on the same line for a phone number
+        for (uint32_t q = pos + 1; q < n && q < pos + 20 && p[q] != '\n'; ++q)
+          digits += p[q] >= '0' && p[q] <= '9';
+        if (digits >= 7) numbers_.push_back({pos, pos + 1});
+        return;
       }
-    }
-    // A long bare number can still be a value after a keyword ("ssn 123456789").
-    for (uint64_t b = jstart & j7 & ~num_start & ~Pv(NL[w], NL[w - 1], 1); b; b &= b - 1) {
-      const uint32_t pos = base + std::countr_zero(b);
-      if (pos > 0 && count(D, pos, run_end(J, pos)) >= 7) keyword_value(pos);
-    }
+      const uint32_t end = run_end(J, pos);
+      const uint32_t digits = count(D, pos, end);
+      const bool compact = end - pos == digits;
+      if (digits >= 7 && pos > 0 && p[pos - 1] != '\n') keyword_value(pos);
+      // Bare runs of fewer than 13 digits are ids until a context keyword says otherwise.
+      if ((lettered >> (pos - base)) & 1 ? digits >= 6
+                                         : (digits >= 4 && count(DOT, pos, end) >= 3) ||
+                                               (digits >= 9 && !(compact && digits < 13)))
+        numbers_.push_back({pos, end});
+    });
+    // A bare number of 7+ digits can still be a value after a keyword ("ssn 123456789").
+    each(bits(kKwNum, w), [&](uint32_t pos) {
+      if (count(D, pos, run_end(J, pos)) >= 7) keyword_value(pos);
+    });
 
     // ---- hex separators: MACs and full IPv6 ----
-    if (col | dash | dot) {
-      uint64_t near_col = 0, near_coln = 0;
-      for (int k = 2; k <= 5; ++k) {
-        near_col |= Nx(col, COL[w + 1], k);
-        near_coln |= Nx(COL[w + 1], COL[w + 2], k);
-      }
-      const uint64_t c2 = col & near_col, c2n = COL[w + 1] & near_coln;
-      uint64_t c3 = 0;
-      for (int k = 2; k <= 5; ++k) c3 |= Nx(c2, c2n, k);
-      c3 &= c2;
-      const uint64_t mac_dash = dash & Nx(dash, DASH[w + 1], 3) & Nx(dash, DASH[w + 1], 6) &
-                                Nx(dash, DASH[w + 1], 9);
-      const uint64_t cisco = dot & Nx(dot, DOT[w + 1], 5);
-      for (uint64_t b = c3; b; b &= b - 1) {
-        const uint32_t pos = base + std::countr_zero(b);
-        Add(&hex, int64_t{pos} - 5, int64_t{pos} + 45, n);
-      }
-      for (uint64_t b = mac_dash; b; b &= b - 1) {
-        const uint32_t pos = base + std::countr_zero(b);
-        Add(&hex, int64_t{pos} - 2, int64_t{pos} + 16, n);
-      }
-      for (uint64_t b = cisco; b; b &= b - 1) {  // 001a.2b3c.4d5e
-        const uint32_t pos = base + std::countr_zero(b);
-        Add(&hex, int64_t{pos} - 4, int64_t{pos} + 11, n);
-      }
-    }
+    each(bits(kHexCol, w), [&](uint32_t pos) { Add(&hex, int64_t{pos} - 5, int64_t{pos} + 45, n); });
+    each(bits(kHexMac, w), [&](uint32_t pos) { Add(&hex, int64_t{pos} - 2, int64_t{pos} + 16, n); });
+    each(bits(kHexCisco, w), [&](uint32_t pos) { Add(&hex, int64_t{pos} - 4, int64_t{pos} + 11, n); });
 
-    // ---- capitalised word starts: names, and values of context keywords ----
-    // A word starts after a byte that is not a letter, digit, '_', '-', '/' or '@'.
-    const uint64_t glue = letters | d | US[w] | dash | SL[w] | AT[w];
-    const uint64_t glue_p = letters_p | D[w - 1] | US[w - 1] | DASH[w - 1] | SL[w - 1] | AT[w - 1];
-    const uint64_t hi = HI[w];
-    const uint64_t lower_next = Nx(l | hi, L[w + 1] | HI[w + 1], 1);
-    const uint64_t after = Nx(l | u | hi | dot, L[w + 1] | U[w + 1] | HI[w + 1] | DOT[w + 1], 1);
-    const uint64_t cap = ((u & after) | hi) & ~Pv(glue, glue_p, 1);
-    for (uint64_t b = cap; b; b &= b - 1) {
-      const uint32_t pos = base + std::countr_zero(b);
+    // ---- capitalised words: names, and values of context keywords ("Jane", not "XL") ----
+    const uint64_t cap_lower = bits(kCapLower, w);
+    each(bits(kCap, w), [&](uint32_t pos) {
       name_starts_.push_back(pos);
-      if ((lower_next >> (pos - base)) & 1) keyword_value(pos);  // "Jane", not "XL"
-    }
-    // '=' or ':' right after a word: "password=", "SSN: ", "\"api_key\": "; '(' after a word:
-    // "INSERT INTO t (".
-    const uint64_t near_letter = Pv(letters, letters_p, 1) | Pv(letters, letters_p, 2);
-    for (uint64_t b = (EQ[w] | col | (phl & ~phone_lead)) & near_letter; b; b &= b - 1)
-      keyword_value(base + std::countr_zero(b));
+      if ((cap_lower >> (pos - base)) & 1) keyword_value(pos);
+    });
+    // '=' or ':' right after a word ("password=", "SSN: "), '(' ("INSERT INTO t (").
+    each(bits(kAssign, w), keyword_value);
 
     // ---- letters: a house number, a space, a capital (street lines) ----
-    for (uint64_t b = d & Nx(SP[w], SP[w + 1], 1) & Nx(u, U[w + 1], 2); b; b &= b - 1) {
-      const uint32_t pos = base + std::countr_zero(b);
-      Add(&let, int64_t{pos} - 6, int64_t{pos} + 90, n);
-    }
+    each(bits(kStreet, w), [&](uint32_t pos) { Add(&let, int64_t{pos} - 6, int64_t{pos} + 90, n); });
   }
   for (auto& v : windows_) Merge(&v);
 }

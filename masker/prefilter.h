@@ -60,7 +60,7 @@ class Prefilter {
 
  private:
   std::vector<uint64_t> m_[16];
-  std::vector<uint64_t> tok_, j_, r1_, r2_, r3_;
+  std::vector<std::vector<uint64_t>> t_;  // trigger masks (prefilter.cc)
   std::vector<Window> windows_[static_cast<int>(Stage::kCount)];
   std::vector<NumberRun> numbers_;
   std::vector<uint32_t> name_starts_;
