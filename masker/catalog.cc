@@ -10,22 +10,28 @@ using D = DbClass;
 using R = Resolver;
 
 // USPS Publication 28 street suffixes (full names and standard abbreviations), the common ones.
-#define STREET_SUFFIX                                                                            \
-  "(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|"       \
-  "Terrace|Ter|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Trail|Trl|Alley|Aly|Crescent|"      \
-  "Close|Gardens|Garden|Grove|Hill|Hills|Heights|Hts|Park|Path|Pike|Plaza|Plz|Point|Pt|Ridge|"   \
-  "Row|Run|Walk|Loop|Mews|Crossing|Xing|Expressway|Expy|Freeway|Fwy|Turnpike|Tpke|Junction|"     \
-  "Jct|Meadow|Meadows|Mill|Mills|Mission|Orchard|Oval|Pass|Pines|Plains|Port|Ports|Prairie|"     \
-  "Ranch|Rapids|Rest|River|Route|Rte|Shore|Shores|Spring|Springs|Station|Sta|Stream|Summit|"     \
-  "Trace|Track|Valley|Vly|View|Views|Village|Vlg|Ville|Vista|Vis|Estates|Est|Falls|Ferry|Field|" \
-  "Fields|Forest|Fork|Forks|Fort|Ft|Glen|Green|Harbor|Harbour|Haven|Island|Isle|Knoll|Lake|"     \
-  "Lakes|Landing|Lodge|Manor|Motorway|Mount|Mountain|Overpass|Radial|Ramp|Shoal|Skyway|Spur|"    \
-  "Underpass|Union|Viaduct|Wall|Well|Wells|Bypass|Causeway|Center|Centre|Cliff|Club|Common|"     \
-  "Corner|Course|Cove|Creek|Crest|Curve|Dale|Dam|Divide|Extension|Ford|Forge|Gateway|Hollow|"    \
-  "Inlet|Key|Light|Lock|Mall|Neck|Pine|Rue|Stravenue|Throughway|Trafficway|Tunnel|Via|Gate|"     \
-  "Rise|Wharf|Yard|Parade|Unions|Villages|Ways|Walks|Views|Valleys|Squares|Roads|Ridges|Points|" \
-  "Plains|Parks|Lights|Islands|Harbors|Groves|Glens|Gardens|Estates|Drives|Crossroad|Courts|"    \
-  "Corners|Circles|Centers|Brooks|Bridge|Branch|Burg|Camp|Canyon|Cape|Brook|Alley|Bluff)"
+// USPS Publication 28 street suffixes (full names and standard abbreviations) and the common
+// British ones (Close, Garth, Croft, Wynd …).
+#define STREET_SUFFIX \
+  "(?:Alley|Aly|Annex|Arcade|Avenue|Ave|Bayou|Beach|Bend|Bluff|Bluffs|Bottom|Boulevard|Blvd|" \
+  "Branch|Bridge|Brook|Brooks|Burg|Burgs|Bypass|Camp|Canyon|Cape|Causeway|Center|Centre|" \
+  "Centers|Circle|Cir|Circles|Cliff|Cliffs|Club|Common|Commons|Corner|Corners|Course|Court|Ct|" \
+  "Courts|Cove|Coves|Creek|Crescent|Crest|Crossing|Xing|Crossroad|Crossroads|Curve|Dale|Dam|" \
+  "Divide|Drive|Dr|Drives|Estate|Estates|Est|Expressway|Expy|Extension|Extensions|Fall|Falls|" \
+  "Ferry|Field|Fields|Flat|Flats|Ford|Fords|Forest|Forge|Forges|Fork|Forks|Fort|Ft|Freeway|" \
+  "Fwy|Garden|Gardens|Gateway|Glen|Glens|Green|Greens|Grove|Groves|Harbor|Harbour|Harbors|" \
+  "Haven|Heights|Hts|Highway|Hwy|Hill|Hills|Hollow|Inlet|Island|Islands|Isle|Junction|Jct|" \
+  "Junctions|Key|Keys|Knoll|Knolls|Lake|Lakes|Land|Landing|Lane|Ln|Light|Lights|Loaf|Lock|" \
+  "Locks|Lodge|Loop|Mall|Manor|Manors|Meadow|Meadows|Mews|Mill|Mills|Mission|Motorway|Mount|" \
+  "Mountain|Mountains|Neck|Orchard|Oval|Overpass|Park|Parks|Parkway|Pkwy|Parkways|Pass|" \
+  "Passage|Path|Pike|Pine|Pines|Place|Pl|Plain|Plains|Plaza|Plz|Point|Pt|Points|Port|Ports|" \
+  "Prairie|Radial|Ramp|Ranch|Rapid|Rapids|Rest|Ridge|Ridges|River|Road|Rd|Roads|Route|Rte|Row|" \
+  "Rue|Run|Shoal|Shoals|Shore|Shores|Skyway|Spring|Springs|Spur|Spurs|Square|Sq|Squares|" \
+  "Station|Sta|Stravenue|Stream|Street|St|Streets|Summit|Terrace|Ter|Throughway|Trace|Track|" \
+  "Trafficway|Trail|Trl|Trailer|Tunnel|Turnpike|Tpke|Underpass|Union|Unions|Valley|Vly|" \
+  "Valleys|Via|Viaduct|View|Views|Village|Vlg|Villages|Ville|Vista|Vis|Walk|Walks|Wall|Way|" \
+  "Ways|Well|Wells|Close|Gate|Rise|Wharf|Yard|Parade|Garth|Croft|Chase|Wynd|Brae|Fold|" \
+  "Approach|Circus|Embankment|Vale|Dene|Bank|Leys|Hey|Side|End|Grange|Lea|Copse|Quay|Broadway)"
 
 // Keyword patterns end at the keyword; the resolver skips `: `, `=`, `": "`, ` is `, `no.` …
 #define KW_END ""
@@ -105,7 +111,8 @@ constexpr PatternSpec kPatterns[] = {
      E::kUsBankRouting, 0, 0},
     {KB "npi" KE, D::kKeyword, R::kKeywordValue, E::kUsNpi, 0, 0},
     {KB "nhs" KE, D::kKeyword, R::kKeywordValue, E::kUkNhs, 0, 0},
-    {"(?:phone|" KB "tel" KE "|telephone|mobile|" KB "cell" KE "|" KB "call" KE "|" KB "fax" KE ")",
+    {"(?:phone|" KB "tel" KE "|telephone|mobile|" KB "cell" KE "|" KB "call" KE "|" KB "fax" KE "|" KB
+     "ph\\.)",
      D::kKeyword, R::kKeywordValue, E::kPhone, 0, 0},
     {"(?:" KB "dob" KE "|date[ _\\-]?of[ _\\-]?birth|birth[ _\\-]?date|birthday|" KB
      "born(?: on)?)",

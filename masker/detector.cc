@@ -80,8 +80,13 @@ bool ValueIs(Entity entity, std::string_view v) {
       });
     case Entity::kEmail:
       return validate::Email(v);
-    case Entity::kPhone:
-      return validate::Phone(v);
+    case Entity::kPhone: {  // shape first: 7-15 digits in the characters phones are written with
+      if (nd < 7 || nd > 15) return validate::Phone(v);
+      return std::all_of(v.begin(), v.end(), [](char c) {
+        return (c >= '0' && c <= '9') || c == ' ' || c == '-' || c == '.' || c == '(' || c == ')' ||
+               c == '+';
+      });
+    }
     case Entity::kDateOfBirth:
       return validate::DateOfBirth(v, CurrentYear());
     case Entity::kUsSsn:
@@ -667,7 +672,9 @@ class Resolution {
                    (v_.at(e + 1) == 'n' || v_.at(e + 1) == 'r' || v_.at(e + 1) == 't')))
             ++e;
           // A sentence's full stop is not part of the value.
-          if (e > p + 1 && (v_.at(e - 1) == '.' || v_.at(e - 1) == ',') &&
+          if (e > p + 1 &&
+              (v_.at(e - 1) == '.' || v_.at(e - 1) == ',' || v_.at(e - 1) == '!' ||
+               v_.at(e - 1) == '?') &&
               (e == v_.seg_end || v_.at(e) == ' ' || v_.at(e) == '\t'))
             --e;
         }
@@ -888,8 +895,11 @@ class Resolution {
     if (m == 3 && len(0) == 3 && len(1) == 2 && len(2) == 4) return 0;  // SSN-shaped
     for (int i = 1; i < m; ++i)
       if (len(i) < 2) return 0;
-    // A trunk prefix: 0800 462 8064, 020 7946 0958, 016977 9727, 07 9727 1492.
-    if (t.leading_zero && len(0) >= 2 && len(0) <= 6) return 0.65f;
+    // A trunk prefix: 0800 462 8064, 020 7946 0958, 016977 9727, 07 9727 1492 (not a ZIP+4
+    // such as 05549-0346).
+    if (t.leading_zero && len(0) >= 2 && len(0) <= 6 &&
+        !(m == 2 && len(0) == 5 && len(1) == 4 && sep == '-'))
+      return 0.65f;
     // National groupings: 970.310.133, 946 280 645, 48-703-10-13, 06 70 31 01 33.
     if (m < 3 || len(0) < 2 || len(0) > 3) return 0;
     if (sep == '.' && m != 3) return 0;  // 4-part dotted: versions and addresses
@@ -902,6 +912,11 @@ class Resolution {
   // A number token found by the prefilter at s (a digit, '(' or '+').
   void NumberAt(uint32_t s, uint32_t* skip_until, uint32_t* card_skip) {
     if (s < *skip_until) return;
+    if (IsUpper(v_.at(s))) {  // [A-Z]{2}\d{2} at a word start: an IBAN whose BBAN has letters
+      uint32_t end = 0;
+      if (IbanFrom(s, &end)) *skip_until = end;
+      return;
+    }
     uint32_t st = s;
     if (IsDigit(v_.at(s))) {
       unsigned char c1 = v_.at(static_cast<int64_t>(s) - 1);
@@ -928,9 +943,14 @@ class Resolution {
     // Glued to a word ("SKU-12345", "v1.2.3", "12345XL"), or part of a decimal or amount.
     // A decimal part: "12345.67", "1.234,56" (a comma then exactly two digits; CSV commas
     // between numbers are not decimals).
+    bool thousands = t.k == 1 && t.nd <= 6;  // 1234,56 or 1.234.567,89
+    if (t.k > 1 && SepsAre(t, 1, t.k, '.')) {
+      thousands = t.ge[0] - t.gb[0] <= 3;
+      for (int i = 1; i < t.k; ++i) thousands = thousands && t.ge[i] - t.gb[i] == 3;
+    }
     auto decimal_comma = [&](uint32_t c) {
-      return v_.at(c) == ',' && IsDigit(v_.at(c + 1)) && IsDigit(v_.at(c + 2)) &&
-             !IsDigit(v_.at(c + 3)) && v_.at(c + 3) != ',';
+      return thousands && v_.at(c) == ',' && IsDigit(v_.at(c + 1)) && IsDigit(v_.at(c + 2)) &&
+             !IsDigit(v_.at(c + 3));
     };
     if (IsAlnum(after) || after == '_') return;
     if ((after == '.' && IsDigit(v_.at(t.e + 1))) || decimal_comma(t.e)) return;
@@ -953,7 +973,8 @@ class Resolution {
         CardRun(t.gb[0] + 1, card_skip);
         return;
       }
-      if (t.k == 3 && SepsAre(t, 1, 3, '-') && len(0) == 3 && len(1) == 2 && len(2) == 4) {
+      if (t.k >= 3 && SepsAre(t, 1, 3, '-') && len(0) == 3 && len(1) == 2 && len(2) == 4 &&
+          (t.k == 3 || t.sep[3] != '-')) {
         SsnDashed(t.ge[2]);
         return;
       }
@@ -1110,6 +1131,23 @@ class Resolution {
     }
     while (n > 0 && tk[n - 1].particle) --n;
     if (n < 2) return;  // one word is never a name by itself here
+    // After a house number the words are a street ("966 Marie Spurs").
+    if (v_.at(static_cast<int64_t>(s) - 1) == ' ' && IsDigit(v_.at(static_cast<int64_t>(s) - 2))) {
+      *skip_until = tk[n - 1].e;
+      return;
+    }
+    // Short all-caps words among capitalised ones are acronyms ("Raleigh DB"): the run ends there.
+    bool mixed = false;
+    for (int k = 0; k < n; ++k) mixed = mixed || (!tk[k].caps && !tk[k].initial && !tk[k].particle);
+    if (mixed) {
+      for (int k = 1; k < n; ++k) {
+        if (tk[k].caps && tk[k].e - tk[k].b <= 4) {
+          n = k;
+          break;
+        }
+      }
+      if (n < 2) return;
+    }
     *skip_until = tk[n - 1].e;
     // Split the run at titles and words that are not names; score each piece of 2+ tokens.
     int i = 0;

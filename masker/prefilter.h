@@ -59,8 +59,12 @@ class Prefilter {
   static constexpr uint32_t kMergeGap = 96;
 
  private:
-  std::vector<uint64_t> m_[16];
-  std::vector<std::vector<uint64_t>> t_;  // trigger masks (prefilter.cc)
+  template <bool kAvx512>
+  void RunImpl(std::string_view text);
+  void RunAvx512(std::string_view text);
+  void RunPortable(std::string_view text);
+
+  std::vector<uint64_t> d_, l_, u_, dot_, nl_;  // class masks the handlers read
   std::vector<Window> windows_[static_cast<int>(Stage::kCount)];
   std::vector<NumberRun> numbers_;
   std::vector<uint32_t> name_starts_;
