@@ -533,17 +533,24 @@ class Resolution {
       while (w > v_.seg_start && (IsAlnum(v_.at(w - 1)) || v_.at(w - 1) == '\'' ||
                                   v_.at(w - 1) == '-' || v_.at(w - 1) == '.'))
         --w;
+      // Quotes and dashes inside a word (O'Brien), not before it ('723 Main Street').
+      while (w < i && (v_.at(w) == '\'' || v_.at(w) == '-' || v_.at(w) == '.')) ++w;
       bool number = w < i && i - w <= 6;
       for (int64_t k = w; k < i; ++k) number = number && IsDigit(v_.at(k));
       if (number) {
         b = static_cast<uint32_t>(w);
         break;
       }
-      if (w == i || !IsUpper(v_.at(w))) return;  // street names are capitalised words
+      // Street names are capitalised words, or ordinals ("8th", "21st").
+      bool ordinal = w < i && IsDigit(v_.at(w)) && i - w >= 3 && i - w <= 5 &&
+                     IsLower(v_.at(i - 1)) && IsLower(v_.at(i - 2));
+      for (int64_t k = w; ordinal && k < i - 2; ++k) ordinal = IsDigit(v_.at(k));
+      if (w == i || !(IsUpper(v_.at(w)) || ordinal)) return;
       i = w;
     }
     if (b == 0 && !IsDigit(v_.at(0))) return;
     if (v_.at(b) == '0') return;
+    if (IsAlnum(v_.at(static_cast<int64_t>(b) - 1))) return;
     uint32_t e = to;
     if (v_.at(e) == '.') ++e;
     // Optional unit: ", Apt 5", " Suite 200", " #12", " Unit 3B".

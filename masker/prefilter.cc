@@ -395,10 +395,12 @@ __attribute__((always_inline)) inline void Prefilter::RunImpl(std::string_view t
         name_starts_.push_back(pos);
         if ((cap_lower >> (pos - base)) & 1) keyword_value(pos);
       });
-      // A house number, a space, a capital: a street line.
-      each(d & Nx(sp, N.c[kSp], 1) & Nx(u, N.c[kU], 2),
-           [&](uint32_t pos) { Add(&let, int64_t{pos} - 6, int64_t{pos} + 90, n); });
     }
+    // A house number, a space, a capital: a street line.
+    // (Or a number, a space, an ordinal: "79910 8th Street".)
+    each(d & Nx(sp, N.c[kSp], 1) &
+             (Nx(u, N.c[kU], 2) | (Nx(d, dn, 2) & (Nx(l, N.c[kL], 3) | Nx(l, N.c[kL], 4)))),
+         [&](uint32_t pos) { Add(&let, int64_t{pos} - 6, int64_t{pos} + 90, n); });
     // '=' or ':' right after a word ("password=", "SSN: "), '(' ("INSERT INTO t (").
     if (C.c[kEq] | col | phl) {
       const uint64_t near_letter = Pv(letters, letters_p, 1) | Pv(letters, letters_p, 2);
