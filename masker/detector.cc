@@ -1126,6 +1126,7 @@ class Resolution {
       } else {
         break;
       }
+      if (IsDigit(v_.at(e)) || v_.at(e) == '_') break;  // "TA9", "HY172": codes, not names
       tk[n++] = t;
       if (v_.at(e) == ' ') {
         p = e + 1;
@@ -1138,6 +1139,16 @@ class Resolution {
     }
     while (n > 0 && tk[n - 1].particle) --n;
     if (n < 2) return;  // one word is never a name by itself here
+    // "Wintheiser Lebsack and Hayes", "Smith & Sons": a firm.
+    {
+      uint32_t e = tk[n - 1].e;
+      if ((v_.sub(e, std::min(e + 5, v_.seg_end)) == " and " ||
+           v_.sub(e, std::min(e + 3, v_.seg_end)) == " & ") &&
+          IsUpper(v_.at(e + (v_.at(e + 1) == '&' ? 3 : 5)))) {
+        *skip_until = e;
+        return;
+      }
+    }
     // After a house number the words are a street ("966 Marie Spurs").
     if (v_.at(static_cast<int64_t>(s) - 1) == ' ' && IsDigit(v_.at(static_cast<int64_t>(s) - 2))) {
       *skip_until = tk[n - 1].e;
@@ -1239,6 +1250,15 @@ class Resolution {
       ++e;
     }
     if (words < 2 || IsAlnum(v_.at(e))) return;
+    // "customer Web Engineer", "contact Support Team": words that are not names.
+    for (uint32_t w = b; w < e;) {
+      uint32_t x = w;
+      while (x < e && v_.at(x) != ' ') ++x;
+      std::string_view word = v_.sub(w, x);
+      if (!word.empty() && word.back() == '.') word.remove_suffix(1);
+      if (names::IsNonNameWord(word)) return;
+      w = x + 1;
+    }
     Emit(b, e, Entity::kPersonName);
   }
 

@@ -256,7 +256,10 @@ float ScoreRun(std::span<const Token> t, RunForm form) {
     TokenInfo mi = Lookup(m.text);
     if (mi.word && !mi.given && !mi.surname) score -= 0.15f;
   }
-  if (form == RunForm::kAllCaps) score -= 0.1f;  // acronyms and shouting are common
+  if (form == RunForm::kAllCaps) {  // acronyms and shouting are common: both names must be known
+    if (!(g.given >= 2 || (g.given >= 1 && s.known()))) return 0;
+    score -= 0.1f;
+  }
   if (form == RunForm::kLastFirst && (!g.given || !s.surname)) score -= 0.1f;
   return score < 0 ? 0 : score > 1 ? 1 : score;
 }
