@@ -230,6 +230,12 @@ constexpr ColumnWord kColumnWords[] = {
     {"lastname", E::kPersonName},
     {"surname", E::kPersonName},
     {"customer_name", E::kPersonName},
+    {"given_name", E::kPersonName},
+    {"family_name", E::kPersonName},
+    {"middle_name", E::kPersonName},
+    {"maiden_name", E::kPersonName},
+    {"legal_name", E::kPersonName},
+    {"fullname", E::kPersonName},
     {"display_name", E::kPersonName},
     {"contact_name", E::kPersonName},
     {"holder", E::kPersonName},
@@ -297,7 +303,39 @@ constexpr std::string_view kNegativeColumnWords[] = {
     "invoice", "tracking", "serial",   "build",   "revision", "count", "amount",   "price", "qty",
 };
 
+// Tables whose rows are people: their "name" column is a person's name ("customers.name"),
+// unlike "products.name". Matched as a whole word of the table name, singular or plural.
+constexpr std::string_view kPeopleTables[] = {
+    "customer",  "user",      "patient",   "employee",  "contact",   "person",    "people",
+    "member",    "client",    "staff",     "student",   "applicant", "subscriber", "author",
+    "driver",    "passenger", "guest",     "tenant",    "donor",     "candidate", "volunteer",
+    "physician", "doctor",    "nurse",     "worker",    "buyer",     "seller",    "recipient",
+    "cardholder", "holder",   "beneficiary", "borrower", "account_holder", "traveler", "traveller",
+    "attendee",  "participant", "resident", "citizen",  "voter",     "teacher",   "parent",
+    "child",     "children",  "owner",     "signer",    "agent",     "lead",      "prospect",
+};
+
 }  // namespace
+
+bool IsPeopleTable(std::string_view table) {
+  char norm[128];
+  std::string_view t(norm, NormalizeColumnName(table, norm, sizeof(norm)));
+  size_t pos = 0;
+  while (pos <= t.size()) {
+    size_t end = t.find('_', pos);
+    if (end == std::string_view::npos) end = t.size();
+    std::string_view w = t.substr(pos, end - pos);
+    if (w.size() > 3 && w.ends_with("ies")) {
+      // "parties" is not a people table; plural -ies words here: none but "children" (below).
+    } else if (w.size() > 1 && w.ends_with('s')) {
+      w.remove_suffix(1);
+    }
+    for (std::string_view x : kPeopleTables)
+      if (w == x || (x == "children" && t.substr(pos, end - pos) == x)) return true;
+    pos = end + 1;
+  }
+  return false;
+}
 
 std::span<const PatternSpec> Patterns() { return kPatterns; }
 const EntityInfo& Info(Entity e) { return kInfo[Index(e)]; }

@@ -80,6 +80,9 @@ size_t NormalizeColumnName(std::string_view name, char* out, size_t cap);
 std::optional<Entity> EntityForColumnName(std::string_view lowercase_name);
 // Whether a snake_case column name holds `word` as a whole word ("zip" does not hold "ip").
 bool ColumnNameHas(std::string_view lowercase_name, std::string_view word);
+// Whether a table's rows are people ("customers", "crm_contacts", "Patient"): its plain
+// "name" column then holds a person's name.
+bool IsPeopleTable(std::string_view table);
 // Column-name words that make digit-run findings unlikely (sku, order_id, version, hash …).
 std::span<const std::string_view> NegativeColumnWords();
 
