@@ -143,6 +143,18 @@ constexpr std::span<const std::string_view> S(const std::array<std::string_view,
 }
 
 constexpr std::array<std::string_view, 0> kNone{};
+// Words before a capitalised pair that make it a person (free text, ticket and CRM notes).
+constexpr std::array kNamePos{std::string_view("name"),    std::string_view("dear"),
+                              std::string_view("thanks"),  std::string_view("spoke with"),
+                              std::string_view("member"),  std::string_view("customer"),
+                              std::string_view("patient"), std::string_view("contact"),
+                              std::string_view("per "),    std::string_view(" by "),
+                              std::string_view("cc "),     std::string_view("meeting with"),
+                              std::string_view("forwarded to"), std::string_view("attn"),
+                              std::string_view("hello"),   std::string_view("hi "),
+                              std::string_view("signed"),  std::string_view("agent"),
+                              std::string_view("owner"),   std::string_view("assignee"),
+                              std::string_view("author"),  std::string_view("who")};
 constexpr std::array kCardPos{std::string_view("card"), std::string_view("credit"),
                               std::string_view("visa"), std::string_view("mastercard"),
                               std::string_view("amex"), std::string_view("payment"),
@@ -183,7 +195,7 @@ constexpr std::array kWalletPos{std::string_view("wallet"),   std::string_view("
 // Indexed by Entity.
 const EntityInfo kInfo[kBuiltinEntityCount] = {
     /*EMAIL*/ {0.9f, S(kNone), S(kNone)},
-    /*PERSON_NAME*/ {0.7f, S(kNone), S(kNone)},
+    /*PERSON_NAME*/ {0.7f, S(kNamePos), S(kNone)},
     /*PHONE*/ {0.7f, S(kPhonePos), S(kNumNeg)},
     /*CREDIT_CARD*/ {0.85f, S(kCardPos), S(kNumNeg)},
     /*IBAN*/ {0.95f, S(kIbanPos), S(kNone)},

@@ -1201,7 +1201,8 @@ class Resolution {
         if (toks[len - 1].initial) continue;
         float score = names::ScoreRun({toks, static_cast<size_t>(len)}, form);
         if (titled) score += 0.15f;
-        if (score >= 0.5f) {
+        // Below 0.5 only context can keep it (a name word before it, the column's hint).
+        if (score >= 0.38f) {
           Emit(tk[i].b, tk[i + len - 1].e, Entity::kPersonName, std::min(score, 0.95f));
           break;
         }
