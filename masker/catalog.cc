@@ -31,7 +31,8 @@ using R = Resolver;
   "Trafficway|Trail|Trl|Trailer|Tunnel|Turnpike|Tpke|Underpass|Union|Unions|Valley|Vly|" \
   "Valleys|Via|Viaduct|View|Views|Village|Vlg|Villages|Ville|Vista|Vis|Walk|Walks|Wall|Way|" \
   "Ways|Well|Wells|Close|Gate|Rise|Wharf|Yard|Parade|Garth|Croft|Chase|Wynd|Brae|Fold|" \
-  "Approach|Circus|Embankment|Vale|Dene|Bank|Leys|Hey|Side|End|Grange|Lea|Copse|Quay|Broadway)"
+  "Approach|Circus|Embankment|Vale|Dene|Bank|Leys|Hey|Side|End|Grange|Lea|Copse|Quay|Broadway|" \
+  "Drove|Brow|Glade|Mead|Paddock|Wood|Woods|Brookside|Riverside|Lawn|Lawns)"
 
 // Keyword patterns end at the keyword; the resolver skips `: `, `=`, `": "`, ` is `, `no.` …
 #define KW_END ""
@@ -98,6 +99,8 @@ constexpr PatternSpec kPatterns[] = {
     {"\\b[13][1-9A-HJ-NP-Za-km-z]{25}", D::kLetters, R::kFixedToken, E::kCryptoWallet, 26, 35},
     // Street lines end in a suffix; the resolver walks back over the name to the number.
     {" " STREET_SUFFIX "\\b", D::kLetters, R::kStreet, E::kStreetAddress, 0, 0},
+    // British named terraces without a suffix: "113 The Beeches", "556 The Sidings".
+    {"\\d The [A-Z][a-z]{2,}\\b", D::kLetters, R::kStreet, E::kStreetAddress, 0, 0},
 
     // ---- context keywords (caseless); the value follows the keyword ----
     {KB "(?:ssn|social[ _\\-]?security(?:[ _\\-]?(?:number|no|num|#))?|ss#)" KE, D::kKeyword,
@@ -253,6 +256,8 @@ constexpr ColumnWord kColumnWords[] = {
     {"holder", E::kPersonName},
     {"phone", E::kPhone},
     {"mobile", E::kPhone},
+    {"cell", E::kPhone},
+    {"cellphone", E::kPhone},
     {"tel", E::kPhone},
     {"fax", E::kPhone},
     {"msisdn", E::kPhone},

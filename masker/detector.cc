@@ -420,8 +420,10 @@ class Resolution {
     std::memcpy(d, v_.p + b, 3);
     std::memcpy(d + 3, v_.p + b + 4, 3);
     std::memcpy(d + 6, v_.p + b + 8, 4);
+    // A passing mod-11 check digit is evidence (1 in 11 by chance): it outranks the phone
+    // shape even with a phone word nearby.
     bool nhs = validate::UkNhs(std::string_view(d, 10));
-    if (nhs) Emit(b, to, Entity::kUkNhs, 0.75f);
+    if (nhs) Emit(b, to, Entity::kUkNhs, 0.9f);
     // Shape first: 3-3-4 spaced is a phone; a valid NHS number (mod 11) outranks an unvalidated one.
     Emit(b, to, Entity::kPhone, validate::Phone(v_.sub(b, to)) ? (nhs ? 0.65f : 0.7f) : 0.6f);
   }
@@ -935,9 +937,19 @@ class Resolution {
         if (v_.at(k) == '+' && k + 3 < s) st = static_cast<uint32_t>(k);
       }
       if (st != s && st < *skip_until) return;
-      // Letters right before: an IBAN ("DE89 3704…", "GB82 WEST 1234…") or a NINO.
+      // Letters right before: an IBAN ("DE89 3704…", "GB82 WEST 1234…") or a NINO. A run
+      // that follows a group of capitals and digits and is neither is the tail of some other
+      // code (an invalid IBAN, a tracking number): not a number of its own.
       if (IsAlnum(v_.at(static_cast<int64_t>(s) - 1)) || v_.at(static_cast<int64_t>(s) - 1) == ' ') {
         if (Lettered(s, skip_until)) return;
+        if (v_.at(static_cast<int64_t>(s) - 1) == ' ' && s >= v_.seg_start + 5) {
+          bool code = true, capital = false;
+          for (uint32_t k = s - 5; k < s - 1; ++k) {
+            code = code && (IsUpper(v_.at(k)) || IsDigit(v_.at(k)));
+            capital = capital || IsUpper(v_.at(k));
+          }
+          if (code && capital && !IsAlnum(v_.at(static_cast<int64_t>(s) - 6))) return;
+        }
       }
     }
     NumTok t;

@@ -302,7 +302,8 @@ bool UsPassport(std::string_view s) {
 }
 
 bool UsDriverLicense(std::string_view s) {
-  if (s.size() < 5 || s.size() > 16 || !IsAlnum(s.front()) || !IsAlnum(s.back())) return false;
+  // 20: FL's printed form "A123-456-78-901-0" is 17 characters with its dashes.
+  if (s.size() < 5 || s.size() > 20 || !IsAlnum(s.front()) || !IsAlnum(s.back())) return false;
   // Leading letters then digits; '-' and ' ' are printing separators (IL "A123-4567-8901").
   size_t letters = 0, digits = 0;
   char first_digit = 0;
