@@ -1,6 +1,7 @@
 #include "masker/masker.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace veil::masker {
 
@@ -111,13 +112,24 @@ bool Masker::MaskText(std::string_view in, std::string* out, MaskStats* stats) {
 }
 
 void Masker::ScanLines(std::string_view block) {
+  // Lines, and the tab-separated cells of a line, are segments: as in a result row, no finding
+  // crosses a field separator.
   segments_.clear();
-  size_t pos = 0;
-  while (pos < block.size()) {
-    size_t nl = block.find('\n', pos);
-    if (nl == std::string_view::npos) nl = block.size();
-    segments_.push_back({static_cast<uint32_t>(pos), static_cast<uint32_t>(nl), nullptr});
-    pos = nl + 1;
+  const char* base = block.data();
+  const char* end = base + block.size();
+  for (const char* line = base; line < end;) {
+    const char* nl = static_cast<const char*>(std::memchr(line, '\n', end - line));
+    if (!nl) nl = end;
+    for (const char* cell = line;;) {
+      const char* tab = static_cast<const char*>(std::memchr(cell, '\t', nl - cell));
+      const char* cell_end = tab ? tab : nl;
+      if (cell_end > cell)
+        segments_.push_back(
+            {static_cast<uint32_t>(cell - base), static_cast<uint32_t>(cell_end - base), nullptr});
+      if (!tab) break;
+      cell = tab + 1;
+    }
+    line = nl + 1;
   }
   if (segments_.empty()) {
     findings_.clear();
