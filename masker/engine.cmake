@@ -21,3 +21,7 @@ veil_test(masker_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/detector_test.cc ${CMAKE_CURRENT_SOURCE_DIR}/strategy_test.cc
           ${CMAKE_CURRENT_SOURCE_DIR}/masker_test.cc ${CMAKE_CURRENT_SOURCE_DIR}/names_test.cc
   LIBS veil_masker LABELS unit)
+# The same tests through the prefilter's portable path (CPUs without AVX-512BW).
+add_test(NAME masker_test_portable_prefilter COMMAND masker_test)
+set_tests_properties(masker_test_portable_prefilter PROPERTIES
+  ENVIRONMENT "VEIL_PORTABLE_PREFILTER=1" LABELS unit)

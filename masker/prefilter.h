@@ -18,7 +18,7 @@
 // window, so Hyperscan and the resolvers see a small fraction of the bytes.
 //
 //   Prefilter pf;
-//   pf.Run(text);
+//   pf.Run(text);    // VEIL_PORTABLE_PREFILTER=1 in the environment forces the table path
 //   for (const Window& w : pf.windows(Stage::kLiteral)) hs_scan(db, text + w.begin, …);
 #pragma once
 
@@ -42,6 +42,10 @@ struct NumberRun {
   uint32_t end;    // one past the last byte of the run
 };
 
+struct Triggers;  // prefilter.cc
+
+struct Blk;       // prefilter.cc
+
 class Prefilter {
  public:
   Prefilter();
@@ -59,12 +63,14 @@ class Prefilter {
   static constexpr uint32_t kMergeGap = 96;
 
  private:
-  template <bool kAvx512>
-  void RunImpl(std::string_view text);
   void RunAvx512(std::string_view text);
   void RunPortable(std::string_view text);
+  template <typename Classify>
+  void RunStreaming(std::string_view text, Classify&& classify_block);
+  void Handle(std::string_view text, size_t w, const Triggers& tr, const uint64_t* L,
+              const uint64_t* U, const uint64_t* NL);
 
-  std::vector<uint64_t> d_, l_, u_, dot_, nl_;  // class masks the handlers read
+  std::vector<uint64_t> cls_[16];  // class masks, a zero word before the text's (prefilter.cc)
   std::vector<Window> windows_[static_cast<int>(Stage::kCount)];
   std::vector<NumberRun> numbers_;
   std::vector<uint32_t> name_starts_;
