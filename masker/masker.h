@@ -95,6 +95,7 @@ class Masker {
   std::string joined_;
   std::vector<Segment> segments_;
   std::vector<int> segment_cell_;
+  std::vector<uint32_t> hinted_;  // segments of columns with a name hint
 };
 
 }  // namespace veil::masker
