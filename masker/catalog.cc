@@ -12,25 +12,25 @@ using R = Resolver;
 // USPS Publication 28 street suffixes (full names and standard abbreviations), the common ones.
 // USPS Publication 28 street suffixes (full names and standard abbreviations) and the common
 // British ones (Close, Garth, Croft, Wynd …).
-#define STREET_SUFFIX \
-  "(?:Alley|Aly|Annex|Arcade|Avenue|Ave|Bayou|Beach|Bend|Bluff|Bluffs|Bottom|Boulevard|Blvd|" \
-  "Branch|Bridge|Brook|Brooks|Burg|Burgs|Bypass|Camp|Canyon|Cape|Causeway|Center|Centre|" \
+#define STREET_SUFFIX                                                                           \
+  "(?:Alley|Aly|Annex|Arcade|Avenue|Ave|Bayou|Beach|Bend|Bluff|Bluffs|Bottom|Boulevard|Blvd|"   \
+  "Branch|Bridge|Brook|Brooks|Burg|Burgs|Bypass|Camp|Canyon|Cape|Causeway|Center|Centre|"       \
   "Centers|Circle|Cir|Circles|Cliff|Cliffs|Club|Common|Commons|Corner|Corners|Course|Court|Ct|" \
-  "Courts|Cove|Coves|Creek|Crescent|Crest|Crossing|Xing|Crossroad|Crossroads|Curve|Dale|Dam|" \
-  "Divide|Drive|Dr|Drives|Estate|Estates|Est|Expressway|Expy|Extension|Extensions|Fall|Falls|" \
-  "Ferry|Field|Fields|Flat|Flats|Ford|Fords|Forest|Forge|Forges|Fork|Forks|Fort|Ft|Freeway|" \
-  "Fwy|Garden|Gardens|Gateway|Glen|Glens|Green|Greens|Grove|Groves|Harbor|Harbour|Harbors|" \
-  "Haven|Heights|Hts|Highway|Hwy|Hill|Hills|Hollow|Inlet|Island|Islands|Isle|Junction|Jct|" \
-  "Junctions|Key|Keys|Knoll|Knolls|Lake|Lakes|Land|Landing|Lane|Ln|Light|Lights|Loaf|Lock|" \
-  "Locks|Lodge|Loop|Mall|Manor|Manors|Meadow|Meadows|Mews|Mill|Mills|Mission|Motorway|Mount|" \
-  "Mountain|Mountains|Neck|Orchard|Oval|Overpass|Park|Parks|Parkway|Pkwy|Parkways|Pass|" \
-  "Passage|Path|Pike|Pine|Pines|Place|Pl|Plain|Plains|Plaza|Plz|Point|Pt|Points|Port|Ports|" \
+  "Courts|Cove|Coves|Creek|Crescent|Crest|Crossing|Xing|Crossroad|Crossroads|Curve|Dale|Dam|"   \
+  "Divide|Drive|Dr|Drives|Estate|Estates|Est|Expressway|Expy|Extension|Extensions|Fall|Falls|"  \
+  "Ferry|Field|Fields|Flat|Flats|Ford|Fords|Forest|Forge|Forges|Fork|Forks|Fort|Ft|Freeway|"    \
+  "Fwy|Garden|Gardens|Gateway|Glen|Glens|Green|Greens|Grove|Groves|Harbor|Harbour|Harbors|"     \
+  "Haven|Heights|Hts|Highway|Hwy|Hill|Hills|Hollow|Inlet|Island|Islands|Isle|Junction|Jct|"     \
+  "Junctions|Key|Keys|Knoll|Knolls|Lake|Lakes|Land|Landing|Lane|Ln|Light|Lights|Loaf|Lock|"     \
+  "Locks|Lodge|Loop|Mall|Manor|Manors|Meadow|Meadows|Mews|Mill|Mills|Mission|Motorway|Mount|"   \
+  "Mountain|Mountains|Neck|Orchard|Oval|Overpass|Park|Parks|Parkway|Pkwy|Parkways|Pass|"        \
+  "Passage|Path|Pike|Pine|Pines|Place|Pl|Plain|Plains|Plaza|Plz|Point|Pt|Points|Port|Ports|"    \
   "Prairie|Radial|Ramp|Ranch|Rapid|Rapids|Rest|Ridge|Ridges|River|Road|Rd|Roads|Route|Rte|Row|" \
-  "Rue|Run|Shoal|Shoals|Shore|Shores|Skyway|Spring|Springs|Spur|Spurs|Square|Sq|Squares|" \
-  "Station|Sta|Stravenue|Stream|Street|St|Streets|Summit|Terrace|Ter|Throughway|Trace|Track|" \
-  "Trafficway|Trail|Trl|Trailer|Tunnel|Turnpike|Tpke|Underpass|Union|Unions|Valley|Vly|" \
-  "Valleys|Via|Viaduct|View|Views|Village|Vlg|Villages|Ville|Vista|Vis|Walk|Walks|Wall|Way|" \
-  "Ways|Well|Wells|Close|Gate|Rise|Wharf|Yard|Parade|Garth|Croft|Chase|Wynd|Brae|Fold|" \
+  "Rue|Run|Shoal|Shoals|Shore|Shores|Skyway|Spring|Springs|Spur|Spurs|Square|Sq|Squares|"       \
+  "Station|Sta|Stravenue|Stream|Street|St|Streets|Summit|Terrace|Ter|Throughway|Trace|Track|"   \
+  "Trafficway|Trail|Trl|Trailer|Tunnel|Turnpike|Tpke|Underpass|Union|Unions|Valley|Vly|"        \
+  "Valleys|Via|Viaduct|View|Views|Village|Vlg|Villages|Ville|Vista|Vis|Walk|Walks|Wall|Way|"    \
+  "Ways|Well|Wells|Close|Gate|Rise|Wharf|Yard|Parade|Garth|Croft|Chase|Wynd|Brae|Fold|"         \
   "Approach|Circus|Embankment|Vale|Dene|Bank|Leys|Hey|Side|End|Grange|Lea|Copse|Quay|Broadway|" \
   "Drove|Brow|Glade|Mead|Paddock|Wood|Woods|Brookside|Riverside|Lawn|Lawns)"
 
@@ -76,9 +76,10 @@ constexpr PatternSpec kPatterns[] = {
     {"\\b\\d{3}-\\d{2}-\\d{4}\\b", D::kNumber, R::kSsnDashed, E::kUsSsn, 0, 0},
     {"\\b\\d{3}-\\d{3}-\\d{4}\\b", D::kNumber, R::kPhone, E::kPhone, 0, 0},
     {"\\b\\d{3}\\.\\d{3}\\.\\d{4}\\b", D::kNumber, R::kPhone, E::kPhone, 0, 0},
-    {"\\b0\\d{1,5}[ \\-.]\\d{2,8}(?:[ \\-.]\\d{2,4}){0,3}\\b", D::kNumber, R::kPhone, E::kPhone, 0, 0},
-    {"\\b\\d{2,3}[ \\-.]\\d{2,3}[ \\-.]\\d{2,4}(?:[ \\-.]\\d{2,4}){0,2}\\b", D::kNumber, R::kPhone, E::kPhone,
-     0, 0},
+    {"\\b0\\d{1,5}[ \\-.]\\d{2,8}(?:[ \\-.]\\d{2,4}){0,3}\\b", D::kNumber, R::kPhone, E::kPhone, 0,
+     0},
+    {"\\b\\d{2,3}[ \\-.]\\d{2,3}[ \\-.]\\d{2,4}(?:[ \\-.]\\d{2,4}){0,2}\\b", D::kNumber, R::kPhone,
+     E::kPhone, 0, 0},
     {"\\b\\d{3} \\d{3} \\d{4}\\b", D::kNumber, R::kSpacedTen, E::kUkNhs, 0, 0},
     {"\\b\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\b", D::kNumber, R::kIpv4, E::kIpAddress, 0, 0},
     // IBAN: two letters, check digits, a BBAN group; the validator knows the countries.
@@ -114,8 +115,8 @@ constexpr PatternSpec kPatterns[] = {
      E::kUsBankRouting, 0, 0},
     {KB "npi" KE, D::kKeyword, R::kKeywordValue, E::kUsNpi, 0, 0},
     {KB "nhs" KE, D::kKeyword, R::kKeywordValue, E::kUkNhs, 0, 0},
-    {"(?:phone|" KB "tel" KE "|telephone|mobile|" KB "cell" KE "|" KB "call" KE "|" KB "fax" KE "|" KB
-     "ph\\.)",
+    {"(?:phone|" KB "tel" KE "|telephone|mobile|" KB "cell" KE "|" KB "call" KE "|" KB "fax" KE
+     "|" KB "ph\\.)",
      D::kKeyword, R::kKeywordValue, E::kPhone, 0, 0},
     {"(?:" KB "dob" KE "|date[ _\\-]?of[ _\\-]?birth|birth[ _\\-]?date|birthday|" KB
      "born(?: on)?)",
@@ -147,17 +148,17 @@ constexpr std::span<const std::string_view> S(const std::array<std::string_view,
 
 constexpr std::array<std::string_view, 0> kNone{};
 // Words before a capitalised pair that make it a person (free text, ticket and CRM notes).
-constexpr std::array kNamePos{std::string_view("name"),    std::string_view("dear"),
-                              std::string_view("thanks"),  std::string_view("spoke with"),
-                              std::string_view("member"),  std::string_view("customer"),
-                              std::string_view("patient"), std::string_view("contact"),
-                              std::string_view("per "),    std::string_view(" by "),
-                              std::string_view("cc "),     std::string_view("meeting with"),
+constexpr std::array kNamePos{std::string_view("name"),         std::string_view("dear"),
+                              std::string_view("thanks"),       std::string_view("spoke with"),
+                              std::string_view("member"),       std::string_view("customer"),
+                              std::string_view("patient"),      std::string_view("contact"),
+                              std::string_view("per "),         std::string_view(" by "),
+                              std::string_view("cc "),          std::string_view("meeting with"),
                               std::string_view("forwarded to"), std::string_view("attn"),
-                              std::string_view("hello"),   std::string_view("hi "),
-                              std::string_view("signed"),  std::string_view("agent"),
-                              std::string_view("owner"),   std::string_view("assignee"),
-                              std::string_view("author"),  std::string_view("who")};
+                              std::string_view("hello"),        std::string_view("hi "),
+                              std::string_view("signed"),       std::string_view("agent"),
+                              std::string_view("owner"),        std::string_view("assignee"),
+                              std::string_view("author"),       std::string_view("who")};
 constexpr std::array kCardPos{std::string_view("card"), std::string_view("credit"),
                               std::string_view("visa"), std::string_view("mastercard"),
                               std::string_view("amex"), std::string_view("payment"),
@@ -323,13 +324,15 @@ constexpr std::string_view kNegativeColumnWords[] = {
 // Tables whose rows are people: their "name" column is a person's name ("customers.name"),
 // unlike "products.name". Matched as a whole word of the table name, singular or plural.
 constexpr std::string_view kPeopleTables[] = {
-    "customer",  "user",      "patient",   "employee",  "contact",   "person",    "people",
-    "member",    "client",    "staff",     "student",   "applicant", "subscriber", "author",
-    "driver",    "passenger", "guest",     "tenant",    "donor",     "candidate", "volunteer",
-    "physician", "doctor",    "nurse",     "worker",    "buyer",     "seller",    "recipient",
-    "cardholder", "holder",   "beneficiary", "borrower", "account_holder", "traveler", "traveller",
-    "attendee",  "participant", "resident", "citizen",  "voter",     "teacher",   "parent",
-    "child",     "children",  "owner",     "signer",    "agent",     "lead",      "prospect",
+    "customer",    "user",      "patient",        "employee",  "contact",    "person",
+    "people",      "member",    "client",         "staff",     "student",    "applicant",
+    "subscriber",  "author",    "driver",         "passenger", "guest",      "tenant",
+    "donor",       "candidate", "volunteer",      "physician", "doctor",     "nurse",
+    "worker",      "buyer",     "seller",         "recipient", "cardholder", "holder",
+    "beneficiary", "borrower",  "account_holder", "traveler",  "traveller",  "attendee",
+    "participant", "resident",  "citizen",        "voter",     "teacher",    "parent",
+    "child",       "children",  "owner",          "signer",    "agent",      "lead",
+    "prospect",
 };
 
 }  // namespace

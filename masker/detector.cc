@@ -424,7 +424,8 @@ class Resolution {
     // shape even with a phone word nearby.
     bool nhs = validate::UkNhs(std::string_view(d, 10));
     if (nhs) Emit(b, to, Entity::kUkNhs, 0.9f);
-    // Shape first: 3-3-4 spaced is a phone; a valid NHS number (mod 11) outranks an unvalidated one.
+    // Shape first: 3-3-4 spaced is a phone; a valid NHS number (mod 11) outranks an unvalidated
+    // one.
     Emit(b, to, Entity::kPhone, validate::Phone(v_.sub(b, to)) ? (nhs ? 0.65f : 0.7f) : 0.6f);
   }
 
@@ -813,7 +814,7 @@ class Resolution {
 
   // ---- The number lexer: digits joined by separators, read once, dispatched by shape. ----
   struct NumTok {
-    uint32_t b = 0, e = 0;   // from '+', '(' or the first digit to the end of the last group
+    uint32_t b = 0, e = 0;    // from '+', '(' or the first digit to the end of the last group
     uint32_t gb[12], ge[12];  // groups of digits
     char sep[12];             // separator before group i: ' ', '-', '.', '/', ')' (none: 0)
     int k = 0;                // groups
@@ -897,9 +898,9 @@ class Resolution {
     const char sep = t.sep[1];
     if (!SepsAre(t, 1, m, sep)) return 0;  // one separator throughout
     // NANP 3-3-4 (and 1-3-3-4) with dashes or dots.
-    if ((sep == '-' || sep == '.') &&
-        ((m == 3 && len(0) == 3 && len(1) == 3 && len(2) == 4) ||
-         (m == 4 && len(0) == 1 && t.first_digit == '1' && len(1) == 3 && len(2) == 3 && len(3) == 4)))
+    if ((sep == '-' || sep == '.') && ((m == 3 && len(0) == 3 && len(1) == 3 && len(2) == 4) ||
+                                       (m == 4 && len(0) == 1 && t.first_digit == '1' &&
+                                        len(1) == 3 && len(2) == 3 && len(3) == 4)))
       return 0.75f;
     if (m == 3 && len(0) == 3 && len(1) == 2 && len(2) == 4) return 0;  // SSN-shaped
     for (int i = 1; i < m; ++i)
@@ -940,7 +941,8 @@ class Resolution {
       // Letters right before: an IBAN ("DE89 3704…", "GB82 WEST 1234…") or a NINO. A run
       // that follows a group of capitals and digits and is neither is the tail of some other
       // code (an invalid IBAN, a tracking number): not a number of its own.
-      if (IsAlnum(v_.at(static_cast<int64_t>(s) - 1)) || v_.at(static_cast<int64_t>(s) - 1) == ' ') {
+      if (IsAlnum(v_.at(static_cast<int64_t>(s) - 1)) ||
+          v_.at(static_cast<int64_t>(s) - 1) == ' ') {
         if (Lettered(s, skip_until)) return;
         if (v_.at(static_cast<int64_t>(s) - 1) == ' ' && s >= v_.seg_start + 5) {
           bool code = true, capital = false;
@@ -1101,7 +1103,7 @@ class Resolution {
   static bool Utf8Upper(unsigned char lead, unsigned char cont) {
     if (lead == 0xC3) return cont >= 0x80 && cont <= 0x9E && cont != 0x97;
     const unsigned cp = ((lead & 0x1F) << 6) | (cont & 0x3F);  // U+0100..U+017F
-    if (cp == 0x130) return true;                                // İ
+    if (cp == 0x130) return true;                              // İ
     if (cp == 0x131 || cp == 0x138 || cp == 0x149 || cp == 0x17F) return false;
     if ((cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E)) return cp % 2 == 1;
     if (cp == 0x178) return true;
@@ -1109,8 +1111,8 @@ class Resolution {
   }
   static bool IsParticle(std::string_view w) {
     static constexpr std::string_view kParticles[] = {
-        "van", "von", "de", "del", "della", "der", "den", "di", "da", "dos", "das", "do",
-        "du",  "la",  "le", "bin", "al",   "y",   "ten", "ter", "e"};
+        "van", "von", "de", "del", "della", "der", "den", "di",  "da",  "dos", "das",
+        "do",  "du",  "la", "le",  "bin",   "al",  "y",   "ten", "ter", "e"};
     for (std::string_view x : kParticles)
       if (x == w) return true;
     return false;
@@ -1207,8 +1209,8 @@ class Resolution {
           caps = caps && (tk[i + k].caps || tk[i + k].initial || tk[i + k].particle);
         }
         names::RunForm form = comma_after == i && len == 2 ? names::RunForm::kLastFirst
-                              : caps                      ? names::RunForm::kAllCaps
-                                                          : names::RunForm::kFirstLast;
+                              : caps                       ? names::RunForm::kAllCaps
+                                                           : names::RunForm::kFirstLast;
         if (comma_after == i && len > 2) continue;
         if (toks[len - 1].initial) continue;
         float score = names::ScoreRun({toks, static_cast<size_t>(len)}, form);
@@ -1587,14 +1589,11 @@ void Scanner::Scan(std::string_view text, std::span<const Segment> segments,
   };
   // Numbers, then names: the C++ stages read the prefilter's positions directly.
   {
-    const bool numbers_on = opts.enabled.test(Index(Entity::kPhone)) ||
-                            opts.enabled.test(Index(Entity::kCreditCard)) ||
-                            opts.enabled.test(Index(Entity::kUsSsn)) ||
-                            opts.enabled.test(Index(Entity::kIban)) ||
-                            opts.enabled.test(Index(Entity::kUkNino)) ||
-                            opts.enabled.test(Index(Entity::kUkNhs)) ||
-                            opts.enabled.test(Index(Entity::kIpAddress)) ||
-                            opts.enabled.test(Index(Entity::kUsItin));
+    const bool numbers_on =
+        opts.enabled.test(Index(Entity::kPhone)) || opts.enabled.test(Index(Entity::kCreditCard)) ||
+        opts.enabled.test(Index(Entity::kUsSsn)) || opts.enabled.test(Index(Entity::kIban)) ||
+        opts.enabled.test(Index(Entity::kUkNino)) || opts.enabled.test(Index(Entity::kUkNhs)) ||
+        opts.enabled.test(Index(Entity::kIpAddress)) || opts.enabled.test(Index(Entity::kUsItin));
     size_t cur = 0;
     uint32_t skip = 0, card_skip = 0;
     if (numbers_on) {

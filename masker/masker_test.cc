@@ -138,7 +138,8 @@ TEST(MaskingProfile, TableSaysWhatANameColumnHolds) {
   auto p = DefaultProfile();
   Masker m(p);
   std::string out;
-  for (const char* table : {"customers", "users", "patients", "employees", "contacts", "crm_contacts"}) {
+  for (const char* table :
+       {"customers", "users", "patients", "employees", "contacts", "crm_contacts"}) {
     ColumnPolicy name = p->PolicyFor({.table = table, .column = "name"});
     EXPECT_TRUE(name.has_hint) << table;
     EXPECT_EQ(m.MaskValue(name, "Jane Doe", &out), ValueOutcome::kMasked) << table;

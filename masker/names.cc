@@ -6,6 +6,7 @@
 #include <string>
 
 // The table is linked in as bytes (VEIL_NAMES_TSV is its absolute path, set by CMake).
+// clang-format off
 asm(".section .rodata\n"
     ".balign 8\n"
     ".global veil_names_tsv_begin\n"
@@ -15,6 +16,7 @@ asm(".section .rodata\n"
     "veil_names_tsv_end:\n"
     ".byte 0\n"
     ".previous\n");
+// clang-format on
 extern "C" const char veil_names_tsv_begin[];
 extern "C" const char veil_names_tsv_end[];
 
@@ -25,7 +27,9 @@ namespace {
 // letter each, 0 for the few that are not letters (× ÷). ß, æ, œ fold to their first letter.
 constexpr std::array<char, 192> kFold = [] {
   std::array<char, 192> t{};
-  const char* c3 = "aaaaaaaceeeeiiiidnooooo\0ouuuuyts" "aaaaaaaceeeeiiiidnooooo\0ouuuuyty";
+  const char* c3 =
+      "aaaaaaaceeeeiiiidnooooo\0ouuuuyts"
+      "aaaaaaaceeeeiiiidnooooo\0ouuuuyty";
   for (int i = 0; i < 64; ++i) t[i] = c3[i];
   const char* c4 = "aaaaaaccccccccddddeeeeeeeeeegggggggghhhhiiiiiiiiiiiijjkkklllllll";
   for (int i = 0; i < 64; ++i) t[64 + i] = c4[i];
@@ -69,6 +73,7 @@ uint64_t Hash(std::string_view s) {
 
 // Words that end or fill capitalised runs that are not people: organisations, places,
 // calendar words, and the business vocabulary of ticket and CRM text. Lower case, folded.
+// clang-format off
 constexpr std::string_view kNonName[] = {
     // organisations
     "llc", "inc", "ltd", "plc", "gmbh", "corp", "corporation", "co", "company", "group", "sons",
@@ -128,6 +133,7 @@ constexpr std::string_view kTitles[] = {
     "lady", "dear", "hi", "hello", "hey", "attn", "herr", "frau", "sr", "sra", "srta", "mme",
     "mlle", "m", "sig", "sig.ra", "pan", "pani", "rev", "fr", "capt", "col", "gen", "sgt",
 };
+// clang-format on
 
 constexpr uint8_t kNonNameBit = 32, kTitleBit = 64;
 

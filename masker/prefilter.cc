@@ -52,8 +52,9 @@ constexpr std::array<uint16_t, 256> kTable = [] {
 }();
 
 bool HaveAvx512() {
-  static const bool ok = !std::getenv("VEIL_PORTABLE_PREFILTER") && __builtin_cpu_supports("avx512bw") &&
-                         __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("bmi2");
+  static const bool ok = !std::getenv("VEIL_PORTABLE_PREFILTER") &&
+                         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512f") &&
+                         __builtin_cpu_supports("bmi2");
   return ok;
 }
 
@@ -82,8 +83,6 @@ void Merge(std::vector<Window>* v) {
   }
   v->resize(o + 1);
 }
-
-
 
 }  // namespace
 
@@ -160,76 +159,74 @@ namespace {
 #define NOT(a) o.Not(a)
 #define N(a, an, k) o.Nx(a, an, k)
 #define P(a, ap, k) o.Pv(a, ap, k)
-#define VEIL_DERIVE_BODY \
-  const V d = x[kD], dn = xn[kD], dnn = xnn[kD], dp = xp[kD]; \
-  const V u = x[kU], l = x[kL], sp = x[kSp], dot = x[kDot], dash = x[kDash]; \
-  const V col = x[kCol], sl = x[kSl], phl = x[kPhl]; \
-  const V colon_lit = \
-      AND(col, OR(AND(N(sl, xn[kSl], 1), N(sl, xn[kSl], 2)), N(col, xn[kCol], 1))); \
-  out[0] = OR(x[kAt], colon_lit); \
-  V dash5 = AND(dash, NOT(P(dash, xp[kDash], 1))); \
-  for (int k = 1; k < 5; ++k) dash5 = AND(dash5, N(dash, xn[kDash], k)); \
-  out[1] = dash5; \
-  const V t = OR(OR(OR(d, u), OR(l, x[kUs])), dash); \
-  const V tn = OR(OR(OR(dn, xn[kU]), OR(xn[kL], xn[kUs])), xn[kDash]); \
-  V r = AND(t, N(t, tn, 1)), rn = AND(tn, o.Shr(tn, 1)); \
-  r = AND(r, N(r, rn, 2)); \
-  rn = AND(rn, o.Shr(rn, 2)); \
-  r = AND(r, N(r, rn, 4)); \
-  rn = AND(rn, o.Shr(rn, 4)); \
-  r = AND(r, N(r, rn, 6)); \
-  out[2] = AND(r, NOT(P(t, tp, 1))); \
-  *t_out = t; \
-  const V sepm = OR(OR(sp, dot), OR(dash, sl)); \
-  const V sepn = OR(OR(xn[kSp], xn[kDot]), OR(xn[kDash], xn[kSl])); \
-  const V sepnn = OR(OR(xnn[kSp], xnn[kDot]), OR(xnn[kDash], xnn[kSl])); \
-  const V j = OR(d, AND(sepm, AND(P(d, dp, 1), N(d, dn, 1)))); \
-  const V jn = OR(dn, AND(sepn, AND(P(dn, d, 1), N(dn, dnn, 1)))); \
-  (void)sepnn; \
-  *j_out = j; \
-  const V jstart = AND(j, NOT(P(j, jp, 1))); \
-  const V j2 = AND(j, N(j, jn, 1)), j2n = AND(jn, o.Shr(jn, 1)); \
-  const V j4 = AND(j2, N(j2, j2n, 2)), j4n = AND(j2n, o.Shr(j2n, 2)); \
-  const V j6 = AND(j4, N(j2, j2n, 4)); \
-  const V j7 = AND(j6, N(j, jn, 6)); \
-  const V j9 = AND(AND(j4, N(j4, j4n, 4)), N(j, jn, 8)); \
-  const V up = xp[kU]; \
-  const V lettered = OR(P(u, up, 1), AND(P(sp, xp[kSp], 1), P(u, up, 2))); \
-  const V dotn = xn[kDot]; \
-  const V dotted = OR(OR(N(dot, dotn, 1), N(dot, dotn, 2)), N(dot, dotn, 3)); \
-  const V date = AND(AND(AND(d, N(d, dn, 3)), AND(N(sepm, sepn, 4), N(d, dn, 5))), \
-                     N(sepm, sepn, 7)); \
-  const V num = \
-      AND(jstart, OR(OR(AND(j9, NOT(date)), AND(j6, lettered)), AND(j7, dotted))); \
-  const V phone_lead = AND(phl, AND(N(d, dn, 1), N(d, dn, 2))); \
-  const V glue_p1 = P(OR(OR(OR(u, l), OR(d, x[kUs])), OR(dash, sl)), \
-                      OR(OR(OR(up, xp[kL]), OR(dp, xp[kUs])), OR(xp[kDash], xp[kSl])), 1); \
-  const V iban = \
-      AND(AND(AND(u, N(u, xn[kU], 1)), AND(N(d, dn, 2), N(d, dn, 3))), NOT(glue_p1)); \
-  out[3] = OR(OR(num, phone_lead), iban); \
-  out[4] = lettered; \
-  out[5] = AND(AND(jstart, j7), AND(NOT(num), NOT(P(x[kNl], xp[kNl], 1)))); \
-  const V coln = xn[kCol], colnn = xnn[kCol]; \
+#define VEIL_DERIVE_BODY                                                                         \
+  const V d = x[kD], dn = xn[kD], dnn = xnn[kD], dp = xp[kD];                                    \
+  const V u = x[kU], l = x[kL], sp = x[kSp], dot = x[kDot], dash = x[kDash];                     \
+  const V col = x[kCol], sl = x[kSl], phl = x[kPhl];                                             \
+  const V colon_lit =                                                                            \
+      AND(col, OR(AND(N(sl, xn[kSl], 1), N(sl, xn[kSl], 2)), N(col, xn[kCol], 1)));              \
+  out[0] = OR(x[kAt], colon_lit);                                                                \
+  V dash5 = AND(dash, NOT(P(dash, xp[kDash], 1)));                                               \
+  for (int k = 1; k < 5; ++k) dash5 = AND(dash5, N(dash, xn[kDash], k));                         \
+  out[1] = dash5;                                                                                \
+  const V t = OR(OR(OR(d, u), OR(l, x[kUs])), dash);                                             \
+  const V tn = OR(OR(OR(dn, xn[kU]), OR(xn[kL], xn[kUs])), xn[kDash]);                           \
+  V r = AND(t, N(t, tn, 1)), rn = AND(tn, o.Shr(tn, 1));                                         \
+  r = AND(r, N(r, rn, 2));                                                                       \
+  rn = AND(rn, o.Shr(rn, 2));                                                                    \
+  r = AND(r, N(r, rn, 4));                                                                       \
+  rn = AND(rn, o.Shr(rn, 4));                                                                    \
+  r = AND(r, N(r, rn, 6));                                                                       \
+  out[2] = AND(r, NOT(P(t, tp, 1)));                                                             \
+  *t_out = t;                                                                                    \
+  const V sepm = OR(OR(sp, dot), OR(dash, sl));                                                  \
+  const V sepn = OR(OR(xn[kSp], xn[kDot]), OR(xn[kDash], xn[kSl]));                              \
+  const V sepnn = OR(OR(xnn[kSp], xnn[kDot]), OR(xnn[kDash], xnn[kSl]));                         \
+  const V j = OR(d, AND(sepm, AND(P(d, dp, 1), N(d, dn, 1))));                                   \
+  const V jn = OR(dn, AND(sepn, AND(P(dn, d, 1), N(dn, dnn, 1))));                               \
+  (void)sepnn;                                                                                   \
+  *j_out = j;                                                                                    \
+  const V jstart = AND(j, NOT(P(j, jp, 1)));                                                     \
+  const V j2 = AND(j, N(j, jn, 1)), j2n = AND(jn, o.Shr(jn, 1));                                 \
+  const V j4 = AND(j2, N(j2, j2n, 2)), j4n = AND(j2n, o.Shr(j2n, 2));                            \
+  const V j6 = AND(j4, N(j2, j2n, 4));                                                           \
+  const V j7 = AND(j6, N(j, jn, 6));                                                             \
+  const V j9 = AND(AND(j4, N(j4, j4n, 4)), N(j, jn, 8));                                         \
+  const V up = xp[kU];                                                                           \
+  const V lettered = OR(P(u, up, 1), AND(P(sp, xp[kSp], 1), P(u, up, 2)));                       \
+  const V dotn = xn[kDot];                                                                       \
+  const V dotted = OR(OR(N(dot, dotn, 1), N(dot, dotn, 2)), N(dot, dotn, 3));                    \
+  const V date =                                                                                 \
+      AND(AND(AND(d, N(d, dn, 3)), AND(N(sepm, sepn, 4), N(d, dn, 5))), N(sepm, sepn, 7));       \
+  const V num = AND(jstart, OR(OR(AND(j9, NOT(date)), AND(j6, lettered)), AND(j7, dotted)));     \
+  const V phone_lead = AND(phl, AND(N(d, dn, 1), N(d, dn, 2)));                                  \
+  const V glue_p1 = P(OR(OR(OR(u, l), OR(d, x[kUs])), OR(dash, sl)),                             \
+                      OR(OR(OR(up, xp[kL]), OR(dp, xp[kUs])), OR(xp[kDash], xp[kSl])), 1);       \
+  const V iban = AND(AND(AND(u, N(u, xn[kU], 1)), AND(N(d, dn, 2), N(d, dn, 3))), NOT(glue_p1)); \
+  out[3] = OR(OR(num, phone_lead), iban);                                                        \
+  out[4] = lettered;                                                                             \
+  out[5] = AND(AND(jstart, j7), AND(NOT(num), NOT(P(x[kNl], xp[kNl], 1))));                      \
+  const V coln = xn[kCol], colnn = xnn[kCol];                                                    \
   const V near = OR(OR(N(col, coln, 2), N(col, coln, 3)), OR(N(col, coln, 4), N(col, coln, 5))); \
-  const V nearn = \
-      OR(OR(N(coln, colnn, 2), N(coln, colnn, 3)), OR(N(coln, colnn, 4), N(coln, colnn, 5))); \
-  const V c2 = AND(col, near), c2n = AND(coln, nearn); \
-  out[6] = AND(c2, OR(OR(N(c2, c2n, 2), N(c2, c2n, 3)), OR(N(c2, c2n, 4), N(c2, c2n, 5)))); \
-  const V dashn = xn[kDash]; \
-  out[7] = AND(AND(dash, N(dash, dashn, 3)), AND(N(dash, dashn, 6), N(dash, dashn, 9))); \
-  out[8] = AND(dot, N(dot, dotn, 5)); \
-  const V hi = x[kHi]; \
-  const V letters = OR(u, l), letters_p = OR(up, xp[kL]); \
-  const V glue = OR(OR(OR(letters, d), OR(x[kUs], dash)), OR(sl, x[kAt])); \
-  const V glue_p = OR(OR(OR(letters_p, dp), OR(xp[kUs], xp[kDash])), OR(xp[kSl], xp[kAt])); \
-  const V lhn = OR(xn[kL], xn[kHi]); \
-  const V after = N(OR(OR(l, u), OR(hi, dot)), OR(OR(lhn, xn[kU]), xn[kDot]), 1); \
-  const V cap = AND(OR(AND(u, after), hi), NOT(P(glue, glue_p, 1))); \
-  out[9] = cap; \
-  out[10] = AND(cap, N(OR(l, hi), lhn, 1)); \
-  const V near_letter = OR(P(letters, letters_p, 1), P(letters, letters_p, 2)); \
-  out[11] = AND(OR(OR(x[kEq], col), phl), near_letter); \
-  out[12] = AND(AND(d, N(sp, xn[kSp], 1)), \
+  const V nearn =                                                                                \
+      OR(OR(N(coln, colnn, 2), N(coln, colnn, 3)), OR(N(coln, colnn, 4), N(coln, colnn, 5)));    \
+  const V c2 = AND(col, near), c2n = AND(coln, nearn);                                           \
+  out[6] = AND(c2, OR(OR(N(c2, c2n, 2), N(c2, c2n, 3)), OR(N(c2, c2n, 4), N(c2, c2n, 5))));      \
+  const V dashn = xn[kDash];                                                                     \
+  out[7] = AND(AND(dash, N(dash, dashn, 3)), AND(N(dash, dashn, 6), N(dash, dashn, 9)));         \
+  out[8] = AND(dot, N(dot, dotn, 5));                                                            \
+  const V hi = x[kHi];                                                                           \
+  const V letters = OR(u, l), letters_p = OR(up, xp[kL]);                                        \
+  const V glue = OR(OR(OR(letters, d), OR(x[kUs], dash)), OR(sl, x[kAt]));                       \
+  const V glue_p = OR(OR(OR(letters_p, dp), OR(xp[kUs], xp[kDash])), OR(xp[kSl], xp[kAt]));      \
+  const V lhn = OR(xn[kL], xn[kHi]);                                                             \
+  const V after = N(OR(OR(l, u), OR(hi, dot)), OR(OR(lhn, xn[kU]), xn[kDot]), 1);                \
+  const V cap = AND(OR(AND(u, after), hi), NOT(P(glue, glue_p, 1)));                             \
+  out[9] = cap;                                                                                  \
+  out[10] = AND(cap, N(OR(l, hi), lhn, 1));                                                      \
+  const V near_letter = OR(P(letters, letters_p, 1), P(letters, letters_p, 2));                  \
+  out[11] = AND(OR(OR(x[kEq], col), phl), near_letter);                                          \
+  out[12] = AND(AND(d, N(sp, xn[kSp], 1)),                                                       \
                 OR(N(u, xn[kU], 2), AND(N(d, dn, 2), OR(N(l, xn[kL], 3), N(l, xn[kL], 4)))));
 
 template <typename Ops>
@@ -361,9 +358,9 @@ void Prefilter::Handle(std::string_view text, size_t w, const Triggers& tr, cons
     const bool compact = end - pos == digits;
     if (digits >= 7 && pos > 0 && p[pos - 1] != '\n') keyword_value(pos);
     // Bare runs of fewer than 13 digits are ids until a context keyword says otherwise.
-    if ((tr.lettered >> (pos - base)) & 1 ? digits >= 6
-                                          : (digits >= 4 && dots >= 3) ||
-                                                (digits >= 9 && !(compact && digits < 13)))
+    if ((tr.lettered >> (pos - base)) & 1
+            ? digits >= 6
+            : (digits >= 4 && dots >= 3) || (digits >= 9 && !(compact && digits < 13)))
       numbers_.push_back({pos, end});
   });
   // A bare number of 7+ digits can still be a value after a keyword ("ssn 123456789").
@@ -443,11 +440,10 @@ __attribute__((target("avx512f,avx512bw,bmi2"))) inline void ClassifyBlockAvx512
   if (base + 64 <= n) {
     x = _mm512_loadu_si512(p + base);
   } else {
-    x = _mm512_maskz_loadu_epi8(_bzhi_u64(~uint64_t{0}, static_cast<unsigned>(n - base)),
-                                p + base);
+    x = _mm512_maskz_loadu_epi8(_bzhi_u64(~uint64_t{0}, static_cast<unsigned>(n - base)), p + base);
   }
 #define VEIL_EQ(c) _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(c))
-#define VEIL_RANGE(lo, len)                                                          \
+#define VEIL_RANGE(lo, len)                                                           \
   _mm512_cmplt_epu8_mask(_mm512_sub_epi8(x, _mm512_set1_epi8(static_cast<char>(lo))), \
                          _mm512_set1_epi8(static_cast<char>(len)))
   out->c[kD] = VEIL_RANGE('0', 10);

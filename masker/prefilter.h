@@ -44,7 +44,7 @@ struct NumberRun {
 
 struct Triggers;  // prefilter.cc
 
-struct Blk;       // prefilter.cc
+struct Blk;  // prefilter.cc
 
 class Prefilter {
  public:

@@ -96,8 +96,8 @@ TEST(MaskerAccuracy, PerEntityPrecisionAndRecall) {
     if (name == "PERSON_NAME" || name == "STREET_ADDRESS") return {0.95, 0.90};
     return {0.99, 0.995};
   };
-  std::printf("\n%-18s %6s %6s %9s %9s %8s  %s\n", "entity", "gold", "pred", "precision",
-              "recall", "exact", "thresholds P/R");
+  std::printf("\n%-18s %6s %6s %9s %9s %8s  %s\n", "entity", "gold", "pred", "precision", "recall",
+              "exact", "thresholds P/R");
   uint64_t tg = 0, tf = 0, tp = 0, tc = 0;
   for (const auto& [name, c] : counts) {
     double p = c.predicted ? double(c.correct) / c.predicted : 1.0;

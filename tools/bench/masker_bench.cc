@@ -16,14 +16,12 @@
 // per-stage costs in masker/GATES.md can be derived. bytes_per_second is what to read; CPU
 // time is the per-core figure on a shared machine.
 #include <benchmark/benchmark.h>
-
-#include <random>
-#include <string>
-#include <vector>
-
 #include <hs.h>
 
 #include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
 
 #include "masker/catalog.h"
 #include "masker/masker.h"
@@ -269,8 +267,9 @@ void Ceiling(benchmark::State& state, bool dense) {
   for (auto _ : state) {
     if (dense) {
       for (size_t pos = 0; pos < text.size(); pos += 64 << 10)
-        hs_scan(db, text.data() + pos, static_cast<unsigned>(std::min<size_t>(64 << 10, text.size() - pos)),
-                0, scratch, on_match, &hits);
+        hs_scan(db, text.data() + pos,
+                static_cast<unsigned>(std::min<size_t>(64 << 10, text.size() - pos)), 0, scratch,
+                on_match, &hits);
     } else {
       for (const auto& b : j.batches)
         hs_scan(db, b.data(), static_cast<unsigned>(b.size()), 0, scratch, on_match, &hits);
@@ -287,31 +286,32 @@ BENCHMARK_CAPTURE(Ceiling, dense, true)->Unit(benchmark::kMillisecond);
 // veilctl mask over TSV: 10 cells a line, ~35% numbers, ~20% dates, ~1% PII.
 std::string MakeTsv(size_t target) {
   std::mt19937 rng(11);
+  auto R = [&](unsigned m) { return static_cast<unsigned>(rng() % m); };
   auto pick = [&](auto& arr) { return std::string(arr[rng() % std::size(arr)]); };
   std::string s;
   char buf[64];
   while (s.size() < target) {
     for (int c = 0; c < 10; ++c) {
       if (c) s += '\t';
-      unsigned r = rng() % 100;
+      unsigned r = R(100);
       if (r < 1) {
         s += pick(kPii);
       } else if (r < 36) {
-        if (rng() % 2)
-          std::snprintf(buf, sizeof(buf), "%u", rng() % 10000000);
+        if (R(2))
+          std::snprintf(buf, sizeof(buf), "%u", R(10000000));
         else
-          std::snprintf(buf, sizeof(buf), "%u.%02u", rng() % 100000, rng() % 100);
+          std::snprintf(buf, sizeof(buf), "%u.%02u", R(100000), R(100));
         s += buf;
       } else if (r < 56) {
-        std::snprintf(buf, sizeof(buf), "2024-%02u-%02u %02u:%02u:%02u", 1 + rng() % 12,
-                      1 + rng() % 28, rng() % 24, rng() % 60, rng() % 60);
+        std::snprintf(buf, sizeof(buf), "2024-%02u-%02u %02u:%02u:%02u", 1 + R(12), 1 + R(28),
+                      R(24), R(60), R(60));
         s += buf;
       } else if (r < 66) {
-        std::snprintf(buf, sizeof(buf), "SKU-%05u-%s", rng() % 100000, rng() % 2 ? "XL" : "BLU");
+        std::snprintf(buf, sizeof(buf), "SKU-%05u-%s", R(100000), R(2) ? "XL" : "BLU");
         s += buf;
       } else {
         s += pick(kWords);
-        if (rng() % 2) s += " " + pick(kWords);
+        if (R(2)) s += " " + pick(kWords);
       }
     }
     s += '\n';
