@@ -168,14 +168,13 @@ def lineage_jdbc(tmp_path_factory):
     return f"{PGJDBC_JAR}{os.pathsep}{out}"
 
 
-def test_pgjdbc_named_statements_binary_results(veil, lineage_jdbc, tmp_path):
-    _, port, _ = veil
+def run_table_client(argv: list[str], tmp_path: Path) -> None:
+    """Runs a client that executes every single statement of the table twice (LineageTable.java,
+    pq_exec_params.c) and checks both runs' rows."""
     chosen = [c for c in lineage_cases.CASES if not c.psql_only]
     script = tmp_path / "statements.sql"
     script.write_text("\n--;;\n".join(c.sql for c in chosen))
-    r = subprocess.run(["java", "-cp", lineage_jdbc, "LineageTable",
-                        f"jdbc:postgresql://{HOST}:{port}/{DB}", USER, "", str(script)],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run([*argv, str(script)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     got: dict[tuple[int, int], list[tuple]] = {}
     current = None
@@ -198,6 +197,23 @@ def test_pgjdbc_named_statements_binary_results(veil, lineage_jdbc, tmp_path):
                                 f"  got      {got.get((n, run))}")
     assert not failures, "\n".join(failures)
     assert not leaks(r.stdout)
+
+
+def test_pgjdbc_named_statements_binary_results(veil, lineage_jdbc, tmp_path):
+    _, port, _ = veil
+    run_table_client(["java", "-cp", lineage_jdbc, "LineageTable",
+                      f"jdbc:postgresql://{HOST}:{port}/{DB}", USER, ""], tmp_path)
+
+
+def test_libpq_unnamed_statements(veil, tmp_path):
+    """PQexecParams: the unnamed statement and its described portal, as most drivers send."""
+    _, port, _ = veil
+    binary = tmp_path / "pq_exec_params"
+    r = subprocess.run(["gcc", "-O1", "-o", str(binary), str(HERE / "lineage" / "pq_exec_params.c"),
+                        "-I/usr/include/postgresql", "-lpq"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    run_table_client([str(binary), f"host={HOST} port={port} dbname={DB} user={USER}"], tmp_path)
 
 
 # ---- randomized: nested transformations of sensitive columns ----------------------------------
