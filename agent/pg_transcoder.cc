@@ -101,6 +101,14 @@ ColumnPlan::Kind KindFor(const masker::ColumnPolicy& policy, bool binary, uint32
 
 std::string Label(const SourceColumn& c) { return c.schema + "." + c.table + "." + c.column; }
 
+// Where the column store keeps a column: a session's temporary schema is pg_temp_N only once the
+// session has made it, so a CREATE TEMP TABLE is written as pg_temp and read back as pg_temp_3.
+// Both are kept as pg_temp: a temporary table another session gives the same name is then
+// masked too, which errs the safe way.
+std::string StoreSchema(const std::string& schema) {
+  return schema.starts_with("pg_temp") ? std::string("pg_temp") : schema;
+}
+
 }  // namespace
 
 PgTranscoder::Sensitivity PgTranscoder::SensitivityOf(const SourceColumn& src) {
@@ -111,13 +119,15 @@ PgTranscoder::Sensitivity PgTranscoder::SensitivityOf(const SourceColumn& src) {
   if (p.action == A::kForce || p.has_hint) return {true, p.entity};
   if (columns_) {
     auto learned = columns_->Learned(
-        columns_->Track({endpoint_, database_, src.schema, src.table, src.column}));
+        columns_->Track({endpoint_, database_, StoreSchema(src.schema), src.table, src.column}));
     if (learned) {
+      const bool written = learned->source == ColumnSource::kLineage;
       const auto& det = *profile_->detector();
       for (size_t e = 0; e < masker::kMaxEntities; ++e)
         if (det.EntityName(static_cast<uint8_t>(e)) == learned->entity)
-          return {true, static_cast<uint8_t>(e)};
-      return {true, static_cast<uint8_t>(masker::kMaxEntities)};  // an entity this profile lacks
+          return {true, static_cast<uint8_t>(e), written};
+      // An entity this profile lacks.
+      return {true, static_cast<uint8_t>(masker::kMaxEntities), written};
     }
   }
   return {};
@@ -132,9 +142,9 @@ void PgTranscoder::NoteWrites(const sql::StatementAnalysis& st) {
       std::string_view entity = s.entity < masker::kMaxEntities
                                     ? profile_->detector()->EntityName(s.entity)
                                     : std::string_view("MASKED");
-      columns_->MarkLineage(
-          columns_->Track({endpoint_, database_, w.column.schema, w.column.table, w.column.column}),
-          entity);
+      columns_->MarkLineage(columns_->Track({endpoint_, database_, StoreSchema(w.column.schema),
+                                             w.column.table, w.column.column}),
+                            entity);
       break;
     }
   }
@@ -156,7 +166,8 @@ void PgTranscoder::PlanDirect(const SourceColumn& base, bool text_like, ColumnPl
   }
   c->label = Label(base);
   if (columns_ && c->policy.action == masker::ColumnPolicy::Action::kScan && !c->policy.has_hint)
-    c->learn = columns_->Track({endpoint_, database_, base.schema, base.table, base.column});
+    c->learn =
+        columns_->Track({endpoint_, database_, StoreSchema(base.schema), base.table, base.column});
 }
 
 // A value computed from sensitive columns, or one the analysis could not follow: replaced
@@ -251,8 +262,19 @@ ResultPlan PgTranscoder::PlanFor(const Description& d, std::span<const int16_t> 
             break;
           }
       }
-      PlanDirect(base, text_like, &c);
-      c.kind = KindFor(c.policy, binary, f.type_oid);
+      if (SensitivityOf(base).written) {
+        // A column that holds values derived from a sensitive one (CREATE TABLE AS, INSERT …
+        // SELECT, UPDATE … SET x = f(ssn)): whatever they look like now, they are replaced
+        // whole, as the expression that made them would have been.
+        ColumnLineage derived;
+        derived.kind = K::kDerived;
+        derived.sources = {base};
+        c.label = Label(base);
+        PlanReplaced(derived, f.type_oid, binary, &c);
+      } else {
+        PlanDirect(base, text_like, &c);
+        c.kind = KindFor(c.policy, binary, f.type_oid);
+      }
     } else if (l && l->kind == K::kDerived &&
                std::none_of(l->sources.begin(), l->sources.end(),
                             [&](const SourceColumn& s) { return SensitivityOf(s).sensitive; })) {

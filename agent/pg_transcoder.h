@@ -230,6 +230,7 @@ class PgTranscoder {
   struct Sensitivity {
     bool sensitive = false;
     uint8_t entity = 0;
+    bool written = false;  // a statement wrote a sensitive column's derived values into it
   };
   Sensitivity SensitivityOf(const SourceColumn& c);
   void PlanDirect(const SourceColumn& base, bool text_like, ColumnPlan* c);

@@ -423,6 +423,17 @@ def test_side_channels_are_refused_and_laundering_is_masked(pg, scratch_db, star
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["[EMAIL]", NULL], r.stdout
     assert "moc.elpmaxe" not in r.stdout.lower()
+    # Read back unchanged too, though a reversed address no longer looks like one; and a
+    # temporary table (written as pg_temp, read back as pg_temp_N), with the SSN that content
+    # scanning lets pass (078-05-1120, never issued), each statement a message of its own.
+    r = psql_db(port, scratch_db,
+                "SELECT v FROM scratch WHERE id = 1;"
+                "CREATE TEMP TABLE held AS SELECT id, ssn AS x, ssn || '' AS y FROM customers;"
+                "SELECT x, y FROM held WHERE id = 2;"
+                "SELECT x FROM pg_temp.held WHERE id = 2;")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["[EMAIL]", "[US_SSN]|[US_SSN]", "[US_SSN]"], r.stdout
+    assert "moc.elpmaxe" not in r.stdout.lower() and not leaks(r.stdout)
     # Events say which columns lineage masked, without any value (written just after the
     # client's answer: polled).
     import time
