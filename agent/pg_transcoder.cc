@@ -345,6 +345,13 @@ std::string Lower(std::string_view s) {
 
 }  // namespace
 
+std::optional<uint32_t> PgTranscoder::ColumnType(const SourceColumn& c) const {
+  if (const sql::CatalogRelation* rel = analysis_.catalog().Find(c.schema, c.table))
+    for (const auto& col : rel->columns)
+      if (col.name == c.column) return col.type_oid;
+  return std::nullopt;
+}
+
 std::optional<std::string> PgTranscoder::CopyColumnLookup(const pg::Query& query) {
   // COPY <table> [ (columns) ] TO STDOUT [ … ]: only the table form needs the catalog.
   std::string q = Lower(query.sql);
@@ -1030,12 +1037,22 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
             if (analyzer_) {
               Description d;
               d.fields.resize(m.column_formats.size());
+              const StatementLineage* lineage = CurrentQueryStatement();
+              const bool fits =
+                  lineage && lineage->analyzed && lineage->result.columns.size() == d.fields.size();
               for (size_t c = 0; c < d.fields.size(); ++c) {
                 d.fields[c].type_oid = kText;
                 if (lookup_columns_.size() == d.fields.size())
                   d.fields[c].name = lookup_columns_[c];
+                // A base column's own type, so that a masked date or number is written as
+                // \N, as a SELECT gets NULL, and a dump of it restores.
+                if (fits) {
+                  const ColumnLineage& l = lineage->result.columns[c];
+                  if (l.kind == ColumnLineage::Kind::kDirect && l.sources.size() == 1)
+                    if (auto type = ColumnType(l.sources[0])) d.fields[c].type_oid = *type;
+                }
               }
-              copy_plan_ = PlanFor(d, {}, CurrentQueryStatement());
+              copy_plan_ = PlanFor(d, {}, lineage);
             } else if (!lookup_columns_.empty() &&
                        lookup_columns_.size() == m.column_formats.size() &&
                        m.format == pg::kFormatText) {

@@ -233,6 +233,7 @@ class PgTranscoder {
     bool written = false;  // a statement wrote a sensitive column's derived values into it
   };
   Sensitivity SensitivityOf(const SourceColumn& c);
+  std::optional<uint32_t> ColumnType(const SourceColumn& c) const;  // from the catalog
   void PlanDirect(const SourceColumn& base, bool text_like, ColumnPlan* c);
   void PlanReplaced(const ColumnLineage& l, uint32_t type_oid, bool binary, ColumnPlan* c);
   void AppendReplacement(const ColumnPlan& plan, std::string_view value, std::string* out);

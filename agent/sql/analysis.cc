@@ -98,6 +98,11 @@ const std::set<std::string, std::less<>> kDataCatalogs = {
     "pg_statistic",          "pg_stats",      "pg_stats_ext", "pg_stats_ext_exprs",
     "pg_statistic_ext_data", "pg_largeobject"};
 
+// The system columns every stored relation has besides its own (PostgreSQL 15; oid is an
+// ordinary column since 12).
+const std::set<std::string, std::less<>> kSystemColumns = {"tableoid", "ctid", "xmin",
+                                                           "cmin",     "xmax", "cmax"};
+
 // Set-returning functions of one result column, by name.
 const std::set<std::string, std::less<>> kScalarSrfs = {"generate_series",
                                                         "generate_subscripts",
@@ -178,6 +183,7 @@ struct Item {
   std::vector<Col> cols;
   bool shape_known = true;  // false: unknown relation or function: any column name resolves
   Lin any;                  // the lineage of a reference to it when !shape_known
+  bool stored = false;      // a stored relation: it has system columns (tableoid, ctid, xmin…)
 };
 
 struct CteDef {
@@ -327,6 +333,7 @@ void Analyzer::RangeVarItem(const pg_query::RangeVar& rv, Scope* scope, std::vec
     } else if (rel->IsView()) {
       item.cols = ViewColumns(*rel);
     } else {
+      item.stored = true;
       for (const auto& c : rel->columns)
         item.cols.push_back({c.name, Lin::Direct({rel->schema, rel->name, c.name})});
     }
@@ -783,6 +790,11 @@ Lin Analyzer::ColumnRef(const pg_query::ColumnRef& c, const Scope& scope) {
       Read(*hit);
       return *hit;
     }
+    // A system column (pg_dump reads tableoid of every catalog it dumps): where the row is
+    // stored and by which transaction, never a value of it.
+    if (kSystemColumns.contains(col))
+      for (const auto& item : s->items)
+        if (item.stored && (table.empty() || item.name == table)) return Lin::Const();
     // A whole-row reference by the item's name (SELECT c FROM customers c).
     if (table.empty()) {
       for (const auto& item : s->items)
