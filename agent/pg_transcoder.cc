@@ -345,6 +345,53 @@ std::string Lower(std::string_view s) {
 
 }  // namespace
 
+namespace {
+
+// Whether every piece an error's texts quote ("…", "" for a quote inside) is in the statement
+// (compared in lower case: PostgreSQL folds identifiers) or made of names the catalog holds
+// (customers.email), and its internal query, if any, is the statement's own text.
+bool QuotesOnlyKnownText(const pg::ResponseFields& fields, std::string_view statement,
+                         const sql::CatalogSnapshot& catalog) {
+  const std::string stmt = Lower(statement);
+  auto known = [&](std::string_view piece) {
+    if (piece.empty() || stmt.find(Lower(piece)) != std::string::npos) return true;
+    size_t start = 0;
+    while (start <= piece.size()) {
+      size_t dot = piece.find('.', start);
+      if (dot == std::string_view::npos) dot = piece.size();
+      if (!catalog.KnowsName(piece.substr(start, dot - start))) return false;
+      start = dot + 1;
+    }
+    return true;
+  };
+  std::string_view query = fields.Get(pg::field::kInternalQuery);
+  if (!query.empty() && stmt.find(Lower(query)) == std::string::npos) return false;
+  for (char code : {pg::field::kMessage, pg::field::kDetail, pg::field::kHint, pg::field::kWhere}) {
+    std::string_view text = fields.Get(code);
+    size_t i = 0;
+    while ((i = text.find('"', i)) != std::string_view::npos) {
+      std::string piece;
+      size_t j = i + 1;
+      for (; j < text.size(); ++j) {
+        if (text[j] != '"') {
+          piece.push_back(text[j]);
+        } else if (j + 1 < text.size() && text[j + 1] == '"') {
+          piece.push_back('"');
+          ++j;
+        } else {
+          break;
+        }
+      }
+      if (j >= text.size()) return false;  // unbalanced: not a quote PostgreSQL wrote
+      if (!known(piece)) return false;
+      i = j + 1;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 std::optional<uint32_t> PgTranscoder::ColumnType(const SourceColumn& c) const {
   if (const sql::CatalogRelation* rel = analysis_.catalog().Find(c.schema, c.table))
     for (const auto& col : rel->columns)
@@ -699,13 +746,29 @@ void PgTranscoder::MaskResponse(pg::ResponseFields* fields, bool notice) {
   std::string_view state = fields->Get(pg::field::kSqlState);
   const bool data_class = notice || state.starts_with("22") || state.starts_with("23") ||
                           state.starts_with("P0") || state.starts_with("XX");
-  if (data_class && StatementReadsSensitive()) {
+  const bool reads_sensitive = StatementReadsSensitive();
+  // Any other error quotes names, and a name can be a value too: full_name::regclass says
+  // relation "Margaret Okonkwo" does not exist, reverse(ssn)::regtype quotes the reversed
+  // number, a query_to_xml built from a column names it in its QUERY. Such texts pass only
+  // when everything they quote is the statement's own text or a name the catalog holds.
+  const bool foreign_quotes =
+      reads_sensitive && !data_class &&
+      !QuotesOnlyKnownText(*fields,
+                           open_statements_.empty() ? "" : open_statements_.front().record.text,
+                           analysis_.catalog());
+  if ((data_class && reads_sensitive) || foreign_quotes) {
     std::string code(state.empty() ? "00000" : state);
-    for (char f : kTextFields)
-      if (!fields->Get(f).empty())
-        fields->Set(f, f == pg::field::kMessage ? "veil: text withheld (SQLSTATE " + code +
-                                                      "): the statement reads sensitive columns"
-                                                : std::string());
+    auto& all = fields->fields;
+    all.erase(std::remove_if(all.begin(), all.end(),
+                             [](const pg::ResponseField& f) {
+                               return f.code == pg::field::kInternalPosition ||
+                                      (f.code != pg::field::kMessage &&
+                                       std::find(std::begin(kTextFields), std::end(kTextFields),
+                                                 f.code) != std::end(kTextFields));
+                             }),
+              all.end());
+    fields->Set(pg::field::kMessage, "veil: text withheld (SQLSTATE " + code +
+                                         "): the statement reads sensitive columns");
     ++stats_.values_masked;
     return;
   }

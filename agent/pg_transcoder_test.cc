@@ -476,6 +476,44 @@ TEST(PgTranscoderLineage, ValueErrorsOfStatementsReadingSensitiveColumnsLoseThei
             "syntax error at or near \"selec\"");
 }
 
+TEST(PgTranscoderLineage, ErrorsQuotingWhatTheStatementDoesNotSayLoseTheirTexts) {
+  FixedAnalyzer a;
+  a.Add({Derived({{"customers", "ssn"}})});
+  a.lineage->back().reads = {{"public", "customers", "ssn"}};
+  PgTranscoder t(Profile(), 42, "abcd");
+  t.SetAnalyzer(a.Fn());
+  auto answer = [&](std::string_view sql, pg::ErrorResponse e) {
+    t.OnFrontend(pg::Query{std::string(sql)});
+    std::vector<uint8_t> in;
+    Put(e, &in);
+    Put(pg::ReadyForQuery{'I'}, &in);
+    auto msgs = Through(t, in);
+    return std::get<pg::ErrorResponse>(msgs.at(0));
+  };
+  // A name made of a value: the reversed SSN, which content scanning cannot recognise.
+  auto e = pg::MakeError(pg::Severity::kError, "42601", "syntax error at or near \"4321\"");
+  e.Set(pg::field::kWhere, "invalid type name \"4321-22-635\"");
+  auto got = answer("select reverse(ssn)::regtype from customers", e);
+  EXPECT_EQ(got.Get(pg::field::kSqlState), "42601");
+  EXPECT_EQ(got.Get(pg::field::kMessage),
+            "veil: text withheld (SQLSTATE 42601): the statement reads sensitive columns");
+  EXPECT_EQ(got.fields.end(), std::find_if(got.fields.begin(), got.fields.end(),
+                                           [](auto& f) { return f.code == pg::field::kWhere; }));
+  // A query built from a value, run by query_to_xml: its QUERY and the name it quotes.
+  e = pg::MakeError(pg::Severity::kError, "42P01",
+                    "missing FROM-clause entry for table \"margaret\"");
+  e.Set(pg::field::kInternalQuery, "select margaret.okonkwo@example.com");
+  e.Set(pg::field::kInternalPosition, "8");
+  got = answer("select query_to_xml('select ' || ssn, true, false, '') from customers", e);
+  EXPECT_EQ(got.Get(pg::field::kInternalQuery), "");
+  EXPECT_EQ(got.Get(pg::field::kInternalPosition), "");
+  EXPECT_NE(got.Get(pg::field::kMessage).find("text withheld"), std::string_view::npos);
+  // A typo quotes the statement's own text (folded to lower case): it keeps its text.
+  got = answer("select EMIAL from customers",
+               pg::MakeError(pg::Severity::kError, "42703", "column \"emial\" does not exist"));
+  EXPECT_EQ(got.Get(pg::field::kMessage), "column \"emial\" does not exist");
+}
+
 TEST(PgTranscoderStatements, SimpleQueryRecordsRowsAndMaskedCounts) {
   PgTranscoder t(Profile(), 42, "abcd");
   t.OnFrontend(pg::Query{"select email, notes from customers where id < 3"});

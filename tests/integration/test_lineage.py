@@ -524,3 +524,23 @@ def test_pg_dump_through_veild_restores_with_no_raw_value(veil, lineage_db, tmp_
         assert counted.stdout.split() == ["3/3"], counted.stdout
     finally:
         lineage_db.psql(f"DROP DATABASE IF EXISTS {target} WITH (FORCE);", dbname="postgres")
+
+
+def test_errors_quote_no_value_and_keep_a_typo_useful(veil):
+    """An error can quote a name made of a value (a cast to regtype or regclass, a role, a
+    query built from a column): its text is withheld. A typo keeps its text and hint."""
+    _, port, _ = veil
+    for sql in ["SELECT reverse(ssn)::regtype FROM customers WHERE id = 1",
+                "SELECT translate(full_name, ' ', '_')::regclass FROM customers WHERE id = 1",
+                "SELECT has_table_privilege(reverse(email), 'customers', 'select')"
+                " FROM customers WHERE id = 1",
+                "SELECT query_to_xml('select ' || reverse(email), true, false, '')"
+                " FROM customers WHERE id = 1"]:
+        r = psql(port, sql + ";")
+        assert r.returncode != 0, sql
+        assert "veil: text withheld (SQLSTATE " in r.stderr, (sql, r.stderr)
+        assert "4321" not in r.stderr and "okonkwo" not in r.stderr.lower(), r.stderr
+        assert "Okonkwo" not in r.stderr and not leaks(r.stderr), r.stderr
+    r = psql(port, "SELECT emial FROM customers;")
+    assert 'column "emial" does not exist' in r.stderr, r.stderr
+    assert 'Perhaps you meant to reference the column "customers.email"' in r.stderr, r.stderr
