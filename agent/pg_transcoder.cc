@@ -727,7 +727,7 @@ bool PgTranscoder::StatementReadsSensitive() {
   } else {
     return false;  // an answer to Parse, Bind, or the session itself: no data read yet
   }
-  if (!l || !l->analyzed) return true;
+  if (!l || !l->analyzed || l->opaque) return true;
   for (const auto& c : l->reads)
     if (SensitivityOf(c).sensitive) return true;
   for (const auto& col : l->result.columns)

@@ -544,3 +544,25 @@ def test_errors_quote_no_value_and_keep_a_typo_useful(veil):
     r = psql(port, "SELECT emial FROM customers;")
     assert 'column "emial" does not exist' in r.stderr, r.stderr
     assert 'Perhaps you meant to reference the column "customers.email"' in r.stderr, r.stderr
+
+
+def test_a_function_that_reads_and_raises_is_withheld(pg, scratch_db, start_veild, tmp_path):
+    """An application's own function may read a sensitive column and raise what it read, from
+    a WHERE clause where no result column shows it: its error and notice texts are withheld."""
+    port = free_port()
+    (tmp_path / "state").mkdir()
+    (tmp_path / "run").mkdir()
+    pg.psql("CREATE FUNCTION audit_check() RETURNS int LANGUAGE plpgsql AS $$ DECLARE v text;"
+            " BEGIN SELECT reverse(ssn) INTO v FROM customers WHERE id = 1;"
+            " RAISE NOTICE 'seen %', v; IF v IS NOT NULL THEN RAISE EXCEPTION 'bad %', v;"
+            " END IF; RETURN 1; END $$;"
+            "CREATE FUNCTION ssn_of(i int) RETURNS text LANGUAGE sql AS"
+            " $$ SELECT reverse(ssn) FROM customers WHERE id = i $$;", dbname=scratch_db)
+    start_veild(config(tmp_path, pg, port))
+    for sql in ["SELECT 1 WHERE audit_check() > 0",
+                "SELECT 1 WHERE ssn_of(1)::int > 0",
+                "SELECT count(*) FROM orders WHERE ssn_of(1) = sku::text || ssn_of(1)::int"]:
+        r = psql_db(port, scratch_db, sql + ";")
+        assert r.returncode != 0, sql
+        assert "veil: text withheld (SQLSTATE " in r.stderr, (sql, r.stderr)
+        assert "4321" not in r.stderr, r.stderr
