@@ -274,6 +274,11 @@ class Session {
       sql = q->sql;
     else if (auto* p = std::get_if<pg::Parse>(&msg))
       sql = p->query;
+    else if (std::holds_alternative<pg::FunctionCall>(msg))
+      // The function-call sub-protocol (libpq's PQfn) runs any function by its oid with no
+      // statement to analyse, and its answer carries no column to mask: query_to_xml('select
+      // ssn from customers') would come back raw, lo_unlink would write under a read grant.
+      return {"veil: statement blocked by guardrail fastpath", "fastpath"};
     else
       return {};
     const bool read = grant_ && grant_->access == grants::Grant::Access::kRead;
@@ -423,6 +428,11 @@ class Session {
           if (auto* p = std::get_if<pg::Parse>(&msg)) {
             replacement = pg::Parse{p->statement, raise, {}};
             transcoder_->NoteBlocked(p->query, guardrail);
+          } else if (auto* f = std::get_if<pg::FunctionCall>(&msg)) {
+            // Answered as the call would be: an error, then ReadyForQuery.
+            transcoder_->NoteBlocked("-- function call, oid " + std::to_string(f->function_oid),
+                                     guardrail);
+            replacement = pg::Query{raise};
           } else {
             transcoder_->NoteBlocked(std::get<pg::Query>(msg).sql, guardrail);
             replacement = pg::Query{raise};

@@ -566,3 +566,20 @@ def test_a_function_that_reads_and_raises_is_withheld(pg, scratch_db, start_veil
         assert r.returncode != 0, sql
         assert "veil: text withheld (SQLSTATE " in r.stderr, (sql, r.stderr)
         assert "4321" not in r.stderr, r.stderr
+
+
+def test_function_call_protocol_is_refused_and_the_session_goes_on(veil, tmp_path):
+    """libpq's PQfn runs a function by oid with no statement around it: query_to_xml would
+    send every SSN back raw. veild refuses the call; the session answers the next query."""
+    _, port, _ = veil
+    binary = tmp_path / "pq_fastpath"
+    r = subprocess.run(["gcc", "-O1", "-o", str(binary), str(HERE / "lineage" / "pq_fastpath.c"),
+                        "-I/usr/include/postgresql", "-lpq"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([str(binary), f"host={HOST} port={port} dbname={DB} user={USER}"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "fastpath error: ERROR:  veil: statement blocked by guardrail fastpath" in r.stdout
+    assert "after: 42" in r.stdout
+    assert not leaks(r.stdout), r.stdout
