@@ -5,6 +5,7 @@
 
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
+#include <cctype>
 #include <cstring>
 #include <ctime>
 #include <vector>
@@ -206,6 +207,17 @@ class Session {
               .grant_id = grant_ ? grant_->id : "",
               .application_name = std::string(startup.Get("application_name").value_or(""))};
       if (!refusal.fatal.empty()) co_return refusal;
+      // A replication connection streams WAL and base backups (pg_basebackup): the tables'
+      // own pages, which no result masking sees. Only PostgreSQL's "off" spellings pass.
+      if (auto rep = startup.Get("replication")) {
+        std::string v(*rep);
+        for (char& ch : v) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        if (v != "false" && v != "off" && v != "no" && v != "0")
+          co_return PumpEnd{
+              "veil: replication connections are refused: WAL and base backups "
+              "cannot be masked",
+              "28000"};
+      }
       // The masking profile: the grant's own if it names one, else the endpoint's.
       auto profile = ep_->profile;
       if (grant_ && !grant_->masking.empty() && ep_->profiles) {

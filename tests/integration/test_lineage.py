@@ -583,3 +583,23 @@ def test_function_call_protocol_is_refused_and_the_session_goes_on(veil, tmp_pat
     assert "fastpath error: ERROR:  veil: statement blocked by guardrail fastpath" in r.stdout
     assert "after: 42" in r.stdout
     assert not leaks(r.stdout), r.stdout
+
+
+def test_replication_connections_are_refused(veil, tmp_path):
+    """pg_basebackup and replication=database would stream the tables' own pages: refused at
+    startup; replication=off is an ordinary session."""
+    _, port, _ = veil
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    r = subprocess.run(["pg_basebackup", "-h", HOST, "-p", str(port), "-U", "postgres", "-D",
+                        str(tmp_path / "bb"), "-Ft", "-X", "none"], capture_output=True,
+                       text=True, timeout=60, env=env)
+    assert r.returncode != 0
+    assert "veil: replication connections are refused" in r.stderr, r.stderr
+    assert not (tmp_path / "bb" / "base.tar").exists()
+    for value, ok in [("database", False), ("true", False), ("off", True)]:
+        r = subprocess.run(["psql", "-X", "-A", "-t", "-c", "SELECT 40 + 2", "-d",
+                            f"host={HOST} port={port} dbname={DB} user={USER} "
+                            f"replication={value}"], capture_output=True, text=True, timeout=30,
+                           env=env)
+        assert (r.returncode == 0) == ok, (value, r.stderr)
+        assert ("42" in r.stdout) == ok
