@@ -453,6 +453,19 @@ class Session {
           cin_.Consume(n);  // the blocked statement itself is never sent
           continue;
         }
+        // Content before derivation: a sample of the text columns a statement derives values
+        // from, when veild has not seen their content yet (see ContentSample).
+        {
+          std::string_view sql;
+          if (auto* q = std::get_if<pg::Query>(&msg)) sql = q->sql;
+          if (auto* p = std::get_if<pg::Parse>(&msg)) sql = p->query;
+          if (!sql.empty())
+            if (auto sample = transcoder_->ContentSample(sql)) {
+              if (!co_await Inject(pg::Query{*sample}, &total)) co_return PumpEnd{};
+              auto again = dec.Decode(cin_.filled(), &n, &msg);
+              if (!again.ready()) co_return PumpEnd{"veil: internal error", "08006"};
+            }
+        }
         if (auto* q = std::get_if<pg::Query>(&msg)) {
           if (auto lookup = transcoder_->CopyColumnLookup(*q)) {
             // Forward what precedes this Query, then veil's catalog lookup, then the Query.

@@ -276,8 +276,8 @@ ResultPlan PgTranscoder::PlanFor(const Description& d, std::span<const int16_t> 
         c.kind = KindFor(c.policy, binary, f.type_oid);
       }
     } else if (l && l->kind == K::kDerived &&
-               std::none_of(l->sources.begin(), l->sources.end(),
-                            [&](const SourceColumn& s) { return SensitivityOf(s).sensitive; })) {
+               std::all_of(l->sources.begin(), l->sources.end(),
+                           [&](const SourceColumn& s) { return DerivationSafe(s); })) {
       // Computed from nothing sensitive: scanned by content, as any value.
       c.policy = profile_->PolicyFor({.column = f.name, .text_like = text_like});
       c.kind = KindFor(c.policy, binary, f.type_oid);
@@ -399,6 +399,93 @@ std::optional<uint32_t> PgTranscoder::ColumnType(const SourceColumn& c) const {
   return std::nullopt;
 }
 
+namespace {
+
+std::string QuoteIdent(std::string_view name) {
+  std::string q = "\"";
+  for (char ch : name) {
+    if (ch == '"') q.push_back('"');
+    q.push_back(ch);
+  }
+  q.push_back('"');
+  return q;
+}
+
+bool CatalogSchema(std::string_view schema) {
+  return schema == "pg_catalog" || schema == "information_schema";
+}
+
+}  // namespace
+
+bool PgTranscoder::DerivationSafe(const SourceColumn& c) {
+  if (SensitivityOf(c).sensitive) return false;
+  if (!columns_ || CatalogSchema(c.schema)) return true;
+  auto type = ColumnType(c);
+  if (type && NonText(*type)) return true;  // numbers, dates: nothing to recognise by content
+  auto content = columns_->ContentOf(
+      columns_->Track({endpoint_, database_, StoreSchema(c.schema), c.table, c.column}));
+  if (content.masked > 0) return false;  // some of its values were sensitive
+  return content.sampled || content.observed >= kSampleRows;
+}
+
+std::optional<std::string> PgTranscoder::ContentSample(std::string_view sql) {
+  if (!columns_ || !analyzer_ || !ready_ || sample_pending_ || !pending_.empty() ||
+      tx_status_ != 'I' || !analysis_.has_catalog())
+    return std::nullopt;
+  auto a = analysis_.Analyze(sql);
+  if (!a->parsed) return std::nullopt;
+  // Table → its columns to sample, in first-seen order.
+  std::vector<std::pair<const sql::CatalogRelation*, std::vector<const sql::CatalogColumn*>>>
+      tables;
+  auto want = [&](const sql::BaseColumn& b) {
+    if (CatalogSchema(b.schema)) return;
+    const sql::CatalogRelation* rel = analysis_.catalog().Find(b.schema, b.table);
+    if (!rel || rel->IsView()) return;
+    const sql::CatalogColumn* col = nullptr;
+    for (const auto& c : rel->columns)
+      if (c.name == b.column) col = &c;
+    if (!col || NonText(col->type_oid)) return;
+    SourceColumn src{b.schema, b.table, b.column};
+    if (SensitivityOf(src).sensitive) return;  // replaced whole anyway
+    ColumnStore::Entry* e =
+        columns_->Track({endpoint_, database_, StoreSchema(b.schema), b.table, b.column});
+    auto content = columns_->ContentOf(e);
+    if (content.sampled || content.observed >= kSampleRows || content.masked > 0 ||
+        sample_tried_.contains(e))
+      return;
+    auto t = std::find_if(tables.begin(), tables.end(), [&](auto& x) { return x.first == rel; });
+    if (t == tables.end()) t = tables.insert(tables.end(), {rel, {}});
+    if (std::find(t->second.begin(), t->second.end(), col) == t->second.end())
+      t->second.push_back(col);
+  };
+  for (const auto& st : a->statements)
+    for (const auto* s : {&st, st.inner.get()}) {
+      if (!s) continue;
+      for (const auto& c : s->columns)
+        if (c.kind == sql::OutputColumn::Kind::kDerived)
+          for (const auto& b : c.sources) want(b);
+    }
+  if (tables.empty()) return std::nullopt;
+  std::string q;
+  sample_sets_.clear();
+  for (const auto& [rel, cols] : tables) {
+    q += "SELECT ";
+    std::vector<ColumnStore::Entry*> set;
+    for (size_t i = 0; i < cols.size(); ++i) {
+      q += (i ? ", " : "") + QuoteIdent(cols[i]->name) + "::pg_catalog.text";
+      auto* e = columns_->Track(
+          {endpoint_, database_, StoreSchema(rel->schema), rel->name, cols[i]->name});
+      sample_tried_.insert(e);
+      set.push_back(e);
+    }
+    q += " FROM " + QuoteIdent(rel->schema) + "." + QuoteIdent(rel->name) + " LIMIT " +
+         std::to_string(kSampleRows) + ";";
+    sample_sets_.push_back(std::move(set));
+  }
+  sample_pending_ = true;
+  return q;
+}
+
 std::optional<std::string> PgTranscoder::CopyColumnLookup(const pg::Query& query) {
   // COPY <table> [ (columns) ] TO STDOUT [ … ]: only the table form needs the catalog.
   std::string q = Lower(query.sql);
@@ -452,6 +539,45 @@ bool PgTranscoder::ConsumeLookup(const pg::BackendMessage& m) {
           d.plan.reset();
           d.lineage.reset();
         }
+    }
+    return true;
+  }
+  if (!pending_.empty() && pending_.front().kind == Expect::kSample) {
+    if (std::holds_alternative<pg::RowDescription>(m)) {  // the next table's sample
+      ++sample_next_;
+      sample_counts_.assign(
+          sample_next_ <= sample_sets_.size() ? sample_sets_[sample_next_ - 1].size() : 0, {});
+    } else if (auto* row = std::get_if<pg::DataRowView>(&m)) {
+      for (size_t c = 0; c < row->columns.size() && c < sample_counts_.size(); ++c) {
+        if (row->columns[c].is_null) continue;
+        ++sample_counts_[c].values;
+        masker_.Scan(row->columns[c].data);
+        if (masker_.findings().empty()) continue;
+        std::string_view entity = profile_->detector()->EntityName(masker_.findings()[0].entity);
+        auto& mk = sample_counts_[c].masked;
+        auto it = std::find_if(mk.begin(), mk.end(), [&](auto& x) { return x.first == entity; });
+        if (it == mk.end())
+          mk.emplace_back(entity, 1);
+        else
+          ++it->second;
+      }
+    } else if (std::holds_alternative<pg::CommandComplete>(m)) {
+      // This table's sample is complete: what it showed is the columns' content.
+      if (sample_next_ >= 1 && sample_next_ <= sample_sets_.size()) {
+        const auto& set = sample_sets_[sample_next_ - 1];
+        for (size_t c = 0; c < set.size() && c < sample_counts_.size(); ++c) {
+          columns_->Observe(set[c], sample_counts_[c].values, sample_counts_[c].masked);
+          columns_->MarkSampled(set[c]);
+        }
+      }
+      sample_counts_.clear();
+    } else if (std::holds_alternative<pg::ErrorResponse>(m)) {
+      sample_counts_.clear();  // what was not sampled stays unknown: derived values masked
+    } else if (auto* ready = std::get_if<pg::ReadyForQuery>(&m)) {
+      tx_status_ = ready->transaction_status;
+      pending_.pop_front();
+      sample_sets_.clear();
+      sample_counts_.clear();
     }
     return true;
   }
@@ -563,6 +689,12 @@ void PgTranscoder::OnFrontend(const pg::FrontendMessage& message) {
             lookup_pending_ = false;
             lookup_columns_.clear();
             pending_.push_back({Expect::kLookup, {}});
+            return;
+          }
+          if (sample_pending_) {  // the Query ContentSample returned
+            sample_pending_ = false;
+            sample_next_ = 0;
+            pending_.push_back({Expect::kSample, {}});
             return;
           }
           pending_.push_back({Expect::kQuery, std::string(m.sql)});

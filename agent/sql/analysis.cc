@@ -263,6 +263,7 @@ class Analyzer {
   std::string CreationSchema(const pg_query::RangeVar& rel) const;
 
   std::string ColumnName(const Node& val) const;
+  bool SameText(const Lin& arg, const pg_query::TypeName& type) const;
 
   const CatalogSnapshot& cat_;
   StatementAnalysis* out_;
@@ -713,6 +714,25 @@ std::vector<Col> Analyzer::TargetList(const google::protobuf::RepeatedPtrField<N
   return out;
 }
 
+// A cast that changes a text-like column's type but not its text (payload::text, a driver's
+// email::varchar): the value is still the column's own, masked as a direct reference.
+bool Analyzer::SameText(const Lin& arg, const pg_query::TypeName& type) const {
+  static const std::set<std::string, std::less<>> kTextTypes = {"text", "varchar", "json", "jsonb"};
+  static const std::set<uint32_t> kTextOids = {25, 1043, 114, 3802};  // text varchar json jsonb
+  if (arg.kind != Kind::kDirect || arg.sources.size() != 1 || type.typmods_size() > 0 ||
+      type.array_bounds_size() > 0 || type.names_size() == 0)
+    return false;
+  const std::string name = Str(type.names(type.names_size() - 1));
+  if (type.names_size() > 1 && Str(type.names(0)) != "pg_catalog") return false;
+  if (!kTextTypes.contains(name) && name != "character varying") return false;
+  const auto& src = arg.sources[0];
+  const CatalogRelation* rel = cat_.Find(src.schema, src.table);
+  if (!rel) return false;
+  for (const auto& c : rel->columns)
+    if (c.name == src.column) return kTextOids.contains(c.type_oid);
+  return false;
+}
+
 std::string Analyzer::ColumnName(const Node& v) const {
   if (v.has_column_ref()) {
     const auto& f = v.column_ref().fields();
@@ -929,8 +949,10 @@ Lin Analyzer::Expr(const Node& n, const Scope& scope) {
       return Lin::Const();
     case Node::kColumnRef:
       return ColumnRef(n.column_ref(), scope);
-    case Node::kTypeCast:
-      return Expr(n.type_cast().arg(), scope).Derived();
+    case Node::kTypeCast: {
+      Lin arg = Expr(n.type_cast().arg(), scope);
+      return SameText(arg, n.type_cast().type_name()) ? arg : arg.Derived();
+    }
     case Node::kCollateClause:
       return Expr(n.collate_clause().arg(), scope);  // the same value, compared differently
     case Node::kNamedArgExpr:

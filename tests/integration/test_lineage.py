@@ -456,10 +456,17 @@ def test_discover_and_columns_learn_what_a_column_holds(pg, scratch_db, start_ve
     sock = str(tmp_path / "run" / "veil.sock")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     env.update(PGUSER=USER, PGDATABASE=scratch_db)
-    # Before: memo is an innocent name; upper(memo) is only content-scanned.
+    # memo is an innocent name, and a derived value no longer looks like an address: veild
+    # samples memo's content before the first statement that derives from it, finds addresses
+    # and masks the derived column whole, also where a row holds none. A column whose sample is
+    # clean keeps its derived values; in a transaction (no sample taken) an unseen one does not.
     before = psql_db(port, scratch_db, "SELECT upper(memo) FROM contacts WHERE id IN (1, 3) "
-                                       "ORDER BY id;")
-    assert before.stdout.split("\n")[:2] == ["CALL BACK ON MONDAY", "[EMAIL]"], before.stdout
+                                       "ORDER BY id; SELECT upper(status) FROM orders WHERE id = 1;"
+                                       "BEGIN; SELECT reverse(sku) FROM orders WHERE id = 1; COMMIT;")
+    assert before.returncode == 0, before.stderr
+    assert before.stdout.split() == ["[EMAIL]", "[EMAIL]", "PAID", "[MASKED]"], before.stdout
+    seen = psql_db(port, scratch_db, "SELECT reverse(sku) FROM orders WHERE id = 1;")
+    assert seen.stdout.split() == ["100-UKS"], seen.stdout
     r = subprocess.run([veilctl, "--socket", sock, "-o", "json", "discover", "lineage-db",
                         "--port", str(port), "--sample", "100"],
                        capture_output=True, text=True, timeout=120, env=env)
@@ -603,3 +610,26 @@ def test_replication_connections_are_refused(veil, tmp_path):
                            env=env)
         assert (r.returncode == 0) == ok, (value, r.stderr)
         assert ("42" in r.stdout) == ok
+
+
+def test_derived_values_of_an_unclassified_column_are_judged_by_its_content(pg, scratch_db,
+                                                                            start_veild,
+                                                                            tmp_path):
+    """A column nobody classified (no rule, a name that says nothing) holding free text with a
+    phone number and a name: reverse() and translate() of it would pass any content scanner.
+    veild samples the column before the first such statement and masks them whole."""
+    port = free_port()
+    (tmp_path / "state").mkdir()
+    (tmp_path / "run").mkdir()
+    pg.psql("CREATE TABLE fresh (id int, c1 text, c2 text);"
+            "INSERT INTO fresh VALUES (1, 'Call Zelda Quartz at (415) 555-0132', 'blue'),"
+            " (2, 'no answer', 'green');"
+            "GRANT SELECT ON fresh TO PUBLIC;", dbname=scratch_db)
+    start_veild(config(tmp_path, pg, port))
+    r = psql_db(port, scratch_db,
+                "SELECT reverse(c1), translate(c1, '0123456789', 'abcdefghij'), upper(c2)"
+                " FROM fresh ORDER BY id;")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split("\n")[:2] == ["[MASKED]|[MASKED]|BLUE", "[MASKED]|[MASKED]|GREEN"], \
+        r.stdout
+    assert "2310" not in r.stdout and "ztrauq" not in r.stdout.lower()
