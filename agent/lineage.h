@@ -43,6 +43,9 @@ struct StatementLineage {
   // Every base column the statement reads anywhere (WHERE, joins, subqueries): when one is
   // sensitive, an error or notice it raises may carry a value, so its texts are withheld.
   std::vector<SourceColumn> reads;
+  // It runs code the analysis cannot follow (a user-defined function, DO, CALL) anywhere, even
+  // where no result column shows it: that code may read any table, and raise what it read.
+  bool opaque = false;
   // It changes what names mean (DDL, SET search_path): the catalog is fetched again at the
   // next idle moment.
   bool refresh_catalog = false;

@@ -18,7 +18,8 @@ constexpr std::array<const char*, kSessionOutcomeCount> kOutcomeNames = {"admitt
 constexpr std::array<const char*, kStatementKindCount> kKindNames = {"read", "write", "ddl",
                                                                      "other"};
 constexpr std::array<std::string_view, kGuardrailCount> kGuardrailNames = {
-    "read-only", "no-ddl", "no-unbounded-write", "deny", "no-filter-on-masked", "side-channel"};
+    "read-only",    "no-ddl",  "no-unbounded-write", "deny", "no-filter-on-masked",
+    "side-channel", "fastpath"};
 constexpr std::array<const char*, 2> kDirectionNames = {"to_upstream", "to_client"};
 constexpr std::array<const char*, 4> kVerdictNames = {"redirected", "observed", "direct", "denied"};
 constexpr std::array<const char*, 2> kReloadNames = {"ok", "error"};

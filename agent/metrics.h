@@ -74,7 +74,7 @@ enum class Guardrail : uint8_t {
   kNoFilterOnMasked,
   kSideChannel,  // a sensitive column's value passed to a function with side effects
 };
-inline constexpr size_t kGuardrailCount = 6;
+inline constexpr size_t kGuardrailCount = 7;
 // "read-only" → kReadOnly, ...; nullopt for anything else (sql::Violation::guardrail maps).
 std::optional<Guardrail> GuardrailFromName(std::string_view name);
 

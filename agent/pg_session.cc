@@ -5,6 +5,7 @@
 
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
+#include <cctype>
 #include <cstring>
 #include <ctime>
 #include <vector>
@@ -206,6 +207,17 @@ class Session {
               .grant_id = grant_ ? grant_->id : "",
               .application_name = std::string(startup.Get("application_name").value_or(""))};
       if (!refusal.fatal.empty()) co_return refusal;
+      // A replication connection streams WAL and base backups (pg_basebackup): the tables'
+      // own pages, which no result masking sees. Only PostgreSQL's "off" spellings pass.
+      if (auto rep = startup.Get("replication")) {
+        std::string v(*rep);
+        for (char& ch : v) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        if (v != "false" && v != "off" && v != "no" && v != "0")
+          co_return PumpEnd{
+              "veil: replication connections are refused: WAL and base backups "
+              "cannot be masked",
+              "28000"};
+      }
       // The masking profile: the grant's own if it names one, else the endpoint's.
       auto profile = ep_->profile;
       if (grant_ && !grant_->masking.empty() && ep_->profiles) {
@@ -274,6 +286,11 @@ class Session {
       sql = q->sql;
     else if (auto* p = std::get_if<pg::Parse>(&msg))
       sql = p->query;
+    else if (std::holds_alternative<pg::FunctionCall>(msg))
+      // The function-call sub-protocol (libpq's PQfn) runs any function by its oid with no
+      // statement to analyse, and its answer carries no column to mask: query_to_xml('select
+      // ssn from customers') would come back raw, lo_unlink would write under a read grant.
+      return {"veil: statement blocked by guardrail fastpath", "fastpath"};
     else
       return {};
     const bool read = grant_ && grant_->access == grants::Grant::Access::kRead;
@@ -423,6 +440,11 @@ class Session {
           if (auto* p = std::get_if<pg::Parse>(&msg)) {
             replacement = pg::Parse{p->statement, raise, {}};
             transcoder_->NoteBlocked(p->query, guardrail);
+          } else if (auto* f = std::get_if<pg::FunctionCall>(&msg)) {
+            // Answered as the call would be: an error, then ReadyForQuery.
+            transcoder_->NoteBlocked("-- function call, oid " + std::to_string(f->function_oid),
+                                     guardrail);
+            replacement = pg::Query{raise};
           } else {
             transcoder_->NoteBlocked(std::get<pg::Query>(msg).sql, guardrail);
             replacement = pg::Query{raise};
@@ -430,6 +452,19 @@ class Session {
           if (!co_await Inject(replacement, &total)) co_return PumpEnd{};
           cin_.Consume(n);  // the blocked statement itself is never sent
           continue;
+        }
+        // Content before derivation: a sample of the text columns a statement derives values
+        // from, when veild has not seen their content yet (see ContentSample).
+        {
+          std::string_view sql;
+          if (auto* q = std::get_if<pg::Query>(&msg)) sql = q->sql;
+          if (auto* p = std::get_if<pg::Parse>(&msg)) sql = p->query;
+          if (!sql.empty())
+            if (auto sample = transcoder_->ContentSample(sql)) {
+              if (!co_await Inject(pg::Query{*sample}, &total)) co_return PumpEnd{};
+              auto again = dec.Decode(cin_.filled(), &n, &msg);
+              if (!again.ready()) co_return PumpEnd{"veil: internal error", "08006"};
+            }
         }
         if (auto* q = std::get_if<pg::Query>(&msg)) {
           if (auto lookup = transcoder_->CopyColumnLookup(*q)) {

@@ -101,6 +101,14 @@ ColumnPlan::Kind KindFor(const masker::ColumnPolicy& policy, bool binary, uint32
 
 std::string Label(const SourceColumn& c) { return c.schema + "." + c.table + "." + c.column; }
 
+// Where the column store keeps a column: a session's temporary schema is pg_temp_N only once the
+// session has made it, so a CREATE TEMP TABLE is written as pg_temp and read back as pg_temp_3.
+// Both are kept as pg_temp: a temporary table another session gives the same name is then
+// masked too, which errs the safe way.
+std::string StoreSchema(const std::string& schema) {
+  return schema.starts_with("pg_temp") ? std::string("pg_temp") : schema;
+}
+
 }  // namespace
 
 PgTranscoder::Sensitivity PgTranscoder::SensitivityOf(const SourceColumn& src) {
@@ -111,13 +119,15 @@ PgTranscoder::Sensitivity PgTranscoder::SensitivityOf(const SourceColumn& src) {
   if (p.action == A::kForce || p.has_hint) return {true, p.entity};
   if (columns_) {
     auto learned = columns_->Learned(
-        columns_->Track({endpoint_, database_, src.schema, src.table, src.column}));
+        columns_->Track({endpoint_, database_, StoreSchema(src.schema), src.table, src.column}));
     if (learned) {
+      const bool written = learned->source == ColumnSource::kLineage;
       const auto& det = *profile_->detector();
       for (size_t e = 0; e < masker::kMaxEntities; ++e)
         if (det.EntityName(static_cast<uint8_t>(e)) == learned->entity)
-          return {true, static_cast<uint8_t>(e)};
-      return {true, static_cast<uint8_t>(masker::kMaxEntities)};  // an entity this profile lacks
+          return {true, static_cast<uint8_t>(e), written};
+      // An entity this profile lacks.
+      return {true, static_cast<uint8_t>(masker::kMaxEntities), written};
     }
   }
   return {};
@@ -132,9 +142,9 @@ void PgTranscoder::NoteWrites(const sql::StatementAnalysis& st) {
       std::string_view entity = s.entity < masker::kMaxEntities
                                     ? profile_->detector()->EntityName(s.entity)
                                     : std::string_view("MASKED");
-      columns_->MarkLineage(
-          columns_->Track({endpoint_, database_, w.column.schema, w.column.table, w.column.column}),
-          entity);
+      columns_->MarkLineage(columns_->Track({endpoint_, database_, StoreSchema(w.column.schema),
+                                             w.column.table, w.column.column}),
+                            entity);
       break;
     }
   }
@@ -156,7 +166,8 @@ void PgTranscoder::PlanDirect(const SourceColumn& base, bool text_like, ColumnPl
   }
   c->label = Label(base);
   if (columns_ && c->policy.action == masker::ColumnPolicy::Action::kScan && !c->policy.has_hint)
-    c->learn = columns_->Track({endpoint_, database_, base.schema, base.table, base.column});
+    c->learn =
+        columns_->Track({endpoint_, database_, StoreSchema(base.schema), base.table, base.column});
 }
 
 // A value computed from sensitive columns, or one the analysis could not follow: replaced
@@ -251,11 +262,22 @@ ResultPlan PgTranscoder::PlanFor(const Description& d, std::span<const int16_t> 
             break;
           }
       }
-      PlanDirect(base, text_like, &c);
-      c.kind = KindFor(c.policy, binary, f.type_oid);
+      if (SensitivityOf(base).written) {
+        // A column that holds values derived from a sensitive one (CREATE TABLE AS, INSERT …
+        // SELECT, UPDATE … SET x = f(ssn)): whatever they look like now, they are replaced
+        // whole, as the expression that made them would have been.
+        ColumnLineage derived;
+        derived.kind = K::kDerived;
+        derived.sources = {base};
+        c.label = Label(base);
+        PlanReplaced(derived, f.type_oid, binary, &c);
+      } else {
+        PlanDirect(base, text_like, &c);
+        c.kind = KindFor(c.policy, binary, f.type_oid);
+      }
     } else if (l && l->kind == K::kDerived &&
-               std::none_of(l->sources.begin(), l->sources.end(),
-                            [&](const SourceColumn& s) { return SensitivityOf(s).sensitive; })) {
+               std::all_of(l->sources.begin(), l->sources.end(),
+                           [&](const SourceColumn& s) { return DerivationSafe(s); })) {
       // Computed from nothing sensitive: scanned by content, as any value.
       c.policy = profile_->PolicyFor({.column = f.name, .text_like = text_like});
       c.kind = KindFor(c.policy, binary, f.type_oid);
@@ -323,6 +345,147 @@ std::string Lower(std::string_view s) {
 
 }  // namespace
 
+namespace {
+
+// Whether every piece an error's texts quote ("…", "" for a quote inside) is in the statement
+// (compared in lower case: PostgreSQL folds identifiers) or made of names the catalog holds
+// (customers.email), and its internal query, if any, is the statement's own text.
+bool QuotesOnlyKnownText(const pg::ResponseFields& fields, std::string_view statement,
+                         const sql::CatalogSnapshot& catalog) {
+  const std::string stmt = Lower(statement);
+  auto known = [&](std::string_view piece) {
+    if (piece.empty() || stmt.find(Lower(piece)) != std::string::npos) return true;
+    size_t start = 0;
+    while (start <= piece.size()) {
+      size_t dot = piece.find('.', start);
+      if (dot == std::string_view::npos) dot = piece.size();
+      if (!catalog.KnowsName(piece.substr(start, dot - start))) return false;
+      start = dot + 1;
+    }
+    return true;
+  };
+  std::string_view query = fields.Get(pg::field::kInternalQuery);
+  if (!query.empty() && stmt.find(Lower(query)) == std::string::npos) return false;
+  for (char code : {pg::field::kMessage, pg::field::kDetail, pg::field::kHint, pg::field::kWhere}) {
+    std::string_view text = fields.Get(code);
+    size_t i = 0;
+    while ((i = text.find('"', i)) != std::string_view::npos) {
+      std::string piece;
+      size_t j = i + 1;
+      for (; j < text.size(); ++j) {
+        if (text[j] != '"') {
+          piece.push_back(text[j]);
+        } else if (j + 1 < text.size() && text[j + 1] == '"') {
+          piece.push_back('"');
+          ++j;
+        } else {
+          break;
+        }
+      }
+      if (j >= text.size()) return false;  // unbalanced: not a quote PostgreSQL wrote
+      if (!known(piece)) return false;
+      i = j + 1;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<uint32_t> PgTranscoder::ColumnType(const SourceColumn& c) const {
+  if (const sql::CatalogRelation* rel = analysis_.catalog().Find(c.schema, c.table))
+    for (const auto& col : rel->columns)
+      if (col.name == c.column) return col.type_oid;
+  return std::nullopt;
+}
+
+namespace {
+
+std::string QuoteIdent(std::string_view name) {
+  std::string q = "\"";
+  for (char ch : name) {
+    if (ch == '"') q.push_back('"');
+    q.push_back(ch);
+  }
+  q.push_back('"');
+  return q;
+}
+
+bool CatalogSchema(std::string_view schema) {
+  return schema == "pg_catalog" || schema == "information_schema";
+}
+
+}  // namespace
+
+bool PgTranscoder::DerivationSafe(const SourceColumn& c) {
+  if (SensitivityOf(c).sensitive) return false;
+  if (!columns_ || CatalogSchema(c.schema)) return true;
+  auto type = ColumnType(c);
+  if (type && NonText(*type)) return true;  // numbers, dates: nothing to recognise by content
+  auto content = columns_->ContentOf(
+      columns_->Track({endpoint_, database_, StoreSchema(c.schema), c.table, c.column}));
+  if (content.masked > 0) return false;  // some of its values were sensitive
+  return content.sampled || content.observed >= kSampleRows;
+}
+
+std::optional<std::string> PgTranscoder::ContentSample(std::string_view sql) {
+  if (!columns_ || !analyzer_ || !ready_ || sample_pending_ || !pending_.empty() ||
+      tx_status_ != 'I' || !analysis_.has_catalog())
+    return std::nullopt;
+  auto a = analysis_.Analyze(sql);
+  if (!a->parsed) return std::nullopt;
+  // Table → its columns to sample, in first-seen order.
+  std::vector<std::pair<const sql::CatalogRelation*, std::vector<const sql::CatalogColumn*>>>
+      tables;
+  auto want = [&](const sql::BaseColumn& b) {
+    if (CatalogSchema(b.schema)) return;
+    const sql::CatalogRelation* rel = analysis_.catalog().Find(b.schema, b.table);
+    if (!rel || rel->IsView()) return;
+    const sql::CatalogColumn* col = nullptr;
+    for (const auto& c : rel->columns)
+      if (c.name == b.column) col = &c;
+    if (!col || NonText(col->type_oid)) return;
+    SourceColumn src{b.schema, b.table, b.column};
+    if (SensitivityOf(src).sensitive) return;  // replaced whole anyway
+    ColumnStore::Entry* e =
+        columns_->Track({endpoint_, database_, StoreSchema(b.schema), b.table, b.column});
+    auto content = columns_->ContentOf(e);
+    if (content.sampled || content.observed >= kSampleRows || content.masked > 0 ||
+        sample_tried_.contains(e))
+      return;
+    auto t = std::find_if(tables.begin(), tables.end(), [&](auto& x) { return x.first == rel; });
+    if (t == tables.end()) t = tables.insert(tables.end(), {rel, {}});
+    if (std::find(t->second.begin(), t->second.end(), col) == t->second.end())
+      t->second.push_back(col);
+  };
+  for (const auto& st : a->statements)
+    for (const auto* s : {&st, st.inner.get()}) {
+      if (!s) continue;
+      for (const auto& c : s->columns)
+        if (c.kind == sql::OutputColumn::Kind::kDerived)
+          for (const auto& b : c.sources) want(b);
+    }
+  if (tables.empty()) return std::nullopt;
+  std::string q;
+  sample_sets_.clear();
+  for (const auto& [rel, cols] : tables) {
+    q += "SELECT ";
+    std::vector<ColumnStore::Entry*> set;
+    for (size_t i = 0; i < cols.size(); ++i) {
+      q += (i ? ", " : "") + QuoteIdent(cols[i]->name) + "::pg_catalog.text";
+      auto* e = columns_->Track(
+          {endpoint_, database_, StoreSchema(rel->schema), rel->name, cols[i]->name});
+      sample_tried_.insert(e);
+      set.push_back(e);
+    }
+    q += " FROM " + QuoteIdent(rel->schema) + "." + QuoteIdent(rel->name) + " LIMIT " +
+         std::to_string(kSampleRows) + ";";
+    sample_sets_.push_back(std::move(set));
+  }
+  sample_pending_ = true;
+  return q;
+}
+
 std::optional<std::string> PgTranscoder::CopyColumnLookup(const pg::Query& query) {
   // COPY <table> [ (columns) ] TO STDOUT [ … ]: only the table form needs the catalog.
   std::string q = Lower(query.sql);
@@ -376,6 +539,45 @@ bool PgTranscoder::ConsumeLookup(const pg::BackendMessage& m) {
           d.plan.reset();
           d.lineage.reset();
         }
+    }
+    return true;
+  }
+  if (!pending_.empty() && pending_.front().kind == Expect::kSample) {
+    if (std::holds_alternative<pg::RowDescription>(m)) {  // the next table's sample
+      ++sample_next_;
+      sample_counts_.assign(
+          sample_next_ <= sample_sets_.size() ? sample_sets_[sample_next_ - 1].size() : 0, {});
+    } else if (auto* row = std::get_if<pg::DataRowView>(&m)) {
+      for (size_t c = 0; c < row->columns.size() && c < sample_counts_.size(); ++c) {
+        if (row->columns[c].is_null) continue;
+        ++sample_counts_[c].values;
+        masker_.Scan(row->columns[c].data);
+        if (masker_.findings().empty()) continue;
+        std::string_view entity = profile_->detector()->EntityName(masker_.findings()[0].entity);
+        auto& mk = sample_counts_[c].masked;
+        auto it = std::find_if(mk.begin(), mk.end(), [&](auto& x) { return x.first == entity; });
+        if (it == mk.end())
+          mk.emplace_back(entity, 1);
+        else
+          ++it->second;
+      }
+    } else if (std::holds_alternative<pg::CommandComplete>(m)) {
+      // This table's sample is complete: what it showed is the columns' content.
+      if (sample_next_ >= 1 && sample_next_ <= sample_sets_.size()) {
+        const auto& set = sample_sets_[sample_next_ - 1];
+        for (size_t c = 0; c < set.size() && c < sample_counts_.size(); ++c) {
+          columns_->Observe(set[c], sample_counts_[c].values, sample_counts_[c].masked);
+          columns_->MarkSampled(set[c]);
+        }
+      }
+      sample_counts_.clear();
+    } else if (std::holds_alternative<pg::ErrorResponse>(m)) {
+      sample_counts_.clear();  // what was not sampled stays unknown: derived values masked
+    } else if (auto* ready = std::get_if<pg::ReadyForQuery>(&m)) {
+      tx_status_ = ready->transaction_status;
+      pending_.pop_front();
+      sample_sets_.clear();
+      sample_counts_.clear();
     }
     return true;
   }
@@ -489,6 +691,12 @@ void PgTranscoder::OnFrontend(const pg::FrontendMessage& message) {
             pending_.push_back({Expect::kLookup, {}});
             return;
           }
+          if (sample_pending_) {  // the Query ContentSample returned
+            sample_pending_ = false;
+            sample_next_ = 0;
+            pending_.push_back({Expect::kSample, {}});
+            return;
+          }
           pending_.push_back({Expect::kQuery, std::string(m.sql)});
           if (blocked_) {
             OpenStatementFor(OpenStatement::Kind::kSimple, std::move(blocked_->first),
@@ -587,8 +795,7 @@ void PgTranscoder::PopUntilSync() {
 const ResultPlan& PgTranscoder::CachedPlan(Description& d, std::span<const int16_t> formats) {
   if (!d.plan ||
       !std::equal(d.plan_formats.begin(), d.plan_formats.end(), formats.begin(), formats.end())) {
-    if (!d.lineage && analyzer_ && !d.statement.empty())
-      d.lineage = StatementLineageOf(d.statement);
+    if (!d.lineage && analyzer_ && d.statement) d.lineage = StatementLineageOf(*d.statement);
     d.plan = PlanFor(d, formats, d.lineage && !d.lineage->empty() ? &d.lineage->front() : nullptr);
     d.plan_formats.assign(formats.begin(), formats.end());
   }
@@ -652,7 +859,7 @@ bool PgTranscoder::StatementReadsSensitive() {
   } else {
     return false;  // an answer to Parse, Bind, or the session itself: no data read yet
   }
-  if (!l || !l->analyzed) return true;
+  if (!l || !l->analyzed || l->opaque) return true;
   for (const auto& c : l->reads)
     if (SensitivityOf(c).sensitive) return true;
   for (const auto& col : l->result.columns)
@@ -671,13 +878,29 @@ void PgTranscoder::MaskResponse(pg::ResponseFields* fields, bool notice) {
   std::string_view state = fields->Get(pg::field::kSqlState);
   const bool data_class = notice || state.starts_with("22") || state.starts_with("23") ||
                           state.starts_with("P0") || state.starts_with("XX");
-  if (data_class && StatementReadsSensitive()) {
+  const bool reads_sensitive = StatementReadsSensitive();
+  // Any other error quotes names, and a name can be a value too: full_name::regclass says
+  // relation "Margaret Okonkwo" does not exist, reverse(ssn)::regtype quotes the reversed
+  // number, a query_to_xml built from a column names it in its QUERY. Such texts pass only
+  // when everything they quote is the statement's own text or a name the catalog holds.
+  const bool foreign_quotes =
+      reads_sensitive && !data_class &&
+      !QuotesOnlyKnownText(*fields,
+                           open_statements_.empty() ? "" : open_statements_.front().record.text,
+                           analysis_.catalog());
+  if ((data_class && reads_sensitive) || foreign_quotes) {
     std::string code(state.empty() ? "00000" : state);
-    for (char f : kTextFields)
-      if (!fields->Get(f).empty())
-        fields->Set(f, f == pg::field::kMessage ? "veil: text withheld (SQLSTATE " + code +
-                                                      "): the statement reads sensitive columns"
-                                                : std::string());
+    auto& all = fields->fields;
+    all.erase(std::remove_if(all.begin(), all.end(),
+                             [](const pg::ResponseField& f) {
+                               return f.code == pg::field::kInternalPosition ||
+                                      (f.code != pg::field::kMessage &&
+                                       std::find(std::begin(kTextFields), std::end(kTextFields),
+                                                 f.code) != std::end(kTextFields));
+                             }),
+              all.end());
+    fields->Set(pg::field::kMessage, "veil: text withheld (SQLSTATE " + code +
+                                         "): the statement reads sensitive columns");
     ++stats_.values_masked;
     return;
   }
@@ -1009,12 +1232,22 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
             if (analyzer_) {
               Description d;
               d.fields.resize(m.column_formats.size());
+              const StatementLineage* lineage = CurrentQueryStatement();
+              const bool fits =
+                  lineage && lineage->analyzed && lineage->result.columns.size() == d.fields.size();
               for (size_t c = 0; c < d.fields.size(); ++c) {
                 d.fields[c].type_oid = kText;
                 if (lookup_columns_.size() == d.fields.size())
                   d.fields[c].name = lookup_columns_[c];
+                // A base column's own type, so that a masked date or number is written as
+                // \N, as a SELECT gets NULL, and a dump of it restores.
+                if (fits) {
+                  const ColumnLineage& l = lineage->result.columns[c];
+                  if (l.kind == ColumnLineage::Kind::kDirect && l.sources.size() == 1)
+                    if (auto type = ColumnType(l.sources[0])) d.fields[c].type_oid = *type;
+                }
               }
-              copy_plan_ = PlanFor(d, {}, CurrentQueryStatement());
+              copy_plan_ = PlanFor(d, {}, lineage);
             } else if (!lookup_columns_.empty() &&
                        lookup_columns_.size() == m.column_formats.size() &&
                        m.format == pg::kFormatText) {

@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <utility>
@@ -128,6 +129,17 @@ class PgTranscoder {
   // consumed here, never shown to the client. Call OnFrontend(that Query) before forwarding.
   std::optional<std::string> CopyColumnLookup(const pg::Query& query);
 
+  // Content before derivation: a value computed from a text column (reverse(memo)) no longer
+  // looks like what it came from, so content scanning cannot judge it. Before such a statement
+  // (SQL text of a Query or Parse), while the session is idle, this returns a sample query
+  // (the first kSampleRows values of each such column whose content veild has not yet seen)
+  // for the session to send just before it; its answer is scanned and consumed here, never
+  // shown. A derived value of a column whose content showed any sensitive value, or was never
+  // seen (in a transaction, where no sample is taken), is then replaced whole. Call
+  // OnFrontend(that Query) when sending it.
+  static constexpr size_t kSampleRows = 200;
+  std::optional<std::string> ContentSample(std::string_view sql);
+
   // Result columns carry table OIDs; rules name tables. When the session is idle after
   // authentication (and again when a result named a table veil did not know), this returns a
   // catalog query mapping relation OIDs to schema and table names, for the session to send
@@ -188,7 +200,7 @@ class PgTranscoder {
     std::optional<ResultPlan> plan;
     // Its prepared statement's name (for a portal: the portal's statement), and that
     // statement's lineage once looked up (null: not yet, or not known).
-    std::string statement;
+    std::optional<std::string> statement;  // "" is the unnamed statement
     std::shared_ptr<const QueryLineage> lineage;
     static Description Of(const pg::RowDescription& d);
   };
@@ -210,7 +222,8 @@ class PgTranscoder {
     kSync,
     kFunctionCall,
     kLookup,
-    kCatalog
+    kCatalog,
+    kSample
   };
   struct Pending {
     Expect kind;
@@ -230,8 +243,13 @@ class PgTranscoder {
   struct Sensitivity {
     bool sensitive = false;
     uint8_t entity = 0;
+    bool written = false;  // a statement wrote a sensitive column's derived values into it
   };
   Sensitivity SensitivityOf(const SourceColumn& c);
+  std::optional<uint32_t> ColumnType(const SourceColumn& c) const;  // from the catalog
+  // A derived value of this column may pass by content: it is not sensitive, and a sample
+  // (or enough reads) of it showed no sensitive value.
+  bool DerivationSafe(const SourceColumn& c);
   void PlanDirect(const SourceColumn& base, bool text_like, ColumnPlan* c);
   void PlanReplaced(const ColumnLineage& l, uint32_t type_oid, bool binary, ColumnPlan* c);
   void AppendReplacement(const ColumnPlan& plan, std::string_view value, std::string* out);
@@ -297,6 +315,12 @@ class PgTranscoder {
   // COPY OUT column context: names from the lookup, format (CSV or text) from the statement.
   bool lookup_pending_ = false;
   std::vector<std::string> lookup_columns_;
+  // Content samples: one result per table, its columns' store entries in order.
+  bool sample_pending_ = false;
+  std::vector<std::vector<ColumnStore::Entry*>> sample_sets_;
+  size_t sample_next_ = 0;  // the result being read, +1 (0: none yet)
+  std::vector<Learning> sample_counts_;
+  std::set<ColumnStore::Entry*> sample_tried_;  // a failed sample is not tried again
   bool copy_csv_ = false;
   std::optional<ResultPlan> copy_plan_;
   std::vector<std::string_view> copy_fields_;

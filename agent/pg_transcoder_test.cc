@@ -403,6 +403,29 @@ TEST(PgTranscoderLineage, ExecuteWithoutAnyDescriptionNullsWhatIsDerived) {
   EXPECT_EQ(Cells(msgs[2]), (std::vector<std::string>{"[EMAIL]", "NULL"}));
 }
 
+// libpq's PQexecParams (and most drivers): the unnamed statement, its portal described.
+TEST(PgTranscoderLineage, UnnamedStatementDescribedByPortal) {
+  FixedAnalyzer a;
+  a.Add({Derived({{"customers", "city"}}), Derived({{"customers", "email"}})});
+  PgTranscoder t(Profile(), 42, "abcd");
+  t.SetAnalyzer(a.Fn());
+  t.OnFrontend(pg::Parse{"", "select upper(city), upper(email) from customers", {}});
+  t.OnFrontend(pg::Bind{"", "", {}, {}, {}});
+  t.OnFrontend(pg::Describe{'P', ""});
+  t.OnFrontend(pg::Execute{"", 0});
+  t.OnFrontend(pg::Sync{});
+  std::vector<uint8_t> in;
+  Put(pg::ParseComplete{}, &in);
+  Put(pg::BindComplete{}, &in);
+  Put(Columns({{"upper", 25}, {"upper", 25}}), &in);
+  Row({"LAGOS", "MARGARET.OKONKWO@EXAMPLE.COM"}, &in);
+  Put(pg::CommandComplete{"SELECT 1"}, &in);
+  Put(pg::ReadyForQuery{'I'}, &in);
+  auto msgs = Through(t, in);
+  ASSERT_EQ(msgs.size(), 6u);
+  EXPECT_EQ(Cells(msgs[3]), (std::vector<std::string>{"LAGOS", "[EMAIL]"}));
+}
+
 TEST(PgTranscoderLineage, CopyOfAQueryFollowsItsLineage) {
   FixedAnalyzer a;
   a.Add({Derived({{"customers", "email"}}), Derived({{"customers", "city"}})});
@@ -451,6 +474,44 @@ TEST(PgTranscoderLineage, ValueErrorsOfStatementsReadingSensitiveColumnsLoseThei
   msgs = Through(t, in);
   EXPECT_EQ(std::get<pg::ErrorResponse>(msgs[0]).Get(pg::field::kMessage),
             "syntax error at or near \"selec\"");
+}
+
+TEST(PgTranscoderLineage, ErrorsQuotingWhatTheStatementDoesNotSayLoseTheirTexts) {
+  FixedAnalyzer a;
+  a.Add({Derived({{"customers", "ssn"}})});
+  a.lineage->back().reads = {{"public", "customers", "ssn"}};
+  PgTranscoder t(Profile(), 42, "abcd");
+  t.SetAnalyzer(a.Fn());
+  auto answer = [&](std::string_view sql, pg::ErrorResponse e) {
+    t.OnFrontend(pg::Query{std::string(sql)});
+    std::vector<uint8_t> in;
+    Put(e, &in);
+    Put(pg::ReadyForQuery{'I'}, &in);
+    auto msgs = Through(t, in);
+    return std::get<pg::ErrorResponse>(msgs.at(0));
+  };
+  // A name made of a value: the reversed SSN, which content scanning cannot recognise.
+  auto e = pg::MakeError(pg::Severity::kError, "42601", "syntax error at or near \"4321\"");
+  e.Set(pg::field::kWhere, "invalid type name \"4321-22-635\"");
+  auto got = answer("select reverse(ssn)::regtype from customers", e);
+  EXPECT_EQ(got.Get(pg::field::kSqlState), "42601");
+  EXPECT_EQ(got.Get(pg::field::kMessage),
+            "veil: text withheld (SQLSTATE 42601): the statement reads sensitive columns");
+  EXPECT_EQ(got.fields.end(), std::find_if(got.fields.begin(), got.fields.end(),
+                                           [](auto& f) { return f.code == pg::field::kWhere; }));
+  // A query built from a value, run by query_to_xml: its QUERY and the name it quotes.
+  e = pg::MakeError(pg::Severity::kError, "42P01",
+                    "missing FROM-clause entry for table \"margaret\"");
+  e.Set(pg::field::kInternalQuery, "select margaret.okonkwo@example.com");
+  e.Set(pg::field::kInternalPosition, "8");
+  got = answer("select query_to_xml('select ' || ssn, true, false, '') from customers", e);
+  EXPECT_EQ(got.Get(pg::field::kInternalQuery), "");
+  EXPECT_EQ(got.Get(pg::field::kInternalPosition), "");
+  EXPECT_NE(got.Get(pg::field::kMessage).find("text withheld"), std::string_view::npos);
+  // A typo quotes the statement's own text (folded to lower case): it keeps its text.
+  got = answer("select EMIAL from customers",
+               pg::MakeError(pg::Severity::kError, "42703", "column \"emial\" does not exist"));
+  EXPECT_EQ(got.Get(pg::field::kMessage), "column \"emial\" does not exist");
 }
 
 TEST(PgTranscoderStatements, SimpleQueryRecordsRowsAndMaskedCounts) {

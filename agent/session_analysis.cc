@@ -84,6 +84,7 @@ StatementLineage SessionAnalysis::ToLineage(const sql::StatementAnalysis& s) con
     l.result.columns.push_back(std::move(cl));
   }
   for (const auto& r : s.reads) l.reads.push_back(Source(r));
+  l.opaque = s.unknown_function;
   l.refresh_catalog = s.ddl || s.sets_search_path;
   return l;
 }

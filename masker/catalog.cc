@@ -10,22 +10,29 @@ using D = DbClass;
 using R = Resolver;
 
 // USPS Publication 28 street suffixes (full names and standard abbreviations), the common ones.
-#define STREET_SUFFIX                                                                            \
-  "(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|"       \
-  "Terrace|Ter|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Trail|Trl|Alley|Aly|Crescent|"      \
-  "Close|Gardens|Garden|Grove|Hill|Hills|Heights|Hts|Park|Path|Pike|Plaza|Plz|Point|Pt|Ridge|"   \
-  "Row|Run|Walk|Loop|Mews|Crossing|Xing|Expressway|Expy|Freeway|Fwy|Turnpike|Tpke|Junction|"     \
-  "Jct|Meadow|Meadows|Mill|Mills|Mission|Orchard|Oval|Pass|Pines|Plains|Port|Ports|Prairie|"     \
-  "Ranch|Rapids|Rest|River|Route|Rte|Shore|Shores|Spring|Springs|Station|Sta|Stream|Summit|"     \
-  "Trace|Track|Valley|Vly|View|Views|Village|Vlg|Ville|Vista|Vis|Estates|Est|Falls|Ferry|Field|" \
-  "Fields|Forest|Fork|Forks|Fort|Ft|Glen|Green|Harbor|Harbour|Haven|Island|Isle|Knoll|Lake|"     \
-  "Lakes|Landing|Lodge|Manor|Motorway|Mount|Mountain|Overpass|Radial|Ramp|Shoal|Skyway|Spur|"    \
-  "Underpass|Union|Viaduct|Wall|Well|Wells|Bypass|Causeway|Center|Centre|Cliff|Club|Common|"     \
-  "Corner|Course|Cove|Creek|Crest|Curve|Dale|Dam|Divide|Extension|Ford|Forge|Gateway|Hollow|"    \
-  "Inlet|Key|Light|Lock|Mall|Neck|Pine|Rue|Stravenue|Throughway|Trafficway|Tunnel|Via|Gate|"     \
-  "Rise|Wharf|Yard|Parade|Unions|Villages|Ways|Walks|Views|Valleys|Squares|Roads|Ridges|Points|" \
-  "Plains|Parks|Lights|Islands|Harbors|Groves|Glens|Gardens|Estates|Drives|Crossroad|Courts|"    \
-  "Corners|Circles|Centers|Brooks|Bridge|Branch|Burg|Camp|Canyon|Cape|Brook|Alley|Bluff)"
+// USPS Publication 28 street suffixes (full names and standard abbreviations) and the common
+// British ones (Close, Garth, Croft, Wynd …).
+#define STREET_SUFFIX                                                                           \
+  "(?:Alley|Aly|Annex|Arcade|Avenue|Ave|Bayou|Beach|Bend|Bluff|Bluffs|Bottom|Boulevard|Blvd|"   \
+  "Branch|Bridge|Brook|Brooks|Burg|Burgs|Bypass|Camp|Canyon|Cape|Causeway|Center|Centre|"       \
+  "Centers|Circle|Cir|Circles|Cliff|Cliffs|Club|Common|Commons|Corner|Corners|Course|Court|Ct|" \
+  "Courts|Cove|Coves|Creek|Crescent|Crest|Crossing|Xing|Crossroad|Crossroads|Curve|Dale|Dam|"   \
+  "Divide|Drive|Dr|Drives|Estate|Estates|Est|Expressway|Expy|Extension|Extensions|Fall|Falls|"  \
+  "Ferry|Field|Fields|Flat|Flats|Ford|Fords|Forest|Forge|Forges|Fork|Forks|Fort|Ft|Freeway|"    \
+  "Fwy|Garden|Gardens|Gateway|Glen|Glens|Green|Greens|Grove|Groves|Harbor|Harbour|Harbors|"     \
+  "Haven|Heights|Hts|Highway|Hwy|Hill|Hills|Hollow|Inlet|Island|Islands|Isle|Junction|Jct|"     \
+  "Junctions|Key|Keys|Knoll|Knolls|Lake|Lakes|Land|Landing|Lane|Ln|Light|Lights|Loaf|Lock|"     \
+  "Locks|Lodge|Loop|Mall|Manor|Manors|Meadow|Meadows|Mews|Mill|Mills|Mission|Motorway|Mount|"   \
+  "Mountain|Mountains|Neck|Orchard|Oval|Overpass|Park|Parks|Parkway|Pkwy|Parkways|Pass|"        \
+  "Passage|Path|Pike|Pine|Pines|Place|Pl|Plain|Plains|Plaza|Plz|Point|Pt|Points|Port|Ports|"    \
+  "Prairie|Radial|Ramp|Ranch|Rapid|Rapids|Rest|Ridge|Ridges|River|Road|Rd|Roads|Route|Rte|Row|" \
+  "Rue|Run|Shoal|Shoals|Shore|Shores|Skyway|Spring|Springs|Spur|Spurs|Square|Sq|Squares|"       \
+  "Station|Sta|Stravenue|Stream|Street|St|Streets|Summit|Terrace|Ter|Throughway|Trace|Track|"   \
+  "Trafficway|Trail|Trl|Trailer|Tunnel|Turnpike|Tpke|Underpass|Union|Unions|Valley|Vly|"        \
+  "Valleys|Via|Viaduct|View|Views|Village|Vlg|Villages|Ville|Vista|Vis|Walk|Walks|Wall|Way|"    \
+  "Ways|Well|Wells|Close|Gate|Rise|Wharf|Yard|Parade|Garth|Croft|Chase|Wynd|Brae|Fold|"         \
+  "Approach|Circus|Embankment|Vale|Dene|Bank|Leys|Hey|Side|End|Grange|Lea|Copse|Quay|Broadway|" \
+  "Drove|Brow|Glade|Mead|Paddock|Wood|Woods|Brookside|Riverside|Lawn|Lawns)"
 
 // Keyword patterns end at the keyword; the resolver skips `: `, `=`, `": "`, ` is `, `no.` …
 #define KW_END ""
@@ -57,37 +64,44 @@ constexpr PatternSpec kPatterns[] = {
     {"\\b0x[0-9a-fA-F]{40}", D::kLiteral, R::kFixedToken, E::kCryptoWallet, 42, 0},
     {"\\bbc1[02-9ac-hj-np-z]{8}", D::kLiteral, R::kFixedToken, E::kCryptoWallet, 11, 90},
     {"\\bBC1[02-9AC-HJ-NP-Z]{8}", D::kLiteral, R::kFixedToken, E::kCryptoWallet, 11, 90},
-    // Phones that start with a literal: "(650) 253-0000", "+44 20 7946 0958".
-    {"\\(\\d{3}\\)[ \\-.]?\\d{3}[ \\-.]\\d{4}\\b", D::kLiteral, R::kPhone, E::kPhone, 0, 0},
-    {"\\+\\d{1,3}[ \\-.]?\\(?\\d{1,4}\\)?[ \\-.]?\\d{2}", D::kLiteral, R::kPhone, E::kPhone, 0, 0},
     // Compressed IPv6 ("2001:db8::1", "fe80::1", "::1").
     {"::[0-9A-Fa-f]", D::kLiteral, R::kIpv6, E::kIpAddress, 0, 0},
     {"[0-9A-Fa-f]::", D::kLiteral, R::kIpv6, E::kIpAddress, 0, 0},
 
-    // ---- digit shapes ----
-    {"\\b\\d{4}[ \\-]?\\d{4}[ \\-]?\\d{4}", D::kDigits, R::kCardRun, E::kCreditCard, 0, 0},
-    {"\\b\\d{4}[ \\-]?\\d{6}[ \\-]?\\d{4}", D::kDigits, R::kCardRun, E::kCreditCard, 0, 0},
-    {"\\b\\d{3}-\\d{2}-\\d{4}\\b", D::kDigits, R::kSsnDashed, E::kUsSsn, 0, 0},
-    {"\\b\\d{3}-\\d{3}-\\d{4}\\b", D::kDigits, R::kPhone, E::kPhone, 0, 0},
-    {"\\b\\d{3}\\.\\d{3}\\.\\d{4}\\b", D::kDigits, R::kPhone, E::kPhone, 0, 0},
-    {"\\b\\d{3} \\d{3} \\d{4}\\b", D::kDigits, R::kSpacedTen, E::kUkNhs, 0, 0},
-    {"\\b\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\b", D::kDigits, R::kIpv4, E::kIpAddress, 0, 0},
-    // Full IPv6: three groups in a row (a time such as 12:30:45 has only two colons).
-    {"[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:", D::kDigits, R::kIpv6, E::kIpAddress, 0,
+    // ---- numbers: read by the number lexer (detector.cc), not compiled ----
+    {"\\(\\d{2,5}\\)[ \\-.]?\\d{2,5}[ \\-.]?\\d{3,5}\\b", D::kNumber, R::kPhone, E::kPhone, 0, 0},
+    {"\\+\\d{1,3}[ \\-.]?\\(?\\d{1,4}\\)?[ \\-.]?\\d{2}", D::kNumber, R::kPhone, E::kPhone, 0, 0},
+    {"\\b\\d{4}[ \\-]?\\d{4}[ \\-]?\\d{4}", D::kNumber, R::kCardRun, E::kCreditCard, 0, 0},
+    {"\\b\\d{4}[ \\-]?\\d{6}[ \\-]?\\d{4}", D::kNumber, R::kCardRun, E::kCreditCard, 0, 0},
+    {"\\b\\d{3}-\\d{2}-\\d{4}\\b", D::kNumber, R::kSsnDashed, E::kUsSsn, 0, 0},
+    {"\\b\\d{3}-\\d{3}-\\d{4}\\b", D::kNumber, R::kPhone, E::kPhone, 0, 0},
+    {"\\b\\d{3}\\.\\d{3}\\.\\d{4}\\b", D::kNumber, R::kPhone, E::kPhone, 0, 0},
+    {"\\b0\\d{1,5}[ \\-.]\\d{2,8}(?:[ \\-.]\\d{2,4}){0,3}\\b", D::kNumber, R::kPhone, E::kPhone, 0,
      0},
-    {"\\b[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}\\b", D::kDigits, R::kMac, E::kMacAddress, 17, 0},
-    {"\\b[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}\\b", D::kDigits, R::kMac, E::kMacAddress, 17, 0},
-    {"\\b[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}\\b", D::kDigits, R::kMac, E::kMacAddress,
+    {"\\b\\d{2,3}[ \\-.]\\d{2,3}[ \\-.]\\d{2,4}(?:[ \\-.]\\d{2,4}){0,2}\\b", D::kNumber, R::kPhone,
+     E::kPhone, 0, 0},
+    {"\\b\\d{3} \\d{3} \\d{4}\\b", D::kNumber, R::kSpacedTen, E::kUkNhs, 0, 0},
+    {"\\b\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\b", D::kNumber, R::kIpv4, E::kIpAddress, 0, 0},
+    // IBAN: two letters, check digits, a BBAN group; the validator knows the countries.
+    {"\\b[A-Z]{2}\\d{2} ?[A-Z0-9]{4}", D::kNumber, R::kIban, E::kIban, 0, 0},
+    {"\\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\\d{2} ?\\d{2} ?\\d{2}", D::kNumber, R::kNino,
+     E::kUkNino, 0, 0},
+
+    // ---- hex with separators: MACs, full IPv6 ----
+    // Full IPv6: three groups in a row (a time such as 12:30:45 has only two colons).
+    {"[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:", D::kHexSep, R::kIpv6, E::kIpAddress, 0,
+     0},
+    {"\\b[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}\\b", D::kHexSep, R::kMac, E::kMacAddress, 17, 0},
+    {"\\b[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}\\b", D::kHexSep, R::kMac, E::kMacAddress, 17, 0},
+    {"\\b[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}\\b", D::kHexSep, R::kMac, E::kMacAddress,
      14, 0},
 
     // ---- letter shapes ----
-    // IBAN: two letters, check digits, a BBAN group; the validator knows the countries.
-    {"\\b[A-Z]{2}\\d{2} ?[A-Z0-9]{4}", D::kDigits, R::kIban, E::kIban, 0, 0},
-    {"\\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\\d{2} ?\\d{2} ?\\d{2}", D::kDigits, R::kNino,
-     E::kUkNino, 0, 0},
     {"\\b[13][1-9A-HJ-NP-Za-km-z]{25}", D::kLetters, R::kFixedToken, E::kCryptoWallet, 26, 35},
     // Street lines end in a suffix; the resolver walks back over the name to the number.
     {" " STREET_SUFFIX "\\b", D::kLetters, R::kStreet, E::kStreetAddress, 0, 0},
+    // British named terraces without a suffix: "113 The Beeches", "556 The Sidings".
+    {"\\d The [A-Z][a-z]{2,}\\b", D::kLetters, R::kStreet, E::kStreetAddress, 0, 0},
 
     // ---- context keywords (caseless); the value follows the keyword ----
     {KB "(?:ssn|social[ _\\-]?security(?:[ _\\-]?(?:number|no|num|#))?|ss#)" KE, D::kKeyword,
@@ -101,7 +115,8 @@ constexpr PatternSpec kPatterns[] = {
      E::kUsBankRouting, 0, 0},
     {KB "npi" KE, D::kKeyword, R::kKeywordValue, E::kUsNpi, 0, 0},
     {KB "nhs" KE, D::kKeyword, R::kKeywordValue, E::kUkNhs, 0, 0},
-    {"(?:phone|" KB "tel" KE "|telephone|mobile|" KB "cell" KE "|" KB "call" KE "|" KB "fax" KE ")",
+    {"(?:phone|" KB "tel" KE "|telephone|mobile|" KB "cell" KE "|" KB "call" KE "|" KB "fax" KE
+     "|" KB "ph\\.)",
      D::kKeyword, R::kKeywordValue, E::kPhone, 0, 0},
     {"(?:" KB "dob" KE "|date[ _\\-]?of[ _\\-]?birth|birth[ _\\-]?date|birthday|" KB
      "born(?: on)?)",
@@ -132,6 +147,18 @@ constexpr std::span<const std::string_view> S(const std::array<std::string_view,
 }
 
 constexpr std::array<std::string_view, 0> kNone{};
+// Words before a capitalised pair that make it a person (free text, ticket and CRM notes).
+constexpr std::array kNamePos{std::string_view("name"),         std::string_view("dear"),
+                              std::string_view("thanks"),       std::string_view("spoke with"),
+                              std::string_view("member"),       std::string_view("customer"),
+                              std::string_view("patient"),      std::string_view("contact"),
+                              std::string_view("per "),         std::string_view(" by "),
+                              std::string_view("cc "),          std::string_view("meeting with"),
+                              std::string_view("forwarded to"), std::string_view("attn"),
+                              std::string_view("hello"),        std::string_view("hi "),
+                              std::string_view("signed"),       std::string_view("agent"),
+                              std::string_view("owner"),        std::string_view("assignee"),
+                              std::string_view("author"),       std::string_view("who")};
 constexpr std::array kCardPos{std::string_view("card"), std::string_view("credit"),
                               std::string_view("visa"), std::string_view("mastercard"),
                               std::string_view("amex"), std::string_view("payment"),
@@ -172,7 +199,7 @@ constexpr std::array kWalletPos{std::string_view("wallet"),   std::string_view("
 // Indexed by Entity.
 const EntityInfo kInfo[kBuiltinEntityCount] = {
     /*EMAIL*/ {0.9f, S(kNone), S(kNone)},
-    /*PERSON_NAME*/ {0.7f, S(kNone), S(kNone)},
+    /*PERSON_NAME*/ {0.7f, S(kNamePos), S(kNone)},
     /*PHONE*/ {0.7f, S(kPhonePos), S(kNumNeg)},
     /*CREDIT_CARD*/ {0.85f, S(kCardPos), S(kNumNeg)},
     /*IBAN*/ {0.95f, S(kIbanPos), S(kNone)},
@@ -219,11 +246,19 @@ constexpr ColumnWord kColumnWords[] = {
     {"lastname", E::kPersonName},
     {"surname", E::kPersonName},
     {"customer_name", E::kPersonName},
+    {"given_name", E::kPersonName},
+    {"family_name", E::kPersonName},
+    {"middle_name", E::kPersonName},
+    {"maiden_name", E::kPersonName},
+    {"legal_name", E::kPersonName},
+    {"fullname", E::kPersonName},
     {"display_name", E::kPersonName},
     {"contact_name", E::kPersonName},
     {"holder", E::kPersonName},
     {"phone", E::kPhone},
     {"mobile", E::kPhone},
+    {"cell", E::kPhone},
+    {"cellphone", E::kPhone},
     {"tel", E::kPhone},
     {"fax", E::kPhone},
     {"msisdn", E::kPhone},
@@ -286,7 +321,41 @@ constexpr std::string_view kNegativeColumnWords[] = {
     "invoice", "tracking", "serial",   "build",   "revision", "count", "amount",   "price", "qty",
 };
 
+// Tables whose rows are people: their "name" column is a person's name ("customers.name"),
+// unlike "products.name". Matched as a whole word of the table name, singular or plural.
+constexpr std::string_view kPeopleTables[] = {
+    "customer",    "user",      "patient",        "employee",  "contact",    "person",
+    "people",      "member",    "client",         "staff",     "student",    "applicant",
+    "subscriber",  "author",    "driver",         "passenger", "guest",      "tenant",
+    "donor",       "candidate", "volunteer",      "physician", "doctor",     "nurse",
+    "worker",      "buyer",     "seller",         "recipient", "cardholder", "holder",
+    "beneficiary", "borrower",  "account_holder", "traveler",  "traveller",  "attendee",
+    "participant", "resident",  "citizen",        "voter",     "teacher",    "parent",
+    "child",       "children",  "owner",          "signer",    "agent",      "lead",
+    "prospect",
+};
+
 }  // namespace
+
+bool IsPeopleTable(std::string_view table) {
+  char norm[128];
+  std::string_view t(norm, NormalizeColumnName(table, norm, sizeof(norm)));
+  size_t pos = 0;
+  while (pos <= t.size()) {
+    size_t end = t.find('_', pos);
+    if (end == std::string_view::npos) end = t.size();
+    std::string_view w = t.substr(pos, end - pos);
+    if (w.size() > 3 && w.ends_with("ies")) {
+      // "parties" is not a people table; plural -ies words here: none but "children" (below).
+    } else if (w.size() > 1 && w.ends_with('s')) {
+      w.remove_suffix(1);
+    }
+    for (std::string_view x : kPeopleTables)
+      if (w == x || (x == "children" && t.substr(pos, end - pos) == x)) return true;
+    pos = end + 1;
+  }
+  return false;
+}
 
 std::span<const PatternSpec> Patterns() { return kPatterns; }
 const EntityInfo& Info(Entity e) { return kInfo[Index(e)]; }

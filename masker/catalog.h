@@ -15,14 +15,16 @@
 
 namespace veil::masker::catalog {
 
-// Which Hyperscan database a pattern goes to (FIELD-NOTES: split by class, one pass each).
-// Measured on rows of short cells: literal-anchored ~8 GB/s, digit shapes ~1 GB/s,
-// letter shapes ~1.5 GB/s, caseless keywords ~1.5 GB/s; one database with all of them ran at
-// 0.16 GB/s, so each class is its own pass.
-// (A separate, gated database for the keywords whose values are numbers was measured slower:
-// 265 vs 320 MB/s on the row benchmark, one more pass over most batches.)
-enum class DbClass : uint8_t { kLiteral, kDigits, kLetters, kKeyword };
-inline constexpr DbClass kDbClasses[] = {DbClass::kLiteral, DbClass::kDigits, DbClass::kLetters,
+// Which stage finds a pattern (FIELD-NOTES: split by class, one pass each). The prefilter
+// (prefilter.h) gives each Hyperscan stage only its candidate windows; numbers are read by the
+// number lexer in detector.cc, which implements the kNumber patterns below without Hyperscan
+// (they stay here as the documented shapes, and for the RE2 baseline of the benchmark).
+// Measured on the benchmark rows, whole-text scans: literal 1.1 GB/s, the old digit-shape
+// database 0.36 GB/s, letter shapes 0.35 GB/s, caseless keywords 1.2 GB/s; the per-stage costs
+// after the prefilter are in masker/GATES.md.
+enum class DbClass : uint8_t { kLiteral, kNumber, kHexSep, kLetters, kKeyword };
+// The classes compiled into Hyperscan databases, in scanning order.
+inline constexpr DbClass kDbClasses[] = {DbClass::kLiteral, DbClass::kHexSep, DbClass::kLetters,
                                          DbClass::kKeyword};
 
 // How a match end is turned into a candidate value.
@@ -33,7 +35,7 @@ enum class Resolver : uint8_t {
   kUrlPassword,  // scheme://user:PASS@ — the password only
   kCardRun,      // digit groups around the match: the card number inside them
   kSsnDashed,    // ddd-dd-dddd: SSN or ITIN
-  kPhone,        // formatted phone number; libphonenumber decides
+  kPhone,        // formatted phone number: shape first, libphonenumber adds confidence
   kSpacedTen,    // ddd ddd dddd: NHS number or phone
   kIban,         // country code + check digits + BBAN groups
   kNino,         // UK national insurance number
@@ -78,6 +80,9 @@ size_t NormalizeColumnName(std::string_view name, char* out, size_t cap);
 std::optional<Entity> EntityForColumnName(std::string_view lowercase_name);
 // Whether a snake_case column name holds `word` as a whole word ("zip" does not hold "ip").
 bool ColumnNameHas(std::string_view lowercase_name, std::string_view word);
+// Whether a table's rows are people ("customers", "crm_contacts", "Patient"): its plain
+// "name" column then holds a person's name.
+bool IsPeopleTable(std::string_view table);
 // Column-name words that make digit-run findings unlikely (sku, order_id, version, hash …).
 std::span<const std::string_view> NegativeColumnWords();
 

@@ -7,6 +7,8 @@
 #include <ctime>
 
 #include "masker/catalog.h"
+#include "masker/names.h"
+#include "masker/prefilter.h"
 #include "masker/validators.h"
 
 namespace veil::masker {
@@ -18,8 +20,7 @@ using catalog::Resolver;
 struct Detector::Db {
   hs_database_t* db = nullptr;
   DbClass cls = DbClass::kLiteral;
-  bool som = false;    // custom-entity database: reports start of match
-  bool gated = false;  // scanned only over segments that pass the class's gate
+  bool som = false;  // custom-entity database: reports start of match; scans everything
   ~Db() { hs_free_database(db); }
 };
 
@@ -79,8 +80,13 @@ bool ValueIs(Entity entity, std::string_view v) {
       });
     case Entity::kEmail:
       return validate::Email(v);
-    case Entity::kPhone:
-      return validate::Phone(v);
+    case Entity::kPhone: {  // shape first: 7-15 digits in the characters phones are written with
+      if (nd < 7 || nd > 15) return validate::Phone(v);
+      return std::all_of(v.begin(), v.end(), [](char c) {
+        return (c >= '0' && c <= '9') || c == ' ' || c == '-' || c == '.' || c == '(' || c == ')' ||
+               c == '+';
+      });
+    }
     case Entity::kDateOfBirth:
       return validate::DateOfBirth(v, CurrentYear());
     case Entity::kUsSsn:
@@ -414,15 +420,18 @@ class Resolution {
     std::memcpy(d, v_.p + b, 3);
     std::memcpy(d + 3, v_.p + b + 4, 3);
     std::memcpy(d + 6, v_.p + b + 8, 4);
+    // A passing mod-11 check digit is evidence (1 in 11 by chance): it outranks the phone
+    // shape even with a phone word nearby.
     bool nhs = validate::UkNhs(std::string_view(d, 10));
-    if (nhs) Emit(b, to, Entity::kUkNhs, 0.75f);
-    if (validate::Phone(v_.sub(b, to))) Emit(b, to, Entity::kPhone, nhs ? 0.65f : 0.7f);
+    if (nhs) Emit(b, to, Entity::kUkNhs, 0.9f);
+    // Shape first: 3-3-4 spaced is a phone; a valid NHS number (mod 11) outranks an unvalidated
+    // one.
+    Emit(b, to, Entity::kPhone, validate::Phone(v_.sub(b, to)) ? (nhs ? 0.65f : 0.7f) : 0.6f);
   }
 
-  void Iban(uint32_t to) {
-    uint32_t b = to - 8;
-    if (to >= 9 && v_.at(to - 5) == ' ' && IsUpper(v_.at(to - 9))) b = to - 9;
-    if (b < v_.seg_start) return;
+  // An IBAN starting at b (two letters, two check digits), compact or grouped by four.
+  bool IbanFrom(uint32_t b, uint32_t* end) {
+    if (b < v_.seg_start) return false;
     const bool grouped = v_.at(b + 4) == ' ';
     char compact[34];
     uint32_t pos[34];
@@ -443,9 +452,11 @@ class Resolution {
       if (IsAlnum(v_.at(e))) continue;  // must end at a word boundary
       if (validate::Iban(std::string_view(compact, len))) {
         Emit(b, e, Entity::kIban);
-        return;
+        *end = e;
+        return true;
       }
     }
+    return false;
   }
 
   void Nino(uint32_t to) {
@@ -525,17 +536,24 @@ class Resolution {
       while (w > v_.seg_start && (IsAlnum(v_.at(w - 1)) || v_.at(w - 1) == '\'' ||
                                   v_.at(w - 1) == '-' || v_.at(w - 1) == '.'))
         --w;
+      // Quotes and dashes inside a word (O'Brien), not before it ('723 Main Street').
+      while (w < i && (v_.at(w) == '\'' || v_.at(w) == '-' || v_.at(w) == '.')) ++w;
       bool number = w < i && i - w <= 6;
       for (int64_t k = w; k < i; ++k) number = number && IsDigit(v_.at(k));
       if (number) {
         b = static_cast<uint32_t>(w);
         break;
       }
-      if (w == i || !IsUpper(v_.at(w))) return;  // street names are capitalised words
+      // Street names are capitalised words, or ordinals ("8th", "21st").
+      bool ordinal = w < i && IsDigit(v_.at(w)) && i - w >= 3 && i - w <= 5 &&
+                     IsLower(v_.at(i - 1)) && IsLower(v_.at(i - 2));
+      for (int64_t k = w; ordinal && k < i - 2; ++k) ordinal = IsDigit(v_.at(k));
+      if (w == i || !(IsUpper(v_.at(w)) || ordinal)) return;
       i = w;
     }
     if (b == 0 && !IsDigit(v_.at(0))) return;
     if (v_.at(b) == '0') return;
+    if (IsAlnum(v_.at(static_cast<int64_t>(b) - 1))) return;
     uint32_t e = to;
     if (v_.at(e) == '.') ++e;
     // Optional unit: ", Apt 5", " Suite 200", " #12", " Unit 3B".
@@ -635,7 +653,7 @@ class Resolution {
         return;
       }
       case Entity::kPhone:
-        PhoneFrom(p, Entity::kPhone, 0.85f, nullptr);
+        PhoneAfterKeyword(p);
         return;
       case Entity::kDateOfBirth:
         DateAt(p);
@@ -664,7 +682,9 @@ class Resolution {
                    (v_.at(e + 1) == 'n' || v_.at(e + 1) == 'r' || v_.at(e + 1) == 't')))
             ++e;
           // A sentence's full stop is not part of the value.
-          if (e > p + 1 && (v_.at(e - 1) == '.' || v_.at(e - 1) == ',') &&
+          if (e > p + 1 &&
+              (v_.at(e - 1) == '.' || v_.at(e - 1) == ',' || v_.at(e - 1) == '!' ||
+               v_.at(e - 1) == '?') &&
               (e == v_.seg_end || v_.at(e) == ' ' || v_.at(e) == '\t'))
             --e;
         }
@@ -792,6 +812,420 @@ class Resolution {
     if (words >= 2 && !IsAlnum(v_.at(static_cast<int64_t>(b) - 1))) Emit(b, e, Entity::kPersonName);
   }
 
+  // ---- The number lexer: digits joined by separators, read once, dispatched by shape. ----
+  struct NumTok {
+    uint32_t b = 0, e = 0;    // from '+', '(' or the first digit to the end of the last group
+    uint32_t gb[12], ge[12];  // groups of digits
+    char sep[12];             // separator before group i: ' ', '-', '.', '/', ')' (none: 0)
+    int k = 0;                // groups
+    uint32_t nd = 0;          // digits
+    bool plus = false;
+    int paren = -1;  // the group written in parentheses, if any
+    char first_digit = 0;
+    bool leading_zero = false;
+  };
+
+  // Reads a number token at s ('+', '(' or a digit). False if it is not one.
+  bool ReadNumber(uint32_t s, NumTok* t) {
+    uint32_t p = s;
+    t->b = s;
+    if (v_.at(p) == '+') {
+      t->plus = true;
+      ++p;
+    }
+    char pending = 0;
+    while (t->k < 12 && p < v_.seg_end) {
+      const bool open = v_.at(p) == '(' && t->paren < 0 && t->k <= 1;
+      if (open) ++p;
+      const uint32_t gb = p;
+      while (p < v_.seg_end && IsDigit(v_.at(p))) ++p;
+      if (p == gb || p - gb > 19) return t->k > 0 && p == gb;
+      if (open && v_.at(p) != ')') return false;  // "(123" without its ')'
+      t->gb[t->k] = gb;
+      t->ge[t->k] = p;
+      t->sep[t->k] = pending;
+      t->nd += p - gb;
+      if (open) {
+        t->paren = t->k;
+        ++p;
+      }
+      ++t->k;
+      t->e = t->ge[t->k - 1];
+      unsigned char c = v_.at(p);
+      uint32_t q = p;
+      if (c == ' ' || c == '-' || c == '.' || (c == '/' && !open)) {
+        pending = static_cast<char>(c);
+        ++q;
+      } else if (open) {
+        pending = ')';
+      } else {
+        break;
+      }
+      unsigned char nx = v_.at(q);
+      if (!(IsDigit(nx) || (nx == '(' && t->k <= 1))) break;
+      p = q;
+    }
+    return t->k > 0;
+  }
+
+  // Whether groups [from, to) all have separator `c` before them.
+  static bool SepsAre(const NumTok& t, int from, int to, char c) {
+    for (int i = from; i < to; ++i)
+      if (t.sep[i] != c) return false;
+    return true;
+  }
+
+  // The phone shapes people write (masker/GATES.md): returns the score of the first m groups
+  // of t as a phone, 0 if they do not have one. Validation is not asked: shape first.
+  static float PhoneShape(const NumTok& t, int m) {
+    uint32_t nd = 0;
+    for (int i = 0; i < m; ++i) nd += t.ge[i] - t.gb[i];
+    auto len = [&](int i) { return t.ge[i] - t.gb[i]; };
+    for (int i = 1; i < m; ++i)
+      if (t.sep[i] == '/') return 0;
+    if (t.plus) {  // +CC with grouping, or E.164
+      if (nd < 8 || nd > 15) return 0;
+      return (m >= 2 || nd >= 10) ? 0.75f : 0;
+    }
+    if (t.paren == 0) {  // (area) rest
+      if (m < 2 || nd < 8 || nd > 13 || len(0) < 2 || len(0) > 5) return 0;
+      for (int i = 2; i < m; ++i)
+        if (t.sep[i] != t.sep[2] && i > 2) return 0;
+      return 0.75f;
+    }
+    if (t.paren > 0) return 0;
+    if (m < 2 || nd < 9 || nd > 12) return 0;
+    const char sep = t.sep[1];
+    if (!SepsAre(t, 1, m, sep)) return 0;  // one separator throughout
+    // NANP 3-3-4 (and 1-3-3-4) with dashes or dots.
+    if ((sep == '-' || sep == '.') && ((m == 3 && len(0) == 3 && len(1) == 3 && len(2) == 4) ||
+                                       (m == 4 && len(0) == 1 && t.first_digit == '1' &&
+                                        len(1) == 3 && len(2) == 3 && len(3) == 4)))
+      return 0.75f;
+    if (m == 3 && len(0) == 3 && len(1) == 2 && len(2) == 4) return 0;  // SSN-shaped
+    for (int i = 1; i < m; ++i)
+      if (len(i) < 2) return 0;
+    // A trunk prefix: 0800 462 8064, 020 7946 0958, 016977 9727, 07 9727 1492 (not a ZIP+4
+    // such as 05549-0346).
+    if (t.leading_zero && len(0) >= 2 && len(0) <= 6 &&
+        !(m == 2 && len(0) == 5 && len(1) == 4 && sep == '-'))
+      return 0.65f;
+    // National groupings: 970.310.133, 946 280 645, 48-703-10-13, 06 70 31 01 33.
+    if (m < 3 || len(0) < 2 || len(0) > 3) return 0;
+    if (sep == '.' && m != 3) return 0;  // 4-part dotted: versions and addresses
+    for (int i = 1; i + 1 < m; ++i)
+      if (len(i) > 3) return 0;
+    if (len(m - 1) > 4) return 0;
+    return 0.6f;
+  }
+
+  // A number token found by the prefilter at s (a digit, '(' or '+').
+  void NumberAt(uint32_t s, uint32_t* skip_until, uint32_t* card_skip) {
+    if (s < *skip_until) return;
+    if (IsUpper(v_.at(s))) {  // [A-Z]{2}\d{2} at a word start: an IBAN whose BBAN has letters
+      uint32_t end = 0;
+      if (IbanFrom(s, &end)) *skip_until = end;
+      return;
+    }
+    uint32_t st = s;
+    if (IsDigit(v_.at(s))) {
+      unsigned char c1 = v_.at(static_cast<int64_t>(s) - 1);
+      if (c1 == '(' || c1 == '+') st = s - 1;
+      // "+1 (284) 914 0104": the +CC before the parenthesis.
+      if (c1 == '(' && v_.at(static_cast<int64_t>(s) - 2) == ' ') {
+        int64_t k = static_cast<int64_t>(s) - 3;
+        while (k > v_.seg_start && IsDigit(v_.at(k)) && s - k < 7) --k;
+        if (v_.at(k) == '+' && k + 3 < s) st = static_cast<uint32_t>(k);
+      }
+      if (st != s && st < *skip_until) return;
+      // Letters right before: an IBAN ("DE89 3704…", "GB82 WEST 1234…") or a NINO. A run
+      // that follows a group of capitals and digits and is neither is the tail of some other
+      // code (an invalid IBAN, a tracking number): not a number of its own.
+      if (IsAlnum(v_.at(static_cast<int64_t>(s) - 1)) ||
+          v_.at(static_cast<int64_t>(s) - 1) == ' ') {
+        if (Lettered(s, skip_until)) return;
+        if (v_.at(static_cast<int64_t>(s) - 1) == ' ' && s >= v_.seg_start + 5) {
+          bool code = true, capital = false;
+          for (uint32_t k = s - 5; k < s - 1; ++k) {
+            code = code && (IsUpper(v_.at(k)) || IsDigit(v_.at(k)));
+            capital = capital || IsUpper(v_.at(k));
+          }
+          if (code && capital && !IsAlnum(v_.at(static_cast<int64_t>(s) - 6))) return;
+        }
+      }
+    }
+    NumTok t;
+    if (!ReadNumber(st, &t)) return;
+    t.first_digit = static_cast<char>(v_.at(t.gb[0]));
+    t.leading_zero = t.first_digit == '0';
+    *skip_until = t.e;
+    const unsigned char before = v_.at(static_cast<int64_t>(t.b) - 1);
+    const unsigned char after = v_.at(t.e);
+    // Glued to a word ("SKU-12345", "v1.2.3", "12345XL"), or part of a decimal or amount.
+    // A decimal part: "12345.67", "1.234,56" (a comma then exactly two digits; CSV commas
+    // between numbers are not decimals).
+    bool thousands = t.k == 1 && t.nd <= 6;  // 1234,56 or 1.234.567,89
+    if (t.k > 1 && SepsAre(t, 1, t.k, '.')) {
+      thousands = t.ge[0] - t.gb[0] <= 3;
+      for (int i = 1; i < t.k; ++i) thousands = thousands && t.ge[i] - t.gb[i] == 3;
+    }
+    auto decimal_comma = [&](uint32_t c) {
+      return thousands && v_.at(c) == ',' && IsDigit(v_.at(c + 1)) && IsDigit(v_.at(c + 2)) &&
+             !IsDigit(v_.at(c + 3));
+    };
+    if (IsAlnum(after) || after == '_') return;
+    if ((after == '.' && IsDigit(v_.at(t.e + 1))) || decimal_comma(t.e)) return;
+    if (!t.plus && t.paren < 0) {
+      if (IsAlnum(before) || before == '_' || before == '$' || before == '#') return;
+      if ((before == '-' || before == '.' || before == '/' || before == ':') &&
+          IsAlnum(v_.at(static_cast<int64_t>(t.b) - 2)))
+        return;
+    }
+    auto len = [&](int i) { return t.ge[i] - t.gb[i]; };
+    if (!t.plus && t.paren < 0) {
+      if (t.k >= 4 && SepsAre(t, 1, 4, '.') && len(0) <= 3 && len(1) <= 3 && len(2) <= 3 &&
+          len(3) <= 3) {
+        Ipv4(t.ge[0]);
+        return;
+      }
+      bool long_group = false;
+      for (int i = 0; i < t.k; ++i) long_group = long_group || len(i) >= 13;
+      if (t.nd >= 13 && (t.k == 1 || len(0) == 4 || long_group)) {
+        CardRun(t.gb[0] + 1, card_skip);
+        return;
+      }
+      if (t.k >= 3 && SepsAre(t, 1, 3, '-') && len(0) == 3 && len(1) == 2 && len(2) == 4 &&
+          (t.k == 3 || t.sep[3] != '-')) {
+        SsnDashed(t.ge[2]);
+        return;
+      }
+      if (t.k >= 3 && SepsAre(t, 1, 3, ' ') && len(0) == 3 && len(1) == 3 && len(2) == 4) {
+        SpacedTen(t.ge[2]);
+        return;
+      }
+    }
+    // Phones: the whole token, then without trailing groups ("415-867-5309 1234").
+    for (int m = t.k; m >= 1; --m) {
+      float score = PhoneShape(t, m);
+      if (score > 0) {
+        Emit(t.b, t.ge[m - 1], Entity::kPhone, score);
+        return;
+      }
+    }
+  }
+
+  // Numbers with letters right before them: IBANs and UK NI numbers.
+  bool Lettered(uint32_t s, uint32_t* skip_until) {
+    // NINO: AB123456C, AB 12 34 56 C.
+    {
+      int64_t q = static_cast<int64_t>(s) - 1;
+      if (v_.at(q) == ' ') --q;
+      if (IsUpper(v_.at(q)) && IsUpper(v_.at(q - 1)) && !IsAlnum(v_.at(q - 2))) {
+        uint32_t p = s, digits = 0;
+        while (p < v_.seg_end && digits < 6 && (IsDigit(v_.at(p)) || v_.at(p) == ' ')) {
+          digits += IsDigit(v_.at(p));
+          ++p;
+        }
+        if (digits == 6) {
+          size_t before = out_->size();
+          Nino(p);
+          if (out_->size() > before) {
+            *skip_until = out_->back().end;
+            return true;
+          }
+        }
+      }
+    }
+    // IBAN: [A-Z]{2}\d{2} at a word boundary, at most 40 bytes back over [A-Z0-9 ].
+    for (int64_t q = static_cast<int64_t>(s) - 1; q >= v_.seg_start && s - q <= 40; --q) {
+      unsigned char c = v_.at(q);
+      if (!(IsUpper(c) || IsDigit(c) || c == ' ')) break;
+      if (IsUpper(c) && IsUpper(v_.at(q + 1)) && IsDigit(v_.at(q + 2)) && IsDigit(v_.at(q + 3)) &&
+          !IsAlnum(v_.at(q - 1)) && q + 2 <= s) {
+        uint32_t end = 0;
+        if (IbanFrom(static_cast<uint32_t>(q), &end)) {
+          *skip_until = end;
+          return true;
+        }
+      }
+      if (IsUpper(c) && !IsUpper(v_.at(q - 1)) && !IsDigit(v_.at(q - 1)) && v_.at(q - 1) != ' ')
+        break;
+    }
+    return false;
+  }
+
+  // A phone after a phone keyword: any 7 to 15 digit number, whatever its shape.
+  void PhoneAfterKeyword(uint32_t p) {
+    unsigned char c = v_.at(p);
+    if (!(IsDigit(c) || c == '+' || c == '(')) return;
+    NumTok t;
+    if (!ReadNumber(p, &t)) return;
+    if (IsAlnum(v_.at(t.e)) || t.nd < 7 || t.nd > 15) return;
+    if ((v_.at(t.e) == '.' || v_.at(t.e) == ',') && IsDigit(v_.at(t.e + 1))) return;
+    // Dates are not phones: 2024-05-12, 12/05/2024.
+    if (t.k == 3 && t.nd == 8 && !t.plus && t.paren < 0) return;
+    Emit(t.b, t.e, Entity::kPhone, 0.85f);
+  }
+
+  // ---- Person names in free text: a run of capitalised words, scored by names.h. ----
+  struct NameTok {
+    uint32_t b, e;
+    bool initial, particle, caps;
+  };
+
+  // Reads a word at p: ASCII letters and the Latin letters of U+00C0..U+017F, with inner
+  // apostrophes and hyphens. Returns its end, or p if there is no word.
+  uint32_t ReadWord(uint32_t p, bool* upper_first, bool* all_upper) const {
+    uint32_t q = p;
+    bool first = true;
+    *all_upper = true;
+    *upper_first = false;
+    while (q < v_.seg_end) {
+      unsigned char c = v_.at(q);
+      if (IsAlpha(c)) {
+        if (first) *upper_first = IsUpper(c);
+        if (IsLower(c)) *all_upper = false;
+        ++q;
+      } else if (c >= 0xC3 && c <= 0xC5 && v_.at(q + 1) >= 0x80 && v_.at(q + 1) <= 0xBF) {
+        bool up = Utf8Upper(c, v_.at(q + 1));
+        if (first) *upper_first = up;
+        if (!up) *all_upper = false;
+        q += 2;
+      } else if ((c == '\'' || c == '-') && q > p && IsAlpha(v_.at(q + 1))) {
+        ++q;
+      } else {
+        break;
+      }
+      first = false;
+    }
+    return q;
+  }
+  static bool Utf8Upper(unsigned char lead, unsigned char cont) {
+    if (lead == 0xC3) return cont >= 0x80 && cont <= 0x9E && cont != 0x97;
+    const unsigned cp = ((lead & 0x1F) << 6) | (cont & 0x3F);  // U+0100..U+017F
+    if (cp == 0x130) return true;                              // İ
+    if (cp == 0x131 || cp == 0x138 || cp == 0x149 || cp == 0x17F) return false;
+    if ((cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E)) return cp % 2 == 1;
+    if (cp == 0x178) return true;
+    return cp % 2 == 0;
+  }
+  static bool IsParticle(std::string_view w) {
+    static constexpr std::string_view kParticles[] = {
+        "van", "von", "de", "del", "della", "der", "den", "di",  "da",  "dos", "das",
+        "do",  "du",  "la", "le",  "bin",   "al",  "y",   "ten", "ter", "e"};
+    for (std::string_view x : kParticles)
+      if (x == w) return true;
+    return false;
+  }
+
+  void NameAt(uint32_t s, uint32_t* skip_until) {
+    if (s < *skip_until || s < v_.seg_start) return;
+    NameTok tk[7];
+    int n = 0;
+    int comma_after = -1;  // "Rippin, Lola": the comma follows token 0
+    uint32_t p = s;
+    while (n < 7 && p < v_.seg_end) {
+      bool up = false, caps = false;
+      uint32_t e = ReadWord(p, &up, &caps);
+      if (e == p) break;
+      NameTok t{p, e, false, false, false};
+      std::string_view w = v_.sub(p, e);
+      if (up && e - p == 1) {  // an initial: "J." or "J"
+        t.initial = true;
+        if (v_.at(e) == '.') t.e = ++e;
+      } else if (up) {
+        t.caps = caps;
+      } else if (n > 0 && IsParticle(w) && v_.at(e) == ' ') {
+        t.particle = true;
+      } else {
+        break;
+      }
+      if (IsDigit(v_.at(e)) || v_.at(e) == '_') break;  // "TA9", "HY172": codes, not names
+      tk[n++] = t;
+      if (v_.at(e) == ' ') {
+        p = e + 1;
+      } else if (v_.at(e) == ',' && v_.at(e + 1) == ' ' && n == 1 && !t.initial) {
+        comma_after = 0;
+        p = e + 2;
+      } else {
+        break;
+      }
+    }
+    while (n > 0 && tk[n - 1].particle) --n;
+    if (n < 2) return;  // one word is never a name by itself here
+    // "Wintheiser Lebsack and Hayes", "Smith & Sons": a firm.
+    {
+      uint32_t e = tk[n - 1].e;
+      if ((v_.sub(e, std::min(e + 5, v_.seg_end)) == " and " ||
+           v_.sub(e, std::min(e + 3, v_.seg_end)) == " & ") &&
+          IsUpper(v_.at(e + (v_.at(e + 1) == '&' ? 3 : 5)))) {
+        *skip_until = e;
+        return;
+      }
+    }
+    // After a house number the words are a street ("966 Marie Spurs").
+    if (v_.at(static_cast<int64_t>(s) - 1) == ' ' && IsDigit(v_.at(static_cast<int64_t>(s) - 2))) {
+      *skip_until = tk[n - 1].e;
+      return;
+    }
+    // Short all-caps words among capitalised ones are acronyms ("Raleigh DB"): the run ends there.
+    bool mixed = false;
+    for (int k = 0; k < n; ++k) mixed = mixed || (!tk[k].caps && !tk[k].initial && !tk[k].particle);
+    if (mixed) {
+      for (int k = 1; k < n; ++k) {
+        if (tk[k].caps && tk[k].e - tk[k].b <= 4) {
+          n = k;
+          break;
+        }
+      }
+      if (n < 2) return;
+    }
+    *skip_until = tk[n - 1].e;
+    // Split the run at titles and words that are not names; score each piece of 2+ tokens.
+    int i = 0;
+    bool titled = false;
+    while (i < n) {
+      std::string_view w = v_.sub(tk[i].b, tk[i].e);
+      if (w.back() == '.') w.remove_suffix(1);
+      if (!tk[i].initial && !tk[i].particle && (names::IsTitle(w) || names::IsNonNameWord(w))) {
+        titled = names::IsTitle(w);
+        ++i;
+        continue;
+      }
+      int j = i;
+      while (j < n) {
+        std::string_view x = v_.sub(tk[j].b, tk[j].e);
+        if (x.back() == '.') x.remove_suffix(1);
+        if (!tk[j].initial && !tk[j].particle && (names::IsTitle(x) || names::IsNonNameWord(x)))
+          break;
+        ++j;
+      }
+      // Pieces of more than four tokens: their first two to four.
+      for (int len = std::min(j - i, 4); len >= 2; --len) {
+        names::Token toks[4];
+        bool caps = true;
+        for (int k = 0; k < len; ++k) {
+          toks[k] = {v_.sub(tk[i + k].b, tk[i + k].e), tk[i + k].initial, tk[i + k].particle};
+          caps = caps && (tk[i + k].caps || tk[i + k].initial || tk[i + k].particle);
+        }
+        names::RunForm form = comma_after == i && len == 2 ? names::RunForm::kLastFirst
+                              : caps                       ? names::RunForm::kAllCaps
+                                                           : names::RunForm::kFirstLast;
+        if (comma_after == i && len > 2) continue;
+        if (toks[len - 1].initial) continue;
+        float score = names::ScoreRun({toks, static_cast<size_t>(len)}, form);
+        if (titled) score += 0.15f;
+        // Below 0.5 only context can keep it (a name word before it, the column's hint).
+        if (score >= 0.38f) {
+          Emit(tk[i].b, tk[i + len - 1].e, Entity::kPersonName, std::min(score, 0.95f));
+          break;
+        }
+      }
+      titled = false;
+      i = j;
+    }
+  }
+
   void PersonKeyword(uint32_t to) {
     uint32_t p = to;
     while (p < v_.seg_end && (IsAlpha(v_.at(p)) || v_.at(p) == '_')) {
@@ -831,6 +1265,15 @@ class Resolution {
       ++e;
     }
     if (words < 2 || IsAlnum(v_.at(e))) return;
+    // "customer Web Engineer", "contact Support Team": words that are not names.
+    for (uint32_t w = b; w < e;) {
+      uint32_t x = w;
+      while (x < e && v_.at(x) != ' ') ++x;
+      std::string_view word = v_.sub(w, x);
+      if (!word.empty() && word.back() == '.') word.remove_suffix(1);
+      if (names::IsNonNameWord(word)) return;
+      w = x + 1;
+    }
     Emit(b, e, Entity::kPersonName);
   }
 
@@ -974,64 +1417,6 @@ int OnMatch(unsigned int id, unsigned long long from, unsigned long long to, uns
   return 0;
 }
 
-// Byte-class counts of a segment, to skip databases that cannot match in it.
-struct SegmentShape {
-  uint32_t digits = 0, uppers = 0, colons = 0, dots = 0, dashes = 0, spaces = 0;
-};
-
-// One table lookup and one add per byte: each class counts in its own 8-bit lane of a 64-bit
-// word, folded into 32-bit counters every 255 bytes so no lane overflows.
-constexpr std::array<uint64_t, 256> kShapeLanes = [] {
-  std::array<uint64_t, 256> t{};
-  for (int c = '0'; c <= '9'; ++c) t[c] = 1ull << 0;
-  for (int c = 'A'; c <= 'Z'; ++c) t[c] = 1ull << 8;
-  t[':'] = 1ull << 16;
-  t['.'] = 1ull << 24;
-  t['-'] = 1ull << 32;
-  t[' '] = 1ull << 40;
-  return t;
-}();
-
-SegmentShape ShapeOf(std::string_view t) {
-  SegmentShape s;
-  for (size_t i = 0; i < t.size();) {
-    const size_t end = std::min(t.size(), i + 255);
-    // Four independent sums: the adds no longer wait on each other.
-    uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    const auto* p = reinterpret_cast<const unsigned char*>(t.data());
-    for (; i + 4 <= end; i += 4) {
-      a0 += kShapeLanes[p[i]];
-      a1 += kShapeLanes[p[i + 1]];
-      a2 += kShapeLanes[p[i + 2]];
-      a3 += kShapeLanes[p[i + 3]];
-    }
-    for (; i < end; ++i) a0 += kShapeLanes[p[i]];
-    const uint64_t acc = a0 + a1 + a2 + a3;  // each lane stays below 256: 255 bytes a block
-    s.digits += acc & 255;
-    s.uppers += (acc >> 8) & 255;
-    s.colons += (acc >> 16) & 255;
-    s.dots += (acc >> 24) & 255;
-    s.dashes += (acc >> 32) & 255;
-    s.spaces += (acc >> 40) & 255;
-  }
-  return s;
-}
-
-// Can a segment of this shape hold a match of the class? Digit shapes need 6 digits (a NINO;
-// phones have 7), or the dots of an IPv4 or Cisco MAC, the colons of an IPv6/MAC, the dashes
-// of a MAC; letter shapes are base58 wallets (26+ characters) and street lines (spaces, a
-// capital, a house number).
-bool Gate(DbClass cls, const SegmentShape& s, uint32_t size) {
-  switch (cls) {
-    case DbClass::kDigits:
-      return s.digits >= 6 || s.dots >= 2 || s.colons >= 3 || s.dashes >= 5;
-    case DbClass::kLetters:  // a base58 wallet (26+ characters) or a street line
-      return s.digits >= 1 && (size >= 26 || (s.spaces >= 2 && s.uppers >= 1));
-    default:
-      return true;
-  }
-}
-
 }  // namespace
 
 std::bitset<kMaxEntities> Detector::Options::AllBuiltins() {
@@ -1063,7 +1448,6 @@ Result<std::shared_ptr<const Detector>> Detector::Create(Options options) {
     if (exprs.empty()) continue;
     auto db = std::make_unique<Db>();
     db->cls = cls;
-    db->gated = cls == DbClass::kDigits || cls == DbClass::kLetters;
     hs_compile_error_t* err = nullptr;
     if (hs_compile_multi(exprs.data(), flags.data(), ids.data(),
                          static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK, nullptr, &db->db,
@@ -1117,7 +1501,8 @@ int Detector::EntityId(std::string_view name) const {
   return -1;
 }
 
-Scanner::Scanner(std::shared_ptr<const Detector> detector) : detector_(std::move(detector)) {
+Scanner::Scanner(std::shared_ptr<const Detector> detector)
+    : detector_(std::move(detector)), prefilter_(std::make_unique<Prefilter>()) {
   for (const auto& db : detector_->dbs_) {
     // Growing one scratch to fit every database; failure here is out-of-memory.
     if (hs_alloc_scratch(db->db, &scratch_) != HS_SUCCESS) std::abort();
@@ -1133,55 +1518,112 @@ void Scanner::Scan(std::string_view text, std::vector<EntityMatch>* out, const C
   Scan(text, std::span<const Segment>(&whole, 1), out);
 }
 
+namespace {
+Stage StageOf(DbClass cls) {
+  switch (cls) {
+    case DbClass::kLiteral:
+      return Stage::kLiteral;
+    case DbClass::kHexSep:
+      return Stage::kHexSep;
+    case DbClass::kLetters:
+      return Stage::kLetters;
+    default:
+      return Stage::kKeyword;
+  }
+}
+}  // namespace
+
 void Scanner::Scan(std::string_view text, std::span<const Segment> segments,
                    std::vector<EntityMatch>* out) {
   out->clear();
-  if (text.empty()) return;
+  candidates_.clear();
+  if (text.empty() || segments.empty()) return;
   hits_.clear();
-  shapes_.clear();
-  for (const Segment& sg : segments) {
-    SegmentShape sh = ShapeOf(text.substr(sg.start, sg.end - sg.start));
-    shapes_.push_back({sh.digits, sh.uppers, sh.colons, sh.dots, sh.dashes, sh.spaces});
-  }
+  Prefilter& pf = *prefilter_;
+  pf.Run(text);
   MatchSink sink{&hits_, 0};
   for (const auto& db : detector_->dbs_) {
-    if (!db->gated) {
+    if (db->som) {
       sink.base = 0;
       hs_scan(db->db, text.data(), static_cast<unsigned>(text.size()), 0, scratch_, OnMatch, &sink);
       continue;
     }
-    // Scan the segments that pass the gate, merging neighbours so that short cells do not
-    // each pay Hyperscan's per-call cost: a gap under 256 bytes is scanned through.
-    constexpr uint32_t kMaxGap = 256;
-    uint32_t rb = 0, re = 0;
-    bool open = false;
-    auto flush = [&] {
-      if (!open) return;
-      sink.base = rb;
-      hs_scan(db->db, text.data() + rb, re - rb, 0, scratch_, OnMatch, &sink);
-      open = false;
-    };
-    for (size_t i = 0; i < segments.size(); ++i) {
-      const auto& sh = shapes_[i];
-      if (!Gate(db->cls, {sh[0], sh[1], sh[2], sh[3], sh[4], sh[5]},
-                segments[i].end - segments[i].start))
+    for (const Window& w : pf.windows(StageOf(db->cls))) {
+      sink.base = w.begin;
+      hs_scan(db->db, text.data() + w.begin, w.end - w.begin, 0, scratch_, OnMatch, &sink);
+    }
+  }
+  const auto& opts = detector_->options_;
+  // Context for the candidates a resolver added: words before the value, the column's hints.
+  auto finish = [&](const View& v, const Segment& sg, size_t before) {
+    for (size_t i = before; i < candidates_.size(); ++i) {
+      EntityMatch& m = candidates_[i];
+      if (!opts.enabled.test(m.entity) && m.entity < kFirstCustom) {
+        m.score = -1;
         continue;
-      if (open && segments[i].start - re < kMaxGap) {
-        re = segments[i].end;
+      }
+      if (m.entity < kBuiltinEntityCount) {
+        const auto& info = catalog::Info(static_cast<Entity>(m.entity));
+        if (NearWord(v, m.start, info.positive)) m.score += 0.15f;
+        // Negative words count only right before the value ("order 4111…", "sku=…").
+        if (PrecedingWordIs(v, m.start, info.negative)) m.score -= 0.3f;
       } else {
-        flush();
-        rb = segments[i].start;
-        re = segments[i].end;
-        open = true;
+        size_t c = m.entity - kFirstCustom;
+        for (const std::string& w : opts.custom[c].context) {
+          std::string_view sw(w);
+          if (NearWord(v, m.start, std::span<const std::string_view>(&sw, 1))) {
+            m.score += 0.15f;
+            break;
+          }
+        }
+      }
+      if (sg.hints) m.score += sg.hints->boost[m.entity];
+      m.score = std::min(m.score, 1.0f);
+    }
+  };
+  // The segment holding byte `pos`, by a cursor that only moves forward.
+  auto segment_at = [&](size_t* cursor, uint32_t pos) -> const Segment* {
+    while (*cursor + 1 < segments.size() && pos >= segments[*cursor].end) ++*cursor;
+    const Segment& sg = segments[*cursor];
+    return (pos >= sg.start && pos < sg.end) ? &sg : nullptr;
+  };
+  // Numbers, then names: the C++ stages read the prefilter's positions directly.
+  {
+    const bool numbers_on =
+        opts.enabled.test(Index(Entity::kPhone)) || opts.enabled.test(Index(Entity::kCreditCard)) ||
+        opts.enabled.test(Index(Entity::kUsSsn)) || opts.enabled.test(Index(Entity::kIban)) ||
+        opts.enabled.test(Index(Entity::kUkNino)) || opts.enabled.test(Index(Entity::kUkNhs)) ||
+        opts.enabled.test(Index(Entity::kIpAddress)) || opts.enabled.test(Index(Entity::kUsItin));
+    size_t cur = 0;
+    uint32_t skip = 0, card_skip = 0;
+    if (numbers_on) {
+      for (const NumberRun& nr : pf.numbers()) {
+        const Segment* sg = segment_at(&cur, nr.begin);
+        if (!sg) continue;
+        View v{text.data(), sg->start, sg->end};
+        size_t before = candidates_.size();
+        Resolution r(v, &candidates_);
+        r.NumberAt(nr.begin, &skip, &card_skip);
+        if (candidates_.size() > before) finish(v, *sg, before);
       }
     }
-    flush();
+    if (opts.enabled.test(Index(Entity::kPersonName))) {
+      cur = 0;
+      skip = 0;
+      for (uint32_t pos : pf.name_starts()) {
+        const Segment* sg = segment_at(&cur, pos);
+        if (!sg) continue;
+        View v{text.data(), sg->start, sg->end};
+        size_t before = candidates_.size();
+        Resolution r(v, &candidates_);
+        r.NameAt(pos, &skip);
+        if (candidates_.size() > before) finish(v, *sg, before);
+      }
+    }
   }
-  if (hits_.empty()) return;
+  if (hits_.empty() && candidates_.empty()) return;
 
-  candidates_.clear();
   auto patterns = catalog::Patterns();
-  const auto& opts = detector_->options_;
   uint32_t skip_card = 0, skip_phone = 0, skip_v6 = 0;
   size_t seg = 0;
   // Hits of one database arrive in end order, but the databases run one after another:
@@ -1236,8 +1678,7 @@ void Scanner::Scan(std::string_view text, std::span<const Segment> segments,
         case Resolver::kSpacedTen:
           r.SpacedTen(h.to);
           break;
-        case Resolver::kIban:
-          r.Iban(h.to);
+        case Resolver::kIban:  // read by the number lexer
           break;
         case Resolver::kNino:
           r.Nino(h.to);
@@ -1265,31 +1706,7 @@ void Scanner::Scan(std::string_view text, std::span<const Segment> segments,
           break;
       }
     }
-    // Context: words before the value, and the column's hints.
-    for (size_t i = before; i < candidates_.size(); ++i) {
-      EntityMatch& m = candidates_[i];
-      if (!opts.enabled.test(m.entity) && m.entity < kFirstCustom) {
-        m.score = -1;
-        continue;
-      }
-      if (m.entity < kBuiltinEntityCount) {
-        const auto& info = catalog::Info(static_cast<Entity>(m.entity));
-        if (NearWord(v, m.start, info.positive)) m.score += 0.15f;
-        // Negative words count only right before the value ("order 4111…", "sku=…").
-        if (PrecedingWordIs(v, m.start, info.negative)) m.score -= 0.3f;
-      } else {
-        size_t c = m.entity - kFirstCustom;
-        for (const std::string& w : opts.custom[c].context) {
-          std::string_view sw(w);
-          if (NearWord(v, m.start, std::span<const std::string_view>(&sw, 1))) {
-            m.score += 0.15f;
-            break;
-          }
-        }
-      }
-      if (sg.hints) m.score += sg.hints->boost[m.entity];
-      m.score = std::min(m.score, 1.0f);
-    }
+    finish(v, sg, before);
   }
 
   // Keep the best of overlapping candidates (higher score, then longer). Candidates sorted by

@@ -31,6 +31,8 @@ struct hs_scratch;
 
 namespace veil::masker {
 
+class Prefilter;
+
 // One finding: bytes [start, end) of the scanned text hold entity `entity`.
 struct EntityMatch {
   uint32_t start = 0;
@@ -119,7 +121,7 @@ class Scanner {
   hs_scratch* scratch_ = nullptr;
   std::vector<RawHit> hits_;
   std::vector<uint64_t> order_;
-  std::vector<std::array<uint32_t, 6>> shapes_;
+  std::unique_ptr<Prefilter> prefilter_;
   std::vector<EntityMatch> candidates_;
 };
 

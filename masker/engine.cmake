@@ -2,13 +2,26 @@
 add_library(veil_masker STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/catalog.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/detector.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/names.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/prefilter.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/strategy.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/profile.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/masker.cc)
 target_link_libraries(veil_masker PUBLIC veil_masker_validators veil_masker_ff1 veil_config
   PkgConfig::HS OpenSSL::Crypto)
+# The name-frequency table is linked in as bytes (.incbin in names.cc); see masker/data/README.md.
+set(VEIL_NAMES_TSV ${CMAKE_CURRENT_SOURCE_DIR}/data/names.tsv)
+# The prefilter counts bits with POPCNT (SSE4.2-era CPUs; Hyperscan itself needs SSSE3).
+set_source_files_properties(${CMAKE_CURRENT_SOURCE_DIR}/prefilter.cc PROPERTIES
+  COMPILE_OPTIONS "-mpopcnt;-O3")
+set_source_files_properties(${CMAKE_CURRENT_SOURCE_DIR}/names.cc PROPERTIES
+  COMPILE_DEFINITIONS "VEIL_NAMES_TSV=\"${VEIL_NAMES_TSV}\"" OBJECT_DEPENDS ${VEIL_NAMES_TSV})
 
 veil_test(masker_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/detector_test.cc ${CMAKE_CURRENT_SOURCE_DIR}/strategy_test.cc
-          ${CMAKE_CURRENT_SOURCE_DIR}/masker_test.cc
+          ${CMAKE_CURRENT_SOURCE_DIR}/masker_test.cc ${CMAKE_CURRENT_SOURCE_DIR}/names_test.cc
   LIBS veil_masker LABELS unit)
+# The same tests through the prefilter's portable path (CPUs without AVX-512BW).
+add_test(NAME masker_test_portable_prefilter COMMAND masker_test)
+set_tests_properties(masker_test_portable_prefilter PROPERTIES
+  ENVIRONMENT "VEIL_PORTABLE_PREFILTER=1" LABELS unit)

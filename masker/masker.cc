@@ -1,6 +1,7 @@
 #include "masker/masker.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace veil::masker {
 
@@ -69,34 +70,52 @@ void Masker::MaskRows(std::span<const ColumnPolicy* const> policies, std::span<c
   joined_.clear();
   segments_.clear();
   segment_cell_.clear();
-  for (size_t i = 0; i < n; ++i) {
-    const ColumnPolicy* p = policies[i % ncols];
-    if (!p || cells[i].is_null || cells[i].value.empty() || p->action == A::kPass) continue;
+  hinted_.clear();
+  // A running column index (no division per cell); the joined text grows once per batch.
+  size_t total = 0;
+  for (const Cell& c : cells) total += c.value.size() + 1;
+  if (joined_.capacity() < total) joined_.reserve(total);
+  for (size_t i = 0, col = 0; i < n; ++i, col = col + 1 == ncols ? 0 : col + 1) {
+    const ColumnPolicy* p = policies[col];
+    const Cell& cell = cells[i];
+    if (!p || cell.is_null || cell.value.empty() || p->action == A::kPass) continue;
     if (p->action == A::kForce) {
-      (*outcomes)[i] = MaskValue(*p, cells[i].value, &(*outs)[i], stats);
+      (*outcomes)[i] = MaskValue(*p, cell.value, &(*outs)[i], stats);
       continue;
     }
-    uint32_t start = static_cast<uint32_t>(joined_.size());
-    joined_.append(cells[i].value);
+    const uint32_t start = static_cast<uint32_t>(joined_.size());
+    joined_.append(cell.value);
     segments_.push_back({start, static_cast<uint32_t>(joined_.size()), &p->hints});
     segment_cell_.push_back(static_cast<int>(i));
+    if (p->has_hint) hinted_.push_back(static_cast<uint32_t>(segments_.size() - 1));
     joined_.push_back('\n');
   }
   if (segments_.empty()) return;
   scanner_.Scan(joined_, segments_, &findings_);
-  // Findings are sorted by start and never cross a segment: walk both together.
+  // Findings are sorted by start and never cross a segment: each run of findings belongs to the
+  // segment holding its first start (found by binary search: findings are rare).
   size_t f = 0;
-  for (size_t s = 0; s < segments_.size(); ++s) {
+  while (f < findings_.size()) {
+    const uint32_t pos = findings_[f].start;
+    auto it = std::upper_bound(segments_.begin(), segments_.end(), pos,
+                               [](uint32_t x, const Segment& s) { return x < s.start; });
+    const size_t s = static_cast<size_t>(it - segments_.begin()) - 1;
     const Segment& sg = segments_[s];
-    size_t fb = f;
-    while (f < findings_.size() && findings_[f].start < sg.end) ++f;
-    int cell = segment_cell_[s];
-    const ColumnPolicy* p = policies[cell % ncols];
+    size_t fe = f;
+    while (fe < findings_.size() && findings_[fe].start < sg.end) ++fe;
+    const int cell = segment_cell_[s];
+    const ColumnPolicy* p = policies[static_cast<size_t>(cell) % ncols];
+    (*outcomes)[cell] = Replace(cells[cell].value, sg.start, {findings_.data() + f, fe - f}, p,
+                                &(*outs)[cell], stats);
+    f = fe;
+  }
+  // Cells of columns whose name says what they hold, with no finding: the whole value.
+  for (uint32_t s : hinted_) {
+    const int cell = segment_cell_[s];
+    if ((*outcomes)[cell] != ValueOutcome::kUnchanged) continue;
+    const ColumnPolicy* p = policies[static_cast<size_t>(cell) % ncols];
     std::string_view value = cells[cell].value;
-    if (f > fb) {
-      (*outcomes)[cell] =
-          Replace(value, sg.start, {findings_.data() + fb, f - fb}, p, &(*outs)[cell], stats);
-    } else if (p->has_hint && ValueIs(static_cast<Entity>(p->entity), value)) {
+    if (ValueIs(static_cast<Entity>(p->entity), value)) {
       EntityMatch whole{0, static_cast<uint32_t>(value.size()), p->entity, 1.0f};
       (*outcomes)[cell] = Replace(value, 0, {&whole, 1}, p, &(*outs)[cell], stats);
     }
@@ -111,13 +130,24 @@ bool Masker::MaskText(std::string_view in, std::string* out, MaskStats* stats) {
 }
 
 void Masker::ScanLines(std::string_view block) {
+  // Lines, and the tab-separated cells of a line, are segments: as in a result row, no finding
+  // crosses a field separator.
   segments_.clear();
-  size_t pos = 0;
-  while (pos < block.size()) {
-    size_t nl = block.find('\n', pos);
-    if (nl == std::string_view::npos) nl = block.size();
-    segments_.push_back({static_cast<uint32_t>(pos), static_cast<uint32_t>(nl), nullptr});
-    pos = nl + 1;
+  const char* base = block.data();
+  const char* end = base + block.size();
+  for (const char* line = base; line < end;) {
+    const char* nl = static_cast<const char*>(std::memchr(line, '\n', end - line));
+    if (!nl) nl = end;
+    for (const char* cell = line;;) {
+      const char* tab = static_cast<const char*>(std::memchr(cell, '\t', nl - cell));
+      const char* cell_end = tab ? tab : nl;
+      if (cell_end > cell)
+        segments_.push_back(
+            {static_cast<uint32_t>(cell - base), static_cast<uint32_t>(cell_end - base), nullptr});
+      if (!tab) break;
+      cell = tab + 1;
+    }
+    line = nl + 1;
   }
   if (segments_.empty()) {
     findings_.clear();

@@ -70,7 +70,8 @@ class Masker {
   // the value; `null` removes it. Returns false (and leaves *out untouched) if nothing found.
   bool MaskText(std::string_view in, std::string* out, MaskStats* stats = nullptr);
 
-  // Text made of lines (veilctl, logs): findings never cross a '\n', and the whole block is
+  // Text made of lines (veilctl, logs, TSV): findings never cross a '\n' or a '\t' (the cells
+  // of a line are segments, as the cells of a row are in MaskRows), and the whole block is
   // scanned in one pass. MaskLines returns false (*out untouched) if nothing was found.
   bool MaskLines(std::string_view block, std::string* out, MaskStats* stats = nullptr);
   void ScanLines(std::string_view block);
@@ -94,6 +95,7 @@ class Masker {
   std::string joined_;
   std::vector<Segment> segments_;
   std::vector<int> segment_cell_;
+  std::vector<uint32_t> hinted_;  // segments of columns with a name hint
 };
 
 }  // namespace veil::masker

@@ -129,3 +129,56 @@ TEST(MaskingProfile, ColumnRulesMatchSchemaTableColumn) {
 
 }  // namespace
 }  // namespace veil::masker
+
+namespace veil::masker {
+namespace {
+
+// The README demo: customers.name holds people, products.name does not.
+TEST(MaskingProfile, TableSaysWhatANameColumnHolds) {
+  auto p = DefaultProfile();
+  Masker m(p);
+  std::string out;
+  for (const char* table :
+       {"customers", "users", "patients", "employees", "contacts", "crm_contacts"}) {
+    ColumnPolicy name = p->PolicyFor({.table = table, .column = "name"});
+    EXPECT_TRUE(name.has_hint) << table;
+    EXPECT_EQ(m.MaskValue(name, "Jane Doe", &out), ValueOutcome::kMasked) << table;
+    EXPECT_EQ(out, "[PERSON_NAME]");
+    EXPECT_EQ(m.MaskValue(name, "Bo Li", &out), ValueOutcome::kMasked) << table;
+  }
+  ColumnPolicy product = p->PolicyFor({.table = "products", .column = "name"});
+  EXPECT_FALSE(product.has_hint);
+  EXPECT_EQ(m.MaskValue(product, "Handcrafted Granite Chair", &out), ValueOutcome::kUnchanged);
+}
+
+// Names in free text come from the Census/SSA tables, not from a context keyword.
+TEST(Masker, NamesInFreeText) {
+  Masker m(DefaultProfile());
+  std::string out;
+  ASSERT_TRUE(m.MaskText("member Lola Rippin ssn on file", &out));
+  EXPECT_EQ(out, "member [PERSON_NAME] ssn on file");
+  ASSERT_TRUE(m.MaskText("Dear Autumn Halvorson, thanks", &out));
+  EXPECT_EQ(out, "Dear [PERSON_NAME], thanks");
+  std::string untouched = "sentinel";
+  EXPECT_FALSE(m.MaskText("Ordered a Rustic Granite Chair from Kuhn LLC in New York", &untouched));
+}
+
+// Shape first: phone-shaped numbers are phones even where no area code is assigned.
+TEST(Masker, PhonesByShape) {
+  Masker m(DefaultProfile());
+  std::string out;
+  for (const char* phone : {"(371) 628-4163", "235.578.2686", "+1 427-894-4161",
+                            "+1 (284) 914 0104", "+44 20 9004 5493", "0800 462 8064"}) {
+    ASSERT_TRUE(m.MaskText(std::string("call ") + phone + " today", &out)) << phone;
+    EXPECT_EQ(out, "call [PHONE] today") << phone;
+  }
+  std::string untouched = "sentinel";
+  for (const char* negative : {"order 2024-05-12 12:03:44.123+00", "v1.20.300.4", "SKU-10234-XL",
+                               "total 12345.67", "zip 05549-0346", "part 000-12-3456"})
+    EXPECT_FALSE(m.MaskText(negative, &untouched)) << negative;
+  ASSERT_TRUE(m.MaskText("IBAN IR33 0030 0879 5007 3003 0190 09 ok", &out));
+  EXPECT_EQ(out, "IBAN [IBAN] ok");
+}
+
+}  // namespace
+}  // namespace veil::masker

@@ -169,6 +169,15 @@ ColumnPolicy MaskingProfile::PolicyFor(const ColumnContext& col) const {
     policy.entity = static_cast<uint8_t>(*e);
     policy.hints.boost[Index(*e)] += 0.2f;
   }
+  // The table says what a plain "name" column holds: customers.name is a person's name,
+  // products.name is not (and is left to content detection).
+  if (!policy.has_hint && (name == "name" || name == "display" || name == "full") &&
+      catalog::IsPeopleTable(col.table) &&
+      detector_->options().enabled.test(Index(Entity::kPersonName))) {
+    policy.has_hint = true;
+    policy.entity = static_cast<uint8_t>(Entity::kPersonName);
+    policy.hints.boost[Index(Entity::kPersonName)] += 0.2f;
+  }
   // A non-text column (numbers, dates, inet) is not content-scanned: only a rule or a name
   // that says what its values are (a bigint "phone", a date "dob") can mask it, to NULL.
   if (!col.text_like && policy.action == ColumnPolicy::Action::kScan && !policy.has_hint &&

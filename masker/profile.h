@@ -8,6 +8,10 @@
 //   auto p = MaskingProfile::Compile(cfg.masking().profiles().at("default"),
 //                                    "masking.profiles.default", key);
 //   ColumnPolicy col = profile->PolicyFor({.table = "users", .column = "email"});
+//
+// Column context: the column's name hints at its entity ("customer_email", "dob"); for a plain
+// "name" column the table decides (customers.name, patients.name: PERSON_NAME; products.name:
+// content detection only); id-like names (sku, order_id, version) lower digit findings.
 #pragma once
 
 #include <memory>

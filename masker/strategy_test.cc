@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
+
 namespace veil::masker {
 namespace {
 
@@ -53,7 +55,10 @@ TEST(Strategy, FpeKeepsDigitsAndSeparators) {
 }
 
 TEST(MaskKey, CreatesPrivateKeyFileAndReloadsIt) {
+  // A pid comes round again over many runs: what an earlier run left (chmod 0644 below) must
+  // not be found.
   std::string dir = ::testing::TempDir() + "/veil-key-" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
   std::string path = dir + "/keys/mask.key";
   auto k1 = MaskKey::LoadOrCreate(path);
   ASSERT_TRUE(k1.ok()) << k1.error().message;
@@ -66,6 +71,7 @@ TEST(MaskKey, CreatesPrivateKeyFileAndReloadsIt) {
   EXPECT_EQ((*k1)->hmac_key(), (*k2)->hmac_key());
   ::chmod(path.c_str(), 0644);
   EXPECT_FALSE(MaskKey::LoadOrCreate(path).ok());
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

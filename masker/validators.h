@@ -62,7 +62,8 @@ std::optional<CardBrand> CardBrandOf(std::string_view digits);
 bool CreditCard(std::string_view digits);
 
 // `compact`: upper-case letters and digits, no spaces (see CompactIban). Checks the country code
-// against the SWIFT IBAN registry and its fixed length, then ISO 7064 mod 97-10.
+// against the SWIFT IBAN registry (release of 2025: 89 countries) and the national IBANs outside it
+// (Iran, BCEAO/BEAC countries, Morocco, …) and its fixed length, then ISO 7064 mod 97-10.
 bool Iban(std::string_view compact);
 
 // ABA routing transit number (9 digits): Federal Reserve prefix and the 3-7-1 checksum.

@@ -1,7 +1,8 @@
 // Per-entity precision and recall of the detector on labeled data made by
-// tests/data/generate.mjs (fixed seed). Fails below 99% precision or recall for every
-// structured entity; prints the figures of the unstructured ones (PERSON_NAME,
-// STREET_ADDRESS, DATE_OF_BIRTH) without a threshold.
+// tests/data/generate.mjs (ctest uses a seed held out from tuning). Thresholds (issue 11):
+//   structured entities (all but the two below): recall >= 99.5%, precision >= 99%;
+//   PERSON_NAME: recall >= 90%, precision >= 95%, over all lines and over free text alone;
+//   STREET_ADDRESS: recall >= 90%, precision >= 95%.
 //
 // A finding is correct when it overlaps a labeled span of the same entity; a labeled span is
 // found when a finding of its entity overlaps it. Boundary exactness is reported separately.
@@ -11,7 +12,6 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -40,12 +40,14 @@ TEST(MaskerAccuracy, PerEntityPrecisionAndRecall) {
   Masker masker(profile);
   const Detector& det = *profile->detector();
   std::map<std::string, Counts> counts;
+  Counts names_text;  // PERSON_NAME in lines of kind text
   std::map<std::string, std::vector<std::string>> misses, false_pos;
   std::string line;
   size_t lines = 0;
   while (std::getline(in, line)) {
     auto j = nlohmann::json::parse(line);
     std::string text = j["text"];
+    const bool free_text = j["kind"] == "text";
     std::vector<Span> gold;
     for (const auto& s : j["spans"]) gold.push_back({s["start"], s["end"], s["entity"]});
     masker.Scan(text);
@@ -63,6 +65,10 @@ TEST(MaskerAccuracy, PerEntityPrecisionAndRecall) {
       }
       c.found += hit;
       c.exact += exact;
+      if (free_text && g.entity == "PERSON_NAME") {
+        ++names_text.gold;
+        names_text.found += hit;
+      }
       if (!hit && misses[g.entity].size() < 4)
         misses[g.entity].push_back(text.substr(g.start, g.end - g.start) + "   <<< " + text);
     }
@@ -73,33 +79,51 @@ TEST(MaskerAccuracy, PerEntityPrecisionAndRecall) {
       bool ok = false;
       for (const Span& g : gold) ok |= g.entity == name && f.start < g.end && g.start < f.end;
       c.correct += ok;
+      if (free_text && name == "PERSON_NAME") {
+        ++names_text.predicted;
+        names_text.correct += ok;
+      }
       if (!ok && false_pos[name].size() < 4)
         false_pos[name].push_back(text.substr(f.start, f.end - f.start) + "   <<< " + text);
     }
   }
   ASSERT_GT(lines, 1000u);
 
-  static const std::set<std::string> kUnstructured = {"PERSON_NAME", "STREET_ADDRESS",
-                                                      "DATE_OF_BIRTH"};
-  std::printf("\n%-18s %6s %6s %9s %9s %8s\n", "entity", "gold", "pred", "precision", "recall",
-              "exact");
+  struct Threshold {
+    double precision, recall;
+  };
+  auto threshold = [](const std::string& name) -> Threshold {
+    if (name == "PERSON_NAME" || name == "STREET_ADDRESS") return {0.95, 0.90};
+    return {0.99, 0.995};
+  };
+  std::printf("\n%-18s %6s %6s %9s %9s %8s  %s\n", "entity", "gold", "pred", "precision", "recall",
+              "exact", "thresholds P/R");
   uint64_t tg = 0, tf = 0, tp = 0, tc = 0;
   for (const auto& [name, c] : counts) {
     double p = c.predicted ? double(c.correct) / c.predicted : 1.0;
     double r = c.gold ? double(c.found) / c.gold : 1.0;
     double x = c.found ? double(c.exact) / c.found : 1.0;
-    std::printf("%-18s %6llu %6llu %8.2f%% %8.2f%% %7.1f%%%s\n", name.c_str(),
+    Threshold t = threshold(name);
+    std::printf("%-18s %6llu %6llu %8.2f%% %8.2f%% %7.1f%%  %.1f/%.1f\n", name.c_str(),
                 (unsigned long long)c.gold, (unsigned long long)c.predicted, 100 * p, 100 * r,
-                100 * x, kUnstructured.count(name) ? "  (reported, no threshold)" : "");
+                100 * x, 100 * t.precision, 100 * t.recall);
     tg += c.gold;
     tf += c.found;
     tp += c.predicted;
     tc += c.correct;
-    if (kUnstructured.count(name)) continue;
-    EXPECT_GE(p, 0.99) << name << " precision; false positives e.g.:\n  "
-                       << (false_pos[name].empty() ? "" : false_pos[name][0]);
-    EXPECT_GE(r, 0.99) << name << " recall; misses e.g.:\n  "
-                       << (misses[name].empty() ? "" : misses[name][0]);
+    EXPECT_GE(p, t.precision) << name << " precision; false positives e.g.:\n  "
+                              << (false_pos[name].empty() ? "" : false_pos[name][0]);
+    EXPECT_GE(r, t.recall) << name << " recall; misses e.g.:\n  "
+                           << (misses[name].empty() ? "" : misses[name][0]);
+  }
+  {
+    const Counts& c = names_text;
+    double p = c.predicted ? double(c.correct) / c.predicted : 1.0;
+    double r = c.gold ? double(c.found) / c.gold : 1.0;
+    std::printf("%-18s %6llu %6llu %8.2f%% %8.2f%%           95.0/90.0\n", "PERSON_NAME (text)",
+                (unsigned long long)c.gold, (unsigned long long)c.predicted, 100 * p, 100 * r);
+    EXPECT_GE(p, 0.95) << "PERSON_NAME precision in free text";
+    EXPECT_GE(r, 0.90) << "PERSON_NAME recall in free text";
   }
   std::printf("%-18s %6llu %6llu %8.2f%% %8.2f%%\n", "all", (unsigned long long)tg,
               (unsigned long long)tp, 100.0 * tc / std::max<uint64_t>(tp, 1),

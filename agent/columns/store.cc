@@ -13,6 +13,7 @@ struct ColumnStore::Entry {
   std::string lineage_entity;                           // set by MarkLineage
   bool dirty = false;
   std::optional<ColumnClass> learned;  // Decide() after every change
+  bool sampled = false;                // veild read a sample of it (in memory: once per run)
 };
 
 namespace {
@@ -194,6 +195,18 @@ void ColumnStore::MarkLineage(Entry* e, std::string_view entity) {
     e->dirty = true;
     dirty_.push_back(e);
   }
+}
+
+ColumnStore::Content ColumnStore::ContentOf(const Entry* e) const {
+  std::lock_guard lock(mu_);
+  Content c{.observed = e->observed, .sampled = e->sampled};
+  for (const auto& [_, n] : e->masked) c.masked += n;
+  return c;
+}
+
+void ColumnStore::MarkSampled(Entry* e) {
+  std::lock_guard lock(mu_);
+  e->sampled = true;
 }
 
 std::optional<ColumnClass> ColumnStore::Learned(const Entry* e) const {

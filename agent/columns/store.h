@@ -85,6 +85,15 @@ class ColumnStore {
   void MarkLineage(Entry* e, std::string_view entity);
   // Its classification if it is sensitive by content or lineage.
   std::optional<ColumnClass> Learned(const Entry* e) const;
+  // What its content has shown so far, sensitive or not: values seen, values masked (any
+  // entity), and whether veild has read a sample of it (MarkSampled).
+  struct Content {
+    uint64_t observed = 0;
+    uint64_t masked = 0;
+    bool sampled = false;
+  };
+  Content ContentOf(const Entry* e) const;
+  void MarkSampled(Entry* e);
   // Every column of an endpoint with what was learned of it, sensitive or not (then `cls`
   // holds its counts and most masked entity), by database, schema, table, column.
   struct Listed {

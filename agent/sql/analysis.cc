@@ -98,6 +98,11 @@ const std::set<std::string, std::less<>> kDataCatalogs = {
     "pg_statistic",          "pg_stats",      "pg_stats_ext", "pg_stats_ext_exprs",
     "pg_statistic_ext_data", "pg_largeobject"};
 
+// The system columns every stored relation has besides its own (PostgreSQL 15; oid is an
+// ordinary column since 12).
+const std::set<std::string, std::less<>> kSystemColumns = {"tableoid", "ctid", "xmin",
+                                                           "cmin",     "xmax", "cmax"};
+
 // Set-returning functions of one result column, by name.
 const std::set<std::string, std::less<>> kScalarSrfs = {"generate_series",
                                                         "generate_subscripts",
@@ -178,6 +183,7 @@ struct Item {
   std::vector<Col> cols;
   bool shape_known = true;  // false: unknown relation or function: any column name resolves
   Lin any;                  // the lineage of a reference to it when !shape_known
+  bool stored = false;      // a stored relation: it has system columns (tableoid, ctid, xmin…)
 };
 
 struct CteDef {
@@ -257,6 +263,7 @@ class Analyzer {
   std::string CreationSchema(const pg_query::RangeVar& rel) const;
 
   std::string ColumnName(const Node& val) const;
+  bool SameText(const Lin& arg, const pg_query::TypeName& type) const;
 
   const CatalogSnapshot& cat_;
   StatementAnalysis* out_;
@@ -327,6 +334,7 @@ void Analyzer::RangeVarItem(const pg_query::RangeVar& rv, Scope* scope, std::vec
     } else if (rel->IsView()) {
       item.cols = ViewColumns(*rel);
     } else {
+      item.stored = true;
       for (const auto& c : rel->columns)
         item.cols.push_back({c.name, Lin::Direct({rel->schema, rel->name, c.name})});
     }
@@ -706,6 +714,25 @@ std::vector<Col> Analyzer::TargetList(const google::protobuf::RepeatedPtrField<N
   return out;
 }
 
+// A cast that changes a text-like column's type but not its text (payload::text, a driver's
+// email::varchar): the value is still the column's own, masked as a direct reference.
+bool Analyzer::SameText(const Lin& arg, const pg_query::TypeName& type) const {
+  static const std::set<std::string, std::less<>> kTextTypes = {"text", "varchar", "json", "jsonb"};
+  static const std::set<uint32_t> kTextOids = {25, 1043, 114, 3802};  // text varchar json jsonb
+  if (arg.kind != Kind::kDirect || arg.sources.size() != 1 || type.typmods_size() > 0 ||
+      type.array_bounds_size() > 0 || type.names_size() == 0)
+    return false;
+  const std::string name = Str(type.names(type.names_size() - 1));
+  if (type.names_size() > 1 && Str(type.names(0)) != "pg_catalog") return false;
+  if (!kTextTypes.contains(name) && name != "character varying") return false;
+  const auto& src = arg.sources[0];
+  const CatalogRelation* rel = cat_.Find(src.schema, src.table);
+  if (!rel) return false;
+  for (const auto& c : rel->columns)
+    if (c.name == src.column) return kTextOids.contains(c.type_oid);
+  return false;
+}
+
 std::string Analyzer::ColumnName(const Node& v) const {
   if (v.has_column_ref()) {
     const auto& f = v.column_ref().fields();
@@ -783,6 +810,11 @@ Lin Analyzer::ColumnRef(const pg_query::ColumnRef& c, const Scope& scope) {
       Read(*hit);
       return *hit;
     }
+    // A system column (pg_dump reads tableoid of every catalog it dumps): where the row is
+    // stored and by which transaction, never a value of it.
+    if (kSystemColumns.contains(col))
+      for (const auto& item : s->items)
+        if (item.stored && (table.empty() || item.name == table)) return Lin::Const();
     // A whole-row reference by the item's name (SELECT c FROM customers c).
     if (table.empty()) {
       for (const auto& item : s->items)
@@ -917,8 +949,10 @@ Lin Analyzer::Expr(const Node& n, const Scope& scope) {
       return Lin::Const();
     case Node::kColumnRef:
       return ColumnRef(n.column_ref(), scope);
-    case Node::kTypeCast:
-      return Expr(n.type_cast().arg(), scope).Derived();
+    case Node::kTypeCast: {
+      Lin arg = Expr(n.type_cast().arg(), scope);
+      return SameText(arg, n.type_cast().type_name()) ? arg : arg.Derived();
+    }
     case Node::kCollateClause:
       return Expr(n.collate_clause().arg(), scope);  // the same value, compared differently
     case Node::kNamedArgExpr:

@@ -21,9 +21,15 @@ std::shared_ptr<const CatalogSnapshot> Shop() {
                  std::string viewdef = "") {
     ++oid;
     rows.push_back({"r", std::to_string(oid), schema, name, std::string(1, kind), std::nullopt});
-    for (size_t i = 0; i < cols.size(); ++i)
+    for (size_t i = 0; i < cols.size(); ++i) {
+      // Types as seed.sql has them where they matter (a cast of a date is not its text).
+      const std::string type = cols[i] == "born"                             ? "1082"
+                               : cols[i] == "balance" || cols[i] == "amount" ? "1700"
+                               : cols[i] == "id" || cols[i].ends_with("_id") ? "23"
+                                                                             : "25";
       rows.push_back(
-          {"c", std::to_string(oid), std::to_string(i + 1), cols[i], "25", std::nullopt});
+          {"c", std::to_string(oid), std::to_string(i + 1), cols[i], type, std::nullopt});
+    }
     if (!viewdef.empty())
       rows.push_back({"v", std::to_string(oid), viewdef, std::nullopt, std::nullopt, std::nullopt});
   };
@@ -143,6 +149,10 @@ std::vector<Case> Cases() {
       {"SELECT (email LIKE 'a%') IS TRUE FROM customers", {dE}},
       {"SELECT email::varchar(10) FROM customers", {dE}},
       {"SELECT to_char(born, 'YYYY') FROM customers", {"d " + B}},
+      // A cast that keeps a text column's text keeps it direct; one that cuts it does not.
+      {"SELECT email::text, email::varchar, CAST(email AS jsonb), email::varchar(3),"
+       " email::char(40), id::text FROM customers",
+       {"D " + E, "D " + E, "D " + E, "d " + E, "d " + E, "d customers.id"}},
       {"SELECT pg_catalog.upper(email) FROM customers", {dE}},
       // Whole rows.
       {"SELECT c FROM customers c",

@@ -136,4 +136,14 @@ bool CatalogSnapshot::IsUserFunction(std::string_view name) const {
   return user_functions_.contains(name);
 }
 
+bool CatalogSnapshot::KnowsName(std::string_view name) const {
+  if (user_functions_.contains(name)) return true;
+  for (const auto& [_, rel] : by_oid_) {
+    if (rel.name == name || rel.schema == name) return true;
+    for (const auto& c : rel.columns)
+      if (c.name == name) return true;
+  }
+  return false;
+}
+
 }  // namespace veil::sql

@@ -62,6 +62,9 @@ class CatalogSnapshot {
   // Whether a function or procedure of this name exists outside pg_catalog and
   // information_schema: an unqualified call of it may not be PostgreSQL's own.
   bool IsUserFunction(std::string_view name) const;
+  // Whether `name` is the name of a schema, relation, column or function here: a name the
+  // catalog gives away to anyone, not a value. Linear: for the rare error path only.
+  bool KnowsName(std::string_view name) const;
   const std::vector<std::string>& search_path() const { return search_path_; }
   uint64_t generation() const { return generation_; }
   size_t size() const { return by_oid_.size(); }

@@ -13,6 +13,7 @@ import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
   fakerEN_US, fakerEN_GB, fakerDE, fakerFR, fakerES, fakerIT, fakerPT_BR, fakerPL, fakerTR,
+  fakerEN_CA, fakerEN_AU, fakerEN_IN, fakerNL,
 } from '@faker-js/faker';
 import { isValidPhoneNumber, parsePhoneNumberFromString } from 'libphonenumber-js/max';
 
@@ -238,9 +239,15 @@ export function walletOk(a) {
 // ---------------------------------------------------------------------------------------------
 // Faker
 // ---------------------------------------------------------------------------------------------
-const NAME_LOCALES = [[fakerEN_US, 34], [fakerEN_GB, 14], [fakerDE, 10], [fakerFR, 10], [fakerES, 10],
-  [fakerIT, 7], [fakerPT_BR, 6], [fakerPL, 6], [fakerTR, 3]];
-function seedFakers(seed) { NAME_LOCALES.forEach(([f], i) => f.seed(seed * 7919 + i + 1)); }
+const NAME_LOCALES = [[fakerEN_US, 30], [fakerEN_GB, 12], [fakerDE, 9], [fakerFR, 9], [fakerES, 9],
+  [fakerIT, 7], [fakerPT_BR, 6], [fakerPL, 6], [fakerTR, 3], [fakerNL, 3], [fakerEN_IN, 3], [fakerEN_AU, 3]];
+// Locales whose faker phone.number() formats go into the corpus unfiltered (see genPhone).
+const PHONE_LOCALES = [['US', fakerEN_US, 6], ['CA', fakerEN_CA, 2], ['GB', fakerEN_GB, 4], ['DE', fakerDE, 3],
+  ['FR', fakerFR, 3], ['ES', fakerES, 2], ['IT', fakerIT, 2], ['BR', fakerPT_BR, 2], ['PL', fakerPL, 2], ['TR', fakerTR, 1],
+  ['AU', fakerEN_AU, 2], ['NL', fakerNL, 1], ['IN', fakerEN_IN, 2]];
+const STREET_LOCALES = [[fakerEN_US, 6], [fakerEN_GB, 3], [fakerEN_CA, 1], [fakerEN_AU, 1], [fakerEN_IN, 1]];
+const ALL_FAKERS = [...new Set([...NAME_LOCALES.map(([f]) => f), ...PHONE_LOCALES.map(([, f]) => f), ...STREET_LOCALES.map(([f]) => f)])];
+function seedFakers(seed) { ALL_FAKERS.forEach((f, i) => f.seed(seed * 7919 + i + 1)); }
 const asciiFold = (s) => s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').replace(/ł/g, 'l').replace(/Ł/g, 'L')
   .replace(/ı/g, 'i').replace(/ß/g, 'ss');
 const CTX_WORD_RE = /\b(phone|tel|mobile|call|ssn|social|security|itin|taxpayer|passport|driver|license|licence|dl|routing|aba|rtn|npi|nhs|dob|born|birth|birthdate|password|passwd|secret|token|key|api)\b/i;
@@ -251,9 +258,18 @@ function personName(opts = {}) {
   for (;;) {
     const f = wpick(NAME_LOCALES);
     const first = f.person.firstName(), last = f.person.lastName();
-    let name = chance(0.22) ? `${first} ${pick(UP.replace(/[QXZ]/g, ''))}. ${last}` : `${first} ${last}`;
-    if (/[^\p{L}\p{M} .'-]/u.test(name)) continue;
+    const form = opts.plain ? 'fl' : wpick([['fl', 62], ['fml', 14], ['fmidl', 5], ['lcf', 7], ['caps', 5], ['il', 4], ['fll', 3]]);
+    let name;
+    if (form === 'fml') name = `${first} ${pick(UP.replace(/[QXZ]/g, ''))}. ${last}`;
+    else if (form === 'fmidl') name = `${first} ${f.person.firstName()} ${last}`;
+    else if (form === 'lcf') name = `${last}, ${first}`;
+    else if (form === 'caps') name = `${first} ${last}`.toUpperCase();
+    else if (form === 'il') name = `${first[0]}. ${last}`;
+    else if (form === 'fll') name = `${first} ${last}-${f.person.lastName()}`;
+    else name = `${first} ${last}`;
+    if (/[^\p{L}\p{M} .,'-]/u.test(name) || /^\P{L}/u.test(name)) continue;
     if (opts.noApostrophe && name.includes("'")) continue;
+    if (opts.noComma && name.includes(',')) continue;
     return { name, first, last };
   }
 }
@@ -292,13 +308,16 @@ function genEmail() {
 }
 
 function genName(kindHint) {
-  const { name } = personName({ noApostrophe: kindHint === 'sql' });
+  const { name } = personName({ noApostrophe: kindHint === 'sql', noComma: kindHint !== 'text' });
   return {
     segs: lab('PERSON_NAME', name),
     ctxKeys: ['name', 'full_name', 'customer_name', 'contact_name', 'patient_name', 'cardholder', 'account_holder', 'display_name'],
-    ctxPhrases: ['name: {}', 'customer {}', 'Dear {},', 'patient {}', 'signed by {}', 'cardholder {}', 'Mr. {}', 'Ms. {}', 'account holder {}'],
-    bareKeys: ['assignee', 'owner', 'author', 'by', 'approved_by', 'created_by', 'agent'],
-    barePhrases: ['{}', '{} asked about the refund', 'thanks, {}', 'per {}', 'escalated by {}', '{} (ops)'],
+    ctxPhrases: ['name: {}', 'customer {}', 'Dear {},', 'patient {}', 'signed by {}', 'cardholder {}', 'Mr. {}', 'Ms. {}', 'Dr. {}',
+      'Mrs. {}', 'account holder {}', 'Hello {},', 'Attn: {}'],
+    bareKeys: ['assignee', 'owner', 'author', 'by', 'approved_by', 'created_by', 'agent', 'member', 'who'],
+    barePhrases: ['{}', '{} asked about the refund', 'thanks, {}', 'per {}', 'escalated by {}', '{} (ops)', 'member {} renewed',
+      'spoke with {} today', '{} called twice', 'ticket opened by {}', '{} will follow up', 'meeting with {} moved to Friday',
+      'forwarded to {} in finance', 'cc {} on the reply'],
   };
 }
 
@@ -338,7 +357,26 @@ function genPhone(kindHint, bareAllowed) {
     bareKeys: ['contact', 'emergency_contact', 'alt', 'from_number', 'to_number', 'caller'],
     barePhrases: ['{}', 'reach out on {}', 'text {} after 5pm', 'left a voicemail from {}', 'use {} for urgent issues', 'number {}'],
   };
-  if (chance(0.55)) {
+  // Half of the phones are faker's own phone.number() in several locales, unfiltered: numbers
+  // libphonenumber calls invalid (unassigned area codes, made-up country codes) are phones all
+  // the same. An extension (" x628") is not part of the label; a form without any separator
+  // (FR 0670310133) is a phone only with a phone word or key, as a bare run of digits says nothing.
+  if (chance(0.5)) {
+    const [, f] = wpick(PHONE_LOCALES.map(([cc, fk, w]) => [[cc, fk], w]));
+    const raw = f.phone.number();
+    const m = /^(.*?)(\s*(?:x|ext\.?)\s*\d+)?$/.exec(raw);
+    const num = m[1], ext = m[2] || '';
+    const compact = /^\+?\d+$/.test(num) && !num.startsWith('+');
+    return { segs: [{ t: num, e: 'PHONE' }, ...(ext ? [{ t: ext }] : [])], ...common, ...(compact ? { needCtx: true } : {}) };
+  }
+  if (chance(0.1)) {  // NANP with an area code that is not (yet) assigned: still a phone
+    const npa = pick(['237', '238', '249', '259', '271', '275', '289', '293', '327', '335', '355', '356', '371', '377', '383',
+      '387', '427', '437', '453', '471', '482', '524', '535', '538', '543', '546', '569', '583', '624', '627', '633', '637', '643']);
+    const ex = String(int(200, 999)), sub = digits(4);
+    const v = wpick([[`(${npa}) ${ex}-${sub}`, 3], [`${npa}.${ex}.${sub}`, 2], [`${npa}-${ex}-${sub}`, 2], [`+1 ${npa}-${ex}-${sub}`, 2], [`+1 (${npa}) ${ex} ${sub}`, 1]]);
+    return { segs: lab('PHONE', v), ...common };
+  }
+  if (chance(0.5)) {
     const [a, b, c] = nanp();
     if (bareAllowed && chance(0.14)) {
       return { segs: lab('PHONE', a + b + c), ...common, needCtx: true,
@@ -409,8 +447,11 @@ function ibanRaw(valid = true) {
   return s;
 }
 const groupIban = (s) => s.replace(/(.{4})/g, '$1 ').trim();
+// Iran issues IBANs (IR + 2 check digits + 22 digits) though it is not in SWIFT's registry.
+function iranIban() { const bban = '0' + digits(21); return 'IR' + pad(98 - mod97(bban + 'IR00'), 2) + bban; }
 function genIban() {
-  const s = ibanRaw(true);
+  // Faker's own IBANs (68 countries of the SWIFT registry), the fixed-country ones above, and Iran.
+  const s = wpick([[() => fakerEN_US.finance.iban(), 5], [() => ibanRaw(true), 4], [iranIban, 1]])();
   return {
     segs: lab('IBAN', chance(0.5) ? groupIban(s) : s),
     ctxKeys: ['iban', 'IBAN', 'bank_account', 'payout_iban', 'creditor_iban'],
@@ -590,7 +631,7 @@ function genMac() {
 }
 function genStreet(kindHint) {
   for (;;) {
-    const f = chance(0.7) ? fakerEN_US : fakerEN_GB;
+    const f = wpick(STREET_LOCALES);
     const v = f.location.streetAddress(chance(0.3));
     if (/[,"]/.test(v) || (kindHint === 'sql' && v.includes("'"))) continue;
     return {
@@ -852,6 +893,24 @@ const NEG = {
   retina_file: [1, () => ({ t: `${pick(['logo', 'icon', 'avatar', 'hero', 'banner', 'btn-close'])}@${int(2, 3)}x.${pick(['png', 'webp', 'jpg'])}`, keys: ['asset', 'image', 'file'], phrases: ['uploaded {}', 'missing asset {}'] })],
   css_color: [1, () => ({ t: chance(0.7) ? '#' + chars(HEX, 6) : '#' + chars(HEX, 3), keys: ['color', 'bg', 'accent'], phrases: ['color {}', 'background: {}'] })],
   hex40: [2, () => ({ t: chars(HEX, 40), keys: ['fingerprint', 'object_hash', 'blob'], phrases: ['fingerprint {}', 'blob {}'] })],
+  sku: [3, () => ({ t: wpick([[`SKU-${int(10000, 99999)}-${pick(['XL', 'S', 'M', 'BLU', 'RED', '2PK'])}`, 3], [`${chars(UP, 3)}-${pad(int(0, 99999), 5)}-${chars(UP, 2)}`, 2],
+    [`${chars(UP, 2)}${int(100, 999)}-${int(1000, 9999)}`, 1], [`${int(100, 999)}-${int(10000, 99999)}-${int(10, 99)}`, 1], [`${int(10, 99)}-${int(1000, 9999)}-${int(100, 999)}`, 1]]),
+    keys: ['sku', 'part_number', 'item', 'variant', 'article'], phrases: ['SKU {}', 'part {}', 'item {} restocked', 'variant {}'] })],
+  decimal: [3, () => ({ t: wpick([[`${int(0, 99999)}.${pad(int(0, 99), 2)}`, 3], [`0.${digits(int(3, 8))}`, 1], [`${int(1, 999)},${pad(int(0, 999), 3)},${pad(int(0, 999), 3)}.${pad(int(0, 99), 2)}`, 1],
+    [`${int(1, 999)}.${pad(int(0, 999), 3)}.${pad(int(0, 999), 3)},${pad(int(0, 99), 2)}`, 1], [`-${int(1, 9999)}.${digits(int(1, 4))}`, 1], [`${int(0, 100)}.${digits(1)}%`, 1],
+    [`${int(-89, 89)}.${digits(4)}, ${int(-179, 179)}.${digits(4)}`, 1]]),
+    keys: ['amount', 'weight', 'ratio', 'score', 'lat_lng', 'value'], phrases: ['amount {}', 'weight {} kg', 'score {}', 'at {}'] })],
+  timestamp: [3, () => { const y = int(2015, 2025), mo = pad(int(1, 12), 2), d = pad(int(1, 28), 2), hh = pad(int(0, 23), 2), mi = pad(int(0, 59), 2), ss = pad(int(0, 59), 2);
+    return { t: wpick([[`${y}-${mo}-${d} ${hh}:${mi}:${ss}.${digits(3)}+00`, 3], [`${y}${mo}${d}T${hh}${mi}${ss}Z`, 1], [`${d}/${mo}/${y} ${hh}:${mi}`, 2], [`${y}-${mo}-${d} ${hh}:${mi}`, 2],
+      [`${pick(['Mon', 'Tue', 'Wed', 'Thu', 'Fri'])}, ${d} ${pick(['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun'])} ${y} ${hh}:${mi}:${ss} GMT`, 1], [`${y}.${mo}.${d} ${hh}.${mi}`, 1]]),
+    keys: ['created_at', 'ts', 'logged_at', 'received', 'sent_at'], phrases: ['at {}', 'received {}', 'logged {}', 'sent {}'] }; }],
+  title_case: [4, () => ({ t: wpick([[fakerEN_US.commerce.productName(), 3], [fakerEN_US.company.name(), 2], [fakerEN_US.person.jobTitle(), 2], [fakerEN_US.location.city(), 1],
+    [fakerEN_US.location.state(), 1], [`${fakerEN_US.commerce.department()} Team`, 1], [fakerEN_GB.location.county(), 1], [pick(['Customer Success', 'Account Manager', 'Quarterly Business Review',
+      'New Year', 'Black Friday', 'Terms Of Service', 'Privacy Policy', 'Service Level Agreement', 'Net Promoter Score', 'Purchase Order', 'Release Notes', 'General Availability']), 2]]).replace(/[,']/g, ''),
+    keys: ['product', 'company', 'title', 'city', 'team', 'subject', 'label'], phrases: ['re: {}', 'about {}', 'for {}', 'ordered {}', 'the {} page'] })],
+  id_shapes: [2, () => ({ t: wpick([[`978-${int(0, 1)}-${int(100, 999)}-${int(10000, 99999)}-${int(0, 9)}`, 1], [`1Z ${chars(UP + DIG, 3)} ${chars(UP + DIG, 3)} ${digits(2)} ${digits(4)} ${digits(4)}`, 1],
+    [`${int(10, 99)}-${int(1000000, 9999999)}`, 1], [`${int(100, 999)}.${int(100, 999)}`, 1], [`${digits(4)} ${digits(4)}`, 1], [`${int(1, 9)}.${int(0, 9)}.${int(0, 9)}.${int(1000, 9999)}`, 1]]),
+    keys: ['isbn', 'tracking', 'ein', 'code', 'ref', 'build'], phrases: ['ISBN {}', 'tracking {}', 'ref {}', 'code {}', 'build {}'] })],
   clock_time: [2, () => ({ t: `${pad(int(0, 23), 2)}:${pad(int(0, 59), 2)}:${pad(int(0, 59), 2)}`, keys: ['time', 'duration', 'elapsed', 'start_time'], phrases: ['at {}', 'took {}', 'window {}'] })],
 };
 const NEG_WEIGHTS = Object.entries(NEG).map(([k, [w]]) => [k, w]);
@@ -1113,8 +1172,8 @@ export function generate(seed, lines) {
 // ---------------------------------------------------------------------------------------------
 const VALIDATE = {
   EMAIL: (s) => /^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$/.test(s),
-  PERSON_NAME: (s) => /^[\p{L}\p{M}'-]+( [\p{L}\p{M}'.-]+)+$/u.test(s),
-  PHONE: (s) => isValidPhoneNumber(s, 'US'),
+  PERSON_NAME: (s) => /^[\p{L}\p{M}'.-]+( [\p{L}\p{M}'.-]+)*,?( [\p{L}\p{M}'.-]+)+$/u.test(s),
+  PHONE: (s) => { const d = s.replace(/\D/g, ''); return d.length >= 7 && d.length <= 15 && /^[+(]?\d[\d ().-]*\d$/.test(s); },
   CREDIT_CARD: (s) => { const d = s.replace(/[ -]/g, ''); return /^\d{14,19}$/.test(d) && luhnOk(d); },
   IBAN: ibanOk,
   US_SSN: ssnOk,

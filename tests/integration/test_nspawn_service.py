@@ -250,9 +250,12 @@ class Machine:
         try:
             self.leader = self._leader(started + 30)
             deadline = time.monotonic() + 120
-            while True:  # until PID 1 listens on its private socket, then until booted
+            # Until PID 1 has made /run/systemd/system (before it, systemctl says "offline"
+            # at once), then listens on its private socket, then until booted.
+            while True:
                 r = self.sh("systemctl is-system-running --wait", check=False, timeout=120)
-                if "Failed to connect" not in r.stderr or time.monotonic() > deadline:
+                early = "Failed to connect" in r.stderr or r.stdout.strip() == "offline"
+                if not early or time.monotonic() > deadline:
                     break
                 time.sleep(0.1)
             self.boot_seconds = time.monotonic() - started

@@ -114,7 +114,9 @@ def test_failed_cast_does_not_echo_the_value(veil):
     _, port = veil
     r = psql_via(port, "SELECT contact::int FROM customers WHERE id = 1", check=False)
     assert r.returncode != 0
-    assert 'invalid input syntax for type integer: "[EMAIL]"' in r.stderr
+    # veild sampled contact before the cast (a value derived from it), found addresses, and so
+    # withholds the error's text; it never holds the address.
+    assert "veil: text withheld (SQLSTATE 22P02)" in r.stderr, r.stderr
     assert "margaret" not in r.stderr
 
 

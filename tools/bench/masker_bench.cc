@@ -1,22 +1,32 @@
-// Masking throughput per core (Google Benchmark). Three corpora, built here with a fixed seed:
+// Masking throughput per core (Google Benchmark). Four corpora, built here with a fixed seed:
 //
 //  rows      a result set as veild sees it: 8 columns of short cells (ids, timestamps, amounts,
 //            statuses, SKUs, titles, notes, contacts), about 1% of cells holding PII. Numeric
 //            and timestamp columns are not text, so the row policy skips them, as veild does.
 //  rows_all  the same rows with every column scanned as text (worst case).
 //  dense     free text dense with PII (a finding every ~60 bytes): support tickets, logs, JSON.
+//  tsv       `veilctl mask` input: 10 tab-separated cells a line, ~35% numbers, ~20% dates and
+//            timestamps, ~1% PII, the rest words and codes (issue 11's measurement).
 //
-// Each is masked through the engine (Masker::MaskRow / MaskText, all entities on), and the
-// same catalog regexes are run through RE2, one pattern at a time as a conventional scanner
-// does, for the baseline. bytes_per_second is what to read.
+// Each is masked through the engine (Masker::MaskRows / MaskLines, all entities on; tsv through
+// veilctl's own Process()), and the same catalog regexes are run through RE2, one pattern at a
+// time as a conventional scanner does, for the baseline. BM_Ceiling_* is Hyperscan alone with
+// only the literal-anchored patterns over the whole corpus: the practical ceiling. BM_Stage_*
+// isolate the prefilter and the scan (prefilter + Hyperscan windows + resolvers) so that the
+// per-stage costs in masker/GATES.md can be derived. bytes_per_second is what to read; CPU
+// time is the per-core figure on a shared machine.
 #include <benchmark/benchmark.h>
+#include <hs.h>
 
+#include <cstdio>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "masker/catalog.h"
 #include "masker/masker.h"
+#include "masker/prefilter.h"
+#include "tools/veilctl/offline.h"
 
 #ifdef VEIL_HAVE_RE2
 #include <re2/re2.h>
@@ -172,6 +182,157 @@ void BM_Dense(benchmark::State& state) {
       double(findings) / double(state.iterations()) / (double(text.size()) / 1024);
 }
 BENCHMARK(BM_Dense)->Unit(benchmark::kMillisecond);
+
+// The rows joined as MaskRows joins a batch of 64 (cells separated by '\n'), with segments.
+struct Joined {
+  std::vector<std::string> batches;
+  std::vector<std::vector<Segment>> segments;
+  size_t bytes = 0;  // cell bytes, as BM_Rows counts them
+};
+const Joined& JoinedRows() {
+  static const Joined j = [] {
+    Rows rows = MakeRows(20000);
+    Joined out;
+    std::string b;
+    std::vector<Segment> seg;
+    for (size_t r = 0; r < rows.cells.size(); ++r) {
+      for (const auto& c : rows.cells[r]) {
+        uint32_t start = static_cast<uint32_t>(b.size());
+        b += c;
+        seg.push_back({start, static_cast<uint32_t>(b.size()), nullptr});
+        b += '\n';
+        out.bytes += c.size();
+      }
+      if ((r + 1) % 64 == 0 || r + 1 == rows.cells.size()) {
+        out.batches.push_back(std::move(b));
+        out.segments.push_back(std::move(seg));
+        b.clear();
+        seg.clear();
+      }
+    }
+    return out;
+  }();
+  return j;
+}
+
+// Stage: the SIMD prefilter alone over the rows_all batches.
+void BM_Stage_Prefilter(benchmark::State& state) {
+  const Joined& j = JoinedRows();
+  Prefilter pf;
+  for (auto _ : state)
+    for (const auto& b : j.batches) pf.Run(b);
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(j.bytes));
+  state.SetLabel(Prefilter::Isa());
+}
+BENCHMARK(BM_Stage_Prefilter)->Unit(benchmark::kMillisecond);
+
+// Stage: Scanner::Scan (prefilter, Hyperscan over windows, number lexer, names, resolvers).
+void BM_Stage_Scan(benchmark::State& state) {
+  const Joined& j = JoinedRows();
+  Scanner sc(Profile()->detector());
+  std::vector<EntityMatch> found;
+  for (auto _ : state)
+    for (size_t i = 0; i < j.batches.size(); ++i) sc.Scan(j.batches[i], j.segments[i], &found);
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(j.bytes));
+}
+BENCHMARK(BM_Stage_Scan)->Unit(benchmark::kMillisecond);
+
+// Ceiling: Hyperscan with only the literal-anchored catalog patterns, over whole batches.
+void Ceiling(benchmark::State& state, bool dense) {
+  static const std::string text = MakeDense(4 << 20);
+  const Joined& j = JoinedRows();
+  std::vector<const char*> exprs;
+  std::vector<unsigned> flags, ids;
+  for (const auto& ps : catalog::Patterns()) {
+    if (ps.db != catalog::DbClass::kLiteral) continue;
+    exprs.push_back(ps.regex);
+    flags.push_back(0);
+    ids.push_back(static_cast<unsigned>(ids.size()));
+  }
+  hs_database_t* db = nullptr;
+  hs_compile_error_t* err = nullptr;
+  if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
+                       HS_MODE_BLOCK, nullptr, &db, &err) != HS_SUCCESS) {
+    state.SkipWithError("literal patterns do not compile");
+    hs_free_compile_error(err);
+    return;
+  }
+  hs_scratch_t* scratch = nullptr;
+  hs_alloc_scratch(db, &scratch);
+  size_t hits = 0;
+  auto on_match = [](unsigned, unsigned long long, unsigned long long, unsigned, void* c) {
+    ++*static_cast<size_t*>(c);
+    return 0;
+  };
+  for (auto _ : state) {
+    if (dense) {
+      for (size_t pos = 0; pos < text.size(); pos += 64 << 10)
+        hs_scan(db, text.data() + pos,
+                static_cast<unsigned>(std::min<size_t>(64 << 10, text.size() - pos)), 0, scratch,
+                on_match, &hits);
+    } else {
+      for (const auto& b : j.batches)
+        hs_scan(db, b.data(), static_cast<unsigned>(b.size()), 0, scratch, on_match, &hits);
+    }
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(dense ? text.size() : j.bytes));
+  state.counters["patterns"] = double(exprs.size());
+  hs_free_scratch(scratch);
+  hs_free_database(db);
+}
+BENCHMARK_CAPTURE(Ceiling, rows, false)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(Ceiling, dense, true)->Unit(benchmark::kMillisecond);
+
+// veilctl mask over TSV: 10 cells a line, ~35% numbers, ~20% dates, ~1% PII.
+std::string MakeTsv(size_t target) {
+  std::mt19937 rng(11);
+  auto R = [&](unsigned m) { return static_cast<unsigned>(rng() % m); };
+  auto pick = [&](auto& arr) { return std::string(arr[rng() % std::size(arr)]); };
+  std::string s;
+  char buf[64];
+  while (s.size() < target) {
+    for (int c = 0; c < 10; ++c) {
+      if (c) s += '\t';
+      unsigned r = R(100);
+      if (r < 1) {
+        s += pick(kPii);
+      } else if (r < 36) {
+        if (R(2))
+          std::snprintf(buf, sizeof(buf), "%u", R(10000000));
+        else
+          std::snprintf(buf, sizeof(buf), "%u.%02u", R(100000), R(100));
+        s += buf;
+      } else if (r < 56) {
+        std::snprintf(buf, sizeof(buf), "2024-%02u-%02u %02u:%02u:%02u", 1 + R(12), 1 + R(28),
+                      R(24), R(60), R(60));
+        s += buf;
+      } else if (r < 66) {
+        std::snprintf(buf, sizeof(buf), "SKU-%05u-%s", R(100000), R(2) ? "XL" : "BLU");
+        s += buf;
+      } else {
+        s += pick(kWords);
+        if (R(2)) s += " " + pick(kWords);
+      }
+    }
+    s += '\n';
+  }
+  return s;
+}
+
+void BM_VeilctlMask(benchmark::State& state) {
+  static const std::string tsv = MakeTsv(32 << 20);
+  Masker m(Profile());
+  std::FILE* out = std::fopen("/dev/null", "w");
+  for (auto _ : state) {
+    std::FILE* in = fmemopen(const_cast<char*>(tsv.data()), tsv.size(), "r");
+    auto st = veilctl::Process(veilctl::Mode::kMask, m, in, out, "");
+    std::fclose(in);
+    if (!st.ok()) state.SkipWithError("veilctl mask failed");
+  }
+  std::fclose(out);
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(tsv.size()));
+}
+BENCHMARK(BM_VeilctlMask)->Unit(benchmark::kMillisecond);
 
 #ifdef VEIL_HAVE_RE2
 // Baseline: every catalog regex through RE2, one after the other, finding all matches.

@@ -96,9 +96,20 @@ Status Process(Mode mode, masker::Masker& masker, std::FILE* in, std::FILE* out,
   const masker::Detector& det = *masker.profile().detector();
   auto handle = [&](std::string_view block) {
     if (mode == Mode::kMask) {
-      std::string_view o = masker.MaskLines(block, &masked) ? std::string_view(masked) : block;
-      std::fwrite(o.data(), 1, o.size(), out);
-      line_no += std::count(block.begin(), block.end(), '\n');
+      // The engine's batch path in slices of whole lines that fit the cache (the prefilter's
+      // masks and Hyperscan's scratch stay in L2); the output is written slice by slice.
+      constexpr size_t kSlice = 64 << 10;
+      while (!block.empty()) {
+        size_t cut = block.size();
+        if (cut > kSlice) {
+          size_t nl = block.rfind('\n', kSlice - 1);
+          cut = nl == std::string_view::npos ? block.size() : nl + 1;
+        }
+        std::string_view slice = block.substr(0, cut);
+        std::string_view o = masker.MaskLines(slice, &masked) ? std::string_view(masked) : slice;
+        std::fwrite(o.data(), 1, o.size(), out);
+        block.remove_prefix(cut);
+      }
       return;
     }
     masker.ScanLines(block);

@@ -200,4 +200,10 @@ CASES = [
     Case("SELECT generate_series(1, 3)", ["1", "2", "3"]),
     Case("SELECT 'plain text', 42", [("plain text", "42")]),
     Case("SELECT city FROM customers ORDER BY id LIMIT 1 OFFSET 1", ["Malmo"]),
+    # System columns say where a row is stored, never what it holds (pg_dump reads tableoid).
+    Case("SELECT tableoid::regclass::text, ctid::text LIKE '(%,%)', xmin IS NOT NULL,"
+         " c.xmax::text ~ '^[0-9]+$', email FROM customers c WHERE id = 1",
+         [("customers", "t", "t", "t", E)]),
+    Case("SELECT n.tableoid::regclass::text, n.nspname FROM pg_namespace n"
+         " WHERE nspname = 'public'", [("pg_namespace", "public")]),
 ]

@@ -1,0 +1,273 @@
+#include "masker/names.h"
+
+#include <array>
+#include <cstring>
+#include <memory>
+#include <string>
+
+// The table is linked in as bytes (VEIL_NAMES_TSV is its absolute path, set by CMake).
+// clang-format off
+asm(".section .rodata\n"
+    ".balign 8\n"
+    ".global veil_names_tsv_begin\n"
+    "veil_names_tsv_begin:\n"
+    ".incbin \"" VEIL_NAMES_TSV "\"\n"
+    ".global veil_names_tsv_end\n"
+    "veil_names_tsv_end:\n"
+    ".byte 0\n"
+    ".previous\n");
+// clang-format on
+extern "C" const char veil_names_tsv_begin[];
+extern "C" const char veil_names_tsv_end[];
+
+namespace veil::masker::names {
+namespace {
+
+// ASCII fold of the two-byte UTF-8 letters U+00C0..U+017F (lead bytes C3, C4, C5): one ASCII
+// letter each, 0 for the few that are not letters (× ÷). ß, æ, œ fold to their first letter.
+constexpr std::array<char, 192> kFold = [] {
+  std::array<char, 192> t{};
+  const char* c3 =
+      "aaaaaaaceeeeiiiidnooooo\0ouuuuyts"
+      "aaaaaaaceeeeiiiidnooooo\0ouuuuyty";
+  for (int i = 0; i < 64; ++i) t[i] = c3[i];
+  const char* c4 = "aaaaaaccccccccddddeeeeeeeeeegggggggghhhhiiiiiiiiiiiijjkkklllllll";
+  for (int i = 0; i < 64; ++i) t[64 + i] = c4[i];
+  const char* c5 = "lllnnnnnnnnnoooooooorrrrrrssssssssttttttuuuuuuuuuuuuwwyyyzzzzzzs";
+  for (int i = 0; i < 64; ++i) t[128 + i] = c5[i];
+  return t;
+}();
+
+// Lower-cased ASCII fold of a token into out (cap bytes); 0 if it holds anything else.
+size_t Fold(std::string_view s, char* out, size_t cap) {
+  size_t n = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    char f = 0;
+    if (c >= 'A' && c <= 'Z') {
+      f = static_cast<char>(c + 32);
+    } else if (c >= 'a' && c <= 'z') {
+      f = static_cast<char>(c);
+    } else if ((c == 0xC3 || c == 0xC4 || c == 0xC5) && i + 1 < s.size()) {
+      unsigned char d = static_cast<unsigned char>(s[++i]);
+      if (d < 0x80 || d > 0xBF) return 0;
+      f = kFold[(c - 0xC3) * 64 + (d - 0x80)];
+      if (!f) return 0;
+    } else if (c == '\'' || c == '-') {
+      continue;  // O'Brien, Smith-Jones: looked up as one word
+    } else {
+      return 0;
+    }
+    if (n == cap) return 0;
+    out[n++] = f;
+  }
+  return n;
+}
+
+uint64_t Hash(std::string_view s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  h ^= h >> 29;
+  return h | 1;  // 0 marks an empty slot
+}
+
+// Words that end or fill capitalised runs that are not people: organisations, places,
+// calendar words, and the business vocabulary of ticket and CRM text. Lower case, folded.
+// clang-format off
+constexpr std::string_view kNonName[] = {
+    // organisations
+    "llc", "inc", "ltd", "plc", "gmbh", "corp", "corporation", "co", "company", "group", "sons",
+    "partners", "associates", "holdings", "industries", "enterprises", "solutions", "systems",
+    "services", "technologies", "labs", "bank", "trust", "fund", "foundation", "university",
+    "college", "school", "academy", "institute", "hospital", "clinic", "center", "centre",
+    "department", "team", "office", "agency", "council", "ministry", "committee", "board",
+    "club", "society", "church", "store", "shop", "market", "cafe", "restaurant", "hotel",
+    "airlines", "airways", "motors", "pharma", "media", "studios", "records", "press",
+    // places
+    "street", "st", "avenue", "ave", "road", "rd", "boulevard", "blvd", "lane", "ln", "drive",
+    "court", "way", "place", "square", "plaza", "park", "parkway", "highway", "bridge",
+    "county", "city", "town", "village", "island", "islands", "beach", "lake", "river",
+    "mountain", "valley", "hills", "heights", "springs", "falls", "harbor", "harbour", "port",
+    "bay", "creek", "forest", "gardens", "north", "south", "east", "west", "new", "san", "santa",
+    "saint", "fort", "mount", "upper", "lower", "greater", "district", "province", "state",
+    "states", "kingdom", "republic", "airport", "station", "terminal", "building", "tower",
+    "hall", "house", "suite", "floor", "unit", "apt", "shire",
+    // calendar
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january",
+    "february", "march", "september", "october", "november", "december", "christmas",
+    "easter", "thanksgiving", "today", "tomorrow", "yesterday",
+    // business and UI words
+    "customer", "customers", "client", "support", "sales", "success", "account", "accounts",
+    "manager", "management", "director", "engineer", "engineering", "developer", "analyst",
+    "specialist", "coordinator", "administrator", "assistant", "associate", "consultant",
+    "officer", "executive", "representative", "agent", "architect", "designer", "planner",
+    "strategist", "supervisor", "technician", "orchestrator", "producer", "liaison",
+    "senior", "junior", "lead", "chief", "head", "principal", "global", "national",
+    "regional", "central", "international", "internal", "legacy", "dynamic", "future",
+    "corporate", "product", "products", "order", "orders", "invoice", "payment", "policy",
+    "privacy", "terms", "service", "review", "release", "notes", "report", "summary",
+    "update", "status", "ticket", "issue", "request", "refund", "shipping", "delivery",
+    "business", "quarterly", "annual", "monthly", "weekly", "daily", "general", "availability",
+    "agreement", "level", "score", "promoter", "purchase", "black", "year", "day", "week",
+    "please", "thanks", "thank", "hello", "regards", "best", "kind", "note", "fyi", "the",
+    "and", "for", "with", "from", "this", "that", "your", "our", "my", "of", "in", "on", "at",
+    "to", "by", "is", "it", "we", "you", "he", "she", "they", "all", "any", "no", "not",
+    "api", "app", "web", "data", "email", "phone", "mobile", "address", "user", "admin",
+    "login", "error", "warning", "info", "debug", "test", "demo", "sample", "example",
+    "handcrafted", "handmade", "rustic", "ergonomic", "refined", "sleek", "gorgeous",
+    "intelligent", "incredible", "fantastic", "practical", "licensed", "unbranded", "generic",
+    "tasty", "awesome", "small", "bespoke", "modern", "recycled", "electronic", "luxurious",
+    "elegant", "oriental", "soft", "fresh", "frozen", "granite", "steel", "wooden", "concrete",
+    "plastic", "cotton", "rubber", "metal", "bronze", "marble", "silk", "chair", "car",
+    "computer", "keyboard", "mouse", "bike", "ball", "gloves", "pants", "shirt", "table",
+    "shoes", "hat", "towels", "soap", "tuna", "chicken", "fish", "cheese", "bacon", "pizza",
+    "salad", "sausages", "chips", "human", "identity", "research", "quality", "security",
+    "optimization", "integration", "interactions", "implementation", "operations",
+    "infrastructure", "marketing", "markets", "mobility", "metrics", "paradigm", "program",
+    "response", "tactics", "usability", "communications", "creative", "factors", "functionality",
+    "intranet", "web", "brand", "branding", "group", "division", "applications", "accountability",
+};
+
+constexpr std::string_view kTitles[] = {
+    "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "professor", "sir", "madam", "dame", "lord",
+    "lady", "dear", "hi", "hello", "hey", "attn", "herr", "frau", "sr", "sra", "srta", "mme",
+    "mlle", "m", "sig", "sig.ra", "pan", "pani", "rev", "fr", "capt", "col", "gen", "sgt",
+};
+// clang-format on
+
+constexpr uint8_t kNonNameBit = 32, kTitleBit = 64;
+
+// Open addressing: 2^18 slots for ~116k names (load under one half).
+class Table {
+ public:
+  Table() {
+    keys_ = std::make_unique<uint64_t[]>(kSlots);
+    vals_ = std::make_unique<uint8_t[]>(kSlots);
+    std::string_view all(veil_names_tsv_begin, veil_names_tsv_end - veil_names_tsv_begin);
+    size_t pos = 0;
+    while (pos < all.size()) {
+      size_t nl = all.find('\n', pos);
+      if (nl == std::string_view::npos) nl = all.size();
+      std::string_view line = all.substr(pos, nl - pos);
+      pos = nl + 1;
+      size_t tab = line.find('\t');
+      if (tab == std::string_view::npos) continue;
+      std::string_view name = line.substr(0, tab), flags = line.substr(tab + 1);
+      uint8_t v = 0;
+      for (size_t i = 0; i < flags.size(); ++i) {
+        char f = flags[i];
+        int level = i + 1 < flags.size() ? flags[i + 1] - '0' : 0;
+        if (f == 'g' && level >= 1 && level <= 3) v |= static_cast<uint8_t>(level);
+        if (f == 's' && level >= 1 && level <= 3) v |= static_cast<uint8_t>(level << 2);
+        if (f == 'w') v |= 16;
+      }
+      Insert(Hash(name), v);
+      ++size_;
+    }
+    for (std::string_view w : kNonName) Insert(Hash(w), Find(Hash(w)) | kNonNameBit);
+    for (std::string_view w : kTitles) Insert(Hash(w), Find(Hash(w)) | kTitleBit);
+  }
+  uint8_t Find(uint64_t h) const {
+    for (size_t i = h & (kSlots - 1);; i = (i + 1) & (kSlots - 1)) {
+      if (keys_[i] == h) return vals_[i];
+      if (keys_[i] == 0) return 0;
+    }
+  }
+  size_t size() const { return size_; }
+
+ private:
+  static constexpr size_t kSlots = 1 << 18;
+  void Insert(uint64_t h, uint8_t v) {
+    for (size_t i = h & (kSlots - 1);; i = (i + 1) & (kSlots - 1)) {
+      if (keys_[i] == 0 || keys_[i] == h) {
+        keys_[i] = h;
+        vals_[i] = v;
+        return;
+      }
+    }
+  }
+  std::unique_ptr<uint64_t[]> keys_;
+  std::unique_ptr<uint8_t[]> vals_;
+  size_t size_ = 0;
+};
+
+const Table& GetTable() {
+  static const Table* t = new Table();  // never destroyed: scanner threads may outlive main
+  return *t;
+}
+
+uint8_t Flags(std::string_view token) {
+  char low[24];
+  size_t n = Fold(token, low, sizeof(low));
+  if (n == 0) return 0;
+  return GetTable().Find(Hash(std::string_view(low, n)));
+}
+
+float GivenWeight(uint8_t g) { return g == 3 ? 0.3f : g == 2 ? 0.25f : g == 1 ? 0.15f : 0.0f; }
+float SurnameWeight(uint8_t s) { return s == 3 ? 0.3f : s == 2 ? 0.25f : s == 1 ? 0.2f : 0.0f; }
+
+}  // namespace
+
+TokenInfo Lookup(std::string_view token) {
+  char low[24];
+  size_t n = Fold(token, low, sizeof(low));
+  if (n < 2) return {};
+  uint8_t v = GetTable().Find(Hash(std::string_view(low, n))) & 31;
+  return {static_cast<uint8_t>(v & 3), static_cast<uint8_t>((v >> 2) & 3), (v & 16) != 0};
+}
+
+size_t TableSize() { return GetTable().size(); }
+
+bool IsNonNameWord(std::string_view token) { return (Flags(token) & kNonNameBit) != 0; }
+bool IsTitle(std::string_view token) { return (Flags(token) & kTitleBit) != 0; }
+
+float ScoreRun(std::span<const Token> t, RunForm form) {
+  if (t.size() < 2 || t.size() > 5) return 0;
+  for (const Token& k : t)
+    if (!k.initial && !k.particle && IsNonNameWord(k.text)) return 0;
+  // Which token is the given name and which the surname.
+  const Token& given = form == RunForm::kLastFirst ? t.back() : t.front();
+  const Token& sur = form == RunForm::kLastFirst ? t.front() : t.back();
+  if (sur.initial || sur.particle || given.particle) return 0;
+  TokenInfo g = given.initial ? TokenInfo{} : Lookup(given.text);
+  TokenInfo s = Lookup(sur.text);
+  float score = 0.3f;
+  if (given.initial) {
+    // "J. Smith": only a real surname that is not also a common word.
+    if (s.surname == 0 || (s.word && s.surname < 3)) return 0;
+    score += 0.1f;
+  } else if (g.given) {
+    score += GivenWeight(g.given);
+    if (g.word) score -= g.given == 3 ? 0.05f : 0.15f;
+    if (g.surname > g.given) score -= 0.05f;  // "Johnson Smith" is less likely a first name
+  } else if (g.surname == 0 && !g.word) {
+    score += 0.05f;  // an unknown capitalised word: a name from elsewhere, maybe
+  } else {
+    return 0;  // a surname or a word in the given-name place
+  }
+  if (s.surname) {
+    score += SurnameWeight(s.surname);
+    if (s.word) score -= s.surname == 3 ? 0.1f : 0.2f;
+  } else if (s.given && !s.word) {
+    score += 0.1f;  // "Jordan Taylor"-style: given names are used as surnames too
+  } else if (!s.known() && !s.word) {
+    score += 0.12f;
+  } else {
+    score -= 0.15f;  // a common word
+  }
+  // Middle tokens: initials, particles and names keep the run; anything else weakens it.
+  for (size_t i = 1; i + 1 < t.size(); ++i) {
+    const Token& m = t[i];
+    if (m.initial || m.particle) continue;
+    TokenInfo mi = Lookup(m.text);
+    if (mi.word && !mi.given && !mi.surname) score -= 0.15f;
+  }
+  if (form == RunForm::kAllCaps) {  // acronyms and shouting are common: both names must be known
+    if (!(g.given >= 2 || (g.given >= 1 && s.known()))) return 0;
+    score -= 0.1f;
+  }
+  if (form == RunForm::kLastFirst && (!g.given || !s.surname)) score -= 0.1f;
+  return score < 0 ? 0 : score > 1 ? 1 : score;
+}
+
+}  // namespace veil::masker::names

@@ -1,0 +1,491 @@
+#include "masker/prefilter.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cstdlib>
+
+namespace veil::masker {
+namespace {
+
+// Byte classes, one bitmask array each.
+enum Class : int {
+  kD,      // 0-9
+  kU,      // A-Z
+  kL,      // a-z
+  kSp,     // ' '
+  kDot,    // '.'
+  kDash,   // '-'
+  kCol,    // ':'
+  kAt,     // '@'
+  kUs,     // '_'
+  kPhl,    // '(' or '+'
+  kEq,     // '='
+  kSl,     // '/'
+  kComma,  // ','
+  kNl,     // '\n'
+  kHi,     // 0xC3..0xC5: lead byte of a Latin-1 / Latin Extended-A letter
+  kClasses,
+};
+
+constexpr std::array<uint16_t, 256> kTable = [] {
+  std::array<uint16_t, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] |= 1 << kD;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] |= 1 << kU;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] |= 1 << kL;
+  t[' '] |= 1 << kSp;
+  t['.'] |= 1 << kDot;
+  t['-'] |= 1 << kDash;
+  t[':'] |= 1 << kCol;
+  t['@'] |= 1 << kAt;
+  t['_'] |= 1 << kUs;
+  t['('] |= 1 << kPhl;
+  t['+'] |= 1 << kPhl;
+  t['='] |= 1 << kEq;
+  t['/'] |= 1 << kSl;
+  t[','] |= 1 << kComma;
+  t['\n'] |= 1 << kNl;
+  for (int c = 0xC3; c <= 0xC5; ++c) t[c] |= 1 << kHi;
+  return t;
+}();
+
+bool HaveAvx512() {
+  static const bool ok = !std::getenv("VEIL_PORTABLE_PREFILTER") &&
+                         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512f") &&
+                         __builtin_cpu_supports("bmi2");
+  return ok;
+}
+
+void Add(std::vector<Window>* v, int64_t b, int64_t e, uint32_t n) {
+  if (b < 0) b = 0;
+  if (e > n) e = n;
+  if (e <= b) return;
+  v->push_back({static_cast<uint32_t>(b), static_cast<uint32_t>(e)});
+}
+
+void Merge(std::vector<Window>* v) {
+  if (v->size() < 2) return;
+  if (!std::is_sorted(v->begin(), v->end(),
+                      [](const Window& a, const Window& b) { return a.begin < b.begin; }))
+    std::sort(v->begin(), v->end(),
+              [](const Window& a, const Window& b) { return a.begin < b.begin; });
+  size_t o = 0;
+  for (size_t i = 1; i < v->size(); ++i) {
+    Window& cur = (*v)[o];
+    const Window& w = (*v)[i];
+    if (w.begin <= cur.end + Prefilter::kMergeGap) {
+      cur.end = std::max(cur.end, w.end);
+    } else {
+      (*v)[++o] = w;
+    }
+  }
+  v->resize(o + 1);
+}
+
+}  // namespace
+
+Prefilter::Prefilter() {
+  for (auto& v : cls_) v.reserve(256);
+  for (auto& w : windows_) w.reserve(64);
+  numbers_.reserve(256);
+  name_starts_.reserve(256);
+}
+
+const char* Prefilter::Isa() { return HaveAvx512() ? "avx512bw" : "scalar"; }
+
+namespace {
+
+// Bit j of Nx(a, an, k) is byte j+k; of Pv(a, ap, k), byte j-k (a: this word, an/ap: the
+// next/previous one).
+inline uint64_t Nx(uint64_t a, uint64_t an, int k) { return (a >> k) | (an << (64 - k)); }
+inline uint64_t Pv(uint64_t a, uint64_t ap, int k) { return (a << k) | (ap >> (64 - k)); }
+
+}  // namespace
+
+// The class masks of one 64-byte block.
+struct Blk {
+  uint64_t c[kClasses];
+};
+
+namespace {
+
+void ClassifyBlockScalar(const unsigned char* p, size_t n, size_t base, Blk* out) {
+  uint64_t acc[kClasses] = {};
+  const size_t end = std::min(n, base + 64);
+  for (size_t i = base; i < end; ++i) {
+    uint16_t c = kTable[p[i]];
+    while (c) {
+      int k = std::countr_zero(c);
+      acc[k] |= uint64_t{1} << (i - base);
+      c &= c - 1;
+    }
+  }
+  for (int k = 0; k < kClasses; ++k) out->c[k] = acc[k];
+}
+
+}  // namespace
+
+// What each 64-byte word triggers; bit j is byte j of the word.
+struct Triggers {
+  uint64_t lit_at;     // '@', "://", "::"
+  uint64_t lit_dash;   // "-----"
+  uint64_t tok;        // the start of a token run of 14+ [A-Za-z0-9_-]
+  uint64_t num;        // a number run worth lexing; '(' or '+' before two digits; [A-Z]{2}\d{2}
+  uint64_t lettered;   // the byte before is a capital (or a space after a capital)
+  uint64_t kwnum;      // a bare run of 7+ joined bytes not at a line start
+  uint64_t hex_col;    // a chain of three colons
+  uint64_t hex_mac;    // four dashes every third byte
+  uint64_t hex_cisco;  // dots five apart
+  uint64_t cap;        // a capitalised word starts
+  uint64_t cap_lower;  // … and its next byte is lower case
+  uint64_t assign;     // '=', ':' or '(' right after a letter
+  uint64_t street;     // a house number before a capital or an ordinal
+  uint64_t Any() const {
+    return lit_at | lit_dash | tok | num | kwnum | hex_col | hex_mac | hex_cisco | cap | assign |
+           street;
+  }
+};
+
+namespace {
+
+// The trigger arithmetic, written once for scalar words (T = uint64_t) and for eight words
+// at a time (T = an AVX-512 vector, with the shift helpers below). x[k] is class k of the word,
+// xp/xn/xnn of the previous, next and the one after; jp, tp: the previous word's joined-digit
+// and token masks.
+#define OR(a, b) o.Or(a, b)
+#define AND(a, b) o.And(a, b)
+#define NOT(a) o.Not(a)
+#define N(a, an, k) o.Nx(a, an, k)
+#define P(a, ap, k) o.Pv(a, ap, k)
+#define VEIL_DERIVE_BODY                                                                         \
+  const V d = x[kD], dn = xn[kD], dnn = xnn[kD], dp = xp[kD];                                    \
+  const V u = x[kU], l = x[kL], sp = x[kSp], dot = x[kDot], dash = x[kDash];                     \
+  const V col = x[kCol], sl = x[kSl], phl = x[kPhl];                                             \
+  const V colon_lit =                                                                            \
+      AND(col, OR(AND(N(sl, xn[kSl], 1), N(sl, xn[kSl], 2)), N(col, xn[kCol], 1)));              \
+  out[0] = OR(x[kAt], colon_lit);                                                                \
+  V dash5 = AND(dash, NOT(P(dash, xp[kDash], 1)));                                               \
+  for (int k = 1; k < 5; ++k) dash5 = AND(dash5, N(dash, xn[kDash], k));                         \
+  out[1] = dash5;                                                                                \
+  const V t = OR(OR(OR(d, u), OR(l, x[kUs])), dash);                                             \
+  const V tn = OR(OR(OR(dn, xn[kU]), OR(xn[kL], xn[kUs])), xn[kDash]);                           \
+  V r = AND(t, N(t, tn, 1)), rn = AND(tn, o.Shr(tn, 1));                                         \
+  r = AND(r, N(r, rn, 2));                                                                       \
+  rn = AND(rn, o.Shr(rn, 2));                                                                    \
+  r = AND(r, N(r, rn, 4));                                                                       \
+  rn = AND(rn, o.Shr(rn, 4));                                                                    \
+  r = AND(r, N(r, rn, 6));                                                                       \
+  out[2] = AND(r, NOT(P(t, tp, 1)));                                                             \
+  *t_out = t;                                                                                    \
+  const V sepm = OR(OR(sp, dot), OR(dash, sl));                                                  \
+  const V sepn = OR(OR(xn[kSp], xn[kDot]), OR(xn[kDash], xn[kSl]));                              \
+  const V sepnn = OR(OR(xnn[kSp], xnn[kDot]), OR(xnn[kDash], xnn[kSl]));                         \
+  const V j = OR(d, AND(sepm, AND(P(d, dp, 1), N(d, dn, 1))));                                   \
+  const V jn = OR(dn, AND(sepn, AND(P(dn, d, 1), N(dn, dnn, 1))));                               \
+  (void)sepnn;                                                                                   \
+  *j_out = j;                                                                                    \
+  const V jstart = AND(j, NOT(P(j, jp, 1)));                                                     \
+  const V j2 = AND(j, N(j, jn, 1)), j2n = AND(jn, o.Shr(jn, 1));                                 \
+  const V j4 = AND(j2, N(j2, j2n, 2)), j4n = AND(j2n, o.Shr(j2n, 2));                            \
+  const V j6 = AND(j4, N(j2, j2n, 4));                                                           \
+  const V j7 = AND(j6, N(j, jn, 6));                                                             \
+  const V j9 = AND(AND(j4, N(j4, j4n, 4)), N(j, jn, 8));                                         \
+  const V up = xp[kU];                                                                           \
+  const V lettered = OR(P(u, up, 1), AND(P(sp, xp[kSp], 1), P(u, up, 2)));                       \
+  const V dotn = xn[kDot];                                                                       \
+  const V dotted = OR(OR(N(dot, dotn, 1), N(dot, dotn, 2)), N(dot, dotn, 3));                    \
+  const V date =                                                                                 \
+      AND(AND(AND(d, N(d, dn, 3)), AND(N(sepm, sepn, 4), N(d, dn, 5))), N(sepm, sepn, 7));       \
+  const V num = AND(jstart, OR(OR(AND(j9, NOT(date)), AND(j6, lettered)), AND(j7, dotted)));     \
+  const V phone_lead = AND(phl, AND(N(d, dn, 1), N(d, dn, 2)));                                  \
+  const V glue_p1 = P(OR(OR(OR(u, l), OR(d, x[kUs])), OR(dash, sl)),                             \
+                      OR(OR(OR(up, xp[kL]), OR(dp, xp[kUs])), OR(xp[kDash], xp[kSl])), 1);       \
+  const V iban = AND(AND(AND(u, N(u, xn[kU], 1)), AND(N(d, dn, 2), N(d, dn, 3))), NOT(glue_p1)); \
+  out[3] = OR(OR(num, phone_lead), iban);                                                        \
+  out[4] = lettered;                                                                             \
+  out[5] = AND(AND(jstart, j7), AND(NOT(num), NOT(P(x[kNl], xp[kNl], 1))));                      \
+  const V coln = xn[kCol], colnn = xnn[kCol];                                                    \
+  const V near = OR(OR(N(col, coln, 2), N(col, coln, 3)), OR(N(col, coln, 4), N(col, coln, 5))); \
+  const V nearn =                                                                                \
+      OR(OR(N(coln, colnn, 2), N(coln, colnn, 3)), OR(N(coln, colnn, 4), N(coln, colnn, 5)));    \
+  const V c2 = AND(col, near), c2n = AND(coln, nearn);                                           \
+  out[6] = AND(c2, OR(OR(N(c2, c2n, 2), N(c2, c2n, 3)), OR(N(c2, c2n, 4), N(c2, c2n, 5))));      \
+  const V dashn = xn[kDash];                                                                     \
+  out[7] = AND(AND(dash, N(dash, dashn, 3)), AND(N(dash, dashn, 6), N(dash, dashn, 9)));         \
+  out[8] = AND(dot, N(dot, dotn, 5));                                                            \
+  const V hi = x[kHi];                                                                           \
+  const V letters = OR(u, l), letters_p = OR(up, xp[kL]);                                        \
+  const V glue = OR(OR(OR(letters, d), OR(x[kUs], dash)), OR(sl, x[kAt]));                       \
+  const V glue_p = OR(OR(OR(letters_p, dp), OR(xp[kUs], xp[kDash])), OR(xp[kSl], xp[kAt]));      \
+  const V lhn = OR(xn[kL], xn[kHi]);                                                             \
+  const V after = N(OR(OR(l, u), OR(hi, dot)), OR(OR(lhn, xn[kU]), xn[kDot]), 1);                \
+  const V cap = AND(OR(AND(u, after), hi), NOT(P(glue, glue_p, 1)));                             \
+  out[9] = cap;                                                                                  \
+  out[10] = AND(cap, N(OR(l, hi), lhn, 1));                                                      \
+  const V near_letter = OR(P(letters, letters_p, 1), P(letters, letters_p, 2));                  \
+  out[11] = AND(OR(OR(x[kEq], col), phl), near_letter);                                          \
+  out[12] = AND(AND(d, N(sp, xn[kSp], 1)),                                                       \
+                OR(N(u, xn[kU], 2), AND(N(d, dn, 2), OR(N(l, xn[kL], 3), N(l, xn[kL], 4)))));
+
+template <typename Ops>
+__attribute__((always_inline)) inline void DeriveTriggers(const uint64_t* xp, const uint64_t* x,
+                                                          const uint64_t* xn, const uint64_t* xnn,
+                                                          uint64_t jp, uint64_t tp, const Ops& o,
+                                                          uint64_t* out, uint64_t* j_out,
+                                                          uint64_t* t_out) {
+  using V = uint64_t;
+  VEIL_DERIVE_BODY
+}
+#undef OR
+#undef AND
+#undef NOT
+#undef N
+#undef P
+#undef VEIL_DERIVE_BODY
+#define VEIL_INL __attribute__((always_inline)) inline
+struct ScalarOps {
+  VEIL_INL uint64_t Or(uint64_t a, uint64_t b) const { return a | b; }
+  VEIL_INL uint64_t And(uint64_t a, uint64_t b) const { return a & b; }
+  VEIL_INL uint64_t Not(uint64_t a) const { return ~a; }
+  VEIL_INL uint64_t Shr(uint64_t a, int k) const { return a >> k; }
+  VEIL_INL uint64_t Nx(uint64_t a, uint64_t an, int k) const { return veil::masker::Nx(a, an, k); }
+  VEIL_INL uint64_t Pv(uint64_t a, uint64_t ap, int k) const { return veil::masker::Pv(a, ap, k); }
+};
+
+Triggers ToTriggers(const uint64_t* o) {
+  return {o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7], o[8], o[9], o[10], o[11], o[12]};
+}
+
+}  // namespace
+
+// The handlers: turn each trigger bit of word w into windows, number runs and name starts.
+void Prefilter::Handle(std::string_view text, size_t w, const Triggers& tr, const uint64_t* L,
+                       const uint64_t* U, const uint64_t* NL) {
+  const uint32_t n = static_cast<uint32_t>(text.size());
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const uint32_t base = static_cast<uint32_t>(w * 64);
+  auto& lit = windows_[static_cast<int>(Stage::kLiteral)];
+  auto& hex = windows_[static_cast<int>(Stage::kHexSep)];
+  auto& kw = windows_[static_cast<int>(Stage::kKeyword)];
+  auto& let = windows_[static_cast<int>(Stage::kLetters)];
+  auto count = [&](const uint64_t* m, uint32_t b, uint32_t e) {
+    uint32_t c = 0;
+    while (b < e) {
+      const uint32_t lo = b % 64, take = std::min<uint32_t>(64 - lo, e - b);
+      uint64_t bits = m[b / 64] >> lo;
+      if (take < 64) bits &= (uint64_t{1} << take) - 1;
+      c += static_cast<uint32_t>(std::popcount(bits));
+      b += take;
+    }
+    return c;
+  };
+  auto line_start = [&](uint32_t pos, uint32_t back) {  // after the last '\n' before pos
+    const uint32_t lo = pos > back ? pos - back : 0;
+    for (uint32_t q = pos; q > lo;) {
+      const uint32_t ww = (q - 1) / 64, bit = (q - 1) % 64;
+      const uint64_t bits = NL[ww] & (bit == 63 ? ~uint64_t{0} : (uint64_t{2} << bit) - 1);
+      if (bits) {
+        const uint32_t nl = ww * 64 + 63 - static_cast<uint32_t>(std::countl_zero(bits));
+        return nl >= lo ? nl + 1 : lo;
+      }
+      q = ww * 64;
+    }
+    return lo;
+  };
+  // A value that a context keyword may precede: its window runs back to the keyword (masks of
+  // words up to the current one are read).
+  auto keyword_value = [&](uint32_t pos) {
+    const uint32_t ls = line_start(pos, 56);
+    if (pos - ls >= 2 && count(L, ls, pos) + count(U, ls, pos) >= 2)
+      Add(&kw, ls, int64_t{pos} + 2, n);
+  };
+  auto is_digit = [&](uint32_t i) { return i < n && p[i] >= '0' && p[i] <= '9'; };
+  auto number_run = [&](uint32_t pos, uint32_t* digits) {
+    uint32_t e = pos, nd = 0;
+    while (e < n) {
+      if (is_digit(e)) {
+        ++nd;
+        ++e;
+      } else if ((p[e] == ' ' || p[e] == '.' || p[e] == '-' || p[e] == '/') && is_digit(e + 1)) {
+        ++e;
+      } else {
+        break;
+      }
+    }
+    *digits = nd;
+    return e;
+  };
+  auto token_end = [&](uint32_t pos) {
+    uint32_t e = pos;
+    constexpr uint16_t kTok = (1 << kD) | (1 << kU) | (1 << kL) | (1 << kUs) | (1 << kDash);
+    while (e < n && (kTable[p[e]] & kTok)) ++e;
+    return e;
+  };
+  auto each = [&](uint64_t b, auto&& f) {
+    for (; b; b &= b - 1) f(base + static_cast<uint32_t>(std::countr_zero(b)));
+  };
+
+  each(tr.lit_at, [&](uint32_t pos) {
+    const int64_t e = p[pos] == '@' ? 2 : p[pos + 1] == '/' ? 400 : 3;
+    Add(&lit, int64_t{pos} - 1, int64_t{pos} + e, n);
+  });
+  each(tr.lit_dash, [&](uint32_t pos) { Add(&lit, pos, int64_t{pos} + 48, n); });
+  each(tr.tok, [&](uint32_t pos) {
+    const uint32_t end = token_end(pos);
+    Add(&lit, int64_t{pos} - 1, int64_t{end} + 1, n);
+    keyword_value(pos);
+    if (end - pos >= 26 && (p[pos] == '1' || p[pos] == '3'))
+      Add(&let, int64_t{pos} - 1, int64_t{end} + 1, n);
+  });
+  each(tr.num, [&](uint32_t pos) {
+    if (p[pos] >= 'A' && p[pos] <= 'Z') {  // [A-Z]{2}\d{2}: an IBAN (letters in the BBAN too)
+      numbers_.push_back({pos, pos + 4});
+      return;
+    }
+    if (p[pos] == '(' || p[pos] == '+') {
+      uint32_t digits = 0;  // enough digits on the same line for a phone number
+      for (uint32_t q = pos + 1; q < n && q < pos + 20 && p[q] != '\n'; ++q)
+        digits += p[q] >= '0' && p[q] <= '9';
+      if (digits >= 7) numbers_.push_back({pos, pos + 1});
+      return;
+    }
+    uint32_t digits = 0;
+    const uint32_t end = number_run(pos, &digits);
+    uint32_t dots = 0;
+    for (uint32_t q = pos; q < end; ++q) dots += p[q] == '.';
+    const bool compact = end - pos == digits;
+    if (digits >= 7 && pos > 0 && p[pos - 1] != '\n') keyword_value(pos);
+    // Bare runs of fewer than 13 digits are ids until a context keyword says otherwise.
+    if ((tr.lettered >> (pos - base)) & 1
+            ? digits >= 6
+            : (digits >= 4 && dots >= 3) || (digits >= 9 && !(compact && digits < 13)))
+      numbers_.push_back({pos, end});
+  });
+  // A bare number of 7+ digits can still be a value after a keyword ("ssn 123456789").
+  each(tr.kwnum, [&](uint32_t pos) {
+    uint32_t digits = 0;
+    number_run(pos, &digits);
+    if (digits >= 7) keyword_value(pos);
+  });
+  each(tr.hex_col, [&](uint32_t pos) { Add(&hex, int64_t{pos} - 5, int64_t{pos} + 45, n); });
+  each(tr.hex_mac, [&](uint32_t pos) { Add(&hex, int64_t{pos} - 2, int64_t{pos} + 16, n); });
+  each(tr.hex_cisco, [&](uint32_t pos) { Add(&hex, int64_t{pos} - 4, int64_t{pos} + 11, n); });
+  each(tr.cap, [&](uint32_t pos) {
+    name_starts_.push_back(pos);
+    if ((tr.cap_lower >> (pos - base)) & 1) keyword_value(pos);  // "Jane", not "XL"
+  });
+  each(tr.assign, keyword_value);  // "password=", "SSN: ", "INSERT INTO t ("
+  each(tr.street, [&](uint32_t pos) { Add(&let, int64_t{pos} - 6, int64_t{pos} + 90, n); });
+}
+
+// Classify and derive word by word, blocks w-1 .. w+2 in a ring (registers and L1);
+// `classify_block` fills one block's class masks.
+template <typename Classify>
+__attribute__((always_inline)) inline void Prefilter::RunStreaming(std::string_view text,
+                                                                   Classify&& classify_block) {
+  const uint32_t n = static_cast<uint32_t>(text.size());
+  const size_t words = (n + 63) / 64;
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  for (auto* v : {&cls_[kL], &cls_[kU], &cls_[kNl]})
+    if (v->size() < words + 3) v->resize(words + 3);
+  uint64_t* L = cls_[kL].data() + 1;
+  uint64_t* U = cls_[kU].data() + 1;
+  uint64_t* NL = cls_[kNl].data() + 1;
+  L[-1] = U[-1] = NL[-1] = 0;
+  Blk ring[4];
+  for (auto& c : ring[3].c) c = 0;  // block -1
+  auto classify = [&](size_t base, Blk* b) {
+    if (base >= n) {
+      for (auto& c : b->c) c = 0;
+    } else {
+      classify_block(p, n, base, b);
+    }
+  };
+  classify(0, &ring[0]);
+  classify(64, &ring[1]);
+  classify(128, &ring[2]);
+  uint64_t jp = 0, tp = 0;
+  for (size_t w = 0; w < words; ++w) {
+    const Blk& P = ring[(w + 3) & 3];
+    const Blk& C = ring[w & 3];
+    const Blk& N = ring[(w + 1) & 3];
+    const Blk& N2 = ring[(w + 2) & 3];
+    L[w] = C.c[kL];
+    U[w] = C.c[kU];
+    NL[w] = C.c[kNl];
+    uint64_t out[13], j, t;
+    DeriveTriggers(P.c, C.c, N.c, N2.c, jp, tp, ScalarOps{}, out, &j, &t);
+    jp = j;
+    tp = t;
+    const Triggers tr = ToTriggers(out);
+    if (tr.Any()) Handle(text, w, tr, L, U, NL);
+    classify((w + 3) * 64, &ring[(w + 3) & 3]);  // replaces block w-1
+  }
+}
+
+void Prefilter::RunPortable(std::string_view text) {
+  RunStreaming(text, [](const unsigned char* p, size_t n, size_t base, Blk* b) {
+    ClassifyBlockScalar(p, n, base, b);
+  });
+}
+
+namespace {
+
+// One 64-byte block into its class masks: a compare per class, straight into mask registers.
+__attribute__((target("avx512f,avx512bw,bmi2"))) inline void ClassifyBlockAvx512(
+    const unsigned char* p, size_t n, size_t base, Blk* out) {
+  __m512i x;
+  if (base + 64 <= n) {
+    x = _mm512_loadu_si512(p + base);
+  } else {
+    x = _mm512_maskz_loadu_epi8(_bzhi_u64(~uint64_t{0}, static_cast<unsigned>(n - base)), p + base);
+  }
+#define VEIL_EQ(c) _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(c))
+#define VEIL_RANGE(lo, len)                                                           \
+  _mm512_cmplt_epu8_mask(_mm512_sub_epi8(x, _mm512_set1_epi8(static_cast<char>(lo))), \
+                         _mm512_set1_epi8(static_cast<char>(len)))
+  out->c[kD] = VEIL_RANGE('0', 10);
+  out->c[kU] = VEIL_RANGE('A', 26);
+  out->c[kL] = VEIL_RANGE('a', 26);
+  out->c[kSp] = VEIL_EQ(' ');
+  out->c[kDot] = VEIL_EQ('.');
+  out->c[kDash] = VEIL_EQ('-');
+  out->c[kCol] = VEIL_EQ(':');
+  out->c[kAt] = VEIL_EQ('@');
+  out->c[kUs] = VEIL_EQ('_');
+  out->c[kPhl] = VEIL_EQ('(') | VEIL_EQ('+');
+  out->c[kEq] = VEIL_EQ('=');
+  out->c[kSl] = VEIL_EQ('/');
+  out->c[kComma] = VEIL_EQ(',');
+  out->c[kNl] = VEIL_EQ('\n');
+  out->c[kHi] = VEIL_RANGE(0xC3, 3);
+#undef VEIL_EQ
+#undef VEIL_RANGE
+}
+
+}  // namespace
+
+// AVX-512BW classifies each block with one compare per class; the derivation is the same
+// scalar bit arithmetic (deriving eight words per instruction from arrays of the class masks
+// was measured no faster: the loads and stores of 15 arrays outweigh the width).
+__attribute__((target("avx512f,avx512bw,bmi2,popcnt"))) void Prefilter::RunAvx512(
+    std::string_view text) {
+  RunStreaming(text, [](const unsigned char* p, size_t n, size_t base, Blk* b) {
+    ClassifyBlockAvx512(p, n, base, b);
+  });
+}
+
+void Prefilter::Run(std::string_view text) {
+  for (auto& w : windows_) w.clear();
+  numbers_.clear();
+  name_starts_.clear();
+  if (HaveAvx512())
+    RunAvx512(text);
+  else
+    RunPortable(text);
+  for (auto& v : windows_) Merge(&v);
+}
+
+}  // namespace veil::masker

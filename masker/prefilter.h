@@ -1,0 +1,79 @@
+// The SIMD prefilter of the detector: which few bytes of a batch deserve a closer look.
+//
+// One pass classifies every byte of the scanned text into bitmasks (64 bytes per word:
+// digits, upper, lower, space, '.', '-', ':', '@', '_', '(' or '+', '=', '/', ',', '\n',
+// UTF-8 lead bytes), with AVX-512BW where the CPU has it and a table otherwise. From the masks,
+// word-at-a-time bit arithmetic derives the candidate windows of each later stage:
+//
+//   literal   '@', "://", "::", "-----", and token runs of 14+ [A-Za-z0-9_-] (keys, JWTs, wallets)
+//   numbers   runs of digits joined by single separators with 6+ digits (4+ with three dots),
+//             and '(' or '+' before a digit: the number lexer (detector.cc) reads these
+//   hexsep    colon chains (MAC, full IPv6), MAC dashes every third byte, Cisco dotted MACs
+//   keyword   a value (4+ digits, a capitalised word, '=', ':', '(') with 2+ letters before it
+//             on its line: the window runs back 56 bytes, where the context keyword must be
+//   letters   a house number before a capitalised word (street lines), token runs of 26+
+//   names     capitalised word starts (ASCII or a Latin UTF-8 capital)
+//
+// Rows of short cells are mostly numbers, dates and lower-case words: none of them opens a
+// window, so Hyperscan and the resolvers see a small fraction of the bytes.
+//
+//   Prefilter pf;
+//   pf.Run(text);    // VEIL_PORTABLE_PREFILTER=1 in the environment forces the table path
+//   for (const Window& w : pf.windows(Stage::kLiteral)) hs_scan(db, text + w.begin, …);
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace veil::masker {
+
+enum class Stage : uint8_t { kLiteral, kHexSep, kKeyword, kLetters, kCount };
+
+struct Window {
+  uint32_t begin;
+  uint32_t end;
+};
+
+// A run of digits joined by separators, or a '(' / '+' before a digit.
+struct NumberRun {
+  uint32_t begin;  // first byte (a digit, '(' or '+')
+  uint32_t end;    // one past the last byte of the run
+};
+
+struct Triggers;  // prefilter.cc
+
+struct Blk;  // prefilter.cc
+
+class Prefilter {
+ public:
+  Prefilter();
+  // Classifies `text` and derives every stage's windows. Text of at most 4 GiB.
+  void Run(std::string_view text);
+
+  // Windows of a Hyperscan stage, sorted, merged where closer than kMergeGap bytes.
+  std::span<const Window> windows(Stage s) const { return windows_[static_cast<int>(s)]; }
+  std::span<const NumberRun> numbers() const { return numbers_; }
+  std::span<const uint32_t> name_starts() const { return name_starts_; }
+
+  // Which code path classified the bytes ("avx512bw" or "scalar"), for the benchmark.
+  static const char* Isa();
+
+  static constexpr uint32_t kMergeGap = 96;
+
+ private:
+  void RunAvx512(std::string_view text);
+  void RunPortable(std::string_view text);
+  template <typename Classify>
+  void RunStreaming(std::string_view text, Classify&& classify_block);
+  void Handle(std::string_view text, size_t w, const Triggers& tr, const uint64_t* L,
+              const uint64_t* U, const uint64_t* NL);
+
+  std::vector<uint64_t> cls_[16];  // class masks, a zero word before the text's (prefilter.cc)
+  std::vector<Window> windows_[static_cast<int>(Stage::kCount)];
+  std::vector<NumberRun> numbers_;
+  std::vector<uint32_t> name_starts_;
+};
+
+}  // namespace veil::masker
