@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -368,7 +369,9 @@ KernelFlows::KernelFlows(asio::io_context& io, std::unique_ptr<bpf::FlowSource> 
       resolver_(std::move(resolver)),
       table_(clock),
       events_(io),
-      refresh_timer_(io) {
+      refresh_timer_(io),
+      ifaddr_watch_(io),
+      ifaddr_timer_(io) {
   if (int fd = source_->event_fd(); fd >= 0) {
     events_.assign(fd);
     WaitForEvents();
@@ -378,6 +381,8 @@ KernelFlows::KernelFlows(asio::io_context& io, std::unique_ptr<bpf::FlowSource> 
 KernelFlows::~KernelFlows() {
   std::error_code ec;
   refresh_timer_.cancel();
+  ifaddr_timer_.cancel();
+  ifaddr_watch_.close(ec);
   events_.cancel(ec);
   if (events_.is_open()) (void)events_.release();  // the fd belongs to the flow source
 }
@@ -470,7 +475,54 @@ Status KernelFlows::Configure(const config::v1::Config& config, std::chrono::sec
   const bpf::UnixSupport unix = source_->unix_support();
   if (!unix.covered) spdlog::warn("flows: unix-socket connects are NOT covered: {}", unix.why_not);
   ScheduleRefresh();
+  if (!ifaddr_watch_.is_open()) WatchInterfaces();
   return {};
+}
+
+void KernelFlows::WatchInterfaces() {
+  int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+  if (fd < 0) {
+    spdlog::warn("flows: cannot watch interface addresses ({}); they are looked at every {} s",
+                 std::strerror(errno), refresh_.count());
+    return;
+  }
+  sockaddr_nl sa{};
+  sa.nl_family = AF_NETLINK;
+  sa.nl_groups = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
+    spdlog::warn("flows: cannot watch interface addresses ({}); they are looked at every {} s",
+                 std::strerror(errno), refresh_.count());
+    ::close(fd);
+    return;
+  }
+  ifaddr_watch_.assign(fd);
+  ReadInterfaceChanges();
+}
+
+void KernelFlows::ReadInterfaceChanges() {
+  ifaddr_watch_.async_read_some(
+      asio::buffer(ifaddr_buf_), [this](std::error_code ec, size_t) {
+        if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) return;
+        if (ec && ec != asio::error::no_buffer_space) {
+          spdlog::warn("flows: interface address watch: {}; addresses are looked at every {} s",
+                       ec.message(), refresh_.count());
+          return;
+        }
+        // Any address notification, or an overrun (ENOBUFS: some were lost), means the
+        // host's addresses may have changed: plan again from getifaddrs() shortly.
+        if (!ifaddr_pending_) {
+          ifaddr_pending_ = true;
+          ifaddr_timer_.expires_after(std::chrono::milliseconds(100));
+          ifaddr_timer_.async_wait([this](std::error_code tec) {
+            ifaddr_pending_ = false;
+            if (tec) return;
+            if (Status s = Apply(config_, /*log=*/false); !s)
+              spdlog::warn("flows: coverage after an address change: {}; the previous stays",
+                           s.error().message);
+          });
+        }
+        ReadInterfaceChanges();
+      });
 }
 
 void KernelFlows::ScheduleRefresh() {

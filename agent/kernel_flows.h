@@ -8,8 +8,9 @@
 // this host (a loopback address or an address of a local interface), all of 127.0.0.0/8, ::1,
 // 0.0.0.0, :: and every interface address, and the server's unix socket (.s.PGSQL.<port>, in
 // any folder) for a postgres endpoint. IPv4 entries match their IPv4-mapped forms too.
-// Host names and interface addresses are looked at again every `refresh` (30 s), so DNS
-// changes and interfaces that come and go are followed without a reload.
+// Interface addresses are followed as they come and go (rtnetlink address notifications start
+// a refresh within ~100 ms); host names are resolved again on their DNS TTL (at most every
+// `refresh`, 30 s, at least every second), so DNS changes are followed without a reload.
 //
 //   auto flows = KernelFlows::Create(io, std::move(layer), clock);   // layer: bpf::FlowSource
 //   flows->Configure(config);          // at start and on reload
@@ -23,6 +24,7 @@
 #pragma once
 
 #include <asio.hpp>
+#include <array>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -119,6 +121,8 @@ class KernelFlows {
   void WaitForEvents();
   Status Apply(const config::v1::Config& config, bool log);
   void ScheduleRefresh();
+  void WatchInterfaces();
+  void ReadInterfaceChanges();
   std::string EndpointName(uint32_t id) const;
 
   std::unique_ptr<bpf::FlowSource> source_;
@@ -127,6 +131,10 @@ class KernelFlows {
   asio::posix::stream_descriptor events_;
   asio::steady_timer refresh_timer_;
   std::chrono::seconds refresh_{30};
+  asio::posix::stream_descriptor ifaddr_watch_;  // rtnetlink, RTMGRP_IPV{4,6}_IFADDR
+  asio::steady_timer ifaddr_timer_;              // coalesces a burst of changes
+  bool ifaddr_pending_ = false;
+  std::array<char, 8192> ifaddr_buf_{};
   config::v1::Config config_;
   std::map<std::string, uint32_t> endpoint_ids_;  // stable across reloads while veild runs
   std::vector<bpf::CoverageEntry> last_tcp_;

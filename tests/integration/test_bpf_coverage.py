@@ -300,3 +300,86 @@ def test_unlisted_databases_deny_refuses_in_the_connect_hook(wild_pg, pg, start_
     assert e["status"] == "Failure" and e["activity_id"] == 3
     assert e["unmapped"]["principal"] == "user:nobody"
     assert "198.51.100.9" in e["status_detail"] and "unlisted_databases: deny" in e["status_detail"]
+
+
+def ip(*args, check=True):
+    return subprocess.run(["ip", *args], capture_output=True, text=True, check=check)
+
+
+@pytest.fixture
+def netns_client():
+    """A network namespace of its own (as a container's), joined to this host by a veth pair:
+    the host side is 10.251.8.1, the namespace's 10.251.8.2. Yields (namespace, host address)."""
+    need_root()
+    tag = os.getpid() % 100000
+    ns, host_if, ns_if = f"veil-cov-{tag}", f"vch{tag}", f"vcn{tag}"
+    ip("netns", "add", ns)
+    try:
+        ip("link", "add", host_if, "type", "veth", "peer", "name", ns_if, "netns", ns)
+        ip("addr", "add", "10.251.8.1/30", "dev", host_if)
+        ip("link", "set", host_if, "up")
+        for cmd in (["addr", "add", "10.251.8.2/30", "dev", ns_if], ["link", "set", ns_if, "up"],
+                    ["link", "set", "lo", "up"]):
+            ip("netns", "exec", ns, "ip", *cmd)
+        yield ns, "10.251.8.1"
+    finally:
+        ip("link", "del", host_if, check=False)
+        ip("netns", "del", ns, check=False)
+
+
+def test_client_in_a_network_namespace_of_its_own_is_refused_never_direct(
+        wild_pg, netns_client, start_veild, tmp_path, pin_dir):
+    # veild listens on loopback, which a client in another network namespace cannot reach: its
+    # connect to the database's address (the host's veth address) is refused in the connect
+    # hook, never let through to the database.
+    ns, host_addr = netns_client
+    pg = wild_pg
+
+    def psql_in_ns():
+        argv = ["ip", "netns", "exec", ns, "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}",
+                "--clear-groups", "psql", "-h", host_addr, "-p", str(pg.port), "-U", "app_trust",
+                "-d", "shop", "-A", "-t", "-X", "-c", QUERY]
+        env = dict(os.environ, PGCONNECT_TIMEOUT="5", HOME="/tmp")
+        return subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env)
+
+    before = psql_in_ns()
+    assert before.returncode == 0 and before.stdout.strip() == RAW, before
+    start_veild(coverage_config(tmp_path, pg, free_port()), args=("--bpf-pin-dir", pin_dir))
+    sock = f"{tmp_path}/run/veil.sock"
+    [cov] = veilctl(sock, "status")["coverage"]
+    assert host_addr in cov["addresses"], cov
+    r = psql_in_ns()
+    assert r.returncode != 0 and RAW not in r.stdout, r
+    assert "Operation not permitted" in r.stderr, r.stderr
+    dst = f"{host_addr}:{pg.port}"
+    mine, flows = wait_flows(sock, lambda f: f["dst"] == dst)
+    assert mine and mine[0]["verdict"] == "denied", flows
+    assert mine[0]["endpoint"] == "shop-db" and mine[0]["principal"] == "user:nobody", mine
+
+
+def test_an_interface_address_added_later_is_covered_without_a_reload(
+        wild_pg, start_veild, tmp_path, pin_dir):
+    # Interfaces come and go (a VPN, a container bridge, DHCP): an address added while veild
+    # runs is covered as soon as the kernel announces it, not at the next periodic refresh.
+    pg = wild_pg
+    start_veild(coverage_config(tmp_path, pg, free_port()), args=("--bpf-pin-dir", pin_dir))
+    sock = f"{tmp_path}/run/veil.sock"
+    tag = os.getpid() % 100000
+    a, b, addr = f"vla{tag}", f"vlb{tag}", "10.251.9.1"
+    ip("link", "add", a, "type", "veth", "peer", "name", b)
+    try:
+        ip("addr", "add", f"{addr}/32", "dev", a)
+        ip("link", "set", a, "up")
+        ip("link", "set", b, "up")
+        deadline = time.monotonic() + 10  # the periodic refresh is 30 s: only the watch is this fast
+        while addr not in veilctl(sock, "status")["coverage"][0]["addresses"]:
+            assert time.monotonic() < deadline, veilctl(sock, "status")["coverage"]
+            time.sleep(0.1)
+        r = psql_as(NOBODY, pg.port, QUERY, host=addr)
+        assert r.returncode == 0 and r.stdout.strip() == MASKED, r
+    finally:
+        ip("link", "del", a, check=False)
+    deadline = time.monotonic() + 10
+    while addr in veilctl(sock, "status")["coverage"][0]["addresses"]:
+        assert time.monotonic() < deadline, "a removed address stays covered"
+        time.sleep(0.1)
