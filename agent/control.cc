@@ -288,6 +288,11 @@ std::string ControlServer::Handle(const std::string& body, const grants::Princip
     auto* st = resp.mutable_status();
     st->set_version("0.1.0");
     for (const auto& e : endpoints_) st->add_endpoints(e);
+    if (coverage_) {
+      coverage_(st);
+    } else {
+      st->set_redirect("off");
+    }
     if (store_) {
       if (auto all = store_->List(); all.ok()) {
         for (const auto& g : *all) {

@@ -20,6 +20,7 @@
 #include "agent/grants/store.h"
 #include "agent/pg_session.h"
 #include "common/result.h"
+#include "proto/control.pb.h"
 
 namespace veil::agent {
 
@@ -41,6 +42,9 @@ class ControlServer {
   void SetAudit(std::function<void(nlohmann::json)> emit) { audit_ = std::move(emit); }
   // The endpoint names `veilctl status` shows (a reload changes them).
   void SetEndpoints(std::vector<std::string> names) { endpoints_ = std::move(names); }
+  // Fills in what each endpoint covers in the kernel for `veilctl status` (unset: redirect off).
+  // Called on the control socket's thread; it must be thread-safe.
+  void SetCoverage(std::function<void(control::v1::Status*)> fill) { coverage_ = std::move(fill); }
   // What ListColumns reports (null: nothing learned is kept).
   void SetColumns(ColumnStore* columns) { columns_ = columns; }
 
@@ -57,6 +61,7 @@ class ControlServer {
                                    const grants::Principal& caller);
 
   asio::local::stream_protocol::acceptor acceptor_;
+  std::function<void(control::v1::Status*)> coverage_;
   std::string path_;
   grants::GrantStore* store_;
   const grants::Clock& clock_;

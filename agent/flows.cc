@@ -12,6 +12,8 @@ std::string_view VerdictName(bpf::FlowVerdict verdict) {
       return "observed";
     case bpf::FlowVerdict::kDirect:
       return "direct";
+    case bpf::FlowVerdict::kDenied:
+      return "denied";
   }
   return "direct";
 }
@@ -37,6 +39,18 @@ FlowSubscription::Batch FlowSubscription::Take() {
   lost_ = 0;
   return b;
 }
+
+namespace {
+
+// A flow to a configured endpoint (what `veilctl flows` shows without --all): redirected,
+// observed, or direct/denied with an endpoint named (an exempt principal, an unreachable
+// listen address).
+bool Configured(const FlowRecord& r) {
+  return r.verdict == bpf::FlowVerdict::kRedirected || r.verdict == bpf::FlowVerdict::kObserved ||
+         !r.endpoint.empty();
+}
+
+}  // namespace
 
 void FlowTable::Apply(const bpf::FlowEvent& event, const grants::Principal& principal,
                       std::string endpoint) {
@@ -71,7 +85,11 @@ void FlowTable::Apply(const bpf::FlowEvent& event, const grants::Principal& prin
         wakes = PublishLocked(it->second.record);
       }
     }
-    if (event.kind == bpf::FlowEvent::Kind::kClosed) {
+    // A refused connect made no connection, and a unix-socket connect has no close the kernel
+    // reports: both are recorded once, as closed at once.
+    const bool one_shot =
+        event.kind == bpf::FlowEvent::Kind::kDenied || event.kind == bpf::FlowEvent::Kind::kUnix;
+    if (event.kind == bpf::FlowEvent::Kind::kClosed || one_shot) {
       Entry e = std::move(it->second);
       live_.erase(it);
       e.record.bytes_sent = event.bytes_sent;
@@ -96,7 +114,7 @@ void FlowTable::PruneLocked(int64_t now) {
 
 std::vector<std::function<void()>> FlowTable::PublishLocked(const FlowRecord& r) {
   std::vector<std::function<void()>> wakes;
-  const bool configured = r.verdict != bpf::FlowVerdict::kDirect;
+  const bool configured = Configured(r);
   std::erase_if(subscribers_, [&](const std::weak_ptr<FlowSubscription>& w) {
     std::shared_ptr<FlowSubscription> s = w.lock();
     if (!s) return true;
@@ -112,7 +130,7 @@ std::vector<FlowRecord> FlowTable::List(bool all) const {
   std::lock_guard lock(mu_);
   // List() is const and prunes nothing: entries past their time are filtered here instead.
   const int64_t now = clock_.NowSeconds();
-  auto wanted = [&](const FlowRecord& r) { return all || r.verdict != bpf::FlowVerdict::kDirect; };
+  auto wanted = [&](const FlowRecord& r) { return all || Configured(r); };
   for (const auto& [cookie, e] : live_)
     if (wanted(e.record)) open.push_back(&e);
   for (const Entry& e : closed_)

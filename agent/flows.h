@@ -53,7 +53,7 @@ struct FlowRecord {
   bool open = true;
 };
 
-// "redirected", "observed", "direct".
+// "redirected", "observed", "direct", "denied".
 std::string_view VerdictName(bpf::FlowVerdict verdict);
 
 // One reader's queue of flow changes (a copy of the flow after each change). Bounded: when full

@@ -1,11 +1,24 @@
 #include "agent/kernel_flows.h"
 
+#include <arpa/inet.h>
+#include <grp.h>
+#include <ifaddrs.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
 #include <netdb.h>
+#include <pwd.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "agent/server.h"
 
@@ -44,6 +57,28 @@ std::optional<uint64_t> OwnServiceCgroup() {
   return std::nullopt;
 }
 
+std::set<std::string> LocalAddresses() {
+  std::set<std::string> out;
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return out;
+  for (ifaddrs* i = list; i; i = i->ifa_next) {
+    if (!i->ifa_addr) continue;
+    char buf[INET6_ADDRSTRLEN] = {};
+    if (i->ifa_addr->sa_family == AF_INET) {
+      ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, buf,
+                  sizeof(buf));
+    } else if (i->ifa_addr->sa_family == AF_INET6) {
+      ::inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr, buf,
+                  sizeof(buf));
+    } else {
+      continue;
+    }
+    out.insert(buf);
+  }
+  ::freeifaddrs(list);
+  return out;
+}
+
 namespace {
 
 // Every address `host` resolves to (numeric hosts as they are).
@@ -71,11 +106,272 @@ Result<std::vector<std::string>> Resolve(const std::string& host) {
   return out;
 }
 
+// An address as text, IPv4-mapped IPv6 as IPv4; nullopt if not an address.
+std::optional<asio::ip::address> ParseIp(const std::string& text) {
+  std::error_code ec;
+  auto a = asio::ip::make_address(text, ec);
+  if (ec) return std::nullopt;
+  if (a.is_v6() && a.to_v6().is_v4_mapped())
+    a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+  return a;
+}
+
+// 127.0.0.0/8, ::1, 0.0.0.0 and ::: what reaches this host from its own network namespace only.
+bool IsLoopbackOrAny(const asio::ip::address& a) { return a.is_loopback() || a.is_unspecified(); }
+
+bool SameEntry(const bpf::CoverageEntry& a, const bpf::CoverageEntry& b) {
+  return a.prefix == b.prefix && a.port == b.port && a.listen_ip == b.listen_ip &&
+         a.listen_port == b.listen_port && a.endpoint_id == b.endpoint_id &&
+         a.observe == b.observe && a.fail_open == b.fail_open && a.loopback == b.loopback &&
+         a.local == b.local && a.veild == b.veild;
+}
+
+bool SameUnix(const bpf::UnixCoverageEntry& a, const bpf::UnixCoverageEntry& b) {
+  return a.name == b.name && a.redirect_path == b.redirect_path && a.endpoint_id == b.endpoint_id &&
+         a.observe == b.observe && a.fail_open == b.fail_open && a.veild == b.veild;
+}
+
+std::string_view UnlistedName(config::v1::Agent::UnlistedDatabases u) {
+  switch (u) {
+    case config::v1::Agent::UNLISTED_DATABASES_ALLOW:
+      return "allow";
+    case config::v1::Agent::UNLISTED_DATABASES_DENY:
+      return "deny";
+    default:
+      return "observe";
+  }
+}
+
+// agent.direct_principals as the kernel can check them; what cannot be resolved now is a warning
+// (a user created later is picked up by the next refresh).
+bpf::Exemptions Exemptions(const config::v1::Agent& agent, std::vector<std::string>* warnings) {
+  bpf::Exemptions ex;
+  for (const std::string& spec : agent.direct_principals()) {
+    const size_t colon = spec.find(':');
+    if (colon == std::string::npos) continue;
+    const std::string kind = spec.substr(0, colon), name = spec.substr(colon + 1);
+    if (kind == "user") {
+      if (const passwd* pw = ::getpwnam(name.c_str())) {
+        ex.uids.push_back(pw->pw_uid);
+      } else {
+        warnings->push_back("direct_principals: no user " + name + " on this host");
+      }
+    } else if (kind == "group") {
+      if (const group* gr = ::getgrnam(name.c_str())) {
+        ex.gids.push_back(gr->gr_gid);
+      } else {
+        warnings->push_back("direct_principals: no group " + name + " on this host");
+      }
+    } else if (kind == "unit") {
+      ex.cgroup_names.push_back(name);
+    } else if (kind == "container") {
+      // The scope names container runtimes give a container's cgroup under systemd.
+      for (const char* prefix : {"docker-", "cri-containerd-", "crio-", "libpod-"})
+        ex.cgroup_names.push_back(prefix + name + ".scope");
+      ex.cgroup_names.push_back(name);
+    } else if (kind == "exe") {
+      struct stat st {};
+      if (::stat(name.c_str(), &st) == 0) {
+        ex.exes.emplace_back(st.st_dev, st.st_ino);
+      } else {
+        warnings->push_back("direct_principals: " + name + " does not exist");
+      }
+    }
+  }
+  return ex;
+}
+
 }  // namespace
+
+Result<CoveragePlan> PlanCoverage(const config::v1::Config& config,
+                                  const std::set<std::string>& local_addresses,
+                                  const HostResolver& resolve,
+                                  std::map<std::string, uint32_t>* endpoint_ids) {
+  using E = config::v1::Endpoint;
+  CoveragePlan plan;
+  CoverageReport& report = plan.report;
+  // (prefix, port) → the endpoint that has it: two endpoints cannot cover the same thing.
+  std::map<std::pair<std::string, uint16_t>, std::string> claimed;
+  std::set<std::string> unix_claimed;
+  const std::filesystem::path socket_dir =
+      std::filesystem::path(config.agent().control_socket()).parent_path();
+  auto is_local = [&](const asio::ip::address& a) {
+    return IsLoopbackOrAny(a) || local_addresses.count(a.to_string()) > 0;
+  };
+  uint32_t next_id = 1;
+  for (const auto& [name, id] : *endpoint_ids) next_id = std::max(next_id, id + 1);
+
+  for (const E& e : config.endpoints()) {
+    auto [it, fresh] = endpoint_ids->emplace(e.name(), next_id);
+    if (fresh) ++next_id;
+    const uint32_t id = it->second;
+    auto up = SplitHostPort(e.upstream());
+    if (!up.ok()) return Error{"endpoint " + e.name() + ": " + up.error().message};
+    const bool observe = e.access() == E::ACCESS_OBSERVE;
+    std::pair<std::string, uint16_t> listen{"::", up->second};
+    if (!observe) {
+      auto l = SplitHostPort(e.listen());
+      if (!l.ok()) return Error{"endpoint " + e.name() + ": " + l.error().message};
+      listen = *l;
+    }
+    EndpointCoverage rep;
+    rep.endpoint = e.name();
+    rep.observe = observe;
+    rep.port = up->second;
+    rep.redirect_to = observe ? "" : e.listen();
+
+    // The server's addresses: its upstream's, then the aliases'.
+    std::vector<asio::ip::address> addrs;
+    std::vector<std::string> cidrs;
+    auto up_addrs = resolve(up->first);
+    if (!up_addrs.ok()) return Error{"endpoint " + e.name() + ": " + up_addrs.error().message};
+    for (const std::string& a : *up_addrs)
+      if (auto ip = ParseIp(a)) addrs.push_back(*ip);
+    for (const std::string& alias : e.aliases()) {
+      if (alias.find('/') != std::string::npos) {
+        cidrs.push_back(alias);
+      } else if (auto ip = ParseIp(alias)) {
+        addrs.push_back(*ip);
+      } else if (auto r = resolve(alias); r.ok()) {
+        for (const std::string& a : *r)
+          if (auto ip = ParseIp(a)) addrs.push_back(*ip);
+      } else {
+        // A name that does not resolve here cannot be dialled here either; looked at again on
+        // the next refresh.
+        report.warnings.push_back("endpoint " + e.name() + ": alias " + alias + ": " +
+                                  r.error().message);
+      }
+    }
+    rep.local = std::any_of(addrs.begin(), addrs.end(), is_local);
+
+    bpf::CoverageEntry base;
+    base.port = up->second;
+    base.listen_ip = listen.first;
+    base.listen_port = listen.second;
+    base.endpoint_id = id;
+    base.observe = observe;
+    base.fail_open = e.fail_mode() == E::FAIL_MODE_OPEN;
+    // strict: the user named it (upstream, alias): a second endpoint with it is an error. A
+    // local address an endpoint covers because its server is local goes to the first one.
+    auto add = [&](const std::string& prefix, bool loopback, bool local, bool strict) -> Status {
+      auto [c, inserted] = claimed.emplace(std::make_pair(prefix, base.port), e.name());
+      if (!inserted) {
+        if (c->second == e.name()) return {};
+        if (strict) {
+          return Error{"endpoint " + e.name() + ": " + prefix + " port " +
+                       std::to_string(base.port) + " is already covered by endpoint " + c->second};
+        }
+        report.warnings.push_back("endpoint " + e.name() + ": " + prefix + " port " +
+                                  std::to_string(base.port) + " stays with endpoint " + c->second);
+        return {};
+      }
+      bpf::CoverageEntry entry = base;
+      entry.prefix = prefix;
+      entry.loopback = loopback;
+      entry.local = local;
+      plan.tcp.push_back(std::move(entry));
+      rep.addresses.push_back(prefix);
+      return {};
+    };
+    for (const auto& a : addrs) {
+      if (Status s = add(a.to_string(), IsLoopbackOrAny(a), is_local(a) && !IsLoopbackOrAny(a),
+                         /*strict=*/true);
+          !s) {
+        return s.error();
+      }
+    }
+    for (const std::string& c : cidrs) {
+      if (Status s = add(c, false, false, true); !s) return s.error();
+    }
+    if (rep.local) {
+      for (const char* wide : {"127.0.0.0/8", "::1", "0.0.0.0", "::"})
+        (void)add(wide, true, false, false);
+      for (const std::string& a : local_addresses) {
+        auto ip = ParseIp(a);
+        if (ip && !IsLoopbackOrAny(*ip)) (void)add(ip->to_string(), false, true, false);
+      }
+      // A postgres server on this host is also reachable at its unix socket, in whatever
+      // folder it was created (.s.PGSQL.PORT).
+      if (e.protocol() == E::PROTOCOL_POSTGRES) {
+        bpf::UnixCoverageEntry u;
+        u.name = ".s.PGSQL." + std::to_string(up->second);
+        u.redirect_path = (socket_dir / (".s.PGSQL." + std::to_string(listen.second))).string();
+        u.endpoint_id = id;
+        u.observe = observe;
+        u.fail_open = base.fail_open;
+        if (unix_claimed.insert(u.name).second) {
+          rep.unix_sockets.push_back(u.name);
+          rep.unix_redirect_to = observe ? "" : u.redirect_path;
+          plan.unix.push_back(std::move(u));
+        } else {
+          report.warnings.push_back("endpoint " + e.name() + ": unix socket " + u.name +
+                                    " stays with another endpoint");
+        }
+      }
+    }
+    report.endpoints.push_back(std::move(rep));
+  }
+
+  // veild's own listen addresses and sockets: a client that dials veild directly is never
+  // refused or recorded as a database connect (with agent.unlisted_databases: deny and a listen
+  // port that is a database port, it would be).
+  for (const E& e : config.endpoints()) {
+    if (e.access() == E::ACCESS_OBSERVE) continue;
+    auto l = SplitHostPort(e.listen());
+    if (!l.ok()) continue;
+    auto ip = ParseIp(l->first);
+    if (!ip) continue;
+    std::vector<std::string> own;
+    if (ip->is_unspecified()) {
+      own = {"127.0.0.0/8", "0.0.0.0"};
+      if (ip->is_v6()) own.insert(own.end(), {"::1", "::"});
+      for (const std::string& a : local_addresses) {
+        auto la = ParseIp(a);
+        if (la && !IsLoopbackOrAny(*la) && (ip->is_v6() || la->is_v4())) own.push_back(a);
+      }
+    } else {
+      own = {ip->to_string()};
+    }
+    for (const std::string& prefix : own) {
+      if (!claimed.emplace(std::make_pair(prefix, l->second), "veild").second) continue;
+      bpf::CoverageEntry v;
+      v.prefix = prefix;
+      v.port = l->second;
+      v.veild = true;
+      plan.tcp.push_back(std::move(v));
+    }
+    if (e.protocol() == E::PROTOCOL_POSTGRES) {
+      bpf::UnixCoverageEntry v;
+      v.name = ".s.PGSQL." + std::to_string(l->second);
+      v.veild = true;
+      if (unix_claimed.insert(v.name).second) plan.unix.push_back(std::move(v));
+    }
+  }
+
+  plan.policy.unlisted =
+      config.agent().unlisted_databases() == config::v1::Agent::UNLISTED_DATABASES_DENY
+          ? bpf::Unlisted::kDeny
+      : config.agent().unlisted_databases() == config::v1::Agent::UNLISTED_DATABASES_ALLOW
+          ? bpf::Unlisted::kAllow
+          : bpf::Unlisted::kObserve;
+  plan.policy.exempt = Exemptions(config.agent(), &report.warnings);
+  for (const E& e : config.endpoints())
+    if (auto up = SplitHostPort(e.upstream()); up.ok()) plan.policy.db_ports.push_back(up->second);
+  report.unlisted = std::string(UnlistedName(config.agent().unlisted_databases()));
+  report.direct_principals.assign(config.agent().direct_principals().begin(),
+                                  config.agent().direct_principals().end());
+  return plan;
+}
 
 KernelFlows::KernelFlows(asio::io_context& io, std::unique_ptr<bpf::FlowSource> source,
                          const grants::Clock& clock, PrincipalResolver::Options resolver)
-    : source_(std::move(source)), resolver_(std::move(resolver)), table_(clock), events_(io) {
+    : source_(std::move(source)),
+      resolver_(std::move(resolver)),
+      table_(clock),
+      events_(io),
+      refresh_timer_(io),
+      ifaddr_watch_(io),
+      ifaddr_timer_(io) {
   if (int fd = source_->event_fd(); fd >= 0) {
     events_.assign(fd);
     WaitForEvents();
@@ -84,6 +380,9 @@ KernelFlows::KernelFlows(asio::io_context& io, std::unique_ptr<bpf::FlowSource> 
 
 KernelFlows::~KernelFlows() {
   std::error_code ec;
+  refresh_timer_.cancel();
+  ifaddr_timer_.cancel();
+  ifaddr_watch_.close(ec);
   events_.cancel(ec);
   if (events_.is_open()) (void)events_.release();  // the fd belongs to the flow source
 }
@@ -97,65 +396,149 @@ void KernelFlows::WaitForEvents() {
   });
 }
 
+std::string KernelFlows::EndpointName(uint32_t id) const {
+  if (id == 0) return {};
+  std::lock_guard lock(mu_);
+  auto it = names_.find(id);
+  return it == names_.end() ? std::string() : it->second;
+}
+
 void KernelFlows::OnEvent(const bpf::FlowEvent& e) {
   grants::Principal principal = resolver_.Resolve(e.process);
-  if (e.kind == bpf::FlowEvent::Kind::kEstablished) {
-    if (metrics_) metrics_->Flow(e.verdict);
-    if (e.verdict == bpf::FlowVerdict::kObserved && on_observed) on_observed(e.process, principal);
+  std::string endpoint = EndpointName(e.endpoint_id);
+  using Kind = bpf::FlowEvent::Kind;
+  const bool opened =
+      e.kind == Kind::kEstablished || e.kind == Kind::kDenied || e.kind == Kind::kUnix;
+  if (opened && metrics_) metrics_->Flow(e.verdict);
+  if (e.kind == Kind::kEstablished && e.verdict == bpf::FlowVerdict::kObserved && on_observed)
+    on_observed(e.process, principal);
+  if (e.verdict == bpf::FlowVerdict::kDenied && on_denied) {
+    SessionContext s;
+    // Refused connects have no session; the socket cookie (or inode) stands in for its id, in a
+    // range of its own so it never names a proxied session.
+    s.id = e.cookie | (1ull << 63);
+    s.endpoint = endpoint;
+    s.principal = principal;
+    s.principal_display = principal.Display();
+    s.pid = static_cast<int32_t>(e.process.tgid);
+    s.src = e.src;
+    s.dst = e.original_dst;
+    if (e.kind != bpf::FlowEvent::Kind::kUnix) s.upstream = e.original_dst;
+    std::string why;
+    if (e.reason == bpf::FlowReason::kUnreachable) {
+      why = "veil: connect to " + e.original_dst + " refused: endpoint " + endpoint +
+            "'s listen address cannot be reached from the client (another network namespace, "
+            "or an IPv4 socket and an IPv6 listen address)";
+    } else {
+      why = "veil: connect to " + e.original_dst +
+            " refused: no endpoint covers it (agent.unlisted_databases: deny)";
+    }
+    on_denied(s, why);
   }
-  table_.Apply(e, principal, EndpointOf(e.original_dst));
+  table_.Apply(e, principal, std::move(endpoint));
 }
 
-std::string KernelFlows::EndpointOf(const std::string& address) const {
-  auto it = endpoint_by_address_.find(CanonicalAddress(address));
-  return it == endpoint_by_address_.end() ? std::string() : it->second;
-}
-
-Status KernelFlows::Configure(const config::v1::Config& config) {
-  std::vector<bpf::RedirectEndpoint> set;
-  std::map<std::string, std::string> names;
-  for (const auto& e : config.endpoints()) {
-    using E = config::v1::Endpoint;
-    auto up = SplitHostPort(e.upstream());
-    if (!up.ok()) return Error{"endpoint " + e.name() + ": " + up.error().message};
-    auto addrs = Resolve(up->first);
-    if (!addrs.ok()) return Error{"endpoint " + e.name() + ": " + addrs.error().message};
-    const bool observe = e.access() == E::ACCESS_OBSERVE;
-    std::pair<std::string, uint16_t> listen{up->first, up->second};
-    if (!observe) {
-      auto l = SplitHostPort(e.listen());
-      if (!l.ok()) return Error{"endpoint " + e.name() + ": " + l.error().message};
-      listen = *l;
-    }
-    for (const auto& a : *addrs) {
-      bpf::RedirectEndpoint r;
-      r.upstream_ip = a;
-      r.upstream_port = up->second;
-      r.listen_ip = observe ? a : listen.first;
-      r.listen_port = listen.second;
-      r.observe = observe;
-      r.fail_open = e.fail_mode() == E::FAIL_MODE_OPEN;
-      // An IPv6 upstream can only be redirected to an IPv6 listen address.
-      std::error_code ec;
-      auto ua = asio::ip::make_address(a, ec);
-      auto la = asio::ip::make_address(r.listen_ip, ec);
-      if (!ec && ua.is_v6() && !ua.to_v6().is_v4_mapped() && la.is_v4()) {
-        spdlog::warn(
-            "endpoint {}: upstream address {} is IPv6 but listen {} is IPv4; connects "
-            "to it are not redirected (use an IPv6 listen address)",
-            e.name(), a, e.listen());
-        continue;
-      }
-      set.push_back(std::move(r));
-      names[CanonicalAddress((ua.is_v6() ? "[" + a + "]" : a) + ":" + std::to_string(up->second))] =
-          e.name();
-    }
+Status KernelFlows::Apply(const config::v1::Config& config, bool log) {
+  auto plan = PlanCoverage(config, LocalAddresses(), Resolve, &endpoint_ids_);
+  if (!plan.ok()) return plan.error();
+  const bool changed =
+      plan->tcp.size() != last_tcp_.size() || plan->unix.size() != last_unix_.size() ||
+      !std::equal(plan->tcp.begin(), plan->tcp.end(), last_tcp_.begin(), SameEntry) ||
+      !std::equal(plan->unix.begin(), plan->unix.end(), last_unix_.begin(), SameUnix);
+  // The policy (what is unlisted, who is exempt) before the coverage: in between, a connect to
+  // an address that is about to be covered is at worst refused, never let through unrecorded.
+  if (Status s = source_->SetPolicy(plan->policy); !s) return s;
+  if (changed || log) {
+    if (Status s = source_->SetCoverage(plan->tcp, plan->unix); !s) return s;
   }
-  if (auto st = source_->SetEndpoints(set); !st.ok()) return st;
-  endpoint_by_address_ = std::move(names);
-  spdlog::info("flows: {} kernel redirect entries for {} endpoints", set.size(),
-               config.endpoints_size());
+  const bpf::UnixSupport unix = source_->unix_support();
+  plan->report.unix_covered = unix.covered;
+  plan->report.unix_why_not = unix.why_not;
+  if (log || changed) {
+    spdlog::info("flows: {} kernel coverage entries, {} unix socket names for {} endpoints",
+                 plan->tcp.size(), plan->unix.size(), config.endpoints_size());
+    for (const auto& w : plan->report.warnings) spdlog::warn("flows: {}", w);
+  }
+  last_tcp_ = std::move(plan->tcp);
+  last_unix_ = std::move(plan->unix);
+  std::lock_guard lock(mu_);
+  names_.clear();
+  for (const auto& [name, id] : endpoint_ids_) names_[id] = name;
+  report_ = std::move(plan->report);
   return {};
+}
+
+Status KernelFlows::Configure(const config::v1::Config& config, std::chrono::seconds refresh) {
+  if (Status s = Apply(config, /*log=*/true); !s) return s;
+  config_ = config;
+  refresh_ = refresh;
+  const bpf::UnixSupport unix = source_->unix_support();
+  if (!unix.covered) spdlog::warn("flows: unix-socket connects are NOT covered: {}", unix.why_not);
+  ScheduleRefresh();
+  if (!ifaddr_watch_.is_open()) WatchInterfaces();
+  return {};
+}
+
+void KernelFlows::WatchInterfaces() {
+  int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+  if (fd < 0) {
+    spdlog::warn("flows: cannot watch interface addresses ({}); they are looked at every {} s",
+                 std::strerror(errno), refresh_.count());
+    return;
+  }
+  sockaddr_nl sa{};
+  sa.nl_family = AF_NETLINK;
+  sa.nl_groups = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
+    spdlog::warn("flows: cannot watch interface addresses ({}); they are looked at every {} s",
+                 std::strerror(errno), refresh_.count());
+    ::close(fd);
+    return;
+  }
+  ifaddr_watch_.assign(fd);
+  ReadInterfaceChanges();
+}
+
+void KernelFlows::ReadInterfaceChanges() {
+  ifaddr_watch_.async_read_some(
+      asio::buffer(ifaddr_buf_), [this](std::error_code ec, size_t) {
+        if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) return;
+        if (ec && ec != asio::error::no_buffer_space) {
+          spdlog::warn("flows: interface address watch: {}; addresses are looked at every {} s",
+                       ec.message(), refresh_.count());
+          return;
+        }
+        // Any address notification, or an overrun (ENOBUFS: some were lost), means the
+        // host's addresses may have changed: plan again from getifaddrs() shortly.
+        if (!ifaddr_pending_) {
+          ifaddr_pending_ = true;
+          ifaddr_timer_.expires_after(std::chrono::milliseconds(100));
+          ifaddr_timer_.async_wait([this](std::error_code tec) {
+            ifaddr_pending_ = false;
+            if (tec) return;
+            if (Status s = Apply(config_, /*log=*/false); !s)
+              spdlog::warn("flows: coverage after an address change: {}; the previous stays",
+                           s.error().message);
+          });
+        }
+        ReadInterfaceChanges();
+      });
+}
+
+void KernelFlows::ScheduleRefresh() {
+  if (refresh_.count() <= 0) return;
+  refresh_timer_.expires_after(refresh_);
+  refresh_timer_.async_wait([this](std::error_code ec) {
+    if (ec) return;
+    if (Status s = Apply(config_, /*log=*/false); !s)
+      spdlog::warn("flows: coverage refresh: {}; the previous coverage stays", s.error().message);
+    ScheduleRefresh();
+  });
+}
+
+CoverageReport KernelFlows::Coverage() const {
+  std::lock_guard lock(mu_);
+  return report_;
 }
 
 void KernelFlows::Attribute(const asio::ip::tcp::endpoint& remote, PeerInfo* peer) {
@@ -168,6 +551,53 @@ void KernelFlows::Attribute(const asio::ip::tcp::endpoint& remote, PeerInfo* pee
   peer->pid = static_cast<int32_t>(flow->process.tgid);
   peer->uid = flow->process.uid;
   peer->original_dst = flow->original_dst;
+}
+
+void KernelFlows::AttributeUnix(int fd, PeerInfo* peer) {
+  const uint64_t inode = UnixPeerInode(fd);
+  if (inode == 0) return;
+  auto flow = source_->LookupUnix(inode);
+  if (!flow || flow->verdict != bpf::FlowVerdict::kRedirected) return;
+  peer->principal = resolver_.Resolve(flow->process);
+  peer->pid = static_cast<int32_t>(flow->process.tgid);
+  peer->uid = flow->process.uid;
+  peer->original_dst = flow->original_dst;
+}
+
+uint64_t UnixPeerInode(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return 0;
+  int nl = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+  if (nl < 0) return 0;
+  struct {
+    nlmsghdr nlh;
+    unix_diag_req req;
+  } msg{};
+  msg.nlh.nlmsg_len = sizeof(msg);
+  msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  msg.nlh.nlmsg_flags = NLM_F_REQUEST;
+  msg.req.sdiag_family = AF_UNIX;
+  msg.req.udiag_states = ~0u;
+  msg.req.udiag_ino = static_cast<uint32_t>(st.st_ino);
+  msg.req.udiag_show = UDIAG_SHOW_PEER;
+  msg.req.udiag_cookie[0] = msg.req.udiag_cookie[1] = ~0u;  // INET_DIAG_NOCOOKIE
+  uint64_t peer = 0;
+  if (::send(nl, &msg, sizeof(msg), 0) == static_cast<ssize_t>(sizeof(msg))) {
+    alignas(nlmsghdr) char buf[8192];
+    ssize_t n = ::recv(nl, buf, sizeof(buf), 0);
+    for (auto* h = reinterpret_cast<nlmsghdr*>(buf); n > 0 && NLMSG_OK(h, n);
+         h = NLMSG_NEXT(h, n)) {
+      if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY) break;
+      auto* m = static_cast<unix_diag_msg*>(NLMSG_DATA(h));
+      int len = static_cast<int>(h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
+      for (auto* a = reinterpret_cast<rtattr*>(m + 1); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+        if (a->rta_type == UNIX_DIAG_PEER && RTA_PAYLOAD(a) >= sizeof(uint32_t))
+          peer = *static_cast<uint32_t*>(RTA_DATA(a));
+      }
+    }
+  }
+  ::close(nl);
+  return peer;
 }
 
 }  // namespace veil::agent

@@ -166,7 +166,33 @@ int main(int argc, char** argv) {
                                         veil::agent::PeerInfo* peer) {
       f->Attribute(remote, peer);
     };
+    hooks.attribute_unix = [f = flows.get()](int fd, veil::agent::PeerInfo* peer) {
+      f->AttributeUnix(fd, peer);
+    };
     hooks.flows = &flows->table();
+    flows->on_denied = [&usage](const veil::agent::SessionContext& s, const std::string& why) {
+      usage.ConnectDenied(s, why);
+    };
+    hooks.coverage = [f = flows.get()](veil::control::v1::Status* st) {
+      const veil::agent::CoverageReport r = f->Coverage();
+      st->set_redirect("ebpf");
+      st->set_unix_sockets_covered(r.unix_covered);
+      st->set_unix_sockets_why_not(r.unix_why_not);
+      st->set_unlisted_databases(r.unlisted);
+      for (const auto& p : r.direct_principals) st->add_direct_principals(p);
+      for (const auto& w : r.warnings) st->add_coverage_warnings(w);
+      for (const auto& e : r.endpoints) {
+        auto* c = st->add_coverage();
+        c->set_endpoint(e.endpoint);
+        c->set_port(e.port);
+        for (const auto& a : e.addresses) c->add_addresses(a);
+        for (const auto& u : e.unix_sockets) c->add_unix_sockets(u);
+        c->set_local(e.local);
+        c->set_observe(e.observe);
+        c->set_redirect_to(e.redirect_to);
+        c->set_unix_redirect_to(e.unix_redirect_to);
+      }
+    };
     // observe endpoints: their clients' TLS plaintext, decoded into usage events.
     std::map<std::string, std::string> observed;
     for (const auto& e : cfg.config.endpoints())

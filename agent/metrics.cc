@@ -21,7 +21,7 @@ constexpr std::array<std::string_view, kGuardrailCount> kGuardrailNames = {
     "read-only",    "no-ddl",  "no-unbounded-write", "deny", "no-filter-on-masked",
     "side-channel", "fastpath"};
 constexpr std::array<const char*, 2> kDirectionNames = {"to_upstream", "to_client"};
-constexpr std::array<const char*, 3> kVerdictNames = {"redirected", "observed", "direct"};
+constexpr std::array<const char*, 4> kVerdictNames = {"redirected", "observed", "direct", "denied"};
 constexpr std::array<const char*, 2> kReloadNames = {"ok", "error"};
 
 // Where a bad name is counted instead: a form the config refuses as an endpoint name, so it

@@ -162,7 +162,7 @@ class Metrics {
   void CountMasked(std::span<const uint64_t> per_entity);
   void CountMasked(masker::Entity entity, uint64_t n);
 
-  // veil_flows_total{verdict}: verdict="redirected" | "observed" | "direct".
+  // veil_flows_total{verdict}: verdict="redirected" | "observed" | "direct" | "denied".
   void Flow(bpf::FlowVerdict verdict);
   // veil_bpf_events_lost_total, from the bpf runtime's own monotonic drop count (as
   // EventSinkMetrics::SetDroppedTotal), or by increment.
@@ -200,7 +200,7 @@ class Metrics {
 
   std::array<prometheus::Counter*, masker::kBuiltinEntityCount> masked_builtin_{};
   prometheus::Counter* masked_custom_ = nullptr;
-  std::array<prometheus::Counter*, 3> flows_{};
+  std::array<prometheus::Counter*, 4> flows_{};
   prometheus::Counter* bpf_lost_ = nullptr;
   std::atomic<uint64_t> last_bpf_lost_total_{0};
   prometheus::Gauge* grants_active_ = nullptr;

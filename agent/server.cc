@@ -263,6 +263,7 @@ Result<std::unique_ptr<Server>> Server::Start(const config::LoadedConfig& loaded
       s->hooks_.events->Emit(std::move(e));
   });
   server->control_->SetColumns(server->columns_.get());
+  if (server->hooks_.coverage) server->control_->SetCoverage(server->hooks_.coverage);
   if (server->hooks_.metrics && server->grants_) {
     grants::GrantStore* store = server->grants_.get();
     server->hooks_.metrics->OnScrape([store](Metrics& m) {
@@ -431,6 +432,8 @@ asio::awaitable<void> Server::Accept(std::shared_ptr<Listener> listener,
       std::error_code rec;
       auto remote = socket.remote_endpoint(rec);
       if (!rec && hooks_.attribute) hooks_.attribute(remote, &peer);
+    } else {
+      if (hooks_.attribute_unix) hooks_.attribute_unix(socket.native_handle(), &peer);
     }
     asio::co_spawn(home, RunPgSession(listener->ep, Conn(std::move(socket)), std::move(peer)),
                    asio::detached);

@@ -43,6 +43,11 @@ struct ServerHooks {
   // Fills in what the kernel knows of a TCP client veild accepted (eBPF flow: principal,
   // original destination). Called on ios[0] right after accept.
   std::function<void(const asio::ip::tcp::endpoint& remote, PeerInfo* peer)> attribute;
+  // The same for a unix-socket client on the accepted socket `fd`: a client the kernel
+  // redirected from a database's socket gets the path it dialled and the connect's principal.
+  std::function<void(int fd, PeerInfo* peer)> attribute_unix;
+  // What each endpoint covers, for `veilctl status` (null: the redirect is off).
+  std::function<void(control::v1::Status*)> coverage;
   // Host flows for `veilctl flows` (null: flow tracing is off).
   FlowTable* flows = nullptr;
   // Grant lifecycle (3005) and control-API (6003) events; grants gauges.

@@ -116,6 +116,14 @@ void UsageReporter::SessionRefused(const SessionContext& s, std::string_view sql
   pipeline_->Emit(events::SessionEvent(NowMs(), Info(s), events::SessionPhase::kRefused, t));
 }
 
+void UsageReporter::ConnectDenied(const SessionContext& s, std::string_view reason) {
+  if (!pipeline_) return;
+  events::SessionTotals t;
+  t.sqlstate = "EPERM";
+  t.close_reason = std::string(reason);
+  pipeline_->Emit(events::SessionEvent(NowMs(), Info(s), events::SessionPhase::kRefused, t));
+}
+
 void UsageReporter::SessionClosed(const SessionContext& s, const SessionTotals& totals,
                                   std::string_view reason) {
   if (metrics_) metrics_->ForEndpoint(s.endpoint)->SessionEnded();

@@ -25,6 +25,9 @@ class UsageReporter final : public UsageSink {
   void SessionClosed(const SessionContext& s, const SessionTotals& totals,
                      std::string_view reason) override;
   void Statement(const SessionContext& s, const StatementRecord& statement) override;
+  // A connect the kernel refused (EPERM in the connect hook): a 6005 Connect event with status
+  // Failure, status_code EPERM and `reason` as its detail. No session existed.
+  void ConnectDenied(const SessionContext& s, std::string_view reason);
 
   // "<boot id>-<session id>": unique across restarts, for metadata.correlation_uid.
   std::string CorrelationId(uint64_t session_id) const;

@@ -303,6 +303,34 @@ std::string CheckSyslogAddress(std::string_view s) {
          " is not a syslog address (expected unix:///dev/log, udp://HOST:PORT or tcp://HOST:PORT)";
 }
 
+std::string CheckHostOrCidr(std::string_view s) {
+  std::string addr(s.substr(0, s.find('/')));
+  const bool cidr = s.find('/') != std::string_view::npos;
+  in_addr a4;
+  in6_addr a6;
+  unsigned max_len = 0;
+  if (inet_pton(AF_INET, addr.c_str(), &a4) == 1) {
+    max_len = 32;
+  } else if (inet_pton(AF_INET6, addr.c_str(), &a6) == 1) {
+    max_len = 128;
+  } else if (!cidr && IsHostName(addr) &&
+             !AllOf(addr, [](char c) { return IsDigit(c) || c == '.'; })) {
+    return "";
+  } else {
+    return Quote(s) +
+           " is not a host name, address or CIDR (e.g. db-alias, 10.0.0.6, 10.0.0.0/24, fd00::/64)";
+  }
+  if (!cidr) return "";
+  std::string_view len = s.substr(s.find('/') + 1);
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(len.data(), len.data() + len.size(), value);
+  if (len.empty() || ec != std::errc() || end != len.data() + len.size() || value > max_len) {
+    return Quote(s) + " is not a CIDR (the prefix length must be 0-" + std::to_string(max_len) +
+           ")";
+  }
+  return "";
+}
+
 std::string CheckFormat(v1::Format format, std::string_view s) {
   switch (format) {
     case v1::FORMAT_NAME:
@@ -331,6 +359,8 @@ std::string CheckFormat(v1::Format format, std::string_view s) {
       return CheckColumnGlob(s);
     case v1::FORMAT_SYSLOG_ADDRESS:
       return CheckSyslogAddress(s);
+    case v1::FORMAT_HOST_OR_CIDR:
+      return CheckHostOrCidr(s);
     default:
       return "";
   }
@@ -1034,11 +1064,12 @@ class Semantics {
       for (int g = 0; g < ep.guardrails_size(); ++g) {
         if (ep.guardrails(g).kind_case() == v1::Guardrail::KIND_NOT_SET &&
             !reader_.HadError(IndexPath(path + ".guardrails", g))) {
-          reader_.ErrorAt(IndexPath(path + ".guardrails", g),
-                          "guardrails[" + std::to_string(g) +
-                              "]: expected read-only, no-ddl, no-unbounded-write, no-filter-on-masked, "
-                              "{max-rows: N} "
-                              "or {deny: REGEX}");
+          reader_.ErrorAt(
+              IndexPath(path + ".guardrails", g),
+              "guardrails[" + std::to_string(g) +
+                  "]: expected read-only, no-ddl, no-unbounded-write, no-filter-on-masked, "
+                  "{max-rows: N} "
+                  "or {deny: REGEX}");
         }
       }
     }

@@ -539,6 +539,43 @@ TEST(LoaderErrors, ReportsEveryErrorAtOnce) {
                           "512, 64KiB, 100MiB, 1GB)"));
 }
 
+TEST(LoaderValues, CoverageKeys) {
+  LoadedConfig c = MustLoad(
+      LoadString("agent:\n"
+                 "  unlisted_databases: deny\n"
+                 "  direct_principals: [user:postgres, unit:postgresql.service]\n" +
+                     std::string(kEndpoint) +
+                     "    aliases: [db-alias, 10.0.0.6, \"fd00::5\", 10.1.0.0/16, \"fd00::/64\"]\n",
+                 "veil.yaml"));
+  EXPECT_EQ(c.config.agent().unlisted_databases(), v1::Agent::UNLISTED_DATABASES_DENY);
+  EXPECT_THAT(c.config.agent().direct_principals(),
+              ElementsAre("user:postgres", "unit:postgresql.service"));
+  EXPECT_THAT(c.config.endpoints(0).aliases(),
+              ElementsAre("db-alias", "10.0.0.6", "fd00::5", "10.1.0.0/16", "fd00::/64"));
+  LoadedConfig d = MustLoad(LoadString(kEndpoint, "veil.yaml"));
+  EXPECT_EQ(d.config.agent().unlisted_databases(), v1::Agent::UNLISTED_DATABASES_OBSERVE);
+}
+
+TEST(LoaderErrors, CoverageKeys) {
+  EXPECT_THAT(Errors(std::string(kEndpoint) +
+                     "    aliases: [db-alias, 10.0.0.0/33, \"fd00::/129\", \"bad host\", 1.2.3]\n"),
+              ElementsAre("veil.yaml:6:25: aliases[1]: \"10.0.0.0/33\" is not a CIDR (the prefix "
+                          "length must be 0-32)",
+                          "veil.yaml:6:38: aliases[2]: \"fd00::/129\" is not a CIDR (the prefix "
+                          "length must be 0-128)",
+                          "veil.yaml:6:52: aliases[3]: \"bad host\" is not a host name, address "
+                          "or CIDR (e.g. db-alias, 10.0.0.6, 10.0.0.0/24, fd00::/64)",
+                          "veil.yaml:6:64: aliases[4]: \"1.2.3\" is not a host name, address "
+                          "or CIDR (e.g. db-alias, 10.0.0.6, 10.0.0.0/24, fd00::/64)"));
+  EXPECT_THAT(Errors("agent:\n  unlisted_databases: block\n"
+                     "  direct_principals: [postgres]\n"),
+              ElementsAre("veil.yaml:2:23: unlisted_databases: \"block\" is not one of allow, "
+                          "observe, deny",
+                          "veil.yaml:3:23: direct_principals[0]: \"postgres\" is not a principal "
+                          "(expected user:NAME, group:NAME, unit:NAME.service, container:ID or "
+                          "exe:/abs/path)"));
+}
+
 TEST(LoaderErrors, MissingFile) {
   LoadResult r = LoadFile("/nonexistent/veil.yaml");
   ASSERT_TRUE(std::holds_alternative<std::vector<Diagnostic>>(r));

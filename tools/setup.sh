@@ -17,6 +17,8 @@ pkgs=(
   libcurl4-openssl-dev
   # eBPF: libbpf for the loader and skeletons, bpftool for vmlinux.h and skeleton generation
   libbpf-dev bpftool linux-libc-dev
+  # io_uring: the eBPF tests' connect probe dials with IORING_OP_CONNECT
+  liburing-dev
   # capsh: the eBPF tests run veild as user veil with exactly the unit's capabilities
   libcap2-bin
   # packaging (cpack -G DEB) and the unit checks; a Debian 12 container booted under systemd

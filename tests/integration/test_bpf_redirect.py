@@ -298,15 +298,16 @@ def test_tls_client_of_observe_endpoint_yields_usage_event(pg_tls, start_veild, 
 def test_unprotected_database_port_shows_in_flows_all(pg, start_veild, tmp_path,
                                                       pin_dir):
     listen = free_port()
-    start_veild(bpf_config(tmp_path, [{"name": "shop-db", "upstream": f"{pg.host}:{pg.port}",
+    # A local database on the port of an endpoint whose server is elsewhere: a database port
+    # (each endpoint's port counts, besides 5432, 3306, …) that no endpoint covers here. (An
+    # endpoint whose server is local covers every local address on its port, issue 16.)
+    other = socket.socket()
+    other.bind(("127.0.0.3", 0))
+    other.listen(4)
+    target = ("127.0.0.3", other.getsockname()[1])
+    start_veild(bpf_config(tmp_path, [{"name": "shop-db", "upstream": f"198.51.100.7:{target[1]}",
                                        "listen": f"{HOST}:{listen}"}]),
                 args=("--bpf-pin-dir", pin_dir))
-    # Another database on the same port number at another address: a database port (each
-    # endpoint's port counts, besides 5432, 3306, …) that no endpoint protects.
-    other = socket.socket()
-    other.bind(("127.0.0.3", pg.port))
-    other.listen(4)
-    target = ("127.0.0.3", pg.port)
     child = subprocess.Popen(
         ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
          "/usr/bin/python3", "-c",
@@ -324,7 +325,7 @@ def test_unprotected_database_port_shows_in_flows_all(pg, start_veild, tmp_path,
         while time.monotonic() < deadline and not mine:
             out = subprocess.run([veilctl, "--socket", sock, "-o", "json", "flows", "--all"],
                                  capture_output=True, text=True, check=True).stdout
-            mine = [f for f in json.loads(out) if f["dst"] == f"127.0.0.3:{pg.port}"]
+            mine = [f for f in json.loads(out) if f["dst"] == f"127.0.0.3:{target[1]}"]
             time.sleep(0.1)
         assert mine, out
         f = mine[0]
@@ -336,7 +337,7 @@ def test_unprotected_database_port_shows_in_flows_all(pg, start_veild, tmp_path,
         # Without --all only flows to configured endpoints are listed.
         out = subprocess.run([veilctl, "--socket", sock, "-o", "json", "flows"],
                              capture_output=True, text=True, check=True).stdout
-        assert not [x for x in json.loads(out) if x["dst"] == f"127.0.0.3:{pg.port}"]
+        assert not [x for x in json.loads(out) if x["dst"] == f"127.0.0.3:{target[1]}"]
     finally:
         child.kill()
         child.wait()

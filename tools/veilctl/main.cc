@@ -103,21 +103,67 @@ int RunAgent(const std::string& socket, const veil::control::v1::Request& req,
   const bool json = output == "json";
   if (req.has_status()) {
     const auto& st = resp->status();
+    auto list = [](const auto& field) {
+      return std::vector<std::string>(field.begin(), field.end());
+    };
     if (json) {
-      std::printf("%s\n",
-                  nlohmann::json{{"version", st.version()},
-                                 {"caller", resp->caller()},
-                                 {"endpoints", std::vector<std::string>(st.endpoints().begin(),
-                                                                        st.endpoints().end())},
-                                 {"grants_active", st.grants_active()},
-                                 {"grants_pending", st.grants_pending()}}
-                      .dump()
-                      .c_str());
+      nlohmann::json coverage = nlohmann::json::array();
+      for (const auto& c : st.coverage())
+        coverage.push_back({{"endpoint", c.endpoint()},
+                            {"port", c.port()},
+                            {"addresses", list(c.addresses())},
+                            {"unix_sockets", list(c.unix_sockets())},
+                            {"local", c.local()},
+                            {"observe", c.observe()},
+                            {"redirect_to", c.redirect_to()},
+                            {"unix_redirect_to", c.unix_redirect_to()}});
+      std::printf("%s\n", nlohmann::json{{"version", st.version()},
+                                         {"caller", resp->caller()},
+                                         {"endpoints", list(st.endpoints())},
+                                         {"grants_active", st.grants_active()},
+                                         {"grants_pending", st.grants_pending()},
+                                         {"redirect", st.redirect()},
+                                         {"unlisted_databases", st.unlisted_databases()},
+                                         {"direct_principals", list(st.direct_principals())},
+                                         {"unix_sockets_covered", st.unix_sockets_covered()},
+                                         {"unix_sockets_why_not", st.unix_sockets_why_not()},
+                                         {"coverage", coverage},
+                                         {"warnings", list(st.coverage_warnings())}}
+                              .dump()
+                              .c_str());
     } else {
       std::printf("veild %s, you are %s\nendpoints: %d, grants active: %lld, pending: %lld\n",
                   st.version().c_str(), resp->caller().c_str(), st.endpoints_size(),
                   static_cast<long long>(st.grants_active()),
                   static_cast<long long>(st.grants_pending()));
+      auto joined = [](const auto& field) {
+        std::string out;
+        for (const auto& v : field) out += (out.empty() ? "" : ", ") + v;
+        return out;
+      };
+      std::printf("redirect: %s\n", st.redirect().c_str());
+      if (st.redirect() == "ebpf") {
+        std::printf(
+            "unlisted databases: %s; direct principals: %s\n", st.unlisted_databases().c_str(),
+            st.direct_principals().empty() ? "none" : joined(st.direct_principals()).c_str());
+        if (st.unix_sockets_covered())
+          std::printf("unix sockets: covered (cgroup/connect_unix)\n");
+        else
+          std::printf("unix sockets: NOT covered: %s\n", st.unix_sockets_why_not().c_str());
+        for (const auto& c : st.coverage()) {
+          std::printf("%s: port %u%s%s%s\n", c.endpoint().c_str(), c.port(),
+                      c.local() ? ", upstream on this host" : "",
+                      c.observe() ? ", observed (not redirected)" : " -> ",
+                      c.observe() ? "" : c.redirect_to().c_str());
+          std::printf("  addresses: %s\n", joined(c.addresses()).c_str());
+          if (!c.unix_sockets().empty()) {
+            std::printf("  unix sockets (any folder): %s%s%s%s\n", joined(c.unix_sockets()).c_str(),
+                        c.observe() ? "" : " -> ", c.unix_redirect_to().c_str(),
+                        st.unix_sockets_covered() ? "" : " (NOT covered on this kernel)");
+          }
+        }
+        for (const auto& w : st.coverage_warnings()) std::printf("warning: %s\n", w.c_str());
+      }
     }
     return 0;
   }
@@ -193,7 +239,8 @@ int main(int argc, char** argv) {
   CLI::App* mask = add_offline("mask", "print the input with every finding masked (offline)");
 
   // Agent commands.
-  CLI::App* status = app.add_subcommand("status", "veild's version, endpoints and grant counts");
+  CLI::App* status = app.add_subcommand(
+      "status", "veild's version, endpoints, grant counts and what each endpoint covers");
   CLI::App* flows = app.add_subcommand(
       "flows", "database flows veild traced: pid exe principal src dst endpoint verdict bytes");
   flows->fallthrough();  // `veilctl flows --all -o json` as well as `veilctl -o json flows --all`
