@@ -19,6 +19,8 @@ pkgs=(
   libbpf-dev bpftool linux-libc-dev
   # io_uring: the eBPF tests' connect probe dials with IORING_OP_CONNECT
   liburing-dev
+  # ip: the eBPF coverage tests make network namespaces and veth pairs
+  iproute2
   # capsh: the eBPF tests run veild as user veil with exactly the unit's capabilities
   libcap2-bin
   # packaging (cpack -G DEB) and the unit checks; a Debian 12 container booted under systemd
