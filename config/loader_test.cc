@@ -143,6 +143,7 @@ TEST(LoaderExample, MinimalGetsEveryDefault) {
   EXPECT_EQ(p.strategies().size(), 1u);
   EXPECT_EQ(p.strategies().at("default"), MaskingProfile::STRATEGY_REDACT);
   EXPECT_DOUBLE_EQ(p.min_score(), 0.5);
+  EXPECT_EQ(p.date_shift_days(), 30u);
   ASSERT_EQ(cfg.events().sinks_size(), 1);
   EXPECT_EQ(cfg.events().sinks(0).type(), v1::Sink::TYPE_FILE);
   EXPECT_EQ(cfg.events().sinks(0).path(), "/var/log/veil/events.jsonl");
@@ -175,6 +176,27 @@ TEST(LoaderDefaults, KeyFileFollowsStateDirAndPolicyDefaults) {
   EXPECT_EQ(p.approvals(), 1u);
   EXPECT_EQ(p.max_ttl().seconds(), 8 * 3600);
   EXPECT_EQ(p.pending_ttl().seconds(), 3600);
+}
+
+TEST(LoaderValues, FakeStrategyWhereverStrategiesAre) {
+  LoadedConfig c =
+      MustLoad(LoadString("masking:\n"
+                          "  profiles:\n"
+                          "    sandbox:\n"
+                          "      strategies: {EMAIL: fake, PERSON_NAME: fake, default: fake}\n"
+                          "      date_shift_days: 90\n"
+                          "      custom:\n"
+                          "        - {name: ACME_ID, pattern: \"ACME-[0-9]{6}\", strategy: fake}\n"
+                          "      columns:\n"
+                          "        - {match: \"*.dob\", entity: DATE_OF_BIRTH, strategy: fake}\n",
+                          "veil.yaml"));
+  const MaskingProfile& p = c.config.masking().profiles().at("sandbox");
+  EXPECT_EQ(p.strategies().at("EMAIL"), MaskingProfile::STRATEGY_FAKE);
+  EXPECT_EQ(p.strategies().at("PERSON_NAME"), MaskingProfile::STRATEGY_FAKE);
+  EXPECT_EQ(p.strategies().at("default"), MaskingProfile::STRATEGY_FAKE);
+  EXPECT_EQ(p.custom(0).strategy(), MaskingProfile::STRATEGY_FAKE);
+  EXPECT_EQ(p.columns(0).strategy(), MaskingProfile::STRATEGY_FAKE);
+  EXPECT_EQ(p.date_shift_days(), 90u);
 }
 
 TEST(LoaderValues, GrantNotifyTargets) {
@@ -435,7 +457,8 @@ const BadCase kBadCases[] = {
       "started at index 5."}},
     {"unknown strategy",
      "masking:\n  profiles:\n    default:\n      strategies: {EMAIL: mask}\n",
-     {"veil.yaml:4:27: strategies.EMAIL: \"mask\" is not one of redact, partial, hash, fpe, null"}},
+     {"veil.yaml:4:27: strategies.EMAIL: \"mask\" is not one of redact, partial, hash, fpe, null, "
+      "fake"}},
     {"lower-case entity key",
      "masking:\n  profiles:\n    default:\n      strategies: {email: hash}\n",
      {"veil.yaml:4:20: strategies: \"email\" is not an entity name (UPPER_SNAKE, e.g. EMAIL) or "
@@ -443,6 +466,9 @@ const BadCase kBadCases[] = {
     {"all combined with entities",
      "masking:\n  profiles:\n    default:\n      entities: [EMAIL, all]\n",
      {"veil.yaml:4:25: entities: \"all\" cannot be combined with other entity names"}},
+    {"date_shift_days of 0 (a fake date must move)",
+     "masking:\n  profiles:\n    default: {date_shift_days: 0}\n",
+     {"veil.yaml:3:32: date_shift_days: must be at least 1, got 0"}},
     {"min_score above 1",
      "masking:\n  profiles:\n    default: {min_score: 1.5}\n",
      {"veil.yaml:3:26: min_score: must be at most 1, got 1.5"}},

@@ -218,6 +218,10 @@ TokenInfo Lookup(std::string_view token) {
 
 size_t TableSize() { return GetTable().size(); }
 
+std::string_view RawTable() {
+  return {veil_names_tsv_begin, static_cast<size_t>(veil_names_tsv_end - veil_names_tsv_begin)};
+}
+
 bool IsNonNameWord(std::string_view token) { return (Flags(token) & kNonNameBit) != 0; }
 bool IsTitle(std::string_view token) { return (Flags(token) & kTitleBit) != 0; }
 

@@ -34,6 +34,10 @@ TokenInfo Lookup(std::string_view token);
 // Number of entries in the linked table (for tests).
 size_t TableSize();
 
+// The linked table as it is in masker/data/names.tsv (`token<TAB>flags` lines): the `fake`
+// strategy draws its surrogate names from it.
+std::string_view RawTable();
+
 // One capitalised token of a run, as the detector split it.
 struct Token {
   std::string_view text;

@@ -24,6 +24,8 @@ std::optional<Strategy> FromPb(PbProfile::Strategy s) {
       return Strategy::kFpe;
     case PbProfile::STRATEGY_NULL:
       return Strategy::kNull;
+    case PbProfile::STRATEGY_FAKE:
+      return Strategy::kFake;
     default:
       return std::nullopt;
   }
@@ -83,6 +85,7 @@ MaskingProfile::CompileResult MaskingProfile::Compile(const PbProfile& cfg, std:
 
   std::shared_ptr<MaskingProfile> p(new MaskingProfile());
   p->key_ = std::move(key);
+  if (cfg.date_shift_days() > 0) p->fake_.date_shift_days = cfg.date_shift_days();
   Strategy def = Strategy::kRedact;
   if (auto it = cfg.strategies().find("default"); it != cfg.strategies().end())
     if (auto s = FromPb(it->second)) def = *s;

@@ -73,6 +73,7 @@ class MaskingProfile {
 
   const std::shared_ptr<const Detector>& detector() const { return detector_; }
   const std::shared_ptr<const MaskKey>& key() const { return key_; }
+  const fake::Options& fake_options() const { return fake_; }
 
  private:
   struct Rule {
@@ -85,6 +86,7 @@ class MaskingProfile {
   MaskingProfile() = default;
   std::shared_ptr<const Detector> detector_;
   std::shared_ptr<const MaskKey> key_;
+  fake::Options fake_;
   std::array<Strategy, kMaxEntities> strategies_{};
   std::vector<Rule> rules_;
 };

@@ -54,6 +54,7 @@ std::optional<Strategy> StrategyFromName(std::string_view n) {
   if (n == "hash") return Strategy::kHash;
   if (n == "fpe") return Strategy::kFpe;
   if (n == "null") return Strategy::kNull;
+  if (n == "fake") return Strategy::kFake;
   return std::nullopt;
 }
 
@@ -69,6 +70,8 @@ std::string_view StrategyName(Strategy s) {
       return "fpe";
     case Strategy::kNull:
       return "null";
+    case Strategy::kFake:
+      return "fake";
   }
   return "?";
 }
@@ -115,7 +118,8 @@ Result<std::shared_ptr<const MaskKey>> MaskKey::LoadOrCreate(const std::string& 
   return FromBytes(bytes);
 }
 
-StrategyApplier::StrategyApplier(std::shared_ptr<const MaskKey> key) : key_(std::move(key)) {
+StrategyApplier::StrategyApplier(std::shared_ptr<const MaskKey> key, fake::Options fake)
+    : key_(std::move(key)), fake_(fake) {
   auto f = Ff1::Create(key_->fpe_key(), 10);
   if (f.ok()) ff1_.emplace(std::move(f).value());
 }
@@ -149,6 +153,9 @@ void StrategyApplier::Apply(Strategy s, uint8_t entity, std::string_view name,
       Fpe(entity, name, value, out);
       return;
     case Strategy::kNull:
+      return;
+    case Strategy::kFake:
+      Fake(entity, name, value, out);
       return;
   }
 }
@@ -333,6 +340,15 @@ void StrategyApplier::Fpe(uint8_t entity, std::string_view name, std::string_vie
   if (!ff1_->Encrypt({numerals, n}, tweak, {enc, n}).ok()) return Hash(entity, name, v, out);
   size_t k = 0;
   for (char c : v) out->push_back(IsDigit(c) ? static_cast<char>('0' + enc[k++]) : c);
+}
+
+void StrategyApplier::Fake(uint8_t entity, std::string_view name, std::string_view v,
+                           std::string* out) {
+  // Custom entities share ids with no built-in; only built-ins have a realistic form.
+  if (entity < kBuiltinEntityCount &&
+      fake::Surrogate(static_cast<Entity>(entity), v, Mac(name, v), fake_, out))
+    return;
+  Hash(entity, name, v, out);
 }
 
 }  // namespace veil::masker

@@ -9,6 +9,9 @@
 //   fpe      FF1 (NIST SP 800-38G) over the digits, separators kept; values with fewer
 //            than 6 digits (below FF1's minimum domain) fall back to hash
 //   null     the cell becomes SQL NULL; in free text the value is removed
+//   fake     realistic surrogates in reserved ranges (masker/fake.h: names, example.com
+//            emails, 555-01xx phones, Luhn-valid cards, 9xx SSNs, mod-97 IBANs, shifted
+//            dates), keyed by the same HMAC as hash; other entities get hash's output
 //
 // The key is 32 random bytes in `masking.key_file`; HMAC and FF1 keys are derived from it
 // with distinct labels. A StrategyApplier is per-thread (it owns OpenSSL contexts).
@@ -22,11 +25,12 @@
 
 #include "common/result.h"
 #include "masker/entity.h"
+#include "masker/fake.h"
 #include "masker/ff1.h"
 
 namespace veil::masker {
 
-enum class Strategy : uint8_t { kRedact, kPartial, kHash, kFpe, kNull };
+enum class Strategy : uint8_t { kRedact, kPartial, kHash, kFpe, kNull, kFake };
 
 std::optional<Strategy> StrategyFromName(std::string_view name);
 std::string_view StrategyName(Strategy s);
@@ -50,7 +54,7 @@ class MaskKey {
 
 class StrategyApplier {
  public:
-  explicit StrategyApplier(std::shared_ptr<const MaskKey> key);
+  explicit StrategyApplier(std::shared_ptr<const MaskKey> key, fake::Options fake = {});
   ~StrategyApplier();
   StrategyApplier(const StrategyApplier&) = delete;
   StrategyApplier& operator=(const StrategyApplier&) = delete;
@@ -65,10 +69,12 @@ class StrategyApplier {
   void Partial(uint8_t entity, std::string_view name, std::string_view value, std::string* out);
   void Hash(uint8_t entity, std::string_view name, std::string_view value, std::string* out);
   void Fpe(uint8_t entity, std::string_view name, std::string_view value, std::string* out);
+  void Fake(uint8_t entity, std::string_view name, std::string_view value, std::string* out);
   // HMAC-SHA-256(hmac_key, name || 0 || value).
   std::array<uint8_t, 32> Mac(std::string_view name, std::string_view value);
 
   std::shared_ptr<const MaskKey> key_;
+  fake::Options fake_;
   std::optional<Ff1> ff1_;
   std::string scratch_;
 };
