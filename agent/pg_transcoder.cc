@@ -197,8 +197,11 @@ void PgTranscoder::PlanReplaced(const ColumnLineage& l, uint32_t type_oid, bool 
     masker::Strategy s = rule_strategy ? *rule_strategy : profile_->StrategyFor(c->entity);
     // A derived value has no partial form (the last four of substr(card, 1, 12) are not the
     // card's last four), and FF1 would keep its shape: hash keeps joins, redact the rest.
+    // fake gives the derived value a surrogate of its own (lower(email) of a masked copy
+    // still joins with lower(email) of another table).
     if (s == masker::Strategy::kHash || s == masker::Strategy::kFpe)
       c->strategy = masker::Strategy::kHash;
+    if (s == masker::Strategy::kFake) c->strategy = masker::Strategy::kFake;
     if (s == masker::Strategy::kNull) {
       c->kind = ColumnPlan::Kind::kNull;
       return;
@@ -318,11 +321,12 @@ void PgTranscoder::AppendReplacement(const ColumnPlan& plan, std::string_view va
     out->append("[MASKED]");
   } else {
     std::string_view name = profile_->detector()->EntityName(plan.entity);
-    if (plan.strategy == masker::Strategy::kHash) {
-      if (!applier_) applier_.emplace(profile_->key());
+    if (plan.strategy == masker::Strategy::kHash || plan.strategy == masker::Strategy::kFake) {
+      if (!applier_) applier_.emplace(profile_->key(), profile_->fake_options());
       replacement_.clear();
-      applier_->Apply(masker::Strategy::kHash, plan.entity, name, value, &replacement_);
-      for (char ch : replacement_) {  // hash tokens are [A-Za-z0-9@._+-]; escaped all the same
+      applier_->Apply(plan.strategy, plan.entity, name, value, &replacement_);
+      // hash and fake output is printable ASCII; escaped all the same
+      for (char ch : replacement_) {
         if (json && (ch == '"' || ch == '\\')) out->push_back('\\');
         out->push_back(ch);
       }
@@ -746,7 +750,7 @@ void PgTranscoder::OnFrontend(const pg::FrontendMessage& message) {
           pending_.push_back({Expect::kSync, {}});
           OpenStatementFor(OpenStatement::Kind::kSync, {}, {});
         } else if constexpr (std::is_same_v<T, pg::FunctionCall>) {
-          pending_.push_back({Expect::kFunctionCall, {}});
+          pending_.push_back({Expect::kFunctionCall, std::to_string(m.function_oid)});
         }
       },
       message);
@@ -1002,6 +1006,22 @@ Status PgTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
   out_ = nullptr;
   return st;
 }
+
+namespace {
+
+// Large-object functions of the fast-path protocol whose result is a descriptor, offset,
+// count or OID (pg_proc OIDs, fixed since PostgreSQL 7): lo_open, lo_close, lo_creat,
+// lo_create, lo_unlink, lo_lseek, lo_lseek64, lo_tell, lo_tell64, lo_truncate, lo_truncate64,
+// lowrite (the number of bytes written).
+bool FastPathResultIsMetadata(std::string_view oid) {
+  static constexpr std::string_view kMetadata[] = {"952",  "953", "957",  "715",  "964",  "956",
+                                                   "3170", "958", "3171", "1004", "3172", "955"};
+  return std::find(std::begin(kMetadata), std::end(kMetadata), oid) != std::end(kMetadata);
+}
+
+constexpr std::string_view kLoRead = "954";  // loread(fd, len) -> bytea
+
+}  // namespace
 
 Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consumed,
                                      std::vector<uint8_t>* out) {
@@ -1317,9 +1337,23 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
             pg::BackendKeyData veil{veil_pid_, veil_secret_};
             status = pg::Encode(veil, out);
           } else if constexpr (std::is_same_v<T, pg::FunctionCallResponse>) {
-            if (!pending_.empty() && pending_.front().kind == Expect::kFunctionCall)
+            // The fast-path protocol (libpq's PQfn): what large objects are read with
+            // (lo_read, so pg_dump's large objects). Its result is no column veild can trace,
+            // so only the large-object calls that answer a descriptor, an offset, a count or
+            // an OID pass; loread comes back empty (the object reads as ended: pg_dump
+            // completes and restores it empty) and any other function's result is NULL.
+            std::string oid;
+            if (!pending_.empty() && pending_.front().kind == Expect::kFunctionCall) {
+              oid = std::move(pending_.front().name);
               pending_.pop_front();
-            forward(at, n);
+            }
+            if (m.result.is_null || FastPathResultIsMetadata(oid)) {
+              forward(at, n);
+            } else {
+              pg::FunctionCallResponse withheld;
+              if (oid != kLoRead) withheld.result = pg::ColumnValue::Null();
+              status = pg::Encode(withheld, out);
+            }
           } else {
             forward(at, n);
           }
