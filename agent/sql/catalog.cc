@@ -28,6 +28,21 @@ constexpr char kQuery[] =
     "FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
     "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') "
     "UNION ALL "
+    "SELECT DISTINCT 'o', o.oprname::text, NULL, NULL, NULL, NULL "
+    "FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace "
+    "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') "
+    "UNION ALL "
+    "SELECT DISTINCT 't', t.typname::text, c.castcontext::text, NULL, NULL, NULL "
+    "FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_proc p ON p.oid = c.castfunc "
+    "JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace "
+    "JOIN pg_catalog.pg_type t ON t.oid = c.casttarget "
+    "WHERE pn.nspname NOT IN ('pg_catalog', 'information_schema') "
+    "UNION ALL "
+    "SELECT DISTINCT 't', t.typname::text, 'e', NULL, NULL, NULL "
+    "FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace "
+    "WHERE t.typtype IN ('b', 'd', 'r', 'm') "
+    "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+    "UNION ALL "
     "SELECT 's', s.ord::text, s.nsp::text, NULL, NULL, NULL "
     "FROM pg_catalog.unnest(pg_catalog.current_schemas(true)) WITH ORDINALITY AS s(nsp, ord)";
 
@@ -83,6 +98,14 @@ std::shared_ptr<const CatalogSnapshot> CatalogSnapshot::FromRows(const std::vect
       case 'f':
         if (r[1]) s->user_functions_.insert(*r[1]);
         break;
+      case 'o':
+        if (r[1]) s->user_operators_.insert(*r[1]);
+        break;
+      case 't':
+        if (r[1]) s->user_cast_targets_.insert(*r[1]);
+        // An implicit or assignment cast runs without any cast in the statement's text.
+        if (r[2] && (*r[2] == "i" || *r[2] == "a")) s->implicit_user_casts_ = true;
+        break;
       case 's': {
         int ord = 0;
         if (Number(r[1], &ord) && r[2]) path.emplace_back(ord, *r[2]);
@@ -134,6 +157,14 @@ const CatalogRelation* CatalogSnapshot::ByOid(uint32_t oid) const {
 
 bool CatalogSnapshot::IsUserFunction(std::string_view name) const {
   return user_functions_.contains(name);
+}
+
+bool CatalogSnapshot::IsUserOperator(std::string_view name) const {
+  return user_operators_.contains(name);
+}
+
+bool CatalogSnapshot::IsUserCastTarget(std::string_view type_name) const {
+  return user_cast_targets_.contains(type_name);
 }
 
 bool CatalogSnapshot::KnowsName(std::string_view name) const {

@@ -575,6 +575,36 @@ def test_a_function_that_reads_and_raises_is_withheld(pg, scratch_db, start_veil
         assert "4321" not in r.stderr, r.stderr
 
 
+def test_an_application_operator_or_cast_is_as_opaque_as_its_function(pg, scratch_db,
+                                                                      start_veild, tmp_path):
+    """An operator runs its function with no call in the statement's text, and so does a cast
+    through a function or a domain's CHECK: `SELECT 1 ### 1` may return or raise what the
+    function read. Its value is masked whole, its texts withheld."""
+    port = free_port()
+    (tmp_path / "state").mkdir()
+    (tmp_path / "run").mkdir()
+    pg.psql("CREATE FUNCTION peek(a int, b int) RETURNS text LANGUAGE sql AS"
+            " $$ SELECT reverse(ssn) FROM customers WHERE id = a $$;"
+            "CREATE OPERATOR ### (LEFTARG = int, RIGHTARG = int, FUNCTION = peek);"
+            "CREATE FUNCTION shout_ssn(i int) RETURNS boolean LANGUAGE plpgsql AS $$ DECLARE v text;"
+            " BEGIN SELECT reverse(ssn) INTO v FROM customers WHERE id = i;"
+            " RAISE EXCEPTION 'bad %', v; END $$;"
+            "CREATE DOMAIN checked AS int CHECK (shout_ssn(VALUE));", dbname=scratch_db)
+    start_veild(config(tmp_path, pg, port))
+    r = psql_db(port, scratch_db, "SELECT 1 ### 1;")
+    assert r.returncode == 0, r.stderr
+    assert "4321" not in r.stdout and not leaks(r.stdout), r.stdout
+    assert r.stdout.strip(), r.stdout  # a token, not an empty answer
+    for sql in ["SELECT 1::checked", "SELECT count(*) FROM orders WHERE CAST(1 AS checked) > 0"]:
+        r = psql_db(port, scratch_db, sql + ";")
+        assert r.returncode != 0, sql
+        assert "veil: text withheld (SQLSTATE " in r.stderr, (sql, r.stderr)
+        assert "4321" not in r.stderr, r.stderr
+    # Builtin operators and casts stay as they were.
+    r = psql_db(port, scratch_db, "SELECT 2 + 3, '7'::int * 2;")
+    assert r.stdout.strip() == "5|14", r.stdout
+
+
 def test_function_call_protocol_is_refused_and_the_session_goes_on(veil, tmp_path):
     """libpq's PQfn runs a function by oid with no statement around it: query_to_xml would
     send every SSN back raw. veild refuses the call; the session answers the next query."""
