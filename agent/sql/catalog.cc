@@ -8,7 +8,9 @@ namespace {
 
 // pg_is_other_temp_schema: another session's temporary tables are invisible to this one.
 constexpr char kQuery[] =
-    "SELECT 'r', c.oid::text, n.nspname::text, c.relname::text, c.relkind::text, NULL::text "
+    "SELECT 'r', c.oid::text, n.nspname::text, c.relname::text, c.relkind::text, "
+    "(SELECT pg_catalog.string_agg(i.inhparent::text, ',') FROM pg_catalog.pg_inherits i "
+    "WHERE i.inhrelid = c.oid) "
     "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
     "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') "
     "AND NOT pg_catalog.pg_is_other_temp_schema(n.oid) "
@@ -80,6 +82,18 @@ std::shared_ptr<const CatalogSnapshot> CatalogSnapshot::FromRows(const std::vect
         rel.schema = *r[2];
         rel.name = *r[3];
         rel.kind = (*r[4])[0];
+        // A partition or an inheritance child: its parents' rules are its own.
+        if (r[5]) {
+          std::string_view rest = *r[5];
+          while (!rest.empty()) {
+            const size_t comma = rest.find(',');
+            uint32_t parent = 0;
+            const std::string_view item = rest.substr(0, comma);
+            auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), parent);
+            if (ec == std::errc()) rel.parents.push_back(parent);
+            rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+          }
+        }
         s->by_name_[rel.schema + '\0' + rel.name] = oid;
         break;
       }

@@ -36,6 +36,7 @@ struct CatalogRelation {
   char kind = 'r';  // pg_class.relkind: r table, p partitioned, v view, m matview, f foreign
   std::vector<CatalogColumn> columns;  // attnum order, dropped columns excluded
   std::string view_definition;         // pg_get_viewdef, for user views and matviews
+  std::vector<uint32_t> parents;       // pg_inherits: a partition's or child table's parents
   bool IsView() const { return kind == 'v' || kind == 'm'; }
   bool IsSystem() const { return schema == "pg_catalog" || schema == "information_schema"; }
 };
