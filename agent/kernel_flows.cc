@@ -92,6 +92,9 @@ namespace {
 std::optional<std::chrono::seconds> DnsTtl(const std::string& host) {
   struct __res_state st {};
   if (::res_ninit(&st) != 0) return std::nullopt;
+  // Runs on the io thread: one second per query at most, whatever resolv.conf says.
+  st.retrans = 1;
+  st.retry = 1;
   std::optional<std::chrono::seconds> best;
   for (int type : {ns_t_a, ns_t_aaaa}) {
     std::array<unsigned char, 4096> answer{};
