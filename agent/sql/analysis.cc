@@ -951,6 +951,13 @@ Lin Analyzer::Expr(const Node& n, const Scope& scope) {
       return ColumnRef(n.column_ref(), scope);
     case Node::kTypeCast: {
       Lin arg = Expr(n.type_cast().arg(), scope);
+      const auto& names = n.type_cast().type_name().names();
+      const std::string type = names.empty() ? std::string() : Str(names[names.size() - 1]);
+      if (!type.empty() && cat_.IsUserCastTarget(type)) {
+        // The cast (or the domain's CHECK) runs code veil cannot follow, as a user function.
+        out_->unknown_function = true;
+        return Lin::Unknown("cast to " + type, arg.sources);
+      }
       return SameText(arg, n.type_cast().type_name()) ? arg : arg.Derived();
     }
     case Node::kCollateClause:
@@ -962,6 +969,15 @@ Lin Analyzer::Expr(const Node& n, const Scope& scope) {
     case Node::kAExpr: {
       Lin l = Expr(n.a_expr().lexpr(), scope).Derived();
       l.Absorb(Expr(n.a_expr().rexpr(), scope));
+      const auto& names = n.a_expr().name();
+      const std::string op = names.empty() ? std::string() : Str(names[names.size() - 1]);
+      const bool qualified_builtin = names.size() == 2 && Str(names[0]) == "pg_catalog";
+      if (!op.empty() && !qualified_builtin && cat_.IsUserOperator(op)) {
+        // An application's operator runs its function: it may read any table and RAISE what it
+        // read, or return it, as an opaque function may.
+        out_->unknown_function = true;
+        return Lin::Unknown("operator " + op, l.sources);
+      }
       return l.Derived();
     }
     case Node::kBoolExpr: {
@@ -1440,6 +1456,8 @@ Analysis Analyze(std::string_view sql, const CatalogSnapshot& catalog) {
   for (const auto& raw : tree.stmts()) {
     StatementAnalysis s;
     Analyzer(catalog, &s).Statement(raw.stmt());
+    // An implicit cast through a user function needs no text of its own to run.
+    if (catalog.HasImplicitUserCasts()) s.unknown_function = true;
     a.statements.push_back(std::move(s));
   }
   return a;

@@ -50,6 +50,9 @@ std::shared_ptr<const CatalogSnapshot> Shop() {
   rel("pg_catalog", "pg_class", 'r', {"oid", "relname", "relnamespace"});
   rel("pg_catalog", "pg_stats", 'v', {"schemaname", "tablename", "attname", "histogram_bounds"});
   rows.push_back({"f", "shout", std::nullopt, std::nullopt, std::nullopt, std::nullopt});
+  // An application's operator and a type with a cast through an application's function.
+  rows.push_back({"o", "###", std::nullopt, std::nullopt, std::nullopt, std::nullopt});
+  rows.push_back({"t", "leaky", "e", std::nullopt, std::nullopt, std::nullopt});
   rows.push_back({"s", "1", "pg_catalog", std::nullopt, std::nullopt, std::nullopt});
   rows.push_back({"s", "2", "public", std::nullopt, std::nullopt, std::nullopt});
   return CatalogSnapshot::FromRows(rows, 1);
@@ -250,6 +253,12 @@ std::vector<Case> Cases() {
       {"SELECT nosuchcolumn FROM customers", {"u"}},
       {"SELECT * FROM missing_table", {"<columns unknown>"}},
       {"SELECT * FROM shout('x')", {"<columns unknown>"}},
+      {"SELECT 1 ### 2", {"u"}},
+      {"SELECT email ### 'x' FROM customers", {"u " + E}},
+      {"SELECT 1 OPERATOR(public.###) 2", {"u"}},
+      {"SELECT 1 OPERATOR(pg_catalog.+) 2", {"d"}},
+      {"SELECT city::leaky FROM customers", {"u " + CITY}},
+      {"SELECT CAST(1 AS public.leaky)", {"u"}},
       {"SELECT x FROM loop_a", {"u"}},
       {"SELECT current_setting('my.secret')", {"u"}},
       // Constants and settings.
@@ -376,6 +385,22 @@ TEST(Analysis, SideEffectsWritesAndClassification) {
   EXPECT_FALSE(One("SELECT 1", &a).writes_data);
   EXPECT_TRUE(One("SET search_path TO other", &a).sets_search_path);
   EXPECT_TRUE(One("DO $$BEGIN PERFORM 1; END$$", &a).unknown_function);
+  // An application's operator or a cast that runs its function is as opaque as a call of it.
+  EXPECT_TRUE(One("SELECT id FROM orders WHERE 1 ### 2", &a).unknown_function);
+  EXPECT_TRUE(One("SELECT 'x'::leaky IS NULL", &a).unknown_function);
+  EXPECT_FALSE(One("SELECT id FROM orders WHERE amount > 2", &a).unknown_function);
+}
+
+TEST(Analysis, AnImplicitCastThroughAUserFunctionMakesEveryStatementOpaque) {
+  std::vector<Row> rows = {{"r", "1", "public", "t", "r", std::nullopt},
+                           {"c", "1", "1", "x", "25", std::nullopt},
+                           {"t", "int4", "i", std::nullopt, std::nullopt, std::nullopt},
+                           {"s", "1", "public", std::nullopt, std::nullopt, std::nullopt}};
+  auto cat = CatalogSnapshot::FromRows(rows, 1);
+  EXPECT_TRUE(cat->HasImplicitUserCasts());
+  Analysis a = Analyze("SELECT x FROM t WHERE x = 'a'", *cat);
+  ASSERT_EQ(a.statements.size(), 1u);
+  EXPECT_TRUE(a.statements[0].unknown_function);
 }
 
 TEST(Analysis, SessionStatementsNameTheirPreparedStatementsAndCursors) {

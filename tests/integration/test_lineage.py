@@ -575,6 +575,71 @@ def test_a_function_that_reads_and_raises_is_withheld(pg, scratch_db, start_veil
         assert "4321" not in r.stderr, r.stderr
 
 
+def test_an_application_operator_or_cast_is_as_opaque_as_its_function(pg, scratch_db,
+                                                                      start_veild, tmp_path):
+    """An operator runs its function with no call in the statement's text, and so does a cast
+    through a function or a domain's CHECK: `SELECT 1 ### 1` may return or raise what the
+    function read. Its value is masked whole, its texts withheld."""
+    port = free_port()
+    (tmp_path / "state").mkdir()
+    (tmp_path / "run").mkdir()
+    pg.psql("CREATE FUNCTION peek(a int, b int) RETURNS text LANGUAGE sql AS"
+            " $$ SELECT reverse(ssn) FROM customers WHERE id = a $$;"
+            "CREATE OPERATOR ### (LEFTARG = int, RIGHTARG = int, FUNCTION = peek);"
+            "CREATE FUNCTION shout_ssn(i int) RETURNS boolean LANGUAGE plpgsql AS $$ DECLARE v text;"
+            " BEGIN SELECT reverse(ssn) INTO v FROM customers WHERE id = i;"
+            " RAISE EXCEPTION 'bad %', v; END $$;"
+            "CREATE DOMAIN checked AS int CHECK (shout_ssn(VALUE));", dbname=scratch_db)
+    start_veild(config(tmp_path, pg, port))
+    r = psql_db(port, scratch_db, "SELECT 1 ### 1;")
+    assert r.returncode == 0, r.stderr
+    assert "4321" not in r.stdout and not leaks(r.stdout), r.stdout
+    assert r.stdout.strip(), r.stdout  # a token, not an empty answer
+    for sql in ["SELECT 1::checked", "SELECT count(*) FROM orders WHERE CAST(1 AS checked) > 0"]:
+        r = psql_db(port, scratch_db, sql + ";")
+        assert r.returncode != 0, sql
+        assert "veil: text withheld (SQLSTATE " in r.stderr, (sql, r.stderr)
+        assert "4321" not in r.stderr, r.stderr
+    # Builtin operators and casts stay as they were.
+    r = psql_db(port, scratch_db, "SELECT 2 + 3, '7'::int * 2;")
+    assert r.stdout.strip() == "5|14", r.stdout
+
+
+def test_a_tables_rule_covers_its_partitions_and_inheritance_children(pg, scratch_db,
+                                                                       start_veild, tmp_path):
+    """A rule names the table users know (public.accounts.code); its rows live in partitions
+    and children that can be read by their own names, which the rule must cover too."""
+    port = free_port()
+    (tmp_path / "state").mkdir()
+    (tmp_path / "run").mkdir()
+    secret = "zq-vault-7731"  # nothing a content scan would find
+    pg.psql("CREATE TABLE accounts (id int, code text) PARTITION BY RANGE (id);"
+            "CREATE TABLE accounts_low PARTITION OF accounts FOR VALUES FROM (0) TO (100)"
+            " PARTITION BY RANGE (id);"
+            "CREATE TABLE accounts_low_a PARTITION OF accounts_low FOR VALUES FROM (0) TO (50);"
+            f"INSERT INTO accounts VALUES (1, '{secret}');"
+            "CREATE TABLE legacy (id int, code text);"
+            f"CREATE TABLE legacy_2019 () INHERITS (legacy); INSERT INTO legacy_2019 VALUES (1, '{secret}');"
+            "GRANT SELECT ON accounts, accounts_low, accounts_low_a, legacy, legacy_2019 TO PUBLIC;",
+            dbname=scratch_db)
+    text = config(tmp_path, pg, port).replace(
+        '        - {match: "*.card", entity: CREDIT_CARD}\n',
+        '        - {match: "*.card", entity: CREDIT_CARD}\n'
+        '        - {match: "public.accounts.code", entity: US_SSN}\n'
+        '        - {match: "public.legacy.code", entity: US_SSN}\n')
+    assert "public.accounts.code" in text
+    start_veild(text)
+    for sql in ["SELECT code FROM accounts", "SELECT code FROM accounts_low",
+                "SELECT code FROM accounts_low_a", "SELECT * FROM ONLY accounts_low_a",
+                "SELECT upper(code) FROM accounts_low_a", "SELECT code FROM legacy",
+                "SELECT code FROM legacy_2019", "SELECT reverse(code) FROM legacy_2019",
+                "COPY accounts_low_a TO STDOUT", "COPY legacy_2019 (code) TO STDOUT"]:
+        r = psql_db(port, scratch_db, sql + ";")
+        assert r.returncode == 0, (sql, r.stderr)
+        assert "vault" not in r.stdout and secret not in r.stdout, (sql, r.stdout)
+        assert r.stdout.strip(), sql
+
+
 def test_function_call_protocol_is_refused_and_the_session_goes_on(veil, tmp_path):
     """libpq's PQfn runs a function by oid with no statement around it: query_to_xml would
     send every SSN back raw. veild refuses the call; the session answers the next query."""
