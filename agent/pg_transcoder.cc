@@ -284,6 +284,24 @@ ResultPlan PgTranscoder::PlanFor(const Description& d, std::span<const int16_t> 
             break;
           }
       }
+      if (base_table && l && l->kind == K::kDerived) {
+        // PostgreSQL reports a table's column, which a predicate bound to other columns
+        // (sql::Analyzer::Bind: g = substr(ssn, 1, 3)::int, t.name IN (SELECT … full_name)):
+        // when one of those is sensitive and this one is not masked as such itself, the
+        // values that pass may be theirs, and are replaced whole as theirs.
+        ColumnLineage bound;
+        bound.kind = K::kDerived;
+        for (const auto& s : l->sources)
+          if (!(s.schema == base.schema && s.table == base.table && s.column == base.column) &&
+              SensitivityOf(s).sensitive)
+            bound.sources.push_back(s);
+        if (!bound.sources.empty() && !SensitivityOf(base).sensitive) {
+          c.label = Label(base);
+          PlanReplaced(bound, f.type_oid, binary, &c);
+          plan.columns.push_back(std::move(c));
+          continue;
+        }
+      }
       if (SensitivityOf(base).written) {
         // A column that holds values derived from a sensitive one (CREATE TABLE AS, INSERT …
         // SELECT, UPDATE … SET x = f(ssn)): whatever they look like now, they are replaced

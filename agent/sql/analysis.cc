@@ -103,6 +103,12 @@ const std::set<std::string, std::less<>> kDataCatalogs = {
 const std::set<std::string, std::less<>> kSystemColumns = {"tableoid", "ctid", "xmin",
                                                            "cmin",     "xmax", "cmax"};
 
+// Functions whose number of result rows is their arguments' value: a count of those rows (or
+// the client counting them) would carry a sensitive argument out as a number. Refused with
+// a sensitive argument, as the side-effect builtins are; LIMIT and OFFSET are alike.
+const std::set<std::string, std::less<>> kCardinalityBuiltins = {"generate_series",
+                                                                 "generate_subscripts"};
+
 // Set-returning functions of one result column, by name.
 const std::set<std::string, std::less<>> kScalarSrfs = {"generate_series",
                                                         "generate_subscripts",
@@ -171,9 +177,17 @@ struct Lin {
   }
 };
 
+// Identifies a column of a FROM item across the copies a scope makes of it (an item's
+// columns, the `*` list, a join's alias): copies keep it, every new column gets a new one.
+int NextColId() {
+  thread_local int next = 0;
+  return ++next;
+}
+
 struct Col {
   std::string name;
   Lin lin;
+  int id = NextColId();
 };
 
 // A FROM item visible to column references.
@@ -252,8 +266,66 @@ class Analyzer {
   }
   void Sort(const google::protobuf::RepeatedPtrField<Node>& sorts, const Scope& scope,
             const std::vector<Col>& outputs);
+  // LIMIT and OFFSET: how many rows the client sees is their value (kCardinalityBuiltins).
+  void RowCount(const Node& n, const Scope& scope) {
+    Lin l = Expr(n, scope);
+    NoteFilter(l, false);
+    out_->side_effect_args.insert(out_->side_effect_args.end(), l.sources.begin(), l.sources.end());
+  }
   void NoteFilter(const Lin& l, bool equality) {
     for (const auto& c : l.sources) filters_.push_back({c, equality});
+  }
+  // Binding. A predicate that compares columns with an expression (g = substr(ssn, 1, 3)::int,
+  // v IN (SELECT split_part(full_name, ' ', 1) …), t.name LIKE c.full_name) makes the rows that
+  // pass carry values equal or matching to it: each column it references is *bound* to every
+  // source of the predicate, and a reference to a bound column derives from them as well.
+  // Bindings are transitive (a.x = b.y AND b.y = f(ssn)): a union-find over column ids.
+  int Root(int id) {
+    auto it = bind_parent_.find(id);
+    if (it == bind_parent_.end()) return id;
+    if (it->second == id) return id;
+    int r = Root(it->second);
+    bind_parent_[id] = r;
+    return r;
+  }
+  void Bind(const std::vector<int>& ids, const Lin& predicate) {
+    if (ids.empty()) return;
+    int root = Root(ids[0]);
+    bind_parent_.emplace(root, root);
+    for (size_t i = 1; i < ids.size(); ++i) {
+      int r = Root(ids[i]);
+      if (r == root) continue;
+      bind_parent_[r] = root;
+      bind_parent_.emplace(root, root);
+      auto it = bind_sources_.find(r);
+      if (it != bind_sources_.end()) {
+        auto moved = std::move(it->second);
+        bind_sources_.erase(it);
+        bind_sources_[root].insert(bind_sources_[root].end(), moved.begin(), moved.end());
+      }
+    }
+    auto& g = bind_sources_[root];
+    g.insert(g.end(), predicate.sources.begin(), predicate.sources.end());
+    std::sort(g.begin(), g.end());
+    g.erase(std::unique(g.begin(), g.end()), g.end());
+  }
+  // `c` as a reference to it sees it: derived from what it is bound to beyond its own sources.
+  Col Bound(const Col& c) {
+    if (bind_parent_.empty() || !bind_parent_.contains(c.id)) return c;
+    auto it = bind_sources_.find(Root(c.id));
+    if (it == bind_sources_.end()) return c;
+    bool extra = false;
+    for (const auto& b : it->second)
+      extra = extra || !std::binary_search(c.lin.sources.begin(), c.lin.sources.end(), b);
+    if (!extra) return c;
+    Col out = c;
+    Lin more;
+    more.sources = it->second;
+    out.lin.Absorb(more);
+    return out;
+  }
+  void Referenced(int id) {
+    for (auto* refs : collecting_) refs->push_back(id);
   }
   // Writes.
   void WriteTo(const BaseColumn& target, const Lin& value) {
@@ -269,7 +341,10 @@ class Analyzer {
   StatementAnalysis* out_;
   std::vector<BaseColumn> reads_;
   std::vector<FilterUse> filters_;
-  std::set<uint32_t> views_open_;  // views being expanded (cycle guard)
+  std::map<int, int> bind_parent_;
+  std::map<int, std::vector<BaseColumn>> bind_sources_;  // by root
+  std::vector<std::vector<int>*> collecting_;  // the predicates being analysed, innermost last
+  std::set<uint32_t> views_open_;              // views being expanded (cycle guard)
   int depth_ = 0;
 };
 
@@ -468,6 +543,7 @@ void Analyzer::FromItem(const Node& n, Scope* scope, std::vector<Col>* star) {
       NoteFilter(r, false);
       Read(l);
       Read(r);
+      if (li != left.end() && ri != right.end()) Bind({li->id, ri->id}, Lin::Union(l, r));
       merged.push_back({name, Lin::Union(l, r)});
       if (li != left.end()) left.erase(li);
       if (ri != right.end()) right.erase(ri);
@@ -614,8 +690,8 @@ std::vector<Col> Analyzer::Select(const pg_query::SelectStmt& s, const Scope* pa
         out.push_back({l[i].name, Lin::Union(l[i].lin, r[i].lin)});
     }
     Sort(s.sort_clause(), scope, out);
-    if (s.has_limit_count()) Filter(s.limit_count(), scope);
-    if (s.has_limit_offset()) Filter(s.limit_offset(), scope);
+    if (s.has_limit_count()) RowCount(s.limit_count(), scope);
+    if (s.has_limit_offset()) RowCount(s.limit_offset(), scope);
     --depth_;
     return out;
   }
@@ -637,10 +713,11 @@ std::vector<Col> Analyzer::Select(const pg_query::SelectStmt& s, const Scope* pa
   }
   for (const auto& f : s.from_clause()) FromItem(f, &scope, &scope.star);
   if (s.has_where_clause()) Filter(s.where_clause(), scope);
+  // HAVING binds what it compares (see Bind) before the result columns are read.
+  if (s.has_having_clause()) Filter(s.having_clause(), scope);
   out = TargetList(s.target_list(), scope, known);
   // GROUP BY and DISTINCT ON take positions and output names as ORDER BY does.
   Sort(s.group_clause(), scope, out);
-  if (s.has_having_clause()) Filter(s.having_clause(), scope);
   google::protobuf::RepeatedPtrField<Node> distinct;
   for (const auto& d : s.distinct_clause())
     if (d.node_case() != Node::NODE_NOT_SET) *distinct.Add() = d;
@@ -651,8 +728,8 @@ std::vector<Col> Analyzer::Select(const pg_query::SelectStmt& s, const Scope* pa
       Sort(w.window_def().order_clause(), scope, out);
     }
   Sort(s.sort_clause(), scope, out);
-  if (s.has_limit_count()) Filter(s.limit_count(), scope);
-  if (s.has_limit_offset()) Filter(s.limit_offset(), scope);
+  if (s.has_limit_count()) RowCount(s.limit_count(), scope);
+  if (s.has_limit_offset()) RowCount(s.limit_offset(), scope);
   if (s.locking_clause_size() > 0) out_->writes_data = true;
   if (s.has_into_clause()) {
     out_->writes_data = true;
@@ -685,8 +762,9 @@ std::vector<Col> Analyzer::TargetList(const google::protobuf::RepeatedPtrField<N
         for (const auto& item : scope.items)
           if (!item.shape_known) *known = false;
         for (const auto& c : scope.star) {
-          Read(c.lin);
-          out.push_back(c);
+          Col b = Bound(c);
+          Read(b.lin);
+          out.push_back(std::move(b));
         }
       } else {
         const std::string name = Str(fields[fields.size() - 2]);
@@ -702,8 +780,9 @@ std::vector<Col> Analyzer::TargetList(const google::protobuf::RepeatedPtrField<N
           continue;
         }
         for (const auto& c : found->cols) {
-          Read(c.lin);
-          out.push_back(c);
+          Col b = Bound(c);
+          Read(b.lin);
+          out.push_back(std::move(b));
         }
       }
       continue;
@@ -763,7 +842,10 @@ std::string Analyzer::ColumnName(const Node& v) const {
 Lin Analyzer::WholeRow(const Item& item) {
   if (!item.shape_known) return item.any;
   Lin l;
-  for (const auto& c : item.cols) l.Absorb(c.lin);
+  for (const auto& c : item.cols) {
+    Referenced(c.id);
+    l.Absorb(Bound(c).lin);
+  }
   return l.Derived();
 }
 
@@ -802,7 +884,9 @@ Lin Analyzer::ColumnRef(const pg_query::ColumnRef& c, const Scope& scope) {
       }
       for (const auto& colinfo : item.cols)
         if (colinfo.name == col) {
-          hit = hit ? Lin::Union(*hit, colinfo.lin) : colinfo.lin;
+          Referenced(colinfo.id);
+          const Lin l = Bound(colinfo).lin;
+          hit = hit ? Lin::Union(*hit, l) : l;
           break;
         }
     }
@@ -871,7 +955,7 @@ Lin Analyzer::Func(const pg_query::FuncCall& f, const Scope& scope) {
     out_->unknown_function = true;
     return Lin::Unknown("function " + name, l.sources);
   }
-  if (kSideEffectBuiltins.contains(name))
+  if (kSideEffectBuiltins.contains(name) || kCardinalityBuiltins.contains(name))
     out_->side_effect_args.insert(out_->side_effect_args.end(), args.sources.begin(),
                                   args.sources.end());
   return l.Derived();
@@ -1088,13 +1172,19 @@ void Analyzer::Filter(const Node& n, const Scope& scope) {
       if (all_const) col = &e.lexpr();
     }
     if (col) {
+      // Against literals only: binds nothing a reference would not already derive from.
       Lin l = Expr(*col, scope);
       if (other) (void)Expr(*other, scope);
       NoteFilter(l, l.kind == Kind::kDirect);
       return;
     }
   }
-  NoteFilter(Expr(n, scope), false);
+  std::vector<int> refs;
+  collecting_.push_back(&refs);
+  Lin l = Expr(n, scope);
+  collecting_.pop_back();
+  Bind(refs, l);
+  NoteFilter(l, false);
 }
 
 void Analyzer::Sort(const google::protobuf::RepeatedPtrField<Node>& sorts, const Scope& scope,

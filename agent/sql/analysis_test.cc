@@ -125,9 +125,29 @@ std::vector<Case> Cases() {
       {"SELECT * FROM orders",
        {"D orders.id", "D orders.customer_id", "D orders.amount", "D orders.sku",
         "D orders.status"}},
+      // A column a predicate compares with others is bound to them (its values may be theirs).
       {"SELECT o.*, c.email FROM orders o JOIN customers c ON c.id = o.customer_id",
-       {"D orders.id", "D orders.customer_id", "D orders.amount", "D orders.sku", "D orders.status",
-        DE}},
+       {"D orders.id", "d customers.id,orders.customer_id", "D orders.amount", "D orders.sku",
+        "D orders.status", DE}},
+      {"SELECT g FROM generate_series(0, 999) g WHERE g = (SELECT length(ssn) FROM customers "
+       "WHERE id = 1)",
+       {"d " + S}},
+      {"SELECT g FROM generate_series(0, 999) g JOIN customers c ON g = length(c.ssn)", {"d " + S}},
+      {"SELECT v FROM (VALUES ('a')) t(v) JOIN customers c ON c.full_name LIKE v || '%'", {dN}},
+      {"SELECT v FROM (VALUES ('a')) t(v) WHERE v IN (SELECT split_part(full_name, ' ', 1) "
+       "FROM customers)",
+       {dN}},
+      {"SELECT v FROM (VALUES ('a')) t(v) WHERE EXISTS (SELECT 1 FROM customers "
+       "WHERE split_part(full_name, ' ', 1) = v)",
+       {dN}},
+      {"SELECT a.x FROM (VALUES (1)) a(x) JOIN (VALUES (2)) b(y) ON a.x = b.y "
+       "WHERE b.y = (SELECT length(email) FROM customers LIMIT 1)",
+       {dE}},
+      {"SELECT t.* FROM (VALUES ('a')) t(v) JOIN customers c ON c.email = t.v", {dE}},
+      {"SELECT s.email FROM (SELECT 'a' AS email) s JOIN customers c USING (email)", {dE}},
+      // Against literals, or on the column itself, nothing is bound.
+      {"SELECT city FROM customers WHERE email = 'x' AND id IN (1, 2)", {"D " + CITY}},
+      {"SELECT email FROM customers WHERE lower(email) LIKE '%x'", {DE}},
       {"TABLE customer_emails", {"D " + ID, DE, dN}},
       // Functions and operators.
       {"SELECT lower(email), upper(email), reverse(email), md5(email) FROM customers",
@@ -351,6 +371,14 @@ TEST(Analysis, SideEffectsWritesAndClassification) {
   EXPECT_EQ(One("SELECT pg_sleep(ascii(ssn) / 100.0) FROM customers", &a).side_effect_args.size(),
             1u);
   EXPECT_TRUE(One("SELECT upper(email) FROM customers", &a).side_effect_args.empty());
+  // How many rows come back carries a value as well.
+  EXPECT_EQ(One("SELECT count(*) FROM customers c, generate_series(1, length(c.ssn))", &a)
+                .side_effect_args.size(),
+            1u);
+  EXPECT_EQ(One("SELECT 1 FROM orders LIMIT (SELECT length(ssn) FROM customers LIMIT 1)", &a)
+                .side_effect_args.size(),
+            1u);
+  EXPECT_TRUE(One("SELECT g FROM generate_series(1, 10) g LIMIT 5", &a).side_effect_args.empty());
 
   const auto& ins =
       One("INSERT INTO orders (sku, status) SELECT reverse(email), 'x' FROM customers", &a);

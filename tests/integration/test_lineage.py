@@ -640,6 +640,68 @@ def test_a_tables_rule_covers_its_partitions_and_inheritance_children(pg, scratc
         assert r.stdout.strip(), sql
 
 
+# A predicate copies values: the rows that pass hold what they were compared with. Each
+# statement returns, through a column with no sensitive source of its own, pieces of the
+# seeded SSNs or first names (536, 078, 219, Margaret, …) unless that column is bound.
+BOUND_BY_A_PREDICATE = [
+    "SELECT g FROM generate_series(0, 999) g"
+    " WHERE g = (SELECT substr(ssn, 1, 3)::int FROM customers WHERE id = 1)",
+    "SELECT g FROM generate_series(0, 999) g JOIN customers c ON g = substr(c.ssn, 1, 3)::int",
+    "SELECT g FROM generate_series(0, 999) g, customers c"
+    " WHERE substr(c.ssn, 1, 3)::int = g AND c.id = 1",
+    "SELECT g FROM generate_series(0, 999) g"
+    " WHERE g::text IN (SELECT split_part(ssn, '-', 1) FROM customers)",
+    "SELECT s FROM unnest(ARRAY['536', '078', '219', '111']) s"
+    " WHERE s IN (SELECT split_part(ssn, '-', 1) FROM customers)",
+    "SELECT a.x FROM generate_series(0, 999) a(x) JOIN generate_series(0, 999) b(y) ON a.x = b.y"
+    " WHERE b.y = (SELECT substr(ssn, 1, 3)::int FROM customers WHERE id = 1)",
+    "SELECT v FROM (VALUES ('Margaret'), ('Tobias'), ('Aiko'), ('Bob')) t(v)"
+    " JOIN customers c ON c.full_name LIKE v || '%'",
+    "SELECT v FROM (VALUES ('Margaret'), ('Tobias'), ('Aiko'), ('Bob')) t(v)"
+    " WHERE v IN (SELECT split_part(full_name, ' ', 1) FROM customers)",
+    "SELECT t.* FROM (VALUES ('Margaret'), ('Bob')) t(v)"
+    " WHERE EXISTS (SELECT 1 FROM customers WHERE split_part(full_name, ' ', 1) = t.v)",
+    "SELECT v FROM (VALUES ('Margaret'), ('Bob')) t(v) GROUP BY v"
+    " HAVING v = ANY (SELECT split_part(full_name, ' ', 1) FROM customers)",
+]
+PIECES = re.compile(r"\b(536|078|78|219|Margaret|Tobias|Aiko)\b")
+
+
+@pytest.mark.parametrize("sql", BOUND_BY_A_PREDICATE, ids=lambda s: s[:60])
+def test_a_column_compared_with_a_sensitive_one_is_masked_as_it(veil, sql):
+    _, port, _ = veil
+    r = psql(port, sql + ";")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip(), "no rows: the statement no longer tests anything"
+    assert not PIECES.search(r.stdout), r.stdout
+
+
+def test_a_join_on_ordinary_keys_keeps_its_values(veil):
+    _, port, _ = veil
+    r = psql(port, "SELECT o.customer_id, o.sku, c.city FROM orders o"
+                   " JOIN customers c ON c.id = o.customer_id ORDER BY o.id;")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["1|SKU-001|Lagos", "1|SKU-002|Lagos", "2|SKU-001|Malmo"]
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT count(*) FROM generate_series(1, (SELECT substr(ssn, 1, 3)::int FROM customers"
+    " WHERE id = 1))",
+    "SELECT count(*) FROM customers c, generate_series(1, substr(c.ssn, 1, 3)::int)"
+    " WHERE c.id = 1",
+    "SELECT 1 FROM generate_series(1, 1000)"
+    " LIMIT (SELECT substr(ssn, 1, 3)::int FROM customers WHERE id = 1)",
+], ids=lambda s: s[:60])
+def test_a_row_count_set_by_a_sensitive_value_is_refused(veil, sql):
+    _, port, _ = veil
+    r = psql(port, sql + ";")
+    assert r.returncode != 0, r.stdout
+    assert "veil: statement blocked by guardrail side-channel" in r.stderr
+    assert "536" not in r.stdout + r.stderr
+    r = psql(port, "SELECT count(*) FROM generate_series(1, 3);")  # the session goes on
+    assert r.stdout.strip() == "3", r.stdout
+
+
 def test_function_call_protocol_is_refused_and_the_session_goes_on(veil, tmp_path):
     """libpq's PQfn runs a function by oid with no statement around it: query_to_xml would
     send every SSN back raw. veild refuses the call; the session answers the next query."""
