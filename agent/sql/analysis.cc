@@ -713,8 +713,18 @@ std::vector<Col> Analyzer::Select(const pg_query::SelectStmt& s, const Scope* pa
   }
   for (const auto& f : s.from_clause()) FromItem(f, &scope, &scope.star);
   if (s.has_where_clause()) Filter(s.where_clause(), scope);
-  // HAVING binds what it compares (see Bind) before the result columns are read.
+  // HAVING binds what it compares (see Bind) before the result columns are read; so does an
+  // ORDER BY expression: ORDER BY abs(g - f(ssn)) LIMIT 1 returns the g nearest the value.
   if (s.has_having_clause()) Filter(s.having_clause(), scope);
+  for (const auto& sort : s.sort_clause()) {
+    const Node& e = sort.has_sort_by() ? sort.sort_by().node() : sort;
+    if (e.has_a_const() || e.has_column_ref()) continue;  // a position, or one name
+    std::vector<int> refs;
+    collecting_.push_back(&refs);
+    Lin l = Expr(e, scope);
+    collecting_.pop_back();
+    Bind(refs, l);
+  }
   out = TargetList(s.target_list(), scope, known);
   // GROUP BY and DISTINCT ON take positions and output names as ORDER BY does.
   Sort(s.group_clause(), scope, out);

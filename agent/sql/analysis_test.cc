@@ -145,6 +145,10 @@ std::vector<Case> Cases() {
        {dE}},
       {"SELECT t.* FROM (VALUES ('a')) t(v) JOIN customers c ON c.email = t.v", {dE}},
       {"SELECT s.email FROM (SELECT 'a' AS email) s JOIN customers c USING (email)", {dE}},
+      {"SELECT g FROM generate_series(0, 999) g ORDER BY abs(g - (SELECT length(ssn) FROM "
+       "customers LIMIT 1)) "
+       "LIMIT 1",
+       {"d " + S}},
       // Against literals, or on the column itself, nothing is bound.
       {"SELECT city FROM customers WHERE email = 'x' AND id IN (1, 2)", {"D " + CITY}},
       {"SELECT email FROM customers WHERE lower(email) LIKE '%x'", {DE}},

@@ -663,6 +663,13 @@ BOUND_BY_A_PREDICATE = [
     " WHERE EXISTS (SELECT 1 FROM customers WHERE split_part(full_name, ' ', 1) = t.v)",
     "SELECT v FROM (VALUES ('Margaret'), ('Bob')) t(v) GROUP BY v"
     " HAVING v = ANY (SELECT split_part(full_name, ' ', 1) FROM customers)",
+    "SELECT g FROM generate_series(0, 999) g"
+    " ORDER BY abs(g - (SELECT substr(ssn, 1, 3)::int FROM customers WHERE id = 1)) LIMIT 1",
+    "SELECT x FROM (SELECT g AS x FROM generate_series(0, 999) g) s"
+    " WHERE NOT (s.x <> (SELECT substr(ssn, 1, 3)::int FROM customers WHERE id = 1))",
+    "WITH s AS (SELECT g FROM generate_series(0, 999) g) SELECT s1.g FROM s s1 JOIN s s2"
+    " ON s1.g = s2.g WHERE s2.g BETWEEN (SELECT substr(ssn, 1, 3)::int FROM customers"
+    " WHERE id = 1) AND (SELECT substr(ssn, 1, 3)::int FROM customers WHERE id = 1)",
 ]
 PIECES = re.compile(r"\b(536|078|78|219|Margaret|Tobias|Aiko)\b")
 
