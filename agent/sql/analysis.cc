@@ -131,6 +131,9 @@ struct Lin {
   Kind kind = Kind::kDerived;
   std::vector<BaseColumn> sources;  // sorted, unique
   std::string why;
+  // The FROM items' columns (Col::id) the value is computed from, through every subquery
+  // level: what a predicate binds (Analyzer::Bind), resolved when a result is produced.
+  std::vector<int> deps;  // sorted, unique
 
   static Lin Const() { return {}; }
   static Lin Unknown(std::string why, std::vector<BaseColumn> sources = {}) {
@@ -143,10 +146,13 @@ struct Lin {
   void Normalize() {
     std::sort(sources.begin(), sources.end());
     sources.erase(std::unique(sources.begin(), sources.end()), sources.end());
+    std::sort(deps.begin(), deps.end());
+    deps.erase(std::unique(deps.begin(), deps.end()), deps.end());
   }
   // Computed from this and `o`: derived, or unknown if either is.
   void Absorb(const Lin& o) {
     sources.insert(sources.end(), o.sources.begin(), o.sources.end());
+    deps.insert(deps.end(), o.deps.begin(), o.deps.end());
     Normalize();
     if (o.kind == Kind::kUnknown && kind != Kind::kUnknown) {
       kind = Kind::kUnknown;
@@ -164,6 +170,7 @@ struct Lin {
   static Lin Union(const Lin& a, const Lin& b) {
     Lin l = a;
     l.sources.insert(l.sources.end(), b.sources.begin(), b.sources.end());
+    l.deps.insert(l.deps.end(), b.deps.begin(), b.deps.end());
     l.Normalize();
     if (a.kind == Kind::kUnknown || b.kind == Kind::kUnknown) {
       l.kind = Kind::kUnknown;
@@ -309,26 +316,38 @@ class Analyzer {
     std::sort(g.begin(), g.end());
     g.erase(std::unique(g.begin(), g.end()), g.end());
   }
-  // `c` as a reference to it sees it: derived from what it is bound to beyond its own sources.
-  Col Bound(const Col& c) {
-    if (bind_parent_.empty() || !bind_parent_.contains(c.id)) return c;
-    auto it = bind_sources_.find(Root(c.id));
-    if (it == bind_sources_.end()) return c;
-    bool extra = false;
-    for (const auto& b : it->second)
-      extra = extra || !std::binary_search(c.lin.sources.begin(), c.lin.sources.end(), b);
-    if (!extra) return c;
-    Col out = c;
+  // A value as it leaves (a result column, a write): derived as well from what the columns it
+  // is computed from were bound to, beyond its own sources.
+  Lin Resolve(const Lin& l) {
+    if (bind_parent_.empty()) return l;
     Lin more;
-    more.sources = it->second;
-    out.lin.Absorb(more);
+    for (int d : l.deps) {
+      if (!bind_parent_.contains(d)) continue;
+      auto it = bind_sources_.find(Root(d));
+      if (it == bind_sources_.end()) continue;
+      for (const auto& b : it->second)
+        if (!std::binary_search(l.sources.begin(), l.sources.end(), b)) more.sources.push_back(b);
+    }
+    if (more.sources.empty()) return l;
+    more.Normalize();
+    Lin out = l;
+    out.Absorb(more);
     return out;
   }
-  void Referenced(int id) {
-    for (auto* refs : collecting_) refs->push_back(id);
+  // A predicate (or a sort key): binds every column it is computed from to all it reads.
+  void BindPredicate(const Lin& l) { Bind(l.deps, l); }
+  std::vector<OutputColumn> ToOutputs(const std::vector<Col>& cols) {
+    std::vector<OutputColumn> out;
+    out.reserve(cols.size());
+    for (const auto& c : cols) {
+      Lin l = Resolve(c.lin);
+      out.push_back({c.name, l.kind, l.sources, l.why});
+    }
+    return out;
   }
   // Writes.
-  void WriteTo(const BaseColumn& target, const Lin& value) {
+  void WriteTo(const BaseColumn& target, const Lin& v) {
+    const Lin value = Resolve(v);
     out_->writes.push_back({target, value.sources, value.kind == Kind::kUnknown});
   }
   Item TargetItem(const pg_query::RangeVar& rv);
@@ -343,8 +362,7 @@ class Analyzer {
   std::vector<FilterUse> filters_;
   std::map<int, int> bind_parent_;
   std::map<int, std::vector<BaseColumn>> bind_sources_;  // by root
-  std::vector<std::vector<int>*> collecting_;  // the predicates being analysed, innermost last
-  std::set<uint32_t> views_open_;              // views being expanded (cycle guard)
+  std::set<uint32_t> views_open_;                        // views being expanded (cycle guard)
   int depth_ = 0;
 };
 
@@ -543,7 +561,13 @@ void Analyzer::FromItem(const Node& n, Scope* scope, std::vector<Col>* star) {
       NoteFilter(r, false);
       Read(l);
       Read(r);
-      if (li != left.end() && ri != right.end()) Bind({li->id, ri->id}, Lin::Union(l, r));
+      if (li != left.end() && ri != right.end()) {
+        Lin both = Lin::Union(l, r);
+        both.deps.push_back(li->id);
+        both.deps.push_back(ri->id);
+        both.Normalize();
+        BindPredicate(both);
+      }
       merged.push_back({name, Lin::Union(l, r)});
       if (li != left.end()) left.erase(li);
       if (ri != right.end()) right.erase(ri);
@@ -714,16 +738,17 @@ std::vector<Col> Analyzer::Select(const pg_query::SelectStmt& s, const Scope* pa
   for (const auto& f : s.from_clause()) FromItem(f, &scope, &scope.star);
   if (s.has_where_clause()) Filter(s.where_clause(), scope);
   // HAVING binds what it compares (see Bind) before the result columns are read; so does an
-  // ORDER BY expression: ORDER BY abs(g - f(ssn)) LIMIT 1 returns the g nearest the value.
+  // ORDER BY, GROUP BY or DISTINCT ON expression: ORDER BY abs(g - f(ssn)) LIMIT 1 returns the
+  // g nearest the value, min(g) … GROUP BY g = f(ssn) the value itself.
   if (s.has_having_clause()) Filter(s.having_clause(), scope);
-  for (const auto& sort : s.sort_clause()) {
-    const Node& e = sort.has_sort_by() ? sort.sort_by().node() : sort;
+  std::vector<const Node*> keys;
+  for (const auto* list : {&s.sort_clause(), &s.group_clause(), &s.distinct_clause()})
+    for (const auto& k : *list) keys.push_back(&k);
+  for (const Node* key : keys) {
+    const Node& e = key->has_sort_by() ? key->sort_by().node() : *key;
+    if (e.node_case() == Node::NODE_NOT_SET) continue;
     if (e.has_a_const() || e.has_column_ref()) continue;  // a position, or one name
-    std::vector<int> refs;
-    collecting_.push_back(&refs);
-    Lin l = Expr(e, scope);
-    collecting_.pop_back();
-    Bind(refs, l);
+    BindPredicate(Expr(e, scope));
   }
   out = TargetList(s.target_list(), scope, known);
   // GROUP BY and DISTINCT ON take positions and output names as ORDER BY does.
@@ -772,7 +797,10 @@ std::vector<Col> Analyzer::TargetList(const google::protobuf::RepeatedPtrField<N
         for (const auto& item : scope.items)
           if (!item.shape_known) *known = false;
         for (const auto& c : scope.star) {
-          Col b = Bound(c);
+          Col b = c;
+          b.id = NextColId();
+          b.lin.deps.push_back(c.id);
+          b.lin.Normalize();
           Read(b.lin);
           out.push_back(std::move(b));
         }
@@ -790,7 +818,10 @@ std::vector<Col> Analyzer::TargetList(const google::protobuf::RepeatedPtrField<N
           continue;
         }
         for (const auto& c : found->cols) {
-          Col b = Bound(c);
+          Col b = c;
+          b.id = NextColId();
+          b.lin.deps.push_back(c.id);
+          b.lin.Normalize();
           Read(b.lin);
           out.push_back(std::move(b));
         }
@@ -853,8 +884,9 @@ Lin Analyzer::WholeRow(const Item& item) {
   if (!item.shape_known) return item.any;
   Lin l;
   for (const auto& c : item.cols) {
-    Referenced(c.id);
-    l.Absorb(Bound(c).lin);
+    Lin cl = c.lin;
+    cl.deps.push_back(c.id);
+    l.Absorb(cl);
   }
   return l.Derived();
 }
@@ -894,8 +926,9 @@ Lin Analyzer::ColumnRef(const pg_query::ColumnRef& c, const Scope& scope) {
       }
       for (const auto& colinfo : item.cols)
         if (colinfo.name == col) {
-          Referenced(colinfo.id);
-          const Lin l = Bound(colinfo).lin;
+          Lin l = colinfo.lin;
+          l.deps.push_back(colinfo.id);
+          l.Normalize();
           hit = hit ? Lin::Union(*hit, l) : l;
           break;
         }
@@ -1182,18 +1215,17 @@ void Analyzer::Filter(const Node& n, const Scope& scope) {
       if (all_const) col = &e.lexpr();
     }
     if (col) {
-      // Against literals only: binds nothing a reference would not already derive from.
+      // Against literals: the column's rows are chosen by what it is computed from (a
+      // subquery's d = 0, where d = g - f(ssn), binds g).
       Lin l = Expr(*col, scope);
       if (other) (void)Expr(*other, scope);
+      BindPredicate(l);
       NoteFilter(l, l.kind == Kind::kDirect);
       return;
     }
   }
-  std::vector<int> refs;
-  collecting_.push_back(&refs);
   Lin l = Expr(n, scope);
-  collecting_.pop_back();
-  Bind(refs, l);
+  BindPredicate(l);
   NoteFilter(l, false);
 }
 
@@ -1219,13 +1251,6 @@ void Analyzer::Sort(const google::protobuf::RepeatedPtrField<Node>& sorts, const
 }
 
 // ---- statements ----------------------------------------------------------------------------
-
-std::vector<OutputColumn> ToOutputs(const std::vector<Col>& cols) {
-  std::vector<OutputColumn> out;
-  out.reserve(cols.size());
-  for (const auto& c : cols) out.push_back({c.name, c.lin.kind, c.lin.sources, c.lin.why});
-  return out;
-}
 
 void Analyzer::Statement(const Node& stmt) {
   out_->ok = true;

@@ -149,6 +149,9 @@ std::vector<Case> Cases() {
        "customers LIMIT 1)) "
        "LIMIT 1",
        {"d " + S}},
+      {"SELECT g FROM (SELECT g, g - (SELECT length(ssn) FROM customers LIMIT 1) AS d "
+       "FROM generate_series(0, 999) g) s WHERE d = 0",
+       {"d " + S}},
       // Against literals, or on the column itself, nothing is bound.
       {"SELECT city FROM customers WHERE email = 'x' AND id IN (1, 2)", {"D " + CITY}},
       {"SELECT email FROM customers WHERE lower(email) LIKE '%x'", {DE}},

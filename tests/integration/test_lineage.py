@@ -667,6 +667,12 @@ BOUND_BY_A_PREDICATE = [
     " ORDER BY abs(g - (SELECT substr(ssn, 1, 3)::int FROM customers WHERE id = 1)) LIMIT 1",
     "SELECT x FROM (SELECT g AS x FROM generate_series(0, 999) g) s"
     " WHERE NOT (s.x <> (SELECT substr(ssn, 1, 3)::int FROM customers WHERE id = 1))",
+    "SELECT g FROM (SELECT g, g - (SELECT substr(ssn, 1, 3)::int FROM customers WHERE id = 1)"
+    " AS d FROM generate_series(0, 999) g) s WHERE d = 0",
+    "SELECT g FROM (SELECT g, row_number() OVER (ORDER BY abs(g - (SELECT substr(ssn, 1, 3)::int"
+    " FROM customers WHERE id = 1))) AS rn FROM generate_series(0, 999) g) s WHERE rn = 1",
+    "SELECT min(g) FROM generate_series(0, 999) g GROUP BY g = (SELECT substr(ssn, 1, 3)::int"
+    " FROM customers WHERE id = 1)",
     "WITH s AS (SELECT g FROM generate_series(0, 999) g) SELECT s1.g FROM s s1 JOIN s s2"
     " ON s1.g = s2.g WHERE s2.g BETWEEN (SELECT substr(ssn, 1, 3)::int FROM customers"
     " WHERE id = 1) AND (SELECT substr(ssn, 1, 3)::int FROM customers WHERE id = 1)",
