@@ -123,6 +123,9 @@ bool ValueIs(Entity entity, std::string_view v) {
 
 namespace {
 
+// A 3-2-4 dashed number the SSA never issued: an SSN only with SSN words near it.
+constexpr float kUnissuedSsnScore = 0.45f;
+
 // Hyperscan ids: built-in patterns by catalog index; custom entities from kCustomIdBase.
 constexpr unsigned kCustomIdBase = 1u << 16;
 
@@ -344,6 +347,10 @@ class Resolution {
       Emit(b, to, Entity::kUsItin);
     else if (validate::UsSsn(digits))
       Emit(b, to, Entity::kUsSsn);
+    else
+      // Never issued (000, 666, 9xx, 078-05-1120, 123-45-6789): test data and typos are full
+      // of them. Shape first: kept when SSN words are near (0.45 + 0.15), dropped otherwise.
+      Emit(b, to, Entity::kUsSsn, kUnissuedSsnScore);
   }
 
   // A phone number starting at or before `to`; libphonenumber validates.
@@ -633,7 +640,9 @@ class Resolution {
                   : entity == Entity::kUsNpi  ? validate::UsNpi(digits)
                   : entity == Entity::kUkNhs  ? validate::UkNhs(digits)
                                               : validate::AbaRouting(digits);
-        if (ok) Emit(p, e, entity, score);
+        // Right after an SSN keyword, nine digits are the SSN the text says they are, issued
+        // or not (`SSN#: 123-45-6789`); the checksummed identifiers keep their gates.
+        if (ok || entity == Entity::kUsSsn) Emit(p, e, entity, score);
         return;
       }
       case Entity::kUsPassport:

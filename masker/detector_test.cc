@@ -62,6 +62,12 @@ TEST_F(DetectorTest, NationalIds) {
   EXPECT_THAT(Find("id 000-12-3456 and 666-12-3456"), IsEmpty());
   EXPECT_THAT(Find("ITIN 912-78-1234"), ElementsAre("US_ITIN:912-78-1234"));
   EXPECT_THAT(Find("SSN: 536221234"), ElementsAre("US_SSN:536221234"));
+  // Never issued, but called an SSN: test data and typos are full of them (shape first).
+  EXPECT_THAT(Find("SSN#: 123-45-6789"), ElementsAre("US_SSN:123-45-6789"));
+  EXPECT_THAT(Find("ssn:000123456"), ElementsAre("US_SSN:000123456"));
+  EXPECT_THAT(Find("social security number on file: 078-05-1120"),
+              ElementsAre("US_SSN:078-05-1120"));
+  EXPECT_THAT(Find("lot 078-05-1120 shipped"), IsEmpty());
   EXPECT_THAT(Find("nino AB 12 34 56 C."), ElementsAre("UK_NINO:AB 12 34 56 C"));
   EXPECT_THAT(Find("NHS number 943 476 5919"), ElementsAre("UK_NHS:943 476 5919"));
   EXPECT_THAT(Find("provider NPI: 1245319599"), ElementsAre("US_NPI:1245319599"));
