@@ -1209,26 +1209,39 @@ class Resolution {
           break;
         ++j;
       }
-      // Pieces of more than four tokens: their first two to four.
-      for (int len = std::min(j - i, 4); len >= 2; --len) {
-        names::Token toks[4];
-        bool caps = true;
-        for (int k = 0; k < len; ++k) {
-          toks[k] = {v_.sub(tk[i + k].b, tk[i + k].e), tk[i + k].initial, tk[i + k].particle};
-          caps = caps && (tk[i + k].caps || tk[i + k].initial || tk[i + k].particle);
+      // Pieces of more than four tokens: their first two to four. Returns the score emitted.
+      auto piece = [&](int from) -> float {
+        for (int len = std::min(j - from, 4); len >= 2; --len) {
+          names::Token toks[4];
+          bool caps = true;
+          for (int k = 0; k < len; ++k) {
+            toks[k] = {v_.sub(tk[from + k].b, tk[from + k].e), tk[from + k].initial,
+                       tk[from + k].particle};
+            caps = caps && (tk[from + k].caps || tk[from + k].initial || tk[from + k].particle);
+          }
+          names::RunForm form = comma_after == from && len == 2 ? names::RunForm::kLastFirst
+                                : caps                          ? names::RunForm::kAllCaps
+                                                                : names::RunForm::kFirstLast;
+          if (comma_after == from && len > 2) continue;
+          if (toks[len - 1].initial) continue;
+          float score = names::ScoreRun({toks, static_cast<size_t>(len)}, form);
+          if (titled && from == i) score += 0.15f;
+          // Below 0.5 only context can keep it (a name word before it, the column's hint).
+          if (score >= 0.38f) {
+            Emit(tk[from].b, tk[from + len - 1].e, Entity::kPersonName, std::min(score, 0.95f));
+            return score;
+          }
         }
-        names::RunForm form = comma_after == i && len == 2 ? names::RunForm::kLastFirst
-                              : caps                       ? names::RunForm::kAllCaps
-                                                           : names::RunForm::kFirstLast;
-        if (comma_after == i && len > 2) continue;
-        if (toks[len - 1].initial) continue;
-        float score = names::ScoreRun({toks, static_cast<size_t>(len)}, form);
-        if (titled) score += 0.15f;
-        // Below 0.5 only context can keep it (a name word before it, the column's hint).
-        if (score >= 0.38f) {
-          Emit(tk[i].b, tk[i + len - 1].e, Entity::kPersonName, std::min(score, 0.95f));
-          break;
-        }
+        return 0;
+      };
+      // A capitalised word that is no given name may start a sentence ("Patient Maria
+      // Garcia-Lopez was seen"): the run after it is scored too, and the better one wins.
+      if (piece(i) < 0.5f && j - i >= 3 && !tk[i].initial && !tk[i].particle &&
+          names::Lookup(v_.sub(tk[i].b, tk[i].e)).given == 0) {
+        // Only when a common given name, or a rarer one that is no common word, follows
+        // ("Quick Brown Fox" is not a name).
+        const names::TokenInfo next = names::Lookup(v_.sub(tk[i + 1].b, tk[i + 1].e));
+        if (next.given >= 2 || (next.given > 0 && !next.word)) piece(i + 1);
       }
       titled = false;
       i = j;
