@@ -1249,26 +1249,58 @@ class Resolution {
   }
 
   void PersonKeyword(uint32_t to) {
+    // The keyword itself: a name label ("name", "customer_name") lets a lower-case name
+    // follow ("name: mary jane watson"); a title lets a surname stand alone ("Ms. Chen").
+    uint32_t kb = to;
+    while (kb > v_.seg_start && (IsAlpha(v_.at(kb - 1)) || v_.at(kb - 1) == '.')) --kb;
+    std::string_view kw = v_.sub(kb, to);
+    while (!kw.empty() && kw.back() == '.') kw.remove_suffix(1);
+    auto ends = [&](std::string_view x) {
+      return kw.size() >= x.size() &&
+             std::equal(x.begin(), x.end(), kw.end() - x.size(),
+                        [](char a, char b) { return a == Lower(static_cast<unsigned char>(b)); });
+    };
+    // A whole word ("Dr. Okafor", "Ms Chen"), not the start of "Drive" or "Mrsa".
+    const bool title = kw.size() <= 4 && !IsAlpha(v_.at(to)) &&
+                       (ends("mr") || ends("mrs") || ends("ms") || ends("dr") || ends("prof"));
+    const bool label = ends("name");
     uint32_t p = to;
     while (p < v_.seg_end && (IsAlpha(v_.at(p)) || v_.at(p) == '_')) {
       // "customer_name", "name" – but not "Mr" immediately followed by the name.
       if (IsUpper(v_.at(p)) && v_.at(p - 1) == ' ') break;
       ++p;
     }
+    bool assigned = false;
     for (int k = 0; k < 6 && p < v_.seg_end; ++k) {
       unsigned char c = v_.at(p);
-      if (c == ' ' || c == ':' || c == '=' || c == '"' || c == '\'' || c == '.' || c == ',')
+      if (c == ' ' || c == ':' || c == '=' || c == '"' || c == '\'' || c == '.' || c == ',') {
+        assigned = assigned || c == ':' || c == '=';
         ++p;
-      else
+      } else {
         break;
+      }
     }
+    const bool lower_ok = label && assigned;
+    // A letter of another script (Greek, Cyrillic, Hebrew, Arabic, CJK, Hangul …): UTF-8 lead
+    // bytes from U+0180 up; such names have no capitals.
+    auto other_script = [&](uint32_t at) {
+      const unsigned char c = v_.at(at);
+      return c >= 0xC6 && c <= 0xF4 && v_.at(at + 1) >= 0x80 && v_.at(at + 1) <= 0xBF;
+    };
+    auto starts_word = [&](uint32_t at) {
+      const unsigned char c = v_.at(at);
+      return IsUpper(c) || (c >= 0xC3 && c <= 0xC5) || other_script(at) || (lower_ok && IsLower(c));
+    };
     const uint32_t b = p;
-    int words = 0;
+    int words = 0, lower_words = 0;
+    bool foreign = false;
     uint32_t e = p;
     while (words < 4) {
       uint32_t w = e;
+      if (!starts_word(w)) break;
+      foreign = foreign || other_script(w);
+      lower_words += IsLower(v_.at(w)) ? 1 : 0;
       unsigned char c = v_.at(w);
-      if (!(IsUpper(c) || (c >= 0xC3 && c <= 0xC5))) break;
       w += c >= 0x80 ? 2 : 1;
       uint32_t letters = 0;
       while (w < v_.seg_end &&
@@ -1283,17 +1315,26 @@ class Resolution {
       ++words;
       e = w;
       if (v_.at(e) != ' ') break;
-      if (!(IsUpper(v_.at(e + 1)) || v_.at(e + 1) >= 0xC3)) break;
+      if (!starts_word(e + 1)) break;
       ++e;
     }
-    if (words < 2 || IsAlnum(v_.at(e))) return;
+    if (words == 0 || IsAlnum(v_.at(e))) return;
+    // One word: a surname after a title ("Ms. Chen"), or a name in a script that writes it
+    // without spaces (王小明) or after "Dear" (Иван).
+    if (words == 1 && !title && !foreign) return;
+    if (lower_words > 0 && (words < 2 || words > 3)) return;
     // "customer Web Engineer", "contact Support Team": words that are not names.
     for (uint32_t w = b; w < e;) {
       uint32_t x = w;
       while (x < e && v_.at(x) != ' ') ++x;
       std::string_view word = v_.sub(w, x);
       if (!word.empty() && word.back() == '.') word.remove_suffix(1);
-      if (names::IsNonNameWord(word)) return;
+      if (names::IsNonNameWord(word) || names::IsTitle(word)) return;
+      if (lower_words > 0) {
+        for (std::string_view ph : {"unknown", "none", "null", "anonymous", "test", "user", "admin",
+                                    "guest", "default", "example", "sample", "n/a"})
+          if (word == ph) return;
+      }
       w = x + 1;
     }
     Emit(b, e, Entity::kPersonName);

@@ -57,6 +57,20 @@ TEST_F(DetectorTest, Cards) {
   EXPECT_THAT(Find("order 4111 1111 1111 1112"), IsEmpty());  // Luhn fails
 }
 
+// After a person keyword: a surname alone after a title, a name in another script, a
+// lower-case name after a name label; placeholders and job titles are not names.
+TEST_F(DetectorTest, PersonKeywordForms) {
+  EXPECT_THAT(Find("contact: Ms. Chen"), ElementsAre("PERSON_NAME:Chen"));
+  EXPECT_THAT(Find("seen by Dr. Okafor today"), ElementsAre("PERSON_NAME:Okafor"));
+  EXPECT_THAT(Find("customer name: mary jane watson"), ElementsAre("PERSON_NAME:mary jane watson"));
+  EXPECT_THAT(Find("display_name=jose garcia"), ElementsAre("PERSON_NAME:jose garcia"));
+  EXPECT_THAT(Find("name: unknown"), IsEmpty());
+  EXPECT_THAT(Find("name: test user"), IsEmpty());
+  EXPECT_THAT(Find("customer Web Engineer"), IsEmpty());
+  EXPECT_THAT(Find("contact Support Team"), IsEmpty());
+  EXPECT_THAT(Find("the customer called"), IsEmpty());
+}
+
 TEST_F(DetectorTest, NationalIds) {
   EXPECT_THAT(Find("ssn 536-22-1234"), ElementsAre("US_SSN:536-22-1234"));
   EXPECT_THAT(Find("id 000-12-3456 and 666-12-3456"), IsEmpty());
