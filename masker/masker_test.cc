@@ -164,7 +164,11 @@ TEST(Masker, NamesInFreeText) {
   EXPECT_EQ(out, "Patient [PERSON_NAME] was seen.");
   ASSERT_TRUE(m.MaskText("Called Kwame Nkrumah-Boateng yesterday", &out));
   EXPECT_EQ(out, "Called [PERSON_NAME] yesterday");
-  // Names in scripts without capitals, after a labelled person keyword.
+  // Names in scripts without capitals, after a person keyword.
+  ASSERT_TRUE(m.MaskText("Dear Иван Петров, thanks", &out));
+  EXPECT_EQ(out, "Dear [PERSON_NAME], thanks");
+  ASSERT_TRUE(m.MaskText("Dear 王小明, thanks", &out));
+  EXPECT_EQ(out, "Dear [PERSON_NAME], thanks");
   ASSERT_TRUE(m.MaskText("customer name: Иван Петров, thanks", &out));
   EXPECT_EQ(out, "customer name: [PERSON_NAME], thanks");
   ASSERT_TRUE(m.MaskText("full_name=王小明", &out));
