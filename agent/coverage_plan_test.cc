@@ -88,16 +88,15 @@ TEST(PlanCoverage, ARemoteServerCoversItsAddressesAliasesAndCidrsOnly) {
   e->add_aliases("2001:db8::7");
   e->add_aliases("gone.internal");
   std::map<std::string, uint32_t> ids;
-  auto plan = PlanCoverage(c, kHost,
-                           Table({{"db.internal", {"10.1.2.3"}},
-                                  {"orders-replica.internal", {"10.1.2.4", "fd00::4"}}}),
-                           &ids);
+  auto plan = PlanCoverage(
+      c, kHost,
+      Table({{"db.internal", {"10.1.2.3"}}, {"orders-replica.internal", {"10.1.2.4", "fd00::4"}}}),
+      &ids);
   ASSERT_TRUE(plan.ok()) << plan.error().message;
   const EndpointCoverage& rep = plan->report.endpoints[0];
   EXPECT_FALSE(rep.local);
-  EXPECT_EQ(rep.addresses,
-            (std::vector<std::string>{"10.1.2.3", "10.1.2.4", "fd00::4", "2001:db8::7",
-                                      "10.9.0.0/16"}));
+  EXPECT_EQ(rep.addresses, (std::vector<std::string>{"10.1.2.3", "10.1.2.4", "fd00::4",
+                                                     "2001:db8::7", "10.9.0.0/16"}));
   EXPECT_TRUE(rep.unix_sockets.empty());
   EXPECT_EQ(Entry(*plan, "127.0.0.0/8", 5432), nullptr);
   EXPECT_EQ(Entry(*plan, "10.0.0.5", 5432), nullptr);
@@ -157,10 +156,9 @@ TEST(PlanCoverage, UnlistedPolicyAndExemptions) {
   // Every endpoint's port is a database port for the unlisted policy.
   EXPECT_NE(std::find(plan->policy.db_ports.begin(), plan->policy.db_ports.end(), 15432),
             plan->policy.db_ports.end());
-  EXPECT_TRUE(std::any_of(plan->report.warnings.begin(), plan->report.warnings.end(),
-                          [](const std::string& w) {
-                            return w.find("no-such-user-veil") != std::string::npos;
-                          }));
+  EXPECT_TRUE(std::any_of(
+      plan->report.warnings.begin(), plan->report.warnings.end(),
+      [](const std::string& w) { return w.find("no-such-user-veil") != std::string::npos; }));
 }
 
 }  // namespace

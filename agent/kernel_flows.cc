@@ -1,6 +1,7 @@
 #include "agent/kernel_flows.h"
 
 #include <arpa/inet.h>
+#include <arpa/nameser.h>
 #include <grp.h>
 #include <ifaddrs.h>
 #include <linux/netlink.h>
@@ -8,16 +9,20 @@
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <pwd.h>
+#include <resolv.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "agent/server.h"
@@ -80,6 +85,35 @@ std::set<std::string> LocalAddresses() {
 }
 
 namespace {
+
+// The shortest TTL of `host`'s A and AAAA records, asked of the resolvers in resolv.conf;
+// nullopt for a name DNS does not answer (one from /etc/hosts, or no DNS reachable): such a
+// name is looked at on the periodic refresh only.
+std::optional<std::chrono::seconds> DnsTtl(const std::string& host) {
+  struct __res_state st {};
+  if (::res_ninit(&st) != 0) return std::nullopt;
+  // Runs on the io thread: one second per query at most, whatever resolv.conf says.
+  st.retrans = 1;
+  st.retry = 1;
+  std::optional<std::chrono::seconds> best;
+  for (int type : {ns_t_a, ns_t_aaaa}) {
+    std::array<unsigned char, 4096> answer{};
+    const int len = ::res_nquery(&st, host.c_str(), ns_c_in, type, answer.data(),
+                                 static_cast<int>(answer.size()));
+    if (len <= 0) continue;
+    ns_msg msg;
+    if (::ns_initparse(answer.data(), len, &msg) != 0) continue;
+    for (int i = 0; i < ns_msg_count(msg, ns_s_an); ++i) {
+      ns_rr rr;
+      if (::ns_parserr(&msg, ns_s_an, i, &rr) != 0) break;
+      if (ns_rr_type(rr) != type) continue;  // a CNAME's own TTL does not move the address
+      const std::chrono::seconds ttl(ns_rr_ttl(rr));
+      if (!best || ttl < *best) best = ttl;
+    }
+  }
+  ::res_nclose(&st);
+  return best;
+}
 
 // Every address `host` resolves to (numeric hosts as they are).
 Result<std::vector<std::string>> Resolve(const std::string& host) {
@@ -500,34 +534,56 @@ void KernelFlows::WatchInterfaces() {
 }
 
 void KernelFlows::ReadInterfaceChanges() {
-  ifaddr_watch_.async_read_some(
-      asio::buffer(ifaddr_buf_), [this](std::error_code ec, size_t) {
-        if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) return;
-        if (ec && ec != asio::error::no_buffer_space) {
-          spdlog::warn("flows: interface address watch: {}; addresses are looked at every {} s",
-                       ec.message(), refresh_.count());
-          return;
-        }
-        // Any address notification, or an overrun (ENOBUFS: some were lost), means the
-        // host's addresses may have changed: plan again from getifaddrs() shortly.
-        if (!ifaddr_pending_) {
-          ifaddr_pending_ = true;
-          ifaddr_timer_.expires_after(std::chrono::milliseconds(100));
-          ifaddr_timer_.async_wait([this](std::error_code tec) {
-            ifaddr_pending_ = false;
-            if (tec) return;
-            if (Status s = Apply(config_, /*log=*/false); !s)
-              spdlog::warn("flows: coverage after an address change: {}; the previous stays",
-                           s.error().message);
-          });
-        }
-        ReadInterfaceChanges();
+  ifaddr_watch_.async_read_some(asio::buffer(ifaddr_buf_), [this](std::error_code ec, size_t) {
+    if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) return;
+    if (ec && ec != asio::error::no_buffer_space) {
+      spdlog::warn("flows: interface address watch: {}; addresses are looked at every {} s",
+                   ec.message(), refresh_.count());
+      return;
+    }
+    // Any address notification, or an overrun (ENOBUFS: some were lost), means the
+    // host's addresses may have changed: plan again from getifaddrs() shortly.
+    if (!ifaddr_pending_) {
+      ifaddr_pending_ = true;
+      ifaddr_timer_.expires_after(std::chrono::milliseconds(100));
+      ifaddr_timer_.async_wait([this](std::error_code tec) {
+        ifaddr_pending_ = false;
+        if (tec) return;
+        if (Status s = Apply(config_, /*log=*/false); !s)
+          spdlog::warn("flows: coverage after an address change: {}; the previous stays",
+                       s.error().message);
       });
+    }
+    ReadInterfaceChanges();
+  });
+}
+
+// When to look again: every `refresh`, sooner when a host name's DNS TTL is shorter (never
+// more often than once a second).
+std::chrono::seconds KernelFlows::NextRefresh() const {
+  std::chrono::seconds next = refresh_;
+  auto consider = [&](const std::string& host) {
+    std::error_code ec;
+    (void)asio::ip::make_address(host, ec);
+    if (!ec || host.find('/') != std::string::npos) return;  // an address or a CIDR
+    if (auto ttl = DnsTtl(host)) next = std::min(next, std::max(*ttl, std::chrono::seconds(1)));
+  };
+  for (const auto& e : config_.endpoints()) {
+    if (auto up = SplitHostPort(e.upstream()); up.ok()) consider(up->first);
+    for (const std::string& alias : e.aliases()) consider(alias);
+  }
+  return next;
 }
 
 void KernelFlows::ScheduleRefresh() {
   if (refresh_.count() <= 0) return;
-  refresh_timer_.expires_after(refresh_);
+  const std::chrono::seconds next = NextRefresh();
+  if (next != last_next_refresh_) {
+    spdlog::info("flows: addresses and host names are looked at again every {} s{}", next.count(),
+                 next < refresh_ ? " (a host name's DNS TTL)" : "");
+    last_next_refresh_ = next;
+  }
+  refresh_timer_.expires_after(next);
   refresh_timer_.async_wait([this](std::error_code ec) {
     if (ec) return;
     if (Status s = Apply(config_, /*log=*/false); !s)

@@ -23,8 +23,8 @@
 // Attribute(), AttributeUnix() and Coverage(), which only read kernel maps and guarded state.
 #pragma once
 
-#include <asio.hpp>
 #include <array>
+#include <asio.hpp>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -121,6 +121,7 @@ class KernelFlows {
   void WaitForEvents();
   Status Apply(const config::v1::Config& config, bool log);
   void ScheduleRefresh();
+  std::chrono::seconds NextRefresh() const;
   void WatchInterfaces();
   void ReadInterfaceChanges();
   std::string EndpointName(uint32_t id) const;
@@ -131,6 +132,7 @@ class KernelFlows {
   asio::posix::stream_descriptor events_;
   asio::steady_timer refresh_timer_;
   std::chrono::seconds refresh_{30};
+  std::chrono::seconds last_next_refresh_{0};    // what was last logged
   asio::posix::stream_descriptor ifaddr_watch_;  // rtnetlink, RTMGRP_IPV{4,6}_IFADDR
   asio::steady_timer ifaddr_timer_;              // coalesces a burst of changes
   bool ifaddr_pending_ = false;

@@ -111,10 +111,35 @@ std::string StoreSchema(const std::string& schema) {
 
 }  // namespace
 
-PgTranscoder::Sensitivity PgTranscoder::SensitivityOf(const SourceColumn& src) {
+masker::ColumnPolicy PgTranscoder::PolicyOf(const SourceColumn& src, bool text_like) const {
   using A = masker::ColumnPolicy::Action;
   masker::ColumnPolicy p = profile_->PolicyFor(
-      {.schema = src.schema, .table = src.table, .column = src.column, .text_like = true});
+      {.schema = src.schema, .table = src.table, .column = src.column, .text_like = text_like});
+  if (p.action != A::kScan || p.has_hint || src.table.empty()) return p;
+  const sql::CatalogSnapshot& cat = analysis_.catalog();
+  const sql::CatalogRelation* rel = cat.Find(src.schema, src.table);
+  // Breadth-first up the inheritance tree, bounded (a tree is never this deep).
+  std::vector<uint32_t> next = rel ? rel->parents : std::vector<uint32_t>{};
+  for (int depth = 0; depth < 16 && !next.empty(); ++depth) {
+    std::vector<uint32_t> up;
+    for (uint32_t oid : next) {
+      const sql::CatalogRelation* parent = cat.ByOid(oid);
+      if (!parent) continue;
+      masker::ColumnPolicy pp = profile_->PolicyFor({.schema = parent->schema,
+                                                     .table = parent->name,
+                                                     .column = src.column,
+                                                     .text_like = text_like});
+      if (pp.action != A::kScan || pp.has_hint) return pp;
+      up.insert(up.end(), parent->parents.begin(), parent->parents.end());
+    }
+    next = std::move(up);
+  }
+  return p;
+}
+
+PgTranscoder::Sensitivity PgTranscoder::SensitivityOf(const SourceColumn& src) {
+  using A = masker::ColumnPolicy::Action;
+  masker::ColumnPolicy p = PolicyOf(src, /*text_like=*/true);
   if (p.action == A::kPass) return {};  // `action: pass` exempts the column
   if (p.action == A::kForce || p.has_hint) return {true, p.entity};
   if (columns_) {
@@ -153,8 +178,7 @@ void PgTranscoder::NoteWrites(const sql::StatementAnalysis& st) {
 // A base column's value, unchanged: masked by content, with the column's rule, its name, or
 // what was learned of it as context (SPEC §6.1: "a direct reference is masked as today").
 void PgTranscoder::PlanDirect(const SourceColumn& base, bool text_like, ColumnPlan* c) {
-  c->policy = profile_->PolicyFor(
-      {.schema = base.schema, .table = base.table, .column = base.column, .text_like = text_like});
+  c->policy = PolicyOf(base, text_like);
   using A = masker::ColumnPolicy::Action;
   if (c->policy.action == A::kScan && !c->policy.has_hint && columns_) {
     Sensitivity s = SensitivityOf(base);
@@ -184,9 +208,7 @@ void PgTranscoder::PlanReplaced(const ColumnLineage& l, uint32_t type_oid, bool 
       entities.push_back(s.entity);
     sources += (sources.empty() ? "" : ",") + Label(src);
     if (!rule_strategy) {
-      masker::ColumnPolicy p = profile_->PolicyFor(
-          {.schema = src.schema, .table = src.table, .column = src.column, .text_like = true});
-      rule_strategy = p.strategy;
+      rule_strategy = PolicyOf(src, /*text_like=*/true).strategy;
     }
   }
   c->by_lineage = true;
@@ -264,6 +286,24 @@ ResultPlan PgTranscoder::PlanFor(const Description& d, std::span<const int16_t> 
             base = s;
             break;
           }
+      }
+      if (base_table && l && l->kind == K::kDerived) {
+        // PostgreSQL reports a table's column, which a predicate bound to other columns
+        // (sql::Analyzer::Bind: g = substr(ssn, 1, 3)::int, t.name IN (SELECT … full_name)):
+        // when one of those is sensitive and this one is not masked as such itself, the
+        // values that pass may be theirs, and are replaced whole as theirs.
+        ColumnLineage bound;
+        bound.kind = K::kDerived;
+        for (const auto& s : l->sources)
+          if (!(s.schema == base.schema && s.table == base.table && s.column == base.column) &&
+              SensitivityOf(s).sensitive)
+            bound.sources.push_back(s);
+        if (!bound.sources.empty() && !SensitivityOf(base).sensitive) {
+          c.label = Label(base);
+          PlanReplaced(bound, f.type_oid, binary, &c);
+          plan.columns.push_back(std::move(c));
+          continue;
+        }
       }
       if (SensitivityOf(base).written) {
         // A column that holds values derived from a sensitive one (CREATE TABLE AS, INSERT …

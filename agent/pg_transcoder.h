@@ -246,6 +246,9 @@ class PgTranscoder {
     bool written = false;  // a statement wrote a sensitive column's derived values into it
   };
   Sensitivity SensitivityOf(const SourceColumn& c);
+  // The profile's policy for a base column; a partition or inheritance child without a rule
+  // of its own takes its nearest ancestor's (a rule on customers.ssn covers customers_2024).
+  masker::ColumnPolicy PolicyOf(const SourceColumn& c, bool text_like) const;
   std::optional<uint32_t> ColumnType(const SourceColumn& c) const;  // from the catalog
   // A derived value of this column may pass by content: it is not sensitive, and a sample
   // (or enough reads) of it showed no sensitive value.

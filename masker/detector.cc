@@ -123,6 +123,9 @@ bool ValueIs(Entity entity, std::string_view v) {
 
 namespace {
 
+// A 3-2-4 dashed number the SSA never issued: an SSN only with SSN words near it.
+constexpr float kUnissuedSsnScore = 0.45f;
+
 // Hyperscan ids: built-in patterns by catalog index; custom entities from kCustomIdBase.
 constexpr unsigned kCustomIdBase = 1u << 16;
 
@@ -344,6 +347,10 @@ class Resolution {
       Emit(b, to, Entity::kUsItin);
     else if (validate::UsSsn(digits))
       Emit(b, to, Entity::kUsSsn);
+    else
+      // Never issued (000, 666, 9xx, 078-05-1120, 123-45-6789): test data and typos are full
+      // of them. Shape first: kept when SSN words are near (0.45 + 0.15), dropped otherwise.
+      Emit(b, to, Entity::kUsSsn, kUnissuedSsnScore);
   }
 
   // A phone number starting at or before `to`; libphonenumber validates.
@@ -633,7 +640,9 @@ class Resolution {
                   : entity == Entity::kUsNpi  ? validate::UsNpi(digits)
                   : entity == Entity::kUkNhs  ? validate::UkNhs(digits)
                                               : validate::AbaRouting(digits);
-        if (ok) Emit(p, e, entity, score);
+        // Right after an SSN keyword, nine digits are the SSN the text says they are, issued
+        // or not (`SSN#: 123-45-6789`); the checksummed identifiers keep their gates.
+        if (ok || entity == Entity::kUsSsn) Emit(p, e, entity, score);
         return;
       }
       case Entity::kUsPassport:
@@ -1200,26 +1209,39 @@ class Resolution {
           break;
         ++j;
       }
-      // Pieces of more than four tokens: their first two to four.
-      for (int len = std::min(j - i, 4); len >= 2; --len) {
-        names::Token toks[4];
-        bool caps = true;
-        for (int k = 0; k < len; ++k) {
-          toks[k] = {v_.sub(tk[i + k].b, tk[i + k].e), tk[i + k].initial, tk[i + k].particle};
-          caps = caps && (tk[i + k].caps || tk[i + k].initial || tk[i + k].particle);
+      // Pieces of more than four tokens: their first two to four. Returns the score emitted.
+      auto piece = [&](int from) -> float {
+        for (int len = std::min(j - from, 4); len >= 2; --len) {
+          names::Token toks[4];
+          bool caps = true;
+          for (int k = 0; k < len; ++k) {
+            toks[k] = {v_.sub(tk[from + k].b, tk[from + k].e), tk[from + k].initial,
+                       tk[from + k].particle};
+            caps = caps && (tk[from + k].caps || tk[from + k].initial || tk[from + k].particle);
+          }
+          names::RunForm form = comma_after == from && len == 2 ? names::RunForm::kLastFirst
+                                : caps                          ? names::RunForm::kAllCaps
+                                                                : names::RunForm::kFirstLast;
+          if (comma_after == from && len > 2) continue;
+          if (toks[len - 1].initial) continue;
+          float score = names::ScoreRun({toks, static_cast<size_t>(len)}, form);
+          if (titled && from == i) score += 0.15f;
+          // Below 0.5 only context can keep it (a name word before it, the column's hint).
+          if (score >= 0.38f) {
+            Emit(tk[from].b, tk[from + len - 1].e, Entity::kPersonName, std::min(score, 0.95f));
+            return score;
+          }
         }
-        names::RunForm form = comma_after == i && len == 2 ? names::RunForm::kLastFirst
-                              : caps                       ? names::RunForm::kAllCaps
-                                                           : names::RunForm::kFirstLast;
-        if (comma_after == i && len > 2) continue;
-        if (toks[len - 1].initial) continue;
-        float score = names::ScoreRun({toks, static_cast<size_t>(len)}, form);
-        if (titled) score += 0.15f;
-        // Below 0.5 only context can keep it (a name word before it, the column's hint).
-        if (score >= 0.38f) {
-          Emit(tk[i].b, tk[i + len - 1].e, Entity::kPersonName, std::min(score, 0.95f));
-          break;
-        }
+        return 0;
+      };
+      // A capitalised word that is no given name may start a sentence ("Patient Maria
+      // Garcia-Lopez was seen"): the run after it is scored too, and the better one wins.
+      if (piece(i) < 0.5f && j - i >= 3 && !tk[i].initial && !tk[i].particle &&
+          names::Lookup(v_.sub(tk[i].b, tk[i].e)).given == 0) {
+        // Only when a common given name, or a rarer one that is no common word, follows
+        // ("Quick Brown Fox" is not a name).
+        const names::TokenInfo next = names::Lookup(v_.sub(tk[i + 1].b, tk[i + 1].e));
+        if (next.given >= 2 || (next.given > 0 && !next.word)) piece(i + 1);
       }
       titled = false;
       i = j;
@@ -1227,26 +1249,58 @@ class Resolution {
   }
 
   void PersonKeyword(uint32_t to) {
+    // The keyword itself: a name label ("name", "customer_name") lets a lower-case name
+    // follow ("name: mary jane watson"); a title lets a surname stand alone ("Ms. Chen").
+    uint32_t kb = to;
+    while (kb > v_.seg_start && (IsAlpha(v_.at(kb - 1)) || v_.at(kb - 1) == '.')) --kb;
+    std::string_view kw = v_.sub(kb, to);
+    while (!kw.empty() && kw.back() == '.') kw.remove_suffix(1);
+    auto ends = [&](std::string_view x) {
+      return kw.size() >= x.size() &&
+             std::equal(x.begin(), x.end(), kw.end() - x.size(),
+                        [](char a, char b) { return a == Lower(static_cast<unsigned char>(b)); });
+    };
+    // A whole word ("Dr. Okafor", "Ms Chen"), not the start of "Drive" or "Mrsa".
+    const bool title = kw.size() <= 4 && !IsAlpha(v_.at(to)) &&
+                       (ends("mr") || ends("mrs") || ends("ms") || ends("dr") || ends("prof"));
+    const bool label = ends("name");
     uint32_t p = to;
     while (p < v_.seg_end && (IsAlpha(v_.at(p)) || v_.at(p) == '_')) {
       // "customer_name", "name" – but not "Mr" immediately followed by the name.
       if (IsUpper(v_.at(p)) && v_.at(p - 1) == ' ') break;
       ++p;
     }
+    bool assigned = false;
     for (int k = 0; k < 6 && p < v_.seg_end; ++k) {
       unsigned char c = v_.at(p);
-      if (c == ' ' || c == ':' || c == '=' || c == '"' || c == '\'' || c == '.' || c == ',')
+      if (c == ' ' || c == ':' || c == '=' || c == '"' || c == '\'' || c == '.' || c == ',') {
+        assigned = assigned || c == ':' || c == '=';
         ++p;
-      else
+      } else {
         break;
+      }
     }
+    const bool lower_ok = label && assigned;
+    // A letter of another script (Greek, Cyrillic, Hebrew, Arabic, CJK, Hangul …): UTF-8 lead
+    // bytes from U+0180 up; such names have no capitals.
+    auto other_script = [&](uint32_t at) {
+      const unsigned char c = v_.at(at);
+      return c >= 0xC6 && c <= 0xF4 && v_.at(at + 1) >= 0x80 && v_.at(at + 1) <= 0xBF;
+    };
+    auto starts_word = [&](uint32_t at) {
+      const unsigned char c = v_.at(at);
+      return IsUpper(c) || (c >= 0xC3 && c <= 0xC5) || other_script(at) || (lower_ok && IsLower(c));
+    };
     const uint32_t b = p;
-    int words = 0;
+    int words = 0, lower_words = 0;
+    bool foreign = false;
     uint32_t e = p;
     while (words < 4) {
       uint32_t w = e;
+      if (!starts_word(w)) break;
+      foreign = foreign || other_script(w);
+      lower_words += IsLower(v_.at(w)) ? 1 : 0;
       unsigned char c = v_.at(w);
-      if (!(IsUpper(c) || (c >= 0xC3 && c <= 0xC5))) break;
       w += c >= 0x80 ? 2 : 1;
       uint32_t letters = 0;
       while (w < v_.seg_end &&
@@ -1261,17 +1315,26 @@ class Resolution {
       ++words;
       e = w;
       if (v_.at(e) != ' ') break;
-      if (!(IsUpper(v_.at(e + 1)) || v_.at(e + 1) >= 0xC3)) break;
+      if (!starts_word(e + 1)) break;
       ++e;
     }
-    if (words < 2 || IsAlnum(v_.at(e))) return;
+    if (words == 0 || IsAlnum(v_.at(e))) return;
+    // One word: a surname after a title ("Ms. Chen"), or a name in a script that writes it
+    // without spaces (王小明) or after "Dear" (Иван).
+    if (words == 1 && !title && !foreign) return;
+    if (lower_words > 0 && (words < 2 || words > 3)) return;
     // "customer Web Engineer", "contact Support Team": words that are not names.
     for (uint32_t w = b; w < e;) {
       uint32_t x = w;
       while (x < e && v_.at(x) != ' ') ++x;
       std::string_view word = v_.sub(w, x);
       if (!word.empty() && word.back() == '.') word.remove_suffix(1);
-      if (names::IsNonNameWord(word)) return;
+      if (names::IsNonNameWord(word) || names::IsTitle(word)) return;
+      if (lower_words > 0) {
+        for (std::string_view ph : {"unknown", "none", "null", "anonymous", "test", "user", "admin",
+                                    "guest", "default", "example", "sample", "n/a"})
+          if (word == ph) return;
+      }
       w = x + 1;
     }
     Emit(b, e, Entity::kPersonName);

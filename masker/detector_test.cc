@@ -57,11 +57,31 @@ TEST_F(DetectorTest, Cards) {
   EXPECT_THAT(Find("order 4111 1111 1111 1112"), IsEmpty());  // Luhn fails
 }
 
+// After a person keyword: a surname alone after a title, a name in another script, a
+// lower-case name after a name label; placeholders and job titles are not names.
+TEST_F(DetectorTest, PersonKeywordForms) {
+  EXPECT_THAT(Find("contact: Ms. Chen"), ElementsAre("PERSON_NAME:Chen"));
+  EXPECT_THAT(Find("seen by Dr. Okafor today"), ElementsAre("PERSON_NAME:Okafor"));
+  EXPECT_THAT(Find("customer name: mary jane watson"), ElementsAre("PERSON_NAME:mary jane watson"));
+  EXPECT_THAT(Find("display_name=jose garcia"), ElementsAre("PERSON_NAME:jose garcia"));
+  EXPECT_THAT(Find("name: unknown"), IsEmpty());
+  EXPECT_THAT(Find("name: test user"), IsEmpty());
+  EXPECT_THAT(Find("customer Web Engineer"), IsEmpty());
+  EXPECT_THAT(Find("contact Support Team"), IsEmpty());
+  EXPECT_THAT(Find("the customer called"), IsEmpty());
+}
+
 TEST_F(DetectorTest, NationalIds) {
   EXPECT_THAT(Find("ssn 536-22-1234"), ElementsAre("US_SSN:536-22-1234"));
   EXPECT_THAT(Find("id 000-12-3456 and 666-12-3456"), IsEmpty());
   EXPECT_THAT(Find("ITIN 912-78-1234"), ElementsAre("US_ITIN:912-78-1234"));
   EXPECT_THAT(Find("SSN: 536221234"), ElementsAre("US_SSN:536221234"));
+  // Never issued, but called an SSN: test data and typos are full of them (shape first).
+  EXPECT_THAT(Find("SSN#: 123-45-6789"), ElementsAre("US_SSN:123-45-6789"));
+  EXPECT_THAT(Find("ssn:000123456"), ElementsAre("US_SSN:000123456"));
+  EXPECT_THAT(Find("social security number on file: 078-05-1120"),
+              ElementsAre("US_SSN:078-05-1120"));
+  EXPECT_THAT(Find("lot 078-05-1120 shipped"), IsEmpty());
   EXPECT_THAT(Find("nino AB 12 34 56 C."), ElementsAre("UK_NINO:AB 12 34 56 C"));
   EXPECT_THAT(Find("NHS number 943 476 5919"), ElementsAre("UK_NHS:943 476 5919"));
   EXPECT_THAT(Find("provider NPI: 1245319599"), ElementsAre("US_NPI:1245319599"));

@@ -159,6 +159,20 @@ TEST(Masker, NamesInFreeText) {
   EXPECT_EQ(out, "member [PERSON_NAME] ssn on file");
   ASSERT_TRUE(m.MaskText("Dear Autumn Halvorson, thanks", &out));
   EXPECT_EQ(out, "Dear [PERSON_NAME], thanks");
+  // Hyphenated surnames after a capitalised word that starts the sentence.
+  ASSERT_TRUE(m.MaskText("Patient Maria Garcia-Lopez was seen.", &out));
+  EXPECT_EQ(out, "Patient [PERSON_NAME] was seen.");
+  ASSERT_TRUE(m.MaskText("Called Kwame Nkrumah-Boateng yesterday", &out));
+  EXPECT_EQ(out, "Called [PERSON_NAME] yesterday");
+  // Names in scripts without capitals, after a person keyword.
+  ASSERT_TRUE(m.MaskText("Dear Иван Петров, thanks", &out));
+  EXPECT_EQ(out, "Dear [PERSON_NAME], thanks");
+  ASSERT_TRUE(m.MaskText("Dear 王小明, thanks", &out));
+  EXPECT_EQ(out, "Dear [PERSON_NAME], thanks");
+  ASSERT_TRUE(m.MaskText("customer name: Иван Петров, thanks", &out));
+  EXPECT_EQ(out, "customer name: [PERSON_NAME], thanks");
+  ASSERT_TRUE(m.MaskText("full_name=王小明", &out));
+  EXPECT_EQ(out, "full_name=[PERSON_NAME]");
   std::string untouched = "sentinel";
   EXPECT_FALSE(m.MaskText("Ordered a Rustic Granite Chair from Kuhn LLC in New York", &untouched));
 }

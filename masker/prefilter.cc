@@ -27,6 +27,7 @@ enum Class : int {
   kComma,  // ','
   kNl,     // '\n'
   kHi,     // 0xC3..0xC5: lead byte of a Latin-1 / Latin Extended-A letter
+  kOther,  // 0xC6..0xF4: lead byte of any other script (Greek, Cyrillic, Arabic, CJK, …)
   kClasses,
 };
 
@@ -48,6 +49,7 @@ constexpr std::array<uint16_t, 256> kTable = [] {
   t[','] |= 1 << kComma;
   t['\n'] |= 1 << kNl;
   for (int c = 0xC3; c <= 0xC5; ++c) t[c] |= 1 << kHi;
+  for (int c = 0xC6; c <= 0xF4; ++c) t[c] |= 1 << kOther;
   return t;
 }();
 
@@ -142,9 +144,10 @@ struct Triggers {
   uint64_t cap_lower;  // … and its next byte is lower case
   uint64_t assign;     // '=', ':' or '(' right after a letter
   uint64_t street;     // a house number before a capital or an ordinal
+  uint64_t other;      // a word of a script without capitals starts after a space ("Dear Иван")
   uint64_t Any() const {
     return lit_at | lit_dash | tok | num | kwnum | hex_col | hex_mac | hex_cisco | cap | assign |
-           street;
+           street | other;
   }
 };
 
@@ -227,7 +230,8 @@ namespace {
   const V near_letter = OR(P(letters, letters_p, 1), P(letters, letters_p, 2));                  \
   out[11] = AND(OR(OR(x[kEq], col), phl), near_letter);                                          \
   out[12] = AND(AND(d, N(sp, xn[kSp], 1)),                                                       \
-                OR(N(u, xn[kU], 2), AND(N(d, dn, 2), OR(N(l, xn[kL], 3), N(l, xn[kL], 4)))));
+                OR(N(u, xn[kU], 2), AND(N(d, dn, 2), OR(N(l, xn[kL], 3), N(l, xn[kL], 4)))));    \
+  out[13] = AND(x[kOther], P(sp, xp[kSp], 1));
 
 template <typename Ops>
 __attribute__((always_inline)) inline void DeriveTriggers(const uint64_t* xp, const uint64_t* x,
@@ -255,7 +259,7 @@ struct ScalarOps {
 };
 
 Triggers ToTriggers(const uint64_t* o) {
-  return {o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7], o[8], o[9], o[10], o[11], o[12]};
+  return {o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7], o[8], o[9], o[10], o[11], o[12], o[13]};
 }
 
 }  // namespace
@@ -377,6 +381,7 @@ void Prefilter::Handle(std::string_view text, size_t w, const Triggers& tr, cons
     if ((tr.cap_lower >> (pos - base)) & 1) keyword_value(pos);  // "Jane", not "XL"
   });
   each(tr.assign, keyword_value);  // "password=", "SSN: ", "INSERT INTO t ("
+  each(tr.other, keyword_value);  // "Dear Иван Петров": names in scripts without capitals
   each(tr.street, [&](uint32_t pos) { Add(&let, int64_t{pos} - 6, int64_t{pos} + 90, n); });
 }
 
@@ -415,7 +420,7 @@ __attribute__((always_inline)) inline void Prefilter::RunStreaming(std::string_v
     L[w] = C.c[kL];
     U[w] = C.c[kU];
     NL[w] = C.c[kNl];
-    uint64_t out[13], j, t;
+    uint64_t out[14], j, t;
     DeriveTriggers(P.c, C.c, N.c, N2.c, jp, tp, ScalarOps{}, out, &j, &t);
     jp = j;
     tp = t;
@@ -461,6 +466,7 @@ __attribute__((target("avx512f,avx512bw,bmi2"))) inline void ClassifyBlockAvx512
   out->c[kComma] = VEIL_EQ(',');
   out->c[kNl] = VEIL_EQ('\n');
   out->c[kHi] = VEIL_RANGE(0xC3, 3);
+  out->c[kOther] = VEIL_RANGE(0xC6, 0xF5 - 0xC6);
 #undef VEIL_EQ
 #undef VEIL_RANGE
 }

@@ -9,7 +9,8 @@
 //   numbers   runs of digits joined by single separators with 6+ digits (4+ with three dots),
 //             and '(' or '+' before a digit: the number lexer (detector.cc) reads these
 //   hexsep    colon chains (MAC, full IPv6), MAC dashes every third byte, Cisco dotted MACs
-//   keyword   a value (4+ digits, a capitalised word, '=', ':', '(') with 2+ letters before it
+//   keyword   a value (4+ digits, a capitalised word, '=', ':', '(', a word of a script without
+//             capitals after a space) with 2+ letters before it
 //             on its line: the window runs back 56 bytes, where the context keyword must be
 //   letters   a house number before a capitalised word (street lines), token runs of 26+
 //   names     capitalised word starts (ASCII or a Latin UTF-8 capital)

@@ -530,6 +530,14 @@ Result<std::unique_ptr<FlowLayer>> FlowLayer::Open(Options o) {
   std::unique_ptr<FlowLayer> layer(new FlowLayer(std::move(h), std::move(o.on_event), adopted));
   layer->unix_ = std::move(unix);
   layer->option_ports_ = o.extra_db_ports;
+  if (maps_existed) {
+    // Surviving endpoints keep their ports looked at until SetPolicy() and SetCoverage() replace
+    // them: pruning them here would open a window in which a fail-closed endpoint is reached
+    // directly (the restart's, between Open() and the first SetCoverage()).
+    for (const veil_target_key& k : MapKeys<veil_target_key>(bpf_map__fd(skel->maps.targets)))
+      layer->coverage_ports_.push_back(k.port);
+    layer->policy_ports_ = MapKeys<uint16_t>(bpf_map__fd(skel->maps.db_ports));
+  }
   if (Status s = layer->SyncPorts(); !s) return s.error();
   // Adopted links that run programs of another map layout keep running them, on their own maps,
   // until the first SetCoverage() has filled the new maps: an upgrade leaves no moment in which

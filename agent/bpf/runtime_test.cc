@@ -16,12 +16,14 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -142,6 +144,12 @@ Client StartClient(const std::string& ip, uint16_t port, ClientOptions o = {}) {
     int s = socket(o.family, SOCK_STREAM, 0);
     if (o.mark != 0) setsockopt(s, SOL_SOCKET, SO_MARK, &o.mark, sizeof(o.mark));
     if (setgid(kNobody) != 0 || setuid(kNobody) != 0) _exit(2);
+    // Never outlive the test (setuid cleared an earlier death signal), never wait forever on a
+    // peer that a failed expectation left unserved: an orphan holding ctest's pipe hangs CI.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    timeval limit{10, 0};
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit));
     int report[2] = {0, 0};
     if (connect(s, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
       report[0] = errno;
@@ -194,8 +202,16 @@ void Serve(Fd conn, const Client& c) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "client status " << status;
 }
 
+// Waits for the client; one still running after 15 s (its socket limits are 10 s) is killed.
 void Reap(const Client& c) {
+  if (c.pid <= 0) return;
   int status = 0;
+  for (int i = 0; i < 150; ++i) {
+    if (waitpid(c.pid, &status, WNOHANG) != 0) return;
+    usleep(100 * 1000);
+  }
+  ADD_FAILURE() << "client " << c.pid << " still running after 15 s; killed";
+  kill(c.pid, SIGKILL);
   waitpid(c.pid, &status, 0);
 }
 
@@ -524,12 +540,34 @@ TEST_F(FlowLayerTest, ShutdownKeepsFailClosedEndpointsOnly) {
 
 TEST_F(FlowLayerTest, SetEndpointsRefusesBadEntriesWithoutChangingTheMap) {
   ASSERT_NO_FATAL_FAILURE(OpenLayer());
+  Listener upstream = Listen("127.0.0.2");
+  Listener veild = Listen("127.0.0.1");
+  ASSERT_TRUE(layer_->SetEndpoints({{"127.0.0.2", upstream.port, "127.0.0.1", veild.port}}).ok());
   Status bad = layer_->SetEndpoints({{"db.example", 5432, "127.0.0.1", 15432}});
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().message.find("not an IP"), std::string::npos);
-  Status mixed = layer_->SetEndpoints({{"10.0.0.5", 5432, "::1", 15432}});
-  ASSERT_FALSE(mixed.ok());
-  EXPECT_NE(mixed.error().message.find("IPv4 listen"), std::string::npos);
+  Status no_port = layer_->SetEndpoints({{"127.0.0.2", 5432, "127.0.0.1", 0}});
+  ASSERT_FALSE(no_port.ok());
+  EXPECT_NE(no_port.error().message.find("listen port 0"), std::string::npos);
+  // Neither refusal changed the map: the endpoint set before is still redirected.
+  Client c = StartClient("127.0.0.2", upstream.port);
+  ASSERT_EQ(c.connect_errno, 0);
+  Fd redirected = AcceptWithin(veild, 3000);
+  ASSERT_GE(redirected.fd, 0) << "a refused SetEndpoints dropped the endpoint";
+  Serve(std::move(redirected), c);
+}
+
+// An IPv4 socket cannot be rewritten to an IPv6 listen address: such an endpoint is accepted
+// (IPv6 clients of the same address are redirected), and an IPv4 client is refused, never
+// sent to the database directly.
+TEST_F(FlowLayerTest, AnIpv4ClientOfAnEndpointListeningOnIpv6IsRefused) {
+  ASSERT_NO_FATAL_FAILURE(OpenLayer());
+  Listener upstream = Listen("127.0.0.2");
+  ASSERT_TRUE(layer_->SetEndpoints({{"127.0.0.2", upstream.port, "::1", 15432}}).ok());
+  Client c = StartClient("127.0.0.2", upstream.port);
+  EXPECT_NE(c.connect_errno, 0) << "connected; expected a refusal";
+  EXPECT_LT(AcceptWithin(upstream, 200).fd, 0) << "the database was reached directly";
+  Reap(c);
 }
 
 // (e) A connect to a database port without an endpoint is a kDirect flow; an observe endpoint

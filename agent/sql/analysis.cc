@@ -103,6 +103,12 @@ const std::set<std::string, std::less<>> kDataCatalogs = {
 const std::set<std::string, std::less<>> kSystemColumns = {"tableoid", "ctid", "xmin",
                                                            "cmin",     "xmax", "cmax"};
 
+// Functions whose number of result rows is their arguments' value: a count of those rows (or
+// the client counting them) would carry a sensitive argument out as a number. Refused with
+// a sensitive argument, as the side-effect builtins are; LIMIT and OFFSET are alike.
+const std::set<std::string, std::less<>> kCardinalityBuiltins = {"generate_series",
+                                                                 "generate_subscripts"};
+
 // Set-returning functions of one result column, by name.
 const std::set<std::string, std::less<>> kScalarSrfs = {"generate_series",
                                                         "generate_subscripts",
@@ -125,6 +131,9 @@ struct Lin {
   Kind kind = Kind::kDerived;
   std::vector<BaseColumn> sources;  // sorted, unique
   std::string why;
+  // The FROM items' columns (Col::id) the value is computed from, through every subquery
+  // level: what a predicate binds (Analyzer::Bind), resolved when a result is produced.
+  std::vector<int> deps;  // sorted, unique
 
   static Lin Const() { return {}; }
   static Lin Unknown(std::string why, std::vector<BaseColumn> sources = {}) {
@@ -137,10 +146,13 @@ struct Lin {
   void Normalize() {
     std::sort(sources.begin(), sources.end());
     sources.erase(std::unique(sources.begin(), sources.end()), sources.end());
+    std::sort(deps.begin(), deps.end());
+    deps.erase(std::unique(deps.begin(), deps.end()), deps.end());
   }
   // Computed from this and `o`: derived, or unknown if either is.
   void Absorb(const Lin& o) {
     sources.insert(sources.end(), o.sources.begin(), o.sources.end());
+    deps.insert(deps.end(), o.deps.begin(), o.deps.end());
     Normalize();
     if (o.kind == Kind::kUnknown && kind != Kind::kUnknown) {
       kind = Kind::kUnknown;
@@ -158,6 +170,7 @@ struct Lin {
   static Lin Union(const Lin& a, const Lin& b) {
     Lin l = a;
     l.sources.insert(l.sources.end(), b.sources.begin(), b.sources.end());
+    l.deps.insert(l.deps.end(), b.deps.begin(), b.deps.end());
     l.Normalize();
     if (a.kind == Kind::kUnknown || b.kind == Kind::kUnknown) {
       l.kind = Kind::kUnknown;
@@ -171,9 +184,17 @@ struct Lin {
   }
 };
 
+// Identifies a column of a FROM item across the copies a scope makes of it (an item's
+// columns, the `*` list, a join's alias): copies keep it, every new column gets a new one.
+int NextColId() {
+  thread_local int next = 0;
+  return ++next;
+}
+
 struct Col {
   std::string name;
   Lin lin;
+  int id = NextColId();
 };
 
 // A FROM item visible to column references.
@@ -252,11 +273,81 @@ class Analyzer {
   }
   void Sort(const google::protobuf::RepeatedPtrField<Node>& sorts, const Scope& scope,
             const std::vector<Col>& outputs);
+  // LIMIT and OFFSET: how many rows the client sees is their value (kCardinalityBuiltins).
+  void RowCount(const Node& n, const Scope& scope) {
+    Lin l = Expr(n, scope);
+    NoteFilter(l, false);
+    out_->side_effect_args.insert(out_->side_effect_args.end(), l.sources.begin(), l.sources.end());
+  }
   void NoteFilter(const Lin& l, bool equality) {
     for (const auto& c : l.sources) filters_.push_back({c, equality});
   }
+  // Binding. A predicate that compares columns with an expression (g = substr(ssn, 1, 3)::int,
+  // v IN (SELECT split_part(full_name, ' ', 1) …), t.name LIKE c.full_name) makes the rows that
+  // pass carry values equal or matching to it: each column it references is *bound* to every
+  // source of the predicate, and a reference to a bound column derives from them as well.
+  // Bindings are transitive (a.x = b.y AND b.y = f(ssn)): a union-find over column ids.
+  int Root(int id) {
+    auto it = bind_parent_.find(id);
+    if (it == bind_parent_.end()) return id;
+    if (it->second == id) return id;
+    int r = Root(it->second);
+    bind_parent_[id] = r;
+    return r;
+  }
+  void Bind(const std::vector<int>& ids, const Lin& predicate) {
+    if (ids.empty()) return;
+    int root = Root(ids[0]);
+    bind_parent_.emplace(root, root);
+    for (size_t i = 1; i < ids.size(); ++i) {
+      int r = Root(ids[i]);
+      if (r == root) continue;
+      bind_parent_[r] = root;
+      bind_parent_.emplace(root, root);
+      auto it = bind_sources_.find(r);
+      if (it != bind_sources_.end()) {
+        auto moved = std::move(it->second);
+        bind_sources_.erase(it);
+        bind_sources_[root].insert(bind_sources_[root].end(), moved.begin(), moved.end());
+      }
+    }
+    auto& g = bind_sources_[root];
+    g.insert(g.end(), predicate.sources.begin(), predicate.sources.end());
+    std::sort(g.begin(), g.end());
+    g.erase(std::unique(g.begin(), g.end()), g.end());
+  }
+  // A value as it leaves (a result column, a write): derived as well from what the columns it
+  // is computed from were bound to, beyond its own sources.
+  Lin Resolve(const Lin& l) {
+    if (bind_parent_.empty()) return l;
+    Lin more;
+    for (int d : l.deps) {
+      if (!bind_parent_.contains(d)) continue;
+      auto it = bind_sources_.find(Root(d));
+      if (it == bind_sources_.end()) continue;
+      for (const auto& b : it->second)
+        if (!std::binary_search(l.sources.begin(), l.sources.end(), b)) more.sources.push_back(b);
+    }
+    if (more.sources.empty()) return l;
+    more.Normalize();
+    Lin out = l;
+    out.Absorb(more);
+    return out;
+  }
+  // A predicate (or a sort key): binds every column it is computed from to all it reads.
+  void BindPredicate(const Lin& l) { Bind(l.deps, l); }
+  std::vector<OutputColumn> ToOutputs(const std::vector<Col>& cols) {
+    std::vector<OutputColumn> out;
+    out.reserve(cols.size());
+    for (const auto& c : cols) {
+      Lin l = Resolve(c.lin);
+      out.push_back({c.name, l.kind, l.sources, l.why});
+    }
+    return out;
+  }
   // Writes.
-  void WriteTo(const BaseColumn& target, const Lin& value) {
+  void WriteTo(const BaseColumn& target, const Lin& v) {
+    const Lin value = Resolve(v);
     out_->writes.push_back({target, value.sources, value.kind == Kind::kUnknown});
   }
   Item TargetItem(const pg_query::RangeVar& rv);
@@ -269,7 +360,9 @@ class Analyzer {
   StatementAnalysis* out_;
   std::vector<BaseColumn> reads_;
   std::vector<FilterUse> filters_;
-  std::set<uint32_t> views_open_;  // views being expanded (cycle guard)
+  std::map<int, int> bind_parent_;
+  std::map<int, std::vector<BaseColumn>> bind_sources_;  // by root
+  std::set<uint32_t> views_open_;                        // views being expanded (cycle guard)
   int depth_ = 0;
 };
 
@@ -468,6 +561,13 @@ void Analyzer::FromItem(const Node& n, Scope* scope, std::vector<Col>* star) {
       NoteFilter(r, false);
       Read(l);
       Read(r);
+      if (li != left.end() && ri != right.end()) {
+        Lin both = Lin::Union(l, r);
+        both.deps.push_back(li->id);
+        both.deps.push_back(ri->id);
+        both.Normalize();
+        BindPredicate(both);
+      }
       merged.push_back({name, Lin::Union(l, r)});
       if (li != left.end()) left.erase(li);
       if (ri != right.end()) right.erase(ri);
@@ -614,8 +714,8 @@ std::vector<Col> Analyzer::Select(const pg_query::SelectStmt& s, const Scope* pa
         out.push_back({l[i].name, Lin::Union(l[i].lin, r[i].lin)});
     }
     Sort(s.sort_clause(), scope, out);
-    if (s.has_limit_count()) Filter(s.limit_count(), scope);
-    if (s.has_limit_offset()) Filter(s.limit_offset(), scope);
+    if (s.has_limit_count()) RowCount(s.limit_count(), scope);
+    if (s.has_limit_offset()) RowCount(s.limit_offset(), scope);
     --depth_;
     return out;
   }
@@ -637,10 +737,22 @@ std::vector<Col> Analyzer::Select(const pg_query::SelectStmt& s, const Scope* pa
   }
   for (const auto& f : s.from_clause()) FromItem(f, &scope, &scope.star);
   if (s.has_where_clause()) Filter(s.where_clause(), scope);
+  // HAVING binds what it compares (see Bind) before the result columns are read; so does an
+  // ORDER BY, GROUP BY or DISTINCT ON expression: ORDER BY abs(g - f(ssn)) LIMIT 1 returns the
+  // g nearest the value, min(g) … GROUP BY g = f(ssn) the value itself.
+  if (s.has_having_clause()) Filter(s.having_clause(), scope);
+  std::vector<const Node*> keys;
+  for (const auto* list : {&s.sort_clause(), &s.group_clause(), &s.distinct_clause()})
+    for (const auto& k : *list) keys.push_back(&k);
+  for (const Node* key : keys) {
+    const Node& e = key->has_sort_by() ? key->sort_by().node() : *key;
+    if (e.node_case() == Node::NODE_NOT_SET) continue;
+    if (e.has_a_const() || e.has_column_ref()) continue;  // a position, or one name
+    BindPredicate(Expr(e, scope));
+  }
   out = TargetList(s.target_list(), scope, known);
   // GROUP BY and DISTINCT ON take positions and output names as ORDER BY does.
   Sort(s.group_clause(), scope, out);
-  if (s.has_having_clause()) Filter(s.having_clause(), scope);
   google::protobuf::RepeatedPtrField<Node> distinct;
   for (const auto& d : s.distinct_clause())
     if (d.node_case() != Node::NODE_NOT_SET) *distinct.Add() = d;
@@ -651,8 +763,8 @@ std::vector<Col> Analyzer::Select(const pg_query::SelectStmt& s, const Scope* pa
       Sort(w.window_def().order_clause(), scope, out);
     }
   Sort(s.sort_clause(), scope, out);
-  if (s.has_limit_count()) Filter(s.limit_count(), scope);
-  if (s.has_limit_offset()) Filter(s.limit_offset(), scope);
+  if (s.has_limit_count()) RowCount(s.limit_count(), scope);
+  if (s.has_limit_offset()) RowCount(s.limit_offset(), scope);
   if (s.locking_clause_size() > 0) out_->writes_data = true;
   if (s.has_into_clause()) {
     out_->writes_data = true;
@@ -685,8 +797,12 @@ std::vector<Col> Analyzer::TargetList(const google::protobuf::RepeatedPtrField<N
         for (const auto& item : scope.items)
           if (!item.shape_known) *known = false;
         for (const auto& c : scope.star) {
-          Read(c.lin);
-          out.push_back(c);
+          Col b = c;
+          b.id = NextColId();
+          b.lin.deps.push_back(c.id);
+          b.lin.Normalize();
+          Read(b.lin);
+          out.push_back(std::move(b));
         }
       } else {
         const std::string name = Str(fields[fields.size() - 2]);
@@ -702,8 +818,12 @@ std::vector<Col> Analyzer::TargetList(const google::protobuf::RepeatedPtrField<N
           continue;
         }
         for (const auto& c : found->cols) {
-          Read(c.lin);
-          out.push_back(c);
+          Col b = c;
+          b.id = NextColId();
+          b.lin.deps.push_back(c.id);
+          b.lin.Normalize();
+          Read(b.lin);
+          out.push_back(std::move(b));
         }
       }
       continue;
@@ -763,7 +883,11 @@ std::string Analyzer::ColumnName(const Node& v) const {
 Lin Analyzer::WholeRow(const Item& item) {
   if (!item.shape_known) return item.any;
   Lin l;
-  for (const auto& c : item.cols) l.Absorb(c.lin);
+  for (const auto& c : item.cols) {
+    Lin cl = c.lin;
+    cl.deps.push_back(c.id);
+    l.Absorb(cl);
+  }
   return l.Derived();
 }
 
@@ -802,7 +926,10 @@ Lin Analyzer::ColumnRef(const pg_query::ColumnRef& c, const Scope& scope) {
       }
       for (const auto& colinfo : item.cols)
         if (colinfo.name == col) {
-          hit = hit ? Lin::Union(*hit, colinfo.lin) : colinfo.lin;
+          Lin l = colinfo.lin;
+          l.deps.push_back(colinfo.id);
+          l.Normalize();
+          hit = hit ? Lin::Union(*hit, l) : l;
           break;
         }
     }
@@ -871,7 +998,7 @@ Lin Analyzer::Func(const pg_query::FuncCall& f, const Scope& scope) {
     out_->unknown_function = true;
     return Lin::Unknown("function " + name, l.sources);
   }
-  if (kSideEffectBuiltins.contains(name))
+  if (kSideEffectBuiltins.contains(name) || kCardinalityBuiltins.contains(name))
     out_->side_effect_args.insert(out_->side_effect_args.end(), args.sources.begin(),
                                   args.sources.end());
   return l.Derived();
@@ -951,6 +1078,13 @@ Lin Analyzer::Expr(const Node& n, const Scope& scope) {
       return ColumnRef(n.column_ref(), scope);
     case Node::kTypeCast: {
       Lin arg = Expr(n.type_cast().arg(), scope);
+      const auto& names = n.type_cast().type_name().names();
+      const std::string type = names.empty() ? std::string() : Str(names[names.size() - 1]);
+      if (!type.empty() && cat_.IsUserCastTarget(type)) {
+        // The cast (or the domain's CHECK) runs code veil cannot follow, as a user function.
+        out_->unknown_function = true;
+        return Lin::Unknown("cast to " + type, arg.sources);
+      }
       return SameText(arg, n.type_cast().type_name()) ? arg : arg.Derived();
     }
     case Node::kCollateClause:
@@ -962,6 +1096,15 @@ Lin Analyzer::Expr(const Node& n, const Scope& scope) {
     case Node::kAExpr: {
       Lin l = Expr(n.a_expr().lexpr(), scope).Derived();
       l.Absorb(Expr(n.a_expr().rexpr(), scope));
+      const auto& names = n.a_expr().name();
+      const std::string op = names.empty() ? std::string() : Str(names[names.size() - 1]);
+      const bool qualified_builtin = names.size() == 2 && Str(names[0]) == "pg_catalog";
+      if (!op.empty() && !qualified_builtin && cat_.IsUserOperator(op)) {
+        // An application's operator runs its function: it may read any table and RAISE what it
+        // read, or return it, as an opaque function may.
+        out_->unknown_function = true;
+        return Lin::Unknown("operator " + op, l.sources);
+      }
       return l.Derived();
     }
     case Node::kBoolExpr: {
@@ -1072,13 +1215,18 @@ void Analyzer::Filter(const Node& n, const Scope& scope) {
       if (all_const) col = &e.lexpr();
     }
     if (col) {
+      // Against literals: the column's rows are chosen by what it is computed from (a
+      // subquery's d = 0, where d = g - f(ssn), binds g).
       Lin l = Expr(*col, scope);
       if (other) (void)Expr(*other, scope);
+      BindPredicate(l);
       NoteFilter(l, l.kind == Kind::kDirect);
       return;
     }
   }
-  NoteFilter(Expr(n, scope), false);
+  Lin l = Expr(n, scope);
+  BindPredicate(l);
+  NoteFilter(l, false);
 }
 
 void Analyzer::Sort(const google::protobuf::RepeatedPtrField<Node>& sorts, const Scope& scope,
@@ -1103,13 +1251,6 @@ void Analyzer::Sort(const google::protobuf::RepeatedPtrField<Node>& sorts, const
 }
 
 // ---- statements ----------------------------------------------------------------------------
-
-std::vector<OutputColumn> ToOutputs(const std::vector<Col>& cols) {
-  std::vector<OutputColumn> out;
-  out.reserve(cols.size());
-  for (const auto& c : cols) out.push_back({c.name, c.lin.kind, c.lin.sources, c.lin.why});
-  return out;
-}
 
 void Analyzer::Statement(const Node& stmt) {
   out_->ok = true;
@@ -1440,6 +1581,8 @@ Analysis Analyze(std::string_view sql, const CatalogSnapshot& catalog) {
   for (const auto& raw : tree.stmts()) {
     StatementAnalysis s;
     Analyzer(catalog, &s).Statement(raw.stmt());
+    // An implicit cast through a user function needs no text of its own to run.
+    if (catalog.HasImplicitUserCasts()) s.unknown_function = true;
     a.statements.push_back(std::move(s));
   }
   return a;

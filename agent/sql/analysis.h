@@ -20,6 +20,10 @@
 //     catalogs that hold column values (pg_stats, …), relations and columns the catalog does
 //     not know, and every parse node this analysis does not handle (with all the columns
 //     found under it as sources). Unknown is masked whole: fail closed.
+//   - a column that a WHERE, JOIN ON or HAVING predicate compares with other columns or
+//     expressions is *bound* to their sources (g = substr(ssn, 1, 3)::int, v IN (SELECT …
+//     full_name …)): the rows that pass hold values equal or matching to them, so a reference
+//     to it derives from them too, transitively (a.x = b.y AND b.y = f(ssn));
 //   - literal values never change an analysis, so it may be cached by normalized text.
 //
 // Analyze() is a pure function of its arguments and thread-safe; libpg_query keeps its
@@ -81,7 +85,9 @@ struct StatementAnalysis {
 
   std::vector<BaseColumn> reads;  // every base column referenced anywhere, sorted, unique
   std::vector<FilterUse> filters;
-  std::vector<BaseColumn> side_effect_args;  // into set_config, setval, pg_notify, …
+  // Into set_config, setval, pg_notify, …, and what sets how many rows come back (bounds of
+  // generate_series, LIMIT, OFFSET): a value that leaves by another road than a result cell.
+  std::vector<BaseColumn> side_effect_args;
   std::vector<WriteTarget> writes;
   bool unknown_function = false;  // calls something that cannot be followed (any position)
 

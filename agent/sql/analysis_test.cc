@@ -50,6 +50,9 @@ std::shared_ptr<const CatalogSnapshot> Shop() {
   rel("pg_catalog", "pg_class", 'r', {"oid", "relname", "relnamespace"});
   rel("pg_catalog", "pg_stats", 'v', {"schemaname", "tablename", "attname", "histogram_bounds"});
   rows.push_back({"f", "shout", std::nullopt, std::nullopt, std::nullopt, std::nullopt});
+  // An application's operator and a type with a cast through an application's function.
+  rows.push_back({"o", "###", std::nullopt, std::nullopt, std::nullopt, std::nullopt});
+  rows.push_back({"t", "leaky", "e", std::nullopt, std::nullopt, std::nullopt});
   rows.push_back({"s", "1", "pg_catalog", std::nullopt, std::nullopt, std::nullopt});
   rows.push_back({"s", "2", "public", std::nullopt, std::nullopt, std::nullopt});
   return CatalogSnapshot::FromRows(rows, 1);
@@ -122,9 +125,36 @@ std::vector<Case> Cases() {
       {"SELECT * FROM orders",
        {"D orders.id", "D orders.customer_id", "D orders.amount", "D orders.sku",
         "D orders.status"}},
+      // A column a predicate compares with others is bound to them (its values may be theirs).
       {"SELECT o.*, c.email FROM orders o JOIN customers c ON c.id = o.customer_id",
-       {"D orders.id", "D orders.customer_id", "D orders.amount", "D orders.sku", "D orders.status",
-        DE}},
+       {"D orders.id", "d customers.id,orders.customer_id", "D orders.amount", "D orders.sku",
+        "D orders.status", DE}},
+      {"SELECT g FROM generate_series(0, 999) g WHERE g = (SELECT length(ssn) FROM customers "
+       "WHERE id = 1)",
+       {"d " + S}},
+      {"SELECT g FROM generate_series(0, 999) g JOIN customers c ON g = length(c.ssn)", {"d " + S}},
+      {"SELECT v FROM (VALUES ('a')) t(v) JOIN customers c ON c.full_name LIKE v || '%'", {dN}},
+      {"SELECT v FROM (VALUES ('a')) t(v) WHERE v IN (SELECT split_part(full_name, ' ', 1) "
+       "FROM customers)",
+       {dN}},
+      {"SELECT v FROM (VALUES ('a')) t(v) WHERE EXISTS (SELECT 1 FROM customers "
+       "WHERE split_part(full_name, ' ', 1) = v)",
+       {dN}},
+      {"SELECT a.x FROM (VALUES (1)) a(x) JOIN (VALUES (2)) b(y) ON a.x = b.y "
+       "WHERE b.y = (SELECT length(email) FROM customers LIMIT 1)",
+       {dE}},
+      {"SELECT t.* FROM (VALUES ('a')) t(v) JOIN customers c ON c.email = t.v", {dE}},
+      {"SELECT s.email FROM (SELECT 'a' AS email) s JOIN customers c USING (email)", {dE}},
+      {"SELECT g FROM generate_series(0, 999) g ORDER BY abs(g - (SELECT length(ssn) FROM "
+       "customers LIMIT 1)) "
+       "LIMIT 1",
+       {"d " + S}},
+      {"SELECT g FROM (SELECT g, g - (SELECT length(ssn) FROM customers LIMIT 1) AS d "
+       "FROM generate_series(0, 999) g) s WHERE d = 0",
+       {"d " + S}},
+      // Against literals, or on the column itself, nothing is bound.
+      {"SELECT city FROM customers WHERE email = 'x' AND id IN (1, 2)", {"D " + CITY}},
+      {"SELECT email FROM customers WHERE lower(email) LIKE '%x'", {DE}},
       {"TABLE customer_emails", {"D " + ID, DE, dN}},
       // Functions and operators.
       {"SELECT lower(email), upper(email), reverse(email), md5(email) FROM customers",
@@ -250,6 +280,12 @@ std::vector<Case> Cases() {
       {"SELECT nosuchcolumn FROM customers", {"u"}},
       {"SELECT * FROM missing_table", {"<columns unknown>"}},
       {"SELECT * FROM shout('x')", {"<columns unknown>"}},
+      {"SELECT 1 ### 2", {"u"}},
+      {"SELECT email ### 'x' FROM customers", {"u " + E}},
+      {"SELECT 1 OPERATOR(public.###) 2", {"u"}},
+      {"SELECT 1 OPERATOR(pg_catalog.+) 2", {"d"}},
+      {"SELECT city::leaky FROM customers", {"u " + CITY}},
+      {"SELECT CAST(1 AS public.leaky)", {"u"}},
       {"SELECT x FROM loop_a", {"u"}},
       {"SELECT current_setting('my.secret')", {"u"}},
       // Constants and settings.
@@ -342,6 +378,14 @@ TEST(Analysis, SideEffectsWritesAndClassification) {
   EXPECT_EQ(One("SELECT pg_sleep(ascii(ssn) / 100.0) FROM customers", &a).side_effect_args.size(),
             1u);
   EXPECT_TRUE(One("SELECT upper(email) FROM customers", &a).side_effect_args.empty());
+  // How many rows come back carries a value as well.
+  EXPECT_EQ(One("SELECT count(*) FROM customers c, generate_series(1, length(c.ssn))", &a)
+                .side_effect_args.size(),
+            1u);
+  EXPECT_EQ(One("SELECT 1 FROM orders LIMIT (SELECT length(ssn) FROM customers LIMIT 1)", &a)
+                .side_effect_args.size(),
+            1u);
+  EXPECT_TRUE(One("SELECT g FROM generate_series(1, 10) g LIMIT 5", &a).side_effect_args.empty());
 
   const auto& ins =
       One("INSERT INTO orders (sku, status) SELECT reverse(email), 'x' FROM customers", &a);
@@ -376,6 +420,22 @@ TEST(Analysis, SideEffectsWritesAndClassification) {
   EXPECT_FALSE(One("SELECT 1", &a).writes_data);
   EXPECT_TRUE(One("SET search_path TO other", &a).sets_search_path);
   EXPECT_TRUE(One("DO $$BEGIN PERFORM 1; END$$", &a).unknown_function);
+  // An application's operator or a cast that runs its function is as opaque as a call of it.
+  EXPECT_TRUE(One("SELECT id FROM orders WHERE 1 ### 2", &a).unknown_function);
+  EXPECT_TRUE(One("SELECT 'x'::leaky IS NULL", &a).unknown_function);
+  EXPECT_FALSE(One("SELECT id FROM orders WHERE amount > 2", &a).unknown_function);
+}
+
+TEST(Analysis, AnImplicitCastThroughAUserFunctionMakesEveryStatementOpaque) {
+  std::vector<Row> rows = {{"r", "1", "public", "t", "r", std::nullopt},
+                           {"c", "1", "1", "x", "25", std::nullopt},
+                           {"t", "int4", "i", std::nullopt, std::nullopt, std::nullopt},
+                           {"s", "1", "public", std::nullopt, std::nullopt, std::nullopt}};
+  auto cat = CatalogSnapshot::FromRows(rows, 1);
+  EXPECT_TRUE(cat->HasImplicitUserCasts());
+  Analysis a = Analyze("SELECT x FROM t WHERE x = 'a'", *cat);
+  ASSERT_EQ(a.statements.size(), 1u);
+  EXPECT_TRUE(a.statements[0].unknown_function);
 }
 
 TEST(Analysis, SessionStatementsNameTheirPreparedStatementsAndCursors) {

@@ -8,7 +8,9 @@ namespace {
 
 // pg_is_other_temp_schema: another session's temporary tables are invisible to this one.
 constexpr char kQuery[] =
-    "SELECT 'r', c.oid::text, n.nspname::text, c.relname::text, c.relkind::text, NULL::text "
+    "SELECT 'r', c.oid::text, n.nspname::text, c.relname::text, c.relkind::text, "
+    "(SELECT pg_catalog.string_agg(i.inhparent::text, ',') FROM pg_catalog.pg_inherits i "
+    "WHERE i.inhrelid = c.oid) "
     "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
     "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') "
     "AND NOT pg_catalog.pg_is_other_temp_schema(n.oid) "
@@ -27,6 +29,21 @@ constexpr char kQuery[] =
     "SELECT DISTINCT 'f', p.proname::text, NULL, NULL, NULL, NULL "
     "FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
     "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') "
+    "UNION ALL "
+    "SELECT DISTINCT 'o', o.oprname::text, NULL, NULL, NULL, NULL "
+    "FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace "
+    "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') "
+    "UNION ALL "
+    "SELECT DISTINCT 't', t.typname::text, c.castcontext::text, NULL, NULL, NULL "
+    "FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_proc p ON p.oid = c.castfunc "
+    "JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace "
+    "JOIN pg_catalog.pg_type t ON t.oid = c.casttarget "
+    "WHERE pn.nspname NOT IN ('pg_catalog', 'information_schema') "
+    "UNION ALL "
+    "SELECT DISTINCT 't', t.typname::text, 'e', NULL, NULL, NULL "
+    "FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace "
+    "WHERE t.typtype IN ('b', 'd', 'r', 'm') "
+    "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
     "UNION ALL "
     "SELECT 's', s.ord::text, s.nsp::text, NULL, NULL, NULL "
     "FROM pg_catalog.unnest(pg_catalog.current_schemas(true)) WITH ORDINALITY AS s(nsp, ord)";
@@ -65,6 +82,18 @@ std::shared_ptr<const CatalogSnapshot> CatalogSnapshot::FromRows(const std::vect
         rel.schema = *r[2];
         rel.name = *r[3];
         rel.kind = (*r[4])[0];
+        // A partition or an inheritance child: its parents' rules are its own.
+        if (r[5]) {
+          std::string_view rest = *r[5];
+          while (!rest.empty()) {
+            const size_t comma = rest.find(',');
+            uint32_t parent = 0;
+            const std::string_view item = rest.substr(0, comma);
+            auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), parent);
+            if (ec == std::errc()) rel.parents.push_back(parent);
+            rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+          }
+        }
         s->by_name_[rel.schema + '\0' + rel.name] = oid;
         break;
       }
@@ -82,6 +111,14 @@ std::shared_ptr<const CatalogSnapshot> CatalogSnapshot::FromRows(const std::vect
       }
       case 'f':
         if (r[1]) s->user_functions_.insert(*r[1]);
+        break;
+      case 'o':
+        if (r[1]) s->user_operators_.insert(*r[1]);
+        break;
+      case 't':
+        if (r[1]) s->user_cast_targets_.insert(*r[1]);
+        // An implicit or assignment cast runs without any cast in the statement's text.
+        if (r[2] && (*r[2] == "i" || *r[2] == "a")) s->implicit_user_casts_ = true;
         break;
       case 's': {
         int ord = 0;
@@ -134,6 +171,14 @@ const CatalogRelation* CatalogSnapshot::ByOid(uint32_t oid) const {
 
 bool CatalogSnapshot::IsUserFunction(std::string_view name) const {
   return user_functions_.contains(name);
+}
+
+bool CatalogSnapshot::IsUserOperator(std::string_view name) const {
+  return user_operators_.contains(name);
+}
+
+bool CatalogSnapshot::IsUserCastTarget(std::string_view type_name) const {
+  return user_cast_targets_.contains(type_name);
 }
 
 bool CatalogSnapshot::KnowsName(std::string_view name) const {

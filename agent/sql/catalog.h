@@ -36,6 +36,7 @@ struct CatalogRelation {
   char kind = 'r';  // pg_class.relkind: r table, p partitioned, v view, m matview, f foreign
   std::vector<CatalogColumn> columns;  // attnum order, dropped columns excluded
   std::string view_definition;         // pg_get_viewdef, for user views and matviews
+  std::vector<uint32_t> parents;       // pg_inherits: a partition's or child table's parents
   bool IsView() const { return kind == 'v' || kind == 'm'; }
   bool IsSystem() const { return schema == "pg_catalog" || schema == "information_schema"; }
 };
@@ -45,8 +46,8 @@ class CatalogSnapshot {
   using Row = std::vector<std::optional<std::string>>;
 
   // The one read-only statement that fetches a snapshot: rows of six text columns tagged by
-  // their first ('r' relation, 'c' column, 'v' view definition, 'f' function, 's' search path
-  // entry), in a single round trip.
+  // their first ('r' relation, 'c' column, 'v' view definition, 'f' function, 'o' operator,
+  // 't' type a user function may run for, 's' search path entry), in a single round trip.
   static const char* Query();
   // Built from Query()'s rows. Rows it does not understand are skipped.
   static std::shared_ptr<const CatalogSnapshot> FromRows(const std::vector<Row>& rows,
@@ -62,6 +63,16 @@ class CatalogSnapshot {
   // Whether a function or procedure of this name exists outside pg_catalog and
   // information_schema: an unqualified call of it may not be PostgreSQL's own.
   bool IsUserFunction(std::string_view name) const;
+  // Whether an operator of this name exists outside pg_catalog and information_schema: it runs
+  // a function veil cannot follow, as a user function does (by name: overloads on other types
+  // count too, which may mask more than needed, never less).
+  bool IsUserOperator(std::string_view name) const;
+  // Whether a cast to this type may run a user function: a cast whose function lives outside
+  // pg_catalog, or a user base type, domain (its CHECK may call one), range or multirange.
+  bool IsUserCastTarget(std::string_view type_name) const;
+  // Whether some implicit or assignment cast runs a user function: it may run for any
+  // statement, with no cast in its text.
+  bool HasImplicitUserCasts() const { return implicit_user_casts_; }
   // Whether `name` is the name of a schema, relation, column or function here: a name the
   // catalog gives away to anyone, not a value. Linear: for the rare error path only.
   bool KnowsName(std::string_view name) const;
@@ -74,6 +85,9 @@ class CatalogSnapshot {
   std::map<uint32_t, CatalogRelation> by_oid_;
   std::map<std::string, uint32_t, std::less<>> by_name_;  // schema '\0' name
   std::set<std::string, std::less<>> user_functions_;
+  std::set<std::string, std::less<>> user_operators_;
+  std::set<std::string, std::less<>> user_cast_targets_;
+  bool implicit_user_casts_ = false;
   std::vector<std::string> search_path_;
 };
 

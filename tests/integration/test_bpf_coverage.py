@@ -383,3 +383,81 @@ def test_an_interface_address_added_later_is_covered_without_a_reload(
     while addr in veilctl(sock, "status")["coverage"][0]["addresses"]:
         assert time.monotonic() < deadline, "a removed address stays covered"
         time.sleep(0.1)
+
+
+class FakeDns:
+    """A DNS server on 127.0.0.77:53 that answers A queries for one name with `ip` and `ttl`
+    (and nothing else: AAAA and other names get an empty NOERROR answer)."""
+
+    def __init__(self, name, ip, ttl):
+        import threading
+        self.name, self.ip, self.ttl = name, ip, ttl
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.77", 53))
+        self.sock.settimeout(0.2)
+        self.running = True
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        import struct
+        while self.running:
+            try:
+                data, peer = self.sock.recvfrom(1500)
+            except socket.timeout:
+                continue
+            i, labels = 12, []
+            while data[i]:
+                labels.append(data[i + 1:i + 1 + data[i]].decode())
+                i += 1 + data[i]
+            qtype = struct.unpack("!H", data[i + 1:i + 3])[0]
+            question = data[12:i + 5]
+            hit = ".".join(labels).lower() == self.name and qtype == 1
+            head = data[:2] + struct.pack("!HHHHH", 0x8180, 1, 1 if hit else 0, 0, 0)
+            answer = b""
+            if hit:
+                answer = (b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, self.ttl, 4) +
+                          socket.inet_aton(self.ip))
+            self.sock.sendto(head + question + answer, peer)
+
+    def close(self):
+        self.running = False
+        self.thread.join()
+        self.sock.close()
+
+
+def test_host_names_are_resolved_again_on_their_dns_ttl(start_veild, tmp_path, pin_dir):
+    # A managed database's name moves to another address on failover (cloud databases answer
+    # with TTLs of a few seconds): the new address is covered on the name's TTL, not at the next
+    # periodic refresh (30 s) or reload, and the old one is let go.
+    need_root()
+    name = "orders.veil-ttl.test"
+    dns = FakeDns(name, "198.51.100.20", ttl=1)
+    mount_ns.enter_private_mount_ns()
+    conf = tmp_path / "resolv.conf"
+    conf.write_text("nameserver 127.0.0.77\noptions timeout:1 attempts:1\n")
+    os.chmod(conf, 0o644)
+    subprocess.run(["mount", "--bind", str(conf), "/etc/resolv.conf"], check=True)
+    try:
+        port = free_port()
+        text = bpf_config(tmp_path, [{"name": "orders-db", "upstream": f"198.51.100.7:{port}",
+                                      "listen": f"{HOST}:{free_port()}"}])
+        text = text.replace("    tls: {client: disable, upstream: disable}\n",
+                            "    tls: {client: disable, upstream: disable}\n"
+                            f"    aliases: [{name}]\n")
+        proc = start_veild(text, args=("--bpf-pin-dir", pin_dir))
+        sock = f"{tmp_path}/run/veil.sock"
+        [cov] = veilctl(sock, "status")["coverage"]
+        assert cov["addresses"] == ["198.51.100.7", "198.51.100.20"], cov
+        dns.ip = "198.51.100.21"  # failover
+        deadline = time.monotonic() + 10
+        while True:
+            [cov] = veilctl(sock, "status")["coverage"]
+            if cov["addresses"] == ["198.51.100.7", "198.51.100.21"]:
+                break
+            assert time.monotonic() < deadline, cov
+            time.sleep(0.2)
+        assert "looked at again every 1 s (a host name's DNS TTL)" in proc.log()
+    finally:
+        subprocess.run(["umount", "/etc/resolv.conf"], check=False)
+        dns.close()

@@ -431,7 +431,7 @@ def test_inspector_cli_drives_the_same_flow(users, pg, start_veild, tmp_path, ru
     # The Inspector launches one command; this one runs veilctl mcp as alice.
     script = Path(run_dir) / "veilctl-mcp-as-alice"
     script.write_text(f"#!/bin/sh\nexec runuser -u {ALICE} -- {os.path.abspath(VEILCTL)} "
-                      f"--socket {sock} mcp --config {config} --statement-timeout 1500 "
+                      f"--socket {sock} mcp --config {config} --statement-timeout 3000 "
                       f"--max-bytes 2048 \"$@\"\n")
     script.chmod(0o755)
     seen = []
@@ -474,7 +474,7 @@ def test_inspector_cli_drives_the_same_flow(users, pg, start_veild, tmp_path, ru
     assert all(r[1].endswith("@masked.invalid") for r in q["rows"][:5])
 
     # The operator's caps, stated in every result: bytes, and time.
-    assert q["limits"] == {"max_rows": 200, "max_bytes": 2048, "statement_timeout_ms": 1500}
+    assert q["limits"] == {"max_rows": 200, "max_bytes": 2048, "statement_timeout_ms": 3000}
     big = run("tools/call", "--tool-name", "query", "--tool-arg", "endpoint=shop-db",
               "--tool-arg", "sql=SELECT address FROM subscribers ORDER BY id")
     b = big["structuredContent"]
@@ -484,7 +484,7 @@ def test_inspector_cli_drives_the_same_flow(users, pg, start_veild, tmp_path, ru
     slow = run("tools/call", "--tool-name", "query", "--tool-arg", "endpoint=shop-db",
                "--tool-arg", "sql=SELECT pg_sleep(5)")
     assert slow["isError"] is True
-    assert "statement timeout (1500 ms)" in slow["content"][0]["text"]
+    assert "statement timeout (3000 ms)" in slow["content"][0]["text"]
 
     veilctl_as(BOB, sock, "grants", "revoke", gid)
     again = run("tools/call", "--tool-name", "query", "--tool-arg", "endpoint=shop-db",
