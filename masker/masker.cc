@@ -6,7 +6,9 @@
 namespace veil::masker {
 
 Masker::Masker(std::shared_ptr<const MaskingProfile> profile)
-    : profile_(std::move(profile)), scanner_(profile_->detector()), applier_(profile_->key(), profile_->fake_options()) {
+    : profile_(std::move(profile)),
+      scanner_(profile_->detector()),
+      applier_(profile_->key(), profile_->fake_options()) {
   findings_.reserve(32);
 }
 
