@@ -33,7 +33,8 @@ struct CatalogColumn {
 struct CatalogRelation {
   uint32_t oid = 0;
   std::string schema, name;
-  char kind = 'r';  // pg_class.relkind: r table, p partitioned, v view, m matview, f foreign
+  char kind = 'r';  // pg_class.relkind: r table, p partitioned, v view, m matview, f foreign,
+                    // S sequence (pg_dump reads last_value, is_called)
   std::vector<CatalogColumn> columns;  // attnum order, dropped columns excluded
   std::string view_definition;         // pg_get_viewdef, for user views and matviews
   std::vector<uint32_t> parents;       // pg_inherits: a partition's or child table's parents
