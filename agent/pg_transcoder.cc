@@ -1063,6 +1063,12 @@ constexpr std::string_view kLoRead = "954";  // loread(fd, len) -> bytea
 
 }  // namespace
 
+bool FastPathLargeObjectRead(uint32_t function_oid) {
+  // lo_open, lo_close, loread, lo_lseek, lo_lseek64, lo_tell, lo_tell64.
+  static constexpr uint32_t kRead[] = {952, 953, 954, 956, 3170, 958, 3171};
+  return std::find(std::begin(kRead), std::end(kRead), function_oid) != std::end(kRead);
+}
+
 Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consumed,
                                      std::vector<uint8_t>* out) {
   *consumed = 0;

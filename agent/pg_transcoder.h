@@ -86,6 +86,12 @@ struct StatementRecord {
   std::chrono::steady_clock::duration duration{};
 };
 
+// Large-object reads over the fast-path protocol (libpq's lo_open, lo_read, lo_lseek, lo_tell,
+// lo_close: what pg_dump reads large objects with) are the only function calls veild lets
+// through. Their answers are descriptors and offsets; loread's bytes are withheld by the
+// transcoder (the object reads as empty), so no content reaches the client.
+bool FastPathLargeObjectRead(uint32_t function_oid);
+
 class PgTranscoder {
  public:
   // veil_key: the BackendKeyData veil hands the client instead of the upstream's.
