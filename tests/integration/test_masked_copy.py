@@ -77,7 +77,9 @@ def seed_rows():
 
 ROWS = seed_rows()
 # Each value is checked whole; names also by surname (a surname alone must not reach a copy).
-SEEDED = [v for r in ROWS for k, v in r.items() if k != "full_name"] + LAST
+# Dates of birth are checked per row (test below): a date shifted by a few days is often another
+# customer's real birthday, which is no leak of it.
+SEEDED = [v for r in ROWS for k, v in r.items() if k not in ("full_name", "born")] + LAST
 
 
 def leaks(text: str) -> list[str]:
@@ -289,12 +291,16 @@ def test_same_key_same_surrogates_another_key_others(src_db, veilds, tmp_path):
     assert set(a) == {"customers", "orders"}
     # Same key, another veild process and state folder: the same copy, byte for byte.
     assert a == again
-    # Another key: every PII cell differs.
+    # Another key: every PII cell differs, but for dates: a shift of 1..30 days either way
+    # has 60 outcomes, so two keys agree on about one date in 60.
+    same_dates = 0
     for mine, theirs in zip(a["customers"], other["customers"]):
         m, t = mine.split("\t"), theirs.split("\t")
         assert m[0] == t[0]  # the id is no PII
-        for col in range(1, 8):
+        for col in range(1, 7):
             assert m[col] != t[col], (m, t)
+        same_dates += m[7] == t[7]
+    assert same_dates < N_CUSTOMERS // 10, same_dates
     # Across tables, in one dump: the orders' emails are the customers' surrogates.
     emails = {line.split("\t")[2] for line in a["customers"]}
     assert {line.split("\t")[1] for line in a["orders"]} <= emails
