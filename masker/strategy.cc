@@ -1,6 +1,8 @@
 #include "masker/strategy.h"
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
@@ -122,15 +124,57 @@ StrategyApplier::StrategyApplier(std::shared_ptr<const MaskKey> key, fake::Optio
     : key_(std::move(key)), fake_(fake) {
   auto f = Ff1::Create(key_->fpe_key(), 10);
   if (f.ok()) ff1_.emplace(std::move(f).value());
+  // HMAC by its definition, SHA-256(K^opad || SHA-256(K^ipad || m)), with both padded-key
+  // states absorbed once: the one-shot HMAC() fetches the digest and builds three contexts
+  // per call, which made it half of a masked pg_dump's CPU time.
+  sha256_ = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  inner_ = EVP_MD_CTX_new();
+  outer_ = EVP_MD_CTX_new();
+  work_ = EVP_MD_CTX_new();
+  const auto& k = key_->hmac_key();
+  std::array<uint8_t, 64> ipad{}, opad{};
+  static_assert(sizeof(k) <= 64, "an HMAC key longer than the block would be hashed first");
+  for (size_t i = 0; i < 64; ++i) {
+    uint8_t b = i < k.size() ? k[i] : 0;
+    ipad[i] = b ^ 0x36;
+    opad[i] = b ^ 0x5c;
+  }
+  precomputed_ = sha256_ && inner_ && outer_ && work_ &&
+                 EVP_DigestInit_ex(inner_, sha256_, nullptr) == 1 &&
+                 EVP_DigestUpdate(inner_, ipad.data(), ipad.size()) == 1 &&
+                 EVP_DigestInit_ex(outer_, sha256_, nullptr) == 1 &&
+                 EVP_DigestUpdate(outer_, opad.data(), opad.size()) == 1;
+  OPENSSL_cleanse(ipad.data(), ipad.size());
+  OPENSSL_cleanse(opad.data(), opad.size());
 }
 
-StrategyApplier::~StrategyApplier() = default;
+StrategyApplier::~StrategyApplier() {
+  EVP_MD_CTX_free(work_);
+  EVP_MD_CTX_free(outer_);
+  EVP_MD_CTX_free(inner_);
+  EVP_MD_free(sha256_);
+}
 
 std::array<uint8_t, 32> StrategyApplier::Mac(std::string_view name, std::string_view value) {
+  std::array<uint8_t, 32> out{};
+  if (precomputed_) {
+    static constexpr unsigned char kZero = 0;
+    std::array<uint8_t, 32> inner{};
+    unsigned n = 0;
+    if (EVP_MD_CTX_copy_ex(work_, inner_) == 1 &&
+        EVP_DigestUpdate(work_, name.data(), name.size()) == 1 &&
+        EVP_DigestUpdate(work_, &kZero, 1) == 1 &&
+        EVP_DigestUpdate(work_, value.data(), value.size()) == 1 &&
+        EVP_DigestFinal_ex(work_, inner.data(), &n) == 1 &&
+        EVP_MD_CTX_copy_ex(work_, outer_) == 1 &&
+        EVP_DigestUpdate(work_, inner.data(), inner.size()) == 1 &&
+        EVP_DigestFinal_ex(work_, out.data(), &n) == 1)
+      return out;
+  }
+  // The same MAC the slow way (contexts could not be set up).
   scratch_.assign(name);
   scratch_.push_back('\0');
   scratch_.append(value);
-  std::array<uint8_t, 32> out{};
   unsigned len = 0;
   HMAC(EVP_sha256(), key_->hmac_key().data(), static_cast<int>(key_->hmac_key().size()),
        reinterpret_cast<const unsigned char*>(scratch_.data()), scratch_.size(), out.data(), &len);

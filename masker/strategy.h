@@ -17,6 +17,8 @@
 // with distinct labels. A StrategyApplier is per-thread (it owns OpenSSL contexts).
 #pragma once
 
+#include <openssl/types.h>
+
 #include <array>
 #include <memory>
 #include <optional>
@@ -76,6 +78,12 @@ class StrategyApplier {
   std::shared_ptr<const MaskKey> key_;
   fake::Options fake_;
   std::optional<Ff1> ff1_;
+  // SHA-256 with the HMAC key's inner and outer pads absorbed (Mac copies them per value).
+  EVP_MD* sha256_ = nullptr;
+  EVP_MD_CTX* inner_ = nullptr;
+  EVP_MD_CTX* outer_ = nullptr;
+  EVP_MD_CTX* work_ = nullptr;
+  bool precomputed_ = false;
   std::string scratch_;
 };
 

@@ -1,6 +1,8 @@
 #include "masker/strategy.h"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,6 +33,28 @@ TEST(Strategy, PartialKeepsAtMostLastFour) {
   EXPECT_EQ(Apply(Strategy::kPartial, Entity::kEmail, "bob@example.com"), "b***@example.com");
   EXPECT_EQ(Apply(Strategy::kPartial, Entity::kGithubToken, "ghp_abc"), "[GITHUB_TOKEN]");
   EXPECT_EQ(Apply(Strategy::kPartial, Entity::kIpAddress, "203.0.113.7"), "203.0.***.*");
+}
+
+// The applier's HMAC (pads absorbed once, contexts reused) is HMAC-SHA-256 as OpenSSL's
+// one-shot HMAC() computes it, value after value on one applier.
+TEST(Strategy, HashTokenIsTheStandardHmac) {
+  auto key = TestKey();
+  StrategyApplier a(key);
+  for (std::string v : {std::string("bob@example.com"), std::string(""), std::string(1000, 'x'),
+                        std::string("alice@example.com"), std::string("bob@example.com")}) {
+    std::string msg = std::string("EMAIL") + '\0' + v;
+    unsigned char mac[32];
+    unsigned len = 0;
+    HMAC(EVP_sha256(), key->hmac_key().data(), static_cast<int>(key->hmac_key().size()),
+         reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), mac, &len);
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string want = "u_";
+    for (size_t i = 0; i < 10; ++i) want.push_back(kHex[(mac[i / 2] >> (i % 2 ? 0 : 4)) & 15]);
+    want += "@masked.invalid";
+    std::string got;
+    a.Apply(Strategy::kHash, static_cast<uint8_t>(Entity::kEmail), "EMAIL", v, &got);
+    EXPECT_EQ(got, want) << v.size();
+  }
 }
 
 TEST(Strategy, HashIsDeterministicAndShaped) {
