@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Masked copies, measured (issue 17): pg_dump of one generated database, direct to PostgreSQL
+# and through veild with a `fake` profile (every PII column under a column rule, free text
+# scanned), in one run on this machine. Prints the database size, seconds and MB/s of each
+# dump, the ratio, veild's peak RSS, and checks the masked dump holds no seeded raw email.
+# Everything runs on loopback in a temporary folder and is removed at the end.
+#
+#   sudo tools/bench/dump_bench.sh                 # after tools/setup.sh and a build
+#   ROWS=4000000 FORMAT=c tools/bench/dump_bench.sh
+#
+# ROWS (default 2,000,000: about 400 MB on disk) sets the size; FORMAT is pg_dump's -F (p or
+# c; c is run with -Z0 so client-side compression does not hide the proxy's cost).
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$repo"
+rows="${ROWS:-2000000}"
+format="${FORMAT:-p}"
+veild_bin="${VEILD_BIN:-build/agent/veild}"
+pgbin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
+work="$(mktemp -d /tmp/veil-dump-bench.XXXXXX)"
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+pg_port="$(free_port)"; veil_port="$(free_port)"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  runuser -u postgres -- "$pgbin/pg_ctl" -D "$work/pg" -m fast stop >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+chown postgres "$work"
+
+runuser -u postgres -- "$pgbin/initdb" -D "$work/pg" -A trust -U postgres >/dev/null
+runuser -u postgres -- "$pgbin/pg_ctl" -D "$work/pg" -l "$work/pg.log" -w \
+  -o "-p $pg_port -k $work -c listen_addresses=127.0.0.1" start >/dev/null
+sql() { psql -h 127.0.0.1 -p "$pg_port" -U postgres -X -q -v ON_ERROR_STOP=1 "$@"; }
+sql -d postgres -c "CREATE DATABASE bench"
+echo "generating $rows customers ..." >&2
+sql -d bench <<SQL
+CREATE TABLE customers (
+  id        bigint PRIMARY KEY,
+  full_name varchar(40) NOT NULL,
+  email     varchar(64) NOT NULL UNIQUE,
+  phone     varchar(14),
+  ssn       varchar(11),
+  card      varchar(19),
+  born      varchar(10),
+  notes     text,
+  amount    numeric(10,2)
+);
+INSERT INTO customers
+SELECT n,
+       (ARRAY['Margaret','Tobias','Aiko','Ingrid','Rafael','Priya','Dmitri','Lucia'])[1 + n % 8]
+         || ' ' ||
+       (ARRAY['Okonkwo','Lindqvist','Tanaka','Adeyemi','Quintero','Volkov','Mensah'])[1 + n % 7],
+       'customer' || n || '@acme-mail.com',
+       '(' || (201 + n % 700) || ') ' || (200 + n % 700) || '-' || lpad((n % 10000)::text, 4, '0'),
+       lpad((1 + n % 665)::text, 3, '0') || '-' || lpad((1 + n % 99)::text, 2, '0') || '-'
+         || lpad((1 + n % 9999)::text, 4, '0'),
+       '4111 1111 1111 1111',
+       (1940 + n % 60) || '-' || lpad((1 + n % 12)::text, 2, '0') || '-'
+         || lpad((1 + n % 28)::text, 2, '0'),
+       'order ' || n || ' shipped in two parcels; customer asked for a paper invoice',
+       (n % 100000) / 100.0
+FROM generate_series(1, $rows) n;
+CREATE TABLE orders AS
+SELECT n AS id, 'customer' || (1 + n % $rows) || '@acme-mail.com' AS customer_email,
+       (n % 9999) / 100.0 AS amount
+FROM generate_series(1, $rows) n;
+VACUUM ANALYZE;
+SQL
+size_mb=$(sql -d bench -At -c "SELECT pg_database_size('bench') / 1048576")
+
+head -c 32 /dev/urandom >"$work/mask.key"; chmod 600 "$work/mask.key"
+mkdir -p "$work/state" "$work/run"
+cat >"$work/veil.yaml" <<YAML
+agent: {state_dir: $work/state, control_socket: $work/run/veil.sock, metrics_listen: "", redirect: "off"}
+endpoints:
+  - {name: bench-db, protocol: postgres, upstream: 127.0.0.1:$pg_port, listen: 127.0.0.1:$veil_port,
+     access: open, tls: {client: disable, upstream: disable}, masking: sandbox}
+masking:
+  key_file: $work/mask.key
+  profiles:
+    sandbox:
+      entities: all
+      strategies: {default: fake}
+      columns:
+        - {match: "*.full_name", entity: PERSON_NAME}
+        - {match: "*.email", entity: EMAIL}
+        - {match: "*.customer_email", entity: EMAIL}
+        - {match: "*.phone", entity: PHONE}
+        - {match: "*.ssn", entity: US_SSN}
+        - {match: "*.card", entity: CREDIT_CARD}
+        - {match: "*.born", entity: DATE_OF_BIRTH}
+events:   # on, as in production
+  sinks: [{type: file, path: $work/events.jsonl}]
+YAML
+"$veild_bin" --config "$work/veil.yaml" >"$work/veild.log" 2>&1 &
+veild_pid=$!
+pids+=($veild_pid)
+for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$veil_port) 2>/dev/null && break; sleep 0.1; done
+
+dump() {  # port out -> seconds
+  local t0 t1 extra=()
+  [ "$format" = c ] && extra=(-Z0)
+  t0=$(date +%s.%N)
+  env -u PGHOST -u PGPORT pg_dump -h 127.0.0.1 -p "$1" -U postgres -d bench -F "$format" \
+    "${extra[@]}" --no-owner -f "$2"
+  t1=$(date +%s.%N)
+  echo "$t1 - $t0" | bc -l
+}
+echo "dumping ..." >&2
+direct_s=$(dump "$pg_port" "$work/direct.dump")
+veild_s=$(dump "$veil_port" "$work/veild.dump")
+direct_mb=$(( $(stat -c %s "$work/direct.dump") / 1048576 ))
+veild_mb=$(( $(stat -c %s "$work/veild.dump") / 1048576 ))
+raw=$(grep -c 'customer1234@acme-mail.com' "$work/veild.dump" || true)
+dups=n/a
+if [ "$format" = p ]; then  # UNIQUE(email) over the surrogates: would the copy restore?
+  dups=$(awk -F'\t' '/^COPY public.customers /{on=1; next} /^\\\.$/{on=0} on {print $3}' \
+    "$work/veild.dump" | sort | uniq -d | wc -l)
+fi
+
+printf '\ndatabase: %d MB on disk (%d customers, %d orders), pg_dump -F%s\n' \
+  "$size_mb" "$rows" "$rows" "$format"
+printf '%-8s %10s %10s %10s\n' path seconds "dump MB" "MB/s"
+printf '%-8s %10.1f %10d %10.1f\n' direct "$direct_s" "$direct_mb" "$(echo "$direct_mb / $direct_s" | bc -l)"
+printf '%-8s %10.1f %10d %10.1f\n' veild "$veild_s" "$veild_mb" "$(echo "$veild_mb / $veild_s" | bc -l)"
+printf 'throughput through veild: %.2fx direct (goal >= 0.70)\n' "$(echo "$direct_s / $veild_s" | bc -l)"
+printf 'veild peak RSS: %d KiB\n' "$(awk '/VmHWM/ {print $2}' /proc/$veild_pid/status)"
+printf 'seeded raw email in the masked dump: %d occurrence(s)\n' "$raw"
+printf 'duplicate email surrogates (UNIQUE column): %s\n' "$dups"
