@@ -334,6 +334,15 @@ class Analyzer {
     out.Absorb(more);
     return out;
   }
+  // A column of `*` or `t.*`: a result column of its own, computed from (and read from) `c`.
+  Col Expanded(const Col& c) {
+    Col b = c;
+    b.id = NextColId();
+    b.lin.deps.push_back(c.id);
+    b.lin.Normalize();
+    Read(b.lin);
+    return b;
+  }
   // A predicate (or a sort key): binds every column it is computed from to all it reads.
   void BindPredicate(const Lin& l) { Bind(l.deps, l); }
   std::vector<OutputColumn> ToOutputs(const std::vector<Col>& cols) {
@@ -796,14 +805,7 @@ std::vector<Col> Analyzer::TargetList(const google::protobuf::RepeatedPtrField<N
       if (fields.size() == 1) {
         for (const auto& item : scope.items)
           if (!item.shape_known) *known = false;
-        for (const auto& c : scope.star) {
-          Col b = c;
-          b.id = NextColId();
-          b.lin.deps.push_back(c.id);
-          b.lin.Normalize();
-          Read(b.lin);
-          out.push_back(std::move(b));
-        }
+        for (const auto& c : scope.star) out.push_back(Expanded(c));
       } else {
         const std::string name = Str(fields[fields.size() - 2]);
         const Item* found = nullptr;
@@ -817,14 +819,7 @@ std::vector<Col> Analyzer::TargetList(const google::protobuf::RepeatedPtrField<N
           *known = false;
           continue;
         }
-        for (const auto& c : found->cols) {
-          Col b = c;
-          b.id = NextColId();
-          b.lin.deps.push_back(c.id);
-          b.lin.Normalize();
-          Read(b.lin);
-          out.push_back(std::move(b));
-        }
+        for (const auto& c : found->cols) out.push_back(Expanded(c));
       }
       continue;
     }
