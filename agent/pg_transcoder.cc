@@ -295,9 +295,7 @@ ResultPlan PgTranscoder::PlanFor(const Description& d, std::span<const int16_t> 
         ColumnLineage bound;
         bound.kind = K::kDerived;
         for (const auto& s : l->sources)
-          if (!(s.schema == base.schema && s.table == base.table && s.column == base.column) &&
-              SensitivityOf(s).sensitive)
-            bound.sources.push_back(s);
+          if (!(s == base) && SensitivityOf(s).sensitive) bound.sources.push_back(s);
         if (!bound.sources.empty() && !SensitivityOf(base).sensitive) {
           c.label = Label(base);
           PlanReplaced(bound, f.type_oid, binary, &c);

@@ -303,7 +303,6 @@ class Analyzer {
       int r = Root(ids[i]);
       if (r == root) continue;
       bind_parent_[r] = root;
-      bind_parent_.emplace(root, root);
       auto it = bind_sources_.find(r);
       if (it != bind_sources_.end()) {
         auto moved = std::move(it->second);
