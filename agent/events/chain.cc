@@ -3,6 +3,8 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include <charconv>
+
 namespace veil::events {
 
 std::string Sha256Hex(std::string_view data) {
@@ -98,6 +100,66 @@ void Chain::Commit(const nlohmann::json& record) {
   const nlohmann::json& c = record["unmapped"]["chain"];
   head_.seq = c["seq"].get<uint64_t>();
   head_.hash = c["hash"].get<std::string>();
+}
+
+}  // namespace veil::events
+
+namespace veil::events {
+
+ChainHead Chain::Stamp(const Record& record, std::string* line) const {
+  ChainHead next;
+  next.seq = head_.seq + 1;
+  char seq[24];
+  const auto seq_end = std::to_chars(seq, seq + sizeof seq, next.seq).ptr;
+  const std::string_view seq_text(seq, seq_end - seq);
+  const std::string_view head(record.json.data(), record.chain_at);
+  const std::string_view tail(record.json.data() + record.chain_at,
+                              record.json.size() - record.chain_at);
+  // With the chain first in unmapped, a comma follows it unless unmapped holds nothing else;
+  // otherwise a comma leads it.
+  const bool lead = !record.chain_first;
+  const bool trail = record.chain_first && !tail.starts_with('}');
+
+  std::string pair;  // "chain":{"prev":"...","seq":N} with its separators
+  pair.reserve(128);
+  if (lead) pair += ',';
+  pair += "\"chain\":{\"prev\":\"";
+  pair += head_.hash;
+  pair += "\",\"seq\":";
+  pair += seq_text;
+  pair += '}';
+  if (trail) pair += ',';
+
+  thread_local EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);  // fetched once
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestInit_ex(ctx, sha256, nullptr);
+  EVP_DigestUpdate(ctx, head_.hash.data(), head_.hash.size());
+  EVP_DigestUpdate(ctx, head.data(), head.size());
+  EVP_DigestUpdate(ctx, pair.data(), pair.size());
+  EVP_DigestUpdate(ctx, tail.data(), tail.size());
+  EVP_DigestFinal_ex(ctx, digest, &len);
+  static constexpr char kHex[] = "0123456789abcdef";
+  next.hash.resize(2 * len);
+  for (unsigned i = 0; i < len; ++i) {
+    next.hash[2 * i] = kHex[digest[i] >> 4];
+    next.hash[2 * i + 1] = kHex[digest[i] & 0xf];
+  }
+
+  line->reserve(line->size() + record.json.size() + pair.size() + 80);
+  line->append(head);
+  if (lead) line->push_back(',');
+  line->append("\"chain\":{\"hash\":\"");
+  line->append(next.hash);
+  line->append("\",\"prev\":\"");
+  line->append(head_.hash);
+  line->append("\",\"seq\":");
+  line->append(seq_text);
+  line->push_back('}');
+  if (trail) line->push_back(',');
+  line->append(tail);
+  return next;
 }
 
 }  // namespace veil::events

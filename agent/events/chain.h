@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 
+#include "agent/events/record.h"
 #include "common/result.h"
 
 namespace veil::events {
@@ -71,6 +72,13 @@ class Chain {
 
   // Moves the head to a record stamped by Stamp().
   void Commit(const nlohmann::json& record);
+
+  // The same for a rendered record (record.h), the writer's path: appends the line (no
+  // newline) to `*line` and returns the head it makes, without parsing or re-serializing: the
+  // hash is taken over the record's bytes with the chain pair spliced in. Byte-identical to
+  // Stamp(json&) of the same event (tested). Does not move the head: Commit(head) once kept.
+  ChainHead Stamp(const Record& record, std::string* line) const;
+  void Commit(ChainHead head) { head_ = std::move(head); }
 
   const ChainHead& head() const { return head_; }
 
