@@ -286,7 +286,7 @@ class Pipeline::Writer {
     return Status::Ok();
   }
 
-  void Enqueue(const std::shared_ptr<const json>& event) {
+  void Enqueue(const std::shared_ptr<const Record>& event) {
     bool was_empty;
     {
       std::lock_guard lk(mu_);
@@ -295,11 +295,13 @@ class Pipeline::Writer {
         ++dropped_;
         return;
       }
-      was_empty = queue_.empty();
+      was_empty = queue_.empty() && !napping_;
       queue_.push_back(event);
+      // A napping writer is woken early only when half the queue is used.
+      if (napping_ && queue_.size() == opts_.queue_capacity / 2 + 1) was_empty = true;
     }
-    // The writer sleeps only on an empty queue (checked under the lock): waking it for every
-    // event would cost a context switch per statement while it is busy anyway.
+    // The writer sleeps on an empty queue or naps between batches (checked under the lock):
+    // waking it for every event would cost a wake-up per statement.
     if (was_empty) cv_.notify_one();
   }
 
@@ -342,13 +344,21 @@ class Pipeline::Writer {
   }
 
   void Run() {
-    std::deque<std::shared_ptr<const json>> batch;
+    std::deque<std::shared_ptr<const Record>> batch;
+    bool nap = false;
     for (;;) {
       Loss emit_loss;
       bool stopping;
       SteadyClock::time_point deadline;
       {
         std::unique_lock lk(mu_);
+        if (nap && opts_.write_delay.count() > 0) {
+          napping_ = true;
+          cv_.wait_for(lk, opts_.write_delay, [&] {
+            return stopping_ || queue_.size() > opts_.queue_capacity / 2;
+          });
+          napping_ = false;
+        }
         cv_.wait_until(lk, NextWake(), [&] { return !queue_.empty() || stopping_; });
         batch.swap(queue_);
         emit_loss = std::exchange(queue_loss_, Loss{});
@@ -360,13 +370,12 @@ class Pipeline::Writer {
       if (stopping && now >= deadline) giving_up_ = true;
       if (!healthy_ && !giving_up_ && now >= next_retry_) TryRecover();
       WriteGap();  // losses from earlier batches (spool full) stand before this one
+      nap = !batch.empty();
       for (const auto& ev : batch) {
-        if (!Deliver(*ev)) {
-          ++dropped_;
-          loss_.Add(opts_.now_ms(), kSpoolFull);
-        }
+        Stage(*ev);
         if (since_checkpoint_ >= opts_.checkpoint_every) Checkpoint();
       }
+      WriteStaged();
       batch.clear();
       // Emit() dropped these after everything in the batch was queued: the gap goes after it.
       loss_.Merge(emit_loss);
@@ -427,14 +436,65 @@ class Pipeline::Writer {
     spdlog::info("events: sink {} recovered", sink_->name());
   }
 
-  // Chains `record` and writes it to the sink, or else to the spool. False if neither took it.
-  bool Deliver(const json& event, bool spool_allowed = true) {
-    json rec = event;
-    std::string line = chain_.Stamp(rec);
+  // Chains `record` into the staged batch: the head moves now, the bytes are written by
+  // WriteStaged() (one write(2) per batch for a file), which moves the head back if a record
+  // ends up neither in the sink nor in the spool.
+  void Stage(const Record& record) {
+    if (staged_ends_.empty()) staged_from_ = chain_.head();
+    ChainHead head = chain_.Stamp(record, &staged_);
+    staged_.push_back('\n');
+    staged_ends_.push_back(staged_.size());
+    staged_classes_.push_back(record.class_uid);
+    staged_heads_.push_back(head);
+    chain_.Commit(std::move(head));
+    seq_ = chain_.head().seq;
+    ++since_checkpoint_;
+  }
+
+  // Writes the staged records to the sink, the ones it did not take to the spool; those the
+  // spool cannot take either are lost (counted, and the chain continues from the last kept).
+  void WriteStaged() {
+    const size_t n = staged_ends_.size();
+    if (n == 0) return;
+    size_t done = 0;
     if (healthy_ && !giving_up_) {
-      Status st = sink_->Write(MsgId(rec), line);
+      Status st = sink_->WriteBatch(staged_, staged_ends_, staged_classes_, &done);
+      written_ += done;
+      if (done > 0) wrote_sink_ = true;
+      if (!st.ok()) MarkDown(st);
+    }
+    for (size_t i = done; i < n; ++i) {
+      healthy_ = false;
+      const size_t begin = i == 0 ? 0 : staged_ends_[i - 1];
+      if (spool_.Append(std::string_view(staged_).substr(begin, staged_ends_[i] - 1 - begin))) {
+        ++spooled_;
+        continue;
+      }
+      const uint64_t lost = n - i;
+      chain_.Commit(i == 0 ? staged_from_ : staged_heads_[i - 1]);
+      seq_ = chain_.head().seq;
+      since_checkpoint_ -= std::min<uint64_t>(since_checkpoint_, lost);
+      dropped_ += lost;
+      loss_.Add(opts_.now_ms(), kSpoolFull, lost);
+      break;
+    }
+    staged_.clear();
+    staged_ends_.clear();
+    staged_classes_.clear();
+    staged_heads_.clear();
+  }
+
+  // Chains `record` and writes it to the sink, or else to the spool. False if neither took it.
+  // Anything staged goes first.
+  bool Deliver(const Record& record, bool spool_allowed = true) {
+    WriteStaged();
+    std::string line;
+    ChainHead head = chain_.Stamp(record, &line);
+    if (healthy_ && !giving_up_) {
+      const std::string msgid = record.class_uid < 0 ? "-" : std::to_string(record.class_uid);
+      Status st = sink_->Write(msgid, line);
       if (st.ok()) {
-        Commit(rec);
+        Commit(std::move(head));
         ++written_;
         wrote_sink_ = true;
         return true;
@@ -444,15 +504,15 @@ class Pipeline::Writer {
     if (!spool_allowed) return false;
     healthy_ = false;
     if (spool_.Append(line)) {
-      Commit(rec);
+      Commit(std::move(head));
       ++spooled_;
       return true;
     }
     return false;
   }
 
-  void Commit(const json& rec) {
-    chain_.Commit(rec);
+  void Commit(ChainHead head) {
+    chain_.Commit(std::move(head));
     seq_ = chain_.head().seq;
     ++since_checkpoint_;
   }
@@ -463,7 +523,7 @@ class Pipeline::Writer {
     if (loss_.count == 0 || !healthy_ || giving_up_) return;
     json gap = MakeGapRecord(loss_.count, loss_.first_ms, loss_.last_ms, sink_->name(),
                              loss_.Reason(), opts_.now_ms());
-    if (Deliver(gap, /*spool_allowed=*/false)) {
+    if (Deliver(ToRecord(std::move(gap)), /*spool_allowed=*/false)) {
       spdlog::warn("events: sink {} lost {} events ({})", sink_->name(), loss_.count,
                    loss_.Reason());
       loss_ = Loss{};
@@ -471,10 +531,11 @@ class Pipeline::Writer {
   }
 
   void Checkpoint() {
+    WriteStaged();  // the checkpoint signs the head of records kept, not staged
     json cp = signer_->MakeRecord(chain_.head(), opts_.now_ms());
     // Checkpoints do not count towards the next one.
     uint64_t since = since_checkpoint_;
-    if (Deliver(cp)) {
+    if (Deliver(ToRecord(std::move(cp)))) {
       ++checkpoints_;
       since_checkpoint_ = 0;
       last_checkpoint_ = SteadyClock::now();
@@ -512,13 +573,19 @@ class Pipeline::Writer {
   // Shared with Emit().
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::shared_ptr<const json>> queue_;
+  std::deque<std::shared_ptr<const Record>> queue_;
   Loss queue_loss_;
   bool stopping_ = false;
+  bool napping_ = false;  // the writer waits out write_delay: Emit() does not wake it
   SteadyClock::time_point deadline_;
 
   // Writer thread only.
   Chain chain_;
+  std::string staged_;  // chained lines, each ended by '\n', not yet written
+  std::vector<size_t> staged_ends_;
+  std::vector<int64_t> staged_classes_;
+  std::vector<ChainHead> staged_heads_;
+  ChainHead staged_from_;  // the head before the first staged record
   Loss loss_;
   uint64_t skip_upto_ = 0;
   uint64_t since_checkpoint_ = 0;
@@ -593,8 +660,10 @@ Pipeline::~Pipeline() {
   if (!st.ok()) spdlog::warn("events: {}", st.error().message);
 }
 
-void Pipeline::Emit(nlohmann::json event) {
-  auto shared = std::make_shared<const json>(std::move(event));
+void Pipeline::Emit(nlohmann::json event) { Emit(ToRecord(std::move(event))); }
+
+void Pipeline::Emit(Record record) {
+  auto shared = std::make_shared<const Record>(std::move(record));
   for (auto& w : writers_) w->Enqueue(shared);  // after Shutdown: dropped and counted
 }
 

@@ -11,7 +11,8 @@
 //
 // How it works, per sink: Emit() copies a shared pointer to the event into a bounded queue (a
 // mutex held for a push; the queue full means the event is dropped and counted) and wakes that
-// sink's writer thread. The writer stamps the chain (chain.h), writes to the sink and, once per
+// sink's writer thread if it sleeps on an empty queue (while events flow the writer takes them
+// every write_delay, so the data path does not pay a wake-up per statement). The writer stamps the chain (chain.h), writes to the sink and, once per
 // drained batch, flushes (file: fdatasync) and persists the chain head.
 //
 // Chain: one chain per sink, assigned by the writer at write time, so each file (and each
@@ -49,6 +50,7 @@
 #include <vector>
 
 #include "agent/events/checkpoint.h"
+#include "agent/events/record.h"
 #include "agent/events/sinks.h"
 #include "common/result.h"
 #include "config/veil_config.pb.h"
@@ -70,6 +72,11 @@ struct PipelineOptions {
   // crash of veild loses nothing written (the records are in the page cache); a power loss may
   // lose up to this much.
   std::chrono::milliseconds flush_interval{100};
+  // While events keep coming, a writer waits this long after a batch before it takes the next
+  // one (unless half the queue is full), so a busy proxy wakes it a few hundred times a second,
+  // not once per statement, and each batch is one write(2). Events reach the sink this much
+  // later at most.
+  std::chrono::milliseconds write_delay{2};
   // Backoff for retrying a failed sink: doubles from initial up to max.
   std::chrono::milliseconds retry_initial{200};
   std::chrono::milliseconds retry_max{std::chrono::seconds(30)};
@@ -107,6 +114,9 @@ class Pipeline {
   // Hands an OCSF event to every sink. Never waits on a sink: at worst the event is dropped
   // and counted. After Shutdown() events are dropped and counted.
   void Emit(nlohmann::json event);
+  // The same for an event already rendered (record.h): what the statement fast path hands over,
+  // so the writer only hashes and writes it.
+  void Emit(Record record);
 
   std::vector<SinkStats> Stats() const;
   // Sum of SinkStats::dropped.

@@ -9,7 +9,8 @@
 //   Status st = (*sink)->Write("6005", line);   // msgid: the OCSF class_uid; line: one record
 //   st = (*sink)->Flush();                       // file: fdatasync
 //
-// File sink: appends `line\n` with one write(2) per record; before a record would take the file
+// File sink: appends `line\n` with one write(2) per record (a batch: one write(2) per run of
+// records between two rotations); before a record would take the file
 // past max_size it rotates events.jsonl -> events.jsonl.1 -> ... -> events.jsonl.<keep> (the
 // oldest beyond `keep` is deleted; keep 0 keeps none) and fsyncs the folder. Durability: Flush()
 // (fdatasync) runs once per drained batch, at rotation, at every checkpoint and at shutdown, so
@@ -27,6 +28,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -55,6 +57,14 @@ class Sink {
   // Sends or appends one record. `msgid` is the record's OCSF class_uid as text (or "-").
   // On error the sink is left ready for a later retry (reconnect, reopen).
   virtual Status Write(std::string_view msgid, std::string_view line) = 0;
+
+  // Sends or appends a batch of records: `lines` holds them one after another, each ended by
+  // '\n'; `ends[i]` is the offset just past the i-th newline and `class_uids[i]` its OCSF class
+  // (-1: none). `*written` is set to the number of records written completely; on an error the
+  // others were not (a file is cut back to the last whole record) and may be tried again. The
+  // default writes one at a time; the file sink writes each run between rotations at once.
+  virtual Status WriteBatch(std::string_view lines, std::span<const size_t> ends,
+                            std::span<const int64_t> class_uids, size_t* written);
 
   // Makes what was written durable where that means something.
   virtual Status Flush() { return Status::Ok(); }
@@ -87,6 +97,8 @@ class FileSink : public Sink {
   const std::string& name() const override { return name_; }
   Result<Resume> ReadResume() override;
   Status Write(std::string_view msgid, std::string_view line) override;
+  Status WriteBatch(std::string_view lines, std::span<const size_t> ends,
+                    std::span<const int64_t> class_uids, size_t* written) override;
   Status Flush() override;
 
   const std::string& path() const { return path_; }
