@@ -7,10 +7,15 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "agent/grants/principal.h"
 #include "agent/pg_transcoder.h"
+
+namespace veil::events {
+class QueryEventTemplate;
+}
 
 namespace veil::agent {
 
@@ -27,6 +32,10 @@ struct SessionContext {
   std::string database_user, database;
   std::string grant_id;
   std::string application_name;  // from the startup packet: context for events only
+  // The usage sink's cache for this session: its part of every statement event, rendered on
+  // the first statement (the fields above do not change once a session is admitted). Sessions
+  // leave it alone; a copy of the context shares it.
+  mutable std::shared_ptr<const events::QueryEventTemplate> event_template;
 };
 
 struct SessionTotals {

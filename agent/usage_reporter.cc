@@ -161,7 +161,8 @@ void UsageReporter::Statement(const SessionContext& s, const StatementRecord& r)
   st.guardrail = r.guardrail;
   st.sqlstate = r.sqlstate;
   st.lineage_masked = r.lineage_masked;
-  pipeline_->Emit(events::QueryEvent(NowMs(), Info(s), st));
+  if (!s.event_template) s.event_template = std::make_shared<events::QueryEventTemplate>(Info(s));
+  pipeline_->Emit(s.event_template->Build(NowMs(), st));
 }
 
 }  // namespace veil::agent

@@ -3,6 +3,7 @@
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
 #include <google/protobuf/reflection.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/events/chain.h"
 #include "agent/events/normalize.h"
 #include "proto/events.pb.h"
 
@@ -159,8 +161,14 @@ Event DatastoreEvent(int64_t time_ms, const SessionInfo& s, int activity_id,
 }
 
 std::string QueryUid(std::string_view normalized) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(normalized.data()), normalized.size(), digest);
+  // A context per thread: OpenSSL 3's one-shot SHA256() fetches the digest under a lock.
+  thread_local EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);  // fetched once
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestInit_ex(ctx, sha256, nullptr);
+  EVP_DigestUpdate(ctx, normalized.data(), normalized.size());
+  EVP_DigestFinal_ex(ctx, digest, &len);
   return Hex(digest, 16);
 }
 
@@ -199,13 +207,20 @@ bool IsFloat(const pb::FieldDescriptor* f) {
 }  // namespace
 
 std::string NewEventUid() {
-  unsigned char bytes[16];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) {
-    // OpenSSL's generator failed (it does not in practice); ids must stay unique, not secret.
-    std::random_device rd;
-    for (unsigned char& b : bytes) b = static_cast<unsigned char>(rd());
+  // RAND_bytes costs a getpid() syscall and a lock per call (OpenSSL's fork check): draw for 64
+  // ids at once, per thread.
+  constexpr size_t kIds = 64;
+  thread_local unsigned char pool[16 * kIds];
+  thread_local size_t next = kIds;
+  if (next == kIds) {
+    if (RAND_bytes(pool, sizeof pool) != 1) {
+      // OpenSSL's generator failed (it does not in practice); ids must stay unique, not secret.
+      std::random_device rd;
+      for (unsigned char& b : pool) b = static_cast<unsigned char>(rd());
+    }
+    next = 0;
   }
-  return Hex(bytes, sizeof bytes);
+  return Hex(pool + 16 * next++, 16);
 }
 
 nlohmann::json RenderJson(const pb::Message& message) {
@@ -296,6 +311,189 @@ nlohmann::json QueryEvent(int64_t time_ms, const SessionInfo& session,
   if (!statement.sqlstate.empty()) u->set_sqlstate(statement.sqlstate);
   for (const auto& l : statement.lineage_masked) u->add_lineage_masked(l);
   return RenderJson(e);
+}
+
+QueryEventTemplate::QueryEventTemplate(SessionInfo session) : session_(std::move(session)) {
+  const nlohmann::json j = RenderJson(DatastoreEvent(0, session_, 4, "Query"));
+  auto member = [](const std::string& key, const nlohmann::json& value) {
+    return Member{key, Canonical(nlohmann::json(key)) + ":" + Canonical(value)};
+  };
+  for (const auto& [key, value] : j.items()) {
+    if (key == "metadata") {
+      for (const auto& [k, v] : value.items())
+        if (k != "uid") metadata_.push_back(member(k, v));
+    } else if (key == "unmapped") {
+      for (const auto& [k, v] : value.items()) unmapped_.push_back(member(k, v));
+    } else {
+      top_.push_back(member(key, value));
+    }
+  }
+}
+
+namespace {
+
+// A statement's member of an object: a value rendered into the scratch buffer, or one of the
+// two objects merged with the session's, or the place of the chain.
+struct Piece {
+  enum Kind { kValue, kMetadata, kUnmapped, kChain };
+  std::string_view key;
+  Kind kind = kValue;
+  size_t begin = 0, end = 0;  // in the scratch buffer (kValue)
+};
+
+// Keys of maps that SanitizeUtf8 would change (FillMasked merges them): the slow path.
+bool NeedsSanitizing(const std::map<std::string, int64_t>& m) {
+  for (const auto& [k, n] : m)
+    for (unsigned char c : k)
+      if (c >= 0x80) {
+        if (SanitizeUtf8(k) != k) return true;
+        break;
+      }
+  return false;
+}
+
+}  // namespace
+
+Record QueryEventTemplate::Build(int64_t time_ms, const StatementInfo& st) const {
+  if (NeedsSanitizing(st.masked.by_entity) || NeedsSanitizing(st.masked.by_column))
+    return ToRecord(QueryEvent(time_ms, session_, st));
+
+  // The normalized text and its uid, per distinct statement text: a prepared statement run
+  // again, or the same text sent again, costs a lookup (a small direct-mapped cache per thread).
+  struct Normalized {
+    std::string sql, text, uid;
+    bool scs = true;
+    bool used = false;
+  };
+  constexpr size_t kSlots = 256, kMaxCachedSql = 4096;
+  thread_local std::vector<Normalized> cache(kSlots);
+  Normalized* slot = &cache[std::hash<std::string_view>{}(st.sql) % kSlots];
+  if (!(slot->used && slot->scs == st.standard_conforming_strings && slot->sql == st.sql)) {
+    thread_local Normalized scratch;
+    if (st.sql.size() > kMaxCachedSql) slot = &scratch;
+    slot->sql.assign(st.sql);
+    slot->scs = st.standard_conforming_strings;
+    slot->text = NormalizeStatement(st.sql, {.standard_conforming_strings = slot->scs});
+    slot->uid = QueryUid(slot->text);
+    slot->used = true;
+  }
+  const std::string& normalized = slot->text;
+  const bool blocked = !st.guardrail.empty();
+  const bool failed = blocked || !st.sqlstate.empty();
+  const std::string_view status_code =
+      blocked ? (st.sqlstate.empty() ? std::string_view("42501") : std::string_view(st.sqlstate))
+              : std::string_view(st.sqlstate);
+
+  // The statement's own values, rendered once into `vals`, in key order per object.
+  thread_local std::string vals;
+  vals.clear();
+  CanonicalJson v(&vals);
+  Piece top[12], meta[1], unm[12];
+  size_t ntop = 0, nmeta = 0, nunm = 0;
+  auto value = [&](Piece* list, size_t* n, std::string_view key, auto&& render) {
+    const size_t begin = vals.size();
+    render();
+    list[(*n)++] = Piece{key, Piece::kValue, begin, vals.size()};
+  };
+  auto str = [&](std::string_view s) { return [&v, s] { v.String(s); }; };
+  auto num = [&](int64_t i) { return [&v, i] { v.Int(i); }; };
+  const std::string message = blocked ? "statement blocked by guardrail " + st.guardrail : "";
+
+  value(top, &ntop, "duration", num(st.duration_ms));
+  if (blocked) value(top, &ntop, "message", str(message));
+  top[ntop++] = Piece{"metadata", Piece::kMetadata};
+  value(top, &ntop, "query_info", [&] {
+    v.BeginObject();
+    v.Key("bytes"), v.Int(st.bytes);
+    if (!st.statement_name.empty()) v.Key("name"), v.String(st.statement_name);
+    if (!normalized.empty()) v.Key("query_string"), v.String(normalized);
+    v.Key("uid"), v.String(slot->uid);
+    v.EndObject();
+  });
+  if (blocked) {
+    value(top, &ntop, "severity", str("Medium"));
+    value(top, &ntop, "severity_id", num(kSeverityMedium));
+  }
+  if (failed) {
+    value(top, &ntop, "status", str("Failure"));
+    if (!status_code.empty()) value(top, &ntop, "status_code", str(status_code));
+    value(top, &ntop, "status_id", num(kStatusFailure));
+  }
+  if (time_ms != 0) value(top, &ntop, "time", num(time_ms));
+  top[ntop++] = Piece{"unmapped", Piece::kUnmapped};
+
+  const std::string uid = NewEventUid();
+  value(meta, &nmeta, "uid", str(uid));
+
+  value(unm, &nunm, "bytes", num(st.bytes));
+  unm[nunm++] = Piece{"chain", Piece::kChain};
+  if (!st.command_tag.empty()) value(unm, &nunm, "command_tag", str(st.command_tag));
+  value(unm, &nunm, "duration_ms", num(st.duration_ms));
+  if (blocked) value(unm, &nunm, "guardrail", str(st.guardrail));
+  if (!st.lineage_masked.empty()) value(unm, &nunm, "lineage_masked", [&] {
+      v.BeginArray();
+      for (const auto& l : st.lineage_masked) v.String(l);
+      v.EndArray();
+    });
+  value(unm, &nunm, "masked", [&] {
+    v.BeginObject();
+    int64_t total = 0;
+    if (!st.masked.by_column.empty()) {
+      v.Key("by_column"), v.BeginObject();
+      for (const auto& [k, n] : st.masked.by_column) v.Key(k), v.Int(n);
+      v.EndObject();
+    }
+    if (!st.masked.by_entity.empty()) {
+      v.Key("by_entity"), v.BeginObject();
+      for (const auto& [k, n] : st.masked.by_entity) v.Key(k), v.Int(n), total += n;
+      v.EndObject();
+    }
+    v.Key("total"), v.Int(total);
+    v.EndObject();
+  });
+  value(unm, &nunm, "rows", num(st.rows));
+  if (!st.sqlstate.empty()) value(unm, &nunm, "sqlstate", str(st.sqlstate));
+  if (!st.kind.empty()) value(unm, &nunm, "statement_kind", str(st.kind));
+
+  Record r;
+  r.class_uid = kClassDatastoreActivity;
+  r.json.reserve(vals.size() + 1024);
+  CanonicalJson w(&r.json);
+  // Writes the union of the session's members and the statement's, in key order; on the same
+  // key the statement's value wins (status, severity).
+  auto merge = [&](auto&& self, const std::vector<Member>& base, const Piece* over,
+                   size_t n) -> void {
+    w.BeginObject();
+    size_t i = 0, k = 0;
+    while (i < base.size() || k < n) {
+      if (k == n || (i < base.size() && std::string_view(base[i].key) < over[k].key)) {
+        w.Member(base[i].key, base[i].json);
+        ++i;
+        continue;
+      }
+      if (i < base.size() && base[i].key == over[k].key) ++i;  // overridden
+      const Piece& p = over[k++];
+      switch (p.kind) {
+        case Piece::kValue:
+          w.Key(p.key), w.Raw(std::string_view(vals).substr(p.begin, p.end - p.begin));
+          break;
+        case Piece::kMetadata:
+          w.Key(p.key), self(self, metadata_, meta, nmeta);
+          break;
+        case Piece::kUnmapped:
+          w.Key(p.key), self(self, unmapped_, unm, nunm);
+          break;
+        case Piece::kChain:
+          r.chain_first = w.empty();
+          r.chain_at = static_cast<uint32_t>(r.json.size());
+          break;
+      }
+    }
+    w.EndObject();
+  };
+  merge(merge, top_, top, ntop);
+  if (!w.ok() || !v.ok()) return ToRecord(QueryEvent(time_ms, session_, st));  // never (tested)
+  return r;
 }
 
 std::string_view GrantChangeName(GrantChange change) {

@@ -29,6 +29,7 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/events/record.h"
 #include "agent/grants/grant.h"
 #include "agent/grants/principal.h"
 
@@ -120,6 +121,32 @@ nlohmann::json SessionEvent(int64_t time_ms, const SessionInfo& session, Session
 // status_code 42501) or failed (status_code = sqlstate).
 nlohmann::json QueryEvent(int64_t time_ms, const SessionInfo& session,
                           const StatementInfo& statement);
+
+// The statement events of one session, fast: the session's part of QueryEvent (actor,
+// endpoints, database, metadata, unmapped session fields: fixed once a session is admitted) is
+// rendered once here, and Build() renders only the statement's own fields and merges the two
+// in key order into a Record (record.h) that the chain takes as it is. Build() gives the bytes
+// ToRecord(QueryEvent(time_ms, session, statement)) gives (tested), at a small fraction of the
+// cost (tools/bench/events_bench). Immutable after construction; Build() is safe from any
+// thread.
+class QueryEventTemplate {
+ public:
+  explicit QueryEventTemplate(SessionInfo session);
+  Record Build(int64_t time_ms, const StatementInfo& statement) const;
+  const SessionInfo& session() const { return session_; }
+
+  // A member of a rendered object: its key, and the member rendered canonically ("key":value).
+  struct Member {
+    std::string key;
+    std::string json;
+  };
+
+ private:
+  SessionInfo session_;
+  std::vector<Member> top_;       // top-level members but metadata and unmapped
+  std::vector<Member> metadata_;  // metadata's members but uid
+  std::vector<Member> unmapped_;  // the session's unmapped members
+};
 
 enum class GrantChange { kRequested, kIssued, kApproved, kDenied, kExpired, kRevoked };
 
