@@ -34,8 +34,8 @@ pkgs=(
   postgresql-15 postgresql-client-15 openssl python3-pytest python3-psycopg2 python3-yaml
   # ... and their JDBC client (tests/integration/jdbc, compiled with javac at test time)
   default-jdk-headless libpostgresql-jdbc-java
-  # the proxy benchmark (tools/bench/pg_bench.sh): pgbouncer as the reference, bc for ratios
-  pgbouncer bc
+  # the proxy benchmark (tools/bench/pg_bench.sh): pgbouncer and a socat relay as references, bc
+  pgbouncer bc socat
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -9,6 +9,7 @@
 #include "agent/events/ocsf.h"
 #include "agent/events/pipeline.h"
 #include "agent/events/sinks.h"
+#include "agent/sql/classifier.h"
 
 namespace {
 
@@ -31,7 +32,7 @@ veil::events::SessionInfo Session() {
   return s;
 }
 
-nlohmann::json Event() {
+veil::events::StatementInfo Statement() {
   veil::events::StatementInfo st;
   st.sql = "SELECT id, name, email FROM customers WHERE email = 'alice@example.com' AND id > 42";
   st.kind = "read";
@@ -41,14 +42,50 @@ nlohmann::json Event() {
   st.duration_ms = 1;
   st.masked.by_entity = {{"EMAIL", 1}, {"PERSON_NAME", 1}};
   st.masked.by_column = {{"public.customers.email", 1}, {"public.customers.name", 1}};
-  return veil::events::QueryEvent(1795839787763, Session(), st);
+  return st;
 }
+
+nlohmann::json Event() { return veil::events::QueryEvent(1795839787763, Session(), Statement()); }
 
 void BM_BuildQueryEvent(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(Event());
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_BuildQueryEvent);
+
+// What veild does per statement: the session's part rendered once, the statement's merged in.
+void BM_BuildQueryRecord(benchmark::State& state) {
+  const veil::events::QueryEventTemplate tmpl(Session());
+  const veil::events::StatementInfo st = Statement();
+  for (auto _ : state) benchmark::DoNotOptimize(tmpl.Build(1795839787763, st));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_BuildQueryRecord);
+
+// The same with new literal text every time (pgbench -S over the simple protocol): the
+// normalization runs for every statement.
+void BM_BuildQueryRecordNewText(benchmark::State& state) {
+  const veil::events::QueryEventTemplate tmpl(Session());
+  veil::events::StatementInfo st = Statement();
+  std::vector<std::string> texts;
+  for (int i = 0; i < 4096; ++i)
+    texts.push_back("SELECT abalance FROM pgbench_accounts WHERE aid = " + std::to_string(i * 7919));
+  size_t i = 0;
+  for (auto _ : state) {
+    st.sql = texts[i++ % texts.size()];
+    benchmark::DoNotOptimize(tmpl.Build(1795839787763, st));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_BuildQueryRecordNewText);
+
+// The statement kind (read/write/ddl) the usage reporter puts in each event.
+void BM_ClassifyStatement(benchmark::State& state) {
+  const std::string sql = "SELECT abalance FROM pgbench_accounts WHERE aid = 12345";
+  for (auto _ : state) benchmark::DoNotOptimize(veil::sql::Classify(sql));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ClassifyStatement);
 
 void BM_ChainStamp(benchmark::State& state) {
   Chain chain;
@@ -62,10 +99,24 @@ void BM_ChainStamp(benchmark::State& state) {
 }
 BENCHMARK(BM_ChainStamp);
 
+// The writer's path: hash and line from the rendered record, no parse, no serialization.
+void BM_ChainStampRecord(benchmark::State& state) {
+  Chain chain;
+  const veil::events::Record rec = veil::events::ToRecord(Event());
+  std::string line;
+  for (auto _ : state) {
+    line.clear();
+    chain.Commit(chain.Stamp(rec, &line));
+    benchmark::DoNotOptimize(line);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ChainStampRecord);
+
 // Emit() of prebuilt events until the file sink has written them all.
 void BM_PipelineToFile(benchmark::State& state) {
   const auto dir = std::filesystem::temp_directory_path() / "veil-events-bench";
-  const nlohmann::json event = Event();
+  const veil::events::Record event = veil::events::ToRecord(Event());
   for (auto _ : state) {
     state.PauseTiming();
     std::filesystem::remove_all(dir);

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Proxy cost, measured: pgbench select-only (-S, 4 clients) and a 1,000,000-row SELECT, each
-# run direct to PostgreSQL, through pgbouncer (session mode) and through veild (masking on,
-# default profile), in one run on this machine; then veild's peak memory over 1M and 10M rows.
-# Prints a table. Everything runs on loopback in a temporary folder and is removed at the end.
+# Proxy cost, measured: pgbench select-only (-S, 4 clients; simple protocol, where every
+# statement has new literal text, and -M prepared), its median latency (1 client), the cost of a
+# new connection (-C) and a 1,000,000-row SELECT, each run direct to PostgreSQL, through a plain
+# socat TCP relay (the floor any proxy pays for two more sockets), through pgbouncer (session
+# mode) and through veild (masking on, default profile, a chained usage event per statement to a
+# file), in one run on this machine; then veild's peak memory over 1M and 10M rows. Prints a
+# table. Everything runs on loopback in a temporary folder and is removed at the end.
 #
 #   sudo tools/bench/pg_bench.sh            # after tools/setup.sh and a build
 #   SECONDS_PER_RUN=20 tools/bench/pg_bench.sh
@@ -15,6 +18,7 @@ pgbin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
 work="$(mktemp -d /tmp/veil-bench.XXXXXX)"
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 pg_port="$(free_port)"; bouncer_port="$(free_port)"; veil_port="$(free_port)"
+socat_port="$(free_port)"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -47,6 +51,9 @@ echo '"postgres" ""' >"$work/users.txt"
 chown -R postgres "$work"
 runuser -u postgres -- pgbouncer "$work/pgbouncer.ini" >/dev/null 2>&1 &
 pids+=($!)
+socat "TCP-LISTEN:$socat_port,bind=127.0.0.1,fork,reuseaddr,nodelay" \
+  "TCP:127.0.0.1:$pg_port,nodelay" >/dev/null 2>&1 &
+pids+=($!)
 
 cat >"$work/veil.yaml" <<YAML
 agent: {state_dir: $work/state, control_socket: $work/run/veil.sock, metrics_listen: "", redirect: "off"}
@@ -59,13 +66,17 @@ YAML
 "$veild_bin" --config "$work/veil.yaml" >"$work/veild.log" 2>&1 &
 veild_pid=$!
 pids+=($veild_pid)
-for p in "$bouncer_port" "$veil_port"; do
+for p in "$bouncer_port" "$veil_port" "$socat_port"; do
   for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null && break; sleep 0.1; done
 done
 
-tps() {  # port -> TPS of pgbench -S, 4 clients
-  pgbench -n -S -c 4 -j 2 -T "$secs" -M prepared -h 127.0.0.1 -p "$1" -U postgres postgres 2>/dev/null |
+tps() {  # port mode -> TPS of pgbench -S, 4 clients
+  pgbench -n -S -c 4 -j 2 -T "$secs" -M "$2" -h 127.0.0.1 -p "$1" -U postgres postgres 2>/dev/null |
     awk '/^tps/ {print $3; exit}'
+}
+connect_ms() {  # port -> average connection time of pgbench -S -C (a new connection per xact)
+  pgbench -n -S -C -c 2 -j 2 -T "$secs" -h 127.0.0.1 -p "$1" -U postgres postgres 2>/dev/null |
+    awk '/average connection time/ {print $5; exit}'
 }
 median_latency_us() {  # port -> median latency of pgbench -S, 1 client, from the per-xact log
   local dir; dir="$(mktemp -d "$work/lat.XXXX")"
@@ -83,20 +94,32 @@ big_select_s() {  # port -> seconds for a 1M-row SELECT read by psql
   echo "$t1 - $t0" | bc -l
 }
 
-declare -A T L S
-for name in direct pgbouncer veild; do
-  case $name in direct) p=$pg_port;; pgbouncer) p=$bouncer_port;; veild) p=$veil_port;; esac
-  T[$name]=$(tps "$p"); L[$name]=$(median_latency_us "$p"); S[$name]=$(big_select_s "$p")
+paths="direct socat pgbouncer veild"
+declare -A T P L C S
+for name in $paths; do
+  case $name in
+    direct) p=$pg_port;; socat) p=$socat_port;; pgbouncer) p=$bouncer_port;; veild) p=$veil_port;;
+  esac
+  T[$name]=$(tps "$p" simple); P[$name]=$(tps "$p" prepared); L[$name]=$(median_latency_us "$p")
+  C[$name]=$(connect_ms "$p"); S[$name]=$(big_select_s "$p")
 done
 
-printf '\n%-10s %12s %10s %16s %10s %14s\n' path "pgbench TPS" "x direct" "median lat (us)" "1M rows s" "x direct"
-for name in direct pgbouncer veild; do
-  printf '%-10s %12.0f %10.2f %16.0f %10.2f %14.2f\n' "$name" "${T[$name]}" \
-    "$(echo "${T[$name]} / ${T[direct]}" | bc -l)" "${L[$name]}" "${S[$name]}" \
+printf '\n%-10s %10s %8s %10s %8s %10s %12s %9s %8s\n' path "TPS -S" "x direct" \
+  "prepared" "x direct" "median us" "connect ms" "1M rows s" "x direct"
+for name in $paths; do
+  printf '%-10s %10.0f %8.2f %10.0f %8.2f %10.0f %12.2f %9.2f %8.2f\n' "$name" "${T[$name]}" \
+    "$(echo "${T[$name]} / ${T[direct]}" | bc -l)" "${P[$name]}" \
+    "$(echo "${P[$name]} / ${P[direct]}" | bc -l)" "${L[$name]}" "${C[$name]}" "${S[$name]}" \
     "$(echo "${S[$name]} / ${S[direct]}" | bc -l)"
 done
-printf 'veild added median latency: %.0f us (vs pgbouncer %.0f us)\n' \
-  "$(echo "${L[veild]} - ${L[direct]}" | bc -l)" "$(echo "${L[pgbouncer]} - ${L[direct]}" | bc -l)"
+printf 'veild added median latency: %.0f us (pgbouncer %.0f us, socat %.0f us)\n' \
+  "$(echo "${L[veild]} - ${L[direct]}" | bc -l)" "$(echo "${L[pgbouncer]} - ${L[direct]}" | bc -l)" \
+  "$(echo "${L[socat]} - ${L[direct]}" | bc -l)"
+printf 'veild / socat: %.2f (simple), %.2f (prepared); veild / pgbouncer: %.2f, %.2f\n' \
+  "$(echo "${T[veild]} / ${T[socat]}" | bc -l)" "$(echo "${P[veild]} / ${P[socat]}" | bc -l)" \
+  "$(echo "${T[veild]} / ${T[pgbouncer]}" | bc -l)" "$(echo "${P[veild]} / ${P[pgbouncer]}" | bc -l)"
+printf 'veild added per connection: %.2f ms\n' "$(echo "${C[veild]} - ${C[direct]}" | bc -l)"
+printf 'usage events written: %d\n' "$(wc -l <"$work/events.jsonl")"
 
 for rows in 1000000 10000000; do
   psql -h 127.0.0.1 -p "$veil_port" -U postgres -At -X -o /dev/null \

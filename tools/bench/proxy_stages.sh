@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Where veild's CPU goes per statement, measured on the real thing: pgbench select-only (simple
+# protocol: every statement has new literal text) through veild with masking and a chained usage
+# event per statement to a file, one client. Reports
+#   - veild's CPU per statement (user + system, from /proc/<pid>/stat over the run);
+#   - that CPU split by stage, from perf's sampled call graphs (cpu-clock, DWARF unwinding): each
+#     stage is the inclusive share of the functions that implement it;
+#   - syscalls per statement, veild's and pgbouncer's (strace -c -f, a separate run: strace slows
+#     a process down, so its run is not the one timed).
+#
+#   sudo tools/bench/proxy_stages.sh          # after tools/setup.sh and a build
+#   SECONDS_PER_RUN=20 tools/bench/proxy_stages.sh
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$repo"
+secs="${SECONDS_PER_RUN:-10}"
+veild_bin="$(realpath "${VEILD_BIN:-build/agent/veild}")"
+pgbin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
+work="$(mktemp -d /tmp/veil-stages.XXXXXX)"
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+pg_port="$(free_port)"; veil_port="$(free_port)"; bouncer_port="$(free_port)"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  runuser -u postgres -- "$pgbin/pg_ctl" -D "$work/pg" -m fast stop >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+chown postgres "$work"
+runuser -u postgres -- "$pgbin/initdb" -D "$work/pg" -A trust -U postgres >/dev/null
+runuser -u postgres -- "$pgbin/pg_ctl" -D "$work/pg" -l "$work/pg.log" -w \
+  -o "-p $pg_port -k $work -c listen_addresses=127.0.0.1" start >/dev/null
+pgbench -q -i -s 10 -h 127.0.0.1 -p "$pg_port" -U postgres postgres >/dev/null 2>&1
+
+cat >"$work/veil.yaml" <<YAML
+agent: {state_dir: $work/state, control_socket: $work/run/veil.sock, metrics_listen: "", redirect: "off"}
+endpoints:
+  - {name: bench-db, protocol: postgres, upstream: 127.0.0.1:$pg_port, listen: 127.0.0.1:$veil_port,
+     access: open, tls: {client: disable, upstream: disable}}
+events:
+  sinks: [{type: file, path: $work/events.jsonl}]
+YAML
+"$veild_bin" --config "$work/veil.yaml" >"$work/veild.log" 2>&1 &
+veild_pid=$!
+pids+=($veild_pid)
+cat >"$work/pgbouncer.ini" <<INI
+[databases]
+postgres = host=127.0.0.1 port=$pg_port
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $bouncer_port
+auth_type = trust
+auth_file = $work/users.txt
+pool_mode = session
+unix_socket_dir =
+logfile = $work/pgbouncer.log
+INI
+echo '"postgres" ""' >"$work/users.txt"
+chown -R postgres "$work"
+runuser -u postgres -- pgbouncer "$work/pgbouncer.ini" >/dev/null 2>&1 &
+pids+=($!)
+for p in "$veil_port" "$bouncer_port"; do
+  for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null && break; sleep 0.1; done
+done
+bouncer_pid="$(pgrep -n -x pgbouncer)"
+
+run_pgbench() {  # port seconds -> transactions
+  pgbench -n -S -c 1 -T "$2" -h 127.0.0.1 -p "$1" -U postgres postgres 2>/dev/null |
+    awk '/number of transactions actually processed/ {print $NF; exit}'
+}
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# 1. CPU per statement, and the call graph of the same run.
+hz="$(getconf CLK_TCK)"
+t0="$(cpu_ticks "$veild_pid")"
+perf record -q -e cpu-clock -F 2000 --call-graph dwarf,16384 -p "$veild_pid" \
+  -o "$work/perf.data" -- sleep "$secs" >/dev/null 2>&1 &
+perf_pid=$!
+n="$(run_pgbench "$veil_port" "$secs")"
+wait "$perf_pid" || true
+t1="$(cpu_ticks "$veild_pid")"
+cpu_us="$(echo "($t1 - $t0) * 1000000 / $hz / $n" | bc -l)"
+
+# 2. Stages: inclusive share of the functions that implement each one.
+perf report -i "$work/perf.data" --children --no-demangle --sort symbol --stdio 2>/dev/null |
+  c++filt >"$work/report.txt" || true
+share() {  # regex -> the largest inclusive % among matching symbols
+  grep -E '^ +[0-9.]+%' "$work/report.txt" | grep -E "$1" |
+    awk '{gsub("%","",$1); if ($1 > m) m = $1} END {printf "%.1f", m + 0}'
+}
+printf '\nveild, pgbench -S simple, 1 client, %s s: %d statements, %.1f us CPU per statement\n' \
+  "$secs" "$n" "$cpu_us"
+printf '%-44s %8s %12s\n' stage "% CPU" "us/statement"
+stage() {
+  local pct; pct="$(share "$2")"
+  printf '%-44s %8s %12.1f\n' "$1" "$pct" "$(echo "$pct * $cpu_us / 100" | bc -l)"
+}
+stage "client read + decode + guardrails (session)" 'ClientToUpstream'
+stage "  statement analysis (libpg_query, lineage)" 'SessionAnalysis::Analyze'
+stage "  guardrail classifier" 'Guardrails::Check\b|sql::Classify'
+stage "upstream read + transcode + client write" 'UpstreamToClient'
+stage "  row transcode and masking" 'PgTranscoder::OnBackend'
+stage "  usage event build (session thread)" 'UsageReporter::Statement'
+stage "event chain + write (writer thread)" 'Pipeline::Writer::Run'
+stage "kernel: syscalls (all threads)" 'entry_SYSCALL_64|do_syscall_64'
+
+# 3. Syscalls per statement, veild and pgbouncer, each over its own run.
+count_syscalls() {  # pid port -> syscalls per statement
+  strace -c -f -q -p "$1" -o "$work/strace.txt" &
+  local sp=$!
+  sleep 0.5
+  local m; m="$(run_pgbench "$2" 3)"
+  kill -INT "$sp"; wait "$sp" 2>/dev/null || true
+  local total; total="$(awk '/^100.00/ {print $4}' "$work/strace.txt")"
+  echo "$(echo "$total / $m" | bc -l) $(grep -E '^ +[0-9]' "$work/strace.txt" |
+    sort -k4 -nr | awk -v m="$m" 'NR<=6 {printf "%s %.1f, ", $NF, $4/m}')"
+}
+read -r v_per v_top <<<"$(count_syscalls "$veild_pid" "$veil_port")"
+read -r b_per b_top <<<"$(count_syscalls "$bouncer_pid" "$bouncer_port")"
+printf '\nsyscalls per statement: veild %.1f (%s)\n' "$v_per" "$v_top"
+printf '                        pgbouncer %.1f (%s)\n' "$b_per" "$b_top"
