@@ -33,32 +33,18 @@ void CanonicalJson::AppendString(std::string* out, std::string_view s) {
     if (!kEscape[c]) continue;
     out->append(s.data() + run, i - run);
     run = i + 1;
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\b':
-        out->append("\\b");
-        break;
-      case '\f':
-        out->append("\\f");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default: {
-        const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
-        out->append(esc, sizeof esc);
-      }
+    // The short forms nlohmann writes, else \u00xx (lowercase hex).
+    static constexpr std::pair<unsigned char, std::string_view> kShort[] = {
+        {'"', "\\\""}, {'\\', "\\\\"}, {'\b', "\\b"}, {'\f', "\\f"},
+        {'\n', "\\n"}, {'\r', "\\r"},  {'\t', "\\t"}};
+    std::string_view esc;
+    for (const auto& [k, e] : kShort)
+      if (k == c) esc = e;
+    if (!esc.empty()) {
+      out->append(esc);
+    } else {
+      const char u[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+      out->append(u, sizeof u);
     }
   }
   out->append(s.data() + run, s.size() - run);
@@ -99,10 +85,10 @@ void CanonicalJson::EndArray() {
   if (depth_ > 0) --depth_;
 }
 
-void CanonicalJson::Key(std::string_view key) {
+bool CanonicalJson::NextKey(std::string_view key) {
   if (depth_ == 0) {
     ok_ = false;
-    return;
+    return false;
   }
   const int level = depth_ - 1;
   if (has_key_[level] && !(last_key_[level] < key)) ok_ = false;
@@ -110,23 +96,18 @@ void CanonicalJson::Key(std::string_view key) {
   last_key_[level] = key;
   if (!first_[level]) out_->push_back(',');
   first_[level] = false;
+  return true;
+}
+
+void CanonicalJson::Key(std::string_view key) {
+  if (!NextKey(key)) return;
   AppendString(out_, key);
   out_->push_back(':');
   after_key_ = true;
 }
 
 void CanonicalJson::Member(std::string_view key, std::string_view rendered) {
-  if (depth_ == 0) {
-    ok_ = false;
-    return;
-  }
-  const int level = depth_ - 1;
-  if (has_key_[level] && !(last_key_[level] < key)) ok_ = false;
-  has_key_[level] = true;
-  last_key_[level] = key;
-  if (!first_[level]) out_->push_back(',');
-  first_[level] = false;
-  out_->append(rendered);
+  if (NextKey(key)) out_->append(rendered);
 }
 
 void CanonicalJson::String(std::string_view value) {

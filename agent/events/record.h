@@ -62,6 +62,8 @@ class CanonicalJson {
 
  private:
   void Separator();
+  // Checks `key` against the previous one and writes the comma before a member.
+  bool NextKey(std::string_view key);
 
   static constexpr int kMaxDepth = 8;
   std::string* out_;

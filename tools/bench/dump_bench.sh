@@ -16,22 +16,10 @@ cd "$repo"
 rows="${ROWS:-2000000}"
 format="${FORMAT:-p}"
 veild_bin="${VEILD_BIN:-build/agent/veild}"
-pgbin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
-work="$(mktemp -d /tmp/veil-dump-bench.XXXXXX)"
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source tools/bench/lib.sh
+bench_init veil-dump-bench
 pg_port="$(free_port)"; veil_port="$(free_port)"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  runuser -u postgres -- "$pgbin/pg_ctl" -D "$work/pg" -m fast stop >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-chown postgres "$work"
-
-runuser -u postgres -- "$pgbin/initdb" -D "$work/pg" -A trust -U postgres >/dev/null
-runuser -u postgres -- "$pgbin/pg_ctl" -D "$work/pg" -l "$work/pg.log" -w \
-  -o "-p $pg_port -k $work -c listen_addresses=127.0.0.1" start >/dev/null
+start_pg "$pg_port"
 sql() { psql -h 127.0.0.1 -p "$pg_port" -U postgres -X -q -v ON_ERROR_STOP=1 "$@"; }
 sql -d postgres -c "CREATE DATABASE bench"
 echo "generating $rows customers ..." >&2
@@ -97,7 +85,7 @@ YAML
 "$veild_bin" --config "$work/veil.yaml" >"$work/veild.log" 2>&1 &
 veild_pid=$!
 pids+=($veild_pid)
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$veil_port) 2>/dev/null && break; sleep 0.1; done
+wait_port "$veil_port"
 
 dump() {  # port out -> seconds
   local t0 t1 extra=()

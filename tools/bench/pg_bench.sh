@@ -14,23 +14,11 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$repo"
 secs="${SECONDS_PER_RUN:-10}"
 veild_bin="${VEILD_BIN:-build/agent/veild}"
-pgbin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
-work="$(mktemp -d /tmp/veil-bench.XXXXXX)"
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source tools/bench/lib.sh
+bench_init veil-bench
 pg_port="$(free_port)"; bouncer_port="$(free_port)"; veil_port="$(free_port)"
 socat_port="$(free_port)"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  runuser -u postgres -- "$pgbin/pg_ctl" -D "$work/pg" -m fast stop >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-chown postgres "$work"
-
-runuser -u postgres -- "$pgbin/initdb" -D "$work/pg" -A trust -U postgres >/dev/null
-runuser -u postgres -- "$pgbin/pg_ctl" -D "$work/pg" -l "$work/pg.log" -w \
-  -o "-p $pg_port -k $work -c listen_addresses=127.0.0.1 -c max_connections=50" start >/dev/null
+start_pg "$pg_port" -c max_connections=50
 pgbench -q -i -s 10 -h 127.0.0.1 -p "$pg_port" -U postgres postgres >/dev/null 2>&1
 
 cat >"$work/pgbouncer.ini" <<INI
@@ -66,9 +54,7 @@ YAML
 "$veild_bin" --config "$work/veil.yaml" >"$work/veild.log" 2>&1 &
 veild_pid=$!
 pids+=($veild_pid)
-for p in "$bouncer_port" "$veil_port" "$socat_port"; do
-  for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null && break; sleep 0.1; done
-done
+wait_port "$bouncer_port" "$veil_port" "$socat_port"
 
 tps() {  # port mode -> TPS of pgbench -S, 4 clients
   pgbench -n -S -c 4 -j 2 -T "$secs" -M "$2" -h 127.0.0.1 -p "$1" -U postgres postgres 2>/dev/null |
