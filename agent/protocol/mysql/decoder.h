@@ -179,7 +179,10 @@ class ServerDecoder {
     kOpaque,         // response to an unknown command: RawPacket until the next command
   };
 
-  explicit ServerDecoder(DecoderLimits limits = {}) : limits_(limits) {}
+  // `state`: kGreeting for a new connection; kIdle (with set_capabilities) to start in the
+  // command phase, as tests and the fuzzer do.
+  explicit ServerDecoder(DecoderLimits limits = {}, State state = State::kGreeting)
+      : limits_(limits), state_(state) {}
 
   // Same contract as ClientDecoder::Decode. When `*out` already holds a TextRow or BinaryRow, a
   // row of that kind is decoded into it in place, reusing its capacity.
@@ -221,7 +224,7 @@ class ServerDecoder {
   std::optional<uint32_t> Resolve(uint32_t statement_id) const;
 
   DecoderLimits limits_;
-  State state_ = State::kGreeting;
+  State state_;
   uint64_t capabilities_ = 0;
   uint64_t server_capabilities_ = 0;
   uint8_t next_sequence_ = 0;
