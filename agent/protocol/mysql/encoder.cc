@@ -261,7 +261,9 @@ void Body(PayloadWriter& w, const OkPacket& m, uint64_t caps) {
   }
   const bool state_changed = (m.status_flags & status::kSessionStateChanged) != 0;
   if (caps & cap::kSessionTrack) {
-    if (m.has_info || !m.info.empty() || state_changed) {
+    // The info may be left out (the packet then ends after the warnings); the session state
+    // only follows an info.
+    if (m.has_info || !m.info.empty() || !m.session_state_info.empty()) {
       w.LenencString(m.info);
       if (state_changed) w.LenencString(m.session_state_info);
     }
