@@ -357,8 +357,7 @@ DecodeResult ClientDecoder::Decode(std::span<const uint8_t> buffer, size_t* cons
   if (failed_) return MakeError(error_);
   const bool command_sized = phase_ == Phase::kCommand || phase_ == Phase::kRaw;
   const size_t max = command_sized ? limits_.max_payload : limits_.max_connection_phase_payload;
-  const std::optional<uint8_t> expected =
-      phase_ == Phase::kCommand ? uint8_t{0} : next_sequence_;
+  const std::optional<uint8_t> expected = phase_ == Phase::kCommand ? uint8_t{0} : next_sequence_;
   std::string_view payload;
   size_t size = 0;
   DecodeResult r = framer_.Next(buffer, max, expected, &size, &payload);
@@ -400,9 +399,9 @@ DecodeResult ClientDecoder::Decode(std::span<const uint8_t> buffer, size_t* cons
       break;
   }
   if (error != nullptr) {
-    return Fail("malformed client " + std::string(what == std::string_view("command")
-                                                          ? MessageName(*out)
-                                                          : std::string_view(what)) +
+    return Fail("malformed client " +
+                std::string(what == std::string_view("command") ? MessageName(*out)
+                                                                : std::string_view(what)) +
                 " (" + Num(payload.size()) + " bytes): " + error);
   }
   *consumed = size;
@@ -689,8 +688,7 @@ DecodeResult ServerDecoder::Decode(std::span<const uint8_t> buffer, size_t* cons
     pending_.pop_front();
   }
   const bool connection_phase = state_ == State::kGreeting || state_ == State::kAuth;
-  const size_t max =
-      connection_phase ? limits_.max_connection_phase_payload : limits_.max_payload;
+  const size_t max = connection_phase ? limits_.max_connection_phase_payload : limits_.max_payload;
   // Outside a response only an unsolicited ERR can come, with whatever sequence id.
   const std::optional<uint8_t> expected =
       state_ == State::kIdle ? std::nullopt : std::optional<uint8_t>(next_sequence_);
@@ -701,8 +699,8 @@ DecodeResult ServerDecoder::Decode(std::span<const uint8_t> buffer, size_t* cons
   if (!r.ready()) return r;
   if (payload.empty()) return Fail("empty server packet");
   if (const char* e = Parse(payload, out)) {
-    return Fail("malformed server " + std::string(MessageName(*out)) + " (" +
-                Num(payload.size()) + " bytes): " + e);
+    return Fail("malformed server " + std::string(MessageName(*out)) + " (" + Num(payload.size()) +
+                " bytes): " + e);
   }
   next_sequence_ = static_cast<uint8_t>(r.last_sequence_id + 1);
   *consumed = size;
@@ -713,8 +711,7 @@ const char* ServerDecoder::ParseColumnDefinition(std::string_view payload, Serve
   auto& m = out->emplace<ColumnDefinition>();
   Reader r(payload);
   if (!r.LenencString(&m.catalog) || !r.LenencString(&m.schema) || !r.LenencString(&m.table) ||
-      !r.LenencString(&m.org_table) || !r.LenencString(&m.name) ||
-      !r.LenencString(&m.org_name)) {
+      !r.LenencString(&m.org_table) || !r.LenencString(&m.name) || !r.LenencString(&m.org_name)) {
     return "name exceeds the packet";
   }
   if (capabilities_ & cap::kMariaDbExtendedMetadata) {
@@ -726,8 +723,8 @@ const char* ServerDecoder::ParseColumnDefinition(std::string_view payload, Serve
   uint8_t type = 0;
   uint16_t filler = 1;
   if (!r.Lenenc(&fixed) || fixed != 0x0c) return "fixed-length fields are not 12 bytes";
-  if (!r.U16(&m.character_set) || !r.U32(&m.column_length) || !r.U8(&type) ||
-      !r.U16(&m.flags) || !r.U8(&m.decimals) || !r.U16(&filler)) {
+  if (!r.U16(&m.character_set) || !r.U32(&m.column_length) || !r.U8(&type) || !r.U16(&m.flags) ||
+      !r.U8(&m.decimals) || !r.U16(&filler)) {
     return kTruncated;
   }
   if (filler != 0) return "filler is not 0";
@@ -847,8 +844,7 @@ const char* ServerDecoder::Parse(std::string_view payload, ServerMessage* out) {
                                  : State::kIdle;
         return nullptr;
       }
-      columns_.push_back(
-          ColumnTypeInfo{def.type, (def.flags & column_flag::kUnsigned) != 0});
+      columns_.push_back(ColumnTypeInfo{def.type, (def.flags & column_flag::kUnsigned) != 0});
       if (--columns_left_ > 0) return nullptr;
       if (state_ == State::kPrepareColumns) {
         EndOfColumns();
@@ -884,8 +880,8 @@ const char* ServerDecoder::Parse(std::string_view payload, ServerMessage* out) {
       auto& m = out->emplace<StmtPrepareOk>();
       Reader r(payload);
       uint8_t header = 1, reserved = 1;
-      if (!r.U8(&header) || header != 0x00 || !r.U32(&m.statement_id) ||
-          !r.U16(&m.num_columns) || !r.U16(&m.num_params) || !r.U8(&reserved)) {
+      if (!r.U8(&header) || header != 0x00 || !r.U32(&m.statement_id) || !r.U16(&m.num_columns) ||
+          !r.U16(&m.num_params) || !r.U8(&reserved)) {
         return kTruncated;
       }
       if (reserved != 0) return "reserved byte is not 0";

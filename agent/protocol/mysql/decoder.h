@@ -171,12 +171,12 @@ class ServerDecoder {
     kColumns,        // column definitions
     kColumnsEof,     // the EOF after column definitions (without CLIENT_DEPRECATE_EOF)
     kRows,           // rows until EOF/OK or ERR
-    kPrepareParams,     // COM_STMT_PREPARE_OK's parameter definitions
-    kPrepareParamsEof,  // ... their EOF (without CLIENT_DEPRECATE_EOF)
-    kPrepareColumns,    // ... its column definitions
-    kPrepareColumnsEof, // ... their EOF
-    kInfileResult,   // OK/ERR after the client's LOCAL INFILE contents
-    kOpaque,         // response to an unknown command: RawPacket until the next command
+    kPrepareParams,  // COM_STMT_PREPARE_OK's parameter definitions
+    kPrepareParamsEof,   // ... their EOF (without CLIENT_DEPRECATE_EOF)
+    kPrepareColumns,     // ... its column definitions
+    kPrepareColumnsEof,  // ... their EOF
+    kInfileResult,       // OK/ERR after the client's LOCAL INFILE contents
+    kOpaque,             // response to an unknown command: RawPacket until the next command
   };
 
   // `state`: kGreeting for a new connection; kIdle (with set_capabilities) to start in the

@@ -131,8 +131,8 @@ TEST(Wire, LengthEncodedIntegersInAllForms) {
       {{0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, ~uint64_t{0}},
   };
   for (const Case& c : cases) {
-    internal::Reader r(std::string_view(reinterpret_cast<const char*>(c.bytes.data()),
-                                        c.bytes.size()));
+    internal::Reader r(
+        std::string_view(reinterpret_cast<const char*>(c.bytes.data()), c.bytes.size()));
     uint64_t v = 0;
     ASSERT_TRUE(r.Lenenc(&v));
     EXPECT_EQ(v, c.value);
@@ -225,8 +225,7 @@ TEST(ServerDecoder, MariaDbExtendedCapabilitiesFromReservedBytes) {
   auto all = DecodeAll(d, Packet(0, w));
   ASSERT_EQ(all.size(), 1u);
   const auto& g = std::get<HandshakeV10>(all[0]);
-  EXPECT_EQ(g.full_capabilities(),
-            caps | cap::kMariaDbExtendedMetadata | cap::kMariaDbProgress);
+  EXPECT_EQ(g.full_capabilities(), caps | cap::kMariaDbExtendedMetadata | cap::kMariaDbProgress);
   EXPECT_EQ(g.scramble(), "abcdefghijklmnopqrst");
 }
 
@@ -239,8 +238,8 @@ Bytes HandshakeResponse(uint8_t seq, uint32_t caps) {
   w.Nul("mysql_native_password");
   HandWire attrs;
   attrs.Lstr("_client_name").Lstr("libmariadb").Lstr("_pid").Lstr("42");
-  w.U8(static_cast<uint8_t>(attrs.size())).Raw(std::string_view(
-      reinterpret_cast<const char*>(attrs.bytes().data()), attrs.size()));
+  w.U8(static_cast<uint8_t>(attrs.size()))
+      .Raw(std::string_view(reinterpret_cast<const char*>(attrs.bytes().data()), attrs.size()));
   return Packet(seq, w);
 }
 
@@ -318,14 +317,15 @@ TEST(ServerDecoder, AuthSwitchMoreDataAndOk) {
   resp.set_full_capabilities(kClientCaps);
   d.ExpectResponseTo(resp, 1);
   auto all = DecodeAll(
-      d, Concat({Packet(2, HandWire().U8(0xFE).Nul("caching_sha2_password").Raw("01234567890123456789").U8(0))}));
+      d,
+      Concat({Packet(
+          2, HandWire().U8(0xFE).Nul("caching_sha2_password").Raw("01234567890123456789").U8(0))}));
   const auto& sw = std::get<AuthSwitchRequest>(all[0]);
   EXPECT_EQ(sw.plugin_name, "caching_sha2_password");
   EXPECT_EQ(sw.plugin_data.size(), 21u);
   d.ExpectResponseTo(AuthData{"x"}, 3);
   // caching_sha2_password fast path: AuthMoreData 0x03, then OK.
-  all = DecodeAll(d, Concat({Packet(4, HandWire().U8(0x01).U8(0x03)),
-                             Packet(5, OkPayload(0x00))}));
+  all = DecodeAll(d, Concat({Packet(4, HandWire().U8(0x01).U8(0x03)), Packet(5, OkPayload(0x00))}));
   ASSERT_EQ(all.size(), 2u);
   EXPECT_EQ(std::get<AuthMoreData>(all[0]).data, "\x03");
   EXPECT_TRUE(std::holds_alternative<OkPacket>(all[1]));
@@ -375,9 +375,9 @@ TEST(ServerDecoder, ErrPacketDocExample) {
   // https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_basic_err_packet.html
   ServerDecoder d = AnswerTo(ComQuery{});
   d.set_next_sequence(1);
-  auto all = DecodeAll(d, {0x17, 0x00, 0x00, 0x01, 0xff, 0x48, 0x04, 0x23, 0x48, 0x59, 0x30,
-                           0x30, 0x30, 0x4e, 0x6f, 0x20, 0x74, 0x61, 0x62, 0x6c, 0x65, 0x73,
-                           0x20, 0x75, 0x73, 0x65, 0x64});
+  auto all = DecodeAll(
+      d, {0x17, 0x00, 0x00, 0x01, 0xff, 0x48, 0x04, 0x23, 0x48, 0x59, 0x30, 0x30, 0x30, 0x4e,
+          0x6f, 0x20, 0x74, 0x61, 0x62, 0x6c, 0x65, 0x73, 0x20, 0x75, 0x73, 0x65, 0x64});
   const auto& e = std::get<ErrPacket>(all[0]);
   EXPECT_EQ(e.error_code, 1096);
   EXPECT_EQ(e.sql_state, "HY000");
@@ -388,7 +388,8 @@ TEST(ServerDecoder, ErrPacketDocExample) {
 TEST(ServerDecoder, UnsolicitedErrWhenIdleIsAccepted) {
   ServerDecoder d({}, State::kIdle);
   d.set_capabilities(kCaps41);
-  auto all = DecodeAll(d, Packet(0, HandWire().U8(0xff).Le(1927, 2).Raw("#70100Connection was killed")));
+  auto all =
+      DecodeAll(d, Packet(0, HandWire().U8(0xff).Le(1927, 2).Raw("#70100Connection was killed")));
   EXPECT_EQ(std::get<ErrPacket>(all[0]).error_code, 1927);
   EXPECT_NE(ServerError(d, Packet(1, OkPayload(0))).find("no command in flight"),
             std::string::npos);
@@ -442,9 +443,9 @@ TEST(ServerDecoder, EofDocExampleEndsRows) {
   // https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_basic_eof_packet.html
   // "05 00 00 05 fe 00 00 02 00": sequence 5, no warnings, SERVER_STATUS_AUTOCOMMIT.
   ServerDecoder d = AnswerTo(ComQuery{});
-  DecodeAll(d, Concat({Packet(1, HandWire().U8(1)),
-                       Packet(2, ColumnDef("t", "a", ColumnType::kLong)), Packet(3, Eof()),
-                       Packet(4, HandWire().Lstr("7"))}));
+  DecodeAll(d,
+            Concat({Packet(1, HandWire().U8(1)), Packet(2, ColumnDef("t", "a", ColumnType::kLong)),
+                    Packet(3, Eof()), Packet(4, HandWire().Lstr("7"))}));
   auto all = DecodeAll(d, {0x05, 0x00, 0x00, 0x05, 0xfe, 0x00, 0x00, 0x02, 0x00});
   EXPECT_EQ(std::get<EofPacket>(all[0]).status_flags, status::kAutocommit);
   EXPECT_EQ(d.state(), State::kIdle);
@@ -465,8 +466,8 @@ TEST(ServerDecoder, MultiResultsFollowMoreResultsExist) {
 TEST(ServerDecoder, LocalInfileRequestIsItsOwnMessage) {
   // https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_com_query_response_local_infile_request.html
   ServerDecoder d = AnswerTo(ComQuery{"LOAD DATA LOCAL INFILE '/etc/passwd' INTO TABLE t"});
-  auto all = DecodeAll(d, {0x0c, 0x00, 0x00, 0x01, 0xfb, 0x2f, 0x65, 0x74, 0x63, 0x2f, 0x70,
-                           0x61, 0x73, 0x73, 0x77, 0x64});
+  auto all = DecodeAll(d, {0x0c, 0x00, 0x00, 0x01, 0xfb, 0x2f, 0x65, 0x74, 0x63, 0x2f, 0x70, 0x61,
+                           0x73, 0x73, 0x77, 0x64});
   EXPECT_EQ(std::get<LocalInfileRequest>(all[0]).filename, "/etc/passwd");
   EXPECT_EQ(d.state(), State::kInfileResult);
   // The session refuses: it sends the server one empty packet (sequence 2); the server's
@@ -479,7 +480,10 @@ TEST(ServerDecoder, LocalInfileRequestIsItsOwnMessage) {
 
 TEST(ServerDecoder, MariaDbProgressReportDoesNotEndTheResult) {
   ServerDecoder d = AnswerTo(ComQuery{});
-  auto all = DecodeAll(d, Packet(1, HandWire().U8(0xff).Le(0xffff, 2).Bytes({1, 1, 2, 0x10, 0x27, 0}).Raw("\x05stage")));
+  auto all = DecodeAll(
+      d,
+      Packet(1,
+             HandWire().U8(0xff).Le(0xffff, 2).Bytes({1, 1, 2, 0x10, 0x27, 0}).Raw("\x05stage")));
   EXPECT_EQ(std::get<ErrPacket>(all[0]).error_code, kMariaDbProgressReport);
   EXPECT_EQ(d.state(), State::kResult);
 }
@@ -521,10 +525,9 @@ TEST(ServerDecoder, BinaryRowDocExample) {
   exec.statement_id = 1;
   ServerDecoder d = AnswerTo(exec);
   DecodeAll(d, Concat({Packet(1, HandWire().U8(1)),
-                       Packet(2, ColumnDef("t", "c", ColumnType::kVarString)),
-                       Packet(3, Eof())}));
-  auto all = DecodeAll(d, {0x09, 0x00, 0x00, 0x04, 0x00, 0x00, 0x06, 0x66, 0x6f, 0x6f, 0x62,
-                           0x61, 0x72});
+                       Packet(2, ColumnDef("t", "c", ColumnType::kVarString)), Packet(3, Eof())}));
+  auto all =
+      DecodeAll(d, {0x09, 0x00, 0x00, 0x04, 0x00, 0x00, 0x06, 0x66, 0x6f, 0x6f, 0x62, 0x61, 0x72});
   const auto& row = std::get<BinaryRow>(all[0]);
   ASSERT_EQ(row.values.size(), 1u);
   EXPECT_EQ(row.values[0].data, "foobar");
@@ -533,16 +536,16 @@ TEST(ServerDecoder, BinaryRowDocExample) {
 
 Bytes BinaryResultSetAllTypes(uint8_t first_seq = 1) {
   const std::vector<std::pair<ColumnType, uint16_t>> cols = {
-      {ColumnType::kTiny, 0},        {ColumnType::kShort, column_flag::kUnsigned},
-      {ColumnType::kLong, 0},        {ColumnType::kInt24, 0},
-      {ColumnType::kLongLong, 0},    {ColumnType::kFloat, 0},
-      {ColumnType::kDouble, 0},      {ColumnType::kYear, 0},
-      {ColumnType::kDate, 0},        {ColumnType::kDateTime, 0},
-      {ColumnType::kTimestamp, 0},   {ColumnType::kTime, 0},
-      {ColumnType::kNewDecimal, 0},  {ColumnType::kVarString, 0},
-      {ColumnType::kBlob, 0},        {ColumnType::kJson, 0},
-      {ColumnType::kGeometry, 0},    {ColumnType::kBit, 0},
-      {ColumnType::kEnum, 0},        {ColumnType::kNull, 0},
+      {ColumnType::kTiny, 0},       {ColumnType::kShort, column_flag::kUnsigned},
+      {ColumnType::kLong, 0},       {ColumnType::kInt24, 0},
+      {ColumnType::kLongLong, 0},   {ColumnType::kFloat, 0},
+      {ColumnType::kDouble, 0},     {ColumnType::kYear, 0},
+      {ColumnType::kDate, 0},       {ColumnType::kDateTime, 0},
+      {ColumnType::kTimestamp, 0},  {ColumnType::kTime, 0},
+      {ColumnType::kNewDecimal, 0}, {ColumnType::kVarString, 0},
+      {ColumnType::kBlob, 0},       {ColumnType::kJson, 0},
+      {ColumnType::kGeometry, 0},   {ColumnType::kBit, 0},
+      {ColumnType::kEnum, 0},       {ColumnType::kNull, 0},
   };
   uint8_t s = first_seq;
   Bytes out = Packet(s++, HandWire().U8(static_cast<uint8_t>(cols.size())));
@@ -553,25 +556,25 @@ Bytes BinaryResultSetAllTypes(uint8_t first_seq = 1) {
   HandWire row;
   // 20 columns + 2 bits offset = 3 bitmap bytes. Column 19 (MYSQL_TYPE_NULL) and column 13 NULL.
   row.U8(0x00).Bytes({0x00, 0x80, 0x20});
-  row.U8(0xfb);                                            // TINY -5
-  row.Le(65535, 2);                                        // SHORT unsigned
-  row.Le(0xfffffffe, 4);                                   // LONG -2
-  row.Le(0xff800000, 4);                                   // INT24 -8388608
-  row.Le(0x8000000000000000ull, 8);                        // LONGLONG min
-  row.Bytes({0x33, 0x33, 0x23, 0x41});                     // FLOAT 10.2
+  row.U8(0xfb);                                                 // TINY -5
+  row.Le(65535, 2);                                             // SHORT unsigned
+  row.Le(0xfffffffe, 4);                                        // LONG -2
+  row.Le(0xff800000, 4);                                        // INT24 -8388608
+  row.Le(0x8000000000000000ull, 8);                             // LONGLONG min
+  row.Bytes({0x33, 0x33, 0x23, 0x41});                          // FLOAT 10.2
   row.Bytes({0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x24, 0x40});  // DOUBLE 10.2
-  row.Le(2024, 2);                                         // YEAR
-  row.U8(4).Bytes({0xda, 0x07, 0x0a, 0x11});               // DATE
+  row.Le(2024, 2);                                              // YEAR
+  row.U8(4).Bytes({0xda, 0x07, 0x0a, 0x11});                    // DATE
   row.U8(7).Bytes({0xda, 0x07, 0x0a, 0x11, 0x13, 0x1b, 0x1e});  // DATETIME
-  row.U8(0);                                               // TIMESTAMP zero
+  row.U8(0);                                                    // TIMESTAMP zero
   row.U8(8).Bytes({0x01, 0x78, 0, 0, 0, 0x13, 0x1b, 0x1e});     // TIME
-  row.Lstr("12.50");                                       // NEWDECIMAL
+  row.Lstr("12.50");                                            // NEWDECIMAL
   /* VAR_STRING is NULL */
   row.Bytes({0xfc, 0x2c, 0x01}).Raw(std::string(300, 'b'));  // BLOB of 300 bytes
-  row.Lstr("{\"a\":1}");                                   // JSON
-  row.Lstr(std::string(25, '\x01'));                       // GEOMETRY
-  row.Lstr("\xa5");                                        // BIT
-  row.Lstr("b");                                           // ENUM
+  row.Lstr("{\"a\":1}");                                     // JSON
+  row.Lstr(std::string(25, '\x01'));                         // GEOMETRY
+  row.Lstr("\xa5");                                          // BIT
+  row.Lstr("b");                                             // ENUM
   out = Concat({out, Packet(s++, row), Packet(s++, Eof())});
   return out;
 }
@@ -613,9 +616,9 @@ TEST(ServerDecoder, CursorThenFetchUsesTheStatementColumns) {
   exec.statement_id = 3;
   exec.flags = cursor::kReadOnly;
   ServerDecoder d = AnswerTo(exec);
-  auto all = DecodeAll(d, Concat({Packet(1, HandWire().U8(1)),
-                                  Packet(2, ColumnDef("t", "n", ColumnType::kLongLong)),
-                                  Packet(3, Eof(status::kAutocommit | status::kCursorExists))}));
+  auto all = DecodeAll(
+      d, Concat({Packet(1, HandWire().U8(1)), Packet(2, ColumnDef("t", "n", ColumnType::kLongLong)),
+                 Packet(3, Eof(status::kAutocommit | status::kCursorExists))}));
   EXPECT_EQ(d.state(), State::kIdle);
   d.ExpectResponseTo(ComStmtFetch{3, 10}, 0);
   all = DecodeAll(d, Concat({Packet(1, HandWire().U8(0).U8(0).Le(77, 8)),
@@ -632,10 +635,10 @@ TEST(ServerDecoder, CursorThenFetchUsesTheStatementColumns) {
 
 TEST(ClientDecoder, ComQueryDocExample) {
   // https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_com_query.html
-  auto m = DecodeCommand({0x21, 0x00, 0x00, 0x00, 0x03, 0x73, 0x65, 0x6c, 0x65, 0x63, 0x74,
-                          0x20, 0x40, 0x40, 0x76, 0x65, 0x72, 0x73, 0x69, 0x6f, 0x6e, 0x5f,
-                          0x63, 0x6f, 0x6d, 0x6d, 0x65, 0x6e, 0x74, 0x20, 0x6c, 0x69, 0x6d,
-                          0x69, 0x74, 0x20, 0x31});
+  auto m =
+      DecodeCommand({0x21, 0x00, 0x00, 0x00, 0x03, 0x73, 0x65, 0x6c, 0x65, 0x63, 0x74, 0x20, 0x40,
+                     0x40, 0x76, 0x65, 0x72, 0x73, 0x69, 0x6f, 0x6e, 0x5f, 0x63, 0x6f, 0x6d, 0x6d,
+                     0x65, 0x6e, 0x74, 0x20, 0x6c, 0x69, 0x6d, 0x69, 0x74, 0x20, 0x31});
   EXPECT_EQ(std::get<ComQuery>(m).query, "select @@version_comment limit 1");
 }
 
@@ -658,20 +661,19 @@ TEST(ClientDecoder, ComQueryWithQueryAttributes) {
 TEST(ClientDecoder, SimpleCommands) {
   EXPECT_TRUE(std::holds_alternative<ComQuit>(DecodeCommand(Packet(0, HandWire().U8(0x01)))));
   EXPECT_TRUE(std::holds_alternative<ComPing>(DecodeCommand(Packet(0, HandWire().U8(0x0e)))));
-  EXPECT_TRUE(std::holds_alternative<ComResetConnection>(
-      DecodeCommand(Packet(0, HandWire().U8(0x1f)))));
+  EXPECT_TRUE(
+      std::holds_alternative<ComResetConnection>(DecodeCommand(Packet(0, HandWire().U8(0x1f)))));
   EXPECT_EQ(std::get<ComInitDb>(DecodeCommand(Packet(0, HandWire().U8(0x02).Raw("shop")))).schema,
             "shop");
-  EXPECT_EQ(std::get<ComStmtPrepare>(
-                DecodeCommand(Packet(0, HandWire().U8(0x16).Raw("SELECT ?"))))
-                .query,
-            "SELECT ?");
+  EXPECT_EQ(
+      std::get<ComStmtPrepare>(DecodeCommand(Packet(0, HandWire().U8(0x16).Raw("SELECT ?")))).query,
+      "SELECT ?");
   EXPECT_EQ(std::get<ComProcessKill>(DecodeCommand(Packet(0, HandWire().U8(0x0c).Le(77, 4))))
                 .connection_id,
             77u);
-  EXPECT_EQ(std::get<ComStmtFetch>(
-                DecodeCommand(Packet(0, HandWire().U8(0x1c).Le(5, 4).Le(100, 4)))),
-            (ComStmtFetch{5, 100}));
+  EXPECT_EQ(
+      std::get<ComStmtFetch>(DecodeCommand(Packet(0, HandWire().U8(0x1c).Le(5, 4).Le(100, 4)))),
+      (ComStmtFetch{5, 100}));
   EXPECT_EQ(std::get<ComStmtClose>(DecodeCommand(Packet(0, HandWire().U8(0x19).Le(5, 4)))),
             ComStmtClose{5});
   EXPECT_EQ(std::get<ComStmtReset>(DecodeCommand(Packet(0, HandWire().U8(0x1a).Le(5, 4)))),
@@ -724,7 +726,7 @@ TEST(ClientDecoder, ComStmtExecuteRemembersTypesAndLongData) {
   d.OnStatementPrepared(7, 3);
   HandWire first;
   first.U8(0x17).Le(7, 4).U8(0).Le(1, 4).U8(0b010).U8(1);  // param 1 NULL
-  first.U8(8).U8(0x80).U8(253).U8(0).U8(10).U8(0);          // LONGLONG unsigned, VAR_STRING, DATE
+  first.U8(8).U8(0x80).U8(253).U8(0).U8(10).U8(0);         // LONGLONG unsigned, VAR_STRING, DATE
   first.Le(42, 8).U8(4).Bytes({0xe8, 0x07, 1, 2});
   auto m = DecodeClient(d, Packet(0, first));
   auto e = std::get<ComStmtExecute>(m);
@@ -747,7 +749,8 @@ TEST(ClientDecoder, ComStmtExecuteRemembersTypesAndLongData) {
 }
 
 TEST(ClientDecoder, ComStmtExecuteOfUnknownStatementKeepsParametersRaw) {
-  auto m = DecodeCommand(Packet(0, HandWire().U8(0x17).Le(99, 4).U8(0).Le(1, 4).Bytes({0x00, 0x01})));
+  auto m =
+      DecodeCommand(Packet(0, HandWire().U8(0x17).Le(99, 4).U8(0).Le(1, 4).Bytes({0x00, 0x01})));
   const auto& e = std::get<ComStmtExecute>(m);
   EXPECT_TRUE(e.parameters.empty());
   EXPECT_EQ(e.raw_parameters, std::string_view("\x00\x01", 2));
@@ -860,8 +863,9 @@ TEST(Framing, MalformedPacketsAreErrorsThatHoldNoContent) {
   {
     ComStmtExecute exec;
     ServerDecoder d = AnswerTo(exec);
-    const Bytes head = Concat({Packet(1, HandWire().U8(1)),
-                               Packet(2, ColumnDef("t", "a", ColumnType::kLong)), Packet(3, Eof())});
+    const Bytes head =
+        Concat({Packet(1, HandWire().U8(1)), Packet(2, ColumnDef("t", "a", ColumnType::kLong)),
+                Packet(3, Eof())});
     EXPECT_NE(ServerError(d, Concat({head, Packet(4, HandWire().U8(0x01).U8(0).Le(1, 4))}))
                   .find("header"),
               std::string::npos);
@@ -907,23 +911,32 @@ std::vector<StreamCase> ValidStreams() {
       return d;
     };
   };
-  server("greeting", [] { return ServerDecoder(); }, Greeting5718());
-  server("text result", [] { return AnswerTo(ComQuery{}); }, TextResultSet(false));
-  server("text result deprecate eof", [] { return AnswerTo(ComQuery{}, kCapsDeprecateEof); },
-         TextResultSet(true));
-  server("binary result", [] { return AnswerTo(ComStmtExecute{}); }, BinaryResultSetAllTypes());
-  server("ok", [] { return AnswerTo(ComPing{}); }, Packet(1, OkPayload(0)));
-  server("err", [] { return AnswerTo(ComQuery{}); },
-         Packet(1, HandWire().U8(0xff).Le(1142, 2).Raw("#42000denied")));
-  server("prepare ok", [] { return AnswerTo(ComStmtPrepare{}); },
-         Concat({Packet(1, HandWire().U8(0).Le(1, 4).Le(1, 2).Le(1, 2).U8(0).Le(0, 2)),
-                 Packet(2, ColumnDef("", "?", ColumnType::kLong)), Packet(3, Eof()),
-                 Packet(4, ColumnDef("t", "a", ColumnType::kLong)), Packet(5, Eof())}));
-  server("local infile", [] { return AnswerTo(ComQuery{}); },
-         Packet(1, HandWire().U8(0xfb).Raw("/etc/passwd")));
-  client("ssl request + response", [] { return ClientDecoder(); },
-         Concat({Packet(1, HandWire().Le(kClientCaps | cap::kSsl, 4).Le(0, 4).U8(45).Le(0, 23)),
-                 HandshakeResponse(2, kClientCaps | cap::kSsl)}));
+  server(
+      "greeting", [] { return ServerDecoder(); }, Greeting5718());
+  server(
+      "text result", [] { return AnswerTo(ComQuery{}); }, TextResultSet(false));
+  server(
+      "text result deprecate eof", [] { return AnswerTo(ComQuery{}, kCapsDeprecateEof); },
+      TextResultSet(true));
+  server(
+      "binary result", [] { return AnswerTo(ComStmtExecute{}); }, BinaryResultSetAllTypes());
+  server(
+      "ok", [] { return AnswerTo(ComPing{}); }, Packet(1, OkPayload(0)));
+  server(
+      "err", [] { return AnswerTo(ComQuery{}); },
+      Packet(1, HandWire().U8(0xff).Le(1142, 2).Raw("#42000denied")));
+  server(
+      "prepare ok", [] { return AnswerTo(ComStmtPrepare{}); },
+      Concat({Packet(1, HandWire().U8(0).Le(1, 4).Le(1, 2).Le(1, 2).U8(0).Le(0, 2)),
+              Packet(2, ColumnDef("", "?", ColumnType::kLong)), Packet(3, Eof()),
+              Packet(4, ColumnDef("t", "a", ColumnType::kLong)), Packet(5, Eof())}));
+  server(
+      "local infile", [] { return AnswerTo(ComQuery{}); },
+      Packet(1, HandWire().U8(0xfb).Raw("/etc/passwd")));
+  client(
+      "ssl request + response", [] { return ClientDecoder(); },
+      Concat({Packet(1, HandWire().Le(kClientCaps | cap::kSsl, 4).Le(0, 4).U8(45).Le(0, 23)),
+              HandshakeResponse(2, kClientCaps | cap::kSsl)}));
   HandWire exec;
   exec.U8(0x17).Le(7, 4).U8(0).Le(1, 4).U8(0b010).U8(1);
   exec.U8(8).U8(0x80).U8(253).U8(0).U8(10).U8(0).Le(42, 8).U8(4).Bytes({0xe8, 0x07, 1, 2});
@@ -931,8 +944,8 @@ std::vector<StreamCase> ValidStreams() {
   client("query + ping", command(kCaps41),
          Concat({Packet(0, HandWire().U8(3).Raw("SELECT 1")), Packet(0, HandWire().U8(0x0e))}));
   client("query attributes", command(kCaps41 | cap::kQueryAttributes),
-         Packet(0, HandWire().U8(3).U8(1).U8(1).U8(0).U8(1).U8(3).U8(0).Lstr("n").Le(5, 4)
-                       .Raw("SELECT 1")));
+         Packet(0, HandWire().U8(3).U8(1).U8(1).U8(0).U8(1).U8(3).U8(0).Lstr("n").Le(5, 4).Raw(
+                       "SELECT 1")));
   std::string big(0xFFFFFF + 5, 'q');
   big[0] = 0x03;
   client("split query", command(kCaps41), Split(big, 0));
@@ -945,7 +958,8 @@ TEST(Truncation, EveryPrefixOfAValidStreamNeedsMoreData) {
     const Bytes& bytes = Keep(c.bytes);
     // Large streams: every prefix around packet boundaries and a sample elsewhere.
     const size_t step = bytes.size() > 100000 ? 4099 : 1;
-    for (size_t len = 0; len <= bytes.size(); len += (len < 64 || len + 64 > bytes.size()) ? 1 : step) {
+    for (size_t len = 0; len <= bytes.size();
+         len += (len < 64 || len + 64 > bytes.size()) ? 1 : step) {
       std::span<const uint8_t> rest(bytes.data(), len);
       size_t total = 0;
       DecodeResult r;

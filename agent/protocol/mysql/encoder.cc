@@ -342,9 +342,7 @@ void BinaryRowBody(PayloadWriter& w, std::span<const ColumnTypeInfo> columns,
 }
 
 void Body(PayloadWriter& w, const TextRow& m, uint64_t) { TextRowBody(w, m.values); }
-void Body(PayloadWriter& w, const BinaryRow& m, uint64_t) {
-  BinaryRowBody(w, m.columns, m.values);
-}
+void Body(PayloadWriter& w, const BinaryRow& m, uint64_t) { BinaryRowBody(w, m.columns, m.values); }
 
 void Body(PayloadWriter& w, const StmtPrepareOk& m, uint64_t) {
   w.U8(0x00);
@@ -469,8 +467,8 @@ template <EncodableMessage M>
 Status Encode(const M& message, uint64_t capabilities, uint8_t* sequence_id,
               std::vector<uint8_t>* out) {
   if constexpr (std::is_same_v<M, ClientMessage> || std::is_same_v<M, ServerMessage>) {
-    return std::visit(
-        [&](const auto& m) { return Encode(m, capabilities, sequence_id, out); }, message);
+    return std::visit([&](const auto& m) { return Encode(m, capabilities, sequence_id, out); },
+                      message);
   } else {
     PayloadWriter w(out, sequence_id);
     Body(w, message, capabilities);

@@ -46,8 +46,8 @@ TEST(Encoder, ErrPacketsVeilSends) {
   EXPECT_EQ(out, Packet(2, HandWire().U8(0xff).Le(1045, 2).Raw("#28000veil: no grant")));
   // 1142 / 42000: a guardrail, decoded back by a client-side reader.
   out = Encoded(MakeErr(1142, "42000", "veil: refused"), kCaps, 1);
-  auto parsed = ParseErrPacket(std::string_view(reinterpret_cast<const char*>(out.data()) + 4,
-                                                out.size() - 4));
+  auto parsed = ParseErrPacket(
+      std::string_view(reinterpret_cast<const char*>(out.data()) + 4, out.size() - 4));
   ASSERT_TRUE(parsed.has_value());
   EXPECT_EQ(*parsed, MakeErr(1142, "42000", "veil: refused"));
   EXPECT_NE(EncodeError(MakeErr(1045, "2800", "x")).find("SQLSTATE"), std::string::npos);
@@ -127,8 +127,8 @@ TEST(Encoder, MaskedRowsAreNewPackets) {
   ASSERT_TRUE(EncodeTextRow(masked, &seq, &out).ok());
   EXPECT_EQ(out, Packet(4, HandWire().Lstr("1").Lstr("tok_9f2c1a").U8(0xfb)));
   // Binary: a non-text column under a rule becomes NULL through the bitmap.
-  const ColumnTypeInfo cols[] = {{ColumnType::kLong, false}, {ColumnType::kVarString, false},
-                                 {ColumnType::kDateTime, false}};
+  const ColumnTypeInfo cols[] = {
+      {ColumnType::kLong, false}, {ColumnType::kVarString, false}, {ColumnType::kDateTime, false}};
   const std::string id = BinaryInteger(1, 4);
   const Value values[] = {Value{id}, Value{"tok_9f2c1a"}, Value::Null()};
   out.clear();
@@ -162,7 +162,8 @@ TEST(Encoder, RefusesWhatTheWireCannotCarry) {
 template <typename M>
 void ExpectClientRoundTrip(const M& m, uint64_t caps, ClientDecoder::Phase phase) {
   static auto* kept = new std::deque<Bytes>();
-  const Bytes& bytes = kept->emplace_back(Encoded(m, caps, phase == ClientDecoder::Phase::kCommand ? 0 : 1));
+  const Bytes& bytes =
+      kept->emplace_back(Encoded(m, caps, phase == ClientDecoder::Phase::kCommand ? 0 : 1));
   ClientDecoder d({}, phase);
   d.set_capabilities(caps);
   d.set_next_sequence(1);
@@ -196,7 +197,8 @@ TEST(RoundTrip, ClientMessages) {
   ExpectClientRoundTrip(ComQuit{}, kCaps, P::kCommand);
   ExpectClientRoundTrip(ComInitDb{"shop"}, kCaps, P::kCommand);
   ExpectClientRoundTrip(ComQuery{"SELECT 1", {}}, kCaps, P::kCommand);
-  ComQuery qa{"SELECT 2", {Parameter{{ColumnType::kLongLong, true}, "n", Value{BinaryInteger(9, 8)}, false}}};
+  ComQuery qa{"SELECT 2",
+              {Parameter{{ColumnType::kLongLong, true}, "n", Value{BinaryInteger(9, 8)}, false}}};
   ExpectClientRoundTrip(qa, kCaps | cap::kQueryAttributes, P::kCommand);
   ExpectClientRoundTrip(ComPing{}, kCaps, P::kCommand);
   ComChangeUser cu{"bob", "xyz", "db", 45, "mysql_native_password", {}};
@@ -260,8 +262,8 @@ TEST(RoundTrip, ServerMessages) {
     r.set_full_capabilities(kCaps);
     auth.ExpectResponseTo(r, 1);
   }
-  ExpectServerRoundTrip(AuthSwitchRequest{"mysql_native_password", "01234567890123456789"},
-                        auth, 2);
+  ExpectServerRoundTrip(AuthSwitchRequest{"mysql_native_password", "01234567890123456789"}, auth,
+                        2);
   ExpectServerRoundTrip(AuthMoreData{"\x04"}, auth, 2);
   OkPacket ok;
   ok.affected_rows = 1u << 20;
@@ -305,8 +307,12 @@ TEST(RoundTrip, ServerMessages) {
     DecodeResult r = d.Decode(rest, &c, &m);
     ASSERT_TRUE(r.ready()) << r.error;
     names.emplace_back(MessageName(m));
-    if (auto* got = std::get_if<ColumnDefinition>(&m)) EXPECT_EQ(*got, def);
-    if (auto* row = std::get_if<BinaryRow>(&m)) EXPECT_EQ(row->values[0].data, "x");
+    if (auto* got = std::get_if<ColumnDefinition>(&m)) {
+      EXPECT_EQ(*got, def);
+    }
+    if (auto* row = std::get_if<BinaryRow>(&m)) {
+      EXPECT_EQ(row->values[0].data, "x");
+    }
     rest = rest.subspan(c);
   }
   EXPECT_EQ(names, (std::vector<std::string>{"ColumnCount", "ColumnDefinition41", "EOF",

@@ -9,6 +9,7 @@
 // Skips (with the reason) when mariadbd is not installed; under CI=true that is a failure.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pwd.h>
@@ -17,8 +18,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -109,9 +108,10 @@ class MariaDb {
            << "PASSWORD('" << kPassword << "');\n"
            << "GRANT ALL ON *.* TO '" << kUser << "'@'%';\n";
     }
-    std::vector<std::string> install = {kInstallDb, "--no-defaults", "--datadir=" + data,
-                                        "--auth-root-authentication-method=normal",
-                                        "--skip-test-db", "--skip-name-resolve"};
+    std::vector<std::string> install = {
+        kInstallDb,          "--no-defaults",
+        "--datadir=" + data, "--auth-root-authentication-method=normal",
+        "--skip-test-db",    "--skip-name-resolve"};
     install.insert(install.end(), user_arg.begin(), user_arg.end());
     const std::string log = dir_ + "/setup.log";
     int status = 0;
@@ -245,8 +245,8 @@ class Connection {
 constexpr uint64_t kWantedCaps =
     cap::kLongFlag | cap::kConnectWithDb | cap::kProtocol41 | cap::kTransactions |
     cap::kSecureConnection | cap::kMultiStatements | cap::kMultiResults | cap::kPsMultiResults |
-    cap::kPluginAuth | cap::kConnectAttrs | cap::kPluginAuthLenencClientData |
-    cap::kSessionTrack | cap::kDeprecateEof | cap::kMariaDbExtendedMetadata;
+    cap::kPluginAuth | cap::kConnectAttrs | cap::kPluginAuthLenencClientData | cap::kSessionTrack |
+    cap::kDeprecateEof | cap::kMariaDbExtendedMetadata;
 
 class MariaDbCapture : public ::testing::Test {
  protected:
@@ -423,8 +423,12 @@ TEST_F(MariaDbCapture, TextResultSetWithNullsAndColumnDefinitions) {
       if (def.name == "js") {
         EXPECT_NE(def.extended_metadata->find("json"), std::string_view::npos);
       }
-      if (def.name == "small") EXPECT_TRUE(def.flags & column_flag::kUnsigned);
-      if (def.name == "id") EXPECT_TRUE(def.flags & column_flag::kPrimaryKey);
+      if (def.name == "small") {
+        EXPECT_TRUE(def.flags & column_flag::kUnsigned);
+      }
+      if (def.name == "id") {
+        EXPECT_TRUE(def.flags & column_flag::kPrimaryKey);
+      }
     }
     EXPECT_EQ(names[0], (std::pair<std::string, std::string>{"people.id", "id"}));
     EXPECT_EQ(names[6], (std::pair<std::string, std::string>{"people.name", "name"}));
@@ -455,8 +459,8 @@ TEST_F(MariaDbCapture, TextResultSetWithNullsAndColumnDefinitions) {
     m = c.Read();
     ASSERT_TRUE(std::holds_alternative<TextRow>(m)) << MessageName(m);
     EXPECT_EQ(Texts(std::get<TextRow>(m)),
-              (std::vector<S>{"2", {}, {}, {}, {}, {}, "only name", {}, {}, {},
-                              "00:00:00.000000", {}, "4"}));
+              (std::vector<S>{
+                  "2", {}, {}, {}, {}, {}, "only name", {}, {}, {}, "00:00:00.000000", {}, "4"}));
     m = c.Read();
     if (deprecate_eof) {
       ASSERT_TRUE(std::holds_alternative<OkPacket>(m)) << MessageName(m);
@@ -474,10 +478,10 @@ TEST_F(MariaDbCapture, MultiResultsAndErr) {
   std::vector<ServerMessage> all = Query(c, "SELECT 1 AS a; DO 1; SELECT 'x' AS b, NULL AS c");
   std::vector<std::string> kinds;
   for (const auto& m : all) kinds.emplace_back(MessageName(m));
-  EXPECT_EQ(kinds, (std::vector<std::string>{"ColumnCount", "ColumnDefinition41",
-                                             "TextResultsetRow", "OK", "OK", "ColumnCount",
-                                             "ColumnDefinition41", "ColumnDefinition41",
-                                             "TextResultsetRow", "OK"}));
+  EXPECT_EQ(kinds,
+            (std::vector<std::string>{"ColumnCount", "ColumnDefinition41", "TextResultsetRow", "OK",
+                                      "OK", "ColumnCount", "ColumnDefinition41",
+                                      "ColumnDefinition41", "TextResultsetRow", "OK"}));
   EXPECT_TRUE(std::get<OkPacket>(all[3]).status_flags & status::kMoreResultsExist);
   EXPECT_TRUE(std::get<OkPacket>(all[4]).status_flags & status::kMoreResultsExist);
   EXPECT_FALSE(std::get<OkPacket>(all[9]).status_flags & status::kMoreResultsExist);

@@ -138,6 +138,8 @@ template <typename... Ts>
 struct Overloaded : Ts... {
   using Ts::operator()...;
 };
+template <typename... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;  // Clang 14 does not deduce aggregates' bases yet
 }  // namespace
 
 std::string_view MessageName(const ClientMessage& message) {

@@ -511,10 +511,9 @@ using ClientMessage =
                  ComChangeUser, ComResetConnection, ComStmtPrepare, ComStmtExecute, ComStmtFetch,
                  ComStmtClose, ComStmtReset, ComStmtSendLongData, ComProcessKill, UnknownCommand>;
 
-using ServerMessage =
-    std::variant<HandshakeV10, OkPacket, ErrPacket, EofPacket, AuthSwitchRequest, AuthMoreData,
-                 ColumnCount, ColumnDefinition, TextRow, BinaryRow, StmtPrepareOk,
-                 LocalInfileRequest, RawPacket>;
+using ServerMessage = std::variant<HandshakeV10, OkPacket, ErrPacket, EofPacket, AuthSwitchRequest,
+                                   AuthMoreData, ColumnCount, ColumnDefinition, TextRow, BinaryRow,
+                                   StmtPrepareOk, LocalInfileRequest, RawPacket>;
 
 // The protocol's name for a message ("COM_QUERY", "ColumnDefinition41"), for logs and errors.
 std::string_view MessageName(const ClientMessage& message);
