@@ -642,6 +642,8 @@ void ServerDecoder::ExpectResponseTo(const ClientMessage& message, uint8_t last_
   if (state_ == State::kOpaque) state_ = State::kIdle;  // a new command ends an opaque response
   if (state_ == State::kIdle && pending_.empty()) {
     Start(p);
+  } else if (pending_.size() >= limits_.max_pipelined) {
+    if (!failed_) Fail("more than " + Num(limits_.max_pipelined) + " commands pipelined");
   } else {
     pending_.push_back(p);
   }

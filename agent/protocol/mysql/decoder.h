@@ -52,9 +52,8 @@
 
 namespace veil::mysql {
 
-// The error to send a client when decoding its bytes fails: ER_NET_PACKETS_OUT_OF_ORDER-style
-// protocol violations are reported as ER_MALFORMED_PACKET (1835) with SQLSTATE 08S01 (also used
-// for communication link failures), and the connection is closed.
+// The error to send a client when decoding its bytes fails: ER_MALFORMED_PACKET (1835, in MySQL
+// and MariaDB) with SQLSTATE 08S01 (communication link failure); then close the connection.
 inline constexpr uint16_t kMalformedPacketError = 1835;
 inline constexpr std::string_view kProtocolViolationState = "08S01";
 
@@ -79,6 +78,8 @@ struct DecoderLimits {
   size_t max_connection_phase_payload = 64 * 1024;
   // Columns of one result set and parameters of one statement.
   size_t max_columns = 65535;
+  // Commands forwarded whose responses have not started (clients may pipeline).
+  size_t max_pipelined = 4096;
   // Prepared statements tracked per connection (servers cap this per session too).
   size_t max_statements = 65536;
 };
@@ -191,7 +192,8 @@ class ServerDecoder {
   // Call for every client message forwarded to the server, with the sequence id of its last
   // packet: sets up the state for the response (none for COM_QUIT, COM_STMT_CLOSE,
   // COM_STMT_SEND_LONG_DATA and SSLRequest). HandshakeResponse41 also fixes the negotiated
-  // capabilities (the client's & the greeting's).
+  // capabilities (the client's & the greeting's). Commands sent before the previous response
+  // ended are queued; more than DecoderLimits::max_pipelined fails the decoder.
   void ExpectResponseTo(const ClientMessage& message, uint8_t last_sequence_id);
 
   State state() const { return state_; }

@@ -498,6 +498,15 @@ TEST(ServerDecoder, PipelinedCommandsAreAnsweredInOrder) {
   EXPECT_EQ(d.state(), State::kIdle);
 }
 
+TEST(ServerDecoder, PipelineIsBounded) {
+  DecoderLimits limits;
+  limits.max_pipelined = 2;
+  ServerDecoder d(limits, State::kIdle);
+  d.set_capabilities(kCaps41);
+  for (int i = 0; i < 4; ++i) d.ExpectResponseTo(ComPing{}, 0);  // 1 in flight + 2 queued + 1
+  EXPECT_NE(ServerError(d, Packet(1, OkPayload(0))).find("pipelined"), std::string::npos);
+}
+
 // --- Prepared statements -----------------------------------------------------------------------
 
 TEST(ServerDecoder, PrepareOkDocExampleWithDefinitions) {

@@ -3,8 +3,9 @@
 // socket using only this codec: greeting, mysql_native_password login (and a refused one),
 // text result sets with NULLs, multi-results, an ERR, prepared statements with binary rows of
 // many types, a cursor with COM_STMT_FETCH. Every message the test sends is also decoded by
-// ClientDecoder, and every server byte goes through ServerDecoder, so both directions meet bytes
-// written by MariaDB itself, not only by our own encoder.
+// ClientDecoder, and every server byte goes through ServerDecoder and is re-encoded to check
+// decode -> encode gives MariaDB's exact bytes back (what rebuilding a masked packet relies on),
+// so both directions meet bytes written by MariaDB itself, not only by our own encoder.
 //
 // Skips (with the reason) when mariadbd is not installed; under CI=true that is a failure.
 #include <arpa/inet.h>
@@ -190,6 +191,17 @@ class Connection {
       DecodeResult r = server_.Decode(std::span(in_).subspan(read_at_), &consumed, &m);
       if (r.ready()) {
         last_server_sequence_ = r.last_sequence_id;
+        // What veil relies on to rebuild (mask) a packet: our encoder reproduces MariaDB's
+        // bytes exactly from the decoded message.
+        Bytes again;
+        uint8_t seq = r.first_sequence_id;
+        Status s = Encode(m, server_.capabilities(), &seq, &again);
+        EXPECT_TRUE(s.ok()) << MessageName(m) << ": " << (s.ok() ? "" : s.error().message);
+        EXPECT_TRUE(std::equal(again.begin(), again.end(), in_.begin() + read_at_,
+                               in_.begin() + read_at_ + consumed) &&
+                    again.size() == consumed)
+            << MessageName(m) << " does not re-encode to the server's bytes";
+        ++reencoded_;
         read_at_ += consumed;
         return m;
       }
@@ -232,6 +244,7 @@ class Connection {
   }
 
   uint8_t last_server_sequence() const { return last_server_sequence_; }
+  size_t reencoded() const { return reencoded_; }
 
  private:
   int fd_;
@@ -240,6 +253,7 @@ class Connection {
   ServerDecoder server_;
   ClientDecoder client_;
   uint8_t last_server_sequence_ = 0;
+  size_t reencoded_ = 0;
 };
 
 constexpr uint64_t kWantedCaps =
@@ -272,7 +286,7 @@ class MariaDbCapture : public ::testing::Test {
   // (OK on success). `caps` are what we ask for; `full` gets the negotiated set.
   static ServerMessage Login(Connection& c, std::string_view password, uint64_t wanted,
                              std::string* server_version = nullptr,
-                             uint64_t* server_caps = nullptr) {
+                             uint64_t* server_caps = nullptr, std::string* scramble_out = nullptr) {
     ServerMessage m = c.Read();
     EXPECT_TRUE(std::holds_alternative<HandshakeV10>(m)) << MessageName(m);
     const auto greeting = std::get<HandshakeV10>(m);
@@ -282,6 +296,7 @@ class MariaDbCapture : public ::testing::Test {
     // Views die at the next Send(): copy what the caller wants.
     if (server_version != nullptr) *server_version = greeting.server_version;
     if (server_caps != nullptr) *server_caps = greeting.full_capabilities();
+    if (scramble_out != nullptr) *scramble_out = scramble;
     HandshakeResponse41 resp;
     // CLIENT_MYSQL (bit 0) clear: MariaDB reads the extended capabilities from the filler.
     const uint64_t caps = wanted & greeting.full_capabilities() & ~cap::kLongPassword;
@@ -576,14 +591,8 @@ TEST_F(MariaDbCapture, PreparedStatementBinaryRowsOfManyTypes) {
     EXPECT_EQ(w[8].data, "only name");
     EXPECT_FALSE(w[12].is_null);
     EXPECT_EQ(w[12].data.size(), 0u);
-    // The masker's path: re-encoding each decoded row gives the server's bytes back.
-    for (const BinaryRow* row : rows) {
-      Bytes out;
-      uint8_t seq = 0;
-      ASSERT_TRUE(EncodeBinaryRow(row->columns, row->values, &seq, &out).ok());
-      ServerMessage copy = *row;
-      EXPECT_EQ(std::get<BinaryRow>(copy), *row);
-    }
+    // (Read() checked that each row re-encodes to MariaDB's own bytes.)
+    EXPECT_GT(c.reencoded(), 40u);
 
     // Execute again without types (new-params-bound 0): MariaDB uses the ones it has.
     ComStmtExecute again = exec;
@@ -623,6 +632,73 @@ TEST_F(MariaDbCapture, PreparedStatementBinaryRowsOfManyTypes) {
     EXPECT_TRUE(std::holds_alternative<OkPacket>(c.Read()));
     c.Send(ComQuit{}, 0);
   }
+}
+
+TEST_F(MariaDbCapture, LongDataResetChangeUserAndKill) {
+  Connection c(g_server->port());
+  std::string scramble;
+  ASSERT_TRUE(std::holds_alternative<OkPacket>(
+      Login(c, kPassword, kWantedCaps, nullptr, nullptr, &scramble)));
+  // COM_STMT_SEND_LONG_DATA: parameter 0's value arrives in two chunks before the execute, which
+  // then carries no bytes for it. The server must see exactly what the decoder expects.
+  c.Send(ComStmtPrepare{"SELECT CONCAT(?, '|') AS a, ? AS b"}, 0);
+  std::vector<ServerMessage> prep = Drain(c);
+  ASSERT_TRUE(std::holds_alternative<StmtPrepareOk>(prep[0])) << MessageName(prep[0]);
+  const StmtPrepareOk ok = std::get<StmtPrepareOk>(prep[0]);
+  ASSERT_EQ(ok.num_params, 2);
+  c.client().OnStatementPrepared(ok.statement_id, ok.num_params);
+  c.Send(ComStmtSendLongData{ok.statement_id, 0, "first chunk, "}, 0);
+  c.Send(ComStmtSendLongData{ok.statement_id, 0, "second chunk"}, 0);
+  EXPECT_EQ(c.server().state(), ServerDecoder::State::kIdle);  // no answer to long data
+  ComStmtExecute exec;
+  exec.statement_id = ok.statement_id;
+  exec.parameters = {Parameter{{ColumnType::kBlob, false}, {}, Value{}, true},
+                     Parameter{{ColumnType::kVarString, false}, {}, Value{"x"}, false}};
+  c.Send(exec, 0);
+  std::vector<ServerMessage> all = Drain(c);
+  const BinaryRow* row = nullptr;
+  for (const auto& m : all) {
+    if (const auto* r = std::get_if<BinaryRow>(&m)) row = r;
+  }
+  ASSERT_NE(row, nullptr);
+  EXPECT_EQ(row->values[0].data, "first chunk, second chunk|");
+  EXPECT_EQ(row->values[1].data, "x");
+  c.Send(ComStmtReset{ok.statement_id}, 0);
+  EXPECT_TRUE(std::holds_alternative<OkPacket>(c.Read()));
+  c.Send(ComResetConnection{}, 0);
+  EXPECT_TRUE(std::holds_alternative<OkPacket>(c.Read()));
+
+  // COM_CHANGE_USER to the same user, scrambled with the greeting's scramble; MariaDB may also
+  // answer with an auth switch carrying a new one. Either way the exchange ends in OK.
+  const std::string response = NativePasswordScramble(kPassword, scramble);
+  // With CLIENT_CONNECT_ATTRS negotiated MariaDB requires the attributes block (even empty):
+  // without it, it answers 1047 "Unknown command".
+  c.Send(ComChangeUser{kUser, response, "mysql", 45, "mysql_native_password",
+                       std::vector<std::pair<std::string_view, std::string_view>>{}},
+         0);
+  ServerMessage m = c.Read();
+  if (const auto* err = std::get_if<ErrPacket>(&m)) ADD_FAILURE() << err->message;
+  if (const auto* sw = std::get_if<AuthSwitchRequest>(&m)) {
+    std::string data(sw->plugin_data);
+    if (!data.empty() && data.back() == '\0') data.pop_back();
+    const std::string again = NativePasswordScramble(kPassword, data);
+    c.Send(AuthData{again}, static_cast<uint8_t>(c.last_server_sequence() + 1));
+    m = c.Read();
+  }
+  ASSERT_TRUE(std::holds_alternative<OkPacket>(m)) << MessageName(m);
+  c.client().set_phase(ClientDecoder::Phase::kCommand);
+  std::vector<ServerMessage> who = Query(c, "SELECT CURRENT_USER()");
+  ASSERT_TRUE(std::holds_alternative<TextRow>(who[2])) << MessageName(who[2]);
+  EXPECT_EQ(std::get<TextRow>(who[2]).values[0].data, "veil_native@%");
+
+  // COM_PROCESS_KILL of another connection (the id its greeting handed out).
+  Connection victim(g_server->port());
+  ServerMessage greeting = victim.Read();
+  ASSERT_TRUE(std::holds_alternative<HandshakeV10>(greeting));
+  const uint32_t id = std::get<HandshakeV10>(greeting).connection_id;
+  c.Send(ComProcessKill{id}, 0);
+  m = c.Read();
+  EXPECT_TRUE(std::holds_alternative<OkPacket>(m)) << MessageName(m);
 }
 
 }  // namespace
