@@ -285,8 +285,8 @@ class MariaDbCapture : public ::testing::Test {
   // Greeting + HandshakeResponse41 + mysql_native_password. Returns the final server message
   // (OK on success). `caps` are what we ask for; `full` gets the negotiated set.
   static ServerMessage Login(Connection& c, std::string_view password, uint64_t wanted,
-                             std::string* server_version = nullptr,
-                             uint64_t* server_caps = nullptr, std::string* scramble_out = nullptr) {
+                             std::string* server_version = nullptr, uint64_t* server_caps = nullptr,
+                             std::string* scramble_out = nullptr) {
     ServerMessage m = c.Read();
     EXPECT_TRUE(std::holds_alternative<HandshakeV10>(m)) << MessageName(m);
     const auto greeting = std::get<HandshakeV10>(m);
