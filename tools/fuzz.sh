@@ -17,11 +17,11 @@ jobs="${JOBS:-2}"
 
 CC=clang CXX=clang++ cmake -S "$src" -B "$build" -G Ninja \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVEIL_FUZZ=ON >/dev/null
-cmake --build "$build" -j "$jobs" --target pg_decoder_fuzz
+cmake --build "$build" -j "$jobs" --target pg_decoder_fuzz mysql_decoder_fuzz
 
-mkdir -p "$build/artifacts" "$build/corpus/pg_decoder_fuzz"
+mkdir -p "$build/artifacts" "$build/corpus/pg_decoder_fuzz" "$build/corpus/mysql_decoder_fuzz"
 status=0
-for target in pg_decoder_fuzz; do
+for target in pg_decoder_fuzz mysql_decoder_fuzz; do
   exe="$(find "$build" -type f -name "$target" -perm -u+x | head -n1)"
   echo "== $target: $runs runs"
   if ! "$exe" -runs="$runs" -max_len=4096 -seed=1 \

@@ -36,6 +36,9 @@ pkgs=(
   default-jdk-headless libpostgresql-jdbc-java
   # the proxy benchmark (tools/bench/pg_bench.sh): pgbouncer and a socat relay as references, bc
   pgbouncer bc socat
+  # a real MariaDB 10.11 for the MySQL codec's server test (agent/protocol/mysql), started by the
+  # test itself on a temporary datadir and port; the mariadb CLI for the MySQL client tests
+  mariadb-server mariadb-client
 )
 missing=()
 for p in "${pkgs[@]}"; do
