@@ -9,6 +9,9 @@
 #
 #   sudo tools/bench/pg_bench.sh            # after tools/setup.sh and a build
 #   SECONDS_PER_RUN=20 tools/bench/pg_bench.sh
+#   SESSIONS=200 tools/bench/pg_bench.sh    # then 200 concurrent sessions through veild:
+#                                            # failed transactions, RSS, events lost
+#   PATHS= SESSIONS=200 tools/bench/pg_bench.sh   # only that
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$repo"
@@ -18,7 +21,8 @@ source tools/bench/lib.sh
 bench_init veil-bench
 pg_port="$(free_port)"; bouncer_port="$(free_port)"; veil_port="$(free_port)"
 socat_port="$(free_port)"
-start_pg "$pg_port" -c max_connections=50
+sessions="${SESSIONS:-0}"  # >0: also run that many concurrent sessions through veild (below)
+start_pg "$pg_port" -c max_connections=$((sessions > 30 ? sessions + 20 : 50))
 pgbench -q -i -s 10 -h 127.0.0.1 -p "$pg_port" -U postgres postgres >/dev/null 2>&1
 
 cat >"$work/pgbouncer.ini" <<INI
@@ -30,7 +34,7 @@ listen_port = $bouncer_port
 auth_type = trust
 auth_file = $work/users.txt
 pool_mode = session
-max_client_conn = 100
+max_client_conn = 1000
 default_pool_size = 20
 unix_socket_dir =
 logfile = $work/pgbouncer.log
@@ -80,7 +84,8 @@ big_select_s() {  # port -> seconds for a 1M-row SELECT read by psql
   echo "$t1 - $t0" | bc -l
 }
 
-paths="direct socat pgbouncer veild"
+paths="${PATHS-direct socat pgbouncer veild}"  # PATHS= (empty): only the many-sessions run
+if [[ -n "$paths" ]]; then
 declare -A T P L C S
 for name in $paths; do
   case $name in
@@ -114,3 +119,27 @@ for rows in 1000000 10000000; do
   printf 'veild peak RSS after %8d masked rows: %6d KiB\n' "$rows" \
     "$(awk '/VmHWM/ {print $2}' /proc/$veild_pid/status)"
 done
+fi
+
+if ((sessions > 0)); then
+  # Half of them keep their connection, half reconnect for every transaction (-C).
+  half=$((sessions / 2))
+  pgbench -n -S -c "$half" -j 2 -T "$secs" -h 127.0.0.1 -p "$veil_port" -U postgres postgres \
+    >"$work/many-persistent.txt" 2>&1 &
+  p1=$!
+  pgbench -n -S -C -c "$((sessions - half))" -j 2 -T "$secs" -h 127.0.0.1 -p "$veil_port" \
+    -U postgres postgres >"$work/many-reconnect.txt" 2>&1 &
+  p2=$!
+  wait "$p1" "$p2" || true
+  sleep 1  # the writer's last batch
+  done_xacts() { awk '/number of transactions actually processed/ {print $6}' "$1" | cut -d/ -f1; }
+  failed() { awk '/number of failed transactions/ {print $5}' "$1"; }
+  lost="$(cat "$work"/events.jsonl* | { grep -o '"lost":[0-9]*' || true; } | cut -d: -f2 | paste -sd+ | bc)"
+  printf '\n%d sessions (%d persistent, %d reconnecting) for %s s through veild:\n' \
+    "$sessions" "$half" "$((sessions - half))" "$secs"
+  printf '  transactions: %s persistent, %s reconnecting; failed: %s, %s\n' \
+    "$(done_xacts "$work/many-persistent.txt")" "$(done_xacts "$work/many-reconnect.txt")" \
+    "$(failed "$work/many-persistent.txt")" "$(failed "$work/many-reconnect.txt")"
+  printf '  veild peak RSS: %d KiB; usage events lost (gap records): %s\n' \
+    "$(awk '/VmHWM/ {print $2}' /proc/$veild_pid/status)" "${lost:-0}"
+fi
