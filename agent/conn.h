@@ -24,30 +24,13 @@ class Conn {
   explicit Conn(Tcp s) : s_(std::move(s)) {}
   explicit Conn(Unix s) : s_(std::move(s)) {}
 
-  // Reads what is there (at least one byte). After a read that emptied a plain socket, waits
-  // for it to become readable first: asio reads speculatively, and in a request/response
-  // exchange that read finds nothing (EAGAIN) and costs a syscall every time. A read that
-  // filled the buffer (a stream of rows) reads again at once. TLS streams read as they are
-  // (the TLS layer may hold bytes the socket no longer has).
   asio::awaitable<std::tuple<std::error_code, size_t>> ReadSome(std::span<uint8_t> into) {
-    if (drained_) {
-      std::error_code wait_ec;
-      if (auto* tcp = std::get_if<Tcp>(&s_))
-        std::tie(wait_ec) = co_await tcp->async_wait(
-            asio::socket_base::wait_read, asio::experimental::as_tuple(asio::use_awaitable));
-      else if (auto* un = std::get_if<Unix>(&s_))
-        std::tie(wait_ec) = co_await un->async_wait(
-            asio::socket_base::wait_read, asio::experimental::as_tuple(asio::use_awaitable));
-      if (wait_ec) co_return std::tuple<std::error_code, size_t>{wait_ec, 0};
-    }
-    auto [ec, n] = co_await std::visit(
+    co_return co_await std::visit(
         [&](auto& s) {
           return Deref(s).async_read_some(asio::buffer(into.data(), into.size()),
                                           asio::experimental::as_tuple(asio::use_awaitable));
         },
         s_);
-    drained_ = !ec && n < into.size() && s_.index() < 2;
-    co_return std::tuple<std::error_code, size_t>{ec, n};
   }
 
   asio::awaitable<std::error_code> WriteAll(std::span<const uint8_t> data) {
@@ -103,7 +86,6 @@ class Conn {
   }
 
   std::variant<Tcp, Unix, std::unique_ptr<TlsTcp>, std::unique_ptr<TlsUnix>> s_;
-  bool drained_ = false;  // the last read left the (plain) socket empty
 };
 
 }  // namespace veil::agent
