@@ -10,6 +10,8 @@
 #
 #   sudo tools/bench/proxy_stages.sh          # after tools/setup.sh and a build
 #   SECONDS_PER_RUN=20 tools/bench/proxy_stages.sh
+#   MODE=prepared tools/bench/proxy_stages.sh    # pgbench -M prepared (default: simple)
+#   REPORT=/tmp/report.txt tools/bench/proxy_stages.sh   # keep the whole perf report
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$repo"
@@ -52,7 +54,7 @@ wait_port "$veil_port" "$bouncer_port"
 bouncer_pid="$(pgrep -n -x pgbouncer)"
 
 run_pgbench() {  # port seconds -> transactions
-  pgbench -n -S -c 1 -T "$2" -h 127.0.0.1 -p "$1" -U postgres postgres 2>/dev/null |
+  pgbench -n -S -c 1 -T "$2" -M "${MODE:-simple}" -h 127.0.0.1 -p "$1" -U postgres postgres 2>/dev/null |
     awk '/number of transactions actually processed/ {print $NF; exit}'
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -71,12 +73,13 @@ cpu_us="$(echo "($t1 - $t0) * 1000000 / $hz / $n" | bc -l)"
 # 2. Stages: inclusive share of the functions that implement each one.
 perf report -i "$work/perf.data" --children --no-demangle --sort symbol --stdio 2>/dev/null |
   c++filt >"$work/report.txt" || true
+[[ -n "${REPORT:-}" ]] && cp "$work/report.txt" "$REPORT"  # the whole perf report, to dig in
 share() {  # regex -> the largest inclusive % among matching symbols
   grep -E '^ +[0-9.]+%' "$work/report.txt" | grep -E "$1" |
     awk '{gsub("%","",$1); if ($1 > m) m = $1} END {printf "%.1f", m + 0}'
 }
-printf '\nveild, pgbench -S simple, 1 client, %s s: %d statements, %.1f us CPU per statement\n' \
-  "$secs" "$n" "$cpu_us"
+printf '\nveild, pgbench -S %s, 1 client, %s s: %d statements, %.1f us CPU per statement\n' \
+  "${MODE:-simple}" "$secs" "$n" "$cpu_us"
 printf '%-44s %8s %12s\n' stage "% CPU" "us/statement"
 stage() {
   local pct; pct="$(share "$2")"
