@@ -6,7 +6,7 @@
 
 #include "agent/events/ocsf.h"
 #include "agent/server.h"
-#include "agent/sql/classifier.h"
+#include "agent/events/normalize.h"
 #include "masker/entity.h"
 
 namespace veil::agent {
@@ -25,31 +25,11 @@ events::NetAddress Address(const std::string& host_port) {
   return {hp->first, hp->second};
 }
 
-StatementKind KindOf(std::string_view sql) {
-  auto statements = sql::Classify(sql);
-  StatementKind kind = StatementKind::kOther;
-  for (const auto& s : statements) {
-    using K = sql::StatementInfo::Kind;
-    if (s.kind == K::kDdl || s.ddl) return StatementKind::kDdl;
-    if (s.kind == K::kWrite || s.writes)
-      kind = StatementKind::kWrite;
-    else if (s.kind == K::kRead && kind == StatementKind::kOther)
-      kind = StatementKind::kRead;
-  }
-  return kind;
-}
-
-std::string_view KindName(StatementKind k) {
-  switch (k) {
-    case StatementKind::kRead:
-      return "read";
-    case StatementKind::kWrite:
-      return "write";
-    case StatementKind::kDdl:
-      return "ddl";
-    default:
-      return "other";
-  }
+StatementKind KindFromName(std::string_view name) {
+  if (name == "read") return StatementKind::kRead;
+  if (name == "write") return StatementKind::kWrite;
+  if (name == "ddl") return StatementKind::kDdl;
+  return StatementKind::kOther;
 }
 
 events::MaskedCounts Counts(const StatementRecord& r) {
@@ -137,7 +117,9 @@ void UsageReporter::SessionClosed(const SessionContext& s, const SessionTotals& 
 }
 
 void UsageReporter::Statement(const SessionContext& s, const StatementRecord& r) {
-  const StatementKind kind = KindOf(r.text);
+  // Normalized text, uid and kind, once per distinct text (the event builder finds them again).
+  const std::string_view kind_name = events::DigestStatement(r.text, true).kind;
+  const StatementKind kind = KindFromName(kind_name);
   const double seconds = std::chrono::duration<double>(r.duration).count();
   if (metrics_) {
     EndpointMetrics* m = metrics_->ForEndpoint(s.endpoint);
@@ -152,7 +134,7 @@ void UsageReporter::Statement(const SessionContext& s, const StatementRecord& r)
   if (!pipeline_) return;
   events::StatementInfo st;
   st.sql = r.text;
-  st.kind = std::string(KindName(kind));
+  st.kind = std::string(kind_name);
   st.command_tag = r.command_tag;
   st.rows = static_cast<int64_t>(r.rows);
   st.bytes = static_cast<int64_t>(r.bytes);

@@ -4,6 +4,9 @@
 #include <utility>
 #include <vector>
 
+#include <openssl/evp.h>
+
+#include "agent/sql/classifier.h"
 #include "agent/sql/lexer.h"
 
 namespace veil::events {
@@ -170,6 +173,64 @@ std::string NormalizeStatement(std::string_view sql, NormalizeOptions options) {
     out += kTruncationMarker;
   }
   return out;
+}
+
+namespace {
+
+std::string QueryUid(std::string_view normalized) {
+  // A context per thread, the digest fetched once: OpenSSL 3's one-shot SHA256() fetches it
+  // under a lock every call.
+  thread_local EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestInit_ex(ctx, sha256, nullptr);
+  EVP_DigestUpdate(ctx, normalized.data(), normalized.size());
+  EVP_DigestFinal_ex(ctx, digest, &len);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(32, '0');
+  for (int i = 0; i < 16; ++i) {
+    out[2 * i] = kHex[digest[i] >> 4];
+    out[2 * i + 1] = kHex[digest[i] & 0xf];
+  }
+  return out;
+}
+
+std::string_view KindOf(std::string_view sql, bool scs) {
+  using K = sql::StatementInfo::Kind;
+  std::string_view kind = "other";
+  for (const auto& s : sql::Classify(sql, {.standard_conforming_strings = scs})) {
+    if (s.kind == K::kDdl || s.ddl) return "ddl";
+    if (s.kind == K::kWrite || s.writes)
+      kind = "write";
+    else if (s.kind == K::kRead && kind == "other")
+      kind = "read";
+  }
+  return kind;
+}
+
+}  // namespace
+
+const StatementDigest& DigestStatement(std::string_view sql, bool scs) {
+  struct Slot {
+    std::string sql;
+    bool scs = true;
+    bool used = false;
+    StatementDigest digest;
+  };
+  constexpr size_t kSlots = 256, kMaxCachedSql = 4096;
+  thread_local std::vector<Slot> cache(kSlots);
+  thread_local Slot uncached;  // texts too long to keep
+  Slot* slot = &cache[std::hash<std::string_view>{}(sql) % kSlots];
+  if (slot->used && slot->scs == scs && slot->sql == sql) return slot->digest;
+  if (sql.size() > kMaxCachedSql) slot = &uncached;
+  slot->sql.assign(sql);
+  slot->scs = scs;
+  slot->used = true;
+  slot->digest.text = NormalizeStatement(sql, {.standard_conforming_strings = scs});
+  slot->digest.uid = QueryUid(slot->digest.text);
+  slot->digest.kind = KindOf(sql, scs);
+  return slot->digest;
 }
 
 }  // namespace veil::events

@@ -54,6 +54,18 @@ struct NormalizeOptions {
 // `sql` with every literal replaced by `?`, comments dropped and space collapsed (see above).
 std::string NormalizeStatement(std::string_view sql, NormalizeOptions options = {});
 
+// What a usage event records of a statement, computed once per distinct text: the normalized
+// text, its uid (the first 128 bits of its SHA-256, hex: OCSF query_info.uid) and its kind as
+// the classifier sees it ("read", "write", "ddl" or "other"). A prepared statement run again, or
+// the same text sent again, costs a lookup in a small direct-mapped cache per thread; the
+// reference stays valid until this thread's next call.
+struct StatementDigest {
+  std::string text;
+  std::string uid;
+  std::string_view kind;
+};
+const StatementDigest& DigestStatement(std::string_view sql, bool standard_conforming_strings);
+
 // `text` with each byte that does not belong to a well-formed UTF-8 sequence (overlong forms,
 // surrogates and code points above U+10FFFF included) replaced by U+FFFD. Used for every string
 // an event holds.

@@ -304,5 +304,36 @@ TEST(NormalizeStatementTest, RandomStatementsLeakNoLiteral) {
   }
 }
 
+// The digest an event takes per statement: the same as computing each part, from the cache or
+// not, and never mixed up between texts that share a cache slot or differ in the setting.
+TEST(DigestStatement, MatchesTheNormalizerAndTheClassifierCachedOrNot) {
+  struct Case {
+    std::string sql;
+    std::string_view kind;
+  };
+  std::vector<Case> cases = {
+      {"SELECT * FROM users WHERE ssn = '078-05-1120'", "read"},
+      {"UPDATE users SET email = 'a@b.c' WHERE id = 4", "write"},
+      {"CREATE TABLE t (a int)", "ddl"},
+      {"BEGIN", "other"},
+      {"SELECT 'it\\'s' FROM t", "read"},
+  };
+  for (int i = 0; i < 600; ++i) cases.push_back({"SELECT " + std::to_string(i) + " FROM t", "read"});
+  for (int round = 0; round < 2; ++round)
+    for (const auto& c : cases)
+      for (bool scs : {true, false}) {
+        const StatementDigest& d = DigestStatement(c.sql, scs);
+        EXPECT_EQ(d.text, NormalizeStatement(c.sql, {.standard_conforming_strings = scs})) << c.sql;
+        EXPECT_EQ(d.kind, c.kind) << c.sql;
+        EXPECT_EQ(d.uid.size(), 32u);
+      }
+  const std::string one = DigestStatement("SELECT 1", true).uid;  // copies: a slot may be reused
+  const std::string two = DigestStatement("SELECT 2", true).uid;
+  const std::string a = DigestStatement("SELECT a", true).uid;
+  EXPECT_EQ(one, two);  // literals do not make another statement
+  EXPECT_NE(one, a);
+  EXPECT_NE(DigestStatement(std::string(5000, ' ') + "SELECT 1", true).text, "");
+}
+
 }  // namespace
 }  // namespace veil::events

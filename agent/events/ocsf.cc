@@ -160,18 +160,6 @@ Event DatastoreEvent(int64_t time_ms, const SessionInfo& s, int activity_id,
   return e;
 }
 
-std::string QueryUid(std::string_view normalized) {
-  // A context per thread: OpenSSL 3's one-shot SHA256() fetches the digest under a lock.
-  thread_local EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);  // fetched once
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestInit_ex(ctx, sha256, nullptr);
-  EVP_DigestUpdate(ctx, normalized.data(), normalized.size());
-  EVP_DigestFinal_ex(ctx, digest, &len);
-  return Hex(digest, 16);
-}
-
 nlohmann::json Scalar(const pb::Message& m, const pb::Reflection& r, const pb::FieldDescriptor* f,
                       int index) {
   const bool rep = index >= 0;
@@ -283,11 +271,11 @@ nlohmann::json SessionEvent(int64_t time_ms, const SessionInfo& session, Session
 nlohmann::json QueryEvent(int64_t time_ms, const SessionInfo& session,
                           const StatementInfo& statement) {
   Event e = DatastoreEvent(time_ms, session, 4, "Query");
-  const std::string normalized = NormalizeStatement(
-      statement.sql, {.standard_conforming_strings = statement.standard_conforming_strings});
+  const StatementDigest& digest =
+      DigestStatement(statement.sql, statement.standard_conforming_strings);
   v1::QueryInfo* q = e.mutable_query_info();
-  q->set_query_string(normalized);
-  q->set_uid(QueryUid(normalized));
+  q->set_query_string(digest.text);
+  q->set_uid(digest.uid);
   if (!statement.statement_name.empty()) q->set_name(statement.statement_name);
   q->set_bytes(statement.bytes);
 
@@ -358,26 +346,8 @@ Record QueryEventTemplate::Build(int64_t time_ms, const StatementInfo& st) const
   if (NeedsSanitizing(st.masked.by_entity) || NeedsSanitizing(st.masked.by_column))
     return ToRecord(QueryEvent(time_ms, session_, st));
 
-  // The normalized text and its uid, per distinct statement text: a prepared statement run
-  // again, or the same text sent again, costs a lookup (a small direct-mapped cache per thread).
-  struct Normalized {
-    std::string sql, text, uid;
-    bool scs = true;
-    bool used = false;
-  };
-  constexpr size_t kSlots = 256, kMaxCachedSql = 4096;
-  thread_local std::vector<Normalized> cache(kSlots);
-  Normalized* slot = &cache[std::hash<std::string_view>{}(st.sql) % kSlots];
-  if (!(slot->used && slot->scs == st.standard_conforming_strings && slot->sql == st.sql)) {
-    thread_local Normalized scratch;
-    if (st.sql.size() > kMaxCachedSql) slot = &scratch;
-    slot->sql.assign(st.sql);
-    slot->scs = st.standard_conforming_strings;
-    slot->text = NormalizeStatement(st.sql, {.standard_conforming_strings = slot->scs});
-    slot->uid = QueryUid(slot->text);
-    slot->used = true;
-  }
-  const std::string& normalized = slot->text;
+  const StatementDigest& digest = DigestStatement(st.sql, st.standard_conforming_strings);
+  const std::string& normalized = digest.text;
   const bool blocked = !st.guardrail.empty();
   const bool failed = blocked || !st.sqlstate.empty();
   const std::string_view status_code =
@@ -407,7 +377,7 @@ Record QueryEventTemplate::Build(int64_t time_ms, const StatementInfo& st) const
     v.Key("bytes"), v.Int(st.bytes);
     if (!st.statement_name.empty()) v.Key("name"), v.String(st.statement_name);
     if (!normalized.empty()) v.Key("query_string"), v.String(normalized);
-    v.Key("uid"), v.String(slot->uid);
+    v.Key("uid"), v.String(digest.uid);
     v.EndObject();
   });
   if (blocked) {
