@@ -11,7 +11,7 @@
 #include <string>
 
 #include "agent/grants/principal.h"
-#include "agent/pg_transcoder.h"
+#include "agent/protocol/postgres/transcoder.h"
 
 namespace veil::events {
 class QueryEventTemplate;

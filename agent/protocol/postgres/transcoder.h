@@ -29,9 +29,9 @@
 
 #include "agent/columns/store.h"
 #include "agent/lineage.h"
+#include "agent/protocol/postgres/analysis.h"
 #include "agent/protocol/postgres/decoder.h"
 #include "agent/protocol/postgres/message.h"
-#include "agent/session_analysis.h"
 #include "common/result.h"
 #include "masker/masker.h"
 #include "masker/strategy.h"

@@ -1,6 +1,6 @@
 // A proxied PostgreSQL session: client connect → startup (TLS, cancel) → upstream connect →
 // authentication pass-through → two pumps (client→upstream, upstream→client through the
-// PgTranscoder) until either side ends. The data path reads top to bottom in pg_session.cc.
+// PgTranscoder) until either side ends. The data path reads top to bottom in session.cc.
 #pragma once
 
 #include <asio.hpp>

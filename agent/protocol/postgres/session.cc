@@ -1,4 +1,4 @@
-#include "agent/pg_session.h"
+#include "agent/protocol/postgres/session.h"
 
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
@@ -10,9 +10,9 @@
 #include <ctime>
 #include <vector>
 
-#include "agent/pg_transcoder.h"
 #include "agent/protocol/postgres/decoder.h"
 #include "agent/protocol/postgres/encoder.h"
+#include "agent/protocol/postgres/transcoder.h"
 
 namespace veil::agent {
 namespace {
