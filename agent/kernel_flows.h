@@ -39,7 +39,7 @@
 #include "agent/grants/clock.h"
 #include "agent/metrics.h"
 #include "agent/principal_resolver.h"
-#include "agent/protocol/postgres/session.h"
+#include "agent/protocol/endpoint.h"
 #include "agent/usage.h"
 #include "common/result.h"
 #include "config/veil_config.pb.h"

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "agent/grants/principal.h"
-#include "agent/protocol/postgres/transcoder.h"
+#include "agent/statement_record.h"
 
 namespace veil::events {
 class QueryEventTemplate;
