@@ -30,6 +30,7 @@ struct SessionContext {
   std::string dst;             // what the client dialled (original destination) or the listen
   std::string upstream;        // host:port of the real database
   std::string database_user, database;
+  std::string database_type = "PostgreSQL";  // OCSF database.type: the session's protocol names it
   std::string grant_id;
   std::string application_name;  // from the startup packet: context for events only
   // The usage sink's cache for this session: its part of every statement event, rendered on

@@ -95,6 +95,7 @@ class Session {
     id_ = ep_->session_ids->fetch_add(1) + 1;
     ctx_.id = id_;
     ctx_.endpoint = ep_->config.name();
+    ctx_.database_type = "PostgreSQL";
     ctx_.src = peer_.address;
     ctx_.pid = peer_.pid;
   }
