@@ -18,7 +18,7 @@
 #include "agent/flows.h"
 #include "agent/grants/clock.h"
 #include "agent/grants/store.h"
-#include "agent/pg_session.h"
+#include "agent/protocol/endpoint.h"
 #include "common/result.h"
 #include "proto/control.pb.h"
 

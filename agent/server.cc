@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <asio/experimental/as_tuple.hpp>
 #include <filesystem>
 
@@ -34,24 +35,30 @@ Result<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& s) {
   return std::make_pair(host, static_cast<uint16_t>(port));
 }
 
-struct Server::Listener {
-  std::shared_ptr<const PgEndpoint> ep;  // replaced by a reload; sessions keep their own
+struct Server::Listener : std::enable_shared_from_this<Listener> {
+  std::shared_ptr<const Endpoint> ep;  // replaced by a reload; sessions keep their own
   std::string listen;
   std::shared_ptr<asio::ip::tcp::acceptor> tcp;
-  std::shared_ptr<asio::local::stream_protocol::acceptor> unix;
+  std::shared_ptr<asio::local::stream_protocol::acceptor> unix;  // null: the protocol has none
   std::string unix_path;
   void Close() {
     std::error_code ec;
     tcp->close(ec);
+    if (!unix) return;
     unix->close(ec);
     std::filesystem::remove(unix_path, ec);
+  }
+  // Accepts on its sockets until they close (on ios[0]).
+  void Spawn(Server& server, asio::io_context& io) {
+    asio::co_spawn(io, server.Accept(shared_from_this(), tcp), asio::detached);
+    if (unix) asio::co_spawn(io, server.Accept(shared_from_this(), unix), asio::detached);
   }
 };
 
 struct Server::Generation {
   std::shared_ptr<const std::map<std::string, std::shared_ptr<const masker::MaskingProfile>>>
       profiles;
-  std::vector<std::shared_ptr<PgEndpoint>> endpoints;
+  std::vector<std::shared_ptr<Endpoint>> endpoints;
 };
 
 Server::~Server() {
@@ -82,13 +89,20 @@ Result<Server::Generation> Server::Build(const config::LoadedConfig& loaded) {
 
   for (int i = 0; i < cfg.endpoints_size(); ++i) {
     const auto& e = cfg.endpoints(i);
-    if (e.protocol() != config::v1::Endpoint::PROTOCOL_POSTGRES) {
-      spdlog::warn("endpoint {}: protocol not served by this build; skipped", e.name());
+    const Protocol* protocol = FindProtocol(e.protocol());
+    if (!protocol) {
+      std::string name = config::v1::Endpoint::Protocol_Name(e.protocol());  // PROTOCOL_MYSQL
+      name = name.substr(name.find('_') + 1);
+      std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+      spdlog::warn(
+          "endpoint {}: protocol {} is not served by this build yet; skipped (no listener)",
+          e.name(), name);
       continue;
     }
     if (e.access() == config::v1::Endpoint::ACCESS_OBSERVE) continue;  // no listener
-    auto ep = std::make_shared<PgEndpoint>();
+    auto ep = std::make_shared<Endpoint>();
     ep->config = e;
+    ep->protocol = protocol;
     auto up = SplitHostPort(e.upstream());
     if (!up.ok())
       return Error{loaded.At("endpoints[" + std::to_string(i) + "].upstream", up.error().message)
@@ -165,7 +179,7 @@ Result<Server::Generation> Server::Build(const config::LoadedConfig& loaded) {
 
 // Opens an endpoint's TCP and unix listeners (not yet accepting).
 Result<std::shared_ptr<Server::Listener>> Server::Listen(
-    const std::shared_ptr<const PgEndpoint>& ep) {
+    const std::shared_ptr<const Endpoint>& ep) {
   asio::io_context& io = *ios_[0];
   const auto& e = ep->config;
   auto listen = SplitHostPort(e.listen());
@@ -186,11 +200,13 @@ Result<std::shared_ptr<Server::Listener>> Server::Listen(
   if (!ec) l->tcp->listen(asio::socket_base::max_listen_connections, ec);
   if (ec)
     return Error{"endpoint " + e.name() + ": cannot listen on " + e.listen() + ": " + ec.message()};
-  // Unix socket beside the control socket.
+  // Unix socket beside the control socket, under the name the protocol's clients look for.
+  const std::string unix_name = ep->protocol->UnixSocketName(listen->second);
+  if (unix_name.empty()) return l;
   const std::filesystem::path socket_dir =
       std::filesystem::path(agent_config_.control_socket()).parent_path();
   std::filesystem::create_directories(socket_dir, ec);
-  l->unix_path = (socket_dir / (".s.PGSQL." + std::to_string(listen->second))).string();
+  l->unix_path = (socket_dir / unix_name).string();
   std::filesystem::remove(l->unix_path, ec);
   l->unix = std::make_shared<asio::local::stream_protocol::acceptor>(io);
   l->unix->open(asio::local::stream_protocol(), ec);
@@ -234,10 +250,10 @@ Result<std::unique_ptr<Server>> Server::Start(const config::LoadedConfig& loaded
     auto l = server->Listen(ep);
     if (!l.ok()) return l.error();
     server->listeners_[ep->config.name()] = *l;
-    asio::co_spawn(io, server->Accept(*l, (*l)->tcp), asio::detached);
-    asio::co_spawn(io, server->Accept(*l, (*l)->unix), asio::detached);
-    spdlog::info("endpoint {}: listening on {} and {}, upstream {}", ep->config.name(),
-                 ep->config.listen(), (*l)->unix_path, ep->config.upstream());
+    (*l)->Spawn(*server, io);
+    spdlog::info("endpoint {}: listening on {}{}{}, upstream {}", ep->config.name(),
+                 ep->config.listen(), (*l)->unix ? " and " : "", (*l)->unix_path,
+                 ep->config.upstream());
   }
   // grants.notify: webhooks on grant changes, each on a thread of its own.
   {
@@ -303,8 +319,7 @@ Status Server::Reload(const config::LoadedConfig& loaded) {
       if (it != listeners_.end()) {
         if (auto again = Listen(it->second->ep); again.ok()) {
           it->second = *again;
-          asio::co_spawn(*ios_[0], Accept(*again, (*again)->tcp), asio::detached);
-          asio::co_spawn(*ios_[0], Accept(*again, (*again)->unix), asio::detached);
+          (*again)->Spawn(*this, *ios_[0]);
         }
       }
       return l.error();
@@ -320,8 +335,7 @@ Status Server::Reload(const config::LoadedConfig& loaded) {
     const std::string& name = ep->config.name();
     if (auto o = opened.find(name); o != opened.end()) {
       next[name] = o->second;
-      asio::co_spawn(*ios_[0], Accept(o->second, o->second->tcp), asio::detached);
-      asio::co_spawn(*ios_[0], Accept(o->second, o->second->unix), asio::detached);
+      o->second->Spawn(*this, *ios_[0]);
       spdlog::info("reload: endpoint {} listening on {}", name, ep->config.listen());
     } else {
       auto l = listeners_.at(name);
@@ -435,7 +449,8 @@ asio::awaitable<void> Server::Accept(std::shared_ptr<Listener> listener,
     } else {
       if (hooks_.attribute_unix) hooks_.attribute_unix(socket.native_handle(), &peer);
     }
-    asio::co_spawn(home, RunPgSession(listener->ep, Conn(std::move(socket)), std::move(peer)),
+    const std::shared_ptr<const Endpoint> ep = listener->ep;
+    asio::co_spawn(home, ep->protocol->Serve(ep, Conn(std::move(socket)), std::move(peer)),
                    asio::detached);
   }
 }

@@ -1,8 +1,9 @@
-// veild's listeners: for each PostgreSQL endpoint, its TCP `listen` address and the unix socket
-// `.s.PGSQL.<port>` in the control socket's folder (mode 0666, as PostgreSQL's own; who may
-// query is decided by grants, from the peer credentials). One io_context per thread: a session
-// lives on one of them (round robin at accept) for its whole life, so it needs no locks and
-// its wake-ups stay on one thread.
+// veild's listeners: for each endpoint, its TCP `listen` address and the unix socket its
+// protocol names (PostgreSQL: `.s.PGSQL.<port>`) in the control socket's folder (mode 0666, as
+// PostgreSQL's own; who may query is decided by grants, from the peer credentials). Accepted
+// clients go to the endpoint's Protocol (agent/protocol/protocol.h). One io_context per thread:
+// a session lives on one of them (round robin at accept) for its whole life, so it needs no
+// locks and its wake-ups stay on one thread.
 //
 // Reload (SIGHUP): Reload() builds every endpoint, profile and guardrail of the new
 // configuration and opens the listeners it adds before it changes anything; on any error the
@@ -27,8 +28,8 @@
 #include "agent/grants/notifier.h"
 #include "agent/grants/store.h"
 #include "agent/metrics.h"
-#include "agent/pg_session.h"
 #include "agent/principal_resolver.h"
+#include "agent/protocol/protocol.h"
 #include "agent/usage.h"
 #include "common/result.h"
 #include "config/loader.h"
@@ -74,7 +75,7 @@ class Server {
   struct Generation;
   Server() = default;
   Result<Generation> Build(const config::LoadedConfig& loaded);
-  Result<std::shared_ptr<Listener>> Listen(const std::shared_ptr<const PgEndpoint>& ep);
+  Result<std::shared_ptr<Listener>> Listen(const std::shared_ptr<const Endpoint>& ep);
   template <typename Acceptor>
   asio::awaitable<void> Accept(std::shared_ptr<Listener> listener,
                                std::shared_ptr<Acceptor> acceptor);

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "agent/grants/principal.h"
-#include "agent/pg_transcoder.h"
+#include "agent/statement_record.h"
 
 namespace veil::events {
 class QueryEventTemplate;
@@ -30,6 +30,7 @@ struct SessionContext {
   std::string dst;             // what the client dialled (original destination) or the listen
   std::string upstream;        // host:port of the real database
   std::string database_user, database;
+  std::string database_type = "PostgreSQL";  // OCSF database.type: the session's protocol names it
   std::string grant_id;
   std::string application_name;  // from the startup packet: context for events only
   // The usage sink's cache for this session: its part of every statement event, rendered on

@@ -71,6 +71,7 @@ events::SessionInfo UsageReporter::Info(const SessionContext& s) const {
   i.server = Address(s.upstream);
   i.endpoint = s.endpoint;
   i.database = s.database;
+  i.database_type = s.database_type;
   i.database_user = s.database_user;
   i.grant_id = s.grant_id;
   i.application_name = s.application_name;

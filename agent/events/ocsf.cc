@@ -140,7 +140,7 @@ Event DatastoreEvent(int64_t time_ms, const SessionInfo& s, int activity_id,
   if (!s.endpoint.empty()) e.mutable_dst_endpoint()->set_name(s.endpoint);
   v1::Database* db = e.mutable_database();
   if (!s.database.empty()) db->set_name(s.database);
-  db->set_type("PostgreSQL");
+  db->set_type(s.database_type);
   v1::Unmapped* u = e.mutable_unmapped();
   u->set_principal(s.principal.Display());
   if (!s.grant_id.empty()) u->set_grant_id(s.grant_id);

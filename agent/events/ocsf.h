@@ -65,6 +65,8 @@ struct SessionInfo {
   std::string database_user;     // from the startup packet
   std::string grant_id;          // empty when no grant was needed (access mode open)
   std::string application_name;  // from the startup packet; "veilctl mcp: NAME" marks MCP
+  // database.type, named by the session's protocol ("PostgreSQL", "MySQL").
+  std::string database_type = "PostgreSQL";
 };
 
 // `veilctl mcp` connects with application_name "veilctl mcp: <MCP client name>"; events of such

@@ -95,6 +95,18 @@ TEST(OcsfTest, SessionOpenIsDatastoreConnect) {
   EXPECT_FALSE(e.contains("container"));
 }
 
+// database.type is the session's protocol's, in its connect, close and statement events alike.
+TEST(OcsfTest, DatabaseTypeComesFromTheSession) {
+  SessionInfo s = Alice();
+  s.database_type = "MySQL";
+  const json db = json::parse(R"({"name":"orders","type":"MySQL"})");
+  EXPECT_EQ(SessionEvent(kNow, s, SessionPhase::kOpen)["database"], db);
+  EXPECT_EQ(SessionEvent(kNow, s, SessionPhase::kClose)["database"], db);
+  EXPECT_EQ(QueryEvent(kNow, s, {.sql = "SELECT 1", .kind = "read"})["database"], db);
+  EXPECT_EQ(QueryEvent(kNow, Alice(), {.sql = "SELECT 1", .kind = "read"})["database"]["type"],
+            "PostgreSQL");
+}
+
 TEST(OcsfTest, EventUidsDiffer) {
   std::set<std::string> uids;
   for (int i = 0; i < 1000; ++i)

@@ -139,6 +139,16 @@ TEST(QueryEventTemplate, BuildsTheBytesQueryEventBuilds) {
   }
 }
 
+TEST(QueryEventTemplate, CarriesTheSessionsDatabaseType) {
+  SessionInfo s = Session(false);
+  s.database_type = "MySQL";
+  QueryEventTemplate t(s);
+  StatementInfo st;
+  st.sql = "SELECT 1";
+  ExpectSameAsSlowPath(t, 0, st);
+  EXPECT_EQ(json::parse(t.Build(0, st).json)["database"]["type"], "MySQL");
+}
+
 TEST(QueryEventTemplate, ChainsAndVerifiesLikeAnyRecord) {
   QueryEventTemplate t(Session(true));
   StatementInfo st;

@@ -6,7 +6,7 @@
 //   build/tools/bench/lineage_bench
 #include <benchmark/benchmark.h>
 
-#include "agent/session_analysis.h"
+#include "agent/protocol/postgres/analysis.h"
 #include "agent/sql/analysis.h"
 #include "agent/sql/catalog.h"
 

@@ -92,8 +92,9 @@ class PgConnection {
 
 // "int4", "text", … for built-in type OIDs; "oid 16385" for others.
 std::string TypeName(uint32_t oid);
-// Whether veild content-scans a column of this type (pg_transcoder.cc: numbers, dates, inet,
-// uuid, … are not text). By OID, and by name for information_schema's udt_name.
+// Whether veild content-scans a column of this type (agent/protocol/postgres/transcoder.cc:
+// numbers, dates, inet, uuid, … are not text). By OID, and by name for information_schema's
+// udt_name.
 bool TextLike(uint32_t oid);
 bool TextLike(std::string_view udt_name);
 

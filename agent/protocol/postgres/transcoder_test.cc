@@ -1,4 +1,4 @@
-#include "agent/pg_transcoder.h"
+#include "agent/protocol/postgres/transcoder.h"
 
 #include <gtest/gtest.h>
 

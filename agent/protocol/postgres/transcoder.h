@@ -29,9 +29,10 @@
 
 #include "agent/columns/store.h"
 #include "agent/lineage.h"
+#include "agent/protocol/postgres/analysis.h"
 #include "agent/protocol/postgres/decoder.h"
 #include "agent/protocol/postgres/message.h"
-#include "agent/session_analysis.h"
+#include "agent/statement_record.h"
 #include "common/result.h"
 #include "masker/masker.h"
 #include "masker/strategy.h"
@@ -67,23 +68,6 @@ struct ColumnPlan {
 
 struct ResultPlan {
   std::vector<ColumnPlan> columns;
-};
-
-// What one statement did, for its usage event and the metrics: filled while its results pass.
-// Holds the statement as the client sent it — raw; literals must be replaced (events'
-// NormalizeStatement) before it leaves the agent.
-struct StatementRecord {
-  std::string text;
-  std::string guardrail;     // the guardrail that blocked it, if one did
-  std::string command_tag;   // of its (last) CommandComplete, e.g. "SELECT 3"
-  std::string sqlstate;      // of its ErrorResponse, if it failed
-  uint64_t rows = 0;         // DataRows sent to the client
-  uint64_t bytes = 0;        // bytes sent to the client while it ran
-  masker::MaskStats masked;  // values masked, per entity (result rows, COPY, error texts)
-  std::map<std::string, uint64_t> masked_by_column;  // ColumnPlan::label → values masked
-  // Output columns replaced whole because of their lineage: "label <- schema.table.column,…".
-  std::vector<std::string> lineage_masked;
-  std::chrono::steady_clock::duration duration{};
 };
 
 // Large-object reads over the fast-path protocol (libpq's lo_open, lo_read, lo_lseek, lo_tell,

@@ -1,4 +1,4 @@
-#include "agent/pg_session.h"
+#include "agent/protocol/postgres/session.h"
 
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
@@ -10,9 +10,9 @@
 #include <ctime>
 #include <vector>
 
-#include "agent/pg_transcoder.h"
 #include "agent/protocol/postgres/decoder.h"
 #include "agent/protocol/postgres/encoder.h"
+#include "agent/protocol/postgres/transcoder.h"
 
 namespace veil::agent {
 namespace {
@@ -86,7 +86,7 @@ awaitable<void> ForwardCancel(const CancelTarget& target) {
 
 class Session {
  public:
-  Session(std::shared_ptr<const PgEndpoint> ep, Conn client, PeerInfo peer)
+  Session(std::shared_ptr<const Endpoint> ep, Conn client, PeerInfo peer)
       : ep_(std::move(ep)),
         client_(std::move(client)),
         peer_(std::move(peer)),
@@ -95,6 +95,7 @@ class Session {
     id_ = ep_->session_ids->fetch_add(1) + 1;
     ctx_.id = id_;
     ctx_.endpoint = ep_->config.name();
+    ctx_.database_type = "PostgreSQL";
     ctx_.src = peer_.address;
     ctx_.pid = peer_.pid;
   }
@@ -528,7 +529,7 @@ class Session {
     }
   }
 
-  std::shared_ptr<const PgEndpoint> ep_;
+  std::shared_ptr<const Endpoint> ep_;
   Conn client_;
   std::optional<Conn> upstream_;
   PeerInfo peer_;
@@ -561,56 +562,27 @@ class Session {
 
 }  // namespace
 
-void SessionRegistry::Put(Info info, std::function<void()> kill) {
-  std::lock_guard lock(mu_);
-  sessions_[info.id] = {std::move(info), std::move(kill)};
-}
+namespace {
 
-void SessionRegistry::Remove(uint64_t id) {
-  std::lock_guard lock(mu_);
-  sessions_.erase(id);
-}
-
-std::vector<SessionRegistry::Info> SessionRegistry::List() const {
-  std::lock_guard lock(mu_);
-  std::vector<Info> out;
-  for (const auto& [_, s] : sessions_) out.push_back(s.first);
-  return out;
-}
-
-bool SessionRegistry::Kill(uint64_t id) {
-  std::function<void()> kill;
-  {
-    std::lock_guard lock(mu_);
-    auto it = sessions_.find(id);
-    if (it == sessions_.end()) return false;
-    kill = it->second.second;
+class Postgres final : public Protocol {
+ public:
+  std::string_view name() const override { return "postgres"; }
+  std::string UnixSocketName(uint16_t port) const override {
+    return ".s.PGSQL." + std::to_string(port);
   }
-  kill();
-  return true;
-}
+  awaitable<void> Serve(std::shared_ptr<const Endpoint> endpoint, Conn client,
+                        PeerInfo peer) const override {
+    auto session =
+        std::make_unique<Session>(std::move(endpoint), std::move(client), std::move(peer));
+    co_await session->Run();
+  }
+};
 
-void CancelRegistry::Put(int32_t pid, const std::string& secret, CancelTarget target) {
-  std::lock_guard lock(mu_);
-  targets_[{pid, secret}] = std::move(target);
-}
+}  // namespace
 
-void CancelRegistry::Remove(int32_t pid, const std::string& secret) {
-  std::lock_guard lock(mu_);
-  targets_.erase({pid, secret});
-}
-
-std::optional<CancelTarget> CancelRegistry::Find(int32_t pid, const std::string& secret) const {
-  std::lock_guard lock(mu_);
-  auto it = targets_.find({pid, secret});
-  if (it == targets_.end()) return std::nullopt;
-  return it->second;
-}
-
-awaitable<void> RunPgSession(std::shared_ptr<const PgEndpoint> endpoint, Conn client,
-                             PeerInfo peer) {
-  auto session = std::make_unique<Session>(std::move(endpoint), std::move(client), std::move(peer));
-  co_await session->Run();
+const Protocol& PostgresProtocol() {
+  static const Postgres kPostgres;
+  return kPostgres;
 }
 
 }  // namespace veil::agent

@@ -1,4 +1,4 @@
-#include "agent/session_analysis.h"
+#include "agent/protocol/postgres/analysis.h"
 
 #include "agent/events/normalize.h"
 #include "agent/sql/lexer.h"

@@ -1,6 +1,8 @@
-// A proxied PostgreSQL session: client connect → startup (TLS, cancel) → upstream connect →
-// authentication pass-through → two pumps (client→upstream, upstream→client through the
-// PgTranscoder) until either side ends. The data path reads top to bottom in pg_session.cc.
+// What the server hands a protocol's session (agent/protocol/protocol.h), whatever the protocol:
+// the endpoint it was accepted on, with everything sessions of that endpoint share (profiles,
+// TLS contexts, grants, guardrails, the usage sink, the column store), and what the kernel told
+// of the client. Also the two registries sessions of every protocol report into: live sessions
+// (`veilctl sessions`) and cancel keys.
 #pragma once
 
 #include <asio.hpp>
@@ -15,7 +17,6 @@
 #include <vector>
 
 #include "agent/columns/store.h"
-#include "agent/conn.h"
 #include "agent/grants/clock.h"
 #include "agent/grants/store.h"
 #include "agent/sql/guardrails.h"
@@ -26,7 +27,10 @@
 
 namespace veil::agent {
 
-// Where a CancelRequest carrying veil's key must go.
+class Protocol;
+
+// Where a cancel carrying veil's key must go: a session hands its client veil's own key (for
+// PostgreSQL, the BackendKeyData) and keeps the upstream's here.
 struct CancelTarget {
   std::string host;
   uint16_t port = 0;
@@ -34,7 +38,7 @@ struct CancelTarget {
   std::string secret;
 };
 
-// veil's BackendKeyData → the upstream backend's. Thread-safe.
+// veil's cancel keys → the upstream's. Thread-safe.
 class CancelRegistry {
  public:
   void Put(int32_t pid, const std::string& secret, CancelTarget target);
@@ -67,12 +71,13 @@ class SessionRegistry {
 
 // What sessions of one endpoint share. Immutable: a reload makes new ones, and a live session
 // keeps the one it started with.
-struct PgEndpoint {
+struct Endpoint {
   config::v1::Endpoint config;
+  const Protocol* protocol = nullptr;  // what serves its sessions (agent/protocol/protocol.h)
   std::string upstream_host;
   uint16_t upstream_port = 0;
   std::shared_ptr<const masker::MaskingProfile> profile;
-  std::shared_ptr<asio::ssl::context> client_tls;    // null: clients get 'N' to SSLRequest
+  std::shared_ptr<asio::ssl::context> client_tls;    // null: clients cannot start TLS
   std::shared_ptr<asio::ssl::context> upstream_tls;  // null: plain TCP upstream
   tls::UpstreamVerify upstream_verify = tls::UpstreamVerify::kDisable;
   CancelRegistry* cancels = nullptr;
@@ -101,10 +106,5 @@ struct PeerInfo {
   std::optional<grants::Principal> principal;
   std::string original_dst;
 };
-
-// Runs one session to its end. Never throws; every failure ends this session only, with a
-// protocol error to the client where the protocol allows one.
-asio::awaitable<void> RunPgSession(std::shared_ptr<const PgEndpoint> endpoint, Conn client,
-                                   PeerInfo peer);
 
 }  // namespace veil::agent

@@ -1,0 +1,27 @@
+#include <gtest/gtest.h>
+
+#include "agent/protocol/postgres/session.h"
+#include "agent/protocol/protocol.h"
+
+namespace veil::agent {
+namespace {
+
+using config::v1::Endpoint;
+
+TEST(Protocols, PostgresServesPostgresEndpoints) {
+  const Protocol* p = FindProtocol(Endpoint::PROTOCOL_POSTGRES);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p, &PostgresProtocol());
+  EXPECT_EQ(p->name(), "postgres");
+  // libpq's default socket name for the port: `psql -h <socket dir> -p 5432` finds veild.
+  EXPECT_EQ(p->UnixSocketName(5432), ".s.PGSQL.5432");
+}
+
+TEST(Protocols, NoneServesWhatThisBuildLacks) {
+  // MySQL has a codec but no session yet: its endpoints get no listener.
+  EXPECT_EQ(FindProtocol(Endpoint::PROTOCOL_MYSQL), nullptr);
+  EXPECT_EQ(FindProtocol(Endpoint::PROTOCOL_UNSPECIFIED), nullptr);
+}
+
+}  // namespace
+}  // namespace veil::agent
