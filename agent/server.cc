@@ -94,10 +94,13 @@ Result<Server::Generation> Server::Build(const config::LoadedConfig& loaded) {
       std::string name = config::v1::Endpoint::Protocol_Name(e.protocol());  // PROTOCOL_MYSQL
       name = name.substr(name.find('_') + 1);
       std::transform(name.begin(), name.end(), name.begin(), ::tolower);
-      spdlog::warn(
-          "endpoint {}: protocol {} is not served by this build yet; skipped (no listener)",
-          e.name(), name);
-      continue;
+      // Skipping it would leave its clients going straight to the database, unmasked.
+      return Error{loaded
+                       .At("endpoints[" + std::to_string(i) + "].protocol",
+                           "endpoint " + e.name() + ": protocol " + name +
+                               " is not served by this build of veild yet; refusing to start "
+                               "rather than leave it unprotected")
+                       .ToString()};
     }
     if (e.access() == config::v1::Endpoint::ACCESS_OBSERVE) continue;  // no listener
     auto ep = std::make_shared<Endpoint>();
