@@ -4,9 +4,9 @@
 
 #include <chrono>
 
+#include "agent/events/normalize.h"
 #include "agent/events/ocsf.h"
 #include "agent/server.h"
-#include "agent/events/normalize.h"
 #include "masker/entity.h"
 
 namespace veil::agent {

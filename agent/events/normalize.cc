@@ -1,10 +1,10 @@
 #include "agent/events/normalize.h"
 
+#include <openssl/evp.h>
+
 #include <algorithm>
 #include <utility>
 #include <vector>
-
-#include <openssl/evp.h>
 
 #include "agent/sql/classifier.h"
 #include "agent/sql/lexer.h"

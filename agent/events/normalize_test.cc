@@ -318,7 +318,8 @@ TEST(DigestStatement, MatchesTheNormalizerAndTheClassifierCachedOrNot) {
       {"BEGIN", "other"},
       {"SELECT 'it\\'s' FROM t", "read"},
   };
-  for (int i = 0; i < 600; ++i) cases.push_back({"SELECT " + std::to_string(i) + " FROM t", "read"});
+  for (int i = 0; i < 600; ++i)
+    cases.push_back({"SELECT " + std::to_string(i) + " FROM t", "read"});
   for (int round = 0; round < 2; ++round)
     for (const auto& c : cases)
       for (bool scs : {true, false}) {

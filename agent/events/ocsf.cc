@@ -400,7 +400,8 @@ Record QueryEventTemplate::Build(int64_t time_ms, const StatementInfo& st) const
   if (!st.command_tag.empty()) value(unm, &nunm, "command_tag", str(st.command_tag));
   value(unm, &nunm, "duration_ms", num(st.duration_ms));
   if (blocked) value(unm, &nunm, "guardrail", str(st.guardrail));
-  if (!st.lineage_masked.empty()) value(unm, &nunm, "lineage_masked", [&] {
+  if (!st.lineage_masked.empty())
+    value(unm, &nunm, "lineage_masked", [&] {
       v.BeginArray();
       for (const auto& l : st.lineage_masked) v.String(l);
       v.EndArray();

@@ -354,9 +354,8 @@ class Pipeline::Writer {
         std::unique_lock lk(mu_);
         if (nap && opts_.write_delay.count() > 0) {
           napping_ = true;
-          cv_.wait_for(lk, opts_.write_delay, [&] {
-            return stopping_ || queue_.size() > opts_.queue_capacity / 2;
-          });
+          cv_.wait_for(lk, opts_.write_delay,
+                       [&] { return stopping_ || queue_.size() > opts_.queue_capacity / 2; });
           napping_ = false;
         }
         cv_.wait_until(lk, NextWake(), [&] { return !queue_.empty() || stopping_; });

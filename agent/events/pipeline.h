@@ -12,8 +12,9 @@
 // How it works, per sink: Emit() copies a shared pointer to the event into a bounded queue (a
 // mutex held for a push; the queue full means the event is dropped and counted) and wakes that
 // sink's writer thread if it sleeps on an empty queue (while events flow the writer takes them
-// every write_delay, so the data path does not pay a wake-up per statement). The writer stamps the chain (chain.h), writes to the sink and, once per
-// drained batch, flushes (file: fdatasync) and persists the chain head.
+// every write_delay, so the data path does not pay a wake-up per statement). The writer stamps the
+// chain (chain.h), writes to the sink and, once per drained batch, flushes (file: fdatasync) and
+// persists the chain head.
 //
 // Chain: one chain per sink, assigned by the writer at write time, so each file (and each
 // syslog/stdout stream) verifies on its own. On start a writer resumes from, in order: the last

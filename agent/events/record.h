@@ -19,10 +19,10 @@
 namespace veil::events {
 
 struct Record {
-  std::string json;           // canonical JSON of the record without unmapped.chain
-  uint32_t chain_at = 0;      // offset in `json` where the chain pair goes (inside unmapped)
-  bool chain_first = false;   // the chain pair is unmapped's first key (no comma before it)
-  int64_t class_uid = -1;     // the OCSF class (the syslog MSGID); -1 when the record has none
+  std::string json;          // canonical JSON of the record without unmapped.chain
+  uint32_t chain_at = 0;     // offset in `json` where the chain pair goes (inside unmapped)
+  bool chain_first = false;  // the chain pair is unmapped's first key (no comma before it)
+  int64_t class_uid = -1;    // the OCSF class (the syslog MSGID); -1 when the record has none
 };
 
 // Any event object: `unmapped` is made an object if it is not one, a `chain` already in it is

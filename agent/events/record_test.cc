@@ -61,14 +61,14 @@ void ExpectSameStamp(const json& event, const ChainHead& start = {}) {
 }
 
 TEST(Record, StampsLikeTheJsonPathWhereverTheChainFalls) {
-  ExpectSameStamp(json{{"a", 1}});                                     // no unmapped
-  ExpectSameStamp(json{{"unmapped", json::object()}});                 // empty unmapped
-  ExpectSameStamp(json{{"unmapped", 5}, {"z", "x"}});                  // not an object
-  ExpectSameStamp(json{{"unmapped", {{"a", 1}}}});                     // chain last
-  ExpectSameStamp(json{{"unmapped", {{"d", 1}}}});                     // chain first
-  ExpectSameStamp(json{{"unmapped", {{"a", 1}, {"d", "x"}}}, {"v", 2}});  // in the middle
+  ExpectSameStamp(json{{"a", 1}});                                           // no unmapped
+  ExpectSameStamp(json{{"unmapped", json::object()}});                       // empty unmapped
+  ExpectSameStamp(json{{"unmapped", 5}, {"z", "x"}});                        // not an object
+  ExpectSameStamp(json{{"unmapped", {{"a", 1}}}});                           // chain last
+  ExpectSameStamp(json{{"unmapped", {{"d", 1}}}});                           // chain first
+  ExpectSameStamp(json{{"unmapped", {{"a", 1}, {"d", "x"}}}, {"v", 2}});     // in the middle
   ExpectSameStamp(json{{"unmapped", {{"chain", {{"seq", 9}}}, {"x", 1}}}});  // replaced
-  ExpectSameStamp(json::array({1, 2}));                                // not an object
+  ExpectSameStamp(json::array({1, 2}));                                      // not an object
   ExpectSameStamp(json{{"s", "\"chain\":{\"prev\":"}, {"bad", "\xff\xfe"}},
                   ChainHead{41, std::string(64, 'a')});
 }

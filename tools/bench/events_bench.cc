@@ -69,7 +69,8 @@ void BM_BuildQueryRecordNewText(benchmark::State& state) {
   veil::events::StatementInfo st = Statement();
   std::vector<std::string> texts;
   for (int i = 0; i < 4096; ++i)
-    texts.push_back("SELECT abalance FROM pgbench_accounts WHERE aid = " + std::to_string(i * 7919));
+    texts.push_back("SELECT abalance FROM pgbench_accounts WHERE aid = " +
+                    std::to_string(i * 7919));
   size_t i = 0;
   for (auto _ : state) {
     st.sql = texts[i++ % texts.size()];
