@@ -1,7 +1,8 @@
 include(GoogleTest)
-# veil_test(NAME SOURCES a.cc b.cc LIBS lib... LABELS unit|integration|bpf)
+# veil_test(NAME SOURCES a.cc b.cc LIBS lib... LABELS unit|integration|bpf [LOCK name])
+# LOCK: a ctest RESOURCE_LOCK; test cases holding the same one never run side by side.
 function(veil_test name)
-  cmake_parse_arguments(T "" "" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "" "LOCK" "SOURCES;LIBS;LABELS" ${ARGN})
   if(NOT T_LABELS)
     set(T_LABELS unit)
   endif()
@@ -9,7 +10,6 @@ function(veil_test name)
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gmock GTest::gtest_main)
   # eBPF tests attach programs at the cgroup root: one that denies unlisted database ports
   # (bpf_pytest's coverage tests) refuses another's clients, so they never run side by side.
-  set(T_LOCK "")
   if("bpf" IN_LIST T_LABELS)
     set(T_LOCK bpf_hooks)
   endif()

@@ -117,7 +117,13 @@ class MariaDb {
     const std::string log = dir_ + "/setup.log";
     int status = 0;
     waitpid(Spawn(install, log), &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return "mariadb-install-db failed; " + log;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      // The folder goes with the test: say what the tool said.
+      std::ifstream in(log);
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (text.size() > 4000) text = text.substr(text.size() - 4000);
+      return "mariadb-install-db failed:\n" + text;
+    }
     std::vector<std::string> server = {kMariadbd,
                                        "--no-defaults",
                                        "--datadir=" + data,
