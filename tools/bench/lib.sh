@@ -5,6 +5,8 @@
 #   bench_init veil-bench               # $work, $pgbin, cleanup on exit
 #   pg_port="$(free_port)"
 #   start_pg "$pg_port" -c max_connections=50
+#   start_pgbouncer "$pg_port" "$bouncer_port"   # $bouncer_pid
+#   start_veild "$veild_bin" "$pg_port" "$veil_port"   # $veild_pid
 #   some_daemon & pids+=($!)            # killed at exit
 pgbin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
 pids=()
@@ -37,4 +39,42 @@ wait_port() {  # port... -> once each accepts connections (10 s at most each)
   for p in "$@"; do
     for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$p") 2>/dev/null && break; sleep 0.1; done
   done
+}
+
+start_pgbouncer() {  # pg_port port -> pgbouncer (session mode, trust) in front of it;
+  # $bouncer_pid is the runuser that runs it (pgrep -P for pgbouncer itself)
+  cat >"$work/pgbouncer.ini" <<INI
+[databases]
+postgres = host=127.0.0.1 port=$1
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $2
+auth_type = trust
+auth_file = $work/users.txt
+pool_mode = session
+max_client_conn = 1000
+default_pool_size = 20
+unix_socket_dir =
+logfile = $work/pgbouncer.log
+INI
+  echo '"postgres" ""' >"$work/users.txt"
+  chown -R postgres "$work"
+  runuser -u postgres -- pgbouncer "$work/pgbouncer.ini" >/dev/null 2>&1 &
+  bouncer_pid=$!
+  pids+=($bouncer_pid)
+}
+
+start_veild() {  # veild_bin pg_port port -> veild (default profile, open access, a chained
+  # usage event per statement to $work/events.jsonl, as in production); $veild_pid
+  cat >"$work/veil.yaml" <<YAML
+agent: {state_dir: $work/state, control_socket: $work/run/veil.sock, metrics_listen: "", redirect: "off"}
+endpoints:
+  - {name: bench-db, protocol: postgres, upstream: 127.0.0.1:$2, listen: 127.0.0.1:$3,
+     access: open, tls: {client: disable, upstream: disable}}
+events:
+  sinks: [{type: file, path: $work/events.jsonl}]
+YAML
+  "$1" --config "$work/veil.yaml" >"$work/veild.log" 2>&1 &
+  veild_pid=$!
+  pids+=($veild_pid)
 }

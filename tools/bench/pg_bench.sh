@@ -25,39 +25,12 @@ sessions="${SESSIONS:-0}"  # >0: also run that many concurrent sessions through 
 start_pg "$pg_port" -c max_connections=$((sessions > 30 ? sessions + 20 : 50))
 pgbench -q -i -s 10 -h 127.0.0.1 -p "$pg_port" -U postgres postgres >/dev/null 2>&1
 
-cat >"$work/pgbouncer.ini" <<INI
-[databases]
-postgres = host=127.0.0.1 port=$pg_port
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $bouncer_port
-auth_type = trust
-auth_file = $work/users.txt
-pool_mode = session
-max_client_conn = 1000
-default_pool_size = 20
-unix_socket_dir =
-logfile = $work/pgbouncer.log
-INI
-echo '"postgres" ""' >"$work/users.txt"
-chown -R postgres "$work"
-runuser -u postgres -- pgbouncer "$work/pgbouncer.ini" >/dev/null 2>&1 &
-pids+=($!)
+start_pgbouncer "$pg_port" "$bouncer_port"
 socat "TCP-LISTEN:$socat_port,bind=127.0.0.1,fork,reuseaddr,nodelay" \
   "TCP:127.0.0.1:$pg_port,nodelay" >/dev/null 2>&1 &
 pids+=($!)
 
-cat >"$work/veil.yaml" <<YAML
-agent: {state_dir: $work/state, control_socket: $work/run/veil.sock, metrics_listen: "", redirect: "off"}
-endpoints:
-  - {name: bench-db, protocol: postgres, upstream: 127.0.0.1:$pg_port, listen: 127.0.0.1:$veil_port,
-     access: open, tls: {client: disable, upstream: disable}}
-events:   # on, as in production: one OCSF event per statement, chained, to a file
-  sinks: [{type: file, path: $work/events.jsonl}]
-YAML
-"$veild_bin" --config "$work/veil.yaml" >"$work/veild.log" 2>&1 &
-veild_pid=$!
-pids+=($veild_pid)
+start_veild "$veild_bin" "$pg_port" "$veil_port"
 wait_port "$bouncer_port" "$veil_port" "$socat_port"
 
 tps() {  # port mode -> TPS of pgbench -S, 4 clients

@@ -23,35 +23,10 @@ pg_port="$(free_port)"; veil_port="$(free_port)"; bouncer_port="$(free_port)"
 start_pg "$pg_port"
 pgbench -q -i -s 10 -h 127.0.0.1 -p "$pg_port" -U postgres postgres >/dev/null 2>&1
 
-cat >"$work/veil.yaml" <<YAML
-agent: {state_dir: $work/state, control_socket: $work/run/veil.sock, metrics_listen: "", redirect: "off"}
-endpoints:
-  - {name: bench-db, protocol: postgres, upstream: 127.0.0.1:$pg_port, listen: 127.0.0.1:$veil_port,
-     access: open, tls: {client: disable, upstream: disable}}
-events:
-  sinks: [{type: file, path: $work/events.jsonl}]
-YAML
-"$veild_bin" --config "$work/veil.yaml" >"$work/veild.log" 2>&1 &
-veild_pid=$!
-pids+=($veild_pid)
-cat >"$work/pgbouncer.ini" <<INI
-[databases]
-postgres = host=127.0.0.1 port=$pg_port
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $bouncer_port
-auth_type = trust
-auth_file = $work/users.txt
-pool_mode = session
-unix_socket_dir =
-logfile = $work/pgbouncer.log
-INI
-echo '"postgres" ""' >"$work/users.txt"
-chown -R postgres "$work"
-runuser -u postgres -- pgbouncer "$work/pgbouncer.ini" >/dev/null 2>&1 &
-pids+=($!)
+start_veild "$veild_bin" "$pg_port" "$veil_port"
+start_pgbouncer "$pg_port" "$bouncer_port"
 wait_port "$veil_port" "$bouncer_port"
-bouncer_pid="$(pgrep -n -x pgbouncer)"
+bouncer_pid="$(pgrep -P "$bouncer_pid" -x pgbouncer)"  # runuser's child, the one to trace
 
 run_pgbench() {  # port seconds -> transactions
   pgbench -n -S -c 1 -T "$2" -M "${MODE:-simple}" -h 127.0.0.1 -p "$1" -U postgres postgres 2>/dev/null |
