@@ -47,6 +47,9 @@ from pathlib import Path
 
 import pytest
 
+# The MariaDB fixtures (mariadb, mariadb_tls, mariadb_seeded_values): mariadb_server.py.
+pytest_plugins = ("mariadb_server",)
+
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
 PG_BIN = Path(os.environ.get("VEIL_PG_BIN", "/usr/lib/postgresql/15/bin"))
