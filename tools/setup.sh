@@ -39,6 +39,11 @@ pkgs=(
   # a real MariaDB 10.11 for the MySQL codec's server test (agent/protocol/mysql), started by the
   # test itself on a temporary datadir and port; the mariadb CLI for the MySQL client tests
   mariadb-server mariadb-client
+  # ... and the MySQL integration tests' other clients (tests/integration/mysql_clients.py):
+  # PyMySQL for Debian's python, MariaDB Connector/J (compiled against with javac at test time)
+  python3-pymysql libmariadb-java
+  # the MySQL proxy benchmark (tools/bench/mysql_bench.sh)
+  sysbench
 )
 missing=()
 for p in "${pkgs[@]}"; do
@@ -52,10 +57,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Test-data generator (Node, @faker-js/faker pinned by package-lock.json), the
-# node-postgres client of the integration tests (pg pinned the same way), and the MCP clients
-# that drive `veilctl mcp` (the official TypeScript SDK and the MCP Inspector, pinned too).
+# node-postgres and mysql2 clients of the integration tests (pinned the same way), and the MCP
+# clients that drive `veilctl mcp` (the official TypeScript SDK and the MCP Inspector, pinned
+# too). Installed again when package-lock.json is newer than what npm last installed (a
+# dependency was added), not only when node_modules is missing.
 for dir in "$here/tests/data" "$here/tests/integration/node" "$here/tests/integration/mcp"; do
   [ -f "$dir/package.json" ] || continue
-  (cd "$dir" && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
+  (cd "$dir" && { [ node_modules/.package-lock.json -nt package-lock.json ] ||
+                  npm ci --no-audit --no-fund --loglevel=error; })
 done
 echo "setup: done"

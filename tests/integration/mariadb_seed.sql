@@ -61,4 +61,6 @@ INSERT INTO products VALUES
   (1, 'Espresso machine', 249.00),
   (2, 'Paper filters, pack of 100', 4.50),
   (3, 'Burr grinder', 89.90),
-  (4, 'Descaling tablets', 12.00);
+  (4, 'Descaling tablets', 12.00),
+  -- Multi-byte UTF-8 (utf8mb4): what a driver or a proxy must carry unchanged.
+  (5, 'Café crème beans ☕', 18.40);

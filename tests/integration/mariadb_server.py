@@ -230,7 +230,7 @@ class MariaDbServer:
         CompletedProcess (text stdout/stderr); raises MariaDbError on a non-zero exit if
         `check`."""
         argv = [MARIADB_CLI, "--no-defaults", f"--socket={self.socket_path}", "--user=root",
-                *args]
+                "--default-character-set=utf8mb4", *args]
         if database:
             argv.append(f"--database={database}")
         proc = subprocess.run(argv, input=sql, capture_output=True, text=True,
