@@ -7,7 +7,9 @@
 #   start_pg "$pg_port" -c max_connections=50
 #   start_pgbouncer "$pg_port" "$bouncer_port"   # $bouncer_pid
 #   start_veild "$veild_bin" "$pg_port" "$veil_port"   # $veild_pid
-#   some_daemon & pids+=($!)            # killed at exit
+#   start_mariadb "$my_port"            # MariaDB as the mysql user, data in $work/mariadb
+#   start_veild "$veild_bin" "$my_port" "$veil_port" mysql   # a MySQL endpoint
+#   some_daemon & pids+=($!)            # killed (and waited for) at exit
 pgbin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
 pids=()
 
@@ -17,6 +19,10 @@ free_port() {
 
 bench_cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # Let them finish (mariadbd shuts down on SIGTERM) before their files go: 15 s at most.
+  for p in "${pids[@]}"; do
+    for _ in $(seq 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  done
   runuser -u postgres -- "$pgbin/pg_ctl" -D "$work/pg" -m fast stop >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -64,12 +70,45 @@ INI
   pids+=($bouncer_pid)
 }
 
-start_veild() {  # veild_bin pg_port port -> veild (default profile, open access, a chained
-  # usage event per statement to $work/events.jsonl, as in production); $veild_pid
+start_mariadb() {  # port [extra mariadbd options] -> MariaDB on 127.0.0.1:port, data in
+  # $work/mariadb (log: $work/mariadb-run/error.log), run as the mysql user; database sbtest and
+  # user sbtest (password sbtest, mysql_native_password) for sysbench; $mariadb_pid
+  local port="$1"
+  shift
+  # data, tmpdir, and socket/pid/log (in -run): the mysql user's
+  mkdir -p "$work/mariadb" "$work/mariadb-tmp" "$work/mariadb-run"
+  chown mysql:mysql "$work/mariadb" "$work/mariadb-tmp" "$work/mariadb-run"
+  chmod 755 "$work"
+  runuser -u mysql -- mariadb-install-db --no-defaults --datadir="$work/mariadb" \
+    --auth-root-authentication-method=normal --skip-test-db --skip-name-resolve \
+    --innodb-log-file-size=64M >"$work/mariadb-install.log" 2>&1 ||
+    { tail -20 "$work/mariadb-install.log" >&2; return 1; }
+  # As the bench's other servers: durability off, data in memory (the buffer pool holds it).
+  /usr/sbin/mariadbd --no-defaults --user=mysql --datadir="$work/mariadb" \
+    --tmpdir="$work/mariadb-tmp" --bind-address=127.0.0.1 --port="$port" \
+    --socket="$work/mariadb-run/mysqld.sock" --pid-file="$work/mariadb-run/mysqld.pid" \
+    --log-error="$work/mariadb-run/error.log" --skip-name-resolve \
+    --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
+    --innodb-buffer-pool-size=512M --innodb-log-file-size=64M \
+    --innodb-flush-log-at-trx-commit=0 --skip-innodb-doublewrite \
+    --max-connections=500 "$@" >/dev/null 2>&1 &
+  mariadb_pid=$!
+  pids+=($mariadb_pid)
+  wait_port "$port"
+  mariadb --no-defaults --socket="$work/mariadb-run/mysqld.sock" --user=root <<SQL
+CREATE DATABASE sbtest;
+CREATE USER 'sbtest'@'%' IDENTIFIED VIA mysql_native_password USING PASSWORD('sbtest');
+GRANT ALL ON sbtest.* TO 'sbtest'@'%';
+SQL
+}
+
+start_veild() {  # veild_bin upstream_port port [protocol, default postgres] -> veild (default
+  # profile, open access, a chained usage event per statement to $work/events.jsonl, as in
+  # production); $veild_pid
   cat >"$work/veil.yaml" <<YAML
 agent: {state_dir: $work/state, control_socket: $work/run/veil.sock, metrics_listen: "", redirect: "off"}
 endpoints:
-  - {name: bench-db, protocol: postgres, upstream: 127.0.0.1:$2, listen: 127.0.0.1:$3,
+  - {name: bench-db, protocol: ${4:-postgres}, upstream: 127.0.0.1:$2, listen: 127.0.0.1:$3,
      access: open, tls: {client: disable, upstream: disable}}
 events:
   sinks: [{type: file, path: $work/events.jsonl}]
