@@ -8,6 +8,8 @@ Fixtures
                         a plaintext connection over TCP is refused
   mariadb_seeded_values session: every raw sensitive value of mariadb_seed.sql
                         (mariadb_seeded_values.txt), as conftest.SeededValue
+  veil_mysql            function: veild (start_veild) with a `mysql` endpoint in front of
+                        `mariadb`, configured by mysql_veil_config(); (VeildProcess, port)
 
 Each server: mariadb-install-db on a temporary datadir, then mariadbd as a child of the test
 process on 127.0.0.1 and a port picked at start (retried if someone takes it first), its unix
@@ -21,7 +23,8 @@ As root (CI), mariadb-install-db and mariadbd run as the `mysql` OS user (mariad
 and their folder is chowned to it; otherwise as the current user. mariadb-install-db runs under
 an flock (/tmp/veil-mariadb-install.lock): two side by side failed once in CI. Folders are named
 veil-it-* with an owner.pid, so conftest's stale-folder sweep removes those of killed runs;
-VEIL_KEEP_TMP=1 keeps them. Without mariadbd the fixtures skip, and fail under CI=true.
+VEIL_KEEP_TMP=1 keeps them; a mariadbd such a run left behind is killed when a fixture starts.
+Without mariadbd the fixtures skip, and fail under CI=true.
 
 The client drivers that talk to these servers (or to veild in front of them) are in
 mysql_clients.py.
@@ -37,8 +40,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
-from dataclasses import dataclass
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -248,6 +250,32 @@ class MariaDbServer:
             return f.read().decode(errors="replace")
 
 
+def _stop_orphaned_servers() -> None:
+    """Kills the mariadbd of earlier runs that were killed outright and left their server
+    running (conftest's sweep removes their folders; this stops the process): a mariadbd whose
+    --datadir is in a veil-it-mariadb* folder that is gone or whose owning pytest is gone."""
+    prefix = f"--datadir={Path(tempfile.gettempdir()) / _TMP_PREFIX}mariadb".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        datadir = next((a[len(b"--datadir="):].decode(errors="replace") for a in argv
+                        if a.startswith(prefix)), None)
+        if datadir is None:
+            continue
+        try:
+            os.kill(int((Path(datadir).parent / _OWNER_FILE).read_text()), 0)
+            continue  # its pytest still runs: a parallel run's server
+        except (OSError, ValueError):
+            pass  # folder or owner gone (PermissionError: another user's, alive, but then
+            #       os.kill below fails the same way and nothing happens)
+        with contextlib.suppress(OSError):
+            os.kill(int(entry.name), signal.SIGKILL)
+
+
 def _require_mariadbd() -> None:
     for binary, package in ((MARIADBD, "mariadb-server"), (INSTALL_DB, "mariadb-server"),
                             (shutil.which(MARIADB_CLI), "mariadb-client")):
@@ -262,6 +290,7 @@ def _require_mariadbd() -> None:
 @pytest.fixture(scope="session")
 def mariadb():
     _require_mariadbd()
+    _stop_orphaned_servers()
     server = MariaDbServer("mariadb", tls=False).start()
     try:
         yield server
@@ -272,6 +301,7 @@ def mariadb():
 @pytest.fixture(scope="session")
 def mariadb_tls():
     _require_mariadbd()
+    _stop_orphaned_servers()
     server = MariaDbServer("mariadb-tls", tls=True).start()
     try:
         yield server
@@ -282,3 +312,54 @@ def mariadb_tls():
 @pytest.fixture(scope="session")
 def mariadb_seeded_values() -> list[SeededValue]:
     return load_seeded_values(MARIADB_SEEDED_VALUES_TXT)
+
+
+# ---------------------------------------------------------------------------------------------
+# veild in front of MariaDB
+
+# test_veild_pg's profile, with the MySQL seed's column names: names by the column rule, bare
+# SSNs by theirs (no "SSN" beside them to go by), everything else by content.
+MYSQL_PROFILE = """
+masking:
+  key_file: {work}/state/keys/mask.key
+  profiles:
+    default:
+      strategies: {{CREDIT_CARD: partial, US_SSN: partial, default: redact}}
+      columns:
+        - {{match: "*.full_name", entity: PERSON_NAME}}
+        - {{match: "*.ssn", entity: US_SSN}}
+"""
+
+
+def mysql_veil_config(work, upstream_host: str, upstream_port: int, listen_port: int, *,
+                      tls_client: str = "disable", tls_upstream: str = "disable",
+                      upstream_ca=None, access: str = "open",
+                      profile: str = MYSQL_PROFILE) -> str:
+    """A veild config with one `mysql` endpoint (shop-db) from listen_port to the upstream;
+    `profile` is appended with {work} filled in. For start_veild(config_text)."""
+    tls = f"{{client: {tls_client}, upstream: {tls_upstream}"
+    if upstream_ca:
+        tls += f", upstream_ca: {upstream_ca}"
+    tls += "}"
+    return textwrap.dedent(f"""
+        agent:
+          state_dir: {work}/state
+          control_socket: {work}/run/veil.sock
+          metrics_listen: ""
+          redirect: "off"
+        endpoints:
+          - name: shop-db
+            protocol: mysql
+            upstream: {upstream_host}:{upstream_port}
+            listen: {HOST}:{listen_port}
+            access: {access}
+            tls: {tls}
+        """) + textwrap.dedent(profile.format(work=work))
+
+
+@pytest.fixture
+def veil_mysql(mariadb, start_veild, tmp_path):
+    """veild protecting the `mariadb` server with MYSQL_PROFILE; returns (process, port)."""
+    port = free_port()
+    proc = start_veild(mysql_veil_config(tmp_path, mariadb.host, mariadb.port, port))
+    return proc, port

@@ -80,7 +80,9 @@ public final class VeilMariadbProbe {
     }
 
     StringBuilder out = new StringBuilder("{\"columns\": [");
-    for (int c = 0; c < columns.size(); c++) out.append(c > 0 ? ", " : "").append(quote(columns.get(c)));
+    for (int c = 0; c < columns.size(); c++) {
+      out.append(c > 0 ? ", " : "").append(quote(columns.get(c)));
+    }
     out.append("], \"runs\": [");
     for (int r = 0; r < runs.size(); r++) {
       out.append(r > 0 ? ", " : "").append("[");
@@ -88,7 +90,9 @@ public final class VeilMariadbProbe {
       for (int i = 0; i < rows.size(); i++) {
         out.append(i > 0 ? ", " : "").append("[");
         List<String> row = rows.get(i);
-        for (int c = 0; c < row.size(); c++) out.append(c > 0 ? ", " : "").append(quote(row.get(c)));
+        for (int c = 0; c < row.size(); c++) {
+          out.append(c > 0 ? ", " : "").append(quote(row.get(c)));
+        }
         out.append("]");
       }
       out.append("]");
