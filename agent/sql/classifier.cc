@@ -907,7 +907,18 @@ StatementInfo ClassifyMySql(std::string_view sql, size_t begin, size_t end, LexO
     if (cur.done() || cur.tok().Is("work")) {
       info.kind = Kind::kTransaction;
     } else {
-      Write(&info, Kind::kOther);  // MariaDB: BEGIN NOT ATOMIC ... END runs statements
+      // MariaDB: BEGIN NOT ATOMIC stmt; ... END runs statements; the first one is in this
+      // piece of text (a ';' ends it), the others are statements of their own.
+      Write(&info, Kind::kOther);
+      cur.Accept("not");
+      cur.Accept("atomic");
+      if (!cur.done()) {
+        StatementInfo in = ClassifyMySql(sql, cur.tok().pos, end, options, nesting + 1,
+                                         cur.tok().in_conditional_comment);
+        info.ddl = in.ddl;
+        info.unbounded_write = in.unbounded_write;
+        info.sets_read_only_off = in.sets_read_only_off;
+      }
     }
   } else if (OneOf(w, {"commit", "rollback", "savepoint", "release"})) {
     info.kind = Kind::kTransaction;
