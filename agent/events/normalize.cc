@@ -20,11 +20,15 @@ using sql::TokenKind;
 // A byte range [begin, end) of the input.
 using Range = std::pair<size_t, size_t>;
 
-bool IsLiteral(const Token& t) {
+bool IsLiteral(const Token& t, sql::Dialect dialect) {
   return t.kind == TokenKind::kString || t.kind == TokenKind::kNumber ||
          // An unterminated "identifier runs to the end of the input: whatever it swallowed
          // was not meant as a name.
-         (t.kind == TokenKind::kQuotedIdent && !t.terminated);
+         (t.kind == TokenKind::kQuotedIdent && !t.terminated) ||
+         // MySQL: "..." is a string unless the session has ANSI_QUOTES on, which it can turn
+         // off at any time.
+         (dialect == sql::Dialect::kMySql && t.kind == TokenKind::kQuotedIdent &&
+          t.text.front() == '"');
 }
 
 bool IsPrintableAscii(std::string_view s) {
@@ -39,7 +43,7 @@ std::vector<Range> NonCodeRanges(std::string_view sql, LexOptions options, size_
   size_t prev_end = 0;
   for (Token t = lex.Next(); t.kind != TokenKind::kEnd && t.pos < limit; t = lex.Next()) {
     if (t.pos > prev_end) out.emplace_back(prev_end, t.pos);
-    if (IsLiteral(t)) out.emplace_back(t.pos, t.end());
+    if (IsLiteral(t, options.dialect)) out.emplace_back(t.pos, t.end());
     prev_end = t.end();
   }
   if (prev_end < sql.size()) out.emplace_back(prev_end, sql.size());
@@ -107,14 +111,17 @@ std::string NormalizeStatement(std::string_view sql, NormalizeOptions options) {
     bool literal;
   };
   std::vector<Piece> pieces;
-  const LexOptions lex_options{.standard_conforming_strings = options.standard_conforming_strings};
+  const LexOptions lex_options{.standard_conforming_strings = options.standard_conforming_strings,
+                               .dialect = options.dialect,
+                               .no_backslash_escapes = options.no_backslash_escapes,
+                               .ansi_quotes = options.ansi_quotes};
   Lexer lex(sql, lex_options);
   size_t length = 0;  // of the output in this reading; the other can only shorten it
   size_t last_end = 0;
   bool truncated = false;
   for (Token t = lex.Next(); t.kind != TokenKind::kEnd; t = lex.Next()) {
     if (t.kind == TokenKind::kOther && !IsPrintableAscii(t.text)) continue;  // control bytes
-    const bool literal = IsLiteral(t);
+    const bool literal = IsLiteral(t, options.dialect);
     // Invalid UTF-8 grows by up to 3x when sanitized; count that exactly only when it matters.
     size_t size = literal ? 1 : t.text.size();
     if (!literal && length + 3 * size + 1 > max_bytes) size = SanitizeUtf8(t.text).size();
@@ -131,10 +138,29 @@ std::string NormalizeStatement(std::string_view sql, NormalizeOptions options) {
   // when it does not treat it as an escape, so look for any backslash in the part read.
   const size_t limit = pieces.empty() ? 0 : pieces.back().end;
   std::vector<Range> other;
-  if (sql.substr(0, limit).find('\\') != std::string_view::npos) {
-    other = NonCodeRanges(
-        sql, LexOptions{.standard_conforming_strings = !options.standard_conforming_strings},
-        limit);
+  if (options.dialect == sql::Dialect::kPostgres) {
+    if (sql.substr(0, limit).find('\\') != std::string_view::npos) {
+      other = NonCodeRanges(
+          sql, LexOptions{.standard_conforming_strings = !options.standard_conforming_strings},
+          limit);
+    }
+  } else {
+    // MySQL: the lexer reports every backslash in a string, escape or not, and every comment
+    // whose reading depends on the server; the union of what is not code in any other reading.
+    for (const LexOptions& o : sql::OtherReadings(lex_options, lex.saw_backslash_in_string(),
+                                                  lex.saw_conditional_comment())) {
+      std::vector<Range> more = NonCodeRanges(sql, o, limit);
+      other.insert(other.end(), more.begin(), more.end());
+    }
+    std::sort(other.begin(), other.end());
+    std::vector<Range> merged;
+    for (const Range& range : other) {
+      if (!merged.empty() && range.first <= merged.back().second)
+        merged.back().second = std::max(merged.back().second, range.second);
+      else
+        merged.push_back(range);
+    }
+    other = std::move(merged);
   }
 
   std::string out;
@@ -196,10 +222,10 @@ std::string QueryUid(std::string_view normalized) {
   return out;
 }
 
-std::string_view KindOf(std::string_view sql, bool scs) {
+std::string_view KindOf(std::string_view sql, LexOptions options) {
   using K = sql::StatementInfo::Kind;
   std::string_view kind = "other";
-  for (const auto& s : sql::Classify(sql, {.standard_conforming_strings = scs})) {
+  for (const auto& s : sql::Classify(sql, options)) {
     if (s.kind == K::kDdl || s.ddl) return "ddl";
     if (s.kind == K::kWrite || s.writes)
       kind = "write";
@@ -212,9 +238,13 @@ std::string_view KindOf(std::string_view sql, bool scs) {
 }  // namespace
 
 const StatementDigest& DigestStatement(std::string_view sql, bool scs) {
+  return DigestStatement(sql, LexOptions{.standard_conforming_strings = scs});
+}
+
+const StatementDigest& DigestStatement(std::string_view sql, LexOptions options) {
   struct Slot {
     std::string sql;
-    bool scs = true;
+    LexOptions options;
     bool used = false;
     StatementDigest digest;
   };
@@ -222,14 +252,18 @@ const StatementDigest& DigestStatement(std::string_view sql, bool scs) {
   thread_local std::vector<Slot> cache(kSlots);
   thread_local Slot uncached;  // texts too long to keep
   Slot* slot = &cache[std::hash<std::string_view>{}(sql) % kSlots];
-  if (slot->used && slot->scs == scs && slot->sql == sql) return slot->digest;
+  if (slot->used && slot->options == options && slot->sql == sql) return slot->digest;
   if (sql.size() > kMaxCachedSql) slot = &uncached;
   slot->sql.assign(sql);
-  slot->scs = scs;
+  slot->options = options;
   slot->used = true;
-  slot->digest.text = NormalizeStatement(sql, {.standard_conforming_strings = scs});
+  slot->digest.text =
+      NormalizeStatement(sql, {.standard_conforming_strings = options.standard_conforming_strings,
+                               .dialect = options.dialect,
+                               .no_backslash_escapes = options.no_backslash_escapes,
+                               .ansi_quotes = options.ansi_quotes});
   slot->digest.uid = QueryUid(slot->digest.text);
-  slot->digest.kind = KindOf(sql, scs);
+  slot->digest.kind = KindOf(sql, options);
   return slot->digest;
 }
 

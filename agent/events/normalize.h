@@ -20,6 +20,16 @@
 // backslash, it is lexed both ways and any token that is code in one reading but literal or
 // comment in the other is replaced by `?` as well.
 //
+// MySQL and MariaDB (NormalizeOptions::dialect = kMySql): "double-quoted" text is replaced
+// like a string even under ANSI_QUOTES (the session may change sql_mode at any time), as are
+// X'..' 0x.. B'..' 0b.. N'..' literals; # and -- comments are dropped; `backtick` identifiers,
+// @variables and ? placeholders are kept; the content of a /*! conditional comment */ is code
+// and kept (its literals replaced) without the comment's delimiters. The other readings the
+// server may use (agent/sql/lexer.h Readings: sql_mode NO_BACKSLASH_ESCAPES, a multi-byte
+// client character set, a /*!NNNNN comment that is code on one server and a comment on
+// another) are checked as for standard_conforming_strings: what is code in one and literal or
+// comment in another becomes `?`.
+//
 // What it keeps that could be sensitive: identifiers. A client that writes data where an
 // identifier belongs (`WHERE email = alice`) sends an invalid statement whose words are
 // recorded as written.
@@ -39,6 +49,8 @@
 #include <string>
 #include <string_view>
 
+#include "agent/sql/lexer.h"
+
 namespace veil::events {
 
 inline constexpr size_t kMaxNormalizedStatementBytes = 16 * 1024;
@@ -49,6 +61,11 @@ struct NormalizeOptions {
   bool standard_conforming_strings = true;
   // Upper bound of the output in bytes, marker included; at least kTruncationMarker.size() + 1.
   size_t max_bytes = kMaxNormalizedStatementBytes;
+  // The SQL dialect; for kMySql the session's sql_mode as far as known (either way the other
+  // readings are checked too). standard_conforming_strings is PostgreSQL's only.
+  sql::Dialect dialect = sql::Dialect::kPostgres;
+  bool no_backslash_escapes = false;
+  bool ansi_quotes = false;
 };
 
 // `sql` with every literal replaced by `?`, comments dropped and space collapsed (see above).
@@ -65,6 +82,10 @@ struct StatementDigest {
   std::string_view kind;
 };
 const StatementDigest& DigestStatement(std::string_view sql, bool standard_conforming_strings);
+// The same for any dialect: `options` as the session reads statements (the cache is keyed by
+// them too). DigestStatement(sql, scs) is DigestStatement(sql, {.standard_conforming_strings =
+// scs}).
+const StatementDigest& DigestStatement(std::string_view sql, sql::LexOptions options);
 
 // `text` with each byte that does not belong to a well-formed UTF-8 sequence (overlong forms,
 // surrogates and code points above U+10FFFF included) replaced by U+FFFD. Used for every string

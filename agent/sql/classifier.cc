@@ -163,8 +163,9 @@ bool IsTrueLiteral(const Token& t) {
 // A cursor over the tokens of [begin, end) of the input.
 class Cursor {
  public:
-  Cursor(std::string_view sql, size_t begin, size_t end, LexOptions options)
-      : lex_(sql.substr(0, end), options, begin) {
+  Cursor(std::string_view sql, size_t begin, size_t end, LexOptions options,
+         bool in_conditional_comment = false)
+      : lex_(sql.substr(0, end), options, begin, in_conditional_comment) {
     tok_ = lex_.Next();
   }
   const Token& tok() const { return tok_; }
@@ -387,8 +388,13 @@ bool ParseExplainOptions(Cursor& cur) {
 // anything deeper is hostile input, refused as an unknown write rather than recursed into.
 constexpr int kMaxNesting = 4;
 
+StatementInfo ClassifyMySql(std::string_view sql, size_t begin, size_t end, LexOptions options,
+                            int nesting, bool in_conditional_comment);
+
 StatementInfo ClassifyAt(std::string_view sql, size_t begin, size_t end, LexOptions options,
-                         int nesting) {
+                         int nesting, bool in_conditional_comment) {
+  if (options.dialect == Dialect::kMySql)
+    return ClassifyMySql(sql, begin, end, options, nesting, in_conditional_comment);
   StatementInfo info;
   Cursor cur(sql, begin, end, options);
   if (cur.done()) return info;
@@ -442,7 +448,7 @@ StatementInfo ClassifyAt(std::string_view sql, size_t begin, size_t end, LexOpti
     if (cur.done()) {
       info.kind = Kind::kRead;
     } else if (analyze) {
-      StatementInfo inner = ClassifyAt(sql, cur.tok().pos, end, options, nesting + 1);
+      StatementInfo inner = ClassifyAt(sql, cur.tok().pos, end, options, nesting + 1, false);
       info.kind = inner.kind;
       info.writes = inner.writes;
       info.ddl = inner.ddl;
@@ -467,7 +473,7 @@ StatementInfo ClassifyAt(std::string_view sql, size_t begin, size_t end, LexOpti
       if (cur.done()) {
         Write(&info, Kind::kOther);
       } else {
-        StatementInfo inner = ClassifyAt(sql, cur.tok().pos, end, options, nesting + 1);
+        StatementInfo inner = ClassifyAt(sql, cur.tok().pos, end, options, nesting + 1, false);
         info.kind = inner.kind;
         info.writes = inner.writes;
         info.ddl = inner.ddl;
@@ -537,11 +543,396 @@ StatementInfo ClassifyAt(std::string_view sql, size_t begin, size_t end, LexOpti
   return info;
 }
 
+// ---------------------------------------------------------------------------------------------
+// MySQL and MariaDB.
+//
+// Decisions worth knowing (besides those in classifier.h that apply to both):
+//   - SELECT ... FOR UPDATE / FOR SHARE / LOCK IN SHARE MODE lock rows: writes.
+//   - SELECT ... INTO OUTFILE / DUMPFILE writes a file on the server: a write. INTO @var reads.
+//   - DO, HANDLER, USE, HELP, SHOW, DESCRIBE are reads. DO evaluates expressions as SELECT does;
+//     the known side-effect functions (kMySqlSideEffectFunctions) make it, or a SELECT, a write.
+//   - EXPLAIN / DESCRIBE of a statement is a read; EXPLAIN ANALYZE and MariaDB's ANALYZE stmt run
+//     it and take its class; ANALYZE TABLE, OPTIMIZE, REPAIR, CHECK are kOther writes.
+//   - CALL, LOAD, PREPARE, EXECUTE (the statement is not known here), XA, LOCK TABLES, FLUSH,
+//     KILL, INSTALL, RESET, PURGE, START REPLICA, BEGIN NOT ATOMIC, ... are writes.
+//   - SET GLOBAL / PERSIST / PERSIST_ONLY (or @@global.x) change the server: writes.
+//   - UPDATE/DELETE without WHERE at their own level are unbounded, multi-table forms included
+//     (ON and LIMIT do not bound them); INSERT ... ON DUPLICATE KEY UPDATE is no UPDATE.
+//   - A SET that assigns a system variable whose name holds `read_only` (tx_read_only,
+//     transaction_read_only, read_only, super_read_only, @@session.x ...) anything but a true
+//     literal, or that says READ WRITE, turns read-only off. In SET STATEMENT ... FOR, any
+//     assignment to such a variable does.
+
+constexpr std::string_view kMySqlSideEffectFunctions[] = {
+    "get_lock",        "release_lock",         "release_all_locks", "nextval", "setval",
+    "sys_exec",        "sys_eval",             "service_get_write_locks",
+    "service_get_read_locks", "service_release_locks", "set_firewall_mode",
+};
+// Families of plugin functions that change server state.
+constexpr std::string_view kMySqlSideEffectPrefixes[] = {
+    "keyring_key_", "audit_log_",  "version_tokens_", "group_replication_",
+    "asynchronous_connection_failover_", "mysql_firewall_", "firewall_",
+};
+
+bool IsMySqlSideEffectFunction(std::string_view name, bool) {
+  // Function names are case-insensitive in MySQL, quoted or not.
+  for (std::string_view f : kMySqlSideEffectFunctions)
+    if (EqualsLower(name, f)) return true;
+  for (std::string_view p : kMySqlSideEffectPrefixes)
+    if (StartsWithLower(name, p)) return true;
+  return false;
+}
+
+struct MySqlBodyFacts {
+  bool dml = false;
+  bool unbounded = false;
+  bool locks = false;
+  bool into_file = false;
+  bool side_effects = false;
+};
+
+MySqlBodyFacts ScanMySqlBody(std::string_view sql, size_t begin, size_t end, LexOptions options,
+                             bool in_conditional_comment) {
+  MySqlBodyFacts f;
+  Cursor cur(sql, begin, end, options, in_conditional_comment);
+  const bool with = cur.tok().Is("with");
+  Token prev;
+  int depth = 0;
+  struct Pending {
+    int depth;
+    bool bounded;
+  };
+  std::array<Pending, 16> pending;
+  size_t npending = 0;
+  for (; !cur.done(); prev = cur.tok(), cur.Advance()) {
+    const Token& t = cur.tok();
+    switch (t.kind) {
+      case TokenKind::kLParen:
+        if ((prev.kind == TokenKind::kWord || prev.kind == TokenKind::kQuotedIdent) &&
+            IsMySqlSideEffectFunction(
+                prev.kind == TokenKind::kWord ? prev.text : prev.Body(), true))
+          f.side_effects = true;
+        ++depth;
+        break;
+      case TokenKind::kRParen:
+        while (npending > 0 && pending[npending - 1].depth >= depth) {
+          if (!pending[npending - 1].bounded) f.unbounded = true;
+          --npending;
+        }
+        if (depth > 0) --depth;
+        break;
+      case TokenKind::kWord: {
+        const bool update = t.Is("update"), del = t.Is("delete");
+        if ((update && prev.Is("for")) || (t.Is("share") && (prev.Is("for") || prev.Is("in")))) {
+          f.locks = true;
+        } else if (update || del || t.Is("insert") || t.Is("replace")) {
+          if (update && prev.Is("key")) break;  // ON DUPLICATE KEY UPDATE
+          // A statement starts here: at the start, or after WITH's common table expressions.
+          // Elsewhere these words are function names (INSERT(), REPLACE()) or identifiers.
+          const bool starts = prev.kind == TokenKind::kEnd ||
+                              (with && depth == 0 && prev.kind == TokenKind::kRParen);
+          if (!starts) break;
+          f.dml = true;
+          if (update || del) {
+            if (npending == pending.size()) {
+              f.unbounded = true;
+            } else {
+              pending[npending++] = {depth, false};
+            }
+          }
+        } else if (t.Is("where")) {
+          if (npending > 0 && pending[npending - 1].depth == depth)
+            pending[npending - 1].bounded = true;
+        } else if ((t.Is("outfile") || t.Is("dumpfile")) && prev.Is("into")) {
+          f.into_file = true;
+        } else if (t.Is("value") && prev.Is("next")) {
+          f.side_effects = true;  // MariaDB: NEXT VALUE FOR sequence
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  while (npending > 0) {
+    if (!pending[npending - 1].bounded) f.unbounded = true;
+    --npending;
+  }
+  return f;
+}
+
+void SetMySqlFacts(StatementInfo* info, const MySqlBodyFacts& f) {
+  info->writes = f.dml || f.locks || f.into_file || f.side_effects;
+  info->unbounded_write = f.unbounded;
+  info->kind = info->writes ? Kind::kWrite : Kind::kRead;
+}
+
+// MySQL's boolean system variables take ON, TRUE, 1 (or 'ON', '1') for true.
+bool IsMySqlTrueLiteral(const Token& t) {
+  std::string_view v;
+  if (t.kind == TokenKind::kWord || t.kind == TokenKind::kNumber) {
+    v = t.text;
+  } else if (t.kind == TokenKind::kString && t.form == StringForm::kPlain && t.terminated) {
+    v = t.Body();
+    if (v.find('\\') != std::string_view::npos) return false;
+  } else {
+    return false;
+  }
+  return EqualsLower(v, "on") || EqualsLower(v, "true") || v == "1";
+}
+
+struct MySqlSetFacts {
+  bool read_only_off = false;
+  bool global = false;
+};
+
+// The assignments of a SET (or of SET STATEMENT, which ends at FOR: `cur` is left there).
+// `cur` is just past SET / SET STATEMENT.
+MySqlSetFacts ScanMySqlSet(Cursor& cur, bool statement) {
+  MySqlSetFacts f;
+  enum class Phase { kTarget, kName, kValue } phase = Phase::kTarget;
+  bool read_only_target = false;
+  int values = 0;
+  bool value_true = false;
+  int depth = 0;
+  auto end_item = [&] {
+    if (read_only_target && (statement || phase != Phase::kValue || values != 1 || !value_true))
+      f.read_only_off = true;
+    phase = Phase::kTarget;
+    read_only_target = false;
+    values = 0;
+    value_true = false;
+  };
+  auto names_read_only = [](const Token& t) {
+    switch (t.kind) {
+      case TokenKind::kWord:
+      case TokenKind::kVariable:
+        return ContainsLower(t.text, "read_only");
+      case TokenKind::kQuotedIdent:
+      case TokenKind::kString:
+        return ContainsLower(t.Body(), "read_only");
+      default:
+        return false;
+    }
+  };
+  for (; !cur.done(); cur.Advance()) {
+    const Token& t = cur.tok();
+    if (depth == 0 && t.kind == TokenKind::kComma) {
+      end_item();
+      continue;
+    }
+    if (statement && depth == 0 && t.Is("for")) break;
+    if (t.kind == TokenKind::kLParen) ++depth;
+    if (t.kind == TokenKind::kRParen && depth > 0) --depth;
+    switch (phase) {
+      case Phase::kTarget:
+        if (t.Is("global") || t.Is("persist") || t.Is("persist_only")) {
+          f.global = true;
+          break;
+        }
+        if (t.Is("session") || t.Is("local")) break;
+        phase = Phase::kName;
+        if (t.kind == TokenKind::kVariable) {
+          if (t.text.substr(0, 2) != "@@") break;  // a user variable
+          if (StartsWithLower(t.text, "@@global") || StartsWithLower(t.text, "@@persist"))
+            f.global = true;
+        }
+        read_only_target = names_read_only(t);
+        break;
+      case Phase::kName:
+        if (t.kind == TokenKind::kOperator && (t.text == "=" || t.text == ":=")) {
+          phase = Phase::kValue;
+        } else if (names_read_only(t)) {
+          read_only_target = true;  // a.b names, or something unexpected
+        }
+        break;
+      case Phase::kValue:
+        ++values;
+        value_true = values == 1 && IsMySqlTrueLiteral(t);
+        break;
+    }
+  }
+  end_item();
+  return f;
+}
+
+void CopyClass(StatementInfo* info, const StatementInfo& inner) {
+  info->kind = inner.kind;
+  info->writes = inner.writes;
+  info->ddl = inner.ddl;
+  info->unbounded_write = inner.unbounded_write;
+  info->sets_read_only_off = inner.sets_read_only_off;
+}
+
+bool StartsMySqlStatement(const Token& t) {
+  return t.kind == TokenKind::kLParen ||
+         OneOf(t, {"select", "with", "table", "values", "insert", "replace", "update", "delete"});
+}
+
+StatementInfo ClassifyMySql(std::string_view sql, size_t begin, size_t end, LexOptions options,
+                            int nesting, bool in_conditional_comment) {
+  StatementInfo info;
+  Cursor cur(sql, begin, end, options, in_conditional_comment);
+  if (cur.done()) return info;
+  const size_t first_pos = cur.tok().pos;
+  const bool first_cc = cur.tok().in_conditional_comment;
+  info.text = sql.substr(first_pos, end - first_pos);
+  info.text_in_conditional_comment = first_cc;
+  if (nesting > kMaxNesting) {
+    Write(&info, Kind::kOther);
+    return info;
+  }
+  bool paren = false;
+  while (cur.tok().kind == TokenKind::kLParen) {
+    paren = true;
+    cur.Advance();
+  }
+  const Token w = cur.tok();
+  if (w.kind == TokenKind::kWord) info.first_keyword = w.keyword.empty() ? w.text : w.keyword;
+  cur.Advance();
+  auto body = [&] { return ScanMySqlBody(sql, first_pos, end, options, first_cc); };
+  // The statement that EXPLAIN ANALYZE or ANALYZE runs: the first statement word after its
+  // options; `cur` is past EXPLAIN / ANALYZE.
+  auto inner = [&](bool* found) {
+    *found = false;
+    for (; !cur.done(); cur.Advance()) {
+      if (StartsMySqlStatement(cur.tok())) {
+        *found = true;
+        return ClassifyMySql(sql, cur.tok().pos, end, options, nesting + 1,
+                             cur.tok().in_conditional_comment);
+      }
+    }
+    return StatementInfo{};
+  };
+
+  if (paren || OneOf(w, {"select", "with", "values", "table", "do"})) {
+    SetMySqlFacts(&info, body());
+  } else if (OneOf(w, {"insert", "replace", "update", "delete"})) {
+    SetMySqlFacts(&info, body());
+    Write(&info);
+  } else if (w.Is("truncate")) {
+    Write(&info);
+    info.unbounded_write = true;
+  } else if (OneOf(w, {"load", "call"})) {
+    Write(&info);
+  } else if (OneOf(w, {"explain", "describe", "desc"})) {
+    // EXPLAIN [ANALYZE] [FORMAT = x] [INTO @v] stmt; EXPLAIN t [col]; EXPLAIN FOR CONNECTION n.
+    bool analyze = false;
+    for (; !cur.done() && !StartsMySqlStatement(cur.tok()); cur.Advance())
+      if (cur.tok().Is("analyze")) analyze = true;
+    info.kind = Kind::kRead;
+    if (analyze) {
+      bool found = false;
+      StatementInfo in = inner(&found);
+      if (found)
+        CopyClass(&info, in);
+      else
+        Write(&info, Kind::kOther);
+    }
+  } else if (w.Is("analyze")) {
+    // MariaDB: ANALYZE [FORMAT=JSON] stmt runs stmt; ANALYZE TABLE updates statistics.
+    if (OneOf(cur.tok(), {"table", "tables", "no_write_to_binlog", "local"})) {
+      Write(&info, Kind::kOther);
+    } else {
+      bool found = false;
+      StatementInfo in = inner(&found);
+      if (found)
+        CopyClass(&info, in);
+      else
+        Write(&info, Kind::kOther);
+    }
+  } else if (OneOf(w, {"show", "help", "use", "handler", "checksum"}) ||
+             (w.Is("get") && cur.tok().Is("diagnostics"))) {
+    info.kind = Kind::kRead;
+  } else if (w.Is("create")) {
+    info.kind = Kind::kDdl;
+    info.ddl = true;
+    // CREATE TABLE ... [AS] SELECT | TABLE t | VALUES fills the table it creates; the bodies of
+    // views, routines, triggers and events are not run by CREATE.
+    bool table = false;
+    int depth = 0;
+    for (; !cur.done(); cur.Advance()) {
+      const Token& t = cur.tok();
+      if (t.kind == TokenKind::kLParen) ++depth;
+      if (t.kind == TokenKind::kRParen) --depth;
+      if (!table && OneOf(t, {"view", "procedure", "function", "trigger", "event"})) break;
+      if (t.Is("select") || (table && depth == 0 && OneOf(t, {"table", "values"}))) {
+        info.writes = true;
+        break;
+      }
+      if (t.Is("table")) table = true;
+    }
+  } else if (w.Is("drop") && cur.tok().Is("prepare")) {
+    info.kind = Kind::kOther;  // DROP PREPARE = DEALLOCATE PREPARE
+  } else if (OneOf(w, {"alter", "drop", "rename", "grant", "revoke"})) {
+    info.kind = Kind::kDdl;
+    info.ddl = true;
+  } else if (w.Is("deallocate") || w.Is("unlock") || w.Is("signal") || w.Is("resignal")) {
+    info.kind = Kind::kOther;
+  } else if (w.Is("set")) {
+    info.kind = Kind::kSet;
+    if (OneOf(cur.tok(), {"password", "default"})) {
+      // SET PASSWORD, SET DEFAULT ROLE: account management.
+      info.kind = Kind::kDdl;
+      info.ddl = true;
+    } else if (cur.tok().Is("statement")) {
+      cur.Advance();
+      MySqlSetFacts f = ScanMySqlSet(cur, true);
+      if (!cur.tok().Is("for")) {
+        Write(&info, Kind::kOther);
+      } else {
+        cur.Advance();
+        if (cur.done()) {
+          Write(&info, Kind::kOther);
+        } else {
+          CopyClass(&info, ClassifyMySql(sql, cur.tok().pos, end, options, nesting + 1,
+                                         cur.tok().in_conditional_comment));
+        }
+      }
+      if (f.read_only_off) info.sets_read_only_off = true;
+    } else {
+      MySqlSetFacts f = ScanMySqlSet(cur, false);
+      Cursor again(sql, first_pos, end, options, first_cc);
+      info.sets_read_only_off = f.read_only_off || HasReadWrite(again);
+      if (f.global) info.writes = true;
+    }
+  } else if (w.Is("start")) {
+    if (cur.tok().Is("transaction")) {
+      info.kind = Kind::kTransaction;
+      info.sets_read_only_off = HasReadWrite(cur);
+    } else {
+      Write(&info, Kind::kOther);  // START REPLICA / SLAVE / GROUP_REPLICATION
+    }
+  } else if (w.Is("begin")) {
+    if (cur.done() || cur.tok().Is("work")) {
+      info.kind = Kind::kTransaction;
+    } else {
+      // MariaDB: BEGIN NOT ATOMIC stmt; ... END runs statements; the first one is in this
+      // piece of text (a ';' ends it), the others are statements of their own.
+      Write(&info, Kind::kOther);
+      cur.Accept("not");
+      cur.Accept("atomic");
+      if (!cur.done()) {
+        StatementInfo in = ClassifyMySql(sql, cur.tok().pos, end, options, nesting + 1,
+                                         cur.tok().in_conditional_comment);
+        info.ddl = in.ddl;
+        info.unbounded_write = in.unbounded_write;
+        info.sets_read_only_off = in.sets_read_only_off;
+      }
+    }
+  } else if (OneOf(w, {"commit", "rollback", "savepoint", "release"})) {
+    info.kind = Kind::kTransaction;
+  } else {
+    Write(&info, Kind::kOther);  // not understood: assume the worst
+  }
+  return info;
+}
+
 }  // namespace
 
 StatementInfo ClassifyStatement(std::string_view sql, size_t begin, size_t end,
-                                LexOptions options) {
-  return ClassifyAt(sql, begin, end, options, 0);
+                                LexOptions options, bool in_conditional_comment) {
+  return ClassifyAt(sql, begin, end, options, 0, in_conditional_comment);
 }
 
 StatementReader::StatementReader(std::string_view sql, LexOptions options)
@@ -557,7 +948,7 @@ bool StatementReader::Next(StatementInfo* out) {
     for (Token u = lexer_.Next(); u.kind != TokenKind::kEnd && u.kind != TokenKind::kSemicolon;
          u = lexer_.Next())
       end = u.end();
-    *out = ClassifyStatement(sql_, begin, end, options_);
+    *out = ClassifyStatement(sql_, begin, end, options_, t.in_conditional_comment);
     return true;
   }
 }

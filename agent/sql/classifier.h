@@ -22,6 +22,15 @@
 //   - ';' always ends a statement, even inside parentheses (only CREATE RULE allows that,
 //     and it is DDL either way), so parentheses cannot hide a statement.
 //
+// With LexOptions::dialect = kMySql the same questions are answered for MySQL and MariaDB
+// (see the comment above ClassifyMySql in classifier.cc for its decisions): reads are SELECT
+// (also INTO @var), WITH, TABLE, VALUES, SHOW, DESCRIBE, EXPLAIN, HELP, USE, DO, HANDLER;
+// writes are DML, LOAD, CALL, locking reads, INTO OUTFILE/DUMPFILE, LOCK TABLES, maintenance
+// and server statements, PREPARE/EXECUTE, XA, SET GLOBAL; DDL is CREATE/ALTER/DROP/RENAME/
+// GRANT/REVOKE/SET PASSWORD; TRUNCATE is an unbounded write; a SET of any system variable
+// whose name holds `read_only` (other than to a true literal) or READ WRITE turns read-only
+// off; MariaDB's SET STATEMENT ... FOR stmt takes stmt's class.
+//
 // Classify() returns a vector; StatementReader yields the same results one at a time without
 // allocating. Both are thread-compatible; views in the results point into `sql`.
 #pragma once
@@ -47,6 +56,8 @@ struct StatementInfo {
   // The statement from its first to its last token (no ';', leading comments excluded); a view
   // into the input.
   std::string_view text;
+  // MySQL: `text` begins inside a /*! ... */ comment; lex it with Lexer(..., true).
+  bool text_in_conditional_comment = false;
 };
 
 // Splits `sql` at ';' and classifies each non-empty statement.
@@ -60,6 +71,8 @@ class StatementReader {
   bool Next(StatementInfo* out);
   // See Lexer::saw_backslash_in_string(); valid once Next() has returned false.
   bool saw_backslash_in_string() const { return lexer_.saw_backslash_in_string(); }
+  // See Lexer::saw_conditional_comment(); valid once Next() has returned false.
+  bool saw_conditional_comment() const { return lexer_.saw_conditional_comment(); }
 
  private:
   std::string_view sql_;
@@ -68,8 +81,9 @@ class StatementReader {
 };
 
 // Classifies the one statement made of the tokens in [begin, end) of `sql`; `begin` must be
-// the start of a token. Exposed for tests; StatementReader is the usual entry point.
+// the start of a token (inside a MySQL /*! comment if `in_conditional_comment`). Exposed for
+// tests; StatementReader is the usual entry point.
 StatementInfo ClassifyStatement(std::string_view sql, size_t begin, size_t end,
-                                LexOptions options = {});
+                                LexOptions options = {}, bool in_conditional_comment = false);
 
 }  // namespace veil::sql

@@ -214,5 +214,82 @@ TEST(ClassifierTest, RandomInputDoesNotCrash) {
   }
 }
 
+
+// ---- MySQL and MariaDB ----
+
+constexpr LexOptions kMySql{.dialect = Dialect::kMySql};
+
+TEST(MySqlClassifierTest, SplitsOutsideStringsCommentsAndInsideConditionalComments) {
+  auto s = Classify(
+      "# lead\n select ';' -- ;\n, `;`, \";\" /* ; */; SELECT 1 /*! ; DROP TABLE t */ ; "
+      "delete from t where a = 'x\\';'",
+      kMySql);
+  ASSERT_EQ(s.size(), 4u);
+  EXPECT_EQ(s[0].text, "select ';' -- ;\n, `;`, \";\"");
+  EXPECT_EQ(s[1].text, "SELECT 1");
+  EXPECT_EQ(s[2].text, "DROP TABLE t");
+  EXPECT_TRUE(s[2].text_in_conditional_comment);
+  EXPECT_FALSE(s[1].text_in_conditional_comment);
+  EXPECT_EQ(s[2].kind, Kind::kDdl);
+  EXPECT_EQ(s[3].first_keyword, "delete");
+  EXPECT_EQ(s[3].text, "delete from t where a = 'x\\';'");
+  EXPECT_TRUE(s[3].writes);
+  EXPECT_FALSE(s[3].unbounded_write);
+}
+
+TEST(MySqlClassifierTest, Kinds) {
+  EXPECT_EQ(One("SELECT * FROM t", kMySql).kind, Kind::kRead);
+  EXPECT_EQ(One("SHOW DATABASES", kMySql).kind, Kind::kRead);
+  EXPECT_EQ(One("DESCRIBE t", kMySql).first_keyword, "DESCRIBE");
+  EXPECT_EQ(One("REPLACE INTO t VALUES (1)", kMySql).kind, Kind::kWrite);
+  EXPECT_EQ(One("CREATE TABLE t (a INT)", kMySql).kind, Kind::kDdl);
+  EXPECT_EQ(One("START TRANSACTION", kMySql).kind, Kind::kTransaction);
+  EXPECT_EQ(One("XA COMMIT 'x'", kMySql).kind, Kind::kOther);
+  EXPECT_EQ(One("SET autocommit = 0", kMySql).kind, Kind::kSet);
+  EXPECT_EQ(One("SET PASSWORD = 'x'", kMySql).kind, Kind::kDdl);
+  EXPECT_EQ(One("LOCK TABLES t READ", kMySql).kind, Kind::kOther);
+  EXPECT_TRUE(One("LOCK TABLES t READ", kMySql).writes);
+  EXPECT_EQ(One("DROP PREPARE p", kMySql).kind, Kind::kOther);
+  EXPECT_FALSE(One("DROP PREPARE p", kMySql).ddl);
+}
+
+TEST(MySqlClassifierTest, SetStatementTakesTheInnerStatementsClass) {
+  StatementInfo s = One("SET STATEMENT tx_read_only=0 FOR UPDATE t SET a=1", kMySql);
+  EXPECT_EQ(s.kind, Kind::kWrite);
+  EXPECT_TRUE(s.writes);
+  EXPECT_TRUE(s.unbounded_write);
+  EXPECT_TRUE(s.sets_read_only_off);
+  s = One("SET STATEMENT sort_buffer_size=100000, max_statement_time=2 FOR SELECT 1", kMySql);
+  EXPECT_EQ(s.kind, Kind::kRead);
+  EXPECT_FALSE(s.writes);
+  EXPECT_FALSE(s.sets_read_only_off);
+  // Any assignment to a read-only setting there counts, even a true one.
+  EXPECT_TRUE(One("SET STATEMENT tx_read_only=1 FOR SELECT 1", kMySql).sets_read_only_off);
+  // Parentheses do not hide the FOR.
+  s = One("SET STATEMENT a = (SELECT 1 FOR UPDATE) FOR DELETE FROM t", kMySql);
+  EXPECT_TRUE(s.unbounded_write);
+  EXPECT_EQ(One("SET STATEMENT a = 1", kMySql).kind, Kind::kOther);  // no FOR: unknown
+}
+
+TEST(MySqlClassifierTest, ReaderReportsWhatMakesReadingsDiffer) {
+  StatementReader plain("SELECT 'a' /*! , 1 */", kMySql);
+  StatementInfo info;
+  while (plain.Next(&info)) {
+  }
+  EXPECT_FALSE(plain.saw_backslash_in_string());
+  EXPECT_FALSE(plain.saw_conditional_comment());
+  StatementReader both("SELECT 'a\\'' /*!50000 , 1 */", kMySql);
+  while (both.Next(&info)) {
+  }
+  EXPECT_TRUE(both.saw_backslash_in_string());
+  EXPECT_TRUE(both.saw_conditional_comment());
+}
+
+TEST(MySqlClassifierTest, PostgresUnchangedByDefault) {
+  // The same text is read as PostgreSQL unless the dialect says otherwise: # is an operator.
+  EXPECT_EQ(Classify("SELECT 1 # 2; DROP TABLE t").size(), 2u);
+  EXPECT_EQ(Classify("SELECT 1 # 2; DROP TABLE t", kMySql).size(), 1u);
+}
+
 }  // namespace
 }  // namespace veil::sql

@@ -130,7 +130,8 @@ bool Guardrails::read_only() const {
   return false;
 }
 
-std::optional<Violation> Guardrails::CheckStatement(const StatementInfo& s) const {
+std::optional<Violation> Guardrails::CheckStatement(const StatementInfo& s,
+                                                    LexOptions options) const {
   if (read_grant_ && ViolatesReadOnly(s)) return Violation{"read-only", -1, -1, s.text};
   std::optional<Violation> found;
   for (const Builtin& b : builtins_) {
@@ -156,7 +157,7 @@ std::optional<Violation> Guardrails::CheckStatement(const StatementInfo& s) cons
     scan(s.text);
     thread_local std::string canonical;
     for (bool compact : {false, true}) {
-      Canonical(s.text, compact, &canonical);
+      Canonical(s.text, options, s.text_in_conditional_comment, compact, &canonical);
       if (canonical != s.text) scan(canonical);
     }
     if (first != INT_MAX && (!found || deny_->config_index[first] < found->index))
@@ -169,9 +170,10 @@ std::optional<Violation> Guardrails::CheckStatement(const StatementInfo& s) cons
 // their quotes (strings keep theirs: a deny pattern may name one). Spaced: one space between
 // any two tokens (`drop table`, `select * from`); compact: a space only where two words would
 // otherwise run together (`pg_read_file('x')`).
-void Guardrails::Canonical(std::string_view text, bool compact, std::string* out) {
+void Guardrails::Canonical(std::string_view text, LexOptions options, bool in_conditional_comment,
+                           bool compact, std::string* out) {
   out->clear();
-  Lexer lex(text);
+  Lexer lex(text, options, 0, in_conditional_comment);
   bool last_wordlike = false;
   for (Token t = lex.Next(); t.kind != TokenKind::kEnd; t = lex.Next()) {
     const bool wordlike = t.kind == TokenKind::kWord || t.kind == TokenKind::kQuotedIdent ||
@@ -236,22 +238,35 @@ std::optional<Violation> Guardrails::CheckTree(
 }
 
 std::optional<Violation> Guardrails::CheckAll(std::string_view sql, LexOptions options,
-                                              bool* saw_backslash) const {
+                                              bool* saw_backslash, bool* saw_conditional) const {
   StatementReader reader(sql, options);
   StatementInfo info;
   while (reader.Next(&info))
-    if (auto v = CheckStatement(info)) return v;
+    if (auto v = CheckStatement(info, options)) return v;
   if (saw_backslash) *saw_backslash = reader.saw_backslash_in_string();
+  if (saw_conditional) *saw_conditional = reader.saw_conditional_comment();
   return std::nullopt;
 }
 
-std::optional<Violation> Guardrails::Check(std::string_view sql) const {
+std::optional<Violation> Guardrails::Check(std::string_view sql) const { return Check(sql, {}); }
+
+std::optional<Violation> Guardrails::Check(std::string_view sql, LexOptions options) const {
   if (!read_grant_ && builtins_.empty() && !deny_) return std::nullopt;
-  bool saw_backslash = false;
-  if (auto v = CheckAll(sql, {}, &saw_backslash)) return v;
-  // A backslash in a plain string splits the text differently if the session has turned
-  // standard_conforming_strings off; the statement must pass under both readings.
-  if (saw_backslash) return CheckAll(sql, {.standard_conforming_strings = false}, nullptr);
+  bool saw_backslash = false, saw_conditional = false;
+  if (auto v = CheckAll(sql, options, &saw_backslash, &saw_conditional)) return v;
+  if (options.dialect == Dialect::kPostgres) {
+    // A backslash in a plain string splits the text differently if the session has turned
+    // standard_conforming_strings off; the statement must pass under both readings. (Read with
+    // the setting off, a backslash is an escape and the lexer does not report it.)
+    if (!options.standard_conforming_strings)
+      saw_backslash = sql.find('\\') != std::string_view::npos;
+    if (!saw_backslash) return std::nullopt;
+    options.standard_conforming_strings = !options.standard_conforming_strings;
+    return CheckAll(sql, options, nullptr, nullptr);
+  }
+  // MySQL: every other reading the server may use must pass too.
+  for (const LexOptions& other : OtherReadings(options, saw_backslash, saw_conditional))
+    if (auto v = CheckAll(sql, other, nullptr, nullptr)) return v;
   return std::nullopt;
 }
 

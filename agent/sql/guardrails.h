@@ -23,6 +23,14 @@
 // it with standard_conforming_strings on and off, since a session may have turned it off:
 // 'a\''; DROP TABLE t; --' hides the DROP in one reading only.
 //
+// MySQL and MariaDB (Check with LexOptions::dialect = kMySql): the same walls on the MySQL
+// classifier (classifier.h). The canonical forms drop # and -- comments, unquote `backtick`
+// identifiers and keep the content of /*! conditional comments */ as the code it is. Text with a
+// backslash in a string or with a /*!NNNNN or /*M! comment is checked in every reading the
+// server may use (lexer.h Readings: sql_mode NO_BACKSLASH_ESCAPES and ANSI_QUOTES, a multi-byte
+// client character set, the server's version and kind), since the session can change sql_mode
+// at any time: it must pass all of them.
+//
 // A Guardrails is immutable after Create() and Check() may be called from any thread; each
 // thread scans with its own Hyperscan scratch, made on its first deny check. Checking a
 // statement allocates nothing after that. Copies share the compiled database.
@@ -76,6 +84,10 @@ class Guardrails {
   // space apart, and only words spaced), so `drop/**/table`, `DROP   "table"` and
   // `"pg_sleep" (1)` meet `drop table` and `pg_sleep\(`.
   std::optional<Violation> Check(std::string_view sql) const;
+  // The same, with `sql` read as `options` say: the dialect (kMySql for a MySQL or MariaDB
+  // session) and the session's settings as far as known (the other readings are checked too).
+  // Check(sql) is Check(sql, {}).
+  std::optional<Violation> Check(std::string_view sql, LexOptions options) const;
 
   // The same walls from PostgreSQL's own parse tree (analysis.h), to be checked as well as
   // Check(): what the tree says writes or changes schema, EXECUTE of a prepared statement as
@@ -102,10 +114,12 @@ class Guardrails {
     int index;  // in the configured list
   };
 
-  std::optional<Violation> CheckStatement(const StatementInfo& statement) const;
-  static void Canonical(std::string_view text, bool compact, std::string* out);
-  std::optional<Violation> CheckAll(std::string_view sql, LexOptions options,
-                                    bool* saw_backslash) const;
+  std::optional<Violation> CheckStatement(const StatementInfo& statement,
+                                         LexOptions options) const;
+  static void Canonical(std::string_view text, LexOptions options, bool in_conditional_comment,
+                        bool compact, std::string* out);
+  std::optional<Violation> CheckAll(std::string_view sql, LexOptions options, bool* saw_backslash,
+                                    bool* saw_conditional) const;
 
   bool read_grant_ = false;
   std::vector<Builtin> builtins_;       // in configured order

@@ -391,5 +391,238 @@ TEST(GuardrailsTest, RandomInputDoesNotCrash) {
   EXPECT_GT(blocked, 0);
 }
 
+
+// ---- MySQL and MariaDB ----
+
+constexpr LexOptions kMySql{.dialect = Dialect::kMySql};
+
+const Case kMySqlCases[] = {
+    // Reads, and writes that are only text.
+    {"SELECT * FROM t", false, false, false},
+    {"SELECT 'drop table x', \"delete from t\"", false, false, false},
+    {"SELECT `delete` FROM `update` WHERE `drop` = 1", false, false, false},
+    {"SELECT `a``; DROP TABLE t; -- ` FROM t", false, false, false},
+    {"SELECT 1 # ; DROP TABLE t", false, false, false},
+    {"SELECT 1 -- ; DROP TABLE t", false, false, false},
+    {"SELECT 1 /* ; DROP TABLE t */", false, false, false},
+    {"SELECT 1 /*+ BKA(t) */ FROM t", false, false, false},
+    {"SELECT 1 INTO @v", false, false, false},
+    {"SELECT a FROM t WHERE b = ? LIMIT 10", false, false, false},
+    {"SELECT REPLACE(a, 'x', 'y'), INSERT(a, 1, 1, 'z') FROM t", false, false, false},
+    {"WITH RECURSIVE r (n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 5) "
+     "SELECT * FROM r",
+     false, false, false},
+    {"(SELECT 1) UNION (SELECT 2)", false, false, false},
+    {"TABLE t", false, false, false},
+    {"VALUES ROW(1, 2)", false, false, false},
+    {"SHOW TABLES", false, false, false},
+    {"SHOW CREATE TABLE t", false, false, false},
+    {"DESCRIBE t", false, false, false},
+    {"DESC t", false, false, false},
+    {"EXPLAIN SELECT * FROM t", false, false, false},
+    {"EXPLAIN DELETE FROM t", false, false, false},
+    {"EXPLAIN FORMAT=JSON UPDATE t SET a = 1", false, false, false},
+    {"HELP 'select'", false, false, false},
+    {"USE app", false, false, false},
+    {"DO SLEEP(1)", false, false, false},
+    {"HANDLER t OPEN", false, false, false},
+    {"HANDLER t READ FIRST", false, false, false},
+    {"SELECT @@version, @@session.tx_read_only", false, false, false},
+    {"SET NAMES utf8mb4", false, false, false},
+    {"SET @x = 0, @tx_read_only = 0", false, false, false},
+    {"SET sql_mode = 'ANSI_QUOTES'", false, false, false},
+    {"SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED", false, false, false},
+    {"SET SESSION TRANSACTION READ ONLY", false, false, false},
+    {"SET tx_read_only = 1", false, false, false},
+    {"SET SESSION transaction_read_only = ON", false, false, false},
+    {"START TRANSACTION READ ONLY", false, false, false},
+    {"START TRANSACTION", false, false, false},
+    {"BEGIN", false, false, false},
+    {"BEGIN WORK", false, false, false},
+    {"COMMIT", false, false, false},
+    {"ROLLBACK TO SAVEPOINT s", false, false, false},
+    {"SAVEPOINT s", false, false, false},
+    {"RELEASE SAVEPOINT s", false, false, false},
+    {"DEALLOCATE PREPARE p", false, false, false},
+    {"UNLOCK TABLES", false, false, false},
+    {"SET STATEMENT max_statement_time=1 FOR SELECT * FROM t", false, false, false},
+    // Conditional comments: their content runs.
+    {"SELECT 1 /*! ; DROP TABLE t */", true, true, false},
+    {"SELECT 1 /*!50000 ; DROP TABLE t */", true, true, false},
+    {"SELECT 1 /*M! ; DELETE FROM t */", true, false, true},
+    {"/*!40101 SET NAMES utf8 */", false, false, false},
+    {"SELECT 1 /*! FOR UPDATE */", true, false, false},
+    // ... and when the server takes a versioned comment for a comment, what follows runs.
+    {"SELECT 1 /*!99999 ' */ ; DROP TABLE t; -- ' */", true, true, false},
+    {"SELECT 1 /*M! '*/ /*!12345 ; DROP TABLE t; -- ' */", true, true, false},
+    // Backslashes: both sql_mode readings must pass.
+    {"SELECT '\\'; DROP TABLE t; -- '", true, true, false},
+    {"SELECT '\\\\'; DROP TABLE t; -- '", true, true, false},
+    {"SELECT \"\\\"; DELETE FROM t; -- \"", true, false, true},
+    {"SELECT 'a\\'b' FROM t", false, false, false},
+    // GBK: 0xBF 0x5C is one character, so the backslash escapes nothing.
+    {"SELECT '\xbf\\' ; DROP TABLE t; -- '", true, true, false},
+    // -- needs a space: 1--1 is arithmetic, and what follows is code.
+    {"SELECT 1--1; DROP TABLE t", true, true, false},
+    {"SELECT 1 #\n; DROP TABLE t", true, true, false},
+    {"SELECT 1 # \r DROP TABLE t", false, false, false},
+    // DML.
+    {"INSERT INTO t VALUES (1)", true, false, false},
+    {"INSERT INTO t VALUES (1) ON DUPLICATE KEY UPDATE a = 2", true, false, false},
+    {"REPLACE INTO t VALUES (1)", true, false, false},
+    {"UPDATE t SET a = 1", true, false, true},
+    {"UPDATE t SET a = 1 WHERE id = 2", true, false, false},
+    {"UPDATE t SET a = (SELECT b FROM u WHERE u.id = 1)", true, false, true},
+    {"UPDATE t1 JOIN t2 ON t1.id = t2.id SET t1.a = t2.a", true, false, true},
+    {"UPDATE t1, t2 SET t1.a = t2.a WHERE t1.id = t2.id", true, false, false},
+    {"DELETE FROM t", true, false, true},
+    {"DELETE FROM t LIMIT 10", true, false, true},
+    {"DELETE FROM t WHERE id = 1", true, false, false},
+    {"DELETE t1 FROM t1 JOIN t2 ON t1.id = t2.id", true, false, true},
+    {"DELETE t1, t2 FROM t1 JOIN t2 USING (id) WHERE t1.a = 1", true, false, false},
+    {"WITH c AS (SELECT 1 AS id) DELETE FROM t", true, false, true},
+    {"WITH c AS (SELECT 1 AS id) UPDATE t SET a = 1 WHERE id IN (SELECT id FROM c)", true, false,
+     false},
+    {"TRUNCATE TABLE t", true, false, true},
+    {"TRUNCATE t", true, false, true},
+    {"LOAD DATA INFILE '/tmp/x' INTO TABLE t", true, false, false},
+    {"LOAD XML LOCAL INFILE 'x.xml' INTO TABLE t", true, false, false},
+    {"CALL p()", true, false, false},
+    {"SET STATEMENT max_statement_time=1 FOR UPDATE t SET a = 1", true, false, true},
+    // Locks, files and side effects.
+    {"SELECT * FROM t FOR UPDATE", true, false, false},
+    {"SELECT * FROM t FOR SHARE", true, false, false},
+    {"SELECT * FROM t LOCK IN SHARE MODE", true, false, false},
+    {"SELECT * FROM t INTO OUTFILE '/tmp/x'", true, false, false},
+    {"SELECT a INTO DUMPFILE '/tmp/x' FROM t", true, false, false},
+    {"SELECT GET_LOCK('x', 10)", true, false, false},
+    {"DO RELEASE_LOCK('x')", true, false, false},
+    {"SELECT NEXTVAL(s)", true, false, false},
+    {"SELECT NEXT VALUE FOR s", true, false, false},
+    {"LOCK TABLES t WRITE", true, false, false},
+    {"FLUSH TABLES", true, false, false},
+    {"KILL 42", true, false, false},
+    {"INSTALL PLUGIN x SONAME 'x.so'", true, false, false},
+    {"OPTIMIZE TABLE t", true, false, false},
+    {"REPAIR TABLE t", true, false, false},
+    {"ANALYZE TABLE t", true, false, false},
+    {"PREPARE p FROM 'DELETE FROM t'", true, false, false},
+    {"EXECUTE p", true, false, false},
+    {"XA START 'x'", true, false, false},
+    {"START REPLICA", true, false, false},
+    // (';' splits the block: its DELETE is checked as a statement of its own.)
+    {"BEGIN NOT ATOMIC DELETE FROM t; END", true, false, true},
+    {"BEGIN NOT ATOMIC SELECT 1; END", true, false, false},
+    {"SET GLOBAL max_connections = 10", true, false, false},
+    {"SET @@global.max_connections = 10", true, false, false},
+    {"frobnicate the database", true, false, false},
+    // EXPLAIN ANALYZE and MariaDB's ANALYZE run the statement.
+    {"EXPLAIN ANALYZE SELECT * FROM t", false, false, false},
+    {"EXPLAIN ANALYZE DELETE FROM t", true, false, true},
+    {"ANALYZE UPDATE t SET a = 1", true, false, true},
+    {"ANALYZE FORMAT=JSON SELECT 1", false, false, false},
+    // Turning read-only off.
+    {"SET SESSION TRANSACTION READ WRITE", true, false, false},
+    {"SET TRANSACTION ISOLATION LEVEL READ COMMITTED, READ WRITE", true, false, false},
+    {"START TRANSACTION READ WRITE", true, false, false},
+    {"START TRANSACTION WITH CONSISTENT SNAPSHOT, READ WRITE", true, false, false},
+    {"SET tx_read_only = 0", true, false, false},
+    {"SET tx_read_only = OFF", true, false, false},
+    {"SET SESSION transaction_read_only = 0", true, false, false},
+    {"SET LOCAL transaction_read_only = DEFAULT", true, false, false},
+    {"SET @@session.tx_read_only = 0", true, false, false},
+    {"SET @@transaction_read_only := 'OFF'", true, false, false},
+    {"SET @x = 1, tx_read_only = 0", true, false, false},
+    {"SET GLOBAL read_only = OFF", true, false, false},
+    {"SET GLOBAL super_read_only = 0", true, false, false},
+    {"SET tx_read_only = 1 + 0", true, false, false},
+    {"/*!80000 SET tx_read_only = 0 */", true, false, false},
+    {"SET STATEMENT tx_read_only=0 FOR UPDATE t SET a=1", true, false, true},
+    {"SET STATEMENT transaction_read_only=0 FOR SELECT 1", true, false, false},
+    // DDL.
+    {"CREATE TABLE x (a INT)", true, true, false},
+    {"CREATE TEMPORARY TABLE x (a INT)", true, true, false},
+    {"CREATE TABLE x SELECT * FROM t", true, true, false},
+    {"CREATE TABLE x (a INT) AS SELECT a FROM t", true, true, false},
+    {"CREATE VIEW v AS SELECT * FROM t", true, true, false},
+    {"CREATE PROCEDURE p() BEGIN DELETE FROM t; END", true, true, false},
+    {"ALTER TABLE t ADD COLUMN b INT", true, true, false},
+    {"DROP TABLE t", true, true, false},
+    {"DROP TEMPORARY TABLE t", true, true, false},
+    {"RENAME TABLE a TO b", true, true, false},
+    {"RENAME USER 'a'@'%' TO 'b'@'%'", true, true, false},
+    {"GRANT SELECT ON db.* TO 'bob'@'localhost'", true, true, false},
+    {"REVOKE ALL ON *.* FROM bob", true, true, false},
+    {"SET PASSWORD = 'x'", true, true, false},
+    {"SET PASSWORD FOR 'bob'@'%' = 'x'", true, true, false},
+    {"CREATE USER 'bob'@'%' IDENTIFIED BY 'pw'", true, true, false},
+};
+
+TEST(GuardrailsMySqlTest, VerdictTable) {
+  static_assert(std::size(kMySqlCases) >= 100);
+  Guardrails read_only = Make(Builtins({Guardrail::BUILTIN_READ_ONLY}));
+  Guardrails read_grant = Make({}, /*read_access=*/true);
+  Guardrails no_ddl = Make(Builtins({Guardrail::BUILTIN_NO_DDL}));
+  Guardrails no_unbounded = Make(Builtins({Guardrail::BUILTIN_NO_UNBOUNDED_WRITE}));
+  for (const Case& c : kMySqlCases) {
+    EXPECT_EQ(read_only.Check(c.sql, kMySql).has_value(), c.read_only) << "read-only: " << c.sql;
+    EXPECT_EQ(read_grant.Check(c.sql, kMySql).has_value(), c.read_only) << "read grant: " << c.sql;
+    EXPECT_EQ(no_ddl.Check(c.sql, kMySql).has_value(), c.no_ddl) << "no-ddl: " << c.sql;
+    EXPECT_EQ(no_unbounded.Check(c.sql, kMySql).has_value(), c.no_unbounded_write)
+        << "no-unbounded-write: " << c.sql;
+  }
+}
+
+TEST(GuardrailsMySqlTest, EverySqlModeReadingIsChecked) {
+  Guardrails g = Make(Builtins({Guardrail::BUILTIN_NO_DDL}));
+  // Whatever the session's sql_mode is said to be, the other readings are checked too.
+  for (bool nbe : {false, true}) {
+    for (bool ansi : {false, true}) {
+      LexOptions o = kMySql;
+      o.no_backslash_escapes = nbe;
+      o.ansi_quotes = ansi;
+      EXPECT_TRUE(g.Check("SELECT '\\'; DROP TABLE t; -- '", o)) << nbe << ansi;
+      EXPECT_TRUE(g.Check("SELECT 'a\\''; DROP TABLE t; -- '", o)) << nbe << ansi;
+      EXPECT_TRUE(g.Check("SELECT \"a\\\"; DROP TABLE t; -- \"", o)) << nbe << ansi;
+      EXPECT_FALSE(g.Check("SELECT 'a\\'b', \"c\\\"d\" FROM t", o)) << nbe << ansi;
+    }
+  }
+}
+
+TEST(GuardrailsMySqlTest, DenyPatternsSeeCanonicalForms) {
+  GuardrailList list;
+  list.Add()->set_deny("drop table");
+  list.Add()->set_deny("sleep\\(");
+  list.Add()->set_deny("from secrets");
+  Guardrails g = Make(list);
+  EXPECT_FALSE(g.Check("SELECT 1", kMySql));
+  EXPECT_TRUE(g.Check("DROP/**/TABLE t", kMySql));
+  EXPECT_TRUE(g.Check("DROP # x\n TABLE t", kMySql));
+  EXPECT_TRUE(g.Check("DROP -- x\n TABLE t", kMySql));
+  EXPECT_TRUE(g.Check("/*!DROP*/ /*!50000 TABLE */ t", kMySql));
+  EXPECT_TRUE(g.Check("`DROP` `TABLE` t", kMySql));
+  EXPECT_TRUE(g.Check("SELECT `sleep` (1)", kMySql));
+  EXPECT_TRUE(g.Check("SELECT /*!sleep*/(1)", kMySql));
+  EXPECT_TRUE(g.Check("SELECT a FROM `secrets`", kMySql));
+  auto v = g.Check("SELECT 1; /*! DROP TABLE t */", kMySql);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->statement, "DROP TABLE t");
+}
+
+TEST(GuardrailsMySqlTest, CheckingAReadAllocatesNothing) {
+  GuardrailList list;
+  list.Add()->set_builtin(Guardrail::BUILTIN_READ_ONLY);
+  list.Add()->set_deny("pg_sleep");
+  Guardrails g = Make(list);
+  const char* sql = "SELECT a, `b` FROM t WHERE c = 'x\\'y' /*!50000 AND d = 1 */ # z";
+  EXPECT_FALSE(g.Check(sql, kMySql));  // first use: makes the thread's scratch
+  g_allocations = 0;
+  g_counting = true;
+  auto v = g.Check(sql, kMySql);
+  g_counting = false;
+  EXPECT_FALSE(v);
+  EXPECT_EQ(g_allocations.load(), 0);
+}
+
 }  // namespace
 }  // namespace veil::sql

@@ -341,8 +341,56 @@ std::string_view Token::Body() const {
   return t;
 }
 
-Lexer::Lexer(std::string_view sql, LexOptions options, size_t start)
-    : sql_(sql), options_(options), pos_(std::min(start, sql.size())) {}
+Lexer::Lexer(std::string_view sql, LexOptions options, size_t start, bool in_conditional_comment)
+    : sql_(sql),
+      options_(options),
+      pos_(std::min(start, sql.size())),
+      in_conditional_(in_conditional_comment && options.dialect == Dialect::kMySql) {}
+
+Readings OtherReadings(LexOptions options, bool saw_backslash, bool saw_conditional) {
+  Readings r;
+  if (options.dialect == Dialect::kPostgres) {
+    if (saw_backslash) {
+      options.standard_conforming_strings = !options.standard_conforming_strings;
+      r.options[r.size++] = options;
+    }
+    return r;
+  }
+  // The string settings that split text differently: backslash escapes off (ANSI_QUOTES then
+  // changes only what "..." is, not where it ends); escapes on with "..." a string or an
+  // identifier, each with and without a multi-byte client character set.
+  struct Strings {
+    bool nbe, ansi, mb;
+  };
+  constexpr Strings kStrings[] = {{false, false, false}, {true, false, false},
+                                  {false, true, false},  {false, false, true},
+                                  {false, true, true}};
+  auto same_strings = [](const LexOptions& a, const Strings& b) {
+    if (a.no_backslash_escapes || b.nbe) return a.no_backslash_escapes == b.nbe;
+    return a.ansi_quotes == b.ansi && a.multibyte_backslash == b.mb;
+  };
+  for (const Strings& st : kStrings) {
+    if (!saw_backslash && !same_strings(options, st)) continue;
+    for (bool versioned : {true, false}) {
+      for (bool mariadb : {true, false}) {
+        if (!saw_conditional && (versioned != options.versioned_comments_run ||
+                                 mariadb != options.mariadb_comments_run))
+          continue;
+        LexOptions o = options;
+        if (!same_strings(options, st)) {
+          o.no_backslash_escapes = st.nbe;
+          o.ansi_quotes = st.ansi;
+          o.multibyte_backslash = st.mb;
+        }
+        o.versioned_comments_run = versioned;
+        o.mariadb_comments_run = mariadb;
+        if (o == options) continue;
+        r.options[r.size++] = o;
+      }
+    }
+  }
+  return r;
+}
 
 void Lexer::SkipSpaceAndComments() {
   const size_t n = sql_.size();
@@ -422,6 +470,7 @@ size_t Lexer::SkipUescape(size_t after) {
 }
 
 Token Lexer::Next() {
+  if (options_.dialect == Dialect::kMySql) return NextMySql();
   SkipSpaceAndComments();
   Token t;
   const size_t n = sql_.size();
@@ -558,6 +607,304 @@ Token Lexer::Next() {
       ++i;
     }
     return finish(TokenKind::kOperator, i);
+  }
+  return finish(TokenKind::kOther, pos_ + 1);
+}
+
+// The end of a block comment whose body starts at `body`, allowing `nesting` levels of /* */
+// inside it (the server allows one in a skipped /*!NNNNN comment, none elsewhere).
+size_t Lexer::BlockCommentEnd(size_t body, int nesting) {
+  const size_t n = sql_.size();
+  size_t i = body;
+  while (i < n) {
+    if (nesting > 0 && sql_[i] == '/' && i + 1 < n && sql_[i + 1] == '*') {
+      i = BlockCommentEnd(i + 2, nesting - 1);
+      continue;
+    }
+    if (sql_[i] == '*' && i + 1 < n && sql_[i + 1] == '/') return i + 2;
+    ++i;
+  }
+  comment_unterminated_ = true;
+  return n;
+}
+
+void Lexer::SkipSpaceAndCommentsMySql() {
+  const size_t n = sql_.size();
+  auto to_line_end = [&](size_t i) {
+    // The server ends a line comment at a newline (or a NUL byte), not at a lone \r.
+    while (i < n && sql_[i] != '\n' && sql_[i] != '\0') ++i;
+    return i;
+  };
+  while (pos_ < n) {
+    const char c = sql_[pos_];
+    if (IsSpace(c)) {
+      ++pos_;
+    } else if (c == '#') {
+      pos_ = to_line_end(pos_ + 1);
+    } else if (c == '-' && pos_ + 1 < n && sql_[pos_ + 1] == '-' &&
+               (pos_ + 2 == n || static_cast<unsigned char>(sql_[pos_ + 2]) <= 0x20 ||
+                sql_[pos_ + 2] == 0x7f)) {
+      pos_ = to_line_end(pos_ + 2);
+    } else if (c == '/' && pos_ + 1 < n && sql_[pos_ + 1] == '*') {
+      size_t i = pos_ + 2;
+      if (i < n && sql_[i] == '!') {
+        ++i;
+        size_t digits = 0;
+        while (digits < 5 && i + digits < n && IsDigit(sql_[i + digits])) ++digits;
+        if (digits < 5) {
+          pos_ = i;  // /*! without a version always runs
+          in_conditional_ = true;
+        } else {
+          saw_conditional_ = true;
+          if (options_.versioned_comments_run) {
+            pos_ = i + 5;
+            in_conditional_ = true;
+          } else {
+            pos_ = BlockCommentEnd(i, 1);
+          }
+        }
+      } else if (i + 1 < n && (sql_[i] == 'M' || sql_[i] == 'm') && sql_[i + 1] == '!') {
+        saw_conditional_ = true;
+        if (options_.mariadb_comments_run) {
+          i += 2;
+          for (int d = 0; d < 6 && i < n && IsDigit(sql_[i]); ++d) ++i;
+          pos_ = i;
+          in_conditional_ = true;
+        } else {
+          pos_ = BlockCommentEnd(i, 0);  // MySQL: an ordinary comment
+        }
+      } else {
+        pos_ = BlockCommentEnd(i, 0);
+      }
+    } else if (in_conditional_ && c == '*' && pos_ + 1 < n && sql_[pos_ + 1] == '/') {
+      pos_ += 2;
+      in_conditional_ = false;
+    } else {
+      return;
+    }
+  }
+}
+
+// MySQL: the offset just past the closing quote of a '...', "..." or `...` opened at `open`, or
+// npos. Doubled quotes escape; a backslash escapes in strings unless NO_BACKSLASH_ESCAPES
+// (never in identifiers: `...` always, "..." under ANSI_QUOTES).
+size_t Lexer::MySqlQuotedEnd(size_t open, char quote) {
+  const size_t n = sql_.size();
+  const bool ident = quote == '`' || (quote == '"' && options_.ansi_quotes);
+  const bool backslash = !ident && !options_.no_backslash_escapes;
+  const bool multibyte = !ident && options_.multibyte_backslash;
+  size_t i = open + 1;
+  while (i < n) {
+    const char c = sql_[i];
+    const auto u = static_cast<unsigned char>(c);
+    if (quote != '`' && c == '\\') saw_backslash_ = true;
+    if (multibyte && u >= 0x81 && u <= 0xfe && i + 1 < n) {
+      const auto next = static_cast<unsigned char>(sql_[i + 1]);
+      if (next >= 0x40 && next != 0x7f && next != 0xff) {
+        if (next == '\\') saw_backslash_ = true;
+        i += 2;
+        continue;
+      }
+    }
+    if (c == '\\' && backslash) {
+      i += 2;
+      continue;
+    }
+    if (c == quote) {
+      if (i + 1 < n && sql_[i + 1] == quote) {
+        i += 2;
+        continue;
+      }
+      return i + 1;
+    }
+    ++i;
+  }
+  return std::string_view::npos;
+}
+
+Token Lexer::NextMySql() {
+  SkipSpaceAndCommentsMySql();
+  Token t;
+  const size_t n = sql_.size();
+  t.pos = pos_;
+  t.in_conditional_comment = in_conditional_;
+  if (pos_ >= n) {
+    t.kind = TokenKind::kEnd;
+    t.terminated = !comment_unterminated_;
+    return t;
+  }
+  const size_t start = pos_;
+  const char c = sql_[pos_];
+  auto finish = [&](TokenKind kind, size_t end) {
+    t.kind = kind;
+    pos_ = std::min(end, n);
+    t.text = sql_.substr(start, pos_ - start);
+    last_kind_ = kind;
+    last_end_ = pos_;
+    return t;
+  };
+  // A quoted token whose quote is at `open`.
+  auto quoted = [&](TokenKind kind, StringForm form, size_t open) {
+    t.form = form;
+    size_t end = MySqlQuotedEnd(open, sql_[open]);
+    if (end == std::string_view::npos) {
+      t.terminated = false;
+      end = n;
+    }
+    return finish(kind, end);
+  };
+  // X'..' and B'..' end at the next quote: the server takes no escapes there.
+  auto plain_quoted = [&](StringForm form, size_t open) {
+    t.form = form;
+    size_t close = sql_.find('\'', open + 1);
+    if (close == std::string_view::npos) {
+      t.terminated = false;
+      return finish(TokenKind::kString, n);
+    }
+    return finish(TokenKind::kString, close + 1);
+  };
+  auto is_ident = [](char ch) { return IsIdentStart(ch) || IsDigit(ch) || ch == '$'; };
+
+  if (IsIdentStart(c) || c == '$') {
+    size_t i = pos_ + 1;
+    if (i < n && sql_[i] == '\'') {
+      switch (Lower(c)) {
+        case 'x':
+          return plain_quoted(StringForm::kHex, i);
+        case 'b':
+          return plain_quoted(StringForm::kBit, i);
+        case 'n':
+          return quoted(TokenKind::kString, StringForm::kNational, i);
+        default:
+          break;
+      }
+    }
+    while (i < n && is_ident(sql_[i])) ++i;
+    finish(TokenKind::kWord, i);
+    t.keyword = LookupKeyword(t.text);
+    return t;
+  }
+  if (IsDigit(c) || (c == '.' && pos_ + 1 < n && IsDigit(sql_[pos_ + 1]))) {
+    // A run of identifier characters that starts with a digit is a number only in the forms
+    // below; otherwise it is an identifier (1a, 0x1g, 2e).
+    size_t run = pos_;
+    while (run < n && is_ident(sql_[run])) ++run;
+    std::string_view word = sql_.substr(pos_, run - pos_);
+    auto all = [&](std::string_view s, auto pred) {
+      return !s.empty() && std::all_of(s.begin(), s.end(), pred);
+    };
+    auto hex = [](char ch) {
+      return IsDigit(ch) || (Lower(ch) >= 'a' && Lower(ch) <= 'f');
+    };
+    if (c == '0' && word.size() > 2 && word[1] == 'x' && all(word.substr(2), hex))
+      return finish(TokenKind::kNumber, run);
+    if (c == '0' && word.size() > 2 && word[1] == 'b' &&
+        all(word.substr(2), [](char ch) { return ch == '0' || ch == '1'; }))
+      return finish(TokenKind::kNumber, run);
+    size_t i = pos_;
+    while (i < n && IsDigit(sql_[i])) ++i;
+    if (c != '.' && i < run) {
+      // 1e5 and 1e+5 are numbers (1e5a is 1e5 then a, as the server reads it); 1e, 1ea and
+      // 1abc are identifiers.
+      if (Lower(sql_[i]) == 'e') {
+        size_t j = i + 1;
+        if (j < n && (sql_[j] == '+' || sql_[j] == '-')) ++j;
+        if (j < n && IsDigit(sql_[j])) {
+          while (j < n && IsDigit(sql_[j])) ++j;
+          return finish(TokenKind::kNumber, j);
+        }
+      }
+      finish(TokenKind::kWord, run);
+      t.keyword = LookupKeyword(t.text);
+      return t;
+    }
+    if (i < n && sql_[i] == '.') {
+      ++i;
+      while (i < n && IsDigit(sql_[i])) ++i;
+    }
+    if (i < n && Lower(sql_[i]) == 'e') {
+      size_t j = i + 1;
+      if (j < n && (sql_[j] == '+' || sql_[j] == '-')) ++j;
+      if (j < n && IsDigit(sql_[j])) {
+        i = j;
+        while (i < n && IsDigit(sql_[i])) ++i;
+      }
+    }
+    return finish(TokenKind::kNumber, i);
+  }
+  switch (c) {
+    case '\'':
+      return quoted(TokenKind::kString, StringForm::kPlain, pos_);
+    case '"':
+      return options_.ansi_quotes ? quoted(TokenKind::kQuotedIdent, StringForm::kNone, pos_)
+                                  : quoted(TokenKind::kString, StringForm::kPlain, pos_);
+    case '`':
+      return quoted(TokenKind::kQuotedIdent, StringForm::kNone, pos_);
+    case '@': {
+      size_t i = pos_ + 1;
+      if (i < n && sql_[i] == '@') {
+        // @@name, @@session.name, @@`name`
+        ++i;
+        for (;;) {
+          if (i < n && sql_[i] == '`') {
+            size_t e = MySqlQuotedEnd(i, '`');
+            i = e == std::string_view::npos ? n : e;
+          } else {
+            while (i < n && is_ident(sql_[i])) ++i;
+          }
+          if (i + 1 < n && sql_[i] == '.' && (is_ident(sql_[i + 1]) || sql_[i + 1] == '`')) {
+            ++i;
+            continue;
+          }
+          break;
+        }
+        return finish(TokenKind::kVariable, i);
+      }
+      if (i < n && (sql_[i] == '\'' || sql_[i] == '"' || sql_[i] == '`')) {
+        // 'user'@'host' in account names; else @'variable'.
+        const bool account = last_end_ == pos_ && (last_kind_ == TokenKind::kString ||
+                                                   last_kind_ == TokenKind::kQuotedIdent);
+        if (account) return finish(TokenKind::kOperator, i);
+        size_t e = MySqlQuotedEnd(i, sql_[i]);
+        if (e == std::string_view::npos) {
+          t.terminated = false;
+          e = n;
+        }
+        return finish(TokenKind::kVariable, e);
+      }
+      if (i < n && (is_ident(sql_[i]) || sql_[i] == '.')) {
+        const bool account = last_end_ == pos_ && (last_kind_ == TokenKind::kString ||
+                                                   last_kind_ == TokenKind::kQuotedIdent);
+        if (account) return finish(TokenKind::kOperator, i);  // 'user'@host
+        while (i < n && (is_ident(sql_[i]) || sql_[i] == '.')) ++i;
+        return finish(TokenKind::kVariable, i);
+      }
+      return finish(TokenKind::kOperator, i);
+    }
+    case '?':
+      return finish(TokenKind::kParam, pos_ + 1);
+    case '(':
+      return finish(TokenKind::kLParen, pos_ + 1);
+    case ')':
+      return finish(TokenKind::kRParen, pos_ + 1);
+    case ',':
+      return finish(TokenKind::kComma, pos_ + 1);
+    case ';':
+      return finish(TokenKind::kSemicolon, pos_ + 1);
+    case '.':
+      return finish(TokenKind::kDot, pos_ + 1);
+    case ':':
+      if (pos_ + 1 < n && sql_[pos_ + 1] == '=') return finish(TokenKind::kOperator, pos_ + 2);
+      return finish(TokenKind::kColon, pos_ + 1);
+    default:
+      break;
+  }
+  if (IsOpChar(c) && c != '#' && c != '`' && c != '@' && c != '?') {
+    // The server's operators are at most three characters; none runs into a comment opener.
+    std::string_view rest = sql_.substr(pos_);
+    for (std::string_view op : {"<=>", "->>", "<=", ">=", "<>", "!=", "<<", ">>", "&&", "||", "->"})
+      if (rest.substr(0, op.size()) == op) return finish(TokenKind::kOperator, pos_ + op.size());
+    return finish(TokenKind::kOperator, pos_ + 1);
   }
   return finish(TokenKind::kOther, pos_ + 1);
 }

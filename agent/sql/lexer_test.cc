@@ -209,5 +209,195 @@ TEST(LexerTest, StartsMidInput) {
   EXPECT_TRUE(lex.Next().Is("delete"));
 }
 
+
+// ---- MySQL and MariaDB ----
+
+constexpr LexOptions kMy{.dialect = Dialect::kMySql};
+LexOptions My(bool nbe, bool ansi = false) {
+  LexOptions o = kMy;
+  o.no_backslash_escapes = nbe;
+  o.ansi_quotes = ansi;
+  return o;
+}
+
+TEST(MySqlLexerTest, HashAndDashDashSpaceComments) {
+  EXPECT_EQ(Lex("a # b; drop\nc", kMy), (std::vector<Tok>{{K::kWord, "a"}, {K::kWord, "c"}}));
+  EXPECT_EQ(Lex("a -- b; drop\nc", kMy), (std::vector<Tok>{{K::kWord, "a"}, {K::kWord, "c"}}));
+  EXPECT_EQ(Lex("a --\tb\nc", kMy), (std::vector<Tok>{{K::kWord, "a"}, {K::kWord, "c"}}));
+  EXPECT_EQ(Lex("a --", kMy), (std::vector<Tok>{{K::kWord, "a"}}));
+  // The server ends a line comment at \n only.
+  EXPECT_EQ(Lex("a # b\r drop", kMy), (std::vector<Tok>{{K::kWord, "a"}}));
+  // Without a space after it, -- is two minus signs: 1--1 is 1 - (-1).
+  EXPECT_EQ(Lex("1--1", kMy), (std::vector<Tok>{{K::kNumber, "1"},
+                                                 {K::kOperator, "-"},
+                                                 {K::kOperator, "-"},
+                                                 {K::kNumber, "1"}}));
+  EXPECT_EQ(Lex("a --x; drop", kMy).size(), 6u);
+}
+
+TEST(MySqlLexerTest, BlockCommentsDoNotNest) {
+  EXPECT_EQ(Lex("a /* /* */ ; delete", kMy),
+            (std::vector<Tok>{{K::kWord, "a"}, {K::kSemicolon, ";"}, {K::kWord, "delete"}}));
+  Lexer lex("x /* never closed", kMy);
+  lex.Next();
+  EXPECT_FALSE(lex.Next().terminated);
+}
+
+TEST(MySqlLexerTest, ConditionalCommentContentIsCode) {
+  EXPECT_EQ(Lex("SELECT 1 /*! ; DROP TABLE t */", kMy),
+            (std::vector<Tok>{{K::kWord, "SELECT"},
+                              {K::kNumber, "1"},
+                              {K::kSemicolon, ";"},
+                              {K::kWord, "DROP"},
+                              {K::kWord, "TABLE"},
+                              {K::kWord, "t"}}));
+  EXPECT_EQ(Lex("a /*!50700 b */ c", kMy),
+            (std::vector<Tok>{{K::kWord, "a"}, {K::kWord, "b"}, {K::kWord, "c"}}));
+  EXPECT_EQ(Lex("a /*M!100100 b */ c", kMy),
+            (std::vector<Tok>{{K::kWord, "a"}, {K::kWord, "b"}, {K::kWord, "c"}}));
+  // A */ inside a string in the comment does not end it.
+  EXPECT_EQ(Lex("/*! 'x */ y' */ z", kMy),
+            (std::vector<Tok>{{K::kString, "'x */ y'"}, {K::kWord, "z"}}));
+  Lexer lex("a /*! b */ c", kMy);
+  EXPECT_FALSE(lex.Next().in_conditional_comment);
+  EXPECT_TRUE(lex.Next().in_conditional_comment);
+  EXPECT_FALSE(lex.Next().in_conditional_comment);
+  EXPECT_FALSE(lex.saw_conditional_comment());  // /*! without a version always runs
+}
+
+TEST(MySqlLexerTest, VersionedCommentsAsCommentsOnAnOlderServer) {
+  LexOptions old = kMy;
+  old.versioned_comments_run = false;
+  old.mariadb_comments_run = false;
+  // A skipped versioned comment may hold one nested comment; /*M! is a plain one on MySQL.
+  EXPECT_EQ(Lex("a /*!99999 /* x */ b */ c", old), (std::vector<Tok>{{K::kWord, "a"}, {K::kWord, "c"}}));
+  EXPECT_EQ(Lex("a /*M! /* x */ b */ c", old),
+            (std::vector<Tok>{{K::kWord, "a"}, {K::kWord, "b"}, {K::kOperator, "*"},
+                              {K::kOperator, "/"}, {K::kWord, "c"}}));
+  Lexer lex("a /*!80000 b */", kMy);
+  while (lex.Next().kind != K::kEnd) {
+  }
+  EXPECT_TRUE(lex.saw_conditional_comment());
+}
+
+TEST(MySqlLexerTest, StringsWithBothEscapes) {
+  EXPECT_EQ(Lex("'it''s' 'it\\'s' \"a\\\"b\" \"a\"\"b\"", kMy),
+            (std::vector<Tok>{{K::kString, "'it''s'"},
+                              {K::kString, "'it\\'s'"},
+                              {K::kString, "\"a\\\"b\""},
+                              {K::kString, "\"a\"\"b\""}}));
+  // SELECT '\\'; DROP TABLE t; -- ': the string is '\\' in both readings.
+  EXPECT_EQ(Lex("SELECT '\\\\'; DROP TABLE t; -- '", My(false)).size(), 7u);
+  EXPECT_EQ(Lex("SELECT '\\\\'; DROP TABLE t; -- '", My(true)).size(), 7u);
+  // SELECT '\'; DROP TABLE t; -- ': one string with escapes, a DROP without.
+  std::string_view sql = "SELECT '\\'; DROP TABLE t; -- '";
+  EXPECT_EQ(Lex(sql, My(false)),
+            (std::vector<Tok>{{K::kWord, "SELECT"}, {K::kString, "'\\'; DROP TABLE t; -- '"}}));
+  EXPECT_EQ(Lex(sql, My(true)).size(), 7u);
+  Lexer on(sql, My(false));
+  while (on.Next().kind != K::kEnd) {
+  }
+  EXPECT_TRUE(on.saw_backslash_in_string());
+  // 'a\'; DROP' splits differently.
+  EXPECT_EQ(Lex("'a\\'; DROP", My(false)).size(), 1u);
+  EXPECT_EQ(Lex("'a\\'; DROP", My(true)),
+            (std::vector<Tok>{{K::kString, "'a\\'"}, {K::kSemicolon, ";"}, {K::kWord, "DROP"}}));
+}
+
+TEST(MySqlLexerTest, AnsiQuotesMakeDoubleQuotesIdentifiers) {
+  Token t = First("\"a\\\"", My(false, true));
+  EXPECT_EQ(t.kind, K::kQuotedIdent);
+  EXPECT_EQ(t.text, "\"a\\\"");
+  EXPECT_EQ(First("\"a\"", kMy).kind, K::kString);
+}
+
+TEST(MySqlLexerTest, BacktickIdentifiers) {
+  Token t = First("`we``ird;` x", kMy);
+  EXPECT_EQ(t.kind, K::kQuotedIdent);
+  EXPECT_EQ(t.text, "`we``ird;`");
+  EXPECT_EQ(t.Body(), "we``ird;");
+  // No backslash escapes in identifiers.
+  EXPECT_EQ(Lex("`a\\` b", kMy), (std::vector<Tok>{{K::kQuotedIdent, "`a\\`"}, {K::kWord, "b"}}));
+}
+
+TEST(MySqlLexerTest, LiteralForms) {
+  EXPECT_EQ(First("X'4142'", kMy).form, StringForm::kHex);
+  EXPECT_EQ(First("b'0101'", kMy).form, StringForm::kBit);
+  EXPECT_EQ(First("N'abc'", kMy).form, StringForm::kNational);
+  EXPECT_EQ(Lex("0x4142 0b01 1.5e3 .5 1e+5", kMy),
+            (std::vector<Tok>{{K::kNumber, "0x4142"},
+                              {K::kNumber, "0b01"},
+                              {K::kNumber, "1.5e3"},
+                              {K::kNumber, ".5"},
+                              {K::kNumber, "1e+5"}}));
+  // Identifiers may start with a digit; 0X.. and 0x1g are identifiers.
+  EXPECT_EQ(Lex("1abc 0X41 0x1g $x", kMy),
+            (std::vector<Tok>{{K::kWord, "1abc"}, {K::kWord, "0X41"}, {K::kWord, "0x1g"},
+                              {K::kWord, "$x"}}));
+  EXPECT_EQ(Lex("_utf8mb4'x' _binary 'y'", kMy),
+            (std::vector<Tok>{{K::kWord, "_utf8mb4"},
+                              {K::kString, "'x'"},
+                              {K::kWord, "_binary"},
+                              {K::kString, "'y'"}}));
+  // No dollar quoting, no E'' strings.
+  EXPECT_EQ(Lex("$$a$$ E'b'", kMy),
+            (std::vector<Tok>{{K::kWord, "$$a$$"}, {K::kWord, "E"}, {K::kString, "'b'"}}));
+}
+
+TEST(MySqlLexerTest, Variables) {
+  EXPECT_EQ(Lex("@a @'b c' @`d` @@version @@session.tx_read_only ?", kMy),
+            (std::vector<Tok>{{K::kVariable, "@a"},
+                              {K::kVariable, "@'b c'"},
+                              {K::kVariable, "@`d`"},
+                              {K::kVariable, "@@version"},
+                              {K::kVariable, "@@session.tx_read_only"},
+                              {K::kParam, "?"}}));
+  // An account name is a string, @ and a string.
+  EXPECT_EQ(Lex("'u'@'h'", kMy),
+            (std::vector<Tok>{{K::kString, "'u'"}, {K::kOperator, "@"}, {K::kString, "'h'"}}));
+}
+
+TEST(MySqlLexerTest, MultibyteCharsetSwallowsBackslash) {
+  // In GBK, 0xBF 0x5C is one character: the backslash escapes nothing.
+  std::string_view sql = "'\xbf\\' ; DROP TABLE t; -- '";
+  EXPECT_EQ(Lex(sql, kMy).size(), 1u);
+  LexOptions gbk = kMy;
+  gbk.multibyte_backslash = true;
+  EXPECT_EQ(Lex(sql, gbk).size(), 6u);
+}
+
+TEST(MySqlLexerTest, OtherReadings) {
+  EXPECT_EQ(OtherReadings(kMy, false, false).size, 0u);
+  EXPECT_EQ(OtherReadings(kMy, false, true).size, 3u);
+  EXPECT_EQ(OtherReadings(kMy, true, false).size, 4u);
+  EXPECT_EQ(OtherReadings(kMy, true, true).size, 19u);
+  for (const LexOptions& o : OtherReadings(kMy, true, true)) EXPECT_FALSE(o == kMy);
+  EXPECT_EQ(OtherReadings({}, true, false).size, 1u);
+  EXPECT_FALSE(OtherReadings({}, true, false).options[0].standard_conforming_strings);
+}
+
+TEST(MySqlLexerTest, RandomInputDoesNotCrash) {
+  std::string alphabet = "'\"`\\/*!M#-@ \n;ax0159Ee.$?";
+  alphabet.push_back('\xbf');
+  unsigned seed = 1;
+  for (int round = 0; round < 3000; ++round) {
+    std::string s;
+    for (int i = 0; i < 40; ++i) {
+      seed = seed * 1103515245 + 12345;
+      s.push_back(alphabet[(seed >> 16) % alphabet.size()]);
+    }
+    for (const LexOptions& o : OtherReadings(kMy, true, true)) {
+      Lexer lex(s, o);
+      size_t last = 0;
+      for (Token t = lex.Next(); t.kind != K::kEnd; t = lex.Next()) {
+        ASSERT_GE(t.pos, last);
+        ASSERT_LE(t.end(), s.size());
+        ASSERT_FALSE(t.text.empty());
+        last = t.end();
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace veil::sql
