@@ -13,6 +13,7 @@
 #include "agent/protocol/postgres/decoder.h"
 #include "agent/protocol/postgres/encoder.h"
 #include "agent/protocol/postgres/transcoder.h"
+#include "agent/protocol/session_support.h"
 
 namespace veil::agent {
 namespace {
@@ -22,27 +23,7 @@ using asio::use_awaitable;
 using asio::experimental::as_tuple;
 using namespace asio::experimental::awaitable_operators;
 
-constexpr size_t kInitialBuffer = 64 * 1024;
-
-// A growable read buffer: bytes [0, size) are unconsumed input.
-struct InBuffer {
-  std::vector<uint8_t> data = std::vector<uint8_t>(kInitialBuffer);
-  size_t size = 0;
-  std::span<const uint8_t> filled() const { return {data.data(), size}; }
-  std::span<uint8_t> free_space() {
-    if (size == data.size()) data.resize(data.size() * 2);  // a frame larger than the buffer
-    return {data.data() + size, data.size() - size};
-  }
-  void Consume(size_t n) {
-    std::memmove(data.data(), data.data() + n, size - n);
-    size -= n;
-    // Give back memory a huge frame needed once.
-    if (size < kInitialBuffer && data.size() > 4 * kInitialBuffer) {
-      data.resize(kInitialBuffer);
-      data.shrink_to_fit();
-    }
-  }
-};
+constexpr size_t kInitialBuffer = InBuffer::kInitial;
 
 std::vector<uint8_t> ErrorFrame(pg::Severity severity, std::string_view sqlstate,
                                 std::string_view message, std::string_view hint = {}) {
@@ -253,30 +234,14 @@ class Session {
   // access: grant — the principal (from the kernel: peer credentials or the socket table) needs
   // an active grant for this endpoint. The database user from the startup packet plays no part.
   PumpEnd Admit() {
-    grants::Principal principal;
-    if (peer_.principal)
-      principal = *peer_.principal;
-    else if (peer_.uid)
-      principal = grants::FromUid(*peer_.uid);
-    principal_ = principal.Display();
-    principal_of_ = principal;
-    if (!ep_->grants) return {};
-    auto grant = ep_->grants->ActiveFor(principal, ep_->config.name(), ep_->clock->NowSeconds());
-    if (!grant.ok()) {
-      spdlog::error("session {}: grant store: {}", id_, grant.error().message);
-      return PumpEnd{"veil: the grant store is unavailable", "08006"};
-    }
-    if (!grant->has_value()) {
-      spdlog::info("session {} on {}: refused, no active grant for {}", id_, ep_->config.name(),
-                   principal_);
-      return PumpEnd{grants::NoActiveGrantMessage(principal_, ep_->config.name()), "28000",
-                     grants::NoActiveGrantHint(ep_->config.name())};
-    }
-    grant_ = **grant;
-    spdlog::info("session {} on {}: {} admitted under grant {} ({}) until {}", id_,
-                 ep_->config.name(), principal_, grant_->id, grants::AccessName(grant_->access),
-                 grant_->not_after);
-    return {};
+    Admission a = agent::Admit(*ep_, peer_, id_);
+    principal_ = a.display;
+    principal_of_ = a.principal;
+    grant_ = a.grant;
+    if (a.refusal.empty()) return {};
+    if (a.no_grant)
+      return PumpEnd{a.refusal, "28000", grants::NoActiveGrantHint(ep_->config.name())};
+    return PumpEnd{a.refusal, "08006"};
   }
 
   // The message for a Query or Parse a guardrail blocks ("veil: statement blocked by guardrail
@@ -332,30 +297,9 @@ class Session {
 
   // Ends the session when its grant ends: at not_after, or within a second of a revoke.
   awaitable<PumpEnd> WatchGrant() {
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    while (true) {
-      timer.expires_after(std::chrono::seconds(1));
-      auto [ec] = co_await timer.async_wait(as_tuple(use_awaitable));
-      if (ec) co_return PumpEnd{};
-      const int64_t now = ep_->clock->NowSeconds();
-      std::string why;
-      if (grant_->id.starts_with("standing-")) {
-        continue;  // config grants never expire; a reload may remove them (later)
-      }
-      auto current = ep_->grants->Get(grant_->id);
-      if (!current.ok()) {
-        why = "revoked";
-      } else if (current->state == grants::Grant::State::kRevoked) {
-        why = "revoked";
-      } else if (now >= current->not_after || current->state != grants::Grant::State::kActive) {
-        why = "expired";
-      }
-      if (!why.empty()) {
-        spdlog::info("session {} on {}: grant {} {}, session ended", id_, ep_->config.name(),
-                     grant_->id, why);
-        co_return PumpEnd{"veil: grant " + grant_->id + " " + why, "57P01"};
-      }
-    }
+    std::string why = co_await agent::WatchGrant(*ep_, *grant_, id_);
+    if (why.empty()) co_return PumpEnd{};
+    co_return PumpEnd{"veil: grant " + grant_->id + " " + why, "57P01"};
   }
 
   awaitable<PumpEnd> OpenUpstream(const std::vector<uint8_t>& startup_frame) {
