@@ -119,7 +119,10 @@ void UsageReporter::SessionClosed(const SessionContext& s, const SessionTotals& 
 
 void UsageReporter::Statement(const SessionContext& s, const StatementRecord& r) {
   // Normalized text, uid and kind, once per distinct text (the event builder finds them again).
-  const std::string_view kind_name = events::DigestStatement(r.text, true).kind;
+  const sql::Dialect dialect =
+      s.database_type == "MySQL" ? sql::Dialect::kMySql : sql::Dialect::kPostgres;
+  const std::string_view kind_name =
+      events::DigestStatement(r.text, sql::LexOptions{.dialect = dialect}).kind;
   const StatementKind kind = KindFromName(kind_name);
   const double seconds = std::chrono::duration<double>(r.duration).count();
   if (metrics_) {
@@ -135,6 +138,7 @@ void UsageReporter::Statement(const SessionContext& s, const StatementRecord& r)
   if (!pipeline_) return;
   events::StatementInfo st;
   st.sql = r.text;
+  st.dialect = dialect;
   st.kind = std::string(kind_name);
   st.command_tag = r.command_tag;
   st.rows = static_cast<int64_t>(r.rows);

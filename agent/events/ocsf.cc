@@ -272,7 +272,7 @@ nlohmann::json QueryEvent(int64_t time_ms, const SessionInfo& session,
                           const StatementInfo& statement) {
   Event e = DatastoreEvent(time_ms, session, 4, "Query");
   const StatementDigest& digest =
-      DigestStatement(statement.sql, statement.standard_conforming_strings);
+      DigestStatement(statement.sql, statement.lex_options());
   v1::QueryInfo* q = e.mutable_query_info();
   q->set_query_string(digest.text);
   q->set_uid(digest.uid);
@@ -346,7 +346,7 @@ Record QueryEventTemplate::Build(int64_t time_ms, const StatementInfo& st) const
   if (NeedsSanitizing(st.masked.by_entity) || NeedsSanitizing(st.masked.by_column))
     return ToRecord(QueryEvent(time_ms, session_, st));
 
-  const StatementDigest& digest = DigestStatement(st.sql, st.standard_conforming_strings);
+  const StatementDigest& digest = DigestStatement(st.sql, st.lex_options());
   const std::string& normalized = digest.text;
   const bool blocked = !st.guardrail.empty();
   const bool failed = blocked || !st.sqlstate.empty();

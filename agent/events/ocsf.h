@@ -32,6 +32,7 @@
 #include "agent/events/record.h"
 #include "agent/grants/grant.h"
 #include "agent/grants/principal.h"
+#include "agent/sql/lexer.h"
 
 namespace google::protobuf {
 class Message;
@@ -102,6 +103,12 @@ struct SessionTotals {
 struct StatementInfo {
   std::string_view sql;  // as received; QueryEvent normalizes it and never records it raw
   bool standard_conforming_strings = true;  // the session's setting, for normalization
+  sql::Dialect dialect = sql::Dialect::kPostgres;  // how the text is read (MySQL sessions: kMySql)
+
+  // The lexer options its text is normalized with.
+  sql::LexOptions lex_options() const {
+    return {.standard_conforming_strings = standard_conforming_strings, .dialect = dialect};
+  }
   std::string statement_name;               // prepared statement name; empty if unnamed
   std::string kind;                         // the classifier's verdict, e.g. "read", "ddl"
   std::string command_tag;                  // e.g. "SELECT 3"
