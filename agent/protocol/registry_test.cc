@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "agent/protocol/mysql/session.h"
 #include "agent/protocol/postgres/session.h"
 #include "agent/protocol/protocol.h"
 
@@ -17,9 +18,15 @@ TEST(Protocols, PostgresServesPostgresEndpoints) {
   EXPECT_EQ(p->UnixSocketName(5432), ".s.PGSQL.5432");
 }
 
+TEST(Protocols, MySqlServesMySqlEndpoints) {
+  const Protocol* p = FindProtocol(Endpoint::PROTOCOL_MYSQL);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p, &MySqlProtocol());
+  EXPECT_EQ(p->name(), "mysql");
+  EXPECT_EQ(p->UnixSocketName(3306), "");  // TCP only
+}
+
 TEST(Protocols, NoneServesWhatThisBuildLacks) {
-  // MySQL has a codec but no session yet: its endpoints get no listener.
-  EXPECT_EQ(FindProtocol(Endpoint::PROTOCOL_MYSQL), nullptr);
   EXPECT_EQ(FindProtocol(Endpoint::PROTOCOL_UNSPECIFIED), nullptr);
 }
 

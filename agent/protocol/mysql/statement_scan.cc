@@ -1,0 +1,100 @@
+#include "agent/protocol/mysql/statement_scan.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "agent/sql/lexer.h"
+
+namespace veil::mysql {
+namespace {
+
+using sql::TokenKind;
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// A quoted identifier's name: the quotes removed, a doubled quote made one.
+std::string Unquote(std::string_view text) {
+  if (text.size() < 2) return std::string(text);
+  const char q = text.front();
+  std::string out;
+  for (size_t i = 1; i + 1 < text.size(); ++i) {
+    out.push_back(text[i]);
+    if (text[i] == q && i + 2 < text.size() && text[i + 1] == q) ++i;
+  }
+  return Lower(out);
+}
+
+}  // namespace
+
+StatementScan ScanStatement(std::string_view text) {
+  StatementScan scan;
+  sql::Lexer lex(text, sql::LexOptions{.dialect = sql::Dialect::kMySql});
+  std::vector<sql::Token> tokens;
+  for (sql::Token t = lex.Next(); t.kind != TokenKind::kEnd; t = lex.Next()) tokens.push_back(t);
+  // The ')' matching each '(' (tokens.size() when unmatched).
+  std::vector<size_t> match(tokens.size(), tokens.size()), open;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (tokens[i].kind == TokenKind::kLParen) open.push_back(i);
+    if (tokens[i].kind == TokenKind::kRParen && !open.empty()) {
+      match[open.back()] = i;
+      open.pop_back();
+    }
+  }
+  auto word = [&](size_t i) -> std::string {
+    if (i >= tokens.size()) return {};
+    const auto& t = tokens[i];
+    if (t.kind == TokenKind::kWord) return Lower(t.text);
+    if (t.kind == TokenKind::kQuotedIdent) return Unquote(t.text);
+    return {};
+  };
+  auto add = [](std::vector<std::string>* v, std::string s) {
+    if (!s.empty() && std::find(v->begin(), v->end(), s) == v->end()) v->push_back(std::move(s));
+  };
+  // The first words of each statement (a ';' starts the next).
+  bool first = true;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const auto& t = tokens[i];
+    if (t.kind == TokenKind::kSemicolon) {
+      first = true;
+      continue;
+    }
+    if (t.kind == TokenKind::kVariable) {
+      if (!t.text.starts_with("@@")) scan.uses_variables = true;  // @@system variables are not data
+      first = false;
+      continue;
+    }
+    std::string w = word(i);
+    if (first) {
+      first = false;
+      if (w == "call" || w == "execute" || w == "prepare") scan.dynamic = true;
+      if (w == "show") {
+        std::string next = word(i + 1);
+        if (next == "warnings" || next == "errors" || next == "count") scan.diagnostics = true;
+      }
+      if (w == "get") scan.diagnostics = true;  // GET [CURRENT|STACKED] DIAGNOSTICS
+      if (w == "use" && !word(i + 1).empty()) scan.use_database = word(i + 1);
+    }
+    if (w.empty()) continue;
+    add(&scan.identifiers, w);
+    // `) alias` / `) AS alias`: a derived table.
+    if (i > 0 && tokens[i - 1].kind == TokenKind::kRParen && w != "as" && w != "union" &&
+        w != "on" && w != "where" && w != "from" && w != "join")
+      add(&scan.derived, w);
+    if (w == "as" && i > 0 && tokens[i - 1].kind == TokenKind::kRParen) add(&scan.derived, word(i + 1));
+    // `name AS (` or `name (a, b) AS (`: a CTE.
+    if (i + 2 < tokens.size() && word(i + 1) == "as" && tokens[i + 2].kind == TokenKind::kLParen)
+      add(&scan.derived, w);
+    if (i + 1 < tokens.size() && tokens[i + 1].kind == TokenKind::kLParen) {
+      const size_t j = match[i + 1];  // name (cols) AS (
+      if (j + 2 < tokens.size() && word(j + 1) == "as" && tokens[j + 2].kind == TokenKind::kLParen)
+        add(&scan.derived, w);
+    }
+  }
+  return scan;
+}
+
+}  // namespace veil::mysql

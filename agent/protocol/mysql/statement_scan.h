@@ -1,0 +1,34 @@
+// What the MySQL session needs to know of a statement's text to mask its answer without a
+// MySQL-dialect parser (transcoder.h): the identifiers it names, the aliases of its derived
+// tables and CTEs, and whether it runs code veil cannot follow. Read with veil's lexer in its
+// MySQL dialect (agent/sql/lexer.h): identifiers inside strings and comments are not seen,
+// identifiers inside executable comments (/*! … */) are.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace veil::mysql {
+
+struct StatementScan {
+  // Unquoted and quoted identifiers and keywords, lowercase, each once.
+  std::vector<std::string> identifiers;
+  // Names that stand for a derived table or a CTE (an identifier after `)` or `) AS`, a name
+  // before `AS (` or `(cols) AS (`): a result column whose org_table is one of them is not a
+  // base column.
+  std::vector<std::string> derived;
+  // CALL, EXECUTE, PREPARE: code whose columns veil cannot follow.
+  bool dynamic = false;
+  // SHOW WARNINGS / SHOW ERRORS / GET DIAGNOSTICS: texts about the statement before.
+  bool diagnostics = false;
+  // A user variable (@name, @'name', @`name`), read or assigned.
+  bool uses_variables = false;
+  // USE db: the session's database from here on.
+  std::optional<std::string> use_database;
+};
+
+StatementScan ScanStatement(std::string_view sql);
+
+}  // namespace veil::mysql

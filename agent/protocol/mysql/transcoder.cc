@@ -1,0 +1,401 @@
+#include "agent/protocol/mysql/transcoder.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "agent/protocol/mysql/encoder.h"
+#include "agent/protocol/mysql/statement_scan.h"
+
+namespace veil::agent {
+namespace {
+
+using mysql::ServerDecoder;
+using State = ServerDecoder::State;
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Text-like for masking: what the masker may read as text. BINARY/VARBINARY/BLOB columns hold
+// bytes that are very often text (and PII): they are scanned too.
+bool TextLike(mysql::ColumnType t) { return mysql::IsTextLike(t); }
+
+// Physical packets in `raw` (one message, as the decoder framed it).
+uint8_t PacketCount(std::span<const uint8_t> raw) {
+  uint8_t n = 0;
+  for (size_t pos = 0; pos + 4 <= raw.size(); ++n)
+    pos += 4 + (raw[pos] | (size_t{raw[pos + 1]} << 8) | (size_t{raw[pos + 2]} << 16));
+  return n;
+}
+
+}  // namespace
+
+MySqlTranscoder::MySqlTranscoder(std::shared_ptr<const masker::MaskingProfile> profile)
+    : profile_(std::move(profile)), masker_(profile_), decoder_({}, State::kIdle) {}
+
+MySqlTranscoder::Sensitivity MySqlTranscoder::ColumnSensitivity(std::string_view schema,
+                                                                std::string_view table,
+                                                                std::string_view column) {
+  using A = masker::ColumnPolicy::Action;
+  masker::ColumnPolicy p = profile_->PolicyFor(
+      {.schema = schema, .table = table, .column = column, .text_like = true});
+  if (p.action == A::kPass) return {};
+  if (p.action == A::kForce || p.has_hint) return {true, p.entity};
+  if (columns_ && !table.empty()) {
+    auto learned = columns_->Learned(columns_->Track(
+        {endpoint_, database_, std::string(schema), std::string(table), std::string(column)}));
+    if (learned) {
+      const auto& det = *profile_->detector();
+      for (size_t e = 0; e < masker::kMaxEntities; ++e)
+        if (det.EntityName(static_cast<uint8_t>(e)) == learned->entity)
+          return {true, static_cast<uint8_t>(e)};
+      return {true, static_cast<uint8_t>(masker::kMaxEntities)};
+    }
+  }
+  return {};
+}
+
+bool MySqlTranscoder::ReadsSensitive(std::string_view sql) {
+  std::string key(sql);
+  if (auto it = sensitive_cache_.find(key); it != sensitive_cache_.end()) return it->second;
+  mysql::StatementScan scan = mysql::ScanStatement(sql);
+  bool sensitive = scan.dynamic;
+  if (!sensitive && scan.identifiers.size() > 512) sensitive = true;  // too many to judge: fail closed
+  for (size_t i = 0; !sensitive && i < scan.identifiers.size(); ++i) {
+    const std::string& column = scan.identifiers[i];
+    if (ColumnSensitivity(database_, "", column).sensitive) sensitive = true;
+    for (size_t j = 0; !sensitive && j < scan.identifiers.size(); ++j)
+      if (j != i && ColumnSensitivity(database_, scan.identifiers[j], column).sensitive)
+        sensitive = true;
+  }
+  if (sensitive_cache_.size() >= 1024) sensitive_cache_.clear();
+  sensitive_cache_.emplace(std::move(key), sensitive);
+  return sensitive;
+}
+
+void MySqlTranscoder::OnCommand(const mysql::ClientMessage& message, uint8_t last_sequence_id,
+                                bool internal) {
+  decoder_.ExpectResponseTo(message, last_sequence_id);
+  Open o;
+  o.started = std::chrono::steady_clock::now();
+  o.kind = internal ? Open::Kind::kInternal : Open::Kind::kOther;
+  auto statement = [&](std::string_view sql) {
+    mysql::StatementScan scan = mysql::ScanStatement(sql);
+    bool sensitive = ReadsSensitive(sql);
+    if (scan.diagnostics) sensitive = sensitive || last_sensitive_;
+    if (scan.uses_variables && variables_tainted_) sensitive = true;
+    if (sensitive && scan.uses_variables) variables_tainted_ = true;
+    if (scan.use_database) database_ = *scan.use_database;
+    derived_ = std::set<std::string>(scan.derived.begin(), scan.derived.end());
+    o.sensitive = sensitive;
+    o.record.text = std::string(sql);
+  };
+  if (const auto* q = std::get_if<mysql::ComQuery>(&message)) {
+    statement(q->query);
+    if (!internal) o.kind = Open::Kind::kStatement;
+  } else if (const auto* p = std::get_if<mysql::ComStmtPrepare>(&message)) {
+    statement(p->query);
+    if (!internal) o.kind = Open::Kind::kPrepare;
+  } else if (const auto* e = std::get_if<mysql::ComStmtExecute>(&message)) {
+    auto it = prepared_texts_.find(e->statement_id);
+    if (it != prepared_texts_.end()) {
+      o.record.text = it->second.text;
+      o.sensitive = it->second.sensitive || (variables_tainted_ && it->second.sensitive);
+      derived_ = std::set<std::string>();
+      for (auto& d : mysql::ScanStatement(it->second.text).derived) derived_.insert(d);
+    } else {
+      o.record.text = "-- COM_STMT_EXECUTE of an unknown statement";
+      o.sensitive = true;  // nothing to judge it by: fail closed
+    }
+    if (!internal) o.kind = Open::Kind::kStatement;
+  } else if (const auto* f = std::get_if<mysql::ComStmtFetch>(&message)) {
+    auto it = prepared_texts_.find(f->statement_id);
+    o.record.text = it != prepared_texts_.end() ? it->second.text : "-- COM_STMT_FETCH";
+    o.sensitive = it == prepared_texts_.end() || it->second.sensitive;
+    if (!internal) o.kind = Open::Kind::kStatement;
+  } else if (const auto* c = std::get_if<mysql::ComStmtClose>(&message)) {
+    prepared_texts_.erase(c->statement_id);
+    return;  // no answer
+  } else if (const auto* d = std::get_if<mysql::ComInitDb>(&message)) {
+    database_ = std::string(d->schema);
+  } else if (std::holds_alternative<mysql::ComQuit>(message) ||
+             std::holds_alternative<mysql::ComStmtSendLongData>(message)) {
+    return;  // no answer
+  } else if (std::holds_alternative<mysql::ComResetConnection>(message)) {
+    prepared_texts_.clear();
+    variables_tainted_ = false;
+  }
+  if (o.kind != Open::Kind::kStatement && o.kind != Open::Kind::kPrepare) o.record.text.clear();
+  open_.push_back(std::move(o));
+}
+
+void MySqlTranscoder::NoteBlocked(std::string_view sql, std::string guardrail) {
+  StatementRecord r;
+  r.text = std::string(sql);
+  r.guardrail = std::move(guardrail);
+  r.sqlstate = "42000";
+  completed_.push_back(std::move(r));
+}
+
+void MySqlTranscoder::PlanColumns() {
+  plans_.clear();
+  plans_.reserve(result_columns_.size());
+  const bool sensitive = !open_.empty() && open_.front().sensitive;
+  // The entity of a replacement: the one sensitive entity the statement names, else none.
+  for (const auto& col : result_columns_) {
+    Plan p;
+    const bool text_like = TextLike(col.type.type);
+    const bool computed = col.org_name.empty() || col.schema.empty() || col.org_table.empty() ||
+                          derived_.contains(Lower(col.org_table));
+    p.label = col.org_table.empty() ? col.name : col.schema + "." + col.org_table + "." + col.org_name;
+    if (!computed) {
+      p.policy = profile_->PolicyFor({.schema = col.schema,
+                                      .table = col.org_table,
+                                      .column = col.org_name,
+                                      .text_like = text_like});
+      using A = masker::ColumnPolicy::Action;
+      if (p.policy.action == A::kScan && !p.policy.has_hint) {
+        Sensitivity s = ColumnSensitivity(col.schema, col.org_table, col.org_name);
+        if (s.sensitive && s.entity < masker::kMaxEntities) {
+          p.policy.has_hint = true;
+          p.policy.entity = s.entity;
+          p.policy.hints.boost[s.entity] += 0.2f;
+        }
+      }
+      if (p.policy.action == A::kPass)
+        p.kind = Plan::Kind::kPass;
+      else if (text_like)
+        p.kind = Plan::Kind::kScan;
+      else
+        // A number or date under a rule (or a telling name): it cannot hold a token.
+        p.kind = (p.policy.action == A::kForce || p.policy.has_hint) ? Plan::Kind::kNull
+                                                                     : Plan::Kind::kPass;
+    } else if (sensitive) {
+      p.kind = text_like ? Plan::Kind::kReplace : Plan::Kind::kNull;
+      p.label += " <- unknown";
+    } else {
+      p.policy = profile_->PolicyFor({.column = col.name, .text_like = text_like});
+      p.kind = text_like && p.policy.action != masker::ColumnPolicy::Action::kPass
+                   ? Plan::Kind::kScan
+                   : Plan::Kind::kPass;
+    }
+    plans_.push_back(std::move(p));
+  }
+  planned_ = true;
+}
+
+void MySqlTranscoder::AppendReplacement(const Plan& plan, std::string_view value,
+                                        std::string* out) {
+  if (plan.entity >= masker::kMaxEntities) {
+    out->append("[MASKED]");
+    return;
+  }
+  std::string_view name = profile_->detector()->EntityName(plan.entity);
+  if (plan.strategy == masker::Strategy::kHash) {
+    if (!applier_) applier_.emplace(profile_->key(), profile_->fake_options());
+    applier_->Apply(plan.strategy, plan.entity, name, value, out);
+    return;
+  }
+  out->push_back('[');
+  out->append(name);
+  out->push_back(']');
+}
+
+// One result row through the plan: rebuilt when a value changed, else forwarded as it came.
+Status MySqlTranscoder::MaskRow(std::span<const uint8_t> raw, uint8_t first_sequence, bool binary,
+                                std::vector<uint8_t>* out) {
+  const std::vector<mysql::Value>& in = binary ? std::get<mysql::BinaryRow>(message_).values
+                                               : std::get<mysql::TextRow>(message_).values;
+  if (!planned_) PlanColumns();
+  if (in.size() != plans_.size())
+    return Error{"a result row has " + std::to_string(in.size()) + " values for " +
+                 std::to_string(plans_.size()) + " columns"};
+  cells_.clear();
+  policies_.clear();
+  bool any = false;
+  for (size_t i = 0; i < in.size(); ++i) {
+    const Plan& p = plans_[i];
+    const bool scan = p.kind == Plan::Kind::kScan && !in[i].is_null;
+    cells_.push_back({in[i].data, in[i].is_null || !scan});
+    policies_.push_back(scan ? &p.policy : nullptr);
+    any = any || p.kind != Plan::Kind::kPass;
+  }
+  if (!any) {
+    out->insert(out->end(), raw.begin(), raw.end());
+    return {};
+  }
+  masker::MaskStats stats;
+  masker_.MaskRow(policies_, cells_, &outcomes_, &outs_, &stats);
+  values_.assign(in.begin(), in.end());
+  replaced_.resize(in.size());
+  bool changed = false;
+  for (size_t i = 0; i < in.size(); ++i) {
+    const Plan& p = plans_[i];
+    if (in[i].is_null) continue;
+    switch (p.kind) {
+      case Plan::Kind::kPass:
+        break;
+      case Plan::Kind::kNull:
+        values_[i] = mysql::Value::Null();
+        ++stats.values_masked;
+        changed = true;
+        break;
+      case Plan::Kind::kReplace:
+        replaced_[i].clear();
+        AppendReplacement(p, in[i].data, &replaced_[i]);
+        values_[i] = {replaced_[i], false};
+        ++stats.values_masked;
+        changed = true;
+        break;
+      case Plan::Kind::kScan:
+      case Plan::Kind::kNullIfMasked:
+        if (outcomes_[i] == masker::ValueOutcome::kMasked) {
+          values_[i] = {outs_[i], false};
+          changed = true;
+        } else if (outcomes_[i] == masker::ValueOutcome::kNull) {
+          values_[i] = mysql::Value::Null();
+          changed = true;
+        }
+        break;
+    }
+  }
+  if (!open_.empty()) open_.front().record.masked.Add(stats);
+  stats_.Add(stats);
+  if (!changed) {
+    out->insert(out->end(), raw.begin(), raw.end());
+    return {};
+  }
+  uint8_t seq = first_sequence;
+  const size_t before = out->size();
+  Status st = binary ? mysql::EncodeBinaryRow(decoder_.columns(), values_, &seq, out)
+                     : mysql::EncodeTextRow(values_, &seq, out);
+  if (!st.ok()) return st;
+  // The protocol's sequence ids count packets: a row that grew past 16 MiB would need one more
+  // and shift every packet after it. veil does not renumber; it ends the session instead.
+  if (static_cast<uint8_t>(seq - first_sequence) != PacketCount(raw)) {
+    out->resize(before);
+    return Error{"a masked row no longer fits the packets of the original"};
+  }
+  return {};
+}
+
+void MySqlTranscoder::MaskErr(mysql::ErrPacket* err, bool sensitive) {
+  if (err->error_code == mysql::kMariaDbProgressReport) return;
+  if (sensitive) {
+    // Errors quote the value they are about (Truncated incorrect DOUBLE value: '…'), and a
+    // value computed from a sensitive column no longer looks like one.
+    err->message = "veil: text withheld (error " + std::to_string(err->error_code) +
+                   "): the statement reads sensitive columns";
+    ++stats_.values_masked;
+    return;
+  }
+  std::string out;
+  if (masker_.MaskText(err->message, &out, &stats_)) err->message = std::move(out);
+}
+
+void MySqlTranscoder::Complete() {
+  Open o = std::move(open_.front());
+  open_.pop_front();
+  result_columns_.clear();
+  plans_.clear();
+  planned_ = false;
+  rows_in_result_ = 0;
+  dropping_rows_ = false;
+  if (o.kind == Open::Kind::kStatement || o.kind == Open::Kind::kPrepare) {
+    last_sensitive_ = o.sensitive;
+    if (o.kind == Open::Kind::kStatement) {
+      o.record.duration = std::chrono::steady_clock::now() - o.started;
+      completed_.push_back(std::move(o.record));
+    }
+  }
+}
+
+Status MySqlTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
+                                  std::vector<uint8_t>* out) {
+  size_t pos = 0;
+  *consumed = 0;
+  while (pos < in.size()) {
+    const State before = decoder_.state();
+    size_t n = 0;
+    auto r = decoder_.Decode(in.subspan(pos), &n, &message_);
+    if (r.status == mysql::DecodeStatus::kNeedMoreData) break;
+    if (r.status == mysql::DecodeStatus::kError) return Error{r.error};
+    auto raw = in.subspan(pos, n);
+    pos += n;
+    *consumed = pos;
+    Open* front = open_.empty() ? nullptr : &open_.front();
+    const bool internal = front && front->kind == Open::Kind::kInternal;
+    const size_t out_before = out->size();
+    if (auto* err = std::get_if<mysql::ErrPacket>(&message_)) {
+      if (internal) return Error{"veil's own statement failed upstream: error " +
+                                 std::to_string(err->error_code)};
+      if (front) front->record.sqlstate = err->sql_state.empty() ? "HY000" : err->sql_state;
+      MaskErr(err, !front || front->sensitive);
+      uint8_t seq = r.first_sequence_id;
+      if (Status s = mysql::Encode(*err, decoder_.capabilities(), &seq, out); !s.ok()) return s;
+    } else if (std::holds_alternative<mysql::LocalInfileRequest>(message_)) {
+      // CLIENT_LOCAL_FILES is never negotiated through veil; a server asking anyway is not
+      // answered with a file.
+      return Error{"the server asked for a LOCAL INFILE, which veil refuses"};
+    } else if (internal) {
+      // veil's own statement: its answer is not the client's.
+    } else if (auto* c = std::get_if<mysql::ColumnDefinition>(&message_)) {
+      if (before == State::kColumns) {
+        Column col{std::string(c->schema),   std::string(c->table), std::string(c->org_table),
+                   std::string(c->name),     std::string(c->org_name),
+                   {c->type, (c->flags & mysql::column_flag::kUnsigned) != 0}};
+        result_columns_.push_back(std::move(col));
+        planned_ = false;
+      }
+      out->insert(out->end(), raw.begin(), raw.end());
+    } else if (std::holds_alternative<mysql::ColumnCount>(message_)) {
+      result_columns_.clear();
+      planned_ = false;
+      out->insert(out->end(), raw.begin(), raw.end());
+    } else if (std::holds_alternative<mysql::TextRow>(message_) ||
+               std::holds_alternative<mysql::BinaryRow>(message_)) {
+      if (front) ++front->record.rows;
+      ++rows_in_result_;
+      if (max_rows_ && rows_in_result_ > *max_rows_) {
+        dropping_rows_ = true;  // the rest of the result is dropped; its end says why
+      } else {
+        if (before == State::kRows && result_columns_.empty() && front) {
+          // COM_STMT_FETCH rows: the cursor's columns were planned with its execute; without
+          // them every value is replaced.
+          result_columns_.resize(decoder_.columns().size());
+          for (size_t i = 0; i < result_columns_.size(); ++i)
+            result_columns_[i].type = decoder_.columns()[i];
+        }
+        if (Status s = MaskRow(raw, r.first_sequence_id,
+                               std::holds_alternative<mysql::BinaryRow>(message_), out);
+            !s.ok())
+          return s;
+      }
+    } else if (auto* ok = std::get_if<mysql::StmtPrepareOk>(&message_)) {
+      if (front) {
+        prepared_texts_[ok->statement_id] = {front->record.text, front->sensitive};
+        prepared_.emplace_back(ok->statement_id, ok->num_params);
+      }
+      out->insert(out->end(), raw.begin(), raw.end());
+    } else if (dropping_rows_ && (std::holds_alternative<mysql::EofPacket>(message_) ||
+                                  std::holds_alternative<mysql::OkPacket>(message_))) {
+      // The end of a result cut at max-rows: an error in its place.
+      uint8_t seq = r.first_sequence_id;
+      auto err = mysql::MakeErr(1142, "42000",
+                                "veil: result cut at " + std::to_string(*max_rows_) +
+                                    " rows by guardrail max-rows");
+      if (Status s = mysql::Encode(err, decoder_.capabilities(), &seq, out); !s.ok()) return s;
+      if (front) front->record.sqlstate = "42000";
+    } else {
+      out->insert(out->end(), raw.begin(), raw.end());
+    }
+    if (front) front->record.bytes += out->size() - out_before;
+    bytes_out_ += out->size() - out_before;
+    if (front && decoder_.state() == State::kIdle) Complete();
+  }
+  return {};
+}
+
+}  // namespace veil::agent

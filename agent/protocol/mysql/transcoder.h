@@ -1,0 +1,168 @@
+// MySqlTranscoder: what crosses veil on a MySQL / MariaDB session in the command phase, minus
+// the sockets.
+//
+// The session tells it every command it forwards (OnCommand) and feeds it every chunk of server
+// bytes (OnBackend); it returns the bytes the client must receive, with
+//   - text and binary result rows masked column by column and rebuilt with correct framing,
+//   - error texts masked (withheld whole under a statement that reads sensitive columns: a
+//     failed cast must not echo a value),
+// and it keeps the statement records usage events are made of.
+//
+// Masking rules (SPEC §6.1, MySQL side). MariaDB and MySQL name a result column's origin in its
+// definition: schema, org_table and org_name. A column whose definition names a base column is a
+// direct reference: masked by content, with the column's rule or name as context. There is no
+// MySQL-dialect lineage analysis, so the rule for everything else fails closed:
+//   - a statement "reads sensitive columns" when one of its identifiers names a column that a
+//     profile rule, the column's name, or the column store says is sensitive (CALL and dynamic
+//     SQL always do; SHOW WARNINGS inherits it from the statement before; a user variable
+//     inherits it once a statement that read sensitive columns used user variables);
+//   - in such a statement, a computed column (no org_name, no schema — MariaDB leaves the schema
+//     empty for expressions even inside a derived table or view) and every column of a derived
+//     table, CTE or view (org_table is then the alias, not a base table) is replaced whole:
+//     text by the entity's token, anything else by NULL;
+//   - otherwise computed columns are scanned by content like any text.
+//
+// It never buffers a result: each call consumes the complete packets of its input.
+// Not thread-safe; one per session.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "agent/columns/store.h"
+#include "agent/protocol/mysql/decoder.h"
+#include "agent/protocol/mysql/message.h"
+#include "agent/statement_record.h"
+#include "common/result.h"
+#include "masker/masker.h"
+#include "masker/strategy.h"
+
+namespace veil::agent {
+
+class MySqlTranscoder {
+ public:
+  explicit MySqlTranscoder(std::shared_ptr<const masker::MaskingProfile> profile);
+
+  // The server decoder, in its command phase from here on (the session ran the connection phase
+  // on it and hands it over with the negotiated capabilities).
+  void Start(mysql::ServerDecoder decoder) { decoder_ = std::move(decoder); }
+  mysql::ServerDecoder& decoder() { return decoder_; }
+
+  // Where learned sensitive columns are kept (null: none), this session's endpoint and its
+  // current database (COM_INIT_DB and USE change it: SetDatabase).
+  void SetColumnStore(ColumnStore* store, std::string endpoint) {
+    columns_ = store;
+    endpoint_ = std::move(endpoint);
+  }
+  void SetDatabase(std::string database) { database_ = std::move(database); }
+  const std::string& database() const { return database_; }
+  void SetMaxRows(std::optional<uint64_t> limit) { max_rows_ = limit; }
+
+  // A command the session forwards upstream, with the sequence id of its last packet. `internal`:
+  // veil's own (its answer is consumed here, never shown; a failure ends the session).
+  void OnCommand(const mysql::ClientMessage& message, uint8_t last_sequence_id,
+                 bool internal = false);
+  // A statement the session answered itself with a guardrail's error instead of forwarding it.
+  void NoteBlocked(std::string_view sql, std::string guardrail);
+
+  // Consumes the complete packets at the start of `in` (*consumed bytes) and appends what the
+  // client must receive to *out. An error is a protocol violation (or a failed internal
+  // command): end the session.
+  Status OnBackend(std::span<const uint8_t> in, size_t* consumed, std::vector<uint8_t>* out);
+
+  // No command is waiting for its answer: the session may answer the client itself.
+  bool Idle() const { return open_.empty(); }
+  // Statements whose results are complete (in order) since the last call.
+  std::vector<StatementRecord> TakeStatements() { return std::exchange(completed_, {}); }
+  // Statements the server prepared since the last call (id, parameter count), for the client
+  // decoder.
+  std::vector<std::pair<uint32_t, uint16_t>> TakePrepared() { return std::exchange(prepared_, {}); }
+
+  // Whether `sql` reads sensitive columns as this session judges it (see the top of this file).
+  bool ReadsSensitive(std::string_view sql);
+
+  const masker::MaskStats& stats() const { return stats_; }
+
+ private:
+  struct Column {
+    std::string schema, table, org_table, name, org_name;
+    mysql::ColumnTypeInfo type;
+  };
+  struct Plan {
+    enum class Kind : uint8_t { kPass, kScan, kNullIfMasked, kReplace, kNull };
+    Kind kind = Kind::kPass;
+    masker::ColumnPolicy policy;
+    std::string label;
+    uint8_t entity = masker::kMaxEntities;  // kReplace: the token's entity (none: [MASKED])
+    masker::Strategy strategy = masker::Strategy::kRedact;
+  };
+  struct Open {
+    enum class Kind : uint8_t { kStatement, kPrepare, kOther, kInternal } kind;
+    StatementRecord record;
+    bool sensitive = false;  // the statement reads sensitive columns
+    std::chrono::steady_clock::time_point started;
+  };
+  struct Prepared {
+    std::string text;
+    bool sensitive = false;
+  };
+  struct Sensitivity {
+    bool sensitive = false;
+    uint8_t entity = masker::kMaxEntities;
+  };
+
+  Sensitivity ColumnSensitivity(std::string_view schema, std::string_view table,
+                                std::string_view column);
+  void PlanColumns();
+  Status MaskRow(std::span<const uint8_t> raw, uint8_t first_sequence, bool binary,
+                 std::vector<uint8_t>* out);
+  void AppendReplacement(const Plan& plan, std::string_view value, std::string* out);
+  void MaskErr(mysql::ErrPacket* err, bool sensitive);
+  void Complete();
+
+  std::shared_ptr<const masker::MaskingProfile> profile_;
+  masker::Masker masker_;
+  std::optional<masker::StrategyApplier> applier_;
+  mysql::ServerDecoder decoder_;
+  mysql::ServerMessage message_;
+  ColumnStore* columns_ = nullptr;
+  std::string endpoint_, database_;
+  std::optional<uint64_t> max_rows_;
+
+  std::deque<Open> open_;
+  std::unordered_map<uint32_t, Prepared> prepared_texts_;
+  std::vector<std::pair<uint32_t, uint16_t>> prepared_;
+  std::vector<StatementRecord> completed_;
+  bool last_sensitive_ = false;     // the last statement read sensitive columns
+  bool variables_tainted_ = false;  // a user variable may hold a sensitive value
+  std::unordered_map<std::string, bool> sensitive_cache_;  // statement text → ReadsSensitive
+  std::set<std::string> derived_;  // aliases of derived tables and CTEs of the current statement
+
+  // The current result set.
+  std::vector<Column> result_columns_;
+  std::vector<Plan> plans_;
+  bool planned_ = false;
+  uint64_t rows_in_result_ = 0;
+  bool dropping_rows_ = false;  // past max-rows
+
+  // Row masking scratch.
+  std::vector<masker::Masker::Cell> cells_;
+  std::vector<const masker::ColumnPolicy*> policies_;
+  std::vector<masker::ValueOutcome> outcomes_;
+  std::vector<std::string> outs_;
+  std::vector<mysql::Value> values_;
+  std::vector<std::string> replaced_;
+  masker::MaskStats stats_;
+  uint64_t bytes_out_ = 0;
+};
+
+}  // namespace veil::agent

@@ -1,0 +1,222 @@
+#include "agent/protocol/mysql/transcoder.h"
+
+#include <gtest/gtest.h>
+
+#include "agent/protocol/mysql/encoder.h"
+#include "agent/protocol/mysql/statement_scan.h"
+
+namespace veil::agent {
+namespace {
+
+using namespace veil::mysql;
+
+constexpr uint64_t kCaps = cap::kProtocol41 | cap::kSecureConnection | cap::kPluginAuth |
+                           cap::kTransactions | cap::kMultiResults | cap::kDeprecateEof;
+
+std::shared_ptr<const masker::MaskingProfile> Profile() {
+  std::array<uint8_t, 32> k{};
+  return masker::MaskingProfile::Default(masker::MaskKey::FromBytes(k));
+}
+
+struct Col {
+  std::string_view schema, org_table, name, org_name;
+  ColumnType type = ColumnType::kVarString;
+};
+
+// A text result set as the server sends it under CLIENT_DEPRECATE_EOF: count, definitions,
+// rows, OK (0xFE).
+std::vector<uint8_t> TextResult(const std::vector<Col>& cols,
+                                const std::vector<std::vector<std::optional<std::string_view>>>& rows) {
+  std::vector<uint8_t> out;
+  uint8_t seq = 1;
+  EXPECT_TRUE(Encode(ColumnCount{cols.size()}, kCaps, &seq, &out).ok());
+  for (const auto& c : cols) {
+    ColumnDefinition d;
+    d.schema = c.schema;
+    d.table = c.org_table;
+    d.org_table = c.org_table;
+    d.name = c.name;
+    d.org_name = c.org_name;
+    d.type = c.type;
+    d.character_set = 45;
+    EXPECT_TRUE(Encode(d, kCaps, &seq, &out).ok());
+  }
+  for (const auto& r : rows) {
+    std::vector<Value> values;
+    for (const auto& v : r) values.push_back(v ? Value{*v, false} : Value::Null());
+    EXPECT_TRUE(EncodeTextRow(values, &seq, &out).ok());
+  }
+  OkPacket ok;
+  ok.header = 0xFE;
+  ok.status_flags = status::kAutocommit;
+  EXPECT_TRUE(Encode(ok, kCaps, &seq, &out).ok());
+  return out;
+}
+
+// Runs `sql` through the transcoder with `response` as the server's answer (fed in chunks) and
+// returns the rows the client receives.
+std::vector<std::vector<std::optional<std::string>>> Rows(MySqlTranscoder& t, std::string_view sql,
+                                                          const std::vector<uint8_t>& response,
+                                                          size_t chunk = 7) {
+  t.OnCommand(ClientMessage(ComQuery{sql, {}}), 0);
+  std::vector<uint8_t> buffered, out;
+  for (size_t pos = 0; pos < response.size(); pos += chunk) {
+    buffered.insert(buffered.end(), response.begin() + pos,
+                    response.begin() + std::min(response.size(), pos + chunk));
+    size_t consumed = 0;
+    EXPECT_TRUE(t.OnBackend(buffered, &consumed, &out).ok());
+    buffered.erase(buffered.begin(), buffered.begin() + consumed);
+  }
+  EXPECT_TRUE(buffered.empty());
+  EXPECT_TRUE(t.Idle());
+  ServerDecoder dec({}, ServerDecoder::State::kIdle);
+  dec.set_capabilities(kCaps);
+  dec.ExpectResponseTo(ClientMessage(ComQuery{sql, {}}), 0);
+  std::vector<std::vector<std::optional<std::string>>> rows;
+  size_t pos = 0;
+  while (pos < out.size()) {
+    size_t n = 0;
+    ServerMessage m;
+    auto r = dec.Decode(std::span(out).subspan(pos), &n, &m);
+    EXPECT_TRUE(r.ready()) << r.error;
+    if (!r.ready()) break;
+    if (auto* row = std::get_if<TextRow>(&m)) {
+      std::vector<std::optional<std::string>> vs;
+      for (auto& v : row->values)
+        vs.push_back(v.is_null ? std::nullopt : std::optional<std::string>(std::string(v.data)));
+      rows.push_back(std::move(vs));
+    }
+    pos += n;
+  }
+  return rows;
+}
+
+std::unique_ptr<MySqlTranscoder> Make() {
+  auto t = std::make_unique<MySqlTranscoder>(Profile());
+  ServerDecoder d({}, ServerDecoder::State::kIdle);
+  d.set_capabilities(kCaps);
+  t->Start(std::move(d));
+  t->SetDatabase("shop");
+  return t;
+}
+
+using Row = std::vector<std::optional<std::string>>;
+
+TEST(MySqlTranscoder, DirectColumnsMaskedByContentAndName) {
+  auto tp = Make();
+  auto& t = *tp;
+  auto rows = Rows(t, "SELECT id, email, notes FROM customers",
+                   TextResult({{"shop", "customers", "id", "id", ColumnType::kLong},
+                               {"shop", "customers", "email", "email"},
+                               {"shop", "customers", "notes", "notes"}},
+                              {{"1", "jane@example.com", "call 415-555-0142 or jane@example.com"}}));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0][0], "1");
+  EXPECT_EQ(rows[0][1], "[EMAIL]");
+  EXPECT_EQ(rows[0][2]->find("jane@example.com"), std::string::npos);
+  EXPECT_EQ(rows[0][2]->find("415-555-0142"), std::string::npos);
+}
+
+TEST(MySqlTranscoder, ComputedColumnOfSensitiveStatementReplacedWhole) {
+  auto tp = Make();
+  auto& t = *tp;
+  // reverse(ssn) no longer looks like an SSN; MariaDB reports it with no origin.
+  auto rows = Rows(t, "SELECT reverse(ssn), length(ssn), id FROM customers",
+                   TextResult({{"", "", "reverse(ssn)", ""},
+                               {"", "", "length(ssn)", "", ColumnType::kLongLong},
+                               {"shop", "customers", "id", "id", ColumnType::kLong}},
+                              {{"0211-50-870", "11", "1"}}));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0], (Row{"[MASKED]", std::nullopt, "1"}));
+}
+
+TEST(MySqlTranscoder, DerivedTableColumnsAreNotBaseColumns) {
+  auto tp = Make();
+  auto& t = *tp;
+  // MariaDB names the derived table `d` as org_table and the alias as org_name.
+  auto rows = Rows(t, "SELECT x FROM (SELECT reverse(ssn) AS x FROM customers) d",
+                   TextResult({{"shop", "d", "x", "x"}}, {{"0211-50-870"}}));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0][0], "[MASKED]");
+  auto cte = Rows(t, "WITH w AS (SELECT reverse(ssn) z FROM customers) SELECT z FROM w",
+                  TextResult({{"shop", "w", "z", "z"}}, {{"0211-50-870"}}));
+  EXPECT_EQ(cte[0][0], "[MASKED]");
+}
+
+TEST(MySqlTranscoder, ComputedColumnsOfInnocentStatementsScannedOnly) {
+  auto tp = Make();
+  auto& t = *tp;
+  auto rows = Rows(t, "SELECT upper(name), count(*) FROM products GROUP BY 1",
+                   TextResult({{"", "", "upper(name)", ""},
+                               {"", "", "count(*)", "", ColumnType::kLongLong}},
+                              {{"WIDGET", "3"}, {"MAIL jane@example.com", "1"}}));
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0], (Row{"WIDGET", "3"}));
+  EXPECT_EQ(rows[1][0]->find("jane@example.com"), std::string::npos);  // content still scanned
+  EXPECT_EQ(rows[1][1], "1");
+}
+
+TEST(MySqlTranscoder, WarningsAfterSensitiveStatementReplaced) {
+  auto tp = Make();
+  auto& t = *tp;
+  (void)Rows(t, "SELECT CAST(reverse(ssn) AS SIGNED) FROM customers",
+             TextResult({{"", "", "c", "", ColumnType::kLongLong}}, {{"211"}}));
+  auto rows = Rows(t, "SHOW WARNINGS",
+                   TextResult({{"", "", "Level", ""}, {"", "", "Code", "", ColumnType::kLong},
+                               {"", "", "Message", ""}},
+                              {{"Warning", "1292", "Truncated incorrect INTEGER value: '0211-50-870'"}}));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0][2], "[MASKED]");
+}
+
+TEST(MySqlTranscoder, UserVariablesCarryTaint) {
+  auto tp = Make();
+  auto& t = *tp;
+  (void)Rows(t, "SELECT @v := reverse(ssn) FROM customers LIMIT 1",
+             TextResult({{"", "", "@v := reverse(ssn)", ""}}, {{"0211-50-870"}}));
+  auto rows = Rows(t, "SELECT @v", TextResult({{"", "", "@v", ""}}, {{"0211-50-870"}}));
+  EXPECT_EQ(rows[0][0], "[MASKED]");
+}
+
+TEST(MySqlTranscoder, ErrorTextWithheldUnderSensitiveStatement) {
+  auto tp = Make();
+  auto& t = *tp;
+  t.OnCommand(ClientMessage(ComQuery{"SELECT ssn + 0 FROM customers", {}}), 0);
+  std::vector<uint8_t> in, out;
+  uint8_t seq = 1;
+  ASSERT_TRUE(Encode(MakeErr(1292, "22007", "Truncated incorrect DOUBLE value: '078-05-1120'"),
+                     kCaps, &seq, &in)
+                  .ok());
+  size_t consumed = 0;
+  ASSERT_TRUE(t.OnBackend(in, &consumed, &out).ok());
+  std::string text(out.begin(), out.end());
+  EXPECT_EQ(text.find("078-05-1120"), std::string::npos);
+  EXPECT_NE(text.find("text withheld"), std::string::npos);
+  auto records = t.TakeStatements();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].sqlstate, "22007");
+}
+
+TEST(MySqlTranscoder, ReadsSensitiveFollowsIdentifiersNotStrings) {
+  auto tp = Make();
+  auto& t = *tp;
+  EXPECT_TRUE(t.ReadsSensitive("SELECT `ssn` FROM customers"));
+  EXPECT_TRUE(t.ReadsSensitive("SELECT /*!50000 email */ FROM customers"));
+  EXPECT_FALSE(t.ReadsSensitive("SELECT 'ssn', \"email\" FROM products"));
+  EXPECT_FALSE(t.ReadsSensitive("SELECT id FROM products # email"));
+  EXPECT_TRUE(t.ReadsSensitive("CALL report()"));
+}
+
+TEST(StatementScan, DerivedAndCte) {
+  auto s = ScanStatement(
+      "WITH a AS (SELECT 1), b (x) AS (SELECT 2) SELECT * FROM (SELECT 3) AS c JOIN (SELECT 4) d");
+  for (const char* want : {"a", "b", "c", "d"})
+    EXPECT_NE(std::find(s.derived.begin(), s.derived.end(), want), s.derived.end()) << want;
+  EXPECT_FALSE(s.dynamic);
+  EXPECT_TRUE(ScanStatement("select @x").uses_variables);
+  EXPECT_FALSE(ScanStatement("select @@version").uses_variables);
+  EXPECT_EQ(ScanStatement("USE `shop`").use_database, "shop");
+}
+
+}  // namespace
+}  // namespace veil::agent
