@@ -113,8 +113,10 @@ class Session {
     }
     if (!end.message.empty()) {
       // Unsolicited: numbered as the answer to the command in flight, if any.
-      co_await SendError(end.code, end.sql_state, end.message,
-                         awaiting_answer_ ? static_cast<uint8_t>(1) : static_cast<uint8_t>(0));
+      // Numbered as the answer to what the client sent last: in the connection phase its
+      // handshake packet, later the command in flight (0: none, an unsolicited error).
+      const uint8_t seq = !opened_ ? reply_seq_ : (awaiting_answer_ ? 1 : 0);
+      co_await SendError(end.code, end.sql_state, end.message, seq);
       spdlog::info("session {} on {} ended: {}", id_, ep_->config.name(), end.message);
     }
     if (ep_->usage) {
@@ -243,6 +245,7 @@ class Session {
     if (!co_await ReadMessage(client_, cin_, cdec, &cmsg, &r, &n, &error))
       co_return error.empty() ? PumpEnd{} : PumpEnd{"veil: " + error, 1835, "08S01"};
     uint8_t client_seq = r.last_sequence_id;
+    reply_seq_ = static_cast<uint8_t>(client_seq + 1);
     if (std::holds_alternative<mysql::SslRequest>(cmsg)) {
       if (!offer_tls) co_return PumpEnd{"veil: TLS was not offered", kHandshakeError, "08S01"};
       cin_.Consume(n);
@@ -255,6 +258,7 @@ class Session {
       if (!co_await ReadMessage(client_, cin_, cdec, &cmsg, &r, &n, &error))
         co_return error.empty() ? PumpEnd{} : PumpEnd{"veil: " + error, 1835, "08S01"};
       client_seq = r.last_sequence_id;
+      reply_seq_ = static_cast<uint8_t>(client_seq + 1);
     }
     auto* hello = std::get_if<mysql::HandshakeResponse41>(&cmsg);
     if (!hello) co_return PumpEnd{"veil: expected a handshake response", 1835, "08S01"};
@@ -597,6 +601,7 @@ class Session {
   SessionTotals totals_;
   bool opened_ = false;
   bool awaiting_answer_ = false;
+  uint8_t reply_seq_ = 0;  // the sequence id of an error in the connection phase
 };
 
 class MySql final : public Protocol {

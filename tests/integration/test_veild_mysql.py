@@ -1,0 +1,354 @@
+"""veild in front of a real MariaDB 10.11 (`protocol: mysql`): the same guarantees as for
+PostgreSQL, through the four clients people use (mariadb CLI, PyMySQL, MariaDB Connector/J with
+server-side prepared statements, node mysql2 execute()).
+
+Each test asserts the exact masked output a client receives and that no seeded raw value
+reaches it; grants refuse with 1045/28000 and the request hint, guardrails with 1142/42000 and
+the session goes on, a read grant's upstream session is read-only, KILL QUERY goes through
+veil's own connection ids, TLS works on both legs, and usage events name the MySQL database
+type with literals replaced."""
+
+import os
+from decimal import Decimal
+import pwd
+import sqlite3
+import threading
+import time
+
+import pymysql
+import pytest
+
+from conftest import HOST, free_port, leaked_values
+from mariadb_server import mysql_veil_config
+from mysql_clients import DRIVERS, ClientTls, QueryOptions
+from test_mariadb_clients import ALL_CUSTOMERS, COLUMNS, CUSTOMER_BY_ID, PRODUCTS
+from test_veild_events import wait_events, with_sinks
+
+ME = "user:" + pwd.getpwuid(os.geteuid()).pw_name
+
+# customers as every client must see it through veild with MYSQL_PROFILE: names by the column
+# rule, SSNs and cards partial, the rest by content; dob (a DATE whose name says date of birth)
+# becomes NULL, since a date cannot hold a token.
+MASKED = {
+    1: ("1", "[PERSON_NAME]", "[EMAIL]", "[PHONE]", "***-**-1234", "************1111", "[EMAIL]",
+        "Called from [PHONE] about a refund; receipt sent to [EMAIL].", None, "120.50"),
+    2: ("2", "[PERSON_NAME]", "[EMAIL]", "[PHONE]", "***-**-4321", "************4444", "[EMAIL]",
+        "Wants invoices at [EMAIL]; call back on [PHONE] after 5pm.", None, "0.00"),
+    3: ("3", "[PERSON_NAME]", "[EMAIL]", "[PHONE]", "***-**-5583", "***********0005", None,
+        "Wants refunds wired to IBAN [IBAN]; copy to [EMAIL].", None, "9875.00"),
+    4: ("4", "[PERSON_NAME]", "[EMAIL]", "[PHONE]", "***-**-2718", "************1117", "[EMAIL]",
+        "Second card ****-****-****-5100 added; old IBAN [IBAN] closed.", None, "-42.10"),
+    5: ("5", "[PERSON_NAME]", "[EMAIL]", "[PHONE]", "***-**-9034", "************1881", None,
+        "Prefers contact by post. No open issues.", None, "310.00"),
+    6: ("6", "[PERSON_NAME]", None, None, None, None, None, None, None, "0.00"),
+}
+
+drivers = pytest.mark.parametrize("driver", list(DRIVERS))
+
+
+def via(driver, mariadb, port, sql, options=None):
+    return DRIVERS[driver](HOST, port, mariadb.user, mariadb.password, mariadb.dbname, sql,
+                           options)
+
+
+def connect(mariadb, port, **kw):
+    return pymysql.connect(host=HOST, port=port, user=mariadb.user, password=mariadb.password,
+                           database=mariadb.dbname, autocommit=True, **kw)
+
+
+def run_all(conn, sqls):
+    """Runs each statement on one connection: rows, or the (code, message) of its error."""
+    out = []
+    with conn.cursor() as cur:
+        for sql in sqls:
+            try:
+                cur.execute(sql)
+                out.append(cur.fetchall())
+            except pymysql.MySQLError as e:
+                out.append((e.args[0], e.args[1]))
+    return out
+
+
+@drivers
+def test_every_client_gets_the_seeded_customers_masked(driver, veil_mysql, mariadb,
+                                                       mariadb_seeded_values):
+    _, port = veil_mysql
+    r = via(driver, mariadb, port, ALL_CUSTOMERS)
+    assert r.error is None, r.error
+    assert r.columns == COLUMNS
+    assert r.rows == list(MASKED.values())
+    assert leaked_values(r.raw, mariadb_seeded_values) == []
+    # A prepared statement: binary rows for Connector/J and mysql2, SQL PREPARE for the CLI.
+    r = via(driver, mariadb, port, CUSTOMER_BY_ID, QueryOptions(params=[1], repeat=2))
+    assert r.error is None, r.error
+    assert r.runs == [[MASKED[1]]] * 2
+    assert leaked_values(r.raw, mariadb_seeded_values) == []
+    # Ordinary data passes unchanged, multi-byte UTF-8 included.
+    r = via(driver, mariadb, port, "SELECT id, name, price FROM products WHERE id > ? ORDER BY id",
+            QueryOptions(params=[0]))
+    assert r.rows == PRODUCTS
+
+
+def test_transformed_sensitive_columns_come_back_whole_tokens_or_null(veil_mysql, mariadb,
+                                                                     mariadb_seeded_values):
+    _, port = veil_mysql
+    conn = connect(mariadb, port)
+    got = run_all(conn, [
+        "SELECT reverse(ssn), length(ssn), hex(email), id FROM customers WHERE id = 1",
+        "SELECT x FROM (SELECT concat(full_name, '|', phone) AS x FROM customers) d LIMIT 1",
+        "WITH w AS (SELECT upper(email) AS e FROM customers) SELECT e FROM w LIMIT 1",
+        "SELECT @v := to_base64(ssn) FROM customers WHERE id = 2",
+        "SELECT @v",
+        # Analytics that name no sensitive column keep working.
+        "SELECT count(*), sum(balance) FROM customers",
+        "SELECT count(*) FROM products WHERE price > 10",
+    ])
+    conn.close()
+    assert got == [
+        (("[MASKED]", None, "[MASKED]", 1),),
+        (("[MASKED]",),),
+        (("[MASKED]",),),
+        (("[MASKED]",),),
+        (("[MASKED]",),),
+        ((6, Decimal("10263.40")),),
+        ((4,),),
+    ]
+    assert leaked_values(repr(got), mariadb_seeded_values) == []
+
+
+def test_error_texts_that_quote_a_sensitive_value_are_withheld(veil_mysql, mariadb,
+                                                               mariadb_seeded_values):
+    _, port = veil_mysql
+    conn = connect(mariadb, port)
+    got = run_all(conn, [
+        "SELECT 1 FROM customers WHERE ssn = 1 LIMIT 1",  # warnings quote the ssn
+        "SHOW WARNINGS",
+        "SELECT CAST(full_name AS DECIMAL) FROM customers",
+        "SHOW WARNINGS",
+        "SELECT * FROM no_such_table",  # an ordinary error keeps its text
+    ])
+    conn.close()
+    text = repr(got)
+    assert leaked_values(text, mariadb_seeded_values) == []
+    assert all(row[2] == "[MASKED]" for row in got[1]) and got[1]
+    assert got[4] == (1146, "Table 'shop.no_such_table' doesn't exist")
+
+
+def test_guardrails_answer_1142_and_the_session_goes_on(mariadb, start_veild, tmp_path):
+    port = free_port()
+    cfg = mysql_veil_config(tmp_path, mariadb.host, mariadb.port, port).replace(
+        "    access: open\n",
+        "    access: open\n"
+        "    guardrails: [no-ddl, no-unbounded-write, {deny: \"sleep\\\\(\"}]\n")
+    assert "guardrails:" in cfg
+    start_veild(cfg)
+    conn = connect(mariadb, port)
+    got = run_all(conn, [
+        "CREATE TABLE blocked (x int)",
+        "SELECT id FROM products WHERE id = 1",
+        "UPDATE products SET price = price",
+        "/*!50000 DROP TABLE products */",
+        "SELECT `SLEEP`(0) # hidden?",
+        "SELECT 'drop table x' AS harmless",
+    ])
+    conn.close()
+    assert got == [
+        (1142, "veil: statement blocked by guardrail no-ddl"),
+        ((1,),),
+        (1142, "veil: statement blocked by guardrail no-unbounded-write"),
+        (1142, "veil: statement blocked by guardrail no-ddl"),
+        (1142, "veil: statement blocked by guardrail deny #1"),
+        (("drop table x",),),
+    ]
+    assert mariadb.sql("SELECT count(*) FROM information_schema.tables "
+                       "WHERE table_schema = 'shop' AND table_name = 'blocked'").stdout.strip() \
+        == "0"
+
+
+def grant_config(work, mariadb, port, standing=""):
+    cfg = mysql_veil_config(work, mariadb.host, mariadb.port, port, access="grant")
+    return cfg + f"""
+grants:
+  policies:
+    - {{endpoints: [shop-db], requesters: ["{ME}"], approvers: ["group:nobody-approves"]}}
+  standing: [{standing}]
+"""
+
+
+def test_no_grant_is_refused_with_1045_and_the_hint(mariadb, start_veild, tmp_path):
+    port = free_port()
+    start_veild(grant_config(tmp_path, mariadb, port))
+    with pytest.raises(pymysql.err.OperationalError) as e:
+        connect(mariadb, port)
+    code, message = e.value.args
+    assert code == 1045
+    assert f"veil: no active grant for {ME} on shop-db" in message
+    assert 'veilctl grants request shop-db --ttl 1h --reason "..."' in message
+    # Connector/J wraps a refused connect in its own error, with the server's text.
+    r = via("jdbc", mariadb, port, "SELECT 1")
+    assert r.error is not None and f"veil: no active grant for {ME}" in r.error.message
+
+
+def test_read_grant_is_read_only_at_veil_and_upstream(mariadb, start_veild, tmp_path):
+    port = free_port()
+    start_veild(grant_config(tmp_path, mariadb, port,
+                             standing=f'{{principal: "{ME}", endpoints: [shop-db], '
+                                      f'access: read}}'))
+    conn = connect(mariadb, port)
+    got = run_all(conn, [
+        "SELECT contact FROM customers WHERE id = 1",
+        "UPDATE products SET price = 1 WHERE id = 1",
+        "SET SESSION TRANSACTION READ WRITE",
+        "SET STATEMENT tx_read_only = 0 FOR SELECT 1",
+        "SELECT @@tx_read_only",
+    ])
+    assert got == [
+        (("[EMAIL]",),),
+        (1142, "veil: statement blocked by guardrail read-only"),
+        (1142, "veil: statement blocked by guardrail read-only"),
+        (1142, "veil: statement blocked by guardrail read-only"),
+        ((1,),),  # the second wall: the upstream session itself is read-only
+    ]
+    # A reset forgets session settings; veild makes it read-only again.
+    conn.ping()
+    with conn.cursor() as cur:
+        conn._execute_command(0x1f, b"")  # COM_RESET_CONNECTION
+        conn._read_ok_packet()
+        cur.execute("SELECT @@tx_read_only")
+        assert cur.fetchall() == ((1,),)
+    conn.close()
+    assert mariadb.sql("SELECT price FROM products WHERE id = 1").stdout.strip() == "249.00"
+
+
+def _put_grant(work, grant_id, not_after, state="active"):
+    db = sqlite3.connect(work / "state" / "grants.db", timeout=10)
+    now = int(time.time())
+    with db:
+        db.execute(
+            "INSERT INTO grants VALUES (?, ?, 'write', '', ?, ?, ?, ?, ?, 'test', ?, ?, '', '', ?)",
+            (grant_id, ME, now, now, not_after, not_after - now, now, ME, state, now))
+        db.execute("INSERT INTO grant_endpoints VALUES (?, 0, 'shop-db')", (grant_id,))
+    db.close()
+
+
+def test_grant_expiry_ends_a_live_session_with_an_error(mariadb, start_veild, tmp_path):
+    port = free_port()
+    start_veild(grant_config(tmp_path, mariadb, port))
+    not_after = int(time.time()) + 3
+    _put_grant(tmp_path, "g-mysqlexpires", not_after)
+    conn = connect(mariadb, port)
+    with conn.cursor() as cur:
+        with pytest.raises(pymysql.MySQLError) as e:
+            cur.execute("SELECT SLEEP(30)")
+    ended = time.time()
+    assert "veil: grant g-mysqlexpires expired" in str(e.value)
+    assert ended - not_after < 2.0
+    with pytest.raises(pymysql.err.OperationalError, match="no active grant"):
+        connect(mariadb, port)
+
+
+def test_kill_query_uses_veils_connection_ids(veil_mysql, mariadb):
+    _, port = veil_mysql
+    victim = connect(mariadb, port)
+    veil_id = victim.thread_id()  # from the greeting: veil's id, not the server's
+    with victim.cursor() as cur:
+        cur.execute("SELECT CONNECTION_ID()")
+        upstream_id = cur.fetchone()[0]
+    assert veil_id != upstream_id
+    result = {}
+
+    def sleep():
+        with victim.cursor() as cur:
+            t = time.monotonic()
+            try:
+                cur.execute("SELECT SLEEP(20)")
+                result["rows"] = cur.fetchall()
+            except pymysql.MySQLError as e:
+                result["error"] = e.args
+            result["took"] = time.monotonic() - t
+
+    th = threading.Thread(target=sleep)
+    th.start()
+    time.sleep(1.0)
+    killer = connect(mariadb, port)
+    assert run_all(killer, [f"KILL QUERY {veil_id}"]) == [()]
+    # An id veil never handed out is unknown, even the server's own.
+    assert run_all(killer, [f"KILL QUERY {upstream_id}"]) == \
+        [(1094, f"Unknown thread id: {upstream_id}")]
+    th.join(timeout=10)
+    killer.close()
+    assert result["took"] < 5, result
+    # MariaDB ends an interrupted SLEEP with 1 (or error 1317).
+    assert result.get("rows") == ((1,),) or result.get("error", (0,))[0] == 1317, result
+    victim.close()
+
+
+def test_local_infile_is_never_negotiated(veil_mysql, mariadb, tmp_path):
+    _, port = veil_mysql
+    secret = tmp_path / "secret.txt"
+    secret.write_text("078-05-1120\n")
+    conn = connect(mariadb, port, local_infile=True)
+    got = run_all(conn, [f"LOAD DATA LOCAL INFILE '{secret}' INTO TABLE products (name)"])
+    conn.close()
+    assert isinstance(got[0], tuple) and isinstance(got[0][0], int), got
+    assert mariadb.sql("SELECT count(*) FROM products").stdout.strip() == str(len(PRODUCTS))
+
+
+def test_tls_to_the_client_and_verified_tls_to_the_upstream(mariadb_tls, start_veild, tmp_path,
+                                                            mariadb_seeded_values):
+    port = free_port()
+    start_veild(mysql_veil_config(tmp_path, mariadb_tls.host, mariadb_tls.port, port,
+                                  tls_client="require", tls_upstream="verify-full",
+                                  upstream_ca=mariadb_tls.tls.ca_file))
+    ca = tmp_path / "state" / "ca" / "ca.crt"
+    for driver in ("pymysql", "mysql2"):
+        r = DRIVERS[driver](HOST, port, mariadb_tls.user, mariadb_tls.password, "shop",
+                            "SELECT id, email FROM customers WHERE id = ?",
+                            QueryOptions(params=[1], tls=ClientTls(str(ca), verify=True)))
+        assert r.error is None, (driver, r.error)
+        assert r.rows == [("1", "[EMAIL]")]
+        assert leaked_values(r.raw, mariadb_seeded_values) == []
+    # Without TLS the endpoint refuses.
+    r = DRIVERS["pymysql"](HOST, port, mariadb_tls.user, mariadb_tls.password, "shop", "SELECT 1")
+    assert r.error is not None and "requires TLS" in r.error.message
+
+
+def test_usage_events_name_mysql_and_hold_no_literal(mariadb, start_veild, tmp_path,
+                                                     mariadb_seeded_values):
+    port = free_port()
+    events_path = tmp_path / "events.jsonl"
+    cfg = mysql_veil_config(tmp_path, mariadb.host, mariadb.port, port).replace(
+        "    access: open\n", "    access: open\n    guardrails: [no-ddl]\n")
+    assert "guardrails:" in cfg
+    start_veild(with_sinks(cfg, [f"{{type: file, path: {events_path}}}"]))
+    conn = connect(mariadb, port)
+    run_all(conn, ["SELECT id FROM customers WHERE ssn = \"536-22-1234\" # 412-70-5583",
+                   "SELECT full_name FROM customers WHERE email = 'kenji.watanabe@protonmail.com'",
+                   "DROP TABLE no_such_table"])
+    conn.close()
+    events = wait_events(events_path, lambda evs: sum(
+        1 for e in evs if e.get("activity_name") == "Query") >= 3 and any(
+        e.get("activity_name") == "Close" for e in evs))
+    text = events_path.read_text()
+    assert leaked_values(text, mariadb_seeded_values) == []
+    queries = [e for e in events if e.get("activity_name") == "Query"]
+    assert {e["database"]["type"] for e in events if "database" in e} == {"MySQL"}
+    assert [q["query_info"]["query_string"] for q in queries] == [
+        "SELECT id FROM customers WHERE ssn = ?",
+        "SELECT full_name FROM customers WHERE email = ?",
+        "DROP TABLE no_such_table",
+    ]
+    assert queries[1]["unmapped"]["rows"] == 1
+    assert queries[2]["status_code"] == "42000"
+
+
+def test_authentication_is_the_servers_own(veil_mysql, mariadb):
+    _, port = veil_mysql
+    # A wrong password: the server's own refusal reaches the client, numbered right.
+    r = DRIVERS["pymysql"](HOST, port, mariadb.user, "wrong", "shop", "SELECT 1")
+    assert r.error is not None and r.error.code == 1045
+    assert "Access denied for user 'veil_app'" in r.error.message
+    # The right one, over an auth switch the client did not expect (mysql2 and Connector/J
+    # answer the greeting's plugin; the server switches when the account's differs).
+    r = via("mysql2", mariadb, port, "SELECT 1 AS one")
+    assert r.error is None and r.rows == [("1",)]
