@@ -139,6 +139,13 @@ void MySqlTranscoder::NoteBlocked(std::string_view sql, std::string guardrail) {
   completed_.push_back(std::move(r));
 }
 
+// MariaDB leaves the schema empty for an expression, and names the table it came through: a
+// view's, unless the name is a derived table or CTE of the statement (whose expression the
+// statement's own text shows).
+bool MySqlTranscoder::ViewComputed(const Column& col) const {
+  return !col.org_table.empty() && col.schema.empty() && !derived_.contains(Lower(col.org_table));
+}
+
 void MySqlTranscoder::PlanColumns() {
   plans_.clear();
   plans_.reserve(result_columns_.size());
@@ -172,7 +179,16 @@ void MySqlTranscoder::PlanColumns() {
         // A number or date under a rule (or a telling name): it cannot hold a token.
         p.kind = (p.policy.action == A::kForce || p.policy.has_hint) ? Plan::Kind::kNull
                                                                      : Plan::Kind::kPass;
-    } else if (sensitive) {
+    } else if (sensitive || ViewComputed(col)) {
+      // A view's computed column hides its expression (reverse(ssn) in the view's definition)
+      // from the statement's text: replaced whole unless a `pass` rule names it.
+      if (!sensitive &&
+          profile_->PolicyFor({.table = col.org_table, .column = col.org_name, .text_like = text_like})
+                  .action == masker::ColumnPolicy::Action::kPass) {
+        p.kind = Plan::Kind::kPass;
+        plans_.push_back(std::move(p));
+        continue;
+      }
       p.kind = text_like ? Plan::Kind::kReplace : Plan::Kind::kNull;
       p.label += " <- unknown";
     } else {

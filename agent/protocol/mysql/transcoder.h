@@ -20,7 +20,11 @@
 //     empty for expressions even inside a derived table or view) and every column of a derived
 //     table, CTE or view (org_table is then the alias, not a base table) is replaced whole:
 //     text by the entity's token, anything else by NULL;
+//   - a view's computed column (org_table the view, no schema) hides its expression from the
+//     statement's text: it is replaced whole too, unless a `pass` rule names it;
 //   - otherwise computed columns are scanned by content like any text.
+// Known gap: a view column that passes a sensitive column through under another name
+// (`ssn AS s`) is judged by its content and the rule for the view's own column name only.
 //
 // It never buffers a result: each call consumes the complete packets of its input.
 // Not thread-safe; one per session.
@@ -122,6 +126,7 @@ class MySqlTranscoder {
 
   Sensitivity ColumnSensitivity(std::string_view schema, std::string_view table,
                                 std::string_view column);
+  bool ViewComputed(const Column& col) const;
   void PlanColumns();
   Status MaskRow(std::span<const uint8_t> raw, uint8_t first_sequence, bool binary,
                  std::vector<uint8_t>* out);

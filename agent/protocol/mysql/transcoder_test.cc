@@ -143,6 +143,18 @@ TEST(MySqlTranscoder, DerivedTableColumnsAreNotBaseColumns) {
   EXPECT_EQ(cte[0][0], "[MASKED]");
 }
 
+TEST(MySqlTranscoder, ViewComputedColumnsReplacedWhole) {
+  auto tp = Make();
+  auto& t = *tp;
+  // CREATE VIEW v AS SELECT id, reverse(ssn) AS r FROM customers: the statement names no
+  // sensitive column, and MariaDB reports r with the view as org_table and no schema.
+  auto rows = Rows(t, "SELECT id, r FROM v",
+                   TextResult({{"shop", "v", "id", "id", ColumnType::kLong}, {"", "v", "r", "r"}},
+                              {{"1", "0211-50-870"}}));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0], (Row{"1", "[MASKED]"}));
+}
+
 TEST(MySqlTranscoder, ComputedColumnsOfInnocentStatementsScannedOnly) {
   auto tp = Make();
   auto& t = *tp;
