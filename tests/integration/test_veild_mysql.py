@@ -352,3 +352,19 @@ def test_authentication_is_the_servers_own(veil_mysql, mariadb):
     # answer the greeting's plugin; the server switches when the account's differs).
     r = via("mysql2", mariadb, port, "SELECT 1 AS one")
     assert r.error is None and r.rows == [("1",)]
+
+
+def test_a_stored_function_that_reads_a_sensitive_column_is_masked_whole(veil_mysql, mariadb,
+                                                                         mariadb_seeded_values):
+    _, port = veil_mysql
+    mariadb.sql("CREATE OR REPLACE FUNCTION shop.contact_key(i INT) RETURNS TEXT READS SQL DATA "
+                "RETURN (SELECT reverse(ssn) FROM customers WHERE id = i)")
+    try:
+        conn = connect(mariadb, port)
+        got = run_all(conn, ["SELECT contact_key(1), id FROM products WHERE id = 1",
+                             "SELECT id FROM products WHERE id = 2"])
+        conn.close()
+    finally:
+        mariadb.sql("DROP FUNCTION shop.contact_key")
+    assert got == [(("[MASKED]", 1),), ((2,),)]
+    assert leaked_values(repr(got), mariadb_seeded_values) == []

@@ -328,7 +328,10 @@ class Session {
         co_return PumpEnd{};
       }
       if (std::holds_alternative<mysql::OkPacket>(smsg)) {
-        if (co_await MakeReadOnly(server)) co_return PumpEnd{"veil: could not make the upstream session read-only", kAccessDenied, "28000"};
+        functions_ = co_await StoredFunctions(server);
+        if (co_await MakeReadOnly(server))
+          co_return PumpEnd{"veil: could not make the upstream session read-only", kAccessDenied,
+                            "28000"};
         if (co_await client_.WriteAll(out)) co_return PumpEnd{};
         break;
       }
@@ -357,6 +360,7 @@ class Session {
     transcoder_->Start(std::move(server));
     transcoder_->SetColumnStore(ep_->columns, ep_->config.name());
     transcoder_->SetDatabase(database_);
+    transcoder_->SetStoredFunctions(std::move(functions_));
     if (ep_->guardrails_write) transcoder_->SetMaxRows(ep_->guardrails_write->max_rows());
     ep_->cancels->Put(static_cast<int32_t>(veil_id_), "mysql",
                       {ep_->upstream_host, ep_->upstream_port,
@@ -378,23 +382,57 @@ class Session {
 
   static constexpr std::string_view kReadOnly = "SET SESSION TRANSACTION READ ONLY";
 
-  // Second wall for read grants: the upstream session itself refuses writes. Run while the
-  // client waits for its authentication OK. True: it failed.
-  awaitable<bool> MakeReadOnly(mysql::ServerDecoder& server) {
-    if (!grant_ || grant_->access != grants::Grant::Access::kRead) co_return false;
+  // Runs one statement of veil's own on the upstream while the client waits for its
+  // authentication OK: its text rows, or nullopt when it failed.
+  awaitable<std::optional<std::vector<std::vector<std::string>>>> InternalQuery(
+      mysql::ServerDecoder& server, std::string_view sql) {
     std::vector<uint8_t> out;
     uint8_t seq = 0;
-    mysql::ComQuery q{kReadOnly, {}};
+    mysql::ComQuery q{sql, {}};
     (void)mysql::Encode(q, server.capabilities(), &seq, &out);
     server.ExpectResponseTo(mysql::ClientMessage(q), 0);
-    if (co_await upstream_->WriteAll(out)) co_return true;
-    mysql::ServerMessage m;
-    mysql::DecodeResult r;
-    size_t n = 0;
-    std::string error;
-    if (!co_await ReadMessage(*upstream_, uin_, server, &m, &r, &n, &error)) co_return true;
-    uin_.Consume(n);
-    co_return !std::holds_alternative<mysql::OkPacket>(m);
+    if (co_await upstream_->WriteAll(out)) co_return std::nullopt;
+    std::vector<std::vector<std::string>> rows;
+    bool failed = false;
+    do {
+      mysql::ServerMessage m;
+      mysql::DecodeResult r;
+      size_t n = 0;
+      std::string error;
+      if (!co_await ReadMessage(*upstream_, uin_, server, &m, &r, &n, &error)) co_return std::nullopt;
+      if (std::holds_alternative<mysql::ErrPacket>(m)) failed = true;
+      if (auto* row = std::get_if<mysql::TextRow>(&m)) {
+        rows.emplace_back();
+        for (const auto& v : row->values) rows.back().emplace_back(v.data);
+      }
+      uin_.Consume(n);
+    } while (server.state() != mysql::ServerDecoder::State::kIdle);
+    if (failed) co_return std::nullopt;
+    co_return rows;
+  }
+
+  // Second wall for read grants: the upstream session itself refuses writes. True: it failed.
+  awaitable<bool> MakeReadOnly(mysql::ServerDecoder& server) {
+    if (!grant_ || grant_->access != grants::Grant::Access::kRead) co_return false;
+    co_return !(co_await InternalQuery(server, kReadOnly)).has_value();
+  }
+
+  // The stored functions the session may call: a statement that calls one runs code whose
+  // reads veil cannot see (fail closed, as for CALL).
+  awaitable<std::vector<std::string>> StoredFunctions(mysql::ServerDecoder& server) {
+    auto rows = co_await InternalQuery(
+        server,
+        "SELECT LOWER(ROUTINE_NAME) FROM information_schema.ROUTINES "
+        "WHERE ROUTINE_TYPE = 'FUNCTION' UNION SELECT LOWER(name) FROM mysql.func");
+    if (!rows)  // mysql.func is not readable for most users
+      rows = co_await InternalQuery(server,
+                                    "SELECT LOWER(ROUTINE_NAME) FROM information_schema.ROUTINES "
+                                    "WHERE ROUTINE_TYPE = 'FUNCTION'");
+    std::vector<std::string> names;
+    if (rows)
+      for (auto& r : *rows)
+        if (!r.empty()) names.push_back(std::move(r[0]));
+    co_return names;
   }
 
   awaitable<PumpEnd> Watch() {
@@ -596,6 +634,7 @@ class Session {
   std::optional<asio::steady_timer> idle_wait_;  // wakes Answer() when the upstream is idle
   InBuffer cin_, uin_;
   std::string user_, database_, principal_;
+  std::vector<std::string> functions_;  // stored functions, read after authentication
   std::optional<grants::Grant> grant_;
   SessionContext ctx_;
   SessionTotals totals_;

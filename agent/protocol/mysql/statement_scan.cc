@@ -77,6 +77,21 @@ StatementScan ScanStatement(std::string_view text) {
       }
       if (w == "get") scan.diagnostics = true;  // GET [CURRENT|STACKED] DIAGNOSTICS
       if (w == "use" && !word(i + 1).empty()) scan.use_database = word(i + 1);
+      if (w == "create") {
+        // The name after FUNCTION (skipping IF NOT EXISTS and a schema qualifier).
+        // Within CREATE [OR REPLACE] [DEFINER = user@host] [AGGREGATE] FUNCTION: no parenthesis.
+        for (size_t j = i + 1; j < tokens.size() && j < i + 12 &&
+                               tokens[j].kind != TokenKind::kSemicolon &&
+                               tokens[j].kind != TokenKind::kLParen;
+             ++j) {
+          if (word(j) != "function") continue;
+          size_t k = j + 1;
+          if (word(k) == "if") k += 3;
+          if (k + 2 < tokens.size() && tokens[k + 1].kind == TokenKind::kDot) k += 2;
+          if (!word(k).empty()) scan.creates_function = word(k);
+          break;
+        }
+      }
     }
     if (w.empty()) continue;
     add(&scan.identifiers, w);

@@ -25,6 +25,8 @@ struct StatementScan {
   bool diagnostics = false;
   // A user variable (@name, @'name', @`name`), read or assigned.
   bool uses_variables = false;
+  // CREATE [DEFINER = …] [AGGREGATE] FUNCTION [IF NOT EXISTS] [db.]name: the name, lowercase.
+  std::optional<std::string> creates_function;
   // USE db: the session's database from here on.
   std::optional<std::string> use_database;
 };

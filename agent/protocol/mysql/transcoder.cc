@@ -62,6 +62,8 @@ bool MySqlTranscoder::ReadsSensitive(std::string_view sql) {
   if (auto it = sensitive_cache_.find(key); it != sensitive_cache_.end()) return it->second;
   mysql::StatementScan scan = mysql::ScanStatement(sql);
   bool sensitive = scan.dynamic;
+  for (size_t i = 0; !sensitive && i < scan.identifiers.size(); ++i)
+    sensitive = functions_.contains(scan.identifiers[i]);
   if (!sensitive && scan.identifiers.size() > 512) sensitive = true;  // too many to judge: fail closed
   for (size_t i = 0; !sensitive && i < scan.identifiers.size(); ++i) {
     const std::string& column = scan.identifiers[i];
@@ -88,6 +90,10 @@ void MySqlTranscoder::OnCommand(const mysql::ClientMessage& message, uint8_t las
     if (scan.uses_variables && variables_tainted_) sensitive = true;
     if (sensitive && scan.uses_variables) variables_tainted_ = true;
     if (scan.use_database) database_ = *scan.use_database;
+    if (scan.creates_function) {
+      functions_.insert(*scan.creates_function);
+      sensitive_cache_.clear();
+    }
     derived_ = std::set<std::string>(scan.derived.begin(), scan.derived.end());
     o.sensitive = sensitive;
     o.record.text = std::string(sql);

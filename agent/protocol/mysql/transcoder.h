@@ -13,8 +13,8 @@
 // direct reference: masked by content, with the column's rule or name as context. There is no
 // MySQL-dialect lineage analysis, so the rule for everything else fails closed:
 //   - a statement "reads sensitive columns" when one of its identifiers names a column that a
-//     profile rule, the column's name, or the column store says is sensitive (CALL and dynamic
-//     SQL always do; SHOW WARNINGS inherits it from the statement before; a user variable
+//     profile rule, the column's name, or the column store says is sensitive (CALL, dynamic
+//     SQL and a call of a stored function always do; SHOW WARNINGS inherits it from the statement before; a user variable
 //     inherits it once a statement that read sensitive columns used user variables);
 //   - in such a statement, a computed column (no org_name, no schema — MariaDB leaves the schema
 //     empty for expressions even inside a derived table or view) and every column of a derived
@@ -70,6 +70,12 @@ class MySqlTranscoder {
   void SetDatabase(std::string database) { database_ = std::move(database); }
   const std::string& database() const { return database_; }
   void SetMaxRows(std::optional<uint64_t> limit) { max_rows_ = limit; }
+  // Stored and loadable functions (lowercase names): a statement that calls one reads what
+  // veil cannot see, and is judged as reading sensitive columns. CREATE FUNCTION adds to them.
+  void SetStoredFunctions(std::vector<std::string> names) {
+    functions_ = std::set<std::string>(names.begin(), names.end());
+    sensitive_cache_.clear();
+  }
 
   // A command the session forwards upstream, with the sequence id of its last packet. `internal`:
   // veil's own (its answer is consumed here, never shown; a failure ends the session).
@@ -150,6 +156,7 @@ class MySqlTranscoder {
   bool last_sensitive_ = false;     // the last statement read sensitive columns
   bool variables_tainted_ = false;  // a user variable may hold a sensitive value
   std::unordered_map<std::string, bool> sensitive_cache_;  // statement text → ReadsSensitive
+  std::set<std::string> functions_;
   std::set<std::string> derived_;  // aliases of derived tables and CTEs of the current statement
 
   // The current result set.

@@ -219,6 +219,23 @@ TEST(MySqlTranscoder, ReadsSensitiveFollowsIdentifiersNotStrings) {
   EXPECT_TRUE(t.ReadsSensitive("CALL report()"));
 }
 
+TEST(MySqlTranscoder, StoredFunctionCallsReadSensitive) {
+  auto tp = Make();
+  auto& t = *tp;
+  t.SetStoredFunctions({"ssn_of"});
+  EXPECT_TRUE(t.ReadsSensitive("SELECT ssn_of(id) FROM customers"));
+  EXPECT_FALSE(t.ReadsSensitive("SELECT upper(name) FROM products"));
+  // One created in this session counts from then on.
+  t.OnCommand(ClientMessage(ComQuery{
+                  "CREATE DEFINER = CURRENT_USER FUNCTION IF NOT EXISTS shop.`Leak`(i INT) "
+                  "RETURNS TEXT READS SQL DATA RETURN (SELECT reverse(ssn) FROM customers "
+                  "WHERE id = i)",
+                  {}}),
+              0);
+  EXPECT_TRUE(t.ReadsSensitive("SELECT LEAK(1)"));
+  EXPECT_EQ(ScanStatement("CREATE TABLE f (function_name int)").creates_function, std::nullopt);
+}
+
 TEST(StatementScan, DerivedAndCte) {
   auto s = ScanStatement(
       "WITH a AS (SELECT 1), b (x) AS (SELECT 2) SELECT * FROM (SELECT 3) AS c JOIN (SELECT 4) d");
