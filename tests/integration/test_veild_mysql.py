@@ -368,3 +368,27 @@ def test_a_stored_function_that_reads_a_sensitive_column_is_masked_whole(veil_my
         mariadb.sql("DROP FUNCTION shop.contact_key")
     assert got == [(("[MASKED]", 1),), ((2,),)]
     assert leaked_values(repr(got), mariadb_seeded_values) == []
+
+
+def test_change_user_relays_the_new_login_and_keeps_read_only(mariadb, start_veild, tmp_path):
+    import json
+    import subprocess
+    from mysql_clients import NODE_DIR
+    port = free_port()
+    start_veild(grant_config(tmp_path, mariadb, port,
+                             standing=f'{{principal: "{ME}", endpoints: [shop-db], '
+                                      f'access: read}}'))
+    mariadb.sql("CREATE USER IF NOT EXISTS 'veil_other'@'%' IDENTIFIED BY 'other-Pa55'; "
+                "GRANT SELECT ON shop.* TO 'veil_other'@'%'")
+    spec = {"host": HOST, "port": port, "user": mariadb.user, "password": mariadb.password,
+            "database": "shop", "to": {"user": "veil_other", "password": "other-Pa55"},
+            "before": "SELECT CURRENT_USER()",
+            "after": ["SELECT CURRENT_USER()", "SELECT email FROM customers WHERE id = 1",
+                      "SELECT @@tx_read_only", "UPDATE products SET price = 1 WHERE id = 1"]}
+    r = subprocess.run(["node", str(NODE_DIR / "change_user.mjs"), json.dumps(spec)],
+                       capture_output=True, text=True, timeout=60, cwd=NODE_DIR)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["error"] is None, out
+    assert out["before"] == [["veil_app@%"]]
+    assert out["after"] == [[["veil_other@%"]], [["[EMAIL]"]], [[1]], {"error": 1142}]

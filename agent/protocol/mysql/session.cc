@@ -28,7 +28,6 @@ using namespace asio::experimental::awaitable_operators;
 constexpr uint16_t kAccessDenied = 1045;       // ER_ACCESS_DENIED_ERROR, 28000
 constexpr uint16_t kTableAccessDenied = 1142;  // ER_TABLEACCESS_DENIED_ERROR, 42000: guardrails
 constexpr uint16_t kUnknownCommand = 1047;     // ER_UNKNOWN_COM_ERROR, 08S01
-constexpr uint16_t kNotSupported = 1235;       // ER_NOT_SUPPORTED_YET, 42000
 constexpr uint16_t kNoSuchThread = 1094;       // ER_NO_SUCH_THREAD, HY000
 constexpr uint16_t kConnectionKilled = 1927;   // ER_CONNECTION_KILLED, 70100
 constexpr uint16_t kHandshakeError = 1043;     // ER_HANDSHAKE_ERROR, 08S01
@@ -477,6 +476,10 @@ class Session {
       extra.clear();
       while (true) {
         for (auto [id, params] : transcoder_->TakePrepared()) cdec_.OnStatementPrepared(id, params);
+        if (auth_ended_) {
+          auth_ended_ = false;
+          cdec_.set_phase(mysql::ClientDecoder::Phase::kCommand);
+        }
         size_t n = 0;
         auto r = cdec_.Decode(cin_.filled().subspan(total), &n, &msg);
         if (r.status == mysql::DecodeStatus::kNeedMoreData) break;
@@ -527,11 +530,13 @@ class Session {
             transcoder_->OnCommand(mysql::ClientMessage(kk), 0);
             rewritten = std::move(out);
           }
-        } else if (std::holds_alternative<mysql::ComChangeUser>(msg)) {
-          answer.emplace(kNotSupported, "42000",
-                         "veil: COM_CHANGE_USER is not supported through veil; connect again as "
-                         "the other user",
-                         "", "");
+        } else if (auto* cu = std::get_if<mysql::ComChangeUser>(&msg)) {
+          // A new login on this connection: the grant is the principal's and stays; what
+          // events say of the session changes.
+          user_ = std::string(cu->username);
+          ctx_.database_user = user_;
+          if (!cu->database.empty()) ctx_.database = database_ = std::string(cu->database);
+          ctx_.event_template.reset();
         } else if (auto* u = std::get_if<mysql::UnknownCommand>(&msg)) {
           answer.emplace(kUnknownCommand, "08S01",
                          "veil: command " + std::to_string(u->command) + " is not supported", "",
@@ -597,6 +602,19 @@ class Session {
       size_t consumed = 0;
       out.clear();
       Status st = transcoder_->OnBackend(uin_.filled(), &consumed, &out);
+      if (transcoder_->TakeAuthEnded()) {
+        auth_ended_ = true;
+        // A new login forgot the session's settings: read-only again before the client,
+        // which waits for this OK, can send anything.
+        if (grant_ && grant_->access == grants::Grant::Access::kRead) {
+          std::vector<uint8_t> set;
+          mysql::ComQuery q{kReadOnly, {}};
+          uint8_t seq = 0;
+          (void)mysql::Encode(q, client_caps_, &seq, &set);
+          transcoder_->OnCommand(mysql::ClientMessage(q), 0, /*internal=*/true);
+          if (co_await upstream_->WriteAll(set)) co_return PumpEnd{};
+        }
+      }
       if (!out.empty() && co_await client_.WriteAll(out)) co_return PumpEnd{};
       uin_.Consume(consumed);
       ReportStatements();
@@ -640,6 +658,7 @@ class Session {
   SessionTotals totals_;
   bool opened_ = false;
   bool awaiting_answer_ = false;
+  bool auth_ended_ = false;  // COM_CHANGE_USER's exchange is over: commands again
   uint8_t reply_seq_ = 0;  // the sequence id of an error in the connection phase
 };
 

@@ -80,6 +80,7 @@ bool MySqlTranscoder::ReadsSensitive(std::string_view sql) {
 void MySqlTranscoder::OnCommand(const mysql::ClientMessage& message, uint8_t last_sequence_id,
                                 bool internal) {
   decoder_.ExpectResponseTo(message, last_sequence_id);
+  if (std::holds_alternative<mysql::AuthData>(message)) return;  // COM_CHANGE_USER's exchange
   Open o;
   o.started = std::chrono::steady_clock::now();
   o.kind = internal ? Open::Kind::kInternal : Open::Kind::kOther;
@@ -132,6 +133,12 @@ void MySqlTranscoder::OnCommand(const mysql::ClientMessage& message, uint8_t las
   } else if (std::holds_alternative<mysql::ComResetConnection>(message)) {
     prepared_texts_.clear();
     variables_tainted_ = false;
+  } else if (const auto* u = std::get_if<mysql::ComChangeUser>(&message)) {
+    // A new login on the same connection: the server forgets the session's state.
+    prepared_texts_.clear();
+    variables_tainted_ = false;
+    if (!u->database.empty()) database_ = std::string(u->database);
+    o.kind = Open::Kind::kChangeUser;
   }
   if (o.kind != Open::Kind::kStatement && o.kind != Open::Kind::kPrepare) o.record.text.clear();
   open_.push_back(std::move(o));
@@ -340,6 +347,8 @@ Status MySqlTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
   *consumed = 0;
   while (pos < in.size()) {
     const State before = decoder_.state();
+    const bool in_auth = before == State::kAuth ||
+                         (!open_.empty() && open_.front().kind == Open::Kind::kChangeUser);
     size_t n = 0;
     auto r = decoder_.Decode(in.subspan(pos), &n, &message_);
     if (r.status == mysql::DecodeStatus::kNeedMoreData) break;
@@ -350,7 +359,11 @@ Status MySqlTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
     Open* front = open_.empty() ? nullptr : &open_.front();
     const bool internal = front && front->kind == Open::Kind::kInternal;
     const size_t out_before = out->size();
-    if (auto* err = std::get_if<mysql::ErrPacket>(&message_)) {
+    if (in_auth) {
+      // COM_CHANGE_USER's authentication exchange, relayed as it is.
+      out->insert(out->end(), raw.begin(), raw.end());
+      if (decoder_.state() == State::kIdle) auth_ended_ = true;
+    } else if (auto* err = std::get_if<mysql::ErrPacket>(&message_)) {
       if (internal) return Error{"veil's own statement failed upstream: error " +
                                  std::to_string(err->error_code)};
       if (front) front->record.sqlstate = err->sql_state.empty() ? "HY000" : err->sql_state;

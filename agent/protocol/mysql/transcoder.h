@@ -97,6 +97,10 @@ class MySqlTranscoder {
   // decoder.
   std::vector<std::pair<uint32_t, uint16_t>> TakePrepared() { return std::exchange(prepared_, {}); }
 
+  // COM_CHANGE_USER's authentication ended (OK or ERR) since the last call: the client's
+  // packets are commands again.
+  bool TakeAuthEnded() { return std::exchange(auth_ended_, false); }
+
   // Whether `sql` reads sensitive columns as this session judges it (see the top of this file).
   bool ReadsSensitive(std::string_view sql);
 
@@ -116,7 +120,7 @@ class MySqlTranscoder {
     masker::Strategy strategy = masker::Strategy::kRedact;
   };
   struct Open {
-    enum class Kind : uint8_t { kStatement, kPrepare, kOther, kInternal } kind;
+    enum class Kind : uint8_t { kStatement, kPrepare, kOther, kInternal, kChangeUser } kind;
     StatementRecord record;
     bool sensitive = false;  // the statement reads sensitive columns
     std::chrono::steady_clock::time_point started;
@@ -153,6 +157,7 @@ class MySqlTranscoder {
   std::unordered_map<uint32_t, Prepared> prepared_texts_;
   std::vector<std::pair<uint32_t, uint16_t>> prepared_;
   std::vector<StatementRecord> completed_;
+  bool auth_ended_ = false;
   bool last_sensitive_ = false;     // the last statement read sensitive columns
   bool variables_tainted_ = false;  // a user variable may hold a sensitive value
   std::unordered_map<std::string, bool> sensitive_cache_;  // statement text → ReadsSensitive
