@@ -336,7 +336,6 @@ TEST(DigestStatement, MatchesTheNormalizerAndTheClassifierCachedOrNot) {
   EXPECT_NE(DigestStatement(std::string(5000, ' ') + "SELECT 1", true).text, "");
 }
 
-
 // ---- MySQL and MariaDB ----
 
 NormalizeOptions MySql(bool nbe = false, bool ansi = false) {
@@ -354,9 +353,9 @@ TEST(MySqlNormalizeTest, EveryLiteralFormGoes) {
 }
 
 TEST(MySqlNormalizeTest, KeepsBackticksVariablesAndPlaceholders) {
-  EXPECT_EQ(NormalizeStatement("SELECT `we``ird`, @v, @@session.sql_mode FROM `t` WHERE a = ?",
-                               MySql()),
-            "SELECT `we``ird`, @v, @@session.sql_mode FROM `t` WHERE a = ?");
+  EXPECT_EQ(
+      NormalizeStatement("SELECT `we``ird`, @v, @@session.sql_mode FROM `t` WHERE a = ?", MySql()),
+      "SELECT `we``ird`, @v, @@session.sql_mode FROM `t` WHERE a = ?");
   EXPECT_EQ(NormalizeStatement("GRANT ALL ON *.* TO 'alice'@'10.0.0.5'", MySql()),
             "GRANT ALL ON *.* TO ?@?");
 }
@@ -397,9 +396,9 @@ TEST(MySqlNormalizeTest, BackslashStringsLeakUnderNeitherReading) {
 // Random MySQL statements whose literals and comments hold "secret" letters (q z j k) in
 // every reading; none may survive.
 TEST(MySqlNormalizeTest, RandomStatementsLeakNoLiteral) {
-  const std::vector<std::string> code = {"SELECT", "a", "b_1", "FROM", "t", ",", "(", ")", "=",
-                                         "-",      "+", "*",   "/",    ";", "@v", "`c`", "1",
-                                         "?",      ".", "@@x", "--1"};
+  const std::vector<std::string> code = {"SELECT", "a",   "b_1", "FROM", "t", ",",   "(",
+                                         ")",      "=",   "-",   "+",    "*", "/",   ";",
+                                         "@v",     "`c`", "1",   "?",    ".", "@@x", "--1"};
   const std::string body = "qzjkQZJK \\'\"`#*/;-\n";
   std::mt19937 rng(7);
   auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
@@ -465,7 +464,8 @@ TEST(MySqlNormalizeTest, RandomStatementsLeakNoLiteral) {
 TEST(MySqlDigestTest, KeyedByDialect) {
   const std::string sql = "SELECT a # x\nFROM t";
   const std::string pg = DigestStatement(sql, true).text;
-  const std::string my = DigestStatement(sql, sql::LexOptions{.dialect = sql::Dialect::kMySql}).text;
+  const std::string my =
+      DigestStatement(sql, sql::LexOptions{.dialect = sql::Dialect::kMySql}).text;
   EXPECT_EQ(my, "SELECT a FROM t");
   EXPECT_NE(pg, my);
   EXPECT_EQ(DigestStatement(sql, true).text, pg);

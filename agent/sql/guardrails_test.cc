@@ -391,7 +391,6 @@ TEST(GuardrailsTest, RandomInputDoesNotCrash) {
   EXPECT_GT(blocked, 0);
 }
 
-
 // ---- MySQL and MariaDB ----
 
 constexpr LexOptions kMySql{.dialect = Dialect::kMySql};

@@ -362,8 +362,10 @@ Readings OtherReadings(LexOptions options, bool saw_backslash, bool saw_conditio
   struct Strings {
     bool nbe, ansi, mb;
   };
-  constexpr Strings kStrings[] = {{false, false, false}, {true, false, false},
-                                  {false, true, false},  {false, false, true},
+  constexpr Strings kStrings[] = {{false, false, false},
+                                  {true, false, false},
+                                  {false, true, false},
+                                  {false, false, true},
                                   {false, true, true}};
   auto same_strings = [](const LexOptions& a, const Strings& b) {
     if (a.no_backslash_escapes || b.nbe) return a.no_backslash_escapes == b.nbe;
@@ -823,9 +825,7 @@ Token Lexer::NextMySql() {
     auto all = [&](std::string_view s, auto pred) {
       return !s.empty() && std::all_of(s.begin(), s.end(), pred);
     };
-    auto hex = [](char ch) {
-      return IsDigit(ch) || (Lower(ch) >= 'a' && Lower(ch) <= 'f');
-    };
+    auto hex = [](char ch) { return IsDigit(ch) || (Lower(ch) >= 'a' && Lower(ch) <= 'f'); };
     if (c == '0' && word.size() > 2 && word[1] == 'x' && all(word.substr(2), hex))
       return finish(TokenKind::kNumber, run);
     if (c == '0' && word.size() > 2 && word[1] == 'b' &&
