@@ -336,5 +336,145 @@ TEST(DigestStatement, MatchesTheNormalizerAndTheClassifierCachedOrNot) {
   EXPECT_NE(DigestStatement(std::string(5000, ' ') + "SELECT 1", true).text, "");
 }
 
+// ---- MySQL and MariaDB ----
+
+NormalizeOptions MySql(bool nbe = false, bool ansi = false) {
+  return {.dialect = sql::Dialect::kMySql, .no_backslash_escapes = nbe, .ansi_quotes = ansi};
+}
+
+TEST(MySqlNormalizeTest, EveryLiteralFormGoes) {
+  EXPECT_EQ(NormalizeStatement("SELECT 'alice@example.com', \"bob@example.org\", X'4A41', "
+                               "x'4b', 0x4A414E45, b'0101', 0b11, N'carol', _utf8mb4'dave', "
+                               "_binary 'eve', 1.5e3, -42 FROM t",
+                               MySql()),
+            "SELECT ?, ?, ?, ?, ?, ?, ?, ?, _utf8mb4?, _binary ?, ?, -? FROM t");
+  // Under ANSI_QUOTES "..." is a name, but the session may turn it off: replaced all the same.
+  EXPECT_EQ(NormalizeStatement("SELECT \"ssn\" FROM t", MySql(false, true)), "SELECT ? FROM t");
+}
+
+TEST(MySqlNormalizeTest, KeepsBackticksVariablesAndPlaceholders) {
+  EXPECT_EQ(
+      NormalizeStatement("SELECT `we``ird`, @v, @@session.sql_mode FROM `t` WHERE a = ?", MySql()),
+      "SELECT `we``ird`, @v, @@session.sql_mode FROM `t` WHERE a = ?");
+  EXPECT_EQ(NormalizeStatement("GRANT ALL ON *.* TO 'alice'@'10.0.0.5'", MySql()),
+            "GRANT ALL ON *.* TO ?@?");
+}
+
+TEST(MySqlNormalizeTest, CommentsDroppedConditionalCommentsKeptAsCode) {
+  EXPECT_EQ(NormalizeStatement("SELECT a # ssn 078-05-1120\nFROM t -- card 4111\n"
+                               "WHERE b = 1 /* alice@example.com */",
+                               MySql()),
+            "SELECT a FROM t WHERE b = ?");
+  EXPECT_EQ(NormalizeStatement("SELECT a /*! , b, 'alice@example.com' */ FROM t", MySql()),
+            "SELECT a , b, ? FROM t");
+  // 1--1 is arithmetic, not a comment.
+  EXPECT_EQ(NormalizeStatement("SELECT 1--1", MySql()), "SELECT ?--?");
+  // A versioned comment may be a comment on the server: what it holds is not kept as code.
+  std::string n = NormalizeStatement("SELECT a /*!99999 ' */ , secret_word, ' */ FROM t", MySql());
+  EXPECT_THAT(n, Not(HasSubstr("secret_word"))) << n;
+}
+
+TEST(MySqlNormalizeTest, BackslashStringsLeakUnderNeitherReading) {
+  for (bool nbe : {false, true}) {
+    for (bool ansi : {false, true}) {
+      std::string n = NormalizeStatement("SELECT 'it\\'s 078-05-1120' FROM t", MySql(nbe, ansi));
+      ExpectNoneOf(n, {"078", "1120", "s "});
+      EXPECT_TRUE(n.starts_with("SELECT ?")) << n;
+      n = NormalizeStatement("SELECT 'a\\'; SELECT secret_word; -- ' FROM t", MySql(nbe, ansi));
+      EXPECT_THAT(n, Not(HasSubstr("secret_word"))) << n;
+      n = NormalizeStatement("SELECT \"a\\\"; SELECT secret_word; -- \" FROM t", MySql(nbe, ansi));
+      EXPECT_THAT(n, Not(HasSubstr("secret_word"))) << n;
+      // GBK: 0xBF 0x5C is one character.
+      n = NormalizeStatement("SELECT '\xbf\\' , secret_word, '' FROM t", MySql(nbe, ansi));
+      EXPECT_THAT(n, Not(HasSubstr("secret_word"))) << n;
+    }
+  }
+  // A string both readings agree on changes nothing.
+  EXPECT_EQ(NormalizeStatement("SELECT 'a\\\\b' FROM t", MySql()), "SELECT ? FROM t");
+}
+
+// Random MySQL statements whose literals and comments hold "secret" letters (q z j k) in
+// every reading; none may survive.
+TEST(MySqlNormalizeTest, RandomStatementsLeakNoLiteral) {
+  const std::vector<std::string> code = {"SELECT", "a",   "b_1", "FROM", "t", ",",   "(",
+                                         ")",      "=",   "-",   "+",    "*", "/",   ";",
+                                         "@v",     "`c`", "1",   "?",    ".", "@@x", "--1"};
+  const std::string body = "qzjkQZJK \\'\"`#*/;-\n";
+  std::mt19937 rng(7);
+  auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
+  auto literal_body = [&](char quote) {
+    std::string b;
+    for (size_t i = 0, n = 1 + pick(8); i < n; ++i) {
+      char c = body[pick(body.size())];
+      b.push_back(c);
+      if (c == quote) b.push_back(c);  // a valid literal in the no-backslash reading
+    }
+    if (!b.empty() && b.back() == '\\') b.push_back('\\');
+    return b;
+  };
+  auto secret = [&] {
+    std::string s;
+    for (size_t i = 0, n = 1 + pick(4); i < n; ++i) s.push_back("qzjk"[pick(4)]);
+    return s;
+  };
+  for (int round = 0; round < 3000; ++round) {
+    std::string sql;
+    for (size_t i = 0, n = 3 + pick(10); i < n; ++i) {
+      switch (pick(9)) {
+        case 0:
+          sql += "'" + literal_body('\'') + "'";
+          break;
+        case 1:
+          sql += "\"" + literal_body('"') + "\"";
+          break;
+        case 2:
+          sql += "# " + secret() + "\n";
+          break;
+        case 3:
+          sql += "-- " + secret() + "\n";
+          break;
+        case 4:
+          sql += "/* " + secret() + " */";
+          break;
+        case 5:
+          sql += std::string(pick(2) ? "/*!" : "/*!50000") + " a, '" + literal_body('\'') + "' */";
+          break;
+        case 6:
+          sql += "X'" + secret() + "'";
+          break;
+        default:
+          sql += code[pick(code.size())];
+          break;
+      }
+      sql += pick(3) ? " " : "";
+    }
+    for (bool nbe : {false, true}) {
+      for (bool ansi : {false, true}) {
+        const std::string n = NormalizeStatement(sql, MySql(nbe, ansi));
+        for (char c : n)
+          ASSERT_FALSE(c == 'q' || c == 'z' || c == 'j' || c == 'k' || c == 'Q' || c == 'Z' ||
+                       c == 'J' || c == 'K')
+              << "round " << round << " nbe " << nbe << " ansi " << ansi << "\nsql: " << sql
+              << "\nout: " << n;
+      }
+    }
+  }
+}
+
+TEST(MySqlDigestTest, KeyedByDialect) {
+  const std::string sql = "SELECT a # x\nFROM t";
+  const std::string pg = DigestStatement(sql, true).text;
+  const std::string my =
+      DigestStatement(sql, sql::LexOptions{.dialect = sql::Dialect::kMySql}).text;
+  EXPECT_EQ(my, "SELECT a FROM t");
+  EXPECT_NE(pg, my);
+  EXPECT_EQ(DigestStatement(sql, true).text, pg);
+  const StatementDigest& d =
+      DigestStatement("UPDATE t SET a = 'x' /*! , b = 2 */", {.dialect = sql::Dialect::kMySql});
+  EXPECT_EQ(d.text, "UPDATE t SET a = ? , b = ?");
+  EXPECT_EQ(d.kind, "write");
+  EXPECT_EQ(DigestStatement("SHOW TABLES", {.dialect = sql::Dialect::kMySql}).kind, "read");
+}
+
 }  // namespace
 }  // namespace veil::events

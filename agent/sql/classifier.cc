@@ -564,14 +564,27 @@ StatementInfo ClassifyAt(std::string_view sql, size_t begin, size_t end, LexOpti
 //     assignment to such a variable does.
 
 constexpr std::string_view kMySqlSideEffectFunctions[] = {
-    "get_lock",        "release_lock",         "release_all_locks", "nextval", "setval",
-    "sys_exec",        "sys_eval",             "service_get_write_locks",
-    "service_get_read_locks", "service_release_locks", "set_firewall_mode",
+    "get_lock",
+    "release_lock",
+    "release_all_locks",
+    "nextval",
+    "setval",
+    "sys_exec",
+    "sys_eval",
+    "service_get_write_locks",
+    "service_get_read_locks",
+    "service_release_locks",
+    "set_firewall_mode",
 };
 // Families of plugin functions that change server state.
 constexpr std::string_view kMySqlSideEffectPrefixes[] = {
-    "keyring_key_", "audit_log_",  "version_tokens_", "group_replication_",
-    "asynchronous_connection_failover_", "mysql_firewall_", "firewall_",
+    "keyring_key_",
+    "audit_log_",
+    "version_tokens_",
+    "group_replication_",
+    "asynchronous_connection_failover_",
+    "mysql_firewall_",
+    "firewall_",
 };
 
 bool IsMySqlSideEffectFunction(std::string_view name, bool) {
@@ -609,8 +622,8 @@ MySqlBodyFacts ScanMySqlBody(std::string_view sql, size_t begin, size_t end, Lex
     switch (t.kind) {
       case TokenKind::kLParen:
         if ((prev.kind == TokenKind::kWord || prev.kind == TokenKind::kQuotedIdent) &&
-            IsMySqlSideEffectFunction(
-                prev.kind == TokenKind::kWord ? prev.text : prev.Body(), true))
+            IsMySqlSideEffectFunction(prev.kind == TokenKind::kWord ? prev.text : prev.Body(),
+                                      true))
           f.side_effects = true;
         ++depth;
         break;
@@ -930,8 +943,8 @@ StatementInfo ClassifyMySql(std::string_view sql, size_t begin, size_t end, LexO
 
 }  // namespace
 
-StatementInfo ClassifyStatement(std::string_view sql, size_t begin, size_t end,
-                                LexOptions options, bool in_conditional_comment) {
+StatementInfo ClassifyStatement(std::string_view sql, size_t begin, size_t end, LexOptions options,
+                                bool in_conditional_comment) {
   return ClassifyAt(sql, begin, end, options, 0, in_conditional_comment);
 }
 

@@ -214,7 +214,6 @@ TEST(ClassifierTest, RandomInputDoesNotCrash) {
   }
 }
 
-
 // ---- MySQL and MariaDB ----
 
 constexpr LexOptions kMySql{.dialect = Dialect::kMySql};

@@ -114,8 +114,7 @@ class Guardrails {
     int index;  // in the configured list
   };
 
-  std::optional<Violation> CheckStatement(const StatementInfo& statement,
-                                         LexOptions options) const;
+  std::optional<Violation> CheckStatement(const StatementInfo& statement, LexOptions options) const;
   static void Canonical(std::string_view text, LexOptions options, bool in_conditional_comment,
                         bool compact, std::string* out);
   std::optional<Violation> CheckAll(std::string_view sql, LexOptions options, bool* saw_backslash,

@@ -391,7 +391,6 @@ TEST(GuardrailsTest, RandomInputDoesNotCrash) {
   EXPECT_GT(blocked, 0);
 }
 
-
 // ---- MySQL and MariaDB ----
 
 constexpr LexOptions kMySql{.dialect = Dialect::kMySql};
@@ -462,6 +461,11 @@ const Case kMySqlCases[] = {
     {"SELECT 'a\\'b' FROM t", false, false, false},
     // GBK: 0xBF 0x5C is one character, so the backslash escapes nothing.
     {"SELECT '\xbf\\' ; DROP TABLE t; -- '", true, true, false},
+    // ... and 0xBF 0x60 too: a backtick can end inside a character, in a quoted identifier or
+    // right after a word.
+    {"SELECT `\xbf``; DROP TABLE t; -- ` FROM t", true, true, false},
+    {"SELECT \xbf`; DROP TABLE t; -- ` FROM t", true, true, false},
+    {"SELECT `\xc3\xa9t\xc3\xa9` FROM t", false, false, false},
     // -- needs a space: 1--1 is arithmetic, and what follows is code.
     {"SELECT 1--1; DROP TABLE t", true, true, false},
     {"SELECT 1 #\n; DROP TABLE t", true, true, false},

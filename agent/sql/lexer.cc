@@ -362,8 +362,10 @@ Readings OtherReadings(LexOptions options, bool saw_backslash, bool saw_conditio
   struct Strings {
     bool nbe, ansi, mb;
   };
-  constexpr Strings kStrings[] = {{false, false, false}, {true, false, false},
-                                  {false, true, false},  {false, false, true},
+  constexpr Strings kStrings[] = {{false, false, false},
+                                  {true, false, false},
+                                  {false, true, false},
+                                  {false, false, true},
                                   {false, true, true}};
   auto same_strings = [](const LexOptions& a, const Strings& b) {
     if (a.no_backslash_escapes || b.nbe) return a.no_backslash_escapes == b.nbe;
@@ -692,16 +694,15 @@ size_t Lexer::MySqlQuotedEnd(size_t open, char quote) {
   const size_t n = sql_.size();
   const bool ident = quote == '`' || (quote == '"' && options_.ansi_quotes);
   const bool backslash = !ident && !options_.no_backslash_escapes;
-  const bool multibyte = !ident && options_.multibyte_backslash;
   size_t i = open + 1;
   while (i < n) {
     const char c = sql_[i];
-    const auto u = static_cast<unsigned char>(c);
     if (quote != '`' && c == '\\') saw_backslash_ = true;
-    if (multibyte && u >= 0x81 && u <= 0xfe && i + 1 < n) {
-      const auto next = static_cast<unsigned char>(sql_[i + 1]);
-      if (next >= 0x40 && next != 0x7f && next != 0xff) {
-        if (next == '\\') saw_backslash_ = true;
+    if (MultibyteAt(i)) {
+      // A GBK-like character whose second byte is a backslash or the quote (0x60 is a valid
+      // second byte: a backtick can be swallowed) ends the quote elsewhere in that reading.
+      if (sql_[i + 1] == '\\' || sql_[i + 1] == quote) saw_backslash_ = true;
+      if (options_.multibyte_backslash) {
         i += 2;
         continue;
       }
@@ -720,6 +721,38 @@ size_t Lexer::MySqlQuotedEnd(size_t open, char quote) {
     ++i;
   }
   return std::string_view::npos;
+}
+
+// Whether the bytes at `i` could be one character of a multi-byte client character set (GBK,
+// Big5, SJIS, CP932, GB18030 all take a second byte from 0x40 up): a lead byte 0x81-0xFE and a
+// second byte 0x40-0xFE other than 0x7F.
+bool Lexer::MultibyteAt(size_t i) const {
+  if (i + 1 >= sql_.size()) return false;
+  const auto lead = static_cast<unsigned char>(sql_[i]);
+  const auto second = static_cast<unsigned char>(sql_[i + 1]);
+  return lead >= 0x81 && lead <= 0xfe && second >= 0x40 && second <= 0xfe && second != 0x7f;
+}
+
+// MySQL: the end of the identifier characters from `i` (and dots, if `dots`). A multi-byte
+// character may end in a byte that is no identifier character (` \ @ [ ^ ...): the readings
+// with and without such a character set then differ, which saw_backslash_ reports.
+size_t Lexer::MySqlIdentEnd(size_t i, bool dots) {
+  const size_t n = sql_.size();
+  auto ident = [&](char ch) {
+    return IsIdentStart(ch) || IsDigit(ch) || ch == '$' || (dots && ch == '.');
+  };
+  while (i < n) {
+    if (MultibyteAt(i)) {
+      if (!ident(sql_[i + 1])) saw_backslash_ = true;
+      if (options_.multibyte_backslash) {
+        i += 2;
+        continue;
+      }
+    }
+    if (!ident(sql_[i])) break;
+    ++i;
+  }
+  return i;
 }
 
 Token Lexer::NextMySql() {
@@ -779,7 +812,7 @@ Token Lexer::NextMySql() {
           break;
       }
     }
-    while (i < n && is_ident(sql_[i])) ++i;
+    i = MySqlIdentEnd(pos_, false);
     finish(TokenKind::kWord, i);
     t.keyword = LookupKeyword(t.text);
     return t;
@@ -787,15 +820,12 @@ Token Lexer::NextMySql() {
   if (IsDigit(c) || (c == '.' && pos_ + 1 < n && IsDigit(sql_[pos_ + 1]))) {
     // A run of identifier characters that starts with a digit is a number only in the forms
     // below; otherwise it is an identifier (1a, 0x1g, 2e).
-    size_t run = pos_;
-    while (run < n && is_ident(sql_[run])) ++run;
+    const size_t run = MySqlIdentEnd(pos_, false);
     std::string_view word = sql_.substr(pos_, run - pos_);
     auto all = [&](std::string_view s, auto pred) {
       return !s.empty() && std::all_of(s.begin(), s.end(), pred);
     };
-    auto hex = [](char ch) {
-      return IsDigit(ch) || (Lower(ch) >= 'a' && Lower(ch) <= 'f');
-    };
+    auto hex = [](char ch) { return IsDigit(ch) || (Lower(ch) >= 'a' && Lower(ch) <= 'f'); };
     if (c == '0' && word.size() > 2 && word[1] == 'x' && all(word.substr(2), hex))
       return finish(TokenKind::kNumber, run);
     if (c == '0' && word.size() > 2 && word[1] == 'b' &&
@@ -850,7 +880,7 @@ Token Lexer::NextMySql() {
             size_t e = MySqlQuotedEnd(i, '`');
             i = e == std::string_view::npos ? n : e;
           } else {
-            while (i < n && is_ident(sql_[i])) ++i;
+            i = MySqlIdentEnd(i, false);
           }
           if (i + 1 < n && sql_[i] == '.' && (is_ident(sql_[i + 1]) || sql_[i + 1] == '`')) {
             ++i;
@@ -876,7 +906,7 @@ Token Lexer::NextMySql() {
         const bool account = last_end_ == pos_ && (last_kind_ == TokenKind::kString ||
                                                    last_kind_ == TokenKind::kQuotedIdent);
         if (account) return finish(TokenKind::kOperator, i);  // 'user'@host
-        while (i < n && (is_ident(sql_[i]) || sql_[i] == '.')) ++i;
+        i = MySqlIdentEnd(i, true);
         return finish(TokenKind::kVariable, i);
       }
       return finish(TokenKind::kOperator, i);

@@ -107,7 +107,8 @@ struct LexOptions {
   // MySQL sql_mode ANSI_QUOTES: "..." is an identifier, not a string.
   bool ansi_quotes = false;
   // MySQL: the client character set is a multi-byte one (GBK, Big5, SJIS, CP932, GB18030) whose
-  // characters may end in 0x5C, so a byte 0x81-0xFE inside a string takes the next byte along.
+  // characters may end in 0x5C or 0x60, so a byte 0x81-0xFE takes the next byte (0x40-0xFE)
+  // along, in strings, quoted identifiers and words alike.
   bool multibyte_backslash = false;
   // MySQL: /*!NNNNN ... */ runs (the server is at least version NNNNN); else it is a comment.
   bool versioned_comments_run = true;
@@ -142,7 +143,9 @@ class Lexer {
 
   // Whether a '...' or N'...' string held a backslash, i.e. whether lexing with the other
   // standard_conforming_strings setting could split the input differently. MySQL: whether any
-  // '...' or "..." (a user variable's name included) held a backslash, escape or not.
+  // '...' or "..." (a user variable's name included) held a backslash, escape or not, or a
+  // byte pair that a multi-byte client character set would read as one character ending in a
+  // backslash, a quote or another byte that no identifier holds.
   bool saw_backslash_in_string() const { return saw_backslash_; }
   // MySQL: whether a /*!NNNNN or /*M! comment began, whose reading depends on the server.
   bool saw_conditional_comment() const { return saw_conditional_; }
@@ -153,6 +156,8 @@ class Lexer {
   Token NextMySql();
   size_t QuotedEnd(size_t open, char quote, bool backslash_escapes);
   size_t MySqlQuotedEnd(size_t open, char quote);
+  size_t MySqlIdentEnd(size_t i, bool dots);
+  bool MultibyteAt(size_t i) const;
   size_t BlockCommentEnd(size_t body, int nesting);
   size_t SkipUescape(size_t after);
 

@@ -209,7 +209,6 @@ TEST(LexerTest, StartsMidInput) {
   EXPECT_TRUE(lex.Next().Is("delete"));
 }
 
-
 // ---- MySQL and MariaDB ----
 
 constexpr LexOptions kMy{.dialect = Dialect::kMySql};
@@ -228,10 +227,9 @@ TEST(MySqlLexerTest, HashAndDashDashSpaceComments) {
   // The server ends a line comment at \n only.
   EXPECT_EQ(Lex("a # b\r drop", kMy), (std::vector<Tok>{{K::kWord, "a"}}));
   // Without a space after it, -- is two minus signs: 1--1 is 1 - (-1).
-  EXPECT_EQ(Lex("1--1", kMy), (std::vector<Tok>{{K::kNumber, "1"},
-                                                 {K::kOperator, "-"},
-                                                 {K::kOperator, "-"},
-                                                 {K::kNumber, "1"}}));
+  EXPECT_EQ(Lex("1--1", kMy),
+            (std::vector<Tok>{
+                {K::kNumber, "1"}, {K::kOperator, "-"}, {K::kOperator, "-"}, {K::kNumber, "1"}}));
   EXPECT_EQ(Lex("a --x; drop", kMy).size(), 6u);
 }
 
@@ -244,13 +242,12 @@ TEST(MySqlLexerTest, BlockCommentsDoNotNest) {
 }
 
 TEST(MySqlLexerTest, ConditionalCommentContentIsCode) {
-  EXPECT_EQ(Lex("SELECT 1 /*! ; DROP TABLE t */", kMy),
-            (std::vector<Tok>{{K::kWord, "SELECT"},
-                              {K::kNumber, "1"},
-                              {K::kSemicolon, ";"},
-                              {K::kWord, "DROP"},
-                              {K::kWord, "TABLE"},
-                              {K::kWord, "t"}}));
+  EXPECT_EQ(Lex("SELECT 1 /*! ; DROP TABLE t */", kMy), (std::vector<Tok>{{K::kWord, "SELECT"},
+                                                                          {K::kNumber, "1"},
+                                                                          {K::kSemicolon, ";"},
+                                                                          {K::kWord, "DROP"},
+                                                                          {K::kWord, "TABLE"},
+                                                                          {K::kWord, "t"}}));
   EXPECT_EQ(Lex("a /*!50700 b */ c", kMy),
             (std::vector<Tok>{{K::kWord, "a"}, {K::kWord, "b"}, {K::kWord, "c"}}));
   EXPECT_EQ(Lex("a /*M!100100 b */ c", kMy),
@@ -270,10 +267,13 @@ TEST(MySqlLexerTest, VersionedCommentsAsCommentsOnAnOlderServer) {
   old.versioned_comments_run = false;
   old.mariadb_comments_run = false;
   // A skipped versioned comment may hold one nested comment; /*M! is a plain one on MySQL.
-  EXPECT_EQ(Lex("a /*!99999 /* x */ b */ c", old), (std::vector<Tok>{{K::kWord, "a"}, {K::kWord, "c"}}));
-  EXPECT_EQ(Lex("a /*M! /* x */ b */ c", old),
-            (std::vector<Tok>{{K::kWord, "a"}, {K::kWord, "b"}, {K::kOperator, "*"},
-                              {K::kOperator, "/"}, {K::kWord, "c"}}));
+  EXPECT_EQ(Lex("a /*!99999 /* x */ b */ c", old),
+            (std::vector<Tok>{{K::kWord, "a"}, {K::kWord, "c"}}));
+  EXPECT_EQ(Lex("a /*M! /* x */ b */ c", old), (std::vector<Tok>{{K::kWord, "a"},
+                                                                 {K::kWord, "b"},
+                                                                 {K::kOperator, "*"},
+                                                                 {K::kOperator, "/"},
+                                                                 {K::kWord, "c"}}));
   Lexer lex("a /*!80000 b */", kMy);
   while (lex.Next().kind != K::kEnd) {
   }
@@ -324,21 +324,19 @@ TEST(MySqlLexerTest, LiteralForms) {
   EXPECT_EQ(First("X'4142'", kMy).form, StringForm::kHex);
   EXPECT_EQ(First("b'0101'", kMy).form, StringForm::kBit);
   EXPECT_EQ(First("N'abc'", kMy).form, StringForm::kNational);
-  EXPECT_EQ(Lex("0x4142 0b01 1.5e3 .5 1e+5", kMy),
-            (std::vector<Tok>{{K::kNumber, "0x4142"},
-                              {K::kNumber, "0b01"},
-                              {K::kNumber, "1.5e3"},
-                              {K::kNumber, ".5"},
-                              {K::kNumber, "1e+5"}}));
+  EXPECT_EQ(Lex("0x4142 0b01 1.5e3 .5 1e+5", kMy), (std::vector<Tok>{{K::kNumber, "0x4142"},
+                                                                     {K::kNumber, "0b01"},
+                                                                     {K::kNumber, "1.5e3"},
+                                                                     {K::kNumber, ".5"},
+                                                                     {K::kNumber, "1e+5"}}));
   // Identifiers may start with a digit; 0X.. and 0x1g are identifiers.
   EXPECT_EQ(Lex("1abc 0X41 0x1g $x", kMy),
-            (std::vector<Tok>{{K::kWord, "1abc"}, {K::kWord, "0X41"}, {K::kWord, "0x1g"},
-                              {K::kWord, "$x"}}));
-  EXPECT_EQ(Lex("_utf8mb4'x' _binary 'y'", kMy),
-            (std::vector<Tok>{{K::kWord, "_utf8mb4"},
-                              {K::kString, "'x'"},
-                              {K::kWord, "_binary"},
-                              {K::kString, "'y'"}}));
+            (std::vector<Tok>{
+                {K::kWord, "1abc"}, {K::kWord, "0X41"}, {K::kWord, "0x1g"}, {K::kWord, "$x"}}));
+  EXPECT_EQ(Lex("_utf8mb4'x' _binary 'y'", kMy), (std::vector<Tok>{{K::kWord, "_utf8mb4"},
+                                                                   {K::kString, "'x'"},
+                                                                   {K::kWord, "_binary"},
+                                                                   {K::kString, "'y'"}}));
   // No dollar quoting, no E'' strings.
   EXPECT_EQ(Lex("$$a$$ E'b'", kMy),
             (std::vector<Tok>{{K::kWord, "$$a$$"}, {K::kWord, "E"}, {K::kString, "'b'"}}));

@@ -6,10 +6,12 @@
 #include <filesystem>
 
 #include "agent/events/chain.h"
+#include "agent/events/normalize.h"
 #include "agent/events/ocsf.h"
 #include "agent/events/pipeline.h"
 #include "agent/events/sinks.h"
 #include "agent/sql/classifier.h"
+#include "agent/sql/guardrails.h"
 
 namespace {
 
@@ -87,6 +89,36 @@ void BM_ClassifyStatement(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_ClassifyStatement);
+
+// The per-statement checks a session makes, PostgreSQL (0) against MySQL (1), for a plain
+// statement and one with a backslash in a string (every other reading checked too).
+const char* const kCheckedStatements[] = {
+    "SELECT abalance FROM pgbench_accounts WHERE aid = 12345 AND note = 'x'",
+    "SELECT abalance FROM pgbench_accounts WHERE aid = 12345 AND note = 'it\\'s'",
+};
+veil::sql::LexOptions Dialect(int64_t mysql) {
+  return {.dialect = mysql ? veil::sql::Dialect::kMySql : veil::sql::Dialect::kPostgres};
+}
+
+void BM_GuardrailsCheck(benchmark::State& state) {
+  google::protobuf::RepeatedPtrField<veil::config::v1::Guardrail> list;
+  list.Add()->set_deny("pg_sleep|sleep\\(");
+  auto g = veil::sql::Guardrails::Create(list, /*read_access=*/true);
+  const std::string sql = kCheckedStatements[state.range(1)];
+  const veil::sql::LexOptions options = Dialect(state.range(0));
+  for (auto _ : state) benchmark::DoNotOptimize(g->Check(sql, options));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_GuardrailsCheck)->ArgsProduct({{0, 1}, {0, 1}});
+
+void BM_NormalizeStatement(benchmark::State& state) {
+  const std::string sql = kCheckedStatements[state.range(1)];
+  veil::events::NormalizeOptions options;
+  options.dialect = Dialect(state.range(0)).dialect;
+  for (auto _ : state) benchmark::DoNotOptimize(veil::events::NormalizeStatement(sql, options));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_NormalizeStatement)->ArgsProduct({{0, 1}, {0, 1}});
 
 void BM_ChainStamp(benchmark::State& state) {
   Chain chain;
