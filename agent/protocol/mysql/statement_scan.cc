@@ -28,13 +28,21 @@ std::string Unquote(std::string_view text) {
   return Lower(out);
 }
 
-}  // namespace
-
-StatementScan ScanStatement(std::string_view text) {
-  StatementScan scan;
-  sql::Lexer lex(text, sql::LexOptions{.dialect = sql::Dialect::kMySql});
+// One reading of `text` into `scan` (which gathers what every reading finds).
+void ScanReading(std::string_view text, sql::LexOptions options, StatementScan* out,
+                 bool* saw_backslash, bool* saw_conditional) {
+  StatementScan& scan = *out;
+  sql::Lexer lex(text, options);
   std::vector<sql::Token> tokens;
-  for (sql::Token t = lex.Next(); t.kind != TokenKind::kEnd; t = lex.Next()) tokens.push_back(t);
+  for (sql::Token t = lex.Next(); t.kind != TokenKind::kEnd; t = lex.Next()) {
+    // A "double-quoted" string is an identifier under ANSI_QUOTES: counted as one either way.
+    if (t.kind == TokenKind::kString && t.form == sql::StringForm::kPlain &&
+        t.text.front() == '"')
+      t.kind = TokenKind::kQuotedIdent;
+    tokens.push_back(t);
+  }
+  if (saw_backslash) *saw_backslash = lex.saw_backslash_in_string();
+  if (saw_conditional) *saw_conditional = lex.saw_conditional_comment();
   // The ')' matching each '(' (tokens.size() when unmatched).
   std::vector<size_t> match(tokens.size(), tokens.size()), open;
   for (size_t i = 0; i < tokens.size(); ++i) {
@@ -76,7 +84,7 @@ StatementScan ScanStatement(std::string_view text) {
         if (next == "warnings" || next == "errors" || next == "count") scan.diagnostics = true;
       }
       if (w == "get") scan.diagnostics = true;  // GET [CURRENT|STACKED] DIAGNOSTICS
-      if (w == "use" && !word(i + 1).empty()) scan.use_database = word(i + 1);
+      if (w == "use" && !word(i + 1).empty() && !scan.use_database) scan.use_database = word(i + 1);
       if (w == "create") {
         // The name after FUNCTION (skipping IF NOT EXISTS and a schema qualifier).
         // Within CREATE [OR REPLACE] [DEFINER = user@host] [AGGREGATE] FUNCTION: no parenthesis.
@@ -109,6 +117,20 @@ StatementScan ScanStatement(std::string_view text) {
         add(&scan.derived, w);
     }
   }
+}
+
+}  // namespace
+
+StatementScan ScanStatement(std::string_view text) {
+  // Every reading the server may use (sql_mode's NO_BACKSLASH_ESCAPES and ANSI_QUOTES, a
+  // multi-byte client charset, whether conditional comments run): an identifier or an alias
+  // that is code in any of them counts.
+  StatementScan scan;
+  const sql::LexOptions options{.dialect = sql::Dialect::kMySql};
+  bool saw_backslash = false, saw_conditional = false;
+  ScanReading(text, options, &scan, &saw_backslash, &saw_conditional);
+  for (const sql::LexOptions& other : sql::OtherReadings(options, saw_backslash, saw_conditional))
+    ScanReading(text, other, &scan, nullptr, nullptr);
   return scan;
 }
 

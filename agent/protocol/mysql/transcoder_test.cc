@@ -214,7 +214,15 @@ TEST(MySqlTranscoder, ReadsSensitiveFollowsIdentifiersNotStrings) {
   auto& t = *tp;
   EXPECT_TRUE(t.ReadsSensitive("SELECT `ssn` FROM customers"));
   EXPECT_TRUE(t.ReadsSensitive("SELECT /*!50000 email */ FROM customers"));
-  EXPECT_FALSE(t.ReadsSensitive("SELECT 'ssn', \"email\" FROM products"));
+  EXPECT_FALSE(t.ReadsSensitive("SELECT 'ssn', 'email' FROM products"));
+  // Under ANSI_QUOTES "email" is the column: counted either way.
+  EXPECT_TRUE(t.ReadsSensitive("SELECT \"email\" FROM customers"));
+  // Under NO_BACKSLASH_ESCAPES (a session may SET sql_mode) the string ends at the backslash
+  // and reverse(ssn) is code.
+  EXPECT_TRUE(t.ReadsSensitive("SELECT 'a\\', reverse(ssn), '' FROM customers"));
+  // A conditional comment that does not run on this server leaves its text as comment in one
+  // reading and code in the other.
+  EXPECT_TRUE(t.ReadsSensitive("SELECT /*!99999 1 */ reverse(ssn) FROM customers"));
   EXPECT_FALSE(t.ReadsSensitive("SELECT id FROM products # email"));
   EXPECT_TRUE(t.ReadsSensitive("CALL report()"));
 }
