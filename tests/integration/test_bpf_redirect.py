@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 import mount_ns
-from conftest import HOST, free_port, veild_bin, wait_for_port
+from conftest import HOST, free_port, leaked_values, veild_bin, wait_for_port
 
 pytestmark = pytest.mark.bpf
 
@@ -76,7 +76,7 @@ def bpf_config(work, endpoints, *, standing="", sinks=""):
     for ep in endpoints:
         text += textwrap.indent(textwrap.dedent(f"""\
             - name: {ep['name']}
-              protocol: postgres
+              protocol: {ep.get('protocol', 'postgres')}
               upstream: "{ep['upstream']}"
               listen: "{ep.get('listen', '')}"
               access: {ep.get('access', 'open')}
@@ -122,6 +122,67 @@ def test_unprivileged_psql_to_real_address_is_redirected_and_masked(pg, start_ve
     # and the session's principal is the kernel's: uid 65534, the psql process.
     assert "adopted" not in log and "attached" in log, log
     assert "uid=65534" in log, log
+
+
+def mariadb_as(uid, server, port, sql):
+    """The mariadb CLI as `uid` (no supplementary groups) over TCP to 127.0.0.1:port, as
+    `server`'s veil_app, in database shop; tab-separated rows without a header. Returns the
+    Popen's pid and the CompletedProcess-like (returncode, stdout, stderr)."""
+    argv = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+            "mariadb", "--no-defaults", "--protocol=TCP", f"--host={server.host}",
+            f"--port={port}", f"--user={server.user}", f"--password={server.password}",
+            "--connect-timeout=10", "--skip-ssl", "--batch", "--skip-column-names",
+            f"--database={server.dbname}", "-e", sql]
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=dict(os.environ, HOME="/tmp"))
+    out, err = child.communicate(timeout=60)
+    return child.pid, subprocess.CompletedProcess(argv, child.returncode, out, err)
+
+
+def test_unprivileged_mariadb_to_real_address_is_redirected_and_masked(
+        mariadb, mariadb_seeded_values, start_veild, tmp_path, pin_dir):
+    listen = free_port()
+    events = tmp_path / "mysql-events.jsonl"
+    proc = start_veild(bpf_config(tmp_path, [{"name": "shop-my", "protocol": "mysql",
+                                              "upstream": f"{mariadb.host}:{mariadb.port}",
+                                              "listen": f"{HOST}:{listen}"}],
+                                  sinks=f"- {{type: file, path: {events}}}\n"),
+                       args=("--bpf-pin-dir", pin_dir))
+    # The client dials MariaDB's real address; only the kernel knows it went to veild.
+    pid, r = mariadb_as(NOBODY, mariadb, mariadb.port,
+                        "SELECT full_name, email, contact, notes FROM customers WHERE id = 1")
+    assert r.returncode == 0, r.stderr
+    assert not leaked_values(r.stdout + r.stderr, mariadb_seeded_values), r.stdout
+    assert r.stdout.rstrip("\n").split("\t") == [
+        "[PERSON_NAME]", "[EMAIL]", "[EMAIL]",
+        "Called from [PHONE] about a refund; receipt sent to [EMAIL]."], r.stdout
+    log = proc.log()
+    # veild's own upstream connection was not redirected to itself.
+    assert "adopted" not in log and "attached" in log, log
+    # The session's principal is the kernel's: uid 65534, the mariadb process.
+    opened = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not opened:
+        if events.exists():
+            opened = [e for e in map(json.loads, filter(None, events.read_text().splitlines()))
+                      if e.get("class_uid") == 6005 and e.get("activity_id") == 3]
+        time.sleep(0.1)
+    assert opened, events.read_text() if events.exists() else "no events file"
+    assert opened[0]["actor"]["user"]["name"] == "nobody", opened[0]["actor"]
+    assert opened[0]["unmapped"]["endpoint"] == "shop-my", opened[0]
+    # `veilctl flows`: the client's connect, to MariaDB's address, redirected to the endpoint.
+    veilctl = os.environ.get("VEILCTL_BIN", "build/tools/veilctl/veilctl")
+    out = subprocess.run([veilctl, "--socket", f"{tmp_path}/run/veil.sock", "-o", "json",
+                          "flows"], capture_output=True, text=True, check=True).stdout
+    mine = [f for f in json.loads(out) if f["pid"] == pid]
+    assert len(mine) == 1, out
+    f = mine[0]
+    assert f["dst"] == f"{mariadb.host}:{mariadb.port}", f
+    assert f["redirected_to"] == f"{HOST}:{listen}", f
+    assert f["endpoint"] == "shop-my", f
+    assert f["verdict"] == "redirected", f
+    assert f["principal"] == "user:nobody", f
+    assert f["exe"] == os.path.realpath(shutil.which("mariadb")), f
 
 
 def test_fail_closed_after_kill9_and_adopted_on_restart(pg, start_veild, tmp_path, pin_dir):
