@@ -25,6 +25,7 @@
 #include <optional>
 #include <sstream>
 
+#include "agent/protocol/socket_names.h"
 #include "agent/server.h"
 
 namespace veil::agent {
@@ -324,12 +325,20 @@ Result<CoveragePlan> PlanCoverage(const config::v1::Config& config,
         auto ip = ParseIp(a);
         if (ip && !IsLoopbackOrAny(*ip)) (void)add(ip->to_string(), false, true, false);
       }
-      // A postgres server on this host is also reachable at its unix socket, in whatever
-      // folder it was created (.s.PGSQL.PORT).
-      if (e.protocol() == E::PROTOCOL_POSTGRES) {
+      // A server on this host is also reachable at its unix socket: postgres's in whatever
+      // folder it was created (.s.PGSQL.PORT), mysql's by the names its packages give it.
+      std::vector<std::pair<std::string, std::string>> sockets;  // name, veild's socket
+      if (e.protocol() == E::PROTOCOL_POSTGRES)
+        sockets.emplace_back(PostgresSocketName(up->second),
+                             (socket_dir / PostgresSocketName(listen.second)).string());
+      if (e.protocol() == E::PROTOCOL_MYSQL)
+        for (std::string_view name : kMySqlServerSocketNames)
+          sockets.emplace_back(std::string(name),
+                               (socket_dir / MySqlSocketName(listen.second)).string());
+      for (auto& [name, redirect_path] : sockets) {
         bpf::UnixCoverageEntry u;
-        u.name = ".s.PGSQL." + std::to_string(up->second);
-        u.redirect_path = (socket_dir / (".s.PGSQL." + std::to_string(listen.second))).string();
+        u.name = name;
+        u.redirect_path = redirect_path;
         u.endpoint_id = id;
         u.observe = observe;
         u.fail_open = base.fail_open;
@@ -374,9 +383,10 @@ Result<CoveragePlan> PlanCoverage(const config::v1::Config& config,
       v.veild = true;
       plan.tcp.push_back(std::move(v));
     }
-    if (e.protocol() == E::PROTOCOL_POSTGRES) {
+    if (e.protocol() == E::PROTOCOL_POSTGRES || e.protocol() == E::PROTOCOL_MYSQL) {
       bpf::UnixCoverageEntry v;
-      v.name = ".s.PGSQL." + std::to_string(l->second);
+      v.name = e.protocol() == E::PROTOCOL_POSTGRES ? PostgresSocketName(l->second)
+                                                    : MySqlSocketName(l->second);
       v.veild = true;
       if (unix_claimed.insert(v.name).second) plan.unix.push_back(std::move(v));
     }

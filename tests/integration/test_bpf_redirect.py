@@ -17,6 +17,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import textwrap
 import threading
 import time
@@ -183,6 +184,42 @@ def test_unprivileged_mariadb_to_real_address_is_redirected_and_masked(
     assert f["verdict"] == "redirected", f
     assert f["principal"] == "user:nobody", f
     assert f["exe"] == os.path.realpath(shutil.which("mariadb")), f
+
+
+def test_unprivileged_mariadb_over_the_servers_unix_socket_is_redirected_and_masked(
+        mariadb, mariadb_seeded_values, start_veild, tmp_path, pin_dir):
+    # Local MySQL clients use the server's socket by default (no -h, or -h localhost); the
+    # hook sends a connect to any mysqld.sock to the endpoint's own socket in veild's folder.
+    assert mariadb.socket_path.name == "mysqld.sock"
+    listen = free_port()
+    # veild's sockets in a folder every user may reach, as /run/veil (0755) is.
+    run_dir = tempfile.mkdtemp(prefix="veil-unix-")
+    os.chmod(run_dir, 0o755)
+    cfg = bpf_config(tmp_path, [{"name": "shop-my", "protocol": "mysql",
+                                 "upstream": f"{mariadb.host}:{mariadb.port}",
+                                 "listen": f"{HOST}:{listen}"}])
+    cfg = cfg.replace(f"control_socket: {tmp_path}/run/veil.sock",
+                      f"control_socket: {run_dir}/veil.sock")
+    assert run_dir in cfg
+    proc = start_veild(cfg, args=("--bpf-pin-dir", pin_dir))
+    # nobody may reach the server's socket folder (not its data directory).
+    os.chmod(mariadb.socket_path.parent, 0o711)
+    argv = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+            "mariadb", "--no-defaults", f"--socket={mariadb.socket_path}",
+            f"--user={mariadb.user}", f"--password={mariadb.password}", "--connect-timeout=10",
+            "--skip-ssl", "--batch", "--skip-column-names", f"--database={mariadb.dbname}",
+            "-e", "SELECT full_name, email FROM customers WHERE id = 1"]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, HOME="/tmp"))
+    assert r.returncode == 0, r.stderr + proc.log()
+    assert r.stdout.rstrip("\n").split("\t") == ["[PERSON_NAME]", "[EMAIL]"], r.stdout
+    assert not leaked_values(r.stdout + r.stderr, mariadb_seeded_values)
+    veilctl = os.environ.get("VEILCTL_BIN", "build/tools/veilctl/veilctl")
+    out = subprocess.run([veilctl, "--socket", f"{run_dir}/veil.sock", "-o", "json",
+                          "flows"], capture_output=True, text=True, check=True).stdout
+    mine = [f for f in json.loads(out) if f.get("endpoint") == "shop-my"]
+    shutil.rmtree(run_dir, ignore_errors=True)
+    assert mine and all(f["verdict"] == "redirected" for f in mine), out
 
 
 def test_fail_closed_after_kill9_and_adopted_on_restart(pg, start_veild, tmp_path, pin_dir):
@@ -409,7 +446,6 @@ def test_unix_socket_clients_get_unit_principals_from_peer_pid(pg, start_veild, 
                                                                cgroups):
     # No eBPF here: the principal of a client on veil's unix socket comes from SO_PEERCRED and
     # its pid's cgroup (held by a pidfd while /proc is read).
-    import tempfile
     run_dir = tempfile.mkdtemp(prefix="veil-unix-")
     os.chmod(run_dir, 0o755)
     try:

@@ -14,6 +14,7 @@
 #include "agent/protocol/mysql/statement_scan.h"
 #include "agent/protocol/mysql/transcoder.h"
 #include "agent/protocol/session_support.h"
+#include "agent/protocol/socket_names.h"
 #include "agent/sql/classifier.h"
 
 namespace veil::agent {
@@ -665,7 +666,7 @@ class Session {
 class MySql final : public Protocol {
  public:
   std::string_view name() const override { return "mysql"; }
-  std::string UnixSocketName(uint16_t) const override { return ""; }
+  std::string UnixSocketName(uint16_t port) const override { return MySqlSocketName(port); }
   awaitable<void> Serve(std::shared_ptr<const Endpoint> endpoint, Conn client,
                         PeerInfo peer) const override {
     auto session =

@@ -14,6 +14,7 @@
 #include "agent/protocol/postgres/encoder.h"
 #include "agent/protocol/postgres/transcoder.h"
 #include "agent/protocol/session_support.h"
+#include "agent/protocol/socket_names.h"
 
 namespace veil::agent {
 namespace {
@@ -512,7 +513,7 @@ class Postgres final : public Protocol {
  public:
   std::string_view name() const override { return "postgres"; }
   std::string UnixSocketName(uint16_t port) const override {
-    return ".s.PGSQL." + std::to_string(port);
+    return PostgresSocketName(port);
   }
   awaitable<void> Serve(std::shared_ptr<const Endpoint> endpoint, Conn client,
                         PeerInfo peer) const override {
