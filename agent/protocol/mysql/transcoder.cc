@@ -58,22 +58,39 @@ MySqlTranscoder::Sensitivity MySqlTranscoder::ColumnSensitivity(std::string_view
 }
 
 bool MySqlTranscoder::ReadsSensitive(std::string_view sql) {
-  std::string key(sql);
-  if (auto it = sensitive_cache_.find(key); it != sensitive_cache_.end()) return it->second;
-  mysql::StatementScan scan = mysql::ScanStatement(sql);
+  return ReadsSensitive(sql, mysql::ScanStatement(sql));
+}
+
+bool MySqlTranscoder::ReadsSensitive(std::string_view sql, const mysql::StatementScan& scan) {
+  std::string key(sql.size() <= 4096 ? sql : std::string_view());
+  if (!key.empty())
+    if (auto it = sensitive_cache_.find(key); it != sensitive_cache_.end()) return it->second;
   bool sensitive = scan.dynamic;
   for (size_t i = 0; !sensitive && i < scan.identifiers.size(); ++i)
     sensitive = functions_.contains(scan.identifiers[i]);
   if (!sensitive && scan.identifiers.size() > 512) sensitive = true;  // too many to judge: fail closed
+  // Every identifier as a column, of no table and of each identifier as a table. A statement
+  // with new literals is new text, but its identifiers are the ones before: pairs are cached.
+  auto pair_sensitive = [&](const std::string& table, const std::string& column) {
+    pair_key_.assign(table).push_back('\0');
+    pair_key_.append(column);
+    if (auto it = pair_cache_.find(pair_key_); it != pair_cache_.end()) return it->second;
+    const bool s = ColumnSensitivity(database_, table, column).sensitive;
+    if (pair_cache_.size() >= 8192) pair_cache_.clear();
+    pair_cache_.emplace(pair_key_, s);
+    return s;
+  };
+  static const std::string kNoTable;
   for (size_t i = 0; !sensitive && i < scan.identifiers.size(); ++i) {
     const std::string& column = scan.identifiers[i];
-    if (ColumnSensitivity(database_, "", column).sensitive) sensitive = true;
+    if (pair_sensitive(kNoTable, column)) sensitive = true;
     for (size_t j = 0; !sensitive && j < scan.identifiers.size(); ++j)
-      if (j != i && ColumnSensitivity(database_, scan.identifiers[j], column).sensitive)
-        sensitive = true;
+      if (j != i && pair_sensitive(scan.identifiers[j], column)) sensitive = true;
   }
-  if (sensitive_cache_.size() >= 1024) sensitive_cache_.clear();
-  sensitive_cache_.emplace(std::move(key), sensitive);
+  if (key.size() <= 4096) {  // bulk statements are not kept: the cache stays small
+    if (sensitive_cache_.size() >= 1024) sensitive_cache_.clear();
+    sensitive_cache_.emplace(std::move(key), sensitive);
+  }
   return sensitive;
 }
 
@@ -86,16 +103,20 @@ void MySqlTranscoder::OnCommand(const mysql::ClientMessage& message, uint8_t las
   o.kind = internal ? Open::Kind::kInternal : Open::Kind::kOther;
   auto statement = [&](std::string_view sql) {
     mysql::StatementScan scan = mysql::ScanStatement(sql);
-    bool sensitive = ReadsSensitive(sql);
+    bool sensitive = ReadsSensitive(sql, scan);
     if (scan.diagnostics) sensitive = sensitive || last_sensitive_;
     if (scan.uses_variables && variables_tainted_) sensitive = true;
     if (sensitive && scan.uses_variables) variables_tainted_ = true;
-    if (scan.use_database) database_ = *scan.use_database;
+    if (scan.use_database && *scan.use_database != database_) {
+      database_ = *scan.use_database;
+      pair_cache_.clear();  // rules may name the schema
+      sensitive_cache_.clear();
+    }
     if (scan.creates_function) {
       functions_.insert(*scan.creates_function);
       sensitive_cache_.clear();
     }
-    derived_ = std::set<std::string>(scan.derived.begin(), scan.derived.end());
+    o.derived = std::set<std::string>(scan.derived.begin(), scan.derived.end());
     o.sensitive = sensitive;
     o.record.text = std::string(sql);
   };
@@ -109,9 +130,8 @@ void MySqlTranscoder::OnCommand(const mysql::ClientMessage& message, uint8_t las
     auto it = prepared_texts_.find(e->statement_id);
     if (it != prepared_texts_.end()) {
       o.record.text = it->second.text;
-      o.sensitive = it->second.sensitive || (variables_tainted_ && it->second.sensitive);
-      derived_ = std::set<std::string>();
-      for (auto& d : mysql::ScanStatement(it->second.text).derived) derived_.insert(d);
+      o.sensitive = it->second.sensitive;
+      o.derived = it->second.derived;
     } else {
       o.record.text = "-- COM_STMT_EXECUTE of an unknown statement";
       o.sensitive = true;  // nothing to judge it by: fail closed
@@ -127,6 +147,8 @@ void MySqlTranscoder::OnCommand(const mysql::ClientMessage& message, uint8_t las
     return;  // no answer
   } else if (const auto* d = std::get_if<mysql::ComInitDb>(&message)) {
     database_ = std::string(d->schema);
+    pair_cache_.clear();
+    sensitive_cache_.clear();
   } else if (std::holds_alternative<mysql::ComQuit>(message) ||
              std::holds_alternative<mysql::ComStmtSendLongData>(message)) {
     return;  // no answer
@@ -138,6 +160,8 @@ void MySqlTranscoder::OnCommand(const mysql::ClientMessage& message, uint8_t las
     prepared_texts_.clear();
     variables_tainted_ = false;
     if (!u->database.empty()) database_ = std::string(u->database);
+    pair_cache_.clear();
+    sensitive_cache_.clear();
     o.kind = Open::Kind::kChangeUser;
   }
   if (o.kind != Open::Kind::kStatement && o.kind != Open::Kind::kPrepare) o.record.text.clear();
@@ -155,8 +179,13 @@ void MySqlTranscoder::NoteBlocked(std::string_view sql, std::string guardrail) {
 // MariaDB leaves the schema empty for an expression, and names the table it came through: a
 // view's, unless the name is a derived table or CTE of the statement (whose expression the
 // statement's own text shows).
+// A name the statement answering now gives a derived table or CTE.
+bool MySqlTranscoder::Derived(std::string_view table) const {
+  return !open_.empty() && open_.front().derived.contains(Lower(table));
+}
+
 bool MySqlTranscoder::ViewComputed(const Column& col) const {
-  return !col.org_table.empty() && col.schema.empty() && !derived_.contains(Lower(col.org_table));
+  return !col.org_table.empty() && col.schema.empty() && !Derived(col.org_table);
 }
 
 void MySqlTranscoder::PlanColumns() {
@@ -168,7 +197,7 @@ void MySqlTranscoder::PlanColumns() {
     Plan p;
     const bool text_like = TextLike(col.type.type);
     const bool computed = col.org_name.empty() || col.schema.empty() || col.org_table.empty() ||
-                          derived_.contains(Lower(col.org_table));
+                          Derived(col.org_table);
     p.label = col.org_table.empty() ? col.name : col.schema + "." + col.org_table + "." + col.org_name;
     if (!computed) {
       p.policy = profile_->PolicyFor({.schema = col.schema,
@@ -410,7 +439,7 @@ Status MySqlTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
       }
     } else if (auto* ok = std::get_if<mysql::StmtPrepareOk>(&message_)) {
       if (front) {
-        prepared_texts_[ok->statement_id] = {front->record.text, front->sensitive};
+        prepared_texts_[ok->statement_id] = {front->record.text, front->sensitive, front->derived};
         prepared_.emplace_back(ok->statement_id, ok->num_params);
       }
       out->insert(out->end(), raw.begin(), raw.end());

@@ -45,6 +45,7 @@
 #include "agent/columns/store.h"
 #include "agent/protocol/mysql/decoder.h"
 #include "agent/protocol/mysql/message.h"
+#include "agent/protocol/mysql/statement_scan.h"
 #include "agent/statement_record.h"
 #include "common/result.h"
 #include "masker/masker.h"
@@ -123,19 +124,23 @@ class MySqlTranscoder {
     enum class Kind : uint8_t { kStatement, kPrepare, kOther, kInternal, kChangeUser } kind;
     StatementRecord record;
     bool sensitive = false;  // the statement reads sensitive columns
+    std::set<std::string> derived;  // its derived tables' and CTEs' names
     std::chrono::steady_clock::time_point started;
   };
   struct Prepared {
     std::string text;
     bool sensitive = false;
+    std::set<std::string> derived;  // its derived tables' and CTEs' names
   };
   struct Sensitivity {
     bool sensitive = false;
     uint8_t entity = masker::kMaxEntities;
   };
 
+  bool ReadsSensitive(std::string_view sql, const mysql::StatementScan& scan);
   Sensitivity ColumnSensitivity(std::string_view schema, std::string_view table,
                                 std::string_view column);
+  bool Derived(std::string_view table) const;
   bool ViewComputed(const Column& col) const;
   void PlanColumns();
   Status MaskRow(std::span<const uint8_t> raw, uint8_t first_sequence, bool binary,
@@ -161,8 +166,9 @@ class MySqlTranscoder {
   bool last_sensitive_ = false;     // the last statement read sensitive columns
   bool variables_tainted_ = false;  // a user variable may hold a sensitive value
   std::unordered_map<std::string, bool> sensitive_cache_;  // statement text → ReadsSensitive
+  std::unordered_map<std::string, bool> pair_cache_;  // "table\0column" → sensitive
+  std::string pair_key_;
   std::set<std::string> functions_;
-  std::set<std::string> derived_;  // aliases of derived tables and CTEs of the current statement
 
   // The current result set.
   std::vector<Column> result_columns_;
