@@ -261,82 +261,107 @@ void MySqlTranscoder::AppendReplacement(const Plan& plan, std::string_view value
   out->push_back(']');
 }
 
-// One result row through the plan: rebuilt when a value changed, else forwarded as it came.
-Status MySqlTranscoder::MaskRow(std::span<const uint8_t> raw, uint8_t first_sequence, bool binary,
-                                std::vector<uint8_t>* out) {
+// One result row through the plan: queued, to be masked with the other rows of this read in one
+// pass (FlushRows), or forwarded at once when no column of the plan needs anything.
+Status MySqlTranscoder::QueueRow(std::span<const uint8_t> raw, uint8_t first_sequence, bool binary,
+                                 std::vector<uint8_t>* out) {
   const std::vector<mysql::Value>& in = binary ? std::get<mysql::BinaryRow>(message_).values
                                                : std::get<mysql::TextRow>(message_).values;
-  if (!planned_) PlanColumns();
+  if (!planned_) {
+    PlanColumns();
+    policies_.clear();
+    plan_active_ = false;
+    for (const Plan& p : plans_) {
+      policies_.push_back(p.kind == Plan::Kind::kScan ? &p.policy : nullptr);
+      plan_active_ = plan_active_ || p.kind != Plan::Kind::kPass;
+    }
+  }
   if (in.size() != plans_.size())
     return Error{"a result row has " + std::to_string(in.size()) + " values for " +
                  std::to_string(plans_.size()) + " columns"};
-  cells_.clear();
-  policies_.clear();
-  bool any = false;
-  for (size_t i = 0; i < in.size(); ++i) {
-    const Plan& p = plans_[i];
-    const bool scan = p.kind == Plan::Kind::kScan && !in[i].is_null;
-    cells_.push_back({in[i].data, in[i].is_null || !scan});
-    policies_.push_back(scan ? &p.policy : nullptr);
-    any = any || p.kind != Plan::Kind::kPass;
-  }
-  if (!any) {
+  if (!plan_active_) {
     out->insert(out->end(), raw.begin(), raw.end());
     return {};
   }
-  masker::MaskStats stats;
-  masker_.MaskRow(policies_, cells_, &outcomes_, &outs_, &stats);
-  values_.assign(in.begin(), in.end());
-  replaced_.resize(in.size());
-  bool changed = false;
+  batch_rows_.push_back({raw, first_sequence, binary, batch_values_.size()});
   for (size_t i = 0; i < in.size(); ++i) {
-    const Plan& p = plans_[i];
-    if (in[i].is_null) continue;
-    switch (p.kind) {
-      case Plan::Kind::kPass:
-        break;
-      case Plan::Kind::kNull:
-        values_[i] = mysql::Value::Null();
-        ++stats.values_masked;
-        changed = true;
-        break;
-      case Plan::Kind::kReplace:
-        replaced_[i].clear();
-        AppendReplacement(p, in[i].data, &replaced_[i]);
-        values_[i] = {replaced_[i], false};
-        ++stats.values_masked;
-        changed = true;
-        break;
-      case Plan::Kind::kScan:
-      case Plan::Kind::kNullIfMasked:
-        if (outcomes_[i] == masker::ValueOutcome::kMasked) {
-          values_[i] = {outs_[i], false};
-          changed = true;
-        } else if (outcomes_[i] == masker::ValueOutcome::kNull) {
+    batch_values_.push_back(in[i]);
+    const bool scan = plans_[i].kind == Plan::Kind::kScan && !in[i].is_null;
+    cells_.push_back({in[i].data, !scan});
+  }
+  // A row reassembled from several packets views the decoder's buffer, which the next packet
+  // reuses: masked now.
+  if (raw.size() >= mysql::kMaxPacketPayload) return FlushRows(out);
+  return {};
+}
+
+// Masks the queued rows (one Hyperscan pass over all their text cells) and appends them, each
+// rebuilt when a value changed, else as it came.
+Status MySqlTranscoder::FlushRows(std::vector<uint8_t>* out) {
+  if (batch_rows_.empty()) return {};
+  masker::MaskStats stats;
+  masker_.MaskRows(policies_, cells_, &outcomes_, &outs_, &stats);
+  Status result;
+  const size_t ncols = plans_.size();
+  for (const BatchRow& row : batch_rows_) {
+    values_.assign(batch_values_.begin() + row.start, batch_values_.begin() + row.start + ncols);
+    replaced_.resize(ncols);
+    bool changed = false;
+    for (size_t i = 0; i < ncols; ++i) {
+      const Plan& p = plans_[i];
+      if (values_[i].is_null) continue;
+      const size_t cell = row.start + i;
+      switch (p.kind) {
+        case Plan::Kind::kPass:
+          break;
+        case Plan::Kind::kNull:
           values_[i] = mysql::Value::Null();
+          ++stats.values_masked;
           changed = true;
-        }
-        break;
+          break;
+        case Plan::Kind::kReplace:
+          replaced_[i].clear();
+          AppendReplacement(p, values_[i].data, &replaced_[i]);
+          values_[i] = {replaced_[i], false};
+          ++stats.values_masked;
+          changed = true;
+          break;
+        case Plan::Kind::kScan:
+        case Plan::Kind::kNullIfMasked:
+          if (outcomes_[cell] == masker::ValueOutcome::kMasked) {
+            values_[i] = {outs_[cell], false};
+            changed = true;
+          } else if (outcomes_[cell] == masker::ValueOutcome::kNull) {
+            values_[i] = mysql::Value::Null();
+            changed = true;
+          }
+          break;
+      }
+    }
+    if (!changed) {
+      out->insert(out->end(), row.raw.begin(), row.raw.end());
+      continue;
+    }
+    uint8_t seq = row.first_sequence;
+    const size_t before = out->size();
+    Status st = row.binary ? mysql::EncodeBinaryRow(decoder_.columns(), values_, &seq, out)
+                           : mysql::EncodeTextRow(values_, &seq, out);
+    // The protocol's sequence ids count packets: a row that grew past 16 MiB would need one
+    // more and shift every packet after it. veil does not renumber; it ends the session instead.
+    if (st.ok() && static_cast<uint8_t>(seq - row.first_sequence) != PacketCount(row.raw))
+      st = Error{"a masked row no longer fits the packets of the original"};
+    if (!st.ok()) {
+      out->resize(before);
+      result = st;
+      break;
     }
   }
   if (!open_.empty()) open_.front().record.masked.Add(stats);
   stats_.Add(stats);
-  if (!changed) {
-    out->insert(out->end(), raw.begin(), raw.end());
-    return {};
-  }
-  uint8_t seq = first_sequence;
-  const size_t before = out->size();
-  Status st = binary ? mysql::EncodeBinaryRow(decoder_.columns(), values_, &seq, out)
-                     : mysql::EncodeTextRow(values_, &seq, out);
-  if (!st.ok()) return st;
-  // The protocol's sequence ids count packets: a row that grew past 16 MiB would need one more
-  // and shift every packet after it. veil does not renumber; it ends the session instead.
-  if (static_cast<uint8_t>(seq - first_sequence) != PacketCount(raw)) {
-    out->resize(before);
-    return Error{"a masked row no longer fits the packets of the original"};
-  }
-  return {};
+  batch_rows_.clear();
+  batch_values_.clear();
+  cells_.clear();
+  return result;
 }
 
 void MySqlTranscoder::MaskErr(mysql::ErrPacket* err, bool sensitive) {
@@ -388,6 +413,10 @@ Status MySqlTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
     Open* front = open_.empty() ? nullptr : &open_.front();
     const bool internal = front && front->kind == Open::Kind::kInternal;
     const size_t out_before = out->size();
+    // Rows queued so far go out before anything else of the response.
+    if (!std::holds_alternative<mysql::TextRow>(message_) &&
+        !std::holds_alternative<mysql::BinaryRow>(message_))
+      if (Status s = FlushRows(out); !s.ok()) return s;
     if (in_auth) {
       // COM_CHANGE_USER's authentication exchange, relayed as it is.
       out->insert(out->end(), raw.begin(), raw.end());
@@ -432,8 +461,8 @@ Status MySqlTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
           for (size_t i = 0; i < result_columns_.size(); ++i)
             result_columns_[i].type = decoder_.columns()[i];
         }
-        if (Status s = MaskRow(raw, r.first_sequence_id,
-                               std::holds_alternative<mysql::BinaryRow>(message_), out);
+        if (Status s = QueueRow(raw, r.first_sequence_id,
+                                std::holds_alternative<mysql::BinaryRow>(message_), out);
             !s.ok())
           return s;
       }
@@ -459,6 +488,11 @@ Status MySqlTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
     bytes_out_ += out->size() - out_before;
     if (front && decoder_.state() == State::kIdle) Complete();
   }
+  // The rest of this read's rows; the response goes on in the next.
+  const size_t out_before = out->size();
+  if (Status s = FlushRows(out); !s.ok()) return s;
+  if (!open_.empty()) open_.front().record.bytes += out->size() - out_before;
+  bytes_out_ += out->size() - out_before;
   return {};
 }
 

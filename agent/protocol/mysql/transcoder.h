@@ -143,8 +143,9 @@ class MySqlTranscoder {
   bool Derived(std::string_view table) const;
   bool ViewComputed(const Column& col) const;
   void PlanColumns();
-  Status MaskRow(std::span<const uint8_t> raw, uint8_t first_sequence, bool binary,
-                 std::vector<uint8_t>* out);
+  Status QueueRow(std::span<const uint8_t> raw, uint8_t first_sequence, bool binary,
+                  std::vector<uint8_t>* out);
+  Status FlushRows(std::vector<uint8_t>* out);
   void AppendReplacement(const Plan& plan, std::string_view value, std::string* out);
   void MaskErr(mysql::ErrPacket* err, bool sensitive);
   void Complete();
@@ -177,6 +178,17 @@ class MySqlTranscoder {
   uint64_t rows_in_result_ = 0;
   bool dropping_rows_ = false;  // past max-rows
 
+  // Rows of the current read waiting to be masked together: their packets, and their values
+  // (views into the read) from `start` in batch_values_.
+  struct BatchRow {
+    std::span<const uint8_t> raw;
+    uint8_t first_sequence;
+    bool binary;
+    size_t start;
+  };
+  std::vector<BatchRow> batch_rows_;
+  std::vector<mysql::Value> batch_values_;
+  bool plan_active_ = false;  // some column of the plan needs masking
   // Row masking scratch.
   std::vector<masker::Masker::Cell> cells_;
   std::vector<const masker::ColumnPolicy*> policies_;
