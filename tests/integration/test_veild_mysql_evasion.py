@@ -33,11 +33,17 @@ import pytest
 from pymysql.constants import COMMAND, FIELD_TYPE
 
 from conftest import HOST, VeildLauncher, free_port, veild_bin
-from mariadb_server import mysql_veil_config
+from mariadb_server import MYSQL_PROFILE, mysql_veil_config
 from mysql_clients import DRIVERS, QueryOptions
 
 M = "[MASKED]"  # a computed text column of a statement that reads sensitive columns
 N = None
+
+# MYSQL_PROFILE, and a rule that names its column with the schema (the form a rule written for
+# one database of a server takes).
+PROFILE = MYSQL_PROFILE.rstrip() + """
+        - {{match: "shop.customers.contact", entity: EMAIL}}
+"""
 
 # Objects the cases read, made by root before veild starts; dropped afterwards.
 SETUP = """
@@ -68,6 +74,7 @@ class Case:
     error: int | None = None       # the last statement fails with this code (text withheld)
     leak: str = ""                 # a known leak: strict xfail with this reason
     charset: str = "utf8mb4"
+    database: str | None = "shop"  # the connection's default database
     note: str = ""
 
 
@@ -220,11 +227,16 @@ case("join_innocent", "SELECT c.id, p.name FROM customers c JOIN products p ON p
 
 # --- holes probed (see the report) ------------------------------------------------------------
 case("reverse_unnamed_columns",
-     ["SELECT card, contact, notes FROM customers",
-      "SELECT reverse(card), reverse(contact), substr(notes, 1, 30)" + W1], [(M, M, M)],
-     leak="card (and contact, notes) are sensitive by content only, the MySQL transcoder never "
+     ["SELECT card, notes FROM customers",
+      "SELECT reverse(card), substr(notes, 1, 30)" + W1], [(M, M)],
+     leak="card (and notes) are sensitive by content only, the MySQL transcoder never "
           "feeds the column store, so reverse(card) is scanned by content: '1111111111111114' "
           "passes")
+case("schema_rule", "SELECT hex(contact) FROM shop.customers WHERE id = 1", [(M,)])
+case("schema_rule_no_default_database", "SELECT hex(contact) FROM shop.customers WHERE id = 1",
+     [(M,)], database=None,
+     leak="the rule shop.customers.contact is matched against the session's database (none "
+          "here), not the schema the statement names: hex(contact) passes")
 case("ansi_quotes", ["SET SESSION sql_mode = concat(@@sql_mode, ',ANSI_QUOTES')",
                      'SELECT reverse("ssn")' + W1], [(M,)],
      leak="ScanStatement reads \"ssn\" as a string; under sql_mode ANSI_QUOTES it is the column: "
@@ -340,7 +352,7 @@ def veil(mariadb, tmp_path_factory):
     launcher = VeildLauncher(veild_bin(), work)
     port = free_port()
     try:
-        launcher(mysql_veil_config(work, mariadb.host, mariadb.port, port))
+        launcher(mysql_veil_config(work, mariadb.host, mariadb.port, port, profile=PROFILE))
         yield port
     finally:
         problems = launcher.close()
@@ -356,10 +368,10 @@ def _text(v):
     return str(v)
 
 
-def connect(mariadb, port, charset="utf8mb4"):
+def connect(mariadb, port, charset="utf8mb4", database="shop"):
     encoders = {k: v for k, v in pymysql.converters.conversions.items() if not isinstance(k, int)}
     return pymysql.connect(host=HOST, port=port, user=mariadb.user, password=mariadb.password,
-                           database=mariadb.dbname, charset=charset, conv=encoders,
+                           database=database, charset=charset, conv=encoders,
                            autocommit=True, connect_timeout=10, read_timeout=30)
 
 
@@ -401,7 +413,7 @@ def _params(c: Case):
 
 @pytest.mark.parametrize("c", [_params(c) for c in CASES])
 def test_evasion(c: Case, veil, mariadb, mariadb_seeded_values):
-    conn = connect(mariadb, veil, c.charset)
+    conn = connect(mariadb, veil, c.charset, c.database)
     try:
         outs = [run(conn, sql) for sql in c.sql]
     finally:
