@@ -238,20 +238,17 @@ case("schema_rule_no_default_database", "SELECT hex(contact) FROM shop.customers
      leak="the rule shop.customers.contact is matched against the session's database (none "
           "here), not the schema the statement names: hex(contact) passes")
 case("ansi_quotes", ["SET SESSION sql_mode = concat(@@sql_mode, ',ANSI_QUOTES')",
-                     'SELECT reverse("ssn")' + W1], [(M,)],
-     leak="ScanStatement reads \"ssn\" as a string; under sql_mode ANSI_QUOTES it is the column: "
-          "reverse(\"ssn\") passes by content")
+                     'SELECT reverse("ssn")' + W1], [(M,)])
 case("set_statement_ansi_quotes",
-     "SET STATEMENT sql_mode = 'ANSI_QUOTES' FOR SELECT reverse(\"ssn\")" + W1, [("nss",)],
-     note="the statement is parsed before SET STATEMENT applies: \"ssn\" stays a string")
-case("oracle_mode", ["SET SESSION sql_mode = 'ORACLE'", 'SELECT reverse("ssn")' + W1], [(M,)],
-     leak="sql_mode ORACLE implies ANSI_QUOTES: reverse(\"ssn\") passes by content")
+     "SET STATEMENT sql_mode = 'ANSI_QUOTES' FOR SELECT reverse(\"ssn\")" + W1, [(M,)],
+     note="MariaDB parses before SET STATEMENT applies (\"ssn\" stays a string, 'nss'), "
+          "but the ANSI_QUOTES reading names ssn: fail closed")
+case("oracle_mode", ["SET SESSION sql_mode = 'ORACLE'", 'SELECT reverse("ssn")' + W1], [(M,)])
 case("nul_byte", "SELECT reverse(\x00ssn)" + W1, None)
 case("no_backslash_escapes",
      ["SET SESSION sql_mode = concat(@@sql_mode, ',NO_BACKSLASH_ESCAPES')",
-      "SELECT 'a\\', reverse(ssn), '\\'" + W1], [("a\\", M, "\\")],
-     leak="ScanStatement reads 'a\\\\' as escaping its quote; under NO_BACKSLASH_ESCAPES it does "
-          "not, so ssn hides inside what veil thinks is a string")
+      "SELECT 'a\\', reverse(ssn), '\\'" + W1], [(M, M, M)],
+     note="every reading of the text is scanned; the literals are computed columns too")
 case("cte_column_list", "WITH t(a, b, c, d, e, f, g, h, i, j) AS (SELECT * FROM customers)"
      " SELECT reverse(e), b, e, i FROM t WHERE a = 1", [(M, M, M, N)],
      leak="a CTE column list renames the columns of SELECT *: the text names no sensitive column,"
@@ -300,10 +297,8 @@ case("warnings_survive_tableless",
      [(M, N, M)],
      leak="MariaDB keeps the warnings of the sensitive statement through SELECT 1; veil judges "
           "SHOW WARNINGS by SELECT 1 and the reversed SSN passes")
-case("gbk_backslash", ["SELECT '\udcbf\\', reverse(ssn), ''" + W1], None,
-     charset="gbk",
-     leak="under SET NAMES gbk, 0xbf5c is one character: ScanStatement (single-byte reading) sees"
-          " the quote after it as escaped and ssn inside a string")
+case("gbk_backslash", ["SELECT '\udcbf\\', reverse(ssn), ''" + W1], [(M, M, M)],
+     charset="gbk")
 
 
 # ---------------------------------------------------------------------------------------------
