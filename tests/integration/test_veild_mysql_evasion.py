@@ -58,11 +58,18 @@ CREATE OR REPLACE TABLE evasion_ssn_index (ssn CHAR(11) PRIMARY KEY, customer_id
 INSERT INTO evasion_ssn_index SELECT ssn, id FROM customers WHERE ssn IS NOT NULL;
 CREATE OR REPLACE PROCEDURE evasion_stash()
   SET @stash = (SELECT reverse(ssn) FROM customers WHERE id = 1);
+CREATE OR REPLACE FUNCTION evasion_known() RETURNS TEXT
+  RETURN (SELECT reverse(ssn) FROM customers WHERE id = 1);
+CREATE OR REPLACE TABLE evasion_log (n INT);
+CREATE OR REPLACE TRIGGER evasion_log_stash BEFORE INSERT ON evasion_log FOR EACH ROW
+  SET @trigger_stash = (SELECT reverse(ssn) FROM customers WHERE id = 1);
 """
 TEARDOWN = """
 DROP VIEW IF EXISTS evasion_v_nested, evasion_v_derived, evasion_v, evasion_v_pass;
-DROP TABLE IF EXISTS evasion_ssn_index;
+DROP TABLE IF EXISTS evasion_ssn_index, evasion_log;
 DROP PROCEDURE IF EXISTS evasion_stash;
+DROP FUNCTION IF EXISTS evasion_known;
+DROP FUNCTION IF EXISTS evasion_late;
 """
 
 
@@ -206,6 +213,18 @@ case("execute_immediate",
 case("call_procedure_then_var", ["CALL evasion_stash()", "SELECT @stash"], [(M,)],
      leak="CALL is judged sensitive but names no @variable, so the variable a procedure sets is "
           "never tainted: SELECT @stash returns reverse(ssn)")
+
+case("stored_function", "SELECT evasion_known(), shop.EVASION_KNOWN()", [(M, M)])
+case("trigger_sets_variable",
+     ["INSERT INTO evasion_log VALUES (1)", "SELECT @trigger_stash"], [(M,)],
+     leak="a trigger (code veil cannot see) sets a user variable during an INSERT that names "
+          "nothing sensitive: @trigger_stash is never tainted and reverse(ssn) passes")
+case("dynamic_sql_into_table_comment",
+     ["SET @c = (SELECT reverse(ssn)" + W1 + ")",
+      "EXECUTE IMMEDIATE concat('CREATE TEMPORARY TABLE evasion_c (n INT) COMMENT ', quote(@c))",
+      "SHOW CREATE TABLE evasion_c"], None,
+     leak="dynamic SQL writes reverse(ssn) into a temporary table's COMMENT; SHOW CREATE TABLE "
+          "names nothing sensitive and the text passes by content")
 
 # --- analytics that must keep working ---------------------------------------------------------
 case("count", "SELECT count(*) FROM customers", [("6",)])
@@ -525,6 +544,22 @@ def test_binary_prepared_reverse(veil, mariadb, mariadb_seeded_values):
         conn.close()
     assert rows == [(M, "1", M)]
     assert leaks(raw.decode("utf-8", errors="replace"), mariadb_seeded_values) == []
+
+
+@pytest.mark.xfail(strict=True, reason="the session learns the stored functions when it logs in: "
+                   "one created afterwards (by anyone) is called as if it were an expression "
+                   "over nothing, and reverse(ssn) passes")
+def test_stored_function_created_after_login(veil, mariadb, mariadb_seeded_values):
+    conn = connect(mariadb, veil)
+    try:
+        mariadb.sql("CREATE OR REPLACE FUNCTION evasion_late() RETURNS TEXT"
+                    " RETURN (SELECT reverse(ssn) FROM customers WHERE id = 1)")
+        out = run(conn, "SELECT evasion_late()")
+    finally:
+        conn.close()
+        mariadb.sql("DROP FUNCTION IF EXISTS evasion_late")
+    assert leaks(flatten(out), mariadb_seeded_values) == [], out
+    assert out == [[(M,)]]
 
 
 @pytest.mark.xfail(strict=True, reason="a statement prepared before a user variable is tainted "
