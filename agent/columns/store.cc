@@ -214,6 +214,14 @@ std::optional<ColumnClass> ColumnStore::Learned(const Entry* e) const {
   return e->learned;
 }
 
+std::optional<ColumnClass> ColumnStore::LearnedFor(const ColumnKey& key) const {
+  std::string flat = Flatten(key);
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(flat);
+  if (it == entries_.end()) return std::nullopt;
+  return it->second->learned;
+}
+
 std::vector<ColumnStore::Listed> ColumnStore::List(std::string_view endpoint) const {
   std::vector<Listed> out;
   std::lock_guard lock(mu_);

@@ -85,6 +85,9 @@ class ColumnStore {
   void MarkLineage(Entry* e, std::string_view entity);
   // Its classification if it is sensitive by content or lineage.
   std::optional<ColumnClass> Learned(const Entry* e) const;
+  // The same for a column that may never have been tracked; tracks nothing (a lookup of every
+  // name a statement mentions must not fill `veilctl columns` with non-columns).
+  std::optional<ColumnClass> LearnedFor(const ColumnKey& key) const;
   // What its content has shown so far, sensitive or not: values seen, values masked (any
   // entity), and whether veild has read a sample of it (MarkSampled).
   struct Content {

@@ -211,13 +211,13 @@ case("prepare_concat",
 case("execute_immediate",
      "EXECUTE IMMEDIATE concat('SELECT hex(s', 'sn) FROM customers WHERE id = 1')", [(M,)])
 case("call_procedure_then_var", ["CALL evasion_stash()", "SELECT @stash"], [(M,)],
-     leak="CALL is judged sensitive but names no @variable, so the variable a procedure sets is "
+     note="closed: CALL is judged sensitive but names no @variable, so the variable a procedure sets is "
           "never tainted: SELECT @stash returns reverse(ssn)")
 
 case("stored_function", "SELECT evasion_known(), shop.EVASION_KNOWN()", [(M, M)])
 case("trigger_sets_variable",
      ["INSERT INTO evasion_log VALUES (1)", "SELECT @trigger_stash"], [(M,)],
-     leak="a trigger (code veil cannot see) sets a user variable during an INSERT that names "
+     note="closed: a trigger (code veil cannot see) sets a user variable during an INSERT that names "
           "nothing sensitive: @trigger_stash is never tainted and reverse(ssn) passes")
 case("dynamic_sql_into_table_comment",
      ["SET @c = (SELECT reverse(ssn)" + W1 + ")",
@@ -254,7 +254,7 @@ case("reverse_unnamed_columns",
 case("schema_rule", "SELECT hex(contact) FROM shop.customers WHERE id = 1", [(M,)])
 case("schema_rule_no_default_database", "SELECT hex(contact) FROM shop.customers WHERE id = 1",
      [(M,)], database=None,
-     leak="the rule shop.customers.contact is matched against the session's database (none "
+     note="closed: the rule shop.customers.contact is matched against the session's database (none "
           "here), not the schema the statement names: hex(contact) passes")
 case("ansi_quotes", ["SET SESSION sql_mode = concat(@@sql_mode, ',ANSI_QUOTES')",
                      'SELECT reverse("ssn")' + W1], [(M,)])
@@ -270,51 +270,51 @@ case("no_backslash_escapes",
      note="every reading of the text is scanned; the literals are computed columns too")
 case("cte_column_list", "WITH t(a, b, c, d, e, f, g, h, i, j) AS (SELECT * FROM customers)"
      " SELECT reverse(e), b, e, i FROM t WHERE a = 1", [(M, M, M, N)],
-     leak="a CTE column list renames the columns of SELECT *: the text names no sensitive column,"
+     note="closed: a CTE column list renames the columns of SELECT *: the text names no sensitive column,"
           " reverse(e) is scanned by content and the DATE i (dob) passes as it is")
 case("temporary_table", ["CREATE TEMPORARY TABLE evasion_tmp AS SELECT id, reverse(ssn) AS r,"
                          " ssn AS code, full_name AS label, dob AS day" + W1,
                          "SELECT r, code, label, day FROM evasion_tmp"], [(M, M, M, N)],
-     leak="CREATE TEMPORARY TABLE ... AS SELECT reverse(ssn): the copy's columns are base columns"
+     note="closed: CREATE TEMPORARY TABLE ... AS SELECT reverse(ssn): the copy's columns are base columns"
           " nobody marked sensitive (no MySQL lineage into the column store)")
 case("system_variable",
      ["SET SESSION max_join_size = (SELECT cast(replace(ssn, '-', '') AS UNSIGNED)" + W1 + ")",
       "SELECT @@session.max_join_size"], [(N,)],
-     leak="a session system variable (@@max_join_size) holds the SSN's digits; @@ variables never"
+     note="closed: a session system variable (@@max_join_size) holds the SSN's digits; @@ variables never"
           " taint and the number passes")
 case("select_star_into_vars", ["SELECT * FROM customers WHERE id = 1"
                                " INTO @a, @b, @c, @d, @e, @f, @g, @h, @i, @j",
                                "SELECT @b, reverse(@e), @e"], [(M, M, M)],
-     leak="SELECT * ... INTO @a..@j names no sensitive column, so the variables are never "
+     note="closed: SELECT * ... INTO @a..@j names no sensitive column, so the variables are never "
           "tainted: reverse(@e) passes by content")
 case("execute_immediate_into_var",
      ["EXECUTE IMMEDIATE 'SELECT reverse(ssn) INTO @v FROM customers WHERE id = 1'",
       "SELECT @v"], [(M,)],
-     leak="the INTO @v inside the EXECUTE IMMEDIATE string is not seen, so @v is never tainted")
+     note="closed: the INTO @v inside the EXECUTE IMMEDIATE string is not seen, so @v is never tainted")
 case("prepare_literal_into_var",
      ["PREPARE s FROM 'SELECT reverse(ssn) INTO @v FROM customers WHERE id = 1'", "EXECUTE s",
       "SELECT @v"], [(M,)],
-     leak="the INTO @v inside the PREPARE string is not seen, so @v is never tainted")
+     note="closed: the INTO @v inside the PREPARE string is not seen, so @v is never tainted")
 case("handler_read", ["HANDLER customers OPEN", "HANDLER customers READ `PRIMARY` FIRST"],
      [("1", "[PERSON_NAME]", "[EMAIL]", "[PHONE]", "***-**-1234", "************1111",
        "[EMAIL]", "Called from [PHONE] about a refund; receipt sent to [EMAIL].", None,
        "120.50")])
 case("explain_extended_const", ["EXPLAIN EXTENDED SELECT * FROM customers WHERE id = 1",
                                 "SHOW WARNINGS"], None,
-     leak="EXPLAIN EXTENDED's note 1003 prints a const row's values; the statement names no "
+     note="closed: EXPLAIN EXTENDED's note 1003 prints a const row's values; the statement names no "
           "sensitive column and the DATE of birth '1984-01-05' passes the content scan")
 case("procedure_analyse", "SELECT * FROM customers PROCEDURE ANALYSE()", None,
-     leak="PROCEDURE ANALYSE() prints min/max and an ENUM of every value of every column; dob's "
+     note="closed: PROCEDURE ANALYSE() prints min/max and an ENUM of every value of every column; dob's "
           "dates pass the content scan")
 case("character_set_results_utf16",
      ["SET character_set_results = utf16",
       "SELECT full_name, email, phone, ssn, card, contact, notes" + W1], None,
-     leak="with character_set_results = utf16 the column definitions and values come in UTF-16: "
+     note="closed: with character_set_results = utf16 the column definitions and values come in UTF-16: "
           "no rule or name matches, the content scan finds nothing, and the whole row passes raw")
 case("warnings_survive_tableless",
      ["SELECT cast(reverse(ssn) AS DECIMAL(10, 0))" + W1, "SELECT 1", "SHOW WARNINGS"],
      [(M, N, M)],
-     leak="MariaDB keeps the warnings of the sensitive statement through SELECT 1; veil judges "
+     note="closed: MariaDB keeps the warnings of the sensitive statement through SELECT 1; veil judges "
           "SHOW WARNINGS by SELECT 1 and the reversed SSN passes")
 case("gbk_backslash", ["SELECT '\udcbf\\', reverse(ssn), ''" + W1], [(M, M, M)],
      charset="gbk")
@@ -562,9 +562,6 @@ def test_stored_function_created_after_login(veil, mariadb, mariadb_seeded_value
     assert out == [[(M,)]]
 
 
-@pytest.mark.xfail(strict=True, reason="a statement prepared before a user variable is tainted "
-                   "executes unmasked after: COM_STMT_EXECUTE takes the sensitivity of the "
-                   "prepare time and never looks at variables_tainted_")
 def test_binary_prepared_before_taint(veil, mariadb, mariadb_seeded_values):
     conn = connect(mariadb, veil)
     try:
@@ -577,9 +574,6 @@ def test_binary_prepared_before_taint(veil, mariadb, mariadb_seeded_values):
     assert rows == [(M,)]
 
 
-@pytest.mark.xfail(strict=True, reason="rows of COM_STMT_FETCH are planned without their column "
-                   "definitions (the transcoder dropped them with the execute): every column is "
-                   "judged by content alone and the DATE dob '1984-01-05' passes")
 def test_binary_cursor_fetch(veil, mariadb, mariadb_seeded_values):
     """Rows fetched from a server-side cursor (COM_STMT_FETCH) are masked like executed ones."""
     conn = connect(mariadb, veil)
@@ -596,8 +590,6 @@ def test_binary_cursor_fetch(veil, mariadb, mariadb_seeded_values):
                      None, "120.50")]
 
 
-@pytest.mark.xfail(strict=True, reason="MariaDB keeps the warnings of the sensitive statement "
-                   "through a COM_STMT_PREPARE; veil judges SHOW WARNINGS by the prepare")
 def test_binary_prepare_between_warnings(veil, mariadb, mariadb_seeded_values):
     """A COM_STMT_PREPARE between a sensitive statement and SHOW WARNINGS."""
     conn = connect(mariadb, veil)
@@ -619,23 +611,20 @@ PREPARED = [
     ("cli", "SELECT to_base64(full_name), sum(balance) FROM customers WHERE id = 1", None,
      [(M, N)], ""),
     ("mysql2", "SELECT json_object('e', email) FROM customers WHERE id = 1", None, [(M,)],
-     "not a leak: MariaDB's extended metadata says format=json, mysql2 JSON.parse()s the "
-     "replacement [MASKED] and throws (text rows too)"),
+     ""),
     ("jdbc", "SELECT reverse(ssn), hex(email), char_length(full_name), id FROM customers"
      " WHERE id = ?", [1], [(M, M, None, "1")], ""),
     ("mysql2", "SELECT upper(full_name), cast(replace(ssn, '-', '') AS UNSIGNED),"
      " concat('e', email) FROM customers WHERE id = ?", [1], [(M, None, M)], ""),
     ("mysql2", "SELECT json_object('e', email) FROM customers WHERE id = ?", [1], [(M,)],
-     "not a leak: MariaDB's extended metadata says format=json, mysql2 JSON.parse()s the "
-     "replacement [MASKED] and throws (binary rows)"),
+     ""),
     ("jdbc", "SELECT count(*), avg(balance), sum(balance) FROM customers WHERE id <= ?", [6],
      [("6", "1710.566667", "10263.40")], ""),
     ("mysql2", "SELECT name, price FROM products WHERE price > ? ORDER BY id", [50],
      [("Espresso machine", "249.00"), ("Burr grinder", "89.90")], ""),
     ("mysql2", "WITH t(a, b, c, d, e, f, g, h, i, j) AS (SELECT * FROM customers)"
      " SELECT reverse(e) FROM t WHERE a = ?", [1], [(M,)],
-     "a CTE's column list renames ssn: no sensitive identifier in the text, reverse() "
-     "defeats the content scan"),
+     ""),
     ("jdbc", "SELECT reverse(card) FROM customers WHERE id = ?", [1], [(M,)],
      "card is sensitive by content only and the MySQL transcoder never feeds the column store: "
      "reverse(card) is judged by content"),

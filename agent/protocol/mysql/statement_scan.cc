@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <set>
 
 #include "agent/sql/lexer.h"
 
@@ -71,13 +72,61 @@ void ScanReading(std::string_view text, sql::LexOptions options, StatementScan* 
       continue;
     }
     if (t.kind == TokenKind::kVariable) {
-      if (!t.text.starts_with("@@")) scan.uses_variables = true;  // @@system variables are not data
+      // @@system variables hold data too: SET @@session.max_join_size = (SELECT …).
+      scan.uses_variables = true;
       first = false;
       continue;
     }
     std::string w = word(i);
+    if (t.kind == TokenKind::kOperator && t.text == "*" && i > 0) {
+      const std::string prev = word(i - 1);
+      if (tokens[i - 1].kind == TokenKind::kDot || tokens[i - 1].kind == TokenKind::kComma ||
+          prev == "select" || prev == "distinct" || prev == "all" || prev == "distinctrow" ||
+          prev.starts_with("sql_") || prev == "straight_join" || prev == "high_priority")
+        scan.star = true;
+    }
+    if (!w.empty() && i + 1 < tokens.size() && tokens[i + 1].kind == TokenKind::kDot)
+      add(&scan.qualifiers, w);
+    if (w == "procedure" && !first) scan.dynamic = true;  // SELECT … PROCEDURE ANALYSE()
     if (first) {
       first = false;
+      static const std::set<std::string> kWrites = {
+          "insert", "update", "delete", "replace", "load",  "create", "alter",
+          "drop",   "rename", "truncate", "call", "do",    "handler", "lock"};
+      if (kWrites.contains(w)) scan.writes = true;
+      if (w == "set") scan.sets = scan.uses_variables = true;
+      if (w == "explain" || w == "describe" || w == "desc" || w == "analyze") scan.explain = true;
+      if (!scan.write_target) {
+        // The table named after the statement's leading words.
+        size_t k = i + 1;
+        auto skip = [&](std::initializer_list<const char*> words) {
+          for (bool again = true; again;) {
+            again = false;
+            for (const char* x : words)
+              if (word(k) == x) {
+                ++k;
+                again = true;
+              }
+          }
+        };
+        bool target = false;
+        if (w == "create") {
+          skip({"or", "replace", "temporary"});
+          if (word(k) == "table") {
+            ++k;
+            skip({"if", "not", "exists"});
+            target = true;
+          }
+        } else if (w == "insert" || w == "replace") {
+          skip({"low_priority", "delayed", "high_priority", "ignore", "into"});
+          target = true;
+        } else if (w == "update") {
+          skip({"low_priority", "ignore"});
+          target = true;
+        }
+        if (target && k + 2 < tokens.size() && tokens[k + 1].kind == TokenKind::kDot) k += 2;
+        if (target && !word(k).empty()) scan.write_target = word(k);
+      }
       if (w == "call" || w == "execute" || w == "prepare") scan.dynamic = true;
       if (w == "show") {
         std::string next = word(i + 1);
@@ -113,8 +162,14 @@ void ScanReading(std::string_view text, sql::LexOptions options, StatementScan* 
       add(&scan.derived, w);
     if (i + 1 < tokens.size() && tokens[i + 1].kind == TokenKind::kLParen) {
       const size_t j = match[i + 1];  // name (cols) AS (
-      if (j + 2 < tokens.size() && word(j + 1) == "as" && tokens[j + 2].kind == TokenKind::kLParen)
+      if (j + 2 < tokens.size() && word(j + 1) == "as" && tokens[j + 2].kind == TokenKind::kLParen) {
         add(&scan.derived, w);
+        scan.renames = true;
+      }
+      // (SELECT …) [AS] alias (cols)
+      if (i > 0 && (tokens[i - 1].kind == TokenKind::kRParen ||
+                    (word(i - 1) == "as" && i > 1 && tokens[i - 2].kind == TokenKind::kRParen)))
+        scan.renames = true;
     }
   }
 }

@@ -19,14 +19,29 @@ struct StatementScan {
   // before `AS (` or `(cols) AS (`): a result column whose org_table is one of them is not a
   // base column.
   std::vector<std::string> derived;
-  // CALL, EXECUTE, PREPARE: code whose columns veil cannot follow.
+  // CALL, EXECUTE, PREPARE, PROCEDURE ANALYSE: code whose columns veil cannot follow.
   bool dynamic = false;
   // SHOW WARNINGS / SHOW ERRORS / GET DIAGNOSTICS: texts about the statement before.
   bool diagnostics = false;
-  // A user variable (@name, @'name', @`name`), read or assigned.
+  // A user or system variable (@name, @'name', @`name`, @@name), read or assigned.
   bool uses_variables = false;
   // CREATE [DEFINER = …] [AGGREGATE] FUNCTION [IF NOT EXISTS] [db.]name: the name, lowercase.
   std::optional<std::string> creates_function;
+  // Identifiers followed by '.': schema (or table) qualifiers.
+  std::vector<std::string> qualifiers;
+  // `SELECT *` or `t.*`: columns the text does not name.
+  bool star = false;
+  // A CTE or derived table with a column list (`WITH t(a, b) AS (…)`): names the text gives
+  // to columns it need not name.
+  bool renames = false;
+  // What the statement is, by its first word: a write (INSERT, UPDATE, DELETE, REPLACE, LOAD,
+  // DDL: may fire triggers), a SET, an EXPLAIN/DESCRIBE.
+  bool writes = false;
+  bool sets = false;
+  bool explain = false;
+  // The table a write stores into: CREATE [TEMPORARY] TABLE x, INSERT/REPLACE [INTO] x,
+  // UPDATE x (lowercase, unqualified).
+  std::optional<std::string> write_target;
   // USE db: the session's database from here on.
   std::optional<std::string> use_database;
 };

@@ -22,6 +22,22 @@ std::string Lower(std::string_view s) {
 // bytes that are very often text (and PII): they are scanned too.
 bool TextLike(mysql::ColumnType t) { return mysql::IsTextLike(t); }
 
+// Collations of character sets that are not ASCII-compatible (ucs2, utf16, utf16le, utf32), by
+// id: MariaDB 10.11's and MySQL 8's (their ids below 255 agree).
+bool UnreadableCharset(uint16_t id) {
+  if (id == 35 || (id >= 54 && id <= 56) || (id >= 60 && id <= 62) || id == 90) return true;
+  if ((id >= 101 && id <= 124) || (id >= 128 && id <= 151) || (id >= 159 && id <= 183))
+    return true;
+  switch (id) {  // MariaDB's ids above 255
+    case 640: case 641: case 642: case 672: case 673: case 674: case 736: case 737: case 738:
+    case 1059: case 1078: case 1079: case 1080: case 1084: case 1085: case 1086: case 1114:
+    case 1125: case 1147: case 1152: case 1174: case 1184: case 1206:
+      return true;
+    default:
+      return false;
+  }
+}
+
 // Physical packets in `raw` (one message, as the decoder framed it).
 uint8_t PacketCount(std::span<const uint8_t> raw) {
   uint8_t n = 0;
@@ -44,8 +60,8 @@ MySqlTranscoder::Sensitivity MySqlTranscoder::ColumnSensitivity(std::string_view
   if (p.action == A::kPass) return {};
   if (p.action == A::kForce || p.has_hint) return {true, p.entity};
   if (columns_ && !table.empty()) {
-    auto learned = columns_->Learned(columns_->Track(
-        {endpoint_, database_, std::string(schema), std::string(table), std::string(column)}));
+    auto learned = columns_->LearnedFor(
+        {endpoint_, database_, std::string(schema), std::string(table), std::string(column)});
     if (learned) {
       const auto& det = *profile_->detector();
       for (size_t e = 0; e < masker::kMaxEntities; ++e)
@@ -55,6 +71,25 @@ MySqlTranscoder::Sensitivity MySqlTranscoder::ColumnSensitivity(std::string_view
     }
   }
   return {};
+}
+
+void MySqlTranscoder::TaintTable(const std::string& table) {
+  tainted_tables_.insert(table);
+  sensitive_cache_.clear();
+  if (columns_)  // other sessions read it too: the store keeps the table under column "*"
+    columns_->MarkLineage(columns_->Track({endpoint_, database_, database_, table, "*"}),
+                          "MASKED");
+}
+
+bool MySqlTranscoder::TableTainted(const std::string& schema, const std::string& table) {
+  if (tainted_tables_.contains(table)) return true;
+  if (!columns_ || table.empty()) return false;
+  auto key = schema + '\0' + table;
+  if (auto it = table_cache_.find(key); it != table_cache_.end()) return it->second;
+  const bool t = columns_->LearnedFor({endpoint_, database_, schema, table, "*"}).has_value();
+  if (table_cache_.size() >= 4096) table_cache_.clear();
+  table_cache_.emplace(std::move(key), t);
+  return t;
 }
 
 bool MySqlTranscoder::ReadsSensitive(std::string_view sql) {
@@ -69,24 +104,36 @@ bool MySqlTranscoder::ReadsSensitive(std::string_view sql, const mysql::Statemen
   for (size_t i = 0; !sensitive && i < scan.identifiers.size(); ++i)
     sensitive = functions_.contains(scan.identifiers[i]);
   if (!sensitive && scan.identifiers.size() > 512) sensitive = true;  // too many to judge: fail closed
-  // Every identifier as a column, of no table and of each identifier as a table. A statement
-  // with new literals is new text, but its identifiers are the ones before: pairs are cached.
-  auto pair_sensitive = [&](const std::string& table, const std::string& column) {
-    pair_key_.assign(table).push_back('\0');
+  // Columns the text does not name, in a statement that hides what it makes of them (a CTE's
+  // column list renames them, a variable stores them).
+  if (scan.star && (scan.renames || scan.uses_variables)) sensitive = true;
+  for (const auto& id : scan.identifiers)
+    if (tainted_tables_.contains(id) || TableTainted(database_, id)) sensitive = true;
+  // Every identifier as a column, of no table and of each identifier as a table, in the
+  // session's database and in each schema the text qualifies a name with. A statement with new
+  // literals is new text, but its identifiers are the ones before: triples are cached.
+  auto triple_sensitive = [&](const std::string& schema, const std::string& table,
+                              const std::string& column) {
+    pair_key_.assign(schema).push_back('\0');
+    pair_key_.append(table).push_back('\0');
     pair_key_.append(column);
     if (auto it = pair_cache_.find(pair_key_); it != pair_cache_.end()) return it->second;
-    const bool s = ColumnSensitivity(database_, table, column).sensitive;
+    const bool s = ColumnSensitivity(schema, table, column).sensitive;
     if (pair_cache_.size() >= 8192) pair_cache_.clear();
     pair_cache_.emplace(pair_key_, s);
     return s;
   };
   static const std::string kNoTable;
-  for (size_t i = 0; !sensitive && i < scan.identifiers.size(); ++i) {
-    const std::string& column = scan.identifiers[i];
-    if (pair_sensitive(kNoTable, column)) sensitive = true;
-    for (size_t j = 0; !sensitive && j < scan.identifiers.size(); ++j)
-      if (j != i && pair_sensitive(scan.identifiers[j], column)) sensitive = true;
-  }
+  std::vector<const std::string*> schemas = {&database_};
+  for (const auto& q : scan.qualifiers)
+    if (q != database_) schemas.push_back(&q);
+  for (const std::string* schema : schemas)
+    for (size_t i = 0; !sensitive && i < scan.identifiers.size(); ++i) {
+      const std::string& column = scan.identifiers[i];
+      if (triple_sensitive(*schema, kNoTable, column)) sensitive = true;
+      for (size_t j = 0; !sensitive && j < scan.identifiers.size(); ++j)
+        if (j != i && triple_sensitive(*schema, scan.identifiers[j], column)) sensitive = true;
+    }
   if (key.size() <= 4096) {  // bulk statements are not kept: the cache stays small
     if (sensitive_cache_.size() >= 1024) sensitive_cache_.clear();
     sensitive_cache_.emplace(std::move(key), sensitive);
@@ -104,9 +151,19 @@ void MySqlTranscoder::OnCommand(const mysql::ClientMessage& message, uint8_t las
   auto statement = [&](std::string_view sql) {
     mysql::StatementScan scan = mysql::ScanStatement(sql);
     bool sensitive = ReadsSensitive(sql, scan);
-    if (scan.diagnostics) sensitive = sensitive || last_sensitive_;
+    // Diagnostics outlive statements that raise none (SHOW WARNINGS after SELECT 1 still shows
+    // the warnings of the one before): tainted once any statement read sensitive columns.
+    if (scan.diagnostics && diagnostics_tainted_) sensitive = true;
     if (scan.uses_variables && variables_tainted_) sensitive = true;
-    if (sensitive && scan.uses_variables) variables_tainted_ = true;
+    // What may put a sensitive value in a variable unseen: a statement that reads sensitive
+    // columns and sets variables, dynamic SQL and procedures (their text is a string), and
+    // writes (a trigger runs).
+    if ((sensitive && scan.uses_variables) || scan.dynamic || scan.writes)
+      variables_tainted_ = true;
+    if (sensitive || scan.explain || scan.dynamic) diagnostics_tainted_ = true;
+    // A table written with values derived from sensitive columns (CREATE TABLE … AS SELECT
+    // reverse(ssn), INSERT … SELECT): its columns are replaced whole from now on.
+    if (sensitive && scan.writes && scan.write_target) TaintTable(*scan.write_target);
     if (scan.use_database && *scan.use_database != database_) {
       database_ = *scan.use_database;
       pair_cache_.clear();  // rules may name the schema
@@ -118,6 +175,8 @@ void MySqlTranscoder::OnCommand(const mysql::ClientMessage& message, uint8_t las
     }
     o.derived = std::set<std::string>(scan.derived.begin(), scan.derived.end());
     o.sensitive = sensitive;
+    o.uses_variables = scan.uses_variables;
+    o.diagnostics = scan.diagnostics;
     o.record.text = std::string(sql);
   };
   if (const auto* q = std::get_if<mysql::ComQuery>(&message)) {
@@ -130,8 +189,14 @@ void MySqlTranscoder::OnCommand(const mysql::ClientMessage& message, uint8_t las
     auto it = prepared_texts_.find(e->statement_id);
     if (it != prepared_texts_.end()) {
       o.record.text = it->second.text;
-      o.sensitive = it->second.sensitive;
+      // Judged at prepare time, and again by what the session did since: a variable it reads
+      // may have been tainted, a table it reads written with derived values.
+      o.sensitive = it->second.sensitive ||
+                    (it->second.uses_variables && variables_tainted_) ||
+                    (it->second.diagnostics && diagnostics_tainted_) ||
+                    ReadsSensitive(it->second.text);
       o.derived = it->second.derived;
+      o.statement_id = e->statement_id;
     } else {
       o.record.text = "-- COM_STMT_EXECUTE of an unknown statement";
       o.sensitive = true;  // nothing to judge it by: fail closed
@@ -140,10 +205,14 @@ void MySqlTranscoder::OnCommand(const mysql::ClientMessage& message, uint8_t las
   } else if (const auto* f = std::get_if<mysql::ComStmtFetch>(&message)) {
     auto it = prepared_texts_.find(f->statement_id);
     o.record.text = it != prepared_texts_.end() ? it->second.text : "-- COM_STMT_FETCH";
-    o.sensitive = it == prepared_texts_.end() || it->second.sensitive;
+    o.sensitive = it == prepared_texts_.end() || it->second.sensitive ||
+                  (it->second.uses_variables && variables_tainted_);
+    o.statement_id = f->statement_id;
+    o.fetch = true;
     if (!internal) o.kind = Open::Kind::kStatement;
   } else if (const auto* c = std::get_if<mysql::ComStmtClose>(&message)) {
     prepared_texts_.erase(c->statement_id);
+    fetch_columns_.erase(c->statement_id);
     return;  // no answer
   } else if (const auto* d = std::get_if<mysql::ComInitDb>(&message)) {
     database_ = std::string(d->schema);
@@ -154,10 +223,12 @@ void MySqlTranscoder::OnCommand(const mysql::ClientMessage& message, uint8_t las
     return;  // no answer
   } else if (std::holds_alternative<mysql::ComResetConnection>(message)) {
     prepared_texts_.clear();
+    fetch_columns_.clear();
     variables_tainted_ = false;
   } else if (const auto* u = std::get_if<mysql::ComChangeUser>(&message)) {
     // A new login on the same connection: the server forgets the session's state.
     prepared_texts_.clear();
+    fetch_columns_.clear();
     variables_tainted_ = false;
     if (!u->database.empty()) database_ = std::string(u->database);
     pair_cache_.clear();
@@ -192,12 +263,26 @@ void MySqlTranscoder::PlanColumns() {
   plans_.clear();
   plans_.reserve(result_columns_.size());
   const bool sensitive = !open_.empty() && open_.front().sensitive;
-  // The entity of a replacement: the one sensitive entity the statement names, else none.
+  // Names or values in UTF-16/32: no rule, name or content can be judged.
+  for (const auto& col : result_columns_) {
+    auto nul = [](const std::string& x) { return x.find('\0') != std::string::npos; };
+    if (UnreadableCharset(col.charset) || nul(col.name) || nul(col.org_name) ||
+        nul(col.org_table) || nul(col.schema))
+      unreadable_results_ = true;
+  }
   for (const auto& col : result_columns_) {
     Plan p;
     const bool text_like = TextLike(col.type.type);
+    p.json = col.json;
+    if (unreadable_results_ || fetch_unknown_) {
+      // Every value replaced: a text token, anything else NULL.
+      p.kind = text_like ? Plan::Kind::kReplace : Plan::Kind::kNull;
+      p.label = fetch_unknown_ ? "<- cursor without definitions" : "<- unreadable charset";
+      plans_.push_back(std::move(p));
+      continue;
+    }
     const bool computed = col.org_name.empty() || col.schema.empty() || col.org_table.empty() ||
-                          Derived(col.org_table);
+                          Derived(col.org_table) || TableTainted(col.schema, Lower(col.org_table));
     p.label = col.org_table.empty() ? col.name : col.schema + "." + col.org_table + "." + col.org_name;
     if (!computed) {
       p.policy = profile_->PolicyFor({.schema = col.schema,
@@ -246,6 +331,14 @@ void MySqlTranscoder::PlanColumns() {
 
 void MySqlTranscoder::AppendReplacement(const Plan& plan, std::string_view value,
                                         std::string* out) {
+  if (plan.json) {  // a JSON column gets a JSON string: clients parse it
+    Plan inner = plan;
+    inner.json = false;
+    out->push_back('"');
+    AppendReplacement(inner, value, out);
+    out->push_back('"');
+    return;
+  }
   if (plan.entity >= masker::kMaxEntities) {
     out->append("[MASKED]");
     return;
@@ -381,11 +474,15 @@ void MySqlTranscoder::MaskErr(mysql::ErrPacket* err, bool sensitive) {
 void MySqlTranscoder::Complete() {
   Open o = std::move(open_.front());
   open_.pop_front();
+  // An execute's columns, for the rows of a cursor it opened (COM_STMT_FETCH has none).
+  if (o.statement_id && !o.fetch && !result_columns_.empty())
+    fetch_columns_[*o.statement_id] = result_columns_;
   result_columns_.clear();
   plans_.clear();
   planned_ = false;
   rows_in_result_ = 0;
   dropping_rows_ = false;
+  fetch_unknown_ = false;
   if (o.kind == Open::Kind::kStatement || o.kind == Open::Kind::kPrepare) {
     last_sensitive_ = o.sensitive;
     if (o.kind == Open::Kind::kStatement) {
@@ -425,7 +522,7 @@ Status MySqlTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
       if (internal) return Error{"veil's own statement failed upstream: error " +
                                  std::to_string(err->error_code)};
       if (front) front->record.sqlstate = err->sql_state.empty() ? "HY000" : err->sql_state;
-      MaskErr(err, !front || front->sensitive);
+      MaskErr(err, !front || front->sensitive || unreadable_results_);
       uint8_t seq = r.first_sequence_id;
       if (Status s = mysql::Encode(*err, decoder_.capabilities(), &seq, out); !s.ok()) return s;
     } else if (std::holds_alternative<mysql::LocalInfileRequest>(message_)) {
@@ -438,7 +535,11 @@ Status MySqlTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
       if (before == State::kColumns) {
         Column col{std::string(c->schema),   std::string(c->table), std::string(c->org_table),
                    std::string(c->name),     std::string(c->org_name),
-                   {c->type, (c->flags & mysql::column_flag::kUnsigned) != 0}};
+                   {c->type, (c->flags & mysql::column_flag::kUnsigned) != 0},
+                   c->character_set,
+                   c->type == mysql::ColumnType::kJson ||
+                       (c->extended_metadata && c->extended_metadata->find("json") !=
+                                                    std::string_view::npos)};
         result_columns_.push_back(std::move(col));
         planned_ = false;
       }
@@ -454,12 +555,20 @@ Status MySqlTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
       if (max_rows_ && rows_in_result_ > *max_rows_) {
         dropping_rows_ = true;  // the rest of the result is dropped; its end says why
       } else {
-        if (before == State::kRows && result_columns_.empty() && front) {
-          // COM_STMT_FETCH rows: the cursor's columns were planned with its execute; without
-          // them every value is replaced.
-          result_columns_.resize(decoder_.columns().size());
-          for (size_t i = 0; i < result_columns_.size(); ++i)
-            result_columns_[i].type = decoder_.columns()[i];
+        if (front && front->fetch && result_columns_.empty() && !planned_) {
+          // COM_STMT_FETCH rows: the columns its execute described; without them every value
+          // is replaced.
+          auto it = front->statement_id ? fetch_columns_.find(*front->statement_id)
+                                        : fetch_columns_.end();
+          fetch_unknown_ = it == fetch_columns_.end() ||
+                           it->second.size() != decoder_.columns().size();
+          if (!fetch_unknown_) {
+            result_columns_ = it->second;
+          } else {
+            result_columns_.resize(decoder_.columns().size());
+            for (size_t i = 0; i < result_columns_.size(); ++i)
+              result_columns_[i].type = decoder_.columns()[i];
+          }
         }
         if (Status s = QueueRow(raw, r.first_sequence_id,
                                 std::holds_alternative<mysql::BinaryRow>(message_), out);
@@ -468,7 +577,8 @@ Status MySqlTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
       }
     } else if (auto* ok = std::get_if<mysql::StmtPrepareOk>(&message_)) {
       if (front) {
-        prepared_texts_[ok->statement_id] = {front->record.text, front->sensitive, front->derived};
+        prepared_texts_[ok->statement_id] = {front->record.text, front->sensitive, front->derived,
+                                             front->uses_variables, front->diagnostics};
         prepared_.emplace_back(ok->statement_id, ok->num_params);
       }
       out->insert(out->end(), raw.begin(), raw.end());

@@ -13,19 +13,30 @@
 // direct reference: masked by content, with the column's rule or name as context. There is no
 // MySQL-dialect lineage analysis, so the rule for everything else fails closed:
 //   - a statement "reads sensitive columns" when one of its identifiers names a column that a
-//     profile rule, the column's name, or the column store says is sensitive (CALL, dynamic
-//     SQL and a call of a stored function always do; SHOW WARNINGS inherits it from the statement before; a user variable
-//     inherits it once a statement that read sensitive columns used user variables);
+//     profile rule, the column's name, or the column store says is sensitive, in the session's
+//     database or a schema the text qualifies a name with, in any reading of the text the
+//     server may use; CALL, dynamic SQL, PROCEDURE ANALYSE and a call of a stored function
+//     always do, and so do `SELECT *` with a CTE column list or into variables, and a statement
+//     that names a table written with values derived from sensitive columns;
 //   - in such a statement, a computed column (no org_name, no schema — MariaDB leaves the schema
 //     empty for expressions even inside a derived table or view) and every column of a derived
 //     table, CTE or view (org_table is then the alias, not a base table) is replaced whole:
-//     text by the entity's token, anything else by NULL;
+//     text by a token (a JSON string in a JSON column), anything else by NULL;
 //   - a view's computed column (org_table the view, no schema) hides its expression from the
 //     statement's text: it is replaced whole too, unless a `pass` rule names it;
+//   - session state carries it: variables (user and system) once a sensitive statement set
+//     one, or dynamic SQL, a procedure or a write (triggers) ran; SHOW WARNINGS and GET
+//     DIAGNOSTICS once any sensitive statement or EXPLAIN ran; a table written by a sensitive
+//     statement (CREATE TABLE … AS, INSERT … SELECT) is remembered in the column store;
+//   - a result in UTF-16/32 (SET character_set_results = utf16) cannot be read: all of it is
+//     replaced, and error texts are withheld from then on; a cursor's rows are planned with
+//     the columns of the execute that opened it, or replaced whole;
 //   - otherwise computed columns are scanned by content like any text.
-// Known gap: a view column that passes a sensitive column through under another name
-// (`ssn AS s`) is judged by its content and the rule for the view's own column name only.
-//
+// Known gaps: a view column that passes a sensitive column through under another name is
+// judged by its content and the view's own column name; a computed column of a column that is
+// sensitive by content alone (no rule or telling name) is judged by content; a stored
+// function created after the session logged in is not known to it; text a statement stores in
+// the catalog (a COMMENT) comes back through SHOW CREATE by content only.
 // It never buffers a result: each call consumes the complete packets of its input.
 // Not thread-safe; one per session.
 #pragma once
@@ -111,6 +122,8 @@ class MySqlTranscoder {
   struct Column {
     std::string schema, table, org_table, name, org_name;
     mysql::ColumnTypeInfo type;
+    uint16_t charset = 0;
+    bool json = false;  // JSON, or MariaDB's extended metadata says format=json
   };
   struct Plan {
     enum class Kind : uint8_t { kPass, kScan, kNullIfMasked, kReplace, kNull };
@@ -119,18 +132,23 @@ class MySqlTranscoder {
     std::string label;
     uint8_t entity = masker::kMaxEntities;  // kReplace: the token's entity (none: [MASKED])
     masker::Strategy strategy = masker::Strategy::kRedact;
+    bool json = false;  // kReplace: the token as a JSON string
   };
   struct Open {
     enum class Kind : uint8_t { kStatement, kPrepare, kOther, kInternal, kChangeUser } kind;
     StatementRecord record;
     bool sensitive = false;  // the statement reads sensitive columns
     std::set<std::string> derived;  // its derived tables' and CTEs' names
+    bool uses_variables = false, diagnostics = false;
+    std::optional<uint32_t> statement_id;  // COM_STMT_EXECUTE / FETCH
+    bool fetch = false;
     std::chrono::steady_clock::time_point started;
   };
   struct Prepared {
     std::string text;
     bool sensitive = false;
     std::set<std::string> derived;  // its derived tables' and CTEs' names
+    bool uses_variables = false, diagnostics = false;
   };
   struct Sensitivity {
     bool sensitive = false;
@@ -163,7 +181,20 @@ class MySqlTranscoder {
   std::unordered_map<uint32_t, Prepared> prepared_texts_;
   std::vector<std::pair<uint32_t, uint16_t>> prepared_;
   std::vector<StatementRecord> completed_;
+  void TaintTable(const std::string& table);
+  bool TableTainted(const std::string& schema, const std::string& table);
+  std::unordered_map<std::string, bool> table_cache_;
   bool auth_ended_ = false;
+  bool diagnostics_tainted_ = false;  // SHOW WARNINGS may quote a sensitive value
+  std::set<std::string> tainted_tables_;  // written with values derived from sensitive columns
+  // The result columns of each prepared statement's last execute: COM_STMT_FETCH rows come
+  // without definitions.
+  std::unordered_map<uint32_t, std::vector<Column>> fetch_columns_;
+  // A result whose values or names are not in an ASCII-compatible character set (UTF-16,
+  // UTF-32, UCS-2: SET character_set_results = utf16): nothing in it can be read, all of it is
+  // replaced, and error texts are withheld from then on.
+  bool unreadable_results_ = false;
+  bool fetch_unknown_ = false;  // the current rows are a cursor's whose columns veil never saw
   bool last_sensitive_ = false;     // the last statement read sensitive columns
   bool variables_tainted_ = false;  // a user variable may hold a sensitive value
   std::unordered_map<std::string, bool> sensitive_cache_;  // statement text → ReadsSensitive

@@ -251,7 +251,11 @@ TEST(StatementScan, DerivedAndCte) {
     EXPECT_NE(std::find(s.derived.begin(), s.derived.end(), want), s.derived.end()) << want;
   EXPECT_FALSE(s.dynamic);
   EXPECT_TRUE(ScanStatement("select @x").uses_variables);
-  EXPECT_FALSE(ScanStatement("select @@version").uses_variables);
+  EXPECT_TRUE(ScanStatement("select @@version").uses_variables);  // system variables hold data
+  EXPECT_TRUE(ScanStatement("WITH t(a, b) AS (SELECT * FROM c) SELECT a FROM t").renames);
+  EXPECT_FALSE(ScanStatement("SELECT * FROM (SELECT a FROM c) t").renames);
+  EXPECT_EQ(ScanStatement("INSERT IGNORE INTO shop.t2 SELECT 1").write_target, "t2");
+  EXPECT_EQ(ScanStatement("create temporary table if not exists x AS SELECT 1").write_target, "x");
   EXPECT_EQ(ScanStatement("USE `shop`").use_database, "shop");
 }
 
