@@ -271,8 +271,7 @@ nlohmann::json SessionEvent(int64_t time_ms, const SessionInfo& session, Session
 nlohmann::json QueryEvent(int64_t time_ms, const SessionInfo& session,
                           const StatementInfo& statement) {
   Event e = DatastoreEvent(time_ms, session, 4, "Query");
-  const StatementDigest& digest =
-      DigestStatement(statement.sql, statement.lex_options());
+  const StatementDigest& digest = DigestStatement(statement.sql, statement.lex_options());
   v1::QueryInfo* q = e.mutable_query_info();
   q->set_query_string(digest.text);
   q->set_uid(digest.uid);

@@ -102,16 +102,16 @@ struct SessionTotals {
 // One statement (a simple Query, or an Execute of a prepared one).
 struct StatementInfo {
   std::string_view sql;  // as received; QueryEvent normalizes it and never records it raw
-  bool standard_conforming_strings = true;  // the session's setting, for normalization
+  bool standard_conforming_strings = true;         // the session's setting, for normalization
   sql::Dialect dialect = sql::Dialect::kPostgres;  // how the text is read (MySQL sessions: kMySql)
 
   // The lexer options its text is normalized with.
   sql::LexOptions lex_options() const {
     return {.standard_conforming_strings = standard_conforming_strings, .dialect = dialect};
   }
-  std::string statement_name;               // prepared statement name; empty if unnamed
-  std::string kind;                         // the classifier's verdict, e.g. "read", "ddl"
-  std::string command_tag;                  // e.g. "SELECT 3"
+  std::string statement_name;  // prepared statement name; empty if unnamed
+  std::string kind;            // the classifier's verdict, e.g. "read", "ddl"
+  std::string command_tag;     // e.g. "SELECT 3"
   int64_t rows = 0;
   int64_t bytes = 0;  // to the client
   int64_t duration_ms = 0;

@@ -190,9 +190,9 @@ class Session {
     asio::ip::tcp::socket sock(ex);
     auto [cec, endpoint] = co_await asio::async_connect(sock, results, as_tuple(use_awaitable));
     if (cec)
-      co_return PumpEnd{"veil: upstream of " + ep_->config.name() + " unreachable: " +
-                            cec.message(),
-                        2003, "HY000"};
+      co_return PumpEnd{
+          "veil: upstream of " + ep_->config.name() + " unreachable: " + cec.message(), 2003,
+          "HY000"};
     sock.set_option(asio::ip::tcp::no_delay(true));
     upstream_.emplace(std::move(sock));
 
@@ -212,8 +212,8 @@ class Session {
                         err->error_code, "08004"};
     }
     auto greeting = std::get<mysql::HandshakeV10>(smsg);
-    const std::string scramble_1(greeting.auth_plugin_data_1), scramble_2(greeting.auth_plugin_data_2),
-        version(greeting.server_version);
+    const std::string scramble_1(greeting.auth_plugin_data_1),
+        scramble_2(greeting.auth_plugin_data_2), version(greeting.server_version);
     std::optional<std::string> plugin;
     if (greeting.auth_plugin_name) plugin = std::string(*greeting.auth_plugin_name);
     greeting.auth_plugin_data_1 = scramble_1;
@@ -234,8 +234,7 @@ class Session {
       std::vector<uint8_t> out;
       uint8_t seq = 0;
       if (auto s = mysql::Encode(greeting, 0, &seq, &out); !s.ok())
-        co_return PumpEnd{"veil: cannot re-issue the server's greeting", kHandshakeError,
-                          "08S01"};
+        co_return PumpEnd{"veil: cannot re-issue the server's greeting", kHandshakeError, "08S01"};
       if (co_await client_.WriteAll(out)) co_return PumpEnd{};
     }
 
@@ -296,8 +295,8 @@ class Session {
       if (tec) {
         spdlog::warn("session {}: TLS to the upstream of {} failed: {}", id_, ep_->config.name(),
                      tec.message());
-        co_return PumpEnd{"veil: TLS to the upstream of " + ep_->config.name() + " failed",
-                          2026, "HY000"};
+        co_return PumpEnd{"veil: TLS to the upstream of " + ep_->config.name() + " failed", 2026,
+                          "HY000"};
       }
     }
     up.set_full_capabilities(up_caps);
@@ -375,8 +374,8 @@ class Session {
     if (delta == 0) return;
     for (size_t pos = 0; pos + 4 <= bytes->size();) {
       (*bytes)[pos + 3] = static_cast<uint8_t>((*bytes)[pos + 3] + delta);
-      pos += 4 + ((*bytes)[pos] | (size_t{(*bytes)[pos + 1]} << 8) |
-                  (size_t{(*bytes)[pos + 2]} << 16));
+      pos += 4 +
+             ((*bytes)[pos] | (size_t{(*bytes)[pos + 1]} << 8) | (size_t{(*bytes)[pos + 2]} << 16));
     }
   }
 
@@ -399,7 +398,8 @@ class Session {
       mysql::DecodeResult r;
       size_t n = 0;
       std::string error;
-      if (!co_await ReadMessage(*upstream_, uin_, server, &m, &r, &n, &error)) co_return std::nullopt;
+      if (!co_await ReadMessage(*upstream_, uin_, server, &m, &r, &n, &error))
+        co_return std::nullopt;
       if (std::holds_alternative<mysql::ErrPacket>(m)) failed = true;
       if (auto* row = std::get_if<mysql::TextRow>(&m)) {
         rows.emplace_back();
@@ -649,7 +649,7 @@ class Session {
   uint32_t upstream_connection_id_ = 0;
   uint64_t client_caps_ = 0;
   mysql::ClientDecoder cdec_;
-  std::optional<MySqlTranscoder> transcoder_;  // made once authentication succeeded
+  std::optional<MySqlTranscoder> transcoder_;    // made once authentication succeeded
   std::optional<asio::steady_timer> idle_wait_;  // wakes Answer() when the upstream is idle
   InBuffer cin_, uin_;
   std::string user_, database_, principal_;
@@ -660,7 +660,7 @@ class Session {
   bool opened_ = false;
   bool awaiting_answer_ = false;
   bool auth_ended_ = false;  // COM_CHANGE_USER's exchange is over: commands again
-  uint8_t reply_seq_ = 0;  // the sequence id of an error in the connection phase
+  uint8_t reply_seq_ = 0;    // the sequence id of an error in the connection phase
 };
 
 class MySql final : public Protocol {

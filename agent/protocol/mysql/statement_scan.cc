@@ -37,8 +37,7 @@ void ScanReading(std::string_view text, sql::LexOptions options, StatementScan* 
   std::vector<sql::Token> tokens;
   for (sql::Token t = lex.Next(); t.kind != TokenKind::kEnd; t = lex.Next()) {
     // A "double-quoted" string is an identifier under ANSI_QUOTES: counted as one either way.
-    if (t.kind == TokenKind::kString && t.form == sql::StringForm::kPlain &&
-        t.text.front() == '"')
+    if (t.kind == TokenKind::kString && t.form == sql::StringForm::kPlain && t.text.front() == '"')
       t.kind = TokenKind::kQuotedIdent;
     tokens.push_back(t);
   }
@@ -91,8 +90,8 @@ void ScanReading(std::string_view text, sql::LexOptions options, StatementScan* 
     if (first) {
       first = false;
       static const std::set<std::string> kWrites = {
-          "insert", "update", "delete", "replace", "load",  "create", "alter",
-          "drop",   "rename", "truncate", "call", "do",    "handler", "lock"};
+          "insert", "update", "delete",   "replace", "load", "create",  "alter",
+          "drop",   "rename", "truncate", "call",    "do",   "handler", "lock"};
       if (kWrites.contains(w)) scan.writes = true;
       if (w == "set") scan.sets = scan.uses_variables = true;
       if (w == "explain" || w == "describe" || w == "desc" || w == "analyze") scan.explain = true;
@@ -137,9 +136,9 @@ void ScanReading(std::string_view text, sql::LexOptions options, StatementScan* 
       if (w == "create") {
         // The name after FUNCTION (skipping IF NOT EXISTS and a schema qualifier).
         // Within CREATE [OR REPLACE] [DEFINER = user@host] [AGGREGATE] FUNCTION: no parenthesis.
-        for (size_t j = i + 1; j < tokens.size() && j < i + 12 &&
-                               tokens[j].kind != TokenKind::kSemicolon &&
-                               tokens[j].kind != TokenKind::kLParen;
+        for (size_t j = i + 1;
+             j < tokens.size() && j < i + 12 && tokens[j].kind != TokenKind::kSemicolon &&
+             tokens[j].kind != TokenKind::kLParen;
              ++j) {
           if (word(j) != "function") continue;
           size_t k = j + 1;
@@ -156,13 +155,15 @@ void ScanReading(std::string_view text, sql::LexOptions options, StatementScan* 
     if (i > 0 && tokens[i - 1].kind == TokenKind::kRParen && w != "as" && w != "union" &&
         w != "on" && w != "where" && w != "from" && w != "join")
       add(&scan.derived, w);
-    if (w == "as" && i > 0 && tokens[i - 1].kind == TokenKind::kRParen) add(&scan.derived, word(i + 1));
+    if (w == "as" && i > 0 && tokens[i - 1].kind == TokenKind::kRParen)
+      add(&scan.derived, word(i + 1));
     // `name AS (` or `name (a, b) AS (`: a CTE.
     if (i + 2 < tokens.size() && word(i + 1) == "as" && tokens[i + 2].kind == TokenKind::kLParen)
       add(&scan.derived, w);
     if (i + 1 < tokens.size() && tokens[i + 1].kind == TokenKind::kLParen) {
       const size_t j = match[i + 1];  // name (cols) AS (
-      if (j + 2 < tokens.size() && word(j + 1) == "as" && tokens[j + 2].kind == TokenKind::kLParen) {
+      if (j + 2 < tokens.size() && word(j + 1) == "as" &&
+          tokens[j + 2].kind == TokenKind::kLParen) {
         add(&scan.derived, w);
         scan.renames = true;
       }

@@ -26,12 +26,31 @@ bool TextLike(mysql::ColumnType t) { return mysql::IsTextLike(t); }
 // id: MariaDB 10.11's and MySQL 8's (their ids below 255 agree).
 bool UnreadableCharset(uint16_t id) {
   if (id == 35 || (id >= 54 && id <= 56) || (id >= 60 && id <= 62) || id == 90) return true;
-  if ((id >= 101 && id <= 124) || (id >= 128 && id <= 151) || (id >= 159 && id <= 183))
-    return true;
+  if ((id >= 101 && id <= 124) || (id >= 128 && id <= 151) || (id >= 159 && id <= 183)) return true;
   switch (id) {  // MariaDB's ids above 255
-    case 640: case 641: case 642: case 672: case 673: case 674: case 736: case 737: case 738:
-    case 1059: case 1078: case 1079: case 1080: case 1084: case 1085: case 1086: case 1114:
-    case 1125: case 1147: case 1152: case 1174: case 1184: case 1206:
+    case 640:
+    case 641:
+    case 642:
+    case 672:
+    case 673:
+    case 674:
+    case 736:
+    case 737:
+    case 738:
+    case 1059:
+    case 1078:
+    case 1079:
+    case 1080:
+    case 1084:
+    case 1085:
+    case 1086:
+    case 1114:
+    case 1125:
+    case 1147:
+    case 1152:
+    case 1174:
+    case 1184:
+    case 1206:
       return true;
     default:
       return false;
@@ -55,8 +74,8 @@ MySqlTranscoder::Sensitivity MySqlTranscoder::ColumnSensitivity(std::string_view
                                                                 std::string_view table,
                                                                 std::string_view column) {
   using A = masker::ColumnPolicy::Action;
-  masker::ColumnPolicy p = profile_->PolicyFor(
-      {.schema = schema, .table = table, .column = column, .text_like = true});
+  masker::ColumnPolicy p =
+      profile_->PolicyFor({.schema = schema, .table = table, .column = column, .text_like = true});
   if (p.action == A::kPass) return {};
   if (p.action == A::kForce || p.has_hint) return {true, p.entity};
   if (columns_ && !table.empty()) {
@@ -77,8 +96,7 @@ void MySqlTranscoder::TaintTable(const std::string& table) {
   tainted_tables_.insert(table);
   sensitive_cache_.clear();
   if (columns_)  // other sessions read it too: the store keeps the table under column "*"
-    columns_->MarkLineage(columns_->Track({endpoint_, database_, database_, table, "*"}),
-                          "MASKED");
+    columns_->MarkLineage(columns_->Track({endpoint_, database_, database_, table, "*"}), "MASKED");
 }
 
 bool MySqlTranscoder::TableTainted(const std::string& schema, const std::string& table) {
@@ -103,7 +121,8 @@ bool MySqlTranscoder::ReadsSensitive(std::string_view sql, const mysql::Statemen
   bool sensitive = scan.dynamic;
   for (size_t i = 0; !sensitive && i < scan.identifiers.size(); ++i)
     sensitive = functions_.contains(scan.identifiers[i]);
-  if (!sensitive && scan.identifiers.size() > 512) sensitive = true;  // too many to judge: fail closed
+  if (!sensitive && scan.identifiers.size() > 512)
+    sensitive = true;  // too many to judge: fail closed
   // Columns the text does not name, in a statement that hides what it makes of them (a CTE's
   // column list renames them, a variable stores them).
   if (scan.star && (scan.renames || scan.uses_variables)) sensitive = true;
@@ -191,8 +210,7 @@ void MySqlTranscoder::OnCommand(const mysql::ClientMessage& message, uint8_t las
       o.record.text = it->second.text;
       // Judged at prepare time, and again by what the session did since: a variable it reads
       // may have been tainted, a table it reads written with derived values.
-      o.sensitive = it->second.sensitive ||
-                    (it->second.uses_variables && variables_tainted_) ||
+      o.sensitive = it->second.sensitive || (it->second.uses_variables && variables_tainted_) ||
                     (it->second.diagnostics && diagnostics_tainted_) ||
                     ReadsSensitive(it->second.text);
       o.derived = it->second.derived;
@@ -283,7 +301,8 @@ void MySqlTranscoder::PlanColumns() {
     }
     const bool computed = col.org_name.empty() || col.schema.empty() || col.org_table.empty() ||
                           Derived(col.org_table) || TableTainted(col.schema, Lower(col.org_table));
-    p.label = col.org_table.empty() ? col.name : col.schema + "." + col.org_table + "." + col.org_name;
+    p.label =
+        col.org_table.empty() ? col.name : col.schema + "." + col.org_table + "." + col.org_name;
     if (!computed) {
       p.policy = profile_->PolicyFor({.schema = col.schema,
                                       .table = col.org_table,
@@ -310,7 +329,8 @@ void MySqlTranscoder::PlanColumns() {
       // A view's computed column hides its expression (reverse(ssn) in the view's definition)
       // from the statement's text: replaced whole unless a `pass` rule names it.
       if (!sensitive &&
-          profile_->PolicyFor({.table = col.org_table, .column = col.org_name, .text_like = text_like})
+          profile_->PolicyFor(
+                      {.table = col.org_table, .column = col.org_name, .text_like = text_like})
                   .action == masker::ColumnPolicy::Action::kPass) {
         p.kind = Plan::Kind::kPass;
         plans_.push_back(std::move(p));
@@ -498,8 +518,8 @@ Status MySqlTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
   *consumed = 0;
   while (pos < in.size()) {
     const State before = decoder_.state();
-    const bool in_auth = before == State::kAuth ||
-                         (!open_.empty() && open_.front().kind == Open::Kind::kChangeUser);
+    const bool in_auth =
+        before == State::kAuth || (!open_.empty() && open_.front().kind == Open::Kind::kChangeUser);
     size_t n = 0;
     auto r = decoder_.Decode(in.subspan(pos), &n, &message_);
     if (r.status == mysql::DecodeStatus::kNeedMoreData) break;
@@ -519,8 +539,9 @@ Status MySqlTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
       out->insert(out->end(), raw.begin(), raw.end());
       if (decoder_.state() == State::kIdle) auth_ended_ = true;
     } else if (auto* err = std::get_if<mysql::ErrPacket>(&message_)) {
-      if (internal) return Error{"veil's own statement failed upstream: error " +
-                                 std::to_string(err->error_code)};
+      if (internal)
+        return Error{"veil's own statement failed upstream: error " +
+                     std::to_string(err->error_code)};
       if (front) front->record.sqlstate = err->sql_state.empty() ? "HY000" : err->sql_state;
       MaskErr(err, !front || front->sensitive || unreadable_results_);
       uint8_t seq = r.first_sequence_id;
@@ -533,13 +554,16 @@ Status MySqlTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
       // veil's own statement: its answer is not the client's.
     } else if (auto* c = std::get_if<mysql::ColumnDefinition>(&message_)) {
       if (before == State::kColumns) {
-        Column col{std::string(c->schema),   std::string(c->table), std::string(c->org_table),
-                   std::string(c->name),     std::string(c->org_name),
+        Column col{std::string(c->schema),
+                   std::string(c->table),
+                   std::string(c->org_table),
+                   std::string(c->name),
+                   std::string(c->org_name),
                    {c->type, (c->flags & mysql::column_flag::kUnsigned) != 0},
                    c->character_set,
                    c->type == mysql::ColumnType::kJson ||
-                       (c->extended_metadata && c->extended_metadata->find("json") !=
-                                                    std::string_view::npos)};
+                       (c->extended_metadata &&
+                        c->extended_metadata->find("json") != std::string_view::npos)};
         result_columns_.push_back(std::move(col));
         planned_ = false;
       }
@@ -560,8 +584,8 @@ Status MySqlTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
           // is replaced.
           auto it = front->statement_id ? fetch_columns_.find(*front->statement_id)
                                         : fetch_columns_.end();
-          fetch_unknown_ = it == fetch_columns_.end() ||
-                           it->second.size() != decoder_.columns().size();
+          fetch_unknown_ =
+              it == fetch_columns_.end() || it->second.size() != decoder_.columns().size();
           if (!fetch_unknown_) {
             result_columns_ = it->second;
           } else {
@@ -586,9 +610,9 @@ Status MySqlTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
                                   std::holds_alternative<mysql::OkPacket>(message_))) {
       // The end of a result cut at max-rows: an error in its place.
       uint8_t seq = r.first_sequence_id;
-      auto err = mysql::MakeErr(1142, "42000",
-                                "veil: result cut at " + std::to_string(*max_rows_) +
-                                    " rows by guardrail max-rows");
+      auto err = mysql::MakeErr(
+          1142, "42000",
+          "veil: result cut at " + std::to_string(*max_rows_) + " rows by guardrail max-rows");
       if (Status s = mysql::Encode(err, decoder_.capabilities(), &seq, out); !s.ok()) return s;
       if (front) front->record.sqlstate = "42000";
     } else {

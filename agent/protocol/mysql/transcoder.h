@@ -137,7 +137,7 @@ class MySqlTranscoder {
   struct Open {
     enum class Kind : uint8_t { kStatement, kPrepare, kOther, kInternal, kChangeUser } kind;
     StatementRecord record;
-    bool sensitive = false;  // the statement reads sensitive columns
+    bool sensitive = false;         // the statement reads sensitive columns
     std::set<std::string> derived;  // its derived tables' and CTEs' names
     bool uses_variables = false, diagnostics = false;
     std::optional<uint32_t> statement_id;  // COM_STMT_EXECUTE / FETCH
@@ -185,7 +185,7 @@ class MySqlTranscoder {
   bool TableTainted(const std::string& schema, const std::string& table);
   std::unordered_map<std::string, bool> table_cache_;
   bool auth_ended_ = false;
-  bool diagnostics_tainted_ = false;  // SHOW WARNINGS may quote a sensitive value
+  bool diagnostics_tainted_ = false;      // SHOW WARNINGS may quote a sensitive value
   std::set<std::string> tainted_tables_;  // written with values derived from sensitive columns
   // The result columns of each prepared statement's last execute: COM_STMT_FETCH rows come
   // without definitions.
@@ -194,11 +194,11 @@ class MySqlTranscoder {
   // UTF-32, UCS-2: SET character_set_results = utf16): nothing in it can be read, all of it is
   // replaced, and error texts are withheld from then on.
   bool unreadable_results_ = false;
-  bool fetch_unknown_ = false;  // the current rows are a cursor's whose columns veil never saw
+  bool fetch_unknown_ = false;      // the current rows are a cursor's whose columns veil never saw
   bool last_sensitive_ = false;     // the last statement read sensitive columns
   bool variables_tainted_ = false;  // a user variable may hold a sensitive value
   std::unordered_map<std::string, bool> sensitive_cache_;  // statement text → ReadsSensitive
-  std::unordered_map<std::string, bool> pair_cache_;  // "table\0column" → sensitive
+  std::unordered_map<std::string, bool> pair_cache_;       // "table\0column" → sensitive
   std::string pair_key_;
   std::set<std::string> functions_;
 

@@ -25,8 +25,9 @@ struct Col {
 
 // A text result set as the server sends it under CLIENT_DEPRECATE_EOF: count, definitions,
 // rows, OK (0xFE).
-std::vector<uint8_t> TextResult(const std::vector<Col>& cols,
-                                const std::vector<std::vector<std::optional<std::string_view>>>& rows) {
+std::vector<uint8_t> TextResult(
+    const std::vector<Col>& cols,
+    const std::vector<std::vector<std::optional<std::string_view>>>& rows) {
   std::vector<uint8_t> out;
   uint8_t seq = 1;
   EXPECT_TRUE(Encode(ColumnCount{cols.size()}, kCaps, &seq, &out).ok());
@@ -105,11 +106,12 @@ using Row = std::vector<std::optional<std::string>>;
 TEST(MySqlTranscoder, DirectColumnsMaskedByContentAndName) {
   auto tp = Make();
   auto& t = *tp;
-  auto rows = Rows(t, "SELECT id, email, notes FROM customers",
-                   TextResult({{"shop", "customers", "id", "id", ColumnType::kLong},
-                               {"shop", "customers", "email", "email"},
-                               {"shop", "customers", "notes", "notes"}},
-                              {{"1", "jane@example.com", "call 415-555-0142 or jane@example.com"}}));
+  auto rows =
+      Rows(t, "SELECT id, email, notes FROM customers",
+           TextResult({{"shop", "customers", "id", "id", ColumnType::kLong},
+                       {"shop", "customers", "email", "email"},
+                       {"shop", "customers", "notes", "notes"}},
+                      {{"1", "jane@example.com", "call 415-555-0142 or jane@example.com"}}));
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0][0], "1");
   EXPECT_EQ(rows[0][1], "[EMAIL]");
@@ -158,10 +160,10 @@ TEST(MySqlTranscoder, ViewComputedColumnsReplacedWhole) {
 TEST(MySqlTranscoder, ComputedColumnsOfInnocentStatementsScannedOnly) {
   auto tp = Make();
   auto& t = *tp;
-  auto rows = Rows(t, "SELECT upper(name), count(*) FROM products GROUP BY 1",
-                   TextResult({{"", "", "upper(name)", ""},
-                               {"", "", "count(*)", "", ColumnType::kLongLong}},
-                              {{"WIDGET", "3"}, {"MAIL jane@example.com", "1"}}));
+  auto rows = Rows(
+      t, "SELECT upper(name), count(*) FROM products GROUP BY 1",
+      TextResult({{"", "", "upper(name)", ""}, {"", "", "count(*)", "", ColumnType::kLongLong}},
+                 {{"WIDGET", "3"}, {"MAIL jane@example.com", "1"}}));
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0], (Row{"WIDGET", "3"}));
   EXPECT_EQ(rows[1][0]->find("jane@example.com"), std::string::npos);  // content still scanned
@@ -173,10 +175,11 @@ TEST(MySqlTranscoder, WarningsAfterSensitiveStatementReplaced) {
   auto& t = *tp;
   (void)Rows(t, "SELECT CAST(reverse(ssn) AS SIGNED) FROM customers",
              TextResult({{"", "", "c", "", ColumnType::kLongLong}}, {{"211"}}));
-  auto rows = Rows(t, "SHOW WARNINGS",
-                   TextResult({{"", "", "Level", ""}, {"", "", "Code", "", ColumnType::kLong},
-                               {"", "", "Message", ""}},
-                              {{"Warning", "1292", "Truncated incorrect INTEGER value: '0211-50-870'"}}));
+  auto rows = Rows(
+      t, "SHOW WARNINGS",
+      TextResult(
+          {{"", "", "Level", ""}, {"", "", "Code", "", ColumnType::kLong}, {"", "", "Message", ""}},
+          {{"Warning", "1292", "Truncated incorrect INTEGER value: '0211-50-870'"}}));
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0][2], "[MASKED]");
 }

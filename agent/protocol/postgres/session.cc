@@ -512,9 +512,7 @@ namespace {
 class Postgres final : public Protocol {
  public:
   std::string_view name() const override { return "postgres"; }
-  std::string UnixSocketName(uint16_t port) const override {
-    return PostgresSocketName(port);
-  }
+  std::string UnixSocketName(uint16_t port) const override { return PostgresSocketName(port); }
   awaitable<void> Serve(std::shared_ptr<const Endpoint> endpoint, Conn client,
                         PeerInfo peer) const override {
     auto session =
