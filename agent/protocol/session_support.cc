@@ -57,4 +57,23 @@ asio::awaitable<std::string> WatchGrant(const Endpoint& ep, const grants::Grant&
   }
 }
 
+std::shared_ptr<asio::steady_timer> RegisterLive(const Endpoint& ep, SessionRegistry::Info info,
+                                                 const asio::any_io_executor& ex) {
+  auto kill = std::make_shared<asio::steady_timer>(ex, asio::steady_timer::time_point::max());
+  if (ep.sessions)
+    ep.sessions->Put(std::move(info), [kill, ex] { asio::post(ex, [kill] { kill->cancel(); }); });
+  return kill;
+}
+
+void ReportStatements(const Endpoint& ep, const SessionContext& ctx,
+                      std::vector<StatementRecord> statements, SessionTotals* totals) {
+  for (auto& r : statements) {
+    ++totals->statements;
+    totals->rows += r.rows;
+    totals->bytes += r.bytes;
+    totals->values_masked += r.masked.values_masked;
+    if (ep.usage) ep.usage->Statement(ctx, r);
+  }
+}
+
 }  // namespace veil::agent

@@ -13,6 +13,8 @@
 
 #include "agent/grants/grant.h"
 #include "agent/protocol/endpoint.h"
+#include "agent/statement_record.h"
+#include "agent/usage.h"
 
 namespace veil::agent {
 
@@ -56,5 +58,15 @@ Admission Admit(const Endpoint& endpoint, const PeerInfo& peer, uint64_t session
 // end here.
 asio::awaitable<std::string> WatchGrant(const Endpoint& endpoint, const grants::Grant& grant,
                                         uint64_t session_id);
+
+// Registers a live session for `veilctl sessions` (when the endpoint keeps a registry) and
+// returns its kill switch: a timer on the session's executor that `sessions kill` cancels.
+std::shared_ptr<asio::steady_timer> RegisterLive(const Endpoint& endpoint,
+                                                 SessionRegistry::Info info,
+                                                 const asio::any_io_executor& executor);
+
+// Adds finished statements to the session's totals and reports each (events, metrics).
+void ReportStatements(const Endpoint& endpoint, const SessionContext& context,
+                      std::vector<StatementRecord> statements, SessionTotals* totals);
 
 }  // namespace veil::agent

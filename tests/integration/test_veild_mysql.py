@@ -11,7 +11,6 @@ type with literals replaced."""
 import os
 from decimal import Decimal
 import pwd
-import sqlite3
 import threading
 import time
 
@@ -23,6 +22,7 @@ from mariadb_server import mysql_veil_config
 from mysql_clients import DRIVERS, ClientTls, QueryOptions
 from test_mariadb_clients import ALL_CUSTOMERS, COLUMNS, CUSTOMER_BY_ID, PRODUCTS
 from test_veild_events import wait_events, with_sinks
+from test_veild_grants import _put_grant
 
 ME = "user:" + pwd.getpwuid(os.geteuid()).pw_name
 
@@ -218,17 +218,6 @@ def test_read_grant_is_read_only_at_veil_and_upstream(mariadb, start_veild, tmp_
         assert cur.fetchall() == ((1,),)
     conn.close()
     assert mariadb.sql("SELECT price FROM products WHERE id = 1").stdout.strip() == "249.00"
-
-
-def _put_grant(work, grant_id, not_after, state="active"):
-    db = sqlite3.connect(work / "state" / "grants.db", timeout=10)
-    now = int(time.time())
-    with db:
-        db.execute(
-            "INSERT INTO grants VALUES (?, ?, 'write', '', ?, ?, ?, ?, ?, 'test', ?, ?, '', '', ?)",
-            (grant_id, ME, now, now, not_after, not_after - now, now, ME, state, now))
-        db.execute("INSERT INTO grant_endpoints VALUES (?, 0, 'shop-db')", (grant_id,))
-    db.close()
 
 
 def test_grant_expiry_ends_a_live_session_with_an_error(mariadb, start_veild, tmp_path):

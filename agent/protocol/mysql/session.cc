@@ -91,12 +91,11 @@ class Session {
       idle_wait_.emplace(co_await asio::this_coro::executor);
       if (ep_->usage) ep_->usage->SessionOpened(ctx_);
       auto ex = co_await asio::this_coro::executor;
-      auto kill = std::make_shared<asio::steady_timer>(ex, asio::steady_timer::time_point::max());
-      if (ep_->sessions) {
-        ep_->sessions->Put({id_, ep_->config.name(), principal_, peer_.address, user_, database_,
-                            grant_ ? grant_->id : "", static_cast<int64_t>(std::time(nullptr))},
-                           [kill, ex] { asio::post(ex, [kill] { kill->cancel(); }); });
-      }
+      auto kill =
+          RegisterLive(*ep_,
+                       {id_, ep_->config.name(), principal_, peer_.address, user_, database_,
+                        grant_ ? grant_->id : "", static_cast<int64_t>(std::time(nullptr))},
+                       ex);
       auto killed = [kill]() -> awaitable<PumpEnd> {
         co_await kill->async_wait(as_tuple(use_awaitable));
         co_return PumpEnd{"veil: session terminated by an operator", kConnectionKilled, "70100"};
@@ -631,13 +630,7 @@ class Session {
   }
 
   void ReportStatements() {
-    for (auto& r : transcoder_->TakeStatements()) {
-      ++totals_.statements;
-      totals_.rows += r.rows;
-      totals_.bytes += r.bytes;
-      totals_.values_masked += r.masked.values_masked;
-      if (ep_->usage) ep_->usage->Statement(ctx_, r);
-    }
+    agent::ReportStatements(*ep_, ctx_, transcoder_->TakeStatements(), &totals_);
   }
 
   std::shared_ptr<const Endpoint> ep_;
