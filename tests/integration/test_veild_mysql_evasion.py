@@ -248,9 +248,8 @@ case("join_innocent", "SELECT c.id, p.name FROM customers c JOIN products p ON p
 case("reverse_unnamed_columns",
      ["SELECT card, notes FROM customers",
       "SELECT reverse(card), substr(notes, 1, 30)" + W1], [(M, M)],
-     leak="card (and notes) are sensitive by content only, the MySQL transcoder never "
-          "feeds the column store, so reverse(card) is scanned by content: '1111111111111114' "
-          "passes")
+     note="card and notes are sensitive by content only: the first read teaches the column "
+          "store what they hold, and reverse(card) then reads a sensitive column")
 case("schema_rule", "SELECT hex(contact) FROM shop.customers WHERE id = 1", [(M,)])
 case("schema_rule_no_default_database", "SELECT hex(contact) FROM shop.customers WHERE id = 1",
      [(M,)], database=None,
@@ -625,9 +624,8 @@ PREPARED = [
     ("mysql2", "WITH t(a, b, c, d, e, f, g, h, i, j) AS (SELECT * FROM customers)"
      " SELECT reverse(e) FROM t WHERE a = ?", [1], [(M,)],
      ""),
-    ("jdbc", "SELECT reverse(card) FROM customers WHERE id = ?", [1], [(M,)],
-     "card is sensitive by content only and the MySQL transcoder never feeds the column store: "
-     "reverse(card) is judged by content"),
+    # card is sensitive by content only; this module's veild has read it before (learned).
+    ("jdbc", "SELECT reverse(card) FROM customers WHERE id = ?", [1], [(M,)], ""),
 ]
 
 

@@ -79,8 +79,10 @@ MySqlTranscoder::Sensitivity MySqlTranscoder::ColumnSensitivity(std::string_view
   if (p.action == A::kPass) return {};
   if (p.action == A::kForce || p.has_hint) return {true, p.entity};
   if (columns_ && !table.empty()) {
-    auto learned = columns_->LearnedFor(
-        {endpoint_, database_, std::string(schema), std::string(table), std::string(column)});
+    // Kept lowercase: MySQL's names are case-insensitive where it matters (columns), and a
+    // statement's identifiers are lowercased.
+    auto learned =
+        columns_->LearnedFor({endpoint_, database_, Lower(schema), Lower(table), Lower(column)});
     if (learned) {
       const auto& det = *profile_->detector();
       for (size_t e = 0; e < masker::kMaxEntities; ++e)
@@ -316,6 +318,11 @@ void MySqlTranscoder::PlanColumns() {
           p.policy.entity = s.entity;
           p.policy.hints.boost[s.entity] += 0.2f;
         }
+        // What its values turn out to hold is learned (SPEC §6.1 "content"): a column that
+        // holds card numbers under an innocent name makes reverse(card) a sensitive statement.
+        if (!p.policy.has_hint && columns_ && text_like)
+          p.learn = columns_->Track(
+              {endpoint_, database_, Lower(col.schema), Lower(col.org_table), Lower(col.org_name)});
       }
       if (p.policy.action == A::kPass)
         p.kind = Plan::Kind::kPass;
@@ -471,10 +478,47 @@ Status MySqlTranscoder::FlushRows(std::vector<uint8_t>* out) {
   }
   if (!open_.empty()) open_.front().record.masked.Add(stats);
   stats_.Add(stats);
+  Learn();
   batch_rows_.clear();
   batch_values_.clear();
   cells_.clear();
   return result;
+}
+
+// Counts, per learning column of the batch, its values and what the masked ones were.
+void MySqlTranscoder::Learn() {
+  const size_t ncols = plans_.size();
+  bool any = false;
+  for (const Plan& p : plans_) any = any || p.learn;
+  if (!any || ncols == 0) return;
+  struct Counts {
+    uint64_t values = 0;
+    std::vector<std::pair<std::string_view, uint64_t>> masked;
+  };
+  std::vector<Counts> counts(ncols);
+  bool learned_any = false;
+  for (size_t cell = 0; cell < cells_.size(); ++cell) {
+    const size_t c = cell % ncols;
+    if (!plans_[c].learn || cells_[cell].is_null) continue;
+    ++counts[c].values;
+    if (outcomes_[cell] == masker::ValueOutcome::kUnchanged) continue;
+    masker_.Scan(cells_[cell].value);
+    if (masker_.findings().empty()) continue;
+    std::string_view entity = profile_->detector()->EntityName(masker_.findings()[0].entity);
+    auto& m = counts[c].masked;
+    auto it = std::find_if(m.begin(), m.end(), [&](const auto& e) { return e.first == entity; });
+    if (it == m.end())
+      m.emplace_back(entity, 1);
+    else
+      ++it->second;
+    learned_any = true;
+  }
+  for (size_t c = 0; c < ncols; ++c)
+    if (plans_[c].learn) columns_->Observe(plans_[c].learn, counts[c].values, counts[c].masked);
+  if (learned_any) {  // a column may just have become sensitive
+    pair_cache_.clear();
+    sensitive_cache_.clear();
+  }
 }
 
 void MySqlTranscoder::MaskErr(mysql::ErrPacket* err, bool sensitive) {

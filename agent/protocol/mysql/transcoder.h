@@ -33,8 +33,9 @@
 //     the columns of the execute that opened it, or replaced whole;
 //   - otherwise computed columns are scanned by content like any text.
 // Known gaps: a view column that passes a sensitive column through under another name is
-// judged by its content and the view's own column name; a computed column of a column that is
-// sensitive by content alone (no rule or telling name) is judged by content; a stored
+// judged by its content and the view's own column name; a column sensitive by content alone
+// (no rule or telling name) counts once its values were seen (learned into the column store),
+// so a computed column of it before any read is judged by content; a stored
 // function created after the session logged in is not known to it; text a statement stores in
 // the catalog (a COMMENT) comes back through SHOW CREATE by content only.
 // It never buffers a result: each call consumes the complete packets of its input.
@@ -133,6 +134,8 @@ class MySqlTranscoder {
     uint8_t entity = masker::kMaxEntities;  // kReplace: the token's entity (none: [MASKED])
     masker::Strategy strategy = masker::Strategy::kRedact;
     bool json = false;  // kReplace: the token as a JSON string
+    // A base column not yet known to be sensitive: what its values hold is counted.
+    ColumnStore::Entry* learn = nullptr;
   };
   struct Open {
     enum class Kind : uint8_t { kStatement, kPrepare, kOther, kInternal, kChangeUser } kind;
@@ -164,6 +167,7 @@ class MySqlTranscoder {
   Status QueueRow(std::span<const uint8_t> raw, uint8_t first_sequence, bool binary,
                   std::vector<uint8_t>* out);
   Status FlushRows(std::vector<uint8_t>* out);
+  void Learn();
   void AppendReplacement(const Plan& plan, std::string_view value, std::string* out);
   void MaskErr(mysql::ErrPacket* err, bool sensitive);
   void Complete();
