@@ -163,8 +163,7 @@ case("view_innocent_column", "SELECT id, balance FROM evasion_v WHERE id = 3",
 case("view_passthrough_renamed", "SELECT s, who FROM evasion_v_pass WHERE id = 1",
      [("***-**-1234", "[PERSON_NAME]")])
 case("view_passthrough_date", "SELECT day FROM evasion_v_pass WHERE id = 1", [(N,)],
-     leak="the known gap of transcoder.h: a view column passing dob through as `day` is judged "
-          "by its own name, and a DATE is not scanned: '1984-01-05' passes")
+     note="the view's definition says day is dob: masked as dob (a date of birth: NULL)")
 
 # --- user variables ---------------------------------------------------------------------------
 case("var_assign_in_select", ["SELECT @v := ssn" + W1, "SELECT @v, reverse(@v)"], [(M, M)])

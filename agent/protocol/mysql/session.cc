@@ -327,6 +327,13 @@ class Session {
       }
       if (std::holds_alternative<mysql::OkPacket>(smsg)) {
         functions_ = co_await StoredFunctions(server);
+        if (auto rows = co_await InternalQuery(
+                server,
+                "SELECT LOWER(TABLE_SCHEMA), LOWER(TABLE_NAME), VIEW_DEFINITION "
+                "FROM information_schema.VIEWS"))
+          for (auto& r : *rows)
+            if (r.size() == 3)
+              views_.push_back({std::move(r[0]), std::move(r[1]), std::move(r[2])});
         if (co_await MakeReadOnly(server))
           co_return PumpEnd{"veil: could not make the upstream session read-only", kAccessDenied,
                             "28000"};
@@ -359,6 +366,7 @@ class Session {
     transcoder_->SetColumnStore(ep_->columns, ep_->config.name());
     transcoder_->SetDatabase(database_);
     transcoder_->SetStoredFunctions(std::move(functions_));
+    transcoder_->SetViews(std::move(views_));
     if (ep_->guardrails_write) transcoder_->SetMaxRows(ep_->guardrails_write->max_rows());
     ep_->cancels->Put(static_cast<int32_t>(veil_id_), "mysql",
                       {ep_->upstream_host, ep_->upstream_port,
@@ -646,7 +654,8 @@ class Session {
   std::optional<asio::steady_timer> idle_wait_;  // wakes Answer() when the upstream is idle
   InBuffer cin_, uin_;
   std::string user_, database_, principal_;
-  std::vector<std::string> functions_;  // stored functions, read after authentication
+  std::vector<std::string> functions_;           // stored functions, read after authentication
+  std::vector<MySqlTranscoder::ViewRow> views_;  // views and their definitions, likewise
   std::optional<grants::Grant> grant_;
   SessionContext ctx_;
   SessionTotals totals_;

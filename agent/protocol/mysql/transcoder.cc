@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "agent/protocol/mysql/encoder.h"
+#include "agent/sql/lexer.h"
 #include "agent/protocol/mysql/statement_scan.h"
 
 namespace veil::agent {
@@ -92,6 +93,108 @@ MySqlTranscoder::Sensitivity MySqlTranscoder::ColumnSensitivity(std::string_view
     }
   }
   return {};
+}
+
+void MySqlTranscoder::SetViews(std::vector<ViewRow> views) {
+  views_.clear();
+  for (auto& v : views)
+    views_[{Lower(v.schema), Lower(v.name)}].definition = std::move(v.definition);
+}
+
+// Splits a canonical view definition (`select <item>,<item> from …`) into its select items and
+// judges each: a qualified column passed through, or an expression.
+MySqlTranscoder::View* MySqlTranscoder::FindView(const std::string& schema, const std::string& name,
+                                                 int depth) {
+  auto it = views_.find({Lower(schema), Lower(name)});
+  if (it == views_.end()) return nullptr;
+  View& v = it->second;
+  if (v.analyzed || depth > 8) return &v;
+  v.analyzed = true;
+  if (v.definition.empty()) {  // not visible to this user: nothing known, all replaced
+    v.sensitive = true;
+    return &v;
+  }
+  v.sensitive = ReadsSensitive(v.definition);
+  const mysql::StatementScan scan = mysql::ScanStatement(v.definition);
+  const std::string& text = v.definition;
+  sql::Lexer lex(text, sql::LexOptions{.dialect = sql::Dialect::kMySql});
+  std::vector<sql::Token> item;
+  int depth_paren = 0;
+  bool started = false;
+  auto name_of = [](const sql::Token& t) {
+    std::string n(t.text);
+    if (t.kind == sql::TokenKind::kQuotedIdent && n.size() >= 2) n = n.substr(1, n.size() - 2);
+    return Lower(n);
+  };
+  auto finish = [&]() {
+    if (item.empty()) return;
+    // <expr> AS `alias`
+    std::string alias;
+    size_t expr_end = item.size();
+    if (item.size() >= 3 && item[item.size() - 2].Is("as")) {
+      alias = name_of(item.back());
+      expr_end = item.size() - 2;
+    }
+    if (alias.empty()) {
+      item.clear();
+      return;
+    }
+    ViewColumn c;
+    // `schema`.`table`.`column` or `table`.`column`: a base column passed through.
+    const bool ident_chain = expr_end % 2 == 1 && expr_end <= 5;
+    bool chain = ident_chain;
+    for (size_t i = 0; chain && i < expr_end; ++i) {
+      const bool want_ident = i % 2 == 0;
+      const auto k = item[i].kind;
+      chain = want_ident ? (k == sql::TokenKind::kQuotedIdent || k == sql::TokenKind::kWord)
+                         : k == sql::TokenKind::kDot;
+    }
+    if (chain && expr_end >= 3) {
+      c.column = name_of(item[expr_end - 1]);
+      c.table = name_of(item[expr_end - 3]);
+      c.schema = expr_end == 5 ? name_of(item[0]) : Lower(schema);
+      const bool derived =
+          std::find(scan.derived.begin(), scan.derived.end(), c.table) != scan.derived.end();
+      c.kind = derived ? ViewColumn::Kind::kReplace : ViewColumn::Kind::kBase;
+      if (derived && !v.sensitive) c.kind = ViewColumn::Kind::kInnocent;
+    } else {
+      c.kind = v.sensitive ? ViewColumn::Kind::kReplace : ViewColumn::Kind::kInnocent;
+    }
+    v.columns[alias] = std::move(c);
+    item.clear();
+  };
+  for (sql::Token t = lex.Next(); t.kind != sql::TokenKind::kEnd; t = lex.Next()) {
+    if (!started) {
+      started = t.Is("select");
+      continue;
+    }
+    if (t.kind == sql::TokenKind::kLParen) ++depth_paren;
+    if (t.kind == sql::TokenKind::kRParen) --depth_paren;
+    if (depth_paren == 0 && t.Is("from")) break;
+    if (depth_paren == 0 && t.kind == sql::TokenKind::kComma) {
+      finish();
+      continue;
+    }
+    item.push_back(t);
+  }
+  finish();
+  return &v;
+}
+
+std::optional<MySqlTranscoder::ViewColumn> MySqlTranscoder::ResolveViewColumn(
+    const std::string& schema, const std::string& view, const std::string& column, int depth) {
+  View* v = FindView(schema, view, depth);
+  if (!v || depth > 8) return std::nullopt;
+  auto it = v->columns.find(Lower(column));
+  if (it == v->columns.end()) {
+    if (v->sensitive) return std::nullopt;
+    return ViewColumn{ViewColumn::Kind::kInnocent, {}, {}, {}};
+  }
+  if (it->second.kind == ViewColumn::Kind::kBase &&
+      views_.contains({it->second.schema, it->second.table}))
+    return ResolveViewColumn(it->second.schema, it->second.table, it->second.column, depth + 1);
+  if (it->second.kind == ViewColumn::Kind::kReplace) return std::nullopt;
+  return it->second;
 }
 
 void MySqlTranscoder::TaintTable(const std::string& table) {
@@ -279,6 +382,39 @@ bool MySqlTranscoder::ViewComputed(const Column& col) const {
   return !col.org_table.empty() && col.schema.empty() && !Derived(col.org_table);
 }
 
+// A base column's value, unchanged: masked by content, with the column's rule, its name, or
+// what was learned of it as context.
+void MySqlTranscoder::PlanDirect(const Column& col, bool text_like, Plan* out) {
+  Plan& p = *out;
+  p.label = col.schema + "." + col.org_table + "." + col.org_name;
+  p.policy = profile_->PolicyFor({.schema = col.schema,
+                                  .table = col.org_table,
+                                  .column = col.org_name,
+                                  .text_like = text_like});
+  using A = masker::ColumnPolicy::Action;
+  if (p.policy.action == A::kScan && !p.policy.has_hint) {
+    Sensitivity s = ColumnSensitivity(col.schema, col.org_table, col.org_name);
+    if (s.sensitive && s.entity < masker::kMaxEntities) {
+      p.policy.has_hint = true;
+      p.policy.entity = s.entity;
+      p.policy.hints.boost[s.entity] += 0.2f;
+    }
+    // What its values turn out to hold is learned (SPEC §6.1 "content"): a column that
+    // holds card numbers under an innocent name makes reverse(card) a sensitive statement.
+    if (!p.policy.has_hint && columns_ && text_like)
+      p.learn = columns_->Track(
+          {endpoint_, database_, Lower(col.schema), Lower(col.org_table), Lower(col.org_name)});
+  }
+  if (p.policy.action == A::kPass)
+    p.kind = Plan::Kind::kPass;
+  else if (text_like)
+    p.kind = Plan::Kind::kScan;
+  else
+    // A number or date under a rule (or a telling name): it cannot hold a token.
+    p.kind =
+        (p.policy.action == A::kForce || p.policy.has_hint) ? Plan::Kind::kNull : Plan::Kind::kPass;
+}
+
 void MySqlTranscoder::PlanColumns() {
   plans_.clear();
   plans_.reserve(result_columns_.size());
@@ -301,37 +437,38 @@ void MySqlTranscoder::PlanColumns() {
       plans_.push_back(std::move(p));
       continue;
     }
+    // A view's column: by what its definition makes of it.
+    const std::string view_schema = col.schema.empty() ? database_ : col.schema;
+    if (!col.org_table.empty() && !Derived(col.org_table) && FindView(view_schema, col.org_table)) {
+      auto base = ResolveViewColumn(view_schema, col.org_table,
+                                    col.org_name.empty() ? col.name : col.org_name);
+      if (!base) {
+        p.kind = text_like ? Plan::Kind::kReplace : Plan::Kind::kNull;
+        p.label = col.schema + "." + col.org_table + "." + col.org_name + " <- view";
+        plans_.push_back(std::move(p));
+        continue;
+      }
+      if (base->kind == ViewColumn::Kind::kBase) {
+        Column as_base = col;
+        as_base.schema = base->schema;
+        as_base.org_table = base->table;
+        as_base.org_name = base->column;
+        PlanDirect(as_base, text_like, &p);
+      } else {
+        p.policy = profile_->PolicyFor({.column = col.name, .text_like = text_like});
+        p.kind = text_like && p.policy.action != masker::ColumnPolicy::Action::kPass
+                     ? Plan::Kind::kScan
+                     : Plan::Kind::kPass;
+      }
+      plans_.push_back(std::move(p));
+      continue;
+    }
     const bool computed = col.org_name.empty() || col.schema.empty() || col.org_table.empty() ||
                           Derived(col.org_table) || TableTainted(col.schema, Lower(col.org_table));
     p.label =
         col.org_table.empty() ? col.name : col.schema + "." + col.org_table + "." + col.org_name;
     if (!computed) {
-      p.policy = profile_->PolicyFor({.schema = col.schema,
-                                      .table = col.org_table,
-                                      .column = col.org_name,
-                                      .text_like = text_like});
-      using A = masker::ColumnPolicy::Action;
-      if (p.policy.action == A::kScan && !p.policy.has_hint) {
-        Sensitivity s = ColumnSensitivity(col.schema, col.org_table, col.org_name);
-        if (s.sensitive && s.entity < masker::kMaxEntities) {
-          p.policy.has_hint = true;
-          p.policy.entity = s.entity;
-          p.policy.hints.boost[s.entity] += 0.2f;
-        }
-        // What its values turn out to hold is learned (SPEC §6.1 "content"): a column that
-        // holds card numbers under an innocent name makes reverse(card) a sensitive statement.
-        if (!p.policy.has_hint && columns_ && text_like)
-          p.learn = columns_->Track(
-              {endpoint_, database_, Lower(col.schema), Lower(col.org_table), Lower(col.org_name)});
-      }
-      if (p.policy.action == A::kPass)
-        p.kind = Plan::Kind::kPass;
-      else if (text_like)
-        p.kind = Plan::Kind::kScan;
-      else
-        // A number or date under a rule (or a telling name): it cannot hold a token.
-        p.kind = (p.policy.action == A::kForce || p.policy.has_hint) ? Plan::Kind::kNull
-                                                                     : Plan::Kind::kPass;
+      PlanDirect(col, text_like, &p);
     } else if (sensitive || ViewComputed(col)) {
       // A view's computed column hides its expression (reverse(ssn) in the view's definition)
       // from the statement's text: replaced whole unless a `pass` rule names it.

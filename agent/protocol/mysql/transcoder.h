@@ -22,8 +22,12 @@
 //     empty for expressions even inside a derived table or view) and every column of a derived
 //     table, CTE or view (org_table is then the alias, not a base table) is replaced whole:
 //     text by a token (a JSON string in a JSON column), anything else by NULL;
-//   - a view's computed column (org_table the view, no schema) hides its expression from the
-//     statement's text: it is replaced whole too, unless a `pass` rule names it;
+//   - a view's column is planned by the view's definition (information_schema.VIEWS, read at
+//     login): a base column passed through is masked as that column, under its rule (views
+//     over views followed); an expression is replaced whole when the definition reads
+//     sensitive columns; a view whose definition the user cannot see is replaced whole; a
+//     view created after login, unknown, has its computed columns replaced unless a `pass`
+//     rule names them;
 //   - session state carries it: variables (user and system) once a sensitive statement set
 //     one, or dynamic SQL, a procedure or a write (triggers) ran; SHOW WARNINGS and GET
 //     DIAGNOSTICS once any sensitive statement or EXPLAIN ran; a table written by a sensitive
@@ -32,8 +36,7 @@
 //     replaced, and error texts are withheld from then on; a cursor's rows are planned with
 //     the columns of the execute that opened it, or replaced whole;
 //   - otherwise computed columns are scanned by content like any text.
-// Known gaps: a view column that passes a sensitive column through under another name is
-// judged by its content and the view's own column name; a column sensitive by content alone
+// Known gaps: a column sensitive by content alone
 // (no rule or telling name) counts once its values were seen (learned into the column store),
 // so a computed column of it before any read is judged by content; a stored
 // function created after the session logged in is not known to it; text a statement stores in
@@ -45,6 +48,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -83,6 +87,17 @@ class MySqlTranscoder {
   void SetDatabase(std::string database) { database_ = std::move(database); }
   const std::string& database() const { return database_; }
   void SetMaxRows(std::optional<uint64_t> limit) { max_rows_ = limit; }
+  // The views the session can see, as information_schema.VIEWS gives them (schema, name,
+  // VIEW_DEFINITION, which MariaDB and MySQL store in a canonical form with every column
+  // qualified). A view column is then planned by what its definition makes of it: a base
+  // column passed through (masked as that column, under its rule), or an expression (replaced
+  // whole when the definition reads sensitive columns). A view whose definition is not visible
+  // (no SHOW VIEW privilege) has every column replaced when read.
+  struct ViewRow {
+    std::string schema, name, definition;
+  };
+  void SetViews(std::vector<ViewRow> views);
+
   // Stored and loadable functions (lowercase names): a statement that calls one reads what
   // veil cannot see, and is judged as reading sensitive columns. CREATE FUNCTION adds to them.
   void SetStoredFunctions(std::vector<std::string> names) {
@@ -164,6 +179,7 @@ class MySqlTranscoder {
   bool Derived(std::string_view table) const;
   bool ViewComputed(const Column& col) const;
   void PlanColumns();
+  void PlanDirect(const Column& col, bool text_like, Plan* p);
   Status QueueRow(std::span<const uint8_t> raw, uint8_t first_sequence, bool binary,
                   std::vector<uint8_t>* out);
   Status FlushRows(std::vector<uint8_t>* out);
@@ -185,6 +201,23 @@ class MySqlTranscoder {
   std::unordered_map<uint32_t, Prepared> prepared_texts_;
   std::vector<std::pair<uint32_t, uint16_t>> prepared_;
   std::vector<StatementRecord> completed_;
+  // What a view's definition makes of each of its columns.
+  struct ViewColumn {
+    enum class Kind : uint8_t { kInnocent, kBase, kReplace } kind = Kind::kReplace;
+    std::string schema, table, column;  // kBase: the base column it passes through
+  };
+  struct View {
+    std::string definition;
+    bool analyzed = false;
+    bool sensitive = false;  // the definition reads sensitive columns (or is not visible)
+    std::map<std::string, ViewColumn> columns;  // by the view's column name, lowercase
+  };
+  std::map<std::pair<std::string, std::string>, View> views_;  // (schema, name), lowercase
+  View* FindView(const std::string& schema, const std::string& name, int depth = 0);
+  // The plan's base column for a view column, following views over views; nullopt: replace.
+  std::optional<ViewColumn> ResolveViewColumn(const std::string& schema, const std::string& view,
+                                              const std::string& column, int depth = 0);
+
   void TaintTable(const std::string& table);
   bool TableTainted(const std::string& schema, const std::string& table);
   std::unordered_map<std::string, bool> table_cache_;

@@ -157,6 +157,38 @@ TEST(MySqlTranscoder, ViewComputedColumnsReplacedWhole) {
   EXPECT_EQ(rows[0], (Row{"1", "[MASKED]"}));
 }
 
+TEST(MySqlTranscoder, ViewColumnsPlannedByTheirDefinition) {
+  auto tp = Make();
+  auto& t = *tp;
+  t.SetViews({{"shop", "v",
+               "select `shop`.`customers`.`id` AS `id`,reverse(`shop`.`customers`.`ssn`) AS "
+               "`r`,`shop`.`customers`.`dob` AS `day`,`shop`.`customers`.`balance` AS `balance` "
+               "from `shop`.`customers`"},
+              {"shop", "nested", "select `shop`.`v`.`day` AS `d` from `shop`.`v`"},
+              {"shop", "p", "select ucase(`shop`.`products`.`name`) AS `u` from `shop`.`products`"},
+              {"shop", "hidden", ""}});
+  // dob passed through as `day` is still dob (a date of birth: NULL); r is reverse(ssn).
+  auto rows = Rows(t, "SELECT id, r, day, balance FROM v",
+                   TextResult({{"shop", "v", "id", "id", ColumnType::kLong},
+                               {"", "v", "r", "r"},
+                               {"shop", "v", "day", "day", ColumnType::kDate},
+                               {"shop", "v", "balance", "balance", ColumnType::kNewDecimal}},
+                              {{"1", "0211-50-870", "1984-01-05", "120.50"}}));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0], (Row{"1", "[MASKED]", std::nullopt, "120.50"}));
+  // A view over that view follows it.
+  rows = Rows(t, "SELECT d FROM nested",
+              TextResult({{"shop", "nested", "d", "d", ColumnType::kDate}}, {{"1984-01-05"}}));
+  EXPECT_EQ(rows[0], (Row{std::nullopt}));
+  // An innocent view's computed column is scanned, not replaced.
+  rows = Rows(t, "SELECT u FROM p", TextResult({{"", "p", "u", "u"}}, {{"WIDGET"}}));
+  EXPECT_EQ(rows[0], (Row{"WIDGET"}));
+  // A definition this user cannot see: everything replaced.
+  rows = Rows(t, "SELECT x FROM hidden",
+              TextResult({{"shop", "hidden", "x", "x", ColumnType::kLong}}, {{"7"}}));
+  EXPECT_EQ(rows[0], (Row{std::nullopt}));
+}
+
 TEST(MySqlTranscoder, ComputedColumnsOfInnocentStatementsScannedOnly) {
   auto tp = Make();
   auto& t = *tp;
