@@ -650,9 +650,15 @@ void MySqlTranscoder::Learn() {
       ++it->second;
     learned_any = true;
   }
-  for (size_t c = 0; c < ncols; ++c)
-    if (plans_[c].learn) columns_->Observe(plans_[c].learn, counts[c].values, counts[c].masked);
-  if (learned_any) {  // a column may just have become sensitive
+  bool became_sensitive = false;
+  for (size_t c = 0; c < ncols; ++c) {
+    if (!plans_[c].learn) continue;
+    const bool was = learned_any && columns_->Learned(plans_[c].learn).has_value();
+    columns_->Observe(plans_[c].learn, counts[c].values, counts[c].masked);
+    if (learned_any && !was && columns_->Learned(plans_[c].learn).has_value())
+      became_sensitive = true;
+  }
+  if (became_sensitive) {  // statements naming it read a sensitive column now
     pair_cache_.clear();
     sensitive_cache_.clear();
   }
