@@ -4,8 +4,8 @@
 #include <cctype>
 
 #include "agent/protocol/mysql/encoder.h"
-#include "agent/sql/lexer.h"
 #include "agent/protocol/mysql/statement_scan.h"
+#include "agent/sql/lexer.h"
 
 namespace veil::agent {
 namespace {
@@ -415,6 +415,14 @@ void MySqlTranscoder::PlanDirect(const Column& col, bool text_like, Plan* out) {
         (p.policy.action == A::kForce || p.policy.has_hint) ? Plan::Kind::kNull : Plan::Kind::kPass;
 }
 
+// A value that derives from nothing sensitive: scanned by content, its name as context.
+void MySqlTranscoder::PlanByContent(const Column& col, bool text_like, Plan* p) {
+  p->policy = profile_->PolicyFor({.column = col.name, .text_like = text_like});
+  p->kind = text_like && p->policy.action != masker::ColumnPolicy::Action::kPass
+                ? Plan::Kind::kScan
+                : Plan::Kind::kPass;
+}
+
 void MySqlTranscoder::PlanColumns() {
   plans_.clear();
   plans_.reserve(result_columns_.size());
@@ -455,10 +463,7 @@ void MySqlTranscoder::PlanColumns() {
         as_base.org_name = base->column;
         PlanDirect(as_base, text_like, &p);
       } else {
-        p.policy = profile_->PolicyFor({.column = col.name, .text_like = text_like});
-        p.kind = text_like && p.policy.action != masker::ColumnPolicy::Action::kPass
-                     ? Plan::Kind::kScan
-                     : Plan::Kind::kPass;
+        PlanByContent(col, text_like, &p);
       }
       plans_.push_back(std::move(p));
       continue;
@@ -483,10 +488,7 @@ void MySqlTranscoder::PlanColumns() {
       p.kind = text_like ? Plan::Kind::kReplace : Plan::Kind::kNull;
       p.label += " <- unknown";
     } else {
-      p.policy = profile_->PolicyFor({.column = col.name, .text_like = text_like});
-      p.kind = text_like && p.policy.action != masker::ColumnPolicy::Action::kPass
-                   ? Plan::Kind::kScan
-                   : Plan::Kind::kPass;
+      PlanByContent(col, text_like, &p);
     }
     plans_.push_back(std::move(p));
   }
@@ -584,7 +586,6 @@ Status MySqlTranscoder::FlushRows(std::vector<uint8_t>* out) {
           changed = true;
           break;
         case Plan::Kind::kScan:
-        case Plan::Kind::kNullIfMasked:
           if (outcomes_[cell] == masker::ValueOutcome::kMasked) {
             values_[i] = {outs_[cell], false};
             changed = true;
@@ -690,12 +691,9 @@ void MySqlTranscoder::Complete() {
   rows_in_result_ = 0;
   dropping_rows_ = false;
   fetch_unknown_ = false;
-  if (o.kind == Open::Kind::kStatement || o.kind == Open::Kind::kPrepare) {
-    last_sensitive_ = o.sensitive;
-    if (o.kind == Open::Kind::kStatement) {
-      o.record.duration = std::chrono::steady_clock::now() - o.started;
-      completed_.push_back(std::move(o.record));
-    }
+  if (o.kind == Open::Kind::kStatement) {
+    o.record.duration = std::chrono::steady_clock::now() - o.started;
+    completed_.push_back(std::move(o.record));
   }
 }
 
@@ -806,14 +804,12 @@ Status MySqlTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
       out->insert(out->end(), raw.begin(), raw.end());
     }
     if (front) front->record.bytes += out->size() - out_before;
-    bytes_out_ += out->size() - out_before;
     if (front && decoder_.state() == State::kIdle) Complete();
   }
   // The rest of this read's rows; the response goes on in the next.
   const size_t out_before = out->size();
   if (Status s = FlushRows(out); !s.ok()) return s;
   if (!open_.empty()) open_.front().record.bytes += out->size() - out_before;
-  bytes_out_ += out->size() - out_before;
   return {};
 }
 

@@ -142,7 +142,7 @@ class MySqlTranscoder {
     bool json = false;  // JSON, or MariaDB's extended metadata says format=json
   };
   struct Plan {
-    enum class Kind : uint8_t { kPass, kScan, kNullIfMasked, kReplace, kNull };
+    enum class Kind : uint8_t { kPass, kScan, kReplace, kNull };
     Kind kind = Kind::kPass;
     masker::ColumnPolicy policy;
     std::string label;
@@ -180,6 +180,7 @@ class MySqlTranscoder {
   bool ViewComputed(const Column& col) const;
   void PlanColumns();
   void PlanDirect(const Column& col, bool text_like, Plan* p);
+  void PlanByContent(const Column& col, bool text_like, Plan* p);
   Status QueueRow(std::span<const uint8_t> raw, uint8_t first_sequence, bool binary,
                   std::vector<uint8_t>* out);
   Status FlushRows(std::vector<uint8_t>* out);
@@ -232,7 +233,6 @@ class MySqlTranscoder {
   // replaced, and error texts are withheld from then on.
   bool unreadable_results_ = false;
   bool fetch_unknown_ = false;      // the current rows are a cursor's whose columns veil never saw
-  bool last_sensitive_ = false;     // the last statement read sensitive columns
   bool variables_tainted_ = false;  // a user variable may hold a sensitive value
   std::unordered_map<std::string, bool> sensitive_cache_;  // statement text → ReadsSensitive
   std::unordered_map<std::string, bool> pair_cache_;       // "table\0column" → sensitive
@@ -265,7 +265,6 @@ class MySqlTranscoder {
   std::vector<mysql::Value> values_;
   std::vector<std::string> replaced_;
   masker::MaskStats stats_;
-  uint64_t bytes_out_ = 0;
 };
 
 }  // namespace veil::agent
