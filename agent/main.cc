@@ -240,6 +240,7 @@ int main(int argc, char** argv) {
             last = s.written;
           }
           if (flows) m.SetBpfEventsLostTotal(flows->lost_events());
+          m.SetFakeTotals(veil::masker::fake::TotalMoved(), veil::masker::fake::TotalUnchecked());
         });
   }
   if (!server.ok()) {

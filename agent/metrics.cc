@@ -173,6 +173,21 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                    .Help("Events the eBPF programs could not deliver (ring buffer full).")
                    .Register(r)
                    .Add({});
+  fake_moved_ = &BuildCounter()
+                     .Name("veil_fake_moved_total")
+                     .Help(
+                         "Values under the fake strategy whose first surrogate was another "
+                         "value's, given another one so that no two values share one.")
+                     .Register(r)
+                     .Add({});
+  fake_unchecked_ = &BuildCounter()
+                         .Name("veil_fake_unchecked_total")
+                         .Help(
+                             "fake surrogates handed out without the uniqueness check (the "
+                             "registry was full): a UNIQUE column of a masked copy may "
+                             "not restore.")
+                         .Register(r)
+                         .Add({});
   grants_active_ = &BuildGauge()
                         .Name("veil_grants_active")
                         .Help("Grants active now (standing grants included).")
@@ -292,6 +307,11 @@ void Metrics::BpfEventsLost(uint64_t n) {
 void Metrics::SetGrants(uint64_t active, uint64_t pending) {
   grants_active_->Set(static_cast<double>(active));
   grants_pending_->Set(static_cast<double>(pending));
+}
+
+void Metrics::SetFakeTotals(uint64_t moved, uint64_t unchecked) {
+  AddGrowth(&last_fake_moved_, moved, fake_moved_);
+  AddGrowth(&last_fake_unchecked_, unchecked, fake_unchecked_);
 }
 
 void Metrics::ConfigReloaded(ReloadResult result) {

@@ -170,6 +170,9 @@ class Metrics {
   void BpfEventsLost(uint64_t n);
   // veil_grants_active and veil_grants_pending.
   void SetGrants(uint64_t active, uint64_t pending);
+  // veil_fake_moved_total and veil_fake_unchecked_total, from the process-wide totals of the
+  // `fake` strategy's surrogate registries (masker/fake_registry.h).
+  void SetFakeTotals(uint64_t moved, uint64_t unchecked);
   void ConfigReloaded(ReloadResult result);
 
   // Runs `refresh` at the start of every scrape, before the registry is collected, so values
@@ -203,6 +206,9 @@ class Metrics {
   std::array<prometheus::Counter*, 4> flows_{};
   prometheus::Counter* bpf_lost_ = nullptr;
   std::atomic<uint64_t> last_bpf_lost_total_{0};
+  prometheus::Counter* fake_moved_ = nullptr;
+  prometheus::Counter* fake_unchecked_ = nullptr;
+  std::atomic<uint64_t> last_fake_moved_{0}, last_fake_unchecked_{0};
   prometheus::Gauge* grants_active_ = nullptr;
   prometheus::Gauge* grants_pending_ = nullptr;
   std::array<prometheus::Counter*, 2> reloads_{};

@@ -235,6 +235,16 @@ TEST(MetricsTest, DropTotalsThatStartAgainCountAsNew) {
   EXPECT_THAT(m->Serialize(), HasSubstr("veil_bpf_events_lost_total 54\n"));
 }
 
+TEST(MetricsTest, FakeRegistryTotals) {
+  auto m = Start("");
+  ASSERT_NE(m, nullptr);
+  m->SetFakeTotals(3, 0);
+  m->SetFakeTotals(10, 2);
+  std::string text = m->Serialize();
+  EXPECT_THAT(text, HasSubstr("veil_fake_moved_total 10\n"));
+  EXPECT_THAT(text, HasSubstr("veil_fake_unchecked_total 2\n"));
+}
+
 // No label can carry a principal, a database user, a grant id or statement text: no hook takes
 // one (the API above is the proof, by its parameter types), and the one string that becomes a
 // label, a name, is checked. Every label name and value served is from the closed sets.

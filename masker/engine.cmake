@@ -6,6 +6,7 @@ add_library(veil_masker STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/prefilter.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/strategy.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/fake.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/fake_registry.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/profile.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/masker.cc)
 target_link_libraries(veil_masker PUBLIC veil_masker_validators veil_masker_ff1 veil_config

@@ -305,7 +305,7 @@ struct Digits {
   }
 };
 
-bool Phone(std::string_view v, Stream& r, std::string* out) {
+bool Phone(std::string_view v, Stream& r, bool wide, std::string* out) {
   Digits d(v);
   size_t skip = 0;
   if (d.digits.size() == 11 && d.digits[0] == '1')
@@ -323,10 +323,19 @@ bool Phone(std::string_view v, Stream& r, std::string* out) {
     fresh += npa;
     break;
   }
-  fresh += "5550";  // 555-01XX: the range NANPA reserves for fictional use
-  fresh += '1';
-  fresh += r.Digit();
-  fresh += r.Digit();
+  fresh += "555";
+  if (!wide) {
+    fresh += "01";  // 555-01XX: the range NANPA reserves for fictional use
+    fresh += r.Digit();
+    fresh += r.Digit();
+  } else {
+    for (;;) {  // any 555 line but directory assistance: none is a subscriber's
+      std::string line{r.Digit(), r.Digit(), r.Digit(), r.Digit()};
+      if (line == "1212") continue;
+      fresh += line;
+      break;
+    }
+  }
   d.Write(v, fresh, out);
   return true;
 }
@@ -629,7 +638,7 @@ bool IbanValid(std::string_view iban) {
 }
 
 bool Surrogate(Entity entity, std::string_view value, const std::array<uint8_t, 32>& mac,
-               const Options& options, std::string* out) {
+               const Options& options, std::string* out, uint32_t attempt) {
   Stream r(mac);
   std::string s;
   bool ok = false;
@@ -641,7 +650,7 @@ bool Surrogate(Entity entity, std::string_view value, const std::array<uint8_t, 
       ok = Email(value, r, &s);
       break;
     case Entity::kPhone:
-      ok = Phone(value, r, &s);
+      ok = Phone(value, r, attempt >= kPhoneNarrowAttempts, &s);
       break;
     case Entity::kCreditCard:
       ok = CreditCard(value, r, &s);

@@ -11,7 +11,8 @@
 //                "SMITH, JANE" -> "HALE, EDNA"); titles, particles and initials' shape kept
 //   EMAIL        first.last1234@example.com|org|net (reserved domains, RFC 2606)
 //   PHONE        NANP numbers NXX-555-0100..0199 (reserved for fiction), separators, parentheses
-//                and the +1 / 1 prefix as written
+//                and the +1 / 1 prefix as written; an original whose draws keep colliding
+//                moves to other 555 lines (kPhoneNarrowAttempts)
 //   CREDIT_CARD  Luhn-valid, the issuer's prefix (IIN class) and length kept, grouping kept
 //   US_SSN       area 900-999 (never issued), groups outside the ITIN ranges, format kept
 //   IBAN         same country and length, letters and digits where they were, valid mod-97
@@ -28,26 +29,37 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "masker/entity.h"
+#include "masker/fake_registry.h"
 
 namespace veil::masker::fake {
 
 struct Options {
   // Dates move by 1..date_shift_days days, earlier or later (never 0: the value changes).
   uint32_t date_shift_days = 30;
+  // Taken surrogates, shared by every session of a profile (fake_registry.h); null: none kept,
+  // so two originals may share a surrogate.
+  std::shared_ptr<SurrogateRegistry> registry;
 };
+
+// How many draws an original gets before it keeps a taken surrogate (counted unchecked).
+inline constexpr uint32_t kMaxAttempts = 24;
+// Phones draw from the fictional 555-01XX lines for their first attempts, then from every
+// 555-XXXX line but 555-1212 (555 line numbers are not assigned to subscribers).
+inline constexpr uint32_t kPhoneNarrowAttempts = 3;
 
 // The shortest email surrogate ("j1234@example.com").
 inline constexpr size_t kMinEmailLength = 17;
 
 // Appends the surrogate of `value` (an `entity`) to *out and returns true; returns false and
 // leaves *out untouched when the entity has no realistic form here or the value is not in a
-// form this module reads.
+// form this module reads. `attempt` is the draw (0 first; later draws come with their own MAC).
 bool Surrogate(Entity entity, std::string_view value, const std::array<uint8_t, 32>& mac,
-               const Options& options, std::string* out);
+               const Options& options, std::string* out, uint32_t attempt = 0);
 
 // Checks used by tests and by the surrogate builders themselves.
 bool LuhnValid(std::string_view digits);

@@ -217,6 +217,129 @@ TEST(Fake, LargeSpacesDoNotCollide) {
   EXPECT_GE(cards.size(), 99999u);
 }
 
+// ---- uniqueness: the registry (fake_registry.h) --------------------------------------------
+
+// A NANP number in 3-3-4 dashed form for i (distinct i, distinct numbers).
+std::string PhoneOf(int i) {
+  char b[16];
+  std::snprintf(b, sizeof(b), "%03d-%03d-%04d", 200 + i % 800, 200 + (i / 800) % 800,
+                (i / 640000) % 10000);
+  return b;
+}
+
+struct Applied {
+  std::vector<std::string> outs;
+  std::set<std::string> distinct;
+};
+
+Applied ApplyAll(StrategyApplier& a, Entity e, const std::vector<std::string>& values) {
+  Applied r;
+  for (const std::string& v : values) {
+    std::string out;
+    a.Apply(Strategy::kFake, static_cast<uint8_t>(e), kBuiltinEntityNames[Index(e)], v, &out);
+    r.distinct.insert(out);
+    r.outs.push_back(std::move(out));
+  }
+  return r;
+}
+
+TEST(FakeUnique, WithoutARegistrySmallSpacesCollide) {
+  // The reason the registry exists: 20,000 distinct phones drawn from ~79,000 fictional lines
+  // share surrogates (birthday bound: about 2,300 pairs).
+  std::vector<std::string> phones;
+  for (int i = 0; i < 20000; ++i) phones.push_back(PhoneOf(i));
+  StrategyApplier a(KeyOf(1));
+  EXPECT_LT(ApplyAll(a, Entity::kPhone, phones).distinct.size(), 19000u);
+}
+
+TEST(FakeUnique, DistinctOriginalsGetDistinctSurrogates) {
+  fake::Options o;
+  o.registry = std::make_shared<fake::SurrogateRegistry>();
+  StrategyApplier a(KeyOf(1), o);
+  // More phones than the fictional range holds (~79,000 lines): the rest move to other 555
+  // lines, still never a subscriber's number.
+  std::vector<std::string> phones;
+  for (int i = 0; i < 120000; ++i) phones.push_back(PhoneOf(i));
+  Applied p = ApplyAll(a, Entity::kPhone, phones);
+  EXPECT_EQ(p.distinct.size(), phones.size());
+  size_t fictional = 0;
+  for (const std::string& s : p.outs) {
+    ASSERT_EQ(Shape(s), "999-999-9999") << s;
+    ASSERT_EQ(s.substr(4, 3), "555") << s;
+    ASSERT_NE(s.substr(8), "1212") << s;
+    fictional += s.substr(8, 2) == "01";
+  }
+  EXPECT_GT(fictional, 60000u);  // the fictional lines are used first
+  EXPECT_GT(o.registry->moved(), 0u);
+  EXPECT_EQ(o.registry->unchecked(), 0u);
+
+  std::vector<std::string> ssns, names;
+  for (int i = 0; i < 60000; ++i) {
+    char b[12];
+    std::snprintf(b, sizeof(b), "%03d-%02d-%04d", 1 + i % 665, 1 + (i / 665) % 99, 1 + i % 9999);
+    ssns.push_back(b);
+    std::string given = "A", surname = "B";  // capitalised words spelling i in base 26
+    for (int k = i; k > 0; k /= 26) given.push_back(static_cast<char>('a' + k % 26));
+    for (int k = i * 7 + 3; k > 0; k /= 26) surname.push_back(static_cast<char>('a' + k % 26));
+    names.push_back(given + " " + surname);
+  }
+  EXPECT_EQ(ApplyAll(a, Entity::kUsSsn, ssns).distinct.size(), ssns.size());
+  EXPECT_EQ(ApplyAll(a, Entity::kPersonName, names).distinct.size(), names.size());
+  EXPECT_EQ(o.registry->unchecked(), 0u);
+}
+
+TEST(FakeUnique, AnOriginalKeepsItsSurrogateInEverySession) {
+  // Two sessions (appliers) of one profile share the registry: a value that had to move gets
+  // the same surrogate wherever it appears again (a foreign key to a UNIQUE column holds).
+  fake::Options o;
+  o.registry = std::make_shared<fake::SurrogateRegistry>();
+  StrategyApplier customers(KeyOf(1), o), orders(KeyOf(1), o);
+  std::vector<std::string> phones;
+  for (int i = 0; i < 30000; ++i) phones.push_back(PhoneOf(i));
+  Applied first = ApplyAll(customers, Entity::kPhone, phones);
+  ASSERT_GT(o.registry->moved(), 0u);
+  std::vector<std::string> reversed(phones.rbegin(), phones.rend());
+  Applied again = ApplyAll(orders, Entity::kPhone, reversed);
+  for (size_t i = 0; i < phones.size(); ++i)
+    ASSERT_EQ(again.outs[phones.size() - 1 - i], first.outs[i]) << phones[i];
+  // A fresh registry with the same key and the same order gives the same copy.
+  fake::Options o2;
+  o2.registry = std::make_shared<fake::SurrogateRegistry>();
+  StrategyApplier rerun(KeyOf(1), o2);
+  EXPECT_EQ(ApplyAll(rerun, Entity::kPhone, phones).outs, first.outs);
+}
+
+TEST(FakeUnique, AFullRegistryStillMasksAndCountsWhatItCouldNotCheck) {
+  fake::Options o;
+  o.registry = std::make_shared<fake::SurrogateRegistry>(/*max_slots=*/1024 * 16);
+  StrategyApplier a(KeyOf(1), o);
+  std::vector<std::string> phones;
+  for (int i = 0; i < 20000; ++i) phones.push_back(PhoneOf(i));
+  Applied p = ApplyAll(a, Entity::kPhone, phones);
+  EXPECT_GT(o.registry->unchecked(), 0u);
+  EXPECT_LE(o.registry->size(), 1024u * 16);
+  for (size_t i = 0; i < phones.size(); ++i) {
+    ASSERT_EQ(p.outs[i].substr(4, 3), "555");
+    ASSERT_NE(p.outs[i], phones[i]);
+  }
+}
+
+TEST(FakeUnique, ProfilesKeepARegistryAndDatesStayOutOfIt) {
+  config::v1::MaskingProfile cfg;
+  (*cfg.mutable_strategies())["default"] = config::v1::MaskingProfile::STRATEGY_FAKE;
+  auto compiled = MaskingProfile::Compile(cfg, "masking.profiles.p", KeyOf(1));
+  ASSERT_TRUE((std::holds_alternative<std::shared_ptr<const MaskingProfile>>(compiled)));
+  auto profile = std::get<0>(compiled);
+  ASSERT_NE(profile->fake_options().registry, nullptr);
+  StrategyApplier a(profile->key(), profile->fake_options());
+  std::string out;
+  a.Apply(Strategy::kFake, static_cast<uint8_t>(Entity::kDateOfBirth), "DATE_OF_BIRTH",
+          "1983-02-11", &out);
+  EXPECT_EQ(profile->fake_options().registry->size(), 0u);
+  a.Apply(Strategy::kFake, static_cast<uint8_t>(Entity::kPhone), "PHONE", "415-867-5309", &out);
+  EXPECT_EQ(profile->fake_options().registry->size(), 1u);
+}
+
 }  // namespace
 }  // namespace veil::masker
 

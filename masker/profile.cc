@@ -86,6 +86,7 @@ MaskingProfile::CompileResult MaskingProfile::Compile(const PbProfile& cfg, std:
   std::shared_ptr<MaskingProfile> p(new MaskingProfile());
   p->key_ = std::move(key);
   if (cfg.date_shift_days() > 0) p->fake_.date_shift_days = cfg.date_shift_days();
+  p->fake_.registry = std::make_shared<fake::SurrogateRegistry>();
   Strategy def = Strategy::kRedact;
   if (auto it = cfg.strategies().find("default"); it != cfg.strategies().end())
     if (auto s = FromPb(it->second)) def = *s;

@@ -389,10 +389,43 @@ void StrategyApplier::Fpe(uint8_t entity, std::string_view name, std::string_vie
 void StrategyApplier::Fake(uint8_t entity, std::string_view name, std::string_view v,
                            std::string* out) {
   // Custom entities share ids with no built-in; only built-ins have a realistic form.
-  if (entity < kBuiltinEntityCount &&
-      fake::Surrogate(static_cast<Entity>(entity), v, Mac(name, v), fake_, out))
-    return;
-  Hash(entity, name, v, out);
+  if (entity >= kBuiltinEntityCount) return Hash(entity, name, v, out);
+  const Entity e = static_cast<Entity>(entity);
+  std::array<uint8_t, 32> mac = Mac(name, v);
+  fake::SurrogateRegistry* reg = fake_.registry.get();
+  // Shifted dates collide by design (a ±N-day window): no registry for them.
+  if (reg == nullptr || e == Entity::kDateOfBirth) {
+    if (fake::Surrogate(e, v, mac, fake_, out)) return;
+    return Hash(entity, name, v, out);
+  }
+  const uint64_t original = fake::OriginalFingerprint(mac);
+  std::string& s = fake_draw_;
+  for (uint32_t k = 0; k < fake::kMaxAttempts; ++k) {
+    if (k > 0) {  // draw k: the MAC of the value under "NAME#k" (names hold no '#')
+      fake_label_.assign(name);
+      fake_label_.push_back('#');
+      fake_label_.append(std::to_string(k));
+      mac = Mac(fake_label_, v);
+    }
+    s.clear();
+    if (!fake::Surrogate(e, v, mac, fake_, &s, k)) return Hash(entity, name, v, out);
+    switch (reg->TryClaim(fake::SurrogateFingerprint(entity, s), original)) {
+      case fake::SurrogateRegistry::Claim::kNew:
+        if (k > 0) reg->CountMoved();
+        [[fallthrough]];
+      case fake::SurrogateRegistry::Claim::kMine:
+        out->append(s);
+        return;
+      case fake::SurrogateRegistry::Claim::kFull:
+        reg->CountUnchecked();
+        out->append(s);
+        return;
+      case fake::SurrogateRegistry::Claim::kTaken:
+        break;
+    }
+  }
+  reg->CountUnchecked();  // every draw taken: the last one, shared
+  out->append(s);
 }
 
 }  // namespace veil::masker

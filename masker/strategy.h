@@ -85,6 +85,7 @@ class StrategyApplier {
   EVP_MD_CTX* work_ = nullptr;
   bool precomputed_ = false;
   std::string scratch_;
+  std::string fake_draw_, fake_label_;
 };
 
 }  // namespace veil::masker

@@ -3,7 +3,9 @@ is `fake`, restored into a fresh database with every constraint checked.
 
 The source schema has what breaks naive masking: a foreign key between PII columns (an email
 is the key), a UNIQUE constraint on a PII column, a CHECK on the phone's format, a bytea column
-under a rule and a large object holding PII. Every format (-Fp, -Fc, -Fd -j 2) must complete,
+under a rule and a large object holding PII. A second pair of tables holds more distinct phone
+numbers than the fictional 555-01XX range can give without collisions: UNIQUE phones and SSNs,
+and a foreign key whose key is the phone number. Every format (-Fp, -Fc, -Fd -j 2) must complete,
 restore with ON_ERROR_STOP / --exit-on-error, hold none of the seeded raw values (as text or
 hex), and keep the relationships: same key, same surrogates (two veild runs); another key,
 other surrogates.
@@ -76,6 +78,21 @@ def seed_rows():
 
 
 ROWS = seed_rows()
+
+# 4,000 contacts with distinct phones (UNIQUE): drawn independently from the ~79,000 fictional
+# lines, about 100 pairs would share a surrogate and the restore would fail on the constraint.
+N_CONTACTS = 4000
+
+
+def seed_contacts():
+    rng = random.Random(23)
+    return [{"phone": f"({201 + i % 700}) {200 + (i // 700) % 700}-{rng.randint(0, 9999):04d}",
+             "ssn": f"{1 + i % 665:03d}-{1 + (i // 665) % 99:02d}-{1000 + i:04d}"}
+            for i in range(N_CONTACTS)]
+
+
+CONTACTS = seed_contacts()
+CONTACT_VALUES = {c[k] for c in CONTACTS for k in ("phone", "ssn")}
 # Each value is checked whole; names also by surname (a surname alone must not reach a copy).
 # Dates of birth are checked per row (test below): a date shifted by a few days is often another
 # customer's real birthday, which is no leak of it.
@@ -87,6 +104,9 @@ def leaks(text: str) -> list[str]:
     found = [v for v in SEEDED if v.lower() in lower]
     # bytea and large objects are dumped hex-encoded.
     found += [v for v in SEEDED if v.encode().hex() in lower]
+    # The contacts' values, by shape (8,000 substring searches would be slow).
+    found += sorted(set(re.findall(r"\(\d{3}\) \d{3}-\d{4}|\d{3}-\d{2}-\d{4}", text)) &
+                    CONTACT_VALUES)
     return found
 
 
@@ -111,6 +131,16 @@ CREATE TABLE orders (
   customer_email varchar(64) NOT NULL REFERENCES customers(email),
   amount         numeric(10,2) NOT NULL
 );
+CREATE TABLE contacts (
+  id     serial PRIMARY KEY,
+  phone  varchar(14) NOT NULL UNIQUE CHECK (phone ~ '^\(\d{3}\) \d{3}-\d{4}$'),
+  ssn    varchar(11) NOT NULL UNIQUE
+);
+CREATE TABLE calls (
+  id     serial PRIMARY KEY,
+  phone  varchar(14) NOT NULL REFERENCES contacts(phone),
+  minutes int NOT NULL
+);
 """]
     for r in ROWS:
         lines.append(
@@ -123,6 +153,10 @@ CREATE TABLE orders (
         for _ in range(1 + i % 3):
             lines.append(f"INSERT INTO orders (customer_email, amount) VALUES ({q(r['email'])}, "
                          f"{rng.randint(100, 99999) / 100});")
+    lines.append("INSERT INTO contacts (phone, ssn) VALUES " + ", ".join(
+        f"({q(c['phone'])}, {q(c['ssn'])})" for c in CONTACTS) + ";")
+    lines.append("INSERT INTO calls (phone, minutes) VALUES " + ", ".join(
+        f"({q(c['phone'])}, {1 + i % 50})" for i, c in enumerate(CONTACTS * 2)) + ";")
     # Large objects holding PII, referenced from the first ten customers.
     lines.append("UPDATE customers SET doc = lo_from_bytea(0, convert_to(full_name || ' ' || "
                  "ssn || ' ' || email, 'UTF8')) WHERE id <= 10;")
@@ -263,7 +297,8 @@ def test_masked_copy_restores_with_constraints_and_no_raw_value(src_db, veilds, 
             assert re.fullmatch(r"[A-Z][a-z]+ [A-Z][a-z]+", name), name
             assert len(name) <= len(orig["full_name"])
             assert re.fullmatch(r"[a-z._]+[0-9]{4,}@example\.(com|org|net)", email), email
-            assert re.fullmatch(r"\(\d{3}\) 555-01\d\d", phone), phone
+            # 555-01XX first; an original whose draws kept colliding moves to another 555 line.
+            assert re.fullmatch(r"\(\d{3}\) 555-\d{4}", phone), phone
             assert re.fullmatch(r"9\d\d-\d\d-\d{4}", ssn), ssn
             assert luhn_ok(card) and card[0] == "4" and len(card) == len(orig["card"]), card
             assert iban_ok(iban) and iban[:2] == "DE" and len(iban) == len(orig["iban"]), iban
@@ -278,6 +313,16 @@ def test_masked_copy_restores_with_constraints_and_no_raw_value(src_db, veilds, 
                        " ON t.oid = c.conrelid WHERE t.relname IN ('customers', 'orders')"
                        " AND c.convalidated AND c.contype IN ('u', 'f', 'c', 'p');")
         assert checked == [["5"]]  # 2 primary keys, UNIQUE(email), the FK, the CHECK
+        # Phones as keys: UNIQUE(phone), UNIQUE(ssn), the CHECK and calls' FK held on restore,
+        # so no two contacts share a surrogate and each call still finds its contact.
+        contacts = rows(src_db, target, "SELECT count(*), count(DISTINCT phone),"
+                        " count(DISTINCT ssn), count(*) FILTER (WHERE phone ~ '555-01')"
+                        " FROM contacts;")
+        assert contacts[0][:3] == [str(N_CONTACTS)] * 3
+        assert int(contacts[0][3]) > N_CONTACTS * 9 // 10  # the fictional lines come first
+        per_contact = rows(src_db, target, "SELECT count(*) FROM contacts c JOIN calls k"
+                           " ON k.phone = c.phone;")
+        assert per_contact == [[str(2 * N_CONTACTS)]]
         los = rows(src_db, target, "SELECT count(*) FROM pg_largeobject_metadata;")
         assert los == [["10"]]  # the objects exist in the copy, without their contents
     finally:
@@ -288,7 +333,7 @@ def test_same_key_same_surrogates_another_key_others(src_db, veilds, tmp_path):
     a = copy_data(dump(veilds["k1"], "p", tmp_path / "a.sql"))
     again = copy_data(dump(veilds["k1-again"], "p", tmp_path / "again.sql"))
     other = copy_data(dump(veilds["k2"], "p", tmp_path / "other.sql"))
-    assert set(a) == {"customers", "orders"}
+    assert set(a) == {"customers", "orders", "contacts", "calls"}
     # Same key, another veild process and state folder: the same copy, byte for byte.
     assert a == again
     # Another key: every PII cell differs, but for dates: a shift of 1..30 days either way
@@ -304,6 +349,9 @@ def test_same_key_same_surrogates_another_key_others(src_db, veilds, tmp_path):
     # Across tables, in one dump: the orders' emails are the customers' surrogates.
     emails = {line.split("\t")[2] for line in a["customers"]}
     assert {line.split("\t")[1] for line in a["orders"]} <= emails
+    phones = [line.split("\t")[1] for line in a["contacts"]]
+    assert len(set(phones)) == N_CONTACTS
+    assert {line.split("\t")[1] for line in a["calls"]} == set(phones)
     # And a parallel directory dump gives the same surrogates as the plain one.
     d = copy_data(dump(veilds["k1"], "d", tmp_path / "par.d"))
     assert d == a
