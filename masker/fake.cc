@@ -255,9 +255,24 @@ bool Email(std::string_view v, Stream& r, std::string* out) {
   // as six letters of names remain.
   const size_t budget = std::max(v.size(), kMinEmailLength);
   const size_t local_budget = budget - 1 - domain.size();
+  // The count depends only on the budget: computed once per budget (names are static).
+  static const auto kDigitsFor = [] {
+    std::array<uint8_t, 256> d{};
+    for (size_t b = 0; b < d.size(); ++b) {
+      size_t n = 4;
+      auto space = [&](size_t k) { return EmailNameSpace(b - k) * std::pow(10.0, k) * 3; };
+      while (b >= n + 7 && space(n) < 1e13) ++n;
+      d[b] = static_cast<uint8_t>(n);
+    }
+    return d;
+  }();
   size_t digits = 4;
-  auto space = [&](size_t d) { return EmailNameSpace(local_budget - d) * std::pow(10.0, d) * 3; };
-  while (local_budget >= digits + 7 && space(digits) < 1e13) ++digits;
+  if (local_budget < kDigitsFor.size()) {
+    digits = kDigitsFor[local_budget];
+  } else {
+    auto space = [&](size_t d) { return EmailNameSpace(local_budget - d) * std::pow(10.0, d) * 3; };
+    while (local_budget >= digits + 7 && space(digits) < 1e13) ++digits;
+  }
   const size_t names_budget = local_budget - digits;
   const NameLists& lists = Lists();
   std::string local;
@@ -286,23 +301,31 @@ bool Email(std::string_view v, Stream& r, std::string* out) {
 
 // ---- numbers written with separators ------------------------------------------------------
 
-// The digits of v, and their positions.
+// The digits of v, and their positions (no allocation: a surrogate is drawn per masked cell).
+// More than kMax digits reads as none: no entity here has that many.
 struct Digits {
-  std::string digits;
-  std::vector<size_t> at;
+  static constexpr size_t kMax = 40;
+  std::string_view digits;
   explicit Digits(std::string_view v) {
+    size_t n = 0;
     for (size_t i = 0; i < v.size(); ++i)
       if (IsDigit(v[i])) {
-        digits.push_back(v[i]);
-        at.push_back(i);
+        if (n == kMax) return;
+        buf_[n] = v[i];
+        at_[n++] = static_cast<uint32_t>(i);
       }
+    digits = {buf_, n};
   }
   // v with its digits replaced by `fresh` (same count), everything else as written.
   void Write(std::string_view v, std::string_view fresh, std::string* out) const {
     size_t base = out->size();
     out->append(v);
-    for (size_t k = 0; k < at.size(); ++k) (*out)[base + at[k]] = fresh[k];
+    for (size_t k = 0; k < digits.size(); ++k) (*out)[base + at_[k]] = fresh[k];
   }
+
+ private:
+  char buf_[kMax];
+  uint32_t at_[kMax];
 };
 
 bool Phone(std::string_view v, Stream& r, bool wide, std::string* out) {
@@ -315,7 +338,7 @@ bool Phone(std::string_view v, Stream& r, bool wide, std::string* out) {
   // A '+' must mean +1: "+44 20 7946 0958" has 12 digits, but "+49 30 1234567" could have 10.
   size_t plus = v.find('+');
   if (plus != std::string_view::npos && skip == 0) return false;
-  std::string fresh = d.digits.substr(0, skip);
+  std::string fresh(d.digits.substr(0, skip));
   // Area code NXX, not N11 (service codes) and not 555 itself.
   for (;;) {
     std::string npa{static_cast<char>('2' + r.Below(8)), r.Digit(), r.Digit()};
@@ -378,7 +401,7 @@ bool CreditCard(std::string_view v, Stream& r, std::string* out) {
   Digits d(v);
   if (d.digits.size() < 12 || d.digits.size() > 19) return false;
   size_t keep = IssuerPrefixLength(d.digits);
-  std::string fresh = d.digits.substr(0, keep);
+  std::string fresh(d.digits.substr(0, keep));
   while (fresh.size() + 1 < d.digits.size()) fresh.push_back(r.Digit());
   fresh.push_back(LuhnCheckDigit(fresh));
   if (fresh == d.digits) {  // 1 in 10^(n-keep-1): never hand the card back
@@ -405,9 +428,7 @@ bool Ssn(std::string_view v, Stream& r, std::string* out) {
   fresh += static_cast<char>('0' + g / 10);
   fresh += static_cast<char>('0' + g % 10);
   int serial = 1 + static_cast<int>(r.Below(9999));
-  char buf[5];
-  std::snprintf(buf, sizeof(buf), "%04d", serial);
-  fresh += buf;
+  for (int div : {1000, 100, 10, 1}) fresh += static_cast<char>('0' + serial / div % 10);
   d.Write(v, fresh, out);
   return true;
 }
@@ -640,36 +661,35 @@ bool IbanValid(std::string_view iban) {
 bool Surrogate(Entity entity, std::string_view value, const std::array<uint8_t, 32>& mac,
                const Options& options, std::string* out, uint32_t attempt) {
   Stream r(mac);
-  std::string s;
+  const size_t base = out->size();  // builders append; a refusal takes back what they wrote
   bool ok = false;
   switch (entity) {
     case Entity::kPersonName:
-      ok = PersonName(value, r, &s);
+      ok = PersonName(value, r, out);
       break;
     case Entity::kEmail:
-      ok = Email(value, r, &s);
+      ok = Email(value, r, out);
       break;
     case Entity::kPhone:
-      ok = Phone(value, r, attempt >= kPhoneNarrowAttempts, &s);
+      ok = Phone(value, r, attempt >= kPhoneNarrowAttempts, out);
       break;
     case Entity::kCreditCard:
-      ok = CreditCard(value, r, &s);
+      ok = CreditCard(value, r, out);
       break;
     case Entity::kUsSsn:
-      ok = Ssn(value, r, &s);
+      ok = Ssn(value, r, out);
       break;
     case Entity::kIban:
-      ok = Iban(value, r, &s);
+      ok = Iban(value, r, out);
       break;
     case Entity::kDateOfBirth:
-      ok = Date(value, r, options.date_shift_days, &s);
+      ok = Date(value, r, options.date_shift_days, out);
       break;
     default:
       return false;
   }
-  if (!ok) return false;
-  out->append(s);
-  return true;
+  if (!ok) out->resize(base);
+  return ok;
 }
 
 }  // namespace veil::masker::fake

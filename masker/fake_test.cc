@@ -309,6 +309,26 @@ TEST(FakeUnique, AnOriginalKeepsItsSurrogateInEverySession) {
   EXPECT_EQ(ApplyAll(rerun, Entity::kPhone, phones).outs, first.outs);
 }
 
+TEST(FakeUnique, ValuesSeenAgainGetTheSameSurrogateFromTheCache) {
+  // The applier keeps recent surrogates by MAC: a second pass (all hits for the names, some
+  // for the phones) must give exactly what the first gave, and what another applier computes.
+  fake::Options o;
+  o.registry = std::make_shared<fake::SurrogateRegistry>();
+  StrategyApplier a(KeyOf(3), o);
+  std::vector<std::string> phones, names;
+  for (int i = 0; i < 9000; ++i) phones.push_back(PhoneOf(i));
+  for (const char* n : {"Jane Doe", "John Roe", "Margaret Okonkwo", "Aiko Tanaka"})
+    names.push_back(n);
+  Applied p1 = ApplyAll(a, Entity::kPhone, phones), n1 = ApplyAll(a, Entity::kPersonName, names);
+  Applied p2 = ApplyAll(a, Entity::kPhone, phones), n2 = ApplyAll(a, Entity::kPersonName, names);
+  EXPECT_EQ(p1.outs, p2.outs);
+  EXPECT_EQ(n1.outs, n2.outs);
+  StrategyApplier other(KeyOf(3), o);
+  EXPECT_EQ(ApplyAll(other, Entity::kPhone, phones).outs, p1.outs);
+  // The same MAC fingerprint slot, another entity: not a hit.
+  EXPECT_NE(Fake(Entity::kEmail, "Jane Doe", 3), n1.outs[0]);
+}
+
 TEST(FakeUnique, AFullRegistryStillMasksAndCountsWhatItCouldNotCheck) {
   fake::Options o;
   o.registry = std::make_shared<fake::SurrogateRegistry>(/*max_slots=*/1024 * 16);

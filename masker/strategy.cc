@@ -1,3 +1,5 @@
+// The HMAC below copies SHA256_CTX states, an API OpenSSL 3 deprecates (see the constructor).
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "masker/strategy.h"
 
 #include <fcntl.h>
@@ -5,6 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -125,12 +128,11 @@ StrategyApplier::StrategyApplier(std::shared_ptr<const MaskKey> key, fake::Optio
   auto f = Ff1::Create(key_->fpe_key(), 10);
   if (f.ok()) ff1_.emplace(std::move(f).value());
   // HMAC by its definition, SHA-256(K^opad || SHA-256(K^ipad || m)), with both padded-key
-  // states absorbed once: the one-shot HMAC() fetches the digest and builds three contexts
-  // per call, which made it half of a masked pg_dump's CPU time.
-  sha256_ = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  inner_ = EVP_MD_CTX_new();
-  outer_ = EVP_MD_CTX_new();
-  work_ = EVP_MD_CTX_new();
+  // states absorbed once and copied per value. The one-shot HMAC() fetched the digest and built
+  // three contexts per call (half of a masked pg_dump's CPU); EVP_MD_CTX_copy_ex still
+  // allocated a provider context per copy. SHA256_CTX is a plain struct: copying it is a
+  // 112-byte memcpy. (OpenSSL 3 marks the SHA256_* calls deprecated, not removed; they run the
+  // same SHA-NI code.)
   const auto& k = key_->hmac_key();
   std::array<uint8_t, 64> ipad{}, opad{};
   static_assert(sizeof(k) <= 64, "an HMAC key longer than the block would be hashed first");
@@ -139,20 +141,15 @@ StrategyApplier::StrategyApplier(std::shared_ptr<const MaskKey> key, fake::Optio
     ipad[i] = b ^ 0x36;
     opad[i] = b ^ 0x5c;
   }
-  precomputed_ = sha256_ && inner_ && outer_ && work_ &&
-                 EVP_DigestInit_ex(inner_, sha256_, nullptr) == 1 &&
-                 EVP_DigestUpdate(inner_, ipad.data(), ipad.size()) == 1 &&
-                 EVP_DigestInit_ex(outer_, sha256_, nullptr) == 1 &&
-                 EVP_DigestUpdate(outer_, opad.data(), opad.size()) == 1;
+  precomputed_ = SHA256_Init(&inner_) == 1 && SHA256_Update(&inner_, ipad.data(), 64) == 1 &&
+                 SHA256_Init(&outer_) == 1 && SHA256_Update(&outer_, opad.data(), 64) == 1;
   OPENSSL_cleanse(ipad.data(), ipad.size());
   OPENSSL_cleanse(opad.data(), opad.size());
 }
 
 StrategyApplier::~StrategyApplier() {
-  EVP_MD_CTX_free(work_);
-  EVP_MD_CTX_free(outer_);
-  EVP_MD_CTX_free(inner_);
-  EVP_MD_free(sha256_);
+  OPENSSL_cleanse(&inner_, sizeof(inner_));
+  OPENSSL_cleanse(&outer_, sizeof(outer_));
 }
 
 std::array<uint8_t, 32> StrategyApplier::Mac(std::string_view name, std::string_view value) {
@@ -160,16 +157,15 @@ std::array<uint8_t, 32> StrategyApplier::Mac(std::string_view name, std::string_
   if (precomputed_) {
     static constexpr unsigned char kZero = 0;
     std::array<uint8_t, 32> inner{};
-    unsigned n = 0;
-    if (EVP_MD_CTX_copy_ex(work_, inner_) == 1 &&
-        EVP_DigestUpdate(work_, name.data(), name.size()) == 1 &&
-        EVP_DigestUpdate(work_, &kZero, 1) == 1 &&
-        EVP_DigestUpdate(work_, value.data(), value.size()) == 1 &&
-        EVP_DigestFinal_ex(work_, inner.data(), &n) == 1 &&
-        EVP_MD_CTX_copy_ex(work_, outer_) == 1 &&
-        EVP_DigestUpdate(work_, inner.data(), inner.size()) == 1 &&
-        EVP_DigestFinal_ex(work_, out.data(), &n) == 1)
-      return out;
+    SHA256_CTX c = inner_;
+    SHA256_Update(&c, name.data(), name.size());
+    SHA256_Update(&c, &kZero, 1);
+    SHA256_Update(&c, value.data(), value.size());
+    SHA256_Final(inner.data(), &c);
+    c = outer_;
+    SHA256_Update(&c, inner.data(), inner.size());
+    SHA256_Final(out.data(), &c);
+    return out;
   }
   // The same MAC the slow way (contexts could not be set up).
   scratch_.assign(name);
@@ -392,13 +388,29 @@ void StrategyApplier::Fake(uint8_t entity, std::string_view name, std::string_vi
   if (entity >= kBuiltinEntityCount) return Hash(entity, name, v, out);
   const Entity e = static_cast<Entity>(entity);
   std::array<uint8_t, 32> mac = Mac(name, v);
+  const uint64_t original = fake::OriginalFingerprint(mac);
+  if (fake_cache_.empty()) fake_cache_.resize(kFakeCacheSize);
+  FakeCached& cached = fake_cache_[original % kFakeCacheSize];
+  if (cached.original == original && cached.entity == entity) {
+    out->append(cached.surrogate);
+    return;
+  }
+  const size_t base = out->size();
+  FakeDraw(e, name, v, mac, original, out);
+  cached.original = original;
+  cached.entity = entity;
+  cached.surrogate.assign(*out, base, std::string::npos);
+}
+
+void StrategyApplier::FakeDraw(Entity e, std::string_view name, std::string_view v,
+                               std::array<uint8_t, 32> mac, uint64_t original, std::string* out) {
+  const auto entity = static_cast<uint8_t>(e);
   fake::SurrogateRegistry* reg = fake_.registry.get();
   // Shifted dates collide by design (a ±N-day window): no registry for them.
   if (reg == nullptr || e == Entity::kDateOfBirth) {
     if (fake::Surrogate(e, v, mac, fake_, out)) return;
     return Hash(entity, name, v, out);
   }
-  const uint64_t original = fake::OriginalFingerprint(mac);
   std::string& s = fake_draw_;
   for (uint32_t k = 0; k < fake::kMaxAttempts; ++k) {
     if (k > 0) {  // draw k: the MAC of the value under "NAME#k" (names hold no '#')

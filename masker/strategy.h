@@ -17,6 +17,7 @@
 // with distinct labels. A StrategyApplier is per-thread (it owns OpenSSL contexts).
 #pragma once
 
+#include <openssl/sha.h>
 #include <openssl/types.h>
 
 #include <array>
@@ -24,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 #include "masker/entity.h"
@@ -72,6 +74,8 @@ class StrategyApplier {
   void Hash(uint8_t entity, std::string_view name, std::string_view value, std::string* out);
   void Fpe(uint8_t entity, std::string_view name, std::string_view value, std::string* out);
   void Fake(uint8_t entity, std::string_view name, std::string_view value, std::string* out);
+  void FakeDraw(Entity entity, std::string_view name, std::string_view value,
+                std::array<uint8_t, 32> mac, uint64_t original, std::string* out);
   // HMAC-SHA-256(hmac_key, name || 0 || value).
   std::array<uint8_t, 32> Mac(std::string_view name, std::string_view value);
 
@@ -79,13 +83,21 @@ class StrategyApplier {
   fake::Options fake_;
   std::optional<Ff1> ff1_;
   // SHA-256 with the HMAC key's inner and outer pads absorbed (Mac copies them per value).
-  EVP_MD* sha256_ = nullptr;
-  EVP_MD_CTX* inner_ = nullptr;
-  EVP_MD_CTX* outer_ = nullptr;
-  EVP_MD_CTX* work_ = nullptr;
+  SHA256_CTX inner_{};
+  SHA256_CTX outer_{};
   bool precomputed_ = false;
   std::string scratch_;
   std::string fake_draw_, fake_label_;
+  // The last surrogates by MAC fingerprint (direct-mapped, allocated on first use): a value seen
+  // again skips drawing and the registry. An original's surrogate never changes for the
+  // registry's life, and the key is its MAC, so nothing raw is kept here.
+  struct FakeCached {
+    uint64_t original = 0;
+    uint8_t entity = 0xff;
+    std::string surrogate;
+  };
+  static constexpr size_t kFakeCacheSize = 4096;
+  std::vector<FakeCached> fake_cache_;
 };
 
 }  // namespace veil::masker

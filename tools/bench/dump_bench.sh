@@ -8,8 +8,10 @@
 #   sudo tools/bench/dump_bench.sh                 # after tools/setup.sh and a build
 #   ROWS=4000000 FORMAT=c tools/bench/dump_bench.sh
 #
-# ROWS (default 2,000,000: about 400 MB on disk) sets the size; FORMAT is pg_dump's -F (p or
-# c; c is run with -Z0 so client-side compression does not hide the proxy's cost).
+# ROWS (default 2,000,000: about 400 MB on disk) sets the size; FORMAT is pg_dump's -F (p, c
+# or d; c and d run with -Z0 so client-side compression does not hide the proxy's cost, d with
+# -j JOBS, default 2). PERF=FILE
+# records veild's CPU profile (perf record -g) during its dump.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$repo"
@@ -90,6 +92,7 @@ wait_port "$veil_port"
 dump() {  # port out -> seconds
   local t0 t1 extra=()
   [ "$format" = c ] && extra=(-Z0)
+  [ "$format" = d ] && extra=(-Z0 -j "${JOBS:-2}")
   t0=$(date +%s.%N)
   env -u PGHOST -u PGPORT pg_dump -h 127.0.0.1 -p "$1" -U postgres -d bench -F "$format" \
     "${extra[@]}" --no-owner -f "$2"
@@ -98,10 +101,16 @@ dump() {  # port out -> seconds
 }
 echo "dumping ..." >&2
 direct_s=$(dump "$pg_port" "$work/direct.dump")
+if [ -n "${PERF:-}" ]; then  # PERF=file.data: veild's CPU profile during its dump
+  perf record -q --call-graph dwarf,16384 -F 499 -p "$veild_pid" -o "$PERF" >/dev/null 2>&1 &
+  perf_pid=$!
+  sleep 0.5
+fi
 veild_s=$(dump "$veil_port" "$work/veild.dump")
-direct_mb=$(( $(stat -c %s "$work/direct.dump") / 1048576 ))
-veild_mb=$(( $(stat -c %s "$work/veild.dump") / 1048576 ))
-raw=$(grep -c 'customer1234@acme-mail.com' "$work/veild.dump" || true)
+if [ -n "${PERF:-}" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
+direct_mb=$(( $(du -sb "$work/direct.dump" | cut -f1) / 1048576 ))
+veild_mb=$(( $(du -sb "$work/veild.dump" | cut -f1) / 1048576 ))
+raw=$( (grep -rc 'customer1234@acme-mail.com' "$work/veild.dump" || true) | awk -F: '{n += $NF} END {print n + 0}')
 dups=n/a
 if [ "$format" = p ]; then  # UNIQUE(email) over the surrogates: would the copy restore?
   dups=$(awk -F'\t' '/^COPY public.customers /{on=1; next} /^\\\.$/{on=0} on {print $3}' \
