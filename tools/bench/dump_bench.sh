@@ -106,7 +106,10 @@ if [ -n "${PERF:-}" ]; then  # PERF=file.data: veild's CPU profile during its du
   perf_pid=$!
   sleep 0.5
 fi
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+veild_cpu0=$(cpu_ticks "$veild_pid")
 veild_s=$(dump "$veil_port" "$work/veild.dump")
+veild_cpu_s=$(echo "($(cpu_ticks "$veild_pid") - $veild_cpu0) / $(getconf CLK_TCK)" | bc -l)
 if [ -n "${PERF:-}" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
 direct_mb=$(( $(du -sb "$work/direct.dump" | cut -f1) / 1048576 ))
 veild_mb=$(( $(du -sb "$work/veild.dump" | cut -f1) / 1048576 ))
@@ -123,6 +126,8 @@ printf '%-8s %10s %10s %10s\n' path seconds "dump MB" "MB/s"
 printf '%-8s %10.1f %10d %10.1f\n' direct "$direct_s" "$direct_mb" "$(echo "$direct_mb / $direct_s" | bc -l)"
 printf '%-8s %10.1f %10d %10.1f\n' veild "$veild_s" "$veild_mb" "$(echo "$veild_mb / $veild_s" | bc -l)"
 printf 'throughput through veild: %.2fx direct (goal >= 0.70)\n' "$(echo "$direct_s / $veild_s" | bc -l)"
+printf 'veild CPU during its dump: %.1f s (%.0f%% of one core)\n' "$veild_cpu_s" \
+  "$(echo "100 * $veild_cpu_s / $veild_s" | bc -l)"
 printf 'veild peak RSS: %d KiB\n' "$(awk '/VmHWM/ {print $2}' /proc/$veild_pid/status)"
 printf 'seeded raw email in the masked dump: %d occurrence(s)\n' "$raw"
 printf 'duplicate email surrogates (UNIQUE column): %s\n' "$dups"
