@@ -242,3 +242,31 @@ def test_clone_usage_errors_and_unreachable_agent(veild, target_pg, tmp_path):
         capture_output=True, text=True, timeout=60, env=env())
     assert r.returncode == 3, r.stderr
     assert relations(target_pg, db) == 0
+
+
+def test_clone_needs_a_grant_like_any_client(src_db, target_pg, tmp_path):  # noqa: F811
+    # access: grant and no grant for this user: pg_dump's session would be refused, so the run
+    # stops at its first connection through veild, with veild's words and hint, and is recorded.
+    (tmp_path / "state").mkdir()
+    (tmp_path / "run").mkdir()
+    key_file = tmp_path / "mask.key"
+    key_file.write_bytes(bytes(range(32)))
+    key_file.chmod(0o600)
+    launcher = VeildLauncher(veild_bin(), tmp_path)
+    port = free_port()
+    proc = launcher(config(tmp_path, src_db, port, key_file).replace("access: open",
+                                                                     "access: grant"))
+    try:
+        grant_veild = {"config": proc.config_path, "events": tmp_path / "events.jsonl"}
+        db = fresh_db(target_pg, "sandbox_no_grant")
+        r = clone(grant_veild,
+                  f"host={target_pg.host} port={target_pg.port} user=postgres dbname={db}")
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert "no active grant" in r.stderr and "veilctl grants request src-db" in r.stderr
+        assert relations(target_pg, db) == 0
+        found = clone_events(grant_veild, 1)
+        assert len(found) == 1 and found[0]["status_id"] == 2
+        assert found[0]["status_detail"] == "source connection through veild refused"
+    finally:
+        problems = launcher.close()
+    assert not problems, "\n".join(problems)

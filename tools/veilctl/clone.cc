@@ -798,10 +798,33 @@ int RunClone(const CloneOptions& o) {
     std::printf("\n%-*s %12s\n", int(w), "TABLE", "ROWS");
     for (const auto& t : copy.counter.tables())
       std::printf("%-*s %12s\n", int(w), t.name.c_str(), Grouped(t.rows).c_str());
+    // The copied tables' columns first; then what pg_dump's own catalog queries had masked.
+    std::set<std::string> copied;
+    for (const auto& t : copy.counter.tables()) {
+      std::string plain;  // public."Order Lines" as veild labels it: public.Order Lines
+      for (size_t i = 0; i < t.name.size(); ++i) {
+        if (t.name[i] != '"')
+          plain.push_back(t.name[i]);
+        else if (i + 1 < t.name.size() && t.name[i + 1] == '"')
+          plain.push_back(t.name[++i]);
+      }
+      copied.insert(plain);
+    }
+    auto of_copied = [&](const std::string& label) {
+      const size_t dot = label.rfind('.');
+      return dot != std::string::npos && copied.contains(label.substr(0, dot));
+    };
+    std::map<std::string, uint64_t> data, catalog;
+    for (const auto& [c, n] : sum.masked_by_column()) (of_copied(c) ? data : catalog)[c] = n;
     std::printf("\n%-*s %12s\n", int(w), "MASKED COLUMN", "VALUES");
-    for (const auto& [c, n] : sum.masked_by_column())
+    for (const auto& [c, n] : data)
       std::printf("%-*s %12s\n", int(w), c.c_str(), Grouped(n).c_str());
-    if (sum.masked_by_column().empty()) std::printf("(none)\n");
+    if (data.empty()) std::printf("(none)\n");
+    if (!catalog.empty()) {
+      std::printf("\nmasked in pg_dump's catalog queries:\n");
+      for (const auto& [c, n] : catalog)
+        std::printf("%-*s %12s\n", int(w), c.c_str(), Grouped(n).c_str());
+    }
   }
   if (!finished.ok()) {
     std::fprintf(stderr,
