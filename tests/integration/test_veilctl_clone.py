@@ -36,9 +36,8 @@ def target_pg():
         server.stop()
 
 
-@pytest.fixture(scope="module")
-def veild(src_db, tmp_path_factory):  # noqa: F811
-    work = tmp_path_factory.mktemp("clone")
+def launch(work, src_db, access: str = "open"):  # noqa: F811
+    """veild in front of the source with the sandbox profile, in `work`: (launcher, info)."""
     (work / "state").mkdir()
     (work / "run").mkdir()
     key_file = work / "mask.key"
@@ -46,9 +45,15 @@ def veild(src_db, tmp_path_factory):  # noqa: F811
     key_file.chmod(0o600)
     launcher = VeildLauncher(veild_bin(), work)
     port = free_port()
-    proc = launcher(config(work, src_db, port, key_file))
-    yield {"port": port, "config": proc.config_path, "events": work / "events.jsonl",
-           "work": work}
+    text = config(work, src_db, port, key_file).replace("access: open", f"access: {access}")
+    proc = launcher(text)
+    return launcher, {"port": port, "config": proc.config_path, "events": work / "events.jsonl"}
+
+
+@pytest.fixture(scope="module")
+def veild(src_db, tmp_path_factory):  # noqa: F811
+    launcher, info = launch(tmp_path_factory.mktemp("clone"), src_db)
+    yield info
     problems = launcher.close()
     assert not problems, "\n".join(problems)
 
@@ -247,17 +252,8 @@ def test_clone_usage_errors_and_unreachable_agent(veild, target_pg, tmp_path):
 def test_clone_needs_a_grant_like_any_client(src_db, target_pg, tmp_path):  # noqa: F811
     # access: grant and no grant for this user: pg_dump's session would be refused, so the run
     # stops at its first connection through veild, with veild's words and hint, and is recorded.
-    (tmp_path / "state").mkdir()
-    (tmp_path / "run").mkdir()
-    key_file = tmp_path / "mask.key"
-    key_file.write_bytes(bytes(range(32)))
-    key_file.chmod(0o600)
-    launcher = VeildLauncher(veild_bin(), tmp_path)
-    port = free_port()
-    proc = launcher(config(tmp_path, src_db, port, key_file).replace("access: open",
-                                                                     "access: grant"))
+    launcher, grant_veild = launch(tmp_path, src_db, access="grant")
     try:
-        grant_veild = {"config": proc.config_path, "events": tmp_path / "events.jsonl"}
         db = fresh_db(target_pg, "sandbox_no_grant")
         r = clone(grant_veild,
                   f"host={target_pg.host} port={target_pg.port} user=postgres dbname={db}")

@@ -27,6 +27,7 @@
 #include "tools/veilctl/agent_client.h"
 #include "tools/veilctl/clone_stream.h"
 #include "tools/veilctl/endpoints.h"
+#include "tools/veilctl/pg_handles.h"
 
 extern char** environ;
 
@@ -36,17 +37,11 @@ namespace {
 namespace cv1 = control::v1;
 using Clock = std::chrono::steady_clock;
 
-struct PgCloser {
-  void operator()(PGconn* c) const { PQfinish(c); }
-};
-struct ResultCloser {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
 struct OptionsCloser {
   void operator()(PQconninfoOption* o) const { PQconninfoFree(o); }
 };
-using Conn = std::unique_ptr<PGconn, PgCloser>;
-using Res = std::unique_ptr<PGresult, ResultCloser>;
+using Conn = PgConn;
+using Res = PgRes;
 
 // ---------------------------------------------------------------------------------------------
 // Addresses
@@ -552,6 +547,15 @@ Copy RunCopy(const CloneOptions& o, const Source& src, const Target& target, uin
   size_t head = 0, tail = 0;
   bool dump_eof = false, restore_gone = false;
   char errbuf[4096];
+  // One read of a child's stderr into its tail; closed at EOF.
+  auto drain = [&errbuf](int* fd, Tail* tail) {
+    ssize_t r = ::read(*fd, errbuf, sizeof(errbuf));
+    if (r > 0) tail->Add(errbuf, size_t(r));
+    if (r == 0) {
+      ::close(*fd);
+      *fd = -1;
+    }
+  };
   while (!(dump_eof && head == tail) && !restore_gone && !g_interrupted) {
     pollfd fds[4] = {};
     int n = 0;
@@ -564,22 +568,8 @@ Copy RunCopy(const CloneOptions& o, const Source& src, const Target& target, uin
     const int i_rerr = restore->err >= 0 ? n++ : -1;
     if (i_rerr >= 0) fds[i_rerr] = {restore->err, POLLIN, 0};
     if (::poll(fds, n, 200) < 0 && errno != EINTR) break;
-    if (i_derr >= 0 && fds[i_derr].revents) {
-      ssize_t r = ::read(dump->err, errbuf, sizeof(errbuf));
-      if (r > 0) dump_err.Add(errbuf, size_t(r));
-      if (r == 0) {
-        ::close(dump->err);
-        dump->err = -1;
-      }
-    }
-    if (i_rerr >= 0 && fds[i_rerr].revents) {
-      ssize_t r = ::read(restore->err, errbuf, sizeof(errbuf));
-      if (r > 0) restore_err.Add(errbuf, size_t(r));
-      if (r == 0) {
-        ::close(restore->err);
-        restore->err = -1;
-      }
-    }
+    if (i_derr >= 0 && fds[i_derr].revents) drain(&dump->err, &dump_err);
+    if (i_rerr >= 0 && fds[i_rerr].revents) drain(&restore->err, &restore_err);
     if (i_out >= 0 && fds[i_out].revents) {
       ssize_t r = ::read(dump->out, buf.data(), buf.size());
       if (r > 0) {
@@ -795,9 +785,12 @@ int RunClone(const CloneOptions& o) {
     size_t w = 5;
     for (const auto& t : copy.counter.tables()) w = std::max(w, t.name.size());
     for (const auto& [c, n] : sum.masked_by_column()) w = std::max(w, c.size());
-    std::printf("\n%-*s %12s\n", int(w), "TABLE", "ROWS");
-    for (const auto& t : copy.counter.tables())
-      std::printf("%-*s %12s\n", int(w), t.name.c_str(), Grouped(t.rows).c_str());
+    auto row = [w](const std::string& name, const std::string& value) {
+      std::printf("%-*s %12s\n", int(w), name.c_str(), value.c_str());
+    };
+    std::printf("\n");
+    row("TABLE", "ROWS");
+    for (const auto& t : copy.counter.tables()) row(t.name, Grouped(t.rows));
     // The copied tables' columns first; then what pg_dump's own catalog queries had masked.
     std::set<std::string> copied;
     for (const auto& t : copy.counter.tables()) {
@@ -816,15 +809,12 @@ int RunClone(const CloneOptions& o) {
     };
     std::map<std::string, uint64_t> data, catalog;
     for (const auto& [c, n] : sum.masked_by_column()) (of_copied(c) ? data : catalog)[c] = n;
-    std::printf("\n%-*s %12s\n", int(w), "MASKED COLUMN", "VALUES");
-    for (const auto& [c, n] : data)
-      std::printf("%-*s %12s\n", int(w), c.c_str(), Grouped(n).c_str());
+    std::printf("\n");
+    row("MASKED COLUMN", "VALUES");
+    for (const auto& [c, n] : data) row(c, Grouped(n));
     if (data.empty()) std::printf("(none)\n");
-    if (!catalog.empty()) {
-      std::printf("\nmasked in pg_dump's catalog queries:\n");
-      for (const auto& [c, n] : catalog)
-        std::printf("%-*s %12s\n", int(w), c.c_str(), Grouped(n).c_str());
-    }
+    if (!catalog.empty()) std::printf("\nmasked in pg_dump's catalog queries:\n");
+    for (const auto& [c, n] : catalog) row(c, Grouped(n));
   }
   if (!finished.ok()) {
     std::fprintf(stderr,

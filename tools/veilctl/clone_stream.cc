@@ -67,26 +67,24 @@ void DumpStreamCounter::Feed(std::string_view chunk) {
       if (partial_.size() < kMaxHeader + 1)
         partial_.append(chunk.substr(0, std::min(len, kMaxHeader + 1 - partial_.size())));
       partial_size_ += len;
-      // Too long to be a header or a terminator: a data line in a block, nothing outside one.
-      if (partial_size_ > kMaxHeader)
-        Line(in_copy_ ? std::string_view("data") : std::string_view());
-      else
-        Line(partial_);
-      partial_.clear();
-      partial_size_ = 0;
+      EndPartial();
     }
     chunk.remove_prefix(len + 1);
   }
 }
 
-void DumpStreamCounter::Finish() {
-  if (partial_size_ == 0) return;
+void DumpStreamCounter::EndPartial() {
+  // Too long to be a header or a terminator: a data line in a block, nothing outside one.
   if (partial_size_ > kMaxHeader)
     Line(in_copy_ ? std::string_view("data") : std::string_view());
   else
     Line(partial_);
   partial_.clear();
   partial_size_ = 0;
+}
+
+void DumpStreamCounter::Finish() {
+  if (partial_size_ > 0) EndPartial();
 }
 
 }  // namespace veil::veilctl

@@ -47,6 +47,7 @@ class DumpStreamCounter {
 
  private:
   void Line(std::string_view line);
+  void EndPartial();  // the line kept in partial_ has ended
 
   std::vector<Table> tables_;
   uint64_t rows_ = 0;

@@ -14,20 +14,15 @@
 
 #include "tools/veilctl/agent_client.h"
 #include "tools/veilctl/endpoints.h"
+#include "tools/veilctl/pg_handles.h"
 
 namespace veil::veilctl {
 namespace {
 
 namespace cv1 = control::v1;
 
-struct PgCloser {
-  void operator()(PGconn* c) const { PQfinish(c); }
-};
-struct ResultCloser {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
-using Conn = std::unique_ptr<PGconn, PgCloser>;
-using Res = std::unique_ptr<PGresult, ResultCloser>;
+using Conn = PgConn;
+using Res = PgRes;
 
 nlohmann::json ColumnJson(const cv1::Column& c) {
   return {{"database", c.database()}, {"schema", c.schema()},
