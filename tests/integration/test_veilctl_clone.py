@@ -36,7 +36,7 @@ def target_pg():
         server.stop()
 
 
-def launch(work, src_db, access: str = "open"):  # noqa: F811
+def launch(work, src_db, access: str = "open", guardrails: str = ""):  # noqa: F811
     """veild in front of the source with the sandbox profile, in `work`: (launcher, info)."""
     (work / "state").mkdir()
     (work / "run").mkdir()
@@ -45,7 +45,8 @@ def launch(work, src_db, access: str = "open"):  # noqa: F811
     key_file.chmod(0o600)
     launcher = VeildLauncher(veild_bin(), work)
     port = free_port()
-    text = config(work, src_db, port, key_file).replace("access: open", f"access: {access}")
+    extra = f"\n    guardrails: {guardrails}" if guardrails else ""
+    text = config(work, src_db, port, key_file).replace("access: open", f"access: {access}{extra}")
     proc = launcher(text)
     return launcher, {"port": port, "config": proc.config_path, "events": work / "events.jsonl"}
 
@@ -263,6 +264,30 @@ def test_clone_needs_a_grant_like_any_client(src_db, target_pg, tmp_path):  # no
         found = clone_events(grant_veild, 1)
         assert len(found) == 1 and found[0]["status_id"] == 2
         assert found[0]["status_detail"] == "source connection through veild refused"
+    finally:
+        problems = launcher.close()
+    assert not problems, "\n".join(problems)
+
+
+def test_a_failing_dump_exits_1_and_leaves_the_target_empty(
+        src_db, target_pg, tmp_path):  # noqa: F811
+    # A guardrail refuses pg_dump's COPY of orders, after the customers' rows have streamed
+    # into psql: pg_dump fails mid-dump, psql is stopped before it could commit.
+    launcher, blocked = launch(tmp_path, src_db,
+                               guardrails='[{deny: "^COPY public\\\\.orders"}]')
+    try:
+        db = fresh_db(target_pg, "sandbox_cut")
+        r = clone(blocked,
+                  f"host={target_pg.host} port={target_pg.port} user=postgres dbname={db}")
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert "pg_dump failed (exit 1)" in r.stderr
+        assert "guardrail" in r.stderr  # pg_dump's own error, its stderr's last lines
+        assert relations(target_pg, db) == 0
+        (e,) = clone_events(blocked, 1)
+        assert e["status_id"] == 2 and e["status_detail"] == "pg_dump failed (exit 1)"
+        # What had streamed when it failed: the customers, and the header of the orders' block.
+        assert e["unmapped"]["rows_by_table"] == {"public.customers": N_CUSTOMERS,
+                                                  "public.orders": 0}
     finally:
         problems = launcher.close()
     assert not problems, "\n".join(problems)
