@@ -35,7 +35,6 @@
 #include <vector>
 
 #include "common/result.h"
-#include "config/loader.h"
 
 namespace veil::veilctl {
 
@@ -52,16 +51,5 @@ struct CloneOptions {
 };
 
 int RunClone(const CloneOptions& options);
-
-// Where a connection goes: a host name or address, or a unix socket folder, and a port.
-struct PgAddress {
-  std::string host;  // "/folder" for a unix socket
-  int port = 5432;
-};
-
-// Why `a` is one of veild's protected addresses ("is orders-db's upstream 10.0.0.5:5432"), or
-// empty. `socket_folder` is veild's endpoint socket folder.
-std::string ProtectedBy(const PgAddress& a, const config::v1::Config& config,
-                        const std::string& socket_folder);
 
 }  // namespace veil::veilctl
