@@ -263,7 +263,7 @@ def test_clone_needs_a_grant_like_any_client(src_db, target_pg, tmp_path):  # no
         assert relations(target_pg, db) == 0
         found = clone_events(grant_veild, 1)
         assert len(found) == 1 and found[0]["status_id"] == 2
-        assert found[0]["status_detail"] == "source connection through veild refused"
+        assert found[0]["status_detail"] == "source connection through veild failed"
     finally:
         problems = launcher.close()
     assert not problems, "\n".join(problems)

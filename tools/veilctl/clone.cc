@@ -97,7 +97,6 @@ std::string Conninfo(const std::map<std::string, std::string>& params) {
 
 // Every address the target may mean, before connecting: each host of a list (or the hostaddr).
 std::vector<PgAddress> TargetAddresses(const Target& t) {
-  std::vector<std::string> hosts;
   auto split = [](const std::string& s) {
     std::vector<std::string> out;
     size_t start = 0;
@@ -113,19 +112,18 @@ std::vector<PgAddress> TargetAddresses(const Target& t) {
     auto it = t.params.find(k);
     return it == t.params.end() ? std::string() : it->second;
   };
-  if (!get("hostaddr").empty()) {
-    hosts = split(get("hostaddr"));
-  } else if (!get("host").empty()) {
-    hosts = split(get("host"));
-  } else {
-    hosts = {"/var/run/postgresql"};  // libpq's built-in default on Debian
-  }
-  std::vector<std::string> ports = split(get("port").empty() ? "5432" : get("port"));
+  const std::vector<std::string> ports = split(get("port").empty() ? "5432" : get("port"));
   std::vector<PgAddress> out;
-  for (size_t i = 0; i < hosts.size(); ++i) {
-    const std::string& p = ports.size() == 1 ? ports[0] : i < ports.size() ? ports[i] : "5432";
-    out.push_back({hosts[i].empty() ? "/var/run/postgresql" : hosts[i],
-                   p.empty() ? 5432 : std::atoi(p.c_str())});
+  // libpq dials hostaddr where it is given and names host; either may be protected.
+  for (const char* key : {"host", "hostaddr"}) {
+    if (get(key).empty() && (std::string_view(key) == "hostaddr" || !get("hostaddr").empty()))
+      continue;
+    const std::vector<std::string> hosts = split(get(key));
+    for (size_t i = 0; i < hosts.size(); ++i) {
+      const std::string p = ports.size() == 1 ? ports[0] : i < ports.size() ? ports[i] : "";
+      out.push_back({hosts[i].empty() ? "/var/run/postgresql" : hosts[i],  // libpq's default
+                     p.empty() ? 5432 : std::atoi(p.c_str())});
+    }
   }
   return out;
 }
@@ -603,7 +601,7 @@ int RunClone(const CloneOptions& o) {
   auto estimate = EstimateRows(src);
   if (!estimate.ok()) {
     Copy refused;
-    refused.failure = "source connection through veild refused";
+    refused.failure = "source connection through veild failed";
     cv1::Response ignored;
     (void)finish(refused, &ignored);
     return fail(1, "connecting to " + o.endpoint + " through veild (" + folder + ", port " +
