@@ -4,6 +4,8 @@
 
 #include <vector>
 
+#include "common/capped_counts.h"
+
 namespace veil::agent {
 namespace {
 
@@ -112,6 +114,14 @@ TEST(CloneRunsTest, KeepsAtMostMaxRunsDroppingTheOldest) {
   auto last = runs.Take(id(CloneRuns::kMaxRuns), "user:alice");
   ASSERT_TRUE(last.ok());
   EXPECT_TRUE(last->has_value());
+}
+
+// FinishClone's answer is one bounded control message, however many columns were masked.
+TEST(CloneRunsTest, CountsAreCappedKeepingTheLargest) {
+  std::map<std::string, int64_t> counts = {{"a", 5}, {"b", 1}, {"c", 9}, {"d", 2}};
+  EXPECT_EQ(CappedCounts(counts, 4, "(other)"), counts);
+  const std::map<std::string, int64_t> capped = {{"c", 9}, {"a", 5}, {"(other)", 3}};
+  EXPECT_EQ(CappedCounts(counts, 3, "(other)"), capped);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "agent/events/ocsf.h"
+#include "common/capped_counts.h"
 #include "proto/control.pb.h"
 
 namespace veil::agent {
@@ -405,7 +406,8 @@ std::string ControlServer::Handle(const std::string& body, const grants::Princip
       const CloneTotals& t = **totals;
       if (t.endpoint != f.endpoint())
         return fail("clone run " + f.run_id() + " read " + t.endpoint + ", not " + f.endpoint());
-      for (const auto& [column, n] : t.masked.by_column)
+      // Bounded: the answer is one control message (1 MiB at most).
+      for (const auto& [column, n] : CappedCounts(t.masked.by_column, 4096, "(other columns)"))
         (*summary->mutable_masked_by_column())[column] = static_cast<uint64_t>(n);
       for (const auto& [entity, n] : t.masked.by_entity)
         (*summary->mutable_masked_by_entity())[entity] = static_cast<uint64_t>(n);

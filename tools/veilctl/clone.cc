@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "common/capped_counts.h"
 #include "tools/veilctl/agent_client.h"
 #include "tools/veilctl/clone_stream.h"
 #include "tools/veilctl/clone_target.h"
@@ -38,6 +39,8 @@ using Clock = std::chrono::steady_clock;
 struct OptionsCloser {
   void operator()(PQconninfoOption* o) const { PQconninfoFree(o); }
 };
+// Rows per table sent to veild at most (the control socket's messages are bounded).
+constexpr size_t kMaxCounts = 4096;
 using Conn = PgConn;
 using Res = PgRes;
 
@@ -582,7 +585,10 @@ int RunClone(const CloneOptions& o) {
     f->set_endpoint(o.endpoint);
     f->set_database(database);
     f->set_target(redacted);
-    for (const auto& t : c.counter.tables()) (*f->mutable_rows_by_table())[t.name] += t.rows;
+    std::map<std::string, uint64_t> rows;
+    for (const auto& t : c.counter.tables()) rows[t.name] += t.rows;
+    for (const auto& [table, n] : CappedCounts(rows, kMaxCounts, "(other tables)"))
+      (*f->mutable_rows_by_table())[table] = n;
     f->set_duration_ms(static_cast<uint64_t>(c.duration_ms));
     f->set_ok(c.ok);
     f->set_failure(c.failure);
