@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "agent/events/ocsf.h"
+#include "common/capped_counts.h"
 #include "proto/control.pb.h"
 
 namespace veil::agent {
@@ -19,6 +20,9 @@ using asio::experimental::as_tuple;
 namespace cv1 = control::v1;
 
 constexpr uint32_t kMaxMessage = 1 << 20;
+// How long FinishClone waits for the run's sessions to report their last statements: pg_dump
+// has exited when veilctl asks, so its session is closing already.
+constexpr auto kCloneSettle = std::chrono::seconds(10);
 
 void ToProto(const grants::Grant& g, cv1::Grant* out) {
   out->set_id(g.id);
@@ -125,9 +129,20 @@ asio::awaitable<void> ControlServer::Serve(asio::local::stream_protocol::socket 
     auto [ec2, n2] =
         co_await asio::async_read(socket, asio::buffer(body), as_tuple(asio::use_awaitable));
     if (ec2) co_return;
-    if (cv1::Request req; req.ParseFromString(body) && req.has_watch_flows()) {
-      co_await WatchFlows(std::move(socket), req.watch_flows().all(), caller);
-      co_return;
+    if (cv1::Request req; req.ParseFromString(body)) {
+      if (req.has_watch_flows()) {
+        co_await WatchFlows(std::move(socket), req.watch_flows().all(), caller);
+        co_return;
+      }
+      if (req.has_finish_clone() && clone_runs_) {
+        asio::steady_timer wait(socket.get_executor());
+        const auto deadline = std::chrono::steady_clock::now() + kCloneSettle;
+        while (clone_runs_->Open(req.finish_clone().run_id()) > 0 &&
+               std::chrono::steady_clock::now() < deadline) {
+          wait.expires_after(std::chrono::milliseconds(20));
+          co_await wait.async_wait(as_tuple(asio::use_awaitable));
+        }
+      }
     }
     std::string response = Handle(body, caller);
     if (audit_) Audit(body, response, caller, cred.pid);
@@ -251,6 +266,33 @@ void ControlServer::Audit(const std::string& body, const std::string& response,
       call.resource_type = "endpoint";
       call.resource_uid = req.list_columns().endpoint();
       break;
+    case cv1::Request::kFinishClone: {
+      // The run's one event: the call and what the run did, together.
+      const auto& f = req.finish_clone();
+      events::CloneRun run;
+      run.call.operation = "clone";
+      run.call.activity = events::ApiActivityFor("clone");
+      run.call.caller = caller;
+      run.call.pid = pid;
+      run.call.socket_path = path_;
+      run.call.ok = resp.ok() && f.ok();
+      run.call.error = !resp.ok() ? resp.error() : f.failure().substr(0, 256);
+      run.run_id = f.run_id();
+      run.endpoint = f.endpoint();
+      run.database = f.database();
+      run.target = f.target();
+      for (const auto& [table, n] : f.rows_by_table())
+        run.rows_by_table[table] = static_cast<int64_t>(n);
+      for (const auto& [column, n] : resp.clone().masked_by_column())
+        run.masked.by_column[column] = static_cast<int64_t>(n);
+      for (const auto& [entity, n] : resp.clone().masked_by_entity())
+        run.masked.by_entity[entity] = static_cast<int64_t>(n);
+      run.statements = static_cast<int64_t>(resp.clone().statements());
+      run.sessions = static_cast<int64_t>(resp.clone().sessions());
+      run.duration_ms = static_cast<int64_t>(f.duration_ms());
+      audit_(events::CloneEvent(now, run));
+      return;
+    }
     default:
       call.operation = "unknown";
       break;
@@ -347,6 +389,34 @@ std::string ControlServer::Handle(const std::string& body, const grants::Princip
       col->set_observed(c.observed);
       col->set_masked(c.masked);
     }
+    return resp.SerializeAsString();
+  }
+  if (req.has_finish_clone()) {
+    const auto& f = req.finish_clone();
+    if (!clone_runs_) return fail("clone runs are not tracked by this agent");
+    if (std::find(endpoints_.begin(), endpoints_.end(), f.endpoint()) == endpoints_.end())
+      return fail("no endpoint " + f.endpoint());
+    const bool complete = clone_runs_->Open(f.run_id()) == 0;
+    auto totals = clone_runs_->Take(f.run_id(), caller.Display());
+    if (!totals.ok()) return fail(totals.error().message);
+    resp.set_ok(true);
+    auto* summary = resp.mutable_clone();
+    summary->set_complete(complete);
+    if (*totals) {
+      const CloneTotals& t = **totals;
+      if (t.endpoint != f.endpoint())
+        return fail("clone run " + f.run_id() + " read " + t.endpoint + ", not " + f.endpoint());
+      // Bounded: the answer is one control message (1 MiB at most).
+      for (const auto& [column, n] : CappedCounts(t.masked.by_column, 4096, "(other columns)"))
+        (*summary->mutable_masked_by_column())[column] = static_cast<uint64_t>(n);
+      for (const auto& [entity, n] : t.masked.by_entity)
+        (*summary->mutable_masked_by_entity())[entity] = static_cast<uint64_t>(n);
+      summary->set_statements(static_cast<uint64_t>(t.statements));
+      summary->set_sessions(static_cast<uint64_t>(t.sessions));
+      summary->set_rows(static_cast<uint64_t>(t.rows));
+    }
+    spdlog::info("control: clone run {} on {} finished by {} ({})", f.run_id(), f.endpoint(),
+                 caller.Display(), f.ok() ? "ok" : "failed");
     return resp.SerializeAsString();
   }
   if (req.has_kill_session()) {

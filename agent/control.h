@@ -3,6 +3,10 @@
 // the kernel reports for the socket (SO_PEERCRED), never anything in the request. Every
 // mutating call is logged with its caller (usage events come with issue 6).
 //
+// FinishClone waits (without blocking the socket's thread) for the run's sessions to end, up
+// to kCloneSettle, before it answers; its one event is the run's clone event (CloneEvent), not
+// the generic API event.
+//
 // WatchFlows is the one streaming call: after its first answer the connection carries one
 // Response per flow change until the client closes it (or sends anything).
 #pragma once
@@ -14,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/clone_runs.h"
 #include "agent/columns/store.h"
 #include "agent/flows.h"
 #include "agent/grants/clock.h"
@@ -47,6 +52,8 @@ class ControlServer {
   void SetCoverage(std::function<void(control::v1::Status*)> fill) { coverage_ = std::move(fill); }
   // What ListColumns reports (null: nothing learned is kept).
   void SetColumns(ColumnStore* columns) { columns_ = columns; }
+  // What FinishClone reports (null: clone runs are not tracked; FinishClone is refused).
+  void SetCloneRuns(CloneRuns* runs) { clone_runs_ = runs; }
 
  private:
   void Audit(const std::string& request, const std::string& response,
@@ -69,6 +76,7 @@ class ControlServer {
   SessionRegistry* sessions_ = nullptr;
   FlowTable* flows_ = nullptr;
   ColumnStore* columns_ = nullptr;
+  CloneRuns* clone_runs_ = nullptr;
   std::function<void(nlohmann::json)> audit_;
 };
 

@@ -232,6 +232,8 @@ Result<std::unique_ptr<Server>> Server::Start(const config::LoadedConfig& loaded
   std::unique_ptr<Server> server(new Server());
   server->ios_.assign(ios.begin(), ios.end());
   server->hooks_ = std::move(hooks);
+  server->clone_tap_ = std::make_unique<CloneTap>(server->hooks_.usage, &server->clone_runs_);
+  server->hooks_.usage = server->clone_tap_.get();
   server->agent_config_ = cfg.agent();
   server->key_file_ = cfg.masking().key_file();
   asio::io_context& io = *ios[0];
@@ -282,6 +284,7 @@ Result<std::unique_ptr<Server>> Server::Start(const config::LoadedConfig& loaded
       s->hooks_.events->Emit(std::move(e));
   });
   server->control_->SetColumns(server->columns_.get());
+  server->control_->SetCloneRuns(&server->clone_runs_);
   if (server->hooks_.coverage) server->control_->SetCoverage(server->hooks_.coverage);
   if (server->hooks_.metrics && server->grants_) {
     grants::GrantStore* store = server->grants_.get();

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/clone_runs.h"
 #include "agent/control.h"
 #include "agent/events/pipeline.h"
 #include "agent/flows.h"
@@ -92,6 +93,9 @@ class Server {
   grants::SystemClock clock_;
   std::unique_ptr<grants::GrantStore> grants_;
   std::unique_ptr<ColumnStore> columns_;  // state_dir/columns.db
+  // `veilctl clone` runs: the sessions' usage goes through clone_tap_ (hooks_.usage) first.
+  CloneRuns clone_runs_;
+  std::unique_ptr<CloneTap> clone_tap_;
   std::shared_ptr<const masker::MaskKey> key_;
   std::unique_ptr<grants::GrantNotifier> notifier_;  // before control_: outlives its callbacks
   std::unique_ptr<ControlServer> control_;

@@ -32,7 +32,9 @@ StatementKind KindFromName(std::string_view name) {
   return StatementKind::kOther;
 }
 
-events::MaskedCounts Counts(const StatementRecord& r) {
+}  // namespace
+
+events::MaskedCounts MaskedCountsOf(const StatementRecord& r) {
   events::MaskedCounts m;
   for (size_t i = 0; i < r.masked.per_entity.size(); ++i) {
     if (r.masked.per_entity[i] == 0) continue;
@@ -44,8 +46,6 @@ events::MaskedCounts Counts(const StatementRecord& r) {
     m.by_column[column.empty() ? "?" : column] += static_cast<int64_t>(n);
   return m;
 }
-
-}  // namespace
 
 UsageReporter::UsageReporter(events::Pipeline* pipeline, Metrics* metrics)
     : pipeline_(pipeline), metrics_(metrics) {
@@ -144,7 +144,7 @@ void UsageReporter::Statement(const SessionContext& s, const StatementRecord& r)
   st.rows = static_cast<int64_t>(r.rows);
   st.bytes = static_cast<int64_t>(r.bytes);
   st.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.duration).count();
-  st.masked = Counts(r);
+  st.masked = MaskedCountsOf(r);
   st.guardrail = r.guardrail;
   st.sqlstate = r.sqlstate;
   st.lineage_masked = r.lineage_masked;

@@ -14,6 +14,9 @@
 
 namespace veil::agent {
 
+// A statement's masked values as events count them: per entity name and per column label.
+events::MaskedCounts MaskedCountsOf(const StatementRecord& statement);
+
 class UsageReporter final : public UsageSink {
  public:
   // Either may be null (events or metrics off). Both must outlive this object.

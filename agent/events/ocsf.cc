@@ -559,10 +559,13 @@ ApiActivity ApiActivityFor(std::string_view operation) {
   if (ends(".request")) return ApiActivity::kCreate;
   if (ends(".approve") || ends(".deny") || ends(".revoke")) return ApiActivity::kUpdate;
   if (ends(".kill")) return ApiActivity::kDelete;
+  if (operation == "clone") return ApiActivity::kCreate;
   return ApiActivity::kRead;
 }
 
-nlohmann::json ApiEvent(int64_t time_ms, const ApiCall& call) {
+namespace {
+
+Event ApiEventProto(int64_t time_ms, const ApiCall& call) {
   static constexpr std::string_view kNames[] = {"Unknown", "Create", "Read", "Update", "Delete"};
   const int activity_id = static_cast<int>(call.activity);
   const std::string_view activity_name =
@@ -587,6 +590,40 @@ nlohmann::json ApiEvent(int64_t time_ms, const ApiCall& call) {
     SetFailure(e, {});
     if (!call.error.empty()) e.set_status_detail(call.error);
   }
+  return e;
+}
+
+}  // namespace
+
+nlohmann::json ApiEvent(int64_t time_ms, const ApiCall& call) {
+  return RenderJson(ApiEventProto(time_ms, call));
+}
+
+nlohmann::json CloneEvent(int64_t time_ms, const CloneRun& run) {
+  Event e = ApiEventProto(time_ms, run.call);
+  v1::ResourceDetails* copy = e.add_resources();
+  copy->set_type("database");
+  copy->set_uid(SanitizeUtf8(run.target));
+  e.mutable_dst_endpoint()->set_name(SanitizeUtf8(run.endpoint));
+  if (!run.database.empty()) {
+    e.mutable_database()->set_name(SanitizeUtf8(run.database));
+    e.mutable_database()->set_type("PostgreSQL");
+  }
+  e.set_duration(run.duration_ms);
+  v1::Unmapped* u = e.mutable_unmapped();
+  u->set_endpoint(SanitizeUtf8(run.endpoint));
+  u->set_clone_run(SanitizeUtf8(run.run_id));
+  u->set_target(SanitizeUtf8(run.target));
+  int64_t rows = 0;
+  for (const auto& [table, n] : run.rows_by_table) {
+    (*u->mutable_rows_by_table())[SanitizeUtf8(table)] = n;
+    rows += n;
+  }
+  u->set_rows(rows);
+  u->set_statements(run.statements);
+  u->set_sessions(run.sessions);
+  u->set_duration_ms(run.duration_ms);
+  FillMasked(*u->mutable_masked(), run.masked);
   return RenderJson(e);
 }
 

@@ -184,13 +184,34 @@ struct ApiCall {
   std::string socket_path;
 };
 
-// The OCSF activity of a control-API operation: *.request → Create; status, *.list → Read;
-// approve, deny, revoke → Update (a grant's state changes, the grant stays); sessions.kill →
-// Delete. Unknown operations → Read.
+// The OCSF activity of a control-API operation: *.request and clone → Create; status, *.list →
+// Read; approve, deny, revoke → Update (a grant's state changes, the grant stays);
+// sessions.kill → Delete. Unknown operations → Read.
 ApiActivity ApiActivityFor(std::string_view operation);
 
 // 6003 API Activity.
 nlohmann::json ApiEvent(int64_t time_ms, const ApiCall& call);
+
+// One `veilctl clone` run, reported once at its end (FinishClone on the control API).
+struct CloneRun {
+  ApiCall call;  // operation "clone", activity Create; ok/error: the run's outcome
+  std::string run_id;
+  std::string endpoint;                          // read through
+  std::string database;                          // the source database
+  std::string target;                            // the copy, "host:port/dbname": never a credential
+  std::map<std::string, int64_t> rows_by_table;  // as veilctl counted them in the stream
+  MaskedCounts masked;                           // as veild counted them in the run's sessions
+  int64_t statements = 0;
+  int64_t sessions = 0;
+  int64_t duration_ms = 0;
+};
+
+// 6003 API Activity, operation "clone", activity 1 Create: the control-API call that finished
+// the run, with resources [{type: "database", uid: target}], dst_endpoint.name the endpoint,
+// database.name the source database, duration, and in unmapped: endpoint, clone_run, target,
+// rows (total) and rows_by_table, masked (per entity and per column), statements, sessions,
+// duration_ms. A failed run has status Failure and status_detail veilctl's words for it.
+nlohmann::json CloneEvent(int64_t time_ms, const CloneRun& run);
 
 // The JSON rendering of any veil.events.v1 message: proto field names, fields that are set
 // only (ListFields), integers as numbers (int64 too), maps as objects, strings sanitized to

@@ -333,6 +333,55 @@ TEST(OcsfTest, ApiEvents) {
   EXPECT_EQ(refused["status_detail"], "veil: an approver may not approve their own grant");
 }
 
+TEST(OcsfTest, CloneEventIsOneApiActivityWithTheRunsCounts) {
+  EXPECT_EQ(ApiActivityFor("clone"), ApiActivity::kCreate);
+  CloneRun run;
+  run.call.operation = "clone";
+  run.call.activity = ApiActivityFor("clone");
+  run.call.caller.user = "alice";
+  run.call.caller.uid = 1001;
+  run.call.pid = 4242;
+  run.call.socket_path = "/run/veil/veil.sock";
+  run.run_id = "0123456789abcdef0123456789abcdef";
+  run.endpoint = "orders-db";
+  run.database = "orders";
+  run.target = "sandbox.internal:5432/orders";
+  run.rows_by_table = {{"public.customers", 300}, {"public.orders", 600}};
+  run.masked.by_column = {{"public.customers.email", 300}};
+  run.masked.by_entity = {{"EMAIL", 300}};
+  run.statements = 14;
+  run.sessions = 2;
+  run.duration_ms = 812;
+  json e = CloneEvent(kNow, run);
+  ExpectCommon(e, 6003, 1, 6);
+  ExpectIntegersOnly(e);
+  EXPECT_EQ(e["api"]["operation"], "clone");
+  EXPECT_EQ(e["actor"]["user"]["name"], "alice");
+  EXPECT_EQ(e["dst_endpoint"]["name"], "orders-db");
+  EXPECT_EQ(e["database"]["name"], "orders");
+  EXPECT_EQ(e["resources"],
+            json::parse(R"([{"type":"database","uid":"sandbox.internal:5432/orders"}])"));
+  EXPECT_EQ(e["duration"], 812);
+  const json& u = e["unmapped"];
+  EXPECT_EQ(u["principal"], "user:alice");
+  EXPECT_EQ(u["endpoint"], "orders-db");
+  EXPECT_EQ(u["clone_run"], run.run_id);
+  EXPECT_EQ(u["target"], "sandbox.internal:5432/orders");
+  EXPECT_EQ(u["rows"], 900);
+  EXPECT_EQ(u["rows_by_table"], json::parse(R"({"public.customers":300,"public.orders":600})"));
+  EXPECT_EQ(u["masked"]["by_column"]["public.customers.email"], 300);
+  EXPECT_EQ(u["masked"]["total"], 300);
+  EXPECT_EQ(u["statements"], 14);
+  EXPECT_EQ(u["sessions"], 2);
+  EXPECT_EQ(e["status_id"], 1);
+
+  run.call.ok = false;
+  run.call.error = "restore failed (psql exit 3)";
+  json failed = CloneEvent(kNow, run);
+  EXPECT_EQ(failed["status_id"], 2);
+  EXPECT_EQ(failed["status_detail"], "restore failed (psql exit 3)");
+}
+
 // The schema itself may never grow a float: the chain hashes events after a JSON round trip.
 void ExpectNoFloatFields(const google::protobuf::Descriptor* d, std::set<std::string>& seen) {
   if (!seen.insert(d->full_name()).second) return;

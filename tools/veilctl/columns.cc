@@ -12,22 +12,17 @@
 #include <tuple>
 #include <vector>
 
-#include "config/loader.h"
 #include "tools/veilctl/agent_client.h"
+#include "tools/veilctl/endpoints.h"
+#include "tools/veilctl/pg_handles.h"
 
 namespace veil::veilctl {
 namespace {
 
 namespace cv1 = control::v1;
 
-struct PgCloser {
-  void operator()(PGconn* c) const { PQfinish(c); }
-};
-struct ResultCloser {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
-using Conn = std::unique_ptr<PGconn, PgCloser>;
-using Res = std::unique_ptr<PGresult, ResultCloser>;
+using Conn = PgConn;
+using Res = PgRes;
 
 nlohmann::json ColumnJson(const cv1::Column& c) {
   return {{"database", c.database()}, {"schema", c.schema()},
@@ -68,19 +63,14 @@ Result<std::vector<cv1::Column>> List(const ColumnsOptions& o, bool all, int* rc
 }
 
 // The endpoint's listen port, from the configuration veild runs with.
-Result<int> ListenPort(const ColumnsOptions& o) {
+Result<int> ListenPortOf(const ColumnsOptions& o) {
   if (o.listen_port > 0) return o.listen_port;
-  auto loaded = config::LoadFile(o.config_file);
-  if (auto* diags = std::get_if<std::vector<config::Diagnostic>>(&loaded))
-    return Error{o.config_file + ": " +
-                 (diags->empty() ? "unreadable" : diags->front().ToString()) + " (or give --port)"};
-  for (const auto& e : std::get<config::LoadedConfig>(loaded).config.endpoints()) {
-    if (e.name() != o.endpoint) continue;
-    const std::string& l = e.listen();
-    if (size_t colon = l.rfind(':'); colon != std::string::npos)
-      return std::stoi(l.substr(colon + 1));
-  }
-  return Error{"no endpoint " + o.endpoint + " in " + o.config_file};
+  auto loaded = LoadConfig(o.config_file);
+  if (!loaded.ok()) return Error{loaded.error().message + " (or give --port)"};
+  auto e = FindEndpoint(*loaded, o.endpoint);
+  if (!e.ok()) return e.error();
+  if (int port = ListenPort(*e); port > 0) return port;
+  return Error{"endpoint " + o.endpoint + " has no listen address in " + o.config_file};
 }
 
 std::string QuoteIdent(PGconn* c, const std::string& s) {
@@ -110,14 +100,12 @@ int RunColumns(const ColumnsOptions& o) {
 }
 
 int RunDiscover(const ColumnsOptions& o) {
-  auto port = ListenPort(o);
+  auto port = ListenPortOf(o);
   if (!port.ok()) {
     std::fprintf(stderr, "veilctl: discover: %s\n", port.error().message.c_str());
     return 1;
   }
-  std::string folder = o.listen_socket.empty()
-                           ? std::filesystem::path(o.socket).parent_path().string()
-                           : o.listen_socket;
+  std::string folder = o.listen_socket.empty() ? SocketFolder(o.socket) : o.listen_socket;
   // host and port name veild's unix socket; user, database and password come from libpq's
   // usual sources (PGUSER, PGDATABASE, ~/.pgpass, PGSERVICE), never from this command line.
   const char* keys[] = {"host", "port", "application_name", "connect_timeout", nullptr};

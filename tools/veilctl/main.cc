@@ -17,6 +17,7 @@
 #include "masker/masker.h"
 #include "tools/veilctl/agent_client.h"
 #include "tools/veilctl/audit.h"
+#include "tools/veilctl/clone.h"
 #include "tools/veilctl/columns.h"
 #include "tools/veilctl/flows.h"
 #include "tools/veilctl/mcp_tools.h"
@@ -285,6 +286,25 @@ int main(int argc, char** argv) {
   discover->add_option("--config", columns_options.config_file,
                        "configuration file (default /etc/veil/veil.yaml)");
 
+  veil::veilctl::CloneOptions clone_options;
+  CLI::App* clone = app.add_subcommand(
+      "clone",
+      "copy a protected postgres database, masked through veild, into an empty sandbox "
+      "database (pg_dump | psql, streamed)");
+  clone->fallthrough();
+  clone->add_option("endpoint", clone_options.endpoint, "endpoint name")->required();
+  clone
+      ->add_option("target", clone_options.target,
+                   "the sandbox database: a libpq connection string or URI; it must exist "
+                   "(createdb) and hold no table")
+      ->required();
+  clone->add_option("--database", clone_options.database,
+                    "source database (default: the target's database name)");
+  clone->add_option("--user", clone_options.user,
+                    "source database user (default: libpq's: PGUSER, your login)");
+  clone->add_option("--config", clone_options.config_file,
+                    "configuration file (default /etc/veil/veil.yaml)");
+
   veil::veilctl::McpOptions mcp_options;
   uint64_t mcp_timeout_ms = mcp_options.limits.statement_timeout.count();
   CLI::App* mcp = app.add_subcommand(
@@ -372,6 +392,11 @@ int main(int argc, char** argv) {
     columns_options.json = output == "json";
     return columns->parsed() ? veil::veilctl::RunColumns(columns_options)
                              : veil::veilctl::RunDiscover(columns_options);
+  }
+  if (clone->parsed()) {
+    clone_options.socket = socket;  // empty: the configuration's control socket
+    clone_options.json = output == "json";
+    return veil::veilctl::RunClone(clone_options);
   }
   if (mcp->parsed()) {
     mcp_options.socket = socket;  // empty: from the configuration file, re-read as it changes

@@ -7,13 +7,12 @@
 #include <map>
 #include <set>
 
+#include "tools/veilctl/pg_handles.h"
+
 namespace veil::veilctl {
 namespace {
 
-struct ResultCloser {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
-using Res = std::unique_ptr<PGresult, ResultCloser>;
+using Res = PgRes;
 
 std::string Field(const PGresult* r, int code) {
   const char* v = PQresultErrorField(r, code);

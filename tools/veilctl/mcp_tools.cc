@@ -24,6 +24,7 @@
 #include "masker/profile.h"
 #include "masker/strategy.h"
 #include "tools/veilctl/agent_client.h"
+#include "tools/veilctl/endpoints.h"
 #include "tools/veilctl/mcp_server.h"
 
 #ifndef VEIL_VERSION
@@ -460,8 +461,7 @@ Result<std::vector<EndpointView>> Veil::Endpoints() {
       v.access = AccessName(e.access());
       v.protocol = e.protocol() == config::v1::Endpoint::PROTOCOL_MYSQL ? "mysql" : "postgres";
       v.profile = e.masking();
-      if (size_t colon = e.listen().rfind(':'); colon != std::string::npos)
-        v.port = std::atoi(e.listen().c_str() + colon + 1);
+      v.port = ListenPort(e);
       out.push_back(std::move(v));
     }
   } else {
@@ -655,7 +655,7 @@ std::unique_ptr<PgConnection> Veil::Connect(const EndpointView& ep, const std::s
     socket = cfg ? cfg->config.agent().control_socket() : "/run/veil/veil.sock";
   }
   PgTarget t;
-  t.socket_dir = std::filesystem::path(socket).parent_path().string();
+  t.socket_dir = SocketFolder(socket);
   t.port = ep.port;
   t.database = database;
   t.application_name = ApplicationName(client_name_());

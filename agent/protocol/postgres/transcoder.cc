@@ -700,6 +700,11 @@ bool PgTranscoder::MaskCopyLine(std::string_view line, std::string* out) {
       }
       continue;
     }
+    // Masked by content or by a column rule: counted per column, as a DataRow's values are.
+    if ((outcomes_[c] == masker::ValueOutcome::kMasked ||
+         outcomes_[c] == masker::ValueOutcome::kNull) &&
+        !open_statements_.empty())
+      ++open_statements_.front().record.masked_by_column[cp.label];
     if (outcomes_[c] == masker::ValueOutcome::kMasked) {
       changed = true;
       bool quoted = copy_csv_ && original.size() >= 2 && original.front() == '"';

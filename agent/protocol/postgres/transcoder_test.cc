@@ -446,6 +446,35 @@ TEST(PgTranscoderLineage, CopyOfAQueryFollowsItsLineage) {
   EXPECT_EQ(std::get<pg::CopyData>(msgs[1]).data, "[EMAIL]\tLagos\n");
 }
 
+// pg_dump's COPY: values masked by content are counted per column, as in a DataRow, so that a
+// dump's statement (and `veilctl clone`'s summary) says which columns were masked.
+TEST(PgTranscoderLineage, CopyOfATableCountsMaskedValuesPerColumn) {
+  FixedAnalyzer a;
+  a.Add({Direct("customers", "id"), Direct("customers", "email"), Direct("customers", "city")});
+  PgTranscoder t(Profile(), 42, "abcd");
+  t.SetAnalyzer(a.Fn());
+  t.OnFrontend(pg::Query{"COPY public.customers (id, email, city) TO stdout;"});
+  std::vector<uint8_t> in;
+  pg::CopyOutResponse copy;
+  copy.format = pg::kFormatText;
+  copy.column_formats = {0, 0, 0};
+  Put(copy, &in);
+  Put(pg::CopyData{"1\tmargaret.okonkwo@example.com\tLagos\n"}, &in);
+  Put(pg::CopyData{"2\tbob@example.org\tOslo\n"}, &in);
+  Put(pg::CopyData{"3\t\\N\tOslo\n"}, &in);
+  Put(pg::CopyDone{}, &in);
+  Put(pg::CommandComplete{"COPY 3"}, &in);
+  Put(pg::ReadyForQuery{'I'}, &in);
+  auto msgs = Through(t, in);
+  ASSERT_EQ(msgs.size(), 7u);
+  EXPECT_EQ(std::get<pg::CopyData>(msgs[2]).data, "2\t[EMAIL]\tOslo\n");
+  auto records = t.TakeStatements();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].masked_by_column.at("public.customers.email"), 2u);
+  EXPECT_EQ(records[0].masked_by_column.count("public.customers.city"), 0u);
+  EXPECT_EQ(records[0].masked_by_column.count("public.customers.id"), 0u);
+}
+
 TEST(PgTranscoderLineage, ValueErrorsOfStatementsReadingSensitiveColumnsLoseTheirTexts) {
   FixedAnalyzer a;
   a.Add({Derived({{"customers", "email"}})});
