@@ -7,6 +7,7 @@
 #
 #   sudo tools/bench/dump_bench.sh                 # after tools/setup.sh and a build
 #   ROWS=4000000 FORMAT=c tools/bench/dump_bench.sh
+#   CLONE=1 tools/bench/dump_bench.sh              # also pg_dump | psql vs `veilctl clone`
 #
 # ROWS (default 2,000,000: about 400 MB on disk) sets the size; FORMAT is pg_dump's -F (p, c
 # or d; c and d run with -Z0 so client-side compression does not hide the proxy's cost, d with
@@ -131,3 +132,25 @@ printf 'veild CPU during its dump: %.1f s (%.0f%% of one core)\n' "$veild_cpu_s"
 printf 'veild peak RSS: %d KiB\n' "$(awk '/VmHWM/ {print $2}' /proc/$veild_pid/status)"
 printf 'seeded raw email in the masked dump: %d occurrence(s)\n' "$raw"
 printf 'duplicate email surrogates (UNIQUE column): %s\n' "$dups"
+
+if [ -n "${CLONE:-}" ]; then  # CLONE=1: into a second server, pg_dump | psql vs veilctl clone
+  veilctl_bin="${VEILCTL_BIN:-build/tools/veilctl/veilctl}"
+  sandbox_port="$(free_port)"
+  PG_DIR=sandbox start_pg "$sandbox_port"
+  tsql() { psql -h 127.0.0.1 -p "$sandbox_port" -U postgres -X -q -v ON_ERROR_STOP=1 "$@"; }
+  tsql -d postgres -c "CREATE DATABASE direct" -c "CREATE DATABASE cloned"
+  t0=$(date +%s.%N)
+  env -u PGHOST -u PGPORT pg_dump -h 127.0.0.1 -p "$pg_port" -U postgres -d bench --no-owner \
+    --no-privileges | tsql -d direct --single-transaction >/dev/null
+  copy_s=$(echo "$(date +%s.%N) - $t0" | bc -l)
+  t0=$(date +%s.%N)
+  env -u PGHOST -u PGPORT "$veilctl_bin" clone --config "$work/veil.yaml" bench-db \
+    "host=127.0.0.1 port=$sandbox_port user=postgres dbname=cloned" --database bench \
+    --user postgres >"$work/clone.out" 2>"$work/clone.err" || { cat "$work/clone.err" >&2; exit 1; }
+  clone_s=$(echo "$(date +%s.%N) - $t0" | bc -l)
+  printf '\ninto a second server (%d rows in all):\n' "$((2 * rows))"
+  printf '%-28s %8.1f s %10.0f rows/s\n' "pg_dump | psql, direct" "$copy_s" \
+    "$(echo "2 * $rows / $copy_s" | bc -l)"
+  printf '%-28s %8.1f s %10.0f rows/s (%.2fx direct)\n' "veilctl clone" "$clone_s" \
+    "$(echo "2 * $rows / $clone_s" | bc -l)" "$(echo "$copy_s / $clone_s" | bc -l)"
+fi

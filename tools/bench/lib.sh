@@ -12,6 +12,7 @@
 #   some_daemon & pids+=($!)            # killed (and waited for) at exit
 pgbin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
 pids=()
+pg_dirs=()
 
 free_port() {
   /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -23,7 +24,9 @@ bench_cleanup() {
   for p in "${pids[@]}"; do
     for _ in $(seq 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
   done
-  runuser -u postgres -- "$pgbin/pg_ctl" -D "$work/pg" -m fast stop >/dev/null 2>&1 || true
+  for d in "${pg_dirs[@]}"; do
+    runuser -u postgres -- "$pgbin/pg_ctl" -D "$d" -m fast stop >/dev/null 2>&1 || true
+  done
   rm -rf "$work"
 }
 
@@ -34,11 +37,13 @@ bench_init() {  # name -> $work, removed (with everything started) on exit
 }
 
 start_pg() {  # port [extra postgres options] -> a server on 127.0.0.1:port, data in $work/pg
-  local port="$1"
+  # (PG_DIR=name for a second server: data in $work/name, stopped at exit too)
+  local port="$1" dir="$work/${PG_DIR:-pg}"
   shift
-  runuser -u postgres -- "$pgbin/initdb" -D "$work/pg" -A trust -U postgres >/dev/null
-  runuser -u postgres -- "$pgbin/pg_ctl" -D "$work/pg" -l "$work/pg.log" -w \
+  runuser -u postgres -- "$pgbin/initdb" -D "$dir" -A trust -U postgres >/dev/null
+  runuser -u postgres -- "$pgbin/pg_ctl" -D "$dir" -l "$dir.log" -w \
     -o "-p $port -k $work -c listen_addresses=127.0.0.1 $*" start >/dev/null
+  pg_dirs+=("$dir")
 }
 
 wait_port() {  # port... -> once each accepts connections (10 s at most each)
