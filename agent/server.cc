@@ -75,8 +75,14 @@ Result<Server::Generation> Server::Build(const config::LoadedConfig& loaded) {
   Generation gen;
   auto profiles =
       std::make_shared<std::map<std::string, std::shared_ptr<const masker::MaskingProfile>>>();
+  // A profile keeps its `fake` registry across reloads (the key cannot change without a
+  // restart): a masked copy that spans a reload gives a value one surrogate, not two.
+  std::map<std::string, std::shared_ptr<masker::fake::SurrogateRegistry>> registries;
   for (const auto& [name, p] : cfg.masking().profiles()) {
-    auto compiled = masker::MaskingProfile::Compile(p, "masking.profiles." + name, key_);
+    auto& reg = registries[name];
+    if (auto it = registries_.find(name); it != registries_.end()) reg = it->second;
+    if (!reg) reg = std::make_shared<masker::fake::SurrogateRegistry>();
+    auto compiled = masker::MaskingProfile::Compile(p, "masking.profiles." + name, key_, reg);
     if (auto* errs = std::get_if<std::vector<masker::MaskingProfile::CompileError>>(&compiled)) {
       std::string msg;
       for (const auto& e : *errs)
@@ -86,6 +92,7 @@ Result<Server::Generation> Server::Build(const config::LoadedConfig& loaded) {
     (*profiles)[name] = std::get<0>(compiled);
   }
   gen.profiles = profiles;
+  registries_ = std::move(registries);
 
   for (int i = 0; i < cfg.endpoints_size(); ++i) {
     const auto& e = cfg.endpoints(i);

@@ -97,6 +97,8 @@ class Server {
   CloneRuns clone_runs_;
   std::unique_ptr<CloneTap> clone_tap_;
   std::shared_ptr<const masker::MaskKey> key_;
+  // Each profile's `fake` registry by name, handed to the profile a reload compiles.
+  std::map<std::string, std::shared_ptr<masker::fake::SurrogateRegistry>> registries_;
   std::unique_ptr<grants::GrantNotifier> notifier_;  // before control_: outlives its callbacks
   std::unique_ptr<ControlServer> control_;
   std::unique_ptr<tls::HostCa> ca_;

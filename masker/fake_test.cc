@@ -358,6 +358,13 @@ TEST(FakeUnique, ProfilesKeepARegistryAndDatesStayOutOfIt) {
   EXPECT_EQ(profile->fake_options().registry->size(), 0u);
   a.Apply(Strategy::kFake, static_cast<uint8_t>(Entity::kPhone), "PHONE", "415-867-5309", &out);
   EXPECT_EQ(profile->fake_options().registry->size(), 1u);
+  // A reload compiles the profile again with the registry it had (agent/server.cc): what was
+  // claimed before stays claimed.
+  auto again = MaskingProfile::Compile(cfg, "masking.profiles.p", KeyOf(1),
+                                       profile->fake_options().registry);
+  ASSERT_TRUE((std::holds_alternative<std::shared_ptr<const MaskingProfile>>(again)));
+  EXPECT_EQ(std::get<0>(again)->fake_options().registry, profile->fake_options().registry);
+  EXPECT_EQ(std::get<0>(again)->fake_options().registry->size(), 1u);
 }
 
 }  // namespace

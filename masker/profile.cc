@@ -39,8 +39,9 @@ std::string Lower(std::string_view s) {
 
 }  // namespace
 
-MaskingProfile::CompileResult MaskingProfile::Compile(const PbProfile& cfg, std::string path,
-                                                      std::shared_ptr<const MaskKey> key) {
+MaskingProfile::CompileResult MaskingProfile::Compile(
+    const PbProfile& cfg, std::string path, std::shared_ptr<const MaskKey> key,
+    std::shared_ptr<fake::SurrogateRegistry> registry) {
   std::vector<CompileError> errors;
   Detector::Options opts;
   opts.min_score = cfg.min_score() > 0 ? static_cast<float>(cfg.min_score()) : 0.5f;
@@ -86,7 +87,7 @@ MaskingProfile::CompileResult MaskingProfile::Compile(const PbProfile& cfg, std:
   std::shared_ptr<MaskingProfile> p(new MaskingProfile());
   p->key_ = std::move(key);
   if (cfg.date_shift_days() > 0) p->fake_.date_shift_days = cfg.date_shift_days();
-  p->fake_.registry = std::make_shared<fake::SurrogateRegistry>();
+  p->fake_.registry = registry ? std::move(registry) : std::make_shared<fake::SurrogateRegistry>();
   Strategy def = Strategy::kRedact;
   if (auto it = cfg.strategies().find("default"); it != cfg.strategies().end())
     if (auto s = FromPb(it->second)) def = *s;

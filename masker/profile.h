@@ -62,8 +62,11 @@ class MaskingProfile {
   using CompileResult =
       std::variant<std::shared_ptr<const MaskingProfile>, std::vector<CompileError>>;
 
+  // `registry`: the `fake` strategy's taken surrogates (masker/fake_registry.h) to keep using,
+  // e.g. the same profile's before a reload; a new one if null.
   static CompileResult Compile(const config::v1::MaskingProfile& cfg, std::string path,
-                               std::shared_ptr<const MaskKey> key);
+                               std::shared_ptr<const MaskKey> key,
+                               std::shared_ptr<fake::SurrogateRegistry> registry = nullptr);
   // Every built-in entity, redact for all: the profile when no configuration is given.
   static std::shared_ptr<const MaskingProfile> Default(std::shared_ptr<const MaskKey> key);
 
