@@ -165,6 +165,16 @@ CREATE TABLE calls (
     return "\n".join(lines)
 
 
+def prepare_work(work: Path, key: bytes = bytes(range(32))) -> Path:
+    """A folder for one veild: state/, run/ and its mask key (0600). Returns the key file."""
+    (work / "state").mkdir(parents=True)
+    (work / "run").mkdir()
+    key_file = work / "mask.key"
+    key_file.write_bytes(key)
+    key_file.chmod(0o600)
+    return key_file
+
+
 def config(tmp: Path, pg, port: int, key_file: Path) -> str:
     return f"""
 agent:
@@ -219,11 +229,7 @@ def veilds(src_db, tmp_path_factory):
     launchers, ports = [], {}
     for name, key in [("k1", "a"), ("k1-again", "a"), ("k2", "b")]:
         work = base / name
-        (work / "state").mkdir(parents=True)
-        (work / "run").mkdir()
-        key_file = work / "mask.key"
-        key_file.write_bytes(keys[key])
-        key_file.chmod(0o600)
+        key_file = prepare_work(work, keys[key])
         launcher = VeildLauncher(veild_bin(), work)
         port = free_port()
         launcher(config(work, src_db, port, key_file))
@@ -365,11 +371,7 @@ def test_a_reload_keeps_what_the_registry_handed_out(src_db, tmp_path):
     reverse order after the reload, a fresh registry would let the other value of each
     colliding pair keep the first draw (about 100 of the 4,000 contacts)."""
     work = tmp_path / "reload"
-    (work / "state").mkdir(parents=True)
-    (work / "run").mkdir()
-    key_file = work / "mask.key"
-    key_file.write_bytes(bytes(range(32)))
-    key_file.chmod(0o600)
+    key_file = prepare_work(work)
     launcher = VeildLauncher(veild_bin(), work)
     port = free_port()
     try:

@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from conftest import PgServer, VeildLauncher, free_port, veild_bin
-from test_masked_copy import N_CUSTOMERS, ROWS, SRC, config, leaks, rows, src_db  # noqa: F401
+from test_masked_copy import (N_CUSTOMERS, ROWS, SRC, config, leaks, prepare_work, rows,
+                              src_db)  # noqa: F401
 
 VEILCTL = os.environ.get("VEILCTL_BIN", "build/tools/veilctl/veilctl")
 N_ORDERS = sum(1 + i % 3 for i in range(N_CUSTOMERS))
@@ -57,11 +58,7 @@ def target_pg():
 
 def launch(work, src_db, access: str = "open", guardrails: str = ""):  # noqa: F811
     """veild in front of the source with the sandbox profile, in `work`: (launcher, info)."""
-    (work / "state").mkdir()
-    (work / "run").mkdir()
-    key_file = work / "mask.key"
-    key_file.write_bytes(bytes(range(32)))
-    key_file.chmod(0o600)
+    key_file = prepare_work(work)
     launcher = VeildLauncher(veild_bin(), work)
     port = free_port()
     extra = f"\n    guardrails: {guardrails}" if guardrails else ""
