@@ -51,7 +51,7 @@ perf report -i "$work/perf.data" --children --no-demangle --sort symbol --stdio 
 [[ -n "${REPORT:-}" ]] && cp "$work/report.txt" "$REPORT"  # the whole perf report, to dig in
 share() {  # regex -> the largest inclusive % among matching symbols
   grep -E '^ +[0-9.]+%' "$work/report.txt" | grep -E "$1" |
-    awk '{gsub("%","",$1); if ($1 > m) m = $1} END {printf "%.1f", m + 0}'
+    awk '{gsub("%","",$1); if ($1 + 0 > m) m = $1 + 0} END {printf "%.1f", m}'
 }
 printf '\nveild, pgbench -S %s, 1 client, %s s: %d statements, %.1f us CPU per statement\n' \
   "${MODE:-simple}" "$secs" "$n" "$cpu_us"
