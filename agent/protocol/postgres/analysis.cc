@@ -58,9 +58,16 @@ std::shared_ptr<const sql::Analysis> SessionAnalysis::Analyze(std::string_view s
     a->error = "a backslash in a string under standard_conforming_strings off";
     return a;
   }
+  // The key is the statement's normalized text. Normalizing at most triples a text's length
+  // (invalid UTF-8), so a short one is never cut in the digest, whose text the statement's usage
+  // event needs anyway: the guardrails, the lineage, the content sample and the event then share
+  // one lexing of the statement (the digest keeps it per thread, keyed by the raw text).
   std::string key;
-  if (sql.size() <= kMaxKeyBytes) {
+  if (sql.size() * 3 + events::kTruncationMarker.size() < events::kMaxNormalizedStatementBytes)
+    key = events::DigestStatement(sql, sql::LexOptions{}).text;
+  else if (sql.size() <= kMaxKeyBytes)
     key = events::NormalizeStatement(sql, {.max_bytes = kMaxKeyBytes * 2});
+  if (!key.empty()) {
     if (auto it = cache_.find(key); it != cache_.end()) {
       ++hits_;
       return it->second;
