@@ -99,6 +99,8 @@ ColumnPlan::Kind KindFor(const masker::ColumnPolicy& policy, bool binary, uint32
   return ColumnPlan::Kind::kNullIfRule;  // binary bytes of a number or date
 }
 
+constexpr size_t kMaxCachedPolicies = 4096;
+
 std::string Label(const SourceColumn& c) { return c.schema + "." + c.table + "." + c.column; }
 
 // Where the column store keeps a column: a session's temporary schema is pg_temp_N only once the
@@ -112,6 +114,22 @@ std::string StoreSchema(const std::string& schema) {
 }  // namespace
 
 masker::ColumnPolicy PgTranscoder::PolicyOf(const SourceColumn& src, bool text_like) const {
+  const uint64_t generation = analysis_.catalog().generation();
+  if (generation != policies_generation_ || policies_.size() >= kMaxCachedPolicies) {
+    policies_.clear();
+    policies_generation_ = generation;
+  }
+  std::string key;
+  key.reserve(src.schema.size() + src.table.size() + src.column.size() + 3);
+  key.append(src.schema).append(1, '\0').append(src.table).append(1, '\0').append(src.column);
+  key += text_like ? 't' : 'b';
+  if (auto it = policies_.find(key); it != policies_.end()) return it->second;
+  masker::ColumnPolicy p = FindPolicy(src, text_like);
+  policies_.emplace(std::move(key), p);
+  return p;
+}
+
+masker::ColumnPolicy PgTranscoder::FindPolicy(const SourceColumn& src, bool text_like) const {
   using A = masker::ColumnPolicy::Action;
   masker::ColumnPolicy p = profile_->PolicyFor(
       {.schema = src.schema, .table = src.table, .column = src.column, .text_like = text_like});

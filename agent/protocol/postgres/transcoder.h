@@ -24,6 +24,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -239,7 +240,8 @@ class PgTranscoder {
   // The profile's policy for a base column; a partition or inheritance child without a rule
   // of its own takes its nearest ancestor's (a rule on customers.ssn covers customers_2024).
   masker::ColumnPolicy PolicyOf(const SourceColumn& c, bool text_like) const;
-  std::optional<uint32_t> ColumnType(const SourceColumn& c) const;  // from the catalog
+  masker::ColumnPolicy FindPolicy(const SourceColumn& c, bool text_like) const;  // uncached
+  std::optional<uint32_t> ColumnType(const SourceColumn& c) const;               // from the catalog
   // A derived value of this column may pass by content: it is not sensitive, and a sample
   // (or enough reads) of it showed no sensitive value.
   bool DerivationSafe(const SourceColumn& c);
@@ -269,6 +271,10 @@ class PgTranscoder {
   uint64_t BytesSent() const { return bytes_sent_ + (out_ ? out_->size() - out_start_ : 0); }
 
   std::shared_ptr<const masker::MaskingProfile> profile_;
+  // PolicyOf's answers for the catalog they were found with (generation): a result's plan asks
+  // for the same columns again and again, and the profile is the session's for its lifetime.
+  mutable std::unordered_map<std::string, masker::ColumnPolicy> policies_;
+  mutable uint64_t policies_generation_ = 0;
   masker::Masker masker_;
   pg::BackendDecoder decoder_;
   pg::BackendMessage message_;
