@@ -225,7 +225,8 @@ std::string QueryUid(std::string_view normalized) {
 std::string_view KindOf(std::string_view sql, LexOptions options) {
   using K = sql::StatementInfo::Kind;
   std::string_view kind = "other";
-  for (const auto& s : sql::Classify(sql, options)) {
+  sql::StatementReader reader(sql, options);  // no vector of results to allocate
+  for (sql::StatementInfo s; reader.Next(&s);) {
     if (s.kind == K::kDdl || s.ddl) return "ddl";
     if (s.kind == K::kWrite || s.writes)
       kind = "write";
