@@ -20,6 +20,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace veil::sql {
@@ -83,7 +84,7 @@ class CatalogSnapshot {
 
  private:
   uint64_t generation_ = 0;
-  std::map<uint32_t, CatalogRelation> by_oid_;
+  std::unordered_map<uint32_t, CatalogRelation> by_oid_;  // looked up per result column
   std::map<std::string, uint32_t, std::less<>> by_name_;  // schema '\0' name
   std::set<std::string, std::less<>> user_functions_;
   std::set<std::string, std::less<>> user_operators_;

@@ -84,3 +84,23 @@ read -r v_per v_top <<<"$(count_syscalls "$veild_pid" "$veil_port")"
 read -r b_per b_top <<<"$(count_syscalls "$bouncer_pid" "$bouncer_port")"
 printf '\nsyscalls per statement: veild %.1f (%s)\n' "$v_per" "$v_top"
 printf '                        pgbouncer %.1f (%s)\n' "$b_per" "$b_top"
+
+# 4. User and system CPU per statement, veild against pgbouncer, in alternating runs (/proc
+# utime and stime of the process and its threads): on a shared VM the absolute numbers move
+# by a third between runs, the difference between the two much less.
+cpu_split() {  # pid port -> "user_us sys_us" per statement
+  local u0 s0 u1 s1 m
+  read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$1/stat")
+  m="$(run_pgbench "$2" "$secs")"
+  read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$1/stat")
+  echo "$(echo "($u1 - $u0) * 1000000 / $hz / $m" | bc -l) $(echo "($s1 - $s0) * 1000000 / $hz / $m" | bc -l)"
+}
+printf '\nCPU per statement (us), alternating runs of %s s:\n' "$secs"
+printf '%-10s %8s %8s %8s\n' run user system total
+for r in 1 2; do
+  for who in veild pgbouncer; do
+    if [[ $who == veild ]]; then read -r u s <<<"$(cpu_split "$veild_pid" "$veil_port")"
+    else read -r u s <<<"$(cpu_split "$bouncer_pid" "$bouncer_port")"; fi
+    printf '%-10s %8.1f %8.1f %8.1f\n' "$who" "$u" "$s" "$(echo "$u + $s" | bc -l)"
+  done
+done
