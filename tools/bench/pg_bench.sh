@@ -9,6 +9,7 @@
 #
 #   sudo tools/bench/pg_bench.sh            # after tools/setup.sh and a build
 #   SECONDS_PER_RUN=20 tools/bench/pg_bench.sh
+#   ROUNDS=3 tools/bench/pg_bench.sh       # every path 3 times, alternating; medians
 #   SESSIONS=200 tools/bench/pg_bench.sh    # then 200 concurrent sessions through veild:
 #                                            # failed transactions, RSS, events lost
 #   PATHS= SESSIONS=200 tools/bench/pg_bench.sh   # only that
@@ -59,14 +60,28 @@ big_select_s() {  # port -> seconds for a 1M-row SELECT read by psql
 
 paths="${PATHS-direct socat pgbouncer veild}"  # PATHS= (empty): only the many-sessions run
 if [[ -n "$paths" ]]; then
-declare -A T P L C S
-for name in $paths; do
-  case $name in
-    direct) p=$pg_port;; socat) p=$socat_port;; pgbouncer) p=$bouncer_port;; veild) p=$veil_port;;
-  esac
-  T[$name]=$(tps "$p" simple); P[$name]=$(tps "$p" prepared); L[$name]=$(median_latency_us "$p")
-  C[$name]=$(connect_ms "$p"); S[$name]=$(big_select_s "$p")
+# ROUNDS=N runs every path N times, the paths alternating within each round, and reports each
+# measurement's median: on a shared VM one run of one path can be off by a third.
+rounds="${ROUNDS:-1}"
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+declare -A T P L C S all
+for ((round = 1; round <= rounds; round++)); do
+  for name in $paths; do
+    case $name in
+      direct) p=$pg_port;; socat) p=$socat_port;; pgbouncer) p=$bouncer_port;; veild) p=$veil_port;;
+    esac
+    all[T$name]+=" $(tps "$p" simple)"; all[P$name]+=" $(tps "$p" prepared)"
+    all[L$name]+=" $(median_latency_us "$p")"; all[C$name]+=" $(connect_ms "$p")"
+    all[S$name]+=" $(big_select_s "$p")"
+  done
 done
+for name in $paths; do
+  # shellcheck disable=SC2086  # the lists are space-separated numbers
+  T[$name]=$(median ${all[T$name]}); P[$name]=$(median ${all[P$name]})
+  # shellcheck disable=SC2086
+  L[$name]=$(median ${all[L$name]}); C[$name]=$(median ${all[C$name]}); S[$name]=$(median ${all[S$name]})
+done
+((rounds > 1)) && printf '\nmedians of %d alternating rounds\n' "$rounds"
 
 printf '\n%-10s %10s %8s %10s %8s %10s %12s %9s %8s\n' path "TPS -S" "x direct" \
   "prepared" "x direct" "median us" "connect ms" "1M rows s" "x direct"
