@@ -640,6 +640,38 @@ def test_a_tables_rule_covers_its_partitions_and_inheritance_children(pg, scratc
         assert r.stdout.strip(), sql
 
 
+def test_a_table_that_becomes_a_child_mid_session_is_masked_by_its_parents_rule(
+        pg, scratch_db, start_veild, tmp_path):
+    """veild remembers a column's policy per session (transcoder PolicyOf). A table read
+    without any rule, then made a child of a ruled table in the same session, must be masked by
+    the parent's rule from then on: the remembered policy must not outlive the catalog."""
+    port = free_port()
+    (tmp_path / "state").mkdir()
+    (tmp_path / "run").mkdir()
+    secret = "zq-orphan-5521"  # nothing a content scan would find
+    pg.psql("CREATE TABLE ruled (id int, code text);"
+            "CREATE TABLE orphan (id int, code text);"
+            f"INSERT INTO orphan VALUES (1, '{secret}');"
+            f"ALTER TABLE ruled OWNER TO {USER}; ALTER TABLE orphan OWNER TO {USER};",
+            dbname=scratch_db)
+    text = config(tmp_path, pg, port).replace(
+        '        - {match: "*.card", entity: CREDIT_CARD}\n',
+        '        - {match: "*.card", entity: CREDIT_CARD}\n'
+        '        - {match: "public.ruled.code", entity: US_SSN}\n')
+    assert "public.ruled.code" in text
+    start_veild(text)
+    # One session, each line a message of its own.
+    r = psql_db(port, scratch_db,
+                "SELECT code FROM orphan;\n"
+                "ALTER TABLE orphan INHERIT ruled;\n"
+                "SELECT code FROM orphan;\n"
+                "SELECT code FROM ruled;\n")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.split()
+    assert lines[0] == secret, r.stdout  # no rule yet: the value passes
+    assert len(lines) == 3 and secret not in lines[1:], r.stdout
+
+
 # A predicate copies values: the rows that pass hold what they were compared with. Each
 # statement returns, through a column with no sensitive source of its own, pieces of the
 # seeded SSNs or first names (536, 078, 219, Margaret, …) unless that column is bound.

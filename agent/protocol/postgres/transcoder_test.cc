@@ -602,5 +602,27 @@ TEST(PgTranscoderStatements, ExtendedProtocolNamesTheParsedTextAndErrorsEndTheBa
   EXPECT_EQ(records[1].rows, 0u);
 }
 
+// The lineage cache is keyed by a statement's normalized text, taken from the event digest when
+// the digest cannot cut it (16 KiB, and invalid UTF-8 triples a text). Two statements that differ
+// only past such a cut must never share an analysis; two that differ only in literals do.
+TEST(SessionAnalysisCache, KeysAreNeverCutTexts) {
+  SessionAnalysis analysis;
+  auto two = [&](size_t invalid_bytes, std::string_view end_a, std::string_view end_b) {
+    const std::string column = "a" + std::string(invalid_bytes, '\xff');
+    analysis.Analyze("SELECT " + column + " FROM " + std::string(end_a));
+    analysis.Analyze("SELECT " + column + " FROM " + std::string(end_b));
+  };
+  // Short enough for the digest's text (3 x 5,400 bytes fit in 16 KiB).
+  two(5400, "t WHERE id = 1", "t WHERE id = 2");
+  EXPECT_EQ(analysis.cache_misses(), 1u);
+  EXPECT_EQ(analysis.cache_hits(), 1u);
+  two(5400, "t1", "t2");
+  EXPECT_EQ(analysis.cache_misses(), 3u);
+  // Too long for it (3 x 6,000 bytes would be cut): normalized in full instead.
+  two(6000, "t1", "t2");
+  EXPECT_EQ(analysis.cache_misses(), 5u);
+  EXPECT_EQ(analysis.cache_hits(), 1u);
+}
+
 }  // namespace
 }  // namespace veil::agent
