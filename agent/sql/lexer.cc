@@ -313,17 +313,30 @@ constexpr std::array<int16_t, kKeywordSlots> kKeywordTable = [] {
   return t;
 }();
 
+// The keyword's index in kKeywords, or -1.
+constexpr int KeywordIndex(std::string_view lower) {
+  for (size_t i = KeywordHash(lower) & (kKeywordSlots - 1); kKeywordTable[i] >= 0;
+       i = (i + 1) & (kKeywordSlots - 1))
+    if (kKeywords[kKeywordTable[i]] == lower) return kKeywordTable[i];
+  return -1;
+}
+
+static_assert(
+    [] {
+      for (size_t k = 0; k < kKeywords.size(); ++k)
+        if (KeywordIndex(kKeywords[k]) != static_cast<int>(k)) return false;
+      return KeywordIndex("customers") < 0;
+    }(),
+    "every keyword is found in the table, and only keywords");
+
 }  // namespace
 
 std::string_view LookupKeyword(std::string_view word) {
   if (word.empty() || word.size() > kMaxKeywordLength) return {};
   char buf[kMaxKeywordLength];
   for (size_t i = 0; i < word.size(); ++i) buf[i] = Lower(word[i]);
-  const std::string_view lower(buf, word.size());
-  for (size_t i = KeywordHash(lower) & (kKeywordSlots - 1); kKeywordTable[i] >= 0;
-       i = (i + 1) & (kKeywordSlots - 1))
-    if (kKeywords[kKeywordTable[i]] == lower) return kKeywords[kKeywordTable[i]];
-  return {};
+  const int k = KeywordIndex(std::string_view(buf, word.size()));
+  return k < 0 ? std::string_view() : kKeywords[k];
 }
 
 bool Token::Is(std::string_view lower) const {
