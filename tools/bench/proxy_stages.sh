@@ -98,9 +98,9 @@ cpu_split() {  # pid port -> "user_us sys_us" per statement
 printf '\nCPU per statement (us), alternating runs of %s s:\n' "$secs"
 printf '%-10s %8s %8s %8s\n' run user system total
 for r in 1 2; do
-  for who in veild pgbouncer; do
-    if [[ $who == veild ]]; then read -r u s <<<"$(cpu_split "$veild_pid" "$veil_port")"
-    else read -r u s <<<"$(cpu_split "$bouncer_pid" "$bouncer_port")"; fi
-    printf '%-10s %8.1f %8.1f %8.1f\n' "$who" "$u" "$s" "$(echo "$u + $s" | bc -l)"
+  for who in "veild $veild_pid $veil_port" "pgbouncer $bouncer_pid $bouncer_port"; do
+    read -r name pid port <<<"$who"
+    read -r u s <<<"$(cpu_split "$pid" "$port")"
+    printf '%-10s %8.1f %8.1f %8.1f\n' "$name" "$u" "$s" "$(echo "$u + $s" | bc -l)"
   done
 done
