@@ -12,6 +12,7 @@ it implements every branch of the exchange."""
 
 import hashlib
 import socket
+import ssl
 import struct
 import threading
 
@@ -119,8 +120,10 @@ class FakeMySql8:
             if scramble != _expected_scramble(PASSWORD, NONCE):
                 self._send(conn, 2, b"\xff" + struct.pack("<H", 1045) + b"#28000Access denied")
                 return
-            self._send(conn, 2, b"\x01\x03")
-            self._send(conn, 3, b"\x00\x00\x00\x02\x00\x00\x00")
+            # Fast-auth success and the OK in one write, as they often arrive anyway: veild
+            # once read the second packet's bytes as the first's and hung.
+            conn.sendall(b"\x02\x00\x00\x02\x01\x03" +
+                         b"\x07\x00\x00\x03\x00\x00\x00\x02\x00\x00\x00")
             steps.append("fast")
             next_seq = None
         else:
@@ -194,8 +197,9 @@ def _veild(start_veild, tmp_path, server, tls_client="disable"):
 
 
 def _query(port, **kw):
+    # A stalled exchange must fail the test, not hang it.
     conn = pymysql.connect(host=HOST, port=port, user="app", password=PASSWORD.decode(),
-                           database="shop", **kw)
+                           database="shop", connect_timeout=20, read_timeout=20, **kw)
     with conn.cursor() as cur:
         cur.execute("SELECT email FROM customers")
         rows = cur.fetchall()
@@ -209,7 +213,8 @@ def test_caching_sha2_fast_path(fake_server, start_veild, tmp_path):
     assert _query(port) == (("[EMAIL]",),)
     assert fake_server.seen == [["fast"]]
     with pytest.raises(pymysql.err.OperationalError) as e:
-        pymysql.connect(host=HOST, port=port, user="app", password="wrong", database="shop")
+        pymysql.connect(host=HOST, port=port, user="app", password="wrong", database="shop",
+                        connect_timeout=20, read_timeout=20)
     assert e.value.args[0] == 1045
 
 
@@ -229,3 +234,75 @@ def test_caching_sha2_full_authentication_over_tls_to_veild(fake_server, start_v
     ca = tmp_path / "state" / "ca" / "ca.crt"
     assert _query(port, ssl={"ca": str(ca)}) == (("[EMAIL]",),)
     assert fake_server.seen == [["cleartext"]]
+
+
+class _TlsOverSocket:
+    """TLS driven by hand over a plain socket (ssl.MemoryBIO), so the test decides what goes
+    into each send."""
+
+    def __init__(self, sock, ca):
+        ctx = ssl.create_default_context(cafile=str(ca))
+        self.sock, self.inc, self.out = sock, ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.obj = ctx.wrap_bio(self.inc, self.out, server_hostname=HOST)
+
+    def first_flight(self):
+        with pytest.raises(ssl.SSLWantReadError):
+            self.obj.do_handshake()
+        return self.out.read()
+
+    def _pump(self, op):
+        while True:
+            try:
+                result = op()
+            except ssl.SSLWantReadError:
+                if pending := self.out.read():
+                    self.sock.sendall(pending)
+                data = self.sock.recv(65536)
+                if not data:
+                    raise EOFError("veild closed the connection")
+                self.inc.write(data)
+                continue
+            if pending := self.out.read():
+                self.sock.sendall(pending)
+            return result
+
+    def finish_handshake(self):
+        self._pump(self.obj.do_handshake)
+
+    def send_packet(self, seq, payload):
+        self._pump(lambda: self.obj.write(struct.pack("<I", len(payload))[:3] + bytes([seq]) +
+                                          payload))
+
+    def recv_packet(self):
+        head = b""
+        while len(head) < 4:
+            head += self._pump(lambda: self.obj.read(4 - len(head)))
+        n = head[0] | head[1] << 8 | head[2] << 16
+        body = b""
+        while len(body) < n:
+            body += self._pump(lambda: self.obj.read(n - len(body)))
+        return head[3], body
+
+
+@pytest.mark.parametrize("fake_server", ["fast"], indirect=True)
+def test_clienthello_in_the_same_segment_as_sslrequest(fake_server, start_veild, tmp_path):
+    # A MySQL client does not wait for an answer to SSLRequest: its ClientHello often arrives in
+    # the same read. veild must hand those bytes to TLS, not drop the connection (it did, about
+    # one connection in ten with PyMySQL).
+    port = _veild(start_veild, tmp_path, fake_server, tls_client="require")
+    ca = tmp_path / "state" / "ca" / "ca.crt"
+    sock = socket.create_connection((HOST, port), timeout=10)
+    seq, greeting = FakeMySql8._recv(sock)
+    assert seq == 0 and greeting[0] == 0x0A
+    caps = CAPS | 0x00000800  # CLIENT_SSL
+    fixed = struct.pack("<IIB", caps, 1 << 24, 45) + b"\x00" * 23
+    tls = _TlsOverSocket(sock, ca)
+    sock.sendall(struct.pack("<I", len(fixed))[:3] + b"\x01" + fixed + tls.first_flight())
+    tls.finish_handshake()
+    scramble = _expected_scramble(PASSWORD, NONCE)
+    tls.send_packet(2, fixed + b"app\x00" + bytes([len(scramble)]) + scramble + b"shop\x00" +
+                    b"caching_sha2_password\x00")
+    replies = [tls.recv_packet(), tls.recv_packet()]
+    assert replies == [(3, b"\x01\x03"), (4, b"\x00\x00\x00\x02\x00\x00\x00")], replies
+    sock.close()
+    assert fake_server.seen == [["fast"]]

@@ -247,9 +247,12 @@ class Session {
     if (std::holds_alternative<mysql::SslRequest>(cmsg)) {
       if (!offer_tls) co_return PumpEnd{"veil: TLS was not offered", kHandshakeError, "08S01"};
       cin_.Consume(n);
-      if (cin_.size != 0) co_return PumpEnd{};  // bytes before the TLS handshake
+      // The client does not wait for an answer to SSLRequest: its ClientHello may have come in
+      // the same read. Those bytes are the handshake's, so the TLS engine gets them.
+      std::vector<uint8_t> hello_start(cin_.filled().begin(), cin_.filled().end());
+      cin_.Consume(cin_.size);
       if (auto ec = co_await client_.StartTls(*ep_->client_tls, asio::ssl::stream_base::server,
-                                              nullptr)) {
+                                              nullptr, hello_start)) {
         spdlog::info("session {}: client TLS handshake failed: {}", id_, ec.message());
         co_return PumpEnd{};
       }
@@ -318,6 +321,10 @@ class Session {
         co_return PumpEnd{"veil: upstream protocol error during authentication", 2027, "HY000"};
       std::vector<uint8_t> out(uin_.data.begin(), uin_.data.begin() + n);
       Renumber(&out, -delta);
+      // smsg's views point into uin_: read them before Consume moves the next packet (the
+      // server's OK often comes in the same read as the fast-auth byte) over them.
+      auto* more = std::get_if<mysql::AuthMoreData>(&smsg);
+      const bool fast_auth_ok = more && more->data == "\x03";
       uin_.Consume(n);
       if (auto* err = std::get_if<mysql::ErrPacket>(&smsg)) {
         spdlog::info("session {} on {}: authentication refused by the upstream (error {})", id_,
@@ -341,14 +348,13 @@ class Session {
         break;
       }
       if (co_await client_.WriteAll(out)) co_return PumpEnd{};
-      auto* more = std::get_if<mysql::AuthMoreData>(&smsg);
-      if (more && more->data == "\x03") continue;  // caching_sha2: fast auth ok, OK follows
+      if (fast_auth_ok) continue;  // caching_sha2: fast auth ok, OK follows
       if (!co_await ReadMessage(client_, cin_, cdec, &cmsg, &r, &n, &error))
         co_return error.empty() ? PumpEnd{} : PumpEnd{"veil: " + error, 1835, "08S01"};
       std::vector<uint8_t> fwd(cin_.data.begin(), cin_.data.begin() + n);
       Renumber(&fwd, delta);
-      cin_.Consume(n);
       server.ExpectResponseTo(cmsg, static_cast<uint8_t>(r.last_sequence_id + delta));
+      cin_.Consume(n);  // after the last use of cmsg, whose views point into cin_
       if (co_await upstream_->WriteAll(fwd)) co_return PumpEnd{"veil: upstream closed"};
     }
 
