@@ -544,18 +544,25 @@ def test_binary_prepared_reverse(veil, mariadb, mariadb_seeded_values):
     assert leaks(raw.decode("utf-8", errors="replace"), mariadb_seeded_values) == []
 
 
-@pytest.mark.xfail(strict=True, reason="the session learns the stored functions when it logs in: "
-                   "one created afterwards (by anyone) is called as if it were an expression "
-                   "over nothing, and reverse(ssn) passes")
-def test_stored_function_created_after_login(veil, mariadb, mariadb_seeded_values):
+@pytest.mark.parametrize("name, call", [
+    ("evasion_late", "SELECT evasion_late()"),
+    ("evasion_late", "SELECT shop.evasion_late()"),
+    ("evasion_late", "SELECT `evasion_late` ()"),
+    # A non-reserved word MariaDB calls a stored function by (not a native: no grammar of its own).
+    ("path", "SELECT path()"),
+])
+def test_stored_function_created_after_login(veil, mariadb, mariadb_seeded_values, name, call):
+    # The session read the stored functions when it logged in; this one came later. Any name
+    # the server does not list as native (information_schema.SQL_FUNCTIONS) is code veil cannot
+    # see, so its result is replaced whole.
     conn = connect(mariadb, veil)
     try:
-        mariadb.sql("CREATE OR REPLACE FUNCTION evasion_late() RETURNS TEXT"
+        mariadb.sql(f"CREATE OR REPLACE FUNCTION `{name}`() RETURNS TEXT"
                     " RETURN (SELECT reverse(ssn) FROM customers WHERE id = 1)")
-        out = run(conn, "SELECT evasion_late()")
+        out = run(conn, call)
     finally:
         conn.close()
-        mariadb.sql("DROP FUNCTION IF EXISTS evasion_late")
+        mariadb.sql(f"DROP FUNCTION IF EXISTS `{name}`")
     assert leaks(flatten(out), mariadb_seeded_values) == [], out
     assert out == [[(M,)]]
 

@@ -7,6 +7,10 @@
 #include <asio/experimental/awaitable_operators.hpp>
 #include <charconv>
 #include <ctime>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
 #include <vector>
 
 #include "agent/protocol/mysql/decoder.h"
@@ -334,6 +338,7 @@ class Session {
       }
       if (std::holds_alternative<mysql::OkPacket>(smsg)) {
         functions_ = co_await StoredFunctions(server);
+        natives_ = co_await NativeFunctions(server, version);
         if (auto rows = co_await InternalQuery(
                 server,
                 "SELECT LOWER(TABLE_SCHEMA), LOWER(TABLE_NAME), VIEW_DEFINITION "
@@ -372,6 +377,7 @@ class Session {
     transcoder_->SetColumnStore(ep_->columns, ep_->config.name());
     transcoder_->SetDatabase(database_);
     transcoder_->SetStoredFunctions(std::move(functions_));
+    transcoder_->SetNativeFunctions(std::move(natives_));
     transcoder_->SetViews(std::move(views_));
     if (ep_->guardrails_write) transcoder_->SetMaxRows(ep_->guardrails_write->max_rows());
     ep_->cancels->Put(static_cast<int32_t>(veil_id_), "mysql",
@@ -445,6 +451,30 @@ class Session {
     if (rows)
       for (auto& r : *rows)
         if (!r.empty()) names.push_back(std::move(r[0]));
+    co_return names;
+  }
+
+  // The server's native functions (MariaDB 10.6 and later list them), read once per endpoint and
+  // server version: the list changes only with the server's binary. Null where the server has
+  // no such list (MySQL).
+  using NativeSet = std::set<std::string, std::less<>>;
+  awaitable<std::shared_ptr<const NativeSet>> NativeFunctions(mysql::ServerDecoder& server,
+                                                              const std::string& version) {
+    static std::mutex mu;
+    static std::map<std::string, std::shared_ptr<const NativeSet>> known;
+    const std::string key = ep_->config.name() + '\0' + version;
+    {
+      std::lock_guard lk(mu);
+      if (auto it = known.find(key); it != known.end()) co_return it->second;
+    }
+    auto rows = co_await InternalQuery(
+        server, "SELECT LOWER(FUNCTION) FROM information_schema.SQL_FUNCTIONS");
+    if (!rows || rows->empty()) co_return nullptr;
+    auto names = std::make_shared<NativeSet>();
+    for (auto& r : *rows)
+      if (!r.empty()) names->insert(std::move(r[0]));
+    std::lock_guard lk(mu);
+    known.emplace(key, names);
     co_return names;
   }
 
@@ -660,6 +690,7 @@ class Session {
   std::optional<asio::steady_timer> idle_wait_;  // wakes Answer() when the upstream is idle
   InBuffer cin_, uin_;
   std::string user_, database_, principal_;
+  std::shared_ptr<const std::set<std::string, std::less<>>> natives_;  // null: not known
   std::vector<std::string> functions_;           // stored functions, read after authentication
   std::vector<MySqlTranscoder::ViewRow> views_;  // views and their definitions, likewise
   std::optional<grants::Grant> grant_;

@@ -29,6 +29,63 @@ std::string Unquote(std::string_view text) {
   return Lower(out);
 }
 
+// Words before `(` that are never a stored function's call: reserved words, and the functions
+// and types the grammar parses itself, which win over a stored function of the same name when
+// called unqualified (tested against MariaDB 10.11: `reverse('abc')`, `` `reverse`('abc') `` and
+// `reverse ('abc')` call the native one when test.reverse exists; only test.reverse(…) calls the
+// stored one). Everything else before `(` is checked against the server's own list.
+bool GrammarWord(const std::string& w) {
+  // Each is reserved, or is a native the grammar parses itself. Words MariaDB 10.11 lets a
+  // stored function be called by (checked one by one: against, columns, escape, hash, list,
+  // mode, nested, of, path, returns, share, than, the geometry constructors at some arities,
+  // inet4, inet6, json_table) are not here: before `(` they count as calls, except in the
+  // partition clauses PartitionWord() knows.
+  static const std::set<std::string, std::less<>> kWords = {
+      // Expression and statement syntax.
+      "add", "all", "and", "any", "as", "between", "by", "case", "check", "default", "distinct",
+      "distinctrow", "div", "dual", "else", "except", "exists", "for", "from", "having", "if", "in",
+      "index", "intersect", "interval", "into", "is", "join", "key", "like", "limit", "linear",
+      "lock", "match", "not", "on", "or", "over", "partition", "primary", "foreign", "range",
+      "recursive", "references", "regexp", "return", "rlike", "row", "rows", "select", "set",
+      "some", "table", "then", "union", "unique", "using", "value", "values", "when", "where",
+      "window", "with", "xor",
+      // Functions the grammar spells itself (not in information_schema.SQL_FUNCTIONS).
+      "ascii", "avg", "cast", "char", "charset", "coalesce", "collation", "column_add",
+      "column_create", "column_delete", "column_get", "contains", "convert", "current_date",
+      "current_role", "current_time", "current_timestamp", "current_user", "database", "date",
+      "date_add", "date_sub", "day", "extract", "format", "get_format", "hour", "insert",
+      "last_value", "lastval", "left", "localtime", "localtimestamp", "microsecond", "minute",
+      "mod", "month", "nextval", "now", "old_password", "password", "position", "quarter", "repeat",
+      "replace", "reverse", "right", "row_count", "row_number", "second", "setval", "substring",
+      "sysdate", "time", "timestamp", "timestampadd", "timestampdiff", "trim", "truncate", "user",
+      "utc_date", "utc_time", "utc_timestamp", "week", "weight_string", "year",
+      // Types (CAST(x AS DECIMAL(10, 2)), column definitions).
+      "bigint", "binary", "bit", "blob", "dec", "decimal", "double", "enum", "fixed", "float",
+      "int", "integer", "json", "mediumint", "nchar", "numeric", "real", "signed", "smallint",
+      "text", "tinyint", "unsigned", "uuid", "varbinary", "varchar", "datetime"};
+  return kWords.contains(w);
+}
+
+// PARTITION BY [LINEAR] HASH (…), BY LIST [COLUMNS] (…), BY RANGE COLUMNS (…), VALUES LESS
+// THAN (…): no call (a partition expression may not call a stored function).
+bool PartitionWord(const std::string& w, const std::string& prev, const std::string& prev2) {
+  const bool by_partition = prev2 == "partition" || prev2 == "subpartition";
+  if (w == "than") return prev == "less";
+  if (w == "hash" || w == "list")
+    return (prev == "by" && by_partition) || (w == "hash" && prev == "linear" && prev2 == "by");
+  if (w == "columns") return (prev == "range" || prev == "list") && prev2 == "by";
+  return false;
+}
+
+// Words after which a name and `(` are a table and its column list, not a call.
+bool NamesTableBefore(const std::string& w) {
+  static const std::set<std::string, std::less<>> kWords = {
+      "into",          "table",      "insert", "replace", "ignore",     "delayed",  "low_priority",
+      "high_priority", "references", "index",  "key",     "unique",     "view",     "trigger",
+      "procedure",     "function",   "exists", "for",     "constraint", "fulltext", "spatial"};
+  return kWords.contains(w);
+}
+
 // One reading of `text` into `scan` (which gathers what every reading finds).
 void ScanReading(std::string_view text, sql::LexOptions options, StatementScan* out,
                  bool* saw_backslash, bool* saw_conditional) {
@@ -151,6 +208,17 @@ void ScanReading(std::string_view text, sql::LexOptions options, StatementScan* 
     }
     if (w.empty()) continue;
     add(&scan.identifiers, w);
+    if (i + 1 < tokens.size() && tokens[i + 1].kind == TokenKind::kLParen) {
+      const bool qualified = i >= 2 && tokens[i - 1].kind == TokenKind::kDot;
+      const size_t lead = qualified ? i - 2 : i;  // the first token of the (qualified) name
+      if (lead == 0 || !NamesTableBefore(word(lead - 1))) {
+        if (qualified)
+          scan.qualified_call = true;
+        else if (!GrammarWord(w) && !PartitionWord(w, i >= 1 ? word(i - 1) : std::string(),
+                                                   i >= 2 ? word(i - 2) : std::string()))
+          add(&scan.calls, w);
+      }
+    }
     // `) alias` / `) AS alias`: a derived table.
     if (i > 0 && tokens[i - 1].kind == TokenKind::kRParen && w != "as" && w != "union" &&
         w != "on" && w != "where" && w != "from" && w != "join")

@@ -44,6 +44,15 @@ struct StatementScan {
   std::optional<std::string> write_target;
   // USE db: the session's database from here on.
   std::optional<std::string> use_database;
+  // Names called as functions, unqualified (a word or quoted name right before `(`, spaces
+  // allowed), lowercase, each once. Left out: SQL's reserved words and the functions and types
+  // its grammar spells itself (IF, LEFT, DATE, CAST … AS DECIMAL(…), ROW_NUMBER, VALUES …), and
+  // the names of tables and column lists (after INTO, TABLE, REFERENCES, INDEX, KEY …). What is
+  // left is a native function of the server's own list (information_schema.SQL_FUNCTIONS) or
+  // code veil cannot see: a stored function or a UDF, perhaps created after the session began.
+  std::vector<std::string> calls;
+  // schema.name(…): always a stored function (the server never qualifies a native one).
+  bool qualified_call = false;
 };
 
 StatementScan ScanStatement(std::string_view sql);

@@ -226,6 +226,17 @@ bool MySqlTranscoder::ReadsSensitive(std::string_view sql, const mysql::Statemen
   bool sensitive = scan.dynamic;
   for (size_t i = 0; !sensitive && i < scan.identifiers.size(); ++i)
     sensitive = functions_.contains(scan.identifiers[i]);
+  // schema.f(…) is a stored function; so is any name the server does not list as native (a CTE
+  // or derived table with a column list, or the written table, is no call).
+  if (scan.qualified_call) sensitive = true;
+  if (natives_)
+    for (size_t i = 0; !sensitive && i < scan.calls.size(); ++i) {
+      const std::string& c = scan.calls[i];
+      if (natives_->contains(c) || c == scan.write_target ||
+          std::find(scan.derived.begin(), scan.derived.end(), c) != scan.derived.end())
+        continue;
+      sensitive = true;
+    }
   if (!sensitive && scan.identifiers.size() > 512)
     sensitive = true;  // too many to judge: fail closed
   // Columns the text does not name, in a statement that hides what it makes of them (a CTE's

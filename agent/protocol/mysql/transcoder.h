@@ -105,6 +105,15 @@ class MySqlTranscoder {
     sensitive_cache_.clear();
   }
 
+  // The server's native functions (lowercase, information_schema.SQL_FUNCTIONS: MariaDB 10.6 and
+  // later). Known, a statement that calls any other name (StatementScan::calls) calls code veil
+  // cannot see, a stored function or UDF perhaps created after login, and is judged as reading
+  // sensitive columns. Unknown (MySQL), only the stored functions read at login count.
+  void SetNativeFunctions(std::shared_ptr<const std::set<std::string, std::less<>>> names) {
+    natives_ = std::move(names);
+    sensitive_cache_.clear();
+  }
+
   // A command the session forwards upstream, with the sequence id of its last packet. `internal`:
   // veil's own (its answer is consumed here, never shown; a failure ends the session).
   void OnCommand(const mysql::ClientMessage& message, uint8_t last_sequence_id,
@@ -238,6 +247,7 @@ class MySqlTranscoder {
   std::unordered_map<std::string, bool> pair_cache_;       // "table\0column" → sensitive
   std::string pair_key_;
   std::set<std::string> functions_;
+  std::shared_ptr<const std::set<std::string, std::less<>>> natives_;  // null: not known
 
   // The current result set.
   std::vector<Column> result_columns_;

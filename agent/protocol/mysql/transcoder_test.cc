@@ -279,6 +279,38 @@ TEST(MySqlTranscoder, StoredFunctionCallsReadSensitive) {
   EXPECT_EQ(ScanStatement("CREATE TABLE f (function_name int)").creates_function, std::nullopt);
 }
 
+TEST(MySqlTranscoder, CallsOfNamesTheServerDoesNotListAsNativeReadSensitive) {
+  auto tp = Make();
+  auto& t = *tp;
+  // Without the server's list (MySQL), only the stored functions read at login count.
+  EXPECT_FALSE(t.ReadsSensitive("SELECT made_later(1)"));
+  t.SetNativeFunctions(std::make_shared<const std::set<std::string, std::less<>>>(
+      std::set<std::string, std::less<>>{"upper", "count", "sum", "concat", "lower"}));
+  // A function created after login (by anyone): its reads are code veil cannot see.
+  EXPECT_TRUE(t.ReadsSensitive("SELECT made_later(1)"));
+  EXPECT_TRUE(t.ReadsSensitive("SELECT `made_later` (1)"));
+  // Non-reserved words MariaDB lets a stored function be called by.
+  EXPECT_TRUE(t.ReadsSensitive("SELECT path(id), than(id) FROM products"));
+  // Qualified, even with a native's name: the server calls the stored function.
+  EXPECT_TRUE(t.ReadsSensitive("SELECT shop.upper(name) FROM products"));
+  // Natives, the grammar's own functions and types, tables and column lists are no calls.
+  for (const char* sql : {
+           "SELECT upper(name), count(*), sum(price) FROM products",
+           "SELECT IF(price > 1, LEFT(name, 2), DATE(NOW())) FROM products",
+           "SELECT CAST(price AS DECIMAL(10, 2)), avg(price), ROW_NUMBER() OVER (ORDER BY id) "
+           "FROM products WHERE id IN (1, 2) AND EXISTS (SELECT 1)",
+           "INSERT INTO products (id, name) VALUES (1, 'a')",
+           "INSERT shop.products (id) VALUE (1)",
+           "CREATE TABLE IF NOT EXISTS t2 (id INT, price DECIMAL(10,2), KEY k (id))",
+           "CREATE TABLE t3 (id INT) PARTITION BY RANGE COLUMNS (id) "
+           "(PARTITION p0 VALUES LESS THAN (10), PARTITION p1 VALUES LESS THAN (MAXVALUE))",
+           "CREATE TABLE t4 (id INT) PARTITION BY LINEAR HASH (id) PARTITIONS 4",
+           "WITH w (n) AS (SELECT 1) SELECT n FROM w",
+           "SELECT a FROM (SELECT 1, 2) AS d (a, b)",
+       })
+    EXPECT_FALSE(t.ReadsSensitive(sql)) << sql;
+}
+
 TEST(StatementScan, DerivedAndCte) {
   auto s = ScanStatement(
       "WITH a AS (SELECT 1), b (x) AS (SELECT 2) SELECT * FROM (SELECT 3) AS c JOIN (SELECT 4) d");
