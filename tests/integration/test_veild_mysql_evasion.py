@@ -550,6 +550,14 @@ def test_binary_prepared_reverse(veil, mariadb, mariadb_seeded_values):
     ("evasion_late", "SELECT `evasion_late` ()"),
     # A non-reserved word MariaDB calls a stored function by (not a native: no grammar of its own).
     ("path", "SELECT path()"),
+    # Spellings an attacker would try: case, a comment before the parenthesis, a conditional
+    # comment the server runs, the call inside a CTE, an expression or a derived table.
+    ("evasion_late", "SELECT EVASION_LATE()"),
+    ("evasion_late", "SELECT evasion_late/* x */()"),
+    ("evasion_late", "SELECT /*!100000 evasion_late() */"),
+    ("evasion_late", "WITH x AS (SELECT evasion_late() AS v) SELECT v FROM x"),
+    ("evasion_late", "SELECT concat('', evasion_late())"),
+    ("evasion_late", "SELECT v FROM (SELECT evasion_late() AS v) d"),
 ])
 def test_stored_function_created_after_login(veil, mariadb, mariadb_seeded_values, name, call):
     # The session read the stored functions when it logged in; this one came later. Any name
@@ -565,6 +573,21 @@ def test_stored_function_created_after_login(veil, mariadb, mariadb_seeded_value
         mariadb.sql(f"DROP FUNCTION IF EXISTS `{name}`")
     assert leaks(flatten(out), mariadb_seeded_values) == [], out
     assert out == [[(M,)]]
+
+
+def test_stored_function_created_after_login_binary(veil, mariadb, mariadb_seeded_values):
+    """The same through the binary protocol: prepared, then executed."""
+    conn = connect(mariadb, veil)
+    try:
+        mariadb.sql("CREATE OR REPLACE FUNCTION evasion_late_bin() RETURNS TEXT"
+                    " RETURN (SELECT reverse(ssn) FROM customers WHERE id = 1)")
+        sid = stmt_prepare(conn, "SELECT evasion_late_bin(), id" + W1)
+        rows, raw, _ = stmt_execute(conn, sid)
+    finally:
+        conn.close()
+        mariadb.sql("DROP FUNCTION IF EXISTS evasion_late_bin")
+    assert leaks(raw.decode("utf-8", errors="replace"), mariadb_seeded_values) == []
+    assert rows == [(M, "1")]
 
 
 def test_binary_prepared_before_taint(veil, mariadb, mariadb_seeded_values):
