@@ -123,6 +123,12 @@ Result<Guardrails> Guardrails::Create(
   return g;
 }
 
+std::optional<Violation> Guardrails::NoFilterOnMasked() const {
+  for (const Builtin& b : builtins_)
+    if (b.rule == Rule::kNoFilterOnMasked) return Violation{"no-filter-on-masked", b.index, -1, {}};
+  return std::nullopt;
+}
+
 bool Guardrails::read_only() const {
   if (read_grant_) return true;
   for (const Builtin& b : builtins_)

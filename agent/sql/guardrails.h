@@ -106,6 +106,11 @@ class Guardrails {
   // Whether statements are held to read-only (configured, or implied by a read grant).
   bool read_only() const;
 
+  // The violation no-filter-on-masked reports, when it is configured: for a dialect without a
+  // parse tree (MySQL), where the caller judges whether a statement filters on a sensitive
+  // column. nullopt when it is not configured.
+  std::optional<Violation> NoFilterOnMasked() const;
+
  private:
   struct DenyDb;
   enum class Rule : uint8_t { kReadOnly, kNoDdl, kNoUnboundedWrite, kNoFilterOnMasked };

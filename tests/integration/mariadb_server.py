@@ -334,7 +334,7 @@ masking:
 def mysql_veil_config(work, upstream_host: str, upstream_port: int, listen_port: int, *,
                       tls_client: str = "disable", tls_upstream: str = "disable",
                       upstream_ca=None, access: str = "open",
-                      profile: str = MYSQL_PROFILE) -> str:
+                      profile: str = MYSQL_PROFILE, guardrails: str = "[]") -> str:
     """A veild config with one `mysql` endpoint (shop-db) from listen_port to the upstream;
     `profile` is appended with {work} filled in. For start_veild(config_text)."""
     tls = f"{{client: {tls_client}, upstream: {tls_upstream}"
@@ -354,6 +354,7 @@ def mysql_veil_config(work, upstream_host: str, upstream_port: int, listen_port:
             listen: {HOST}:{listen_port}
             access: {access}
             tls: {tls}
+            guardrails: {guardrails}
         """) + textwrap.dedent(profile.format(work=work))
 
 

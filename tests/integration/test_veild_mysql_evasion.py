@@ -669,3 +669,111 @@ def test_driver(driver, sql, params, rows, veil, mariadb, mariadb_seeded_values)
     assert r.error is None, r.error
     assert leaks(r.raw + flatten(r.rows), mariadb_seeded_values) == [], r.rows
     assert r.rows == rows
+
+
+# ---------------------------------------------------------------------------------------------
+# guardrails: [no-filter-on-masked] on a MySQL endpoint: no parse tree, so veild judges a
+# statement's filters by the names it knows are sensitive and fails closed where names do not
+# show what is compared (transcoder.h FiltersOnSensitive). Each refused statement below returns
+# rows (or a count) that would let a client bisect a value when let through.
+
+FILTER_REFUSED = [
+    "SELECT count(*) FROM customers WHERE ssn LIKE '5%'",
+    "SELECT id FROM customers WHERE ascii(substr(ssn, 1, 1)) > 50",
+    "SELECT id FROM customers ORDER BY ssn",
+    "SELECT count(*) FROM customers GROUP BY phone",
+    "SELECT id FROM customers WHERE dob < '1990-01-01'",
+    "SELECT id FROM customers WHERE contact LIKE 's%'",          # a rule names it, not its name
+    "SELECT id FROM customers WHERE `SSN` > '5'",
+    "SELECT id FROM customers WHERE shop.customers.ssn > '5'",
+    "SELECT id FROM customers WHERE /*!ssn*/ > '5'",
+    "SELECT id FROM customers WHERE ssn = 536",                   # a number: its leading digits
+    "SELECT id FROM customers WHERE ssn = '536' + 0",
+    "SELECT id FROM customers WHERE ssn IN ('536-22-1234', '287-65-4321')",
+    "SELECT id FROM customers WHERE CASE WHEN ssn > '5' THEN 1 END = 1",
+    "SELECT id, ssn FROM customers ORDER BY 2",                   # by position
+    "SELECT * FROM customers ORDER BY 5",
+    "SELECT ssn AS s, id FROM customers ORDER BY s",              # by alias
+    "SELECT ssn s, id FROM customers HAVING s > '5'",
+    "SELECT d.id FROM (SELECT id, ssn AS k FROM customers) d WHERE d.k LIKE '5%'",
+    # Equality of an alias or a view's expression tests a part of a value.
+    "SELECT d.id FROM (SELECT id, substr(ssn, 1, 1) k FROM customers) d WHERE k = '5'",
+    "SELECT d.id FROM (SELECT id, substr(ssn, 1, 1) FROM customers) d"
+    " WHERE `substr(ssn, 1, 1)` = '5'",
+    "SELECT id, left(ssn, 1) AS k FROM customers HAVING k = '5'",
+    "SELECT id FROM evasion_v WHERE r = '4321-22-635'",
+    "SELECT d.id FROM (SELECT id, reverse(ssn) FROM customers) d WHERE `reverse(ssn)` LIKE '4%'",
+    "WITH x(i, k) AS (SELECT id, ssn FROM customers) SELECT i FROM x WHERE k LIKE '5%'",
+    "SELECT a.id FROM customers a JOIN customers b ON a.ssn > b.ssn",
+    "SELECT a.id FROM customers a JOIN customers b USING (email)",
+    "SELECT a.id FROM customers a NATURAL JOIN customers b",
+    "SELECT id FROM customers WHERE id IN (SELECT id FROM customers WHERE email LIKE 'm%')",
+    "SELECT id FROM customers c WHERE (SELECT c2.ssn FROM customers c2 WHERE c2.id = c.id) > '5'",
+    "SELECT id, row_number() OVER (ORDER BY ssn) FROM customers",
+    "SELECT group_concat(id ORDER BY ssn) FROM customers",
+    "SELECT name FROM products UNION ALL SELECT ssn FROM customers ORDER BY name",
+    "SELECT id FROM evasion_v_pass WHERE s LIKE '5%'",             # a view passing ssn as s
+    "SELECT id FROM evasion_v WHERE r LIKE '4%'",                  # reverse(ssn) in a view
+    "SELECT id FROM customers WHERE evasion_known() > '5'",         # a stored function
+    "PREPARE p FROM 'SELECT id FROM customers WHERE ssn > ?'",
+    "HANDLER customers OPEN",
+]
+
+FILTER_ALLOWED = [
+    ("SELECT id FROM customers WHERE email = 'margaret.okonkwo@gmail.com'", [("1",)]),
+    ("SELECT id FROM customers WHERE 'd.alvarez+billing@outlook.com' = email", [("2",)]),
+    ("SELECT id FROM customers WHERE (ssn = '287-65-4321' OR email = 'x') AND NOT id = 5",
+     [("2",)]),
+    ("SELECT id FROM customers WHERE id IN (SELECT id FROM customers WHERE ssn = '536-22-1234')",
+     [("1",)]),
+    ("SELECT id, ssn FROM customers WHERE id = 2 ORDER BY id", None),
+    ("SELECT count(*) FROM customers WHERE balance > 100", None),
+    ("SELECT * FROM customers ORDER BY id DESC LIMIT 2", None),
+    ("SELECT id FROM evasion_v_pass WHERE s = '412-70-5583'", [("3",)]),  # a view's base column
+    ("SELECT id, rank() OVER w, ssn FROM customers WINDOW w AS (ORDER BY id) ORDER BY id LIMIT 1",
+     None),
+    ("SELECT name FROM products WHERE price > 1 ORDER BY name LIMIT 2", None),
+    ("SELECT a.id FROM customers a JOIN customers b ON a.id = b.id WHERE a.id = 3", [("3",)]),
+]
+
+
+def test_no_filter_on_masked(veil, mariadb, start_veild, tmp_path, mariadb_seeded_values):
+    port = free_port()
+    start_veild(mysql_veil_config(tmp_path, mariadb.host, mariadb.port, port, profile=PROFILE,
+                                  guardrails="[no-filter-on-masked]"))
+    conn = connect(mariadb, port)
+    try:
+        for sql in FILTER_REFUSED:
+            out = run(conn, sql)
+            assert out == ("error", 1142, "veil: statement blocked by guardrail "
+                                          "no-filter-on-masked"), (sql, out)
+        for sql, rows in FILTER_ALLOWED:
+            out = run(conn, sql)
+            assert not isinstance(out, tuple), (sql, out)
+            assert leaks(flatten(out), mariadb_seeded_values) == [], (sql, out)
+            if rows is not None:
+                assert out[0] == rows, (sql, out)
+        # A variable that may hold a sensitive value is a sensitive filter from then on.
+        assert not isinstance(run(conn, "SET @v = (SELECT ssn FROM customers WHERE id = 1)"),
+                              tuple)
+        assert run(conn, "SELECT id FROM customers WHERE @v > '5'")[1] == 1142
+        # The binary protocol's prepare is judged by its text.
+        with pytest.raises(pymysql.MySQLError) as e:
+            stmt_prepare(conn, "SELECT id FROM customers WHERE ssn > ?")
+        assert e.value.args[0] == 1142
+    finally:
+        conn.close()
+    # A statement prepared before its variable could hold a sensitive value is judged again
+    # when it runs.
+    conn = connect(mariadb, port)
+    try:
+        sid = stmt_prepare(conn, "SELECT id FROM customers WHERE @w > '5'")
+        assert stmt_execute(conn, sid)[0] == []
+        assert not isinstance(run(conn, "SET @w = (SELECT ssn FROM customers WHERE id = 1)"),
+                              tuple)
+        with pytest.raises(pymysql.MySQLError) as e:
+            stmt_execute(conn, sid)
+        assert e.value.args[0] == 1142
+        assert run(conn, "SELECT 1") == [[("1",)]]  # the session goes on
+    finally:
+        conn.close()

@@ -484,17 +484,22 @@ class Session {
     co_return PumpEnd{"veil: grant " + grant_->id + " " + why, kConnectionKilled, "70100"};
   }
 
-  // The guardrail that blocks `sql`, and its message; empty to let it through.
-  std::pair<std::string, std::string> Blocked(std::string_view sql) {
+  // The guardrail that blocks `sql`, and its message; empty to let it through. `filters_only`:
+  // no-filter-on-masked alone (a prepared statement run again: the rest was checked when it was
+  // prepared and does not depend on the session's state).
+  std::pair<std::string, std::string> Blocked(std::string_view sql, bool filters_only = false) {
     const bool read = grant_ && grant_->access == grants::Grant::Access::kRead;
     const auto& g = read ? ep_->guardrails_read : ep_->guardrails_write;
     if (!g) return {};
-    if (auto v = g->Check(sql, sql::LexOptions{.dialect = sql::Dialect::kMySql})) {
-      spdlog::info("session {} on {}: statement blocked by guardrail {}", id_, ep_->config.name(),
-                   v->guardrail);
-      return {v->Message(), std::string(v->guardrail)};
-    }
-    return {};
+    std::optional<sql::Violation> v;
+    if (!filters_only) v = g->Check(sql, sql::LexOptions{.dialect = sql::Dialect::kMySql});
+    // No MySQL parse tree: the transcoder judges filters by the names it knows are sensitive.
+    if (!v)
+      if (auto f = g->NoFilterOnMasked(); f && transcoder_->FiltersOnSensitive(sql)) v = f;
+    if (!v) return {};
+    spdlog::info("session {} on {}: statement blocked by guardrail {}", id_, ep_->config.name(),
+                 v->guardrail);
+    return {v->Message(), std::string(v->guardrail)};
   }
 
   // Answers the client's command itself (it is never forwarded): once every earlier command has
@@ -560,6 +565,14 @@ class Session {
                 rewritten = std::move(out);
               }
             }
+          }
+        } else if (auto* e = std::get_if<mysql::ComStmtExecute>(&msg)) {
+          // Judged again when it runs: what it filters by may have become sensitive since it
+          // was prepared (a variable set from a sensitive column).
+          if (const std::string* text = transcoder_->PreparedText(e->statement_id)) {
+            auto [blocked, guardrail] = Blocked(*text, /*filters_only=*/true);
+            if (!blocked.empty())
+              answer.emplace(kTableAccessDenied, "42000", blocked, *text, guardrail);
           }
         } else if (auto* k = std::get_if<mysql::ComProcessKill>(&msg)) {
           auto target = ep_->cancels->Find(static_cast<int32_t>(k->connection_id), "mysql");

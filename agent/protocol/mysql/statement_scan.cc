@@ -86,6 +86,261 @@ bool NamesTableBefore(const std::string& w) {
   return kWords.contains(w);
 }
 
+// MySQL's and MariaDB's reserved words (and NULL, TRUE, FALSE, UNKNOWN): never a column name
+// unless quoted.
+bool Reserved(std::string_view w) {
+  // clang-format off
+  static const std::set<std::string, std::less<>> kWords = {
+      "accessible", "add", "all", "alter", "analyze", "and", "as", "asc", "asensitive", "before",
+      "between", "bigint", "binary", "blob", "both", "by", "call", "cascade", "case", "change",
+      "char", "character", "check", "collate", "column", "condition", "constraint", "continue",
+      "convert", "create", "cross", "current_date", "current_role", "current_time",
+      "current_timestamp", "current_user", "cursor", "database", "databases", "day_hour",
+      "day_microsecond", "day_minute", "day_second", "dec", "decimal", "declare", "default",
+      "delayed", "delete", "desc", "describe", "deterministic", "distinct", "distinctrow", "div",
+      "double", "drop", "dual", "each", "else", "elseif", "enclosed", "escaped", "except",
+      "exists", "exit", "explain", "false", "fetch", "float", "for", "force", "foreign", "from",
+      "fulltext", "grant", "group", "having", "high_priority", "hour_microsecond", "hour_minute",
+      "hour_second", "if", "ignore", "in", "index", "infile", "inner", "inout", "insensitive",
+      "insert", "int", "integer", "intersect", "interval", "into", "is", "iterate", "join", "key",
+      "keys", "kill", "leading", "leave", "left", "like", "limit", "linear", "lines", "load",
+      "localtime", "localtimestamp", "lock", "long", "loop", "low_priority", "match", "maxvalue",
+      "mediumint", "minute_microsecond", "minute_second", "mod", "modifies", "natural", "not",
+      "no_write_to_binlog", "null", "numeric", "offset", "on", "optimize", "option", "optionally",
+      "or", "order", "out", "outer", "outfile", "over", "partition", "precision", "primary",
+      "procedure", "purge", "range", "read", "reads", "real", "recursive", "references", "regexp",
+      "release", "rename", "repeat", "replace", "require", "resignal", "restrict", "return",
+      "returning", "revoke", "right", "rlike", "rows", "schema", "schemas", "second_microsecond",
+      "select", "sensitive", "separator", "set", "show", "signal", "smallint", "spatial",
+      "specific", "sql", "sqlexception", "sqlstate", "sqlwarning", "sql_big_result",
+      "sql_calc_found_rows", "sql_small_result", "ssl", "starting", "straight_join", "table",
+      "terminated", "then", "tinyint", "to", "trailing", "trigger", "true", "undo", "union",
+      "unique", "unknown", "unlock", "unsigned", "update", "usage", "use", "using", "utc_date",
+      "utc_time", "utc_timestamp", "values", "varbinary", "varchar", "varying", "when", "where",
+      "while", "window", "with", "write", "xor", "year_month", "zerofill"};
+  // clang-format on
+  return kWords.contains(w);
+}
+
+// Whether a quoted name reads as a plain identifier: letters, digits, `_` and `$` (and bytes of
+// multi-byte characters). `reverse(ssn)`, the name MariaDB gives a derived table's unnamed
+// item, is not one.
+bool PlainName(std::string_view name) {
+  for (unsigned char c : name)
+    if (!(std::isalnum(c) || c == '_' || c == '$' || c >= 0x80)) return false;
+  return !name.empty();
+}
+
+// The filter part of a scan (StatementScan::filters and below), from one reading's tokens.
+// Each parenthesis level has a clause: the select list, a
+// filter, or something else (FROM, SET, INTO …); a level opened inside a filter is all filter.
+void ScanFilters(const std::vector<sql::Token>& tokens, StatementScan* out) {
+  StatementScan& scan = *out;
+  enum class Clause : uint8_t { kOther, kSelectList, kFilter };
+  struct Level {
+    Clause clause = Clause::kOther;
+    bool inherited = false;  // opened inside a filter: everything here filters
+    bool by_list = false;    // in the items of ORDER BY / GROUP BY
+    bool tables = false;     // in FROM / JOIN / UPDATE / INTO: names here are tables
+  };
+  std::vector<Level> levels(1);
+  auto lower = [&](size_t i) {
+    return i < tokens.size() && tokens[i].kind == TokenKind::kWord ? Lower(tokens[i].text)
+                                                                   : std::string();
+  };
+  auto add = [](std::vector<std::string>* v, std::string s) {
+    if (!s.empty() && std::find(v->begin(), v->end(), s) == v->end()) v->push_back(std::move(s));
+  };
+  auto name_token = [&](size_t i) {
+    return i < tokens.size() && ((tokens[i].kind == TokenKind::kWord && !Reserved(lower(i))) ||
+                                 tokens[i].kind == TokenKind::kQuotedIdent);
+  };
+  // The first token of the name chain a.b.c that ends at i.
+  auto chain_start = [&](size_t i) {
+    while (
+        i >= 2 && tokens[i - 1].kind == TokenKind::kDot &&
+        (tokens[i - 2].kind == TokenKind::kWord || tokens[i - 2].kind == TokenKind::kQuotedIdent))
+      i -= 2;
+    return i;
+  };
+  // Around `column = 'literal'`: what may stand before and after it for the comparison to be a
+  // whole operand of AND / OR / NOT, a parenthesis or a clause.
+  auto bound_before = [&](size_t i) {  // i: the first token of the comparison
+    if (i == 0) return false;
+    const auto& t = tokens[i - 1];
+    if (t.kind == TokenKind::kLParen) return true;
+    const std::string w = lower(i - 1);
+    return w == "where" || w == "and" || w == "or" || w == "not" || w == "on" || w == "having";
+  };
+  auto bound_after = [&](size_t i) {  // i: the token after the comparison
+    if (i >= tokens.size()) return true;
+    const auto& t = tokens[i];
+    if (t.kind == TokenKind::kRParen || t.kind == TokenKind::kSemicolon) return true;
+    static const std::set<std::string, std::less<>> kAfter = {
+        "and",       "or",     "group",   "having",        "order", "limit", "union",    "except",
+        "intersect", "window", "into",    "for",           "lock",  "join",  "inner",    "left",
+        "right",     "cross",  "natural", "straight_join", "where", "on",    "procedure"};
+    return kAfter.contains(lower(i));
+  };
+  auto is_eq = [&](size_t i) {
+    return i < tokens.size() && tokens[i].kind == TokenKind::kOperator &&
+           (tokens[i].text == "=" || tokens[i].text == "<=>");
+  };
+  auto is_literal = [&](size_t i) {
+    return i < tokens.size() && tokens[i].kind == TokenKind::kString &&
+           !(tokens[i].form == sql::StringForm::kPlain && tokens[i].text.front() == '"');
+  };
+  // Tokens compared for equality with a string literal: skipped.
+  std::vector<bool> equality(tokens.size(), false);
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (!is_eq(i) || i == 0 || i + 1 >= tokens.size()) continue;
+    // column = 'x'
+    if (name_token(i - 1) && is_literal(i + 1) && bound_before(chain_start(i - 1)) &&
+        bound_after(i + 2)) {
+      for (size_t k = chain_start(i - 1); k <= i + 1; ++k) equality[k] = true;
+      continue;
+    }
+    // 'x' = column (a.b.c)
+    if (is_literal(i - 1) && name_token(i + 1) && bound_before(i - 1)) {
+      size_t end = i + 1;
+      while (end + 2 < tokens.size() && tokens[end + 1].kind == TokenKind::kDot &&
+             name_token(end + 2))
+        end += 2;
+      if (bound_after(end + 1))
+        for (size_t k = i - 1; k <= end; ++k) equality[k] = true;
+    }
+  }
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const auto& t = tokens[i];
+    Level& level = levels.back();
+    if (t.kind == TokenKind::kSemicolon) {
+      levels.assign(1, Level{});
+      continue;
+    }
+    if (t.kind == TokenKind::kLParen) {
+      Level inner;
+      // A window's specification filters (PARTITION BY, ORDER BY): OVER ( … ), AS ( … ) of
+      // WINDOW w AS ( … ).
+      const std::string before = i > 0 ? lower(i - 1) : std::string();
+      if (level.clause == Clause::kFilter || before == "over") {
+        inner.clause = Clause::kFilter;
+        inner.inherited = true;
+        scan.filters = true;
+      }
+      // FROM (a JOIN b): tables inside too; INSERT INTO t (a, b): columns, not tables.
+      inner.tables =
+          level.tables && (before == "from" || before == "join" || before == "straight_join" ||
+                           (i > 0 && (tokens[i - 1].kind == TokenKind::kComma ||
+                                      tokens[i - 1].kind == TokenKind::kLParen)));
+      levels.push_back(inner);
+      continue;
+    }
+    if (t.kind == TokenKind::kRParen) {
+      if (levels.size() > 1) levels.pop_back();
+      continue;
+    }
+    const std::string w = lower(i);
+    if (!w.empty()) {  // tables are tables at any level, inside a filter too
+      static const std::set<std::string, std::less<>> kTables = {"from", "join", "straight_join",
+                                                                 "into", "update"};
+      static const std::set<std::string, std::less<>> kNotTables = {
+          "select", "where", "having", "on",        "using",    "group",     "order",
+          "limit",  "set",   "values", "union",     "except",   "intersect", "window",
+          "for",    "lock",  "offset", "procedure", "returning"};
+      if (kTables.contains(w)) level.tables = true;
+      if (kNotTables.contains(w)) level.tables = false;
+    }
+    if (!level.inherited && !w.empty()) {
+      if (w == "select") {
+        level.clause = Clause::kSelectList;
+        level.by_list = false;
+      } else if (w == "where" || w == "having" || w == "on" || w == "using" || w == "limit" ||
+                 w == "offset" || w == "window") {
+        level.clause = Clause::kFilter;
+        level.by_list = false;
+        scan.filters = true;
+      } else if ((w == "order" || w == "group") && lower(i + 1) == "by") {
+        level.clause = Clause::kFilter;
+        scan.filters = true;
+      } else if (w == "partition" && lower(i + 1) == "by") {
+        level.clause = Clause::kFilter;
+        scan.filters = true;
+      } else if (w == "from" || w == "into" || w == "set" || w == "values" || w == "join" ||
+                 w == "straight_join" || w == "union" || w == "except" || w == "intersect") {
+        level.clause = Clause::kOther;
+        level.by_list = false;
+      }
+    }
+    if (w == "natural") scan.natural_join = true;
+    if (w == "union" || w == "except" || w == "intersect") scan.set_operation = true;
+    if (w == "by" && i > 0 && (lower(i - 1) == "order" || lower(i - 1) == "group"))
+      level.by_list = true;
+    else if (!w.empty() && Reserved(w) && w != "asc" && w != "desc" && w != "with")
+      level.by_list = false;
+    if (i == 0 || (i > 0 && tokens[i - 1].kind == TokenKind::kSemicolon))
+      if (w == "handler") scan.handler = true;
+
+    // A table: a name after FROM, JOIN, UPDATE, INTO, or after ',' or '(' among them.
+    if (level.tables && name_token(i) && i > 0 &&
+        (tokens[i - 1].kind == TokenKind::kComma || tokens[i - 1].kind == TokenKind::kLParen ||
+         (tokens[i - 1].kind == TokenKind::kWord && Reserved(lower(i - 1))))) {
+      size_t last = i;
+      if (i + 2 < tokens.size() && tokens[i + 1].kind == TokenKind::kDot && name_token(i + 2))
+        last = i + 2;
+      if (last + 1 >= tokens.size() || tokens[last + 1].kind != TokenKind::kLParen)
+        add(&scan.tables, tokens[last].kind == TokenKind::kQuotedIdent ? Unquote(tokens[last].text)
+                                                                       : lower(last));
+    }
+    if (level.clause == Clause::kSelectList && !level.inherited) {
+      // `expr AS name`, `expr name`, `expr 'name'`.
+      const bool name_like = name_token(i) || t.kind == TokenKind::kString;
+      if (name_like && i > 0) {
+        const auto& p = tokens[i - 1];
+        const std::string pw = lower(i - 1);
+        const bool after_as = pw == "as";
+        const bool after_expr = p.kind == TokenKind::kRParen || p.kind == TokenKind::kNumber ||
+                                p.kind == TokenKind::kString || p.kind == TokenKind::kQuotedIdent ||
+                                (p.kind == TokenKind::kWord && !Reserved(pw) && pw != "as");
+        if (after_as || after_expr) {
+          if (t.kind == TokenKind::kString) {
+            if (t.Body().find('\\') != std::string_view::npos) scan.filter_odd_name = true;
+            add(&scan.aliases, Unquote(t.text));
+          } else {
+            add(&scan.aliases, t.kind == TokenKind::kQuotedIdent ? Unquote(t.text) : w);
+          }
+        }
+      }
+      continue;
+    }
+    if (level.clause != Clause::kFilter) continue;
+    if (equality[i]) {
+      // Equality with a literal: allowed of a base column, not of an alias or a view's
+      // expression (`k = '5'` where k is substr(ssn, 1, 1)), which the caller tells apart.
+      if (name_token(i) && (i + 1 >= tokens.size() || tokens[i + 1].kind != TokenKind::kDot)) {
+        const std::string name = t.kind == TokenKind::kQuotedIdent ? Unquote(t.text) : w;
+        if (!PlainName(name)) scan.filter_odd_name = true;
+        add(&scan.compared, name);
+      }
+      continue;
+    }
+    if (t.kind == TokenKind::kVariable) scan.filter_variables = true;
+    if (t.kind == TokenKind::kNumber && level.by_list && i > 0 &&
+        (tokens[i - 1].kind == TokenKind::kComma || lower(i - 1) == "by"))
+      scan.filter_positional = true;
+    if (!name_token(i)) continue;
+    if (i + 1 < tokens.size() &&
+        (tokens[i + 1].kind == TokenKind::kDot || tokens[i + 1].kind == TokenKind::kLParen))
+      continue;  // a qualifier or a call
+    if (t.kind == TokenKind::kQuotedIdent) {
+      const std::string name = Unquote(t.text);
+      if (!PlainName(name)) scan.filter_odd_name = true;
+      add(&scan.filtered, name);
+    } else {
+      add(&scan.filtered, w);
+    }
+  }
+}
+
 // One reading of `text` into `scan` (which gathers what every reading finds).
 void ScanReading(std::string_view text, sql::LexOptions options, StatementScan* out,
                  bool* saw_backslash, bool* saw_conditional) {
@@ -109,6 +364,7 @@ void ScanReading(std::string_view text, sql::LexOptions options, StatementScan* 
       open.pop_back();
     }
   }
+  ScanFilters(tokens, &scan);
   auto word = [&](size_t i) -> std::string {
     if (i >= tokens.size()) return {};
     const auto& t = tokens[i];

@@ -53,6 +53,39 @@ struct StatementScan {
   std::vector<std::string> calls;
   // schema.name(…): always a stored function (the server never qualifies a native one).
   bool qualified_call = false;
+
+  // What the statement filters by, for guardrail no-filter-on-masked (ScanFilters below).
+  // A filter is WHERE, HAVING, ON, USING, GROUP BY, ORDER BY, LIMIT, a window (OVER, WINDOW,
+  // PARTITION BY) and all of a parenthesis inside one (`IN (SELECT ssn …)` compares ssn).
+  bool filters = false;
+  // Names a filter uses as columns (the last name of a.b.c; not a call, not a reserved word),
+  // lowercase, each once. A column compared for equality with a string literal alone
+  // (`email = 'a@b.c'`, `'a@b.c' <=> email`, between AND/OR/NOT/WHERE/ON/HAVING/parentheses)
+  // is not counted: that finds a row by a value the client already has. A number is not such
+  // a literal (MySQL compares a text column with a number by its leading digits) and neither
+  // is a `?` (its type is chosen at execute time).
+  std::vector<std::string> filtered;
+  // The names compared for equality with a string literal, which `filtered` leaves out: a base
+  // column's equality finds a row, but an alias's or a view column's may test a part of a value
+  // (`k = '5'` where k is substr(ssn, 1, 1)).
+  std::vector<std::string> compared;
+  // Names of tables the statement reads or writes: after FROM, JOIN, UPDATE, INTO (and ',' or
+  // '(' among them), lowercase, unqualified. The tables of a filter's columns.
+  std::vector<std::string> tables;
+  // Names a select list gives its items (`expr AS a`, `expr a`, `expr 'a'`), lowercase: GROUP
+  // BY, HAVING and ORDER BY may use them, and a derived table's are its columns.
+  std::vector<std::string> aliases;
+  // What a filter may use that the names above do not show: ORDER BY 2 / GROUP BY 1 (a select
+  // item by position), NATURAL JOIN (columns the text does not name), a variable, a quoted name
+  // that is no plain identifier (`reverse(ssn)`: a derived table's unnamed item), a string
+  // alias with a backslash, UNION / EXCEPT / INTERSECT (compares whole rows; ORDER BY after it
+  // sorts every branch), HANDLER (reads an index by a key range).
+  bool filter_positional = false;
+  bool natural_join = false;
+  bool filter_variables = false;
+  bool filter_odd_name = false;
+  bool set_operation = false;
+  bool handler = false;
 };
 
 StatementScan ScanStatement(std::string_view sql);

@@ -215,40 +215,28 @@ bool MySqlTranscoder::TableTainted(const std::string& schema, const std::string&
   return t;
 }
 
-bool MySqlTranscoder::ReadsSensitive(std::string_view sql) {
-  return ReadsSensitive(sql, mysql::ScanStatement(sql));
-}
-
-bool MySqlTranscoder::ReadsSensitive(std::string_view sql, const mysql::StatementScan& scan) {
-  std::string key(sql.size() <= 4096 ? sql : std::string_view());
-  if (!key.empty())
-    if (auto it = sensitive_cache_.find(key); it != sensitive_cache_.end()) return it->second;
-  bool sensitive = scan.dynamic;
-  for (size_t i = 0; !sensitive && i < scan.identifiers.size(); ++i)
-    sensitive = functions_.contains(scan.identifiers[i]);
+bool MySqlTranscoder::CallsUnseenCode(const mysql::StatementScan& scan) const {
+  for (const auto& id : scan.identifiers)
+    if (functions_.contains(id)) return true;
   // schema.f(…) is a stored function; so is any name the server does not list as native (a CTE
   // or derived table with a column list, or the written table, is no call).
-  if (scan.qualified_call) sensitive = true;
+  if (scan.qualified_call) return true;
   if (natives_)
-    for (size_t i = 0; !sensitive && i < scan.calls.size(); ++i) {
-      const std::string& c = scan.calls[i];
+    for (const std::string& c : scan.calls) {
       if (natives_->contains(c) || c == scan.write_target ||
           std::find(scan.derived.begin(), scan.derived.end(), c) != scan.derived.end())
         continue;
-      sensitive = true;
+      return true;
     }
-  if (!sensitive && scan.identifiers.size() > 512)
-    sensitive = true;  // too many to judge: fail closed
-  // Columns the text does not name, in a statement that hides what it makes of them (a CTE's
-  // column list renames them, a variable stores them).
-  if (scan.star && (scan.renames || scan.uses_variables)) sensitive = true;
-  for (const auto& id : scan.identifiers)
-    if (tainted_tables_.contains(id) || TableTainted(database_, id)) sensitive = true;
-  // Every identifier as a column, of no table and of each identifier as a table, in the
-  // session's database and in each schema the text qualifies a name with. A statement with new
-  // literals is new text, but its identifiers are the ones before: triples are cached.
-  auto triple_sensitive = [&](const std::string& schema, const std::string& table,
-                              const std::string& column) {
+  return false;
+}
+
+// `column` as a column of no table and of each identifier of the statement as a table, in the
+// session's database and in each schema the text qualifies a name with. A statement with new
+// literals is new text, but its identifiers are the ones before: triples are cached.
+bool MySqlTranscoder::NameSensitive(const mysql::StatementScan& scan, const std::string& column,
+                                    const std::vector<std::string>& tables) {
+  auto triple_sensitive = [&](const std::string& schema, const std::string& table) {
     pair_key_.assign(schema).push_back('\0');
     pair_key_.append(table).push_back('\0');
     pair_key_.append(column);
@@ -259,16 +247,102 @@ bool MySqlTranscoder::ReadsSensitive(std::string_view sql, const mysql::Statemen
     return s;
   };
   static const std::string kNoTable;
-  std::vector<const std::string*> schemas = {&database_};
+  auto in_schema = [&](const std::string& schema) {
+    if (triple_sensitive(schema, kNoTable)) return true;
+    for (const auto& table : tables)
+      if (table != column && triple_sensitive(schema, table)) return true;
+    return false;
+  };
+  if (in_schema(database_)) return true;
   for (const auto& q : scan.qualifiers)
-    if (q != database_) schemas.push_back(&q);
-  for (const std::string* schema : schemas)
-    for (size_t i = 0; !sensitive && i < scan.identifiers.size(); ++i) {
-      const std::string& column = scan.identifiers[i];
-      if (triple_sensitive(*schema, kNoTable, column)) sensitive = true;
-      for (size_t j = 0; !sensitive && j < scan.identifiers.size(); ++j)
-        if (j != i && triple_sensitive(*schema, scan.identifiers[j], column)) sensitive = true;
+    if (q != database_ && in_schema(q)) return true;
+  return false;
+}
+
+bool MySqlTranscoder::FiltersOnSensitive(std::string_view sql) {
+  const mysql::StatementScan scan = mysql::ScanStatement(sql);
+  // Code veil cannot see may filter on anything: CALL, PREPARE/EXECUTE, HANDLER … READ.
+  if (scan.dynamic || scan.handler || scan.natural_join) return true;
+  if (!scan.filters && !scan.set_operation) return false;
+  if (scan.filters && CallsUnseenCode(scan)) return true;
+  if (scan.filter_variables && variables_tainted_) return true;
+  // Known views the statement names, by (schema, name): their columns are resolved through
+  // their definitions.
+  std::vector<std::pair<std::string, std::string>> views;
+  bool view_sensitive = false;
+  for (const auto& id : scan.identifiers) {
+    View* v = FindView(database_, id);
+    if (!v) continue;
+    views.emplace_back(database_, id);
+    if (v->sensitive) view_sensitive = true;
+    for (const auto& [name, c] : v->columns)
+      if (c.kind == ViewColumn::Kind::kReplace ||
+          (c.kind == ViewColumn::Kind::kBase &&
+           ColumnSensitivity(c.schema, c.table, c.column).sensitive))
+        view_sensitive = true;
+  }
+  for (const auto& q : scan.qualifiers)
+    for (const auto& id : scan.identifiers)
+      if (q != database_ && FindView(q, id)) {
+        views.emplace_back(q, id);
+        view_sensitive = true;  // judged as sensitive: a qualified view is rare
+      }
+  // `SELECT * … ORDER BY 5`: the fifth column, whatever it holds.
+  if (scan.filter_positional && scan.star) return true;
+  const bool touches =
+      ReadsSensitive(sql, scan) || view_sensitive || (scan.uses_variables && variables_tainted_);
+  if (!touches) return false;
+  // What the names do not show: a select item by position, compared rows, a renamed column.
+  if (scan.filter_positional || scan.set_operation || scan.filter_odd_name || scan.renames)
+    return true;
+  // A filter's column belongs to a table the statement reads, or the one its qualifier names
+  // (every identifier when no table was found: fail closed).
+  std::vector<std::string> filter_tables = scan.tables.empty() ? scan.identifiers : scan.tables;
+  filter_tables.insert(filter_tables.end(), scan.qualifiers.begin(), scan.qualifiers.end());
+  // Equality with a literal holds of base columns only: an alias or a view's expression may be
+  // a part of a value.
+  for (const auto& f : scan.compared) {
+    if (std::find(scan.aliases.begin(), scan.aliases.end(), f) != scan.aliases.end()) return true;
+    for (const auto& [schema, view] : views) {
+      if (!ResolveViewColumn(schema, view, f)) return true;
     }
+  }
+  for (const auto& f : scan.filtered) {
+    if (std::find(scan.aliases.begin(), scan.aliases.end(), f) != scan.aliases.end()) return true;
+    if (NameSensitive(scan, f, filter_tables)) return true;
+    for (const auto& [schema, view] : views) {
+      auto c = ResolveViewColumn(schema, view, f);
+      if (!c) return true;
+      if (c->kind == ViewColumn::Kind::kBase &&
+          ColumnSensitivity(c->schema, c->table, c->column).sensitive)
+        return true;
+    }
+  }
+  // A table written with values derived from sensitive columns is sensitive whole.
+  if (!scan.filtered.empty())
+    for (const auto& id : scan.identifiers)
+      if (tainted_tables_.contains(id) || TableTainted(database_, id)) return true;
+  return false;
+}
+
+bool MySqlTranscoder::ReadsSensitive(std::string_view sql) {
+  return ReadsSensitive(sql, mysql::ScanStatement(sql));
+}
+
+bool MySqlTranscoder::ReadsSensitive(std::string_view sql, const mysql::StatementScan& scan) {
+  std::string key(sql.size() <= 4096 ? sql : std::string_view());
+  if (!key.empty())
+    if (auto it = sensitive_cache_.find(key); it != sensitive_cache_.end()) return it->second;
+  bool sensitive = scan.dynamic || CallsUnseenCode(scan);
+  if (!sensitive && scan.identifiers.size() > 512)
+    sensitive = true;  // too many to judge: fail closed
+  // Columns the text does not name, in a statement that hides what it makes of them (a CTE's
+  // column list renames them, a variable stores them).
+  if (scan.star && (scan.renames || scan.uses_variables)) sensitive = true;
+  for (const auto& id : scan.identifiers)
+    if (tainted_tables_.contains(id) || TableTainted(database_, id)) sensitive = true;
+  for (size_t i = 0; !sensitive && i < scan.identifiers.size(); ++i)
+    sensitive = NameSensitive(scan, scan.identifiers[i], scan.identifiers);
   if (key.size() <= 4096) {  // bulk statements are not kept: the cache stays small
     if (sensitive_cache_.size() >= 1024) sensitive_cache_.clear();
     sensitive_cache_.emplace(std::move(key), sensitive);

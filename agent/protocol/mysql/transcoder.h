@@ -141,6 +141,24 @@ class MySqlTranscoder {
   // Whether `sql` reads sensitive columns as this session judges it (see the top of this file).
   bool ReadsSensitive(std::string_view sql);
 
+  // Guardrail no-filter-on-masked without a parse tree: whether `sql` may filter, join, group
+  // or sort by a sensitive column (statement_scan.h: filters), judged by the same names as
+  // ReadsSensitive and failing closed where names do not show what is compared:
+  //   - CALL, PREPARE/EXECUTE, HANDLER and NATURAL JOIN always;
+  //   - a filter in a statement that calls code veil cannot see (a stored function);
+  //   - a filter on a variable once a variable may hold a sensitive value;
+  //   - in a statement that reads sensitive columns (or a view or table that holds them): a
+  //     filter on a sensitive column (a view's through its definition), on a select item's
+  //     alias or position, on a quoted name that is no identifier, or after a CTE column list,
+  //     and UNION / EXCEPT / INTERSECT;
+  // except equality of a column with a string literal (`email = 'a@b.c'`).
+  bool FiltersOnSensitive(std::string_view sql);
+  // The text of prepared statement `id`, if the server prepared it on this session.
+  const std::string* PreparedText(uint32_t id) const {
+    auto it = prepared_texts_.find(id);
+    return it == prepared_texts_.end() ? nullptr : &it->second.text;
+  }
+
   const masker::MaskStats& stats() const { return stats_; }
 
  private:
@@ -183,6 +201,11 @@ class MySqlTranscoder {
   };
 
   bool ReadsSensitive(std::string_view sql, const mysql::StatementScan& scan);
+  bool CallsUnseenCode(const mysql::StatementScan& scan) const;
+  // `column` as a column of no table and of each of `tables`, in the session's database and in
+  // each schema the text qualifies a name with.
+  bool NameSensitive(const mysql::StatementScan& scan, const std::string& column,
+                     const std::vector<std::string>& tables);
   Sensitivity ColumnSensitivity(std::string_view schema, std::string_view table,
                                 std::string_view column);
   bool Derived(std::string_view table) const;

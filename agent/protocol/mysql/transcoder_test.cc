@@ -326,5 +326,81 @@ TEST(StatementScan, DerivedAndCte) {
   EXPECT_EQ(ScanStatement("USE `shop`").use_database, "shop");
 }
 
+TEST(StatementScan, Filters) {
+  auto has = [](const std::vector<std::string>& v, const char* x) {
+    return std::find(v.begin(), v.end(), x) != v.end();
+  };
+  auto s = ScanStatement(
+      "SELECT c.id, ssn AS s, count(*) n FROM shop.customers c JOIN orders o ON o.cid = c.id "
+      "WHERE c.email = 'a@b.c' AND NOT 'x' <=> phone AND dob > '1990' "
+      "AND id IN (SELECT k FROM t2 WHERE v LIKE 'x%') GROUP BY c.city ORDER BY s DESC, 3");
+  EXPECT_TRUE(s.filters);
+  for (const char* f : {"cid", "id", "dob", "k", "v", "city", "s"})
+    EXPECT_TRUE(has(s.filtered, f)) << f;
+  // Equality with a string literal finds a row by a value the client has.
+  EXPECT_FALSE(has(s.filtered, "email"));
+  EXPECT_FALSE(has(s.filtered, "phone"));
+  EXPECT_FALSE(has(s.filtered, "c"));  // a qualifier
+  EXPECT_FALSE(has(s.filtered, "desc"));
+  for (const char* a : {"s", "n"}) EXPECT_TRUE(has(s.aliases, a)) << a;
+  for (const char* t : {"customers", "orders", "t2"}) EXPECT_TRUE(has(s.tables, t)) << t;
+  EXPECT_FALSE(has(s.tables, "c"));
+  EXPECT_TRUE(s.filter_positional);
+  // Not equality with a literal: a number (compared by leading digits), a placeholder, an
+  // operand of a larger expression.
+  for (const char* sql :
+       {"SELECT 1 FROM t WHERE ssn = 536", "SELECT 1 FROM t WHERE ssn = ?",
+        "SELECT 1 FROM t WHERE ssn = '5' + 0", "SELECT 1 FROM t WHERE -ssn = '5'",
+        "SELECT 1 FROM t WHERE ssn = 'a' COLLATE utf8mb4_bin", "SELECT 1 FROM t WHERE ssn = \"a\""})
+    EXPECT_TRUE(has(ScanStatement(sql).filtered, "ssn")) << sql;
+  // Every reading: the second half is code when backslashes are not escapes.
+  EXPECT_TRUE(
+      has(ScanStatement("SELECT 1 FROM t WHERE a = 'x\\' OR ssn > '5' -- '").filtered, "ssn"));
+  EXPECT_TRUE(ScanStatement("SELECT 1 FROM a NATURAL JOIN b").natural_join);
+  EXPECT_TRUE(ScanStatement("SELECT a FROM t UNION ALL SELECT b FROM u").set_operation);
+  EXPECT_TRUE(ScanStatement("SELECT 1 FROM t WHERE `reverse(ssn)` > '1'").filter_odd_name);
+  EXPECT_TRUE(ScanStatement("SELECT 1 FROM t WHERE @v > '1'").filter_variables);
+  EXPECT_TRUE(ScanStatement("HANDLER t READ k >= ('5')").handler);
+  EXPECT_TRUE(has(ScanStatement("SELECT rank() OVER (ORDER BY ssn) FROM t").filtered, "ssn"));
+  EXPECT_TRUE(has(ScanStatement("SELECT group_concat(id ORDER BY ssn) FROM t").filtered, "ssn"));
+  EXPECT_TRUE(has(ScanStatement("SELECT 1 FROM t WINDOW w AS (PARTITION BY ssn)").filtered, "ssn"));
+  auto plain = ScanStatement("SELECT ssn, upper(email) FROM customers");
+  EXPECT_FALSE(plain.filters);
+  EXPECT_TRUE(plain.filtered.empty());
+  auto insert = ScanStatement("INSERT INTO t (ssn, id) SELECT a, b FROM u WHERE b = 'x'");
+  EXPECT_FALSE(has(insert.tables, "ssn"));  // a column list, not a table
+  EXPECT_TRUE(has(insert.tables, "u"));
+}
+
+TEST(MySqlTranscoder, FiltersOnSensitive) {
+  auto tp = Make();
+  auto& t = *tp;
+  for (const char* sql : {
+           "SELECT id FROM customers WHERE ssn LIKE '5%'",
+           "SELECT id FROM customers ORDER BY ssn",
+           "SELECT ssn AS s FROM customers ORDER BY s",
+           "SELECT id, ssn FROM customers ORDER BY 2",
+           "SELECT * FROM customers ORDER BY 5",
+           "SELECT id FROM (SELECT id, ssn k FROM customers) d WHERE k > '5'",
+           "SELECT id FROM (SELECT id, substr(ssn, 1, 1) k FROM customers) d WHERE k = '5'",
+           "SELECT id FROM customers UNION SELECT ssn FROM customers",
+           "SELECT a.id FROM customers a NATURAL JOIN customers b",
+           "CALL report()",
+       })
+    EXPECT_TRUE(t.FiltersOnSensitive(sql)) << sql;
+  for (const char* sql : {
+           "SELECT id, ssn FROM customers WHERE id = 5 ORDER BY id",
+           "SELECT id FROM customers WHERE ssn = '536-22-1234' OR email = 'a@b.c'",
+           "SELECT id FROM customers WHERE (ssn = 'x' OR email = 'y') AND NOT id = 5",
+           "SELECT name FROM products WHERE price > 1 ORDER BY 1",
+           "SELECT * FROM customers ORDER BY id",
+           "SELECT ssn FROM customers",
+       })
+    EXPECT_FALSE(t.FiltersOnSensitive(sql)) << sql;
+  // A stored function may filter on anything.
+  t.SetStoredFunctions({"pick"});
+  EXPECT_TRUE(t.FiltersOnSensitive("SELECT id FROM products WHERE pick(id) = 1"));
+}
+
 }  // namespace
 }  // namespace veil::agent
