@@ -22,6 +22,7 @@
 #include "agent/server.h"
 #include "agent/tls_observation.h"
 #include "agent/usage_reporter.h"
+#include "common/thread_name.h"
 #include "config/loader.h"
 #include "masker/profile.h"
 
@@ -296,7 +297,11 @@ int main(int argc, char** argv) {
   };
   if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) feed({});
   std::vector<std::thread> pool;
-  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&, i] { ios[i]->run(); });
+  for (unsigned i = 1; i < threads; ++i)
+    pool.emplace_back([&, i] {
+      veil::NameThisThread("veild-io" + std::to_string(i));
+      ios[i]->run();
+    });
   spdlog::info("veild: serving with {} threads", threads);
   ios[0]->run();
   for (auto& t : pool) t.join();

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/kernel_flows.h"
+#include "common/thread_name.h"
 
 namespace veil::agent {
 namespace {
@@ -23,6 +24,7 @@ TlsObservation::TlsObservation(std::unique_ptr<bpf::TlsChunkSource> source,
       observer_({.endpoints = Keys(endpoints_)},
                 [this](const bpf::ObservedStatement& s) { OnStatement(s); }) {
   poller_ = std::thread([this] {
+    NameThisThread("veil-tls");
     while (!stop_.load()) {
       auto n = source_->Poll(100);
       if (!n.ok()) {

@@ -16,6 +16,8 @@
 #include <sstream>
 #include <thread>
 
+#include "common/thread_name.h"
+
 namespace veil::events {
 namespace {
 
@@ -282,7 +284,10 @@ class Pipeline::Writer {
       next_retry_ = SteadyClock::now();
     }
     last_checkpoint_ = SteadyClock::now();
-    thread_ = std::thread([this] { Run(); });
+    thread_ = std::thread([this] {
+      NameThisThread("veil-ev-" + sink_->name());
+      Run();
+    });
     return Status::Ok();
   }
 

@@ -17,6 +17,8 @@
 #include <set>
 #include <thread>
 
+#include "common/thread_name.h"
+
 #ifndef VEIL_VERSION
 #define VEIL_VERSION "0.0.0"
 #endif
@@ -293,7 +295,10 @@ class GrantNotifier::Target {
         rng_(std::random_device{}()) {
     label_ = name_ + " (" + UrlOrigin(settings_.url) + ")";
     LoadSpool();
-    thread_ = std::thread([this] { Run(); });
+    thread_ = std::thread([this] {
+      NameThisThread("veil-notify");
+      Run();
+    });
   }
   ~Target() { Stop(); }
 
