@@ -121,8 +121,9 @@ void UsageReporter::Statement(const SessionContext& s, const StatementRecord& r)
   // Normalized text, uid and kind, once per distinct text (the event builder finds them again).
   const sql::Dialect dialect =
       s.database_type == "MySQL" ? sql::Dialect::kMySql : sql::Dialect::kPostgres;
-  const std::string_view kind_name =
-      events::DigestStatement(r.text, sql::LexOptions{.dialect = dialect}).kind;
+  const events::StatementDigest& digest =
+      events::DigestStatement(r.text, sql::LexOptions{.dialect = dialect});
+  const std::string_view kind_name = digest.kind;
   const StatementKind kind = KindFromName(kind_name);
   const double seconds = std::chrono::duration<double>(r.duration).count();
   if (metrics_) {
@@ -148,6 +149,7 @@ void UsageReporter::Statement(const SessionContext& s, const StatementRecord& r)
   st.guardrail = r.guardrail;
   st.sqlstate = r.sqlstate;
   st.lineage_masked = r.lineage_masked;
+  st.digest = &digest;  // the same options as st.lex_options()
   if (!s.event_template) s.event_template = std::make_shared<events::QueryEventTemplate>(Info(s));
   pipeline_->Emit(s.event_template->Build(NowMs(), st));
 }

@@ -345,7 +345,8 @@ Record QueryEventTemplate::Build(int64_t time_ms, const StatementInfo& st) const
   if (NeedsSanitizing(st.masked.by_entity) || NeedsSanitizing(st.masked.by_column))
     return ToRecord(QueryEvent(time_ms, session_, st));
 
-  const StatementDigest& digest = DigestStatement(st.sql, st.lex_options());
+  const StatementDigest& digest =
+      st.digest ? *st.digest : DigestStatement(st.sql, st.lex_options());
   const std::string& normalized = digest.text;
   const bool blocked = !st.guardrail.empty();
   const bool failed = blocked || !st.sqlstate.empty();
@@ -436,7 +437,7 @@ Record QueryEventTemplate::Build(int64_t time_ms, const StatementInfo& st) const
     w.BeginObject();
     size_t i = 0, k = 0;
     while (i < base.size() || k < n) {
-      if (k == n || (i < base.size() && std::string_view(base[i].key) < over[k].key)) {
+      if (k == n || (i < base.size() && KeyLess(base[i].key, over[k].key))) {
         w.Member(base[i].key, base[i].json);
         ++i;
         continue;

@@ -100,6 +100,8 @@ struct SessionTotals {
 };
 
 // One statement (a simple Query, or an Execute of a prepared one).
+struct StatementDigest;  // normalize.h
+
 struct StatementInfo {
   std::string_view sql;  // as received; QueryEvent normalizes it and never records it raw
   bool standard_conforming_strings = true;         // the session's setting, for normalization
@@ -119,6 +121,9 @@ struct StatementInfo {
   std::string guardrail;  // non-empty: the statement was blocked by this guardrail
   std::string sqlstate;   // non-empty: the statement failed with this SQLSTATE
   std::vector<std::string> lineage_masked;  // output columns replaced for their lineage
+  // The text's digest when the caller has it (DigestStatement(sql, lex_options()), valid for
+  // the call): spares the builder a second lookup.
+  const StatementDigest* digest = nullptr;
 };
 
 // 6005 Datastore Activity: activity 3 Connect for kOpen (status Success) and kRefused (status

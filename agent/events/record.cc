@@ -2,52 +2,99 @@
 
 #include <array>
 #include <charconv>
+#include <cstdint>
+#include <cstring>
 
 #include "agent/events/chain.h"
 #include "agent/events/normalize.h"
 
 namespace veil::events {
 
+namespace {
+
+// Whether any of the 8 bytes in `x` needs attention: below 0x20, '"', '\\', or (unless
+// `high_ok`) above 0x7f. Bit tricks on 64-bit words (a zero byte of v shows as a set high bit
+// of (v - 0x01..) & ~v; false positives happen only above a true hit, so "any" is exact).
+bool Special8(uint64_t x, bool high_ok) {
+  constexpr uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
+  auto zero = [](uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+  const uint64_t low = (x - kOnes * 0x20) & ~x & kHigh;  // a byte below 0x20 (in 0x00-0x7f)
+  uint64_t hit = low | zero(x ^ (kOnes * '"')) | zero(x ^ (kOnes * '\\'));
+  if (!high_ok) hit |= x & kHigh;
+  return hit != 0;
+}
+
+// Appends `s` escaped (without quotes). False, with `out` partly written, when `high_ok` is
+// false and `s` has a byte above 0x7f.
+bool AppendEscaped(std::string* out, std::string_view s, bool high_ok) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const size_t n = s.size();
+  size_t run = 0;  // start of the bytes not yet copied
+  size_t i = 0;
+  while (i < n) {
+    if (i + 8 <= n) {
+      uint64_t x;
+      std::memcpy(&x, s.data() + i, 8);
+      if (!Special8(x, high_ok)) {
+        i += 8;
+        continue;
+      }
+    }
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      if (!high_ok) return false;
+      ++i;
+      continue;
+    }
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      ++i;
+      continue;
+    }
+    out->append(s.data() + run, i - run);
+    run = ++i;
+    // The short forms nlohmann writes, else \u00xx (lowercase hex).
+    switch (c) {
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\b':
+        out->append("\\b");
+        break;
+      case '\f':
+        out->append("\\f");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      default: {
+        const char u[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+        out->append(u, sizeof u);
+      }
+    }
+  }
+  out->append(s.data() + run, n - run);
+  return true;
+}
+
+}  // namespace
+
 void CanonicalJson::AppendString(std::string* out, std::string_view s) {
   // Strings are nearly always ASCII; only those with a high byte go through the sanitizer.
-  std::string sanitized;
-  for (unsigned char c : s) {
-    if (c >= 0x80) {
-      sanitized = SanitizeUtf8(s);
-      s = sanitized;
-      break;
-    }
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  // Bytes that need an escape: below 0x20, the quote and the backslash.
-  static constexpr auto kEscape = [] {
-    std::array<bool, 256> t{};
-    for (int c = 0; c < 0x20; ++c) t[c] = true;
-    t['"'] = t['\\'] = true;
-    return t;
-  }();
+  const size_t start = out->size();
   out->push_back('"');
-  size_t run = 0;  // start of the bytes not yet copied
-  for (size_t i = 0; i < s.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (!kEscape[c]) continue;
-    out->append(s.data() + run, i - run);
-    run = i + 1;
-    // The short forms nlohmann writes, else \u00xx (lowercase hex).
-    static constexpr std::pair<unsigned char, std::string_view> kShort[] = {
-        {'"', "\\\""}, {'\\', "\\\\"}, {'\b', "\\b"}, {'\f', "\\f"},
-        {'\n', "\\n"}, {'\r', "\\r"},  {'\t', "\\t"}};
-    std::string_view esc;
-    for (const auto& [k, e] : kShort)
-      if (k == c) esc = e;
-    if (!esc.empty()) {
-      out->append(esc);
-    } else {
-      const char u[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
-      out->append(u, sizeof u);
-    }
+  if (!AppendEscaped(out, s, /*high_ok=*/false)) {
+    out->resize(start + 1);
+    AppendEscaped(out, SanitizeUtf8(s), /*high_ok=*/true);
   }
-  out->append(s.data() + run, s.size() - run);
   out->push_back('"');
 }
 
@@ -91,7 +138,7 @@ bool CanonicalJson::NextKey(std::string_view key) {
     return false;
   }
   const int level = depth_ - 1;
-  if (has_key_[level] && !(last_key_[level] < key)) ok_ = false;
+  if (has_key_[level] && !KeyLess(last_key_[level], key)) ok_ = false;
   has_key_[level] = true;
   last_key_[level] = key;
   if (!first_[level]) out_->push_back(',');

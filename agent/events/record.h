@@ -30,6 +30,14 @@ struct Record {
 // Chain::Stamp(json&) does.
 Record ToRecord(nlohmann::json event);
 
+// Byte order of two keys, as the canonical form sorts them; keys nearly always differ in their
+// first byte, which is compared before the rest.
+inline bool KeyLess(std::string_view a, std::string_view b) {
+  if (!a.empty() && !b.empty() && a[0] != b[0])
+    return static_cast<unsigned char>(a[0]) < static_cast<unsigned char>(b[0]);
+  return a < b;
+}
+
 // Appends canonical JSON to `out`. Strings are sanitized to UTF-8 (SanitizeUtf8) and escaped as
 // nlohmann's dump() escapes them (`\"` `\\` `\b` `\f` `\n` `\r` `\t`, other bytes below 0x20 as
 // `\u00xx`, everything else as is), so the output is byte-identical to Canonical() of the same

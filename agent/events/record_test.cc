@@ -6,6 +6,7 @@
 
 #include <random>
 #include <string>
+#include <tuple>
 
 #include "agent/events/chain.h"
 #include "agent/events/normalize.h"
@@ -36,6 +37,31 @@ TEST(CanonicalJson, EscapesEveryByteAsNlohmannDumpDoes) {
   }
 }
 
+// Plain text is copied 8 bytes at a time: each byte that needs attention, at every offset of a
+// longer string (in a word, across two, in the tail), and longer random strings.
+TEST(CanonicalJson, EscapesAtEveryOffsetOfLongStrings) {
+  const std::string base(40, 'x');
+  for (int c : {0x00, 0x01, 0x1f, int{'"'}, int{'\\'}, 0x7f, 0x80, 0xc3, 0xff}) {
+    for (size_t at = 0; at < base.size(); ++at) {
+      std::string s = base;
+      s[at] = static_cast<char>(c);
+      std::string ours;
+      CanonicalJson::AppendString(&ours, s);
+      ASSERT_EQ(ours, Canonical(json(SanitizeUtf8(s)))) << "byte " << c << " at " << at;
+    }
+  }
+  std::mt19937 rng(11);
+  for (int i = 0; i < 20000; ++i) {
+    std::string s(rng() % 64, '\0');
+    for (char& c : s) c = static_cast<char>(rng() % 16 == 0 ? rng() % 256 : 0x20 + rng() % 95);
+    if (rng() % 4 == 0 && s.size() > 2) s.replace(s.size() / 2, 2, "\xc3\xa9");  // valid é
+    std::string ours;
+    CanonicalJson::AppendString(&ours, s);
+    ASSERT_EQ(ours, Canonical(json(SanitizeUtf8(s))))
+        << json(s).dump(-1, ' ', true, json::error_handler_t::replace);
+  }
+}
+
 TEST(CanonicalJson, KeysOutOfOrderAreReported) {
   std::string out;
   CanonicalJson w(&out);
@@ -44,6 +70,18 @@ TEST(CanonicalJson, KeysOutOfOrderAreReported) {
   w.Key("a"), w.Int(2);
   w.EndObject();
   EXPECT_FALSE(w.ok());
+  // Keys that share their first byte are compared in full.
+  for (auto [first, second, ok] :
+       {std::tuple{"ab", "aa", false}, std::tuple{"a", "ab", true}, std::tuple{"ab", "a", false},
+        std::tuple{"ab", "ab", false}, std::tuple{"\x7f", "\x80", true}}) {
+    std::string o;
+    CanonicalJson v(&o);
+    v.BeginObject();
+    v.Key(first), v.Int(1);
+    v.Key(second), v.Int(2);
+    v.EndObject();
+    EXPECT_EQ(v.ok(), ok) << first << " " << second;
+  }
 }
 
 // What Chain::Stamp(json&) gives for `event`, and what the Record path gives.
