@@ -88,19 +88,29 @@ printf '                        pgbouncer %.1f (%s)\n' "$b_per" "$b_top"
 # 4. User and system CPU per statement, veild against pgbouncer, in alternating runs (/proc
 # utime and stime of the process and its threads): on a shared VM the absolute numbers move
 # by a third between runs, the difference between the two much less.
-cpu_split() {  # pid port -> "user_us sys_us" per statement
-  local u0 s0 u1 s1 m
+writer_ticks() {  # pid -> utime + stime of its event writer threads (named veil-ev-<sink>)
+  local t=0 d
+  for d in /proc/"$1"/task/*; do
+    [[ "$(cat "$d/comm" 2>/dev/null)" == veil-ev-* ]] && t=$((t + $(awk '{print $14 + $15}' "$d/stat")))
+  done
+  echo "$t"
+}
+cpu_split() {  # pid port -> "user_us sys_us writer_us" per statement
+  local u0 s0 u1 s1 w0 w1 m
   read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$1/stat")
+  w0="$(writer_ticks "$1")"
   m="$(run_pgbench "$2" "$secs")"
   read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$1/stat")
-  echo "$(echo "($u1 - $u0) * 1000000 / $hz / $m" | bc -l) $(echo "($s1 - $s0) * 1000000 / $hz / $m" | bc -l)"
+  w1="$(writer_ticks "$1")"
+  echo "$(echo "($u1 - $u0) * 1000000 / $hz / $m" | bc -l) $(echo "($s1 - $s0) * 1000000 / $hz / $m" | bc -l) $(echo "($w1 - $w0) * 1000000 / $hz / $m" | bc -l)"
 }
-printf '\nCPU per statement (us), alternating runs of %s s:\n' "$secs"
-printf '%-10s %8s %8s %8s\n' run user system total
+printf '\nCPU per statement (us), alternating runs of %s s (writer: the event writer thread,\n' "$secs"
+printf 'user + system, measured by itself; part of the total):\n'
+printf '%-10s %8s %8s %8s %8s\n' run user system total writer
 for r in 1 2; do
   for who in "veild $veild_pid $veil_port" "pgbouncer $bouncer_pid $bouncer_port"; do
     read -r name pid port <<<"$who"
-    read -r u s <<<"$(cpu_split "$pid" "$port")"
-    printf '%-10s %8.1f %8.1f %8.1f\n' "$name" "$u" "$s" "$(echo "$u + $s" | bc -l)"
+    read -r u s w <<<"$(cpu_split "$pid" "$port")"
+    printf '%-10s %8.1f %8.1f %8.1f %8.1f\n' "$name" "$u" "$s" "$(echo "$u + $s" | bc -l)" "$w"
   done
 done
