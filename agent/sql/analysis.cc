@@ -259,7 +259,9 @@ class Analyzer {
   std::vector<Col> TargetList(const google::protobuf::RepeatedPtrField<Node>& targets,
                               const Scope& scope, bool* known);
   // Expressions.
-  Lin Expr(const Node& n, const Scope& scope);
+  Lin Expr(const Node& n, const Scope& scope);  // ExprNode, noting what computes on columns
+  Lin ExprNode(const Node& n, const Scope& scope);
+  bool Computes(const Node& n, const Lin& l) const;
   Lin Func(const pg_query::FuncCall& f, const Scope& scope);
   Lin SubLinkLin(const pg_query::SubLink& s, const Scope& scope);
   Lin ColumnRef(const pg_query::ColumnRef& c, const Scope& scope);
@@ -367,6 +369,7 @@ class Analyzer {
   const CatalogSnapshot& cat_;
   StatementAnalysis* out_;
   std::vector<BaseColumn> reads_;
+  std::vector<BaseColumn> computed_;  // StatementAnalysis::computed
   std::vector<FilterUse> filters_;
   std::map<int, int> bind_parent_;
   std::map<int, std::vector<BaseColumn>> bind_sources_;  // by root
@@ -648,6 +651,7 @@ void Analyzer::With(const pg_query::WithClause& w, const Scope* parent, Scope* s
       out_->side_effect_args.insert(out_->side_effect_args.end(), inner.side_effect_args.begin(),
                                     inner.side_effect_args.end());
       reads_.insert(reads_.end(), inner.reads.begin(), inner.reads.end());
+      computed_.insert(computed_.end(), inner.computed.begin(), inner.computed.end());
       filters_.insert(filters_.end(), inner.filters.begin(), inner.filters.end());
       if (inner.ok && inner.columns_known) {
         for (const auto& c : inner.columns)
@@ -1056,6 +1060,63 @@ Lin Analyzer::Generic(const google::protobuf::Message& m, const Scope& scope, st
 }
 
 Lin Analyzer::Expr(const Node& n, const Scope& scope) {
+  Lin l = ExprNode(n, scope);
+  if (!l.sources.empty() && Computes(n, l))
+    computed_.insert(computed_.end(), l.sources.begin(), l.sources.end());
+  return l;
+}
+
+// Whether node `n`, whose value is `l`, computes on its sources: a function, an arithmetic
+// operator, CASE, COALESCE, NULLIF, a cast that changes the value, a column of a derived table,
+// CTE or view that is no bare base column. Not: a bare column, a comparison (=, <, LIKE, IN,
+// BETWEEN, IS DISTINCT FROM), AND/OR/NOT, IS [NOT] NULL, a row or list, a subquery (whose own
+// expressions are judged where they stand).
+bool Analyzer::Computes(const Node& n, const Lin& l) const {
+  switch (n.node_case()) {
+    case Node::kColumnRef:
+    case Node::kTypeCast:
+      return l.kind != Kind::kDirect;
+    case Node::kCollateClause:
+    case Node::kNamedArgExpr:
+    case Node::kBoolExpr:
+    case Node::kNullTest:
+    case Node::kBooleanTest:
+    case Node::kRowExpr:
+    case Node::kList:
+    case Node::kSubLink:
+      return false;
+    case Node::kAExpr: {
+      const auto& e = n.a_expr();
+      switch (e.kind()) {
+        case pg_query::AEXPR_IN:
+        case pg_query::AEXPR_LIKE:
+        case pg_query::AEXPR_ILIKE:
+        case pg_query::AEXPR_SIMILAR:
+        case pg_query::AEXPR_BETWEEN:
+        case pg_query::AEXPR_NOT_BETWEEN:
+        case pg_query::AEXPR_BETWEEN_SYM:
+        case pg_query::AEXPR_NOT_BETWEEN_SYM:
+        case pg_query::AEXPR_DISTINCT:
+        case pg_query::AEXPR_NOT_DISTINCT:
+          return false;
+        case pg_query::AEXPR_OP:
+        case pg_query::AEXPR_OP_ANY:
+        case pg_query::AEXPR_OP_ALL: {
+          static const std::set<std::string, std::less<>> kCompare = {
+              "=", "<>", "!=", "<", ">", "<=", ">=", "~~", "~~*", "!~~", "!~~*"};
+          const auto& names = e.name();
+          return names.empty() || !kCompare.contains(Str(names[names.size() - 1]));
+        }
+        default:
+          return true;  // NULLIF and what else may compute
+      }
+    }
+    default:
+      return true;
+  }
+}
+
+Lin Analyzer::ExprNode(const Node& n, const Scope& scope) {
   switch (n.node_case()) {
     case Node::NODE_NOT_SET:
     case Node::kAConst:
@@ -1414,6 +1475,7 @@ void Analyzer::Statement(const Node& stmt) {
         out_->columns = inner.columns;
         out_->columns_known = inner.ok && inner.columns_known;
         out_->writes = inner.writes;
+        computed_.insert(computed_.end(), inner.computed.begin(), inner.computed.end());
       } else if (s.has_relation()) {
         Scope scope;
         RangeVarItem(s.relation(), &scope, &scope.star);
@@ -1452,6 +1514,7 @@ void Analyzer::Statement(const Node& stmt) {
       out_->filters = inner.filters;
       out_->side_effect_args = inner.side_effect_args;
       reads_.insert(reads_.end(), inner.reads.begin(), inner.reads.end());
+      computed_.insert(computed_.end(), inner.computed.begin(), inner.computed.end());
       out_->returns_rows = true;
       out_->columns = {{"QUERY PLAN", Kind::kDerived, {}, {}}};
       break;
@@ -1496,6 +1559,7 @@ void Analyzer::Statement(const Node& stmt) {
       sub.Statement(stmt.declare_cursor_stmt().query());
       out_->writes_data = inner->writes_data;
       reads_.insert(reads_.end(), inner->reads.begin(), inner->reads.end());
+      computed_.insert(computed_.end(), inner->computed.begin(), inner->computed.end());
       out_->inner = std::move(inner);
       break;
     }
@@ -1547,6 +1611,10 @@ void Analyzer::Statement(const Node& stmt) {
   std::sort(out_->reads.begin(), out_->reads.end());
   out_->reads.erase(std::unique(out_->reads.begin(), out_->reads.end()), out_->reads.end());
   out_->filters.insert(out_->filters.end(), filters_.begin(), filters_.end());
+  out_->computed.insert(out_->computed.end(), computed_.begin(), computed_.end());
+  std::sort(out_->computed.begin(), out_->computed.end());
+  out_->computed.erase(std::unique(out_->computed.begin(), out_->computed.end()),
+                       out_->computed.end());
   std::sort(out_->side_effect_args.begin(), out_->side_effect_args.end());
   out_->side_effect_args.erase(
       std::unique(out_->side_effect_args.begin(), out_->side_effect_args.end()),

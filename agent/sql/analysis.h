@@ -84,6 +84,10 @@ struct StatementAnalysis {
   std::vector<OutputColumn> columns;
 
   std::vector<BaseColumn> reads;  // every base column referenced anywhere, sorted, unique
+  // Base columns some expression computes on (Analyzer::Computes: a function, an arithmetic
+  // operator, CASE, a value-changing cast, a derived column referenced), sorted, unique: what a
+  // data-dependent error may hang on (guardrail no-filter-on-masked).
+  std::vector<BaseColumn> computed;
   std::vector<FilterUse> filters;
   // Into set_config, setval, pg_notify, …, and what sets how many rows come back (bounds of
   // generate_series, LIMIT, OFFSET): a value that leaves by another road than a result cell.

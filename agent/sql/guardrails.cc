@@ -238,6 +238,17 @@ std::optional<Violation> Guardrails::CheckTree(
       for (const FilterUse& f : eff->filters)
         if (!f.equality && sensitive && sensitive(f.column))
           return Violation{"no-filter-on-masked", filter_index, -1, {}};
+      // Whether a computation over a sensitive value fails (a division taken on one branch of
+      // a CASE) answers a question as a filter does: computing on one is refused too, and so is
+      // a result column computed from one (a view's, through SELECT *).
+      for (const BaseColumn& c : eff->computed)
+        if (sensitive && sensitive(c))
+          return Violation{"no-filter-on-masked", filter_index, -1, {}};
+      for (const OutputColumn& o : eff->columns)
+        if (o.kind != OutputColumn::Kind::kDirect)
+          for (const BaseColumn& c : o.sources)
+            if (sensitive && sensitive(c))
+              return Violation{"no-filter-on-masked", filter_index, -1, {}};
     }
   }
   return std::nullopt;

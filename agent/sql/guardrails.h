@@ -7,7 +7,8 @@
 //   no-ddl              refuses DDL
 //   no-unbounded-write  refuses UPDATE/DELETE without WHERE and TRUNCATE
 //   no-filter-on-masked refuses WHERE/JOIN/ORDER BY/GROUP BY on a sensitive column other than
-//                       equality with a literal or parameter (CheckTree; opt-in)
+//                       equality with a literal or parameter, and computing on one anywhere
+//                       (whether it fails answers a question too) (CheckTree; opt-in)
 //   {deny: REGEX}       refuses a statement whose text matches, case-insensitively
 //   {max-rows: N}       not a check: max_rows() tells veild where to end a result
 //
