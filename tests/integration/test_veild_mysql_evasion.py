@@ -717,6 +717,13 @@ FILTER_REFUSED = [
     "SELECT id FROM customers WHERE evasion_known() > '5'",         # a stored function
     "PREPARE p FROM 'SELECT id FROM customers WHERE ssn > ?'",
     "HANDLER customers OPEN",
+    # Whether a computation over a sensitive value fails answers a question (exp(1000) is out
+    # of range: error 1690 or a row, by the first digit).
+    "SELECT IF(substr(ssn, 1, 1) = '5', 1, exp(1000)) FROM customers WHERE id = 1",
+    "SELECT CASE WHEN ssn > '5' THEN 1 ELSE exp(1000) END FROM customers WHERE id = 1",
+    "SELECT 1 / (ascii(ssn) - 53) FROM customers",
+    "SELECT IF(s > '5', 1, exp(1000)) FROM evasion_v_pass WHERE id = 1",
+    "SELECT upper(full_name) FROM customers",  # computing on one at all: nothing to gain
 ]
 
 FILTER_ALLOWED = [
@@ -734,6 +741,8 @@ FILTER_ALLOWED = [
      None),
     ("SELECT name FROM products WHERE price > 1 ORDER BY name LIMIT 2", None),
     ("SELECT a.id FROM customers a JOIN customers b ON a.id = b.id WHERE a.id = 3", [("3",)]),
+    ("SELECT DISTINCT c.ssn, count(email), upper(notes) n FROM customers c WHERE id = 1", None),
+    ("SELECT count(DISTINCT ssn), sum(balance) FROM customers", None),
 ]
 
 

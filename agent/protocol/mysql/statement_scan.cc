@@ -139,9 +139,10 @@ void ScanFilters(const std::vector<sql::Token>& tokens, StatementScan* out) {
   enum class Clause : uint8_t { kOther, kSelectList, kFilter };
   struct Level {
     Clause clause = Clause::kOther;
-    bool inherited = false;  // opened inside a filter: everything here filters
-    bool by_list = false;    // in the items of ORDER BY / GROUP BY
-    bool tables = false;     // in FROM / JOIN / UPDATE / INTO: names here are tables
+    bool inherited = false;    // opened inside a filter: everything here filters
+    bool by_list = false;      // in the items of ORDER BY / GROUP BY
+    bool tables = false;       // in FROM / JOIN / UPDATE / INTO: names here are tables
+    bool column_list = false;  // INSERT INTO t (a, b): the written columns
   };
   std::vector<Level> levels(1);
   auto lower = [&](size_t i) {
@@ -168,14 +169,17 @@ void ScanFilters(const std::vector<sql::Token>& tokens, StatementScan* out) {
   auto bound_before = [&](size_t i) {  // i: the first token of the comparison
     if (i == 0) return false;
     const auto& t = tokens[i - 1];
-    if (t.kind == TokenKind::kLParen) return true;
+    if (t.kind == TokenKind::kLParen || t.kind == TokenKind::kComma) return true;
     const std::string w = lower(i - 1);
-    return w == "where" || w == "and" || w == "or" || w == "not" || w == "on" || w == "having";
+    return w == "where" || w == "and" || w == "or" || w == "not" || w == "on" || w == "having" ||
+           w == "set";
   };
   auto bound_after = [&](size_t i) {  // i: the token after the comparison
     if (i >= tokens.size()) return true;
     const auto& t = tokens[i];
-    if (t.kind == TokenKind::kRParen || t.kind == TokenKind::kSemicolon) return true;
+    if (t.kind == TokenKind::kRParen || t.kind == TokenKind::kSemicolon ||
+        t.kind == TokenKind::kComma)
+      return true;
     static const std::set<std::string, std::less<>> kAfter = {
         "and",       "or",     "group",   "having",        "order", "limit", "union",    "except",
         "intersect", "window", "into",    "for",           "lock",  "join",  "inner",    "left",
@@ -232,6 +236,11 @@ void ScanFilters(const std::vector<sql::Token>& tokens, StatementScan* out) {
           level.tables && (before == "from" || before == "join" || before == "straight_join" ||
                            (i > 0 && (tokens[i - 1].kind == TokenKind::kComma ||
                                       tokens[i - 1].kind == TokenKind::kLParen)));
+      // INSERT INTO t (a, b), REPLACE t (a): the columns written, not values computed.
+      if (i >= 2 && name_token(i - 1)) {
+        const std::string w2 = lower(chain_start(i - 1) - 1);
+        inner.column_list = w2 == "into" || w2 == "insert" || w2 == "replace" || w2 == "ignore";
+      }
       levels.push_back(inner);
       continue;
     }
@@ -290,6 +299,36 @@ void ScanFilters(const std::vector<sql::Token>& tokens, StatementScan* out) {
       if (last + 1 >= tokens.size() || tokens[last + 1].kind != TokenKind::kLParen)
         add(&scan.tables, tokens[last].kind == TokenKind::kQuotedIdent ? Unquote(tokens[last].text)
                                                                        : lower(last));
+    }
+    // A name that is no bare select item, count argument, table or written column: something
+    // computes on it (a function's argument, an operand, a CASE's condition).
+    if (level.clause != Clause::kFilter && !level.tables && !level.column_list && !equality[i] &&
+        name_token(i) &&
+        (i + 1 >= tokens.size() ||
+         (tokens[i + 1].kind != TokenKind::kDot && tokens[i + 1].kind != TokenKind::kLParen))) {
+      const size_t first = chain_start(i);
+      const std::string prev = first > 0 ? lower(first - 1) : std::string();
+      const bool after_item_start =
+          first > 0 && (tokens[first - 1].kind == TokenKind::kComma || prev == "select" ||
+                        prev == "distinct" || prev == "distinctrow" || prev == "all");
+      const bool before_item_end =
+          i + 1 >= tokens.size() || tokens[i + 1].kind == TokenKind::kComma ||
+          tokens[i + 1].kind == TokenKind::kSemicolon || tokens[i + 1].kind == TokenKind::kRParen ||
+          tokens[i + 1].kind == TokenKind::kString || name_token(i + 1) ||
+          (tokens[i + 1].kind == TokenKind::kWord && Reserved(lower(i + 1)) &&
+           lower(i + 1) != "is" && lower(i + 1) != "in" && lower(i + 1) != "like" &&
+           lower(i + 1) != "regexp" && lower(i + 1) != "rlike" && lower(i + 1) != "between" &&
+           lower(i + 1) != "not" && lower(i + 1) != "div" && lower(i + 1) != "mod" &&
+           lower(i + 1) != "and" && lower(i + 1) != "or" && lower(i + 1) != "xor" &&
+           lower(i + 1) != "collate");
+      const bool bare = level.clause == Clause::kSelectList && after_item_start && before_item_end;
+      // count(x), count(DISTINCT x)
+      size_t open_at = first > 0 && prev == "distinct" ? first - 1 : first;
+      const bool counted = open_at >= 2 && tokens[open_at - 1].kind == TokenKind::kLParen &&
+                           lower(open_at - 2) == "count" && i + 1 < tokens.size() &&
+                           tokens[i + 1].kind == TokenKind::kRParen;
+      if (!bare && !counted)
+        add(&scan.computed, t.kind == TokenKind::kQuotedIdent ? Unquote(t.text) : w);
     }
     if (level.clause == Clause::kSelectList && !level.inherited) {
       // `expr AS name`, `expr name`, `expr 'name'`.

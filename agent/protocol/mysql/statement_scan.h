@@ -72,6 +72,12 @@ struct StatementScan {
   // Names of tables the statement reads or writes: after FROM, JOIN, UPDATE, INTO (and ',' or
   // '(' among them), lowercase, unqualified. The tables of a filter's columns.
   std::vector<std::string> tables;
+  // Names something computes on outside a filter (a function's argument, an operand, a CASE's
+  // condition: `IF(ssn > '5', 1, exp(1000))` answers by failing or not), lowercase, each once;
+  // not a bare select item, `count(x)`, a table, a written column list or an assignment of a
+  // string literal. Aliases a select list defines are among them where they follow an
+  // expression; the caller judges only names it knows are sensitive.
+  std::vector<std::string> computed;
   // Names a select list gives its items (`expr AS a`, `expr a`, `expr 'a'`), lowercase: GROUP
   // BY, HAVING and ORDER BY may use them, and a derived table's are its columns.
   std::vector<std::string> aliases;

@@ -263,7 +263,7 @@ bool MySqlTranscoder::FiltersOnSensitive(std::string_view sql) {
   const mysql::StatementScan scan = mysql::ScanStatement(sql);
   // Code veil cannot see may filter on anything: CALL, PREPARE/EXECUTE, HANDLER … READ.
   if (scan.dynamic || scan.handler || scan.natural_join) return true;
-  if (!scan.filters && !scan.set_operation) return false;
+  if (!scan.filters && !scan.set_operation && scan.computed.empty()) return false;
   if (scan.filters && CallsUnseenCode(scan)) return true;
   if (scan.filter_variables && variables_tainted_) return true;
   // Known views the statement names, by (schema, name): their columns are resolved through
@@ -299,25 +299,33 @@ bool MySqlTranscoder::FiltersOnSensitive(std::string_view sql) {
   // (every identifier when no table was found: fail closed).
   std::vector<std::string> filter_tables = scan.tables.empty() ? scan.identifiers : scan.tables;
   filter_tables.insert(filter_tables.end(), scan.qualifiers.begin(), scan.qualifiers.end());
-  // Equality with a literal holds of base columns only: an alias or a view's expression may be
-  // a part of a value.
-  for (const auto& f : scan.compared) {
-    if (std::find(scan.aliases.begin(), scan.aliases.end(), f) != scan.aliases.end()) return true;
-    for (const auto& [schema, view] : views) {
-      if (!ResolveViewColumn(schema, view, f)) return true;
-    }
-  }
-  for (const auto& f : scan.filtered) {
-    if (std::find(scan.aliases.begin(), scan.aliases.end(), f) != scan.aliases.end()) return true;
+  auto alias = [&](const std::string& f) {
+    return std::find(scan.aliases.begin(), scan.aliases.end(), f) != scan.aliases.end();
+  };
+  // A sensitive column by its name, or a view's column that is one or is computed from one.
+  auto sensitive = [&](const std::string& f) {
     if (NameSensitive(scan, f, filter_tables)) return true;
     for (const auto& [schema, view] : views) {
       auto c = ResolveViewColumn(schema, view, f);
-      if (!c) return true;
-      if (c->kind == ViewColumn::Kind::kBase &&
-          ColumnSensitivity(c->schema, c->table, c->column).sensitive)
+      if (!c || (c->kind == ViewColumn::Kind::kBase &&
+                 ColumnSensitivity(c->schema, c->table, c->column).sensitive))
         return true;
     }
+    return false;
+  };
+  // Whether a computation over a sensitive value fails (IF(ssn > '5', 1, exp(1000))) answers a
+  // question as a filter does.
+  for (const auto& f : scan.computed)
+    if (sensitive(f)) return true;
+  // Equality with a literal holds of base columns only: an alias or a view's expression may be
+  // a part of a value.
+  for (const auto& f : scan.compared) {
+    if (alias(f)) return true;
+    for (const auto& [schema, view] : views)
+      if (!ResolveViewColumn(schema, view, f)) return true;
   }
+  for (const auto& f : scan.filtered)
+    if (alias(f) || sensitive(f)) return true;
   // A table written with values derived from sensitive columns is sensitive whole.
   if (!scan.filtered.empty())
     for (const auto& id : scan.identifiers)

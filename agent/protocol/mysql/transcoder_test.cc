@@ -386,6 +386,8 @@ TEST(MySqlTranscoder, FiltersOnSensitive) {
            "SELECT id FROM customers UNION SELECT ssn FROM customers",
            "SELECT a.id FROM customers a NATURAL JOIN customers b",
            "CALL report()",
+           "SELECT IF(substr(ssn, 1, 1) = '5', 1, exp(1000)) FROM customers",
+           "SELECT CASE WHEN ssn > '5' THEN 1 END FROM customers",
        })
     EXPECT_TRUE(t.FiltersOnSensitive(sql)) << sql;
   for (const char* sql : {
@@ -395,6 +397,9 @@ TEST(MySqlTranscoder, FiltersOnSensitive) {
            "SELECT name FROM products WHERE price > 1 ORDER BY 1",
            "SELECT * FROM customers ORDER BY id",
            "SELECT ssn FROM customers",
+           "SELECT DISTINCT c.ssn s, count(ssn), count(DISTINCT ssn), upper('x') FROM customers c",
+           "UPDATE customers SET ssn = 'x', email = 'y' WHERE id = 1",
+           "INSERT INTO customers (ssn, id) VALUES ('x', 1)",
        })
     EXPECT_FALSE(t.FiltersOnSensitive(sql)) << sql;
   // A stored function may filter on anything.
