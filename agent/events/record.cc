@@ -1,9 +1,9 @@
 #include "agent/events/record.h"
 
-#include <array>
 #include <charconv>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #include "agent/events/chain.h"
 #include "agent/events/normalize.h"
@@ -53,32 +53,17 @@ bool AppendEscaped(std::string* out, std::string_view s, bool high_ok) {
     out->append(s.data() + run, i - run);
     run = ++i;
     // The short forms nlohmann writes, else \u00xx (lowercase hex).
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\b':
-        out->append("\\b");
-        break;
-      case '\f':
-        out->append("\\f");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default: {
-        const char u[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
-        out->append(u, sizeof u);
-      }
+    static constexpr std::pair<unsigned char, std::string_view> kShort[] = {
+        {'"', "\\\""}, {'\\', "\\\\"}, {'\b', "\\b"}, {'\f', "\\f"},
+        {'\n', "\\n"}, {'\r', "\\r"},  {'\t', "\\t"}};
+    std::string_view esc;
+    for (const auto& [k, e] : kShort)
+      if (k == c) esc = e;
+    if (!esc.empty()) {
+      out->append(esc);
+    } else {
+      const char u[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+      out->append(u, sizeof u);
     }
   }
   out->append(s.data() + run, n - run);

@@ -421,6 +421,22 @@ def test_no_filter_on_masked_error_oracle(pg, lineage_db, start_veild, tmp_path)
         outcomes.add((r.returncode, "blocked by guardrail" in r.stderr))
     # Every statement is refused alike: no digit stands out.
     assert outcomes == {(3, True)}, outcomes
+    # Other spellings of the same question: sqlmap's PostgreSQL boolean-blind and error-based
+    # templates, and computations that fail on some values only.
+    for sql in ["SELECT id FROM customers WHERE id=1 AND 5=(CASE WHEN (ASCII(SUBSTRING((SELECT "
+                "ssn FROM customers LIMIT 1)::text FROM 1 FOR 1))>53) THEN 5 ELSE 1/(SELECT 0) "
+                "END)",
+                "SELECT CAST(ssn AS NUMERIC) FROM customers WHERE id = 1",
+                "SELECT 1/(ascii(substr(ssn,1,1))-53) FROM customers WHERE id = 1",
+                "SELECT (SELECT CASE WHEN c.ssn > '5' THEN 1 ELSE 1/(c.id-1) END) FROM "
+                "customers c WHERE c.id = 1",
+                "SELECT nullif(left(ssn, 1), '5')::int FROM customers WHERE id = 1",
+                "WITH x AS MATERIALIZED (SELECT id, CASE WHEN ssn > '5' THEN 1/(id-1) END AS v "
+                "FROM customers) SELECT id FROM x",
+                "SELECT count(*) FROM customers, generate_series(1, CASE WHEN ssn > '5' THEN 2 "
+                "ELSE 1 END)"]:
+        r = psql_db(port, DB, sql + ";")
+        assert r.returncode != 0 and "blocked by guardrail" in r.stderr, (sql, r.stdout, r.stderr)
 
 
 def test_side_channels_are_refused_and_laundering_is_masked(pg, scratch_db, start_veild,

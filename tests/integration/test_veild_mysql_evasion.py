@@ -724,6 +724,25 @@ FILTER_REFUSED = [
     "SELECT 1 / (ascii(ssn) - 53) FROM customers",
     "SELECT IF(s > '5', 1, exp(1000)) FROM evasion_v_pass WHERE id = 1",
     "SELECT upper(full_name) FROM customers",  # computing on one at all: nothing to gain
+    # Spelled as sqlmap's MySQL payloads spell them (boolean-blind inference, error-based
+    # BIGINT overflow and EXTRACTVALUE, time-based), and with other spacing and comments.
+    "SELECT id FROM customers WHERE id=1 AND ORD(MID((SELECT IFNULL(CAST(ssn AS NCHAR),0x20) "
+    "FROM customers ORDER BY id LIMIT 0,1),1,1))>53",
+    "SELECT id FROM customers WHERE id=1 AND (SELECT 2*(IF((SELECT * FROM (SELECT "
+    "CONCAT(0x71,(SELECT MID(ssn,1,5) FROM customers LIMIT 0,1),0x71))s), "
+    "8446744073709551610, 8446744073709551610)))",
+    "SELECT id FROM customers WHERE id=1 AND EXTRACTVALUE(1,CONCAT(0x5c,(SELECT ssn FROM "
+    "customers LIMIT 1)))",
+    "SELECT id FROM customers WHERE id=1 AND (SELECT 1 FROM (SELECT SLEEP(IF(ASCII(SUBSTRING("
+    "ssn,1,1))>53,0,0)) FROM customers LIMIT 1)x)",
+    "SELECT ELT(INSTR(ssn,'5')=1, 1, ~0+1) FROM customers WHERE id = 1",
+    "SELECT id FROM customers HAVING MAX(ssn) LIKE '5%'",
+    "SELECT id FROM customers WHERE ssn REGEXP '^5'",
+    "SELECT id FROM customers WHERE LOCATE('5', ssn) = 1",
+    "SELECT id FROM customers WHERE ssn LIKE BINARY '5%'",
+    "SELECT/**/id/**/FROM/**/customers/**/WHERE/**/ssn/**/LIKE/**/'5%'",
+    "select id\nfrom CUSTOMERS\nwhere\tSSN\nlike '5%'",
+    "SELECT id FROM customers /*!50000ORDER BY ssn*/",
 ]
 
 FILTER_ALLOWED = [
@@ -743,6 +762,7 @@ FILTER_ALLOWED = [
     ("SELECT a.id FROM customers a JOIN customers b ON a.id = b.id WHERE a.id = 3", [("3",)]),
     ("SELECT DISTINCT c.ssn, count(email), upper(notes) n FROM customers c WHERE id = 1", None),
     ("SELECT count(DISTINCT ssn), sum(balance) FROM customers", None),
+    ("SELECT id FROM customers WHERE ssn = '536' -- ' OR ssn > '5'", []),  # then a comment
 ]
 
 

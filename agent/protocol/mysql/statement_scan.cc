@@ -156,6 +156,10 @@ void ScanFilters(const std::vector<sql::Token>& tokens, StatementScan* out) {
     return i < tokens.size() && ((tokens[i].kind == TokenKind::kWord && !Reserved(lower(i))) ||
                                  tokens[i].kind == TokenKind::kQuotedIdent);
   };
+  // A name token's name: lowercase, unquoted.
+  auto name_of = [&](size_t i) {
+    return tokens[i].kind == TokenKind::kQuotedIdent ? Unquote(tokens[i].text) : lower(i);
+  };
   // The first token of the name chain a.b.c that ends at i.
   auto chain_start = [&](size_t i) {
     while (
@@ -297,8 +301,7 @@ void ScanFilters(const std::vector<sql::Token>& tokens, StatementScan* out) {
       if (i + 2 < tokens.size() && tokens[i + 1].kind == TokenKind::kDot && name_token(i + 2))
         last = i + 2;
       if (last + 1 >= tokens.size() || tokens[last + 1].kind != TokenKind::kLParen)
-        add(&scan.tables, tokens[last].kind == TokenKind::kQuotedIdent ? Unquote(tokens[last].text)
-                                                                       : lower(last));
+        add(&scan.tables, name_of(last));
     }
     // A name that is no bare select item, count argument, table or written column: something
     // computes on it (a function's argument, an operand, a CASE's condition).
@@ -311,24 +314,24 @@ void ScanFilters(const std::vector<sql::Token>& tokens, StatementScan* out) {
       const bool after_item_start =
           first > 0 && (tokens[first - 1].kind == TokenKind::kComma || prev == "select" ||
                         prev == "distinct" || prev == "distinctrow" || prev == "all");
+      // Words that continue an expression after a name (`ssn IS NULL`, `a DIV 2`); any other
+      // reserved word ends the item (FROM, AS, ORDER …).
+      static const std::set<std::string, std::less<>> kOperatorWords = {
+          "is",  "in",  "like", "regexp", "rlike", "between", "not",
+          "div", "mod", "and",  "or",     "xor",   "collate"};
+      const std::string next = lower(i + 1);
       const bool before_item_end =
           i + 1 >= tokens.size() || tokens[i + 1].kind == TokenKind::kComma ||
           tokens[i + 1].kind == TokenKind::kSemicolon || tokens[i + 1].kind == TokenKind::kRParen ||
           tokens[i + 1].kind == TokenKind::kString || name_token(i + 1) ||
-          (tokens[i + 1].kind == TokenKind::kWord && Reserved(lower(i + 1)) &&
-           lower(i + 1) != "is" && lower(i + 1) != "in" && lower(i + 1) != "like" &&
-           lower(i + 1) != "regexp" && lower(i + 1) != "rlike" && lower(i + 1) != "between" &&
-           lower(i + 1) != "not" && lower(i + 1) != "div" && lower(i + 1) != "mod" &&
-           lower(i + 1) != "and" && lower(i + 1) != "or" && lower(i + 1) != "xor" &&
-           lower(i + 1) != "collate");
+          (!next.empty() && Reserved(next) && !kOperatorWords.contains(next));
       const bool bare = level.clause == Clause::kSelectList && after_item_start && before_item_end;
       // count(x), count(DISTINCT x)
       size_t open_at = first > 0 && prev == "distinct" ? first - 1 : first;
       const bool counted = open_at >= 2 && tokens[open_at - 1].kind == TokenKind::kLParen &&
                            lower(open_at - 2) == "count" && i + 1 < tokens.size() &&
                            tokens[i + 1].kind == TokenKind::kRParen;
-      if (!bare && !counted)
-        add(&scan.computed, t.kind == TokenKind::kQuotedIdent ? Unquote(t.text) : w);
+      if (!bare && !counted) add(&scan.computed, name_of(i));
     }
     if (level.clause == Clause::kSelectList && !level.inherited) {
       // `expr AS name`, `expr name`, `expr 'name'`.
@@ -341,12 +344,9 @@ void ScanFilters(const std::vector<sql::Token>& tokens, StatementScan* out) {
                                 p.kind == TokenKind::kString || p.kind == TokenKind::kQuotedIdent ||
                                 (p.kind == TokenKind::kWord && !Reserved(pw) && pw != "as");
         if (after_as || after_expr) {
-          if (t.kind == TokenKind::kString) {
-            if (t.Body().find('\\') != std::string_view::npos) scan.filter_odd_name = true;
-            add(&scan.aliases, Unquote(t.text));
-          } else {
-            add(&scan.aliases, t.kind == TokenKind::kQuotedIdent ? Unquote(t.text) : w);
-          }
+          if (t.kind == TokenKind::kString && t.Body().find('\\') != std::string_view::npos)
+            scan.filter_odd_name = true;
+          add(&scan.aliases, t.kind == TokenKind::kString ? Unquote(t.text) : name_of(i));
         }
       }
       continue;
@@ -356,7 +356,7 @@ void ScanFilters(const std::vector<sql::Token>& tokens, StatementScan* out) {
       // Equality with a literal: allowed of a base column, not of an alias or a view's
       // expression (`k = '5'` where k is substr(ssn, 1, 1)), which the caller tells apart.
       if (name_token(i) && (i + 1 >= tokens.size() || tokens[i + 1].kind != TokenKind::kDot)) {
-        const std::string name = t.kind == TokenKind::kQuotedIdent ? Unquote(t.text) : w;
+        const std::string name = name_of(i);
         if (!PlainName(name)) scan.filter_odd_name = true;
         add(&scan.compared, name);
       }
@@ -370,18 +370,14 @@ void ScanFilters(const std::vector<sql::Token>& tokens, StatementScan* out) {
     if (i + 1 < tokens.size() &&
         (tokens[i + 1].kind == TokenKind::kDot || tokens[i + 1].kind == TokenKind::kLParen))
       continue;  // a qualifier or a call
-    if (t.kind == TokenKind::kQuotedIdent) {
-      const std::string name = Unquote(t.text);
-      if (!PlainName(name)) scan.filter_odd_name = true;
-      add(&scan.filtered, name);
-    } else {
-      add(&scan.filtered, w);
-    }
+    const std::string name = name_of(i);
+    if (!PlainName(name)) scan.filter_odd_name = true;  // only a quoted name can be odd
+    add(&scan.filtered, name);
   }
 }
 
 // One reading of `text` into `scan` (which gathers what every reading finds).
-void ScanReading(std::string_view text, sql::LexOptions options, StatementScan* out,
+void ScanReading(std::string_view text, sql::LexOptions options, bool filters, StatementScan* out,
                  bool* saw_backslash, bool* saw_conditional) {
   StatementScan& scan = *out;
   sql::Lexer lex(text, options);
@@ -403,7 +399,7 @@ void ScanReading(std::string_view text, sql::LexOptions options, StatementScan* 
       open.pop_back();
     }
   }
-  ScanFilters(tokens, &scan);
+  if (filters) ScanFilters(tokens, &scan);
   auto word = [&](size_t i) -> std::string {
     if (i >= tokens.size()) return {};
     const auto& t = tokens[i];
@@ -540,16 +536,16 @@ void ScanReading(std::string_view text, sql::LexOptions options, StatementScan* 
 
 }  // namespace
 
-StatementScan ScanStatement(std::string_view text) {
+StatementScan ScanStatement(std::string_view text, bool filters) {
   // Every reading the server may use (sql_mode's NO_BACKSLASH_ESCAPES and ANSI_QUOTES, a
   // multi-byte client charset, whether conditional comments run): an identifier or an alias
   // that is code in any of them counts.
   StatementScan scan;
   const sql::LexOptions options{.dialect = sql::Dialect::kMySql};
   bool saw_backslash = false, saw_conditional = false;
-  ScanReading(text, options, &scan, &saw_backslash, &saw_conditional);
+  ScanReading(text, options, filters, &scan, &saw_backslash, &saw_conditional);
   for (const sql::LexOptions& other : sql::OtherReadings(options, saw_backslash, saw_conditional))
-    ScanReading(text, other, &scan, nullptr, nullptr);
+    ScanReading(text, other, filters, &scan, nullptr, nullptr);
   return scan;
 }
 

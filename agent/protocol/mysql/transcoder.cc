@@ -260,7 +260,7 @@ bool MySqlTranscoder::NameSensitive(const mysql::StatementScan& scan, const std:
 }
 
 bool MySqlTranscoder::FiltersOnSensitive(std::string_view sql) {
-  const mysql::StatementScan scan = mysql::ScanStatement(sql);
+  const mysql::StatementScan scan = mysql::ScanStatement(sql, /*filters=*/true);
   // Code veil cannot see may filter on anything: CALL, PREPARE/EXECUTE, HANDLER … READ.
   if (scan.dynamic || scan.handler || scan.natural_join) return true;
   if (!scan.filters && !scan.set_operation && scan.computed.empty()) return false;

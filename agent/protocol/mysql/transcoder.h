@@ -150,8 +150,9 @@ class MySqlTranscoder {
   //   - in a statement that reads sensitive columns (or a view or table that holds them): a
   //     filter on a sensitive column (a view's through its definition), on a select item's
   //     alias or position, on a quoted name that is no identifier, or after a CTE column list,
-  //     and UNION / EXCEPT / INTERSECT;
-  // except equality of a column with a string literal (`email = 'a@b.c'`).
+  //     and UNION / EXCEPT / INTERSECT; and computing on a sensitive column anywhere other
+  //     than as a bare select item or count(x) (whether it fails answers a question too);
+  // except equality of a base column with a string literal (`email = 'a@b.c'`).
   bool FiltersOnSensitive(std::string_view sql);
   // The text of prepared statement `id`, if the server prepared it on this session.
   const std::string* PreparedText(uint32_t id) const {

@@ -327,10 +327,11 @@ TEST(StatementScan, DerivedAndCte) {
 }
 
 TEST(StatementScan, Filters) {
+  auto Scan = [](std::string_view sql) { return ScanStatement(sql, /*filters=*/true); };
   auto has = [](const std::vector<std::string>& v, const char* x) {
     return std::find(v.begin(), v.end(), x) != v.end();
   };
-  auto s = ScanStatement(
+  auto s = Scan(
       "SELECT c.id, ssn AS s, count(*) n FROM shop.customers c JOIN orders o ON o.cid = c.id "
       "WHERE c.email = 'a@b.c' AND NOT 'x' <=> phone AND dob > '1990' "
       "AND id IN (SELECT k FROM t2 WHERE v LIKE 'x%') GROUP BY c.city ORDER BY s DESC, 3");
@@ -352,22 +353,21 @@ TEST(StatementScan, Filters) {
        {"SELECT 1 FROM t WHERE ssn = 536", "SELECT 1 FROM t WHERE ssn = ?",
         "SELECT 1 FROM t WHERE ssn = '5' + 0", "SELECT 1 FROM t WHERE -ssn = '5'",
         "SELECT 1 FROM t WHERE ssn = 'a' COLLATE utf8mb4_bin", "SELECT 1 FROM t WHERE ssn = \"a\""})
-    EXPECT_TRUE(has(ScanStatement(sql).filtered, "ssn")) << sql;
+    EXPECT_TRUE(has(Scan(sql).filtered, "ssn")) << sql;
   // Every reading: the second half is code when backslashes are not escapes.
-  EXPECT_TRUE(
-      has(ScanStatement("SELECT 1 FROM t WHERE a = 'x\\' OR ssn > '5' -- '").filtered, "ssn"));
-  EXPECT_TRUE(ScanStatement("SELECT 1 FROM a NATURAL JOIN b").natural_join);
-  EXPECT_TRUE(ScanStatement("SELECT a FROM t UNION ALL SELECT b FROM u").set_operation);
-  EXPECT_TRUE(ScanStatement("SELECT 1 FROM t WHERE `reverse(ssn)` > '1'").filter_odd_name);
-  EXPECT_TRUE(ScanStatement("SELECT 1 FROM t WHERE @v > '1'").filter_variables);
-  EXPECT_TRUE(ScanStatement("HANDLER t READ k >= ('5')").handler);
-  EXPECT_TRUE(has(ScanStatement("SELECT rank() OVER (ORDER BY ssn) FROM t").filtered, "ssn"));
-  EXPECT_TRUE(has(ScanStatement("SELECT group_concat(id ORDER BY ssn) FROM t").filtered, "ssn"));
-  EXPECT_TRUE(has(ScanStatement("SELECT 1 FROM t WINDOW w AS (PARTITION BY ssn)").filtered, "ssn"));
-  auto plain = ScanStatement("SELECT ssn, upper(email) FROM customers");
+  EXPECT_TRUE(has(Scan("SELECT 1 FROM t WHERE a = 'x\\' OR ssn > '5' -- '").filtered, "ssn"));
+  EXPECT_TRUE(Scan("SELECT 1 FROM a NATURAL JOIN b").natural_join);
+  EXPECT_TRUE(Scan("SELECT a FROM t UNION ALL SELECT b FROM u").set_operation);
+  EXPECT_TRUE(Scan("SELECT 1 FROM t WHERE `reverse(ssn)` > '1'").filter_odd_name);
+  EXPECT_TRUE(Scan("SELECT 1 FROM t WHERE @v > '1'").filter_variables);
+  EXPECT_TRUE(Scan("HANDLER t READ k >= ('5')").handler);
+  EXPECT_TRUE(has(Scan("SELECT rank() OVER (ORDER BY ssn) FROM t").filtered, "ssn"));
+  EXPECT_TRUE(has(Scan("SELECT group_concat(id ORDER BY ssn) FROM t").filtered, "ssn"));
+  EXPECT_TRUE(has(Scan("SELECT 1 FROM t WINDOW w AS (PARTITION BY ssn)").filtered, "ssn"));
+  auto plain = Scan("SELECT ssn, upper(email) FROM customers");
   EXPECT_FALSE(plain.filters);
   EXPECT_TRUE(plain.filtered.empty());
-  auto insert = ScanStatement("INSERT INTO t (ssn, id) SELECT a, b FROM u WHERE b = 'x'");
+  auto insert = Scan("INSERT INTO t (ssn, id) SELECT a, b FROM u WHERE b = 'x'");
   EXPECT_FALSE(has(insert.tables, "ssn"));  // a column list, not a table
   EXPECT_TRUE(has(insert.tables, "u"));
 }
