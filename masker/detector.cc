@@ -3,6 +3,7 @@
 #include <hs.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <ctime>
 
@@ -1421,6 +1422,16 @@ class Resolution {
   std::vector<EntityMatch>* out_;
 };
 
+// Lower-case ASCII, and the bit of each letter ('a' + k: bit k), by table.
+constexpr auto kFold = [] {
+  std::array<std::pair<char, uint32_t>, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    const int l = c >= 'A' && c <= 'Z' ? c + 32 : c;
+    t[c] = {static_cast<char>(l), l >= 'a' && l <= 'z' ? uint32_t{1} << (l - 'a') : 0};
+  }
+  return t;
+}();
+
 // Does any of `words` occur (case-insensitively) in the `width` bytes before b on its line?
 bool NearWord(const View& v, uint32_t b, std::span<const std::string_view> words,
               uint32_t width = 48) {
@@ -1428,18 +1439,23 @@ bool NearWord(const View& v, uint32_t b, std::span<const std::string_view> words
   char win[48];
   width = std::min<uint32_t>(width, sizeof(win));
   uint32_t s = b > v.seg_start + width ? b - width : v.seg_start;
-  size_t n = 0;
-  for (uint32_t i = s; i < b; ++i) {
-    char c = v.p[i];
-    if (c == '\n') {
-      n = 0;
-      continue;
-    }
-    win[n++] = Lower(static_cast<unsigned char>(c));
+  if (const void* nl = memrchr(v.p + s, '\n', b - s))
+    s = static_cast<uint32_t>(static_cast<const char*>(nl) - v.p) + 1;
+  const size_t n = b - s;
+  uint32_t present = 0;  // bit k: letter 'a' + k occurs in the window
+  for (size_t i = 0; i < n; ++i) {
+    const auto& f = kFold[static_cast<unsigned char>(v.p[s + i])];
+    win[i] = f.first;
+    present |= f.second;
   }
-  std::string_view w(win, n);
-  for (std::string_view x : words)
-    if (w.find(x) != std::string_view::npos) return true;
+  const std::string_view w(win, n);
+  // Most words are ruled out by a letter the window lacks, without a search.
+  for (std::string_view x : words) {
+    if (x.size() > n) continue;
+    uint32_t need = 0;
+    for (char c : x) need |= kFold[static_cast<unsigned char>(c)].second;
+    if ((need & ~present) == 0 && w.find(x) != std::string_view::npos) return true;
+  }
   return false;
 }
 

@@ -290,15 +290,15 @@ void BM_Stage_Scan(benchmark::State& state) {
 BENCHMARK(BM_Stage_Scan)->Unit(benchmark::kMillisecond);
 
 // Ceiling: Hyperscan with only the literal-anchored catalog patterns, over whole batches.
-void Ceiling(benchmark::State& state, bool dense) {
+void Ceiling(benchmark::State& state, bool dense, catalog::DbClass cls) {
   static const std::string text = MakeDense(4 << 20);
   const Joined& j = JoinedRows();
   std::vector<const char*> exprs;
   std::vector<unsigned> flags, ids;
   for (const auto& ps : catalog::Patterns()) {
-    if (ps.db != catalog::DbClass::kLiteral) continue;
+    if (ps.db != cls) continue;
     exprs.push_back(ps.regex);
-    flags.push_back(0);
+    flags.push_back(cls == catalog::DbClass::kKeyword ? HS_FLAG_CASELESS : 0);
     ids.push_back(static_cast<unsigned>(ids.size()));
   }
   hs_database_t* db = nullptr;
@@ -332,8 +332,12 @@ void Ceiling(benchmark::State& state, bool dense) {
   hs_free_scratch(scratch);
   hs_free_database(db);
 }
-BENCHMARK_CAPTURE(Ceiling, rows, false)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(Ceiling, dense, true)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(Ceiling, rows, false, catalog::DbClass::kLiteral)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(Ceiling, dense, true, catalog::DbClass::kLiteral)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(Ceiling, keyword_rows, false, catalog::DbClass::kKeyword)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(Ceiling, keyword_dense, true, catalog::DbClass::kKeyword)
+    ->Unit(benchmark::kMillisecond);
 
 // veilctl mask over TSV: 10 cells a line, ~35% numbers, ~20% dates, ~1% PII.
 std::string MakeTsv(size_t target) {
