@@ -10,6 +10,7 @@
 #include "masker/catalog.h"
 #include "masker/names.h"
 #include "masker/prefilter.h"
+#include "masker/sort.h"
 #include "masker/validators.h"
 
 namespace veil::masker {
@@ -1474,10 +1475,21 @@ bool PrecedingWordIs(const View& v, uint32_t b, std::span<const std::string_view
   size_t n = 0;
   int64_t e = i;
   while (i > v.seg_start && e - i < 31 && (IsWord(v.at(i - 1)))) --i;
-  for (int64_t k = i; k < e; ++k) w[n++] = Lower(v.at(k));
+  uint32_t present = 0;
+  for (int64_t k = i; k < e; ++k) {
+    const auto& f = kFold[v.at(k)];
+    w[n++] = f.first;
+    present |= f.second;
+  }
+  if (n == 0) return false;
   std::string_view word(w, n);
-  for (std::string_view x : words)
+  for (std::string_view x : words) {
+    if (x.size() > n) continue;
+    uint32_t need = 0;
+    for (char c : x) need |= kFold[static_cast<unsigned char>(c)].second;
+    if ((need & ~present) != 0) continue;  // a letter of x is not in the word
     if (catalog::ColumnNameHas(word, x) || word.starts_with(x)) return true;
+  }
   return false;
 }
 
@@ -1621,7 +1633,11 @@ void Scanner::Scan(std::string_view text, std::span<const Segment> segments,
   Prefilter& pf = *prefilter_;
   pf.Run(text);
   MatchSink sink{&hits_, 0};
+  size_t db_ends[8];  // hits_ of each database end here
+  size_t n_dbs = 0;
   for (const auto& db : detector_->dbs_) {
+    if (n_dbs > 0) db_ends[n_dbs - 1] = hits_.size();
+    n_dbs = std::min<size_t>(n_dbs + 1, std::size(db_ends));
     if (db->som) {
       sink.base = 0;
       hs_scan(db->db, text.data(), static_cast<unsigned>(text.size()), 0, scratch_, OnMatch, &sink);
@@ -1632,6 +1648,7 @@ void Scanner::Scan(std::string_view text, std::span<const Segment> segments,
       hs_scan(db->db, text.data() + w.begin, w.end - w.begin, 0, scratch_, OnMatch, &sink);
     }
   }
+  if (n_dbs > 0) db_ends[n_dbs - 1] = hits_.size();
   const auto& opts = detector_->options_;
   // Context for the candidates a resolver added: words before the value, the column's hints.
   auto finish = [&](const View& v, const Segment& sg, size_t before) {
@@ -1666,7 +1683,9 @@ void Scanner::Scan(std::string_view text, std::span<const Segment> segments,
     const Segment& sg = segments[*cursor];
     return (pos >= sg.start && pos < sg.end) ? &sg : nullptr;
   };
-  // Numbers, then names: the C++ stages read the prefilter's positions directly.
+  // Numbers, then names: the C++ stages read the prefilter's positions directly. Each stage
+  // adds its candidates nearly in text order: run_ends keeps where each stage's run ends.
+  size_t run_ends[3];
   {
     const bool numbers_on =
         opts.enabled.test(Index(Entity::kPhone)) || opts.enabled.test(Index(Entity::kCreditCard)) ||
@@ -1686,6 +1705,7 @@ void Scanner::Scan(std::string_view text, std::span<const Segment> segments,
         if (candidates_.size() > before) finish(v, *sg, before);
       }
     }
+    run_ends[0] = candidates_.size();
     if (opts.enabled.test(Index(Entity::kPersonName))) {
       cur = 0;
       skip = 0;
@@ -1700,6 +1720,7 @@ void Scanner::Scan(std::string_view text, std::span<const Segment> segments,
       }
     }
   }
+  run_ends[1] = candidates_.size();
   if (hits_.empty() && candidates_.empty()) return;
 
   auto patterns = catalog::Patterns();
@@ -1710,10 +1731,14 @@ void Scanner::Scan(std::string_view text, std::span<const Segment> segments,
   std::vector<RawHit>& hits = hits_;
   // Custom hits are pairs (id, to)(~0, from): sort (to, index) keys, skipping the "from"s.
   order_.clear();
-  for (uint32_t i = 0; i < hits.size(); ++i) {
-    if (hits[i].pattern != ~0u) order_.push_back(uint64_t{hits[i].to} << 32 | i);
+  size_t order_ends[std::size(db_ends)];
+  for (size_t d = 0, i = 0; d < n_dbs; ++d) {
+    for (; i < (d + 1 == n_dbs ? hits.size() : db_ends[d]); ++i)
+      if (hits[i].pattern != ~0u)
+        order_.push_back(uint64_t{hits[i].to} << 32 | static_cast<uint32_t>(i));
+    order_ends[d] = order_.size();
   }
-  std::sort(order_.begin(), order_.end());
+  SortRuns(order_, std::span<const size_t>(order_ends, n_dbs), std::less<uint64_t>());
 
   for (uint64_t key : order_) {
     const uint32_t idx = static_cast<uint32_t>(key);
@@ -1791,9 +1816,18 @@ void Scanner::Scan(std::string_view text, std::span<const Segment> segments,
   // Keep the best of overlapping candidates (higher score, then longer). Candidates sorted by
   // start fall into clusters of overlapping ones; the choice is made within each cluster, so
   // the work stays linear in the number of candidates across a large block.
-  std::erase_if(candidates_, [&](const EntityMatch& m) { return m.score < opts.min_score; });
-  std::sort(candidates_.begin(), candidates_.end(),
-            [](const EntityMatch& a, const EntityMatch& b) { return a.start < b.start; });
+  run_ends[2] = candidates_.size();
+  {
+    size_t kept = 0, from = 0;
+    for (size_t& end : run_ends) {
+      for (; from < end; ++from)
+        if (candidates_[from].score >= opts.min_score) candidates_[kept++] = candidates_[from];
+      end = kept;
+    }
+    candidates_.resize(kept);
+  }
+  SortRuns(candidates_, run_ends,
+           [](const EntityMatch& a, const EntityMatch& b) { return a.start < b.start; });
   auto better = [](const EntityMatch& a, const EntityMatch& b) {
     if (a.score != b.score) return a.score > b.score;
     return (a.end - a.start) > (b.end - b.start);

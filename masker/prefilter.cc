@@ -7,6 +7,8 @@
 #include <bit>
 #include <cstdlib>
 
+#include "masker/sort.h"
+
 namespace veil::masker {
 namespace {
 
@@ -69,15 +71,10 @@ void Add(std::vector<Window>* v, int64_t b, int64_t e, uint32_t n) {
 
 void Merge(std::vector<Window>* v) {
   if (v->size() < 2) return;
-  // Windows arrive in trigger order, each at most a few hundred bytes from its place (a
-  // keyword window starts up to 56 bytes back, a block's triggers run type by type): an
-  // insertion sort moves each past a bounded number of neighbours.
-  for (size_t i = 1; i < v->size(); ++i) {
-    const Window w = (*v)[i];
-    size_t k = i;
-    for (; k > 0 && (*v)[k - 1].begin > w.begin; --k) (*v)[k] = (*v)[k - 1];
-    (*v)[k] = w;
-  }
+  // Windows arrive in trigger order, each within a few hundred bytes of its place (a keyword
+  // window starts up to 56 bytes back, a block's triggers run type by type).
+  SortNearlySorted(v->begin(), v->end(),
+                   [](const Window& a, const Window& b) { return a.begin < b.begin; });
   size_t o = 0;
   for (size_t i = 1; i < v->size(); ++i) {
     Window& cur = (*v)[o];
