@@ -263,7 +263,24 @@ const StatementDigest& DigestStatement(std::string_view sql, LexOptions options)
                                .dialect = options.dialect,
                                .no_backslash_escapes = options.no_backslash_escapes,
                                .ansi_quotes = options.ansi_quotes});
-  slot->digest.uid = QueryUid(slot->digest.text);
+  // The uid is a function of the normalized text alone, which many raw texts share (the same
+  // statement with other literals): remembered per normalized text, it costs no SHA-256.
+  struct UidSlot {
+    std::string normalized;
+    std::string uid;
+  };
+  thread_local std::vector<UidSlot> uids(kSlots);
+  const std::string& text = slot->digest.text;
+  if (text.size() > kMaxCachedSql) {
+    slot->digest.uid = QueryUid(text);
+  } else {
+    UidSlot& u = uids[std::hash<std::string_view>{}(text) % kSlots];
+    if (u.uid.empty() || u.normalized != text) {
+      u.uid = QueryUid(text);
+      u.normalized = text;
+    }
+    slot->digest.uid = u.uid;
+  }
   slot->digest.kind = KindOf(sql, options);
   return slot->digest;
 }

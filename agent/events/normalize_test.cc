@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -318,8 +320,14 @@ TEST(DigestStatement, MatchesTheNormalizerAndTheClassifierCachedOrNot) {
       {"BEGIN", "other"},
       {"SELECT 'it\\'s' FROM t", "read"},
   };
-  for (int i = 0; i < 600; ++i)
+  for (int i = 0; i < 600; ++i) {
     cases.push_back({"SELECT " + std::to_string(i) + " FROM t", "read"});
+    cases.push_back({"SELECT c" + std::to_string(i) + " FROM t", "read"});  // 600 statements
+  }
+  // The uid is remembered per normalized text: one normalized text, one uid, whatever raw text
+  // or cache slot it came through; two normalized texts, two uids.
+  std::map<std::string, std::string> uid_of;
+  std::set<std::string> uids;
   for (int round = 0; round < 2; ++round)
     for (const auto& c : cases)
       for (bool scs : {true, false}) {
@@ -327,7 +335,13 @@ TEST(DigestStatement, MatchesTheNormalizerAndTheClassifierCachedOrNot) {
         EXPECT_EQ(d.text, NormalizeStatement(c.sql, {.standard_conforming_strings = scs})) << c.sql;
         EXPECT_EQ(d.kind, c.kind) << c.sql;
         EXPECT_EQ(d.uid.size(), 32u);
+        auto [it, added] = uid_of.emplace(d.text, d.uid);
+        EXPECT_EQ(it->second, d.uid) << c.sql;
+        if (added) {
+          EXPECT_TRUE(uids.insert(d.uid).second) << c.sql;
+        }
       }
+  EXPECT_GE(uid_of.size(), 600u);
   const std::string one = DigestStatement("SELECT 1", true).uid;  // copies: a slot may be reused
   const std::string two = DigestStatement("SELECT 2", true).uid;
   const std::string a = DigestStatement("SELECT a", true).uid;
