@@ -153,6 +153,12 @@ struct Triggers {
   }
 };
 
+// Masks of word w and w+1 that the handlers read runs off: joined digits (j), token bytes
+// (t), digits and dots.
+struct RunMasks {
+  uint64_t j[2], t[2], d[2], dot[2];
+};
+
 namespace {
 
 // The trigger arithmetic, written once for scalar words (T = uint64_t) and for eight words
@@ -184,6 +190,7 @@ namespace {
   r = AND(r, N(r, rn, 6));                                                                       \
   out[2] = AND(r, NOT(P(t, tp, 1)));                                                             \
   *t_out = t;                                                                                    \
+  *tn_out = tn;                                                                                  \
   const V sepm = OR(OR(sp, dot), OR(dash, sl));                                                  \
   const V sepn = OR(OR(xn[kSp], xn[kDot]), OR(xn[kDash], xn[kSl]));                              \
   const V sepnn = OR(OR(xnn[kSp], xnn[kDot]), OR(xnn[kDash], xnn[kSl]));                         \
@@ -191,6 +198,7 @@ namespace {
   const V jn = OR(dn, AND(sepn, AND(P(dn, d, 1), N(dn, dnn, 1))));                               \
   (void)sepnn;                                                                                   \
   *j_out = j;                                                                                    \
+  *jn_out = jn;                                                                                  \
   const V jstart = AND(j, NOT(P(j, jp, 1)));                                                     \
   const V j2 = AND(j, N(j, jn, 1)), j2n = AND(jn, o.Shr(jn, 1));                                 \
   const V j4 = AND(j2, N(j2, j2n, 2)), j4n = AND(j2n, o.Shr(j2n, 2));                            \
@@ -240,7 +248,8 @@ __attribute__((always_inline)) inline void DeriveTriggers(const uint64_t* xp, co
                                                           const uint64_t* xn, const uint64_t* xnn,
                                                           uint64_t jp, uint64_t tp, const Ops& o,
                                                           uint64_t* out, uint64_t* j_out,
-                                                          uint64_t* t_out) {
+                                                          uint64_t* t_out, uint64_t* jn_out,
+                                                          uint64_t* tn_out) {
   using V = uint64_t;
   VEIL_DERIVE_BODY
 }
@@ -267,8 +276,8 @@ Triggers ToTriggers(const uint64_t* o) {
 }  // namespace
 
 // The handlers: turn each trigger bit of word w into windows, number runs and name starts.
-void Prefilter::Handle(std::string_view text, size_t w, const Triggers& tr, const uint64_t* L,
-                       const uint64_t* U, const uint64_t* NL) {
+void Prefilter::Handle(std::string_view text, size_t w, const Triggers& tr, const RunMasks& rm,
+                       const uint64_t* L, const uint64_t* U, const uint64_t* NL) {
   const uint32_t n = static_cast<uint32_t>(text.size());
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   const uint32_t base = static_cast<uint32_t>(w * 64);
@@ -307,23 +316,51 @@ void Prefilter::Handle(std::string_view text, size_t w, const Triggers& tr, cons
     if (pos - ls >= 2 && count(L, ls, pos) + count(U, ls, pos) >= 2)
       Add(&kw, ls, int64_t{pos} + 2, n);
   };
+  // The end of the run of set bits of m (words w, w+1) from pos, or 0 when it runs past w+1.
+  auto run_end = [&](const uint64_t* m, uint32_t pos) -> uint32_t {
+    if (const uint64_t z = ~m[0] >> (pos - base)) return pos + std::countr_zero(z);
+    if (const uint64_t z = ~m[1]) return base + 64 + std::countr_zero(z);
+    return 0;
+  };
+  // Set bits of m (words w, w+1) in [b, e), e at most the end of w+1.
+  auto bits_in = [&](const uint64_t* m, uint32_t b, uint32_t e) {
+    const uint32_t lo = b - base, hi = e - base;  // 0 <= lo <= hi <= 128
+    auto part = [&](int k) {
+      const uint32_t s = std::max<uint32_t>(lo, 64 * k), t = std::min<uint32_t>(hi, 64 * k + 64);
+      if (s >= t) return 0;
+      uint64_t v = m[k] >> (s - 64 * k);
+      if (t - s < 64) v &= (uint64_t{1} << (t - s)) - 1;
+      return std::popcount(v);
+    };
+    return static_cast<uint32_t>(part(0) + part(1));
+  };
   auto is_digit = [&](uint32_t i) { return i < n && p[i] >= '0' && p[i] <= '9'; };
-  auto number_run = [&](uint32_t pos, uint32_t* digits) {
-    uint32_t e = pos, nd = 0;
+  // A number run from pos (a digit): digits joined by single ' ', '.', '-' or '/'; the joined
+  // mask gives it where it ends within two words, the bytes beyond.
+  auto number_run = [&](uint32_t pos, uint32_t* digits, uint32_t* dots) {
+    if (const uint32_t end = run_end(rm.j, pos)) {
+      *digits = bits_in(rm.d, pos, end);
+      *dots = bits_in(rm.dot, pos, end);
+      return end;
+    }
+    uint32_t e = pos, nd = 0, nt = 0;
     while (e < n) {
       if (is_digit(e)) {
         ++nd;
         ++e;
       } else if ((p[e] == ' ' || p[e] == '.' || p[e] == '-' || p[e] == '/') && is_digit(e + 1)) {
+        nt += p[e] == '.';
         ++e;
       } else {
         break;
       }
     }
     *digits = nd;
+    *dots = nt;
     return e;
   };
   auto token_end = [&](uint32_t pos) {
+    if (const uint32_t end = run_end(rm.t, pos)) return end;
     uint32_t e = pos;
     constexpr uint16_t kTok = (1 << kD) | (1 << kU) | (1 << kL) | (1 << kUs) | (1 << kDash);
     while (e < n && (kTable[p[e]] & kTok)) ++e;
@@ -357,10 +394,8 @@ void Prefilter::Handle(std::string_view text, size_t w, const Triggers& tr, cons
       if (digits >= 7) numbers_.push_back({pos, pos + 1});
       return;
     }
-    uint32_t digits = 0;
-    const uint32_t end = number_run(pos, &digits);
-    uint32_t dots = 0;
-    for (uint32_t q = pos; q < end; ++q) dots += p[q] == '.';
+    uint32_t digits = 0, dots = 0;
+    const uint32_t end = number_run(pos, &digits, &dots);
     const bool compact = end - pos == digits;
     if (digits >= 7 && pos > 0 && p[pos - 1] != '\n') keyword_value(pos);
     // Bare runs of fewer than 13 digits are ids until a context keyword says otherwise.
@@ -371,8 +406,8 @@ void Prefilter::Handle(std::string_view text, size_t w, const Triggers& tr, cons
   });
   // A bare number of 7+ digits can still be a value after a keyword ("ssn 123456789").
   each(tr.kwnum, [&](uint32_t pos) {
-    uint32_t digits = 0;
-    number_run(pos, &digits);
+    uint32_t digits = 0, dots = 0;
+    number_run(pos, &digits, &dots);
     if (digits >= 7) keyword_value(pos);
   });
   each(tr.hex_col, [&](uint32_t pos) { Add(&hex, int64_t{pos} - 5, int64_t{pos} + 45, n); });
@@ -422,12 +457,15 @@ __attribute__((always_inline)) inline void Prefilter::RunStreaming(std::string_v
     L[w] = C.c[kL];
     U[w] = C.c[kU];
     NL[w] = C.c[kNl];
-    uint64_t out[14], j, t;
-    DeriveTriggers(P.c, C.c, N.c, N2.c, jp, tp, ScalarOps{}, out, &j, &t);
+    uint64_t out[14], j, t, jn, tn;
+    DeriveTriggers(P.c, C.c, N.c, N2.c, jp, tp, ScalarOps{}, out, &j, &t, &jn, &tn);
     jp = j;
     tp = t;
     const Triggers tr = ToTriggers(out);
-    if (tr.Any()) Handle(text, w, tr, L, U, NL);
+    if (tr.Any()) {
+      const RunMasks rm{{j, jn}, {t, tn}, {C.c[kD], N.c[kD]}, {C.c[kDot], N.c[kDot]}};
+      Handle(text, w, tr, rm, L, U, NL);
+    }
     classify((w + 3) * 64, &ring[(w + 3) & 3]);  // replaces block w-1
   }
 }

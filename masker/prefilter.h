@@ -47,6 +47,8 @@ struct Triggers;  // prefilter.cc
 
 struct Blk;  // prefilter.cc
 
+struct RunMasks;  // prefilter.cc
+
 class Prefilter {
  public:
   Prefilter();
@@ -68,8 +70,8 @@ class Prefilter {
   void RunPortable(std::string_view text);
   template <typename Classify>
   void RunStreaming(std::string_view text, Classify&& classify_block);
-  void Handle(std::string_view text, size_t w, const Triggers& tr, const uint64_t* L,
-              const uint64_t* U, const uint64_t* NL);
+  void Handle(std::string_view text, size_t w, const Triggers& tr, const RunMasks& rm,
+              const uint64_t* L, const uint64_t* U, const uint64_t* NL);
 
   std::vector<uint64_t> cls_[16];  // class masks, a zero word before the text's (prefilter.cc)
   std::vector<Window> windows_[static_cast<int>(Stage::kCount)];
