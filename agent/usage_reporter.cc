@@ -119,10 +119,11 @@ void UsageReporter::SessionClosed(const SessionContext& s, const SessionTotals& 
 
 void UsageReporter::Statement(const SessionContext& s, const StatementRecord& r) {
   // Normalized text, uid and kind, once per distinct text (the event builder finds them again).
-  const sql::Dialect dialect =
-      s.database_type == "MySQL" ? sql::Dialect::kMySql : sql::Dialect::kPostgres;
-  const events::StatementDigest& digest =
-      events::DigestStatement(r.text, sql::LexOptions{.dialect = dialect});
+  events::StatementInfo st;
+  st.sql = r.text;
+  st.dialect = s.database_type == "MySQL" ? sql::Dialect::kMySql : sql::Dialect::kPostgres;
+  // The builder takes this digest as it is: it must come from st's own lex options.
+  const events::StatementDigest& digest = events::DigestStatement(r.text, st.lex_options());
   const std::string_view kind_name = digest.kind;
   const StatementKind kind = KindFromName(kind_name);
   const double seconds = std::chrono::duration<double>(r.duration).count();
@@ -137,9 +138,6 @@ void UsageReporter::Statement(const SessionContext& s, const StatementRecord& r)
     metrics_->CountMasked(r.masked.per_entity);
   }
   if (!pipeline_) return;
-  events::StatementInfo st;
-  st.sql = r.text;
-  st.dialect = dialect;
   st.kind = std::string(kind_name);
   st.command_tag = r.command_tag;
   st.rows = static_cast<int64_t>(r.rows);
@@ -149,7 +147,7 @@ void UsageReporter::Statement(const SessionContext& s, const StatementRecord& r)
   st.guardrail = r.guardrail;
   st.sqlstate = r.sqlstate;
   st.lineage_masked = r.lineage_masked;
-  st.digest = &digest;  // the same options as st.lex_options()
+  st.digest = &digest;
   if (!s.event_template) s.event_template = std::make_shared<events::QueryEventTemplate>(Info(s));
   pipeline_->Emit(s.event_template->Build(NowMs(), st));
 }
