@@ -333,88 +333,6 @@ struct ClassDb {
   }
 };
 
-// The dense corpus cut into 64 KiB blocks of whole lines, as BM_Dense masks it.
-std::vector<std::string_view> DenseBlocks() {
-  static const std::string text = MakeDense(4 << 20);
-  std::vector<std::string_view> blocks;
-  for (size_t pos = 0; pos < text.size();) {
-    size_t end = std::min(text.size(), pos + (64 << 10));
-    end = text.rfind('\n', end - 1) + 1;
-    blocks.emplace_back(text.data() + pos, end - pos);
-    pos = end;
-  }
-  return blocks;
-}
-
-std::vector<std::string_view> Blocks(bool dense) {
-  if (dense) return DenseBlocks();
-  std::vector<std::string_view> blocks;
-  for (const auto& b : JoinedRows().batches) blocks.emplace_back(b);
-  return blocks;
-}
-
-// Ceiling: Hyperscan with one class of catalog patterns over whole blocks. The literal-anchored
-// class is the practical ceiling; the keyword class shows what its windows save.
-void Ceiling(benchmark::State& state, bool dense, catalog::DbClass cls) {
-  const auto blocks = Blocks(dense);
-  ClassDb db(cls);
-  if (!db.db) return state.SkipWithError("patterns do not compile");
-  size_t bytes = 0;
-  for (auto b : blocks) bytes += b.size();
-  for (auto _ : state)
-    for (auto b : blocks) db.Scan(b.data(), b.size());
-  state.SetBytesProcessed(int64_t(state.iterations()) *
-                          int64_t(dense ? bytes : JoinedRows().bytes));
-  state.counters["patterns"] = double(db.patterns);
-}
-BENCHMARK_CAPTURE(Ceiling, rows, false, catalog::DbClass::kLiteral)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(Ceiling, dense, true, catalog::DbClass::kLiteral)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(Ceiling, keyword_rows, false, catalog::DbClass::kKeyword)
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(Ceiling, keyword_dense, true, catalog::DbClass::kKeyword)
-    ->Unit(benchmark::kMillisecond);
-
-// Stage: one Hyperscan database over the windows the prefilter gives its stage (windows
-// computed outside the timing): what each database costs inside Scanner::Scan. A call costs
-// a few hundred ns before it reads a byte, so scans_per_pass matters as much as covered_pct.
-void Stage_Hyperscan(benchmark::State& state, bool dense, catalog::DbClass cls, Stage stage) {
-  const auto blocks = Blocks(dense);
-  Prefilter pf;
-  std::vector<std::vector<Window>> windows;
-  size_t covered = 0, total = 0;
-  for (auto b : blocks) {
-    pf.Run(b);
-    windows.emplace_back(pf.windows(stage).begin(), pf.windows(stage).end());
-    for (const Window& w : windows.back()) covered += w.end - w.begin;
-    total += b.size();
-  }
-  ClassDb db(cls);
-  if (!db.db) return state.SkipWithError("patterns do not compile");
-  size_t calls = 0;
-  for (auto _ : state) {
-    for (size_t i = 0; i < blocks.size(); ++i)
-      for (const Window& w : windows[i]) db.Scan(blocks[i].data() + w.begin, w.end - w.begin);
-    for (const auto& ws : windows) calls += ws.size();
-  }
-  state.SetBytesProcessed(int64_t(state.iterations()) *
-                          int64_t(dense ? total : JoinedRows().bytes));
-  state.counters["covered_pct"] = 100.0 * double(covered) / double(total);
-  state.counters["scans_per_pass"] = double(calls) / double(state.iterations());
-  state.counters["hits_per_pass"] = double(db.hits) / double(state.iterations());
-}
-#define VEIL_STAGE_HS(name, dense, cls, stage)                                         \
-  BENCHMARK_CAPTURE(Stage_Hyperscan, name, dense, catalog::DbClass::cls, Stage::stage) \
-      ->Unit(benchmark::kMillisecond)
-VEIL_STAGE_HS(rows_literal, false, kLiteral, kLiteral);
-VEIL_STAGE_HS(rows_keyword, false, kKeyword, kKeyword);
-VEIL_STAGE_HS(rows_letters, false, kLetters, kLetters);
-VEIL_STAGE_HS(rows_hexsep, false, kHexSep, kHexSep);
-VEIL_STAGE_HS(dense_literal, true, kLiteral, kLiteral);
-VEIL_STAGE_HS(dense_keyword, true, kKeyword, kKeyword);
-VEIL_STAGE_HS(dense_letters, true, kLetters, kLetters);
-VEIL_STAGE_HS(dense_hexsep, true, kHexSep, kHexSep);
-#undef VEIL_STAGE_HS
-
 // veilctl mask over TSV: 10 cells a line, ~35% numbers, ~20% dates, ~1% PII.
 std::string MakeTsv(size_t target) {
   std::mt19937 rng(11);
@@ -450,6 +368,133 @@ std::string MakeTsv(size_t target) {
   }
   return s;
 }
+
+// A corpus of lines cut into 64 KiB blocks of whole lines, as BM_Dense and veilctl mask it.
+std::vector<std::string_view> LineBlocks(const std::string& text) {
+  std::vector<std::string_view> blocks;
+  for (size_t pos = 0; pos < text.size();) {
+    size_t end = std::min(text.size(), pos + (64 << 10));
+    end = text.rfind('\n', end - 1) + 1;
+    blocks.emplace_back(text.data() + pos, end - pos);
+    pos = end;
+  }
+  return blocks;
+}
+
+std::vector<std::string_view> DenseBlocks() {
+  static const std::string text = MakeDense(4 << 20);
+  return LineBlocks(text);
+}
+
+enum class Corpus { kRows, kDense, kTsv };
+
+std::vector<std::string_view> Blocks(Corpus c) {
+  if (c == Corpus::kDense) return DenseBlocks();
+  if (c == Corpus::kTsv) {
+    static const std::string text = MakeTsv(4 << 20);
+    return LineBlocks(text);
+  }
+  std::vector<std::string_view> blocks;
+  for (const auto& b : JoinedRows().batches) blocks.emplace_back(b);
+  return blocks;
+}
+
+// Ceiling: Hyperscan with one class of catalog patterns over whole blocks. The literal-anchored
+// class is the practical ceiling; the keyword class shows what its windows save.
+void Ceiling(benchmark::State& state, Corpus corpus, catalog::DbClass cls) {
+  const auto blocks = Blocks(corpus);
+  ClassDb db(cls);
+  if (!db.db) return state.SkipWithError("patterns do not compile");
+  size_t bytes = 0;
+  for (auto b : blocks) bytes += b.size();
+  for (auto _ : state)
+    for (auto b : blocks) db.Scan(b.data(), b.size());
+  state.SetBytesProcessed(int64_t(state.iterations()) *
+                          int64_t(corpus == Corpus::kRows ? JoinedRows().bytes : bytes));
+  state.counters["patterns"] = double(db.patterns);
+}
+#define VEIL_CEILING(name, corpus, cls)                                   \
+  BENCHMARK_CAPTURE(Ceiling, name, Corpus::corpus, catalog::DbClass::cls) \
+      ->Unit(benchmark::kMillisecond)
+VEIL_CEILING(rows, kRows, kLiteral);
+VEIL_CEILING(dense, kDense, kLiteral);
+VEIL_CEILING(tsv, kTsv, kLiteral);
+VEIL_CEILING(keyword_rows, kRows, kKeyword);
+VEIL_CEILING(keyword_dense, kDense, kKeyword);
+VEIL_CEILING(keyword_tsv, kTsv, kKeyword);
+#undef VEIL_CEILING
+
+// Stage: one Hyperscan database over the windows the prefilter gives its stage (windows
+// computed outside the timing): what each database costs inside Scanner::Scan. A call costs
+// a few hundred ns before it reads a byte, so scans_per_pass matters as much as covered_pct.
+void Stage_Hyperscan(benchmark::State& state, Corpus corpus, catalog::DbClass cls, Stage stage) {
+  const auto blocks = Blocks(corpus);
+  Prefilter pf;
+  std::vector<std::vector<Window>> windows;
+  size_t covered = 0, total = 0;
+  for (auto b : blocks) {
+    pf.Run(b);
+    windows.emplace_back(pf.windows(stage).begin(), pf.windows(stage).end());
+    for (const Window& w : windows.back()) covered += w.end - w.begin;
+    total += b.size();
+  }
+  ClassDb db(cls);
+  if (!db.db) return state.SkipWithError("patterns do not compile");
+  size_t calls = 0;
+  for (auto _ : state) {
+    for (size_t i = 0; i < blocks.size(); ++i)
+      for (const Window& w : windows[i]) db.Scan(blocks[i].data() + w.begin, w.end - w.begin);
+    for (const auto& ws : windows) calls += ws.size();
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) *
+                          int64_t(corpus == Corpus::kRows ? JoinedRows().bytes : total));
+  state.counters["covered_pct"] = 100.0 * double(covered) / double(total);
+  state.counters["scans_per_pass"] = double(calls) / double(state.iterations());
+  state.counters["hits_per_pass"] = double(db.hits) / double(state.iterations());
+}
+#define VEIL_STAGE_HS(name, corpus, stage)                                                        \
+  BENCHMARK_CAPTURE(Stage_Hyperscan, name, Corpus::corpus, catalog::DbClass::stage, Stage::stage) \
+      ->Unit(benchmark::kMillisecond)
+VEIL_STAGE_HS(rows_literal, kRows, kLiteral);
+VEIL_STAGE_HS(rows_keyword, kRows, kKeyword);
+VEIL_STAGE_HS(rows_letters, kRows, kLetters);
+VEIL_STAGE_HS(rows_hexsep, kRows, kHexSep);
+VEIL_STAGE_HS(dense_literal, kDense, kLiteral);
+VEIL_STAGE_HS(dense_keyword, kDense, kKeyword);
+VEIL_STAGE_HS(dense_letters, kDense, kLetters);
+VEIL_STAGE_HS(dense_hexsep, kDense, kHexSep);
+VEIL_STAGE_HS(tsv_literal, kTsv, kLiteral);
+VEIL_STAGE_HS(tsv_keyword, kTsv, kKeyword);
+VEIL_STAGE_HS(tsv_letters, kTsv, kLetters);
+VEIL_STAGE_HS(tsv_hexsep, kTsv, kHexSep);
+#undef VEIL_STAGE_HS
+
+// The TSV path by stage, over 4 MiB of TSV in veilctl's 64 KiB slices: the prefilter alone,
+// Masker::ScanLines (cells split at tabs, then Scanner::Scan) and MaskLines (with replacing);
+// BM_VeilctlMask adds reading and writing.
+void Tsv_Stage(benchmark::State& state, int stage) {
+  const auto blocks = Blocks(Corpus::kTsv);
+  size_t bytes = 0;
+  for (auto b : blocks) bytes += b.size();
+  Prefilter pf;
+  Masker m(Profile());
+  std::string out;
+  for (auto _ : state) {
+    for (auto b : blocks) {
+      if (stage == 0) {
+        pf.Run(b);
+      } else if (stage == 1) {
+        m.ScanLines(b);
+      } else {
+        m.MaskLines(b, &out);
+      }
+    }
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(bytes));
+}
+BENCHMARK_CAPTURE(Tsv_Stage, prefilter, 0)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(Tsv_Stage, scan_lines, 1)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(Tsv_Stage, mask_lines, 2)->Unit(benchmark::kMillisecond);
 
 void BM_VeilctlMask(benchmark::State& state) {
   static const std::string tsv = MakeTsv(32 << 20);
