@@ -62,10 +62,19 @@ bool HaveAvx512() {
   return ok;
 }
 
+// Appends [b, e) clipped to the text; a window that Merge would join to the last one is joined
+// now (most arrive in order, several per line), which keeps the list short.
 void Add(std::vector<Window>* v, int64_t b, int64_t e, uint32_t n) {
   if (b < 0) b = 0;
   if (e > n) e = n;
   if (e <= b) return;
+  if (!v->empty()) {
+    Window& last = v->back();
+    if (b >= last.begin && b <= int64_t{last.end} + Prefilter::kMergeGap) {
+      last.end = std::max(last.end, static_cast<uint32_t>(e));
+      return;
+    }
+  }
   v->push_back({static_cast<uint32_t>(b), static_cast<uint32_t>(e)});
 }
 
@@ -91,7 +100,8 @@ void Merge(std::vector<Window>* v) {
 }  // namespace
 
 Prefilter::Prefilter() {
-  for (auto& v : cls_) v.reserve(256);
+  letters_.reserve(256);
+  newlines_.reserve(256);
   for (auto& w : windows_) w.reserve(64);
   numbers_.reserve(256);
   name_starts_.reserve(256);
@@ -277,7 +287,7 @@ Triggers ToTriggers(const uint64_t* o) {
 
 // The handlers: turn each trigger bit of word w into windows, number runs and name starts.
 void Prefilter::Handle(std::string_view text, size_t w, const Triggers& tr, const RunMasks& rm,
-                       const uint64_t* L, const uint64_t* U, const uint64_t* NL) {
+                       const uint64_t* LU, const uint64_t* NL) {
   const uint32_t n = static_cast<uint32_t>(text.size());
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   const uint32_t base = static_cast<uint32_t>(w * 64);
@@ -285,35 +295,21 @@ void Prefilter::Handle(std::string_view text, size_t w, const Triggers& tr, cons
   auto& hex = windows_[static_cast<int>(Stage::kHexSep)];
   auto& kw = windows_[static_cast<int>(Stage::kKeyword)];
   auto& let = windows_[static_cast<int>(Stage::kLetters)];
-  auto count = [&](const uint64_t* m, uint32_t b, uint32_t e) {
-    uint32_t c = 0;
-    while (b < e) {
-      const uint32_t lo = b % 64, take = std::min<uint32_t>(64 - lo, e - b);
-      uint64_t bits = m[b / 64] >> lo;
-      if (take < 64) bits &= (uint64_t{1} << take) - 1;
-      c += static_cast<uint32_t>(std::popcount(bits));
-      b += take;
-    }
-    return c;
+  // The 64 bits of mask m before pos: bit k is byte pos-64+k (the words before the text are
+  // zero; only words up to w are read, which the caller has filled).
+  auto before = [&](const uint64_t* m, uint32_t pos) {
+    const int64_t q = pos / 64;
+    const uint32_t r = pos % 64;
+    return r ? (m[q - 1] >> r) | (m[q] << (64 - r)) : m[q - 1];
   };
-  auto line_start = [&](uint32_t pos, uint32_t back) {  // after the last '\n' before pos
-    const uint32_t lo = pos > back ? pos - back : 0;
-    for (uint32_t q = pos; q > lo;) {
-      const uint32_t ww = (q - 1) / 64, bit = (q - 1) % 64;
-      const uint64_t bits = NL[ww] & (bit == 63 ? ~uint64_t{0} : (uint64_t{2} << bit) - 1);
-      if (bits) {
-        const uint32_t nl = ww * 64 + 63 - static_cast<uint32_t>(std::countl_zero(bits));
-        return nl >= lo ? nl + 1 : lo;
-      }
-      q = ww * 64;
-    }
-    return lo;
-  };
-  // A value that a context keyword may precede: its window runs back to the keyword (masks of
-  // words up to the current one are read).
+  // A value that a context keyword may precede: its window runs back to the keyword, at most
+  // 56 bytes and not past the line's start, if 2+ letters are in it.
   auto keyword_value = [&](uint32_t pos) {
-    const uint32_t ls = line_start(pos, 56);
-    if (pos - ls >= 2 && count(L, ls, pos) + count(U, ls, pos) >= 2)
+    const uint64_t nl = before(NL, pos) & (~uint64_t{0} << 8);  // bytes pos-56 .. pos-1
+    const uint32_t ls = nl ? pos - 63 + (63 - static_cast<uint32_t>(std::countl_zero(nl)))
+                           : (pos > 56 ? pos - 56 : 0);
+    const uint32_t len = pos - ls;
+    if (len >= 2 && std::popcount(before(LU, pos) >> (64 - len)) >= 2)
       Add(&kw, ls, int64_t{pos} + 2, n);
   };
   // The end of the run of set bits of m (words w, w+1) from pos, or 0 when it runs past w+1.
@@ -430,12 +426,11 @@ __attribute__((always_inline)) inline void Prefilter::RunStreaming(std::string_v
   const uint32_t n = static_cast<uint32_t>(text.size());
   const size_t words = (n + 63) / 64;
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  for (auto* v : {&cls_[kL], &cls_[kU], &cls_[kNl]})
+  for (auto* v : {&letters_, &newlines_})
     if (v->size() < words + 3) v->resize(words + 3);
-  uint64_t* L = cls_[kL].data() + 1;
-  uint64_t* U = cls_[kU].data() + 1;
-  uint64_t* NL = cls_[kNl].data() + 1;
-  L[-1] = U[-1] = NL[-1] = 0;
+  uint64_t* LU = letters_.data() + 1;
+  uint64_t* NL = newlines_.data() + 1;
+  LU[-1] = NL[-1] = 0;
   Blk ring[4];
   for (auto& c : ring[3].c) c = 0;  // block -1
   auto classify = [&](size_t base, Blk* b) {
@@ -454,8 +449,7 @@ __attribute__((always_inline)) inline void Prefilter::RunStreaming(std::string_v
     const Blk& C = ring[w & 3];
     const Blk& N = ring[(w + 1) & 3];
     const Blk& N2 = ring[(w + 2) & 3];
-    L[w] = C.c[kL];
-    U[w] = C.c[kU];
+    LU[w] = C.c[kL] | C.c[kU];
     NL[w] = C.c[kNl];
     uint64_t out[14], j, t, jn, tn;
     DeriveTriggers(P.c, C.c, N.c, N2.c, jp, tp, ScalarOps{}, out, &j, &t, &jn, &tn);
@@ -464,7 +458,7 @@ __attribute__((always_inline)) inline void Prefilter::RunStreaming(std::string_v
     const Triggers tr = ToTriggers(out);
     if (tr.Any()) {
       const RunMasks rm{{j, jn}, {t, tn}, {C.c[kD], N.c[kD]}, {C.c[kDot], N.c[kDot]}};
-      Handle(text, w, tr, rm, L, U, NL);
+      Handle(text, w, tr, rm, LU, NL);
     }
     classify((w + 3) * 64, &ring[(w + 3) & 3]);  // replaces block w-1
   }

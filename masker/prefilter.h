@@ -71,9 +71,11 @@ class Prefilter {
   template <typename Classify>
   void RunStreaming(std::string_view text, Classify&& classify_block);
   void Handle(std::string_view text, size_t w, const Triggers& tr, const RunMasks& rm,
-              const uint64_t* L, const uint64_t* U, const uint64_t* NL);
+              const uint64_t* LU, const uint64_t* NL);
 
-  std::vector<uint64_t> cls_[16];  // class masks, a zero word before the text's (prefilter.cc)
+  // Letter and newline masks of every word, a zero word before the text's: keyword windows
+  // look back.
+  std::vector<uint64_t> letters_, newlines_;
   std::vector<Window> windows_[static_cast<int>(Stage::kCount)];
   std::vector<NumberRun> numbers_;
   std::vector<uint32_t> name_starts_;
