@@ -59,6 +59,31 @@ TEST(Masker, RowScanMatchesPerValueScan) {
   EXPECT_EQ(stats.per_entity[Index(Entity::kEmail)], 1u);
 }
 
+// veilctl mask's path: every tab-separated cell of every line is a value of its own, wherever
+// it falls against the 64-byte blocks separators are found in, empty cells and a last line
+// without a newline included; nothing is found across a tab.
+TEST(Masker, LinesAreCutIntoCellsAtTabsAndNewlines) {
+  Masker m(DefaultProfile());
+  const char* values[] = {
+      "bob@example.com",    "4111 1111 1111 1111", "alpha", "", "12", "beta gamma delta", "x",
+      "ann.lee@example.org"};
+  std::string block, want, out;
+  unsigned k = 0;
+  for (int line = 0; line < 60; ++line) {
+    const int cells = 1 + line % 7;
+    for (int c = 0; c < cells; ++c, k = k * 7 + 3) {
+      const std::string v = values[k % std::size(values)];
+      if (c) block += '\t', want += '\t';
+      block += v;
+      want += m.MaskText(v, &out) ? out : v;
+    }
+    if (line < 59) block += '\n', want += '\n';
+  }
+  ASSERT_TRUE(m.MaskLines(block, &out));
+  EXPECT_EQ(out, want);
+  EXPECT_FALSE(m.MaskLines("4111 1111\t1111 1111\nbob@exa\tmple.com\n", &out));
+}
+
 }  // namespace
 }  // namespace veil::masker
 
