@@ -806,3 +806,63 @@ def test_no_filter_on_masked(veil, mariadb, start_veild, tmp_path, mariadb_seede
         assert run(conn, "SELECT 1") == [[("1",)]]  # the session goes on
     finally:
         conn.close()
+
+
+
+LATE_VIEW = ("CREATE OR REPLACE VIEW evasion_v_late AS SELECT id, full_name AS who, dob AS day,"
+             " reverse(ssn) AS r, ssn AS s, notes AS n FROM customers")
+
+
+@pytest.mark.parametrize("select, rows", [
+    ("SELECT who FROM evasion_v_late WHERE id = 1", [("[PERSON_NAME]",)]),  # full_name's rule
+    ("SELECT day FROM evasion_v_late WHERE id = 1", [(None,)]),     # dob: a date under its name
+    ("SELECT r FROM evasion_v_late WHERE id = 1", [(M,)]),
+    ("SELECT s FROM evasion_v_late WHERE id = 1", [("***-**-1234",)]),  # ssn, under its rule
+    ("SELECT * FROM evasion_v_late WHERE id = 1",
+     [("1", "[PERSON_NAME]", None, M, "***-**-1234",
+       "Called from [PHONE] about a refund; receipt sent to [EMAIL].")]),
+])
+def test_view_created_after_login(veil, mariadb, mariadb_seeded_values, select, rows):
+    # The session read the views when it logged in; this one came later. A statement that reads
+    # from a name veil does not know has it read the views and tables again first, so the
+    # view's columns are planned as the base columns they pass through (dob AS day reached the
+    # client raw before).
+    conn = connect(mariadb, veil)
+    try:
+        mariadb.sql(LATE_VIEW)
+        out = run(conn, select)
+    finally:
+        conn.close()
+        mariadb.sql("DROP VIEW IF EXISTS evasion_v_late")
+    assert leaks(flatten(out), mariadb_seeded_values) == [], out
+    assert out == [rows]
+
+
+def test_view_unknown_after_reading_again_is_replaced_whole(veil, mariadb, mariadb_seeded_values):
+    # The lists were read again for this name before the view existed (the statement failed),
+    # and are not read again for the same name: a relation neither list holds has every column
+    # replaced.
+    conn = connect(mariadb, veil)
+    sql = "SELECT id, day, s FROM evasion_v_late WHERE id = 1"
+    try:
+        assert run(conn, sql)[:2] == ("error", 1146)  # no such table
+        mariadb.sql(LATE_VIEW)
+        out = run(conn, sql)
+    finally:
+        conn.close()
+        mariadb.sql("DROP VIEW IF EXISTS evasion_v_late")
+    assert leaks(flatten(out), mariadb_seeded_values) == [], out
+    assert out == [[(None, None, M)]]
+
+
+def test_table_created_after_login_reads_as_it_is(veil, mariadb):
+    # What the lists are read again for keeps working: a new table of nothing sensitive.
+    conn = connect(mariadb, veil)
+    try:
+        mariadb.sql("CREATE OR REPLACE TABLE evasion_t_late (id INT, label VARCHAR(20));"
+                    "INSERT INTO evasion_t_late VALUES (1, 'blue')")
+        out = run(conn, "SELECT id, label FROM evasion_t_late")
+    finally:
+        conn.close()
+        mariadb.sql("DROP TABLE IF EXISTS evasion_t_late")
+    assert out == [[("1", "blue")]]

@@ -339,13 +339,17 @@ class Session {
       if (std::holds_alternative<mysql::OkPacket>(smsg)) {
         functions_ = co_await StoredFunctions(server);
         natives_ = co_await NativeFunctions(server, version);
-        if (auto rows = co_await InternalQuery(
-                server,
-                "SELECT LOWER(TABLE_SCHEMA), LOWER(TABLE_NAME), VIEW_DEFINITION "
-                "FROM information_schema.VIEWS"))
+        if (auto rows = co_await InternalQuery(server, MySqlTranscoder::kViewsQuery))
           for (auto& r : *rows)
             if (r.size() == 3)
               views_.push_back({std::move(r[0]), std::move(r[1]), std::move(r[2])});
+        // Unread (no check of relations) unless every row is a (schema, name).
+        if (auto rows = co_await InternalQuery(server, MySqlTranscoder::kTablesQuery);
+            rows &&
+            std::all_of(rows->begin(), rows->end(), [](const auto& r) { return r.size() == 2; })) {
+          tables_.emplace();
+          for (auto& r : *rows) tables_->push_back({std::move(r[0]), std::move(r[1])});
+        }
         if (co_await MakeReadOnly(server))
           co_return PumpEnd{"veil: could not make the upstream session read-only", kAccessDenied,
                             "28000"};
@@ -379,6 +383,7 @@ class Session {
     transcoder_->SetStoredFunctions(std::move(functions_));
     transcoder_->SetNativeFunctions(std::move(natives_));
     transcoder_->SetViews(std::move(views_));
+    if (tables_) transcoder_->SetTables(std::move(*tables_));
     if (ep_->guardrails_write) transcoder_->SetMaxRows(ep_->guardrails_write->max_rows());
     ep_->cancels->Put(static_cast<int32_t>(veil_id_), "mysql",
                       {ep_->upstream_host, ep_->upstream_port,
@@ -618,6 +623,16 @@ class Session {
           continue;
         }
         transcoder_->OnCommand(msg, r.last_sequence_id);
+        // veil's own statements queued ahead of this one (the relation lists read again):
+        // upstream after the commands before it, before its own bytes.
+        if (auto injected = transcoder_->TakeInjected(); !injected.empty()) {
+          if (total > 0) {
+            if (co_await upstream_->WriteAll(cin_.filled().first(total))) co_return PumpEnd{};
+            cin_.Consume(total);
+            total = 0;
+          }
+          if (co_await upstream_->WriteAll(injected)) co_return PumpEnd{};
+        }
         awaiting_answer_ = true;
         total += n;
         if (std::holds_alternative<mysql::ComQuit>(msg)) {
@@ -706,6 +721,7 @@ class Session {
   std::shared_ptr<const std::set<std::string, std::less<>>> natives_;  // null: not known
   std::vector<std::string> functions_;           // stored functions, read after authentication
   std::vector<MySqlTranscoder::ViewRow> views_;  // views and their definitions, likewise
+  std::optional<std::vector<MySqlTranscoder::TableRow>> tables_;  // not views; none: unread
   std::optional<grants::Grant> grant_;
   SessionContext ctx_;
   SessionTotals totals_;

@@ -463,6 +463,7 @@ void ScanReading(std::string_view text, sql::LexOptions options, bool filters, S
             ++k;
             skip({"if", "not", "exists"});
             target = true;
+            scan.creates_table = true;
           }
         } else if (w == "insert" || w == "replace") {
           skip({"low_priority", "delayed", "high_priority", "ignore", "into"});

@@ -42,6 +42,8 @@ struct StatementScan {
   // The table a write stores into: CREATE [TEMPORARY] TABLE x, INSERT/REPLACE [INTO] x,
   // UPDATE x (lowercase, unqualified).
   std::optional<std::string> write_target;
+  // CREATE [TEMPORARY] TABLE: write_target is a table the session made.
+  bool creates_table = false;
   // USE db: the session's database from here on.
   std::optional<std::string> use_database;
   // Names called as functions, unqualified (a word or quoted name right before `(`, spaces

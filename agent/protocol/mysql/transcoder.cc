@@ -97,8 +97,69 @@ MySqlTranscoder::Sensitivity MySqlTranscoder::ColumnSensitivity(std::string_view
 
 void MySqlTranscoder::SetViews(std::vector<ViewRow> views) {
   views_.clear();
-  for (auto& v : views)
+  for (auto& v : views) {
+    relation_names_.insert(Lower(v.name));
     views_[{Lower(v.schema), Lower(v.name)}].definition = std::move(v.definition);
+  }
+}
+
+void MySqlTranscoder::SetTables(std::vector<TableRow> tables) {
+  have_tables_ = true;
+  tables_.clear();
+  for (auto& t : tables) {
+    relation_names_.insert(Lower(t.name));
+    tables_.emplace(Lower(t.schema), Lower(t.name));
+  }
+}
+
+// A result column's relation that neither list holds, nor the session made: a view or table
+// created after the lists were read, whose columns say nothing veil can check. The server's
+// own schemas are not listed the same way by every version, and hold no user data.
+bool MySqlTranscoder::UnknownRelation(const std::string& schema, const std::string& table) const {
+  if (!have_tables_) return false;
+  const std::string s = Lower(schema), t = Lower(table);
+  if (s == "information_schema" || s == "performance_schema" || s == "mysql" || s == "sys")
+    return false;
+  return !tables_.contains({s, t}) && !views_.contains({s, t}) && !own_tables_.contains(t) &&
+         !tainted_tables_.contains(t);
+}
+
+// Whether the statement reads from a name no list holds, for the first time in this session.
+// Its tables are only known from the filter scan, which costs more: that scan runs only when
+// the statement has a name the session has not met before.
+bool MySqlTranscoder::NamesUnknownRelation(std::string_view sql, const mysql::StatementScan& scan) {
+  if (!have_tables_ || refreshed_for_.size() >= 256) return false;
+  bool new_name = false;
+  for (const auto& id : scan.identifiers)
+    if (!relation_names_.contains(id) && met_names_.size() < 8192 && met_names_.insert(id).second)
+      new_name = true;
+  if (!new_name) return false;
+  const mysql::StatementScan full = mysql::ScanStatement(sql, /*filters=*/true);
+  bool unknown = false;
+  for (const auto& t : full.tables) {
+    if (relation_names_.contains(t) || own_tables_.contains(t) ||
+        std::find(full.derived.begin(), full.derived.end(), t) != full.derived.end())
+      continue;
+    if (refreshed_for_.insert(t).second) unknown = true;
+  }
+  return unknown;
+}
+
+// Queues veil's two list statements ahead of the command OnCommand is given: their answers
+// come first, and replace the lists before that command's result is planned.
+void MySqlTranscoder::InjectRelationQueries() {
+  for (auto [capture, sql] : {std::pair{Open::Capture::kViews, kViewsQuery},
+                              std::pair{Open::Capture::kTables, kTablesQuery}}) {
+    mysql::ComQuery q{sql, {}};
+    uint8_t seq = 0;
+    (void)mysql::Encode(q, decoder_.capabilities(), &seq, &injected_);
+    decoder_.ExpectResponseTo(mysql::ClientMessage(q), 0);
+    Open o;
+    o.kind = Open::Kind::kInternal;
+    o.capture = capture;
+    o.started = std::chrono::steady_clock::now();
+    open_.push_back(std::move(o));
+  }
 }
 
 // Splits a canonical view definition (`select <item>,<item> from …`) into its select items and
@@ -360,13 +421,23 @@ bool MySqlTranscoder::ReadsSensitive(std::string_view sql, const mysql::Statemen
 
 void MySqlTranscoder::OnCommand(const mysql::ClientMessage& message, uint8_t last_sequence_id,
                                 bool internal) {
+  // A statement that reads from a relation the session does not know: the lists are read
+  // again first (their answers arrive before this command's).
+  std::optional<mysql::StatementScan> pre_scan;
+  std::string_view text;
+  if (const auto* q = std::get_if<mysql::ComQuery>(&message)) text = q->query;
+  if (const auto* p = std::get_if<mysql::ComStmtPrepare>(&message)) text = p->query;
+  if (!internal && !text.empty()) {
+    pre_scan = mysql::ScanStatement(text);
+    if (NamesUnknownRelation(text, *pre_scan)) InjectRelationQueries();
+  }
   decoder_.ExpectResponseTo(message, last_sequence_id);
   if (std::holds_alternative<mysql::AuthData>(message)) return;  // COM_CHANGE_USER's exchange
   Open o;
   o.started = std::chrono::steady_clock::now();
   o.kind = internal ? Open::Kind::kInternal : Open::Kind::kOther;
   auto statement = [&](std::string_view sql) {
-    mysql::StatementScan scan = mysql::ScanStatement(sql);
+    mysql::StatementScan scan = pre_scan ? std::move(*pre_scan) : mysql::ScanStatement(sql);
     bool sensitive = ReadsSensitive(sql, scan);
     // Diagnostics outlive statements that raise none (SHOW WARNINGS after SELECT 1 still shows
     // the warnings of the one before): tainted once any statement read sensitive columns.
@@ -381,6 +452,7 @@ void MySqlTranscoder::OnCommand(const mysql::ClientMessage& message, uint8_t las
     // A table written with values derived from sensitive columns (CREATE TABLE … AS SELECT
     // reverse(ssn), INSERT … SELECT): its columns are replaced whole from now on.
     if (sensitive && scan.writes && scan.write_target) TaintTable(*scan.write_target);
+    if (scan.creates_table && scan.write_target) own_tables_.insert(*scan.write_target);
     if (scan.use_database && *scan.use_database != database_) {
       database_ = *scan.use_database;
       pair_cache_.clear();  // rules may name the schema
@@ -558,6 +630,15 @@ void MySqlTranscoder::PlanColumns() {
       } else {
         PlanByContent(col, text_like, &p);
       }
+      plans_.push_back(std::move(p));
+      continue;
+    }
+    // A relation made after the lists were read (and not found when they were read again):
+    // nothing says what its columns hold.
+    if (!col.schema.empty() && !col.org_table.empty() && !Derived(col.org_table) &&
+        UnknownRelation(col.schema, col.org_table)) {
+      p.kind = text_like ? Plan::Kind::kReplace : Plan::Kind::kNull;
+      p.label = col.schema + "." + col.org_table + "." + col.org_name + " <- unknown relation";
       plans_.push_back(std::move(p));
       continue;
     }
@@ -775,6 +856,20 @@ void MySqlTranscoder::MaskErr(mysql::ErrPacket* err, bool sensitive) {
 void MySqlTranscoder::Complete() {
   Open o = std::move(open_.front());
   open_.pop_front();
+  if (o.capture != Open::Capture::kNone) {
+    if (!o.capture_failed && o.capture == Open::Capture::kViews) {
+      std::vector<ViewRow> views;
+      for (auto& r : capture_rows_)
+        if (r.size() == 3) views.push_back({std::move(r[0]), std::move(r[1]), std::move(r[2])});
+      SetViews(std::move(views));
+    } else if (!o.capture_failed && std::all_of(capture_rows_.begin(), capture_rows_.end(),
+                                                [](const auto& r) { return r.size() == 2; })) {
+      std::vector<TableRow> tables;
+      for (auto& r : capture_rows_) tables.push_back({std::move(r[0]), std::move(r[1])});
+      SetTables(std::move(tables));
+    }
+    capture_rows_.clear();
+  }
   // An execute's columns, for the rows of a cursor it opened (COM_STMT_FETCH has none).
   if (o.statement_id && !o.fetch && !result_columns_.empty())
     fetch_columns_[*o.statement_id] = result_columns_;
@@ -816,6 +911,9 @@ Status MySqlTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
       // COM_CHANGE_USER's authentication exchange, relayed as it is.
       out->insert(out->end(), raw.begin(), raw.end());
       if (decoder_.state() == State::kIdle) auth_ended_ = true;
+    } else if (internal && front->capture != Open::Capture::kNone &&
+               std::holds_alternative<mysql::ErrPacket>(message_)) {
+      front->capture_failed = true;  // the list stays as it was
     } else if (auto* err = std::get_if<mysql::ErrPacket>(&message_)) {
       if (internal)
         return Error{"veil's own statement failed upstream: error " +
@@ -829,7 +927,12 @@ Status MySqlTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
       // answered with a file.
       return Error{"the server asked for a LOCAL INFILE, which veil refuses"};
     } else if (internal) {
-      // veil's own statement: its answer is not the client's.
+      // veil's own statement: its answer is not the client's (a list's rows are kept).
+      if (auto* row = std::get_if<mysql::TextRow>(&message_);
+          row && front->capture != Open::Capture::kNone) {
+        auto& kept = capture_rows_.emplace_back();
+        for (const auto& v : row->values) kept.emplace_back(v.data);
+      }
     } else if (auto* c = std::get_if<mysql::ColumnDefinition>(&message_)) {
       if (before == State::kColumns) {
         Column col{std::string(c->schema),

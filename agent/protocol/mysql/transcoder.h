@@ -55,6 +55,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -97,6 +98,26 @@ class MySqlTranscoder {
     std::string schema, name, definition;
   };
   void SetViews(std::vector<ViewRow> views);
+
+  // The tables the session can see that are not views (schema, name, lowercase), as
+  // information_schema.TABLES lists them at login. Known, a result column of any other
+  // relation (a view or table created after login) is replaced whole, and a statement that
+  // reads from a name neither list holds first has veil re-read both (TakeInjected). Unknown
+  // (the list could not be read), columns are judged by their names and values alone.
+  struct TableRow {
+    std::string schema, name;
+  };
+  void SetTables(std::vector<TableRow> tables);
+  // veil's own statements that read the two lists: at login, and again mid-session.
+  static constexpr std::string_view kViewsQuery =
+      "SELECT LOWER(TABLE_SCHEMA), LOWER(TABLE_NAME), VIEW_DEFINITION FROM "
+      "information_schema.VIEWS";
+  static constexpr std::string_view kTablesQuery =
+      "SELECT LOWER(TABLE_SCHEMA), LOWER(TABLE_NAME) FROM information_schema.TABLES "
+      "WHERE TABLE_TYPE <> 'VIEW'";
+  // Bytes of veil's own commands that OnCommand queued ahead of the command it was given: the
+  // session writes them upstream before that command's bytes.
+  std::vector<uint8_t> TakeInjected() { return std::exchange(injected_, {}); }
 
   // Stored and loadable functions (lowercase names): a statement that calls one reads what
   // veil cannot see, and is judged as reading sensitive columns. CREATE FUNCTION adds to them.
@@ -182,6 +203,10 @@ class MySqlTranscoder {
   };
   struct Open {
     enum class Kind : uint8_t { kStatement, kPrepare, kOther, kInternal, kChangeUser } kind;
+    // An internal statement whose rows replace a list (SetViews, SetTables); a failure keeps
+    // the list as it was.
+    enum class Capture : uint8_t { kNone, kViews, kTables } capture = Capture::kNone;
+    bool capture_failed = false;
     StatementRecord record;
     bool sensitive = false;         // the statement reads sensitive columns
     std::set<std::string> derived;  // its derived tables' and CTEs' names
@@ -251,6 +276,19 @@ class MySqlTranscoder {
   // The plan's base column for a view column, following views over views; nullopt: replace.
   std::optional<ViewColumn> ResolveViewColumn(const std::string& schema, const std::string& view,
                                               const std::string& column, int depth = 0);
+
+  // Relations known to the session: by (schema, name), and names alone for the statement check.
+  bool have_tables_ = false;
+  std::set<std::pair<std::string, std::string>> tables_;
+  std::unordered_set<std::string> relation_names_;  // tables_ and views_, by name
+  std::set<std::string> own_tables_;           // created by the session (CREATE [TEMPORARY] TABLE)
+  std::set<std::string> refreshed_for_;        // unknown names the lists were re-read for
+  std::unordered_set<std::string> met_names_;  // identifiers of statements checked so far
+  std::vector<std::vector<std::string>> capture_rows_;
+  std::vector<uint8_t> injected_;
+  bool UnknownRelation(const std::string& schema, const std::string& table) const;
+  bool NamesUnknownRelation(std::string_view sql, const mysql::StatementScan& scan);
+  void InjectRelationQueries();
 
   void TaintTable(const std::string& table);
   bool TableTainted(const std::string& schema, const std::string& table);

@@ -323,6 +323,8 @@ TEST(StatementScan, DerivedAndCte) {
   EXPECT_FALSE(ScanStatement("SELECT * FROM (SELECT a FROM c) t").renames);
   EXPECT_EQ(ScanStatement("INSERT IGNORE INTO shop.t2 SELECT 1").write_target, "t2");
   EXPECT_EQ(ScanStatement("create temporary table if not exists x AS SELECT 1").write_target, "x");
+  EXPECT_TRUE(ScanStatement("create temporary table if not exists x AS SELECT 1").creates_table);
+  EXPECT_FALSE(ScanStatement("INSERT INTO x SELECT 1").creates_table);
   EXPECT_EQ(ScanStatement("USE `shop`").use_database, "shop");
 }
 
