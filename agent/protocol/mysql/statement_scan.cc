@@ -477,6 +477,7 @@ void ScanReading(std::string_view text, sql::LexOptions options, bool filters, S
       }
       if (w == "call" || w == "execute" || w == "prepare") scan.dynamic = true;
       if (w == "show") {
+        scan.show = true;
         std::string next = word(i + 1);
         if (next == "warnings" || next == "errors" || next == "count") scan.diagnostics = true;
       }

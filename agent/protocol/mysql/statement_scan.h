@@ -23,6 +23,8 @@ struct StatementScan {
   bool dynamic = false;
   // SHOW WARNINGS / SHOW ERRORS / GET DIAGNOSTICS: texts about the statement before.
   bool diagnostics = false;
+  // SHOW …: the catalog's names and texts (comments, definitions) or the server's state.
+  bool show = false;
   // A user or system variable (@name, @'name', @`name`, @@name), read or assigned.
   bool uses_variables = false;
   // CREATE [DEFINER = …] [AGGREGATE] FUNCTION [IF NOT EXISTS] [db.]name: the name, lowercase.

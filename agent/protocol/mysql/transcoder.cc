@@ -19,6 +19,21 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
+// The server's own schemas: listed differently by each version, and holding no user data (but
+// the catalog's names and comments).
+bool IsSystemSchema(const std::string& lower) {
+  return lower == "information_schema" || lower == "performance_schema" || lower == "mysql" ||
+         lower == "sys";
+}
+
+// `needle` within `hay`, ignoring ASCII case.
+bool ContainsNoCase(std::string_view hay, std::string_view needle) {
+  return std::search(hay.begin(), hay.end(), needle.begin(), needle.end(), [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a)) ==
+                  std::tolower(static_cast<unsigned char>(b));
+         }) != hay.end();
+}
+
 // Text-like for masking: what the masker may read as text. BINARY/VARBINARY/BLOB columns hold
 // bytes that are very often text (and PII): they are scanned too.
 bool TextLike(mysql::ColumnType t) { return mysql::IsTextLike(t); }
@@ -112,14 +127,38 @@ void MySqlTranscoder::SetTables(std::vector<TableRow> tables) {
   }
 }
 
+// A name the client did not write in the statement itself (after dynamic SQL ran).
+bool MySqlTranscoder::HiddenName(const Open& o, std::string_view name) const {
+  return !name.empty() && !ContainsNoCase(o.record.text, name);
+}
+
+// A column definition with each name the client did not write (and that is not a table's or
+// view's own, known from the lists) replaced: the column by its position, a table by nothing.
+Status MySqlTranscoder::RenameColumn(const mysql::ColumnDefinition& c, uint8_t sequence,
+                                     std::vector<uint8_t>* out) {
+  const Open& o = open_.front();
+  const std::string schema = Lower(c.schema), org_table = Lower(c.org_table);
+  const bool listed = (tables_.contains({schema, org_table}) && !own_tables_.contains(org_table)) ||
+                      views_.contains({schema, org_table});
+  const bool own_name = listed && Lower(c.name) == Lower(c.org_name);
+  const std::string position = "column_" + std::to_string(definitions_);
+  mysql::ColumnDefinition d = c;
+  if (HiddenName(o, c.name) && !own_name) d.name = position;
+  if (HiddenName(o, c.org_name) && !listed) d.org_name = position;
+  if (HiddenName(o, c.table) && !(listed && Lower(c.table) == org_table)) d.table = {};
+  if (HiddenName(o, c.org_table) && !listed) d.org_table = {};
+  if (d == c) return {};
+  uint8_t seq = sequence;
+  return mysql::Encode(d, decoder_.capabilities(), &seq, out);
+}
+
 // A result column's relation that neither list holds, nor the session made: a view or table
 // created after the lists were read, whose columns say nothing veil can check. The server's
 // own schemas are not listed the same way by every version, and hold no user data.
 bool MySqlTranscoder::UnknownRelation(const std::string& schema, const std::string& table) const {
   if (!have_tables_) return false;
   const std::string s = Lower(schema), t = Lower(table);
-  if (s == "information_schema" || s == "performance_schema" || s == "mysql" || s == "sys")
-    return false;
+  if (IsSystemSchema(s)) return false;
   return !tables_.contains({s, t}) && !views_.contains({s, t}) && !own_tables_.contains(t) &&
          !tainted_tables_.contains(t);
 }
@@ -448,6 +487,9 @@ void MySqlTranscoder::OnCommand(const mysql::ClientMessage& message, uint8_t las
     // writes (a trigger runs).
     if ((sensitive && scan.uses_variables) || scan.dynamic || scan.writes)
       variables_tainted_ = true;
+    if (scan.dynamic) names_tainted_ = true;
+    o.catalog = scan.show || IsSystemSchema(Lower(database_)) ||
+                std::any_of(scan.qualifiers.begin(), scan.qualifiers.end(), IsSystemSchema);
     if (sensitive || scan.explain || scan.dynamic) diagnostics_tainted_ = true;
     // A table written with values derived from sensitive columns (CREATE TABLE … AS SELECT
     // reverse(ssn), INSERT … SELECT): its columns are replaced whole from now on.
@@ -485,6 +527,11 @@ void MySqlTranscoder::OnCommand(const mysql::ClientMessage& message, uint8_t las
                     ReadsSensitive(it->second.text);
       o.derived = it->second.derived;
       o.statement_id = e->statement_id;
+      if (names_tainted_) {
+        const auto sc = mysql::ScanStatement(it->second.text);
+        o.catalog = sc.show || IsSystemSchema(Lower(database_)) ||
+                    std::any_of(sc.qualifiers.begin(), sc.qualifiers.end(), IsSystemSchema);
+      }
     } else {
       o.record.text = "-- COM_STMT_EXECUTE of an unknown statement";
       o.sensitive = true;  // nothing to judge it by: fail closed
@@ -592,6 +639,8 @@ void MySqlTranscoder::PlanColumns() {
   plans_.clear();
   plans_.reserve(result_columns_.size());
   const bool sensitive = !open_.empty() && open_.front().sensitive;
+  // Comments, definitions and names in the catalog, which dynamic SQL may have written.
+  const bool catalog_hidden = names_tainted_ && !open_.empty() && open_.front().catalog;
   // Names or values in UTF-16/32: no rule, name or content can be judged.
   for (const auto& col : result_columns_) {
     auto nul = [](const std::string& x) { return x.find('\0') != std::string::npos; };
@@ -603,10 +652,12 @@ void MySqlTranscoder::PlanColumns() {
     Plan p;
     const bool text_like = TextLike(col.type.type);
     p.json = col.json;
-    if (unreadable_results_ || fetch_unknown_) {
+    if (unreadable_results_ || fetch_unknown_ || catalog_hidden) {
       // Every value replaced: a text token, anything else NULL.
       p.kind = text_like ? Plan::Kind::kReplace : Plan::Kind::kNull;
-      p.label = fetch_unknown_ ? "<- cursor without definitions" : "<- unreadable charset";
+      p.label = fetch_unknown_   ? "<- cursor without definitions"
+                : catalog_hidden ? "<- catalog after dynamic SQL"
+                                 : "<- unreadable charset";
       plans_.push_back(std::move(p));
       continue;
     }
@@ -948,10 +999,16 @@ Status MySqlTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
         result_columns_.push_back(std::move(col));
         planned_ = false;
       }
-      out->insert(out->end(), raw.begin(), raw.end());
+      ++definitions_;
+      const size_t before_rename = out->size();
+      if (names_tainted_ && front) {
+        if (Status s = RenameColumn(*c, r.first_sequence_id, out); !s.ok()) return s;
+      }
+      if (out->size() == before_rename) out->insert(out->end(), raw.begin(), raw.end());
     } else if (std::holds_alternative<mysql::ColumnCount>(message_)) {
       result_columns_.clear();
       planned_ = false;
+      definitions_ = 0;
       out->insert(out->end(), raw.begin(), raw.end());
     } else if (std::holds_alternative<mysql::TextRow>(message_) ||
                std::holds_alternative<mysql::BinaryRow>(message_)) {
@@ -981,6 +1038,7 @@ Status MySqlTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
           return s;
       }
     } else if (auto* ok = std::get_if<mysql::StmtPrepareOk>(&message_)) {
+      definitions_ = 0;
       if (front) {
         prepared_texts_[ok->statement_id] = {front->record.text, front->sensitive, front->derived,
                                              front->uses_variables, front->diagnostics};

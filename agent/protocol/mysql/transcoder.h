@@ -114,7 +114,7 @@ class MySqlTranscoder {
       "information_schema.VIEWS";
   static constexpr std::string_view kTablesQuery =
       "SELECT LOWER(TABLE_SCHEMA), LOWER(TABLE_NAME) FROM information_schema.TABLES "
-      "WHERE TABLE_TYPE <> 'VIEW'";
+      "WHERE TABLE_TYPE NOT IN ('VIEW', 'TEMPORARY')";
   // Bytes of veil's own commands that OnCommand queued ahead of the command it was given: the
   // session writes them upstream before that command's bytes.
   std::vector<uint8_t> TakeInjected() { return std::exchange(injected_, {}); }
@@ -207,6 +207,7 @@ class MySqlTranscoder {
     // the list as it was.
     enum class Capture : uint8_t { kNone, kViews, kTables } capture = Capture::kNone;
     bool capture_failed = false;
+    bool catalog = false;  // SHOW, or reads a system schema (information_schema …)
     StatementRecord record;
     bool sensitive = false;         // the statement reads sensitive columns
     std::set<std::string> derived;  // its derived tables' and CTEs' names
@@ -287,6 +288,15 @@ class MySqlTranscoder {
   std::vector<std::vector<std::string>> capture_rows_;
   std::vector<uint8_t> injected_;
   bool UnknownRelation(const std::string& schema, const std::string& table) const;
+  // Dynamic SQL (EXECUTE IMMEDIATE, PREPARE … FROM, CALL) builds statement text from values:
+  // it can name a result column, a table or a comment after a sensitive value. From then on a
+  // name the client did not write itself is renamed (HiddenName), and the catalog's own texts
+  // (SHOW, information_schema) are replaced whole.
+  bool names_tainted_ = false;
+  uint32_t definitions_ = 0;  // column definitions so far in this result (or prepare answer)
+  bool HiddenName(const Open& o, std::string_view name) const;
+  Status RenameColumn(const mysql::ColumnDefinition& c, uint8_t sequence,
+                      std::vector<uint8_t>* out);
   bool NamesUnknownRelation(std::string_view sql, const mysql::StatementScan& scan);
   void InjectRelationQueries();
 
