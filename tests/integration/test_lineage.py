@@ -439,6 +439,34 @@ def test_no_filter_on_masked_error_oracle(pg, lineage_db, start_veild, tmp_path)
         assert r.returncode != 0 and "blocked by guardrail" in r.stderr, (sql, r.stdout, r.stderr)
 
 
+DO_CURSOR = ("BEGIN; DO $$ DECLARE c refcursor := 'leak'; BEGIN OPEN c FOR EXECUTE"
+             " format('SELECT 1 AS %I, 2 AS b', (SELECT {expr} FROM customers WHERE id = 1));"
+             " END $$; FETCH ALL FROM leak; COMMIT;")
+
+
+@pytest.mark.parametrize("sql, header", [
+    # A DO block builds a statement whose column names are values, and leaves its cursor open
+    # for the client to fetch: the names carried the value (values were already NULL).
+    (DO_CURSOR.format(expr="ssn"), "column_1|column_2"),
+    (DO_CURSOR.format(expr="reverse(ssn)"), "column_1|column_2"),
+    (DO_CURSOR.format(expr="encode(convert_to(email, 'UTF8'), 'hex')"), "column_1|column_2"),
+    # What the client wrote, and a table's own columns, keep their names after such code ran.
+    ("DO $$ BEGIN NULL; END $$; SELECT count(*) AS n, city, 1 FROM customers"
+     " GROUP BY city ORDER BY city LIMIT 1;", "n|city|?column?"),
+    ("DO $$ BEGIN NULL; END $$; SELECT * FROM customers WHERE id = 3;",
+     "id|full_name|email|ssn|card|phone|notes|born|balance|city"),
+])
+def test_names_built_by_code_veil_cannot_follow_are_replaced(veil, sql, header):
+    _, port, _ = veil
+    r = psql(port, sql, extra=("-P", "tuples_only=off"))
+    assert r.returncode == 0, r.stderr
+    text = (r.stdout + r.stderr).lower()
+    found = [(v, f) for values in SEEDED.values() for v in values
+             for f in carried_forms(v) if f in text]
+    assert not found, r.stdout
+    assert r.stdout.splitlines()[0] == header, r.stdout
+
+
 def test_side_channels_are_refused_and_laundering_is_masked(pg, scratch_db, start_veild,
                                                             tmp_path):
     port = fresh_endpoint(tmp_path)

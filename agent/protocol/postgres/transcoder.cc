@@ -1090,6 +1090,51 @@ bool FastPathLargeObjectRead(uint32_t function_oid) {
   return std::find(std::begin(kRead), std::end(kRead), function_oid) != std::end(kRead);
 }
 
+// After code veil cannot follow ran (DO, CALL, a function of the application's), a result's
+// column names may be built from values: a DO block can open a cursor `FOR EXECUTE format('SELECT
+// 1 AS %I', ssn)` that the client then fetches. A name the client did not write in the statement
+// itself, and that the catalog does not hold (a table's or view's column), is replaced by the
+// column's position. False: nothing to rename (the message goes out as it came).
+bool PgTranscoder::RenameFields(const pg::RowDescription& m, std::vector<uint8_t>* out) {
+  std::string_view text;
+  auto text_of = [&](const std::string& statement) -> std::string_view {
+    auto t = statement_texts_.find(statement);
+    return t == statement_texts_.end() ? std::string_view() : std::string_view(t->second.text);
+  };
+  if (!pending_.empty()) {
+    const Pending& p = pending_.front();
+    if (p.kind == Expect::kQuery) text = p.name;
+    if (p.kind == Expect::kDescribeStatement) text = text_of(p.name);
+    if (p.kind == Expect::kDescribePortal)
+      if (auto it = portals_.find(p.name); it != portals_.end())
+        text = text_of(it->second.statement);
+  }
+  auto written = [&](std::string_view name) {
+    return std::search(text.begin(), text.end(), name.begin(), name.end(), [](char a, char b) {
+             return std::tolower(static_cast<unsigned char>(a)) ==
+                    std::tolower(static_cast<unsigned char>(b));
+           }) != text.end();
+  };
+  pg::RowDescription d = m;
+  std::vector<std::string> names(d.fields.size());
+  bool changed = false;
+  for (size_t i = 0; i < d.fields.size(); ++i) {
+    auto& f = d.fields[i];
+    // A view's computed column has no table; its name is the catalog's (KnowsName: linear,
+    // and only reached for a name the statement does not show).
+    if (f.name.empty() || f.name == "?column?" || written(f.name) ||
+        (f.table_oid != 0 && analysis_.catalog().ByOid(f.table_oid)) ||
+        analysis_.catalog().KnowsName(f.name))
+      continue;
+    names[i] = "column_" + std::to_string(i + 1);
+    f.name = names[i];
+    changed = true;
+  }
+  if (!changed) return false;
+  (void)pg::Encode(d, out);
+  return true;
+}
+
 Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consumed,
                                      std::vector<uint8_t>* out) {
   *consumed = 0;
@@ -1208,6 +1253,7 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
             for (const auto& f : d.fields)
               if (f.table_oid != 0 && !analysis_.catalog().ByOid(f.table_oid))
                 catalog_wanted_ = true;
+            const bool renamed = names_tainted_ && !suppress && RenameFields(m, out);
             if (!pending_.empty() && pending_.front().kind == Expect::kDescribeStatement) {
               d.statement = pending_.front().name;
               statement_descriptions_[pending_.front().name] = std::move(d);
@@ -1226,7 +1272,7 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
             } else {
               query_plan_ = PlanFor(d, {}, CurrentQueryStatement());
             }
-            forward(at, n);
+            if (!renamed) forward(at, n);
           } else if constexpr (std::is_same_v<T, pg::NoData>) {
             if (!pending_.empty() && (pending_.front().kind == Expect::kDescribeStatement ||
                                       pending_.front().kind == Expect::kDescribePortal))
@@ -1247,17 +1293,20 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
                                std::is_same_v<T, pg::PortalSuspended>) {
             if (!pending_.empty() && pending_.front().kind == Expect::kExecute) {
               if (auto p = portals_.find(pending_.front().name); p != portals_.end())
-                if (auto l = StatementLineageOf(p->second.statement);
-                    l && !l->empty() && l->front().refresh_catalog)
-                  catalog_wanted_ = true;
+                if (auto l = StatementLineageOf(p->second.statement); l && !l->empty()) {
+                  if (l->front().refresh_catalog) catalog_wanted_ = true;
+                  if (l->front().opaque) names_tainted_ = true;
+                }
               pending_.pop_front();
             } else if (!pending_.empty() && pending_.front().kind == Expect::kFunctionCall) {
               pending_.pop_front();
             } else if (!pending_.empty() && pending_.front().kind == Expect::kQuery &&
                        !std::is_same_v<T, pg::PortalSuspended>) {
               // DDL or SET search_path: names may mean something else from now on.
-              if (const StatementLineage* l = CurrentQueryStatement(); l && l->refresh_catalog)
-                catalog_wanted_ = true;
+              if (const StatementLineage* l = CurrentQueryStatement()) {
+                if (l->refresh_catalog) catalog_wanted_ = true;
+                if (l->opaque) names_tainted_ = true;  // DO, CALL, a function veil cannot see
+              }
               ++query_statement_;  // the next statement of the Query answers next
             }
             fallback_plan_.reset();
