@@ -49,6 +49,9 @@ struct StatementLineage {
   // It changes what names mean (DDL, SET search_path): the catalog is fetched again at the
   // next idle moment.
   bool refresh_catalog = false;
+  // FETCH or MOVE of a cursor veil did not see declared (opened by a DO block or a function):
+  // once such code ran, how many rows it gives may be a value (generate_series(1, digits)).
+  bool unknown_cursor = false;
 };
 using QueryLineage = std::vector<StatementLineage>;
 

@@ -441,12 +441,13 @@ def test_no_filter_on_masked_error_oracle(pg, lineage_db, start_veild, tmp_path)
 
 DO_CURSOR = ("BEGIN; DO $$ DECLARE c refcursor := 'leak'; BEGIN OPEN c FOR EXECUTE"
              " format('SELECT 1 AS %I, 2 AS b', (SELECT {expr} FROM customers WHERE id = 1));"
-             " END $$; FETCH ALL FROM leak; COMMIT;")
+             " END $$; FETCH FORWARD 0 FROM leak; COMMIT;")
 
 
 @pytest.mark.parametrize("sql, header", [
     # A DO block builds a statement whose column names are values, and leaves its cursor open
-    # for the client to fetch: the names carried the value (values were already NULL).
+    # for the client to fetch: the names carried the value (values were already NULL; its rows
+    # are now refused, but a FETCH of none still describes them).
     (DO_CURSOR.format(expr="ssn"), "column_1|column_2"),
     (DO_CURSOR.format(expr="reverse(ssn)"), "column_1|column_2"),
     (DO_CURSOR.format(expr="encode(convert_to(email, 'UTF8'), 'hex')"), "column_1|column_2"),
@@ -465,6 +466,33 @@ def test_names_built_by_code_veil_cannot_follow_are_replaced(veil, sql, header):
              for f in carried_forms(v) if f in text]
     assert not found, r.stdout
     assert r.stdout.splitlines()[0] == header, r.stdout
+
+
+@pytest.mark.parametrize("count", ["FETCH ALL FROM leak", "MOVE ALL IN leak"])
+def test_rows_of_a_cursor_code_veil_cannot_follow_opened_are_not_counted(veil, count):
+    # The cursor's values were NULL, but how many rows it gave (or MOVE's tag) was the value:
+    # generate_series(1, the first three digits of the SSN) gave 536 rows.
+    import psycopg2
+
+    _, port, _ = veil
+    conn = psycopg2.connect(host=HOST, port=port, dbname=DB, user=USER, connect_timeout=10)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("DO $$ DECLARE c refcursor := 'leak'; BEGIN OPEN c FOR EXECUTE"
+                        " format('SELECT generate_series(1, %s)', (SELECT substr(ssn, 1, 3)"
+                        " FROM customers WHERE id = 1)); END $$")
+            with pytest.raises(psycopg2.Error) as e:
+                cur.execute(count)
+                cur.fetchall()
+            assert "cursor opened by code veil cannot follow" in str(e.value)
+        conn.rollback()
+        # A cursor the client declared itself is counted as ever.
+        with conn.cursor() as cur:
+            cur.execute("DECLARE mine CURSOR FOR SELECT generate_series(1, 4)")
+            cur.execute(count.replace("leak", "mine"))
+            assert cur.rowcount == 4
+    finally:
+        conn.close()
 
 
 def test_side_channels_are_refused_and_laundering_is_masked(pg, scratch_db, start_veild,

@@ -132,8 +132,13 @@ std::shared_ptr<const QueryLineage> SessionAnalysis::Lineage(std::string_view sq
       case Op::kFetch: {
         auto it = cursors_.find(s.name);
         out->push_back(it != cursors_.end() ? ToLineage(*it->second) : StatementLineage{});
+        out->back().unknown_cursor = it == cursors_.end();
         break;
       }
+      case Op::kMove:
+        out->push_back(ToLineage(s));
+        out->back().unknown_cursor = !cursors_.contains(s.name);
+        break;
       case Op::kClose:
         if (s.name.empty())
           cursors_.clear();

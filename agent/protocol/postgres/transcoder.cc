@@ -890,6 +890,22 @@ std::shared_ptr<const QueryLineage> PgTranscoder::StatementLineageOf(const std::
 
 // The plan for DataRows arriving now: the simple query's RowDescription, or the portal of the
 // Execute at the head of the queue (its Describe, or its statement's with Bind's formats).
+// Whether the statement answering now counts rows of a cursor that code veil cannot follow
+// opened, in a session where such code ran: its rows (even NULL) and its tag give a count that
+// may be a value, so it is answered with an error instead.
+bool PgTranscoder::CountsUnseenCursor() {
+  if (!opaque_ran_ || pending_.empty()) return false;
+  if (pending_.front().kind == Expect::kQuery) {
+    const StatementLineage* l = CurrentQueryStatement();
+    return l && l->unknown_cursor;
+  }
+  if (pending_.front().kind == Expect::kExecute)
+    if (auto p = portals_.find(pending_.front().name); p != portals_.end())
+      if (auto l = StatementLineageOf(p->second.statement); l && !l->empty())
+        return l->front().unknown_cursor;
+  return false;
+}
+
 const ResultPlan* PgTranscoder::PlanForRows() {
   if (!pending_.empty() && pending_.front().kind == Expect::kExecute) {
     if (execute_plan_) return &*execute_plan_;
@@ -1175,6 +1191,24 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
         suppress = true;
       }
     }
+    const bool unseen_count =
+        (std::holds_alternative<pg::DataRowView>(message_) ||
+         (std::holds_alternative<pg::CommandComplete>(message_) &&
+          std::get<pg::CommandComplete>(message_).tag.starts_with("MOVE "))) &&
+        CountsUnseenCursor();
+    if (unseen_count) {
+      if (auto st = FlushRows(out); !st.ok()) return st;
+      auto st = pg::Encode(pg::MakeError(pg::Severity::kError, "42501",
+                                         "veil: rows of a cursor opened by code veil cannot "
+                                         "follow (DO, a function) are not returned"),
+                           out);
+      if (!st.ok()) return st;
+      if (std::holds_alternative<pg::DataRowView>(message_)) {
+        dropping_rows_ = true;  // the rest, up to the CommandComplete
+        continue;
+      }
+      suppress = true;  // MOVE's tag: state is kept, the count is not sent
+    }
     if (auto* row = std::get_if<pg::DataRowView>(&message_)) {
       if (max_rows_ && rows_in_result_ >= *max_rows_) {
         if (auto st = FlushRows(out); !st.ok()) return st;
@@ -1253,7 +1287,7 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
             for (const auto& f : d.fields)
               if (f.table_oid != 0 && !analysis_.catalog().ByOid(f.table_oid))
                 catalog_wanted_ = true;
-            const bool renamed = names_tainted_ && !suppress && RenameFields(m, out);
+            const bool renamed = opaque_ran_ && !suppress && RenameFields(m, out);
             if (!pending_.empty() && pending_.front().kind == Expect::kDescribeStatement) {
               d.statement = pending_.front().name;
               statement_descriptions_[pending_.front().name] = std::move(d);
@@ -1295,7 +1329,7 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
               if (auto p = portals_.find(pending_.front().name); p != portals_.end())
                 if (auto l = StatementLineageOf(p->second.statement); l && !l->empty()) {
                   if (l->front().refresh_catalog) catalog_wanted_ = true;
-                  if (l->front().opaque) names_tainted_ = true;
+                  if (l->front().opaque) opaque_ran_ = true;
                 }
               pending_.pop_front();
             } else if (!pending_.empty() && pending_.front().kind == Expect::kFunctionCall) {
@@ -1305,7 +1339,7 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
               // DDL or SET search_path: names may mean something else from now on.
               if (const StatementLineage* l = CurrentQueryStatement()) {
                 if (l->refresh_catalog) catalog_wanted_ = true;
-                if (l->opaque) names_tainted_ = true;  // DO, CALL, a function veil cannot see
+                if (l->opaque) opaque_ran_ = true;  // DO, CALL, a function veil cannot see
               }
               ++query_statement_;  // the next statement of the Query answers next
             }

@@ -330,8 +330,11 @@ class PgTranscoder {
   bool catalog_failed_ = false;
   uint64_t catalog_generation_ = 0;
   bool catalog_wanted_ = false;  // idle and the map is missing or stale
-  bool names_tainted_ = false;   // code veil cannot follow ran: RenameFields from now on
+  // Code veil cannot follow ran in this session (DO, CALL, a user function): result names it
+  // may have built are renamed (RenameFields), and cursors it opened give no rows.
+  bool opaque_ran_ = false;
   bool RenameFields(const pg::RowDescription& m, std::vector<uint8_t>* out);
+  bool CountsUnseenCursor();
   bool catalog_pending_ = false;  // the next OnFrontend(Query) is the catalog lookup
   // The last frame was ReadyForQuery('I') with nothing else expected: the only moment a query
   // of veil's cannot land inside the client's work (a COPY FROM STDIN, a pipeline).
