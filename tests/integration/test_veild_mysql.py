@@ -162,6 +162,21 @@ def test_guardrails_answer_1142_and_the_session_goes_on(mariadb, start_veild, tm
         == "0"
 
 
+def test_max_rows_ends_a_result_with_1142_and_the_session_goes_on(mariadb, start_veild,
+                                                                  tmp_path):
+    # The rows past the limit are dropped and an error takes the place of the result's end,
+    # numbered as the first dropped row was: the error used the end's number, so the client
+    # counted a gap and dropped the connection ("Packet sequence number wrong").
+    port = free_port()
+    start_veild(mysql_veil_config(tmp_path, mariadb.host, mariadb.port, port,
+                                  guardrails="[{max-rows: 2}]"))
+    conn = connect(mariadb, port)
+    got = run_all(conn, ["SELECT id FROM customers ORDER BY id",
+                         "SELECT id FROM products WHERE id = 1"])
+    conn.close()
+    assert got == [(1142, "veil: result cut at 2 rows by guardrail max-rows"), ((1,),)]
+
+
 def grant_config(work, mariadb, port, standing=""):
     cfg = mysql_veil_config(work, mariadb.host, mariadb.port, port, access="grant")
     return cfg + f"""

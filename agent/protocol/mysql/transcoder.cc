@@ -1015,7 +1015,10 @@ Status MySqlTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
       if (front) ++front->record.rows;
       ++rows_in_result_;
       if (max_rows_ && rows_in_result_ > *max_rows_) {
-        dropping_rows_ = true;  // the rest of the result is dropped; its end says why
+        // The rest of the result is dropped; its end says why, numbered as this row was (the
+        // client counts the packets it gets).
+        if (!dropping_rows_) drop_sequence_ = r.first_sequence_id;
+        dropping_rows_ = true;
       } else {
         if (front && front->fetch && result_columns_.empty() && !planned_) {
           // COM_STMT_FETCH rows: the columns its execute described; without them every value
@@ -1048,7 +1051,7 @@ Status MySqlTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
     } else if (dropping_rows_ && (std::holds_alternative<mysql::EofPacket>(message_) ||
                                   std::holds_alternative<mysql::OkPacket>(message_))) {
       // The end of a result cut at max-rows: an error in its place.
-      uint8_t seq = r.first_sequence_id;
+      uint8_t seq = drop_sequence_;
       auto err = mysql::MakeErr(
           1142, "42000",
           "veil: result cut at " + std::to_string(*max_rows_) + " rows by guardrail max-rows");

@@ -327,6 +327,7 @@ class MySqlTranscoder {
   bool planned_ = false;
   uint64_t rows_in_result_ = 0;
   bool dropping_rows_ = false;  // past max-rows
+  uint8_t drop_sequence_ = 0;   // the first dropped row's sequence id: the error's
 
   // Rows of the current read waiting to be masked together: their packets, and their values
   // (views into the read) from `start` in batch_values_.
