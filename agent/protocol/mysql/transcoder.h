@@ -108,13 +108,18 @@ class MySqlTranscoder {
     std::string schema, name;
   };
   void SetTables(std::vector<TableRow> tables);
-  // veil's own statements that read the two lists: at login, and again mid-session.
+  // veil's own statements that read the two lists: at login, and again mid-session. The
+  // server's own schemas are left out: their relations are exempt from the check, and reading
+  // their ~200 entries cost 2.3-2.8 ms a list on MariaDB 10.11 (0.35 ms without).
+#define VEIL_USER_SCHEMAS \
+  "TABLE_SCHEMA NOT IN ('information_schema', 'performance_schema', 'mysql', 'sys')"
   static constexpr std::string_view kViewsQuery =
       "SELECT LOWER(TABLE_SCHEMA), LOWER(TABLE_NAME), VIEW_DEFINITION FROM "
-      "information_schema.VIEWS";
+      "information_schema.VIEWS WHERE " VEIL_USER_SCHEMAS;
   static constexpr std::string_view kTablesQuery =
       "SELECT LOWER(TABLE_SCHEMA), LOWER(TABLE_NAME) FROM information_schema.TABLES "
-      "WHERE TABLE_TYPE NOT IN ('VIEW', 'TEMPORARY')";
+      "WHERE TABLE_TYPE NOT IN ('VIEW', 'TEMPORARY') AND " VEIL_USER_SCHEMAS;
+#undef VEIL_USER_SCHEMAS
   // Bytes of veil's own commands that OnCommand queued ahead of the command it was given: the
   // session writes them upstream before that command's bytes.
   std::vector<uint8_t> TakeInjected() { return std::exchange(injected_, {}); }
