@@ -495,6 +495,37 @@ def test_rows_of_a_cursor_code_veil_cannot_follow_opened_are_not_counted(veil, c
         conn.close()
 
 
+@pytest.mark.parametrize("do", [
+    "DO $$ BEGIN EXECUTE format('SET application_name = %L',"
+    " (SELECT ssn FROM customers WHERE id = 1)); END $$",
+    "DO $$ BEGIN PERFORM set_config('application_name',"
+    " (SELECT reverse(email) FROM customers WHERE id = 1), false); END $$",
+])
+def test_settings_code_veil_cannot_follow_changed_are_not_reported(veil, do):
+    # PostgreSQL reports application_name to the client (ParameterStatus) whenever it changes:
+    # a DO block set it to the SSN, and the driver's parameter showed 536-22-1234.
+    import psycopg2
+
+    _, port, _ = veil
+    conn = psycopg2.connect(host=HOST, port=port, dbname=DB, user=USER, connect_timeout=10,
+                            application_name="before")
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(do)
+            reported = conn.get_parameter_status("application_name")
+            # What the client writes itself is reported as ever.
+            cur.execute("SET application_name = 'mine'")
+            mine = conn.get_parameter_status("application_name")
+    finally:
+        conn.close()
+    text = reported.lower()
+    found = [(v, f) for values in SEEDED.values() for v in values
+             for f in carried_forms(v) if f in text]
+    assert not found and reported == "before", reported
+    assert mine == "mine"
+
+
 def test_side_channels_are_refused_and_laundering_is_masked(pg, scratch_db, start_veild,
                                                             tmp_path):
     port = fresh_endpoint(tmp_path)

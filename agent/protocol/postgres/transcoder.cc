@@ -1106,31 +1106,56 @@ bool FastPathLargeObjectRead(uint32_t function_oid) {
   return std::find(std::begin(kRead), std::end(kRead), function_oid) != std::end(kRead);
 }
 
+namespace {
+
+// `needle` within `hay`, ignoring ASCII case.
+bool ContainsNoCase(std::string_view hay, std::string_view needle) {
+  return std::search(hay.begin(), hay.end(), needle.begin(), needle.end(), [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a)) ==
+                  std::tolower(static_cast<unsigned char>(b));
+         }) != hay.end();
+}
+
+}  // namespace
+
+// The text of the statement answering now: a Query's, or a described or executed prepared
+// statement's; empty when not known.
+std::string_view PgTranscoder::AnsweringText() const {
+  if (pending_.empty()) return {};
+  auto text_of = [&](const std::string& statement) -> std::string_view {
+    auto t = statement_texts_.find(statement);
+    return t == statement_texts_.end() ? std::string_view() : std::string_view(t->second.text);
+  };
+  const Pending& p = pending_.front();
+  if (p.kind == Expect::kQuery) return p.name;
+  if (p.kind == Expect::kDescribeStatement) return text_of(p.name);
+  if (p.kind == Expect::kDescribePortal || p.kind == Expect::kExecute)
+    if (auto it = portals_.find(p.name); it != portals_.end()) return text_of(it->second.statement);
+  return {};
+}
+
+// Whether the statement answering now runs code veil cannot follow.
+bool PgTranscoder::AnsweringOpaque() {
+  if (pending_.empty()) return false;
+  if (pending_.front().kind == Expect::kQuery) {
+    const StatementLineage* l = CurrentQueryStatement();
+    return l && l->opaque;
+  }
+  if (pending_.front().kind == Expect::kExecute)
+    if (auto p = portals_.find(pending_.front().name); p != portals_.end())
+      if (auto l = StatementLineageOf(p->second.statement); l && !l->empty())
+        return l->front().opaque;
+  return false;
+}
+
 // After code veil cannot follow ran (DO, CALL, a function of the application's), a result's
 // column names may be built from values: a DO block can open a cursor `FOR EXECUTE format('SELECT
 // 1 AS %I', ssn)` that the client then fetches. A name the client did not write in the statement
 // itself, and that the catalog does not hold (a table's or view's column), is replaced by the
 // column's position. False: nothing to rename (the message goes out as it came).
 bool PgTranscoder::RenameFields(const pg::RowDescription& m, std::vector<uint8_t>* out) {
-  std::string_view text;
-  auto text_of = [&](const std::string& statement) -> std::string_view {
-    auto t = statement_texts_.find(statement);
-    return t == statement_texts_.end() ? std::string_view() : std::string_view(t->second.text);
-  };
-  if (!pending_.empty()) {
-    const Pending& p = pending_.front();
-    if (p.kind == Expect::kQuery) text = p.name;
-    if (p.kind == Expect::kDescribeStatement) text = text_of(p.name);
-    if (p.kind == Expect::kDescribePortal)
-      if (auto it = portals_.find(p.name); it != portals_.end())
-        text = text_of(it->second.statement);
-  }
-  auto written = [&](std::string_view name) {
-    return std::search(text.begin(), text.end(), name.begin(), name.end(), [](char a, char b) {
-             return std::tolower(static_cast<unsigned char>(a)) ==
-                    std::tolower(static_cast<unsigned char>(b));
-           }) != text.end();
-  };
+  const std::string_view text = AnsweringText();
+  auto written = [&](std::string_view name) { return ContainsNoCase(text, name); };
   pg::RowDescription d = m;
   std::vector<std::string> names(d.fields.size());
   bool changed = false;
@@ -1481,7 +1506,11 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
           } else if constexpr (std::is_same_v<T, pg::ParameterStatus>) {
             if (m.name == "standard_conforming_strings")
               analysis_.SetStandardConformingStrings(m.value == "on");
-            forward(at, n);
+            // A setting that code veil cannot follow changed to a value the client did not
+            // write (a DO block's SET application_name = <an SSN>) is not reported: the
+            // client keeps the value it had.
+            if (!(opaque_ran_ || AnsweringOpaque()) || ContainsNoCase(AnsweringText(), m.value))
+              forward(at, n);
           } else if constexpr (std::is_same_v<T, pg::BackendKeyData>) {
             upstream_key_.emplace(m.process_id, std::string(m.secret_key));
             pg::BackendKeyData veil{veil_pid_, veil_secret_};

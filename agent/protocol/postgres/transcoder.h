@@ -335,6 +335,8 @@ class PgTranscoder {
   bool opaque_ran_ = false;
   bool RenameFields(const pg::RowDescription& m, std::vector<uint8_t>* out);
   bool CountsUnseenCursor();
+  std::string_view AnsweringText() const;
+  bool AnsweringOpaque();
   bool catalog_pending_ = false;  // the next OnFrontend(Query) is the catalog lookup
   // The last frame was ReadyForQuery('I') with nothing else expected: the only moment a query
   // of veil's cannot land inside the client's work (a COPY FROM STDIN, a pipeline).
