@@ -899,3 +899,33 @@ def test_names_after_dynamic_sql(veil, mariadb, mariadb_seeded_values, sqls, nam
     text = " ".join(f"{f.name} {f.org_name} {f.table_name} {f.org_table}" for f in fields)
     assert leaks(text, mariadb_seeded_values) == [], text
     assert [f.name for f in fields] == names
+
+
+def test_session_state_tracking_reports_no_value_it_was_set_from(veil, mariadb,
+                                                                 mariadb_seeded_values):
+    # Under CLIENT_SESSION_TRACK (mysql2 asks for it) an OK packet reports each system
+    # variable's new value: dynamic SQL set max_join_size from the SSN's digits and mysql2's
+    # stateChanges showed 536221234. A variable whose value the statement's text holds is
+    # reported as ever.
+    import json
+    import subprocess
+
+    from mysql_clients import NODE_DIR, _mysql2_probe
+
+    node = _mysql2_probe()[0]
+    sqls = ["SET SESSION session_track_system_variables = '*'",
+            "SET @c = (SELECT replace(ssn, '-', '')" + W1 + ")",
+            "EXECUTE IMMEDIATE concat('SET SESSION max_join_size = ', @c)",
+            "SET SESSION max_join_size = 4242"]
+    spec = {"host": HOST, "port": veil, "user": mariadb.user, "password": mariadb.password,
+            "database": mariadb.dbname, "sqls": sqls}
+    r = subprocess.run([node, str(NODE_DIR / "session_track_probe.mjs"), json.dumps(spec)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [x["error"] for x in lines] == [None] * 4, lines
+    assert leaks(r.stdout, mariadb_seeded_values) == [], r.stdout
+    assert "536221234" not in r.stdout
+    assert lines[0]["variables"] == {"session_track_system_variables": "*"}
+    assert not lines[2]["variables"], lines[2]
+    assert lines[3]["variables"] == {"max_join_size": "4242"}

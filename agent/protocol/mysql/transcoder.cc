@@ -127,6 +127,57 @@ void MySqlTranscoder::SetTables(std::vector<TableRow> tables) {
   }
 }
 
+namespace {
+
+// A length-encoded integer at data[*pos]; false past the end.
+bool ReadLenenc(std::string_view data, size_t* pos, uint64_t* v) {
+  if (*pos >= data.size()) return false;
+  const auto first = static_cast<uint8_t>(data[(*pos)++]);
+  const int n = first < 0xfb ? 0 : first == 0xfc ? 2 : first == 0xfd ? 3 : first == 0xfe ? 8 : -1;
+  if (n < 0 || *pos + static_cast<size_t>(n) > data.size()) return false;
+  *v = n == 0 ? first : 0;
+  for (int i = 0; i < n; ++i) *v |= uint64_t{static_cast<uint8_t>(data[*pos + i])} << (8 * i);
+  *pos += static_cast<size_t>(n);
+  return true;
+}
+
+void WriteLenenc(uint64_t v, std::string* out) {
+  if (v < 0xfb) {
+    out->push_back(static_cast<char>(v));
+    return;
+  }
+  const int n = v <= 0xffff ? 2 : v <= 0xffffff ? 3 : 8;
+  out->push_back(static_cast<char>(n == 2 ? 0xfc : n == 3 ? 0xfd : 0xfe));
+  for (int i = 0; i < n; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+}  // namespace
+
+// The session state changes of an OK packet without the system variables whose new value the
+// statement's text does not hold (type 0: a length-encoded name and value). Unreadable: none.
+std::string MySqlTranscoder::TrackedStateWritten(std::string_view state, std::string_view text) {
+  std::string kept;
+  for (size_t pos = 0; pos < state.size();) {
+    const auto type = static_cast<uint8_t>(state[pos++]);
+    uint64_t len = 0;
+    if (!ReadLenenc(state, &pos, &len) || len > state.size() - pos) return {};
+    const std::string_view entry = state.substr(pos, len);
+    pos += len;
+    if (type == 0) {
+      size_t p = 0;
+      uint64_t n = 0, v = 0;
+      if (!ReadLenenc(entry, &p, &n) || n > entry.size() - p) return {};
+      p += n;
+      if (!ReadLenenc(entry, &p, &v) || v > entry.size() - p) return {};
+      if (!ContainsNoCase(text, entry.substr(p, v))) continue;
+    }
+    kept.push_back(static_cast<char>(type));
+    WriteLenenc(len, &kept);
+    kept.append(entry);
+  }
+  return kept;
+}
+
 // A name the client did not write in the statement itself (after dynamic SQL ran).
 bool MySqlTranscoder::HiddenName(const Open& o, std::string_view name) const {
   return !name.empty() && !ContainsNoCase(o.record.text, name);
@@ -1057,6 +1108,21 @@ Status MySqlTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
           "veil: result cut at " + std::to_string(*max_rows_) + " rows by guardrail max-rows");
       if (Status s = mysql::Encode(err, decoder_.capabilities(), &seq, out); !s.ok()) return s;
       if (front) front->record.sqlstate = "42000";
+    } else if (auto* ok = std::get_if<mysql::OkPacket>(&message_);
+               ok && !ok->session_state_info.empty() && front &&
+               (names_tainted_ || front->sensitive)) {
+      // Session state tracking reports a system variable's new value: SET max_join_size from
+      // a value, by dynamic SQL, reported the value. Kept: what the statement's text holds.
+      const std::string kept = TrackedStateWritten(ok->session_state_info, front->record.text);
+      if (kept.size() == ok->session_state_info.size()) {
+        out->insert(out->end(), raw.begin(), raw.end());
+      } else {
+        mysql::OkPacket copy = *ok;
+        copy.session_state_info = kept;
+        if (kept.empty()) copy.status_flags &= ~mysql::status::kSessionStateChanged;
+        uint8_t seq = r.first_sequence_id;
+        if (Status s = mysql::Encode(copy, decoder_.capabilities(), &seq, out); !s.ok()) return s;
+      }
     } else {
       out->insert(out->end(), raw.begin(), raw.end());
     }

@@ -300,6 +300,7 @@ class MySqlTranscoder {
   bool names_tainted_ = false;
   uint32_t definitions_ = 0;  // column definitions so far in this result (or prepare answer)
   bool HiddenName(const Open& o, std::string_view name) const;
+  static std::string TrackedStateWritten(std::string_view state, std::string_view text);
   Status RenameColumn(const mysql::ColumnDefinition& c, uint8_t sequence,
                       std::vector<uint8_t>* out);
   bool NamesUnknownRelation(std::string_view sql, const mysql::StatementScan& scan);
