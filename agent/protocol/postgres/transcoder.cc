@@ -888,24 +888,28 @@ std::shared_ptr<const QueryLineage> PgTranscoder::StatementLineageOf(const std::
   return l;
 }
 
-// The plan for DataRows arriving now: the simple query's RowDescription, or the portal of the
-// Execute at the head of the queue (its Describe, or its statement's with Bind's formats).
+// The lineage of the statement answering now: a Query's current statement, or an Execute's
+// prepared statement; null when not known.
+const StatementLineage* PgTranscoder::AnsweringLineage() {
+  if (pending_.empty()) return nullptr;
+  if (pending_.front().kind == Expect::kQuery) return CurrentQueryStatement();
+  if (pending_.front().kind == Expect::kExecute)
+    if (auto p = portals_.find(pending_.front().name); p != portals_.end())
+      if (auto l = StatementLineageOf(p->second.statement); l && !l->empty())
+        return &l->front();  // statement_lineage_ keeps it
+  return nullptr;
+}
+
 // Whether the statement answering now counts rows of a cursor that code veil cannot follow
 // opened, in a session where such code ran: its rows (even NULL) and its tag give a count that
 // may be a value, so it is answered with an error instead.
 bool PgTranscoder::CountsUnseenCursor() {
-  if (!opaque_ran_ || pending_.empty()) return false;
-  if (pending_.front().kind == Expect::kQuery) {
-    const StatementLineage* l = CurrentQueryStatement();
-    return l && l->unknown_cursor;
-  }
-  if (pending_.front().kind == Expect::kExecute)
-    if (auto p = portals_.find(pending_.front().name); p != portals_.end())
-      if (auto l = StatementLineageOf(p->second.statement); l && !l->empty())
-        return l->front().unknown_cursor;
-  return false;
+  const StatementLineage* l = opaque_ran_ ? AnsweringLineage() : nullptr;
+  return l && l->unknown_cursor;
 }
 
+// The plan for DataRows arriving now: the simple query's RowDescription, or the portal of the
+// Execute at the head of the queue (its Describe, or its statement's with Bind's formats).
 const ResultPlan* PgTranscoder::PlanForRows() {
   if (!pending_.empty() && pending_.front().kind == Expect::kExecute) {
     if (execute_plan_) return &*execute_plan_;
@@ -1136,16 +1140,8 @@ std::string_view PgTranscoder::AnsweringText() const {
 
 // Whether the statement answering now runs code veil cannot follow.
 bool PgTranscoder::AnsweringOpaque() {
-  if (pending_.empty()) return false;
-  if (pending_.front().kind == Expect::kQuery) {
-    const StatementLineage* l = CurrentQueryStatement();
-    return l && l->opaque;
-  }
-  if (pending_.front().kind == Expect::kExecute)
-    if (auto p = portals_.find(pending_.front().name); p != portals_.end())
-      if (auto l = StatementLineageOf(p->second.statement); l && !l->empty())
-        return l->front().opaque;
-  return false;
+  const StatementLineage* l = AnsweringLineage();
+  return l && l->opaque;
 }
 
 // After code veil cannot follow ran (DO, CALL, a function of the application's), a result's

@@ -334,6 +334,7 @@ class PgTranscoder {
   // may have built are renamed (RenameFields), and cursors it opened give no rows.
   bool opaque_ran_ = false;
   bool RenameFields(const pg::RowDescription& m, std::vector<uint8_t>* out);
+  const StatementLineage* AnsweringLineage();
   bool CountsUnseenCursor();
   std::string_view AnsweringText() const;
   bool AnsweringOpaque();
