@@ -12,6 +12,8 @@
 #include <cstring>
 #include <string>
 
+#include "common/text.h"
+
 namespace veil::masker::validate {
 namespace {
 
@@ -52,16 +54,6 @@ int Prefix(std::string_view d, size_t n) {
 }
 
 bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
-
-bool ContainsIgnoreCase(std::string_view hay, std::string_view needle) {
-  if (needle.size() > hay.size()) return false;
-  for (size_t i = 0; i + needle.size() <= hay.size(); ++i) {
-    size_t j = 0;
-    while (j < needle.size() && ToLower(hay[i + j]) == ToLower(needle[j])) ++j;
-    if (j == needle.size()) return true;
-  }
-  return false;
-}
 
 // Number of character classes present: lower, upper, digit, anything else.
 int CharClasses(std::string_view s) {

@@ -451,6 +451,12 @@ DO_CURSOR = ("BEGIN; DO $$ DECLARE c refcursor := 'leak'; BEGIN OPEN c FOR EXECU
     (DO_CURSOR.format(expr="ssn"), "column_1|column_2"),
     (DO_CURSOR.format(expr="reverse(ssn)"), "column_1|column_2"),
     (DO_CURSOR.format(expr="encode(convert_to(email, 'UTF8'), 'hex')"), "column_1|column_2"),
+    # Names the client could list in its text, or that the catalog holds: the text is no proof
+    # (a comment with every digit would let a one-digit name through), nor is the catalog (a
+    # choice between two of its names is a bit of the value).
+    (DO_CURSOR.format(expr="substr(ssn, 1, 1)") + " -- 0 1 2 3 4 5 6 7 8 9", "column_1|column_2"),
+    (DO_CURSOR.format(expr="CASE WHEN substr(ssn, 1, 1) = '5' THEN 'email' ELSE 'city' END"),
+     "column_1|column_2"),
     # What the client wrote, and a table's own columns, keep their names after such code ran.
     ("DO $$ BEGIN NULL; END $$; SELECT count(*) AS n, city, 1 FROM customers"
      " GROUP BY city ORDER BY city LIMIT 1;", "n|city|?column?"),
@@ -500,6 +506,10 @@ def test_rows_of_a_cursor_code_veil_cannot_follow_opened_are_not_counted(veil, c
     " (SELECT ssn FROM customers WHERE id = 1)); END $$",
     "DO $$ BEGIN PERFORM set_config('application_name',"
     " (SELECT reverse(email) FROM customers WHERE id = 1), false); END $$",
+    # One digit, with every digit written in the statement's own text.
+    "DO $$ BEGIN PERFORM set_config('application_name',"
+    " (SELECT substr(ssn, 1, 1) FROM customers WHERE id = 1), false); END $$"
+    " /* 0 1 2 3 4 5 6 7 8 9 */",
 ])
 def test_settings_code_veil_cannot_follow_changed_are_not_reported(veil, do):
     # PostgreSQL reports application_name to the client (ParameterStatus) whenever it changes:

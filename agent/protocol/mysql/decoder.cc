@@ -272,6 +272,20 @@ const char* ParseHandshakeResponse(std::string_view payload, ClientMessage* out)
 
 }  // namespace
 
+bool DecodeSessionState(std::string_view state, std::vector<SessionStateChange>* out) {
+  out->clear();
+  internal::Reader r(state);
+  while (!r.AtEnd()) {
+    SessionStateChange c;
+    if (!r.U8(&c.type) || !r.LenencString(&c.data)) {
+      out->clear();
+      return false;
+    }
+    out->push_back(c);
+  }
+  return true;
+}
+
 std::optional<ErrPacket> ParseErrPacket(std::string_view payload) {
   ErrPacket m;
   if (ParseErr(payload, &m) != nullptr) return std::nullopt;

@@ -247,4 +247,8 @@ class ServerDecoder {
 // Parses an ERR payload (for code that meets one outside a decoder).
 std::optional<ErrPacket> ParseErrPacket(std::string_view payload);
 
+// The changes of an OK packet's session_state_info, in order (views into `state`); false when
+// it is malformed.
+bool DecodeSessionState(std::string_view state, std::vector<SessionStateChange>* out);
+
 }  // namespace veil::mysql

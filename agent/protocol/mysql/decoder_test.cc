@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/protocol/mysql/encoder.h"
 #include "agent/protocol/mysql/internal/wire.h"
 #include "agent/protocol/mysql/test_bytes.h"
 
@@ -999,6 +1000,31 @@ TEST(Truncation, EveryPrefixOfAValidStreamNeedsMoreData) {
       }
     }
   }
+}
+
+// An OK packet's session state, as MariaDB sends it after SET max_join_size = 536221234 with
+// session_track_system_variables = '*': a system variable change, then a schema change.
+TEST(SessionState, SplitsChangesAndEncodesThemAgain) {
+  std::vector<uint8_t> state = {0x00, 0x18, 0x0d};
+  internal::PutBytes(&state, "max_join_size");
+  internal::PutLenencString(&state, "536221234");
+  state.push_back(0x01);
+  internal::PutLenencString(&state, std::string("\x04shop", 5));
+  const std::string_view view(reinterpret_cast<const char*>(state.data()), state.size());
+  std::vector<SessionStateChange> changes;
+  ASSERT_TRUE(DecodeSessionState(view, &changes));
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0].type, SessionStateChange::kSystemVariable);
+  EXPECT_EQ(changes[0].data, std::string_view("\x0dmax_join_size\x09"
+                                              "536221234"));
+  EXPECT_EQ(changes[1].type, 1);
+  EXPECT_EQ(changes[1].data, std::string_view("\x04shop"));
+  std::vector<uint8_t> again;
+  EncodeSessionState(changes, &again);
+  EXPECT_EQ(again, state);
+  // A length past the end: nothing is read.
+  EXPECT_FALSE(DecodeSessionState(view.substr(0, view.size() - 2), &changes));
+  EXPECT_TRUE(changes.empty());
 }
 
 }  // namespace

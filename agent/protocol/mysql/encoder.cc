@@ -476,6 +476,13 @@ Status Encode(const M& message, uint64_t capabilities, uint8_t* sequence_id,
   }
 }
 
+void EncodeSessionState(std::span<const SessionStateChange> changes, std::vector<uint8_t>* out) {
+  for (const auto& c : changes) {
+    out->push_back(c.type);
+    internal::PutLenencString(out, c.data);
+  }
+}
+
 Status EncodeTextRow(std::span<const Value> values, uint8_t* sequence_id,
                      std::vector<uint8_t>* out) {
   PayloadWriter w(out, sequence_id);

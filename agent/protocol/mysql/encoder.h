@@ -66,4 +66,7 @@ Status EncodeTextRow(std::span<const Value> values, uint8_t* sequence_id,
 Status EncodeBinaryRow(std::span<const ColumnTypeInfo> columns, std::span<const Value> values,
                        uint8_t* sequence_id, std::vector<uint8_t>* out);
 
+// Session state changes as an OK packet's session_state_info, appended to *out.
+void EncodeSessionState(std::span<const SessionStateChange> changes, std::vector<uint8_t>* out);
+
 }  // namespace veil::mysql

@@ -307,6 +307,14 @@ struct OkPacket {
   friend bool operator==(const OkPacket&, const OkPacket&) = default;
 };
 
+// One change in an OK packet's session_state_info (DecodeSessionState, EncodeSessionState).
+struct SessionStateChange {
+  static constexpr uint8_t kSystemVariable = 0;  // data: a length-encoded name and value
+  uint8_t type = 0;
+  std::string_view data;
+  friend bool operator==(const SessionStateChange&, const SessionStateChange&) = default;
+};
+
 // ERR_Packet. Owns its text (see the top of this file).
 struct ErrPacket {
   uint16_t error_code = 0;

@@ -340,16 +340,9 @@ class Session {
         functions_ = co_await StoredFunctions(server);
         natives_ = co_await NativeFunctions(server, version);
         if (auto rows = co_await InternalQuery(server, MySqlTranscoder::kViewsQuery))
-          for (auto& r : *rows)
-            if (r.size() == 3)
-              views_.push_back({std::move(r[0]), std::move(r[1]), std::move(r[2])});
-        // Unread (no check of relations) unless every row is a (schema, name).
-        if (auto rows = co_await InternalQuery(server, MySqlTranscoder::kTablesQuery);
-            rows &&
-            std::all_of(rows->begin(), rows->end(), [](const auto& r) { return r.size() == 2; })) {
-          tables_.emplace();
-          for (auto& r : *rows) tables_->push_back({std::move(r[0]), std::move(r[1])});
-        }
+          views_ = MySqlTranscoder::ViewsOf(std::move(*rows));
+        if (auto rows = co_await InternalQuery(server, MySqlTranscoder::kTablesQuery))
+          tables_ = MySqlTranscoder::TablesOf(std::move(*rows));
         if (co_await MakeReadOnly(server))
           co_return PumpEnd{"veil: could not make the upstream session read-only", kAccessDenied,
                             "28000"};

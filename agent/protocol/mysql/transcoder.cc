@@ -6,6 +6,7 @@
 #include "agent/protocol/mysql/encoder.h"
 #include "agent/protocol/mysql/statement_scan.h"
 #include "agent/sql/lexer.h"
+#include "common/text.h"
 
 namespace veil::agent {
 namespace {
@@ -24,14 +25,6 @@ std::string Lower(std::string_view s) {
 bool IsSystemSchema(const std::string& lower) {
   return lower == "information_schema" || lower == "performance_schema" || lower == "mysql" ||
          lower == "sys";
-}
-
-// `needle` within `hay`, ignoring ASCII case.
-bool ContainsNoCase(std::string_view hay, std::string_view needle) {
-  return std::search(hay.begin(), hay.end(), needle.begin(), needle.end(), [](char a, char b) {
-           return std::tolower(static_cast<unsigned char>(a)) ==
-                  std::tolower(static_cast<unsigned char>(b));
-         }) != hay.end();
 }
 
 // Text-like for masking: what the masker may read as text. BINARY/VARBINARY/BLOB columns hold
@@ -118,6 +111,22 @@ void MySqlTranscoder::SetViews(std::vector<ViewRow> views) {
   }
 }
 
+std::vector<MySqlTranscoder::ViewRow> MySqlTranscoder::ViewsOf(TextRows rows) {
+  std::vector<ViewRow> views;
+  for (auto& r : rows)
+    if (r.size() == 3) views.push_back({std::move(r[0]), std::move(r[1]), std::move(r[2])});
+  return views;
+}
+
+std::optional<std::vector<MySqlTranscoder::TableRow>> MySqlTranscoder::TablesOf(TextRows rows) {
+  std::vector<TableRow> tables;
+  for (auto& r : rows) {
+    if (r.size() != 2) return std::nullopt;
+    tables.push_back({std::move(r[0]), std::move(r[1])});
+  }
+  return tables;
+}
+
 void MySqlTranscoder::SetTables(std::vector<TableRow> tables) {
   have_tables_ = true;
   tables_.clear();
@@ -127,77 +136,34 @@ void MySqlTranscoder::SetTables(std::vector<TableRow> tables) {
   }
 }
 
-namespace {
-
-// A length-encoded integer at data[*pos]; false past the end.
-bool ReadLenenc(std::string_view data, size_t* pos, uint64_t* v) {
-  if (*pos >= data.size()) return false;
-  const auto first = static_cast<uint8_t>(data[(*pos)++]);
-  const int n = first < 0xfb ? 0 : first == 0xfc ? 2 : first == 0xfd ? 3 : first == 0xfe ? 8 : -1;
-  if (n < 0 || *pos + static_cast<size_t>(n) > data.size()) return false;
-  *v = n == 0 ? first : 0;
-  for (int i = 0; i < n; ++i) *v |= uint64_t{static_cast<uint8_t>(data[*pos + i])} << (8 * i);
-  *pos += static_cast<size_t>(n);
-  return true;
+// SHOW, or a read of the server's own schemas: the catalog's names, comments and definitions.
+// Asked only once dynamic SQL ran (names_tainted_), which may have written them.
+bool MySqlTranscoder::ReadsCatalog(const mysql::StatementScan& scan) const {
+  return scan.show || IsSystemSchema(Lower(database_)) ||
+         std::any_of(scan.qualifiers.begin(), scan.qualifiers.end(), IsSystemSchema);
 }
 
-void WriteLenenc(uint64_t v, std::string* out) {
-  if (v < 0xfb) {
-    out->push_back(static_cast<char>(v));
-    return;
-  }
-  const int n = v <= 0xffff ? 2 : v <= 0xffffff ? 3 : 8;
-  out->push_back(static_cast<char>(n == 2 ? 0xfc : n == 3 ? 0xfd : 0xfe));
-  for (int i = 0; i < n; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
-}  // namespace
-
-// The session state changes of an OK packet without the system variables whose new value the
-// statement's text does not hold (type 0: a length-encoded name and value). Unreadable: none.
-std::string MySqlTranscoder::TrackedStateWritten(std::string_view state, std::string_view text) {
-  std::string kept;
-  for (size_t pos = 0; pos < state.size();) {
-    const auto type = static_cast<uint8_t>(state[pos++]);
-    uint64_t len = 0;
-    if (!ReadLenenc(state, &pos, &len) || len > state.size() - pos) return {};
-    const std::string_view entry = state.substr(pos, len);
-    pos += len;
-    if (type == 0) {
-      size_t p = 0;
-      uint64_t n = 0, v = 0;
-      if (!ReadLenenc(entry, &p, &n) || n > entry.size() - p) return {};
-      p += n;
-      if (!ReadLenenc(entry, &p, &v) || v > entry.size() - p) return {};
-      if (!ContainsNoCase(text, entry.substr(p, v))) continue;
-    }
-    kept.push_back(static_cast<char>(type));
-    WriteLenenc(len, &kept);
-    kept.append(entry);
-  }
-  return kept;
-}
-
-// A name the client did not write in the statement itself (after dynamic SQL ran).
-bool MySqlTranscoder::HiddenName(const Open& o, std::string_view name) const {
-  return !name.empty() && !ContainsNoCase(o.record.text, name);
-}
-
-// A column definition with each name the client did not write (and that is not a table's or
-// view's own, known from the lists) replaced: the column by its position, a table by nothing.
+// A column definition with each name that may come from a value replaced: the column by its
+// position, a table by nothing. A statement veil reads takes its names from its own text or from
+// a listed table's or view's catalog; dynamic SQL, and a relation the lists do not hold (a
+// temporary table dynamic SQL made), from anywhere. The client's text is no proof for those: a
+// comment listing every digit would let a one-digit name through.
 Status MySqlTranscoder::RenameColumn(const mysql::ColumnDefinition& c, uint8_t sequence,
                                      std::vector<uint8_t>* out) {
   const Open& o = open_.front();
   const std::string schema = Lower(c.schema), org_table = Lower(c.org_table);
   const bool listed = (tables_.contains({schema, org_table}) && !own_tables_.contains(org_table)) ||
                       views_.contains({schema, org_table});
-  const bool own_name = listed && Lower(c.name) == Lower(c.org_name);
+  const bool text_names_it = !o.dynamic && (c.org_table.empty() || listed || Derived(c.org_table));
+  auto shown = [&](std::string_view n) {
+    return n.empty() || (text_names_it && ContainsIgnoreCase(o.record.text, n));
+  };
   const std::string position = "column_" + std::to_string(definitions_);
   mysql::ColumnDefinition d = c;
-  if (HiddenName(o, c.name) && !own_name) d.name = position;
-  if (HiddenName(o, c.org_name) && !listed) d.org_name = position;
-  if (HiddenName(o, c.table) && !(listed && Lower(c.table) == org_table)) d.table = {};
-  if (HiddenName(o, c.org_table) && !listed) d.org_table = {};
+  if (!(listed && Lower(c.name) == Lower(c.org_name)) && !shown(c.name)) d.name = position;
+  if (!listed && !shown(c.org_name)) d.org_name = position;
+  if (!(listed && Lower(c.table) == org_table) && !shown(c.table)) d.table = {};
+  if (!listed && !shown(c.org_table)) d.org_table = {};
   if (d == c) return {};
   uint8_t seq = sequence;
   return mysql::Encode(d, decoder_.capabilities(), &seq, out);
@@ -539,8 +505,8 @@ void MySqlTranscoder::OnCommand(const mysql::ClientMessage& message, uint8_t las
     if ((sensitive && scan.uses_variables) || scan.dynamic || scan.writes)
       variables_tainted_ = true;
     if (scan.dynamic) names_tainted_ = true;
-    o.catalog = scan.show || IsSystemSchema(Lower(database_)) ||
-                std::any_of(scan.qualifiers.begin(), scan.qualifiers.end(), IsSystemSchema);
+    if (names_tainted_) o.catalog = ReadsCatalog(scan);
+    o.dynamic = scan.dynamic;
     if (sensitive || scan.explain || scan.dynamic) diagnostics_tainted_ = true;
     // A table written with values derived from sensitive columns (CREATE TABLE … AS SELECT
     // reverse(ssn), INSERT … SELECT): its columns are replaced whole from now on.
@@ -579,9 +545,9 @@ void MySqlTranscoder::OnCommand(const mysql::ClientMessage& message, uint8_t las
       o.derived = it->second.derived;
       o.statement_id = e->statement_id;
       if (names_tainted_) {
-        const auto sc = mysql::ScanStatement(it->second.text);
-        o.catalog = sc.show || IsSystemSchema(Lower(database_)) ||
-                    std::any_of(sc.qualifiers.begin(), sc.qualifiers.end(), IsSystemSchema);
+        const mysql::StatementScan sc = mysql::ScanStatement(it->second.text);
+        o.catalog = ReadsCatalog(sc);
+        o.dynamic = sc.dynamic;
       }
     } else {
       o.record.text = "-- COM_STMT_EXECUTE of an unknown statement";
@@ -959,16 +925,12 @@ void MySqlTranscoder::Complete() {
   Open o = std::move(open_.front());
   open_.pop_front();
   if (o.capture != Open::Capture::kNone) {
-    if (!o.capture_failed && o.capture == Open::Capture::kViews) {
-      std::vector<ViewRow> views;
-      for (auto& r : capture_rows_)
-        if (r.size() == 3) views.push_back({std::move(r[0]), std::move(r[1]), std::move(r[2])});
-      SetViews(std::move(views));
-    } else if (!o.capture_failed && std::all_of(capture_rows_.begin(), capture_rows_.end(),
-                                                [](const auto& r) { return r.size() == 2; })) {
-      std::vector<TableRow> tables;
-      for (auto& r : capture_rows_) tables.push_back({std::move(r[0]), std::move(r[1])});
-      SetTables(std::move(tables));
+    if (o.capture_failed) {
+      // the list stays as it was
+    } else if (o.capture == Open::Capture::kViews) {
+      SetViews(ViewsOf(std::move(capture_rows_)));
+    } else if (auto tables = TablesOf(std::move(capture_rows_))) {
+      SetTables(std::move(*tables));
     }
     capture_rows_.clear();
   }
@@ -1109,16 +1071,23 @@ Status MySqlTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
       if (Status s = mysql::Encode(err, decoder_.capabilities(), &seq, out); !s.ok()) return s;
       if (front) front->record.sqlstate = "42000";
     } else if (auto* ok = std::get_if<mysql::OkPacket>(&message_);
-               ok && !ok->session_state_info.empty() && front &&
-               (names_tainted_ || front->sensitive)) {
+               ok && !ok->session_state_info.empty() && front && front->sensitive) {
       // Session state tracking reports a system variable's new value: SET max_join_size from
-      // a value, by dynamic SQL, reported the value. Kept: what the statement's text holds.
-      const std::string kept = TrackedStateWritten(ok->session_state_info, front->record.text);
-      if (kept.size() == ok->session_state_info.size()) {
+      // a value, by dynamic SQL, reported the value. A statement that reads sensitive columns
+      // (dynamic SQL counts as one) reports the other kinds of change only (unreadable: none).
+      std::vector<mysql::SessionStateChange> changes;
+      (void)mysql::DecodeSessionState(ok->session_state_info, &changes);
+      const size_t all = changes.size();
+      std::erase_if(changes, [](const mysql::SessionStateChange& c) {
+        return c.type == mysql::SessionStateChange::kSystemVariable;
+      });
+      if (all > 0 && changes.size() == all) {
         out->insert(out->end(), raw.begin(), raw.end());
       } else {
+        std::vector<uint8_t> kept;
+        mysql::EncodeSessionState(changes, &kept);
         mysql::OkPacket copy = *ok;
-        copy.session_state_info = kept;
+        copy.session_state_info = {reinterpret_cast<const char*>(kept.data()), kept.size()};
         if (kept.empty()) copy.status_flags &= ~mysql::status::kSessionStateChanged;
         uint8_t seq = r.first_sequence_id;
         if (Status s = mysql::Encode(copy, decoder_.capabilities(), &seq, out); !s.ok()) return s;

@@ -120,6 +120,11 @@ class MySqlTranscoder {
       "SELECT LOWER(TABLE_SCHEMA), LOWER(TABLE_NAME) FROM information_schema.TABLES "
       "WHERE TABLE_TYPE NOT IN ('VIEW', 'TEMPORARY') AND " VEIL_USER_SCHEMAS;
 #undef VEIL_USER_SCHEMAS
+  // kViewsQuery's and kTablesQuery's text rows as lists. Tables: none (unread) unless every row
+  // is a (schema, name).
+  using TextRows = std::vector<std::vector<std::string>>;
+  static std::vector<ViewRow> ViewsOf(TextRows rows);
+  static std::optional<std::vector<TableRow>> TablesOf(TextRows rows);
   // Bytes of veil's own commands that OnCommand queued ahead of the command it was given: the
   // session writes them upstream before that command's bytes.
   std::vector<uint8_t> TakeInjected() { return std::exchange(injected_, {}); }
@@ -213,6 +218,7 @@ class MySqlTranscoder {
     enum class Capture : uint8_t { kNone, kViews, kTables } capture = Capture::kNone;
     bool capture_failed = false;
     bool catalog = false;  // SHOW, or reads a system schema (information_schema …)
+    bool dynamic = false;  // EXECUTE, PREPARE, CALL: its text does not show what it runs
     StatementRecord record;
     bool sensitive = false;         // the statement reads sensitive columns
     std::set<std::string> derived;  // its derived tables' and CTEs' names
@@ -290,17 +296,16 @@ class MySqlTranscoder {
   std::set<std::string> own_tables_;           // created by the session (CREATE [TEMPORARY] TABLE)
   std::set<std::string> refreshed_for_;        // unknown names the lists were re-read for
   std::unordered_set<std::string> met_names_;  // identifiers of statements checked so far
-  std::vector<std::vector<std::string>> capture_rows_;
+  TextRows capture_rows_;
   std::vector<uint8_t> injected_;
   bool UnknownRelation(const std::string& schema, const std::string& table) const;
   // Dynamic SQL (EXECUTE IMMEDIATE, PREPARE … FROM, CALL) builds statement text from values:
   // it can name a result column, a table or a comment after a sensitive value. From then on a
-  // name the client did not write itself is renamed (HiddenName), and the catalog's own texts
+  // name that may come from a value is renamed (RenameColumn), and the catalog's own texts
   // (SHOW, information_schema) are replaced whole.
   bool names_tainted_ = false;
   uint32_t definitions_ = 0;  // column definitions so far in this result (or prepare answer)
-  bool HiddenName(const Open& o, std::string_view name) const;
-  static std::string TrackedStateWritten(std::string_view state, std::string_view text);
+  bool ReadsCatalog(const mysql::StatementScan& scan) const;
   Status RenameColumn(const mysql::ColumnDefinition& c, uint8_t sequence,
                       std::vector<uint8_t>* out);
   bool NamesUnknownRelation(std::string_view sql, const mysql::StatementScan& scan);

@@ -892,12 +892,20 @@ std::shared_ptr<const QueryLineage> PgTranscoder::StatementLineageOf(const std::
 // prepared statement; null when not known.
 const StatementLineage* PgTranscoder::AnsweringLineage() {
   if (pending_.empty()) return nullptr;
-  if (pending_.front().kind == Expect::kQuery) return CurrentQueryStatement();
-  if (pending_.front().kind == Expect::kExecute)
-    if (auto p = portals_.find(pending_.front().name); p != portals_.end())
-      if (auto l = StatementLineageOf(p->second.statement); l && !l->empty())
-        return &l->front();  // statement_lineage_ keeps it
-  return nullptr;
+  const Pending& p = pending_.front();
+  if (p.kind == Expect::kQuery) return CurrentQueryStatement();
+  std::string statement;
+  if (p.kind == Expect::kDescribeStatement) {
+    statement = p.name;
+  } else if (p.kind == Expect::kExecute || p.kind == Expect::kDescribePortal) {
+    auto it = portals_.find(p.name);
+    if (it == portals_.end()) return nullptr;
+    statement = it->second.statement;
+  } else {
+    return nullptr;
+  }
+  auto l = StatementLineageOf(statement);
+  return l && !l->empty() ? &l->front() : nullptr;  // statement_lineage_ keeps it
 }
 
 // Whether the statement answering now counts rows of a cursor that code veil cannot follow
@@ -1110,64 +1118,27 @@ bool FastPathLargeObjectRead(uint32_t function_oid) {
   return std::find(std::begin(kRead), std::end(kRead), function_oid) != std::end(kRead);
 }
 
-namespace {
-
-// `needle` within `hay`, ignoring ASCII case.
-bool ContainsNoCase(std::string_view hay, std::string_view needle) {
-  return std::search(hay.begin(), hay.end(), needle.begin(), needle.end(), [](char a, char b) {
-           return std::tolower(static_cast<unsigned char>(a)) ==
-                  std::tolower(static_cast<unsigned char>(b));
-         }) != hay.end();
-}
-
-}  // namespace
-
-// The text of the statement answering now: a Query's, or a described or executed prepared
-// statement's; empty when not known.
-std::string_view PgTranscoder::AnsweringText() const {
-  if (pending_.empty()) return {};
-  auto text_of = [&](const std::string& statement) -> std::string_view {
-    auto t = statement_texts_.find(statement);
-    return t == statement_texts_.end() ? std::string_view() : std::string_view(t->second.text);
-  };
-  const Pending& p = pending_.front();
-  if (p.kind == Expect::kQuery) return p.name;
-  if (p.kind == Expect::kDescribeStatement) return text_of(p.name);
-  if (p.kind == Expect::kDescribePortal || p.kind == Expect::kExecute)
-    if (auto it = portals_.find(p.name); it != portals_.end()) return text_of(it->second.statement);
-  return {};
-}
-
 // Whether the statement answering now runs code veil cannot follow.
 bool PgTranscoder::AnsweringOpaque() {
   const StatementLineage* l = AnsweringLineage();
   return l && l->opaque;
 }
 
-// After code veil cannot follow ran (DO, CALL, a function of the application's), a result's
-// column names may be built from values: a DO block can open a cursor `FOR EXECUTE format('SELECT
-// 1 AS %I', ssn)` that the client then fetches. A name the client did not write in the statement
-// itself, and that the catalog does not hold (a table's or view's column), is replaced by the
-// column's position. False: nothing to rename (the message goes out as it came).
+// A cursor that code veil cannot follow opened (a DO block's `OPEN c FOR EXECUTE format('SELECT
+// 1 AS %I', ssn)`) is described by that code: its names, and the tables and columns it says
+// they come from, may be values. Once such code ran, such a cursor's description goes out with
+// every field renamed by its position (column_N) and tied to no table. Its rows never do
+// (CountsUnseenCursor). False: nothing to rename.
 bool PgTranscoder::RenameFields(const pg::RowDescription& m, std::vector<uint8_t>* out) {
-  const std::string_view text = AnsweringText();
-  auto written = [&](std::string_view name) { return ContainsNoCase(text, name); };
+  if (!CountsUnseenCursor()) return false;
   pg::RowDescription d = m;
   std::vector<std::string> names(d.fields.size());
-  bool changed = false;
   for (size_t i = 0; i < d.fields.size(); ++i) {
-    auto& f = d.fields[i];
-    // A view's computed column has no table; its name is the catalog's (KnowsName: linear,
-    // and only reached for a name the statement does not show).
-    if (f.name.empty() || f.name == "?column?" || written(f.name) ||
-        (f.table_oid != 0 && analysis_.catalog().ByOid(f.table_oid)) ||
-        analysis_.catalog().KnowsName(f.name))
-      continue;
     names[i] = "column_" + std::to_string(i + 1);
-    f.name = names[i];
-    changed = true;
+    d.fields[i].name = names[i];
+    d.fields[i].table_oid = 0;
+    d.fields[i].column_number = 0;
   }
-  if (!changed) return false;
   (void)pg::Encode(d, out);
   return true;
 }
@@ -1212,8 +1183,10 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
         suppress = true;
       }
     }
+    // Judged at a result's first row (the rest follow it) or at MOVE's tag; never per row.
     const bool unseen_count =
-        (std::holds_alternative<pg::DataRowView>(message_) ||
+        opaque_ran_ &&
+        ((std::holds_alternative<pg::DataRowView>(message_) && rows_in_result_ == 0) ||
          (std::holds_alternative<pg::CommandComplete>(message_) &&
           std::get<pg::CommandComplete>(message_).tag.starts_with("MOVE "))) &&
         CountsUnseenCursor();
@@ -1350,7 +1323,7 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
               if (auto p = portals_.find(pending_.front().name); p != portals_.end())
                 if (auto l = StatementLineageOf(p->second.statement); l && !l->empty()) {
                   if (l->front().refresh_catalog) catalog_wanted_ = true;
-                  if (l->front().opaque) opaque_ran_ = true;
+                  if (l->front().opaque) opaque_ran_ = opaque_since_ready_ = true;
                 }
               pending_.pop_front();
             } else if (!pending_.empty() && pending_.front().kind == Expect::kFunctionCall) {
@@ -1360,7 +1333,7 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
               // DDL or SET search_path: names may mean something else from now on.
               if (const StatementLineage* l = CurrentQueryStatement()) {
                 if (l->refresh_catalog) catalog_wanted_ = true;
-                if (l->opaque) opaque_ran_ = true;  // DO, CALL, a function veil cannot see
+                if (l->opaque) opaque_ran_ = opaque_since_ready_ = true;  // DO, CALL, …
               }
               ++query_statement_;  // the next statement of the Query answers next
             }
@@ -1377,6 +1350,7 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
             if (!std::is_same_v<T, pg::PortalSuspended>) rows_in_result_ = 0;
             forward(at, n);
           } else if constexpr (std::is_same_v<T, pg::ReadyForQuery>) {
+            opaque_since_ready_ = false;
             while (!pending_.empty() && pending_.front().kind != Expect::kSync &&
                    pending_.front().kind != Expect::kQuery)
               pending_.pop_front();
@@ -1502,11 +1476,10 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
           } else if constexpr (std::is_same_v<T, pg::ParameterStatus>) {
             if (m.name == "standard_conforming_strings")
               analysis_.SetStandardConformingStrings(m.value == "on");
-            // A setting that code veil cannot follow changed to a value the client did not
-            // write (a DO block's SET application_name = <an SSN>) is not reported: the
-            // client keeps the value it had.
-            if (!(opaque_ran_ || AnsweringOpaque()) || ContainsNoCase(AnsweringText(), m.value))
-              forward(at, n);
+            // A setting changed by code veil cannot follow (a DO block's SET application_name
+            // = <an SSN>) is not reported: the client keeps the value it had. PostgreSQL
+            // reports changes when the exchange ends, after the statement's CommandComplete.
+            if (!opaque_since_ready_ && !AnsweringOpaque()) forward(at, n);
           } else if constexpr (std::is_same_v<T, pg::BackendKeyData>) {
             upstream_key_.emplace(m.process_id, std::string(m.secret_key));
             pg::BackendKeyData veil{veil_pid_, veil_secret_};

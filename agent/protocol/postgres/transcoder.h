@@ -330,13 +330,13 @@ class PgTranscoder {
   bool catalog_failed_ = false;
   uint64_t catalog_generation_ = 0;
   bool catalog_wanted_ = false;  // idle and the map is missing or stale
-  // Code veil cannot follow ran in this session (DO, CALL, a user function): result names it
-  // may have built are renamed (RenameFields), and cursors it opened give no rows.
+  // Code veil cannot follow ran in this session (DO, CALL, a user function): a cursor it opened
+  // is described with no names (RenameFields) and gives no rows (CountsUnseenCursor).
   bool opaque_ran_ = false;
+  bool opaque_since_ready_ = false;  // … since the last ReadyForQuery: settings not reported
   bool RenameFields(const pg::RowDescription& m, std::vector<uint8_t>* out);
   const StatementLineage* AnsweringLineage();
   bool CountsUnseenCursor();
-  std::string_view AnsweringText() const;
   bool AnsweringOpaque();
   bool catalog_pending_ = false;  // the next OnFrontend(Query) is the catalog lookup
   // The last frame was ReadyForQuery('I') with nothing else expected: the only moment a query
