@@ -164,6 +164,19 @@ case("view_passthrough_renamed", "SELECT s, who FROM evasion_v_pass WHERE id = 1
      [("***-**-1234", "[PERSON_NAME]")])
 case("view_passthrough_date", "SELECT day FROM evasion_v_pass WHERE id = 1", [(N,)],
      note="the view's definition says day is dob: masked as dob (a date of birth: NULL)")
+# Through a derived table or a CTE the view's column comes back as the derived table's: the
+# statement is judged by the view's definition (`day` is dob), as a base table's would be.
+case("view_passthrough_in_derived",
+     "SELECT d.day, d.s FROM (SELECT day, s, id FROM evasion_v_pass) d WHERE d.id = 1",
+     [(N, M)], note="1984-01-05 reached the client before")
+case("view_passthrough_in_cte",
+     "WITH d AS (SELECT day AS x, id FROM evasion_v_pass) SELECT concat(x, '') FROM d"
+     " WHERE id = 1", [(M,)])
+case("view_star_in_derived", "SELECT * FROM (SELECT * FROM evasion_v_pass) d WHERE d.id = 1",
+     [(N, M, M, N)])
+case("view_innocent_in_derived",
+     "SELECT d.id, (SELECT count(*) FROM evasion_v_pass) FROM (SELECT id FROM evasion_v_pass) d"
+     " WHERE d.id = 3", [("3", "6")])
 
 # --- user variables ---------------------------------------------------------------------------
 case("var_assign_in_select", ["SELECT @v := ssn" + W1, "SELECT @v, reverse(@v)"], [(M, M)])
@@ -825,6 +838,8 @@ LATE_VIEW = ("CREATE OR REPLACE VIEW evasion_v_late AS SELECT id, full_name AS w
     ("SELECT day FROM shop.evasion_v_late WHERE id = 1", [(None,)]),
     ("SELECT v.day, p.name FROM evasion_v_late v JOIN products p ON p.id = 1 WHERE v.id = 1",
      [(None, "Espresso machine")]),
+    ("SELECT d.day FROM (SELECT day, id FROM evasion_v_late) d WHERE d.id = 1", [(None,)]),
+    ("SELECT d.n FROM (SELECT who AS n, id FROM evasion_v_late) d WHERE d.id = 1", [(M,)]),
     ("SELECT * FROM evasion_v_late WHERE id = 1",
      [("1", "[PERSON_NAME]", None, M, "***-**-1234",
        "Called from [PHONE] about a refund; receipt sent to [EMAIL].")]),

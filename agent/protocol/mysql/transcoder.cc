@@ -105,6 +105,7 @@ MySqlTranscoder::Sensitivity MySqlTranscoder::ColumnSensitivity(std::string_view
 
 void MySqlTranscoder::SetViews(std::vector<ViewRow> views) {
   views_.clear();
+  sensitive_cache_.clear();  // a statement naming a view is judged by its definition
   for (auto& v : views) {
     relation_names_.insert(Lower(v.name));
     views_[{Lower(v.schema), Lower(v.name)}].definition = std::move(v.definition);
@@ -450,6 +451,39 @@ bool MySqlTranscoder::FiltersOnSensitive(std::string_view sql) {
   return false;
 }
 
+// A view's column named by the statement that is, or is computed from, a sensitive column. A
+// view read directly is planned by its definition whatever the statement is judged; through a
+// derived table or a CTE (`SELECT d.day FROM (SELECT day FROM v) d`) its column comes back as
+// the derived table's, judged by the statement as a base table's would be.
+bool MySqlTranscoder::ReadsSensitiveViewColumn(const mysql::StatementScan& scan) {
+  if (views_.empty()) return false;
+  auto view_reads_sensitive = [&](const std::string& schema, const std::string& name) {
+    View* v = FindView(schema, name);
+    if (!v) return false;
+    if (v->sensitive && v->columns.empty()) return true;  // nothing known of its columns
+    // `*` through a derived table or a variable: every column, named by none.
+    const bool unnamed =
+        scan.star && (!scan.derived.empty() || scan.renames || scan.uses_variables);
+    for (const auto& [column, c] : v->columns) {
+      const bool named = unnamed || std::find(scan.identifiers.begin(), scan.identifiers.end(),
+                                              column) != scan.identifiers.end();
+      if (!named) continue;
+      auto base = ResolveViewColumn(schema, name, column);
+      if (!base || (base->kind == ViewColumn::Kind::kBase &&
+                    ColumnSensitivity(base->schema, base->table, base->column).sensitive))
+        return true;
+    }
+    return false;
+  };
+  for (const auto& id : scan.identifiers) {
+    if (!relation_names_.contains(id)) continue;
+    if (view_reads_sensitive(database_, id)) return true;
+    for (const auto& q : scan.qualifiers)
+      if (q != database_ && view_reads_sensitive(q, id)) return true;
+  }
+  return false;
+}
+
 bool MySqlTranscoder::ReadsSensitive(std::string_view sql) {
   return ReadsSensitive(sql, mysql::ScanStatement(sql));
 }
@@ -468,6 +502,7 @@ bool MySqlTranscoder::ReadsSensitive(std::string_view sql, const mysql::Statemen
     if (tainted_tables_.contains(id) || TableTainted(database_, id)) sensitive = true;
   for (size_t i = 0; !sensitive && i < scan.identifiers.size(); ++i)
     sensitive = NameSensitive(scan, scan.identifiers[i], scan.identifiers);
+  if (!sensitive) sensitive = ReadsSensitiveViewColumn(scan);
   if (key.size() <= 4096) {  // bulk statements are not kept: the cache stays small
     if (sensitive_cache_.size() >= 1024) sensitive_cache_.clear();
     sensitive_cache_.emplace(std::move(key), sensitive);
@@ -929,6 +964,17 @@ void MySqlTranscoder::Complete() {
       // the list stays as it was
     } else if (o.capture == Open::Capture::kViews) {
       SetViews(ViewsOf(std::move(capture_rows_)));
+      // The statements queued behind the lists were judged by the views before: a late view
+      // read through a derived table makes its statement sensitive only now.
+      for (Open& next : open_) {
+        if (next.sensitive || next.record.text.empty() ||
+            (next.kind != Open::Kind::kStatement && next.kind != Open::Kind::kPrepare) ||
+            !ReadsSensitive(next.record.text))
+          continue;
+        next.sensitive = true;
+        diagnostics_tainted_ = true;
+        if (next.uses_variables) variables_tainted_ = true;
+      }
     } else if (auto tables = TablesOf(std::move(capture_rows_))) {
       SetTables(std::move(*tables));
     }

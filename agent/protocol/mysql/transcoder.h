@@ -240,6 +240,7 @@ class MySqlTranscoder {
 
   bool ReadsSensitive(std::string_view sql, const mysql::StatementScan& scan);
   bool CallsUnseenCode(const mysql::StatementScan& scan) const;
+  bool ReadsSensitiveViewColumn(const mysql::StatementScan& scan);
   // `column` as a column of no table and of each of `tables`, in the session's database and in
   // each schema the text qualifies a name with.
   bool NameSensitive(const mysql::StatementScan& scan, const std::string& column,
