@@ -757,6 +757,8 @@ FILTER_REFUSED = [
     "SELECT/**/id/**/FROM/**/customers/**/WHERE/**/ssn/**/LIKE/**/'5%'",
     "select id\nfrom CUSTOMERS\nwhere\tSSN\nlike '5%'",
     "SELECT id FROM customers /*!50000ORDER BY ssn*/",
+    # MariaDB's statistics hold every column's extremes.
+    "SELECT column_name FROM mysql.column_stats WHERE min_value LIKE '19%'",
 ]
 
 FILTER_ALLOWED = [
@@ -821,6 +823,29 @@ def test_no_filter_on_masked(veil, mariadb, start_veild, tmp_path, mariadb_seede
     finally:
         conn.close()
 
+
+
+def test_statistics_tables_hold_values_and_are_masked(veil, mariadb, mariadb_seeded_values):
+    # ANALYZE TABLE … PERSISTENT writes each column's least and greatest value, and a histogram,
+    # to mysql.column_stats; a user with SELECT on *.* (a common analyst grant) reads them there.
+    # min_value of dob was 1968-09-09, a bare date: no shape to find by content.
+    mariadb.sql("ANALYZE TABLE shop.customers PERSISTENT FOR ALL;"
+                "GRANT SELECT ON mysql.column_stats TO 'veil_app'@'%'")
+    conn = connect(mariadb, veil)
+    try:
+        outs = [run(conn, sql) for sql in [
+            "SELECT column_name, min_value, max_value, histogram, avg_length FROM"
+            " mysql.column_stats WHERE db_name = 'shop' AND table_name = 'customers'"
+            " AND column_name IN ('dob', 'ssn') ORDER BY column_name",
+            "SELECT concat(min_value, ''), hex(max_value) FROM mysql.column_stats",
+            "SELECT s.max_value FROM (SELECT * FROM mysql.column_stats) s",
+        ]]
+    finally:
+        conn.close()
+        mariadb.sql("REVOKE SELECT ON mysql.column_stats FROM 'veil_app'@'%'")
+    assert leaks(flatten(outs), mariadb_seeded_values) == [], outs
+    assert outs[0] == [[("dob", M, M, M, "3.0000"), ("ssn", M, M, M, "11.0000")]], outs
+    assert all(v in (M, None) for row in outs[1][0] + outs[2][0] for v in row), outs
 
 
 LATE_VIEW = ("CREATE OR REPLACE VIEW evasion_v_late AS SELECT id, full_name AS who, dob AS day,"

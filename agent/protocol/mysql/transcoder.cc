@@ -21,10 +21,25 @@ std::string Lower(std::string_view s) {
 }
 
 // The server's own schemas: listed differently by each version, and holding no user data (but
-// the catalog's names and comments).
+// the catalog's names and comments, and the statistics below).
 bool IsSystemSchema(const std::string& lower) {
   return lower == "information_schema" || lower == "performance_schema" || lower == "mysql" ||
          lower == "sys";
+}
+
+// Statistics tables that hold column values: MariaDB's engine-independent statistics
+// (`mysql.column_stats`: min_value, max_value, histogram, filled by ANALYZE TABLE … PERSISTENT)
+// and MySQL 8's histograms (`information_schema.COLUMN_STATISTICS`, its JSON holds buckets of
+// values). A user with SELECT on *.* reads every column's extremes there.
+bool IsValueStatistics(std::string_view identifier) {
+  return identifier == "column_stats" || identifier == "column_statistics";
+}
+bool IsStatisticsValue(const std::string& schema, const std::string& table,
+                       const std::string& column) {
+  const std::string s = Lower(schema), t = Lower(table), c = Lower(column);
+  if (s == "mysql" && t == "column_stats")
+    return c == "min_value" || c == "max_value" || c == "histogram";
+  return s == "information_schema" && t == "column_statistics" && c == "histogram";
 }
 
 // Text-like for masking: what the masker may read as text. BINARY/VARBINARY/BLOB columns hold
@@ -410,6 +425,10 @@ bool MySqlTranscoder::FiltersOnSensitive(std::string_view sql) {
   const bool touches =
       ReadsSensitive(sql, scan) || view_sensitive || (scan.uses_variables && variables_tainted_);
   if (!touches) return false;
+  // A statistics table's values are any column's (min_value LIKE '19%' answers about a dob).
+  if (std::any_of(scan.identifiers.begin(), scan.identifiers.end(), IsValueStatistics) &&
+      (scan.filters || !scan.computed.empty()))
+    return true;
   // What the names do not show: a select item by position, compared rows, a renamed column.
   if (scan.filter_positional || scan.set_operation || scan.filter_odd_name || scan.renames)
     return true;
@@ -492,7 +511,8 @@ bool MySqlTranscoder::ReadsSensitive(std::string_view sql, const mysql::Statemen
   std::string key(sql.size() <= 4096 ? sql : std::string_view());
   if (!key.empty())
     if (auto it = sensitive_cache_.find(key); it != sensitive_cache_.end()) return it->second;
-  bool sensitive = scan.dynamic || CallsUnseenCode(scan);
+  bool sensitive = scan.dynamic || CallsUnseenCode(scan) ||
+                   std::any_of(scan.identifiers.begin(), scan.identifiers.end(), IsValueStatistics);
   if (!sensitive && scan.identifiers.size() > 512)
     sensitive = true;  // too many to judge: fail closed
   // Columns the text does not name, in a statement that hides what it makes of them (a CTE's
@@ -651,6 +671,11 @@ bool MySqlTranscoder::ViewComputed(const Column& col) const {
 void MySqlTranscoder::PlanDirect(const Column& col, bool text_like, Plan* out) {
   Plan& p = *out;
   p.label = col.schema + "." + col.org_table + "." + col.org_name;
+  if (IsStatisticsValue(col.schema, col.org_table, col.org_name)) {  // any column's values
+    p.kind = text_like ? Plan::Kind::kReplace : Plan::Kind::kNull;
+    p.label += " <- statistics";
+    return;
+  }
   p.policy = profile_->PolicyFor({.schema = col.schema,
                                   .table = col.org_table,
                                   .column = col.org_name,
