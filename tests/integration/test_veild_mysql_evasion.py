@@ -178,6 +178,20 @@ case("view_innocent_in_derived",
      "SELECT d.id, (SELECT count(*) FROM evasion_v_pass) FROM (SELECT id FROM evasion_v_pass) d"
      " WHERE d.id = 3", [("3", "6")])
 
+# --- `*` through a derived table, a CTE or a set operation --------------------------------------
+# Its columns come back computed, and a date is planned by content: `*` counts as naming the
+# columns it brings (dob, 1984-01-05, reached the client from each of these before).
+STAR_ROW = [(N, M, M, M, M, M, M, M, N, N)]
+case("star_through_derived", "SELECT * FROM (SELECT * FROM customers) d WHERE d.id = 1", STAR_ROW)
+case("star_union", "SELECT * FROM customers WHERE id = 1 UNION SELECT * FROM customers"
+     " WHERE id = 1", STAR_ROW)
+case("star_union_in_derived", "SELECT * FROM (SELECT * FROM customers UNION"
+     " SELECT * FROM customers) d WHERE d.id = 1", STAR_ROW)
+case("star_innocent_through_derived",
+     "SELECT * FROM (SELECT * FROM products) d WHERE d.id = 1 UNION SELECT * FROM products"
+     " WHERE id = 2", [("1", "Espresso machine", "249.00"),
+                       ("2", "Paper filters, pack of 100", "4.50")])
+
 # --- user variables ---------------------------------------------------------------------------
 case("var_assign_in_select", ["SELECT @v := ssn" + W1, "SELECT @v, reverse(@v)"], [(M, M)])
 case("var_set_subquery", ["SET @v = (SELECT reverse(ssn)" + W1 + ")", "SELECT @v"], [(M,)])

@@ -579,6 +579,7 @@ void MySqlTranscoder::OnCommand(const mysql::ClientMessage& message, uint8_t las
     o.derived = std::set<std::string>(scan.derived.begin(), scan.derived.end());
     o.sensitive = sensitive;
     o.uses_variables = scan.uses_variables;
+    o.star = scan.star;
     o.diagnostics = scan.diagnostics;
     o.record.text = std::string(sql);
   };
@@ -598,6 +599,7 @@ void MySqlTranscoder::OnCommand(const mysql::ClientMessage& message, uint8_t las
                     (it->second.diagnostics && diagnostics_tainted_) ||
                     ReadsSensitive(it->second.text);
       o.derived = it->second.derived;
+      o.star = it->second.star;
       o.statement_id = e->statement_id;
       if (names_tainted_) {
         const mysql::StatementScan sc = mysql::ScanStatement(it->second.text);
@@ -712,9 +714,31 @@ void MySqlTranscoder::PlanByContent(const Column& col, bool text_like, Plan* p) 
                 : Plan::Kind::kPass;
 }
 
+// A `*` names every column it expands to. Through a derived table, a CTE or a set operation
+// those come back computed (`SELECT * FROM (SELECT * FROM customers) d` gave dob raw: a date is
+// planned by content), so a statement whose `*` brings a sensitive column by name is judged as
+// one that names it.
+bool MySqlTranscoder::StarExpandsToSensitive() {
+  Open& o = open_.front();
+  const mysql::StatementScan scan = mysql::ScanStatement(o.record.text);
+  for (const auto& col : result_columns_) {
+    const bool computed = col.org_name.empty() || col.schema.empty() || col.org_table.empty() ||
+                          Derived(col.org_table);
+    if (computed && NameSensitive(scan, Lower(col.org_name.empty() ? col.name : col.org_name),
+                                  scan.identifiers))
+      return true;
+  }
+  return false;
+}
+
 void MySqlTranscoder::PlanColumns() {
   plans_.clear();
   plans_.reserve(result_columns_.size());
+  if (!open_.empty() && !open_.front().sensitive && open_.front().star &&
+      StarExpandsToSensitive()) {
+    open_.front().sensitive = true;
+    diagnostics_tainted_ = true;
+  }
   const bool sensitive = !open_.empty() && open_.front().sensitive;
   // Comments, definitions and names in the catalog, which dynamic SQL may have written.
   const bool catalog_hidden = names_tainted_ && !open_.empty() && open_.front().catalog;
@@ -1127,8 +1151,9 @@ Status MySqlTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
     } else if (auto* ok = std::get_if<mysql::StmtPrepareOk>(&message_)) {
       definitions_ = 0;
       if (front) {
-        prepared_texts_[ok->statement_id] = {front->record.text, front->sensitive, front->derived,
-                                             front->uses_variables, front->diagnostics};
+        prepared_texts_[ok->statement_id] = {front->record.text, front->sensitive,
+                                             front->derived,     front->uses_variables,
+                                             front->diagnostics, front->star};
         prepared_.emplace_back(ok->statement_id, ok->num_params);
       }
       out->insert(out->end(), raw.begin(), raw.end());

@@ -223,6 +223,7 @@ class MySqlTranscoder {
     bool sensitive = false;         // the statement reads sensitive columns
     std::set<std::string> derived;  // its derived tables' and CTEs' names
     bool uses_variables = false, diagnostics = false;
+    bool star = false;                     // `*`: its columns' names are not in the text
     std::optional<uint32_t> statement_id;  // COM_STMT_EXECUTE / FETCH
     bool fetch = false;
     std::chrono::steady_clock::time_point started;
@@ -232,6 +233,7 @@ class MySqlTranscoder {
     bool sensitive = false;
     std::set<std::string> derived;  // its derived tables' and CTEs' names
     bool uses_variables = false, diagnostics = false;
+    bool star = false;
   };
   struct Sensitivity {
     bool sensitive = false;
@@ -250,6 +252,7 @@ class MySqlTranscoder {
   bool Derived(std::string_view table) const;
   bool ViewComputed(const Column& col) const;
   void PlanColumns();
+  bool StarExpandsToSensitive();
   void PlanDirect(const Column& col, bool text_like, Plan* p);
   void PlanByContent(const Column& col, bool text_like, Plan* p);
   Status QueueRow(std::span<const uint8_t> raw, uint8_t first_sequence, bool binary,
