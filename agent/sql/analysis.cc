@@ -256,6 +256,7 @@ class Analyzer {
   void FromItem(const Node& n, Scope* scope, std::vector<Col>* star);
   void RangeVarItem(const pg_query::RangeVar& rv, Scope* scope, std::vector<Col>* star);
   std::vector<Col> ViewColumns(const CatalogRelation& rel);
+  Lin GeneratedColumn(const CatalogRelation& rel, const CatalogColumn& col);
   std::vector<Col> TargetList(const google::protobuf::RepeatedPtrField<Node>& targets,
                               const Scope& scope, bool* known);
   // Expressions.
@@ -374,6 +375,7 @@ class Analyzer {
   std::map<int, int> bind_parent_;
   std::map<int, std::vector<BaseColumn>> bind_sources_;  // by root
   std::set<uint32_t> views_open_;                        // views being expanded (cycle guard)
+  std::set<uint32_t> generated_open_;  // tables whose generated columns are being traced
   int depth_ = 0;
 };
 
@@ -417,6 +419,40 @@ std::vector<Col> Analyzer::ViewColumns(const CatalogRelation& rel) {
   return cols;
 }
 
+// A generated column (`r text GENERATED ALWAYS AS (reverse(ssn)) STORED`) is stored, but its
+// value is its expression's over the row: traced as `SELECT <expression> FROM the table`, so
+// reverse(ssn) is derived from ssn as it would be in a view.
+Lin Analyzer::GeneratedColumn(const CatalogRelation& rel, const CatalogColumn& col) {
+  const std::string label = "generated column " + rel.schema + "." + rel.name + "." + col.name;
+  if (generated_open_.contains(rel.oid) || depth_ > 32) return Lin::Unknown(label);
+  auto quoted = [](const std::string& id) {
+    std::string q = "\"";
+    for (char ch : id) q.append(ch == '"' ? 2 : 1, ch);
+    return q + '"';
+  };
+  const std::string sql =
+      "SELECT (" + col.generated + ") FROM ONLY " + quoted(rel.schema) + "." + quoted(rel.name);
+  PgQueryProtobufParseResult r = pg_query_parse_protobuf(sql.c_str());
+  pg_query::ParseResult tree;
+  const bool parsed =
+      !r.error && tree.ParseFromArray(r.parse_tree.data, static_cast<int>(r.parse_tree.len));
+  pg_query_free_protobuf_parse_result(r);
+  if (!parsed || tree.stmts_size() != 1 || !tree.stmts(0).stmt().has_select_stmt())
+    return Lin::Unknown(label + " not analysed");
+  generated_open_.insert(rel.oid);
+  ++depth_;
+  bool known = true;
+  const size_t reads = reads_.size();  // read when a statement uses the column, not here
+  std::vector<Col> body = Select(tree.stmts(0).stmt().select_stmt(), nullptr, {}, &known);
+  reads_.resize(reads);
+  --depth_;
+  generated_open_.erase(rel.oid);
+  if (!known || body.size() != 1) return Lin::Unknown(label + " not analysed");
+  Lin lin = body[0].lin.Derived();
+  lin.deps.clear();  // the expression's own FROM item, not the statement's
+  return lin;
+}
+
 void Analyzer::RangeVarItem(const pg_query::RangeVar& rv, Scope* scope, std::vector<Col>* star) {
   Item item;
   item.name = rv.has_alias() ? rv.alias().aliasname() : rv.relname();
@@ -440,7 +476,9 @@ void Analyzer::RangeVarItem(const pg_query::RangeVar& rv, Scope* scope, std::vec
     } else {
       item.stored = true;
       for (const auto& c : rel->columns)
-        item.cols.push_back({c.name, Lin::Direct({rel->schema, rel->name, c.name})});
+        item.cols.push_back({c.name, c.generated.empty()
+                                         ? Lin::Direct({rel->schema, rel->name, c.name})
+                                         : GeneratedColumn(*rel, c)});
     }
   } else {
     item.shape_known = false;

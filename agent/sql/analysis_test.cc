@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
 #include <sstream>
 
@@ -18,7 +19,7 @@ std::shared_ptr<const CatalogSnapshot> Shop() {
   std::vector<Row> rows;
   uint32_t oid = 1000;
   auto rel = [&](std::string schema, std::string name, char kind, std::vector<std::string> cols,
-                 std::string viewdef = "") {
+                 std::string viewdef = "", std::map<std::string, std::string> generated = {}) {
     ++oid;
     rows.push_back({"r", std::to_string(oid), schema, name, std::string(1, kind), std::nullopt});
     for (size_t i = 0; i < cols.size(); ++i) {
@@ -27,8 +28,9 @@ std::shared_ptr<const CatalogSnapshot> Shop() {
                                : cols[i] == "balance" || cols[i] == "amount" ? "1700"
                                : cols[i] == "id" || cols[i].ends_with("_id") ? "23"
                                                                              : "25";
-      rows.push_back(
-          {"c", std::to_string(oid), std::to_string(i + 1), cols[i], type, std::nullopt});
+      auto g = generated.find(cols[i]);
+      rows.push_back({"c", std::to_string(oid), std::to_string(i + 1), cols[i], type,
+                      g == generated.end() ? std::nullopt : std::optional(g->second)});
     }
     if (!viewdef.empty())
       rows.push_back({"v", std::to_string(oid), viewdef, std::nullopt, std::nullopt, std::nullopt});
@@ -47,6 +49,13 @@ std::shared_ptr<const CatalogSnapshot> Shop() {
   rel("public", "loop_a", 'v', {"x"}, " SELECT loop_b.x FROM loop_b;");
   rel("public", "loop_b", 'v', {"x"}, " SELECT loop_a.x FROM loop_a;");
   rel("other", "customers", 'r', {"id", "email"});
+  // Generated columns, their expressions as pg_get_expr prints them.
+  rel("public", "people", 'r', {"id", "ssn", "born", "r", "born_txt", "label"}, "",
+      {{"r", "reverse(ssn)"},
+       {"born_txt",
+        "((((EXTRACT(year FROM born) * (10000)::numeric) + (EXTRACT(month FROM born) * "
+        "(100)::numeric)) + EXTRACT(day FROM born)))::text"},
+       {"label", "('#'::text || (id)::text)"}});
   rel("pg_catalog", "pg_class", 'r', {"oid", "relname", "relnamespace"});
   rel("pg_catalog", "pg_stats", 'v', {"schemaname", "tablename", "attname", "histogram_bounds"});
   rows.push_back({"f", "shout", std::nullopt, std::nullopt, std::nullopt, std::nullopt});
@@ -122,6 +131,12 @@ std::vector<Case> Cases() {
       {"SELECT total FROM order_totals", {"d orders.amount"}},
       {"SELECT email FROM other.customers", {"D other.customers.email"}},
       {"SELECT email COLLATE \"C\" FROM customers", {DE}},
+      // A generated column is its expression over the row's columns.
+      {"SELECT r, born_txt, label, ssn FROM people",
+       {"d people.ssn", "d people.born", "d people.id", "D people.ssn"}},
+      {"SELECT p.* FROM people p WHERE id = 1",
+       {"D people.id", "D people.ssn", "D people.born", "d people.ssn", "d people.born",
+        "d people.id"}},
       {"SELECT * FROM orders",
        {"D orders.id", "D orders.customer_id", "D orders.amount", "D orders.sku",
         "D orders.status"}},

@@ -15,9 +15,11 @@ constexpr char kQuery[] =
     "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') "
     "AND NOT pg_catalog.pg_is_other_temp_schema(n.oid) "
     "UNION ALL "
-    "SELECT 'c', a.attrelid::text, a.attnum::text, a.attname::text, a.atttypid::text, NULL "
+    "SELECT 'c', a.attrelid::text, a.attnum::text, a.attname::text, a.atttypid::text, "
+    "CASE WHEN a.attgenerated <> '' THEN pg_catalog.pg_get_expr(d.adbin, d.adrelid) END "
     "FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
     "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
     "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND a.attnum > 0 AND NOT a.attisdropped "
     "AND NOT pg_catalog.pg_is_other_temp_schema(n.oid) "
     "UNION ALL "
@@ -101,7 +103,7 @@ std::shared_ptr<const CatalogSnapshot> CatalogSnapshot::FromRows(const std::vect
         uint32_t oid = 0, type = 0;
         int16_t attnum = 0;
         if (!Number(r[1], &oid) || !Number(r[2], &attnum) || !r[3] || !Number(r[4], &type)) break;
-        s->by_oid_[oid].columns.push_back({*r[3], attnum, type});
+        s->by_oid_[oid].columns.push_back({*r[3], attnum, type, r[5].value_or("")});
         break;
       }
       case 'v': {

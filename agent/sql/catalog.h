@@ -29,6 +29,9 @@ struct CatalogColumn {
   std::string name;
   int16_t attnum = 0;
   uint32_t type_oid = 0;
+  // A generated column's expression (pg_get_expr of its pg_attrdef, `reverse(ssn)`): its value
+  // is computed from the row's other columns. Empty for every other column.
+  std::string generated;
 };
 
 struct CatalogRelation {
@@ -48,8 +51,9 @@ class CatalogSnapshot {
   using Row = std::vector<std::optional<std::string>>;
 
   // The one read-only statement that fetches a snapshot: rows of six text columns tagged by
-  // their first ('r' relation, 'c' column, 'v' view definition, 'f' function, 'o' operator,
-  // 't' type a user function may run for, 's' search path entry), in a single round trip.
+  // their first ('r' relation, 'c' column and its generation expression, 'v' view definition, 'f'
+  // function, 'o' operator, 't' type a user function may run for, 's' search path entry), in a
+  // single round trip.
   static const char* Query();
   // Built from Query()'s rows. Rows it does not understand are skipped.
   static std::shared_ptr<const CatalogSnapshot> FromRows(const std::vector<Row>& rows,

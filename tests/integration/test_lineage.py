@@ -876,6 +876,37 @@ def test_function_call_protocol_is_refused_and_the_session_goes_on(veil, tmp_pat
     assert not leaks(r.stdout), r.stdout
 
 
+def test_generated_columns_are_their_expressions(veil, lineage_db):
+    """A generated column is stored, and PostgreSQL reports it as the table's own column, but
+    its value is its expression's: `reverse(ssn)` reached the client as 4321-22-635, and a date
+    of birth's digits as text (under a name that says born, scanned by content) as 19800402."""
+    _, port, _ = veil
+    lineage_db.psql(
+        "CREATE TABLE gen_people (id int, ssn text, born date,"
+        " r text GENERATED ALWAYS AS (reverse(ssn)) STORED,"
+        " born_digits text GENERATED ALWAYS AS ((extract(year FROM born) * 10000"
+        " + extract(month FROM born) * 100 + extract(day FROM born))::text) STORED,"
+        " label text GENERATED ALWAYS AS ('#' || id) STORED);"
+        "INSERT INTO gen_people (id, ssn, born) SELECT id, ssn, born FROM customers;"
+        "GRANT SELECT ON gen_people TO PUBLIC", dbname=DB)
+    try:
+        outs = [psql(port, sql) for sql in [
+            "SELECT id, r, born_digits, label FROM gen_people ORDER BY id",
+            "SELECT * FROM gen_people WHERE id = 1",
+            "SELECT x FROM gen_people AS g(a, b, c, x) WHERE a = 1",
+            "COPY (SELECT r, label FROM gen_people WHERE id = 1) TO STDOUT"]]
+    finally:
+        lineage_db.psql("DROP TABLE gen_people", dbname=DB)
+    for r in outs:
+        assert r.returncode == 0, r.stderr
+        assert not leaks(r.stdout), r.stdout
+    assert "4321-22-635" not in outs[0].stdout and "1980" not in outs[0].stdout
+    assert outs[0].stdout.splitlines()[0] == "1|[US_SSN]|[DATE_OF_BIRTH]|#1"
+    assert outs[1].stdout.strip() == f"1|[US_SSN]|{NULL}|[US_SSN]|[DATE_OF_BIRTH]|#1"
+    assert outs[2].stdout.strip() == "[US_SSN]"
+    assert outs[3].stdout.strip() == "[US_SSN]\t#1"
+
+
 def test_replication_connections_are_refused(veil, tmp_path):
     """pg_basebackup and replication=database would stream the tables' own pages: refused at
     startup; replication=off is an ordinary session."""

@@ -291,11 +291,15 @@ ResultPlan PgTranscoder::PlanFor(const Description& d, std::span<const int16_t> 
     const bool base_table = rel && !rel->IsView() && f.column > 0;
     if (base_table || (l && l->kind == K::kDirect && !l->sources.empty())) {
       SourceColumn base;
+      bool generated = false;
       if (base_table) {
         // The base column's own name, not the alias the result gave it.
         base = {rel->schema, rel->name, f.name};
         for (const auto& c : rel->columns)
-          if (c.attnum == f.column) base.column = c.name;
+          if (c.attnum == f.column) {
+            base.column = c.name;
+            generated = !c.generated.empty();
+          }
       } else {
         // UNION branches and the like: the first sensitive source gives the context.
         base = l->sources[0];
@@ -304,6 +308,21 @@ ResultPlan PgTranscoder::PlanFor(const Description& d, std::span<const int16_t> 
             base = s;
             break;
           }
+      }
+      if (generated) {
+        // A generated column (reverse(ssn), a date of birth's digits as text) is stored, but
+        // is its expression's value: planned as that expression's, whatever its own name says.
+        c.label = Label(base);
+        if (l && l->kind == K::kDerived &&
+            std::all_of(l->sources.begin(), l->sources.end(),
+                        [&](const SourceColumn& s) { return DerivationSafe(s); })) {
+          PlanDirect(base, text_like, &c);
+          c.kind = KindFor(c.policy, binary, f.type_oid);
+        } else {
+          PlanReplaced(l ? *l : ColumnLineage{}, f.type_oid, binary, &c);
+        }
+        plan.columns.push_back(std::move(c));
+        continue;
       }
       if (base_table && l && l->kind == K::kDerived) {
         // PostgreSQL reports a table's column, which a predicate bound to other columns
