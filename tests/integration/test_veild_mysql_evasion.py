@@ -862,6 +862,41 @@ def test_statistics_tables_hold_values_and_are_masked(veil, mariadb, mariadb_see
     assert all(v in (M, None) for row in outs[1][0] + outs[2][0] for v in row), outs
 
 
+GENERATED = ("CREATE OR REPLACE TABLE {name} (id INT, ssn CHAR(11), dob DATE,"
+             " r CHAR(11) AS (reverse(ssn)) VIRTUAL,"
+             " v INT AS (year(dob) * 10000 + month(dob) * 100 + dayofmonth(dob)) VIRTUAL,"
+             " label VARCHAR(10) AS (concat('#', id)) VIRTUAL);"
+             "INSERT INTO {name} (id, ssn, dob) SELECT id, ssn, dob FROM customers")
+
+
+@pytest.mark.parametrize("late", [False, True], ids=["before_login", "after_login"])
+def test_generated_columns_are_their_expressions(veil, mariadb, mariadb_seeded_values, late):
+    # A generated column is a base column to the protocol, but its value is its expression's:
+    # reverse(ssn) came back as 4321-22-635 and dob's digits as 19840105. veild reads the
+    # generation expressions with the tables (again for a table made after login).
+    name = "evasion_gen_late" if late else "evasion_gen"
+    if not late:
+        mariadb.sql(GENERATED.format(name=name))
+    conn = connect(mariadb, veil)
+    try:
+        if late:
+            assert run(conn, "SELECT 1") == [[("1",)]]
+            mariadb.sql(GENERATED.format(name=name))
+        outs = [run(conn, sql) for sql in [
+            f"SELECT id, r, v, label FROM {name} WHERE id = 1",
+            f"SELECT * FROM {name} WHERE id = 1",
+            f"SELECT d.r, d.v FROM (SELECT r, v, id FROM {name}) d WHERE d.id = 1",
+            f"SELECT concat(v, ''), label FROM {name} WHERE id = 1",
+        ]]
+    finally:
+        conn.close()
+        mariadb.sql(f"DROP TABLE IF EXISTS {name}")
+    assert leaks(flatten(outs), mariadb_seeded_values) == [], outs
+    assert "19840105" not in repr(outs), outs
+    assert outs == [[[("1", M, None, "#1")]], [[("1", "***-**-1234", None, M, None, "#1")]],
+                    [[(M, None)]], [[(M, "#1")]]], outs
+
+
 LATE_VIEW = ("CREATE OR REPLACE VIEW evasion_v_late AS SELECT id, full_name AS who, dob AS day,"
              " reverse(ssn) AS r, ssn AS s, notes AS n FROM customers")
 

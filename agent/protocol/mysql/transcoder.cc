@@ -102,6 +102,7 @@ MySqlTranscoder::Sensitivity MySqlTranscoder::ColumnSensitivity(std::string_view
       profile_->PolicyFor({.schema = schema, .table = table, .column = column, .text_like = true});
   if (p.action == A::kPass) return {};
   if (p.action == A::kForce || p.has_hint) return {true, p.entity};
+  if (GeneratedSensitive(schema, table, column)) return {true, masker::kMaxEntities};
   if (columns_ && !table.empty()) {
     // Kept lowercase: MySQL's names are case-insensitive where it matters (columns), and a
     // statement's identifiers are lowercased.
@@ -137,8 +138,8 @@ std::vector<MySqlTranscoder::ViewRow> MySqlTranscoder::ViewsOf(TextRows rows) {
 std::optional<std::vector<MySqlTranscoder::TableRow>> MySqlTranscoder::TablesOf(TextRows rows) {
   std::vector<TableRow> tables;
   for (auto& r : rows) {
-    if (r.size() != 2) return std::nullopt;
-    tables.push_back({std::move(r[0]), std::move(r[1])});
+    if (r.size() != 4) return std::nullopt;
+    tables.push_back({std::move(r[0]), std::move(r[1]), std::move(r[2]), std::move(r[3])});
   }
   return tables;
 }
@@ -146,10 +147,53 @@ std::optional<std::vector<MySqlTranscoder::TableRow>> MySqlTranscoder::TablesOf(
 void MySqlTranscoder::SetTables(std::vector<TableRow> tables) {
   have_tables_ = true;
   tables_.clear();
+  generated_.clear();
+  pair_cache_.clear();  // a generated column's sensitivity is its expression's
+  sensitive_cache_.clear();
   for (auto& t : tables) {
+    if (!t.column.empty()) {
+      generated_[Lower(t.schema) + '\0' + Lower(t.name) + '\0' + Lower(t.column)].expression =
+          std::move(t.expression);
+      continue;
+    }
     relation_names_.insert(Lower(t.name));
     tables_.emplace(Lower(t.schema), Lower(t.name));
   }
+}
+
+// Whether a generated column's expression reads a sensitive column of its table (or another
+// generated column that does): judged once, as `SELECT <expression> FROM schema.table` is.
+bool MySqlTranscoder::GeneratedSensitive(std::string_view schema, std::string_view table,
+                                         std::string_view column) {
+  if (generated_.empty()) return false;
+  std::string key = Lower(schema);
+  key.push_back('\0');
+  key += Lower(table);
+  key.push_back('\0');
+  key += Lower(column);
+  auto it = generated_.find(key);
+  if (it == generated_.end()) return false;
+  Generated& g = it->second;
+  if (g.judged) return g.sensitive;
+  if (g.judging) return true;  // a cycle the server would not allow: fail closed
+  g.judging = true;
+  auto quoted = [](std::string_view id) {
+    std::string q = "`";
+    for (char ch : id) q.append(ch == '`' ? 2 : 1, ch);
+    return q + '`';
+  };
+  const std::string sql =
+      "SELECT " + g.expression + " FROM " + quoted(Lower(schema)) + "." + quoted(Lower(table));
+  const mysql::StatementScan scan = mysql::ScanStatement(sql);
+  bool sensitive = scan.dynamic || CallsUnseenCode(scan);
+  for (size_t i = 0; !sensitive && i < scan.identifiers.size(); ++i)
+    sensitive = scan.identifiers[i] != Lower(column) &&
+                ColumnSensitivity(schema, table, scan.identifiers[i]).sensitive;
+  // generated_ is not rehashed while judging (no insertion): `g` is still valid.
+  g.judging = false;
+  g.judged = true;
+  g.sensitive = sensitive;
+  return sensitive;
 }
 
 // SHOW, or a read of the server's own schemas: the catalog's names, comments and definitions.
@@ -678,6 +722,19 @@ void MySqlTranscoder::PlanDirect(const Column& col, bool text_like, Plan* out) {
     p.label += " <- statistics";
     return;
   }
+  // A generated column computed from a sensitive one (reverse(ssn)): replaced whole, as the
+  // expression would be, unless a `pass` rule names it.
+  // (Asked as of text: a number or date without a rule is passed, which is no `pass` rule.)
+  if (GeneratedSensitive(col.schema, col.org_table, col.org_name) &&
+      profile_->PolicyFor({.schema = col.schema,
+                           .table = col.org_table,
+                           .column = col.org_name,
+                           .text_like = true})
+              .action != masker::ColumnPolicy::Action::kPass) {
+    p.kind = text_like ? Plan::Kind::kReplace : Plan::Kind::kNull;
+    p.label += " <- generated";
+    return;
+  }
   p.policy = profile_->PolicyFor({.schema = col.schema,
                                   .table = col.org_table,
                                   .column = col.org_name,
@@ -1005,6 +1062,20 @@ void MySqlTranscoder::MaskErr(mysql::ErrPacket* err, bool sensitive) {
   if (masker_.MaskText(err->message, &out, &stats_)) err->message = std::move(out);
 }
 
+// The statements queued behind the lists were judged by the lists before: a late view read
+// through a derived table, or a late generated column, makes its statement sensitive only now.
+void MySqlTranscoder::RejudgeQueued() {
+  for (Open& next : open_) {
+    if (next.sensitive || next.record.text.empty() ||
+        (next.kind != Open::Kind::kStatement && next.kind != Open::Kind::kPrepare) ||
+        !ReadsSensitive(next.record.text))
+      continue;
+    next.sensitive = true;
+    diagnostics_tainted_ = true;
+    if (next.uses_variables) variables_tainted_ = true;
+  }
+}
+
 void MySqlTranscoder::Complete() {
   Open o = std::move(open_.front());
   open_.pop_front();
@@ -1013,19 +1084,10 @@ void MySqlTranscoder::Complete() {
       // the list stays as it was
     } else if (o.capture == Open::Capture::kViews) {
       SetViews(ViewsOf(std::move(capture_rows_)));
-      // The statements queued behind the lists were judged by the views before: a late view
-      // read through a derived table makes its statement sensitive only now.
-      for (Open& next : open_) {
-        if (next.sensitive || next.record.text.empty() ||
-            (next.kind != Open::Kind::kStatement && next.kind != Open::Kind::kPrepare) ||
-            !ReadsSensitive(next.record.text))
-          continue;
-        next.sensitive = true;
-        diagnostics_tainted_ = true;
-        if (next.uses_variables) variables_tainted_ = true;
-      }
+      RejudgeQueued();
     } else if (auto tables = TablesOf(std::move(capture_rows_))) {
       SetTables(std::move(*tables));
+      RejudgeQueued();
     }
     capture_rows_.clear();
   }

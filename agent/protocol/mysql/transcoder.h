@@ -104,8 +104,11 @@ class MySqlTranscoder {
   // relation (a view or table created after login) is replaced whole, and a statement that
   // reads from a name neither list holds first has veil re-read both (TakeInjected). Unknown
   // (the list could not be read), columns are judged by their names and values alone.
+  // A generated column's row has its column's name and expression (`reverse(`ssn`)`): its value
+  // is computed from the row's other columns, as a view's expression is.
   struct TableRow {
     std::string schema, name;
+    std::string column, expression;  // empty: the table's own row
   };
   void SetTables(std::vector<TableRow> tables);
   // veil's own statements that read the two lists: at login, and again mid-session. The
@@ -116,12 +119,17 @@ class MySqlTranscoder {
   static constexpr std::string_view kViewsQuery =
       "SELECT LOWER(TABLE_SCHEMA), LOWER(TABLE_NAME), VIEW_DEFINITION FROM "
       "information_schema.VIEWS WHERE " VEIL_USER_SCHEMAS;
+  // Generated columns come with the tables, in the same round trip (GENERATION_EXPRESSION is
+  // NULL or '' for the others on MariaDB 10.2+ and MySQL 5.7+).
   static constexpr std::string_view kTablesQuery =
-      "SELECT LOWER(TABLE_SCHEMA), LOWER(TABLE_NAME) FROM information_schema.TABLES "
-      "WHERE TABLE_TYPE NOT IN ('VIEW', 'TEMPORARY') AND " VEIL_USER_SCHEMAS;
+      "SELECT LOWER(TABLE_SCHEMA), LOWER(TABLE_NAME), '', '' FROM information_schema.TABLES "
+      "WHERE TABLE_TYPE NOT IN ('VIEW', 'TEMPORARY') AND " VEIL_USER_SCHEMAS
+      " UNION ALL SELECT LOWER(TABLE_SCHEMA), LOWER(TABLE_NAME), LOWER(COLUMN_NAME), "
+      "GENERATION_EXPRESSION FROM information_schema.COLUMNS WHERE GENERATION_EXPRESSION <> '' "
+      "AND " VEIL_USER_SCHEMAS;
 #undef VEIL_USER_SCHEMAS
   // kViewsQuery's and kTablesQuery's text rows as lists. Tables: none (unread) unless every row
-  // is a (schema, name).
+  // is a (schema, name, column, expression).
   using TextRows = std::vector<std::vector<std::string>>;
   static std::vector<ViewRow> ViewsOf(TextRows rows);
   static std::optional<std::vector<TableRow>> TablesOf(TextRows rows);
@@ -296,6 +304,13 @@ class MySqlTranscoder {
   // Relations known to the session: by (schema, name), and names alone for the statement check.
   bool have_tables_ = false;
   std::set<std::pair<std::string, std::string>> tables_;
+  struct Generated {
+    std::string expression;
+    bool judged = false, judging = false, sensitive = false;
+  };
+  std::unordered_map<std::string, Generated> generated_;  // schema '\0' table '\0' column
+  bool GeneratedSensitive(std::string_view schema, std::string_view table, std::string_view column);
+  void RejudgeQueued();
   std::unordered_set<std::string> relation_names_;  // tables_ and views_, by name
   std::set<std::string> own_tables_;           // created by the session (CREATE [TEMPORARY] TABLE)
   std::set<std::string> refreshed_for_;        // unknown names the lists were re-read for
