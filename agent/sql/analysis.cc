@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 
+#include "agent/sql/identifiers.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/reflection.h"
 #include "pg_query.pb.h"
@@ -257,6 +258,7 @@ class Analyzer {
   void RangeVarItem(const pg_query::RangeVar& rv, Scope* scope, std::vector<Col>* star);
   std::vector<Col> ViewColumns(const CatalogRelation& rel);
   Lin GeneratedColumn(const CatalogRelation& rel, const CatalogColumn& col);
+  std::optional<std::vector<Col>> SelectText(const std::string& sql);
   std::vector<Col> TargetList(const google::protobuf::RepeatedPtrField<Node>& targets,
                               const Scope& scope, bool* known);
   // Expressions.
@@ -400,23 +402,31 @@ std::vector<Col> Analyzer::ViewColumns(const CatalogRelation& rel) {
   }
   if (rel.view_definition.empty() || views_open_.contains(rel.oid) || depth_ > 32)
     return unknown("view " + rel.schema + "." + rel.name + " without a definition");
-  PgQueryProtobufParseResult r = pg_query_parse_protobuf(rel.view_definition.c_str());
+  views_open_.insert(rel.oid);
+  auto body = SelectText(rel.view_definition);
+  views_open_.erase(rel.oid);
+  if (!body || body->size() != rel.columns.size())
+    return unknown("view " + rel.schema + "." + rel.name + " not analysed");
+  for (size_t i = 0; i < body->size(); ++i) cols.push_back({rel.columns[i].name, (*body)[i].lin});
+  return cols;
+}
+
+// The result columns of a SELECT given as text (a view's definition, a generated column's
+// expression), one level deeper; none when it does not parse as one SELECT or is not known.
+std::optional<std::vector<Col>> Analyzer::SelectText(const std::string& sql) {
+  PgQueryProtobufParseResult r = pg_query_parse_protobuf(sql.c_str());
   pg_query::ParseResult tree;
   const bool parsed =
       !r.error && tree.ParseFromArray(r.parse_tree.data, static_cast<int>(r.parse_tree.len));
   pg_query_free_protobuf_parse_result(r);
   if (!parsed || tree.stmts_size() != 1 || !tree.stmts(0).stmt().has_select_stmt())
-    return unknown("view " + rel.schema + "." + rel.name + " not analysed");
-  views_open_.insert(rel.oid);
+    return std::nullopt;
   ++depth_;
   bool known = true;
   std::vector<Col> body = Select(tree.stmts(0).stmt().select_stmt(), nullptr, {}, &known);
   --depth_;
-  views_open_.erase(rel.oid);
-  if (!known || body.size() != rel.columns.size())
-    return unknown("view " + rel.schema + "." + rel.name + " not analysed");
-  for (size_t i = 0; i < body.size(); ++i) cols.push_back({rel.columns[i].name, body[i].lin});
-  return cols;
+  if (!known) return std::nullopt;
+  return body;
 }
 
 // A generated column (`r text GENERATED ALWAYS AS (reverse(ssn)) STORED`) is stored, but its
@@ -425,30 +435,15 @@ std::vector<Col> Analyzer::ViewColumns(const CatalogRelation& rel) {
 Lin Analyzer::GeneratedColumn(const CatalogRelation& rel, const CatalogColumn& col) {
   const std::string label = "generated column " + rel.schema + "." + rel.name + "." + col.name;
   if (generated_open_.contains(rel.oid) || depth_ > 32) return Lin::Unknown(label);
-  auto quoted = [](const std::string& id) {
-    std::string q = "\"";
-    for (char ch : id) q.append(ch == '"' ? 2 : 1, ch);
-    return q + '"';
-  };
-  const std::string sql =
-      "SELECT (" + col.generated + ") FROM ONLY " + quoted(rel.schema) + "." + quoted(rel.name);
-  PgQueryProtobufParseResult r = pg_query_parse_protobuf(sql.c_str());
-  pg_query::ParseResult tree;
-  const bool parsed =
-      !r.error && tree.ParseFromArray(r.parse_tree.data, static_cast<int>(r.parse_tree.len));
-  pg_query_free_protobuf_parse_result(r);
-  if (!parsed || tree.stmts_size() != 1 || !tree.stmts(0).stmt().has_select_stmt())
-    return Lin::Unknown(label + " not analysed");
   generated_open_.insert(rel.oid);
-  ++depth_;
-  bool known = true;
   const size_t reads = reads_.size();  // read when a statement uses the column, not here
-  std::vector<Col> body = Select(tree.stmts(0).stmt().select_stmt(), nullptr, {}, &known);
+  auto body = SelectText("SELECT (" + col.generated + ") FROM ONLY " + QuoteIdent(rel.schema) +
+                         "." + QuoteIdent(rel.name));
   reads_.resize(reads);
-  --depth_;
   generated_open_.erase(rel.oid);
-  if (!known || body.size() != 1) return Lin::Unknown(label + " not analysed");
-  Lin lin = body[0].lin.Derived();
+  if (!body || body->size() != 1) return Lin::Unknown(label + " not analysed");
+  const std::vector<Col>& cols = *body;
+  Lin lin = cols[0].lin.Derived();
   lin.deps.clear();  // the expression's own FROM item, not the statement's
   return lin;
 }

@@ -69,4 +69,11 @@ IdentifierUse Identifiers(std::string_view sql, LexOptions options) {
   return use;
 }
 
+std::string QuoteIdent(std::string_view name, char quote) {
+  std::string q(1, quote);
+  for (char ch : name) q.append(ch == quote ? 2 : 1, ch);
+  q.push_back(quote);
+  return q;
+}
+
 }  // namespace veil::sql

@@ -33,4 +33,8 @@ struct IdentifierUse {
 
 IdentifierUse Identifiers(std::string_view sql, LexOptions options = {});
 
+// `name` as a quoted identifier: PostgreSQL's "name" (the default), MySQL's `name` with '`'.
+// The quote character inside is doubled.
+std::string QuoteIdent(std::string_view name, char quote = '"');
+
 }  // namespace veil::sql

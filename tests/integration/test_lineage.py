@@ -876,6 +876,10 @@ def test_function_call_protocol_is_refused_and_the_session_goes_on(veil, tmp_pat
     assert not leaks(r.stdout), r.stdout
 
 
+OTHER_GEN = ("CREATE TABLE other.\"Gen \"\"Q\"\"\" (id int, \"E-Mail\" text, \"Local Part\" text"
+             " GENERATED ALWAYS AS (split_part(\"E-Mail\", '@', 1)) STORED)")
+
+
 def test_generated_columns_are_their_expressions(veil, lineage_db):
     """A generated column is stored, and PostgreSQL reports it as the table's own column, but
     its value is its expression's: `reverse(ssn)` reached the client as 4321-22-635, and a date
@@ -888,15 +892,21 @@ def test_generated_columns_are_their_expressions(veil, lineage_db):
         " + extract(month FROM born) * 100 + extract(day FROM born))::text) STORED,"
         " label text GENERATED ALWAYS AS ('#' || id) STORED);"
         "INSERT INTO gen_people (id, ssn, born) SELECT id, ssn, born FROM customers;"
-        "GRANT SELECT ON gen_people TO PUBLIC", dbname=DB)
+        "GRANT SELECT ON gen_people TO PUBLIC;"
+        # Spelled otherwise: quoted mixed-case names in another schema, over a function the
+        # other cases did not choose.
+        + OTHER_GEN + ";"
+        "INSERT INTO other.\"Gen \"\"Q\"\"\" (id, \"E-Mail\") SELECT id, email FROM customers;"
+        "GRANT SELECT ON other.\"Gen \"\"Q\"\"\" TO PUBLIC", dbname=DB)
     try:
         outs = [psql(port, sql) for sql in [
             "SELECT id, r, born_digits, label FROM gen_people ORDER BY id",
             "SELECT * FROM gen_people WHERE id = 1",
             "SELECT x FROM gen_people AS g(a, b, c, x) WHERE a = 1",
-            "COPY (SELECT r, label FROM gen_people WHERE id = 1) TO STDOUT"]]
+            "COPY (SELECT r, label FROM gen_people WHERE id = 1) TO STDOUT",
+            "SELECT \"Local Part\" FROM other.\"Gen \"\"Q\"\"\" WHERE id = 1"]]
     finally:
-        lineage_db.psql("DROP TABLE gen_people", dbname=DB)
+        lineage_db.psql("DROP TABLE gen_people; DROP TABLE other.\"Gen \"\"Q\"\"\"", dbname=DB)
     for r in outs:
         assert r.returncode == 0, r.stderr
         assert not leaks(r.stdout), r.stdout
@@ -905,6 +915,7 @@ def test_generated_columns_are_their_expressions(veil, lineage_db):
     assert outs[1].stdout.strip() == f"1|[US_SSN]|{NULL}|[US_SSN]|[DATE_OF_BIRTH]|#1"
     assert outs[2].stdout.strip() == "[US_SSN]"
     assert outs[3].stdout.strip() == "[US_SSN]\t#1"
+    assert outs[4].stdout.strip() == "[EMAIL]"  # margaret.okonkwo, the email's local part
 
 
 def test_replication_connections_are_refused(veil, tmp_path):

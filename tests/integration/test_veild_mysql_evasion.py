@@ -865,7 +865,9 @@ def test_statistics_tables_hold_values_and_are_masked(veil, mariadb, mariadb_see
 GENERATED = ("CREATE OR REPLACE TABLE {name} (id INT, ssn CHAR(11), dob DATE,"
              " r CHAR(11) AS (reverse(ssn)) VIRTUAL,"
              " v INT AS (year(dob) * 10000 + month(dob) * 100 + dayofmonth(dob)) VIRTUAL,"
-             " label VARCHAR(10) AS (concat('#', id)) VIRTUAL);"
+             " label VARCHAR(10) AS (concat('#', id)) VIRTUAL,"
+             # Spelled otherwise: a mixed-case quoted name, over another generated column.
+             " `Again R` CHAR(12) AS (concat(`R`, '.')) VIRTUAL);"
              "INSERT INTO {name} (id, ssn, dob) SELECT id, ssn, dob FROM customers")
 
 
@@ -887,14 +889,15 @@ def test_generated_columns_are_their_expressions(veil, mariadb, mariadb_seeded_v
             f"SELECT * FROM {name} WHERE id = 1",
             f"SELECT d.r, d.v FROM (SELECT r, v, id FROM {name}) d WHERE d.id = 1",
             f"SELECT concat(v, ''), label FROM {name} WHERE id = 1",
+            f"SELECT `again r`, x.`AGAIN R` FROM {name} x WHERE id = 1",
         ]]
     finally:
         conn.close()
         mariadb.sql(f"DROP TABLE IF EXISTS {name}")
     assert leaks(flatten(outs), mariadb_seeded_values) == [], outs
     assert "19840105" not in repr(outs), outs
-    assert outs == [[[("1", M, None, "#1")]], [[("1", "***-**-1234", None, M, None, "#1")]],
-                    [[(M, None)]], [[(M, "#1")]]], outs
+    assert outs == [[[("1", M, None, "#1")]], [[("1", "***-**-1234", None, M, None, "#1", M)]],
+                    [[(M, None)]], [[(M, "#1")]], [[(M, M)]]], outs
 
 
 LATE_VIEW = ("CREATE OR REPLACE VIEW evasion_v_late AS SELECT id, full_name AS who, dob AS day,"

@@ -5,6 +5,7 @@
 
 #include "agent/protocol/mysql/encoder.h"
 #include "agent/protocol/mysql/statement_scan.h"
+#include "agent/sql/identifiers.h"
 #include "agent/sql/lexer.h"
 #include "common/text.h"
 
@@ -177,13 +178,9 @@ bool MySqlTranscoder::GeneratedSensitive(std::string_view schema, std::string_vi
   if (g.judged) return g.sensitive;
   if (g.judging) return true;  // a cycle the server would not allow: fail closed
   g.judging = true;
-  auto quoted = [](std::string_view id) {
-    std::string q = "`";
-    for (char ch : id) q.append(ch == '`' ? 2 : 1, ch);
-    return q + '`';
-  };
-  const std::string sql =
-      "SELECT " + g.expression + " FROM " + quoted(Lower(schema)) + "." + quoted(Lower(table));
+  const std::string sql = "SELECT " + g.expression + " FROM " +
+                          sql::QuoteIdent(Lower(schema), '`') + "." +
+                          sql::QuoteIdent(Lower(table), '`');
   const mysql::StatementScan scan = mysql::ScanStatement(sql);
   bool sensitive = scan.dynamic || CallsUnseenCode(scan);
   for (size_t i = 0; !sensitive && i < scan.identifiers.size(); ++i)
@@ -708,6 +705,13 @@ bool MySqlTranscoder::Derived(std::string_view table) const {
   return !open_.empty() && open_.front().derived.contains(Lower(table));
 }
 
+// The server names no base column for it: an expression, or a column of a derived table or
+// CTE of the statement.
+bool MySqlTranscoder::BaseColumnless(const Column& col) const {
+  return col.org_name.empty() || col.schema.empty() || col.org_table.empty() ||
+         Derived(col.org_table);
+}
+
 bool MySqlTranscoder::ViewComputed(const Column& col) const {
   return !col.org_table.empty() && col.schema.empty() && !Derived(col.org_table);
 }
@@ -779,10 +783,9 @@ bool MySqlTranscoder::StarExpandsToSensitive() {
   Open& o = open_.front();
   const mysql::StatementScan scan = mysql::ScanStatement(o.record.text);
   for (const auto& col : result_columns_) {
-    const bool computed = col.org_name.empty() || col.schema.empty() || col.org_table.empty() ||
-                          Derived(col.org_table);
-    if (computed && NameSensitive(scan, Lower(col.org_name.empty() ? col.name : col.org_name),
-                                  scan.identifiers))
+    if (!BaseColumnless(col)) continue;
+    if (NameSensitive(scan, Lower(col.org_name.empty() ? col.name : col.org_name),
+                      scan.identifiers))
       return true;
   }
   return false;
@@ -851,8 +854,7 @@ void MySqlTranscoder::PlanColumns() {
       plans_.push_back(std::move(p));
       continue;
     }
-    const bool computed = col.org_name.empty() || col.schema.empty() || col.org_table.empty() ||
-                          Derived(col.org_table) || TableTainted(col.schema, Lower(col.org_table));
+    const bool computed = BaseColumnless(col) || TableTainted(col.schema, Lower(col.org_table));
     p.label =
         col.org_table.empty() ? col.name : col.schema + "." + col.org_table + "." + col.org_name;
     if (!computed) {

@@ -259,6 +259,7 @@ class MySqlTranscoder {
                                 std::string_view column);
   bool Derived(std::string_view table) const;
   bool ViewComputed(const Column& col) const;
+  bool BaseColumnless(const Column& col) const;
   void PlanColumns();
   bool StarExpandsToSensitive();
   void PlanDirect(const Column& col, bool text_like, Plan* p);

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "agent/protocol/postgres/encoder.h"
+#include "agent/sql/identifiers.h"
 
 namespace veil::agent {
 namespace {
@@ -288,18 +289,19 @@ ResultPlan PgTranscoder::PlanFor(const Description& d, std::span<const int16_t> 
     const sql::CatalogRelation* rel =
         f.table_oid != 0 ? analysis_.catalog().ByOid(f.table_oid) : nullptr;
     // Column number 0 is a whole-row reference (SELECT c FROM customers c): not one column.
-    const bool base_table = rel && !rel->IsView() && f.column > 0;
+    const sql::CatalogColumn* column = nullptr;
+    if (rel && !rel->IsView() && f.column > 0)
+      for (const auto& c : rel->columns)
+        if (c.attnum == f.column) column = &c;
+    // A generated column (reverse(ssn) STORED) is reported as the table's, but holds its
+    // expression's value: planned by its lineage, as the expression itself would be.
+    const bool base_table =
+        rel && !rel->IsView() && f.column > 0 && !(column && !column->generated.empty());
     if (base_table || (l && l->kind == K::kDirect && !l->sources.empty())) {
       SourceColumn base;
-      bool generated = false;
       if (base_table) {
         // The base column's own name, not the alias the result gave it.
-        base = {rel->schema, rel->name, f.name};
-        for (const auto& c : rel->columns)
-          if (c.attnum == f.column) {
-            base.column = c.name;
-            generated = !c.generated.empty();
-          }
+        base = {rel->schema, rel->name, column ? column->name : f.name};
       } else {
         // UNION branches and the like: the first sensitive source gives the context.
         base = l->sources[0];
@@ -308,21 +310,6 @@ ResultPlan PgTranscoder::PlanFor(const Description& d, std::span<const int16_t> 
             base = s;
             break;
           }
-      }
-      if (generated) {
-        // A generated column (reverse(ssn), a date of birth's digits as text) is stored, but
-        // is its expression's value: planned as that expression's, whatever its own name says.
-        c.label = Label(base);
-        if (l && l->kind == K::kDerived &&
-            std::all_of(l->sources.begin(), l->sources.end(),
-                        [&](const SourceColumn& s) { return DerivationSafe(s); })) {
-          PlanDirect(base, text_like, &c);
-          c.kind = KindFor(c.policy, binary, f.type_oid);
-        } else {
-          PlanReplaced(l ? *l : ColumnLineage{}, f.type_oid, binary, &c);
-        }
-        plan.columns.push_back(std::move(c));
-        continue;
       }
       if (base_table && l && l->kind == K::kDerived) {
         // PostgreSQL reports a table's column, which a predicate bound to other columns
@@ -480,16 +467,6 @@ std::optional<uint32_t> PgTranscoder::ColumnType(const SourceColumn& c) const {
 
 namespace {
 
-std::string QuoteIdent(std::string_view name) {
-  std::string q = "\"";
-  for (char ch : name) {
-    if (ch == '"') q.push_back('"');
-    q.push_back(ch);
-  }
-  q.push_back('"');
-  return q;
-}
-
 bool CatalogSchema(std::string_view schema) {
   return schema == "pg_catalog" || schema == "information_schema";
 }
@@ -551,13 +528,13 @@ std::optional<std::string> PgTranscoder::ContentSample(std::string_view sql) {
     q += "SELECT ";
     std::vector<ColumnStore::Entry*> set;
     for (size_t i = 0; i < cols.size(); ++i) {
-      q += (i ? ", " : "") + QuoteIdent(cols[i]->name) + "::pg_catalog.text";
+      q += (i ? ", " : "") + sql::QuoteIdent(cols[i]->name) + "::pg_catalog.text";
       auto* e = columns_->Track(
           {endpoint_, database_, StoreSchema(rel->schema), rel->name, cols[i]->name});
       sample_tried_.insert(e);
       set.push_back(e);
     }
-    q += " FROM " + QuoteIdent(rel->schema) + "." + QuoteIdent(rel->name) + " LIMIT " +
+    q += " FROM " + sql::QuoteIdent(rel->schema) + "." + sql::QuoteIdent(rel->name) + " LIMIT " +
          std::to_string(kSampleRows) + ";";
     sample_sets_.push_back(std::move(set));
   }
