@@ -129,7 +129,10 @@ constexpr PatternSpec kPatterns[] = {
     {"(?:" KB "name" KE "|full[ _\\-]?name|display[ _\\-]?name|" KB "mr\\.?|" KB "mrs\\.?|" KB
      "ms\\.?|" KB "dr\\.?|" KB "prof\\.?|patient|customer|employee|contact|" KB "dear|" KB
      "attn\\.?|holder|recipient|beneficiary|(?:approved|created|updated|escalated|reviewed|"
-     "assigned|requested|submitted|signed|reported|handled|resolved|owned)[ _]by)",
+     "assigned|requested|submitted|signed|reported|handled|resolved|owned)[ _]by|"
+     "(?:spoke|spoken|met|meeting|talked|call|chat|chatted)[ _]with|(?:assigned|reassigned|"
+     "forwarded|escalated|transferred|spoke|talked|sent)[ _]to|" KB "thanks,?|" KB "regards,|" KB
+     "sincerely,|" KB "cheers,)",
      D::kKeyword, R::kPersonKeyword, E::kPersonName, 0, 0},
     // SQL INSERT with a column list: the column names give each value its context.
     {"insert[ \\t]+into[ \\t]+[A-Za-z0-9_.\"]+[ \\t]*\\(", D::kKeyword, R::kSqlInsert,

@@ -8,6 +8,7 @@
 #include <ctime>
 
 #include "masker/catalog.h"
+#include "masker/letters.h"
 #include "masker/names.h"
 #include "masker/prefilter.h"
 #include "masker/sort.h"
@@ -1084,8 +1085,9 @@ class Resolution {
     bool initial, particle, caps;
   };
 
-  // Reads a word at p: ASCII letters and the Latin letters of U+00C0..U+017F, with inner
-  // apostrophes and hyphens. Returns its end, or p if there is no word.
+  // Reads a word at p: ASCII letters and the letters of other scripts (letters.h), with inner
+  // apostrophes and hyphens. Returns its end, or p if there is no word. A word never ends
+  // inside a letter: a name span cut there would leave the rest of the name in the output.
   uint32_t ReadWord(uint32_t p, bool* upper_first, bool* all_upper) const {
     uint32_t q = p;
     bool first = true;
@@ -1097,12 +1099,17 @@ class Resolution {
         if (first) *upper_first = IsUpper(c);
         if (IsLower(c)) *all_upper = false;
         ++q;
-      } else if (c >= 0xC3 && c <= 0xC5 && v_.at(q + 1) >= 0x80 && v_.at(q + 1) <= 0xBF) {
-        bool up = Utf8Upper(c, v_.at(q + 1));
-        if (first) *upper_first = up;
-        if (!up) *all_upper = false;
-        q += 2;
-      } else if ((c == '\'' || c == '-') && q > p && IsAlpha(v_.at(q + 1))) {
+      } else if (c == 0xE2 && v_.at(q + 1) == 0x80 && v_.at(q + 2) == 0x99 && q > p &&
+                 (IsAlpha(v_.at(q + 3)) || LetterAt(q + 3).len)) {
+        q += 3;  // O’Brien, Дем’ян: the typographic apostrophe (U+2019) inside a word
+      } else if (c >= 0x80) {
+        const letters::Letter l = LetterAt(q);
+        if (!l.len) break;
+        if (first) *upper_first = l.upper;
+        if (!l.upper) *all_upper = false;
+        q += l.len;
+      } else if ((c == '\'' || c == '-') && q > p &&
+                 (IsAlpha(v_.at(q + 1)) || LetterAt(q + 1).len)) {
         ++q;
       } else {
         break;
@@ -1111,14 +1118,9 @@ class Resolution {
     }
     return q;
   }
-  static bool Utf8Upper(unsigned char lead, unsigned char cont) {
-    if (lead == 0xC3) return cont >= 0x80 && cont <= 0x9E && cont != 0x97;
-    const unsigned cp = ((lead & 0x1F) << 6) | (cont & 0x3F);  // U+0100..U+017F
-    if (cp == 0x130) return true;                              // İ
-    if (cp == 0x131 || cp == 0x138 || cp == 0x149 || cp == 0x17F) return false;
-    if ((cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E)) return cp % 2 == 1;
-    if (cp == 0x178) return true;
-    return cp % 2 == 0;
+  letters::Letter LetterAt(uint32_t q) const {
+    if (q >= v_.seg_end) return {};
+    return letters::At(reinterpret_cast<const unsigned char*>(v_.p) + q, v_.seg_end - q);
   }
   static bool IsParticle(std::string_view w) {
     static constexpr std::string_view kParticles[] = {
@@ -1129,8 +1131,37 @@ class Resolution {
     return false;
   }
 
+  // A name in a script without capitals (王小明, محمود بن حمودة, ნოზაძე) inside other text: one
+  // to three words of that script. Scored under the bar, so only context keeps it: a name word
+  // before it ("Thanks,", "customer") or a speech verb after it ("… wrote:").
+  void UncasedNameAt(uint32_t s, uint32_t* skip_until) {
+    uint32_t p = s, e = s;
+    for (int words = 0; words < 3; ++words) {
+      uint32_t q = p, letters = 0;
+      while (letters < 24) {
+        const letters::Letter l = LetterAt(q);
+        if (!l.len || l.script != letters::Script::kOther) break;
+        q += l.len;
+        ++letters;
+      }
+      if (letters == 0 || IsAlnum(v_.at(q)) || LetterAt(q).len) break;
+      e = q;
+      if (v_.at(q) != ' ') break;
+      const letters::Letter next = LetterAt(q + 1);
+      if (!next.len || next.script != letters::Script::kOther) break;
+      p = q + 1;
+    }
+    if (e == s) return;
+    *skip_until = e;
+    Emit(s, e, Entity::kPersonName, 0.4f);
+  }
+
   void NameAt(uint32_t s, uint32_t* skip_until) {
     if (s < *skip_until || s < v_.seg_start) return;
+    if (v_.at(s) >= 0x80) {
+      const letters::Letter l = LetterAt(s);
+      if (l.len && l.script == letters::Script::kOther) return UncasedNameAt(s, skip_until);
+    }
     NameTok tk[7];
     int n = 0;
     int comma_after = -1;  // "Rippin, Lola": the comma follows token 0
@@ -1460,6 +1491,27 @@ bool NearWord(const View& v, uint32_t b, std::span<const std::string_view> words
   return false;
 }
 
+// Is the word right after e (after one space) a verb people are the subject of ("Lola Rippin
+// wrote:", "Игнатий Федотов said")? Context after a name counts as context before it does.
+bool FollowedBySpeechVerb(const View& v, uint32_t e) {
+  static constexpr std::string_view kVerbs[] = {
+      "wrote",     "said",      "says",      "asked",      "replied",   "called",    "emailed",
+      "mentioned", "confirmed", "reported",  "complained", "requested", "commented", "noted",
+      "explained", "stated",    "responded", "agreed",     "phoned",    "texted",    "messaged"};
+  if (v.at(e) != ' ') return false;
+  uint32_t b = e + 1, x = b;
+  char w[12];
+  while (x < v.seg_end && x - b < sizeof(w) && IsAlpha(v.at(x))) {
+    w[x - b] = static_cast<char>(v.at(x) | 0x20);
+    ++x;
+  }
+  if (x == b || IsWord(v.at(x))) return false;  // "calls_pkey" is no verb
+  const std::string_view word(w, x - b);
+  for (std::string_view verb : kVerbs)
+    if (verb == word) return true;
+  return false;
+}
+
 // Is the word right before b (across at most a few separators) one of `words`, as in
 // "order 4111…", "sku=…", "order_id: …"? Negative context only counts this close.
 bool PrecedingWordIs(const View& v, uint32_t b, std::span<const std::string_view> words) {
@@ -1660,7 +1712,9 @@ void Scanner::Scan(std::string_view text, std::span<const Segment> segments,
       }
       if (m.entity < kBuiltinEntityCount) {
         const auto& info = catalog::Info(static_cast<Entity>(m.entity));
-        if (NearWord(v, m.start, info.positive)) m.score += 0.15f;
+        if (NearWord(v, m.start, info.positive) ||
+            (m.entity == Index(Entity::kPersonName) && FollowedBySpeechVerb(v, m.end)))
+          m.score += 0.15f;
         // Negative words count only right before the value ("order 4111…", "sku=…").
         if (PrecedingWordIs(v, m.start, info.negative)) m.score -= 0.3f;
       } else {

@@ -71,6 +71,32 @@ TEST_F(DetectorTest, PersonKeywordForms) {
   EXPECT_THAT(Find("the customer called"), IsEmpty());
 }
 
+// Names in scripts and spellings beyond Latin-1: a span never ends inside a word (the rest of
+// the name would pass), Cyrillic capitals start a run and romanise into the name table, words
+// of scripts without capitals count with context before or a speech verb after.
+TEST_F(DetectorTest, NamesOfTheWorld) {
+  EXPECT_THAT(Find("Thanks, Xuân Trường Trần"), ElementsAre("PERSON_NAME:Xuân Trường Trần"));
+  EXPECT_THAT(Find("reviewed by Ánh Tuyết Trương on Monday"),
+              ElementsAre("PERSON_NAME:Ánh Tuyết Trương"));
+  EXPECT_THAT(Find("Customer Phương Thể Bùi called"), ElementsAre("PERSON_NAME:Phương Thể Bùi"));
+  EXPECT_THAT(Find("Please refund Никита Абрамов before Friday"),
+              ElementsAre("PERSON_NAME:Никита Абрамов"));
+  EXPECT_THAT(Find("Анна Сергеевна Петрова"), ElementsAre("PERSON_NAME:Анна Сергеевна Петрова"));
+  EXPECT_THAT(Find("spoke with Ionuț Rusu today"), ElementsAre("PERSON_NAME:Ionuț Rusu"));
+  EXPECT_THAT(Find("assigned to Ηλίας Βουρδουμπάς"), ElementsAre("PERSON_NAME:Ηλίας Βουρδουμπάς"));
+  EXPECT_THAT(Find("耀杰 焦 wrote: the package arrived"), ElementsAre("PERSON_NAME:耀杰 焦"));
+  EXPECT_THAT(Find("Thanks, محمود بن حمودة"), ElementsAre("PERSON_NAME:محمود بن حمودة"));
+  EXPECT_THAT(Find("Tejumola Adeleke wrote: it arrived damaged"),
+              ElementsAre("PERSON_NAME:Tejumola Adeleke"));
+  EXPECT_THAT(Find("spoke with Дем’ян Коваленко today"),
+              ElementsAre("PERSON_NAME:Дем’ян Коваленко"));
+  EXPECT_THAT(Find("Dear Seán O’Brien,"), ElementsAre("PERSON_NAME:Seán O’Brien"));
+  // Not names: no context for a run of an uncased script, a lower-case Cyrillic phrase.
+  EXPECT_THAT(Find("商品 已 发货"), IsEmpty());
+  EXPECT_THAT(Find("заказ отправлен сегодня"), IsEmpty());
+  EXPECT_THAT(Find("The package arrived damaged"), IsEmpty());
+}
+
 TEST_F(DetectorTest, NationalIds) {
   EXPECT_THAT(Find("ssn 536-22-1234"), ElementsAre("US_SSN:536-22-1234"));
   EXPECT_THAT(Find("id 000-12-3456 and 666-12-3456"), IsEmpty());

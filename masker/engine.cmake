@@ -3,6 +3,7 @@ add_library(veil_masker STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/catalog.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/detector.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/names.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/letters.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/prefilter.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/strategy.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/fake.cc

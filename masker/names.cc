@@ -5,6 +5,8 @@
 #include <memory>
 #include <string>
 
+#include "masker/letters.h"
+
 // The table is linked in as bytes (VEIL_NAMES_TSV is its absolute path, set by CMake).
 // clang-format off
 asm(".section .rodata\n"
@@ -23,45 +25,54 @@ extern "C" const char veil_names_tsv_end[];
 namespace veil::masker::names {
 namespace {
 
-// ASCII fold of the two-byte UTF-8 letters U+00C0..U+017F (lead bytes C3, C4, C5): one ASCII
-// letter each, 0 for the few that are not letters (× ÷). ß, æ, œ fold to their first letter.
-constexpr std::array<char, 192> kFold = [] {
-  std::array<char, 192> t{};
-  const char* c3 =
-      "aaaaaaaceeeeiiiidnooooo\0ouuuuyts"
-      "aaaaaaaceeeeiiiidnooooo\0ouuuuyty";
-  for (int i = 0; i < 64; ++i) t[i] = c3[i];
-  const char* c4 = "aaaaaaccccccccddddeeeeeeeeeegggggggghhhhiiiiiiiiiiiijjkkklllllll";
-  for (int i = 0; i < 64; ++i) t[64 + i] = c4[i];
-  const char* c5 = "lllnnnnnnnnnoooooooorrrrrrssssssssttttttuuuuuuuuuuuuwwyyyzzzzzzs";
-  for (int i = 0; i < 64; ++i) t[128 + i] = c5[i];
-  return t;
-}();
-
-// Lower-cased ASCII fold of a token into out (cap bytes); 0 if it holds anything else.
-size_t Fold(std::string_view s, char* out, size_t cap) {
+// Lower-cased ASCII spelling of a token into out (cap bytes); 0 if it holds anything else.
+// Latin letters lose their marks and Cyrillic ones are romanised (letters.h), so "Nguyễn",
+// "Ionuț" and "Анна" are looked up as "nguyen", "ionut" and "anna". *foreign: a letter beyond
+// U+017F was romanised (such a token is no English word: "Thể" is not "the"); *cyrillic: one
+// of them was Cyrillic.
+size_t Fold(std::string_view s, char* out, size_t cap, bool* foreign = nullptr,
+            bool* cyrillic = nullptr) {
   size_t n = 0;
+  const auto* u = reinterpret_cast<const unsigned char*>(s.data());
   for (size_t i = 0; i < s.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    char f = 0;
+    unsigned char c = u[i];
     if (c >= 'A' && c <= 'Z') {
-      f = static_cast<char>(c + 32);
+      c = static_cast<unsigned char>(c + 32);
     } else if (c >= 'a' && c <= 'z') {
-      f = static_cast<char>(c);
-    } else if ((c == 0xC3 || c == 0xC4 || c == 0xC5) && i + 1 < s.size()) {
-      unsigned char d = static_cast<unsigned char>(s[++i]);
-      if (d < 0x80 || d > 0xBF) return 0;
-      f = kFold[(c - 0xC3) * 64 + (d - 0x80)];
-      if (!f) return 0;
     } else if (c == '\'' || c == '-') {
       continue;  // O'Brien, Smith-Jones: looked up as one word
+    } else if (c == 0xE2 && i + 2 < s.size() && u[i + 1] == 0x80 && u[i + 2] == 0x99) {
+      i += 2;  // O’Brien
+      continue;
+    } else if (c >= 0x80) {
+      const letters::Letter l = letters::At(u + i, s.size() - i);
+      char buf[4];
+      const int k = l.len ? letters::Ascii(l.cp, buf) : -1;
+      if (k < 0 || n + static_cast<size_t>(k) > cap) return 0;
+      if (foreign && l.cp > 0x17F) *foreign = true;
+      if (cyrillic && l.script == letters::Script::kCyrillic) *cyrillic = true;
+      for (int j = 0; j < k; ++j) out[n++] = buf[j];
+      i += l.len - 1;
+      continue;
     } else {
       return 0;
     }
     if (n == cap) return 0;
-    out[n++] = f;
+    out[n++] = static_cast<char>(c);
   }
   return n;
+}
+
+// A Cyrillic surname's ending: Russian -ов/-ев/-ин/-ский (and their feminines), Ukrainian
+// -енко/-чук/-юк, Belarusian and Serbian -вич, Georgian -дзе/-швили, Armenian -ян/-янц.
+bool CyrillicSurnameEnding(std::string_view t) {
+  static constexpr std::string_view kEndings[] = {
+      "ов",  "ова",  "ев",   "ева",  "ёв",    "ёва",  "ин",   "ина", "ын",
+      "ына", "ский", "ская", "цкий", "цкая",  "ской", "енко", "чук", "юк",
+      "вич", "ян",   "янц",  "дзе",  "швили", "ых",   "их"};
+  for (std::string_view e : kEndings)
+    if (t.size() > e.size() + 2 && t.substr(t.size() - e.size()) == e) return true;
+  return false;
 }
 
 uint64_t Hash(std::string_view s) {
@@ -198,8 +209,9 @@ const Table& GetTable() {
 
 uint8_t Flags(std::string_view token) {
   char low[24];
-  size_t n = Fold(token, low, sizeof(low));
-  if (n == 0) return 0;
+  bool foreign = false;
+  size_t n = Fold(token, low, sizeof(low), &foreign);
+  if (n == 0 || foreign) return 0;
   return GetTable().Find(Hash(std::string_view(low, n)));
 }
 
@@ -210,10 +222,20 @@ float SurnameWeight(uint8_t s) { return s == 3 ? 0.3f : s == 2 ? 0.25f : s == 1 
 
 TokenInfo Lookup(std::string_view token) {
   char low[24];
-  size_t n = Fold(token, low, sizeof(low));
-  if (n < 2) return {};
+  bool foreign = false, cyrillic = false;
+  size_t n = Fold(token, low, sizeof(low), &foreign, &cyrillic);
+  if (n < 2) return CyrillicSurnameEnding(token) ? TokenInfo{0, 2, false} : TokenInfo{};
   uint8_t v = GetTable().Find(Hash(std::string_view(low, n))) & 31;
-  return {static_cast<uint8_t>(v & 3), static_cast<uint8_t>((v >> 2) & 3), (v & 16) != 0};
+  TokenInfo t{static_cast<uint8_t>(v & 3), static_cast<uint8_t>((v >> 2) & 3), (v & 16) != 0};
+  // Romanised, a Russian or Vietnamese word can spell an English one ("Модест", "Thể"): not
+  // a word here.
+  if (foreign) t.word = false;
+  if (cyrillic) {
+    // Surnames are shaped by their endings (Петров, Иванова, Достоевский, Шевченко, Абрамович),
+    // rarely found in an American table; the patronymic is part of the name.
+    if (t.surname == 0 && CyrillicSurnameEnding(token)) t.surname = 2;
+  }
+  return t;
 }
 
 size_t TableSize() { return GetTable().size(); }
@@ -246,6 +268,9 @@ float ScoreRun(std::span<const Token> t, RunForm form) {
     if (g.surname > g.given) score -= 0.05f;  // "Johnson Smith" is less likely a first name
   } else if (g.surname == 0 && !g.word) {
     score += 0.05f;  // an unknown capitalised word: a name from elsewhere, maybe
+  } else if (g.surname == 1 && !g.word) {
+    // A rare American surname is often a given name elsewhere (Morten, Sipho, Petre): no
+    // better than unknown, and only context can carry it.
   } else {
     return 0;  // a surname or a word in the given-name place
   }

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
+#include "masker/letters.h"
+
 namespace veil::masker::names {
 namespace {
 
@@ -12,6 +16,10 @@ TEST(Names, TableIsLinkedAndFolds) {
   EXPECT_TRUE(Lookup("will").word);
   EXPECT_GE(Lookup("Müller").surname, 1);  // folded to "muller"
   EXPECT_FALSE(Lookup("Zzyzxq").known());
+  EXPECT_GE(Lookup("Nguyễn").surname, 1);    // Vietnamese marks folded: "nguyen"
+  EXPECT_GE(Lookup("Анна").given, 1);        // romanised: "anna"
+  EXPECT_FALSE(Lookup("Thể").word);          // spelled "the", but no English word
+  EXPECT_EQ(Lookup("Шевченко").surname, 2);  // a surname by its ending
   EXPECT_FALSE(Lookup("").known());
 }
 
@@ -35,3 +43,55 @@ TEST(Names, ScoresRuns) {
 
 }  // namespace
 }  // namespace veil::masker::names
+
+namespace veil::masker::letters {
+namespace {
+
+Letter Of(std::string_view s) {
+  return At(reinterpret_cast<const unsigned char*>(s.data()), s.size());
+}
+std::string Spelled(std::string_view s) {
+  char out[4];
+  const int n = Ascii(Of(s).cp, out);
+  return n < 0 ? "?" : std::string(out, n);
+}
+
+TEST(Letters, CapitalsAndScripts) {
+  EXPECT_TRUE(Of("Ư").upper);  // U+01AF
+  EXPECT_FALSE(Of("ư").upper);
+  EXPECT_TRUE(Of("Ș").upper);
+  EXPECT_TRUE(Of("Ấ").upper);  // U+1EA4
+  EXPECT_FALSE(Of("ấ").upper);
+  EXPECT_TRUE(Of("Я").upper);
+  EXPECT_FALSE(Of("я").upper);
+  EXPECT_TRUE(Of("Ё").upper);
+  EXPECT_TRUE(Of("Ω").upper);
+  EXPECT_FALSE(Of("ω").upper);
+  EXPECT_TRUE(Of("Ա").upper);
+  EXPECT_EQ(Of("Я").script, Script::kCyrillic);
+  EXPECT_EQ(Of("王").script, Script::kOther);
+  EXPECT_EQ(Of("ก").script, Script::kOther);
+  EXPECT_EQ(Of("ა").script, Script::kOther);
+  EXPECT_EQ(Of("王").len, 3);
+  // No letters: punctuation, symbols, emoji, a cut sequence.
+  EXPECT_EQ(Of("—").len, 0);
+  EXPECT_EQ(Of("’").len, 0);
+  EXPECT_EQ(Of("×").len, 0);
+  EXPECT_EQ(Of("😀").len, 0);
+  EXPECT_EQ(Of("\xD0").len, 0);
+  EXPECT_EQ(Of("\xE4\xB8").len, 0);
+}
+
+TEST(Letters, AsciiSpelling) {
+  EXPECT_EQ(Spelled("ễ"), "e");
+  EXPECT_EQ(Spelled("Đ"), "d");
+  EXPECT_EQ(Spelled("ț"), "t");
+  EXPECT_EQ(Spelled("ơ"), "o");
+  EXPECT_EQ(Spelled("Щ"), "shch");
+  EXPECT_EQ(Spelled("я"), "ya");
+  EXPECT_EQ(Spelled("ь"), "");
+  EXPECT_EQ(Spelled("ω"), "?");  // Greek names are not in the table
+}
+
+}  // namespace
+}  // namespace veil::masker::letters

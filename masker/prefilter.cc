@@ -29,7 +29,8 @@ enum Class : int {
   kComma,  // ','
   kNl,     // '\n'
   kHi,     // 0xC3..0xC5: lead byte of a Latin-1 / Latin Extended-A letter
-  kOther,  // 0xC6..0xF4: lead byte of any other script (Greek, Cyrillic, Arabic, CJK, …)
+  kOther,  // 0x80..0xFF but kHi: the lead byte of any other script (Greek, Cyrillic, Arabic,
+           // CJK, …), or a continuation byte (never a word start)
   kClasses,
 };
 
@@ -51,7 +52,8 @@ constexpr std::array<uint16_t, 256> kTable = [] {
   t[','] |= 1 << kComma;
   t['\n'] |= 1 << kNl;
   for (int c = 0xC3; c <= 0xC5; ++c) t[c] |= 1 << kHi;
-  for (int c = 0xC6; c <= 0xF4; ++c) t[c] |= 1 << kOther;
+  for (int c = 0x80; c <= 0xFF; ++c)
+    if (c < 0xC3 || c > 0xC5) t[c] |= 1 << kOther;
   return t;
 }();
 
@@ -242,11 +244,17 @@ namespace {
   const V letters = OR(u, l), letters_p = OR(up, xp[kL]);                                        \
   const V glue = OR(OR(OR(letters, d), OR(x[kUs], dash)), OR(sl, x[kAt]));                       \
   const V glue_p = OR(OR(OR(letters_p, dp), OR(xp[kUs], xp[kDash])), OR(xp[kSl], xp[kAt]));      \
-  const V lhn = OR(xn[kL], xn[kHi]);                                                             \
-  const V after = N(OR(OR(l, u), OR(hi, dot)), OR(OR(lhn, xn[kU]), xn[kDot]), 1);                \
+  /* A lower-case letter, or the lead byte of a letter beyond ASCII (Hai, Jurgen accented). */   \
+  const V other = x[kOther];                                                                     \
+  const V lh = OR(OR(l, hi), other), lhn = OR(OR(xn[kL], xn[kHi]), xn[kOther]);                  \
+  const V after = N(OR(OR(lh, u), dot), OR(OR(lhn, xn[kU]), xn[kDot]), 1);                       \
   const V cap = AND(OR(AND(u, after), hi), NOT(P(glue, glue_p, 1)));                             \
-  out[9] = cap;                                                                                  \
-  out[10] = AND(cap, N(OR(l, hi), lhn, 1));                                                      \
+  /* A word of another script (Cyrillic, Greek, CJK...): its lead byte after no letter, digit,   \
+     lead or continuation byte. The names stage reads whether it is a capital. */                \
+  const V ostart =                                                                               \
+      AND(other, NOT(P(OR(OR(glue, hi), other), OR(OR(glue_p, xp[kHi]), xp[kOther]), 1)));       \
+  out[9] = OR(cap, ostart);                                                                      \
+  out[10] = AND(cap, N(lh, lhn, 1));                                                             \
   const V near_letter = OR(P(letters, letters_p, 1), P(letters, letters_p, 2));                  \
   out[11] = AND(OR(OR(x[kEq], col), phl), near_letter);                                          \
   out[12] = AND(AND(d, N(sp, xn[kSp], 1)),                                                       \
@@ -500,7 +508,7 @@ __attribute__((target("avx512f,avx512bw,bmi2"))) inline void ClassifyBlockAvx512
   out->c[kComma] = VEIL_EQ(',');
   out->c[kNl] = VEIL_EQ('\n');
   out->c[kHi] = VEIL_RANGE(0xC3, 3);
-  out->c[kOther] = VEIL_RANGE(0xC6, 0xF5 - 0xC6);
+  out->c[kOther] = _mm512_movepi8_mask(x) & ~out->c[kHi];  // the high bit set
 #undef VEIL_EQ
 #undef VEIL_RANGE
 }
