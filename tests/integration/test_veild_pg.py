@@ -347,6 +347,35 @@ def test_rules_see_schema_and_table_names(pg, start_veild, tmp_path):
     assert out[-1] == "call [PHONE]"
 
 
+# Names written the way the world writes them, in a column whose name says nothing: each must
+# come back masked whole (a span that ended inside "Trường" would pass the rest of the name).
+WORLD_NOTES = [
+    ("Thanks, Xuân Trường Trần", ["Xuân", "Trường", "Trần"]),
+    ("Please refund Никита Абрамов before Friday", ["Никита", "Абрамов"]),
+    ("spoke with Ionuț Rusu today", ["Ionuț", "Rusu"]),
+    ("耀杰 焦 wrote: the package arrived damaged", ["耀杰", "焦"]),
+    ("Thanks, محمود بن حمودة", ["محمود", "حمودة"]),
+    ("Dear Seán O’Brien, your order shipped", ["Seán", "Brien"]),
+    ("Tejumola Adeleke wrote: it arrived damaged", ["Tejumola", "Adeleke"]),
+]
+
+
+def test_names_of_the_world_are_masked_whole(veil):
+    _, port = veil
+    values = ", ".join(f"({i}, '{text}')" for i, (text, _) in enumerate(WORLD_NOTES))
+    out = psql_via(port, "CREATE TEMP TABLE tickets (id int, body text);"
+                         f" INSERT INTO tickets VALUES {values};"
+                         " SELECT body FROM tickets ORDER BY id;",
+                   extra_env={"PGCLIENTENCODING": "UTF8"}).stdout.splitlines()[2:]
+    assert len(out) == len(WORLD_NOTES), out
+    for line, (text, parts) in zip(out, WORLD_NOTES):
+        assert "[PERSON_NAME]" in line, (text, line)
+        assert [p for p in parts if p in line] == [], (text, line)
+    # The words around the names are still there: masking took the names, not the lines.
+    assert out[1] == "Please refund [PERSON_NAME] before Friday"
+    assert out[3] == "[PERSON_NAME] wrote: the package arrived damaged"
+
+
 # ---- configuration ----
 
 
