@@ -134,6 +134,14 @@ constexpr PatternSpec kPatterns[] = {
      "forwarded|escalated|transferred|spoke|talked|sent)[ _]to|" KB "thanks,?|" KB "regards,|" KB
      "sincerely,|" KB "cheers,)",
      D::kKeyword, R::kPersonKeyword, E::kPersonName, 0, 0},
+    // National identification numbers of other countries, by their names at home.
+    {"(?:" KB "aadhaa?r|uidai|" KB "cpf" KE "|" KB "pesel|" KB "bsn" KE "|burgerservicenummer|"
+     "sofinummer|steuer[ _\\-]?id|steueridentifikationsnummer|" KB "idnr" KE "|personnummer|" KB
+     "cpr" KE "|" KB "nir" KE "|s(?:e|\\xC3\\xA9)curit(?:e|\\xC3\\xA9) sociale|" KB "dni" KE "|" KB
+     "nie" KE "|" KB "nif" KE "|codice[ _]fiscale|" KB "curp|resident registration|" KB "rrn" KE
+     "|national[ _\\-]?id|" KB "nric|tax file number|" KB "tfn" KE "|social insurance number|"
+     "\xE8\xBA\xAB\xE4\xBB\xBD\xE8\xAF\x81)",  // 身份证
+     D::kKeyword, R::kKeywordValue, E::kNationalId, 0, 0},
     // SQL INSERT with a column list: the column names give each value its context.
     {"insert[ \\t]+into[ \\t]+[A-Za-z0-9_.\"]+[ \\t]*\\(", D::kKeyword, R::kSqlInsert,
      E::kBuiltinCount, 0, 0},
@@ -230,6 +238,7 @@ const EntityInfo kInfo[kBuiltinEntityCount] = {
     /*PASSWORD_IN_URL*/ {0.9f, S(kNone), S(kNone)},
     /*GENERIC_SECRET*/ {0.8f, S(kNone), S(kSecretNeg)},
     /*CRYPTO_WALLET*/ {0.9f, S(kWalletPos), S(kNone)},
+    /*NATIONAL_ID*/ {0.85f, S(kNone), S(kNumNeg)},
 };
 
 // Most specific first: the first word found in a column name decides.
@@ -286,6 +295,25 @@ constexpr ColumnWord kColumnWords[] = {
     {"nino", E::kUkNino},
     {"nhs", E::kUkNhs},
     {"npi", E::kUsNpi},
+    {"aadhaar", E::kNationalId},
+    {"cpf", E::kNationalId},
+    {"pesel", E::kNationalId},
+    {"bsn", E::kNationalId},
+    {"personnummer", E::kNationalId},
+    {"national_id", E::kNationalId},
+    {"nationalid", E::kNationalId},
+    {"national_number", E::kNationalId},
+    {"nir", E::kNationalId},
+    {"dni", E::kNationalId},
+    {"nie", E::kNationalId},
+    {"curp", E::kNationalId},
+    {"nric", E::kNationalId},
+    {"rrn", E::kNationalId},
+    {"codice_fiscale", E::kNationalId},
+    {"fiscal_code", E::kNationalId},
+    {"steuer_id", E::kNationalId},
+    {"tax_id", E::kNationalId},
+    {"id_number", E::kNationalId},
     {"dob", E::kDateOfBirth},
     {"birth", E::kDateOfBirth},
     {"dateofbirth", E::kDateOfBirth},

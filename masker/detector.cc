@@ -75,6 +75,13 @@ bool ValueIs(Entity entity, std::string_view v) {
       return i > 0 && i + 2 < v.size() && v[i] == ' ' &&
              ((v[i + 1] >= 'A' && v[i + 1] <= 'Z') || (v[i + 1] >= 'a' && v[i + 1] <= 'z'));
     }
+    case Entity::kNationalId: {  // a column of national ids: 6-24 letters and digits, 5+ digits
+      char c[32];
+      const size_t n = validate::CompactUpper(v, c, sizeof(c));
+      const size_t digits_in =
+          static_cast<size_t>(std::count_if(c, c + n, [](char x) { return x >= '0' && x <= '9'; }));
+      return n >= 6 && n <= 24 && digits_in >= 5;
+    }
     case Entity::kPersonName:
     case Entity::kGenericSecret:  // any value of a password/secret/token column
       return std::any_of(v.begin(), v.end(), [](char c) {
@@ -600,6 +607,8 @@ class Resolution {
       } else if (c == ' ' || c == '\t' || c == '"' || c == '\'' || c == '#' || c == '-' ||
                  c == '>' || c == ',' || c == '.') {
         ++p;
+      } else if (c == 0xC2 && (v_.at(p + 1) == 0xBA || v_.at(p + 1) == 0xB0)) {
+        p += 2;  // "nº", "n°": number
       } else if (IsAlpha(c) && (!IsValueStart(entity, p) || (!assigned && IsFillerAt(p, limit)))) {
         uint32_t w = p;
         while (w < limit && IsAlpha(v_.at(w))) ++w;
@@ -664,6 +673,9 @@ class Resolution {
         if (ok) Emit(p, e, entity, score);
         return;
       }
+      case Entity::kNationalId:
+        NationalIdAfterKeyword(p);
+        return;
       case Entity::kPhone:
         PhoneAfterKeyword(p);
         return;
@@ -790,8 +802,11 @@ class Resolution {
         }
         // Below the literal-anchored detectors (0.95): a JWT in an access_token column stays a JWT.
         if (i < nc && hint[i] && e > s && ValueIs(*hint[i], v_.sub(s, e)) &&
-            (*hint[i] != Entity::kGenericSecret || validate::LooksLikeSecret(v_.sub(s, e), 3.0)))
-          Emit(s, e, *hint[i], 0.9f);
+            (*hint[i] != Entity::kGenericSecret || validate::LooksLikeSecret(v_.sub(s, e), 3.0))) {
+          // An American's national id is an SSN, and is named so.
+          const bool ssn = *hint[i] == Entity::kNationalId && ValueIs(Entity::kUsSsn, v_.sub(s, e));
+          Emit(s, e, ssn ? Entity::kUsSsn : *hint[i], 0.9f);
+        }
         skip(blank);
         if (v_.at(p) == ',') {
           ++p;
@@ -985,6 +1000,7 @@ class Resolution {
       return thousands && v_.at(c) == ',' && IsDigit(v_.at(c + 1)) && IsDigit(v_.at(c + 2)) &&
              !IsDigit(v_.at(c + 3));
     };
+    if (!t.plus && t.paren < 0 && !IsAlnum(before) && before != '_' && NationalIdShape(t)) return;
     if (IsAlnum(after) || after == '_') return;
     if ((after == '.' && IsDigit(v_.at(t.e + 1))) || decimal_comma(t.e)) return;
     if (!t.plus && t.paren < 0) {
@@ -1024,6 +1040,77 @@ class Resolution {
         return;
       }
     }
+  }
+
+  // National ids written in their own shapes, whose check digits hold: Aadhaar 4-4-4, CPF
+  // 3.3.3-2, China's 18-character resident id, France's NIR (spaced 1 2 2 2 3 3 2, or 15
+  // digits), Korea's RRN 6-7, Sweden's personnummer 6-4 or 8-4. True if it emitted one.
+  bool NationalIdShape(const NumTok& t) {
+    auto len = [&](int i) { return t.ge[i] - t.gb[i]; };
+    char d[24];
+    size_t n = 0;
+    for (int i = 0; i < t.k && n + len(i) <= 20; ++i)
+      for (uint32_t q = t.gb[i]; q < t.ge[i]; ++q) d[n++] = static_cast<char>(v_.at(q));
+    if (n != t.nd) return false;
+    const std::string_view digits(d, n);
+    uint32_t end = t.e;
+    float score = 0;
+    if (t.k == 1 && (t.nd == 17 || t.nd == 18)) {
+      const unsigned char x = v_.at(t.e);
+      if (t.nd == 17 && (x == 'X' || x == 'x') && !IsAlnum(v_.at(t.e + 1))) {
+        d[n++] = 'X';
+        end = t.e + 1;
+      }
+      if (n == 18 && !IsAlnum(v_.at(end)) && validate::CnResidentId({d, n})) score = 0.9f;
+    } else if (IsAlnum(v_.at(t.e)) || v_.at(t.e) == '_') {
+      return false;
+    } else if (t.k == 3 && len(0) == 4 && len(1) == 4 && len(2) == 4 && t.sep[1] == t.sep[2] &&
+               (t.sep[1] == ' ' || t.sep[1] == '-')) {
+      if (validate::InAadhaar(digits)) score = 0.85f;
+    } else if (t.k == 4 && len(0) == 3 && len(1) == 3 && len(2) == 3 && len(3) == 2 &&
+               t.sep[1] == '.' && t.sep[2] == '.' && t.sep[3] == '-') {
+      if (validate::BrCpf(digits)) score = 0.9f;
+    } else if (t.nd == 15 && (t.k == 1 || (t.k == 7 && SepsAre(t, 1, 7, ' ') && len(0) == 1 &&
+                                           len(1) == 2 && len(2) == 2 && len(3) == 2 &&
+                                           len(4) == 3 && len(5) == 3 && len(6) == 2))) {
+      if (validate::FrNir(digits)) score = t.k == 1 ? 0.75f : 0.9f;
+    } else if (t.k == 2 && t.sep[1] == '-' && len(0) == 6 && len(1) == 7) {
+      if (validate::KrRrn(digits) && validate::KrRrnCheck(digits)) score = 0.8f;
+    } else if (t.k == 2 && t.sep[1] == '-' && (len(0) == 6 || len(0) == 8) && len(1) == 4) {
+      if (validate::SePersonnummer(digits)) score = 0.85f;
+    }
+    if (score == 0) return false;
+    Emit(t.b, end, Entity::kNationalId, score);
+    return true;
+  }
+
+  // After a national-id keyword ("Aadhaar", "CPF", "PESEL", "BSN", "DNI", "NIR", "身份证" …): a
+  // value of letters and digits, separators inside. One whose check holds scores high; one with
+  // eight or more digits is what the text calls it, checksum or not.
+  void NationalIdAfterKeyword(uint32_t p) {
+    char c[24];
+    size_t n = 0, digits = 0;
+    uint32_t e = p;
+    while (e < v_.seg_end && n < 20) {
+      const unsigned char x = v_.at(e);
+      if (IsAlnum(x)) {
+        c[n++] = static_cast<char>(IsLower(x) ? x - 32 : x);
+        digits += IsDigit(x);
+        ++e;
+      } else if ((x == ' ' || x == '-' || x == '.' || x == '/') && n > 0 && IsDigit(v_.at(e + 1)) &&
+                 (x != ' ' || IsDigit(v_.at(e - 1)))) {
+        ++e;
+      } else {
+        break;
+      }
+    }
+    if (n < 6 || IsAlnum(v_.at(e))) return;
+    // 3-2-4 dashed is the US national id, the SSN: its own resolver names it.
+    if (e - p == 11 && v_.at(p + 3) == '-' && v_.at(p + 6) == '-') return;
+    if (validate::NationalId({c, n}))
+      Emit(p, e, Entity::kNationalId, 0.9f);
+    else if (digits >= 8 && n <= 18)
+      Emit(p, e, Entity::kNationalId, 0.7f);
   }
 
   // Numbers with letters right before them: IBANs and UK NI numbers.
@@ -1413,6 +1500,11 @@ class Resolution {
         return IsDigit(v_.at(p + 1)) || (IsUpper(v_.at(p)) && IsDigit(v_.at(p + 2)));
       case Entity::kDateOfBirth:
         return IsMonth(p);
+      case Entity::kNationalId: {  // X1234567L, RSSMRA85T10A562S, GOMC800101HDFRRL09
+        uint32_t q = p;
+        while (q < p + 6 && IsUpper(v_.at(q))) ++q;
+        return IsUpper(v_.at(p)) && IsDigit(v_.at(q));
+      }
       case Entity::kGenericSecret:
       case Entity::kAwsSecretKey:
         return true;
@@ -1440,7 +1532,7 @@ class Resolution {
     static constexpr std::string_view kFiller[] = {
         "is",  "no",   "nr",  "num",   "number", "of",  "was", "on",     "id",      "code",
         "the", "card", "our", "their", "his",    "her", "its", "ending", "numbers", "value",
-        "a",   "an",   "at",  "as",    "date",   "in",  "key", "for",    "holder"};
+        "a",   "an",   "at",  "as",    "date",   "in",  "key", "for",    "holder",  "n"};
     if (w.size() > 8) return false;
     char low[8];
     for (size_t i = 0; i < w.size(); ++i) low[i] = Lower(static_cast<unsigned char>(w[i]));

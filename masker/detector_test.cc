@@ -97,7 +97,7 @@ TEST_F(DetectorTest, NamesOfTheWorld) {
   EXPECT_THAT(Find("The package arrived damaged"), IsEmpty());
 }
 
-TEST_F(DetectorTest, NationalIds) {
+TEST_F(DetectorTest, NationalIdsOfOtherCountries) {
   EXPECT_THAT(Find("ssn 536-22-1234"), ElementsAre("US_SSN:536-22-1234"));
   EXPECT_THAT(Find("id 000-12-3456 and 666-12-3456"), IsEmpty());
   EXPECT_THAT(Find("ITIN 912-78-1234"), ElementsAre("US_ITIN:912-78-1234"));
@@ -115,6 +115,31 @@ TEST_F(DetectorTest, NationalIds) {
   EXPECT_THAT(Find("passport no. C12345678"), ElementsAre("US_PASSPORT:C12345678"));
   EXPECT_THAT(Find("DL# A1234567"), ElementsAre("US_DRIVER_LICENSE:A1234567"));
   EXPECT_THAT(Find("invoice 021000021 paid"), IsEmpty());
+}
+
+// Other countries' national ids: in their own printed shapes with their checks, or named.
+TEST_F(DetectorTest, NationalIds) {
+  EXPECT_THAT(Find("Aadhaar 2345 6789 0124"), ElementsAre("NATIONAL_ID:2345 6789 0124"));
+  EXPECT_THAT(Find("id 2345-6789-0124 ok"), ElementsAre("NATIONAL_ID:2345-6789-0124"));
+  EXPECT_THAT(Find("cliente 529.982.247-25"), ElementsAre("NATIONAL_ID:529.982.247-25"));
+  EXPECT_THAT(Find("holder 11010519491231002X."), ElementsAre("NATIONAL_ID:11010519491231002X"));
+  EXPECT_THAT(Find("assuré 1 84 12 76 451 089 46"),
+              ElementsAre("NATIONAL_ID:1 84 12 76 451 089 46"));
+  EXPECT_THAT(Find("member 900101-1234568"), ElementsAre("NATIONAL_ID:900101-1234568"));
+  EXPECT_THAT(Find("RRN 900101-1234567"), ElementsAre("NATIONAL_ID:900101-1234567"));
+  EXPECT_THAT(Find("kund 811218-9876"), ElementsAre("NATIONAL_ID:811218-9876"));
+  EXPECT_THAT(Find("PESEL: 44051401359"), ElementsAre("NATIONAL_ID:44051401359"));
+  EXPECT_THAT(Find("BSN 111222333"), ElementsAre("NATIONAL_ID:111222333"));
+  EXPECT_THAT(Find("Steuer-ID 65929970489"), ElementsAre("NATIONAL_ID:65929970489"));
+  EXPECT_THAT(Find("DNI 12345678Z"), ElementsAre("NATIONAL_ID:12345678Z"));
+  EXPECT_THAT(Find("NIE X1234567L"), ElementsAre("NATIONAL_ID:X1234567L"));
+  EXPECT_THAT(Find("codice fiscale RSSMRA85T10A562S"), ElementsAre("NATIONAL_ID:RSSMRA85T10A562S"));
+  EXPECT_THAT(Find("CURP: GOMC800101HDFRRL09"), ElementsAre("NATIONAL_ID:GOMC800101HDFRRL09"));
+  EXPECT_THAT(Find("身份证号 11010519491231002X"), ElementsAre("NATIONAL_ID:11010519491231002X"));
+  // Checks that fail without a name, ids of other shapes, an SSN under its other name.
+  EXPECT_THAT(Find("ref 2345 6789 0125"), IsEmpty());
+  EXPECT_THAT(Find("order 529.982.247-26"), IsEmpty());
+  EXPECT_THAT(Find("national_id=536-22-1234"), ElementsAre("US_SSN:536-22-1234"));
 }
 
 TEST_F(DetectorTest, Iban) {

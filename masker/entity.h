@@ -41,6 +41,7 @@ enum class Entity : uint8_t {
   kPasswordInUrl,
   kGenericSecret,
   kCryptoWallet,
+  kNationalId,  // a national identification number of another country (Aadhaar, CPF, PESEL, …)
   kBuiltinCount,
 };
 
@@ -59,7 +60,7 @@ inline constexpr std::array<std::string_view, kBuiltinEntityCount> kBuiltinEntit
     "AWS_ACCESS_KEY",  "AWS_SECRET_KEY", "GCP_API_KEY",
     "GITHUB_TOKEN",    "SLACK_TOKEN",    "STRIPE_KEY",
     "OPENAI_API_KEY",  "PRIVATE_KEY",    "PASSWORD_IN_URL",
-    "GENERIC_SECRET",  "CRYPTO_WALLET",
+    "GENERIC_SECRET",  "CRYPTO_WALLET",  "NATIONAL_ID",
 };
 
 constexpr size_t Index(Entity e) { return static_cast<size_t>(e); }

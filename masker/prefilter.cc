@@ -221,8 +221,10 @@ namespace {
   const V lettered = OR(P(u, up, 1), AND(P(sp, xp[kSp], 1), P(u, up, 2)));                       \
   const V dotn = xn[kDot];                                                                       \
   const V dotted = OR(OR(N(dot, dotn, 1), N(dot, dotn, 2)), N(dot, dotn, 3));                    \
+  /* YYYY-MM-DD: four digits first (France's NIR, "1 84 12 76 451 089 46", is no date). */       \
   const V date =                                                                                 \
-      AND(AND(AND(d, N(d, dn, 3)), AND(N(sepm, sepn, 4), N(d, dn, 5))), N(sepm, sepn, 7));       \
+      AND(AND(AND(AND(d, N(d, dn, 1)), N(d, dn, 3)), AND(N(sepm, sepn, 4), N(d, dn, 5))),        \
+          N(sepm, sepn, 7));                                                                     \
   const V num = AND(jstart, OR(OR(AND(j9, NOT(date)), AND(j6, lettered)), AND(j7, dotted)));     \
   const V phone_lead = AND(phl, AND(N(d, dn, 1), N(d, dn, 2)));                                  \
   const V glue_p1 = P(OR(OR(OR(u, l), OR(d, x[kUs])), OR(dash, sl)),                             \
@@ -251,8 +253,8 @@ namespace {
   const V cap = AND(OR(AND(u, after), hi), NOT(P(glue, glue_p, 1)));                             \
   /* A word of another script (Cyrillic, Greek, CJK...): its lead byte after no letter, digit,   \
      lead or continuation byte. The names stage reads whether it is a capital. */                \
-  const V ostart =                                                                               \
-      AND(other, NOT(P(OR(OR(glue, hi), other), OR(OR(glue_p, xp[kHi]), xp[kOther]), 1)));       \
+  const V ob = OR(OR(glue, hi), other), obp = OR(OR(glue_p, xp[kHi]), xp[kOther]);               \
+  const V ostart = other ? AND(other, NOT(P(ob, obp, 1))) : 0; /* ASCII: none */                 \
   out[9] = OR(cap, ostart);                                                                      \
   out[10] = AND(cap, N(lh, lhn, 1));                                                             \
   const V near_letter = OR(P(letters, letters_p, 1), P(letters, letters_p, 2));                  \

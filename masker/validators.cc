@@ -269,6 +269,217 @@ bool UkNhs(std::string_view d) {
   return check == d[9] - '0';
 }
 
+// ---- National identification numbers elsewhere ----
+
+namespace {
+
+bool IsDate(int y, int m, int d) {
+  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (m < 1 || m > 12 || d < 1 || d > kDays[m - 1]) return false;
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  return !(m == 2 && d == 29 && !leap);
+}
+int Num(std::string_view d, size_t at, size_t n) {
+  int v = 0;
+  for (size_t i = 0; i < n; ++i) v = v * 10 + (d[at + i] - '0');
+  return v;
+}
+
+}  // namespace
+
+bool InAadhaar(std::string_view d) {
+  if (d.size() != 12 || !AllDigits(d) || d[0] < '2' || AllSame(d)) return false;
+  static constexpr uint8_t kMul[10][10] = {
+      {0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 2, 3, 4, 0, 6, 7, 8, 9, 5},
+      {2, 3, 4, 0, 1, 7, 8, 9, 5, 6}, {3, 4, 0, 1, 2, 8, 9, 5, 6, 7},
+      {4, 0, 1, 2, 3, 9, 5, 6, 7, 8}, {5, 9, 8, 7, 6, 0, 4, 3, 2, 1},
+      {6, 5, 9, 8, 7, 1, 0, 4, 3, 2}, {7, 6, 5, 9, 8, 2, 1, 0, 4, 3},
+      {8, 7, 6, 5, 9, 3, 2, 1, 0, 4}, {9, 8, 7, 6, 5, 4, 3, 2, 1, 0}};
+  static constexpr uint8_t kPerm[8][10] = {
+      {0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 5, 7, 6, 2, 8, 3, 0, 9, 4},
+      {5, 8, 0, 3, 7, 9, 6, 1, 4, 2}, {8, 9, 1, 6, 0, 4, 3, 5, 2, 7},
+      {9, 4, 5, 3, 1, 2, 6, 8, 7, 0}, {4, 2, 8, 6, 5, 7, 3, 9, 0, 1},
+      {2, 7, 9, 3, 8, 0, 6, 4, 1, 5}, {7, 0, 4, 6, 9, 1, 3, 2, 5, 8}};
+  int c = 0;
+  for (size_t i = 0; i < d.size(); ++i) c = kMul[c][kPerm[i % 8][d[d.size() - 1 - i] - '0']];
+  return c == 0;
+}
+
+bool BrCpf(std::string_view d) {
+  if (d.size() != 11 || !AllDigits(d) || AllSame(d)) return false;
+  for (int k = 9; k <= 10; ++k) {
+    int sum = 0;
+    for (int i = 0; i < k; ++i) sum += (d[i] - '0') * (k + 1 - i);
+    int check = sum * 10 % 11 % 10;
+    if (check != d[k] - '0') return false;
+  }
+  return true;
+}
+
+bool CnResidentId(std::string_view s) {
+  if (s.size() != 18 || !AllDigits(s.substr(0, 17))) return false;
+  const char last = ToUpper(s[17]);
+  if (!IsDigit(last) && last != 'X') return false;
+  if (s[0] < '1' || s[0] > '9') return false;
+  const int y = Num(s, 6, 4), m = Num(s, 10, 2), day = Num(s, 12, 2);
+  if (y < 1900 || y > 2100 || !IsDate(y, m, day)) return false;
+  static constexpr int kW[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
+  int sum = 0;
+  for (int i = 0; i < 17; ++i) sum += (s[i] - '0') * kW[i];
+  const char check = "10X98765432"[sum % 11];
+  return check == last;
+}
+
+bool FrNir(std::string_view d) {
+  if (d.size() != 15 || !AllDigits(d)) return false;
+  if (d[0] != '1' && d[0] != '2' && d[0] != '7' && d[0] != '8') return false;
+  const int m = Num(d, 3, 2);
+  if (!((m >= 1 && m <= 12) || (m >= 20 && m <= 42) || m == 99)) return false;
+  uint64_t n = 0;
+  for (int i = 0; i < 13; ++i) n = n * 10 + static_cast<uint64_t>(d[i] - '0');
+  return static_cast<int>(97 - n % 97) == Num(d, 13, 2);
+}
+
+bool PlPesel(std::string_view d) {
+  if (d.size() != 11 || !AllDigits(d) || AllSame(d)) return false;
+  int y = Num(d, 0, 2), m = Num(d, 2, 2);
+  const int day = Num(d, 4, 2);
+  const int century = m / 20;  // 0: 1900s, 1: 2000s, 2: 2100s, 3: 2200s, 4: 1800s
+  y += century == 4 ? 1800 : 1900 + 100 * century;
+  m %= 20;
+  if (!IsDate(y, m, day)) return false;
+  static constexpr int kW[10] = {1, 3, 7, 9, 1, 3, 7, 9, 1, 3};
+  int sum = 0;
+  for (int i = 0; i < 10; ++i) sum += (d[i] - '0') * kW[i];
+  return (10 - sum % 10) % 10 == d[10] - '0';
+}
+
+bool NlBsn(std::string_view d) {
+  if (d.size() != 9 || !AllDigits(d) || AllSame(d)) return false;
+  int sum = 0;
+  for (int i = 0; i < 8; ++i) sum += (d[i] - '0') * (9 - i);
+  sum -= d[8] - '0';
+  return sum % 11 == 0;
+}
+
+bool DeTaxId(std::string_view d) {
+  if (d.size() != 11 || !AllDigits(d) || d[0] == '0') return false;
+  // In the first ten digits one digit occurs twice or three times, and no other repeats.
+  int count[10] = {};
+  for (int i = 0; i < 10; ++i) ++count[d[i] - '0'];
+  int repeated = 0, missing = 0;
+  for (int c : count) {
+    if (c >= 2) ++repeated;
+    if (c > 3) return false;
+    if (c == 0) ++missing;
+  }
+  if (repeated != 1 || (missing != 1 && missing != 2)) return false;
+  int product = 10;
+  for (int i = 0; i < 10; ++i) {
+    int sum = (d[i] - '0' + product) % 10;
+    if (sum == 0) sum = 10;
+    product = sum * 2 % 11;
+  }
+  int check = 11 - product;
+  if (check == 10) check = 0;
+  return check == d[10] - '0';
+}
+
+bool SePersonnummer(std::string_view d) {
+  if ((d.size() != 10 && d.size() != 12) || !AllDigits(d)) return false;
+  std::string_view ten = d.substr(d.size() - 10);
+  const int y = d.size() == 12 ? Num(d, 0, 4) : 2000 + Num(ten, 0, 2);
+  int day = Num(ten, 4, 2);
+  if (day > 60) day -= 60;  // a coordination number
+  if (d.size() == 12 && (y < 1850 || y > 2100)) return false;
+  if (!IsDate(y, Num(ten, 2, 2), day)) return false;
+  return Luhn(ten);
+}
+
+bool KrRrn(std::string_view d) {
+  if (d.size() != 13 || !AllDigits(d)) return false;
+  const int g = d[6] - '0';  // 1,2: 1900s; 3,4: 2000s; 5-8 the same for foreigners; 9,0: 1800s
+  const int century = (g == 9 || g == 0) ? 1800 : (g % 4 == 1 || g % 4 == 2) ? 1900 : 2000;
+  return IsDate(century + Num(d, 0, 2), Num(d, 2, 2), Num(d, 4, 2));
+}
+
+bool KrRrnCheck(std::string_view d) {
+  if (d.size() != 13 || !AllDigits(d)) return false;
+  static constexpr int kW[12] = {2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5};
+  int sum = 0;
+  for (int i = 0; i < 12; ++i) sum += (d[i] - '0') * kW[i];
+  return (11 - sum % 11) % 10 == d[12] - '0';
+}
+
+bool EsDniNie(std::string_view s) {
+  if (s.size() != 9) return false;
+  const char first = ToUpper(s[0]);
+  int lead = -1;
+  if (first == 'X' || first == 'Y' || first == 'Z') lead = first - 'X';
+  if (!AllDigits(s.substr(lead >= 0 ? 1 : 0, lead >= 0 ? 7 : 8))) return false;
+  int n = lead >= 0 ? lead * 10000000 + Num(s, 1, 7) : Num(s, 0, 8);
+  return "TRWAGMYFPDXBNJZSQVHLCKE"[n % 23] == ToUpper(s[8]);
+}
+
+bool ItFiscalCode(std::string_view s) {
+  if (s.size() != 16) return false;
+  char c[16];
+  for (int i = 0; i < 16; ++i) c[i] = ToUpper(s[i]);
+  // Digits may be replaced by letters for homonyms (omocodia): LMNPQRSTUV stand for 0-9.
+  auto digitish = [](char x) {
+    return IsDigit(x) || std::string_view("LMNPQRSTUV").find(x) != std::string_view::npos;
+  };
+  for (int i : {0, 1, 2, 3, 4, 5, 8, 11, 15})
+    if (!IsUpper(c[i])) return false;
+  for (int i : {6, 7, 9, 10, 12, 13, 14})
+    if (!digitish(c[i])) return false;
+  if (std::string_view("ABCDEHLMPRST").find(c[8]) == std::string_view::npos) return false;
+  static constexpr int kOdd[36] = {1,  0, 5, 7,  9,  13, 15, 17, 19, 21, 1,  0,
+                                   5,  7, 9, 13, 15, 17, 19, 21, 2,  4,  18, 20,
+                                   11, 3, 6, 8,  12, 14, 16, 10, 22, 25, 24, 23};
+  int sum = 0;
+  for (int i = 0; i < 15; ++i) {
+    const int v = IsDigit(c[i]) ? c[i] - '0' : c[i] - 'A' + 10;  // 0-9, then A-Z as 10-35
+    if (i % 2 == 0) {
+      sum += kOdd[v];
+    } else {
+      sum += IsDigit(c[i]) ? c[i] - '0' : c[i] - 'A';
+    }
+  }
+  return c[15] == 'A' + sum % 26;
+}
+
+bool InPan(std::string_view s) {
+  if (s.size() != 10) return false;
+  for (int i : {0, 1, 2, 3, 4, 9})
+    if (!IsUpper(s[i])) return false;
+  if (!AllDigits(s.substr(5, 4)) || s.substr(5, 4) == "0000") return false;
+  return std::string_view("PCHFATBLJG").find(s[3]) != std::string_view::npos;
+}
+
+bool NationalId(std::string_view s) {
+  switch (s.size()) {
+    case 9:
+      return NlBsn(s) || EsDniNie(s);
+    case 10:
+      return SePersonnummer(s) || InPan(s);
+    case 11:
+      return BrCpf(s) || PlPesel(s) || DeTaxId(s);
+    case 12:
+      return InAadhaar(s) || SePersonnummer(s);
+    case 13:
+      return KrRrn(s);
+    case 15:
+      return FrNir(s);
+    case 16:
+      return ItFiscalCode(s);
+    case 18:
+      return CnResidentId(s);
+    default:
+      return false;
+  }
+}
+
 bool UkNino(std::string_view s) {
   if (s.size() != 8 && s.size() != 9) return false;
   const char a = ToUpper(s[0]), b = ToUpper(s[1]);

@@ -96,6 +96,25 @@ bool UsPassport(std::string_view s);
 // repeated). Deliberately permissive: column context decides the rest.
 bool UsDriverLicense(std::string_view s);
 
+// ---- National identification numbers elsewhere (NATIONAL_ID) ----
+// Each takes the value without its separators. Checksums are gates where the scheme has one.
+
+bool InAadhaar(std::string_view digits12);  // first digit 2-9, Verhoeff check digit
+bool BrCpf(std::string_view digits11);      // two mod-11 check digits; not one digit repeated
+bool CnResidentId(std::string_view s18);    // region, birth date, ISO 7064 MOD 11-2 ('X' = 10)
+bool FrNir(std::string_view digits15);      // sex, birth month, key = 97 - number mod 97
+bool PlPesel(std::string_view digits11);    // birth date (century in the month), weights 1379
+bool NlBsn(std::string_view digits9);       // the 11-test
+bool DeTaxId(std::string_view digits11);    // ISO 7064 MOD 11,10; one digit twice or thrice
+bool SePersonnummer(std::string_view digits10or12);  // birth date, Luhn over the last ten
+bool KrRrn(std::string_view digits13);               // birth date and the century/sex digit
+bool KrRrnCheck(std::string_view digits13);  // the check digit of numbers issued before 2020
+bool EsDniNie(std::string_view s9);          // 8 digits or X/Y/Z + 7, then the mod-23 letter
+bool ItFiscalCode(std::string_view s16);     // shape (month letter, day) and the check letter
+bool InPan(std::string_view s10);            // AAAAA9999A, fourth letter a holder type
+// Any of the above that takes a value of this length and shape.
+bool NationalId(std::string_view s);
+
 // ---- Contact and network ----
 
 // Pragmatic RFC 5321/5322 address: dot-atom local part (1-64), a DNS name of at least two

@@ -66,6 +66,45 @@ TEST(CompactUpper, UppercasesAndDropsSpacesAndDashes) {
 
 // ---- Financial ----
 
+// Published or computed examples of each scheme; one digit changed fails each checksum.
+TEST(NationalIds, ChecksumsAndShapes) {
+  EXPECT_TRUE(InAadhaar("234567890124"));
+  EXPECT_FALSE(InAadhaar("234567890125"));
+  EXPECT_FALSE(InAadhaar("134567890124"));  // never starts with 0 or 1
+  EXPECT_TRUE(BrCpf("52998224725"));
+  EXPECT_FALSE(BrCpf("52998224726"));
+  EXPECT_FALSE(BrCpf("11111111111"));
+  EXPECT_TRUE(CnResidentId("11010519491231002X"));
+  EXPECT_TRUE(CnResidentId("11010519491231002x"));
+  EXPECT_FALSE(CnResidentId("110105194912310021"));
+  EXPECT_FALSE(CnResidentId("11010519491331002X"));  // month 13
+  EXPECT_TRUE(FrNir("184127645108946"));
+  EXPECT_FALSE(FrNir("184127645108947"));
+  EXPECT_TRUE(PlPesel("44051401359"));
+  EXPECT_FALSE(PlPesel("44051401358"));
+  EXPECT_TRUE(NlBsn("111222333"));
+  EXPECT_FALSE(NlBsn("111222334"));
+  EXPECT_TRUE(DeTaxId("65929970489"));
+  EXPECT_FALSE(DeTaxId("65929970488"));
+  EXPECT_FALSE(DeTaxId("12345678903"));  // no digit repeated
+  EXPECT_TRUE(SePersonnummer("8112189876"));
+  EXPECT_TRUE(SePersonnummer("198112189876"));
+  EXPECT_FALSE(SePersonnummer("8112189877"));
+  EXPECT_TRUE(KrRrn("9001011234567"));
+  EXPECT_FALSE(KrRrn("9013011234567"));
+  EXPECT_TRUE(KrRrnCheck("9001011234568"));
+  EXPECT_FALSE(KrRrnCheck("9001011234567"));
+  EXPECT_TRUE(EsDniNie("12345678Z"));
+  EXPECT_TRUE(EsDniNie("X1234567L"));
+  EXPECT_FALSE(EsDniNie("12345678A"));
+  EXPECT_TRUE(ItFiscalCode("RSSMRA85T10A562S"));
+  EXPECT_FALSE(ItFiscalCode("RSSMRA85T10A562T"));
+  EXPECT_TRUE(InPan("ABCPE1234F"));
+  EXPECT_FALSE(InPan("ABCXE1234F"));  // X is no holder type
+  EXPECT_TRUE(NationalId("52998224725"));
+  EXPECT_FALSE(NationalId("52998224726"));
+}
+
 TEST(Luhn, KnownValues) {
   EXPECT_TRUE(Luhn("4111111111111111"));
   EXPECT_TRUE(Luhn("79927398713"));

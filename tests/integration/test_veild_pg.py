@@ -360,20 +360,45 @@ WORLD_NOTES = [
 ]
 
 
-def test_names_of_the_world_are_masked_whole(veil):
-    _, port = veil
-    values = ", ".join(f"({i}, '{text}')" for i, (text, _) in enumerate(WORLD_NOTES))
+def read_back(port, texts):
+    """The texts, stored in a temporary table's column whose name says nothing and read back
+    through veild, one line each."""
+    values = ", ".join(f"({i}, '{text}')" for i, text in enumerate(texts))
     out = psql_via(port, "CREATE TEMP TABLE tickets (id int, body text);"
                          f" INSERT INTO tickets VALUES {values};"
                          " SELECT body FROM tickets ORDER BY id;",
                    extra_env={"PGCLIENTENCODING": "UTF8"}).stdout.splitlines()[2:]
-    assert len(out) == len(WORLD_NOTES), out
+    assert len(out) == len(texts), out
+    return out
+
+
+def test_names_of_the_world_are_masked_whole(veil):
+    _, port = veil
+    out = read_back(port, [text for text, _ in WORLD_NOTES])
     for line, (text, parts) in zip(out, WORLD_NOTES):
         assert "[PERSON_NAME]" in line, (text, line)
         assert [p for p in parts if p in line] == [], (text, line)
     # The words around the names are still there: masking took the names, not the lines.
     assert out[1] == "Please refund [PERSON_NAME] before Friday"
     assert out[3] == "[PERSON_NAME] wrote: the package arrived damaged"
+
+
+# Other countries' national ids, named or in their printed shapes: none comes back.
+NATIONAL_IDS = [("Aadhaar 2345 6789 0124 on file", "2345 6789 0124"),
+                ("cliente CPF 529.982.247-25", "529.982.247-25"),
+                ("holder 11010519491231002X verified", "11010519491231002X"),
+                ("PESEL: 44051401359", "44051401359"),
+                ("assuré 1 84 12 76 451 089 46", "1 84 12 76 451 089 46"),
+                ("DNI 12345678Z", "12345678Z"),
+                ("personnummer 811218-9876", "811218-9876")]
+
+
+def test_national_ids_of_other_countries_are_masked(veil):
+    _, port = veil
+    out = read_back(port, [text for text, _ in NATIONAL_IDS])
+    for line, (text, value) in zip(out, NATIONAL_IDS):
+        assert "[NATIONAL_ID]" in line and value not in line, (text, line)
+    assert out[0] == "Aadhaar [NATIONAL_ID] on file"
 
 
 # ---- configuration ----
