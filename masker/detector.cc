@@ -447,16 +447,19 @@ class Resolution {
   }
 
   // An IBAN starting at b (two letters, two check digits), compact or grouped by four.
-  bool IbanFrom(uint32_t b, uint32_t* end) {
+  // An IBAN starting at b and reaching at least min_end: emitted, its end in *end.
+  bool IbanFrom(uint32_t b, uint32_t* end, uint32_t min_end = 0) {
     if (b < v_.seg_start) return false;
     const bool grouped = v_.at(b + 4) == ' ';
+    // Typed in lower case ("iban de89 3704 …"): the whole IBAN is, country code included.
+    const bool lower = IsLower(v_.at(b)) && IsLower(v_.at(b + 1));
     char compact[34];
     uint32_t pos[34];
     int n = 0;
     for (uint32_t i = b; i < v_.seg_end && n < 34; ++i) {
       unsigned char c = v_.at(i);
-      if (IsUpper(c) || IsDigit(c)) {
-        compact[n] = static_cast<char>(c);
+      if (IsUpper(c) || IsDigit(c) || (lower && IsLower(c))) {
+        compact[n] = static_cast<char>(IsLower(c) ? c - 32 : c);
         pos[n++] = i;
       } else if (c == ' ' && grouped && IsAlnum(v_.at(i + 1)) && IsAlnum(v_.at(i - 1))) {
         continue;
@@ -466,6 +469,7 @@ class Resolution {
     }
     for (int len = n; len >= 15; --len) {
       uint32_t e = pos[len - 1] + 1;
+      if (e < min_end) break;           // it would not hold the number the caller is at
       if (IsAlnum(v_.at(e))) continue;  // must end at a word boundary
       if (validate::Iban(std::string_view(compact, len))) {
         Emit(b, e, Entity::kIban);
@@ -1135,14 +1139,17 @@ class Resolution {
         }
       }
     }
-    // IBAN: [A-Z]{2}\d{2} at a word boundary, at most 40 bytes back over [A-Z0-9 ].
+    // IBAN: [A-Z]{2}\d{2} (or [a-z]{2}\d{2}) at a word boundary, at most 40 bytes back over
+    // letters, digits and spaces.
     for (int64_t q = static_cast<int64_t>(s) - 1; q >= v_.seg_start && s - q <= 40; --q) {
       unsigned char c = v_.at(q);
-      if (!(IsUpper(c) || IsDigit(c) || c == ' ')) break;
-      if (IsUpper(c) && IsUpper(v_.at(q + 1)) && IsDigit(v_.at(q + 2)) && IsDigit(v_.at(q + 3)) &&
-          !IsAlnum(v_.at(q - 1)) && q + 2 <= s) {
+      if (!(IsAlnum(c) || c == ' ')) break;
+      const bool cc =
+          (IsUpper(c) && IsUpper(v_.at(q + 1))) || (IsLower(c) && IsLower(v_.at(q + 1)));
+      if (cc && IsDigit(v_.at(q + 2)) && IsDigit(v_.at(q + 3)) && !IsAlnum(v_.at(q - 1)) &&
+          q + 2 <= s) {
         uint32_t end = 0;
-        if (IbanFrom(static_cast<uint32_t>(q), &end)) {
+        if (IbanFrom(static_cast<uint32_t>(q), &end, s + 1)) {
           *skip_until = end;
           return true;
         }

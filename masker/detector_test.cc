@@ -147,6 +147,15 @@ TEST_F(DetectorTest, Iban) {
               ElementsAre("IBAN:DE89 3704 0044 0532 0130 00"));
   EXPECT_THAT(Find("GB82WEST12345698765432"), ElementsAre("IBAN:GB82WEST12345698765432"));
   EXPECT_THAT(Find("GB83WEST12345698765432"), IsEmpty());
+  // Typed in lower case, grouped or not; an IBAN earlier on the line keeps the next number
+  // out of it.
+  EXPECT_THAT(Find("iban de89 3704 0044 0532 0130 00"),
+              ElementsAre("IBAN:de89 3704 0044 0532 0130 00"));
+  EXPECT_THAT(Find("refund to gb82west12345698765432 today"),
+              ElementsAre("IBAN:gb82west12345698765432"));
+  EXPECT_THAT(Find("de89 3704 0044 0532 0130 01"), IsEmpty());
+  EXPECT_THAT(Find("wire to GI60QMNO575IT2326548K27 and number 965 156 196"),
+              ElementsAre("IBAN:GI60QMNO575IT2326548K27", "PHONE:965 156 196"));
 }
 
 TEST_F(DetectorTest, Phones) {
