@@ -116,7 +116,7 @@ constexpr PatternSpec kPatterns[] = {
     {KB "npi" KE, D::kKeyword, R::kKeywordValue, E::kUsNpi, 0, 0},
     {KB "nhs" KE, D::kKeyword, R::kKeywordValue, E::kUkNhs, 0, 0},
     {"(?:phone|" KB "tel" KE "|telephone|mobile|" KB "cell" KE "|" KB "call" KE "|" KB "fax" KE
-     "|" KB "ph\\.)",
+     "|" KB "ph\\.|" KB "contact" KE ")",
      D::kKeyword, R::kKeywordValue, E::kPhone, 0, 0},
     {"(?:" KB "dob" KE "|date[ _\\-]?of[ _\\-]?birth|birth[ _\\-]?date|birthday|" KB
      "born(?: on)?)",

@@ -868,6 +868,10 @@ class Resolution {
     while (t->k < 12 && p < v_.seg_end) {
       const bool open = v_.at(p) == '(' && t->paren < 0 && t->k <= 1;
       if (open) ++p;
+      if (open && t->k == 0 && v_.at(p) == '+' && IsDigit(v_.at(p + 1))) {
+        t->plus = true;  // "(+62) 21 5555 1234": the country code in parentheses
+        ++p;
+      }
       const uint32_t gb = p;
       while (p < v_.seg_end && IsDigit(v_.at(p))) ++p;
       if (p == gb || p - gb > 19) return t->k > 0 && p == gb;
@@ -962,6 +966,7 @@ class Resolution {
     if (IsDigit(v_.at(s))) {
       unsigned char c1 = v_.at(static_cast<int64_t>(s) - 1);
       if (c1 == '(' || c1 == '+') st = s - 1;
+      if (c1 == '+' && v_.at(static_cast<int64_t>(s) - 2) == '(') st = s - 2;  // (+62) …
       // "+1 (284) 914 0104": the +CC before the parenthesis.
       if (c1 == '(' && v_.at(static_cast<int64_t>(s) - 2) == ' ') {
         int64_t k = static_cast<int64_t>(s) - 3;
@@ -985,6 +990,7 @@ class Resolution {
         }
       }
     }
+    if (v_.at(st) == '+' && v_.at(static_cast<int64_t>(st) - 1) == '(') --st;  // (+62) …
     NumTok t;
     if (!ReadNumber(st, &t)) return;
     t.first_digit = static_cast<char>(v_.at(t.gb[0]));
@@ -1168,8 +1174,11 @@ class Resolution {
     if (!ReadNumber(p, &t)) return;
     if (IsAlnum(v_.at(t.e)) || t.nd < 7 || t.nd > 15) return;
     if ((v_.at(t.e) == '.' || v_.at(t.e) == ',') && IsDigit(v_.at(t.e + 1))) return;
-    // Dates are not phones: 2024-05-12, 12/05/2024.
-    if (t.k == 3 && t.nd == 8 && !t.plus && t.paren < 0) return;
+    // Dates are not phones: 2024-05-12, 12/05/2024 (but 340 29 266 is one).
+    const uint32_t g0 = t.ge[0] - t.gb[0];
+    if (t.k == 3 && t.nd == 8 && !t.plus && t.paren < 0 && (g0 == 4 || g0 == 2) &&
+        t.ge[1] - t.gb[1] == 2 && t.sep[1] != ' ')
+      return;
     Emit(t.b, t.e, Entity::kPhone, 0.85f);
   }
 

@@ -158,6 +158,18 @@ TEST_F(DetectorTest, Iban) {
               ElementsAre("IBAN:GI60QMNO575IT2326548K27", "PHONE:965 156 196"));
 }
 
+// Other countries' formats: a country code in parentheses (Indonesia, Georgia), a number after
+// "contact", Norway's 3-2-3 after a phone word (no date, whatever its eight digits).
+TEST_F(DetectorTest, PhonesOfOtherCountries) {
+  EXPECT_THAT(Find("wa (+62) 27 2588 120 ok"), ElementsAre("PHONE:(+62) 27 2588 120"));
+  EXPECT_THAT(Find("call (+62) 796 9830 6532 tomorrow"),
+              ElementsAre("PHONE:(+62) 796 9830 6532"));
+  EXPECT_THAT(Find("Contact: 42 64 15 73"), ElementsAre("PHONE:42 64 15 73"));
+  EXPECT_THAT(Find("call 340 29 266 tomorrow"), ElementsAre("PHONE:340 29 266"));
+  EXPECT_THAT(Find("call 2024-05-12"), IsEmpty());
+  EXPECT_THAT(Find("contact jane@example.com"), ElementsAre("EMAIL:jane@example.com"));
+}
+
 TEST_F(DetectorTest, Phones) {
   EXPECT_THAT(Find("call +44 20 7946 0958 now"), ElementsAre("PHONE:+44 20 7946 0958"));
   EXPECT_THAT(Find("office (650) 253-0000"), ElementsAre("PHONE:(650) 253-0000"));
