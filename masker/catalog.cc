@@ -139,7 +139,8 @@ constexpr PatternSpec kPatterns[] = {
      "sofinummer|steuer[ _\\-]?id|steueridentifikationsnummer|" KB "idnr" KE "|personnummer|" KB
      "cpr" KE "|" KB "nir" KE "|s(?:e|\\xC3\\xA9)curit(?:e|\\xC3\\xA9) sociale|" KB "dni" KE "|" KB
      "nie" KE "|" KB "nif" KE "|codice[ _]fiscale|" KB "curp|resident registration|" KB "rrn" KE
-     "|national[ _\\-]?id|" KB "nric|tax file number|" KB "tfn" KE "|social insurance number|"
+     "|national[ _\\-]?id|" KB "nric|" KB "pan" KE "|permanent account number|tax file number|" KB
+     "tfn" KE "|social insurance number|"
      "\xE8\xBA\xAB\xE4\xBB\xBD\xE8\xAF\x81)",  // 身份证
      D::kKeyword, R::kKeywordValue, E::kNationalId, 0, 0},
     // SQL INSERT with a column list: the column names give each value its context.

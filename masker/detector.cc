@@ -1096,7 +1096,7 @@ class Resolution {
 
   // After a national-id keyword ("Aadhaar", "CPF", "PESEL", "BSN", "DNI", "NIR", "身份证" …): a
   // value of letters and digits, separators inside. One whose check holds scores high; one with
-  // eight or more digits is what the text calls it, checksum or not.
+  // seven or more digits (Singapore's S1234567D has seven) is what the text calls it.
   void NationalIdAfterKeyword(uint32_t p) {
     char c[24];
     size_t n = 0, digits = 0;
@@ -1119,7 +1119,7 @@ class Resolution {
     if (e - p == 11 && v_.at(p + 3) == '-' && v_.at(p + 6) == '-') return;
     if (validate::NationalId({c, n}))
       Emit(p, e, Entity::kNationalId, 0.9f);
-    else if (digits >= 8 && n <= 18)
+    else if (digits >= 7 && n <= 18)
       Emit(p, e, Entity::kNationalId, 0.7f);
   }
 

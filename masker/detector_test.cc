@@ -135,6 +135,10 @@ TEST_F(DetectorTest, NationalIds) {
   EXPECT_THAT(Find("NIE X1234567L"), ElementsAre("NATIONAL_ID:X1234567L"));
   EXPECT_THAT(Find("codice fiscale RSSMRA85T10A562S"), ElementsAre("NATIONAL_ID:RSSMRA85T10A562S"));
   EXPECT_THAT(Find("CURP: GOMC800101HDFRRL09"), ElementsAre("NATIONAL_ID:GOMC800101HDFRRL09"));
+  EXPECT_THAT(Find("NRIC S1234567D"), ElementsAre("NATIONAL_ID:S1234567D"));
+  EXPECT_THAT(Find("PAN: BNZPM2501F"), ElementsAre("NATIONAL_ID:BNZPM2501F"));
+  EXPECT_THAT(Find("PAN 4111111111111111"), ElementsAre("CREDIT_CARD:4111111111111111"));
+  EXPECT_THAT(Find("the pan is hot"), IsEmpty());
   EXPECT_THAT(Find("身份证号 11010519491231002X"), ElementsAre("NATIONAL_ID:11010519491231002X"));
   // Checks that fail without a name, ids of other shapes, an SSN under its other name.
   EXPECT_THAT(Find("ref 2345 6789 0125"), IsEmpty());
@@ -162,8 +166,7 @@ TEST_F(DetectorTest, Iban) {
 // "contact", Norway's 3-2-3 after a phone word (no date, whatever its eight digits).
 TEST_F(DetectorTest, PhonesOfOtherCountries) {
   EXPECT_THAT(Find("wa (+62) 27 2588 120 ok"), ElementsAre("PHONE:(+62) 27 2588 120"));
-  EXPECT_THAT(Find("call (+62) 796 9830 6532 tomorrow"),
-              ElementsAre("PHONE:(+62) 796 9830 6532"));
+  EXPECT_THAT(Find("call (+62) 796 9830 6532 tomorrow"), ElementsAre("PHONE:(+62) 796 9830 6532"));
   EXPECT_THAT(Find("Contact: 42 64 15 73"), ElementsAre("PHONE:42 64 15 73"));
   EXPECT_THAT(Find("call 340 29 266 tomorrow"), ElementsAre("PHONE:340 29 266"));
   EXPECT_THAT(Find("call 2024-05-12"), IsEmpty());

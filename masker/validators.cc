@@ -457,10 +457,33 @@ bool InPan(std::string_view s) {
   return std::string_view("PCHFATBLJG").find(s[3]) != std::string_view::npos;
 }
 
+bool SgNric(std::string_view s) {
+  if (s.size() != 9 || !AllDigits(s.substr(1, 7))) return false;
+  const char first = ToUpper(s[0]), last = ToUpper(s[8]);
+  static constexpr int kW[7] = {2, 7, 6, 5, 4, 3, 2};
+  int sum = 0;
+  for (int i = 0; i < 7; ++i) sum += (s[1 + i] - '0') * kW[i];
+  if (first == 'T' || first == 'G') sum += 4;
+  if (first == 'M') sum += 3;
+  const int r = sum % 11;
+  switch (first) {
+    case 'S':
+    case 'T':
+      return "JZIHGFEDCBA"[r] == last;
+    case 'F':
+    case 'G':
+      return "XWUTRQPNMLK"[r] == last;
+    case 'M':
+      return "XWUTRQPNJLK"[10 - r] == last;
+    default:
+      return false;
+  }
+}
+
 bool NationalId(std::string_view s) {
   switch (s.size()) {
     case 9:
-      return NlBsn(s) || EsDniNie(s);
+      return NlBsn(s) || EsDniNie(s) || SgNric(s);
     case 10:
       return SePersonnummer(s) || InPan(s);
     case 11:

@@ -112,6 +112,7 @@ bool KrRrnCheck(std::string_view digits13);  // the check digit of numbers issue
 bool EsDniNie(std::string_view s9);          // 8 digits or X/Y/Z + 7, then the mod-23 letter
 bool ItFiscalCode(std::string_view s16);     // shape (month letter, day) and the check letter
 bool InPan(std::string_view s10);            // AAAAA9999A, fourth letter a holder type
+bool SgNric(std::string_view s9);            // S/T/F/G/M, 7 digits, the weighted check letter
 // Any of the above that takes a value of this length and shape.
 bool NationalId(std::string_view s);
 
