@@ -1,6 +1,9 @@
 #include "masker/catalog.h"
 
+#include <algorithm>
 #include <array>
+#include <utility>
+#include <vector>
 
 namespace veil::masker::catalog {
 namespace {
@@ -58,12 +61,36 @@ constexpr PatternSpec kPatterns[] = {
     {"sk-svcacct-[A-Za-z0-9_\\-]{16}", D::kLiteral, R::kFixedToken, E::kOpenAiApiKey, 27, 512},
     {"sk-admin-[A-Za-z0-9_\\-]{16}", D::kLiteral, R::kFixedToken, E::kOpenAiApiKey, 25, 512},
     {"sk-[A-Za-z0-9]{20}T3BlbkFJ", D::kLiteral, R::kFixedToken, E::kOpenAiApiKey, 31, 51},
-    {"-----BEGIN[A-Z ]{0,24} PRIVATE KEY-----", D::kLiteral, R::kPrivateKey, E::kPrivateKey, 0, 0},
+    // PEM and OpenSSH keys, and OpenPGP's armoured "PRIVATE KEY BLOCK".
+    {"-----BEGIN[A-Z ]{0,24} PRIVATE KEY(?: BLOCK)?-----", D::kLiteral, R::kPrivateKey,
+     E::kPrivateKey, 0, 0},
     {"://[^ \\t\\r\\n/?#@:]{0,128}:[^ \\t\\r\\n/?#@]{1,256}@", D::kLiteral, R::kUrlPassword,
      E::kPasswordInUrl, 0, 0},
     {"\\b0x[0-9a-fA-F]{40}", D::kLiteral, R::kFixedToken, E::kCryptoWallet, 42, 0},
     {"\\bbc1[02-9ac-hj-np-z]{8}", D::kLiteral, R::kFixedToken, E::kCryptoWallet, 11, 90},
     {"\\bBC1[02-9AC-HJ-NP-Z]{8}", D::kLiteral, R::kFixedToken, E::kCryptoWallet, 11, 90},
+    // ---- API_TOKEN in shapes with inner structure (the rest are read by prefix in code:
+    // TokenPrefixes below). A fixed-length core [to-len, to), extended over token characters. ----
+    {"PMAK-[0-9a-f]{24}-[0-9a-f]{34}", D::kLiteral, R::kFixedToken, E::kApiToken, 64, 0},
+    {"lsv2_(?:pt|sk)_[0-9a-f]{32}_[0-9a-f]{10}", D::kLiteral, R::kFixedToken, E::kApiToken, 51, 0},
+    {"glsa_[A-Za-z0-9]{32}_[0-9a-fA-F]{8}", D::kLiteral, R::kFixedToken, E::kApiToken, 46, 0},
+    {"dt0c01\\.[A-Z0-9]{24}\\.[A-Z0-9]{64}", D::kLiteral, R::kFixedToken, E::kApiToken, 96, 0},
+    {"CCIPAT_[A-Za-z0-9]{22}_[0-9a-f]{40}", D::kLiteral, R::kFixedToken, E::kApiToken, 70, 0},
+    {"[a-z0-9]{14}\\.atlasv1\\.[a-z0-9_=\\-]{60}", D::kLiteral, R::kFixedToken, E::kApiToken, 83,
+     100},
+    {"SG\\.[A-Za-z0-9_\\-]{22}\\.[A-Za-z0-9_\\-]{43}", D::kLiteral, R::kFixedToken, E::kApiToken,
+     69, 0},
+    {"v1\\.0-[0-9a-f]{24}-[0-9a-f]{146}", D::kLiteral, R::kFixedToken, E::kApiToken, 176, 0},
+    {"A3-[A-Z0-9]{6}-[A-Z0-9]{11}-[A-Z0-9]{5}-[A-Z0-9]{5}-[A-Z0-9]{5}", D::kLiteral, R::kFixedToken,
+     E::kApiToken, 40, 0},  // 1Password secret keys
+    {"A3-[A-Z0-9]{6}-[A-Z0-9]{6}-[A-Z0-9]{5}-[A-Z0-9]{5}-[A-Z0-9]{5}-[A-Z0-9]{5}", D::kLiteral,
+     R::kFixedToken, E::kApiToken, 41, 0},
+    // Secrets after a label: webhook URLs (the path is the credential), a URL whose user part
+    // is a key (Sentry's DSN), Azure connection strings and SAS signatures, signed-URL tokens.
+    {"hooks\\.slack\\.com/(?:services|workflows|triggers)/", D::kLiteral, R::kSecretAfter,
+     E::kApiToken, 20, 256},
+    {"discord(?:app)?\\.com/api/webhooks/", D::kLiteral, R::kSecretAfter, E::kApiToken, 20, 256},
+    {"://[A-Za-z0-9_\\-]{16,128}@", D::kLiteral, R::kUrlUser, E::kApiToken, 0, 0},
     // Compressed IPv6 ("2001:db8::1", "fe80::1", "::1").
     {"::[0-9A-Fa-f]", D::kLiteral, R::kIpv6, E::kIpAddress, 0, 0},
     {"[0-9A-Fa-f]::", D::kLiteral, R::kIpv6, E::kIpAddress, 0, 0},
@@ -143,6 +170,15 @@ constexpr PatternSpec kPatterns[] = {
      "tfn" KE "|social insurance number|"
      "\xE8\xBA\xAB\xE4\xBB\xBD\xE8\xAF\x81)",  // 身份证
      D::kKeyword, R::kKeywordValue, E::kNationalId, 0, 0},
+    // Credentials after a label (caseless): Azure connection strings and SAS signatures, the
+    // tokens of signed URLs, HTTP Authorization values; Basic (and a Docker config's "auth")
+    // only when the value decodes to user:password.
+    {"(?:accountkey|sharedaccesskey|sharedaccesssignature)=", D::kKeyword, R::kSecretAfter,
+     E::kApiToken, 20, 512},
+    {"[?&](?:sig|x-amz-signature|x-amz-security-token|x-goog-signature)=", D::kKeyword,
+     R::kSecretAfter, E::kApiToken, 16, 4096},
+    {"\\bbearer ", D::kKeyword, R::kSecretAfter, E::kGenericSecret, 16, 4096},
+    {"(?:\\bbasic |\"auth\" ?: ?\")", D::kKeyword, R::kBasicAuth, E::kGenericSecret, 0, 0},
     // SQL INSERT with a column list: the column names give each value its context.
     {"insert[ \\t]+into[ \\t]+[A-Za-z0-9_.\"]+[ \\t]*\\(", D::kKeyword, R::kSqlInsert,
      E::kBuiltinCount, 0, 0},
@@ -240,6 +276,7 @@ const EntityInfo kInfo[kBuiltinEntityCount] = {
     /*GENERIC_SECRET*/ {0.8f, S(kNone), S(kSecretNeg)},
     /*CRYPTO_WALLET*/ {0.9f, S(kWalletPos), S(kNone)},
     /*NATIONAL_ID*/ {0.85f, S(kNone), S(kNumNeg)},
+    /*API_TOKEN*/ {0.95f, S(kNone), S(kSecretNeg)},
 };
 
 // Most specific first: the first word found in a column name decides.
@@ -385,6 +422,182 @@ bool IsPeopleTable(std::string_view table) {
     for (std::string_view x : kPeopleTables)
       if (w == x || (x == "children" && t.substr(pos, end - pos) == x)) return true;
     pos = end + 1;
+  }
+  return false;
+}
+
+using B = TokenBody;
+constexpr TokenPrefix kTokenPrefixes[] = {
+    // GitLab
+    {"glpat-", B::kUrlDot, 20, false},
+    {"glptt-", B::kHex, 40, true},
+    {"glrt-", B::kUrlDot, 20, false},
+    {"gldt-", B::kUrl, 20, false},
+    {"glft-", B::kUrl, 20, false},
+    {"glimt-", B::kUrl, 25, false},
+    {"glcbt-", B::kUrl, 20, false},
+    {"glagent-", B::kUrl, 50, false},
+    {"gloas-", B::kUrl, 64, false},
+    {"glsoat-", B::kUrl, 20, false},
+    {"GR1348941", B::kUrl, 20, false},
+    // package registries: npm, PyPI, RubyGems, Clojars
+    {"npm_", B::kAlnum, 36, true},
+    {"pypi-AgEIcHlwaS5vcmc", B::kUrl, 50, false},
+    {"rubygems_", B::kHex, 48, true},
+    {"CLOJARS_", B::kLowerAlnum, 60, true},
+    // AI providers: Hugging Face, Anthropic, Replicate, Groq, xAI, Perplexity, Pinecone
+    {"hf_", B::kAlpha, 34, true},
+    {"api_org_", B::kAlpha, 34, true},
+    {"sk-ant-", B::kUrl, 80, false},
+    {"r8_", B::kAlnum, 37, true},
+    {"gsk_", B::kAlnum, 52, true},
+    {"xai-", B::kAlnum, 80, true},
+    {"pplx-", B::kAlnum, 48, true},
+    {"pcsk_", B::kUrl, 40, false},
+    // cloud and hosting: DigitalOcean, Heroku, Fly.io, Alibaba, Supabase, PlanetScale, Netlify,
+    // Render, Databricks, Pulumi, Doppler, Vault, Scalingo, OpenShift
+    {"dop_v1_", B::kHex, 64, true},
+    {"doo_v1_", B::kHex, 64, true},
+    {"dor_v1_", B::kHex, 64, true},
+    {"HRKU-", B::kUrl, 60, false},
+    {"fo1_", B::kUrl, 43, true},
+    {"LTAI", B::kAlnum, 12, false},
+    {"sbp_", B::kHex, 40, true},
+    {"pscale_tkn_", B::kUrlEq, 32, false},
+    {"pscale_pw_", B::kUrlEq, 32, false},
+    {"pscale_oauth_", B::kUrlEq, 32, false},
+    {"nfp_", B::kAlnum, 36, true},
+    {"rnd_", B::kAlnum, 32, true},
+    {"dapi", B::kHex, 32, true},
+    {"pul-", B::kHex, 40, true},
+    {"dp.pt.", B::kAlnum, 40, false},
+    {"dp.st.", B::kAlnum, 40, false},
+    {"dp.sa.", B::kAlnum, 40, false},
+    {"dp.ct.", B::kAlnum, 40, false},
+    {"dp.scim.", B::kAlnum, 40, false},
+    {"dp.audit.", B::kAlnum, 40, false},
+    {"hvs.", B::kUrl, 24, false},
+    {"hvb.", B::kUrl, 24, false},
+    {"hvr.", B::kUrl, 24, false},
+    {"tk-us-", B::kUrl, 48, true},
+    {"sha256~", B::kUrl, 43, true},
+    // developer platforms: Grafana, Linear, Notion, Atlassian, Contentful, Prefect, ReadMe, Sentry,
+    // New Relic, JFrog, Infracost, Typeform, frame.io, Octopus, Buildkite, Tailscale, 1Password,
+    // age
+    {"glc_", B::kBase64, 32, false},
+    {"lin_api_", B::kAlnum, 40, true},
+    {"lin_oauth_", B::kHex, 64, true},
+    {"secret_", B::kAlnum, 43, true},
+    {"ntn_", B::kAlnum, 46, true},
+    {"ATATT3", B::kUrlEq, 150, false},
+    {"CFPAT-", B::kUrl, 43, true},
+    {"pnu_", B::kAlnum, 36, true},
+    {"rdme_", B::kLowerAlnum, 70, true},
+    {"sntrys_", B::kBase64, 50, false},
+    {"sntryu_", B::kHex, 64, true},
+    {"NRAK-", B::kUpperAlnum, 27, true},
+    {"AKCp", B::kAlnum, 69, true},
+    {"ico-", B::kAlnum, 32, true},
+    {"tfp_", B::kUrlDot, 59, false},
+    {"fio-u-", B::kUrlEq, 64, false},
+    {"API-", B::kUpperAlnum, 26, true},
+    {"bkua_", B::kHex, 40, true},
+    {"tskey-api-", B::kUrl, 20, false},
+    {"tskey-auth-", B::kUrl, 20, false},
+    {"tskey-client-", B::kUrl, 20, false},
+    {"tskey-scim-", B::kUrl, 20, false},
+    {"tskey-webhook-", B::kUrl, 20, false},
+    {"ops_eyJ", B::kBase64, 100, false},
+    {"AGE-SECRET-KEY-1", B::kUpperAlnum, 58, true},
+    // payments, commerce, messaging: Shopify, Square, Facebook, Stripe webhooks, Plaid, Shippo,
+    // EasyPost, Lob, Duffel, Twilio, Mailgun, Mapbox, Dropbox, Google OAuth, Slack's rotating
+    // tokens, 42, SettleMint
+    {"shpat_", B::kHexAnyCase, 32, true},
+    {"shpca_", B::kHexAnyCase, 32, true},
+    {"shppa_", B::kHexAnyCase, 32, true},
+    {"shpss_", B::kHexAnyCase, 32, true},
+    {"sq0atp-", B::kUrl, 22, true},
+    {"sq0csp-", B::kUrl, 43, true},
+    {"EAAA", B::kUrlEq, 60, false},
+    {"EAA", B::kAlnum, 100, false},
+    {"whsec_", B::kBase64, 32, false},
+    {"access-sandbox-", B::kHexDash, 36, true},
+    {"access-development-", B::kHexDash, 36, true},
+    {"access-production-", B::kHexDash, 36, true},
+    {"shippo_live_", B::kHex, 40, true},
+    {"shippo_test_", B::kHex, 40, true},
+    {"EZAK", B::kAlnum, 54, true},
+    {"EZTK", B::kAlnum, 54, true},
+    {"live_", B::kHex, 35, true},
+    {"test_", B::kHex, 35, true},
+    {"duffel_live_", B::kUrlEq, 43, false},
+    {"duffel_test_", B::kUrlEq, 43, false},
+    {"SK", B::kHex, 32, true},
+    {"key-", B::kHex, 32, true},
+    {"sk.eyJ", B::kUrlDot, 20, false},
+    {"sl.", B::kUrl, 130, false},
+    {"GOCSPX-", B::kUrl, 28, true},
+    {"ya29.", B::kUrlDot, 50, false},
+    {"xoxe.xoxp-1-", B::kUrl, 20, false},
+    {"xoxe.xoxb-1-", B::kUrl, 20, false},
+    {"xoxe-", B::kUrl, 22, false},
+    {"s-s4t2ud-", B::kHex, 64, true},
+    {"s-s4t2af-", B::kHex, 64, true},
+    {"sm_pat_", B::kLowerAlnum, 16, true},
+    {"sm_aat_", B::kLowerAlnum, 16, true},
+    {"sm_sat_", B::kLowerAlnum, 16, true},
+};
+
+std::span<const TokenPrefix> TokenPrefixesFrom(unsigned char c) {
+  struct Index {
+    std::vector<TokenPrefix> sorted;
+    std::array<std::pair<uint16_t, uint16_t>, 256> range{};
+  };
+  static const Index index = [] {
+    Index x;
+    x.sorted.assign(std::begin(kTokenPrefixes), std::end(kTokenPrefixes));
+    std::sort(x.sorted.begin(), x.sorted.end(), [](const TokenPrefix& a, const TokenPrefix& b) {
+      if (a.prefix[0] != b.prefix[0]) return a.prefix[0] < b.prefix[0];
+      return a.prefix.size() > b.prefix.size();
+    });
+    for (size_t i = 0; i < x.sorted.size(); ++i) {
+      auto& r = x.range[static_cast<unsigned char>(x.sorted[i].prefix[0])];
+      if (r.first == r.second) r.first = static_cast<uint16_t>(i);
+      r.second = static_cast<uint16_t>(i + 1);
+    }
+    return x;
+  }();
+  const auto& r = index.range[c];
+  return std::span<const TokenPrefix>(index.sorted).subspan(r.first, r.second - r.first);
+}
+
+bool InTokenBody(TokenBody b, unsigned char c) {
+  const bool digit = c >= '0' && c <= '9', lower = c >= 'a' && c <= 'z',
+             upper = c >= 'A' && c <= 'Z';
+  const bool hex = digit || (c >= 'a' && c <= 'f');
+  switch (b) {
+    case B::kAlnum:
+      return digit || lower || upper;
+    case B::kUrl:
+      return digit || lower || upper || c == '_' || c == '-';
+    case B::kUrlEq:
+      return digit || lower || upper || c == '_' || c == '-' || c == '=';
+    case B::kUrlDot:
+      return digit || lower || upper || c == '_' || c == '-' || c == '=' || c == '.';
+    case B::kBase64:
+      return digit || lower || upper || c == '+' || c == '/' || c == '=';
+    case B::kHex:
+      return hex;
+    case B::kHexAnyCase:
+      return hex || (c >= 'A' && c <= 'F');
+    case B::kHexDash:
+      return hex || c == '-';
+    case B::kLowerAlnum:
+      return digit || lower;
+    case B::kUpperAlnum:
+      return digit || upper;
+    case B::kAlpha:
+      return lower || upper;
   }
   return false;
 }

@@ -46,6 +46,9 @@ enum class Resolver : uint8_t {
   kKeywordValue,   // a context keyword; the value follows it
   kPersonKeyword,  // a name keyword (name:, Mr, patient …) followed by capitalised words
   kSqlInsert,      // INSERT INTO t (cols) VALUES (…): values checked against their column
+  kSecretAfter,    // a label (webhook host, AccountKey=, Bearer): the credential after it
+  kBasicAuth,      // Basic / "auth": base64 of user:password
+  kUrlUser,        // scheme://KEY@ — a user part that is a key
 };
 
 struct PatternSpec {
@@ -66,6 +69,33 @@ struct EntityInfo {
 };
 
 const EntityInfo& Info(Entity e);
+
+// API_TOKEN by its provider's published prefix (the formats gitleaks and trufflehog know),
+// then a body of one character class. Read in code at the prefilter's token runs rather than by
+// Hyperscan: a hundred short literals in the literal database doubled its cost per byte.
+enum class TokenBody : uint8_t {
+  kAlnum,       // [A-Za-z0-9]
+  kUrl,         // [A-Za-z0-9_-]
+  kUrlEq,       // [A-Za-z0-9_=-]
+  kUrlDot,      // [A-Za-z0-9_.=-]
+  kBase64,      // [A-Za-z0-9+/=]
+  kHex,         // [0-9a-f]
+  kHexAnyCase,  // [0-9a-fA-F]
+  kHexDash,     // [0-9a-f-] (a UUID)
+  kLowerAlnum,  // [a-z0-9]
+  kUpperAlnum,  // [A-Z0-9]
+  kAlpha,       // [A-Za-z]
+};
+struct TokenPrefix {
+  std::string_view prefix;
+  TokenBody body;
+  uint16_t min_len;  // of the body
+  bool exact;        // the body is exactly min_len long
+};
+// The prefixes that start with byte c, longest first.
+std::span<const TokenPrefix> TokenPrefixesFrom(unsigned char c);
+// Whether c belongs to the body class b.
+bool InTokenBody(TokenBody b, unsigned char c);
 
 // Column-name words that hint at an entity (for ColumnHints): "email", "ssn", "dob" …
 struct ColumnWord {

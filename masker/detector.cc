@@ -61,6 +61,8 @@ bool ValueIs(Entity entity, std::string_view v) {
       return validate::OpenAiKey(v);
     case Entity::kCryptoWallet:
       return validate::CryptoWallet(v);
+    case Entity::kApiToken:  // its shape was matched; a placeholder's body is not random
+      return v.size() >= 16 && validate::ShannonEntropy(v) >= 3.0;
     default:
       break;
   }
@@ -219,8 +221,8 @@ class Resolution {
     if (ps.max_len > ps.core_len) {
       while (e < v_.seg_end && e - b < ps.max_len && ext(v_.at(e))) ++e;
     }
-    if (ps.entity == Entity::kJwt) {
-      while (e > to && v_.at(e - 1) == '.') --e;
+    if (ps.entity == Entity::kJwt || ps.entity == Entity::kApiToken) {
+      while (e > to && v_.at(e - 1) == '.') --e;  // a sentence's full stop
     }
     if (e < v_.seg_end && IsAlnum(v_.at(e))) return;  // longer token: not this entity
     std::string_view s = v_.sub(b, e);
@@ -277,6 +279,155 @@ class Resolution {
         pw.find_first_not_of("xX") == std::string_view::npos)
       return;
     Emit(b, e, Entity::kPasswordInUrl);
+  }
+
+  // Whether the keyword that ends at `to` is "password" or "passwd" (any case).
+  bool EndsWithPassword(uint32_t to) const {
+    for (std::string_view w : {std::string_view("password"), std::string_view("passwd")}) {
+      if (to < v_.seg_start + w.size()) continue;
+      bool same = true;
+      for (size_t i = 0; i < w.size() && same; ++i) same = Lower(v_.at(to - w.size() + i)) == w[i];
+      // The keyword starts a line or follows a space: not itself a value (`pwd=password x`).
+      const uint32_t b = to - static_cast<uint32_t>(w.size());
+      if (same && (b == v_.seg_start || v_.at(b - 1) == ' ' || v_.at(b - 1) == '\t')) return true;
+    }
+    return false;
+  }
+
+  // A provider's token by its published prefix (catalog::TokenPrefixesFrom) in the token run
+  // that starts at `b`: the prefix starts there, or up to 64 bytes before it across bytes the
+  // run does not hold (`hvs.`, `dp.pt.`, `xoxe.xoxp-1-`, `sha256~`, a base64 body's '=' or '+').
+  void PrefixedToken(uint32_t b) {
+    auto joined = [](unsigned char c) {
+      return IsWord(c) || c == '-' || c == '.' || c == ':' || c == '~' || c == '=' || c == '+' ||
+             c == '/';
+    };
+    uint32_t s0 = b;
+    while (s0 > v_.seg_start && b - s0 < 64 && joined(v_.at(s0 - 1))) --s0;
+    for (uint32_t s = s0; s <= b; ++s) {
+      const unsigned char before = v_.at(static_cast<int64_t>(s) - 1);
+      if (s > v_.seg_start && (IsAlnum(before) || before == '_' || before == '-')) continue;
+      if (TokenWithPrefixAt(s) || ShapedTokenAt(s)) return;
+    }
+  }
+
+  // Tokens whose shape, not a prefix, tells them (weak literals cost Hyperscan more than all
+  // the rest): Telegram bot tokens, Discord bot tokens, Airtable and Harness personal access
+  // tokens, Mailchimp API keys.
+  bool ShapedTokenAt(uint32_t s) {
+    auto count = [&](uint32_t i, auto in, uint32_t max) {
+      uint32_t k = 0;
+      while (i + k < v_.seg_end && k < max && in(v_.at(i + k))) ++k;
+      return k;
+    };
+    auto url = [](unsigned char c) { return IsWord(c) || c == '-'; };
+    auto alnum = [](unsigned char c) { return IsAlnum(c); };
+    auto hex = [](unsigned char c) { return IsDigit(c) || (c >= 'a' && c <= 'f'); };
+    auto digit = [](unsigned char c) { return IsDigit(c); };
+    auto is = [&](uint32_t i, char c) { return i < v_.seg_end && v_.at(i) == c; };
+    uint32_t e = 0;
+    const unsigned char c0 = v_.at(s);
+    if (IsDigit(c0)) {
+      // Telegram: the bot's id (8-10 digits), ':', then "AA" and 33 more.
+      const uint32_t d = count(s, digit, 11);
+      if (d >= 8 && d <= 10 && is(s + d, ':') && is(s + d + 1, 'A') && is(s + d + 2, 'A') &&
+          count(s + d + 3, url, 34) == 33)
+        e = s + d + 36;
+    }
+    if (!e && (c0 == 'M' || c0 == 'N' || c0 == 'O')) {
+      // Discord: a user id in base64 (24-26), '.', a timestamp (6), '.', an HMAC (27-38).
+      const uint32_t a = count(s, alnum, 27);
+      if (a >= 24 && a <= 26 && is(s + a, '.') && count(s + a + 1, url, 7) == 6 &&
+          is(s + a + 7, '.')) {
+        const uint32_t h = count(s + a + 8, url, 39);
+        if (h >= 27 && h <= 38) e = s + a + 8 + h;
+      }
+    }
+    if (!e && (c0 == 'p' || c0 == 's') && v_.sub(s + 1, s + 3) == "at") {
+      if (c0 == 'p' && count(s + 3, alnum, 15) == 14 && is(s + 17, '.') &&
+          count(s + 18, hex, 65) == 64) {
+        e = s + 82;  // Airtable: "pat", 14, '.', 64 hex
+      } else if (is(s + 3, '.') && count(s + 4, url, 23) == 22 && is(s + 26, '.') &&
+                 count(s + 27, hex, 25) == 24 && is(s + 51, '.') &&
+                 count(s + 52, alnum, 21) == 20) {
+        e = s + 72;  // Harness: "pat." or "sat.", 22, '.', 24 hex, '.', 20
+      }
+    }
+    if (!e && hex(c0) && count(s, hex, 33) == 32 && v_.sub(s + 32, s + 35) == "-us") {
+      const uint32_t d = count(s + 35, digit, 3);
+      if (d >= 1 && d <= 2) e = s + 35 + d;  // Mailchimp: 32 hex, "-us", the data centre
+    }
+    if (!e || url(v_.at(e)) || !validate::LooksLikeCredential(v_.sub(s, e))) return false;
+    Emit(s, e, Entity::kApiToken);
+    return true;
+  }
+
+  bool TokenWithPrefixAt(uint32_t s) {
+    for (const catalog::TokenPrefix& tp : catalog::TokenPrefixesFrom(v_.at(s))) {
+      const auto n = static_cast<uint32_t>(tp.prefix.size());
+      if (s + n > v_.seg_end || v_.sub(s, s + n) != tp.prefix) continue;
+      const uint32_t q = s + n;
+      uint32_t e = q;
+      while (e < v_.seg_end && e - q < 4096 && catalog::InTokenBody(tp.body, v_.at(e))) ++e;
+      // A sentence's full stop, unless the body needs it for its length.
+      if (e - q > tp.min_len && v_.at(e - 1) == '.') --e;
+      const uint32_t len = e - q;
+      // Too short, or glued to more letters: not this token.
+      if (len < tp.min_len || (tp.exact && len != tp.min_len) || IsAlnum(v_.at(e))) continue;
+      if (!validate::LooksLikeCredential(v_.sub(q, e))) continue;  // a placeholder
+      Emit(s, e, Entity::kApiToken);
+      return true;
+    }
+    return false;
+  }
+
+  // A credential right after its label (`hooks.slack.com/services/`, `AccountKey=`, `Bearer `):
+  // the value runs to a delimiter, at least ps.core_len and at most ps.max_len bytes.
+  void SecretAfter(const PatternSpec& ps, uint32_t to) {
+    uint32_t p = to;
+    while (p < v_.seg_end && v_.at(p) == ' ') ++p;
+    auto stop = [](unsigned char c) {
+      return c <= ' ' || c == '"' || c == '\'' || c == '`' || c == ';' || c == '&' || c == ',' ||
+             c == '<' || c == '>' || c == '(' || c == ')' || c == '[' || c == ']' || c == '{' ||
+             c == '}' || c == '\\' || c == '#' || c == '?' || c == '|';
+    };
+    uint32_t e = p;
+    while (e < v_.seg_end && e - p < ps.max_len && !stop(v_.at(e))) ++e;
+    while (e > p && v_.at(e - 1) == '.') --e;  // a sentence's full stop
+    if (e - p < ps.core_len || !validate::LooksLikeCredential(v_.sub(p, e))) return;
+    Emit(p, e, ps.entity);
+  }
+
+  // `Authorization: Basic dXNlcjpwYXNz`, a Docker config's `"auth": "…"`: base64 of user:password.
+  void BasicAuth(uint32_t to) {
+    uint32_t p = to;
+    while (p < v_.seg_end && v_.at(p) == ' ') ++p;
+    uint32_t e = p;
+    while (e < v_.seg_end && e - p < 1024 &&
+           (IsAlnum(v_.at(e)) || v_.at(e) == '+' || v_.at(e) == '/' || v_.at(e) == '='))
+      ++e;
+    if (e - p < 8 || IsWord(v_.at(e)) || !validate::BasicCredentials(v_.sub(p, e))) return;
+    Emit(p, e, Entity::kGenericSecret);
+  }
+
+  // scheme://KEY@host: a user part with no password that is a key (Sentry's DSN, a token
+  // pasted as the user of a git remote).
+  void UrlUser(uint32_t to) {
+    const uint32_t at = to - 1;  // '@'
+    uint32_t b = at;
+    while (b > v_.seg_start && (IsWord(v_.at(b - 1)) || v_.at(b - 1) == '-')) --b;
+    if (b < v_.seg_start + 3 || v_.sub(b - 3, b) != "://") return;
+    // A key is 32+ hex digits, or 24+ characters of mixed case and digits; a user name
+    // (`deploy-bot-2024-ci`) is neither.
+    const std::string_view user = v_.sub(b, at);
+    const bool hex = user.size() >= 32 && std::all_of(user.begin(), user.end(), [](char c) {
+                       return IsDigit(c) || (c >= 'a' && c <= 'f');
+                     });
+    const bool mixed = user.size() >= 24 && std::any_of(user.begin(), user.end(), IsDigit) &&
+                       std::any_of(user.begin(), user.end(), IsUpper) &&
+                       std::any_of(user.begin(), user.end(), IsLower);
+    if (!(hex || mixed) || !validate::LooksLikeCredential(user)) return;
+    Emit(b, at, Entity::kApiToken);
   }
 
   // Digit groups around `to` separated by single spaces or dashes: the card inside them.
@@ -628,7 +779,11 @@ class Resolution {
     if (p >= v_.seg_end) return;
     const bool needs_assignment =
         entity == Entity::kGenericSecret || entity == Entity::kAwsSecretKey;
-    if (needs_assignment && !assigned) return;
+    // `login deploy password fZni…` (.netrc, ftp and curl config): a password keyword followed
+    // by a value with no ':' or '=', when the value has letters and digits and looks random.
+    const bool bare_password = entity == Entity::kGenericSecret && !assigned && p > to &&
+                               v_.at(p - 1) == ' ' && v_.at(to) == ' ' && EndsWithPassword(to);
+    if (needs_assignment && !assigned && !bare_password) return;
     const float score = catalog::Info(entity).base_score;
     switch (entity) {
       case Entity::kUsSsn:
@@ -716,7 +871,14 @@ class Resolution {
               (e == v_.seg_end || v_.at(e) == ' ' || v_.at(e) == '\t'))
             --e;
         }
-        if (validate::LooksLikeSecret(v_.sub(p, e), 3.0)) Emit(p, e, entity, score);
+        const std::string_view value = v_.sub(p, e);
+        const bool digits = std::any_of(value.begin(), value.end(), IsDigit);
+        const bool letters = std::any_of(value.begin(), value.end(), IsAlpha);
+        if (bare_password && ((!(digits && letters) &&
+                               !(value.size() >= 12 && validate::ShannonEntropy(value) >= 3.5)) ||
+                              value.find_first_of("=:") != std::string_view::npos))
+          return;
+        if (validate::LooksLikeSecret(value, 3.0)) Emit(p, e, entity, score);
         return;
       }
       default:
@@ -1502,6 +1664,10 @@ class Resolution {
         return [](unsigned char c) { return IsAlnum(c) || c == '-'; };
       case Entity::kOpenAiApiKey:
         return [](unsigned char c) { return IsAlnum(c) || c == '_' || c == '-'; };
+      case Entity::kApiToken:  // base64 and base64url bodies, dotted segments
+        return [](unsigned char c) {
+          return IsAlnum(c) || c == '_' || c == '-' || c == '=' || c == '+' || c == '/' || c == '.';
+        };
       default:
         return [](unsigned char c) { return IsAlnum(c); };
     }
@@ -1847,7 +2013,7 @@ void Scanner::Scan(std::string_view text, std::span<const Segment> segments,
   };
   // Numbers, then names: the C++ stages read the prefilter's positions directly. Each stage
   // adds its candidates nearly in text order: run_ends keeps where each stage's run ends.
-  size_t run_ends[3];
+  size_t run_ends[4];
   {
     const bool numbers_on =
         opts.enabled.test(Index(Entity::kPhone)) || opts.enabled.test(Index(Entity::kCreditCard)) ||
@@ -1868,21 +2034,27 @@ void Scanner::Scan(std::string_view text, std::span<const Segment> segments,
       }
     }
     run_ends[0] = candidates_.size();
-    if (opts.enabled.test(Index(Entity::kPersonName))) {
-      cur = 0;
-      skip = 0;
-      for (uint32_t pos : pf.name_starts()) {
-        const Segment* sg = segment_at(&cur, pos);
+    // `resolve(r, pos)` at each of the prefilter's positions that lies inside a segment.
+    auto at_each = [&](std::span<const uint32_t> positions, auto&& resolve) {
+      size_t c = 0;
+      for (uint32_t pos : positions) {
+        const Segment* sg = segment_at(&c, pos);
         if (!sg) continue;
         View v{text.data(), sg->start, sg->end};
         size_t before = candidates_.size();
         Resolution r(v, &candidates_);
-        r.NameAt(pos, &skip);
+        resolve(r, pos);
         if (candidates_.size() > before) finish(v, *sg, before);
       }
-    }
+    };
+    skip = 0;
+    if (opts.enabled.test(Index(Entity::kPersonName)))
+      at_each(pf.name_starts(), [&](Resolution& r, uint32_t pos) { r.NameAt(pos, &skip); });
+    run_ends[1] = candidates_.size();
+    if (opts.enabled.test(Index(Entity::kApiToken)))
+      at_each(pf.token_starts(), [](Resolution& r, uint32_t pos) { r.PrefixedToken(pos); });
   }
-  run_ends[1] = candidates_.size();
+  run_ends[2] = candidates_.size();
   if (hits_.empty() && candidates_.empty()) return;
 
   auto patterns = catalog::Patterns();
@@ -1970,6 +2142,15 @@ void Scanner::Scan(std::string_view text, std::span<const Segment> segments,
         case Resolver::kSqlInsert:
           r.SqlInsert(h.to);
           break;
+        case Resolver::kSecretAfter:
+          r.SecretAfter(ps, h.to);
+          break;
+        case Resolver::kBasicAuth:
+          r.BasicAuth(h.to);
+          break;
+        case Resolver::kUrlUser:
+          r.UrlUser(h.to);
+          break;
       }
     }
     finish(v, sg, before);
@@ -1978,7 +2159,7 @@ void Scanner::Scan(std::string_view text, std::span<const Segment> segments,
   // Keep the best of overlapping candidates (higher score, then longer). Candidates sorted by
   // start fall into clusters of overlapping ones; the choice is made within each cluster, so
   // the work stays linear in the number of candidates across a large block.
-  run_ends[2] = candidates_.size();
+  run_ends[3] = candidates_.size();
   {
     size_t kept = 0, from = 0;
     for (size_t& end : run_ends) {

@@ -198,6 +198,212 @@ TEST_F(DetectorTest, Secrets) {
               IsEmpty());
 }
 
+// Providers' credentials in the formats gitleaks and trufflehog know them by, bodies drawn at
+// random (not from the engine's tables): each must be masked whole, in a sentence, as its entity.
+TEST_F(DetectorTest, ProviderTokens) {
+  struct Sample {
+    const char* entity;
+    const char* text;
+    const char* secret;  // the part that must be masked; nullptr: all of text
+  };
+  const Sample samples[] = {
+      {"API_TOKEN", "glpat-ZWzwDFrlGXl_z1BVXBt7", nullptr},
+      {"API_TOKEN", "glptt-5a22fac180d6b2e6e1b465e551305fd2d2490ca4", nullptr},
+      {"API_TOKEN", "glrt-ZzhB4GZqT8hqt0pmpsLw", nullptr},
+      {"API_TOKEN", "GR1348941w0sAO-DGpUxjKbgRBWZR", nullptr},
+      {"API_TOKEN", "gldt-ZX1VlxeVZ4DNCNnOBFXL", nullptr},
+      {"API_TOKEN", "npm_CW9f4CA96qeGs6R3uYEIi75qB4sA9Q0NksyR", nullptr},
+      {"API_TOKEN",
+       "pypi-AgEIcHlwaS5vcmc4yWRzSaTLyvH1D0SZaozaNv4AH17KzcnNjeh1MVLymYZwH6Qqq5X1wUGAJ7Wx98vjE6boQ",
+       nullptr},
+      {"API_TOKEN", "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", nullptr},
+      {"API_TOKEN",
+       "sk-ant-api03-1Dyo_vIJUjzwTkoqrtleWvTDuRgR3yNwos-bDWmE4kuv4VGOfYcMuqbKLLp-"
+       "2jfTuOQPeWIDtcKZ1Dw0gBEHum3adzqxMAA",
+       nullptr},
+      {"API_TOKEN", "dop_v1_185d401ce257ad4f2b57f63d654f75852777dc278aaf6301d1a619588096b35b",
+       nullptr},
+      {"API_TOKEN", "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", nullptr},
+      {"API_TOKEN", "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", nullptr},
+      {"API_TOKEN", "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",
+       nullptr},
+      {"API_TOKEN", "SK6a47b27d40ac20d2de32062796348956", nullptr},
+      {"API_TOKEN", "key-23a069ca1e8fb6b41a76df5b5900b44d", nullptr},
+      {"API_TOKEN", "12a9b5a391ad65152fcdcbc836b42830-us12", nullptr},
+      {"API_TOKEN", "6071895142:AAEpLJ0qrqKdHsF0qHM3XlSd_D9i-MEeq6i", nullptr},
+      {"API_TOKEN", "NJ9i9P7wXVIcea1nUV7aCmPH.6-aBfC.t3xq6KceMheFYV-rKSteQVz1HwG", nullptr},
+      {"API_TOKEN",
+       "https://hooks.slack.com/services/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",
+       "T4FY0QT4A9/BLBQOLBK7O/tquzwzk4qxYkajJDDrV1EOuU"},
+      {"API_TOKEN",
+       "https://discord.com/api/webhooks/304463454142152410/"
+       "PsgZt7BpYQ2OQBilCFXuF0DRkxhhl8WBH4Rax23OJvs9Vr947x6_M57m9e6ypS_bW3Oh",
+       "304463454142152410/PsgZt7BpYQ2OQBilCFXuF0DRkxhhl8WBH4Rax23OJvs9Vr947x6_M57m9e6ypS_bW3Oh"},
+      {"API_TOKEN",
+       "DefaultEndpointsProtocol=https;AccountName=acctmih91;AccountKey="
+       "aoqyrCGcShfzeyCABax7H8TUSRFLc5nvfBZKVRx8QM9/"
+       "b8dGlQnd2VawVTURIOHXvDNkl9jkzoSXPCFgqGYvaR==;EndpointSuffix=core.windows.net",
+       "aoqyrCGcShfzeyCABax7H8TUSRFLc5nvfBZKVRx8QM9/b8dGlQnd2VawVTURIOHXvDNkl9jkzoSXPCFgqGYvaR=="},
+      {"API_TOKEN",
+       "https://acct.blob.core.windows.net/c/"
+       "f.csv?sv=2021-06-08&ss=b&srt=o&sp=r&se=2026-12-31T00:00:00Z&sig="
+       "umyrFVYlk4TLY4QbQdjctwEjdisPwLqpu7pdpqB7h0M%3D",
+       "umyrFVYlk4TLY4QbQdjctwEjdisPwLqpu7pdpqB7h0M%3D"},
+      {"API_TOKEN",
+       "hvs.kwayO_"
+       "XUrDB26J1z5DKeBR7AmewezI3bjlvcFlpjikcIVVw4Xg2x8z7PjTwNNfBzfOE7oI1Bpeu9pxzqv2jHkEAc46IG",
+       nullptr},
+      {"API_TOKEN",
+       "hvb.4q7S9FnriivEq1LcKXxUgjzGUqt9S7vRVFAJJCn9q8JG6wBMd6JcUbWqIlrXxVytdn9n3NZ_"
+       "ak6VFSPndpuFKAD9fNBW7GhwAlkWx3sA2MnkiQ_sDjiZFL8z",
+       nullptr},
+      {"API_TOKEN", "dapiada5e474def8bcb216f0ed162edf0672", nullptr},
+      {"API_TOKEN", "PMAK-7c547acb2f16dc40aa68b37f-9ebc5021a9e11f559ca168fc162f465fa3", nullptr},
+      {"API_TOKEN", "glc_EGhCTM5VNjdWHjzo0oq56UiOjbqrwEZmyCK32tgHF5O7UZdRxoPZiuaaYSiB==", nullptr},
+      {"API_TOKEN", "glsa_GavHBY25XyU52x3oXUewKTkN5jWgZcIw_c1a98427", nullptr},
+      {"API_TOKEN", "AGE-SECRET-KEY-1RJX9MXNXAWFGHX5SMYDLTK3L8Q2ZYWKUDCUTVL4NU8QR4ES0NN9GRY54VT",
+       nullptr},
+      {"API_TOKEN", "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", nullptr},
+      {"API_TOKEN",
+       "ya29.ClFS40qGZz5NX6HS_C_rVB1H4LMNTzHwKmMgL2y5pZwYm76Dgd-BenhO_"
+       "DNEHQYpmp6wAyasBStLxdURHoiyULZyPKXIlZmQa-nTrx37SiZx98XP53y9Hppt",
+       nullptr},
+      {"API_TOKEN",
+       "ATATT3-"
+       "Lv4XpbNfaiag2WNPXps4p25Bqh9aHejgYweZiPBCTJpGchQrTa58x6mogYIvj6YySPdvMFXhhoObftVMKwVjmrWJzzJ"
+       "_=bqt1MPdYwWYXyorL30mFSZanLDEY9=1c=NAfoxe=ObOAG0y6Bhx2my_SF3U=1EtrcK_"
+       "GmEHcEYFk6z7soD4iWAVT6olv",
+       nullptr},
+      {"API_TOKEN", "lin_api_vubVCCvoURA2pCAyhr1IeieeUQMjuSuN9WPw375d", nullptr},
+      {"API_TOKEN", "secret_vejHppacrEM4QAkBPZE3KmtSPQPsWedZgnXCZC3U7K0", nullptr},
+      {"API_TOKEN", "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", nullptr},
+      {"API_TOKEN", "dp.pt.cjcupzhtewqecqjrq3h2tnz8aidw5khpd4a7lr9fdgu", nullptr},
+      {"API_TOKEN", "pul-a569538e06142b172d03ac0f2931e3f77b640975", nullptr},
+      {"API_TOKEN",
+       "446bhw9nmw01mh.atlasv1.a6xfvl7x8xtakodmwp99gmz4s6vs5q028vqnoq1d5rz2ai4o09o56qxz1qwimj8y937",
+       nullptr},
+      {"API_TOKEN", "sq0atp-t5ow4Lnh0Z4_pwIisPGSEc", nullptr},
+      {"API_TOKEN", "sq0csp-Bs0FSO4xpj0ZOKra2QChIOzcLw-Vwp-xxoXZlxl-js7", nullptr},
+      {"API_TOKEN",
+       "EAACHWqH93sT3HIY0L9ABx8BmgjDWHKZhoGMowt29EPUTkso4WXHED6uc8rphzWg66ORTkyYg8nDAS3I6Yq6OcJnEfY"
+       "jkhHMniq8OtUNudEJruD9jPFP4jKl3YrKBW6f4QFOIYgRjpFsUHI7sJpN8AcFSm",
+       nullptr},
+      {"API_TOKEN", "whsec_WVbJpd1a1b0gC2mA3MCPeefgeCM1NIrr", nullptr},
+      {"API_TOKEN", "https://f9ac8de91119d2e46027d3abbf34042b@o88795.ingest.sentry.io/7334757",
+       "f9ac8de91119d2e46027d3abbf34042b"},
+      {"API_TOKEN",
+       "sntrys_VKTz5fZMxjsxc0hkLY/nDmiXTyTzpTUMw3ur3gA1mfQNCGgCo6Jl3vemxc4ajiUbZfZwHDcmaUri681E",
+       nullptr},
+      {"API_TOKEN", "NRAK-UM3LE4DCTLWOEQ7ZLX9NSHDP392", nullptr},
+      {"API_TOKEN",
+       "dt0c01.ABEKR2ESRJBL72J2M2PTCQLD."
+       "Q06UKYE2I5MFU2Y4NC3IOPX8LP148MADMR9HEKY60A8G6VG7F6T0FU6BW72USSEZ",
+       nullptr},
+      {"API_TOKEN", "LTAIbR8Hni44UZN7XKxecb3I", nullptr},
+      {"API_TOKEN", "fo1_Xah3ubVN-1bcZNBEkPPtpcIzyH2v9xzO49Qa9z6Yofh", nullptr},
+      {"API_TOKEN", "pscale_tkn_f-DZMfpGDuuTBRXWLNUF9OKc5-ZWQviXJSfX0OO3LM5", nullptr},
+      {"API_TOKEN", "sbp_87b303771cdfdce8b4ff740d453699d100a6ed67", nullptr},
+      {"API_TOKEN", "AKCpvBvf39He0RhOB38jMWyUr8r8Z32gTgvXUYIflSrkY7ASVzN07FKjJANXVhmH8HMMHFpsL",
+       nullptr},
+      {"PRIVATE_KEY",
+       "-----BEGIN PGP PRIVATE KEY BLOCK----- "
+       "c774gAUfWw4EQ/LAwpunnEaRYtOpjrLQsrKI+mXGbu5McKb7nJLs4RccXvee -----END PGP PRIVATE KEY "
+       "BLOCK-----",
+       nullptr},
+      {"API_TOKEN",
+       "xoxe.xoxp-1-"
+       "9m1TsUvmft3uhrieNTP8GGv0l2kSM6LEBqgJHnMwL94kLTyyKsTvzI0PUnXReYPKxwLfcdAUGkLculbrcSVA0HZ1Caw"
+       "G3vAZQ8OU5U5-1CH-xuA4jP1ChfMdcZ8CCjtTTKxRdeoTpocK-GZ1563xCx",
+       nullptr},
+      {"API_TOKEN",
+       "xoxe-1-CVnt1KAVqwE1Z9oI-OzoHFY2gkQDB-"
+       "wdq3nYPtUEo2TIATbnAcchmOoByHWSBD0v5V4XZqFbz7Y2dCV43FbSiH-"
+       "vKdYXuK5pdnyznn78Kq2jd2tVpghiDxUqLGhrPfBQ9GOhheWpbQSt",
+       nullptr},
+      {"GENERIC_SECRET",
+       "Authorization: Basic ejZtcGh0ZTQ6SERPVWVnS2RyMDFucXY=", "ejZtcGh0ZTQ6SERPVWVnS2RyMDFucXY="},
+      {"GENERIC_SECRET", "Authorization: Bearer kbPP0gUf88ZSKHotIZJS-in4xu5vUptEnH319Vh_",
+       "kbPP0gUf88ZSKHotIZJS-in4xu5vUptEnH319Vh_"},
+      {"GENERIC_SECRET",
+       "{\"auths\":{\"registry.example.com\":{\"auth\":\"azBsNW1pajU6ZE1WcVltRnJRNVUySGU=\"}}}",
+       "azBsNW1pajU6ZE1WcVltRnJRNVUySGU="},
+      {"GENERIC_SECRET", "machine api.example.com login deploy password Zq83kTnw0pXmR2vL",
+       "Zq83kTnw0pXmR2vL"},
+      {"API_TOKEN",
+       "v1.0-751b4a895e8ca6ce82062c1a-"
+       "ab98e3b363588bf789abbf7ad99828e7d1fbe6d895f166f0db1c4b28c44f500f331beed9e6ee3d03c8ec5e0c806"
+       "08b75d70f936798585a405ad98124cc216747f80bba85dc7a7619a1",
+       nullptr},
+      {"API_TOKEN", "HRKU-QF_7UNKCVmu75-9t5sP1vhcCWHKxi795wSctZ9trvQJHCbt_GSNqWbdm0PdO", nullptr},
+      {"API_TOKEN", "shippo_live_7956f5f39d8bcf262be0039c177612f332126dbb", nullptr},
+      {"API_TOKEN", "EZAK2b6997acf106542bbc7f86f1c9418f1e598c308bf022fe9f6c25e4", nullptr},
+      {"API_TOKEN",
+       "patQNWtShdO0W7Lip.ce720b803749cab9e5f3c8540da0cb7c78e450144e7c256054b46e4b7e39b679",
+       nullptr},
+      {"API_TOKEN",
+       "sk.eyJ1IjoiSwjFMGMX-uYQZ7x8De2rAJu1fCoJKo_q994soBLx3C9-GUPG0rG0wMSplL16."
+       "7f0Aexzb9U1uzFhTcB9OiS",
+       nullptr},
+      {"API_TOKEN", "rubygems_159aaeb92d3aace4e61ef89e8fafba74c76ec9479c8503b3", nullptr},
+      {"API_TOKEN", "CLOJARS_rfn2f6ioadjozehyew58wfmmyxblcsmq4159e51k52nwlrtqvo7yzkfrbsro",
+       nullptr},
+      {"API_TOKEN",
+       "sl.S-FzzOqj2TCLbvzF0vQzqKqJEUKzRO603mJjWWBOvnWnRFlUHHB_wV1r4sgJDKqzaAtEGj3J3f56WbH6mHzqymQ-"
+       "aVyrNuswjypGOxRPDoNMwcoq2zInUSQiUOUfyuZHgoAzqH-",
+       nullptr},
+      {"API_TOKEN", "CFPAT-bErRDRyOiv_KB5uUPMPZa1PY7hbKu_LKoqQezVU5CRv", nullptr},
+      {"API_TOKEN", "pnu_pfrQKblUOlJRVzCQ8N8DTRkL8LkiMrtZKm0d", nullptr},
+      {"API_TOKEN", "rdme_nr9726tth22dupb239nn08fuy80jkelssgr0lfiyh06kbh2kwxij1xzq70qesawwr8nv8m",
+       nullptr},
+      {"API_TOKEN", "tk-us-GTo0ScPVXnAdOLSza7N5Q3ZLnGcIqZGrztKWXA3o4S9iqLBK", nullptr},
+      {"API_TOKEN", "fio-u-T7Cg8uUGeCQaucgoJXVRA_q5fRukpGHZSCulvlOu46JPxs4jAR5IgNAeB03xbnVE",
+       nullptr},
+      {"API_TOKEN", "duffel_live_tNCKxy2Jld_6rKCAonlR7Hnl3YZcvHneRPssqtJlUmc", nullptr},
+      {"API_TOKEN", "tfp_lUDPARogu2x_ok5EK0zJOAYBwcdxaGmaNgNq.nBShGvYdU9H5QrXUj-HPyB", nullptr},
+      {"API_TOKEN", "live_b64708b70f376eb758ed698ba55954ff553", nullptr},
+      {"API_TOKEN", "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",
+       nullptr},
+      {"API_TOKEN", "API-FV8V9MSB1N0UW0JU3WRIK4X73K", nullptr},
+      {"API_TOKEN", "pat.UcoEOKAN1m5N6miLUZk3Tn.b85afaa71058b62ff446e87a.djvqaYSZww1Gw311OP7h",
+       nullptr},
+      {"API_TOKEN", "ico-twiKjvd47OuQOH3PbesgQZrl0JP1TxDD", nullptr},
+      {"API_TOKEN", "sm_pat_4uvqm4r891fyrxbc", nullptr},
+      {"API_TOKEN", "sha256~m1huKMjFlx-2SSLWJGZRi5GEWkDNHGnjLhdwP-WGLDS", nullptr},
+  };
+  for (const Sample& s : samples) {
+    const std::string text = std::string("we rotated ") + s.text + " after the incident";
+    const std::string_view secret = s.secret ? s.secret : s.text;
+    const size_t at = text.find(secret);
+    Scanner scanner(*detector_);
+    std::vector<EntityMatch> out;
+    scanner.Scan(text, &out);
+    bool covered = false;
+    for (const auto& m : out)
+      covered = covered || (m.start <= at && m.end >= at + secret.size() &&
+                            (*detector_)->EntityName(m.entity) == s.entity);
+    EXPECT_TRUE(covered) << s.entity << " not masked whole in: " << text;
+  }
+}
+
+TEST_F(DetectorTest, ProviderTokenLookalikes) {
+  // Object ids, digests, user names, prose: none is a credential.
+  EXPECT_THAT(Find("customer cus_NffrFeUfNV2Hib charged via pi_3MtwBwLkdIwHu7ix28a3tqPa"),
+              IsEmpty());
+  EXPECT_THAT(Find("commit 9fceb02d0ae598e95dc970b74767f19372d61af8 merged"), IsEmpty());
+  EXPECT_THAT(Find("Bearer token expired; the basic idea is to retry"), IsEmpty());
+  EXPECT_THAT(Find("Authorization: Bearer ${API_TOKEN}"), IsEmpty());
+  EXPECT_THAT(Find("Authorization: Bearer <token>"), IsEmpty());
+  EXPECT_THAT(Find("SKU SKA1B2C3D4E5F6A7B8C9D0E1F2A3B4C5D6 listed"), IsEmpty());
+  EXPECT_THAT(Find("glpat-xxxxxxxxxxxxxxxxxxxx and hf_XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"),
+              IsEmpty());
+  EXPECT_THAT(Find("https://deploy-bot-2024-ci@gitlab.example.com/group/project.git"), IsEmpty());
+  EXPECT_THAT(Find("the password policy requires 12 characters; password reset for 4411"),
+              IsEmpty());
+  EXPECT_THAT(Find("PASSWORD=\"password\"\\nOWNER=postgres@db01"), IsEmpty());
+  EXPECT_THAT(Find("login ok password=password duration_ms=151"), IsEmpty());
+  EXPECT_THAT(Find("live_stream_2024_highlights_final_cut test_user_registration_flow"), IsEmpty());
+}
+
 TEST_F(DetectorTest, DateOfBirthNeedsContext) {
   EXPECT_THAT(Find("DOB: 1984-03-07"), ElementsAre("DATE_OF_BIRTH:1984-03-07"));
   EXPECT_THAT(Find("born March 7, 1984 in Ohio"), ElementsAre("DATE_OF_BIRTH:March 7, 1984"));

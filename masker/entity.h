@@ -42,6 +42,7 @@ enum class Entity : uint8_t {
   kGenericSecret,
   kCryptoWallet,
   kNationalId,  // a national identification number of another country (Aadhaar, CPF, PESEL, …)
+  kApiToken,    // a provider's credential by its published shape (GitLab, npm, Hugging Face, …)
   kBuiltinCount,
 };
 
@@ -61,6 +62,7 @@ inline constexpr std::array<std::string_view, kBuiltinEntityCount> kBuiltinEntit
     "GITHUB_TOKEN",    "SLACK_TOKEN",    "STRIPE_KEY",
     "OPENAI_API_KEY",  "PRIVATE_KEY",    "PASSWORD_IN_URL",
     "GENERIC_SECRET",  "CRYPTO_WALLET",  "NATIONAL_ID",
+    "API_TOKEN",
 };
 
 constexpr size_t Index(Entity e) { return static_cast<size_t>(e); }

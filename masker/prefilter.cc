@@ -383,7 +383,10 @@ void Prefilter::Handle(std::string_view text, size_t w, const Triggers& tr, cons
   each(tr.lit_dash, [&](uint32_t pos) { Add(&lit, pos, int64_t{pos} + 48, n); });
   each(tr.tok, [&](uint32_t pos) {
     const uint32_t end = token_end(pos);
-    Add(&lit, int64_t{pos} - 1, int64_t{end} + 1, n);
+    // From 12 bytes before: a token's prefix may end in '.' or ':' ("hvs.", "SG.", a Telegram
+    // bot's "123456789:"), which the run does not include.
+    Add(&lit, int64_t{pos} - 12, int64_t{end} + 1, n);
+    token_starts_.push_back(pos);
     keyword_value(pos);
     if (end - pos >= 26 && (p[pos] == '1' || p[pos] == '3'))
       Add(&let, int64_t{pos} - 1, int64_t{end} + 1, n);
@@ -531,6 +534,7 @@ void Prefilter::Run(std::string_view text) {
   for (auto& w : windows_) w.clear();
   numbers_.clear();
   name_starts_.clear();
+  token_starts_.clear();
   if (HaveAvx512())
     RunAvx512(text);
   else

@@ -59,6 +59,8 @@ class Prefilter {
   std::span<const Window> windows(Stage s) const { return windows_[static_cast<int>(s)]; }
   std::span<const NumberRun> numbers() const { return numbers_; }
   std::span<const uint32_t> name_starts() const { return name_starts_; }
+  // Where each token run of 14+ [A-Za-z0-9_-] starts: API tokens by prefix are read there.
+  std::span<const uint32_t> token_starts() const { return token_starts_; }
 
   // Which code path classified the bytes ("avx512bw" or "scalar"), for the benchmark.
   static const char* Isa();
@@ -79,6 +81,7 @@ class Prefilter {
   std::vector<Window> windows_[static_cast<int>(Stage::kCount)];
   std::vector<NumberRun> numbers_;
   std::vector<uint32_t> name_starts_;
+  std::vector<uint32_t> token_starts_;
 };
 
 }  // namespace veil::masker

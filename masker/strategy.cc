@@ -35,6 +35,7 @@ bool IsSecret(uint8_t e) {
     case Entity::kPrivateKey:
     case Entity::kPasswordInUrl:
     case Entity::kGenericSecret:
+    case Entity::kApiToken:
       return true;
     default:
       return e >= kFirstCustom;  // custom entities reveal nothing either

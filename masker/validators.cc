@@ -904,6 +904,37 @@ double ShannonEntropy(std::string_view s) {
   return std::log2(n) - sum / n;
 }
 
+namespace {
+
+// Values that mark a template, documentation or a masked value rather than a credential.
+bool IsPlaceholder(std::string_view value) {
+  // Words that mark a template or a documentation value, anywhere in it.
+  constexpr std::string_view kPlaceholders[] = {"example", "changeme", "password", "secret",
+                                                "your_",   "redacted", "dummy",    "sample",
+                                                "test123", "${",       "{{",       "placeholder"};
+  for (std::string_view word : kPlaceholders) {
+    if (ContainsIgnoreCase(value, word)) return true;
+  }
+  // Literal words used as values (None_9Value, FALSE_value_1).
+  for (std::string_view word : {"null", "none", "true", "false"}) {
+    if (value.size() >= word.size() && ContainsIgnoreCase(value.substr(0, word.size()), word))
+      return true;
+  }
+  // Template markers at the edges (<your-key>, %s): inside a random value they are just symbols.
+  const char first = value.front(), last = value.back();  // template markers
+  if (first == '<' || last == '>' || value.starts_with("%s") || value.starts_with("%("))
+    return true;
+  if (first == '$' && value.substr(1).find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") ==
+                          std::string_view::npos)
+    return true;  // $DB_PASSWORD
+  // Masked or filler values: mostly x or * (xxxxxxxx, ****1234).
+  size_t filler = 0;
+  for (char c : value) filler += (c == 'x' || c == 'X' || c == '*');
+  return filler * 5 >= value.size() * 2;
+}
+
+}  // namespace
+
 bool LooksLikeSecret(std::string_view value, double min_entropy) {
   if (value.size() < 8) return false;
   if (IsUuid(value)) return false;
@@ -913,30 +944,42 @@ bool LooksLikeSecret(std::string_view value, double min_entropy) {
       if (value.size() == len) return false;
     }
   }
-  // Words that mark a template or a documentation value, anywhere in it.
-  constexpr std::string_view kPlaceholders[] = {"example", "changeme", "password", "secret",
-                                                "your_",   "redacted", "dummy",    "sample",
-                                                "test123", "${",       "{{",       "placeholder"};
-  for (std::string_view word : kPlaceholders) {
-    if (ContainsIgnoreCase(value, word)) return false;
+  return !IsPlaceholder(value) && CharClasses(value) >= 2 && ShannonEntropy(value) >= min_entropy;
+}
+
+bool LooksLikeCredential(std::string_view value) {
+  return value.size() >= 8 && !IsPlaceholder(value) && CharClasses(value) >= 2 &&
+         ShannonEntropy(value) >= 3.0;
+}
+
+bool BasicCredentials(std::string_view b64) {
+  while (!b64.empty() && b64.back() == '=') b64.remove_suffix(1);
+  if (b64.size() < 4 || b64.size() > 1024) return false;
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  uint32_t acc = 0;
+  int bits = 0;
+  size_t colon = std::string_view::npos, n = 0;
+  for (char c : b64) {
+    const int v = value(c);
+    if (v < 0) return false;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      const auto byte = static_cast<unsigned char>((acc >> bits) & 0xFF);
+      if (byte < 0x20 || byte > 0x7E) return false;  // printable ASCII only
+      if (byte == ':' && colon == std::string_view::npos) colon = n;
+      ++n;
+    }
   }
-  // Literal words used as values (None_9Value, FALSE_value_1).
-  for (std::string_view word : {"null", "none", "true", "false"}) {
-    if (value.size() >= word.size() && ContainsIgnoreCase(value.substr(0, word.size()), word))
-      return false;
-  }
-  // Template markers at the edges (<your-key>, %s): inside a random value they are just symbols.
-  const char first = value.front(), last = value.back();  // template markers
-  if (first == '<' || last == '>' || value.starts_with("%s") || value.starts_with("%("))
-    return false;
-  if (first == '$' && value.substr(1).find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") ==
-                          std::string_view::npos)
-    return false;  // $DB_PASSWORD
-  // Masked or filler values: mostly x or * (xxxxxxxx, ****1234).
-  size_t filler = 0;
-  for (char c : value) filler += (c == 'x' || c == 'X' || c == '*');
-  if (filler * 5 >= value.size() * 2) return false;
-  return CharClasses(value) >= 2 && ShannonEntropy(value) >= min_entropy;
+  return colon != std::string_view::npos && colon + 1 < n;
 }
 
 bool AwsAccessKey(std::string_view s) {

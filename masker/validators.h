@@ -165,6 +165,15 @@ double ShannonEntropy(std::string_view s);
 // stop-words; otherwise entropy >= min_entropy with at least two character classes.
 bool LooksLikeSecret(std::string_view value, double min_entropy);
 
+// A value that its label already calls a credential (`Bearer …`, `AccountKey=…`, a webhook's
+// path, a URL's key user): not a placeholder, two character classes, entropy >= 3. Unlike
+// LooksLikeSecret, hex digests and UUIDs pass: after such a label they are the key.
+bool LooksLikeCredential(std::string_view value);
+
+// HTTP Basic credentials: standard base64 that decodes to printable "user:password" with a
+// non-empty password.
+bool BasicCredentials(std::string_view b64);
+
 // AKIA/ASIA/... + 16 base32 characters, and not AWS's documentation example.
 bool AwsAccessKey(std::string_view s);
 // 40 characters of [A-Za-z0-9/+] with lower, upper and digit, entropy >= 4.0, no "EXAMPLE".

@@ -449,6 +449,23 @@ TEST(LooksLikeSecret, RandomCredentials) {
   EXPECT_TRUE(LooksLikeSecret("kX9#mQ2$vL", 3.0));
 }
 
+TEST(LooksLikeCredential, AfterALabelDigestsAndUuidsAreKeys) {
+  EXPECT_TRUE(LooksLikeCredential("d41d8cd98f00b204e9800998ecf8427e"));  // Sentry's DSN key
+  EXPECT_TRUE(LooksLikeCredential("123e4567-e89b-12d3-a456-426614174000"));
+  EXPECT_FALSE(LooksLikeCredential("${API_TOKEN}"));
+  EXPECT_FALSE(LooksLikeCredential("xxxxxxxxxxxxxxxxxxxx"));
+  EXPECT_FALSE(LooksLikeCredential("expiredexpired"));  // one class
+}
+
+TEST(BasicCredentials, DecodesToUserColonPassword) {
+  EXPECT_TRUE(BasicCredentials("dXNlcjpwYXNz"));  // user:pass
+  EXPECT_TRUE(BasicCredentials("bG85dTg3bWg6UnNGM1hROXBYNllhc3U="));
+  EXPECT_FALSE(BasicCredentials("dXNlcm5hbWU="));  // "username": no ':'
+  EXPECT_FALSE(BasicCredentials("dXNlcjo="));      // "user:": no password
+  EXPECT_FALSE(BasicCredentials("idea"));          // not printable once decoded
+  EXPECT_FALSE(BasicCredentials("not base64!"));
+}
+
 TEST(LooksLikeSecret, RejectsIdentifiersPlaceholdersAndLowEntropy) {
   EXPECT_FALSE(LooksLikeSecret("aB3$xY", 2.0));                                // too short
   EXPECT_FALSE(LooksLikeSecret("123e4567-e89b-12d3-a456-426614174000", 3.0));  // UUID

@@ -401,6 +401,30 @@ def test_national_ids_of_other_countries_are_masked(veil):
     assert out[0] == "Aadhaar [NATIONAL_ID] on file"
 
 
+# Providers' credentials pasted into tickets and config rows: none comes back, not even in part.
+PROVIDER_TOKENS = [
+    ("deploy with glpat-Q7xk2WmZp9LrT4vN8bYc please", "glpat-Q7xk2WmZp9LrT4vN8bYc"),
+    ("HF token 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 in the notebook",
+     "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"),
+    ("npm publish failed with npm_9fK2mQ7xLp4ZrT8wN3bV6cY1dH5jS0gA2eU7",
+     "npm_9fK2mQ7xLp4ZrT8wN3bV6cY1dH5jS0gA2eU7"),
+    ("vault login hvs.CAESIJ7k2Qm9xLp4ZrT8wN3bV6cY1dH5jS0gA2eU7fK",
+     "CAESIJ7k2Qm9xLp4ZrT8wN3bV6cY1dH5jS0gA2eU7fK"),
+    ("{\"webhook\": \"https://hooks.slack.com/services/T0A1B2C3D/B4E5F6G7H/"
+     "q9Zk2Lm4Xp7Rt1Vw8Ny3Bc6D\"}", "q9Zk2Lm4Xp7Rt1Vw8Ny3Bc6D"),
+    ("curl -H \"Authorization: Bearer 7f3c9a1e5b2d8f4a6c0e9b3d7a1f5c2e8b4d6a0c\" https://api",
+     "7f3c9a1e5b2d8f4a6c0e9b3d7a1f5c2e8b4d6a0c"),
+]
+
+
+def test_provider_tokens_are_masked(veil):
+    _, port = veil
+    out = read_back(port, [text.replace("'", "''") for text, _ in PROVIDER_TOKENS])
+    for line, (text, value) in zip(out, PROVIDER_TOKENS):
+        assert value not in line and value[-12:] not in line, (text, line)
+    assert out[0] == "deploy with [API_TOKEN] please"
+
+
 # ---- configuration ----
 
 
