@@ -46,7 +46,9 @@ using R = Resolver;
 
 constexpr PatternSpec kPatterns[] = {
     // ---- literal-anchored: one match per occurrence of the literal ----
-    {"[A-Za-z0-9._%+\\-]@[A-Za-z0-9]", D::kLiteral, R::kEmail, E::kEmail, 0, 0},
+    // Internationalised addresses (RFC 6531: jürgen.müller@straße.de) have UTF-8 on either side.
+    {"[A-Za-z0-9._%+\\-\\x80-\\xFF]@[A-Za-z0-9\\x80-\\xFF]", D::kLiteral, R::kEmail, E::kEmail, 0,
+     0},
     {"eyJ[A-Za-z0-9_\\-]{10}", D::kLiteral, R::kFixedToken, E::kJwt, 13, 8192},
     {"(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z2-7]{16}", D::kLiteral,
      R::kFixedToken, E::kAwsAccessKey, 20, 0},

@@ -185,15 +185,24 @@ class Resolution {
     const uint32_t at = to - 2;
     uint32_t b = at;
     auto local = [](unsigned char c) {
-      return IsAlnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
+      return IsAlnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-' || c >= 0x80;
     };
     while (b > v_.seg_start && at - b < 64 && local(v_.at(b - 1))) --b;
     while (b < at && v_.at(b) == '.') ++b;
-    uint32_t e = at + 1;
-    while (e < v_.seg_end && e - at <= 253 &&
-           (IsAlnum(v_.at(e)) || v_.at(e) == '.' || v_.at(e) == '-'))
-      ++e;
-    while (e > at + 1 && (v_.at(e - 1) == '.' || v_.at(e - 1) == '-')) --e;
+    // The domain with UTF-8 labels (straße.de), else ASCII only: "bob@example.com’s" ends at
+    // "com", whose apostrophe is UTF-8.
+    auto domain_end = [&](bool utf8) {
+      uint32_t e = at + 1;
+      while (
+          e < v_.seg_end && e - at <= 253 &&
+          (IsAlnum(v_.at(e)) || v_.at(e) == '.' || v_.at(e) == '-' || (utf8 && v_.at(e) >= 0x80)))
+        ++e;
+      while (e > at + 1 && (v_.at(e - 1) == '.' || v_.at(e - 1) == '-')) --e;
+      return e;
+    };
+    uint32_t e = domain_end(true);
+    if (const uint32_t ascii = domain_end(false); ascii != e && !validate::Email(v_.sub(b, e)))
+      e = ascii;
     // user:password@host inside a URL is not an address.
     for (uint32_t i = b, n = 0; i > v_.seg_start && n < 256; --i, ++n) {
       unsigned char c = v_.at(i - 1);
@@ -799,7 +808,8 @@ class Resolution {
           unsigned char c = v_.at(e);
           if (IsDigit(c)) {
             d[nd++] = static_cast<char>(c);
-          } else if (nd == want || !((c == '-' || c == ' ') && IsDigit(v_.at(e + 1)) && nd > 0)) {
+          } else if (nd == want ||
+                     !((c == '-' || c == ' ' || c == '.') && IsDigit(v_.at(e + 1)) && nd > 0)) {
             break;  // complete, or not a separator inside the number
           }
           ++e;
@@ -1950,8 +1960,211 @@ Stage StageOf(DbClass cls) {
 }
 }  // namespace
 
+namespace {
+
+int HexValue(unsigned char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// The character an HTML character reference at in[i] ('&') stands for, and its length; 0 when
+// it is none. Decimal and hex references, and the names an address is spelled with.
+uint32_t HtmlReference(std::string_view in, size_t i, size_t* len) {
+  const size_t semi = in.substr(0, i + 12).find(';', i + 1);
+  if (semi == std::string_view::npos) return 0;
+  const std::string_view body = in.substr(i + 1, semi - i - 1);
+  *len = semi + 1 - i;
+  if (body.size() >= 2 && body[0] == '#') {
+    const bool hex = body[1] == 'x' || body[1] == 'X';
+    uint32_t cp = 0;
+    const std::string_view digits = body.substr(hex ? 2 : 1);
+    if (digits.empty()) return 0;
+    for (char c : digits) {
+      const int v = hex ? HexValue(static_cast<unsigned char>(c)) : (IsDigit(c) ? c - '0' : -1);
+      if (v < 0) return 0;
+      cp = cp * (hex ? 16 : 10) + static_cast<uint32_t>(v);
+      if (cp > 0x10FFFF) return 0;
+    }
+    return cp >= 0x20 ? cp : 0;
+  }
+  constexpr std::pair<std::string_view, char> kNamed[] = {
+      {"amp", '&'},   {"lt", '<'},     {"gt", '>'},     {"quot", '"'},
+      {"apos", '\''}, {"commat", '@'}, {"period", '.'}, {"nbsp", ' '}};
+  for (const auto& [name, c] : kNamed)
+    if (body == name) return static_cast<unsigned char>(c);
+  return 0;
+}
+
+// "[at]", "(at)", "{at}" and the same for "dot", in any case: the character they spell.
+char SpelledPunctuation(std::string_view in, size_t i, size_t* len) {
+  const char close = in[i] == '[' ? ']' : in[i] == '(' ? ')' : '}';
+  for (const auto& [word, c] : {std::pair<std::string_view, char>{"at", '@'}, {"dot", '.'}}) {
+    if (i + word.size() + 2 > in.size() || in[i + word.size() + 1] != close) continue;
+    bool same = true;
+    for (size_t k = 0; k < word.size(); ++k) same = same && Lower(in[i + 1 + k]) == word[k];
+    if (same) {
+      *len = word.size() + 2;
+      return c;
+    }
+  }
+  return 0;
+}
+
+// One decoding pass over `in`, whose bytes came from the original spans [in_from[k], in_to[k]):
+// percent-encoding (and '+' between letters where there is any), HTML character references,
+// and the bracketed spellings of '@' and '.' with the spaces around them. Appends the decoded
+// bytes to *out with their original spans; returns whether anything was decoded.
+bool DecodePass(std::string_view in, const uint32_t* in_from, const uint32_t* in_to,
+                std::string* out, std::vector<uint32_t>* from, std::vector<uint32_t>* to) {
+  bool changed = false, percent = false;
+  for (size_t i = 0; i + 2 < in.size() && !percent; ++i)
+    percent = in[i] == '%' && HexValue(in[i + 1]) >= 0 && HexValue(in[i + 2]) >= 0;
+  auto put = [&](unsigned char c, size_t b, size_t e) {
+    out->push_back(static_cast<char>(c));
+    from->push_back(in_from[b]);
+    to->push_back(in_to[e - 1]);
+  };
+  for (size_t i = 0; i < in.size();) {
+    const unsigned char c = in[i];
+    size_t len = 0;
+    if (c == '%' && i + 2 < in.size() && HexValue(in[i + 1]) >= 0 && HexValue(in[i + 2]) >= 0) {
+      put(static_cast<unsigned char>(HexValue(in[i + 1]) * 16 + HexValue(in[i + 2])), i, i + 3);
+      i += 3;
+      changed = true;
+    } else if (c == '+' && percent && i > 0 && i + 1 < in.size() && IsAlpha(in[i - 1]) &&
+               IsAlpha(in[i + 1])) {
+      put(' ', i, i + 1);  // a form-encoded space: "John+Smith"
+      ++i;
+      changed = true;
+    } else if (uint32_t cp = c == '&' ? HtmlReference(in, i, &len) : 0) {
+      char u[4];
+      size_t n = 0;  // UTF-8
+      if (cp < 0x80) {
+        u[n++] = static_cast<char>(cp);
+      } else if (cp < 0x800) {
+        u[n++] = static_cast<char>(0xC0 | (cp >> 6));
+        u[n++] = static_cast<char>(0x80 | (cp & 0x3F));
+      } else if (cp < 0x10000) {
+        u[n++] = static_cast<char>(0xE0 | (cp >> 12));
+        u[n++] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        u[n++] = static_cast<char>(0x80 | (cp & 0x3F));
+      } else {
+        u[n++] = static_cast<char>(0xF0 | (cp >> 18));
+        u[n++] = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        u[n++] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        u[n++] = static_cast<char>(0x80 | (cp & 0x3F));
+      }
+      for (size_t k = 0; k < n; ++k) put(static_cast<unsigned char>(u[k]), i, i + len);
+      i += len;
+      changed = true;
+    } else if (char p = (c == '[' || c == '(' || c == '{') ? SpelledPunctuation(in, i, &len) : 0) {
+      // "john [at] example [dot] com": the spaces around go with the word.
+      uint32_t b = in_from[i];
+      if (!out->empty() && out->back() == ' ' && from->back() + 1 == b) {
+        b = from->back();
+        out->pop_back();
+        from->pop_back();
+        to->pop_back();
+      }
+      size_t e = i + len;
+      if (e < in.size() && in[e] == ' ') ++e;
+      out->push_back(p);
+      from->push_back(b);
+      to->push_back(in_to[e - 1]);
+      i = e;
+      changed = true;
+    } else {
+      put(c, i, i + 1);
+      ++i;
+    }
+  }
+  return changed;
+}
+
+}  // namespace
+
 void Scanner::Scan(std::string_view text, std::span<const Segment> segments,
                    std::vector<EntityMatch>* out) {
+  ScanOnce(text, segments, out);
+  // Encoded text (a query string's %40, an HTML page's &#64;, "[at]") hides what it holds from
+  // the stages above: the segments where the prefilter saw such text are decoded and scanned
+  // again.
+  if (text.empty() || segments.empty() || prefilter_->encodings().empty()) return;
+  marks_.assign(prefilter_->encodings().begin(), prefilter_->encodings().end());
+  ScanDecoded(text, segments, out);
+}
+
+void Scanner::ScanDecoded(std::string_view text, std::span<const Segment> segments,
+                          std::vector<EntityMatch>* out) {
+  decoded_.clear();
+  from_.clear();
+  to_.clear();
+  decoded_segments_.clear();
+  size_t mark = 0;
+  for (const Segment& sg : segments) {
+    while (mark < marks_.size() && marks_[mark] < sg.start) ++mark;
+    if (mark == marks_.size() || marks_[mark] >= sg.end) continue;  // nothing encoded here
+    const std::string_view cell = text.substr(sg.start, sg.end - sg.start);
+    // Up to three passes: "%2540" is "%40" encoded once more.
+    pass_.assign(cell);
+    pass_from_.resize(cell.size());
+    pass_to_.resize(cell.size());
+    for (uint32_t k = 0; k < cell.size(); ++k) {
+      pass_from_[k] = sg.start + k;
+      pass_to_[k] = sg.start + k + 1;
+    }
+    bool any = false;
+    for (int round = 0; round < 3; ++round) {
+      next_.clear();
+      next_from_.clear();
+      next_to_.clear();
+      if (!DecodePass(pass_, pass_from_.data(), pass_to_.data(), &next_, &next_from_, &next_to_))
+        break;
+      any = true;
+      pass_.swap(next_);
+      pass_from_.swap(next_from_);
+      pass_to_.swap(next_to_);
+    }
+    if (!any || pass_.empty()) continue;
+    if (!decoded_.empty()) {
+      decoded_.push_back('\n');
+      from_.push_back(0);
+      to_.push_back(0);
+    }
+    const auto start = static_cast<uint32_t>(decoded_.size());
+    decoded_ += pass_;
+    from_.insert(from_.end(), pass_from_.begin(), pass_from_.end());
+    to_.insert(to_.end(), pass_to_.begin(), pass_to_.end());
+    decoded_segments_.push_back({start, static_cast<uint32_t>(decoded_.size()), sg.hints});
+  }
+  if (decoded_segments_.empty()) return;
+  ScanOnce(decoded_, decoded_segments_, &decoded_out_);
+  if (decoded_out_.empty()) return;
+  for (const EntityMatch& m : decoded_out_)
+    out->push_back({from_[m.start], to_[m.end - 1], m.entity, m.score});
+  // Findings of both scans, sorted and joined where they overlap (the longer names the span).
+  std::sort(out->begin(), out->end(),
+            [](const EntityMatch& a, const EntityMatch& b) { return a.start < b.start; });
+  size_t k = 0;
+  for (const EntityMatch& m : *out) {
+    if (k > 0 && m.start < (*out)[k - 1].end) {
+      EntityMatch& prev = (*out)[k - 1];
+      if (m.end - m.start > prev.end - prev.start) {
+        prev.entity = m.entity;
+        prev.score = m.score;
+      }
+      prev.end = std::max(prev.end, m.end);
+      continue;
+    }
+    (*out)[k++] = m;
+  }
+  out->resize(k);
+}
+
+void Scanner::ScanOnce(std::string_view text, std::span<const Segment> segments,
+                       std::vector<EntityMatch>* out) {
   out->clear();
   candidates_.clear();
   if (text.empty() || segments.empty()) return;

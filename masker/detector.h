@@ -123,6 +123,15 @@ class Scanner {
   std::vector<uint64_t> order_;
   std::unique_ptr<Prefilter> prefilter_;
   std::vector<EntityMatch> candidates_;
+  // Text that is encoded (%40, &#64;, [at]): decoded, scanned again, findings mapped back.
+  void ScanOnce(std::string_view text, std::span<const Segment> segments,
+                std::vector<EntityMatch>* out);
+  void ScanDecoded(std::string_view text, std::span<const Segment> segments,
+                   std::vector<EntityMatch>* out);
+  std::string decoded_, pass_, next_;
+  std::vector<uint32_t> marks_, from_, to_, pass_from_, pass_to_, next_from_, next_to_;
+  std::vector<Segment> decoded_segments_;
+  std::vector<EntityMatch> decoded_out_;
 };
 
 }  // namespace veil::masker

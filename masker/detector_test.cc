@@ -193,6 +193,7 @@ TEST_F(DetectorTest, Secrets) {
               ElementsAre("PASSWORD_IN_URL:S3cr3t-Pa55"));
   EXPECT_THAT(Find("DB_PASSWORD=q8Zr2LmX9vTe4WpK"), ElementsAre("GENERIC_SECRET:q8Zr2LmX9vTe4WpK"));
   EXPECT_THAT(Find("password=changeme token=${TOKEN}"), IsEmpty());
+  EXPECT_THAT(Find("ssn 536.22.1234"), ElementsAre("US_SSN:536.22.1234"));
   EXPECT_THAT(Find("id 550e8400-e29b-41d4-a716-446655440000 sha "
                    "da39a3ee5e6b4b0d3255bfef95601890afd80709"),
               IsEmpty());
@@ -402,6 +403,34 @@ TEST_F(DetectorTest, ProviderTokenLookalikes) {
   EXPECT_THAT(Find("PASSWORD=\"password\"\\nOWNER=postgres@db01"), IsEmpty());
   EXPECT_THAT(Find("login ok password=password duration_ms=151"), IsEmpty());
   EXPECT_THAT(Find("live_stream_2024_highlights_final_cut test_user_registration_flow"), IsEmpty());
+}
+
+// Values inside encoded text: a query string's %40 (and %2540, encoded twice), '+' for a space,
+// HTML character references, "[at]" spellings. Found in the decoded text, masked where they
+// stand in the original.
+TEST_F(DetectorTest, EncodedValues) {
+  EXPECT_THAT(Find("GET /api/users?email=john.doe%40example.com&page=2"),
+              ElementsAre("EMAIL:john.doe%40example.com"));
+  EXPECT_THAT(Find("redirect=%2Fcb%3Femail%3Djane.smith%2540corp.io"),
+              ElementsAre("EMAIL:jane.smith%2540corp.io"));
+  EXPECT_THAT(Find("contact: maria&#64;example.org or maria&#x40;example.org"),
+              ElementsAre("EMAIL:maria&#64;example.org", "EMAIL:maria&#x40;example.org"));
+  EXPECT_THAT(Find("write to john [at] example [dot] com"),
+              ElementsAre("EMAIL:john [at] example [dot] com"));
+  EXPECT_THAT(Find("phone=%2B1%20415%20555%202671&ssn=536%2D22%2D1234"),
+              ElementsAre("PHONE:%2B1%20415%20555%202671", "US_SSN:536%2D22%2D1234"));
+  EXPECT_THAT(Find("q=Dear+Maria+Garcia%2C+your+order"), ElementsAre("PERSON_NAME:Maria+Garcia"));
+  // Encodings that hold nothing change nothing.
+  EXPECT_THAT(Find("discount 20%25 off (at most) [DOT] {x} &amp; more"), IsEmpty());
+}
+
+TEST_F(DetectorTest, InternationalisedEmail) {
+  EXPECT_THAT(Find("j\xC3\xBCrgen.m\xC3\xBCller@stra\xC3\x9F"
+                   "e.de wrote"),
+              ElementsAre("EMAIL:j\xC3\xBCrgen.m\xC3\xBCller@stra\xC3\x9F"
+                          "e.de"));
+  // An address before a UTF-8 apostrophe ends at its TLD.
+  EXPECT_THAT(Find("bob@example.com\xE2\x80\x99s inbox"), ElementsAre("EMAIL:bob@example.com"));
 }
 
 TEST_F(DetectorTest, DateOfBirthNeedsContext) {

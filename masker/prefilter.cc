@@ -123,6 +123,8 @@ inline uint64_t Pv(uint64_t a, uint64_t ap, int k) { return (a << k) | (ap >> (6
 // The class masks of one 64-byte block.
 struct Blk {
   uint64_t c[kClasses];
+  uint64_t enc;  // '%', '&', '[', '(', '{': where encoded text may start (not a class: no stage
+                 // derives from it)
 };
 
 namespace {
@@ -139,6 +141,12 @@ void ClassifyBlockScalar(const unsigned char* p, size_t n, size_t base, Blk* out
     }
   }
   for (int k = 0; k < kClasses; ++k) out->c[k] = acc[k];
+  out->enc = 0;
+  for (size_t i = base; i < end; ++i) {
+    const unsigned char c = p[i];
+    if (c == '%' || c == '&' || c == '[' || c == '(' || c == '{')
+      out->enc |= uint64_t{1} << (i - base);
+  }
 }
 
 }  // namespace
@@ -446,9 +454,11 @@ __attribute__((always_inline)) inline void Prefilter::RunStreaming(std::string_v
   LU[-1] = NL[-1] = 0;
   Blk ring[4];
   for (auto& c : ring[3].c) c = 0;  // block -1
+  ring[3].enc = 0;
   auto classify = [&](size_t base, Blk* b) {
     if (base >= n) {
       for (auto& c : b->c) c = 0;
+      b->enc = 0;
     } else {
       classify_block(p, n, base, b);
     }
@@ -464,6 +474,23 @@ __attribute__((always_inline)) inline void Prefilter::RunStreaming(std::string_v
     const Blk& N2 = ring[(w + 2) & 3];
     LU[w] = C.c[kL] | C.c[kU];
     NL[w] = C.c[kNl];
+    // Encoded text: '%' before two hex digits, '&' before '#' or a letter (&#64; &amp;), an
+    // opening bracket before 'a' or 'd' ("[at]", "(dot)"). The detector decodes and checks.
+    for (uint64_t e = C.enc; e; e &= e - 1) {
+      const uint32_t i = static_cast<uint32_t>(w * 64) + static_cast<uint32_t>(std::countr_zero(e));
+      const unsigned char c = p[i], c1 = i + 1 < n ? p[i + 1] : 0;
+      auto hex = [](unsigned char x) {
+        return (x >= '0' && x <= '9') || ((x | 0x20) >= 'a' && (x | 0x20) <= 'f');
+      };
+      bool mark;
+      if (c == '%')
+        mark = i + 2 < n && hex(c1) && hex(p[i + 2]);
+      else if (c == '&')
+        mark = c1 == '#' || ((c1 | 0x20) >= 'a' && (c1 | 0x20) <= 'z');
+      else
+        mark = (c1 | 0x20) == 'a' || (c1 | 0x20) == 'd';
+      if (mark) encodings_.push_back(i);
+    }
     uint64_t out[14], j, t, jn, tn;
     DeriveTriggers(P.c, C.c, N.c, N2.c, jp, tp, ScalarOps{}, out, &j, &t, &jn, &tn);
     jp = j;
@@ -514,6 +541,7 @@ __attribute__((target("avx512f,avx512bw,bmi2"))) inline void ClassifyBlockAvx512
   out->c[kNl] = VEIL_EQ('\n');
   out->c[kHi] = VEIL_RANGE(0xC3, 3);
   out->c[kOther] = _mm512_movepi8_mask(x) & ~out->c[kHi];  // the high bit set
+  out->enc = VEIL_EQ('%') | VEIL_EQ('&') | VEIL_EQ('[') | VEIL_EQ('(') | VEIL_EQ('{');
 #undef VEIL_EQ
 #undef VEIL_RANGE
 }
@@ -535,6 +563,7 @@ void Prefilter::Run(std::string_view text) {
   numbers_.clear();
   name_starts_.clear();
   token_starts_.clear();
+  encodings_.clear();
   if (HaveAvx512())
     RunAvx512(text);
   else

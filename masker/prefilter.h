@@ -61,6 +61,9 @@ class Prefilter {
   std::span<const uint32_t> name_starts() const { return name_starts_; }
   // Where each token run of 14+ [A-Za-z0-9_-] starts: API tokens by prefix are read there.
   std::span<const uint32_t> token_starts() const { return token_starts_; }
+  // Where encoded text may start ('%' before two hex digits, "&#", "&amp;", "[at]", "(dot)"),
+  // in text order: the detector decodes the segments that hold one and scans them again.
+  std::span<const uint32_t> encodings() const { return encodings_; }
 
   // Which code path classified the bytes ("avx512bw" or "scalar"), for the benchmark.
   static const char* Isa();
@@ -82,6 +85,7 @@ class Prefilter {
   std::vector<NumberRun> numbers_;
   std::vector<uint32_t> name_starts_;
   std::vector<uint32_t> token_starts_;
+  std::vector<uint32_t> encodings_;
 };
 
 }  // namespace veil::masker

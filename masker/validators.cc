@@ -578,7 +578,8 @@ bool Email(std::string_view s) {
   for (char c : local) {
     if (c == '.') {
       if (prev == '.') return false;
-    } else if (!IsAlnum(c) && kAtextSymbols.find(c) == std::string_view::npos) {
+    } else if (!IsAlnum(c) && kAtextSymbols.find(c) == std::string_view::npos &&
+               static_cast<unsigned char>(c) < 0x80) {  // UTF-8 is allowed (RFC 6531)
       return false;
     }
     prev = c;
@@ -591,7 +592,10 @@ bool Email(std::string_view s) {
     std::string_view label = domain.substr(0, dot);
     if (label.empty() || label.size() > 63) return false;
     if (label.front() == '-' || label.back() == '-') return false;
-    if (!AllOf(label, [](char c) { return IsAlnum(c) || c == '-'; })) return false;
+    if (!AllOf(label, [](char c) {
+          return IsAlnum(c) || c == '-' || static_cast<unsigned char>(c) >= 0x80;
+        }))
+      return false;
     ++labels;
     tld = label;
     if (dot == std::string_view::npos) break;
@@ -599,7 +603,10 @@ bool Email(std::string_view s) {
   }
   if (labels < 2) return false;
   bool idn = tld.size() > 4 && ContainsIgnoreCase(tld.substr(0, 4), "xn--");
-  return idn || (tld.size() >= 2 && tld.size() <= 24 && AllOf(tld, IsAlpha));
+  // A TLD in its own script (.рф, .中国): UTF-8 letters only.
+  bool unicode =
+      tld.size() >= 4 && AllOf(tld, [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+  return idn || unicode || (tld.size() >= 2 && tld.size() <= 24 && AllOf(tld, IsAlpha));
 }
 
 namespace {

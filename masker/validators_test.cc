@@ -302,7 +302,12 @@ TEST(UsDriverLicense, StateShapes) {
 TEST(Email, Valid) {
   for (const char* s :
        {"alice@example.com", "first.last+tag@mail.example.co.uk", "o'brien@example.ie", "x@a-b.io",
-        "user_1!#$%&*=?^`{|}~@example.museum", "a@xn--bcher-kva.xn--p1ai"}) {
+        "user_1!#$%&*=?^`{|}~@example.museum", "a@xn--bcher-kva.xn--p1ai",
+        "j\xC3\xBCrgen.m\xC3\xBCller@stra\xC3\x9F"
+        "e.de",  // jürgen.müller@straße.de
+        "b\xC3\xBC"
+        "cher@\xE4\xBE\x8B\xE3\x81\x88.jp",  // bücher@例え.jp
+        "user@\xD0\xBF\xD1\x80\xD0\xB8\xD0\xBC\xD0\xB5\xD1\x80.\xD1\x80\xD1\x84"}) {  // пример.рф
     EXPECT_TRUE(Email(s)) << s;
   }
   EXPECT_TRUE(Email(std::string(64, 'a') + "@example.com"));

@@ -425,6 +425,22 @@ def test_provider_tokens_are_masked(veil):
     assert out[0] == "deploy with [API_TOKEN] please"
 
 
+# Values in encoded text (request logs, HTML, obfuscated addresses): masked where they stand.
+ENCODED = [("GET /signup?email=ana.lima%40example.com&plan=pro", "ana.lima%40example.com"),
+           ("next=%2Fcb%3Femail%3Dana.lima%2540example.com", "ana.lima%2540example.com"),
+           ("<p>Write to ana.lima&#64;example.com</p>", "ana.lima&#64;example.com"),
+           ("reach me: ana.lima [at] example [dot] com", "ana.lima [at] example [dot] com"),
+           ("j\u00fcrgen.m\u00fcller@stra\u00dfe.de wrote", "j\u00fcrgen.m\u00fcller@stra\u00dfe.de")]
+
+
+def test_encoded_values_are_masked(veil):
+    _, port = veil
+    out = read_back(port, [text for text, _ in ENCODED])
+    for line, (text, value) in zip(out, ENCODED):
+        assert "[EMAIL]" in line and value not in line and "ana.lima" not in line, (text, line)
+    assert out[0] == "GET /signup?email=[EMAIL]&plan=pro"
+
+
 # ---- configuration ----
 
 
