@@ -239,9 +239,12 @@ constexpr std::array kMacPos{std::string_view("mac"), std::string_view("hw"),
                              std::string_view("ether"), std::string_view("device")};
 constexpr std::array kSecretNeg{std::string_view("example"), std::string_view("sample"),
                                 std::string_view("dummy"), std::string_view("placeholder")};
-constexpr std::array kStreetPos{std::string_view("address"), std::string_view("addr"),
-                                std::string_view("street"),  std::string_view("ship"),
-                                std::string_view("billing"), std::string_view("lives")};
+constexpr std::array kStreetPos{
+    std::string_view("address"),   std::string_view("addr"),      std::string_view("street"),
+    std::string_view("ship"),      std::string_view("billing"),   std::string_view("lives"),
+    std::string_view("adresse"),   std::string_view("anschrift"), std::string_view("direcci"),
+    std::string_view("indirizzo"), std::string_view("endere"),    std::string_view("adres"),
+    std::string_view("domicil"),   std::string_view("wohnhaft"),  std::string_view("morada")};
 constexpr std::array kWalletPos{std::string_view("wallet"),   std::string_view("btc"),
                                 std::string_view("eth"),      std::string_view("bitcoin"),
                                 std::string_view("ethereum"), std::string_view("address")};

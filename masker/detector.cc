@@ -757,6 +757,328 @@ class Resolution {
     Emit(b, e, Entity::kStreetAddress);
   }
 
+  // Streets as other countries write them: the name before the house number ("Hauptstraße 5",
+  // "Calle Mayor, 10", "Via Roma 15", "ul. Marszałkowska 84/92", "Bruņinieku iela 67"), or
+  // after it ("12 rue de la Paix", "975 Rua Samuel"); with the postcode and city that follow
+  // ("…, 10115 Berlin").
+  void HouseNumberAt(uint32_t pos, uint32_t* skip_until) {
+    if (pos < *skip_until) return;
+    uint32_t e = pos;
+    while (e < v_.seg_end && IsDigit(v_.at(e)) && e - pos < 5) ++e;
+    const uint32_t digits = e - pos;
+    if (digits > 4 || v_.at(pos) == '0') return;
+    auto suffix = [&](uint32_t k) {  // "92a", "5B": one letter, then no more
+      return IsAlpha(v_.at(k)) && !IsAlnum(v_.at(k + 1)) ? k + 1 : k;
+    };
+    e = suffix(e);
+    if ((v_.at(e) == '/' || v_.at(e) == '-') && IsDigit(v_.at(e + 1))) {  // "84/92", "3-5"
+      uint32_t k = e + 1;
+      while (k < v_.seg_end && IsDigit(v_.at(k)) && k - e <= 4) ++k;
+      if (!IsDigit(v_.at(k))) e = suffix(k);
+    }
+    // 5.5, 10:30, 3,50 and glued letters are no house numbers.
+    if (IsAlnum(v_.at(e)) ||
+        ((v_.at(e) == '.' || v_.at(e) == ':' || v_.at(e) == ',') && IsDigit(v_.at(e + 1))))
+      return;
+    for (std::string_view rep : {std::string_view(" bis"), std::string_view(" ter")})
+      if (v_.sub(e, e + rep.size()) == rep && !IsAlpha(v_.at(e + rep.size()))) e += rep.size();
+    // Where the number ends the phrase ("via Roma 15, …"), not a count ("via Google 3 times").
+    const unsigned char next = v_.at(e);
+    const bool terminal = e >= v_.seg_end || next == ',' || next == ';' || next == ')' ||
+                          next == '"' || next == '\'' || next == '.' || next == '\n' ||
+                          next == '\t' || (next == ' ' && v_.at(e + 1) == '(');
+    uint32_t b = kNoStreet;
+    // Name first; a four-digit number from 1000 to 2999 there is a year more often.
+    if (pos > v_.seg_start + 1 && v_.at(pos - 1) == ' ' &&
+        !(digits == 4 && (v_.at(pos) == '1' || v_.at(pos) == '2')))
+      b = StreetNameBefore(pos - 1, terminal);
+    if (b == kNoStreet) {
+      const uint32_t f = StreetAfterNumber(e);
+      if (f == 0) return;
+      b = pos;
+      e = f;
+    }
+    e = PostcodeCityAfter(e);
+    *skip_until = e;
+    // A street word and a number: stronger than the person's name a street is often named
+    // after ("Largo Camões 571"), which would otherwise win the overlap and leave the number.
+    Emit(b, e, Entity::kStreetAddress, 0.9f);
+  }
+
+  static constexpr uint32_t kNoStreet = ~0u;
+
+  // The word that ends at i: letters of any script, '.', '-', '\'' and '/' ("C/", "ul.").
+  uint32_t WordStart(uint32_t i) const {
+    uint32_t w = i;
+    while (w > v_.seg_start) {
+      const unsigned char c = v_.at(w - 1);
+      if (!(IsAlpha(c) || c >= 0x80 || c == '.' || c == '-' || c == '\'' || c == '/')) break;
+      --w;
+    }
+    return w;
+  }
+  uint32_t WordEnd(uint32_t w) const {
+    while (w < v_.seg_end) {
+      const unsigned char c = v_.at(w);
+      if (!(IsAlpha(c) || c >= 0x80 || c == '-' || c == '\'')) break;
+      ++w;
+    }
+    return w;
+  }
+  bool Capitalised(uint32_t w) const {
+    const unsigned char c = v_.at(w);
+    return IsUpper(c) || (c >= 0x80 && LetterAt(w).upper);
+  }
+  // [w, i) lower-cased (ASCII letters; UTF-8 bytes as they are), without a final '.'.
+  std::string_view Folded(uint32_t w, uint32_t i, char* buf, size_t cap) const {
+    if (i > w && v_.at(i - 1) == '.') --i;
+    size_t n = 0;
+    for (uint32_t k = w; k < i && n < cap; ++k) buf[n++] = Lower(v_.at(k));
+    return {buf, i - w <= cap ? n : 0};
+  }
+  static bool OneOf(std::string_view w, std::span<const std::string_view> list) {
+    return std::find(list.begin(), list.end(), w) != list.end();
+  }
+  static bool Connector(std::string_view w) {
+    static constexpr std::string_view kWords[] = {
+        "de",  "del",   "la", "las", "los", "el",  "di",    "della", "delle",
+        "dei", "degli", "da", "do",  "dos", "das", "der",   "den",   "van",
+        "von", "y",     "e",  "des", "du",  "le",  "les",   "am",    "an",
+        "zum", "zur",   "im", "i",   "al",  "st",  "sankt", "nr",    "bloc"};
+    return OneOf(w, kWords) || w.starts_with("d'") || w.starts_with("l'");
+  }
+  // Words that start a street's name: Calle Mayor, Via Roma, Rua Augusta, ul. Marszałkowska,
+  // Rue de la Loi, Bulevardul Unirii; and after a house number, 12 rue de la Paix.
+  static std::span<const std::string_view> LeadingStreetWords() {
+    static constexpr std::string_view kWords[] = {
+        // Spanish, Catalan
+        "calle", "c/", "avenida", "avda", "av", "paseo", "plaza", "pza", "carrer", "camino",
+        "ronda",
+        "traves\xC3\xAD"
+        "a",
+        "travesia", "jardines", "prolongaci\xC3\xB3n", "glorieta", "urbanizaci\xC3\xB3n",
+        "callej\xC3\xB3n", "cuesta", "pasaje", "carretera", "rambla",
+        "v\xC3\xAD"
+        "a",
+        // Italian
+        "via", "viale", "piazza", "piazzale", "corso", "largo", "vicolo", "strada", "incrocio",
+        "borgo", "contrada", "rotonda", "lungomare", "galleria", "salita", "traversa",
+        // Portuguese
+        "rua", "travessa",
+        "pra\xC3\xA7"
+        "a",
+        "praca", "alameda", "estrada", "rodovia", "azinhaga", "beco",
+        "cal\xC3\xA7"
+        "ada",
+        "ladeira", "quinta",
+        // Polish, Czech, Slovak, Croatian, Romanian
+        "ul", "al", "aleja", "pl", "plac", "os", "osiedle", "droga", "bulw", "rondo", "skwer",
+        "ulica", "trg", "n\xC3\xA1m\xC4\x9Bst\xC3\xAD",
+        "t\xC5\x99\xC3\xAD"
+        "da",
+        "bulevardul", "aleea", "calea", "intrarea", "splaiul",
+        // French
+        "rue", "avenue", "boulevard", "bd",
+        "chauss\xC3\xA9"
+        "e",
+        "place", "quai", "passage",
+        "all\xC3\xA9"
+        "e",
+        "allee", "impasse", "chemin", "route", "cours", "voie", "square", "sentier", "esplanade",
+        "promenade", "faubourg", "cit\xC3\xA9"};
+    return kWords;
+  }
+
+  // The start of a street's name that ends at the space `i` before its house number, or
+  // kNoStreet. A street word in lower case ("via Roma 15") counts only where the number ends
+  // the phrase: "sent via Google 3 times" is no address.
+  uint32_t StreetNameBefore(uint32_t i, bool terminal) const {
+    // Words that end a street's name in compounds (Hauptstraße, Kerkstraat, Drottninggatan,
+    // Mannerheimintie), after at least three letters of the name.
+    static constexpr std::string_view kCompound[] = {
+        "stra\xC3\x9F"
+        "e",
+        "strasse",
+        "str",
+        "weg",
+        "allee",
+        "gasse",
+        "platz",
+        "damm",
+        "ufer",
+        "chaussee",
+        "steig",
+        "pfad",
+        "graben",
+        "straat",
+        "laan",
+        "plein",
+        "gracht",
+        "kade",
+        "singel",
+        "dijk",
+        "steeg",
+        "dreef",
+        "park",
+        "gatan",
+        "v\xC3\xA4gen",
+        "gr\xC3\xA4nd",
+        "gr\xC3\xA4nden",
+        "stigen",
+        "gata",
+        "vej",
+        "gade",
+        "v\xC3\xA6nget",
+        "str\xC3\xA6"
+        "de",
+        "plads",
+        "veien",
+        "vegen",
+        "tie",
+        "katu",
+        "kuja",
+        "polku",
+        "raitti",
+        "penger",
+        "rinne",
+        "tanhua",
+        "utca",
+        "ulica"};
+    // Words that end one as a word of their own (Berliner Straße, Bruņinieku iela, Matss Väg).
+    static constexpr std::string_view kTrailing[] = {
+        "stra\xC3\x9F"
+        "e",
+        "strasse",
+        "str",
+        "allee",
+        "platz",
+        "weg",
+        "gasse",
+        "iela",
+        "dambis",
+        "g\xC4\x81te",
+        "prospekts",
+        "bulv\xC4\x81ris",
+        "v\xC3\xA4g",
+        "vej",
+        "gade",
+        "gate",
+        "vei",
+        "veien",
+        "gata",
+        "gatan",
+        "v\xC3\xA4gen",
+        "utca",
+        "\xC3\xBAt",
+        "cesta"};
+    static constexpr std::string_view kAbbreviations[] = {"c/", "av", "avda", "pza", "ul", "al",
+                                                          "pl", "os", "bulw", "bd",  "str"};
+    char buf[32];
+    uint32_t end = i;
+    for (int k = 0; k < 6; ++k) {
+      if (end > v_.seg_start && v_.at(end - 1) == ',') --end;  // "Calle Mayor, 10"
+      const uint32_t w = WordStart(end);
+      if (w == end) return kNoStreet;
+      const std::string_view lw = Folded(w, end, buf, sizeof(buf));
+      if (lw.empty()) return kNoStreet;
+      const bool abbreviation = v_.at(end - 1) == '.' || v_.at(end - 1) == '/';
+      // "Oak Avenue Suite 685": a unit's number; the street before it has its own.
+      static constexpr std::string_view kUnits[] = {
+          "suite", "ste", "apt", "apartment", "unit",     "flat", "fl",    "floor",
+          "room",  "rm",  "box", "bldg",      "building", "no",   "number"};
+      if (k == 0 && OneOf(lw, kUnits)) return kNoStreet;
+      if (OneOf(lw, kAbbreviations) && !abbreviation) {
+        if (!Capitalised(w) && !Connector(lw)) return kNoStreet;
+      } else if (k == 0 && Capitalised(w) &&
+                 std::any_of(std::begin(kCompound), std::end(kCompound), [&](std::string_view c) {
+                   return lw.size() >= c.size() + 3 && lw.ends_with(c);
+                 })) {
+        return w;
+      } else if (k == 0 && OneOf(lw, kTrailing)) {
+        // The name is the word before: "Berliner Straße 5", "Bruņinieku iela 67".
+        if (w > v_.seg_start + 1 && v_.at(w - 1) == ' ') {
+          const uint32_t p = WordStart(w - 1);
+          if (p < w - 1 && Capitalised(p)) return p;
+        }
+        if (Capitalised(w) && terminal) return w;
+        return kNoStreet;
+      } else if (k > 0 && OneOf(lw, LeadingStreetWords())) {
+        const bool named = Capitalised(w) || abbreviation ||
+                           (w > v_.seg_start + 1 && v_.at(w - 1) == ' ' &&
+                            Capitalised(WordStart(w - 1)) && WordStart(w - 1) < w - 1);
+        if (named) {
+          // "Petite rue Dicki": a capitalised word before a lower-case street word is its own.
+          if (!Capitalised(w) && !abbreviation) return WordStart(w - 1);
+          return w;
+        }
+        return terminal ? w : kNoStreet;
+      } else if (!Capitalised(w) && !Connector(lw)) {
+        return kNoStreet;
+      }
+      if (w < v_.seg_start + 2 || v_.at(w - 1) != ' ') return kNoStreet;
+      end = w - 1;
+    }
+    return kNoStreet;
+  }
+
+  // "12 rue de la Paix", "5 bis, avenue Foch", "975 Rua Samuel": the end of the street's name
+  // after the house number that ends at e, or 0.
+  uint32_t StreetAfterNumber(uint32_t e) const {
+    uint32_t p = e;
+    if (v_.at(p) == ',') ++p;
+    if (v_.at(p) != ' ') return 0;
+    ++p;
+    char buf[32];
+    uint32_t we = WordEnd(p);
+    if (v_.at(we) == '.') ++we;  // "av."
+    if (!OneOf(Folded(p, we, buf, sizeof(buf)), LeadingStreetWords())) return 0;
+    uint32_t end = 0;
+    for (int k = 0; k < 6 && v_.at(we) == ' '; ++k) {
+      const uint32_t w = we + 1, x = WordEnd(w);
+      if (x == w) break;
+      const std::string_view lw = Folded(w, x, buf, sizeof(buf));
+      if (Capitalised(w) ||
+          (lw.size() > 2 && (lw.starts_with("l'") || lw.starts_with("d'")) && Capitalised(w + 2))) {
+        end = x;
+      } else if (!Connector(lw) && lw != "\xC3\xA0" && lw != "au" && lw != "aux" && lw != "sur") {
+        break;
+      }
+      we = x;
+    }
+    return end;
+  }
+
+  // ", 10115 Berlin", " 1017 GC Amsterdam", ", 00-514 Warszawa", " 114 55 Stockholm": the end
+  // of the postcode and city after e, or e.
+  uint32_t PostcodeCityAfter(uint32_t e) const {
+    uint32_t p = e;
+    if (v_.at(p) == ',') ++p;
+    if (v_.at(p) != ' ') return e;
+    ++p;
+    uint32_t q = p;
+    while (q < v_.seg_end && IsDigit(v_.at(q)) && q - p < 6) ++q;
+    const uint32_t n = q - p;
+    if (n == 2 && v_.at(q) == '-' && IsDigit(v_.at(q + 1))) {  // Poland: 00-514
+      uint32_t r = q + 1;
+      while (r < v_.seg_end && IsDigit(v_.at(r))) ++r;
+      if (r - q - 1 != 3) return e;
+      q = r;
+    } else if (n == 3 && v_.at(q) == ' ' && IsDigit(v_.at(q + 1)) && IsDigit(v_.at(q + 2)) &&
+               !IsDigit(v_.at(q + 3))) {
+      q += 3;  // Sweden: 114 55
+    } else if (n == 4 && v_.at(q) == ' ' && IsUpper(v_.at(q + 1)) && IsUpper(v_.at(q + 2)) &&
+               v_.at(q + 3) == ' ') {
+      q += 3;  // the Netherlands: 1017 GC
+    } else if (n != 4 && n != 5) {
+      return e;
+    }
+    if (v_.at(q) != ' ' || !Capitalised(q + 1)) return e;
+    uint32_t city = WordEnd(q + 1);
+    for (int k = 0; k < 2 && v_.at(city) == ' ' && Capitalised(city + 1); ++k)
+      city = WordEnd(city + 1);
+    return city;
+  }
+
   // After a context keyword: skip separators and filler words, then read the value.
   void KeywordValue(Entity entity, uint32_t to) {
     uint32_t p = to;
@@ -1997,6 +2319,32 @@ uint32_t HtmlReference(std::string_view in, size_t i, size_t* len) {
   return 0;
 }
 
+// A JSON (or JavaScript) escape at in[i] ('\\'): "\\u0040" and its length, a surrogate pair
+// as one character; 0 when it is none.
+uint32_t JsonEscape(std::string_view in, size_t i, size_t* len) {
+  auto unit = [&](size_t k) -> int64_t {
+    if (k + 6 > in.size() || in[k] != '\\' || in[k + 1] != 'u') return -1;
+    int64_t v = 0;
+    for (size_t d = k + 2; d < k + 6; ++d) {
+      const int h = HexValue(in[d]);
+      if (h < 0) return -1;
+      v = v * 16 + h;
+    }
+    return v;
+  };
+  const int64_t hi = unit(i);
+  if (hi < 0x20) return 0;
+  if (hi >= 0xD800 && hi < 0xDC00) {
+    const int64_t lo = unit(i + 6);
+    if (lo < 0xDC00 || lo >= 0xE000) return 0;
+    *len = 12;
+    return static_cast<uint32_t>(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00));
+  }
+  if (hi >= 0xDC00 && hi < 0xE000) return 0;
+  *len = 6;
+  return static_cast<uint32_t>(hi);
+}
+
 // "[at]", "(at)", "{at}" and the same for "dot", in any case: the character they spell.
 char SpelledPunctuation(std::string_view in, size_t i, size_t* len) {
   const char close = in[i] == '[' ? ']' : in[i] == '(' ? ')' : '}';
@@ -2014,6 +2362,7 @@ char SpelledPunctuation(std::string_view in, size_t i, size_t* len) {
 
 // One decoding pass over `in`, whose bytes came from the original spans [in_from[k], in_to[k]):
 // percent-encoding (and '+' between letters where there is any), HTML character references,
+// JSON's \\u escapes,
 // and the bracketed spellings of '@' and '.' with the spaces around them. Appends the decoded
 // bytes to *out with their original spans; returns whether anything was decoded.
 bool DecodePass(std::string_view in, const uint32_t* in_from, const uint32_t* in_to,
@@ -2038,7 +2387,9 @@ bool DecodePass(std::string_view in, const uint32_t* in_from, const uint32_t* in
       put(' ', i, i + 1);  // a form-encoded space: "John+Smith"
       ++i;
       changed = true;
-    } else if (uint32_t cp = c == '&' ? HtmlReference(in, i, &len) : 0) {
+    } else if (uint32_t cp = c == '&'    ? HtmlReference(in, i, &len)
+                             : c == '\\' ? JsonEscape(in, i, &len)
+                                         : 0) {
       char u[4];
       size_t n = 0;  // UTF-8
       if (cp < 0x80) {
@@ -2226,7 +2577,7 @@ void Scanner::ScanOnce(std::string_view text, std::span<const Segment> segments,
   };
   // Numbers, then names: the C++ stages read the prefilter's positions directly. Each stage
   // adds its candidates nearly in text order: run_ends keeps where each stage's run ends.
-  size_t run_ends[4];
+  size_t run_ends[5];
   {
     const bool numbers_on =
         opts.enabled.test(Index(Entity::kPhone)) || opts.enabled.test(Index(Entity::kCreditCard)) ||
@@ -2266,8 +2617,13 @@ void Scanner::ScanOnce(std::string_view text, std::span<const Segment> segments,
     run_ends[1] = candidates_.size();
     if (opts.enabled.test(Index(Entity::kApiToken)))
       at_each(pf.token_starts(), [](Resolution& r, uint32_t pos) { r.PrefixedToken(pos); });
+    run_ends[2] = candidates_.size();
+    skip = 0;
+    if (opts.enabled.test(Index(Entity::kStreetAddress)))
+      at_each(pf.house_numbers(),
+              [&](Resolution& r, uint32_t pos) { r.HouseNumberAt(pos, &skip); });
   }
-  run_ends[2] = candidates_.size();
+  run_ends[3] = candidates_.size();
   if (hits_.empty() && candidates_.empty()) return;
 
   auto patterns = catalog::Patterns();
@@ -2372,7 +2728,7 @@ void Scanner::ScanOnce(std::string_view text, std::span<const Segment> segments,
   // Keep the best of overlapping candidates (higher score, then longer). Candidates sorted by
   // start fall into clusters of overlapping ones; the choice is made within each cluster, so
   // the work stays linear in the number of candidates across a large block.
-  run_ends[3] = candidates_.size();
+  run_ends[4] = candidates_.size();
   {
     size_t kept = 0, from = 0;
     for (size_t& end : run_ends) {

@@ -419,6 +419,9 @@ TEST_F(DetectorTest, EncodedValues) {
               ElementsAre("EMAIL:john [at] example [dot] com"));
   EXPECT_THAT(Find("phone=%2B1%20415%20555%202671&ssn=536%2D22%2D1234"),
               ElementsAre("PHONE:%2B1%20415%20555%202671", "US_SSN:536%2D22%2D1234"));
+  EXPECT_THAT(
+      Find(R"({"email":"john\u0040example.com","name":"Jos\u00e9 Garc\u00eda"})"),
+      ElementsAre(R"(EMAIL:john\u0040example.com)", R"(PERSON_NAME:Jos\u00e9 Garc\u00eda)"));
   EXPECT_THAT(Find("q=Dear+Maria+Garcia%2C+your+order"), ElementsAre("PERSON_NAME:Maria+Garcia"));
   // Encodings that hold nothing change nothing.
   EXPECT_THAT(Find("discount 20%25 off (at most) [DOT] {x} &amp; more"), IsEmpty());
@@ -431,6 +434,39 @@ TEST_F(DetectorTest, InternationalisedEmail) {
                           "e.de"));
   // An address before a UTF-8 apostrophe ends at its TLD.
   EXPECT_THAT(Find("bob@example.com\xE2\x80\x99s inbox"), ElementsAre("EMAIL:bob@example.com"));
+}
+
+// Streets as Europe writes them: the name first, the number after, the postcode before the
+// city; French numbers first with the street word in lower case.
+TEST_F(DetectorTest, StreetsOfOtherCountries) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"ship to Hauptstra\xC3\x9F"
+       "e 5, 10115 Berlin",
+       "Hauptstra\xC3\x9F"
+       "e 5, 10115 Berlin"},
+      {"Lieferadresse: K\xC3\xB6nigsallee 92a, 40212 D\xC3\xBCsseldorf",
+       "K\xC3\xB6nigsallee 92a, 40212 D\xC3\xBCsseldorf"},
+      {"Berliner Stra\xC3\x9F"
+       "e 17 is closed",
+       "Berliner Stra\xC3\x9F"
+       "e 17"},
+      {"address: 12 rue de la Paix, 75002 Paris", "12 rue de la Paix, 75002 Paris"},
+      {"5 bis, avenue Foch", "5 bis, avenue Foch"},
+      {"Direcci\xC3\xB3n: Calle Mayor 10, 28013 Madrid", "Calle Mayor 10, 28013 Madrid"},
+      {"indirizzo via Roma 15, 00184 Roma", "via Roma 15, 00184 Roma"},
+      {"Kerkstraat 12, 1017 GC Amsterdam", "Kerkstraat 12, 1017 GC Amsterdam"},
+      {"ul. Marsza\xC5\x82kowska 84/92, 00-514 Warszawa",
+       "ul. Marsza\xC5\x82kowska 84/92, 00-514 Warszawa"},
+      {"Drottninggatan 53, 111 21 Stockholm", "Drottninggatan 53, 111 21 Stockholm"},
+      {"Rua Augusta 27, Lisboa", "Rua Augusta 27"},
+  };
+  for (const auto& [text, street] : cases)
+    EXPECT_THAT(Find(text), ::testing::Contains(std::string("STREET_ADDRESS:") + street)) << text;
+  for (const char* text :
+       {"Chapter 5 of the report", "Microsoft Windows 10 and Apollo 11", "Engineering 2 floors",
+        "Spring 2024 release", "sent via Google 3 times", "Room 12 at 10:30", "hasta al 5 de mayo",
+        "version 2 released", "page 10", "3 items in the cart"})
+    EXPECT_THAT(Find(text), IsEmpty()) << text;
 }
 
 TEST_F(DetectorTest, DateOfBirthNeedsContext) {

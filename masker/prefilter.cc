@@ -144,7 +144,7 @@ void ClassifyBlockScalar(const unsigned char* p, size_t n, size_t base, Blk* out
   out->enc = 0;
   for (size_t i = base; i < end; ++i) {
     const unsigned char c = p[i];
-    if (c == '%' || c == '&' || c == '[' || c == '(' || c == '{')
+    if (c == '%' || c == '&' || c == '[' || c == '(' || c == '{' || c == '\\')
       out->enc |= uint64_t{1} << (i - base);
   }
 }
@@ -487,9 +487,33 @@ __attribute__((always_inline)) inline void Prefilter::RunStreaming(std::string_v
         mark = i + 2 < n && hex(c1) && hex(p[i + 2]);
       else if (c == '&')
         mark = c1 == '#' || ((c1 | 0x20) >= 'a' && (c1 | 0x20) <= 'z');
+      else if (c == '\\')
+        mark = c1 == 'u';  // "\u0040" in JSON
       else
         mark = (c1 | 0x20) == 'a' || (c1 | 0x20) == 'd';
       if (mark) encodings_.push_back(i);
+    }
+    {
+      // House numbers of streets written name first ("Hauptstraße 5", "Via Roma 15", "ul.
+      // Marszałkowska 84"): a digit run after a space after a letter; and number first
+      // ("12 rue de la Paix", "975 Rua Samuel"): 1-4 digits, a space, a letter.
+      const uint64_t d = C.c[kD], dn = N.c[kD];
+      const uint64_t dstart = d & ~Pv(d, P.c[kD], 1);
+      // The byte before the space may be a letter, '.' ("Bensberger Str. 186") or ','
+      // ("Calle Mayor, 10").
+      auto letterish = [](const Blk& b) {
+        return b.c[kU] | b.c[kL] | b.c[kHi] | b.c[kOther] | b.c[kDot] | b.c[kComma];
+      };
+      const uint64_t after_word = Pv(C.c[kSp], P.c[kSp], 1) & Pv(letterish(C), letterish(P), 2);
+      const uint64_t sp = C.c[kSp], spn = N.c[kSp];
+      const uint64_t l = C.c[kL] | C.c[kU], ln = N.c[kL] | N.c[kU];
+      const uint64_t d1 = Nx(d, dn, 1), d2 = d1 & Nx(d, dn, 2), d3 = d2 & Nx(d, dn, 3);
+      const uint64_t french =
+          (Nx(sp, spn, 1) & Nx(l, ln, 2)) | (d1 & Nx(sp, spn, 2) & Nx(l, ln, 3)) |
+          (d2 & Nx(sp, spn, 3) & Nx(l, ln, 4)) | (d3 & Nx(sp, spn, 4) & Nx(l, ln, 5));
+      for (uint64_t h = dstart & (after_word | french); h; h &= h - 1)
+        house_numbers_.push_back(static_cast<uint32_t>(w * 64) +
+                                 static_cast<uint32_t>(std::countr_zero(h)));
     }
     uint64_t out[14], j, t, jn, tn;
     DeriveTriggers(P.c, C.c, N.c, N2.c, jp, tp, ScalarOps{}, out, &j, &t, &jn, &tn);
@@ -541,7 +565,8 @@ __attribute__((target("avx512f,avx512bw,bmi2"))) inline void ClassifyBlockAvx512
   out->c[kNl] = VEIL_EQ('\n');
   out->c[kHi] = VEIL_RANGE(0xC3, 3);
   out->c[kOther] = _mm512_movepi8_mask(x) & ~out->c[kHi];  // the high bit set
-  out->enc = VEIL_EQ('%') | VEIL_EQ('&') | VEIL_EQ('[') | VEIL_EQ('(') | VEIL_EQ('{');
+  out->enc =
+      VEIL_EQ('%') | VEIL_EQ('&') | VEIL_EQ('[') | VEIL_EQ('(') | VEIL_EQ('{') | VEIL_EQ('\\');
 #undef VEIL_EQ
 #undef VEIL_RANGE
 }
@@ -564,6 +589,7 @@ void Prefilter::Run(std::string_view text) {
   name_starts_.clear();
   token_starts_.clear();
   encodings_.clear();
+  house_numbers_.clear();
   if (HaveAvx512())
     RunAvx512(text);
   else

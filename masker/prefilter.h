@@ -64,6 +64,9 @@ class Prefilter {
   // Where encoded text may start ('%' before two hex digits, "&#", "&amp;", "[at]", "(dot)"),
   // in text order: the detector decodes the segments that hold one and scans them again.
   std::span<const uint32_t> encodings() const { return encodings_; }
+  // Digit runs that may be house numbers of streets other countries write: after a word and a
+  // space ("Hauptstraße 5"), or before a space and a lower-case word ("12 rue de la Paix").
+  std::span<const uint32_t> house_numbers() const { return house_numbers_; }
 
   // Which code path classified the bytes ("avx512bw" or "scalar"), for the benchmark.
   static const char* Isa();
@@ -86,6 +89,7 @@ class Prefilter {
   std::vector<uint32_t> name_starts_;
   std::vector<uint32_t> token_starts_;
   std::vector<uint32_t> encodings_;
+  std::vector<uint32_t> house_numbers_;
 };
 
 }  // namespace veil::masker

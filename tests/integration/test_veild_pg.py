@@ -441,6 +441,18 @@ def test_encoded_values_are_masked(veil):
     assert out[0] == "GET /signup?email=[EMAIL]&plan=pro"
 
 
+def test_streets_of_other_countries_are_masked(veil):
+    _, port = veil
+    texts = ["Lieferadresse: Hauptstra\u00dfe 5, 10115 Berlin",
+             "livraison au 12 rue de la Paix, 75002 Paris",
+             "Calle Mayor, 10, 28013 Madrid"]
+    out = read_back(port, texts)
+    for line, text in zip(out, texts):
+        assert "[STREET_ADDRESS]" in line and not any(w in line for w in (
+            "Hauptstra", "Paix", "Mayor", "10115", "75002", "28013")), (text, line)
+    assert out[0] == "Lieferadresse: [STREET_ADDRESS]"
+
+
 # ---- configuration ----
 
 
