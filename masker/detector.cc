@@ -2443,7 +2443,6 @@ void Scanner::Scan(std::string_view text, std::span<const Segment> segments,
   // the stages above: the segments where the prefilter saw such text are decoded and scanned
   // again.
   if (text.empty() || segments.empty() || prefilter_->encodings().empty()) return;
-  marks_.assign(prefilter_->encodings().begin(), prefilter_->encodings().end());
   ScanDecoded(text, segments, out);
 }
 
@@ -2453,10 +2452,12 @@ void Scanner::ScanDecoded(std::string_view text, std::span<const Segment> segmen
   from_.clear();
   to_.clear();
   decoded_segments_.clear();
+  // The prefilter's marks of this text: read before ScanOnce runs it over the decoded text.
+  const std::span<const uint32_t> marks = prefilter_->encodings();
   size_t mark = 0;
   for (const Segment& sg : segments) {
-    while (mark < marks_.size() && marks_[mark] < sg.start) ++mark;
-    if (mark == marks_.size() || marks_[mark] >= sg.end) continue;  // nothing encoded here
+    while (mark < marks.size() && marks[mark] < sg.start) ++mark;
+    if (mark == marks.size() || marks[mark] >= sg.end) continue;  // nothing encoded here
     const std::string_view cell = text.substr(sg.start, sg.end - sg.start);
     // Up to three passes: "%2540" is "%40" encoded once more.
     pass_.assign(cell);
