@@ -439,6 +439,56 @@ class Resolution {
     Emit(b, at, Entity::kApiToken);
   }
 
+  // A card written with dots or underscores between its groups (`4111.1111.1111.1111`,
+  // `4111_1111_1111_1111`): the whole run around `to`, one separator throughout, in a card's
+  // grouping (4-4-4-4 with up to three more digits, or Amex/Diners 4-6-5, 4-6-4), Luhn over
+  // all of it. Decimals and versions have other groupings. True if it emitted one.
+  bool SeparatedCard(uint32_t to, uint32_t* skip_until) {
+    auto part = [](unsigned char c) { return IsDigit(c) || c == '.' || c == '_'; };
+    uint32_t b = to, e = to;
+    while (b > v_.seg_start && to - b < 25 && part(v_.at(b - 1))) --b;
+    while (e < v_.seg_end && e - b < 25 && part(v_.at(e))) ++e;
+    if (b >= e || !IsDigit(v_.at(b)) || !IsDigit(v_.at(e - 1)) || e - b > 24) return false;
+    if (IsAlpha(v_.at(static_cast<int64_t>(b) - 1)) || IsAlpha(v_.at(e))) return false;
+    char digits[24];
+    uint32_t len[8];
+    size_t nd = 0;
+    int k = 0;
+    unsigned char sep = 0;
+    for (uint32_t i = b; i < e;) {
+      uint32_t j = i;
+      while (j < e && IsDigit(v_.at(j))) ++j;
+      if (j == i || k == 8) return false;  // two separators in a row
+      std::memcpy(digits + nd, v_.p + i, j - i);
+      nd += j - i;
+      len[k++] = j - i;
+      if (j < e) {
+        if (sep == 0) sep = v_.at(j);
+        if (v_.at(j) != sep) return false;
+      }
+      i = j + 1;
+    }
+    bool shaped = false;
+    if (k >= 4 && k <= 5) {
+      shaped = len[k - 1] >= 1 && len[k - 1] <= 4 && (k == 5 || len[3] == 4);
+      for (int g = 0; g < 4 && g < k - 1; ++g) shaped = shaped && len[g] == 4;
+      if (k == 5) shaped = shaped && len[4] <= 3;
+    } else if (k == 3) {
+      shaped = len[0] == 4 && len[1] == 6 && (len[2] == 5 || len[2] == 4);
+    }
+    if (!shaped || nd < 13 || !validate::CreditCard(std::string_view(digits, nd))) return false;
+    Emit(b, e, Entity::kCreditCard);
+    *skip_until = e;
+    return true;
+  }
+
+  // A token run from b that may be a card written with underscores.
+  void UnderscoredCard(uint32_t b) {
+    if (v_.at(b + 4) != '_') return;
+    uint32_t skip = 0;
+    SeparatedCard(b + 1, &skip);
+  }
+
   // Digit groups around `to` separated by single spaces or dashes: the card inside them.
   void CardRun(uint32_t to, uint32_t* skip_until) {
     if (to <= *skip_until) return;
@@ -457,6 +507,12 @@ class Resolution {
       else
         break;
     }
+    auto dotted = [&](int64_t i, int64_t digit) {
+      return (v_.at(i) == '.' || v_.at(i) == '_') && IsDigit(v_.at(digit));
+    };
+    if ((dotted(e, e + 1) || dotted(int64_t{b} - 1, int64_t{b} - 2)) &&
+        SeparatedCard(to, skip_until))
+      return;
     *skip_until = e;
     if (IsAlpha(v_.at(static_cast<int64_t>(b) - 1)) || IsAlpha(v_.at(e))) return;
     if (v_.at(static_cast<int64_t>(b) - 1) == '.' || (v_.at(e) == '.' && IsDigit(v_.at(e + 1))))
@@ -610,7 +666,9 @@ class Resolution {
   // An IBAN starting at b and reaching at least min_end: emitted, its end in *end.
   bool IbanFrom(uint32_t b, uint32_t* end, uint32_t min_end = 0) {
     if (b < v_.seg_start) return false;
-    const bool grouped = v_.at(b + 4) == ' ';
+    // Grouped by fours with spaces, or (less often) dashes or dots: DE89-3704-0044-…
+    const unsigned char gs = v_.at(b + 4);
+    const bool grouped = gs == ' ' || gs == '-' || gs == '.';
     // Typed in lower case ("iban de89 3704 …"): the whole IBAN is, country code included.
     const bool lower = IsLower(v_.at(b)) && IsLower(v_.at(b + 1));
     char compact[34];
@@ -621,7 +679,7 @@ class Resolution {
       if (IsUpper(c) || IsDigit(c) || (lower && IsLower(c))) {
         compact[n] = static_cast<char>(IsLower(c) ? c - 32 : c);
         pos[n++] = i;
-      } else if (c == ' ' && grouped && IsAlnum(v_.at(i + 1)) && IsAlnum(v_.at(i - 1))) {
+      } else if (c == gs && grouped && IsAlnum(v_.at(i + 1)) && IsAlnum(v_.at(i - 1))) {
         continue;
       } else {
         break;
@@ -702,6 +760,11 @@ class Resolution {
 
   void Mac(const PatternSpec& ps, uint32_t to) {
     uint32_t b = to - ps.core_len;
+    // One more group on either side (`4111.1111.1111.1112`, a 4-part version): not a MAC.
+    const unsigned char sep = v_.at(to - (ps.core_len == 14 ? 5 : 3));
+    if ((v_.at(to) == sep && IsHex(v_.at(to + 1))) ||
+        (v_.at(static_cast<int64_t>(b) - 1) == sep && IsHex(v_.at(static_cast<int64_t>(b) - 2))))
+      return;
     if (validate::MacAddress(v_.sub(b, to))) Emit(b, to, Entity::kMacAddress);
   }
 
@@ -2434,15 +2497,86 @@ bool DecodePass(std::string_view in, const uint32_t* in_from, const uint32_t* in
   return changed;
 }
 
+// Whether `s` is text a person would read: printable ASCII, tabs and line breaks, and
+// well-formed UTF-8. Binary (a hash, a key, compressed bytes) is not.
+bool IsReadableText(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') return false;
+      if (c == 0x7F) return false;
+      ++i;
+      continue;
+    }
+    const size_t n = c >= 0xF0 && c < 0xF5 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
+    if (n == 0 || (n == 3 && c >= 0xF0) || i + n > s.size()) return false;
+    for (size_t k = 1; k < n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    i += n;
+  }
+  return true;
+}
+
+int Base64Value(unsigned char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+' || c == '-') return 62;
+  if (c == '/' || c == '_') return 63;
+  return -1;
+}
+
+// The text that a base64 (standard or URL-safe, padded or not) or hex token stands for, into
+// *out; false when the token is neither or what it holds is not readable text (a hash, a
+// random key, an image). At least 8 bytes of text.
+bool DecodeTextToken(std::string_view tok, std::string* out) {
+  out->clear();
+  while (!tok.empty() && tok.back() == '=') tok.remove_suffix(1);
+  if (tok.size() < 11) return false;
+  const bool hex = tok.size() % 2 == 0 && std::all_of(tok.begin(), tok.end(), [](char c) {
+                     return IsHex(static_cast<unsigned char>(c));
+                   });
+  if (hex) {
+    for (size_t i = 0; i < tok.size(); i += 2) {
+      const auto b = static_cast<char>(HexValue(tok[i]) * 16 + HexValue(tok[i + 1]));
+      const auto u = static_cast<unsigned char>(b);
+      if (u < 0x80 && u < 0x20 && u != '\n' && u != '\t' && u != '\r') return false;  // fast out
+      out->push_back(b);
+    }
+    return out->size() >= 8 && IsReadableText(*out);
+  }
+  if (tok.size() % 4 == 1) return false;
+  // One alphabet: '+' '/' (standard) or '-' '_' (URL-safe), not both.
+  const bool std_alpha = tok.find_first_of("+/") != std::string_view::npos;
+  const bool url_alpha = tok.find_first_of("-_") != std::string_view::npos;
+  if (std_alpha && url_alpha) return false;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (const char ch : tok) {
+    const int v = Base64Value(static_cast<unsigned char>(ch));
+    if (v < 0) return false;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      const auto u = static_cast<unsigned char>((acc >> bits) & 0xFF);
+      if (u < 0x20 && u != '\n' && u != '\t' && u != '\r') return false;  // fast out
+      out->push_back(static_cast<char>(u));
+    }
+  }
+  return out->size() >= 8 && IsReadableText(*out);
+}
+
 }  // namespace
 
 void Scanner::Scan(std::string_view text, std::span<const Segment> segments,
                    std::vector<EntityMatch>* out) {
   ScanOnce(text, segments, out);
-  // Encoded text (a query string's %40, an HTML page's &#64;, "[at]") hides what it holds from
-  // the stages above: the segments where the prefilter saw such text are decoded and scanned
-  // again.
-  if (text.empty() || segments.empty() || prefilter_->encodings().empty()) return;
+  // Encoded text (a query string's %40, an HTML page's &#64;, "[at]", a base64 or hex token
+  // that holds text) hides what it holds from the stages above: the segments where the
+  // prefilter saw such text are decoded and scanned again.
+  if (text.empty() || segments.empty()) return;
+  if (prefilter_->encodings().empty() && prefilter_->token_starts().empty()) return;
   ScanDecoded(text, segments, out);
 }
 
@@ -2455,7 +2589,7 @@ void Scanner::ScanDecoded(std::string_view text, std::span<const Segment> segmen
   // The prefilter's marks of this text: read before ScanOnce runs it over the decoded text.
   const std::span<const uint32_t> marks = prefilter_->encodings();
   size_t mark = 0;
-  for (const Segment& sg : segments) {
+  for (const Segment& sg : marks.empty() ? std::span<const Segment>() : segments) {
     while (mark < marks.size() && marks[mark] < sg.start) ++mark;
     if (mark == marks.size() || marks[mark] >= sg.end) continue;  // nothing encoded here
     const std::string_view cell = text.substr(sg.start, sg.end - sg.start);
@@ -2491,11 +2625,70 @@ void Scanner::ScanDecoded(std::string_view text, std::span<const Segment> segmen
     to_.insert(to_.end(), pass_to_.begin(), pass_to_.end());
     decoded_segments_.push_back({start, static_cast<uint32_t>(decoded_.size()), sg.hints});
   }
+  // Tokens in base64 or hex that hold text: "Sm9obiBTbWl0aCwgU1NOIDEyMy00NS02Nzg5" is "John
+  // Smith, SSN 123-45-6789". A finding inside one masks the whole token: a part of an
+  // encoding still encodes its neighbours' bits.
+  const auto tokens_from = static_cast<uint32_t>(decoded_.size());
+  size_t seg = 0;
+  uint32_t done = 0;
+  auto b64 = [](unsigned char c) { return IsAlnum(c) || c == '+' || c == '/'; };
+  for (const uint32_t pos : prefilter_->token_starts()) {
+    if (pos < done) continue;
+    while (seg < segments.size() && segments[seg].end <= pos) ++seg;
+    if (seg == segments.size()) break;
+    const Segment& sg = segments[seg];
+    if (pos < sg.start) continue;
+    // The token's characters from `start`, over the line breaks of wrapped base64 (PEM and
+    // PostgreSQL's encode() wrap at 64 and 76: lines of whole quanta); its end into *end.
+    auto gather = [&](uint32_t start, uint32_t* end) {
+      token_chars_.clear();
+      uint32_t q = start;
+      for (;;) {
+        uint32_t r = q;
+        while (r < sg.end && r - q < 4096 && (b64(text[r]) || text[r] == '-' || text[r] == '_'))
+          ++r;
+        for (int pad = 0; pad < 2 && r < sg.end && text[r] == '='; ++pad) ++r;
+        token_chars_.append(text.substr(q, r - q));
+        *end = r;
+        if (r == q || (r - q) % 4 != 0 || text[r - 1] == '=' || token_chars_.size() > 65536) break;
+        q = r + (r < sg.end && text[r] == '\r');
+        if (!(q < sg.end && text[q] == '\n' && q + 1 < sg.end && b64(text[q + 1]))) break;
+        ++q;
+      }
+      return std::string_view(token_chars_);
+    };
+    // The run may have begun before a '+' or '/' that the token run does not include.
+    uint32_t b = pos;
+    while (b > sg.start && pos - b < 4096 && b64(text[b - 1])) --b;
+    uint32_t from = b, e = 0;
+    bool text_token = b < pos && DecodeTextToken(gather(b, &e), &token_text_);
+    if (!text_token) {
+      text_token = DecodeTextToken(gather(pos, &e), &token_text_);
+      from = pos;
+    }
+    done = e;
+    if (!text_token) continue;
+    if (!decoded_.empty()) {
+      decoded_.push_back('\n');
+      from_.push_back(0);
+      to_.push_back(0);
+    }
+    const auto start = static_cast<uint32_t>(decoded_.size());
+    decoded_ += token_text_;
+    from_.insert(from_.end(), token_text_.size(), from);
+    to_.insert(to_.end(), token_text_.size(), e);
+    decoded_segments_.push_back({start, static_cast<uint32_t>(decoded_.size()), sg.hints});
+  }
   if (decoded_segments_.empty()) return;
   ScanOnce(decoded_, decoded_segments_, &decoded_out_);
   if (decoded_out_.empty()) return;
-  for (const EntityMatch& m : decoded_out_)
+  for (const EntityMatch& m : decoded_out_) {
+    // A token's text is a fragment (a PEM line starts and ends inside words): a name in it
+    // needs more than a capitalised pair ("QuoVadis Root" 0.55; "Regards, Tom Baker" 0.9).
+    if (m.start >= tokens_from && m.entity == Index(Entity::kPersonName) && m.score < 0.7f)
+      continue;
     out->push_back({from_[m.start], to_[m.end - 1], m.entity, m.score});
+  }
   // Findings of both scans, sorted and joined where they overlap (the longer names the span).
   std::sort(out->begin(), out->end(),
             [](const EntityMatch& a, const EntityMatch& b) { return a.start < b.start; });
@@ -2616,8 +2809,14 @@ void Scanner::ScanOnce(std::string_view text, std::span<const Segment> segments,
     if (opts.enabled.test(Index(Entity::kPersonName)))
       at_each(pf.name_starts(), [&](Resolution& r, uint32_t pos) { r.NameAt(pos, &skip); });
     run_ends[1] = candidates_.size();
-    if (opts.enabled.test(Index(Entity::kApiToken)))
-      at_each(pf.token_starts(), [](Resolution& r, uint32_t pos) { r.PrefixedToken(pos); });
+    const bool tokens = opts.enabled.test(Index(Entity::kApiToken));
+    const bool cards = opts.enabled.test(Index(Entity::kCreditCard));
+    if (tokens || cards)
+      at_each(pf.token_starts(), [&](Resolution& r, uint32_t pos) {
+        if (tokens) r.PrefixedToken(pos);
+        // `4111_1111_1111_1111` is one token run to the prefilter, no number run.
+        if (cards && IsDigit(text[pos])) r.UnderscoredCard(pos);
+      });
     run_ends[2] = candidates_.size();
     skip = 0;
     if (opts.enabled.test(Index(Entity::kStreetAddress)))

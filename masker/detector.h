@@ -128,7 +128,7 @@ class Scanner {
                 std::vector<EntityMatch>* out);
   void ScanDecoded(std::string_view text, std::span<const Segment> segments,
                    std::vector<EntityMatch>* out);
-  std::string decoded_, pass_, next_;
+  std::string decoded_, pass_, next_, token_text_, token_chars_;
   std::vector<uint32_t> from_, to_, pass_from_, pass_to_, next_from_, next_to_;
   std::vector<Segment> decoded_segments_;
   std::vector<EntityMatch> decoded_out_;

@@ -427,6 +427,54 @@ TEST_F(DetectorTest, EncodedValues) {
   EXPECT_THAT(Find("discount 20%25 off (at most) [DOT] {x} &amp; more"), IsEmpty());
 }
 
+// Base64 and hex tokens that hold text are decoded and scanned; a finding masks the whole
+// token. Tokens that hold binary (hashes, keys, ids) are left alone.
+TEST_F(DetectorTest, Base64AndHexText) {
+  EXPECT_THAT(Find("user=ZGF2aWQuc21pdGhAZXhhbXBsZS5jb20= logged in"),
+              ElementsAre("EMAIL:ZGF2aWQuc21pdGhAZXhhbXBsZS5jb20="));
+  // Unpadded ("John Smith, SSN 123-45-6789"); '+' inside, before and after the token run.
+  EXPECT_THAT(Find("payload Sm9obiBTbWl0aCwgU1NOIDEyMy00NS02Nzg5"),
+              ElementsAre(::testing::EndsWith(":Sm9obiBTbWl0aCwgU1NOIDEyMy00NS02Nzg5")));
+  EXPECT_THAT(Find("msg Pj8+IHRvIGpvQGV4YW1wbGUuY29t sent"),
+              ElementsAre("EMAIL:Pj8+IHRvIGpvQGV4YW1wbGUuY29t"));
+  EXPECT_THAT(Find("msg bWFpbCBqb0BleC5jb20gPj4+IG9r sent"),
+              ElementsAre("EMAIL:bWFpbCBqb0BleC5jb20gPj4+IG9r"));
+  EXPECT_THAT(Find("blob 6a6f686e2e646f65406578616d706c652e636f6d end"),
+              ElementsAre("EMAIL:6a6f686e2e646f65406578616d706c652e636f6d"));
+  // base64url of {"ssn":"536-22-1234"}
+  EXPECT_THAT(Find("claims eyJzc24iOiI1MzYtMjItMTIzNCJ9 ok"),
+              ElementsAre("US_SSN:eyJzc24iOiI1MzYtMjItMTIzNCJ9"));
+  EXPECT_THAT(Find("sha1 2fd4e1c67a2d28fced849ee1bb76e7391b93eb12 etag "
+                   "d41d8cd98f00b204e9800998ecf8427e id 123e4567-e89b-12d3-a456-426614174000 "
+                   "note VGhpcyBpcyBub3QgYSBzZWNyZXQ= Internationalization"),
+              IsEmpty());
+  // A name in a token's text: "Hi Maria, please call me. Regards, Tom Baker". A line of a PEM
+  // certificate holds fragments of its subject ("…the QuoVadis Root CA 3 Cert"): no name.
+  EXPECT_THAT(
+      Find("body SGkgTWFyaWEsIHBsZWFzZSBjYWxsIG1lLiBSZWdhcmRzLCBUb20gQmFrZXI= end"),
+      ElementsAre("PERSON_NAME:SGkgTWFyaWEsIHBsZWFzZSBjYWxsIG1lLiBSZWdhcmRzLCBUb20gQmFrZXI="));
+  EXPECT_THAT(Find("aXR1dGVzIGFjY2VwdGFuY2Ugb2YgdGhlIFF1b1ZhZGlzIFJvb3QgQ0EgMyBDZXJ0"), IsEmpty());
+  // Wrapped at 76 (PostgreSQL's encode(…, 'base64'), MIME): the address is split across the
+  // line break, "…client ana.lim" and "a@example.com today".
+  const std::string wrapped =
+      "UGxlYXNlIGZvcndhcmQgdGhlIGF0dGFjaGVkIGludm9pY2UgdG8gb3VyIGNsaWVudCBhbmEubGlt\n"
+      "YUBleGFtcGxlLmNvbSB0b2RheQ==";
+  EXPECT_THAT(Find(wrapped), ElementsAre("EMAIL:" + wrapped));
+}
+
+TEST_F(DetectorTest, CardsAndIbansWithOtherSeparators) {
+  EXPECT_THAT(Find("card 4111.1111.1111.1111 ok"), ElementsAre("CREDIT_CARD:4111.1111.1111.1111"));
+  EXPECT_THAT(Find("card 4111_1111_1111_1111 ok"), ElementsAre("CREDIT_CARD:4111_1111_1111_1111"));
+  EXPECT_THAT(Find("amex 3782.822463.10005"), ElementsAre("CREDIT_CARD:3782.822463.10005"));
+  EXPECT_THAT(Find("iban DE89-3704-0044-0532-0130-00 ok"),
+              ElementsAre("IBAN:DE89-3704-0044-0532-0130-00"));
+  EXPECT_THAT(Find("iban DE89.3704.0044.0532.0130.00"),
+              ElementsAre("IBAN:DE89.3704.0044.0532.0130.00"));
+  // Luhn fails, a decimal, a version: not cards; and a fourth group is no Cisco MAC.
+  EXPECT_THAT(Find("n 4111.1111.1111.1112 d 1234567890123.45 v 2024.1111.1111.1111"), IsEmpty());
+  EXPECT_THAT(Find("cisco 0011.2233.4455 up"), ElementsAre("MAC_ADDRESS:0011.2233.4455"));
+}
+
 TEST_F(DetectorTest, InternationalisedEmail) {
   EXPECT_THAT(Find("j\xC3\xBCrgen.m\xC3\xBCller@stra\xC3\x9F"
                    "e.de wrote"),

@@ -5,6 +5,7 @@ reaches the client in any form (rows, COPY, errors), that authentication, cancel
 through the proxy, and that one broken session does not disturb the others.
 """
 
+import base64
 import os
 import re
 import socket
@@ -439,6 +440,26 @@ def test_encoded_values_are_masked(veil):
     for line, (text, value) in zip(out, ENCODED):
         assert "[EMAIL]" in line and value not in line and "ana.lima" not in line, (text, line)
     assert out[0] == "GET /signup?email=[EMAIL]&plan=pro"
+
+
+def test_values_stored_encoded_are_masked(veil):
+    """Values stored in base64 or hex (a payload column, a log line), wrapped as PostgreSQL's
+    encode() and MIME wrap them, and cards written with dots or underscores: read back plainly,
+    nothing comes back that decodes to the value."""
+    _, port = veil
+    body = "Please forward the attached invoice to our client ana.lima@example.com today"
+    b64 = base64.encodebytes(body.encode()).decode().strip()  # wrapped at 76
+    texts = [f"payload={base64.b64encode(body.encode()).decode()}",
+             f"hex {body.encode().hex()}",
+             "card 4111.1111.1111.1111, 4111_1111_1111_1111"]
+    out = read_back(port, texts)
+    assert out == ["payload=[EMAIL]", "hex [EMAIL]", "card ****.****.****.1111, ****_****_****_1111"], out
+    # Wrapped, the address is split across the line break ("…ana.lim" / "a@example.com").
+    assert "\n" in b64
+    got = psql_via(port, "CREATE TEMP TABLE blobs (b text);"
+                         f" INSERT INTO blobs VALUES (E'{b64.replace(chr(10), chr(92) + 'n')}');"
+                         " SELECT b FROM blobs;").stdout.splitlines()[2:]
+    assert got == ["[EMAIL]"], got
 
 
 def test_streets_of_other_countries_are_masked(veil):
