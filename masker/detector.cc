@@ -870,6 +870,59 @@ class Resolution {
 
   static constexpr uint32_t kNoStreet = ~0u;
 
+  // Whether the word before w is a street word that leads a name ("ul. Marszałkowska").
+  bool StreetWordBefore(uint32_t w) const {
+    if (w < v_.seg_start + 2 || v_.at(w - 1) != ' ') return false;
+    const uint32_t p = WordStart(w - 1);
+    char buf[32];
+    const std::string_view lw = Folded(p, w - 1, buf, sizeof(buf));
+    return !lw.empty() && OneOf(lw, LeadingStreetWords());
+  }
+
+  bool NonAscii(uint32_t b, uint32_t e) const {
+    for (uint32_t k = b; k < e; ++k)
+      if (v_.at(k) >= 0x80) return true;
+    return false;
+  }
+
+  // A folded word shaped as a Czech, Slovak or Croatian street's name on its own: a feminine
+  // adjective (-ská, -cká, -ová, -ička), a possessive (-ova, -ina, -ića, Slovak -ho). With a
+  // letter beyond ASCII in it; without one only -ska, -ova, -ovo of 7+ letters that are no
+  // place or name of the English-speaking world (Nebraska, Casanova, Villanova).
+  static bool SlavicStreetName(std::string_view lw) {
+    static constexpr std::string_view kMarked[] = {"sk\xC3\xA1",
+                                                   "ck\xC3\xA1",
+                                                   "ov\xC3\xA1",
+                                                   "n\xC3\xA1",
+                                                   "\xC4\x8Dka",
+                                                   "\xC5\xA1ka",
+                                                   "i\xC4\x87"
+                                                   "a",
+                                                   "i\xC4\x87"
+                                                   "eva",
+                                                   "ova",
+                                                   "ovo",
+                                                   "eva",
+                                                   "ina",
+                                                   "ska",
+                                                   "ho",
+                                                   "n\xC3\xAD",
+                                                   "ny",
+                                                   "na"};
+    static constexpr std::string_view kPlain[] = {"ska", "ova", "ovo", "ska"};
+    static constexpr std::string_view kNot[] = {"nebraska", "casanova", "villanova", "supernova",
+                                                "mendocino"};
+    if (lw.size() < 5) return false;
+    const bool marked = std::any_of(lw.begin(), lw.end(),
+                                    [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+    if (marked)
+      return std::any_of(std::begin(kMarked), std::end(kMarked),
+                         [&](std::string_view e) { return lw.ends_with(e); });
+    return lw.size() >= 7 && !OneOf(lw, kNot) &&
+           std::any_of(std::begin(kPlain), std::end(kPlain),
+                       [&](std::string_view e) { return lw.ends_with(e); });
+  }
+
   // The word that ends at i: letters of any script, '.', '-', '\'' and '/' ("C/", "ul.").
   uint32_t WordStart(uint32_t i) const {
     uint32_t w = i;
@@ -1033,7 +1086,12 @@ class Resolution {
         "v\xC3\xA4gen",
         "utca",
         "\xC3\xBAt",
-        "cesta"};
+        "cesta",
+        "n\xC3\xA1mestie",
+        "n\xC3\xA1m\xC4\x9Bst\xC3\xAD",
+        "n\xC3\xA1b\xC5\x99e\xC5\xBE\xC3\xAD",
+        "n\xC3\xA1bre\xC5\xBEie",
+        "schody"};
     static constexpr std::string_view kAbbreviations[] = {"c/", "av", "avda", "pza", "ul", "al",
                                                           "pl", "os", "bulw", "bd",  "str"};
     char buf[32];
@@ -1056,6 +1114,15 @@ class Resolution {
                  std::any_of(std::begin(kCompound), std::end(kCompound), [&](std::string_view c) {
                    return lw.size() >= c.size() + 3 && lw.ends_with(c);
                  })) {
+        return w;
+      } else if (k == 0 && terminal && Capitalised(w) && SlavicStreetName(lw) &&
+                 !StreetWordBefore(w)) {
+        // "Hostýnská 8", "Kutinska 751", "Matoušova 751", "Fándlyho 8": Czech, Slovak and
+        // Croatian streets are often one adjective or possessive, with no street word.
+        if (w > v_.seg_start + 1 && v_.at(w - 1) == ' ') {
+          const uint32_t p = WordStart(w - 1);  // "Dobriše Cesarića 8"
+          if (p < w - 1 && Capitalised(p) && NonAscii(p, w - 1)) return p;
+        }
         return w;
       } else if (k == 0 && OneOf(lw, kTrailing)) {
         // The name is the word before: "Berliner Straße 5", "Bruņinieku iela 67".

@@ -507,13 +507,29 @@ TEST_F(DetectorTest, StreetsOfOtherCountries) {
        "ul. Marsza\xC5\x82kowska 84/92, 00-514 Warszawa"},
       {"Drottninggatan 53, 111 21 Stockholm", "Drottninggatan 53, 111 21 Stockholm"},
       {"Rua Augusta 27, Lisboa", "Rua Augusta 27"},
+      // Czech, Slovak, Croatian: an adjective or a possessive alone.
+      {"ship to Host\xC3\xBDnsk\xC3\xA1 8, 709 82 Fr\xC3\xBD"
+       "dek-M\xC3\xADstek please",
+       "Host\xC3\xBDnsk\xC3\xA1 8, 709 82 Fr\xC3\xBD"
+       "dek-M\xC3\xADstek"},
+      {"Lieferadresse: Kutinska 751", "Kutinska 751"},
+      {"Mato\xC5\xA1ova 751", "Mato\xC5\xA1ova 751"},
+      {"F\xC3\xA1ndlyho 8", "F\xC3\xA1ndlyho 8"},
+      {"Dobri\xC5\xA1"
+       "e Cesari\xC4\x87"
+       "a 8",
+       "Dobri\xC5\xA1"
+       "e Cesari\xC4\x87"
+       "a 8"},
+      {"Daxnerovo n\xC3\xA1mestie 757", "Daxnerovo n\xC3\xA1mestie 757"},
   };
   for (const auto& [text, street] : cases)
     EXPECT_THAT(Find(text), ::testing::Contains(std::string("STREET_ADDRESS:") + street)) << text;
   for (const char* text :
        {"Chapter 5 of the report", "Microsoft Windows 10 and Apollo 11", "Engineering 2 floors",
         "Spring 2024 release", "sent via Google 3 times", "Room 12 at 10:30", "hasta al 5 de mayo",
-        "version 2 released", "page 10", "3 items in the cart"})
+        "version 2 released", "page 10", "3 items in the cart", "Argentina 2, Brazil 1",
+        "Nebraska 5, Alaska 3", "Cristina 3 times", "shipped to Slovakia 12 units"})
     EXPECT_THAT(Find(text), IsEmpty()) << text;
 }
 
