@@ -147,8 +147,15 @@ constexpr PatternSpec kPatterns[] = {
     {"(?:phone|" KB "tel" KE "|telephone|mobile|" KB "cell" KE "|" KB "call" KE "|" KB "fax" KE
      "|" KB "ph\\.|" KB "contact" KE ")",
      D::kKeyword, R::kKeywordValue, E::kPhone, 0, 0},
-    {"(?:" KB "dob" KE "|date[ _\\-]?of[ _\\-]?birth|birth[ _\\-]?date|birthday|" KB
-     "born(?: on)?)",
+    // Birth dates, also as other languages label them: Geburtsdatum, geb., fecha de
+    // nacimiento, nacido el, date de naissance, né(e) le, data di nascita, data de nascimento,
+    // geboortedatum, födelsedatum, fødselsdato, syntymäaika, data urodzenia, datum narození.
+    {"(?:" KB "dob" KE "|" KB
+     "d\\.o\\.b\\.?|date[ _\\-]?of[ _\\-]?birth|birth[ _\\-]?date|birthday|" KB
+     "born(?: on)?|geburtsdatum|" KB "geb\\.|geboren(?: am)?|nacimiento|" KB
+     "nacid[oa] el|naissance|" KB
+     "n\\xC3\\xA9e? le|nascita|nascimento|geboortedatum|f\\xC3\\xB6delsedatum|"
+     "f\\xC3\\xB8dselsdato|syntym\\xC3\\xA4aika|data urodzenia|datum narozen\\xC3\\xAD)",
      D::kKeyword, R::kKeywordValue, E::kDateOfBirth, 0, 0},
     {"(?:secret[ _\\-]?access[ _\\-]?key|aws[ _\\-]?secret(?:[ _\\-]?key)?)", D::kKeyword,
      R::kKeywordValue, E::kAwsSecretKey, 0, 0},
@@ -362,6 +369,12 @@ constexpr ColumnWord kColumnWords[] = {
     {"dateofbirth", E::kDateOfBirth},
     {"birthdate", E::kDateOfBirth},
     {"born", E::kDateOfBirth},
+    {"geburtsdatum", E::kDateOfBirth},
+    {"nacimiento", E::kDateOfBirth},
+    {"naissance", E::kDateOfBirth},
+    {"nascita", E::kDateOfBirth},
+    {"nascimento", E::kDateOfBirth},
+    {"geboortedatum", E::kDateOfBirth},
     {"ip", E::kIpAddress},
     {"mac", E::kMacAddress},
     {"street", E::kStreetAddress},

@@ -1353,11 +1353,12 @@ class Resolution {
   void DateAt(uint32_t p) {
     uint32_t e = p;
     int tokens = 0;
-    uint32_t ends[4];
-    while (e < v_.seg_end && tokens < 4) {
+    uint32_t ends[6];
+    while (e < v_.seg_end && tokens < 6) {
       uint32_t s = e;
-      while (e < v_.seg_end && (IsAlnum(v_.at(e)) || v_.at(e) == '/' || v_.at(e) == '-' ||
-                                (v_.at(e) == '.' && IsAlnum(v_.at(e + 1)))))
+      while (e < v_.seg_end &&
+             (IsAlnum(v_.at(e)) || v_.at(e) >= 0x80 || v_.at(e) == '/' || v_.at(e) == '-' ||
+              (v_.at(e) == '.' && (IsAlnum(v_.at(e + 1)) || v_.at(e + 1) == ' '))))
         ++e;
       if (e == s) break;
       if (v_.at(e) == ',') ++e;
@@ -1367,12 +1368,39 @@ class Resolution {
     }
     for (int t = tokens; t > 0; --t) {
       uint32_t end = ends[t - 1];
-      if (v_.at(end - 1) == ',') --end;
+      if (v_.at(end - 1) == ',' || v_.at(end - 1) == '.') --end;  // a sentence goes on or ends
       if (validate::DateOfBirth(v_.sub(p, end), CurrentYear())) {
         Emit(p, end, Entity::kDateOfBirth);
         return;
       }
     }
+    // After the keyword a two-digit year is one too: "DOB: 03/07/84", "geb. 07.03.84".
+    if (tokens > 0) {
+      uint32_t end = ends[0];
+      if (v_.at(end - 1) == ',' || v_.at(end - 1) == '.') --end;
+      if (ShortDate(v_.sub(p, end))) Emit(p, end, Entity::kDateOfBirth);
+    }
+  }
+
+  // D/M/YY or M/D/YY with one separator ('/', '-', '.') throughout; day and month plausible.
+  static bool ShortDate(std::string_view t) {
+    int n[3] = {0, 0, 0}, len[3] = {0, 0, 0}, k = 0;
+    char sep = 0;
+    for (const char c : t) {
+      if (IsDigit(c)) {
+        if (++len[k] > 2) return false;
+        n[k] = n[k] * 10 + (c - '0');
+      } else if ((c == '/' || c == '-' || c == '.') && (sep == 0 || c == sep) && len[k] > 0 &&
+                 k < 2) {
+        sep = c;
+        ++k;
+      } else {
+        return false;
+      }
+    }
+    if (k != 2 || len[2] != 2) return false;
+    auto day_month = [](int d, int m) { return d >= 1 && d <= 31 && m >= 1 && m <= 12; };
+    return day_month(n[0], n[1]) || day_month(n[1], n[0]);
   }
 
   // INSERT INTO t (c1, c2, …) VALUES (v1, v2, …)[, (…)]: each value is checked as the entity

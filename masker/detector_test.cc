@@ -537,6 +537,23 @@ TEST_F(DetectorTest, DateOfBirthNeedsContext) {
   EXPECT_THAT(Find("DOB: 1984-03-07"), ElementsAre("DATE_OF_BIRTH:1984-03-07"));
   EXPECT_THAT(Find("born March 7, 1984 in Ohio"), ElementsAre("DATE_OF_BIRTH:March 7, 1984"));
   EXPECT_THAT(Find("created 2024-03-07"), IsEmpty());
+  // Labelled in other languages, written their way; a two-digit year after the label.
+  const std::pair<const char*, const char*> other[] = {
+      {"Geburtsdatum: 07.03.1984", "07.03.1984"},
+      {"Geburtsdatum: 7. M\xC3\xA4rz 1984", "7. M\xC3\xA4rz 1984"},
+      {"fecha de nacimiento: 7 de marzo de 1984", "7 de marzo de 1984"},
+      {"n\xC3\xA9 le 07/03/1984", "07/03/1984"},
+      {"data di nascita: 07/03/1984", "07/03/1984"},
+      {"geboortedatum 07-03-1984", "07-03-1984"},
+      {"f\xC3\xB6"
+       "delsedatum 1984-03-07",
+       "1984-03-07"},
+      {"DOB: 03/07/84", "03/07/84"},
+      {"d.o.b. 03/07/1984", "03/07/1984"},
+      {"DOB 1984-03-07. Next", "1984-03-07"}};
+  for (const auto& [text, date] : other)
+    EXPECT_THAT(Find(text), ElementsAre(std::string("DATE_OF_BIRTH:") + date)) << text;
+  EXPECT_THAT(Find("the meeting on 03/07/84 was moved; order 12/03/24 shipped"), IsEmpty());
 }
 
 TEST_F(DetectorTest, SegmentsDoNotLeak) {

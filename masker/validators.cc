@@ -772,6 +772,14 @@ class DateReader {
     return true;
   }
 
+  // Skips `w` and the spaces after it, if it is there as a word ("7 de marzo de 1984").
+  void Word(std::string_view w) {
+    if (s_.substr(i_, w.size()) == w && i_ + w.size() < s_.size() && IsSpace(s_[i_ + w.size()])) {
+      i_ += w.size();
+      Spaces();
+    }
+  }
+
   // Skips spaces; true if at least one was skipped.
   bool Spaces() {
     size_t start = i_;
@@ -785,9 +793,28 @@ class DateReader {
                                            "may",       "june",     "july",     "august",
                                            "september", "october",  "november", "december"};
     size_t start = i_;
-    while (i_ < s_.size() && IsAlpha(s_[i_])) ++i_;
+    while (i_ < s_.size() && (IsAlpha(s_[i_]) || static_cast<unsigned char>(s_[i_]) >= 0x80)) ++i_;
     std::string_view word = s_.substr(start, i_ - start);
     if (word.size() < 3) return 0;
+    // Written out in French, German, Spanish, Italian, Portuguese and Dutch (whole names).
+    static constexpr std::string_view kOther[][6] = {
+        {"janvier", "januar", "enero", "gennaio", "janeiro", "januari"},
+        {"f\xC3\xA9vrier", "februar", "febrero", "febbraio", "fevereiro", "februari"},
+        {"mars", "m\xC3\xA4rz", "marzo", "marzo", "mar\xC3\xA7o", "maart"},
+        {"avril", "april", "abril", "aprile", "abril", "april"},
+        {"mai", "mai", "mayo", "maggio", "maio", "mei"},
+        {"juin", "juni", "junio", "giugno", "junho", "juni"},
+        {"juillet", "juli", "julio", "luglio", "julho", "juli"},
+        {"ao\xC3\xBBt", "august", "agosto", "agosto", "agosto", "augustus"},
+        {"septembre", "september", "septiembre", "settembre", "setembro", "september"},
+        {"octobre", "oktober", "octubre", "ottobre", "outubro", "oktober"},
+        {"novembre", "november", "noviembre", "novembre", "novembro", "november"},
+        {"d\xC3\xA9"
+         "cembre",
+         "dezember", "diciembre", "dicembre", "dezembro", "december"}};
+    for (int m = 0; m < 12; ++m)
+      for (std::string_view name : kOther[m])
+        if (word.size() == name.size() && ContainsIgnoreCase(name, word)) return m + 1;
     for (int m = 0; m < 12; ++m) {
       std::string_view name = kNames[m];
       bool ok = word.size() == 3 || word.size() == name.size() || (m == 8 && word.size() == 4);
@@ -836,7 +863,9 @@ std::optional<Date> ParseDate(std::string_view text) {
     int a = r.Number(1, 4);
     if (a < 0) return std::nullopt;
     char sep = r.Peek();
-    if (sep == '-' || sep == '/' || sep == '.') {
+    const bool day_dot = sep == '.' && text.size() > 2 && !IsDigit(text[text.find('.') + 1]);
+    if ((sep == '-' || sep == '/' || sep == '.') && !day_dot) {  // not "7. März 1984"
+
       r.Char(sep);
       if (text.substr(0, 4).find(sep) == std::string_view::npos) {  // year first
         int m = r.Number(1, 2);
@@ -853,14 +882,17 @@ std::optional<Date> ParseDate(std::string_view text) {
       if (auto us = Make(y, a, b)) return us;  // MM/DD/YYYY first, DD/MM/YYYY otherwise
       return Make(y, b, a);
     }
-    // "5 January 1984", "5th Jan 1984"
+    // "5 January 1984", "5th Jan 1984", "7. März 1984", "7 de marzo de 1984"
     if (a > 31) return std::nullopt;
     r.Ordinal();
+    r.Char('.');
     if (!r.Spaces()) return std::nullopt;
+    r.Word("de");
     int m = r.Month();
     if (m == 0) return std::nullopt;
     r.Char(',');
     if (!r.Spaces()) return std::nullopt;
+    r.Word("de");
     int y = r.Number(4, 4);
     if (y < 0 || !r.AtEnd()) return std::nullopt;
     return Make(y, m, a);

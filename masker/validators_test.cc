@@ -402,6 +402,14 @@ TEST(ParseDate, Forms) {
   EXPECT_EQ(ParseDate("Jan 5, 1984"), (Date{1984, 1, 5}));
   EXPECT_EQ(ParseDate("Jan 5 1984"), (Date{1984, 1, 5}));
   EXPECT_EQ(ParseDate("5 January 1984"), (Date{1984, 1, 5}));
+  // Month names of other languages, whole: French, German (a dot after the day), Spanish.
+  EXPECT_EQ(ParseDate("5 janvier 1984"), (Date{1984, 1, 5}));
+  EXPECT_EQ(ParseDate("5. M\xC3\xA4rz 1984"), (Date{1984, 3, 5}));
+  EXPECT_EQ(ParseDate("5 de marzo de 1984"), (Date{1984, 3, 5}));
+  EXPECT_EQ(ParseDate("5 d\xC3\xA9"
+                      "cembre 1984"),
+            (Date{1984, 12, 5}));
+  EXPECT_EQ(ParseDate("5 janv 1984"), std::nullopt);
   EXPECT_EQ(ParseDate("January 5, 1984"), (Date{1984, 1, 5}));
   EXPECT_EQ(ParseDate("Sept. 30th, 1984"), (Date{1984, 9, 30}));
   EXPECT_EQ(ParseDate("1st MAR 1984"), (Date{1984, 3, 1}));
