@@ -870,6 +870,28 @@ class Resolution {
 
   static constexpr uint32_t kNoStreet = ~0u;
 
+  // w, or the word before it if that says which part of the street it is ("Östra
+  // Idrottsvägen 50", "Søndre Fossestykket 3", "Vestre Geiteryggmyra 2").
+  uint32_t WithDirection(uint32_t w) const {
+    if (w < v_.seg_start + 2 || v_.at(w - 1) != ' ') return w;
+    const uint32_t p = WordStart(w - 1);
+    char buf[32];
+    static constexpr std::string_view kWords[] = {
+        "\xC3\xB6vre", "nedre", "undre", "\xC3\xB6stra", "v\xC3\xA4stra", "norra",
+        "s\xC3\xB6"
+        "dra",
+        "stora", "lilla", "vestre", "\xC3\xB8stre", "nordre",
+        "s\xC3\xB8"
+        "ndre",
+        "\xC3\xB8vre", "store", "lille", "obere", "untere", "alte", "neue",
+        "gro\xC3\x9F"
+        "e",
+        "kleine",
+        // Capitals beyond ASCII are not folded: Övre, Östra, Østre, Øvre.
+        "\xC3\x96vre", "\xC3\x96stra", "\xC3\x98stre", "\xC3\x98vre"};
+    return p < w - 1 && Capitalised(p) && OneOf(Folded(p, w - 1, buf, sizeof(buf)), kWords) ? p : w;
+  }
+
   // Whether the word before w is a street word that leads a name ("ul. Marszałkowska").
   bool StreetWordBefore(uint32_t w) const {
     if (w < v_.seg_start + 2 || v_.at(w - 1) != ' ') return false;
@@ -1001,7 +1023,21 @@ class Resolution {
         "all\xC3\xA9"
         "e",
         "allee", "impasse", "chemin", "route", "cours", "voie", "square", "sentier", "esplanade",
-        "promenade", "faubourg", "cit\xC3\xA9"};
+        "promenade", "faubourg", "cit\xC3\xA9", "dr\xC3\xA8ve", "parc", "jardin", "sq",
+        // More Spanish and Catalan, Portuguese (faker's es and pt_PT street types)
+        "riera", "pol\xC3\xADgono", "poligono", "arroyo", "edificio", "bajada", "escalinata",
+        "explanada", "acceso", "barranco", "barrio", "bulevar",
+        "ca\xC3\xB1"
+        "ada",
+        "partida", "plazuela", "sendero", "subida", "torrente", "avinguda", "passeig", "caminho",
+        "jardim", "acesso", "praceta", "rotunda", "viela", "bairro", "urbaniza\xC3\xA7\xC3\xA3o",
+        // More Polish
+        "park", "wyb",
+        "ogr\xC3\xB3"
+        "d",
+        "szosa", "rynek",
+        "wybrze\xC5\xBC"
+        "e"};
     return kWords;
   }
 
@@ -1059,7 +1095,12 @@ class Resolution {
         "rinne",
         "tanhua",
         "utca",
-        "ulica"};
+        "ulica",
+        "g\xC3\xA4rdet",
+        "br\xC3\xBC"
+        "cke",
+        "sgate",
+        "sgata"};
     // Words that end one as a word of their own (Berliner Straße, Bruņinieku iela, Matss Väg).
     static constexpr std::string_view kTrailing[] = {
         "stra\xC3\x9F"
@@ -1091,7 +1132,10 @@ class Resolution {
         "n\xC3\xA1m\xC4\x9Bst\xC3\xAD",
         "n\xC3\xA1b\xC5\x99e\xC5\xBE\xC3\xAD",
         "n\xC3\xA1bre\xC5\xBEie",
-        "schody"};
+        "schody",
+        "gatve",
+        "laukums",
+        "\xC5\xA1oseja"};
     static constexpr std::string_view kAbbreviations[] = {"c/", "av", "avda", "pza", "ul", "al",
                                                           "pl", "os", "bulw", "bd",  "str"};
     char buf[32];
@@ -1114,7 +1158,7 @@ class Resolution {
                  std::any_of(std::begin(kCompound), std::end(kCompound), [&](std::string_view c) {
                    return lw.size() >= c.size() + 3 && lw.ends_with(c);
                  })) {
-        return w;
+        return WithDirection(w);
       } else if (k == 0 && terminal && Capitalised(w) && SlavicStreetName(lw) &&
                  !StreetWordBefore(w)) {
         // "Hostýnská 8", "Kutinska 751", "Matoušova 751", "Fándlyho 8": Czech, Slovak and
@@ -1193,6 +1237,9 @@ class Resolution {
       while (r < v_.seg_end && IsDigit(v_.at(r))) ++r;
       if (r - q - 1 != 3) return e;
       q = r;
+    } else if (n == 4 && v_.at(q) == '-' && IsDigit(v_.at(q + 1)) && IsDigit(v_.at(q + 2)) &&
+               IsDigit(v_.at(q + 3)) && !IsDigit(v_.at(q + 4))) {
+      q += 4;  // Portugal: 9983-064
     } else if (n == 3 && v_.at(q) == ' ' && IsDigit(v_.at(q + 1)) && IsDigit(v_.at(q + 2)) &&
                !IsDigit(v_.at(q + 3))) {
       q += 3;  // Sweden: 114 55
@@ -1204,8 +1251,25 @@ class Resolution {
     }
     if (v_.at(q) != ' ' || !Capitalised(q + 1)) return e;
     uint32_t city = WordEnd(q + 1);
-    for (int k = 0; k < 2 && v_.at(city) == ' ' && Capitalised(city + 1); ++k)
-      city = WordEnd(city + 1);
+    for (int k = 0; k < 3 && v_.at(city) == ' '; ++k) {
+      if (Capitalised(city + 1)) {
+        city = WordEnd(city + 1);
+        continue;
+      }
+      // "Talavera de la Reina", "Mautern an der Donau": connectors before a capitalised word.
+      uint32_t c = city;
+      for (int m = 0; m < 2 && v_.at(c) == ' ' && IsLower(v_.at(c + 1)); ++m) {
+        char buf[8];
+        const uint32_t x = WordEnd(c + 1);
+        const std::string_view lw = Folded(c + 1, x, buf, sizeof(buf));
+        if (!(Connector(lw) || lw == "an" || lw == "am" || lw == "der" || lw == "sur" ||
+              lw == "le" || lw == "do" || lw == "da"))
+          break;
+        c = x;
+      }
+      if (c == city || v_.at(c) != ' ' || !Capitalised(c + 1)) break;
+      city = WordEnd(c + 1);
+    }
     return city;
   }
 
@@ -2048,13 +2112,13 @@ class Resolution {
              std::equal(x.begin(), x.end(), kw.end() - x.size(),
                         [](char a, char b) { return a == Lower(static_cast<unsigned char>(b)); });
     };
-    // A whole word ("Dr. Okafor", "Ms Chen"), not the start of "Drive" or "Mrsa".
-    const bool title = kw.size() <= 4 && !IsAlpha(v_.at(to)) &&
+    // A whole word ("Dr. Okafor", "Ms Chen"), not the start of "Drive", "Mrsa" or "Drève".
+    const bool title = kw.size() <= 4 && !IsAlpha(v_.at(to)) && v_.at(to) < 0x80 &&
                        (ends("mr") || ends("mrs") || ends("ms") || ends("dr") || ends("prof"));
     const bool label = ends("name");
     uint32_t p = to;
-    while (p < v_.seg_end && (IsAlpha(v_.at(p)) || v_.at(p) == '_')) {
-      // "customer_name", "name" – but not "Mr" immediately followed by the name.
+    while (p < v_.seg_end && (IsAlpha(v_.at(p)) || v_.at(p) >= 0x80 || v_.at(p) == '_')) {
+      // "customer_name", "name", "Drève" – but not "Mr" immediately followed by the name.
       if (IsUpper(v_.at(p)) && v_.at(p - 1) == ' ') break;
       ++p;
     }
@@ -3051,12 +3115,40 @@ void Scanner::ScanOnce(std::string_view text, std::span<const Segment> segments,
     } else {
       std::sort(candidates_.begin() + i, candidates_.begin() + j, better);
       const size_t first = out->size();
+      const auto street = static_cast<uint8_t>(Index(Entity::kStreetAddress));
+      const auto name = static_cast<uint8_t>(Index(Entity::kPersonName));
       for (size_t k = i; k < j; ++k) {
         const EntityMatch& m = candidates_[k];
-        bool overlaps = false;
-        for (size_t o = first; o < out->size() && !overlaps; ++o)
-          overlaps = m.start < (*out)[o].end && (*out)[o].start < m.end;
-        if (!overlaps) out->push_back(m);
+        size_t hit = out->size();
+        for (size_t o = first; o < out->size() && hit == out->size(); ++o)
+          if (m.start < (*out)[o].end && (*out)[o].start < m.end) hit = o;
+        if (hit == out->size()) {
+          out->push_back(m);
+          continue;
+        }
+        // A street named after a person ("Bajada Barbara Sáenz 3", "Ivana Gundulića 36"): the
+        // name and the street are one span, whichever scored higher, so neither the house
+        // number nor a given name is left beside the other's mask.
+        // A name that runs on past the street's end is words after the address ("500 Mraz
+        // Lakes Retrying …"): not joined.
+        EntityMatch& o = (*out)[hit];
+        const bool pair = (o.entity == street && m.entity == name && m.end <= o.end) ||
+                          (o.entity == name && m.entity == street && o.end <= m.end);
+        if (!pair) continue;
+        o.start = std::min(o.start, m.start);
+        o.end = std::max(o.end, m.end);
+        o.entity = street;
+        o.score = std::max(o.score, m.score);
+        for (size_t q = first; q < out->size();) {  // what the wider span now covers
+          if (q != hit && (*out)[q].start < (*out)[hit].end && (*out)[hit].start < (*out)[q].end) {
+            (*out)[hit].start = std::min((*out)[hit].start, (*out)[q].start);
+            (*out)[hit].end = std::max((*out)[hit].end, (*out)[q].end);
+            out->erase(out->begin() + static_cast<std::ptrdiff_t>(q));
+            if (q < hit) --hit;
+          } else {
+            ++q;
+          }
+        }
       }
       std::sort(out->begin() + first, out->end(),
                 [](const EntityMatch& a, const EntityMatch& b) { return a.start < b.start; });

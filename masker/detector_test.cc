@@ -522,6 +522,24 @@ TEST_F(DetectorTest, StreetsOfOtherCountries) {
        "e Cesari\xC4\x87"
        "a 8"},
       {"Daxnerovo n\xC3\xA1mestie 757", "Daxnerovo n\xC3\xA1mestie 757"},
+      // Latvian gatve and laukums, Polish lower-case street words, Belgian drève, the part
+      // of a Swedish or Norwegian street, Spanish and Portuguese street types.
+      {"Lieferadresse: Zelti\xC5\x86u laukums 164", "Zelti\xC5\x86u laukums 164"},
+      {"ship to szosa Gajda 877, 70-318 Po\xC5\x82"
+       "aniec please",
+       "szosa Gajda 877, 70-318 Po\xC5\x82"
+       "aniec"},
+      {"moved to \xC3\x96vre Granv\xC3\xA4gen 298 last week", "\xC3\x96vre Granv\xC3\xA4gen 298"},
+      {"Fabriksg\xC3\xA4rdet 133", "Fabriksg\xC3\xA4rdet 133"},
+      {"ship to Pol\xC3\xADgono Lilia, 29, 79859 Talavera de la Reina please",
+       "Pol\xC3\xADgono Lilia, 29, 79859 Talavera de la Reina"},
+      {"Jardim Mara Amaral 20, 9983-064 Braga", "Jardim Mara Amaral 20, 9983-064 Braga"},
+      // Named after a person: the name and the street are one span.
+      {"Lieferadresse: Dr\xC3\xA8ve Hatouma 832", "Dr\xC3\xA8ve Hatouma 832"},
+      {"Lieferadresse: Bajada Barbara S\xC3\xA1"
+       "enz 3",
+       "Bajada Barbara S\xC3\xA1"
+       "enz 3"},
   };
   for (const auto& [text, street] : cases)
     EXPECT_THAT(Find(text), ::testing::Contains(std::string("STREET_ADDRESS:") + street)) << text;
@@ -529,7 +547,7 @@ TEST_F(DetectorTest, StreetsOfOtherCountries) {
        {"Chapter 5 of the report", "Microsoft Windows 10 and Apollo 11", "Engineering 2 floors",
         "Spring 2024 release", "sent via Google 3 times", "Room 12 at 10:30", "hasta al 5 de mayo",
         "version 2 released", "page 10", "3 items in the cart", "Argentina 2, Brazil 1",
-        "Nebraska 5, Alaska 3", "Cristina 3 times", "shipped to Slovakia 12 units"})
+        "Nebraska 5, Alaska 3", "Cristina 3 times", "shipped to Slovakia 12 units", "Dr\xC3\xA8ve"})
     EXPECT_THAT(Find(text), IsEmpty()) << text;
 }
 
