@@ -366,9 +366,47 @@ class Resolution {
       const uint32_t d = count(s + 35, digit, 3);
       if (d >= 1 && d <= 2) e = s + 35 + d;  // Mailchimp: 32 hex, "-us", the data centre
     }
+    if (!e && c0 == '-' && is(s + 1, 'p') && MysqlCommandBefore(s)) {
+      // `mysql -u root -pS3cr3t db`, `mysqldump -pS3cr3t`: the password glued to -p.
+      auto arg = [](unsigned char c) { return c > ' ' && c != '\'' && c != '"' && c != '`'; };
+      const uint32_t h = count(s + 2, arg, 129);
+      if (h >= 6 && h <= 128) {
+        const std::string_view pw = v_.sub(s + 2, s + 2 + h);
+        if (validate::LooksLikeCredential(pw) || std::any_of(pw.begin(), pw.end(), IsDigit)) {
+          Emit(s + 2, s + 2 + h, Entity::kGenericSecret);
+          return true;
+        }
+      }
+    }
+    if (!e && is(s + 4, 'Q') && is(s + 5, '~') && IsDigit(v_.at(s + 3))) {
+      // Azure AD (Entra ID) client secret: 3, a digit, "Q~", 31-34 of [A-Za-z0-9_~.-]; its
+      // '~' and '.' break token runs, so the run that found it may start after them.
+      auto body = [](unsigned char c) { return IsWord(c) || c == '~' || c == '.' || c == '-'; };
+      uint32_t h = count(s + 6, body, 36);
+      if (h > 31 && v_.at(s + 6 + h - 1) == '.') --h;  // a sentence's full stop
+      const unsigned char nx = v_.at(s + 6 + h);
+      if (count(s, body, 3) == 3 && h >= 31 && h <= 34 &&
+          (!body(nx) || (nx == '.' && !body(v_.at(s + 7 + h)))))
+        e = s + 6 + h;
+    }
     if (!e || url(v_.at(e)) || !validate::LooksLikeCredential(v_.sub(s, e))) return false;
     Emit(s, e, Entity::kApiToken);
     return true;
+  }
+
+  // Whether a mysql, mysqldump, mysqladmin or mariadb command comes before s on its line.
+  bool MysqlCommandBefore(uint32_t s) const {
+    uint32_t b = s;
+    while (b > v_.seg_start && s - b < 160 && v_.at(b - 1) != '\n') --b;
+    std::string_view line = v_.sub(b, s);
+    // Only the command the flag belongs to: after the last ';', '|' or '&'.
+    const size_t sep = line.find_last_of(";|&");
+    if (sep != std::string_view::npos) line.remove_prefix(sep + 1);
+    for (std::string_view cmd : {std::string_view("mysql"), std::string_view("mariadb")}) {
+      for (size_t at = line.find(cmd); at != std::string_view::npos; at = line.find(cmd, at + 1))
+        if (at == 0 || !IsAlnum(static_cast<unsigned char>(line[at - 1]))) return true;
+    }
+    return false;
   }
 
   bool TokenWithPrefixAt(uint32_t s) {

@@ -386,6 +386,22 @@ TEST_F(DetectorTest, ProviderTokens) {
   }
 }
 
+// Azure AD client secrets ('~' and '.' break their token runs) and a password glued to a
+// mysql client's -p.
+TEST_F(DetectorTest, AzureSecretsAndMysqlPasswords) {
+  EXPECT_THAT(Find("az ad sp: F7S8Q~TG7nVLe3lAR.UsRJlNONwktN9ugkZeESG6."),
+              ElementsAre("API_TOKEN:F7S8Q~TG7nVLe3lAR.UsRJlNONwktN9ugkZeESG6"));
+  EXPECT_THAT(Find("the key 1sh0Q~-QAqq0nv3Vth1Ls6v6_O9JL8ZsoWw-Rxl_ (rotated)"),
+              ElementsAre("API_TOKEN:1sh0Q~-QAqq0nv3Vth1Ls6v6_O9JL8ZsoWw-Rxl_"));
+  EXPECT_THAT(Find("mysqldump -uadmin -pS3cr3tPassw0rd shop > dump.sql"),
+              ElementsAre("GENERIC_SECRET:S3cr3tPassw0rd"));
+  EXPECT_THAT(Find("mysql -h db1 -u root -p40N7BFrLCmWSky app"),
+              ElementsAre("GENERIC_SECRET:40N7BFrLCmWSky"));
+  // -p alone asks for the password; other commands' -p flags are not one.
+  EXPECT_THAT(Find("mysql -u root -p shop; grep -parse-everything-here file; tar -preserve-perms"),
+              IsEmpty());
+}
+
 TEST_F(DetectorTest, ProviderTokenLookalikes) {
   // Object ids, digests, user names, prose: none is a credential.
   EXPECT_THAT(Find("customer cus_NffrFeUfNV2Hib charged via pi_3MtwBwLkdIwHu7ix28a3tqPa"),
