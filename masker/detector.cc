@@ -2714,15 +2714,6 @@ bool IsReadableText(std::string_view s) {
   return true;
 }
 
-int Base64Value(unsigned char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+' || c == '-') return 62;
-  if (c == '/' || c == '_') return 63;
-  return -1;
-}
-
 // The text that a base64 (standard or URL-safe, padded or not) or hex token stands for, into
 // *out; false when the token is neither or what it holds is not readable text (a hash, a
 // random key, an image). At least 8 bytes of text.
@@ -2737,7 +2728,7 @@ bool DecodeTextToken(std::string_view tok, std::string* out) {
     for (size_t i = 0; i < tok.size(); i += 2) {
       const auto b = static_cast<char>(HexValue(tok[i]) * 16 + HexValue(tok[i + 1]));
       const auto u = static_cast<unsigned char>(b);
-      if (u < 0x80 && u < 0x20 && u != '\n' && u != '\t' && u != '\r') return false;  // fast out
+      if (u < 0x20 && u != '\n' && u != '\t' && u != '\r') return false;  // fast out
       out->push_back(b);
     }
     return out->size() >= 8 && IsReadableText(*out);
@@ -2747,20 +2738,12 @@ bool DecodeTextToken(std::string_view tok, std::string* out) {
   const bool std_alpha = tok.find_first_of("+/") != std::string_view::npos;
   const bool url_alpha = tok.find_first_of("-_") != std::string_view::npos;
   if (std_alpha && url_alpha) return false;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (const char ch : tok) {
-    const int v = Base64Value(static_cast<unsigned char>(ch));
-    if (v < 0) return false;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      const auto u = static_cast<unsigned char>((acc >> bits) & 0xFF);
-      if (u < 0x20 && u != '\n' && u != '\t' && u != '\r') return false;  // fast out
-      out->push_back(static_cast<char>(u));
-    }
-  }
+  const bool ok = validate::Base64Bytes(tok, url_alpha, [&](unsigned char u) {
+    if (u < 0x20 && u != '\n' && u != '\t' && u != '\r') return false;  // fast out
+    out->push_back(static_cast<char>(u));
+    return true;
+  });
+  if (!ok) return false;
   return out->size() >= 8 && IsReadableText(*out);
 }
 
@@ -2784,6 +2767,15 @@ void Scanner::ScanDecoded(std::string_view text, std::span<const Segment> segmen
   to_.clear();
   decoded_segments_.clear();
   // The prefilter's marks of this text: read before ScanOnce runs it over the decoded text.
+  // A decoded piece starts after a line break that maps nowhere (findings never cross it).
+  auto begin_piece = [&] {
+    if (!decoded_.empty()) {
+      decoded_.push_back('\n');
+      from_.push_back(0);
+      to_.push_back(0);
+    }
+    return static_cast<uint32_t>(decoded_.size());
+  };
   const std::span<const uint32_t> marks = prefilter_->encodings();
   size_t mark = 0;
   for (const Segment& sg : marks.empty() ? std::span<const Segment>() : segments) {
@@ -2811,12 +2803,7 @@ void Scanner::ScanDecoded(std::string_view text, std::span<const Segment> segmen
       pass_to_.swap(next_to_);
     }
     if (!any || pass_.empty()) continue;
-    if (!decoded_.empty()) {
-      decoded_.push_back('\n');
-      from_.push_back(0);
-      to_.push_back(0);
-    }
-    const auto start = static_cast<uint32_t>(decoded_.size());
+    const uint32_t start = begin_piece();
     decoded_ += pass_;
     from_.insert(from_.end(), pass_from_.begin(), pass_from_.end());
     to_.insert(to_.end(), pass_to_.begin(), pass_to_.end());
@@ -2865,12 +2852,7 @@ void Scanner::ScanDecoded(std::string_view text, std::span<const Segment> segmen
     }
     done = e;
     if (!text_token) continue;
-    if (!decoded_.empty()) {
-      decoded_.push_back('\n');
-      from_.push_back(0);
-      to_.push_back(0);
-    }
-    const auto start = static_cast<uint32_t>(decoded_.size());
+    const uint32_t start = begin_piece();
     decoded_ += token_text_;
     from_.insert(from_.end(), token_text_.size(), from);
     to_.insert(to_.end(), token_text_.size(), e);

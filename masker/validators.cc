@@ -994,30 +994,14 @@ bool LooksLikeCredential(std::string_view value) {
 bool BasicCredentials(std::string_view b64) {
   while (!b64.empty() && b64.back() == '=') b64.remove_suffix(1);
   if (b64.size() < 4 || b64.size() > 1024) return false;
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  uint32_t acc = 0;
-  int bits = 0;
   size_t colon = std::string_view::npos, n = 0;
-  for (char c : b64) {
-    const int v = value(c);
-    if (v < 0) return false;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      const auto byte = static_cast<unsigned char>((acc >> bits) & 0xFF);
-      if (byte < 0x20 || byte > 0x7E) return false;  // printable ASCII only
-      if (byte == ':' && colon == std::string_view::npos) colon = n;
-      ++n;
-    }
-  }
+  const bool ok = Base64Bytes(b64, false, [&](unsigned char byte) {
+    if (byte < 0x20 || byte > 0x7E) return false;  // printable ASCII only
+    if (byte == ':' && colon == std::string_view::npos) colon = n;
+    ++n;
+    return true;
+  });
+  if (!ok) return false;
   return colon != std::string_view::npos && colon + 1 < n;
 }
 

@@ -174,6 +174,37 @@ bool LooksLikeCredential(std::string_view value);
 // non-empty password.
 bool BasicCredentials(std::string_view b64);
 
+// Decodes base64 (the standard alphabet; the URL-safe one too if `url_safe`), with no
+// padding, byte by byte into `byte(unsigned char)`, which returns false to stop. False if a
+// character is not of the alphabet or `byte` stopped.
+template <typename F>
+bool Base64Bytes(std::string_view b64, bool url_safe, F&& byte) {
+  uint32_t acc = 0;
+  int bits = 0;
+  for (const char c : b64) {
+    int v;
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '+' || (url_safe && c == '-'))
+      v = 62;
+    else if (c == '/' || (url_safe && c == '_'))
+      v = 63;
+    else
+      return false;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      if (!byte(static_cast<unsigned char>((acc >> bits) & 0xFF))) return false;
+    }
+  }
+  return true;
+}
+
 // AKIA/ASIA/... + 16 base32 characters, and not AWS's documentation example.
 bool AwsAccessKey(std::string_view s);
 // 40 characters of [A-Za-z0-9/+] with lower, upper and digit, entropy >= 4.0, no "EXAMPLE".
