@@ -583,9 +583,13 @@ class Resolution {
       int best = -1;
       for (int j = i; j < n; ++j) {
         if (j > i) {
+          // One separator throughout; spaces and dashes may mix in four groups of four digits
+          // ("4111-1111 1111-1111"), not to take in a number after a card ("… 1111 302").
           unsigned char s = v_.at(g[j].b - 1);
           if (sep == 0) sep = s;
-          if (s != sep) break;
+          bool fours = j - i < 4 && (s == ' ' || s == '-') && (sep == ' ' || sep == '-');
+          for (int q = i; q <= j; ++q) fours = fours && g[q].e - g[q].b == 4;
+          if (s != sep && !fours) break;
         }
         uint32_t len = g[j].e - g[j].b;
         if (nd + len > 19) break;
@@ -994,11 +998,13 @@ class Resolution {
     return w;
   }
   uint32_t WordEnd(uint32_t w) const {
+    const uint32_t b = w;
     while (w < v_.seg_end) {
       const unsigned char c = v_.at(w);
       if (!(IsAlpha(c) || c >= 0x80 || c == '-' || c == '\'')) break;
       ++w;
     }
+    while (w > b && (v_.at(w - 1) == '\'' || v_.at(w - 1) == '-')) --w;  // a closing quote
     return w;
   }
   bool Capitalised(uint32_t w) const {
@@ -1606,7 +1612,7 @@ class Resolution {
     uint32_t nd = 0;          // digits
     bool plus = false;
     int paren = -1;  // the group written in parentheses, if any
-    char first_digit = 0;
+    char first_digit = 0, second_digit = 0, third_digit = 0;
     bool leading_zero = false;
   };
 
@@ -1664,6 +1670,18 @@ class Resolution {
     return true;
   }
 
+  // The international prefix written out, "00" and a country code, spaced groups after it:
+  // "0033 1 23 45 67 89", "0044 20 7946 0958". The score of the first m groups, or 0.
+  static float InternationalPrefixShape(const NumTok& t, int m) {
+    uint32_t nd = 0;
+    for (int i = 0; i < m; ++i) nd += t.ge[i] - t.gb[i];
+    const uint32_t first = t.ge[0] - t.gb[0];
+    if (t.plus || t.paren >= 0 || m < 3 || first < 3 || first > 5 || t.first_digit != '0' ||
+        t.second_digit != '0' || t.third_digit == '0' || !SepsAre(t, 1, m, ' '))
+      return 0;
+    return nd - 2 >= 8 && nd - 2 <= 15 ? 0.7f : 0;
+  }
+
   // The phone shapes people write (masker/GATES.md): returns the score of the first m groups
   // of t as a phone, 0 if they do not have one. Validation is not asked: shape first.
   static float PhoneShape(const NumTok& t, int m) {
@@ -1676,6 +1694,7 @@ class Resolution {
       if (nd < 8 || nd > 15) return 0;
       return (m >= 2 || nd >= 10) ? 0.75f : 0;
     }
+    if (const float intl = InternationalPrefixShape(t, m)) return intl;
     if (t.paren == 0) {  // (area) rest
       if (m < 2 || nd < 8 || nd > 13 || len(0) < 2 || len(0) > 5) return 0;
       for (int i = 2; i < m; ++i)
@@ -1748,6 +1767,8 @@ class Resolution {
     NumTok t;
     if (!ReadNumber(st, &t)) return;
     t.first_digit = static_cast<char>(v_.at(t.gb[0]));
+    t.second_digit = static_cast<char>(v_.at(t.gb[0] + 1));
+    t.third_digit = static_cast<char>(v_.at(t.gb[0] + 2));
     t.leading_zero = t.first_digit == '0';
     *skip_until = t.e;
     const unsigned char before = v_.at(static_cast<int64_t>(t.b) - 1);
@@ -1783,7 +1804,12 @@ class Resolution {
       bool long_group = false;
       for (int i = 0; i < t.k; ++i) long_group = long_group || len(i) >= 13;
       if (t.nd >= 13 && (t.k == 1 || len(0) == 4 || long_group)) {
+        const size_t before = out_->size();
         CardRun(t.gb[0] + 1, card_skip);
+        // Not a card: a phone with its international prefix may still be ("0044 20 7946 0958").
+        if (out_->size() == before)
+          if (const float intl = InternationalPrefixShape(t, t.k))
+            Emit(t.b, t.e, Entity::kPhone, intl);
         return;
       }
       if (t.k >= 3 && SepsAre(t, 1, 3, '-') && len(0) == 3 && len(1) == 2 && len(2) == 4 &&
@@ -3152,7 +3178,9 @@ void Scanner::ScanOnce(std::string_view text, std::span<const Segment> segments,
         // A name that runs on past the street's end is words after the address ("500 Mraz
         // Lakes Retrying …"): not joined.
         EntityMatch& o = (*out)[hit];
-        const bool pair = (o.entity == street && m.entity == name && m.end <= o.end) ||
+        // Two readings of one street ("1 Park Road" and "1 Park Road Suite 758") are joined too.
+        const bool pair = (o.entity == street && m.entity == street) ||
+                          (o.entity == street && m.entity == name && m.end <= o.end) ||
                           (o.entity == name && m.entity == street && o.end <= m.end);
         if (!pair) continue;
         o.start = std::min(o.start, m.start);

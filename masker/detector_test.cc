@@ -171,6 +171,11 @@ TEST_F(DetectorTest, PhonesOfOtherCountries) {
   EXPECT_THAT(Find("call 340 29 266 tomorrow"), ElementsAre("PHONE:340 29 266"));
   EXPECT_THAT(Find("call 2024-05-12"), IsEmpty());
   EXPECT_THAT(Find("contact jane@example.com"), ElementsAre("EMAIL:jane@example.com"));
+  // The international prefix written out, with no phone word near.
+  EXPECT_THAT(Find("0033 1 23 45 67 89"), ElementsAre("PHONE:0033 1 23 45 67 89"));
+  EXPECT_THAT(Find("x 0044 20 7946 0958 x"), ElementsAre("PHONE:0044 20 7946 0958"));
+  // A 16-digit id with leading zeros is neither a card nor a phone; a date is no number.
+  EXPECT_THAT(Find("0001 2345 6789 0123 and 2024-05-01 12:03"), IsEmpty());
 }
 
 TEST_F(DetectorTest, Phones) {
@@ -482,6 +487,7 @@ TEST_F(DetectorTest, CardsAndIbansWithOtherSeparators) {
   EXPECT_THAT(Find("card 4111.1111.1111.1111 ok"), ElementsAre("CREDIT_CARD:4111.1111.1111.1111"));
   EXPECT_THAT(Find("card 4111_1111_1111_1111 ok"), ElementsAre("CREDIT_CARD:4111_1111_1111_1111"));
   EXPECT_THAT(Find("amex 3782.822463.10005"), ElementsAre("CREDIT_CARD:3782.822463.10005"));
+  EXPECT_THAT(Find("card 4111-1111 1111-1111 ok"), ElementsAre("CREDIT_CARD:4111-1111 1111-1111"));
   EXPECT_THAT(Find("iban DE89-3704-0044-0532-0130-00 ok"),
               ElementsAre("IBAN:DE89-3704-0044-0532-0130-00"));
   EXPECT_THAT(Find("iban DE89.3704.0044.0532.0130.00"),

@@ -229,10 +229,12 @@ namespace {
   const V lettered = OR(P(u, up, 1), AND(P(sp, xp[kSp], 1), P(u, up, 2)));                       \
   const V dotn = xn[kDot];                                                                       \
   const V dotted = OR(OR(N(dot, dotn, 1), N(dot, dotn, 2)), N(dot, dotn, 3));                    \
-  /* YYYY-MM-DD: four digits first (France's NIR, "1 84 12 76 451 089 46", is no date). */       \
+  /* YYYY-MM-DD: four digits first (France's NIR, "1 84 12 76 451 089 46", is no date), not      \
+     spaced ("0044 20 7946 0958" is a phone). */                                                 \
+  const V sepd = OR(dot, OR(dash, sl)), sepdn = OR(xn[kDot], OR(xn[kDash], xn[kSl]));            \
   const V date =                                                                                 \
-      AND(AND(AND(AND(d, N(d, dn, 1)), N(d, dn, 3)), AND(N(sepm, sepn, 4), N(d, dn, 5))),        \
-          N(sepm, sepn, 7));                                                                     \
+      AND(AND(AND(AND(d, N(d, dn, 1)), N(d, dn, 3)), AND(N(sepd, sepdn, 4), N(d, dn, 5))),       \
+          N(sepd, sepdn, 7));                                                                    \
   const V num = AND(jstart, OR(OR(AND(j9, NOT(date)), AND(j6, lettered)), AND(j7, dotted)));     \
   const V phone_lead = AND(phl, AND(N(d, dn, 1), N(d, dn, 2)));                                  \
   const V glue_p1 = P(OR(OR(OR(u, l), OR(d, x[kUs])), OR(dash, sl)),                             \
