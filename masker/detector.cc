@@ -2773,6 +2773,23 @@ bool DecodeTextToken(std::string_view tok, std::string* out) {
   return out->size() >= 8 && IsReadableText(*out);
 }
 
+// Whether the 8 characters at the start of s may begin a base64 or hex token that holds text:
+// the 6 (or 4) bytes they decode to have no control character.
+bool MayBeTextToken(std::string_view s) {
+  if (s.size() < 11) return false;
+  s = s.substr(0, 8);
+  auto text_byte = [](unsigned char u) {
+    return u >= 0x20 ? u != 0x7F : u == '\n' || u == '\t' || u == '\r';
+  };
+  bool hex = true;
+  for (size_t i = 0; i < 8 && hex; i += 2) {
+    const int hi = HexValue(s[i]), lo = HexValue(s[i + 1]);
+    hex = hi >= 0 && lo >= 0 && text_byte(static_cast<unsigned char>(hi * 16 + lo));
+  }
+  if (hex) return true;
+  return validate::Base64Bytes(s, true, text_byte);
+}
+
 }  // namespace
 
 void Scanner::Scan(std::string_view text, std::span<const Segment> segments,
@@ -2870,9 +2887,13 @@ void Scanner::ScanDecoded(std::string_view text, std::span<const Segment> segmen
     // The run may have begun before a '+' or '/' that the token run does not include.
     uint32_t b = pos;
     while (b > sg.start && pos - b < 4096 && b64(text[b - 1])) --b;
+    // Most tokens (hashes, keys, ids) fail on their first bytes: look at those first.
+    const bool from_b = b < pos && MayBeTextToken(text.substr(b, sg.end - b));
+    const bool from_pos = MayBeTextToken(text.substr(pos, sg.end - pos));
+    if (!from_b && !from_pos) continue;
     uint32_t from = b, e = 0;
-    bool text_token = b < pos && DecodeTextToken(gather(b, &e), &token_text_);
-    if (!text_token) {
+    bool text_token = from_b && DecodeTextToken(gather(b, &e), &token_text_);
+    if (!text_token && from_pos) {
       text_token = DecodeTextToken(gather(pos, &e), &token_text_);
       from = pos;
     }
