@@ -2646,6 +2646,23 @@ char SpelledPunctuation(std::string_view in, size_t i, size_t* len) {
   return 0;
 }
 
+// " at " and " dot " between two words, in any case ("john dot doe at example dot com"): the
+// character they spell, and their length with the spaces; 0 when it is none.
+char SpelledWord(std::string_view in, size_t i, size_t* len) {
+  if (i == 0 || !IsAlnum(in[i - 1])) return 0;
+  for (const auto& [word, c] : {std::pair<std::string_view, char>{"at", '@'}, {"dot", '.'}}) {
+    const size_t e = i + 1 + word.size();
+    if (e + 1 >= in.size() || in[e] != ' ' || !IsAlnum(in[e + 1])) continue;
+    bool same = true;
+    for (size_t k = 0; k < word.size(); ++k) same = same && Lower(in[i + 1 + k]) == word[k];
+    if (same) {
+      *len = word.size() + 2;
+      return c;
+    }
+  }
+  return 0;
+}
+
 // One decoding pass over `in`, whose bytes came from the original spans [in_from[k], in_to[k]):
 // percent-encoding (and '+' between letters where there is any), HTML character references,
 // JSON's \\u escapes,
@@ -2694,6 +2711,11 @@ bool DecodePass(std::string_view in, const uint32_t* in_from, const uint32_t* in
         u[n++] = static_cast<char>(0x80 | (cp & 0x3F));
       }
       for (size_t k = 0; k < n; ++k) put(static_cast<unsigned char>(u[k]), i, i + len);
+      i += len;
+      changed = true;
+    } else if (char w = c == ' ' ? SpelledWord(in, i, &len) : 0) {
+      // "john dot doe at example dot com": the word and the spaces around it.
+      put(static_cast<unsigned char>(w), i, i + len);
       i += len;
       changed = true;
     } else if (char p = (c == '[' || c == '(' || c == '{') ? SpelledPunctuation(in, i, &len) : 0) {

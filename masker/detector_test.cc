@@ -444,8 +444,15 @@ TEST_F(DetectorTest, EncodedValues) {
       Find(R"({"email":"john\u0040example.com","name":"Jos\u00e9 Garc\u00eda"})"),
       ElementsAre(R"(EMAIL:john\u0040example.com)", R"(PERSON_NAME:Jos\u00e9 Garc\u00eda)"));
   EXPECT_THAT(Find("q=Dear+Maria+Garcia%2C+your+order"), ElementsAre("PERSON_NAME:Maria+Garcia"));
+  // Spelled out with words: " dot " and " at ", in any case.
+  EXPECT_THAT(Find("reach me: john dot doe at gmail dot com thanks"),
+              ElementsAre("EMAIL:john dot doe at gmail dot com"));
+  EXPECT_THAT(Find("mail Ana.Lima AT example DOT org"),
+              ElementsAre("EMAIL:Ana.Lima AT example DOT org"));
   // Encodings that hold nothing change nothing.
   EXPECT_THAT(Find("discount 20%25 off (at most) [DOT] {x} &amp; more"), IsEmpty());
+  EXPECT_THAT(Find("look at the results dot; the dot product at scale; visit example dot com"),
+              IsEmpty());
 }
 
 // Base64 and hex tokens that hold text are decoded and scanned; a finding masks the whole

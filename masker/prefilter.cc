@@ -125,6 +125,7 @@ struct Blk {
   uint64_t c[kClasses];
   uint64_t enc;  // '%', '&', '[', '(', '{': where encoded text may start (not a class: no stage
                  // derives from it)
+  uint64_t ld, lo, lt;  // 'd', 'o', 't' in either case: " dot " spelled out in an address
 };
 
 namespace {
@@ -141,11 +142,15 @@ void ClassifyBlockScalar(const unsigned char* p, size_t n, size_t base, Blk* out
     }
   }
   for (int k = 0; k < kClasses; ++k) out->c[k] = acc[k];
-  out->enc = 0;
+  out->enc = out->ld = out->lo = out->lt = 0;
   for (size_t i = base; i < end; ++i) {
     const unsigned char c = p[i];
-    if (c == '%' || c == '&' || c == '[' || c == '(' || c == '{' || c == '\\')
-      out->enc |= uint64_t{1} << (i - base);
+    const uint64_t bit = uint64_t{1} << (i - base);
+    if (c == '%' || c == '&' || c == '[' || c == '(' || c == '{' || c == '\\') out->enc |= bit;
+    const unsigned char lc = c | 0x20;
+    if (lc == 'd') out->ld |= bit;
+    if (lc == 'o') out->lo |= bit;
+    if (lc == 't') out->lt |= bit;
   }
 }
 
@@ -456,11 +461,11 @@ __attribute__((always_inline)) inline void Prefilter::RunStreaming(std::string_v
   LU[-1] = NL[-1] = 0;
   Blk ring[4];
   for (auto& c : ring[3].c) c = 0;  // block -1
-  ring[3].enc = 0;
+  ring[3].enc = ring[3].ld = ring[3].lo = ring[3].lt = 0;
   auto classify = [&](size_t base, Blk* b) {
     if (base >= n) {
       for (auto& c : b->c) c = 0;
-      b->enc = 0;
+      b->enc = b->ld = b->lo = b->lt = 0;
     } else {
       classify_block(p, n, base, b);
     }
@@ -477,9 +482,16 @@ __attribute__((always_inline)) inline void Prefilter::RunStreaming(std::string_v
     LU[w] = C.c[kL] | C.c[kU];
     NL[w] = C.c[kNl];
     // Encoded text: '%' before two hex digits, '&' before '#' or a letter (&#64; &amp;), an
-    // opening bracket before 'a' or 'd' ("[at]", "(dot)"). The detector decodes and checks.
-    for (uint64_t e = C.enc; e; e &= e - 1) {
+    // opening bracket before 'a' or 'd' ("[at]", "(dot)"), " dot " spelled out ("john dot doe
+    // at example dot com"). The detector decodes and checks.
+    const uint64_t spelled = C.c[kSp] & Nx(C.ld, N.ld, 1) & Nx(C.lo, N.lo, 2) & Nx(C.lt, N.lt, 3) &
+                             Nx(C.c[kSp], N.c[kSp], 4);
+    for (uint64_t e = C.enc | spelled; e; e &= e - 1) {
       const uint32_t i = static_cast<uint32_t>(w * 64) + static_cast<uint32_t>(std::countr_zero(e));
+      if ((spelled >> (i - w * 64)) & 1) {
+        encodings_.push_back(i);
+        continue;
+      }
       const unsigned char c = p[i], c1 = i + 1 < n ? p[i + 1] : 0;
       auto hex = [](unsigned char x) {
         return (x >= '0' && x <= '9') || ((x | 0x20) >= 'a' && (x | 0x20) <= 'f');
@@ -577,6 +589,10 @@ __attribute__((target("avx512f,avx512bw,bmi2"))) inline void ClassifyBlockAvx512
   out->c[kOther] = _mm512_movepi8_mask(x) & ~out->c[kHi];  // the high bit set
   out->enc =
       VEIL_EQ('%') | VEIL_EQ('&') | VEIL_EQ('[') | VEIL_EQ('(') | VEIL_EQ('{') | VEIL_EQ('\\');
+  x = _mm512_or_si512(x, _mm512_set1_epi8(0x20));  // letters in lower case
+  out->ld = VEIL_EQ('d');
+  out->lo = VEIL_EQ('o');
+  out->lt = VEIL_EQ('t');
 #undef VEIL_EQ
 #undef VEIL_RANGE
 }
