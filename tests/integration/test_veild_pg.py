@@ -431,6 +431,7 @@ ENCODED = [("GET /signup?email=ana.lima%40example.com&plan=pro", "ana.lima%40exa
            ("next=%2Fcb%3Femail%3Dana.lima%2540example.com", "ana.lima%2540example.com"),
            ("<p>Write to ana.lima&#64;example.com</p>", "ana.lima&#64;example.com"),
            ("reach me: ana.lima [at] example [dot] com", "ana.lima [at] example [dot] com"),
+           ("or write ana dot lima at example dot com", "ana dot lima at example dot com"),
            ("j\u00fcrgen.m\u00fcller@stra\u00dfe.de wrote", "j\u00fcrgen.m\u00fcller@stra\u00dfe.de")]
 
 
