@@ -973,7 +973,7 @@ class Resolution {
                                                    "n\xC3\xAD",
                                                    "ny",
                                                    "na"};
-    static constexpr std::string_view kPlain[] = {"ska", "ova", "ovo", "ska"};
+    static constexpr std::string_view kPlain[] = {"ska", "ova", "ovo"};
     static constexpr std::string_view kNot[] = {"nebraska", "casanova", "villanova", "supernova",
                                                 "mendocino"};
     if (lw.size() < 5) return false;
@@ -1067,7 +1067,7 @@ class Resolution {
         "all\xC3\xA9"
         "e",
         "allee", "impasse", "chemin", "route", "cours", "voie", "square", "sentier", "esplanade",
-        "promenade", "faubourg", "cit\xC3\xA9", "dr\xC3\xA8ve", "parc", "jardin", "sq",
+        "promenade", "faubourg", "cit\xC3\xA9", "dr\xC3\xA8ve", "parc", "jardin",
         // More Spanish and Catalan, Portuguese (faker's es and pt_PT street types)
         "riera", "pol\xC3\xADgono", "poligono", "arroyo", "edificio", "bajada", "escalinata",
         "explanada", "acceso", "barranco", "barrio", "bulevar",
