@@ -2088,10 +2088,24 @@ class Resolution {
         return;
       }
     }
-    // After a house number the words are a street ("966 Marie Spurs").
+    // After a house number the words are a street ("966 Marie Spurs"); after a year, a date,
+    // a time or a range they are not ("Copyright 2007-2020 Sebastian Dröge", "2024-01-05 John
+    // Smith logged in"): a name there is still one.
     if (v_.at(static_cast<int64_t>(s) - 1) == ' ' && IsDigit(v_.at(static_cast<int64_t>(s) - 2))) {
-      *skip_until = tk[n - 1].e;
-      return;
+      int64_t k = static_cast<int64_t>(s) - 2;
+      while (k > v_.seg_start && IsDigit(v_.at(k - 1)) && s - k < 8) --k;
+      const int64_t len = static_cast<int64_t>(s) - 1 - k;
+      const unsigned char lead = v_.at(k - 1);
+      const bool year =
+          len == 4 && !IsAlnum(lead) &&
+          ((v_.at(k) == '1' && v_.at(k + 1) == '9') || (v_.at(k) == '2' && v_.at(k + 1) == '0'));
+      // The end of a date, a time or a range: "2024-01-05", "22:21:59", "2007-2020".
+      const bool joined =
+          (lead == '-' || lead == ':' || lead == '/' || lead == '.') && IsDigit(v_.at(k - 2));
+      if (!year && !joined) {  // a house number, or digits glued to a code ("829bd141 Merge")
+        *skip_until = tk[n - 1].e;
+        return;
+      }
     }
     // Short all-caps words among capitalised ones are acronyms ("Raleigh DB"): the run ends there.
     bool mixed = false;

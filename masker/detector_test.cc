@@ -74,6 +74,23 @@ TEST_F(DetectorTest, PersonKeywordForms) {
 // Names in scripts and spellings beyond Latin-1: a span never ends inside a word (the rest of
 // the name would pass), Cyrillic capitals start a run and romanise into the name table, words
 // of scripts without capitals count with context before or a speech verb after.
+// A name after a year, a date, a time or a range is one (copyright lines, changelogs, logs);
+// after a house number or digits glued to a code it is not taken on its own.
+TEST_F(DetectorTest, NamesAfterYearsAndDates) {
+  EXPECT_THAT(Find("Copyright 2007-2020 Sebastian Dr\xC3\xB6ge"),
+              ElementsAre("PERSON_NAME:Sebastian Dr\xC3\xB6ge"));
+  EXPECT_THAT(Find("Copyright 2019 John Smith. All rights reserved."),
+              ElementsAre("PERSON_NAME:John Smith"));
+  EXPECT_THAT(Find("2024-01-05 John Smith logged in"), ElementsAre("PERSON_NAME:John Smith"));
+  EXPECT_THAT(Find("966 Marie Spurs"), ElementsAre("STREET_ADDRESS:966 Marie Spurs"));
+  EXPECT_THAT(Find("829bd141 Merge Lossless cost"), IsEmpty());
+  // "Drève", "Dröge": a title glued to a letter beyond ASCII is no title.
+  EXPECT_THAT(Find("Pointed by Piotr Dr\xC3\xB3\xC5\xBC"
+                   "d\xC5\xBC"),
+              ElementsAre("PERSON_NAME:Piotr Dr\xC3\xB3\xC5\xBC"
+                          "d\xC5\xBC"));
+}
+
 TEST_F(DetectorTest, NamesOfTheWorld) {
   EXPECT_THAT(Find("Thanks, Xuân Trường Trần"), ElementsAre("PERSON_NAME:Xuân Trường Trần"));
   EXPECT_THAT(Find("reviewed by Ánh Tuyết Trương on Monday"),
