@@ -2195,10 +2195,19 @@ class Resolution {
                        (ends("mr") || ends("mrs") || ends("ms") || ends("dr") || ends("prof"));
     const bool label = ends("name");
     uint32_t p = to;
-    while (p < v_.seg_end && (IsAlpha(v_.at(p)) || v_.at(p) >= 0x80 || v_.at(p) == '_')) {
-      // "customer_name", "name", "Drève" – but not "Mr" immediately followed by the name.
-      if (IsUpper(v_.at(p)) && v_.at(p - 1) == ' ') break;
-      ++p;
+    while (p < v_.seg_end) {
+      // "customer_name", "name", "Drève" – but not "Mr" immediately followed by the name, nor
+      // what follows a keyword in another script ("customer：李华", "Contact：Иван").
+      const unsigned char c = v_.at(p);
+      if (IsAlpha(c) || c == '_') {
+        if (IsUpper(c) && v_.at(p - 1) == ' ') break;
+        ++p;
+        continue;
+      }
+      if (c < 0x80) break;
+      const letters::Letter l = LetterAt(p);
+      if (!l.len || l.script != letters::Script::kLatin) break;
+      p += l.len;
     }
     bool assigned = false;
     for (int k = 0; k < 6 && p < v_.seg_end; ++k) {

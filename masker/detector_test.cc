@@ -84,6 +84,12 @@ TEST_F(DetectorTest, NamesAfterYearsAndDates) {
   EXPECT_THAT(Find("2024-01-05 John Smith logged in"), ElementsAre("PERSON_NAME:John Smith"));
   EXPECT_THAT(Find("966 Marie Spurs"), ElementsAre("STREET_ADDRESS:966 Marie Spurs"));
   EXPECT_THAT(Find("829bd141 Merge Lossless cost"), IsEmpty());
+  // A keyword followed by another script's punctuation and a name: the name is taken whole.
+  EXPECT_THAT(
+      Find("Contact\xEF\xBC\x9A\xD0\x98\xD0\xB2\xD0\xB0\xD0\xBD "
+           "\xD0\x9F\xD0\xB5\xD1\x82\xD1\x80\xD0\xBE\xD0\xB2"),
+      ElementsAre(::testing::HasSubstr("\xD0\x98\xD0\xB2\xD0\xB0\xD0\xBD "
+                                       "\xD0\x9F\xD0\xB5\xD1\x82\xD1\x80\xD0\xBE\xD0\xB2")));
   // "Drève", "Dröge": a title glued to a letter beyond ASCII is no title.
   EXPECT_THAT(Find("Pointed by Piotr Dr\xC3\xB3\xC5\xBC"
                    "d\xC5\xBC"),
