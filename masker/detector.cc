@@ -2776,8 +2776,8 @@ bool IsReadableText(std::string_view s) {
       ++i;
       continue;
     }
-    const size_t n = c >= 0xF0 && c < 0xF5 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
-    if (n == 0 || (n == 3 && c >= 0xF0) || i + n > s.size()) return false;
+    const size_t n = c < 0xC2 ? 0 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : c < 0xF5 ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
     for (size_t k = 1; k < n; ++k)
       if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
     i += n;
@@ -2930,8 +2930,10 @@ void Scanner::ScanDecoded(std::string_view text, std::span<const Segment> segmen
       return std::string_view(token_chars_);
     };
     // The run may have begun before a '+' or '/' that the token run does not include.
+    // Not into a token already read, and not far: each token start walks back at most 256
+    // bytes ("a/b/c/…" paths must not make this quadratic).
     uint32_t b = pos;
-    while (b > sg.start && pos - b < 4096 && b64(text[b - 1])) --b;
+    while (b > std::max(sg.start, done) && pos - b < 256 && b64(text[b - 1])) --b;
     // Most tokens (hashes, keys, ids) fail on their first bytes: look at those first.
     const bool from_b = b < pos && MayBeTextToken(text.substr(b, sg.end - b));
     const bool from_pos = MayBeTextToken(text.substr(pos, sg.end - pos));

@@ -511,6 +511,30 @@ TEST_F(DetectorTest, Base64AndHexText) {
       "UGxlYXNlIGZvcndhcmQgdGhlIGF0dGFjaGVkIGludm9pY2UgdG8gb3VyIGNsaWVudCBhbmEubGlt\n"
       "YUBleGFtcGxlLmNvbSB0b2RheQ==";
   EXPECT_THAT(Find(wrapped), ElementsAre("EMAIL:" + wrapped));
+  // The same text as other tools encode it: `xxd -p` (hex, 60 a line), `openssl base64` (64 a
+  // line), Python's email.mime (76 a line, CRLF), Node's base64url (unpadded). Each comes back
+  // as one finding over the whole of it.
+  for (const std::string encoded :
+       {std::string("437573746f6d657220636f6d706c61696e743a20706c6561736520726566\n"
+                    "756e64204d61726961204761726369612c20636172642034313131203131\n"
+                    "3131203131313120313131312c20656d61696c206d617269612e67617263\n"
+                    "6961406578616d706c652e6f72672c2070686f6e65202b31203431352035\n"
+                    "353520323637312e"),
+        std::string("Q3VzdG9tZXIgY29tcGxhaW50OiBwbGVhc2UgcmVmdW5kIE1hcmlhIEdhcmNpYSwg\n"
+                    "Y2FyZCA0MTExIDExMTEgMTExMSAxMTExLCBlbWFpbCBtYXJpYS5nYXJjaWFAZXhh\n"
+                    "bXBsZS5vcmcsIHBob25lICsxIDQxNSA1NTUgMjY3MS4="),
+        std::string(
+            "Q3VzdG9tZXIgY29tcGxhaW50OiBwbGVhc2UgcmVmdW5kIE1hcmlhIEdhcmNpYSwgY2FyZCA0MTEx\r\n"
+            "IDExMTEgMTExMSAxMTExLCBlbWFpbCBtYXJpYS5nYXJjaWFAZXhhbXBsZS5vcmcsIHBob25lICsx\r\n"
+            "IDQxNSA1NTUgMjY3MS4="),
+        std::string(
+            "Q3VzdG9tZXIgY29tcGxhaW50OiBwbGVhc2UgcmVmdW5kIE1hcmlhIEdhcmNpYSwgY2FyZCA0MTExIDEx"
+            "MTEgMTExMSAxMTExLCBlbWFpbCBtYXJpYS5nYXJjaWFAZXhhbXBsZS5vcmcsIHBob25lICsxIDQxNSA1"
+            "NTUgMjY3MS4")}) {
+    const auto found = Find(encoded);
+    ASSERT_EQ(found.size(), 1u) << encoded;
+    EXPECT_TRUE(found[0].ends_with(":" + encoded)) << found[0];
+  }
 }
 
 TEST_F(DetectorTest, CardsAndIbansWithOtherSeparators) {
