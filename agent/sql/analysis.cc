@@ -56,6 +56,9 @@ const std::set<std::string, std::less<>> kOpaqueBuiltins = {
     "pg_logical_slot_get_binary_changes",
     "pg_logical_slot_peek_binary_changes",
     "current_setting",  // a value a previous set_config() stored
+    // The statement text of other sessions (pg_stat_activity's source), literals and all.
+    "pg_stat_get_activity",
+    "pg_stat_get_backend_activity",
 };
 
 // Builtins with side effects or side channels: a value passed to them leaves by another road
@@ -396,8 +399,13 @@ std::vector<Col> Analyzer::ViewColumns(const CatalogRelation& rel) {
   };
   if (rel.IsSystem()) {
     // PostgreSQL's own views: no definition fetched, nothing of a user's in them, except the
-    // statistics views (handled by the caller).
-    for (const auto& c : rel.columns) cols.push_back({c.name, Lin::Const()});
+    // statistics views (handled by the caller) and the text of statements other sessions sent,
+    // literals and all: a column of its own, which the proxy reads with literals normalized
+    // out and masks whole in anything computed from it (IsStatementText).
+    for (const auto& c : rel.columns)
+      cols.push_back({c.name, IsStatementText({rel.schema, rel.name, c.name})
+                                  ? Lin::Direct({rel.schema, rel.name, c.name})
+                                  : Lin::Const()});
     return cols;
   }
   if (rel.view_definition.empty() || views_open_.contains(rel.oid) || depth_ > 32)
@@ -1655,6 +1663,11 @@ void Analyzer::Statement(const Node& stmt) {
 }
 
 }  // namespace
+
+bool IsStatementText(const BaseColumn& column) {
+  return column.schema == "pg_catalog" && column.table == "pg_stat_activity" &&
+         column.column == "query";
+}
 
 Analysis Analyze(std::string_view sql, const CatalogSnapshot& catalog) {
   Analysis a;

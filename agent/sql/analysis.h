@@ -125,4 +125,10 @@ struct Analysis {
 
 Analysis Analyze(std::string_view sql, const CatalogSnapshot& catalog);
 
+// A catalog column that holds the text of statements other sessions sent, with whatever
+// literals they wrote (pg_catalog.pg_stat_activity.query). The analysis reports it as a
+// column of its own; the proxy forwards it only with literals normalized out, and replaces
+// anything computed from it whole.
+bool IsStatementText(const BaseColumn& column);
+
 }  // namespace veil::sql

@@ -58,6 +58,7 @@ std::shared_ptr<const CatalogSnapshot> Shop() {
        {"label", "('#'::text || (id)::text)"}});
   rel("pg_catalog", "pg_class", 'r', {"oid", "relname", "relnamespace"});
   rel("pg_catalog", "pg_stats", 'v', {"schemaname", "tablename", "attname", "histogram_bounds"});
+  rel("pg_catalog", "pg_stat_activity", 'v', {"pid", "usename", "state", "query"});
   rows.push_back({"f", "shout", std::nullopt, std::nullopt, std::nullopt, std::nullopt});
   // An application's operator and a type with a cast through an application's function.
   rows.push_back({"o", "###", std::nullopt, std::nullopt, std::nullopt, std::nullopt});
@@ -291,6 +292,14 @@ std::vector<Case> Cases() {
       {"SELECT query_to_xml('select email from customers', true, false, '')", {"u"}},
       {"SELECT histogram_bounds FROM pg_stats", {"u"}},
       {"SELECT relname FROM pg_class", {"D pg_catalog.pg_class.relname"}},
+      // Other sessions' statements, literals and all: a column of its own (sql::IsStatementText)
+      // among the view's constants, followed through what is computed from it.
+      {"SELECT pid, usename, query FROM pg_stat_activity",
+       {"d", "d", "D pg_catalog.pg_stat_activity.query"}},
+      {"SELECT reverse(a.query) FROM pg_catalog.pg_stat_activity a",
+       {"d pg_catalog.pg_stat_activity.query"}},
+      {"SELECT (pg_stat_get_activity(NULL)).query", {"u"}},
+      {"SELECT pg_stat_get_backend_activity(1)", {"u"}},
       {"SELECT x FROM missing_table", {"u"}},
       {"SELECT nosuchcolumn FROM customers", {"u"}},
       {"SELECT * FROM missing_table", {"<columns unknown>"}},

@@ -683,6 +683,35 @@ def test_errors_quote_no_value_and_keep_a_typo_useful(veil):
     assert 'Perhaps you meant to reference the column "customers.email"' in r.stderr, r.stderr
 
 
+def test_other_sessions_statements_come_back_without_their_literals(veil, lineage_db):
+    """pg_stat_activity shows what other sessions of the same role are running, literals and
+    all: an application's UPDATE with a value content scanning cannot recognise (a reversed
+    SSN, a name) must come back with its literals normalized out, and anything computed from
+    the text replaced whole."""
+    _, port, _ = veil
+    import time
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    other = subprocess.Popen(
+        ["psql", "-X", "-q", "-d", f"host={lineage_db.host} port={lineage_db.port} "
+         f"dbname={DB} user={USER}", "-c",
+         "SELECT pg_sleep(3) WHERE '4321-22-635' <> 'Zofia Wroblewska-Quist'"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 3
+        got = ""
+        while "pg_sleep" not in got and time.monotonic() < deadline:
+            r = psql(port, "SELECT query, reverse(query), length(query) FROM pg_stat_activity"
+                           " WHERE query LIKE '%pg_sleep%' AND pid <> pg_backend_pid();"
+                           "COPY (SELECT query FROM pg_stat_activity WHERE query LIKE"
+                           " '%pg_sleep%' AND pid <> pg_backend_pid()) TO STDOUT;")
+            assert r.returncode == 0, r.stderr
+            got = r.stdout
+    finally:
+        other.wait(timeout=10)
+    assert got.splitlines() == ["SELECT pg_sleep(?) WHERE ? <> ?|[MASKED]|<NULL>", "[MASKED]"], got
+    assert "4321" not in got and "Wroblewska" not in got and "635-22" not in got
+
+
 def test_a_function_that_reads_and_raises_is_withheld(pg, scratch_db, start_veild, tmp_path):
     """An application's own function may read a sensitive column and raise what it read, from
     a WHERE clause where no result column shows it: its error and notice texts are withheld."""

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "agent/events/normalize.h"
 #include "agent/protocol/postgres/encoder.h"
 #include "agent/sql/identifiers.h"
 
@@ -158,6 +159,10 @@ masker::ColumnPolicy PgTranscoder::FindPolicy(const SourceColumn& src, bool text
 
 PgTranscoder::Sensitivity PgTranscoder::SensitivityOf(const SourceColumn& src) {
   using A = masker::ColumnPolicy::Action;
+  // Other sessions' statements: what their literals hold is not known, so anything computed
+  // from them is replaced whole, and written elsewhere stays so.
+  if (sql::IsStatementText({src.schema, src.table, src.column}))
+    return {true, static_cast<uint8_t>(masker::kMaxEntities)};
   masker::ColumnPolicy p = PolicyOf(src, /*text_like=*/true);
   if (p.action == A::kPass) return {};  // `action: pass` exempts the column
   if (p.action == A::kForce || p.has_hint) return {true, p.entity};
@@ -339,6 +344,14 @@ ResultPlan PgTranscoder::PlanFor(const Description& d, std::span<const int16_t> 
       } else {
         PlanDirect(base, text_like, &c);
         c.kind = KindFor(c.policy, binary, f.type_oid);
+        if (sql::IsStatementText({base.schema, base.table, base.column})) {
+          c.statement_text = true;
+          c.learn = nullptr;
+          if (c.kind != ColumnPlan::Kind::kText) {  // not text after all: nothing to normalize
+            c.by_lineage = true;
+            c.kind = ColumnPlan::Kind::kNull;
+          }
+        }
       }
     } else if (l && l->kind == K::kDerived &&
                std::all_of(l->sources.begin(), l->sources.end(),
@@ -686,9 +699,10 @@ bool PgTranscoder::MaskCopyLine(std::string_view line, std::string* out) {
     if (c) out->push_back(copy_csv_ ? ',' : '\t');
     std::string_view original = copy_fields_[c];
     const ColumnPlan& cp = plan.columns[c];
+    // Statement text is replaced whole here: COPY's escapes would change how its literals lex.
     if (!batch_cells_[c].is_null &&
         (cp.kind == ColumnPlan::Kind::kNull || cp.kind == ColumnPlan::Kind::kReplace ||
-         cp.kind == ColumnPlan::Kind::kReplaceJson)) {
+         cp.kind == ColumnPlan::Kind::kReplaceJson || cp.statement_text)) {
       changed = true;
       if (!open_statements_.empty()) {
         ++open_statements_.front().record.masked_by_column[cp.label];
@@ -700,7 +714,9 @@ bool PgTranscoder::MaskCopyLine(std::string_view line, std::string* out) {
       }
       replacement_.clear();
       std::string token;
-      AppendReplacement(cp, batch_cells_[c].value, &token);
+      ColumnPlan whole;  // statement text: the [MASKED] token, never a JSON string
+      whole.kind = ColumnPlan::Kind::kReplace;
+      AppendReplacement(cp.statement_text ? whole : cp, batch_cells_[c].value, &token);
       // Tokens hold no tab, newline or backslash; CSV quotes one that holds a comma or quote.
       if (copy_csv_ && token.find_first_of(",\"\n\r") != std::string::npos) {
         out->push_back('"');
@@ -1047,6 +1063,7 @@ Status PgTranscoder::FlushRows(std::vector<uint8_t>* out) {
   }
   Learn(rows);
   batch_cells_.clear();
+  normalized_cells_.clear();
   batch_plan_ = nullptr;
   return {};
 }
@@ -1252,6 +1269,12 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
         const auto& v = row->columns[c];
         const ColumnPlan& cp = plan->columns[c];
         masker::Masker::Cell cell{v.data, v.is_null};
+        if (cp.statement_text && cp.kind == ColumnPlan::Kind::kText && !v.is_null) {
+          // Read both ways whatever the other session's standard_conforming_strings was.
+          cell.value = normalized_cells_.emplace_back(events::NormalizeStatement(v.data));
+          if (cell.value != v.data && !open_statements_.empty())
+            ++open_statements_.front().record.masked_by_column[cp.label];
+        }
         if ((cp.kind == ColumnPlan::Kind::kJsonbBinary ||
              cp.kind == ColumnPlan::Kind::kReplaceJsonbBinary) &&
             !v.is_null) {

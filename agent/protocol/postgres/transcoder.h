@@ -62,6 +62,9 @@ struct ColumnPlan {
   uint8_t entity = masker::kMaxEntities;
   masker::Strategy strategy = masker::Strategy::kRedact;
   bool by_lineage = false;  // replaced or nulled because of its lineage (usage events)
+  // Other sessions' statement text (sql::IsStatementText): its literals are normalized out
+  // before the value is masked by content (kText); in COPY it is replaced whole.
+  bool statement_text = false;
   // A base column not yet known to be sensitive: what its values turn out to hold is counted
   // (ColumnStore "content" learning). Null otherwise.
   ColumnStore::Entry* learn = nullptr;
@@ -346,6 +349,7 @@ class PgTranscoder {
   // The batch of DataRows being masked: cells of whole rows, views into the input.
   const ResultPlan* batch_plan_ = nullptr;
   std::vector<masker::Masker::Cell> batch_cells_;
+  std::deque<std::string> normalized_cells_;  // statement texts of the batch, literals out
   std::vector<const masker::ColumnPolicy*> batch_policies_;
   std::vector<masker::ValueOutcome> outcomes_;
   std::vector<std::string> outs_;

@@ -446,6 +446,49 @@ TEST(PgTranscoderLineage, CopyOfAQueryFollowsItsLineage) {
   EXPECT_EQ(std::get<pg::CopyData>(msgs[1]).data, "[EMAIL]\tLagos\n");
 }
 
+// pg_stat_activity.query holds other sessions' statements with their literals: read as it is,
+// it comes back with the literals normalized out (a reversed SSN is no SSN to a content scan);
+// computed from, it is replaced whole; in COPY it is replaced whole.
+TEST(PgTranscoderLineage, OtherSessionsStatementsComeBackWithoutTheirLiterals) {
+  const SourceColumn query{"pg_catalog", "pg_stat_activity", "query"};
+  FixedAnalyzer a;
+  a.Add({{LK::kDirect, {query}}, {LK::kDerived, {query}}});
+  PgTranscoder t(Profile(), 42, "abcd");
+  t.SetAnalyzer(a.Fn());
+  t.OnFrontend(pg::Query{"select query, reverse(query) from pg_stat_activity"});
+  std::vector<uint8_t> in;
+  Put(Columns({{"query", 25}, {"reverse", 25}}), &in);
+  Row({"UPDATE customers SET notes = '4321-22-635' WHERE id = 7",
+       "7 = di EREHW '536-22-1234' = seton TES sremotsuc ETADPU"},
+      &in);
+  Row({"SELECT 1", "1 TCELES"}, &in);
+  Put(pg::CommandComplete{"SELECT 2"}, &in);
+  Put(pg::ReadyForQuery{'I'}, &in);
+  auto msgs = Through(t, in);
+  ASSERT_EQ(msgs.size(), 5u);
+  EXPECT_EQ(Cells(msgs[1]),
+            (std::vector<std::string>{"UPDATE customers SET notes = ? WHERE id = ?", "[MASKED]"}));
+  EXPECT_EQ(Cells(msgs[2]), (std::vector<std::string>{"SELECT ?", "[MASKED]"}));
+
+  PgTranscoder c(Profile(), 42, "abcd");
+  FixedAnalyzer b;
+  b.Add({{LK::kDirect, {query}}});
+  c.SetAnalyzer(b.Fn());
+  c.OnFrontend(pg::Query{"copy (select query from pg_stat_activity) to stdout"});
+  in.clear();
+  pg::CopyOutResponse copy;
+  copy.format = pg::kFormatText;
+  copy.column_formats = {0};
+  Put(copy, &in);
+  Put(pg::CopyData{"SELECT E'\\\\'' , '4321-22-635'\n"}, &in);
+  Put(pg::CopyDone{}, &in);
+  Put(pg::CommandComplete{"COPY 1"}, &in);
+  Put(pg::ReadyForQuery{'I'}, &in);
+  msgs = Through(c, in);
+  ASSERT_EQ(msgs.size(), 5u);
+  EXPECT_EQ(std::get<pg::CopyData>(msgs[1]).data, "[MASKED]\n");
+}
+
 // pg_dump's COPY: values masked by content are counted per column, as in a DataRow, so that a
 // dump's statement (and `veilctl clone`'s summary) says which columns were masked.
 TEST(PgTranscoderLineage, CopyOfATableCountsMaskedValuesPerColumn) {
