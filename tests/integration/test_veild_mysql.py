@@ -369,6 +369,47 @@ def test_a_stored_function_that_reads_a_sensitive_column_is_masked_whole(veil_my
     assert leaked_values(repr(got), mariadb_seeded_values) == []
 
 
+def test_other_sessions_statements_come_back_without_their_literals(veil_mysql, mariadb):
+    """The process list shows what other sessions of the same user run, literals and all: an
+    application's statement with values content scanning cannot recognise (a reversed SSN, a
+    name) comes back with its literals normalized out, in SHOW PROCESSLIST as in
+    information_schema.PROCESSLIST; what a statement computes from the text is replaced whole;
+    the list's other columns stay readable."""
+    _, port = veil_mysql
+    started = threading.Event()
+
+    def other():
+        c = pymysql.connect(host=mariadb.host, port=mariadb.port, user=mariadb.user,
+                            password=mariadb.password, database=mariadb.dbname)
+        started.set()
+        c.cursor().execute("SELECT SLEEP(3) FROM DUAL"
+                           " WHERE '4321-22-635' <> 'Zofia Wroblewska-Quist'")
+        c.close()
+
+    t = threading.Thread(target=other)
+    t.start()
+    try:
+        started.wait(10)
+        conn = connect(mariadb, port)
+        got = []
+        deadline = time.monotonic() + 3
+        while not any("SLEEP" in repr(r) for r in got) and time.monotonic() < deadline:
+            got = run_all(conn, [
+                "SELECT INFO, INFO_BINARY, REVERSE(INFO), LENGTH(INFO)"
+                " FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT SLEEP%'",
+                "SHOW FULL PROCESSLIST"])
+        conn.close()
+    finally:
+        t.join()
+    assert got[0] == (("SELECT SLEEP(?) FROM DUAL WHERE ? <> ?",
+                       b"SELECT SLEEP(?) FROM DUAL WHERE ? <> ?", "[MASKED]", None),), got
+    sleeping = [r for r in got[1] if r[7] and "SLEEP" in r[7]]
+    assert len(sleeping) == 1 and sleeping[0][7] == "SELECT SLEEP(?) FROM DUAL WHERE ? <> ?", got
+    assert sleeping[0][1] == mariadb.user and sleeping[0][4] == "Query", got
+    text = repr(got)
+    assert "4321" not in text and "Wroblewska" not in text and "tsiuQ" not in text
+
+
 def test_change_user_relays_the_new_login_and_keeps_read_only(mariadb, start_veild, tmp_path):
     import json
     import subprocess

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "agent/events/normalize.h"
 #include "agent/protocol/mysql/encoder.h"
 #include "agent/protocol/mysql/statement_scan.h"
 #include "agent/sql/identifiers.h"
@@ -32,15 +33,63 @@ bool IsSystemSchema(const std::string& lower) {
 // (`mysql.column_stats`: min_value, max_value, histogram, filled by ANALYZE TABLE … PERSISTENT)
 // and MySQL 8's histograms (`information_schema.COLUMN_STATISTICS`, its JSON holds buckets of
 // values). A user with SELECT on *.* reads every column's extremes there.
+// Lock tables show the index key of each locked row (`lock_data`: an index on ssn gives the SSN).
 bool IsValueStatistics(std::string_view identifier) {
-  return identifier == "column_stats" || identifier == "column_statistics";
+  return identifier == "column_stats" || identifier == "column_statistics" ||
+         identifier == "innodb_locks" || identifier == "data_locks" || identifier == "lock_data";
 }
 bool IsStatisticsValue(const std::string& schema, const std::string& table,
                        const std::string& column) {
   const std::string s = Lower(schema), t = Lower(table), c = Lower(column);
   if (s == "mysql" && t == "column_stats")
     return c == "min_value" || c == "max_value" || c == "histogram";
+  if (c == "lock_data")
+    return (s == "information_schema" && t == "innodb_locks") ||
+           (s == "performance_schema" && t == "data_locks");
   return s == "information_schema" && t == "column_statistics" && c == "histogram";
+}
+
+// What shows the text of statements other sessions sent, with whatever literals they wrote: the
+// server's process list (MariaDB and MySQL), InnoDB's running transactions, performance_schema's
+// statement tables and the sys views over them, the general and slow logs written to tables. A
+// statement naming one is judged as one that reads a sensitive column (what it computes is replaced
+// whole); the text itself comes back with its literals normalized out.
+bool IsStatementTextSource(std::string_view identifier) {
+  static constexpr std::string_view kNames[] = {"processlist",
+                                                "x$processlist",
+                                                "events_statements_current",
+                                                "events_statements_history",
+                                                "events_statements_history_long",
+                                                "events_statements_summary_by_digest",
+                                                "prepared_statements_instances",
+                                                "processlist_info",
+                                                "current_statement",
+                                                "last_statement",
+                                                "query_sample_text",
+                                                "x$session",
+                                                "innodb_trx",
+                                                "trx_query",
+                                                "general_log",
+                                                "slow_log"};
+  return std::find(std::begin(kNames), std::end(kNames), identifier) != std::end(kNames);
+}
+bool IsStatementTextColumn(const std::string& schema, const std::string& table,
+                           const std::string& column) {
+  const std::string s = Lower(schema), t = Lower(table), c = Lower(column);
+  if (s == "information_schema")
+    return (t == "processlist" && (c == "info" || c == "info_binary")) ||
+           (t == "innodb_trx" && c == "trx_query");
+  if (s == "mysql")  // the general and slow query logs, when written to tables
+    return (t == "general_log" && c == "argument") || (t == "slow_log" && c == "sql_text");
+  if (s == "performance_schema")
+    return (c == "sql_text" &&
+            (t.starts_with("events_statements_") || t == "prepared_statements_instances")) ||
+           (t == "threads" && c == "processlist_info") ||
+           (t == "events_statements_summary_by_digest" && c == "query_sample_text");
+  if (s == "sys")
+    return (t == "processlist" || t == "x$processlist" || t == "session" || t == "x$session") &&
+           (c == "current_statement" || c == "last_statement");
+  return false;
 }
 
 // Text-like for masking: what the masker may read as text. BINARY/VARBINARY/BLOB columns hold
@@ -467,7 +516,8 @@ bool MySqlTranscoder::FiltersOnSensitive(std::string_view sql) {
       ReadsSensitive(sql, scan) || view_sensitive || (scan.uses_variables && variables_tainted_);
   if (!touches) return false;
   // A statistics table's values are any column's (min_value LIKE '19%' answers about a dob).
-  if (std::any_of(scan.identifiers.begin(), scan.identifiers.end(), IsValueStatistics) &&
+  if ((std::any_of(scan.identifiers.begin(), scan.identifiers.end(), IsValueStatistics) ||
+       std::any_of(scan.identifiers.begin(), scan.identifiers.end(), IsStatementTextSource)) &&
       (scan.filters || !scan.computed.empty()))
     return true;
   // What the names do not show: a select item by position, compared rows, a renamed column.
@@ -552,8 +602,12 @@ bool MySqlTranscoder::ReadsSensitive(std::string_view sql, const mysql::Statemen
   std::string key(sql.size() <= 4096 ? sql : std::string_view());
   if (!key.empty())
     if (auto it = sensitive_cache_.find(key); it != sensitive_cache_.end()) return it->second;
-  bool sensitive = scan.dynamic || CallsUnseenCode(scan) ||
-                   std::any_of(scan.identifiers.begin(), scan.identifiers.end(), IsValueStatistics);
+  bool sensitive =
+      scan.dynamic || CallsUnseenCode(scan) ||
+      std::any_of(scan.identifiers.begin(), scan.identifiers.end(), IsValueStatistics) ||
+      // (SHOW PROCESSLIST computes nothing: its Info column is planned as statement text.)
+      (!scan.show &&
+       std::any_of(scan.identifiers.begin(), scan.identifiers.end(), IsStatementTextSource));
   if (!sensitive && scan.identifiers.size() > 512)
     sensitive = true;  // too many to judge: fail closed
   // Columns the text does not name, in a statement that hides what it makes of them (a CTE's
@@ -622,6 +676,12 @@ void MySqlTranscoder::OnCommand(const mysql::ClientMessage& message, uint8_t las
     o.uses_variables = scan.uses_variables;
     o.star = scan.star;
     o.diagnostics = scan.diagnostics;
+    auto names = [&](std::string_view id) {
+      return std::find(scan.identifiers.begin(), scan.identifiers.end(), id) !=
+             scan.identifiers.end();
+    };
+    o.shows_processlist = scan.show && names("processlist");
+    o.shows_engine_status = scan.show && names("engine");
     o.record.text = std::string(sql);
   };
   if (const auto* q = std::get_if<mysql::ComQuery>(&message)) {
@@ -721,6 +781,10 @@ bool MySqlTranscoder::ViewComputed(const Column& col) const {
 void MySqlTranscoder::PlanDirect(const Column& col, bool text_like, Plan* out) {
   Plan& p = *out;
   p.label = col.schema + "." + col.org_table + "." + col.org_name;
+  if (IsStatementTextColumn(col.schema, col.org_table, col.org_name)) {
+    PlanStatementText(col, text_like, &p);
+    return;
+  }
   if (IsStatisticsValue(col.schema, col.org_table, col.org_name)) {  // any column's values
     p.kind = text_like ? Plan::Kind::kReplace : Plan::Kind::kNull;
     p.label += " <- statistics";
@@ -765,6 +829,15 @@ void MySqlTranscoder::PlanDirect(const Column& col, bool text_like, Plan* out) {
     // A number or date under a rule (or a telling name): it cannot hold a token.
     p.kind =
         (p.policy.action == A::kForce || p.policy.has_hint) ? Plan::Kind::kNull : Plan::Kind::kPass;
+}
+
+// Another session's statement: scanned by content once its literals are normalized out (a
+// reversed SSN or a name the scan misses would otherwise come back as the session wrote it).
+void MySqlTranscoder::PlanStatementText(const Column& col, bool text_like, Plan* p) {
+  p->policy = profile_->PolicyFor({.column = col.name, .text_like = true});
+  p->kind = text_like ? Plan::Kind::kScan : Plan::Kind::kNull;
+  p->statement_text = text_like;
+  if (!text_like) p->label += " <- statement text";
 }
 
 // A value that derives from nothing sensitive: scanned by content, its name as context.
@@ -857,7 +930,15 @@ void MySqlTranscoder::PlanColumns() {
     const bool computed = BaseColumnless(col) || TableTainted(col.schema, Lower(col.org_table));
     p.label =
         col.org_table.empty() ? col.name : col.schema + "." + col.org_table + "." + col.org_name;
-    if (!computed) {
+    if (!open_.empty() && open_.front().shows_processlist && Lower(col.name) == "info") {
+      PlanStatementText(col, text_like, &p);
+    } else if (!open_.empty() && open_.front().shows_engine_status && Lower(col.name) == "status") {
+      // SHOW ENGINE INNODB STATUS: a report that quotes other sessions' statements (the
+      // running transactions, the last deadlock) and index keys of locked rows, in prose no
+      // normalizer can read as SQL: replaced whole.
+      p.kind = text_like ? Plan::Kind::kReplace : Plan::Kind::kNull;
+      p.label += " <- engine status";
+    } else if (!computed) {
       PlanDirect(col, text_like, &p);
     } else if (sensitive || ViewComputed(col)) {
       // A view's computed column hides its expression (reverse(ssn) in the view's definition)
@@ -931,7 +1012,10 @@ Status MySqlTranscoder::QueueRow(std::span<const uint8_t> raw, uint8_t first_seq
   for (size_t i = 0; i < in.size(); ++i) {
     batch_values_.push_back(in[i]);
     const bool scan = plans_[i].kind == Plan::Kind::kScan && !in[i].is_null;
-    cells_.push_back({in[i].data, !scan});
+    if (scan && plans_[i].statement_text)
+      batch_values_.back().data = normalized_.emplace_back(
+          events::NormalizeStatement(in[i].data, {.dialect = sql::Dialect::kMySql}));
+    cells_.push_back({batch_values_.back().data, !scan});
   }
   // A row reassembled from several packets views the decoder's buffer, which the next packet
   // reuses: masked now.
@@ -971,6 +1055,7 @@ Status MySqlTranscoder::FlushRows(std::vector<uint8_t>* out) {
           changed = true;
           break;
         case Plan::Kind::kScan:
+          if (p.statement_text) changed = true;  // its literals normalized out
           if (outcomes_[cell] == masker::ValueOutcome::kMasked) {
             values_[i] = {outs_[cell], false};
             changed = true;
@@ -1005,6 +1090,7 @@ Status MySqlTranscoder::FlushRows(std::vector<uint8_t>* out) {
   batch_rows_.clear();
   batch_values_.clear();
   cells_.clear();
+  normalized_.clear();
   return result;
 }
 

@@ -218,6 +218,9 @@ class MySqlTranscoder {
     bool json = false;  // kReplace: the token as a JSON string
     // A base column not yet known to be sensitive: what its values hold is counted.
     ColumnStore::Entry* learn = nullptr;
+    // Other sessions' statement text (PROCESSLIST.INFO …): kScan after its literals are
+    // normalized out.
+    bool statement_text = false;
   };
   struct Open {
     enum class Kind : uint8_t { kStatement, kPrepare, kOther, kInternal, kChangeUser } kind;
@@ -231,6 +234,8 @@ class MySqlTranscoder {
     bool sensitive = false;         // the statement reads sensitive columns
     std::set<std::string> derived;  // its derived tables' and CTEs' names
     bool uses_variables = false, diagnostics = false;
+    bool shows_processlist = false;        // SHOW [FULL] PROCESSLIST: its Info is statement text
+    bool shows_engine_status = false;      // SHOW ENGINE … STATUS: its Status quotes statements
     bool star = false;                     // `*`: its columns' names are not in the text
     std::optional<uint32_t> statement_id;  // COM_STMT_EXECUTE / FETCH
     bool fetch = false;
@@ -241,6 +246,8 @@ class MySqlTranscoder {
     bool sensitive = false;
     std::set<std::string> derived;  // its derived tables' and CTEs' names
     bool uses_variables = false, diagnostics = false;
+    bool shows_processlist = false;    // SHOW [FULL] PROCESSLIST: its Info is statement text
+    bool shows_engine_status = false;  // SHOW ENGINE … STATUS: its Status quotes statements
     bool star = false;
   };
   struct Sensitivity {
@@ -264,6 +271,7 @@ class MySqlTranscoder {
   bool StarExpandsToSensitive();
   void PlanDirect(const Column& col, bool text_like, Plan* p);
   void PlanByContent(const Column& col, bool text_like, Plan* p);
+  void PlanStatementText(const Column& col, bool text_like, Plan* p);
   Status QueueRow(std::span<const uint8_t> raw, uint8_t first_sequence, bool binary,
                   std::vector<uint8_t>* out);
   Status FlushRows(std::vector<uint8_t>* out);
@@ -373,6 +381,7 @@ class MySqlTranscoder {
   bool plan_active_ = false;  // some column of the plan needs masking
   // Row masking scratch.
   std::vector<masker::Masker::Cell> cells_;
+  std::deque<std::string> normalized_;  // the batch's statement texts, literals out
   std::vector<const masker::ColumnPolicy*> policies_;
   std::vector<masker::ValueOutcome> outcomes_;
   std::vector<std::string> outs_;

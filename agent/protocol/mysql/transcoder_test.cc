@@ -132,6 +132,46 @@ TEST(MySqlTranscoder, ComputedColumnOfSensitiveStatementReplacedWhole) {
   EXPECT_EQ(rows[0], (Row{"[MASKED]", std::nullopt, "1"}));
 }
 
+// What other sessions ran, literals and all: the process list, InnoDB's transactions and the
+// query logs come back with their literals normalized out; SHOW ENGINE INNODB STATUS's report
+// and the key values of locked rows are replaced whole.
+TEST(MySqlTranscoder, OtherSessionsStatementsComeBackWithoutTheirLiterals) {
+  const std::string_view app = "UPDATE customers SET notes = '4321-22-635' WHERE id = 7";
+  const std::string_view normalized = "UPDATE customers SET notes = ? WHERE id = ?";
+  auto tp = Make();
+  auto& t = *tp;
+  auto rows = Rows(t, "SELECT ID, INFO, REVERSE(INFO) FROM information_schema.PROCESSLIST",
+                   TextResult({{"information_schema", "PROCESSLIST", "ID", "ID", ColumnType::kLong},
+                               {"information_schema", "PROCESSLIST", "INFO", "INFO"},
+                               {"", "", "REVERSE(INFO)", ""}},
+                              {{"7", app, "7 = di EREHW '536-22-1234' = seton TES"}}));
+  EXPECT_EQ(rows, (std::vector<Row>{{"7", std::string(normalized), "[MASKED]"}}));
+  rows = Rows(
+      t, "SHOW FULL PROCESSLIST",
+      TextResult(
+          {{"", "", "Id", "", ColumnType::kLongLong}, {"", "", "User", ""}, {"", "", "Info", ""}},
+          {{"7", "app", app}}));
+  EXPECT_EQ(rows, (std::vector<Row>{{"7", "app", std::string(normalized)}}));
+  rows =
+      Rows(t, "SELECT trx_query FROM information_schema.INNODB_TRX",
+           TextResult({{"information_schema", "INNODB_TRX", "trx_query", "trx_query"}}, {{app}}));
+  EXPECT_EQ(rows, (std::vector<Row>{{std::string(normalized)}}));
+  rows = Rows(t, "SELECT argument FROM mysql.general_log",
+              TextResult({{"mysql", "general_log", "argument", "argument"}}, {{app}}));
+  EXPECT_EQ(rows, (std::vector<Row>{{std::string(normalized)}}));
+  rows = Rows(t, "SHOW ENGINE INNODB STATUS",
+              TextResult({{"", "", "Type", ""}, {"", "", "Name", ""}, {"", "", "Status", ""}},
+                         {{"InnoDB", "",
+                           "---TRANSACTION 421, ACTIVE 3 sec\nMySQL thread id 7, "
+                           "query id 9 localhost app updating\n" +
+                               std::string(app)}}));
+  EXPECT_EQ(rows, (std::vector<Row>{{"InnoDB", "", "[MASKED]"}}));
+  rows = Rows(t, "SELECT lock_data FROM information_schema.INNODB_LOCKS",
+              TextResult({{"information_schema", "INNODB_LOCKS", "lock_data", "lock_data"}},
+                         {{"'536-22-1234'"}}));
+  EXPECT_EQ(rows, (std::vector<Row>{{"[MASKED]"}}));
+}
+
 TEST(MySqlTranscoder, DerivedTableColumnsAreNotBaseColumns) {
   auto tp = Make();
   auto& t = *tp;
