@@ -238,6 +238,24 @@ std::string FuncName(const google::protobuf::RepeatedPtrField<Node>& names, std:
   return name;
 }
 
+// Calls `visit` on `m` and, unless it answers true (handled), on every message under it.
+void VisitMessages(const google::protobuf::Message& m,
+                   const std::function<bool(const google::protobuf::Message&)>& visit) {
+  if (visit(m)) return;
+  const auto* refl = m.GetReflection();
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  refl->ListFields(m, &fields);
+  for (const auto* fd : fields) {
+    if (fd->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    if (fd->is_repeated()) {
+      for (int i = 0; i < refl->FieldSize(m, fd); ++i)
+        VisitMessages(refl->GetRepeatedMessage(m, fd, i), visit);
+    } else {
+      VisitMessages(refl->GetMessage(m, fd), visit);
+    }
+  }
+}
+
 bool IsConstant(const Node& n) {
   if (n.has_a_const() || n.has_param_ref()) return true;
   if (n.has_type_cast()) return IsConstant(n.type_cast().arg());
@@ -272,6 +290,7 @@ class Analyzer {
   Lin SubLinkLin(const pg_query::SubLink& s, const Scope& scope);
   Lin ColumnRef(const pg_query::ColumnRef& c, const Scope& scope);
   Lin Generic(const google::protobuf::Message& m, const Scope& scope, std::string why);
+  void ReadsEveryColumnOfNamedRelations(const google::protobuf::Message& m);
   Lin WholeRow(const Item& item);
   void Read(const Lin& l) { reads_.insert(reads_.end(), l.sources.begin(), l.sources.end()); }
   // Clauses that choose, order or group rows.
@@ -1063,38 +1082,34 @@ Lin Analyzer::SubLinkLin(const pg_query::SubLink& s, const Scope& scope) {
   return l.Derived();
 }
 
+void Analyzer::ReadsEveryColumnOfNamedRelations(const google::protobuf::Message& m) {
+  VisitMessages(m, [&](const google::protobuf::Message& msg) {
+    const auto* rv = dynamic_cast<const pg_query::RangeVar*>(&msg);
+    if (!rv) return false;
+    if (const CatalogRelation* rel = cat_.Find(rv->schemaname(), rv->relname()))
+      for (const auto& c : rel->columns) reads_.push_back({rel->schema, rel->name, c.name});
+    return true;
+  });
+}
+
 // Anything this analysis does not handle: every column reference found under it, unknown.
 Lin Analyzer::Generic(const google::protobuf::Message& m, const Scope& scope, std::string why) {
   Lin l = Lin::Unknown(std::move(why));
-  std::function<void(const google::protobuf::Message&)> walk =
-      [&](const google::protobuf::Message& msg) {
-        if (const auto* node = dynamic_cast<const Node*>(&msg)) {
-          if (node->has_column_ref()) {
-            Lin c = ColumnRef(node->column_ref(), scope);
-            l.sources.insert(l.sources.end(), c.sources.begin(), c.sources.end());
-            return;
-          }
-          if (node->has_select_stmt()) {
-            bool known = true;
-            for (const auto& c : Select(node->select_stmt(), &scope, {}, &known))
-              l.sources.insert(l.sources.end(), c.lin.sources.begin(), c.lin.sources.end());
-            return;
-          }
-        }
-        const auto* refl = msg.GetReflection();
-        std::vector<const google::protobuf::FieldDescriptor*> fields;
-        refl->ListFields(msg, &fields);
-        for (const auto* fd : fields) {
-          if (fd->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) continue;
-          if (fd->is_repeated()) {
-            for (int i = 0; i < refl->FieldSize(msg, fd); ++i)
-              walk(refl->GetRepeatedMessage(msg, fd, i));
-          } else {
-            walk(refl->GetMessage(msg, fd));
-          }
-        }
-      };
-  walk(m);
+  VisitMessages(m, [&](const google::protobuf::Message& msg) {
+    const auto* node = dynamic_cast<const Node*>(&msg);
+    if (node && node->has_column_ref()) {
+      Lin c = ColumnRef(node->column_ref(), scope);
+      l.sources.insert(l.sources.end(), c.sources.begin(), c.sources.end());
+      return true;
+    }
+    if (node && node->has_select_stmt()) {
+      bool known = true;
+      for (const auto& c : Select(node->select_stmt(), &scope, {}, &known))
+        l.sources.insert(l.sources.end(), c.lin.sources.begin(), c.lin.sources.end());
+      return true;
+    }
+    return false;
+  });
   l.Normalize();
   Read(l);
   return l;
@@ -1641,9 +1656,14 @@ void Analyzer::Statement(const Node& stmt) {
     case Node::kConstraintsSetStmt:
       break;  // the lexer classifier knows these; no rows, no lineage
     default:
-      // Every other utility statement changes the schema, roles or settings of objects.
+      // Every other utility statement changes the schema, roles or settings of objects. One
+      // that names a table may evaluate expressions over every row of it (ALTER … TYPE int
+      // USING reverse(ssn)::int, CREATE INDEX ON t ((ssn::int)), a generated column, a unique
+      // index over duplicates): an error it raises can quote any column's value, so it reads
+      // them all.
       out_->ddl = true;
       out_->writes_data = true;
+      ReadsEveryColumnOfNamedRelations(stmt);
       break;
   }
   std::sort(reads_.begin(), reads_.end());

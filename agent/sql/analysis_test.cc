@@ -508,6 +508,25 @@ TEST(Analysis, ReadsCoverEveryClause) {
   EXPECT_EQ(reads, (std::vector<std::string>{"email", "id", "ssn"}));
 }
 
+// A utility statement that names a table may evaluate expressions over every row of it, and
+// its errors quote what they evaluated: it reads every column of the tables it names.
+TEST(Analysis, UtilityStatementsReadEveryColumnOfTheTablesTheyName) {
+  for (const char* sql : {"ALTER TABLE customers ALTER COLUMN ssn TYPE int USING reverse(ssn)::int",
+                          "CREATE INDEX ON public.customers ((card::bigint))",
+                          "ALTER TABLE customers ADD COLUMN g int GENERATED ALWAYS AS (1) STORED",
+                          "CREATE UNIQUE INDEX ON customers (city)"}) {
+    Analysis a;
+    const auto& s = One(sql, &a);
+    EXPECT_TRUE(s.ddl) << sql;
+    std::vector<std::string> reads;
+    for (const auto& r : s.reads) reads.push_back(r.table + "." + r.column);
+    EXPECT_EQ(reads.size(), 10u) << sql;
+    EXPECT_NE(std::find(reads.begin(), reads.end(), "customers.ssn"), reads.end()) << sql;
+  }
+  Analysis a;
+  EXPECT_TRUE(One("CREATE ROLE reporting", &a).reads.empty());
+}
+
 // The same statement with other literals must give the same analysis (it is cached by the
 // text with literals replaced).
 TEST(Analysis, LiteralsNeverChangeTheAnalysis) {

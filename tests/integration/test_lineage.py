@@ -712,6 +712,52 @@ def test_other_sessions_statements_come_back_without_their_literals(veil, lineag
     assert "4321" not in got and "Wroblewska" not in got and "635-22" not in got
 
 
+def test_errors_of_writes_and_ddl_quote_no_row_of_a_sensitive_table(pg, scratch_db,
+                                                                     start_veild, tmp_path):
+    """A write that breaks a constraint gets the failing row back in the error's detail, every
+    column of it, not only those the statement named: UPDATE … SET balance = -1 would show the
+    row's SSN (078-05-1120 was never issued, so no content scan takes it for one) and
+    UPDATE … SET note = NULL any row's. Such a detail is withheld when the relation has a
+    sensitive column; the message, naming the constraint, stays; a relation without one keeps
+    its detail. DDL that evaluates an expression over the rows (ALTER … USING, an index or a
+    generated column over an expression) quoted the value it failed on: withheld."""
+    pg.psql("CREATE TABLE people (id int PRIMARY KEY, full_name text, ssn text UNIQUE,"
+            " nick text, balance int CHECK (balance >= 0), note text NOT NULL DEFAULT 'x');"
+            "INSERT INTO people VALUES (1, 'Margaret Okonkwo', '078-05-1120', 'owknokO', 5, 'x');"
+            "CREATE TABLE plain (id int PRIMARY KEY, label text NOT NULL);"
+            "INSERT INTO plain VALUES (1, 'first');"
+            "GRANT SELECT, INSERT, UPDATE ON people, plain TO PUBLIC;", dbname=scratch_db)
+    port = fresh_endpoint(tmp_path)
+    start_veild(config(tmp_path, pg, port))
+    withheld = "DETAIL:  veil: detail withheld: it quotes values of a relation with sensitive"
+    for sql, message in [
+            ("UPDATE people SET balance = -1 WHERE id = 1",
+             'new row for relation "people" violates check constraint "people_balance_check"'),
+            ("UPDATE people SET note = NULL WHERE id = 1",
+             'null value in column "note" of relation "people" violates not-null constraint'),
+            ("INSERT INTO people (id, balance) VALUES (1, 1)",
+             'duplicate key value violates unique constraint "people_pkey"')]:
+        r = psql_db(port, scratch_db, sql + ";")
+        assert r.returncode != 0, sql
+        assert message in r.stderr and withheld in r.stderr, (sql, r.stderr)
+        assert "078-05" not in r.stderr and "owknokO" not in r.stderr, r.stderr
+    r = psql_db(port, scratch_db, "UPDATE plain SET label = NULL WHERE id = 1;")
+    assert "DETAIL:  Failing row contains (1, null)." in r.stderr, r.stderr
+    # DDL evaluates expressions over every row, and its errors quote what they evaluated.
+    pg.psql("ALTER TABLE people OWNER TO app_trust;"
+            "GRANT CREATE ON SCHEMA public TO app_trust;", dbname=scratch_db)
+    for sql in ["ALTER TABLE people ALTER COLUMN ssn TYPE int USING reverse(ssn)::int",
+                "CREATE INDEX ON people ((nick::int))",
+                "ALTER TABLE people ADD COLUMN g int GENERATED ALWAYS AS (ssn::int) STORED"]:
+        r = psql_db(port, scratch_db, sql + ";")
+        assert "veil: text withheld (SQLSTATE 22P02)" in r.stderr, (sql, r.stderr)
+        assert "0211-50-870" not in r.stderr and "078-05" not in r.stderr, r.stderr
+        assert "owknokO" not in r.stderr, r.stderr
+    # Without veild the detail carries the row: the check above can fail.
+    r = pg.psql("UPDATE people SET balance = -1 WHERE id = 1;", dbname=scratch_db, check=False)
+    assert "078-05-1120" in r.stderr, r.stderr
+
+
 def test_a_function_that_reads_and_raises_is_withheld(pg, scratch_db, start_veild, tmp_path):
     """An application's own function may read a sensitive column and raise what it read, from
     a WHERE clause where no result column shows it: its error and notice texts are withheld."""

@@ -1009,12 +1009,32 @@ void PgTranscoder::MaskResponse(pg::ResponseFields* fields, bool notice) {
     ++stats_.values_masked;
     return;
   }
+  // Integrity errors quote rows and keys the statement did not name: "Failing row contains
+  // (…)" lists every column of the row it wrote (UPDATE … SET balance = -1 shows the row's
+  // SSN), "Key (ssn)=(…) is duplicated" a key already stored (CREATE UNIQUE INDEX). Their
+  // detail is withheld when the relation they name has a sensitive column, or none is named.
+  if (!notice && state.starts_with("23") && !fields->Get(pg::field::kDetail).empty() &&
+      RelationMayHoldSensitive(fields->Get(pg::field::kSchemaName),
+                               fields->Get(pg::field::kTableName))) {
+    fields->Set(pg::field::kDetail,
+                "veil: detail withheld: it quotes values of a relation with sensitive columns");
+    ++stats_.values_masked;
+  }
   std::string out;
   for (char code : kTextFields) {
     std::string_view v = fields->Get(code);
     if (v.empty()) continue;
     if (masker_.MaskText(v, &out, &stats_)) fields->Set(code, out);
   }
+}
+
+bool PgTranscoder::RelationMayHoldSensitive(std::string_view schema, std::string_view table) {
+  const sql::CatalogRelation* rel =
+      table.empty() ? nullptr : analysis_.catalog().Find(schema, table);
+  if (!rel) return true;  // not named, or not known: fail closed
+  for (const auto& c : rel->columns)
+    if (SensitivityOf({rel->schema, rel->name, c.name}).sensitive) return true;
+  return false;
 }
 
 // Masks the batch of DataRows collected so far and appends them, rebuilt, to *out.

@@ -240,6 +240,8 @@ class PgTranscoder {
     bool written = false;  // a statement wrote a sensitive column's derived values into it
   };
   Sensitivity SensitivityOf(const SourceColumn& c);
+  // Whether the relation an error names has a sensitive column (true when it is not known).
+  bool RelationMayHoldSensitive(std::string_view schema, std::string_view table);
   // The profile's policy for a base column; a partition or inheritance child without a rule
   // of its own takes its nearest ancestor's (a rule on customers.ssn covers customers_2024).
   masker::ColumnPolicy PolicyOf(const SourceColumn& c, bool text_like) const;
