@@ -291,6 +291,7 @@ class Analyzer {
   Lin ColumnRef(const pg_query::ColumnRef& c, const Scope& scope);
   Lin Generic(const google::protobuf::Message& m, const Scope& scope, std::string why);
   void ReadsEveryColumnOfNamedRelations(const google::protobuf::Message& m);
+  void WholeRowsSeen(const pg_query::RangeVar& target);
   Lin WholeRow(const Item& item);
   void Read(const Lin& l) { reads_.insert(reads_.end(), l.sources.begin(), l.sources.end()); }
   // Clauses that choose, order or group rows.
@@ -1082,6 +1083,13 @@ Lin Analyzer::SubLinkLin(const pg_query::SubLink& s, const Scope& scope) {
   return l.Derived();
 }
 
+// The rows a write touches are seen whole by the table's constraints and triggers, and what
+// they raise quotes them ("Failing row contains (…)", a trigger's RAISE NOTICE '%', NEW): a
+// write reads every column of its target.
+void Analyzer::WholeRowsSeen(const pg_query::RangeVar& target) {
+  ReadsEveryColumnOfNamedRelations(target);
+}
+
 void Analyzer::ReadsEveryColumnOfNamedRelations(const google::protobuf::Message& m) {
   VisitMessages(m, [&](const google::protobuf::Message& msg) {
     const auto* rv = dynamic_cast<const pg_query::RangeVar*>(&msg);
@@ -1380,6 +1388,7 @@ void Analyzer::Statement(const Node& stmt) {
     case Node::kInsertStmt: {
       const auto& s = stmt.insert_stmt();
       out_->writes_data = true;
+      WholeRowsSeen(s.relation());
       Scope scope;
       if (s.has_with_clause()) With(s.with_clause(), nullptr, &scope);
       Item target = TargetItem(s.relation());
@@ -1424,6 +1433,7 @@ void Analyzer::Statement(const Node& stmt) {
     case Node::kUpdateStmt: {
       const auto& s = stmt.update_stmt();
       out_->writes_data = true;
+      WholeRowsSeen(s.relation());
       Scope scope;
       if (s.has_with_clause()) With(s.with_clause(), nullptr, &scope);
       RangeVarItem(s.relation(), &scope, &scope.star);
@@ -1447,6 +1457,7 @@ void Analyzer::Statement(const Node& stmt) {
     case Node::kDeleteStmt: {
       const auto& s = stmt.delete_stmt();
       out_->writes_data = true;
+      WholeRowsSeen(s.relation());
       Scope scope;
       if (s.has_with_clause()) With(s.with_clause(), nullptr, &scope);
       RangeVarItem(s.relation(), &scope, &scope.star);
@@ -1463,6 +1474,7 @@ void Analyzer::Statement(const Node& stmt) {
     case Node::kMergeStmt: {
       const auto& s = stmt.merge_stmt();
       out_->writes_data = true;
+      WholeRowsSeen(s.relation());
       Scope scope;
       if (s.has_with_clause()) With(s.with_clause(), nullptr, &scope);
       RangeVarItem(s.relation(), &scope, &scope.star);
@@ -1515,6 +1527,7 @@ void Analyzer::Statement(const Node& stmt) {
       const auto& s = stmt.copy_stmt();
       if (s.is_from()) {
         out_->writes_data = true;
+        if (s.has_relation()) WholeRowsSeen(s.relation());
         break;
       }
       out_->returns_rows = true;  // COPY data, column by column

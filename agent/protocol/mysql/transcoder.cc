@@ -657,7 +657,7 @@ void MySqlTranscoder::OnCommand(const mysql::ClientMessage& message, uint8_t las
     if (scan.dynamic) names_tainted_ = true;
     if (names_tainted_) o.catalog = ReadsCatalog(scan);
     o.dynamic = scan.dynamic;
-    if (sensitive || scan.explain || scan.dynamic) diagnostics_tainted_ = true;
+    if (sensitive || scan.explain || scan.dynamic || scan.writes) diagnostics_tainted_ = true;
     // A table written with values derived from sensitive columns (CREATE TABLE … AS SELECT
     // reverse(ssn), INSERT … SELECT): its columns are replaced whole from now on.
     if (sensitive && scan.writes && scan.write_target) TaintTable(*scan.write_target);
@@ -676,6 +676,7 @@ void MySqlTranscoder::OnCommand(const mysql::ClientMessage& message, uint8_t las
     o.uses_variables = scan.uses_variables;
     o.star = scan.star;
     o.diagnostics = scan.diagnostics;
+    o.writes = scan.writes;
     auto names = [&](std::string_view id) {
       return std::find(scan.identifiers.begin(), scan.identifiers.end(), id) !=
              scan.identifiers.end();
@@ -701,6 +702,8 @@ void MySqlTranscoder::OnCommand(const mysql::ClientMessage& message, uint8_t las
                     ReadsSensitive(it->second.text);
       o.derived = it->second.derived;
       o.star = it->second.star;
+      o.writes = it->second.writes;
+      if (o.writes) diagnostics_tainted_ = true;
       o.statement_id = e->statement_id;
       if (names_tainted_) {
         const mysql::StatementScan sc = mysql::ScanStatement(it->second.text);
@@ -1140,7 +1143,9 @@ void MySqlTranscoder::MaskErr(mysql::ErrPacket* err, bool sensitive) {
   if (err->error_code == mysql::kMariaDbProgressReport) return;
   if (sensitive) {
     // Errors quote the value they are about (Truncated incorrect DOUBLE value: '…'), and a
-    // value computed from a sensitive column no longer looks like one.
+    // value computed from a sensitive column no longer looks like one. A write's errors too:
+    // a trigger SIGNALs what it read of NEW, a duplicate composite key quotes every part of
+    // it ('078-05-1120-0' for UNIQUE (ssn, balance) after SET balance = 0).
     err->message = "veil: text withheld (error " + std::to_string(err->error_code) +
                    "): the statement reads sensitive columns";
     ++stats_.values_masked;
@@ -1228,7 +1233,7 @@ Status MySqlTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
         return Error{"veil's own statement failed upstream: error " +
                      std::to_string(err->error_code)};
       if (front) front->record.sqlstate = err->sql_state.empty() ? "HY000" : err->sql_state;
-      MaskErr(err, !front || front->sensitive || unreadable_results_);
+      MaskErr(err, !front || front->sensitive || front->writes || unreadable_results_);
       uint8_t seq = r.first_sequence_id;
       if (Status s = mysql::Encode(*err, decoder_.capabilities(), &seq, out); !s.ok()) return s;
     } else if (std::holds_alternative<mysql::LocalInfileRequest>(message_)) {
@@ -1301,9 +1306,9 @@ Status MySqlTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
     } else if (auto* ok = std::get_if<mysql::StmtPrepareOk>(&message_)) {
       definitions_ = 0;
       if (front) {
-        prepared_texts_[ok->statement_id] = {front->record.text, front->sensitive,
-                                             front->derived,     front->uses_variables,
-                                             front->diagnostics, front->star};
+        prepared_texts_[ok->statement_id] = {
+            front->record.text, front->sensitive, front->derived, front->uses_variables,
+            front->diagnostics, front->star,      front->writes};
         prepared_.emplace_back(ok->statement_id, ok->num_params);
       }
       out->insert(out->end(), raw.begin(), raw.end());

@@ -234,8 +234,11 @@ class MySqlTranscoder {
     bool sensitive = false;         // the statement reads sensitive columns
     std::set<std::string> derived;  // its derived tables' and CTEs' names
     bool uses_variables = false, diagnostics = false;
-    bool shows_processlist = false;        // SHOW [FULL] PROCESSLIST: its Info is statement text
-    bool shows_engine_status = false;      // SHOW ENGINE … STATUS: its Status quotes statements
+    bool shows_processlist = false;    // SHOW [FULL] PROCESSLIST: its Info is statement text
+    bool shows_engine_status = false;  // SHOW ENGINE … STATUS: its Status quotes statements
+    // A write or DDL: triggers, keys and the rows it converts see every column of its table,
+    // so its errors may quote any of them (see MaskErr).
+    bool writes = false;
     bool star = false;                     // `*`: its columns' names are not in the text
     std::optional<uint32_t> statement_id;  // COM_STMT_EXECUTE / FETCH
     bool fetch = false;
@@ -246,9 +249,8 @@ class MySqlTranscoder {
     bool sensitive = false;
     std::set<std::string> derived;  // its derived tables' and CTEs' names
     bool uses_variables = false, diagnostics = false;
-    bool shows_processlist = false;    // SHOW [FULL] PROCESSLIST: its Info is statement text
-    bool shows_engine_status = false;  // SHOW ENGINE … STATUS: its Status quotes statements
     bool star = false;
+    bool writes = false;
   };
   struct Sensitivity {
     bool sensitive = false;
