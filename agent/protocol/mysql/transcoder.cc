@@ -444,6 +444,9 @@ bool MySqlTranscoder::CallsUnseenCode(const mysql::StatementScan& scan) const {
   // schema.f(…) is a stored function; so is any name the server does not list as native (a CTE
   // or derived table with a column list, or the written table, is no call).
   if (scan.qualified_call) return true;
+  // A native that returns what no text shows: a file's bytes (what SELECT reverse(ssn) … INTO
+  // OUTFILE wrote), as PostgreSQL's pg_read_file is.
+  if (std::find(scan.calls.begin(), scan.calls.end(), "load_file") != scan.calls.end()) return true;
   if (natives_)
     for (const std::string& c : scan.calls) {
       if (natives_->contains(c) || c == scan.write_target ||
@@ -681,7 +684,10 @@ void MySqlTranscoder::OnCommand(const mysql::ClientMessage& message, uint8_t las
       return std::find(scan.identifiers.begin(), scan.identifiers.end(), id) !=
              scan.identifiers.end();
     };
-    o.shows_processlist = scan.show && names("processlist");
+    // SHOW [FULL] PROCESSLIST, SHOW BINLOG EVENTS and SHOW RELAYLOG EVENTS (a statement-based
+    // binary log holds every write as its text): their Info is statement text.
+    o.shows_statements =
+        scan.show && (names("processlist") || names("binlog") || names("relaylog"));
     o.shows_engine_status = scan.show && names("engine");
     o.record.text = std::string(sql);
   };
@@ -933,7 +939,7 @@ void MySqlTranscoder::PlanColumns() {
     const bool computed = BaseColumnless(col) || TableTainted(col.schema, Lower(col.org_table));
     p.label =
         col.org_table.empty() ? col.name : col.schema + "." + col.org_table + "." + col.org_name;
-    if (!open_.empty() && open_.front().shows_processlist && Lower(col.name) == "info") {
+    if (!open_.empty() && open_.front().shows_statements && Lower(col.name) == "info") {
       PlanStatementText(col, text_like, &p);
     } else if (!open_.empty() && open_.front().shows_engine_status && Lower(col.name) == "status") {
       // SHOW ENGINE INNODB STATUS: a report that quotes other sessions' statements (the

@@ -234,7 +234,7 @@ class MySqlTranscoder {
     bool sensitive = false;         // the statement reads sensitive columns
     std::set<std::string> derived;  // its derived tables' and CTEs' names
     bool uses_variables = false, diagnostics = false;
-    bool shows_processlist = false;    // SHOW [FULL] PROCESSLIST: its Info is statement text
+    bool shows_statements = false;     // SHOW PROCESSLIST, BINLOG EVENTS: Info is statement text
     bool shows_engine_status = false;  // SHOW ENGINE … STATUS: its Status quotes statements
     // A write or DDL: triggers, keys and the rows it converts see every column of its table,
     // so its errors may quote any of them (see MaskErr).

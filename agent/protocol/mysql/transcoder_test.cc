@@ -153,6 +153,11 @@ TEST(MySqlTranscoder, OtherSessionsStatementsComeBackWithoutTheirLiterals) {
           {{"7", "app", app}}));
   EXPECT_EQ(rows, (std::vector<Row>{{"7", "app", std::string(normalized)}}));
   rows =
+      Rows(t, "SHOW BINLOG EVENTS IN 'mysql-bin.000001'",
+           TextResult({{"", "", "Log_name", ""}, {"", "", "Event_type", ""}, {"", "", "Info", ""}},
+                      {{"mysql-bin.000001", "Query", app}}));
+  EXPECT_EQ(rows, (std::vector<Row>{{"mysql-bin.000001", "Query", std::string(normalized)}}));
+  rows =
       Rows(t, "SELECT trx_query FROM information_schema.INNODB_TRX",
            TextResult({{"information_schema", "INNODB_TRX", "trx_query", "trx_query"}}, {{app}}));
   EXPECT_EQ(rows, (std::vector<Row>{{std::string(normalized)}}));
@@ -170,6 +175,16 @@ TEST(MySqlTranscoder, OtherSessionsStatementsComeBackWithoutTheirLiterals) {
               TextResult({{"information_schema", "INNODB_LOCKS", "lock_data", "lock_data"}},
                          {{"'536-22-1234'"}}));
   EXPECT_EQ(rows, (std::vector<Row>{{"[MASKED]"}}));
+}
+
+// LOAD_FILE returns a file's bytes, which may be what SELECT reverse(ssn) … INTO OUTFILE wrote.
+TEST(MySqlTranscoder, LoadFileIsCodeVeilCannotSee) {
+  auto tp = Make();
+  auto rows = Rows(*tp, "SELECT LOAD_FILE('/tmp/out.txt'), 1",
+                   TextResult({{"", "", "LOAD_FILE('/tmp/out.txt')", ""},
+                               {"", "", "1", "", ColumnType::kLongLong}},
+                              {{"0211-50-870\n4321-22-635\n", "1"}}));
+  EXPECT_EQ(rows, (std::vector<Row>{{"[MASKED]", std::nullopt}}));
 }
 
 TEST(MySqlTranscoder, DerivedTableColumnsAreNotBaseColumns) {
