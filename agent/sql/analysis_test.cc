@@ -543,7 +543,8 @@ TEST(Analysis, LiteralsNeverChangeTheAnalysis) {
       for (const auto& c : s.columns) o << Describe(c) << ";";
       for (const auto& f : s.filters) o << f.column.Display() << f.equality << ";";
       for (const auto& w : s.writes) o << w.column.Display() << w.sources.size() << ";";
-      o << s.side_effect_args.size() << (int)s.op << s.name;
+      for (const auto& r : s.reads) o << r.Display() << ";";  // errors withheld by these
+      o << s.side_effect_args.size() << (int)s.op << s.name << s.unknown_function;
     }
     return o.str();
   };
