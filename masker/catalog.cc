@@ -49,6 +49,10 @@ constexpr PatternSpec kPatterns[] = {
     // Internationalised addresses (RFC 6531: jürgen.müller@straße.de) have UTF-8 on either side.
     {"[A-Za-z0-9._%+\\-\\x80-\\xFF]@[A-Za-z0-9\\x80-\\xFF]", D::kLiteral, R::kEmail, E::kEmail, 0,
      0},
+    // A quoted local part ("john doe"@example.com) and a domain that is an address literal
+    // (user@[192.0.2.7], user@[IPv6:2001:db8::1]): RFC 5321's other forms.
+    {"\"@[A-Za-z0-9\\x80-\\xFF]", D::kLiteral, R::kEmail, E::kEmail, 0, 0},
+    {"[A-Za-z0-9._%+\\-\\x80-\\xFF]@\\[", D::kLiteral, R::kEmail, E::kEmail, 0, 0},
     {"eyJ[A-Za-z0-9_\\-]{10}", D::kLiteral, R::kFixedToken, E::kJwt, 13, 8192},
     {"(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z2-7]{16}", D::kLiteral,
      R::kFixedToken, E::kAwsAccessKey, 20, 0},

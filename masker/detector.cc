@@ -183,12 +183,27 @@ class Resolution {
 
   void Email(uint32_t to) {
     const uint32_t at = to - 2;
+    if (v_.at(at + 1) == '[') return AddressLiteralEmail(at);
     uint32_t b = at;
     auto local = [](unsigned char c) {
       return IsAlnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-' || c >= 0x80;
     };
-    while (b > v_.seg_start && at - b < 64 && local(v_.at(b - 1))) --b;
-    while (b < at && v_.at(b) == '.') ++b;
+    bool quoted = false;
+    if (at > v_.seg_start && v_.at(at - 1) == '"') {
+      // "john doe"@example.com: the quoted string back to its opening quote, on one line.
+      uint32_t q = at - 1;
+      while (q > v_.seg_start && at - q <= 66 && v_.at(q - 1) != '"' && v_.at(q - 1) >= 0x20) --q;
+      if (q == v_.seg_start || v_.at(q - 1) != '"' || q + 1 >= at) return;
+      // Something worth quoting: `{"domain": "@example.com"}` quotes only ": " between its
+      // strings.
+      bool word = false;
+      for (uint32_t i = q; i + 1 < at && !word; ++i) word = IsAlnum(v_.at(i));
+      if (!word) return;
+      b = q - 1;
+      quoted = true;
+    }
+    while (!quoted && b > v_.seg_start && at - b < 64 && local(v_.at(b - 1))) --b;
+    while (!quoted && b < at && v_.at(b) == '.') ++b;
     // The domain with UTF-8 labels (straße.de), else ASCII only: "bob@example.com’s" ends at
     // "com", whose apostrophe is UTF-8.
     auto domain_end = [&](bool utf8) {
@@ -212,10 +227,38 @@ class Resolution {
         break;  // not inside the userinfo of a URL
     }
     std::string_view s = v_.sub(b, e);
+    // A quoted local part is checked by its domain (any printable text may be quoted).
+    std::string checked;
+    if (quoted) {
+      checked.assign("q").append(v_.sub(at, e));
+      s = checked;
+    }
     if (!validate::Email(s) || FileExtensionTld(s)) return;
     Emit(b, e, Entity::kEmail);
     // "Jane Doe <jane@example.com>": the display name of an address is a person's name.
     if (b >= v_.seg_start + 2 && v_.at(b - 1) == '<' && v_.at(b - 2) == ' ') NameBefore(b - 2);
+  }
+
+  // local@[192.0.2.7] or local@[IPv6:…]: the local part as for any address, the domain an
+  // address literal.
+  void AddressLiteralEmail(uint32_t at) {
+    uint32_t b = at;
+    auto local = [](unsigned char c) {
+      return IsAlnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-' || c >= 0x80;
+    };
+    while (b > v_.seg_start && at - b < 64 && local(v_.at(b - 1))) --b;
+    while (b < at && v_.at(b) == '.') ++b;
+    uint32_t close = at + 2;
+    while (close < v_.seg_end && close - at < 50 && v_.at(close) != ']') ++close;
+    if (b == at || close >= v_.seg_end || v_.at(close) != ']') return;
+    std::string_view inside = v_.sub(at + 2, close);
+    const bool literal = inside.starts_with("IPv6:") || inside.starts_with("ipv6:")
+                             ? validate::IpV6(inside.substr(5))
+                             : validate::IpV4(inside);
+    std::string checked(v_.sub(b, at));
+    checked.append("@example.com");
+    if (!literal || !validate::Email(checked)) return;
+    Emit(b, close + 1, Entity::kEmail);
   }
 
   void FixedToken(const PatternSpec& ps, uint32_t to) {

@@ -49,6 +49,14 @@ TEST_F(DetectorTest, Emails) {
   EXPECT_THAT(Find("to: Bob.Smith+tag@mail.example.co.uk;"),
               ElementsAre("EMAIL:Bob.Smith+tag@mail.example.co.uk"));
   EXPECT_THAT(Find("image@2x.png and @mention and user@localhost"), IsEmpty());
+  // RFC 5321's other forms: a quoted local part, an address literal for the domain.
+  EXPECT_THAT(Find("write to \"john doe\"@example.com today"),
+              ElementsAre("EMAIL:\"john doe\"@example.com"));
+  EXPECT_THAT(Find("root@[192.0.2.7] and ops@[IPv6:2001:db8::1]"),
+              ElementsAre("EMAIL:root@[192.0.2.7]", "EMAIL:ops@[IPv6:2001:db8::1]"));
+  EXPECT_THAT(Find("say \"hi\"@media and x@[300.1.1.1] and \"\"@example.com"), IsEmpty());
+  EXPECT_THAT(Find("{\"domain\": \"@example.com\", \"at\": \"@[10.0.0.1]\"}"),
+              ElementsAre("IP_ADDRESS:10.0.0.1"));
 }
 
 TEST_F(DetectorTest, Cards) {
