@@ -181,13 +181,21 @@ class Resolution {
     Emit(b, e, entity, catalog::Info(entity).base_score);
   }
 
+  // Where the dot-atom local part before the '@' at `at` begins (`at` when there is none).
+  uint32_t LocalPartStart(uint32_t at) const {
+    auto local = [](unsigned char c) {
+      return IsAlnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-' || c >= 0x80;
+    };
+    uint32_t b = at;
+    while (b > v_.seg_start && at - b < 64 && local(v_.at(b - 1))) --b;
+    while (b < at && v_.at(b) == '.') ++b;
+    return b;
+  }
+
   void Email(uint32_t to) {
     const uint32_t at = to - 2;
     if (v_.at(at + 1) == '[') return AddressLiteralEmail(at);
     uint32_t b = at;
-    auto local = [](unsigned char c) {
-      return IsAlnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-' || c >= 0x80;
-    };
     bool quoted = false;
     if (at > v_.seg_start && v_.at(at - 1) == '"') {
       // "john doe"@example.com: the quoted string back to its opening quote, on one line.
@@ -202,8 +210,7 @@ class Resolution {
       b = q - 1;
       quoted = true;
     }
-    while (!quoted && b > v_.seg_start && at - b < 64 && local(v_.at(b - 1))) --b;
-    while (!quoted && b < at && v_.at(b) == '.') ++b;
+    if (!quoted) b = LocalPartStart(at);
     // The domain with UTF-8 labels (straße.de), else ASCII only: "bob@example.com’s" ends at
     // "com", whose apostrophe is UTF-8.
     auto domain_end = [&](bool utf8) {
@@ -242,12 +249,7 @@ class Resolution {
   // local@[192.0.2.7] or local@[IPv6:…]: the local part as for any address, the domain an
   // address literal.
   void AddressLiteralEmail(uint32_t at) {
-    uint32_t b = at;
-    auto local = [](unsigned char c) {
-      return IsAlnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-' || c >= 0x80;
-    };
-    while (b > v_.seg_start && at - b < 64 && local(v_.at(b - 1))) --b;
-    while (b < at && v_.at(b) == '.') ++b;
+    const uint32_t b = LocalPartStart(at);
     uint32_t close = at + 2;
     while (close < v_.seg_end && close - at < 50 && v_.at(close) != ']') ++close;
     if (b == at || close >= v_.seg_end || v_.at(close) != ']') return;
