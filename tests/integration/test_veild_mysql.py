@@ -446,6 +446,21 @@ def test_errors_of_writes_quote_no_column_the_statement_did_not_name(veil_mysql,
     assert "078-05-1120" in raw[0][1] and "0211-50-870" in raw[1][1], raw
 
 
+def test_side_channels_with_sensitive_columns_are_refused(veil_mysql, mariadb):
+    """SLEEP(ASCII(ssn) / 100) answers with time what the result masks, a lock named after a
+    value is visible to every session: refused with 1142 whatever the guardrails, as on
+    PostgreSQL; without a sensitive column they run, and the session goes on."""
+    _, port = veil_mysql
+    conn = connect(mariadb, port)
+    got = run_all(conn, ["SELECT SLEEP(ASCII(ssn) / 1000) FROM customers WHERE id = 1",
+                         "SELECT GET_LOCK(full_name, 0) FROM customers WHERE id = 1",
+                         "SELECT SLEEP(0)",
+                         "SELECT GET_LOCK('veil-test', 0), RELEASE_LOCK('veil-test')"])
+    conn.close()
+    blocked = (1142, "veil: statement blocked by guardrail side-channel")
+    assert got == [blocked, blocked, ((0,),), ((1, 1),)], got
+
+
 def test_change_user_relays_the_new_login_and_keeps_read_only(mariadb, start_veild, tmp_path):
     import json
     import subprocess

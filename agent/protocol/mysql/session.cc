@@ -488,12 +488,14 @@ class Session {
   std::pair<std::string, std::string> Blocked(std::string_view sql, bool filters_only = false) {
     const bool read = grant_ && grant_->access == grants::Grant::Access::kRead;
     const auto& g = read ? ep_->guardrails_read : ep_->guardrails_write;
-    if (!g) return {};
     std::optional<sql::Violation> v;
-    if (!filters_only) v = g->Check(sql, sql::LexOptions{.dialect = sql::Dialect::kMySql});
+    if (g && !filters_only) v = g->Check(sql, sql::LexOptions{.dialect = sql::Dialect::kMySql});
     // No MySQL parse tree: the transcoder judges filters by the names it knows are sensitive.
-    if (!v)
+    if (g && !v)
       if (auto f = g->NoFilterOnMasked(); f && transcoder_->FiltersOnSensitive(sql)) v = f;
+    // Built in, whatever the endpoint's guardrails (as on PostgreSQL).
+    if (!v && !filters_only && transcoder_->SideChannel(sql))
+      v = sql::Violation{"side-channel", -1, -1, {}};
     if (!v) return {};
     spdlog::info("session {} on {}: statement blocked by guardrail {}", id_, ep_->config.name(),
                  v->guardrail);

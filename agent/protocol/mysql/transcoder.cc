@@ -597,6 +597,16 @@ bool MySqlTranscoder::ReadsSensitiveViewColumn(const mysql::StatementScan& scan)
   return false;
 }
 
+bool MySqlTranscoder::SideChannel(std::string_view sql) {
+  static constexpr std::string_view kRoads[] = {"sleep",        "benchmark",    "get_lock",
+                                                "release_lock", "is_free_lock", "is_used_lock"};
+  const mysql::StatementScan scan = mysql::ScanStatement(sql);
+  const bool calls = std::any_of(scan.calls.begin(), scan.calls.end(), [](const std::string& c) {
+    return std::find(std::begin(kRoads), std::end(kRoads), c) != std::end(kRoads);
+  });
+  return calls && ReadsSensitive(sql, scan);
+}
+
 bool MySqlTranscoder::ReadsSensitive(std::string_view sql) {
   return ReadsSensitive(sql, mysql::ScanStatement(sql));
 }

@@ -193,6 +193,11 @@ class MySqlTranscoder {
   //     than as a bare select item or count(x) (whether it fails answers a question too);
   // except equality of a base column with a string literal (`email = 'a@b.c'`).
   bool FiltersOnSensitive(std::string_view sql);
+  // Whether `sql` reads sensitive columns and calls what lets a value out by another road than
+  // the result: SLEEP and BENCHMARK (time as a value: SLEEP(ASCII(ssn) / 100)), user-level
+  // locks (a name other sessions see). Refused always, as PostgreSQL's side-channel builtins
+  // are (MySQL's scan does not follow arguments: the whole statement is judged).
+  bool SideChannel(std::string_view sql);
   // The text of prepared statement `id`, if the server prepared it on this session.
   const std::string* PreparedText(uint32_t id) const {
     auto it = prepared_texts_.find(id);
