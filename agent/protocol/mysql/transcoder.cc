@@ -699,6 +699,8 @@ void MySqlTranscoder::OnCommand(const mysql::ClientMessage& message, uint8_t las
     o.shows_statements =
         scan.show && (names("processlist") || names("binlog") || names("relaylog"));
     o.shows_engine_status = scan.show && names("engine");
+    o.shows_replica_status =
+        scan.show && (names("slave") || names("slaves") || names("replica") || names("replicas"));
     o.record.text = std::string(sql);
   };
   if (const auto* q = std::get_if<mysql::ComQuery>(&message)) {
@@ -957,6 +959,12 @@ void MySqlTranscoder::PlanColumns() {
       // normalizer can read as SQL: replaced whole.
       p.kind = text_like ? Plan::Kind::kReplace : Plan::Kind::kNull;
       p.label += " <- engine status";
+    } else if (!open_.empty() && open_.front().shows_replica_status &&
+               Lower(col.name).ends_with("_error")) {
+      // SHOW SLAVE / REPLICA STATUS: Last_Error and Last_SQL_Error quote the replicated
+      // statement that failed, literals and all ("Duplicate entry '…' … Query: 'INSERT …'").
+      p.kind = text_like ? Plan::Kind::kReplace : Plan::Kind::kNull;
+      p.label += " <- replication error";
     } else if (!computed) {
       PlanDirect(col, text_like, &p);
     } else if (sensitive || ViewComputed(col)) {

@@ -239,8 +239,9 @@ class MySqlTranscoder {
     bool sensitive = false;         // the statement reads sensitive columns
     std::set<std::string> derived;  // its derived tables' and CTEs' names
     bool uses_variables = false, diagnostics = false;
-    bool shows_statements = false;     // SHOW PROCESSLIST, BINLOG EVENTS: Info is statement text
-    bool shows_engine_status = false;  // SHOW ENGINE … STATUS: its Status quotes statements
+    bool shows_statements = false;      // SHOW PROCESSLIST, BINLOG EVENTS: Info is statement text
+    bool shows_engine_status = false;   // SHOW ENGINE … STATUS: its Status quotes statements
+    bool shows_replica_status = false;  // SHOW SLAVE/REPLICA STATUS: its errors quote statements
     // A write or DDL: triggers, keys and the rows it converts see every column of its table,
     // so its errors may quote any of them (see MaskErr).
     bool writes = false;

@@ -171,6 +171,15 @@ TEST(MySqlTranscoder, OtherSessionsStatementsComeBackWithoutTheirLiterals) {
                            "query id 9 localhost app updating\n" +
                                std::string(app)}}));
   EXPECT_EQ(rows, (std::vector<Row>{{"InnoDB", "", "[MASKED]"}}));
+  rows = Rows(t, "SHOW ALL SLAVES STATUS",
+              TextResult({{"", "", "Connection_name", ""},
+                          {"", "", "Last_Errno", "", ColumnType::kLong},
+                          {"", "", "Last_SQL_Error", ""}},
+                         {{"", "1062",
+                           "Error 'Duplicate entry '4321-22-635' for key 'PRIMARY'' on query. "
+                           "Query: '" +
+                               std::string(app) + "'"}}));
+  EXPECT_EQ(rows, (std::vector<Row>{{"", "1062", "[MASKED]"}}));
   rows = Rows(t, "SELECT lock_data FROM information_schema.INNODB_LOCKS",
               TextResult({{"information_schema", "INNODB_LOCKS", "lock_data", "lock_data"}},
                          {{"'536-22-1234'"}}));
