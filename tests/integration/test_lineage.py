@@ -694,7 +694,9 @@ def test_other_sessions_statements_come_back_without_their_literals(veil, lineag
     other = subprocess.Popen(
         ["psql", "-X", "-q", "-d", f"host={lineage_db.host} port={lineage_db.port} "
          f"dbname={DB} user={USER}", "-c",
-         "SELECT pg_sleep(3) WHERE '4321-22-635' <> 'Zofia Wroblewska-Quist'"],
+         "SELECT pg_sleep(3) WHERE '4321-22-635' <> 'Zofia Wroblewska-Quist'"
+         " /* call Zofia at 4321-22-635 */ AND $q$4321-22-635$q$ <> E'Zofia\\'s'"
+         " AND U&'\\0034321-22-635' <> 'x' AND B'101' <> B'110' -- Wroblewska\n"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 3
@@ -708,8 +710,11 @@ def test_other_sessions_statements_come_back_without_their_literals(veil, lineag
             got = r.stdout
     finally:
         other.wait(timeout=10)
-    assert got.splitlines() == ["SELECT pg_sleep(?) WHERE ? <> ?|[MASKED]|<NULL>", "[MASKED]"], got
+    # Comments dropped; dollar-quoted, escape, Unicode-escape and bit strings are literals.
+    assert got.splitlines() == ["SELECT pg_sleep(?) WHERE ? <> ? AND ? <> ? AND ? <> ? AND ? <> ?"
+                                "|[MASKED]|<NULL>", "[MASKED]"], got
     assert "4321" not in got and "Wroblewska" not in got and "635-22" not in got
+    assert "Zofia" not in got and "0034" not in got
 
 
 def test_errors_of_writes_and_ddl_quote_no_row_of_a_sensitive_table(pg, scratch_db,

@@ -600,6 +600,10 @@ bool MySqlTranscoder::ReadsSensitiveViewColumn(const mysql::StatementScan& scan)
 bool MySqlTranscoder::SideChannel(std::string_view sql) {
   static constexpr std::string_view kRoads[] = {"sleep",        "benchmark",    "get_lock",
                                                 "release_lock", "is_free_lock", "is_used_lock"};
+  // Every statement is asked: the full scan only for text that names one of them.
+  if (!ContainsIgnoreCase(sql, "sleep") && !ContainsIgnoreCase(sql, "benchmark") &&
+      !ContainsIgnoreCase(sql, "_lock"))
+    return false;
   const mysql::StatementScan scan = mysql::ScanStatement(sql);
   const bool calls = std::any_of(scan.calls.begin(), scan.calls.end(), [](const std::string& c) {
     return std::find(std::begin(kRoads), std::end(kRoads), c) != std::end(kRoads);
