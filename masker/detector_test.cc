@@ -128,6 +128,51 @@ TEST_F(DetectorTest, NamesOfTheWorld) {
   EXPECT_THAT(Find("The package arrived damaged"), IsEmpty());
 }
 
+// Written for this stop's probe, not taken from a generator: who wrote or is to be called back,
+// a greeting with a given name alone, hyphenated given names, particles before the last
+// surname, European given names that are American surnames, two people joined by "and".
+TEST_F(DetectorTest, NamesAfterMessagesGreetingsAndParticles) {
+  EXPECT_THAT(Find("Note from Moa Mårtensson: the address changed"),
+              ElementsAre("PERSON_NAME:Moa Mårtensson"));
+  EXPECT_THAT(Find("please call back Sanele Mfumu before noon"),
+              ElementsAre("PERSON_NAME:Sanele Mfumu"));
+  EXPECT_THAT(Find("emailed Zdenka Píšová yesterday"), ElementsAre("PERSON_NAME:Zdenka Píšová"));
+  EXPECT_THAT(Find("Hi Ingrid, thanks for the update"), ElementsAre("PERSON_NAME:Ingrid"));
+  EXPECT_THAT(Find("Dear Bob,"), ElementsAre("PERSON_NAME:Bob"));
+  EXPECT_THAT(Find("Spoke with Jean-Baptiste Lefèvre-Dupont today"),
+              ElementsAre("PERSON_NAME:Jean-Baptiste Lefèvre-Dupont"));
+  EXPECT_THAT(Find("María García de la Cruz paid in cash"),
+              ElementsAre("PERSON_NAME:María García de la Cruz"));
+  EXPECT_THAT(Find("Mohammed bin Salman Al Saud requested a callback"),
+              ElementsAre("PERSON_NAME:Mohammed bin Salman Al Saud"));
+  EXPECT_THAT(Find("Albrecht Šimánek wrote: the package"),
+              ElementsAre("PERSON_NAME:Albrecht Šimánek"));
+  EXPECT_THAT(Find("Björn Ulvaeus and Benny Andersson"),
+              ElementsAre("PERSON_NAME:Björn Ulvaeus", "PERSON_NAME:Benny Andersson"));
+  // Capitals after a label or a name word; who opened a ticket, who is copied.
+  EXPECT_THAT(Find("display_name = 'HELIN MENSAH', channel"),
+              ElementsAre("PERSON_NAME:HELIN MENSAH"));
+  EXPECT_THAT(Find("customer CASPAR SMIEJA!"), ElementsAre("PERSON_NAME:CASPAR SMIEJA"));
+  EXPECT_THAT(Find("ticket opened by PROKOP MICHALSKI"),
+              ElementsAre("PERSON_NAME:PROKOP MICHALSKI"));
+  EXPECT_THAT(Find("cc AKI DALKIRAN on the reply"), ElementsAre("PERSON_NAME:AKI DALKIRAN"));
+  EXPECT_THAT(Find("spoke with Ronald McDonald"), ElementsAre("PERSON_NAME:Ronald McDonald"));
+  EXPECT_THAT(Find("Escalated to Mathuys van Buuren after the outage"),
+              ElementsAre("PERSON_NAME:Mathuys van Buuren"));
+  // Not people: a greeting to a word, a firm, a department, a place after "from", SQL and
+  // identifiers after a label.
+  EXPECT_THAT(Find("UPDATE customers SET DL = 'x' WHERE id = 1"), IsEmpty());
+  EXPECT_THAT(Find("customer SecretAccessKey rotated"), IsEmpty());
+  EXPECT_THAT(Find("customer VIP"), IsEmpty());
+  EXPECT_THAT(Find("Hello World"), IsEmpty());
+  EXPECT_THAT(Find("Hi Team, the build is green"), IsEmpty());
+  EXPECT_THAT(Find("Wintheiser Lebsack and Hayes shipped it"), IsEmpty());
+  EXPECT_THAT(Find("Note from Legal Department: approved"), IsEmpty());
+  EXPECT_THAT(Find("Call back Acme Corp before noon"), IsEmpty());
+  EXPECT_THAT(Find("Shipment from Nowa Sól delayed"), IsEmpty());
+  EXPECT_THAT(Find("Goldman Sachs reported earnings"), IsEmpty());
+}
+
 TEST_F(DetectorTest, NationalIdsOfOtherCountries) {
   EXPECT_THAT(Find("ssn 536-22-1234"), ElementsAre("US_SSN:536-22-1234"));
   EXPECT_THAT(Find("id 000-12-3456 and 666-12-3456"), IsEmpty());

@@ -244,6 +244,16 @@ std::string_view RawTable() {
   return {veil_names_tsv_begin, static_cast<size_t>(veil_names_tsv_end - veil_names_tsv_begin)};
 }
 
+TokenInfo LookupGiven(std::string_view token) {
+  TokenInfo t = Lookup(token);
+  if (t.known() || t.word) return t;
+  const size_t dash = token.find('-');
+  if (dash == std::string_view::npos || dash < 2) return t;
+  t = Lookup(token.substr(0, dash));
+  t.surname = 0;  // "Smith-Jones" is no given name
+  return t.given ? t : TokenInfo{};
+}
+
 bool IsNonNameWord(std::string_view token) { return (Flags(token) & kNonNameBit) != 0; }
 bool IsTitle(std::string_view token) { return (Flags(token) & kTitleBit) != 0; }
 
@@ -255,7 +265,7 @@ float ScoreRun(std::span<const Token> t, RunForm form) {
   const Token& given = form == RunForm::kLastFirst ? t.back() : t.front();
   const Token& sur = form == RunForm::kLastFirst ? t.front() : t.back();
   if (sur.initial || sur.particle || given.particle) return 0;
-  TokenInfo g = given.initial ? TokenInfo{} : Lookup(given.text);
+  TokenInfo g = given.initial ? TokenInfo{} : LookupGiven(given.text);
   TokenInfo s = Lookup(sur.text);
   float score = 0.3f;
   if (given.initial) {
@@ -271,6 +281,9 @@ float ScoreRun(std::span<const Token> t, RunForm form) {
   } else if (g.surname == 1 && !g.word) {
     // A rare American surname is often a given name elsewhere (Morten, Sipho, Petre): no
     // better than unknown, and only context can carry it.
+  } else if (g.surname >= 2 && !g.word && !s.known() && !s.word) {
+    // An American surname before a word no table knows: many are given names in Europe
+    // (Albrecht Šimánek, Fedor Hlinka). No better than unknown; only context carries it.
   } else {
     return 0;  // a surname or a word in the given-name place
   }

@@ -31,6 +31,10 @@ struct TokenInfo {
 // a token longer than 24 bytes, find nothing.
 TokenInfo Lookup(std::string_view token);
 
+// A token in a given name's place: Lookup, or, when the whole is unknown, the first part of a
+// hyphenated name ("Jean-Baptiste", "Anna-Lena").
+TokenInfo LookupGiven(std::string_view token);
+
 // Number of entries in the linked table (for tests).
 size_t TableSize();
 

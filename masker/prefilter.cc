@@ -439,7 +439,13 @@ void Prefilter::Handle(std::string_view text, size_t w, const Triggers& tr, cons
   each(tr.hex_cisco, [&](uint32_t pos) { Add(&hex, int64_t{pos} - 4, int64_t{pos} + 11, n); });
   each(tr.cap, [&](uint32_t pos) {
     name_starts_.push_back(pos);
-    if ((tr.cap_lower >> (pos - base)) & 1) keyword_value(pos);  // "Jane", not "XL"
+    if ((tr.cap_lower >> (pos - base)) & 1) return keyword_value(pos);  // "Jane", not "XL"
+    // Two words in capitals ("customer CASPAR SMIEJA"), not one ("XL", "USD", "ACTIVE").
+    uint32_t q = pos + 1;
+    while (q < n && q - pos < 24 && ((p[q] >= 'A' && p[q] <= 'Z') || p[q] >= 0x80)) ++q;
+    if (q - pos >= 2 && q + 1 < n && p[q] == ' ' &&
+        ((p[q + 1] >= 'A' && p[q + 1] <= 'Z') || (p[q + 1] >= 0xC3 && p[q + 1] <= 0xC5)))
+      keyword_value(pos);
   });
   each(tr.assign, keyword_value);  // "password=", "SSN: ", "INSERT INTO t ("
   each(tr.other, keyword_value);  // "Dear Иван Петров": names in scripts without capitals
