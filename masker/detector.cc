@@ -2266,12 +2266,18 @@ class Resolution {
       };
       // A capitalised word that is no given name may start a sentence ("Patient Maria
       // Garcia-Lopez was seen"): the run after it is scored too, and the better one wins.
-      if (piece(i) < 0.5f && j - i >= 3 && !tk[i].initial && !tk[i].particle &&
-          names::Lookup(v_.sub(tk[i].b, tk[i].e)).given == 0) {
+      const float whole = piece(i);
+      const names::TokenInfo first = names::Lookup(v_.sub(tk[i].b, tk[i].e));
+      if (whole < 0.5f && j - i >= 3 && !tk[i].initial && !tk[i].particle && first.given == 0) {
         // Only when a common given name, or a rarer one that is no common word, follows
         // ("Quick Brown Fox" is not a name).
         const names::TokenInfo next = names::Lookup(v_.sub(tk[i + 1].b, tk[i + 1].e));
-        if (next.given >= 2 || (next.given > 0 && !next.word)) piece(i + 1);
+        if ((next.given >= 2 || (next.given > 0 && !next.word)) && piece(i + 1) > 0 && whole > 0 &&
+            first.surname > 0 && !first.word) {
+          // Both read as names and the first word is a family name ("Đinh Hương Dương", family
+          // name first): the better-scored shorter run would leave it out. It starts the name.
+          out_->back().start = tk[i].b;
+        }
       }
       titled = false;
       i = j;

@@ -159,6 +159,12 @@ TEST_F(DetectorTest, NamesAfterMessagesGreetingsAndParticles) {
   EXPECT_THAT(Find("spoke with Ronald McDonald"), ElementsAre("PERSON_NAME:Ronald McDonald"));
   EXPECT_THAT(Find("Escalated to Mathuys van Buuren after the outage"),
               ElementsAre("PERSON_NAME:Mathuys van Buuren"));
+  // Family name first: the whole name, not its last two words (which left "Đinh" behind).
+  EXPECT_THAT(Find("Đinh Hương Dương asked to close the account"),
+              ElementsAre("PERSON_NAME:Đinh Hương Dương"));
+  // "Tô" folds to "to", but a short word with marks is not the English word.
+  EXPECT_THAT(Find("Note from Thu Hậu Tô: the address changed"),
+              ElementsAre("PERSON_NAME:Thu Hậu Tô"));
   // Not people: a greeting to a word, a firm, a department, a place after "from", SQL and
   // identifiers after a label.
   EXPECT_THAT(Find("UPDATE customers SET DL = 'x' WHERE id = 1"), IsEmpty());

@@ -1,5 +1,6 @@
 #include "masker/names.h"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <memory>
@@ -212,6 +213,9 @@ uint8_t Flags(std::string_view token) {
   bool foreign = false;
   size_t n = Fold(token, low, sizeof(low), &foreign);
   if (n == 0 || foreign) return 0;
+  // Folded, a short word with marks can spell an English one: "Tô", a Vietnamese family name,
+  // is not "to"; "Café" is still "cafe".
+  if (n <= 3 && n != token.size()) return 0;
   return GetTable().Find(Hash(std::string_view(low, n)));
 }
 
@@ -257,6 +261,18 @@ TokenInfo LookupGiven(std::string_view token) {
 bool IsNonNameWord(std::string_view token) { return (Flags(token) & kNonNameBit) != 0; }
 bool IsTitle(std::string_view token) { return (Flags(token) & kTitleBit) != 0; }
 
+namespace {
+
+// Does any token hold a byte beyond ASCII (a letter with a mark, here)?
+bool Accented(std::span<const Token> t) {
+  for (const Token& k : t)
+    for (char c : k.text)
+      if (static_cast<unsigned char>(c) >= 0x80) return true;
+  return false;
+}
+
+}  // namespace
+
 float ScoreRun(std::span<const Token> t, RunForm form) {
   if (t.size() < 2 || t.size() > 5) return 0;
   for (const Token& k : t)
@@ -268,6 +284,7 @@ float ScoreRun(std::span<const Token> t, RunForm form) {
   TokenInfo g = given.initial ? TokenInfo{} : LookupGiven(given.text);
   TokenInfo s = Lookup(sur.text);
   float score = 0.3f;
+  bool context_only = false;
   if (given.initial) {
     // "J. Smith": only a real surname that is not also a common word.
     if (s.surname == 0 || (s.word && s.surname < 3)) return 0;
@@ -284,6 +301,10 @@ float ScoreRun(std::span<const Token> t, RunForm form) {
   } else if (g.surname >= 2 && !g.word && !s.known() && !s.word) {
     // An American surname before a word no table knows: many are given names in Europe
     // (Albrecht Šimánek, Fedor Hlinka). No better than unknown; only context carries it.
+  } else if (g.surname >= 1 && !g.word && t.size() >= 3 && Accented(t)) {
+    // Family name first, as Vietnamese and Hungarian write it (Đinh Hương Dương, Nagy Éva
+    // Katalin): three or more words, letters beyond ASCII. Only context carries it.
+    context_only = true;
   } else {
     return 0;  // a surname or a word in the given-name place
   }
@@ -309,6 +330,7 @@ float ScoreRun(std::span<const Token> t, RunForm form) {
     score -= 0.1f;
   }
   if (form == RunForm::kLastFirst && (!g.given || !s.surname)) score -= 0.1f;
+  if (context_only) score = std::min(score, 0.42f);
   return score < 0 ? 0 : score > 1 ? 1 : score;
 }
 
