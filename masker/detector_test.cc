@@ -170,6 +170,9 @@ TEST_F(DetectorTest, NamesAfterMessagesGreetingsAndParticles) {
   EXPECT_THAT(Find("UPDATE customers SET DL = 'x' WHERE id = 1"), IsEmpty());
   EXPECT_THAT(Find("customer SecretAccessKey rotated"), IsEmpty());
   EXPECT_THAT(Find("customer VIP"), IsEmpty());
+  EXPECT_THAT(Find("paid by Credit Card"), IsEmpty());
+  EXPECT_THAT(Find("opened by Jenkins CI"), IsEmpty());
+  EXPECT_THAT(Find("Message from Google Cloud Platform: quota exceeded"), IsEmpty());
   EXPECT_THAT(Find("Hello World"), IsEmpty());
   EXPECT_THAT(Find("Hi Team, the build is green"), IsEmpty());
   EXPECT_THAT(Find("Wintheiser Lebsack and Hayes shipped it"), IsEmpty());

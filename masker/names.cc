@@ -125,6 +125,10 @@ constexpr std::string_view kNonName[] = {
     "and", "for", "with", "from", "this", "that", "your", "our", "my", "of", "in", "on", "at",
     "to", "by", "is", "it", "we", "you", "he", "she", "they", "all", "any", "no", "not",
     "api", "app", "web", "data", "email", "phone", "mobile", "address", "user", "admin",
+    // what pays, builds and sends ("paid by Credit Card", "opened by Jenkins CI", "Message from
+    // Google Cloud Platform")
+    "card", "credit", "debit", "bot", "ci", "platform", "cloud", "actions", "pipeline",
+    "workflow", "overflow", "merge",
     "login", "error", "warning", "info", "debug", "test", "demo", "sample", "example",
     "handcrafted", "handmade", "rustic", "ergonomic", "refined", "sleek", "gorgeous",
     "intelligent", "incredible", "fantastic", "practical", "licensed", "unbranded", "generic",
