@@ -2103,7 +2103,9 @@ class Resolution {
   // database: short literals there (and "from") slow every keyword scan by a sixth to a half.
   uint32_t GreetingBefore(uint32_t s) const {
     uint32_t e = s;
-    while (e > v_.seg_start && s - e < 3 && (v_.at(e - 1) == ' ' || v_.at(e - 1) == ':')) --e;
+    // "Hi Ingrid", "Hi, Ingrid", "cc: Ana", "Hello\tIngrid"
+    auto sep = [](unsigned char c) { return c == ' ' || c == ':' || c == ',' || c == '\t'; };
+    while (e > v_.seg_start && s - e < 3 && sep(v_.at(e - 1))) --e;
     if (e == s) return 0;
     const uint32_t b = WordEndingAt(e, 5);
     if (b == e) return 0;
@@ -2292,9 +2294,7 @@ class Resolution {
     std::string_view kw = v_.sub(kb, to);
     while (!kw.empty() && kw.back() == '.') kw.remove_suffix(1);
     auto ends = [&](std::string_view x) {
-      return kw.size() >= x.size() &&
-             std::equal(x.begin(), x.end(), kw.end() - x.size(),
-                        [](char a, char b) { return a == Lower(static_cast<unsigned char>(b)); });
+      return kw.size() >= x.size() && EqualsLower(kw.substr(kw.size() - x.size()), x);
     };
     // A whole word ("Dr. Okafor", "Ms Chen"), not the start of "Drive", "Mrsa" or "Drève".
     const bool title = kw.size() <= 4 && !IsAlpha(v_.at(to)) && v_.at(to) < 0x80 &&
@@ -2321,7 +2321,8 @@ class Resolution {
     bool assigned = false;
     for (int k = 0; k < 6 && p < v_.seg_end; ++k) {
       unsigned char c = v_.at(p);
-      if (c == ' ' || c == ':' || c == '=' || c == '"' || c == '\'' || c == '.' || c == ',') {
+      if (c == ' ' || c == '\t' || c == ':' || c == '=' || c == '"' || c == '\'' || c == '.' ||
+          c == ',') {
         assigned = assigned || c == ':' || c == '=';
         ++p;
       } else {
@@ -2448,12 +2449,8 @@ class Resolution {
     size_t dot = email.rfind('.');
     if (dot == std::string_view::npos) return false;
     std::string_view tld = email.substr(dot + 1);
-    for (std::string_view x : kExt) {
-      if (tld.size() == x.size() &&
-          std::equal(tld.begin(), tld.end(), x.begin(),
-                     [](char a, char b) { return Lower(static_cast<unsigned char>(a)) == b; }))
-        return true;
-    }
+    for (std::string_view x : kExt)
+      if (EqualsLower(tld, x)) return true;
     return false;
   }
 

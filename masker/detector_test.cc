@@ -139,6 +139,9 @@ TEST_F(DetectorTest, NamesAfterMessagesGreetingsAndParticles) {
   EXPECT_THAT(Find("emailed Zdenka Píšová yesterday"), ElementsAre("PERSON_NAME:Zdenka Píšová"));
   EXPECT_THAT(Find("Hi Ingrid, thanks for the update"), ElementsAre("PERSON_NAME:Ingrid"));
   EXPECT_THAT(Find("Dear Bob,"), ElementsAre("PERSON_NAME:Bob"));
+  // Forms the first cut missed (review): a comma or a tab after the greeting.
+  EXPECT_THAT(Find("Hello, Ingrid!"), ElementsAre("PERSON_NAME:Ingrid"));
+  EXPECT_THAT(Find("Hi\tIngrid"), ElementsAre("PERSON_NAME:Ingrid"));
   EXPECT_THAT(Find("Spoke with Jean-Baptiste Lefèvre-Dupont today"),
               ElementsAre("PERSON_NAME:Jean-Baptiste Lefèvre-Dupont"));
   EXPECT_THAT(Find("María García de la Cruz paid in cash"),
