@@ -54,7 +54,7 @@ constexpr PatternSpec kPatterns[] = {
     {"\"@[A-Za-z0-9\\x80-\\xFF]", D::kLiteral, R::kEmail, E::kEmail, 0, 0},
     {"[A-Za-z0-9._%+\\-\\x80-\\xFF]@\\[", D::kLiteral, R::kEmail, E::kEmail, 0, 0},
     {"eyJ[A-Za-z0-9_\\-]{10}", D::kLiteral, R::kFixedToken, E::kJwt, 13, 8192},
-    {"(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z2-7]{16}", D::kLiteral,
+    {"(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{16}", D::kLiteral,
      R::kFixedToken, E::kAwsAccessKey, 20, 0},
     {"AIza[A-Za-z0-9_\\-]{35}", D::kLiteral, R::kFixedToken, E::kGcpApiKey, 39, 0},
     {"gh[pousr]_[A-Za-z0-9]{36}", D::kLiteral, R::kFixedToken, E::kGithubToken, 40, 0},
@@ -117,8 +117,7 @@ constexpr PatternSpec kPatterns[] = {
     {"\\b\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\b", D::kNumber, R::kIpv4, E::kIpAddress, 0, 0},
     // IBAN: two letters, check digits, a BBAN group; the validator knows the countries.
     {"\\b[A-Z]{2}\\d{2} ?[A-Z0-9]{4}", D::kNumber, R::kIban, E::kIban, 0, 0},
-    {"\\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\\d{2} ?\\d{2} ?\\d{2}", D::kNumber, R::kNino,
-     E::kUkNino, 0, 0},
+    {"\\b[A-Z]{2} ?\\d{2} ?\\d{2} ?\\d{2}", D::kNumber, R::kNino, E::kUkNino, 0, 0},
 
     // ---- hex with separators: MACs, full IPv6 ----
     // Full IPv6: three groups in a row (a time such as 12:30:45 has only two colons).
@@ -148,6 +147,10 @@ constexpr PatternSpec kPatterns[] = {
      E::kUsBankRouting, 0, 0},
     {KB "npi" KE, D::kKeyword, R::kKeywordValue, E::kUsNpi, 0, 0},
     {KB "nhs" KE, D::kKeyword, R::kKeywordValue, E::kUkNhs, 0, 0},
+    // HMRC's own example prefix (QQ) and others it never issues are still written after the
+    // label: there the shape is the number.
+    {"(?:" KB "nino" KE "|national[ _\\-]?insurance|" KB "ni[ _\\-]?(?:number|no\\b|#))",
+     D::kKeyword, R::kKeywordValue, E::kUkNino, 0, 0},
     {"(?:phone|" KB "tel" KE "|telephone|mobile|" KB "cell" KE "|" KB "call" KE "|" KB "fax" KE
      "|" KB "ph\\.|" KB "contact" KE ")",
      D::kKeyword, R::kKeywordValue, E::kPhone, 0, 0},

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "common/text.h"
 #include "masker/catalog.h"
 #include "masker/letters.h"
 #include "masker/names.h"
@@ -327,7 +328,15 @@ class Resolution {
     uint32_t colon = scheme_end;
     while (colon < at && v_.at(colon) != ':') ++colon;
     if (colon >= at) return;
-    const uint32_t b = colon + 1, e = at;
+    // A password with an '@' of its own, left unencoded (`mysql://root:p@ssw0rd@db/app`): the
+    // host starts after the authority's last '@'.
+    uint32_t e = at;
+    for (uint32_t k = at + 1; k < v_.seg_end && k - at < 256; ++k) {
+      const unsigned char c = v_.at(k);
+      if (c <= ' ' || c == '/' || c == '?' || c == '#' || c == '"' || c == '\'' || c == '>') break;
+      if (c == '@') e = k;
+    }
+    const uint32_t b = colon + 1;
     std::string_view pw = v_.sub(b, e);
     if (pw.empty()) return;
     const bool env_var = pw[0] == '$' && pw.size() > 1 &&
@@ -341,15 +350,27 @@ class Resolution {
     Emit(b, e, Entity::kPasswordInUrl);
   }
 
-  // Whether the keyword that ends at `to` is "password" or "passwd" (any case).
-  bool EndsWithPassword(uint32_t to) const {
-    for (std::string_view w : {std::string_view("password"), std::string_view("passwd")}) {
+  // Whether the keyword that ends at `to` is one of `words` (lower case; any case in the text),
+  // starting a line or after a space: not itself part of a value (`pwd=password x`).
+  bool EndsWithWord(uint32_t to, std::initializer_list<std::string_view> words) const {
+    for (std::string_view w : words) {
       if (to < v_.seg_start + w.size()) continue;
-      bool same = true;
-      for (size_t i = 0; i < w.size() && same; ++i) same = Lower(v_.at(to - w.size() + i)) == w[i];
-      // The keyword starts a line or follows a space: not itself a value (`pwd=password x`).
       const uint32_t b = to - static_cast<uint32_t>(w.size());
-      if (same && (b == v_.seg_start || v_.at(b - 1) == ' ' || v_.at(b - 1) == '\t')) return true;
+      if (EqualsLower(v_.sub(b, to), w) &&
+          (b == v_.seg_start || v_.at(b - 1) == ' ' || v_.at(b - 1) == '\t'))
+        return true;
+    }
+    return false;
+  }
+
+  // Whether the key that ends at `to` ends with "password", "passwd" or "pwd" (any case), glued
+  // to what comes before or not (`MYSQL_ROOT_PASSWORD`, `db_pwd`).
+  bool EndsWithPasswordWord(uint32_t to) const {
+    for (std::string_view w :
+         {std::string_view("password"), std::string_view("passwd"), std::string_view("pwd")}) {
+      if (to >= v_.seg_start + w.size() &&
+          EqualsLower(v_.sub(to - static_cast<uint32_t>(w.size()), to), w))
+        return true;
     }
     return false;
   }
@@ -791,6 +812,16 @@ class Resolution {
     return false;
   }
 
+  // Whether `nino`, `national insurance` or `NI number`/`NI no` comes up to 40 bytes before `b`
+  // on its line.
+  bool NinoLabelBefore(uint32_t b) const {
+    uint32_t s = b;
+    while (s > v_.seg_start && b - s < 40 && v_.at(s - 1) != '\n') --s;
+    const std::string_view before = v_.sub(s, b);
+    return ContainsIgnoreCase(before, "nino") || ContainsIgnoreCase(before, "insurance") ||
+           ContainsIgnoreCase(before, "ni number") || ContainsIgnoreCase(before, "ni no");
+  }
+
   void Nino(uint32_t to) {
     // Back over six digits (and up to three spaces), an optional space, two letters.
     int64_t i = to;
@@ -819,7 +850,10 @@ class Resolution {
     e = sfx + 1;
     const uint32_t spaces = (e - b) - 9;
     if (spaces != 0 && spaces != 4 && !(spaces == 3 && sfx == to)) return;  // AB 12 34 56 C
-    if (!validate::UkNino(std::string_view(compact, n))) return;
+    // A prefix HMRC never issues (its own example `QQ`) is still the number its label names.
+    if (!validate::UkNino(std::string_view(compact, n)) &&
+        !(IsUpper(v_.at(b)) && IsUpper(v_.at(b + 1)) && NinoLabelBefore(b)))
+      return;
     Emit(b, e, Entity::kUkNino);
   }
 
@@ -1225,8 +1259,11 @@ class Resolution {
         "cesta",
         "n\xC3\xA1mestie",
         "n\xC3\xA1m\xC4\x9Bst\xC3\xAD",
-        "n\xC3\xA1b\xC5\x99e\xC5\xBE\xC3\xAD",
-        "n\xC3\xA1bre\xC5\xBEie",
+        "n\xC3\xA1"
+        "b\xC5\x99"
+        "e\xC5\xBE\xC3\xAD",
+        "n\xC3\xA1"
+        "bre\xC5\xBEie",
         "schody",
         "gatve",
         "laukums",
@@ -1372,6 +1409,10 @@ class Resolution {
   void KeywordValue(Entity entity, uint32_t to) {
     uint32_t p = to;
     while (p < v_.seg_end && IsWord(v_.at(p))) ++p;  // passport_number, apiKey_2
+    // `password=`, `PGPASSWORD=`, `"db_passwd": "…"`: the key ends with the password word, so
+    // its value is the password however weak (not `password_changed_at=`, `password_length=`).
+    const bool password_key =
+        entity == Entity::kGenericSecret && p == to && EndsWithPasswordWord(to);
     bool assigned = false;
     const uint32_t limit = std::min<uint32_t>(v_.seg_end, p + 32);
     while (p < limit) {
@@ -1402,8 +1443,14 @@ class Resolution {
     // `login deploy password fZni…` (.netrc, ftp and curl config): a password keyword followed
     // by a value with no ':' or '=', when the value has letters and digits and looks random.
     const bool bare_password = entity == Entity::kGenericSecret && !assigned && p > to &&
-                               v_.at(p - 1) == ' ' && v_.at(to) == ' ' && EndsWithPassword(to);
-    if (needs_assignment && !assigned && !bare_password) return;
+                               v_.at(p - 1) == ' ' && v_.at(to) == ' ' &&
+                               EndsWithWord(to, {"password", "passwd"});
+    // `sample secret wJalr…`, `token 9fQ2…`: a long random value right after `secret` or
+    // `token`, with no ':' or '=' (a word such as `secret santa` is not random enough).
+    const bool bare_secret = entity == Entity::kGenericSecret && !assigned && !bare_password &&
+                             p > to && v_.at(p - 1) == ' ' && v_.at(to) == ' ' &&
+                             EndsWithWord(to, {"secret", "token"});
+    if (needs_assignment && !assigned && !bare_password && !bare_secret) return;
     const float score = catalog::Info(entity).base_score;
     switch (entity) {
       case Entity::kUsSsn:
@@ -1456,6 +1503,32 @@ class Resolution {
       case Entity::kNationalId:
         NationalIdAfterKeyword(p);
         return;
+      case Entity::kUkNino: {
+        // Two letters, six digits (in pairs or not), a suffix letter A-D or none: any letters,
+        // since the label says what the number is.
+        if (!IsUpper(v_.at(p)) || !IsUpper(v_.at(p + 1))) return;
+        uint32_t e = p + 2;
+        if (v_.at(e) == ' ') ++e;
+        int digits = 0;
+        while (digits < 6) {
+          if (IsDigit(v_.at(e))) {
+            ++digits;
+            ++e;
+          } else if (v_.at(e) == ' ' && digits % 2 == 0 && digits > 0 && IsDigit(v_.at(e + 1))) {
+            ++e;
+          } else {
+            break;
+          }
+        }
+        if (digits != 6 || IsDigit(v_.at(e))) return;
+        uint32_t sfx = v_.at(e) == ' ' ? e + 1 : e;
+        if (v_.at(sfx) >= 'A' && v_.at(sfx) <= 'D' && !IsAlnum(v_.at(sfx + 1)))
+          e = sfx + 1;
+        else if (IsAlnum(v_.at(e)))
+          return;
+        Emit(p, e, entity, score);
+        return;
+      }
       case Entity::kPhone:
         PhoneAfterKeyword(p);
         return;
@@ -1481,14 +1554,22 @@ class Resolution {
                    c == ';' || c == '&' || c == '"' || c == '\'' || c == '<' || c == '>' ||
                    c == ')' || c == '}' || c == ']';
           };
-          while (e < v_.seg_end && e - p < 256 && !stop(v_.at(e)) &&
+          // In a password, '&' is a symbol unless a query string's next `key=` follows it
+          // (`PGPASSWORD=Tr0ub4dor&3`, `?password=x&sslmode=require`).
+          auto next_key = [&](uint32_t k) {
+            uint32_t w = k + 1;
+            while (w < v_.seg_end && IsWord(v_.at(w))) ++w;
+            return w > k + 1 && v_.at(w) == '=';
+          };
+          while (e < v_.seg_end && e - p < 256 &&
+                 (!stop(v_.at(e)) || (password_key && v_.at(e) == '&' && !next_key(e))) &&
                  !(v_.at(e) == '\\' &&
                    (v_.at(e + 1) == 'n' || v_.at(e + 1) == 'r' || v_.at(e + 1) == 't')))
             ++e;
-          // A sentence's full stop is not part of the value.
+          // A sentence's full stop is not part of the value; a password's '!' or '?' is.
+          const unsigned char last = v_.at(e - 1);
           if (e > p + 1 &&
-              (v_.at(e - 1) == '.' || v_.at(e - 1) == ',' || v_.at(e - 1) == '!' ||
-               v_.at(e - 1) == '?') &&
+              (last == '.' || last == ',' || (!password_key && (last == '!' || last == '?'))) &&
               (e == v_.seg_end || v_.at(e) == ' ' || v_.at(e) == '\t'))
             --e;
         }
@@ -1499,7 +1580,22 @@ class Resolution {
                                !(value.size() >= 12 && validate::ShannonEntropy(value) >= 3.5)) ||
                               value.find_first_of("=:") != std::string_view::npos))
           return;
-        if (validate::LooksLikeSecret(value, 3.0)) Emit(p, e, entity, score);
+        if (bare_secret) {
+          if (value.size() < 16 || !digits || !letters ||
+              value.find_first_of("=:") != std::string_view::npos ||
+              validate::ShannonEntropy(value) < 3.5 || !validate::LooksLikeSecret(value, 3.5))
+            return;
+          // Forty characters of AWS's alphabet after `secret` are its secret access key.
+          Emit(p, e, validate::AwsSecretKey(value) ? Entity::kAwsSecretKey : entity, score);
+          return;
+        }
+        // `PWD=/home/alice` is the shell's working directory.
+        if (password_key && (value.starts_with('/') || value.starts_with('~')) &&
+            EqualsLower(v_.sub(to - 3, to), "pwd"))
+          return;
+        if (password_key && assigned ? validate::Password(value)
+                                     : validate::LooksLikeSecret(value, 3.0))
+          Emit(p, e, entity, score);
         return;
       }
       default:
@@ -1596,7 +1692,12 @@ class Resolution {
       ++p;
     }
     std::optional<Entity> hint[64];
-    for (int i = 0; i < nc; ++i) hint[i] = catalog::EntityForColumnName(cols[i]);
+    bool password_column[64];  // `password`, `db_passwd`: its value is the password, however weak
+    for (int i = 0; i < nc; ++i) {
+      hint[i] = catalog::EntityForColumnName(cols[i]);
+      password_column[i] =
+          cols[i].ends_with("password") || cols[i].ends_with("passwd") || cols[i].ends_with("pwd");
+    }
     for (int tuples = 0; tuples < 10000; ++tuples) {
       skip([](unsigned char c) { return c == ' ' || c == ','; });
       if (v_.at(p) != '(') return;
@@ -1617,7 +1718,9 @@ class Resolution {
         }
         // Below the literal-anchored detectors (0.95): a JWT in an access_token column stays a JWT.
         if (i < nc && hint[i] && e > s && ValueIs(*hint[i], v_.sub(s, e)) &&
-            (*hint[i] != Entity::kGenericSecret || validate::LooksLikeSecret(v_.sub(s, e), 3.0))) {
+            (*hint[i] != Entity::kGenericSecret ||
+             (password_column[i] ? validate::Password(v_.sub(s, e))
+                                 : validate::LooksLikeSecret(v_.sub(s, e), 3.0)))) {
           // An American's national id is an SSN, and is named so.
           const bool ssn = *hint[i] == Entity::kNationalId && ValueIs(Entity::kUsSsn, v_.sub(s, e));
           Emit(s, e, ssn ? Entity::kUsSsn : *hint[i], 0.9f);
@@ -2477,8 +2580,15 @@ class Resolution {
     // month names for dates, secrets.
     switch (e) {
       case Entity::kUsPassport:
-      case Entity::kUsDriverLicense:
         return IsDigit(v_.at(p + 1)) || (IsUpper(v_.at(p)) && IsDigit(v_.at(p + 2)));
+      case Entity::kUsDriverLicense: {  // A1234567, AB123456, ND's ABC123456
+        uint32_t q = p;
+        while (q < p + 3 && IsAlpha(v_.at(q))) ++q;
+        return IsDigit(v_.at(q));
+      }
+      case Entity::kUkNino:  // QQ123456C, QQ 12 34 56 C
+        return IsUpper(v_.at(p)) && IsUpper(v_.at(p + 1)) &&
+               (IsDigit(v_.at(p + 2)) || (v_.at(p + 2) == ' ' && IsDigit(v_.at(p + 3))));
       case Entity::kDateOfBirth:
         return IsMonth(p);
       case Entity::kNationalId: {  // X1234567L, RSSMRA85T10A562S, GOMC800101HDFRRL09
@@ -3139,6 +3249,41 @@ void Scanner::ScanDecoded(std::string_view text, std::span<const Segment> segmen
   out->resize(k);
 }
 
+namespace {
+
+// A candidate that lost an overlap still masks its bytes that no kept finding covers, as what
+// it found: `NINO QQ 12 34 56 C` read as a name (`NINO QQ`) and as a number leaves no digit
+// of the number. The pieces are cut to their letters and digits; `first` is where the
+// cluster's findings begin; `leading_only` keeps only what comes before the first of them.
+void MaskRemainder(std::string_view text, const EntityMatch& m, size_t first,
+                   std::vector<EntityMatch>* out, bool leading_only) {
+  uint32_t c = m.start;
+  auto piece = [&](uint32_t b, uint32_t e) {
+    auto word = [&](uint32_t k) {
+      const auto ch = static_cast<unsigned char>(text[k]);
+      return IsAlnum(ch) || ch >= 0x80;
+    };
+    while (b < e && !word(b)) ++b;
+    while (e > b && !word(e - 1)) --e;
+    if (b < e) out->push_back({b, e, m.entity, m.score});
+  };
+  for (;;) {  // the kept findings inside m, in text order (at most a cluster's few)
+    size_t next = out->size();
+    for (size_t o = first; o < out->size(); ++o)
+      if ((*out)[o].end > c && (*out)[o].start < m.end &&
+          (next == out->size() || (*out)[o].start < (*out)[next].start))
+        next = o;
+    if (next == out->size()) break;
+    const uint32_t s = (*out)[next].start, e = (*out)[next].end;
+    if (c < s) piece(c, s);
+    if (leading_only) return;
+    c = std::max(c, e);
+  }
+  if (c < m.end) piece(c, m.end);
+}
+
+}  // namespace
+
 void Scanner::ScanOnce(std::string_view text, std::span<const Segment> segments,
                        std::vector<EntityMatch>* out) {
   out->clear();
@@ -3408,10 +3553,21 @@ void Scanner::ScanOnce(std::string_view text, std::span<const Segment> segments,
         const bool pair = (o.entity == street && m.entity == street) ||
                           (o.entity == street && m.entity == name && m.end <= o.end) ||
                           (o.entity == name && m.entity == street && o.end <= m.end);
-        if (!pair) continue;
+        // Two readings of one name ("Anna Maria" and "Maria Schmidt") are one name.
+        const bool names = o.entity == name && m.entity == name;
+        if (!pair && !names) {
+          // A name is read from its context onwards: its words before the finding that won
+          // are the name ("Dear JOHN" before `AB 12 34 56 C`) when its context vouches for it
+          // (0.7: a title or a name word before it; `NINO HC 88 94 11 B` is a label), its words
+          // after it are words beside it ("forwarded by X@Y.DE Marked"). A second reading of
+          // the same entity ("me at x@y.com" beside the address) is the worse reading of it.
+          if (m.entity != o.entity && (m.entity != name || m.score >= 0.7f))
+            MaskRemainder(text, m, first, out, m.entity == name);
+          continue;
+        }
         o.start = std::min(o.start, m.start);
         o.end = std::max(o.end, m.end);
-        o.entity = street;
+        if (!names) o.entity = street;
         o.score = std::max(o.score, m.score);
         for (size_t q = first; q < out->size();) {  // what the wider span now covers
           if (q != hit && (*out)[q].start < (*out)[hit].end && (*out)[hit].start < (*out)[q].end) {

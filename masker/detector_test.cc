@@ -202,6 +202,15 @@ TEST_F(DetectorTest, NationalIdsOfOtherCountries) {
   EXPECT_THAT(Find("routing number 021000021"), ElementsAre("US_BANK_ROUTING:021000021"));
   EXPECT_THAT(Find("passport no. C12345678"), ElementsAre("US_PASSPORT:C12345678"));
   EXPECT_THAT(Find("DL# A1234567"), ElementsAre("US_DRIVER_LICENSE:A1234567"));
+  // After its label, a prefix HMRC never issues (its own example, QQ) and WI's license (a
+  // letter and 13 digits) are still the number.
+  EXPECT_THAT(Find("NINO: QQ123456C"), ElementsAre("UK_NINO:QQ123456C"));
+  EXPECT_THAT(Find("national insurance QQ 12 34 56 C"), ElementsAre("UK_NINO:QQ 12 34 56 C"));
+  EXPECT_THAT(Find("ref QQ 12 34 56 C"), IsEmpty());
+  // A name that lost its overlap with a number keeps its words before it masked.
+  EXPECT_THAT(Find("Dear JOHN AB 12 34 56 C"),
+              ElementsAre("PERSON_NAME:JOHN", "UK_NINO:AB 12 34 56 C"));
+  EXPECT_THAT(Find("DL# S530-4127-8842-01"), ElementsAre("US_DRIVER_LICENSE:S530-4127-8842-01"));
   EXPECT_THAT(Find("invoice 021000021 paid"), IsEmpty());
 }
 
@@ -280,12 +289,36 @@ TEST_F(DetectorTest, Network) {
 }
 
 TEST_F(DetectorTest, Secrets) {
-  EXPECT_THAT(Find("key=AKIAIOSFODNN7EXAMPLE"), IsEmpty());
+  // AWS's documentation key is shaped as a key: masked, at no cost.
+  EXPECT_THAT(Find("key=AKIAIOSFODNN7EXAMPLE"), ElementsAre("AWS_ACCESS_KEY:AKIAIOSFODNN7EXAMPLE"));
   EXPECT_THAT(Find("AKIAZ3MRQXRTVL4GX7PQ"), ElementsAre("AWS_ACCESS_KEY:AKIAZ3MRQXRTVL4GX7PQ"));
   EXPECT_THAT(Find("postgres://app:S3cr3t-Pa55@db.internal:5432/orders"),
               ElementsAre("PASSWORD_IN_URL:S3cr3t-Pa55"));
   EXPECT_THAT(Find("DB_PASSWORD=q8Zr2LmX9vTe4WpK"), ElementsAre("GENERIC_SECRET:q8Zr2LmX9vTe4WpK"));
-  EXPECT_THAT(Find("password=changeme token=${TOKEN}"), IsEmpty());
+  // A password label's value is the password however weak; a template is not.
+  EXPECT_THAT(Find("password=changeme token=${TOKEN}"), ElementsAre("GENERIC_SECRET:changeme"));
+  EXPECT_THAT(Find("password=${DB_PASSWORD} pwd=******** passwd: <your-password>"), IsEmpty());
+  EXPECT_THAT(Find("\"password\": \"hunter2\", passwd: Welcome1"),
+              ElementsAre("GENERIC_SECRET:hunter2", "GENERIC_SECRET:Welcome1"));
+  EXPECT_THAT(Find("password=Password123! and PGPASSWORD=Tr0ub4dor&3 psql"),
+              ElementsAre("GENERIC_SECRET:Password123!", "GENERIC_SECRET:Tr0ub4dor&3"));
+  EXPECT_THAT(Find("?user=bob&password=s3cret&sslmode=require"),
+              ElementsAre("GENERIC_SECRET:s3cret"));
+  EXPECT_THAT(Find("password: expired; password_changed_at=2024-01-02 password_length=12"),
+              IsEmpty());
+  EXPECT_THAT(Find("PWD=/home/alice/projects OLDPWD=~/src"), IsEmpty());
+  EXPECT_THAT(Find("INSERT INTO users (name_id, password) VALUES (7, 'changeme')"),
+              ElementsAre("GENERIC_SECRET:changeme"));
+  // A long random value right after `secret` or `token`, with no '=' or ':'.
+  EXPECT_THAT(
+      Find("sample secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY, token 9fQ2xLm7Rt4Kp8Zw"),
+      ElementsAre("AWS_SECRET_KEY:wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                  "GENERIC_SECRET:9fQ2xLm7Rt4Kp8Zw"));
+  EXPECT_THAT(Find("the secret santa list and token expired yesterday"), IsEmpty());
+  // An '@' of the password's own: the host starts after the last one.
+  EXPECT_THAT(Find("mysql://root:p@ssw0rd@localhost/db"), ElementsAre("PASSWORD_IN_URL:p@ssw0rd"));
+  EXPECT_THAT(Find("AWS key AKIA2E0A8F3B244C9986"),
+              ElementsAre("AWS_ACCESS_KEY:AKIA2E0A8F3B244C9986"));
   EXPECT_THAT(Find("ssn 536.22.1234"), ElementsAre("US_SSN:536.22.1234"));
   EXPECT_THAT(Find("id 550e8400-e29b-41d4-a716-446655440000 sha "
                    "da39a3ee5e6b4b0d3255bfef95601890afd80709"),
@@ -509,8 +542,11 @@ TEST_F(DetectorTest, ProviderTokenLookalikes) {
   EXPECT_THAT(Find("https://deploy-bot-2024-ci@gitlab.example.com/group/project.git"), IsEmpty());
   EXPECT_THAT(Find("the password policy requires 12 characters; password reset for 4411"),
               IsEmpty());
-  EXPECT_THAT(Find("PASSWORD=\"password\"\\nOWNER=postgres@db01"), IsEmpty());
-  EXPECT_THAT(Find("login ok password=password duration_ms=151"), IsEmpty());
+  // `password` logs in wherever it was set as the password.
+  EXPECT_THAT(Find("PASSWORD=\"password\"\\nOWNER=postgres@db01"),
+              ElementsAre("GENERIC_SECRET:password"));
+  EXPECT_THAT(Find("login ok password=password duration_ms=151"),
+              ElementsAre("GENERIC_SECRET:password"));
   EXPECT_THAT(Find("live_stream_2024_highlights_final_cut test_user_registration_flow"), IsEmpty());
 }
 
@@ -579,7 +615,7 @@ TEST_F(DetectorTest, Base64AndHexText) {
   // The same text as other tools encode it: `xxd -p` (hex, 60 a line), `openssl base64` (64 a
   // line), Python's email.mime (76 a line, CRLF), Node's base64url (unpadded). Each comes back
   // as one finding over the whole of it.
-  for (const std::string encoded :
+  for (const std::string& encoded :
        {std::string("437573746f6d657220636f6d706c61696e743a20706c6561736520726566\n"
                     "756e64204d61726961204761726369612c20636172642034313131203131\n"
                     "3131203131313120313131312c20656d61696c206d617269612e67617263\n"

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 
 #include "common/text.h"
@@ -529,39 +530,47 @@ bool UsPassport(std::string_view s) {
 bool UsDriverLicense(std::string_view s) {
   // 20: FL's printed form "A123-456-78-901-0" is 17 characters with its dashes.
   if (s.size() < 5 || s.size() > 20 || !IsAlnum(s.front()) || !IsAlnum(s.back())) return false;
-  // Leading letters then digits; '-' and ' ' are printing separators (IL "A123-4567-8901").
-  size_t letters = 0, digits = 0;
+  // The runs of letters and digits, '-' and ' ' being printing separators (IL "A123-4567-8901").
+  struct Run {
+    bool letters;
+    size_t n;
+  };
+  Run runs[4];
+  size_t nruns = 0;
   char first_digit = 0;
   bool all_same = true;
   for (char c : s) {
     if (c == '-' || c == ' ') continue;
-    if (IsAlpha(c)) {
-      if (digits > 0) return false;
-      ++letters;
-    } else if (IsDigit(c)) {
-      if (digits == 0) first_digit = c;
+    if (!IsAlnum(c)) return false;
+    const bool letter = IsAlpha(c);
+    if (!letter) {
+      if (first_digit == 0) first_digit = c;
       all_same = all_same && c == first_digit;
-      ++digits;
-    } else {
-      return false;
     }
+    if (nruns == 0 || runs[nruns - 1].letters != letter) {
+      if (nruns == 4) return false;
+      runs[nruns++] = {letter, 0};
+    }
+    ++runs[nruns - 1].n;
   }
   if (all_same) return false;
-  struct Shape {
-    size_t letters, digits;
+  // The states' shapes (AAMVA's table): digits alone (AL, NC, TX …), a letter then 4–14 digits
+  // (OH, CA, FL, WI, NJ), two letters then digits (CO, OH, WV), ND's three letters and six
+  // digits, a trailing letter (ME, VT, MO), IA's 123AB4567, NH's 12ABC34567, ID's AB123456C.
+  auto is = [&](std::initializer_list<std::pair<bool, std::pair<size_t, size_t>>> want) {
+    if (want.size() != nruns) return false;
+    size_t i = 0;
+    for (const auto& [letters, range] : want) {
+      const Run& r = runs[i++];
+      if (r.letters != letters || r.n < range.first || r.n > range.second) return false;
+    }
+    return true;
   };
-  constexpr Shape kShapes[] = {
-      {1, 7},                   // e.g. CA
-      {1, 8},                   //
-      {1, 11},                  // IL
-      {1, 12},                  // e.g. FL, MD
-      {2, 6},                   //
-      {0, 7},  {0, 8}, {0, 9},  // many states use plain digit runs
-  };
-  for (const Shape& shape : kShapes) {
-    if (shape.letters == letters && shape.digits == digits) return true;
-  }
-  return false;
+  constexpr bool L = true, D = false;
+  return is({{D, {5, 14}}}) || is({{L, {1, 1}}, {D, {4, 14}}}) || is({{L, {2, 2}}, {D, {3, 7}}}) ||
+         is({{L, {3, 3}}, {D, {6, 6}}}) || is({{D, {7, 9}}, {L, {1, 1}}}) ||
+         is({{D, {3, 3}}, {L, {2, 2}}, {D, {4, 4}}}) ||
+         is({{D, {2, 2}}, {L, {3, 3}}, {D, {5, 5}}}) || is({{L, {2, 2}}, {D, {6, 6}}, {L, {1, 1}}});
 }
 
 // ---- Contact and network ----
@@ -946,12 +955,21 @@ double ShannonEntropy(std::string_view s) {
 namespace {
 
 // Values that mark a template, documentation or a masked value rather than a credential.
-bool IsPlaceholder(std::string_view value) {
-  // Words that mark a template or a documentation value, anywhere in it.
-  constexpr std::string_view kPlaceholders[] = {"example", "changeme", "password", "secret",
-                                                "your_",   "redacted", "dummy",    "sample",
-                                                "test123", "${",       "{{",       "placeholder"};
-  for (std::string_view word : kPlaceholders) {
+// Whether a value without a digit holds one of `words` (any case).
+bool WordsWithoutDigits(std::string_view value, std::initializer_list<std::string_view> words) {
+  if (std::any_of(value.begin(), value.end(), IsDigit)) return false;
+  for (std::string_view word : words) {
+    if (ContainsIgnoreCase(value, word)) return true;
+  }
+  return false;
+}
+
+// A template, a reference or a removed value, not a value of its own.
+bool IsTemplate(std::string_view value) {
+  // Marks that only a template or a removed value holds, anywhere in it.
+  constexpr std::string_view kMarkers[] = {"your_",      "your-",     "redacted", "placeholder",
+                                           "replace_me", "replaceme", "${",       "{{"};
+  for (std::string_view word : kMarkers) {
     if (ContainsIgnoreCase(value, word)) return true;
   }
   // Literal words used as values (None_9Value, FALSE_value_1).
@@ -959,9 +977,11 @@ bool IsPlaceholder(std::string_view value) {
     if (value.size() >= word.size() && ContainsIgnoreCase(value.substr(0, word.size()), word))
       return true;
   }
-  // Template markers at the edges (<your-key>, %s): inside a random value they are just symbols.
-  const char first = value.front(), last = value.back();  // template markers
-  if (first == '<' || last == '>' || value.starts_with("%s") || value.starts_with("%("))
+  // Template markers at the edges (<your-key>, %s, [FILTERED]): inside a random value they are
+  // just symbols.
+  const char first = value.front(), last = value.back();
+  if (first == '<' || last == '>' || first == '[' || value.starts_with("%s") ||
+      value.starts_with("%("))
     return true;
   if (first == '$' && value.substr(1).find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") ==
                           std::string_view::npos)
@@ -970,6 +990,15 @@ bool IsPlaceholder(std::string_view value) {
   size_t filler = 0;
   for (char c : value) filler += (c == 'x' || c == 'X' || c == '*');
   return filler * 5 >= value.size() * 2;
+}
+
+bool IsPlaceholder(std::string_view value) {
+  // Documentation words make a placeholder only in a value with no digit (`example_key`,
+  // `sample-token`, `changeme`): with digits beside them they are a credential's own words
+  // (`Password123!`, `SuperSecret2024`, AWS's `…EXAMPLEKEY`), and a credential is what its
+  // label says it is.
+  return IsTemplate(value) || WordsWithoutDigits(value, {"example", "sample", "dummy", "changeme",
+                                                         "secret", "password"});
 }
 
 }  // namespace
@@ -989,6 +1018,33 @@ bool LooksLikeSecret(std::string_view value, double min_entropy) {
 bool LooksLikeCredential(std::string_view value) {
   return value.size() >= 8 && !IsPlaceholder(value) && CharClasses(value) >= 2 &&
          ShannonEntropy(value) >= 3.0;
+}
+
+bool Password(std::string_view value) {
+  // `changeme`, `password` and `hunter2` log in wherever they were set: only a template or a
+  // documentation word is not a password.
+  if (value.size() < 3 || IsTemplate(value) ||
+      WordsWithoutDigits(value, {"example", "sample", "dummy"}))
+    return false;
+  // A word that says what happened to the password, not what it is (`password: expired`).
+  if (AllOf(value, IsAlpha) && value.size() <= 12) {
+    char lower[13];
+    for (size_t i = 0; i < value.size(); ++i) lower[i] = ToLower(value[i]);
+    const std::string_view w(lower, value.size());
+    constexpr std::string_view kStatus[] = {
+        "required",  "expired",   "expires", "reset",    "changed",   "updated",  "invalid",
+        "incorrect", "wrong",     "missing", "empty",    "set",       "unset",    "enabled",
+        "disabled",  "hidden",    "masked",  "filtered", "protected", "optional", "yes",
+        "nil",       "undefined", "blank",   "default",  "generated", "random",   "encrypted",
+        "hashed",    "stored",    "sent",    "provided", "supplied",  "prompt",   "mismatch",
+        "accepted",  "rejected",  "failed",  "error",    "strong",    "weak",     "too",
+        "was",       "has",       "have",    "will",     "must",      "should",   "can",
+        "cannot",    "not",       "does",    "did",      "and",       "the",      "for",
+        "field",     "length",    "policy",  "login",    "auth",      "ok",       "valid"};
+    for (std::string_view s : kStatus)
+      if (w == s) return false;
+  }
+  return true;
 }
 
 bool BasicCredentials(std::string_view b64) {
@@ -1012,10 +1068,9 @@ bool AwsAccessKey(std::string_view s) {
   bool known = false;
   for (std::string_view p : kPrefixes) known = known || StartsWith(s, p);
   if (!known) return false;
-  if (!AllOf(s.substr(4), [](char c) { return IsUpper(c) || (c >= '2' && c <= '7'); })) {
-    return false;
-  }
-  return s.find("EXAMPLE") == std::string_view::npos;
+  // AWS's own ids are base32 ([A-Z2-7]), but the scanners people use (gitleaks, TruffleHog)
+  // take any capital or digit, and so do hand-written ones: the shape is the key.
+  return AllOf(s.substr(4), [](char c) { return IsUpper(c) || IsDigit(c); });
 }
 
 bool AwsSecretKey(std::string_view s) {
@@ -1027,8 +1082,9 @@ bool AwsSecretKey(std::string_view s) {
     upper = upper || IsUpper(c);
     digit = digit || IsDigit(c);
   }
-  return lower && upper && digit && s.find("EXAMPLE") == std::string_view::npos &&
-         ShannonEntropy(s) >= 4.0;
+  // AWS's documentation pair (`…EXAMPLEKEY`) is masked too: a public value costs nothing
+  // masked, and its shape is what a real key's is.
+  return lower && upper && digit && ShannonEntropy(s) >= 4.0;
 }
 
 bool GcpApiKey(std::string_view s) {

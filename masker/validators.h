@@ -170,6 +170,11 @@ bool LooksLikeSecret(std::string_view value, double min_entropy);
 // LooksLikeSecret, hex digests and UUIDs pass: after such a label they are the key.
 bool LooksLikeCredential(std::string_view value);
 
+// The value of a password label (`password=`, `PGPASSWORD=`, `"passwd": "…"`): the password
+// however weak (`hunter2`, `Welcome1`, `changeme`), unless a template, a reference, a masked
+// value or a word saying what happened to it (`expired`, `required`, `[FILTERED]`).
+bool Password(std::string_view value);
+
 // HTTP Basic credentials: standard base64 that decodes to printable "user:password" with a
 // non-empty password.
 bool BasicCredentials(std::string_view b64);

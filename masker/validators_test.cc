@@ -287,12 +287,14 @@ TEST(UsPassport, Shapes) {
 }
 
 TEST(UsDriverLicense, StateShapes) {
-  for (const char* s : {"A1234567", "D12345678", "S123456789012", "A12345678901", "AB123456",
-                        "1234567", "12345678", "123456789", "S123-4567-8901"}) {
+  for (const char* s :
+       {"A1234567", "D12345678", "S123456789012", "A12345678901", "AB123456", "1234567", "12345678",
+        "123456789", "S123-4567-8901", "A1234", "12345678901234", "S530-4127-8842-01", "ABC123456",
+        "123AB4567", "12ABC34567", "AB123456C", "1234567A"}) {
     EXPECT_TRUE(UsDriverLicense(s)) << s;
   }
-  for (const char* s : {"1234", "ABCDEFGH", "ABC12345", "A1234", "12345678901234", "1234A567",
-                        "00000000", "A0000000", "A1234567-", "A12_34567"}) {
+  for (const char* s : {"1234", "ABCDEFGH", "ABC12345", "1234A567", "00000000", "A0000000",
+                        "A1234567-", "A12_34567", "ABCD1234", "A1B2C3D4", "123456789012345"}) {
     EXPECT_FALSE(UsDriverLicense(s)) << s;
   }
 }
@@ -479,6 +481,18 @@ TEST(BasicCredentials, DecodesToUserColonPassword) {
   EXPECT_FALSE(BasicCredentials("not base64!"));
 }
 
+TEST(Password, WeakPasswordsAreStillPasswords) {
+  for (const char* s : {"hunter2", "changeme", "password", "Welcome1", "Password123!", "1234",
+                        "Tr0ub4dor&3", "secret"}) {
+    EXPECT_TRUE(Password(s)) << s;
+  }
+  for (const char* s :
+       {"${DB_PASSWORD}", "<your-password>", "********", "xxxxxxxx", "null", "[FILTERED]",
+        "expired", "Required", "example", "ab", "$PGPASSWORD", "{{ vault.db }}"}) {
+    EXPECT_FALSE(Password(s)) << s;
+  }
+}
+
 TEST(LooksLikeSecret, RejectsIdentifiersPlaceholdersAndLowEntropy) {
   EXPECT_FALSE(LooksLikeSecret("aB3$xY", 2.0));                                // too short
   EXPECT_FALSE(LooksLikeSecret("123e4567-e89b-12d3-a456-426614174000", 3.0));  // UUID
@@ -486,12 +500,16 @@ TEST(LooksLikeSecret, RejectsIdentifiersPlaceholdersAndLowEntropy) {
   EXPECT_FALSE(LooksLikeSecret("da39a3ee5e6b4b0d3255bfef95601890afd80709", 3.0));
   EXPECT_FALSE(
       LooksLikeSecret("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", 3.0));
-  for (const char* s :
-       {"MyEXAMPLEkey9", "xxxxXXXX1234",   "********12ab", "ChangeMe123!",   "Password123!",
-        "mySecret99",    "your_api_key_1", "<api-key-1A>", "${DB_PASSWORD}", "{{ vault.key }}1",
-        "%s%s%s%s12",    "REDACTED1234",   "dummy_Key9x",  "sample-Key9x",   "Test123Key!",
-        "placeholder1A", "Null_Value_1",   "None_9Value",  "True_Value_1",   "FALSE_value_1"}) {
+  for (const char* s : {"xxxxXXXX1234", "********12ab", "your_api_key_1", "<api-key-1A>",
+                        "${DB_PASSWORD}", "{{ vault.key }}1", "%s%s%s%s12", "REDACTED1234",
+                        "placeholder1A", "Null_Value_1", "None_9Value", "True_Value_1",
+                        "FALSE_value_1", "[FILTERED]", "example_api_key", "Sample-Token-Here"}) {
     EXPECT_FALSE(LooksLikeSecret(s, 2.0)) << s;
+  }
+  // A documentation word beside digits is a credential's own word: what its label says it is.
+  for (const char* s : {"MyEXAMPLEkey9", "ChangeMe123!", "Password123!", "mySecret99",
+                        "dummy_Key9x", "sample-Key9x", "Test123Key!"}) {
+    EXPECT_TRUE(LooksLikeSecret(s, 2.0)) << s;
   }
   EXPECT_FALSE(LooksLikeSecret("qwertyuiopasdfgh", 2.0));  // one class
   EXPECT_FALSE(LooksLikeSecret("12345678901234", 2.0));
@@ -501,8 +519,9 @@ TEST(LooksLikeSecret, RejectsIdentifiersPlaceholdersAndLowEntropy) {
 TEST(AwsAccessKey, Shapes) {
   EXPECT_TRUE(AwsAccessKey("AKIAYOJFLJOOA7LQSAJ2"));
   EXPECT_TRUE(AwsAccessKey("ASIAYOJFLJOOA7LQSAJ2"));
-  EXPECT_FALSE(AwsAccessKey("AKIAIOSFODNN7EXAMPLE"));  // AWS documentation example
-  EXPECT_FALSE(AwsAccessKey("AKIAYOJFLJOOA7LQSAJ8"));  // 8 is not base32
+  // AWS's documentation example, and digits outside base32 as scanners and people write them.
+  EXPECT_TRUE(AwsAccessKey("AKIAIOSFODNN7EXAMPLE"));
+  EXPECT_TRUE(AwsAccessKey("AKIA2E0A8F3B244C9986"));
   EXPECT_FALSE(AwsAccessKey("AKIAYOJFLJOOa7LQSAJ2"));
   EXPECT_FALSE(AwsAccessKey("AXXAYOJFLJOOA7LQSAJ2"));
   EXPECT_FALSE(AwsAccessKey("AKIAYOJFLJOOA7LQSAJ"));
@@ -511,7 +530,7 @@ TEST(AwsAccessKey, Shapes) {
 
 TEST(AwsSecretKey, Shapes) {
   EXPECT_TRUE(AwsSecretKey("PtYgjmUhBel31iEl2hpChYgCfrL1spNxnyVmihA+"));
-  EXPECT_FALSE(AwsSecretKey("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"));  // AWS docs example
+  EXPECT_TRUE(AwsSecretKey("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"));   // AWS docs example
   EXPECT_FALSE(AwsSecretKey("PtYgjmUhBel31iEl2hpChYgCfrL1spNxnyVmihA"));   // 39
   EXPECT_FALSE(AwsSecretKey("PtYgjmUhBel31iEl2hpChYgCfrL1spNxnyVmihA-"));  // '-'
   EXPECT_FALSE(AwsSecretKey("da39a3ee5e6b4b0d3255bfef95601890afd80709"));  // SHA-1 hex

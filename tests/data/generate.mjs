@@ -847,6 +847,7 @@ const ENTITY_WEIGHTS = Object.entries(GENERATORS).map(([e, [, w]]) => [e, w]);
 // ---------------------------------------------------------------------------------------------
 // Hard negatives. Each returns { t, keys, phrases } -- never labeled.
 // ---------------------------------------------------------------------------------------------
+const WEAK_PASSWORDS = ['changeme', 'password', 'hunter2'];
 const NEG = {
   uuid: [3, () => ({ t: fakerEN_US.string.uuid(), keys: ['request_id', 'trace_id', 'uuid', 'correlation_id', 'object_id'], phrases: ['request {}', 'trace_id={}', 'job {} queued'] })],
   hash: [3, () => { const n = pick([32, 40, 64]); return { t: chars(HEX, n), keys: [n === 32 ? 'md5' : n === 40 ? 'sha1' : 'sha256', 'checksum', 'etag', 'digest', 'hash'], phrases: ['checksum {}', 'sha256:{}', 'digest {}', 'etag "{}"'] }; }],
@@ -880,13 +881,17 @@ const NEG = {
   port: [2, () => ({ t: wpick([[String(pick([22, 80, 443, 3306, 5432, 6379, 8080, 9092, 27017])), 2], [`${pick(['db', 'cache', 'api', 'kafka'])}-${int(1, 9)}.internal:${pick([5432, 6379, 9092, 8443])}`, 2], [`localhost:${int(3000, 9999)}`, 1]]), keys: ['port', 'listen', 'bind', 'upstream_host'], phrases: ['listening on {}', 'port {}', 'bound {}'] })],
   zip: [2, () => ({ t: chance(0.7) ? pad(int(1001, 99950), 5) : `${pad(int(1001, 99950), 5)}-${digits(4)}`, keys: ['zip', 'postal_code', 'zipcode'], phrases: ['ZIP {}', 'zip code {}', 'postal {}'] })],
   bare_9_10: [4, () => ({ t: chance(0.5) ? String(int(100000000, 999999999)) : String(int(1000000000, 9999999999)), keys: ['invoice_no', 'order_no', 'customer_id', 'account_id', 'ticket_no', 'member_no', 'shipment_id'], phrases: ['invoice {}', 'order no {}', 'customer #{}', 'member id {}', 'ticket {}', 'ref no. {}'] })],
-  aws_example: [1, () => (chance(0.5) ? { t: 'AKIAIOSFODNN7EXAMPLE', keys: ['aws_access_key_id', 'AccessKeyId'], phrases: ['e.g. {}', 'aws_access_key_id={} (from the docs)'] }
-    : { t: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', keys: ['aws_secret_access_key', 'AWS_SECRET_ACCESS_KEY'], phrases: ['aws_secret_access_key={}', 'sample secret {}'] })],
+  // AWS's documentation pair and weak passwords (`changeme`, `hunter2`) are drawn here, among the
+  // placeholders, but labeled: they are shaped as, or set as, the real thing, and masking a
+  // public example costs nothing (masker/GATES.md). A secret key, like genAwsSecret's, is only
+  // written beside its label: forty characters of base64 alone are any id.
+  aws_example: [1, () => (chance(0.5) ? { t: 'AKIAIOSFODNN7EXAMPLE', e: 'AWS_ACCESS_KEY', keys: ['aws_access_key_id', 'AccessKeyId'], phrases: ['e.g. {}', 'aws_access_key_id={} (from the docs)'] }
+    : { t: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', e: 'AWS_SECRET_KEY', keys: ['aws_secret_access_key', 'AWS_SECRET_ACCESS_KEY'], phrases: ['aws_secret_access_key={}', 'sample secret {}'], fixedKey: true })],
   placeholder_secret: [3, () => {
     const [k, t] = pick([['password', 'changeme'], ['password', 'password'], ['token', '${TOKEN}'], ['api_key', '<your-key>'], ['secret', 'REPLACE_ME'],
       ['DB_PASSWORD', '${DB_PASSWORD}'], ['password', '********'], ['client_secret', 'xxxxxxxxxxxx'], ['api_key', 'YOUR_API_KEY'], ['token', 'null'],
       ['stripe_key', 'sk_live_xxxxxxxxxxxxxxxxxxxxxxxx'], ['STRIPE_SECRET_KEY', 'sk_test_XXXXXXXXXXXXXXXXXXXXXXXX'], ['password', 'hunter2'], ['secret', '{{ vault_secret }}']]);
-    return { t, keys: [k], phrases: [`${k}={}`, `${k}: {}`], fixedKey: true };
+    return { t, e: WEAK_PASSWORDS.includes(t) ? 'GENERIC_SECRET' : undefined, keys: [k], phrases: [`${k}={}`, `${k}: {}`], fixedKey: true };
   }],
   placeholder_email: [2, () => ({ t: pick(['user@localhost', 'root@localhost', 'postgres@db01', 'admin@intranet', 'noreply@localhost', 'git@gitlab', 'jenkins@buildbox']), keys: ['sender', 'mail_from', 'owner'], phrases: ['mail from {}', 'ran as {}', 'owner {}'] })],
   handle: [2, () => ({ t: '@' + fakerEN_US.internet.username().replace(/[^A-Za-z0-9_]/g, '_'), keys: ['handle', 'mention', 'twitter', 'slack_user'], phrases: ['cc {}', 'thanks {}!', 'ping {}'] })],
@@ -950,7 +955,7 @@ function makeNegative(kind) {
   for (;;) {
     const k = wpick(NEG_WEIGHTS);
     const n = NEG[k][1]();
-    const segs = [{ t: n.t }];
+    const segs = [n.e ? { t: n.t, e: n.e } : { t: n.t }];
     if (!compatible(kind, segs)) continue;
     if (kind === 'csv' && n.fixedKey) continue;
     return { neg: k, segs, keys: n.keys, phrases: n.phrases, fixedKey: n.fixedKey };
@@ -1198,7 +1203,7 @@ const VALIDATE = {
   OPENAI_API_KEY: (s) => /^(sk-proj-[A-Za-z0-9_-]{40,150}|sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20})$/.test(s),
   PRIVATE_KEY: (s) => /^-----BEGIN ((RSA|EC|OPENSSH) )?PRIVATE KEY-----\\n[A-Za-z0-9+/=\\n]+\\n-----END ((RSA|EC|OPENSSH) )?PRIVATE KEY-----$/.test(s),
   PASSWORD_IN_URL: (s) => /^[A-Za-z0-9!$*\-_.~]{8,24}$/.test(s),
-  GENERIC_SECRET: (s) => s.length >= 16 && s.length <= 48 && hasClasses(s),
+  GENERIC_SECRET: (s) => (s.length >= 16 && s.length <= 48 && hasClasses(s)) || WEAK_PASSWORDS.includes(s),
   CRYPTO_WALLET: walletOk,
 };
 export function checkRows(rows, expects = null) {
