@@ -147,6 +147,17 @@ constexpr PatternSpec kPatterns[] = {
      E::kUsBankRouting, 0, 0},
     {KB "npi" KE, D::kKeyword, R::kKeywordValue, E::kUsNpi, 0, 0},
     {KB "nhs" KE, D::kKeyword, R::kKeywordValue, E::kUkNhs, 0, 0},
+    // Bank account numbers after the names people give them (an IBAN is its own entity; a
+    // customer's `account_id` is not a bank account).
+    {"(?:bank[ _\\-]?account|account[ _\\-]?(?:number|no\\b|num\\b|#)|" KB "acct" KE
+     "|checking[ _\\-]?account|savings[ _\\-]?account|" KB "a/c" KE
+     "|kontonummer|num(?:e|\\xC3\\xA9)ro de compte|n(?:u|\\xC3\\xBA)mero de cuenta|"
+     "conto corrente|rekeningnummer)",
+     D::kKeyword, R::kKeywordValue, E::kBankAccount, 0, 0},
+    // A card's security code after its name.
+    {"(?:" KB "cvv2?" KE "|" KB "cvc2?" KE "|" KB "cid" KE "|" KB "csc" KE
+     "|security[ _\\-]?code|card[ _\\-]?verification[ _\\-]?(?:value|code))",
+     D::kKeyword, R::kKeywordValue, E::kCardCvv, 0, 0},
     // HMRC's own example prefix (QQ) and others it never issues are still written after the
     // label: there the shape is the number.
     {"(?:" KB "nino" KE "|national[ _\\-]?insurance|" KB "ni[ _\\-]?(?:number|no\\b|#))",
@@ -188,8 +199,8 @@ constexpr PatternSpec kPatterns[] = {
      "sofinummer|steuer[ _\\-]?id|steueridentifikationsnummer|" KB "idnr" KE "|personnummer|" KB
      "cpr" KE "|" KB "nir" KE "|s(?:e|\\xC3\\xA9)curit(?:e|\\xC3\\xA9) sociale|" KB "dni" KE "|" KB
      "nie" KE "|" KB "nif" KE "|codice[ _]fiscale|" KB "curp|resident registration|" KB "rrn" KE
-     "|national[ _\\-]?id|" KB "nric|" KB "pan" KE "|permanent account number|tax file number|" KB
-     "tfn" KE "|social insurance number|"
+     "|national[ _\\-]?id|tax[ _\\-]?id|" KB "nric|" KB "pan" KE
+     "|permanent account number|tax file number|" KB "tfn" KE "|social insurance number|"
      "\xE8\xBA\xAB\xE4\xBB\xBD\xE8\xAF\x81)",  // 身份证
      D::kKeyword, R::kKeywordValue, E::kNationalId, 0, 0},
     // Credentials after a label (caseless): Azure connection strings and SAS signatures, the
@@ -302,6 +313,8 @@ const EntityInfo kInfo[kBuiltinEntityCount] = {
     /*CRYPTO_WALLET*/ {0.9f, S(kWalletPos), S(kNone)},
     /*NATIONAL_ID*/ {0.85f, S(kNone), S(kNumNeg)},
     /*API_TOKEN*/ {0.95f, S(kNone), S(kSecretNeg)},
+    /*BANK_ACCOUNT*/ {0.8f, S(kNone), S(kNone)},
+    /*CARD_CVV*/ {0.85f, S(kNone), S(kNone)},
 };
 
 // Most specific first: the first word found in a column name decides.
@@ -358,6 +371,14 @@ constexpr ColumnWord kColumnWords[] = {
     {"nino", E::kUkNino},
     {"nhs", E::kUkNhs},
     {"npi", E::kUsNpi},
+    {"bank_account", E::kBankAccount},
+    {"account_number", E::kBankAccount},
+    {"account_no", E::kBankAccount},
+    {"acct_no", E::kBankAccount},
+    {"acct_number", E::kBankAccount},
+    {"cvv", E::kCardCvv},
+    {"cvc", E::kCardCvv},
+    {"card_security_code", E::kCardCvv},
     {"aadhaar", E::kNationalId},
     {"cpf", E::kNationalId},
     {"pesel", E::kNationalId},

@@ -110,6 +110,12 @@ bool ValueIs(Entity entity, std::string_view v) {
       return nd == 9 && validate::AbaRouting(digits);
     case Entity::kUsNpi:
       return nd == 10 && validate::UsNpi(digits);
+    case Entity::kBankAccount:  // 6-17 digits in groups
+      return nd >= 6 && nd <= 17 && std::all_of(v.begin(), v.end(), [](char c) {
+               return (c >= '0' && c <= '9') || c == ' ' || c == '-';
+             });
+    case Entity::kCardCvv:
+      return (nd == 3 || nd == 4) && nd == v.size();
     case Entity::kUkNhs:
       return nd == 10 && validate::UkNhs(digits);
     case Entity::kCreditCard:
@@ -588,8 +594,34 @@ class Resolution {
     }
     if (!shaped || nd < 13 || !validate::CreditCard(std::string_view(digits, nd))) return false;
     Emit(b, e, Entity::kCreditCard);
+    CvvAfterCard(e);
     *skip_until = e;
     return true;
+  }
+
+  // A card's security code written after the card on its line (`… exp 12/27 cvv 123`): the
+  // keyword stage sees a 3-digit value only after ':' or '='.
+  void CvvAfterCard(uint32_t e) {
+    uint32_t end = e;
+    while (end < v_.seg_end && end - e < 48 && v_.at(end) != '\n') ++end;
+    const std::string_view rest = v_.sub(e, end);
+    for (std::string_view w : {std::string_view("cvv"), std::string_view("cvc"),
+                               std::string_view("csc"), std::string_view("security code")}) {
+      size_t at = 0;
+      for (size_t i = 0; i + w.size() <= rest.size() && at == 0; ++i)
+        if (EqualsLower(rest.substr(i, w.size()), w) && (i == 0 || !IsAlnum(rest[i - 1])))
+          at = i + w.size();
+      if (at == 0) continue;
+      uint32_t p = e + static_cast<uint32_t>(at);
+      if (v_.at(p) == '2') ++p;  // CVV2
+      while (p < end && (v_.at(p) == ' ' || v_.at(p) == ':' || v_.at(p) == '=' || v_.at(p) == '#'))
+        ++p;
+      uint32_t q = p;
+      while (q < end && IsDigit(v_.at(q))) ++q;
+      if ((q - p == 3 || q - p == 4) && !IsAlnum(v_.at(q)) && v_.at(q) != '/')
+        Emit(p, q, Entity::kCardCvv);
+      return;
+    }
   }
 
   // A token run from b that may be a card written with underscores.
@@ -671,6 +703,7 @@ class Resolution {
       }
       if (best >= 0) {
         Emit(g[i].b, g[best].e, Entity::kCreditCard);
+        CvvAfterCard(g[best].e);
         i = best;
       }
     }
@@ -1503,6 +1536,31 @@ class Resolution {
       case Entity::kNationalId:
         NationalIdAfterKeyword(p);
         return;
+      case Entity::kBankAccount:
+      case Entity::kCardCvv: {
+        // An account number: 6-17 digits, in groups or not (`12-345678-9`); a card's security
+        // code: 3 or 4 digits and nothing more (`cvv: 123`, not `cvv 12/27`).
+        uint32_t e = p;
+        size_t digits = 0;
+        while (e < v_.seg_end && digits < 18) {
+          if (IsDigit(v_.at(e))) {
+            ++digits;
+            ++e;
+          } else if (entity == Entity::kBankAccount && (v_.at(e) == '-' || v_.at(e) == ' ') &&
+                     IsDigit(v_.at(e + 1)) && digits > 0) {
+            ++e;
+          } else {
+            break;
+          }
+        }
+        const unsigned char next = v_.at(e);
+        if (IsAlnum(next) || next == '/' || next == '@' || (next == '.' && IsDigit(v_.at(e + 1))))
+          return;
+        const bool ok = entity == Entity::kCardCvv ? (digits == 3 || digits == 4) && e - p == digits
+                                                   : digits >= 6 && digits <= 17;
+        if (ok) Emit(p, e, entity, score);
+        return;
+      }
       case Entity::kUkNino: {
         // Two letters, six digits (in pairs or not), a suffix letter A-D or none: any letters,
         // since the label says what the number is.

@@ -207,6 +207,19 @@ TEST_F(DetectorTest, NationalIdsOfOtherCountries) {
   EXPECT_THAT(Find("NINO: QQ123456C"), ElementsAre("UK_NINO:QQ123456C"));
   EXPECT_THAT(Find("national insurance QQ 12 34 56 C"), ElementsAre("UK_NINO:QQ 12 34 56 C"));
   EXPECT_THAT(Find("ref QQ 12 34 56 C"), IsEmpty());
+  // Bank account numbers after their label, and a card's security code (PCI DSS: never kept).
+  EXPECT_THAT(Find("account number 000123456789; acct # 1234567890"),
+              ElementsAre("BANK_ACCOUNT:000123456789", "BANK_ACCOUNT:1234567890"));
+  EXPECT_THAT(Find("Kontonummer: 0532013000, checking account 12-345678-9"),
+              ElementsAre("BANK_ACCOUNT:0532013000", "BANK_ACCOUNT:12-345678-9"));
+  EXPECT_THAT(Find("account_id=12345678 order 12345678 account number: 12.5"), IsEmpty());
+  EXPECT_THAT(Find("account number DE89370400440532013000"),
+              ElementsAre("IBAN:DE89370400440532013000"));
+  EXPECT_THAT(Find("cvv: 123, CVV2=9876, security code: 4821"),
+              ElementsAre("CARD_CVV:123", "CARD_CVV:9876", "CARD_CVV:4821"));
+  EXPECT_THAT(Find("visa 4012888888881881 exp 09/28 cvv 123"),
+              ElementsAre("CREDIT_CARD:4012888888881881", "CARD_CVV:123"));
+  EXPECT_THAT(Find("cvv: 12/27 and cvc: 12345"), IsEmpty());
   // A name that lost its overlap with a number keeps its words before it masked.
   EXPECT_THAT(Find("Dear JOHN AB 12 34 56 C"),
               ElementsAre("PERSON_NAME:JOHN", "UK_NINO:AB 12 34 56 C"));

@@ -41,8 +41,10 @@ enum class Entity : uint8_t {
   kPasswordInUrl,
   kGenericSecret,
   kCryptoWallet,
-  kNationalId,  // a national identification number of another country (Aadhaar, CPF, PESEL, …)
-  kApiToken,    // a provider's credential by its published shape (GitLab, npm, Hugging Face, …)
+  kNationalId,   // a national identification number of another country (Aadhaar, CPF, PESEL, …)
+  kApiToken,     // a provider's credential by its published shape (GitLab, npm, Hugging Face, …)
+  kBankAccount,  // a bank account number after its label (not an IBAN: that is kIban)
+  kCardCvv,      // a card's security code (CVV/CVC/CID): PCI DSS forbids keeping it at all
   kBuiltinCount,
 };
 
@@ -62,7 +64,7 @@ inline constexpr std::array<std::string_view, kBuiltinEntityCount> kBuiltinEntit
     "GITHUB_TOKEN",    "SLACK_TOKEN",    "STRIPE_KEY",
     "OPENAI_API_KEY",  "PRIVATE_KEY",    "PASSWORD_IN_URL",
     "GENERIC_SECRET",  "CRYPTO_WALLET",  "NATIONAL_ID",
-    "API_TOKEN",
+    "API_TOKEN",       "BANK_ACCOUNT",   "CARD_CVV",
 };
 
 constexpr size_t Index(Entity e) { return static_cast<size_t>(e); }

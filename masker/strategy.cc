@@ -336,6 +336,8 @@ void StrategyApplier::Hash(uint8_t entity, std::string_view name, std::string_vi
     case Entity::kUkNhs:
     case Entity::kUsNpi:
     case Entity::kNationalId:
+    case Entity::kBankAccount:
+    case Entity::kCardCvv:
     case Entity::kDateOfBirth: {
       // Same shape: digits stay digits, letters stay letters, separators stay.
       // IBANs keep their country code so the shape still reads as an IBAN.

@@ -426,6 +426,28 @@ def test_provider_tokens_are_masked(veil):
     assert out[0] == "deploy with [API_TOKEN] please"
 
 
+# Card data, bank accounts and credentials people set by hand: weak passwords are passwords,
+# AWS's documentation key is shaped as a key, HMRC's own example NINO is a NINO.
+HAND_SET = [("visa 4012888888881881 exp 09/28 cvv 123 ok", "cvv 123"),
+            ("refund to account number 000123456789 today", "000123456789"),
+            ("db_password = 'hunter2' in the old config", "hunter2"),
+            ("PGPASSWORD=Tr0ub4dor&3 psql -h db", "Tr0ub4dor"),
+            ("passwd: Welcome1", "Welcome1"),
+            ("mysql://root:p@ssw0rd@localhost/app", "ssw0rd"),
+            ("key AKIAIOSFODNN7EXAMPLE from the docs", "AKIAIOSFODNN7EXAMPLE"),
+            ("NINO: QQ 12 34 56 C", "34 56"),
+            ("DL# S530-4127-8842-01", "8842")]
+
+
+def test_card_codes_accounts_and_hand_set_credentials_are_masked(veil):
+    _, port = veil
+    out = read_back(port, [text.replace("'", "''") for text, _ in HAND_SET])
+    for line, (text, value) in zip(out, HAND_SET):
+        assert value not in line, (text, line)
+    assert out[0].endswith(" exp 09/28 cvv [CARD_CVV] ok")  # the card as its profile says
+    assert out[1] == "refund to account number [BANK_ACCOUNT] today"
+
+
 # Values in encoded text (request logs, HTML, obfuscated addresses): masked where they stand.
 ENCODED = [("GET /signup?email=ana.lima%40example.com&plan=pro", "ana.lima%40example.com"),
            ("next=%2Fcb%3Femail%3Dana.lima%2540example.com", "ana.lima%2540example.com"),
