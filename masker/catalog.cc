@@ -150,12 +150,12 @@ constexpr PatternSpec kPatterns[] = {
     // Bank account numbers after the names people give them (an IBAN is its own entity; a
     // customer's `account_id` is not a bank account).
     {"(?:bank[ _\\-]?account|account[ _\\-]?(?:number|no\\b|num\\b|#)|" KB "acct" KE
-     "|checking[ _\\-]?account|savings[ _\\-]?account|" KB "a/c" KE
+     "|checking[ _\\-]?account|savings[ _\\-]?account"
      "|kontonummer|num(?:e|\\xC3\\xA9)ro de compte|n(?:u|\\xC3\\xBA)mero de cuenta|"
      "conto corrente|rekeningnummer)",
      D::kKeyword, R::kKeywordValue, E::kBankAccount, 0, 0},
     // A card's security code after its name.
-    {"(?:" KB "cvv2?" KE "|" KB "cvc2?" KE "|" KB "cid" KE "|" KB "csc" KE
+    {"(?:" KB "cvv2?" KE "|" KB "cvc2?" KE
      "|security[ _\\-]?code|card[ _\\-]?verification[ _\\-]?(?:value|code))",
      D::kKeyword, R::kKeywordValue, E::kCardCvv, 0, 0},
     // HMRC's own example prefix (QQ) and others it never issues are still written after the
@@ -177,7 +177,8 @@ constexpr PatternSpec kPatterns[] = {
      D::kKeyword, R::kKeywordValue, E::kDateOfBirth, 0, 0},
     {"(?:secret[ _\\-]?access[ _\\-]?key|aws[ _\\-]?secret(?:[ _\\-]?key)?)", D::kKeyword,
      R::kKeywordValue, E::kAwsSecretKey, 0, 0},
-    {"(?:password|passwd|" KB "pwd|secret|token|api[ _\\-]?key|apikey|access[ _\\-]?key|auth[ "
+    {"(?:password|passwd|passphrase|" KB "pass" KE "|" KB "pin" KE "|" KB
+     "pwd|secret|token|api[ _\\-]?key|apikey|access[ _\\-]?key|auth[ "
      "_\\-]?key|credential|private[ _\\-]?key)",
      D::kKeyword, R::kKeywordValue, E::kGenericSecret, 0, 0},
     {"(?:" KB "name" KE "|full[ _\\-]?name|display[ _\\-]?name|" KB "mr\\.?|" KB "mrs\\.?|" KB

@@ -373,7 +373,8 @@ class Resolution {
   // to what comes before or not (`MYSQL_ROOT_PASSWORD`, `db_pwd`).
   bool EndsWithPasswordWord(uint32_t to) const {
     for (std::string_view w :
-         {std::string_view("password"), std::string_view("passwd"), std::string_view("pwd")}) {
+         {std::string_view("password"), std::string_view("passwd"), std::string_view("pwd"),
+          std::string_view("passphrase"), std::string_view("pass"), std::string_view("pin")}) {
       if (to >= v_.seg_start + w.size() &&
           EqualsLower(v_.sub(to - static_cast<uint32_t>(w.size()), to), w))
         return true;
@@ -1444,8 +1445,16 @@ class Resolution {
     while (p < v_.seg_end && IsWord(v_.at(p))) ++p;  // passport_number, apiKey_2
     // `password=`, `PGPASSWORD=`, `"db_passwd": "…"`: the key ends with the password word, so
     // its value is the password however weak (not `password_changed_at=`, `password_length=`).
-    const bool password_key =
-        entity == Entity::kGenericSecret && p == to && EndsWithPasswordWord(to);
+    // A security question's answer is a password too (`secret_answer=Fluffy`).
+    const bool password_key = entity == Entity::kGenericSecret &&
+                              ((p == to && EndsWithPasswordWord(to)) ||
+                               (p >= to + 6 && EqualsLower(v_.sub(p - 6, p), "answer")));
+    // A PIN is its digits (`pin: 4821`), and India's `PIN code` is a postcode.
+    const bool pin =
+        password_key && p == to && to >= v_.seg_start + 3 && EqualsLower(v_.sub(to - 3, to), "pin");
+    // A passphrase is words: it runs to the end of its line, not its first space.
+    const bool phrase = password_key && p == to && to >= v_.seg_start + 6 &&
+                        EqualsLower(v_.sub(to - 6, to), "phrase");
     bool assigned = false;
     const uint32_t limit = std::min<uint32_t>(v_.seg_end, p + 32);
     while (p < limit) {
@@ -1607,10 +1616,10 @@ class Resolution {
         if (q == '"' || q == '\'') {
           while (e < v_.seg_end && e - p < 256 && v_.at(e) != q) ++e;
         } else {
-          auto stop = [](unsigned char c) {
-            return c == 0 || c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ',' ||
-                   c == ';' || c == '&' || c == '"' || c == '\'' || c == '<' || c == '>' ||
-                   c == ')' || c == '}' || c == ']';
+          auto stop = [phrase](unsigned char c) {
+            return c == 0 || (c == ' ' && !phrase) || c == '\t' || c == '\r' || c == '\n' ||
+                   c == ',' || c == ';' || c == '&' || c == '"' || c == '\'' || c == '<' ||
+                   c == '>' || c == ')' || c == '}' || c == ']';
           };
           // In a password, '&' is a symbol unless a query string's next `key=` follows it
           // (`PGPASSWORD=Tr0ub4dor&3`, `?password=x&sslmode=require`).
@@ -1645,6 +1654,13 @@ class Resolution {
             return;
           // Forty characters of AWS's alphabet after `secret` are its secret access key.
           Emit(p, e, validate::AwsSecretKey(value) ? Entity::kAwsSecretKey : entity, score);
+          return;
+        }
+        if (pin) {  // not after another word: `PIN code: 560001` is India's postcode
+          const std::string_view between = v_.sub(to, p);
+          if (value.size() >= 4 && std::none_of(between.begin(), between.end(), IsAlpha) &&
+              value.size() <= 8 && std::all_of(value.begin(), value.end(), IsDigit))
+            Emit(p, e, entity, score);
           return;
         }
         // `PWD=/home/alice` is the shell's working directory.

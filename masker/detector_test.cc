@@ -320,6 +320,13 @@ TEST_F(DetectorTest, Secrets) {
   EXPECT_THAT(Find("password: expired; password_changed_at=2024-01-02 password_length=12"),
               IsEmpty());
   EXPECT_THAT(Find("PWD=/home/alice/projects OLDPWD=~/src"), IsEmpty());
+  // A passphrase runs to its line's end; a PIN is its digits; a security answer is a password.
+  EXPECT_THAT(Find("passphrase: correct horse battery staple"),
+              ElementsAre("GENERIC_SECRET:correct horse battery staple"));
+  EXPECT_THAT(
+      Find("pin: 4821; user=admin pass=Summer2024! secret_answer=Fluffy"),
+      ElementsAre("GENERIC_SECRET:4821", "GENERIC_SECRET:Summer2024!", "GENERIC_SECRET:Fluffy"));
+  EXPECT_THAT(Find("PIN code: 560001, pass: true, the test will pass: 12 of 12"), IsEmpty());
   EXPECT_THAT(Find("INSERT INTO users (name_id, password) VALUES (7, 'changeme')"),
               ElementsAre("GENERIC_SECRET:changeme"));
   // A long random value right after `secret` or `token`, with no '=' or ':'.
