@@ -182,13 +182,14 @@ constexpr PatternSpec kPatterns[] = {
      "_\\-]?key|credential|private[ _\\-]?key)",
      D::kKeyword, R::kKeywordValue, E::kGenericSecret, 0, 0},
     {"(?:" KB "name" KE "|full[ _\\-]?name|display[ _\\-]?name|" KB "mr\\.?|" KB "mrs\\.?|" KB
-     "ms\\.?|" KB "dr\\.?|" KB "prof\\.?|patient|customer|employee|contact|" KB "dear|" KB
+     "ms\\.?|" KB "dr\\.?|" KB "prof\\.?|" KB "herr|" KB "frau|" KB "mme\\.?|madame|monsieur|"
+     "patient|customer|employee|contact|" KB "dear|" KB
      "attn\\.?|holder|recipient|beneficiary|(?:approved|created|updated|escalated|reviewed|"
      "assigned|requested|submitted|signed|reported|handled|resolved|owned|opened|closed|filed|"
      "raised|logged|placed|booked|authored|written|edited|modified|uploaded|paid)[ _]by|"
      "(?:spoke|spoken|met|meeting|talked|call|chat|chatted)[ _]with|(?:assigned|reassigned|"
      "forwarded|escalated|transferred|spoke|talked|sent)[ _]to|" KB "thanks,?|" KB "regards,|" KB
-     "sincerely,|" KB "cheers,|"
+     "sincerely,|" KB "cheers,|" KB "best,|"
      // Whom to call or write back: "call back Sanele Mfumu", "emailed Zdenka Píšová". (Who a
      // message is from, greetings and copy lines are read before a capitalised word, in
      // detector.cc: as literals here they would slow every keyword scan.)

@@ -2358,7 +2358,12 @@ class Resolution {
         bool up2 = false;
         if (oe > o && v_.at(oe) == ' ') ReadWord(oe + 1, &up2, &caps);
         const names::TokenInfo next = names::LookupGiven(v_.sub(o, oe));
-        if (oe > o && !(up2 && next.given && !next.word)) {
+        // "John Smith and I live in Boston": a pronoun after `and` is the sentence going on.
+        bool pronoun = false;
+        for (std::string_view w : {"I", "We", "You", "He", "She", "They", "It", "My", "Our", "His",
+                                   "Her", "Their", "Then", "Thanks"})
+          pronoun = pronoun || v_.sub(o, oe) == w;
+        if (oe > o && !pronoun && !(up2 && next.given && !next.word)) {
           *skip_until = e;
           return;
         }
@@ -2446,6 +2451,9 @@ class Resolution {
       // A capitalised word that is no given name may start a sentence ("Patient Maria
       // Garcia-Lopez was seen"): the run after it is scored too, and the better one wins.
       const float whole = piece(i);
+      // "Signed, Robert Brown", "Rippin, Lola Mae": more words after the comma's pair are read
+      // as a name too; overlapping names are joined into one.
+      if (comma_after == i && j - i >= 3) piece(i + 1);
       const names::TokenInfo first = names::Lookup(v_.sub(tk[i].b, tk[i].e));
       if (whole < 0.5f && j - i >= 3 && !tk[i].initial && !tk[i].particle && first.given == 0) {
         // Only when a common given name, or a rarer one that is no common word, follows
@@ -2474,9 +2482,20 @@ class Resolution {
       return kw.size() >= x.size() && EqualsLower(kw.substr(kw.size() - x.size()), x);
     };
     // A whole word ("Dr. Okafor", "Ms Chen"), not the start of "Drive", "Mrsa" or "Drève".
-    const bool title = kw.size() <= 4 && !IsAlpha(v_.at(to)) && v_.at(to) < 0x80 &&
-                       (ends("mr") || ends("mrs") || ends("ms") || ends("dr") || ends("prof"));
+    bool title = false;
+    if (!IsAlpha(v_.at(to)) && v_.at(to) < 0x80)
+      for (std::string_view t :
+           {"mr", "mrs", "ms", "dr", "prof", "herr", "frau", "mme", "madame", "monsieur"})
+        title = title || EqualsLower(kw, t);
     const bool label = ends("name");
+    // A sign-off lets a known given name end the message alone ("Thanks, Anna", "Best,\nAnna").
+    uint32_t st = to;
+    if (st > v_.seg_start && v_.at(st - 1) == ',') --st;
+    uint32_t sb = st;
+    while (sb > v_.seg_start && IsAlpha(v_.at(sb - 1))) --sb;
+    bool signoff = false;
+    for (std::string_view w : {"thanks", "regards", "sincerely", "cheers", "best"})
+      signoff = signoff || EqualsLower(v_.sub(sb, st), w);
     // A greeting lets a known given name stand alone ("Hi Ingrid,", "Dear Bob").
     const bool greeting = kw.size() <= 5 && (EqualsLower(kw, "dear") || EqualsLower(kw, "hi") ||
                                              EqualsLower(kw, "hello") || EqualsLower(kw, "hey"));
@@ -2567,7 +2586,12 @@ class Resolution {
     // One word: a surname after a title ("Ms. Chen"), or a name in a script that writes it
     // without spaces (王小明) or after "Dear" (Иван).
     if (words == 1 && !title && !foreign) {
-      if (!greeting) return;
+      // After a sign-off the name ends its line or text (`Thanks, Anna.`), not `Thanks, Team
+      // for …`.
+      const unsigned char x = v_.at(e) == '.' || v_.at(e) == '!' ? v_.at(e + 1) : v_.at(e);
+      const bool ends = x == 0 || x == '\n' || x == '\r' || x == '"' ||
+                        (x == '\\' && v_.at(e + 1) == 'n') || e == v_.seg_end;
+      if (!greeting && !(signoff && ends)) return;
       const names::TokenInfo t = names::LookupGiven(v_.sub(b, e));
       if (!t.given || (t.word && t.given < 2)) return;  // "Dear Bob", "Hi Will,"
     }
@@ -2971,8 +2995,14 @@ uint32_t HtmlReference(std::string_view in, size_t i, size_t* len) {
 }
 
 // A JSON (or JavaScript) escape at in[i] ('\\'): "\\u0040" and its length, a surrogate pair
-// as one character; 0 when it is none.
+// as one character, an escaped line break or tab as itself (`Kind regards,\\nMaria Lopez`);
+// 0 when it is none.
 uint32_t JsonEscape(std::string_view in, size_t i, size_t* len) {
+  if (i + 2 < in.size() && (in[i + 1] == 'n' || in[i + 1] == 'r' || in[i + 1] == 't') &&
+      (i == 0 || in[i - 1] != '\\')) {
+    *len = 2;
+    return in[i + 1] == 't' ? '\t' : '\n';  // a line break still ends a name's run
+  }
   auto unit = [&](size_t k) -> int64_t {
     if (k + 6 > in.size() || in[k] != '\\' || in[k + 1] != 'u') return -1;
     int64_t v = 0;

@@ -131,6 +131,31 @@ TEST_F(DetectorTest, NamesOfTheWorld) {
 // Written for this stop's probe, not taken from a generator: who wrote or is to be called back,
 // a greeting with a given name alone, hyphenated given names, particles before the last
 // surname, European given names that are American surnames, two people joined by "and".
+// Probed by hand: the canonical sentences a name comes in.
+TEST_F(DetectorTest, NamesInTheSentencesPeopleWrite) {
+  // "and I" is the sentence going on, not a firm's partner ("Smith and Sons" is one).
+  EXPECT_THAT(Find("My name is John Smith and I live in Boston."),
+              ElementsAre("PERSON_NAME:John Smith"));
+  EXPECT_THAT(Find("Smith and Sons Ltd"), IsEmpty());
+  // "Last, First" with more words after: both readings, joined.
+  EXPECT_THAT(Find("Signed, Robert Brown"), ElementsAre("PERSON_NAME:Signed, Robert Brown"));
+  // Titles of other languages let a surname stand alone.
+  EXPECT_THAT(Find("Invoice addressed to Herr M\xC3\xBCller."),
+              ElementsAre("PERSON_NAME:M\xC3\xBCller"));
+  EXPECT_THAT(Find("Frau Schmidt called; Mme Dubois wrote"),
+              ElementsAre("PERSON_NAME:Schmidt", "PERSON_NAME:Dubois"));
+  EXPECT_THAT(Find("herrlich Wetter"), IsEmpty());
+  // A sign-off lets a known given name end the message alone.
+  EXPECT_THAT(Find("Thanks, Anna"), ElementsAre("PERSON_NAME:Anna"));
+  EXPECT_THAT(Find("Thanks, Team"), IsEmpty());
+  EXPECT_THAT(Find("Thanks, Anna for the fix"), IsEmpty());
+  // Escaped line breaks in JSON text glue the next word to an 'n'; read through them.
+  EXPECT_THAT(Find("{\"note\":\"Kind regards,\\nMaria Lopez\"}"),
+              ElementsAre("PERSON_NAME:Maria Lopez"));
+  EXPECT_THAT(Find("{\"ssn\":\"x\\t123-45-6789\"}"), ElementsAre("US_SSN:123-45-6789"));
+  EXPECT_THAT(Find("{\"path\":\"C:\\\\new\\\\Folder\"}"), IsEmpty());
+}
+
 TEST_F(DetectorTest, NamesAfterMessagesGreetingsAndParticles) {
   EXPECT_THAT(Find("Note from Moa Mårtensson: the address changed"),
               ElementsAre("PERSON_NAME:Moa Mårtensson"));

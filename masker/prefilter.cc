@@ -507,8 +507,11 @@ __attribute__((always_inline)) inline void Prefilter::RunStreaming(std::string_v
         mark = i + 2 < n && hex(c1) && hex(p[i + 2]);
       else if (c == '&')
         mark = c1 == '#' || ((c1 | 0x20) >= 'a' && (c1 | 0x20) <= 'z');
-      else if (c == '\\')
-        mark = c1 == 'u';  // "\u0040" in JSON
+      else if (c == '\\')  // "\u0040" in JSON; "\nMaria Lopez", "\t123-45-6789": an escaped
+        // line break or tab glues the next word to a letter
+        mark = c1 == 'u' || ((c1 == 'n' || c1 == 'r' || c1 == 't') && i + 2 < n &&
+                             ((p[i + 2] >= 'A' && p[i + 2] <= 'Z') ||
+                              (p[i + 2] >= '0' && p[i + 2] <= '9') || p[i + 2] >= 0xC3));
       else
         mark = (c1 | 0x20) == 'a' || (c1 | 0x20) == 'd';
       if (mark) encodings_.push_back(i);
