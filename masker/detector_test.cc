@@ -131,8 +131,8 @@ TEST_F(DetectorTest, NamesOfTheWorld) {
 // Written for this stop's probe, not taken from a generator: who wrote or is to be called back,
 // a greeting with a given name alone, hyphenated given names, particles before the last
 // surname, European given names that are American surnames, two people joined by "and".
-// Probed by hand: the canonical sentences a name comes in.
-TEST_F(DetectorTest, NamesInTheSentencesPeopleWrite) {
+// Probed by hand: the canonical sentences names (and a compact birth date) come in.
+TEST_F(DetectorTest, NamesAndDatesInTheSentencesPeopleWrite) {
   // "and I" is the sentence going on, not a firm's partner ("Smith and Sons" is one).
   EXPECT_THAT(Find("My name is John Smith and I live in Boston."),
               ElementsAre("PERSON_NAME:John Smith"));
@@ -145,6 +145,7 @@ TEST_F(DetectorTest, NamesInTheSentencesPeopleWrite) {
   EXPECT_THAT(Find("Frau Schmidt called; Mme Dubois wrote"),
               ElementsAre("PERSON_NAME:Schmidt", "PERSON_NAME:Dubois"));
   EXPECT_THAT(Find("herrlich Wetter"), IsEmpty());
+  EXPECT_THAT(Find("birthdate: 19850314, order 19850314"), ElementsAre("DATE_OF_BIRTH:19850314"));
   // A sign-off lets a known given name end the message alone.
   EXPECT_THAT(Find("Thanks, Anna"), ElementsAre("PERSON_NAME:Anna"));
   EXPECT_THAT(Find("Thanks, Team"), IsEmpty());

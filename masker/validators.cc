@@ -866,6 +866,15 @@ std::optional<Date> ParseDate(std::string_view text) {
   while (!text.empty() && IsSpace(text.back())) text.remove_suffix(1);
   if (text.size() < 8 || text.size() > 32) return std::nullopt;
 
+  // YYYYMMDD, as forms and exports write it ("birthdate: 19850314").
+  if (text.size() == 8 && AllDigits(text)) {
+    auto num = [&](size_t at, size_t len) {
+      int v = 0;
+      for (size_t k = at; k < at + len; ++k) v = v * 10 + (text[k] - '0');
+      return v;
+    };
+    return Make(num(0, 4), num(4, 2), num(6, 2));
+  }
   if (IsDigit(text[0])) {
     DateReader r(text);
     // Numeric: YYYY-MM-DD (also with '/' or '.'), or D/M/YYYY-style with the year last.

@@ -400,6 +400,8 @@ TEST(ParseDate, Forms) {
   EXPECT_EQ(ParseDate("01/05/1984"), (Date{1984, 1, 5}));    // US reading first
   EXPECT_EQ(ParseDate("25/12/1984"), (Date{1984, 12, 25}));  // only day-first is a date
   EXPECT_EQ(ParseDate("1/5/1984"), (Date{1984, 1, 5}));
+  EXPECT_EQ(ParseDate("19840105"), (Date{1984, 1, 5}));  // YYYYMMDD
+  EXPECT_EQ(ParseDate("19841305"), std::nullopt);
   EXPECT_EQ(ParseDate("05.01.1984"), (Date{1984, 1, 5}));  // dots are day-first
   EXPECT_EQ(ParseDate("Jan 5, 1984"), (Date{1984, 1, 5}));
   EXPECT_EQ(ParseDate("Jan 5 1984"), (Date{1984, 1, 5}));
