@@ -149,8 +149,10 @@ constexpr PatternSpec kPatterns[] = {
     {KB "nhs" KE, D::kKeyword, R::kKeywordValue, E::kUkNhs, 0, 0},
     // Bank account numbers after the names people give them (an IBAN is its own entity; a
     // customer's `account_id` is not a bank account).
-    {"(?:bank[ _\\-]?account|account[ _\\-]?(?:number|no\\b|num\\b|#)|" KB "acct" KE
-     "|checking[ _\\-]?account|savings[ _\\-]?account"
+    {"(?:bank account|bank_account|bankaccount|account number|account_number|accountnumber|account "
+     "no\\b|"
+     "account_no\\b|account #|account#|" KB "acct" KE
+     "|checking account|checking_account|savings account|savings_account"
      "|kontonummer|num(?:e|\\xC3\\xA9)ro de compte|n(?:u|\\xC3\\xBA)mero de cuenta|"
      "conto corrente|rekeningnummer)",
      D::kKeyword, R::kKeywordValue, E::kBankAccount, 0, 0},
