@@ -943,8 +943,11 @@ class Resolution {
         --w;
       // Quotes and dashes inside a word (O'Brien), not before it ('723 Main Street').
       while (w < i && (v_.at(w) == '\'' || v_.at(w) == '-' || v_.at(w) == '.')) ++w;
-      bool number = w < i && i - w <= 6;
-      for (int64_t k = w; k < i; ++k) number = number && IsDigit(v_.at(k));
+      // A house number, with one letter after it as Britain and Europe write them ("221B Baker
+      // Street", "12a High Street").
+      const int64_t last = i - w >= 2 && IsAlpha(v_.at(i - 1)) && IsDigit(v_.at(i - 2)) ? i - 1 : i;
+      bool number = w < last && last - w <= 6;
+      for (int64_t k = w; k < last; ++k) number = number && IsDigit(v_.at(k));
       if (number) {
         b = static_cast<uint32_t>(w);
         break;
@@ -2596,13 +2599,18 @@ class Resolution {
       if (!t.given || (t.word && t.given < 2)) return;  // "Dear Bob", "Hi Will,"
     }
     if (lower_words > 0 && (words < 2 || words > 3)) return;
-    // "customer Web Engineer", "contact Support Team": words that are not names.
+    // "customer Web Engineer", "contact Support Team": words that are not names. After a title
+    // and a known given name they are the surname ("Dr. Gregory House", "Mrs. Anna Brown").
+    uint32_t fe = b;
+    while (fe < e && v_.at(fe) != ' ') ++fe;
+    const names::TokenInfo first_word = names::LookupGiven(v_.sub(b, fe));
+    const bool titled_given = title && words >= 2 && first_word.given > 0 && !first_word.word;
     for (uint32_t w = b; w < e;) {
       uint32_t x = w;
       while (x < e && v_.at(x) != ' ') ++x;
       std::string_view word = v_.sub(w, x);
       if (!word.empty() && word.back() == '.') word.remove_suffix(1);
-      if (names::IsNonNameWord(word) || names::IsTitle(word)) return;
+      if (names::IsTitle(word) || (names::IsNonNameWord(word) && !(titled_given && w > b))) return;
       // Capitals inside a word: a name's ("McDonald", "MacArthur", "DeVries") or all of them
       // ("CASPAR SMIEJA"), but not an identifier ("SecretAccessKey") or SQL ("SET DL = …").
       int inner = 0, lower = 0;
