@@ -214,7 +214,8 @@ constexpr PatternSpec kPatterns[] = {
      E::kApiToken, 20, 512},
     {"[?&](?:sig|x-amz-signature|x-amz-security-token|x-goog-signature)=", D::kKeyword,
      R::kSecretAfter, E::kApiToken, 16, 4096},
-    {"\\bbearer ", D::kKeyword, R::kSecretAfter, E::kGenericSecret, 16, 4096},
+    {"(?:\\bbearer |authorization: ?token )", D::kKeyword, R::kSecretAfter, E::kGenericSecret, 16,
+     4096},
     {"(?:\\bbasic |\"auth\" ?: ?\")", D::kKeyword, R::kBasicAuth, E::kGenericSecret, 0, 0},
     // SQL INSERT with a column list: the column names give each value its context.
     {"insert[ \\t]+into[ \\t]+[A-Za-z0-9_.\"]+[ \\t]*\\(", D::kKeyword, R::kSqlInsert,

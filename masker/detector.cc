@@ -1670,7 +1670,10 @@ class Resolution {
         if (password_key && (value.starts_with('/') || value.starts_with('~')) &&
             EqualsLower(v_.sub(to - 3, to), "pwd"))
           return;
+        // After `api_key:`, `token=`, `client_secret:` a hex digest or a UUID is the key (many
+        // providers issue them so); only a bare `password X` keeps the stricter test.
         if (password_key && assigned ? validate::Password(value)
+            : assigned               ? validate::LooksLikeCredential(value)
                                      : validate::LooksLikeSecret(value, 3.0))
           Emit(p, e, entity, score);
         return;

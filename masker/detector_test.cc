@@ -368,6 +368,13 @@ TEST_F(DetectorTest, Secrets) {
       ElementsAre("AWS_SECRET_KEY:wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
                   "GENERIC_SECRET:9fQ2xLm7Rt4Kp8Zw"));
   EXPECT_THAT(Find("the secret santa list and token expired yesterday"), IsEmpty());
+  // After an explicit key label a hex digest or a UUID is the key; DRF's `Token` scheme too.
+  EXPECT_THAT(Find("X-API-Key: 3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c"),
+              ElementsAre("GENERIC_SECRET:3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c"));
+  EXPECT_THAT(Find("api_key: 123e4567-e89b-12d3-a456-426614174000"),
+              ElementsAre("GENERIC_SECRET:123e4567-e89b-12d3-a456-426614174000"));
+  EXPECT_THAT(Find("Authorization: Token 9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"),
+              ElementsAre("GENERIC_SECRET:9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"));
   // An '@' of the password's own: the host starts after the last one.
   EXPECT_THAT(Find("mysql://root:p@ssw0rd@localhost/db"), ElementsAre("PASSWORD_IN_URL:p@ssw0rd"));
   EXPECT_THAT(Find("AWS key AKIA2E0A8F3B244C9986"),
