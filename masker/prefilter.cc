@@ -274,12 +274,8 @@ namespace {
   out[10] = AND(cap, N(lh, lhn, 1));                                                             \
   const V near_letter = OR(P(letters, letters_p, 1), P(letters, letters_p, 2));                  \
   out[11] = AND(OR(OR(x[kEq], col), phl), near_letter);                                          \
-  /* A house number before a capital or an ordinal; or with one letter after it ("221B Baker     \
-     Street", "12a High Street"). */                                                             \
-  out[12] = OR(                                                                                  \
-      AND(AND(d, N(sp, xn[kSp], 1)),                                                             \
-          OR(N(u, xn[kU], 2), AND(N(d, dn, 2), OR(N(l, xn[kL], 3), N(l, xn[kL], 4))))),          \
-      AND(AND(d, N(OR(u, l), OR(xn[kU], xn[kL]), 1)), AND(N(sp, xn[kSp], 2), N(u, xn[kU], 3)))); \
+  out[12] = AND(AND(d, N(sp, xn[kSp], 1)),                                                       \
+                OR(N(u, xn[kU], 2), AND(N(d, dn, 2), OR(N(l, xn[kL], 3), N(l, xn[kL], 4)))));    \
   out[13] = AND(x[kOther], P(sp, xp[kSp], 1));
 
 template <typename Ops>
