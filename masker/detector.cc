@@ -356,27 +356,16 @@ class Resolution {
     Emit(b, e, Entity::kPasswordInUrl);
   }
 
-  // Whether the keyword that ends at `to` is one of `words` (lower case; any case in the text),
-  // starting a line or after a space: not itself part of a value (`pwd=password x`).
-  bool EndsWithWord(uint32_t to, std::initializer_list<std::string_view> words) const {
+  // Whether the text that ends at `to` is one of `words` (lower case; any case in the text).
+  // `alone`: the word starts its line or follows a space, not glued to a key before it
+  // (`pwd=password x`); else it may end a longer key (`MYSQL_ROOT_PASSWORD`, `db_pwd`).
+  bool EndsWithWord(uint32_t to, std::initializer_list<std::string_view> words,
+                    bool alone = true) const {
     for (std::string_view w : words) {
       if (to < v_.seg_start + w.size()) continue;
       const uint32_t b = to - static_cast<uint32_t>(w.size());
       if (EqualsLower(v_.sub(b, to), w) &&
-          (b == v_.seg_start || v_.at(b - 1) == ' ' || v_.at(b - 1) == '\t'))
-        return true;
-    }
-    return false;
-  }
-
-  // Whether the key that ends at `to` ends with "password", "passwd" or "pwd" (any case), glued
-  // to what comes before or not (`MYSQL_ROOT_PASSWORD`, `db_pwd`).
-  bool EndsWithPasswordWord(uint32_t to) const {
-    for (std::string_view w :
-         {std::string_view("password"), std::string_view("passwd"), std::string_view("pwd"),
-          std::string_view("passphrase"), std::string_view("pass"), std::string_view("pin")}) {
-      if (to >= v_.seg_start + w.size() &&
-          EqualsLower(v_.sub(to - static_cast<uint32_t>(w.size()), to), w))
+          (!alone || b == v_.seg_start || v_.at(b - 1) == ' ' || v_.at(b - 1) == '\t'))
         return true;
     }
     return false;
@@ -1451,15 +1440,15 @@ class Resolution {
     // `password=`, `PGPASSWORD=`, `"db_passwd": "…"`: the key ends with the password word, so
     // its value is the password however weak (not `password_changed_at=`, `password_length=`).
     // A security question's answer is a password too (`secret_answer=Fluffy`).
-    const bool password_key = entity == Entity::kGenericSecret &&
-                              ((p == to && EndsWithPasswordWord(to)) ||
-                               (p >= to + 6 && EqualsLower(v_.sub(p - 6, p), "answer")));
+    const bool password_key =
+        entity == Entity::kGenericSecret &&
+        ((p == to &&
+          EndsWithWord(to, {"password", "passwd", "pwd", "passphrase", "pass", "pin"}, false)) ||
+         (p > to && EndsWithWord(p, {"answer"}, false)));
     // A PIN is its digits (`pin: 4821`), and India's `PIN code` is a postcode.
-    const bool pin =
-        password_key && p == to && to >= v_.seg_start + 3 && EqualsLower(v_.sub(to - 3, to), "pin");
+    const bool pin = password_key && p == to && EndsWithWord(to, {"pin"}, false);
     // A passphrase is words: it runs to the end of its line, not its first space.
-    const bool phrase = password_key && p == to && to >= v_.seg_start + 6 &&
-                        EqualsLower(v_.sub(to - 6, to), "phrase");
+    const bool phrase = password_key && p == to && EndsWithWord(to, {"phrase"}, false);
     bool assigned = false;
     const uint32_t limit = std::min<uint32_t>(v_.seg_end, p + 32);
     while (p < limit) {
@@ -1670,7 +1659,7 @@ class Resolution {
         }
         // `PWD=/home/alice` is the shell's working directory.
         if (password_key && (value.starts_with('/') || value.starts_with('~')) &&
-            EqualsLower(v_.sub(to - 3, to), "pwd"))
+            EndsWithWord(to, {"pwd"}, false))
           return;
         // After `api_key:`, `token=`, `client_secret:` a hex digest or a UUID is the key (many
         // providers issue them so); only a bare `password X` keeps the stricter test.
