@@ -12,9 +12,9 @@ using E = Entity;
 using D = DbClass;
 using R = Resolver;
 
-// USPS Publication 28 street suffixes (full names and standard abbreviations), the common ones.
-// USPS Publication 28 street suffixes (full names and standard abbreviations) and the common
-// British ones (Close, Garth, Croft, Wynd …).
+// USPS Publication 28 street suffixes (full names and standard abbreviations: "Grv", "Vw",
+// "Mnr", as US address data writes them) and the common British ones (Close, Garth, Croft, Wynd
+// …). Abbreviations that are English words or initials ("Is", "Un", "Br") are left out.
 #define STREET_SUFFIX                                                                           \
   "(?:Alley|Aly|Annex|Arcade|Avenue|Ave|Bayou|Beach|Bend|Bluff|Bluffs|Bottom|Boulevard|Blvd|"   \
   "Branch|Bridge|Brook|Brooks|Burg|Burgs|Bypass|Camp|Canyon|Cape|Causeway|Center|Centre|"       \
@@ -35,7 +35,14 @@ using R = Resolver;
   "Valleys|Via|Viaduct|View|Views|Village|Vlg|Villages|Ville|Vista|Vis|Walk|Walks|Wall|Way|"    \
   "Ways|Well|Wells|Close|Gate|Rise|Wharf|Yard|Parade|Garth|Croft|Chase|Wynd|Brae|Fold|"         \
   "Approach|Circus|Embankment|Vale|Dene|Bank|Leys|Hey|Side|End|Grange|Lea|Copse|Quay|Broadway|" \
-  "Drove|Brow|Glade|Mead|Paddock|Wood|Woods|Brookside|Riverside|Lawn|Lawns)"
+  "Drove|Brow|Glade|Mead|Paddock|Wood|Woods|Brookside|Riverside|Lawn|Lawns|"                    \
+  "Anx|Arc|Bch|Bnd|Blf|Blfs|Btm|Brg|Brk|Brks|Byp|Cyn|Cpe|Cswy|Ctr|Ctrs|Cirs|Clf|Clfs|Cmn|"      \
+  "Cmns|Cors|Crse|Cts|Cv|Cvs|Crk|Cres|Crst|Xrd|Xrds|Curv|Drs|Ests|Exts|Ext|Fls|Fry|Fld|Flds|"   \
+  "Flt|Flts|Frd|Frds|Frst|Frg|Frgs|Frk|Frks|Gdn|Gdns|Gtwy|Gln|Glns|Grn|Grns|Grv|Grvs|Hbr|Hbrs|" \
+  "Hvn|Hl|Hls|Holw|Inlt|Jcts|Kys|Knl|Knls|Lk|Lks|Lndg|Lgts|Lcks|Ldg|Mnr|Mnrs|Mdw|Mdws|Mls|"     \
+  "Msn|Mtwy|Mt|Mtn|Mtns|Nck|Orch|Opas|Psge|Pne|Pnes|Pln|Plns|Pts|Prt|Prts|Radl|Rnch|Rpd|Rpds|"  \
+  "Rst|Rdg|Rdgs|Riv|Rds|Shl|Shls|Shr|Shrs|Skwy|Spg|Spgs|Sqs|Stra|Strm|Sts|Smt|Trce|Trak|Trfy|"  \
+  "Trlr|Tunl|Upas|Vdct|Vlys|Vw|Vws|Vlgs|Wls|Trwy)"
 
 // Keyword patterns end at the keyword; the resolver skips `: `, `=`, `": "`, ` is `, `no.` …
 #define KW_END ""
@@ -165,7 +172,9 @@ constexpr PatternSpec kPatterns[] = {
     {"(?:" KB "nino" KE "|national[ _\\-]?insurance|" KB "ni[ _\\-]?(?:number|no\\b|#))",
      D::kKeyword, R::kKeywordValue, E::kUkNino, 0, 0},
     {"(?:phone|" KB "tel" KE "|telephone|mobile|" KB "cell" KE "|" KB "call" KE "|" KB "fax" KE
-     "|" KB "ph\\.|" KB "contact" KE ")",
+     "|" KB "ph\\.|" KB "contact" KE "|" KB "dial(?:l?ed|l?ing)?" KE "|" KB
+     "call(?:ed|ing) (?:from|back on|me on)|" KB "(?:text|reach)(?:ed)? (?:me|us|him|her|them)|"
+     "whatsapp)",
      D::kKeyword, R::kKeywordValue, E::kPhone, 0, 0},
     // Birth dates, also as other languages label them: Geburtsdatum, geb., fecha de
     // nacimiento, nacido el, date de naissance, né(e) le, data di nascita, data de nascimento,
@@ -185,7 +194,7 @@ constexpr PatternSpec kPatterns[] = {
      D::kKeyword, R::kKeywordValue, E::kGenericSecret, 0, 0},
     {"(?:" KB "name" KE "|full[ _\\-]?name|display[ _\\-]?name|" KB "mr\\.?|" KB "mrs\\.?|" KB
      "ms\\.?|" KB "dr\\.?|" KB "prof\\.?|" KB "herr|" KB "frau|" KB "mme\\.?|madame|monsieur|"
-     "patient|customer|employee|contact|" KB "dear|" KB
+     "patient|customer|employee|contact|" KB "user" KE "|" KB "dear|" KB
      "attn\\.?|holder|recipient|beneficiary|(?:approved|created|updated|escalated|reviewed|"
      "assigned|requested|submitted|signed|reported|handled|resolved|owned|opened|closed|filed|"
      "raised|logged|placed|booked|authored|written|edited|modified|uploaded|paid)[ _]by|"

@@ -1461,11 +1461,12 @@ class Resolution {
         ++p;
       } else if (c == 0xC2 && (v_.at(p + 1) == 0xBA || v_.at(p + 1) == 0xB0)) {
         p += 2;  // "nº", "n°": number
-      } else if (IsAlpha(c) && (!IsValueStart(entity, p) || (!assigned && IsFillerAt(p, limit)))) {
+      } else if (IsAlpha(c) &&
+                 (!IsValueStart(entity, p) || (!assigned && IsFillerAt(p, limit, entity)))) {
         uint32_t w = p;
         while (w < limit && IsAlpha(v_.at(w))) ++w;
         std::string_view word = v_.sub(p, w);
-        if (IsDigit(v_.at(w)) || !IsFiller(word)) return;
+        if (IsDigit(v_.at(w)) || !IsFiller(word, entity)) return;
         if (word.size() == 2 && Lower(word[0]) == 'i' && Lower(word[1]) == 's') assigned = true;
         p = w;
         if (v_.at(p) == '.') ++p;
@@ -2398,13 +2399,22 @@ class Resolution {
       if (n < 2) return;
     }
     *skip_until = tk[n - 1].e;
-    // Split the run at titles and words that are not names; score each piece of 2+ tokens.
+    // Split the run at titles and words that are not names; score each piece of 2+ tokens. The
+    // run's last word stays when it is a common surname after a given name ("Troy Hall").
+    auto splits = [&](int k, std::string_view w) {
+      if (tk[k].initial || tk[k].particle || !(names::IsTitle(w) || names::IsNonNameWord(w)))
+        return false;
+      if (k != n - 1 || k == 0) return true;
+      int g = k - 1;
+      if (tk[g].initial && g > 0) --g;
+      return !names::WordSurname(v_.sub(tk[g].b, tk[g].e), w);
+    };
     int i = 0;
     bool titled = false;
     while (i < n) {
       std::string_view w = v_.sub(tk[i].b, tk[i].e);
       if (w.back() == '.') w.remove_suffix(1);
-      if (!tk[i].initial && !tk[i].particle && (names::IsTitle(w) || names::IsNonNameWord(w))) {
+      if (splits(i, w)) {
         titled = names::IsTitle(w);
         ++i;
         continue;
@@ -2413,8 +2423,7 @@ class Resolution {
       while (j < n) {
         std::string_view x = v_.sub(tk[j].b, tk[j].e);
         if (x.back() == '.') x.remove_suffix(1);
-        if (!tk[j].initial && !tk[j].particle && (names::IsTitle(x) || names::IsNonNameWord(x)))
-          break;
+        if (splits(j, x)) break;
         ++j;
       }
       // Pieces of more than four tokens: their first two to four, five where a particle is
@@ -2445,6 +2454,18 @@ class Resolution {
         }
         return 0;
       };
+      // A firm named after people ("Pitney Bowes Inc.", "Henry Schein, Inc."): no person.
+      bool firm = j < n && names::IsLegalForm(v_.sub(tk[j].b, tk[j].e));
+      if (j == n && v_.at(tk[n - 1].e) == ',' && v_.at(tk[n - 1].e + 1) == ' ') {
+        uint32_t f = tk[n - 1].e + 2, fe = f;
+        while (fe < v_.seg_end && fe - f < 12 && (IsAlpha(v_.at(fe)) || v_.at(fe) == '.')) ++fe;
+        firm = fe > f && IsUpper(v_.at(f)) && names::IsLegalForm(v_.sub(f, fe));
+      }
+      if (firm) {
+        i = j;
+        titled = false;
+        continue;
+      }
       // A capitalised word that is no given name may start a sentence ("Patient Maria
       // Garcia-Lopez was seen"): the run after it is scored too, and the better one wins.
       const float whole = piece(i);
@@ -2604,7 +2625,12 @@ class Resolution {
       while (x < e && v_.at(x) != ' ') ++x;
       std::string_view word = v_.sub(w, x);
       if (!word.empty() && word.back() == '.') word.remove_suffix(1);
-      if (names::IsTitle(word) || (names::IsNonNameWord(word) && !(titled_given && w > b))) return;
+      // The last word may be a common surname that is also a word ("name: Troy Hall").
+      const bool surname = w > b && x == e && names::WordSurname(v_.sub(b, fe), word);
+      const bool initial = w > b && word.size() == 1;  // "Lida M. Ball": not "M." (Monsieur)
+      if (!surname && !initial &&
+          (names::IsTitle(word) || (names::IsNonNameWord(word) && !(titled_given && w > b))))
+        return;
       // Capitals inside a word: a name's ("McDonald", "MacArthur", "DeVries") or all of them
       // ("CASPAR SMIEJA"), but not an identifier ("SecretAccessKey") or SQL ("SET DL = …").
       int inner = 0, lower = 0;
@@ -2704,10 +2730,10 @@ class Resolution {
     }
   }
 
-  bool IsFillerAt(uint32_t p, uint32_t limit) const {
+  bool IsFillerAt(uint32_t p, uint32_t limit, Entity entity) const {
     uint32_t w = p;
     while (w < limit && IsAlpha(v_.at(w))) ++w;
-    return !IsDigit(v_.at(w)) && IsFiller(v_.sub(p, w));
+    return !IsDigit(v_.at(w)) && IsFiller(v_.sub(p, w), entity);
   }
 
   bool IsMonth(uint32_t p) const {
@@ -2719,17 +2745,23 @@ class Resolution {
     return false;
   }
 
-  static bool IsFiller(std::string_view w) {
+  // Words between a keyword and its value. After a phone word, who and where: "call back
+  // on", "text me at", "reach him at".
+  static bool IsFiller(std::string_view w, Entity entity) {
     static constexpr std::string_view kFiller[] = {
         "is",  "no",   "nr",  "num",   "number", "of",  "was", "on",     "id",      "code",
         "the", "card", "our", "their", "his",    "her", "its", "ending", "numbers", "value",
         "a",   "an",   "at",  "as",    "date",   "in",  "key", "for",    "holder",  "n"};
+    static constexpr std::string_view kPhoneFiller[] = {"back", "me", "us", "him", "them"};
     if (w.size() > 8) return false;
     char low[8];
     for (size_t i = 0; i < w.size(); ++i) low[i] = Lower(static_cast<unsigned char>(w[i]));
     std::string_view lw(low, w.size());
     for (std::string_view f : kFiller)
       if (f == lw) return true;
+    if (entity == Entity::kPhone)
+      for (std::string_view f : kPhoneFiller)
+        if (f == lw) return true;
     return false;
   }
 
@@ -3691,6 +3723,68 @@ void Scanner::ScanOnce(std::string_view text, std::span<const Segment> segments,
     }
     i = j;
   }
+  if (opts.enabled.test(Index(Entity::kPhone)) && !pf.bare_tens().empty() && !out->empty())
+    BareTenPhones(text, segments, out);
+}
+
+// Ten bare digits shaped as a North American number ("3574945899": an area code and an
+// exchange starting 2-9) are an id on their own, and a phone beside a person's name, e-mail,
+// street or other phone in the same value ("Thanks! -- Jane Roe, 3574945899", a CSV line of a
+// contact): libphonenumber would refuse most of them (unassigned area codes), the shape and
+// the company say what they are. Not after `order`, `invoice`, `#` and the other id words.
+void Scanner::BareTenPhones(std::string_view text, std::span<const Segment> segments,
+                            std::vector<EntityMatch>* out) {
+  const auto& opts = detector_->options_;
+  const auto& info = catalog::Info(Entity::kPhone);
+  const size_t found = out->size();
+  size_t seg = 0, o = 0;
+  for (uint32_t b : prefilter_->bare_tens()) {
+    const uint32_t e = b + 10;
+    while (seg + 1 < segments.size() && b >= segments[seg].end) ++seg;
+    const Segment& sg = segments[seg];
+    if (b < sg.start || e > sg.end) continue;
+    const View v{text.data(), sg.start, sg.end};
+    const unsigned char prev = v.at(static_cast<int64_t>(b) - 1), next = v.at(e);
+    if (IsAlnum(prev) || prev == '#' || prev == '.' || prev == '-' || prev == '+' ||
+        IsAlnum(next) || ((next == '.' || next == '-') && IsDigit(v.at(e + 1))))
+      continue;
+    if (next == ',' && IsDigit(v.at(e + 1))) {  // "1234567890,50" is an amount; a CSV's next
+      uint32_t k = e + 1;                       // cell ("…,969 Almo Street") is not
+      while (IsDigit(v.at(k))) ++k;
+      if (k - e - 1 <= 2 && v.at(k) != ',') continue;
+    }
+    if (text[b] < '2' || text[b + 3] < '2' || (text[b + 1] == '1' && text[b + 2] == '1')) continue;
+    if (PrecedingWordIs(v, b, info.negative)) continue;
+    // A keyed value is what its key says (`ticket_no=…`, `"account_id": "…"`, `ref no. …`):
+    // phone keys are read by the keyword stage. Only a number standing in a list or text.
+    int64_t q = b;
+    while (q > sg.start && b - q < 4 &&
+           (v.at(q - 1) == ' ' || v.at(q - 1) == '"' || v.at(q - 1) == '\'' || v.at(q - 1) == '\t'))
+      --q;
+    const unsigned char lead = q > sg.start ? v.at(q - 1) : 0;
+    if (lead != 0 && lead != ',' && lead != '\t' && lead != '(' && lead != '\n' && lead != ';')
+      continue;
+    float score = 0.6f + (sg.hints ? sg.hints->boost[Index(Entity::kPhone)] : 0.0f);
+    if (score < opts.min_score) continue;
+    // Personal data in the same value, found already (out is in text order).
+    while (o < found && (*out)[o].end <= sg.start) ++o;
+    // A contact: a person's name with an e-mail address, a street or another phone.
+    bool name = false, reach = false, overlaps = false;
+    for (size_t k = o; k < found && (*out)[k].start < sg.end; ++k) {
+      const EntityMatch& m = (*out)[k];
+      if (m.start < e && b < m.end) overlaps = true;
+      if (m.entity >= kBuiltinEntityCount) continue;
+      const Entity x = static_cast<Entity>(m.entity);
+      name |= x == Entity::kPersonName;
+      reach |= x == Entity::kEmail || x == Entity::kStreetAddress || x == Entity::kPhone;
+    }
+    if (name && reach && !overlaps)
+      out->push_back({b, e, static_cast<uint8_t>(Index(Entity::kPhone)), score});
+  }
+  if (out->size() > found)
+    std::inplace_merge(
+        out->begin(), out->begin() + static_cast<std::ptrdiff_t>(found), out->end(),
+        [](const EntityMatch& a, const EntityMatch& b) { return a.start < b.start; });
 }
 
 }  // namespace veil::masker

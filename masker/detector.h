@@ -126,6 +126,9 @@ class Scanner {
   // Text that is encoded (%40, &#64;, [at]): decoded, scanned again, findings mapped back.
   void ScanOnce(std::string_view text, std::span<const Segment> segments,
                 std::vector<EntityMatch>* out);
+  // Bare ten-digit numbers beside other personal data: phones (after ScanOnce's overlaps).
+  void BareTenPhones(std::string_view text, std::span<const Segment> segments,
+                     std::vector<EntityMatch>* out);
   void ScanDecoded(std::string_view text, std::span<const Segment> segments,
                    std::vector<EntityMatch>* out);
   std::string decoded_, pass_, next_, token_text_, token_chars_;

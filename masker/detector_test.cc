@@ -326,6 +326,56 @@ TEST_F(DetectorTest, Phones) {
   EXPECT_THAT(Find("phone: 6502530000"), ElementsAre("PHONE:6502530000"));
 }
 
+// Phone-shaped numbers from a generator this project does not own (chance.js): verbs and the
+// words between them and the number, and ten bare digits in a contact's line.
+TEST_F(DetectorTest, PhonesAfterVerbsAndInContacts) {
+  EXPECT_THAT(Find("please call back on 7644448315"), ElementsAre("PHONE:7644448315"));
+  EXPECT_THAT(Find("called from 5807768921 today"), ElementsAre("PHONE:5807768921"));
+  EXPECT_THAT(Find("text me at 5807768921"), ElementsAre("PHONE:5807768921"));
+  EXPECT_THAT(Find("dialed 5807768921"), ElementsAre("PHONE:5807768921"));
+  // "called back:" in a ticket is no phone label for what follows.
+  EXPECT_THAT(Find("Customer called back: at 18941.89 today"), IsEmpty());
+  EXPECT_THAT(Find("Jane Roe,jroe@example.com,3554325178,969 Almo Street,Springfield"),
+              ElementsAre("PERSON_NAME:Jane Roe", "EMAIL:jroe@example.com", "PHONE:3554325178",
+                          "STREET_ADDRESS:969 Almo Street"));
+  // Ten digits alone, keyed by an id's name, after `order`, or not shaped as a North American
+  // number, stay ids.
+  EXPECT_THAT(Find("id 3554325178"), IsEmpty());
+  EXPECT_THAT(Find("Jane Roe jroe@example.com ticket_no=3554325178"),
+              ElementsAre("PERSON_NAME:Jane Roe", "EMAIL:jroe@example.com"));
+  EXPECT_THAT(Find("Jane Roe jroe@example.com order 3554325178"),
+              ElementsAre("PERSON_NAME:Jane Roe", "EMAIL:jroe@example.com"));
+  EXPECT_THAT(Find("Jane Roe,jroe@example.com,1554325178"),
+              ElementsAre("PERSON_NAME:Jane Roe", "EMAIL:jroe@example.com"));
+  EXPECT_THAT(Find("Jane Roe,jroe@example.com,3551325178"),
+              ElementsAre("PERSON_NAME:Jane Roe", "EMAIL:jroe@example.com"));
+}
+
+// USPS Publication 28 abbreviations, as US address data writes them.
+TEST_F(DetectorTest, StreetSuffixAbbreviations) {
+  EXPECT_THAT(Find("ship to 354 Kaeki Grv today"), ElementsAre("STREET_ADDRESS:354 Kaeki Grv"));
+  EXPECT_THAT(Find("moved to 277 Romun Vw, Pewihoso"), ElementsAre("STREET_ADDRESS:277 Romun Vw"));
+  EXPECT_THAT(Find("at 1762 Ejakaw Gln and 426 Tujhu Mnr"),
+              ElementsAre("STREET_ADDRESS:1762 Ejakaw Gln", "STREET_ADDRESS:426 Tujhu Mnr"));
+}
+
+// A common surname that is also a word (Hall, Lord, Ball, North) after a common given name is
+// a name where context says so; a firm named after people is not a person.
+TEST_F(DetectorTest, SurnamesThatAreWordsAndFirms) {
+  EXPECT_THAT(Find("name: Troy Hall"), ElementsAre("PERSON_NAME:Troy Hall"));
+  EXPECT_THAT(Find("{\"name\":\"Warren Lord\"}"), ElementsAre("PERSON_NAME:Warren Lord"));
+  EXPECT_THAT(Find("I spoke with Alvin Z. Lord yesterday"),
+              ElementsAre("PERSON_NAME:Alvin Z. Lord"));
+  EXPECT_THAT(Find("cardholder=\"Lida M. Ball\" amount=1"),
+              ElementsAre("PERSON_NAME:Lida M. Ball"));
+  EXPECT_THAT(Find("user=\"Gianni Bani\" ip=x"), ElementsAre("PERSON_NAME:Gianni Bani"));
+  EXPECT_THAT(Find("The talk is in Warren Hall today"), IsEmpty());
+  EXPECT_THAT(Find("user=postgres db=app"), IsEmpty());
+  EXPECT_THAT(Find("Pitney Bowes Inc. invoice 5"), IsEmpty());
+  EXPECT_THAT(Find("Henry Schein, Inc. invoice 5"), IsEmpty());
+  EXPECT_THAT(Find("Signed, Robert Brown"), ElementsAre("PERSON_NAME:Signed, Robert Brown"));
+}
+
 TEST_F(DetectorTest, Network) {
   EXPECT_THAT(Find("client=203.0.113.7:5432"), ElementsAre("IP_ADDRESS:203.0.113.7"));
   EXPECT_THAT(Find("from [2001:db8::1]:22"), ElementsAre("IP_ADDRESS:2001:db8::1"));

@@ -263,7 +263,30 @@ TokenInfo LookupGiven(std::string_view token) {
 }
 
 bool IsNonNameWord(std::string_view token) { return (Flags(token) & kNonNameBit) != 0; }
+
+bool WordSurname(std::string_view given, std::string_view word) {
+  if (given.size() < 2 || given.back() == '.') return false;
+  return Lookup(word).surname == 3 && LookupGiven(given).given >= 2;
+}
 bool IsTitle(std::string_view token) { return (Flags(token) & kTitleBit) != 0; }
+
+bool IsLegalForm(std::string_view token) {
+  static constexpr std::string_view kForms[] = {
+      "inc",   "corp",     "corporation", "co",         "company",    "llc",         "ltd",
+      "plc",   "gmbh",     "ag",          "sa",         "srl",        "bv",          "nv",
+      "group", "holdings", "bancorp",     "bancshares", "industries", "enterprises", "limited"};
+  char low[16];
+  size_t n = 0;
+  for (char c : token) {
+    if (c == '.' || c == ',') continue;
+    if (n == sizeof(low)) return false;
+    low[n++] = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+  }
+  const std::string_view w(low, n);
+  for (std::string_view f : kForms)
+    if (f == w) return true;
+  return false;
+}
 
 namespace {
 
@@ -279,11 +302,13 @@ bool Accented(std::span<const Token> t) {
 
 float ScoreRun(std::span<const Token> t, RunForm form) {
   if (t.size() < 2 || t.size() > 5) return 0;
-  for (const Token& k : t)
-    if (!k.initial && !k.particle && IsNonNameWord(k.text)) return 0;
   // Which token is the given name and which the surname.
   const Token& given = form == RunForm::kLastFirst ? t.back() : t.front();
   const Token& sur = form == RunForm::kLastFirst ? t.front() : t.back();
+  const bool word_surname = WordSurname(given.text, sur.text);
+  for (const Token& k : t)
+    if (!k.initial && !k.particle && IsNonNameWord(k.text) && !(word_surname && &k == &sur))
+      return 0;
   if (sur.initial || sur.particle || given.particle) return 0;
   TokenInfo g = given.initial ? TokenInfo{} : LookupGiven(given.text);
   TokenInfo s = Lookup(sur.text);
@@ -335,6 +360,7 @@ float ScoreRun(std::span<const Token> t, RunForm form) {
   }
   if (form == RunForm::kLastFirst && (!g.given || !s.surname)) score -= 0.1f;
   if (context_only) score = std::min(score, 0.42f);
+  if (word_surname && IsNonNameWord(sur.text)) score = std::min(score, 0.45f);
   return score < 0 ? 0 : score > 1 ? 1 : score;
 }
 

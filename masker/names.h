@@ -62,9 +62,16 @@ float ScoreRun(std::span<const Token> tokens, RunForm form);
 // Words that say the capitalised run is not a person: organisation and place words (LLC, Inc,
 // Group, Street, County …), weekdays and months, UI and business words (Team, Order, Policy …).
 bool IsNonNameWord(std::string_view token);
+// A very common surname that is also a place or title word, after a common given name ("Troy
+// Hall", "Warren Lord", "Marie Ball"): it stays in the run, scored so that only context (a
+// name keyword, "spoke with", a sign-off) keeps it ("Warren Hall" is also a building).
+bool WordSurname(std::string_view given, std::string_view word);
 
 // Titles and salutations that introduce a name (Mr, Mrs, Ms, Dr, Prof, Dear, Hi, Hello, Attn,
 // Sir, Madam …): a run that starts with one is scored from the next token, with a bonus.
 bool IsTitle(std::string_view token);
+// The legal form that ends a firm's name ("Inc", "Corp.", "LLC", "Company", "Holdings"): the
+// capitalised words before it are the firm ("Pitney Bowes Inc."), not a person.
+bool IsLegalForm(std::string_view token);
 
 }  // namespace veil::masker::names

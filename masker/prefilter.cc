@@ -422,6 +422,7 @@ void Prefilter::Handle(std::string_view text, size_t w, const Triggers& tr, cons
     const uint32_t end = number_run(pos, &digits, &dots);
     const bool compact = end - pos == digits;
     if (digits >= 7 && pos > 0 && p[pos - 1] != '\n') keyword_value(pos);
+    if (compact && digits == 10) bare_tens_.push_back(pos);
     // Bare runs of fewer than 13 digits are ids until a context keyword says otherwise.
     if ((tr.lettered >> (pos - base)) & 1
             ? digits >= 6
@@ -625,6 +626,7 @@ void Prefilter::Run(std::string_view text) {
   token_starts_.clear();
   encodings_.clear();
   house_numbers_.clear();
+  bare_tens_.clear();
   if (HaveAvx512())
     RunAvx512(text);
   else

@@ -448,6 +448,25 @@ def test_card_codes_accounts_and_hand_set_credentials_are_masked(veil):
     assert out[1] == "refund to account number [BANK_ACCOUNT] today"
 
 
+# Contacts in the shapes another generator writes them (chance.js, not this project's): ten
+# bare digits beside a name and an address, USPS suffix abbreviations, surnames that are words.
+OTHER_GENERATOR = [("Fanny Soler,aviwo@udkodzu.sm,3554325178,969 Almo Grv,Wucimnur", "3554325178"),
+                   ("I spoke with Alvin Z. Lord yesterday; please call back on 7644448315.",
+                    "7644448315"),
+                   ("Please update the mailing address to 1934 Rugaz Vw, Ikdahca.", "Rugaz"),
+                   ("Wire to routing 026009593 requested by Troy Hall (ogbecit@wuwew.nz).",
+                    "Troy Hall")]
+
+
+def test_contacts_of_another_generator_are_masked(veil):
+    _, port = veil
+    out = read_back(port, [text for text, _ in OTHER_GENERATOR])
+    for line, (text, value) in zip(out, OTHER_GENERATOR):
+        assert value not in line, (text, line)
+    assert "Lord" not in out[1] and "7644448315" not in out[1], out[1]
+    assert out[0] == "[PERSON_NAME],[EMAIL],[PHONE],[STREET_ADDRESS],Wucimnur", out[0]
+
+
 # Values in encoded text (request logs, HTML, obfuscated addresses): masked where they stand.
 ENCODED = [("GET /signup?email=ana.lima%40example.com&plan=pro", "ana.lima%40example.com"),
            ("next=%2Fcb%3Femail%3Dana.lima%2540example.com", "ana.lima%2540example.com"),
