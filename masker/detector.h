@@ -126,6 +126,10 @@ class Scanner {
   // Text that is encoded (%40, &#64;, [at]): decoded, scanned again, findings mapped back.
   void ScanOnce(std::string_view text, std::span<const Segment> segments,
                 std::vector<EntityMatch>* out);
+  // Names that only context keeps, in a value holding a contact's other data: kept.
+  void ContactNames(std::span<const Segment> segments);
+  std::vector<size_t> contact_segs_;
+  std::vector<uint32_t> street_ends_;
   // Bare ten-digit numbers beside other personal data: phones (after ScanOnce's overlaps).
   void BareTenPhones(std::string_view text, std::span<const Segment> segments,
                      std::vector<EntityMatch>* out);

@@ -351,6 +351,37 @@ TEST_F(DetectorTest, PhonesAfterVerbsAndInContacts) {
               ElementsAre("PERSON_NAME:Jane Roe", "EMAIL:jroe@example.com"));
 }
 
+// Shapes of @ngneat/falso, another generator: +CC glued to the area code, Niue's seven digits,
+// Luhn-valid cards whose prefix no network issues (with card words near only).
+TEST_F(DetectorTest, FalsoPhonesAndCards) {
+  EXPECT_THAT(Find("x +49(450)43 83 y"), ElementsAre("PHONE:+49(450)43 83"));
+  EXPECT_THAT(Find("x +1(601)427 1053 y"), ElementsAre("PHONE:+1(601)427 1053"));
+  EXPECT_THAT(Find("x +1 (284) 914 0104 y"), ElementsAre("PHONE:+1 (284) 914 0104"));
+  EXPECT_THAT(Find("x +683 1686 y"), ElementsAre("PHONE:+683 1686"));
+  EXPECT_THAT(Find("score +12 3456 y"), IsEmpty());
+  EXPECT_THAT(Find("card 1714 8867 9206 6133 ok"), ElementsAre("CREDIT_CARD:1714 8867 9206 6133"));
+  EXPECT_THAT(Find("card_number=3096 404756 3706 x"), ElementsAre("CREDIT_CARD:3096 404756 3706"));
+  EXPECT_THAT(Find("ref 1714 8867 9206 6133 ok"), IsEmpty());
+  EXPECT_THAT(Find("card 4110 5063 3790 2568. at 1607191933747"),
+              ElementsAre("CREDIT_CARD:4110 5063 3790 2568"));  // not the timestamp
+}
+
+// Names the American tables do not know: after a greeting and before a comma, and in a value
+// that holds the same person's other data; firms ending in a legal form are not people.
+TEST_F(DetectorTest, NamesOfOtherCountriesInContacts) {
+  EXPECT_THAT(Find("Hi Kabiru, your ticket is closed"), ElementsAre("PERSON_NAME:Kabiru"));
+  EXPECT_THAT(Find("Hi Everyone, the build is green"), IsEmpty());
+  EXPECT_THAT(Find("Fañch Gunnarsdóttir,fanch@example.is,+354 555 1234"),
+              ElementsAre("PERSON_NAME:Fañch Gunnarsdóttir", "EMAIL:fanch@example.is",
+                          "PHONE:+354 555 1234"));
+  EXPECT_THAT(Find("see Fañch Gunnarsdóttir in the notes"), IsEmpty());
+  EXPECT_THAT(Find("moved to 479 S Franklin Street, Glasgow Closing this out for now."),
+              ElementsAre("STREET_ADDRESS:479 S Franklin Street"));
+  EXPECT_THAT(Find("Texas Instruments Incorporated invoice 5, ship to 12 Elm Street"),
+              ElementsAre("STREET_ADDRESS:12 Elm Street"));
+  EXPECT_THAT(Find("Gentiva Health Services Inc. invoice 5"), IsEmpty());
+}
+
 // USPS Publication 28 abbreviations, as US address data writes them.
 TEST_F(DetectorTest, StreetSuffixAbbreviations) {
   EXPECT_THAT(Find("ship to 354 Kaeki Grv today"), ElementsAre("STREET_ADDRESS:354 Kaeki Grv"));

@@ -272,9 +272,10 @@ bool IsTitle(std::string_view token) { return (Flags(token) & kTitleBit) != 0; }
 
 bool IsLegalForm(std::string_view token) {
   static constexpr std::string_view kForms[] = {
-      "inc",   "corp",     "corporation", "co",         "company",    "llc",         "ltd",
-      "plc",   "gmbh",     "ag",          "sa",         "srl",        "bv",          "nv",
-      "group", "holdings", "bancorp",     "bancshares", "industries", "enterprises", "limited"};
+      "inc",        "corp",        "corporation", "co",           "company", "llc",
+      "ltd",        "plc",         "gmbh",        "ag",           "sa",      "srl",
+      "bv",         "nv",          "group",       "holdings",     "bancorp", "bancshares",
+      "industries", "enterprises", "limited",     "incorporated", "cos",     "bros"};
   char low[16];
   size_t n = 0;
   for (char c : token) {
