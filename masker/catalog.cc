@@ -194,7 +194,7 @@ constexpr PatternSpec kPatterns[] = {
      D::kKeyword, R::kKeywordValue, E::kGenericSecret, 0, 0},
     {"(?:" KB "name" KE "|full[ _\\-]?name|display[ _\\-]?name|" KB "mr\\.?|" KB "mrs\\.?|" KB
      "ms\\.?|" KB "dr\\.?|" KB "prof\\.?|" KB "herr|" KB "frau|" KB "mme\\.?|madame|monsieur|"
-     "patient|customer|employee|contact|" KB "user" KE "|" KB "dear|" KB
+     "patient|customer|employee|contact|user=\"|" KB "dear|" KB
      "attn\\.?|holder|recipient|beneficiary|(?:approved|created|updated|escalated|reviewed|"
      "assigned|requested|submitted|signed|reported|handled|resolved|owned|opened|closed|filed|"
      "raised|logged|placed|booked|authored|written|edited|modified|uploaded|paid)[ _]by|"

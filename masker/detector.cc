@@ -2521,6 +2521,9 @@ class Resolution {
   }
 
   void PersonKeyword(uint32_t to) {
+    // `user="Gianni Bani"` (logfmt quotes a value with spaces): the pattern ends after the
+    // quote, so that `user=postgres` costs the keyword scan nothing; the keyword is `user`.
+    if (to >= v_.seg_start + 2 && v_.at(to - 1) == '"' && v_.at(to - 2) == '=') to -= 2;
     // The keyword itself: a name label ("name", "customer_name") lets a lower-case name
     // follow ("name: mary jane watson"); a title lets a surname stand alone ("Ms. Chen").
     uint32_t kb = to;
@@ -3791,29 +3794,34 @@ void Scanner::ScanOnce(std::string_view text, std::span<const Segment> segments,
 void Scanner::ContactNames(std::span<const Segment> segments) {
   const float min = detector_->options_.min_score;
   const auto name = static_cast<uint8_t>(Index(Entity::kPersonName));
-  auto seg_of = [&](uint32_t pos) {
-    return static_cast<size_t>(
-        std::upper_bound(segments.begin(), segments.end(), pos,
-                         [](uint32_t p, const Segment& s) { return p < s.end; }) -
-        segments.begin());
-  };
-  contact_segs_.clear();
-  street_ends_.clear();
-  bool weak = false;
+  bool weak = false, contact = false;
   for (const EntityMatch& m : candidates_) {
     if (m.entity == name) {
       weak = weak || (m.score >= 0.38f && m.score < min);
-      continue;
+    } else if (m.entity < kBuiltinEntityCount && m.score >= min) {
+      const Entity x = static_cast<Entity>(m.entity);
+      contact = contact || x == Entity::kEmail || x == Entity::kPhone ||
+                x == Entity::kStreetAddress || x == Entity::kUsSsn || x == Entity::kDateOfBirth;
     }
-    if (m.entity >= kBuiltinEntityCount || m.score < min) continue;
+  }
+  if (!weak || !contact) return;
+  // The segment of each position by a cursor: each stage's candidates are nearly in text order.
+  size_t c = 0;
+  auto seg_of = [&](uint32_t pos) {
+    while (c > 0 && pos < segments[c].start) --c;
+    while (c + 1 < segments.size() && pos >= segments[c].end) ++c;
+    return c;
+  };
+  contact_segs_.assign(segments.size(), 0);
+  street_ends_.clear();
+  for (const EntityMatch& m : candidates_) {
+    if (m.entity == name || m.entity >= kBuiltinEntityCount || m.score < min) continue;
     const Entity x = static_cast<Entity>(m.entity);
     if (x == Entity::kEmail || x == Entity::kPhone || x == Entity::kStreetAddress ||
         x == Entity::kUsSsn || x == Entity::kDateOfBirth)
-      contact_segs_.push_back(seg_of(m.start));
+      contact_segs_[seg_of(m.start)] = 1;
     if (x == Entity::kStreetAddress) street_ends_.push_back(m.end);
   }
-  if (!weak || contact_segs_.empty()) return;
-  std::sort(contact_segs_.begin(), contact_segs_.end());
   std::sort(street_ends_.begin(), street_ends_.end());
   // The words after a street are its town ("…Apt. 422, Seattle Closing this out"), not a name.
   auto after_street = [&](uint32_t b) {
@@ -3821,8 +3829,8 @@ void Scanner::ContactNames(std::span<const Segment> segments) {
     return it != street_ends_.begin() && b - *(it - 1) <= 3;
   };
   for (EntityMatch& m : candidates_)
-    if (m.entity == name && m.score >= 0.38f && m.score < min && !after_street(m.start) &&
-        std::binary_search(contact_segs_.begin(), contact_segs_.end(), seg_of(m.start)))
+    if (m.entity == name && m.score >= 0.38f && m.score < min && contact_segs_[seg_of(m.start)] &&
+        !after_street(m.start))
       m.score = std::min(m.score + 0.15f, 1.0f);
 }
 

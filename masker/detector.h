@@ -128,7 +128,7 @@ class Scanner {
                 std::vector<EntityMatch>* out);
   // Names that only context keeps, in a value holding a contact's other data: kept.
   void ContactNames(std::span<const Segment> segments);
-  std::vector<size_t> contact_segs_;
+  std::vector<uint8_t> contact_segs_;
   std::vector<uint32_t> street_ends_;
   // Bare ten-digit numbers beside other personal data: phones (after ScanOnce's overlaps).
   void BareTenPhones(std::string_view text, std::span<const Segment> segments,
