@@ -1021,8 +1021,10 @@ class Resolution {
     uint32_t b = kNoStreet;
     // Name first; a four-digit number from 1000 to 2999 there is a year more often.
     if (pos > v_.seg_start + 1 && v_.at(pos - 1) == ' ' &&
-        !(digits == 4 && (v_.at(pos) == '1' || v_.at(pos) == '2')))
+        !(digits == 4 && (v_.at(pos) == '1' || v_.at(pos) == '2'))) {
       b = StreetNameBefore(pos - 1, terminal);
+      if (b == kNoStreet && terminal) b = PrepositionStreetBefore(pos - 1);
+    }
     if (b == kNoStreet) {
       const uint32_t f = StreetAfterNumber(e);
       if (f == 0) return;
@@ -1207,7 +1209,22 @@ class Resolution {
         "d",
         "szosa", "rynek",
         "wybrze\xC5\xBC"
-        "e"};
+        "e",
+        // Russian and Ukrainian, as written (lower case): улица, ул, площадь, пл, проспект, пр,
+        // переулок, пер, шоссе, бульвар, набережная, наб, проезд, аллея, тупик, микрорайон, мкр,
+        // вулиця, вул.
+        "\xD1\x83\xD0\xBB\xD0\xB8\xD1\x86\xD0\xB0", "\xD1\x83\xD0\xBB",
+        "\xD0\xBF\xD0\xBB\xD0\xBE\xD1\x89\xD0\xB0\xD0\xB4\xD1\x8C", "\xD0\xBF\xD0\xBB",
+        "\xD0\xBF\xD1\x80\xD0\xBE\xD1\x81\xD0\xBF\xD0\xB5\xD0\xBA\xD1\x82", "\xD0\xBF\xD1\x80",
+        "\xD0\xBF\xD0\xB5\xD1\x80\xD0\xB5\xD1\x83\xD0\xBB\xD0\xBE\xD0\xBA",
+        "\xD0\xBF\xD0\xB5\xD1\x80", "\xD1\x88\xD0\xBE\xD1\x81\xD1\x81\xD0\xB5",
+        "\xD0\xB1\xD1\x83\xD0\xBB\xD1\x8C\xD0\xB2\xD0\xB0\xD1\x80",
+        "\xD0\xBD\xD0\xB0\xD0\xB1\xD0\xB5\xD1\x80\xD0\xB5\xD0\xB6\xD0\xBD\xD0\xB0\xD1\x8F",
+        "\xD0\xBD\xD0\xB0\xD0\xB1", "\xD0\xBF\xD1\x80\xD0\xBE\xD0\xB5\xD0\xB7\xD0\xB4",
+        "\xD0\xB0\xD0\xBB\xD0\xBB\xD0\xB5\xD1\x8F", "\xD1\x82\xD1\x83\xD0\xBF\xD0\xB8\xD0\xBA",
+        "\xD0\xBC\xD0\xB8\xD0\xBA\xD1\x80\xD0\xBE\xD1\x80\xD0\xB0\xD0\xB9\xD0\xBE\xD0\xBD",
+        "\xD0\xBC\xD0\xBA\xD1\x80", "\xD0\xB2\xD1\x83\xD0\xBB\xD0\xB8\xD1\x86\xD1\x8F",
+        "\xD0\xB2\xD1\x83\xD0\xBB"};
     return kWords;
   }
 
@@ -1275,42 +1292,38 @@ class Resolution {
     static constexpr std::string_view kTrailing[] = {
         "stra\xC3\x9F"
         "e",
-        "strasse",
-        "str",
-        "allee",
-        "platz",
-        "weg",
-        "gasse",
-        "iela",
-        "dambis",
-        "g\xC4\x81te",
-        "prospekts",
-        "bulv\xC4\x81ris",
-        "v\xC3\xA4g",
-        "vej",
-        "gade",
-        "gate",
-        "vei",
-        "veien",
-        "gata",
-        "gatan",
-        "v\xC3\xA4gen",
-        "utca",
-        "\xC3\xBAt",
-        "cesta",
-        "n\xC3\xA1mestie",
+        "strasse", "str", "allee", "platz", "weg", "gasse", "iela", "dambis", "g\xC4\x81te",
+        "prospekts", "bulv\xC4\x81ris", "v\xC3\xA4g", "vej", "gade", "gate", "vei", "veien", "gata",
+        "gatan", "v\xC3\xA4gen", "utca", "\xC3\xBAt", "cesta", "n\xC3\xA1mestie",
         "n\xC3\xA1m\xC4\x9Bst\xC3\xAD",
         "n\xC3\xA1"
         "b\xC5\x99"
         "e\xC5\xBE\xC3\xAD",
         "n\xC3\xA1"
         "bre\xC5\xBEie",
-        "schody",
-        "gatve",
-        "laukums",
-        "\xC5\xA1oseja"};
-    static constexpr std::string_view kAbbreviations[] = {"c/", "av", "avda", "pza", "ul", "al",
-                                                          "pl", "os", "bulw", "bd",  "str"};
+        "schody", "gatve", "laukums", "\xC5\xA1oseja",
+        // Hungarian: tér, sor, köz, körút, sétány, fasor, rakpart, park, liget, udvar, sugárút,
+        // lépcső, dűlő, lejtő
+        "\x74\xC3\xA9\x72", "sor", "\x6B\xC3\xB6\x7A", "\x6B\xC3\xB6\x72\xC3\xBA\x74",
+        "\x73\xC3\xA9\x74\xC3\xA1\x6E\x79", "fasor", "rakpart", "park", "liget", "udvar",
+        "\x73\x75\x67\xC3\xA1\x72\xC3\xBA\x74", "\x6C\xC3\xA9\x70\x63\x73\xC5\x91",
+        "\x64\xC5\xB1\x6C\xC5\x91", "\x6C\x65\x6A\x74\xC5\x91",
+        // Russian and Ukrainian (Железнодорожная улица, Ленина площадь, Строителей пл.)
+        "\xD1\x83\xD0\xBB\xD0\xB8\xD1\x86\xD0\xB0", "\xD1\x83\xD0\xBB",
+        "\xD0\xBF\xD0\xBB\xD0\xBE\xD1\x89\xD0\xB0\xD0\xB4\xD1\x8C", "\xD0\xBF\xD0\xBB",
+        "\xD0\xBF\xD1\x80\xD0\xBE\xD1\x81\xD0\xBF\xD0\xB5\xD0\xBA\xD1\x82", "\xD0\xBF\xD1\x80",
+        "\xD0\xBF\xD0\xB5\xD1\x80\xD0\xB5\xD1\x83\xD0\xBB\xD0\xBE\xD0\xBA",
+        "\xD0\xBF\xD0\xB5\xD1\x80", "\xD1\x88\xD0\xBE\xD1\x81\xD1\x81\xD0\xB5",
+        "\xD0\xB1\xD1\x83\xD0\xBB\xD1\x8C\xD0\xB2\xD0\xB0\xD1\x80",
+        "\xD0\xBD\xD0\xB0\xD0\xB1\xD0\xB5\xD1\x80\xD0\xB5\xD0\xB6\xD0\xBD\xD0\xB0\xD1\x8F",
+        "\xD0\xBD\xD0\xB0\xD0\xB1", "\xD0\xBF\xD1\x80\xD0\xBE\xD0\xB5\xD0\xB7\xD0\xB4",
+        "\xD0\xB0\xD0\xBB\xD0\xBB\xD0\xB5\xD1\x8F", "\xD1\x82\xD1\x83\xD0\xBF\xD0\xB8\xD0\xBA",
+        "\xD0\xB2\xD1\x83\xD0\xBB\xD0\xB8\xD1\x86\xD1\x8F", "\xD0\xB2\xD1\x83\xD0\xBB"};
+    static constexpr std::string_view kAbbreviations[] = {
+        "c/", "av", "avda", "pza", "ul", "al", "pl", "os", "bulw", "bd", "str",
+        // ул., пл., пр., пер., наб., вул.
+        "\xD1\x83\xD0\xBB", "\xD0\xBF\xD0\xBB", "\xD0\xBF\xD1\x80", "\xD0\xBF\xD0\xB5\xD1\x80",
+        "\xD0\xBD\xD0\xB0\xD0\xB1", "\xD0\xB2\xD1\x83\xD0\xBB"};
     char buf[32];
     uint32_t end = i;
     for (int k = 0; k < 6; ++k) {
@@ -1329,7 +1342,7 @@ class Resolution {
         if (!Capitalised(w) && !Connector(lw)) return kNoStreet;
       } else if (k == 0 && Capitalised(w) &&
                  std::any_of(std::begin(kCompound), std::end(kCompound), [&](std::string_view c) {
-                   return lw.size() >= c.size() + 3 && lw.ends_with(c);
+                   return lw.size() >= c.size() + 2 && lw.ends_with(c);  // "Ekgränden"
                  })) {
         return WithDirection(w);
       } else if (k == 0 && terminal && Capitalised(w) && SlavicStreetName(lw) &&
@@ -1342,10 +1355,17 @@ class Resolution {
         }
         return w;
       } else if (k == 0 && OneOf(lw, kTrailing)) {
-        // The name is the word before: "Berliner Straße 5", "Bruņinieku iela 67".
+        // The name is the word before: "Berliner Straße 5", "Bruņinieku iela 67"; or the two
+        // before, a person's ("Kossuth Lajos utca 9", "Dobos Roland tér 81").
         if (w > v_.seg_start + 1 && v_.at(w - 1) == ' ') {
           const uint32_t p = WordStart(w - 1);
-          if (p < w - 1 && Capitalised(p)) return p;
+          if (p < w - 1 && Capitalised(p)) {
+            if (p > v_.seg_start + 1 && v_.at(p - 1) == ' ') {
+              const uint32_t q = WordStart(p - 1);
+              if (q < p - 1 && Capitalised(q) && IsAlpha(v_.at(p - 2))) return q;
+            }
+            return p;
+          }
         }
         if (Capitalised(w) && terminal) return w;
         return kNoStreet;
@@ -1363,6 +1383,53 @@ class Resolution {
         return kNoStreet;
       }
       if (w < v_.seg_start + 2 || v_.at(w - 1) != ' ') return kNoStreet;
+      end = w - 1;
+    }
+    return kNoStreet;
+  }
+
+  // Streets named by where they are, a preposition and a place ("Am Markt 5", "Unter den
+  // Linden 77", "U Tyršovky 622", "Na vŕšku 574", "K Hluboké Cestě 164"): the preposition
+  // capitalised, one to three words after it (capitalised, an article, or Czech and Slovak
+  // words in lower case with their marks), the number ending the phrase. Its start, or
+  // kNoStreet.
+  uint32_t PrepositionStreetBefore(uint32_t i) const {
+    // German contractions, Czech and Slovak prepositions (Před, Při as "P\u0159ed", "P\u0159i").
+    static constexpr std::string_view kPrepositions[] = {"Am",
+                                                         "Im",
+                                                         "Zum",
+                                                         "Zur",
+                                                         "U",
+                                                         "K",
+                                                         "Ke",
+                                                         "Na",
+                                                         "Nad",
+                                                         "Pod",
+                                                         "V",
+                                                         "Ve",
+                                                         "Za",
+                                                         "Pri",
+                                                         "Pred",
+                                                         "P\xC5\x99"
+                                                         "ed",
+                                                         "P\xC5\x99"
+                                                         "i"};
+    // German prepositions only before an article ("An der Alster"; not "In Progress 3").
+    static constexpr std::string_view kBeforeArticle[] = {"An",     "Auf", "In", "Unter",
+                                                          "Hinter", "Vor", "Bei"};
+    static constexpr std::string_view kArticles[] = {"der", "dem", "den", "die", "das"};
+    uint32_t end = i;
+    bool article = false;
+    for (int k = 0; k < 4; ++k) {
+      if (end > v_.seg_start && v_.at(end - 1) == ',') --end;
+      const uint32_t w = WordStart(end);
+      if (w == end || v_.at(end - 1) == '.') return kNoStreet;
+      const std::string_view word = v_.sub(w, end);
+      if (k > 0 && (OneOf(word, kPrepositions) || (article && OneOf(word, kBeforeArticle))))
+        return w;
+      article = k > 0 && OneOf(word, kArticles);
+      const bool fits = Capitalised(w) || article || (NonAscii(w, end) && word.size() >= 4);
+      if (!fits || w < v_.seg_start + 2 || v_.at(w - 1) != ' ') return kNoStreet;
       end = w - 1;
     }
     return kNoStreet;
@@ -2260,7 +2327,7 @@ class Resolution {
   static bool IsParticle(std::string_view w) {
     static constexpr std::string_view kParticles[] = {
         "van", "von", "de", "del", "della", "der", "den", "di",  "da",  "dos", "das",
-        "do",  "du",  "la", "le",  "bin",   "al",  "y",   "ten", "ter", "e"};
+        "do",  "du",  "la", "le",  "bin",   "al",  "y",   "ten", "ter", "e",   "zu"};
     for (std::string_view x : kParticles)
       if (x == w) return true;
     return false;
@@ -3784,8 +3851,8 @@ void Scanner::ScanOnce(std::string_view text, std::span<const Segment> segments,
     }
     i = j;
   }
-  if (opts.enabled.test(Index(Entity::kPhone)) && !pf.bare_tens().empty() && !out->empty())
-    BareTenPhones(text, segments, out);
+  if (opts.enabled.test(Index(Entity::kPhone)) && !pf.bare_numbers().empty() && !out->empty())
+    ContactPhones(text, segments, out);
 }
 
 // A name that only context keeps (0.38-0.5: two words no table knows, "Fañch Gunnarsdóttir")
@@ -3834,19 +3901,22 @@ void Scanner::ContactNames(std::span<const Segment> segments) {
       m.score = std::min(m.score + 0.15f, 1.0f);
 }
 
-// Ten bare digits shaped as a North American number ("3574945899": an area code and an
-// exchange starting 2-9) are an id on their own, and a phone beside a person's name, e-mail,
-// street or other phone in the same value ("Thanks! -- Jane Roe, 3574945899", a CSV line of a
-// contact): libphonenumber would refuse most of them (unassigned area codes), the shape and
-// the company say what they are. Not after `order`, `invoice`, `#` and the other id words.
-void Scanner::BareTenPhones(std::string_view text, std::span<const Segment> segments,
+// Numbers in a contact's line: a phone beside a person's name and their e-mail, street or
+// other phone in the same value ("Jane Roe,jroe@example.com,3574945899,969 Almo Street", a
+// CSV line of a contact pasted as text), an id anywhere else. The shapes: ten bare digits of
+// a North American number (an area code and an exchange starting 2-9, libphonenumber refuses
+// most unassigned ones), 9-11 bare digits after a trunk 0 ("0232038245"), nine starting 6-9
+// (Spain's and Poland's "941202852"), 9-12 digits in groups joined by '-' ("06-1-129-4465",
+// "4020-64478"). Not keyed (`ticket_no=…`), not after `order`, `invoice`, `#` and the other id
+// words.
+void Scanner::ContactPhones(std::string_view text, std::span<const Segment> segments,
                             std::vector<EntityMatch>* out) {
   const auto& opts = detector_->options_;
   const auto& info = catalog::Info(Entity::kPhone);
   const size_t found = out->size();
   size_t seg = 0, o = 0;
-  for (uint32_t b : prefilter_->bare_tens()) {
-    const uint32_t e = b + 10;
+  for (const NumberRun& run : prefilter_->bare_numbers()) {
+    const uint32_t b = run.begin, e = run.end;
     while (seg + 1 < segments.size() && b >= segments[seg].end) ++seg;
     const Segment& sg = segments[seg];
     if (b < sg.start || e > sg.end) continue;
@@ -3855,12 +3925,33 @@ void Scanner::BareTenPhones(std::string_view text, std::span<const Segment> segm
     if (IsAlnum(prev) || prev == '#' || prev == '.' || prev == '-' || prev == '+' ||
         IsAlnum(next) || ((next == '.' || next == '-') && IsDigit(v.at(e + 1))))
       continue;
-    if (next == ',' && IsDigit(v.at(e + 1))) {  // "1234567890,50" is an amount; a CSV's next
-      uint32_t k = e + 1;                       // cell ("…,969 Almo Street") is not
+    // "1234567890,50" is an amount; a CSV's next cell ("…,969 Almo Street") is not, and no
+    // amount starts with 0.
+    if (next == ',' && IsDigit(v.at(e + 1)) && text[b] != '0') {
+      uint32_t k = e + 1;
       while (IsDigit(v.at(k))) ++k;
       if (k - e - 1 <= 2 && v.at(k) != ',') continue;
     }
-    if (text[b] < '2' || text[b + 3] < '2' || (text[b + 1] == '1' && text[b + 2] == '1')) continue;
+    uint32_t nd = 0, groups = 1, first = 0, last = 0;
+    bool dashed = false, other = false;
+    for (uint32_t k = b; k < e; ++k) {
+      nd += IsDigit(text[k]);
+      dashed = dashed || text[k] == '-';
+      other = other || (!IsDigit(text[k]) && text[k] != '-');
+      groups += text[k] == '-';
+      if (text[k] == '-' && first == 0) first = k - b;
+      last = text[k] == '-' ? 0 : last + 1;
+    }
+    if (other) continue;  // dates, versions, spaced groups (the number lexer reads those)
+    // In groups: a trunk 0 first ("06-1-129-4465") or an area code and the number ("4020-
+    // 64478"), ending in 4+ digits; not the 3-2-4 of an SSN, nor ids such as "76-3836-504".
+    if (dashed && (last < 4 || !(text[b] == '0' || (groups == 2 && first >= 2 && first <= 4))))
+      continue;
+    const bool nanp = !dashed && nd == 10 && text[b] >= '2' && text[b + 3] >= '2' &&
+                      !(text[b + 1] == '1' && text[b + 2] == '1');
+    const bool trunk = !dashed && nd >= 9 && nd <= 11 && text[b] == '0' && text[b + 1] != '0';
+    const bool nine = !dashed && nd == 9 && text[b] >= '6';
+    if (!nanp && !trunk && !nine && !dashed) continue;
     if (PrecedingWordIs(v, b, info.negative)) continue;
     // A keyed value is what its key says (`ticket_no=…`, `"account_id": "…"`, `ref no. …`):
     // phone keys are read by the keyword stage. Only a number standing in a list or text.

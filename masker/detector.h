@@ -130,8 +130,8 @@ class Scanner {
   void ContactNames(std::span<const Segment> segments);
   std::vector<uint8_t> contact_segs_;
   std::vector<uint32_t> street_ends_;
-  // Bare ten-digit numbers beside other personal data: phones (after ScanOnce's overlaps).
-  void BareTenPhones(std::string_view text, std::span<const Segment> segments,
+  // Numbers in a contact's line: phones (after ScanOnce's overlaps).
+  void ContactPhones(std::string_view text, std::span<const Segment> segments,
                      std::vector<EntityMatch>* out);
   void ScanDecoded(std::string_view text, std::span<const Segment> segments,
                    std::vector<EntityMatch>* out);

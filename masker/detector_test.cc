@@ -382,6 +382,33 @@ TEST_F(DetectorTest, NamesOfOtherCountriesInContacts) {
   EXPECT_THAT(Find("Gentiva Health Services Inc. invoice 5"), IsEmpty());
 }
 
+// Shapes of fakerator's locales (a third generator): streets in Cyrillic, Hungarian streets
+// named after people, streets named by a preposition, Russian names family name first, phones
+// of a contact in national forms, a birth date of one-digit parts.
+TEST_F(DetectorTest, FakeratorLocales) {
+  EXPECT_THAT(Find("x улица Южная, 796"), ElementsAre("STREET_ADDRESS:улица Южная, 796"));
+  EXPECT_THAT(Find("x Строителей пл., 616"), ElementsAre("STREET_ADDRESS:Строителей пл., 616"));
+  EXPECT_THAT(Find("x Dobos Roland tér 81"), ElementsAre("STREET_ADDRESS:Dobos Roland tér 81"));
+  EXPECT_THAT(Find("x Am Brungen 3"), ElementsAre("STREET_ADDRESS:Am Brungen 3"));
+  EXPECT_THAT(Find("Unter den Linden 77"), ElementsAre("STREET_ADDRESS:Unter den Linden 77"));
+  EXPECT_THAT(Find("x U Tyršovky 622"), ElementsAre("STREET_ADDRESS:U Tyršovky 622"));
+  EXPECT_THAT(Find("x Na vŕšku 574"), ElementsAre("STREET_ADDRESS:Na vŕšku 574"));
+  EXPECT_THAT(Find("see In Progress 3"), IsEmpty());
+  EXPECT_THAT(Find("Попов Дмитрий,popov@example.ru"),
+              ElementsAre("PERSON_NAME:Попов Дмитрий", "EMAIL:popov@example.ru"));
+  EXPECT_THAT(Find("Helen zu Keutel,helen@example.de"),
+              ElementsAre("PERSON_NAME:Helen zu Keutel", "EMAIL:helen@example.de"));
+  EXPECT_THAT(Find("Léa Moulin,lea@example.fr,0214780199,12 Rue Molière"),
+              ElementsAre("PERSON_NAME:Léa Moulin", "EMAIL:lea@example.fr", "PHONE:0214780199",
+                          "STREET_ADDRESS:12 Rue Molière"));
+  EXPECT_THAT(Find("Ida Nagy,ida@example.hu,06-1-129-4465"),
+              ElementsAre("PERSON_NAME:Ida Nagy", "EMAIL:ida@example.hu", "PHONE:06-1-129-4465"));
+  // Ids in the same shapes beside a contact stay ids: SSN-shaped, short last groups.
+  EXPECT_THAT(Find("Ida Nagy,ida@example.hu,79-4790-555,507-00-5091"),
+              ElementsAre("PERSON_NAME:Ida Nagy", "EMAIL:ida@example.hu"));
+  EXPECT_THAT(Find("born 3/2/1988, ok"), ElementsAre("DATE_OF_BIRTH:3/2/1988"));
+}
+
 // USPS Publication 28 abbreviations, as US address data writes them.
 TEST_F(DetectorTest, StreetSuffixAbbreviations) {
   EXPECT_THAT(Find("ship to 354 Kaeki Grv today"), ElementsAre("STREET_ADDRESS:354 Kaeki Grv"));

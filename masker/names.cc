@@ -148,6 +148,9 @@ constexpr std::string_view kTitles[] = {
     "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "professor", "sir", "madam", "dame", "lord",
     "lady", "dear", "hi", "hello", "hey", "attn", "herr", "frau", "sr", "sra", "srta", "mme",
     "mlle", "m", "sig", "sig.ra", "pan", "pani", "rev", "fr", "capt", "col", "gen", "sgt",
+    // Czech and Slovak academic titles, written before the name (JUDr. Jan Novák, Ing. Petr
+    // Svoboda), and degrees after it
+    "judr", "mudr", "mvdr", "phdr", "rndr", "paeddr", "thdr", "mgr", "ing", "bc", "doc", "phd",
 };
 // clang-format on
 
@@ -335,6 +338,10 @@ float ScoreRun(std::span<const Token> t, RunForm form) {
     // Family name first, as Vietnamese and Hungarian write it (Đinh Hương Dương, Nagy Éva
     // Katalin): three or more words, letters beyond ASCII. Only context carries it.
     context_only = true;
+  } else if (CyrillicSurnameEnding(given.text) && LookupGiven(sur.text).given > 0) {
+    // Family name first, as Russian lists write it ("Попов Дмитрий", "Захаров Арсений
+    // Борисович"): a surname by its ending, then a known given name.
+    score += 0.2f;
   } else {
     return 0;  // a surname or a word in the given-name place
   }

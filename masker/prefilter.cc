@@ -422,7 +422,7 @@ void Prefilter::Handle(std::string_view text, size_t w, const Triggers& tr, cons
     const uint32_t end = number_run(pos, &digits, &dots);
     const bool compact = end - pos == digits;
     if (digits >= 7 && pos > 0 && p[pos - 1] != '\n') keyword_value(pos);
-    if (compact && digits == 10) bare_tens_.push_back(pos);
+    if (digits >= 9 && digits <= 12) bare_numbers_.push_back({pos, end});
     // Bare runs of fewer than 13 digits are ids until a context keyword says otherwise.
     if ((tr.lettered >> (pos - base)) & 1
             ? digits >= 6
@@ -430,10 +430,11 @@ void Prefilter::Handle(std::string_view text, size_t w, const Triggers& tr, cons
       numbers_.push_back({pos, end});
   });
   // A bare number of 7+ digits can still be a value after a keyword ("ssn 123456789").
+  // So can a date of one-digit parts ("born 3/2/1988").
   each(tr.kwnum, [&](uint32_t pos) {
     uint32_t digits = 0, dots = 0;
-    number_run(pos, &digits, &dots);
-    if (digits >= 7) keyword_value(pos);
+    const uint32_t end = number_run(pos, &digits, &dots);
+    if (digits >= 7 || (digits >= 5 && end - pos - digits == 2)) keyword_value(pos);
   });
   each(tr.hex_col, [&](uint32_t pos) { Add(&hex, int64_t{pos} - 5, int64_t{pos} + 45, n); });
   each(tr.hex_mac, [&](uint32_t pos) { Add(&hex, int64_t{pos} - 2, int64_t{pos} + 16, n); });
@@ -626,7 +627,7 @@ void Prefilter::Run(std::string_view text) {
   token_starts_.clear();
   encodings_.clear();
   house_numbers_.clear();
-  bare_tens_.clear();
+  bare_numbers_.clear();
   if (HaveAvx512())
     RunAvx512(text);
   else

@@ -67,9 +67,9 @@ class Prefilter {
   // Digit runs that may be house numbers of streets other countries write: after a word and a
   // space ("Hauptstraße 5"), or before a space and a lower-case word ("12 rue de la Paix").
   std::span<const uint32_t> house_numbers() const { return house_numbers_; }
-  // Where a bare run of exactly ten digits starts ("3574945899"): an id on its own, a phone
-  // beside other personal data (the detector decides).
-  std::span<const uint32_t> bare_tens() const { return bare_tens_; }
+  // Runs of 9-12 digits, bare or joined ("3574945899", "06-1-129-4465"): ids on their own,
+  // phones beside a contact's other data (the detector decides).
+  std::span<const NumberRun> bare_numbers() const { return bare_numbers_; }
 
   // Which code path classified the bytes ("avx512bw" or "scalar"), for the benchmark.
   static const char* Isa();
@@ -93,7 +93,7 @@ class Prefilter {
   std::vector<uint32_t> token_starts_;
   std::vector<uint32_t> encodings_;
   std::vector<uint32_t> house_numbers_;
-  std::vector<uint32_t> bare_tens_;
+  std::vector<NumberRun> bare_numbers_;
 };
 
 }  // namespace veil::masker
