@@ -448,7 +448,7 @@ def test_card_codes_accounts_and_hand_set_credentials_are_masked(veil):
     assert out[1] == "refund to account number [BANK_ACCOUNT] today"
 
 
-# Contacts in the shapes other generators write them (chance.js and @ngneat/falso, not this
+# Contacts in the shapes other generators write them (chance.js, @ngneat/falso, fakerator: not this
 # project's): ten bare digits beside a name and an address, USPS suffix abbreviations, surnames
 # that are words, phones and cards in their shapes, given names the American tables lack.
 OTHER_GENERATORS = [("Fanny Soler,aviwo@udkodzu.sm,3554325178,969 Almo Grv,Wucimnur", "3554325178"),
@@ -461,7 +461,11 @@ OTHER_GENERATORS = [("Fanny Soler,aviwo@udkodzu.sm,3554325178,969 Almo Grv,Wucim
                    ("Customer Emílio Muñoz called from +36(768)788 461 about order #87073359.",
                     "788 461"),
                    ("Payment by card 1474 2702 0816 5237 exp 04/2030 declined", "0816 5237"),
-                   ("Hi Sørina, your ticket is closed.", "Sørina")]
+                   ("Hi Sørina, your ticket is closed.", "Sørina"),
+                   # fakerator's locales: a Russian contact line, a Hungarian street
+                   ("Попов Дмитрий,popov@example.ru,(926)962-34-99,улица Южная, 796,Омск",
+                    "Южная"),
+                   ("ship to Dobos Roland tér 81, Budapest", "Roland")]
 
 
 def test_contacts_of_other_generators_are_masked(veil):
