@@ -964,7 +964,9 @@ class Resolution {
       i = w;
     }
     if (b == 0 && !IsDigit(v_.at(0))) return;
-    if (v_.at(b) == '0') return;
+    // A lone 0 is no house number; "061 Buckridge Loop" (zero-padded, as some generators and
+    // systems write them) is one.
+    if (v_.at(b) == '0' && !IsDigit(v_.at(b + 1))) return;
     if (IsAlnum(v_.at(static_cast<int64_t>(b) - 1))) return;
     uint32_t e = to;
     if (v_.at(e) == '.') ++e;
@@ -997,7 +999,7 @@ class Resolution {
     uint32_t e = pos;
     while (e < v_.seg_end && IsDigit(v_.at(e)) && e - pos < 5) ++e;
     const uint32_t digits = e - pos;
-    if (digits > 4 || v_.at(pos) == '0') return;
+    if (digits > 4 || (v_.at(pos) == '0' && digits == 1)) return;
     auto suffix = [&](uint32_t k) {  // "92a", "5B": one letter, then no more
       return IsAlpha(v_.at(k)) && !IsAlnum(v_.at(k + 1)) ? k + 1 : k;
     };
@@ -1031,7 +1033,7 @@ class Resolution {
       b = pos;
       e = f;
     }
-    e = PostcodeCityAfter(e);
+    e = PostcodeCityAfter(UnitsAfter(e));
     *skip_until = e;
     // A street word and a number: stronger than the person's name a street is often named
     // after ("Largo Camões 571"), which would otherwise win the overlap and leave the number.
@@ -1460,6 +1462,57 @@ class Resolution {
       we = x;
     }
     return end;
+  }
+
+  // The unit after a house number, as Spain, Italy, Portugal, Brazil and Hungary write it
+  // ("6, Esc. 590", "4, Piano 53", "3586 Apto 786", "71. 3/2", "43. 7. emelet 5. ajtó"): the
+  // end of up to two of them after e, or e.
+  uint32_t UnitsAfter(uint32_t e) const {
+    static constexpr std::string_view kUnits[] = {
+        "esc",   "escalera",     "puerta",  "piso", "planta", "apto",   "apt",        "casa",
+        "piano", "appartamento", "interno", "int",  "scala",  "bloco",  "bloque",     "portal",
+        "dpto",  "depto",        "andar",   "sala", "lote",   "emelet", "ajt\xC3\xB3"};
+    auto number_at = [&](uint32_t q) {  // 1-4 digits, or n/m
+      uint32_t r = q;
+      while (r < v_.seg_end && IsDigit(v_.at(r)) && r - q < 5) ++r;
+      if (r == q || r - q > 4) return q;
+      if (v_.at(r) == '/' && IsDigit(v_.at(r + 1))) {
+        ++r;
+        while (r < v_.seg_end && IsDigit(v_.at(r))) ++r;
+      }
+      return IsAlnum(v_.at(r)) ? q : r;
+    };
+    char buf[16];
+    for (int k = 0; k < 3; ++k) {
+      uint32_t p = e;
+      if (v_.at(p) == '.' || v_.at(p) == ',') ++p;  // "71. 3/2", "4, Piano 53"
+      if (v_.at(p) != ' ') break;
+      ++p;
+      // "3/2" (Hungarian floor and door), "7. emelet 5. ajtó" (the number first).
+      if (const uint32_t r = number_at(p); r > p) {
+        uint32_t w = r;
+        if (v_.at(w) == '.' && v_.at(w + 1) == ' ') {
+          const uint32_t x = WordEnd(w + 2);
+          if (OneOf(Folded(w + 2, x, buf, sizeof(buf)), kUnits)) {
+            e = x;
+            continue;
+          }
+        }
+        if (v_.sub(p, r).find('/') != std::string_view::npos) {
+          e = r;
+          continue;
+        }
+        break;
+      }
+      const uint32_t x = WordEnd(p);
+      uint32_t q = x;
+      if (v_.at(q) == '.') ++q;
+      if (q == p || !OneOf(Folded(p, x, buf, sizeof(buf)), kUnits) || v_.at(q) != ' ') break;
+      const uint32_t r = number_at(q + 1);
+      if (r == q + 1) break;
+      e = r;
+    }
+    return e;
   }
 
   // ", 10115 Berlin", " 1017 GC Amsterdam", ", 00-514 Warszawa", " 114 55 Stockholm": the end
@@ -3853,6 +3906,26 @@ void Scanner::ScanOnce(std::string_view text, std::span<const Segment> segments,
   }
   if (opts.enabled.test(Index(Entity::kPhone)) && !pf.bare_numbers().empty() && !out->empty())
     ContactPhones(text, segments, out);
+  // A phone's extension is part of it ("(560) 753-6945 x5955", "… ext. 12").
+  const auto phone = static_cast<uint8_t>(Index(Entity::kPhone));
+  for (size_t i = 0; i < out->size(); ++i) {
+    EntityMatch& m = (*out)[i];
+    if (m.entity != phone || m.end + 3 > text.size() || text[m.end] != ' ') continue;
+    uint32_t q = m.end + 1;
+    if (text[q] == 'x' || text[q] == 'X') {
+      ++q;
+    } else if (text.substr(q, 3) == "ext") {
+      q += 3;
+      if (q < text.size() && text[q] == '.') ++q;
+      if (q < text.size() && text[q] == ' ') ++q;
+    } else {
+      continue;
+    }
+    uint32_t r = q;
+    while (r < text.size() && r - q < 6 && IsDigit(text[r])) ++r;
+    const uint32_t limit = i + 1 < out->size() ? (*out)[i + 1].start : text.size();
+    if (r > q && r - q <= 5 && r <= limit && (r == text.size() || !IsAlnum(text[r]))) m.end = r;
+  }
 }
 
 // A name that only context keeps (0.38-0.5: two words no table knows, "Fañch Gunnarsdóttir")

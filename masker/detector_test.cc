@@ -407,6 +407,17 @@ TEST_F(DetectorTest, FakeratorLocales) {
   EXPECT_THAT(Find("Ida Nagy,ida@example.hu,79-4790-555,507-00-5091"),
               ElementsAre("PERSON_NAME:Ida Nagy", "EMAIL:ida@example.hu"));
   EXPECT_THAT(Find("born 3/2/1988, ok"), ElementsAre("DATE_OF_BIRTH:3/2/1988"));
+  // Zero-padded house numbers, units after the number, a phone's extension: all of it.
+  EXPECT_THAT(Find("ship to 061 Buckridge Loop"), ElementsAre("STREET_ADDRESS:061 Buckridge Loop"));
+  EXPECT_THAT(Find("x Calle Gabriel 6, Esc. 590"),
+              ElementsAre("STREET_ADDRESS:Calle Gabriel 6, Esc. 590"));
+  EXPECT_THAT(Find("x Horváth Dominik utca 71. 3/2"),
+              ElementsAre("STREET_ADDRESS:Horváth Dominik utca 71. 3/2"));
+  EXPECT_THAT(Find("x Via Roma 4, Piano 53, Milano"),
+              ElementsAre("STREET_ADDRESS:Via Roma 4, Piano 53"));
+  EXPECT_THAT(Find("called from (560) 753-6945 x5955 today"),
+              ElementsAre("PHONE:(560) 753-6945 x5955"));
+  EXPECT_THAT(Find("call 415-867-5309 xylophone"), ElementsAre("PHONE:415-867-5309"));
 }
 
 // USPS Publication 28 abbreviations, as US address data writes them.

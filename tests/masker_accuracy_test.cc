@@ -8,7 +8,11 @@
 // found when a finding of its entity overlaps it. Boundary exactness is reported separately.
 // With --cover (the world-names corpus, names_world.mjs), a labeled span is found only when
 // findings cover every byte of it: a name masked but for its last word is a leak. With --only
-// ENTITY (national_ids.mjs), other entities' findings are left out of the count.
+// ENTITY (national_ids.mjs), other entities' findings are left out of the count. With
+// --any-entity (outside.mjs: other generators' values), a labeled span is found when findings
+// of any entity cover it and a finding is correct when it overlaps any labeled span: a leak is
+// a value left raw, a false positive a finding on unlabeled text. --precision P and --recall R
+// set every entity's thresholds; --set ENTITY=P/R one entity's.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -27,6 +31,9 @@ namespace {
 std::string g_data_path;
 bool g_cover = false;
 std::string g_only;  // --only ENTITY: score that entity alone (a corpus labeled for it only)
+bool g_any_entity = false;
+double g_precision = -1, g_recall = -1;                  // --precision, --recall: for every entity
+std::map<std::string, std::pair<double, double>> g_set;  // --set ENTITY=P/R
 
 struct Span {
   uint32_t start, end;
@@ -73,7 +80,8 @@ TEST(MaskerAccuracy, PerEntityPrecisionAndRecall) {
         if (f.start < g.end && g.start < f.end)
           for (uint32_t b = std::max(f.start, g.start); b < std::min(f.end, g.end); ++b)
             covered[b - g.start] = true;
-        if (det.EntityName(f.entity) == g.entity && f.start < g.end && g.start < f.end) {
+        if ((g_any_entity || det.EntityName(f.entity) == g.entity) && f.start < g.end &&
+            g.start < f.end) {
           hit = true;
           exact |= f.start == g.start && f.end == g.end;
         }
@@ -93,7 +101,8 @@ TEST(MaskerAccuracy, PerEntityPrecisionAndRecall) {
       Counts& c = counts[name];
       ++c.predicted;
       bool ok = false;
-      for (const Span& g : gold) ok |= g.entity == name && f.start < g.end && g.start < f.end;
+      for (const Span& g : gold)
+        ok |= (g_any_entity || g.entity == name) && f.start < g.end && g.start < f.end;
       c.correct += ok;
       if (free_text && name == "PERSON_NAME") {
         ++names_text.predicted;
@@ -109,6 +118,8 @@ TEST(MaskerAccuracy, PerEntityPrecisionAndRecall) {
     double precision, recall;
   };
   auto threshold = [](const std::string& name) -> Threshold {
+    if (auto it = g_set.find(name); it != g_set.end()) return {it->second.first, it->second.second};
+    if (g_precision >= 0) return {g_precision, g_recall};
     if (name == "PERSON_NAME" || name == "STREET_ADDRESS") return {0.95, 0.90};
     return {0.99, 0.995};
   };
@@ -162,6 +173,16 @@ int main(int argc, char** argv) {
     const std::string a = argv[i];
     if (a == "--cover") veil::masker::g_cover = true;
     if (a == "--only" && i + 1 < argc) veil::masker::g_only = argv[++i];
+    if (a == "--any-entity") veil::masker::g_any_entity = true;
+    if (a == "--precision" && i + 1 < argc) veil::masker::g_precision = std::stod(argv[++i]);
+    if (a == "--recall" && i + 1 < argc) veil::masker::g_recall = std::stod(argv[++i]);
+    if (a == "--set" && i + 1 < argc) {  // ENTITY=P/R
+      const std::string v = argv[++i];
+      const size_t eq = v.find('='), sl = v.find('/');
+      if (eq != std::string::npos && sl != std::string::npos && sl > eq)
+        veil::masker::g_set[v.substr(0, eq)] = {std::stod(v.substr(eq + 1, sl - eq - 1)),
+                                                std::stod(v.substr(sl + 1))};
+    }
   }
   return RUN_ALL_TESTS();
 }
