@@ -1070,7 +1070,7 @@ class Resolution {
     const uint32_t p = WordStart(w - 1);
     char buf[32];
     const std::string_view lw = Folded(p, w - 1, buf, sizeof(buf));
-    return !lw.empty() && OneOf(lw, LeadingStreetWords());
+    return !lw.empty() && LeadingStreetWord(lw);
   }
 
   bool NonAscii(uint32_t b, uint32_t e) const {
@@ -1159,6 +1159,36 @@ class Resolution {
         "zum", "zur",   "im", "i",   "al",  "st",  "sankt", "nr",    "bloc"};
     return OneOf(w, kWords) || w.starts_with("d'") || w.starts_with("l'");
   }
+  // Russian and Ukrainian street words, as written (lower case), before or after the name
+  // ("улица Южная, 796", "Железнодорожная улица, 279", "Строителей пл., 616"): улица, ул,
+  // площадь, пл, проспект, пр, переулок, пер, шоссе, бульвар, набережная, наб, проезд, аллея,
+  // тупик, микрорайон, мкр, вулиця, вул.
+  static bool CyrillicStreetWord(std::string_view w) {
+    static constexpr std::string_view kWords[] = {
+        "\xD1\x83\xD0\xBB\xD0\xB8\xD1\x86\xD0\xB0",
+        "\xD1\x83\xD0\xBB",
+        "\xD0\xBF\xD0\xBB\xD0\xBE\xD1\x89\xD0\xB0\xD0\xB4\xD1\x8C",
+        "\xD0\xBF\xD0\xBB",
+        "\xD0\xBF\xD1\x80\xD0\xBE\xD1\x81\xD0\xBF\xD0\xB5\xD0\xBA\xD1\x82",
+        "\xD0\xBF\xD1\x80",
+        "\xD0\xBF\xD0\xB5\xD1\x80\xD0\xB5\xD1\x83\xD0\xBB\xD0\xBE\xD0\xBA",
+        "\xD0\xBF\xD0\xB5\xD1\x80",
+        "\xD1\x88\xD0\xBE\xD1\x81\xD1\x81\xD0\xB5",
+        "\xD0\xB1\xD1\x83\xD0\xBB\xD1\x8C\xD0\xB2\xD0\xB0\xD1\x80",
+        "\xD0\xBD\xD0\xB0\xD0\xB1\xD0\xB5\xD1\x80\xD0\xB5\xD0\xB6\xD0\xBD\xD0\xB0\xD1\x8F",
+        "\xD0\xBD\xD0\xB0\xD0\xB1",
+        "\xD0\xBF\xD1\x80\xD0\xBE\xD0\xB5\xD0\xB7\xD0\xB4",
+        "\xD0\xB0\xD0\xBB\xD0\xBB\xD0\xB5\xD1\x8F",
+        "\xD1\x82\xD1\x83\xD0\xBF\xD0\xB8\xD0\xBA",
+        "\xD0\xBC\xD0\xB8\xD0\xBA\xD1\x80\xD0\xBE\xD1\x80\xD0\xB0\xD0\xB9\xD0\xBE\xD0\xBD",
+        "\xD0\xBC\xD0\xBA\xD1\x80",
+        "\xD0\xB2\xD1\x83\xD0\xBB\xD0\xB8\xD1\x86\xD1\x8F",
+        "\xD0\xB2\xD1\x83\xD0\xBB"};
+    return OneOf(w, kWords);
+  }
+  static bool LeadingStreetWord(std::string_view w) {
+    return OneOf(w, LeadingStreetWords()) || CyrillicStreetWord(w);
+  }
   // Words that start a street's name: Calle Mayor, Via Roma, Rua Augusta, ul. Marszałkowska,
   // Rue de la Loi, Bulevardul Unirii; and after a house number, 12 rue de la Paix.
   static std::span<const std::string_view> LeadingStreetWords() {
@@ -1211,22 +1241,7 @@ class Resolution {
         "d",
         "szosa", "rynek",
         "wybrze\xC5\xBC"
-        "e",
-        // Russian and Ukrainian, as written (lower case): улица, ул, площадь, пл, проспект, пр,
-        // переулок, пер, шоссе, бульвар, набережная, наб, проезд, аллея, тупик, микрорайон, мкр,
-        // вулиця, вул.
-        "\xD1\x83\xD0\xBB\xD0\xB8\xD1\x86\xD0\xB0", "\xD1\x83\xD0\xBB",
-        "\xD0\xBF\xD0\xBB\xD0\xBE\xD1\x89\xD0\xB0\xD0\xB4\xD1\x8C", "\xD0\xBF\xD0\xBB",
-        "\xD0\xBF\xD1\x80\xD0\xBE\xD1\x81\xD0\xBF\xD0\xB5\xD0\xBA\xD1\x82", "\xD0\xBF\xD1\x80",
-        "\xD0\xBF\xD0\xB5\xD1\x80\xD0\xB5\xD1\x83\xD0\xBB\xD0\xBE\xD0\xBA",
-        "\xD0\xBF\xD0\xB5\xD1\x80", "\xD1\x88\xD0\xBE\xD1\x81\xD1\x81\xD0\xB5",
-        "\xD0\xB1\xD1\x83\xD0\xBB\xD1\x8C\xD0\xB2\xD0\xB0\xD1\x80",
-        "\xD0\xBD\xD0\xB0\xD0\xB1\xD0\xB5\xD1\x80\xD0\xB5\xD0\xB6\xD0\xBD\xD0\xB0\xD1\x8F",
-        "\xD0\xBD\xD0\xB0\xD0\xB1", "\xD0\xBF\xD1\x80\xD0\xBE\xD0\xB5\xD0\xB7\xD0\xB4",
-        "\xD0\xB0\xD0\xBB\xD0\xBB\xD0\xB5\xD1\x8F", "\xD1\x82\xD1\x83\xD0\xBF\xD0\xB8\xD0\xBA",
-        "\xD0\xBC\xD0\xB8\xD0\xBA\xD1\x80\xD0\xBE\xD1\x80\xD0\xB0\xD0\xB9\xD0\xBE\xD0\xBD",
-        "\xD0\xBC\xD0\xBA\xD1\x80", "\xD0\xB2\xD1\x83\xD0\xBB\xD0\xB8\xD1\x86\xD1\x8F",
-        "\xD0\xB2\xD1\x83\xD0\xBB"};
+        "e"};
     return kWords;
   }
 
@@ -1304,23 +1319,10 @@ class Resolution {
         "n\xC3\xA1"
         "bre\xC5\xBEie",
         "schody", "gatve", "laukums", "\xC5\xA1oseja",
-        // Hungarian: tér, sor, köz, körút, sétány, fasor, rakpart, park, liget, udvar, sugárút,
-        // lépcső, dűlő, lejtő
-        "\x74\xC3\xA9\x72", "sor", "\x6B\xC3\xB6\x7A", "\x6B\xC3\xB6\x72\xC3\xBA\x74",
-        "\x73\xC3\xA9\x74\xC3\xA1\x6E\x79", "fasor", "rakpart", "park", "liget", "udvar",
-        "\x73\x75\x67\xC3\xA1\x72\xC3\xBA\x74", "\x6C\xC3\xA9\x70\x63\x73\xC5\x91",
-        "\x64\xC5\xB1\x6C\xC5\x91", "\x6C\x65\x6A\x74\xC5\x91",
-        // Russian and Ukrainian (Железнодорожная улица, Ленина площадь, Строителей пл.)
-        "\xD1\x83\xD0\xBB\xD0\xB8\xD1\x86\xD0\xB0", "\xD1\x83\xD0\xBB",
-        "\xD0\xBF\xD0\xBB\xD0\xBE\xD1\x89\xD0\xB0\xD0\xB4\xD1\x8C", "\xD0\xBF\xD0\xBB",
-        "\xD0\xBF\xD1\x80\xD0\xBE\xD1\x81\xD0\xBF\xD0\xB5\xD0\xBA\xD1\x82", "\xD0\xBF\xD1\x80",
-        "\xD0\xBF\xD0\xB5\xD1\x80\xD0\xB5\xD1\x83\xD0\xBB\xD0\xBE\xD0\xBA",
-        "\xD0\xBF\xD0\xB5\xD1\x80", "\xD1\x88\xD0\xBE\xD1\x81\xD1\x81\xD0\xB5",
-        "\xD0\xB1\xD1\x83\xD0\xBB\xD1\x8C\xD0\xB2\xD0\xB0\xD1\x80",
-        "\xD0\xBD\xD0\xB0\xD0\xB1\xD0\xB5\xD1\x80\xD0\xB5\xD0\xB6\xD0\xBD\xD0\xB0\xD1\x8F",
-        "\xD0\xBD\xD0\xB0\xD0\xB1", "\xD0\xBF\xD1\x80\xD0\xBE\xD0\xB5\xD0\xB7\xD0\xB4",
-        "\xD0\xB0\xD0\xBB\xD0\xBB\xD0\xB5\xD1\x8F", "\xD1\x82\xD1\x83\xD0\xBF\xD0\xB8\xD0\xBA",
-        "\xD0\xB2\xD1\x83\xD0\xBB\xD0\xB8\xD1\x86\xD1\x8F", "\xD0\xB2\xD1\x83\xD0\xBB"};
+        // Hungarian
+        "t\xC3\xA9r", "sor", "k\xC3\xB6z", "k\xC3\xB6r\xC3\xBAt", "s\xC3\xA9t\xC3\xA1ny", "fasor",
+        "rakpart", "park", "liget", "udvar", "sug\xC3\xA1r\xC3\xBAt", "l\xC3\xA9pcs\xC5\x91",
+        "d\xC5\xB1l\xC5\x91", "lejt\xC5\x91"};
     static constexpr std::string_view kAbbreviations[] = {
         "c/", "av", "avda", "pza", "ul", "al", "pl", "os", "bulw", "bd", "str",
         // ул., пл., пр., пер., наб., вул.
@@ -1356,7 +1358,7 @@ class Resolution {
           if (p < w - 1 && Capitalised(p) && NonAscii(p, w - 1)) return p;
         }
         return w;
-      } else if (k == 0 && OneOf(lw, kTrailing)) {
+      } else if (k == 0 && (OneOf(lw, kTrailing) || CyrillicStreetWord(lw))) {
         // The name is the word before: "Berliner Straße 5", "Bruņinieku iela 67"; or the two
         // before, a person's ("Kossuth Lajos utca 9", "Dobos Roland tér 81").
         if (w > v_.seg_start + 1 && v_.at(w - 1) == ' ') {
@@ -1371,7 +1373,7 @@ class Resolution {
         }
         if (Capitalised(w) && terminal) return w;
         return kNoStreet;
-      } else if (k > 0 && OneOf(lw, LeadingStreetWords())) {
+      } else if (k > 0 && LeadingStreetWord(lw)) {
         const bool named = Capitalised(w) || abbreviation ||
                            (w > v_.seg_start + 1 && v_.at(w - 1) == ' ' &&
                             Capitalised(WordStart(w - 1)) && WordStart(w - 1) < w - 1);
@@ -1447,7 +1449,7 @@ class Resolution {
     char buf[32];
     uint32_t we = WordEnd(p);
     if (v_.at(we) == '.') ++we;  // "av."
-    if (!OneOf(Folded(p, we, buf, sizeof(buf)), LeadingStreetWords())) return 0;
+    if (!LeadingStreetWord(Folded(p, we, buf, sizeof(buf)))) return 0;
     uint32_t end = 0;
     for (int k = 0; k < 6 && v_.at(we) == ' '; ++k) {
       const uint32_t w = we + 1, x = WordEnd(w);
@@ -3908,9 +3910,11 @@ void Scanner::ScanOnce(std::string_view text, std::span<const Segment> segments,
     ContactPhones(text, segments, out);
   // A phone's extension is part of it ("(560) 753-6945 x5955", "… ext. 12").
   const auto phone = static_cast<uint8_t>(Index(Entity::kPhone));
+  size_t sgi = 0;
   for (size_t i = 0; i < out->size(); ++i) {
     EntityMatch& m = (*out)[i];
     if (m.entity != phone || m.end + 3 > text.size() || text[m.end] != ' ') continue;
+    while (sgi + 1 < segments.size() && m.start >= segments[sgi].end) ++sgi;
     uint32_t q = m.end + 1;
     if (text[q] == 'x' || text[q] == 'X') {
       ++q;
@@ -3923,7 +3927,9 @@ void Scanner::ScanOnce(std::string_view text, std::span<const Segment> segments,
     }
     uint32_t r = q;
     while (r < text.size() && r - q < 6 && IsDigit(text[r])) ++r;
-    const uint32_t limit = i + 1 < out->size() ? (*out)[i + 1].start : text.size();
+    // Not into the next finding, nor past the value (cells of a batch are one text).
+    const uint32_t limit = std::min<uint32_t>(
+        i + 1 < out->size() ? (*out)[i + 1].start : text.size(), segments[sgi].end);
     if (r > q && r - q <= 5 && r <= limit && (r == text.size() || !IsAlnum(text[r]))) m.end = r;
   }
 }
