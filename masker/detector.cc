@@ -1164,6 +1164,7 @@ class Resolution {
   // площадь, пл, проспект, пр, переулок, пер, шоссе, бульвар, набережная, наб, проезд, аллея,
   // тупик, микрорайон, мкр, вулиця, вул.
   static bool CyrillicStreetWord(std::string_view w) {
+    if (w.empty() || (static_cast<unsigned char>(w[0]) & 0xFE) != 0xD0) return false;  // Cyrillic
     static constexpr std::string_view kWords[] = {
         "\xD1\x83\xD0\xBB\xD0\xB8\xD1\x86\xD0\xB0",
         "\xD1\x83\xD0\xBB",
@@ -3999,6 +4000,19 @@ void Scanner::ContactPhones(std::string_view text, std::span<const Segment> segm
     while (seg + 1 < segments.size() && b >= segments[seg].end) ++seg;
     const Segment& sg = segments[seg];
     if (b < sg.start || e > sg.end) continue;
+    // Personal data in the same value, found already (out is in text order): a contact is a
+    // person's name with an e-mail address, a street or another phone.
+    while (o < found && (*out)[o].end <= sg.start) ++o;
+    bool name = false, reach = false, overlaps = false;
+    for (size_t k = o; k < found && (*out)[k].start < sg.end; ++k) {
+      const EntityMatch& m = (*out)[k];
+      if (m.start < e && b < m.end) overlaps = true;
+      if (m.entity >= kBuiltinEntityCount) continue;
+      const Entity x = static_cast<Entity>(m.entity);
+      name |= x == Entity::kPersonName;
+      reach |= x == Entity::kEmail || x == Entity::kStreetAddress || x == Entity::kPhone;
+    }
+    if (!name || !reach || overlaps) continue;
     const View v{text.data(), sg.start, sg.end};
     const unsigned char prev = v.at(static_cast<int64_t>(b) - 1), next = v.at(e);
     if (IsAlnum(prev) || prev == '#' || prev == '.' || prev == '-' || prev == '+' ||
@@ -4043,20 +4057,7 @@ void Scanner::ContactPhones(std::string_view text, std::span<const Segment> segm
       continue;
     float score = 0.6f + (sg.hints ? sg.hints->boost[Index(Entity::kPhone)] : 0.0f);
     if (score < opts.min_score) continue;
-    // Personal data in the same value, found already (out is in text order).
-    while (o < found && (*out)[o].end <= sg.start) ++o;
-    // A contact: a person's name with an e-mail address, a street or another phone.
-    bool name = false, reach = false, overlaps = false;
-    for (size_t k = o; k < found && (*out)[k].start < sg.end; ++k) {
-      const EntityMatch& m = (*out)[k];
-      if (m.start < e && b < m.end) overlaps = true;
-      if (m.entity >= kBuiltinEntityCount) continue;
-      const Entity x = static_cast<Entity>(m.entity);
-      name |= x == Entity::kPersonName;
-      reach |= x == Entity::kEmail || x == Entity::kStreetAddress || x == Entity::kPhone;
-    }
-    if (name && reach && !overlaps)
-      out->push_back({b, e, static_cast<uint8_t>(Index(Entity::kPhone)), score});
+    out->push_back({b, e, static_cast<uint8_t>(Index(Entity::kPhone)), score});
   }
   if (out->size() > found)
     std::inplace_merge(
