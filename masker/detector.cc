@@ -2833,12 +2833,8 @@ class Resolution {
         "sweetie",  "love",      "babe",      "bro",       "sis",        "fam",     "crew",
         "squad",    "ladies",    "gentlemen", "applicant", "candidate",  "partner", "valued",
         "hiring",   "recruiter", "reviewer",  "reviewers", "editor",     "editors", "maintainers"};
-    if (w.size() > 12) return false;
-    char low[12];
-    for (size_t i = 0; i < w.size(); ++i) low[i] = Lower(static_cast<unsigned char>(w[i]));
-    const std::string_view lw(low, w.size());
     for (std::string_view g : kGroups)
-      if (g == lw) return true;
+      if (EqualsLower(w, g)) return true;
     return false;
   }
 

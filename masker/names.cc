@@ -144,6 +144,13 @@ constexpr std::string_view kNonName[] = {
     "intranet", "web", "brand", "branding", "group", "division", "applications", "accountability",
 };
 
+// The legal forms that end a firm's name (IsLegalForm).
+constexpr std::string_view kLegalForms[] = {
+    "inc", "corp", "corporation", "co", "company", "llc", "ltd", "plc", "gmbh", "ag", "sa",
+    "srl", "bv", "nv", "group", "holdings", "bancorp", "bancshares", "industries",
+    "enterprises", "limited", "incorporated", "cos", "bros",
+};
+
 constexpr std::string_view kTitles[] = {
     "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "professor", "sir", "madam", "dame", "lord",
     "lady", "dear", "hi", "hello", "hey", "attn", "herr", "frau", "sr", "sra", "srta", "mme",
@@ -154,7 +161,7 @@ constexpr std::string_view kTitles[] = {
 };
 // clang-format on
 
-constexpr uint8_t kNonNameBit = 32, kTitleBit = 64;
+constexpr uint8_t kNonNameBit = 32, kTitleBit = 64, kLegalFormBit = 128;
 
 // Open addressing: 2^18 slots for ~116k names (load under one half).
 class Table {
@@ -185,6 +192,7 @@ class Table {
     }
     for (std::string_view w : kNonName) Insert(Hash(w), Find(Hash(w)) | kNonNameBit);
     for (std::string_view w : kTitles) Insert(Hash(w), Find(Hash(w)) | kTitleBit);
+    for (std::string_view w : kLegalForms) Insert(Hash(w), Find(Hash(w)) | kLegalFormBit);
   }
   uint8_t Find(uint64_t h) const {
     for (size_t i = h & (kSlots - 1);; i = (i + 1) & (kSlots - 1)) {
@@ -274,22 +282,8 @@ bool WordSurname(std::string_view given, std::string_view word) {
 bool IsTitle(std::string_view token) { return (Flags(token) & kTitleBit) != 0; }
 
 bool IsLegalForm(std::string_view token) {
-  static constexpr std::string_view kForms[] = {
-      "inc",        "corp",        "corporation", "co",           "company", "llc",
-      "ltd",        "plc",         "gmbh",        "ag",           "sa",      "srl",
-      "bv",         "nv",          "group",       "holdings",     "bancorp", "bancshares",
-      "industries", "enterprises", "limited",     "incorporated", "cos",     "bros"};
-  char low[16];
-  size_t n = 0;
-  for (char c : token) {
-    if (c == '.' || c == ',') continue;
-    if (n == sizeof(low)) return false;
-    low[n++] = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
-  }
-  const std::string_view w(low, n);
-  for (std::string_view f : kForms)
-    if (f == w) return true;
-  return false;
+  while (!token.empty() && (token.back() == '.' || token.back() == ',')) token.remove_suffix(1);
+  return (Flags(token) & kLegalFormBit) != 0;
 }
 
 namespace {
@@ -309,13 +303,14 @@ float ScoreRun(std::span<const Token> t, RunForm form) {
   // Which token is the given name and which the surname.
   const Token& given = form == RunForm::kLastFirst ? t.back() : t.front();
   const Token& sur = form == RunForm::kLastFirst ? t.front() : t.back();
-  const bool word_surname = WordSurname(given.text, sur.text);
-  for (const Token& k : t)
-    if (!k.initial && !k.particle && IsNonNameWord(k.text) && !(word_surname && &k == &sur))
-      return 0;
   if (sur.initial || sur.particle || given.particle) return 0;
   TokenInfo g = given.initial ? TokenInfo{} : LookupGiven(given.text);
   TokenInfo s = Lookup(sur.text);
+  // WordSurname, from the lookups the score needs anyway.
+  const bool word_surname = !given.initial && s.surname == 3 && g.given >= 2;
+  for (const Token& k : t)
+    if (!k.initial && !k.particle && IsNonNameWord(k.text) && !(word_surname && &k == &sur))
+      return 0;
   float score = 0.3f;
   bool context_only = false;
   if (given.initial) {
@@ -338,7 +333,7 @@ float ScoreRun(std::span<const Token> t, RunForm form) {
     // Family name first, as Vietnamese and Hungarian write it (Đinh Hương Dương, Nagy Éva
     // Katalin): three or more words, letters beyond ASCII. Only context carries it.
     context_only = true;
-  } else if (CyrillicSurnameEnding(given.text) && LookupGiven(sur.text).given > 0) {
+  } else if (CyrillicSurnameEnding(given.text) && s.given > 0) {
     // Family name first, as Russian lists write it ("Попов Дмитрий", "Захаров Арсений
     // Борисович"): a surname by its ending, then a known given name.
     score += 0.2f;
