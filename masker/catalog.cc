@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -180,7 +181,7 @@ constexpr PatternSpec kPatterns[] = {
     // nacimiento, nacido el, date de naissance, né(e) le, data di nascita, data de nascimento,
     // geboortedatum, födelsedatum, fødselsdato, syntymäaika, data urodzenia, datum narození.
     {"(?:" KB "dob" KE "|" KB
-     "d\\.o\\.b\\.?|date[ _\\-]?of[ _\\-]?birth|birth[ _\\-]?date|birthday|" KB
+     "d\\.o\\.b\\.?|date[ _\\-]?of[ _\\-]?birth|birth[ _\\-]?date|birthday|" KB "bday" KE "|" KB
      "born(?: on)?|geburtsdatum|" KB "geb\\.|geboren(?: am)?|nacimiento|" KB
      "nacid[oa] el|naissance|" KB
      "n\\xC3\\xA9e? le|nascita|nascimento|geboortedatum|f\\xC3\\xB6delsedatum|"
@@ -692,5 +693,125 @@ bool ColumnNameHas(std::string_view lowercase_name, std::string_view word) {
   return NameHas(lowercase_name, word);
 }
 std::span<const std::string_view> NegativeColumnWords() { return kNegativeColumnWords; }
+
+namespace {
+
+// Keys whose value is a person's name (or a part of one) in records people store as text:
+// JSON and YAML documents, XML elements, LDAP entries (`sn`, `givenName`, `cn`), FHIR
+// resources (`family`, `given`), web forms. Normalized: lower case, camelCase as snake_case.
+constexpr std::string_view kNameKeys[] = {
+    "first_name",
+    "firstname",
+    "fname",
+    "last_name",
+    "lastname",
+    "lname",
+    "surname",
+    "surnames",
+    "given_name",
+    "givenname",
+    "given",
+    "family_name",
+    "familyname",
+    "family",
+    "middle_name",
+    "middlename",
+    "maiden_name",
+    "full_name",
+    "fullname",
+    "forename",
+    "forenames",
+    "sn",
+    "cn",
+    "display_name",
+    "legal_name",
+    "name_first",
+    "name_last",
+    "name_given",
+    "name_family",
+    "first",
+    "last",
+    "vorname",
+    "nachname",
+    "nom",
+    "prenom",
+    "apellido",
+    "apellidos",
+    "cognome",
+    "voornaam",
+    "achternaam",
+    "imie",
+    "nazwisko",
+    "fornavn",
+    "efternavn",
+    "etternavn",
+    "sobrenome",
+    "nome_completo",
+};
+constexpr std::string_view kNameKeySuffixes[] = {"_first_name", "_last_name",  "_full_name",
+                                                 "_surname",    "_given_name", "_family_name",
+                                                 "_firstname",  "_lastname"};
+constexpr std::string_view kPhoneKeys[] = {
+    "phone",      "phone_number", "phonenumber",  "telephone",     "telephone_number",
+    "tel",        "mobile",       "mobile_phone", "mobile_number", "cell",
+    "cell_phone", "home_phone",   "work_phone",   "fax",           "msisdn",
+};
+
+}  // namespace
+
+constexpr std::string_view kStreetKeys[] = {
+    "street",
+    "street_address",
+    "streetaddress",
+    "street_line1",
+    "street_line2",
+    "address_line1",
+    "address_line2",
+    "address_line_1",
+    "address_line_2",
+    "address1",
+    "address2",
+    "addr1",
+    "addr2",
+    "line1",
+    "line2",
+    "line",
+    "strasse",
+    "stra\xC3\x9F"
+    "e",
+    "street_name",
+};
+
+std::optional<Entity> EntityForFieldKey(std::string_view k) {
+  // One hash lookup for the key and one for its last word ("customer_phone", "billing_line1"):
+  // this runs at every '=' and ':' after a word in free text (logfmt, JSON), so most keys are
+  // rejected without a string compare.
+  struct Entry {
+    Entity entity;
+    bool last_word;  // also as the last word of a longer key
+  };
+  static const auto* const kKeys = [] {
+    auto* m = new std::unordered_map<std::string_view, Entry>;
+    for (std::string_view w : kNameKeys) m->emplace(w, Entry{Entity::kPersonName, false});
+    for (std::string_view w : kPhoneKeys) m->emplace(w, Entry{Entity::kPhone, true});
+    // FHIR's "line" alone: "command_line" is no street.
+    for (std::string_view w : kStreetKeys)
+      m->emplace(w, Entry{Entity::kStreetAddress, w != "line"});
+    return m;
+  }();
+  if (auto it = kKeys->find(k); it != kKeys->end()) return it->second.entity;
+  const size_t us = k.rfind('_');
+  if (us == std::string_view::npos || us + 1 == k.size()) return std::nullopt;
+  if (auto it = kKeys->find(k.substr(us + 1)); it != kKeys->end() && it->second.last_word)
+    return it->second.entity;
+  if (k.substr(us + 1) != "name" && k.substr(us + 1) != "surname" &&
+      k.substr(us + 1) != "firstname" && k.substr(us + 1) != "lastname")
+    return std::nullopt;
+  for (std::string_view w : kNameKeySuffixes)
+    if (k.ends_with(w)) return Entity::kPersonName;
+  // "<people>_name": customer_name, patient_name, cardholder_name (not product_name).
+  if (k.ends_with("_name") && IsPeopleTable(k.substr(0, k.size() - 5))) return Entity::kPersonName;
+  return std::nullopt;
+}
 
 }  // namespace veil::masker::catalog

@@ -113,6 +113,12 @@ bool ColumnNameHas(std::string_view lowercase_name, std::string_view word);
 // Whether a table's rows are people ("customers", "crm_contacts", "Patient"): its plain
 // "name" column then holds a person's name.
 bool IsPeopleTable(std::string_view table);
+// What the value of a key in a structured record holds, by the key's normalized name
+// ("first_name", "given", "sn", "patient_name", "phone_number", "address_line1"): kPersonName,
+// kPhone, kStreetAddress or none.
+// Stricter than column names: a key in free text is any word before '=' or ':'.
+std::optional<Entity> EntityForFieldKey(std::string_view lowercase_key);
+
 // Column-name words that make digit-run findings unlikely (sku, order_id, version, hash …).
 std::span<const std::string_view> NegativeColumnWords();
 

@@ -1945,6 +1945,372 @@ class Resolution {
     }
   }
 
+  // A key's value in a structured record: `pos` is '=', ':' or '>' right after a key
+  // (`first_name=Ann`, `"family":"Doe"`, `"given":["Ann","Marie"]`, `<LastName>Doe<`,
+  // `sn: Doe`, `cn=Ann Doe,ou=people`, vCard's `FN:` and `N:Doe;Ann;;;`). A key that names a
+  // person or a phone makes its value one, as a column's name does: a single given name or
+  // surname has no other context to be found by.
+  void FieldAt(uint32_t pos) {
+    const unsigned char sep = v_.at(pos);
+    int64_t k = pos;
+    unsigned char quote = 0;
+    if (v_.at(k - 1) == '"' || v_.at(k - 1) == '\'') quote = v_.at(--k);
+    const int64_t key_end = k;
+    while (k > v_.seg_start && key_end - k <= 40 && (IsWord(v_.at(k - 1)) || v_.at(k - 1) == '-'))
+      --k;
+    if (k == key_end || key_end - k > 40) return;
+    const unsigned char before = v_.at(k - 1);
+    if (quote && before != quote) return;
+    if (sep == '>' && before != '<') return;  // an XML start tag without attributes
+    const std::string_view raw = v_.sub(static_cast<uint32_t>(k), static_cast<uint32_t>(key_end));
+    uint32_t p = pos + 1;
+    // vCard (RFC 6350) at a line's first ':': "FN:Ann Doe", "N:Doe;Ann;Marie;Dr.;",
+    // "ADR;TYPE=home:;;12 Oak St;Springfield;IL", parameters or not.
+    if (sep == ':' && !quote) {
+      int64_t ls = k;
+      while (ls > v_.seg_start && pos - ls < 120 && v_.at(ls - 1) != '\n' &&
+             v_.at(ls - 1) != '\r' && v_.at(ls - 1) != ':')
+        --ls;
+      const unsigned char lb = v_.at(ls - 1);
+      if (lb == '\n' || lb == '\r' || lb == 0) {
+        int64_t pe = ls;
+        while (pe < pos && IsUpper(v_.at(pe))) ++pe;
+        const std::string_view prop = v_.sub(static_cast<uint32_t>(ls), static_cast<uint32_t>(pe));
+        if ((v_.at(pe) == ';' || pe == pos) && (prop == "FN" || prop == "N" || prop == "ADR")) {
+          // The name parts (family, given, additional); the street of an address (third).
+          const int first = prop == "ADR" ? 2 : 0, last = prop == "N" ? 2 : first;
+          for (int part = 0; part <= last; ++part) {
+            const uint32_t b = p;
+            while (p < v_.seg_end && v_.at(p) != ';' && v_.at(p) != '\n' && v_.at(p) != '\r') ++p;
+            if (part >= first) {
+              if (prop != "ADR" && NameValue(b, p, false) < 0)
+                EmitTrimmed(b, p, Entity::kPersonName);
+              else if (prop == "ADR")
+                FieldValue(Entity::kStreetAddress, b, p, false, false);
+            }
+            if (v_.at(p) != ';') break;
+            ++p;
+          }
+          return;
+        }
+      }
+    }
+    char norm[48];
+    size_t n = catalog::NormalizeColumnName(raw, norm, sizeof(norm) - 1);
+    for (size_t i = 0; i < n; ++i)
+      if (norm[i] == '-') norm[i] = '_';
+    const std::string_view key(norm, n);
+    const std::optional<Entity> entity = catalog::EntityForFieldKey(key);
+    if (!entity) return;
+    // Keys that are also ordinary words, or name organisations as often as people, need a
+    // capitalised value ("first": "Ann", not "first": true; cn=Ann Doe, not cn=www.example.com).
+    const bool capital = key == "first" || key == "last" || key == "given" || key == "family" ||
+                         key == "cn" || key == "display_name" || key == "nom";
+    const bool line_key = key == "line";
+    if (quote) {
+      while (p < v_.seg_end && blank(v_.at(p))) ++p;
+      const bool array = v_.at(p) == '[';
+      if (array) ++p;
+      for (int items = 0; items < 8; ++items) {
+        while (p < v_.seg_end && blank(v_.at(p))) ++p;
+        const unsigned char q = v_.at(p);
+        if (q != '"' && q != '\'') return;
+        const uint32_t b = ++p;
+        while (p < v_.seg_end && v_.at(p) != q && v_.at(p) != '\\' && v_.at(p) != '\n') ++p;
+        if (v_.at(p) != q) return;
+        FieldValue(*entity, b, p, capital, line_key);
+        ++p;
+        while (p < v_.seg_end && blank(v_.at(p))) ++p;
+        if (!array || v_.at(p) != ',') return;
+        ++p;
+      }
+      return;
+    }
+    while (p < v_.seg_end && blank(v_.at(p))) ++p;
+    if (v_.at(p) == '"' || v_.at(p) == '\'') {  // YAML and logfmt quote a value with spaces
+      const unsigned char q = v_.at(p);
+      const uint32_t b = ++p;
+      while (p < v_.seg_end && v_.at(p) != q && v_.at(p) != '\n') ++p;
+      if (v_.at(p) == q) FieldValue(*entity, b, p, capital, line_key);
+      return;
+    }
+    const uint32_t b = p;
+    // Where an unquoted value ends: an XML element at '<'; after '=' at a form's '&', a
+    // logfmt pair's space or a DN's ',' (`cn=` and `sn=` values have spaces); after ':' at the
+    // line's end (YAML, LDIF, headers) or a flow mapping's ',' or '}'.
+    const bool dn = key == "cn" || key == "sn";
+    // A ',' ends a value after ':' only in a flow mapping ("{first: Ann, last: Doe}"); a
+    // YAML or LDIF line's value runs to its end ("street: 21 Allée, Voie Saint-Bernard").
+    bool flow = false;
+    for (int64_t i = k - 1; i >= v_.seg_start && !flow && v_.at(i) != '\n'; --i)
+      flow = v_.at(i) == '{';
+    bool open = false;  // a '(' in the value: "phone=(784)+242-1115"
+    while (p < v_.seg_end) {
+      const unsigned char c = v_.at(p);
+      if (c == '\n' || c == '\r' || c == '<' || c == '"' || c == '|' || c == ';') break;
+      open |= c == '(';
+      if (sep == '=' && (c == '&' || c == ',' || (c == ')' && !open) || (!dn && blank(c)))) break;
+      if (sep == ':' && ((flow && c == ',') || c == '}')) break;
+      ++p;
+    }
+    FieldValue(*entity, b, p, capital, line_key);
+  }
+
+  // Healthcare records by their segments, at a segment's first byte `s` (a line's start, or
+  // after X12's '~'). HL7 v2 (PID, NK1, GT1, IN1, PV1): the fields that hold a person's name
+  // (family^given^middle), address (street^other^city…), phone, birth date or SSN. X12 (837,
+  // 270, 834): NM1 of a person (last*first*middle, an SSN as its id) and the N3, DMG and PER
+  // segments after it. True when `s` began such a segment.
+  bool RecordSegment(uint32_t s) {
+    const unsigned char prev = v_.at(static_cast<int64_t>(s) - 1);
+    if (!(prev == 0 || prev == '\n' || prev == '\r' || prev == '~')) return false;
+    if (v_.at(s + 3) == '|') return Hl7Segment(s);
+    if (v_.at(s) == 'N' && v_.at(s + 1) == 'M' && v_.at(s + 2) == '1' && v_.at(s + 3) == '*')
+      return X12Person(s);
+    return false;
+  }
+
+  enum class Hl7 : uint8_t { kNone, kName, kDoctor, kAddress, kPhone, kDate, kSsn };
+  bool Hl7Segment(uint32_t s) {
+    const std::string_view id = v_.sub(s, s + 3);
+    // Fields by number (HL7 v2.5 chapters 3 and 6).
+    auto kind = [&](int f) {
+      if (id == "PID") {
+        switch (f) {
+          case 5:
+          case 6:
+          case 9:
+            return Hl7::kName;
+          case 7:
+            return Hl7::kDate;
+          case 11:
+            return Hl7::kAddress;
+          case 13:
+          case 14:
+            return Hl7::kPhone;
+          case 19:
+            return Hl7::kSsn;
+        }
+      } else if (id == "NK1") {
+        switch (f) {
+          case 2:
+            return Hl7::kName;
+          case 4:
+            return Hl7::kAddress;
+          case 5:
+          case 6:
+            return Hl7::kPhone;
+          case 16:
+            return Hl7::kDate;
+          case 37:
+            return Hl7::kSsn;
+        }
+      } else if (id == "GT1") {
+        switch (f) {
+          case 3:
+          case 4:
+            return Hl7::kName;
+          case 5:
+            return Hl7::kAddress;
+          case 6:
+          case 7:
+            return Hl7::kPhone;
+          case 8:
+            return Hl7::kDate;
+          case 12:
+            return Hl7::kSsn;
+        }
+      } else if (id == "IN1") {
+        switch (f) {
+          case 16:
+            return Hl7::kName;
+          case 18:
+            return Hl7::kDate;
+          case 19:
+            return Hl7::kAddress;
+        }
+      } else if (id == "PV1") {
+        switch (f) {
+          case 7:
+          case 8:
+          case 9:
+          case 17:
+            return Hl7::kDoctor;
+        }
+      }
+      return Hl7::kNone;
+    };
+    if (kind(0) == Hl7::kNone && id != "PID" && id != "NK1" && id != "GT1" && id != "IN1" &&
+        id != "PV1")
+      return false;
+    uint32_t p = s + 4;
+    auto end_of_segment = [&](unsigned char c) { return c == '\r' || c == '\n' || c == 0; };
+    for (int f = 1; f < 40 && p < v_.seg_end; ++f) {
+      const uint32_t fb = p;
+      while (p < v_.seg_end && v_.at(p) != '|' && !end_of_segment(v_.at(p))) ++p;
+      const Hl7 k = kind(f);
+      // Each repetition ('~') of the field, each component ('^') of it.
+      for (uint32_t rb = fb; k != Hl7::kNone && rb < p;) {
+        uint32_t re = rb;
+        while (re < p && v_.at(re) != '~') ++re;
+        Hl7Field(k, rb, re);
+        rb = re + 1;
+      }
+      if (v_.at(p) != '|') break;
+      ++p;
+    }
+    return true;
+  }
+  void Hl7Field(Hl7 k, uint32_t b, uint32_t e) {
+    if (e <= b) return;
+    if (k == Hl7::kPhone || k == Hl7::kDate || k == Hl7::kSsn) {
+      uint32_t digits = 0;
+      for (uint32_t i = b; i < e; ++i) digits += IsDigit(v_.at(i));
+      if (k == Hl7::kPhone && digits >= 7 && digits <= 21) Emit(b, e, Entity::kPhone, 0.9f);
+      if (k == Hl7::kSsn && digits == 9) Emit(b, e, Entity::kUsSsn, 0.9f);
+      if (k == Hl7::kDate && digits >= 8 && IsDigit(v_.at(b))) {  // YYYYMMDD[HHMM[SS]]
+        const int m = (v_.at(b + 4) - '0') * 10 + (v_.at(b + 5) - '0');
+        const int d = (v_.at(b + 6) - '0') * 10 + (v_.at(b + 7) - '0');
+        if (m >= 1 && m <= 12 && d >= 1 && d <= 31) Emit(b, e, Entity::kDateOfBirth, 0.9f);
+      }
+      return;
+    }
+    // Names: family^given^middle (XPN); a doctor's id first (XCN). Addresses: street^other.
+    const int first = k == Hl7::kDoctor ? 1 : 0, last = k == Hl7::kAddress ? 1 : first + 2;
+    uint32_t cb = b;
+    for (int c = 0; c <= last && cb <= e; ++c) {
+      uint32_t ce = cb;
+      while (ce < e && v_.at(ce) != '^') ++ce;
+      if (c >= first) {
+        if (k == Hl7::kAddress)
+          FieldValue(Entity::kStreetAddress, cb, ce, false, false);
+        else if (NameValue(cb, ce, false) < 0)
+          Emit(cb, ce, Entity::kPersonName, 0.9f);
+      }
+      cb = ce + 1;
+    }
+  }
+
+  bool X12Person(uint32_t s) {
+    // The elements of one segment from its first '*': element i in [eb[i], ee[i]).
+    uint32_t eb[12], ee[12];
+    auto elements = [&](uint32_t p, int* n) {
+      *n = 0;
+      while (*n < 12 && v_.at(p) == '*') {
+        eb[*n] = ++p;
+        while (p < v_.seg_end && v_.at(p) != '*' && v_.at(p) != '~' && v_.at(p) != '\n') ++p;
+        ee[(*n)++] = p;
+      }
+      return p;
+    };
+    int n;
+    uint32_t p = elements(s + 3, &n);
+    if (n < 3 || v_.sub(eb[1], ee[1]) != "1") return true;  // not a person: an organisation
+    for (int i = 2; i < std::min(n, 5); ++i)
+      if (NameValue(eb[i], ee[i], false) < 0) Emit(eb[i], ee[i], Entity::kPersonName, 0.9f);
+    if (n >= 9 && v_.sub(eb[7], ee[7]) == "34") Emit(eb[8], ee[8], Entity::kUsSsn, 0.9f);
+    // The person's segments that follow: N3 (street), N4 (city), DMG (birth date), PER
+    // (contact name and numbers), REF.
+    for (int seg = 0; seg < 8; ++seg) {
+      while (v_.at(p) == '~' || v_.at(p) == '\n' || v_.at(p) == '\r') ++p;
+      uint32_t q = p;
+      while (q < v_.seg_end && q - p < 4 && IsAlnum(v_.at(q))) ++q;
+      const std::string_view sid = v_.sub(p, q);
+      if (v_.at(q) != '*' ||
+          !(sid == "N3" || sid == "N4" || sid == "DMG" || sid == "PER" || sid == "REF"))
+        break;
+      p = elements(q, &n);
+      if (sid == "N3") {
+        for (int i = 0; i < std::min(n, 2); ++i)
+          FieldValue(Entity::kStreetAddress, eb[i], ee[i], false, false);
+      } else if (sid == "DMG" && n >= 2 && v_.sub(eb[0], ee[0]) == "D8") {
+        Emit(eb[1], ee[1], Entity::kDateOfBirth, 0.9f);
+      } else if (sid == "PER") {
+        if (n >= 2 && NameValue(eb[1], ee[1], false) < 0)
+          Emit(eb[1], ee[1], Entity::kPersonName, 0.9f);
+        for (int i = 2; i + 1 < n; i += 2) {
+          const std::string_view q2 = v_.sub(eb[i], ee[i]);
+          if (q2 == "TE" || q2 == "CP" || q2 == "FX" || q2 == "HP" || q2 == "WP")
+            FieldValue(Entity::kPhone, eb[i + 1], ee[i + 1], false, false);
+        }
+      }
+    }
+    return true;
+  }
+
+  // A field's value [b, e) as `entity`, when it is shaped like one.
+  // `line_key`: FHIR's "line", a street only with a house number.
+  void FieldValue(Entity entity, uint32_t b, uint32_t e, bool capital, bool line_key) {
+    if (entity == Entity::kPhone) {
+      // Digits in the characters phones are written with, form-encoded too (%28 %29 %2B, '+').
+      uint32_t digits = 0;
+      for (uint32_t i = b; i < e; ++i) {
+        const unsigned char c = v_.at(i);
+        if (c == '%' && i + 2 < e && IsHex(v_.at(i + 1)) && IsHex(v_.at(i + 2))) {
+          i += 2;
+        } else if (IsDigit(c)) {
+          ++digits;
+        } else if ((c == 'x' || c == 'X') && digits >= 7) {  // an extension: "+x5944"
+        } else if (c == 'e' && digits >= 7 && v_.at(i + 1) == 'x' && v_.at(i + 2) == 't') {
+          i += 2;
+        } else if (!(blank(c) || c == '-' || c == '.' || c == '(' || c == ')' || c == '+' ||
+                     c == '/')) {
+          return;
+        }
+      }
+      if (digits >= 7 && digits <= 21) EmitTrimmed(b, e, Entity::kPhone);
+      return;
+    }
+    if (entity == Entity::kStreetAddress) {  // a street line, with or without its number
+      const std::string_view w = v_.sub(b, e);
+      if (e - b <= 120 && std::any_of(w.begin(), w.end(), [](char c) { return IsAlpha(c); }) &&
+          (!line_key || std::any_of(w.begin(), w.end(), [](char c) { return IsDigit(c); })))
+        EmitTrimmed(b, e, Entity::kStreetAddress);
+      return;
+    }
+    if (NameValue(b, e, capital) < 0) EmitTrimmed(b, e, Entity::kPersonName);
+  }
+  static bool blank(unsigned char c) { return c == ' ' || c == '\t'; }
+
+  // -1 when [b, e) reads as a person's name (or a part of one): letters of any script with
+  // spaces, hyphens, apostrophes, dots and form-encoded spaces, up to six words, not a
+  // placeholder; with `capital`, its first letter a capital. Else 0.
+  int NameValue(uint32_t b, uint32_t e, bool capital) const {
+    while (b < e && blank(v_.at(b))) ++b;
+    while (e > b && blank(v_.at(e - 1))) --e;
+    if (e <= b || e - b > 80) return 0;
+    int words = 1;
+    bool letter = false;
+    for (uint32_t i = b; i < e; ++i) {
+      const unsigned char c = v_.at(i);
+      if (IsAlpha(c) || c >= 0x80) {
+        letter = true;
+      } else if (c == ' ' || c == '+') {
+        words += v_.at(i - 1) != ' ' && v_.at(i - 1) != '+';
+      } else if (!(c == '-' || c == '\'' || c == '.' || c == ',')) {
+        return 0;
+      }
+    }
+    if (!letter || words > 6) return 0;
+    if (capital) {  // a word of it capitalised ("van der Meij")
+      bool cap = false;
+      for (uint32_t i = b; i < e && !cap; ++i)
+        cap = (i == b || v_.at(i - 1) == ' ') &&
+              (IsUpper(v_.at(i)) || (v_.at(i) >= 0xC3 && v_.at(i) <= 0xC5));
+      if (!cap) return 0;
+    }
+    const std::string_view w = v_.sub(b, e);
+    for (std::string_view x : {"null", "none", "nil", "true", "false", "n/a", "na", "unknown",
+                               "undefined", "test", "anonymous", "redacted"})
+      if (EqualsLower(w, x)) return 0;
+    return -1;
+  }
+  void EmitTrimmed(uint32_t b, uint32_t e, Entity entity) {
+    while (b < e && blank(v_.at(b))) ++b;
+    while (e > b && blank(v_.at(e - 1))) --e;
+    Emit(b, e, entity, 0.9f);
+  }
+
   // Two to four capitalised words ending at `e` (exclusive).
   void NameBefore(uint32_t e) {
     int64_t i = e;
@@ -3664,7 +4030,7 @@ void Scanner::ScanOnce(std::string_view text, std::span<const Segment> segments,
   };
   // Numbers, then names: the C++ stages read the prefilter's positions directly. Each stage
   // adds its candidates nearly in text order: run_ends keeps where each stage's run ends.
-  size_t run_ends[5];
+  size_t run_ends[6];
   {
     const bool numbers_on =
         opts.enabled.test(Index(Entity::kPhone)) || opts.enabled.test(Index(Entity::kCreditCard)) ||
@@ -3700,7 +4066,9 @@ void Scanner::ScanOnce(std::string_view text, std::span<const Segment> segments,
     };
     skip = 0;
     if (opts.enabled.test(Index(Entity::kPersonName)))
-      at_each(pf.name_starts(), [&](Resolution& r, uint32_t pos) { r.NameAt(pos, &skip); });
+      at_each(pf.name_starts(), [&](Resolution& r, uint32_t pos) {
+        if (!r.RecordSegment(pos)) r.NameAt(pos, &skip);
+      });
     run_ends[1] = candidates_.size();
     const bool tokens = opts.enabled.test(Index(Entity::kApiToken));
     const bool cards = opts.enabled.test(Index(Entity::kCreditCard));
@@ -3715,8 +4083,11 @@ void Scanner::ScanOnce(std::string_view text, std::span<const Segment> segments,
     if (opts.enabled.test(Index(Entity::kStreetAddress)))
       at_each(pf.house_numbers(),
               [&](Resolution& r, uint32_t pos) { r.HouseNumberAt(pos, &skip); });
+    run_ends[3] = candidates_.size();
+    if (opts.enabled.test(Index(Entity::kPersonName)) || opts.enabled.test(Index(Entity::kPhone)))
+      at_each(pf.fields(), [&](Resolution& r, uint32_t pos) { r.FieldAt(pos); });
   }
-  run_ends[3] = candidates_.size();
+  run_ends[4] = candidates_.size();
   if (hits_.empty() && candidates_.empty()) return;
 
   auto patterns = catalog::Patterns();
@@ -3821,7 +4192,7 @@ void Scanner::ScanOnce(std::string_view text, std::span<const Segment> segments,
   // Keep the best of overlapping candidates (higher score, then longer). Candidates sorted by
   // start fall into clusters of overlapping ones; the choice is made within each cluster, so
   // the work stays linear in the number of candidates across a large block.
-  run_ends[4] = candidates_.size();
+  run_ends[5] = candidates_.size();
   ContactNames(segments);
   {
     size_t kept = 0, from = 0;

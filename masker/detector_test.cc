@@ -938,5 +938,55 @@ TEST_F(DetectorTest, SegmentsDoNotLeak) {
   EXPECT_TRUE(out.empty());  // "phone" in the previous cell is not context for this one
 }
 
+// A key that names a person, a phone or a street makes its value one, in the records people
+// keep as text: a single given name or surname has no other context.
+TEST_F(DetectorTest, StructuredRecordFields) {
+  EXPECT_THAT(Find(R"({"firstName":"Ann","lastName":"Okafor","age":41})"),
+              ElementsAre("PERSON_NAME:Ann", "PERSON_NAME:Okafor"));
+  EXPECT_THAT(Find(R"({"name":[{"family":"van der Meij","given":["Luke","Adam"]}]})"),
+              ElementsAre("PERSON_NAME:van der Meij", "PERSON_NAME:Luke", "PERSON_NAME:Adam"));
+  EXPECT_THAT(Find("<Customer><FirstName>Ann</FirstName><Surname>Lee</Surname></Customer>"),
+              ElementsAre("PERSON_NAME:Ann", "PERSON_NAME:Lee"));
+  EXPECT_THAT(Find("first_name=Mary+Ann&last_name=Ng&phone=(784)+242-1115&x=1"),
+              ElementsAre("PERSON_NAME:Mary+Ann", "PERSON_NAME:Ng", "PHONE:(784)+242-1115"));
+  EXPECT_THAT(Find("customer:\n  last_name: O'Brien\n  street: 21 Allée, Voie Saint-Bernard\n"),
+              ElementsAre("PERSON_NAME:O'Brien", "STREET_ADDRESS:21 Allée, Voie Saint-Bernard"));
+  EXPECT_THAT(Find("dn: cn=Ann Lee,ou=people,dc=example,dc=com\nsn: Lee\ngivenName: Ann"),
+              ElementsAre("PERSON_NAME:Ann Lee", "PERSON_NAME:Lee", "PERSON_NAME:Ann"));
+  EXPECT_THAT(Find(R"({"customer_name":"Wu","billing_last_name":"Diaz","product_name":"Widget"})"),
+              ElementsAre("PERSON_NAME:Wu", "PERSON_NAME:Diaz"));
+  // Keys that are also ordinary words need a capitalised value; placeholders are not names.
+  EXPECT_THAT(Find(R"({"first": true, "last": "2024-01-01", "surname": null, "given": "x"})"),
+              IsEmpty());
+  EXPECT_THAT(Find("subject: CN=www.example.com, O=Example"), IsEmpty());
+  // vCard: the name's parts and the address's street.
+  EXPECT_THAT(Find("BEGIN:VCARD\nN:Doe;Ann;;;\nFN:Ann Doe\n"
+                   "ADR;TYPE=home:;;12 Oak St;Springfield;IL;62701;USA\nEND:VCARD"),
+              ElementsAre("PERSON_NAME:Doe", "PERSON_NAME:Ann", "PERSON_NAME:Ann Doe",
+                          "STREET_ADDRESS:12 Oak St"));
+  // A git log's date line is no name.
+  EXPECT_THAT(Find("Author: Ann Doe <ann@example.com>\nDate:   Tue Mar 5 10:11:12 2024 +0100"),
+              ElementsAre("PERSON_NAME:Ann Doe", "EMAIL:ann@example.com"));
+}
+
+// HL7 v2 and X12 healthcare segments: names in capitals, split by '^' or '*', birth dates
+// as YYYYMMDD, with no words around them.
+TEST_F(DetectorTest, HealthcareSegments) {
+  EXPECT_THAT(
+      Find("MSH|^~\\&|EPIC|HOSP|LAB|HOSP|20240305101112||ADT^A01|MSG1|P|2.5\r"
+           "PID|1||483920^^^MRN^MR||OKAFOR^CHIDI^A||19800101|M|||55 OTIGE GLN^^LYON^MI^40468||"
+           "(784) 242-1115|||S||90012|536221234|\r"
+           "PV1|1|I|W^389^1||||004777^LEBAUER^ANDRE^J.^^^DR|"),
+      ElementsAre("PERSON_NAME:OKAFOR", "PERSON_NAME:CHIDI", "PERSON_NAME:A",
+                  "DATE_OF_BIRTH:19800101", "STREET_ADDRESS:55 OTIGE GLN", "PHONE:(784) 242-1115",
+                  "US_SSN:536221234", "PERSON_NAME:LEBAUER", "PERSON_NAME:ANDRE",
+                  "PERSON_NAME:J."));
+  EXPECT_THAT(Find("NM1*85*2*GOOD HEALTH CLINIC*****XX*1234567893~"
+                   "NM1*IL*1*DOE*JOHN*A***MI*W123456789~N3*123 MAIN ST~N4*ANYTOWN*CA*90210~"
+                   "DMG*D8*19800101*M~"),
+              ElementsAre("PERSON_NAME:DOE", "PERSON_NAME:JOHN", "PERSON_NAME:A",
+                          "STREET_ADDRESS:123 MAIN ST", "DATE_OF_BIRTH:19800101"));
+}
+
 }  // namespace
 }  // namespace veil::masker

@@ -108,6 +108,9 @@ constexpr std::string_view kNonName[] = {
     "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january",
     "february", "march", "september", "october", "november", "december", "christmas",
     "easter", "thanksgiving", "today", "tomorrow", "yesterday",
+    // their abbreviations that are nobody's name ("Date: Tue Mar 5"; not Jan, Jun, Sun, Mar,
+    // Thu, which are)
+    "tue", "wed", "fri", "feb", "apr", "aug", "sept", "oct", "nov",
     // business and UI words
     "customer", "customers", "client", "support", "sales", "success", "account", "accounts",
     "manager", "management", "director", "engineer", "engineering", "developer", "analyst",

@@ -31,11 +31,12 @@ enum Class : int {
   kHi,     // 0xC3..0xC5: lead byte of a Latin-1 / Latin Extended-A letter
   kOther,  // 0x80..0xFF but kHi: the lead byte of any other script (Greek, Cyrillic, Arabic,
            // CJK, …), or a continuation byte (never a word start)
+  kGt,     // '>': the end of an XML start tag (<FirstName>)
   kClasses,
 };
 
-constexpr std::array<uint16_t, 256> kTable = [] {
-  std::array<uint16_t, 256> t{};
+constexpr std::array<uint32_t, 256> kTable = [] {
+  std::array<uint32_t, 256> t{};
   for (int c = '0'; c <= '9'; ++c) t[c] |= 1 << kD;
   for (int c = 'A'; c <= 'Z'; ++c) t[c] |= 1 << kU;
   for (int c = 'a'; c <= 'z'; ++c) t[c] |= 1 << kL;
@@ -51,6 +52,7 @@ constexpr std::array<uint16_t, 256> kTable = [] {
   t['/'] |= 1 << kSl;
   t[','] |= 1 << kComma;
   t['\n'] |= 1 << kNl;
+  t['>'] |= 1 << kGt;
   for (int c = 0xC3; c <= 0xC5; ++c) t[c] |= 1 << kHi;
   for (int c = 0x80; c <= 0xFF; ++c)
     if (c < 0xC3 || c > 0xC5) t[c] |= 1 << kOther;
@@ -134,7 +136,7 @@ void ClassifyBlockScalar(const unsigned char* p, size_t n, size_t base, Blk* out
   uint64_t acc[kClasses] = {};
   const size_t end = std::min(n, base + 64);
   for (size_t i = base; i < end; ++i) {
-    uint16_t c = kTable[p[i]];
+    uint32_t c = kTable[p[i]];
     while (c) {
       int k = std::countr_zero(c);
       acc[k] |= uint64_t{1} << (i - base);
@@ -172,9 +174,10 @@ struct Triggers {
   uint64_t assign;     // '=', ':' or '(' right after a letter
   uint64_t street;     // a house number before a capital or an ordinal
   uint64_t other;      // a word of a script without capitals starts after a space ("Dear Иван")
+  uint64_t field;      // '=', ':' or '>' right after a key ("first_name=", "\"given\":", "<sn>")
   uint64_t Any() const {
     return lit_at | lit_dash | tok | num | kwnum | hex_col | hex_mac | hex_cisco | cap | assign |
-           street | other;
+           street | other | field;
   }
 };
 
@@ -276,7 +279,8 @@ namespace {
   out[11] = AND(OR(OR(x[kEq], col), phl), near_letter);                                          \
   out[12] = AND(AND(d, N(sp, xn[kSp], 1)),                                                       \
                 OR(N(u, xn[kU], 2), AND(N(d, dn, 2), OR(N(l, xn[kL], 3), N(l, xn[kL], 4)))));    \
-  out[13] = AND(x[kOther], P(sp, xp[kSp], 1));
+  out[13] = AND(x[kOther], P(sp, xp[kSp], 1));                                                   \
+  out[14] = AND(OR(OR(x[kEq], col), x[kGt]), near_letter);
 
 template <typename Ops>
 __attribute__((always_inline)) inline void DeriveTriggers(const uint64_t* xp, const uint64_t* x,
@@ -305,7 +309,8 @@ struct ScalarOps {
 };
 
 Triggers ToTriggers(const uint64_t* o) {
-  return {o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7], o[8], o[9], o[10], o[11], o[12], o[13]};
+  return {o[0], o[1], o[2],  o[3],  o[4],  o[5],  o[6], o[7],
+          o[8], o[9], o[10], o[11], o[12], o[13], o[14]};
 }
 
 }  // namespace
@@ -383,7 +388,7 @@ void Prefilter::Handle(std::string_view text, size_t w, const Triggers& tr, cons
   auto token_end = [&](uint32_t pos) {
     if (const uint32_t end = run_end(rm.t, pos)) return end;
     uint32_t e = pos;
-    constexpr uint16_t kTok = (1 << kD) | (1 << kU) | (1 << kL) | (1 << kUs) | (1 << kDash);
+    constexpr uint32_t kTok = (1 << kD) | (1 << kU) | (1 << kL) | (1 << kUs) | (1 << kDash);
     while (e < n && (kTable[p[e]] & kTok)) ++e;
     return e;
   };
@@ -452,6 +457,7 @@ void Prefilter::Handle(std::string_view text, size_t w, const Triggers& tr, cons
   each(tr.assign, keyword_value);  // "password=", "SSN: ", "INSERT INTO t ("
   each(tr.other, keyword_value);  // "Dear Иван Петров": names in scripts without capitals
   each(tr.street, [&](uint32_t pos) { Add(&let, int64_t{pos} - 6, int64_t{pos} + 90, n); });
+  each(tr.field, [&](uint32_t pos) { fields_.push_back(pos); });
 }
 
 // Classify and derive word by word, blocks w-1 .. w+2 in a ring (registers and L1);
@@ -548,7 +554,7 @@ __attribute__((always_inline)) inline void Prefilter::RunStreaming(std::string_v
         house_numbers_.push_back(i);
       }
     }
-    uint64_t out[14], j, t, jn, tn;
+    uint64_t out[15], j, t, jn, tn;
     DeriveTriggers(P.c, C.c, N.c, N2.c, jp, tp, ScalarOps{}, out, &j, &t, &jn, &tn);
     jp = j;
     tp = t;
@@ -598,6 +604,7 @@ __attribute__((target("avx512f,avx512bw,bmi2"))) inline void ClassifyBlockAvx512
   out->c[kNl] = VEIL_EQ('\n');
   out->c[kHi] = VEIL_RANGE(0xC3, 3);
   out->c[kOther] = _mm512_movepi8_mask(x) & ~out->c[kHi];  // the high bit set
+  out->c[kGt] = VEIL_EQ('>');
   out->enc =
       VEIL_EQ('%') | VEIL_EQ('&') | VEIL_EQ('[') | VEIL_EQ('(') | VEIL_EQ('{') | VEIL_EQ('\\');
   x = _mm512_or_si512(x, _mm512_set1_epi8(0x20));  // letters in lower case
@@ -628,6 +635,7 @@ void Prefilter::Run(std::string_view text) {
   encodings_.clear();
   house_numbers_.clear();
   bare_numbers_.clear();
+  fields_.clear();
   if (HaveAvx512())
     RunAvx512(text);
   else

@@ -14,6 +14,7 @@
 //             on its line: the window runs back 56 bytes, where the context keyword must be
 //   letters   a house number before a capitalised word (street lines), token runs of 26+
 //   names     capitalised word starts (ASCII or a Latin UTF-8 capital)
+//   fields    '=', ':' or '>' after a key: structured records (JSON, XML, YAML, LDIF, forms)
 //
 // Rows of short cells are mostly numbers, dates and lower-case words: none of them opens a
 // window, so Hyperscan and the resolvers see a small fraction of the bytes.
@@ -70,6 +71,10 @@ class Prefilter {
   // Runs of 9-12 digits, bare or joined ("3574945899", "06-1-129-4465"): ids on their own,
   // phones beside a contact's other data (the detector decides).
   std::span<const NumberRun> bare_numbers() const { return bare_numbers_; }
+  // '=', ':' or '>' one or two bytes after a letter: where a key may end and its value begin
+  // ("first_name=Ann", "\"family\":\"Doe\"", "<LastName>Doe", "sn: Doe"). The detector reads
+  // the key and keeps the values of keys that name a person, a phone or a street.
+  std::span<const uint32_t> fields() const { return fields_; }
 
   // Which code path classified the bytes ("avx512bw" or "scalar"), for the benchmark.
   static const char* Isa();
@@ -94,6 +99,7 @@ class Prefilter {
   std::vector<uint32_t> encodings_;
   std::vector<uint32_t> house_numbers_;
   std::vector<NumberRun> bare_numbers_;
+  std::vector<uint32_t> fields_;
 };
 
 }  // namespace veil::masker

@@ -477,6 +477,27 @@ def test_contacts_of_other_generators_are_masked(veil):
     assert out[0] == "[PERSON_NAME],[EMAIL],[PHONE],[STREET_ADDRESS],Wucimnur", out[0]
 
 
+# Records in formats standards define, stored as text (a jsonb profile, an HL7 message log, an
+# LDAP export): a name split over fields has only its key for context.
+RECORDS = [('{"firstName": "Chidi", "lastName": "Okafor", "age": 41}', ["Chidi", "Okafor"]),
+           ('{"resourceType":"Patient","name":[{"family":"Lindqvist","given":["Tobias"]}]}',
+            ["Lindqvist", "Tobias"]),
+           ("PID|1||483920^^^MRN^MR||OKAFOR^CHIDI^A||19800101|M|||55 OTIGE GLN^^LYON^MI^40468",
+            ["OKAFOR", "CHIDI", "19800101", "55 OTIGE GLN"]),
+           ("dn: cn=Tobias Lindqvist,ou=people,dc=example,dc=com", ["Lindqvist", "Tobias"]),
+           ("<Patient><FirstName>Aiko</FirstName><Surname>Tanaka</Surname></Patient>",
+            ["Aiko", "Tanaka"])]
+
+
+def test_records_split_over_fields_are_masked(veil):
+    _, port = veil
+    out = read_back(port, [text for text, _ in RECORDS])
+    for line, (text, values) in zip(out, RECORDS):
+        for value in values:
+            assert value not in line, (text, line)
+    assert out[0] == '{"firstName": "[PERSON_NAME]", "lastName": "[PERSON_NAME]", "age": 41}'
+
+
 # Values in encoded text (request logs, HTML, obfuscated addresses): masked where they stand.
 ENCODED = [("GET /signup?email=ana.lima%40example.com&plan=pro", "ana.lima%40example.com"),
            ("next=%2Fcb%3Femail%3Dana.lima%2540example.com", "ana.lima%2540example.com"),
