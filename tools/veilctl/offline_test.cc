@@ -77,6 +77,33 @@ TEST(VeilctlMask, CustomEntityFromProfile) {
   EXPECT_EQ(r.out, "badge [EMPLOYEE_ID] ok\n");
 }
 
+// A CSV or TSV file that names its columns in its first line: each cell is masked under its
+// column's name, as veild masks a result set's cells (a lone first name has no other context).
+TEST(VeilctlMask, CsvHeaderGivesCellsTheirColumns) {
+  const std::string csv =
+      "id,first_name,last_name,phone,notes\n"
+      "1,Ann,Lee,555-0100,\"call her, \"\"Ann\"\" at home\"\n"
+      "2,\"Okafor, Chidi\",Okafor,,mail ann@example.com\r\n"
+      "a line of prose, with other fields\n"
+      "3,Tobias,Lindqvist,4155550132,ok";
+  CliRun r = Veilctl("mask --config " + WriteFile("empty.yaml", "endpoints: []\n"), csv);
+  EXPECT_EQ(r.rc, 0);
+  EXPECT_EQ(r.out,
+            "id,first_name,last_name,phone,notes\n"
+            "1,[PERSON_NAME],[PERSON_NAME],[PHONE],\"call her, \"\"Ann\"\" at home\"\n"
+            "2,\"[PERSON_NAME]\",[PERSON_NAME],,mail [EMAIL]\r\n"
+            "a line of prose, with other fields\n"
+            "3,[PERSON_NAME],[PERSON_NAME],[PHONE],ok");
+  // scan reports the same cells, by their byte offsets in the line.
+  r = Veilctl("scan --config " + WriteFile("empty.yaml", "endpoints: []\n"),
+              "first_name\tcity\nAnn\tLyon\n");
+  EXPECT_EQ(r.out, "{\"line\":2,\"start\":0,\"end\":3,\"entity\":\"PERSON_NAME\",\"score\":0.90}\n");
+  // A first line that names nothing is no header: lines stay text.
+  r = Veilctl("mask --config " + WriteFile("empty.yaml", "endpoints: []\n"),
+              "alpha,beta\nAnn,Lee\n");
+  EXPECT_EQ(r.out, "alpha,beta\nAnn,Lee\n");
+}
+
 TEST(VeilctlErrors, BadConfigIsRefusedWithPosition) {
   std::string cfg = WriteFile("bad.yaml",
                               "masking:\n"
