@@ -747,6 +747,7 @@ constexpr std::string_view kNameKeys[] = {
     "etternavn",
     "sobrenome",
     "nome_completo",
+    "nm",  // ISO 20022: a party's name (<Dbtr><Nm>)
 };
 constexpr std::string_view kNameKeySuffixes[] = {"_first_name", "_last_name",  "_full_name",
                                                  "_surname",    "_given_name", "_family_name",
@@ -756,8 +757,6 @@ constexpr std::string_view kPhoneKeys[] = {
     "tel",        "mobile",       "mobile_phone", "mobile_number", "cell",
     "cell_phone", "home_phone",   "work_phone",   "fax",           "msisdn",
 };
-
-}  // namespace
 
 constexpr std::string_view kStreetKeys[] = {
     "street",
@@ -780,7 +779,11 @@ constexpr std::string_view kStreetKeys[] = {
     "stra\xC3\x9F"
     "e",
     "street_name",
+    "strt_nm",  // ISO 20022: <StrtNm>, <AdrLine>
+    "adr_line",
 };
+
+}  // namespace
 
 std::optional<Entity> EntityForFieldKey(std::string_view k) {
   // One hash lookup for the key and one for its last word ("customer_phone", "billing_line1"):

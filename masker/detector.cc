@@ -1953,17 +1953,53 @@ class Resolution {
   void FieldAt(uint32_t pos) {
     const unsigned char sep = v_.at(pos);
     int64_t k = pos;
+    // "first_name = 'Ann'" (SQL, TOML), "\"first_name\" : \"Ann\"".
+    while (k > v_.seg_start && pos - k < 2 && blank(v_.at(k - 1))) --k;
     unsigned char quote = 0;
-    if (v_.at(k - 1) == '"' || v_.at(k - 1) == '\'') quote = v_.at(--k);
+    if (v_.at(k - 1) == '"' || v_.at(k - 1) == '\'') {
+      quote = v_.at(--k);
+    } else if (sep == '=' && v_.at(k - 1) == ']') {  // user[first_name]=Ann
+      quote = '[';
+      --k;
+    }
     const int64_t key_end = k;
     while (k > v_.seg_start && key_end - k <= 40 && (IsWord(v_.at(k - 1)) || v_.at(k - 1) == '-'))
       --k;
     if (k == key_end || key_end - k > 40) return;
-    const unsigned char before = v_.at(k - 1);
+    unsigned char before = v_.at(k - 1);
     if (quote && before != quote) return;
+    if (sep == '>' && before == ':') {  // a namespace prefix: <ns2:FirstName>
+      int64_t q = k - 1;
+      while (q > v_.seg_start && k - q < 16 && IsAlnum(v_.at(q - 1))) --q;
+      before = v_.at(q - 1);
+    }
     if (sep == '>' && before != '<') return;  // an XML start tag without attributes
-    const std::string_view raw = v_.sub(static_cast<uint32_t>(k), static_cast<uint32_t>(key_end));
+    std::string_view raw = v_.sub(static_cast<uint32_t>(k), static_cast<uint32_t>(key_end));
     uint32_t p = pos + 1;
+    if (sep == '=' && v_.at(p) == '>') ++p;  // Ruby's and PHP's "first_name" => "Ann"
+    if (sep == '=' && EqualsLower(raw, "value")) {
+      // <input name="first_name" value="Ann">: the key is the tag's name attribute.
+      int64_t lt = k - 1;
+      while (lt > v_.seg_start && k - lt < 200 && v_.at(lt) != '<' && v_.at(lt) != '>') --lt;
+      if (v_.at(lt) != '<') return;
+      const std::string_view tag = v_.sub(static_cast<uint32_t>(lt), static_cast<uint32_t>(k));
+      size_t at = std::string_view::npos;
+      for (std::string_view a : {"name=\"", "name='", "NAME=\""})
+        if ((at = tag.find(a)) != std::string_view::npos) break;
+      if (at == std::string_view::npos) return;
+      const size_t b = at + 6, e = tag.find(tag[at + 5], b);
+      if (e == std::string_view::npos) return;
+      raw = tag.substr(b, e - b);
+    } else if (sep == ':' && raw == "s" && before == ';' && v_.at(k - 2) == '"') {
+      // PHP's serialize(): s:10:"first_name";s:5:"Roxie"; the key is the string before.
+      int64_t kb = k - 2;
+      while (kb > v_.seg_start && k - kb < 48 && v_.at(kb - 1) != '"') --kb;
+      raw = v_.sub(static_cast<uint32_t>(kb), static_cast<uint32_t>(k - 2));
+      while (p < v_.seg_end && IsDigit(v_.at(p))) ++p;
+      if (v_.at(p) != ':') return;
+      ++p;
+      quote = '"';  // the value is read as a quoted one
+    }
     // vCard (RFC 6350) at a line's first ':': "FN:Ann Doe", "N:Doe;Ann;Marie;Dr.;",
     // "ADR;TYPE=home:;;12 Oak St;Springfield;IL", parameters or not.
     if (sep == ':' && !quote) {
@@ -2007,7 +2043,7 @@ class Resolution {
     const bool capital = key == "first" || key == "last" || key == "given" || key == "family" ||
                          key == "cn" || key == "display_name" || key == "nom";
     const bool line_key = key == "line";
-    if (quote) {
+    if (quote == '"' || quote == '\'') {
       while (p < v_.seg_end && blank(v_.at(p))) ++p;
       const bool array = v_.at(p) == '[';
       if (array) ++p;
@@ -2016,7 +2052,7 @@ class Resolution {
         const unsigned char q = v_.at(p);
         if (q != '"' && q != '\'') return;
         const uint32_t b = ++p;
-        while (p < v_.seg_end && v_.at(p) != q && v_.at(p) != '\\' && v_.at(p) != '\n') ++p;
+        p = QuotedEnd(p, q);
         if (v_.at(p) != q) return;
         FieldValue(*entity, b, p, capital, line_key);
         ++p;
@@ -2030,7 +2066,7 @@ class Resolution {
     if (v_.at(p) == '"' || v_.at(p) == '\'') {  // YAML and logfmt quote a value with spaces
       const unsigned char q = v_.at(p);
       const uint32_t b = ++p;
-      while (p < v_.seg_end && v_.at(p) != q && v_.at(p) != '\n') ++p;
+      p = QuotedEnd(p, q);
       if (v_.at(p) == q) FieldValue(*entity, b, p, capital, line_key);
       return;
     }
@@ -2044,15 +2080,41 @@ class Resolution {
     bool flow = false;
     for (int64_t i = k - 1; i >= v_.seg_start && !flow && v_.at(i) != '\n'; --i)
       flow = v_.at(i) == '{';
-    bool open = false;  // a '(' in the value: "phone=(784)+242-1115"
+    bool open = false;         // a '(' in the value: "phone=(784)+242-1115"
+    uint32_t first_blank = 0;  // after '=', where the first word ends
     while (p < v_.seg_end) {
       const unsigned char c = v_.at(p);
       if (c == '\n' || c == '\r' || c == '<' || c == '"' || c == '|' || c == ';') break;
       open |= c == '(';
-      if (sep == '=' && (c == '&' || c == ',' || (c == ')' && !open) || (!dn && blank(c)))) break;
+      if (sep == '=' && (c == '&' || c == ',' || (c == ')' && !open))) break;
+      if (sep == '=' && !dn && blank(c)) {
+        // A logfmt pair ends at a space before the next key; an unquoted value with spaces
+        // runs on ("last_name=van der Sluis"), up to four words.
+        if (!first_blank) first_blank = p;
+        uint32_t q = p;
+        while (q < v_.seg_end && blank(v_.at(q))) ++q;
+        uint32_t w = q;
+        while (w < v_.seg_end && (IsWord(v_.at(w)) || v_.at(w) == '.' || v_.at(w) == '[' ||
+                                  v_.at(w) == ']' || v_.at(w) >= 0x80))
+          ++w;
+        if (w == q || v_.at(w) == '=' || v_.at(w) == ':' || p - b > 48) break;
+        // A name's next word is capitalised or a particle ("van der Sluis", not "Ann logged").
+        if (*entity == Entity::kPersonName && !IsUpper(v_.at(q)) && v_.at(q) < 0xC3) {
+          const std::string_view next = v_.sub(q, w);
+          bool particle = false;
+          for (std::string_view x :
+               {"van", "von", "der", "den", "de",  "la", "le", "du",  "da",  "di", "del", "della",
+                "dos", "das", "do",  "bin", "ibn", "al", "el", "ter", "ten", "zu", "y"})
+            particle = particle || next == x;
+          if (!particle) break;
+        }
+      }
       if (sep == ':' && ((flow && c == ',') || c == '}')) break;
       ++p;
     }
+    // The longer value if it reads as a name, else its first word ("first_name=Ann logged in").
+    if (first_blank && *entity == Entity::kPersonName && NameValue(b, p, capital) == 0)
+      p = first_blank;
     FieldValue(*entity, b, p, capital, line_key);
   }
 
@@ -2239,6 +2301,18 @@ class Resolution {
   }
 
   // A field's value [b, e) as `entity`, when it is shaped like one.
+  // Where a quoted value from p ends: its closing quote q (or a line's end or a backslash,
+  // where the caller finds no q). An apostrophe between letters is a name's ("'D'Amico'"
+  // written unescaped), not the end.
+  uint32_t QuotedEnd(uint32_t p, unsigned char q) const {
+    for (;; ++p) {
+      while (p < v_.seg_end && v_.at(p) != q && v_.at(p) != '\\' && v_.at(p) != '\n') ++p;
+      if (!(q == '\'' && v_.at(p) == q && IsAlpha(v_.at(p - 1)) && IsAlpha(v_.at(p + 1)) &&
+            p + 1 < v_.seg_end))
+        return p;
+    }
+  }
+
   // `line_key`: FHIR's "line", a street only with a house number.
   void FieldValue(Entity entity, uint32_t b, uint32_t e, bool capital, bool line_key) {
     if (entity == Entity::kPhone) {

@@ -955,6 +955,23 @@ TEST_F(DetectorTest, StructuredRecordFields) {
               ElementsAre("PERSON_NAME:Ann Lee", "PERSON_NAME:Lee", "PERSON_NAME:Ann"));
   EXPECT_THAT(Find(R"({"customer_name":"Wu","billing_last_name":"Diaz","product_name":"Widget"})"),
               ElementsAre("PERSON_NAME:Wu", "PERSON_NAME:Diaz"));
+  // The same keys as languages and tools write them.
+  EXPECT_THAT(Find("UPDATE users SET first_name = 'Lino', last_name = 'D'angelo' WHERE id = 42"),
+              ElementsAre("PERSON_NAME:Lino", "PERSON_NAME:D'angelo"));
+  EXPECT_THAT(Find(R"({ "first_name" : "Ann" , "surname" : "Lee" })"),
+              ElementsAre("PERSON_NAME:Ann", "PERSON_NAME:Lee"));
+  EXPECT_THAT(Find(R"(<input name="first_name" value="Ann"><input name="x" value="Lee">)"),
+              ElementsAre("PERSON_NAME:Ann"));
+  EXPECT_THAT(Find(R"(a:2:{s:10:"first_name";s:3:"Ann";s:9:"last_name";s:3:"Lee";})"),
+              ElementsAre("PERSON_NAME:Ann", "PERSON_NAME:Lee"));
+  EXPECT_THAT(Find("user[first_name]=Ann&user[last_name]=van der Sluis&plan=pro"),
+              ElementsAre("PERSON_NAME:Ann", "PERSON_NAME:van der Sluis"));
+  EXPECT_THAT(Find(R"(:first_name => "Ann", 'last_name' => 'Lee')"),
+              ElementsAre("PERSON_NAME:Ann", "PERSON_NAME:Lee"));
+  EXPECT_THAT(Find("<ns2:FirstName>Ann</ns2:FirstName> first_name=Ann logged in at 10:02"),
+              ElementsAre("PERSON_NAME:Ann", "PERSON_NAME:Ann"));
+  EXPECT_THAT(Find("<Dbtr><Nm>Ann Lee</Nm><PstlAdr><StrtNm>Rue de Rivoli</StrtNm></PstlAdr>"),
+              ElementsAre("PERSON_NAME:Ann Lee", "STREET_ADDRESS:Rue de Rivoli"));
   // Keys that are also ordinary words need a capitalised value; placeholders are not names.
   EXPECT_THAT(Find(R"({"first": true, "last": "2024-01-01", "surname": null, "given": "x"})"),
               IsEmpty());

@@ -280,7 +280,7 @@ namespace {
   out[12] = AND(AND(d, N(sp, xn[kSp], 1)),                                                       \
                 OR(N(u, xn[kU], 2), AND(N(d, dn, 2), OR(N(l, xn[kL], 3), N(l, xn[kL], 4)))));    \
   out[13] = AND(x[kOther], P(sp, xp[kSp], 1));                                                   \
-  out[14] = AND(OR(OR(x[kEq], col), x[kGt]), near_letter);
+  out[14] = AND(OR(OR(x[kEq], col), x[kGt]), OR(near_letter, P(letters, letters_p, 3)));
 
 template <typename Ops>
 __attribute__((always_inline)) inline void DeriveTriggers(const uint64_t* xp, const uint64_t* x,

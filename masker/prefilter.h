@@ -71,7 +71,7 @@ class Prefilter {
   // Runs of 9-12 digits, bare or joined ("3574945899", "06-1-129-4465"): ids on their own,
   // phones beside a contact's other data (the detector decides).
   std::span<const NumberRun> bare_numbers() const { return bare_numbers_; }
-  // '=', ':' or '>' one or two bytes after a letter: where a key may end and its value begin
+  // '=', ':' or '>' one to three bytes after a letter: where a key may end and its value begin
   // ("first_name=Ann", "\"family\":\"Doe\"", "<LastName>Doe", "sn: Doe"). The detector reads
   // the key and keeps the values of keys that name a person, a phone or a street.
   std::span<const uint32_t> fields() const { return fields_; }

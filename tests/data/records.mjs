@@ -1,7 +1,9 @@
 // Labeled records in formats that standards and tools define, not this project: vCard 3 and 4
 // (RFC 6350), LDIF (RFC 2849), iCalendar (RFC 5545), HL7 v2 PID and NK1 segments, FHIR Patient
-// JSON, X12 837 NM1/N3/N4/DMG, RFC 5322 headers, web forms, XML, YAML, git commits, JSON and
-// CSV with a header (--only csvhdr). Values from chance.js and fakerator (10 locales), as in
+// JSON, X12 837 NM1/N3/N4/DMG, RFC 5322 headers, web forms, XML, YAML, git commits, JSON, the
+// same keys as languages and frameworks serialise them (Python, Java, Go, PHP, Ruby, Rails
+// params, TOML, .env, SQL, GraphQL, HTML inputs, ISO 20022), and CSV with a header (--only
+// csvhdr). Values from chance.js and fakerator (10 locales), as in
 // outside.mjs. A name split over fields (family, given, middle initial) is labeled field by field.
 //
 //   node records.mjs --seed N --lines N --out FILE [--only vcard,hl7,…]
@@ -63,6 +65,27 @@ const T = {
   yaml: (p) => ['customer:\n  first_name: ', [p.first, 'PERSON_NAME'], '\n  last_name: ', [p.last, 'PERSON_NAME'], '\n  phone: "', [p.phone, 'PHONE'], '"\n  address:\n    street: ', [p.street, 'STREET_ADDRESS'], `\n    city: ${p.city}\n  date_of_birth: `, [ymd(p.dob), 'DATE_OF_BIRTH']],
   git: (p) => [`commit ${c.hash({ length: 40 })}\nAuthor: `, [`${p.first} ${p.last}`, 'PERSON_NAME'], ' <', [p.email, 'EMAIL'], `>\nDate:   Tue Mar 5 10:11:12 2024 +0100\n\n    ${c.sentence({ words: 5 })}\n\n    Signed-off-by: `, [`${p.first} ${p.last}`, 'PERSON_NAME'], ' <', [p.email, 'EMAIL'], '>'],
   json: (p) => ['{"firstName":"', [p.first, 'PERSON_NAME'], '","lastName":"', [p.last, 'PERSON_NAME'], '","phoneNumber":"', [p.phone, 'PHONE'], '","birthDate":"', [ymd(p.dob), 'DATE_OF_BIRTH'], '"}'],
+  // The same keys as languages, frameworks and protocols serialise them.
+  pydict: (p) => ["{'first_name': '", [p.first, 'PERSON_NAME'], "', 'last_name': '", [p.last, 'PERSON_NAME'], "'}"],
+  pyrepr: (p) => ["Customer(first_name='", [p.first, 'PERSON_NAME'], "', last_name='", [p.last, 'PERSON_NAME'], "', phone='", [p.phone, 'PHONE'], "')"],
+  javatostring: (p) => ["User{firstName='", [p.first, 'PERSON_NAME'], "', lastName='", [p.last, 'PERSON_NAME'], "'}"],
+  gostruct: (p) => ['{FirstName:', [p.first, 'PERSON_NAME'], ' LastName:', [p.last, 'PERSON_NAME'], '}'],
+  htmlinput: (p) => ['<input type="text" name="first_name" value="', [p.first, 'PERSON_NAME'], '"><input type="text" name="last_name" value="', [p.last, 'PERSON_NAME'], '">'],
+  xmlattr: (p) => ['<name first="', [p.first, 'PERSON_NAME'], '" last="', [p.last, 'PERSON_NAME'], '"/>'],
+  xmlns: (p) => ['<ns2:FirstName>', [p.first, 'PERSON_NAME'], '</ns2:FirstName><ns2:LastName>', [p.last, 'PERSON_NAME'], '</ns2:LastName>'],
+  railsparams: (p) => ['user[first_name]=', [p.first, 'PERSON_NAME'], '&user[last_name]=', [p.last, 'PERSON_NAME'], '&commit=Save'],
+  phpserial: (p) => [`a:2:{s:10:"first_name";s:${Buffer.byteLength(p.first)}:"`, [p.first, 'PERSON_NAME'], `";s:9:"last_name";s:${Buffer.byteLength(p.last)}:"`, [p.last, 'PERSON_NAME'], '";}'],
+  toml: (p) => ['[customer]\nfirst_name = "', [p.first, 'PERSON_NAME'], '"\nlast_name = "', [p.last, 'PERSON_NAME'], '"'],
+  env: (p) => ['FIRST_NAME=', [p.first, 'PERSON_NAME'], '\nLAST_NAME=', [p.last, 'PERSON_NAME']],
+  sqlupdate: (p) => ["UPDATE customers SET first_name = '", [p.first, 'PERSON_NAME'], "', last_name = '", [p.last.replace(/'/g, "''"), 'PERSON_NAME'], "' WHERE id = 42;"],
+  sqlwhere: (p) => ["SELECT * FROM customers WHERE last_name = '", [p.last.replace(/'/g, "''"), 'PERSON_NAME'], "' AND first_name='", [p.first, 'PERSON_NAME'], "'"],
+  spacedjson: (p) => ['{ "first_name" : "', [p.first, 'PERSON_NAME'], '" , "last_name" : "', [p.last, 'PERSON_NAME'], '" }'],
+  dotted: (p) => ['customer.firstName=', [p.first, 'PERSON_NAME'], ' customer.lastName=', [p.last, 'PERSON_NAME'], ' status=active'],
+  graphql: (p) => ['mutation { createUser(firstName: "', [p.first, 'PERSON_NAME'], '", lastName: "', [p.last, 'PERSON_NAME'], '") { id } }'],
+  randomuser: (p) => ['{"gender":"female","name":{"title":"Ms","first":"', [p.first, 'PERSON_NAME'], '","last":"', [p.last, 'PERSON_NAME'], '"},"cell":"', [p.phone, 'PHONE'], '"}'],
+  rubyhash: (p) => [':first_name => "', [p.first, 'PERSON_NAME'], '", :last_name => "', [p.last, 'PERSON_NAME'], '"'],
+  contacts: (p) => ['{"contact":{"givenName":"', [p.first, 'PERSON_NAME'], '","familyName":"', [p.last, 'PERSON_NAME'], '","phoneNumbers":[{"label":"mobile","number":"', [p.phone, 'PHONE'], '"}]}}'],
+  iso20022: (p) => ['<Dbtr><Nm>', [`${p.first} ${p.last}`, 'PERSON_NAME'], '</Nm><PstlAdr><StrtNm>', [p.street, 'STREET_ADDRESS'], '</StrtNm></PstlAdr></Dbtr>'],
   csvhdr: (p) => ['first_name,last_name,phone,dob\n', [p.first, 'PERSON_NAME'], ',', [p.last, 'PERSON_NAME'], ',', [p.phone, 'PHONE'], ',', [ymd(p.dob), 'DATE_OF_BIRTH']],
 };
 // csvhdr (a header line, then values with no context of their own) is left out by default:
