@@ -2038,6 +2038,8 @@ class Resolution {
     const std::string_view key(norm, n);
     const std::optional<Entity> entity = catalog::EntityForFieldKey(key);
     if (!entity) return;
+    // FHIR's "family" and "given" only as JSON keys: fontconfig's <family>, a CSS family: fonts.
+    if ((key == "family" || key == "given") && quote != '"') return;
     // Keys that are also ordinary words, or name organisations as often as people, need a
     // capitalised value ("first": "Ann", not "first": true; cn=Ann Doe, not cn=www.example.com).
     const bool capital = key == "first" || key == "last" || key == "given" || key == "family" ||

@@ -976,6 +976,9 @@ TEST_F(DetectorTest, StructuredRecordFields) {
   EXPECT_THAT(Find(R"({"first": true, "last": "2024-01-01", "surname": null, "given": "x"})"),
               IsEmpty());
   EXPECT_THAT(Find("subject: CN=www.example.com, O=Example"), IsEmpty());
+  // FHIR's keys only in JSON: fontconfig's <family> is a font's.
+  EXPECT_THAT(Find("<alias><family>Times New Roman</family><given>x</given></alias>"),
+              IsEmpty());
   // vCard: the name's parts and the address's street.
   EXPECT_THAT(Find("BEGIN:VCARD\nN:Doe;Ann;;;\nFN:Ann Doe\n"
                    "ADR;TYPE=home:;;12 Oak St;Springfield;IL;62701;USA\nEND:VCARD"),
