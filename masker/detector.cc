@@ -1945,6 +1945,14 @@ class Resolution {
     }
   }
 
+  // How sure a field's value must look to be a name: any case (a key that says so), a capital
+  // in it (keys that are also words), or, for a "name" or a person's role judged by the rest
+  // of its record, capitalised words that no organisation or place word is among
+  // ("Finance Team" is no owner's name), a role's one word not an account's ("Admin"); a role
+  // that is also a technical word ("user", "member", "driver") only with a name the table
+  // knows.
+  enum Strict : uint8_t { kAnyCase, kCapital, kRecord, kRole, kWeakRole };
+
   // A key's value in a structured record: `pos` is '=', ':' or '>' right after a key
   // (`first_name=Ann`, `"family":"Doe"`, `"given":["Ann","Marie"]`, `<LastName>Doe<`,
   // `sn: Doe`, `cn=Ann Doe,ou=people`, vCard's `FN:` and `N:Doe;Ann;;;`). A key that names a
@@ -2019,10 +2027,10 @@ class Resolution {
             const uint32_t b = p;
             while (p < v_.seg_end && v_.at(p) != ';' && v_.at(p) != '\n' && v_.at(p) != '\r') ++p;
             if (part >= first) {
-              if (prop != "ADR" && NameValue(b, p, false) < 0)
+              if (prop != "ADR" && NameValue(b, p, kAnyCase) < 0)
                 EmitTrimmed(b, p, Entity::kPersonName);
               else if (prop == "ADR")
-                FieldValue(Entity::kStreetAddress, b, p, false, false);
+                FieldValue(Entity::kStreetAddress, b, p, kAnyCase, false);
             }
             if (v_.at(p) != ';') break;
             ++p;
@@ -2036,14 +2044,35 @@ class Resolution {
     for (size_t i = 0; i < n; ++i)
       if (norm[i] == '-') norm[i] = '_';
     const std::string_view key(norm, n);
-    const std::optional<Entity> entity = catalog::EntityForFieldKey(key);
-    if (!entity) return;
+    std::optional<Entity> entity = catalog::EntityForFieldKey(key);
+    // A person's role ("owner", "recipient", "patient") or the "name" of a person's record
+    // (under "customer": {…}, or beside an e-mail, phone or birth date): a capitalised name.
+    int role = 0;  // 1: a person's record's "name"; 2: a person's role
+    if (!entity) {
+      // The key's last word is the role ("emergency_contact", not "client_secret").
+      const std::string_view last = key.substr(key.rfind('_') + 1);
+      if (key == "name" ? !PersonRecord(static_cast<uint32_t>(k), pos)
+                        : !catalog::IsPeopleTable(last) || last == "agent" || last == "client" ||
+                              last == "lead")
+        return;
+      entity = Entity::kPersonName;
+      role = key == "name" ? 1
+             : (last == "user" || last == "member" || last == "driver" || last == "parent" ||
+                last == "child" || last == "worker" || last == "staff")
+                 ? 3
+                 : 2;
+    }
     // FHIR's "family" and "given" only as JSON keys: fontconfig's <family>, a CSS family: fonts.
     if ((key == "family" || key == "given") && quote != '"') return;
     // Keys that are also ordinary words, or name organisations as often as people, need a
     // capitalised value ("first": "Ann", not "first": true; cn=Ann Doe, not cn=www.example.com).
-    const bool capital = key == "first" || key == "last" || key == "given" || key == "family" ||
-                         key == "cn" || key == "display_name" || key == "nom";
+    const Strict strict = role == 3   ? kWeakRole
+                          : role == 2 ? kRole
+                          : role == 1 ? kRecord
+                          : (key == "first" || key == "last" || key == "given" || key == "family" ||
+                             key == "cn" || key == "display_name" || key == "nom")
+                              ? kCapital
+                              : kAnyCase;
     const bool line_key = key == "line";
     if (quote == '"' || quote == '\'') {
       while (p < v_.seg_end && blank(v_.at(p))) ++p;
@@ -2056,7 +2085,7 @@ class Resolution {
         const uint32_t b = ++p;
         p = QuotedEnd(p, q);
         if (v_.at(p) != q) return;
-        FieldValue(*entity, b, p, capital, line_key);
+        FieldValue(*entity, b, p, strict, line_key);
         ++p;
         while (p < v_.seg_end && blank(v_.at(p))) ++p;
         if (!array || v_.at(p) != ',') return;
@@ -2069,7 +2098,7 @@ class Resolution {
       const unsigned char q = v_.at(p);
       const uint32_t b = ++p;
       p = QuotedEnd(p, q);
-      if (v_.at(p) == q) FieldValue(*entity, b, p, capital, line_key);
+      if (v_.at(p) == q) FieldValue(*entity, b, p, strict, line_key);
       return;
     }
     const uint32_t b = p;
@@ -2115,9 +2144,9 @@ class Resolution {
       ++p;
     }
     // The longer value if it reads as a name, else its first word ("first_name=Ann logged in").
-    if (first_blank && *entity == Entity::kPersonName && NameValue(b, p, capital) == 0)
+    if (first_blank && *entity == Entity::kPersonName && NameValue(b, p, strict) == 0)
       p = first_blank;
-    FieldValue(*entity, b, p, capital, line_key);
+    FieldValue(*entity, b, p, strict, line_key);
   }
 
   // Healthcare records by their segments, at a segment's first byte `s` (a line's start, or
@@ -2247,8 +2276,8 @@ class Resolution {
       while (ce < e && v_.at(ce) != '^') ++ce;
       if (c >= first) {
         if (k == Hl7::kAddress)
-          FieldValue(Entity::kStreetAddress, cb, ce, false, false);
-        else if (NameValue(cb, ce, false) < 0)
+          FieldValue(Entity::kStreetAddress, cb, ce, kAnyCase, false);
+        else if (NameValue(cb, ce, kAnyCase) < 0)
           Emit(cb, ce, Entity::kPersonName, 0.9f);
       }
       cb = ce + 1;
@@ -2271,7 +2300,7 @@ class Resolution {
     uint32_t p = elements(s + 3, &n);
     if (n < 3 || v_.sub(eb[1], ee[1]) != "1") return true;  // not a person: an organisation
     for (int i = 2; i < std::min(n, 5); ++i)
-      if (NameValue(eb[i], ee[i], false) < 0) Emit(eb[i], ee[i], Entity::kPersonName, 0.9f);
+      if (NameValue(eb[i], ee[i], kAnyCase) < 0) Emit(eb[i], ee[i], Entity::kPersonName, 0.9f);
     if (n >= 9 && v_.sub(eb[7], ee[7]) == "34") Emit(eb[8], ee[8], Entity::kUsSsn, 0.9f);
     // The person's segments that follow: N3 (street), N4 (city), DMG (birth date), PER
     // (contact name and numbers), REF.
@@ -2286,16 +2315,16 @@ class Resolution {
       p = elements(q, &n);
       if (sid == "N3") {
         for (int i = 0; i < std::min(n, 2); ++i)
-          FieldValue(Entity::kStreetAddress, eb[i], ee[i], false, false);
+          FieldValue(Entity::kStreetAddress, eb[i], ee[i], kAnyCase, false);
       } else if (sid == "DMG" && n >= 2 && v_.sub(eb[0], ee[0]) == "D8") {
         Emit(eb[1], ee[1], Entity::kDateOfBirth, 0.9f);
       } else if (sid == "PER") {
-        if (n >= 2 && NameValue(eb[1], ee[1], false) < 0)
+        if (n >= 2 && NameValue(eb[1], ee[1], kAnyCase) < 0)
           Emit(eb[1], ee[1], Entity::kPersonName, 0.9f);
         for (int i = 2; i + 1 < n; i += 2) {
           const std::string_view q2 = v_.sub(eb[i], ee[i]);
           if (q2 == "TE" || q2 == "CP" || q2 == "FX" || q2 == "HP" || q2 == "WP")
-            FieldValue(Entity::kPhone, eb[i + 1], ee[i + 1], false, false);
+            FieldValue(Entity::kPhone, eb[i + 1], ee[i + 1], kAnyCase, false);
         }
       }
     }
@@ -2303,6 +2332,45 @@ class Resolution {
   }
 
   // A field's value [b, e) as `entity`, when it is shaped like one.
+  // Whether the "name" key at [k, pos) names a person: its object is under a people key
+  // ("patient": {"name": …}, "customers": [{"name": …}]) or holds a person's contact data
+  // ("email", "phone", "birth", "dob", "ssn", "address" within 300 bytes).
+  bool PersonRecord(uint32_t k, uint32_t pos) const {
+    int64_t i = static_cast<int64_t>(k) - 1;
+    while (i > v_.seg_start && (blank(v_.at(i)) || v_.at(i) == '"')) --i;
+    if (v_.at(i) == '{') {
+      --i;
+      while (i > v_.seg_start && (blank(v_.at(i)) || v_.at(i) == '[')) --i;
+      if (v_.at(i) == ':') --i;
+      while (i > v_.seg_start && (blank(v_.at(i)) || v_.at(i) == '"')) --i;
+      int64_t w = i + 1;
+      while (w > v_.seg_start && IsWord(v_.at(w - 1))) --w;
+      char norm[48];
+      const std::string_view parent =
+          v_.sub(static_cast<uint32_t>(w), static_cast<uint32_t>(i + 1));
+      if (!parent.empty() && parent.size() < 40 &&
+          catalog::IsPeopleTable(
+              std::string_view(norm, catalog::NormalizeColumnName(parent, norm, sizeof(norm)))))
+        return true;
+    }
+    const uint32_t b = pos > v_.seg_start + 300 ? pos - 300 : v_.seg_start;
+    const uint32_t e = std::min<uint32_t>(v_.seg_end, pos + 300);
+    for (uint32_t j = b; j + 3 <= e; ++j) {
+      const char c = Lower(v_.at(j));
+      if (c != 'e' && c != 'p' && c != 'b' && c != 'd' && c != 's' && c != 'a') continue;
+      for (std::string_view w : {"email", "phone", "birth", "dob", "ssn", "address"}) {
+        if (w[0] != c || j + w.size() > e || !EqualsLower(v_.sub(j, j + w.size()), w)) continue;
+        // As a key ("email":, phone_number=, <DateOfBirth>), not inside a value
+        // ("BaseAddress").
+        uint32_t q = j + static_cast<uint32_t>(w.size());
+        while (q < e && IsWord(v_.at(q))) ++q;
+        while (q < e && (v_.at(q) == '"' || v_.at(q) == '\'' || blank(v_.at(q)))) ++q;
+        if (v_.at(q) == ':' || v_.at(q) == '=' || v_.at(q) == '>') return true;
+      }
+    }
+    return false;
+  }
+
   // Where a quoted value from p ends: its closing quote q (or a line's end or a backslash,
   // where the caller finds no q). An apostrophe between letters is a name's ("'D'Amico'"
   // written unescaped), not the end.
@@ -2316,7 +2384,7 @@ class Resolution {
   }
 
   // `line_key`: FHIR's "line", a street only with a house number.
-  void FieldValue(Entity entity, uint32_t b, uint32_t e, bool capital, bool line_key) {
+  void FieldValue(Entity entity, uint32_t b, uint32_t e, Strict strict, bool line_key) {
     if (entity == Entity::kPhone) {
       // Digits in the characters phones are written with, form-encoded too (%28 %29 %2B, '+').
       uint32_t digits = 0;
@@ -2344,14 +2412,25 @@ class Resolution {
         EmitTrimmed(b, e, Entity::kStreetAddress);
       return;
     }
-    if (NameValue(b, e, capital) < 0) EmitTrimmed(b, e, Entity::kPersonName);
+    if (NameValue(b, e, strict) == 0) return;
+    // A title before the name is not the name ("contact: Ms. Chen").
+    for (;;) {
+      while (b < e && blank(v_.at(b))) ++b;
+      uint32_t j = b;
+      while (j < e && v_.at(j) != ' ' && v_.at(j) != '+') ++j;
+      std::string_view w = v_.sub(b, j);
+      if (w.ends_with('.')) w.remove_suffix(1);
+      if (j >= e || !names::IsTitle(w)) break;
+      b = j + 1;
+    }
+    EmitTrimmed(b, e, Entity::kPersonName);
   }
   static bool blank(unsigned char c) { return c == ' ' || c == '\t'; }
 
   // -1 when [b, e) reads as a person's name (or a part of one): letters of any script with
   // spaces, hyphens, apostrophes, dots and form-encoded spaces, up to six words, not a
-  // placeholder; with `capital`, its first letter a capital. Else 0.
-  int NameValue(uint32_t b, uint32_t e, bool capital) const {
+  // placeholder, and as `strict` asks. Else 0.
+  int NameValue(uint32_t b, uint32_t e, Strict strict) const {
     while (b < e && blank(v_.at(b))) ++b;
     while (e > b && blank(v_.at(e - 1))) --e;
     if (e <= b || e - b > 80) return 0;
@@ -2368,12 +2447,41 @@ class Resolution {
       }
     }
     if (!letter || words > 6) return 0;
-    if (capital) {  // a word of it capitalised ("van der Meij")
+    if (strict != kAnyCase) {  // a word of it capitalised ("van der Meij")
       bool cap = false;
       for (uint32_t i = b; i < e && !cap; ++i)
         cap = (i == b || v_.at(i - 1) == ' ') &&
               (IsUpper(v_.at(i)) || (v_.at(i) >= 0xC3 && v_.at(i) <= 0xC5));
       if (!cap) return 0;
+    }
+    if (strict >= kRecord) {
+      if (words > 4) return 0;
+      for (uint32_t i = b; i < e;) {
+        uint32_t j = i;
+        while (j < e && v_.at(j) != ' ' && v_.at(j) != '+') ++j;
+        std::string_view word = v_.sub(i, j);
+        while (!word.empty() && (word.back() == '.' || word.back() == ',')) word.remove_suffix(1);
+        // A word alone in a person's record is the name ("name": "Park" beside an e-mail);
+        // among others, a firm's or a team's word is not ("Acme Inc.", "Finance Team").
+        if (words > 1 && (names::IsNonNameWord(word) || names::IsLegalForm(word))) return 0;
+        // A role's one word: a name the table knows, or one shaped as a name is (capital,
+        // then lower case: not "GetAll", "UPONLY"), not an account's or a group's ("System").
+        if ((strict == kRole || strict == kWeakRole) && words == 1) {
+          if (names::IsNonNameWord(word)) return 0;
+          for (std::string_view x : {"admin", "administrator", "system", "root", "service", "bot",
+                                     "everyone", "nobody", "unassigned", "guest", "user", "me",
+                                     "self", "owner", "default", "public", "private"})
+            if (EqualsLower(word, x)) return 0;
+          const names::TokenInfo t = names::Lookup(word);
+          if (strict == kWeakRole && (!t.known() || t.word)) return 0;
+          if (!t.known()) {
+            if (word.size() < 3) return 0;
+            for (size_t c = 1; c < word.size(); ++c)
+              if (IsUpper(static_cast<unsigned char>(word[c]))) return 0;
+          }
+        }
+        i = j + 1;
+      }
     }
     const std::string_view w = v_.sub(b, e);
     for (std::string_view x : {"null", "none", "nil", "true", "false", "n/a", "na", "unknown",

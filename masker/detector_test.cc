@@ -972,6 +972,16 @@ TEST_F(DetectorTest, StructuredRecordFields) {
               ElementsAre("PERSON_NAME:Ann", "PERSON_NAME:Ann"));
   EXPECT_THAT(Find("<Dbtr><Nm>Ann Lee</Nm><PstlAdr><StrtNm>Rue de Rivoli</StrtNm></PstlAdr>"),
               ElementsAre("PERSON_NAME:Ann Lee", "STREET_ADDRESS:Rue de Rivoli"));
+  // "name" in a person's record (under a people key, or beside contact data as a key), and
+  // the keys of people's roles, with a name's shape.
+  EXPECT_THAT(Find(R"({"id":7,"name":"Okafor","phoneNumber":"555-0100"})"),
+              ElementsAre("PERSON_NAME:Okafor", "PHONE:555-0100"));
+  EXPECT_THAT(Find(R"({"patient":{"name":"Aiko"}} owner: Ms. Chen; recipient=Tobias)"),
+              ElementsAre("PERSON_NAME:Aiko", "PERSON_NAME:Chen", "PERSON_NAME:Tobias"));
+  EXPECT_THAT(Find(R"({"name":"Widget","label":"BaseAddress"} {"owner":"Finance Team"})"),
+              IsEmpty());
+  EXPECT_THAT(Find(R"({"user":"Admin","client_secret":"xxxx Thanks.","client":"Firefox"})"),
+              IsEmpty());
   // Keys that are also ordinary words need a capitalised value; placeholders are not names.
   EXPECT_THAT(Find(R"({"first": true, "last": "2024-01-01", "surname": null, "given": "x"})"),
               IsEmpty());

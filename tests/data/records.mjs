@@ -86,6 +86,9 @@ const T = {
   rubyhash: (p) => [':first_name => "', [p.first, 'PERSON_NAME'], '", :last_name => "', [p.last, 'PERSON_NAME'], '"'],
   contacts: (p) => ['{"contact":{"givenName":"', [p.first, 'PERSON_NAME'], '","familyName":"', [p.last, 'PERSON_NAME'], '","phoneNumbers":[{"label":"mobile","number":"', [p.phone, 'PHONE'], '"}]}}'],
   iso20022: (p) => ['<Dbtr><Nm>', [`${p.first} ${p.last}`, 'PERSON_NAME'], '</Nm><PstlAdr><StrtNm>', [p.street, 'STREET_ADDRESS'], '</StrtNm></PstlAdr></Dbtr>'],
+  // A person's record by its other keys, a person's role by its key.
+  namerecord: (p) => [`{"id":${c.integer({ min: 1, max: 99999 })},"name":"`, [p.last, 'PERSON_NAME'], '","email":"', [p.email, 'EMAIL'], '"}'],
+  roles: (p) => [`{"ticket":${c.integer({ min: 1, max: 9999 })},"owner":"`, [`${p.first} ${p.last}`, 'PERSON_NAME'], '","recipient":"', [p.first, 'PERSON_NAME'], '"}'],
   csvhdr: (p) => ['first_name,last_name,phone,dob\n', [p.first, 'PERSON_NAME'], ',', [p.last, 'PERSON_NAME'], ',', [p.phone, 'PHONE'], ',', [ymd(p.dob), 'DATE_OF_BIRTH']],
 };
 // csvhdr (a header line, then values with no context of their own) is left out by default:
