@@ -784,47 +784,70 @@ constexpr std::string_view kStreetKeys[] = {
 
 }  // namespace
 
-std::optional<Entity> EntityForFieldKey(std::string_view k) {
-  // One hash lookup for the key and one for its last word ("customer_phone", "billing_line1"):
-  // this runs at every '=' and ':' after a word in free text (logfmt, JSON), so most keys are
-  // rejected by an empty slot. FNV-1a into an open-addressed table a fifth full.
-  struct Slot {
-    std::string_view key;
-    Entity entity = Entity::kEmail;
-    bool last_word = false;  // also as the last word of a longer key
-  };
-  constexpr size_t kSlots = 512;
-  auto hash = [](std::string_view w) {
-    uint32_t h = 2166136261u;
-    for (unsigned char c : w) h = (h ^ c) * 16777619u;
-    return h & (kSlots - 1);
-  };
-  static const auto* const kTable = [&] {
-    auto* t = new std::array<Slot, kSlots>;
-    auto add = [&](std::string_view w, Entity e, bool last_word) {
-      size_t i = hash(w);
-      while (!(*t)[i].key.empty() && (*t)[i].key != w) i = (i + 1) & (kSlots - 1);
-      if ((*t)[i].key.empty()) (*t)[i] = {w, e, last_word};
+namespace {
+
+// The field keys, and the words of people's roles, in one open-addressed table (FNV-1a, a
+// fifth full): the field stage looks a key up at every '=' and ':' after a word in free text
+// (logfmt, JSON), so most lookups end at an empty slot.
+struct FieldSlot {
+  std::string_view key;
+  Entity entity = Entity::kEmail;
+  bool field = false;      // a key whose value is `entity`
+  bool last_word = false;  // … also as the last word of a longer key
+  bool role = false;       // a person's role ("owner", "recipient"): kPeopleTables
+};
+constexpr size_t kFieldSlots = 512;
+size_t FieldHash(std::string_view w) {
+  uint32_t h = 2166136261u;
+  for (unsigned char c : w) h = (h ^ c) * 16777619u;
+  return h & (kFieldSlots - 1);
+}
+const FieldSlot* FindFieldWord(std::string_view w) {
+  static const auto* const kTable = [] {
+    auto* t = new std::array<FieldSlot, kFieldSlots>;
+    auto slot = [&](std::string_view x) -> FieldSlot& {
+      size_t i = FieldHash(x);
+      while (!(*t)[i].key.empty() && (*t)[i].key != x) i = (i + 1) & (kFieldSlots - 1);
+      (*t)[i].key = x;
+      return (*t)[i];
+    };
+    auto add = [&](std::string_view x, Entity e, bool last_word) {
+      FieldSlot& s = slot(x);
+      if (s.field) return;
+      s.entity = e;
+      s.field = true;
+      s.last_word = last_word;
     };
     for (std::string_view w : kNameKeys) add(w, Entity::kPersonName, false);
     for (std::string_view w : kPhoneKeys) add(w, Entity::kPhone, true);
     // FHIR's "line" alone: "command_line" is no street.
     for (std::string_view w : kStreetKeys) add(w, Entity::kStreetAddress, w != "line");
+    for (std::string_view w : kPeopleTables) slot(w).role = true;
     return t;
   }();
-  auto find = [&](std::string_view w) -> const Slot* {
-    for (size_t i = hash(w);; i = (i + 1) & (kSlots - 1)) {
-      const Slot& s = (*kTable)[i];
-      if (s.key.empty()) return nullptr;
-      if (s.key == w) return &s;
-    }
-  };
-  if (const Slot* s = find(k)) return s->entity;
+  for (size_t i = FieldHash(w);; i = (i + 1) & (kFieldSlots - 1)) {
+    const FieldSlot& s = (*kTable)[i];
+    if (s.key.empty()) return nullptr;
+    if (s.key == w) return &s;
+  }
+}
+
+}  // namespace
+
+std::optional<Entity> EntityForFieldKey(std::string_view k, bool* role) {
+  *role = false;
+  const FieldSlot* s = FindFieldWord(k);
+  if (s && s->field) return s->entity;
   const size_t us = k.rfind('_');
-  if (us == std::string_view::npos || us + 1 == k.size()) return std::nullopt;
-  if (const Slot* s = find(k.substr(us + 1)); s && s->last_word) return s->entity;
-  if (k.substr(us + 1) != "name" && k.substr(us + 1) != "surname" &&
-      k.substr(us + 1) != "firstname" && k.substr(us + 1) != "lastname")
+  if (us == std::string_view::npos || us + 1 == k.size()) {
+    *role = s && s->role;
+    return std::nullopt;
+  }
+  const std::string_view last = k.substr(us + 1);
+  s = FindFieldWord(last);
+  if (s && s->field && s->last_word) return s->entity;
+  *role = s && s->role;
+  if (last != "name" && last != "surname" && last != "firstname" && last != "lastname")
     return std::nullopt;
   for (std::string_view w : kNameKeySuffixes)
     if (k.ends_with(w)) return Entity::kPersonName;

@@ -115,9 +115,11 @@ bool ColumnNameHas(std::string_view lowercase_name, std::string_view word);
 bool IsPeopleTable(std::string_view table);
 // What the value of a key in a structured record holds, by the key's normalized name
 // ("first_name", "given", "sn", "patient_name", "phone_number", "address_line1"): kPersonName,
-// kPhone, kStreetAddress or none.
-// Stricter than column names: a key in free text is any word before '=' or ':'.
-std::optional<Entity> EntityForFieldKey(std::string_view lowercase_key);
+// kPhone, kStreetAddress or none. Stricter than column names: a key in free text is any word
+// before '=' or ':'. `role`: the key's last word is a person's role ("owner", "recipient",
+// "patient": the singular words of IsPeopleTable), its value a person's name if shaped as one.
+// One or two hash lookups.
+std::optional<Entity> EntityForFieldKey(std::string_view lowercase_key, bool* role);
 
 // Column-name words that make digit-run findings unlikely (sku, order_id, version, hash …).
 std::span<const std::string_view> NegativeColumnWords();

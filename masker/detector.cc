@@ -2010,7 +2010,9 @@ class Resolution {
     }
     // vCard (RFC 6350) at a line's first ':': "FN:Ann Doe", "N:Doe;Ann;Marie;Dr.;",
     // "ADR;TYPE=home:;;12 Oak St;Springfield;IL", parameters or not.
-    if (sep == ':' && !quote) {
+    if (sep == ':' && !quote &&
+        (before == '\n' || before == '\r' || before == 0 || before == ';' || before == '=' ||
+         before == ',')) {
       int64_t ls = k;
       while (ls > v_.seg_start && pos - ls < 120 && v_.at(ls - 1) != '\n' &&
              v_.at(ls - 1) != '\r' && v_.at(ls - 1) != ':')
@@ -2039,21 +2041,25 @@ class Resolution {
         }
       }
     }
-    char norm[48];
-    size_t n = catalog::NormalizeColumnName(raw, norm, sizeof(norm) - 1);
-    for (size_t i = 0; i < n; ++i)
-      if (norm[i] == '-') norm[i] = '_';
+    // Lower case, camelCase and '-' as snake_case, in one pass (as NormalizeColumnName).
+    char norm[96];
+    size_t n = 0;
+    for (size_t i = 0; i < raw.size() && n + 2 < sizeof(norm); ++i) {
+      const unsigned char c = raw[i];
+      if (IsUpper(c) && i > 0 && IsLower(raw[i - 1])) norm[n++] = '_';
+      norm[n++] = c == '-' ? '_' : Lower(c);
+    }
     const std::string_view key(norm, n);
-    std::optional<Entity> entity = catalog::EntityForFieldKey(key);
+    bool role_key = false;
+    std::optional<Entity> entity = catalog::EntityForFieldKey(key, &role_key);
     // A person's role ("owner", "recipient", "patient") or the "name" of a person's record
     // (under "customer": {…}, or beside an e-mail, phone or birth date): a capitalised name.
-    int role = 0;  // 1: a person's record's "name"; 2: a person's role
+    int role = 0;  // 1: a person's record's "name"; 2: a person's role; 3: a weak one
     if (!entity) {
       // The key's last word is the role ("emergency_contact", not "client_secret").
       const std::string_view last = key.substr(key.rfind('_') + 1);
       if (key == "name" ? !PersonRecord(static_cast<uint32_t>(k), pos)
-                        : !catalog::IsPeopleTable(last) || last == "agent" || last == "client" ||
-                              last == "lead")
+                        : !role_key || last == "agent" || last == "client" || last == "lead")
         return;
       entity = Entity::kPersonName;
       role = key == "name" ? 1
@@ -2109,7 +2115,7 @@ class Resolution {
     // A ',' ends a value after ':' only in a flow mapping ("{first: Ann, last: Doe}"); a
     // YAML or LDIF line's value runs to its end ("street: 21 Allée, Voie Saint-Bernard").
     bool flow = false;
-    for (int64_t i = k - 1; i >= v_.seg_start && !flow && v_.at(i) != '\n'; --i)
+    for (int64_t i = k - 1; sep == ':' && i >= v_.seg_start && !flow && v_.at(i) != '\n'; --i)
       flow = v_.at(i) == '{';
     bool open = false;         // a '(' in the value: "phone=(784)+242-1115"
     uint32_t first_blank = 0;  // after '=', where the first word ends
@@ -2233,9 +2239,7 @@ class Resolution {
       }
       return Hl7::kNone;
     };
-    if (kind(0) == Hl7::kNone && id != "PID" && id != "NK1" && id != "GT1" && id != "IN1" &&
-        id != "PV1")
-      return false;
+    if (id != "PID" && id != "NK1" && id != "GT1" && id != "IN1" && id != "PV1") return false;
     uint32_t p = s + 4;
     auto end_of_segment = [&](unsigned char c) { return c == '\r' || c == '\n' || c == 0; };
     for (int f = 1; f < 40 && p < v_.seg_end; ++f) {
