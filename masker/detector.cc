@@ -2337,14 +2337,28 @@ class Resolution {
 
   // A field's value [b, e) as `entity`, when it is shaped like one.
   // Whether the "name" key at [k, pos) names a person: its object is under a people key
-  // ("patient": {"name": …}, "customers": [{"name": …}]) or holds a person's contact data
+  // ("patient": {"name": …}, "customers": [{…}, {"name": …}]) or holds a person's contact data
   // ("email", "phone", "birth", "dob", "ssn", "address" within 300 bytes).
   bool PersonRecord(uint32_t k, uint32_t pos) const {
-    int64_t i = static_cast<int64_t>(k) - 1;
-    while (i > v_.seg_start && (blank(v_.at(i)) || v_.at(i) == '"')) --i;
-    if (v_.at(i) == '{') {
+    // The unmatched '{' or '[' before i (strings are not skipped: a brace in a value may
+    // misplace it, which at worst loses this context), or -1.
+    auto enclosing = [&](int64_t i) {
+      for (int depth = 0; i >= v_.seg_start && k - i < 2048; --i) {
+        const unsigned char c = v_.at(i);
+        if (c == '}' || c == ']') ++depth;
+        if ((c == '{' || c == '[') && depth-- == 0) return i;
+      }
+      return int64_t{-1};
+    };
+    int64_t i = enclosing(static_cast<int64_t>(k) - 1);
+    if (i >= 0 && v_.at(i) == '{') {
+      // An array's element ([{…}, {"name": …}]): the array's key is the parent.
+      int64_t j = i - 1;
+      while (j > v_.seg_start && blank(v_.at(j))) --j;
+      if (v_.at(j) == ',') j = enclosing(j - 1);
+      if (j >= 0 && v_.at(j) == '[') i = j;
       --i;
-      while (i > v_.seg_start && (blank(v_.at(i)) || v_.at(i) == '[')) --i;
+      while (i > v_.seg_start && blank(v_.at(i))) --i;
       if (v_.at(i) == ':') --i;
       while (i > v_.seg_start && (blank(v_.at(i)) || v_.at(i) == '"')) --i;
       int64_t w = i + 1;

@@ -976,6 +976,9 @@ TEST_F(DetectorTest, StructuredRecordFields) {
   // the keys of people's roles, with a name's shape.
   EXPECT_THAT(Find(R"({"id":7,"name":"Okafor","phoneNumber":"555-0100"})"),
               ElementsAre("PERSON_NAME:Okafor", "PHONE:555-0100"));
+  EXPECT_THAT(Find(R"({"attendees": [{"name": "Aiko"}, {"id": 2, "name": "Ben"}]})"),
+              ElementsAre("PERSON_NAME:Aiko", "PERSON_NAME:Ben"));
+  EXPECT_THAT(Find(R"({"products": [{"name": "Widget"}, {"name": "Gadget"}]})"), IsEmpty());
   EXPECT_THAT(Find(R"({"patient":{"name":"Aiko"}} owner: Ms. Chen; recipient=Tobias)"),
               ElementsAre("PERSON_NAME:Aiko", "PERSON_NAME:Chen", "PERSON_NAME:Tobias"));
   EXPECT_THAT(Find(R"({"name":"Widget","label":"BaseAddress"} {"owner":"Finance Team"})"),
@@ -987,8 +990,7 @@ TEST_F(DetectorTest, StructuredRecordFields) {
               IsEmpty());
   EXPECT_THAT(Find("subject: CN=www.example.com, O=Example"), IsEmpty());
   // FHIR's keys only in JSON: fontconfig's <family> is a font's.
-  EXPECT_THAT(Find("<alias><family>Times New Roman</family><given>x</given></alias>"),
-              IsEmpty());
+  EXPECT_THAT(Find("<alias><family>Times New Roman</family><given>x</given></alias>"), IsEmpty());
   // vCard: the name's parts and the address's street.
   EXPECT_THAT(Find("BEGIN:VCARD\nN:Doe;Ann;;;\nFN:Ann Doe\n"
                    "ADR;TYPE=home:;;12 Oak St;Springfield;IL;62701;USA\nEND:VCARD"),
