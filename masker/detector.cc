@@ -1985,8 +1985,10 @@ class Resolution {
     std::string_view raw = v_.sub(static_cast<uint32_t>(k), static_cast<uint32_t>(key_end));
     uint32_t p = pos + 1;
     if (sep == '=' && v_.at(p) == '>') ++p;  // Ruby's and PHP's "first_name" => "Ann"
+    bool value_attribute = false;            // <family value="Chalmers"/>: FHIR's XML
     if (sep == '=' && EqualsLower(raw, "value")) {
-      // <input name="first_name" value="Ann">: the key is the tag's name attribute.
+      // <input name="first_name" value="Ann">: the key is the tag's name attribute; with
+      // none, the element's own name (FHIR's XML writes every value so).
       int64_t lt = k - 1;
       while (lt > v_.seg_start && k - lt < 200 && v_.at(lt) != '<' && v_.at(lt) != '>') --lt;
       if (v_.at(lt) != '<') return;
@@ -1994,10 +1996,19 @@ class Resolution {
       size_t at = std::string_view::npos;
       for (std::string_view a : {"name=\"", "name='", "NAME=\""})
         if ((at = tag.find(a)) != std::string_view::npos) break;
-      if (at == std::string_view::npos) return;
-      const size_t b = at + 6, e = tag.find(tag[at + 5], b);
-      if (e == std::string_view::npos) return;
-      raw = tag.substr(b, e - b);
+      if (at != std::string_view::npos) {
+        const size_t b = at + 6, e = tag.find(tag[at + 5], b);
+        if (e == std::string_view::npos) return;
+        raw = tag.substr(b, e - b);
+      } else {
+        size_t e = 1;
+        while (e < tag.size() && (IsWord(static_cast<unsigned char>(tag[e])) || tag[e] == ':')) ++e;
+        raw = tag.substr(1, e - 1);
+        if (const size_t colon = raw.rfind(':'); colon != std::string_view::npos)
+          raw.remove_prefix(colon + 1);  // <fhir:family value=…>
+        if (raw.empty()) return;
+        value_attribute = true;
+      }
     } else if (sep == ':' && raw == "s" && before == ';' && v_.at(k - 2) == '"') {
       // PHP's serialize(): s:10:"first_name";s:5:"Roxie"; the key is the string before.
       int64_t kb = k - 2;
@@ -2050,6 +2061,35 @@ class Resolution {
       norm[n++] = c == '-' ? '_' : Lower(c);
     }
     const std::string_view key(norm, n);
+    // RFC 5322 address headers: the display names of "From: \"Lee, Ann\" <ann@x.org>, Bob Roe
+    // <bob@y.org>" (the addresses are e-mails by their shape).
+    if (sep == ':' && !quote && (before == '\n' || before == '\r' || before == 0) &&
+        (key == "from" || key == "to" || key == "cc" || key == "bcc" || key == "reply_to" ||
+         key == "sender")) {
+      for (int boxes = 0; boxes < 8; ++boxes) {
+        while (p < v_.seg_end && (blank(v_.at(p)) || v_.at(p) == ',')) ++p;
+        uint32_t b = p, e;
+        if (v_.at(p) == '"') {
+          b = ++p;
+          p = QuotedEnd(p, '"');
+          if (v_.at(p) != '"') return;
+          e = p++;
+          while (p < v_.seg_end && blank(v_.at(p))) ++p;
+          if (v_.at(p) != '<') return;
+        } else {
+          while (p < v_.seg_end && p - b < 80 && v_.at(p) != '<' && v_.at(p) != ',' &&
+                 v_.at(p) != '\n' && v_.at(p) != '\r')
+            ++p;
+          if (v_.at(p) != '<') return;
+          e = p;
+        }
+        if (e > b) FieldValue(Entity::kPersonName, b, e, kCapital, false);
+        while (p < v_.seg_end && v_.at(p) != '>' && v_.at(p) != '\n') ++p;
+        if (v_.at(p) != '>') return;
+        ++p;
+      }
+      return;
+    }
     bool role_key = false;
     std::optional<Entity> entity = catalog::EntityForFieldKey(key, &role_key);
     // A person's role ("owner", "recipient", "patient") or the "name" of a person's record
@@ -2068,8 +2108,9 @@ class Resolution {
                  ? 3
                  : 2;
     }
-    // FHIR's "family" and "given" only as JSON keys: fontconfig's <family>, a CSS family: fonts.
-    if ((key == "family" || key == "given") && quote != '"') return;
+    // FHIR's "family" and "given" only as JSON keys or value attributes (<family value=…/>):
+    // fontconfig's <family>Times</family>, a CSS family: fonts.
+    if ((key == "family" || key == "given") && quote != '"' && !value_attribute) return;
     // Keys that are also ordinary words, or name organisations as often as people, need a
     // capitalised value ("first": "Ann", not "first": true; cn=Ann Doe, not cn=www.example.com).
     const Strict strict = role == 3   ? kWeakRole
@@ -2123,7 +2164,7 @@ class Resolution {
       const unsigned char c = v_.at(p);
       if (c == '\n' || c == '\r' || c == '<' || c == '"' || c == '|' || c == ';') break;
       open |= c == '(';
-      if (sep == '=' && (c == '&' || c == ',' || (c == ')' && !open))) break;
+      if (sep == '=' && (c == '&' || c == ',' || c == ':' || (c == ')' && !open))) break;
       if (sep == '=' && !dn && blank(c)) {
         // A logfmt pair ends at a space before the next key; an unquoted value with spaces
         // runs on ("last_name=van der Sluis"), up to four words.
@@ -2390,11 +2431,15 @@ class Resolution {
   }
 
   // Where a quoted value from p ends: its closing quote q (or a line's end or a backslash,
-  // where the caller finds no q). An apostrophe between letters is a name's ("'D'Amico'"
-  // written unescaped), not the end.
+  // where the caller finds no q). A doubled quote is one inside ('O''Reilly'), and an
+  // apostrophe between letters is a name's ("'D'Amico'" written unescaped), not the end.
   uint32_t QuotedEnd(uint32_t p, unsigned char q) const {
     for (;; ++p) {
       while (p < v_.seg_end && v_.at(p) != q && v_.at(p) != '\\' && v_.at(p) != '\n') ++p;
+      if (v_.at(p) == q && v_.at(p + 1) == q && p + 1 < v_.seg_end) {  // SQL's 'O''Reilly'
+        ++p;
+        continue;
+      }
       if (!(q == '\'' && v_.at(p) == q && IsAlpha(v_.at(p - 1)) && IsAlpha(v_.at(p + 1)) &&
             p + 1 < v_.seg_end))
         return p;

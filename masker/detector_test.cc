@@ -989,13 +989,23 @@ TEST_F(DetectorTest, StructuredRecordFields) {
   EXPECT_THAT(Find(R"({"first": true, "last": "2024-01-01", "surname": null, "given": "x"})"),
               IsEmpty());
   EXPECT_THAT(Find("subject: CN=www.example.com, O=Example"), IsEmpty());
-  // FHIR's keys only in JSON: fontconfig's <family> is a font's.
+  // FHIR's XML puts every value in a value attribute.
+  EXPECT_THAT(Find("<name><use value=\"official\"/><family value=\"Chalmers\"/>"
+                   "<given value=\"Peter\"/></name>"),
+              ElementsAre("PERSON_NAME:Chalmers", "PERSON_NAME:Peter"));
+  // FHIR's keys only in JSON or as value attributes: fontconfig's <family> is a font's.
   EXPECT_THAT(Find("<alias><family>Times New Roman</family><given>x</given></alias>"), IsEmpty());
   // vCard: the name's parts and the address's street.
   EXPECT_THAT(Find("BEGIN:VCARD\nN:Doe;Ann;;;\nFN:Ann Doe\n"
                    "ADR;TYPE=home:;;12 Oak St;Springfield;IL;62701;USA\nEND:VCARD"),
               ElementsAre("PERSON_NAME:Doe", "PERSON_NAME:Ann", "PERSON_NAME:Ann Doe",
                           "STREET_ADDRESS:12 Oak St"));
+  // Mail headers' display names, SQL's doubled quotes, an iCalendar CN before its ':'.
+  EXPECT_THAT(Find("From: \"de Groot, Mattie\" <m@example.org>"),
+              ElementsAre("PERSON_NAME:de Groot, Mattie", "EMAIL:m@example.org"));
+  EXPECT_THAT(Find("last_name = 'O''Reilly'"), ElementsAre("PERSON_NAME:O''Reilly"));
+  EXPECT_THAT(Find("ATTENDEE;CN=Natal Marinho:mailto:nm@example.org"),
+              ElementsAre("PERSON_NAME:Natal Marinho", "EMAIL:nm@example.org"));
   // A git log's date line is no name.
   EXPECT_THAT(Find("Author: Ann Doe <ann@example.com>\nDate:   Tue Mar 5 10:11:12 2024 +0100"),
               ElementsAre("PERSON_NAME:Ann Doe", "EMAIL:ann@example.com"));

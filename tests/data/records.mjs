@@ -1,6 +1,6 @@
 // Labeled records in formats that standards and tools define, not this project: vCard 3 and 4
 // (RFC 6350), LDIF (RFC 2849), iCalendar (RFC 5545), HL7 v2 PID and NK1 segments, FHIR Patient
-// JSON, X12 837 NM1/N3/N4/DMG, RFC 5322 headers, web forms, XML, YAML, git commits, JSON, the
+// JSON and XML, X12 837 NM1/N3/N4/DMG, RFC 5322 headers, web forms, XML, YAML, git commits, JSON, the
 // same keys as languages and frameworks serialise them (Python, Java, Go, PHP, Ruby, Rails
 // params, TOML, .env, SQL, GraphQL, HTML inputs, ISO 20022), and CSV with a header (--only
 // csvhdr). Values from chance.js and fakerator (10 locales), as in
@@ -58,6 +58,7 @@ const T = {
   hl7nk1: (p) => ['NK1|1|', [p.last.toUpperCase(), 'PERSON_NAME'], '^', [p.first.toUpperCase(), 'PERSON_NAME'], '|SPO^Spouse|', [p.street, 'STREET_ADDRESS'], `^^${p.city}^${p.state}^${p.zip}|`, [p.phone, 'PHONE']],
   fhir: (p) => ['{"resourceType":"Patient","id":"', c.guid(), '","name":[{"use":"official","family":"', [p.last, 'PERSON_NAME'], '","given":["', [p.first, 'PERSON_NAME'], '"]}],"telecom":[{"system":"phone","value":"', [p.phone, 'PHONE'],
     '","use":"mobile"},{"system":"email","value":"', [p.email, 'EMAIL'], '"}],"gender":"', c.pickone(['male', 'female']), '","birthDate":"', [ymd(p.dob), 'DATE_OF_BIRTH'], '","address":[{"line":["', [p.street, 'STREET_ADDRESS'], `"],"city":"${p.city}","postalCode":"${p.zip}"}]}`],
+  fhirxml: (p) => ['<Patient xmlns="http://hl7.org/fhir"><name><use value="official"/><family value="', [p.last, 'PERSON_NAME'], '"/><given value="', [p.first, 'PERSON_NAME'], '"/></name><birthDate value="', [ymd(p.dob), 'DATE_OF_BIRTH'], '"/><address><line value="', [p.street, 'STREET_ADDRESS'], `"/><city value="${p.city}"/></address></Patient>`],
   x12: (p) => ['NM1*IL*1*', [p.last.toUpperCase(), 'PERSON_NAME'], '*', [p.first.toUpperCase(), 'PERSON_NAME'], '*', [p.middle, 'PERSON_NAME'], `***MI*${c.integer({ min: 1e8, max: 9e8 })}~N3*`, [p.street.toUpperCase(), 'STREET_ADDRESS'], `~N4*${p.city.toUpperCase()}*${p.state}*${p.zip}~DMG*D8*`, [ymd(p.dob, ''), 'DATE_OF_BIRTH'], '*M~'],
   mailhdr: (p) => ['From: "', [`${p.last}, ${p.first}`, 'PERSON_NAME'], '" <', [p.email, 'EMAIL'], `>\nTo: support team\nSubject: ${c.sentence({ words: 4 })}\nReply-To: `, [`${p.first} ${p.last}`, 'PERSON_NAME'], ' <', [p.email, 'EMAIL'], '>'],
   form: (p) => ['first_name=', [p.first.replace(/ /g, '+'), 'PERSON_NAME'], '&last_name=', [p.last.replace(/ /g, '+'), 'PERSON_NAME'], '&email=', [p.email.replace('@', '%40'), 'EMAIL'], '&phone=', [encodeURIComponent(p.phone).replace(/%20/g, '+'), 'PHONE'], '&dob=', [ymd(p.dob), 'DATE_OF_BIRTH']],
