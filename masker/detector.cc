@@ -2040,7 +2040,7 @@ class Resolution {
             const uint32_t b = p;
             while (p < v_.seg_end && v_.at(p) != ';' && v_.at(p) != '\n' && v_.at(p) != '\r') ++p;
             if (part >= first) {
-              if (prop != "ADR" && NameValue(b, p, kAnyCase) < 0)
+              if (prop != "ADR" && IsNameValue(b, p, kAnyCase))
                 EmitTrimmed(b, p, Entity::kPersonName);
               else if (prop == "ADR")
                 FieldValue(Entity::kStreetAddress, b, p, kAnyCase, false);
@@ -2191,7 +2191,7 @@ class Resolution {
       ++p;
     }
     // The longer value if it reads as a name, else its first word ("first_name=Ann logged in").
-    if (first_blank && *entity == Entity::kPersonName && NameValue(b, p, strict) == 0)
+    if (first_blank && *entity == Entity::kPersonName && !IsNameValue(b, p, strict))
       p = first_blank;
     FieldValue(*entity, b, p, strict, line_key);
   }
@@ -2211,73 +2211,29 @@ class Resolution {
   }
 
   enum class Hl7 : uint8_t { kNone, kName, kDoctor, kAddress, kPhone, kDate, kSsn };
+  // The fields that hold a person's data, by segment and number (HL7 v2.5 chapters 3 and 6).
+  struct Hl7FieldKind {
+    std::string_view segment;
+    int field;
+    Hl7 kind;
+  };
+  static constexpr Hl7FieldKind kHl7Fields[] = {
+      {"PID", 5, Hl7::kName},    {"PID", 6, Hl7::kName},     {"PID", 7, Hl7::kDate},
+      {"PID", 9, Hl7::kName},    {"PID", 11, Hl7::kAddress}, {"PID", 13, Hl7::kPhone},
+      {"PID", 14, Hl7::kPhone},  {"PID", 19, Hl7::kSsn},     {"NK1", 2, Hl7::kName},
+      {"NK1", 4, Hl7::kAddress}, {"NK1", 5, Hl7::kPhone},    {"NK1", 6, Hl7::kPhone},
+      {"NK1", 16, Hl7::kDate},   {"NK1", 37, Hl7::kSsn},     {"GT1", 3, Hl7::kName},
+      {"GT1", 4, Hl7::kName},    {"GT1", 5, Hl7::kAddress},  {"GT1", 6, Hl7::kPhone},
+      {"GT1", 7, Hl7::kPhone},   {"GT1", 8, Hl7::kDate},     {"GT1", 12, Hl7::kSsn},
+      {"IN1", 16, Hl7::kName},   {"IN1", 18, Hl7::kDate},    {"IN1", 19, Hl7::kAddress},
+      {"PV1", 7, Hl7::kDoctor},  {"PV1", 8, Hl7::kDoctor},   {"PV1", 9, Hl7::kDoctor},
+      {"PV1", 17, Hl7::kDoctor},
+  };
   bool Hl7Segment(uint32_t s) {
     const std::string_view id = v_.sub(s, s + 3);
-    // Fields by number (HL7 v2.5 chapters 3 and 6).
     auto kind = [&](int f) {
-      if (id == "PID") {
-        switch (f) {
-          case 5:
-          case 6:
-          case 9:
-            return Hl7::kName;
-          case 7:
-            return Hl7::kDate;
-          case 11:
-            return Hl7::kAddress;
-          case 13:
-          case 14:
-            return Hl7::kPhone;
-          case 19:
-            return Hl7::kSsn;
-        }
-      } else if (id == "NK1") {
-        switch (f) {
-          case 2:
-            return Hl7::kName;
-          case 4:
-            return Hl7::kAddress;
-          case 5:
-          case 6:
-            return Hl7::kPhone;
-          case 16:
-            return Hl7::kDate;
-          case 37:
-            return Hl7::kSsn;
-        }
-      } else if (id == "GT1") {
-        switch (f) {
-          case 3:
-          case 4:
-            return Hl7::kName;
-          case 5:
-            return Hl7::kAddress;
-          case 6:
-          case 7:
-            return Hl7::kPhone;
-          case 8:
-            return Hl7::kDate;
-          case 12:
-            return Hl7::kSsn;
-        }
-      } else if (id == "IN1") {
-        switch (f) {
-          case 16:
-            return Hl7::kName;
-          case 18:
-            return Hl7::kDate;
-          case 19:
-            return Hl7::kAddress;
-        }
-      } else if (id == "PV1") {
-        switch (f) {
-          case 7:
-          case 8:
-          case 9:
-          case 17:
-            return Hl7::kDoctor;
-        }
-      }
+      for (const Hl7FieldKind& k : kHl7Fields)
+        if (k.field == f && k.segment == id) return k.kind;
       return Hl7::kNone;
     };
     if (id != "PID" && id != "NK1" && id != "GT1" && id != "IN1" && id != "PV1") return false;
@@ -2322,7 +2278,7 @@ class Resolution {
       if (c >= first) {
         if (k == Hl7::kAddress)
           FieldValue(Entity::kStreetAddress, cb, ce, kAnyCase, false);
-        else if (NameValue(cb, ce, kAnyCase) < 0)
+        else if (IsNameValue(cb, ce, kAnyCase))
           Emit(cb, ce, Entity::kPersonName, 0.9f);
       }
       cb = ce + 1;
@@ -2345,7 +2301,7 @@ class Resolution {
     uint32_t p = elements(s + 3, &n);
     if (n < 3 || v_.sub(eb[1], ee[1]) != "1") return true;  // not a person: an organisation
     for (int i = 2; i < std::min(n, 5); ++i)
-      if (NameValue(eb[i], ee[i], kAnyCase) < 0) Emit(eb[i], ee[i], Entity::kPersonName, 0.9f);
+      if (IsNameValue(eb[i], ee[i], kAnyCase)) Emit(eb[i], ee[i], Entity::kPersonName, 0.9f);
     if (n >= 9 && v_.sub(eb[7], ee[7]) == "34") Emit(eb[8], ee[8], Entity::kUsSsn, 0.9f);
     // The person's segments that follow: N3 (street), N4 (city), DMG (birth date), PER
     // (contact name and numbers), REF.
@@ -2364,7 +2320,7 @@ class Resolution {
       } else if (sid == "DMG" && n >= 2 && v_.sub(eb[0], ee[0]) == "D8") {
         Emit(eb[1], ee[1], Entity::kDateOfBirth, 0.9f);
       } else if (sid == "PER") {
-        if (n >= 2 && NameValue(eb[1], ee[1], kAnyCase) < 0)
+        if (n >= 2 && IsNameValue(eb[1], ee[1], kAnyCase))
           Emit(eb[1], ee[1], Entity::kPersonName, 0.9f);
         for (int i = 2; i + 1 < n; i += 2) {
           const std::string_view q2 = v_.sub(eb[i], ee[i]);
@@ -2475,7 +2431,7 @@ class Resolution {
         EmitTrimmed(b, e, Entity::kStreetAddress);
       return;
     }
-    if (NameValue(b, e, strict) == 0) return;
+    if (!IsNameValue(b, e, strict)) return;
     // A title before the name is not the name ("contact: Ms. Chen").
     for (;;) {
       while (b < e && blank(v_.at(b))) ++b;
@@ -2490,13 +2446,13 @@ class Resolution {
   }
   static bool blank(unsigned char c) { return c == ' ' || c == '\t'; }
 
-  // -1 when [b, e) reads as a person's name (or a part of one): letters of any script with
+  // Whether [b, e) reads as a person's name (or a part of one): letters of any script with
   // spaces, hyphens, apostrophes, dots and form-encoded spaces, up to six words, not a
-  // placeholder, and as `strict` asks. Else 0.
-  int NameValue(uint32_t b, uint32_t e, Strict strict) const {
+  // placeholder, and as `strict` asks.
+  bool IsNameValue(uint32_t b, uint32_t e, Strict strict) const {
     while (b < e && blank(v_.at(b))) ++b;
     while (e > b && blank(v_.at(e - 1))) --e;
-    if (e <= b || e - b > 80) return 0;
+    if (e <= b || e - b > 80) return false;
     int words = 1;
     bool letter = false;
     for (uint32_t i = b; i < e; ++i) {
@@ -2506,19 +2462,19 @@ class Resolution {
       } else if (c == ' ' || c == '+') {
         words += v_.at(i - 1) != ' ' && v_.at(i - 1) != '+';
       } else if (!(c == '-' || c == '\'' || c == '.' || c == ',')) {
-        return 0;
+        return false;
       }
     }
-    if (!letter || words > 6) return 0;
+    if (!letter || words > 6) return false;
     if (strict != kAnyCase) {  // a word of it capitalised ("van der Meij")
       bool cap = false;
       for (uint32_t i = b; i < e && !cap; ++i)
         cap = (i == b || v_.at(i - 1) == ' ') &&
               (IsUpper(v_.at(i)) || (v_.at(i) >= 0xC3 && v_.at(i) <= 0xC5));
-      if (!cap) return 0;
+      if (!cap) return false;
     }
     if (strict >= kRecord) {
-      if (words > 4) return 0;
+      if (words > 4) return false;
       for (uint32_t i = b; i < e;) {
         uint32_t j = i;
         while (j < e && v_.at(j) != ' ' && v_.at(j) != '+') ++j;
@@ -2526,21 +2482,21 @@ class Resolution {
         while (!word.empty() && (word.back() == '.' || word.back() == ',')) word.remove_suffix(1);
         // A word alone in a person's record is the name ("name": "Park" beside an e-mail);
         // among others, a firm's or a team's word is not ("Acme Inc.", "Finance Team").
-        if (words > 1 && (names::IsNonNameWord(word) || names::IsLegalForm(word))) return 0;
+        if (words > 1 && (names::IsNonNameWord(word) || names::IsLegalForm(word))) return false;
         // A role's one word: a name the table knows, or one shaped as a name is (capital,
         // then lower case: not "GetAll", "UPONLY"), not an account's or a group's ("System").
         if ((strict == kRole || strict == kWeakRole) && words == 1) {
-          if (names::IsNonNameWord(word)) return 0;
+          if (names::IsNonNameWord(word)) return false;
           for (std::string_view x : {"admin", "administrator", "system", "root", "service", "bot",
                                      "everyone", "nobody", "unassigned", "guest", "user", "me",
                                      "self", "owner", "default", "public", "private"})
-            if (EqualsLower(word, x)) return 0;
+            if (EqualsLower(word, x)) return false;
           const names::TokenInfo t = names::Lookup(word);
-          if (strict == kWeakRole && (!t.known() || t.word)) return 0;
+          if (strict == kWeakRole && (!t.known() || t.word)) return false;
           if (!t.known()) {
-            if (word.size() < 3) return 0;
+            if (word.size() < 3) return false;
             for (size_t c = 1; c < word.size(); ++c)
-              if (IsUpper(static_cast<unsigned char>(word[c]))) return 0;
+              if (IsUpper(static_cast<unsigned char>(word[c]))) return false;
           }
         }
         i = j + 1;
@@ -2549,8 +2505,8 @@ class Resolution {
     const std::string_view w = v_.sub(b, e);
     for (std::string_view x : {"null", "none", "nil", "true", "false", "n/a", "na", "unknown",
                                "undefined", "test", "anonymous", "redacted"})
-      if (EqualsLower(w, x)) return 0;
-    return -1;
+      if (EqualsLower(w, x)) return false;
+    return true;
   }
   void EmitTrimmed(uint32_t b, uint32_t e, Entity entity) {
     while (b < e && blank(v_.at(b))) ++b;

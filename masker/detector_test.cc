@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace veil::masker {
 namespace {
 
@@ -1009,6 +1011,52 @@ TEST_F(DetectorTest, StructuredRecordFields) {
   // A git log's date line is no name.
   EXPECT_THAT(Find("Author: Ann Doe <ann@example.com>\nDate:   Tue Mar 5 10:11:12 2024 +0100"),
               ElementsAre("PERSON_NAME:Ann Doe", "EMAIL:ann@example.com"));
+}
+
+// Whether findings cover every byte of each value in text (their first occurrence).
+::testing::AssertionResult AllCovered(const std::shared_ptr<const Detector>& d,
+                                      std::string_view text,
+                                      std::initializer_list<std::string_view> values) {
+  Scanner s(d);
+  std::vector<EntityMatch> out;
+  s.Scan(text, &out);
+  for (std::string_view v : values) {
+    const size_t at = text.find(v);
+    if (at == std::string_view::npos) return ::testing::AssertionFailure() << "no " << v;
+    for (size_t i = at; i < at + v.size(); ++i)
+      if (std::none_of(out.begin(), out.end(),
+                       [&](const EntityMatch& m) { return m.start <= i && i < m.end; }))
+        return ::testing::AssertionFailure() << v << " left raw at byte " << i - at;
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// The standards' own examples, not written here: HL7 v2.5's ADT^A01 sample message and FHIR
+// R4's patient-example.json (abridged).
+TEST_F(DetectorTest, StandardsOwnExamples) {
+  EXPECT_TRUE(AllCovered(
+      *detector_,
+      "MSH|^~\\&|MegaReg|XYZHospC|SuperOE|XYZImgCtr|20060529090131-0500||ADT^A01^ADT_A01|"
+      "01052901|P|2.5\rEVN||200605290901||||\rPID|||56782445^^^UAReg^PI||KLEINSAMPLE^BARRY^Q^JR"
+      "||19620910|M||2028-9^^HL70005^RA99113^^XYZ|260 GOODWIN CREST DRIVE^^BIRMINGHAM^AL^35209^^M"
+      "~NICKELL'S PICKLES^10000 W 100TH AVE^BIRMINGHAM^AL^35200^^O|||||||0105I30001^^^99DEF^AN\r"
+      "PV1||I|W^389^1^UABH^^^^3||||12345^MORGAN^REX^J^^^MD^0010^UAMC^L||67890^GRAINGER^LUCY^X^^^"
+      "MD^0010^UAMC^L|MED|||||A0||13579^POTTER^SHERMAN^T^^^MD^0010^UAMC^L|||||||||||||||||||||||||"
+      "||200605290900\r",
+      {"KLEINSAMPLE", "BARRY", "19620910", "260 GOODWIN CREST DRIVE", "10000 W 100TH AVE", "MORGAN",
+       "REX", "GRAINGER", "LUCY", "POTTER", "SHERMAN"}));
+  EXPECT_TRUE(AllCovered(
+      *detector_,
+      R"({"resourceType":"Patient","id":"example","name":[{"use":"official","family":"Chalmers",)"
+      R"("given":["Peter","James"]},{"use":"usual","given":["Jim"]},{"use":"maiden","family":)"
+      R"("Windsor","given":["Peter","James"],"period":{"end":"2002"}}],"telecom":[{"use":"home"},)"
+      R"({"system":"phone","value":"(03) 5555 6473","use":"work","rank":1}],"gender":"male",)"
+      R"("birthDate":"1974-12-25","address":[{"use":"home","type":"both","text":"534 Erewhon St )"
+      R"(PeasantVille, Rainbow, Vic  3999","line":["534 Erewhon St"],"city":"PleasantVille"}],)"
+      R"("contact":[{"name":{"family":"du Marché","given":["Bénédicte"]},"telecom":[{"system":)"
+      R"("phone","value":"+33 (237) 998327"}]}]})",
+      {"Chalmers", "Peter", "James", "Jim", "Windsor", "(03) 5555 6473", "1974-12-25",
+       "534 Erewhon St", "du Marché", "Bénédicte", "+33 (237) 998327"}));
 }
 
 // HL7 v2 and X12 healthcare segments: names in capitals, split by '^' or '*', birth dates

@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "config/loader.h"
+#include "masker/detector.h"
 #include "masker/masker.h"
 
 namespace veil::veilctl {
@@ -207,22 +208,40 @@ Status Process(Mode mode, masker::Masker& masker, std::FILE* in, std::FILE* out,
   std::string carry, masked, json;
   uint64_t line_no = 0;
   const masker::Detector& det = *masker.profile().detector();
+  // Slices of whole lines that fit the cache (the prefilter's masks and Hyperscan's scratch
+  // stay in L2); the output is written slice by slice.
+  auto slices = [](std::string_view block, auto&& each) {
+    constexpr size_t kSlice = 64 << 10;
+    while (!block.empty()) {
+      size_t cut = block.size();
+      if (cut > kSlice) {
+        const size_t nl = block.rfind('\n', kSlice - 1);
+        cut = nl == std::string_view::npos ? block.size() : nl + 1;
+      }
+      each(block.substr(0, cut));
+      block.remove_prefix(cut);
+    }
+  };
+  // One scan finding as SPEC §7's JSON line; `line` counts from 1.
+  auto write_finding = [&](uint64_t line, size_t start, size_t end, uint8_t entity, float score) {
+    json.clear();
+    json += "{";
+    if (!file_label.empty()) json += "\"file\":\"" + Escaped(file_label) + "\",";
+    const std::string_view name = det.EntityName(entity);
+    char num[160];
+    std::snprintf(num, sizeof(num),
+                  "\"line\":%llu,\"start\":%zu,\"end\":%zu,\"entity\":\"%.*s\",\"score\":%.2f}\n",
+                  static_cast<unsigned long long>(line), start, end, static_cast<int>(name.size()),
+                  name.data(), score);
+    json += num;
+    std::fwrite(json.data(), 1, json.size(), out);
+  };
   auto plain = [&](std::string_view block) {
     if (mode == Mode::kMask) {
-      // The engine's batch path in slices of whole lines that fit the cache (the prefilter's
-      // masks and Hyperscan's scratch stay in L2); the output is written slice by slice.
-      constexpr size_t kSlice = 64 << 10;
-      while (!block.empty()) {
-        size_t cut = block.size();
-        if (cut > kSlice) {
-          size_t nl = block.rfind('\n', kSlice - 1);
-          cut = nl == std::string_view::npos ? block.size() : nl + 1;
-        }
-        std::string_view slice = block.substr(0, cut);
+      slices(block, [&](std::string_view slice) {
         std::string_view o = masker.MaskLines(slice, &masked) ? std::string_view(masked) : slice;
         std::fwrite(o.data(), 1, o.size(), out);
-        block.remove_prefix(cut);
-      }
+      });
       return;
     }
     masker.ScanLines(block);
@@ -233,17 +252,7 @@ Status Process(Mode mode, masker::Masker& masker, std::FILE* in, std::FILE* out,
         ++line_no;
         line_start = nl + 1;
       }
-      json.clear();
-      json += "{";
-      if (!file_label.empty()) json += "\"file\":\"" + Escaped(file_label) + "\",";
-      char num[160];
-      std::snprintf(num, sizeof(num),
-                    "\"line\":%llu,\"start\":%zu,\"end\":%zu,\"entity\":\"%.*s\",\"score\":%.2f}\n",
-                    static_cast<unsigned long long>(line_no + 1), m.start - line_start,
-                    m.end - line_start, static_cast<int>(det.EntityName(m.entity).size()),
-                    det.EntityName(m.entity).data(), m.score);
-      json += num;
-      std::fwrite(json.data(), 1, json.size(), out);
+      write_finding(line_no + 1, m.start - line_start, m.end - line_start, m.entity, m.score);
     }
     for (size_t nl; (nl = block.find('\n', pos)) != std::string_view::npos; pos = nl + 1) ++line_no;
   };
@@ -286,39 +295,31 @@ Status Process(Mode mode, masker::Masker& masker, std::FILE* in, std::FILE* out,
         lines.push_back({text, std::string_view::npos});
       }
     }
-    masker.MaskRows(table->ptrs, cells, &outcomes, &outs);
     if (mode == Mode::kScan) {
-      // The engine's findings per line, and a hinted column's cell that they do not cover.
+      // The engine's findings per line, and a hinted column's cell that they do not cover and
+      // that is its entity as MaskRows judges a hinted cell (masker::ValueIs): one engine pass.
       for (const Line& ln : lines) {
         plain(ln.text);
         if (ln.first_cell == std::string_view::npos) continue;
         for (size_t k = 0; k < ncols; ++k) {
           const size_t c = ln.first_cell + k;
           const masker::ColumnPolicy& pol = *table->ptrs[k];
-          if (outcomes[c] == masker::ValueOutcome::kUnchanged || !pol.has_hint) continue;
           const Field& f = all_fields[c];
+          if (!pol.has_hint || !masker::ValueIs(static_cast<masker::Entity>(pol.entity), f.value))
+            continue;
           const size_t start = static_cast<size_t>(f.raw.data() - ln.text.data()) + f.quoted;
           const size_t end = start + f.raw.size() - 2 * f.quoted;
           const auto& found = masker.findings();  // this line's, from plain()
           if (std::any_of(found.begin(), found.end(),
                           [&](const auto& m) { return m.start < end && m.end > start; }))
             continue;
-          const std::string_view name = det.EntityName(pol.entity);
-          char num[200];
-          const int len = std::snprintf(
-              num, sizeof(num),
-              "%s\"line\":%llu,\"start\":%zu,\"end\":%zu,\"entity\":\"%.*s\",\"score\":0.90}\n",
-              "{", static_cast<unsigned long long>(ln.text.ends_with('\n') ? line_no : line_no + 1),
-              start, start + f.raw.size() - 2 * f.quoted, static_cast<int>(name.size()),
-              name.data());
-          json.clear();
-          json.append(num, static_cast<size_t>(len));
-          if (!file_label.empty()) json.insert(1, "\"file\":\"" + Escaped(file_label) + "\",");
-          std::fwrite(json.data(), 1, json.size(), out);
+          write_finding(ln.text.ends_with('\n') ? line_no : line_no + 1, start, end, pol.entity,
+                        0.9f);
         }
       }
       return;
     }
+    masker.MaskRows(table->ptrs, cells, &outcomes, &outs);
     rebuilt.clear();
     for (const Line& ln : lines) {
       if (ln.first_cell == std::string_view::npos) {
@@ -358,16 +359,7 @@ Status Process(Mode mode, masker::Masker& masker, std::FILE* in, std::FILE* out,
       }
     }
     if (!table) return plain(block);
-    constexpr size_t kSlice = 64 << 10;
-    while (!block.empty()) {
-      size_t cut = block.size();
-      if (cut > kSlice) {
-        const size_t nl = block.rfind('\n', kSlice - 1);
-        cut = nl == std::string_view::npos ? block.size() : nl + 1;
-      }
-      tabular(block.substr(0, cut));
-      block.remove_prefix(cut);
-    }
+    slices(block, tabular);
   };
   size_t n;
   while ((n = std::fread(buf.data(), 1, buf.size(), in)) > 0) {
