@@ -9,8 +9,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "agent/sql/copy_format.h"
 
 namespace veil::agent {
 
@@ -52,6 +55,8 @@ struct StatementLineage {
   // FETCH or MOVE of a cursor veil did not see declared (opened by a DO block or a function):
   // once such code ran, how many rows it gives may be a value (generate_series(1, digits)).
   bool unknown_cursor = false;
+  // COPY … TO STDOUT: how its rows are written (delimiter, quoting, null string).
+  std::optional<sql::CopyFormat> copy;
 };
 using QueryLineage = std::vector<StatementLineage>;
 

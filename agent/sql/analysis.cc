@@ -3,6 +3,7 @@
 #include <pg_query.h>
 
 #include <algorithm>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <optional>
@@ -16,6 +17,8 @@
 namespace veil::sql {
 namespace {
 
+using pg_query::CopyStmt;
+using pg_query::DefElem;
 using pg_query::Node;
 using Kind = OutputColumn::Kind;
 
@@ -226,6 +229,121 @@ struct Scope {
 };
 
 std::string Str(const Node& n) { return n.has_string() ? n.string().sval() : std::string(); }
+
+// A COPY option's value as PostgreSQL's defGetString/defGetBoolean read it; false when the
+// node is of a kind they would refuse.
+bool OptionString(const DefElem& d, std::string* out) {
+  if (!d.has_arg()) return false;
+  const Node& a = d.arg();
+  if (a.has_string())
+    *out = a.string().sval();
+  else if (a.has_integer())
+    *out = std::to_string(a.integer().ival());
+  else if (a.has_boolean())
+    *out = a.boolean().boolval() ? "true" : "false";
+  else
+    return false;
+  return true;
+}
+
+bool OptionBool(const DefElem& d, bool* out) {
+  if (!d.has_arg()) {
+    *out = true;
+    return true;
+  }
+  std::string v;
+  if (!OptionString(d, &v)) return false;
+  for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (v == "true" || v == "on" || v == "1") {
+    *out = true;
+    return true;
+  }
+  if (v == "false" || v == "off" || v == "0") {
+    *out = false;
+    return true;
+  }
+  return false;  // "match" is COPY FROM's
+}
+
+// COPY … TO's format from its options, PostgreSQL's defaults filled in (ProcessCopyOptions).
+CopyFormat CopyFormatOf(const CopyStmt& s) {
+  CopyFormat f;
+  std::optional<char> delimiter, quote, escape;
+  std::optional<std::string> null;
+  auto one_byte = [&](const DefElem& d, std::optional<char>* out) {
+    std::string v;
+    if (OptionString(d, &v) && v.size() == 1)
+      *out = v[0];
+    else
+      f.understood = false;
+  };
+  for (const Node& n : s.options()) {
+    if (!n.has_def_elem()) {
+      f.understood = false;
+      continue;
+    }
+    const DefElem& d = n.def_elem();
+    const std::string& name = d.defname();
+    std::string v;
+    if (name == "format") {
+      if (!OptionString(d, &v))
+        f.understood = false;
+      else if (v == "text")
+        f.kind = CopyFormat::Kind::kText;
+      else if (v == "csv")
+        f.kind = CopyFormat::Kind::kCsv;
+      else if (v == "binary")
+        f.kind = CopyFormat::Kind::kBinary;
+      else
+        f.understood = false;
+    } else if (name == "delimiter") {
+      one_byte(d, &delimiter);
+    } else if (name == "quote") {
+      one_byte(d, &quote);
+    } else if (name == "escape") {
+      one_byte(d, &escape);
+    } else if (name == "null") {
+      if (OptionString(d, &v))
+        null = v;
+      else
+        f.understood = false;
+    } else if (name == "header") {
+      if (!OptionBool(d, &f.header)) f.understood = false;
+    } else if (name == "force_quote") {
+      f.force_quote = true;  // a column list or *: quoting only, read either way
+    } else if (name == "encoding") {
+      // Encodings whose multi-byte characters may hold a delimiter's or a backslash's byte
+      // (SJIS, BIG5, GBK, UHC, GB18030, JOHAB) would be split where the client does not.
+      std::string e;
+      if (OptionString(d, &v))
+        for (char c : v)
+          if (std::isalnum(static_cast<unsigned char>(c)))
+            e.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+      static constexpr std::string_view kAsciiSafe[] = {
+          "utf8",   "unicode", "sqlascii", "latin", "iso8859", "win125", "win866",
+          "win874", "cp125",   "cp866",    "koi8",  "euc",     "mule"};
+      f.understood =
+          f.understood && std::any_of(std::begin(kAsciiSafe), std::end(kAsciiSafe),
+                                      [&](std::string_view p) { return e.starts_with(p); });
+    } else if (name != "force_not_null" && name != "force_null" && name != "freeze" &&
+               name != "default") {
+      f.understood = false;  // one PostgreSQL 15 would refuse, or a later one's
+    }
+  }
+  const bool csv = f.kind == CopyFormat::Kind::kCsv;
+  f.delimiter = delimiter.value_or(csv ? ',' : '\t');
+  f.null = null.value_or(csv ? "" : "\\N");
+  f.quote = quote.value_or('"');
+  f.escape = escape.value_or(f.quote);
+  // The delimiter cannot be a line end, a backslash or appear in the null string; COPY
+  // refuses those itself, so such a statement returns no data. Refuse them here too.
+  if (f.delimiter == '\n' || f.delimiter == '\r' || f.delimiter == '\\' ||
+      f.null.find(f.delimiter) != std::string::npos || (csv && f.delimiter == f.quote) ||
+      (!csv && (f.delimiter == '\0' ||
+                std::strchr("\\.abcdefghijklmnopqrstuvwxyz0123456789", f.delimiter))))
+    f.understood = false;
+  return f;
+}
 
 std::string FuncName(const google::protobuf::RepeatedPtrField<Node>& names, std::string* schema) {
   std::string name;
@@ -1531,6 +1649,7 @@ void Analyzer::Statement(const Node& stmt) {
         break;
       }
       out_->returns_rows = true;  // COPY data, column by column
+      if (s.filename().empty() && !s.is_program()) out_->copy = CopyFormatOf(s);
       if (s.has_query() && s.query().has_select_stmt()) {
         bool known = true;
         out_->columns = ToOutputs(Select(s.query().select_stmt(), nullptr, {}, &known));

@@ -35,11 +35,13 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "agent/sql/catalog.h"
+#include "agent/sql/copy_format.h"
 
 namespace veil::sql {
 
@@ -93,6 +95,8 @@ struct StatementAnalysis {
   // generate_series, LIMIT, OFFSET): a value that leaves by another road than a result cell.
   std::vector<BaseColumn> side_effect_args;
   std::vector<WriteTarget> writes;
+  // COPY … TO STDOUT: the format its rows come in.
+  std::optional<CopyFormat> copy;
   bool unknown_function = false;  // calls something that cannot be followed (any position)
 
   // From the tree, to be combined with the lexer's verdict (defence in depth).

@@ -533,6 +533,48 @@ TEST(Analysis, WritesAndUtilityStatementsReadEveryColumnOfTheirTables) {
 
 // The same statement with other literals must give the same analysis (it is cached by the
 // text with literals replaced).
+// COPY … TO STDOUT's options, in both of PostgreSQL's syntaxes, with its defaults: what the
+// proxy reads the rows by. Options it cannot read as PostgreSQL would are flagged, never
+// guessed at.
+TEST(Analysis, CopyOptionsSetTheFormatOfItsRows) {
+  auto shop = Shop();
+  auto format = [&](const std::string& sql) {
+    Analysis a = Analyze(sql, *shop);
+    EXPECT_EQ(a.statements.size(), 1u) << sql;
+    if (a.statements.empty() || !a.statements[0].copy) return std::string("none");
+    const CopyFormat& f = *a.statements[0].copy;
+    std::ostringstream o;
+    o << "tcb"[static_cast<int>(f.kind)] << " d=" << f.delimiter << " q=" << f.quote
+      << " e=" << f.escape << " n=" << f.null << " h=" << f.header << " fq=" << f.force_quote
+      << " ok=" << f.understood;
+    return o.str();
+  };
+  EXPECT_EQ(format("COPY customers TO STDOUT"), "t d=\t q=\" e=\" n=\\N h=0 fq=0 ok=1");
+  EXPECT_EQ(format("COPY customers TO STDOUT (DELIMITER '-')"),
+            "t d=- q=\" e=\" n=\\N h=0 fq=0 ok=1");
+  EXPECT_EQ(format("COPY (SELECT ssn FROM customers) TO STDOUT WITH CSV HEADER DELIMITER ';' "
+                   "NULL 'x' QUOTE '5' FORCE QUOTE *"),
+            "c d=; q=5 e=5 n=x h=1 fq=1 ok=1");
+  EXPECT_EQ(format("COPY customers TO STDOUT (FORMAT csv, ESCAPE '\\', HEADER false)"),
+            "c d=, q=\" e=\\ n= h=0 fq=0 ok=1");
+  EXPECT_EQ(format("COPY customers TO STDOUT (FORMAT binary)"),
+            "b d=\t q=\" e=\" n=\\N h=0 fq=0 ok=1");
+  EXPECT_EQ(format("COPY customers TO STDOUT (FORMAT text, HEADER on, ENCODING 'UTF8')"),
+            "t d=\t q=\" e=\" n=\\N h=1 fq=0 ok=1");
+  EXPECT_TRUE(format("COPY customers TO STDOUT (ENCODING 'LATIN1')").ends_with("ok=1"));
+  for (const char* odd :
+       {"COPY customers TO STDOUT (DELIMITER 'ab')", "COPY customers TO STDOUT (DELIMITER 'x')",
+        "COPY customers TO STDOUT (FORMAT csv, DELIMITER '\"')",
+        "COPY customers TO STDOUT (HEADER match)", "COPY customers TO STDOUT (FORMAT xml)",
+        "COPY customers TO STDOUT (NULL ',', FORMAT csv)", "COPY customers TO STDOUT (WIDGETS 3)",
+        "COPY customers TO STDOUT (ENCODING 'SJIS')",
+        "COPY customers TO STDOUT (FORMAT csv, ENCODING 'big5')"})
+    EXPECT_TRUE(format(odd).ends_with("ok=0")) << odd << " " << format(odd);
+  // Not rows for the client: COPY FROM, and COPY TO a file or program on the server.
+  EXPECT_EQ(format("COPY customers FROM STDIN"), "none");
+  EXPECT_EQ(format("COPY customers TO '/tmp/x'"), "none");
+}
+
 TEST(Analysis, LiteralsNeverChangeTheAnalysis) {
   auto shop = Shop();
   auto render = [&](const std::string& sql) {

@@ -41,6 +41,12 @@ bool ReadingMayDiffer(std::string_view sql, bool scs_on) {
   return false;
 }
 
+bool HoldsCopy(const sql::Analysis& a) {
+  for (const auto& s : a.statements)
+    if (s.copy) return true;
+  return false;
+}
+
 }  // namespace
 
 SessionAnalysis::SessionAnalysis() : catalog_(sql::CatalogSnapshot::Empty()) {}
@@ -68,7 +74,9 @@ std::shared_ptr<const sql::Analysis> SessionAnalysis::Analyze(std::string_view s
   else if (sql.size() <= kMaxKeyBytes)
     key = events::NormalizeStatement(sql, {.max_bytes = kMaxKeyBytes * 2});
   if (!key.empty()) {
-    if (auto it = cache_.find(key); it != cache_.end()) {
+    // COPY's options are literals the normalized text does not keep (DELIMITER '-'), and
+    // they decide how its rows are read: a COPY is analysed every time.
+    if (auto it = cache_.find(key); it != cache_.end() && !HoldsCopy(*it->second)) {
       ++hits_;
       return it->second;
     }
@@ -93,6 +101,7 @@ StatementLineage SessionAnalysis::ToLineage(const sql::StatementAnalysis& s) con
   for (const auto& r : s.reads) l.reads.push_back(Source(r));
   l.opaque = s.unknown_function;
   l.refresh_catalog = s.ddl || s.sets_search_path;
+  l.copy = s.copy;
   return l;
 }
 

@@ -561,7 +561,6 @@ std::optional<std::string> PgTranscoder::CopyColumnLookup(const pg::Query& query
   size_t i = q.find_first_not_of(" \t\r\n");
   if (i == std::string::npos || q.compare(i, 5, "copy ") != 0) return std::nullopt;
   if (q.find(" to stdout") == std::string::npos) return std::nullopt;
-  copy_csv_ = q.find("csv") != std::string::npos;
   i = q.find_first_not_of(" \t\r\n", i + 5);
   size_t j = i;
   while (j < q.size() && (std::isalnum(static_cast<unsigned char>(q[j])) || q[j] == '_' ||
@@ -661,46 +660,58 @@ bool PgTranscoder::ConsumeLookup(const pg::BackendMessage& m) {
   return true;  // RowDescription, CommandComplete, ErrorResponse of the lookup: dropped
 }
 
-// One line of COPY text or CSV: each field masked with its column's policy.
-bool PgTranscoder::MaskCopyLine(std::string_view line, std::string* out) {
-  const ResultPlan& plan = *copy_plan_;
-  copy_fields_.clear();
+// A COPY OUT message: one row as PostgreSQL sends it (a CSV row may hold quoted line ends),
+// read in the statement's format. A row that does not split into the plan's columns is not
+// forwarded in any form: the caller ends the COPY.
+PgTranscoder::CopyMasked PgTranscoder::MaskCopyData(std::string_view data, std::string* out) {
+  out->clear();
+  bool changed = false;
   size_t pos = 0;
-  while (pos <= line.size()) {
-    size_t end = pos;
-    if (copy_csv_ && end < line.size() && line[end] == '"') {
-      ++end;
-      while (end < line.size() &&
-             !(line[end] == '"' && (end + 1 >= line.size() || line[end + 1] != '"')))
-        end += line[end] == '"' ? 2 : 1;
-      if (end < line.size()) ++end;
+  while (pos < data.size()) {
+    const size_t start = pos;
+    if (!SplitCopyRow(data, &pos, copy_format_, &copy_scratch_, &copy_fields_))
+      return CopyMasked::kUnreadable;
+    const std::string_view row = data.substr(start, pos - start);
+    if (copy_header_pending_) {  // the column names the statement chose: no data
+      copy_header_pending_ = false;
+      out->append(row);
+      continue;
     }
-    size_t sep = line.find(copy_csv_ ? ',' : '\t', end);
-    if (sep == std::string_view::npos) sep = line.size();
-    copy_fields_.push_back(line.substr(pos, sep - pos));
-    pos = sep + 1;
+    if (copy_fields_.size() != copy_plan_->columns.size()) return CopyMasked::kUnreadable;
+    const std::string_view last = copy_fields_.back().raw;
+    const size_t fields_end = static_cast<size_t>(last.data() + last.size() - data.data());
+    const size_t at = out->size();
+    if (MaskCopyRow(out)) {
+      changed = true;
+      out->append(data.substr(fields_end, pos - fields_end));  // the line end
+    } else {
+      out->resize(at);
+      out->append(row);
+    }
   }
-  if (copy_fields_.size() != plan.columns.size()) return false;
+  return changed ? CopyMasked::kChanged : CopyMasked::kUnchanged;
+}
+
+// One row of COPY text or CSV, split into copy_fields_: each field masked with its column's
+// policy and written back in the statement's format. False when no field changed.
+bool PgTranscoder::MaskCopyRow(std::string* out) {
+  const ResultPlan& plan = *copy_plan_;
+  const sql::CopyFormat& format = copy_format_;
   batch_cells_.clear();
   batch_policies_.clear();
   for (size_t c = 0; c < copy_fields_.size(); ++c) {
-    std::string_view f = copy_fields_[c];
-    bool quoted = copy_csv_ && f.size() >= 2 && f.front() == '"' && f.back() == '"';
-    if (quoted) f = f.substr(1, f.size() - 2);
-    const bool null = copy_csv_ ? copy_fields_[c].empty() : f == "\\N";
-    batch_cells_.push_back({f, null});
+    batch_cells_.push_back({copy_fields_[c].value, copy_fields_[c].null});
     const auto& cp = plan.columns[c];
     batch_policies_.push_back(cp.kind == ColumnPlan::Kind::kText ? &cp.policy : nullptr);
   }
   masker_.MaskRows(batch_policies_, batch_cells_, &outcomes_, &outs_, &stats_);
   bool changed = false;
-  out->clear();
   for (size_t c = 0; c < copy_fields_.size(); ++c) {
-    if (c) out->push_back(copy_csv_ ? ',' : '\t');
-    std::string_view original = copy_fields_[c];
+    if (c) out->push_back(format.delimiter);
+    const CopyField& field = copy_fields_[c];
     const ColumnPlan& cp = plan.columns[c];
     // Statement text is replaced whole here: COPY's escapes would change how its literals lex.
-    if (!batch_cells_[c].is_null &&
+    if (!field.null &&
         (cp.kind == ColumnPlan::Kind::kNull || cp.kind == ColumnPlan::Kind::kReplace ||
          cp.kind == ColumnPlan::Kind::kReplaceJson || cp.statement_text)) {
       changed = true;
@@ -709,25 +720,14 @@ bool PgTranscoder::MaskCopyLine(std::string_view line, std::string* out) {
         NoteLineage(cp);
       }
       if (cp.kind == ColumnPlan::Kind::kNull) {
-        if (!copy_csv_) out->append("\\N");
+        out->append(format.null);
         continue;
       }
-      replacement_.clear();
       std::string token;
       ColumnPlan whole;  // statement text: the [MASKED] token, never a JSON string
       whole.kind = ColumnPlan::Kind::kReplace;
-      AppendReplacement(cp.statement_text ? whole : cp, batch_cells_[c].value, &token);
-      // Tokens hold no tab, newline or backslash; CSV quotes one that holds a comma or quote.
-      if (copy_csv_ && token.find_first_of(",\"\n\r") != std::string::npos) {
-        out->push_back('"');
-        for (char ch : token) {
-          if (ch == '"') out->push_back('"');
-          out->push_back(ch);
-        }
-        out->push_back('"');
-      } else {
-        out->append(token);
-      }
+      AppendReplacement(cp.statement_text ? whole : cp, field.value, &token);
+      AppendCopyValue(token, format, field.quoted, out);
       continue;
     }
     // Masked by content or by a column rule: counted per column, as a DataRow's values are.
@@ -737,19 +737,24 @@ bool PgTranscoder::MaskCopyLine(std::string_view line, std::string* out) {
       ++open_statements_.front().record.masked_by_column[cp.label];
     if (outcomes_[c] == masker::ValueOutcome::kMasked) {
       changed = true;
-      bool quoted = copy_csv_ && original.size() >= 2 && original.front() == '"';
-      if (quoted) out->push_back('"');
-      out->append(outs_[c]);
-      if (quoted) out->push_back('"');
+      AppendCopyValue(outs_[c], format, field.quoted, out);
     } else if (outcomes_[c] == masker::ValueOutcome::kNull) {
       changed = true;
-      if (!copy_csv_) out->append("\\N");
+      out->append(format.null);
     } else {
-      out->append(original);
+      out->append(field.raw);
     }
   }
   batch_cells_.clear();
   return changed;
+}
+
+Status PgTranscoder::RefuseCopy(std::string_view why, std::vector<uint8_t>* out) {
+  dropping_copy_ = true;
+  in_copy_out_ = false;
+  copy_plan_.reset();
+  lookup_columns_.clear();
+  return pg::Encode(pg::MakeError(pg::Severity::kError, "0A000", std::string(why)), out);
 }
 
 void PgTranscoder::OnFrontend(const pg::FrontendMessage& message) {
@@ -1418,25 +1423,34 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
             forward(at, n);
           } else if constexpr (std::is_same_v<T, pg::CopyOutResponse> ||
                                std::is_same_v<T, pg::CopyBothResponse>) {
-            if (m.format != pg::kFormatText) {
+            // How the rows are written: the statement's COPY options. Known from its text
+            // alone; without them (no analysis of it) veil cannot tell its fields apart.
+            const StatementLineage* lineage = analyzer_ ? AnsweringLineage() : nullptr;
+            copy_format_ = lineage && lineage->copy ? *lineage->copy : sql::CopyFormat{};
+            if (m.format != pg::kFormatText ||
+                copy_format_.kind == sql::CopyFormat::Kind::kBinary) {
               // Binary COPY has no text to mask and veil does not know its column types:
               // the client gets an error for its statement instead of the data.
-              status = pg::Encode(
-                  pg::MakeError(pg::Severity::kError, "0A000",
-                                "veil: binary COPY cannot be masked; use COPY … TO STDOUT in "
-                                "text or CSV format"),
+              status = RefuseCopy(
+                  "veil: binary COPY cannot be masked; use COPY … TO STDOUT in text or CSV "
+                  "format",
                   out);
-              dropping_copy_ = true;
-              lookup_columns_.clear();
               return;
             }
+            if (analyzer_ && (!lineage || !lineage->copy || !copy_format_.understood)) {
+              status = RefuseCopy(
+                  "veil: COPY options veil cannot read; use COPY … TO STDOUT with FORMAT text "
+                  "or csv and one-byte DELIMITER, QUOTE and ESCAPE",
+                  out);
+              return;
+            }
+            copy_header_pending_ = copy_format_.header;
             in_copy_out_ = true;
             // Column context for the lines: the statement's lineage, else the names a lookup
             // found, if they fit.
             if (analyzer_) {
               Description d;
               d.fields.resize(m.column_formats.size());
-              const StatementLineage* lineage = CurrentQueryStatement();
               const bool fits =
                   lineage && lineage->analyzed && lineage->result.columns.size() == d.fields.size();
               for (size_t c = 0; c < d.fields.size(); ++c) {
@@ -1462,15 +1476,23 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
             lookup_columns_.clear();
             forward(at, n);
           } else if constexpr (std::is_same_v<T, pg::CopyData>) {
-            // COPY TO STDOUT: one or more lines per message (text or CSV). Masking works on
-            // the line as text; replacements hold no tab, comma, quote or newline.
-            std::string_view data = m.data;
-            const bool newline = !data.empty() && data.back() == '\n';
-            if (newline) data.remove_suffix(1);
+            // COPY TO STDOUT: a row per message, masked field by field with its column's
+            // policy; without a plan (no analysis and no column names), masked as text.
             bool changed = false;
-            if (in_copy_out_ && copy_plan_ && data.find('\n') == std::string_view::npos) {
-              changed = MaskCopyLine(data, &copy_masked_);
-              if (changed && newline) copy_masked_.push_back('\n');
+            if (in_copy_out_ && copy_plan_) {
+              switch (MaskCopyData(m.data, &copy_masked_)) {
+                case CopyMasked::kUnreadable:
+                  status = RefuseCopy(
+                      "veil: a COPY row does not split into its statement's columns; the rest "
+                      "of the data is not sent",
+                      out);
+                  return;
+                case CopyMasked::kChanged:
+                  changed = true;
+                  break;
+                case CopyMasked::kUnchanged:
+                  break;
+              }
             } else if (in_copy_out_) {
               changed = masker_.MaskLines(m.data, &copy_masked_, &stats_);
             }

@@ -31,6 +31,7 @@
 #include "agent/columns/store.h"
 #include "agent/lineage.h"
 #include "agent/protocol/postgres/analysis.h"
+#include "agent/protocol/postgres/copy_rows.h"
 #include "agent/protocol/postgres/decoder.h"
 #include "agent/protocol/postgres/message.h"
 #include "agent/statement_record.h"
@@ -257,7 +258,12 @@ class PgTranscoder {
   void Learn(size_t rows);
   const ResultPlan& CachedPlan(Description& d, std::span<const int16_t> formats);
   bool ConsumeLookup(const pg::BackendMessage& m);
-  bool MaskCopyLine(std::string_view line, std::string* out);
+  // A COPY OUT message's rows, each field masked with its column's policy, into *out.
+  enum class CopyMasked : uint8_t { kUnchanged, kChanged, kUnreadable };
+  CopyMasked MaskCopyData(std::string_view data, std::string* out);
+  bool MaskCopyRow(std::string* out);
+  // Ends a COPY OUT with an error instead of data veil cannot mask; its rest is dropped.
+  Status RefuseCopy(std::string_view why, std::vector<uint8_t>* out);
   Status FlushRows(std::vector<uint8_t>* out);
   void MaskResponse(pg::ResponseFields* fields, bool notice);
   bool StatementReadsSensitive();
@@ -311,7 +317,7 @@ class PgTranscoder {
   };
   std::vector<Learning> learning_;  // per column of the batch being flushed
   bool in_copy_out_ = false;
-  bool dropping_copy_ = false;  // a binary COPY OUT refused: its data is not forwarded
+  bool dropping_copy_ = false;  // a COPY OUT refused (binary, unreadable): data not forwarded
   std::optional<uint64_t> max_rows_;
   uint64_t rows_in_result_ = 0;
   bool dropping_rows_ = false;  // past max-rows: rows and the end of the result are dropped
@@ -325,9 +331,13 @@ class PgTranscoder {
   size_t sample_next_ = 0;  // the result being read, +1 (0: none yet)
   std::vector<Learning> sample_counts_;
   std::set<ColumnStore::Entry*> sample_tried_;  // a failed sample is not tried again
-  bool copy_csv_ = false;
+  // COPY OUT: how its rows are written (from the statement), the plan of their columns, and
+  // whether the next row is the header of column names.
+  sql::CopyFormat copy_format_;
   std::optional<ResultPlan> copy_plan_;
-  std::vector<std::string_view> copy_fields_;
+  bool copy_header_pending_ = false;
+  std::vector<CopyField> copy_fields_;
+  std::string copy_scratch_;  // decoded values of the row being masked
   // Relation OID → (schema, table), from the catalog lookups.
   // The catalog (from the lookups) and the lineage of this session's statements.
   SessionAnalysis analysis_;

@@ -279,6 +279,11 @@ struct FixedAnalyzer {
     };
   }
   void Add(std::vector<ColumnLineage> columns) { lineage->push_back({true, {std::move(columns)}}); }
+  // COPY … TO STDOUT: its columns and the format its options set.
+  void AddCopy(std::vector<ColumnLineage> columns, sql::CopyFormat format = {}) {
+    Add(std::move(columns));
+    lineage->back().copy = std::move(format);
+  }
 };
 
 TEST(PgTranscoderLineage, DerivedColumnsAreReplacedWholeByTypeAndDirectOnesScanned) {
@@ -428,7 +433,7 @@ TEST(PgTranscoderLineage, UnnamedStatementDescribedByPortal) {
 
 TEST(PgTranscoderLineage, CopyOfAQueryFollowsItsLineage) {
   FixedAnalyzer a;
-  a.Add({Derived({{"customers", "email"}}), Derived({{"customers", "city"}})});
+  a.AddCopy({Derived({{"customers", "email"}}), Derived({{"customers", "city"}})});
   PgTranscoder t(Profile(), 42, "abcd");
   t.SetAnalyzer(a.Fn());
   t.OnFrontend(pg::Query{"copy (select upper(email), city from customers) to stdout"});
@@ -472,7 +477,7 @@ TEST(PgTranscoderLineage, OtherSessionsStatementsComeBackWithoutTheirLiterals) {
 
   PgTranscoder c(Profile(), 42, "abcd");
   FixedAnalyzer b;
-  b.Add({{LK::kDirect, {query}}});
+  b.AddCopy({{LK::kDirect, {query}}});
   c.SetAnalyzer(b.Fn());
   c.OnFrontend(pg::Query{"copy (select query from pg_stat_activity) to stdout"});
   in.clear();
@@ -489,11 +494,77 @@ TEST(PgTranscoderLineage, OtherSessionsStatementsComeBackWithoutTheirLiterals) {
   EXPECT_EQ(std::get<pg::CopyData>(msgs[1]).data, "[MASKED]\n");
 }
 
+// COPY's options decide where one field ends: with DELIMITER '-' an SSN's dashes are escaped
+// inside one field, with CSV a quoted value may hold the delimiter, quotes and line ends.
+// Each field is read as the client will read it and masked with its column's policy.
+TEST(PgTranscoderLineage, CopyIsReadInTheFormatItsOptionsSet) {
+  auto copy_through = [](sql::CopyFormat format, std::vector<ColumnLineage> columns,
+                         std::vector<std::string> rows) {
+    FixedAnalyzer a;
+    a.AddCopy(std::move(columns), format);
+    PgTranscoder t(Profile(), 42, "abcd");
+    t.SetAnalyzer(a.Fn());
+    t.OnFrontend(pg::Query{"copy … to stdout (…)"});
+    std::vector<uint8_t> in;
+    pg::CopyOutResponse copy;
+    copy.format = pg::kFormatText;
+    copy.column_formats.assign(a.lineage->back().result.columns.size(), 0);
+    Put(copy, &in);
+    for (auto& r : rows) Put(pg::CopyData{r}, &in);
+    Put(pg::CopyDone{}, &in);
+    Put(pg::CommandComplete{"COPY"}, &in);
+    Put(pg::ReadyForQuery{'I'}, &in);
+    std::vector<std::string> out;
+    for (auto& m : Through(t, in)) {
+      if (auto* d = std::get_if<pg::CopyData>(&m)) out.emplace_back(d->data);
+      if (auto* e = std::get_if<pg::ErrorResponse>(&m))
+        out.push_back("ERROR " + std::string(e->Get(pg::field::kMessage)));
+    }
+    return out;
+  };
+  const auto id = Direct("customers", "id");
+  const auto email = Direct("customers", "email");
+  const auto ssn_derived = Derived({{"customers", "ssn"}});
+
+  sql::CopyFormat dash;
+  dash.delimiter = '-';
+  EXPECT_EQ(copy_through(dash, {id, email, ssn_derived},
+                         {"1-ann\\-lee@example.com-4321\\-22\\-635\n", "2-\\N-\\N\n"}),
+            (std::vector<std::string>{"1-[EMAIL]-[US_SSN]\n", "2-\\N-\\N\n"}));
+
+  sql::CopyFormat csv;
+  csv.kind = sql::CopyFormat::Kind::kCsv;
+  csv.delimiter = ' ';
+  csv.quote = '5';
+  csv.escape = '5';
+  csv.null = "";
+  csv.header = true;
+  EXPECT_EQ(copy_through(csv, {id, email, ssn_derived},
+                         {"id email r\n", "1 5ann.lee@example.com5 54321-22-63555\n",
+                          "2 5a 55 b@example.org5 5x\ny5\n", "3  \n"}),
+            (std::vector<std::string>{"id email r\n", "1 5[EMAIL]5 5[US_SSN]5\n",
+                                      "2 5a 55 [EMAIL]5 5[US_SSN]5\n", "3  \n"}));
+
+  // A row that does not split into the statement's columns is never forwarded.
+  auto refused = copy_through(
+      {}, {id, email}, {"1\tann@example.com\n", "2-bob@example.com\n", "3\tcy@example.com\n"});
+  ASSERT_EQ(refused.size(), 2u);
+  EXPECT_EQ(refused[0], "1\t[EMAIL]\n");
+  EXPECT_EQ(refused[1].rfind("ERROR veil: a COPY row does not split", 0), 0u) << refused[1];
+
+  // Options veil does not read, or no analysis of the statement: no data at all.
+  sql::CopyFormat odd;
+  odd.understood = false;
+  auto unread = copy_through(odd, {id}, {"1\n"});
+  ASSERT_EQ(unread.size(), 1u);
+  EXPECT_EQ(unread[0].rfind("ERROR veil: COPY options veil cannot read", 0), 0u) << unread[0];
+}
+
 // pg_dump's COPY: values masked by content are counted per column, as in a DataRow, so that a
 // dump's statement (and `veilctl clone`'s summary) says which columns were masked.
 TEST(PgTranscoderLineage, CopyOfATableCountsMaskedValuesPerColumn) {
   FixedAnalyzer a;
-  a.Add({Direct("customers", "id"), Direct("customers", "email"), Direct("customers", "city")});
+  a.AddCopy({Direct("customers", "id"), Direct("customers", "email"), Direct("customers", "city")});
   PgTranscoder t(Profile(), 42, "abcd");
   t.SetAnalyzer(a.Fn());
   t.OnFrontend(pg::Query{"COPY public.customers (id, email, city) TO stdout;"});
