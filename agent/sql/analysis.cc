@@ -410,6 +410,9 @@ class Analyzer {
   Lin Generic(const google::protobuf::Message& m, const Scope& scope, std::string why);
   void ReadsEveryColumnOfNamedRelations(const google::protobuf::Message& m);
   void WholeRowsSeen(const pg_query::RangeVar& target);
+  void Moved(const pg_query::RangeVar& rv, const std::string& new_schema,
+             const std::string& new_table, const std::string& old_column,
+             const std::string& new_column);
   Lin WholeRow(const Item& item);
   void Read(const Lin& l) { reads_.insert(reads_.end(), l.sources.begin(), l.sources.end()); }
   // Clauses that choose, order or group rows.
@@ -1204,6 +1207,33 @@ Lin Analyzer::SubLinkLin(const pg_query::SubLink& s, const Scope& scope) {
 // The rows a write touches are seen whole by the table's constraints and triggers, and what
 // they raise quotes them ("Failing row contains (…)", a trigger's RAISE NOTICE '%', NEW): a
 // write reads every column of its target.
+// ALTER TABLE … RENAME [COLUMN], RENAME TO, SET SCHEMA: a column's values take a new name.
+// Reported as a write of the old column into the new one, so that what was learned of it (a
+// temp table's column that received reversed SSNs) moves with its values. Where the catalog
+// does not know the relation yet, every schema of the search path is a candidate (a write to
+// one that holds nothing sensitive marks nothing); a whole table is moved column by column, so
+// it must be known. Empty new_schema/new_table/new_column: unchanged; empty old_column: all.
+void Analyzer::Moved(const pg_query::RangeVar& rv, const std::string& new_schema,
+                     const std::string& new_table, const std::string& old_column,
+                     const std::string& new_column) {
+  std::vector<std::string> schemas;
+  std::vector<std::string> columns;
+  if (const CatalogRelation* rel = cat_.Find(rv.schemaname(), rv.relname())) {
+    schemas.push_back(rel->schema);
+    for (const auto& c : rel->columns) columns.push_back(c.name);
+  } else if (!rv.schemaname().empty()) {
+    schemas.push_back(rv.schemaname());
+  } else {
+    schemas = cat_.search_path();
+  }
+  if (!old_column.empty()) columns = {old_column};
+  for (const auto& schema : schemas)
+    for (const auto& c : columns)
+      WriteTo({new_schema.empty() ? schema : new_schema,
+               new_table.empty() ? rv.relname() : new_table, new_column.empty() ? c : new_column},
+              Lin::Direct({schema, rv.relname(), c}));
+}
+
 void Analyzer::WholeRowsSeen(const pg_query::RangeVar& target) {
   ReadsEveryColumnOfNamedRelations(target);
 }
@@ -1787,6 +1817,27 @@ void Analyzer::Statement(const Node& stmt) {
     case Node::kLockStmt:
     case Node::kConstraintsSetStmt:
       break;  // the lexer classifier knows these; no rows, no lineage
+    case Node::kRenameStmt:
+    case Node::kAlterObjectSchemaStmt: {
+      using pg_query::ObjectType;
+      auto relation_like = [](ObjectType t) {
+        return t == ObjectType::OBJECT_TABLE || t == ObjectType::OBJECT_MATVIEW ||
+               t == ObjectType::OBJECT_FOREIGN_TABLE;
+      };
+      if (stmt.has_rename_stmt()) {
+        const auto& r = stmt.rename_stmt();
+        if (r.has_relation() && r.rename_type() == ObjectType::OBJECT_COLUMN &&
+            relation_like(r.relation_type()))
+          Moved(r.relation(), "", "", r.subname(), r.newname());
+        else if (r.has_relation() && relation_like(r.rename_type()))
+          Moved(r.relation(), "", r.newname(), "", "");
+      } else {
+        const auto& a = stmt.alter_object_schema_stmt();
+        if (a.has_relation() && relation_like(a.object_type()))
+          Moved(a.relation(), a.newschema(), "", "", "");
+      }
+    }
+      [[fallthrough]];
     default:
       // Every other utility statement changes the schema, roles or settings of objects. One
       // that names a table may evaluate expressions over every row of it (ALTER … TYPE int

@@ -436,6 +436,26 @@ TEST(Analysis, SideEffectsWritesAndClassification) {
   ASSERT_EQ(into.writes.size(), 1u);
   EXPECT_EQ(into.writes[0].column.table, "t2");
 
+  // A rename moves a column's values to a new name: a write from the old name to the new.
+  auto moves = [&](const char* sql) {
+    std::vector<std::string> out;
+    for (const auto& w : One(sql, &a).writes)
+      out.push_back(w.sources.at(0).Display() + " -> " + w.column.Display());
+    return out;
+  };
+  EXPECT_EQ(moves("ALTER TABLE customers RENAME COLUMN ssn TO code"),
+            (std::vector<std::string>{"public.customers.ssn -> public.customers.code"}));
+  EXPECT_EQ(moves("ALTER TABLE other.customers RENAME TO people"),
+            (std::vector<std::string>{"other.customers.id -> other.people.id",
+                                      "other.customers.email -> other.people.email"}));
+  EXPECT_EQ(moves("ALTER TABLE orders SET SCHEMA other").size(), 5u);
+  EXPECT_EQ(moves("ALTER TABLE orders SET SCHEMA other")[3],
+            "public.orders.sku -> other.orders.sku");
+  // A table the catalog does not know yet (created in the same string): every schema of the
+  // search path is a candidate.
+  EXPECT_EQ(moves("ALTER TABLE fresh RENAME COLUMN r TO k").size(), Shop()->search_path().size());
+  EXPECT_TRUE(moves("ALTER TABLE orders RENAME CONSTRAINT c TO d").empty());
+
   EXPECT_TRUE(One("SELECT id FROM customers FOR UPDATE", &a).writes_data);
   EXPECT_TRUE(One("WITH d AS (DELETE FROM orders RETURNING 1) SELECT 1", &a).writes_data);
   EXPECT_TRUE(One("DROP TABLE orders", &a).ddl);

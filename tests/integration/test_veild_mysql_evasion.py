@@ -303,6 +303,12 @@ case("temporary_table", ["CREATE TEMPORARY TABLE evasion_tmp AS SELECT id, rever
                          "SELECT r, code, label, day FROM evasion_tmp"], [(M, M, M, N)],
      note="closed: CREATE TEMPORARY TABLE ... AS SELECT reverse(ssn): the copy's columns are base columns"
           " nobody marked sensitive (no MySQL lineage into the column store)")
+case("temporary_table_renamed",
+     ["CREATE TEMPORARY TABLE evasion_rn AS SELECT id, reverse(ssn) AS r, reverse(email) AS e" + W1,
+      "ALTER TABLE evasion_rn RENAME COLUMN r TO code, CHANGE e label TEXT",
+      "RENAME TABLE evasion_rn TO evasion_rn2",
+      "SELECT code, label FROM evasion_rn2"], [(M, M)],
+     note="a copy's columns renamed, and its table: nothing learned is keyed by a name it had")
 case("system_variable",
      ["SET SESSION max_join_size = (SELECT cast(replace(ssn, '-', '') AS UNSIGNED)" + W1 + ")",
       "SELECT @@session.max_join_size"], [(N,)],
