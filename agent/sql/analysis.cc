@@ -428,6 +428,7 @@ class Analyzer {
     NoteFilter(l, false);
     out_->side_effect_args.insert(out_->side_effect_args.end(), l.sources.begin(), l.sources.end());
   }
+  void RangeAgainstColumns(const pg_query::A_Expr& e, const Scope& scope);
   void NoteFilter(const Lin& l, bool equality) {
     for (const auto& c : l.sources) filters_.push_back({c, equality});
   }
@@ -515,6 +516,7 @@ class Analyzer {
 
   const CatalogSnapshot& cat_;
   StatementAnalysis* out_;
+  bool sleeps_ = false;  // calls pg_sleep*: Func
   std::vector<BaseColumn> reads_;
   std::vector<BaseColumn> computed_;  // StatementAnalysis::computed
   std::vector<FilterUse> filters_;
@@ -829,6 +831,7 @@ void Analyzer::With(const pg_query::WithClause& w, const Scope* parent, Scope* s
       StatementAnalysis inner;
       Analyzer sub(cat_, &inner);
       sub.Statement(cte.ctequery());
+      sleeps_ = sleeps_ || sub.sleeps_;
       out_->writes.insert(out_->writes.end(), inner.writes.begin(), inner.writes.end());
       out_->side_effect_args.insert(out_->side_effect_args.end(), inner.side_effect_args.begin(),
                                     inner.side_effect_args.end());
@@ -1181,6 +1184,10 @@ Lin Analyzer::Func(const pg_query::FuncCall& f, const Scope& scope) {
   if (kSideEffectBuiltins.contains(name) || kCardinalityBuiltins.contains(name))
     out_->side_effect_args.insert(out_->side_effect_args.end(), args.sources.begin(),
                                   args.sources.end());
+  // A sleep answers with time whatever decides whether it runs: CASE WHEN substr(ssn, 1, 1) =
+  // '5' THEN pg_sleep(1) END (sqlmap's time-based template). Every column the statement reads
+  // counts as its argument.
+  if (name.starts_with("pg_sleep")) sleeps_ = true;
   return l.Derived();
 }
 
@@ -1491,9 +1498,39 @@ void Analyzer::Filter(const Node& n, const Scope& scope) {
       return;
     }
   }
+  if (n.has_a_expr()) RangeAgainstColumns(n.a_expr(), scope);
   Lin l = Expr(n, scope);
   BindPredicate(l);
   NoteFilter(l, false);
+}
+
+// A range comparison of a value with another column (g < substr(ssn, 1, 3)::int over
+// generate_series(0, 999), c2.ssn < c.ssn, a recursive CTE's n < (SELECT … ssn …)) ranks the
+// value against that column's values: in one statement, how many rows pass (a count(*), a
+// correlated count, the CTE's length) is the value itself, 536, for every row at once. Against
+// constants it is one yes/no per statement, as any filter. Both sides' sources are reported
+// where a row count's are (side_effect_args): a sensitive one refuses the statement.
+void Analyzer::RangeAgainstColumns(const pg_query::A_Expr& e, const Scope& scope) {
+  const std::string op = e.name_size() == 1 ? Str(e.name(0)) : std::string();
+  const bool between =
+      e.kind() == pg_query::AEXPR_BETWEEN || e.kind() == pg_query::AEXPR_NOT_BETWEEN ||
+      e.kind() == pg_query::AEXPR_BETWEEN_SYM || e.kind() == pg_query::AEXPR_NOT_BETWEEN_SYM;
+  const bool range =
+      e.kind() == pg_query::AEXPR_OP && (op == "<" || op == ">" || op == "<=" || op == ">=");
+  if (!between && !range) return;
+  std::vector<Lin> sides{Expr(e.lexpr(), scope)};
+  if (between && e.rexpr().has_list())
+    for (const auto& b : e.rexpr().list().items()) sides.push_back(Expr(b, scope));
+  else
+    sides.push_back(Expr(e.rexpr(), scope));
+  for (size_t i = 0; i < sides.size(); ++i) {
+    bool other_varies = false;
+    for (size_t j = 0; j < sides.size(); ++j)
+      other_varies = other_varies || (j != i && !sides[j].deps.empty());
+    if (other_varies)
+      out_->side_effect_args.insert(out_->side_effect_args.end(), sides[i].sources.begin(),
+                                    sides[i].sources.end());
+  }
 }
 
 void Analyzer::Sort(const google::protobuf::RepeatedPtrField<Node>& sorts, const Scope& scope,
@@ -1726,6 +1763,7 @@ void Analyzer::Statement(const Node& stmt) {
       StatementAnalysis inner;
       Analyzer sub(cat_, &inner);
       sub.Statement(stmt.explain_stmt().query());
+      sleeps_ = sleeps_ || sub.sleeps_;
       out_->writes_data = inner.writes_data;
       out_->ddl = inner.ddl;
       out_->writes = inner.writes;
@@ -1854,6 +1892,9 @@ void Analyzer::Statement(const Node& stmt) {
   out_->reads.insert(out_->reads.end(), reads_.begin(), reads_.end());
   std::sort(out_->reads.begin(), out_->reads.end());
   out_->reads.erase(std::unique(out_->reads.begin(), out_->reads.end()), out_->reads.end());
+  if (sleeps_)
+    out_->side_effect_args.insert(out_->side_effect_args.end(), out_->reads.begin(),
+                                  out_->reads.end());
   out_->filters.insert(out_->filters.end(), filters_.begin(), filters_.end());
   out_->computed.insert(out_->computed.end(), computed_.begin(), computed_.end());
   std::sort(out_->computed.begin(), out_->computed.end());

@@ -402,6 +402,11 @@ TEST(Analysis, SideEffectsWritesAndClassification) {
   EXPECT_EQ(One("SELECT pg_sleep(ascii(ssn) / 100.0) FROM customers", &a).side_effect_args.size(),
             1u);
   EXPECT_TRUE(One("SELECT upper(email) FROM customers", &a).side_effect_args.empty());
+  // A sleep answers with time whatever decides whether it runs.
+  EXPECT_EQ(One("SELECT CASE WHEN substr(ssn, 1, 1) = '5' THEN pg_sleep(1) END FROM customers", &a)
+                .side_effect_args.size(),
+            1u);
+  EXPECT_TRUE(One("SELECT pg_sleep(1), id FROM orders", &a).side_effect_args.size() == 1u);
   // How many rows come back carries a value as well.
   EXPECT_EQ(One("SELECT count(*) FROM customers c, generate_series(1, length(c.ssn))", &a)
                 .side_effect_args.size(),
@@ -410,6 +415,36 @@ TEST(Analysis, SideEffectsWritesAndClassification) {
                 .side_effect_args.size(),
             1u);
   EXPECT_TRUE(One("SELECT g FROM generate_series(1, 10) g LIMIT 5", &a).side_effect_args.empty());
+  // So does a range comparison with another column: how many rows pass ranks the value.
+  auto ranked = [&](const char* sql) {
+    std::vector<std::string> out;
+    for (const auto& c : One(sql, &a).side_effect_args) out.push_back(c.Display());
+    return out;
+  };
+  const std::vector<std::string> ssn{"public.customers.ssn"};
+  EXPECT_EQ(ranked("SELECT count(*) FROM customers c, generate_series(0, 999) g"
+                   " WHERE c.id = 1 AND g < substr(c.ssn, 1, 3)::int"),
+            ssn);
+  EXPECT_EQ(ranked("SELECT id, (SELECT count(*) FROM generate_series(0, 9) g"
+                   " WHERE substr(c.ssn, 1, 1)::int > g) FROM customers c"),
+            ssn);
+  EXPECT_EQ(ranked("SELECT id, (SELECT count(*) FROM customers c2 WHERE c2.ssn < c.ssn)"
+                   " FROM customers c"),
+            ssn);
+  EXPECT_EQ(ranked("WITH RECURSIVE r(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM r WHERE n <"
+                   " (SELECT substr(ssn, 1, 3)::int FROM customers WHERE id = 1))"
+                   " SELECT count(*) FROM r"),
+            ssn);
+  EXPECT_EQ(ranked("SELECT c.id, count(*) FROM customers c JOIN generate_series(0, 999) g"
+                   " ON c.ssn > lpad(g::text, 3, '0') GROUP BY c.id"),
+            ssn);
+  EXPECT_EQ(ranked("SELECT count(*) FROM generate_series(0, 999) g WHERE g BETWEEN 0 AND"
+                   " (SELECT substr(ssn, 1, 3)::int FROM customers WHERE id = 1)"),
+            ssn);
+  // Against constants and parameters: one yes/no per statement, as any filter.
+  EXPECT_TRUE(ranked("SELECT count(*) FROM customers WHERE ssn > '5' AND born BETWEEN"
+                     " '1980-01-01' AND '1990-12-31' AND email < $1")
+                  .empty());
 
   const auto& ins =
       One("INSERT INTO orders (sku, status) SELECT reverse(email), 'x' FROM customers", &a);

@@ -904,9 +904,6 @@ BOUND_BY_A_PREDICATE = [
     " FROM customers WHERE id = 1))) AS rn FROM generate_series(0, 999) g) s WHERE rn = 1",
     "SELECT min(g) FROM generate_series(0, 999) g GROUP BY g = (SELECT substr(ssn, 1, 3)::int"
     " FROM customers WHERE id = 1)",
-    "WITH s AS (SELECT g FROM generate_series(0, 999) g) SELECT s1.g FROM s s1 JOIN s s2"
-    " ON s1.g = s2.g WHERE s2.g BETWEEN (SELECT substr(ssn, 1, 3)::int FROM customers"
-    " WHERE id = 1) AND (SELECT substr(ssn, 1, 3)::int FROM customers WHERE id = 1)",
 ]
 PIECES = re.compile(r"\b(536|078|78|219|Margaret|Tobias|Aiko)\b")
 
@@ -935,8 +932,26 @@ def test_a_join_on_ordinary_keys_keeps_its_values(veil):
     " WHERE c.id = 1",
     "SELECT 1 FROM generate_series(1, 1000)"
     " LIMIT (SELECT substr(ssn, 1, 3)::int FROM customers WHERE id = 1)",
+    # A range comparison with another column's values: how many rows pass is the value
+    # (stop 38; a BETWEEN of this kind was a case of the bound-column test before).
+    "SELECT count(*) FROM customers c, generate_series(0, 999) g"
+    " WHERE c.id = 1 AND g < substr(c.ssn, 1, 3)::int",
+    "SELECT id, (SELECT count(*) FROM generate_series(0, 999) g"
+    " WHERE substr(c.ssn, 1, 3)::int > g) FROM customers c",
+    "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < (SELECT"
+    " substr(ssn, 1, 3)::int FROM customers WHERE id = 1)) SELECT count(*) FROM r",
+    "SELECT id, (SELECT count(*) FROM customers c2 WHERE c2.ssn < c.ssn) FROM customers c",
+    "EXPLAIN (ANALYZE, COSTS off, TIMING off) SELECT * FROM customers c,"
+    " generate_series(1, 999) g WHERE substr(c.ssn, 1, 3)::int >= g AND c.id = 1",
+    "WITH s AS (SELECT g FROM generate_series(0, 999) g) SELECT s1.g FROM s s1 JOIN s s2"
+    " ON s1.g = s2.g WHERE s2.g BETWEEN (SELECT substr(ssn, 1, 3)::int FROM customers"
+    " WHERE id = 1) AND (SELECT substr(ssn, 1, 3)::int FROM customers WHERE id = 1)",
+    # Time: a sleep taken on one branch of a condition over a value (sqlmap's time-based
+    # template), whatever the sleep's own argument.
+    "SELECT CASE WHEN substr(ssn, 1, 3) = '536' THEN pg_sleep(0.2) END FROM customers"
+    " WHERE id = 1",
 ], ids=lambda s: s[:60])
-def test_a_row_count_set_by_a_sensitive_value_is_refused(veil, sql):
+def test_a_row_count_or_time_set_by_a_sensitive_value_is_refused(veil, sql):
     _, port, _ = veil
     r = psql(port, sql + ";")
     assert r.returncode != 0, r.stdout
