@@ -1175,8 +1175,8 @@ def test_statements_from_outside_carry_no_seeded_value(veil, analyzed, sql):
 
 def test_statements_from_outside_carry_the_values_without_veil(analyzed):
     """The control for the test above: read straight from PostgreSQL, most of those statements
-    must be caught carrying seeded values (28 of 35 when written, 53 of 60 in stop 38), or the check could not
-    fail."""
+    must be caught carrying seeded values (28 of 35 when written, 53 of 60 in stop 38), or the
+    check could not fail."""
     caught = 0
     for sql in OUTSIDE_PROBES:
         r = analyzed.psql(sql + ";", dbname=DB, check=False)
