@@ -1214,7 +1214,8 @@ Lin Analyzer::SubLinkLin(const pg_query::SubLink& s, const Scope& scope) {
 // The rows a write touches are seen whole by the table's constraints and triggers, and what
 // they raise quotes them ("Failing row contains (…)", a trigger's RAISE NOTICE '%', NEW): a
 // write reads every column of its target.
-// ALTER TABLE … RENAME [COLUMN], RENAME TO, SET SCHEMA: a column's values take a new name.
+// ALTER TABLE … RENAME [COLUMN], RENAME TO, SET SCHEMA (and ALTER SCHEMA … RENAME, for every
+// relation of the schema): a column's values take a new name.
 // Reported as a write of the old column into the new one, so that what was learned of it (a
 // temp table's column that received reversed SSNs) moves with its values. Where the catalog
 // does not know the relation yet, every schema of the search path is a candidate (a write to
@@ -1862,7 +1863,13 @@ void Analyzer::Statement(const Node& stmt) {
         return t == ObjectType::OBJECT_TABLE || t == ObjectType::OBJECT_MATVIEW ||
                t == ObjectType::OBJECT_FOREIGN_TABLE;
       };
-      if (stmt.has_rename_stmt()) {
+      if (stmt.has_rename_stmt() && stmt.rename_stmt().rename_type() == ObjectType::OBJECT_SCHEMA) {
+        const auto& r = stmt.rename_stmt();
+        for (const CatalogRelation* rel : cat_.InSchema(r.subname()))
+          for (const auto& c : rel->columns)
+            WriteTo({r.newname(), rel->name, c.name},
+                    Lin::Direct({rel->schema, rel->name, c.name}));
+      } else if (stmt.has_rename_stmt()) {
         const auto& r = stmt.rename_stmt();
         if (r.has_relation() && r.rename_type() == ObjectType::OBJECT_COLUMN &&
             relation_like(r.relation_type()))

@@ -490,6 +490,10 @@ TEST(Analysis, SideEffectsWritesAndClassification) {
   // search path is a candidate.
   EXPECT_EQ(moves("ALTER TABLE fresh RENAME COLUMN r TO k").size(), Shop()->search_path().size());
   EXPECT_TRUE(moves("ALTER TABLE orders RENAME CONSTRAINT c TO d").empty());
+  const auto schema_moves = moves("ALTER SCHEMA other RENAME TO elsewhere");
+  EXPECT_EQ(schema_moves,
+            (std::vector<std::string>{"other.customers.id -> elsewhere.customers.id",
+                                      "other.customers.email -> elsewhere.customers.email"}));
 
   EXPECT_TRUE(One("SELECT id FROM customers FOR UPDATE", &a).writes_data);
   EXPECT_TRUE(One("WITH d AS (DELETE FROM orders RETURNING 1) SELECT 1", &a).writes_data);

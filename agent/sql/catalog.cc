@@ -146,6 +146,16 @@ std::shared_ptr<const CatalogSnapshot> CatalogSnapshot::FromRows(const std::vect
   return s;
 }
 
+std::vector<const CatalogRelation*> CatalogSnapshot::InSchema(std::string_view schema) const {
+  std::string prefix(schema);
+  prefix.push_back('\0');
+  std::vector<const CatalogRelation*> out;
+  for (auto it = by_name_.lower_bound(prefix);
+       it != by_name_.end() && std::string_view(it->first).starts_with(prefix); ++it)
+    if (const CatalogRelation* r = ByOid(it->second)) out.push_back(r);
+  return out;
+}
+
 const CatalogRelation* CatalogSnapshot::Find(std::string_view schema, std::string_view name) const {
   std::string key;
   auto lookup = [&](std::string_view nsp) -> const CatalogRelation* {

@@ -66,6 +66,8 @@ class CatalogSnapshot {
   // already folded unquoted identifiers to lower case.
   const CatalogRelation* Find(std::string_view schema, std::string_view name) const;
   const CatalogRelation* ByOid(uint32_t oid) const;
+  // Every relation of one schema (ALTER SCHEMA … RENAME moves them all).
+  std::vector<const CatalogRelation*> InSchema(std::string_view schema) const;
   // Whether a function or procedure of this name exists outside pg_catalog and
   // information_schema: an unqualified call of it may not be PostgreSQL's own.
   bool IsUserFunction(std::string_view name) const;
