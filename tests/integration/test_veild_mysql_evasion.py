@@ -309,6 +309,10 @@ case("temporary_table_renamed",
       "RENAME TABLE evasion_rn TO evasion_rn2",
       "SELECT code, label FROM evasion_rn2"], [(M, M)],
      note="a copy's columns renamed, and its table: nothing learned is keyed by a name it had")
+case("union_of_two_sensitive_columns",
+     ["SELECT ssn FROM customers UNION SELECT email FROM customers",
+      "SELECT phone FROM customers UNION ALL SELECT full_name FROM customers"],
+     note="one column from two sensitive ones: no one column's policy masks both")
 case("system_variable",
      ["SET SESSION max_join_size = (SELECT cast(replace(ssn, '-', '') AS UNSIGNED)" + W1 + ")",
       "SELECT @@session.max_join_size"], [(N,)],

@@ -308,13 +308,22 @@ ResultPlan PgTranscoder::PlanFor(const Description& d, std::span<const int16_t> 
         // The base column's own name, not the alias the result gave it.
         base = {rel->schema, rel->name, column ? column->name : f.name};
       } else {
-        // UNION branches and the like: the first sensitive source gives the context.
-        base = l->sources[0];
+        // UNION branches and the like: the sensitive source gives the context. Two or more
+        // sensitive ones (SELECT ssn … UNION SELECT email …) have no one policy that masks
+        // both as each would be masked alone (an SSN under a column rule, whatever its
+        // content, scanned as an e-mail column passes where it does not look like one): the
+        // values are replaced whole, as a value computed from them all would be.
+        ColumnLineage several;
+        several.kind = K::kDerived;
         for (const auto& s : l->sources)
-          if (SensitivityOf(s).sensitive) {
-            base = s;
-            break;
-          }
+          if (SensitivityOf(s).sensitive) several.sources.push_back(s);
+        if (several.sources.size() > 1) {
+          c.label = Label(several.sources[0]);
+          PlanReplaced(several, f.type_oid, binary, &c);
+          plan.columns.push_back(std::move(c));
+          continue;
+        }
+        base = several.sources.empty() ? l->sources[0] : several.sources[0];
       }
       if (base_table && l && l->kind == K::kDerived) {
         // PostgreSQL reports a table's column, which a predicate bound to other columns

@@ -431,6 +431,29 @@ TEST(PgTranscoderLineage, UnnamedStatementDescribedByPortal) {
   EXPECT_EQ(Cells(msgs[3]), (std::vector<std::string>{"LAGOS", "[EMAIL]"}));
 }
 
+// SELECT ssn … UNION SELECT email …: one column, direct from two sensitive columns. No one
+// column's policy masks both (078-05-1120 does not look like an SSN to a content scan, nor like
+// an e-mail): replaced whole, as a value computed from both.
+TEST(PgTranscoderLineage, ADirectColumnOfSeveralSensitiveSourcesIsReplacedWhole) {
+  FixedAnalyzer a;
+  a.Add({{LK::kDirect, {{"public", "customers", "email"}, {"public", "customers", "ssn"}}},
+         {LK::kDirect, {{"public", "customers", "ssn"}, {"public", "customers", "city"}}}});
+  PgTranscoder t(Profile(), 42, "abcd");
+  t.SetAnalyzer(a.Fn());
+  t.OnFrontend(pg::Query{"select ssn, ssn from customers union select email, city from customers"});
+  std::vector<uint8_t> in;
+  Put(Columns({{"ssn", 25}, {"ssn", 25}}), &in);
+  Row({"078-05-1120", "536-22-1234"}, &in);
+  Row({"t.lindqvist@example.org", "Lagos"}, &in);
+  Put(pg::CommandComplete{"SELECT 2"}, &in);
+  Put(pg::ReadyForQuery{'I'}, &in);
+  auto msgs = Through(t, in);
+  ASSERT_EQ(msgs.size(), 5u);
+  EXPECT_EQ(Cells(msgs[1]), (std::vector<std::string>{"[MASKED]", "[US_SSN]"}));
+  EXPECT_EQ(Cells(msgs[2])[0], "[MASKED]");
+  EXPECT_EQ(Cells(msgs[2])[1], "Lagos");  // one sensitive source: its policy, as before
+}
+
 TEST(PgTranscoderLineage, CopyOfAQueryFollowsItsLineage) {
   FixedAnalyzer a;
   a.AddCopy({Derived({{"customers", "email"}}), Derived({{"customers", "city"}})});
