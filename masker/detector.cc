@@ -13,6 +13,7 @@
 #include "masker/names.h"
 #include "masker/prefilter.h"
 #include "masker/sort.h"
+#include "masker/unicode_fold.h"
 #include "masker/validators.h"
 
 namespace veil::masker {
@@ -3840,6 +3841,13 @@ char SpelledWord(std::string_view in, size_t i, size_t* len) {
   return 0;
 }
 
+// What the UTF-8 character at in[i] folds to (FoldToAscii), its length in *len; 0: none.
+int FoldAt(std::string_view in, size_t i, size_t* len) {
+  const auto* p = reinterpret_cast<const unsigned char*>(in.data());
+  const uint32_t cp = Utf8At(p, i, in.size(), len);
+  return cp ? FoldToAscii(cp) : 0;
+}
+
 // One decoding pass over `in`, whose bytes came from the original spans [in_from[k], in_to[k]):
 // percent-encoding (and '+' between letters where there is any), HTML character references,
 // JSON's \\u escapes,
@@ -3888,6 +3896,11 @@ bool DecodePass(std::string_view in, const uint32_t* in_from, const uint32_t* in
         u[n++] = static_cast<char>(0x80 | (cp & 0x3F));
       }
       for (size_t k = 0; k < n; ++k) put(static_cast<unsigned char>(u[k]), i, i + len);
+      i += len;
+      changed = true;
+    } else if (int a = c >= 0xC2 ? FoldAt(in, i, &len) : 0) {
+      // Fullwidth and other Unicode forms of ASCII (unicode_fold.h); zero-width ones dropped.
+      if (a != kFoldDrop) put(static_cast<unsigned char>(a), i, i + len);
       i += len;
       changed = true;
     } else if (char w = c == ' ' ? SpelledWord(in, i, &len) : 0) {

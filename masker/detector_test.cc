@@ -759,6 +759,22 @@ TEST_F(DetectorTest, EncodedValues) {
               IsEmpty());
 }
 
+// Unicode forms of ASCII that people's tools write: fullwidth characters as CJK input methods
+// type them, word processors' non-breaking hyphens and spaces, zero-width characters pasted
+// inside a value, the digits of other scripts. Folded to ASCII, found, masked where they stand.
+TEST_F(DetectorTest, UnicodeFormsOfAscii) {
+  EXPECT_THAT(Find("ssn ５３６-２２-１２３４"), ElementsAre("US_SSN:５３６-２２-１２３４"));
+  EXPECT_THAT(Find("mail jane．doe＠example．com"), ElementsAre("EMAIL:jane．doe＠example．com"));
+  EXPECT_THAT(Find("card ４１１１ １１１１ １１１１ １１１１"),
+              ElementsAre("CREDIT_CARD:４１１１ １１１１ １１１１ １１１１"));
+  EXPECT_THAT(Find("ssn 536‑22‑1234, again 5​36-22-1234"),
+              ElementsAre("US_SSN:536‑22‑1234", "US_SSN:5​36-22-1234"));
+  EXPECT_THAT(Find("tel ٤١٥-٥٥٥-٠١٣٢"), ElementsAre("PHONE:٤١٥-٥٥٥-٠١٣٢"));
+  EXPECT_THAT(Find("call +1 415 555 0132"), ElementsAre("PHONE:+1 415 555 0132"));
+  // Text of those scripts that holds no value changes nothing.
+  EXPECT_THAT(Find("東京都港区１－２－３ 第２ビル、Привет — мир 2024"), IsEmpty());
+}
+
 // Base64 and hex tokens that hold text are decoded and scanned; a finding masks the whole
 // token. Tokens that hold binary (hashes, keys, ids) are left alone.
 TEST_F(DetectorTest, Base64AndHexText) {

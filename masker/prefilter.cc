@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "masker/sort.h"
+#include "masker/unicode_fold.h"
 
 namespace veil::masker {
 namespace {
@@ -500,8 +501,26 @@ __attribute__((always_inline)) inline void Prefilter::RunStreaming(std::string_v
     // at example dot com"). The detector decodes and checks.
     const uint64_t spelled = C.c[kSp] & Nx(C.ld, N.ld, 1) & Nx(C.lo, N.lo, 2) & Nx(C.lt, N.lt, 3) &
                              Nx(C.c[kSp], N.c[kSp], 4);
+    // Unicode forms of ASCII (unicode_fold.h): the first of each line in the word is marked,
+    // the detector decodes the whole segment. Words of ASCII and Latin-1 letters skip this.
+    uint32_t folds[64];
+    int nfolds = 0, next_fold = 0;
+    for (uint64_t o = C.c[kOther]; o; o &= o - 1) {
+      const int b = std::countr_zero(o);
+      const size_t i = w * 64 + static_cast<size_t>(b);
+      size_t len = 0;
+      if (!FoldLead(p[i])) continue;
+      const uint32_t cp = Utf8At(p, i, n, &len);
+      if (!cp || FoldToAscii(cp) == 0) continue;
+      folds[nfolds++] = static_cast<uint32_t>(i);
+      const uint64_t nl = b == 63 ? 0 : C.c[kNl] & (~0ULL << (b + 1));  // this line's rest: done
+      if (!nl) break;
+      o &= ~0ULL << std::countr_zero(nl);
+    }
     for (uint64_t e = C.enc | spelled; e; e &= e - 1) {
       const uint32_t i = static_cast<uint32_t>(w * 64) + static_cast<uint32_t>(std::countr_zero(e));
+      while (next_fold < nfolds && folds[next_fold] < i)  // marks stay in text order
+        encodings_.push_back(folds[next_fold++]);
       if ((spelled >> (i - w * 64)) & 1) {
         encodings_.push_back(i);
         continue;
@@ -524,6 +543,7 @@ __attribute__((always_inline)) inline void Prefilter::RunStreaming(std::string_v
         mark = (c1 | 0x20) == 'a' || (c1 | 0x20) == 'd';
       if (mark) encodings_.push_back(i);
     }
+    while (next_fold < nfolds) encodings_.push_back(folds[next_fold++]);
     {
       // House numbers of streets written name first ("Hauptstraße 5", "Via Roma 15", "ul.
       // Marszałkowska 84"): a digit run after a space after a letter, marked where it starts;
