@@ -59,6 +59,31 @@ TEST(Masker, RowScanMatchesPerValueScan) {
   EXPECT_EQ(stats.per_entity[Index(Entity::kEmail)], 1u);
 }
 
+// Unicode forms of ASCII in cells of one row, several to a 64-byte word with no line break
+// between them (the proxy's batch): each cell that holds one is folded and scanned again.
+TEST(Masker, UnicodeFormsInEveryCellOfARow) {
+  auto p = DefaultProfile();
+  Masker m(p);
+  ColumnPolicy a = p->PolicyFor({.table = "t", .column = "notes"});
+  const ColumnPolicy* pols[] = {&a, &a, &a, &a};
+  Masker::Cell cells[] = {{"ssn 536\u2011"
+                           "22\u2011"
+                           "1234"},
+                          {"ssn 5\u200b"
+                           "36-22-1234"},
+                          {"tel \u0664\u0661\u0665-\u0665\u0665\u0665-\u0660\u0661\u0663\u0662"},
+                          {"ssn \uff15\uff13\uff16-22-1234"}};
+  std::vector<ValueOutcome> outcomes;
+  std::vector<std::string> outs;
+  MaskStats stats;
+  m.MaskRow(pols, cells, &outcomes, &outs, &stats);
+  ASSERT_EQ(outcomes.size(), 4u);
+  EXPECT_EQ(outs[0], "ssn [US_SSN]");
+  EXPECT_EQ(outs[1], "ssn [US_SSN]");
+  EXPECT_EQ(outs[2], "tel [PHONE]");
+  EXPECT_EQ(outs[3], "ssn [US_SSN]");
+}
+
 // veilctl mask's path: every tab-separated cell of every line is a value of its own, wherever
 // it falls against the 64-byte blocks separators are found in, empty cells and a last line
 // without a newline included; nothing is found across a tab.

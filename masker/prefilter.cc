@@ -501,21 +501,21 @@ __attribute__((always_inline)) inline void Prefilter::RunStreaming(std::string_v
     // at example dot com"). The detector decodes and checks.
     const uint64_t spelled = C.c[kSp] & Nx(C.ld, N.ld, 1) & Nx(C.lo, N.lo, 2) & Nx(C.lt, N.lt, 3) &
                              Nx(C.c[kSp], N.c[kSp], 4);
-    // Unicode forms of ASCII (unicode_fold.h): the first of each line in the word is marked,
-    // the detector decodes the whole segment. Words of ASCII and Latin-1 letters skip this.
+    // Unicode forms of ASCII (unicode_fold.h), each marked: the detector decodes every segment
+    // that holds one (cells of a batch share words, and need not end at a line break). Words of
+    // ASCII and Latin-1 letters skip this; others pay a table test per byte beyond Latin-1.
     uint32_t folds[64];
     int nfolds = 0, next_fold = 0;
-    for (uint64_t o = C.c[kOther]; o; o &= o - 1) {
+    for (uint64_t o = C.c[kOther]; o;) {
       const int b = std::countr_zero(o);
       const size_t i = w * 64 + static_cast<size_t>(b);
-      size_t len = 0;
-      if (!FoldLead(p[i])) continue;
-      const uint32_t cp = Utf8At(p, i, n, &len);
-      if (!cp || FoldToAscii(cp) == 0) continue;
-      folds[nfolds++] = static_cast<uint32_t>(i);
-      const uint64_t nl = b == 63 ? 0 : C.c[kNl] & (~0ULL << (b + 1));  // this line's rest: done
-      if (!nl) break;
-      o &= ~0ULL << std::countr_zero(nl);
+      size_t len = 1;
+      if (FoldLead(p[i])) {
+        const uint32_t cp = Utf8At(p, i, n, &len);
+        if (cp && FoldToAscii(cp) != 0) folds[nfolds++] = static_cast<uint32_t>(i);
+        if (!cp) len = 1;
+      }
+      o = b + len >= 64 ? 0 : o & (~0ULL << (b + len));  // past this character
     }
     for (uint64_t e = C.enc | spelled; e; e &= e - 1) {
       const uint32_t i = static_cast<uint32_t>(w * 64) + static_cast<uint32_t>(std::countr_zero(e));
