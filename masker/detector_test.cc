@@ -771,6 +771,20 @@ TEST_F(DetectorTest, UnicodeFormsOfAscii) {
               ElementsAre("US_SSN:536‑22‑1234", "US_SSN:5​36-22-1234"));
   EXPECT_THAT(Find("tel ٤١٥-٥٥٥-٠١٣٢"), ElementsAre("PHONE:٤١٥-٥٥٥-٠١٣٢"));
   EXPECT_THAT(Find("call +1 415 555 0132"), ElementsAre("PHONE:+1 415 555 0132"));
+  // Forms other tools write: CLDR's narrow no-break space between French digit groups, a card
+  // grouped with no-break spaces as word processors keep it, U+2212 minus, a fullwidth '+',
+  // a byte-order mark pasted inside an address.
+  EXPECT_THAT(Find("t\u00e9l. 06\u202f12\u202f34\u202f56\u202f78"),
+              ElementsAre("PHONE:06\u202f12\u202f34\u202f56\u202f78"));
+  EXPECT_THAT(Find("card 4111\u00a01111\u00a01111\u00a01111"),
+              ElementsAre("CREDIT_CARD:4111\u00a01111\u00a01111\u00a01111"));
+  EXPECT_THAT(Find("ssn 536\u221222\u22121234"), ElementsAre("US_SSN:536\u221222\u22121234"));
+  EXPECT_THAT(
+      Find("phone \uff0b\uff11 \uff14\uff11\uff15 \uff15\uff15\uff15 \uff10\uff11\uff13\uff12"),
+      ElementsAre(
+          "PHONE:\uff0b\uff11 \uff14\uff11\uff15 \uff15\uff15\uff15 \uff10\uff11\uff13\uff12"));
+  EXPECT_THAT(Find("mail jane.doe\ufeff@example.com"),
+              ElementsAre("EMAIL:jane.doe\ufeff@example.com"));
   // Text of those scripts that holds no value changes nothing.
   EXPECT_THAT(Find("東京都港区１－２－３ 第２ビル、Привет — мир 2024"), IsEmpty());
 }

@@ -509,11 +509,10 @@ __attribute__((always_inline)) inline void Prefilter::RunStreaming(std::string_v
     for (uint64_t o = C.c[kOther]; o;) {
       const int b = std::countr_zero(o);
       const size_t i = w * 64 + static_cast<size_t>(b);
-      size_t len = 1;
+      size_t len = 1;  // Utf8At sets it only for a well-formed character
       if (FoldLead(p[i])) {
         const uint32_t cp = Utf8At(p, i, n, &len);
         if (cp && FoldToAscii(cp) != 0) folds[nfolds++] = static_cast<uint32_t>(i);
-        if (!cp) len = 1;
       }
       o = b + len >= 64 ? 0 : o & (~0ULL << (b + len));  // past this character
     }
