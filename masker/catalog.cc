@@ -186,6 +186,11 @@ constexpr PatternSpec kPatterns[] = {
      "n\\xC3\\xA9e? le|nascita|nascimento|geboortedatum|f\\xC3\\xB6delsedatum|"
      "f\\xC3\\xB8dselsdato|syntym\\xC3\\xA4aika|data urodzenia|datum narozen\\xC3\\xAD)",
      D::kKeyword, R::kKeywordValue, E::kDateOfBirth, 0, 0},
+    // A post office box is where a person's mail goes: "PO Box 4521", "P.O. Box 77",
+    // "Postfach 10 11 12", "Apartado 1234", "Case postale 56".
+    {KB "(?:p\\.? ?o\\.? ?box|post[ _\\-]?office[ _\\-]?box|postfach|apartado(?: postal)?|"
+        "case postale|casella postale)",
+     D::kKeyword, R::kKeywordValue, E::kStreetAddress, 0, 0},
     {"(?:secret[ _\\-]?access[ _\\-]?key|aws[ _\\-]?secret(?:[ _\\-]?key)?)", D::kKeyword,
      R::kKeywordValue, E::kAwsSecretKey, 0, 0},
     {"(?:password|passwd|passphrase|" KB "pass" KE "|" KB "pin" KE "|" KB

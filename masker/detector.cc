@@ -203,7 +203,11 @@ class Resolution {
       return IsAlnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-' || c >= 0x80;
     };
     uint32_t b = at;
-    while (b > v_.seg_start && at - b < 64 && local(v_.at(b - 1))) --b;
+    // An apostrophe inside a name ("o'brien.patrick@"), not a quote around the address.
+    while (b > v_.seg_start && at - b < 64 &&
+           (local(v_.at(b - 1)) || (v_.at(b - 1) == '\'' && b > v_.seg_start + 1 &&
+                                    IsAlnum(v_.at(b - 2)) && b < at && IsAlnum(v_.at(b)))))
+      --b;
     while (b < at && v_.at(b) == '.') ++b;
     return b;
   }
@@ -300,7 +304,27 @@ class Resolution {
     if (ps.entity != Entity::kCryptoWallet &&
         validate::ShannonEntropy(s.substr(std::min<size_t>(s.size(), 8))) < 1.5)
       return;
-    if (ValueIs(ps.entity, s)) Emit(b, e, ps.entity);
+    if (!ValueIs(ps.entity, s)) return;
+    Emit(b, e, ps.entity);
+    if (ps.entity == Entity::kAwsAccessKey) SecretAfterAccessKey(e);
+  }
+
+  // An access key id and its secret travel together, with no keyword between them: a
+  // credentials CSV ("AKIA…,wJalr…"), `aws configure list`, a pasted pair. The 40 bytes
+  // after a few separators are the secret when they have its shape.
+  void SecretAfterAccessKey(uint32_t e) {
+    uint32_t p = e;
+    while (p < v_.seg_end && p - e < 6 &&
+           (v_.at(p) == ' ' || v_.at(p) == '\t' || v_.at(p) == ',' || v_.at(p) == ';' ||
+            v_.at(p) == '|' || v_.at(p) == ':' || v_.at(p) == '"' || v_.at(p) == '\'' ||
+            v_.at(p) == '='))
+      ++p;
+    if (p == e) return;
+    uint32_t q = p;
+    while (q < v_.seg_end && q - p <= 40 &&
+           (IsAlnum(v_.at(q)) || v_.at(q) == '/' || v_.at(q) == '+'))
+      ++q;
+    if (validate::AwsSecretKey(v_.sub(p, q))) Emit(p, q, Entity::kAwsSecretKey);
   }
 
   void PrivateKey(uint32_t to) {
@@ -1734,6 +1758,14 @@ class Resolution {
       case Entity::kDateOfBirth:
         DateAt(p);
         return;
+      case Entity::kStreetAddress: {  // a box number: digits, in groups ("10 11 12")
+        uint32_t e = p;
+        while (e < v_.seg_end && e - p < 12 &&
+               (IsDigit(v_.at(e)) || (v_.at(e) == ' ' && IsDigit(v_.at(e + 1)) && e > p)))
+          ++e;
+        if (e > p && !IsAlpha(v_.at(e))) Emit(p, e, entity, score);
+        return;
+      }
       case Entity::kAwsSecretKey: {
         uint32_t e = p;
         while (e < v_.seg_end && e - p <= 40 &&
@@ -3054,6 +3086,9 @@ class Resolution {
       tk[n++] = t;
       if (v_.at(e) == ' ') {
         p = e + 1;
+      } else if (t.initial && v_.at(e - 1) == '.' && IsUpper(v_.at(e)) &&
+                 std::all_of(tk, tk + n, [](const NameTok& x) { return x.initial; })) {
+        p = e;  // initials written together, leading the name: "J.R.R. Tolkien"
       } else if (v_.at(e) == ',' && v_.at(e + 1) == ' ' && n == 1 && !t.initial) {
         comma_after = 0;
         p = e + 2;
@@ -3502,14 +3537,26 @@ class Resolution {
         "the", "card", "our", "their", "his",    "her", "its", "ending", "numbers", "value",
         "a",   "an",   "at",  "as",    "date",   "in",  "key", "for",    "holder",  "n"};
     static constexpr std::string_view kPhoneFiller[] = {"back", "me", "us", "him", "them"};
-    if (w.size() > 8) return false;
-    char low[8];
+    // Where a record keeps the value, and what happened to it: "SSN on file 536 22 1234",
+    // "DOB as recorded 03/14/1972", "account now reads 12345678". Only before values that
+    // carry their own shape; a password's keyword must stay next to its value.
+    static constexpr std::string_view kRecordFiller[] = {
+        "file",    "record",    "records",  "listed",  "provided", "given",   "reported",
+        "stored",  "shown",     "below",    "here",    "entered",  "follows", "attached",
+        "saved",   "confirmed", "verified", "updated", "new",      "old",     "previous",
+        "current", "primary",   "to",       "be",      "has",      "reads",   "now",
+        "changed", "corrected", "recorded", "from",    "with",     "are",     "were"};
+    if (w.size() > 10) return false;
+    char low[10];
     for (size_t i = 0; i < w.size(); ++i) low[i] = Lower(static_cast<unsigned char>(w[i]));
     std::string_view lw(low, w.size());
     for (std::string_view f : kFiller)
       if (f == lw) return true;
     if (entity == Entity::kPhone)
       for (std::string_view f : kPhoneFiller)
+        if (f == lw) return true;
+    if (entity != Entity::kGenericSecret && entity != Entity::kAwsSecretKey)
+      for (std::string_view f : kRecordFiller)
         if (f == lw) return true;
     return false;
   }

@@ -57,6 +57,9 @@ TEST_F(DetectorTest, Emails) {
   EXPECT_THAT(Find("root@[192.0.2.7] and ops@[IPv6:2001:db8::1]"),
               ElementsAre("EMAIL:root@[192.0.2.7]", "EMAIL:ops@[IPv6:2001:db8::1]"));
   EXPECT_THAT(Find("say \"hi\"@media and x@[300.1.1.1] and \"\"@example.com"), IsEmpty());
+  // An apostrophe of a name inside the local part; a quote around the address stays out.
+  EXPECT_THAT(Find("cc: o'brien.patrick@example.ie; 'ann@example.com'"),
+              ElementsAre("EMAIL:o'brien.patrick@example.ie", "EMAIL:ann@example.com"));
   EXPECT_THAT(Find("{\"domain\": \"@example.com\", \"at\": \"@[10.0.0.1]\"}"),
               ElementsAre("IP_ADDRESS:10.0.0.1"));
 }
@@ -154,6 +157,9 @@ TEST_F(DetectorTest, NamesAndDatesInTheSentencesPeopleWrite) {
   EXPECT_THAT(Find("moved from 10 Downing Street to 221B Baker Street"),
               ElementsAre("STREET_ADDRESS:10 Downing Street", "STREET_ADDRESS:221B Baker Street"));
   EXPECT_THAT(Find("birthdate: 19850314, order 19850314"), ElementsAre("DATE_OF_BIRTH:19850314"));
+  // A post office box is a person's address too; a box of goods is not.
+  EXPECT_THAT(Find("PO Box 4521, Anchorage AK; Postfach 10 11 12; the box 4521 shipped"),
+              ElementsAre("STREET_ADDRESS:4521", "STREET_ADDRESS:10 11 12"));
   // A sign-off lets a known given name end the message alone.
   EXPECT_THAT(Find("Thanks, Anna"), ElementsAre("PERSON_NAME:Anna"));
   EXPECT_THAT(Find("Thanks, Team"), IsEmpty());
@@ -163,6 +169,13 @@ TEST_F(DetectorTest, NamesAndDatesInTheSentencesPeopleWrite) {
               ElementsAre("PERSON_NAME:Maria Lopez"));
   EXPECT_THAT(Find("{\"ssn\":\"x\\t123-45-6789\"}"), ElementsAre("US_SSN:123-45-6789"));
   EXPECT_THAT(Find("{\"path\":\"C:\\\\new\\\\Folder\"}"), IsEmpty());
+  // Initials before a surname no table knows: two or more make a name, spaced or written
+  // together; one needs context, since "S. Korea" is a place.
+  EXPECT_THAT(Find("as J. R. R. Tolkien wrote"), ElementsAre("PERSON_NAME:J. R. R. Tolkien"));
+  EXPECT_THAT(Find("by J.R.R. Tolkien"), ElementsAre("PERSON_NAME:J.R.R. Tolkien"));
+  EXPECT_THAT(Find("flights to S. Korea, the U.S. Army, Washington D.C. Metro"), IsEmpty());
+  EXPECT_THAT(Find("M. Okonkwo, 415-555-0132"),
+              ElementsAre("PERSON_NAME:M. Okonkwo", "PHONE:415-555-0132"));
 }
 
 TEST_F(DetectorTest, NamesAfterMessagesGreetingsAndParticles) {
@@ -230,6 +243,13 @@ TEST_F(DetectorTest, NationalIdsOfOtherCountries) {
   EXPECT_THAT(Find("social security number on file: 078-05-1120"),
               ElementsAre("US_SSN:078-05-1120"));
   EXPECT_THAT(Find("lot 078-05-1120 shipped"), IsEmpty());
+  // Where the record keeps it, between the keyword and the value.
+  EXPECT_THAT(Find("SSN on file 536 22 1234 (verify)"), ElementsAre("US_SSN:536 22 1234"));
+  EXPECT_THAT(Find("SSN as recorded 536221234"), ElementsAre("US_SSN:536221234"));
+  EXPECT_THAT(Find("routing number changed to 021000021"),
+              ElementsAre("US_BANK_ROUTING:021000021"));
+  // … but not a word that says what the number is instead.
+  EXPECT_THAT(Find("SSN batch 536221234"), IsEmpty());
   EXPECT_THAT(Find("nino AB 12 34 56 C."), ElementsAre("UK_NINO:AB 12 34 56 C"));
   EXPECT_THAT(Find("NHS number 943 476 5919"), ElementsAre("UK_NHS:943 476 5919"));
   EXPECT_THAT(Find("provider NPI: 1245319599"), ElementsAre("US_NPI:1245319599"));
@@ -458,6 +478,16 @@ TEST_F(DetectorTest, Secrets) {
   // AWS's documentation key is shaped as a key: masked, at no cost.
   EXPECT_THAT(Find("key=AKIAIOSFODNN7EXAMPLE"), ElementsAre("AWS_ACCESS_KEY:AKIAIOSFODNN7EXAMPLE"));
   EXPECT_THAT(Find("AKIAZ3MRQXRTVL4GX7PQ"), ElementsAre("AWS_ACCESS_KEY:AKIAZ3MRQXRTVL4GX7PQ"));
+  // The pair with no keyword: a credentials CSV, a pasted line.
+  EXPECT_THAT(Find("deploy,AKIAZ3MHQW7PLKDT2R5N,Xq9vT2mB7kLpR4sW8nY1cF6hJ3dG0aZ5eU2iO7tQ"),
+              ElementsAre("AWS_ACCESS_KEY:AKIAZ3MHQW7PLKDT2R5N",
+                          "AWS_SECRET_KEY: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"));
+  EXPECT_THAT(Find("AKIAIOSFODNN7EXAMPLE wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+              ElementsAre("AWS_ACCESS_KEY:AKIAIOSFODNN7EXAMPLE",
+                          "AWS_SECRET_KEY:wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"));
+  // A 40-byte hex digest after it is no secret of that shape.
+  EXPECT_THAT(Find("AKIAZ3MHQW7PLKDT2R5N 2fd4e1c67a2d28fced849ee1bb76e7391b93eb12"),
+              ElementsAre("AWS_ACCESS_KEY:AKIAZ3MHQW7PLKDT2R5N"));
   EXPECT_THAT(Find("postgres://app:S3cr3t-Pa55@db.internal:5432/orders"),
               ElementsAre("PASSWORD_IN_URL:S3cr3t-Pa55"));
   EXPECT_THAT(Find("DB_PASSWORD=q8Zr2LmX9vTe4WpK"), ElementsAre("GENERIC_SECRET:q8Zr2LmX9vTe4WpK"));

@@ -317,8 +317,14 @@ float ScoreRun(std::span<const Token> t, RunForm form) {
   float score = 0.3f;
   bool context_only = false;
   if (given.initial) {
-    // "J. Smith": only a real surname that is not also a common word.
-    if (s.surname == 0 || (s.word && s.surname < 3)) return 0;
+    // "J. Smith": a real surname that is not also a common word. A surname no table knows
+    // ("J. R. R. Tolkien", "M. Okonkwo"): after two initials or more, a name; after one, only
+    // context keeps it ("S. Korea" is a place).
+    size_t initials = 0;
+    while (initials < t.size() && t[initials].initial) ++initials;
+    const bool unknown = !s.known() && !s.word;
+    if (!unknown && (s.surname == 0 || (s.word && s.surname < 3))) return 0;
+    if (unknown && initials < 2) context_only = true;
     score += 0.1f;
   } else if (g.given) {
     score += GivenWeight(g.given);
