@@ -1847,6 +1847,18 @@ class Resolution {
   // A date written after a birth keyword: "1984-03-07", "03/07/1984", "7 March 1984",
   // "March 7, 1984". Tries the longest plausible text first.
   void DateAt(uint32_t p) {
+    // An ISO 8601 timestamp of the day ("dob=1979-03-14T00:00:00Z"): the date, and the time
+    // with it.
+    if (v_.at(p + 10) == 'T' && IsDigit(v_.at(p + 11)) &&
+        validate::DateOfBirth(v_.sub(p, p + 10), CurrentYear())) {
+      uint32_t e = p + 11;
+      while (e < v_.seg_end && e - p < 40 &&
+             (IsDigit(v_.at(e)) || v_.at(e) == ':' || v_.at(e) == '.' || v_.at(e) == 'Z' ||
+              v_.at(e) == '+' || v_.at(e) == '-'))
+        ++e;
+      Emit(p, e, Entity::kDateOfBirth);
+      return;
+    }
     uint32_t e = p;
     int tokens = 0;
     uint32_t ends[6];
@@ -3065,6 +3077,10 @@ class Resolution {
     NameTok tk[7];
     int n = 0;
     int comma_after = -1;  // "Rippin, Lola": the comma follows token 0
+    // "Aarav,Sharma,+91-98200-12345": two words a delimiter joins with no space, as a CSV line
+    // of a contact pasted as text writes them. Only a contact's other data beside them makes
+    // them a name ("Paris,France" is none).
+    bool delimited = false;
     uint32_t p = s;
     while (n < 7 && p < v_.seg_end) {
       bool up = false, caps = false;
@@ -3092,11 +3108,19 @@ class Resolution {
       } else if (v_.at(e) == ',' && v_.at(e + 1) == ' ' && n == 1 && !t.initial) {
         comma_after = 0;
         p = e + 2;
+      } else if (n == 1 && !t.initial && !delimited &&
+                 (v_.at(e) == ',' || v_.at(e) == ';' || v_.at(e) == '|' || v_.at(e) == '\t') &&
+                 IsUpper(v_.at(e + 1))) {
+        delimited = true;
+        p = e + 1;
       } else {
         break;
       }
+      if (delimited && n == 2) break;
     }
     while (n > 0 && tk[n - 1].particle) --n;
+    // A cell of more words after the delimiter ("Acct,Jane Doe") is read from its own start.
+    if (delimited && (n < 2 || v_.at(tk[1].e) == ' ')) return;
     if (n < 2) return;  // one word is never a name by itself here
     // "Wintheiser Lebsack and Hayes", "Smith & Sons": a firm. Not when a given name and another
     // capitalised word follow: "Björn Ulvaeus and Benny Andersson" are two people.
@@ -3200,7 +3224,21 @@ class Resolution {
           if (toks[len - 1].initial) continue;
           float score = names::ScoreRun({toks, static_cast<size_t>(len)}, form);
           if (titled && from == i) score += 0.15f;
+          // Cells of a CSV line are capitalised words of every kind ("Red,Large", "ACME;
+          // Widgets", HL7's "VERNA|SPO", "Madison,Toronto"): a known given name, then a known
+          // surname, neither in capitals.
+          if (delimited) {
+            const bool caps = tk[from].caps || tk[from + 1].caps;
+            const bool known =
+                names::Lookup(toks[0].text).given > 0 && names::Lookup(toks[1].text).surname > 0;
+            score = !caps && known ? std::min(score, 0.42f) : 0;
+          }
           // Below 0.5 only context can keep it (a name word before it, the column's hint).
+          if (score >= 0.38f && delimited) {  // a cell each: the line keeps its fields
+            Emit(tk[from].b, tk[from].e, Entity::kPersonName, score);
+            Emit(tk[from + 1].b, tk[from + 1].e, Entity::kPersonName, score);
+            return score;
+          }
           if (score >= 0.38f) {
             Emit(tk[from].b, tk[from + len - 1].e, Entity::kPersonName, std::min(score, 0.95f));
             return score;

@@ -397,6 +397,16 @@ TEST_F(DetectorTest, NamesOfOtherCountriesInContacts) {
               ElementsAre("PERSON_NAME:Fañch Gunnarsdóttir", "EMAIL:fanch@example.is",
                           "PHONE:+354 555 1234"));
   EXPECT_THAT(Find("see Fañch Gunnarsdóttir in the notes"), IsEmpty());
+  // A CSV line of a contact, no spaces: the pair beside the phone or address is the name, a
+  // field each.
+  EXPECT_THAT(Find("Aarav,Sharma,+91-98200-12345"),
+              ElementsAre("PERSON_NAME:Aarav", "PERSON_NAME:Sharma", "PHONE:+91-98200-12345"));
+  EXPECT_THAT(Find("Olivia;Brown;07911 123456"),
+              ElementsAre("PERSON_NAME:Olivia", "PERSON_NAME:Brown", "PHONE:07911 123456"));
+  EXPECT_THAT(Find("prod,Madison,Toronto,jo@example.com"), ElementsAre("EMAIL:jo@example.com"));
+  EXPECT_THAT(Find("Olivia,Brown,Paris,France"), IsEmpty());
+  EXPECT_THAT(Find("ACME;Widgets;+1 415 555 0199"), ElementsAre("PHONE:+1 415 555 0199"));
+  EXPECT_THAT(Find("Red,Large,+1 415 555 0199"), ElementsAre("PHONE:+1 415 555 0199"));
   EXPECT_THAT(Find("moved to 479 S Franklin Street, Glasgow Closing this out for now."),
               ElementsAre("STREET_ADDRESS:479 S Franklin Street"));
   EXPECT_THAT(Find("Texas Instruments Incorporated invoice 5, ship to 12 Elm Street"),
@@ -970,6 +980,8 @@ TEST_F(DetectorTest, StreetsOfOtherCountries) {
 
 TEST_F(DetectorTest, DateOfBirthNeedsContext) {
   EXPECT_THAT(Find("DOB: 1984-03-07"), ElementsAre("DATE_OF_BIRTH:1984-03-07"));
+  EXPECT_THAT(Find("dob=1979-03-14T00:00:00Z"), ElementsAre("DATE_OF_BIRTH:1979-03-14T00:00:00Z"));
+  EXPECT_THAT(Find("created=1979-03-14T00:00:00Z"), IsEmpty());
   EXPECT_THAT(Find("born March 7, 1984 in Ohio"), ElementsAre("DATE_OF_BIRTH:March 7, 1984"));
   EXPECT_THAT(Find("created 2024-03-07"), IsEmpty());
   // Labelled in other languages, written their way; a two-digit year after the label.
