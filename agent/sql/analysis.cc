@@ -429,6 +429,8 @@ class Analyzer {
     out_->side_effect_args.insert(out_->side_effect_args.end(), l.sources.begin(), l.sources.end());
   }
   void RangeAgainstColumns(const pg_query::A_Expr& e, const Scope& scope);
+  void MixedAgainstColumns(const Node& n, const Lin* whole, const Scope& scope);
+  static size_t ItemsOf(const std::vector<int>& deps, const Scope& scope);
   void NoteFilter(const Lin& l, bool equality) {
     for (const auto& c : l.sources) filters_.push_back({c, equality});
   }
@@ -1501,8 +1503,74 @@ void Analyzer::Filter(const Node& n, const Scope& scope) {
   }
   if (n.has_a_expr()) RangeAgainstColumns(n.a_expr(), scope);
   Lin l = Expr(n, scope);
+  MixedAgainstColumns(n, &l, scope);
   BindPredicate(l);
   NoteFilter(l, false);
+}
+
+// How many FROM items the columns `deps` belong to, in `scope` and the scopes around it; the
+// columns of none (a sub-select's own) count as one item more.
+size_t Analyzer::ItemsOf(const std::vector<int>& deps, const Scope& scope) {
+  std::vector<const Item*> items;
+  bool elsewhere = false;
+  for (int d : deps) {
+    const Item* owner = nullptr;
+    for (const Scope* s = &scope; s && !owner; s = s->parent)
+      for (const Item& it : s->items) {
+        for (const Col& c : it.cols)
+          if (c.id == d) owner = &it;
+        if (owner) break;
+      }
+    if (!owner)
+      elsewhere = true;
+    else if (std::find(items.begin(), items.end(), owner) == items.end())
+      items.push_back(owner);
+  }
+  return items.size() + (elsewhere ? 1 : 0);
+}
+
+// A predicate that computes one value from a value and a column of another FROM item (or a
+// sub-select) is a threshold over that column as much as a range comparison is: over
+// generate_series(0, 999) g, `g - (SELECT substr(ssn, 1, 3)::int …) < 0`, `sign(g - v) = -1`,
+// `least(g, v) = g`, `CASE WHEN g < v THEN true END`, `int4range(0, v) @> g` each pass 536
+// rows, the value. What stays open: equality of two sides that each come from one item (a
+// join, a lookup: one row per match), a predicate over one item's row (`c.created_at - c.dob >
+// interval '18 years'`: one yes/no per row, as a filter against a constant), and EXISTS / IN /
+// ANY over a sub-select, whose own filters are judged where they stand; AND, OR and NOT are
+// judged by their operands. Reported as a row
+// count's arguments are (side_effect_args): a sensitive source refuses the statement.
+void Analyzer::MixedAgainstColumns(const Node& n, const Lin* whole, const Scope& scope) {
+  if (n.has_sub_link() && n.sub_link().sub_link_type() != pg_query::EXPR_SUBLINK) return;
+  auto report = [&](const Lin& l) {
+    if (!l.sources.empty() && ItemsOf(l.deps, scope) >= 2)
+      out_->side_effect_args.insert(out_->side_effect_args.end(), l.sources.begin(),
+                                    l.sources.end());
+  };
+  // AND, OR, NOT: each operand is a predicate of its own (NOT (g <> v) is an equality).
+  if (n.has_bool_expr()) {
+    for (const auto& a : n.bool_expr().args()) MixedAgainstColumns(a, nullptr, scope);
+    return;
+  }
+  // Equality, inequality and pattern matches pass one row per match, or all but the matches:
+  // each side is judged alone (`c.full_name LIKE v || '%'` over a list of guesses binds v).
+  if (n.has_a_expr()) {
+    const auto& e = n.a_expr();
+    const std::string op = e.name_size() == 1 ? Str(e.name(0)) : std::string();
+    const auto k = e.kind();
+    const bool any_all =
+        k == pg_query::AEXPR_OP || k == pg_query::AEXPR_OP_ANY || k == pg_query::AEXPR_OP_ALL;
+    if ((any_all && (op == "=" || op == "<>")) || k == pg_query::AEXPR_NOT_DISTINCT ||
+        k == pg_query::AEXPR_DISTINCT || k == pg_query::AEXPR_IN || k == pg_query::AEXPR_LIKE ||
+        k == pg_query::AEXPR_ILIKE || k == pg_query::AEXPR_SIMILAR) {
+      report(Expr(e.lexpr(), scope));
+      if (e.rexpr().has_list())
+        for (const auto& x : e.rexpr().list().items()) report(Expr(x, scope));
+      else
+        report(Expr(e.rexpr(), scope));
+      return;
+    }
+  }
+  report(whole ? *whole : Expr(n, scope));
 }
 
 // A range comparison of a value with another column (g < substr(ssn, 1, 3)::int over

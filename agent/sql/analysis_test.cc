@@ -441,6 +441,33 @@ TEST(Analysis, SideEffectsWritesAndClassification) {
   EXPECT_EQ(ranked("SELECT count(*) FROM generate_series(0, 999) g WHERE g BETWEEN 0 AND"
                    " (SELECT substr(ssn, 1, 3)::int FROM customers WHERE id = 1)"),
             ssn);
+  // Any computation of the value with another item's column, not just a comparison of the two.
+  for (const char* sql :
+       {"SELECT count(*) FROM generate_series(0, 999) g WHERE g - (SELECT substr(ssn, 1, 3)::int"
+        " FROM customers WHERE id = 1) < 0",
+        "SELECT count(*) FROM generate_series(0, 999) g WHERE sign(g - (SELECT substr(ssn, 1,"
+        " 3)::int FROM customers WHERE id = 1)) = -1",
+        "SELECT count(*) FROM generate_series(0, 999) g WHERE least(g, (SELECT substr(ssn, 1,"
+        " 3)::int FROM customers WHERE id = 1)) = g",
+        "SELECT count(*) FROM generate_series(0, 999) g WHERE CASE WHEN g < (SELECT substr(ssn,"
+        " 1, 3)::int FROM customers WHERE id = 1) THEN true ELSE false END",
+        "SELECT count(*) FROM generate_series(0, 999) g WHERE int4range(0, (SELECT substr(ssn, 1,"
+        " 3)::int FROM customers WHERE id = 1)) @> g",
+        "SELECT count(*) FROM customers c, generate_series(0, 999) g WHERE c.id = 1 AND"
+        " g - substr(c.ssn, 1, 3)::int < 0"})
+    EXPECT_EQ(ranked(sql), ssn) << sql;
+  // One item's row, an equality join or lookup, a semi-join: open.
+  for (const char* sql :
+       {"SELECT count(*) FROM customers c WHERE born + interval '18 years' < now() - interval"
+        " '1 day' AND lower(full_name || email) <> 'x'",
+        "SELECT g FROM generate_series(0, 999) g JOIN customers c ON g = length(c.ssn)",
+        "SELECT o.id FROM orders o JOIN customers c ON lower(o.sku) = lower(c.email)",
+        "SELECT id FROM customers c WHERE EXISTS (SELECT 1 FROM orders o WHERE o.sku = c.email)",
+        "SELECT id FROM customers c WHERE (SELECT count(*) FROM orders o WHERE o.sku = c.email)"
+        " > 2",
+        "SELECT g FROM generate_series(0, 999) g WHERE g = (SELECT length(ssn) FROM customers"
+        " WHERE id = 1)"})
+    EXPECT_TRUE(ranked(sql).empty()) << sql;
   // Against constants and parameters: one yes/no per statement, as any filter.
   EXPECT_TRUE(ranked("SELECT count(*) FROM customers WHERE ssn > '5' AND born BETWEEN"
                      " '1980-01-01' AND '1990-12-31' AND email < $1")

@@ -946,6 +946,17 @@ def test_a_join_on_ordinary_keys_keeps_its_values(veil):
     "WITH s AS (SELECT g FROM generate_series(0, 999) g) SELECT s1.g FROM s s1 JOIN s s2"
     " ON s1.g = s2.g WHERE s2.g BETWEEN (SELECT substr(ssn, 1, 3)::int FROM customers"
     " WHERE id = 1) AND (SELECT substr(ssn, 1, 3)::int FROM customers WHERE id = 1)",
+    # Stop 39: the value computed with another item's column rather than compared with it.
+    "SELECT count(*) FROM generate_series(0, 999) g WHERE g - (SELECT substr(ssn, 1, 3)::int"
+    " FROM customers WHERE id = 1) < 0",
+    "SELECT count(*) FROM generate_series(0, 999) g WHERE sign(g - (SELECT substr(ssn, 1,"
+    " 3)::int FROM customers WHERE id = 1)) = -1",
+    "SELECT count(*) FROM generate_series(0, 999) g WHERE least(g, (SELECT substr(ssn, 1,"
+    " 3)::int FROM customers WHERE id = 1)) = g",
+    "SELECT count(*) FROM generate_series(0, 999) g WHERE CASE WHEN g < (SELECT substr(ssn,"
+    " 1, 3)::int FROM customers WHERE id = 1) THEN true ELSE false END",
+    "SELECT count(*) FROM generate_series(0, 999) g WHERE int4range(0, (SELECT substr(ssn, 1,"
+    " 3)::int FROM customers WHERE id = 1)) @> g",
     # Time: a sleep taken on one branch of a condition over a value (sqlmap's time-based
     # template), whatever the sleep's own argument.
     "SELECT CASE WHEN substr(ssn, 1, 3) = '536' THEN pg_sleep(0.2) END FROM customers"
