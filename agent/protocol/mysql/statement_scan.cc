@@ -131,6 +131,112 @@ bool PlainName(std::string_view name) {
   return !name.empty();
 }
 
+// The comparisons among the tokens a filter holds, with the names of each operand. An operand
+// runs from the operator over names, literals, calls, parentheses (a subquery whole) and
+// arithmetic, up to what ends an operand: another comparison, AND / OR / NOT, a clause's word,
+// a ',' or the parenthesis around it.
+template <typename IsName, typename NameOf>
+void CompareOperands(const std::vector<sql::Token>& tokens, const std::vector<bool>& in_filter,
+                     IsName&& name_token, NameOf&& name_of,
+                     std::vector<StatementScan::Compare>* out) {
+  std::vector<size_t> match(tokens.size(), tokens.size()), open;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (tokens[i].kind == TokenKind::kLParen) open.push_back(i);
+    if (tokens[i].kind == TokenKind::kRParen && !open.empty()) {
+      match[open.back()] = i;
+      match[i] = open.back();
+      open.pop_back();
+    }
+  }
+  auto word = [&](size_t i) {
+    return tokens[i].kind == TokenKind::kWord ? Lower(tokens[i].text) : std::string();
+  };
+  auto op_is = [&](size_t i, std::initializer_list<std::string_view> ops) {
+    if (tokens[i].kind != TokenKind::kOperator) return false;
+    for (std::string_view o : ops)
+      if (tokens[i].text == o) return true;
+    return false;
+  };
+  auto is_range = [&](size_t i) {
+    return op_is(i, {"<", ">", "<=", ">="}) || word(i) == "between";
+  };
+  auto is_compare = [&](size_t i) {
+    return is_range(i) || op_is(i, {"=", "<=>", "<>", "!="}) || word(i) == "like";
+  };
+  // Whether token i ends an operand (it is not part of one).
+  auto ends = [&](size_t i) {
+    const auto& t = tokens[i];
+    if (t.kind == TokenKind::kComma || t.kind == TokenKind::kSemicolon) return true;
+    if (t.kind == TokenKind::kOperator)
+      return op_is(i, {"=", "<", ">", "<=", ">=", "<>", "!=", "<=>", "&&", "||", "!", ":="});
+    const std::string w = word(i);
+    static const std::set<std::string, std::less<>> kEnd = {
+        "and",    "or",     "not",    "xor",   "where", "on",   "having", "when",  "then",
+        "else",   "case",   "end",    "in",    "like",  "is",   "select", "by",    "between",
+        "regexp", "rlike",  "limit",  "group", "order", "join", "union",  "using", "from",
+        "escape", "sounds", "exists", "all",   "any",   "some", "as",     "asc",   "desc"};
+    return !w.empty() && kEnd.contains(w);
+  };
+  // The names of the operand that starts (dir 1) or ends (dir -1) at token k.
+  auto operand = [&](size_t k, int dir, std::vector<StatementScan::Operand>* names) {
+    size_t from = k, to = k;  // inclusive
+    bool any = false;
+    for (size_t i = k; i < tokens.size();) {
+      if (ends(i)) break;
+      size_t far = i;
+      if (dir < 0 && tokens[i].kind == TokenKind::kRParen) {
+        if (match[i] == tokens.size()) break;
+        far = match[i];
+      } else if (dir > 0 && tokens[i].kind == TokenKind::kLParen) {
+        if (match[i] == tokens.size()) break;
+        far = match[i];
+      } else if (tokens[i].kind == TokenKind::kLParen || tokens[i].kind == TokenKind::kRParen) {
+        break;  // the parenthesis around the comparison
+      }
+      any = true;
+      from = std::min(from, std::min(i, far));
+      to = std::max(to, std::max(i, far));
+      if (dir < 0) {
+        if (far == 0) break;
+        i = far - 1;
+      } else {
+        i = far + 1;
+      }
+    }
+    if (!any) return;
+    size_t sub_end = 0;  // the ')' of the subquery the scan is in, 0 when none
+    for (size_t i = from; i <= to; ++i) {
+      if (sub_end == 0 && tokens[i].kind == TokenKind::kLParen && i + 1 <= to &&
+          word(i + 1) == "select")
+        sub_end = match[i];
+      if (i == sub_end) sub_end = 0;
+      if (!name_token(i)) continue;
+      if (i + 1 < tokens.size() &&
+          (tokens[i + 1].kind == TokenKind::kDot || tokens[i + 1].kind == TokenKind::kLParen))
+        continue;  // a qualifier or a call
+      std::string q;
+      if (i >= 2 && tokens[i - 1].kind == TokenKind::kDot && name_token(i - 2)) q = name_of(i - 2);
+      names->push_back({name_of(i), std::move(q), sub_end != 0});
+    }
+  };
+  for (size_t i = 1; i + 1 < tokens.size(); ++i) {
+    if (!in_filter[i] || !is_compare(i)) continue;
+    StatementScan::Compare c;
+    c.range = is_range(i);
+    operand(i - 1, -1, &c.left);
+    operand(i + 1, 1, &c.right);
+    if (word(i) == "between") {  // x BETWEEN a AND b: a and b on the right
+      size_t k = i + 1;
+      while (k < tokens.size() && word(k) != "and") {
+        if (tokens[k].kind == TokenKind::kLParen && match[k] < tokens.size()) k = match[k];
+        ++k;
+      }
+      if (k + 1 < tokens.size()) operand(k + 1, 1, &c.right);
+    }
+    out->push_back(std::move(c));
+  }
+}
+
 // The filter part of a scan (StatementScan::filters and below), from one reading's tokens.
 // Each parenthesis level has a clause: the select list, a
 // filter, or something else (FROM, SET, INTO …); a level opened inside a filter is all filter.
@@ -218,9 +324,11 @@ void ScanFilters(const std::vector<sql::Token>& tokens, StatementScan* out) {
         for (size_t k = i - 1; k <= end; ++k) equality[k] = true;
     }
   }
+  std::vector<bool> in_filter(tokens.size(), false);
   for (size_t i = 0; i < tokens.size(); ++i) {
     const auto& t = tokens[i];
     Level& level = levels.back();
+    in_filter[i] = level.clause == Clause::kFilter;
     if (t.kind == TokenKind::kSemicolon) {
       levels.assign(1, Level{});
       continue;
@@ -374,6 +482,7 @@ void ScanFilters(const std::vector<sql::Token>& tokens, StatementScan* out) {
     if (!PlainName(name)) scan.filter_odd_name = true;  // only a quoted name can be odd
     add(&scan.filtered, name);
   }
+  CompareOperands(tokens, in_filter, name_token, name_of, &scan.compares);
 }
 
 // One reading of `text` into `scan` (which gathers what every reading finds).

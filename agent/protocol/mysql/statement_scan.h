@@ -85,6 +85,21 @@ struct StatementScan {
   // Names a select list gives its items (`expr AS a`, `expr a`, `expr 'a'`), lowercase: GROUP
   // BY, HAVING and ORDER BY may use them, and a derived table's are its columns.
   std::vector<std::string> aliases;
+  // A comparison in a filter (=, <=>, <>, !=, <, >, <=, >=, BETWEEN, LIKE): the names each
+  // side uses as columns, with their qualifiers, subqueries' included (`seq < (SELECT substr(ssn,
+  // 1, 3) …)`: {seq} and {ssn, id} inside one). With a sensitive column on one side of a range
+  // and any column on the other, or a side that computes a sensitive column with a column of
+  // another table (`seq - (SELECT …) < 0`, `LEAST(seq, …) = seq`), the rows that pass count
+  // out the value over a number table, which no masking of the cells hides.
+  struct Operand {
+    std::string name, qualifier;  // qualifier: "" when unqualified
+    bool in_subquery = false;
+  };
+  struct Compare {
+    bool range = false;
+    std::vector<Operand> left, right;
+  };
+  std::vector<Compare> compares;
   // What a filter may use that the names above do not show: ORDER BY 2 / GROUP BY 1 (a select
   // item by position), NATURAL JOIN (columns the text does not name), a variable, a quoted name
   // that is no plain identifier (`reverse(ssn)`: a derived table's unnamed item), a string

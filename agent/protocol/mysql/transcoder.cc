@@ -600,15 +600,75 @@ bool MySqlTranscoder::ReadsSensitiveViewColumn(const mysql::StatementScan& scan)
 bool MySqlTranscoder::SideChannel(std::string_view sql) {
   static constexpr std::string_view kRoads[] = {"sleep",        "benchmark",    "get_lock",
                                                 "release_lock", "is_free_lock", "is_used_lock"};
-  // Every statement is asked: the full scan only for text that names one of them.
-  if (!ContainsIgnoreCase(sql, "sleep") && !ContainsIgnoreCase(sql, "benchmark") &&
-      !ContainsIgnoreCase(sql, "_lock"))
+  // Every statement is asked: the full scans only for text that names one of them, or that
+  // compares by range.
+  if (ContainsIgnoreCase(sql, "sleep") || ContainsIgnoreCase(sql, "benchmark") ||
+      ContainsIgnoreCase(sql, "_lock")) {
+    const mysql::StatementScan scan = mysql::ScanStatement(sql);
+    const bool calls = std::any_of(scan.calls.begin(), scan.calls.end(), [](const std::string& c) {
+      return std::find(std::begin(kRoads), std::end(kRoads), c) != std::end(kRoads);
+    });
+    if (calls && ReadsSensitive(sql, scan)) return true;
+  }
+  // Comparisons: only in a statement that filters, and reads sensitive columns.
+  if (!ContainsIgnoreCase(sql, "where") && !ContainsIgnoreCase(sql, " on") &&
+      !ContainsIgnoreCase(sql, "having"))
     return false;
-  const mysql::StatementScan scan = mysql::ScanStatement(sql);
-  const bool calls = std::any_of(scan.calls.begin(), scan.calls.end(), [](const std::string& c) {
-    return std::find(std::begin(kRoads), std::end(kRoads), c) != std::end(kRoads);
-  });
-  return calls && ReadsSensitive(sql, scan);
+  if (!ReadsSensitive(sql)) return false;
+  return RangeCountsOut(mysql::ScanStatement(sql, /*filters=*/true));
+}
+
+bool MySqlTranscoder::RangeCountsOut(const mysql::StatementScan& scan) {
+  if (scan.compares.empty()) return false;
+  std::vector<std::string> tables = scan.tables.empty() ? scan.identifiers : scan.tables;
+  tables.insert(tables.end(), scan.qualifiers.begin(), scan.qualifiers.end());
+  // A table written with derived values holds them in every column; a select item's alias
+  // (a derived table's column) may be any expression.
+  const bool tainted =
+      std::any_of(scan.identifiers.begin(), scan.identifiers.end(), [&](const std::string& id) {
+        return tainted_tables_.contains(id) || TableTainted(database_, id);
+      });
+  auto sensitive = [&](const mysql::StatementScan::Operand& o) {
+    const std::string& name = o.name;
+    if (tainted || std::find(scan.aliases.begin(), scan.aliases.end(), name) != scan.aliases.end())
+      return true;
+    if (NameSensitive(scan, name, tables)) return true;
+    for (const auto& id : scan.identifiers) {
+      if (!FindView(database_, id)) continue;
+      auto c = ResolveViewColumn(database_, id, name);
+      if (c && (c->kind == ViewColumn::Kind::kReplace ||
+                (c->kind == ViewColumn::Kind::kBase &&
+                 ColumnSensitivity(c->schema, c->table, c->column).sensitive)))
+        return true;
+    }
+    return false;
+  };
+  using Side = std::vector<mysql::StatementScan::Operand>;
+  auto any_sensitive = [&](const Side& s) { return std::any_of(s.begin(), s.end(), sensitive); };
+  // A side that computes a sensitive value with a column of another table: the sensitive one
+  // inside a subquery and another name outside it, or two names of the statement's own level
+  // that may belong to different tables (other qualifiers, or unqualified among several
+  // tables). `c.created_at - c.dob` is one row's: one yes/no per row, as against a constant.
+  auto mixes = [&](const Side& s) {
+    for (const auto& a : s) {
+      if (!sensitive(a)) continue;
+      for (const auto& b : s) {
+        if (b.in_subquery || sensitive(b)) continue;
+        if (a.in_subquery) return true;
+        const bool same = !a.qualifier.empty() && !b.qualifier.empty() ? a.qualifier == b.qualifier
+                                                                       : scan.tables.size() <= 1;
+        if (!same) return true;
+      }
+    }
+    return false;
+  };
+  for (const auto& c : scan.compares) {
+    if (mixes(c.left) || mixes(c.right)) return true;
+    if (!c.range) continue;
+    if (!c.right.empty() && any_sensitive(c.left)) return true;
+    if (!c.left.empty() && any_sensitive(c.right)) return true;
+  }
+  return false;
 }
 
 bool MySqlTranscoder::ReadsSensitive(std::string_view sql) {

@@ -197,6 +197,11 @@ class MySqlTranscoder {
   // the result: SLEEP and BENCHMARK (time as a value: SLEEP(ASCII(ssn) / 100)), user-level
   // locks (a name other sessions see). Refused always, as PostgreSQL's side-channel builtins
   // are (MySQL's scan does not follow arguments: the whole statement is judged).
+  // Also a comparison in a filter that ranks a sensitive column (or what may hold one: an
+  // alias, a view's computed column, a table written from one) against another table's column:
+  // a range between them (`seq < (SELECT substr(ssn, 1, 3) …)`), or a side that computes with
+  // both (`seq - (SELECT …) < 0`, `LEAST(seq, …) = seq`) over a number table returns as many
+  // rows as the value says, masked or not (as PostgreSQL's analysis refuses them).
   bool SideChannel(std::string_view sql);
   // The text of prepared statement `id`, if the server prepared it on this session.
   const std::string* PreparedText(uint32_t id) const {
@@ -264,6 +269,7 @@ class MySqlTranscoder {
   };
 
   bool ReadsSensitive(std::string_view sql, const mysql::StatementScan& scan);
+  bool RangeCountsOut(const mysql::StatementScan& scan);
   bool CallsUnseenCode(const mysql::StatementScan& scan) const;
   bool ReadsSensitiveViewColumn(const mysql::StatementScan& scan);
   // `column` as a column of no table and of each of `tables`, in the session's database and in

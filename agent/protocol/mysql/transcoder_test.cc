@@ -451,6 +451,32 @@ TEST(MySqlTranscoder, SideChannelsWithSensitiveColumns) {
   for (const char* sql : {"SELECT SLEEP(1)", "SELECT id, SLEEP(0) FROM products",
                           "SELECT GET_LOCK('nightly-job', 10)", "SELECT ssn FROM customers"})
     EXPECT_FALSE(t.SideChannel(sql)) << sql;
+  // So do rows that count a value out: a sensitive value ranked against another table's
+  // column, or computed with it, over a number table (seq_0_to_999).
+  for (const char* sql :
+       {"SELECT seq FROM seq_0_to_999 WHERE seq < (SELECT SUBSTR(ssn, 1, 3) FROM customers "
+        "WHERE id = 1)",
+        "SELECT seq FROM seq_0_to_999 WHERE seq BETWEEN (SELECT SUBSTR(ssn, 1, 3) FROM "
+        "customers WHERE id = 1) AND 999",
+        "SELECT COUNT(*) FROM seq_0_to_999 s JOIN customers c ON s.seq <= SUBSTR(c.ssn, 1, 3)",
+        "SELECT seq FROM seq_0_to_999, (SELECT SUBSTR(ssn, 1, 3) p FROM customers) d WHERE "
+        "seq < d.p",
+        "SELECT COUNT(*) FROM seq_0_to_999 WHERE seq - (SELECT SUBSTR(ssn, 1, 3) FROM "
+        "customers WHERE id = 1) < 0",
+        "SELECT COUNT(*) FROM seq_0_to_999 WHERE LEAST(seq, (SELECT SUBSTR(ssn, 1, 3) FROM "
+        "customers WHERE id = 1)) = seq",
+        "SELECT COUNT(*) FROM seq_0_to_999, customers WHERE id = 1 AND SIGN(seq - "
+        "SUBSTR(ssn, 1, 3)) = -1"})
+    EXPECT_TRUE(t.SideChannel(sql)) << sql;
+  // Against constants, one row's own columns, equality lookups and joins: open.
+  for (const char* sql :
+       {"SELECT id FROM customers WHERE ssn > '5' AND dob BETWEEN '1980-01-01' AND "
+        "'1990-12-31'",
+        "SELECT id FROM customers WHERE DATEDIFF(NOW(), dob) > 365 * 30",
+        "SELECT id FROM customers WHERE email = (SELECT email FROM customers WHERE id = 1)",
+        "SELECT seq FROM seq_0_to_999 s JOIN customers c ON s.seq = SUBSTR(c.ssn, 1, 3)",
+        "SELECT id FROM customers WHERE balance > (SELECT AVG(balance) FROM customers)"})
+    EXPECT_FALSE(t.SideChannel(sql)) << sql;
 }
 
 TEST(MySqlTranscoder, FiltersOnSensitive) {
