@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <iterator>
 
 namespace veil::masker {
 
@@ -162,7 +163,7 @@ inline uint64_t Separators64(const char* p) {
 
 }  // namespace
 
-void Masker::ScanLines(std::string_view block) {
+void Masker::ScanLines(std::string_view block, bool* key_open) {
   // Lines, and the tab-separated cells of a line, are segments: as in a result row, no finding
   // crosses a field separator. Cells are short: separators are found 64 bytes at a time, not
   // with a memchr per cell.
@@ -183,13 +184,60 @@ void Masker::ScanLines(std::string_view block) {
   cut(n);
   if (segments_.empty()) {
     findings_.clear();
-    return;
+  } else {
+    scanner_.Scan(block, segments_, &findings_);
   }
-  scanner_.Scan(block, segments_, &findings_);
+  if (key_open) KeyLines(block, key_open);
 }
 
-bool Masker::MaskLines(std::string_view block, std::string* out, MaskStats* stats) {
-  ScanLines(block);
+// A PEM private key written over lines ("-----BEGIN OPENSSH PRIVATE KEY-----", base64 lines,
+// "-----END …-----"): the header's finding runs to its line's end; each line after it is key
+// material up to and including the footer, and is found whole (what else was found there goes).
+void Masker::KeyLines(std::string_view block, bool* key_open) {
+  const auto key = static_cast<uint8_t>(Entity::kPrivateKey);
+  const float score = 1.0f;
+  bool open = *key_open;
+  if (!open && std::none_of(findings_.begin(), findings_.end(),
+                            [&](const EntityMatch& m) { return m.entity == key; }))
+    return;
+  std::vector<EntityMatch> lines;
+  size_t f = 0;  // findings_ are in text order
+  for (size_t pos = 0; pos < block.size();) {
+    const size_t nl = block.find('\n', pos);
+    const size_t end = nl == std::string_view::npos ? block.size() : nl;
+    if (open) {
+      const std::string_view line = block.substr(pos, end - pos);
+      size_t e = end;
+      if (const size_t footer = line.find("-----END"); footer != std::string_view::npos) {
+        const size_t close = line.find("-----", footer + 8);
+        e = close == std::string_view::npos ? end : pos + close + 5;
+        open = false;
+      }
+      if (e > pos)
+        lines.push_back({static_cast<uint32_t>(pos), static_cast<uint32_t>(e), key, score});
+    } else {
+      for (; f < findings_.size() && findings_[f].start < end; ++f)
+        if (findings_[f].entity == key && findings_[f].end == end) open = true;
+    }
+    pos = end + 1;
+  }
+  *key_open = open;
+  if (lines.empty()) return;
+  // Drop what was found inside the key's lines, then merge in text order.
+  std::vector<EntityMatch> kept;
+  size_t k = 0;
+  for (const EntityMatch& m : findings_) {
+    while (k < lines.size() && lines[k].end <= m.start) ++k;
+    if (k < lines.size() && m.end > lines[k].start) continue;
+    kept.push_back(m);
+  }
+  findings_.clear();
+  std::merge(kept.begin(), kept.end(), lines.begin(), lines.end(), std::back_inserter(findings_),
+             [](const EntityMatch& a, const EntityMatch& b) { return a.start < b.start; });
+}
+
+bool Masker::MaskLines(std::string_view block, std::string* out, MaskStats* stats, bool* key_open) {
+  ScanLines(block, key_open);
   if (findings_.empty()) return false;
   Replace(block, 0, findings_, nullptr, out, stats);
   return true;

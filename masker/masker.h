@@ -73,8 +73,12 @@ class Masker {
   // Text made of lines (veilctl, logs, TSV): findings never cross a '\n' or a '\t' (the cells
   // of a line are segments, as the cells of a row are in MaskRows), and the whole block is
   // scanned in one pass. MaskLines returns false (*out untouched) if nothing was found.
-  bool MaskLines(std::string_view block, std::string* out, MaskStats* stats = nullptr);
-  void ScanLines(std::string_view block);
+  // `key_open` (a file read block by block): a private key's lines between its header and its
+  // footer are key material whole, across blocks; *key_open says whether a header's key is
+  // still open at the block's end (in: at its start). Without it, no line but the header's is.
+  bool MaskLines(std::string_view block, std::string* out, MaskStats* stats = nullptr,
+                 bool* key_open = nullptr);
+  void ScanLines(std::string_view block, bool* key_open = nullptr);
 
   // Findings of the last MaskText/MaskLines/Scan/ScanLines call, offsets into its input.
   std::span<const EntityMatch> findings() const { return findings_; }
@@ -87,6 +91,8 @@ class Masker {
   // strategy hit.
   ValueOutcome Replace(std::string_view in, uint32_t base, std::span<const EntityMatch> f,
                        const ColumnPolicy* policy, std::string* out, MaskStats* stats);
+
+  void KeyLines(std::string_view block, bool* key_open);
 
   std::shared_ptr<const MaskingProfile> profile_;
   Scanner scanner_;

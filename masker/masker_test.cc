@@ -109,6 +109,26 @@ TEST(Masker, LinesAreCutIntoCellsAtTabsAndNewlines) {
   EXPECT_FALSE(m.MaskLines("4111 1111\t1111 1111\nbob@exa\tmple.com\n", &out));
 }
 
+// A private key over lines, as a log or a config dump holds it: every line from its header to
+// its footer is key material, also when the file's blocks cut it; the lines after it are text.
+TEST(Masker, PrivateKeyLinesAcrossBlocks) {
+  Masker m(DefaultProfile());
+  std::string out;
+  bool open = false;
+  ASSERT_TRUE(m.MaskLines("id 7\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEA\n", &out,
+                          nullptr, &open));
+  EXPECT_EQ(out, "id 7\n[PRIVATE_KEY]\n[PRIVATE_KEY]\n");
+  EXPECT_TRUE(open);
+  ASSERT_TRUE(m.MaskLines("AAAAC3NzaC1lZDI1NTE5\n-----END OPENSSH PRIVATE KEY-----\nok\n", &out,
+                          nullptr, &open));
+  EXPECT_EQ(out, "[PRIVATE_KEY]\n[PRIVATE_KEY]\nok\n");
+  EXPECT_FALSE(open);
+  EXPECT_FALSE(m.MaskLines("plain line\n", &out, nullptr, &open));
+  // Without the state (a row of COPY data), only the header's line is the key's.
+  ASSERT_TRUE(m.MaskLines("-----BEGIN PRIVATE KEY-----\nnext row\n", &out));
+  EXPECT_EQ(out, "[PRIVATE_KEY]\nnext row\n");
+}
+
 }  // namespace
 }  // namespace veil::masker
 

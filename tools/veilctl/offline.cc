@@ -236,15 +236,17 @@ Status Process(Mode mode, masker::Masker& masker, std::FILE* in, std::FILE* out,
     json += num;
     std::fwrite(json.data(), 1, json.size(), out);
   };
+  bool key_open = false;  // a private key's lines run on past this block
   auto plain = [&](std::string_view block) {
     if (mode == Mode::kMask) {
       slices(block, [&](std::string_view slice) {
-        std::string_view o = masker.MaskLines(slice, &masked) ? std::string_view(masked) : slice;
+        std::string_view o =
+            masker.MaskLines(slice, &masked, nullptr, &key_open) ? std::string_view(masked) : slice;
         std::fwrite(o.data(), 1, o.size(), out);
       });
       return;
     }
-    masker.ScanLines(block);
+    masker.ScanLines(block, &key_open);
     size_t line_start = 0, pos = 0;
     for (const auto& m : masker.findings()) {
       for (size_t nl; (nl = block.find('\n', pos)) != std::string_view::npos && nl < m.start;
