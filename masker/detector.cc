@@ -2683,6 +2683,13 @@ class Resolution {
     if (t.paren > 0) return 0;
     if (m < 2 || nd < 9 || nd > 12) return 0;
     const char sep = t.sep[1];
+    // Sweden's trunk and area code, a dash, then spaced groups: "070-123 45 67", "08-123 456 78".
+    if (t.leading_zero && m >= 3 && sep == '-' && SepsAre(t, 2, m, ' ') && len(0) >= 2 &&
+        len(0) <= 4 && nd <= 10) {
+      bool groups = true;
+      for (int i = 1; i < m; ++i) groups = groups && len(i) >= 2 && len(i) <= 3;
+      if (groups) return 0.65f;
+    }
     if (!SepsAre(t, 1, m, sep)) return 0;  // one separator throughout
     // NANP 3-3-4 (and 1-3-3-4) with dashes or dots.
     if ((sep == '-' || sep == '.') && ((m == 3 && len(0) == 3 && len(1) == 3 && len(2) == 4) ||
@@ -2754,7 +2761,12 @@ class Resolution {
       }
     }
     NumTok t;
-    if (!ReadNumber(st, &t)) return;
+    if (!ReadNumber(st, &t)) {
+      // "(0803 123 4567)": a whole number in parentheses, not an area code in them.
+      if (v_.at(st) != '(' || !IsDigit(v_.at(st + 1))) return;
+      t = NumTok{};
+      if (!ReadNumber(st + 1, &t)) return;
+    }
     t.first_digit = static_cast<char>(v_.at(t.gb[0]));
     t.second_digit = static_cast<char>(v_.at(t.gb[0] + 1));
     t.third_digit = static_cast<char>(v_.at(t.gb[0] + 2));
@@ -3159,7 +3171,10 @@ class Resolution {
       // The end of a date, a time or a range: "2024-01-05", "22:21:59", "2007-2020".
       const bool joined =
           (lead == '-' || lead == ':' || lead == '/' || lead == '.') && IsDigit(v_.at(k - 2));
-      if (!year && !joined) {  // a house number, or digits glued to a code ("829bd141 Merge")
+      // An id ("Employee #4471 Kowalczyk, Agnieszka"), not a house number.
+      const bool id = lead == '#';
+      if (!year && !joined &&
+          !id) {  // a house number, or digits glued to a code ("829bd141 Merge")
         *skip_until = tk[n - 1].e;
         return;
       }

@@ -404,6 +404,13 @@ TEST_F(DetectorTest, NamesOfOtherCountriesInContacts) {
   EXPECT_THAT(Find("Olivia;Brown;07911 123456"),
               ElementsAre("PERSON_NAME:Olivia", "PERSON_NAME:Brown", "PHONE:07911 123456"));
   EXPECT_THAT(Find("prod,Madison,Toronto,jo@example.com"), ElementsAre("EMAIL:jo@example.com"));
+  // A whole number in parentheses; an id before a name is no house number.
+  EXPECT_THAT(Find("husband Tunde (0803 123 4567)."), ElementsAre("PHONE:0803 123 4567"));
+  EXPECT_THAT(Find("ditt nummer 070-123 45 67, växel 08-123 456 78"),
+              ElementsAre("PHONE:070-123 45 67", "PHONE:08-123 456 78"));
+  EXPECT_THAT(Find("see note (2024 budget), items (12 34 56)"), IsEmpty());
+  EXPECT_THAT(Find("Employee #4471 Kowalczyk, Agnieszka"),
+              ElementsAre("PERSON_NAME:Kowalczyk, Agnieszka"));
   EXPECT_THAT(Find("Olivia,Brown,Paris,France"), IsEmpty());
   EXPECT_THAT(Find("ACME;Widgets;+1 415 555 0199"), ElementsAre("PHONE:+1 415 555 0199"));
   EXPECT_THAT(Find("Red,Large,+1 415 555 0199"), ElementsAre("PHONE:+1 415 555 0199"));
