@@ -947,8 +947,21 @@ std::vector<Col> Analyzer::Select(const pg_query::SelectStmt& s, const Scope* pa
     const Node& e = key->has_sort_by() ? key->sort_by().node() : *key;
     if (e.node_case() == Node::NODE_NOT_SET) continue;
     if (e.has_a_const() || e.has_column_ref()) continue;  // a position, or one name
-    BindPredicate(Expr(e, scope));
+    const Lin l = Expr(e, scope);
+    // A GROUP BY or DISTINCT ON key that computes a value with another item's column makes as
+    // many groups, of such sizes, as the value says: GROUP BY g < v gives count(*) 536 and
+    // 464, GROUP BY least(g, v) 537 groups. (ORDER BY only orders: the key binds, as above.)
+    if (!key->has_sort_by()) MixedAgainstColumns(e, &l, scope);
+    BindPredicate(l);
   }
+  // SELECT DISTINCT least(g, v): as many rows as the value says.
+  if (s.distinct_clause_size() == 1 && s.distinct_clause(0).node_case() == Node::NODE_NOT_SET)
+    for (const auto& t : s.target_list())
+      if (t.has_res_target() && t.res_target().has_val()) {
+        const Node& v = t.res_target().val();
+        if (v.has_column_ref() || v.has_a_const()) continue;
+        MixedAgainstColumns(v, nullptr, scope);
+      }
   out = TargetList(s.target_list(), scope, known);
   // GROUP BY and DISTINCT ON take positions and output names as ORDER BY does.
   Sort(s.group_clause(), scope, out);
@@ -1540,7 +1553,16 @@ size_t Analyzer::ItemsOf(const std::vector<int>& deps, const Scope& scope) {
 // judged by their operands. Reported as a row
 // count's arguments are (side_effect_args): a sensitive source refuses the statement.
 void Analyzer::MixedAgainstColumns(const Node& n, const Lin* whole, const Scope& scope) {
-  if (n.has_sub_link() && n.sub_link().sub_link_type() != pg_query::EXPR_SUBLINK) return;
+  // EXISTS, IN, = ANY: the sub-select's own filters are judged where they stand. A range
+  // against ANY or ALL of it (g < ANY (SELECT substr(ssn, 1, 3)::int …)) ranks as `<` does.
+  if (n.has_sub_link() && n.sub_link().sub_link_type() != pg_query::EXPR_SUBLINK) {
+    const auto& sl = n.sub_link();
+    const std::string op = sl.oper_name_size() == 1 ? Str(sl.oper_name(0)) : std::string();
+    const bool ranks = (sl.sub_link_type() == pg_query::ANY_SUBLINK ||
+                        sl.sub_link_type() == pg_query::ALL_SUBLINK) &&
+                       !op.empty() && op != "=" && op != "<>";
+    if (!ranks) return;
+  }
   auto report = [&](const Lin& l) {
     if (!l.sources.empty() && ItemsOf(l.deps, scope) >= 2)
       out_->side_effect_args.insert(out_->side_effect_args.end(), l.sources.begin(),

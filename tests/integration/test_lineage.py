@@ -957,6 +957,12 @@ def test_a_join_on_ordinary_keys_keeps_its_values(veil):
     " 1, 3)::int FROM customers WHERE id = 1) THEN true ELSE false END",
     "SELECT count(*) FROM generate_series(0, 999) g WHERE int4range(0, (SELECT substr(ssn, 1,"
     " 3)::int FROM customers WHERE id = 1)) @> g",
+    "SELECT count(*) FROM generate_series(0, 999) g WHERE g < ANY (SELECT substr(ssn, 1,"
+    " 3)::int FROM customers WHERE id = 1)",
+    "SELECT count(*) FROM generate_series(0, 999) g GROUP BY g < (SELECT substr(ssn, 1,"
+    " 3)::int FROM customers WHERE id = 1)",
+    "SELECT DISTINCT least(g, (SELECT substr(ssn, 1, 3)::int FROM customers WHERE id = 1))"
+    " FROM generate_series(0, 999) g",
     # Time: a sleep taken on one branch of a condition over a value (sqlmap's time-based
     # template), whatever the sleep's own argument.
     "SELECT CASE WHEN substr(ssn, 1, 3) = '536' THEN pg_sleep(0.2) END FROM customers"
