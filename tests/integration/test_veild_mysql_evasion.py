@@ -496,6 +496,12 @@ COUNTED_OUT = [
     " WHERE id = 1)) = seq",
     "SELECT seq FROM seq_0_to_999 WHERE IF(seq < (SELECT substr(ssn, 1, 3) FROM customers"
     " WHERE id = 1), 1, 0) = 1",
+    "SELECT seq FROM seq_0_to_999 WHERE seq < ANY (SELECT substr(ssn, 1, 3) FROM customers"
+    " WHERE id = 1)",
+    "SELECT 1 FROM seq_0_to_999 GROUP BY least(seq, (SELECT min(substr(ssn, 1, 3))"
+    " FROM customers))",
+    "SELECT DISTINCT least(seq, (SELECT min(substr(ssn, 1, 3)) FROM customers))"
+    " FROM seq_0_to_999",
 ]
 
 

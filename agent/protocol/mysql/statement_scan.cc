@@ -177,8 +177,12 @@ void CompareOperands(const std::vector<sql::Token>& tokens, const std::vector<bo
         "escape", "sounds", "exists", "all",   "any",   "some", "as",     "asc",   "desc"};
     return !w.empty() && kEnd.contains(w);
   };
-  // The names of the operand that starts (dir 1) or ends (dir -1) at token k.
-  auto operand = [&](size_t k, int dir, std::vector<StatementScan::Operand>* names) {
+  // The names of the operand that starts (dir 1) or ends (dir -1) at token k; the index of its
+  // far end (k - 1 or k when it is empty, going forward).
+  auto operand = [&](size_t k, int dir, std::vector<StatementScan::Operand>* names) -> size_t {
+    // `seq < ANY (SELECT …)`: the subquery is the operand.
+    if (dir > 0 && k < tokens.size() && (word(k) == "any" || word(k) == "all" || word(k) == "some"))
+      ++k;
     size_t from = k, to = k;  // inclusive
     bool any = false;
     for (size_t i = k; i < tokens.size();) {
@@ -203,7 +207,7 @@ void CompareOperands(const std::vector<sql::Token>& tokens, const std::vector<bo
         i = far + 1;
       }
     }
-    if (!any) return;
+    if (!any) return k;
     size_t sub_end = 0;  // the ')' of the subquery the scan is in, 0 when none
     for (size_t i = from; i <= to; ++i) {
       if (sub_end == 0 && tokens[i].kind == TokenKind::kLParen && i + 1 <= to &&
@@ -218,8 +222,24 @@ void CompareOperands(const std::vector<sql::Token>& tokens, const std::vector<bo
       if (i >= 2 && tokens[i - 1].kind == TokenKind::kDot && name_token(i - 2)) q = name_of(i - 2);
       names->push_back({name_of(i), std::move(q), sub_end != 0});
     }
+    return dir > 0 ? to : from;
   };
   for (size_t i = 1; i + 1 < tokens.size(); ++i) {
+    // GROUP BY's keys and SELECT DISTINCT's items: as many rows as their distinct values, so a
+    // key that computes a sensitive value with another table's column (GROUP BY LEAST(seq,
+    // …)) counts it out as a filter does. Each item is an operand of no comparison.
+    const bool keys = (word(i) == "by" && word(i - 1) == "group") ||
+                      (word(i) == "distinct" && word(i - 1) == "select");
+    if (keys) {
+      for (size_t k = i + 1; k < tokens.size();) {
+        StatementScan::Compare c;
+        const size_t end = operand(k, 1, &c.left);
+        if (!c.left.empty()) out->push_back(std::move(c));
+        if (end + 1 >= tokens.size() || tokens[end + 1].kind != TokenKind::kComma) break;
+        k = end + 2;
+      }
+      continue;
+    }
     if (!in_filter[i] || !is_compare(i)) continue;
     StatementScan::Compare c;
     c.range = is_range(i);

@@ -610,9 +610,11 @@ bool MySqlTranscoder::SideChannel(std::string_view sql) {
     });
     if (calls && ReadsSensitive(sql, scan)) return true;
   }
-  // Comparisons: only in a statement that filters, and reads sensitive columns.
+  // Comparisons, groups and distinct rows: only in a statement that has them, and reads
+  // sensitive columns.
   if (!ContainsIgnoreCase(sql, "where") && !ContainsIgnoreCase(sql, " on") &&
-      !ContainsIgnoreCase(sql, "having"))
+      !ContainsIgnoreCase(sql, "having") && !ContainsIgnoreCase(sql, "group") &&
+      !ContainsIgnoreCase(sql, "distinct"))
     return false;
   if (!ReadsSensitive(sql)) return false;
   return RangeCountsOut(mysql::ScanStatement(sql, /*filters=*/true));

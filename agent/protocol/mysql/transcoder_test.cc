@@ -466,7 +466,13 @@ TEST(MySqlTranscoder, SideChannelsWithSensitiveColumns) {
         "SELECT COUNT(*) FROM seq_0_to_999 WHERE LEAST(seq, (SELECT SUBSTR(ssn, 1, 3) FROM "
         "customers WHERE id = 1)) = seq",
         "SELECT COUNT(*) FROM seq_0_to_999, customers WHERE id = 1 AND SIGN(seq - "
-        "SUBSTR(ssn, 1, 3)) = -1"})
+        "SUBSTR(ssn, 1, 3)) = -1",
+        "SELECT COUNT(*) FROM seq_0_to_999 WHERE seq < ANY (SELECT SUBSTR(ssn, 1, 3) FROM "
+        "customers)",
+        "SELECT COUNT(*) FROM seq_0_to_999 GROUP BY LEAST(seq, (SELECT MIN(SUBSTR(ssn, 1, 3)) "
+        "FROM customers))",
+        "SELECT DISTINCT LEAST(seq, (SELECT MIN(SUBSTR(ssn, 1, 3)) FROM customers)) FROM "
+        "seq_0_to_999"})
     EXPECT_TRUE(t.SideChannel(sql)) << sql;
   // Against constants, one row's own columns, equality lookups and joins: open.
   for (const char* sql :
@@ -475,7 +481,9 @@ TEST(MySqlTranscoder, SideChannelsWithSensitiveColumns) {
         "SELECT id FROM customers WHERE DATEDIFF(NOW(), dob) > 365 * 30",
         "SELECT id FROM customers WHERE email = (SELECT email FROM customers WHERE id = 1)",
         "SELECT seq FROM seq_0_to_999 s JOIN customers c ON s.seq = SUBSTR(c.ssn, 1, 3)",
-        "SELECT id FROM customers WHERE balance > (SELECT AVG(balance) FROM customers)"})
+        "SELECT id FROM customers WHERE balance > (SELECT AVG(balance) FROM customers)",
+        "SELECT SUBSTR(ssn, 1, 1), COUNT(*) FROM customers GROUP BY SUBSTR(ssn, 1, 1)",
+        "SELECT DISTINCT LOWER(email), id FROM customers"})
     EXPECT_FALSE(t.SideChannel(sql)) << sql;
 }
 
