@@ -143,7 +143,7 @@ constexpr PatternSpec kPatterns[] = {
     {"\\d The [A-Z][a-z]{2,}\\b", D::kLetters, R::kStreet, E::kStreetAddress, 0, 0},
 
     // ---- context keywords (caseless); the value follows the keyword ----
-    {KB "(?:ssn|social[ _\\-]?security(?:[ _\\-]?(?:number|no|num|#))?|ss#)" KE, D::kKeyword,
+    {KB "(?:ssn|social[ _\\-]?security(?:[ _\\-]?(?:number|no|num|#))?|ss#|social)" KE, D::kKeyword,
      R::kKeywordValue, E::kUsSsn, 0, 0},
     {KB "(?:itin|taxpayer[ _\\-]?id(?:entification)?(?:[ _\\-]?number)?)" KE, D::kKeyword,
      R::kKeywordValue, E::kUsItin, 0, 0},

@@ -1664,6 +1664,10 @@ class Resolution {
           unsigned char c = v_.at(e);
           if (IsDigit(c)) {
             d[nd++] = static_cast<char>(c);
+          } else if (nd > 0 && nd < want && c == ' ' && v_.at(e + 1) == '-' &&
+                     v_.at(e + 2) == ' ' && IsDigit(v_.at(e + 3))) {
+            e += 3;  // a dash with spaces around it: "536 - 22 - 1234"
+            continue;
           } else if (nd == want ||
                      !((c == '-' || c == ' ' || c == '.') && IsDigit(v_.at(e + 1)) && nd > 0)) {
             break;  // complete, or not a separator inside the number
@@ -1880,6 +1884,16 @@ class Resolution {
       if (validate::DateOfBirth(v_.sub(p, end), CurrentYear())) {
         Emit(p, end, Entity::kDateOfBirth);
         return;
+      }
+      // "14th of March, 1979": the date without its "of".
+      const std::string_view d = v_.sub(p, end);
+      if (const size_t of = d.find(" of "); of != std::string_view::npos && d.size() < 64) {
+        std::string plain(d.substr(0, of));
+        plain.append(d.substr(of + 3));
+        if (validate::DateOfBirth(plain, CurrentYear())) {
+          Emit(p, end, Entity::kDateOfBirth);
+          return;
+        }
       }
     }
     // After the keyword a two-digit year is one too: "DOB: 03/07/84", "geb. 07.03.84".

@@ -243,6 +243,9 @@ TEST_F(DetectorTest, NationalIdsOfOtherCountries) {
   EXPECT_THAT(Find("social security number on file: 078-05-1120"),
               ElementsAre("US_SSN:078-05-1120"));
   EXPECT_THAT(Find("lot 078-05-1120 shipped"), IsEmpty());
+  // A dash spaced out, and "social" alone before nine digits.
+  EXPECT_THAT(Find("SSN: 536 - 22 - 1234"), ElementsAre("US_SSN:536 - 22 - 1234"));
+  EXPECT_THAT(Find("social: 536221234; social media 2024"), ElementsAre("US_SSN:536221234"));
   // Where the record keeps it, between the keyword and the value.
   EXPECT_THAT(Find("SSN on file 536 22 1234 (verify)"), ElementsAre("US_SSN:536 22 1234"));
   EXPECT_THAT(Find("SSN as recorded 536221234"), ElementsAre("US_SSN:536221234"));
@@ -988,6 +991,8 @@ TEST_F(DetectorTest, StreetsOfOtherCountries) {
 TEST_F(DetectorTest, DateOfBirthNeedsContext) {
   EXPECT_THAT(Find("DOB: 1984-03-07"), ElementsAre("DATE_OF_BIRTH:1984-03-07"));
   EXPECT_THAT(Find("dob=1979-03-14T00:00:00Z"), ElementsAre("DATE_OF_BIRTH:1979-03-14T00:00:00Z"));
+  EXPECT_THAT(Find("Date of birth: 14th of March, 1979"),
+              ElementsAre("DATE_OF_BIRTH:14th of March, 1979"));
   EXPECT_THAT(Find("created=1979-03-14T00:00:00Z"), IsEmpty());
   EXPECT_THAT(Find("born March 7, 1984 in Ohio"), ElementsAre("DATE_OF_BIRTH:March 7, 1984"));
   EXPECT_THAT(Find("created 2024-03-07"), IsEmpty());
