@@ -116,6 +116,11 @@ const std::set<std::string, std::less<>> kSystemColumns = {"tableoid", "ctid", "
 const std::set<std::string, std::less<>> kCardinalityBuiltins = {"generate_series",
                                                                  "generate_subscripts"};
 
+// Functions whose output's size is an argument: repeat('x', n), lpad(s, n), rpad(s, n),
+// array_fill(v, dims). Harmless as values (a derived value is masked), but a set-returning
+// function over their output makes as many rows as the size says.
+const std::set<std::string, std::less<>> kSizeBuiltins = {"repeat", "lpad", "rpad", "array_fill"};
+
 // Set-returning functions of one result column, by name.
 const std::set<std::string, std::less<>> kScalarSrfs = {"generate_series",
                                                         "generate_subscripts",
@@ -519,6 +524,8 @@ class Analyzer {
   const CatalogSnapshot& cat_;
   StatementAnalysis* out_;
   bool sleeps_ = false;  // calls pg_sleep*: Func
+  // Sources that set a size (kSizeBuiltins' size arguments), in evaluation order: Func.
+  std::vector<BaseColumn> sized_;
   std::vector<BaseColumn> reads_;
   std::vector<BaseColumn> computed_;  // StatementAnalysis::computed
   std::vector<FilterUse> filters_;
@@ -971,6 +978,8 @@ std::vector<Col> Analyzer::Select(const pg_query::SelectStmt& s, const Scope* pa
   Sort(distinct, scope, out);
   for (const auto& w : s.window_clause())
     if (w.has_window_def()) {
+      if (w.window_def().has_start_offset()) RowCount(w.window_def().start_offset(), scope);
+      if (w.window_def().has_end_offset()) RowCount(w.window_def().end_offset(), scope);
       FilterAll(w.window_def().partition_clause(), scope);
       Sort(w.window_def().order_clause(), scope, out);
     }
@@ -1164,6 +1173,9 @@ Lin Analyzer::Func(const pg_query::FuncCall& f, const Scope& scope) {
     Filter(f.agg_filter(), scope);
   }
   if (f.has_over()) {
+    // ROWS BETWEEN CURRENT ROW AND n FOLLOWING: count(*) over the frame is n + 1.
+    if (f.over().has_start_offset()) RowCount(f.over().start_offset(), scope);
+    if (f.over().has_end_offset()) RowCount(f.over().end_offset(), scope);
     for (const auto& p : f.over().partition_clause()) {
       Lin pl = Expr(p, scope);
       NoteFilter(pl, false);
@@ -1186,8 +1198,22 @@ Lin Analyzer::Func(const pg_query::FuncCall& f, const Scope& scope) {
     return l.Derived();  // nothing, or what an ORDER BY inside it read
   }
   Lin args;
-  for (const auto& a : f.args()) args.Absorb(Expr(a, scope));
+  const size_t sized_before = sized_.size();
+  for (int i = 0; i < f.args_size(); ++i) {
+    Lin a = Expr(f.args(i), scope);
+    // The size argument of repeat, lpad, rpad (the second) and array_fill (its dimensions).
+    if (i == 1 && kSizeBuiltins.contains(name))
+      sized_.insert(sized_.end(), a.sources.begin(), a.sources.end());
+    args.Absorb(a);
+  }
   l.Absorb(args);
+  // unnest(array_fill(1, ARRAY[v])), regexp_split_to_table(repeat('x,', v), ','): as many
+  // rows as a value said, as generate_series(1, v) makes (kCardinalityBuiltins).
+  if (sized_.size() > sized_before &&
+      (kScalarSrfs.contains(name) || name == "json_each" || name == "jsonb_each" ||
+       name == "json_each_text" || name == "jsonb_each_text"))
+    out_->side_effect_args.insert(out_->side_effect_args.end(), sized_.begin() + sized_before,
+                                  sized_.end());
   if (!builtin) {
     out_->unknown_function = true;
     return Lin::Unknown("function " + (schema.empty() ? "" : schema + ".") + name, l.sources);

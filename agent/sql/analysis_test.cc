@@ -463,7 +463,16 @@ TEST(Analysis, SideEffectsWritesAndClassification) {
         "SELECT count(*) FROM generate_series(0, 999) g GROUP BY least(g, (SELECT substr(ssn,"
         " 1, 3)::int FROM customers WHERE id = 1))",
         "SELECT DISTINCT least(g, (SELECT substr(ssn, 1, 3)::int FROM customers WHERE id = 1))"
-        " FROM generate_series(0, 999) g"}) {
+        " FROM generate_series(0, 999) g",
+        // A window frame as long as the value; rows made from a size the value set.
+        "SELECT count(*) OVER (ORDER BY g ROWS BETWEEN CURRENT ROW AND (SELECT substr(ssn, 1,"
+        " 3)::int FROM customers WHERE id = 1) FOLLOWING) FROM generate_series(0, 999) g",
+        "SELECT count(*) FROM (SELECT unnest(array_fill(1, ARRAY[(SELECT substr(ssn, 1, 3)::int"
+        " FROM customers WHERE id = 1)]))) s",
+        "SELECT count(*) FROM regexp_split_to_table(repeat('x,', (SELECT substr(ssn, 1, 3)::int"
+        " FROM customers WHERE id = 1)), ',')",
+        "SELECT count(*) FROM jsonb_array_elements((SELECT to_jsonb(array_fill(0,"
+        " ARRAY[substr(ssn, 1, 3)::int])) FROM customers WHERE id = 1))"}) {
     const auto r = ranked(sql);  // with the sub-select's row choice (id) where it counts
     EXPECT_TRUE(std::find(r.begin(), r.end(), ssn[0]) != r.end()) << sql;
   }
@@ -480,6 +489,8 @@ TEST(Analysis, SideEffectsWritesAndClassification) {
         " WHERE id = 1)",
         "SELECT substr(ssn, 1, 1), count(*) FROM customers GROUP BY substr(ssn, 1, 1)",
         "SELECT DISTINCT lower(email) FROM customers",
+        "SELECT repeat('*', length(ssn) - 4) || right(ssn, 4) FROM customers",
+        "SELECT unnest(string_to_array(ssn, '-')) FROM customers",
         "SELECT g FROM generate_series(0, 9) g WHERE g = ANY (SELECT length(ssn) FROM customers)"})
     EXPECT_TRUE(ranked(sql).empty()) << sql;
   // Against constants and parameters: one yes/no per statement, as any filter.

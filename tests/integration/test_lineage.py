@@ -963,6 +963,13 @@ def test_a_join_on_ordinary_keys_keeps_its_values(veil):
     " 3)::int FROM customers WHERE id = 1)",
     "SELECT DISTINCT least(g, (SELECT substr(ssn, 1, 3)::int FROM customers WHERE id = 1))"
     " FROM generate_series(0, 999) g",
+    "SELECT max(c) FROM (SELECT count(*) OVER (ORDER BY g ROWS BETWEEN CURRENT ROW AND (SELECT"
+    " substr(ssn, 1, 3)::int FROM customers WHERE id = 1) FOLLOWING) c"
+    " FROM generate_series(0, 999) g) s",
+    "SELECT count(*) FROM (SELECT unnest(array_fill(1, ARRAY[(SELECT substr(ssn, 1, 3)::int"
+    " FROM customers WHERE id = 1)]))) s",
+    "SELECT count(*) FROM regexp_split_to_table(repeat('x,', (SELECT substr(ssn, 1, 3)::int"
+    " FROM customers WHERE id = 1)), ',')",
     # Time: a sleep taken on one branch of a condition over a value (sqlmap's time-based
     # template), whatever the sleep's own argument.
     "SELECT CASE WHEN substr(ssn, 1, 3) = '536' THEN pg_sleep(0.2) END FROM customers"
