@@ -313,11 +313,10 @@ class Resolution {
   // credentials CSV ("AKIA…,wJalr…"), `aws configure list`, a pasted pair. The 40 bytes
   // after a few separators are the secret when they have its shape.
   void SecretAfterAccessKey(uint32_t e) {
+    static constexpr std::string_view kSeparators = " \t,;|:\"'=";
     uint32_t p = e;
     while (p < v_.seg_end && p - e < 6 &&
-           (v_.at(p) == ' ' || v_.at(p) == '\t' || v_.at(p) == ',' || v_.at(p) == ';' ||
-            v_.at(p) == '|' || v_.at(p) == ':' || v_.at(p) == '"' || v_.at(p) == '\'' ||
-            v_.at(p) == '='))
+           kSeparators.find(static_cast<char>(v_.at(p))) != std::string_view::npos)
       ++p;
     if (p == e) return;
     uint32_t q = p;

@@ -121,6 +121,10 @@ const std::set<std::string, std::less<>> kCardinalityBuiltins = {"generate_serie
 // function over their output makes as many rows as the size says.
 const std::set<std::string, std::less<>> kSizeBuiltins = {"repeat", "lpad", "rpad", "array_fill"};
 
+// Set-returning functions of a key and a value column.
+const std::set<std::string, std::less<>> kPairSrfs = {"json_each", "jsonb_each", "json_each_text",
+                                                      "jsonb_each_text"};
+
 // Set-returning functions of one result column, by name.
 const std::set<std::string, std::less<>> kScalarSrfs = {"generate_series",
                                                         "generate_subscripts",
@@ -713,8 +717,7 @@ void Analyzer::FromItem(const Node& n, Scope* scope, std::vector<Col>* star) {
         ncols = std::max(1, call.func_call().args_size());
       } else if (kScalarSrfs.contains(fname)) {
         ncols = 1;
-      } else if (fname == "json_each" || fname == "jsonb_each" || fname == "json_each_text" ||
-                 fname == "jsonb_each_text") {
+      } else if (kPairSrfs.contains(fname)) {
         names = {"key", "value"};
       } else if (l.kind != Kind::kUnknown && !cat_.IsUserFunction(fname) && call.has_func_call()) {
         ncols = 1;  // a scalar builtin in FROM: one column named after the function
@@ -1209,9 +1212,7 @@ Lin Analyzer::Func(const pg_query::FuncCall& f, const Scope& scope) {
   l.Absorb(args);
   // unnest(array_fill(1, ARRAY[v])), regexp_split_to_table(repeat('x,', v), ','): as many
   // rows as a value said, as generate_series(1, v) makes (kCardinalityBuiltins).
-  if (sized_.size() > sized_before &&
-      (kScalarSrfs.contains(name) || name == "json_each" || name == "jsonb_each" ||
-       name == "json_each_text" || name == "jsonb_each_text"))
+  if (sized_.size() > sized_before && (kScalarSrfs.contains(name) || kPairSrfs.contains(name)))
     out_->side_effect_args.insert(out_->side_effect_args.end(), sized_.begin() + sized_before,
                                   sized_.end());
   if (!builtin) {
@@ -1576,9 +1577,12 @@ size_t Analyzer::ItemsOf(const std::vector<int>& deps, const Scope& scope) {
 // join, a lookup: one row per match), a predicate over one item's row (`c.created_at - c.dob >
 // interval '18 years'`: one yes/no per row, as a filter against a constant), and EXISTS / IN /
 // ANY over a sub-select, whose own filters are judged where they stand; AND, OR and NOT are
-// judged by their operands. Reported as a row
-// count's arguments are (side_effect_args): a sensitive source refuses the statement.
+// judged by their operands. Reported as a row count's arguments are (side_effect_args): a
+// sensitive source refuses the statement. `whole`: n's lineage when the caller has it.
 void Analyzer::MixedAgainstColumns(const Node& n, const Lin* whole, const Scope& scope) {
+  // A part's sources and columns are among the whole's: when the whole mixes nothing, no part
+  // does, and its sides need no second reading.
+  if (whole && (whole->sources.empty() || ItemsOf(whole->deps, scope) < 2)) return;
   // EXISTS, IN, = ANY: the sub-select's own filters are judged where they stand. A range
   // against ANY or ALL of it (g < ANY (SELECT substr(ssn, 1, 3)::int …)) ranks as `<` does.
   if (n.has_sub_link() && n.sub_link().sub_link_type() != pg_query::EXPR_SUBLINK) {

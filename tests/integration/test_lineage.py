@@ -970,6 +970,18 @@ def test_a_join_on_ordinary_keys_keeps_its_values(veil):
     " FROM customers WHERE id = 1)]))) s",
     "SELECT count(*) FROM regexp_split_to_table(repeat('x,', (SELECT substr(ssn, 1, 3)::int"
     " FROM customers WHERE id = 1)), ',')",
+    # sqlmap's PostgreSQL inference expression (ASCII(SUBSTRING((SELECT COALESCE(CAST(… AS
+    # VARCHAR(10000))::text, (CHR(32))) … OFFSET 0 LIMIT 1)::text FROM 1 FOR 1))), ranked
+    # against a series instead of a constant; other columns than the SSN; other spellings.
+    "SELECT g FROM generate_series(0, 255) g WHERE g < ASCII(SUBSTRING((SELECT COALESCE(CAST("
+    "email AS VARCHAR(10000))::text, (CHR(32))) FROM customers ORDER BY id OFFSET 0 LIMIT 1)"
+    "::text FROM 1 FOR 1))",
+    "SELECT g FROM generate_series(0, 255) g WHERE NOT g >= ascii(substr((SELECT phone FROM"
+    " customers LIMIT 1), 2, 1))",
+    "SELECT count(*) FROM generate_series(0, 99) g WHERE g < (SELECT char_length(full_name)"
+    " FROM customers WHERE id = 1)",
+    "SELECT count(*) FROM generate_series(0, 999) AS t1(g) JOIN customers t2"
+    " ON t1.g + 0 <= split_part(t2.ssn, '-', 1)::int WHERE t2.id = 1",
     # Time: a sleep taken on one branch of a condition over a value (sqlmap's time-based
     # template), whatever the sleep's own argument.
     "SELECT CASE WHEN substr(ssn, 1, 3) = '536' THEN pg_sleep(0.2) END FROM customers"

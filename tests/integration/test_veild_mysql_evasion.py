@@ -502,6 +502,17 @@ COUNTED_OUT = [
     " FROM customers))",
     "SELECT DISTINCT least(seq, (SELECT min(substr(ssn, 1, 3)) FROM customers))"
     " FROM seq_0_to_999",
+    # sqlmap's MySQL inference expression (ORD(MID((SELECT IFNULL(CAST(… AS NCHAR),0x20) FROM
+    # … ORDER BY … LIMIT 0,1),1,1))), ranked against a number table instead of a constant;
+    # other columns than the SSN, other spellings of the same rank.
+    "SELECT seq FROM seq_0_to_255 WHERE seq < ORD(MID((SELECT IFNULL(CAST(email AS CHAR),0x20)"
+    " FROM shop.customers ORDER BY id LIMIT 0,1),1,1))",
+    "SELECT seq FROM seq_0_to_255 WHERE NOT seq >= ASCII(SUBSTRING((SELECT phone FROM customers"
+    " LIMIT 1),2,1))",
+    "SELECT seq FROM seq_0_to_99 WHERE seq<(SELECT CHAR_LENGTH(full_name) FROM customers"
+    " WHERE id=1)",
+    "SELECT seq FROM seq_0_to_999 t1 INNER JOIN customers t2"
+    " ON t1.seq<CONV(SUBSTRING(t2.ssn,1,3),10,10) WHERE t2.id=1",
 ]
 
 

@@ -136,18 +136,9 @@ bool PlainName(std::string_view name) {
 // arithmetic, up to what ends an operand: another comparison, AND / OR / NOT, a clause's word,
 // a ',' or the parenthesis around it.
 template <typename IsName, typename NameOf>
-void CompareOperands(const std::vector<sql::Token>& tokens, const std::vector<bool>& in_filter,
-                     IsName&& name_token, NameOf&& name_of,
+void CompareOperands(const std::vector<sql::Token>& tokens, const std::vector<size_t>& match,
+                     const std::vector<bool>& in_filter, IsName&& name_token, NameOf&& name_of,
                      std::vector<StatementScan::Compare>* out) {
-  std::vector<size_t> match(tokens.size(), tokens.size()), open;
-  for (size_t i = 0; i < tokens.size(); ++i) {
-    if (tokens[i].kind == TokenKind::kLParen) open.push_back(i);
-    if (tokens[i].kind == TokenKind::kRParen && !open.empty()) {
-      match[open.back()] = i;
-      match[i] = open.back();
-      open.pop_back();
-    }
-  }
   auto word = [&](size_t i) {
     return tokens[i].kind == TokenKind::kWord ? Lower(tokens[i].text) : std::string();
   };
@@ -257,10 +248,12 @@ void CompareOperands(const std::vector<sql::Token>& tokens, const std::vector<bo
   }
 }
 
-// The filter part of a scan (StatementScan::filters and below), from one reading's tokens.
-// Each parenthesis level has a clause: the select list, a
-// filter, or something else (FROM, SET, INTO …); a level opened inside a filter is all filter.
-void ScanFilters(const std::vector<sql::Token>& tokens, StatementScan* out) {
+// The filter part of a scan (StatementScan::filters and below), from one reading's tokens
+// (`match`: each parenthesis's partner, ScanReading's). Each parenthesis level has a clause: the
+// select list, a filter, or something else (FROM, SET, INTO …); a level opened inside a filter
+// is all filter.
+void ScanFilters(const std::vector<sql::Token>& tokens, const std::vector<size_t>& match,
+                 StatementScan* out) {
   StatementScan& scan = *out;
   enum class Clause : uint8_t { kOther, kSelectList, kFilter };
   struct Level {
@@ -502,7 +495,7 @@ void ScanFilters(const std::vector<sql::Token>& tokens, StatementScan* out) {
     if (!PlainName(name)) scan.filter_odd_name = true;  // only a quoted name can be odd
     add(&scan.filtered, name);
   }
-  CompareOperands(tokens, in_filter, name_token, name_of, &scan.compares);
+  CompareOperands(tokens, match, in_filter, name_token, name_of, &scan.compares);
 }
 
 // One reading of `text` into `scan` (which gathers what every reading finds).
@@ -519,16 +512,17 @@ void ScanReading(std::string_view text, sql::LexOptions options, bool filters, S
   }
   if (saw_backslash) *saw_backslash = lex.saw_backslash_in_string();
   if (saw_conditional) *saw_conditional = lex.saw_conditional_comment();
-  // The ')' matching each '(' (tokens.size() when unmatched).
+  // The ')' matching each '(' and the '(' of each ')' (tokens.size() when unmatched).
   std::vector<size_t> match(tokens.size(), tokens.size()), open;
   for (size_t i = 0; i < tokens.size(); ++i) {
     if (tokens[i].kind == TokenKind::kLParen) open.push_back(i);
     if (tokens[i].kind == TokenKind::kRParen && !open.empty()) {
       match[open.back()] = i;
+      match[i] = open.back();
       open.pop_back();
     }
   }
-  if (filters) ScanFilters(tokens, &scan);
+  if (filters) ScanFilters(tokens, match, &scan);
   auto word = [&](size_t i) -> std::string {
     if (i >= tokens.size()) return {};
     const auto& t = tokens[i];

@@ -485,6 +485,18 @@ bool MySqlTranscoder::NameSensitive(const mysql::StatementScan& scan, const std:
   return false;
 }
 
+namespace {
+
+// The tables a filter's column may belong to: those the statement reads (every identifier when
+// none was found: fail closed) and those its qualifiers name.
+std::vector<std::string> FilterTables(const mysql::StatementScan& scan) {
+  std::vector<std::string> t = scan.tables.empty() ? scan.identifiers : scan.tables;
+  t.insert(t.end(), scan.qualifiers.begin(), scan.qualifiers.end());
+  return t;
+}
+
+}  // namespace
+
 bool MySqlTranscoder::FiltersOnSensitive(std::string_view sql) {
   const mysql::StatementScan scan = mysql::ScanStatement(sql, /*filters=*/true);
   // Code veil cannot see may filter on anything: CALL, PREPARE/EXECUTE, HANDLER … READ.
@@ -526,10 +538,7 @@ bool MySqlTranscoder::FiltersOnSensitive(std::string_view sql) {
   // What the names do not show: a select item by position, compared rows, a renamed column.
   if (scan.filter_positional || scan.set_operation || scan.filter_odd_name || scan.renames)
     return true;
-  // A filter's column belongs to a table the statement reads, or the one its qualifier names
-  // (every identifier when no table was found: fail closed).
-  std::vector<std::string> filter_tables = scan.tables.empty() ? scan.identifiers : scan.tables;
-  filter_tables.insert(filter_tables.end(), scan.qualifiers.begin(), scan.qualifiers.end());
+  const std::vector<std::string> filter_tables = FilterTables(scan);
   auto alias = [&](const std::string& f) {
     return std::find(scan.aliases.begin(), scan.aliases.end(), f) != scan.aliases.end();
   };
@@ -622,8 +631,7 @@ bool MySqlTranscoder::SideChannel(std::string_view sql) {
 
 bool MySqlTranscoder::RangeCountsOut(const mysql::StatementScan& scan) {
   if (scan.compares.empty()) return false;
-  std::vector<std::string> tables = scan.tables.empty() ? scan.identifiers : scan.tables;
-  tables.insert(tables.end(), scan.qualifiers.begin(), scan.qualifiers.end());
+  const std::vector<std::string> tables = FilterTables(scan);
   // A table written with derived values holds them in every column; a select item's alias
   // (a derived table's column) may be any expression.
   const bool tainted =
