@@ -147,8 +147,15 @@ constexpr PatternSpec kPatterns[] = {
      R::kKeywordValue, E::kUsSsn, 0, 0},
     {KB "(?:itin|taxpayer[ _\\-]?id(?:entification)?(?:[ _\\-]?number)?)" KE, D::kKeyword,
      R::kKeywordValue, E::kUsItin, 0, 0},
-    {"passport", D::kKeyword, R::kKeywordValue, E::kUsPassport, 0, 0},
-    {"(?:driver'?s?[ _\\-]?licen[cs]e|" KB "dl#|" KB "dl" KE "|licen[cs]e[ _\\-]?(?:no|number|#))",
+    // Passports and driving licences, also as other languages name them (the entity keeps its
+    // name: the number after the label is masked whatever country issued it).
+    {"(?:passport|passeport|pasaporte|passaporte|passaporto|reisepass|paspoort|" KB
+     "pass[ _\\-]?(?:nr|nummer)" KE ")",
+     D::kKeyword, R::kKeywordValue, E::kUsPassport, 0, 0},
+    {"(?:driver'?s?[ _\\-]?licen[cs]e|driving[ _\\-]?licen[cs]e|" KB "dl#|" KB "dl" KE
+     "|licen[cs]e[ _\\-]?(?:no|number|#)|f(?:\\xC3\\xBC|ue?)hrerschein|permis de conduire|"
+     "licencia de conduc|carn(?:e|\\xC3\\xA9)t? de conducir|patente di guida|rijbewijs|"
+     "carteira de habilita)",
      D::kKeyword, R::kKeywordValue, E::kUsDriverLicense, 0, 0},
     {"(?:routing|" KB "aba" KE "|" KB "rtn" KE ")", D::kKeyword, R::kKeywordValue,
      E::kUsBankRouting, 0, 0},
@@ -182,7 +189,7 @@ constexpr PatternSpec kPatterns[] = {
     {"(?:" KB "dob" KE "|" KB
      "d\\.o\\.b\\.?|date[ _\\-]?of[ _\\-]?birth|birth[ _\\-]?date|birthday|" KB "bday" KE "|" KB
      "born(?: on)?|geburtsdatum|" KB "geb\\.|geboren(?: am)?|nacimiento|" KB
-     "nacid[oa] el|naissance|" KB
+     "nacid[oa] el|naissance|" KB "nat[oa] il|" KB "nascid[oa] em|" KB
      "n\\xC3\\xA9e? le|nascita|nascimento|geboortedatum|f\\xC3\\xB6delsedatum|"
      "f\\xC3\\xB8dselsdato|syntym\\xC3\\xA4aika|data urodzenia|datum narozen\\xC3\\xAD)",
      D::kKeyword, R::kKeywordValue, E::kDateOfBirth, 0, 0},
@@ -219,6 +226,10 @@ constexpr PatternSpec kPatterns[] = {
      "nie" KE "|" KB "nif" KE "|codice[ _]fiscale|" KB "curp|resident registration|" KB "rrn" KE
      "|national[ _\\-]?id|tax[ _\\-]?id|" KB "nric|" KB "pan" KE
      "|permanent account number|tax file number|" KB "tfn" KE "|social insurance number|"
+     // Identity cards. (An EIN names a business, as public filings print it: not here.)
+     "personalausweis|" KB
+     "ausweis[ _\\-]?(?:nr|nummer)|carte d'identit|documento de identidad|carta d'identit|"
+     "identiteitskaart|identity card|" KB "id[ _\\-]?card" KE "|"
      "\xE8\xBA\xAB\xE4\xBB\xBD\xE8\xAF\x81)",  // 身份证
      D::kKeyword, R::kKeywordValue, E::kNationalId, 0, 0},
     // Credentials after a label (caseless): Azure connection strings and SAS signatures, the

@@ -1696,8 +1696,12 @@ class Resolution {
         for (uint32_t k = p; k < e; ++k)
           if (v_.at(k) != '-') c[n++] = static_cast<char>(v_.at(k));
         std::string_view s(c, n);
-        bool ok =
-            entity == Entity::kUsPassport ? validate::UsPassport(s) : validate::UsDriverLicense(s);
+        // After its label, a number in another country's shape is still the document's:
+        // passports up to ICAO's nine characters ("12AB34567", "AAA123456"), licences such as
+        // the UK's sixteen ("MORGA753116SM9IJ").
+        bool ok = entity == Entity::kUsPassport
+                      ? validate::UsPassport(s) || LabeledDocument(s, 6, 9)
+                      : validate::UsDriverLicense(s) || LabeledDocument(s, 8, 18);
         if (ok) Emit(p, e, entity, score);
         return;
       }
@@ -2913,8 +2917,20 @@ class Resolution {
     if (e - p == 11 && v_.at(p + 3) == '-' && v_.at(p + 6) == '-') return;
     if (validate::NationalId({c, n}))
       Emit(p, e, Entity::kNationalId, 0.9f);
-    else if (digits >= 7 && n <= 18)
+    else if ((digits >= 7 && n <= 18) || LabeledDocument({c, n}, 8, 12))
       Emit(p, e, Entity::kNationalId, 0.7f);
+  }
+
+  // A document's number as a label introduces it: n to m letters and digits, four digits or
+  // more among them, and a letter (numbers of digits alone have their own checks).
+  static bool LabeledDocument(std::string_view s, size_t n, size_t m) {
+    if (s.size() < n || s.size() > m) return false;
+    size_t digits = 0;
+    for (char c : s) {
+      if (!IsAlnum(static_cast<unsigned char>(c))) return false;
+      digits += IsDigit(static_cast<unsigned char>(c));
+    }
+    return digits >= 4 && digits < s.size();
   }
 
   // Numbers with letters right before them: IBANs and UK NI numbers.
@@ -3090,6 +3106,24 @@ class Resolution {
     return 0;
   }
 
+  // Where the next cell's capitalised word starts when a delimiter follows the word ending at
+  // e ("Aarav,Sharma", "Ann;Lee"), also quoted as CSV and SQL value lists quote them
+  // ("\"Ann\",\"Lee\"", "'Ann', 'Lee'"); 0 if none.
+  uint32_t NextCell(uint32_t e) const {
+    const unsigned char q = v_.at(e);
+    const bool quoted = q == '\'' || q == '"';
+    if (quoted) ++e;
+    const unsigned char d = v_.at(e);
+    if (d != ',' && d != ';' && d != '|' && d != '\t') return 0;
+    ++e;
+    if (quoted) {
+      if (v_.at(e) == ' ') ++e;
+      if (v_.at(e) != q) return 0;
+      ++e;
+    }
+    return IsUpper(v_.at(e)) ? e : 0;
+  }
+
   void NameAt(uint32_t s, uint32_t* skip_until) {
     if (s < v_.seg_start) return;
     // The run that held the greeting ("Hi Ingrid") skips the name after it: read it first.
@@ -3133,11 +3167,9 @@ class Resolution {
       } else if (v_.at(e) == ',' && v_.at(e + 1) == ' ' && n == 1 && !t.initial) {
         comma_after = 0;
         p = e + 2;
-      } else if (n == 1 && !t.initial && !delimited &&
-                 (v_.at(e) == ',' || v_.at(e) == ';' || v_.at(e) == '|' || v_.at(e) == '\t') &&
-                 IsUpper(v_.at(e + 1))) {
+      } else if (const uint32_t next = n == 1 && !t.initial && !delimited ? NextCell(e) : 0) {
         delimited = true;
-        p = e + 1;
+        p = next;
       } else {
         break;
       }
@@ -3555,12 +3587,12 @@ class Resolution {
     // Values that start with a letter: driver licenses (A1234567), passports (C12345678),
     // month names for dates, secrets.
     switch (e) {
-      case Entity::kUsPassport:
-        return IsDigit(v_.at(p + 1)) || (IsUpper(v_.at(p)) && IsDigit(v_.at(p + 2)));
-      case Entity::kUsDriverLicense: {  // A1234567, AB123456, ND's ABC123456
+      case Entity::kUsPassport:         // C12345678, AB1234567, Spain's AAA123456
+      case Entity::kUsDriverLicense: {  // A1234567, ND's ABC123456, the UK's MORGA753116SM9IJ
         uint32_t q = p;
-        while (q < p + 3 && IsAlpha(v_.at(q))) ++q;
-        return IsDigit(v_.at(q));
+        const uint32_t letters = e == Entity::kUsPassport ? 3 : 5;
+        while (q < p + letters && IsAlpha(v_.at(q))) ++q;
+        return q > p && IsDigit(v_.at(q));
       }
       case Entity::kUkNino:  // QQ123456C, QQ 12 34 56 C
         return IsUpper(v_.at(p)) && IsUpper(v_.at(p + 1)) &&

@@ -281,6 +281,16 @@ TEST_F(DetectorTest, NationalIdsOfOtherCountries) {
   EXPECT_THAT(Find("Dear JOHN AB 12 34 56 C"),
               ElementsAre("PERSON_NAME:JOHN", "UK_NINO:AB 12 34 56 C"));
   EXPECT_THAT(Find("DL# S530-4127-8842-01"), ElementsAre("US_DRIVER_LICENSE:S530-4127-8842-01"));
+  // Other countries' documents after their labels, in their own words and shapes.
+  EXPECT_THAT(Find("Passeport n\xC2\xB0 12AB34567"), ElementsAre("US_PASSPORT:12AB34567"));
+  EXPECT_THAT(Find("pasaporte AAA123456, Reisepass C01X00T47"),
+              ElementsAre("US_PASSPORT:AAA123456", "US_PASSPORT:C01X00T47"));
+  EXPECT_THAT(Find("driver licence no. MORGA753116SM9IJ"),
+              ElementsAre("US_DRIVER_LICENSE:MORGA753116SM9IJ"));
+  EXPECT_THAT(Find("F\xC3\xBChrerschein B072RRE2I55"),
+              ElementsAre("US_DRIVER_LICENSE:B072RRE2I55"));
+  EXPECT_THAT(Find("licence valid until 2030; passport office in 2019; order AB12345 shipped"),
+              IsEmpty());
   EXPECT_THAT(Find("invoice 021000021 paid"), IsEmpty());
 }
 
@@ -306,6 +316,11 @@ TEST_F(DetectorTest, NationalIds) {
   EXPECT_THAT(Find("PAN: BNZPM2501F"), ElementsAre("NATIONAL_ID:BNZPM2501F"));
   EXPECT_THAT(Find("PAN 4111111111111111"), ElementsAre("CREDIT_CARD:4111111111111111"));
   EXPECT_THAT(Find("the pan is hot"), IsEmpty());
+  // After the label, the shape: an identity card's letters and digits, a PAN whose fourth
+  // letter no holder type has.
+  EXPECT_THAT(Find("Personalausweis-Nr. L01X00T47"), ElementsAre("NATIONAL_ID:L01X00T47"));
+  EXPECT_THAT(Find("PAN ABCDE1234F"), ElementsAre("NATIONAL_ID:ABCDE1234F"));
+  EXPECT_THAT(Find("ein: 70-3587588"), IsEmpty());  // a business's, printed in public filings
   EXPECT_THAT(Find("身份证号 11010519491231002X"), ElementsAre("NATIONAL_ID:11010519491231002X"));
   // Checks that fail without a name, ids of other shapes, an SSN under its other name.
   EXPECT_THAT(Find("ref 2345 6789 0125"), IsEmpty());
@@ -407,6 +422,12 @@ TEST_F(DetectorTest, NamesOfOtherCountriesInContacts) {
   EXPECT_THAT(Find("Olivia;Brown;07911 123456"),
               ElementsAre("PERSON_NAME:Olivia", "PERSON_NAME:Brown", "PHONE:07911 123456"));
   EXPECT_THAT(Find("prod,Madison,Toronto,jo@example.com"), ElementsAre("EMAIL:jo@example.com"));
+  // Quoted, as CSV and SQL value lists quote cells.
+  EXPECT_THAT(Find("(18, 'Maria', 'Garcia', 'maria.g@example.com')"),
+              ElementsAre("PERSON_NAME:Maria", "PERSON_NAME:Garcia", "EMAIL:maria.g@example.com"));
+  EXPECT_THAT(Find("\"Olivia\",\"Brown\",\"07911 123456\""),
+              ElementsAre("PERSON_NAME:Olivia", "PERSON_NAME:Brown", "PHONE:07911 123456"));
+  EXPECT_THAT(Find("'Red', 'Large', 'jo@example.com'"), ElementsAre("EMAIL:jo@example.com"));
   // A whole number in parentheses; an id before a name is no house number.
   EXPECT_THAT(Find("husband Tunde (0803 123 4567)."), ElementsAre("PHONE:0803 123 4567"));
   EXPECT_THAT(Find("ditt nummer 070-123 45 67, växel 08-123 456 78"),
@@ -1009,10 +1030,17 @@ TEST_F(DetectorTest, DateOfBirthNeedsContext) {
        "1984-03-07"},
       {"DOB: 03/07/84", "03/07/84"},
       {"d.o.b. 03/07/1984", "03/07/1984"},
-      {"DOB 1984-03-07. Next", "1984-03-07"}};
+      {"DOB 1984-03-07. Next", "1984-03-07"},
+      // A month's name in lower case or in another language marks nothing by itself.
+      {"born 4 july 1976", "4 july 1976"},
+      {"n\xC3\xA9 le 4 juillet 1976", "4 juillet 1976"},
+      {"nata il 4 luglio 1976", "4 luglio 1976"},
+      {"nascido em 4 de julho de 1976", "4 de julho de 1976"},
+      {"born on the 4th of july, 1976", "4th of july, 1976"}};
   for (const auto& [text, date] : other)
     EXPECT_THAT(Find(text), ElementsAre(std::string("DATE_OF_BIRTH:") + date)) << text;
   EXPECT_THAT(Find("the meeting on 03/07/84 was moved; order 12/03/24 shipped"), IsEmpty());
+  EXPECT_THAT(Find("released in july 1976, reissued 4 de julio de 1996"), IsEmpty());
 }
 
 TEST_F(DetectorTest, SegmentsDoNotLeak) {

@@ -9,6 +9,7 @@
 
 #include "masker/sort.h"
 #include "masker/unicode_fold.h"
+#include "masker/validators.h"
 
 namespace veil::masker {
 namespace {
@@ -102,6 +103,24 @@ void Merge(std::vector<Window>* v) {
   v->resize(o + 1);
 }
 
+// Whether the digits at i (after a space after a word) are a birth year, 1900-2099 and four
+// digits alone, after a month's name ("july 1976", "juillet, 1976") or the "de" of "4 de julio
+// de 1976".
+bool BirthYearAfterMonth(const unsigned char* p, uint32_t n, uint32_t i) {
+  auto digit = [&](uint32_t k) { return k < n && p[k] >= '0' && p[k] <= '9'; };
+  if (!(digit(i + 3) && digit(i + 2) && !digit(i + 4)) ||
+      !((p[i] == '1' && p[i + 1] == '9') || (p[i] == '2' && p[i + 1] == '0')) || i < 4)
+    return false;
+  uint32_t e = i - 1;  // the space
+  if (p[e - 1] == ',' || p[e - 1] == '.') --e;
+  uint32_t b = e;
+  while (b > 0 && e - b < 12 &&
+         (((p[b - 1] | 0x20) >= 'a' && (p[b - 1] | 0x20) <= 'z') || p[b - 1] >= 0x80))
+    --b;
+  const std::string_view word(reinterpret_cast<const char*>(p) + b, e - b);
+  return word == "de" || validate::MonthOf(word) != 0;
+}
+
 }  // namespace
 
 Prefilter::Prefilter() {
@@ -166,7 +185,8 @@ struct Triggers {
   uint64_t tok;        // the start of a token run of 14+ [A-Za-z0-9_-]
   uint64_t num;        // a number run worth lexing; '(' or '+' before two digits; [A-Z]{2}\d{2}
   uint64_t lettered;   // the byte before is a capital (or a space after a capital)
-  uint64_t kwnum;      // a bare run of 7+ joined bytes not at a line start
+  uint64_t kwnum;      // a bare run of 7+ joined bytes (4+ after a capital) not at a line
+                       // start; a capital and a digit starting a word
   uint64_t hex_col;    // a chain of three colons
   uint64_t hex_mac;    // four dashes every third byte
   uint64_t hex_cisco;  // dots five apart
@@ -251,7 +271,6 @@ namespace {
   const V iban = AND(AND(AND(u, N(u, xn[kU], 1)), AND(N(d, dn, 2), N(d, dn, 3))), NOT(glue_p1)); \
   out[3] = OR(OR(num, phone_lead), iban);                                                        \
   out[4] = lettered;                                                                             \
-  out[5] = AND(AND(jstart, j7), AND(NOT(num), NOT(P(x[kNl], xp[kNl], 1))));                      \
   const V coln = xn[kCol], colnn = xnn[kCol];                                                    \
   const V near = OR(OR(N(col, coln, 2), N(col, coln, 3)), OR(N(col, coln, 4), N(col, coln, 5))); \
   const V nearn =                                                                                \
@@ -265,6 +284,13 @@ namespace {
   const V letters = OR(u, l), letters_p = OR(up, xp[kL]);                                        \
   const V glue = OR(OR(OR(letters, d), OR(x[kUs], dash)), OR(sl, x[kAt]));                       \
   const V glue_p = OR(OR(OR(letters_p, dp), OR(xp[kUs], xp[kDash])), OR(xp[kSl], xp[kAt]));      \
+  /* A bare run of 7+ joined digits; a document number with letters in it, which a context       \
+     keyword may name: four digits after a capital ("12AB34567", "ABCPE1234F"), a capital        \
+     and a digit starting a word ("L01X00T47"). */                                               \
+  const V cap_digit = AND(AND(u, N(d, dn, 1)), NOT(P(glue, glue_p, 1)));                         \
+  out[5] =                                                                                       \
+      OR(AND(AND(jstart, OR(j7, AND(j4, lettered))), AND(NOT(num), NOT(P(x[kNl], xp[kNl], 1)))), \
+         cap_digit);                                                                             \
   /* A lower-case letter, or the lead byte of a letter beyond ASCII (Hai, Jurgen accented). */   \
   const V other = x[kOther];                                                                     \
   const V lh = OR(OR(l, hi), other), lhn = OR(OR(xn[kL], xn[kHi]), xn[kOther]);                  \
@@ -427,20 +453,31 @@ void Prefilter::Handle(std::string_view text, size_t w, const Triggers& tr, cons
     uint32_t digits = 0, dots = 0;
     const uint32_t end = number_run(pos, &digits, &dots);
     const bool compact = end - pos == digits;
-    if (digits >= 7 && pos > 0 && p[pos - 1] != '\n') keyword_value(pos);
+    const bool lettered = (tr.lettered >> (pos - base)) & 1;
+    if ((digits >= 7 || (lettered && digits >= 4)) && pos > 0 && p[pos - 1] != '\n')
+      keyword_value(pos);
     if (digits >= 9 && digits <= 12) bare_numbers_.push_back({pos, end});
     // Bare runs of fewer than 13 digits are ids until a context keyword says otherwise.
-    if ((tr.lettered >> (pos - base)) & 1
-            ? digits >= 6
-            : (digits >= 4 && dots >= 3) || (digits >= 9 && !(compact && digits < 13)))
+    if (lettered ? digits >= 6
+                 : (digits >= 4 && dots >= 3) || (digits >= 9 && !(compact && digits < 13)))
       numbers_.push_back({pos, end});
   });
   // A bare number of 7+ digits can still be a value after a keyword ("ssn 123456789").
-  // So can a date of one-digit parts ("born 3/2/1988").
+  // So can a date of one-digit parts ("born 3/2/1988"), and a document number with letters in
+  // it ("Passeport n° 12AB34567", "Personalausweis L01X00T47").
   each(tr.kwnum, [&](uint32_t pos) {
+    if (p[pos] >= 'A' && p[pos] <= 'Z') {  // a word of 8-18 letters and digits, 4+ digits
+      uint32_t e = pos, digits = 0;
+      for (; e < n && e - pos <= 18 && (kTable[p[e]] & ((1 << kD) | (1 << kU) | (1 << kL))); ++e)
+        digits += p[e] >= '0' && p[e] <= '9';
+      if (e - pos >= 8 && e - pos <= 18 && digits >= 4) keyword_value(pos);
+      return;
+    }
     uint32_t digits = 0, dots = 0;
     const uint32_t end = number_run(pos, &digits, &dots);
-    if (digits >= 7 || (digits >= 5 && end - pos - digits == 2)) keyword_value(pos);
+    if (digits >= 7 || (digits >= 5 && end - pos - digits == 2) ||
+        (digits >= 4 && ((tr.lettered >> (pos - base)) & 1)))
+      keyword_value(pos);
   });
   each(tr.hex_col, [&](uint32_t pos) { Add(&hex, int64_t{pos} - 5, int64_t{pos} + 45, n); });
   each(tr.hex_mac, [&](uint32_t pos) { Add(&hex, int64_t{pos} - 2, int64_t{pos} + 16, n); });
@@ -569,6 +606,12 @@ __attribute__((always_inline)) inline void Prefilter::RunStreaming(std::string_v
           while (i > 0 && e - i < 4 && p[i - 1] >= '0' && p[i - 1] <= '9') --i;
           if (i > 0 && p[i - 1] >= '0' && p[i - 1] <= '9') continue;
           if (!house_numbers_.empty() && house_numbers_.back() == i) continue;
+        } else if (BirthYearAfterMonth(p, n, i)) {
+          // "born 4 july 1976", "né le 4 juillet 1976": a date whose month no capital or
+          // long number marks; its keyword is up to 56 bytes back on the line.
+          uint32_t ls = i;
+          while (ls > 0 && i - ls < 56 && p[ls - 1] != '\n') --ls;
+          Add(&windows_[static_cast<int>(Stage::kKeyword)], ls, int64_t{i} + 4, n);
         }
         house_numbers_.push_back(i);
       }

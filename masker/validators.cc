@@ -750,6 +750,44 @@ bool MacAddress(std::string_view s) {
 
 namespace {
 
+constexpr std::string_view kMonthNames[] = {"january",   "february", "march",    "april",
+                                            "may",       "june",     "july",     "august",
+                                            "september", "october",  "november", "december"};
+
+}  // namespace
+
+int MonthOf(std::string_view word) {
+  if (word.size() < 3) return 0;
+  // Written out in French, German, Spanish, Italian, Portuguese and Dutch (whole names).
+  static constexpr std::string_view kOther[][6] = {
+      {"janvier", "januar", "enero", "gennaio", "janeiro", "januari"},
+      {"f\xC3\xA9vrier", "februar", "febrero", "febbraio", "fevereiro", "februari"},
+      {"mars", "m\xC3\xA4rz", "marzo", "marzo", "mar\xC3\xA7o", "maart"},
+      {"avril", "april", "abril", "aprile", "abril", "april"},
+      {"mai", "mai", "mayo", "maggio", "maio", "mei"},
+      {"juin", "juni", "junio", "giugno", "junho", "juni"},
+      {"juillet", "juli", "julio", "luglio", "julho", "juli"},
+      {"ao\xC3\xBBt", "august", "agosto", "agosto", "agosto", "augustus"},
+      {"septembre", "september", "septiembre", "settembre", "setembro", "september"},
+      {"octobre", "oktober", "octubre", "ottobre", "outubro", "oktober"},
+      {"novembre", "november", "noviembre", "novembre", "novembro", "november"},
+      {"d\xC3\xA9"
+       "cembre",
+       "dezember", "diciembre", "dicembre", "dezembro", "december"}};
+  for (int m = 0; m < 12; ++m)
+    for (std::string_view name : kOther[m])
+      if (word.size() == name.size() && ContainsIgnoreCase(name, word)) return m + 1;
+  for (int m = 0; m < 12; ++m) {
+    std::string_view name = kMonthNames[m];
+    bool ok = word.size() == 3 || word.size() == name.size() || (m == 8 && word.size() == 4);
+    if (ok && word.size() <= name.size() && ContainsIgnoreCase(name.substr(0, word.size()), word))
+      return m + 1;
+  }
+  return 0;
+}
+
+namespace {
+
 constexpr bool IsLeap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
 bool IsRealDate(int y, int m, int d) {
@@ -798,42 +836,12 @@ class DateReader {
 
   // A month name: "Jan", "Jan.", "Sept", "January" in any case. 0 if none.
   int Month() {
-    constexpr std::string_view kNames[] = {"january",   "february", "march",    "april",
-                                           "may",       "june",     "july",     "august",
-                                           "september", "october",  "november", "december"};
     size_t start = i_;
     while (i_ < s_.size() && (IsAlpha(s_[i_]) || static_cast<unsigned char>(s_[i_]) >= 0x80)) ++i_;
     std::string_view word = s_.substr(start, i_ - start);
-    if (word.size() < 3) return 0;
-    // Written out in French, German, Spanish, Italian, Portuguese and Dutch (whole names).
-    static constexpr std::string_view kOther[][6] = {
-        {"janvier", "januar", "enero", "gennaio", "janeiro", "januari"},
-        {"f\xC3\xA9vrier", "februar", "febrero", "febbraio", "fevereiro", "februari"},
-        {"mars", "m\xC3\xA4rz", "marzo", "marzo", "mar\xC3\xA7o", "maart"},
-        {"avril", "april", "abril", "aprile", "abril", "april"},
-        {"mai", "mai", "mayo", "maggio", "maio", "mei"},
-        {"juin", "juni", "junio", "giugno", "junho", "juni"},
-        {"juillet", "juli", "julio", "luglio", "julho", "juli"},
-        {"ao\xC3\xBBt", "august", "agosto", "agosto", "agosto", "augustus"},
-        {"septembre", "september", "septiembre", "settembre", "setembro", "september"},
-        {"octobre", "oktober", "octubre", "ottobre", "outubro", "oktober"},
-        {"novembre", "november", "noviembre", "novembre", "novembro", "november"},
-        {"d\xC3\xA9"
-         "cembre",
-         "dezember", "diciembre", "dicembre", "dezembro", "december"}};
-    for (int m = 0; m < 12; ++m)
-      for (std::string_view name : kOther[m])
-        if (word.size() == name.size() && ContainsIgnoreCase(name, word)) return m + 1;
-    for (int m = 0; m < 12; ++m) {
-      std::string_view name = kNames[m];
-      bool ok = word.size() == 3 || word.size() == name.size() || (m == 8 && word.size() == 4);
-      if (ok && word.size() <= name.size() &&
-          ContainsIgnoreCase(name.substr(0, word.size()), word)) {
-        if (word.size() < name.size()) Char('.');
-        return m + 1;
-      }
-    }
-    return 0;
+    const int m = MonthOf(word);
+    if (m != 0 && word.size() <= 4 && word.size() < kMonthNames[m - 1].size()) Char('.');
+    return m;
   }
 
   // Optional English ordinal after a day number: "5th", "1st", "22nd", "3rd".

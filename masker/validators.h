@@ -149,6 +149,10 @@ struct Date {
 // "Jan 5 1984", "5 Jan 1984", "Sept" and the like) into a real calendar date, years 1000-9999.
 std::optional<Date> ParseDate(std::string_view text);
 
+// The month a word names (1-12), 0 if none: "Jan", "Sept", "january" in any case, and the whole
+// names in French, German, Spanish, Italian, Portuguese and Dutch ("juillet", "März").
+int MonthOf(std::string_view word);
+
 inline constexpr int kMinBirthYear = 1900;
 inline constexpr int kMaxBirthYear = 2025;
 
