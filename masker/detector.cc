@@ -3404,6 +3404,9 @@ class Resolution {
       }
     }
     const bool lower_ok = label && assigned;
+    // A name typed in lower case after the keyword ("customer jane doe called", "spoke to maria
+    // garcia-lopez"): only a known given name that is no English word and a known surname.
+    if (!lower_ok && !title && IsLower(v_.at(p))) return LowerCaseName(p);
     // A letter of another script (Greek, Cyrillic, Hebrew, Arabic, CJK, Hangul …): UTF-8 lead
     // bytes from U+0180 up; such names have no capitals.
     auto other_script = [&](uint32_t at) {
@@ -3473,9 +3476,10 @@ class Resolution {
       const names::TokenInfo t = names::LookupGiven(v_.sub(b, e));
       // A word no table knows, between a greeting and a comma ("Hi Kabiru,", "Hi Sørina,"): a
       // given name of a country the American tables miss, unless greetings address it.
-      const bool addressed = greeting && v_.at(e) == ',' && !t.given && !t.word && e - b >= 3 &&
-                             !names::IsNonNameWord(v_.sub(b, e)) && !names::IsTitle(v_.sub(b, e)) &&
-                             !IsAddressedGroup(v_.sub(b, e));
+      // So is one that ends the message after a sign-off ("Kind regards, Nomvula").
+      const bool addressed = ((greeting && v_.at(e) == ',') || (signoff && ends)) && !t.given &&
+                             !t.word && e - b >= 3 && !names::IsNonNameWord(v_.sub(b, e)) &&
+                             !names::IsTitle(v_.sub(b, e)) && !IsAddressedGroup(v_.sub(b, e));
       if (!addressed && (!t.given || (t.word && t.given < 2))) return;  // "Dear Bob", "Hi Will,"
     }
     if (lower_words > 0 && (words < 2 || words > 3)) return;
@@ -3524,6 +3528,74 @@ class Resolution {
   }
 
  private:
+  // Given names that, in lower case, are first of all English words ("customer will call",
+  // "spoke to mark about", "patient rose early"): not a name after a keyword unless capitalised.
+  static bool IsWordFirst(std::string_view w) {
+    static constexpr std::string_view kWords[] = {
+        "will",    "bill",    "mark",     "grant",  "rose",   "grace",  "hope",     "faith",
+        "joy",     "june",    "may",      "april",  "august", "rich",   "frank",    "art",
+        "sue",     "pat",     "don",      "ray",    "guy",    "jack",   "chase",    "chance",
+        "dawn",    "summer",  "ivy",      "lily",   "holly",  "iris",   "ruby",     "pearl",
+        "amber",   "crystal", "rob",      "drew",   "max",    "gene",   "carol",    "dean",
+        "earl",    "glen",    "miles",    "norm",   "wade",   "hunter", "penny",    "sandy",
+        "rusty",   "sunny",   "angel",    "king",   "prince", "major",  "young",    "long",
+        "bob",     "buck",    "bud",      "cliff",  "dale",   "ford",   "jay",      "lance",
+        "mason",   "mercy",   "nick",     "pierce", "reed",   "rod",    "sage",     "skip",
+        "storm",   "van",     "violet",   "win",    "chip",   "hazel",  "heather",  "jade",
+        "olive",   "robin",   "river",    "stone",  "sky",    "brook",  "cash",     "duke",
+        "fox",     "knight",  "lake",     "ocean",  "ranger", "ridge",  "saint",    "wolf",
+        "star",    "harry",   "colt",     "dash",   "hawk",   "jet",    "justice",  "destiny",
+        "harmony", "melody",  "autumn",   "ginger", "honey",  "kitty",  "sterling", "tucker",
+        "woody",   "happy",   "marshal",  "baker",  "carter", "cole",   "page",     "hall",
+        "price",   "gay",     "precious", "unique", "sonny"};
+    for (std::string_view x : kWords)
+      if (w == x) return true;
+    return false;
+  }
+
+  // Two or three lower-case words from p: a given name (not one that is first a word: "will",
+  // "mark"), perhaps a second one, and a surname the tables know ("jane doe", "mary jane
+  // watson", "maria garcia-lopez", each part of a double surname known).
+  void LowerCaseName(uint32_t p) {
+    uint32_t b[3], e[3];
+    int n = 0;
+    for (uint32_t q = p; n < 3 && q < v_.seg_end && IsLower(v_.at(q));) {
+      uint32_t x = q;
+      while (x < v_.seg_end && (IsLower(v_.at(x)) ||
+                                ((v_.at(x) == '-' || v_.at(x) == '\'') && IsLower(v_.at(x + 1)))))
+        ++x;
+      b[n] = q;
+      e[n++] = x;
+      if (v_.at(x) != ' ') break;
+      q = x + 1;
+    }
+    auto given = [&](int k) {
+      const std::string_view w = v_.sub(b[k], e[k]);
+      const names::TokenInfo t = names::LookupGiven(w);
+      return t.given >= 2 && !IsWordFirst(w) && !names::IsNonNameWord(w);
+    };
+    auto surname = [&](int k) {
+      std::string_view w = v_.sub(b[k], e[k]);
+      for (size_t dash; !w.empty(); w.remove_prefix(dash + 1)) {
+        dash = std::min(w.find('-'), w.size());
+        const names::TokenInfo t = names::Lookup(w.substr(0, dash));
+        if (!t.surname || (t.word && t.surname < 2) || names::IsNonNameWord(w.substr(0, dash)))
+          return false;
+        if (dash == w.size()) break;
+      }
+      return true;
+    };
+    if (n < 2 || !given(0)) return;
+    const int last = n == 3 && given(1) && surname(2) && !IsAlnum(v_.at(e[2])) ? 2 : 1;
+    if (!surname(last) || IsAlnum(v_.at(e[last])) || v_.at(e[last]) >= 0x80) return;
+    // A surname that is also a word, unless among the commonest ("smith", "young"), is that word
+    // where the sentence goes on: "customer jane said 415…", "spoke to john back in" (but
+    // "jane doe, 415…").
+    const names::TokenInfo sn = names::Lookup(v_.sub(b[last], e[last]));
+    if (sn.word && sn.surname < 3 && v_.at(e[last]) == ' ') return;
+    Emit(b[0], e[last], Entity::kPersonName);
+  }
+
   // Whom a greeting addresses that is no person's name ("Hi Everyone,", "Dear Colleagues,").
   static bool IsAddressedGroup(std::string_view w) {
     static constexpr std::string_view kGroups[] = {

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "masker/names.h"
+
 namespace veil::masker {
 namespace {
 
@@ -294,6 +296,22 @@ TEST_F(DetectorTest, NationalIdsOfOtherCountries) {
   EXPECT_THAT(Find("invoice 021000021 paid"), IsEmpty());
 }
 
+// A name typed in lower case after a person keyword, in a line whose other data opened a look:
+// a given name that is not first an English word, and a surname the tables know.
+TEST_F(DetectorTest, LowerCaseNamesAfterKeywords) {
+  EXPECT_THAT(Find("patient john smith, dob 1980-01-01"),
+              ElementsAre("PERSON_NAME:john smith", "DATE_OF_BIRTH:1980-01-01"));
+  EXPECT_THAT(Find("spoke to maria garcia-lopez, phone 415-555-0132"),
+              ElementsAre("PERSON_NAME:maria garcia-lopez", "PHONE:415-555-0132"));
+  EXPECT_THAT(Find("spoke with mary jane watson at 415-555-0132"),
+              ElementsAre("PERSON_NAME:mary jane watson", "PHONE:415-555-0132"));
+  for (const char* text : {"customer will call back on 415-555-0132",
+                           "spoke to mark about 415-555-0132", "customer care team 415-555-0132",
+                           "customer jane said 415-555-0132", "met with john and 415-555-0132"})
+    EXPECT_THAT(Find(text), ElementsAre(testing::StartsWith("PHONE:"))) << text;
+  EXPECT_THAT(Find("patient rose early 2024-01-05, grant writing 2024-01-05"), IsEmpty());
+}
+
 // Other countries' national ids: in their own printed shapes with their checks, or named.
 TEST_F(DetectorTest, NationalIds) {
   EXPECT_THAT(Find("Aadhaar 2345 6789 0124"), ElementsAre("NATIONAL_ID:2345 6789 0124"));
@@ -428,6 +446,11 @@ TEST_F(DetectorTest, NamesOfOtherCountriesInContacts) {
   EXPECT_THAT(Find("\"Olivia\",\"Brown\",\"07911 123456\""),
               ElementsAre("PERSON_NAME:Olivia", "PERSON_NAME:Brown", "PHONE:07911 123456"));
   EXPECT_THAT(Find("'Red', 'Large', 'jo@example.com'"), ElementsAre("EMAIL:jo@example.com"));
+  // A sign-off's name that no table knows, ending the message; not a group or a team.
+  EXPECT_THAT(Find("Kind regards, Nomvula"), ElementsAre("PERSON_NAME:Nomvula"));
+  EXPECT_THAT(Find("Thanks, Nomvula!"), ElementsAre("PERSON_NAME:Nomvula"));
+  for (const char* text : {"Regards, Support", "Cheers, Everyone", "Thanks, Nomvula for the call"})
+    EXPECT_THAT(Find(text), IsEmpty()) << text;
   // A whole number in parentheses; an id before a name is no house number.
   EXPECT_THAT(Find("husband Tunde (0803 123 4567)."), ElementsAre("PHONE:0803 123 4567"));
   EXPECT_THAT(Find("ditt nummer 070-123 45 67, växel 08-123 456 78"),

@@ -89,6 +89,16 @@ struct Table {
   std::vector<const masker::ColumnPolicy*> ptrs;  // into policies, set where the table is kept
 };
 
+// Whether `v` holds n digits in a row.
+bool HasDigitRun(std::string_view v, size_t n) {
+  size_t run = 0;
+  for (char c : v) {
+    run = std::isdigit(static_cast<unsigned char>(c)) ? run + 1 : 0;
+    if (run >= n) return true;
+  }
+  return false;
+}
+
 std::optional<Table> ReadHeader(std::string_view line, const masker::MaskingProfile& profile) {
   if (line.size() > 4096) return std::nullopt;
   std::vector<Field> fields;
@@ -106,10 +116,12 @@ std::optional<Table> ReadHeader(std::string_view line, const masker::MaskingProf
       while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
       names = names && !v.empty() && v.size() <= 64 &&
               (std::isalpha(static_cast<unsigned char>(v[0])) || v[0] == '_') &&
-              std::all_of(v.begin(), v.end(), [](char c) {
-                return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == ' ' ||
-                       c == '.' || c == '-';
-              });
+              std::all_of(v.begin(), v.end(),
+                          [](char c) {
+                            return std::isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+                                   c == ' ' || c == '.' || c == '-';
+                          }) &&
+              !HasDigitRun(v, 4);  // "dob 1980-01-01" is a value: the line is prose
       if (!names) break;
       std::string name(v);
       std::replace(name.begin(), name.end(), ' ', '_');

@@ -97,11 +97,19 @@ TEST(VeilctlMask, CsvHeaderGivesCellsTheirColumns) {
   // scan reports the same cells, by their byte offsets in the line.
   r = Veilctl("scan --config " + WriteFile("empty.yaml", "endpoints: []\n"),
               "first_name\tcity\nAnn\tLyon\n");
-  EXPECT_EQ(r.out, "{\"line\":2,\"start\":0,\"end\":3,\"entity\":\"PERSON_NAME\",\"score\":0.90}\n");
+  EXPECT_EQ(r.out,
+            "{\"line\":2,\"start\":0,\"end\":3,\"entity\":\"PERSON_NAME\",\"score\":0.90}\n");
   // A first line that names nothing is no header: lines stay text.
   r = Veilctl("mask --config " + WriteFile("empty.yaml", "endpoints: []\n"),
               "alpha,beta\nAnn,Lee\n");
   EXPECT_EQ(r.out, "alpha,beta\nAnn,Lee\n");
+  // Nor is prose whose words happen to name a column: a value in it ("dob 1980-01-01") says
+  // so, and the lines keep the context across their commas.
+  r = Veilctl("mask --config " + WriteFile("empty.yaml", "endpoints: []\n"),
+              "patient john smith, dob 1980-01-01\nspoke to maria garcia-lopez, phone "
+              "415-555-0132\n");
+  EXPECT_EQ(r.out,
+            "patient [PERSON_NAME], dob [DATE_OF_BIRTH]\nspoke to [PERSON_NAME], phone [PHONE]\n");
 }
 
 TEST(VeilctlErrors, BadConfigIsRefusedWithPosition) {
