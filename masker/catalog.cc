@@ -181,7 +181,11 @@ constexpr PatternSpec kPatterns[] = {
     {"(?:phone|" KB "tel" KE "|telephone|mobile|" KB "cell" KE "|" KB "call" KE "|" KB "fax" KE
      "|" KB "ph\\.|" KB "contact" KE "|" KB "dial(?:l?ed|l?ing)?" KE "|" KB
      "call(?:ed|ing) (?:from|back on|me on)|" KB "(?:text|reach)(?:ed)? (?:me|us|him|her|them)|"
-     "whatsapp)",
+     "whatsapp|"
+     // As other languages label them: Telefon, teléfono, telefone, téléphone, cellulare,
+     // celular, Handy, móvil, Mobil, puhelin.
+     "telefon|tel(?:e|\\xC3\\xA9)fono|t(?:e|\\xC3\\xA9)l(?:e|\\xC3\\xA9)phone|cellulare|celular|" KB
+     "handy" KE "|m(?:o|\\xC3\\xB3)vil" KE "|" KB "mobil" KE "|puhelin)",
      D::kKeyword, R::kKeywordValue, E::kPhone, 0, 0},
     // Birth dates, also as other languages label them: Geburtsdatum, geb., fecha de
     // nacimiento, nacido el, date de naissance, né(e) le, data di nascita, data de nascimento,
@@ -202,7 +206,9 @@ constexpr PatternSpec kPatterns[] = {
      R::kKeywordValue, E::kAwsSecretKey, 0, 0},
     {"(?:password|passwd|passphrase|" KB "pass" KE "|" KB "pin" KE "|" KB
      "pwd|secret|token|api[ _\\-]?key|apikey|access[ _\\-]?key|auth[ "
-     "_\\-]?key|credential|private[ _\\-]?key)",
+     "_\\-]?key|credential|private[ _\\-]?key|"
+     // A security question's answer: the mother's maiden name most of all.
+     "security[ _\\-]?answer|maiden[ _\\-]?name)",
      D::kKeyword, R::kKeywordValue, E::kGenericSecret, 0, 0},
     {"(?:" KB "name" KE "|full[ _\\-]?name|display[ _\\-]?name|" KB "mr\\.?|" KB "mrs\\.?|" KB
      "ms\\.?|" KB "dr\\.?|" KB "prof\\.?|" KB "herr|" KB "frau|" KB "mme\\.?|madame|monsieur|"

@@ -1602,13 +1602,16 @@ class Resolution {
     // A security question's answer is a password too (`secret_answer=Fluffy`).
     const bool password_key =
         entity == Entity::kGenericSecret &&
-        ((p == to &&
-          EndsWithWord(to, {"password", "passwd", "pwd", "passphrase", "pass", "pin"}, false)) ||
+        ((p == to && EndsWithWord(to,
+                                  {"password", "passwd", "pwd", "passphrase", "pass", "pin",
+                                   "answer", "maiden name", "maiden_name", "maidenname"},
+                                  false)) ||
          (p > to && EndsWithWord(p, {"answer"}, false)));
     // A PIN is its digits (`pin: 4821`), and India's `PIN code` is a postcode.
     const bool pin = password_key && p == to && EndsWithWord(to, {"pin"}, false);
-    // A passphrase is words: it runs to the end of its line, not its first space.
-    const bool phrase = password_key && p == to && EndsWithWord(to, {"phrase"}, false);
+    // A passphrase is words: it runs to the end of its line, not its first space. So may a
+    // security question's answer ("security_answer=blue dog").
+    const bool phrase = password_key && p == to && EndsWithWord(to, {"phrase", "answer"}, false);
     bool assigned = false;
     const uint32_t limit = std::min<uint32_t>(v_.seg_end, p + 32);
     while (p < limit) {
@@ -2982,6 +2985,16 @@ class Resolution {
     if (!(IsDigit(c) || c == '+' || c == '(')) return;
     NumTok t;
     if (!ReadNumber(p, &t)) return;
+    // An area code set off by a slash, as German numbers were written: "030 / 123 45 67".
+    const uint32_t slash = v_.at(t.e) == '/' ? t.e : v_.sub(t.e, t.e + 3) == " / " ? t.e + 1 : 0;
+    if (slash && t.k == 1 && t.nd >= 2 && t.nd <= 5) {
+      const uint32_t q = v_.at(slash + 1) == ' ' ? slash + 2 : slash + 1;
+      NumTok rest;
+      if (IsDigit(v_.at(q)) && ReadNumber(q, &rest) && !IsAlnum(v_.at(rest.e)) &&
+          t.nd + rest.nd >= 7 && t.nd + rest.nd <= 15)
+        Emit(t.b, rest.e, Entity::kPhone, 0.85f);
+      return;
+    }
     if (IsAlnum(v_.at(t.e)) || t.nd < 7 || t.nd > 15) return;
     if ((v_.at(t.e) == '.' || v_.at(t.e) == ',') && IsDigit(v_.at(t.e + 1))) return;
     // Dates are not phones: 2024-05-12, 12/05/2024 (but 340 29 266 is one).

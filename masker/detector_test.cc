@@ -376,6 +376,11 @@ TEST_F(DetectorTest, PhonesOfOtherCountries) {
   EXPECT_THAT(Find("x 0044 20 7946 0958 x"), ElementsAre("PHONE:0044 20 7946 0958"));
   // A 16-digit id with leading zeros is neither a card nor a phone; a date is no number.
   EXPECT_THAT(Find("0001 2345 6789 0123 and 2024-05-01 12:03"), IsEmpty());
+  // Labelled in their own languages; an area code set off by a slash.
+  EXPECT_THAT(Find("Cellulare: 333 123 4567, m\xC3\xB3vil 612345678"),
+              ElementsAre("PHONE:333 123 4567", "PHONE:612345678"));
+  EXPECT_THAT(Find("Tel.: 030 / 123 45 67"), ElementsAre("PHONE:030 / 123 45 67"));
+  EXPECT_THAT(Find("phone 1 / 2 cup; the handy 2024 guide"), IsEmpty());
 }
 
 TEST_F(DetectorTest, Phones) {
@@ -574,6 +579,9 @@ TEST_F(DetectorTest, Secrets) {
       Find("pin: 4821; user=admin pass=Summer2024! secret_answer=Fluffy"),
       ElementsAre("GENERIC_SECRET:4821", "GENERIC_SECRET:Summer2024!", "GENERIC_SECRET:Fluffy"));
   EXPECT_THAT(Find("PIN code: 560001, pass: true, the test will pass: 12 of 12"), IsEmpty());
+  EXPECT_THAT(Find("Mother's maiden name: Whitfield"), ElementsAre("GENERIC_SECRET:Whitfield"));
+  EXPECT_THAT(Find("security_answer=blue dog"), ElementsAre("GENERIC_SECRET:blue dog"));
+  EXPECT_THAT(Find("the security answer feature is new"), IsEmpty());
   EXPECT_THAT(Find("INSERT INTO users (name_id, password) VALUES (7, 'changeme')"),
               ElementsAre("GENERIC_SECRET:changeme"));
   // A long random value right after `secret` or `token`, with no '=' or ':'.
@@ -968,6 +976,8 @@ TEST_F(DetectorTest, InternationalisedEmail) {
 // Streets as Europe writes them: the name first, the number after, the postcode before the
 // city; French numbers first with the street word in lower case.
 TEST_F(DetectorTest, StreetsOfOtherCountries) {
+  EXPECT_THAT(Find("Home: 221B Baker Street, London"),
+              ElementsAre("STREET_ADDRESS:221B Baker Street"));
   const std::pair<const char*, const char*> cases[] = {
       {"ship to Hauptstra\xC3\x9F"
        "e 5, 10115 Berlin",

@@ -304,8 +304,13 @@ namespace {
   out[10] = AND(cap, N(lh, lhn, 1));                                                             \
   const V near_letter = OR(P(letters, letters_p, 1), P(letters, letters_p, 2));                  \
   out[11] = AND(OR(OR(x[kEq], col), phl), near_letter);                                          \
-  out[12] = AND(AND(d, N(sp, xn[kSp], 1)),                                                       \
-                OR(N(u, xn[kU], 2), AND(N(d, dn, 2), OR(N(l, xn[kL], 3), N(l, xn[kL], 4)))));    \
+  /* A house number before a capital, or before an ordinal ("5th"); with a capital after it as   \
+     Britain writes it ("221B Baker Street"). */                                                 \
+  const V house = AND(d, N(sp, xn[kSp], 1));                                                     \
+  const V ord = AND(N(d, dn, 2), OR(N(l, xn[kL], 3), N(l, xn[kL], 4)));                          \
+  const V house_b = AND(AND(d, N(u, xn[kU], 1)), N(sp, xn[kSp], 2));                             \
+  out[12] = OR(AND(house, OR(N(u, xn[kU], 2), ord)),                                             \
+               AND(house_b, AND(N(u, xn[kU], 3), N(l, xn[kL], 4))));                             \
   out[13] = AND(x[kOther], P(sp, xp[kSp], 1));                                                   \
   out[14] = AND(OR(OR(x[kEq], col), x[kGt]), OR(near_letter, P(letters, letters_p, 3)));
 
