@@ -1594,6 +1594,58 @@ class Resolution {
   }
 
   // After a context keyword: skip separators and filler words, then read the value.
+  // A number read out in words after its keyword, as call transcripts and dictated notes
+  // write it: "ssn: five three six - two two - one two three four", "phone four one five, five
+  // five five, oh one three two" (also "double five"). Emitted when the count of digits is the
+  // entity's: 9 for an SSN or ITIN, 7-15 for a phone, 3-4 for a card's code, 6-17 for an
+  // account.
+  void SpelledDigits(Entity entity, uint32_t p) {
+    size_t lo, hi;
+    switch (entity) {
+      case Entity::kUsSsn:
+      case Entity::kUsItin:
+        lo = hi = 9;
+        break;
+      case Entity::kPhone:
+        lo = 7, hi = 15;
+        break;
+      case Entity::kCardCvv:
+        lo = 3, hi = 4;
+        break;
+      case Entity::kBankAccount:
+        lo = 6, hi = 17;
+        break;
+      default:
+        return;
+    }
+    static constexpr std::string_view kWords[] = {"zero", "one", "two",   "three", "four",
+                                                  "five", "six", "seven", "eight", "nine"};
+    size_t digits = 0, repeat = 1;
+    uint32_t q = p, end = p;
+    while (q < v_.seg_end && digits <= hi) {
+      uint32_t w = q;
+      while (w < v_.seg_end && IsAlpha(v_.at(w))) ++w;
+      const std::string_view word = v_.sub(q, w);
+      int d = EqualsLower(word, "oh") || EqualsLower(word, "o") ? 0 : -1;
+      for (int k = 0; k < 10 && d < 0; ++k)
+        if (EqualsLower(word, kWords[k])) d = k;
+      if (d >= 0) {
+        digits += repeat;
+        repeat = 1;
+        end = w;
+      } else if (repeat == 1 && (EqualsLower(word, "double") || EqualsLower(word, "triple"))) {
+        repeat = word.size() == 6 && Lower(word[0]) == 'd' ? 2 : 3;
+      } else {
+        break;
+      }
+      q = w;  // separators: spaces, a dash or a comma between the words
+      while (q < v_.seg_end && q - w < 3 && (v_.at(q) == ' ' || v_.at(q) == '-' || v_.at(q) == ','))
+        ++q;
+      if (q == w) break;
+    }
+    if (digits >= lo && digits <= hi && end > p) Emit(p, end, entity, 0.85f);
+  }
+
   void KeywordValue(Entity entity, uint32_t to) {
     uint32_t p = to;
     while (p < v_.seg_end && IsWord(v_.at(p))) ++p;  // passport_number, apiKey_2
@@ -1629,7 +1681,8 @@ class Resolution {
         uint32_t w = p;
         while (w < limit && IsAlpha(v_.at(w))) ++w;
         std::string_view word = v_.sub(p, w);
-        if (IsDigit(v_.at(w)) || !IsFiller(word, entity)) return;
+        if (IsDigit(v_.at(w))) return;
+        if (!IsFiller(word, entity)) return SpelledDigits(entity, p);
         if (word.size() == 2 && Lower(word[0]) == 'i' && Lower(word[1]) == 's') assigned = true;
         p = w;
         if (v_.at(p) == '.') ++p;

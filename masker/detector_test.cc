@@ -312,6 +312,20 @@ TEST_F(DetectorTest, LowerCaseNamesAfterKeywords) {
   EXPECT_THAT(Find("patient rose early 2024-01-05, grant writing 2024-01-05"), IsEmpty());
 }
 
+// A number read out in words after its label, as call transcripts write it.
+TEST_F(DetectorTest, NumbersReadOutInWords) {
+  EXPECT_THAT(Find("ssn: five three six - two two - one two three four"),
+              ElementsAre("US_SSN:five three six - two two - one two three four"));
+  EXPECT_THAT(Find("phone: four one five, five five five, oh one three two"),
+              ElementsAre("PHONE:four one five, five five five, oh one three two"));
+  EXPECT_THAT(Find("mobile: oh seven seven double oh, nine double oh one two three"),
+              ElementsAre("PHONE:oh seven seven double oh, nine double oh one two three"));
+  EXPECT_THAT(Find("cvv: seven three seven"), ElementsAre("CARD_CVV:seven three seven"));
+  for (const char* text :
+       {"ssn: one two", "phone: one of our agents", "cvv: one two three four five"})
+    EXPECT_THAT(Find(text), IsEmpty()) << text;
+}
+
 // Other countries' national ids: in their own printed shapes with their checks, or named.
 TEST_F(DetectorTest, NationalIds) {
   EXPECT_THAT(Find("Aadhaar 2345 6789 0124"), ElementsAre("NATIONAL_ID:2345 6789 0124"));
