@@ -1593,9 +1593,8 @@ class Resolution {
     return city;
   }
 
-  // After a context keyword: skip separators and filler words, then read the value.
   // A number read out in words after its keyword, as call transcripts and dictated notes
-  // write it: "ssn: five three six - two two - one two three four", "phone four one five, five
+  // write it: "ssn: five three six - two two - one two three four", "phone: four one five, five
   // five five, oh one three two" (also "double five"). Emitted when the count of digits is the
   // entity's: 9 for an SSN or ITIN, 7-15 for a phone, 3-4 for a card's code, 6-17 for an
   // account.
@@ -1646,6 +1645,7 @@ class Resolution {
     if (digits >= lo && digits <= hi && end > p) Emit(p, end, entity, 0.85f);
   }
 
+  // After a context keyword: skip separators and filler words, then read the value.
   void KeywordValue(Entity entity, uint32_t to) {
     uint32_t p = to;
     while (p < v_.seg_end && IsWord(v_.at(p))) ++p;  // passport_number, apiKey_2
@@ -3470,8 +3470,8 @@ class Resolution {
       }
     }
     const bool lower_ok = label && assigned;
-    // A name typed in lower case after the keyword ("customer jane doe called", "spoke to maria
-    // garcia-lopez"): only a known given name that is no English word and a known surname.
+    // A name typed in lower case after the keyword ("patient john smith, dob …", "spoke to
+    // maria garcia-lopez"): only a known given name that is first a name and a known surname.
     if (!lower_ok && !title && IsLower(v_.at(p))) return LowerCaseName(p);
     // A letter of another script (Greek, Cyrillic, Hebrew, Arabic, CJK, Hangul …): UTF-8 lead
     // bytes from U+0180 up; such names have no capitals.
