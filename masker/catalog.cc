@@ -181,7 +181,11 @@ constexpr PatternSpec kPatterns[] = {
     {"(?:phone|" KB "tel" KE "|telephone|mobile|" KB "cell" KE "|" KB "call" KE "|" KB "fax" KE
      "|" KB "ph\\.|" KB "contact" KE "|" KB "dial(?:l?ed|l?ing)?" KE "|" KB
      "call(?:ed|ing) (?:from|back on|me on)|" KB "(?:text|reach)(?:ed)? (?:me|us|him|her|them)|"
-     "whatsapp|"
+     "whatsapp|" KB "tlf" KE "|"
+     // 电话 電話 手机 携帯 전화 телефон тел.
+     "\xE7\x94\xB5\xE8\xAF\x9D|\xE9\x9B\xBB\xE8\xA9\xB1|\xE6\x89\x8B\xE6\x9C\xBA|"
+     "\xE6\x90\xBA\xE5\xB8\xAF|\xEC\xA0\x84\xED\x99\x94|"
+     "\xD1\x82\xD0\xB5\xD0\xBB(?:\xD0\xB5\xD1\x84\xD0\xBE\xD0\xBD|\\.)|"
      // As other languages label them: Telefon, teléfono, telefone, téléphone, cellulare,
      // celular, Handy, móvil, Mobil, puhelin.
      "telefon|tel(?:e|\\xC3\\xA9)fono|t(?:e|\\xC3\\xA9)l(?:e|\\xC3\\xA9)phone|cellulare|celular|" KB
@@ -195,7 +199,12 @@ constexpr PatternSpec kPatterns[] = {
      "born(?: on)?|geburtsdatum|" KB "geb\\.|geboren(?: am)?|nacimiento|" KB
      "nacid[oa] el|naissance|" KB "nat[oa] il|" KB "nascid[oa] em|" KB
      "n\\xC3\\xA9e? le|nascita|nascimento|geboortedatum|f\\xC3\\xB6delsedatum|"
-     "f\\xC3\\xB8dselsdato|syntym\\xC3\\xA4aika|data urodzenia|datum narozen\\xC3\\xAD)",
+     "f\\xC3\\xB8dselsdato|syntym\\xC3\\xA4aika|data urodzenia|datum narozen\\xC3\\xAD|"
+     // дата рождения, 生日, 出生日期, 生年月日
+     "\xD0\xB4\xD0\xB0\xD1\x82\xD0\xB0 "
+     "\xD1\x80\xD0\xBE\xD0\xB6\xD0\xB4\xD0\xB5\xD0\xBD\xD0\xB8\xD1\x8F|"
+     "\xE7\x94\x9F\xE6\x97\xA5|\xE5\x87\xBA\xE7\x94\x9F\xE6\x97\xA5\xE6\x9C\x9F|"
+     "\xE7\x94\x9F\xE5\xB9\xB4\xE6\x9C\x88\xE6\x97\xA5)",
      D::kKeyword, R::kKeywordValue, E::kDateOfBirth, 0, 0},
     // A post office box is where a person's mail goes: "PO Box 4521", "P.O. Box 77",
     // "Postfach 10 11 12", "Apartado 1234", "Case postale 56".
@@ -234,6 +243,11 @@ constexpr PatternSpec kPatterns[] = {
      "|permanent account number|tax file number|" KB "tfn" KE "|social insurance number|"
      // Identity cards. (An EIN names a business, as public filings print it: not here.)
      "personalausweis|" KB
+     // Europe's and Asia's own names: Norway, Finland, Romania, Croatia, the former
+     // Yugoslavia, Bulgaria, Switzerland, Ireland, Hong Kong, Malaysia, the UAE, Turkey.
+     "f(?:\\xC3\\xB8|o)dselsnummer|henkil(?:\\xC3\\xB6|o)tunnus|" KB "cnp" KE "|" KB "oib" KE "|" KB
+     "jmbg" KE "|" KB "egn" KE "|" KB "ahv" KE "|" KB "pps" KE "|" KB "hkid|mykad|"
+     "emirates id|kimlik|steuernummer|" KB
      "ausweis[ _\\-]?(?:nr|nummer)|carte d'identit|documento de identidad|carta d'identit|"
      "identiteitskaart|identity card|" KB "id[ _\\-]?card" KE "|"
      "\xE8\xBA\xAB\xE4\xBB\xBD\xE8\xAF\x81)",  // 身份证

@@ -2964,6 +2964,11 @@ class Resolution {
       } else if ((x == ' ' || x == '-' || x == '.' || x == '/') && n > 0 && IsDigit(v_.at(e + 1)) &&
                  (x != ' ' || IsDigit(v_.at(e - 1)))) {
         ++e;
+      } else if (x == '(' && n > 0 && IsAlnum(v_.at(e + 1)) && v_.at(e + 2) == ')') {
+        c[n++] = static_cast<char>(v_.at(e + 1));  // Hong Kong's check digit: "A123456(7)"
+        digits += IsDigit(v_.at(e + 1));
+        e += 3;
+        break;
       } else {
         break;
       }
@@ -3131,6 +3136,11 @@ class Resolution {
       p = q + 1;
     }
     if (e == s) return;
+    // A label, not a name: one a colon or a value follows ("患者：", "电话 138 0013 8000").
+    const unsigned char a = v_.at(e);
+    if (a == ':' || (a == 0xEF && v_.at(e + 1) == 0xBC && v_.at(e + 2) == 0x9A) ||
+        (a == ' ' && (IsDigit(v_.at(e + 1)) || v_.at(e + 1) == '+')))
+      return;
     *skip_until = e;
     Emit(s, e, Entity::kPersonName, 0.4f);
   }

@@ -354,6 +354,16 @@ TEST_F(DetectorTest, NationalIds) {
   EXPECT_THAT(Find("PAN ABCDE1234F"), ElementsAre("NATIONAL_ID:ABCDE1234F"));
   EXPECT_THAT(Find("ein: 70-3587588"), IsEmpty());  // a business's, printed in public filings
   EXPECT_THAT(Find("身份证号 11010519491231002X"), ElementsAre("NATIONAL_ID:11010519491231002X"));
+  // Named as their countries name them; Hong Kong's check digit in parentheses.
+  for (const char* text :
+       {"f\xC3\xB8"
+        "dselsnummer 01018012345",
+        "henkil\xC3\xB6tunnus 131052-308T", "CNP 1800101221144", "OIB 12345678903",
+        "JMBG 0101980710006", "EGN 7501020018", "AHV-Nr. 756.1234.5678.97", "PPS number 1234567TW",
+        "HKID A123456(7)", "MyKad 880101-14-5566", "Emirates ID 784-1987-1234567-1",
+        "TC Kimlik No: 10000000146", "Steuernummer 21/815/08150"})
+    EXPECT_THAT(Find(text), ElementsAre(testing::StartsWith("NATIONAL_ID:"))) << text;
+  EXPECT_THAT(Find("HKID A123456(7)"), ElementsAre("NATIONAL_ID:A123456(7)"));
   // Checks that fail without a name, ids of other shapes, an SSN under its other name.
   EXPECT_THAT(Find("ref 2345 6789 0125"), IsEmpty());
   EXPECT_THAT(Find("order 529.982.247-26"), IsEmpty());
@@ -395,6 +405,13 @@ TEST_F(DetectorTest, PhonesOfOtherCountries) {
               ElementsAre("PHONE:333 123 4567", "PHONE:612345678"));
   EXPECT_THAT(Find("Tel.: 030 / 123 45 67"), ElementsAre("PHONE:030 / 123 45 67"));
   EXPECT_THAT(Find("phone 1 / 2 cup; the handy 2024 guide"), IsEmpty());
+  // Labels in scripts without capitals open the look as ASCII words do; a label is no name.
+  EXPECT_THAT(
+      Find("\xE6\x82\xA3\xE8\x80\x85\xEF\xBC\x9A\xE7\x8E\x8B\xE5\xB0\x8F\xE6\x98\x8E"
+           "\xEF\xBC\x8C\xE7\x94\xB5\xE8\xAF\x9D 138 0013 8000"),  // 患者：王小明，电话
+      ElementsAre("PERSON_NAME:\xE7\x8E\x8B\xE5\xB0\x8F\xE6\x98\x8E", "PHONE:138 0013 8000"));
+  EXPECT_THAT(Find("Kunde: Lars Olsen, tlf 20 12 34 56"),
+              ElementsAre("PERSON_NAME:Lars Olsen", "PHONE:20 12 34 56"));
 }
 
 TEST_F(DetectorTest, Phones) {
@@ -1083,7 +1100,10 @@ TEST_F(DetectorTest, DateOfBirthNeedsContext) {
       {"n\xC3\xA9 le 4 juillet 1976", "4 juillet 1976"},
       {"nata il 4 luglio 1976", "4 luglio 1976"},
       {"nascido em 4 de julho de 1976", "4 de julho de 1976"},
-      {"born on the 4th of july, 1976", "4th of july, 1976"}};
+      {"born on the 4th of july, 1976", "4th of july, 1976"},
+      {"\xD0\xB4\xD0\xB0\xD1\x82\xD0\xB0 "
+       "\xD1\x80\xD0\xBE\xD0\xB6\xD0\xB4\xD0\xB5\xD0\xBD\xD0\xB8\xD1\x8F 12.04.1987",
+       "12.04.1987"}};
   for (const auto& [text, date] : other)
     EXPECT_THAT(Find(text), ElementsAre(std::string("DATE_OF_BIRTH:") + date)) << text;
   EXPECT_THAT(Find("the meeting on 03/07/84 was moved; order 12/03/24 shipped"), IsEmpty());

@@ -536,7 +536,7 @@ __attribute__((always_inline)) inline void Prefilter::RunStreaming(std::string_v
     const Blk& C = ring[w & 3];
     const Blk& N = ring[(w + 1) & 3];
     const Blk& N2 = ring[(w + 2) & 3];
-    LU[w] = C.c[kL] | C.c[kU];
+    LU[w] = C.c[kL] | C.c[kU] | C.c[kOther];  // letters, and the bytes of other scripts' letters
     NL[w] = C.c[kNl];
     // Encoded text: '%' before two hex digits, '&' before '#' or a letter (&#64; &amp;), an
     // opening bracket before 'a' or 'd' ("[at]", "(dot)"), " dot " spelled out ("john dot doe
