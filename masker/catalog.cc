@@ -222,6 +222,9 @@ constexpr PatternSpec kPatterns[] = {
     {"(?:" KB "name" KE "|full[ _\\-]?name|display[ _\\-]?name|" KB "mr\\.?|" KB "mrs\\.?|" KB
      "ms\\.?|" KB "dr\\.?|" KB "prof\\.?|" KB "herr|" KB "frau|" KB "mme\\.?|madame|monsieur|"
      "patient|customer|employee|contact|user=\"|" KB "dear|" KB
+     // The people a record is about under their role: "Resident: Mbali Dlamini".
+     "(?:resident|tenant|passenger|applicant|claimant|policyholder|guarantor|borrower|debtor|"
+     "payee|guardian|spouse|next of kin)" KE "|" KB
      "attn\\.?|holder|recipient|beneficiary|(?:approved|created|updated|escalated|reviewed|"
      "assigned|requested|submitted|signed|reported|handled|resolved|owned|opened|closed|filed|"
      "raised|logged|placed|booked|authored|written|edited|modified|uploaded|paid)[ _]by|"

@@ -2908,7 +2908,8 @@ class Resolution {
 
   // National ids written in their own shapes, whose check digits hold: Aadhaar 4-4-4, CPF
   // 3.3.3-2, China's 18-character resident id, France's NIR (spaced 1 2 2 2 3 3 2, or 15
-  // digits), Korea's RRN 6-7, Sweden's personnummer 6-4 or 8-4. True if it emitted one.
+  // digits), South Africa's 13 digits, Korea's RRN 6-7, Sweden's personnummer 6-4 or 8-4. True
+  // if it emitted one.
   bool NationalIdShape(const NumTok& t) {
     auto len = [&](int i) { return t.ge[i] - t.gb[i]; };
     char d[24];
@@ -2938,6 +2939,8 @@ class Resolution {
                                            len(1) == 2 && len(2) == 2 && len(3) == 2 &&
                                            len(4) == 3 && len(5) == 3 && len(6) == 2))) {
       if (validate::FrNir(digits)) score = t.k == 1 ? 0.75f : 0.9f;
+    } else if (t.k == 1 && t.nd == 13) {
+      if (validate::ZaId(digits)) score = 0.75f;
     } else if (t.k == 2 && t.sep[1] == '-' && len(0) == 6 && len(1) == 7) {
       if (validate::KrRrn(digits) && validate::KrRrnCheck(digits)) score = 0.8f;
     } else if (t.k == 2 && t.sep[1] == '-' && (len(0) == 6 || len(0) == 8) && len(1) == 4) {

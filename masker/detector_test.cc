@@ -364,6 +364,9 @@ TEST_F(DetectorTest, NationalIds) {
         "TC Kimlik No: 10000000146", "Steuernummer 21/815/08150"})
     EXPECT_THAT(Find(text), ElementsAre(testing::StartsWith("NATIONAL_ID:"))) << text;
   EXPECT_THAT(Find("HKID A123456(7)"), ElementsAre("NATIONAL_ID:A123456(7)"));
+  // South Africa's, by its shape: birth date, citizenship digit, Luhn.
+  EXPECT_THAT(Find("ID 8001015009087 (South Africa)"), ElementsAre("NATIONAL_ID:8001015009087"));
+  EXPECT_THAT(Find("order 8001015009088, ts 1701151234567, ean 4006381333931"), IsEmpty());
   // Checks that fail without a name, ids of other shapes, an SSN under its other name.
   EXPECT_THAT(Find("ref 2345 6789 0125"), IsEmpty());
   EXPECT_THAT(Find("order 529.982.247-26"), IsEmpty());
@@ -410,6 +413,9 @@ TEST_F(DetectorTest, PhonesOfOtherCountries) {
       Find("\xE6\x82\xA3\xE8\x80\x85\xEF\xBC\x9A\xE7\x8E\x8B\xE5\xB0\x8F\xE6\x98\x8E"
            "\xEF\xBC\x8C\xE7\x94\xB5\xE8\xAF\x9D 138 0013 8000"),  // 患者：王小明，电话
       ElementsAre("PERSON_NAME:\xE7\x8E\x8B\xE5\xB0\x8F\xE6\x98\x8E", "PHONE:138 0013 8000"));
+  // A record's person under their role; software a role names is none.
+  EXPECT_THAT(Find("Resident: Mbali Dlamini"), ElementsAre("PERSON_NAME:Mbali Dlamini"));
+  EXPECT_THAT(Find("Applicant Tracking System, Customer Tracking System"), IsEmpty());
   EXPECT_THAT(Find("Kunde: Lars Olsen, tlf 20 12 34 56"),
               ElementsAre("PERSON_NAME:Lars Olsen", "PHONE:20 12 34 56"));
 }

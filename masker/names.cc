@@ -132,6 +132,8 @@ constexpr std::string_view kNonName[] = {
     // Google Cloud Platform")
     "card", "credit", "debit", "bot", "ci", "platform", "cloud", "actions", "pipeline",
     "workflow", "overflow", "merge",
+    // software a role names ("Applicant Tracking System", "Customer Portal")
+    "system", "systems", "tracking", "portal", "software", "database", "dashboard", "module",
     "login", "error", "warning", "info", "debug", "test", "demo", "sample", "example",
     "handcrafted", "handmade", "rustic", "ergonomic", "refined", "sleek", "gorgeous",
     "intelligent", "incredible", "fantastic", "practical", "licensed", "unbranded", "generic",

@@ -412,6 +412,11 @@ bool KrRrnCheck(std::string_view d) {
   return (11 - sum % 11) % 10 == d[12] - '0';
 }
 
+bool ZaId(std::string_view d) {
+  if (d.size() != 13 || !AllDigits(d) || (d[10] != '0' && d[10] != '1')) return false;
+  return IsDate(1900 + Num(d, 0, 2), Num(d, 2, 2), Num(d, 4, 2)) && Luhn(d);
+}
+
 bool EsDniNie(std::string_view s) {
   if (s.size() != 9) return false;
   const char first = ToUpper(s[0]);
@@ -492,7 +497,7 @@ bool NationalId(std::string_view s) {
     case 12:
       return InAadhaar(s) || SePersonnummer(s);
     case 13:
-      return KrRrn(s);
+      return KrRrn(s) || ZaId(s);
     case 15:
       return FrNir(s);
     case 16:

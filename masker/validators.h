@@ -109,10 +109,13 @@ bool DeTaxId(std::string_view digits11);    // ISO 7064 MOD 11,10; one digit twi
 bool SePersonnummer(std::string_view digits10or12);  // birth date, Luhn over the last ten
 bool KrRrn(std::string_view digits13);               // birth date and the century/sex digit
 bool KrRrnCheck(std::string_view digits13);  // the check digit of numbers issued before 2020
-bool EsDniNie(std::string_view s9);          // 8 digits or X/Y/Z + 7, then the mod-23 letter
-bool ItFiscalCode(std::string_view s16);     // shape (month letter, day) and the check letter
-bool InPan(std::string_view s10);            // AAAAA9999A, fourth letter a holder type
-bool SgNric(std::string_view s9);            // S/T/F/G/M, 7 digits, the weighted check letter
+// South Africa's identity number: 13 digits, YYMMDD first, citizenship 0 or 1 in the 11th,
+// Luhn over all.
+bool ZaId(std::string_view digits);
+bool EsDniNie(std::string_view s9);       // 8 digits or X/Y/Z + 7, then the mod-23 letter
+bool ItFiscalCode(std::string_view s16);  // shape (month letter, day) and the check letter
+bool InPan(std::string_view s10);         // AAAAA9999A, fourth letter a holder type
+bool SgNric(std::string_view s9);         // S/T/F/G/M, 7 digits, the weighted check letter
 // Any of the above that takes a value of this length and shape.
 bool NationalId(std::string_view s);
 
