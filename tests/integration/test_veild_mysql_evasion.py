@@ -253,6 +253,12 @@ case("dynamic_sql_into_table_comment",
           "CREATE TABLE named nothing sensitive; after dynamic SQL the catalog's texts are "
           "replaced whole")
 
+case("user_variables_table",
+     ["SELECT reverse(ssn) INTO @y" + W1, "SELECT * FROM information_schema.USER_VARIABLES",
+      "SHOW USER_VARIABLES"], [("y", M)],
+     note="closed: MariaDB lists every user variable's value in information_schema.USER_VARIABLES "
+          "(and SHOW USER_VARIABLES); reading them named no @variable, so reverse(ssn) passed")
+
 # --- analytics that must keep working ---------------------------------------------------------
 case("count", "SELECT count(*) FROM customers", [("6",)])
 case("avg_balance", "SELECT avg(balance), sum(balance), min(balance), max(balance) FROM customers",
@@ -315,9 +321,10 @@ case("union_of_two_sensitive_columns",
      note="one column from two sensitive ones: no one column's policy masks both")
 case("system_variable",
      ["SET SESSION max_join_size = (SELECT cast(replace(ssn, '-', '') AS UNSIGNED)" + W1 + ")",
-      "SELECT @@session.max_join_size"], [(N,)],
+      "SELECT @@session.max_join_size", "SHOW VARIABLES LIKE 'max_join_size'"],
      note="closed: a session system variable (@@max_join_size) holds the SSN's digits; @@ variables never"
-          " taint and the number passes")
+          " taint and the number passes. Now the SET itself is refused as a side channel (SHOW "
+          "VARIABLES would show the value, named by no @variable)")
 case("select_star_into_vars", ["SELECT * FROM customers WHERE id = 1"
                                " INTO @a, @b, @c, @d, @e, @f, @g, @h, @i, @j",
                                "SELECT @b, reverse(@e), @e"], [(M, M, M)],
@@ -1108,3 +1115,32 @@ def test_session_state_tracking_reports_no_value_it_was_set_from(veil, mariadb,
     assert lines[1]["variables"] == {"max_join_size": "4242"}
     assert not lines[3]["variables"], lines[3]
     assert not lines[5]["variables"], lines[5]
+
+
+# A system variable set from a sensitive value: SHOW VARIABLES and information_schema's
+# SESSION_VARIABLES show it, named by no @variable (MariaDB's default_master_connection takes
+# any text). Refused as a side channel; setting one from a literal goes on working.
+SYSTEM_VARIABLE_SETS = [
+    ["SET SESSION default_master_connection = (SELECT reverse(ssn)" + W1 + ")"],
+    ["SET @@default_master_connection = (SELECT reverse(ssn)" + W1 + "), @a = 1"],
+    ["SET @a = 1, default_master_connection = (SELECT reverse(ssn)" + W1 + ")"],
+    ["SET @v = (SELECT reverse(ssn)" + W1 + ")", "SET SESSION default_master_connection = @v"],
+]
+
+
+@pytest.mark.parametrize("sqls", SYSTEM_VARIABLE_SETS, ids=lambda s: s[-1][:60])
+def test_a_system_variable_set_from_a_sensitive_value_is_refused(sqls, veil, mariadb,
+                                                                  mariadb_seeded_values):
+    conn = connect(mariadb, veil)
+    try:
+        outs = [run(conn, sql) for sql in sqls]
+        last = outs[-1]
+        assert isinstance(last, tuple) and last[1] == 1142, outs
+        assert "veil: statement blocked by guardrail side-channel" in last[2], outs
+        shown = [run(conn, "SHOW VARIABLES LIKE 'default_master_connection'"),
+                 run(conn, "SELECT VARIABLE_VALUE FROM information_schema.SESSION_VARIABLES"
+                           " WHERE VARIABLE_NAME = 'DEFAULT_MASTER_CONNECTION'")]
+        assert leaks(flatten(outs + shown), mariadb_seeded_values) == [], shown
+        assert run(conn, "SET SESSION sql_mode = 'ANSI_QUOTES'") == []
+    finally:
+        conn.close()

@@ -498,6 +498,48 @@ void ScanFilters(const std::vector<sql::Token>& tokens, const std::vector<size_t
   CompareOperands(tokens, match, in_filter, name_token, name_of, &scan.compares);
 }
 
+// Whether a SET statement among `tokens` assigns a system variable: each assignment's target
+// at the statement's own level (after SET or a ',') is `@@name`, `GLOBAL`/`SESSION`/`LOCAL`/
+// `PERSIST` and a name, or a bare name before `=` or `:=` (`@name` is a user variable; SET
+// NAMES, CHARACTER SET, PASSWORD, ROLE, TRANSACTION and STATEMENT … FOR are other statements).
+bool SetsSystemVariable(const std::vector<sql::Token>& tokens, const std::vector<size_t>& match) {
+  bool first = true, target = false;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const sql::Token& t = tokens[i];
+    if (t.kind == TokenKind::kSemicolon) {
+      first = true;
+      target = false;
+      continue;
+    }
+    if (first) {
+      first = false;
+      target = t.Is("set");
+      continue;
+    }
+    if (!target) {
+      if (t.kind == TokenKind::kLParen && match[i] < tokens.size()) i = match[i];
+      if (t.kind == TokenKind::kComma) target = true;
+      continue;
+    }
+    target = false;
+    if (t.kind == TokenKind::kVariable) {
+      if (t.text.starts_with("@@")) return true;
+      continue;
+    }
+    if (t.kind != TokenKind::kWord && t.kind != TokenKind::kQuotedIdent) continue;
+    if (t.Is("global") || t.Is("session") || t.Is("local") || t.Is("persist") ||
+        t.Is("persist_only"))
+      return true;
+    if (t.Is("names") || t.Is("character") || t.Is("charset") || t.Is("password") || t.Is("role") ||
+        t.Is("transaction") || t.Is("statement") || t.Is("default"))
+      return false;
+    const sql::Token* next = i + 1 < tokens.size() ? &tokens[i + 1] : nullptr;
+    if (next && next->kind == TokenKind::kOperator && (next->text == "=" || next->text == ":="))
+      return true;
+  }
+  return false;
+}
+
 // One reading of `text` into `scan` (which gathers what every reading finds).
 void ScanReading(std::string_view text, sql::LexOptions options, bool filters, StatementScan* out,
                  bool* saw_backslash, bool* saw_conditional) {
@@ -523,6 +565,7 @@ void ScanReading(std::string_view text, sql::LexOptions options, bool filters, S
     }
   }
   if (filters) ScanFilters(tokens, match, &scan);
+  if (SetsSystemVariable(tokens, match)) scan.sets_system = true;
   auto word = [&](size_t i) -> std::string {
     if (i >= tokens.size()) return {};
     const auto& t = tokens[i];
@@ -548,6 +591,9 @@ void ScanReading(std::string_view text, sql::LexOptions options, bool filters, S
       continue;
     }
     std::string w = word(i);
+    // MariaDB's information_schema.USER_VARIABLES and SHOW USER_VARIABLES, MySQL's
+    // performance_schema.user_variables_by_thread: every user variable's value, unnamed.
+    if (w == "user_variables" || w == "user_variables_by_thread") scan.uses_variables = true;
     if (t.kind == TokenKind::kOperator && t.text == "*" && i > 0) {
       const std::string prev = word(i - 1);
       if (tokens[i - 1].kind == TokenKind::kDot || tokens[i - 1].kind == TokenKind::kComma ||

@@ -40,6 +40,9 @@ struct StatementScan {
   // DDL: may fire triggers), a SET, an EXPLAIN/DESCRIBE.
   bool writes = false;
   bool sets = false;
+  // SET of a system variable (`SET SESSION x = …`, `SET @@x = …`, `SET x = …`): its value is
+  // then shown by SHOW VARIABLES and information_schema, which no @variable names.
+  bool sets_system = false;
   bool explain = false;
   // The table a write stores into: CREATE [TEMPORARY] TABLE x, INSERT/REPLACE [INTO] x,
   // UPDATE x (lowercase, unqualified).

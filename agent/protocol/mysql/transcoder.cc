@@ -46,6 +46,11 @@ bool IsStatisticsValue(const std::string& schema, const std::string& table,
   if (c == "lock_data")
     return (s == "information_schema" && t == "innodb_locks") ||
            (s == "performance_schema" && t == "data_locks");
+  // Every user variable's value (MariaDB's USER_VARIABLES, also behind SHOW USER_VARIABLES;
+  // MySQL's user_variables_by_thread): what a statement that read sensitive columns stored.
+  if (c == "variable_value")
+    return (s == "information_schema" && t == "user_variables") ||
+           (s == "performance_schema" && t == "user_variables_by_thread");
   return s == "information_schema" && t == "column_statistics" && c == "histogram";
 }
 
@@ -618,6 +623,22 @@ bool MySqlTranscoder::SideChannel(std::string_view sql) {
       return std::find(std::begin(kRoads), std::end(kRoads), c) != std::end(kRoads);
     });
     if (calls && ReadsSensitive(sql, scan)) return true;
+  }
+  // A system variable set from a sensitive value: SHOW VARIABLES and information_schema's
+  // SESSION_VARIABLES then show it to anyone, as no @variable they name.
+  // (Scanned only for text that starts with SET, or with a comment, or holds several
+  // statements.)
+  const size_t lead = std::min(sql.find_first_not_of(" \t\r\n("), sql.size());
+  const std::string_view rest = sql.substr(lead);
+  if ((rest.size() > 3 && ContainsIgnoreCase(rest.substr(0, 3), "set")) || rest.starts_with("/*") ||
+      rest.starts_with("--") || rest.starts_with("#") || sql.find(';') != std::string_view::npos) {
+    const mysql::StatementScan scan = mysql::ScanStatement(sql);
+    // Or from a user variable that may hold one (`SET @v = …; SET SESSION x = @v`).
+    if (scan.sets_system &&
+        (ReadsSensitive(sql, scan) ||
+         (variables_tainted_ &&
+          sql::Identifiers(sql, {.dialect = sql::Dialect::kMySql}).user_variable)))
+      return true;
   }
   // Comparisons, groups and distinct rows: only in a statement that has them, and reads
   // sensitive columns.

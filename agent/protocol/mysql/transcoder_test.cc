@@ -383,6 +383,19 @@ TEST(StatementScan, DerivedAndCte) {
   EXPECT_FALSE(s.dynamic);
   EXPECT_TRUE(ScanStatement("select @x").uses_variables);
   EXPECT_TRUE(ScanStatement("select @@version").uses_variables);  // system variables hold data
+  // The tables that list every user variable's value read the variables too.
+  EXPECT_TRUE(ScanStatement("SELECT * FROM information_schema.USER_VARIABLES").uses_variables);
+  EXPECT_TRUE(ScanStatement("SHOW USER_VARIABLES").uses_variables);
+  EXPECT_TRUE(
+      ScanStatement("select * from performance_schema.user_variables_by_thread").uses_variables);
+  // Which SETs assign a system variable (shown by SHOW VARIABLES, named by no @variable).
+  for (const char* sql : {"SET SESSION x = 1", "set @@session.x = 1", "SET x = (SELECT 1)",
+                          "SET @a = 1, LOCAL x = 2", "/* c */ SET GLOBAL x := 1"})
+    EXPECT_TRUE(ScanStatement(sql).sets_system) << sql;
+  for (const char* sql : {"SET @a = (SELECT 1)", "SET NAMES utf8mb4", "SET PASSWORD = 'x'",
+                          "SET STATEMENT max_statement_time = 1 FOR SELECT 1",
+                          "SELECT 1 FROM t WHERE a = 1", "UPDATE t SET a = 1"})
+    EXPECT_FALSE(ScanStatement(sql).sets_system) << sql;
   EXPECT_TRUE(ScanStatement("WITH t(a, b) AS (SELECT * FROM c) SELECT a FROM t").renames);
   EXPECT_FALSE(ScanStatement("SELECT * FROM (SELECT a FROM c) t").renames);
   EXPECT_EQ(ScanStatement("INSERT IGNORE INTO shop.t2 SELECT 1").write_target, "t2");
