@@ -49,6 +49,12 @@ struct StatementLineage {
   // It runs code the analysis cannot follow (a user-defined function, DO, CALL) anywhere, even
   // where no result column shows it: that code may read any table, and raise what it read.
   bool opaque = false;
+  // … and that code may write (DO, CALL): into any table the role can write, a temporary one
+  // the session made before, or a setting. What the session reads after it may hold anything.
+  bool opaque_writes = false;
+  // CREATE FUNCTION / PROCEDURE: once the session wrote code itself, any code it runs that veil
+  // cannot follow may write.
+  bool creates_code = false;
   // It changes what names mean (DDL, SET search_path): the catalog is fetched again at the
   // next idle moment.
   bool refresh_catalog = false;

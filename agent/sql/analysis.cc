@@ -2011,6 +2011,7 @@ void Analyzer::Statement(const Node& stmt) {
       // them all.
       out_->ddl = true;
       out_->writes_data = true;
+      out_->creates_code = stmt.node_case() == Node::kCreateFunctionStmt;
       ReadsEveryColumnOfNamedRelations(stmt);
       break;
   }

@@ -103,6 +103,7 @@ struct StatementAnalysis {
   bool writes_data = false;  // INSERT/UPDATE/DELETE/MERGE (also in a CTE), locking, INTO, DDL
   bool ddl = false;
   bool sets_search_path = false;  // SET/RESET search_path: the catalog view changes
+  bool creates_code = false;      // CREATE FUNCTION / PROCEDURE: code the session wrote itself
 
   // Session state the statement names.
   enum class Op : uint8_t {

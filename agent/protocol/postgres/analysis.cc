@@ -100,6 +100,8 @@ StatementLineage SessionAnalysis::ToLineage(const sql::StatementAnalysis& s) con
   }
   for (const auto& r : s.reads) l.reads.push_back(Source(r));
   l.opaque = s.unknown_function;
+  l.opaque_writes = s.unknown_function && s.writes_data;
+  l.creates_code = s.creates_code;
   l.refresh_catalog = s.ddl || s.sets_search_path;
   l.copy = s.copy;
   return l;

@@ -298,6 +298,15 @@ ResultPlan PgTranscoder::PlanFor(const Description& d, std::span<const int16_t> 
     if (rel && !rel->IsView() && f.column > 0)
       for (const auto& c : rel->columns)
         if (c.attnum == f.column) column = &c;
+    // After code veil cannot follow wrote (DO, CALL), any table, view or setting may hold what
+    // it wrote there (INSERT INTO a temporary table SELECT reverse(ssn), SET my.x): every
+    // column is replaced whole but the system catalog's own tables.
+    if (opaque_wrote_ && !(rel && !rel->IsView() &&
+                           (rel->schema == "pg_catalog" || rel->schema == "information_schema"))) {
+      PlanReplaced(l ? *l : ColumnLineage{}, f.type_oid, binary, &c);
+      plan.columns.push_back(std::move(c));
+      continue;
+    }
     // A generated column (reverse(ssn) STORED) is reported as the table's, but holds its
     // expression's value: planned by its lineage, as the expression itself would be.
     const bool base_table =
@@ -1165,6 +1174,20 @@ bool FastPathLargeObjectRead(uint32_t function_oid) {
   return std::find(std::begin(kRead), std::end(kRead), function_oid) != std::end(kRead);
 }
 
+void PgTranscoder::OpaqueRan(const StatementLineage& l) {
+  if (l.creates_code) code_created_ = true;
+  if (!l.opaque) return;
+  opaque_ran_ = opaque_since_ready_ = true;
+  // A function the session created (CREATE FUNCTION pg_temp.f() … INSERT …) may write as a DO
+  // block does; one it did not create is the database's own code.
+  if (!(l.opaque_writes || code_created_) || opaque_wrote_) return;
+  opaque_wrote_ = true;
+  // Plans made before (a statement described, then executed after the DO) are made again.
+  for (auto& [name, d] : statement_descriptions_) d.plan.reset();
+  for (auto& [name, d] : portal_descriptions_) d.plan.reset();
+  execute_plan_.reset();
+}
+
 // Whether the statement answering now runs code veil cannot follow.
 bool PgTranscoder::AnsweringOpaque() {
   const StatementLineage* l = AnsweringLineage();
@@ -1376,7 +1399,7 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
               if (auto p = portals_.find(pending_.front().name); p != portals_.end())
                 if (auto l = StatementLineageOf(p->second.statement); l && !l->empty()) {
                   if (l->front().refresh_catalog) catalog_wanted_ = true;
-                  if (l->front().opaque) opaque_ran_ = opaque_since_ready_ = true;
+                  OpaqueRan(l->front());
                 }
               pending_.pop_front();
             } else if (!pending_.empty() && pending_.front().kind == Expect::kFunctionCall) {
@@ -1386,7 +1409,7 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
               // DDL or SET search_path: names may mean something else from now on.
               if (const StatementLineage* l = CurrentQueryStatement()) {
                 if (l->refresh_catalog) catalog_wanted_ = true;
-                if (l->opaque) opaque_ran_ = opaque_since_ready_ = true;  // DO, CALL, …
+                OpaqueRan(*l);  // DO, CALL, …
               }
               ++query_statement_;  // the next statement of the Query answers next
             }

@@ -348,6 +348,11 @@ class PgTranscoder {
   // Code veil cannot follow ran in this session (DO, CALL, a user function): a cursor it opened
   // is described with no names (RenameFields) and gives no rows (CountsUnseenCursor).
   bool opaque_ran_ = false;
+  // Code veil cannot follow that may write ran (DO, CALL): every later result but the system
+  // catalog's own tables is replaced whole, since any table or setting may hold what it wrote.
+  bool opaque_wrote_ = false;
+  bool code_created_ = false;  // the session created a function or procedure (pg_temp.f())
+  void OpaqueRan(const StatementLineage& l);
   bool opaque_since_ready_ = false;  // … since the last ReadyForQuery: settings not reported
   bool RenameFields(const pg::RowDescription& m, std::vector<uint8_t>* out);
   const StatementLineage* AnsweringLineage();
