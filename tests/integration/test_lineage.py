@@ -1241,6 +1241,12 @@ OPAQUE_WRITES = [
     "CREATE TEMP TABLE t9 (v text); CREATE FUNCTION pg_temp.f9() RETURNS int LANGUAGE plpgsql AS"
     " $$ BEGIN INSERT INTO t9 SELECT reverse(ssn) FROM customers; RETURN 1; END $$;"
     " SELECT pg_temp.f9(); SELECT v FROM t9",
+    # A statement prepared before the code ran, executed after it; a procedure, CALLed.
+    "CREATE TEMP TABLE tp (v text); PREPARE p AS SELECT v FROM tp; DO $$ BEGIN INSERT INTO tp"
+    " SELECT reverse(email) FROM customers; END $$; EXECUTE p",
+    "CREATE TEMP TABLE tc (v text); CREATE PROCEDURE pg_temp.pr() LANGUAGE sql AS"
+    " $$ INSERT INTO tc SELECT reverse(phone) FROM customers $$; CALL pg_temp.pr();"
+    " SELECT v FROM tc",
 ]
 
 
