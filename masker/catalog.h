@@ -49,6 +49,7 @@ enum class Resolver : uint8_t {
   kSecretAfter,    // a label (webhook host, AccountKey=, Bearer): the credential after it
   kBasicAuth,      // Basic / "auth": base64 of user:password
   kUrlUser,        // scheme://KEY@ — a user part that is a key
+  kCommandLine,    // a command that takes a credential: its line's commands (cli::Secrets)
 };
 
 struct PatternSpec {

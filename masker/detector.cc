@@ -9,6 +9,7 @@
 
 #include "common/text.h"
 #include "masker/catalog.h"
+#include "masker/command_line.h"
 #include "masker/letters.h"
 #include "masker/names.h"
 #include "masker/prefilter.h"
@@ -460,18 +461,6 @@ class Resolution {
       const uint32_t d = count(s + 35, digit, 3);
       if (d >= 1 && d <= 2) e = s + 35 + d;  // Mailchimp: 32 hex, "-us", the data centre
     }
-    if (!e && c0 == '-' && is(s + 1, 'p') && MysqlCommandBefore(s)) {
-      // `mysql -u root -pS3cr3t db`, `mysqldump -pS3cr3t`: the password glued to -p.
-      auto arg = [](unsigned char c) { return c > ' ' && c != '\'' && c != '"' && c != '`'; };
-      const uint32_t h = count(s + 2, arg, 129);
-      if (h >= 6 && h <= 128) {
-        const std::string_view pw = v_.sub(s + 2, s + 2 + h);
-        if (validate::LooksLikeCredential(pw) || std::any_of(pw.begin(), pw.end(), IsDigit)) {
-          Emit(s + 2, s + 2 + h, Entity::kGenericSecret);
-          return true;
-        }
-      }
-    }
     if (!e && is(s + 4, 'Q') && is(s + 5, '~') && IsDigit(v_.at(s + 3))) {
       // Azure AD (Entra ID) client secret: 3, a digit, "Q~", 31-34 of [A-Za-z0-9_~.-]; its
       // '~' and '.' break token runs, so the run that found it may start after them.
@@ -486,21 +475,6 @@ class Resolution {
     if (!e || url(v_.at(e)) || !validate::LooksLikeCredential(v_.sub(s, e))) return false;
     Emit(s, e, Entity::kApiToken);
     return true;
-  }
-
-  // Whether a mysql, mysqldump, mysqladmin or mariadb command comes before s on its line.
-  bool MysqlCommandBefore(uint32_t s) const {
-    uint32_t b = s;
-    while (b > v_.seg_start && s - b < 160 && v_.at(b - 1) != '\n') --b;
-    std::string_view line = v_.sub(b, s);
-    // Only the command the flag belongs to: after the last ';', '|' or '&'.
-    const size_t sep = line.find_last_of(";|&");
-    if (sep != std::string_view::npos) line.remove_prefix(sep + 1);
-    for (std::string_view cmd : {std::string_view("mysql"), std::string_view("mariadb")}) {
-      for (size_t at = line.find(cmd); at != std::string_view::npos; at = line.find(cmd, at + 1))
-        if (at == 0 || !IsAlnum(static_cast<unsigned char>(line[at - 1]))) return true;
-    }
-    return false;
   }
 
   bool TokenWithPrefixAt(uint32_t s) {
@@ -520,6 +494,25 @@ class Resolution {
       return true;
     }
     return false;
+  }
+
+  // The credentials in the commands of the line that holds `pos` (masker/command_line.h):
+  // `mysql -pS3cr3t`, `curl -u admin:pw`, `--db-password X`. Returns where the line ends.
+  uint32_t CommandLine(uint32_t pos) {
+    // A line that ends in a backslash goes on in the next (`mysql -u root \`, `  -pS3cr3t`).
+    auto continued = [&](uint32_t nl) {  // the line break at nl
+      return v_.at(nl - 1) == '\\' || (v_.at(nl - 1) == '\r' && v_.at(nl - 2) == '\\');
+    };
+    uint32_t ls = pos, le = pos;
+    while (ls > v_.seg_start && pos - ls < 4096 &&
+           (v_.at(ls - 1) != '\n' || (ls >= 2 && continued(ls - 1))))
+      --ls;
+    while (le < v_.seg_end && le - pos < 4096 && (v_.at(le) != '\n' || continued(le))) ++le;
+    thread_local std::vector<cli::Span> spans;
+    spans.clear();
+    cli::Secrets(v_.sub(ls, le), &spans);
+    for (const cli::Span& sp : spans) Emit(ls + sp.begin, ls + sp.end, Entity::kGenericSecret);
+    return le;
   }
 
   // A credential right after its label (`hooks.slack.com/services/`, `AccountKey=`, `Bearer `):
@@ -4542,7 +4535,7 @@ void Scanner::ScanOnce(std::string_view text, std::span<const Segment> segments,
   };
   // Numbers, then names: the C++ stages read the prefilter's positions directly. Each stage
   // adds its candidates nearly in text order: run_ends keeps where each stage's run ends.
-  size_t run_ends[6];
+  size_t run_ends[7];
   {
     const bool numbers_on =
         opts.enabled.test(Index(Entity::kPhone)) || opts.enabled.test(Index(Entity::kCreditCard)) ||
@@ -4600,6 +4593,22 @@ void Scanner::ScanOnce(std::string_view text, std::span<const Segment> segments,
       at_each(pf.fields(), [&](Resolution& r, uint32_t pos) { r.FieldAt(pos); });
   }
   run_ends[4] = candidates_.size();
+  // Command lines: each line once, however many options it has.
+  if (opts.enabled.test(Index(Entity::kGenericSecret))) {
+    size_t c = 0;
+    uint32_t line_end = 0;
+    for (uint32_t pos : pf.commands()) {
+      if (pos < line_end) continue;
+      const Segment* sg = segment_at(&c, pos);
+      if (!sg) continue;
+      View v{text.data(), sg->start, sg->end};
+      size_t before = candidates_.size();
+      Resolution r(v, &candidates_);
+      line_end = r.CommandLine(pos);
+      if (candidates_.size() > before) finish(v, *sg, before);
+    }
+  }
+  run_ends[5] = candidates_.size();
   if (hits_.empty() && candidates_.empty()) return;
 
   auto patterns = catalog::Patterns();
@@ -4696,6 +4705,9 @@ void Scanner::ScanOnce(std::string_view text, std::span<const Segment> segments,
         case Resolver::kUrlUser:
           r.UrlUser(h.to);
           break;
+        case Resolver::kCommandLine:
+          r.CommandLine(h.to);
+          break;
       }
     }
     finish(v, sg, before);
@@ -4704,7 +4716,7 @@ void Scanner::ScanOnce(std::string_view text, std::span<const Segment> segments,
   // Keep the best of overlapping candidates (higher score, then longer). Candidates sorted by
   // start fall into clusters of overlapping ones; the choice is made within each cluster, so
   // the work stays linear in the number of candidates across a large block.
-  run_ends[5] = candidates_.size();
+  run_ends[6] = candidates_.size();
   ContactNames(segments);
   {
     size_t kept = 0, from = 0;

@@ -847,6 +847,93 @@ TEST_F(DetectorTest, AzureSecretsAndMysqlPasswords) {
               IsEmpty());
 }
 
+// Passwords, keys and tokens in command lines (shell history, CI logs, audit trails): by the
+// tool's own flags, and by any option whose name says what its value is.
+TEST_F(DetectorTest, CommandLineCredentials) {
+  const std::pair<std::string_view, std::string_view> cases[] = {
+      {"mysql -u root -pS3cr3t! -h db1 prod", "S3cr3t!"},
+      {"mariadb-dump -ubackup '-pBa ck' shop", "Ba ck"},
+      {"sshpass -p 'N0tS0Secret' ssh deploy@bastion", "N0tS0Secret"},
+      {"curl -u admin:P@ssw0rd123 https://api.example.com/v1", "P@ssw0rd123"},
+      {"curl --user 'ci:tok en' -X POST https://h", "tok en"},
+      {"redis-cli -h cache -a myredispass123 ping", "myredispass123"},
+      {"docker login -u bob -p dckr_2bX7kLm9QwErTy registry.example", "dckr_2bX7kLm9QwErTy"},
+      {"podman pull --creds bob:Pod1pw quay.io/x", "Pod1pw"},
+      {"openssl enc -aes-256-cbc -k mypassphrase123 -in a -out b", "mypassphrase123"},
+      {"openssl pkcs12 -export -passout pass:Exp0rtPw -out k.p12", "Exp0rtPw"},
+      {"htpasswd -b .htpasswd alice alicepw77", "alicepw77"},
+      {"htpasswd -nbB bob Bobs-pw9", "Bobs-pw9"},
+      {"echo 'Th1s1sMyP@ss' | sudo -S apt update", "Th1s1sMyP@ss"},
+      {"echo 'alice:ChPw99x' | chpasswd", "ChPw99x"},
+      {"printf '%s\\n' hunter22 | docker login -u x --password-stdin", "hunter22"},
+      {"sudo -S systemctl restart db <<< 'Sud0pw'", "Sud0pw"},
+      {"wget --password hunter2x https://x", "hunter2x"},
+      {"mongosh --username admin --password mongoPw42 --host db", "mongoPw42"},
+      {"zip -P zipsecret9 out.zip a.txt", "zipsecret9"},
+      {"gpg --batch --passphrase gpgsecret77 -d file.gpg", "gpgsecret77"},
+      {"ldapsearch -x -D cn=admin,dc=ex -w ldapPw123 -b dc=ex", "ldapPw123"},
+      {"smbclient //srv/share -U bob%SmbPass99", "SmbPass99"},
+      {"sqlcmd -S srv -U sa -P SqlPw2024 -Q \"select 1\"", "SqlPw2024"},
+      {"xfreerdp /v:host /u:admin /p:RdpPass55", "RdpPass55"},
+      {"plink -ssh -pw PuttyPw77 root@host", "PuttyPw77"},
+      {"7z x -pSevenZip99 a.7z", "SevenZip99"},
+      {"sqlplus -s scott/tiger@orcl @report.sql", "tiger"},
+      {"sqlplus scott/tiger@orcl", "tiger"},
+      {"echo 'root:R00tpw' | chpasswd", "R00tpw"},
+      {"docker exec -it db mysql -uroot -pDockPw1 shop", "DockPw1"},
+      {"vault login s.XyZ12345abcdEFGH", "s.XyZ12345abcdEFGH"},
+      {"net ads join -U administrator%AdPw2024", "AdPw2024"},
+      {"cqlsh -u cassandra -p CassPw01 host", "CassPw01"},
+      {"influx -username admin -password InfluxPw1", "InfluxPw1"},
+      {"ssh-keygen -t ed25519 -N KeyPass77 -f k", "KeyPass77"},
+      {"keytool -list -keystore k.jks -storepass st0repass", "st0repass"},
+      {"helm registry login reg.io -u bob --password HelmPw22", "HelmPw22"},
+      {"app serve --client-secret abcDEF123xyz --port 80", "abcDEF123xyz"},
+      {"mysqldump \\\n--password=Dump2pw \\\n--all-databases", "Dump2pw"},
+      {"psql -h db \\\n--client-secret Cont1nued", "Cont1nued"},
+      {"mysql -h db1 -u root \\\n  -pCont1nued2 shop", "Cont1nued2"},
+      {"redis-server --requirepass foobared1", "foobared1"},
+      {"ipmitool -I lanplus -H bmc -U root -P Ipm1pw chassis status", "Ipm1pw"},
+      {"snmpwalk -v2c -c s3cretCommunity 10.0.0.1", "s3cretCommunity"},
+      {"/usr/bin/mysql -pPathPw1 db", "PathPw1"},
+      {"SQLCMD.EXE -S srv -U sa -P WinPw123", "WinPw123"},
+  };
+  for (const auto& [text, secret] : cases) {
+    bool found = false;
+    for (const std::string& f : Find(text))
+      found = found || f == "GENERIC_SECRET:" + std::string(secret);
+    EXPECT_TRUE(found) << text;
+  }
+  // Flags that are not credentials, switches that make the tool ask, values that say where
+  // the secret is.
+  for (std::string_view text : {
+           "docker run -p 8080:80 nginx",
+           "ssh -p 2222 user@host",
+           "redis-cli -h host -p 6379 ping",
+           "mysql -u root -p mydb",
+           "psql --password mydb",
+           "mysql --password mydb",
+           "pg_dump --password --host db mydb",
+           "curl -u admin https://x",
+           "openssl enc -pass env:PW -in a",
+           "openssl rsa -passin file:/etc/pw -in k",
+           "zip -r out.zip dir",
+           "echo hello | grep h",
+           "echo $PASSWORD | sudo -S cmd",
+           "htpasswd -c .htpasswd alice",
+           "net use Z: \\\\srv\\share /persistent:yes",
+           "vault login -method=github",
+           "sqlplus /nolog",
+           "sqlplus / as sysdba",
+           "gh auth login --with-token < t.txt",
+           "docker build --secret id=npm,src=$HOME/.npmrc .",
+           "the net result is good and the helm of the ship",
+           "git commit -m \"fix password handling\" --author bob",
+           "app --token-file /run/secrets/token --no-password db",
+       })
+    EXPECT_THAT(Find(text), IsEmpty()) << text;
+}
+
 TEST_F(DetectorTest, ProviderTokenLookalikes) {
   // Object ids, digests, user names, prose: none is a credential.
   EXPECT_THAT(Find("customer cus_NffrFeUfNV2Hib charged via pi_3MtwBwLkdIwHu7ix28a3tqPa"),

@@ -1,6 +1,7 @@
 # The masking engine proper: catalog, Hyperscan detector, strategies, profiles, masker.
 add_library(veil_masker STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/catalog.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/command_line.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/detector.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/names.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/letters.cc

@@ -192,7 +192,7 @@ struct Triggers {
   uint64_t hex_cisco;  // dots five apart
   uint64_t cap;        // a capitalised word starts
   uint64_t cap_lower;  // … and its next byte is lower case
-  uint64_t assign;     // '=', ':' or '(' right after a letter
+  uint64_t assign;     // '=', ':' or '(' right after a letter; a command line's "-x" or "--x"
   uint64_t street;     // a house number before a capital or an ordinal
   uint64_t other;      // a word of a script without capitals starts after a space ("Dear Иван")
   uint64_t field;      // '=', ':' or '>' right after a key ("first_name=", "\"given\":", "<sn>")
@@ -303,7 +303,10 @@ namespace {
   out[9] = OR(cap, ostart);                                                                      \
   out[10] = AND(cap, N(lh, lhn, 1));                                                             \
   const V near_letter = OR(P(letters, letters_p, 1), P(letters, letters_p, 2));                  \
-  out[11] = AND(OR(OR(x[kEq], col), phl), near_letter);                                          \
+  /* A command-line option: a blank or a line's start, '-', then a letter or '-'. */             \
+  const V flag = AND(AND(dash, P(OR(sp, x[kNl]), OR(xp[kSp], xp[kNl]), 1)),                      \
+                     N(OR(letters, dash), OR(OR(xn[kU], xn[kL]), xn[kDash]), 1));                \
+  out[11] = OR(AND(OR(OR(x[kEq], col), phl), near_letter), flag);                                \
   /* A house number before a capital, or before an ordinal ("5th"); with a capital after it as   \
      Britain writes it ("221B Baker Street"). */                                                 \
   const V house = AND(d, N(sp, xn[kSp], 1));                                                     \
@@ -366,6 +369,7 @@ void Prefilter::Handle(std::string_view text, size_t w, const Triggers& tr, cons
   };
   // A value that a context keyword may precede: its window runs back to the keyword, at most
   // 56 bytes and not past the line's start, if 2+ letters are in it.
+  // Where a window that reaches back to its line's start begins: at most 56 bytes before pos.
   auto keyword_value = [&](uint32_t pos) {
     const uint64_t nl = before(NL, pos) & (~uint64_t{0} << 8);  // bytes pos-56 .. pos-1
     const uint32_t ls = nl ? pos - 63 + (63 - static_cast<uint32_t>(std::countl_zero(nl)))
@@ -431,6 +435,17 @@ void Prefilter::Handle(std::string_view text, size_t w, const Triggers& tr, cons
   each(tr.lit_at, [&](uint32_t pos) {
     const int64_t e = p[pos] == '@' ? 2 : p[pos + 1] == '/' ? 400 : 3;
     Add(&lit, int64_t{pos} - 1, int64_t{pos} + e, n);
+    if (p[pos] != '@') return;
+    // An Oracle logon, `scott/tiger@orcl`: a '/' inside the word before the '@'.
+    for (uint32_t q = pos; q > 0 && pos - q < 48; --q) {
+      const unsigned char c = p[q - 1];
+      if (c == ' ' || c == '\t' || c == '\n' || c == '"' || c == '\'' || c == ':') break;
+      if (c == '/') {
+        if (q >= 2 && ((p[q - 2] | 0x20) >= 'a' && (p[q - 2] | 0x20) <= 'z'))
+          commands_.push_back(pos);
+        break;
+      }
+    }
   });
   each(tr.lit_dash, [&](uint32_t pos) { Add(&lit, pos, int64_t{pos} + 48, n); });
   each(tr.tok, [&](uint32_t pos) {
@@ -497,7 +512,10 @@ void Prefilter::Handle(std::string_view text, size_t w, const Triggers& tr, cons
         ((p[q + 1] >= 'A' && p[q + 1] <= 'Z') || (p[q + 1] >= 0xC3 && p[q + 1] <= 0xC5)))
       keyword_value(pos);
   });
-  each(tr.assign, keyword_value);  // "password=", "SSN: ", "INSERT INTO t ("
+  each(tr.assign, [&](uint32_t pos) {
+    if (p[pos] == '-') return commands_.push_back(pos);  // `mysql -pS3cr3t`, `--db-password X`
+    keyword_value(pos);                                  // "password=", "SSN: ", "INSERT INTO t ("
+  });
   each(tr.other, keyword_value);  // "Dear Иван Петров": names in scripts without capitals
   each(tr.street, [&](uint32_t pos) { Add(&let, int64_t{pos} - 6, int64_t{pos} + 90, n); });
   each(tr.field, [&](uint32_t pos) { fields_.push_back(pos); });
@@ -703,11 +721,15 @@ void Prefilter::Run(std::string_view text) {
   house_numbers_.clear();
   bare_numbers_.clear();
   fields_.clear();
+  commands_.clear();
   if (HaveAvx512())
     RunAvx512(text);
   else
     RunPortable(text);
   for (auto& v : windows_) Merge(&v);
+  // Options and logons arrive by word, each kind in order: the detector reads them in order.
+  if (!std::is_sorted(commands_.begin(), commands_.end()))
+    std::sort(commands_.begin(), commands_.end());
 }
 
 }  // namespace veil::masker

@@ -75,6 +75,10 @@ class Prefilter {
   // ("first_name=Ann", "\"family\":\"Doe\"", "<LastName>Doe", "sn: Doe"). The detector reads
   // the key and keeps the values of keys that name a person, a phone or a street.
   std::span<const uint32_t> fields() const { return fields_; }
+  // Where a command line may hold a credential: an option after a blank (" -pS3cr3t",
+  // " --db-password"), an '@' after a '/' in its word ("scott/tiger@orcl"). The detector reads
+  // the line's commands (masker/command_line.h).
+  std::span<const uint32_t> commands() const { return commands_; }
 
   // Which code path classified the bytes ("avx512bw" or "scalar"), for the benchmark.
   static const char* Isa();
@@ -100,6 +104,7 @@ class Prefilter {
   std::vector<uint32_t> house_numbers_;
   std::vector<NumberRun> bare_numbers_;
   std::vector<uint32_t> fields_;
+  std::vector<uint32_t> commands_;
 };
 
 }  // namespace veil::masker
