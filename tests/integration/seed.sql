@@ -87,7 +87,8 @@ INSERT INTO audit.log VALUES
   (1, 'login ok for carol.nguyen@fastmail.com from 198.51.100.7'),
   (2, 'password reset code sent to (206) 384-1920'),
   (3, 'support agent viewed SSN 412-70-5583 of a customer'),
-  (4, 'nightly export of customers finished: 6 rows');
+  (4, 'nightly export of customers finished: 6 rows'),
+  (5, 'deploy job ran: mysql -h db1 -u deploy -pDepl0y!2024 shop < migrate.sql');
 
 -- Enough rows that a result spans many DataRow frames and socket reads: streaming tests.
 CREATE TABLE subscribers (
