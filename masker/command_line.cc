@@ -48,6 +48,7 @@ struct Command {
   // The program's name: no path, no `.exe`.
   std::string_view Program(size_t i) const {
     std::string_view s = Raw(i);
+    while (!s.empty() && s.front() == '(') s.remove_prefix(1);  // (ConvertTo-SecureString 'pw' …)
     if (const size_t slash = s.find_last_of("/\\"); slash != std::string_view::npos)
       s.remove_prefix(slash + 1);
     if (EndsLower(s, ".exe")) s.remove_suffix(4);
@@ -128,7 +129,8 @@ struct Flag {
   Kind kind = Kind::kWhole;
 };
 
-// The `index`-th positional argument after the subcommand `after` (`vault login TOKEN`).
+// The `index`-th positional argument after the subcommand `after` (`vault login TOKEN`), or
+// after the tool's name when `after` is empty.
 struct Positional {
   std::string_view after;
   uint8_t index;
@@ -148,6 +150,7 @@ struct Tool {
   std::span<const Flag> flags;
   std::span<const Positional> positional = {};
   Special special = Special::kNone;
+  bool combines = false;  // getopt's short flags run together: `curl -sSu admin:pw`
 };
 
 constexpr Flag kMysql[] = {{"-p", kGlued}, {"--password", kEq}};
@@ -164,6 +167,7 @@ constexpr Flag kCurl[] = {{"-u", kGlued | kNext, Kind::kAfterColon},
                           {"--proxy-user", kNext | kEq, Kind::kAfterColon},
                           {"--oauth2-bearer", kNext | kEq}};
 constexpr Flag kOpenssl[] = {{"-k", kNext},
+                             {"-psk", kNext},  // a pre-shared key, in hex
                              {"-K", kNext},
                              {"-pass", kNext, Kind::kOpenssl},
                              {"-passin", kNext, Kind::kOpenssl},
@@ -196,6 +200,10 @@ constexpr Flag kCmdkey[] = {{"/pass:", kGlued | kCaseless}};
 constexpr Flag kMosquitto[] = {{"-P", kGlued | kNext}};
 
 constexpr Positional kVault[] = {{"login", 0}};
+constexpr Positional kMysqladmin[] = {{"password", 0}};  // mysqladmin … password NEW
+constexpr Positional kSecureString[] = {{"", 0}};        // ConvertTo-SecureString 'pw' -AsPlainText
+constexpr Flag kSecureStringFlags[] = {{"-String", kNext | kCaseless}};
+constexpr Flag kRar[] = {{"-p", kGlued}};
 constexpr Positional kRabbit[] = {{"add_user", 1}, {"change_password", 1}};
 constexpr Positional kMinio[] = {{"set", 2}, {"set", 3}, {"add", 2}, {"add", 3}};
 
@@ -203,18 +211,16 @@ constexpr Tool kTools[] = {
     {"mysql mysqldump mysqladmin mysqlimport mysqlcheck mysqlshow mysqlpump mysqlslap "
      "mysqlbinlog mysqlsh mysql_upgrade mariadb mariadb-dump mariadb-admin mariadb-import "
      "mariadb-check mariadb-show mariadb-slap mariadb-binlog mariadb-upgrade",
-     kMysql,
-     {},
-     Special::kBooleanPassword},
+     kMysql, kMysqladmin, Special::kBooleanPassword},
     {"psql pg_dump pg_dumpall pg_restore pg_basebackup createdb dropdb createuser dropuser "
      "vacuumdb reindexdb clusterdb pgbench pg_receivewal pg_recvlogical pg_isready",
      {},
      {},
      Special::kBooleanPassword},
-    {"sshpass", kSshpass},
+    {"sshpass", kSshpass, {}, Special::kNone, true},
     {"redis-cli keydb-cli valkey-cli", kRedis},
     {"docker podman nerdctl buildah skopeo helm oras crane regctl az cf oc", kLogin},
-    {"curl", kCurl},
+    {"curl", kCurl, {}, Special::kNone, true},
     {"openssl", kOpenssl},
     {"htpasswd", {}, {}, Special::kHtpasswd},
     {"mongo mongosh mongodump mongorestore mongoexport mongoimport mongostat mongotop mongofiles",
@@ -222,12 +228,15 @@ constexpr Tool kTools[] = {
     {"sqlcmd bcp osql", kSqlcmd},
     {"ldapsearch ldapmodify ldapadd ldapdelete ldapwhoami ldapcompare ldapmodrdn ldapexop "
      "ldapvc",
-     kLdap},
+     kLdap,
+     {},
+     Special::kNone,
+     true},
     {"ldappasswd", kLdappasswd},
     {"smbclient rpcclient smbget smbcacls smbcquotas smbtree winexe", kSamba},
     {"net", kSamba},  // Samba's `net ads join -U admin%pw`
     {"smbmap", kSmbmap},
-    {"zip unzip zipcloak", kZip},
+    {"zip unzip zipcloak", kZip, {}, Special::kNone, true},
     {"7z 7za 7zr 7zz", kSevenZip},
     {"keytool", kKeytool},
     {"sqlplus rman expdp impdp exp imp sqlldr dgmgrl", {}, {}, Special::kSqlplus},
@@ -239,12 +248,15 @@ constexpr Tool kTools[] = {
     {"echo printf", {}, {}, Special::kEcho},
     {"sudo chpasswd chgpasswd passwd", {}, {}, Special::kStdin},
     {"vault bao", {}, kVault},
-    {"ssh-keygen", kSshKeygen},
+    {"ssh-keygen", kSshKeygen, {}, Special::kNone, true},
     {"useradd usermod", kUseradd},
     {"ipmitool", kIpmitool},
     {"snmpwalk snmpget snmpset snmpbulkwalk snmpbulkget snmpgetnext snmptrap snmptable snmpdf "
      "snmpstatus snmptest snmpinform",
-     kSnmp},
+     kSnmp,
+     {},
+     Special::kNone,
+     true},
     {"psexec psexec64 paexec", kPsexec},
     {"wmic", kWmic},
     {"schtasks", kSchtasks},
@@ -252,6 +264,8 @@ constexpr Tool kTools[] = {
     {"rabbitmqctl", {}, kRabbit},
     {"mc mcli", {}, kMinio},
     {"mosquitto_pub mosquitto_sub mosquitto_rr", kMosquitto},
+    {"unrar rar", kRar},
+    {"convertto-securestring", kSecureStringFlags, kSecureString},
 };
 
 bool InList(std::string_view list, std::string_view name) {
@@ -384,6 +398,19 @@ class Reader {
         }
         if (matched) break;
       }
+      // Short flags run together, the last one taking the next argument: `curl -sSu admin:pw`.
+      if (!matched && t.combines && a.size() > 2 && a[0] == '-' && a[1] != '-' && i + 1 < c.n &&
+          std::all_of(a.begin() + 1, a.end(),
+                      [](char ch) { return std::isalpha(static_cast<unsigned char>(ch)) != 0; })) {
+        for (const Flag& f : t.flags) {
+          if (f.name.size() == 2 && (f.forms & kNext) && !(f.forms & kAfterLogin) &&
+              f.name[1] == a.back()) {
+            Value(c.args[++i], f.kind);
+            matched = true;
+            break;
+          }
+        }
+      }
       if (matched) continue;
       const char first = a.front();
       if (first == '-' || first == '<' || first == '>') continue;
@@ -392,6 +419,10 @@ class Reader {
       pos[npos++] = i;
     }
     for (const Positional& p : t.positional) {
+      if (p.after.empty()) {
+        if (p.index < npos) Value(c.args[pos[p.index]], Kind::kWhole);
+        continue;
+      }
       for (size_t j = 0; j < npos; ++j) {
         if (!EqualsLower(c.Raw(pos[j]), p.after)) continue;
         if (j + 1 + p.index < npos) Value(c.args[pos[j + 1 + p.index]], Kind::kWhole);
@@ -421,7 +452,11 @@ class Reader {
   void Option(const Command& c, size_t i) {
     std::string_view name = c.Raw(i);
     while (!name.empty() && name.front() == '-') name.remove_prefix(1);
-    if (name.size() < 3 || i + 1 >= c.n) return;
+    // `--db-password=X`: the value is the rest of the argument.
+    const size_t eq = name.find('=');
+    const bool glued = eq != std::string_view::npos;
+    if (glued) name = name.substr(0, eq);
+    if (name.size() < 3 || (!glued && i + 1 >= c.n)) return;
     bool credential = false;
     for (std::string_view s : {"password", "passwd", "passphrase", "secret", "token", "apikey",
                                "api-key", "api_key", "bearer", "masterauth"})
@@ -441,11 +476,17 @@ class Reader {
                                "with-", "with_", "require-", "show-", "hide-"})
       if (StartsLower(name, s)) return;
     // `psql --password db`, `mysql --password db`: a switch that makes the tool ask.
-    if (EqualsLower(name, "password") || EqualsLower(name, "passwd")) {
+    if (!glued && (EqualsLower(name, "password") || EqualsLower(name, "passwd"))) {
       for (size_t k = 0; k < i; ++k) {
         const Tool* t = Find(c.Program(k));
         if (t && t->special == Special::kBooleanPassword) return;
       }
+    }
+    if (glued) {
+      const uint32_t b = c.args[i].begin + static_cast<uint32_t>(c.Raw(i).find('=') + 1);
+      const Span v{b, c.args[i].end};
+      Value(v, StartsLower(Unquoted(v), "pass:") ? Kind::kOpenssl : Kind::kWhole);
+      return;
     }
     const std::string_view next = c.Raw(i + 1);
     if (next.empty() || next.front() == '-' || next.find('=') != std::string_view::npos) return;
@@ -526,7 +567,7 @@ class Reader {
         kind = Kind::kAfterColon;
       } else if (EqualsLower(prog, "passwd") || EqualsLower(prog, "smbpasswd") ||
                  EqualsLower(prog, "kinit") || EqualsLower(prog, "cryptsetup") ||
-                 a == "--password-stdin" || a == "--stdin" ||
+                 a == "--password-stdin" || a == "--stdin" || EqualsLower(a, "stdin") ||
                  (a == "-S" && EqualsLower(next.Program(0), "sudo"))) {
         reads = true;
       }

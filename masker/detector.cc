@@ -1696,7 +1696,11 @@ class Resolution {
     const bool bare_secret = entity == Entity::kGenericSecret && !assigned && !bare_password &&
                              p > to && v_.at(p - 1) == ' ' && v_.at(to) == ' ' &&
                              EndsWithWord(to, {"secret", "token"});
-    if (needs_assignment && !assigned && !bare_password && !bare_secret) return;
+    // `aws configure set aws_secret_access_key wJalr…`: forty characters that pass the key's
+    // own test need no '=' after its name.
+    const bool bare_aws =
+        entity == Entity::kAwsSecretKey && !assigned && p > to && v_.at(p - 1) == ' ';
+    if (needs_assignment && !assigned && !bare_password && !bare_secret && !bare_aws) return;
     const float score = catalog::Info(entity).base_score;
     switch (entity) {
       case Entity::kUsSsn:

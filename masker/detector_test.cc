@@ -617,6 +617,9 @@ TEST_F(DetectorTest, Secrets) {
       ElementsAre("GENERIC_SECRET:4821", "GENERIC_SECRET:Summer2024!", "GENERIC_SECRET:Fluffy"));
   EXPECT_THAT(Find("PIN code: 560001, pass: true, the test will pass: 12 of 12"), IsEmpty());
   EXPECT_THAT(Find("Mother's maiden name: Whitfield"), ElementsAre("GENERIC_SECRET:Whitfield"));
+  EXPECT_THAT(
+      Find("aws configure set aws_secret_access_key wJalrXUtnFEMI/K7MDENG/bPxRfiCYzA9Q2xLmRt"),
+      ElementsAre("AWS_SECRET_KEY:wJalrXUtnFEMI/K7MDENG/bPxRfiCYzA9Q2xLmRt"));
   EXPECT_THAT(Find("security_answer=blue dog"), ElementsAre("GENERIC_SECRET:blue dog"));
   EXPECT_THAT(Find("the security answer feature is new"), IsEmpty());
   EXPECT_THAT(Find("INSERT INTO users (name_id, password) VALUES (7, 'changeme')"),
@@ -892,6 +895,14 @@ TEST_F(DetectorTest, CommandLineCredentials) {
       {"mysqldump \\\n--password=Dump2pw \\\n--all-databases", "Dump2pw"},
       {"psql -h db \\\n--client-secret Cont1nued", "Cont1nued"},
       {"mysql -h db1 -u root \\\n  -pCont1nued2 shop", "Cont1nued2"},
+      {"mysql -uroot -p\"S3cr3t pw\" shop", "S3cr3t pw"},
+      {"mysqladmin -u root -pOld1pw password NewPass1", "NewPass1"},
+      {"curl -sSu admin:Curl2pw https://x", "Curl2pw"},
+      {"app --db-password=Weak5 --port 1", "Weak5"},
+      {"unrar x -pRar6pw archive.rar", "Rar6pw"},
+      {"$c = (ConvertTo-SecureString 'Ps9Secure' -AsPlainText -Force)", "Ps9Secure"},
+      {"Invoke-Sqlcmd -ServerInstance db -Username sa -Password 'Ps10pw' -Query q", "Ps10pw"},
+      {"echo -n 'Ssl11pw' | openssl enc -aes256 -pass stdin -in f", "Ssl11pw"},
       {"redis-server --requirepass foobared1", "foobared1"},
       {"ipmitool -I lanplus -H bmc -U root -P Ipm1pw chassis status", "Ipm1pw"},
       {"snmpwalk -v2c -c s3cretCommunity 10.0.0.1", "s3cretCommunity"},
@@ -930,6 +941,9 @@ TEST_F(DetectorTest, CommandLineCredentials) {
            "the net result is good and the helm of the ship",
            "git commit -m \"fix password handling\" --author bob",
            "app --token-file /run/secrets/token --no-password db",
+           "mysql -u root -p$(cat /run/secrets/db) shop",
+           "ffmpeg -i in.mp4 -pass 1 -f null /dev/null",
+           "cjpeg -onepass -quality 80 in.ppm",
        })
     EXPECT_THAT(Find(text), IsEmpty()) << text;
 }
