@@ -217,7 +217,10 @@ constexpr PatternSpec kPatterns[] = {
      "pwd|secret|token|api[ _\\-]?key|apikey|access[ _\\-]?key|auth[ "
      "_\\-]?key|credential|private[ _\\-]?key|"
      // A security question's answer: the mother's maiden name most of all.
-     "security[ _\\-]?answer|maiden[ _\\-]?name)",
+     "security[ _\\-]?answer|maiden[ _\\-]?name|"
+     // Redis's config and SQL's DDL (`IDENTIFIED BY 'pw'`, `IDENTIFIED WITH plugin BY 'pw'`),
+     // as query logs, processlists and pg_stat_activity show them.
+     "requirepass|masterauth|identified (?:with [a-z0-9_]+ )?by)",
      D::kKeyword, R::kKeywordValue, E::kGenericSecret, 0, 0},
     {"(?:" KB "name" KE "|full[ _\\-]?name|display[ _\\-]?name|" KB "mr\\.?|" KB "mrs\\.?|" KB
      "ms\\.?|" KB "dr\\.?|" KB "prof\\.?|" KB "herr|" KB "frau|" KB "mme\\.?|madame|monsieur|"

@@ -1649,7 +1649,8 @@ class Resolution {
         entity == Entity::kGenericSecret &&
         ((p == to && EndsWithWord(to,
                                   {"password", "passwd", "pwd", "passphrase", "pass", "pin",
-                                   "answer", "maiden name", "maiden_name", "maidenname"},
+                                   "answer", "maiden name", "maiden_name", "maidenname",
+                                   "requirepass", "masterauth", "by"},
                                   false)) ||
          (p > to && EndsWithWord(p, {"answer"}, false)));
     // A PIN is its digits (`pin: 4821`), and India's `PIN code` is a postcode.
@@ -1657,12 +1658,44 @@ class Resolution {
     // A passphrase is words: it runs to the end of its line, not its first space. So may a
     // security question's answer ("security_answer=blue dog").
     const bool phrase = password_key && p == to && EndsWithWord(to, {"phrase", "answer"}, false);
-    bool assigned = false;
+    // `IDENTIFIED BY 'pw'`: the words say it is the password, when a string literal follows
+    // (not "identified by the customer").
+    const bool identified_by = password_key && p == to && EndsWithWord(to, {"by"}, false);
+    auto quote = [](unsigned char c) { return c == '"' || c == '\''; };
+    if (identified_by && !(v_.at(to) == ' ' && quote(v_.at(to + 1)))) return;
+    bool assigned = identified_by;
     const uint32_t limit = std::min<uint32_t>(v_.seg_end, p + 32);
+    // The next byte after blanks (a string literal's quote after `define('DB_PASSWORD', `).
+    auto after_blanks = [&](uint32_t q) {
+      while (q < limit && v_.at(q) == ' ') ++q;
+      return v_.at(q);
+    };
+    // A constant's name in quotes ends at `to` ('DB_PASSWORD', 'AUTH_KEY'): a string that is
+    // the value itself ('password' in `scrypt('password', 'salt')`, '/etc/passwd') is not.
+    auto quoted_constant = [&] {
+      if (!quote(v_.at(to))) return false;
+      uint32_t b = to;
+      while (b > v_.seg_start && to - b < 64 &&
+             (IsUpper(v_.at(b - 1)) || IsDigit(v_.at(b - 1)) || v_.at(b - 1) == '_'))
+        --b;
+      return b < to && v_.at(static_cast<int64_t>(b) - 1) == v_.at(to);
+    };
+    bool element = false;  // <Password>pw</Password>: the value must close the element
     while (p < limit) {
       unsigned char c = v_.at(p);
       if (c == ':' || c == '=') {
         assigned = true;
+        ++p;
+      } else if ((c == ',' && quote(after_blanks(p + 1)) && quoted_constant()) ||
+                 (c == '(' && p == to && password_key && quote(v_.at(p + 1)))) {
+        // A key's value as code writes it: `define('DB_PASSWORD', 'pw')`, `PASSWORD('pw')`,
+        // `set_password('pw')`.
+        assigned = true;
+        ++p;
+      } else if (c == '>' && !assigned && (p == to || (p == to + 1 && quote(v_.at(to)))) &&
+                 v_.at(p + 1) != ' ' && v_.at(p + 1) != '<') {
+        // Markup: `<Password>pw</Password>`, `<entry key="password">pw</entry>`.
+        assigned = element = true;
         ++p;
       } else if (c == ' ' || c == '\t' || c == '"' || c == '\'' || c == '#' || c == '-' ||
                  c == '>' || c == ',' || c == '.') {
@@ -1688,9 +1721,14 @@ class Resolution {
         entity == Entity::kGenericSecret || entity == Entity::kAwsSecretKey;
     // `login deploy password fZni…` (.netrc, ftp and curl config): a password keyword followed
     // by a value with no ':' or '=', when the value has letters and digits and looks random.
-    const bool bare_password = entity == Entity::kGenericSecret && !assigned && p > to &&
-                               v_.at(p - 1) == ' ' && v_.at(to) == ' ' &&
-                               EndsWithWord(to, {"password", "passwd"});
+    // SQL writes it `PASSWORD 'pw'` (CREATE ROLE, ALTER USER): a quoted value right after the
+    // word is the password, as `password=` would say.
+    if (entity == Entity::kGenericSecret && !assigned && p == to + 2 && v_.at(to) == ' ' &&
+        quote(v_.at(to + 1)) && EndsWithWord(to, {"password", "passwd"}))
+      assigned = true;
+    const bool bare_password =
+        entity == Entity::kGenericSecret && !assigned && p > to && v_.at(p - 1) == ' ' &&
+        v_.at(to) == ' ' && EndsWithWord(to, {"password", "passwd", "requirepass", "masterauth"});
     // `sample secret wJalr…`, `token 9fQ2…`: a long random value right after `secret` or
     // `token`, with no ':' or '=' (a word such as `secret santa` is not random enough).
     const bool bare_secret = entity == Entity::kGenericSecret && !assigned && !bare_password &&
@@ -1864,6 +1902,8 @@ class Resolution {
               (e == v_.seg_end || v_.at(e) == ' ' || v_.at(e) == '\t'))
             --e;
         }
+        // Not an element's text (`std::vector<Token> m_buffer;`).
+        if (element && !(v_.at(e) == '<' && v_.at(e + 1) == '/')) return;
         const std::string_view value = v_.sub(p, e);
         const bool digits = std::any_of(value.begin(), value.end(), IsDigit);
         const bool letters = std::any_of(value.begin(), value.end(), IsAlpha);

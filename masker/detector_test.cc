@@ -617,6 +617,33 @@ TEST_F(DetectorTest, Secrets) {
       ElementsAre("GENERIC_SECRET:4821", "GENERIC_SECRET:Summer2024!", "GENERIC_SECRET:Fluffy"));
   EXPECT_THAT(Find("PIN code: 560001, pass: true, the test will pass: 12 of 12"), IsEmpty());
   EXPECT_THAT(Find("Mother's maiden name: Whitfield"), ElementsAre("GENERIC_SECRET:Whitfield"));
+  // Passwords as code, markup, server configs and SQL write them (query logs, processlists,
+  // pg_stat_activity show other sessions' statements).
+  for (const auto& [text, secret] :
+       std::initializer_list<std::pair<std::string_view, std::string_view>>{
+           {"define('DB_PASSWORD', 'Wp0rdPress!');", "Wp0rdPress!"},
+           {"<Password>XmlPa55</Password>", "XmlPa55"},
+           {"<entry key=\"password\">EntryPw22</entry>", "EntryPw22"},
+           {"user.set_password('SetPw99')", "SetPw99"},
+           {"ALTER USER app WITH PASSWORD 'SqlAlter01';", "SqlAlter01"},
+           {"CREATE ROLE r LOGIN PASSWORD 'Secret';", "Secret"},
+           {"CREATE USER bob IDENTIFIED BY 'OraIdent02';", "OraIdent02"},
+           {"CREATE USER u IDENTIFIED WITH mysql_native_password BY 'Nat1ve';", "Nat1ve"},
+           {"SET PASSWORD FOR 'bob'@'%' = PASSWORD('MyOld03');", "MyOld03"},
+           {"requirepass Redis06conf", "Redis06conf"},
+       }) {
+    bool found = false;
+    for (const std::string& f : Find(text))
+      found = found || f == "GENERIC_SECRET:" + std::string(secret);
+    EXPECT_TRUE(found) << text;
+  }
+  EXPECT_THAT(Find("The Suspect was Identified by Police Officers"), IsEmpty());
+  for (std::string_view text :
+       {"models.CharField('Password', max_length=128)",
+        "const key = scryptSync('password', 'salt', 64);",
+        "readFile('/etc/passwd', 'utf8', callback);", "std::vector<Token> m_tokenBuffer;",
+        "read_passphrase(prompt, RP_ALLOW_STDIN)", "Use \"<password>\" instead."})
+    EXPECT_THAT(Find(text), IsEmpty()) << text;
   EXPECT_THAT(
       Find("aws configure set aws_secret_access_key wJalrXUtnFEMI/K7MDENG/bPxRfiCYzA9Q2xLmRt"),
       ElementsAre("AWS_SECRET_KEY:wJalrXUtnFEMI/K7MDENG/bPxRfiCYzA9Q2xLmRt"));

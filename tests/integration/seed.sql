@@ -88,7 +88,8 @@ INSERT INTO audit.log VALUES
   (2, 'password reset code sent to (206) 384-1920'),
   (3, 'support agent viewed SSN 412-70-5583 of a customer'),
   (4, 'nightly export of customers finished: 6 rows'),
-  (5, 'deploy job ran: mysql -h db1 -u deploy -pDepl0y!2024 shop < migrate.sql');
+  (5, 'deploy job ran: mysql -h db1 -u deploy -pDepl0y!2024 shop < migrate.sql'),
+  (6, 'AUDIT: SESSION,1,1,ROLE,ALTER ROLE,,,ALTER ROLE app PASSWORD ''Rotat3d!2024'',<not logged>');
 
 -- Enough rows that a result spans many DataRow frames and socket reads: streaming tests.
 CREATE TABLE subscribers (
