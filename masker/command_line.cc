@@ -5,22 +5,12 @@
 #include <cctype>
 #include <span>
 
+#include "common/text.h"
 #include "masker/validators.h"
 
 namespace veil::masker::cli {
 namespace {
 
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-bool EqualsLower(std::string_view s, std::string_view lower) {
-  return s.size() == lower.size() && std::equal(s.begin(), s.end(), lower.begin(),
-                                                [](char a, char b) { return Lower(a) == b; });
-}
-bool StartsLower(std::string_view s, std::string_view lower) {
-  return s.size() >= lower.size() && EqualsLower(s.substr(0, lower.size()), lower);
-}
-bool EndsLower(std::string_view s, std::string_view lower) {
-  return s.size() >= lower.size() && EqualsLower(s.substr(s.size() - lower.size()), lower);
-}
 bool IsSpace(char c) { return c == ' ' || c == '\t'; }
 
 // Where a command ends: a pipe, `;`, `&&` or a lone `&`, a subshell's `)`, a backquote, the
@@ -51,7 +41,7 @@ struct Command {
     while (!s.empty() && s.front() == '(') s.remove_prefix(1);  // (ConvertTo-SecureString 'pw' …)
     if (const size_t slash = s.find_last_of("/\\"); slash != std::string_view::npos)
       s.remove_prefix(slash + 1);
-    if (EndsLower(s, ".exe")) s.remove_suffix(4);
+    if (EndsWithLower(s, ".exe")) s.remove_suffix(4);
     return s;
   }
 };
@@ -322,7 +312,7 @@ bool Indirect(std::string_view v) {
   if (c == '%' && v.size() > 2 && v.back() == '%') return true;
   if (v.starts_with("./") || v.starts_with("../")) return true;
   for (std::string_view p : {"env:", "file:", "fd:"})
-    if (StartsLower(v, p)) return true;
+    if (StartsWithLower(v, p)) return true;
   return EqualsLower(v, "stdin");
 }
 
@@ -348,7 +338,7 @@ class Reader {
         sep = ',';
         break;
       case Kind::kOpenssl:
-        if (!StartsLower(s, "pass:")) return;
+        if (!StartsWithLower(s, "pass:")) return;
         v.begin += 5;
         s.remove_prefix(5);
         break;
@@ -450,31 +440,31 @@ class Reader {
   // An option whose name says its value is a credential: `--db-password X`, `--client-secret
   // X`, `-storepass X`, `--api-key X`. `c` is the command it belongs to, `i` its index.
   void Option(const Command& c, size_t i) {
-    std::string_view name = c.Raw(i);
-    while (!name.empty() && name.front() == '-') name.remove_prefix(1);
+    const std::string_view raw = c.Raw(i);
     // `--db-password=X`: the value is the rest of the argument.
-    const size_t eq = name.find('=');
+    const size_t eq = raw.find('=');
     const bool glued = eq != std::string_view::npos;
-    if (glued) name = name.substr(0, eq);
+    std::string_view name = raw.substr(0, eq);
+    while (!name.empty() && name.front() == '-') name.remove_prefix(1);
     if (name.size() < 3 || (!glued && i + 1 >= c.n)) return;
     bool credential = false;
     for (std::string_view s : {"password", "passwd", "passphrase", "secret", "token", "apikey",
                                "api-key", "api_key", "bearer", "masterauth"})
-      credential = credential || EndsLower(name, s);
+      credential = credential || EndsWithLower(name, s);
     // `pass` alone or after a separator (`-pass`, `--db-pass`) or a word that makes it a
     // password (`-storepass`, `--requirepass`), not `-onepass` or `--bypass`.
-    if (!credential && EndsLower(name, "pass")) {
+    if (!credential && EndsWithLower(name, "pass")) {
       const std::string_view before = name.substr(0, name.size() - 4);
       credential = before.empty() || before.back() == '-' || before.back() == '_';
       for (std::string_view w : {"store", "key", "require", "db", "root", "admin", "user", "ftp",
                                  "http", "proxy", "smtp", "mail", "sasl", "bind", "auth"})
-        credential = credential || EndsLower(before, w);
+        credential = credential || EndsWithLower(before, w);
     }
     if (!credential) return;
     // Switches: `--no-password`, `--ask-password`, `--with-token` (read from stdin).
     for (std::string_view s : {"no-", "no_", "ask", "prompt", "skip", "force", "use-", "use_",
                                "with-", "with_", "require-", "show-", "hide-"})
-      if (StartsLower(name, s)) return;
+      if (StartsWithLower(name, s)) return;
     // `psql --password db`, `mysql --password db`: a switch that makes the tool ask.
     if (!glued && (EqualsLower(name, "password") || EqualsLower(name, "passwd"))) {
       for (size_t k = 0; k < i; ++k) {
@@ -483,16 +473,15 @@ class Reader {
       }
     }
     if (glued) {
-      const uint32_t b = c.args[i].begin + static_cast<uint32_t>(c.Raw(i).find('=') + 1);
-      const Span v{b, c.args[i].end};
-      Value(v, StartsLower(Unquoted(v), "pass:") ? Kind::kOpenssl : Kind::kWhole);
+      const Span v{c.args[i].begin + static_cast<uint32_t>(eq + 1), c.args[i].end};
+      Value(v, StartsWithLower(Unquoted(v), "pass:") ? Kind::kOpenssl : Kind::kWhole);
       return;
     }
     const std::string_view next = c.Raw(i + 1);
     if (next.empty() || next.front() == '-' || next.find('=') != std::string_view::npos) return;
     if (Prose(next)) return;
     Value(c.args[i + 1],
-          StartsLower(Unquoted(c.args[i + 1]), "pass:") ? Kind::kOpenssl : Kind::kWhole);
+          StartsWithLower(Unquoted(c.args[i + 1]), "pass:") ? Kind::kOpenssl : Kind::kWhole);
   }
 
  private:
@@ -525,7 +514,7 @@ class Reader {
     for (size_t i = k + 1; i < c.n; ++i) {
       Span s = Unquote(line_, c.args[i]);
       std::string_view a = line_.substr(s.begin, s.end - s.begin);
-      if (StartsLower(a, "userid=")) {
+      if (StartsWithLower(a, "userid=")) {
         s.begin += 7;
         a.remove_prefix(7);
       } else if (a.empty() || a[0] == '-' || a[0] == '@' || a[0] == '/') {
@@ -550,6 +539,12 @@ class Reader {
     }
   }
 
+  // What a command that reads a password on stdin takes: `user:pw` for chpasswd.
+  static Kind StdinKind(std::string_view program) {
+    return EqualsLower(program, "chpasswd") || EqualsLower(program, "chgpasswd") ? Kind::kAfterColon
+                                                                                 : Kind::kWhole;
+  }
+
   // echo PASSWORD | sudo -S …; printf 'user:pw' | chpasswd; echo PW | docker login
   // --password-stdin.
   void Echo(const Command& c, size_t k) {
@@ -562,7 +557,7 @@ class Reader {
     bool reads = false;
     for (size_t i = 0; i < next.n && !reads; ++i) {
       const std::string_view a = next.Raw(i), prog = next.Program(i);
-      if (EqualsLower(prog, "chpasswd") || EqualsLower(prog, "chgpasswd")) {
+      if (StdinKind(prog) == Kind::kAfterColon) {
         reads = true;
         kind = Kind::kAfterColon;
       } else if (EqualsLower(prog, "passwd") || EqualsLower(prog, "smbpasswd") ||
@@ -573,21 +568,19 @@ class Reader {
       }
     }
     if (!reads) return;
-    const bool printf = EqualsLower(c.Program(k), "printf");
+    const bool is_printf = EqualsLower(c.Program(k), "printf");
     for (size_t i = k + 1; i < c.n; ++i) {
       const std::string_view a = c.Raw(i);
-      if (!printf && (a == "-n" || a == "-e" || a == "-E" || a == "-ne" || a == "-en")) continue;
-      if (printf && Unquoted(c.args[i]).find('%') != std::string_view::npos) continue;  // a format
+      if (!is_printf && (a == "-n" || a == "-e" || a == "-E" || a == "-ne" || a == "-en")) continue;
+      if (is_printf && Unquoted(c.args[i]).find('%') != std::string_view::npos)
+        continue;  // a format
       Value(c.args[i], kind);
     }
   }
 
   // sudo -S cmd <<< 'pw', chpasswd <<< 'user:pw'.
   void HereString(const Command& c, size_t k) {
-    const std::string_view program = c.Program(k);
-    const Kind kind = EqualsLower(program, "chpasswd") || EqualsLower(program, "chgpasswd")
-                          ? Kind::kAfterColon
-                          : Kind::kWhole;
+    const Kind kind = StdinKind(c.Program(k));
     for (size_t i = k + 1; i < c.n; ++i) {
       const std::string_view a = c.Raw(i);
       if (a == "<<<" && i + 1 < c.n) {
@@ -605,6 +598,7 @@ class Reader {
 }  // namespace
 
 void Secrets(std::string_view line, std::vector<Span>* out) {
+  const size_t first = out->size();
   Reader r(line, out);
   Command c;
   for (uint32_t p = 0; p < line.size(); p = c.end + 1) {
@@ -621,7 +615,8 @@ void Secrets(std::string_view line, std::vector<Span>* out) {
     }
   }
   // In text order, as the detector's stages hand their candidates on.
-  std::sort(out->begin(), out->end(), [](Span a, Span b) { return a.begin < b.begin; });
+  std::sort(out->begin() + static_cast<std::ptrdiff_t>(first), out->end(),
+            [](Span a, Span b) { return a.begin < b.begin; });
 }
 
 }  // namespace veil::masker::cli

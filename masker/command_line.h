@@ -26,7 +26,8 @@ struct Span {
   uint32_t begin, end;  // byte offsets in the line
 };
 
-// Appends the secret parts of the arguments of every command on `line` to `out`.
+// Appends the secret parts of the arguments of every command on `line` to `out`, in text
+// order.
 void Secrets(std::string_view line, std::vector<Span>* out);
 
 }  // namespace veil::masker::cli

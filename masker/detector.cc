@@ -162,12 +162,6 @@ inline bool IsHex(unsigned char c) {
   return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 inline char Lower(unsigned char c) { return IsUpper(c) ? static_cast<char>(c + 32) : c; }
-// ASCII case-insensitive equality with a lower-case word.
-inline bool EqualsLower(std::string_view s, std::string_view lower) {
-  return s.size() == lower.size() &&
-         std::equal(s.begin(), s.end(), lower.begin(),
-                    [](char a, char b) { return Lower(static_cast<unsigned char>(a)) == b; });
-}
 
 // The text a resolver sees: the scanned bytes and the segment the match lies in.
 struct View {

@@ -975,6 +975,40 @@ TEST_F(DetectorTest, CommandLineCredentials) {
     EXPECT_THAT(Find(text), IsEmpty()) << text;
 }
 
+// Lines of this machine's Debian documentation (/usr/share/doc changelogs, manuals and test
+// logs), verbatim: text nobody wrote for veil. Credentials as they appear there, and the prose
+// about options that the first version of the command-line reader took for commands.
+TEST_F(DetectorTest, CommandLinesFromDebianDocumentation) {
+  const std::pair<std::string_view, std::string_view> found[] = {
+      {"Command line: [/build/reproducible-path/openjdk-17-17.0.15+6/build/bootcycle-build/"
+       "images/jdk/bin/jarsigner -J-Duser.language=en -J-Duser.country=US -keystore ks "
+       "-storepass changeit -strict -verbose -debug -signedjar normal.jar unsigned.jar signer "
+       "-tsa http://localhost:43671/normal]",
+       "changeit"},
+      {"   openssl s_client -psk 1a2b3c4d -tls1_2 -cipher PSK-RC4-SHA", "1a2b3c4d"},
+      {"  sudo /usr/bin/mysql -e \"GRANT ALL ON *.* TO 'USERNAME'@'localhost' IDENTIFIED BY "
+       "'password' WITH GRANT OPTION\"",
+       "password"},
+  };
+  for (const auto& [text, secret] : found) {
+    bool hit = false;
+    for (const std::string& f : Find(text))
+      hit = hit || f == "GENERIC_SECRET:" + std::string(secret);
+    EXPECT_TRUE(hit) << text;
+  }
+  for (std::string_view text : {
+           "\trespectively.  Document the --user and --password options in the help",
+           "                        Ordered dither is only available in -onepass mode.",
+           "          argument. The new option --delete-root-password may be used to unset",
+           "\t--remove-password (-r), --restrict (-R), --administrators (-A),",
+           "** Wget now supports the --ftp-user and --ftp-password command",
+           "    upstream: mention in comment that read_passphrase(..., RP_ALLOW_STDIN)",
+           "const key1 = scryptSync('password', 'salt', 64);",
+           "readFile('/etc/passwd', 'utf8', callback);",
+       })
+    EXPECT_THAT(Find(text), IsEmpty()) << text;
+}
+
 TEST_F(DetectorTest, ProviderTokenLookalikes) {
   // Object ids, digests, user names, prose: none is a credential.
   EXPECT_THAT(Find("customer cus_NffrFeUfNV2Hib charged via pi_3MtwBwLkdIwHu7ix28a3tqPa"),
