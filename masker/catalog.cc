@@ -189,7 +189,12 @@ constexpr PatternSpec kPatterns[] = {
      // As other languages label them: Telefon, teléfono, telefone, téléphone, cellulare,
      // celular, Handy, móvil, Mobil, puhelin.
      "telefon|tel(?:e|\\xC3\\xA9)fono|t(?:e|\\xC3\\xA9)l(?:e|\\xC3\\xA9)phone|cellulare|celular|" KB
-     "handy" KE "|m(?:o|\\xC3\\xB3)vil" KE "|" KB "mobil" KE "|puhelin)",
+     "handy" KE "|m(?:o|\\xC3\\xB3)vil" KE "|" KB "mobil" KE "|puhelin|"
+     // Arabic, Hebrew, Greek, Hindi, Thai, Korean, Japanese, Chinese and Russian labels:
+     // phone, mobile, contact details.
+     "هاتف|جوال|موبايل|تلفون|טלפון|נייד|פלאפון|τηλ|Τηλ|ΤΗΛ|κινητό|Κινητό|फोन|फ़ोन|मोबाइल|"
+     "दूरभाष|โทร|มือถือ|연락처|휴대폰|핸드폰|連絡先|联系方式|Тел|ТЕЛ|Моб|моб\\.|Мобильный|"
+     "мобильный)",
      D::kKeyword, R::kKeywordValue, E::kPhone, 0, 0},
     // Birth dates, also as other languages label them: Geburtsdatum, geb., fecha de
     // nacimiento, nacido el, date de naissance, né(e) le, data di nascita, data de nascimento,
@@ -240,6 +245,37 @@ constexpr PatternSpec kPatterns[] = {
      "(?:call|ring|phone|get)[ _]back|" KB
      "(?:phoned|e-?mailed|texted|messaged|pinged|reminded|notified|thanked|interviewed))",
      D::kKeyword, R::kPersonKeyword, E::kPersonName, 0, 0},
+    // People after a label or a title in other scripts, whose names have no capitals and are
+    // in no table here: Chinese, Japanese, Korean, Russian, Ukrainian, Greek, Arabic, Persian,
+    // Urdu, Hebrew, Hindi, Thai, Georgian and Armenian words for name, full name, customer,
+    // patient, employee, user, member, recipient,
+    // contact, holder … A label must be followed by ':' or '：'; the resolver
+    // (ScriptName in detector.cc) reads the name after it. (Keywords of scripts with capitals
+    // are listed in both cases: Hyperscan folds ASCII only.)
+    {"(?:姓名|名字|联系人|聯絡人|聯繫人|收件人|收货人|收貨人|寄件人|持卡人|负责人|負責人|"
+     "申请人|申請人|投保人|被保险人|受益人|经办人|經辦人|客户|客戶|顾客|顧客|患者|病人|员工|"
+     "員工|用户|用戶|会员|會員|乘客|租户|氏名|名前|担当者|宛名|受取人|契約者|申込者|社員|会員|"
+     "이름|성명|성함|고객명|환자명|담당자|수신인|수령인|보호자|신청인|예금주|고객|환자|직원|회원|"
+     "ФИО|Ф\\.И\\.О\\.|Имя|имя|Фамилия|фамилия|Клиент|клиент|Пациент|пациент|Сотрудник|"
+     "сотрудник|Получатель|получатель|Контактное лицо|контактное лицо|Όνομα|όνομα|"
+     "Ονοματεπώνυμο|ονοματεπώνυμο|Επώνυμο|επώνυμο|Πελάτης|πελάτης|Ασθενής|ασθενής|Παραλήπτης|"
+     "παραλήπτης|الاسم|اسم|العميل|عميل|الزبون|المريض|مريض|الموظف|موظف|المستلم|שם מלא|שם|לקוח|"
+     "לקוחה|מטופל|מטופלת|עובד|עובדת|נמען|पूरा नाम|नाम|ग्राहक|मरीज़|मरीज|रोगी|कर्मचारी|"
+     "प्राप्तकर्ता|ชื่อ-นามสกุล|ชื่อ|ลูกค้า|ผู้ป่วย|พนักงาน|ผู้รับ|"
+     // Persian and Urdu, Ukrainian, Georgian, Armenian.
+     "نام|مشتری|بیمار|مریض|گیرنده|گاہک|ПІБ|Ім'я|Ім’я|ім'я|Прізвище|прізвище|Клієнт|клієнт|Пацієнт|"
+     "пацієнт|Отримувач|отримувач|სახელი|გვარი|კლიენტი|პაციენტი|Անուն|անուն|Ազգանուն|"
+     "Հաճախորդ|հաճախորդ)",
+     D::kKeyword, R::kScriptName, E::kPersonName, 0, 0},
+    // Titles: the name follows with no separator ("श्री राहुल शर्मा", "السيد محمد علي", "尊敬的王秀英
+    // 女士"). Those of spaced scripts start a word (an ASCII byte or the window's start before
+    // them: "מר" is also the end of "אמר").
+    {"(?:^|[^\\x80-\\xFFA-Za-z0-9])(?:श्रीमती|सुश्री|श्री|प्रिय|السيدة|السيد|الدكتور|عزيزتي|"
+     "عزيزي|מר|גב'|господин|госпожа|г-н|г-жа|Уважаемый|уважаемый|Уважаемая|уважаемая|"
+     "Αγαπητέ|αγαπητέ|Αγαπητή|αγαπητή|آقای|خانم|جناب|محترمہ|Шановний|"
+     "шановний|Шановна|шановна)",
+     D::kKeyword, R::kScriptName, E::kPersonName, 1, 0},
+    {"尊敬的", D::kKeyword, R::kScriptName, E::kPersonName, 1, 0},
     // National identification numbers of other countries, by their names at home.
     {"(?:" KB "aadhaa?r|uidai|" KB "cpf" KE "|" KB "pesel|" KB "bsn" KE "|burgerservicenummer|"
      "sofinummer|steuer[ _\\-]?id|steueridentifikationsnummer|" KB "idnr" KE "|personnummer|" KB

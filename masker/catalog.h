@@ -50,6 +50,7 @@ enum class Resolver : uint8_t {
   kBasicAuth,      // Basic / "auth": base64 of user:password
   kUrlUser,        // scheme://KEY@ — a user part that is a key
   kCommandLine,    // a command that takes a credential: its line's commands (cli::Secrets)
+  kScriptName,     // a name label (core_len 0) or title (1) of another script; the name after
 };
 
 struct PatternSpec {

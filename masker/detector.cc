@@ -163,6 +163,79 @@ inline bool IsHex(unsigned char c) {
 }
 inline char Lower(unsigned char c) { return IsUpper(c) ? static_cast<char>(c + 32) : c; }
 
+// Han, kana or Hangul (letters::At gives 0 for the 4-byte CJK extensions): scripts that write
+// a name with no space inside it.
+inline bool CjkLetter(uint32_t cp) {
+  return cp == 0 || (cp >= 0x3041 && cp <= 0x30FF) || (cp >= 0x3400 && cp <= 0x9FFF) ||
+         (cp >= 0xAC00 && cp <= 0xD7A3);
+}
+
+// Labels that end a name written before them on the same line ("محمد أحمد هاتف 0501234567",
+// "राहुल शर्मा फोन 98765 43210"): the phone labels of catalog.cc's other scripts.
+bool IsScriptLabel(std::string_view w) {
+  static constexpr std::string_view kLabels[] = {
+      "هاتف",   "الهاتف", "جوال", "الجوال",  "موبايل",  "تلفون", "טלפון",     "נייד", "τηλ",
+      "Τηλ",    "κινητό", "फोन",  "फ़ोन",     "मोबाइल",  "दूरभाष", "โทร",       "มือถือ", "연락처",
+      "휴대폰", "Тел",    "тел",  "телефон", "Телефон", "моб",   "Мобильный", "ईमेल"};
+  for (std::string_view x : kLabels)
+    if (w == x) return true;
+  return false;
+}
+
+// A courtesy title written after a Chinese, Japanese or Korean name ("王秀英女士", "山田様",
+// "김민준님"): not part of the name.
+void StripHonorific(std::string_view* name) {
+  static constexpr std::string_view kAfter[] = {"先生", "女士", "小姐", "様", "さん", "님", "씨"};
+  for (std::string_view h : kAfter)
+    if (name->size() > h.size() && name->ends_with(h)) {
+      name->remove_suffix(h.size());
+      return;
+    }
+}
+
+// Values a form writes where a name would be, in the scripts of ScriptName's labels: unknown,
+// none, anonymous, test, the customer themself.
+bool IsNoName(std::string_view w) {
+  static constexpr std::string_view kNone[] = {
+      "未知",       "暂无",  "不详",    "匿名",    "本人",       "客户",    "用户",      "男性",
+      "女性",       "全部",  "其他",    "待定",    "测试",       "管理员",  "系统",      "不明",
+      "未定",       "なし",  "テスト",  "없음",    "미상",       "미정",    "테스트",    "고객",
+      "неизвестно", "нет",   "аноним",  "тест",    "Неизвестно", "Нет",     "غير معروف", "لا يوجد",
+      "اختبار",     "אין",   "לא ידוע", "בדיקה",   "अज्ञात",      "कोई नहीं", "परीक्षण",    "ไม่ทราบ",
+      "ไม่มี",        "ทดสอบ", "Άγνωστο", "άγνωστο", "Κανένα"};
+  for (std::string_view x : kNone)
+    if (w == x) return true;
+  // A first word that names a company's legal form ("ООО Ромашка", "ТОВ …", "شركة …") or a
+  // place ("श्री लंका"); any word that a sentence has and a name has not: negations, copulas,
+  // prepositions ("не указана", "لا يوجد", "ცარიელი არ უნდა იყოს", "नहीं है").
+  static constexpr std::string_view kFirst[] = {
+      "ООО", "ОАО", "ЗАО", "ПАО",  "АО",  "ИП",   "Индивидуальный", "ОП",  "ТОВ",      "ТДВ",
+      "КТ",  "ДП",  "ПП",  "ПрАТ", "ФОП", "شركة", "חברת",           "लंका", "Εταιρεία", "บริษัท"};
+  static constexpr std::string_view kFunction[] = {
+      "не",  "нет", "без",  "является", "немає", "є",    "لا",   "غير", "في",  "من",
+      "هو",  "هي",  "نیست", "است",      "در",    "از",   "לא",   "אין", "של",  "הוא",
+      "היא", "नहीं", "है",    "का",       "की",    "के",    "कोई",  "δεν", "Δεν", "για",
+      "και", "του", "της",  "είναι",    "არ",    "არის", "უნდა", "და"};
+  const std::string_view head = w.substr(0, w.find(' '));
+  for (std::string_view x : kFirst)
+    if (head == x) return true;
+  for (std::string_view rest = w; !rest.empty();) {
+    const size_t sp = rest.find(' ');
+    const std::string_view word = rest.substr(0, sp);
+    for (std::string_view x : kFunction)
+      if (word == x) return true;
+    if (sp == std::string_view::npos) break;
+    rest.remove_prefix(sp + 1);
+  }
+  // A company, a bank, a hospital, a school: "腾讯公司", "株式会社", "우리은행".
+  static constexpr std::string_view kOrg[] = {"公司", "集团", "集團", "银行", "銀行",
+                                              "医院", "醫院", "学校", "學校", "中心",
+                                              "会社", "회사", "은행", "병원"};
+  for (std::string_view x : kOrg)
+    if (w.ends_with(x)) return true;
+  return false;
+}
+
 // The text a resolver sees: the scanned bytes and the segment the match lies in.
 struct View {
   const char* p;
@@ -3514,6 +3587,9 @@ class Resolution {
       }
     }
     const bool lower_ok = label && assigned;
+    // A word of another script glued to the keyword ("OWNED BY选项") is the same phrase, not a
+    // name after it.
+    if (p == to && v_.at(p) >= 0xC6) return;
     // A name typed in lower case after the keyword ("patient john smith, dob …", "spoke to
     // maria garcia-lopez"): only a known given name that is first a name and a known surname.
     if (!lower_ok && !title && IsLower(v_.at(p))) return LowerCaseName(p);
@@ -3635,6 +3711,97 @@ class Resolution {
       w = x + 1;
     }
     Emit(b, e, Entity::kPersonName);
+  }
+
+  // A person named after a label or a title in a script other than Latin (catalog.cc: "姓名：",
+  // "Клиент:", "العميل:", "नाम:", "ชื่อ:"; "尊敬的", "श्री", "السيد", "Уважаемый"): such names
+  // have no capitals and no table here knows them, so the label is the evidence. A label needs
+  // a colon after it (':' or '：'), a title only the end of its word. The name is one to
+  // three words of one script, or one or two runs of two to five Han, kana or Hangul letters
+  // (which write no space inside a name); a longer run ("北京科技有限公司") is no name, and
+  // neither is a value that says there is none ("未知", "нет").
+  void ScriptName(const PatternSpec& ps, uint32_t to) {
+    auto space_at = [&](uint32_t q) -> uint32_t {  // ASCII, U+00A0 and U+3000 spaces
+      const unsigned char c = v_.at(q);
+      if (c == ' ' || c == '\t') return 1;
+      if (c == 0xC2 && v_.at(q + 1) == 0xA0) return 2;
+      return c == 0xE3 && v_.at(q + 1) == 0x80 && v_.at(q + 2) == 0x80 ? 3 : 0;
+    };
+    uint32_t p = to;
+    if (ps.core_len == 1) {  // a title: "श्री राहुल", "尊敬的王秀英女士"
+      const letters::Letter last = to >= v_.seg_start + 3 ? LetterAt(to - 3) : letters::Letter{};
+      if (!(last.len == 3 && CjkLetter(last.cp)) && LetterAt(p).len) return;  // "श्रीमान"
+      if (const uint32_t s = space_at(p)) p += s;
+    } else {
+      bool sep = false;
+      for (int k = 0; k < 4 && p < v_.seg_end; ++k) {
+        const unsigned char c = v_.at(p);
+        if (const uint32_t s = space_at(p)) {
+          p += s;
+        } else if (!sep && c == ':') {  // not '=': "имя=значение" is a placeholder
+          sep = true;
+          ++p;
+        } else if (!sep && c == 0xEF && v_.at(p + 1) == 0xBC && v_.at(p + 2) == 0x9A) {  // '：'
+          sep = true;
+          p += 3;
+        } else {
+          break;
+        }
+      }
+      if (!sep) return;
+    }
+    const letters::Letter first = LetterAt(p);
+    if (!first.len || first.script == letters::Script::kLatin) return;  // PersonKeyword's
+    const bool han = first.script == letters::Script::kOther && CjkLetter(first.cp);
+    // Korean spaces its words and writes a name as one of two to four syllables ("김민준").
+    const bool hangul = first.cp >= 0xAC00 && first.cp <= 0xD7A3;
+    const int max_words = hangul ? 1 : han ? 2 : 3, max_run = hangul ? 4 : 5;
+    const uint32_t b = p;
+    uint32_t e = p, q = p;
+    int words = 0, total = 0;
+    while (words < max_words) {
+      uint32_t x = q;
+      int n = 0;
+      for (letters::Letter l = LetterAt(x);; l = LetterAt(x)) {
+        if (han && v_.at(x) == 0xE3 && v_.at(x + 1) == 0x80 && v_.at(x + 2) == 0x85) {
+          x += 3;  // 々, the iteration mark of "佐々木"
+        } else if (l.len && l.script == first.script && CjkLetter(l.cp) == han && l.cp != 0x0964 &&
+                   l.cp != 0x0965) {  // the danda ends a Devanagari sentence
+          x += l.len;
+        } else {
+          break;
+        }
+        ++n;
+      }
+      if (n == 0) break;
+      if (han && n > max_run) {
+        if (words == 0) return;
+        break;
+      }
+      if (words > 0 && IsScriptLabel(v_.sub(q, x))) break;  // "محمد أحمد هاتف 050…"
+      ++words;
+      total += n;
+      e = x;
+      const uint32_t s = space_at(e);
+      if (!s) break;
+      q = e + s;
+    }
+    if (total < 2 || IsAlnum(v_.at(e))) return;  // "王秀英abc", "Иван2": a code
+    std::string_view name = v_.sub(b, e);
+    if (han) StripHonorific(&name);  // "王秀英女士" after "尊敬的"
+    if (name.size() < 4 || IsNoName(name)) return;
+    // A Cyrillic abbreviation of two to four capitals before another word is a legal form
+    // ("ГУП СнабСбыт", "ПАТ Агнеса"), not a name.
+    if (first.script == letters::Script::kCyrillic && words > 1) {
+      int caps = 0;
+      uint32_t x = b;
+      for (letters::Letter l = LetterAt(x); l.len && l.upper; l = LetterAt(x)) {
+        x += l.len;
+        ++caps;
+      }
+      if (caps >= 2 && caps <= 4 && space_at(x)) return;
+    }
+    Emit(b, b + static_cast<uint32_t>(name.size()), Entity::kPersonName);
   }
 
  private:
@@ -4745,6 +4912,9 @@ void Scanner::ScanOnce(std::string_view text, std::span<const Segment> segments,
           break;
         case Resolver::kCommandLine:
           r.CommandLine(h.to);
+          break;
+        case Resolver::kScriptName:
+          r.ScriptName(ps, h.to);
           break;
       }
     }

@@ -1009,6 +1009,52 @@ TEST_F(DetectorTest, CommandLinesFromDebianDocumentation) {
     EXPECT_THAT(Find(text), IsEmpty()) << text;
 }
 
+// Names written in scripts without capitals, after their languages' own labels and titles:
+// the label is the evidence, exactly the name is masked, and a value that is no name stays.
+TEST_F(DetectorTest, NamesAfterLabelsOfOtherScripts) {
+  const std::pair<std::string_view, std::string_view> found[] = {
+      {"姓名：王秀英", "王秀英"},
+      {"姓名:王秀英，性别：女", "王秀英"},
+      {"联系人：李娜", "李娜"},
+      {"尊敬的王秀英女士：", "王秀英"},
+      {"客戶：譚鶴軒", "譚鶴軒"},
+      {"氏名：山田太郎", "山田太郎"},
+      {"担当者：佐々木 蒼空", "佐々木 蒼空"},
+      {"이름: 김민준", "김민준"},
+      {"ФИО: Орлов Пимен Ильич", "Орлов Пимен Ильич"},
+      {"Όνομα: Γιώργος Παπαδόπουλος", "Γιώργος Παπαδόπουλος"},
+      {"العميل: فاطمة الزهراء، هاتف 0501234567", "فاطمة الزهراء"},
+      {"السيد محمد علي", "محمد علي"},
+      {"نام: کیوان کلباسی", "کیوان کلباسی"},
+      {"שם: משה כהן", "משה כהן"},
+      {"नाम: राहुल शर्मा", "राहुल शर्मा"},
+      {"श्री राहुल शर्मा", "राहुल शर्मा"},
+      {"ชื่อ: สมชาย ใจดี", "สมชาย ใจดี"},
+  };
+  for (const auto& [text, name] : found)
+    EXPECT_THAT(Find(text), ::testing::Contains("PERSON_NAME:" + std::string(name))) << text;
+  // Phones after the same languages' labels, in national forms no other rule masks alone.
+  EXPECT_THAT(Find("هاتف 0501234567"), ElementsAre("PHONE:0501234567"));
+  EXPECT_THAT(Find("τηλ. 6912345678"), ElementsAre("PHONE:6912345678"));
+  for (std::string_view text : {
+           "客户要求退款",
+           "客户：未知",
+           "客户：腾讯公司",
+           "姓名不能为空",
+           "联系人：无",
+           "担当者：未定",
+           "고객 서비스 센터",
+           "Фамилия: не указана",
+           "Клиент: ООО Ромашка",
+           "Клієнт: ТОВ СевастопольПром",
+           "العميل: لا يوجد",
+           "הוא אמר לי שהוא יבוא מחר",
+           "नाम: कोई नहीं",
+           "ลูกค้าพอใจมาก",
+       })
+    EXPECT_THAT(Find(text), IsEmpty()) << text;
+}
+
 TEST_F(DetectorTest, ProviderTokenLookalikes) {
   // Object ids, digests, user names, prose: none is a credential.
   EXPECT_THAT(Find("customer cus_NffrFeUfNV2Hib charged via pi_3MtwBwLkdIwHu7ix28a3tqPa"),

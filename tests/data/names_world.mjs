@@ -7,6 +7,13 @@
 //
 //   node tests/data/names_world.mjs --seed 7 --per-locale 60 --out FILE
 //
+// With --native: names written in their own scripts after their own languages' labels and
+// titles instead: "姓名：王秀英", "お名前: 林 ゆかり 様", "이름: 천주영", "ФИО: Орлов Пимен",
+// "العميل: وسيم عنون", "מר יצחק שוחט", "ชื่อ: ณัฐธิชา ศิริกุล". The sentences are forms, tickets
+// and letters as people in those languages write them; hard negatives are cities after place
+// labels, companies in sentences, and the same labels before values that are no name (a
+// company's legal form, "unknown", a sentence that goes on after the label word).
+//
 // The engine's name table is built from US Census and SSA data (masker/data); nothing here
 // comes from it, and none of these locales' name lists are in it.
 
@@ -54,13 +61,91 @@ const NEGATIVE_TEMPLATES = [
   '{x} is out of stock again.',
 ];
 
+// For each locale: how a full name is written (surname first, with or without a space), the
+// templates around a name ({n}), and those around a city ({c}) or a company ({o}) or none.
+const NATIVE = {
+  ZH_CN: {
+    order: 'last-first-tight',
+    names: ['姓名：{n}', '客户：{n}，订单已发货', '联系人：{n}', '收件人：{n}', '尊敬的{n}先生：',
+      '患者：{n}，复诊时间待定', '负责人: {n}', '经办人：{n}'],
+    negatives: ['所在城市：{c}', '订单已从{c}仓库发出。', '供应商{o}已确认。', '客户要求退款，请尽快处理。',
+      '用户反馈：系统很慢', '客户：未知', '姓名不能为空'],
+  },
+  ZH_TW: {
+    order: 'last-first-tight',
+    names: ['姓名：{n}', '客戶：{n}', '聯絡人：{n}', '尊敬的{n}女士：', '收件人：{n}'],
+    negatives: ['城市：{c}', '訂單已從{c}出貨。', '客戶服務中心週末休息。'],
+  },
+  JA: {
+    order: 'last-first-spaced',
+    names: ['氏名：{n}', 'お名前: {n} 様', '担当者：{n}', '宛名：{n}', '契約者：{n}'],
+    negatives: ['所在地：{c}', '会社名：{o}', '担当者：未定', 'お名前：なし'],
+  },
+  KO: {
+    order: 'last-first-tight',
+    names: ['이름: {n}', '성명: {n}', '고객: {n} 님', '담당자: {n}', '수령인: {n}'],
+    negatives: ['주소: {c}', '회사: {o}', '고객 서비스 센터 안내', '담당자: 미정'],
+  },
+  RU: {
+    order: 'first-last',
+    names: ['ФИО: {n}', 'Клиент: {n}', 'Уважаемый {n}!', 'Получатель: {n}', 'Пациент: {n}, приём в 10:00'],
+    negatives: ['Город: {c}', 'Клиент: {o}', 'Фамилия: не указана', 'Клиент: нет'],
+  },
+  UK: {
+    order: 'first-last',
+    names: ['ПІБ: {n}', 'Клієнт: {n}', 'Шановний {n}!', "Ім'я: {n}", 'Отримувач: {n}'],
+    negatives: ['Місто: {c}', 'Клієнт: {o}'],
+  },
+  EL: {
+    order: 'first-last',
+    names: ['Όνομα: {n}', 'Πελάτης: {n}', 'Αγαπητέ {n},', 'Ονοματεπώνυμο: {n}', 'Ασθενής: {n}'],
+    negatives: ['Πόλη: {c}', 'Η παραγγελία από {o} καθυστερεί.', 'Πελάτης: Άγνωστο'],
+  },
+  AR: {
+    order: 'first-last',
+    names: ['الاسم: {n}', 'العميل: {n}', 'السيد {n}', 'عزيزي {n}،', 'المريض: {n}'],
+    negatives: ['المدينة: {c}', 'الطلب من {o} متأخر', 'العميل: لا يوجد'],
+  },
+  HE: {
+    order: 'first-last',
+    names: ['שם: {n}', 'לקוח: {n}', 'מר {n}', 'נמען: {n}', 'שם מלא: {n}'],
+    negatives: ['עיר: {c}', 'ההזמנה של {o} התעכבה', 'הוא אמר שהוא יבוא מחר'],
+  },
+  FA: {
+    order: 'first-last',
+    names: ['نام: {n}', 'مشتری: {n}', 'آقای {n}', 'خانم {n}', 'بیمار: {n}'],
+    negatives: ['شهر: {c}', 'سفارش از {o} تاخیر دارد'],
+  },
+  TH: {
+    order: 'first-last',
+    names: ['ชื่อ: {n}', 'ลูกค้า: {n}', 'ผู้รับ: {n}', 'ชื่อ-นามสกุล: {n}'],
+    negatives: ['จังหวัด: {c}', 'ลูกค้าพอใจมาก'],
+  },
+  UR: {
+    order: 'first-last',
+    names: ['نام: {n}', 'گاہک: {n}', 'جناب {n}', 'مریض: {n}'],
+    negatives: ['شہر: {c}'],
+  },
+  KA_GE: {
+    order: 'first-last',
+    names: ['სახელი: {n}', 'კლიენტი: {n}', 'პაციენტი: {n}'],
+    negatives: ['ქალაქი: {c}'],
+  },
+  HY: {
+    order: 'first-last',
+    names: ['Անուն: {n}', 'Հաճախորդ: {n}'],
+    negatives: ['Քաղաք: {c}'],
+  },
+};
+
 function args() {
-  const a = { seed: 7, perLocale: 60, out: null };
+  const a = { seed: 7, perLocale: 60, out: null, native: false };
   const v = process.argv.slice(2);
   for (let i = 0; i < v.length; i++) {
     if (v[i] === '--seed') a.seed = Number(v[++i]);
     else if (v[i] === '--per-locale') a.perLocale = Number(v[++i]);
     else if (v[i] === '--out') a.out = v[++i];
+    else if (v[i] === '--native') a.native = true;
     else throw new Error(`unknown argument ${v[i]}`);
   }
   return a;
@@ -75,27 +160,56 @@ function render(template, key, value) {
 
 const a = args();
 const lines = [];
-for (const loc of LOCALES) {
-  const f = F[`faker${loc}`];
-  if (!f) throw new Error(`faker has no locale ${loc}`);
-  f.seed(a.seed);
-  for (let i = 0; i < a.perLocale; i++) {
-    const sex = f.helpers.arrayElement(['female', 'male']);
-    const name = `${f.person.firstName(sex)} ${f.person.lastName(sex)}`.trim();
-    const r = render(f.helpers.arrayElement(NAME_TEMPLATES), '{n}', name);
-    lines.push({ text: r.text, spans: [{ start: r.start, end: r.end, entity: 'PERSON_NAME' }],
-                 kind: 'text', locale: loc });
-    if (i % 3 === 0) {
-      const pick = f.helpers.arrayElement(['company', 'city', 'street', 'product']);
-      let x;
-      try {
-        x = pick === 'company' ? f.company.name() : pick === 'city' ? f.location.city()
-          : pick === 'street' ? f.location.street() : f.commerce.productName();
-      } catch {
-        x = f.location.city();
+if (a.native) {
+  for (const [loc, spec] of Object.entries(NATIVE)) {
+    const f = F[`faker${loc}`];
+    if (!f) throw new Error(`faker has no locale ${loc}`);
+    f.seed(a.seed);
+    for (let i = 0; i < a.perLocale; i++) {
+      const sex = f.helpers.arrayElement(['female', 'male']);
+      const first = f.person.firstName(sex).trim();
+      const last = f.person.lastName(sex).trim();
+      const name = spec.order === 'last-first-tight' ? `${last}${first}`
+        : spec.order === 'last-first-spaced' ? `${last} ${first}` : `${first} ${last}`;
+      const r = render(f.helpers.arrayElement(spec.names), '{n}', name);
+      lines.push({ text: r.text, spans: [{ start: r.start, end: r.end, entity: 'PERSON_NAME' }],
+                   kind: 'text', locale: loc });
+      if (i % 2 === 0) {
+        const t = f.helpers.arrayElement(spec.negatives);
+        let o;
+        try {
+          o = f.company.name();
+        } catch {
+          o = f.location.city();
+        }
+        const text = t.replace('{c}', f.location.city()).replace('{o}', o);
+        lines.push({ text, spans: [], kind: 'text', locale: loc });
       }
-      const r2 = render(f.helpers.arrayElement(NEGATIVE_TEMPLATES), '{x}', x);
-      lines.push({ text: r2.text, spans: [], kind: 'text', locale: loc });
+    }
+  }
+} else {
+  for (const loc of LOCALES) {
+    const f = F[`faker${loc}`];
+    if (!f) throw new Error(`faker has no locale ${loc}`);
+    f.seed(a.seed);
+    for (let i = 0; i < a.perLocale; i++) {
+      const sex = f.helpers.arrayElement(['female', 'male']);
+      const name = `${f.person.firstName(sex)} ${f.person.lastName(sex)}`.trim();
+      const r = render(f.helpers.arrayElement(NAME_TEMPLATES), '{n}', name);
+      lines.push({ text: r.text, spans: [{ start: r.start, end: r.end, entity: 'PERSON_NAME' }],
+                   kind: 'text', locale: loc });
+      if (i % 3 === 0) {
+        const pick = f.helpers.arrayElement(['company', 'city', 'street', 'product']);
+        let x;
+        try {
+          x = pick === 'company' ? f.company.name() : pick === 'city' ? f.location.city()
+            : pick === 'street' ? f.location.street() : f.commerce.productName();
+        } catch {
+          x = f.location.city();
+        }
+        const r2 = render(f.helpers.arrayElement(NEGATIVE_TEMPLATES), '{x}', x);
+        lines.push({ text: r2.text, spans: [], kind: 'text', locale: loc });
+      }
     }
   }
 }
