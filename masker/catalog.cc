@@ -190,10 +190,13 @@ constexpr PatternSpec kPatterns[] = {
      // celular, Handy, móvil, Mobil, puhelin.
      "telefon|tel(?:e|\\xC3\\xA9)fono|t(?:e|\\xC3\\xA9)l(?:e|\\xC3\\xA9)phone|cellulare|celular|" KB
      "handy" KE "|m(?:o|\\xC3\\xB3)vil" KE "|" KB "mobil" KE "|puhelin|"
-     // Arabic, Hebrew, Greek, Hindi, Thai, Korean, Japanese, Chinese and Russian labels:
-     // phone, mobile, contact details.
+     // Arabic, Persian, Urdu, Hebrew, Greek, Hindi, Thai, Korean, Japanese, Chinese, Russian,
+     // Georgian and Armenian labels: phone, mobile, contact details.
      "هاتف|جوال|موبايل|تلفون|טלפון|נייד|פלאפון|τηλ|Τηλ|ΤΗΛ|κινητό|Κινητό|फोन|फ़ोन|मोबाइल|"
      "दूरभाष|โทร|มือถือ|연락처|휴대폰|핸드폰|連絡先|联系方式|Тел|ТЕЛ|Моб|моб\\.|Мобильный|"
+     // … and with the word for number after them: a label of its own ("電話番号：", "手机号：").
+     "電話番号|携帯番号|携帯電話|电话号码|手机号码|手机号|τηλέφωνο|Τηλέφωνο|ტელეფონი|ტელ|Հեռախոս|"
+     "Հեռ\\.|تلفن|موبایل|شماره تماس|فون|موبائل|"
      "мобильный)",
      D::kKeyword, R::kKeywordValue, E::kPhone, 0, 0},
     // Birth dates, also as other languages label them: Geburtsdatum, geb., fecha de

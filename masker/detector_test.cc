@@ -1036,6 +1036,8 @@ TEST_F(DetectorTest, NamesAfterLabelsOfOtherScripts) {
   // Phones after the same languages' labels, in national forms no other rule masks alone.
   EXPECT_THAT(Find("هاتف 0501234567"), ElementsAre("PHONE:0501234567"));
   EXPECT_THAT(Find("τηλ. 6912345678"), ElementsAre("PHONE:6912345678"));
+  EXPECT_THAT(Find("電話番号：08294-6-7521"), ElementsAre("PHONE:08294-6-7521"));
+  EXPECT_THAT(Find("ტელეფონი: 507 418242"), ElementsAre("PHONE:507 418242"));
   for (std::string_view text : {
            "客户要求退款",
            "客户：未知",
