@@ -279,6 +279,11 @@ constexpr PatternSpec kPatterns[] = {
      "шановний|Шановна|шановна)",
      D::kKeyword, R::kScriptName, E::kPersonName, 1, 0},
     {"尊敬的", D::kKeyword, R::kScriptName, E::kPersonName, 1, 0},
+    // Addresses after a label of the same languages and a colon, and after Japan's postal mark.
+    {"(?:地址|住址|住所|所在地|주소|거주지|Адрес|адрес|Адреса|адреса|العنوان|عنوان|כתובת|पता|"
+     "ที่อยู่|Διεύθυνση|διεύθυνση|آدرس|نشانی|پتہ|მისამართი|Հասցե|հասցե)",
+     D::kKeyword, R::kScriptAddress, E::kStreetAddress, 0, 0},
+    {"〒", D::kKeyword, R::kScriptAddress, E::kStreetAddress, 1, 0},
     // National identification numbers of other countries, by their names at home.
     {"(?:" KB "aadhaa?r|uidai|" KB "cpf" KE "|" KB "pesel|" KB "bsn" KE "|burgerservicenummer|"
      "sofinummer|steuer[ _\\-]?id|steueridentifikationsnummer|" KB "idnr" KE "|personnummer|" KB

@@ -51,6 +51,7 @@ enum class Resolver : uint8_t {
   kUrlUser,        // scheme://KEY@ — a user part that is a key
   kCommandLine,    // a command that takes a credential: its line's commands (cli::Secrets)
   kScriptName,     // a name label (core_len 0) or title (1) of another script; the name after
+  kScriptAddress,  // an address label (core_len 0) or mark (1) of another script; the address
 };
 
 struct PatternSpec {

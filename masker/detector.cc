@@ -3721,35 +3721,97 @@ class Resolution {
   // three words of one script, or one or two runs of two to five Han, kana or Hangul letters
   // (which write no space inside a name); a longer run ("北京科技有限公司") is no name, and
   // neither is a value that says there is none ("未知", "нет").
-  void ScriptName(const PatternSpec& ps, uint32_t to) {
-    auto space_at = [&](uint32_t q) -> uint32_t {  // ASCII, U+00A0 and U+3000 spaces
+  // Bytes of the space at q: ASCII, U+00A0, U+3000 (the ideographic space); 0 for none.
+  uint32_t SpaceAt(uint32_t q) const {
+    const unsigned char c = v_.at(q);
+    if (c == ' ' || c == '\t') return 1;
+    if (c == 0xC2 && v_.at(q + 1) == 0xA0) return 2;
+    return c == 0xE3 && v_.at(q + 1) == 0x80 && v_.at(q + 2) == 0x80 ? 3 : 0;
+  }
+
+  // Where the value after a label ending at `to` starts: past spaces, one colon (':' or '：')
+  // and spaces; 0 without a colon. Not '=': "имя=значение" is a placeholder.
+  uint32_t AfterColon(uint32_t to) const {
+    uint32_t p = to;
+    bool colon = false;
+    for (int k = 0; k < 4 && p < v_.seg_end; ++k) {
+      if (const uint32_t s = SpaceAt(p)) {
+        p += s;
+      } else if (!colon && v_.at(p) == ':') {
+        colon = true;
+        ++p;
+      } else if (!colon && v_.at(p) == 0xEF && v_.at(p + 1) == 0xBC && v_.at(p + 2) == 0x9A) {
+        colon = true;
+        p += 3;
+      } else {
+        break;
+      }
+    }
+    return colon ? p : 0;
+  }
+
+  // An address after a label of another script ("地址：北京市朝阳区建国路88号", "Адрес: г. Москва,
+  // ул. Тверская, д. 7", "العنوان: شارع الملك فهد 1234", "כתובת: רחוב הרצל 12") or after Japan's
+  // postal mark ("〒160-0023 東京都新宿区…"): the rest of the value, to the line's or the field's
+  // end, a phone label, or, in Chinese and Japanese text, a comma; at most 120 bytes. It must
+  // hold a letter of its script and a digit, or be Han or Hangul with a street's word in it
+  // (路, 街, 号, 丁目, 로, 길 …; a city alone, "辰男市", is none), and neither "地址：未知",
+  // "Адрес: не указан" nor "地址：0x7ffd5e8c" is one.
+  void ScriptAddress(const PatternSpec& ps, uint32_t to) {
+    const uint32_t b = ps.core_len == 1 ? to + SpaceAt(to) : AfterColon(to);
+    if (!b) return;
+    const letters::Letter first = LetterAt(b);
+    const bool han = first.len && CjkLetter(first.cp);
+    uint32_t e = b, q = b;
+    bool digit = false, script = false;  // a letter beyond ASCII: not "0x7ffd5e8c", not a URL
+    while (q < v_.seg_end && q - b < 120) {
       const unsigned char c = v_.at(q);
-      if (c == ' ' || c == '\t') return 1;
-      if (c == 0xC2 && v_.at(q + 1) == 0xA0) return 2;
-      return c == 0xE3 && v_.at(q + 1) == 0x80 && v_.at(q + 2) == 0x80 ? 3 : 0;
-    };
+      if (c == '\n' || c == '\r' || c == '\t' || c == '|' || c == ';' || (han && c == ',')) break;
+      if (c == 0xEF && v_.at(q + 1) == 0xBC &&
+          (v_.at(q + 2) == 0x9B || (han && v_.at(q + 2) == 0x8C)))
+        break;  // '；', and '，' after a Han address
+      if (c == 0xE3 && v_.at(q + 1) == 0x80 && v_.at(q + 2) == 0x82) break;  // '。'
+      if (q > b && SpaceAt(q - 1)) {  // a word starts: a phone's label ends the address
+        uint32_t x = q;
+        while (LetterAt(x).len) x += LetterAt(x).len;
+        if (x > q && IsScriptLabel(v_.sub(q, x))) break;
+        // … and so does another field: "адрес: 0x%08x, размер: %u".
+        if (x > q &&
+            (v_.at(x) == ':' || (v_.at(x) == 0xEF && v_.at(x + 1) == 0xBC && v_.at(x + 2) == 0x9A)))
+          break;
+      }
+      digit = digit || IsDigit(c) ||
+              (c == 0xEF && v_.at(q + 1) == 0xBC && v_.at(q + 2) >= 0x90 &&
+               v_.at(q + 2) <= 0x99);  // fullwidth digits
+      const letters::Letter l = c >= 0x80 ? LetterAt(q) : letters::Letter{};
+      script = script || l.len;
+      q += l.len ? l.len : c >= 0xC0 ? (c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2) : 1;
+      if (!blank(c) && c != ',' && c != '.') e = q;
+    }
+    // "، هاتف": the Arabic comma before the label.
+    while (e > b + 1 && v_.at(e - 2) == 0xD8 && v_.at(e - 1) == 0x8C) e -= 2;
+    if (e > v_.seg_end) e = v_.seg_end;
+    if (e - b < 4) return;
+    const std::string_view value = v_.sub(b, e);
+    bool marked = digit;
+    if (!marked && han)
+      for (std::string_view m : {"路", "街", "巷", "弄", "号", "號", "丁目", "番地", "로", "길"})
+        marked = marked || value.find(m) != std::string_view::npos;
+    // A format string or a pointer is no address ("адрес: 0x%08x", "地址：%p").
+    if (!marked || !script || value.starts_with("0x") ||
+        value.find('%') != std::string_view::npos || IsNoName(value))
+      return;
+    Emit(b, e, Entity::kStreetAddress);
+  }
+
+  void ScriptName(const PatternSpec& ps, uint32_t to) {
     uint32_t p = to;
     if (ps.core_len == 1) {  // a title: "श्री राहुल", "尊敬的王秀英女士"
       const letters::Letter last = to >= v_.seg_start + 3 ? LetterAt(to - 3) : letters::Letter{};
       if (!(last.len == 3 && CjkLetter(last.cp)) && LetterAt(p).len) return;  // "श्रीमान"
-      if (const uint32_t s = space_at(p)) p += s;
-    } else {
-      bool sep = false;
-      for (int k = 0; k < 4 && p < v_.seg_end; ++k) {
-        const unsigned char c = v_.at(p);
-        if (const uint32_t s = space_at(p)) {
-          p += s;
-        } else if (!sep && c == ':') {  // not '=': "имя=значение" is a placeholder
-          sep = true;
-          ++p;
-        } else if (!sep && c == 0xEF && v_.at(p + 1) == 0xBC && v_.at(p + 2) == 0x9A) {  // '：'
-          sep = true;
-          p += 3;
-        } else {
-          break;
-        }
-      }
-      if (!sep) return;
+      p += SpaceAt(p);
+    } else if (!(p = AfterColon(to))) {
+      return;
     }
     const letters::Letter first = LetterAt(p);
     if (!first.len || first.script == letters::Script::kLatin) return;  // PersonKeyword's
@@ -3783,7 +3845,7 @@ class Resolution {
       ++words;
       total += n;
       e = x;
-      const uint32_t s = space_at(e);
+      const uint32_t s = SpaceAt(e);
       if (!s) break;
       q = e + s;
     }
@@ -3800,7 +3862,7 @@ class Resolution {
         x += l.len;
         ++caps;
       }
-      if (caps >= 2 && caps <= 4 && space_at(x)) return;
+      if (caps >= 2 && caps <= 4 && SpaceAt(x)) return;
     }
     Emit(b, b + static_cast<uint32_t>(name.size()), Entity::kPersonName);
   }
@@ -4916,6 +4978,9 @@ void Scanner::ScanOnce(std::string_view text, std::span<const Segment> segments,
           break;
         case Resolver::kScriptName:
           r.ScriptName(ps, h.to);
+          break;
+        case Resolver::kScriptAddress:
+          r.ScriptAddress(ps, h.to);
           break;
       }
     }

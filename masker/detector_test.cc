@@ -1009,9 +1009,10 @@ TEST_F(DetectorTest, CommandLinesFromDebianDocumentation) {
     EXPECT_THAT(Find(text), IsEmpty()) << text;
 }
 
-// Names written in scripts without capitals, after their languages' own labels and titles:
-// the label is the evidence, exactly the name is masked, and a value that is no name stays.
-TEST_F(DetectorTest, NamesAfterLabelsOfOtherScripts) {
+// Names, phones and addresses written in scripts without capitals, after their languages' own
+// labels and titles: the label is the evidence, exactly the value is masked, and a value that
+// is none stays.
+TEST_F(DetectorTest, ContactDataAfterLabelsOfOtherScripts) {
   const std::pair<std::string_view, std::string_view> found[] = {
       {"姓名：王秀英", "王秀英"},
       {"姓名:王秀英，性别：女", "王秀英"},
@@ -1038,21 +1039,26 @@ TEST_F(DetectorTest, NamesAfterLabelsOfOtherScripts) {
   EXPECT_THAT(Find("τηλ. 6912345678"), ElementsAre("PHONE:6912345678"));
   EXPECT_THAT(Find("電話番号：08294-6-7521"), ElementsAre("PHONE:08294-6-7521"));
   EXPECT_THAT(Find("ტელეფონი: 507 418242"), ElementsAre("PHONE:507 418242"));
+  // Addresses after the same languages' labels, to the field's end.
+  EXPECT_THAT(Find("收货地址：上海市浦东新区张江路123弄4号501室，电话：13812345678"),
+              ElementsAre("STREET_ADDRESS:上海市浦东新区张江路123弄4号501室", "PHONE:13812345678"));
+  EXPECT_THAT(Find("〒160-0023 東京都新宿区西新宿1-1-1"),
+              ElementsAre("STREET_ADDRESS:160-0023 東京都新宿区西新宿1-1-1"));
+  EXPECT_THAT(Find("Адрес: г. Москва, ул. Тверская, д. 7, кв. 12"),
+              ElementsAre("STREET_ADDRESS:г. Москва, ул. Тверская, д. 7, кв. 12"));
+  EXPECT_THAT(Find("العنوان: شارع الملك فهد 1234، الرياض، هاتف 0501234567"),
+              ElementsAre("STREET_ADDRESS:شارع الملك فهد 1234، الرياض", "PHONE:0501234567"));
   for (std::string_view text : {
-           "客户要求退款",
-           "客户：未知",
-           "客户：腾讯公司",
-           "姓名不能为空",
-           "联系人：无",
-           "担当者：未定",
-           "고객 서비스 센터",
-           "Фамилия: не указана",
-           "Клиент: ООО Ромашка",
-           "Клієнт: ТОВ СевастопольПром",
-           "العميل: لا يوجد",
-           "הוא אמר לי שהוא יבוא מחר",
-           "नाम: कोई नहीं",
-           "ลูกค้าพอใจมาก",
+           "客户要求退款",        "客户：未知",
+           "客户：腾讯公司",      "姓名不能为空",
+           "联系人：无",          "担当者：未定",
+           "고객 서비스 센터",    "Фамилия: не указана",
+           "Клиент: ООО Ромашка", "Клієнт: ТОВ СевастопольПром",
+           "العميل: لا يوجد",     "הוא אמר לי שהוא יבוא מחר",
+           "नाम: कोई नहीं",        "ลูกค้าพอใจมาก",
+           "地址：未知",          "所在地：辰男市",
+           "地址：0x7ffd5e8c",    "адрес: 0x%08x, размер: %u",
+           "Адрес: не указан",
        })
     EXPECT_THAT(Find(text), IsEmpty()) << text;
 }

@@ -8,7 +8,7 @@
 //   node tests/data/names_world.mjs --seed 7 --per-locale 60 --out FILE
 //
 // With --native: names written in their own scripts after their own languages' labels and
-// titles instead: "姓名：王秀英", "お名前: 林 ゆかり 様", "이름: 천주영", "ФИО: Орлов Пимен",
+// titles instead, and addresses and phones after their labels: "姓名：王秀英", "お名前: 林 ゆかり 様", "이름: 천주영", "ФИО: Орлов Пимен",
 // "العميل: وسيم عنون", "מר יצחק שוחט", "ชื่อ: ณัฐธิชา ศิริกุล". The sentences are forms, tickets
 // and letters as people in those languages write them; hard negatives are cities after place
 // labels, companies in sentences, and the same labels before values that are no name (a
@@ -138,6 +138,30 @@ const NATIVE = {
   },
 };
 
+// Addresses and phones of the same locales after their languages' labels: {a} is the address
+// as the locale writes it (city and street in its order), {p} a phone as faker formats it.
+const NATIVE_CONTACT = {
+  ZH_CN: { address: ['地址：{city}{street}', '收货地址：{city}{street}，请尽快发货'],
+    phone: ['电话：{p}', '手机号：{p}'], none: ['地址：未知', '地址：0x7ffd5e8c'] },
+  ZH_TW: { address: ['地址：{city}{street}'], phone: ['電話：{p}'], none: ['地址：不詳'] },
+  JA: { address: ['住所：{city}{street}', '〒{zip} {city}{street}'], phone: ['電話番号：{p}'],
+    none: ['住所：未定'] },
+  KO: { address: ['주소: {city} {street}'], phone: ['연락처: {p}', '휴대폰 {p}'], none: ['주소: 미정'] },
+  RU: { address: ['Адрес: г. {city}, {street}'], phone: ['Телефон: {p}', 'тел. {p}'],
+    none: ['Адрес: не указан', 'адрес: 0x%08x, размер: %u'] },
+  UK: { address: ['Адреса: м. {city}, {street}'], phone: ['Телефон: {p}'], none: ['Адреса: немає'] },
+  EL: { address: ['Διεύθυνση: {street}, {city}'], phone: ['Τηλ: {p}', 'τηλέφωνο {p}'],
+    none: ['Διεύθυνση: Άγνωστο'] },
+  AR: { address: ['العنوان: {street}، {city}'], phone: ['هاتف: {p}', 'الجوال {p}'],
+    none: ['العنوان: لا يوجد'] },
+  HE: { address: ['כתובת: {street}, {city}'], phone: ['טלפון: {p}'], none: ['כתובת: אין'] },
+  FA: { address: ['آدرس: {city}، {street}'], phone: ['تلفن: {p}'], none: [] },
+  TH: { address: ['ที่อยู่: {street} {city}'], phone: ['โทร: {p}'], none: ['ที่อยู่: ไม่มี'] },
+  UR: { address: ['پتہ: {street}، {city}'], phone: ['فون: {p}'], none: [] },
+  KA_GE: { address: ['მისამართი: {street}, {city}'], phone: ['ტელეფონი: {p}'], none: [] },
+  HY: { address: ['Հասցե: {street}, {city}'], phone: ['Հեռախոս: {p}'], none: [] },
+};
+
 function args() {
   const a = { seed: 7, perLocale: 60, out: null, native: false };
   const v = process.argv.slice(2);
@@ -185,6 +209,28 @@ if (a.native) {
         const text = t.replace('{c}', f.location.city()).replace('{o}', o);
         lines.push({ text, spans: [], kind: 'text', locale: loc });
       }
+    }
+    // Reseeded: the names above stay what they were before these lines were added.
+    const contact = NATIVE_CONTACT[loc];
+    f.seed(a.seed + 1);
+    for (let i = 0; i < a.perLocale / 2; i++) {
+      const addr = f.helpers.arrayElement(contact.address);
+      const value = addr.slice(addr.search(/[{〒]/) + (addr.startsWith('〒') ? 1 : 0))
+        .replace('{city}', f.location.city()).replace('{street}', f.location.streetAddress(i % 2 === 0))
+        .replace('{zip}', f.location.zipCode());
+      const prefix = addr.slice(0, addr.search(/[{〒]/) + (addr.startsWith('〒') ? 1 : 0));
+      const tail = value.indexOf('，') >= 0 ? value.slice(value.indexOf('，')) : '';
+      const a1 = tail ? value.slice(0, value.indexOf('，')) : value;
+      const start = Buffer.byteLength(prefix, 'utf8');
+      lines.push({ text: prefix + a1 + tail,
+                   spans: [{ start, end: start + Buffer.byteLength(a1, 'utf8'),
+                             entity: 'STREET_ADDRESS' }], kind: 'text', locale: loc });
+      const r = render(f.helpers.arrayElement(contact.phone), '{p}', f.phone.number());
+      lines.push({ text: r.text, spans: [{ start: r.start, end: r.end, entity: 'PHONE' }],
+                   kind: 'text', locale: loc });
+      if (contact.none.length && i % 3 === 0)
+        lines.push({ text: f.helpers.arrayElement(contact.none), spans: [], kind: 'text',
+                     locale: loc });
     }
   }
 } else {
