@@ -150,7 +150,12 @@ constexpr PatternSpec kPatterns[] = {
     // Passports and driving licences, also as other languages name them (the entity keeps its
     // name: the number after the label is masked whatever country issued it).
     {"(?:passport|passeport|pasaporte|passaporte|passaporto|reisepass|paspoort|" KB
-     "pass[ _\\-]?(?:nr|nummer)" KE ")",
+     "pass[ _\\-]?(?:nr|nummer)" KE "|"
+     // … and in Chinese, Japanese, Korean, Arabic, Persian, Urdu, Hebrew, Hindi, Thai, Greek,
+     // with the word for number where it is written after ("护照号码：", "パスポート番号：").
+     "护照号码|護照號碼|护照号|护照|護照|パスポート番号|パスポート|여권번호|여권|جواز السفر|جواز "
+     "سفر|"
+     "گذرنامه|پاسپورٹ|דרכון|पासपोर्ट|หนังสือเดินทาง|διαβατηρίου|διαβατήριο|Διαβατήριο)",
      D::kKeyword, R::kKeywordValue, E::kUsPassport, 0, 0},
     {"(?:driver'?s?[ _\\-]?licen[cs]e|driving[ _\\-]?licen[cs]e|" KB "dl#|" KB "dl" KE
      "|licen[cs]e[ _\\-]?(?:no|number|#)|f(?:\\xC3\\xBC|ue?)hrerschein|permis de conduire|"
@@ -212,7 +217,12 @@ constexpr PatternSpec kPatterns[] = {
      "\xD0\xB4\xD0\xB0\xD1\x82\xD0\xB0 "
      "\xD1\x80\xD0\xBE\xD0\xB6\xD0\xB4\xD0\xB5\xD0\xBD\xD0\xB8\xD1\x8F|"
      "\xE7\x94\x9F\xE6\x97\xA5|\xE5\x87\xBA\xE7\x94\x9F\xE6\x97\xA5\xE6\x9C\x9F|"
-     "\xE7\x94\x9F\xE5\xB9\xB4\xE6\x9C\x88\xE6\x97\xA5)",
+     "\xE7\x94\x9F\xE5\xB9\xB4\xE6\x9C\x88\xE6\x97\xA5|"
+     // and in Korean, Russian and Ukrainian (capitalised too), Arabic, Persian, Hebrew, Hindi,
+     // Thai, Greek, Urdu, Georgian, Armenian, and Japanese's other forms.
+     "생년월일|출생일|Дата рождения|Дата народження|дата народження|تاريخ الميلاد|تاريخ ميلاد|"
+     "تاریخ تولد|תאריך לידה|जन्म तिथि|जन्मतिथि|जन्म दिनांक|วันเกิด|Ημερομηνία γέννησης|"
+     "ημερομηνία γέννησης|出生年月|誕生日|تاریخ پیدائش|დაბადების თარიღი|Ծննդյան ամսաթիվ)",
      D::kKeyword, R::kKeywordValue, E::kDateOfBirth, 0, 0},
     // A post office box is where a person's mail goes: "PO Box 4521", "P.O. Box 77",
     // "Postfach 10 11 12", "Apartado 1234", "Case postale 56".
@@ -300,7 +310,15 @@ constexpr PatternSpec kPatterns[] = {
      "emirates id|kimlik|steuernummer|" KB
      "ausweis[ _\\-]?(?:nr|nummer)|carte d'identit|documento de identidad|carta d'identit|"
      "identiteitskaart|identity card|" KB "id[ _\\-]?card" KE "|"
-     "\xE8\xBA\xAB\xE4\xBB\xBD\xE8\xAF\x81)",  // 身份证
+     "\xE8\xBA\xAB\xE4\xBB\xBD\xE8\xAF\x81|"  // 身份证
+     // Other scripts' ids and the labels of their numbers: Taiwan's and Japan's (My Number),
+     // Korea's RRN, Russia's internal passport, INN and SNILS, Ukraine's tax number, Saudi and
+     // Gulf ids, Israel's teudat zehut, Thailand's id card, India's Aadhaar and PAN, Iran's
+     // national code, Greece's AFM and AMKA.
+     "身份證|マイナンバー|個人番号|주민등록번호|주민번호|паспорта|паспорт|Паспорт|ИНН|СНИЛС|ІПН|"
+     "РНОКПП|"
+     "رقم الهوية|الهوية الوطنية|תעודת זהות|ת\\.ז\\.|מספר זהות|เลขประจำตัวประชาชน|บัตรประชาชน|"
+     "आधार|पैन|کد ملی|شماره ملی|ΑΦΜ|ΑΜΚΑ|Αριθμός Ταυτότητας)",
      D::kKeyword, R::kKeywordValue, E::kNationalId, 0, 0},
     // Credentials after a label (caseless): Azure connection strings and SAS signatures, the
     // tokens of signed URLs, HTTP Authorization values; Basic (and a Docker config's "auth")

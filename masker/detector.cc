@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 
@@ -2027,6 +2028,7 @@ class Resolution {
       Emit(p, e, Entity::kDateOfBirth);
       return;
     }
+    if (CjkDate(p)) return;
     uint32_t e = p;
     int tokens = 0;
     uint32_t ends[6];
@@ -2066,6 +2068,38 @@ class Resolution {
       if (v_.at(end - 1) == ',' || v_.at(end - 1) == '.') --end;
       if (ShortDate(v_.sub(p, end))) Emit(p, end, Entity::kDateOfBirth);
     }
+  }
+
+  // A date as Chinese, Japanese and Korean write it: "1985年3月12日", "1985년 3월 12일".
+  bool CjkDate(uint32_t p) {
+    uint32_t q = p;
+    int part[3] = {0, 0, 0};
+    // 年 月 日 (E5 B9 B4, E6 9C 88, E6 97 A5); 년 월 일 (EB 85 84, EC 9B 94, EC 9D BC).
+    static constexpr unsigned char kUnit[2][3][3] = {
+        {{0xE5, 0xB9, 0xB4}, {0xE6, 0x9C, 0x88}, {0xE6, 0x97, 0xA5}},
+        {{0xEB, 0x85, 0x84}, {0xEC, 0x9B, 0x94}, {0xEC, 0x9D, 0xBC}}};
+    int script = -1;
+    for (int k = 0; k < 3; ++k) {
+      const uint32_t s = q;
+      while (IsDigit(v_.at(q)) && q - s < 4) part[k] = part[k] * 10 + (v_.at(q++) - '0');
+      const uint32_t len = q - s;
+      if (len == 0 || (k == 0 ? len != 4 : len > 2)) return false;
+      bool unit = false;
+      for (int sc = 0; sc < 2 && !unit; ++sc)
+        if ((script < 0 || script == sc) && v_.at(q) == kUnit[sc][k][0] &&
+            v_.at(q + 1) == kUnit[sc][k][1] && v_.at(q + 2) == kUnit[sc][k][2]) {
+          unit = true;
+          script = sc;
+        }
+      if (!unit) return false;
+      q += 3;
+      if (k < 2 && v_.at(q) == ' ') ++q;
+    }
+    char iso[11];
+    std::snprintf(iso, sizeof iso, "%04d-%02d-%02d", part[0], part[1], part[2]);
+    if (!validate::DateOfBirth(std::string_view(iso, 10), CurrentYear())) return false;
+    Emit(p, q, Entity::kDateOfBirth);
+    return true;
   }
 
   // D/M/YY or M/D/YY with one separator ('/', '-', '.') throughout; day and month plausible.

@@ -1039,6 +1039,23 @@ TEST_F(DetectorTest, ContactDataAfterLabelsOfOtherScripts) {
   EXPECT_THAT(Find("τηλ. 6912345678"), ElementsAre("PHONE:6912345678"));
   EXPECT_THAT(Find("電話番号：08294-6-7521"), ElementsAre("PHONE:08294-6-7521"));
   EXPECT_THAT(Find("ტელეფონი: 507 418242"), ElementsAre("PHONE:507 418242"));
+  // Documents and birth dates after the same languages' labels.
+  for (const auto& [text, finding] :
+       std::initializer_list<std::pair<std::string_view, std::string_view>>{
+           {"护照号码：E12345678", "US_PASSPORT:E12345678"},
+           {"여권번호: M12345678", "US_PASSPORT:M12345678"},
+           {"номер паспорта: 4510 123456", "NATIONAL_ID:4510 123456"},
+           {"СНИЛС: 112-233-445 95", "NATIONAL_ID:112-233-445 95"},
+           {"תעודת זהות: 123456782", "NATIONAL_ID:123456782"},
+           {"出生日期：1985年3月12日", "DATE_OF_BIRTH:1985年3月12日"},
+           {"생년월일: 1985년 3월 12일", "DATE_OF_BIRTH:1985년 3월 12일"},
+           {"Дата рождения: 12.03.1985", "DATE_OF_BIRTH:12.03.1985"},
+           {"تاريخ الميلاد: 12/03/1985", "DATE_OF_BIRTH:12/03/1985"},
+       }) {
+    EXPECT_THAT(Find(text), ElementsAre(std::string(finding))) << text;
+  }
+  EXPECT_THAT(Find("订单日期：2024年3月12日"), IsEmpty());
+  EXPECT_THAT(Find("出生日期：1985年13月12日"), IsEmpty());
   // Addresses after the same languages' labels, to the field's end.
   EXPECT_THAT(Find("收货地址：上海市浦东新区张江路123弄4号501室，电话：13812345678"),
               ElementsAre("STREET_ADDRESS:上海市浦东新区张江路123弄4号501室", "PHONE:13812345678"));

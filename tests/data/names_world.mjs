@@ -162,6 +162,25 @@ const NATIVE_CONTACT = {
   HY: { address: ['Հասցե: {street}, {city}'], phone: ['Հեռախոս: {p}'], none: [] },
 };
 
+// Birth dates: the labels, and how the locale writes a date (Thailand's Buddhist-era years
+// are left out: the engine reads Gregorian years).
+const NATIVE_DOB = {
+  ZH_CN: { labels: ['出生日期：{d}', '生日：{d}'], format: 'cjk' },
+  ZH_TW: { labels: ['出生日期：{d}'], format: 'cjk' },
+  JA: { labels: ['生年月日：{d}'], format: 'cjk' },
+  KO: { labels: ['생년월일: {d}'], format: 'ko' },
+  RU: { labels: ['Дата рождения: {d}'], format: 'dots' },
+  UK: { labels: ['Дата народження: {d}'], format: 'dots' },
+  EL: { labels: ['Ημερομηνία γέννησης: {d}'], format: 'slashes' },
+  AR: { labels: ['تاريخ الميلاد: {d}'], format: 'slashes' },
+  HE: { labels: ['תאריך לידה: {d}'], format: 'dots' },
+  FA: { labels: ['تاریخ تولد: {d}'], format: 'slashes' },
+  TH: { labels: ['วันเกิด: {d}'], format: 'slashes' },
+  UR: { labels: ['تاریخ پیدائش: {d}'], format: 'slashes' },
+  KA_GE: { labels: ['დაბადების თარიღი: {d}'], format: 'dots' },
+  HY: { labels: ['Ծննդյան ամսաթիվ: {d}'], format: 'dots' },
+};
+
 function args() {
   const a = { seed: 7, perLocale: 60, out: null, native: false };
   const v = process.argv.slice(2);
@@ -231,6 +250,19 @@ if (a.native) {
       if (contact.none.length && i % 3 === 0)
         lines.push({ text: f.helpers.arrayElement(contact.none), spans: [], kind: 'text',
                      locale: loc });
+    }
+    // Birth dates after the languages' labels, written as each writes a date.
+    f.seed(a.seed + 2);
+    for (let i = 0; i < a.perLocale / 4; i++) {
+      const d = f.date.birthdate({ min: 18, max: 90, mode: 'age' });
+      const [y, m, day] = [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate()];
+      const p2 = (x) => String(x).padStart(2, '0');
+      const value = NATIVE_DOB[loc].format === 'cjk' ? `${y}年${m}月${day}日`
+        : NATIVE_DOB[loc].format === 'ko' ? `${y}년 ${m}월 ${day}일`
+        : NATIVE_DOB[loc].format === 'dots' ? `${p2(day)}.${p2(m)}.${y}` : `${p2(day)}/${p2(m)}/${y}`;
+      const r = render(f.helpers.arrayElement(NATIVE_DOB[loc].labels), '{d}', value);
+      lines.push({ text: r.text, spans: [{ start: r.start, end: r.end, entity: 'DATE_OF_BIRTH' }],
+                   kind: 'text', locale: loc });
     }
   }
 } else {
