@@ -207,12 +207,16 @@ bool IsNoName(std::string_view w) {
       "ไม่มี",        "ทดสอบ", "Άγνωστο", "άγνωστο", "Κανένα"};
   for (std::string_view x : kNone)
     if (w == x) return true;
-  // A first word that names a company's legal form ("ООО Ромашка", "ТОВ …", "شركة …") or a
-  // place ("श्री लंका"); any word that a sentence has and a name has not: negations, copulas,
-  // prepositions ("не указана", "لا يوجد", "ცარიელი არ უნდა იყოს", "नहीं है").
+  // A first word that names a company's legal form ("ООО Ромашка", "ТОВ …", "شركة …"), a place
+  // ("श्री लंका") or a placeholder ("სახელი=მნიშვნელობა ფორმატში"); any word that a sentence has and
+  // a name has not: negations, copulas, prepositions ("не указана", "لا يوجد", "ცარიელი არ უნდა
+  // იყოს", "नहीं है").
   static constexpr std::string_view kFirst[] = {
-      "ООО", "ОАО", "ЗАО", "ПАО",  "АО",  "ИП",   "Индивидуальный", "ОП",  "ТОВ",      "ТДВ",
-      "КТ",  "ДП",  "ПП",  "ПрАТ", "ФОП", "شركة", "חברת",           "लंका", "Εταιρεία", "บริษัท"};
+      "ООО", "ОАО", "ЗАО", "ПАО", "АО", "ИП", "Индивидуальный", "ОП", "ТОВ", "ТДВ", "КТ", "ДП",
+      "ПП", "ПрАТ", "ФОП", "شركة", "חברת", "लंका", "Εταιρεία", "บริษัท",
+      // "value", as documentation writes a key's placeholder ("имя=значение", "이름=값").
+      "значение", "значення", "值", "値", "값", "მნიშვნელობა", "قيمة", "ערך", "मान", "ค่า", "τιμή",
+      "مقدار"};
   static constexpr std::string_view kFunction[] = {
       "не",  "нет", "без",  "является", "немає", "є",    "لا",   "غير", "في",  "من",
       "هو",  "هي",  "نیست", "است",      "در",    "از",   "לא",   "אין", "של",  "הוא",
@@ -3764,9 +3768,20 @@ class Resolution {
   }
 
   // Where the value after a label ending at `to` starts: past spaces, one colon (':' or '：')
-  // and spaces; 0 without a colon. Not '=': "имя=значение" is a placeholder.
+  // and spaces, with the quotes of a JSON key and value around them ("姓名": "王秀英"); or right
+  // after '>' (<姓名>王秀英) or '=' (姓名=王秀英). 0 when none follows.
   uint32_t AfterColon(uint32_t to) const {
     uint32_t p = to;
+    const bool quoted = v_.at(p) == '"';
+    if (quoted) {
+      ++p;
+    } else if (v_.at(p) == '=') {
+      return p + 1;
+    } else if (v_.at(p) == '>') {  // an element's text, when the element closes on the line
+      for (uint32_t q = p + 1; q < v_.seg_end && q - p < 160 && v_.at(q) != '\n'; ++q)
+        if (v_.at(q) == '<' && v_.at(q + 1) == '/') return p + 1;
+      return 0;
+    }
     bool colon = false;
     for (int k = 0; k < 4 && p < v_.seg_end; ++k) {
       if (const uint32_t s = SpaceAt(p)) {
@@ -3781,7 +3796,9 @@ class Resolution {
         break;
       }
     }
-    return colon ? p : 0;
+    if (!colon) return 0;
+    if (quoted && v_.at(p) == '"') ++p;
+    return p;
   }
 
   // An address after a label of another script ("地址：北京市朝阳区建国路88号", "Адрес: г. Москва,
@@ -3796,11 +3813,15 @@ class Resolution {
     if (!b) return;
     const letters::Letter first = LetterAt(b);
     const bool han = first.len && CjkLetter(first.cp);
+    const bool quoted = v_.at(b - 1) == '"', form = v_.at(b - 1) == '=';
     uint32_t e = b, q = b;
     bool digit = false, script = false;  // a letter beyond ASCII: not "0x7ffd5e8c", not a URL
     while (q < v_.seg_end && q - b < 120) {
       const unsigned char c = v_.at(q);
-      if (c == '\n' || c == '\r' || c == '\t' || c == '|' || c == ';' || (han && c == ',')) break;
+      if (c == '\n' || c == '\r' || c == '\t' || c == '|' || c == ';' || c == '<' ||
+          (c == '"' && quoted) || (c == '&' && form) || (han && c == ','))
+        break;  // and the end of a JSON string, an XML element, a form field (Hebrew writes
+                // its gershayim as '"' inside words: "משעול הש\"ך 5")
       if (c == 0xEF && v_.at(q + 1) == 0xBC &&
           (v_.at(q + 2) == 0x9B || (han && v_.at(q + 2) == 0x8C)))
         break;  // '；', and '，' after a Han address

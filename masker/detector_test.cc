@@ -1054,6 +1054,15 @@ TEST_F(DetectorTest, ContactDataAfterLabelsOfOtherScripts) {
        }) {
     EXPECT_THAT(Find(text), ElementsAre(std::string(finding))) << text;
   }
+  // The same labels as the keys of JSON, XML and forms.
+  EXPECT_THAT(Find("{\"ФИО\":\"Орлов Пимен\"}"), ElementsAre("PERSON_NAME:Орлов Пимен"));
+  EXPECT_THAT(Find("<姓名>王秀英</姓名>"), ElementsAre("PERSON_NAME:王秀英"));
+  EXPECT_THAT(Find("地址=北京市朝阳区建国路88号&x=1"),
+              ::testing::Contains("STREET_ADDRESS:北京市朝阳区建国路88号"));
+  EXPECT_THAT(Find("כתובת: משעול הש\"ך 5, בת ים"),
+              ElementsAre("STREET_ADDRESS:משעול הש\"ך 5, בת ים"));
+  EXPECT_THAT(Find("<이름>에서 설정 데이터를 읽습니다"), IsEmpty());
+  EXPECT_THAT(Find("--defsym имя=значение"), IsEmpty());
   EXPECT_THAT(Find("订单日期：2024年3月12日"), IsEmpty());
   EXPECT_THAT(Find("出生日期：1985年13月12日"), IsEmpty());
   // Addresses after the same languages' labels, to the field's end.
