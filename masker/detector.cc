@@ -41,6 +41,7 @@ int CurrentYear() {
   }();
   return year;
 }
+bool ScriptAddressValue(std::string_view v);  // below
 }  // namespace
 
 bool ValueIs(Entity entity, std::string_view v) {
@@ -75,7 +76,8 @@ bool ValueIs(Entity entity, std::string_view v) {
   size_t nd = validate::StripToDigits(v, d, sizeof(d));
   std::string_view digits(d, std::min(nd, sizeof(d)));
   switch (entity) {
-    case Entity::kStreetAddress: {  // a house number, then a street name
+    case Entity::kStreetAddress: {             // a house number, then a street name
+      if (ScriptAddressValue(v)) return true;  // or one of another script: "北京市…88号"
       size_t i = 0;
       while (i < v.size() && v[i] >= '0' && v[i] <= '9') ++i;
       return i > 0 && i + 2 < v.size() && v[i] == ' ' &&
@@ -240,6 +242,27 @@ bool IsNoName(std::string_view w) {
   for (std::string_view x : kOrg)
     if (w.ends_with(x)) return true;
   return false;
+}
+
+// Whether v reads as an address written in a script beyond ASCII: a letter of it and a digit,
+// or Han or Hangul with a street's word (路, 街, 号, 丁目, 로, 길 …; a city alone, "辰男市", is
+// none); not a pointer or a format string ("0x7ffd5e8c", "0x%08x, размер: %u"), not "unknown".
+bool ScriptAddressValue(std::string_view v) {
+  const auto* p = reinterpret_cast<const unsigned char*>(v.data());
+  bool digit = false, script = false, han = false;
+  for (size_t i = 0; i < v.size();) {
+    const letters::Letter l = p[i] >= 0x80 ? letters::At(p + i, v.size() - i) : letters::Letter{};
+    digit = digit || IsDigit(p[i]);
+    script = script || l.len;
+    han = han || (l.len && CjkLetter(l.cp));
+    i += l.len ? l.len : 1;
+  }
+  bool marked = digit;
+  if (!marked && han)
+    for (std::string_view m : {"路", "街", "巷", "弄", "号", "號", "丁目", "番地", "로", "길"})
+      marked = marked || v.find(m) != std::string_view::npos;
+  return marked && script && !v.starts_with("0x") && v.find('%') == std::string_view::npos &&
+         !IsNoName(v);
 }
 
 // The text a resolver sees: the scanned bytes and the segment the match lies in.
@@ -3804,10 +3827,8 @@ class Resolution {
   // An address after a label of another script ("地址：北京市朝阳区建国路88号", "Адрес: г. Москва,
   // ул. Тверская, д. 7", "العنوان: شارع الملك فهد 1234", "כתובת: רחוב הרצל 12") or after Japan's
   // postal mark ("〒160-0023 東京都新宿区…"): the rest of the value, to the line's or the field's
-  // end, a phone label, or, in Chinese and Japanese text, a comma; at most 120 bytes. It must
-  // hold a letter of its script and a digit, or be Han or Hangul with a street's word in it
-  // (路, 街, 号, 丁目, 로, 길 …; a city alone, "辰男市", is none), and neither "地址：未知",
-  // "Адрес: не указан" nor "地址：0x7ffd5e8c" is one.
+  // end, a phone label, or, in Chinese and Japanese text, a comma; at most 120 bytes, when
+  // ScriptAddressValue says it reads as one.
   void ScriptAddress(const PatternSpec& ps, uint32_t to) {
     const uint32_t b = ps.core_len == 1 ? to + SpaceAt(to) : AfterColon(to);
     if (!b) return;
@@ -3815,7 +3836,6 @@ class Resolution {
     const bool han = first.len && CjkLetter(first.cp);
     const bool quoted = v_.at(b - 1) == '"', form = v_.at(b - 1) == '=';
     uint32_t e = b, q = b;
-    bool digit = false, script = false;  // a letter beyond ASCII: not "0x7ffd5e8c", not a URL
     while (q < v_.seg_end && q - b < 120) {
       const unsigned char c = v_.at(q);
       if (c == '\n' || c == '\r' || c == '\t' || c == '|' || c == ';' || c == '<' ||
@@ -3835,28 +3855,14 @@ class Resolution {
             (v_.at(x) == ':' || (v_.at(x) == 0xEF && v_.at(x + 1) == 0xBC && v_.at(x + 2) == 0x9A)))
           break;
       }
-      digit = digit || IsDigit(c) ||
-              (c == 0xEF && v_.at(q + 1) == 0xBC && v_.at(q + 2) >= 0x90 &&
-               v_.at(q + 2) <= 0x99);  // fullwidth digits
       const letters::Letter l = c >= 0x80 ? LetterAt(q) : letters::Letter{};
-      script = script || l.len;
       q += l.len ? l.len : c >= 0xC0 ? (c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2) : 1;
       if (!blank(c) && c != ',' && c != '.') e = q;
     }
     // "، هاتف": the Arabic comma before the label.
     while (e > b + 1 && v_.at(e - 2) == 0xD8 && v_.at(e - 1) == 0x8C) e -= 2;
     if (e > v_.seg_end) e = v_.seg_end;
-    if (e - b < 4) return;
-    const std::string_view value = v_.sub(b, e);
-    bool marked = digit;
-    if (!marked && han)
-      for (std::string_view m : {"路", "街", "巷", "弄", "号", "號", "丁目", "番地", "로", "길"})
-        marked = marked || value.find(m) != std::string_view::npos;
-    // A format string or a pointer is no address ("адрес: 0x%08x", "地址：%p").
-    if (!marked || !script || value.starts_with("0x") ||
-        value.find('%') != std::string_view::npos || IsNoName(value))
-      return;
-    Emit(b, e, Entity::kStreetAddress);
+    if (e - b >= 4 && ScriptAddressValue(v_.sub(b, e))) Emit(b, e, Entity::kStreetAddress);
   }
 
   void ScriptName(const PatternSpec& ps, uint32_t to) {

@@ -39,6 +39,30 @@ TEST(Masker, ColumnNameHintMasksWholeValue) {
   EXPECT_EQ(num.action, ColumnPolicy::Action::kPass);
 }
 
+// Columns named in other scripts say what they hold as English names do; a name or an
+// address with no label in its cell is masked whole, a cell that reads as neither is not.
+TEST(Masker, ColumnNamesOfOtherScripts) {
+  auto p = DefaultProfile();
+  Masker m(p);
+  std::string out;
+  const std::pair<std::string_view, std::string_view> masked[] = {
+      {"姓名", "王秀英"},
+      {"客户姓名", "王秀英"},
+      {"고객이름", "김민준"},
+      {"ФИО", "Орлов Пимен"},
+      {"地址", "北京市朝阳区建国路88号"},
+      {"주소", "서울특별시 강남구 테헤란로 123"},
+      {"Адрес", "г. Москва, ул. Тверская, д. 7"},
+  };
+  for (const auto& [column, value] : masked) {
+    ColumnPolicy c = p->PolicyFor({.table = "t", .column = column});
+    EXPECT_EQ(m.MaskValue(c, value, &out), ValueOutcome::kMasked) << column;
+  }
+  ColumnPolicy addr = p->PolicyFor({.table = "t", .column = "地址"});
+  EXPECT_EQ(m.MaskValue(addr, "辰男市", &out), ValueOutcome::kUnchanged);
+  EXPECT_EQ(m.MaskValue(addr, "0x7ffd5e8c", &out), ValueOutcome::kUnchanged);
+}
+
 TEST(Masker, RowScanMatchesPerValueScan) {
   auto p = DefaultProfile();
   Masker m(p);

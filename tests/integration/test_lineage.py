@@ -1268,3 +1268,39 @@ def test_code_the_database_owns_leaves_the_session_readable(veil):
                    " SELECT city FROM customers WHERE id = 1;")
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["[MASKED]", "Lagos"], r.stdout
+
+
+# Tables and columns named in other scripts (PostgreSQL folds only ASCII to lower case), with
+# values no label names inside the cell: the column's name is what says they are a name, a
+# phone, an address or a birth date.
+INTL_VALUES = ["王秀英", "13812345678", "北京市朝阳区建国路88号", "Орлов Пимен", "+7 912 345-67-89",
+               "г. Москва, ул. Тверская, д. 7", "1985-03-12", "김민준", "서울특별시 강남구 테헤란로 123"]
+
+
+def test_columns_named_in_other_scripts(veil, lineage_db):
+    _, port, _ = veil
+    lineage_db.psql("""DROP SCHEMA IF EXISTS intl CASCADE; CREATE SCHEMA intl;
+      CREATE TABLE intl.客户 (编号 int, 姓名 text, 电话 text, 地址 text, 出生日期 date, 备注 text);
+      INSERT INTO intl.客户 VALUES (1, '王秀英', '13812345678', '北京市朝阳区建国路88号',
+                                  '1985-03-12', '无');
+      CREATE TABLE intl.клиенты (id int, "ФИО" text, "Телефон" text, "Адрес" text);
+      INSERT INTO intl.клиенты VALUES (1, 'Орлов Пимен', '+7 912 345-67-89',
+                                      'г. Москва, ул. Тверская, д. 7');
+      CREATE TABLE intl.고객 (번호 int, 고객이름 text, 주소 text);
+      INSERT INTO intl.고객 VALUES (1, '김민준', '서울특별시 강남구 테헤란로 123');
+      GRANT USAGE ON SCHEMA intl TO PUBLIC; GRANT SELECT ON ALL TABLES IN SCHEMA intl TO PUBLIC;
+      """, dbname=DB)
+    try:
+        out = {}
+        for sql in ["SELECT * FROM intl.客户", "SELECT * FROM intl.клиенты", "SELECT * FROM intl.고객",
+                    "SELECT upper(姓名), 备注 FROM intl.客户", "COPY intl.客户 TO STDOUT"]:
+            r = psql(port, sql + ";")
+            assert r.returncode == 0, r.stderr
+            out[sql] = r.stdout.strip()
+        leaked = [v for v in INTL_VALUES if any(v in o for o in out.values())]
+        assert not leaked, out
+        # What is no personal data stays: the ids, the remark.
+        assert out["SELECT * FROM intl.客户"].startswith("1|"), out
+        assert out["SELECT upper(姓名), 备注 FROM intl.客户"].endswith("|无"), out
+    finally:
+        lineage_db.psql("DROP SCHEMA intl CASCADE;", dbname=DB)
