@@ -288,7 +288,11 @@ constexpr PatternSpec kPatterns[] = {
      "Αγαπητέ|αγαπητέ|Αγαπητή|αγαπητή|آقای|خانم|جناب|محترمہ|Шановний|"
      "шановний|Шановна|шановна)",
      D::kKeyword, R::kScriptName, E::kPersonName, 1, 0},
-    {"尊敬的", D::kKeyword, R::kScriptName, E::kPersonName, 1, 0},
+    // … and people saying their own name: "我叫", "私の名前は", "제 이름은", "Меня зовут", "اسمي",
+    // "שמי", "मेरा नाम", "ผมชื่อ", "اسم من" (Thai writes the name glued to it).
+    {"(?:尊敬的|我叫|我的名字是|我的名字叫|私の名前は|제 이름은|Меня зовут|меня зовут|Мене звати|"
+     "мене звати|اسمي|שמי|קוראים לי|मेरा नाम|ผมชื่อ|ฉันชื่อ|ดิฉันชื่อ|اسم من|نام من|میرا نام)",
+     D::kKeyword, R::kScriptName, E::kPersonName, 1, 0},
     // Addresses after a label of the same languages and a colon, and after Japan's postal mark.
     {"(?:地址|住址|住所|所在地|주소|거주지|Адрес|адрес|Адреса|адреса|العنوان|عنوان|כתובת|पता|"
      "ที่อยู่|Διεύθυνση|διεύθυνση|آدرس|نشانی|پتہ|მისამართი|Հասցե|հասցե)",

@@ -197,6 +197,27 @@ void StripHonorific(std::string_view* name) {
     }
 }
 
+// A word that a sentence has and a name has not: negations, copulas, prepositions ("не",
+// "لا", "है", "است", "δεν", "არ").
+bool IsFunctionWord(std::string_view word) {
+  static constexpr std::string_view kFunction[] = {
+      "не",  "нет", "без",  "является", "немає", "є",    "لا",   "غير", "في",  "من",
+      "هو",  "هي",  "نیست", "است",      "در",    "از",   "לא",   "אין", "של",  "הוא",
+      "היא", "नहीं", "है",    "का",       "की",    "के",    "कोई",  "δεν", "Δεν", "για",
+      "και", "του", "της",  "είναι",    "არ",    "არის", "უნდა", "და"};
+  for (std::string_view x : kFunction)
+    if (word == x) return true;
+  return false;
+}
+
+// Whether text starts with the copula or particle that follows a name said in Japanese or
+// Korean ("山田太郎です", "김민준입니다", "김민준이에요"): the name ends there.
+bool IsCopulaAt(std::string_view text) {
+  for (std::string_view c : {"です", "と申します", "입니다", "이에요", "예요", "이고", "라고"})
+    if (text.starts_with(c)) return true;
+  return false;
+}
+
 // Values a form writes where a name would be, in the scripts of ScriptName's labels: unknown,
 // none, anonymous, test, the customer themself.
 bool IsNoName(std::string_view w) {
@@ -219,19 +240,13 @@ bool IsNoName(std::string_view w) {
       // "value", as documentation writes a key's placeholder ("имя=значение", "이름=값").
       "значение", "значення", "值", "値", "값", "მნიშვნელობა", "قيمة", "ערך", "मान", "ค่า", "τιμή",
       "مقدار"};
-  static constexpr std::string_view kFunction[] = {
-      "не",  "нет", "без",  "является", "немає", "є",    "لا",   "غير", "في",  "من",
-      "هو",  "هي",  "نیست", "است",      "در",    "از",   "לא",   "אין", "של",  "הוא",
-      "היא", "नहीं", "है",    "का",       "की",    "के",    "कोई",  "δεν", "Δεν", "για",
-      "και", "του", "της",  "είναι",    "არ",    "არის", "უნდა", "და"};
+
   const std::string_view head = w.substr(0, w.find(' '));
   for (std::string_view x : kFirst)
     if (head == x) return true;
   for (std::string_view rest = w; !rest.empty();) {
     const size_t sp = rest.find(' ');
-    const std::string_view word = rest.substr(0, sp);
-    for (std::string_view x : kFunction)
-      if (word == x) return true;
+    if (IsFunctionWord(rest.substr(0, sp))) return true;
     if (sp == std::string_view::npos) break;
     rest.remove_prefix(sp + 1);
   }
@@ -1737,7 +1752,10 @@ class Resolution {
   // After a context keyword: skip separators and filler words, then read the value.
   void KeywordValue(Entity entity, uint32_t to) {
     uint32_t p = to;
-    while (p < v_.seg_end && IsWord(v_.at(p))) ++p;  // passport_number, apiKey_2
+    // passport_number, apiKey_2; not the digits glued to a label of another script
+    // ("手机13812345678").
+    if (v_.at(to - 1) < 0x80)
+      while (p < v_.seg_end && IsWord(v_.at(p))) ++p;
     // `password=`, `PGPASSWORD=`, `"db_passwd": "…"`: the key ends with the password word, so
     // its value is the password however weak (not `password_changed_at=`, `password_length=`).
     // A security question's answer is a password too (`secret_answer=Fluffy`).
@@ -3637,6 +3655,7 @@ class Resolution {
       if (!l.len || l.script != letters::Script::kLatin) break;
       p += l.len;
     }
+    const uint32_t word_end = p;
     bool assigned = false;
     for (int k = 0; k < 6 && p < v_.seg_end; ++k) {
       unsigned char c = v_.at(p);
@@ -3651,15 +3670,20 @@ class Resolution {
     const bool lower_ok = label && assigned;
     // A word of another script glued to the keyword ("OWNED BY选项") is the same phrase, not a
     // name after it.
-    if (p == to && v_.at(p) >= 0xC6) return;
+    if ((p == to || IsAlpha(v_.at(p - 1))) && v_.at(p) >= 0xC6) return;
+    // A keyword inside a longer word ("ms" in "mstype", "dr" in "dry") names no one in another
+    // script after it; a label may ("debug_name_type" no, "customer_name" yes).
+    if (v_.at(p) >= 0xC6 && word_end != to && !EndsWithLower(v_.sub(kb, word_end), "name")) return;
     // A name typed in lower case after the keyword ("patient john smith, dob …", "spoke to
     // maria garcia-lopez"): only a known given name that is first a name and a known surname.
     if (!lower_ok && !title && IsLower(v_.at(p))) return LowerCaseName(p);
     // A letter of another script (Greek, Cyrillic, Hebrew, Arabic, CJK, Hangul …): UTF-8 lead
     // bytes from U+0180 up; such names have no capitals.
-    auto other_script = [&](uint32_t at) {
+    auto other_script = [&](uint32_t at) {  // a letter: not "”", "」" or "："
       const unsigned char c = v_.at(at);
-      return c >= 0xC6 && c <= 0xF4 && v_.at(at + 1) >= 0x80 && v_.at(at + 1) <= 0xBF;
+      if (c < 0xC6 || c > 0xF4 || v_.at(at + 1) < 0x80 || v_.at(at + 1) > 0xBF) return false;
+      const letters::Letter l = LetterAt(at);
+      return l.len && l.script != letters::Script::kLatin;
     };
     auto starts_word = [&](uint32_t at) {
       const unsigned char c = v_.at(at);
@@ -3868,8 +3892,11 @@ class Resolution {
   void ScriptName(const PatternSpec& ps, uint32_t to) {
     uint32_t p = to;
     if (ps.core_len == 1) {  // a title: "श्री राहुल", "尊敬的王秀英女士"
+      // Chinese, Japanese and Thai write the name glued to it ("我叫王秀英", "ผมชื่อสมชาย").
       const letters::Letter last = to >= v_.seg_start + 3 ? LetterAt(to - 3) : letters::Letter{};
-      if (!(last.len == 3 && CjkLetter(last.cp)) && LetterAt(p).len) return;  // "श्रीमान"
+      const bool glued =
+          last.len == 3 && (CjkLetter(last.cp) || (last.cp >= 0x0E01 && last.cp <= 0x0E4E));
+      if (!glued && LetterAt(p).len) return;  // "श्रीमान"
       p += SpaceAt(p);
     } else if (!(p = AfterColon(to))) {
       return;
@@ -3887,6 +3914,7 @@ class Resolution {
       uint32_t x = q;
       int n = 0;
       for (letters::Letter l = LetterAt(x);; l = LetterAt(x)) {
+        if (han && x > q && IsCopulaAt(v_.sub(x, std::min(v_.seg_end, x + 16)))) break;
         if (han && v_.at(x) == 0xE3 && v_.at(x + 1) == 0x80 && v_.at(x + 2) == 0x85) {
           x += 3;  // 々, the iteration mark of "佐々木"
         } else if (l.len && l.script == first.script && CjkLetter(l.cp) == han && l.cp != 0x0964 &&
@@ -3903,6 +3931,12 @@ class Resolution {
         break;
       }
       if (words > 0 && IsScriptLabel(v_.sub(q, x))) break;  // "محمد أحمد هاتف 050…"
+      // A copula that ends the sentence ends the name ("राहुल शर्मा है", "… است"); a function
+      // word with more words after it makes the value a sentence ("ცარიელი არ უნდა იყოს").
+      if (words > 0 && IsFunctionWord(v_.sub(q, x))) {
+        if (SpaceAt(x) && LetterAt(x + SpaceAt(x)).len) return;
+        break;
+      }
       ++words;
       total += n;
       e = x;
@@ -3913,6 +3947,11 @@ class Resolution {
     if (total < 2 || IsAlnum(v_.at(e))) return;  // "王秀英abc", "Иван2": a code
     std::string_view name = v_.sub(b, e);
     if (han) StripHonorific(&name);  // "王秀英女士" after "尊敬的"
+    // A particle, a pronoun or a verb's aspect starts no Chinese name ("我叫了外卖", "我叫你").
+    if (han)
+      for (std::string_view c : {"了", "你", "他", "她", "我", "它", "们", "过", "的", "是", "不",
+                                 "没", "在", "这", "那", "一", "什么"})
+        if (name.starts_with(c)) return;
     if (name.size() < 4 || IsNoName(name)) return;
     // A Cyrillic abbreviation of two to four capitals before another word is a legal form
     // ("ГУП СнабСбыт", "ПАТ Агнеса"), not a name.

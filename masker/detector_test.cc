@@ -1054,6 +1054,21 @@ TEST_F(DetectorTest, ContactDataAfterLabelsOfOtherScripts) {
        }) {
     EXPECT_THAT(Find(text), ElementsAre(std::string(finding))) << text;
   }
+  // People saying their own name, and a phone glued to its label.
+  for (const auto& [text, name] :
+       std::initializer_list<std::pair<std::string_view, std::string_view>>{
+           {"您好，我叫王秀英，", "王秀英"},
+           {"私の名前は山田太郎です", "山田太郎"},
+           {"제 이름은 김민준입니다", "김민준"},
+           {"मेरा नाम राहुल शर्मा है", "राहुल शर्मा"},
+           {"ผมชื่อสมชาย ใจดี", "สมชาย ใจดี"},
+           {"اسم من کیوان کلباسی است", "کیوان کلباسی"},
+       })
+    EXPECT_THAT(Find(text), ::testing::Contains("PERSON_NAME:" + std::string(name))) << text;
+  EXPECT_THAT(Find("手机13812345678"), ElementsAre("PHONE:13812345678"));
+  EXPECT_THAT(Find("我叫了外卖"), IsEmpty());
+  EXPECT_THAT(Find("\"%s\" 이름은 잘못된 인코딩 이름임"), IsEmpty());
+  EXPECT_THAT(Find("სახელი: ცარიელი არ უნდა იყოს"), IsEmpty());
   // The same labels as the keys of JSON, XML and forms.
   EXPECT_THAT(Find("{\"ФИО\":\"Орлов Пимен\"}"), ElementsAre("PERSON_NAME:Орлов Пимен"));
   EXPECT_THAT(Find("<姓名>王秀英</姓名>"), ElementsAre("PERSON_NAME:王秀英"));

@@ -509,6 +509,10 @@ void Prefilter::Handle(std::string_view text, size_t w, const Triggers& tr, cons
   each(tr.hex_cisco, [&](uint32_t pos) { Add(&hex, int64_t{pos} - 4, int64_t{pos} + 11, n); });
   each(tr.cap, [&](uint32_t pos) {
     name_starts_.push_back(pos);
+    // A clause of Chinese, Japanese or Korean (lead bytes E3-ED): no space or capital marks
+    // where a label or a name stands in it ("您好，我叫王秀英", "私の名前は山田太郎です"), so
+    // the keyword stage reads on from its start.
+    if (p[pos] >= 0xE3 && p[pos] <= 0xED) return Add(&kw, pos, int64_t{pos} + 64, n);
     if ((tr.cap_lower >> (pos - base)) & 1) return keyword_value(pos);  // "Jane", not "XL"
     // Two words in capitals ("customer CASPAR SMIEJA"), not one ("XL", "USD", "ACTIVE").
     uint32_t q = pos + 1;
