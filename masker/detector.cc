@@ -2092,7 +2092,7 @@ class Resolution {
     for (int t = tokens; t > 0; --t) {
       uint32_t end = ends[t - 1];
       if (v_.at(end - 1) == ',' || v_.at(end - 1) == '.') --end;  // a sentence goes on or ends
-      if (validate::DateOfBirth(v_.sub(p, end), CurrentYear())) {
+      if (validate::DateOfBirth(v_.sub(p, end), CurrentYear()) || BuddhistEraDate(v_.sub(p, end))) {
         Emit(p, end, Entity::kDateOfBirth);
         return;
       }
@@ -2113,6 +2113,25 @@ class Resolution {
       if (v_.at(end - 1) == ',' || v_.at(end - 1) == '.') --end;
       if (ShortDate(v_.sub(p, end))) Emit(p, end, Entity::kDateOfBirth);
     }
+  }
+
+  // A date whose year is of the Buddhist era, as Thailand writes birth dates ("12/03/2528"
+  // is 12 March 1985): the Gregorian year is 543 less.
+  bool BuddhistEraDate(std::string_view d) const {
+    for (size_t i = 0; i + 4 <= d.size(); ++i) {
+      if (!(d[i] == '2' && (d[i + 1] == '4' || d[i + 1] == '5' || d[i + 1] == '6')) ||
+          (i > 0 && IsDigit(d[i - 1])) || (i + 4 < d.size() && IsDigit(d[i + 4])))
+        continue;
+      int y = 0;
+      for (size_t k = i; k < i + 4; ++k) {
+        if (!IsDigit(d[k])) return false;
+        y = y * 10 + (d[k] - '0');
+      }
+      std::string g(d);
+      g.replace(i, 4, std::to_string(y - 543));
+      return validate::DateOfBirth(g, CurrentYear());
+    }
+    return false;
   }
 
   // A date as Chinese, Japanese and Korean write it: "1985年3月12日", "1985년 3월 12일".

@@ -1078,6 +1078,8 @@ TEST_F(DetectorTest, ContactDataAfterLabelsOfOtherScripts) {
               ElementsAre("STREET_ADDRESS:משעול הש\"ך 5, בת ים"));
   EXPECT_THAT(Find("<이름>에서 설정 데이터를 읽습니다"), IsEmpty());
   EXPECT_THAT(Find("--defsym имя=значение"), IsEmpty());
+  EXPECT_THAT(Find("วันเกิด: 12/03/2528"), ElementsAre("DATE_OF_BIRTH:12/03/2528"));
+  EXPECT_THAT(Find("วันเกิด: 12/03/2700"), IsEmpty());
   EXPECT_THAT(Find("订单日期：2024年3月12日"), IsEmpty());
   EXPECT_THAT(Find("出生日期：1985年13月12日"), IsEmpty());
   // Addresses after the same languages' labels, to the field's end.
