@@ -166,6 +166,10 @@ inline bool IsHex(unsigned char c) {
 }
 inline char Lower(unsigned char c) { return IsUpper(c) ? static_cast<char>(c + 32) : c; }
 
+inline bool OneOf(std::string_view w, std::span<const std::string_view> list) {
+  return std::find(list.begin(), list.end(), w) != list.end();
+}
+
 // Han, kana or Hangul (letters::At gives 0 for the 4-byte CJK extensions): scripts that write
 // a name with no space inside it.
 inline bool CjkLetter(uint32_t cp) {
@@ -181,9 +185,7 @@ bool IsScriptLabel(std::string_view w) {
       "τηλ",       "Τηλ",    "κινητό", "फोन",    "फ़ोन",      "मोबाइल",  "दूरभाष",   "โทร",
       "มือถือ",      "연락처", "휴대폰", "Тел",    "тел",      "телефон", "Телефон", "моб",
       "Мобильный", "ईमेल",    "تلفن",   "موبایل", "τηλέφωνο", "ტელეფონი"};
-  for (std::string_view x : kLabels)
-    if (w == x) return true;
-  return false;
+  return OneOf(w, kLabels);
 }
 
 // A courtesy title written after a Chinese, Japanese or Korean name ("王秀英女士", "山田様",
@@ -205,9 +207,7 @@ bool IsFunctionWord(std::string_view word) {
       "هو",  "هي",  "نیست", "است",      "در",    "از",   "לא",   "אין", "של",  "הוא",
       "היא", "नहीं", "है",    "का",       "की",    "के",    "कोई",  "δεν", "Δεν", "για",
       "και", "του", "της",  "είναι",    "არ",    "არის", "უნდა", "და"};
-  for (std::string_view x : kFunction)
-    if (word == x) return true;
-  return false;
+  return OneOf(word, kFunction);
 }
 
 // Whether text starts with the copula or particle that follows a name said in Japanese or
@@ -228,8 +228,7 @@ bool IsNoName(std::string_view w) {
       "неизвестно", "нет",   "аноним",  "тест",    "Неизвестно", "Нет",     "غير معروف", "لا يوجد",
       "اختبار",     "אין",   "לא ידוע", "בדיקה",   "अज्ञात",      "कोई नहीं", "परीक्षण",    "ไม่ทราบ",
       "ไม่มี",        "ทดสอบ", "Άγνωστο", "άγνωστο", "Κανένα"};
-  for (std::string_view x : kNone)
-    if (w == x) return true;
+  if (OneOf(w, kNone)) return true;
   // A first word that names a company's legal form ("ООО Ромашка", "ТОВ …", "شركة …"), a place
   // ("श्री लंका") or a placeholder ("სახელი=მნიშვნელობა ფორმატში"); any word that a sentence has and
   // a name has not: negations, copulas, prepositions ("не указана", "لا يوجد", "ცარიელი არ უნდა
@@ -242,8 +241,7 @@ bool IsNoName(std::string_view w) {
       "مقدار"};
 
   const std::string_view head = w.substr(0, w.find(' '));
-  for (std::string_view x : kFirst)
-    if (head == x) return true;
+  if (OneOf(head, kFirst)) return true;
   for (std::string_view rest = w; !rest.empty();) {
     const size_t sp = rest.find(' ');
     if (IsFunctionWord(rest.substr(0, sp))) return true;
@@ -1275,9 +1273,6 @@ class Resolution {
     size_t n = 0;
     for (uint32_t k = w; k < i && n < cap; ++k) buf[n++] = Lower(v_.at(k));
     return {buf, i - w <= cap ? n : 0};
-  }
-  static bool OneOf(std::string_view w, std::span<const std::string_view> list) {
-    return std::find(list.begin(), list.end(), w) != list.end();
   }
   static bool Connector(std::string_view w) {
     static constexpr std::string_view kWords[] = {
@@ -2747,8 +2742,10 @@ class Resolution {
     }
     if (entity == Entity::kStreetAddress) {  // a street line, with or without its number
       const std::string_view w = v_.sub(b, e);
-      if (e - b <= 120 && std::any_of(w.begin(), w.end(), [](char c) { return IsAlpha(c); }) &&
-          (!line_key || std::any_of(w.begin(), w.end(), [](char c) { return IsDigit(c); })))
+      if (e - b <= 120 &&
+          (ScriptAddressValue(w) ||  // "建国路88号" in a vCard's ADR
+           (std::any_of(w.begin(), w.end(), [](char c) { return IsAlpha(c); }) &&
+            (!line_key || std::any_of(w.begin(), w.end(), [](char c) { return IsDigit(c); })))))
         EmitTrimmed(b, e, Entity::kStreetAddress);
       return;
     }
@@ -2789,9 +2786,17 @@ class Resolution {
     if (!letter || words > 6) return false;
     if (strict != kAnyCase) {  // a word of it capitalised ("van der Meij")
       bool cap = false;
+      // … or, in a script that has no capitals, words as a name is written: single spaces, no
+      // placeholder ("cn: 王秀英", "displayName: محمد علي"; not "--ftp-user=用户    设置").
+      auto caseless = [&](uint32_t i) {
+        if (v_.at(i) < 0xC6 || LetterAt(i).script != letters::Script::kOther) return false;
+        const std::string_view value = v_.sub(b, e);
+        return value.find("  ") == std::string_view::npos &&
+               !IsNoName(value.substr(0, value.find(' ')));
+      };
       for (uint32_t i = b; i < e && !cap; ++i)
         cap = (i == b || v_.at(i - 1) == ' ') &&
-              (IsUpper(v_.at(i)) || (v_.at(i) >= 0xC3 && v_.at(i) <= 0xC5));
+              (IsUpper(v_.at(i)) || (v_.at(i) >= 0xC3 && v_.at(i) <= 0xC5) || caseless(i));
       if (!cap) return false;
     }
     if (strict >= kRecord) {
@@ -3833,6 +3838,12 @@ class Resolution {
     return c == 0xE3 && v_.at(q + 1) == 0x80 && v_.at(q + 2) == 0x80 ? 3 : 0;
   }
 
+  // Bytes of the colon at q: ':' or the fullwidth '：' (U+FF1A); 0 for none.
+  uint32_t ColonAt(uint32_t q) const {
+    if (v_.at(q) == ':') return 1;
+    return v_.at(q) == 0xEF && v_.at(q + 1) == 0xBC && v_.at(q + 2) == 0x9A ? 3 : 0;
+  }
+
   // Where the value after a label ending at `to` starts: past spaces, one colon (':' or '：')
   // and spaces, with the quotes of a JSON key and value around them ("姓名": "王秀英"); or right
   // after '>' (<姓名>王秀英) or '=' (姓名=王秀英). 0 when none follows.
@@ -3852,12 +3863,9 @@ class Resolution {
     for (int k = 0; k < 4 && p < v_.seg_end; ++k) {
       if (const uint32_t s = SpaceAt(p)) {
         p += s;
-      } else if (!colon && v_.at(p) == ':') {
+      } else if (const uint32_t c = colon ? 0 : ColonAt(p)) {
         colon = true;
-        ++p;
-      } else if (!colon && v_.at(p) == 0xEF && v_.at(p + 1) == 0xBC && v_.at(p + 2) == 0x9A) {
-        colon = true;
-        p += 3;
+        p += c;
       } else {
         break;
       }
@@ -3891,12 +3899,9 @@ class Resolution {
       if (c == 0xE3 && v_.at(q + 1) == 0x80 && v_.at(q + 2) == 0x82) break;  // '。'
       if (q > b && SpaceAt(q - 1)) {  // a word starts: a phone's label ends the address
         uint32_t x = q;
-        while (LetterAt(x).len) x += LetterAt(x).len;
-        if (x > q && IsScriptLabel(v_.sub(q, x))) break;
+        for (letters::Letter l = LetterAt(x); l.len; l = LetterAt(x)) x += l.len;
         // … and so does another field: "адрес: 0x%08x, размер: %u".
-        if (x > q &&
-            (v_.at(x) == ':' || (v_.at(x) == 0xEF && v_.at(x + 1) == 0xBC && v_.at(x + 2) == 0x9A)))
-          break;
+        if (x > q && (IsScriptLabel(v_.sub(q, x)) || ColonAt(x))) break;
       }
       const letters::Letter l = c >= 0x80 ? LetterAt(q) : letters::Letter{};
       q += l.len ? l.len : c >= 0xC0 ? (c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2) : 1;
@@ -4007,9 +4012,7 @@ class Resolution {
         "harmony", "melody",  "autumn",   "ginger", "honey",  "kitty",  "sterling", "tucker",
         "woody",   "happy",   "marshal",  "baker",  "carter", "cole",   "page",     "hall",
         "price",   "gay",     "precious", "unique", "sonny"};
-    for (std::string_view x : kWords)
-      if (w == x) return true;
-    return false;
+    return OneOf(w, kWords);
   }
 
   // Two or three lower-case words from p: a given name (not one that is first a word: "will",

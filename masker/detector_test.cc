@@ -1076,6 +1076,12 @@ TEST_F(DetectorTest, ContactDataAfterLabelsOfOtherScripts) {
               ::testing::Contains("STREET_ADDRESS:北京市朝阳区建国路88号"));
   EXPECT_THAT(Find("כתובת: משעול הש\"ך 5, בת ים"),
               ElementsAre("STREET_ADDRESS:משעול הש\"ך 5, בת ים"));
+  // Records whose keys are English and whose values are of another script: a vCard's address
+  // (RFC 6350's ADR, street third) and an LDIF entry's common name.
+  EXPECT_THAT(Find("ADR;TYPE=home:;;建国路88号;北京市;;100022;中国"),
+              ::testing::Contains("STREET_ADDRESS:建国路88号"));
+  EXPECT_THAT(Find("cn: 王秀英"), ElementsAre("PERSON_NAME:王秀英"));
+  EXPECT_THAT(Find("        --ftp-user=用户             设置 ftp 用户名为 <用户>。"), IsEmpty());
   EXPECT_THAT(Find("<이름>에서 설정 데이터를 읽습니다"), IsEmpty());
   EXPECT_THAT(Find("--defsym имя=значение"), IsEmpty());
   EXPECT_THAT(Find("วันเกิด: 12/03/2528"), ElementsAre("DATE_OF_BIRTH:12/03/2528"));
