@@ -14,7 +14,8 @@ using R = Resolver;
 
 // USPS Publication 28 street suffixes (full names and standard abbreviations: "Grv", "Vw",
 // "Mnr", as US address data writes them) and the common British ones (Close, Garth, Croft, Wynd
-// …). Abbreviations that are English words or initials ("Is", "Un", "Br") are left out.
+// …), Australia's (Circuit, Esplanade, Parade's "Pde", Terrace's "Tce") and Link. Abbreviations
+// that are English words or initials ("Is", "Un", "Br") are left out.
 #define STREET_SUFFIX                                                                           \
   "(?:Alley|Aly|Annex|Arcade|Avenue|Ave|Bayou|Beach|Bend|Bluff|Bluffs|Bottom|Boulevard|Blvd|"   \
   "Branch|Bridge|Brook|Brooks|Burg|Burgs|Bypass|Camp|Canyon|Cape|Causeway|Center|Centre|"       \
@@ -36,6 +37,7 @@ using R = Resolver;
   "Ways|Well|Wells|Close|Gate|Rise|Wharf|Yard|Parade|Garth|Croft|Chase|Wynd|Brae|Fold|"         \
   "Approach|Circus|Embankment|Vale|Dene|Bank|Leys|Hey|Side|End|Grange|Lea|Copse|Quay|Broadway|" \
   "Drove|Brow|Glade|Mead|Paddock|Wood|Woods|Brookside|Riverside|Lawn|Lawns|"                    \
+  "Circuit|Cct|Esplanade|Esp|Pde|Tce|Link|"                                                     \
   "Anx|Arc|Bch|Bnd|Blf|Blfs|Btm|Brg|Brk|Brks|Byp|Cyn|Cpe|Cswy|Ctr|Ctrs|Cirs|Clf|Clfs|Cmn|"      \
   "Cmns|Cors|Crse|Cts|Cv|Cvs|Crk|Cres|Crst|Xrd|Xrds|Curv|Drs|Ests|Exts|Ext|Fls|Fry|Fld|Flds|"   \
   "Flt|Flts|Frd|Frds|Frst|Frg|Frgs|Frk|Frks|Gdn|Gdns|Gtwy|Gln|Glns|Grn|Grns|Grv|Grvs|Hbr|Hbrs|" \
@@ -185,7 +187,8 @@ constexpr PatternSpec kPatterns[] = {
      D::kKeyword, R::kKeywordValue, E::kUkNino, 0, 0},
     {"(?:phone|" KB "tel" KE "|telephone|mobile|" KB "cell" KE "|" KB "call" KE "|" KB "fax" KE
      "|" KB "ph\\.|" KB "contact" KE "|" KB "dial(?:l?ed|l?ing)?" KE "|" KB
-     "call(?:ed|ing) (?:from|back on|me on)|" KB "(?:text|reach)(?:ed)? (?:me|us|him|her|them)|"
+     "call(?:ed|ing) (?:from|back on|me on)|" KB "(?:text|reach)(?:ed)? (?:me|us|him|her|them)|" KB
+     "reach(?:ed)? out (?:on|at)|" KB "ring (?:me|us) (?:on|at)|voicemail|"
      "whatsapp|" KB "tlf" KE "|"
      // 电话 電話 手机 携帯 전화 телефон тел.
      "\xE7\x94\xB5\xE8\xAF\x9D|\xE9\x9B\xBB\xE8\xA9\xB1|\xE6\x89\x8B\xE6\x9C\xBA|"
@@ -969,6 +972,11 @@ constexpr std::string_view kPhoneKeys[] = {
     "cell_phone", "home_phone",   "work_phone",   "fax",           "msisdn",
 };
 
+// Keys whose value is a postal address when it reads as one (EntityForFieldKey).
+constexpr std::string_view kAddressKeys[] = {
+    "address",  "addr",   "adresse", "anschrift", "direccion", "domicilio", "indirizzo",
+    "endereco", "morada", "adres",   "adresa",    "osoite",    "adress"};
+
 constexpr std::string_view kStreetKeys[] = {
     "street",
     "street_address",
@@ -1007,6 +1015,7 @@ struct FieldSlot {
   bool field = false;      // a key whose value is `entity`
   bool last_word = false;  // … also as the last word of a longer key
   bool role = false;       // a person's role ("owner", "recipient"): kPeopleTables
+  bool address = false;    // "address" and its words in other languages: EntityForFieldKey
 };
 constexpr size_t kFieldSlots = 512;
 size_t FieldHash(std::string_view w) {
@@ -1035,6 +1044,7 @@ const FieldSlot* FindFieldWord(std::string_view w) {
     // FHIR's "line" alone: "command_line" is no street.
     for (std::string_view w : kStreetKeys) add(w, Entity::kStreetAddress, w != "line");
     for (std::string_view w : kPeopleTables) slot(w).role = true;
+    for (std::string_view w : kAddressKeys) slot(w).address = true;
     return t;
   }();
   for (size_t i = FieldHash(w);; i = (i + 1) & (kFieldSlots - 1)) {
@@ -1046,19 +1056,40 @@ const FieldSlot* FindFieldWord(std::string_view w) {
 
 }  // namespace
 
-std::optional<Entity> EntityForFieldKey(std::string_view k, bool* role) {
+namespace {
+
+// "home_address", not "email_address" (the key's first word says which address it is).
+bool PostalAddressKey(std::string_view k) {
+  static constexpr std::string_view kOther[] = {
+      "email",  "e",       "mail",      "ip",        "ipv4",     "ipv6",   "mac",
+      "hw",     "wallet",  "bind",      "listen",    "server",   "remote", "local",
+      "peer",   "host",    "proxy",     "gateway",   "contract", "token",  "btc",
+      "eth",    "bitcoin", "crypto",    "web",       "url",      "node",   "client",
+      "public", "private", "broadcast", "network",   "memory",   "base",   "load",
+      "smtp",   "dns",     "socket",    "bluetooth", "ble",      "device", "multicast"};
+  const std::string_view first = k.substr(0, k.find('_'));
+  return std::find(std::begin(kOther), std::end(kOther), first) == std::end(kOther);
+}
+
+}  // namespace
+
+std::optional<Entity> EntityForFieldKey(std::string_view k, bool* role, bool* address) {
   *role = false;
+  if (address) *address = false;
   const FieldSlot* s = FindFieldWord(k);
   if (s && s->field) return s->entity;
   const size_t us = k.rfind('_');
   if (us == std::string_view::npos || us + 1 == k.size()) {
     *role = s && s->role;
+    if (address) *address = s && s->address;
     return std::nullopt;
   }
+  if (address && s) *address = s->address;
   const std::string_view last = k.substr(us + 1);
   s = FindFieldWord(last);
   if (s && s->field && s->last_word) return s->entity;
   *role = s && s->role;
+  if (address && s && s->address && us > 0) *address = PostalAddressKey(k);
   if (last != "name" && last != "surname" && last != "firstname" && last != "lastname")
     return std::nullopt;
   for (std::string_view w : kNameKeySuffixes)

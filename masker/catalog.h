@@ -121,8 +121,12 @@ bool IsPeopleTable(std::string_view table);
 // kPhone, kStreetAddress or none. Stricter than column names: a key in free text is any word
 // before '=' or ':'. `role`: the key's last word is a person's role ("owner", "recipient",
 // "patient": the singular words of IsPeopleTable), its value a person's name if shaped as one.
-// One or two hash lookups.
-std::optional<Entity> EntityForFieldKey(std::string_view lowercase_key, bool* role);
+// One or two hash lookups. `address` (if asked): the key's value is a postal address when it
+// reads as one ("address", "home_address", "Adresse", "indirizzo"); the key alone does not say
+// so, since "address" also names e-mail, IP, MAC and wallet addresses ("email_address" is no
+// postal one): the value's shape decides (detector.cc, StreetLineValue).
+std::optional<Entity> EntityForFieldKey(std::string_view lowercase_key, bool* role,
+                                        bool* address = nullptr);
 
 // Column-name words that make digit-run findings unlikely (sku, order_id, version, hash …).
 std::span<const std::string_view> NegativeColumnWords();

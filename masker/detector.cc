@@ -1093,7 +1093,9 @@ class Resolution {
     // A lone 0 is no house number; "061 Buckridge Loop" (zero-padded, as some generators and
     // systems write them) is one.
     if (v_.at(b) == '0' && !IsDigit(v_.at(b + 1))) return;
-    if (IsAlnum(v_.at(static_cast<int64_t>(b) - 1))) return;
+    // Glued to a word, or an issue's or a line's number ("#2560 Link error", "L12 Main Street").
+    const unsigned char lead = v_.at(static_cast<int64_t>(b) - 1);
+    if (IsAlnum(lead) || lead == '#' || lead == '+' || lead == '-' || lead == '.') return;
     uint32_t e = to;
     if (v_.at(e) == '.') ++e;
     // Optional unit: ", Apt 5", " Suite 200", " #12", " Unit 3B".
@@ -1317,6 +1319,15 @@ class Resolution {
   // Rue de la Loi, Bulevardul Unirii; and after a house number, 12 rue de la Paix.
   static std::span<const std::string_view> LeadingStreetWords() {
     static constexpr std::string_view kWords[] = {
+        // Norwegian, Swedish and Danish names that start with their direction ("Søndre
+        // Heggebakken 7", "Södra Bäckallén 554", "Øvre Solstranda 3").
+        "vestre", "\xC3\xB8stre", "nordre", "s\xC3\xB8ndre", "\xC3\xB8vre", "nedre", "ytre",
+        "indre", "norra",
+        "s\xC3\xB6"
+        "dra",
+        "\xC3\xB6stra", "v\xC3\xA4stra", "\xC3\xB6vre", "undre",
+        // … capitalised (the fold lowers ASCII only): Østre, Øvre, Östra, Övre.
+        "\xC3\x98stre", "\xC3\x98vre", "\xC3\x96stra", "\xC3\x96vre",
         // Spanish, Catalan
         "calle", "c/", "avenida", "avda", "av", "paseo", "plaza", "pza", "carrer", "camino",
         "ronda",
@@ -1418,6 +1429,10 @@ class Resolution {
         "katu",
         "kuja",
         "polku",
+        "linja",
+        "kaari",
+        "ranta",
+        "aukio",
         "raitti",
         "penger",
         "rinne",
@@ -1446,7 +1461,10 @@ class Resolution {
         // Hungarian
         "t\xC3\xA9r", "sor", "k\xC3\xB6z", "k\xC3\xB6r\xC3\xBAt", "s\xC3\xA9t\xC3\xA1ny", "fasor",
         "rakpart", "park", "liget", "udvar", "sug\xC3\xA1r\xC3\xBAt", "l\xC3\xA9pcs\xC5\x91",
-        "d\xC5\xB1l\xC5\x91", "lejt\xC5\x91"};
+        "d\xC5\xB1l\xC5\x91", "lejt\xC5\x91",
+        // Turkish: Sokak, Sokağı, Caddesi, Cadde, Bulvarı, Yolu, Cad., Sk., Sok.
+        "sokak", "soka\xC4\x9F\xC4\xB1", "caddesi", "cadde", "bulvar\xC4\xB1", "yolu", "cad", "sk",
+        "sok"};
     static constexpr std::string_view kAbbreviations[] = {
         "c/", "av", "avda", "pza", "ul", "al", "pl", "os", "bulw", "bd", "str",
         // ул., пл., пр., пер., наб., вул.
@@ -1595,9 +1613,18 @@ class Resolution {
   // end of up to two of them after e, or e.
   uint32_t UnitsAfter(uint32_t e) const {
     static constexpr std::string_view kUnits[] = {
-        "esc",   "escalera",     "puerta",  "piso", "planta", "apto",   "apt",        "casa",
-        "piano", "appartamento", "interno", "int",  "scala",  "bloco",  "bloque",     "portal",
-        "dpto",  "depto",        "andar",   "sala", "lote",   "emelet", "ajt\xC3\xB3"};
+        "esc", "escalera", "puerta", "piso", "planta", "apto", "apt", "casa", "piano",
+        "appartamento", "interno", "int", "scala", "bloco", "bloque", "portal", "dpto", "depto",
+        "andar", "sala", "lote", "emelet", "ajt\xC3\xB3",
+        // … and as Germany, Austria, Scandinavia, the Low Countries, Poland, France and
+        // English write a flat after a street of theirs ("Boberstr. 574 Zimmer 149", "Björkgränden
+        // 4 Lgh. 149", "Kerkstraat 5 bus 3", "Mikołajczyk 41b m. 504", "Tusarova 431 Apt. 750").
+        "suite", "ste", "unit", "flat", "apartment", "app", "appt", "zimmer", "whg", "wohnung",
+        "top", "stiege", "lgh", "hus", "bte", "bus", "m", "porte", "room", "rm", "kat", "stan",
+        "leil", "ap", "bloc"};
+    // Floors written after their number ("6 OG", "9 étage", "2 hoog", "3. th").
+    static constexpr std::string_view kFloors[] = {"og", "etage", "\xC3\xA9tage", "hoog", "stock",
+                                                   "th", "tv",    "mf",           "sal",  "stg"};
     auto number_at = [&](uint32_t q) {  // 1-4 digits, or n/m
       uint32_t r = q;
       while (r < v_.seg_end && IsDigit(v_.at(r)) && r - q < 5) ++r;
@@ -1617,9 +1644,10 @@ class Resolution {
       // "3/2" (Hungarian floor and door), "7. emelet 5. ajtó" (the number first).
       if (const uint32_t r = number_at(p); r > p) {
         uint32_t w = r;
-        if (v_.at(w) == '.' && v_.at(w + 1) == ' ') {
-          const uint32_t x = WordEnd(w + 2);
-          if (OneOf(Folded(w + 2, x, buf, sizeof(buf)), kUnits)) {
+        if ((v_.at(w) == '.' && v_.at(w + 1) == ' ') || v_.at(w) == ' ') {
+          const uint32_t wb = w + (v_.at(w) == '.' ? 2 : 1), x = WordEnd(wb);
+          const std::string_view lw = Folded(wb, x, buf, sizeof(buf));
+          if (x > wb && ((v_.at(w) == '.' && OneOf(lw, kUnits)) || OneOf(lw, kFloors))) {
             e = x;
             continue;
           }
@@ -1631,6 +1659,18 @@ class Resolution {
         break;
       }
       const uint32_t x = WordEnd(p);
+      // A Dutch floor in Roman numerals ("Daangracht 431 II"), a Finnish stairwell and flat
+      // ("Aleksilinja 4 A 14").
+      if (const std::string_view t = v_.sub(p, x);
+          (t == "I" || t == "II" || t == "III" || t == "IV") && !IsAlnum(v_.at(x))) {
+        e = x;
+        continue;
+      }
+      if (x == p + 1 && IsUpper(v_.at(p)) && v_.at(x) == ' ' && number_at(x + 1) > x + 1 &&
+          number_at(x + 1) - x - 1 <= 3 && v_.at(number_at(x + 1)) != ' ') {
+        e = number_at(x + 1);
+        continue;
+      }
       uint32_t q = x;
       if (v_.at(q) == '.') ++q;
       if (q == p || !OneOf(Folded(p, x, buf, sizeof(buf)), kUnits) || v_.at(q) != ' ') break;
@@ -2406,11 +2446,13 @@ class Resolution {
       }
       return;
     }
-    bool role_key = false;
-    std::optional<Entity> entity = catalog::EntityForFieldKey(key, &role_key);
+    bool role_key = false, address_key = false;
+    std::optional<Entity> entity = catalog::EntityForFieldKey(key, &role_key, &address_key);
     // A person's role ("owner", "recipient", "patient") or the "name" of a person's record
     // (under "customer": {…}, or beside an e-mail, phone or birth date): a capitalised name.
     int role = 0;  // 1: a person's record's "name"; 2: a person's role; 3: a weak one
+    // "address: Aleksilinja 4", "Adresse: Höggen 10b": a postal address only if shaped as one.
+    if (address_key) entity = Entity::kStreetAddress;
     if (!entity) {
       // The key's last word is the role ("emergency_contact", not "client_secret").
       const std::string_view last = key.substr(key.rfind('_') + 1);
@@ -2448,7 +2490,7 @@ class Resolution {
         const uint32_t b = ++p;
         p = QuotedEnd(p, q);
         if (v_.at(p) != q) return;
-        FieldValue(*entity, b, p, strict, line_key);
+        FieldValue(*entity, b, p, strict, line_key, address_key);
         ++p;
         while (p < v_.seg_end && blank(v_.at(p))) ++p;
         if (!array || v_.at(p) != ',') return;
@@ -2461,7 +2503,7 @@ class Resolution {
       const unsigned char q = v_.at(p);
       const uint32_t b = ++p;
       p = QuotedEnd(p, q);
-      if (v_.at(p) == q) FieldValue(*entity, b, p, strict, line_key);
+      if (v_.at(p) == q) FieldValue(*entity, b, p, strict, line_key, address_key);
       return;
     }
     const uint32_t b = p;
@@ -2509,7 +2551,7 @@ class Resolution {
     // The longer value if it reads as a name, else its first word ("first_name=Ann logged in").
     if (first_blank && *entity == Entity::kPersonName && !IsNameValue(b, p, strict))
       p = first_blank;
-    FieldValue(*entity, b, p, strict, line_key);
+    FieldValue(*entity, b, p, strict, line_key, address_key);
   }
 
   // Healthcare records by their segments, at a segment's first byte `s` (a line's start, or
@@ -2719,7 +2761,9 @@ class Resolution {
   }
 
   // `line_key`: FHIR's "line", a street only with a house number.
-  void FieldValue(Entity entity, uint32_t b, uint32_t e, Strict strict, bool line_key) {
+  // `shaped`: the key does not say the entity by itself ("address"), the value's shape must.
+  void FieldValue(Entity entity, uint32_t b, uint32_t e, Strict strict, bool line_key,
+                  bool shaped = false) {
     if (entity == Entity::kPhone) {
       // Digits in the characters phones are written with, form-encoded too (%28 %29 %2B, '+').
       uint32_t digits = 0;
@@ -2741,6 +2785,25 @@ class Resolution {
       return;
     }
     if (entity == Entity::kStreetAddress) {  // a street line, with or without its number
+      if (shaped) {  // after "address:": the line as a street's shape has it
+        while (b < e && blank(v_.at(b))) ++b;
+        e = StreetLineEnd(b, e);
+        if (const size_t n = StreetLineValue(v_.sub(b, e))) {
+          e = b + static_cast<uint32_t>(n);
+          while (e > b && blank(v_.at(e - 1))) --e;
+          // A sentence's end, not an abbreviation's dot ("Suite 109!", "Pine Street.", "St.").
+          while (e > b && (v_.at(e - 1) == '!' || v_.at(e - 1) == '?')) --e;
+          if (e > b && v_.at(e - 1) == '.') {
+            uint32_t w = e - 1;
+            while (w > b && IsAlnum(v_.at(w - 1))) --w;
+            if (e - 1 - w >= 4 || (w < e - 1 && IsDigit(v_.at(e - 2)))) --e;
+          }
+          // Under the street's own shape where it has one (0.85 with the address word): this
+          // adds what it did not cover.
+          Emit(b, e, Entity::kStreetAddress, 0.7f);
+        }
+        return;
+      }
       const std::string_view w = v_.sub(b, e);
       if (e - b <= 120 &&
           (ScriptAddressValue(w) ||  // "建国路88号" in a vCard's ADR
@@ -2763,6 +2826,92 @@ class Resolution {
     EmitTrimmed(b, e, Entity::kPersonName);
   }
   static bool blank(unsigned char c) { return c == ' ' || c == '\t'; }
+
+  // Where an address after its label ends in prose: at a sentence's end ("Tusarova 431. Please
+  // ring twice", "9874 Grace Place. spoke with …"), not at an abbreviation's dot ("ul.
+  // Mikołajczyk 41b", "Boberstr. 574", "Apt. 282").
+  uint32_t StreetLineEnd(uint32_t b, uint32_t e) const {
+    for (uint32_t i = b + 1; i + 2 < e; ++i) {
+      if (v_.at(i) != '.' || v_.at(i + 1) != ' ' || !IsAlpha(v_.at(i + 2))) continue;
+      uint32_t w = i;
+      while (w > b && IsAlnum(v_.at(w - 1))) --w;
+      bool digits = w < i;
+      for (uint32_t k = w; k < i; ++k) digits = digits && IsDigit(v_.at(k));
+      if (digits || i - w >= 4) return i;
+    }
+    return e;
+  }
+
+  // The length of the street line v starts with, 0 if it reads as none: a house number
+  // standing as a word (1-5 digits, a letter after them or not: "10b", "4 A 14"; or "84/92")
+  // next to a capitalised word or one of another script ("Aleksilinja 4", "147 Daako Link"; not
+  // "Add support for 3 address cells"), up to the ',' (the town), ';', " and " or " - " after
+  // them; not an e-mail, URL, path, IP or pointer. An address of a script without Latin letters
+  // as ScriptAddressValue reads it ("北京市朝阳区建国路88号", "ул. Ленина, 5").
+  static size_t StreetLineValue(std::string_view v) {
+    if (v.empty() || v.size() > 120) return 0;
+    if (std::none_of(v.begin(), v.end(), [](char c) { return IsAlpha(c); }))
+      return ScriptAddressValue(v) ? v.size() : 0;
+    if (v.find('@') != std::string_view::npos || v.find("://") != std::string_view::npos ||
+        v.starts_with("0x") || v[0] == '/' || v.find('\\') != std::string_view::npos)
+      return 0;
+    enum Kind : uint8_t { kOtherTok, kNumberTok, kWordTok };
+    Kind prev = kOtherTok;
+    bool street = false;
+    for (size_t i = 0; i < v.size();) {
+      const unsigned char c = v[i];
+      if (street && (c == ',' || c == ';' || v.substr(i).starts_with(" and ") ||
+                     v.substr(i).starts_with(" - ")))
+        return i;
+      if (c == ' ' || c == ',' || c == '\t') {
+        ++i;
+        continue;
+      }
+      size_t j = i;
+      while (j < v.size() && v[j] != ' ' && v[j] != ',' && v[j] != '\t' && v[j] != ';') ++j;
+      std::string_view t = v.substr(i, j - i);
+      while (t.size() > 1 && (t.back() == '.' || t.back() == '!')) t.remove_suffix(1);
+      // The message going on after the address ("… Suite 692 Thanks.").
+      static constexpr std::string_view kClosing[] = {"Thanks",
+                                                      "Thank",
+                                                      "Thx",
+                                                      "Please",
+                                                      "Cheers",
+                                                      "Regards",
+                                                      "Best",
+                                                      "Danke",
+                                                      "Bitte",
+                                                      "Merci",
+                                                      "Gracias",
+                                                      "Grazie",
+                                                      "Obrigado",
+                                                      "Dank",
+                                                      "Tack",
+                                                      "Kiitos",
+                                                      "Dzi\xC4\x99kuj\xC4\x99"};
+      if (street && OneOf(t, kClosing)) return i;
+      size_t d = 0;
+      while (d < t.size() && IsDigit(t[d])) ++d;
+      Kind kind = kOtherTok;
+      if (d >= 1 && d <= 5) {
+        std::string_view rest = t.substr(d);
+        if (rest.starts_with('/') && rest.size() > 1 && IsDigit(rest[1])) {
+          rest.remove_prefix(1);
+          while (!rest.empty() && IsDigit(rest[0])) rest.remove_prefix(1);
+        }
+        if (rest.empty() || (rest.size() == 1 && IsAlpha(rest[0]))) kind = kNumberTok;
+      } else if (d == 0 && (IsUpper(c) || c >= 0xC3)) {
+        size_t letters = 0;
+        for (unsigned char x : t) letters += IsAlpha(x) || x >= 0x80;
+        if (letters >= 3) kind = kWordTok;
+      }
+      street = street || (kind == kNumberTok && prev == kWordTok) ||
+               (kind == kWordTok && prev == kNumberTok);
+      prev = kind;
+      i = j;
+    }
+    return street ? v.size() : 0;
+  }
 
   // Whether [b, e) reads as a person's name (or a part of one): letters of any script with
   // spaces, hyphens, apostrophes, dots and form-encoded spaces, up to six words, not a
@@ -2947,23 +3096,46 @@ class Resolution {
     uint32_t nd = 0;
     for (int i = 0; i < m; ++i) nd += t.ge[i] - t.gb[i];
     auto len = [&](int i) { return t.ge[i] - t.gb[i]; };
+    int slashes = 0, slash_at = 0;
     for (int i = 1; i < m; ++i)
-      if (t.sep[i] == '/') return 0;
+      if (t.sep[i] == '/') ++slashes, slash_at = i;
+    if (slashes > 1) return 0;  // a date, a path, a fraction
+    if (slashes == 1) {
+      // An area code, then a slash: "071/881 60 13", "030/12345678", "+36 20/974-4645".
+      const bool trunk =
+          !t.plus && t.paren < 0 && t.leading_zero && slash_at == 1 && len(0) >= 2 && len(0) <= 5;
+      const bool intl = t.plus && t.paren < 0 && slash_at == 2 && len(0) <= 3 && len(1) <= 4;
+      if (!trunk && !intl) return 0;
+      for (int i = slash_at + 1; i < m; ++i)
+        if (t.sep[i] != ' ' && t.sep[i] != '-') return 0;
+      if (nd < 8 || nd > 13) return 0;
+      return trunk ? 0.65f : 0.75f;
+    }
     if (t.plus) {  // +CC with grouping, or E.164; 7 digits grouped for the smallest plans
-      // ("+683 1686", Niue)
+      // ("+683 1686", Niue); 8 or 9 ungrouped after a country code ("+46593634")
       if (nd < 7 || nd > 15 || (nd == 7 && (m < 2 || len(0) > 3))) return 0;
-      return (m >= 2 || nd >= 10) ? 0.75f : 0;
+      return (m >= 2 || nd >= 10 || (nd >= 8 && t.first_digit != '0')) ? 0.75f : 0;
     }
     if (const float intl = InternationalPrefixShape(t, m)) return intl;
-    if (t.paren == 0) {  // (area) rest
-      if (m < 2 || nd < 8 || nd > 13 || len(0) < 2 || len(0) > 5) return 0;
-      for (int i = 2; i < m; ++i)
-        if (t.sep[i] != t.sep[2] && i > 2) return 0;
+    // (area) rest, also after a trunk or country digit written without '+': "8 (987) 188-16-01"
+    // (Russia), "1 (800) 555-0199".
+    const int a = t.paren;
+    if (a == 0 || (a == 1 && len(0) == 1 && t.sep[1] == ' ' &&
+                   (t.first_digit == '1' || t.first_digit == '7' || t.first_digit == '8'))) {
+      const uint32_t na = nd - (a == 1 ? 1 : 0);
+      if (m < a + 2 || na < 8 || na > 13 || len(a) < 2 || len(a) > 5) return 0;
+      for (int i = a + 3; i < m; ++i)
+        if (t.sep[i] != t.sep[a + 2]) return 0;
       return 0.75f;
     }
     if (t.paren > 0) return 0;
     if (m < 2 || nd < 9 || nd > 12) return 0;
     const char sep = t.sep[1];
+    // Canada's French style, a space after the area code: "514 555-0199", "1 514 555-0199".
+    if ((m == 3 && len(0) == 3 && len(1) == 3 && len(2) == 4 && sep == ' ' && t.sep[2] == '-') ||
+        (m == 4 && len(0) == 1 && t.first_digit == '1' && len(1) == 3 && len(2) == 3 &&
+         len(3) == 4 && sep == ' ' && t.sep[2] == ' ' && t.sep[3] == '-'))
+      return 0.7f;
     // Sweden's trunk and area code, a dash, then spaced groups: "070-123 45 67", "08-123 456 78".
     if (t.leading_zero && m >= 3 && sep == '-' && SepsAre(t, 2, m, ' ') && len(0) >= 2 &&
         len(0) <= 4 && nd <= 10) {
@@ -3039,6 +3211,15 @@ class Resolution {
       if (v_.at(k) == '+' && IsDigit(v_.at(k + 1)) && !IsAlnum(v_.at(k - 1))) {
         if (static_cast<uint32_t>(k) < *skip_until) return;
         st = static_cast<uint32_t>(k);
+      } else if (const int64_t d = static_cast<int64_t>(st) - 2;
+                 v_.at(d + 1) == ' ' && (v_.at(d) == '1' || v_.at(d) == '7' || v_.at(d) == '8')) {
+        // A trunk or country digit without '+' before the area code: "8 (987) 188-16-01".
+        const unsigned char c = v_.at(d - 1);
+        if (!IsAlnum(c) && c != '.' && c != '-' && c != '/' && c != '+' && c != '#' && c != '$' &&
+            c != ',') {
+          if (static_cast<uint32_t>(d) < *skip_until) return;
+          st = static_cast<uint32_t>(d);
+        }
       }
     }
     NumTok t;
@@ -3070,6 +3251,10 @@ class Resolution {
     if (!t.plus && t.paren < 0 && !IsAlnum(before) && before != '_' && NationalIdShape(t)) return;
     if (IsAlnum(after) || after == '_') return;
     if ((after == '.' && IsDigit(v_.at(t.e + 1))) || decimal_comma(t.e)) return;
+    // "+20210509" after a version ("2.52+20210509"): a build's date, not E.164.
+    if (t.plus && (IsAlnum(before) || before == '.' || before == '-' || before == '+' ||
+                   before == '/' || before == '_'))
+      return;
     if (!t.plus && t.paren < 0) {
       if (IsAlnum(before) || before == '_' || before == '$' || before == '#') return;
       if ((before == '-' || before == '.' || before == '/' || before == ':') &&
@@ -3264,7 +3449,12 @@ class Resolution {
         Emit(t.b, rest.e, Entity::kPhone, 0.85f);
       return;
     }
-    if (IsAlnum(v_.at(t.e)) || t.nd < 7 || t.nd > 15) return;
+    // Six digits in groups of two or three: the plans of Luxembourg, Iceland's neighbours and
+    // many islands ("Tel. 77 33 96", "phone: 725 099"), after the label only.
+    bool six = t.nd == 6 && t.k >= 2 && !t.plus;
+    for (int i = 0; six && i < t.k; ++i)
+      six = t.ge[i] - t.gb[i] >= 2 && (i == 0 || t.sep[i] == ' ');
+    if (IsAlnum(v_.at(t.e)) || (t.nd < 7 && !six) || t.nd > 15) return;
     if ((v_.at(t.e) == '.' || v_.at(t.e) == ',') && IsDigit(v_.at(t.e + 1))) return;
     // Dates are not phones: 2024-05-12, 12/05/2024 (but 340 29 266 is one).
     const uint32_t g0 = t.ge[0] - t.gb[0];
@@ -5201,15 +5391,19 @@ void Scanner::ScanOnce(std::string_view text, std::span<const Segment> segments,
   size_t sgi = 0;
   for (size_t i = 0; i < out->size(); ++i) {
     EntityMatch& m = (*out)[i];
-    if (m.entity != phone || m.end + 3 > text.size() || text[m.end] != ' ') continue;
+    if (m.entity != phone || m.end + 3 > text.size() ||
+        (text[m.end] != ' ' && text.substr(m.end, 2) != ", "))
+      continue;
     while (sgi + 1 < segments.size() && m.start >= segments[sgi].end) ++sgi;
-    uint32_t q = m.end + 1;
-    if (text[q] == 'x' || text[q] == 'X') {
+    uint32_t q = m.end + (text[m.end] == ',' ? 2 : 1);
+    if (text[m.end] == ' ' && (text[q] == 'x' || text[q] == 'X')) {
       ++q;
-    } else if (text.substr(q, 3) == "ext") {
+    } else if (text[m.end] == ' ' && text.substr(q, 3) == "ext") {
       q += 3;
       if (q < text.size() && text[q] == '.') ++q;
       if (q < text.size() && text[q] == ' ') ++q;
+    } else if (text.substr(q, 6) == "poste ") {  // Quebec's: "514 555-0199, poste 030"
+      q += 6;
     } else {
       continue;
     }
@@ -5290,16 +5484,18 @@ void Scanner::ContactPhones(std::string_view text, std::span<const Segment> segm
     // Personal data in the same value, found already (out is in text order): a contact is a
     // person's name with an e-mail address, a street or another phone.
     while (o < found && (*out)[o].end <= sg.start) ++o;
-    bool name = false, reach = false, overlaps = false;
+    bool name = false, cjk_name = false, reach = false, overlaps = false;
     for (size_t k = o; k < found && (*out)[k].start < sg.end; ++k) {
       const EntityMatch& m = (*out)[k];
       if (m.start < e && b < m.end) overlaps = true;
       if (m.entity >= kBuiltinEntityCount) continue;
       const Entity x = static_cast<Entity>(m.entity);
       name |= x == Entity::kPersonName;
+      cjk_name |= x == Entity::kPersonName && static_cast<unsigned char>(text[m.start]) >= 0xE3 &&
+                  static_cast<unsigned char>(text[m.start]) <= 0xED;
       reach |= x == Entity::kEmail || x == Entity::kStreetAddress || x == Entity::kPhone;
     }
-    if (!name || !reach || overlaps) continue;
+    if (!name || overlaps) continue;
     const View v{text.data(), sg.start, sg.end};
     const unsigned char prev = v.at(static_cast<int64_t>(b) - 1), next = v.at(e);
     if (IsAlnum(prev) || prev == '#' || prev == '.' || prev == '-' || prev == '+' ||
@@ -5331,7 +5527,12 @@ void Scanner::ContactPhones(std::string_view text, std::span<const Segment> segm
                       !(text[b + 1] == '1' && text[b + 2] == '1');
     const bool trunk = !dashed && nd >= 9 && nd <= 11 && text[b] == '0' && text[b + 1] != '0';
     const bool nine = !dashed && nd == 9 && text[b] >= '6';
-    if (!nanp && !trunk && !nine && !dashed) continue;
+    // China's mobiles, 1[3-9] and nine digits: beside a name in Chinese characters they are
+    // the person's phone with nothing else on the line ("收货人: 王秀英 13812345678 北京市…"), and
+    // may follow the name's own characters without a space.
+    const bool cn_mobile = cjk_name && !dashed && nd == 11 && text[b] == '1' && text[b + 1] >= '3';
+    if (!nanp && !trunk && !nine && !dashed && !cn_mobile) continue;
+    if (!reach && !cn_mobile) continue;
     if (PrecedingWordIs(v, b, info.negative)) continue;
     // A keyed value is what its key says (`ticket_no=…`, `"account_id": "…"`, `ref no. …`):
     // phone keys are read by the keyword stage. Only a number standing in a list or text.
@@ -5340,7 +5541,8 @@ void Scanner::ContactPhones(std::string_view text, std::span<const Segment> segm
            (v.at(q - 1) == ' ' || v.at(q - 1) == '"' || v.at(q - 1) == '\'' || v.at(q - 1) == '\t'))
       --q;
     const unsigned char lead = q > sg.start ? v.at(q - 1) : 0;
-    if (lead != 0 && lead != ',' && lead != '\t' && lead != '(' && lead != '\n' && lead != ';')
+    if (lead != 0 && lead != ',' && lead != '\t' && lead != '(' && lead != '\n' && lead != ';' &&
+        !(cn_mobile && lead >= 0x80))
       continue;
     float score = 0.6f + (sg.hints ? sg.hints->boost[Index(Entity::kPhone)] : 0.0f);
     if (score < opts.min_score) continue;

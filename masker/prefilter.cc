@@ -260,11 +260,13 @@ namespace {
   const V dotn = xn[kDot];                                                                       \
   const V dotted = OR(OR(N(dot, dotn, 1), N(dot, dotn, 2)), N(dot, dotn, 3));                    \
   /* YYYY-MM-DD: four digits first (France's NIR, "1 84 12 76 451 089 46", is no date), not      \
-     spaced ("0044 20 7946 0958" is a phone). */                                                 \
+     spaced ("0044 20 7946 0958" is a phone), and ending at the day ("0178-78-6617", a           \
+     Japanese phone, has a third group of four). */                                              \
   const V sepd = OR(dot, OR(dash, sl)), sepdn = OR(xn[kDot], OR(xn[kDash], xn[kSl]));            \
   const V date =                                                                                 \
-      AND(AND(AND(AND(d, N(d, dn, 1)), N(d, dn, 3)), AND(N(sepd, sepdn, 4), N(d, dn, 5))),       \
-          N(sepd, sepdn, 7));                                                                    \
+      AND(AND(AND(AND(AND(d, N(d, dn, 1)), N(d, dn, 3)), AND(N(sepd, sepdn, 4), N(d, dn, 5))),   \
+              N(sepd, sepdn, 7)),                                                                \
+          NOT(N(d, dn, 10)));                                                                    \
   const V num = AND(jstart, OR(OR(AND(j9, NOT(date)), AND(j6, lettered)), AND(j7, dotted)));     \
   const V phone_lead = AND(phl, AND(N(d, dn, 1), N(d, dn, 2)));                                  \
   const V glue_p1 = P(OR(OR(OR(u, l), OR(d, x[kUs])), OR(dash, sl)),                             \
