@@ -225,7 +225,16 @@ constexpr PatternSpec kPatterns[] = {
      // Thai, Greek, Urdu, Georgian, Armenian, and Japanese's other forms.
      "생년월일|출생일|Дата рождения|Дата народження|дата народження|تاريخ الميلاد|تاريخ ميلاد|"
      "تاریخ تولد|תאריך לידה|जन्म तिथि|जन्मतिथि|जन्म दिनांक|วันเกิด|Ημερομηνία γέννησης|"
-     "ημερομηνία γέννησης|出生年月|誕生日|تاریخ پیدائش|დაბადების თარიღი|Ծննդյան ամսաթիվ)",
+     "ημερομηνία γέννησης|出生年月|誕生日|تاریخ پیدائش|დაბადების თარიღი|Ծննդյան ամսաթիվ|"
+     // Turkish, Hungarian, Vietnamese, Indonesian, Romanian, Croatian, Slovak labels; born as
+     // Scandinavian, Polish, Czech, Finnish, Russian, Ukrainian and Greek write it.
+     "do\xC4\x9Fum tarihi|sz\xC3\xBCletett|sz\xC3\xBClet\xC3\xA9si (?:d\xC3\xA1tum|id\xC5\x91)|" KB
+     "sz\xC3\xBCl\\.|ng\xC3\xA0y sinh|Ng\xC3\xA0y sinh|tanggal lahir|" KB "tgl\\.? lahir|"
+     "data na(?:s|\xC8\x99|\xC5\x9F)terii|datum ro\xC4\x91"
+     "enja|d\xC3\xA1tum narodenia|" KB "f\xC3\xB8"
+     "dt" KE "|" KB "f\xC3\xB6"
+     "dd" KE "|" KB "urodzon[ya]|" KB "narozen[a\xC3\xA1]?" KE "|" KB
+     "syntynyt|родился|родилась|народився|народилася|γεννήθηκε)",
      D::kKeyword, R::kKeywordValue, E::kDateOfBirth, 0, 0},
     // A post office box is where a person's mail goes: "PO Box 4521", "P.O. Box 77",
     // "Postfach 10 11 12", "Apartado 1234", "Case postale 56".

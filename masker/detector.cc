@@ -2121,7 +2121,8 @@ class Resolution {
       uint32_t s = e;
       while (e < v_.seg_end &&
              (IsAlnum(v_.at(e)) || v_.at(e) >= 0x80 || v_.at(e) == '/' || v_.at(e) == '-' ||
-              (v_.at(e) == '.' && (IsAlnum(v_.at(e + 1)) || v_.at(e + 1) == ' '))))
+              (v_.at(e) == '.' &&
+               (IsAlnum(v_.at(e + 1)) || v_.at(e + 1) == ' ' || v_.at(e + 1) >= 0x80))))
         ++e;
       if (e == s) break;
       if (v_.at(e) == ',') ++e;
@@ -2133,6 +2134,12 @@ class Resolution {
       uint32_t end = ends[t - 1];
       if (v_.at(end - 1) == ',' || v_.at(end - 1) == '.') --end;  // a sentence goes on or ends
       if (validate::DateOfBirth(v_.sub(p, end), CurrentYear()) || BuddhistEraDate(v_.sub(p, end))) {
+        // The year's word after it, as Russian, Bulgarian, Ukrainian and Armenian write it
+        // ("1985 г.", "1985 р.", "1985 թ.").
+        if (v_.at(end) == ' ' &&
+            (v_.sub(end + 1, end + 4) == "\xD0\xB3." || v_.sub(end + 1, end + 4) == "\xD1\x80." ||
+             v_.sub(end + 1, end + 4) == "\xD5\xA9."))
+          end += 4;
         Emit(p, end, Entity::kDateOfBirth);
         return;
       }
@@ -2163,10 +2170,12 @@ class Resolution {
           (i > 0 && IsDigit(d[i - 1])) || (i + 4 < d.size() && IsDigit(d[i + 4])))
         continue;
       int y = 0;
+      bool digits = true;
       for (size_t k = i; k < i + 4; ++k) {
-        if (!IsDigit(d[k])) return false;
+        digits = digits && IsDigit(d[k]);
         y = y * 10 + (d[k] - '0');
       }
+      if (!digits) continue;  // a day of 24-26 before the month ("25 กันยายน 2518")
       std::string g(d);
       g.replace(i, 4, std::to_string(y - 543));
       return validate::DateOfBirth(g, CurrentYear());

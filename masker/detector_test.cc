@@ -1452,7 +1452,21 @@ TEST_F(DetectorTest, DateOfBirthNeedsContext) {
       {"born on the 4th of july, 1976", "4th of july, 1976"},
       {"\xD0\xB4\xD0\xB0\xD1\x82\xD0\xB0 "
        "\xD1\x80\xD0\xBE\xD0\xB6\xD0\xB4\xD0\xB5\xD0\xBD\xD0\xB8\xD1\x8F 12.04.1987",
-       "12.04.1987"}};
+       "12.04.1987"},
+      // Other languages' month names and labels, and the year's word after the date.
+      {"data urodzenia: 12 marca 1985", "12 marca 1985"},
+      {"дата рождения: 12 марта 1985 г.", "12 марта 1985 г."},
+      {"doğum tarihi: 12 Mart 1985", "12 Mart 1985"},
+      {"született: 1985. március 12.", "1985. március 12"},
+      {"ngày sinh: 12/03/1985", "12/03/1985"},
+      {"tanggal lahir: 12 Maret 1985", "12 Maret 1985"},
+      {"data nașterii: 12 martie 1985", "12 martie 1985"},
+      {"datum rođenja: 12. ožujka 1985.", "12. ožujka 1985"},
+      {"født 12. marts 1985", "12. marts 1985"},
+      {"γεννήθηκε 12 Μαρτίου 1985", "12 Μαρτίου 1985"},
+      {"DOB: 25 กันยายน 2518", "25 กันยายน 2518"},  // the Buddhist era, a day of 24-26
+      {"DOB: 18 ม.ค. 2503", "18 ม.ค. 2503"},
+      {"DOB: 4. 7. 1999", "4. 7. 1999"}};
   for (const auto& [text, date] : other)
     EXPECT_THAT(Find(text), ElementsAre(std::string("DATE_OF_BIRTH:") + date)) << text;
   EXPECT_THAT(Find("the meeting on 03/07/84 was moved; order 12/03/24 shipped"), IsEmpty());

@@ -114,7 +114,7 @@ bool BirthYearAfterMonth(const unsigned char* p, uint32_t n, uint32_t i) {
   uint32_t e = i - 1;  // the space
   if (p[e - 1] == ',' || p[e - 1] == '.') --e;
   uint32_t b = e;
-  while (b > 0 && e - b < 12 &&
+  while (b > 0 && e - b < 24 &&
          (((p[b - 1] | 0x20) >= 'a' && (p[b - 1] | 0x20) <= 'z') || p[b - 1] >= 0x80))
     --b;
   const std::string_view word(reinterpret_cast<const char*>(p) + b, e - b);

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <initializer_list>
 #include <string>
+#include <unordered_map>
 
 #include "common/text.h"
 
@@ -763,25 +764,120 @@ constexpr std::string_view kMonthNames[] = {"january",   "february", "march",   
 
 int MonthOf(std::string_view word) {
   if (word.size() < 3) return 0;
-  // Written out in French, German, Spanish, Italian, Portuguese and Dutch (whole names).
-  static constexpr std::string_view kOther[][6] = {
-      {"janvier", "januar", "enero", "gennaio", "janeiro", "januari"},
-      {"f\xC3\xA9vrier", "februar", "febrero", "febbraio", "fevereiro", "februari"},
-      {"mars", "m\xC3\xA4rz", "marzo", "marzo", "mar\xC3\xA7o", "maart"},
-      {"avril", "april", "abril", "aprile", "abril", "april"},
-      {"mai", "mai", "mayo", "maggio", "maio", "mei"},
-      {"juin", "juni", "junio", "giugno", "junho", "juni"},
-      {"juillet", "juli", "julio", "luglio", "julho", "juli"},
-      {"ao\xC3\xBBt", "august", "agosto", "agosto", "agosto", "augustus"},
-      {"septembre", "september", "septiembre", "settembre", "setembro", "september"},
-      {"octobre", "oktober", "octubre", "ottobre", "outubro", "oktober"},
-      {"novembre", "november", "noviembre", "novembre", "novembro", "november"},
-      {"d\xC3\xA9"
-       "cembre",
-       "dezember", "diciembre", "dicembre", "dezembro", "december"}};
-  for (int m = 0; m < 12; ++m)
-    for (std::string_view name : kOther[m])
-      if (word.size() == name.size() && ContainsIgnoreCase(name, word)) return m + 1;
+  // Written out (whole names, as a date writes them: the genitive in Slavic languages and
+  // Greek, the partitive in Finnish) in French, German, Spanish, Italian, Portuguese, Dutch,
+  // the Scandinavian languages, Polish, Czech, Slovak, Croatian, Romanian, Hungarian, Turkish,
+  // Finnish, Indonesian, Russian, Ukrainian, Greek, Thai and Arabic. A hash table: this runs
+  // at every word before a year the prefilter sees.
+  static const auto* const kNames = [] {
+    static constexpr std::string_view kOther[12][32] = {
+        {"janvier", "januar",  "enero",      "gennaio",    "janeiro", "januari", "stycznia",
+         "ledna",   "januára", "siječnja",   "ianuarie",   "január",  "ocak",    "tammikuuta",
+         "января",  "січня",   "Ιανουαρίου", "ιανουαρίου", "มกราคม",  "يناير"},
+        {"février",    "februar",  "febrero", "febbraio",    "fevereiro",   "februari", "lutego",
+         "února",      "februára", "veljače", "februarie",   "február",     "Şubat",    "şubat",
+         "helmikuuta", "февраля",  "лютого",  "Φεβρουαρίου", "φεβρουαρίου", "กุมภาพันธ์",  "فبراير"},
+        {"mars",   "märz",    "marzo",   "março",   "maart", "marts",       "marca",
+         "března", "ožujka",  "martie",  "március", "mart",  "maaliskuuta", "maret",
+         "марта",  "березня", "Μαρτίου", "μαρτίου", "มีนาคม", "مارس"},
+        {"avril", "april", "abril", "aprile", "kwietnia", "dubna", "apríla", "travnja", "aprilie",
+         "április", "nisan", "huhtikuuta", "апреля", "квітня", "Απριλίου", "απριλίου", "เมษายน",
+         "أبريل"},
+        {"mai", "mayo", "maggio", "maio", "mei", "maj", "maja", "května", "mája", "svibnja",
+         "május", "mayıs", "toukokuuta", "мая", "травня", "Μαΐου", "μαΐου", "พฤษภาคม", "مايو"},
+        {"juin", "juni", "junio", "giugno", "junho", "czerwca", "června", "júna", "lipnja", "iunie",
+         "június", "haziran", "kesäkuuta", "июня", "червня", "Ιουνίου", "ιουνίου", "มิถุนายน",
+         "يونيو"},
+        {"juillet", "juli", "julio", "luglio", "julho", "lipca", "července", "júla", "srpnja",
+         "iulie", "július", "temmuz", "heinäkuuta", "июля", "липня", "Ιουλίου", "ιουλίου",
+         "กรกฎาคม", "يوليو"},
+        {"août", "august", "agosto", "augustus", "augusti", "sierpnia", "srpna", "augusta",
+         "kolovoza", "augusztus", "ağustos", "elokuuta", "agustus", "августа", "серпня",
+         "Αυγούστου", "αυγούστου", "สิงหาคม", "أغسطس"},
+        {"septembre", "september", "septiembre", "settembre", "setembro", "września", "září",
+         "septembra", "rujna", "septembrie", "szeptember", "eylül", "syyskuuta", "сентября",
+         "вересня", "Σεπτεμβρίου", "σεπτεμβρίου", "กันยายน", "سبتمبر"},
+        {"octobre", "oktober", "octubre", "ottobre", "outubro", "października", "října", "októbra",
+         "listopada", "octombrie", "október", "ekim", "lokakuuta", "октября", "жовтня", "Οκτωβρίου",
+         "οκτωβρίου", "ตุลาคม", "أكتوبر"},
+        {"novembre", "november", "noviembre", "novembro", "listopadu", "novembra", "studenoga",
+         "noiembrie", "kasım", "marraskuuta", "ноября", "листопада", "Νοεμβρίου", "νοεμβρίου",
+         "พฤศจิกายน", "نوفمبر"},
+        {"décembre", "dezember", "diciembre",  "dicembre",   "dezembro",  "december", "desember",
+         "grudnia",  "prosince", "decembra",   "prosinca",   "decembrie", "aralık",   "joulukuuta",
+         "декабря",  "грудня",   "Δεκεμβρίου", "δεκεμβρίου", "ธันวาคม",    "ديسمبر"}};
+    // … and Bulgarian, Serbian, Hindi, Estonian, Slovenian, Malay, Hebrew (with its "in" prefix, as
+    // a date writes it: "12 במרץ 1985"), Catalan, Georgian, Armenian, Lithuanian, Latvian.
+    static constexpr std::string_view kMore[12][24] = {
+        {"януари", "јануар", "जनवरी", "jaanuar", "januarja", "januari", "בינואר", "ינואר",
+         "januari", "gener", "იანვარი", "հունվարի", "sausio", "janvāris"},
+        {"февруари", "фебруар", "फ़रवरी", "फरवरी", "veebruar", "februarja", "februari", "בפברואר",
+         "פברואר", "febrer", "თებერვალი", "փետրվարի", "vasario", "februāris"},
+        {"март", "मार्च", "märts", "marca", "marec", "mac", "במרץ", "מרץ", "març", "მარტი", "մարտի",
+         "kovo", "marts"},
+        {"април", "अप्रैल", "aprill", "aprila", "אפריל", "באפריל", "abril", "აპრილი", "ապրիլի",
+         "balandžio", "aprīlis"},
+        {"май", "мај", "मई", "maja", "mei", "במאי", "מאי", "maig", "მაისი", "մայիսի", "gegužės",
+         "maijs"},
+        {"юни", "јун", "जून", "juuni", "junija", "junij", "ביוני", "יוני", "juny", "ივნისი",
+         "հունիսի", "birželio", "jūnijs"},
+        {"юли", "јул", "जुलाई", "juuli", "julija", "julij", "julai", "ביולי", "יולי", "juliol",
+         "ივლისი", "հուլիսի", "liepos", "jūlijs"},
+        {"август", "अगस्त", "avgust", "avgusta", "ogos", "באוגוסט", "אוגוסט", "agost", "აგვისტო",
+         "օգոստոսի", "rugpjūčio", "augusts"},
+        {"септември", "септембар", "सितंबर", "सितम्बर", "septembra", "בספטמבר", "ספטמבר", "setembre",
+         "სექტემბერი", "սեպտեմբերի", "rugsėjo", "septembris"},
+        {"октомври", "октобар", "अक्तूबर", "अक्टूबर", "oktoober", "oktobra", "באוקטובר", "אוקטובר",
+         "octubre", "ოქტომბერი", "հոկտեմբերի", "spalio", "oktobris"},
+        {"ноември", "новембар", "नवंबर", "नवम्बर", "novembra", "בנובמבר", "נובמבר", "novembre",
+         "ნოემბერი", "նոյեմբերի", "lapkričio", "novembris"},
+        {"декември", "децембар", "दिसंबर", "दिसम्बर", "detsember", "decembra", "disember", "בדצמבר",
+         "דצמבר", "desembre", "დეკემბერი", "դեկտեմբերի", "gruodžio", "decembris"}};
+    // Abbreviated, as dates of those languages write them in their medium form ("18 sie 1968",
+    // "28 Eki 1954", "25 мар. 1973 г.", "18 ม.ค. 2503"), without their dot; English's are below.
+    static constexpr std::string_view kShort[12][24] = {
+        {"janv", "jan", "ene", "gen", "sty", "oca", "sij", "ian", "янв", "січ", "Ιαν", "ιαν",
+         "ม.ค.", "იან", "հնվ", "בינו׳", "जन॰", "janv"},
+        {"févr", "fév", "feb", "fev", "lut",  "şub", "Şub", "velj",  "febr", "февр",
+         "фев",  "лют", "Φεβ", "φεβ", "ก.พ.", "თებ", "փտվ", "בפבר׳", "फ़र॰",  "febr"},
+        {"mar", "märz", "mrt", "ožu", "márc", "мар", "бер", "Μαρ", "μαρ", "มี.ค.", "მარ", "մրտ",
+         "במרץ", "मार्च", "marts"},
+        {"avr", "abr", "apr", "kwi", "nis", "tra", "ápr", "апр", "квіт", "Απρ", "απρ", "เม.ย.",
+         "აპრ", "ապր", "באפר׳", "अप्रैल", "apr"},
+        {"may", "mag", "mai", "maj", "svi", "máj", "мая", "трав", "Μαΐ", "μαΐ", "พ.ค.", "mei",
+         "მაი", "մյս", "במאי", "मई", "maijs"},
+        {"juin", "jun", "giu", "cze", "haz", "lip", "iun", "jún", "июн", "черв", "Ιουν", "ιουν",
+         "มิ.ย.", "ივნ", "հնս", "ביוני", "जून", "jūn"},
+        {"juil", "jul", "lug", "lip", "tem", "srp", "iul", "júl", "июл", "лип", "Ιουλ", "ιουλ",
+         "ก.ค.", "ივლ", "հլս", "ביולי", "जुल॰", "jūl"},
+        {"août", "ago", "aug", "avg", "sie", "ağu", "agu", "kol", "авг", "серп", "Αυγ", "αυγ",
+         "ส.ค.", "აგვ", "օգս", "באוג׳", "अग॰", "aug"},
+        {"sept", "sep", "set", "wrz", "eyl", "ruj", "szept", "сент", "вер", "Σεπ", "σεπ", "ก.ย.",
+         "სექ", "սեպ", "בספט׳", "सित॰", "sept"},
+        {"oct", "okt", "ott", "out", "paź", "eki", "lis", "окт", "жовт", "Οκτ", "οκτ", "ต.ค.",
+         "ოქტ", "հոկ", "באוק׳", "अक्तू॰", "okt"},
+        {"nov", "lis", "kas", "stu", "нояб", "лист", "Νοε", "νοε", "พ.ย.", "ნოე", "նոյ", "בנוב׳",
+         "नव॰", "nov"},
+        {"déc", "dic", "dez", "dec", "gru", "ara", "pro", "des", "дек", "груд", "Δεκ", "δεκ",
+         "ธ.ค.", "დეკ", "դեկ", "בדצמ׳", "दिस॰", "dec"}};
+    auto* m = new std::unordered_map<std::string_view, int>;
+    for (int i = 0; i < 12; ++i) {
+      for (std::string_view name : kOther[i])
+        if (!name.empty()) m->emplace(name, i + 1);
+      for (std::string_view name : kMore[i])
+        if (!name.empty()) m->emplace(name, i + 1);
+      for (std::string_view name : kShort[i])
+        if (!name.empty()) m->emplace(name, i + 1);
+    }
+    return m;
+  }();
+  if (word.size() <= 40) {
+    char buf[40];
+    for (size_t i = 0; i < word.size(); ++i)
+      buf[i] = word[i] >= 'A' && word[i] <= 'Z' ? static_cast<char>(word[i] + 32) : word[i];
+    if (auto it = kNames->find(std::string_view(buf, word.size())); it != kNames->end())
+      return it->second;
+  }
   for (int m = 0; m < 12; ++m) {
     std::string_view name = kMonthNames[m];
     bool ok = word.size() == 3 || word.size() == name.size() || (m == 8 && word.size() == 4);
@@ -824,12 +920,15 @@ class DateReader {
     return true;
   }
 
-  // Skips `w` and the spaces after it, if it is there as a word ("7 de marzo de 1984").
-  void Word(std::string_view w) {
+  // Skips `w` and the spaces after it, if it is there as a word ("7 de marzo de 1984"); true
+  // if it was.
+  bool Word(std::string_view w) {
     if (s_.substr(i_, w.size()) == w && i_ + w.size() < s_.size() && IsSpace(s_[i_ + w.size()])) {
       i_ += w.size();
       Spaces();
+      return true;
     }
+    return false;
   }
 
   // Skips spaces; true if at least one was skipped.
@@ -844,8 +943,17 @@ class DateReader {
     size_t start = i_;
     while (i_ < s_.size() && (IsAlpha(s_[i_]) || static_cast<unsigned char>(s_[i_]) >= 0x80)) ++i_;
     std::string_view word = s_.substr(start, i_ - start);
-    const int m = MonthOf(word);
-    if (m != 0 && word.size() <= 4 && word.size() < kMonthNames[m - 1].size()) Char('.');
+    int m = MonthOf(word);
+    // Thai abbreviations are letters and dots: "ม.ค.", "มี.ค.".
+    if (m == 0 && !word.empty() && static_cast<unsigned char>(word[0]) >= 0x80) {
+      size_t j = i_;
+      while (j < s_.size() && (static_cast<unsigned char>(s_[j]) >= 0x80 || s_[j] == '.')) ++j;
+      if (j > i_ && (m = MonthOf(s_.substr(start, j - start))) != 0) {
+        i_ = j;
+        return m;
+      }
+    }
+    if (m != 0) Char('.');  // an abbreviation's dot: "Jan.", "márc.", "мар.", "out."
     return m;
   }
 
@@ -877,7 +985,46 @@ std::optional<Date> Make(int y, int m, int d) {
 std::optional<Date> ParseDate(std::string_view text) {
   while (!text.empty() && IsSpace(text.front())) text.remove_prefix(1);
   while (!text.empty() && IsSpace(text.back())) text.remove_suffix(1);
-  if (text.size() < 8 || text.size() > 32) return std::nullopt;
+  if (text.size() < 8 || text.size() > 64) return std::nullopt;
+  // Arabic's directional marks inside a numeric date ("16\u200f/12\u200f/1930"): not part of it.
+  if (text.find("\xE2\x80\x8F") != std::string_view::npos ||
+      text.find("\xE2\x80\x8E") != std::string_view::npos ||
+      text.find("\xD8\x9C") != std::string_view::npos) {
+    std::string plain;
+    for (size_t i = 0; i < text.size(); ++i) {
+      if (text.compare(i, 3, "\xE2\x80\x8F") == 0 || text.compare(i, 3, "\xE2\x80\x8E") == 0) {
+        i += 2;
+      } else if (text.compare(i, 2, "\xD8\x9C") == 0) {
+        ++i;
+      } else {
+        plain += text[i];
+      }
+    }
+    return ParseDate(plain);
+  }
+  // Numbers with a dot and a space between them, as Czech, Slovak, Serbian ("4. 7. 1999",
+  // "21. 4. 1968.") and Korean ("1949. 11. 8.") write a date: the dotted date.
+  {
+    char compact[16];
+    size_t n = 0, groups = 0, i = 0;
+    bool ok = true;
+    while (ok && i < text.size() && n + 6 < sizeof(compact)) {
+      size_t j = i;
+      while (j < text.size() && IsDigit(text[j])) compact[n++] = text[j++];
+      ok = j > i && j - i <= 4;
+      ++groups;
+      i = j;
+      if (i == text.size()) break;
+      ok = ok && text[i] == '.';
+      ++i;
+      if (i == text.size()) break;
+      ok = ok && text[i] == ' ' && groups < 3;
+      ++i;
+      if (ok) compact[n++] = '.';
+    }
+    if (ok && groups == 3 && text.find(". ") != std::string_view::npos)
+      return ParseDate(std::string_view(compact, n));
+  }
 
   // YYYYMMDD, as forms and exports write it ("birthdate: 19850314").
   if (text.size() == 8 && AllDigits(text)) {
@@ -913,17 +1060,59 @@ std::optional<Date> ParseDate(std::string_view text) {
       if (auto us = Make(y, a, b)) return us;  // MM/DD/YYYY first, DD/MM/YYYY otherwise
       return Make(y, b, a);
     }
+    // Hungarian, the year first: "1985. március 12.", "1985. márc. 12"; Latvian, "1960. gada
+    // 25. februāris".
+    if (a >= 1000 && sep == '.') {
+      r.Char('.');
+      if (!r.Spaces()) return std::nullopt;
+      if (r.Word("gada")) {
+        const int d = r.Number(1, 2);
+        if (d < 0 || !r.Char('.') || !r.Spaces()) return std::nullopt;
+        const int m = r.Month();
+        if (m == 0 || !r.AtEnd()) return std::nullopt;
+        return Make(a, m, d);
+      }
+      const int m = r.Month();
+      if (m == 0 || !r.Spaces()) return std::nullopt;
+      const int d = r.Number(1, 2);
+      r.Char('.');
+      if (d < 0 || !r.AtEnd()) return std::nullopt;
+      return Make(a, m, d);
+    }
+    // Lithuanian: "1977 m. kovo 9 d." (year, month, day).
+    if (a >= 1000 && sep == ' ') {
+      r.Spaces();
+      if (!r.Word("m.")) return std::nullopt;
+      const int m = r.Month();
+      if (m == 0 || !r.Spaces()) return std::nullopt;
+      const int d = r.Number(1, 2);
+      r.Spaces();
+      if (d < 0 || !(r.AtEnd() || (r.Char('d') && r.Char('.') && r.AtEnd()))) return std::nullopt;
+      return Make(a, m, d);
+    }
     // "5 January 1984", "5th Jan 1984", "7. März 1984", "7 de marzo de 1984"
     if (a > 31) return std::nullopt;
     r.Ordinal();
     r.Char('.');
     if (!r.Spaces()) return std::nullopt;
     r.Word("de");
+    // Vietnamese: "12 tháng 3 năm 1985", "25 tháng 3, 1947", "17 thg 1, 1964" (day, month
+    // number, year).
+    if (r.Word("th\xC3\xA1ng") || r.Word("thg")) {
+      const int m = r.Number(1, 2);
+      r.Char(',');
+      if (m < 0 || !r.Spaces()) return std::nullopt;
+      r.Word("n\xC4\x83m");
+      const int y = r.Number(4, 4);
+      if (y < 0 || !r.AtEnd()) return std::nullopt;
+      return Make(y, m, a);
+    }
     int m = r.Month();
     if (m == 0) return std::nullopt;
     r.Char(',');
     if (!r.Spaces()) return std::nullopt;
     r.Word("de");
+    r.Word("del");  // Catalan: "12 de març del 1985"
     int y = r.Number(4, 4);
     if (y < 0 || !r.AtEnd()) return std::nullopt;
     return Make(y, m, a);

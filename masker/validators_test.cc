@@ -413,7 +413,41 @@ TEST(ParseDate, Forms) {
   EXPECT_EQ(ParseDate("5 d\xC3\xA9"
                       "cembre 1984"),
             (Date{1984, 12, 5}));
-  EXPECT_EQ(ParseDate("5 janv 1984"), std::nullopt);
+  // … and as the rest of CLDR's locales write a date, long and abbreviated (the forms of
+  // Intl.DateTimeFormat's "long" and "medium" styles).
+  const std::pair<const char*, Date> cldr[] = {{"5 janv. 1984", {1984, 1, 5}},
+                                               {"12 marca 1985", {1985, 3, 12}},
+                                               {"18 sie 1968", {1968, 8, 18}},
+                                               {"12. března 1985", {1985, 3, 12}},
+                                               {"12. ožujka 1985", {1985, 3, 12}},
+                                               {"11. pro 1934", {1934, 12, 11}},
+                                               {"1985. március 12.", {1985, 3, 12}},
+                                               {"1964. máj. 4.", {1964, 5, 4}},
+                                               {"28 Eki 1954", {1954, 10, 28}},
+                                               {"12. maaliskuuta 1985", {1985, 3, 12}},
+                                               {"12 марта 1985", {1985, 3, 12}},
+                                               {"25 мар. 1973", {1973, 3, 25}},
+                                               {"12 березня 1985", {1985, 3, 12}},
+                                               {"12 Μαρτίου 1985", {1985, 3, 12}},
+                                               {"12 مارس 1985", {1985, 3, 12}},
+                                               {"16\u200f/12\u200f/1930", {1930, 12, 16}},
+                                               {"12 Maret 1985", {1985, 3, 12}},
+                                               {"25 tháng 3, 1947", {1947, 3, 25}},
+                                               {"12 tháng 3 năm 1985", {1985, 3, 12}},
+                                               {"4. 7. 1999", {1999, 7, 4}},
+                                               {"21. 4. 1968.", {1968, 4, 21}},
+                                               {"1949. 11. 8.", {1949, 11, 8}},
+                                               {"3 de out. de 1943", {1943, 10, 3}},
+                                               {"12 de març del 1985", {1985, 3, 12}},
+                                               {"12 במרץ 1985", {1985, 3, 12}},
+                                               {"13 जन॰ 1955", {1955, 1, 13}},
+                                               {"1960. gada 25. februāris", {1960, 2, 25}},
+                                               {"1977 m. kovo 9 d.", {1977, 3, 9}},
+                                               {"8 ნოემბერი, 1937", {1937, 11, 8}},
+                                               {"16 օգոստոսի, 1973", {1973, 8, 16}}};
+  for (const auto& [text, date] : cldr) EXPECT_EQ(ParseDate(text), date) << text;
+  EXPECT_EQ(ParseDate("5 janv 1984 x"), std::nullopt);
+  EXPECT_EQ(ParseDate("12 sierpień 1985"), std::nullopt);  // nominative: no date writes it
   EXPECT_EQ(ParseDate("January 5, 1984"), (Date{1984, 1, 5}));
   EXPECT_EQ(ParseDate("Sept. 30th, 1984"), (Date{1984, 9, 30}));
   EXPECT_EQ(ParseDate("1st MAR 1984"), (Date{1984, 3, 1}));
