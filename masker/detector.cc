@@ -2869,9 +2869,16 @@ class Resolution {
     if (v.find('@') != std::string_view::npos || v.find("://") != std::string_view::npos ||
         v.starts_with("0x") || v[0] == '/' || v.find('\\') != std::string_view::npos)
       return 0;
-    enum Kind : uint8_t { kOtherTok, kNumberTok, kWordTok };
+    // Words of a sentence about a number, not a street's name beside its house number ("Add
+    // support for 3 address cells", "greater than 2").
+    static constexpr std::string_view kProse[] = {
+        "for",  "to",    "of",    "in",     "on",    "at",     "than", "the",  "and",   "or",
+        "with", "by",    "from",  "is",     "are",   "was",    "be",   "has",  "have",  "about",
+        "over", "under", "after", "before", "per",   "each",   "only", "all",  "top",   "up",
+        "down", "last",  "first", "next",   "every", "within", "into", "than", "least", "most"};
+    enum Kind : uint8_t { kOtherTok, kNumberTok, kWordTok, kLowerTok, kThroughTok };
     Kind prev = kOtherTok;
-    bool street = false;
+    bool street = false, capital = false;
     for (size_t i = 0; i < v.size();) {
       const unsigned char c = v[i];
       if (street && (c == ',' || c == ';' || v.substr(i).starts_with(" and ") ||
@@ -2884,43 +2891,46 @@ class Resolution {
       size_t j = i;
       while (j < v.size() && v[j] != ' ' && v[j] != ',' && v[j] != '\t' && v[j] != ';') ++j;
       std::string_view t = v.substr(i, j - i);
-      while (t.size() > 1 && (t.back() == '.' || t.back() == '!')) t.remove_suffix(1);
+      while (t.size() > 1 && (t.back() == '.' || t.back() == '!' || t.back() == ')'))
+        t.remove_suffix(1);
+      if (t.size() > 1 && t.front() == '(') t.remove_prefix(1);
       // The message going on after the address ("… Suite 692 Thanks.").
-      static constexpr std::string_view kClosing[] = {"Thanks",
-                                                      "Thank",
-                                                      "Thx",
-                                                      "Please",
-                                                      "Cheers",
-                                                      "Regards",
-                                                      "Best",
-                                                      "Danke",
-                                                      "Bitte",
-                                                      "Merci",
-                                                      "Gracias",
-                                                      "Grazie",
-                                                      "Obrigado",
-                                                      "Dank",
-                                                      "Tack",
-                                                      "Kiitos",
-                                                      "Dzi\xC4\x99kuj\xC4\x99"};
+      static constexpr std::string_view kClosing[] = {
+          "Thanks",   "Thank", "Thx",   "Please", "Cheers",  "Regards",
+          "Best",     "Danke", "Bitte", "Merci",  "Gracias", "Grazie",
+          "Obrigado", "Dank",  "Tack",  "Kiitos", "Dziękuję"};
       if (street && OneOf(t, kClosing)) return i;
       size_t d = 0;
       while (d < t.size() && IsDigit(t[d])) ++d;
       Kind kind = kOtherTok;
-      if (d >= 1 && d <= 5) {
+      if (t == "no" || t == "No" || t == "nr" || t == "Nr" || t == "#" || t == "n\xC2\xB0" ||
+          t == "n\xC2\xBA" || t == "N\xC2\xBA") {
+        kind = kThroughTok;  // "Jln. Icha no 95", "Hauptstr. Nr. 5"
+      } else if (d >= 1 && d <= 5) {
         std::string_view rest = t.substr(d);
         if (rest.starts_with('/') && rest.size() > 1 && IsDigit(rest[1])) {
           rest.remove_prefix(1);
           while (!rest.empty() && IsDigit(rest[0])) rest.remove_prefix(1);
         }
-        if (rest.empty() || (rest.size() == 1 && IsAlpha(rest[0]))) kind = kNumberTok;
-      } else if (d == 0 && (IsUpper(c) || c >= 0xC3)) {
+        // "10b", and Portugal's unit after a dash: "952-Ap", "2-Piso", "1503-8Esq".
+        if (rest.empty() || (rest.size() == 1 && IsAlpha(rest[0])) ||
+            (rest.size() > 1 && rest[0] == '-' && (IsUpper(rest[1]) || IsDigit(rest[1]))))
+          kind = kNumberTok;
+      } else if (d == 0 && (IsUpper(c) || c >= 0xC3 || IsLower(c))) {
         size_t letters = 0;
         for (unsigned char x : t) letters += IsAlpha(x) || x >= 0x80;
-        if (letters >= 3) kind = kWordTok;
+        if (letters >= 3) kind = IsLower(c) ? (OneOf(t, kProse) ? kOtherTok : kLowerTok) : kWordTok;
       }
-      street = street || (kind == kNumberTok && prev == kWordTok) ||
+      if (kind == kThroughTok) {
+        i = j;
+        continue;
+      }
+      // A house number beside a capitalised word, or beside a lower-case one of a name that
+      // began with a capital ("Porte noire 256", "Spāres bulvāris 816").
+      street = street ||
+               (kind == kNumberTok && (prev == kWordTok || (prev == kLowerTok && capital))) ||
                (kind == kWordTok && prev == kNumberTok);
+      capital = capital || kind == kWordTok;
       prev = kind;
       i = j;
     }

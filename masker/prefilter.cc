@@ -6,6 +6,7 @@
 #include <array>
 #include <bit>
 #include <cstdlib>
+#include <cstring>
 
 #include "masker/sort.h"
 #include "masker/unicode_fold.h"
@@ -105,14 +106,29 @@ void Merge(std::vector<Window>* v) {
 
 // Whether the digits at i (after a space after a word) are a birth year, 1900-2099 and four
 // digits alone, after a month's name ("july 1976", "juillet, 1976") or the "de" of "4 de julio
-// de 1976".
+// de 1976", or before the rest of a date written year first.
 bool BirthYearAfterMonth(const unsigned char* p, uint32_t n, uint32_t i) {
   auto digit = [&](uint32_t k) { return k < n && p[k] >= '0' && p[k] <= '9'; };
   if (!(digit(i + 3) && digit(i + 2) && !digit(i + 4)) ||
       !((p[i] == '1' && p[i + 1] == '9') || (p[i] == '2' && p[i + 1] == '0')) || i < 4)
     return false;
+  // The year first: Hungarian and Latvian "1968. március 20.", "1981. gada 7. okt.", Chinese,
+  // Japanese and Korean "1944年11月16日", "1964년 4월 3일", Lithuanian "1977 m. kovo 9 d.".
+  auto at = [&](uint32_t k, std::string_view s) {
+    return k + s.size() <= n && std::memcmp(p + k, s.data(), s.size()) == 0;
+  };
+  if ((p[i + 4] == '.' && i + 6 < n && p[i + 5] == ' ' &&
+       (((p[i + 6] | 0x20) >= 'a' && (p[i + 6] | 0x20) <= 'z') || p[i + 6] >= 0x80)) ||
+      at(i + 4, "\xE5\xB9\xB4") || at(i + 4, "\xEB\x85\x84") || at(i + 4, " m. "))
+    return true;
   uint32_t e = i - 1;  // the space
   if (p[e - 1] == ',' || p[e - 1] == '.') --e;
+  // Vietnamese, the month's number after its word: "5 tháng 2, 1937", "17 thg 1, 1964".
+  if (p[e - 1] >= '0' && p[e - 1] <= '9') {
+    uint32_t k = e - 1;
+    while (k > 0 && e - k < 3 && p[k - 1] >= '0' && p[k - 1] <= '9') --k;
+    return k >= 7 && p[k - 1] == ' ' && (at(k - 7, "th\xC3\xA1ng") || (k >= 4 && at(k - 4, "thg")));
+  }
   uint32_t b = e;
   while (b > 0 && e - b < 24 &&
          (((p[b - 1] | 0x20) >= 'a' && (p[b - 1] | 0x20) <= 'z') || p[b - 1] >= 0x80))

@@ -836,10 +836,10 @@ int MonthOf(std::string_view word) {
     // Abbreviated, as dates of those languages write them in their medium form ("18 sie 1968",
     // "28 Eki 1954", "25 мар. 1973 г.", "18 ม.ค. 2503"), without their dot; English's are below.
     static constexpr std::string_view kShort[12][24] = {
-        {"janv", "jan", "ene", "gen", "sty", "oca", "sij", "ian", "янв", "січ", "Ιαν", "ιαν",
-         "ม.ค.", "იან", "հնվ", "בינו׳", "जन॰", "janv"},
-        {"févr", "fév", "feb", "fev", "lut",  "şub", "Şub", "velj",  "febr", "февр",
-         "фев",  "лют", "Φεβ", "φεβ", "ก.พ.", "თებ", "փտվ", "בפבר׳", "फ़र॰",  "febr"},
+        {"janv", "jan", "jaan", "ene", "gen", "sty", "oca", "sij", "ian", "янв", "січ", "Ιαν",
+         "ιαν", "ม.ค.", "იან", "հնվ", "בינו׳", "जन॰", "janv"},
+        {"févr", "fév", "feb", "veebr", "fev",  "lut", "şub", "Şub",   "velj", "febr", "февр",
+         "фев",  "лют", "Φεβ", "φεβ",   "ก.พ.", "თებ", "փտվ", "בפבר׳", "फ़र॰",  "febr"},
         {"mar", "märz", "mrt", "ožu", "márc", "мар", "бер", "Μαρ", "μαρ", "มี.ค.", "მარ", "մրտ",
          "במרץ", "मार्च", "marts"},
         {"avr", "abr", "apr", "kwi", "nis", "tra", "ápr", "апр", "квіт", "Απρ", "απρ", "เม.ย.",
@@ -850,16 +850,16 @@ int MonthOf(std::string_view word) {
          "มิ.ย.", "ივნ", "հնս", "ביוני", "जून", "jūn"},
         {"juil", "jul", "lug", "lip", "tem", "srp", "iul", "júl", "июл", "лип", "Ιουλ", "ιουλ",
          "ก.ค.", "ივლ", "հլս", "ביולי", "जुल॰", "jūl"},
-        {"août", "ago", "aug", "avg", "sie", "ağu", "agu", "kol", "авг", "серп", "Αυγ", "αυγ",
-         "ส.ค.", "აგვ", "օգս", "באוג׳", "अग॰", "aug"},
+        {"août", "ago", "aug", "avg", "ogo", "sie", "ağu", "agu", "kol", "авг", "серп", "Αυγ",
+         "αυγ", "ส.ค.", "აგვ", "օգս", "באוג׳", "अग॰", "aug"},
         {"sept", "sep", "set", "wrz", "eyl", "ruj", "szept", "сент", "вер", "Σεπ", "σεπ", "ก.ย.",
          "სექ", "սեպ", "בספט׳", "सित॰", "sept"},
         {"oct", "okt", "ott", "out", "paź", "eki", "lis", "окт", "жовт", "Οκτ", "οκτ", "ต.ค.",
          "ოქტ", "հոկ", "באוק׳", "अक्तू॰", "okt"},
         {"nov", "lis", "kas", "stu", "нояб", "лист", "Νοε", "νοε", "พ.ย.", "ნოე", "նոյ", "בנוב׳",
          "नव॰", "nov"},
-        {"déc", "dic", "dez", "dec", "gru", "ara", "pro", "des", "дек", "груд", "Δεκ", "δεκ",
-         "ธ.ค.", "დეკ", "դեկ", "בדצמ׳", "दिस॰", "dec"}};
+        {"déc", "dic",  "dez", "dec", "dets", "dis", "gru", "ara",   "pro",  "des",
+         "дек", "груд", "Δεκ", "δεκ", "ธ.ค.", "დეკ", "դեկ", "בדצמ׳", "दिस॰", "dec"}};
     auto* m = new std::unordered_map<std::string_view, int>;
     for (int i = 0; i < 12; ++i) {
       for (std::string_view name : kOther[i])
