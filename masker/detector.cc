@@ -43,6 +43,7 @@ int CurrentYear() {
   return year;
 }
 bool ScriptAddressValue(std::string_view v);  // below
+size_t StreetLineValue(std::string_view v);   // below
 }  // namespace
 
 bool ValueIs(Entity entity, std::string_view v) {
@@ -81,8 +82,9 @@ bool ValueIs(Entity entity, std::string_view v) {
       if (ScriptAddressValue(v)) return true;  // or one of another script: "北京市…88号"
       size_t i = 0;
       while (i < v.size() && v[i] >= '0' && v[i] <= '9') ++i;
-      return i > 0 && i + 2 < v.size() && v[i] == ' ' &&
-             ((v[i + 1] >= 'A' && v[i + 1] <= 'Z') || (v[i + 1] >= 'a' && v[i + 1] <= 'z'));
+      return (i > 0 && i + 2 < v.size() && v[i] == ' ' &&
+              ((v[i + 1] >= 'A' && v[i + 1] <= 'Z') || (v[i + 1] >= 'a' && v[i + 1] <= 'z'))) ||
+             StreetLineValue(v) > 0;  // or the number after the name: "Olmo 4", "Höggen 10b"
     }
     case Entity::kNationalId: {  // a column of national ids: 6-24 letters and digits, 5+ digits
       char c[32];
@@ -277,6 +279,87 @@ bool ScriptAddressValue(std::string_view v) {
       marked = marked || v.find(m) != std::string_view::npos;
   return marked && script && !v.starts_with("0x") && v.find('%') == std::string_view::npos &&
          !IsNoName(v);
+}
+
+// The length of the street line v starts with, 0 if it reads as none: a house number
+// standing as a word (1-5 digits, a letter after them or not: "10b", "4 A 14"; or "84/92")
+// next to a capitalised word or one of another script ("Aleksilinja 4", "147 Daako Link"; not
+// "Add support for 3 address cells"), up to the ',' (the town), ';', " and " or " - " after
+// them; not an e-mail, URL, path, IP or pointer. An address of a script without Latin letters
+// as ScriptAddressValue reads it ("北京市朝阳区建国路88号", "ул. Ленина, 5").
+size_t StreetLineValue(std::string_view v) {
+  if (v.empty() || v.size() > 120) return 0;
+  if (std::none_of(v.begin(), v.end(), [](char c) { return IsAlpha(c); }))
+    return ScriptAddressValue(v) ? v.size() : 0;
+  if (v.find('@') != std::string_view::npos || v.find("://") != std::string_view::npos ||
+      v.starts_with("0x") || v[0] == '/' || v.find('\\') != std::string_view::npos)
+    return 0;
+  // Words of a sentence about a number, not a street's name beside its house number ("Add
+  // support for 3 address cells", "greater than 2").
+  static constexpr std::string_view kProse[] = {
+      "for",  "to",    "of",    "in",     "on",    "at",     "than", "the",  "and",   "or",
+      "with", "by",    "from",  "is",     "are",   "was",    "be",   "has",  "have",  "about",
+      "over", "under", "after", "before", "per",   "each",   "only", "all",  "top",   "up",
+      "down", "last",  "first", "next",   "every", "within", "into", "than", "least", "most"};
+  enum Kind : uint8_t { kOtherTok, kNumberTok, kWordTok, kLowerTok, kThroughTok };
+  Kind prev = kOtherTok;
+  bool street = false, capital = false;
+  for (size_t i = 0; i < v.size();) {
+    const unsigned char c = v[i];
+    if (street && (c == ',' || c == ';' || v.substr(i).starts_with(" and ") ||
+                   v.substr(i).starts_with(" - ")))
+      return i;
+    if (c == ' ' || c == ',' || c == '\t') {
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    while (j < v.size() && v[j] != ' ' && v[j] != ',' && v[j] != '\t' && v[j] != ';') ++j;
+    std::string_view t = v.substr(i, j - i);
+    while (t.size() > 1 && (t.back() == '.' || t.back() == '!' || t.back() == ')'))
+      t.remove_suffix(1);
+    if (t.size() > 1 && t.front() == '(') t.remove_prefix(1);
+    // The message going on after the address ("… Suite 692 Thanks.").
+    static constexpr std::string_view kClosing[] = {
+        "Thanks",   "Thank", "Thx",   "Please", "Cheers",  "Regards",
+        "Best",     "Danke", "Bitte", "Merci",  "Gracias", "Grazie",
+        "Obrigado", "Dank",  "Tack",  "Kiitos", "Dziękuję"};
+    if (street && OneOf(t, kClosing)) return i;
+    size_t d = 0;
+    while (d < t.size() && IsDigit(t[d])) ++d;
+    Kind kind = kOtherTok;
+    if (t == "no" || t == "No" || t == "nr" || t == "Nr" || t == "#" || t == "n\xC2\xB0" ||
+        t == "n\xC2\xBA" || t == "N\xC2\xBA") {
+      kind = kThroughTok;  // "Jln. Icha no 95", "Hauptstr. Nr. 5"
+    } else if (d >= 1 && d <= 5) {
+      std::string_view rest = t.substr(d);
+      if (rest.starts_with('/') && rest.size() > 1 && IsDigit(rest[1])) {
+        rest.remove_prefix(1);
+        while (!rest.empty() && IsDigit(rest[0])) rest.remove_prefix(1);
+      }
+      // "10b", and Portugal's unit after a dash: "952-Ap", "2-Piso", "1503-8Esq".
+      if (rest.empty() || (rest.size() == 1 && IsAlpha(rest[0])) ||
+          (rest.size() > 1 && rest[0] == '-' && (IsUpper(rest[1]) || IsDigit(rest[1]))))
+        kind = kNumberTok;
+    } else if (d == 0 && (IsUpper(c) || c >= 0xC3 || IsLower(c))) {
+      size_t letters = 0;
+      for (unsigned char x : t) letters += IsAlpha(x) || x >= 0x80;
+      if (letters >= 3) kind = IsLower(c) ? (OneOf(t, kProse) ? kOtherTok : kLowerTok) : kWordTok;
+    }
+    if (kind == kThroughTok) {
+      i = j;
+      continue;
+    }
+    // A house number beside a capitalised word, or beside a lower-case one of a name that
+    // began with a capital ("Porte noire 256", "Spāres bulvāris 816").
+    street = street ||
+             (kind == kNumberTok && (prev == kWordTok || (prev == kLowerTok && capital))) ||
+             (kind == kWordTok && prev == kNumberTok);
+    capital = capital || kind == kWordTok;
+    prev = kind;
+    i = j;
+  }
+  return street ? v.size() : 0;
 }
 
 // The text a resolver sees: the scanned bytes and the segment the match lies in.
@@ -2854,87 +2937,6 @@ class Resolution {
       if (digits || i - w >= 4) return i;
     }
     return e;
-  }
-
-  // The length of the street line v starts with, 0 if it reads as none: a house number
-  // standing as a word (1-5 digits, a letter after them or not: "10b", "4 A 14"; or "84/92")
-  // next to a capitalised word or one of another script ("Aleksilinja 4", "147 Daako Link"; not
-  // "Add support for 3 address cells"), up to the ',' (the town), ';', " and " or " - " after
-  // them; not an e-mail, URL, path, IP or pointer. An address of a script without Latin letters
-  // as ScriptAddressValue reads it ("北京市朝阳区建国路88号", "ул. Ленина, 5").
-  static size_t StreetLineValue(std::string_view v) {
-    if (v.empty() || v.size() > 120) return 0;
-    if (std::none_of(v.begin(), v.end(), [](char c) { return IsAlpha(c); }))
-      return ScriptAddressValue(v) ? v.size() : 0;
-    if (v.find('@') != std::string_view::npos || v.find("://") != std::string_view::npos ||
-        v.starts_with("0x") || v[0] == '/' || v.find('\\') != std::string_view::npos)
-      return 0;
-    // Words of a sentence about a number, not a street's name beside its house number ("Add
-    // support for 3 address cells", "greater than 2").
-    static constexpr std::string_view kProse[] = {
-        "for",  "to",    "of",    "in",     "on",    "at",     "than", "the",  "and",   "or",
-        "with", "by",    "from",  "is",     "are",   "was",    "be",   "has",  "have",  "about",
-        "over", "under", "after", "before", "per",   "each",   "only", "all",  "top",   "up",
-        "down", "last",  "first", "next",   "every", "within", "into", "than", "least", "most"};
-    enum Kind : uint8_t { kOtherTok, kNumberTok, kWordTok, kLowerTok, kThroughTok };
-    Kind prev = kOtherTok;
-    bool street = false, capital = false;
-    for (size_t i = 0; i < v.size();) {
-      const unsigned char c = v[i];
-      if (street && (c == ',' || c == ';' || v.substr(i).starts_with(" and ") ||
-                     v.substr(i).starts_with(" - ")))
-        return i;
-      if (c == ' ' || c == ',' || c == '\t') {
-        ++i;
-        continue;
-      }
-      size_t j = i;
-      while (j < v.size() && v[j] != ' ' && v[j] != ',' && v[j] != '\t' && v[j] != ';') ++j;
-      std::string_view t = v.substr(i, j - i);
-      while (t.size() > 1 && (t.back() == '.' || t.back() == '!' || t.back() == ')'))
-        t.remove_suffix(1);
-      if (t.size() > 1 && t.front() == '(') t.remove_prefix(1);
-      // The message going on after the address ("… Suite 692 Thanks.").
-      static constexpr std::string_view kClosing[] = {
-          "Thanks",   "Thank", "Thx",   "Please", "Cheers",  "Regards",
-          "Best",     "Danke", "Bitte", "Merci",  "Gracias", "Grazie",
-          "Obrigado", "Dank",  "Tack",  "Kiitos", "Dziękuję"};
-      if (street && OneOf(t, kClosing)) return i;
-      size_t d = 0;
-      while (d < t.size() && IsDigit(t[d])) ++d;
-      Kind kind = kOtherTok;
-      if (t == "no" || t == "No" || t == "nr" || t == "Nr" || t == "#" || t == "n\xC2\xB0" ||
-          t == "n\xC2\xBA" || t == "N\xC2\xBA") {
-        kind = kThroughTok;  // "Jln. Icha no 95", "Hauptstr. Nr. 5"
-      } else if (d >= 1 && d <= 5) {
-        std::string_view rest = t.substr(d);
-        if (rest.starts_with('/') && rest.size() > 1 && IsDigit(rest[1])) {
-          rest.remove_prefix(1);
-          while (!rest.empty() && IsDigit(rest[0])) rest.remove_prefix(1);
-        }
-        // "10b", and Portugal's unit after a dash: "952-Ap", "2-Piso", "1503-8Esq".
-        if (rest.empty() || (rest.size() == 1 && IsAlpha(rest[0])) ||
-            (rest.size() > 1 && rest[0] == '-' && (IsUpper(rest[1]) || IsDigit(rest[1]))))
-          kind = kNumberTok;
-      } else if (d == 0 && (IsUpper(c) || c >= 0xC3 || IsLower(c))) {
-        size_t letters = 0;
-        for (unsigned char x : t) letters += IsAlpha(x) || x >= 0x80;
-        if (letters >= 3) kind = IsLower(c) ? (OneOf(t, kProse) ? kOtherTok : kLowerTok) : kWordTok;
-      }
-      if (kind == kThroughTok) {
-        i = j;
-        continue;
-      }
-      // A house number beside a capitalised word, or beside a lower-case one of a name that
-      // began with a capital ("Porte noire 256", "Spāres bulvāris 816").
-      street = street ||
-               (kind == kNumberTok && (prev == kWordTok || (prev == kLowerTok && capital))) ||
-               (kind == kWordTok && prev == kNumberTok);
-      capital = capital || kind == kWordTok;
-      prev = kind;
-      i = j;
-    }
-    return street ? v.size() : 0;
   }
 
   // Whether [b, e) reads as a person's name (or a part of one): letters of any script with

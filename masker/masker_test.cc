@@ -63,6 +63,42 @@ TEST(Masker, ColumnNamesOfOtherScripts) {
   EXPECT_EQ(m.MaskValue(addr, "0x7ffd5e8c", &out), ValueOutcome::kUnchanged);
 }
 
+// A table of a German, French, Spanish or Nordic application names its columns in its own
+// language: vorname, nachname, telefon, anschrift, geburtsdatum; a plain "nom" or "nombre" is a
+// person's name in a people table (kunden, clientes, utilisateurs), as "name" is.
+TEST(Masker, ColumnNamesOfOtherLanguages) {
+  auto p = DefaultProfile();
+  Masker m(p);
+  std::string out;
+  const std::tuple<std::string_view, std::string_view, std::string_view> masked[] = {
+      {"t", "vorname", "Jürgen"},
+      {"t", "nachname", "Weißenborn"},
+      {"t", "prenom", "Zoé"},
+      {"t", "apellidos", "García Zubizarreta"},
+      {"t", "cognome", "Esposito"},
+      {"t", "achternaam", "de Vries"},
+      {"t", "nazwisko", "Wiśniewski"},
+      {"t", "telefon", "3012345"},
+      {"t", "telephone", "4151234"},
+      {"t", "telefono_movil", "612345678"},
+      {"t", "anschrift", "Höggen 10b"},
+      {"t", "direccion", "Olmo 4"},
+      {"t", "data_urodzenia", "12.03.1985"},
+      {"kunden", "name", "Weißenborn"},
+      {"clientes", "nombre", "Zubizarreta"},
+      {"utilisateurs", "nom", "Lefebvre"},
+  };
+  for (const auto& [table, column, value] : masked) {
+    ColumnPolicy c = p->PolicyFor({.table = table, .column = column});
+    EXPECT_EQ(m.MaskValue(c, value, &out), ValueOutcome::kMasked) << table << "." << column;
+  }
+  // A product's name is not a person's, in any language.
+  ColumnPolicy product = p->PolicyFor({.table = "produits", .column = "nom"});
+  EXPECT_EQ(m.MaskValue(product, "Chaise", &out), ValueOutcome::kUnchanged);
+  ColumnPolicy handy = p->PolicyFor({.table = "t", .column = "handy"});
+  EXPECT_EQ(m.MaskValue(handy, "yes", &out), ValueOutcome::kUnchanged);
+}
+
 TEST(Masker, RowScanMatchesPerValueScan) {
   auto p = DefaultProfile();
   Masker m(p);

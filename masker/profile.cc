@@ -176,7 +176,10 @@ ColumnPolicy MaskingProfile::PolicyFor(const ColumnContext& col) const {
   }
   // The table says what a plain "name" column holds: customers.name is a person's name,
   // products.name is not (and is left to content detection).
-  if (!policy.has_hint && (name == "name" || name == "display" || name == "full") &&
+  // So does "name" in other languages: nom, nombre, nome, naam, navn, namn, nimi.
+  if (!policy.has_hint &&
+      (name == "name" || name == "display" || name == "full" || name == "nom" || name == "nombre" ||
+       name == "nome" || name == "naam" || name == "navn" || name == "namn" || name == "nimi") &&
       catalog::IsPeopleTable(col.table) &&
       detector_->options().enabled.test(Index(Entity::kPersonName))) {
     policy.has_hint = true;

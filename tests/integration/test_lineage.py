@@ -1274,10 +1274,14 @@ def test_code_the_database_owns_leaves_the_session_readable(veil):
 # values no label names inside the cell: the column's name is what says they are a name, a
 # phone, an address or a birth date.
 INTL_VALUES = ["王秀英", "13812345678", "北京市朝阳区建国路88号", "Орлов Пимен", "+7 912 345-67-89",
-               "г. Москва, ул. Тверская, д. 7", "1985-03-12", "김민준", "서울특별시 강남구 테헤란로 123"]
+               "г. Москва, ул. Тверская, д. 7", "1985-03-12", "김민준", "서울특별시 강남구 테헤란로 123",
+               "Jürgen", "Weißenborn", "weißenborn", "3012345", "Höggen 10b", "12. März 1985",
+               "Itziar", "Zubizarreta", "612345678", "Olmo 4"]
 
 
 def test_columns_named_in_other_scripts(veil, lineage_db):
+    """Columns named in other scripts (姓名, ФИО, 주소) and in other languages' Latin words
+    (vorname, nachname, telefon, anschrift; nombre in a people table)."""
     _, port, _ = veil
     lineage_db.psql("""DROP SCHEMA IF EXISTS intl CASCADE; CREATE SCHEMA intl;
       CREATE TABLE intl.客户 (编号 int, 姓名 text, 电话 text, 地址 text, 出生日期 date, 备注 text);
@@ -1288,12 +1292,21 @@ def test_columns_named_in_other_scripts(veil, lineage_db):
                                       'г. Москва, ул. Тверская, д. 7');
       CREATE TABLE intl.고객 (번호 int, 고객이름 text, 주소 text);
       INSERT INTO intl.고객 VALUES (1, '김민준', '서울특별시 강남구 테헤란로 123');
+      CREATE TABLE intl.kunden (id int, vorname text, nachname text, telefon text,
+                                anschrift text, geburtsdatum text, notiz text);
+      INSERT INTO intl.kunden VALUES (1, 'Jürgen', 'Weißenborn', '3012345', 'Höggen 10b',
+                                      '12. März 1985', 'Stammkunde');
+      CREATE TABLE intl.clientes (id int, nombre text, apellidos text, telefono text,
+                                  direccion text);
+      INSERT INTO intl.clientes VALUES (1, 'Itziar', 'Zubizarreta', '612345678', 'Olmo 4');
       GRANT USAGE ON SCHEMA intl TO PUBLIC; GRANT SELECT ON ALL TABLES IN SCHEMA intl TO PUBLIC;
       """, dbname=DB)
     try:
         out = {}
         for sql in ["SELECT * FROM intl.客户", "SELECT * FROM intl.клиенты", "SELECT * FROM intl.고객",
-                    "SELECT upper(姓名), 备注 FROM intl.客户", "COPY intl.客户 TO STDOUT"]:
+                    "SELECT upper(姓名), 备注 FROM intl.客户", "COPY intl.客户 TO STDOUT",
+                    "SELECT * FROM intl.kunden", "SELECT * FROM intl.clientes",
+                    "SELECT lower(nachname) || vorname, notiz FROM intl.kunden"]:
             r = psql(port, sql + ";")
             assert r.returncode == 0, r.stderr
             out[sql] = r.stdout.strip()
@@ -1302,5 +1315,7 @@ def test_columns_named_in_other_scripts(veil, lineage_db):
         # What is no personal data stays: the ids, the remark.
         assert out["SELECT * FROM intl.客户"].startswith("1|"), out
         assert out["SELECT upper(姓名), 备注 FROM intl.客户"].endswith("|无"), out
+        assert out["SELECT * FROM intl.kunden"].startswith("1|"), out
+        assert out["SELECT * FROM intl.kunden"].endswith("|Stammkunde"), out
     finally:
         lineage_db.psql("DROP SCHEMA intl CASCADE;", dbname=DB)
