@@ -1229,10 +1229,6 @@ const FieldSlot* FindFieldWord(std::string_view w) {
   }
 }
 
-}  // namespace
-
-namespace {
-
 // "home_address", not "email_address" (the key's first word says which address it is).
 bool PostalAddressKey(std::string_view k) {
   static constexpr std::string_view kOther[] = {
