@@ -1150,8 +1150,9 @@ class Resolution {
       if (v_.at(i - 1) != ' ') return;
       --i;
       int64_t w = i;
-      while (w > v_.seg_start && (IsAlnum(v_.at(w - 1)) || v_.at(w - 1) == '\'' ||
-                                  v_.at(w - 1) == '-' || v_.at(w - 1) == '.'))
+      while (w > v_.seg_start &&
+             (IsAlnum(v_.at(w - 1)) || v_.at(w - 1) == '\'' || v_.at(w - 1) == '-' ||
+              v_.at(w - 1) == '.' || v_.at(w - 1) >= 0x80))
         --w;
       // Quotes and dashes inside a word (O'Brien), not before it ('723 Main Street').
       while (w < i && (v_.at(w) == '\'' || v_.at(w) == '-' || v_.at(w) == '.')) ++w;
@@ -1170,7 +1171,14 @@ class Resolution {
       bool ordinal = w < i && IsDigit(v_.at(w)) && i - w >= 3 && i - w <= 5 &&
                      IsLower(v_.at(i - 1)) && IsLower(v_.at(i - 2));
       for (int64_t k = w; ordinal && k < i - 2; ++k) ordinal = IsDigit(v_.at(k));
-      if (w == i || !(IsUpper(v_.at(w)) || ordinal)) return;
+      // A word of another alphabet names a street too ("289 Кесьов Heights", "28967 Bērziņš
+      // Ville", "060 斉藤 Street"): its first letter, capital or of a script without capitals.
+      bool other = false;
+      if (v_.at(w) >= 0xC3) {
+        const letters::Letter l = LetterAt(static_cast<uint32_t>(w));
+        other = l.len && (l.upper || l.script == letters::Script::kOther);
+      }
+      if (w == i || !(IsUpper(v_.at(w)) || ordinal || other)) return;
       i = w;
     }
     if (b == 0 && !IsDigit(v_.at(0))) return;
@@ -1386,6 +1394,10 @@ class Resolution {
         "\xD1\x88\xD0\xBE\xD1\x81\xD1\x81\xD0\xB5",
         "\xD0\xB1\xD1\x83\xD0\xBB\xD1\x8C\xD0\xB2\xD0\xB0\xD1\x80",
         "\xD0\xBD\xD0\xB0\xD0\xB1\xD0\xB5\xD1\x80\xD0\xB5\xD0\xB6\xD0\xBD\xD0\xB0\xD1\x8F",
+        "\xD0\xBD\xD0\xB0\xD0\xB1\xD0\xB5\xD1\x80\xD0\xB5\xD0\xB6\xD0\xBD\xD0\xB0",  // набережна
+                                                                                     // (uk)
+        "\xD0\xBF\xD1\x80\xD0\xBE\xD0\xB2\xD1\x83\xD0\xBB\xD0\xBE\xD0\xBA",  // провулок
+        "\xD0\xBF\xD0\xBB\xD0\xBE\xD1\x89\xD0\xB0",                          // площа
         "\xD0\xBD\xD0\xB0\xD0\xB1",
         "\xD0\xBF\xD1\x80\xD0\xBE\xD0\xB5\xD0\xB7\xD0\xB4",
         "\xD0\xB0\xD0\xBB\xD0\xBB\xD0\xB5\xD1\x8F",
@@ -1436,6 +1448,12 @@ class Resolution {
         "cal\xC3\xA7"
         "ada",
         "ladeira", "quinta",
+        "n\xC3\xBA"
+        "cleo",
+        "nucleo", "campo", "conjunto", "setor", "vila", "residencial", "parque",
+        // Mexico's (faker's es_MX street types)
+        "privada", "peatonal", "cerrada", "circuito", "retorno", "andador", "diagonal",
+        "continuaci\xC3\xB3n", "corredor", "eje",
         // Polish, Czech, Slovak, Croatian, Romanian
         "ul", "al", "aleja", "pl", "plac", "os", "osiedle", "droga", "bulw", "rondo", "skwer",
         "ulica", "trg", "n\xC3\xA1m\xC4\x9Bst\xC3\xAD",
@@ -1477,61 +1495,22 @@ class Resolution {
     static constexpr std::string_view kCompound[] = {
         "stra\xC3\x9F"
         "e",
-        "strasse",
-        "str",
-        "weg",
-        "allee",
-        "gasse",
-        "platz",
-        "damm",
-        "ufer",
-        "chaussee",
-        "steig",
-        "pfad",
-        "graben",
-        "straat",
-        "laan",
-        "plein",
-        "gracht",
-        "kade",
-        "singel",
-        "dijk",
-        "steeg",
-        "dreef",
-        "park",
-        "gatan",
-        "v\xC3\xA4gen",
-        "gr\xC3\xA4nd",
-        "gr\xC3\xA4nden",
-        "stigen",
-        "gata",
-        "vej",
-        "gade",
-        "v\xC3\xA6nget",
+        "strasse", "str", "weg", "allee", "gasse", "platz", "damm", "ufer", "chaussee", "steig",
+        "pfad", "graben", "straat", "laan", "plein", "gracht", "kade", "singel", "dijk", "steeg",
+        "dreef", "park", "gatan", "v\xC3\xA4gen", "gr\xC3\xA4nd", "gr\xC3\xA4nden", "stigen",
+        "gata", "vej", "gade", "v\xC3\xA6nget",
         "str\xC3\xA6"
         "de",
-        "plads",
-        "veien",
-        "vegen",
-        "tie",
-        "katu",
-        "kuja",
-        "polku",
-        "linja",
-        "kaari",
-        "ranta",
+        "plads", "veien", "vegen", "tie", "katu", "kuja", "polku", "linja", "kaari", "ranta",
         "aukio",
-        "raitti",
-        "penger",
-        "rinne",
-        "tanhua",
-        "utca",
-        "ulica",
-        "g\xC3\xA4rdet",
+        // Norwegian and Dutch names of places that streets take ("Nielsenengen 8",
+        // "Ahmedjordet 31"; not "-ring" or "-pad": "STRING, 8", "ThinkPad 560").
+        "bakken", "jordet", "moen", "lunden", "flata", "bulevardi", "torget", "engen", "tunet",
+        "svingen", "stien", "kroken", "ringen", "plassen", "haugen", "vollen", "grenda", "hof",
+        "markt", "erf", "raitti", "penger", "rinne", "tanhua", "utca", "ulica", "g\xC3\xA4rdet",
         "br\xC3\xBC"
         "cke",
-        "sgate",
-        "sgata"};
+        "sgate", "sgata"};
     // Words that end one as a word of their own (Berliner Straße, Bruņinieku iela, Matss Väg).
     static constexpr std::string_view kTrailing[] = {
         "stra\xC3\x9F"
@@ -1572,6 +1551,15 @@ class Resolution {
           "suite", "ste", "apt", "apartment", "unit",     "flat", "fl",    "floor",
           "room",  "rm",  "box", "bldg",      "building", "no",   "number"};
       if (k == 0 && OneOf(lw, kUnits)) return kNoStreet;
+      // The house's own word before its number, as Russian and Ukrainian write it ("ул.
+      // Снежная, д. 73", "дом 5", "буд. 7"): the street is before it.
+      if (k == 0 && (lw == "\xD0\xB4" || lw == "\xD0\xB4\xD0\xBE\xD0\xBC" ||
+                     lw == "\xD0\xB1\xD1\x83\xD0\xB4")) {
+        end = w;
+        while (end > v_.seg_start && v_.at(end - 1) == ' ') --end;
+        if (end == w) return kNoStreet;
+        continue;
+      }
       if (OneOf(lw, kAbbreviations) && !abbreviation) {
         if (!Capitalised(w) && !Connector(lw)) return kNoStreet;
       } else if (k == 0 && Capitalised(w) &&
@@ -1709,7 +1697,7 @@ class Resolution {
         // 4 Lgh. 149", "Kerkstraat 5 bus 3", "Mikołajczyk 41b m. 504", "Tusarova 431 Apt. 750").
         "suite", "ste", "unit", "flat", "apartment", "app", "appt", "zimmer", "whg", "wohnung",
         "top", "stiege", "lgh", "hus", "bte", "bus", "m", "porte", "room", "rm", "kat", "stan",
-        "leil", "ap", "bloc"};
+        "leil", "ap", "bloc", "interior", "edif"};
     // Floors written after their number ("6 OG", "9 étage", "2 hoog", "3. th").
     static constexpr std::string_view kFloors[] = {"og", "etage", "\xC3\xA9tage", "hoog", "stock",
                                                    "th", "tv",    "mf",           "sal",  "stg"};
@@ -2001,7 +1989,13 @@ class Resolution {
           }
           ++e;
         }
-        if (nd != want || IsAlnum(v_.at(e))) return;
+        if (nd != want || IsAlnum(v_.at(e))) {
+          // What another country's records call a social security number after the same word:
+          // a PESEL, a CPF, a henkilötunnus, a codice fiscale ("ssn 81102428859",
+          // "ssn 230785-0268"): the national id of that country.
+          if (entity == Entity::kUsSsn) NationalIdAfterKeyword(p);
+          return;
+        }
         std::string_view digits(d, nd);
         bool ok = entity == Entity::kUsSsn    ? validate::UsSsn(digits)
                   : entity == Entity::kUsItin ? validate::UsItin(digits)
@@ -3110,8 +3104,10 @@ class Resolution {
     uint32_t nd = 0;
     for (int i = 0; i < m; ++i) nd += t.ge[i] - t.gb[i];
     const uint32_t first = t.ge[0] - t.gb[0];
+    // One separator throughout: spaces, or dashes ("001-137-319-5672") or dots.
     if (t.plus || t.paren >= 0 || m < 3 || first < 3 || first > 5 || t.first_digit != '0' ||
-        t.second_digit != '0' || t.third_digit == '0' || !SepsAre(t, 1, m, ' '))
+        t.second_digit != '0' || t.third_digit == '0' ||
+        !(SepsAre(t, 1, m, ' ') || SepsAre(t, 1, m, '-') || SepsAre(t, 1, m, '.')))
       return 0;
     return nd - 2 >= 8 && nd - 2 <= 15 ? 0.7f : 0;
   }
@@ -3275,7 +3271,15 @@ class Resolution {
              !IsDigit(v_.at(c + 3));
     };
     if (!t.plus && t.paren < 0 && !IsAlnum(before) && before != '_' && NationalIdShape(t)) return;
-    if (IsAlnum(after) || after == '_') return;
+    // An extension glued to a grouped number, as Python's Faker and many CRMs write it:
+    // "281-098-3336x90204", "(767)463-2794x8619".
+    uint32_t ext_end = 0;
+    if ((after == 'x' || after == 'X') && t.k >= 2 && t.nd >= 7) {
+      uint32_t q = t.e + 1;
+      while (q < v_.seg_end && q - t.e <= 6 && IsDigit(v_.at(q))) ++q;
+      if (q > t.e + 1 && q - t.e <= 6 && !IsAlnum(v_.at(q)) && v_.at(q) != '_') ext_end = q;
+    }
+    if ((IsAlnum(after) || after == '_') && !ext_end) return;
     if ((after == '.' && IsDigit(v_.at(t.e + 1))) || decimal_comma(t.e)) return;
     // "+20210509" after a version ("2.52+20210509"): a build's date, not E.164.
     if (t.plus && (IsAlnum(before) || before == '.' || before == '-' || before == '+' ||
@@ -3319,7 +3323,7 @@ class Resolution {
     for (int m = t.k; m >= 1; --m) {
       float score = PhoneShape(t, m);
       if (score > 0) {
-        Emit(t.b, t.ge[m - 1], Entity::kPhone, score);
+        Emit(t.b, m == t.k && ext_end ? ext_end : t.ge[m - 1], Entity::kPhone, score);
         return;
       }
     }
@@ -4349,7 +4353,8 @@ class Resolution {
                (IsDigit(v_.at(p + 2)) || (v_.at(p + 2) == ' ' && IsDigit(v_.at(p + 3))));
       case Entity::kDateOfBirth:
         return IsMonth(p);
-      case Entity::kNationalId: {  // X1234567L, RSSMRA85T10A562S, GOMC800101HDFRRL09
+      case Entity::kNationalId:  // X1234567L, RSSMRA85T10A562S, GOMC800101HDFRRL09
+      case Entity::kUsSsn: {     // … and so after "ssn": another country's (ZZ827685T)
         uint32_t q = p;
         while (q < p + 6 && IsUpper(v_.at(q))) ++q;
         return IsUpper(v_.at(p)) && IsDigit(v_.at(q));
@@ -5496,6 +5501,37 @@ void Scanner::ContactNames(std::span<const Segment> segments) {
 // (Spain's and Poland's "941202852"), 9-12 digits in groups joined by '-' ("06-1-129-4465",
 // "4020-64478"). Not keyed (`ticket_no=…`), not after `order`, `invoice`, `#` and the other id
 // words.
+// Whether a person's name at [b, e) is whom to reach: a verb of reaching someone (contact,
+// call, reach, text, ring, phone, message, whatsapp, dial, sms) before it, a title between or
+// not ("Contact Dr. Kyle Morton"), or as the span's own first word ("Contact Brandy Martin"
+// read as one run of capitals).
+static bool CalledPerson(std::string_view text, uint32_t begin, uint32_t b, uint32_t e) {
+  auto verb = [&](uint32_t w, uint32_t x) {
+    if (x - w < 3 || x - w > 8) return false;
+    char lw[8];
+    for (uint32_t k = w; k < x; ++k) lw[k - w] = Lower(static_cast<unsigned char>(text[k]));
+    const std::string_view word(lw, x - w);
+    for (std::string_view v : {"contact", "call", "reach", "text", "ring", "phone", "message",
+                               "whatsapp", "dial", "sms"})
+      if (word == v) return true;
+    return false;
+  };
+  uint32_t x = b;
+  while (x < e && IsAlpha(static_cast<unsigned char>(text[x]))) ++x;
+  if (x < e && text[x] == ' ' && verb(b, x)) return true;
+  for (int words = 0; words < 2; ++words) {
+    uint32_t we = b;
+    while (we > begin && text[we - 1] == ' ') --we;
+    const bool dot = we > begin && text[we - 1] == '.';
+    uint32_t w = we - dot;
+    while (w > begin && IsAlpha(static_cast<unsigned char>(text[w - 1]))) --w;
+    if (verb(w, we - dot) && !dot) return true;
+    if (!names::IsTitle(text.substr(w, we - dot - w))) return false;
+    b = w;
+  }
+  return false;
+}
+
 void Scanner::ContactPhones(std::string_view text, std::span<const Segment> segments,
                             std::vector<EntityMatch>* out) {
   const auto& opts = detector_->options_;
@@ -5510,13 +5546,18 @@ void Scanner::ContactPhones(std::string_view text, std::span<const Segment> segm
     // Personal data in the same value, found already (out is in text order): a contact is a
     // person's name with an e-mail address, a street or another phone.
     while (o < found && (*out)[o].end <= sg.start) ++o;
-    bool name = false, cjk_name = false, reach = false, overlaps = false;
+    bool name = false, cjk_name = false, reach = false, overlaps = false, called = false;
     for (size_t k = o; k < found && (*out)[k].start < sg.end; ++k) {
       const EntityMatch& m = (*out)[k];
       if (m.start < e && b < m.end) overlaps = true;
       if (m.entity >= kBuiltinEntityCount) continue;
       const Entity x = static_cast<Entity>(m.entity);
       name |= x == Entity::kPersonName;
+      // "Contact Brandy Martin at 48705086", "call Jane Doe on 0204 931 824": whom to reach,
+      // then where.
+      called |= x == Entity::kPersonName && m.end + 4 == b &&
+                (text.substr(m.end, 4) == " at " || text.substr(m.end, 4) == " on ") &&
+                CalledPerson(text, sg.start, m.start, m.end);
       cjk_name |= x == Entity::kPersonName && static_cast<unsigned char>(text[m.start]) >= 0xE3 &&
                   static_cast<unsigned char>(text[m.start]) <= 0xED;
       reach |= x == Entity::kEmail || x == Entity::kStreetAddress || x == Entity::kPhone;
@@ -5534,20 +5575,34 @@ void Scanner::ContactPhones(std::string_view text, std::span<const Segment> segm
       while (IsDigit(v.at(k))) ++k;
       if (k - e - 1 <= 2 && v.at(k) != ',') continue;
     }
-    uint32_t nd = 0, groups = 1, first = 0, last = 0;
-    bool dashed = false, other = false;
+    uint32_t nd = 0, groups = 1, first = 0, last = 0, group = 0, shortest = 99;
+    bool dashed = false, other = false, spaced = true, plain = true;
     for (uint32_t k = b; k < e; ++k) {
       nd += IsDigit(text[k]);
+      plain = plain && (IsDigit(text[k]) || text[k] == ' ' || text[k] == '-');
       dashed = dashed || text[k] == '-';
       other = other || (!IsDigit(text[k]) && text[k] != '-');
+      spaced = spaced && (IsDigit(text[k]) || text[k] == ' ');
       groups += text[k] == '-';
       if (text[k] == '-' && first == 0) first = k - b;
       last = text[k] == '-' ? 0 : last + 1;
+      group = IsDigit(text[k]) ? group + 1 : (shortest = std::min(shortest, group), 0);
     }
-    if (other) continue;  // dates, versions, spaced groups (the number lexer reads those)
+    shortest = std::min(shortest, group);
+    // Spaced groups of 2-5 digits, 8-13 in all, in a contact's line or after whom to call
+    // ("Lucas Rodrigues, caua40@silveira.com, 11 4540 6114"): the number lexer reads the
+    // shapes it knows; these are the rest.
+    const bool grouped = other && spaced && shortest >= 2 && group <= 5 && nd >= 8 && nd <= 13;
+    // Dates, versions (the number lexer reads those); after whom to call, digits in groups of
+    // spaces and dashes ("61 9150-3109"), but no date.
+    if (other && !grouped && !(called && plain)) continue;
+    if (called && validate::ParseDate(text.substr(b, e - b))) continue;
     // In groups: a trunk 0 first ("06-1-129-4465") or an area code and the number ("4020-
     // 64478"), ending in 4+ digits; not the 3-2-4 of an SSN, nor ids such as "76-3836-504".
-    if (dashed && (last < 4 || !(text[b] == '0' || (groups == 2 && first >= 2 && first <= 4))))
+    if (dashed &&
+        (last < 4 || !(text[b] == '0' || (groups == 2 && first >= 2 && first <= 4)) || nd < 9 ||
+         nd > 12) &&
+        !called)
       continue;
     const bool nanp = !dashed && nd == 10 && text[b] >= '2' && text[b + 3] >= '2' &&
                       !(text[b + 1] == '1' && text[b + 2] == '1');
@@ -5557,8 +5612,12 @@ void Scanner::ContactPhones(std::string_view text, std::span<const Segment> segm
     // the person's phone with nothing else on the line ("收货人: 王秀英 13812345678 北京市…"), and
     // may follow the name's own characters without a space.
     const bool cn_mobile = cjk_name && !dashed && nd == 11 && text[b] == '1' && text[b + 1] >= '3';
-    if (!nanp && !trunk && !nine && !dashed && !cn_mobile) continue;
-    if (!reach && !cn_mobile) continue;
+    // After whom to call, any 7-15 digits are the number to call them on.
+    const bool after_call = called && nd >= 7 && nd <= 15 && (!dashed || last >= 2);
+    if (!nanp && !trunk && !nine && !(dashed && nd >= 9 && nd <= 12) && !cn_mobile && !grouped &&
+        !after_call)
+      continue;
+    if (!reach && !cn_mobile && !after_call) continue;
     if (PrecedingWordIs(v, b, info.negative)) continue;
     // A keyed value is what its key says (`ticket_no=…`, `"account_id": "…"`, `ref no. …`):
     // phone keys are read by the keyword stage. Only a number standing in a list or text.
@@ -5568,7 +5627,7 @@ void Scanner::ContactPhones(std::string_view text, std::span<const Segment> segm
       --q;
     const unsigned char lead = q > sg.start ? v.at(q - 1) : 0;
     if (lead != 0 && lead != ',' && lead != '\t' && lead != '(' && lead != '\n' && lead != ';' &&
-        !(cn_mobile && lead >= 0x80))
+        !(cn_mobile && lead >= 0x80) && !after_call)
       continue;
     float score = 0.6f + (sg.hints ? sg.hints->boost[Index(Entity::kPhone)] : 0.0f);
     if (score < opts.min_score) continue;

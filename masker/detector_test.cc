@@ -1298,6 +1298,15 @@ TEST_F(DetectorTest, PhonesOfMoreCountries) {
       {"phone: 725 099", "725 099"},
       {"mobile 686 937-9363, poste 400", "686 937-9363, poste 400"},  // an extension
       {"收货人: 王秀英 13812345678", "13812345678"},  // a Chinese mobile beside the name
+      // As Python's Faker writes them: an extension glued on, "001" before NANP.
+      {"281-098-3336x90204", "281-098-3336x90204"},
+      {"Emilia Capek, qmaier@chello.at, (767)463-2794x8619", "(767)463-2794x8619"},
+      {"Lisa Smith, stephenlindsey@fox.org, 001-137-319-5672x5614", "001-137-319-5672x5614"},
+      // After whom to call, and spaced groups in a contact's line.
+      {"Contact Brandy Martin at 48705086 for details.", "48705086"},
+      {"Contact Dr. Kyle Morton at 09098790888 for details.", "09098790888"},
+      {"Contact Vitor Gabriel Novaes at 61 9150-3109 for details.", "61 9150-3109"},
+      {"Lucas Gabriel Rodrigues, caua40@silveira.com, 11 4540 6114", "11 4540 6114"},
   };
   for (const auto& [text, phone] : found)
     EXPECT_THAT(Find(text), ::testing::Contains("PHONE:" + std::string(phone))) << text;
@@ -1306,7 +1315,9 @@ TEST_F(DetectorTest, PhonesOfMoreCountries) {
         "llvm-toolchain-snapshot (1:14~++20220123085548+413684313d9d-1~exp1)",
         "U+0679-0687, U+0691", "+00000000", "2024-01-15 10:00", "on 12/05/2023", "phone 12/05/24",
         "page 8 (see 12)", "we reach out at 5 pm", "ring buffer 4096 1024",
-        "Order 13812345678 for John Smith", "John Smith 13812345678"})
+        "Order 13812345678 for John Smith", "John Smith 13812345678", "1920x1080", "SKU 12345x42",
+        "Contact Ann Lee at 2024-05-12", "Contact Ann Lee at 3 pm", "Meet John Smith at 10 30 2024",
+        "Ann Lee, ann@x.org, 2024 05 12"})
     EXPECT_THAT(Find(text), ::testing::Not(::testing::Contains(::testing::StartsWith("PHONE:"))))
         << text;
 }
@@ -1337,6 +1348,19 @@ TEST_F(DetectorTest, AddressAfterItsKey) {
         << text;
   EXPECT_THAT(Find("ip_address: 10.0.0.1"), ElementsAre("IP_ADDRESS:10.0.0.1"));
   EXPECT_THAT(Find("email_address: ann@example.com"), ElementsAre("EMAIL:ann@example.com"));
+}
+
+// What another country calls a social security number, after the same word: its national id
+// (a PESEL, a CPF, a henkilötunnus, a codice fiscale, an RRN), not nine digits.
+TEST_F(DetectorTest, OtherCountriesNumbersAfterSsn) {
+  for (std::string_view id : {"81102428859", "59863172464", "230785-0268", "080488-104E",
+                              "APIXUS78L37C478W", "ZZ827685T", "I859557267", "720627-1837478"})
+    EXPECT_THAT(Find("member Ann Lee ssn " + std::string(id)),
+                ::testing::Contains("NATIONAL_ID:" + std::string(id)))
+        << id;
+  EXPECT_THAT(Find("SSN: 123-45-6789"), ElementsAre("US_SSN:123-45-6789"));
+  for (std::string_view text : {"ssn 12", "SSN required", "SSN Office 2024 report"})
+    EXPECT_THAT(Find(text), IsEmpty()) << text;
 }
 
 TEST_F(DetectorTest, StreetsOfOtherCountries) {
@@ -1378,6 +1402,16 @@ TEST_F(DetectorTest, StreetsOfOtherCountries) {
       {"Daangracht 431 II", "Daangracht 431 II"},
       {"Hauptstraße 5 3. Stock", "Hauptstraße 5 3. Stock"},
       {"Østre Alle 84A, 4. tv", "Østre Alle 84A, 4. tv"},
+      // French with a comma after the number; Russian's house word; words of other
+      // alphabets before an English suffix (Python's Faker writes its locales' so).
+      {"Ship to: 595, boulevard de Guillot", "595, boulevard de Guillot"},
+      {"Ship to: ул. Снежная, д. 73", "ул. Снежная, д. 73"},
+      {"набережна Советская, 464", "набережна Советская, 464"},
+      {"289 Кесьов Heights", "289 Кесьов Heights"},
+      {"060 斉藤 Street", "060 斉藤 Street"},
+      {"Ahmedjordet 31", "Ahmedjordet 31"},
+      {"Campo da Mota, 3", "Campo da Mota, 3"},
+      {"Privada Flórez 325 Interior 702", "Privada Flórez 325 Interior 702"},
       // Finnish, Turkish and Nordic names no earlier word list held.
       {"meet me at Koivistokaari 303 tomorrow", "Koivistokaari 303"},
       {"Kocatepe Caddesi 74", "Kocatepe Caddesi 74"},
