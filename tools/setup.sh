@@ -32,6 +32,8 @@ pkgs=(
   clang libclang-rt-14-dev
   # integration tests (tests/integration): a real PostgreSQL 15, pytest for Debian's python
   postgresql-15 postgresql-client-15 openssl python3-pytest python3-psycopg2 python3-yaml
+  # a second outside generator of labeled test data, Python's Faker (tests/data/pyfaker_contacts.py)
+  python3-fake-factory
   # ... and their JDBC client (tests/integration/jdbc, compiled with javac at test time)
   default-jdk-headless libpostgresql-jdbc-java
   # the proxy benchmark (tools/bench/pg_bench.sh): pgbouncer and a socat relay as references, bc
