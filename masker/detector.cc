@@ -297,10 +297,10 @@ size_t StreetLineValue(std::string_view v) {
   // Words of a sentence about a number, not a street's name beside its house number ("Add
   // support for 3 address cells", "greater than 2").
   static constexpr std::string_view kProse[] = {
-      "for",  "to",    "of",    "in",     "on",    "at",     "than", "the",  "and",   "or",
-      "with", "by",    "from",  "is",     "are",   "was",    "be",   "has",  "have",  "about",
-      "over", "under", "after", "before", "per",   "each",   "only", "all",  "top",   "up",
-      "down", "last",  "first", "next",   "every", "within", "into", "than", "least", "most"};
+      "for",  "to",    "of",    "in",     "on",    "at",     "than", "the",   "and",  "or",
+      "with", "by",    "from",  "is",     "are",   "was",    "be",   "has",   "have", "about",
+      "over", "under", "after", "before", "per",   "each",   "only", "all",   "top",  "up",
+      "down", "last",  "first", "next",   "every", "within", "into", "least", "most", "since"};
   enum Kind : uint8_t { kOtherTok, kNumberTok, kWordTok, kLowerTok, kThroughTok };
   Kind prev = kOtherTok;
   bool street = false, capital = false;
@@ -1383,28 +1383,21 @@ class Resolution {
   static bool CyrillicStreetWord(std::string_view w) {
     if (w.empty() || (static_cast<unsigned char>(w[0]) & 0xFE) != 0xD0) return false;  // Cyrillic
     static constexpr std::string_view kWords[] = {
-        "\xD1\x83\xD0\xBB\xD0\xB8\xD1\x86\xD0\xB0",
-        "\xD1\x83\xD0\xBB",
-        "\xD0\xBF\xD0\xBB\xD0\xBE\xD1\x89\xD0\xB0\xD0\xB4\xD1\x8C",
-        "\xD0\xBF\xD0\xBB",
-        "\xD0\xBF\xD1\x80\xD0\xBE\xD1\x81\xD0\xBF\xD0\xB5\xD0\xBA\xD1\x82",
-        "\xD0\xBF\xD1\x80",
+        "\xD1\x83\xD0\xBB\xD0\xB8\xD1\x86\xD0\xB0", "\xD1\x83\xD0\xBB",
+        "\xD0\xBF\xD0\xBB\xD0\xBE\xD1\x89\xD0\xB0\xD0\xB4\xD1\x8C", "\xD0\xBF\xD0\xBB",
+        "\xD0\xBF\xD1\x80\xD0\xBE\xD1\x81\xD0\xBF\xD0\xB5\xD0\xBA\xD1\x82", "\xD0\xBF\xD1\x80",
         "\xD0\xBF\xD0\xB5\xD1\x80\xD0\xB5\xD1\x83\xD0\xBB\xD0\xBE\xD0\xBA",
-        "\xD0\xBF\xD0\xB5\xD1\x80",
-        "\xD1\x88\xD0\xBE\xD1\x81\xD1\x81\xD0\xB5",
+        "\xD0\xBF\xD0\xB5\xD1\x80", "\xD1\x88\xD0\xBE\xD1\x81\xD1\x81\xD0\xB5",
         "\xD0\xB1\xD1\x83\xD0\xBB\xD1\x8C\xD0\xB2\xD0\xB0\xD1\x80",
         "\xD0\xBD\xD0\xB0\xD0\xB1\xD0\xB5\xD1\x80\xD0\xB5\xD0\xB6\xD0\xBD\xD0\xB0\xD1\x8F",
         "\xD0\xBD\xD0\xB0\xD0\xB1\xD0\xB5\xD1\x80\xD0\xB5\xD0\xB6\xD0\xBD\xD0\xB0",  // набережна
                                                                                      // (uk)
         "\xD0\xBF\xD1\x80\xD0\xBE\xD0\xB2\xD1\x83\xD0\xBB\xD0\xBE\xD0\xBA",  // провулок
         "\xD0\xBF\xD0\xBB\xD0\xBE\xD1\x89\xD0\xB0",                          // площа
-        "\xD0\xBD\xD0\xB0\xD0\xB1",
-        "\xD0\xBF\xD1\x80\xD0\xBE\xD0\xB5\xD0\xB7\xD0\xB4",
-        "\xD0\xB0\xD0\xBB\xD0\xBB\xD0\xB5\xD1\x8F",
-        "\xD1\x82\xD1\x83\xD0\xBF\xD0\xB8\xD0\xBA",
+        "\xD0\xBD\xD0\xB0\xD0\xB1", "\xD0\xBF\xD1\x80\xD0\xBE\xD0\xB5\xD0\xB7\xD0\xB4",
+        "\xD0\xB0\xD0\xBB\xD0\xBB\xD0\xB5\xD1\x8F", "\xD1\x82\xD1\x83\xD0\xBF\xD0\xB8\xD0\xBA",
         "\xD0\xBC\xD0\xB8\xD0\xBA\xD1\x80\xD0\xBE\xD1\x80\xD0\xB0\xD0\xB9\xD0\xBE\xD0\xBD",
-        "\xD0\xBC\xD0\xBA\xD1\x80",
-        "\xD0\xB2\xD1\x83\xD0\xBB\xD0\xB8\xD1\x86\xD1\x8F",
+        "\xD0\xBC\xD0\xBA\xD1\x80", "\xD0\xB2\xD1\x83\xD0\xBB\xD0\xB8\xD1\x86\xD1\x8F",
         "\xD0\xB2\xD1\x83\xD0\xBB"};
     return OneOf(w, kWords);
   }
@@ -1419,6 +1412,8 @@ class Resolution {
   // Rue de la Loi, Bulevardul Unirii; and after a house number, 12 rue de la Paix.
   static std::span<const std::string_view> LeadingStreetWords() {
     static constexpr std::string_view kWords[] = {
+        // Indonesian and Malay: Jalan, Jl., Jln., Gang, Gg., Lorong, Kampung
+        "jalan", "jl", "jln", "gang", "gg", "lorong", "kampung",
         // Norwegian, Swedish and Danish names that start with their direction ("Søndre
         // Heggebakken 7", "Södra Bäckallén 554", "Øvre Solstranda 3").
         "vestre", "\xC3\xB8stre", "nordre", "s\xC3\xB8ndre", "\xC3\xB8vre", "nedre", "ytre",
@@ -1539,6 +1534,7 @@ class Resolution {
         "\xD0\xBD\xD0\xB0\xD0\xB1", "\xD0\xB2\xD1\x83\xD0\xBB"};
     char buf[32];
     uint32_t end = i;
+    bool marker = false;  // the house number's own word was read past
     for (int k = 0; k < 6; ++k) {
       if (end > v_.seg_start && v_.at(end - 1) == ',') --end;  // "Calle Mayor, 10"
       const uint32_t w = WordStart(end);
@@ -1547,17 +1543,22 @@ class Resolution {
       if (lw.empty()) return kNoStreet;
       const bool abbreviation = v_.at(end - 1) == '.' || v_.at(end - 1) == '/';
       // "Oak Avenue Suite 685": a unit's number; the street before it has its own.
-      static constexpr std::string_view kUnits[] = {
-          "suite", "ste", "apt", "apartment", "unit",     "flat", "fl",    "floor",
-          "room",  "rm",  "box", "bldg",      "building", "no",   "number"};
+      static constexpr std::string_view kUnits[] = {"suite", "ste",  "apt",     "apartment", "unit",
+                                                    "flat",  "fl",   "floor",   "room",      "rm",
+                                                    "box",   "bldg", "building"};
       if (k == 0 && OneOf(lw, kUnits)) return kNoStreet;
-      // The house's own word before its number, as Russian and Ukrainian write it ("ул.
-      // Снежная, д. 73", "дом 5", "буд. 7"): the street is before it.
-      if (k == 0 && (lw == "\xD0\xB4" || lw == "\xD0\xB4\xD0\xBE\xD0\xBC" ||
-                     lw == "\xD0\xB1\xD1\x83\xD0\xB4")) {
+      // The house number's own word before it, as Indonesia, Latin America, Germany, Russia
+      // and Ukraine write it ("Jl. Cikapayang No. 005", "Hauptstraße Nr. 5", "ул. Снежная, д.
+      // 73", "дом 5", "буд. 7"): the street is the name before it.
+      if (k == 0 && !marker &&
+          (lw == "no" || lw == "nr" || lw == "number" || lw == "n\xC2\xB0" || lw == "n\xC2\xBA" ||
+           lw == "\xD0\xB4" || lw == "\xD0\xB4\xD0\xBE\xD0\xBC" ||
+           lw == "\xD0\xB1\xD1\x83\xD0\xB4")) {
         end = w;
         while (end > v_.seg_start && v_.at(end - 1) == ' ') --end;
         if (end == w) return kNoStreet;
+        marker = true;
+        --k;  // the name's words are read as if the number stood right after them
         continue;
       }
       if (OneOf(lw, kAbbreviations) && !abbreviation) {

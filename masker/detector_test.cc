@@ -1412,6 +1412,10 @@ TEST_F(DetectorTest, StreetsOfOtherCountries) {
       {"Ahmedjordet 31", "Ahmedjordet 31"},
       {"Campo da Mota, 3", "Campo da Mota, 3"},
       {"Privada Flórez 325 Interior 702", "Privada Flórez 325 Interior 702"},
+      // The house number's own word before it: Indonesia's "No.", Germany's "Nr.".
+      {"Ship to: Jl. Cikapayang No. 005", "Jl. Cikapayang No. 005"},
+      {"Gang Ciumbuleuit No. 742", "Gang Ciumbuleuit No. 742"},
+      {"Hauptstraße Nr. 5", "Hauptstraße Nr. 5"},
       // Finnish, Turkish and Nordic names no earlier word list held.
       {"meet me at Koivistokaari 303 tomorrow", "Koivistokaari 303"},
       {"Kocatepe Caddesi 74", "Kocatepe Caddesi 74"},
