@@ -117,7 +117,7 @@ bool BirthYearAfterMonth(const unsigned char* p, uint32_t n, uint32_t i) {
   auto at = [&](uint32_t k, std::string_view s) {
     return k + s.size() <= n && std::memcmp(p + k, s.data(), s.size()) == 0;
   };
-  if ((p[i + 4] == '.' && i + 6 < n && p[i + 5] == ' ' &&
+  if ((i + 6 < n && p[i + 4] == '.' && p[i + 5] == ' ' &&
        (((p[i + 6] | 0x20) >= 'a' && (p[i + 6] | 0x20) <= 'z') || p[i + 6] >= 0x80)) ||
       at(i + 4, "\xE5\xB9\xB4") || at(i + 4, "\xEB\x85\x84") || at(i + 4, " m. "))
     return true;
