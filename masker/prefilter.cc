@@ -236,111 +236,111 @@ namespace {
 #define NOT(a) o.Not(a)
 #define N(a, an, k) o.Nx(a, an, k)
 #define P(a, ap, k) o.Pv(a, ap, k)
-#define VEIL_DERIVE_BODY                                                                            \
-  const V d = x[kD], dn = xn[kD], dnn = xnn[kD], dp = xp[kD];                                       \
-  const V u = x[kU], l = x[kL], sp = x[kSp], dot = x[kDot], dash = x[kDash];                        \
-  const V col = x[kCol], sl = x[kSl], phl = x[kPhl];                                                \
-  const V colon_lit =                                                                               \
-      AND(col, OR(AND(N(sl, xn[kSl], 1), N(sl, xn[kSl], 2)), N(col, xn[kCol], 1)));                 \
-  out[0] = OR(x[kAt], colon_lit);                                                                   \
-  V dash5 = AND(dash, NOT(P(dash, xp[kDash], 1)));                                                  \
-  for (int k = 1; k < 5; ++k) dash5 = AND(dash5, N(dash, xn[kDash], k));                            \
-  out[1] = dash5;                                                                                   \
-  const V t = OR(OR(OR(d, u), OR(l, x[kUs])), dash);                                                \
-  const V tn = OR(OR(OR(dn, xn[kU]), OR(xn[kL], xn[kUs])), xn[kDash]);                              \
-  V r = AND(t, N(t, tn, 1)), rn = AND(tn, o.Shr(tn, 1));                                            \
-  r = AND(r, N(r, rn, 2));                                                                          \
-  rn = AND(rn, o.Shr(rn, 2));                                                                       \
-  r = AND(r, N(r, rn, 4));                                                                          \
-  rn = AND(rn, o.Shr(rn, 4));                                                                       \
-  r = AND(r, N(r, rn, 6));                                                                          \
-  out[2] = AND(r, NOT(P(t, tp, 1)));                                                                \
-  *t_out = t;                                                                                       \
-  *tn_out = tn;                                                                                     \
-  const V sepm = OR(OR(sp, dot), OR(dash, sl));                                                     \
-  const V sepn = OR(OR(xn[kSp], xn[kDot]), OR(xn[kDash], xn[kSl]));                                 \
-  const V sepnn = OR(OR(xnn[kSp], xnn[kDot]), OR(xnn[kDash], xnn[kSl]));                            \
-  const V j = OR(d, AND(sepm, AND(P(d, dp, 1), N(d, dn, 1))));                                      \
-  const V jn = OR(dn, AND(sepn, AND(P(dn, d, 1), N(dn, dnn, 1))));                                  \
-  (void)sepnn;                                                                                      \
-  *j_out = j;                                                                                       \
-  *jn_out = jn;                                                                                     \
-  const V jstart = AND(j, NOT(P(j, jp, 1)));                                                        \
-  const V j2 = AND(j, N(j, jn, 1)), j2n = AND(jn, o.Shr(jn, 1));                                    \
-  const V j4 = AND(j2, N(j2, j2n, 2)), j4n = AND(j2n, o.Shr(j2n, 2));                               \
-  const V j6 = AND(j4, N(j2, j2n, 4));                                                              \
-  const V j7 = AND(j6, N(j, jn, 6));                                                                \
-  const V j9 = AND(AND(j4, N(j4, j4n, 4)), N(j, jn, 8));                                            \
-  const V up = xp[kU];                                                                              \
-  const V lettered = OR(P(u, up, 1), AND(P(sp, xp[kSp], 1), P(u, up, 2)));                          \
-  const V dotn = xn[kDot];                                                                          \
-  const V dotted = OR(OR(N(dot, dotn, 1), N(dot, dotn, 2)), N(dot, dotn, 3));                       \
-  /* YYYY-MM-DD: four digits first (France's NIR, "1 84 12 76 451 089 46", is no date), not         \
-     spaced ("0044 20 7946 0958" is a phone), and ending at the day ("0178-78-6617", a              \
-     Japanese phone, has a third group of four). */                                                 \
-  const V sepd = OR(dot, OR(dash, sl)), sepdn = OR(xn[kDot], OR(xn[kDash], xn[kSl]));               \
-  const V date =                                                                                    \
-      AND(AND(AND(AND(AND(d, N(d, dn, 1)), N(d, dn, 3)), AND(N(sepd, sepdn, 4), N(d, dn, 5))),      \
-              N(sepd, sepdn, 7)),                                                                   \
-          NOT(N(d, dn, 10)));                                                                       \
-  const V num = AND(jstart, OR(OR(AND(j9, NOT(date)), AND(j6, lettered)), AND(j7, dotted)));        \
-  const V phone_lead = AND(phl, AND(N(d, dn, 1), N(d, dn, 2)));                                     \
-  const V glue_p1 = P(OR(OR(OR(u, l), OR(d, x[kUs])), OR(dash, sl)),                                \
-                      OR(OR(OR(up, xp[kL]), OR(dp, xp[kUs])), OR(xp[kDash], xp[kSl])), 1);          \
-  const V iban = AND(AND(AND(u, N(u, xn[kU], 1)), AND(N(d, dn, 2), N(d, dn, 3))), NOT(glue_p1));    \
-  out[3] = OR(OR(num, phone_lead), iban);                                                           \
-  out[4] = lettered;                                                                                \
-  const V coln = xn[kCol], colnn = xnn[kCol];                                                       \
-  const V near = OR(OR(N(col, coln, 2), N(col, coln, 3)), OR(N(col, coln, 4), N(col, coln, 5)));    \
-  const V nearn =                                                                                   \
-      OR(OR(N(coln, colnn, 2), N(coln, colnn, 3)), OR(N(coln, colnn, 4), N(coln, colnn, 5)));       \
-  const V c2 = AND(col, near), c2n = AND(coln, nearn);                                              \
-  out[6] = AND(c2, OR(OR(N(c2, c2n, 2), N(c2, c2n, 3)), OR(N(c2, c2n, 4), N(c2, c2n, 5))));         \
-  const V dashn = xn[kDash];                                                                        \
-  out[7] = AND(AND(dash, N(dash, dashn, 3)), AND(N(dash, dashn, 6), N(dash, dashn, 9)));            \
-  out[8] = AND(dot, N(dot, dotn, 5));                                                               \
-  const V hi = x[kHi];                                                                              \
-  const V letters = OR(u, l), letters_p = OR(up, xp[kL]);                                           \
-  const V glue = OR(OR(OR(letters, d), OR(x[kUs], dash)), OR(sl, x[kAt]));                          \
-  const V glue_p = OR(OR(OR(letters_p, dp), OR(xp[kUs], xp[kDash])), OR(xp[kSl], xp[kAt]));         \
-  /* A bare run of 7+ joined digits; a document number with letters in it, which a context          \
-     keyword may name: four digits after a capital ("12AB34567", "ABCPE1234F"), a capital           \
-     and a digit starting a word ("L01X00T47"). */                                                  \
-  const V cap_digit = AND(AND(u, N(d, dn, 1)), NOT(P(glue, glue_p, 1)));                            \
-  out[5] =                                                                                          \
-      OR(AND(AND(jstart, OR(j7, AND(j4, lettered))), AND(NOT(num), NOT(P(x[kNl], xp[kNl], 1)))),    \
-         cap_digit);                                                                                \
-  /* A lower-case letter, or the lead byte of a letter beyond ASCII (Hai, Jurgen accented). */      \
-  const V other = x[kOther];                                                                        \
-  const V lh = OR(OR(l, hi), other), lhn = OR(OR(xn[kL], xn[kHi]), xn[kOther]);                     \
-  const V after = N(OR(OR(lh, u), dot), OR(OR(lhn, xn[kU]), xn[kDot]), 1);                          \
-  const V cap = AND(OR(AND(u, after), hi), NOT(P(glue, glue_p, 1)));                                \
-  /* A word of another script (Cyrillic, Greek, CJK...): its lead byte after no letter, digit,      \
-     lead or continuation byte. The names stage reads whether it is a capital. */                   \
-  const V ob = OR(OR(glue, hi), other), obp = OR(OR(glue_p, xp[kHi]), xp[kOther]);                  \
-  const V ostart = other ? AND(other, NOT(P(ob, obp, 1))) : 0; /* ASCII: none */                    \
-  out[9] = OR(cap, ostart);                                                                         \
-  out[10] = AND(cap, N(lh, lhn, 1));                                                                \
-  const V near_letter = OR(P(letters, letters_p, 1), P(letters, letters_p, 2));                     \
-  /* A command-line option: a blank or a line's start, '-', then a letter or '-'. */                \
-  const V flag = AND(AND(dash, P(OR(sp, x[kNl]), OR(xp[kSp], xp[kNl]), 1)),                         \
-                     N(OR(letters, dash), OR(OR(xn[kU], xn[kL]), xn[kDash]), 1));                   \
-  /* A label of another script before ':', '=' or '>' (a colon, a JSON key's quote and colon,       \
-     an XML start tag; a fullwidth colon reaches here folded). */                                   \
-  const V after_other =                                                                             \
-      AND(OR(OR(col, x[kEq]), x[kGt]), OR(P(other, xp[kOther], 1), P(other, xp[kOther], 2)));       \
-  out[11] = OR(OR(AND(OR(OR(x[kEq], col), phl), near_letter), flag), after_other);                  \
-  /* A house number before a capital, or before an ordinal ("5th"); with a capital after it as      \
-     Britain writes it ("221B Baker Street"). */                                                    \
-  const V house = AND(d, N(sp, xn[kSp], 1));                                                        \
-  const V ord = AND(N(d, dn, 2), OR(N(l, xn[kL], 3), N(l, xn[kL], 4)));                             \
-  const V house_b = AND(AND(d, N(u, xn[kU], 1)), N(sp, xn[kSp], 2));                                \
-  /* … or before a word of another alphabet ("289 Кесьов Heights", "060 斉藤 Street"). */ \
-  const V word_other = OR(hi, other), word_other_n = OR(xn[kHi], xn[kOther]);                       \
-  out[12] = OR(OR(AND(house, OR(N(u, xn[kU], 2), ord)),                                             \
-                  AND(house_b, AND(N(u, xn[kU], 3), N(l, xn[kL], 4)))),                             \
-               AND(house, N(word_other, word_other_n, 2)));                                         \
-  out[13] = AND(x[kOther], P(sp, xp[kSp], 1));                                                      \
+#define VEIL_DERIVE_BODY                                                                         \
+  const V d = x[kD], dn = xn[kD], dnn = xnn[kD], dp = xp[kD];                                    \
+  const V u = x[kU], l = x[kL], sp = x[kSp], dot = x[kDot], dash = x[kDash];                     \
+  const V col = x[kCol], sl = x[kSl], phl = x[kPhl];                                             \
+  const V colon_lit =                                                                            \
+      AND(col, OR(AND(N(sl, xn[kSl], 1), N(sl, xn[kSl], 2)), N(col, xn[kCol], 1)));              \
+  out[0] = OR(x[kAt], colon_lit);                                                                \
+  V dash5 = AND(dash, NOT(P(dash, xp[kDash], 1)));                                               \
+  for (int k = 1; k < 5; ++k) dash5 = AND(dash5, N(dash, xn[kDash], k));                         \
+  out[1] = dash5;                                                                                \
+  const V t = OR(OR(OR(d, u), OR(l, x[kUs])), dash);                                             \
+  const V tn = OR(OR(OR(dn, xn[kU]), OR(xn[kL], xn[kUs])), xn[kDash]);                           \
+  V r = AND(t, N(t, tn, 1)), rn = AND(tn, o.Shr(tn, 1));                                         \
+  r = AND(r, N(r, rn, 2));                                                                       \
+  rn = AND(rn, o.Shr(rn, 2));                                                                    \
+  r = AND(r, N(r, rn, 4));                                                                       \
+  rn = AND(rn, o.Shr(rn, 4));                                                                    \
+  r = AND(r, N(r, rn, 6));                                                                       \
+  out[2] = AND(r, NOT(P(t, tp, 1)));                                                             \
+  *t_out = t;                                                                                    \
+  *tn_out = tn;                                                                                  \
+  const V sepm = OR(OR(sp, dot), OR(dash, sl));                                                  \
+  const V sepn = OR(OR(xn[kSp], xn[kDot]), OR(xn[kDash], xn[kSl]));                              \
+  const V sepnn = OR(OR(xnn[kSp], xnn[kDot]), OR(xnn[kDash], xnn[kSl]));                         \
+  const V j = OR(d, AND(sepm, AND(P(d, dp, 1), N(d, dn, 1))));                                   \
+  const V jn = OR(dn, AND(sepn, AND(P(dn, d, 1), N(dn, dnn, 1))));                               \
+  (void)sepnn;                                                                                   \
+  *j_out = j;                                                                                    \
+  *jn_out = jn;                                                                                  \
+  const V jstart = AND(j, NOT(P(j, jp, 1)));                                                     \
+  const V j2 = AND(j, N(j, jn, 1)), j2n = AND(jn, o.Shr(jn, 1));                                 \
+  const V j4 = AND(j2, N(j2, j2n, 2)), j4n = AND(j2n, o.Shr(j2n, 2));                            \
+  const V j6 = AND(j4, N(j2, j2n, 4));                                                           \
+  const V j7 = AND(j6, N(j, jn, 6));                                                             \
+  const V j9 = AND(AND(j4, N(j4, j4n, 4)), N(j, jn, 8));                                         \
+  const V up = xp[kU];                                                                           \
+  const V lettered = OR(P(u, up, 1), AND(P(sp, xp[kSp], 1), P(u, up, 2)));                       \
+  const V dotn = xn[kDot];                                                                       \
+  const V dotted = OR(OR(N(dot, dotn, 1), N(dot, dotn, 2)), N(dot, dotn, 3));                    \
+  /* YYYY-MM-DD: four digits first (France's NIR, "1 84 12 76 451 089 46", is no date), not      \
+     spaced ("0044 20 7946 0958" is a phone), and ending at the day ("0178-78-6617", a           \
+     Japanese phone, has a third group of four). */                                              \
+  const V sepd = OR(dot, OR(dash, sl)), sepdn = OR(xn[kDot], OR(xn[kDash], xn[kSl]));            \
+  const V date =                                                                                 \
+      AND(AND(AND(AND(AND(d, N(d, dn, 1)), N(d, dn, 3)), AND(N(sepd, sepdn, 4), N(d, dn, 5))),   \
+              N(sepd, sepdn, 7)),                                                                \
+          NOT(N(d, dn, 10)));                                                                    \
+  const V num = AND(jstart, OR(OR(AND(j9, NOT(date)), AND(j6, lettered)), AND(j7, dotted)));     \
+  const V phone_lead = AND(phl, AND(N(d, dn, 1), N(d, dn, 2)));                                  \
+  const V glue_p1 = P(OR(OR(OR(u, l), OR(d, x[kUs])), OR(dash, sl)),                             \
+                      OR(OR(OR(up, xp[kL]), OR(dp, xp[kUs])), OR(xp[kDash], xp[kSl])), 1);       \
+  const V iban = AND(AND(AND(u, N(u, xn[kU], 1)), AND(N(d, dn, 2), N(d, dn, 3))), NOT(glue_p1)); \
+  out[3] = OR(OR(num, phone_lead), iban);                                                        \
+  out[4] = lettered;                                                                             \
+  const V coln = xn[kCol], colnn = xnn[kCol];                                                    \
+  const V near = OR(OR(N(col, coln, 2), N(col, coln, 3)), OR(N(col, coln, 4), N(col, coln, 5))); \
+  const V nearn =                                                                                \
+      OR(OR(N(coln, colnn, 2), N(coln, colnn, 3)), OR(N(coln, colnn, 4), N(coln, colnn, 5)));    \
+  const V c2 = AND(col, near), c2n = AND(coln, nearn);                                           \
+  out[6] = AND(c2, OR(OR(N(c2, c2n, 2), N(c2, c2n, 3)), OR(N(c2, c2n, 4), N(c2, c2n, 5))));      \
+  const V dashn = xn[kDash];                                                                     \
+  out[7] = AND(AND(dash, N(dash, dashn, 3)), AND(N(dash, dashn, 6), N(dash, dashn, 9)));         \
+  out[8] = AND(dot, N(dot, dotn, 5));                                                            \
+  const V hi = x[kHi];                                                                           \
+  const V letters = OR(u, l), letters_p = OR(up, xp[kL]);                                        \
+  const V glue = OR(OR(OR(letters, d), OR(x[kUs], dash)), OR(sl, x[kAt]));                       \
+  const V glue_p = OR(OR(OR(letters_p, dp), OR(xp[kUs], xp[kDash])), OR(xp[kSl], xp[kAt]));      \
+  /* A bare run of 7+ joined digits; a document number with letters in it, which a context       \
+     keyword may name: four digits after a capital ("12AB34567", "ABCPE1234F"), a capital        \
+     and a digit starting a word ("L01X00T47"). */                                               \
+  const V cap_digit = AND(AND(u, N(d, dn, 1)), NOT(P(glue, glue_p, 1)));                         \
+  out[5] =                                                                                       \
+      OR(AND(AND(jstart, OR(j7, AND(j4, lettered))), AND(NOT(num), NOT(P(x[kNl], xp[kNl], 1)))), \
+         cap_digit);                                                                             \
+  /* A lower-case letter, or the lead byte of a letter beyond ASCII (Hai, Jurgen accented). */   \
+  const V other = x[kOther];                                                                     \
+  const V lh = OR(OR(l, hi), other), lhn = OR(OR(xn[kL], xn[kHi]), xn[kOther]);                  \
+  const V after = N(OR(OR(lh, u), dot), OR(OR(lhn, xn[kU]), xn[kDot]), 1);                       \
+  const V cap = AND(OR(AND(u, after), hi), NOT(P(glue, glue_p, 1)));                             \
+  /* A word of another script (Cyrillic, Greek, CJK...): its lead byte after no letter, digit,   \
+     lead or continuation byte. The names stage reads whether it is a capital. */                \
+  const V ob = OR(OR(glue, hi), other), obp = OR(OR(glue_p, xp[kHi]), xp[kOther]);               \
+  const V ostart = other ? AND(other, NOT(P(ob, obp, 1))) : 0; /* ASCII: none */                 \
+  out[9] = OR(cap, ostart);                                                                      \
+  out[10] = AND(cap, N(lh, lhn, 1));                                                             \
+  const V near_letter = OR(P(letters, letters_p, 1), P(letters, letters_p, 2));                  \
+  /* A command-line option: a blank or a line's start, '-', then a letter or '-'. */             \
+  const V flag = AND(AND(dash, P(OR(sp, x[kNl]), OR(xp[kSp], xp[kNl]), 1)),                      \
+                     N(OR(letters, dash), OR(OR(xn[kU], xn[kL]), xn[kDash]), 1));                \
+  /* A label of another script before ':', '=' or '>' (a colon, a JSON key's quote and colon,    \
+     an XML start tag; a fullwidth colon reaches here folded). */                                \
+  const V after_other =                                                                          \
+      AND(OR(OR(col, x[kEq]), x[kGt]), OR(P(other, xp[kOther], 1), P(other, xp[kOther], 2)));    \
+  out[11] = OR(OR(AND(OR(OR(x[kEq], col), phl), near_letter), flag), after_other);               \
+  /* A house number before a capital, or before an ordinal ("5th"); with a capital after it as   \
+     Britain writes it ("221B Baker Street"). */                                                 \
+  const V house = AND(d, N(sp, xn[kSp], 1));                                                     \
+  const V ord = AND(N(d, dn, 2), OR(N(l, xn[kL], 3), N(l, xn[kL], 4)));                          \
+  const V house_b = AND(AND(d, N(u, xn[kU], 1)), N(sp, xn[kSp], 2));                             \
+  /* ... or before a word of another alphabet ("289 <Cyrillic> Heights", "060 <Kanji> St"). */   \
+  const V word_other = OR(hi, other), word_other_n = OR(xn[kHi], xn[kOther]);                    \
+  out[12] = OR(OR(AND(house, OR(N(u, xn[kU], 2), ord)),                                          \
+                  AND(house_b, AND(N(u, xn[kU], 3), N(l, xn[kL], 4)))),                          \
+               AND(house, N(word_other, word_other_n, 2)));                                      \
+  out[13] = AND(x[kOther], P(sp, xp[kSp], 1));                                                   \
   out[14] = AND(OR(OR(x[kEq], col), x[kGt]), OR(near_letter, P(letters, letters_p, 3)));
 
 template <typename Ops>
