@@ -147,6 +147,10 @@ constexpr std::string_view kNonName[] = {
     "infrastructure", "marketing", "markets", "mobility", "metrics", "paradigm", "program",
     "response", "tactics", "usability", "communications", "creative", "factors", "functionality",
     "intranet", "web", "brand", "branding", "group", "division", "applications", "accountability",
+    // SQL's DDL as SHOW CREATE TABLE and dumps write it ("ENGINE=InnoDB DEFAULT CHARSET=…"
+    // beside a phone in the table's COMMENT is no contact's name)
+    "default", "charset", "collate", "engine", "innodb", "myisam", "comment", "constraint",
+    "references", "unsigned", "varchar", "primary",
 };
 
 // The legal forms that end a firm's name (IsLegalForm).

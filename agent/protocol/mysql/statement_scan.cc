@@ -606,9 +606,11 @@ void ScanReading(std::string_view text, sql::LexOptions options, bool filters, S
     if (w == "procedure" && !first) scan.dynamic = true;  // SELECT … PROCEDURE ANALYSE()
     if (first) {
       first = false;
+      // Not LOCK TABLES: it fires no trigger and writes nothing, and every mariadb-dump and
+      // mysqldump runs it before reading @@collation_database (which a write would taint).
       static const std::set<std::string> kWrites = {
-          "insert", "update", "delete",   "replace", "load", "create",  "alter",
-          "drop",   "rename", "truncate", "call",    "do",   "handler", "lock"};
+          "insert", "update", "delete",   "replace", "load", "create", "alter",
+          "drop",   "rename", "truncate", "call",    "do",   "handler"};
       if (kWrites.contains(w)) scan.writes = true;
       if (w == "set") scan.sets = scan.uses_variables = true;
       if (w == "explain" || w == "describe" || w == "desc" || w == "analyze") scan.explain = true;
