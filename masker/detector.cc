@@ -929,13 +929,17 @@ class Resolution {
     std::memcpy(d + 3, v_.p + b + 4, 2);
     std::memcpy(d + 5, v_.p + b + 7, 4);
     std::string_view digits(d, 9);
+    const int area = (d[0] - '0') * 100 + (d[1] - '0') * 10 + (d[2] - '0');
     if (validate::UsItin(digits))
       Emit(b, to, Entity::kUsItin);
-    else if (validate::UsSsn(digits))
+    else if (area != 0 && area != 666 && area < 900)
+      // Written as SSNs are, in an area the SSA assigns: one, issued or not. The published
+      // numbers (078-05-1120, 219-09-9999, 123-45-6789) were filed by thousands of people as
+      // their own, and a group 00 or serial 0000 is a typo or a test value away from a real one.
       Emit(b, to, Entity::kUsSsn);
     else
-      // Never issued (000, 666, 9xx, 078-05-1120, 123-45-6789): test data and typos are full
-      // of them. Shape first: kept when SSN words are near (0.45 + 0.15), dropped otherwise.
+      // An area never assigned (000, 666, 9xx that is no ITIN): test data, part numbers. Shape
+      // first: kept when SSN words are near (0.45 + 0.15), dropped otherwise.
       Emit(b, to, Entity::kUsSsn, kUnissuedSsnScore);
   }
 

@@ -244,7 +244,13 @@ TEST_F(DetectorTest, NationalIdsOfOtherCountries) {
   EXPECT_THAT(Find("ssn:000123456"), ElementsAre("US_SSN:000123456"));
   EXPECT_THAT(Find("social security number on file: 078-05-1120"),
               ElementsAre("US_SSN:078-05-1120"));
-  EXPECT_THAT(Find("lot 078-05-1120 shipped"), IsEmpty());
+  // Written as an SSN is, in an area the SSA assigns: one, even where it is a published
+  // number or has a group 00 or a serial 0000 (a notes field, a comment in DDL, a RAISE text).
+  EXPECT_THAT(Find("lot 078-05-1120 shipped"), ElementsAre("US_SSN:078-05-1120"));
+  EXPECT_THAT(Find("RAISE EXCEPTION 'no 219-09-9999'"), ElementsAre("US_SSN:219-09-9999"));
+  EXPECT_THAT(Find("Customer 123-45-6789 called"), ElementsAre("US_SSN:123-45-6789"));
+  EXPECT_THAT(Find("case 536-00-1234, claim 536-22-0000"),
+              ElementsAre("US_SSN:536-00-1234", "US_SSN:536-22-0000"));
   // A dash spaced out, and "social" alone before nine digits.
   EXPECT_THAT(Find("SSN: 536 - 22 - 1234"), ElementsAre("US_SSN:536 - 22 - 1234"));
   EXPECT_THAT(Find("social: 536221234; social media 2024"), ElementsAre("US_SSN:536221234"));
@@ -531,9 +537,10 @@ TEST_F(DetectorTest, FakeratorLocales) {
                           "STREET_ADDRESS:12 Rue Molière"));
   EXPECT_THAT(Find("Ida Nagy,ida@example.hu,06-1-129-4465"),
               ElementsAre("PERSON_NAME:Ida Nagy", "EMAIL:ida@example.hu", "PHONE:06-1-129-4465"));
-  // Ids in the same shapes beside a contact stay ids: SSN-shaped, short last groups.
+  // Ids in the same shapes beside a contact are no phones: a short last group stays an id, the
+  // 3-2-4 of an SSN is one.
   EXPECT_THAT(Find("Ida Nagy,ida@example.hu,79-4790-555,507-00-5091"),
-              ElementsAre("PERSON_NAME:Ida Nagy", "EMAIL:ida@example.hu"));
+              ElementsAre("PERSON_NAME:Ida Nagy", "EMAIL:ida@example.hu", "US_SSN:507-00-5091"));
   EXPECT_THAT(Find("born 3/2/1988, ok"), ElementsAre("DATE_OF_BIRTH:3/2/1988"));
   // Zero-padded house numbers, units after the number, a phone's extension: all of it.
   EXPECT_THAT(Find("ship to 061 Buckridge Loop"), ElementsAre("STREET_ADDRESS:061 Buckridge Loop"));

@@ -867,7 +867,12 @@ const NEG = {
       [`9${digits(2)}-${pick([pad(int(0, 49), 2), String(int(66, 69)), '89', '93'])}-${digits(4)}`, 3],
       [`${pad(int(1, 665), 3)}-00-${digits(4)}`, 1], [`${pad(int(1, 665), 3)}-${pad(int(1, 99), 2)}-0000`, 1],
       [pick(['078-05-1120', '219-09-9999', '123-45-6789']), 1]]);
-    return { t, keys: ['part_no', 'case_ref', 'sku', 'claim_no', 'lot'], phrases: ['part {}', 'case {}', 'lot {}', 'claim {}'] };
+    // Written as an SSN in an area the SSA assigns, a published number or a group 00 or serial
+    // 0000 is one (shape first): only an area never assigned (000, 666, 9xx that is no ITIN)
+    // stays a negative. Same draws as before, so the rest of every seed's corpus is unchanged.
+    const area = Number(t.slice(0, 3));
+    const negative = area === 0 || area === 666 || area >= 900 ? t : '000' + t.slice(3);
+    return { t: negative, keys: ['part_no', 'case_ref', 'sku', 'claim_no', 'lot'], phrases: ['part {}', 'case {}', 'lot {}', 'claim {}'] };
   }],
   date_no_ctx: [4, () => {
     const y = wpick([[int(2015, 2025), 5], [int(1960, 2005), 1]]); const m = int(1, 12), d = int(1, 28);

@@ -1319,3 +1319,43 @@ def test_columns_named_in_other_scripts(veil, lineage_db):
         assert out["SELECT * FROM intl.kunden"].endswith("|Stammkunde"), out
     finally:
         lineage_db.psql("DROP SCHEMA intl CASCADE;", dbname=DB)
+
+
+DDL_DB = "lineage_ddl"
+DDL_SCHEMA = """
+CREATE TABLE accounts (id int PRIMARY KEY, holder text, tag text NOT NULL DEFAULT 'x',
+  contact text DEFAULT '(415) 555-0132', CONSTRAINT not_the_ssn CHECK (tag <> '078-05-1120'));
+COMMENT ON TABLE accounts IS 'VIP: Tobias Lindqvist, phone +46 8 123 456 78';
+COMMENT ON COLUMN accounts.holder IS 'was aiko.tanaka@example.net';
+CREATE DOMAIN plain_text AS text CHECK (VALUE <> '4111 1111 1111 1111');
+CREATE FUNCTION guard() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN IF NEW.tag = '536-22-1234' THEN RAISE EXCEPTION 'no 219-09-9999'; END IF; RETURN NEW; END $$;
+CREATE TRIGGER guard BEFORE INSERT ON accounts FOR EACH ROW EXECUTE FUNCTION guard();
+CREATE VIEW vip AS SELECT id FROM accounts WHERE holder = 'Margaret Okonkwo';
+INSERT INTO accounts VALUES (1, 'plain', 'SKU-1');
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO PUBLIC;
+"""
+
+
+def test_a_dump_of_the_schema_holds_no_value_its_ddl_quotes(veil, lineage_db):
+    """pg_dump through veild reads the schema's own texts (comments, defaults, CHECKs, function
+    bodies, view definitions) as rows of the catalog: a value written into them is masked like
+    any other, the published SSNs included (078-05-1120 and 219-09-9999 in a CHECK and a RAISE
+    once came back raw: never issued, so only `ssn` words made them one), and the masked DDL
+    still restores."""
+    _, port, _ = veil
+    lineage_db.psql(f"DROP DATABASE IF EXISTS {DDL_DB}; CREATE DATABASE {DDL_DB};"
+                    f"DROP DATABASE IF EXISTS {DDL_DB}_copy; CREATE DATABASE {DDL_DB}_copy;",
+                    dbname="postgres")
+    lineage_db.psql(DDL_SCHEMA, dbname=DDL_DB)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    dump = subprocess.run(["pg_dump", "-d", f"host={HOST} port={port} dbname={DDL_DB} "
+                           f"user={USER} connect_timeout=10"],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert dump.returncode == 0, dump.stderr
+    assert "CREATE TRIGGER guard" in dump.stdout and "CREATE VIEW public.vip" in dump.stdout
+    assert leaks(dump.stdout) == []
+    restored = lineage_db.psql(dump.stdout, dbname=f"{DDL_DB}_copy", check=False)
+    assert restored.returncode == 0, restored.stderr
+    assert lineage_db.psql("SELECT count(*) FROM accounts", dbname=f"{DDL_DB}_copy").stdout == "1\n"
+    lineage_db.psql(f"DROP DATABASE {DDL_DB}; DROP DATABASE {DDL_DB}_copy;", dbname="postgres")
