@@ -558,6 +558,15 @@ constexpr ColumnWord kColumnWords[] = {
     {"address", E::kStreetAddress},
     {"password", E::kGenericSecret},
     {"passwd", E::kGenericSecret},
+    // A stored hash of one: MySQL's mysql.user and global_priv, PostgreSQL's pg_authid, LDAP's
+    // userPassword, and the short names schemas give them.
+    {"authentication_string", E::kGenericSecret},
+    {"rolpassword", E::kGenericSecret},
+    {"userpassword", E::kGenericSecret},
+    {"passwordhash", E::kGenericSecret},
+    {"pwhash", E::kGenericSecret},
+    {"passhash", E::kGenericSecret},
+    {"pwd", E::kGenericSecret},
     {"secret", E::kGenericSecret},
     {"token", E::kGenericSecret},
     {"api_key", E::kGenericSecret},

@@ -608,6 +608,148 @@ class Resolution {
     }
   }
 
+  // A stored password hash around the token run that starts at `b`, in the forms systems store
+  // them: modular crypt (`$2b$12$…` bcrypt, `$argon2id$v=19$…`, `$6$rounds=5000$…`, `$1$`,
+  // `$apr1$`, `$y$`, phpass `$P$`), Django's and passlib's `pbkdf2_sha256$260000$…`,
+  // Werkzeug's `pbkdf2:sha256:600000$…`, PostgreSQL's `SCRAM-SHA-256$4096:…` and `md5` + 32
+  // hex, MySQL's `*` + 40 hex, LDAP's `{SSHA}…`. A hash of a password is a credential: MySQL's
+  // and PostgreSQL's md5 log in as they are, and every one of them is cracked offline. Their
+  // '$', '*', '{', '.' and '/' break token runs, so the start is looked for up to 128 bytes back.
+  // `*until`: where the last hash found ends (the token runs inside it need no second look).
+  bool PasswordHash(uint32_t b, uint32_t* until) {
+    auto joined = [](unsigned char c) {
+      return IsWord(c) || c == '-' || c == '.' || c == ':' || c == '=' || c == '+' || c == '/' ||
+             c == '$' || c == ',' || c == '*' || c == '{' || c == '}';
+    };
+    if (b < *until) return true;
+    uint32_t s0 = b;
+    while (s0 > v_.seg_start && b - s0 < 128 && joined(v_.at(s0 - 1))) --s0;
+    for (uint32_t s = s0; s <= b; ++s) {
+      if (s > v_.seg_start && IsAlnum(v_.at(s - 1))) continue;
+      if (const uint32_t e = PasswordHashAt(s)) {
+        Emit(s, e, Entity::kGenericSecret, 0.9f);
+        *until = e;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // The end of a password hash that starts at s, or 0.
+  uint32_t PasswordHashAt(uint32_t s) const {
+    auto count = [&](uint32_t i, auto in) {
+      uint32_t k = i;
+      while (k < v_.seg_end && k - i < 512 && in(v_.at(k))) ++k;
+      return k - i;
+    };
+    auto upper_hex = [](unsigned char c) { return IsDigit(c) || (c >= 'A' && c <= 'F'); };
+    auto lower_hex = [](unsigned char c) { return IsDigit(c) || (c >= 'a' && c <= 'f'); };
+    auto b64 = [](unsigned char c) { return IsAlnum(c) || c == '+' || c == '/' || c == '='; };
+    // The characters of a crypt field: crypt's own base64 (./), standard base64 (+/=), and the
+    // parameters' "m=65536,t=3,p=4".
+    auto field = [](unsigned char c) {
+      return IsWord(c) || c == '.' || c == '/' || c == '+' || c == '=' || c == ',' || c == '-';
+    };
+    auto end_ok = [&](uint32_t e) { return !IsAlnum(v_.at(e)) && v_.at(e) != '$'; };
+    const unsigned char c = v_.at(s);
+    if (c == '*') {  // MySQL's mysql_native_password: '*' and SHA1(SHA1(pw)) in upper-case hex
+      return count(s + 1, upper_hex) == 40 && end_ok(s + 41) ? s + 41 : 0;
+    }
+    if (c == 'm' && v_.sub(s, s + 3) == "md5") {  // PostgreSQL's md5 of password and user name
+      return count(s + 3, lower_hex) == 32 && end_ok(s + 35) ? s + 35 : 0;
+    }
+    // Fields joined by '$' from `from`: at least `min_fields`, the last a hash of 16+ characters
+    // that looks random. Returns the end.
+    auto fields = [&](uint32_t from, int min_fields) -> uint32_t {
+      uint32_t k = from, last = from;
+      int n = 0;
+      while (n < 6) {
+        last = k;
+        k += count(k, field);
+        ++n;
+        if (v_.at(k) != '$' || k + 1 >= v_.seg_end) break;
+        ++k;
+      }
+      if (n < min_fields || k - last < 16 || !end_ok(k)) return 0;
+      if (!validate::LooksLikeCredential(v_.sub(last, k))) return 0;
+      return k;
+    };
+    if (c == '$') {  // modular crypt: $id$[params$]salt$hash, phpass $P$ and 31
+      const uint32_t id = count(s + 1, [](unsigned char x) { return IsAlnum(x) || x == '-'; });
+      if (id == 0 || id > 12 || v_.at(s + 1 + id) != '$') return 0;
+      const std::string_view name = v_.sub(s + 1, s + 1 + id);
+      if ((name == "P" || name == "H") && count(s + 3, field) == 31 && end_ok(s + 34))
+        return s + 34;
+      return fields(s + 2 + id, 2);
+    }
+    if (c == '{') {  // LDAP's userPassword: {SCHEME} and the hash (or, for CLEARTEXT, the text)
+      const uint32_t n =
+          count(s + 1, [](unsigned char x) { return IsUpper(x) || IsDigit(x) || x == '-'; });
+      if (n < 2 || n > 16 || v_.at(s + 1 + n) != '}') return 0;
+      const std::string_view scheme = v_.sub(s + 1, s + 1 + n);
+      const uint32_t q = s + 2 + n;
+      if (scheme == "CRYPT") return v_.at(q) == '$' ? PasswordHashAt(q) : 0;
+      if (scheme == "CLEARTEXT" || scheme == "PLAIN") {
+        const uint32_t len =
+            count(q, [](unsigned char x) { return x > ' ' && x != '"' && x != '\''; });
+        return len > 0 ? q + len : 0;
+      }
+      static constexpr std::string_view kSchemes[] = {
+          "SHA",           "SSHA",          "SHA256", "SSHA256", "SHA384", "SSHA384",
+          "SHA512",        "SSHA512",       "MD5",    "SMD5",    "PBKDF2", "PBKDF2-SHA1",
+          "PBKDF2-SHA256", "PBKDF2-SHA512", "ARGON2", "BCRYPT"};
+      if (std::find(std::begin(kSchemes), std::end(kSchemes), scheme) == std::end(kSchemes))
+        return 0;
+      if (v_.at(q) == '$') return PasswordHashAt(q);
+      const uint32_t len = count(q, b64);
+      return len >= 16 && end_ok(q + len) ? q + len : 0;
+    }
+    if (c == 'S' && v_.sub(s, s + 10) == "SCRAM-SHA-") {
+      // SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>
+      uint32_t k = s + 10;
+      k += count(k, [](unsigned char x) { return IsDigit(x); });
+      if (v_.at(k) != '$') return 0;
+      const uint32_t it = count(k + 1, [](unsigned char x) { return IsDigit(x); });
+      k += 1 + it;
+      if (it == 0 || v_.at(k) != ':') return 0;
+      k += 1 + count(k + 1, b64);
+      if (v_.at(k) != '$') return 0;
+      k += 1 + count(k + 1, b64);
+      if (v_.at(k) != ':') return 0;
+      const uint32_t key = count(k + 1, b64);
+      return key >= 16 && end_ok(k + 1 + key) ? k + 1 + key : 0;
+    }
+    if (IsLower(c)) {
+      // Django's and passlib's algorithm$…, Werkzeug's pbkdf2:sha256:600000$… and scrypt:…$…
+      const uint32_t w =
+          count(s, [](unsigned char x) { return IsLower(x) || IsDigit(x) || x == '_'; });
+      const std::string_view alg = v_.sub(s, s + w);
+      if (v_.at(s + w) == ':' && (alg == "pbkdf2" || alg == "scrypt")) {
+        uint32_t k = s + w;
+        k += count(k, [](unsigned char x) { return IsLower(x) || IsDigit(x) || x == ':'; });
+        return v_.at(k) == '$' ? fields(k + 1, 2) : 0;
+      }
+      static constexpr std::string_view kAlgorithms[] = {"pbkdf2_sha256",
+                                                         "pbkdf2_sha1",
+                                                         "pbkdf2_sha512",
+                                                         "argon2",
+                                                         "bcrypt_sha256",
+                                                         "bcrypt",
+                                                         "scrypt",
+                                                         "sha1",
+                                                         "md5",
+                                                         "sha256_crypt",
+                                                         "sha512_crypt",
+                                                         "md5_crypt",
+                                                         "django_pbkdf2_sha256"};
+      if (v_.at(s + w) != '$' ||
+          std::find(std::begin(kAlgorithms), std::end(kAlgorithms), alg) == std::end(kAlgorithms))
+        return 0;
+      return fields(s + w + 1, 2);
+    }
+    return 0;
+  }
+
   // Tokens whose shape, not a prefix, tells them (weak literals cost Hyperscan more than all
   // the rest): Telegram bot tokens, Discord bot tokens, Airtable and Harness personal access
   // tokens, Mailchimp API keys.
@@ -5192,9 +5334,12 @@ void Scanner::ScanOnce(std::string_view text, std::span<const Segment> segments,
       });
     run_ends[1] = candidates_.size();
     const bool tokens = opts.enabled.test(Index(Entity::kApiToken));
+    const bool hashes = opts.enabled.test(Index(Entity::kGenericSecret));
     const bool cards = opts.enabled.test(Index(Entity::kCreditCard));
-    if (tokens || cards)
+    uint32_t hash_until = 0;
+    if (tokens || hashes || cards)
       at_each(pf.token_starts(), [&](Resolution& r, uint32_t pos) {
+        if (hashes && r.PasswordHash(pos, &hash_until)) return;
         if (tokens) r.PrefixedToken(pos);
         // `4111_1111_1111_1111` is one token run to the prefilter, no number run.
         if (cards && IsDigit(text[pos])) r.UnderscoredCard(pos);

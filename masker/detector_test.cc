@@ -884,6 +884,43 @@ TEST_F(DetectorTest, AzureSecretsAndMysqlPasswords) {
               IsEmpty());
 }
 
+// Stored password hashes, in the forms systems store them, wherever they stand: each is a
+// credential (MySQL's and PostgreSQL's md5 log in as they are; the rest are cracked offline).
+TEST_F(DetectorTest, PasswordHashes) {
+  const std::string_view hashes[] = {
+      "$2b$12$KIXQJ6Ch5N6Jb7GQ2q9Y1uOe3c5v1xqv8Z5q2w3e4r5t6y7u8i9o0",
+      "$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG",
+      "$6$rounds=5000$saltsalt$XqKd3ZoUqN1Y5X3xw7VtY7b5mS7C8lqz0a8d6T6h1K2gP9Qy3c8Nf4uS0mJ1oR7",
+      "$y$j9T$F5Jx5fExrKuPp53xLKQ..1$X3DX6M94c7o.9agCG9G317fhZg9SqC.5i5rd.RhAtQ7",
+      "$apr1$r31.....$HqJZimcKQFAMYayBlzkrA/",
+      "$P$BYHwJqFgk2mW6l8cQ8b3xP1zJdU0Lx.",
+      "pbkdf2_sha256$260000$abc123XY$Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZg==",
+      "pbkdf2:sha256:600000$Xk2pQ7bT$3f9a1c0e5b7d2f4a6c8e0b1d3f5a7c9e1b3d5f7a9c1e3b5d7f9a1c3e5b7d",
+      "SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=:"
+      "HjrMXRgeMTBt7DOhMXkOThaHJ9Ai7qoBGkDXcPfBm5s=",
+      "md5a3556571e93b0d20722ba62be61e8c2d",
+      "*6BB4837EB74329105EE4568DDA7DC67ED2CA2AD9",
+      "{SSHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g7ZqVr",
+  };
+  for (std::string_view h : hashes) {
+    EXPECT_THAT(Find(h), ElementsAre("GENERIC_SECRET:" + std::string(h))) << h;
+    const std::string line = "stored " + std::string(h) + " for bob";
+    EXPECT_THAT(Find(line), ElementsAre("GENERIC_SECRET:" + std::string(h))) << line;
+  }
+  // /etc/shadow, MariaDB's global_priv: the hash between its delimiters.
+  EXPECT_THAT(Find("root:$1$zjo.jFOAxy$jatozrteZ8abcdefghij15:19000:0:99999:7:::"),
+              ElementsAre("GENERIC_SECRET:$1$zjo.jFOAxy$jatozrteZ8abcdefghij15"));
+  EXPECT_THAT(Find("{\"plugin\":\"mysql_native_password\",\"authentication_string\":"
+                   "\"*6BB4837EB74329105EE4568DDA7DC67ED2CA2AD9\"}"),
+              ElementsAre("GENERIC_SECRET:*6BB4837EB74329105EE4568DDA7DC67ED2CA2AD9"));
+  // Dollar signs, stars and braces that are no hash.
+  EXPECT_THAT(Find("costs $5 and $10$ each; see $HOME$PATH; price $1$ per item; *ABC*; {SHA} x"),
+              IsEmpty());
+  EXPECT_THAT(Find("md5 d41d8cd98f00b204e9800998ecf8427e, sha1 "
+                   "DA39A3EE5E6B4B0D3255BFEF95601890AFD80709"),
+              IsEmpty());
+}
+
 // Passwords, keys and tokens in command lines (shell history, CI logs, audit trails): by the
 // tool's own flags, and by any option whose name says what its value is.
 TEST_F(DetectorTest, CommandLineCredentials) {

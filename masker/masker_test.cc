@@ -99,6 +99,22 @@ TEST(Masker, ColumnNamesOfOtherLanguages) {
   EXPECT_EQ(m.MaskValue(handy, "yes", &out), ValueOutcome::kUnchanged);
 }
 
+// The columns where systems keep password hashes: every value masked, whatever its format.
+TEST(Masker, PasswordHashColumns) {
+  auto p = DefaultProfile();
+  Masker m(p);
+  std::string out;
+  const std::pair<std::string_view, std::string_view> masked[] = {
+      {"user", "authentication_string"},  // MySQL's mysql.user
+      {"pg_authid", "rolpassword"},      {"ldap_entries", "userPassword"}, {"accounts", "pwd"},
+      {"accounts", "login_pwd"},         {"accounts", "pwhash"},
+  };
+  for (const auto& [table, column] : masked) {
+    ColumnPolicy c = p->PolicyFor({.table = table, .column = column});
+    EXPECT_EQ(m.MaskValue(c, "0c1a7e5Tz", &out), ValueOutcome::kMasked) << table << "." << column;
+  }
+}
+
 TEST(Masker, RowScanMatchesPerValueScan) {
   auto p = DefaultProfile();
   Masker m(p);
