@@ -2309,6 +2309,12 @@ class Resolution {
         if (password_key && (value.starts_with('/') || value.starts_with('~')) &&
             EndsWithWord(to, {"pwd"}, false))
           return;
+        // A test log's result line (DejaGnu's `PASS: gdb.base/break.exp: run`, Automake's
+        // `PASS: tests/t-foo.sh`): `PASS` in capitals opening its line, then a test's path.
+        if (password_key && to >= v_.seg_start + 4 && v_.sub(to - 4, to) == "PASS" &&
+            (to == v_.seg_start + 4 || v_.at(to - 5) == '\n' || v_.at(to - 5) == '\t') &&
+            (value.find('/') != std::string_view::npos || value.back() == ':'))
+          return;
         // After `api_key:`, `token=`, `client_secret:` a hex digest or a UUID is the key (many
         // providers issue them so); only a bare `password X` keeps the stricter test.
         if (password_key && assigned ? validate::Password(value)

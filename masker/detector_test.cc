@@ -588,6 +588,9 @@ TEST_F(DetectorTest, Network) {
 }
 
 TEST_F(DetectorTest, Secrets) {
+  // A test log's results are no passwords; `PASS:` before a plain value still labels one.
+  EXPECT_THAT(Find("PASS: gdb.base/parse_number.exp: p 1\nPASS: tests/t-foo.sh"), IsEmpty());
+  EXPECT_THAT(Find("USER: bob PASS: hunter2"), ElementsAre("GENERIC_SECRET:hunter2"));
   // AWS's documentation key is shaped as a key: masked, at no cost.
   EXPECT_THAT(Find("key=AKIAIOSFODNN7EXAMPLE"), ElementsAre("AWS_ACCESS_KEY:AKIAIOSFODNN7EXAMPLE"));
   EXPECT_THAT(Find("AKIAZ3MRQXRTVL4GX7PQ"), ElementsAre("AWS_ACCESS_KEY:AKIAZ3MRQXRTVL4GX7PQ"));
