@@ -1359,3 +1359,56 @@ def test_a_dump_of_the_schema_holds_no_value_its_ddl_quotes(veil, lineage_db):
     assert restored.returncode == 0, restored.stderr
     assert lineage_db.psql("SELECT count(*) FROM accounts", dbname=f"{DDL_DB}_copy").stdout == "1\n"
     lineage_db.psql(f"DROP DATABASE {DDL_DB}; DROP DATABASE {DDL_DB}_copy;", dbname="postgres")
+
+
+ENCODED_NAMES = ["Орлов Пимен", "Jürgen", "Weißenborn"]
+
+
+def test_a_client_encoding_veil_cannot_read_is_refused(veil, lineage_db):
+    """The masker reads UTF-8. In another client encoding (PGCLIENTENCODING=WIN1251, `SET NAMES
+    'LATIN1'`, set_config('client_encoding', 'GB18030', false) in the SELECT itself) the names in
+    Cyrillic and with umlauts once came back raw: no name to a UTF-8 reader. A session in an
+    encoding other than UTF8 or SQL_ASCII ends with FATAL 0A000 and how to connect instead; the
+    rows of the exchange that changed it, sent before PostgreSQL reports the change, have every
+    value that is not UTF-8 replaced whole."""
+    _, port, _ = veil
+    lineage_db.psql("CREATE TABLE encoded_notes (id int, body text);"
+                    "INSERT INTO encoded_notes VALUES (1, 'Клиент Орлов Пимен, тел. +7 912 345-67-89'),"
+                    " (2, 'Kunde Jürgen Weißenborn, Tel. 030 1234567'), (3, 'plain ascii');"
+                    "GRANT SELECT ON encoded_notes TO PUBLIC;", dbname=DB)
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        target = f"host={HOST} port={port} dbname={DB} user={USER} connect_timeout=10"
+
+        def run(sql, codec, *, one_exchange=False, **extra):
+            argv = ["psql", "-X", "-A", "-t", "-d", target]
+            r = subprocess.run(argv + ["-c", sql] if one_exchange else argv,
+                               input=None if one_exchange else sql.encode(),
+                               capture_output=True, timeout=60, env={**env, **extra})
+            return r.returncode, r.stdout.decode(codec, "replace"), r.stderr.decode(codec, "replace")
+
+        rc, out, err = run("SELECT body FROM encoded_notes;", "cp1251", PGCLIENTENCODING="WIN1251")
+        assert rc != 0 and out == "", out
+        assert "veil: client_encoding WIN1251 is not supported" in err, err
+        assert "PGCLIENTENCODING=UTF8" in err, err
+        # Changed in a session: it ends when PostgreSQL reports the change.
+        rc, out, err = run("SET NAMES 'LATIN1';\nSELECT body FROM encoded_notes;", "latin-1")
+        assert out.strip() == "SET", out
+        assert "veil: client_encoding LATIN1 is not supported" in err, err
+        # … and what the same exchange sent before that: not UTF-8, replaced whole.
+        for sql, codec in [("SET client_encoding TO 'WIN1252'; SELECT body FROM encoded_notes"
+                            " WHERE id > 1 ORDER BY id", "cp1252"),
+                           ("SELECT set_config('client_encoding', 'GB18030', false), body"
+                            " FROM encoded_notes ORDER BY id", "gb18030")]:
+            rc, out, err = run(sql, codec, one_exchange=True)
+            assert not [n for n in ENCODED_NAMES if n in out + err], out + err
+            bodies = [line.split("|")[-1] for line in out.splitlines() if line != "SET"]
+            assert bodies[-2:] == ["[MASKED]", "plain ascii"], out
+        # UTF-8 itself, as every driver speaks it: masked by content as always.
+        rc, out, err = run("SELECT body FROM encoded_notes ORDER BY id;", "utf-8",
+                           PGCLIENTENCODING="UTF8")
+        assert rc == 0, err
+        assert out.splitlines() == ["[PERSON_NAME], тел. [PHONE]",
+                                    "[PERSON_NAME], Tel. [PHONE]", "plain ascii"], out
+    finally:
+        lineage_db.psql("DROP TABLE encoded_notes;", dbname=DB)

@@ -538,3 +538,42 @@ def test_mariadb_dump_through_veild_completes_masked_and_restores(veil_mysql, ma
     assert copy.splitlines() == [
         "[PERSON_NAME]\t[EMAIL]\tPrefers [PHONE]; SSN ***-**-7781 on file", "1"], copy
     mariadb.sql(f"DROP DATABASE {DUMP_SRC}; DROP DATABASE {DUMP_SRC}_copy;", database=None)
+
+
+ENCODED = [(1, "Клиент Орлов Пимен, тел. +7 912 345-67-89"),
+           (2, "Kunde Jürgen Weißenborn, Tel. 030 1234567"), (3, "客户王秀英")]
+
+
+def test_results_in_a_character_set_veil_cannot_read_are_replaced_whole(veil_mysql, mariadb):
+    """SET NAMES cp1251 (or latin1, gbk, sjis): the server sends text in that character set,
+    and a Cyrillic or German name as those bytes is no name to the masker, which reads UTF-8:
+    they once came back raw. A value of a text column that is not UTF-8 is replaced whole
+    ([MASKED]); what is ASCII is masked by content as always; binary strings stay bytes."""
+    _, port = veil_mysql
+    mariadb.sql("DROP DATABASE IF EXISTS enc_src; CREATE DATABASE enc_src CHARACTER SET utf8mb4;"
+                f"GRANT ALL ON enc_src.* TO '{mariadb.user}'@'%';", database=None)
+    mariadb.sql("CREATE TABLE notes (id int, body text, raw varbinary(16));"
+                "INSERT INTO notes VALUES " +
+                ", ".join(f"({i}, '{b}', NULL)" for i, b in ENCODED) +
+                ", (4, 'call +1 646-412-7788', unhex('00FF10E29C93C3')), (5, 'ok', NULL);",
+                database="enc_src")
+    names = ["Орлов", "Пимен", "Jürgen", "Weißenborn", "王秀英"]
+    try:
+        for charset, carried in [("cp1251", {1}), ("latin1", {2}), ("gbk", {1, 3}),
+                                 ("sjis", {1, 3})]:
+            conn = pymysql.connect(host=HOST, port=port, user=mariadb.user,
+                                   password=mariadb.password, database="enc_src",
+                                   charset=charset, autocommit=True)
+            with conn.cursor() as cur:
+                cur.execute("SELECT id, body, raw FROM notes ORDER BY id")
+                rows = cur.fetchall()
+            conn.close()
+            text = repr(rows)
+            assert not [n for n in names if n in text], (charset, rows)
+            for i in carried:  # what the character set carries: replaced whole
+                assert rows[i - 1][1] == "[MASKED]", (charset, rows)
+            assert rows[3][1] == "call [PHONE]", (charset, rows)
+            assert rows[3][2] == bytes.fromhex("00FF10E29C93C3"), (charset, rows)
+            assert rows[4][1] == "ok", (charset, rows)
+    finally:
+        mariadb.sql("DROP DATABASE enc_src;", database=None)

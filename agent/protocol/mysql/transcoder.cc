@@ -101,6 +101,9 @@ bool IsStatementTextColumn(const std::string& schema, const std::string& table,
 // bytes that are very often text (and PII): they are scanned too.
 bool TextLike(mysql::ColumnType t) { return mysql::IsTextLike(t); }
 
+// The `binary` character set: bytes, not text (BLOB, VARBINARY, BINARY(16) ids).
+constexpr uint16_t kBinaryCharset = 63;
+
 // Collations of character sets that are not ASCII-compatible (ucs2, utf16, utf16le, utf32), by
 // id: MariaDB 10.11's and MySQL 8's (their ids below 255 agree).
 bool UnreadableCharset(uint16_t id) {
@@ -1178,6 +1181,17 @@ Status MySqlTranscoder::FlushRows(std::vector<uint8_t>* out) {
           break;
         case Plan::Kind::kScan:
           if (p.statement_text) changed = true;  // its literals normalized out
+          // Text in a character set the masker cannot read (SET NAMES latin1, cp1251, gbk,
+          // sjis: a Cyrillic name is no name to it as cp1251 bytes) is replaced whole. Not a
+          // binary string's bytes (an image, a BINARY(16) id): those were never text.
+          if (i < result_columns_.size() && result_columns_[i].charset != kBinaryCharset &&
+              !ValidUtf8(values_[i].data)) {
+            replaced_[i].assign("[MASKED]");
+            values_[i] = {replaced_[i], false};
+            ++stats.values_masked;
+            changed = true;
+            break;
+          }
           if (outcomes_[cell] == masker::ValueOutcome::kMasked) {
             values_[i] = {outs_[cell], false};
             changed = true;
@@ -1267,6 +1281,12 @@ void MySqlTranscoder::MaskErr(mysql::ErrPacket* err, bool sensitive) {
     // it ('078-05-1120-0' for UNIQUE (ssn, balance) after SET balance = 0).
     err->message = "veil: text withheld (error " + std::to_string(err->error_code) +
                    "): the statement reads sensitive columns";
+    ++stats_.values_masked;
+    return;
+  }
+  if (!ValidUtf8(err->message)) {  // in a character set the masker cannot read
+    err->message =
+        "veil: text withheld (error " + std::to_string(err->error_code) + "): not in UTF-8";
     ++stats_.values_masked;
     return;
   }

@@ -461,6 +461,10 @@ class Session {
       if (!transcoder_->CatalogInFlight()) catalog_wait_->cancel();
       if (!out.empty() && co_await client_.WriteAll(out)) co_return PumpEnd{};
       ReportStatements();
+      if (auto encoding = transcoder_->TakeUnreadableEncoding())
+        co_return PumpEnd{
+            "veil: client_encoding " + *encoding + " is not supported: veil masks results as UTF-8",
+            "0A000", "connect with client_encoding=UTF8 (PGCLIENTENCODING=UTF8)"};
       if (!st.ok())
         co_return PumpEnd{"veil: upstream protocol error: " + st.error().message, "08P01"};
       uin_.Consume(consumed);

@@ -6,6 +6,7 @@
 #include "agent/events/normalize.h"
 #include "agent/protocol/postgres/encoder.h"
 #include "agent/sql/identifiers.h"
+#include "common/text.h"
 
 namespace veil::agent {
 namespace {
@@ -723,6 +724,7 @@ bool PgTranscoder::MaskCopyRow(std::string* out) {
     batch_policies_.push_back(cp.kind == ColumnPlan::Kind::kText ? &cp.policy : nullptr);
   }
   masker_.MaskRows(batch_policies_, batch_cells_, &outcomes_, &outs_, &stats_);
+  ReplaceUnreadable();
   bool changed = false;
   for (size_t c = 0; c < copy_fields_.size(); ++c) {
     if (c) out->push_back(format.delimiter);
@@ -1047,7 +1049,12 @@ void PgTranscoder::MaskResponse(pg::ResponseFields* fields, bool notice) {
   for (char code : kTextFields) {
     std::string_view v = fields->Get(code);
     if (v.empty()) continue;
-    if (masker_.MaskText(v, &out, &stats_)) fields->Set(code, out);
+    if (!ValidUtf8(v)) {
+      fields->Set(code, "[MASKED]");
+      ++stats_.values_masked;
+    } else if (masker_.MaskText(v, &out, &stats_)) {
+      fields->Set(code, out);
+    }
   }
 }
 
@@ -1060,11 +1067,26 @@ bool PgTranscoder::RelationMayHoldSensitive(std::string_view schema, std::string
   return false;
 }
 
+// A scanned value that is not UTF-8 (a client encoding veil cannot read, set in the exchange
+// that is still answering; bytes stored in a SQL_ASCII database) is replaced whole: the masker
+// could not have read the personal data in it.
+void PgTranscoder::ReplaceUnreadable() {
+  const size_t ncols = batch_policies_.size();
+  for (size_t i = 0; i < batch_cells_.size() && ncols; ++i) {
+    const auto& cell = batch_cells_[i];
+    if (cell.is_null || !batch_policies_[i % ncols] || ValidUtf8(cell.value)) continue;
+    outcomes_[i] = masker::ValueOutcome::kMasked;
+    outs_[i].assign("[MASKED]");
+    ++stats_.values_masked;
+  }
+}
+
 // Masks the batch of DataRows collected so far and appends them, rebuilt, to *out.
 Status PgTranscoder::FlushRows(std::vector<uint8_t>* out) {
   if (batch_cells_.empty()) return {};
   const size_t ncols = batch_policies_.size();
   masker_.MaskRows(batch_policies_, batch_cells_, &outcomes_, &outs_, &stats_);
+  ReplaceUnreadable();
   const size_t rows = ncols ? batch_cells_.size() / ncols : 0;
   for (size_t r = 0; r < rows; ++r) {
     row_values_.clear();
@@ -1526,6 +1548,10 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
                   break;
               }
             } else if (in_copy_out_) {
+              if (!ValidUtf8(m.data)) {
+                status = RefuseCopy("veil: COPY data that is not UTF-8 cannot be masked", out);
+                return;
+              }
               changed = masker_.MaskLines(m.data, &copy_masked_, &stats_);
             }
             if (changed) {
@@ -1550,7 +1576,8 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
             status = pg::Encode(m, out);
           } else if constexpr (std::is_same_v<T, pg::NotificationResponse>) {
             std::string masked;
-            if (masker_.MaskText(m.payload, &masked, &stats_)) {
+            if (!ValidUtf8(m.payload)) masked = "[MASKED]";
+            if (!masked.empty() || masker_.MaskText(m.payload, &masked, &stats_)) {
               pg::NotificationResponse copy = m;
               copy.payload = masked;
               status = pg::Encode(copy, out);
@@ -1569,6 +1596,10 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
           } else if constexpr (std::is_same_v<T, pg::ParameterStatus>) {
             if (m.name == "standard_conforming_strings")
               analysis_.SetStandardConformingStrings(m.value == "on");
+            if (m.name == "client_encoding" && m.value != "UTF8" && m.value != "SQL_ASCII") {
+              unreadable_encoding_ = std::string(m.value);
+              return;  // not forwarded: the session ends
+            }
             // A setting changed by code veil cannot follow (a DO block's SET application_name
             // = <an SSN>) is not reported: the client keeps the value it had. PostgreSQL
             // reports changes when the exchange ends, after the statement's CommandComplete.

@@ -142,6 +142,16 @@ class PgTranscoder {
   // consumed here. Call OnFrontend(that Query) when sending it.
   std::optional<std::string> TakeCatalogLookup();
 
+  // The client encoding the upstream reported (ParameterStatus client_encoding, at start-up
+  // or after a SET) when it is one veil cannot read: anything but UTF8 and SQL_ASCII. The
+  // masker reads UTF-8; a name in Cyrillic sent as WIN1251 or GB18030 bytes is no name to it.
+  // The session ends with FATAL 0A000 once this returns a value. Until then (the rows of the
+  // statements after the SET in the same exchange), a text value that is not valid UTF-8 is
+  // replaced whole.
+  std::optional<std::string> TakeUnreadableEncoding() {
+    return std::exchange(unreadable_encoding_, {});
+  }
+
   // Consumes the complete backend frames at the start of `in` (*consumed bytes) and appends
   // what the client must receive to *out. An error is a protocol violation: end the session
   // with FATAL 08P01.
@@ -265,6 +275,7 @@ class PgTranscoder {
   // Ends a COPY OUT with an error instead of data veil cannot mask; its rest is dropped.
   Status RefuseCopy(std::string_view why, std::vector<uint8_t>* out);
   Status FlushRows(std::vector<uint8_t>* out);
+  void ReplaceUnreadable();
   void MaskResponse(pg::ResponseFields* fields, bool notice);
   bool StatementReadsSensitive();
   void PopUntilSync();
@@ -345,6 +356,7 @@ class PgTranscoder {
   bool catalog_failed_ = false;
   uint64_t catalog_generation_ = 0;
   bool catalog_wanted_ = false;  // idle and the map is missing or stale
+  std::optional<std::string> unreadable_encoding_;
   // Code veil cannot follow ran in this session (DO, CALL, a user function): a cursor it opened
   // is described with no names (RenameFields) and gives no rows (CountsUnseenCursor).
   bool opaque_ran_ = false;
