@@ -223,6 +223,29 @@ bool IsCopulaAt(std::string_view text) {
 
 // Values a form writes where a name would be, in the scripts of ScriptName's labels: unknown,
 // none, anonymous, test, the customer themself.
+// The bytes of the Chinese family name that `s` starts with (a compound one such as 欧阳, or
+// one of the single ones most people carry, simplified or traditional), or 0. A name glued to
+// its label ("联系人王秀英") has no other boundary: its family name is where it starts.
+size_t HanSurnameLength(std::string_view s) {
+  static constexpr std::string_view kCompound[] = {
+      "欧阳", "歐陽", "司马", "司馬", "诸葛", "諸葛", "上官", "东方", "東方", "皇甫",
+      "令狐", "慕容", "尉迟", "尉遲", "公孙", "公孫", "长孙", "長孫", "夏侯", "轩辕"};
+  for (std::string_view c : kCompound)
+    if (s.starts_with(c)) return c.size();
+  static constexpr std::string_view kSingle =
+      "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程"
+      "苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝"
+      "龚邵万钱严覃武戴莫孔向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞"
+      "左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕"
+      "屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧"
+      "閔张張劉陳楊黃趙吳孫馬鄭謝許韓馮鄧蕭葉蘇呂盧鍾譚陸賈韋鄒閆龍賀顧龔萬錢嚴湯溫樊齊喬龐顏莊聶"
+      "魯嚴蘭俞畢單羅駱藍靳鮑饒艾項蘆竇戚黨費衛";
+  if (s.size() < 3) return 0;
+  for (size_t i = 0; i + 3 <= kSingle.size(); i += 3)
+    if (s.compare(0, 3, kSingle.substr(i, 3)) == 0) return 3;
+  return 0;
+}
+
 bool IsNoName(std::string_view w) {
   static constexpr std::string_view kNone[] = {
       "未知",       "暂无",  "不详",    "匿名",    "本人",       "客户",    "用户",      "男性",
@@ -4254,7 +4277,11 @@ class Resolution {
   // end, a phone label, or, in Chinese and Japanese text, a comma; at most 120 bytes, when
   // ScriptAddressValue says it reads as one.
   void ScriptAddress(const PatternSpec& ps, uint32_t to) {
-    const uint32_t b = ps.core_len == 1 ? to + SpaceAt(to) : AfterColon(to);
+    uint32_t b = ps.core_len == 1 ? to + SpaceAt(to) : AfterColon(to);
+    // "地址北京市朝阳区…": Chinese may glue the address to its label as well.
+    if (!b && to >= v_.seg_start + 3 && LetterAt(to - 3).len == 3 &&
+        CjkLetter(LetterAt(to - 3).cp) && LetterAt(to).len == 3 && CjkLetter(LetterAt(to).cp))
+      b = to;
     if (!b) return;
     const letters::Letter first = LetterAt(b);
     const bool han = first.len && CjkLetter(first.cp);
@@ -4286,6 +4313,32 @@ class Resolution {
     if (e - b >= 4 && ScriptAddressValue(v_.sub(b, e))) Emit(b, e, Entity::kStreetAddress);
   }
 
+  // Whether the label ending at `to` names a person and may have the name glued to it.
+  bool GluedHanLabel(uint32_t to) const {
+    static constexpr std::string_view kLabels[] = {
+        "姓名",   "联系人", "聯絡人", "聯繫人", "收件人", "收货人", "收貨人", "寄件人",
+        "持卡人", "申请人", "申請人", "投保人", "受益人", "经办人", "經辦人", "负责人",
+        "負責人", "客户",   "客戶",   "顾客",   "顧客",   "患者",   "病人"};
+    for (std::string_view l : kLabels)
+      if (to >= v_.seg_start + l.size() && v_.sub(to - l.size(), to) == l) return true;
+    return false;
+  }
+
+  // Whether a Chinese name glued to its label may end at e.
+  bool HanNameEndsAt(uint32_t e) const {
+    if (e >= v_.seg_end) return true;
+    const letters::Letter l = LetterAt(e);
+    if (!(l.len == 3 && CjkLetter(l.cp))) return true;  // punctuation, a space, a digit
+    static constexpr std::string_view kNext[] = {
+        "电话", "電話", "手机", "手機", "地址", "邮箱", "郵箱", "身份证", "身份證", "说",
+        "說",   "表示", "反映", "称",   "稱",   "先生", "女士", "小姐",   "来电",   "來電",
+        "致电", "致電", "要求", "已",   "于",   "於",   "的",   "在"};
+    const std::string_view rest = v_.sub(e, std::min(v_.seg_end, e + 9));
+    for (std::string_view w : kNext)
+      if (rest.starts_with(w)) return true;
+    return false;
+  }
+
   void ScriptName(const PatternSpec& ps, uint32_t to) {
     uint32_t p = to;
     if (ps.core_len == 1) {  // a title: "श्री राहुल", "尊敬的王秀英女士"
@@ -4296,6 +4349,30 @@ class Resolution {
       if (!glued && LetterAt(p).len) return;  // "श्रीमान"
       p += SpaceAt(p);
     } else if (!(p = AfterColon(to))) {
+      // Chinese may glue the name to its label ("联系人王秀英，电话…", "收件人王秀英 138…"): after
+      // a label that names a person, a family name and one or two more Han letters, then a
+      // boundary (punctuation, a space, a digit, the end, or a word that follows names:
+      // 电话, 说, 先生 …). Many family names are common characters too ("用户管理",
+      // "客户关系管理"): generic labels (用户, 名字) and names that run on into more text are not
+      // read.
+      if (!GluedHanLabel(to)) return;
+      const size_t family = HanSurnameLength(v_.sub(to, std::min(v_.seg_end, to + 6)));
+      if (!family) return;
+      for (uint32_t e = to + static_cast<uint32_t>(family) + 6; e > to + family; e -= 3) {
+        bool han = true;
+        for (uint32_t k = to + static_cast<uint32_t>(family); k < e && han; k += 3) {
+          const letters::Letter l = LetterAt(k);
+          han = l.len == 3 && CjkLetter(l.cp) && !(l.cp >= 0x3041 && l.cp <= 0x30FF);
+        }
+        if (!han || !HanNameEndsAt(e)) continue;
+        const std::string_view name = v_.sub(to, e);
+        for (std::string_view c : {"了", "你", "他", "她", "我", "它", "们", "过", "的", "是", "不",
+                                   "没", "在", "这", "那", "一", "什么"})
+          if (name.substr(family).starts_with(c)) return;
+        if (IsNoName(name)) return;
+        Emit(to, e, Entity::kPersonName);
+        return;
+      }
       return;
     }
     const letters::Letter first = LetterAt(p);

@@ -1159,6 +1159,25 @@ TEST_F(DetectorTest, ContactDataAfterLabelsOfOtherScripts) {
     EXPECT_THAT(Find(text), IsEmpty()) << text;
 }
 
+// Chinese may glue a name or an address to its label, with no colon ("联系人王秀英，电话…",
+// "收件人王秀英 138…", "地址北京市…"): a family name after a person's label, ending at a
+// boundary; generic labels and names that run on into more text stay.
+TEST_F(DetectorTest, ChineseValuesGluedToTheirLabels) {
+  // A run of Han letters before a phone label is read as a name too, the label with it.
+  EXPECT_THAT(Find("联系人王秀英，电话13812345678"),
+              ElementsAre("PERSON_NAME:联系人王秀英", "PHONE:13812345678"));
+  EXPECT_THAT(Find("联系人欧阳娜娜电话13812345678"),
+              ElementsAre("PERSON_NAME:欧阳娜娜", "PHONE:13812345678"));
+  EXPECT_THAT(Find("收件人王秀英 13812345678"),
+              ElementsAre("PERSON_NAME:王秀英", "PHONE:13812345678"));
+  EXPECT_THAT(Find("客户王伟表示满意"), ElementsAre("PERSON_NAME:王伟"));
+  EXPECT_THAT(Find("地址北京市朝阳区建国路88号"),
+              ElementsAre("STREET_ADDRESS:北京市朝阳区建国路88号"));
+  for (std::string_view text : {"客户满意度调查", "客户关系管理", "用户管理", "名字解析时出错",
+                                "最终用户许可协议", "姓名不详"})
+    EXPECT_THAT(Find(text), IsEmpty()) << text;
+}
+
 TEST_F(DetectorTest, ProviderTokenLookalikes) {
   // Object ids, digests, user names, prose: none is a credential.
   EXPECT_THAT(Find("customer cus_NffrFeUfNV2Hib charged via pi_3MtwBwLkdIwHu7ix28a3tqPa"),
