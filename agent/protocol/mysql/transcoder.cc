@@ -104,6 +104,18 @@ bool TextLike(mysql::ColumnType t) { return mysql::IsTextLike(t); }
 // The `binary` character set: bytes, not text (BLOB, VARBINARY, BINARY(16) ids).
 constexpr uint16_t kBinaryCharset = 63;
 
+// Collations of character sets that are ASCII-compatible but not UTF-8 (latin1, cp1251, gbk,
+// sjis, koi8r, big5 … by MariaDB 10.11's information_schema.COLLATIONS; its NO PAD ones are
+// 1024 above theirs; MySQL 8's gb18030 is 248-250). The server writes a character the set
+// lacks as '?': 'Jürgen' in cp1251 is 'J?rgen', ASCII the masker reads as no name.
+bool LegacyCharset(uint16_t id) {
+  if (id >= 1024 && id < 2048) id = static_cast<uint16_t>(id - 1024);
+  if (id >= 248 && id <= 250) return true;
+  if (id >= 128) return false;
+  constexpr uint64_t kLow = 0x0e3f9ff5fffdf7feull, kHigh = 0xffbf7effdull;
+  return id < 64 ? ((kLow >> id) & 1) != 0 : ((kHigh >> (id - 64)) & 1) != 0;
+}
+
 // Collations of character sets that are not ASCII-compatible (ucs2, utf16, utf16le, utf32), by
 // id: MariaDB 10.11's and MySQL 8's (their ids below 255 agree).
 bool UnreadableCharset(uint16_t id) {
@@ -1182,10 +1194,14 @@ Status MySqlTranscoder::FlushRows(std::vector<uint8_t>* out) {
         case Plan::Kind::kScan:
           if (p.statement_text) changed = true;  // its literals normalized out
           // Text in a character set the masker cannot read (SET NAMES latin1, cp1251, gbk,
-          // sjis: a Cyrillic name is no name to it as cp1251 bytes) is replaced whole. Not a
-          // binary string's bytes (an image, a BINARY(16) id): those were never text.
+          // sjis: a Cyrillic name is no name to it as cp1251 bytes, and what the set lacks
+          // comes as '?') is replaced whole once it holds such a byte or a '?'; ASCII is read
+          // as always. Not a binary string's bytes (an image, a BINARY(16) id): never text.
           if (i < result_columns_.size() && result_columns_[i].charset != kBinaryCharset &&
-              !ValidUtf8(values_[i].data)) {
+              (LegacyCharset(result_columns_[i].charset)
+                   ? std::any_of(values_[i].data.begin(), values_[i].data.end(),
+                                 [](char c) { return c == '?' || (c & 0x80) != 0; })
+                   : !ValidUtf8(values_[i].data))) {
             replaced_[i].assign("[MASKED]");
             values_[i] = {replaced_[i], false};
             ++stats.values_masked;
