@@ -1514,6 +1514,9 @@ class Resolution {
       if (!(IsAlpha(c) || c >= 0x80 || c == '.' || c == '-' || c == '\'' || c == '/')) break;
       --w;
     }
+    // An apostrophe inside a word is its own (O'Brien, d'Italia); one before it opens a quoted
+    // string ('Hauptstraße 34' in a Python dict, an SQL literal).
+    while (w < i && v_.at(w) == '\'') ++w;
     return w;
   }
   uint32_t WordEnd(uint32_t w) const {
@@ -4278,10 +4281,11 @@ class Resolution {
   // ScriptAddressValue says it reads as one.
   void ScriptAddress(const PatternSpec& ps, uint32_t to) {
     uint32_t b = ps.core_len == 1 ? to + SpaceAt(to) : AfterColon(to);
-    // "地址北京市朝阳区…": Chinese may glue the address to its label as well.
-    if (!b && to >= v_.seg_start + 3 && LetterAt(to - 3).len == 3 &&
-        CjkLetter(LetterAt(to - 3).cp) && LetterAt(to).len == 3 && CjkLetter(LetterAt(to).cp))
-      b = to;
+    // "地址北京市朝阳区…": Chinese may glue the address to its label as well, when what follows
+    // starts as an address does (a province, city or district within its first four letters)
+    // and names a road or a number ("地址转换成文件名" converts one).
+    const bool glued = !b && GluedHanAddress(to);
+    if (glued) b = to;
     if (!b) return;
     const letters::Letter first = LetterAt(b);
     const bool han = first.len && CjkLetter(first.cp);
@@ -4311,6 +4315,27 @@ class Resolution {
     while (e > b + 1 && v_.at(e - 2) == 0xD8 && v_.at(e - 1) == 0x8C) e -= 2;
     if (e > v_.seg_end) e = v_.seg_end;
     if (e - b >= 4 && ScriptAddressValue(v_.sub(b, e))) Emit(b, e, Entity::kStreetAddress);
+  }
+
+  // Whether a Chinese address is glued to the label that ends at `to` (地址, 住址, 所在地).
+  bool GluedHanAddress(uint32_t to) const {
+    bool label = false;
+    for (std::string_view l : {"地址", "住址", "所在地"})
+      label = label || (to >= v_.seg_start + l.size() && v_.sub(to - l.size(), to) == l);
+    if (!label) return false;
+    const std::string_view rest = v_.sub(to, std::min(v_.seg_end, to + 60));
+    auto han_at = [&](size_t k) {
+      const letters::Letter l = LetterAt(to + static_cast<uint32_t>(k));
+      return l.len == 3 && l.cp >= 0x4E00 && l.cp <= 0x9FFF;
+    };
+    bool place = false;
+    for (size_t k = 3; k < 12 && k + 3 <= rest.size() && han_at(k - 3); k += 3)
+      for (std::string_view w : {"省", "市", "区", "區", "县", "縣", "州"})
+        place = place || rest.substr(k, 3) == w;
+    if (!han_at(0) || !place) return false;
+    for (std::string_view w : {"路", "街", "道", "巷", "弄", "号", "號", "村"})
+      if (rest.find(w) != std::string_view::npos) return true;
+    return false;
   }
 
   // Whether the label ending at `to` names a person and may have the name glued to it.

@@ -1173,9 +1173,20 @@ TEST_F(DetectorTest, ChineseValuesGluedToTheirLabels) {
   EXPECT_THAT(Find("客户王伟表示满意"), ElementsAre("PERSON_NAME:王伟"));
   EXPECT_THAT(Find("地址北京市朝阳区建国路88号"),
               ElementsAre("STREET_ADDRESS:北京市朝阳区建国路88号"));
-  for (std::string_view text : {"客户满意度调查", "客户关系管理", "用户管理", "名字解析时出错",
-                                "最终用户许可协议", "姓名不详"})
+  for (std::string_view text :
+       {"客户满意度调查", "客户关系管理", "用户管理", "名字解析时出错", "最终用户许可协议",
+        "姓名不详", "将地址转换成文件名/行号对", "주소를 알아내는데 실패했습니다"})
     EXPECT_THAT(Find(text), IsEmpty()) << text;
+}
+
+// A street in a quoted string: a Python dict's repr, an SQL literal, a CSV cell in quotes.
+TEST_F(DetectorTest, StreetsInQuotedStrings) {
+  EXPECT_THAT(Find("x 'Hauptstraße 34'"), ElementsAre("STREET_ADDRESS:Hauptstraße 34"));
+  EXPECT_THAT(Find("{'residence': 'Wulffstr. 88\\n01826 Dresden', 'x': 1}"),
+              ElementsAre("STREET_ADDRESS:Wulffstr. 88"));
+  EXPECT_THAT(Find("VALUES ('Via Roma 15', 'Calle Mayor 10')"),
+              ElementsAre("STREET_ADDRESS:Via Roma 15", "STREET_ADDRESS:Calle Mayor 10"));
+  EXPECT_THAT(Find("Mary O'Brien's note"), ElementsAre("PERSON_NAME:Mary O'Brien's"));
 }
 
 TEST_F(DetectorTest, ProviderTokenLookalikes) {
