@@ -972,8 +972,10 @@ class Resolution {
     uint32_t end = e;
     while (end < v_.seg_end && end - e < 48 && v_.at(end) != '\n') ++end;
     const std::string_view rest = v_.sub(e, end);
-    for (std::string_view w : {std::string_view("cvv"), std::string_view("cvc"),
-                               std::string_view("csc"), std::string_view("security code")}) {
+    // American Express calls its code the CID; some processors the CVN.
+    for (std::string_view w :
+         {std::string_view("cvv"), std::string_view("cvc"), std::string_view("csc"),
+          std::string_view("cid"), std::string_view("cvn"), std::string_view("security code")}) {
       size_t at = 0;
       for (size_t i = 0; i + w.size() <= rest.size() && at == 0; ++i)
         if (EqualsLower(rest.substr(i, w.size()), w) && (i == 0 || !IsAlnum(rest[i - 1])))
@@ -1704,6 +1706,10 @@ class Resolution {
         // ул., пл., пр., пер., наб., вул.
         "\xD1\x83\xD0\xBB", "\xD0\xBF\xD0\xBB", "\xD0\xBF\xD1\x80", "\xD0\xBF\xD0\xB5\xD1\x80",
         "\xD0\xBD\xD0\xB0\xD0\xB1", "\xD0\xB2\xD1\x83\xD0\xBB"};
+    // Spanish-speaking countries' abbreviations of a leading street word, with their full stop
+    // only: calle (C., Cl., Cll.), carrera (Cra., Kr.), pasaje, carretera, ronda, travesía.
+    static constexpr std::string_view kLeadingAbbreviations[] = {
+        "c", "cl", "cll", "cra", "kr", "pje", "ctra", "rda", "trav", "tv"};
     char buf[32];
     uint32_t end = i;
     bool marker = false;  // the house number's own word was read past
@@ -1764,6 +1770,9 @@ class Resolution {
         }
         if (Capitalised(w) && terminal) return w;
         return kNoStreet;
+      } else if (k > 0 && abbreviation && v_.at(end - 1) == '.' && Capitalised(w) &&
+                 OneOf(lw, kLeadingAbbreviations)) {
+        return w;  // "C. Juana Moles 35", "Cra. 7 # 45", "Pje. Los Olmos 12"
       } else if (k > 0 && LeadingStreetWord(lw)) {
         const bool named = Capitalised(w) || abbreviation ||
                            (w > v_.seg_start + 1 && v_.at(w - 1) == ' ' &&

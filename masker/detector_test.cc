@@ -1187,6 +1187,20 @@ TEST_F(DetectorTest, StreetsInQuotedStrings) {
   EXPECT_THAT(Find("VALUES ('Via Roma 15', 'Calle Mayor 10')"),
               ElementsAre("STREET_ADDRESS:Via Roma 15", "STREET_ADDRESS:Calle Mayor 10"));
   EXPECT_THAT(Find("Mary O'Brien's note"), ElementsAre("PERSON_NAME:Mary O'Brien's"));
+  // Spanish abbreviations of the leading street word, with their full stop.
+  EXPECT_THAT(Find("{'address': 'C. Juana Moles 35 Piso 2'}"),
+              ElementsAre("STREET_ADDRESS:C. Juana Moles 35 Piso 2"));
+  EXPECT_THAT(Find("envío a Pje. Los Olmos 12, Lima"),
+              ElementsAre("STREET_ADDRESS:Pje. Los Olmos 12"));
+}
+
+// American Express calls its security code the CID, some processors the CVN: after a card.
+TEST_F(DetectorTest, CardCodesByOtherNames) {
+  EXPECT_THAT(Find("American Express | 378282246310005 12/26 | CID: 7511 |"),
+              ElementsAre("CREDIT_CARD:378282246310005", "CARD_CVV:7511"));
+  EXPECT_THAT(Find("card 4111111111111111 cvn 123"),
+              ElementsAre("CREDIT_CARD:4111111111111111", "CARD_CVV:123"));
+  EXPECT_THAT(Find("<img src=\"cid:image001.png@01D9\">"), IsEmpty());
 }
 
 TEST_F(DetectorTest, ProviderTokenLookalikes) {
