@@ -1266,7 +1266,10 @@ class Resolution {
     compact[n++] = static_cast<char>(s);
     e = sfx + 1;
     const uint32_t spaces = (e - b) - 9;
-    if (spaces != 0 && spaces != 4 && !(spaces == 3 && sfx == to)) return;  // AB 12 34 56 C
+    // AB123456C, AB 12 34 56 C, AB 12 34 56C, and AB 123456 C (two spaces: after the letters
+    // and before the suffix).
+    const bool two = spaces == 2 && v_.at(b + 2) == ' ' && sfx == to + 1;
+    if (spaces != 0 && spaces != 4 && !(spaces == 3 && sfx == to) && !two) return;
     // A prefix HMRC never issues (its own example `QQ`) is still the number its label names.
     if (!validate::UkNino(std::string_view(compact, n)) &&
         !(IsUpper(v_.at(b)) && IsUpper(v_.at(b + 1)) && NinoLabelBefore(b)))
@@ -3576,8 +3579,14 @@ class Resolution {
         digits += IsDigit(x);
         ++e;
       } else if ((x == ' ' || x == '-' || x == '.' || x == '/') && n > 0 && IsDigit(v_.at(e + 1)) &&
-                 (x != ' ' || IsDigit(v_.at(e - 1)))) {
-        ++e;
+                 (x != ' ' || IsDigit(v_.at(e - 1)) ||
+                  (n == 2 && !IsDigit(c[0]) && !IsDigit(c[1])))) {
+        ++e;  // "536 22 1234", and a space after two leading letters ("ZZ 996030 T")
+      } else if (x == ' ' && n >= 6 && IsDigit(v_.at(e - 1)) && IsUpper(v_.at(e + 1)) &&
+                 !IsAlnum(v_.at(e + 2))) {
+        c[n++] = static_cast<char>(v_.at(e + 1));  // a final letter of its own: "… 996030 T"
+        e += 2;
+        break;
       } else if (x == '(' && n > 0 && IsAlnum(v_.at(e + 1)) && v_.at(e + 2) == ')') {
         c[n++] = static_cast<char>(v_.at(e + 1));  // Hong Kong's check digit: "A123456(7)"
         digits += IsDigit(v_.at(e + 1));
@@ -4621,6 +4630,8 @@ class Resolution {
       case Entity::kUsSsn: {     // … and so after "ssn": another country's (ZZ827685T)
         uint32_t q = p;
         while (q < p + 6 && IsUpper(v_.at(q))) ++q;
+        // A UK NI number spaced after its letters: "ZZ 996030 T", "AB 12 34 56 C".
+        if (q == p + 2 && v_.at(q) == ' ' && IsDigit(v_.at(q + 1))) return true;
         return IsUpper(v_.at(p)) && IsDigit(v_.at(q));
       }
       case Entity::kGenericSecret:

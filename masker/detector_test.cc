@@ -1450,6 +1450,10 @@ TEST_F(DetectorTest, OtherCountriesNumbersAfterSsn) {
                 ::testing::Contains("NATIONAL_ID:" + std::string(id)))
         << id;
   EXPECT_THAT(Find("SSN: 123-45-6789"), ElementsAre("US_SSN:123-45-6789"));
+  // A UK NI number spaced as Python Faker's en_GB ssn() and people write it, after `ssn`.
+  EXPECT_THAT(Find("{'ssn': 'ZZ 513137 T'}"), ElementsAre("NATIONAL_ID:ZZ 513137 T"));
+  EXPECT_THAT(Find("ssn: AB 123456 C"), ElementsAre("UK_NINO:AB 123456 C"));
+  EXPECT_THAT(Find("NI number on file AB 123456 C."), ElementsAre("UK_NINO:AB 123456 C"));
   for (std::string_view text : {"ssn 12", "SSN required", "SSN Office 2024 report"})
     EXPECT_THAT(Find(text), IsEmpty()) << text;
 }
