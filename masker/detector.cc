@@ -1682,14 +1682,14 @@ class Resolution {
         "markt", "erf", "raitti", "penger", "rinne", "tanhua", "utca", "ulica", "g\xC3\xA4rdet",
         "br\xC3\xBC"
         "cke",
-        "sgate", "sgata"};
+        "sgate", "sgata", "baan"};
     // Words that end one as a word of their own (Berliner Straße, Bruņinieku iela, Matss Väg).
     static constexpr std::string_view kTrailing[] = {
         "stra\xC3\x9F"
         "e",
-        "strasse", "str", "allee", "platz", "weg", "gasse", "iela", "dambis", "g\xC4\x81te",
-        "prospekts", "bulv\xC4\x81ris", "v\xC3\xA4g", "vej", "gade", "gate", "vei", "veien", "gata",
-        "gatan", "v\xC3\xA4gen", "utca", "\xC3\xBAt", "cesta", "n\xC3\xA1mestie",
+        "strasse", "str", "allee", "platz", "weg", "gasse", "iela", "ulica", "dambis",
+        "g\xC4\x81te", "prospekts", "bulv\xC4\x81ris", "v\xC3\xA4g", "vej", "gade", "gate", "vei",
+        "veien", "gata", "gatan", "v\xC3\xA4gen", "utca", "\xC3\xBAt", "cesta", "n\xC3\xA1mestie",
         "n\xC3\xA1m\xC4\x9Bst\xC3\xAD",
         "n\xC3\xA1"
         "b\xC5\x99"

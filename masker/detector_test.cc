@@ -1459,6 +1459,14 @@ TEST_F(DetectorTest, OtherCountriesNumbersAfterSsn) {
 }
 
 TEST_F(DetectorTest, StreetsOfOtherCountries) {
+  // Australian and New Zealand street types, Slovene and Croatian "ulica" after the name,
+  // Dutch "-baan" (Python Faker's en_AU, en_NZ, sl_SI, nl_NL).
+  for (std::string_view street :
+       {"905 Raymond Slope", "5 Kowhaitaimaunga Amble", "Robičeva ulica 2b", "Aaliyahbaan 53"})
+    EXPECT_THAT(Find("{'residence': '" + std::string(street) + "'}"),
+                ElementsAre("STREET_ADDRESS:" + std::string(street)))
+        << street;
+  EXPECT_THAT(Find("the slope 5 degrees"), IsEmpty());
   EXPECT_THAT(Find("Home: 221B Baker Street, London"),
               ElementsAre("STREET_ADDRESS:221B Baker Street"));
   EXPECT_THAT(Find("Ship to 34 Eli Circuit Apt. 796"),
