@@ -221,8 +221,6 @@ bool IsCopulaAt(std::string_view text) {
   return false;
 }
 
-// Values a form writes where a name would be, in the scripts of ScriptName's labels: unknown,
-// none, anonymous, test, the customer themself.
 // The bytes of the Chinese family name that `s` starts with (a compound one such as 欧阳, or
 // one of the single ones most people carry, simplified or traditional), or 0. A name glued to
 // its label ("联系人王秀英") has no other boundary: its family name is where it starts.
@@ -238,14 +236,25 @@ size_t HanSurnameLength(std::string_view s) {
       "龚邵万钱严覃武戴莫孔向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞"
       "左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕"
       "屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧"
-      "閔张張劉陳楊黃趙吳孫馬鄭謝許韓馮鄧蕭葉蘇呂盧鍾譚陸賈韋鄒閆龍賀顧龔萬錢嚴湯溫樊齊喬龐顏莊聶"
-      "魯嚴蘭俞畢單羅駱藍靳鮑饒艾項蘆竇戚黨費衛";
+      "閔張劉陳楊黃趙吳孫馬鄭謝許韓馮鄧蕭葉蘇呂盧鍾譚陸賈韋鄒閆龍賀顧龔萬錢嚴湯溫齊喬龐顏莊聶魯"
+      "蘭畢單羅駱藍鮑饒項蘆竇黨費衛";
   if (s.size() < 3) return 0;
   for (size_t i = 0; i + 3 <= kSingle.size(); i += 3)
     if (s.compare(0, 3, kSingle.substr(i, 3)) == 0) return 3;
   return 0;
 }
 
+// A particle, a pronoun or a verb's aspect starts no Chinese name ("我叫了外卖", "我叫你"); in a
+// name glued to its label, none follows the family name.
+bool StartsWithParticle(std::string_view s) {
+  for (std::string_view c : {"了", "你", "他", "她", "我", "它", "们", "过", "的", "是", "不", "没",
+                             "在", "这", "那", "一", "什么"})
+    if (s.starts_with(c)) return true;
+  return false;
+}
+
+// Values a form writes where a name would be, in the scripts of ScriptName's labels: unknown,
+// none, anonymous, test, the customer themself.
 bool IsNoName(std::string_view w) {
   static constexpr std::string_view kNone[] = {
       "未知",       "暂无",  "不详",    "匿名",    "本人",       "客户",    "用户",      "男性",
@@ -1567,11 +1576,11 @@ class Resolution {
         "\xD0\xBF\xD0\xB5\xD1\x80", "\xD1\x88\xD0\xBE\xD1\x81\xD1\x81\xD0\xB5",
         "\xD0\xB1\xD1\x83\xD0\xBB\xD1\x8C\xD0\xB2\xD0\xB0\xD1\x80",
         "\xD0\xBD\xD0\xB0\xD0\xB1\xD0\xB5\xD1\x80\xD0\xB5\xD0\xB6\xD0\xBD\xD0\xB0\xD1\x8F",
-        "\xD0\xBD\xD0\xB0\xD0\xB1\xD0\xB5\xD1\x80\xD0\xB5\xD0\xB6\xD0\xBD\xD0\xB0",  // набережна
-                                                                                     // (uk)
-        "\xD0\xBF\xD1\x80\xD0\xBE\xD0\xB2\xD1\x83\xD0\xBB\xD0\xBE\xD0\xBA",  // провулок
-        "\xD0\xBF\xD0\xBB\xD0\xBE\xD1\x89\xD0\xB0",                          // площа
-        "\xD0\xBD\xD0\xB0\xD0\xB1", "\xD0\xBF\xD1\x80\xD0\xBE\xD0\xB5\xD0\xB7\xD0\xB4",
+        // Ukrainian: набережна, провулок, площа
+        "\xD0\xBD\xD0\xB0\xD0\xB1\xD0\xB5\xD1\x80\xD0\xB5\xD0\xB6\xD0\xBD\xD0\xB0",
+        "\xD0\xBF\xD1\x80\xD0\xBE\xD0\xB2\xD1\x83\xD0\xBB\xD0\xBE\xD0\xBA",
+        "\xD0\xBF\xD0\xBB\xD0\xBE\xD1\x89\xD0\xB0", "\xD0\xBD\xD0\xB0\xD0\xB1",
+        "\xD0\xBF\xD1\x80\xD0\xBE\xD0\xB5\xD0\xB7\xD0\xB4",
         "\xD0\xB0\xD0\xBB\xD0\xBB\xD0\xB5\xD1\x8F", "\xD1\x82\xD1\x83\xD0\xBF\xD0\xB8\xD0\xBA",
         "\xD0\xBC\xD0\xB8\xD0\xBA\xD1\x80\xD0\xBE\xD1\x80\xD0\xB0\xD0\xB9\xD0\xBE\xD0\xBD",
         "\xD0\xBC\xD0\xBA\xD1\x80", "\xD0\xB2\xD1\x83\xD0\xBB\xD0\xB8\xD1\x86\xD1\x8F",
@@ -4337,10 +4346,8 @@ class Resolution {
 
   // Whether a Chinese address is glued to the label that ends at `to` (地址, 住址, 所在地).
   bool GluedHanAddress(uint32_t to) const {
-    bool label = false;
-    for (std::string_view l : {"地址", "住址", "所在地"})
-      label = label || (to >= v_.seg_start + l.size() && v_.sub(to - l.size(), to) == l);
-    if (!label) return false;
+    static constexpr std::string_view kLabels[] = {"地址", "住址", "所在地"};
+    if (!LabelEndsAt(to, kLabels)) return false;
     const std::string_view rest = v_.sub(to, std::min(v_.seg_end, to + 60));
     auto han_at = [&](size_t k) {
       const letters::Letter l = LetterAt(to + static_cast<uint32_t>(k));
@@ -4362,7 +4369,12 @@ class Resolution {
         "姓名",   "联系人", "聯絡人", "聯繫人", "收件人", "收货人", "收貨人", "寄件人",
         "持卡人", "申请人", "申請人", "投保人", "受益人", "经办人", "經辦人", "负责人",
         "負責人", "客户",   "客戶",   "顾客",   "顧客",   "患者",   "病人"};
-    for (std::string_view l : kLabels)
+    return LabelEndsAt(to, kLabels);
+  }
+
+  // Whether one of `labels` ends at `to`, inside the segment.
+  bool LabelEndsAt(uint32_t to, std::span<const std::string_view> labels) const {
+    for (std::string_view l : labels)
       if (to >= v_.seg_start + l.size() && v_.sub(to - l.size(), to) == l) return true;
     return false;
   }
@@ -4409,10 +4421,7 @@ class Resolution {
         }
         if (!han || !HanNameEndsAt(e)) continue;
         const std::string_view name = v_.sub(to, e);
-        for (std::string_view c : {"了", "你", "他", "她", "我", "它", "们", "过", "的", "是", "不",
-                                   "没", "在", "这", "那", "一", "什么"})
-          if (name.substr(family).starts_with(c)) return;
-        if (IsNoName(name)) return;
+        if (StartsWithParticle(name.substr(family)) || IsNoName(name)) return;
         Emit(to, e, Entity::kPersonName);
         return;
       }
@@ -4464,11 +4473,7 @@ class Resolution {
     if (total < 2 || IsAlnum(v_.at(e))) return;  // "王秀英abc", "Иван2": a code
     std::string_view name = v_.sub(b, e);
     if (han) StripHonorific(&name);  // "王秀英女士" after "尊敬的"
-    // A particle, a pronoun or a verb's aspect starts no Chinese name ("我叫了外卖", "我叫你").
-    if (han)
-      for (std::string_view c : {"了", "你", "他", "她", "我", "它", "们", "过", "的", "是", "不",
-                                 "没", "在", "这", "那", "一", "什么"})
-        if (name.starts_with(c)) return;
+    if (han && StartsWithParticle(name)) return;
     if (name.size() < 4 || IsNoName(name)) return;
     // A Cyrillic abbreviation of two to four capitals before another word is a legal form
     // ("ГУП СнабСбыт", "ПАТ Агнеса"), not a name.
@@ -5771,14 +5776,6 @@ void Scanner::ContactNames(std::span<const Segment> segments) {
       m.score = std::min(m.score + 0.15f, 1.0f);
 }
 
-// Numbers in a contact's line: a phone beside a person's name and their e-mail, street or
-// other phone in the same value ("Jane Roe,jroe@example.com,3574945899,969 Almo Street", a
-// CSV line of a contact pasted as text), an id anywhere else. The shapes: ten bare digits of
-// a North American number (an area code and an exchange starting 2-9, libphonenumber refuses
-// most unassigned ones), 9-11 bare digits after a trunk 0 ("0232038245"), nine starting 6-9
-// (Spain's and Poland's "941202852"), 9-12 digits in groups joined by '-' ("06-1-129-4465",
-// "4020-64478"). Not keyed (`ticket_no=…`), not after `order`, `invoice`, `#` and the other id
-// words.
 // Whether a person's name at [b, e) is whom to reach: a verb of reaching someone (contact,
 // call, reach, text, ring, phone, message, whatsapp, dial, sms) before it, a title between or
 // not ("Contact Dr. Kyle Morton"), or as the span's own first word ("Contact Brandy Martin"
@@ -5810,6 +5807,14 @@ static bool CalledPerson(std::string_view text, uint32_t begin, uint32_t b, uint
   return false;
 }
 
+// Numbers in a contact's line: a phone beside a person's name and their e-mail, street or
+// other phone in the same value ("Jane Roe,jroe@example.com,3574945899,969 Almo Street", a
+// CSV line of a contact pasted as text), an id anywhere else. The shapes: ten bare digits of
+// a North American number (an area code and an exchange starting 2-9, libphonenumber refuses
+// most unassigned ones), 9-11 bare digits after a trunk 0 ("0232038245"), nine starting 6-9
+// (Spain's and Poland's "941202852"), 9-12 digits in groups joined by '-' ("06-1-129-4465",
+// "4020-64478"). Not keyed (`ticket_no=…`), not after `order`, `invoice`, `#` and the other id
+// words.
 void Scanner::ContactPhones(std::string_view text, std::span<const Segment> segments,
                             std::vector<EntityMatch>* out) {
   const auto& opts = detector_->options_;

@@ -1412,3 +1412,35 @@ def test_a_client_encoding_veil_cannot_read_is_refused(veil, lineage_db):
                                     "[PERSON_NAME], Tel. [PHONE]", "plain ascii"], out
     finally:
         lineage_db.psql("DROP TABLE encoded_notes;", dbname=DB)
+
+
+def test_password_hashes_made_by_the_systems_that_store_them_are_masked(veil, lineage_db):
+    """Hashes the masker's own tests did not write: PostgreSQL's own SCRAM-SHA-256 and md5
+    verifiers (pg_authid.rolpassword) and OpenSSL's sha512-, sha256-, md5- and apr1-crypt, in a
+    free-text column read through veild: none comes back, each is [GENERIC_SECRET]."""
+    _, port, _ = veil
+    hashes = [subprocess.run(["openssl", "passwd", flag, "-salt", salt, "Tr0ub4dor&3"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+              for flag, salt in [("-6", "Xk2pQ7bTzR1m"), ("-5", "aB3dE6gH9jK2"),
+                                 ("-1", "q8Wz4LmN"), ("-apr1", "r31k9PzA")]]
+    lineage_db.psql("SET password_encryption = 'scram-sha-256';"
+                    "CREATE ROLE veil_hash_scram LOGIN PASSWORD 'Tr0ub4dor&3';"
+                    "SET password_encryption = 'md5';"
+                    "CREATE ROLE veil_hash_md5 LOGIN PASSWORD 'Tr0ub4dor&3';", dbname=DB)
+    try:
+        hashes += lineage_db.psql("SELECT rolpassword FROM pg_authid WHERE rolname LIKE"
+                                  " 'veil_hash_%' ORDER BY rolname;", dbname=DB).stdout.split()
+        assert any(h.startswith("SCRAM-SHA-256$") for h in hashes), hashes
+        assert any(h.startswith("md5") for h in hashes), hashes
+        values = ", ".join(f"({i}, 'rotated: {h} (old)')" for i, h in enumerate(hashes))
+        lineage_db.psql("CREATE TABLE hash_notes (id int, note text);"
+                        f"INSERT INTO hash_notes VALUES {values};"
+                        "GRANT SELECT ON hash_notes TO PUBLIC;", dbname=DB)
+        r = psql(port, "SELECT note FROM hash_notes ORDER BY id;")
+        assert r.returncode == 0, r.stderr
+        assert [h for h in hashes if h in r.stdout] == [], r.stdout
+        assert r.stdout.split("\n")[:len(hashes)] == ["rotated: [GENERIC_SECRET] (old)"] * len(
+            hashes), r.stdout
+    finally:
+        lineage_db.psql("DROP TABLE IF EXISTS hash_notes; DROP ROLE IF EXISTS veil_hash_scram;"
+                        "DROP ROLE IF EXISTS veil_hash_md5;", dbname=DB)

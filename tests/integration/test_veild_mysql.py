@@ -579,3 +579,30 @@ def test_results_in_a_character_set_veil_cannot_read_are_replaced_whole(veil_mys
             assert rows[4][1] == "ok", (charset, rows)
     finally:
         mariadb.sql("DROP DATABASE enc_src;", database=None)
+
+
+def test_password_hashes_the_server_makes_are_masked(veil_mysql, mariadb):
+    """MariaDB's own mysql_native_password hashes (PASSWORD(), what mysql.user and global_priv
+    hold), copied into a free-text column, read through veild: none comes back."""
+    _, port = veil_mysql
+    mariadb.sql("DROP DATABASE IF EXISTS hash_src; CREATE DATABASE hash_src;"
+                f"GRANT ALL ON hash_src.* TO '{mariadb.user}'@'%';", database=None)
+    mariadb.sql("CREATE TABLE notes (id int, note text);"
+                "INSERT INTO notes VALUES (1, CONCAT('old hash ', PASSWORD('Tr0ub4dor&3'))),"
+                " (2, CONCAT('{\"authentication_string\":\"', PASSWORD('hunter2'), '\"}'));",
+                database="hash_src")
+    try:
+        raw = mariadb.sql("SELECT PASSWORD('Tr0ub4dor&3'), PASSWORD('hunter2');",
+                          database=None).stdout.split()
+        assert len(raw) == 2 and all(h.startswith("*") and len(h) == 41 for h in raw), raw
+        conn = pymysql.connect(host=HOST, port=port, user=mariadb.user, password=mariadb.password,
+                               database="hash_src", autocommit=True)
+        with conn.cursor() as cur:
+            cur.execute("SELECT note FROM notes ORDER BY id")
+            rows = [r[0] for r in cur.fetchall()]
+        conn.close()
+        assert not [h for h in raw if h in repr(rows)], rows
+        assert rows == ["old hash [GENERIC_SECRET]",
+                        '{"authentication_string":"[GENERIC_SECRET]"}'], rows
+    finally:
+        mariadb.sql("DROP DATABASE hash_src;", database=None)

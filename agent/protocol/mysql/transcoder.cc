@@ -1202,7 +1202,10 @@ Status MySqlTranscoder::FlushRows(std::vector<uint8_t>* out) {
                    ? std::any_of(values_[i].data.begin(), values_[i].data.end(),
                                  [](char c) { return c == '?' || (c & 0x80) != 0; })
                    : !ValidUtf8(values_[i].data))) {
-            replaced_[i].assign("[MASKED]");
+            Plan whole;  // the [MASKED] token, a JSON string in a JSON column
+            whole.json = p.json;
+            replaced_[i].clear();
+            AppendReplacement(whole, values_[i].data, &replaced_[i]);
             values_[i] = {replaced_[i], false};
             ++stats.values_masked;
             changed = true;

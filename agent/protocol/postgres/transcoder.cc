@@ -724,7 +724,7 @@ bool PgTranscoder::MaskCopyRow(std::string* out) {
     batch_policies_.push_back(cp.kind == ColumnPlan::Kind::kText ? &cp.policy : nullptr);
   }
   masker_.MaskRows(batch_policies_, batch_cells_, &outcomes_, &outs_, &stats_);
-  ReplaceUnreadable();
+  ReplaceUnreadable(plan);
   bool changed = false;
   for (size_t c = 0; c < copy_fields_.size(); ++c) {
     if (c) out->push_back(format.delimiter);
@@ -1070,13 +1070,19 @@ bool PgTranscoder::RelationMayHoldSensitive(std::string_view schema, std::string
 // A scanned value that is not UTF-8 (a client encoding veil cannot read, set in the exchange
 // that is still answering; bytes stored in a SQL_ASCII database) is replaced whole: the masker
 // could not have read the personal data in it.
-void PgTranscoder::ReplaceUnreadable() {
+void PgTranscoder::ReplaceUnreadable(const ResultPlan& plan) {
   const size_t ncols = batch_policies_.size();
   for (size_t i = 0; i < batch_cells_.size() && ncols; ++i) {
     const auto& cell = batch_cells_[i];
     if (cell.is_null || !batch_policies_[i % ncols] || ValidUtf8(cell.value)) continue;
+    // The [MASKED] token; in binary jsonb a JSON string (its version byte is added after).
+    ColumnPlan whole;
+    whole.kind = plan.columns[i % ncols].kind == ColumnPlan::Kind::kJsonbBinary
+                     ? ColumnPlan::Kind::kReplaceJson
+                     : ColumnPlan::Kind::kReplace;
     outcomes_[i] = masker::ValueOutcome::kMasked;
-    outs_[i].assign("[MASKED]");
+    outs_[i].clear();
+    AppendReplacement(whole, cell.value, &outs_[i]);
     ++stats_.values_masked;
   }
 }
@@ -1086,7 +1092,7 @@ Status PgTranscoder::FlushRows(std::vector<uint8_t>* out) {
   if (batch_cells_.empty()) return {};
   const size_t ncols = batch_policies_.size();
   masker_.MaskRows(batch_policies_, batch_cells_, &outcomes_, &outs_, &stats_);
-  ReplaceUnreadable();
+  ReplaceUnreadable(*batch_plan_);
   const size_t rows = ncols ? batch_cells_.size() / ncols : 0;
   for (size_t r = 0; r < rows; ++r) {
     row_values_.clear();

@@ -275,7 +275,7 @@ class PgTranscoder {
   // Ends a COPY OUT with an error instead of data veil cannot mask; its rest is dropped.
   Status RefuseCopy(std::string_view why, std::vector<uint8_t>* out);
   Status FlushRows(std::vector<uint8_t>* out);
-  void ReplaceUnreadable();
+  void ReplaceUnreadable(const ResultPlan& plan);
   void MaskResponse(pg::ResponseFields* fields, bool notice);
   bool StatementReadsSensitive();
   void PopUntilSync();
