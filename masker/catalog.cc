@@ -38,6 +38,7 @@ using R = Resolver;
   "Approach|Circus|Embankment|Vale|Dene|Bank|Leys|Hey|Side|End|Grange|Lea|Copse|Quay|Broadway|" \
   "Drove|Brow|Glade|Mead|Paddock|Wood|Woods|Brookside|Riverside|Lawn|Lawns|"                    \
   "Circuit|Cct|Esplanade|Esp|Pde|Tce|Link|Amble|Slope|Outlook|Retreat|Boardwalk|Concourse|"     \
+  "Promenade|Entrance|"                                                                         \
   "Anx|Arc|Bch|Bnd|Blf|Blfs|Btm|Brg|Brk|Brks|Byp|Cyn|Cpe|Cswy|Ctr|Ctrs|Cirs|Clf|Clfs|Cmn|"      \
   "Cmns|Cors|Crse|Cts|Cv|Cvs|Crk|Cres|Crst|Xrd|Xrds|Curv|Drs|Ests|Exts|Ext|Fls|Fry|Fld|Flds|"   \
   "Flt|Flts|Frd|Frds|Frst|Frg|Frgs|Frk|Frks|Gdn|Gdns|Gtwy|Gln|Glns|Grn|Grns|Grv|Grvs|Hbr|Hbrs|" \
@@ -262,8 +263,8 @@ constexpr PatternSpec kPatterns[] = {
      "assigned|requested|submitted|signed|reported|handled|resolved|owned|opened|closed|filed|"
      "raised|logged|placed|booked|authored|written|edited|modified|uploaded|paid)[ _]by|"
      "(?:spoke|spoken|met|meeting|talked|call|chat|chatted)[ _]with|(?:assigned|reassigned|"
-     "forwarded|escalated|transferred|spoke|talked|sent)[ _]to|" KB "thanks,?|" KB "regards,|" KB
-     "sincerely,|" KB "cheers,|" KB "best,|"
+     "forwarded|escalated|transferred|spoke|talked|sent|ship|shipped|deliver|delivered|bill|"
+     "billed|sold)[ _]to|" KB "thanks,?|" KB "regards,|" KB "sincerely,|" KB "cheers,|" KB "best,|"
      // Whom to call or write back: "call back Sanele Mfumu", "emailed Zdenka Píšová". (Who a
      // message is from, greetings and copy lines are read before a capitalised word, in
      // detector.cc: as literals here they would slow every keyword scan.)
@@ -314,9 +315,11 @@ constexpr PatternSpec kPatterns[] = {
     {"(?:" KB "aadhaa?r|uidai|" KB "cpf" KE "|" KB "pesel|" KB "bsn" KE "|burgerservicenummer|"
      "sofinummer|steuer[ _\\-]?id|steueridentifikationsnummer|" KB "idnr" KE "|personnummer|" KB
      "cpr" KE "|" KB "nir" KE "|s(?:e|\\xC3\\xA9)curit(?:e|\\xC3\\xA9) sociale|" KB "dni" KE "|" KB
-     "nie" KE "|" KB "nif" KE "|codice[ _]fiscale|" KB "curp|resident registration|" KB "rrn" KE
-     "|national[ _\\-]?id|tax[ _\\-]?id|" KB "nric|" KB "pan" KE
-     "|permanent account number|tax file number|" KB "tfn" KE "|social insurance number|"
+     "nie" KE "|" KB "nif" KE "|codice[ _]fiscale|"
+     // Chile's RUT and RUN, Argentina's CUIT and CUIL, Latin America's cédula.
+     KB "rut" KE "|" KB "cuit" KE "|" KB "cuil" KE "|c(?:e|\\xC3\\xA9)dula|" KB
+     "curp|resident registration|" KB "rrn" KE "|national[ _\\-]?id|tax[ _\\-]?id|" KB "nric|" KB
+     "pan" KE "|permanent account number|tax file number|" KB "tfn" KE "|social insurance number|"
      // Identity cards. (An EIN names a business, as public filings print it: not here.)
      "personalausweis|" KB
      // Europe's and Asia's own names: Norway, Finland, Romania, Croatia, the former
@@ -531,6 +534,10 @@ constexpr ColumnWord kColumnWords[] = {
     {"nir", E::kNationalId},
     {"dni", E::kNationalId},
     {"nie", E::kNationalId},
+    {"rut", E::kNationalId},
+    {"cuit", E::kNationalId},
+    {"cuil", E::kNationalId},
+    {"cedula", E::kNationalId},
     {"curp", E::kNationalId},
     {"nric", E::kNationalId},
     {"rrn", E::kNationalId},

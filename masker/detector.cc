@@ -1368,29 +1368,39 @@ class Resolution {
     // A lone 0 is no house number; "061 Buckridge Loop" (zero-padded, as some generators and
     // systems write them) is one.
     if (v_.at(b) == '0' && !IsDigit(v_.at(b + 1))) return;
+    // A flat's number or letter before the house's, as Australia, New Zealand and India write
+    // them ("2/1 Griffiths Mount", "A/20A Marie St").
+    if (v_.at(static_cast<int64_t>(b) - 1) == '/') {
+      int64_t f = static_cast<int64_t>(b) - 1;
+      while (f > v_.seg_start && b - f <= 4 && IsAlnum(v_.at(f - 1))) --f;
+      if (f < static_cast<int64_t>(b) - 1 && b - f <= 4 && !IsAlnum(v_.at(f - 1)) &&
+          v_.at(f - 1) != '/')
+        b = static_cast<uint32_t>(f);
+    }
     // Glued to a word, or an issue's or a line's number ("#2560 Link error", "L12 Main Street").
     const unsigned char lead = v_.at(static_cast<int64_t>(b) - 1);
     if (IsAlnum(lead) || lead == '#' || lead == '+' || lead == '-' || lead == '.') return;
     uint32_t e = to;
     if (v_.at(e) == '.') ++e;
-    // Optional unit: ", Apt 5", " Suite 200", " #12", " Unit 3B".
-    static constexpr std::string_view kUnits[] = {"Apt. ", "Apt ", "Suite ", "Ste ", "Unit ",
-                                                  "#",     "Fl ",  "Floor ", "Flat "};
+    // Singapore numbers its avenues and streets ("3 Jurong West Ave 455", "2 Sembawang Ave 2"):
+    // a number of one to three digits after the street type, where the address ends.
+    if (v_.at(e) == ' ' && IsDigit(v_.at(e + 1))) {
+      uint32_t k = e + 1;
+      while (k < v_.seg_end && IsDigit(v_.at(k)) && k - e <= 3) ++k;
+      const unsigned char n = v_.at(k);
+      if (k - e <= 4 && (k >= v_.seg_end || n == ',' || n == ';' || n == '\t' || n == '"' ||
+                         n == ')' || n == '\n' || (n == ' ' && IsUpper(v_.at(k + 1)))))
+        e = k;
+    }
+    // Optional units: ", Apt 5", " Suite 200", " #12", " Unit 3B", " Level 6", " 3 étage".
     uint32_t u = e;
     if (v_.at(u) == ',') ++u;
-    if (v_.at(u) == ' ') {
-      ++u;
-      for (std::string_view unit : kUnits) {
-        if (u + unit.size() < v_.seg_end && v_.sub(u, u + unit.size()) == unit) {
-          uint32_t k = u + unit.size();
-          uint32_t s = k;
-          while (k < v_.seg_end && (IsAlnum(v_.at(k)) || v_.at(k) == '-')) ++k;
-          if (k > s && k - s <= 6) e = k;
-          break;
-        }
-      }
+    if (v_.at(u) == ' ' && v_.at(u + 1) == '#') {
+      uint32_t k = u + 2;
+      while (k < v_.seg_end && (IsAlnum(v_.at(k)) || v_.at(k) == '-')) ++k;
+      if (k > u + 2 && k - u - 2 <= 6) e = k;
     }
-    Emit(b, e, Entity::kStreetAddress);
+    Emit(b, UnitsAfter(e), Entity::kStreetAddress);
   }
 
   // Streets as other countries write them: the name before the house number ("Hauptstraße 5",
@@ -1444,6 +1454,10 @@ class Resolution {
   }
 
   static constexpr uint32_t kNoStreet = ~0u;
+  // Words that name a unit of a building, not a street ("Oak Avenue Suite 685").
+  static constexpr std::string_view kUnitWords[] = {"suite", "ste",  "apt",     "apartment", "unit",
+                                                    "flat",  "fl",   "floor",   "room",      "rm",
+                                                    "box",   "bldg", "building"};
 
   // w, or the word before it if that says which part of the street it is ("Östra
   // Idrottsvägen 50", "Søndre Fossestykket 3", "Vestre Geiteryggmyra 2").
@@ -1547,6 +1561,13 @@ class Resolution {
     const unsigned char c = v_.at(w);
     return IsUpper(c) || (c >= 0x80 && LetterAt(w).upper);
   }
+  // A word that can be part of a street's name: capitalised, or of a script without capitals
+  // (Hebrew, Arabic, Thai, Han …), where no case tells a name from any other word.
+  bool NameWord(uint32_t w) const {
+    if (v_.at(w) < 0x80) return IsUpper(v_.at(w));
+    const letters::Letter l = LetterAt(w);
+    return l.upper || (l.len && l.script == letters::Script::kOther);
+  }
   // [w, i) lower-cased (ASCII letters; UTF-8 bytes as they are), without a final '.'.
   std::string_view Folded(uint32_t w, uint32_t i, char* buf, size_t cap) const {
     if (i > w && v_.at(i - 1) == '.') --i;
@@ -1584,7 +1605,11 @@ class Resolution {
         "\xD0\xB0\xD0\xBB\xD0\xBB\xD0\xB5\xD1\x8F", "\xD1\x82\xD1\x83\xD0\xBF\xD0\xB8\xD0\xBA",
         "\xD0\xBC\xD0\xB8\xD0\xBA\xD1\x80\xD0\xBE\xD1\x80\xD0\xB0\xD0\xB9\xD0\xBE\xD0\xBD",
         "\xD0\xBC\xD0\xBA\xD1\x80", "\xD0\xB2\xD1\x83\xD0\xBB\xD0\xB8\xD1\x86\xD1\x8F",
-        "\xD0\xB2\xD1\x83\xD0\xBB"};
+        "\xD0\xB2\xD1\x83\xD0\xBB",
+        // Ukrainian пров. (провулок); Bulgarian бул., булевард, площад
+        "\xD0\xBF\xD1\x80\xD0\xBE\xD0\xB2", "\xD0\xB1\xD1\x83\xD0\xBB",
+        "\xD0\xB1\xD1\x83\xD0\xBB\xD0\xB5\xD0\xB2\xD0\xB0\xD1\x80\xD0\xB4",
+        "\xD0\xBF\xD0\xBB\xD0\xBE\xD1\x89\xD0\xB0\xD0\xB4"};
     return OneOf(w, kWords);
   }
   static bool LeadingStreetWord(std::string_view w) {
@@ -1657,6 +1682,29 @@ class Resolution {
         "ada",
         "partida", "plazuela", "sendero", "subida", "torrente", "avinguda", "passeig", "caminho",
         "jardim", "acesso", "praceta", "rotunda", "viela", "bairro", "urbaniza\xC3\xA7\xC3\xA3o",
+        // Catalan (faker's ca street types), Quebec's French
+        "cam\xC3\xAD", "barri",
+        "pla\xC3\xA7"
+        "a",
+        "passatge", "travessera", "carrefour", "descente", "cour", "clos",
+        "mont\xC3\xA9"
+        "e",
+        "rang", "c\xC3\xB4te", "croissant", "terrasse", "ruelle",
+        // Malay: Persiaran, Lebuh, Lebuhraya, Lingkaran, Lengkok, Lingkungan, Pinggiran,
+        // Selekoh, Pengkalan, Taman
+        "persiaran", "lebuh", "lebuhraya", "lingkaran", "lengkok", "lengkung", "lingkungan",
+        "pinggiran", "selekoh", "pengkalan", "bulatan", "lintang", "lurah", "laman", "medan",
+        "taman",
+        // Latin America: Colonia, Ruta, Bv. (bulevar), Muelle; France: Traverse, Venelle,
+        // Résidence, Grand-route, Villa, Hameau
+        "colonia", "ruta", "bv", "muelle", "traverse", "venelle", "r\xC3\xA9sidence", "grand-route",
+        "villa", "hameau", "sente", "traboule", "rond-point", "rampe", "placette", "pont",
+        "pol\xC3\xADgon", "coll", "baixada",
+        // Hebrew: רחוב, שדרות, דרך, סמטת, כיכר; Arabic: شارع, طريق
+        "\xD7\xA8\xD7\x97\xD7\x95\xD7\x91", "\xD7\xA9\xD7\x93\xD7\xA8\xD7\x95\xD7\xAA",
+        "\xD7\x93\xD7\xA8\xD7\x9A", "\xD7\xA1\xD7\x9E\xD7\x98\xD7\xAA",
+        "\xD7\x9B\xD7\x99\xD7\x9B\xD7\xA8", "\xD8\xB4\xD8\xA7\xD8\xB1\xD8\xB9",
+        "\xD8\xB7\xD8\xB1\xD9\x8A\xD9\x82",
         // More Polish
         "park", "wyb",
         "ogr\xC3\xB3"
@@ -1712,7 +1760,16 @@ class Resolution {
         "d\xC5\xB1l\xC5\x91", "lejt\xC5\x91",
         // Turkish: Sokak, Sokağı, Caddesi, Cadde, Bulvarı, Yolu, Cad., Sk., Sok.
         "sokak", "soka\xC4\x9F\xC4\xB1", "caddesi", "cadde", "bulvar\xC4\xB1", "yolu", "cad", "sk",
-        "sok"};
+        "sok",
+        // Estonian: tee, maantee, puiestee, tänav, põik
+        "tee", "maantee", "puiestee", "t\xC3\xA4nav", "p\xC3\xB5ik",
+        // Lithuanian: gatvė, aikštė, plentas, prospektas, alėja, skersgatvis, aplinkkelis, takas
+        "gatv\xC4\x97", "aik\xC5\xA1t\xC4\x97", "plentas", "prospektas", "al\xC4\x97ja",
+        "skersgatvis", "aplinkkelis", "takas", "vie\xC5\xA1kelis", "skveras", "krantin\xC4\x97",
+        // Armenian: փողոց (street), պողոտա (avenue), նրբանցք (lane)
+        "\xD6\x83\xD5\xB8\xD5\xB2\xD5\xB8\xD6\x81",
+        "\xD5\xBA\xD5\xB8\xD5\xB2\xD5\xB8\xD5\xBF\xD5\xA1",
+        "\xD5\xB6\xD6\x80\xD5\xA2\xD5\xA1\xD5\xB6\xD6\x81\xD6\x84"};
     static constexpr std::string_view kAbbreviations[] = {
         "c/", "av", "avda", "pza", "ul", "al", "pl", "os", "bulw", "bd", "str",
         // ул., пл., пр., пер., наб., вул.
@@ -1733,10 +1790,7 @@ class Resolution {
       if (lw.empty()) return kNoStreet;
       const bool abbreviation = v_.at(end - 1) == '.' || v_.at(end - 1) == '/';
       // "Oak Avenue Suite 685": a unit's number; the street before it has its own.
-      static constexpr std::string_view kUnits[] = {"suite", "ste",  "apt",     "apartment", "unit",
-                                                    "flat",  "fl",   "floor",   "room",      "rm",
-                                                    "box",   "bldg", "building"};
-      if (k == 0 && OneOf(lw, kUnits)) return kNoStreet;
+      if (k == 0 && OneOf(lw, kUnitWords)) return kNoStreet;
       // The house number's own word before it, as Indonesia, Latin America, Germany, Russia
       // and Ukraine write it ("Jl. Cikapayang No. 005", "Hauptstraße Nr. 5", "ул. Снежная, д.
       // 73", "дом 5", "буд. 7"): the street is the name before it.
@@ -1786,6 +1840,9 @@ class Resolution {
                  OneOf(lw, kLeadingAbbreviations)) {
         return w;  // "C. Juana Moles 35", "Cra. 7 # 45", "Pje. Los Olmos 12"
       } else if (k > 0 && LeadingStreetWord(lw)) {
+        // Cyrillic street words are written in lower case ("улица Вихрен, 336"); Hebrew and
+        // Arabic have no capitals ("שדרות גד לוי 17").
+        if (CyrillicStreetWord(lw) || (!Capitalised(w) && NameWord(w))) return w;
         const bool named = Capitalised(w) || abbreviation ||
                            (w > v_.seg_start + 1 && v_.at(w - 1) == ' ' &&
                             Capitalised(WordStart(w - 1)) && WordStart(w - 1) < w - 1);
@@ -1795,7 +1852,7 @@ class Resolution {
           return w;
         }
         return terminal ? w : kNoStreet;
-      } else if (!Capitalised(w) && !Connector(lw)) {
+      } else if (!NameWord(w) && !Connector(lw)) {
         return kNoStreet;
       }
       if (w < v_.seg_start + 2 || v_.at(w - 1) != ' ') return kNoStreet;
@@ -1867,7 +1924,8 @@ class Resolution {
       const uint32_t w = we + 1, x = WordEnd(w);
       if (x == w) break;
       const std::string_view lw = Folded(w, x, buf, sizeof(buf));
-      if (Capitalised(w) ||
+      if (OneOf(lw, kUnitWords)) break;  // "74 רחוב זבולון גבאי Apt. 134": the unit's own
+      if (NameWord(w) ||
           (lw.size() > 2 && (lw.starts_with("l'") || lw.starts_with("d'")) && Capitalised(w + 2))) {
         end = x;
       } else if (!Connector(lw) && lw != "\xC3\xA0" && lw != "au" && lw != "aux" && lw != "sur") {
@@ -1891,17 +1949,23 @@ class Resolution {
         // 4 Lgh. 149", "Kerkstraat 5 bus 3", "Mikołajczyk 41b m. 504", "Tusarova 431 Apt. 750").
         "suite", "ste", "unit", "flat", "apartment", "app", "appt", "zimmer", "whg", "wohnung",
         "top", "stiege", "lgh", "hus", "bte", "bus", "m", "porte", "room", "rm", "kat", "stan",
-        "leil", "ap", "bloc", "interior", "edif"};
+        "leil", "ap", "bloc", "interior", "edif", "level", "porta", "fl", "floor",
+        // Arabic جناح (a suite)
+        "\xD8\xAC\xD9\x86\xD8\xA7\xD8\xAD",
+        // кв. (a flat, Russian and Ukrainian), Armenian բն.
+        "\xD0\xBA\xD0\xB2", "\xD5\xA2\xD5\xB6"};
     // Floors written after their number ("6 OG", "9 étage", "2 hoog", "3. th").
     static constexpr std::string_view kFloors[] = {"og", "etage", "\xC3\xA9tage", "hoog", "stock",
                                                    "th", "tv",    "mf",           "sal",  "stg"};
-    auto number_at = [&](uint32_t q) {  // 1-4 digits, or n/m
+    auto number_at = [&](uint32_t q) {  // 1-4 digits, or n/m; a letter after ("Lote 48E", "3B")
       uint32_t r = q;
       while (r < v_.seg_end && IsDigit(v_.at(r)) && r - q < 5) ++r;
       if (r == q || r - q > 4) return q;
       if (v_.at(r) == '/' && IsDigit(v_.at(r + 1))) {
         ++r;
         while (r < v_.seg_end && IsDigit(v_.at(r))) ++r;
+      } else if (IsUpper(v_.at(r)) && !IsAlnum(v_.at(r + 1))) {
+        ++r;
       }
       return IsAlnum(v_.at(r)) ? q : r;
     };
@@ -3591,9 +3655,10 @@ class Resolution {
                  (x != ' ' || IsDigit(v_.at(e - 1)) ||
                   (n == 2 && !IsDigit(c[0]) && !IsDigit(c[1])))) {
         ++e;  // "536 22 1234", and a space after two leading letters ("ZZ 996030 T")
-      } else if (x == ' ' && n >= 6 && IsDigit(v_.at(e - 1)) && IsUpper(v_.at(e + 1)) &&
-                 !IsAlnum(v_.at(e + 2))) {
-        c[n++] = static_cast<char>(v_.at(e + 1));  // a final letter of its own: "… 996030 T"
+      } else if (((x == ' ' && IsUpper(v_.at(e + 1))) || (x == '-' && IsAlpha(v_.at(e + 1)))) &&
+                 n >= 6 && IsDigit(v_.at(e - 1)) && !IsAlnum(v_.at(e + 2))) {
+        // A final letter of its own: "… 996030 T", Spain's "95537429-Y", Chile's "7462292-K".
+        c[n++] = static_cast<char>(IsLower(v_.at(e + 1)) ? v_.at(e + 1) - 32 : v_.at(e + 1));
         e += 2;
         break;
       } else if (x == '(' && n > 0 && IsAlnum(v_.at(e + 1)) && v_.at(e + 2) == ')') {

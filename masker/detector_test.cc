@@ -232,6 +232,13 @@ TEST_F(DetectorTest, NamesAfterMessagesGreetingsAndParticles) {
   EXPECT_THAT(Find("Call back Acme Corp before noon"), IsEmpty());
   EXPECT_THAT(Find("Shipment from Nowa Sól delayed"), IsEmpty());
   EXPECT_THAT(Find("Goldman Sachs reported earnings"), IsEmpty());
+  // Whom a parcel or a bill goes to: "Ship to: Meelis Allik, Välbe tänav 8".
+  EXPECT_THAT(Find("Ship to: Meelis Allik, 12 Main Street"),
+              ElementsAre("PERSON_NAME:Meelis Allik", "STREET_ADDRESS:12 Main Street"));
+  EXPECT_THAT(Find("bill to Sin Tian Lam"), ElementsAre("PERSON_NAME:Sin Tian Lam"));
+  EXPECT_THAT(Find("Deliver to: \xD7\x9C\xD7\x95\xD7\x99 \xD7\x93\xD7\x99\xD7\x99\xD7\x9F"),
+              ElementsAre("PERSON_NAME:\xD7\x9C\xD7\x95\xD7\x99 \xD7\x93\xD7\x99\xD7\x99\xD7\x9F"));
+  EXPECT_THAT(Find("ship to 061 Buckridge Loop"), ElementsAre("STREET_ADDRESS:061 Buckridge Loop"));
 }
 
 TEST_F(DetectorTest, NationalIdsOfOtherCountries) {
@@ -348,6 +355,16 @@ TEST_F(DetectorTest, NationalIds) {
   EXPECT_THAT(Find("Steuer-ID 65929970489"), ElementsAre("NATIONAL_ID:65929970489"));
   EXPECT_THAT(Find("DNI 12345678Z"), ElementsAre("NATIONAL_ID:12345678Z"));
   EXPECT_THAT(Find("NIE X1234567L"), ElementsAre("NATIONAL_ID:X1234567L"));
+  // The letter or check digit set off by a dash, as Spain's DNI and Chile's RUT are written;
+  // Chile's RUT and Argentina's CUIT by their names.
+  EXPECT_THAT(Find("DNI 95537429-Y"), ElementsAre("NATIONAL_ID:95537429-Y"));
+  EXPECT_THAT(Find("RUT 12.345.678-5"), ElementsAre("NATIONAL_ID:12.345.678-5"));
+  EXPECT_THAT(Find("RUT: 7462292-k"), ElementsAre("NATIONAL_ID:7462292-k"));
+  EXPECT_THAT(Find("CUIT 20-12345678-6"), ElementsAre("NATIONAL_ID:20-12345678-6"));
+  EXPECT_THAT(Find("c\xC3\xA9"
+                   "dula 1712345678"),
+              ElementsAre("NATIONAL_ID:1712345678"));
+  EXPECT_THAT(Find("stuck in a rut 3 days"), IsEmpty());
   EXPECT_THAT(Find("codice fiscale RSSMRA85T10A562S"), ElementsAre("NATIONAL_ID:RSSMRA85T10A562S"));
   EXPECT_THAT(Find("CURP: GOMC800101HDFRRL09"), ElementsAre("NATIONAL_ID:GOMC800101HDFRRL09"));
   EXPECT_THAT(Find("NRIC S1234567D"), ElementsAre("NATIONAL_ID:S1234567D"));
@@ -1560,6 +1577,56 @@ TEST_F(DetectorTest, StreetsOfOtherCountries) {
         "Spring 2024 release", "sent via Google 3 times", "Room 12 at 10:30", "hasta al 5 de mayo",
         "version 2 released", "page 10", "3 items in the cart", "Argentina 2, Brazil 1",
         "Nebraska 5, Alaska 3", "Cristina 3 times", "shipped to Slovakia 12 units", "Dr\xC3\xA8ve"})
+    EXPECT_THAT(Find(text), IsEmpty()) << text;
+}
+
+// Streets as Ruby's Faker writes them for its locales (tests/data/rbfaker_contacts.rb): street
+// words in lower case before the name in Cyrillic, none of Hebrew's and Arabic's letters
+// capitalised, Estonian, Lithuanian and Armenian words after the name, Malay, Catalan and
+// Quebec's words before it, a flat's number before the house's, Singapore's numbered avenues,
+// and the units after all of them.
+TEST_F(DetectorTest, StreetsOfRubysFakerLocales) {
+  for (
+      const char* street :
+      {"\xD1\x83\xD0\xBB\xD0\xB8\xD1\x86\xD0\xB0 \xD0\x92\xD0\xB8\xD1\x85\xD1\x80\xD0\xB5\xD0\xBD, "
+       "336",  // улица Вихрен, 336
+       "\xD0\xB1\xD1\x83\xD0\xBB. "
+       "\xD0\x92\xD0\xBE\xD0\xB9\xD0\xB2\xD0\xBE\xD0\xB4\xD0\xB8\xD0\xBD\xD0\xB0, 69",  // бул.
+                                                                                        // Войводина,
+                                                                                        // 69
+       "\xD0\xBF\xD1\x80\xD0\xBE\xD0\xB2. "
+       "\xD0\xA0\xD1\x83\xD0\xB4\xD0\xBD\xD0\xBE\xD0\xB3\xD0\xBE, 22 \xD0\xBA\xD0\xB2. 9",  // пров.
+                                                                                            // Рудного,
+                                                                                            // 22
+                                                                                            // кв. 9
+       "\xD7\xA9\xD7\x93\xD7\xA8\xD7\x95\xD7\xAA \xD7\x92\xD7\x93 \xD7\x9C\xD7\x95\xD7\x99 17",  // שדרות גד לוי 17
+       "74 \xD7\xA8\xD7\x97\xD7\x95\xD7\x91 \xD7\x96\xD7\x91\xD7\x95\xD7\x9C\xD7\x95\xD7\x9F Apt. "
+       "134",                                                            // 74 רחוב זבולון
+       "500 \xD8\xB4\xD8\xA7\xD8\xB1\xD8\xB9 \xD9\x82\xD8\xB7\xD8\xB1",  // 500 شارع قطر
+       "Eskola tee 32",
+       "Laisv\xC4\x97s aik\xC5\xA1t\xC4\x97 43",
+       "Ozo plentas 19",
+       "\xD4\xB6\xD5\xA1\xD6\x84\xD5\xB5\xD5\xA1\xD5\xB6 \xD6\x83\xD5\xB8\xD5\xB2\xD5\xB8\xD6\x81 "
+       "3 \xD5\xA2\xD5\xB6. 76",  // Զաքյան փողոց 3 բն. 76
+       "59, Persiaran Kuching",
+       "85, Lengkok Hang Jebat Suite 508",
+       "Cam\xC3\xAD Ming Osinski 4",
+       "Rambla Philip Doyle 7 Porta 605 Porta 908",
+       "3719 Carrefour Les Muguets",
+       "354 Descente Vergniaud",
+       "6 Traboule Gambetta 5 \xC3\xA9tage",
+       "2/1 Griffiths Mount",
+       "A/20A Marie St",
+       "3 Jurong West Ave 455 Apt. 406",
+       "Plaza Leticia 196 Piso 9",
+       "Calle Mayor 5 Lote 48E",
+       "6G Barton Entrance Level 6"})
+    EXPECT_THAT(Find("Ship to: " + std::string(street) + ", Town"),
+                ::testing::Contains("STREET_ADDRESS:" + std::string(street)))
+        << street;
+  // Not streets: a count after a lower-case word, a year after a place, a version.
+  for (const char* text :
+       {"tee 5 times", "medan 3 hari", "Colonia 2024 release notes", "see Persiaran 3 times"})
     EXPECT_THAT(Find(text), IsEmpty()) << text;
 }
 

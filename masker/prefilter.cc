@@ -657,7 +657,9 @@ __attribute__((always_inline)) inline void Prefilter::RunStreaming(std::string_v
           C.c[kU] | C.c[kL] | C.c[kHi] | C.c[kOther] | C.c[kDot] | C.c[kComma];
       const uint64_t after_word = Pv(C.c[kSp], P.c[kSp], 1) & Pv(letterish, letterish_p, 2);
       letterish_p = letterish;
-      const uint64_t l = C.c[kL] | C.c[kU], ln = N.c[kL] | N.c[kU];
+      // A letter of any script: "74 רחוב זבולון", "500 شارع قطر" are number first too.
+      const uint64_t l = C.c[kL] | C.c[kU] | C.c[kHi] | C.c[kOther],
+                     ln = N.c[kL] | N.c[kU] | N.c[kHi] | N.c[kOther];
       // … and with a comma after the number, as French writes it: "595, boulevard de Guillot".
       const uint64_t french =
           d & ~Nx(d, dn, 1) &

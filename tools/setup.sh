@@ -34,6 +34,8 @@ pkgs=(
   postgresql-15 postgresql-client-15 openssl python3-pytest python3-psycopg2 python3-yaml
   # a second outside generator of labeled test data, Python's Faker (tests/data/pyfaker_contacts.py)
   python3-fake-factory
+  # ... and a third, Ruby's Faker (tests/data/rbfaker_contacts.rb)
+  ruby ruby-faker
   # ... and their JDBC client (tests/integration/jdbc, compiled with javac at test time)
   default-jdk-headless libpostgresql-jdbc-java
   # the proxy benchmark (tools/bench/pg_bench.sh): pgbouncer and a socat relay as references, bc
