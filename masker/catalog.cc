@@ -38,7 +38,7 @@ using R = Resolver;
   "Approach|Circus|Embankment|Vale|Dene|Bank|Leys|Hey|Side|End|Grange|Lea|Copse|Quay|Broadway|" \
   "Drove|Brow|Glade|Mead|Paddock|Wood|Woods|Brookside|Riverside|Lawn|Lawns|"                    \
   "Circuit|Cct|Esplanade|Esp|Pde|Tce|Link|Amble|Slope|Outlook|Retreat|Boardwalk|Concourse|"     \
-  "Promenade|Entrance|"                                                                         \
+  "Promenade|Entrance|Nagar|Marg|Colony|Enclave|Layout|Chowk|"                                  \
   "Anx|Arc|Bch|Bnd|Blf|Blfs|Btm|Brg|Brk|Brks|Byp|Cyn|Cpe|Cswy|Ctr|Ctrs|Cirs|Clf|Clfs|Cmn|"      \
   "Cmns|Cors|Crse|Cts|Cv|Cvs|Crk|Cres|Crst|Xrd|Xrds|Curv|Drs|Ests|Exts|Ext|Fls|Fry|Fld|Flds|"   \
   "Flt|Flts|Frd|Frds|Frst|Frg|Frgs|Frk|Frks|Gdn|Gdns|Gtwy|Gln|Glns|Grn|Grns|Grv|Grvs|Hbr|Hbrs|" \
@@ -317,9 +317,13 @@ constexpr PatternSpec kPatterns[] = {
      "cpr" KE "|" KB "nir" KE "|s(?:e|\\xC3\\xA9)curit(?:e|\\xC3\\xA9) sociale|" KB "dni" KE "|" KB
      "nie" KE "|" KB "nif" KE "|codice[ _]fiscale|"
      // Chile's RUT and RUN, Argentina's CUIT and CUIL, Latin America's cédula.
-     KB "rut" KE "|" KB "cuit" KE "|" KB "cuil" KE "|c(?:e|\\xC3\\xA9)dula|" KB
-     "curp|resident registration|" KB "rrn" KE "|national[ _\\-]?id|tax[ _\\-]?id|" KB "nric|" KB
-     "pan" KE "|permanent account number|tax file number|" KB "tfn" KE "|social insurance number|"
+     KB "rut" KE "|" KB "cuit" KE "|" KB "cuil" KE "|c(?:e|\\xC3\\xA9)dula|"
+     // A person's number by what it is ("personal identity number", "personal code"), and
+     // the Baltic states' own names: isikukood, personas kods, asmens kodas.
+     "personal[ _\\-]?(?:identity[ _\\-]?)?(?:number|code)|identity[ _\\-]?number|isikukood|"
+     "personas kods|asmens kodas|" KB "curp|resident registration|" KB "rrn" KE
+     "|national[ _\\-]?id|tax[ _\\-]?id|" KB "nric|" KB "pan" KE
+     "|permanent account number|tax file number|" KB "tfn" KE "|social insurance number|"
      // Identity cards. (An EIN names a business, as public filings print it: not here.)
      "personalausweis|" KB
      // Europe's and Asia's own names: Norway, Finland, Romania, Croatia, the former
@@ -538,6 +542,10 @@ constexpr ColumnWord kColumnWords[] = {
     {"cuit", E::kNationalId},
     {"cuil", E::kNationalId},
     {"cedula", E::kNationalId},
+    {"identity_number", E::kNationalId},
+    {"personal_code", E::kNationalId},
+    {"personal_identity_number", E::kNationalId},
+    {"isikukood", E::kNationalId},
     {"curp", E::kNationalId},
     {"nric", E::kNationalId},
     {"rrn", E::kNationalId},

@@ -1329,9 +1329,16 @@ class Resolution {
     int64_t i = to;
     while (i > v_.seg_start && IsAlpha(v_.at(i - 1))) --i;
     uint32_t b = 0;
+    bool comma = false;
     for (int words = 0; words < 5; ++words) {
       if (v_.at(i - 1) != ' ') return;
       --i;
+      // "86, Basanti Society", "59, Persiaran Kuching": the house number with a comma after it,
+      // as India and Malaysia write it; not a year ("Copyright 1997, Thomas G. Lane").
+      if (words > 0 && v_.at(i - 1) == ',' && IsDigit(v_.at(i - 2))) {
+        --i;
+        comma = true;
+      }
       int64_t w = i;
       while (w > v_.seg_start &&
              (IsAlnum(v_.at(w - 1)) || v_.at(w - 1) == '\'' || v_.at(w - 1) == '-' ||
@@ -1365,6 +1372,7 @@ class Resolution {
       i = w;
     }
     if (b == 0 && !IsDigit(v_.at(0))) return;
+    if (comma && IsDigit(v_.at(b + 3)) && (v_.at(b) == '1' || v_.at(b) == '2')) return;
     // A lone 0 is no house number; "061 Buckridge Loop" (zero-padded, as some generators and
     // systems write them) is one.
     if (v_.at(b) == '0' && !IsDigit(v_.at(b + 1))) return;
@@ -1512,6 +1520,7 @@ class Resolution {
                                                    "i\xC4\x87"
                                                    "eva",
                                                    "ova",
+                                                   "owa",
                                                    "ovo",
                                                    "eva",
                                                    "ina",
@@ -1520,7 +1529,7 @@ class Resolution {
                                                    "n\xC3\xAD",
                                                    "ny",
                                                    "na"};
-    static constexpr std::string_view kPlain[] = {"ska", "ova", "ovo"};
+    static constexpr std::string_view kPlain[] = {"ska", "ova", "ovo", "owa"};
     static constexpr std::string_view kNot[] = {"nebraska", "casanova", "villanova", "supernova",
                                                 "mendocino"};
     if (lw.size() < 5) return false;
@@ -1609,7 +1618,10 @@ class Resolution {
         // Ukrainian пров. (провулок); Bulgarian бул., булевард, площад
         "\xD0\xBF\xD1\x80\xD0\xBE\xD0\xB2", "\xD0\xB1\xD1\x83\xD0\xBB",
         "\xD0\xB1\xD1\x83\xD0\xBB\xD0\xB5\xD0\xB2\xD0\xB0\xD1\x80\xD0\xB4",
-        "\xD0\xBF\xD0\xBB\xD0\xBE\xD1\x89\xD0\xB0\xD0\xB4"};
+        "\xD0\xBF\xD0\xBB\xD0\xBE\xD1\x89\xD0\xB0\xD0\xB4",
+        // Kazakh көше, көшесі (street), даңғылы (avenue)
+        "\xD0\xBA\xD3\xA9\xD1\x88\xD0\xB5", "\xD0\xBA\xD3\xA9\xD1\x88\xD0\xB5\xD1\x81\xD1\x96",
+        "\xD0\xB4\xD0\xB0\xD2\xA3\xD2\x93\xD1\x8B\xD0\xBB\xD1\x8B"};
     return OneOf(w, kWords);
   }
   static bool LeadingStreetWord(std::string_view w) {
@@ -1699,12 +1711,26 @@ class Resolution {
         // Résidence, Grand-route, Villa, Hameau
         "colonia", "ruta", "bv", "muelle", "traverse", "venelle", "r\xC3\xA9sidence", "grand-route",
         "villa", "hameau", "sente", "traboule", "rond-point", "rampe", "placette", "pont",
-        "pol\xC3\xADgon", "coll", "baixada",
+        "pol\xC3\xADgon", "coll", "baixada", "praza",
+        "r\xC3\xBA"
+        "a",
         // Hebrew: רחוב, שדרות, דרך, סמטת, כיכר; Arabic: شارع, طريق
         "\xD7\xA8\xD7\x97\xD7\x95\xD7\x91", "\xD7\xA9\xD7\x93\xD7\xA8\xD7\x95\xD7\xAA",
         "\xD7\x93\xD7\xA8\xD7\x9A", "\xD7\xA1\xD7\x9E\xD7\x98\xD7\xAA",
         "\xD7\x9B\xD7\x99\xD7\x9B\xD7\xA8", "\xD8\xB4\xD8\xA7\xD8\xB1\xD8\xB9",
         "\xD8\xB7\xD8\xB1\xD9\x8A\xD9\x82",
+        // Persian: خیابان, کوچه, بلوار; Arabic ممر (a passage)
+        "\xD8\xAE\xDB\x8C\xD8\xA7\xD8\xA8\xD8\xA7\xD9\x86", "\xDA\xA9\xD9\x88\xDA\x86\xD9\x87",
+        "\xD8\xA8\xD9\x84\xD9\x88\xD8\xA7\xD8\xB1", "\xD9\x85\xD9\x85\xD8\xB1",
+        // Greek, capitalised and not (the fold lowers ASCII only): Λεωφόρος, Οδός (Όδος),
+        // Πλατεία, and Λεωφ., Οδ.
+        "\xCE\x9B\xCE\xB5\xCF\x89\xCF\x86\xCF\x8C\xCF\x81\xCE\xBF\xCF\x82",
+        "\xCE\xBB\xCE\xB5\xCF\x89\xCF\x86\xCF\x8C\xCF\x81\xCE\xBF\xCF\x82",
+        "\xCE\x9F\xCE\xB4\xCF\x8C\xCF\x82", "\xCE\xBF\xCE\xB4\xCF\x8C\xCF\x82",
+        "\xCE\x8C\xCE\xB4\xCE\xBF\xCF\x82",
+        "\xCE\xA0\xCE\xBB\xCE\xB1\xCF\x84\xCE\xB5\xCE\xAF\xCE\xB1",
+        "\xCF\x80\xCE\xBB\xCE\xB1\xCF\x84\xCE\xB5\xCE\xAF\xCE\xB1",
+        "\xCE\x9B\xCE\xB5\xCF\x89\xCF\x86", "\xCE\x9F\xCE\xB4", "autoroute",
         // More Polish
         "park", "wyb",
         "ogr\xC3\xB3"
@@ -1739,7 +1765,7 @@ class Resolution {
         "markt", "erf", "raitti", "penger", "rinne", "tanhua", "utca", "ulica", "g\xC3\xA4rdet",
         "br\xC3\xBC"
         "cke",
-        "sgate", "sgata", "baan"};
+        "sgate", "sgata", "baan", "vegur", "st\xC3\xADgur", "braut"};
     // Words that end one as a word of their own (Berliner Straße, Bruņinieku iela, Matss Väg).
     static constexpr std::string_view kTrailing[] = {
         "stra\xC3\x9F"
@@ -1797,7 +1823,7 @@ class Resolution {
       if (k == 0 && !marker &&
           (lw == "no" || lw == "nr" || lw == "number" || lw == "n\xC2\xB0" || lw == "n\xC2\xBA" ||
            lw == "\xD0\xB4" || lw == "\xD0\xB4\xD0\xBE\xD0\xBC" ||
-           lw == "\xD0\xB1\xD1\x83\xD0\xB4")) {
+           lw == "\xD0\xB1\xD1\x83\xD0\xB4" || lw == "\xD9\xBE\xD9\x84\xD8\xA7\xDA\xA9")) {
         end = w;
         while (end > v_.seg_start && v_.at(end - 1) == ' ') --end;
         if (end == w) return kNoStreet;
@@ -1811,7 +1837,18 @@ class Resolution {
                  std::any_of(std::begin(kCompound), std::end(kCompound), [&](std::string_view c) {
                    return lw.size() >= c.size() + 2 && lw.ends_with(c);  // "Ekgränden"
                  })) {
-        return WithDirection(w);
+        // "van den Polboulevard 16", "van Orleansbaan 5": the particles are the name's.
+        uint32_t f = w;
+        for (int n = 0; n < 3 && f > v_.seg_start + 1 && v_.at(f - 1) == ' '; ++n) {
+          const uint32_t p = WordStart(f - 1);
+          char pb[8];
+          const std::string_view pw = Folded(p, f - 1, pb, sizeof(pb));
+          if (p == f - 1 || !IsLower(v_.at(p)) ||
+              !(pw == "van" || pw == "den" || pw == "der" || pw == "de" || pw == "het"))
+            break;
+          f = p;
+        }
+        return f < w ? f : WithDirection(w);
       } else if (k == 0 && terminal && Capitalised(w) && SlavicStreetName(lw) &&
                  !StreetWordBefore(w)) {
         // "Hostýnská 8", "Kutinska 751", "Matoušova 751", "Fándlyho 8": Czech, Slovak and
@@ -1950,8 +1987,9 @@ class Resolution {
         "suite", "ste", "unit", "flat", "apartment", "app", "appt", "zimmer", "whg", "wohnung",
         "top", "stiege", "lgh", "hus", "bte", "bus", "m", "porte", "room", "rm", "kat", "stan",
         "leil", "ap", "bloc", "interior", "edif", "level", "porta", "fl", "floor",
-        // Arabic جناح (a suite)
-        "\xD8\xAC\xD9\x86\xD8\xA7\xD8\xAD",
+        // Arabic جناح (a suite), Hebrew קומה (a floor) and דירה (a flat)
+        "\xD8\xAC\xD9\x86\xD8\xA7\xD8\xAD", "\xD7\xA7\xD7\x95\xD7\x9E\xD7\x94",
+        "\xD7\x93\xD7\x99\xD7\xA8\xD7\x94",
         // кв. (a flat, Russian and Ukrainian), Armenian բն.
         "\xD0\xBA\xD0\xB2", "\xD5\xA2\xD5\xB6"};
     // Floors written after their number ("6 OG", "9 étage", "2 hoog", "3. th").
@@ -1975,6 +2013,32 @@ class Resolution {
       if (v_.at(p) == '.' || v_.at(p) == ',') ++p;  // "71. 3/2", "4, Piano 53"
       if (v_.at(p) != ' ') break;
       ++p;
+      // Spain's and Portugal's floors: "5º", "2ª", "5º E", "1º Dr.", "65º Esq.".
+      if (const uint32_t r = number_at(p);
+          r > p && v_.at(r) == 0xC2 && (v_.at(r + 1) == 0xBA || v_.at(r + 1) == 0xAA)) {
+        uint32_t o = r + 2;
+        if (v_.at(o) == ' ' && IsUpper(v_.at(o + 1))) {
+          const uint32_t x = WordEnd(o + 1);
+          if (x - o - 1 == 1 && !IsAlnum(v_.at(x))) {
+            o = x;  // a door's letter
+          } else if (x - o - 1 <= 4 && v_.at(x) == '.') {
+            static constexpr std::string_view kSides[] = {"dr", "izq", "esq", "eq", "dcha", "izda"};
+            if (OneOf(Folded(o + 1, x, buf, sizeof(buf)), kSides)) o = x + 1;
+          }
+        }
+        e = o;
+        continue;
+      }
+      {  // "Bajos", "Bajo", "Ático": a floor by its name
+        const uint32_t x = WordEnd(p);
+        static constexpr std::string_view kNamedFloors[] = {"bajos", "bajo", "\xC3\xA1tico",
+                                                            "entresuelo"};
+        if (x > p && !IsAlnum(v_.at(x)) && v_.at(x) != '.' &&
+            OneOf(Folded(p, x, buf, sizeof(buf)), kNamedFloors)) {
+          e = x;
+          continue;
+        }
+      }
       // "3/2" (Hungarian floor and door), "7. emelet 5. ajtó" (the number first).
       if (const uint32_t r = number_at(p); r > p) {
         uint32_t w = r;
@@ -3341,8 +3405,10 @@ class Resolution {
       if (c == ' ' || c == '-' || c == '.' || (c == '/' && !open)) {
         pending = static_cast<char>(c);
         ++q;
-      } else if (c == '(' && t->plus && t->k == 1 && t->paren < 0) {
-        pending = ' ';  // "+49(450)43 83": the area code right after the country code
+      } else if (c == '(' && t->k == 1 && t->paren < 0 && (t->plus || v_.at(t->gb[0]) == '0')) {
+        // "+49(450)43 83", "0048(05)8641456", "06(71)893-867": the area code right after the
+        // country code or the trunk prefix
+        pending = ' ';
       } else if (open) {
         pending = ')';
       } else {
@@ -3405,10 +3471,14 @@ class Resolution {
     if (const float intl = InternationalPrefixShape(t, m)) return intl;
     // (area) rest, also after a trunk or country digit written without '+': "8 (987) 188-16-01"
     // (Russia), "1 (800) 555-0199".
+    // … or after a trunk prefix or "00" and a country code: "06(71)893-867" (Hungary),
+    // "0 (547) 923 00 56" (Turkey), "0048(05)8641456".
     const int a = t.paren;
-    if (a == 0 || (a == 1 && len(0) == 1 && t.sep[1] == ' ' &&
-                   (t.first_digit == '1' || t.first_digit == '7' || t.first_digit == '8'))) {
-      const uint32_t na = nd - (a == 1 ? 1 : 0);
+    if (a == 0 ||
+        (a == 1 && len(0) == 1 && t.sep[1] == ' ' &&
+         (t.first_digit == '1' || t.first_digit == '7' || t.first_digit == '8')) ||
+        (a == 1 && t.first_digit == '0' && len(0) <= 4 && t.sep[1] == ' ')) {
+      const uint32_t na = nd - (a == 1 ? len(0) : 0);
       if (m < a + 2 || na < 8 || na > 13 || len(a) < 2 || len(a) > 5) return 0;
       for (int i = a + 3; i < m; ++i)
         if (t.sep[i] != t.sep[a + 2]) return 0;
@@ -3498,13 +3568,26 @@ class Resolution {
         if (static_cast<uint32_t>(k) < *skip_until) return;
         st = static_cast<uint32_t>(k);
       } else if (const int64_t d = static_cast<int64_t>(st) - 2;
-                 v_.at(d + 1) == ' ' && (v_.at(d) == '1' || v_.at(d) == '7' || v_.at(d) == '8')) {
-        // A trunk or country digit without '+' before the area code: "8 (987) 188-16-01".
+                 v_.at(d + 1) == ' ' &&
+                 (v_.at(d) == '1' || v_.at(d) == '7' || v_.at(d) == '8' || v_.at(d) == '0')) {
+        // A trunk or country digit without '+' before the area code: "8 (987) 188-16-01",
+        // "0 (547) 923 00 56".
         const unsigned char c = v_.at(d - 1);
         if (!IsAlnum(c) && c != '.' && c != '-' && c != '/' && c != '+' && c != '#' && c != '$' &&
             c != ',') {
           if (static_cast<uint32_t>(d) < *skip_until) return;
           st = static_cast<uint32_t>(d);
+        }
+      } else if (IsDigit(v_.at(st - 1))) {
+        // A trunk prefix or "00" and a country code glued to it: "06(71)893-867",
+        // "0048(05)8641456".
+        int64_t g = static_cast<int64_t>(st) - 1;
+        while (g > v_.seg_start && IsDigit(v_.at(g - 1)) && st - g < 4) --g;
+        const unsigned char c = v_.at(g - 1);
+        if (v_.at(g) == '0' && !IsAlnum(c) && c != '.' && c != '-' && c != '/' && c != '+' &&
+            c != '#' && c != '$' && c != ',' && c != '_') {
+          if (static_cast<uint32_t>(g) < *skip_until) return;
+          st = static_cast<uint32_t>(g);
         }
       }
     }

@@ -365,6 +365,10 @@ TEST_F(DetectorTest, NationalIds) {
                    "dula 1712345678"),
               ElementsAre("NATIONAL_ID:1712345678"));
   EXPECT_THAT(Find("stuck in a rut 3 days"), IsEmpty());
+  // A person's number by what it is, in English and in the Baltic states' languages.
+  EXPECT_THAT(Find("personal identity number: 280559-604T"),
+              ElementsAre("NATIONAL_ID:280559-604T"));
+  EXPECT_THAT(Find("isikukood 39006201572"), ElementsAre("NATIONAL_ID:39006201572"));
   EXPECT_THAT(Find("codice fiscale RSSMRA85T10A562S"), ElementsAre("NATIONAL_ID:RSSMRA85T10A562S"));
   EXPECT_THAT(Find("CURP: GOMC800101HDFRRL09"), ElementsAre("NATIONAL_ID:GOMC800101HDFRRL09"));
   EXPECT_THAT(Find("NRIC S1234567D"), ElementsAre("NATIONAL_ID:S1234567D"));
@@ -1282,6 +1286,10 @@ TEST_F(DetectorTest, UnicodeFormsOfAscii) {
   EXPECT_THAT(Find("ssn 536‑22‑1234, again 5​36-22-1234"),
               ElementsAre("US_SSN:536‑22‑1234", "US_SSN:5​36-22-1234"));
   EXPECT_THAT(Find("tel ٤١٥-٥٥٥-٠١٣٢"), ElementsAre("PHONE:٤١٥-٥٥٥-٠١٣٢"));
+  // Bangladesh's, Thailand's and Myanmar's digits (PHP's Faker writes bn_BD phones in them).
+  EXPECT_THAT(Find("tel. +৮৮০৫৪০৩৩১২"), ElementsAre("PHONE:+৮৮০৫৪০৩৩১২"));
+  EXPECT_THAT(Find("phone ๐๘๑๒๓๔๕๖๗๘"), ElementsAre("PHONE:๐๘๑๒๓๔๕๖๗๘"));
+  EXPECT_THAT(Find("ssn ၅၃၆-၂၂-၁၂၃၄"), ElementsAre("US_SSN:၅၃၆-၂၂-၁၂၃၄"));
   EXPECT_THAT(Find("call +1 415 555 0132"), ElementsAre("PHONE:+1 415 555 0132"));
   // Forms other tools write: CLDR's narrow no-break space between French digit groups, a card
   // grouped with no-break spaces as word processors keep it, U+2212 minus, a fullwidth '+',
@@ -1394,6 +1402,11 @@ TEST_F(DetectorTest, PhonesOfMoreCountries) {
       {"number 0178-78-6617", "0178-78-6617"},        // Japan: 4-2-4 is no ISO date
       {"8 (987) 188-16-01", "8 (987) 188-16-01"},     // Russia: trunk 8, area in parentheses
       {"call 1 (800) 555-0199", "1 (800) 555-0199"},  // the same with NANP's 1
+      // As PHP's Faker writes them: a trunk prefix or "00" and a country code before the area
+      // code in parentheses (Hungary, Turkey, Poland).
+      {"06(71)893-867", "06(71)893-867"},
+      {"tel. 0 (547) 923 00 56", "0 (547) 923 00 56"},
+      {"0048(05)8641456", "0048(05)8641456"},
       {"reach out on 974 493-0636", "974 493-0636"},  // Quebec: a space, then a dash
       {"1 328 340-3037", "1 328 340-3037"},
       {"056/565 958", "056/565 958"},             // Belgium, Slovakia: area code, slash
@@ -1587,43 +1600,64 @@ TEST_F(DetectorTest, StreetsOfOtherCountries) {
 // and the units after all of them.
 TEST_F(DetectorTest, StreetsOfRubysFakerLocales) {
   for (
-      const char* street :
-      {"\xD1\x83\xD0\xBB\xD0\xB8\xD1\x86\xD0\xB0 \xD0\x92\xD0\xB8\xD1\x85\xD1\x80\xD0\xB5\xD0\xBD, "
-       "336",  // улица Вихрен, 336
-       "\xD0\xB1\xD1\x83\xD0\xBB. "
-       "\xD0\x92\xD0\xBE\xD0\xB9\xD0\xB2\xD0\xBE\xD0\xB4\xD0\xB8\xD0\xBD\xD0\xB0, 69",  // бул.
-                                                                                        // Войводина,
-                                                                                        // 69
-       "\xD0\xBF\xD1\x80\xD0\xBE\xD0\xB2. "
-       "\xD0\xA0\xD1\x83\xD0\xB4\xD0\xBD\xD0\xBE\xD0\xB3\xD0\xBE, 22 \xD0\xBA\xD0\xB2. 9",  // пров.
-                                                                                            // Рудного,
-                                                                                            // 22
-                                                                                            // кв. 9
-       "\xD7\xA9\xD7\x93\xD7\xA8\xD7\x95\xD7\xAA \xD7\x92\xD7\x93 \xD7\x9C\xD7\x95\xD7\x99 17",  // שדרות גד לוי 17
-       "74 \xD7\xA8\xD7\x97\xD7\x95\xD7\x91 \xD7\x96\xD7\x91\xD7\x95\xD7\x9C\xD7\x95\xD7\x9F Apt. "
-       "134",                                                            // 74 רחוב זבולון
-       "500 \xD8\xB4\xD8\xA7\xD8\xB1\xD8\xB9 \xD9\x82\xD8\xB7\xD8\xB1",  // 500 شارع قطر
-       "Eskola tee 32",
-       "Laisv\xC4\x97s aik\xC5\xA1t\xC4\x97 43",
-       "Ozo plentas 19",
-       "\xD4\xB6\xD5\xA1\xD6\x84\xD5\xB5\xD5\xA1\xD5\xB6 \xD6\x83\xD5\xB8\xD5\xB2\xD5\xB8\xD6\x81 "
-       "3 \xD5\xA2\xD5\xB6. 76",  // Զաքյան փողոց 3 բն. 76
-       "59, Persiaran Kuching",
-       "85, Lengkok Hang Jebat Suite 508",
-       "Cam\xC3\xAD Ming Osinski 4",
-       "Rambla Philip Doyle 7 Porta 605 Porta 908",
-       "3719 Carrefour Les Muguets",
-       "354 Descente Vergniaud",
-       "6 Traboule Gambetta 5 \xC3\xA9tage",
-       "2/1 Griffiths Mount",
-       "A/20A Marie St",
-       "3 Jurong West Ave 455 Apt. 406",
-       "Plaza Leticia 196 Piso 9",
-       "Calle Mayor 5 Lote 48E",
-       "6G Barton Entrance Level 6"})
+      const char* street : {"\xD1\x83\xD0\xBB\xD0\xB8\xD1\x86\xD0\xB0 "
+                            "\xD0\x92\xD0\xB8\xD1\x85\xD1\x80\xD0\xB5\xD0\xBD, "
+                            "336",  // улица Вихрен, 336
+                            "\xD0\xB1\xD1\x83\xD0\xBB. "
+                            "\xD0\x92\xD0\xBE\xD0\xB9\xD0\xB2\xD0\xBE\xD0\xB4\xD0\xB8\xD0\xBD\xD0"
+                            "\xB0, 69",  // бул.
+                                         // Войводина,
+                                         // 69
+                            "\xD0\xBF\xD1\x80\xD0\xBE\xD0\xB2. "
+                            "\xD0\xA0\xD1\x83\xD0\xB4\xD0\xBD\xD0\xBE\xD0\xB3\xD0\xBE, 22 "
+                            "\xD0\xBA\xD0\xB2. 9",  // пров.
+                                                    // Рудного,
+                                                    // 22
+                                                    // кв. 9
+                            "\xD7\xA9\xD7\x93\xD7\xA8\xD7\x95\xD7\xAA \xD7\x92\xD7\x93 "
+                            "\xD7\x9C\xD7\x95\xD7\x99 17",  // שדרות גד לוי 17
+                            "74 \xD7\xA8\xD7\x97\xD7\x95\xD7\x91 "
+                            "\xD7\x96\xD7\x91\xD7\x95\xD7\x9C\xD7\x95\xD7\x9F Apt. "
+                            "134",  // 74 רחוב זבולון
+                            "500 \xD8\xB4\xD8\xA7\xD8\xB1\xD8\xB9 \xD9\x82\xD8\xB7\xD8\xB1",  // 500
+                                                                                              // شارع
+                                                                                              // قطر
+                            "Eskola tee 32", "Laisv\xC4\x97s aik\xC5\xA1t\xC4\x97 43",
+                            "Ozo plentas 19",
+                            "\xD4\xB6\xD5\xA1\xD6\x84\xD5\xB5\xD5\xA1\xD5\xB6 "
+                            "\xD6\x83\xD5\xB8\xD5\xB2\xD5\xB8\xD6\x81 "
+                            "3 \xD5\xA2\xD5\xB6. 76",  // Զաքյան փողոց 3 բն. 76
+                            "59, Persiaran Kuching", "85, Lengkok Hang Jebat Suite 508",
+                            "Cam\xC3\xAD Ming Osinski 4",
+                            "Rambla Philip Doyle 7 Porta 605 Porta 908",
+                            "3719 Carrefour Les Muguets", "354 Descente Vergniaud",
+                            "6 Traboule Gambetta 5 \xC3\xA9tage", "2/1 Griffiths Mount",
+                            "A/20A Marie St", "3 Jurong West Ave 455 Apt. 406",
+                            "Plaza Leticia 196 Piso 9", "Calle Mayor 5 Lote 48E",
+                            "6G Barton Entrance Level 6"})
     EXPECT_THAT(Find("Ship to: " + std::string(street) + ", Town"),
                 ::testing::Contains("STREET_ADDRESS:" + std::string(street)))
         << street;
+  // … and as PHP's Faker writes them: Greek, Persian, Kazakh and Galician street words,
+  // Spain's floors, Dutch particles before a compound, Polish -owa, Iceland's -vegur.
+  for (const char* street :
+       {"\xCE\x9B\xCE\xB5\xCF\x89\xCF\x86\xCF\x8C\xCF\x81\xCE\xBF\xCF\x82 "
+        "\xCE\x92\xCE\xB1\xCF\x83\xCE\xB9\xCE\xBB\xCE\xAD\xCF\x89\xCF\x82, 4",  // Λεωφόρος
+                                                                                // Βασιλέως, 4
+        "\xD8\xAE\xDB\x8C\xD8\xA7\xD8\xA8\xD8\xA7\xD9\x86 \xD8\xB9\xD9\x86\xD8\xA7\xDB\x8C\xD8\xAA "
+        "\xD9\xBE\xD9\x84\xD8\xA7\xDA\xA9 31",  // خیابان عنایت پلاک 31
+        "\xD0\x9A\xD0\xB5\xD0\xBD\xD0\xB5\xD1\x81\xD0\xB0\xD1\x80\xD1\x8B "
+        "\xD0\xBA\xD3\xA9\xD1\x88\xD0\xB5\xD1\x81\xD1\x96, 372",  // Кенесары көшесі, 372
+        "Praza Cristian, 6, 5\xC2\xBA", "Avenida Garay, 2, 5\xC2\xBA E", "Paseo Casado, 335, Bajos",
+        "van der Meersingel 6-3", "Zamkowa 31/67", "B\xC3\xA1ruvegur 9"})
+    EXPECT_THAT(Find("Ship to: Ann Lee, " + std::string(street) + ", Town"),
+                ::testing::Contains("STREET_ADDRESS:" + std::string(street)))
+        << street;
+  // India's comma after the house number, where the line has other streets' words.
+  EXPECT_THAT(Find("Ship to: 5 Main St, 43, Kiran Nagar, Town"),
+              ElementsAre("STREET_ADDRESS:5 Main St", "STREET_ADDRESS:43, Kiran Nagar"));
+  EXPECT_THAT(Find("Copyright (C) 1997, Thomas G. Lane."),
+              ::testing::Not(::testing::Contains(::testing::StartsWith("STREET_ADDRESS"))));
   // Not streets: a count after a lower-case word, a year after a place, a version.
   for (const char* text :
        {"tee 5 times", "medan 3 hari", "Colonia 2024 release notes", "see Persiaran 3 times"})

@@ -36,6 +36,8 @@ pkgs=(
   python3-fake-factory
   # ... and a third, Ruby's Faker (tests/data/rbfaker_contacts.rb)
   ruby ruby-faker
+  # ... and a fourth, PHP's Faker (tests/data/phpfaker_contacts.php)
+  php-cli php-faker
   # ... and their JDBC client (tests/integration/jdbc, compiled with javac at test time)
   default-jdk-headless libpostgresql-jdbc-java
   # the proxy benchmark (tools/bench/pg_bench.sh): pgbouncer and a socat relay as references, bc
