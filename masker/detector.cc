@@ -3389,11 +3389,20 @@ class Resolution {
       const uint32_t gb = p;
       while (p < v_.seg_end && IsDigit(v_.at(p))) ++p;
       if (p == gb || p - gb > 19) return t->k > 0 && p == gb;
+      uint32_t inner = 0;  // "(8 46) 86 02 75": Lithuania's trunk and area code, spaced
+      if (open && v_.at(p) == ' ' && IsDigit(v_.at(p + 1)) && p - gb == 1) {
+        uint32_t q = p + 1;
+        while (q < v_.seg_end && IsDigit(v_.at(q)) && q - p <= 3) ++q;
+        if (v_.at(q) == ')') {
+          inner = 1;
+          p = q;
+        }
+      }
       if (open && v_.at(p) != ')') return false;  // "(123" without its ')'
       t->gb[t->k] = gb;
       t->ge[t->k] = p;
       t->sep[t->k] = pending;
-      t->nd += p - gb;
+      t->nd += p - gb - inner;
       if (open) {
         t->paren = t->k;
         ++p;
@@ -3571,10 +3580,10 @@ class Resolution {
                  v_.at(d + 1) == ' ' &&
                  (v_.at(d) == '1' || v_.at(d) == '7' || v_.at(d) == '8' || v_.at(d) == '0')) {
         // A trunk or country digit without '+' before the area code: "8 (987) 188-16-01",
-        // "0 (547) 923 00 56".
+        // "0 (547) 923 00 56"; a CSV field's comma before it, not a decimal's ("1,1 (…").
         const unsigned char c = v_.at(d - 1);
         if (!IsAlnum(c) && c != '.' && c != '-' && c != '/' && c != '+' && c != '#' && c != '$' &&
-            c != ',') {
+            (c != ',' || !IsDigit(v_.at(d - 2)))) {
           if (static_cast<uint32_t>(d) < *skip_until) return;
           st = static_cast<uint32_t>(d);
         }
@@ -3585,7 +3594,7 @@ class Resolution {
         while (g > v_.seg_start && IsDigit(v_.at(g - 1)) && st - g < 4) --g;
         const unsigned char c = v_.at(g - 1);
         if (v_.at(g) == '0' && !IsAlnum(c) && c != '.' && c != '-' && c != '/' && c != '+' &&
-            c != '#' && c != '$' && c != ',' && c != '_') {
+            c != '#' && c != '$' && c != '_' && (c != ',' || !IsDigit(v_.at(g - 2)))) {
           if (static_cast<uint32_t>(g) < *skip_until) return;
           st = static_cast<uint32_t>(g);
         }

@@ -1407,6 +1407,8 @@ TEST_F(DetectorTest, PhonesOfMoreCountries) {
       {"06(71)893-867", "06(71)893-867"},
       {"tel. 0 (547) 923 00 56", "0 (547) 923 00 56"},
       {"0048(05)8641456", "0048(05)8641456"},
+      {"Ann Lee,ann@x.org,1 (605) 188-2301,Town", "1 (605) 188-2301"},  // a CSV field's comma
+      {"tel. (8 46) 86 02 75", "(8 46) 86 02 75"},    // Lithuania: trunk and area code, spaced
       {"reach out on 974 493-0636", "974 493-0636"},  // Quebec: a space, then a dash
       {"1 328 340-3037", "1 328 340-3037"},
       {"056/565 958", "056/565 958"},             // Belgium, Slovakia: area code, slash
@@ -1599,42 +1601,38 @@ TEST_F(DetectorTest, StreetsOfOtherCountries) {
 // Quebec's words before it, a flat's number before the house's, Singapore's numbered avenues,
 // and the units after all of them.
 TEST_F(DetectorTest, StreetsOfRubysFakerLocales) {
-  for (
-      const char* street : {"\xD1\x83\xD0\xBB\xD0\xB8\xD1\x86\xD0\xB0 "
-                            "\xD0\x92\xD0\xB8\xD1\x85\xD1\x80\xD0\xB5\xD0\xBD, "
-                            "336",  // улица Вихрен, 336
-                            "\xD0\xB1\xD1\x83\xD0\xBB. "
-                            "\xD0\x92\xD0\xBE\xD0\xB9\xD0\xB2\xD0\xBE\xD0\xB4\xD0\xB8\xD0\xBD\xD0"
-                            "\xB0, 69",  // бул.
-                                         // Войводина,
-                                         // 69
-                            "\xD0\xBF\xD1\x80\xD0\xBE\xD0\xB2. "
-                            "\xD0\xA0\xD1\x83\xD0\xB4\xD0\xBD\xD0\xBE\xD0\xB3\xD0\xBE, 22 "
-                            "\xD0\xBA\xD0\xB2. 9",  // пров.
-                                                    // Рудного,
-                                                    // 22
-                                                    // кв. 9
-                            "\xD7\xA9\xD7\x93\xD7\xA8\xD7\x95\xD7\xAA \xD7\x92\xD7\x93 "
-                            "\xD7\x9C\xD7\x95\xD7\x99 17",  // שדרות גד לוי 17
-                            "74 \xD7\xA8\xD7\x97\xD7\x95\xD7\x91 "
-                            "\xD7\x96\xD7\x91\xD7\x95\xD7\x9C\xD7\x95\xD7\x9F Apt. "
-                            "134",  // 74 רחוב זבולון
-                            "500 \xD8\xB4\xD8\xA7\xD8\xB1\xD8\xB9 \xD9\x82\xD8\xB7\xD8\xB1",  // 500
-                                                                                              // شارع
-                                                                                              // قطر
-                            "Eskola tee 32", "Laisv\xC4\x97s aik\xC5\xA1t\xC4\x97 43",
-                            "Ozo plentas 19",
-                            "\xD4\xB6\xD5\xA1\xD6\x84\xD5\xB5\xD5\xA1\xD5\xB6 "
-                            "\xD6\x83\xD5\xB8\xD5\xB2\xD5\xB8\xD6\x81 "
-                            "3 \xD5\xA2\xD5\xB6. 76",  // Զաքյան փողոց 3 բն. 76
-                            "59, Persiaran Kuching", "85, Lengkok Hang Jebat Suite 508",
-                            "Cam\xC3\xAD Ming Osinski 4",
-                            "Rambla Philip Doyle 7 Porta 605 Porta 908",
-                            "3719 Carrefour Les Muguets", "354 Descente Vergniaud",
-                            "6 Traboule Gambetta 5 \xC3\xA9tage", "2/1 Griffiths Mount",
-                            "A/20A Marie St", "3 Jurong West Ave 455 Apt. 406",
-                            "Plaza Leticia 196 Piso 9", "Calle Mayor 5 Lote 48E",
-                            "6G Barton Entrance Level 6"})
+  for (const char* street :
+       {"\xD1\x83\xD0\xBB\xD0\xB8\xD1\x86\xD0\xB0 "
+        "\xD0\x92\xD0\xB8\xD1\x85\xD1\x80\xD0\xB5\xD0\xBD, "
+        "336",  // улица Вихрен, 336
+        "\xD0\xB1\xD1\x83\xD0\xBB. "
+        "\xD0\x92\xD0\xBE\xD0\xB9\xD0\xB2\xD0\xBE\xD0\xB4\xD0\xB8\xD0\xBD\xD0"
+        "\xB0, 69",  // бул.
+                     // Войводина,
+                     // 69
+        "\xD0\xBF\xD1\x80\xD0\xBE\xD0\xB2. "
+        "\xD0\xA0\xD1\x83\xD0\xB4\xD0\xBD\xD0\xBE\xD0\xB3\xD0\xBE, 22 "
+        "\xD0\xBA\xD0\xB2. 9",  // пров.
+                                // Рудного,
+                                // 22
+                                // кв. 9
+        "\xD7\xA9\xD7\x93\xD7\xA8\xD7\x95\xD7\xAA \xD7\x92\xD7\x93 "
+        "\xD7\x9C\xD7\x95\xD7\x99 17",  // שדרות גד לוי 17
+        "74 \xD7\xA8\xD7\x97\xD7\x95\xD7\x91 "
+        "\xD7\x96\xD7\x91\xD7\x95\xD7\x9C\xD7\x95\xD7\x9F Apt. "
+        "134",  // 74 רחוב זבולון
+        "500 \xD8\xB4\xD8\xA7\xD8\xB1\xD8\xB9 \xD9\x82\xD8\xB7\xD8\xB1",  // 500
+                                                                          // شارع
+                                                                          // قطر
+        "Eskola tee 32", "Laisv\xC4\x97s aik\xC5\xA1t\xC4\x97 43", "Ozo plentas 19",
+        "\xD4\xB6\xD5\xA1\xD6\x84\xD5\xB5\xD5\xA1\xD5\xB6 "
+        "\xD6\x83\xD5\xB8\xD5\xB2\xD5\xB8\xD6\x81 "
+        "3 \xD5\xA2\xD5\xB6. 76",  // Զաքյան փողոց 3 բն. 76
+        "59, Persiaran Kuching", "85, Lengkok Hang Jebat Suite 508", "Cam\xC3\xAD Ming Osinski 4",
+        "Rambla Philip Doyle 7 Porta 605 Porta 908", "3719 Carrefour Les Muguets",
+        "354 Descente Vergniaud", "6 Traboule Gambetta 5 \xC3\xA9tage", "2/1 Griffiths Mount",
+        "A/20A Marie St", "3 Jurong West Ave 455 Apt. 406", "Plaza Leticia 196 Piso 9",
+        "Calle Mayor 5 Lote 48E", "6G Barton Entrance Level 6"})
     EXPECT_THAT(Find("Ship to: " + std::string(street) + ", Town"),
                 ::testing::Contains("STREET_ADDRESS:" + std::string(street)))
         << street;
