@@ -778,6 +778,11 @@ constexpr std::string_view kNegativeColumnWords[] = {
     "invoice", "tracking", "serial",   "build",   "revision", "count", "amount",   "price", "qty",
 };
 
+constexpr std::string_view kPlaceColumnWords[] = {
+    "city",     "town",       "village",      "country",  "region", "county",  "district",
+    "province", "prefecture", "municipality", "locality", "suburb", "commune",
+};
+
 // Tables whose rows are people: their "name" column is a person's name ("customers.name"),
 // unlike "products.name". Matched as a whole word of the table name, singular or plural.
 constexpr std::string_view kPeopleTables[] = {
@@ -1106,6 +1111,7 @@ bool ColumnNameHas(std::string_view lowercase_name, std::string_view word) {
   return NameHas(lowercase_name, word);
 }
 std::span<const std::string_view> NegativeColumnWords() { return kNegativeColumnWords; }
+std::span<const std::string_view> PlaceColumnWords() { return kPlaceColumnWords; }
 
 namespace {
 

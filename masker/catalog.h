@@ -130,5 +130,8 @@ std::optional<Entity> EntityForFieldKey(std::string_view lowercase_key, bool* ro
 
 // Column-name words that make digit-run findings unlikely (sku, order_id, version, hash …).
 std::span<const std::string_view> NegativeColumnWords();
+// Words of column names that say the column holds places (city, town, country …): a town
+// named as people are named ("Castellar del Vallès") is no person there.
+std::span<const std::string_view> PlaceColumnWords();
 
 }  // namespace veil::masker::catalog

@@ -297,6 +297,24 @@ TEST(MaskingProfile, TableSaysWhatANameColumnHolds) {
   EXPECT_EQ(m.MaskValue(product, "Handcrafted Granite Chair", &out), ValueOutcome::kUnchanged);
 }
 
+// A column named for a place holds places: a town named as people are ("Castellar del Vallès",
+// "San Víctor Manuel", "Kota Kinabalu") is no person's name there; an e-mail or a phone in it
+// still is what it is.
+TEST(MaskingProfile, PlaceColumnsHoldNoPersonsNames) {
+  auto p = DefaultProfile();
+  Masker m(p);
+  std::string out;
+  for (const char* column : {"city", "town", "billing_city", "country", "region", "province"}) {
+    ColumnPolicy place = p->PolicyFor({.table = "customers", .column = column});
+    for (const char* town : {"Castellar del Vall\xC3\xA8s", "San V\xC3\xADctor Manuel",
+                             "Kota Kinabalu", "Sant Pere de Ribes"})
+      EXPECT_EQ(m.MaskValue(place, town, &out), ValueOutcome::kUnchanged) << column << " " << town;
+    EXPECT_EQ(m.MaskValue(place, "call 415-555-0132", &out), ValueOutcome::kMasked) << column;
+  }
+  ColumnPolicy notes = p->PolicyFor({.table = "customers", .column = "notes"});
+  EXPECT_EQ(m.MaskValue(notes, "Spoke with Kota Kinabalu", &out), ValueOutcome::kMasked);
+}
+
 // Names in free text come from the Census/SSA tables, not from a context keyword.
 TEST(Masker, NamesInFreeText) {
   Masker m(DefaultProfile());

@@ -191,6 +191,11 @@ ColumnPolicy MaskingProfile::PolicyFor(const ColumnContext& col) const {
   if (!col.text_like && policy.action == ColumnPolicy::Action::kScan && !policy.has_hint &&
       !matched_scan_rule)
     policy.action = ColumnPolicy::Action::kPass;
+  for (std::string_view w : catalog::PlaceColumnWords()) {
+    if (!catalog::ColumnNameHas(name, w)) continue;
+    policy.hints.boost[Index(Entity::kPersonName)] -= 0.5f;
+    break;
+  }
   for (std::string_view w : catalog::NegativeColumnWords()) {
     if (!catalog::ColumnNameHas(name, w)) continue;
     for (Entity e : {Entity::kPhone, Entity::kCreditCard, Entity::kUsSsn, Entity::kUkNhs,
