@@ -38,7 +38,7 @@ using R = Resolver;
   "Approach|Circus|Embankment|Vale|Dene|Bank|Leys|Hey|Side|End|Grange|Lea|Copse|Quay|Broadway|" \
   "Drove|Brow|Glade|Mead|Paddock|Wood|Woods|Brookside|Riverside|Lawn|Lawns|"                    \
   "Circuit|Cct|Esplanade|Esp|Pde|Tce|Link|Amble|Slope|Outlook|Retreat|Boardwalk|Concourse|"     \
-  "Promenade|Entrance|Nagar|Marg|Colony|Enclave|Layout|Chowk|"                                  \
+  "Promenade|Nagar|Marg|Colony|Enclave|Chowk|"                                                  \
   "Anx|Arc|Bch|Bnd|Blf|Blfs|Btm|Brg|Brk|Brks|Byp|Cyn|Cpe|Cswy|Ctr|Ctrs|Cirs|Clf|Clfs|Cmn|"      \
   "Cmns|Cors|Crse|Cts|Cv|Cvs|Crk|Cres|Crst|Xrd|Xrds|Curv|Drs|Ests|Exts|Ext|Fls|Fry|Fld|Flds|"   \
   "Flt|Flts|Frd|Frds|Frst|Frg|Frgs|Frk|Frks|Gdn|Gdns|Gtwy|Gln|Glns|Grn|Grns|Grv|Grvs|Hbr|Hbrs|" \

@@ -1694,24 +1694,26 @@ class Resolution {
         "ada",
         "partida", "plazuela", "sendero", "subida", "torrente", "avinguda", "passeig", "caminho",
         "jardim", "acesso", "praceta", "rotunda", "viela", "bairro", "urbaniza\xC3\xA7\xC3\xA3o",
-        // Catalan (faker's ca street types), Quebec's French
+        // Catalan (faker's ca street types), Quebec's French (not "rang": "I rang Bob 3 times")
         "cam\xC3\xAD", "barri",
         "pla\xC3\xA7"
         "a",
         "passatge", "travessera", "carrefour", "descente", "cour", "clos",
         "mont\xC3\xA9"
         "e",
-        "rang", "c\xC3\xB4te", "croissant", "terrasse", "ruelle",
-        // Malay: Persiaran, Lebuh, Lebuhraya, Lingkaran, Lengkok, Lingkungan, Pinggiran,
-        // Selekoh, Pengkalan, Taman
+        "c\xC3\xB4te", "croissant", "terrasse", "ruelle",
+        // Malay: Persiaran, Lebuh, Lebuhraya, Lingkaran, Lengkok, Lengkung, Lingkungan,
+        // Pinggiran, Selekoh, Pengkalan, Bulatan, Lintang, Lurah, Laman, Medan, Taman
         "persiaran", "lebuh", "lebuhraya", "lingkaran", "lengkok", "lengkung", "lingkungan",
         "pinggiran", "selekoh", "pengkalan", "bulatan", "lintang", "lurah", "laman", "medan",
         "taman",
-        // Latin America: Colonia, Ruta, Bv. (bulevar), Muelle; France: Traverse, Venelle,
-        // Résidence, Grand-route, Villa, Hameau
-        "colonia", "ruta", "bv", "muelle", "traverse", "venelle", "r\xC3\xA9sidence", "grand-route",
-        "villa", "hameau", "sente", "traboule", "rond-point", "rampe", "placette", "pont",
-        "pol\xC3\xADgon", "coll", "baixada", "praza",
+        // Latin America: Colonia, Ruta, Bv. (bulevar), Muelle; France: Venelle, Résidence,
+        // Grand-route, Villa, Hameau, Sente, Traboule, Rond-point, Rampe, Placette, Pont (not
+        // "traverse": "We traverse Europe 3 times"); Catalan and Galician: Polígon, Coll,
+        // Baixada, Praza, Rúa
+        "colonia", "ruta", "bv", "muelle", "venelle", "r\xC3\xA9sidence", "grand-route", "villa",
+        "hameau", "sente", "traboule", "rond-point", "rampe", "placette", "pont", "pol\xC3\xADgon",
+        "coll", "baixada", "praza",
         "r\xC3\xBA"
         "a",
         // Hebrew: רחוב, שדרות, דרך, סמטת, כיכר; Arabic: شارع, طريق
