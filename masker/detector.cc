@@ -2232,6 +2232,10 @@ class Resolution {
     bool element = false;  // <Password>pw</Password>: the value must close the element
     while (p < limit) {
       unsigned char c = v_.at(p);
+      // A password may start with a symbol: `password: #$!%&70q54DaU`, `pwd=-Xy12`.
+      if (password_key && assigned && (c == '#' || c == '-') && !blank(v_.at(p + 1)) &&
+          v_.at(p + 1) != 0)
+        break;
       if (c == ':' || c == '=') {
         assigned = true;
         ++p;

@@ -635,6 +635,11 @@ TEST_F(DetectorTest, Secrets) {
               ElementsAre("GENERIC_SECRET:hunter2", "GENERIC_SECRET:Welcome1"));
   EXPECT_THAT(Find("password=Password123! and PGPASSWORD=Tr0ub4dor&3 psql"),
               ElementsAre("GENERIC_SECRET:Password123!", "GENERIC_SECRET:Tr0ub4dor&3"));
+  // A password that starts with a symbol keeps it inside the token (Ruby's Faker writes
+  // them so); a YAML comment after the key is no value.
+  EXPECT_THAT(Find("password: #$!%&70q54DaU"), ElementsAre("GENERIC_SECRET:#$!%&70q54DaU"));
+  EXPECT_THAT(Find("pwd=-Xy12abc"), ElementsAre("GENERIC_SECRET:-Xy12abc"));
+  EXPECT_THAT(Find("password: # set me later"), IsEmpty());
   EXPECT_THAT(Find("?user=bob&password=s3cret&sslmode=require"),
               ElementsAre("GENERIC_SECRET:s3cret"));
   EXPECT_THAT(Find("password: expired; password_changed_at=2024-01-02 password_length=12"),
