@@ -3537,6 +3537,15 @@ class Resolution {
     return 0.6f;
   }
 
+  // Whether the digits at `at` stand free as a phone's start: not glued to a word, a decimal,
+  // a path, a sign, a '#' or an amount; a CSV field's comma before them, not a decimal's
+  // ("1,1 (…").
+  bool FreeBefore(uint32_t at) const {
+    const unsigned char c = v_.at(static_cast<int64_t>(at) - 1);
+    return !IsAlnum(c) && c != '.' && c != '-' && c != '/' && c != '+' && c != '#' && c != '$' &&
+           c != '_' && (c != ',' || !IsDigit(v_.at(static_cast<int64_t>(at) - 2)));
+  }
+
   // A number token found by the prefilter at s (a digit, '(' or '+').
   void NumberAt(uint32_t s, uint32_t* skip_until, uint32_t* card_skip) {
     if (s < *skip_until) return;
@@ -3587,9 +3596,7 @@ class Resolution {
                  (v_.at(d) == '1' || v_.at(d) == '7' || v_.at(d) == '8' || v_.at(d) == '0')) {
         // A trunk or country digit without '+' before the area code: "8 (987) 188-16-01",
         // "0 (547) 923 00 56"; a CSV field's comma before it, not a decimal's ("1,1 (…").
-        const unsigned char c = v_.at(d - 1);
-        if (!IsAlnum(c) && c != '.' && c != '-' && c != '/' && c != '+' && c != '#' && c != '$' &&
-            (c != ',' || !IsDigit(v_.at(d - 2)))) {
+        if (FreeBefore(static_cast<uint32_t>(d))) {
           if (static_cast<uint32_t>(d) < *skip_until) return;
           st = static_cast<uint32_t>(d);
         }
@@ -3598,9 +3605,7 @@ class Resolution {
         // "0048(05)8641456".
         int64_t g = static_cast<int64_t>(st) - 1;
         while (g > v_.seg_start && IsDigit(v_.at(g - 1)) && st - g < 4) --g;
-        const unsigned char c = v_.at(g - 1);
-        if (v_.at(g) == '0' && !IsAlnum(c) && c != '.' && c != '-' && c != '/' && c != '+' &&
-            c != '#' && c != '$' && c != '_' && (c != ',' || !IsDigit(v_.at(g - 2)))) {
+        if (v_.at(g) == '0' && FreeBefore(static_cast<uint32_t>(g))) {
           if (static_cast<uint32_t>(g) < *skip_until) return;
           st = static_cast<uint32_t>(g);
         }

@@ -306,8 +306,11 @@ TEST(MaskingProfile, PlaceColumnsHoldNoPersonsNames) {
   std::string out;
   for (const char* column : {"city", "town", "billing_city", "country", "region", "province"}) {
     ColumnPolicy place = p->PolicyFor({.table = "customers", .column = column});
+    // Towns of Ruby's Faker (above) and of PHP's Faker's es_ES, it_IT and pt_BR city().
     for (const char* town : {"Castellar del Vall\xC3\xA8s", "San V\xC3\xADctor Manuel",
-                             "Kota Kinabalu", "Sant Pere de Ribes"})
+                             "Kota Kinabalu", "Sant Pere de Ribes", "Villa Becerra del Barco",
+                             "San Solorio Medio", "Settimo Filomena laziale", "San Marianita",
+                             "Santa Daniella d'Oeste", "S\xC3\xA3o Kamila"})
       EXPECT_EQ(m.MaskValue(place, town, &out), ValueOutcome::kUnchanged) << column << " " << town;
     EXPECT_EQ(m.MaskValue(place, "call 415-555-0132", &out), ValueOutcome::kMasked) << column;
   }

@@ -1,6 +1,6 @@
 <?php
 // Contact data from a fourth outside generator this project does not shape: PHP's Faker
-// (Debian's php-faker 1.20, fzaninotto/Faker, MIT), every locale it ships (77), each value as
+// (Debian's php-faker 1.20, fzaninotto/Faker, MIT), every locale it ships (75), each value as
 // that locale's providers write it (first and last names, phoneNumber, e164PhoneNumber,
 // streetAddress, email, a birth date; ssn, personalIdentityNumber and idNumber where a locale
 // has them, iban), in contact, shipping, CSV and JSON templates of this project, with

@@ -1172,6 +1172,14 @@ Status MySqlTranscoder::FlushRows(std::vector<uint8_t>* out) {
     values_.assign(batch_values_.begin() + row.start, batch_values_.begin() + row.start + ncols);
     replaced_.resize(ncols);
     bool changed = false;
+    // Value i replaced whole by plan q's token.
+    auto replace_whole = [&](size_t i, const Plan& q) {
+      replaced_[i].clear();
+      AppendReplacement(q, values_[i].data, &replaced_[i]);
+      values_[i] = {replaced_[i], false};
+      ++stats.values_masked;
+      changed = true;
+    };
     for (size_t i = 0; i < ncols; ++i) {
       const Plan& p = plans_[i];
       if (values_[i].is_null) continue;
@@ -1185,11 +1193,7 @@ Status MySqlTranscoder::FlushRows(std::vector<uint8_t>* out) {
           changed = true;
           break;
         case Plan::Kind::kReplace:
-          replaced_[i].clear();
-          AppendReplacement(p, values_[i].data, &replaced_[i]);
-          values_[i] = {replaced_[i], false};
-          ++stats.values_masked;
-          changed = true;
+          replace_whole(i, p);
           break;
         case Plan::Kind::kScan:
           if (p.statement_text) changed = true;  // its literals normalized out
@@ -1204,11 +1208,7 @@ Status MySqlTranscoder::FlushRows(std::vector<uint8_t>* out) {
                    : !ValidUtf8(values_[i].data))) {
             Plan whole;  // the [MASKED] token, a JSON string in a JSON column
             whole.json = p.json;
-            replaced_[i].clear();
-            AppendReplacement(whole, values_[i].data, &replaced_[i]);
-            values_[i] = {replaced_[i], false};
-            ++stats.values_masked;
-            changed = true;
+            replace_whole(i, whole);
             break;
           }
           if (outcomes_[cell] == masker::ValueOutcome::kMasked) {
