@@ -27,12 +27,13 @@ set_source_files_properties(${CMAKE_CURRENT_SOURCE_DIR}/names.cc PROPERTIES
 veil_test(masker_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/detector_test.cc ${CMAKE_CURRENT_SOURCE_DIR}/strategy_test.cc
           ${CMAKE_CURRENT_SOURCE_DIR}/masker_test.cc ${CMAKE_CURRENT_SOURCE_DIR}/names_test.cc
-          ${CMAKE_CURRENT_SOURCE_DIR}/fake_test.cc
+          ${CMAKE_CURRENT_SOURCE_DIR}/fake_test.cc ${CMAKE_CURRENT_SOURCE_DIR}/prefilter_test.cc
   LIBS veil_masker LABELS unit)
 # `fake` surrogates of 1M distinct values per entity: how many collide (prints a table).
 add_executable(fake_collisions ${CMAKE_CURRENT_SOURCE_DIR}/fake_collisions.cc)
 target_link_libraries(fake_collisions PRIVATE veil_masker)
-# The same tests through the prefilter's portable path (CPUs without AVX-512BW).
+# The same tests through the prefilter's table path (CPUs without AVX2); prefilter_test compares
+# every SIMD path the CPU has with it.
 add_test(NAME masker_test_portable_prefilter COMMAND masker_test)
 set_tests_properties(masker_test_portable_prefilter PROPERTIES
   ENVIRONMENT "VEIL_PORTABLE_PREFILTER=1" LABELS unit)

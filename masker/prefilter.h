@@ -2,8 +2,8 @@
 //
 // One pass classifies every byte of the scanned text into bitmasks (64 bytes per word:
 // digits, upper, lower, space, '.', '-', ':', '@', '_', '(' or '+', '=', '/', ',', '\n',
-// UTF-8 lead bytes), with AVX-512BW where the CPU has it and a table otherwise. From the masks,
-// word-at-a-time bit arithmetic derives the candidate windows of each later stage:
+// UTF-8 lead bytes), with AVX-512BW or AVX2 where the CPU has it and a table otherwise. From the
+// masks, word-at-a-time bit arithmetic derives the candidate windows of each later stage:
 //
 //   literal   '@', "://", "::", "-----", and token runs of 14+ [A-Za-z0-9_-] (keys, JWTs, wallets)
 //   numbers   runs of digits joined by single separators with 6+ digits (4+ with three dots),
@@ -20,7 +20,7 @@
 // window, so Hyperscan and the resolvers see a small fraction of the bytes.
 //
 //   Prefilter pf;
-//   pf.Run(text);    // VEIL_PORTABLE_PREFILTER=1 in the environment forces the table path
+//   pf.Run(text);    // VEIL_PREFILTER_ISA=scalar|avx2 in the environment caps the path
 //   for (const Window& w : pf.windows(Stage::kLiteral)) hs_scan(db, text + w.begin, …);
 #pragma once
 
@@ -32,6 +32,9 @@
 namespace veil::masker {
 
 enum class Stage : uint8_t { kLiteral, kHexSep, kKeyword, kLetters, kCount };
+
+// The instructions that classify the bytes, in the order of what they need.
+enum class PrefilterIsa : uint8_t { kScalar, kAvx2, kAvx512 };
 
 struct Window {
   uint32_t begin;
@@ -80,13 +83,17 @@ class Prefilter {
   // the line's commands (masker/command_line.h).
   std::span<const uint32_t> commands() const { return commands_; }
 
-  // Which code path classified the bytes ("avx512bw" or "scalar"), for the benchmark.
-  static const char* Isa();
+  // Which code path classifies the bytes: the best the CPU has, capped by VEIL_PREFILTER_ISA.
+  PrefilterIsa isa() const { return isa_; }
+  static const char* IsaName(PrefilterIsa isa);
+  // Another path, for tests and benchmarks; false (and no change) when the CPU lacks it.
+  bool UseIsa(PrefilterIsa isa);
 
   static constexpr uint32_t kMergeGap = 96;
 
  private:
   void RunAvx512(std::string_view text);
+  void RunAvx2(std::string_view text);
   void RunPortable(std::string_view text);
   template <typename Classify>
   void RunStreaming(std::string_view text, Classify&& classify_block);
@@ -105,6 +112,7 @@ class Prefilter {
   std::vector<NumberRun> bare_numbers_;
   std::vector<uint32_t> fields_;
   std::vector<uint32_t> commands_;
+  PrefilterIsa isa_;
 };
 
 }  // namespace veil::masker
