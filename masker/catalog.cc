@@ -316,8 +316,10 @@ constexpr PatternSpec kPatterns[] = {
      "sofinummer|steuer[ _\\-]?id|steueridentifikationsnummer|" KB "idnr" KE "|personnummer|" KB
      "cpr" KE "|" KB "nir" KE "|s(?:e|\\xC3\\xA9)curit(?:e|\\xC3\\xA9) sociale|" KB "dni" KE "|" KB
      "nie" KE "|" KB "nif" KE "|codice[ _]fiscale|"
-     // Chile's RUT and RUN, Argentina's CUIT and CUIL, Latin America's cédula.
-     KB "rut" KE "|" KB "cuit" KE "|" KB "cuil" KE "|c(?:e|\\xC3\\xA9)dula|"
+     // Chile's RUT and RUN, Argentina's CUIT and CUIL, Latin America's cédula; Brazil's RG,
+     // Mexico's RFC and social security number (NSS, IMSS), Spain's NUSS.
+     KB "rut" KE "|" KB "cuit" KE "|" KB "cuil" KE "|c(?:e|\\xC3\\xA9)dula|" KB "rg" KE "|" KB
+     "rfc" KE "|" KB "nu?ss" KE "|" KB "imss" KE "|seguridad social|"
      // A person's number by what it is ("personal identity number", "personal code"), and
      // the Baltic states' own names: isikukood, personas kods, asmens kodas.
      "personal[ _\\-]?(?:identity[ _\\-]?)?(?:number|code)|identity[ _\\-]?number|isikukood|"
@@ -325,7 +327,7 @@ constexpr PatternSpec kPatterns[] = {
      "|national[ _\\-]?id|tax[ _\\-]?id|" KB "nric|" KB "pan" KE
      "|permanent account number|tax file number|" KB "tfn" KE "|social insurance number|"
      // Identity cards. (An EIN names a business, as public filings print it: not here.)
-     "personalausweis|" KB
+     "personalausweis|dow(?:o|\\xC3\\xB3)d osobisty|dowodu osobistego|" KB
      // Europe's and Asia's own names: Norway, Finland, Romania, Croatia, the former
      // Yugoslavia, Bulgaria, Switzerland, Ireland, Hong Kong, Malaysia, the UAE, Turkey.
      "f(?:\\xC3\\xB8|o)dselsnummer|henkil(?:\\xC3\\xB6|o)tunnus|" KB "cnp" KE "|" KB "oib" KE "|" KB
@@ -338,7 +340,8 @@ constexpr PatternSpec kPatterns[] = {
      // Korea's RRN, Russia's internal passport, INN and SNILS, Ukraine's tax number, Saudi and
      // Gulf ids, Israel's teudat zehut, Thailand's id card, India's Aadhaar and PAN, Iran's
      // national code, Greece's AFM and AMKA.
-     "身份證|マイナンバー|個人番号|주민등록번호|주민번호|паспорта|паспорт|Паспорт|ИНН|СНИЛС|ІПН|"
+     "身份證|身分證|身分證字號|身分證號碼|身份證號碼|身份证号码|身份证号|マイナンバー|個人番号|"
+     "주민등록번호|주민번호|паспорта|паспорт|Паспорт|ИНН|СНИЛС|ІПН|"
      "РНОКПП|"
      "رقم الهوية|الهوية الوطنية|תעודת זהות|ת\\.ז\\.|מספר זהות|เลขประจำตัวประชาชน|บัตรประชาชน|"
      "आधार|पैन|کد ملی|شماره ملی|ΑΦΜ|ΑΜΚΑ|Αριθμός Ταυτότητας)",

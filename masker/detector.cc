@@ -1420,6 +1420,13 @@ class Resolution {
     uint32_t e = pos;
     while (e < v_.seg_end && IsDigit(v_.at(e)) && e - pos < 5) ++e;
     const uint32_t digits = e - pos;
+    // Colombia's older cédulas have six digits, which open no keyword window: read here, where
+    // a number after a word comes ("cédula 159499").
+    if (digits > 4 && pos > v_.seg_start + 1 && v_.at(pos - 1) == ' ' &&
+        EndsWithWord(pos - 1, {"c\xC3\xA9"
+                               "dula",
+                               "cedula"}))
+      return NationalIdAfterKeyword(pos);
     if (digits > 4 || (v_.at(pos) == '0' && digits == 1)) return;
     auto suffix = [&](uint32_t k) {  // "92a", "5B": one letter, then no more
       return IsAlpha(v_.at(k)) && !IsAlnum(v_.at(k + 1)) ? k + 1 : k;
@@ -1434,8 +1441,12 @@ class Resolution {
     if (IsAlnum(v_.at(e)) ||
         ((v_.at(e) == '.' || v_.at(e) == ':' || v_.at(e) == ',') && IsDigit(v_.at(e + 1))))
       return;
-    for (std::string_view rep : {std::string_view(" bis"), std::string_view(" ter")})
-      if (v_.sub(e, e + rep.size()) == rep && !IsAlpha(v_.at(e + rep.size()))) e += rep.size();
+    // A repeated number: "12 bis", "38 TER", "4 QUATER".
+    for (std::string_view rep :
+         {std::string_view(" bis"), std::string_view(" ter"), std::string_view(" quater")})
+      if (e + rep.size() <= v_.seg_end && EqualsLower(v_.sub(e, e + rep.size()), rep) &&
+          !IsAlpha(v_.at(e + rep.size())))
+        e += rep.size();
     // Where the number ends the phrase ("via Roma 15, …"), not a count ("via Google 3 times").
     const unsigned char next = v_.at(e);
     const bool terminal = e >= v_.seg_end || next == ',' || next == ';' || next == ')' ||
@@ -1449,7 +1460,11 @@ class Resolution {
       if (b == kNoStreet && terminal) b = PrepositionStreetBefore(pos - 1);
     }
     if (b == kNoStreet) {
-      const uint32_t f = StreetAfterNumber(e);
+      uint32_t f = StreetAfterNumber(e);
+      // … or its letter apart: "2881 B rue Julie Diaz", "7 T, av Maryse Jacquet".
+      if (f == 0 && v_.at(e) == ' ' && IsUpper(v_.at(e + 1)) &&
+          (v_.at(e + 2) == ' ' || v_.at(e + 2) == ','))
+        f = StreetAfterNumber(e + 2);
       if (f == 0) return;
       b = pos;
       e = f;
@@ -1964,6 +1979,16 @@ class Resolution {
       if (x == w) break;
       const std::string_view lw = Folded(w, x, buf, sizeof(buf));
       if (OneOf(lw, kUnitWords)) break;  // "74 רחוב זבולון גבאי Apt. 134": the unit's own
+      // A title in the name, abbreviated: "via Dr. Patrizio Neri", "viale Dott.ssa Amata …",
+      // "piazzale Sig.ra Penelope …".
+      if (v_.at(x) == '.' && x - w <= 5 && Capitalised(w)) {
+        uint32_t y = x + 1;
+        while (y < v_.seg_end && IsLower(v_.at(y)) && y - x <= 4) ++y;
+        if (v_.at(y) == ' ' && NameWord(y + 1)) {
+          we = y;
+          continue;
+        }
+      }
       if (NameWord(w) ||
           (lw.size() > 2 && (lw.starts_with("l'") || lw.starts_with("d'")) && Capitalised(w + 2))) {
         end = x;
@@ -2356,7 +2381,7 @@ class Resolution {
         return;
       }
       case Entity::kNationalId:
-        NationalIdAfterKeyword(p);
+        NationalIdAfterKeyword(p, EndsWithWord(to, {"rfc"}, false));
         return;
       case Entity::kBankAccount:
       case Entity::kCardCvv: {
@@ -3374,6 +3399,7 @@ class Resolution {
     int paren = -1;  // the group written in parentheses, if any
     char first_digit = 0, second_digit = 0, third_digit = 0;
     bool leading_zero = false;
+    int intl_cc = 0;  // "00" and 1-3 digits as the first group: an assigned calling code, or 0
   };
 
   // Reads a number token at s ('+', '(' or a digit). False if it is not one.
@@ -3449,6 +3475,11 @@ class Resolution {
     uint32_t nd = 0;
     for (int i = 0; i < m; ++i) nd += t.ge[i] - t.gb[i];
     const uint32_t first = t.ge[0] - t.gb[0];
+    // Two groups: "00" and an assigned country code, then the number in one run of 6-14
+    // digits ("0039 087446380834"), as a phone column or a form may hold it.
+    if (m == 2 && !t.plus && t.paren < 0 && t.sep[1] == ' ' && t.ge[1] - t.gb[1] >= 6 &&
+        nd - 2 >= 9 && nd - 2 <= 15)
+      return t.intl_cc ? 0.7f : 0;
     // One separator throughout: spaces, or dashes ("001-137-319-5672") or dots.
     if (t.plus || t.paren >= 0 || m < 3 || first < 3 || first > 5 || t.first_digit != '0' ||
         t.second_digit != '0' || t.third_digit == '0' ||
@@ -3622,6 +3653,12 @@ class Resolution {
     t.second_digit = static_cast<char>(v_.at(t.gb[0] + 1));
     t.third_digit = static_cast<char>(v_.at(t.gb[0] + 2));
     t.leading_zero = t.first_digit == '0';
+    if (t.first_digit == '0' && t.second_digit == '0' && t.third_digit != '0' &&
+        t.ge[0] - t.gb[0] >= 3 && t.ge[0] - t.gb[0] <= 5) {
+      int cc = 0;
+      for (uint32_t i = t.gb[0] + 2; i < t.ge[0]; ++i) cc = cc * 10 + (v_.at(i) - '0');
+      if (validate::CountryCallingCode(cc)) t.intl_cc = cc;
+    }
     *skip_until = t.e;
     const unsigned char before = v_.at(static_cast<int64_t>(t.b) - 1);
     const unsigned char after = v_.at(t.e);
@@ -3744,16 +3781,21 @@ class Resolution {
   // After a national-id keyword ("Aadhaar", "CPF", "PESEL", "BSN", "DNI", "NIR", "身份证" …): a
   // value of letters and digits, separators inside. One whose check holds scores high; one with
   // seven or more digits (Singapore's S1234567D has seven) is what the text calls it.
-  void NationalIdAfterKeyword(uint32_t p) {
+  // `rfc`: the keyword is Mexico's RFC, whose value starts with 3-4 letters (not "RFC 8446
+  // 4.1.2", a standard's section).
+  void NationalIdAfterKeyword(uint32_t p, bool rfc = false) {
     char c[24];
     size_t n = 0, digits = 0;
     uint32_t e = p;
-    while (e < v_.seg_end && n < 20) {
+    while (e < v_.seg_end && n < 22) {
       const unsigned char x = v_.at(e);
       if (IsAlnum(x)) {
         c[n++] = static_cast<char>(IsLower(x) ? x - 32 : x);
         digits += IsDigit(x);
         ++e;
+      } else if (x == 0xC3 && (v_.at(e + 1) == 0x91 || v_.at(e + 1) == 0xB1)) {
+        c[n++] = 'N';  // Ñ, in Mexico's RFC and CURP ("PUÑU830924…")
+        e += 2;
       } else if ((x == ' ' || x == '-' || x == '.' || x == '/') && n > 0 && IsDigit(v_.at(e + 1)) &&
                  (x != ' ' || IsDigit(v_.at(e - 1)) ||
                   (n == 2 && !IsDigit(c[0]) && !IsDigit(c[1])))) {
@@ -3774,11 +3816,15 @@ class Resolution {
       }
     }
     if (n < 6 || IsAlnum(v_.at(e))) return;
+    if (rfc && (n < 12 || n > 13 || IsDigit(c[0]) || IsDigit(c[1]) || IsDigit(c[2]))) return;
     // 3-2-4 dashed is the US national id, the SSN: its own resolver names it.
     if (e - p == 11 && v_.at(p + 3) == '-' && v_.at(p + 6) == '-') return;
+    // After its label the number is the label's, in whatever shape a country or a generator
+    // gives it: six digits and more (Colombia's cédulas start at six), up to 22 characters,
+    // or 8-13 letters and digits (Mexico's RFC, "XEDC031202WSJ", is 13).
     if (validate::NationalId({c, n}))
       Emit(p, e, Entity::kNationalId, 0.9f);
-    else if ((digits >= 7 && n <= 18) || LabeledDocument({c, n}, 8, 12))
+    else if ((digits >= 7 || digits == n) || LabeledDocument({c, n}, 8, 13))
       Emit(p, e, Entity::kNationalId, 0.7f);
   }
 
@@ -4802,7 +4848,8 @@ class Resolution {
       case Entity::kNationalId:  // X1234567L, RSSMRA85T10A562S, GOMC800101HDFRRL09
       case Entity::kUsSsn: {     // … and so after "ssn": another country's (ZZ827685T)
         uint32_t q = p;
-        while (q < p + 6 && IsUpper(v_.at(q))) ++q;
+        while (q < p + 7 && (IsUpper(v_.at(q)) || (v_.at(q) == 0xC3 && v_.at(q + 1) == 0x91)))
+          q += IsUpper(v_.at(q)) ? 1 : 2;  // Ñ: Mexico's RFC and CURP
         // A UK NI number spaced after its letters: "ZZ 996030 T", "AB 12 34 56 C".
         if (q == p + 2 && v_.at(q) == ' ' && IsDigit(v_.at(q + 1))) return true;
         return IsUpper(v_.at(p)) && IsDigit(v_.at(q));
@@ -6044,16 +6091,33 @@ void Scanner::ContactPhones(std::string_view text, std::span<const Segment> segm
     // ("Lucas Rodrigues, caua40@silveira.com, 11 4540 6114"): the number lexer reads the
     // shapes it knows; these are the rest.
     const bool grouped = other && spaced && shortest >= 2 && group <= 5 && nd >= 8 && nd <= 13;
+    // A cell of its own in a contact's CSV or TSV line: 8-12 bare digits, the national forms
+    // of most countries ("Bina Melo,8920951972,…", "Iga Marciniak,894602355,…"), or 7-13 in
+    // groups of spaces and dashes ending in two pairs ("8 800 137-71-83", Senegal's
+    // "210-27-81"); not a date. A customer number standing there is masked with it.
+    auto cell_edge = [](unsigned char c) { return c == ',' || c == '\t' || c == ';'; };
+    // Ending in two pairs, "…-71-83", "… 27 81" (not ZIP+4's "89848-7890" nor ids such as
+    // "76-3836-504").
+    auto two_pairs = [&](uint32_t end) {
+      auto sep = [&](uint32_t k) { return text[k] == '-' || text[k] == ' '; };
+      return end - b >= 7 && sep(end - 3) && sep(end - 6) && IsDigit(text[end - 1]) &&
+             IsDigit(text[end - 2]) && IsDigit(text[end - 4]) && IsDigit(text[end - 5]);
+    };
+    const bool cell = plain && cell_edge(v.at(static_cast<int64_t>(b) - 1)) &&
+                      (cell_edge(next) || e == sg.end || next == '\n' || next == '\r') &&
+                      (other || dashed ? nd >= 7 && nd <= 13 && two_pairs(e) &&
+                                             !validate::ParseDate(text.substr(b, e - b))
+                                       : nd >= 8 && nd <= 12);
     // Dates, versions (the number lexer reads those); after whom to call, digits in groups of
     // spaces and dashes ("61 9150-3109"), but no date.
-    if (other && !grouped && !(called && plain)) continue;
+    if (other && !grouped && !(called && plain) && !cell) continue;
     if (called && validate::ParseDate(text.substr(b, e - b))) continue;
     // In groups: a trunk 0 first ("06-1-129-4465") or an area code and the number ("4020-
     // 64478"), ending in 4+ digits; not the 3-2-4 of an SSN, nor ids such as "76-3836-504".
     if (dashed &&
         (last < 4 || !(text[b] == '0' || (groups == 2 && first >= 2 && first <= 4)) || nd < 9 ||
          nd > 12) &&
-        !called)
+        !called && !cell)
       continue;
     const bool nanp = !dashed && nd == 10 && text[b] >= '2' && text[b + 3] >= '2' &&
                       !(text[b + 1] == '1' && text[b + 2] == '1');
@@ -6066,7 +6130,7 @@ void Scanner::ContactPhones(std::string_view text, std::span<const Segment> segm
     // After whom to call, any 7-15 digits are the number to call them on.
     const bool after_call = called && nd >= 7 && nd <= 15 && (!dashed || last >= 2);
     if (!nanp && !trunk && !nine && !(dashed && nd >= 9 && nd <= 12) && !cn_mobile && !grouped &&
-        !after_call)
+        !after_call && !cell)
       continue;
     if (!reach && !cn_mobile && !after_call) continue;
     if (PrecedingWordIs(v, b, info.negative)) continue;

@@ -365,6 +365,25 @@ TEST_F(DetectorTest, NationalIds) {
                    "dula 1712345678"),
               ElementsAre("NATIONAL_ID:1712345678"));
   EXPECT_THAT(Find("stuck in a rut 3 days"), IsEmpty());
+  // Brazil's RG, Mexico's NSS and RFC (Ñ in it), Poland's identity card, Taiwan's id, Colombia's
+  // six-digit cédulas, and a long number its label names; "RFC" before a standard's number
+  // and section is no id.
+  EXPECT_THAT(Find("RG 304352924"), ElementsAre("NATIONAL_ID:304352924"));
+  EXPECT_THAT(Find("NSS 0789358801-8"), ElementsAre("NATIONAL_ID:0789358801-8"));
+  EXPECT_THAT(Find("RFC XEDC031202WSJ"), ElementsAre("NATIONAL_ID:XEDC031202WSJ"));
+  EXPECT_THAT(Find("RFC PU\xC3\x91U83092439H"), ElementsAre("NATIONAL_ID:PU\xC3\x91U83092439H"));
+  EXPECT_THAT(Find("according to RFC 8446 4.1.2, the client"), IsEmpty());
+  EXPECT_THAT(Find("RFC 5869 2.3 requires"), IsEmpty());
+  EXPECT_THAT(Find("dow\xC3\xB3"
+                   "d osobisty KBJ105824"),
+              ElementsAre("NATIONAL_ID:KBJ105824"));
+  EXPECT_THAT(Find("\xE8\xBA\xAB\xE5\x88\x86\xE8\xAD\x89\xE5\xAD\x97\xE8\x99\x9F R172874835"),
+              ElementsAre("NATIONAL_ID:R172874835"));
+  EXPECT_THAT(Find("C\xC3\xA9"
+                   "dula 159499"),
+              ElementsAre("NATIONAL_ID:159499"));
+  EXPECT_THAT(Find("codice fiscale 01148423692381807397"),
+              ElementsAre("NATIONAL_ID:01148423692381807397"));
   // A person's number by what it is, in English and in the Baltic states' languages.
   EXPECT_THAT(Find("personal identity number: 280559-604T"),
               ElementsAre("NATIONAL_ID:280559-604T"));
@@ -465,6 +484,19 @@ TEST_F(DetectorTest, PhonesAfterVerbsAndInContacts) {
   EXPECT_THAT(Find("Jane Roe,jroe@example.com,3554325178,969 Almo Street,Springfield"),
               ElementsAre("PERSON_NAME:Jane Roe", "EMAIL:jroe@example.com", "PHONE:3554325178",
                           "STREET_ADDRESS:969 Almo Street"));
+  // A cell of its own in a contact's CSV line: the national forms of other countries, bare or
+  // ending in two pairs; not a ZIP+4, an id's 2-4-3 or an SSN's 3-2-4.
+  EXPECT_THAT(Find("Bina Melo,8920951972,bina@example.com,Cubat\xC3\xA3o"),
+              ElementsAre("PERSON_NAME:Bina Melo", "PHONE:8920951972", "EMAIL:bina@example.com"));
+  EXPECT_THAT(Find("Sidy Dione,210-27-81,763 Thersa Heights,Bartolettibury"),
+              ElementsAre("PERSON_NAME:Sidy Dione", "PHONE:210-27-81",
+                          "STREET_ADDRESS:763 Thersa Heights"));
+  for (const char* id : {"89848-7890", "76-3836-504", "870-70762-99"})
+    EXPECT_THAT(Find(std::string("Jane Roe,") + id + ",969 Almo Street,Springfield"),
+                ElementsAre("PERSON_NAME:Jane Roe", "STREET_ADDRESS:969 Almo Street"))
+        << id;
+  // "00", a country code, then the number in one run, after a phone word.
+  EXPECT_THAT(Find("called from 0039 087446380834 about"), ElementsAre("PHONE:0039 087446380834"));
   // Ten digits alone, keyed by an id's name, after `order`, or not shaped as a North American
   // number, stay ids.
   EXPECT_THAT(Find("id 3554325178"), IsEmpty());
@@ -472,10 +504,11 @@ TEST_F(DetectorTest, PhonesAfterVerbsAndInContacts) {
               ElementsAre("PERSON_NAME:Jane Roe", "EMAIL:jroe@example.com"));
   EXPECT_THAT(Find("Jane Roe jroe@example.com order 3554325178"),
               ElementsAre("PERSON_NAME:Jane Roe", "EMAIL:jroe@example.com"));
+  // … but standing in a cell of its own beside them, ten digits are the contact's phone
+  // whether or not North America could dial them (Brazil's "8920951972" cannot): the leak
+  // weighs more than the id masked with it.
   EXPECT_THAT(Find("Jane Roe,jroe@example.com,1554325178"),
-              ElementsAre("PERSON_NAME:Jane Roe", "EMAIL:jroe@example.com"));
-  EXPECT_THAT(Find("Jane Roe,jroe@example.com,3551325178"),
-              ElementsAre("PERSON_NAME:Jane Roe", "EMAIL:jroe@example.com"));
+              ElementsAre("PERSON_NAME:Jane Roe", "EMAIL:jroe@example.com", "PHONE:1554325178"));
 }
 
 // Shapes of @ngneat/falso, another generator: +CC glued to the area code, Niue's seven digits,
@@ -1521,6 +1554,13 @@ TEST_F(DetectorTest, StreetsOfOtherCountries) {
        "e 17"},
       {"address: 12 rue de la Paix, 75002 Paris", "12 rue de la Paix, 75002 Paris"},
       {"5 bis, avenue Foch", "5 bis, avenue Foch"},
+      // A repeated number's word or letter, a range, a title in the street's name.
+      {"Address: 276 QUATER, impasse Laetitia Goncalves; x",
+       "276 QUATER, impasse Laetitia Goncalves"},
+      {"Address: 2881 B rue Julie Diaz; x", "2881 B rue Julie Diaz"},
+      {"Address: 8-37, via Marcella Fontana; x", "8-37, via Marcella Fontana"},
+      {"Address: 55, via Dr. Patrizio Neri; x", "55, via Dr. Patrizio Neri"},
+      {"Address: 1, via Dott.ssa Amata Sangiorgi; x", "1, via Dott.ssa Amata Sangiorgi"},
       {"Direcci\xC3\xB3n: Calle Mayor 10, 28013 Madrid", "Calle Mayor 10, 28013 Madrid"},
       {"indirizzo via Roma 15, 00184 Roma", "via Roma 15, 00184 Roma"},
       {"Kerkstraat 12, 1017 GC Amsterdam", "Kerkstraat 12, 1017 GC Amsterdam"},

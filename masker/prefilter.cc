@@ -491,6 +491,17 @@ void Prefilter::Handle(std::string_view text, size_t w, const Triggers& tr, cons
     for (; b; b &= b - 1) f(base + static_cast<uint32_t>(std::countr_zero(b)));
   };
 
+  // Bare numbers stay in text order (the kinds of trigger of one word come one after another).
+  auto push_bare = [&](uint32_t b, uint32_t e) {
+    bare_numbers_.push_back({b, e});
+    for (size_t k = bare_numbers_.size() - 1;
+         k > 0 && bare_numbers_[k - 1].begin > bare_numbers_[k].begin; --k)
+      std::swap(bare_numbers_[k - 1], bare_numbers_[k]);
+  };
+  // A number that starts a CSV or TSV cell.
+  auto own_cell = [&](uint32_t pos) {
+    return pos > 0 && (p[pos - 1] == ',' || p[pos - 1] == '\t' || p[pos - 1] == ';');
+  };
   each(tr.lit_at, [&](uint32_t pos) {
     const int64_t e = p[pos] == '@' ? 2 : p[pos + 1] == '/' ? 400 : 3;
     Add(&lit, int64_t{pos} - 1, int64_t{pos} + e, n);
@@ -535,7 +546,7 @@ void Prefilter::Handle(std::string_view text, size_t w, const Triggers& tr, cons
     const bool lettered = (tr.lettered >> (pos - base)) & 1;
     if ((digits >= 7 || (lettered && digits >= 4)) && pos > 0 && p[pos - 1] != '\n')
       keyword_value(pos);
-    if (digits >= 9 && digits <= 15) bare_numbers_.push_back({pos, end});
+    if ((digits >= 9 && digits <= 15) || (digits >= 7 && own_cell(pos))) push_bare(pos, end);
     // Bare runs of fewer than 13 digits are ids until a context keyword says otherwise.
     if (lettered ? digits >= 6
                  : (digits >= 4 && dots >= 3) || (digits >= 9 && !(compact && digits < 13)))
@@ -559,13 +570,12 @@ void Prefilter::Handle(std::string_view text, size_t w, const Triggers& tr, cons
       keyword_value(pos);
     // Seven or eight digits may be a phone after whom to call ("Contact Ann Lee at 48705086",
     // "call Ann on 5551234"): kept in text order with the longer runs of the same word.
-    if (digits >= 7 && digits <= 8 && pos >= 4 && p[pos - 1] == ' ' &&
-        ((p[pos - 3] == 'a' && p[pos - 2] == 't') || (p[pos - 3] == 'o' && p[pos - 2] == 'n')) &&
-        p[pos - 4] == ' ') {
-      bare_numbers_.push_back({pos, end});
-      for (size_t k = bare_numbers_.size() - 1;
-           k > 0 && bare_numbers_[k - 1].begin > bare_numbers_[k].begin; --k)
-        std::swap(bare_numbers_[k - 1], bare_numbers_[k]);
+    // … and so in a CSV or TSV cell of its own ("Vagn Rice,82898915,…", "Sidy Dione,210-27-81,…").
+    if ((digits >= 7 && digits <= 8 && pos >= 4 && p[pos - 1] == ' ' &&
+         ((p[pos - 3] == 'a' && p[pos - 2] == 't') || (p[pos - 3] == 'o' && p[pos - 2] == 'n')) &&
+         p[pos - 4] == ' ') ||
+        (digits >= 7 && digits <= 8 && own_cell(pos))) {
+      push_bare(pos, end);
     }
   });
   each(tr.hex_col, [&](uint32_t pos) { Add(&hex, int64_t{pos} - 5, int64_t{pos} + 45, n); });
@@ -707,6 +717,13 @@ __attribute__((always_inline)) inline void Prefilter::RunStreaming(std::string_v
           const uint32_t e = i;
           while (i > 0 && e - i < 4 && p[i - 1] >= '0' && p[i - 1] <= '9') --i;
           if (i > 0 && p[i - 1] >= '0' && p[i - 1] <= '9') continue;
+          // A range, "8-37, via Marcella Fontana": from its first number.
+          if (i > 1 && p[i - 1] == '-' && p[i - 2] >= '0' && p[i - 2] <= '9') {
+            const uint32_t r = i - 1;
+            i = r;
+            while (i > 0 && r - i < 4 && p[i - 1] >= '0' && p[i - 1] <= '9') --i;
+            if (i > 0 && ((p[i - 1] >= '0' && p[i - 1] <= '9') || p[i - 1] == '-')) continue;
+          }
           if (!house_numbers_.empty() && house_numbers_.back() == i) continue;
         } else if (BirthYearAfterMonth(p, n, i)) {
           // "born 4 july 1976", "né le 4 juillet 1976": a date whose month no capital or

@@ -656,6 +656,20 @@ struct NanpAreaCodes {
 
 }  // namespace
 
+bool CountryCallingCode(int cc) {
+  static const std::bitset<1000> assigned = [] {
+    std::bitset<1000> b;
+    const auto& util = *i18n::phonenumbers::PhoneNumberUtil::GetInstance();
+    for (int c = 1; c < 1000; ++c) {
+      std::string region;
+      util.GetRegionCodeForCountryCode(c, &region);
+      b.set(c, region != "ZZ");
+    }
+    return b;
+  }();
+  return cc > 0 && cc < 1000 && assigned.test(static_cast<size_t>(cc));
+}
+
 bool Phone(std::string_view text, std::string_view default_region) {
   char d[16];
   size_t digits = 0;

@@ -130,6 +130,9 @@ bool Email(std::string_view s);
 // IsValidNumber; 7 to 15 digits. Allocates: libphonenumber works on std::string.
 bool Phone(std::string_view text, std::string_view default_region = "US");
 
+// Whether `cc` is an assigned country calling code (1-999; libphonenumber's table, read once).
+bool CountryCallingCode(int cc);
+
 // Dotted-quad IPv4; leading zeros ("01.02.03.04", octal to some parsers) are rejected.
 bool IpV4(std::string_view s);
 bool IpV6(std::string_view s);
