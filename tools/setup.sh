@@ -34,8 +34,9 @@ pkgs=(
   postgresql-15 postgresql-client-15 openssl python3-pytest python3-psycopg2 python3-yaml
   # a second outside generator of labeled test data, Python's Faker (tests/data/pyfaker_contacts.py)
   python3-fake-factory
-  # ... and a third, Ruby's Faker (tests/data/rbfaker_contacts.rb)
-  ruby ruby-faker
+  # ... and a third, Ruby's Faker (tests/data/rbfaker_contacts.rb), and a fifth, Ruby's ffaker
+  # (tests/data/ffaker_contacts.rb)
+  ruby ruby-faker ruby-ffaker
   # ... and a fourth, PHP's Faker (tests/data/phpfaker_contacts.php)
   php-cli php-faker
   # ... and their JDBC client (tests/integration/jdbc, compiled with javac at test time)

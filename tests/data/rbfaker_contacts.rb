@@ -16,15 +16,9 @@
 # transliterate ("####@example.org"), phones its es-MX formats cut short ("81-").
 
 require 'faker'
-require 'json'
-require 'optparse'
+require_relative 'labeled_line'
 
-opts = { seed: 1, per: 30, out: nil }
-OptionParser.new do |o|
-  o.on('--seed N', Integer) { |v| opts[:seed] = v }
-  o.on('--per-locale N', Integer) { |v| opts[:per] = v }
-  o.on('--out FILE') { |v| opts[:out] = v }
-end.parse!
+opts = generator_options(30)
 
 RND = Random.new(opts[:seed])
 Faker::Config.random = Random.new(opts[:seed] + 1)
@@ -33,21 +27,8 @@ LOCALES = Dir.children(LOCALE_DIR).map { |f| f.sub(/\.yml\z/, '') }
              .reject { |l| l =~ /BORK|ocker|README|\Aen\z/ }.sort
 OUT = opts[:out] ? File.open(opts[:out], 'w') : $stdout
 
-# parts: strings, and [entity, value] pairs that become labeled spans (nil entity: unlabeled).
 def emit(parts, locale, kind)
-  text = +''
-  spans = []
-  parts.each do |p|
-    if p.is_a?(Array)
-      start = text.bytesize
-      text << p[1].to_s
-      spans << { 'start' => start, 'end' => text.bytesize, 'entity' => p[0].to_s } if p[0]
-    else
-      text << p
-    end
-  end
-  OUT.puts JSON.generate({ 'text' => text, 'spans' => spans, 'kind' => kind,
-                           'gen' => "rbfaker:#{locale}" })
+  OUT.puts labeled_line(parts, "rbfaker:#{locale}", kind)
 end
 
 # A locale without a provider raises; such a value is simply not generated.
