@@ -4051,11 +4051,32 @@ class Resolution {
     return IsUpper(v_.at(e)) ? e : 0;
   }
 
+  // Whether the value at s is a key's that names a place: "city: ", "town=", "\"country\":\"",
+  // "<Locality>", "billing_city: " (the key's last word, as for columns: catalog.h).
+  bool PlaceKeyBefore(uint32_t s) const {
+    int64_t q = static_cast<int64_t>(s) - 1;
+    auto at = [&](int64_t k) { return k >= v_.seg_start ? v_.at(k) : 0; };
+    while (q >= v_.seg_start && s - q <= 2 && (at(q) == ' ' || at(q) == '"' || at(q) == '\'')) --q;
+    if (at(q) != ':' && at(q) != '=' && at(q) != '>') return false;
+    --q;
+    if (at(q) == '"' || at(q) == '\'') --q;
+    const int64_t e = q + 1;
+    while (q >= v_.seg_start && e - q <= 24 && IsAlpha(at(q))) --q;
+    if (e - q - 1 < 4) return false;
+    char buf[24];
+    const std::string_view key =
+        Folded(static_cast<uint32_t>(q + 1), static_cast<uint32_t>(e), buf, sizeof(buf));
+    for (std::string_view w : catalog::PlaceColumnWords())
+      if (key == w) return true;
+    return false;
+  }
+
   void NameAt(uint32_t s, uint32_t* skip_until) {
     if (s < v_.seg_start) return;
     // The run that held the greeting ("Hi Ingrid") skips the name after it: read it first.
     if (const uint32_t kw = GreetingBefore(s)) PersonKeyword(kw);
     if (s < *skip_until) return;
+    if (PlaceKeyBefore(s)) return;  // "city: Le Havre", "\"town\":\"La Rochelle\""
     if (v_.at(s) >= 0x80) {
       const letters::Letter l = LetterAt(s);
       if (l.len && l.script == letters::Script::kOther) return UncasedNameAt(s, skip_until);

@@ -511,6 +511,15 @@ TEST_F(DetectorTest, PhonesAfterVerbsAndInContacts) {
               ElementsAre("PERSON_NAME:Jane Roe", "EMAIL:jroe@example.com", "PHONE:1554325178"));
 }
 
+// A value under a key that names a place is no person, however it reads ("Le Havre").
+TEST_F(DetectorTest, PlaceKeysHoldNoNames) {
+  EXPECT_THAT(Find("city: Le Havre"), IsEmpty());
+  EXPECT_THAT(Find("{\"town\":\"La Rochelle\"}"), IsEmpty());
+  EXPECT_THAT(Find("billing_city=Nancy Graves"), IsEmpty());
+  EXPECT_THAT(Find("<Locality>Le Havre</Locality>"), IsEmpty());
+  EXPECT_THAT(Find("name: Jane Doe, city: Le Havre"), ElementsAre("PERSON_NAME:Jane Doe"));
+}
+
 // Shapes of @ngneat/falso, another generator: +CC glued to the area code, Niue's seven digits,
 // Luhn-valid cards whose prefix no network issues (with card words near only).
 TEST_F(DetectorTest, FalsoPhonesAndCards) {
