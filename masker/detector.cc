@@ -1749,7 +1749,10 @@ class Resolution {
         "\xCF\x80\xCE\xBB\xCE\xB1\xCF\x84\xCE\xB5\xCE\xAF\xCE\xB1",
         "\xCE\x9B\xCE\xB5\xCF\x89\xCF\x86", "\xCE\x9F\xCE\xB4", "autoroute",
         // More Polish
-        "park", "wyb",
+        "park", "wyb", "pasa\xC5\xBC",
+        "zau\xC5\x82"
+        "ek",
+        "bulwar",
         "ogr\xC3\xB3"
         "d",
         "szosa", "rynek",
@@ -1758,31 +1761,33 @@ class Resolution {
     return kWords;
   }
 
+  // Words that end a street's name in compounds (Hauptstraße, Kerkstraat, Drottninggatan,
+  // Mannerheimintie), after at least three letters of the name.
+  static constexpr std::string_view kCompound[] = {
+      "stra\xC3\x9F"
+      "e",
+      "strasse", "str", "weg", "allee", "gasse", "platz", "damm", "ufer", "chaussee", "steig",
+      "pfad", "graben", "straat", "laan", "plein", "gracht", "kade", "singel", "dijk", "steeg",
+      "dreef", "park", "gatan", "v\xC3\xA4gen", "gr\xC3\xA4nd", "gr\xC3\xA4nden", "stigen", "gata",
+      "vej", "gade", "v\xC3\xA6nget",
+      "str\xC3\xA6"
+      "de",
+      "plads", "veien", "vegen", "tie", "katu", "kuja", "polku", "linja", "kaari", "ranta", "aukio",
+      // Norwegian and Dutch names of places that streets take ("Nielsenengen 8",
+      // "Ahmedjordet 31"; not "-ring" or "-pad": "STRING, 8", "ThinkPad 560").
+      "bakken", "jordet", "moen", "lunden", "flata", "bulevardi", "torget", "engen", "tunet",
+      "svingen", "stien", "kroken", "ringen", "plassen", "haugen", "vollen", "grenda", "hof",
+      "markt", "erf", "raitti", "penger", "rinne", "tanhua", "utca", "ulica", "g\xC3\xA4rdet",
+      "br\xC3\xBC"
+      "cke",
+      "sgate", "sgata", "baan", "vegur", "st\xC3\xADgur", "braut",
+      // Danish names of places that streets take ("Vintoften 83", "Søkrogen 9").
+      "toften", "krogen", "vangen", "haven", "parken", "marken", "krattet", "skr\xC3\xA6nten",
+      "str\xC3\xB8get"};
   // The start of a street's name that ends at the space `i` before its house number, or
   // kNoStreet. A street word in lower case ("via Roma 15") counts only where the number ends
   // the phrase: "sent via Google 3 times" is no address.
   uint32_t StreetNameBefore(uint32_t i, bool terminal) const {
-    // Words that end a street's name in compounds (Hauptstraße, Kerkstraat, Drottninggatan,
-    // Mannerheimintie), after at least three letters of the name.
-    static constexpr std::string_view kCompound[] = {
-        "stra\xC3\x9F"
-        "e",
-        "strasse", "str", "weg", "allee", "gasse", "platz", "damm", "ufer", "chaussee", "steig",
-        "pfad", "graben", "straat", "laan", "plein", "gracht", "kade", "singel", "dijk", "steeg",
-        "dreef", "park", "gatan", "v\xC3\xA4gen", "gr\xC3\xA4nd", "gr\xC3\xA4nden", "stigen",
-        "gata", "vej", "gade", "v\xC3\xA6nget",
-        "str\xC3\xA6"
-        "de",
-        "plads", "veien", "vegen", "tie", "katu", "kuja", "polku", "linja", "kaari", "ranta",
-        "aukio",
-        // Norwegian and Dutch names of places that streets take ("Nielsenengen 8",
-        // "Ahmedjordet 31"; not "-ring" or "-pad": "STRING, 8", "ThinkPad 560").
-        "bakken", "jordet", "moen", "lunden", "flata", "bulevardi", "torget", "engen", "tunet",
-        "svingen", "stien", "kroken", "ringen", "plassen", "haugen", "vollen", "grenda", "hof",
-        "markt", "erf", "raitti", "penger", "rinne", "tanhua", "utca", "ulica", "g\xC3\xA4rdet",
-        "br\xC3\xBC"
-        "cke",
-        "sgate", "sgata", "baan", "vegur", "st\xC3\xADgur", "braut"};
     // Words that end one as a word of their own (Berliner Straße, Bruņinieku iela, Matss Väg).
     static constexpr std::string_view kTrailing[] = {
         "stra\xC3\x9F"
@@ -1972,7 +1977,15 @@ class Resolution {
     char buf[32];
     uint32_t we = WordEnd(p);
     if (v_.at(we) == '.') ++we;  // "av."
-    if (!LeadingStreetWord(Folded(p, we, buf, sizeof(buf)))) return 0;
+    const std::string_view first = Folded(p, we, buf, sizeof(buf));
+    // The number before a compound, as the Netherlands' and Germany's streets are also
+    // written: "1784 Karistraat", "90426 Hirtheweg".
+    if (Capitalised(p) && !IsAlnum(v_.at(we)) && v_.at(we) != '.' &&
+        std::any_of(std::begin(kCompound), std::end(kCompound), [&](std::string_view c) {
+          return first.size() >= c.size() + 3 && first.ends_with(c);
+        }))
+      return we;
+    if (!LeadingStreetWord(first)) return 0;
     uint32_t end = 0;
     for (int k = 0; k < 6 && v_.at(we) == ' '; ++k) {
       const uint32_t w = we + 1, x = WordEnd(w);

@@ -1570,6 +1570,13 @@ TEST_F(DetectorTest, StreetsOfOtherCountries) {
       {"Address: 8-37, via Marcella Fontana; x", "8-37, via Marcella Fontana"},
       {"Address: 55, via Dr. Patrizio Neri; x", "55, via Dr. Patrizio Neri"},
       {"Address: 1, via Dott.ssa Amata Sangiorgi; x", "1, via Dott.ssa Amata Sangiorgi"},
+      // The number before a compound; Denmark's streets named as places; Polish leading words.
+      {"your parcel to 1784 Karistraat is on its way", "1784 Karistraat"},
+      {"Ship to: Olav Abbott, S\xC3\xB8krogen 9, N\xC3\xB8rre Nebel", "S\xC3\xB8krogen 9"},
+      {"Ship to: Olav Abbott, Vintoften 83, Vamdrup", "Vintoften 83"},
+      {"Ship to: Waldemar Winnicka, pasa\xC5\xBC Katy\xC5\x84ski 16, \xC5\x81"
+       "askarzew",
+       "pasa\xC5\xBC Katy\xC5\x84ski 16"},
       {"Direcci\xC3\xB3n: Calle Mayor 10, 28013 Madrid", "Calle Mayor 10, 28013 Madrid"},
       {"indirizzo via Roma 15, 00184 Roma", "via Roma 15, 00184 Roma"},
       {"Kerkstraat 12, 1017 GC Amsterdam", "Kerkstraat 12, 1017 GC Amsterdam"},
