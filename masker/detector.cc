@@ -1978,14 +1978,16 @@ class Resolution {
     uint32_t we = WordEnd(p);
     if (v_.at(we) == '.') ++we;  // "av."
     const std::string_view first = Folded(p, we, buf, sizeof(buf));
-    // The number before a compound, as the Netherlands' and Germany's streets are also
-    // written: "1784 Karistraat", "90426 Hirtheweg".
-    if (Capitalised(p) && !IsAlnum(v_.at(we)) && v_.at(we) != '.' &&
-        std::any_of(std::begin(kCompound), std::end(kCompound), [&](std::string_view c) {
-          return first.size() >= c.size() + 3 && first.ends_with(c);
-        }))
-      return we;
-    if (!LeadingStreetWord(first)) return 0;
+    if (!LeadingStreetWord(first)) {
+      // The number before a compound, as the Netherlands' and Germany's streets are also
+      // written: "1784 Karistraat", "90426 Hirtheweg".
+      const bool compound =
+          first.size() >= 6 && Capitalised(p) && !IsAlnum(v_.at(we)) && v_.at(we) != '.' &&
+          std::any_of(std::begin(kCompound), std::end(kCompound), [&](std::string_view c) {
+            return first.size() >= c.size() + 3 && first.ends_with(c);
+          });
+      return compound ? we : 0;
+    }
     uint32_t end = 0;
     for (int k = 0; k < 6 && v_.at(we) == ' '; ++k) {
       const uint32_t w = we + 1, x = WordEnd(w);
