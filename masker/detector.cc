@@ -3414,7 +3414,7 @@ class Resolution {
     int paren = -1;  // the group written in parentheses, if any
     char first_digit = 0, second_digit = 0, third_digit = 0;
     bool leading_zero = false;
-    int intl_cc = 0;  // "00" and 1-3 digits as the first group: an assigned calling code, or 0
+    bool intl_cc = false;  // the first group is "00" and an assigned calling code
   };
 
   // Reads a number token at s ('+', '(' or a digit). False if it is not one.
@@ -3672,7 +3672,7 @@ class Resolution {
         t.ge[0] - t.gb[0] >= 3 && t.ge[0] - t.gb[0] <= 5) {
       int cc = 0;
       for (uint32_t i = t.gb[0] + 2; i < t.ge[0]; ++i) cc = cc * 10 + (v_.at(i) - '0');
-      if (validate::CountryCallingCode(cc)) t.intl_cc = cc;
+      t.intl_cc = validate::CountryCallingCode(cc);
     }
     *skip_until = t.e;
     const unsigned char before = v_.at(static_cast<int64_t>(t.b) - 1);

@@ -546,7 +546,7 @@ void Prefilter::Handle(std::string_view text, size_t w, const Triggers& tr, cons
     const bool lettered = (tr.lettered >> (pos - base)) & 1;
     if ((digits >= 7 || (lettered && digits >= 4)) && pos > 0 && p[pos - 1] != '\n')
       keyword_value(pos);
-    if ((digits >= 9 && digits <= 15) || (digits >= 7 && own_cell(pos))) push_bare(pos, end);
+    if (digits >= 7 && digits <= 15 && (digits >= 9 || own_cell(pos))) push_bare(pos, end);
     // Bare runs of fewer than 13 digits are ids until a context keyword says otherwise.
     if (lettered ? digits >= 6
                  : (digits >= 4 && dots >= 3) || (digits >= 9 && !(compact && digits < 13)))
@@ -571,12 +571,10 @@ void Prefilter::Handle(std::string_view text, size_t w, const Triggers& tr, cons
     // Seven or eight digits may be a phone after whom to call ("Contact Ann Lee at 48705086",
     // "call Ann on 5551234"): kept in text order with the longer runs of the same word.
     // … and so in a CSV or TSV cell of its own ("Vagn Rice,82898915,…", "Sidy Dione,210-27-81,…").
-    if ((digits >= 7 && digits <= 8 && pos >= 4 && p[pos - 1] == ' ' &&
-         ((p[pos - 3] == 'a' && p[pos - 2] == 't') || (p[pos - 3] == 'o' && p[pos - 2] == 'n')) &&
-         p[pos - 4] == ' ') ||
-        (digits >= 7 && digits <= 8 && own_cell(pos))) {
-      push_bare(pos, end);
-    }
+    const bool after_at_on =
+        pos >= 4 && p[pos - 1] == ' ' && p[pos - 4] == ' ' &&
+        ((p[pos - 3] == 'a' && p[pos - 2] == 't') || (p[pos - 3] == 'o' && p[pos - 2] == 'n'));
+    if (digits >= 7 && digits <= 8 && (after_at_on || own_cell(pos))) push_bare(pos, end);
   });
   each(tr.hex_col, [&](uint32_t pos) { Add(&hex, int64_t{pos} - 5, int64_t{pos} + 45, n); });
   each(tr.hex_mac, [&](uint32_t pos) { Add(&hex, int64_t{pos} - 2, int64_t{pos} + 16, n); });
@@ -714,15 +712,18 @@ __attribute__((always_inline)) inline void Prefilter::RunStreaming(std::string_v
         const int k = std::countr_zero(h);
         uint32_t i = base + static_cast<uint32_t>(k);
         if (!((starts >> k) & 1)) {  // the end of a run: back to its start, 1-4 digits
-          const uint32_t e = i;
-          while (i > 0 && e - i < 4 && p[i - 1] >= '0' && p[i - 1] <= '9') --i;
-          if (i > 0 && p[i - 1] >= '0' && p[i - 1] <= '9') continue;
+          auto digit = [&](uint32_t q) { return q > 0 && p[q - 1] >= '0' && p[q - 1] <= '9'; };
+          auto run_start = [&](uint32_t e) {
+            uint32_t q = e;
+            while (digit(q) && e - q < 4) --q;
+            return q;
+          };
+          i = run_start(i);
+          if (digit(i)) continue;
           // A range, "8-37, via Marcella Fontana": from its first number.
-          if (i > 1 && p[i - 1] == '-' && p[i - 2] >= '0' && p[i - 2] <= '9') {
-            const uint32_t r = i - 1;
-            i = r;
-            while (i > 0 && r - i < 4 && p[i - 1] >= '0' && p[i - 1] <= '9') --i;
-            if (i > 0 && ((p[i - 1] >= '0' && p[i - 1] <= '9') || p[i - 1] == '-')) continue;
+          if (i > 1 && p[i - 1] == '-' && digit(i - 1)) {
+            i = run_start(i - 1);
+            if (digit(i) || (i > 0 && p[i - 1] == '-')) continue;
           }
           if (!house_numbers_.empty() && house_numbers_.back() == i) continue;
         } else if (BirthYearAfterMonth(p, n, i)) {
@@ -756,6 +757,34 @@ void Prefilter::RunPortable(std::string_view text) {
 
 namespace {
 
+// The classes of one block, written once for every SIMD classifier: each defines VEIL_EQ(c)
+// (bytes equal to c), VEIL_RANGE(lo, len) (bytes in [lo, lo + len)), VEIL_HIGH (bytes with the
+// high bit set) and VEIL_TO_LOWER (sets the case bit of every byte), as 64-bit masks.
+#define VEIL_CLASSIFY_BODY                                                                      \
+  out->c[kD] = VEIL_RANGE('0', 10);                                                             \
+  out->c[kU] = VEIL_RANGE('A', 26);                                                             \
+  out->c[kL] = VEIL_RANGE('a', 26);                                                             \
+  out->c[kSp] = VEIL_EQ(' ');                                                                   \
+  out->c[kDot] = VEIL_EQ('.');                                                                  \
+  out->c[kDash] = VEIL_EQ('-');                                                                 \
+  out->c[kCol] = VEIL_EQ(':');                                                                  \
+  out->c[kAt] = VEIL_EQ('@');                                                                   \
+  out->c[kUs] = VEIL_EQ('_');                                                                   \
+  const uint64_t paren = VEIL_EQ('(');                                                          \
+  out->c[kPhl] = paren | VEIL_EQ('+');                                                          \
+  out->c[kEq] = VEIL_EQ('=');                                                                   \
+  out->c[kSl] = VEIL_EQ('/');                                                                   \
+  out->c[kComma] = VEIL_EQ(',');                                                                \
+  out->c[kNl] = VEIL_EQ('\n');                                                                  \
+  out->c[kHi] = VEIL_RANGE(0xC3, 3);                                                            \
+  out->c[kOther] = VEIL_HIGH & ~out->c[kHi];                                                    \
+  out->c[kGt] = VEIL_EQ('>');                                                                   \
+  out->enc = VEIL_EQ('%') | VEIL_EQ('&') | VEIL_EQ('[') | paren | VEIL_EQ('{') | VEIL_EQ('\\'); \
+  VEIL_TO_LOWER;                                                                                \
+  out->ld = VEIL_EQ('d');                                                                       \
+  out->lo = VEIL_EQ('o');                                                                       \
+  out->lt = VEIL_EQ('t');
+
 // One 64-byte block into its class masks: a compare per class, straight into mask registers.
 __attribute__((target("avx512f,avx512bw,bmi2"))) inline void ClassifyBlockAvx512(
     const unsigned char* p, size_t n, size_t base, Blk* out) {
@@ -769,35 +798,16 @@ __attribute__((target("avx512f,avx512bw,bmi2"))) inline void ClassifyBlockAvx512
 #define VEIL_RANGE(lo, len)                                                           \
   _mm512_cmplt_epu8_mask(_mm512_sub_epi8(x, _mm512_set1_epi8(static_cast<char>(lo))), \
                          _mm512_set1_epi8(static_cast<char>(len)))
-  out->c[kD] = VEIL_RANGE('0', 10);
-  out->c[kU] = VEIL_RANGE('A', 26);
-  out->c[kL] = VEIL_RANGE('a', 26);
-  out->c[kSp] = VEIL_EQ(' ');
-  out->c[kDot] = VEIL_EQ('.');
-  out->c[kDash] = VEIL_EQ('-');
-  out->c[kCol] = VEIL_EQ(':');
-  out->c[kAt] = VEIL_EQ('@');
-  out->c[kUs] = VEIL_EQ('_');
-  out->c[kPhl] = VEIL_EQ('(') | VEIL_EQ('+');
-  out->c[kEq] = VEIL_EQ('=');
-  out->c[kSl] = VEIL_EQ('/');
-  out->c[kComma] = VEIL_EQ(',');
-  out->c[kNl] = VEIL_EQ('\n');
-  out->c[kHi] = VEIL_RANGE(0xC3, 3);
-  out->c[kOther] = _mm512_movepi8_mask(x) & ~out->c[kHi];  // the high bit set
-  out->c[kGt] = VEIL_EQ('>');
-  out->enc =
-      VEIL_EQ('%') | VEIL_EQ('&') | VEIL_EQ('[') | VEIL_EQ('(') | VEIL_EQ('{') | VEIL_EQ('\\');
-  x = _mm512_or_si512(x, _mm512_set1_epi8(0x20));  // letters in lower case
-  out->ld = VEIL_EQ('d');
-  out->lo = VEIL_EQ('o');
-  out->lt = VEIL_EQ('t');
+#define VEIL_HIGH _mm512_movepi8_mask(x)
+#define VEIL_TO_LOWER x = _mm512_or_si512(x, _mm512_set1_epi8(0x20))
+  VEIL_CLASSIFY_BODY
 #undef VEIL_EQ
 #undef VEIL_RANGE
+#undef VEIL_HIGH
+#undef VEIL_TO_LOWER
 }
 
-}  // namespace
-
+// Bytes of x in [from, from + top]: x - from, wrapped, is at most top (unsigned min leaves it).
 __attribute__((target("avx2"), always_inline)) inline __m256i InRange(__m256i x, char from,
                                                                       char top) {
   const __m256i a = _mm256_sub_epi8(x, _mm256_set1_epi8(from));
@@ -823,39 +833,24 @@ __attribute__((target("avx2,bmi2"))) inline void ClassifyBlockAvx2(const unsigne
    (uint64_t{static_cast<uint32_t>(_mm256_movemask_epi8(b))} << 32))
 #define VEIL_EQ(c) \
   VEIL_MASK(_mm256_cmpeq_epi8(lo, _mm256_set1_epi8(c)), _mm256_cmpeq_epi8(hi, _mm256_set1_epi8(c)))
-  // Bytes in [from, from + len): x - from, wrapped, is below len (unsigned: min leaves it).
 #define VEIL_RANGE(from, len)                                                 \
   VEIL_MASK(InRange(lo, static_cast<char>(from), static_cast<char>(len - 1)), \
             InRange(hi, static_cast<char>(from), static_cast<char>(len - 1)))
-  out->c[kD] = VEIL_RANGE('0', 10);
-  out->c[kU] = VEIL_RANGE('A', 26);
-  out->c[kL] = VEIL_RANGE('a', 26);
-  out->c[kSp] = VEIL_EQ(' ');
-  out->c[kDot] = VEIL_EQ('.');
-  out->c[kDash] = VEIL_EQ('-');
-  out->c[kCol] = VEIL_EQ(':');
-  out->c[kAt] = VEIL_EQ('@');
-  out->c[kUs] = VEIL_EQ('_');
-  const uint64_t paren = VEIL_EQ('(');
-  out->c[kPhl] = paren | VEIL_EQ('+');
-  out->c[kEq] = VEIL_EQ('=');
-  out->c[kSl] = VEIL_EQ('/');
-  out->c[kComma] = VEIL_EQ(',');
-  out->c[kNl] = VEIL_EQ('\n');
-  out->c[kHi] = VEIL_RANGE(0xC3, 3);
-  out->c[kOther] = VEIL_MASK(lo, hi) & ~out->c[kHi];  // the high bit set
-  out->c[kGt] = VEIL_EQ('>');
-  out->enc = VEIL_EQ('%') | VEIL_EQ('&') | VEIL_EQ('[') | paren | VEIL_EQ('{') | VEIL_EQ('\\');
-  const __m256i case_bit = _mm256_set1_epi8(0x20);  // letters in lower case
-  lo = _mm256_or_si256(lo, case_bit);
-  hi = _mm256_or_si256(hi, case_bit);
-  out->ld = VEIL_EQ('d');
-  out->lo = VEIL_EQ('o');
-  out->lt = VEIL_EQ('t');
+#define VEIL_HIGH VEIL_MASK(lo, hi)
+#define VEIL_TO_LOWER                               \
+  lo = _mm256_or_si256(lo, _mm256_set1_epi8(0x20)); \
+  hi = _mm256_or_si256(hi, _mm256_set1_epi8(0x20))
+  VEIL_CLASSIFY_BODY
 #undef VEIL_MASK
 #undef VEIL_EQ
 #undef VEIL_RANGE
+#undef VEIL_HIGH
+#undef VEIL_TO_LOWER
 }
+
+#undef VEIL_CLASSIFY_BODY
+
+}  // namespace
 
 // AVX-512BW classifies each block with one compare per class; the derivation is the same
 // scalar bit arithmetic (deriving eight words per instruction from arrays of the class masks

@@ -131,11 +131,13 @@ TEST(PrefilterTest, FindsCandidatesOnTheDefaultPath) {
   EXPECT_TRUE(ssn) << "the SSN's keyword window";
 }
 
-TEST(PrefilterTest, RefusesAPathTheCpuLacksAndKeepsItsOwn) {
+TEST(PrefilterTest, TheTablePathIsAlwaysThereAndAMissingOneIsRefused) {
   Prefilter pf;
-  const PrefilterIsa before = pf.isa();
+  ASSERT_TRUE(pf.UseIsa(PrefilterIsa::kScalar));
+  EXPECT_EQ(pf.isa(), PrefilterIsa::kScalar);
+  EXPECT_STREQ(Prefilter::IsaName(pf.isa()), "scalar");
   if (pf.UseIsa(PrefilterIsa::kAvx512)) GTEST_SKIP() << "this CPU has every path";
-  EXPECT_EQ(pf.isa(), before);
+  EXPECT_EQ(pf.isa(), PrefilterIsa::kScalar);  // refused: the path in use stays
 }
 
 }  // namespace

@@ -108,6 +108,12 @@ TEST(NationalIds, ChecksumsAndShapes) {
   EXPECT_FALSE(NationalId("52998224726"));
 }
 
+TEST(CountryCallingCode, AssignedCodesOnly) {
+  for (int cc : {1, 7, 33, 39, 44, 55, 86, 221, 358, 880})
+    EXPECT_TRUE(CountryCallingCode(cc)) << cc;
+  for (int cc : {0, 28, 83, 999, 1000, -1}) EXPECT_FALSE(CountryCallingCode(cc)) << cc;
+}
+
 TEST(Luhn, KnownValues) {
   EXPECT_TRUE(Luhn("4111111111111111"));
   EXPECT_TRUE(Luhn("79927398713"));
