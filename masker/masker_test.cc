@@ -307,7 +307,9 @@ TEST(MaskingProfile, PlaceColumnsHoldNoPersonsNames) {
   for (const char* column : {"city", "town", "billing_city", "country", "region", "province"}) {
     ColumnPolicy place = p->PolicyFor({.table = "customers", .column = column});
     // Towns of Ruby's Faker (above) and of PHP's Faker's es_ES, it_IT and pt_BR city().
-    for (const char* town : {"Castellar del Vall\xC3\xA8s", "San V\xC3\xADctor Manuel",
+    for (const char* town : {"Castellar del Vall\xC3\xA8s",
+                             "San V\xC3\xAD"
+                             "ctor Manuel",
                              "Kota Kinabalu", "Sant Pere de Ribes", "Villa Becerra del Barco",
                              "San Solorio Medio", "Settimo Filomena laziale", "San Marianita",
                              "Santa Daniella d'Oeste", "S\xC3\xA3o Kamila"})
