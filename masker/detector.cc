@@ -3246,7 +3246,8 @@ class Resolution {
           return;
         }
       }
-      if (digits >= 7 && digits <= 21) EmitTrimmed(b, e, Entity::kPhone);
+      // Six digits are a local number where the key says phone ("phone: 389285").
+      if (digits >= 6 && digits <= 21) EmitTrimmed(b, e, Entity::kPhone);
       return;
     }
     if (entity == Entity::kStreetAddress) {  // a street line, with or without its number
@@ -3914,10 +3915,11 @@ class Resolution {
         Emit(t.b, rest.e, Entity::kPhone, 0.85f);
       return;
     }
-    // Six digits in groups of two or three: the plans of Luxembourg, Iceland's neighbours and
-    // many islands ("Tel. 77 33 96", "phone: 725 099"), after the label only.
-    bool six = t.nd == 6 && t.k >= 2 && !t.plus;
-    for (int i = 0; six && i < t.k; ++i)
+    // Six digits, in groups of two or three or in one run: the plans of Luxembourg, Iceland's
+    // neighbours and many islands ("Tel. 77 33 96", "phone: 725 099", "mobile 389285"), after
+    // the label only.
+    bool six = t.nd == 6 && !t.plus && t.paren < 0;
+    for (int i = 0; six && t.k >= 2 && i < t.k; ++i)
       six = t.ge[i] - t.gb[i] >= 2 && (i == 0 || t.sep[i] == ' ');
     if (IsAlnum(v_.at(t.e)) || (t.nd < 7 && !six) || t.nd > 15) return;
     if ((v_.at(t.e) == '.' || v_.at(t.e) == ',') && IsDigit(v_.at(t.e + 1))) return;
@@ -6027,6 +6029,23 @@ void Scanner::ContactNames(std::span<const Segment> segments) {
       m.score = std::min(m.score + 0.15f, 1.0f);
 }
 
+// Whether digits (after an international prefix "00") start with an assigned country code
+// of one, two or three digits.
+static bool IntlPrefixCode(std::string_view d) {
+  int cc = 0;
+  for (size_t i = 0; i < d.size() && i < 3 && IsDigit(d[i]); ++i) {
+    cc = cc * 10 + (d[i] - '0');
+    if (validate::CountryCallingCode(cc)) return true;
+  }
+  return false;
+}
+
+// What separates two cells of a row: ',', ';' or a tab, with one space after a comma or a
+// semicolon as people type lists.
+static bool NameCellGap(std::string_view g) {
+  return g == "," || g == ", " || g == "\t" || g == ";" || g == "; ";
+}
+
 // Whether a person's name at [b, e) is whom to reach: a verb of reaching someone (contact,
 // call, reach, text, ring, phone, message, whatsapp, dial, sms) before it, a title between or
 // not ("Contact Dr. Kyle Morton"), or as the span's own first word ("Contact Brandy Martin"
@@ -6081,12 +6100,17 @@ void Scanner::ContactPhones(std::string_view text, std::span<const Segment> segm
     // person's name with an e-mail address, a street or another phone.
     while (o < found && (*out)[o].end <= sg.start) ++o;
     bool name = false, cjk_name = false, reach = false, overlaps = false, called = false;
+    bool beside = false;
     for (size_t k = o; k < found && (*out)[k].start < sg.end; ++k) {
       const EntityMatch& m = (*out)[k];
       if (m.start < e && b < m.end) overlaps = true;
       if (m.entity >= kBuiltinEntityCount) continue;
       const Entity x = static_cast<Entity>(m.entity);
       name |= x == Entity::kPersonName;
+      // The name's own cell just before the number ("Sean Mendez\t2722937926\t…", a letter
+      // signed "-- Bryan Masuda, 5518518400"): the number is the person's.
+      beside |= x == Entity::kPersonName && m.end < b && b - m.end <= 2 &&
+                NameCellGap(text.substr(m.end, b - m.end));
       // "Contact Brandy Martin at 48705086", "call Jane Doe on 0204 931 824": whom to reach,
       // then where.
       called |= x == Entity::kPersonName && m.end + 4 == b &&
@@ -6096,6 +6120,14 @@ void Scanner::ContactPhones(std::string_view text, std::span<const Segment> segm
                   static_cast<unsigned char>(text[m.start]) <= 0xED;
       reach |= x == Entity::kEmail || x == Entity::kStreetAddress || x == Entity::kPhone;
     }
+    // … or in the cell before, of the same line of tab-separated text (each cell is a
+    // segment of its own): "Sean Mendez<TAB>2722937926<TAB>28.93%".
+    if (!beside && o > 0 && seg > 0 && b == sg.start && text[sg.start - 1] == '\t' &&
+        segments[seg - 1].end + 1 == sg.start) {
+      const EntityMatch& m = (*out)[o - 1];
+      beside = m.entity == Index(Entity::kPersonName) && m.end == segments[seg - 1].end;
+      name = name || beside;
+    }
     if (!name || overlaps) continue;
     const View v{text.data(), sg.start, sg.end};
     const unsigned char prev = v.at(static_cast<int64_t>(b) - 1), next = v.at(e);
@@ -6103,8 +6135,9 @@ void Scanner::ContactPhones(std::string_view text, std::span<const Segment> segm
         IsAlnum(next) || ((next == '.' || next == '-') && IsDigit(v.at(e + 1))))
       continue;
     // "1234567890,50" is an amount; a CSV's next cell ("…,969 Almo Street") is not, and no
-    // amount starts with 0.
-    if (next == ',' && IsDigit(v.at(e + 1)) && text[b] != '0') {
+    // amount starts with 0. In a line whose cells a comma separates (one before the number
+    // too), the comma after it separates cells as well: "…,35684723,81 King's Avenue,…".
+    if (next == ',' && IsDigit(v.at(e + 1)) && text[b] != '0' && prev != ',') {
       uint32_t k = e + 1;
       while (IsDigit(v.at(k))) ++k;
       if (k - e - 1 <= 2 && v.at(k) != ',') continue;
@@ -6126,7 +6159,23 @@ void Scanner::ContactPhones(std::string_view text, std::span<const Segment> segm
     // Spaced groups of 2-5 digits, 8-13 in all, in a contact's line or after whom to call
     // ("Lucas Rodrigues, caua40@silveira.com, 11 4540 6114"): the number lexer reads the
     // shapes it knows; these are the rest.
-    const bool grouped = other && spaced && shortest >= 2 && group <= 5 && nd >= 8 && nd <= 13;
+    // Not a date written with spaces ("2024 05 12", "12 05 2024").
+    auto spaced_date = [&] {
+      if (nd != 8 || e - b != 10) return false;
+      const std::string_view s = text.substr(b, 10);
+      auto num = [&](size_t i, size_t n) {
+        int x = 0;
+        for (size_t k = i; k < i + n; ++k) x = x * 10 + (s[k] - '0');
+        return x;
+      };
+      auto year = [&](size_t i) { return num(i, 2) == 19 || num(i, 2) == 20; };
+      if (s[4] == ' ' && s[7] == ' ' && year(0)) return num(5, 2) <= 12 && num(8, 2) <= 31;
+      if (s[2] == ' ' && s[5] == ' ' && year(6))
+        return (num(0, 2) <= 31 && num(3, 2) <= 12) || (num(0, 2) <= 12 && num(3, 2) <= 31);
+      return false;
+    };
+    const bool grouped =
+        other && spaced && shortest >= 2 && group <= 5 && nd >= 8 && nd <= 13 && !spaced_date();
     // A cell of its own in a contact's CSV or TSV line: 8-12 bare digits, the national forms
     // of most countries ("Bina Melo,8920951972,…", "Iga Marciniak,894602355,…"), or 7-13 in
     // groups of spaces and dashes ending in two pairs ("8 800 137-71-83", Senegal's
@@ -6139,14 +6188,32 @@ void Scanner::ContactPhones(std::string_view text, std::span<const Segment> segm
       return end - b >= 7 && sep(end - 3) && sep(end - 6) && IsDigit(text[end - 1]) &&
              IsDigit(text[end - 2]) && IsDigit(text[end - 4]) && IsDigit(text[end - 5]);
     };
-    const bool cell = plain && cell_edge(v.at(static_cast<int64_t>(b) - 1)) &&
-                      (cell_edge(next) || e == sg.end || next == '\n' || next == '\r') &&
-                      (other || dashed ? nd >= 7 && nd <= 13 && two_pairs(e) &&
-                                             !validate::ParseDate(text.substr(b, e - b))
-                                       : nd >= 8 && nd <= 12);
+    // An area code and the number in two groups, "5224-0657", "7950-838508", "33 59461289",
+    // "973 746540"; or the number in two, "943422-7688" (not ZIP+4's five and four).
+    const uint32_t cut = static_cast<uint32_t>(text.substr(b, e - b).find_first_of(" -"));
+    const uint32_t head = cut, tail = e - b - cut - 1;
+    auto year = [&](uint32_t k) {
+      return (text[k] == '1' && text[k + 1] == '9') || (text[k] == '2' && text[k + 1] == '0');
+    };
+    // … not a range of years ("2002-2012, 2016-2021  Bruno Haible <bruno@…>").
+    const bool two_groups =
+        cut < e - b && nd == e - b - 1 && !(head == 4 && tail == 4 && year(b) && year(b + 5));
+    const bool area_dash = two_groups && nd >= 8 && nd <= 12 &&
+                           ((head >= 2 && head <= 4 && tail >= 4 && tail <= 9) ||
+                            (dashed && head >= 6 && head <= 7 && tail == 4));
+    const int64_t before = static_cast<int64_t>(b) - 1;
+    const bool cell =
+        plain &&
+        (cell_edge(v.at(before)) ||
+         (v.at(before) == ' ' && (v.at(before - 1) == ',' || v.at(before - 1) == ';'))) &&
+        (cell_edge(next) || e == sg.end || next == '\n' || next == '\r') &&
+        (other || dashed ? nd >= 7 && nd <= 13 && (two_pairs(e) || area_dash) &&
+                               !validate::ParseDate(text.substr(b, e - b)) && !spaced_date()
+                         : nd >= 8 && nd <= 12);
     // Dates, versions (the number lexer reads those); after whom to call, digits in groups of
     // spaces and dashes ("61 9150-3109"), but no date.
-    if (other && !grouped && !(called && plain) && !cell) continue;
+    const bool spaced00 = spaced && text[b] == '0' && text[b + 1] == '0' && nd >= 11;
+    if (other && !grouped && !(called && plain) && !cell && !spaced00) continue;
     if (called && validate::ParseDate(text.substr(b, e - b))) continue;
     // In groups: a trunk 0 first ("06-1-129-4465") or an area code and the number ("4020-
     // 64478"), ending in 4+ digits; not the 3-2-4 of an SSN, nor ids such as "76-3836-504".
@@ -6155,6 +6222,11 @@ void Scanner::ContactPhones(std::string_view text, std::span<const Segment> segm
          nd > 12) &&
         !called && !cell)
       continue;
+    // "00", a country code and the number, written as one run or in two ("0033784193257",
+    // "0039345 409130"): the international prefix is the phone's own.
+    const bool intl00 = !dashed && nd >= 11 && nd <= 17 && text[b] == '0' && text[b + 1] == '0' &&
+                        text[b + 2] != '0' && groups == 1 && (!other || spaced) &&
+                        IntlPrefixCode(text.substr(b + 2, 3));
     const bool nanp = !dashed && nd == 10 && text[b] >= '2' && text[b + 3] >= '2' &&
                       !(text[b + 1] == '1' && text[b + 2] == '1');
     const bool trunk = !dashed && nd >= 9 && nd <= 11 && text[b] == '0' && text[b + 1] != '0';
@@ -6166,9 +6238,9 @@ void Scanner::ContactPhones(std::string_view text, std::span<const Segment> segm
     // After whom to call, any 7-15 digits are the number to call them on.
     const bool after_call = called && nd >= 7 && nd <= 15 && (!dashed || last >= 2);
     if (!nanp && !trunk && !nine && !(dashed && nd >= 9 && nd <= 12) && !cn_mobile && !grouped &&
-        !after_call && !cell)
+        !after_call && !cell && !intl00)
       continue;
-    if (!reach && !cn_mobile && !after_call) continue;
+    if (!reach && !cn_mobile && !after_call && !beside) continue;
     if (PrecedingWordIs(v, b, info.negative)) continue;
     // A keyed value is what its key says (`ticket_no=…`, `"account_id": "…"`, `ref no. …`):
     // phone keys are read by the keyword stage. Only a number standing in a list or text.
@@ -6178,7 +6250,7 @@ void Scanner::ContactPhones(std::string_view text, std::span<const Segment> segm
       --q;
     const unsigned char lead = q > sg.start ? v.at(q - 1) : 0;
     if (lead != 0 && lead != ',' && lead != '\t' && lead != '(' && lead != '\n' && lead != ';' &&
-        !(cn_mobile && lead >= 0x80) && !after_call)
+        !(cn_mobile && lead >= 0x80) && !after_call && !beside)
       continue;
     float score = 0.6f + (sg.hints ? sg.hints->boost[Index(Entity::kPhone)] : 0.0f);
     if (score < opts.min_score) continue;

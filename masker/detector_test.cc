@@ -1477,17 +1477,49 @@ TEST_F(DetectorTest, PhonesOfMoreCountries) {
       {"Contact Dr. Kyle Morton at 09098790888 for details.", "09098790888"},
       {"Contact Vitor Gabriel Novaes at 61 9150-3109 for details.", "61 9150-3109"},
       {"Lucas Gabriel Rodrigues, caua40@silveira.com, 11 4540 6114", "11 4540 6114"},
+      // Right after the name, a letter's signature or a row's next cell: the person's number,
+      // with nothing else on the line.
+      {"Thanks for your help! -- Bryan Masuda, 5518518400", "5518518400"},
+      {"Thanks for your help! -- Lars Persson, 1878-780909", "1878-780909"},
+      {"Karsten White,29789293,Højbakkegård Alle 74,Skjern", "29789293"},
+      // In a contact's row: a comma after it separates cells, not decimals; an area code and
+      // the number in two groups; "00" and a country code; a list typed with spaces.
+      {"Caterina Hintz,gaylord.keven@gerhold.com,35684723,81 King's Avenue,Kowloon", "35684723"},
+      {"Wilson Lopes,33 59461289,03080 Parisian Underpass,Marília", "33 59461289"},
+      {"Ashley Rodriguez, hayesbrooke@fuentes-carrillo.biz, 5224-0657", "5224-0657"},
+      {"Louis Lopes,0033784193257,9 rue Chantal Benard,Rezé", "0033784193257"},
+      {"Dr. Ivar Kristiansen, stine63@gmail.com, 10083315", "10083315"},
+      // Six digits after the label, a line of its own.
+      {"mobile 389285", "389285"},
+      {"Tel. 739297", "739297"},
   };
   for (const auto& [text, phone] : found)
     EXPECT_THAT(Find(text), ::testing::Contains("PHONE:" + std::string(phone))) << text;
   for (std::string_view text :
-       {"Build-Depend on snowball-data >= 0+20210120", "autoconf-dickey (>= 2.52+20210509)",
+       {"Build-Depend on snowball-data >= 0+20210120",
+        "autoconf-dickey (>= 2.52+20210509)",
         "llvm-toolchain-snapshot (1:14~++20220123085548+413684313d9d-1~exp1)",
-        "U+0679-0687, U+0691", "+00000000", "2024-01-15 10:00", "on 12/05/2023", "phone 12/05/24",
-        "page 8 (see 12)", "we reach out at 5 pm", "ring buffer 4096 1024",
-        "Order 13812345678 for John Smith", "John Smith 13812345678", "1920x1080", "SKU 12345x42",
-        "Contact Ann Lee at 2024-05-12", "Contact Ann Lee at 3 pm", "Meet John Smith at 10 30 2024",
-        "Ann Lee, ann@x.org, 2024 05 12"})
+        "U+0679-0687, U+0691",
+        "+00000000",
+        "2024-01-15 10:00",
+        "on 12/05/2023",
+        "phone 12/05/24",
+        "page 8 (see 12)",
+        "we reach out at 5 pm",
+        "ring buffer 4096 1024",
+        "Order 13812345678 for John Smith",
+        "John Smith 13812345678",
+        "1920x1080",
+        "SKU 12345x42",
+        "Contact Ann Lee at 2024-05-12",
+        "Contact Ann Lee at 3 pm",
+        "Meet John Smith at 10 30 2024",
+        "Ann Lee, ann@x.org, 2024 05 12",
+        "Ann Lee, ann@x.org, 12 05 2024",
+        "Copyright 2002-2012, 2016-2021  Bruno Haible <bruno@clisp.org>",
+        "Jane Doe, jane@x.org, 1234567890,50 EUR",
+        "version 389285",
+        "Ann Lee, 12345"})
     EXPECT_THAT(Find(text), ::testing::Not(::testing::Contains(::testing::StartsWith("PHONE:"))))
         << text;
 }

@@ -363,5 +363,29 @@ TEST(Masker, PhonesByShape) {
   EXPECT_EQ(out, "IBAN [IBAN] ok");
 }
 
+// A number in the cell right after a person's name, in tab-separated text where every cell is
+// a value of its own (veilctl mask): the person's phone, whatever its plan. The same number
+// beside no name, or with a cell between, is an id.
+TEST(Masker, NumberInTheCellAfterANameIsTheirPhone) {
+  Masker m(DefaultProfile());
+  std::string out;
+  ASSERT_TRUE(
+      m.MaskLines("Sean Mendez\t2722937926\t28.93%\t2110\n"
+                  "Eva Karlsson\t7950-838508\t20.63%\t2027\n"
+                  "Karin Olsson\t0612345678\t6.15%\t2084\n",
+                  &out));
+  EXPECT_EQ(out,
+            "[PERSON_NAME]\t[PHONE]\t28.93%\t2110\n"
+            "[PERSON_NAME]\t[PHONE]\t20.63%\t2027\n"
+            "[PERSON_NAME]\t[PHONE]\t6.15%\t2084\n");
+  ASSERT_TRUE(
+      m.MaskLines("Order\t2722937926\t28.93%\n"
+                  "Sean Mendez\tpaid\t2722937926\n",
+                  &out));
+  EXPECT_EQ(out,
+            "Order\t2722937926\t28.93%\n"
+            "[PERSON_NAME]\tpaid\t2722937926\n");
+}
+
 }  // namespace
 }  // namespace veil::masker

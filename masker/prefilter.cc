@@ -234,8 +234,9 @@ struct Triggers {
   uint64_t tok;        // the start of a token run of 14+ [A-Za-z0-9_-]
   uint64_t num;        // a number run worth lexing; '(' or '+' before two digits; [A-Z]{2}\d{2}
   uint64_t lettered;   // the byte before is a capital (or a space after a capital)
-  uint64_t kwnum;      // a bare run of 7+ joined bytes (4+ after a capital) not at a line
-                       // start; a capital and a digit starting a word
+  uint64_t kwnum;      // a bare run of 7+ joined bytes (4+ after a capital, 6+ after a
+                       // word and a space) not at a line start; a capital and a digit
+                       // starting a word
   uint64_t hex_col;    // a chain of three colons
   uint64_t hex_mac;    // four dashes every third byte
   uint64_t hex_cisco;  // dots five apart
@@ -340,9 +341,12 @@ namespace {
      keyword may name: four digits after a capital ("12AB34567", "ABCPE1234F"), a capital        \
      and a digit starting a word ("L01X00T47"). */                                               \
   const V cap_digit = AND(AND(u, N(d, dn, 1)), NOT(P(glue, glue_p, 1)));                         \
-  out[5] =                                                                                       \
-      OR(AND(AND(jstart, OR(j7, AND(j4, lettered))), AND(NOT(num), NOT(P(x[kNl], xp[kNl], 1)))), \
-         cap_digit);                                                                             \
+  /* … and six digits after a word and a space, a local phone after its label ("mobile         \
+     389285", "Tel. 739297"). */                                                                 \
+  const V after_label = AND(P(sp, xp[kSp], 1), P(OR(l, dot), OR(xp[kL], xp[kDot]), 2));          \
+  out[5] = OR(AND(AND(jstart, OR(OR(j7, AND(j6, after_label)), AND(j4, lettered))),              \
+                  AND(NOT(num), NOT(P(x[kNl], xp[kNl], 1)))),                                    \
+              cap_digit);                                                                        \
   /* A lower-case letter, or the lead byte of a letter beyond ASCII (Hai, Jurgen accented). */   \
   const V other = x[kOther];                                                                     \
   const V lh = OR(OR(l, hi), other), lhn = OR(OR(xn[kL], xn[kHi]), xn[kOther]);                  \
@@ -498,9 +502,11 @@ void Prefilter::Handle(std::string_view text, size_t w, const Triggers& tr, cons
          k > 0 && bare_numbers_[k - 1].begin > bare_numbers_[k].begin; --k)
       std::swap(bare_numbers_[k - 1], bare_numbers_[k]);
   };
-  // A number that starts a CSV or TSV cell.
+  // A number that starts a CSV or TSV cell, or an item of a list typed with a space after
+  // each comma ("Ivar Kristiansen, stine63@gmail.com, 10083315").
   auto own_cell = [&](uint32_t pos) {
-    return pos > 0 && (p[pos - 1] == ',' || p[pos - 1] == '\t' || p[pos - 1] == ';');
+    auto edge = [&](unsigned char c) { return c == ',' || c == '\t' || c == ';'; };
+    return pos > 0 && (edge(p[pos - 1]) || (pos > 1 && p[pos - 1] == ' ' && edge(p[pos - 2])));
   };
   each(tr.lit_at, [&](uint32_t pos) {
     const int64_t e = p[pos] == '@' ? 2 : p[pos + 1] == '/' ? 400 : 3;
@@ -546,7 +552,9 @@ void Prefilter::Handle(std::string_view text, size_t w, const Triggers& tr, cons
     const bool lettered = (tr.lettered >> (pos - base)) & 1;
     if ((digits >= 7 || (lettered && digits >= 4)) && pos > 0 && p[pos - 1] != '\n')
       keyword_value(pos);
-    if (digits >= 7 && digits <= 15 && (digits >= 9 || own_cell(pos))) push_bare(pos, end);
+    // Up to 17 after an international prefix, "00" and the 15 digits a number may have.
+    const uint32_t longest = pos + 1 < n && p[pos] == '0' && p[pos + 1] == '0' ? 17 : 15;
+    if (digits >= 7 && digits <= longest && (digits >= 9 || own_cell(pos))) push_bare(pos, end);
     // Bare runs of fewer than 13 digits are ids until a context keyword says otherwise.
     if (lettered ? digits >= 6
                  : (digits >= 4 && dots >= 3) || (digits >= 9 && !(compact && digits < 13)))
@@ -565,8 +573,10 @@ void Prefilter::Handle(std::string_view text, size_t w, const Triggers& tr, cons
     }
     uint32_t digits = 0, dots = 0;
     const uint32_t end = number_run(pos, &digits, &dots);
+    const bool after_label = pos >= 2 && p[pos - 1] == ' ' &&
+                             ((p[pos - 2] >= 'a' && p[pos - 2] <= 'z') || p[pos - 2] == '.');
     if (digits >= 7 || (digits >= 5 && end - pos - digits == 2) ||
-        (digits >= 4 && ((tr.lettered >> (pos - base)) & 1)))
+        (digits >= 4 && ((tr.lettered >> (pos - base)) & 1)) || (digits == 6 && after_label))
       keyword_value(pos);
     // Seven or eight digits may be a phone after whom to call ("Contact Ann Lee at 48705086",
     // "call Ann on 5551234"): kept in text order with the longer runs of the same word.
