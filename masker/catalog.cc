@@ -239,6 +239,12 @@ constexpr PatternSpec kPatterns[] = {
      D::kKeyword, R::kKeywordValue, E::kDateOfBirth, 0, 0},
     // A post office box is where a person's mail goes: "PO Box 4521", "P.O. Box 77",
     // "Postfach 10 11 12", "Apartado 1234", "Case postale 56".
+    // Where a person lives or where their parcel goes, a street line after it: "lives at
+    // Družstevná 9", "your parcel to 472 Sílvia Rodovia is on its way", "ship to Průškova 0",
+    // "Ship to: Jack Wulff, Severinsen Boulevard 1, Nexø".
+    {KB "(?:(?:lives|living|resides|residing) at|(?:parcel|package|shipment|delivery|ship|"
+        "shipped|deliver|delivered|bill|billed)[ _]to)" KB,
+     D::kKeyword, R::kStreetAfter, E::kStreetAddress, 0, 0},
     {KB "(?:p\\.? ?o\\.? ?box|post[ _\\-]?office[ _\\-]?box|postfach|apartado(?: postal)?|"
         "case postale|casella postale)",
      D::kKeyword, R::kKeywordValue, E::kStreetAddress, 0, 0},

@@ -52,6 +52,7 @@ enum class Resolver : uint8_t {
   kCommandLine,    // a command that takes a credential: its line's commands (cli::Secrets)
   kScriptName,     // a name label (core_len 0) or title (1) of another script; the name after
   kScriptAddress,  // an address label (core_len 0) or mark (1) of another script; the address
+  kStreetAfter,    // where someone lives or a parcel goes ("lives at", "ship to"): the street
 };
 
 struct PatternSpec {

@@ -4501,6 +4501,82 @@ class Resolution {
     Emit(b, e, Entity::kPersonName);
   }
 
+  // The street line after a phrase that says where someone lives or where a parcel or bill
+  // goes (catalog.cc), read as an address key's value is (StreetLineValue: a house number
+  // beside a word, whatever the words): "lives at Družstevná 9.", "your parcel to 472 Sílvia
+  // Rodovia is on its way", "Ship to: Gael Valentín, Vaca  48 1 5, Hidalgo del Norte". Whom
+  // it goes to may stand first (below). The line ends at the sentence: a verb after the
+  // street, or a full stop that ends the line or follows the house number.
+  void StreetAfter(uint32_t to) {
+    uint32_t p = to;
+    while (p < v_.seg_end && p - to < 3 && (v_.at(p) == ':' || v_.at(p) == ' ')) ++p;
+    uint32_t le = p;
+    while (le < v_.seg_end && le - p < 120 && v_.at(le) != '\n' && v_.at(le) != '\r' &&
+           v_.at(le) != ';' && v_.at(le) != '"') {
+      const std::string_view rest = v_.sub(le, std::min(le + 6, v_.seg_end));
+      if (rest.starts_with(" is ") || rest.starts_with(" was ") || rest.starts_with(" has ") ||
+          rest.starts_with(" will "))
+        break;
+      const unsigned char c = v_.at(le), n = v_.at(le + 1);
+      if ((c == '.' || c == '!' || c == '?') &&
+          (le + 1 >= v_.seg_end || n == '\n' || n == '\r' ||
+           (n == ' ' && (c != '.' || IsDigit(v_.at(le - 1))))))
+        break;
+      ++le;
+    }
+    // Whom it goes to, before a comma: a part with no digit, then the street with its words
+    // first ("Gael Valentin, Vaca  48 1 5", "Пејо Милеуснић, Булевар Цара Душана 88"), or two
+    // to four capitalised words, then one with its number first ("Meelis Allik, 12 Main
+    // Street"); not the street's own words before its number ("Polígono Lilia, 29", "улица
+    // Вихрен, 336").
+    uint32_t b = p;
+    auto capital = [&](uint32_t q) {
+      return IsUpper(v_.at(q)) ||
+             (v_.at(q) == 0xC3 && v_.at(q + 1) >= 0x80 && v_.at(q + 1) <= 0x9E);
+    };
+    for (uint32_t q = p, words = 1, caps = capital(p); q + 2 < le && q - p < 64; ++q) {
+      const unsigned char c = v_.at(q);
+      if (IsDigit(c)) break;
+      if (c == ' ' && v_.at(q - 1) != ',') ++words, caps += capital(q + 1);
+      if (c == ',' && v_.at(q + 1) == ' ') {
+        const uint32_t r = q + 2;
+        uint32_t d = r;
+        while (d < le && !IsDigit(v_.at(d))) ++d;
+        // A house number standing alone after the comma is the first part's own ("улица
+        // Вихрен, 336, Town"); a number before words starts a street ("191 Прошков View").
+        uint32_t de = d;
+        while (de < le && IsDigit(v_.at(de))) ++de;
+        const bool own_number = de >= le || v_.at(de) == ',';
+        if (d < le && (d > r ? v_.at(r) != ' '
+                             : words <= 4 && (caps == words || !own_number) &&
+                                   StreetLineValue(v_.sub(r, le))))
+          b = r;
+        break;
+      }
+    }
+    if (b >= le) return;
+    const size_t n = StreetLineValue(v_.sub(b, le));
+    if (!n) return;
+    uint32_t e = b + static_cast<uint32_t>(n);
+    // The town after the house number, as a script's address reads to the value's end
+    // ("Михајла Пупина 23, Ваљево"): up to the first comma after the last digit.
+    uint32_t last_digit = e;
+    for (uint32_t q = b; q < e; ++q)
+      if (IsDigit(v_.at(q))) last_digit = q;
+    for (uint32_t q = last_digit; q + 1 < e; ++q)
+      if (v_.at(q) == ',' && v_.at(q + 1) == ' ') {
+        e = q;
+        break;
+      }
+    while (e > b && (v_.at(e - 1) == ' ' || v_.at(e - 1) == ',')) --e;
+    // Prose after the number ("shipped to Slovakia 12 units", "ship to 354 Kaeki Grv
+    // today"): no street line ends in a lower-case word here.
+    uint32_t lw = e;
+    while (lw > b && IsAlpha(v_.at(lw - 1))) --lw;
+    if (lw < e && IsLower(v_.at(lw)) && (lw == b || v_.at(lw - 1) == ' ')) return;
+    Emit(b, e, Entity::kStreetAddress, 0.8f);
+  }
+
   // A person named after a label or a title in a script other than Latin (catalog.cc: "姓名：",
   // "Клиент:", "العميل:", "नाम:", "ชื่อ:"; "尊敬的", "श्री", "السيد", "Уважаемый"): such names
   // have no capitals and no table here knows them, so the label is the evidence. A label needs
@@ -5860,6 +5936,9 @@ void Scanner::ScanOnce(std::string_view text, std::span<const Segment> segments,
           break;
         case Resolver::kScriptAddress:
           r.ScriptAddress(ps, h.to);
+          break;
+        case Resolver::kStreetAfter:
+          r.StreetAfter(h.to);
           break;
       }
     }

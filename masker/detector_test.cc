@@ -1747,6 +1747,22 @@ TEST_F(DetectorTest, StreetsOfRubysFakerLocales) {
   // India's comma after the house number, where the line has other streets' words.
   EXPECT_THAT(Find("Ship to: 5 Main St, 43, Kiran Nagar, Town"),
               ElementsAre("STREET_ADDRESS:5 Main St", "STREET_ADDRESS:43, Kiran Nagar"));
+  // After a phrase that says where someone lives or where a parcel goes, the street line
+  // as an address key's value is read, whatever its words; whom it goes to may stand first.
+  for (const auto& [text, street] : std::vector<std::pair<std::string, std::string>>{
+           {"Ship to: Gael Valentin, Vaca  48 1 5, Hidalgo del Norte", "Vaca  48 1 5"},
+           {"Ship to: Jack Wulff, Severinsen Boulevard 1, st., Nexo", "Severinsen Boulevard 1"},
+           {"Hi Silvester, your parcel to Druzstevna 9 is on its way.", "Druzstevna 9"},
+           {"Nikola Ignac lives at Vrsovka 2.", "Vrsovka 2"},
+           {"invoice 69481563: 266.15 EUR, ship to Pruskova 0", "Pruskova 0"},
+           {"ship to Ingelore-Thomas-Ring 9/2, Paderborn", "Ingelore-Thomas-Ring 9/2"}})
+    EXPECT_THAT(Find(text), ::testing::Contains("STREET_ADDRESS:" + street)) << text;
+  for (const char* text :
+       {"the config lives at /etc/veil/veil.yaml 2", "it lives at line 42 of main.cc",
+        "ship to production in 2 weeks", "billed to account 7 times", "lives at version 2"})
+    EXPECT_THAT(Find(text),
+                ::testing::Not(::testing::Contains(::testing::StartsWith("STREET_ADDRESS"))))
+        << text;
   EXPECT_THAT(Find("Copyright (C) 1997, Thomas G. Lane."),
               ::testing::Not(::testing::Contains(::testing::StartsWith("STREET_ADDRESS"))));
   // Not streets: a count after a lower-case word, a year after a place, a version.

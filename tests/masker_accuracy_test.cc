@@ -55,7 +55,8 @@ TEST(MaskerAccuracy, PerEntityPrecisionAndRecall) {
   std::map<std::string, Counts> counts;
   Counts names_text;  // PERSON_NAME in lines of kind text
   std::map<std::string, std::vector<std::string>> misses, false_pos;
-  // VEIL_ACCURACY_VERBOSE=1 prints four misses and false positives per entity; =all every one.
+  // VEIL_ACCURACY_VERBOSE=1 prints four misses and false positives per entity; =all every one;
+  // =inexact the values found whose findings do not match their bounds.
   const char* verbose = std::getenv("VEIL_ACCURACY_VERBOSE");
   const size_t keep = verbose && std::string_view(verbose) == "all" ? SIZE_MAX : 4;
   std::string line;
@@ -87,6 +88,14 @@ TEST(MaskerAccuracy, PerEntityPrecisionAndRecall) {
         }
       }
       if (g_cover) hit = hit && std::find(covered.begin(), covered.end(), false) == covered.end();
+      // VEIL_ACCURACY_VERBOSE=inexact: values found whose findings do not match their bounds.
+      if (hit && !exact && verbose && std::string_view(verbose) == "inexact")
+        for (const auto& f : found)
+          if (f.start < g.end && g.start < f.end)
+            std::printf("INEXACT %s: %s   as %s: %s\n", g.entity.c_str(),
+                        text.substr(g.start, g.end - g.start).c_str(),
+                        std::string(det.EntityName(f.entity)).c_str(),
+                        text.substr(f.start, f.end - f.start).c_str());
       c.found += hit;
       c.exact += exact;
       if (free_text && g.entity == "PERSON_NAME") {
