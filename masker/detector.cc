@@ -6032,6 +6032,8 @@ void Scanner::ScanOnce(std::string_view text, std::span<const Segment> segments,
   }
   if (opts.enabled.test(Index(Entity::kPhone)) && !pf.bare_numbers().empty() && !out->empty())
     ContactPhones(text, segments, out);
+  if (opts.enabled.test(Index(Entity::kStreetAddress)) && out->size() >= 2)
+    ContactStreets(text, segments, out);
   // A phone's extension is part of it ("(560) 753-6945 x5955", "… ext. 12").
   const auto phone = static_cast<uint8_t>(Index(Entity::kPhone));
   size_t sgi = 0;
@@ -6334,6 +6336,83 @@ void Scanner::ContactPhones(std::string_view text, std::span<const Segment> segm
     float score = 0.6f + (sg.hints ? sg.hints->boost[Index(Entity::kPhone)] : 0.0f);
     if (score < opts.min_score) continue;
     out->push_back({b, e, static_cast<uint8_t>(Index(Entity::kPhone)), score});
+  }
+  if (out->size() > found)
+    std::inplace_merge(
+        out->begin(), out->begin() + static_cast<std::ptrdiff_t>(found), out->end(),
+        [](const EntityMatch& a, const EntityMatch& b) { return a.start < b.start; });
+}
+
+// Streets in a contact's line of comma- or semicolon-separated cells: "Michaela Svačinová,
+// ludvik39@seznam.cz,+420 409 169 549,Sovova 8,Pardubice", as a CRM or a shop exports its
+// customers. After a person's name and their e-mail address or phone, each in a cell of its
+// own, the cell right after the e-mail's or the phone's that reads whole as a street line
+// (StreetLineValue: a house number beside a word) and that nothing else was found in is the
+// person's street; not a cell of more than 60 bytes, nor one that ends in a lower-case word.
+// (A product in that place, "…,555-123-4567,Windows 10,…", is masked as one too.)
+void Scanner::ContactStreets(std::string_view text, std::span<const Segment> segments,
+                             std::vector<EntityMatch>* out) {
+  const size_t found = out->size();
+  const auto name = static_cast<uint8_t>(Index(Entity::kPersonName));
+  const auto email = static_cast<uint8_t>(Index(Entity::kEmail));
+  const auto phone = static_cast<uint8_t>(Index(Entity::kPhone));
+  // Only the lines of a name are read: most segments of a batch hold none.
+  size_t seg = 0;
+  uint32_t done = 0;  // the end of the last line read
+  for (size_t i = 0; i < found; ++i) {
+    if ((*out)[i].entity != name || (*out)[i].start < done) continue;
+    while (seg + 1 < segments.size() && (*out)[i].start >= segments[seg].end) ++seg;
+    const Segment& sg = segments[seg];
+    if ((*out)[i].start < sg.start) continue;
+    uint32_t line = (*out)[i].start;
+    while (line > sg.start && text[line - 1] != '\n') --line;
+    const auto nl = text.substr(line, sg.end - line).find('\n');
+    const uint32_t le = nl == std::string_view::npos ? sg.end : line + static_cast<uint32_t>(nl);
+    done = le;
+    // The line's findings, and its separator: the one it has two of.
+    size_t k0 = i;
+    while (k0 > 0 && (*out)[k0 - 1].end > line) --k0;
+    size_t k1 = k0;
+    bool has_name = false, reach = false;
+    uint32_t name_end = 0;
+    for (; k1 < found && (*out)[k1].start < le; ++k1) {
+      const EntityMatch& m = (*out)[k1];
+      if (m.entity == name && !has_name) has_name = true, name_end = m.end;
+      reach |= has_name && (m.entity == email || m.entity == phone);
+    }
+    const std::string_view l = text.substr(line, le - line);
+    const char sep = std::count(l.begin(), l.end(), ',') >= 2   ? ','
+                     : std::count(l.begin(), l.end(), ';') >= 2 ? ';'
+                                                                : 0;
+    if (has_name && reach && sep) {
+      uint32_t cb = line;
+      bool after_reach = false;  // the cell before holds the e-mail address or the phone
+      while (cb < le) {
+        uint32_t ce = cb;
+        while (ce < le && text[ce] != sep) ++ce;
+        uint32_t b = cb, e = ce;
+        while (b < e && text[b] == ' ') ++b;
+        while (e > b && text[e - 1] == ' ') --e;
+        bool taken = false, reach_cell = false;
+        for (size_t k = k0; k < k1; ++k) {
+          const EntityMatch& m = (*out)[k];
+          taken = taken || (m.start < ce && cb < m.end);
+          reach_cell = reach_cell || ((m.entity == email || m.entity == phone) && m.start <= b &&
+                                      m.end >= e && e > b);
+        }
+        const std::string_view cell = text.substr(b, e - b);
+        if (!taken && after_reach && b >= name_end && e - b >= 3 && e - b <= 60 &&
+            StreetLineValue(cell) == cell.size()) {
+          uint32_t lw = e;
+          while (lw > b && IsAlpha(static_cast<unsigned char>(text[lw - 1]))) --lw;
+          if (!(lw < e && IsLower(static_cast<unsigned char>(text[lw])) && lw > b &&
+                text[lw - 1] == ' '))
+            out->push_back({b, e, static_cast<uint8_t>(Index(Entity::kStreetAddress)), 0.6f});
+        }
+        after_reach = reach_cell;
+        cb = ce + 1;
+      }
+    }
   }
   if (out->size() > found)
     std::inplace_merge(

@@ -133,6 +133,9 @@ class Scanner {
   // Numbers in a contact's line: phones (after ScanOnce's overlaps).
   void ContactPhones(std::string_view text, std::span<const Segment> segments,
                      std::vector<EntityMatch>* out);
+  // Streets in a contact's CSV line: the cell that reads as a street line.
+  void ContactStreets(std::string_view text, std::span<const Segment> segments,
+                      std::vector<EntityMatch>* out);
   void ScanDecoded(std::string_view text, std::span<const Segment> segments,
                    std::vector<EntityMatch>* out);
   std::string decoded_, pass_, next_, token_text_, token_chars_;

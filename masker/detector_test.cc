@@ -1763,6 +1763,20 @@ TEST_F(DetectorTest, StreetsOfRubysFakerLocales) {
     EXPECT_THAT(Find(text),
                 ::testing::Not(::testing::Contains(::testing::StartsWith("STREET_ADDRESS"))))
         << text;
+  // In a contact's CSV line, the cell right after the e-mail address or the phone that reads
+  // whole as a street line; not a cell elsewhere in the line.
+  for (const auto& [text, street] : std::vector<std::pair<std::string, std::string>>{
+           {"Michaela Svacinova,ludvik39@seznam.cz,+420 409 169 549,Sovova 8,Pardubice",
+            "Sovova 8"},
+           {"Ivo Vollmer;roger99@freenet.de;04444 44572;Starkring 9;Saarlouis", "Starkring 9"},
+           {"Marinus Frederiksen,elvira.frandsen@torp.com,Moellerskov 9", "Moellerskov 9"}})
+    EXPECT_THAT(Find(text), ::testing::Contains("STREET_ADDRESS:" + street)) << text;
+  for (const char* text : {"Jane Doe,jane@example.org,Sales,Premium Plan 2,Renewed",
+                           "Sovova 8,Michaela Svacinova,ludvik39@seznam.cz,Pardubice",
+                           "Jane Doe,jane@example.org,tier 2,Gold"})
+    EXPECT_THAT(Find(text),
+                ::testing::Not(::testing::Contains(::testing::StartsWith("STREET_ADDRESS"))))
+        << text;
   EXPECT_THAT(Find("Copyright (C) 1997, Thomas G. Lane."),
               ::testing::Not(::testing::Contains(::testing::StartsWith("STREET_ADDRESS"))));
   // Not streets: a count after a lower-case word, a year after a place, a version.
