@@ -3638,6 +3638,11 @@ class Resolution {
       if (v_.at(k) == '+' && IsDigit(v_.at(k + 1)) && !IsAlnum(v_.at(k - 1))) {
         if (static_cast<uint32_t>(k) < *skip_until) return;
         st = static_cast<uint32_t>(k);
+      } else if (v_.at(static_cast<int64_t>(st) - 1) == '+' &&
+                 !IsAlnum(v_.at(static_cast<int64_t>(st) - 2))) {
+        // "+(370) 83138167": the country code itself in the parentheses, the '+' before them.
+        if (st - 1 < *skip_until) return;
+        --st;
       } else if (const int64_t d = static_cast<int64_t>(st) - 2;
                  v_.at(d + 1) == ' ' &&
                  (v_.at(d) == '1' || v_.at(d) == '7' || v_.at(d) == '8' || v_.at(d) == '0')) {
@@ -6283,14 +6288,25 @@ void Scanner::ContactPhones(std::string_view text, std::span<const Segment> segm
                            ((head >= 2 && head <= 4 && tail >= 4 && tail <= 9) ||
                             (dashed && head >= 6 && head <= 7 && tail == 4));
     const int64_t before = static_cast<int64_t>(b) - 1;
+    // A trunk 0 and groups of spaces, dashes or one slash: "0705-044 3577", "06-9/380 2253".
+    uint32_t slashes = 0;
+    bool slashed = true;
+    for (uint32_t k = b; k < e; ++k) {
+      slashes += text[k] == '/';
+      slashed = slashed && (IsDigit(text[k]) || text[k] == ' ' || text[k] == '-' || text[k] == '/');
+    }
+    const bool trunk_groups = slashed && slashes <= 1 && e - b > nd && text[b] == '0' &&
+                              text[b + 1] != '0' && nd >= 9 && nd <= 12 && group >= 3 &&
+                              !validate::ParseDate(text.substr(b, e - b));
     const bool cell =
-        plain &&
+        (plain || trunk_groups) &&
         (cell_edge(v.at(before)) ||
          (v.at(before) == ' ' && (v.at(before - 1) == ',' || v.at(before - 1) == ';'))) &&
         (cell_edge(next) || e == sg.end || next == '\n' || next == '\r') &&
-        (other || dashed ? nd >= 7 && nd <= 13 && (two_pairs(e) || area_dash) &&
-                               !validate::ParseDate(text.substr(b, e - b)) && !spaced_date()
-                         : nd >= 8 && nd <= 12);
+        (trunk_groups ||
+         (other || dashed ? nd >= 7 && nd <= 13 && (two_pairs(e) || area_dash) &&
+                                !validate::ParseDate(text.substr(b, e - b)) && !spaced_date()
+                          : nd >= 8 && nd <= 12));
     // Dates, versions (the number lexer reads those); after whom to call, digits in groups of
     // spaces and dashes ("61 9150-3109"), but no date.
     const bool spaced00 = spaced && text[b] == '0' && text[b + 1] == '0' && nd >= 11;

@@ -1489,6 +1489,11 @@ TEST_F(DetectorTest, PhonesOfMoreCountries) {
       {"Ashley Rodriguez, hayesbrooke@fuentes-carrillo.biz, 5224-0657", "5224-0657"},
       {"Louis Lopes,0033784193257,9 rue Chantal Benard,Rezé", "0033784193257"},
       {"Dr. Ivar Kristiansen, stine63@gmail.com, 10083315", "10083315"},
+      // The country code in the parentheses after '+'; a trunk 0 and groups of spaces,
+      // dashes or one slash (Turkey's, Hungary's).
+      {"Neringa Kiska, ugne93@zukauskas.com, +(370) 83138167", "+(370) 83138167"},
+      {"Karakucak Eraslan, ssafak@durmus.org, 0705-044 3577", "0705-044 3577"},
+      {"Dr. Szabo Agnes, gyorgy93@gmail.com, 06-9/380 2253", "06-9/380 2253"},
       // Six digits after the label, a line of its own.
       {"mobile 389285", "389285"},
       {"Tel. 739297", "739297"},
@@ -1519,7 +1524,9 @@ TEST_F(DetectorTest, PhonesOfMoreCountries) {
         "Copyright 2002-2012, 2016-2021  Bruno Haible <bruno@clisp.org>",
         "Jane Doe, jane@x.org, 1234567890,50 EUR",
         "version 389285",
-        "Ann Lee, 12345"})
+        "Ann Lee, 12345",
+        "Ann Lee, ann@x.org, 01/02/2024",
+        "Ann Lee, ann@x.org, 0 12 2024"})
     EXPECT_THAT(Find(text), ::testing::Not(::testing::Contains(::testing::StartsWith("PHONE:"))))
         << text;
 }
