@@ -4579,7 +4579,8 @@ class Resolution {
     uint32_t lw = e;
     while (lw > b && IsAlpha(v_.at(lw - 1))) --lw;
     if (lw < e && IsLower(v_.at(lw)) && (lw == b || v_.at(lw - 1) == ' ')) return;
-    Emit(b, e, Entity::kStreetAddress, 0.8f);
+    // … and the flat or floor after it ("Forges Marina 9, Appartamento 70").
+    Emit(b, std::min(UnitsAfter(e), le), Entity::kStreetAddress, 0.8f);
   }
 
   // A person named after a label or a title in a script other than Latin (catalog.cc: "姓名：",

@@ -1762,7 +1762,9 @@ TEST_F(DetectorTest, StreetsOfRubysFakerLocales) {
            {"Hi Silvester, your parcel to Druzstevna 9 is on its way.", "Druzstevna 9"},
            {"Nikola Ignac lives at Vrsovka 2.", "Vrsovka 2"},
            {"invoice 69481563: 266.15 EUR, ship to Pruskova 0", "Pruskova 0"},
-           {"ship to Ingelore-Thomas-Ring 9/2, Paderborn", "Ingelore-Thomas-Ring 9/2"}})
+           {"ship to Ingelore-Thomas-Ring 9/2, Paderborn", "Ingelore-Thomas-Ring 9/2"},
+           {"Anselmo Orlando lives at Trafficway Ferrari 989, Appartamento 59.",
+            "Trafficway Ferrari 989, Appartamento 59"}})
     EXPECT_THAT(Find(text), ::testing::Contains("STREET_ADDRESS:" + street)) << text;
   for (const char* text :
        {"the config lives at /etc/veil/veil.yaml 2", "it lives at line 42 of main.cc",
