@@ -309,6 +309,12 @@ bool ScriptAddressValue(std::string_view v) {
   if (!marked && han)
     for (std::string_view m : {"路", "街", "巷", "弄", "号", "號", "丁目", "番地", "로", "길"})
       marked = marked || v.find(m) != std::string_view::npos;
+  // Street words of Persian, Arabic and Hebrew, which name a street with no number after a
+  // label: "خیابان ملکیان ساختمان لسان" (street, building), "شارع", "کوچه", "بلوار", "רחוב",
+  // "שדרות".
+  if (!marked && !han)
+    for (std::string_view m : {"خیابان", "کوچه", "بلوار", "شارع", "طريق", "רחוב", "שדרות"})
+      marked = marked || v.find(m) != std::string_view::npos;
   return marked && script && !v.starts_with("0x") && v.find('%') == std::string_view::npos &&
          !IsNoName(v);
 }
@@ -6315,8 +6321,13 @@ void Scanner::ContactPhones(std::string_view text, std::span<const Segment> segm
     if (called && validate::ParseDate(text.substr(b, e - b))) continue;
     // In groups: a trunk 0 first ("06-1-129-4465") or an area code and the number ("4020-
     // 64478"), ending in 4+ digits; not the 3-2-4 of an SSN, nor ids such as "76-3836-504".
+    // … or a trunk or country digit alone first, as Russia and North America write a
+    // toll-free or long-distance number: "8-800-818-4405", "1-800-555-0199".
+    const bool trunk_digit = groups == 4 && first == 1 && nd == 11 && last == 4 &&
+                             (text[b] == '8' || text[b] == '7' || text[b] == '1');
     if (dashed &&
-        (last < 4 || !(text[b] == '0' || (groups == 2 && first >= 2 && first <= 4)) || nd < 9 ||
+        (last < 4 ||
+         !(text[b] == '0' || (groups == 2 && first >= 2 && first <= 4) || trunk_digit) || nd < 9 ||
          nd > 12) &&
         !called && !cell)
       continue;

@@ -1494,6 +1494,8 @@ TEST_F(DetectorTest, PhonesOfMoreCountries) {
       {"Neringa Kiska, ugne93@zukauskas.com, +(370) 83138167", "+(370) 83138167"},
       {"Karakucak Eraslan, ssafak@durmus.org, 0705-044 3577", "0705-044 3577"},
       {"Dr. Szabo Agnes, gyorgy93@gmail.com, 06-9/380 2253", "06-9/380 2253"},
+      // A trunk digit alone first, Russia's toll-free numbers, in a contact's line.
+      {"Alla Noskova,eagafonov@gorbunov.ru,8-800-818-4405,Town", "8-800-818-4405"},
       // Six digits after the label, a line of its own.
       {"mobile 389285", "389285"},
       {"Tel. 739297", "739297"},
@@ -1763,6 +1765,10 @@ TEST_F(DetectorTest, StreetsOfRubysFakerLocales) {
            {"Nikola Ignac lives at Vrsovka 2.", "Vrsovka 2"},
            {"invoice 69481563: 266.15 EUR, ship to Pruskova 0", "Pruskova 0"},
            {"ship to Ingelore-Thomas-Ring 9/2, Paderborn", "Ingelore-Thomas-Ring 9/2"},
+           {"address: \xD8\xAE\xDB\x8C\xD8\xA7\xD8\xA8\xD8\xA7\xD9\x86 "
+            "\xD8\xA7\xD9\x86\xD9\x88\xD8\xB4\xD9\x87",  // خیابان انوشه: a street, no number
+            "\xD8\xAE\xDB\x8C\xD8\xA7\xD8\xA8\xD8\xA7\xD9\x86 "
+            "\xD8\xA7\xD9\x86\xD9\x88\xD8\xB4\xD9\x87"},
            {"Anselmo Orlando lives at Trafficway Ferrari 989, Appartamento 59.",
             "Trafficway Ferrari 989, Appartamento 59"}})
     EXPECT_THAT(Find(text), ::testing::Contains("STREET_ADDRESS:" + street)) << text;
