@@ -400,6 +400,14 @@ size_t StreetLineValue(std::string_view v) {
   return street ? v.size() : 0;
 }
 
+// Whether v ends in a word of lower-case ASCII letters standing apart ("… 12 units", "… Grv
+// today"): prose after a number, where a street line was read from a phrase or a cell.
+bool EndsInLowerWord(std::string_view v) {
+  size_t w = v.size();
+  while (w > 0 && IsAlpha(static_cast<unsigned char>(v[w - 1]))) --w;
+  return w < v.size() && IsLower(static_cast<unsigned char>(v[w])) && (w == 0 || v[w - 1] == ' ');
+}
+
 // The text a resolver sees: the scanned bytes and the segment the match lies in.
 struct View {
   const char* p;
@@ -4582,9 +4590,7 @@ class Resolution {
     while (e > b && (v_.at(e - 1) == ' ' || v_.at(e - 1) == ',')) --e;
     // Prose after the number ("shipped to Slovakia 12 units", "ship to 354 Kaeki Grv
     // today"): no street line ends in a lower-case word here.
-    uint32_t lw = e;
-    while (lw > b && IsAlpha(v_.at(lw - 1))) --lw;
-    if (lw < e && IsLower(v_.at(lw)) && (lw == b || v_.at(lw - 1) == ' ')) return;
+    if (EndsInLowerWord(v_.sub(b, e))) return;
     // … and the flat or floor after it ("Forges Marina 9, Appartamento 70").
     Emit(b, std::min(UnitsAfter(e), le), Entity::kStreetAddress, 0.8f);
   }
@@ -6235,10 +6241,12 @@ void Scanner::ContactPhones(std::string_view text, std::span<const Segment> segm
       while (IsDigit(v.at(k))) ++k;
       if (k - e - 1 <= 2 && v.at(k) != ',') continue;
     }
-    uint32_t nd = 0, groups = 1, first = 0, last = 0, group = 0, shortest = 99;
-    bool dashed = false, other = false, spaced = true, plain = true;
+    uint32_t nd = 0, groups = 1, first = 0, last = 0, group = 0, shortest = 99, slashes = 0;
+    bool dashed = false, other = false, spaced = true, plain = true, slashed = true;
     for (uint32_t k = b; k < e; ++k) {
       nd += IsDigit(text[k]);
+      slashes += text[k] == '/';
+      slashed = slashed && (IsDigit(text[k]) || text[k] == ' ' || text[k] == '-' || text[k] == '/');
       plain = plain && (IsDigit(text[k]) || text[k] == ' ' || text[k] == '-');
       dashed = dashed || text[k] == '-';
       other = other || (!IsDigit(text[k]) && text[k] != '-');
@@ -6252,19 +6260,18 @@ void Scanner::ContactPhones(std::string_view text, std::span<const Segment> segm
     // Spaced groups of 2-5 digits, 8-13 in all, in a contact's line or after whom to call
     // ("Lucas Rodrigues, caua40@silveira.com, 11 4540 6114"): the number lexer reads the
     // shapes it knows; these are the rest.
+    // A year's first two digits at k, 19 or 20.
+    auto year = [&](uint32_t k) {
+      return (text[k] == '1' && text[k + 1] == '9') || (text[k] == '2' && text[k + 1] == '0');
+    };
     // Not a date written with spaces ("2024 05 12", "12 05 2024").
     auto spaced_date = [&] {
       if (nd != 8 || e - b != 10) return false;
       const std::string_view s = text.substr(b, 10);
-      auto num = [&](size_t i, size_t n) {
-        int x = 0;
-        for (size_t k = i; k < i + n; ++k) x = x * 10 + (s[k] - '0');
-        return x;
-      };
-      auto year = [&](size_t i) { return num(i, 2) == 19 || num(i, 2) == 20; };
-      if (s[4] == ' ' && s[7] == ' ' && year(0)) return num(5, 2) <= 12 && num(8, 2) <= 31;
-      if (s[2] == ' ' && s[5] == ' ' && year(6))
-        return (num(0, 2) <= 31 && num(3, 2) <= 12) || (num(0, 2) <= 12 && num(3, 2) <= 31);
+      auto num = [&](size_t i) { return (s[i] - '0') * 10 + (s[i + 1] - '0'); };
+      if (s[4] == ' ' && s[7] == ' ' && year(b)) return num(5) <= 12 && num(8) <= 31;
+      if (s[2] == ' ' && s[5] == ' ' && year(b + 6))
+        return (num(0) <= 31 && num(3) <= 12) || (num(0) <= 12 && num(3) <= 31);
       return false;
     };
     const bool grouped =
@@ -6285,9 +6292,6 @@ void Scanner::ContactPhones(std::string_view text, std::span<const Segment> segm
     // "973 746540"; or the number in two, "943422-7688" (not ZIP+4's five and four).
     const uint32_t cut = static_cast<uint32_t>(text.substr(b, e - b).find_first_of(" -"));
     const uint32_t head = cut, tail = e - b - cut - 1;
-    auto year = [&](uint32_t k) {
-      return (text[k] == '1' && text[k + 1] == '9') || (text[k] == '2' && text[k + 1] == '0');
-    };
     // … not a range of years ("2002-2012, 2016-2021  Bruno Haible <bruno@…>").
     const bool two_groups =
         cut < e - b && nd == e - b - 1 && !(head == 4 && tail == 4 && year(b) && year(b + 5));
@@ -6296,12 +6300,6 @@ void Scanner::ContactPhones(std::string_view text, std::span<const Segment> segm
                             (dashed && head >= 6 && head <= 7 && tail == 4));
     const int64_t before = static_cast<int64_t>(b) - 1;
     // A trunk 0 and groups of spaces, dashes or one slash: "0705-044 3577", "06-9/380 2253".
-    uint32_t slashes = 0;
-    bool slashed = true;
-    for (uint32_t k = b; k < e; ++k) {
-      slashes += text[k] == '/';
-      slashed = slashed && (IsDigit(text[k]) || text[k] == ' ' || text[k] == '-' || text[k] == '/');
-    }
     const bool trunk_groups = slashed && slashes <= 1 && e - b > nd && text[b] == '0' &&
                               text[b + 1] != '0' && nd >= 9 && nd <= 12 && group >= 3 &&
                               !validate::ParseDate(text.substr(b, e - b));
@@ -6316,8 +6314,12 @@ void Scanner::ContactPhones(std::string_view text, std::span<const Segment> segm
                           : nd >= 8 && nd <= 12));
     // Dates, versions (the number lexer reads those); after whom to call, digits in groups of
     // spaces and dashes ("61 9150-3109"), but no date.
-    const bool spaced00 = spaced && text[b] == '0' && text[b + 1] == '0' && nd >= 11;
-    if (other && !grouped && !(called && plain) && !cell && !spaced00) continue;
+    // "00", a country code and the number, written as one run or in two ("0033784193257",
+    // "0039345 409130"): the international prefix is the phone's own.
+    const bool intl00 = !dashed && nd >= 11 && nd <= 17 && text[b] == '0' && text[b + 1] == '0' &&
+                        text[b + 2] != '0' && groups == 1 && (!other || spaced) &&
+                        IntlPrefixCode(text.substr(b + 2, 3));
+    if (other && !grouped && !(called && plain) && !cell && !intl00) continue;
     if (called && validate::ParseDate(text.substr(b, e - b))) continue;
     // In groups: a trunk 0 first ("06-1-129-4465") or an area code and the number ("4020-
     // 64478"), ending in 4+ digits; not the 3-2-4 of an SSN, nor ids such as "76-3836-504".
@@ -6331,11 +6333,6 @@ void Scanner::ContactPhones(std::string_view text, std::span<const Segment> segm
          nd > 12) &&
         !called && !cell)
       continue;
-    // "00", a country code and the number, written as one run or in two ("0033784193257",
-    // "0039345 409130"): the international prefix is the phone's own.
-    const bool intl00 = !dashed && nd >= 11 && nd <= 17 && text[b] == '0' && text[b + 1] == '0' &&
-                        text[b + 2] != '0' && groups == 1 && (!other || spaced) &&
-                        IntlPrefixCode(text.substr(b + 2, 3));
     const bool nanp = !dashed && nd == 10 && text[b] >= '2' && text[b + 3] >= '2' &&
                       !(text[b + 1] == '1' && text[b + 2] == '1');
     const bool trunk = !dashed && nd >= 9 && nd <= 11 && text[b] == '0' && text[b + 1] != '0';
@@ -6430,13 +6427,8 @@ void Scanner::ContactStreets(std::string_view text, std::span<const Segment> seg
         }
         const std::string_view cell = text.substr(b, e - b);
         if (!taken && after_reach && b >= name_end && e - b >= 3 && e - b <= 60 &&
-            StreetLineValue(cell) == cell.size()) {
-          uint32_t lw = e;
-          while (lw > b && IsAlpha(static_cast<unsigned char>(text[lw - 1]))) --lw;
-          if (!(lw < e && IsLower(static_cast<unsigned char>(text[lw])) && lw > b &&
-                text[lw - 1] == ' '))
-            out->push_back({b, e, static_cast<uint8_t>(Index(Entity::kStreetAddress)), 0.6f});
-        }
+            StreetLineValue(cell) == cell.size() && !EndsInLowerWord(cell))
+          out->push_back({b, e, static_cast<uint8_t>(Index(Entity::kStreetAddress)), 0.6f});
         after_reach = reach_cell;
         cb = ce + 1;
       }
