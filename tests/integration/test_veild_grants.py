@@ -127,13 +127,12 @@ def test_guardrails_block_with_42501_and_the_session_goes_on(pg, start_veild, tm
                        "select pg_sleep(0);\n"
                        "/* ; */ SELECT 'drop table x' AS harmless;\n",
                  args=("-A", "-t", "-X"), check=False)
+    # veil's own error, without the context of the DO block that raised it in the statement's
+    # place (the client never wrote one).
     assert r.stderr.splitlines() == [
         "ERROR:  veil: statement blocked by guardrail no-ddl",
-        "CONTEXT:  PL/pgSQL function inline_code_block line 1 at RAISE",
         "ERROR:  veil: statement blocked by guardrail no-unbounded-write",
-        "CONTEXT:  PL/pgSQL function inline_code_block line 1 at RAISE",
         "ERROR:  veil: statement blocked by guardrail deny #1",  # deny patterns count from 1
-        "CONTEXT:  PL/pgSQL function inline_code_block line 1 at RAISE",
     ], r.stderr
     assert r.stdout.splitlines() == ["[EMAIL]", "UPDATE 1", "drop table x"]
     assert pg.psql("SELECT to_regclass('blocked') IS NULL").stdout.strip() == "t"

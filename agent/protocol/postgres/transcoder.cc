@@ -997,6 +997,20 @@ bool PgTranscoder::StatementReadsSensitive() {
   return false;
 }
 
+// A guardrail's refusal is raised by the server from the DO block veild sent in the statement's
+// place (see the session): its context ("PL/pgSQL function inline_code_block line 1 at RAISE")
+// and source position name code the client never wrote. They go; the error reads as veil's own.
+void PgTranscoder::DropRefusalOrigin(pg::ResponseFields* fields) {
+  if (fields->sqlstate() != "42501" || !fields->message().starts_with("veil: ")) return;
+  auto& all = fields->fields;
+  all.erase(std::remove_if(all.begin(), all.end(),
+                           [](const pg::ResponseField& f) {
+                             return f.code == pg::field::kWhere || f.code == pg::field::kFile ||
+                                    f.code == pg::field::kLine || f.code == pg::field::kRoutine;
+                           }),
+            all.end());
+}
+
 void PgTranscoder::MaskResponse(pg::ResponseFields* fields, bool notice) {
   // Texts that can echo data: message, detail, hint, context, internal query.
   static constexpr char kTextFields[] = {pg::field::kMessage, pg::field::kDetail, pg::field::kHint,
@@ -1566,6 +1580,8 @@ Status PgTranscoder::TranscodeFrames(std::span<const uint8_t> in, size_t* consum
               forward(at, n);
             }
           } else if constexpr (std::is_same_v<T, pg::ErrorResponse>) {
+            if (!open_statements_.empty() && !open_statements_.front().record.guardrail.empty())
+              DropRefusalOrigin(&m);
             MaskResponse(&m, /*notice=*/false);
             if (!suppress) status = pg::Encode(m, out);
             if (!open_statements_.empty() &&
