@@ -354,6 +354,77 @@ def test_randomized_check_finds_the_values_without_veil(lineage_db):
     assert caught / total > 0.6, f"only {caught} of {total} raw results were recognised"
 
 
+def evasions() -> dict[str, list[str]]:
+    """lineage/evasions.sql: its statements by section ([carry], [side-channel])."""
+    sections: dict[str, list[str]] = {}
+    current = None
+    for line in (HERE / "lineage" / "evasions.sql").read_text().splitlines():
+        if m := re.match(r"-- \[([a-z-]+)\]", line):
+            current = sections.setdefault(m.group(1), [])
+        elif line.strip() and not line.startswith("--"):
+            current.append(line.rstrip().removesuffix(";"))
+    return sections
+
+
+def error_carries(text: str) -> list[str]:
+    """carried() over an error's text without what it quotes of the statement the client wrote
+    (LINE 1: … and its caret) and without veil's own fixed refusal ("guardrail side-channel"
+    holds "il s", which is "s li" of "Tobias Lindqvist" reversed)."""
+    kept = [line for line in text.splitlines()
+            if not line.startswith("LINE ") and line.strip() != "^"
+            and not re.fullmatch(r"veil: statement blocked by guardrail [\w-]+", line)]
+    return carried("\n".join(kept))
+
+
+def run_evasions(conn, statements: list[str]):
+    """(statement, cells, error text or None) for each statement, one connection."""
+    import psycopg2
+
+    out = []
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        for sql in statements:
+            try:
+                cur.execute(sql)
+                cells = [str(c) for row in (cur.fetchall() if cur.description else [])
+                         for c in row if c is not None]
+                out.append((sql, cells, None))
+            except psycopg2.Error as e:
+                out.append((sql, [], str(e)))
+    conn.close()
+    return out
+
+
+def test_written_evasions_never_carry_a_seeded_value(veil, lineage_db):
+    import psycopg2
+
+    _, port, _ = veil
+    sets = evasions()
+    assert len(sets["carry"]) > 150 and len(sets["side-channel"]) > 5
+    through = run_evasions(psycopg2.connect(host=HOST, port=port, dbname=DB, user=USER,
+                                            connect_timeout=10), sets["carry"])
+    failures = []
+    for sql, cells, error in through:
+        hits = sorted({h for c in cells for h in carried(c)} |
+                      set(error_carries(error) if error else []))
+        if hits:
+            failures.append(f"{sql}\n  -> {cells[:4] or error!r} carries {hits}")
+    assert not failures, "\n".join(failures[:30])
+    # A sensitive value that would decide how many rows come back (an SRF's bound, LIMIT,
+    # OFFSET, a join or filter against a value computed from it) is refused, not counted.
+    refused = run_evasions(psycopg2.connect(host=HOST, port=port, dbname=DB, user=USER,
+                                            connect_timeout=10), sets["side-channel"])
+    for sql, cells, error in refused:
+        assert error and "veil: statement blocked by guardrail side-channel" in error, (sql, cells)
+    # The control: read straight from PostgreSQL, most of them carry a value (the rest return
+    # booleans, lengths or nothing), and every refused one answers.
+    direct = run_evasions(psycopg2.connect(lineage_db.dsn(dbname=DB)), sets["carry"])
+    caught = sum(1 for _, cells, _ in direct if any(carried(c) for c in cells))
+    assert caught / len(direct) > 0.7, f"only {caught} of {len(direct)} carry a value directly"
+    direct = run_evasions(psycopg2.connect(lineage_db.dsn(dbname=DB)), sets["side-channel"])
+    assert all(error is None and cells for _, cells, error in direct), direct
+
+
 # ---- what only the parse tree and lineage can see ----------------------------------------------
 
 
