@@ -46,9 +46,38 @@ constexpr char kQuery[] =
     "FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace "
     "WHERE t.typtype IN ('b', 'd', 'r', 'm') "
     "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
-    "UNION ALL "
+    "UNION ALL ";
+
+// The session's search path, in order ('s' rows).
+constexpr char kPathRows[] =
     "SELECT 's', s.ord::text, s.nsp::text, NULL, NULL, NULL "
     "FROM pg_catalog.unnest(pg_catalog.current_schemas(true)) WITH ORDINALITY AS s(nsp, ord)";
+
+// The catalog's fingerprint (one 'h' row): for each catalog the snapshot is read from, how many
+// rows it has and the sum of their xmin. Any committed change of a catalog row writes a row
+// version whose xmin is the newest transaction id, so the sum grows with every insert and
+// update, and a delete lowers the count or, in the same transaction as an insert, leaves the
+// sum higher: the fingerprint changes with every change (short of transaction-id wraparound,
+// which CatalogCache's age limit rules out). VACUUM and ANALYZE update pg_class in place and
+// change nothing here. pg_attribute, pg_proc, pg_operator, pg_cast and pg_type are read from
+// OID 16384 on (their indexes: a few rows, not thousands): what initdb made below it changes
+// only with allow_system_table_mods. Views (pg_rewrite), schemas, inheritance and column
+// defaults are read whole.
+#define VEIL_XMIN_SUM(alias, from)               \
+  "(SELECT pg_catalog.count(*)::text || ':' || " \
+  "COALESCE(pg_catalog.sum(" alias ".xmin::text::int8), 0)::text FROM " from ")"
+constexpr char kFingerprintRow[] =
+    "SELECT 'h', pg_catalog.concat_ws(',', " VEIL_XMIN_SUM("c", "pg_catalog.pg_class c") ", "
+    VEIL_XMIN_SUM("a", "pg_catalog.pg_attribute a WHERE a.attrelid >= 16384") ", "
+    VEIL_XMIN_SUM("n", "pg_catalog.pg_namespace n") ", "
+    VEIL_XMIN_SUM("i", "pg_catalog.pg_inherits i") ", "
+    VEIL_XMIN_SUM("d", "pg_catalog.pg_attrdef d") ", "
+    VEIL_XMIN_SUM("w", "pg_catalog.pg_rewrite w") ", "
+    VEIL_XMIN_SUM("p", "pg_catalog.pg_proc p WHERE p.oid >= 16384") ", "
+    VEIL_XMIN_SUM("o", "pg_catalog.pg_operator o WHERE o.oid >= 16384") ", "
+    VEIL_XMIN_SUM("k", "pg_catalog.pg_cast k WHERE k.oid >= 16384") ", "
+    VEIL_XMIN_SUM("t", "pg_catalog.pg_type t WHERE t.oid >= 16384") "), NULL, NULL, NULL, NULL ";
+#undef VEIL_XMIN_SUM
 
 template <typename T>
 bool Number(const std::optional<std::string>& s, T* out) {
@@ -59,27 +88,65 @@ bool Number(const std::optional<std::string>& s, T* out) {
 
 }  // namespace
 
-const char* CatalogSnapshot::Query() { return kQuery; }
+std::vector<std::string> CatalogSnapshot::SearchPathOf(const std::vector<Row>& rows) {
+  std::vector<std::pair<int, std::string>> path;
+  for (const auto& r : rows) {
+    int ord = 0;
+    if (r.size() >= 3 && r[0] == "s" && Number(r[1], &ord) && r[2]) path.emplace_back(ord, *r[2]);
+  }
+  std::sort(path.begin(), path.end());
+  std::vector<std::string> out;
+  for (auto& [_, nsp] : path) out.push_back(std::move(nsp));
+  if (out.empty()) out = {"pg_catalog", "public"};
+  return out;
+}
+
+const char* CatalogSnapshot::Query() {
+  static const std::string query = std::string(kQuery) + kFingerprintRow + "UNION ALL " + kPathRows;
+  return query.c_str();
+}
+
+const char* CatalogSnapshot::CheckQuery() {
+  static const std::string query = std::string(kFingerprintRow) + "UNION ALL " + kPathRows;
+  return query.c_str();
+}
+
+std::optional<std::string> CatalogSnapshot::FingerprintOf(const std::vector<Row>& rows) {
+  for (const auto& r : rows)
+    if (r.size() >= 2 && r[0] == "h" && r[1] && !r[1]->empty()) return *r[1];
+  return std::nullopt;
+}
 
 std::shared_ptr<const CatalogSnapshot> CatalogSnapshot::Empty(uint64_t generation) {
+  static const auto none = std::make_shared<const Objects>();
   auto s = std::make_shared<CatalogSnapshot>();
   s->generation_ = generation;
+  s->objects_ = none;
   s->search_path_ = {"pg_catalog", "public"};
+  return s;
+}
+
+std::shared_ptr<const CatalogSnapshot> CatalogSnapshot::WithSearchPath(
+    const CatalogSnapshot& base, const std::vector<Row>& path_rows, uint64_t generation) {
+  auto s = std::make_shared<CatalogSnapshot>();
+  s->generation_ = generation;
+  s->objects_ = base.objects_;
+  s->search_path_ = SearchPathOf(path_rows);
   return s;
 }
 
 std::shared_ptr<const CatalogSnapshot> CatalogSnapshot::FromRows(const std::vector<Row>& rows,
                                                                  uint64_t generation) {
   auto s = std::make_shared<CatalogSnapshot>();
+  auto o = std::make_shared<Objects>();
   s->generation_ = generation;
-  std::vector<std::pair<int, std::string>> path;
   for (const Row& r : rows) {
     if (r.size() < 6 || !r[0] || r[0]->size() != 1) continue;
     switch ((*r[0])[0]) {
       case 'r': {
         uint32_t oid = 0;
         if (!Number(r[1], &oid) || !r[2] || !r[3] || !r[4] || r[4]->empty()) break;
-        CatalogRelation& rel = s->by_oid_[oid];
+        CatalogRelation& rel = o->by_oid[oid];
         rel.oid = oid;
         rel.schema = *r[2];
         rel.name = *r[3];
@@ -96,53 +163,47 @@ std::shared_ptr<const CatalogSnapshot> CatalogSnapshot::FromRows(const std::vect
             rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
           }
         }
-        s->by_name_[rel.schema + '\0' + rel.name] = oid;
+        o->by_name[rel.schema + '\0' + rel.name] = oid;
         break;
       }
       case 'c': {
         uint32_t oid = 0, type = 0;
         int16_t attnum = 0;
         if (!Number(r[1], &oid) || !Number(r[2], &attnum) || !r[3] || !Number(r[4], &type)) break;
-        s->by_oid_[oid].columns.push_back({*r[3], attnum, type, r[5].value_or("")});
+        o->by_oid[oid].columns.push_back({*r[3], attnum, type, r[5].value_or("")});
         break;
       }
       case 'v': {
         uint32_t oid = 0;
-        if (Number(r[1], &oid) && r[2]) s->by_oid_[oid].view_definition = *r[2];
+        if (Number(r[1], &oid) && r[2]) o->by_oid[oid].view_definition = *r[2];
         break;
       }
       case 'f':
-        if (r[1]) s->user_functions_.insert(*r[1]);
+        if (r[1]) o->user_functions.insert(*r[1]);
         break;
       case 'o':
-        if (r[1]) s->user_operators_.insert(*r[1]);
+        if (r[1]) o->user_operators.insert(*r[1]);
         break;
       case 't':
-        if (r[1]) s->user_cast_targets_.insert(*r[1]);
+        if (r[1]) o->user_cast_targets.insert(*r[1]);
         // An implicit or assignment cast runs without any cast in the statement's text.
-        if (r[2] && (*r[2] == "i" || *r[2] == "a")) s->implicit_user_casts_ = true;
+        if (r[2] && (*r[2] == "i" || *r[2] == "a")) o->implicit_user_casts = true;
         break;
-      case 's': {
-        int ord = 0;
-        if (Number(r[1], &ord) && r[2]) path.emplace_back(ord, *r[2]);
-        break;
-      }
     }
   }
   // Columns may arrive before their relation and in any order; relations without a 'r' row
   // (dropped meanwhile) are removed.
-  for (auto it = s->by_oid_.begin(); it != s->by_oid_.end();) {
+  for (auto it = o->by_oid.begin(); it != o->by_oid.end();) {
     if (it->second.name.empty()) {
-      it = s->by_oid_.erase(it);
+      it = o->by_oid.erase(it);
       continue;
     }
     std::sort(it->second.columns.begin(), it->second.columns.end(),
               [](const CatalogColumn& a, const CatalogColumn& b) { return a.attnum < b.attnum; });
     ++it;
   }
-  std::sort(path.begin(), path.end());
-  for (auto& [_, nsp] : path) s->search_path_.push_back(std::move(nsp));
-  if (s->search_path_.empty()) s->search_path_ = {"pg_catalog", "public"};
+  s->objects_ = std::move(o);
+  s->search_path_ = SearchPathOf(rows);
   return s;
 }
 
@@ -150,8 +211,8 @@ std::vector<const CatalogRelation*> CatalogSnapshot::InSchema(std::string_view s
   std::string prefix(schema);
   prefix.push_back('\0');
   std::vector<const CatalogRelation*> out;
-  for (auto it = by_name_.lower_bound(prefix);
-       it != by_name_.end() && std::string_view(it->first).starts_with(prefix); ++it)
+  for (auto it = objects_->by_name.lower_bound(prefix);
+       it != objects_->by_name.end() && std::string_view(it->first).starts_with(prefix); ++it)
     if (const CatalogRelation* r = ByOid(it->second)) out.push_back(r);
   return out;
 }
@@ -162,8 +223,8 @@ const CatalogRelation* CatalogSnapshot::Find(std::string_view schema, std::strin
     key.assign(nsp);
     key.push_back('\0');
     key.append(name);
-    auto it = by_name_.find(key);
-    if (it == by_name_.end()) return nullptr;
+    auto it = objects_->by_name.find(key);
+    if (it == objects_->by_name.end()) return nullptr;
     return ByOid(it->second);
   };
   if (!schema.empty()) return lookup(schema);
@@ -177,30 +238,62 @@ const CatalogRelation* CatalogSnapshot::Find(std::string_view schema, std::strin
 }
 
 const CatalogRelation* CatalogSnapshot::ByOid(uint32_t oid) const {
-  auto it = by_oid_.find(oid);
-  return it == by_oid_.end() ? nullptr : &it->second;
+  auto it = objects_->by_oid.find(oid);
+  return it == objects_->by_oid.end() ? nullptr : &it->second;
 }
 
 bool CatalogSnapshot::IsUserFunction(std::string_view name) const {
-  return user_functions_.contains(name);
+  return objects_->user_functions.contains(name);
 }
 
 bool CatalogSnapshot::IsUserOperator(std::string_view name) const {
-  return user_operators_.contains(name);
+  return objects_->user_operators.contains(name);
 }
 
 bool CatalogSnapshot::IsUserCastTarget(std::string_view type_name) const {
-  return user_cast_targets_.contains(type_name);
+  return objects_->user_cast_targets.contains(type_name);
 }
 
 bool CatalogSnapshot::KnowsName(std::string_view name) const {
-  if (user_functions_.contains(name)) return true;
-  for (const auto& [_, rel] : by_oid_) {
+  if (objects_->user_functions.contains(name)) return true;
+  for (const auto& [_, rel] : objects_->by_oid) {
     if (rel.name == name || rel.schema == name) return true;
     for (const auto& c : rel.columns)
       if (c.name == name) return true;
   }
   return false;
+}
+
+bool CatalogCache::Has(std::string_view database) const {
+  std::lock_guard lock(mu_);
+  auto it = entries_.lower_bound(Key{std::string(database), {}});
+  return it != entries_.end() && it->first.first == database;
+}
+
+std::shared_ptr<const CatalogSnapshot> CatalogCache::Find(
+    std::string_view database, const std::vector<std::string>& search_path,
+    std::string_view fingerprint) const {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(Key{std::string(database), search_path});
+  if (it == entries_.end() || it->second.fingerprint != fingerprint ||
+      std::chrono::steady_clock::now() - it->second.at > kMaxAge)
+    return nullptr;
+  return it->second.snapshot;
+}
+
+void CatalogCache::Put(std::string_view database, std::string fingerprint,
+                       std::shared_ptr<const CatalogSnapshot> snapshot) {
+  if (fingerprint.empty() || !snapshot) return;
+  std::lock_guard lock(mu_);
+  const auto now = std::chrono::steady_clock::now();
+  Key key{std::string(database), snapshot->search_path()};
+  if (!entries_.contains(key) && entries_.size() >= kMaxEntries) {
+    auto oldest = std::min_element(
+        entries_.begin(), entries_.end(),
+        [](const auto& a, const auto& b) { return a.second.order < b.second.order; });
+    entries_.erase(oldest);
+  }
+  entries_[std::move(key)] = Entry{std::move(fingerprint), std::move(snapshot), now, ++puts_};
 }
 
 }  // namespace veil::sql

@@ -13,9 +13,11 @@
 //   const CatalogRelation* r = snap->Find("", "customers");  // by the search path
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -58,6 +60,19 @@ class CatalogSnapshot {
   // Built from Query()'s rows. Rows it does not understand are skipped.
   static std::shared_ptr<const CatalogSnapshot> FromRows(const std::vector<Row>& rows,
                                                          uint64_t generation);
+  // A cheaper statement than Query() for a session whose database's snapshot another session
+  // fetched (CatalogCache): the catalog's fingerprint ('h' row, which Query() returns too, read
+  // in the same statement as its rows) and this session's search path ('s' rows).
+  static const char* CheckQuery();
+  static std::optional<std::string> FingerprintOf(const std::vector<Row>& rows);
+  // The search path of a lookup's 's' rows; PostgreSQL's default when it has none.
+  static std::vector<std::string> SearchPathOf(const std::vector<Row>& rows);
+  // `base`'s relations, functions and types (shared, not copied) with the search path of
+  // `path_rows`: what Query() would have returned to a session whose CheckQuery() found the
+  // fingerprint `base` was fetched under.
+  static std::shared_ptr<const CatalogSnapshot> WithSearchPath(const CatalogSnapshot& base,
+                                                               const std::vector<Row>& path_rows,
+                                                               uint64_t generation);
   // An empty snapshot: every name is unknown (nothing fetched yet, or the fetch failed).
   static std::shared_ptr<const CatalogSnapshot> Empty(uint64_t generation = 0);
 
@@ -80,23 +95,60 @@ class CatalogSnapshot {
   bool IsUserCastTarget(std::string_view type_name) const;
   // Whether some implicit or assignment cast runs a user function: it may run for any
   // statement, with no cast in its text.
-  bool HasImplicitUserCasts() const { return implicit_user_casts_; }
+  bool HasImplicitUserCasts() const { return objects_->implicit_user_casts; }
   // Whether `name` is the name of a schema, relation, column or function here: a name the
   // catalog gives away to anyone, not a value. Linear: for the rare error path only.
   bool KnowsName(std::string_view name) const;
   const std::vector<std::string>& search_path() const { return search_path_; }
   uint64_t generation() const { return generation_; }
-  size_t size() const { return by_oid_.size(); }
+  size_t size() const { return objects_->by_oid.size(); }
 
  private:
+  // What the database holds, the same for every session of it: shared by the snapshots made
+  // from one fetch (WithSearchPath).
+  struct Objects {
+    std::unordered_map<uint32_t, CatalogRelation> by_oid;  // looked up per result column
+    std::map<std::string, uint32_t, std::less<>> by_name;  // schema '\0' name
+    std::set<std::string, std::less<>> user_functions;
+    std::set<std::string, std::less<>> user_operators;
+    std::set<std::string, std::less<>> user_cast_targets;
+    bool implicit_user_casts = false;
+  };
   uint64_t generation_ = 0;
-  std::unordered_map<uint32_t, CatalogRelation> by_oid_;  // looked up per result column
-  std::map<std::string, uint32_t, std::less<>> by_name_;  // schema '\0' name
-  std::set<std::string, std::less<>> user_functions_;
-  std::set<std::string, std::less<>> user_operators_;
-  std::set<std::string, std::less<>> user_cast_targets_;
-  bool implicit_user_casts_ = false;
+  std::shared_ptr<const Objects> objects_;
   std::vector<std::string> search_path_;
+};
+
+// Snapshots shared by the sessions of one endpoint, so that a new session does not fetch and
+// build the whole catalog again (about 13 ms for a small database on a fresh backend): by
+// database and search path (view definitions are written relative to it), each valid for the
+// fingerprint it was fetched under. A session sends CheckQuery() instead of Query() when
+// Has() its database, and uses Find()'s snapshot only on an exact fingerprint match; any
+// other answer, or a failed check, fetches in full. Entries live at most kMaxAge (the
+// fingerprint is a sum of transaction ids) and at most kMaxEntries are kept. Thread-safe.
+class CatalogCache {
+ public:
+  static constexpr size_t kMaxEntries = 32;
+  static constexpr std::chrono::seconds kMaxAge{600};
+
+  bool Has(std::string_view database) const;
+  std::shared_ptr<const CatalogSnapshot> Find(std::string_view database,
+                                              const std::vector<std::string>& search_path,
+                                              std::string_view fingerprint) const;
+  void Put(std::string_view database, std::string fingerprint,
+           std::shared_ptr<const CatalogSnapshot> snapshot);
+
+ private:
+  struct Entry {
+    std::string fingerprint;
+    std::shared_ptr<const CatalogSnapshot> snapshot;
+    std::chrono::steady_clock::time_point at;
+    uint64_t order = 0;  // of its Put: the lowest goes first
+  };
+  using Key = std::pair<std::string, std::vector<std::string>>;  // database, search path
+  mutable std::mutex mu_;
+  std::map<Key, Entry, std::less<>> entries_;
+  uint64_t puts_ = 0;
 };
 
 }  // namespace veil::sql

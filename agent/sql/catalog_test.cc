@@ -59,5 +59,52 @@ TEST(CatalogSnapshot, PgCatalogIsSearchedFirstUnlessThePathPlacesIt) {
   EXPECT_EQ(CatalogSnapshot::FromRows(rows, 1)->Find("", "pg_class")->oid, 1u);
 }
 
+// A session that found the fingerprint its database's snapshot was fetched under uses that
+// snapshot's relations with its own search path; the rows of the check are only 'h' and 's'.
+TEST(CatalogSnapshot, ACheckedSessionSharesRelationsWithItsOwnSearchPath) {
+  auto rows = Rows();
+  rows.push_back({"h", "417:123,44:900", std::nullopt, std::nullopt, std::nullopt, std::nullopt});
+  auto base = CatalogSnapshot::FromRows(rows, 1);
+  EXPECT_EQ(CatalogSnapshot::FingerprintOf(rows), "417:123,44:900");
+  const std::vector<Row> check = {
+      {"h", "417:123,44:900", std::nullopt, std::nullopt, std::nullopt, std::nullopt},
+      {"s", "2", "public", std::nullopt, std::nullopt, std::nullopt},
+      {"s", "1", "other", std::nullopt, std::nullopt, std::nullopt}};
+  EXPECT_EQ(CatalogSnapshot::SearchPathOf(check), (std::vector<std::string>{"other", "public"}));
+  auto mine = CatalogSnapshot::WithSearchPath(*base, check, 5);
+  EXPECT_EQ(mine->generation(), 5u);
+  EXPECT_EQ(mine->size(), base->size());
+  EXPECT_EQ(mine->ByOid(100), base->ByOid(100));      // shared, not copied
+  EXPECT_EQ(mine->Find("", "customers")->oid, 200u);  // other.customers, by its own path
+  EXPECT_EQ(base->Find("", "customers")->oid, 100u);
+  EXPECT_TRUE(mine->IsUserFunction("shout"));
+  EXPECT_EQ(CatalogSnapshot::FingerprintOf(Rows()), std::nullopt);
+}
+
+TEST(CatalogCache, AnswersOnlyTheSameDatabasePathAndFingerprint) {
+  CatalogCache cache;
+  EXPECT_FALSE(cache.Has("shop"));
+  auto snap = CatalogSnapshot::FromRows(Rows(), 1);  // path pg_catalog, public
+  cache.Put("shop", "f1", snap);
+  EXPECT_TRUE(cache.Has("shop"));
+  EXPECT_FALSE(cache.Has("sho"));
+  EXPECT_FALSE(cache.Has("shop2"));
+  const std::vector<std::string> path = {"pg_catalog", "public"};
+  EXPECT_EQ(cache.Find("shop", path, "f1"), snap);
+  EXPECT_EQ(cache.Find("shop", path, "f2"), nullptr);                 // the catalog changed
+  EXPECT_EQ(cache.Find("shop", {"other", "public"}, "f1"), nullptr);  // views read otherwise
+  EXPECT_EQ(cache.Find("other", path, "f1"), nullptr);
+  cache.Put("shop", "f2", snap);  // a later fetch replaces it
+  EXPECT_EQ(cache.Find("shop", path, "f1"), nullptr);
+  EXPECT_EQ(cache.Find("shop", path, "f2"), snap);
+  cache.Put("shop", "", snap);  // no fingerprint: never shared
+  EXPECT_EQ(cache.Find("shop", path, ""), nullptr);
+  // Bounded: the oldest entry goes.
+  for (size_t i = 0; i < CatalogCache::kMaxEntries; ++i)
+    cache.Put("db" + std::to_string(i), "f", snap);
+  EXPECT_FALSE(cache.Has("shop"));
+  EXPECT_TRUE(cache.Has("db0"));
+}
+
 }  // namespace
 }  // namespace veil::sql
