@@ -125,6 +125,7 @@ Result<Server::Generation> Server::Build(const config::LoadedConfig& loaded) {
     ep->profile = pit->second;
     ep->cancels = &cancels_;
     ep->sessions = &sessions_;
+    ep->catalogs = std::make_shared<sql::CatalogCache>();
     for (bool read : {false, true}) {
       auto g = sql::Guardrails::Create(e.guardrails(), read);
       if (!g.ok()) return Error{"endpoint " + e.name() + ": guardrails: " + g.error().message};

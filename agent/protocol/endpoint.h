@@ -19,6 +19,7 @@
 #include "agent/columns/store.h"
 #include "agent/grants/clock.h"
 #include "agent/grants/store.h"
+#include "agent/sql/catalog.h"
 #include "agent/sql/guardrails.h"
 #include "agent/usage.h"
 #include "config/veil_config.pb.h"
@@ -95,6 +96,9 @@ struct Endpoint {
   UsageSink* usage = nullptr;
   // Sensitive columns learned from traffic and writes (SPEC §6.1); may be null (tests).
   ColumnStore* columns = nullptr;
+  // Catalog snapshots its PostgreSQL sessions share (per database and search path); may be
+  // null (tests).
+  std::shared_ptr<sql::CatalogCache> catalogs;
 };
 
 struct PeerInfo {

@@ -607,6 +607,49 @@ def test_settings_code_veil_cannot_follow_changed_are_not_reported(veil, do):
     assert mine == "mine"
 
 
+def test_a_new_session_sees_the_catalog_as_it_is_now(pg, lineage_db, start_veild, tmp_path):
+    """Sessions of one database and search path share a catalog snapshot (a new session checks
+    the catalog's fingerprint instead of fetching it all): a view that another client replaced
+    between two sessions, and a view whose definition PostgreSQL writes relative to the
+    session's search path, must be read as they are for the session at hand."""
+    pg.psql("CREATE TABLE public.acct (id int, memo text);"
+            "INSERT INTO public.acct VALUES (1, 'plain words');"
+            "CREATE TABLE other.acct (id int, memo text);"
+            "INSERT INTO other.acct VALUES (1, '536-22-1234');"
+            # Written as `FROM acct` under search_path other, as `FROM other.acct` otherwise.
+            "CREATE VIEW public.w AS SELECT id, memo FROM other.acct;"
+            "CREATE VIEW public.flip AS SELECT id, memo AS x FROM public.acct;"
+            "GRANT SELECT ON ALL TABLES IN SCHEMA public, other TO PUBLIC;", dbname=DB)
+    try:
+        port = fresh_endpoint(tmp_path)
+        start_veild(config(tmp_path, pg, port, rules={"other.acct.memo": "US_SSN"}))
+
+        def session(sql: str, path: str = "") -> list[str]:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+            env.update(LC_ALL="C")
+            if path:
+                env["PGOPTIONS"] = f"-c search_path={path}"
+            r = subprocess.run(
+                ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d",
+                 f"host={HOST} port={port} dbname={DB} user={USER} connect_timeout=10"],
+                input=sql, capture_output=True, text=True, timeout=60, env=env)
+            assert r.returncode == 0, r.stderr
+            return r.stdout.split("\n")[:-1]
+
+        for _ in range(2):  # the first session of each path fetches; the second shares it
+            assert session("SELECT reverse(memo) FROM w;", "other,public") == ["[US_SSN]"]
+            assert session("SELECT reverse(memo) FROM w;") == ["[US_SSN]"]
+            assert session("SELECT reverse(x) FROM flip;") == ["sdrow nialp"]
+        # Another client points the view at the sensitive column: the next session must know.
+        pg.psql("CREATE OR REPLACE VIEW public.flip AS SELECT id,"
+                " (SELECT o.memo FROM other.acct o LIMIT 1) AS x FROM public.acct;", dbname=DB)
+        assert session("SELECT reverse(x) FROM flip;") == ["[US_SSN]"]
+        assert session("SELECT reverse(x) FROM flip;", "other,public") == ["[US_SSN]"]
+    finally:
+        pg.psql("DROP VIEW IF EXISTS public.w, public.flip;"
+                "DROP TABLE IF EXISTS public.acct, other.acct;", dbname=DB)
+
+
 def test_side_channels_are_refused_and_laundering_is_masked(pg, scratch_db, start_veild,
                                                             tmp_path):
     port = fresh_endpoint(tmp_path)

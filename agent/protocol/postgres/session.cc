@@ -211,6 +211,7 @@ class Session {
       // PostgreSQL's default database is the user's name.
       transcoder_->SetColumnStore(ep_->columns, ep_->config.name(),
                                   database_.empty() ? user_ : database_);
+      transcoder_->SetCatalogCache(ep_->catalogs);
       if (ep_->guardrails_write) transcoder_->SetMaxRows(ep_->guardrails_write->max_rows());
       std::vector<uint8_t> frame;
       if (grant_ && grant_->access == grants::Grant::Access::kRead) {

@@ -597,12 +597,33 @@ std::optional<std::string> PgTranscoder::TakeCatalogLookup() {
   if (!catalog_wanted_ || !idle_boundary_) return std::nullopt;
   catalog_wanted_ = false;
   catalog_pending_ = true;
+  // The session's first lookup, when another session of its database fetched the catalog:
+  // only the fingerprint and the search path (a miss fetches in full right after).
+  catalog_check_ = catalog_generation_ == 0 && catalog_cache_ && !catalog_check_tried_ &&
+                   catalog_cache_->Has(database_);
+  if (catalog_check_) {
+    catalog_check_tried_ = true;
+    return sql::CatalogSnapshot::CheckQuery();
+  }
   return sql::CatalogSnapshot::Query();
+}
+
+void PgTranscoder::InstallCatalog(std::shared_ptr<const sql::CatalogSnapshot> snapshot) {
+  analysis_.SetCatalog(std::move(snapshot));
+  // Plans and lineage made before the names were known are made again.
+  statement_lineage_.clear();
+  for (auto* descriptions : {&statement_descriptions_, &portal_descriptions_})
+    for (auto& [_, d] : *descriptions) {
+      d.plan.reset();
+      d.lineage.reset();
+    }
 }
 
 // The answer to a lookup veil sent: consumed, never forwarded. True if `m` was part of it.
 bool PgTranscoder::ConsumeLookup(const pg::BackendMessage& m) {
-  if (!pending_.empty() && pending_.front().kind == Expect::kCatalog) {
+  if (!pending_.empty() && (pending_.front().kind == Expect::kCatalog ||
+                            pending_.front().kind == Expect::kCatalogCheck)) {
+    const bool check = pending_.front().kind == Expect::kCatalogCheck;
     if (auto* row = std::get_if<pg::DataRowView>(&m)) {
       sql::CatalogSnapshot::Row r;
       r.reserve(row->columns.size());
@@ -614,18 +635,31 @@ bool PgTranscoder::ConsumeLookup(const pg::BackendMessage& m) {
     } else if (auto* ready = std::get_if<pg::ReadyForQuery>(&m)) {
       tx_status_ = ready->transaction_status;
       pending_.pop_front();
-      if (!catalog_failed_)
-        analysis_.SetCatalog(sql::CatalogSnapshot::FromRows(catalog_rows_, ++catalog_generation_));
+      const bool first = catalog_generation_ == 0;
+      std::shared_ptr<const sql::CatalogSnapshot> shared;
+      if (check) {
+        auto fingerprint = sql::CatalogSnapshot::FingerprintOf(catalog_rows_);
+        if (auto base = catalog_failed_ || !fingerprint
+                            ? nullptr
+                            : catalog_cache_->Find(
+                                  database_, sql::CatalogSnapshot::SearchPathOf(catalog_rows_),
+                                  *fingerprint))
+          shared =
+              sql::CatalogSnapshot::WithSearchPath(*base, catalog_rows_, ++catalog_generation_);
+        // Changed, another search path, or the check failed: fetch it all.
+        if (!shared) catalog_wanted_ = true;
+      } else if (!catalog_failed_) {
+        shared = sql::CatalogSnapshot::FromRows(catalog_rows_, ++catalog_generation_);
+        // Only a session's first fetch is shared: it ran before any statement of the client's,
+        // so it holds no temporary table of this session.
+        if (first && catalog_cache_)
+          if (auto fingerprint = sql::CatalogSnapshot::FingerprintOf(catalog_rows_))
+            catalog_cache_->Put(database_, std::move(*fingerprint), shared);
+      }
       catalog_rows_.clear();
       catalog_rows_.shrink_to_fit();
       catalog_failed_ = false;
-      // Plans and lineage made before the names were known are made again.
-      statement_lineage_.clear();
-      for (auto* descriptions : {&statement_descriptions_, &portal_descriptions_})
-        for (auto& [_, d] : *descriptions) {
-          d.plan.reset();
-          d.lineage.reset();
-        }
+      if (shared) InstallCatalog(std::move(shared));
     }
     return true;
   }
@@ -784,7 +818,7 @@ void PgTranscoder::OnFrontend(const pg::FrontendMessage& message) {
         if constexpr (std::is_same_v<T, pg::Query>) {
           if (catalog_pending_) {  // the Query TakeCatalogLookup returned
             catalog_pending_ = false;
-            pending_.push_back({Expect::kCatalog, {}});
+            pending_.push_back({catalog_check_ ? Expect::kCatalogCheck : Expect::kCatalog, {}});
             return;
           }
           if (lookup_pending_) {  // the Query CopyColumnLookup returned, sent by the session

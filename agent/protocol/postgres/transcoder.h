@@ -117,6 +117,12 @@ class PgTranscoder {
     endpoint_ = std::move(endpoint);
     database_ = std::move(database);
   }
+  // The endpoint's shared snapshots (null: none). The session's first catalog lookup is then
+  // CheckQuery() when another session of the same database fetched one, and its own full fetch
+  // is shared; the database is SetColumnStore's.
+  void SetCatalogCache(std::shared_ptr<sql::CatalogCache> cache) {
+    catalog_cache_ = std::move(cache);
+  }
 
   // COPY … TO STDOUT names no columns, and rules and column hints need them. For such a Query,
   // sent while the session is idle (so a failure cannot abort the client's transaction), this
@@ -174,7 +180,7 @@ class PgTranscoder {
   bool CatalogInFlight() const {
     if (catalog_pending_) return true;
     for (const auto& p : pending_)
-      if (p.kind == Expect::kCatalog) return true;
+      if (p.kind == Expect::kCatalog || p.kind == Expect::kCatalogCheck) return true;
     return false;
   }
 
@@ -228,6 +234,7 @@ class PgTranscoder {
     kFunctionCall,
     kLookup,
     kCatalog,
+    kCatalogCheck,
     kSample
   };
   struct Pending {
@@ -372,6 +379,10 @@ class PgTranscoder {
   bool CountsUnseenCursor();
   bool AnsweringOpaque();
   bool catalog_pending_ = false;  // the next OnFrontend(Query) is the catalog lookup
+  bool catalog_check_ = false;    // … and it is CheckQuery()
+  bool catalog_check_tried_ = false;
+  std::shared_ptr<sql::CatalogCache> catalog_cache_;
+  void InstallCatalog(std::shared_ptr<const sql::CatalogSnapshot> snapshot);
   // The last frame was ReadyForQuery('I') with nothing else expected: the only moment a query
   // of veil's cannot land inside the client's work (a COPY FROM STDIN, a pipeline).
   bool idle_boundary_ = false;
