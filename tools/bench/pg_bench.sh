@@ -38,9 +38,11 @@ tps() {  # port mode -> TPS of pgbench -S, 4 clients
   pgbench -n -S -c 4 -j 2 -T "$secs" -M "$2" -h 127.0.0.1 -p "$1" -U postgres postgres 2>/dev/null |
     awk '/^tps/ {print $3; exit}'
 }
-connect_ms() {  # port -> average connection time of pgbench -S -C (a new connection per xact)
+connect_ms() {  # port -> ms per transaction of pgbench -S -C (a new connection per xact), per
+  # client: the connection and its first statement. pgbench's own "average connection time"
+  # stops at ReadyForQuery and misses what a proxy does before it runs the first statement.
   pgbench -n -S -C -c 2 -j 2 -T "$secs" -h 127.0.0.1 -p "$1" -U postgres postgres 2>/dev/null |
-    awk '/average connection time/ {print $5; exit}'
+    awk '/^tps/ {printf "%.3f\n", 2 * 1000 / $3; exit}'
 }
 median_latency_us() {  # port -> median latency of pgbench -S, 1 client, from the per-xact log
   local dir; dir="$(mktemp -d "$work/lat.XXXX")"
@@ -84,7 +86,7 @@ done
 ((rounds > 1)) && printf '\nmedians of %d alternating rounds\n' "$rounds"
 
 printf '\n%-10s %10s %8s %10s %8s %10s %12s %9s %8s\n' path "TPS -S" "x direct" \
-  "prepared" "x direct" "median us" "connect ms" "1M rows s" "x direct"
+  "prepared" "x direct" "median us" "-C ms/xact" "1M rows s" "x direct"
 for name in $paths; do
   printf '%-10s %10.0f %8.2f %10.0f %8.2f %10.0f %12.2f %9.2f %8.2f\n' "$name" "${T[$name]}" \
     "$(echo "${T[$name]} / ${T[direct]}" | bc -l)" "${P[$name]}" \
@@ -97,7 +99,9 @@ printf 'veild added median latency: %.0f us (pgbouncer %.0f us, socat %.0f us)\n
 printf 'veild / socat: %.2f (simple), %.2f (prepared); veild / pgbouncer: %.2f, %.2f\n' \
   "$(echo "${T[veild]} / ${T[socat]}" | bc -l)" "$(echo "${P[veild]} / ${P[socat]}" | bc -l)" \
   "$(echo "${T[veild]} / ${T[pgbouncer]}" | bc -l)" "$(echo "${P[veild]} / ${P[pgbouncer]}" | bc -l)"
-printf 'veild added per connection: %.2f ms\n' "$(echo "${C[veild]} - ${C[direct]}" | bc -l)"
+printf 'veild added per new connection (with its first statement): %.2f ms (pgbouncer %.2f, socat %.2f)\n' \
+  "$(echo "${C[veild]} - ${C[direct]}" | bc -l)" "$(echo "${C[pgbouncer]} - ${C[direct]}" | bc -l)" \
+  "$(echo "${C[socat]} - ${C[direct]}" | bc -l)"
 printf 'usage events written: %d\n' "$(wc -l <"$work/events.jsonl")"
 
 for rows in 1000000 10000000; do
