@@ -264,20 +264,28 @@ bool CatalogSnapshot::KnowsName(std::string_view name) const {
   return false;
 }
 
-bool CatalogCache::Has(std::string_view database) const {
+bool CatalogCache::Has(std::string_view database) {
   std::lock_guard lock(mu_);
   auto it = entries_.lower_bound(Key{std::string(database), {}});
-  return it != entries_.end() && it->first.first == database;
+  if (it == entries_.end() || it->first.first != database) return false;
+  auto c = checks_.find(database);
+  if (c == checks_.end() || c->second.misses < kMissesToPause) return true;
+  return ++c->second.asked % kPausePeriod == 0;  // now and then, to see it settle
 }
 
 std::shared_ptr<const CatalogSnapshot> CatalogCache::Find(
     std::string_view database, const std::vector<std::string>& search_path,
-    std::string_view fingerprint) const {
+    std::string_view fingerprint) {
   std::lock_guard lock(mu_);
   auto it = entries_.find(Key{std::string(database), search_path});
+  auto c = checks_.find(database);
+  if (c == checks_.end()) c = checks_.emplace(std::string(database), Checks{}).first;
   if (it == entries_.end() || it->second.fingerprint != fingerprint ||
-      std::chrono::steady_clock::now() - it->second.at > kMaxAge)
+      std::chrono::steady_clock::now() - it->second.at > kMaxAge) {
+    ++c->second.misses;
     return nullptr;
+  }
+  c->second.misses = 0;
   return it->second.snapshot;
 }
 

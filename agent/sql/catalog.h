@@ -125,16 +125,21 @@ class CatalogSnapshot {
 // fingerprint it was fetched under. A session sends CheckQuery() instead of Query() when
 // Has() its database, and uses Find()'s snapshot only on an exact fingerprint match; any
 // other answer, or a failed check, fetches in full. Entries live at most kMaxAge (the
-// fingerprint is a sum of transaction ids) and at most kMaxEntries are kept. Thread-safe.
+// fingerprint is a sum of transaction ids) and at most kMaxEntries are kept. A database whose
+// catalog changes between most sessions (an application that makes temporary tables) would
+// pay the check and the full read: after kMissesToPause misses in a row, Has() says no to all
+// but one session in kPausePeriod until a check hits again. Thread-safe.
 class CatalogCache {
  public:
   static constexpr size_t kMaxEntries = 32;
   static constexpr std::chrono::seconds kMaxAge{600};
+  static constexpr int kMissesToPause = 4;
+  static constexpr uint32_t kPausePeriod = 8;
 
-  bool Has(std::string_view database) const;
+  bool Has(std::string_view database);
   std::shared_ptr<const CatalogSnapshot> Find(std::string_view database,
                                               const std::vector<std::string>& search_path,
-                                              std::string_view fingerprint) const;
+                                              std::string_view fingerprint);
   void Put(std::string_view database, std::string fingerprint,
            std::shared_ptr<const CatalogSnapshot> snapshot);
 
@@ -146,8 +151,13 @@ class CatalogCache {
     uint64_t order = 0;  // of its Put: the lowest goes first
   };
   using Key = std::pair<std::string, std::vector<std::string>>;  // database, search path
-  mutable std::mutex mu_;
+  struct Checks {
+    int misses = 0;  // in a row
+    uint32_t asked = 0;
+  };
+  std::mutex mu_;
   std::map<Key, Entry, std::less<>> entries_;
+  std::map<std::string, Checks, std::less<>> checks_;  // by database
   uint64_t puts_ = 0;
 };
 

@@ -99,6 +99,14 @@ TEST(CatalogCache, AnswersOnlyTheSameDatabasePathAndFingerprint) {
   EXPECT_EQ(cache.Find("shop", path, "f2"), snap);
   cache.Put("shop", "", snap);  // no fingerprint: never shared
   EXPECT_EQ(cache.Find("shop", path, ""), nullptr);
+  // A database whose catalog keeps changing is checked only now and then.
+  for (int i = 0; i < CatalogCache::kMissesToPause; ++i)
+    EXPECT_EQ(cache.Find("shop", path, "changed"), nullptr);
+  int asked = 0;
+  for (uint32_t i = 0; i < 4 * CatalogCache::kPausePeriod; ++i) asked += cache.Has("shop");
+  EXPECT_EQ(asked, 4);
+  EXPECT_EQ(cache.Find("shop", path, "f2"), snap);  // a hit: every session checks again
+  EXPECT_TRUE(cache.Has("shop") && cache.Has("shop"));
   // Bounded: the oldest entry goes.
   for (size_t i = 0; i < CatalogCache::kMaxEntries; ++i)
     cache.Put("db" + std::to_string(i), "f", snap);
