@@ -645,8 +645,22 @@ def test_a_new_session_sees_the_catalog_as_it_is_now(pg, lineage_db, start_veild
                 " (SELECT o.memo FROM other.acct o LIMIT 1) AS x FROM public.acct;", dbname=DB)
         assert session("SELECT reverse(x) FROM flip;") == ["[US_SSN]"]
         assert session("SELECT reverse(x) FROM flip;", "other,public") == ["[US_SSN]"]
+        # Two views swap names: only pg_class changes (no rule, column or dependency does).
+        pg.psql("CREATE VIEW public.calm AS SELECT id, memo AS x FROM public.acct;"
+                "GRANT SELECT ON public.calm TO PUBLIC;", dbname=DB)
+        assert session("SELECT reverse(x) FROM calm;") == ["sdrow nialp"]
+        pg.psql("ALTER VIEW public.flip RENAME TO tmp_swap; ALTER VIEW public.calm RENAME TO flip;"
+                "ALTER VIEW public.tmp_swap RENAME TO calm;", dbname=DB)
+        assert session("SELECT reverse(x) FROM calm;") == ["[US_SSN]"]
+        assert session("SELECT reverse(x) FROM flip;") == ["sdrow nialp"]
+        # A search path the role's settings give, not the client's options: `w` is then written
+        # relative to it, as in the first session above.
+        pg.psql(f"ALTER ROLE {USER} IN DATABASE {DB} SET search_path = other, public;", dbname=DB)
+        assert session("SELECT reverse(memo) FROM w;") == ["[US_SSN]"]
+        assert session("SELECT reverse(memo) FROM w;") == ["[US_SSN]"]
     finally:
-        pg.psql("DROP VIEW IF EXISTS public.w, public.flip;"
+        pg.psql(f"ALTER ROLE {USER} IN DATABASE {DB} RESET search_path;"
+                "DROP VIEW IF EXISTS public.w, public.flip, public.calm, public.tmp_swap;"
                 "DROP TABLE IF EXISTS public.acct, other.acct;", dbname=DB)
 
 

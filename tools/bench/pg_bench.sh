@@ -38,7 +38,7 @@ tps() {  # port mode -> TPS of pgbench -S, 4 clients
   pgbench -n -S -c 4 -j 2 -T "$secs" -M "$2" -h 127.0.0.1 -p "$1" -U postgres postgres 2>/dev/null |
     awk '/^tps/ {print $3; exit}'
 }
-connect_ms() {  # port -> ms per transaction of pgbench -S -C (a new connection per xact), per
+new_connection_ms() {  # port -> ms per transaction of pgbench -S -C (a new connection per xact), per
   # client: the connection and its first statement. pgbench's own "average connection time"
   # stops at ReadyForQuery and misses what a proxy does before it runs the first statement.
   pgbench -n -S -C -c 2 -j 2 -T "$secs" -h 127.0.0.1 -p "$1" -U postgres postgres 2>/dev/null |
@@ -73,7 +73,7 @@ for ((round = 1; round <= rounds; round++)); do
       direct) p=$pg_port;; socat) p=$socat_port;; pgbouncer) p=$bouncer_port;; veild) p=$veil_port;;
     esac
     all[T$name]+=" $(tps "$p" simple)"; all[P$name]+=" $(tps "$p" prepared)"
-    all[L$name]+=" $(median_latency_us "$p")"; all[C$name]+=" $(connect_ms "$p")"
+    all[L$name]+=" $(median_latency_us "$p")"; all[C$name]+=" $(new_connection_ms "$p")"
     all[S$name]+=" $(big_select_s "$p")"
   done
 done

@@ -74,6 +74,20 @@ bool BinaryIsText(uint32_t oid) {
   }
 }
 
+// A guardrail's refusal is raised by the server from the DO block veild sent in the statement's
+// place (see the session): its context ("PL/pgSQL function inline_code_block line 1 at RAISE")
+// and source position name code the client never wrote. They go; the error reads as veil's own.
+void DropRefusalOrigin(pg::ResponseFields* fields) {
+  if (fields->sqlstate() != "42501" || !fields->message().starts_with("veil: ")) return;
+  auto& all = fields->fields;
+  all.erase(std::remove_if(all.begin(), all.end(),
+                           [](const pg::ResponseField& f) {
+                             return f.code == pg::field::kWhere || f.code == pg::field::kFile ||
+                                    f.code == pg::field::kLine || f.code == pg::field::kRoutine;
+                           }),
+            all.end());
+}
+
 }  // namespace
 
 PgTranscoder::Description PgTranscoder::Description::Of(const pg::RowDescription& d) {
@@ -1029,20 +1043,6 @@ bool PgTranscoder::StatementReadsSensitive() {
   for (const auto& col : l->result.columns)
     if (col.kind == ColumnLineage::Kind::kUnknown) return true;
   return false;
-}
-
-// A guardrail's refusal is raised by the server from the DO block veild sent in the statement's
-// place (see the session): its context ("PL/pgSQL function inline_code_block line 1 at RAISE")
-// and source position name code the client never wrote. They go; the error reads as veil's own.
-void PgTranscoder::DropRefusalOrigin(pg::ResponseFields* fields) {
-  if (fields->sqlstate() != "42501" || !fields->message().starts_with("veil: ")) return;
-  auto& all = fields->fields;
-  all.erase(std::remove_if(all.begin(), all.end(),
-                           [](const pg::ResponseField& f) {
-                             return f.code == pg::field::kWhere || f.code == pg::field::kFile ||
-                                    f.code == pg::field::kLine || f.code == pg::field::kRoutine;
-                           }),
-            all.end());
 }
 
 void PgTranscoder::MaskResponse(pg::ResponseFields* fields, bool notice) {

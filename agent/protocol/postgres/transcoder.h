@@ -284,7 +284,6 @@ class PgTranscoder {
   Status FlushRows(std::vector<uint8_t>* out);
   void ReplaceUnreadable(const ResultPlan& plan);
   void MaskResponse(pg::ResponseFields* fields, bool notice);
-  static void DropRefusalOrigin(pg::ResponseFields* fields);
   bool StatementReadsSensitive();
   void PopUntilSync();
   // Statement accounting (StatementRecord).
