@@ -54,30 +54,36 @@ constexpr char kPathRows[] =
     "FROM pg_catalog.unnest(pg_catalog.current_schemas(true)) WITH ORDINALITY AS s(nsp, ord)";
 
 // The catalog's fingerprint (one 'h' row): for each catalog the snapshot is read from, how many
-// rows it has and the sum of their xmin. Any committed change of a catalog row writes a row
-// version whose xmin is the newest transaction id, so the sum grows with every insert and
-// update, and a delete lowers the count or, in the same transaction as an insert, leaves the
-// sum higher: the fingerprint changes with every change (short of transaction-id wraparound,
-// which CatalogCache's age limit rules out). VACUUM and ANALYZE update pg_class in place and
-// change nothing here. pg_attribute, pg_proc, pg_operator, pg_cast and pg_type are read from
-// OID 16384 on (their indexes: a few rows, not thousands): what initdb made below it changes
-// only with allow_system_table_mods. Views (pg_rewrite), schemas, inheritance and column
-// defaults are read whole.
-#define VEIL_XMIN_SUM(alias, from)               \
-  "(SELECT pg_catalog.count(*)::text || ':' || " \
-  "COALESCE(pg_catalog.sum(" alias ".xmin::text::int8), 0)::text FROM " from ")"
+// rows it has and the sum of a hash of each row's key and xmin. A committed change of a catalog
+// row writes a row version with a new xmin, a delete takes one away: either changes the sum,
+// short of hash sums that cancel, which whoever runs the DDL cannot aim at (a plain sum of
+// xmin could cancel: a transaction older than the row it replaces lowers the sum, and another
+// row it writes can raise it by as much). Entries of CatalogCache live at most kMaxAge, so
+// transaction ids cannot wrap around meanwhile. VACUUM and ANALYZE update pg_class in place
+// and change nothing here. pg_attribute, pg_proc, pg_operator, pg_cast and pg_type are read
+// from OID 16384 on (by their indexes: a few rows, not thousands): what initdb made below it
+// changes only with allow_system_table_mods. Views (pg_rewrite), schemas, inheritance and
+// column defaults are read whole.
+#define VEIL_XMIN_HASH(key, from)                    \
+  "(SELECT pg_catalog.count(*)::text || ':' || "     \
+  "COALESCE(pg_catalog.sum(pg_catalog.hashtext(" key \
+  " || ':' || xmin::text)), 0)::text "               \
+  "FROM " from ")"
 constexpr char kFingerprintRow[] =
-    "SELECT 'h', pg_catalog.concat_ws(',', " VEIL_XMIN_SUM("c", "pg_catalog.pg_class c") ", "
-    VEIL_XMIN_SUM("a", "pg_catalog.pg_attribute a WHERE a.attrelid >= 16384") ", "
-    VEIL_XMIN_SUM("n", "pg_catalog.pg_namespace n") ", "
-    VEIL_XMIN_SUM("i", "pg_catalog.pg_inherits i") ", "
-    VEIL_XMIN_SUM("d", "pg_catalog.pg_attrdef d") ", "
-    VEIL_XMIN_SUM("w", "pg_catalog.pg_rewrite w") ", "
-    VEIL_XMIN_SUM("p", "pg_catalog.pg_proc p WHERE p.oid >= 16384") ", "
-    VEIL_XMIN_SUM("o", "pg_catalog.pg_operator o WHERE o.oid >= 16384") ", "
-    VEIL_XMIN_SUM("k", "pg_catalog.pg_cast k WHERE k.oid >= 16384") ", "
-    VEIL_XMIN_SUM("t", "pg_catalog.pg_type t WHERE t.oid >= 16384") "), NULL, NULL, NULL, NULL ";
-#undef VEIL_XMIN_SUM
+    "SELECT 'h', pg_catalog.concat_ws(',', "
+    VEIL_XMIN_HASH("oid::text", "pg_catalog.pg_class") ", "
+    VEIL_XMIN_HASH("attrelid::text || ':' || attnum::text",
+                   "pg_catalog.pg_attribute WHERE attrelid >= 16384") ", "
+    VEIL_XMIN_HASH("oid::text", "pg_catalog.pg_namespace") ", "
+    VEIL_XMIN_HASH("inhrelid::text || ':' || inhseqno::text", "pg_catalog.pg_inherits") ", "
+    VEIL_XMIN_HASH("oid::text", "pg_catalog.pg_attrdef") ", "
+    VEIL_XMIN_HASH("oid::text", "pg_catalog.pg_rewrite") ", "
+    VEIL_XMIN_HASH("oid::text", "pg_catalog.pg_proc WHERE oid >= 16384") ", "
+    VEIL_XMIN_HASH("oid::text", "pg_catalog.pg_operator WHERE oid >= 16384") ", "
+    VEIL_XMIN_HASH("oid::text", "pg_catalog.pg_cast WHERE oid >= 16384") ", "
+    VEIL_XMIN_HASH("oid::text", "pg_catalog.pg_type WHERE oid >= 16384") "), "
+    "NULL, NULL, NULL, NULL ";
+#undef VEIL_XMIN_HASH
 
 template <typename T>
 bool Number(const std::optional<std::string>& s, T* out) {

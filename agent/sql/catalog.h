@@ -125,10 +125,10 @@ class CatalogSnapshot {
 // fingerprint it was fetched under. A session sends CheckQuery() instead of Query() when
 // Has() its database, and uses Find()'s snapshot only on an exact fingerprint match; any
 // other answer, or a failed check, fetches in full. Entries live at most kMaxAge (the
-// fingerprint is a sum of transaction ids) and at most kMaxEntries are kept. A database whose
-// catalog changes between most sessions (an application that makes temporary tables) would
-// pay the check and the full read: after kMissesToPause misses in a row, Has() says no to all
-// but one session in kPausePeriod until a check hits again. Thread-safe.
+// fingerprint hashes transaction ids, which wrap around) and at most kMaxEntries are kept. A
+// database whose catalog changes between most sessions (an application that makes temporary
+// tables) would pay the check and the full read: after kMissesToPause misses in a row, Has()
+// says no to all but one session in kPausePeriod until a check hits again. Thread-safe.
 class CatalogCache {
  public:
   static constexpr size_t kMaxEntries = 32;
