@@ -8,6 +8,7 @@ namespace veil::agent {
 
 struct ColumnStore::Entry {
   ColumnKey key;
+  ColumnId id;  // the identity it was last tracked with
   uint64_t observed = 0;
   std::map<std::string, uint64_t, std::less<>> masked;  // entity name → values masked
   std::string lineage_entity;                           // set by MarkLineage
@@ -27,6 +28,8 @@ CREATE TABLE IF NOT EXISTS columns (
   column_name    TEXT NOT NULL,
   observed       INTEGER NOT NULL,
   lineage_entity TEXT NOT NULL,
+  relid          INTEGER NOT NULL DEFAULT 0,
+  attnum         INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (endpoint, database, schema_name, table_name, column_name)
 );
 CREATE TABLE IF NOT EXISTS column_masked (
@@ -57,9 +60,15 @@ std::string Flatten(const ColumnKey& k) {
 
 }  // namespace
 
+std::string ColumnStore::IdKey(const ColumnKey& k, ColumnId id) {
+  return k.endpoint + '\x1f' + k.database + '\x1f' + std::to_string(id.relid) + '.' +
+         std::to_string(id.attnum);
+}
+
 struct ColumnStore::Row {
   Entry* entry;
   ColumnKey key;
+  ColumnId id;
   uint64_t observed;
   std::string lineage;
   std::vector<std::pair<std::string, uint64_t>> masked;
@@ -103,6 +112,19 @@ void ColumnStore::StartFlusher(std::chrono::milliseconds period) {
 Result<std::unique_ptr<ColumnStore>> ColumnStore::Open(const std::string& path) {
   VEIL_ASSIGN_OR_RETURN(db, sqlite::Open(path, 0600));
   VEIL_RETURN_IF_ERROR(sqlite::Exec(db.get(), kSchema));
+  // A store written before columns had identities: add them (0, not known).
+  VEIL_ASSIGN_OR_RETURN(info, sqlite::Stmt::Prepare(db.get(), "PRAGMA table_info(columns)"));
+  bool has_relid = false;
+  while (true) {
+    VEIL_ASSIGN_OR_RETURN(row, info.Step());
+    if (!row) break;
+    has_relid |= info.Text(1) == "relid";
+  }
+  if (!has_relid)
+    VEIL_RETURN_IF_ERROR(
+        sqlite::Exec(db.get(),
+                     "ALTER TABLE columns ADD COLUMN relid INTEGER NOT NULL DEFAULT 0;"
+                     "ALTER TABLE columns ADD COLUMN attnum INTEGER NOT NULL DEFAULT 0;"));
   std::unique_ptr<ColumnStore> store(new ColumnStore());
   store->db_ = std::move(db);
   if (Status s = store->Load(); !s.ok()) return Error{path + ": " + s.error().message};
@@ -117,7 +139,8 @@ Status ColumnStore::Load() {
   VEIL_ASSIGN_OR_RETURN(
       cols, sqlite::Stmt::Prepare(db_.get(),
                                   "SELECT endpoint, database, schema_name, table_name, "
-                                  "column_name, observed, lineage_entity FROM columns"));
+                                  "column_name, observed, lineage_entity, relid, attnum "
+                                  "FROM columns"));
   while (true) {
     VEIL_ASSIGN_OR_RETURN(row, cols.Step());
     if (!row) break;
@@ -126,6 +149,8 @@ Status ColumnStore::Load() {
     e->key = k;
     e->observed = static_cast<uint64_t>(cols.Int(5));
     e->lineage_entity = cols.Text(6);
+    e->id = {static_cast<uint32_t>(cols.Int(7)), static_cast<int32_t>(cols.Int(8))};
+    if (e->id.known()) by_id_[IdKey(k, e->id)] = e.get();
     entries_[Flatten(k)] = std::move(e);
   }
   VEIL_ASSIGN_OR_RETURN(masked,
@@ -158,7 +183,7 @@ std::optional<ColumnClass> ColumnStore::Decide(const Entry& e) {
                      best->second};
 }
 
-ColumnStore::Entry* ColumnStore::Track(const ColumnKey& key) {
+ColumnStore::Entry* ColumnStore::Track(const ColumnKey& key, ColumnId id) {
   std::string flat = Flatten(key);
   std::lock_guard lock(mu_);
   auto& slot = entries_[flat];
@@ -166,7 +191,61 @@ ColumnStore::Entry* ColumnStore::Track(const ColumnKey& key) {
     slot = std::make_unique<Entry>();
     slot->key = key;
   }
+  if (id.known() && slot->id != id) MoveIdentity(slot.get(), id);
   return slot.get();
+}
+
+// `e`'s name now holds the column `id` (a rename outside veild, or a table made again). Under
+// mu_.
+void ColumnStore::MoveIdentity(Entry* e, ColumnId id) {
+  Knowledge had{e->observed, std::move(e->masked), std::move(e->lineage_entity), e->sampled};
+  const bool was_sensitive = e->learned.has_value();
+
+  // What is known of the values now under the name: the entry that holds `id`, or what the
+  // last one to hold it knew when it left.
+  Knowledge now;
+  const std::string idk = IdKey(e->key, id);
+  if (auto o = by_id_.find(idk); o != by_id_.end() && o->second != e && o->second->id == id) {
+    const Entry& from = *o->second;
+    now = {from.observed, from.masked, from.lineage_entity, from.sampled};
+  } else if (auto l = left_.find(idk); l != left_.end()) {
+    now = std::move(l->second);
+  }
+  left_.erase(idk);
+  // What this entry knew of the identity it leaves, for the name that takes it next.
+  if (e->id.known()) {
+    const std::string old = IdKey(e->key, e->id);
+    if (auto h = by_id_.find(old); h != by_id_.end() && h->second == e) {
+      left_[old] = had;
+      by_id_.erase(h);
+    }
+  }
+  if (!e->id.known()) {
+    // Tracked by name only until now (a store from before identities, a column a statement
+    // created): the same column, most likely; kept, with what the identity adds.
+    now.observed = std::max(now.observed, had.observed);
+    now.sampled = now.sampled || had.sampled;
+  }
+  if (was_sensitive || !e->id.known()) {
+    // Sensitive stays sensitive: its counts and lineage are kept beside the new ones.
+    for (auto& [entity, n] : had.masked) {
+      uint64_t& m = now.masked[entity];
+      m = std::max(m, n);
+    }
+    if (now.lineage_entity.empty()) now.lineage_entity = std::move(had.lineage_entity);
+    now.observed = std::max(now.observed, had.observed);
+  }
+  e->observed = now.observed;
+  e->masked = std::move(now.masked);
+  e->lineage_entity = std::move(now.lineage_entity);
+  e->sampled = now.sampled;
+  e->id = id;
+  by_id_[idk] = e;
+  e->learned = Decide(*e);
+  if (!e->dirty) {
+    e->dirty = true;
+    dirty_.push_back(e);
+  }
 }
 
 void ColumnStore::Observe(Entry* e, uint64_t values,
@@ -264,7 +343,7 @@ Status ColumnStore::Flush() {
     for (Entry* e : dirty_) {
       e->dirty = false;
       rows.push_back(
-          {e, e->key, e->observed, e->lineage_entity, {e->masked.begin(), e->masked.end()}});
+          {e, e->key, e->id, e->observed, e->lineage_entity, {e->masked.begin(), e->masked.end()}});
     }
     dirty_.clear();
   }
@@ -287,11 +366,26 @@ Status ColumnStore::Write(const std::vector<Row>& rows) {
   VEIL_RETURN_IF_ERROR(tx.Begin());
   VEIL_ASSIGN_OR_RETURN(
       col, sqlite::Stmt::Prepare(db_.get(),
-                                 "INSERT OR REPLACE INTO columns VALUES (?, ?, ?, ?, ?, ?, ?)"));
+                                 "INSERT OR REPLACE INTO columns (endpoint, database, schema_name, "
+                                 "table_name, column_name, observed, lineage_entity, relid, "
+                                 "attnum) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   VEIL_ASSIGN_OR_RETURN(
       m, sqlite::Stmt::Prepare(
              db_.get(), "INSERT OR REPLACE INTO column_masked VALUES (?, ?, ?, ?, ?, ?, ?)"));
+  // An entry's counts are written whole: entities it no longer counts (its name took another
+  // column's identity) go.
+  VEIL_ASSIGN_OR_RETURN(
+      clear, sqlite::Stmt::Prepare(db_.get(),
+                                   "DELETE FROM column_masked WHERE endpoint = ? AND database = ? "
+                                   "AND schema_name = ? AND table_name = ? AND column_name = ?"));
   for (const Row& r : rows) {
+    clear.Reset();
+    clear.Bind(1, r.key.endpoint)
+        .Bind(2, r.key.database)
+        .Bind(3, r.key.schema)
+        .Bind(4, r.key.table)
+        .Bind(5, r.key.column);
+    VEIL_RETURN_IF_ERROR(clear.Run());
     col.Reset();
     col.Bind(1, r.key.endpoint)
         .Bind(2, r.key.database)
@@ -299,7 +393,9 @@ Status ColumnStore::Write(const std::vector<Row>& rows) {
         .Bind(4, r.key.table)
         .Bind(5, r.key.column)
         .Bind(6, static_cast<int64_t>(r.observed))
-        .Bind(7, r.lineage);
+        .Bind(7, r.lineage)
+        .Bind(8, static_cast<int64_t>(r.id.relid))
+        .Bind(9, static_cast<int64_t>(r.id.attnum));
     VEIL_RETURN_IF_ERROR(col.Run());
     for (const auto& [entity, n] : r.masked) {
       m.Reset();

@@ -10,6 +10,15 @@
 // A column once sensitive stays so; counts keep growing. Entities are stored by name, so a
 // profile's custom entities survive a restart and a reload.
 //
+// Columns are kept by name, and with their identity where the caller knows it (PostgreSQL:
+// the table's OID and the column's attnum). What was learned follows the identity through a
+// rename made outside veild (a migration that swaps `notes` and `legacy_ref`): when a name is
+// tracked with an identity other than the one it had, the values now under it are those of
+// the column that had that identity, so that column's knowledge moves to the name. The
+// name's own sensitivity stays (erring the safe way); what it held as evidence of being
+// harmless (values seen with nothing masked, a clean sample) does not, since it was about
+// other values. A table dropped and made again under its name is therefore sampled again.
+//
 // Persisted in state_dir/columns.db (SQLite, 0600, WAL). Sessions update counters in memory on
 // their own threads (one short mutex hold per batch of rows); Flush() writes what changed and
 // is called from a timer off the data path, and at shutdown. A crash loses at most the counts
@@ -51,6 +60,15 @@ struct ColumnKey {
   bool operator==(const ColumnKey&) const = default;
 };
 
+// Where a column is in its database, however it is named: PostgreSQL's pg_attribute.attrelid
+// and attnum. Zero where not known (MySQL, a table a statement is about to create).
+struct ColumnId {
+  uint32_t relid = 0;
+  int32_t attnum = 0;
+  bool known() const { return relid != 0; }
+  bool operator==(const ColumnId&) const = default;
+};
+
 enum class ColumnSource : uint8_t { kRule, kName, kContent, kLineage };
 std::string_view ColumnSourceName(ColumnSource s);
 
@@ -75,8 +93,9 @@ class ColumnStore {
   static std::unique_ptr<ColumnStore> InMemory();
   ~ColumnStore();
 
-  // The entry of a base column, created on first use. Never null.
-  Entry* Track(const ColumnKey& key);
+  // The entry of a base column, created on first use, with its identity when known (see
+  // above: a name met with another identity takes that column's knowledge). Never null.
+  Entry* Track(const ColumnKey& key, ColumnId id = {});
   // Values of the column a result carried: how many (non-NULL), and how many of them were
   // masked, per entity name.
   void Observe(Entry* e, uint64_t values,
@@ -116,6 +135,15 @@ class ColumnStore {
   ColumnStore() = default;
   Status Load();
   static std::optional<ColumnClass> Decide(const Entry& e);
+  // What an entry knows of the values under its name.
+  struct Knowledge {
+    uint64_t observed = 0;
+    std::map<std::string, uint64_t, std::less<>> masked;
+    std::string lineage_entity;
+    bool sampled = false;
+  };
+  void MoveIdentity(Entry* e, ColumnId id);
+  static std::string IdKey(const ColumnKey& k, ColumnId id);
   struct Row;
   Status Write(const std::vector<Row>& rows);
 
@@ -124,6 +152,10 @@ class ColumnStore {
   sqlite::Db db_;                                                    // null: in memory
   std::unordered_map<std::string, std::unique_ptr<Entry>> entries_;  // by Flatten(key)
   std::vector<Entry*> dirty_;
+  // By IdKey: the entry that last took each identity (it may have moved on since: check its
+  // id), and what an entry knew of an identity it left, until a name takes that identity.
+  std::unordered_map<std::string, Entry*> by_id_;
+  std::unordered_map<std::string, Knowledge> left_;
   std::condition_variable_any stop_cv_;
   std::jthread flusher_;  // declared last: joined before the members it uses go
 };

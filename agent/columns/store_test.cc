@@ -128,6 +128,113 @@ TEST_F(ColumnStoreTest, TheFlusherWritesWithoutBeingAsked) {
   EXPECT_TRUE(seen);
 }
 
+ColumnKey Named(std::string_view column) {
+  return {"shop-db", "shop", "public", "customers", std::string(column)};
+}
+
+// A migration run straight against the database swaps two columns' names: what was learned of
+// each follows its values, and the name that held the sensitive values stays sensitive.
+TEST_F(ColumnStoreTest, WhatWasLearnedFollowsTheColumnThroughARename) {
+  auto store = ColumnStore::InMemory();
+  const ColumnId kRef{16400, 3}, kNote{16400, 4};
+  Masked emails[] = {{"EMAIL", 20}};
+  store->Observe(store->Track(Named("legacy_ref"), kRef), 60, emails);
+  auto* note = store->Track(Named("note"), kNote);
+  store->Observe(note, 200, {});
+  store->MarkSampled(note);
+  ASSERT_FALSE(store->Learned(note));
+
+  // Renamed: note holds the addresses now, legacy_ref the harmless text.
+  auto* now_note = store->Track(Named("note"), kRef);
+  EXPECT_EQ(now_note, note);
+  auto c = store->Learned(now_note);
+  ASSERT_TRUE(c) << "the addresses' column is sensitive under its new name";
+  EXPECT_EQ(c->entity, "EMAIL");
+  EXPECT_EQ(store->ContentOf(now_note).observed, 60u);
+  auto* now_ref = store->Track(Named("legacy_ref"), kNote);
+  EXPECT_TRUE(store->Learned(now_ref)) << "a name once sensitive stays so";
+  EXPECT_TRUE(store->ContentOf(now_ref).sampled) << "its values are the sampled ones";
+  // Tracked again as they are: nothing moves.
+  EXPECT_TRUE(store->Learned(store->Track(Named("note"), kRef)));
+}
+
+TEST_F(ColumnStoreTest, WrittenSensitivityFollowsARenameToANewName) {
+  auto store = ColumnStore::InMemory();
+  const ColumnId kHash{16500, 2};
+  store->MarkLineage(store->Track(Named("ssn_digest"), kHash), "US_SSN");
+  auto c = store->Learned(store->Track(Named("ref"), kHash));
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->source, ColumnSource::kLineage);
+  EXPECT_EQ(c->entity, "US_SSN");
+}
+
+// A table dropped and made again under its name: what said its values were harmless was about
+// other values, so it is sampled again; what said they were sensitive stays.
+TEST_F(ColumnStoreTest, ANameOnANewColumnLosesItsEvidenceOfBeingHarmless) {
+  auto store = ColumnStore::InMemory();
+  auto* e = store->Track(Named("memo"), {16600, 2});
+  Masked one[] = {{"EMAIL", 1}};
+  store->Observe(e, 500, one);
+  store->MarkSampled(e);
+  EXPECT_EQ(store->Track(Named("memo"), {16700, 2}), e);
+  const auto content = store->ContentOf(e);
+  EXPECT_EQ(content.observed, 0u);
+  EXPECT_EQ(content.masked, 0u);
+  EXPECT_FALSE(content.sampled);
+
+  auto* s = store->Track(Named("ssn"), {16600, 3});
+  store->MarkLineage(s, "US_SSN");
+  store->Track(Named("ssn"), {16700, 3});
+  EXPECT_TRUE(store->Learned(s));
+}
+
+// A name tracked before its identity was known (a store from an older veild, a table a
+// statement created) keeps what it learned when its identity is first seen.
+TEST_F(ColumnStoreTest, AnIdentitySeenFirstAdoptsTheName) {
+  auto store = ColumnStore::InMemory();
+  auto* e = store->Track(Named("memo"));
+  Masked m[] = {{"PHONE", 9}};
+  store->Observe(e, 30, m);
+  store->Track(Named("memo"), {16800, 5});
+  ASSERT_TRUE(store->Learned(e));
+  EXPECT_EQ(store->ContentOf(e).observed, 30u);
+}
+
+TEST_F(ColumnStoreTest, IdentitiesSurviveARestartAndAnOlderStoreIsMigrated) {
+  {
+    // The table as veild wrote it before columns had identities.
+    auto db = sqlite::Open(path_, 0600);
+    ASSERT_TRUE(db.ok()) << db.error().message;
+    ASSERT_TRUE(sqlite::Exec(db->get(),
+                             "CREATE TABLE columns (endpoint TEXT NOT NULL, database TEXT NOT "
+                             "NULL, schema_name TEXT NOT NULL, table_name TEXT NOT NULL, "
+                             "column_name TEXT NOT NULL, observed INTEGER NOT NULL, "
+                             "lineage_entity TEXT NOT NULL, PRIMARY KEY (endpoint, database, "
+                             "schema_name, table_name, column_name));"
+                             "INSERT INTO columns VALUES ('shop-db', 'shop', 'public', "
+                             "'customers', 'ssn_digest', 0, 'US_SSN');")
+                    .ok());
+  }
+  const ColumnId kHash{16500, 2}, kMemo{16500, 3};
+  {
+    auto store = ColumnStore::Open(path_);
+    ASSERT_TRUE(store.ok()) << store.error().message;
+    auto* d = (*store)->Track(Named("ssn_digest"), kHash);
+    ASSERT_TRUE((*store)->Learned(d));
+    auto* memo = (*store)->Track(Named("memo"), kMemo);
+    Masked one[] = {{"EMAIL", 1}};
+    (*store)->Observe(memo, 10, one);
+    (*store)->Track(Named("memo"), {16900, 3});  // made again: its count goes
+    ASSERT_TRUE((*store)->Flush().ok());
+  }
+  auto store = ColumnStore::Open(path_);
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  auto c = (*store)->Learned((*store)->Track(Named("ref"), kHash));
+  ASSERT_TRUE(c) << "the identity was written and read back";
+  EXPECT_EQ(c->entity, "US_SSN");
+  EXPECT_EQ((*store)->ContentOf((*store)->Track(Named("memo"), {16900, 3})).masked, 0u);
+}
+
 TEST_F(ColumnStoreTest, AnUnwritableFileIsAnErrorNamingIt) {
   auto store = ColumnStore::Open(dir_ + "/missing/columns.db");
   ASSERT_FALSE(store.ok());

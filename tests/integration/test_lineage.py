@@ -747,6 +747,37 @@ def test_discover_and_columns_learn_what_a_column_holds(pg, scratch_db, start_ve
     assert (tmp_path / "state" / "columns.db").exists()
 
 
+def test_what_veild_learned_follows_a_column_renamed_outside_it(pg, scratch_db, start_veild,
+                                                               tmp_path):
+    """A migration run straight against PostgreSQL swaps two columns' names. What veild learned
+    of each (a sampled column full of addresses, a column written from them) follows the
+    values, not the name the harmless column had."""
+    port = fresh_endpoint(tmp_path)
+    start_veild(config(tmp_path, pg, port))
+    pg.psql("ALTER TABLE contacts ADD COLUMN note text; UPDATE contacts SET note = 'paid-in-full';"
+            "ALTER TABLE scratch ADD COLUMN w text;", dbname=scratch_db)
+    r = psql_db(port, scratch_db,
+                "SELECT reverse(memo), reverse(note) FROM contacts WHERE id = 3;"
+                "INSERT INTO scratch SELECT id, reverse(memo), 'plain-' || id FROM contacts;"
+                "SELECT reverse(w) FROM scratch WHERE id = 3;")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["[EMAIL]|lluf-ni-diap", "3-nialp"], r.stdout
+    pg.psql("ALTER TABLE contacts RENAME memo TO t; ALTER TABLE contacts RENAME note TO memo;"
+            "ALTER TABLE contacts RENAME t TO note;"
+            "ALTER TABLE scratch RENAME v TO t; ALTER TABLE scratch RENAME w TO v;"
+            "ALTER TABLE scratch RENAME t TO w;", dbname=scratch_db)
+    # Directly, both renamed columns give the addresses back reversed.
+    direct = pg.psql("SELECT reverse(note) FROM contacts WHERE id = 3;"
+                     "SELECT w FROM scratch WHERE id = 3;", dbname=scratch_db).stdout
+    assert direct.split() == ["moc.elpmaxe@3resu"] * 2, direct
+    r = psql_db(port, scratch_db,
+                "SELECT reverse(note) FROM contacts WHERE id = 3;"
+                "SELECT w, upper(w) FROM scratch WHERE id = 3;")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["[EMAIL]", "[EMAIL]|[EMAIL]"], r.stdout
+    assert "example" not in r.stdout and "elpmaxe" not in r.stdout.lower()
+
+
 # ---- pg_dump: what a masked copy is made with -------------------------------------------------
 
 

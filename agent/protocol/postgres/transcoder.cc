@@ -172,6 +172,20 @@ masker::ColumnPolicy PgTranscoder::FindPolicy(const SourceColumn& src, bool text
   return p;
 }
 
+ColumnStore::Entry* PgTranscoder::TrackColumn(const SourceColumn& c) {
+  std::string schema = StoreSchema(c.schema);
+  ColumnId id;
+  // A temporary table is a new relation in every session: kept by name only (see StoreSchema).
+  if (schema != "pg_temp" && analysis_.has_catalog())
+    if (const sql::CatalogRelation* rel = analysis_.catalog().Find(c.schema, c.table))
+      for (const auto& col : rel->columns)
+        if (col.name == c.column) {
+          id = {rel->oid, col.attnum};
+          break;
+        }
+  return columns_->Track({endpoint_, database_, std::move(schema), c.table, c.column}, id);
+}
+
 PgTranscoder::Sensitivity PgTranscoder::SensitivityOf(const SourceColumn& src) {
   using A = masker::ColumnPolicy::Action;
   // Other sessions' statements: what their literals hold is not known, so anything computed
@@ -182,8 +196,7 @@ PgTranscoder::Sensitivity PgTranscoder::SensitivityOf(const SourceColumn& src) {
   if (p.action == A::kPass) return {};  // `action: pass` exempts the column
   if (p.action == A::kForce || p.has_hint) return {true, p.entity};
   if (columns_) {
-    auto learned = columns_->Learned(
-        columns_->Track({endpoint_, database_, StoreSchema(src.schema), src.table, src.column}));
+    auto learned = columns_->Learned(TrackColumn(src));
     if (learned) {
       const bool written = learned->source == ColumnSource::kLineage;
       const auto& det = *profile_->detector();
@@ -206,8 +219,7 @@ void PgTranscoder::NoteWrites(const sql::StatementAnalysis& st) {
       std::string_view entity = s.entity < masker::kMaxEntities
                                     ? profile_->detector()->EntityName(s.entity)
                                     : std::string_view("MASKED");
-      columns_->MarkLineage(columns_->Track({endpoint_, database_, StoreSchema(w.column.schema),
-                                             w.column.table, w.column.column}),
+      columns_->MarkLineage(TrackColumn({w.column.schema, w.column.table, w.column.column}),
                             entity);
       break;
     }
@@ -229,8 +241,7 @@ void PgTranscoder::PlanDirect(const SourceColumn& base, bool text_like, ColumnPl
   }
   c->label = Label(base);
   if (columns_ && c->policy.action == masker::ColumnPolicy::Action::kScan && !c->policy.has_hint)
-    c->learn =
-        columns_->Track({endpoint_, database_, StoreSchema(base.schema), base.table, base.column});
+    c->learn = TrackColumn(base);
 }
 
 // A value computed from sensitive columns, or one the analysis could not follow: replaced
@@ -524,8 +535,7 @@ bool PgTranscoder::DerivationSafe(const SourceColumn& c) {
   if (!columns_ || CatalogSchema(c.schema)) return true;
   auto type = ColumnType(c);
   if (type && NonText(*type)) return true;  // numbers, dates: nothing to recognise by content
-  auto content = columns_->ContentOf(
-      columns_->Track({endpoint_, database_, StoreSchema(c.schema), c.table, c.column}));
+  auto content = columns_->ContentOf(TrackColumn(c));
   if (content.masked > 0) return false;  // some of its values were sensitive
   return content.sampled || content.observed >= kSampleRows;
 }
@@ -549,8 +559,7 @@ std::optional<std::string> PgTranscoder::ContentSample(std::string_view sql) {
     if (!col || NonText(col->type_oid)) return;
     SourceColumn src{b.schema, b.table, b.column};
     if (SensitivityOf(src).sensitive) return;  // replaced whole anyway
-    ColumnStore::Entry* e =
-        columns_->Track({endpoint_, database_, StoreSchema(b.schema), b.table, b.column});
+    ColumnStore::Entry* e = TrackColumn({b.schema, b.table, b.column});
     auto content = columns_->ContentOf(e);
     if (content.sampled || content.observed >= kSampleRows || content.masked > 0 ||
         sample_tried_.contains(e))
@@ -575,8 +584,7 @@ std::optional<std::string> PgTranscoder::ContentSample(std::string_view sql) {
     std::vector<ColumnStore::Entry*> set;
     for (size_t i = 0; i < cols.size(); ++i) {
       q += (i ? ", " : "") + sql::QuoteIdent(cols[i]->name) + "::pg_catalog.text";
-      auto* e = columns_->Track(
-          {endpoint_, database_, StoreSchema(rel->schema), rel->name, cols[i]->name});
+      auto* e = TrackColumn({rel->schema, rel->name, cols[i]->name});
       sample_tried_.insert(e);
       set.push_back(e);
     }

@@ -258,6 +258,9 @@ class PgTranscoder {
     bool written = false;  // a statement wrote a sensitive column's derived values into it
   };
   Sensitivity SensitivityOf(const SourceColumn& c);
+  // The column store's entry of a base column, with its identity in the session's catalog
+  // (what was learned of it follows a rename made outside veild).
+  ColumnStore::Entry* TrackColumn(const SourceColumn& c);
   // Whether the relation an error names has a sensitive column (true when it is not known).
   bool RelationMayHoldSensitive(std::string_view schema, std::string_view table);
   // The profile's policy for a base column; a partition or inheritance child without a rule
