@@ -3429,7 +3429,8 @@ class Resolution {
     int paren = -1;  // the group written in parentheses, if any
     char first_digit = 0, second_digit = 0, third_digit = 0;
     bool leading_zero = false;
-    bool intl_cc = false;  // the first group is "00" and an assigned calling code
+    bool intl_cc = false;         // the first group is "00" and an assigned calling code
+    bool trunk_in_paren = false;  // the second group is "(0)": "0046 (0)563-35 96 59"
   };
 
   // Reads a number token at s ('+', '(' or a digit). False if it is not one.
@@ -3505,6 +3506,15 @@ class Resolution {
     uint32_t nd = 0;
     for (int i = 0; i < m; ++i) nd += t.ge[i] - t.gb[i];
     const uint32_t first = t.ge[0] - t.gb[0];
+    // The trunk 0 kept in parentheses after the code, as Europe writes it for callers from
+    // both sides of the border: "0046 (0)563-35 96 59", "0049 (0) 30 1234 5678".
+    if (t.trunk_in_paren && !t.plus && t.intl_cc && t.sep[1] == ' ' && m >= 3) {
+      if (t.sep[2] != ')' && t.sep[2] != ' ' && t.sep[2] != '-') return 0;
+      for (int i = 3; i < m; ++i)
+        if (t.sep[i] != ' ' && t.sep[i] != '-') return 0;
+      const uint32_t rest = nd - first - 1;
+      return rest >= 7 && rest <= 12 ? 0.7f : 0;
+    }
     // Two groups: "00" and an assigned country code, then the number in one run of 6-14
     // digits ("0039 087446380834"), as a phone column or a form may hold it.
     if (m == 2 && !t.plus && t.paren < 0 && t.sep[1] == ' ' && t.ge[1] - t.gb[1] >= 6 &&
@@ -3568,6 +3578,25 @@ class Resolution {
         (m == 4 && len(0) == 1 && t.first_digit == '1' && len(1) == 3 && len(2) == 3 &&
          len(3) == 4 && sep == ' ' && t.sep[2] == ' ' && t.sep[3] == '-'))
       return 0.7f;
+    // Whole countries' own ways, strong enough bare: France's ten digits in pairs, one
+    // separator ("01.23.45.67.89", "06-12-34-56-78"); Russia's trunk 8 (or its code 7, no '+')
+    // and a 3-digit code, 11 digits ("8-800-818-4405", "8 916 123 45 67", "8 916 123-45-67");
+    // China's mobiles in 3-4-4 ("138-0013-8000").
+    auto spaced_or_dashed = [&](int from) {
+      for (int i = from; i < m; ++i)
+        if (t.sep[i] != ' ' && t.sep[i] != '-') return false;
+      return true;
+    };
+    if (m == 5 && nd == 10 && t.leading_zero && t.second_digit != '0' && SepsAre(t, 1, m, sep) &&
+        len(0) == 2 && len(1) == 2 && len(2) == 2 && len(3) == 2 && len(4) == 2)
+      return 0.75f;
+    if (nd == 11 && len(0) == 1 && (t.first_digit == '8' || t.first_digit == '7') && len(1) == 3 &&
+        len(2) == 3 && t.sep[2] == sep && spaced_or_dashed(1) &&
+        ((m == 4 && len(3) == 4) || (m == 5 && len(3) == 2 && len(4) == 2)))
+      return 0.75f;
+    if (m == 3 && nd == 11 && t.first_digit == '1' && t.second_digit >= '3' && len(0) == 3 &&
+        len(1) == 4 && len(2) == 4 && spaced_or_dashed(1) && t.sep[2] == sep)
+      return 0.75f;
     // Sweden's trunk and area code, a dash, then spaced groups: "070-123 45 67", "08-123 456 78".
     if (t.leading_zero && m >= 3 && sep == '-' && SepsAre(t, 2, m, ' ') && len(0) >= 2 &&
         len(0) <= 4 && nd <= 10) {
@@ -3677,6 +3706,22 @@ class Resolution {
         }
       }
     }
+    // "0046 (0)563-35 96 59", "0049 (0) 30 1234 5678": found at the area code; "00", the
+    // country code and the trunk 0 in parentheses come before it.
+    if (IsDigit(v_.at(st))) {
+      int64_t k = static_cast<int64_t>(st) - 1;
+      if (v_.at(k) == ' ') --k;
+      if (v_.at(k) == ')' && v_.at(k - 1) == '0' && v_.at(k - 2) == '(' && v_.at(k - 3) == ' ') {
+        const int64_t e = k - 4;  // the code's last digit
+        int64_t g = e;
+        while (g > v_.seg_start && IsDigit(v_.at(g - 1)) && e - g < 4) --g;
+        if (e - g >= 2 && v_.at(g) == '0' && v_.at(g + 1) == '0' &&
+            FreeBefore(static_cast<uint32_t>(g))) {
+          if (static_cast<uint32_t>(g) < *skip_until) return;
+          st = static_cast<uint32_t>(g);
+        }
+      }
+    }
     NumTok t;
     if (!ReadNumber(st, &t)) {
       // "(0803 123 4567)": a whole number in parentheses, not an area code in them.
@@ -3694,6 +3739,7 @@ class Resolution {
       for (uint32_t i = t.gb[0] + 2; i < t.ge[0]; ++i) cc = cc * 10 + (v_.at(i) - '0');
       t.intl_cc = validate::CountryCallingCode(cc);
     }
+    t.trunk_in_paren = t.paren == 1 && t.ge[1] - t.gb[1] == 1 && v_.at(t.gb[1]) == '0';
     *skip_until = t.e;
     const unsigned char before = v_.at(static_cast<int64_t>(t.b) - 1);
     const unsigned char after = v_.at(t.e);
@@ -3732,8 +3778,9 @@ class Resolution {
     }
     auto len = [&](int i) { return t.ge[i] - t.gb[i]; };
     if (!t.plus && t.paren < 0) {
+      // (Not France's ten digits in dotted pairs, which no address has: "01.23.45.67.89".)
       if (t.k >= 4 && SepsAre(t, 1, 4, '.') && len(0) <= 3 && len(1) <= 3 && len(2) <= 3 &&
-          len(3) <= 3) {
+          len(3) <= 3 && !(t.k == 5 && t.nd == 10 && t.leading_zero && t.second_digit != '0')) {
         Ipv4(t.ge[0]);
         return;
       }

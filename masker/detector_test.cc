@@ -1499,6 +1499,18 @@ TEST_F(DetectorTest, PhonesOfMoreCountries) {
       // Six digits after the label, a line of its own.
       {"mobile 389285", "389285"},
       {"Tel. 739297", "739297"},
+      // Whole countries' own shapes, bare: France's pairs (dotted ones are no IP address),
+      // Russia's trunk 8 or code 7 and 3-digit code, China's mobiles in 3-4-4.
+      {"01.23.45.67.89", "01.23.45.67.89"},
+      {"ok 06-12-34-56-78.", "06-12-34-56-78"},
+      {"Иван 8-800-818-4405", "8-800-818-4405"},
+      {"8 916 123 45 67", "8 916 123 45 67"},
+      {"7 916 123-45-67", "7 916 123-45-67"},
+      {"138-0013-8000", "138-0013-8000"},
+      {"王伟 138 0013 8000", "138 0013 8000"},
+      // "00", the country code and the trunk 0 kept in parentheses.
+      {"0046 (0)563-35 96 59", "0046 (0)563-35 96 59"},
+      {"bel 0049 (0) 30 1234 5678 an", "0049 (0) 30 1234 5678"},
   };
   for (const auto& [text, phone] : found)
     EXPECT_THAT(Find(text), ::testing::Contains("PHONE:" + std::string(phone))) << text;
@@ -1528,7 +1540,14 @@ TEST_F(DetectorTest, PhonesOfMoreCountries) {
         "version 389285",
         "Ann Lee, 12345",
         "Ann Lee, ann@x.org, 01/02/2024",
-        "Ann Lee, ann@x.org, 0 12 2024"})
+        "Ann Lee, ann@x.org, 0 12 2024",
+        "00.12.34.56.78",
+        "v 10.20.30.40.50",
+        "128-0013-8000",
+        "8-100-20-3000",
+        "2-916-123-4567",
+        "0046 (0)5",
+        "page 0012 (0) 30"})
     EXPECT_THAT(Find(text), ::testing::Not(::testing::Contains(::testing::StartsWith("PHONE:"))))
         << text;
 }
