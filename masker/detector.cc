@@ -5133,9 +5133,12 @@ bool NearWord(const View& v, uint32_t b, std::span<const std::string_view> words
 // wrote:", "Игнатий Федотов said")? Context after a name counts as context before it does.
 bool FollowedBySpeechVerb(const View& v, uint32_t e) {
   static constexpr std::string_view kVerbs[] = {
-      "wrote",     "said",      "says",      "asked",      "replied",   "called",    "emailed",
-      "mentioned", "confirmed", "reported",  "complained", "requested", "commented", "noted",
-      "explained", "stated",    "responded", "agreed",     "phoned",    "texted",    "messaged"};
+      "wrote", "said", "says", "asked", "replied", "called", "emailed", "mentioned", "confirmed",
+      "reported", "complained", "requested", "commented", "noted", "explained", "stated",
+      "responded", "agreed", "phoned", "texted", "messaged",
+      // … and the present tense of those that are no plural noun as well ("writes",
+      // "reports", "requests" are: "the XML Reporter writes", "Flush GFXOFF requests").
+      "asks", "confirms", "agrees", "responds"};
   if (v.at(e) != ' ') return false;
   uint32_t b = e + 1, x = b;
   char w[12];

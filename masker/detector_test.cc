@@ -129,6 +129,16 @@ TEST_F(DetectorTest, NamesOfTheWorld) {
   EXPECT_THAT(Find("spoke with Дем’ян Коваленко today"),
               ElementsAre("PERSON_NAME:Дем’ян Коваленко"));
   EXPECT_THAT(Find("Dear Seán O’Brien,"), ElementsAre("PERSON_NAME:Seán O’Brien"));
+  // Whom a ticket hands work to, and a subject in the present tense.
+  EXPECT_THAT(Find("Forwarding to Thandiwe Ndlovu for approval."),
+              ElementsAre("PERSON_NAME:Thandiwe Ndlovu"));
+  EXPECT_THAT(Find("Please ask Thandiwe Ndlovu to review."),
+              ElementsAre("PERSON_NAME:Thandiwe Ndlovu"));
+  EXPECT_THAT(Find("Oluwaseun Adeyemi confirms the refund."),
+              ElementsAre("PERSON_NAME:Oluwaseun Adeyemi"));
+  // A present tense that is a plural noun too is no person's verb.
+  EXPECT_THAT(Find("The XML Reporter writes in an XML format"), IsEmpty());
+  EXPECT_THAT(Find("drm/amd: Flush GFXOFF requests in prepare stage"), IsEmpty());
   // Not names: no context for a run of an uncased script, a lower-case Cyrillic phrase.
   EXPECT_THAT(Find("商品 已 发货"), IsEmpty());
   EXPECT_THAT(Find("заказ отправлен сегодня"), IsEmpty());
