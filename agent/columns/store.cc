@@ -276,11 +276,43 @@ void ColumnStore::MarkLineage(Entry* e, std::string_view entity) {
   }
 }
 
+ColumnStore::Content ColumnStore::ContentLocked(const Entry& e) {
+  Content c{.observed = e.observed, .sampled = e.sampled};
+  for (const auto& [_, n] : e.masked) c.masked += n;
+  return c;
+}
+
 ColumnStore::Content ColumnStore::ContentOf(const Entry* e) const {
   std::lock_guard lock(mu_);
-  Content c{.observed = e->observed, .sampled = e->sampled};
-  for (const auto& [_, n] : e->masked) c.masked += n;
-  return c;
+  return ContentLocked(*e);
+}
+
+ColumnStore::Content ColumnStore::ContentFor(const ColumnKey& key) const {
+  std::string flat = Flatten(key);
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(flat);
+  return it == entries_.end() ? Content{} : ContentLocked(*it->second);
+}
+
+namespace {
+
+std::string TableOf(ColumnKey key) {
+  key.column.clear();
+  return Flatten(key);
+}
+
+}  // namespace
+
+bool ColumnStore::TableSampled(const ColumnKey& key) const {
+  std::string flat = TableOf(key);
+  std::lock_guard lock(mu_);
+  return tables_sampled_.contains(flat);
+}
+
+void ColumnStore::MarkTableSampled(const ColumnKey& key) {
+  std::string flat = TableOf(key);
+  std::lock_guard lock(mu_);
+  tables_sampled_.insert(std::move(flat));
 }
 
 void ColumnStore::MarkSampled(Entry* e) {

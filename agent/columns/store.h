@@ -46,6 +46,7 @@
 #include <thread>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -115,7 +116,13 @@ class ColumnStore {
     bool sampled = false;
   };
   Content ContentOf(const Entry* e) const;
+  // The same for a column that may never have been tracked (zeros then); tracks nothing.
+  Content ContentFor(const ColumnKey& key) const;
   void MarkSampled(Entry* e);
+  // Whether a table's (`key.column` ignored) sample has been read whole in this run (MySQL
+  // reads each table's sample before the first statement that names it).
+  bool TableSampled(const ColumnKey& key) const;
+  void MarkTableSampled(const ColumnKey& key);
   // Every column of an endpoint with what was learned of it, sensitive or not (then `cls`
   // holds its counts and most masked entity), by database, schema, table, column.
   struct Listed {
@@ -135,6 +142,7 @@ class ColumnStore {
   ColumnStore() = default;
   Status Load();
   static std::optional<ColumnClass> Decide(const Entry& e);
+  static Content ContentLocked(const Entry& e);
   // What an entry knows of the values under its name.
   struct Knowledge {
     uint64_t observed = 0;
@@ -156,6 +164,7 @@ class ColumnStore {
   // id), and what an entry knew of an identity it left, until a name takes that identity.
   std::unordered_map<std::string, Entry*> by_id_;
   std::unordered_map<std::string, Knowledge> left_;
+  std::unordered_set<std::string> tables_sampled_;  // by Flatten(key without its column)
   std::condition_variable_any stop_cv_;
   std::jthread flusher_;  // declared last: joined before the members it uses go
 };

@@ -235,6 +235,19 @@ TEST_F(ColumnStoreTest, IdentitiesSurviveARestartAndAnOlderStoreIsMigrated) {
   EXPECT_EQ((*store)->ContentOf((*store)->Track(Named("memo"), {16900, 3})).masked, 0u);
 }
 
+TEST_F(ColumnStoreTest, ContentForTracksNothingAndATableIsSampledOnce) {
+  auto store = ColumnStore::InMemory();
+  EXPECT_EQ(store->ContentFor(Named("memo")).observed, 0u);
+  EXPECT_TRUE(store->List("shop-db").empty()) << "a lookup is no column";
+  Masked one[] = {{"EMAIL", 1}};
+  store->Observe(store->Track(Named("memo")), 200, one);
+  EXPECT_EQ(store->ContentFor(Named("memo")).masked, 1u);
+  EXPECT_FALSE(store->TableSampled(Named("memo")));
+  store->MarkTableSampled(Named("memo"));
+  EXPECT_TRUE(store->TableSampled(Named("other"))) << "the same table, whatever column";
+  EXPECT_FALSE(store->TableSampled({"shop-db", "shop", "public", "orders", ""}));
+}
+
 TEST_F(ColumnStoreTest, AnUnwritableFileIsAnErrorNamingIt) {
   auto store = ColumnStore::Open(dir_ + "/missing/columns.db");
   ASSERT_FALSE(store.ok());

@@ -185,6 +185,10 @@ MySqlTranscoder::Sensitivity MySqlTranscoder::ColumnSensitivity(std::string_view
           return {true, static_cast<uint8_t>(e)};
       return {true, static_cast<uint8_t>(masker::kMaxEntities)};
     }
+    // Fewer than a classification, but some: a value derived from it may be one of them.
+    if (columns_->ContentFor({endpoint_, database_, Lower(schema), Lower(table), Lower(column)})
+            .masked > 0)
+      return {true, static_cast<uint8_t>(masker::kMaxEntities)};
   }
   return {};
 }
@@ -327,21 +331,84 @@ bool MySqlTranscoder::NamesUnknownRelation(std::string_view sql, const mysql::St
   return unknown;
 }
 
-// Queues veil's two list statements ahead of the command OnCommand is given: their answers
-// come first, and replace the lists before that command's result is planned.
+// Queues one of veil's own statements ahead of the command OnCommand is given: its answer
+// comes first and is kept by `capture`, never shown.
+MySqlTranscoder::Open& MySqlTranscoder::Inject(std::string_view sql, Open::Capture capture) {
+  mysql::ComQuery q{sql, {}};
+  uint8_t seq = 0;
+  (void)mysql::Encode(q, decoder_.capabilities(), &seq, &injected_);
+  decoder_.ExpectResponseTo(mysql::ClientMessage(q), 0);
+  Open& o = open_.emplace_back();
+  o.kind = Open::Kind::kInternal;
+  o.capture = capture;
+  o.started = std::chrono::steady_clock::now();
+  return o;
+}
+
+// veil's two list statements: their answers replace the lists before the command's result is
+// planned.
 void MySqlTranscoder::InjectRelationQueries() {
-  for (auto [capture, sql] : {std::pair{Open::Capture::kViews, kViewsQuery},
-                              std::pair{Open::Capture::kTables, kTablesQuery}}) {
-    mysql::ComQuery q{sql, {}};
-    uint8_t seq = 0;
-    (void)mysql::Encode(q, decoder_.capabilities(), &seq, &injected_);
-    decoder_.ExpectResponseTo(mysql::ClientMessage(q), 0);
-    Open o;
-    o.kind = Open::Kind::kInternal;
-    o.capture = capture;
-    o.started = std::chrono::steady_clock::now();
-    open_.push_back(std::move(o));
+  Inject(kViewsQuery, Open::Capture::kViews);
+  Inject(kTablesQuery, Open::Capture::kTables);
+}
+
+void MySqlTranscoder::InjectSamples(const mysql::StatementScan& scan) {
+  if (!columns_ || !have_tables_) return;
+  // Each session reads a table's sample at most once, until one session's sample succeeded:
+  // a session naming it meanwhile reads its own rather than be judged without it.
+  auto want = [&](const std::string& schema, const std::string& table) {
+    if (!tables_.contains({schema, table}) ||
+        columns_->TableSampled({endpoint_, database_, schema, table, ""}))
+      return;
+    if (samples_tried_.size() < 1024 && samples_tried_.insert(schema + '\0' + table).second)
+      InjectSample(schema, table);
+  };
+  const std::string db = Lower(database_);
+  for (const auto& id : scan.identifiers) {
+    if (!relation_names_.contains(id)) continue;  // cheap: most identifiers are columns
+    want(db, id);
+    for (const auto& q : scan.qualifiers)
+      if (Lower(q) != db) want(Lower(q), id);
   }
+}
+
+void MySqlTranscoder::InjectSample(const std::string& schema, const std::string& table) {
+  const std::string sql = "SELECT * FROM " + sql::QuoteIdent(schema, '`') + "." +
+                          sql::QuoteIdent(table, '`') + " LIMIT " + std::to_string(kSampleRows);
+  Open& o = Inject(sql, Open::Capture::kSample);
+  o.sample_schema = schema;
+  o.sample_table = table;
+}
+
+// A sample's values, per column: how many, and what the masker found in them. The statements
+// queued behind it are judged again with what it taught.
+void MySqlTranscoder::LearnSample(const Open& o) {
+  for (size_t c = 0; c < sample_columns_.size(); ++c) {
+    if (sample_columns_[c].empty()) continue;
+    uint64_t values = 0;
+    std::vector<std::pair<std::string_view, uint64_t>> masked;
+    for (const auto& row : capture_rows_) {
+      if (c >= row.size() || row[c].empty()) continue;
+      ++values;
+      masker_.Scan(row[c]);
+      if (masker_.findings().empty()) continue;
+      std::string_view entity = profile_->detector()->EntityName(masker_.findings()[0].entity);
+      auto it = std::find_if(masked.begin(), masked.end(),
+                             [&](const auto& e) { return e.first == entity; });
+      if (it == masked.end())
+        masked.emplace_back(entity, 1);
+      else
+        ++it->second;
+    }
+    ColumnStore::Entry* e = columns_->Track(
+        {endpoint_, database_, o.sample_schema, o.sample_table, sample_columns_[c]});
+    columns_->Observe(e, values, masked);
+    columns_->MarkSampled(e);
+  }
+  columns_->MarkTableSampled({endpoint_, database_, o.sample_schema, o.sample_table, ""});
+  pair_cache_.clear();
+  sensitive_cache_.clear();
+  RejudgeQueued();
 }
 
 // Splits a canonical view definition (`select <item>,<item> from …`) into its select items and
@@ -759,6 +826,7 @@ void MySqlTranscoder::OnCommand(const mysql::ClientMessage& message, uint8_t las
   if (!internal && !text.empty()) {
     pre_scan = mysql::ScanStatement(text);
     if (NamesUnknownRelation(text, *pre_scan)) InjectRelationQueries();
+    InjectSamples(*pre_scan);
   }
   decoder_.ExpectResponseTo(message, last_sequence_id);
   if (std::holds_alternative<mysql::AuthData>(message)) return;  // COM_CHANGE_USER's exchange
@@ -1332,7 +1400,9 @@ void MySqlTranscoder::Complete() {
   open_.pop_front();
   if (o.capture != Open::Capture::kNone) {
     if (o.capture_failed) {
-      // the list stays as it was
+      // the list stays as it was; a table not sampled is judged by what reads teach
+    } else if (o.capture == Open::Capture::kSample) {
+      LearnSample(o);
     } else if (o.capture == Open::Capture::kViews) {
       SetViews(ViewsOf(std::move(capture_rows_)));
       RejudgeQueued();
@@ -1341,6 +1411,7 @@ void MySqlTranscoder::Complete() {
       RejudgeQueued();
     }
     capture_rows_.clear();
+    sample_columns_.clear();
   }
   // An execute's columns, for the rows of a cursor it opened (COM_STMT_FETCH has none).
   if (o.statement_id && !o.fetch && !result_columns_.empty())
@@ -1400,10 +1471,17 @@ Status MySqlTranscoder::OnBackend(std::span<const uint8_t> in, size_t* consumed,
       return Error{"the server asked for a LOCAL INFILE, which veil refuses"};
     } else if (internal) {
       // veil's own statement: its answer is not the client's (a list's rows are kept).
+      // A sample's text columns (others, "": numbers and dates are not learned by content),
+      // and of each value its first 4 KiB.
+      if (auto* c = std::get_if<mysql::ColumnDefinition>(&message_);
+          c && before == State::kColumns && front->capture == Open::Capture::kSample)
+        sample_columns_.push_back(
+            TextLike(c->type) ? Lower(c->org_name.empty() ? c->name : c->org_name) : "");
       if (auto* row = std::get_if<mysql::TextRow>(&message_);
           row && front->capture != Open::Capture::kNone) {
         auto& kept = capture_rows_.emplace_back();
-        for (const auto& v : row->values) kept.emplace_back(v.data);
+        const size_t cap = front->capture == Open::Capture::kSample ? 4096 : std::string::npos;
+        for (const auto& v : row->values) kept.emplace_back(v.data.substr(0, cap));
       }
     } else if (auto* c = std::get_if<mysql::ColumnDefinition>(&message_)) {
       if (before == State::kColumns) {

@@ -136,6 +136,8 @@ class MySqlTranscoder {
   // Bytes of veil's own commands that OnCommand queued ahead of the command it was given: the
   // session writes them upstream before that command's bytes.
   std::vector<uint8_t> TakeInjected() { return std::exchange(injected_, {}); }
+  // Rows of a table read to learn its columns' content (InjectSamples), as PostgreSQL's.
+  static constexpr size_t kSampleRows = 200;
 
   // Stored and loadable functions (lowercase names): a statement that calls one reads what
   // veil cannot see, and is judged as reading sensitive columns. CREATE FUNCTION adds to them.
@@ -236,7 +238,10 @@ class MySqlTranscoder {
     enum class Kind : uint8_t { kStatement, kPrepare, kOther, kInternal, kChangeUser } kind;
     // An internal statement whose rows replace a list (SetViews, SetTables); a failure keeps
     // the list as it was.
-    enum class Capture : uint8_t { kNone, kViews, kTables } capture = Capture::kNone;
+    // kSample: a table's first rows, read so that a column's content is known before a value
+    // derived from it is judged (InjectSamples).
+    enum class Capture : uint8_t { kNone, kViews, kTables, kSample } capture = Capture::kNone;
+    std::string sample_schema, sample_table;  // kSample's table
     bool capture_failed = false;
     bool catalog = false;  // SHOW, or reads a system schema (information_schema …)
     bool dynamic = false;  // EXECUTE, PREPARE, CALL: its text does not show what it runs
@@ -339,6 +344,8 @@ class MySqlTranscoder {
   std::set<std::string> refreshed_for_;        // unknown names the lists were re-read for
   std::unordered_set<std::string> met_names_;  // identifiers of statements checked so far
   TextRows capture_rows_;
+  std::vector<std::string> sample_columns_;        // a kSample's columns (org_name, lowercase)
+  std::unordered_set<std::string> samples_tried_;  // tables (schema \0 name) sampled here
   std::vector<uint8_t> injected_;
   bool UnknownRelation(const std::string& schema, const std::string& table) const;
   // Dynamic SQL (EXECUTE IMMEDIATE, PREPARE … FROM, CALL) builds statement text from values:
@@ -351,7 +358,14 @@ class MySqlTranscoder {
   Status RenameColumn(const mysql::ColumnDefinition& c, uint8_t sequence,
                       std::vector<uint8_t>* out);
   bool NamesUnknownRelation(std::string_view sql, const mysql::StatementScan& scan);
+  Open& Inject(std::string_view sql, Open::Capture capture);
   void InjectRelationQueries();
+  // Queues a read of the first rows of each base table the statement names that no session
+  // has sampled yet; their columns' content is learned (LearnSample) before the statement's
+  // result is judged.
+  void InjectSamples(const mysql::StatementScan& scan);
+  void InjectSample(const std::string& schema, const std::string& table);
+  void LearnSample(const Open& o);
 
   void TaintTable(const std::string& table);
   bool TableTainted(const std::string& schema, const std::string& table);
