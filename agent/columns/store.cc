@@ -15,6 +15,7 @@ struct ColumnStore::Entry {
   bool dirty = false;
   std::optional<ColumnClass> learned;  // Decide() after every change
   bool sampled = false;                // veild read a sample of it (in memory: once per run)
+  std::string rule;                    // NoteRule's
 };
 
 namespace {
@@ -30,6 +31,7 @@ CREATE TABLE IF NOT EXISTS columns (
   lineage_entity TEXT NOT NULL,
   relid          INTEGER NOT NULL DEFAULT 0,
   attnum         INTEGER NOT NULL DEFAULT 0,
+  rule_name      TEXT NOT NULL DEFAULT '',
   PRIMARY KEY (endpoint, database, schema_name, table_name, column_name)
 );
 CREATE TABLE IF NOT EXISTS column_masked (
@@ -71,6 +73,7 @@ struct ColumnStore::Row {
   ColumnId id;
   uint64_t observed;
   std::string lineage;
+  std::string rule;
   std::vector<std::pair<std::string, uint64_t>> masked;
 };
 std::string_view ColumnSourceName(ColumnSource s) {
@@ -112,19 +115,23 @@ void ColumnStore::StartFlusher(std::chrono::milliseconds period) {
 Result<std::unique_ptr<ColumnStore>> ColumnStore::Open(const std::string& path) {
   VEIL_ASSIGN_OR_RETURN(db, sqlite::Open(path, 0600));
   VEIL_RETURN_IF_ERROR(sqlite::Exec(db.get(), kSchema));
-  // A store written before columns had identities: add them (0, not known).
+  // A store written before columns had identities and rules: add them (0 and '', not known).
   VEIL_ASSIGN_OR_RETURN(info, sqlite::Stmt::Prepare(db.get(), "PRAGMA table_info(columns)"));
-  bool has_relid = false;
+  bool has_relid = false, has_rule = false;
   while (true) {
     VEIL_ASSIGN_OR_RETURN(row, info.Step());
     if (!row) break;
     has_relid |= info.Text(1) == "relid";
+    has_rule |= info.Text(1) == "rule_name";
   }
   if (!has_relid)
     VEIL_RETURN_IF_ERROR(
         sqlite::Exec(db.get(),
                      "ALTER TABLE columns ADD COLUMN relid INTEGER NOT NULL DEFAULT 0;"
                      "ALTER TABLE columns ADD COLUMN attnum INTEGER NOT NULL DEFAULT 0;"));
+  if (!has_rule)
+    VEIL_RETURN_IF_ERROR(sqlite::Exec(
+        db.get(), "ALTER TABLE columns ADD COLUMN rule_name TEXT NOT NULL DEFAULT '';"));
   std::unique_ptr<ColumnStore> store(new ColumnStore());
   store->db_ = std::move(db);
   if (Status s = store->Load(); !s.ok()) return Error{path + ": " + s.error().message};
@@ -139,8 +146,8 @@ Status ColumnStore::Load() {
   VEIL_ASSIGN_OR_RETURN(
       cols, sqlite::Stmt::Prepare(db_.get(),
                                   "SELECT endpoint, database, schema_name, table_name, "
-                                  "column_name, observed, lineage_entity, relid, attnum "
-                                  "FROM columns"));
+                                  "column_name, observed, lineage_entity, relid, attnum, "
+                                  "rule_name FROM columns"));
   while (true) {
     VEIL_ASSIGN_OR_RETURN(row, cols.Step());
     if (!row) break;
@@ -150,6 +157,7 @@ Status ColumnStore::Load() {
     e->observed = static_cast<uint64_t>(cols.Int(5));
     e->lineage_entity = cols.Text(6);
     e->id = {static_cast<uint32_t>(cols.Int(7)), static_cast<int32_t>(cols.Int(8))};
+    e->rule = cols.Text(9);
     if (e->id.known()) by_id_[IdKey(k, e->id)] = e.get();
     entries_[Flatten(k)] = std::move(e);
   }
@@ -198,7 +206,8 @@ ColumnStore::Entry* ColumnStore::Track(const ColumnKey& key, ColumnId id) {
 // `e`'s name now holds the column `id` (a rename outside veild, or a table made again). Under
 // mu_.
 void ColumnStore::MoveIdentity(Entry* e, ColumnId id) {
-  Knowledge had{e->observed, std::move(e->masked), std::move(e->lineage_entity), e->sampled};
+  Knowledge had{e->observed, std::move(e->masked), std::move(e->lineage_entity), e->sampled,
+                std::move(e->rule)};
   const bool was_sensitive = e->learned.has_value();
 
   // What is known of the values now under the name: the entry that holds `id`, or what the
@@ -207,7 +216,7 @@ void ColumnStore::MoveIdentity(Entry* e, ColumnId id) {
   const std::string idk = IdKey(e->key, id);
   if (auto o = by_id_.find(idk); o != by_id_.end() && o->second != e && o->second->id == id) {
     const Entry& from = *o->second;
-    now = {from.observed, from.masked, from.lineage_entity, from.sampled};
+    now = {from.observed, from.masked, from.lineage_entity, from.sampled, from.rule};
   } else if (auto l = left_.find(idk); l != left_.end()) {
     now = std::move(l->second);
   }
@@ -225,6 +234,7 @@ void ColumnStore::MoveIdentity(Entry* e, ColumnId id) {
     // created): the same column, most likely; kept, with what the identity adds.
     now.observed = std::max(now.observed, had.observed);
     now.sampled = now.sampled || had.sampled;
+    if (now.rule.empty()) now.rule = std::move(had.rule);
   }
   if (was_sensitive || !e->id.known()) {
     // Sensitive stays sensitive: its counts and lineage are kept beside the new ones.
@@ -239,6 +249,7 @@ void ColumnStore::MoveIdentity(Entry* e, ColumnId id) {
   e->masked = std::move(now.masked);
   e->lineage_entity = std::move(now.lineage_entity);
   e->sampled = now.sampled;
+  e->rule = std::move(now.rule);
   e->id = id;
   by_id_[idk] = e;
   e->learned = Decide(*e);
@@ -274,6 +285,21 @@ void ColumnStore::MarkLineage(Entry* e, std::string_view entity) {
     e->dirty = true;
     dirty_.push_back(e);
   }
+}
+
+void ColumnStore::NoteRule(Entry* e, std::string_view rule) {
+  std::lock_guard lock(mu_);
+  if (e->rule == rule) return;
+  e->rule = std::string(rule);
+  if (!e->dirty) {
+    e->dirty = true;
+    dirty_.push_back(e);
+  }
+}
+
+std::string ColumnStore::RuleOf(const Entry* e) const {
+  std::lock_guard lock(mu_);
+  return e->rule;
 }
 
 ColumnStore::Content ColumnStore::ContentLocked(const Entry& e) {
@@ -374,8 +400,13 @@ Status ColumnStore::Flush() {
     rows.reserve(dirty_.size());
     for (Entry* e : dirty_) {
       e->dirty = false;
-      rows.push_back(
-          {e, e->key, e->id, e->observed, e->lineage_entity, {e->masked.begin(), e->masked.end()}});
+      rows.push_back({e,
+                      e->key,
+                      e->id,
+                      e->observed,
+                      e->lineage_entity,
+                      e->rule,
+                      {e->masked.begin(), e->masked.end()}});
     }
     dirty_.clear();
   }
@@ -400,7 +431,7 @@ Status ColumnStore::Write(const std::vector<Row>& rows) {
       col, sqlite::Stmt::Prepare(db_.get(),
                                  "INSERT OR REPLACE INTO columns (endpoint, database, schema_name, "
                                  "table_name, column_name, observed, lineage_entity, relid, "
-                                 "attnum) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                                 "attnum, rule_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   VEIL_ASSIGN_OR_RETURN(
       m, sqlite::Stmt::Prepare(
              db_.get(), "INSERT OR REPLACE INTO column_masked VALUES (?, ?, ?, ?, ?, ?, ?)"));
@@ -427,7 +458,8 @@ Status ColumnStore::Write(const std::vector<Row>& rows) {
         .Bind(6, static_cast<int64_t>(r.observed))
         .Bind(7, r.lineage)
         .Bind(8, static_cast<int64_t>(r.id.relid))
-        .Bind(9, static_cast<int64_t>(r.id.attnum));
+        .Bind(9, static_cast<int64_t>(r.id.attnum))
+        .Bind(10, r.rule);
     VEIL_RETURN_IF_ERROR(col.Run());
     for (const auto& [entity, n] : r.masked) {
       m.Reset();

@@ -103,6 +103,11 @@ class ColumnStore {
                std::span<const std::pair<std::string_view, uint64_t>> masked);
   // A statement wrote a value derived from a column sensitive as `entity` into this one.
   void MarkLineage(Entry* e, std::string_view entity);
+  // A profile rule names this column as `rule` (its schema, table and column, each followed by
+  // '\x1f'): kept with what is known of it, so that after a rename outside veild the column,
+  // under its new name, is still the one the rule names (while the rule stands). RuleOf: "".
+  void NoteRule(Entry* e, std::string_view rule);
+  std::string RuleOf(const Entry* e) const;
   // Its classification if it is sensitive by content or lineage.
   std::optional<ColumnClass> Learned(const Entry* e) const;
   // The same for a column that may never have been tracked; tracks nothing (a lookup of every
@@ -149,6 +154,7 @@ class ColumnStore {
     std::map<std::string, uint64_t, std::less<>> masked;
     std::string lineage_entity;
     bool sampled = false;
+    std::string rule;  // NoteRule's
   };
   void MoveIdentity(Entry* e, ColumnId id);
   static std::string IdKey(const ColumnKey& k, ColumnId id);

@@ -235,6 +235,25 @@ TEST_F(ColumnStoreTest, IdentitiesSurviveARestartAndAnOlderStoreIsMigrated) {
   EXPECT_EQ((*store)->ContentOf((*store)->Track(Named("memo"), {16900, 3})).masked, 0u);
 }
 
+TEST_F(ColumnStoreTest, TheNameARuleGaveAColumnFollowsItAndSurvivesARestart) {
+  const ColumnId kCode{17000, 2};
+  const std::string rule = std::string("public\x1f") + "accounts\x1f" + "code\x1f";
+  {
+    auto store = ColumnStore::Open(path_);
+    ASSERT_TRUE(store.ok()) << store.error().message;
+    (*store)->NoteRule((*store)->Track({"shop-db", "shop", "public", "accounts", "code"}, kCode),
+                       rule);
+    auto* renamed = (*store)->Track({"shop-db", "shop", "public", "ledger", "ref"}, kCode);
+    EXPECT_EQ((*store)->RuleOf(renamed), rule);
+    EXPECT_EQ((*store)->RuleOf((*store)->Track(Named("other"), {17000, 3})), "");
+    ASSERT_TRUE((*store)->Flush().ok());
+  }
+  auto store = ColumnStore::Open(path_);
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  EXPECT_EQ((*store)->RuleOf((*store)->Track({"shop-db", "shop", "public", "ledger", "ref"})),
+            rule);
+}
+
 TEST_F(ColumnStoreTest, ContentForTracksNothingAndATableIsSampledOnce) {
   auto store = ColumnStore::InMemory();
   EXPECT_EQ(store->ContentFor(Named("memo")).observed, 0u);

@@ -778,6 +778,27 @@ def test_what_veild_learned_follows_a_column_renamed_outside_it(pg, scratch_db, 
     assert "example" not in r.stdout and "elpmaxe" not in r.stdout.lower()
 
 
+def test_a_rule_follows_its_column_renamed_outside_veild(pg, scratch_db, start_veild,
+                                                         tmp_path):
+    """A rule names a column whose values nothing else would mark (internal codes). A
+    migration run straight against PostgreSQL renames the table and the column: the rule still
+    holds for the column under its new names, while it stands in the profile."""
+    port = fresh_endpoint(tmp_path)
+    start_veild(config(tmp_path, pg, port, rules={"accounts.code": "US_SSN"}))
+    pg.psql("CREATE TABLE accounts (id int, code text, label text);"
+            "INSERT INTO accounts VALUES (1, 'kq7-zzp', 'gold');"
+            "GRANT SELECT ON accounts TO PUBLIC;", dbname=scratch_db)
+    r = psql_db(port, scratch_db, "SELECT code, reverse(code), label FROM accounts;")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["[US_SSN]|[US_SSN]|gold"], r.stdout
+    pg.psql("ALTER TABLE accounts RENAME TO ledger; ALTER TABLE ledger RENAME code TO ref;",
+            dbname=scratch_db)
+    r = psql_db(port, scratch_db, "SELECT ref, reverse(ref), upper(label) FROM ledger;")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["[US_SSN]|[US_SSN]|GOLD"], r.stdout
+    assert "kq7" not in r.stdout and "pzz" not in r.stdout
+
+
 # ---- pg_dump: what a masked copy is made with -------------------------------------------------
 
 

@@ -128,6 +128,10 @@ std::string StoreSchema(const std::string& schema) {
   return schema.starts_with("pg_temp") ? std::string("pg_temp") : schema;
 }
 
+bool CatalogSchema(std::string_view schema) {
+  return schema == "pg_catalog" || schema == "information_schema";
+}
+
 }  // namespace
 
 masker::ColumnPolicy PgTranscoder::PolicyOf(const SourceColumn& src, bool text_like) const {
@@ -147,6 +151,37 @@ masker::ColumnPolicy PgTranscoder::PolicyOf(const SourceColumn& src, bool text_l
 }
 
 masker::ColumnPolicy PgTranscoder::FindPolicy(const SourceColumn& src, bool text_like) const {
+  masker::ColumnPolicy p = FindNamedPolicy(src, text_like);
+  if (!columns_ || src.table.empty() || CatalogSchema(src.schema) ||
+      StoreSchema(src.schema) == "pg_temp")
+    return p;
+  // A rule that makes a column sensitive follows it through a rename made outside veild,
+  // while the rule stands: the column store keeps, with the column's identity, the names such
+  // a rule (or a telling name) last matched it by. An exemption (`action: pass`) does not
+  // follow, and one under the new names wins.
+  using A = masker::ColumnPolicy::Action;
+  auto sensitive = [](const masker::ColumnPolicy& x) {
+    return x.action == A::kForce || x.has_hint;
+  };
+  if (p.action == A::kPass) return p;
+  ColumnStore::Entry* e = TrackColumn(src);
+  const std::string here = src.schema + '\x1f' + src.table + '\x1f' + src.column + '\x1f';
+  if (sensitive(p)) {
+    columns_->NoteRule(e, here);
+    return p;
+  }
+  const std::string rule = columns_->RuleOf(e);
+  if (rule.empty() || rule == here) return p;
+  const size_t a = rule.find('\x1f'), b = rule.find('\x1f', a + 1);
+  if (a == std::string::npos || b == std::string::npos || rule.back() != '\x1f') return p;
+  masker::ColumnPolicy named = FindNamedPolicy(
+      {rule.substr(0, a), rule.substr(a + 1, b - a - 1), rule.substr(b + 1, rule.size() - b - 2)},
+      text_like);
+  return sensitive(named) ? named : p;
+}
+
+// The profile's rule for the column by its names, or its nearest ancestor's.
+masker::ColumnPolicy PgTranscoder::FindNamedPolicy(const SourceColumn& src, bool text_like) const {
   using A = masker::ColumnPolicy::Action;
   masker::ColumnPolicy p = profile_->PolicyFor(
       {.schema = src.schema, .table = src.table, .column = src.column, .text_like = text_like});
@@ -172,7 +207,7 @@ masker::ColumnPolicy PgTranscoder::FindPolicy(const SourceColumn& src, bool text
   return p;
 }
 
-ColumnStore::Entry* PgTranscoder::TrackColumn(const SourceColumn& c) {
+ColumnStore::Entry* PgTranscoder::TrackColumn(const SourceColumn& c) const {
   std::string schema = StoreSchema(c.schema);
   ColumnId id;
   // A temporary table is a new relation in every session: kept by name only (see StoreSchema).
@@ -521,14 +556,6 @@ std::optional<uint32_t> PgTranscoder::ColumnType(const SourceColumn& c) const {
       if (col.name == c.column) return col.type_oid;
   return std::nullopt;
 }
-
-namespace {
-
-bool CatalogSchema(std::string_view schema) {
-  return schema == "pg_catalog" || schema == "information_schema";
-}
-
-}  // namespace
 
 bool PgTranscoder::DerivationSafe(const SourceColumn& c) {
   if (SensitivityOf(c).sensitive) return false;

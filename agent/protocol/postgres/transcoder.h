@@ -260,14 +260,15 @@ class PgTranscoder {
   Sensitivity SensitivityOf(const SourceColumn& c);
   // The column store's entry of a base column, with its identity in the session's catalog
   // (what was learned of it follows a rename made outside veild).
-  ColumnStore::Entry* TrackColumn(const SourceColumn& c);
+  ColumnStore::Entry* TrackColumn(const SourceColumn& c) const;
   // Whether the relation an error names has a sensitive column (true when it is not known).
   bool RelationMayHoldSensitive(std::string_view schema, std::string_view table);
   // The profile's policy for a base column; a partition or inheritance child without a rule
   // of its own takes its nearest ancestor's (a rule on customers.ssn covers customers_2024).
   masker::ColumnPolicy PolicyOf(const SourceColumn& c, bool text_like) const;
   masker::ColumnPolicy FindPolicy(const SourceColumn& c, bool text_like) const;  // uncached
-  std::optional<uint32_t> ColumnType(const SourceColumn& c) const;               // from the catalog
+  masker::ColumnPolicy FindNamedPolicy(const SourceColumn& c, bool text_like) const;
+  std::optional<uint32_t> ColumnType(const SourceColumn& c) const;  // from the catalog
   // A derived value of this column may pass by content: it is not sensitive, and a sample
   // (or enough reads) of it showed no sensitive value.
   bool DerivationSafe(const SourceColumn& c);
