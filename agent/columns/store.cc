@@ -253,10 +253,7 @@ void ColumnStore::MoveIdentity(Entry* e, ColumnId id) {
   e->id = id;
   by_id_[idk] = e;
   e->learned = Decide(*e);
-  if (!e->dirty) {
-    e->dirty = true;
-    dirty_.push_back(e);
-  }
+  MarkDirty(e);
 }
 
 void ColumnStore::Observe(Entry* e, uint64_t values,
@@ -270,10 +267,7 @@ void ColumnStore::Observe(Entry* e, uint64_t values,
     it->second += n;
   }
   e->learned = Decide(*e);
-  if (!e->dirty) {
-    e->dirty = true;
-    dirty_.push_back(e);
-  }
+  MarkDirty(e);
 }
 
 void ColumnStore::MarkLineage(Entry* e, std::string_view entity) {
@@ -281,25 +275,40 @@ void ColumnStore::MarkLineage(Entry* e, std::string_view entity) {
   if (!e->lineage_entity.empty()) return;
   e->lineage_entity = std::string(entity);
   e->learned = Decide(*e);
-  if (!e->dirty) {
-    e->dirty = true;
-    dirty_.push_back(e);
-  }
+  MarkDirty(e);
 }
 
-void ColumnStore::NoteRule(Entry* e, std::string_view rule) {
+// A rule's names are kept as "schema\x1ftable\x1fcolumn" (column rule_name).
+void ColumnStore::NoteRule(Entry* e, const ColumnKey& named) {
+  std::string rule = named.schema + '\x1f' + named.table + '\x1f' + named.column;
   std::lock_guard lock(mu_);
   if (e->rule == rule) return;
-  e->rule = std::string(rule);
-  if (!e->dirty) {
-    e->dirty = true;
-    dirty_.push_back(e);
-  }
+  e->rule = std::move(rule);
+  MarkDirty(e);
 }
 
-std::string ColumnStore::RuleOf(const Entry* e) const {
-  std::lock_guard lock(mu_);
-  return e->rule;
+std::optional<ColumnKey> ColumnStore::RuleOf(const Entry* e) const {
+  std::string rule;
+  ColumnKey named;
+  {
+    std::lock_guard lock(mu_);
+    rule = e->rule;
+    named.endpoint = e->key.endpoint;
+    named.database = e->key.database;
+  }
+  const size_t a = rule.find('\x1f'), b = rule.find('\x1f', a + 1);
+  if (a == std::string::npos || b == std::string::npos) return std::nullopt;
+  named.schema = rule.substr(0, a);
+  named.table = rule.substr(a + 1, b - a - 1);
+  named.column = rule.substr(b + 1);
+  return named;
+}
+
+// Under mu_.
+void ColumnStore::MarkDirty(Entry* e) {
+  if (e->dirty) return;
+  e->dirty = true;
+  dirty_.push_back(e);
 }
 
 ColumnStore::Content ColumnStore::ContentLocked(const Entry& e) {

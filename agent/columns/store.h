@@ -103,11 +103,12 @@ class ColumnStore {
                std::span<const std::pair<std::string_view, uint64_t>> masked);
   // A statement wrote a value derived from a column sensitive as `entity` into this one.
   void MarkLineage(Entry* e, std::string_view entity);
-  // A profile rule names this column as `rule` (its schema, table and column, each followed by
-  // '\x1f'): kept with what is known of it, so that after a rename outside veild the column,
-  // under its new name, is still the one the rule names (while the rule stands). RuleOf: "".
-  void NoteRule(Entry* e, std::string_view rule);
-  std::string RuleOf(const Entry* e) const;
+  // A profile rule (or a telling name) that makes this column sensitive matched it as `named`
+  // (its schema, table and column; endpoint and database are the entry's): kept with what is
+  // known of it, so that after a rename outside veild the column, under its new name, is still
+  // the one the rule names (while the rule stands). RuleOf: none noted.
+  void NoteRule(Entry* e, const ColumnKey& named);
+  std::optional<ColumnKey> RuleOf(const Entry* e) const;
   // Its classification if it is sensitive by content or lineage.
   std::optional<ColumnClass> Learned(const Entry* e) const;
   // The same for a column that may never have been tracked; tracks nothing (a lookup of every
@@ -154,9 +155,10 @@ class ColumnStore {
     std::map<std::string, uint64_t, std::less<>> masked;
     std::string lineage_entity;
     bool sampled = false;
-    std::string rule;  // NoteRule's
+    std::string rule;  // NoteRule's names, encoded
   };
   void MoveIdentity(Entry* e, ColumnId id);
+  void MarkDirty(Entry* e);
   static std::string IdKey(const ColumnKey& k, ColumnId id);
   struct Row;
   Status Write(const std::vector<Row>& rows);

@@ -237,21 +237,23 @@ TEST_F(ColumnStoreTest, IdentitiesSurviveARestartAndAnOlderStoreIsMigrated) {
 
 TEST_F(ColumnStoreTest, TheNameARuleGaveAColumnFollowsItAndSurvivesARestart) {
   const ColumnId kCode{17000, 2};
-  const std::string rule = std::string("public\x1f") + "accounts\x1f" + "code\x1f";
+  const ColumnKey code{"shop-db", "shop", "public", "accounts", "code"};
+  const ColumnKey ref{"shop-db", "shop", "public", "ledger", "ref"};
   {
     auto store = ColumnStore::Open(path_);
     ASSERT_TRUE(store.ok()) << store.error().message;
-    (*store)->NoteRule((*store)->Track({"shop-db", "shop", "public", "accounts", "code"}, kCode),
-                       rule);
-    auto* renamed = (*store)->Track({"shop-db", "shop", "public", "ledger", "ref"}, kCode);
-    EXPECT_EQ((*store)->RuleOf(renamed), rule);
-    EXPECT_EQ((*store)->RuleOf((*store)->Track(Named("other"), {17000, 3})), "");
+    (*store)->NoteRule((*store)->Track(code, kCode), code);
+    auto rule = (*store)->RuleOf((*store)->Track(ref, kCode));
+    ASSERT_TRUE(rule);
+    EXPECT_EQ(*rule, code);
+    EXPECT_FALSE((*store)->RuleOf((*store)->Track(Named("other"), {17000, 3})));
     ASSERT_TRUE((*store)->Flush().ok());
   }
   auto store = ColumnStore::Open(path_);
   ASSERT_TRUE(store.ok()) << store.error().message;
-  EXPECT_EQ((*store)->RuleOf((*store)->Track({"shop-db", "shop", "public", "ledger", "ref"})),
-            rule);
+  auto rule = (*store)->RuleOf((*store)->Track(ref));
+  ASSERT_TRUE(rule);
+  EXPECT_EQ(*rule, code);
 }
 
 TEST_F(ColumnStoreTest, ContentForTracksNothingAndATableIsSampledOnce) {

@@ -797,6 +797,17 @@ def test_a_rule_follows_its_column_renamed_outside_veild(pg, scratch_db, start_v
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["[US_SSN]|[US_SSN]|GOLD"], r.stdout
     assert "kq7" not in r.stdout and "pzz" not in r.stdout
+    # Moved to another schema, read through a view and a join, as a later migration might.
+    pg.psql("CREATE SCHEMA fin; ALTER TABLE ledger SET SCHEMA fin;"
+            "GRANT USAGE ON SCHEMA fin TO PUBLIC;"
+            "CREATE VIEW fin.v AS SELECT id, ref AS k FROM fin.ledger;"
+            "GRANT SELECT ON fin.v TO PUBLIC;", dbname=scratch_db)
+    r = psql_db(port, scratch_db,
+                "SELECT k, substr(k, 1, 3) FROM fin.v;"
+                "SELECT l.ref || '' FROM fin.ledger l JOIN fin.v USING (id);")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["[US_SSN]|[US_SSN]", "[US_SSN]"], r.stdout
+    assert "kq7" not in r.stdout
 
 
 # ---- pg_dump: what a masked copy is made with -------------------------------------------------

@@ -1027,7 +1027,14 @@ def test_view_unknown_after_reading_again_is_replaced_whole(veil, mariadb, maria
 @pytest.mark.parametrize("sql", ["SELECT reverse(notes) FROM customers",
                                  "SELECT reverse(card) FROM customers",
                                  "SELECT hex(notes), concat(substr(card, 1, 8), substr(card, 9)) "
-                                 "FROM shop.customers"])
+                                 "FROM shop.customers",
+                                 # The table's name as other statements write it.
+                                 "SELECT REVERSE(NOTES) FROM `customers`",
+                                 "SELECT reverse(n) FROM (SELECT notes AS n FROM customers) t",
+                                 "WITH c AS (SELECT card AS x FROM customers) "
+                                 "SELECT to_base64(x) FROM c",
+                                 "SELECT reverse(c.card) FROM products p JOIN customers c "
+                                 "ON c.id = p.id"])
 def test_derivation_before_any_read_of_the_column(sql, veil, mariadb, start_veild, tmp_path,
                                                   mariadb_seeded_values):
     """A column whose name says nothing, derived from before veild has seen any of its values:

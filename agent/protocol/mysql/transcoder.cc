@@ -355,12 +355,12 @@ void MySqlTranscoder::InjectRelationQueries() {
 void MySqlTranscoder::InjectSamples(const mysql::StatementScan& scan) {
   if (!columns_ || !have_tables_) return;
   // Each session reads a table's sample at most once, until one session's sample succeeded:
-  // a session naming it meanwhile reads its own rather than be judged without it.
+  // a session naming it meanwhile reads its own rather than be judged without it. Once this
+  // session has sampled a table or seen it sampled, its statements ask nothing more (no lock).
   auto want = [&](const std::string& schema, const std::string& table) {
-    if (!tables_.contains({schema, table}) ||
-        columns_->TableSampled({endpoint_, database_, schema, table, ""}))
-      return;
-    if (samples_tried_.size() < 1024 && samples_tried_.insert(schema + '\0' + table).second)
+    if (samples_tried_.size() >= 1024 || !tables_.contains({schema, table})) return;
+    if (!samples_tried_.insert(schema + '\0' + table).second) return;
+    if (!columns_->TableSampled({endpoint_, database_, schema, table, ""}))
       InjectSample(schema, table);
   };
   const std::string db = Lower(database_);
@@ -390,15 +390,7 @@ void MySqlTranscoder::LearnSample(const Open& o) {
     for (const auto& row : capture_rows_) {
       if (c >= row.size() || row[c].empty()) continue;
       ++values;
-      masker_.Scan(row[c]);
-      if (masker_.findings().empty()) continue;
-      std::string_view entity = profile_->detector()->EntityName(masker_.findings()[0].entity);
-      auto it = std::find_if(masked.begin(), masked.end(),
-                             [&](const auto& e) { return e.first == entity; });
-      if (it == masked.end())
-        masked.emplace_back(entity, 1);
-      else
-        ++it->second;
+      CountFinding(row[c], &masked);
     }
     ColumnStore::Entry* e = columns_->Track(
         {endpoint_, database_, o.sample_schema, o.sample_table, sample_columns_[c]});
@@ -1317,6 +1309,21 @@ Status MySqlTranscoder::FlushRows(std::vector<uint8_t>* out) {
   return result;
 }
 
+// Scans a value and counts its first finding's entity in `masked`; false when it has none.
+bool MySqlTranscoder::CountFinding(std::string_view value,
+                                   std::vector<std::pair<std::string_view, uint64_t>>* masked) {
+  masker_.Scan(value);
+  if (masker_.findings().empty()) return false;
+  std::string_view entity = profile_->detector()->EntityName(masker_.findings()[0].entity);
+  auto it = std::find_if(masked->begin(), masked->end(),
+                         [&](const auto& e) { return e.first == entity; });
+  if (it == masked->end())
+    masked->emplace_back(entity, 1);
+  else
+    ++it->second;
+  return true;
+}
+
 // Counts, per learning column of the batch, its values and what the masked ones were.
 void MySqlTranscoder::Learn() {
   const size_t ncols = plans_.size();
@@ -1334,16 +1341,7 @@ void MySqlTranscoder::Learn() {
     if (!plans_[c].learn || cells_[cell].is_null) continue;
     ++counts[c].values;
     if (outcomes_[cell] == masker::ValueOutcome::kUnchanged) continue;
-    masker_.Scan(cells_[cell].value);
-    if (masker_.findings().empty()) continue;
-    std::string_view entity = profile_->detector()->EntityName(masker_.findings()[0].entity);
-    auto& m = counts[c].masked;
-    auto it = std::find_if(m.begin(), m.end(), [&](const auto& e) { return e.first == entity; });
-    if (it == m.end())
-      m.emplace_back(entity, 1);
-    else
-      ++it->second;
-    learned_any = true;
+    if (CountFinding(cells_[cell].value, &counts[c].masked)) learned_any = true;
   }
   bool became_sensitive = false;
   for (size_t c = 0; c < ncols; ++c) {

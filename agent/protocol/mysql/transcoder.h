@@ -345,7 +345,7 @@ class MySqlTranscoder {
   std::unordered_set<std::string> met_names_;  // identifiers of statements checked so far
   TextRows capture_rows_;
   std::vector<std::string> sample_columns_;        // a kSample's columns (org_name, lowercase)
-  std::unordered_set<std::string> samples_tried_;  // tables (schema \0 name) sampled here
+  std::unordered_set<std::string> samples_tried_;  // tables (schema \0 name) sampled or seen so
   std::vector<uint8_t> injected_;
   bool UnknownRelation(const std::string& schema, const std::string& table) const;
   // Dynamic SQL (EXECUTE IMMEDIATE, PREPARE … FROM, CALL) builds statement text from values:
@@ -366,6 +366,8 @@ class MySqlTranscoder {
   void InjectSamples(const mysql::StatementScan& scan);
   void InjectSample(const std::string& schema, const std::string& table);
   void LearnSample(const Open& o);
+  bool CountFinding(std::string_view value,
+                    std::vector<std::pair<std::string_view, uint64_t>>* masked);
 
   void TaintTable(const std::string& table);
   bool TableTainted(const std::string& schema, const std::string& table);

@@ -165,18 +165,16 @@ masker::ColumnPolicy PgTranscoder::FindPolicy(const SourceColumn& src, bool text
   };
   if (p.action == A::kPass) return p;
   ColumnStore::Entry* e = TrackColumn(src);
-  const std::string here = src.schema + '\x1f' + src.table + '\x1f' + src.column + '\x1f';
   if (sensitive(p)) {
-    columns_->NoteRule(e, here);
+    columns_->NoteRule(e, {endpoint_, database_, src.schema, src.table, src.column});
     return p;
   }
-  const std::string rule = columns_->RuleOf(e);
-  if (rule.empty() || rule == here) return p;
-  const size_t a = rule.find('\x1f'), b = rule.find('\x1f', a + 1);
-  if (a == std::string::npos || b == std::string::npos || rule.back() != '\x1f') return p;
-  masker::ColumnPolicy named = FindNamedPolicy(
-      {rule.substr(0, a), rule.substr(a + 1, b - a - 1), rule.substr(b + 1, rule.size() - b - 2)},
-      text_like);
+  const std::optional<ColumnKey> rule = columns_->RuleOf(e);
+  if (!rule ||
+      (rule->schema == src.schema && rule->table == src.table && rule->column == src.column))
+    return p;
+  masker::ColumnPolicy named =
+      FindNamedPolicy({rule->schema, rule->table, rule->column}, text_like);
   return sensitive(named) ? named : p;
 }
 
