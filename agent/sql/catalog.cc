@@ -132,6 +132,13 @@ std::shared_ptr<const CatalogSnapshot> CatalogSnapshot::Empty(uint64_t generatio
   return s;
 }
 
+std::shared_ptr<const CatalogSnapshot> CatalogSnapshot::Renumbered(const CatalogSnapshot& base,
+                                                                   uint64_t generation) {
+  auto s = std::make_shared<CatalogSnapshot>(base);
+  s->generation_ = generation;
+  return s;
+}
+
 std::shared_ptr<const CatalogSnapshot> CatalogSnapshot::WithSearchPath(
     const CatalogSnapshot& base, const std::vector<Row>& path_rows, uint64_t generation) {
   auto s = std::make_shared<CatalogSnapshot>();
@@ -308,6 +315,56 @@ void CatalogCache::Put(std::string_view database, std::string fingerprint,
     entries_.erase(oldest);
   }
   entries_[std::move(key)] = Entry{std::move(fingerprint), std::move(snapshot), now, ++puts_};
+}
+
+void CatalogCache::Verified(std::string_view database, std::string_view settings,
+                            std::string_view fingerprint,
+                            const std::vector<std::string>& search_path, Clock::time_point at) {
+  if (fingerprint.empty()) return;
+  std::lock_guard lock(mu_);
+  auto newest = newest_.find(database);
+  if (newest == newest_.end()) newest = newest_.emplace(std::string(database), Read{}).first;
+  if (newest->second.fingerprint.empty() || at >= newest->second.at)
+    newest->second = Read{std::string(fingerprint), {}, at};
+  if (settings.empty()) return;
+  if (starts_.size() >= 8 * kMaxEntries) {  // bounded: the oldest goes
+    auto oldest =
+        std::min_element(starts_.begin(), starts_.end(),
+                         [](const auto& a, const auto& b) { return a.second.at < b.second.at; });
+    starts_.erase(oldest);
+  }
+  Read& start = starts_[{std::string(database), std::string(settings)}];
+  if (start.fingerprint.empty() || at >= start.at)
+    start = Read{std::string(fingerprint), search_path, at};
+}
+
+std::optional<CatalogCache::Clock::time_point> CatalogCache::Confirmed(std::string_view database,
+                                                                       std::string_view fingerprint,
+                                                                       Clock::time_point since) {
+  const auto now = Clock::now();
+  std::lock_guard lock(mu_);
+  auto newest = newest_.find(database);
+  auto at = since;
+  // Another session read the same catalog later.
+  if (newest != newest_.end() && !fingerprint.empty() && newest->second.fingerprint == fingerprint)
+    at = std::max(at, newest->second.at);
+  if (now - at > kFresh) return std::nullopt;
+  return at;
+}
+
+std::optional<CatalogCache::Fresh> CatalogCache::FreshStart(std::string_view database,
+                                                            std::string_view settings) {
+  std::lock_guard lock(mu_);
+  auto start = starts_.find({std::string(database), std::string(settings)});
+  auto newest = newest_.find(database);
+  if (start == starts_.end() || newest == newest_.end()) return std::nullopt;
+  const Read& s = start->second;
+  // Read within kFresh, and no read since found another catalog.
+  if (Clock::now() - s.at > kFresh || newest->second.fingerprint != s.fingerprint)
+    return std::nullopt;
+  auto it = entries_.find(Key{std::string(database), s.search_path});
+  if (it == entries_.end() || it->second.fingerprint != s.fingerprint) return std::nullopt;
+  return Fresh{it->second.snapshot, s.fingerprint, newest->second.at};
 }
 
 }  // namespace veil::sql

@@ -75,6 +75,9 @@ class CatalogSnapshot {
                                                                uint64_t generation);
   // An empty snapshot: every name is unknown (nothing fetched yet, or the fetch failed).
   static std::shared_ptr<const CatalogSnapshot> Empty(uint64_t generation = 0);
+  // `base` as another session's snapshot: the same objects and search path, its own generation.
+  static std::shared_ptr<const CatalogSnapshot> Renumbered(const CatalogSnapshot& base,
+                                                           uint64_t generation);
 
   // A relation by name. An empty `schema` searches the search path, as PostgreSQL does
   // (pg_catalog first unless the path lists it). Names are compared as stored: the parser has
@@ -128,9 +131,19 @@ class CatalogSnapshot {
 // fingerprint hashes transaction ids, which wrap around) and at most kMaxEntries are kept. A
 // database whose catalog changes between most sessions (an application that makes temporary
 // tables) would pay the check and the full read: after kMissesToPause misses in a row, Has()
-// says no to all but one session in kPausePeriod until a check hits again. Thread-safe.
+// says no to all but one session in kPausePeriod until a check hits again.
+//
+// Freshness: a session reads each statement against a catalog whose fingerprint was read, by
+// it or by another session of the database, at most kFresh before the statement arrived
+// (Verified, Confirmed); a session whose startup settings (user, options, …) match a session
+// that read the catalog within kFresh starts on that snapshot with no query (FreshStart). What
+// a session sees is then as fresh as if it had been opened up to kFresh earlier, which any
+// client can do anyway; a change made outside veild reaches every session within kFresh.
+// Thread-safe.
 class CatalogCache {
  public:
+  using Clock = std::chrono::steady_clock;
+  static constexpr std::chrono::milliseconds kFresh{500};
   static constexpr size_t kMaxEntries = 32;
   static constexpr std::chrono::seconds kMaxAge{600};
   static constexpr int kMissesToPause = 4;
@@ -142,6 +155,25 @@ class CatalogCache {
                                               std::string_view fingerprint);
   void Put(std::string_view database, std::string fingerprint,
            std::shared_ptr<const CatalogSnapshot> snapshot);
+
+  // A lookup sent at `at` read `fingerprint` of `database`. `settings`: the startup settings of
+  // the session that sent it, when it was the session's first lookup (its search path is then
+  // the one those settings give), else empty.
+  void Verified(std::string_view database, std::string_view settings, std::string_view fingerprint,
+                const std::vector<std::string>& search_path, Clock::time_point at);
+  // For a session whose snapshot of `database`, read with `fingerprint`, was confirmed at
+  // `since`: when it was last confirmed (by it, or by a later read of another session that
+  // found the same fingerprint), if within kFresh of now.
+  std::optional<Clock::time_point> Confirmed(std::string_view database,
+                                             std::string_view fingerprint, Clock::time_point since);
+  // For a session that starts with `settings`: the snapshot a session with the same settings
+  // read within kFresh, if nothing read since found the catalog changed.
+  struct Fresh {
+    std::shared_ptr<const CatalogSnapshot> snapshot;
+    std::string fingerprint;
+    Clock::time_point at;
+  };
+  std::optional<Fresh> FreshStart(std::string_view database, std::string_view settings);
 
  private:
   struct Entry {
@@ -159,6 +191,13 @@ class CatalogCache {
   std::map<Key, Entry, std::less<>> entries_;
   std::map<std::string, Checks, std::less<>> checks_;  // by database
   uint64_t puts_ = 0;
+  struct Read {
+    std::string fingerprint;
+    std::vector<std::string> search_path;
+    Clock::time_point at;
+  };
+  std::map<std::string, Read, std::less<>> newest_;             // by database
+  std::map<std::pair<std::string, std::string>, Read> starts_;  // by database, settings
 };
 
 }  // namespace veil::sql

@@ -114,5 +114,41 @@ TEST(CatalogCache, AnswersOnlyTheSameDatabasePathAndFingerprint) {
   EXPECT_TRUE(cache.Has("db0"));
 }
 
+TEST(CatalogCache, ASessionStartsOnACatalogReadWithinFreshBySameSettings) {
+  CatalogCache cache;
+  auto snap = CatalogSnapshot::FromRows(Rows(), 1);
+  const std::vector<std::string> path = {"pg_catalog", "public"};
+  const auto now = CatalogCache::Clock::now();
+  EXPECT_FALSE(cache.FreshStart("shop", "user=ann"));
+  cache.Put("shop", "f1", snap);
+  cache.Verified("shop", "user=ann", "f1", path, now);
+  auto fresh = cache.FreshStart("shop", "user=ann");
+  ASSERT_TRUE(fresh);
+  EXPECT_EQ(fresh->snapshot, snap);
+  EXPECT_EQ(fresh->fingerprint, "f1");
+  EXPECT_FALSE(cache.FreshStart("shop", "user=bob"));  // other settings: its own path
+  EXPECT_FALSE(cache.FreshStart("mall", "user=ann"));
+  // A later read of the database found it changed: no session starts on the old snapshot.
+  cache.Verified("shop", "", "f2", {}, now + std::chrono::milliseconds(1));
+  EXPECT_FALSE(cache.FreshStart("shop", "user=ann"));
+  // Read too long ago.
+  cache.Verified("shop", "user=ann", "f1", path, now - 2 * CatalogCache::kFresh);
+  cache.Verified("mall", "user=ann", "f1", path, now - 2 * CatalogCache::kFresh);
+  cache.Put("mall", "f1", snap);
+  EXPECT_FALSE(cache.FreshStart("mall", "user=ann"));
+}
+
+TEST(CatalogCache, ASnapshotIsConfirmedByAnySessionsLaterReadOfTheSameCatalog) {
+  CatalogCache cache;
+  const auto now = CatalogCache::Clock::now();
+  const auto old = now - 2 * CatalogCache::kFresh;
+  EXPECT_EQ(cache.Confirmed("shop", "f1", now), now);  // confirmed just now by itself
+  EXPECT_FALSE(cache.Confirmed("shop", "f1", old));    // stale: check again
+  cache.Verified("shop", "", "f1", {}, now);           // another session read the same
+  EXPECT_EQ(cache.Confirmed("shop", "f1", old), now);
+  EXPECT_FALSE(cache.Confirmed("shop", "f0", old));  // … not the snapshot this one holds
+  EXPECT_FALSE(cache.Confirmed("shop", "", old));
+}
+
 }  // namespace
 }  // namespace veil::sql

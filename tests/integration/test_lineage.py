@@ -16,6 +16,7 @@ import random
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,9 @@ import cases as lineage_cases  # noqa: E402
 HERE = Path(__file__).resolve().parent
 PGJDBC_JAR = Path("/usr/share/java/postgresql.jar")
 DB = "lineage"
+# A change made straight in PostgreSQL reaches every session within half a second (a session
+# reads its statements against a catalog confirmed at most that long before: CatalogCache::kFresh).
+FRESH_S = 0.6
 USER = "app_trust"
 NULL = "<NULL>"
 
@@ -609,8 +613,8 @@ def test_settings_code_veil_cannot_follow_changed_are_not_reported(veil, do):
 
 def test_a_new_session_sees_the_catalog_as_it_is_now(pg, lineage_db, start_veild, tmp_path):
     """Sessions of one database and search path share a catalog snapshot (a new session checks
-    the catalog's fingerprint instead of fetching it all): a view that another client replaced
-    between two sessions, and a view whose definition PostgreSQL writes relative to the
+    the catalog's fingerprint instead of fetching it all, or starts on a snapshot confirmed
+    within FRESH_S): a view that another client replaced between two sessions, and a view whose definition PostgreSQL writes relative to the
     session's search path, must be read as they are for the session at hand."""
     pg.psql("CREATE TABLE public.acct (id int, memo text);"
             "INSERT INTO public.acct VALUES (1, 'plain words');"
@@ -643,25 +647,30 @@ def test_a_new_session_sees_the_catalog_as_it_is_now(pg, lineage_db, start_veild
         # Another client points the view at the sensitive column: the next session must know.
         pg.psql("CREATE OR REPLACE VIEW public.flip AS SELECT id,"
                 " (SELECT o.memo FROM other.acct o LIMIT 1) AS x FROM public.acct;", dbname=DB)
+        time.sleep(FRESH_S)
         assert session("SELECT reverse(x) FROM flip;") == ["[US_SSN]"]
         assert session("SELECT reverse(x) FROM flip;", "other,public") == ["[US_SSN]"]
         # Two views swap names: only pg_class changes (no rule, column or dependency does).
         pg.psql("CREATE VIEW public.calm AS SELECT id, memo AS x FROM public.acct;"
                 "GRANT SELECT ON public.calm TO PUBLIC;", dbname=DB)
+        time.sleep(FRESH_S)
         assert session("SELECT reverse(x) FROM calm;") == ["sdrow nialp"]
         pg.psql("ALTER VIEW public.flip RENAME TO tmp_swap; ALTER VIEW public.calm RENAME TO flip;"
                 "ALTER VIEW public.tmp_swap RENAME TO calm;", dbname=DB)
+        time.sleep(FRESH_S)
         assert session("SELECT reverse(x) FROM calm;") == ["[US_SSN]"]
         assert session("SELECT reverse(x) FROM flip;") == ["sdrow nialp"]
         # A search path the role's settings give, not the client's options: `w` is then written
         # relative to it, as in the first session above.
         pg.psql(f"ALTER ROLE {USER} IN DATABASE {DB} SET search_path = other, public;", dbname=DB)
+        time.sleep(FRESH_S)
         assert session("SELECT reverse(memo) FROM w;") == ["[US_SSN]"]
         assert session("SELECT reverse(memo) FROM w;") == ["[US_SSN]"]
     finally:
         pg.psql(f"ALTER ROLE {USER} IN DATABASE {DB} RESET search_path;"
                 "DROP VIEW IF EXISTS public.w, public.flip, public.calm, public.tmp_swap;"
                 "DROP TABLE IF EXISTS public.acct, other.acct;", dbname=DB)
+        time.sleep(FRESH_S)
 
 
 def test_side_channels_are_refused_and_laundering_is_masked(pg, scratch_db, start_veild,
@@ -756,6 +765,7 @@ def test_what_veild_learned_follows_a_column_renamed_outside_it(pg, scratch_db, 
     start_veild(config(tmp_path, pg, port))
     pg.psql("ALTER TABLE contacts ADD COLUMN note text; UPDATE contacts SET note = 'paid-in-full';"
             "ALTER TABLE scratch ADD COLUMN w text;", dbname=scratch_db)
+    time.sleep(FRESH_S)
     r = psql_db(port, scratch_db,
                 "SELECT reverse(memo), reverse(note) FROM contacts WHERE id = 3;"
                 "INSERT INTO scratch SELECT id, reverse(memo), 'plain-' || id FROM contacts;"
@@ -766,6 +776,7 @@ def test_what_veild_learned_follows_a_column_renamed_outside_it(pg, scratch_db, 
             "ALTER TABLE contacts RENAME t TO note;"
             "ALTER TABLE scratch RENAME v TO t; ALTER TABLE scratch RENAME w TO v;"
             "ALTER TABLE scratch RENAME t TO w;", dbname=scratch_db)
+    time.sleep(FRESH_S)
     # Directly, both renamed columns give the addresses back reversed.
     direct = pg.psql("SELECT reverse(note) FROM contacts WHERE id = 3;"
                      "SELECT w FROM scratch WHERE id = 3;", dbname=scratch_db).stdout
@@ -788,11 +799,13 @@ def test_a_rule_follows_its_column_renamed_outside_veild(pg, scratch_db, start_v
     pg.psql("CREATE TABLE accounts (id int, code text, label text);"
             "INSERT INTO accounts VALUES (1, 'kq7-zzp', 'gold');"
             "GRANT SELECT ON accounts TO PUBLIC;", dbname=scratch_db)
+    time.sleep(FRESH_S)
     r = psql_db(port, scratch_db, "SELECT code, reverse(code), label FROM accounts;")
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["[US_SSN]|[US_SSN]|gold"], r.stdout
     pg.psql("ALTER TABLE accounts RENAME TO ledger; ALTER TABLE ledger RENAME code TO ref;",
             dbname=scratch_db)
+    time.sleep(FRESH_S)
     r = psql_db(port, scratch_db, "SELECT ref, reverse(ref), upper(label) FROM ledger;")
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["[US_SSN]|[US_SSN]|GOLD"], r.stdout
@@ -802,6 +815,7 @@ def test_a_rule_follows_its_column_renamed_outside_veild(pg, scratch_db, start_v
             "GRANT USAGE ON SCHEMA fin TO PUBLIC;"
             "CREATE VIEW fin.v AS SELECT id, ref AS k FROM fin.ledger;"
             "GRANT SELECT ON fin.v TO PUBLIC;", dbname=scratch_db)
+    time.sleep(FRESH_S)
     r = psql_db(port, scratch_db,
                 "SELECT k, substr(k, 1, 3) FROM fin.v;"
                 "SELECT l.ref || '' FROM fin.ledger l JOIN fin.v USING (id);")
@@ -1635,3 +1649,50 @@ def test_password_hashes_made_by_the_systems_that_store_them_are_masked(veil, li
     finally:
         lineage_db.psql("DROP TABLE IF EXISTS hash_notes; DROP ROLE IF EXISTS veil_hash_scram;"
                         "DROP ROLE IF EXISTS veil_hash_md5;", dbname=DB)
+
+
+def test_a_long_session_sees_a_view_replaced_outside_it(pg, lineage_db, start_veild, tmp_path):
+    """Sessions that stay open, one between statements and one inside its transaction (a
+    notebook's psycopg2 connection), while a migration run straight against PostgreSQL points a
+    view at a sensitive column: the next statement of each is read with the view as it is now,
+    not as it was when the session began (before, a reversed SSN came back raw)."""
+    import psycopg2
+    pg.psql("CREATE TABLE public.tick (id int, memo text);"
+            "INSERT INTO public.tick VALUES (1, 'plain words');"
+            "CREATE TABLE public.tock (id int, secret text);"
+            "INSERT INTO public.tock VALUES (1, '536-22-1234');"
+            "CREATE VIEW public.clock AS SELECT id, memo AS x FROM public.tick;"
+            "GRANT SELECT ON public.tick, public.tock, public.clock TO PUBLIC;", dbname=DB)
+    try:
+        port = fresh_endpoint(tmp_path)
+        start_veild(config(tmp_path, pg, port, rules={"public.tock.secret": "US_SSN"}))
+        idle = psycopg2.connect(host=HOST, port=port, dbname=DB, user=USER, connect_timeout=10)
+        idle.autocommit = True
+        in_tx = psycopg2.connect(host=HOST, port=port, dbname=DB, user=USER, connect_timeout=10)
+        cur = idle.cursor()
+        cur.execute("SELECT reverse(x) FROM clock")
+        assert cur.fetchall() == [("sdrow nialp",)]
+        # Inside a transaction that has not read the view (one that has holds a lock on it,
+        # and PostgreSQL makes the migration wait for its end).
+        cur = in_tx.cursor()
+        cur.execute("SELECT reverse(memo) FROM tick")
+        assert cur.fetchall() == [("sdrow nialp",)]
+        assert in_tx.get_transaction_status() == psycopg2.extensions.TRANSACTION_STATUS_INTRANS
+        pg.psql("CREATE OR REPLACE VIEW public.clock AS SELECT id,"
+                " (SELECT t.secret FROM public.tock t LIMIT 1) AS x FROM public.tick;", dbname=DB)
+        time.sleep(FRESH_S)
+        for conn in (idle, in_tx):
+            cur = conn.cursor()
+            cur.execute("SELECT reverse(x), upper(x) FROM clock")
+            got = cur.fetchall()
+            assert got == [("[US_SSN]", "[US_SSN]")], got
+        # The transaction was not disturbed by veild's check inside it.
+        cur = in_tx.cursor()
+        cur.execute("SELECT count(*) FROM tick")
+        assert cur.fetchall() == [(1,)]
+        in_tx.commit()
+        for conn in (idle, in_tx):
+            conn.close()
+    finally:
+        pg.psql("DROP VIEW IF EXISTS public.clock; DROP TABLE IF EXISTS public.tick, public.tock;",
+                dbname=DB)

@@ -211,7 +211,15 @@ class Session {
       // PostgreSQL's default database is the user's name.
       transcoder_->SetColumnStore(ep_->columns, ep_->config.name(),
                                   database_.empty() ? user_ : database_);
-      transcoder_->SetCatalogCache(ep_->catalogs);
+      {
+        // What may change what names mean for this session: every startup parameter but the
+        // application's name (the user, options such as -c search_path=…, a driver's
+        // search_path).
+        std::string settings;
+        for (const auto& [k, v] : startup.parameters)
+          if (k != "application_name") settings.append(k).append(1, '\0').append(v).append(1, '\0');
+        transcoder_->SetCatalogCache(ep_->catalogs, std::move(settings));
+      }
       if (ep_->guardrails_write) transcoder_->SetMaxRows(ep_->guardrails_write->max_rows());
       std::vector<uint8_t> frame;
       if (grant_ && grant_->access == grants::Grant::Access::kRead) {
@@ -369,8 +377,20 @@ class Session {
         auto r = dec.Decode(cin_.filled().subspan(total), &n, &msg);
         if (r.status == pg::DecodeStatus::kNeedMoreData) break;
         if (r.status == pg::DecodeStatus::kError) co_return PumpEnd{"veil: " + r.error, "08P01"};
+        const bool statement = std::holds_alternative<pg::Query>(msg) ||
+                               std::holds_alternative<pg::Parse>(msg) ||
+                               std::holds_alternative<pg::Bind>(msg);
+        // A catalog last confirmed more than CatalogCache::kFresh ago is checked first (a view
+        // may have been replaced outside veild since).
+        if (statement)
+          if (auto check = transcoder_->TakeStaleCheck(msg)) {
+            if (!co_await Inject(pg::Query{*check}, &total)) co_return PumpEnd{};
+            // The decoded message viewed the old buffer position: decode it again.
+            auto again = dec.Decode(cin_.filled(), &n, &msg);
+            if (!again.ready()) co_return PumpEnd{"veil: internal error", "08006"};
+          }
         // A statement is checked against the catalog veil is fetching, not the one before it.
-        if (std::holds_alternative<pg::Query>(msg) || std::holds_alternative<pg::Parse>(msg)) {
+        if (statement) {
           while (transcoder_->CatalogInFlight()) {
             catalog_wait_->expires_at(asio::steady_timer::time_point::max());
             co_await catalog_wait_->async_wait(as_tuple(use_awaitable));

@@ -641,9 +641,22 @@ std::optional<std::string> PgTranscoder::CopyColumnLookup(const pg::Query& query
 }
 
 std::optional<std::string> PgTranscoder::TakeCatalogLookup() {
-  if (!catalog_wanted_ || !idle_boundary_) return std::nullopt;
+  if (!catalog_wanted_ || !(idle_boundary_ || (stale_held_ && pending_.empty())))
+    return std::nullopt;
   catalog_wanted_ = false;
+  stale_held_ = false;
+  // A session with the same settings read the catalog within kFresh and no read since found it
+  // changed: its snapshot, with no round trip.
+  if (catalog_generation_ == 0 && catalog_cache_ && !catalog_check_tried_)
+    if (auto fresh = catalog_cache_->FreshStart(database_, settings_)) {
+      catalog_check_tried_ = true;
+      fingerprint_ = std::move(fresh->fingerprint);
+      verified_at_ = fresh->at;
+      InstallCatalog(sql::CatalogSnapshot::Renumbered(*fresh->snapshot, ++catalog_generation_));
+      return std::nullopt;
+    }
   catalog_pending_ = true;
+  lookup_sent_at_ = sql::CatalogCache::Clock::now();
   // The session's first lookup, when another session of its database fetched the catalog:
   // only the fingerprint and the search path (a miss fetches in full right after).
   catalog_check_ = catalog_generation_ == 0 && catalog_cache_ && !catalog_check_tried_ &&
@@ -653,6 +666,29 @@ std::optional<std::string> PgTranscoder::TakeCatalogLookup() {
     return sql::CatalogSnapshot::CheckQuery();
   }
   return sql::CatalogSnapshot::Query();
+}
+
+std::optional<std::string> PgTranscoder::TakeStaleCheck(const pg::FrontendMessage& next) {
+  if (!catalog_cache_ || catalog_generation_ == 0 || !ready_ || !pending_.empty() ||
+      catalog_pending_ || catalog_wanted_ || tx_status_ == 'E' ||
+      (tx_status_ != 'I' && check_failed_))
+    return std::nullopt;
+  // veil's Query destroys the unnamed statement, and inside a transaction the unnamed portal:
+  // only before a message that does as much, or when neither is in use.
+  if (!std::holds_alternative<pg::Query>(next)) {
+    if (tx_status_ != 'I') return std::nullopt;
+    const auto* parse = std::get_if<pg::Parse>(&next);
+    if (unnamed_statement_ && !(parse && parse->statement.empty())) return std::nullopt;
+  }
+  if (auto at = catalog_cache_->Confirmed(database_, fingerprint_, verified_at_)) {
+    verified_at_ = *at;
+    return std::nullopt;
+  }
+  catalog_pending_ = true;
+  catalog_check_ = true;
+  stale_held_ = true;
+  lookup_sent_at_ = sql::CatalogCache::Clock::now();
+  return sql::CatalogSnapshot::CheckQuery();
 }
 
 void PgTranscoder::InstallCatalog(std::shared_ptr<const sql::CatalogSnapshot> snapshot) {
@@ -684,25 +720,43 @@ bool PgTranscoder::ConsumeLookup(const pg::BackendMessage& m) {
       pending_.pop_front();
       const bool first = catalog_generation_ == 0;
       std::shared_ptr<const sql::CatalogSnapshot> shared;
+      auto fingerprint = sql::CatalogSnapshot::FingerprintOf(catalog_rows_);
+      const auto path = sql::CatalogSnapshot::SearchPathOf(catalog_rows_);
+      // What the lookup read, for the sessions that start or run next (a failed lookup
+      // confirms nothing: the next statement asks again).
+      auto confirm = [&] {
+        fingerprint_ = fingerprint.value_or("");
+        verified_at_ = lookup_sent_at_;
+        if (catalog_cache_)
+          catalog_cache_->Verified(database_, first ? settings_ : "", fingerprint_, path,
+                                   lookup_sent_at_);
+      };
+      if (catalog_failed_) check_failed_ = true;
       if (check) {
-        auto fingerprint = sql::CatalogSnapshot::FingerprintOf(catalog_rows_);
-        if (auto base = catalog_failed_ || !fingerprint
-                            ? nullptr
-                            : catalog_cache_->Find(
-                                  database_, sql::CatalogSnapshot::SearchPathOf(catalog_rows_),
-                                  *fingerprint))
-          shared =
-              sql::CatalogSnapshot::WithSearchPath(*base, catalog_rows_, ++catalog_generation_);
-        // Changed, another search path, or the check failed: fetch it all.
-        if (!shared) catalog_wanted_ = true;
+        if (!first && !catalog_failed_ && fingerprint && *fingerprint == fingerprint_ &&
+            path == analysis_.catalog().search_path()) {
+          confirm();  // unchanged: the session's snapshot, its plans and lineage stand
+        } else {
+          if (auto base = catalog_failed_ || !fingerprint
+                              ? nullptr
+                              : catalog_cache_->Find(database_, path, *fingerprint))
+            shared =
+                sql::CatalogSnapshot::WithSearchPath(*base, catalog_rows_, ++catalog_generation_);
+          // Changed, another search path, or the check failed: fetch it all.
+          if (shared)
+            confirm();
+          else if (!catalog_failed_ || tx_status_ == 'I')  // not into an aborted transaction
+            catalog_wanted_ = true;
+        }
       } else if (!catalog_failed_) {
         shared = sql::CatalogSnapshot::FromRows(catalog_rows_, ++catalog_generation_);
+        confirm();
         // Only a session's first fetch is shared: it ran before any statement of the client's,
         // so it holds no temporary table of this session.
-        if (first && catalog_cache_)
-          if (auto fingerprint = sql::CatalogSnapshot::FingerprintOf(catalog_rows_))
-            catalog_cache_->Put(database_, std::move(*fingerprint), shared);
+        if (first && catalog_cache_ && fingerprint)
+          catalog_cache_->Put(database_, *fingerprint, shared);
       }
+      if (!catalog_wanted_) stale_held_ = false;
       catalog_rows_.clear();
       catalog_rows_.shrink_to_fit();
       catalog_failed_ = false;
@@ -881,6 +935,7 @@ void PgTranscoder::OnFrontend(const pg::FrontendMessage& message) {
             return;
           }
           pending_.push_back({Expect::kQuery, std::string(m.sql)});
+          unnamed_statement_ = false;  // a Query destroys it
           if (blocked_) {
             OpenStatementFor(OpenStatement::Kind::kSimple, std::move(blocked_->first),
                              std::move(blocked_->second));
@@ -890,6 +945,7 @@ void PgTranscoder::OnFrontend(const pg::FrontendMessage& message) {
           }
         } else if constexpr (std::is_same_v<T, pg::Parse>) {
           pending_.push_back({Expect::kParse, std::string(m.statement)});
+          if (m.statement.empty()) unnamed_statement_ = true;
           statement_lineage_.erase(std::string(m.statement));
           auto& text = statement_texts_[std::string(m.statement)];
           if (blocked_) {

@@ -119,10 +119,19 @@ class PgTranscoder {
   }
   // The endpoint's shared snapshots (null: none). The session's first catalog lookup is then
   // CheckQuery() when another session of the same database fetched one, and its own full fetch
-  // is shared; the database is SetColumnStore's.
-  void SetCatalogCache(std::shared_ptr<sql::CatalogCache> cache) {
+  // is shared; none at all when a session with the same `settings` (its startup parameters
+  // that may change what names mean) read it within CatalogCache::kFresh. The database is
+  // SetColumnStore's.
+  void SetCatalogCache(std::shared_ptr<sql::CatalogCache> cache, std::string settings = {}) {
     catalog_cache_ = std::move(cache);
+    settings_ = std::move(settings);
   }
+  // Before a Query, Parse or Bind (`next`) the client sends with nothing else outstanding: when the
+  // session's catalog was last confirmed more than CatalogCache::kFresh ago (by this session or
+  // another of its database), CheckQuery() for the session to send upstream first, and hold the
+  // client's message until CatalogInFlight() is false. A catalog changed outside veild (a view
+  // replaced, a column renamed by a migration) is then read before the statement is.
+  std::optional<std::string> TakeStaleCheck(const pg::FrontendMessage& next);
 
   // COPY … TO STDOUT names no columns, and rules and column hints need them. For such a Query,
   // sent while the session is idle (so a failure cannot abort the client's transaction), this
@@ -385,6 +394,15 @@ class PgTranscoder {
   bool catalog_check_ = false;    // … and it is CheckQuery()
   bool catalog_check_tried_ = false;
   std::shared_ptr<sql::CatalogCache> catalog_cache_;
+  std::string settings_;                                // SetCatalogCache's
+  std::string fingerprint_;                             // of the snapshot in use
+  sql::CatalogCache::Clock::time_point verified_at_{};  // the snapshot was confirmed then
+  sql::CatalogCache::Clock::time_point lookup_sent_at_{};
+  // A stale check holds the client's message: a changed catalog is fetched right after it,
+  // inside a transaction too.
+  bool stale_held_ = false;
+  bool check_failed_ = false;       // a lookup failed: none is sent inside a transaction again
+  bool unnamed_statement_ = false;  // the client parsed one since its last Query
   void InstallCatalog(std::shared_ptr<const sql::CatalogSnapshot> snapshot);
   // The last frame was ReadyForQuery('I') with nothing else expected: the only moment a query
   // of veil's cannot land inside the client's work (a COPY FROM STDIN, a pipeline).
