@@ -641,6 +641,7 @@ void Analyzer::RangeVarItem(const pg_query::RangeVar& rv, Scope* scope, std::vec
     }
   } else {
     item.shape_known = false;
+    out_->unknown_relation = true;
     item.any = Lin::Unknown("unknown relation " +
                             (rv.schemaname().empty() ? "" : rv.schemaname() + ".") + rv.relname());
   }

@@ -98,6 +98,7 @@ struct StatementAnalysis {
   // COPY … TO STDOUT: the format its rows come in.
   std::optional<CopyFormat> copy;
   bool unknown_function = false;  // calls something that cannot be followed (any position)
+  bool unknown_relation = false;  // reads a relation the catalog does not hold (new since?)
 
   // From the tree, to be combined with the lexer's verdict (defence in depth).
   bool writes_data = false;  // INSERT/UPDATE/DELETE/MERGE (also in a CTE), locking, INTO, DDL

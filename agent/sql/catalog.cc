@@ -63,26 +63,42 @@ constexpr char kPathRows[] =
 // and change nothing here. pg_attribute, pg_proc, pg_operator, pg_cast and pg_type are read
 // from OID 16384 on (by their indexes: a few rows, not thousands): what initdb made below it
 // changes only with allow_system_table_mods. Views (pg_rewrite), schemas, inheritance and
-// column defaults are read whole.
+// column defaults are read whole. Temporary objects are left out: another session's are
+// invisible to this one, and a session's own come and go by its own statements, which read the
+// catalog again (or by code veild cannot follow, after which results are masked whole); with
+// them in, an application that makes temporary tables would change the fingerprint all the time
+// and make every session read the whole catalog again. Names starting "pg_" are reserved, so
+// only PostgreSQL's own temporary schemas match.
 #define VEIL_XMIN_HASH(key, from)                    \
   "(SELECT pg_catalog.count(*)::text || ':' || "     \
   "COALESCE(pg_catalog.sum(pg_catalog.hashtext(" key \
   " || ':' || xmin::text)), 0)::text "               \
   "FROM " from ")"
+#define VEIL_TEMP_REL "(SELECT oid FROM pg_catalog.pg_class WHERE relpersistence = 't')"
+#define VEIL_TEMP_NSP                                                            \
+  "(SELECT oid FROM pg_catalog.pg_namespace WHERE nspname LIKE 'pg\\_temp\\_%' " \
+  "OR nspname LIKE 'pg\\_toast\\_temp\\_%')"
 constexpr char kFingerprintRow[] =
     "SELECT 'h', pg_catalog.concat_ws(',', "
-    VEIL_XMIN_HASH("oid::text", "pg_catalog.pg_class") ", "
+    VEIL_XMIN_HASH("oid::text", "pg_catalog.pg_class WHERE relpersistence <> 't'") ", "
     VEIL_XMIN_HASH("attrelid::text || ':' || attnum::text",
-                   "pg_catalog.pg_attribute WHERE attrelid >= 16384") ", "
-    VEIL_XMIN_HASH("oid::text", "pg_catalog.pg_namespace") ", "
-    VEIL_XMIN_HASH("inhrelid::text || ':' || inhseqno::text", "pg_catalog.pg_inherits") ", "
-    VEIL_XMIN_HASH("oid::text", "pg_catalog.pg_attrdef") ", "
-    VEIL_XMIN_HASH("oid::text", "pg_catalog.pg_rewrite") ", "
-    VEIL_XMIN_HASH("oid::text", "pg_catalog.pg_proc WHERE oid >= 16384") ", "
-    VEIL_XMIN_HASH("oid::text", "pg_catalog.pg_operator WHERE oid >= 16384") ", "
+                   "pg_catalog.pg_attribute WHERE attrelid >= 16384 "
+                   "AND attrelid NOT IN " VEIL_TEMP_REL) ", "
+    VEIL_XMIN_HASH("oid::text", "pg_catalog.pg_namespace WHERE oid NOT IN " VEIL_TEMP_NSP) ", "
+    VEIL_XMIN_HASH("inhrelid::text || ':' || inhseqno::text",
+                   "pg_catalog.pg_inherits WHERE inhrelid NOT IN " VEIL_TEMP_REL) ", "
+    VEIL_XMIN_HASH("oid::text", "pg_catalog.pg_attrdef WHERE adrelid NOT IN " VEIL_TEMP_REL) ", "
+    VEIL_XMIN_HASH("oid::text", "pg_catalog.pg_rewrite WHERE ev_class NOT IN " VEIL_TEMP_REL) ", "
+    VEIL_XMIN_HASH("oid::text", "pg_catalog.pg_proc WHERE oid >= 16384 "
+                                "AND pronamespace NOT IN " VEIL_TEMP_NSP) ", "
+    VEIL_XMIN_HASH("oid::text", "pg_catalog.pg_operator WHERE oid >= 16384 "
+                                "AND oprnamespace NOT IN " VEIL_TEMP_NSP) ", "
     VEIL_XMIN_HASH("oid::text", "pg_catalog.pg_cast WHERE oid >= 16384") ", "
-    VEIL_XMIN_HASH("oid::text", "pg_catalog.pg_type WHERE oid >= 16384") "), "
+    VEIL_XMIN_HASH("oid::text", "pg_catalog.pg_type WHERE oid >= 16384 "
+                                "AND typnamespace NOT IN " VEIL_TEMP_NSP) "), "
     "NULL, NULL, NULL, NULL ";
+#undef VEIL_TEMP_REL
+#undef VEIL_TEMP_NSP
 #undef VEIL_XMIN_HASH
 
 template <typename T>

@@ -680,15 +680,37 @@ std::optional<std::string> PgTranscoder::TakeStaleCheck(const pg::FrontendMessag
     const auto* parse = std::get_if<pg::Parse>(&next);
     if (unnamed_statement_ && !(parse && parse->statement.empty())) return std::nullopt;
   }
-  if (auto at = catalog_cache_->Confirmed(database_, fingerprint_, verified_at_)) {
-    verified_at_ = *at;
-    return std::nullopt;
+  bool fresh = sql::CatalogCache::Clock::now() - verified_at_ <= sql::CatalogCache::kFresh;
+  if (!fresh)  // the common case takes no lock
+    if (auto at = catalog_cache_->Confirmed(database_, fingerprint_, verified_at_)) {
+      verified_at_ = *at;
+      fresh = true;
+    }
+  if (fresh) {
+    // A statement that reads a relation the snapshot lacks, perhaps made by a migration a
+    // moment ago: checked once, or its result would be masked whole. Once per confirmation: a
+    // name no catalog holds (a typo sent again and again) is not checked each time.
+    if (unknown_checked_ || !NamesUnknownRelation(next)) return std::nullopt;
+    unknown_checked_ = true;
+  } else {
+    unknown_checked_ = false;
   }
   catalog_pending_ = true;
   catalog_check_ = true;
   stale_held_ = true;
   lookup_sent_at_ = sql::CatalogCache::Clock::now();
   return sql::CatalogSnapshot::CheckQuery();
+}
+
+bool PgTranscoder::NamesUnknownRelation(const pg::FrontendMessage& m) {
+  std::string_view sql;
+  if (auto* q = std::get_if<pg::Query>(&m)) sql = q->sql;
+  if (auto* p = std::get_if<pg::Parse>(&m)) sql = p->query;
+  if (sql.empty() || !analyzer_ || !analysis_.has_catalog()) return false;
+  auto a = analysis_.Analyze(sql);
+  for (const auto& st : a->statements)
+    if (st.unknown_relation || (st.inner && st.inner->unknown_relation)) return true;
+  return false;
 }
 
 void PgTranscoder::InstallCatalog(std::shared_ptr<const sql::CatalogSnapshot> snapshot) {

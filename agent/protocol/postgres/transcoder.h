@@ -403,6 +403,9 @@ class PgTranscoder {
   bool stale_held_ = false;
   bool check_failed_ = false;       // a lookup failed: none is sent inside a transaction again
   bool unnamed_statement_ = false;  // the client parsed one since its last Query
+  // A check was sent for a relation the snapshot lacks since the snapshot was last stale.
+  bool unknown_checked_ = false;
+  bool NamesUnknownRelation(const pg::FrontendMessage& m);
   void InstallCatalog(std::shared_ptr<const sql::CatalogSnapshot> snapshot);
   // The last frame was ReadyForQuery('I') with nothing else expected: the only moment a query
   // of veil's cannot land inside the client's work (a COPY FROM STDIN, a pipeline).
