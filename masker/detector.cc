@@ -5209,7 +5209,38 @@ std::bitset<kMaxEntities> Detector::Options::AllBuiltins() {
   return b;
 }
 
-Detector::~Detector() = default;
+Detector::~Detector() {
+  for (hs_scratch* s : spare_scratch_) hs_free_scratch(s);
+}
+
+hs_scratch* Detector::TakeScratch() const {
+  {
+    std::lock_guard lock(scratch_mu_);
+    if (!spare_scratch_.empty()) {
+      hs_scratch* s = spare_scratch_.back();
+      spare_scratch_.pop_back();
+      return s;
+    }
+  }
+  hs_scratch* s = nullptr;
+  for (const auto& db : dbs_) {
+    // Growing one scratch to fit every database; failure here is out-of-memory.
+    if (hs_alloc_scratch(db->db, &s) != HS_SUCCESS) std::abort();
+  }
+  return s;
+}
+
+void Detector::ReturnScratch(hs_scratch* scratch) const {
+  if (scratch == nullptr) return;
+  {
+    std::lock_guard lock(scratch_mu_);
+    if (spare_scratch_.size() < kMaxSpareScratch) {
+      spare_scratch_.push_back(scratch);
+      return;
+    }
+  }
+  hs_free_scratch(scratch);
+}
 
 Result<std::shared_ptr<const Detector>> Detector::Create(Options options) {
   if (hs_valid_platform() != HS_SUCCESS)
@@ -5286,16 +5317,14 @@ int Detector::EntityId(std::string_view name) const {
 }
 
 Scanner::Scanner(std::shared_ptr<const Detector> detector)
-    : detector_(std::move(detector)), prefilter_(std::make_unique<Prefilter>()) {
-  for (const auto& db : detector_->dbs_) {
-    // Growing one scratch to fit every database; failure here is out-of-memory.
-    if (hs_alloc_scratch(db->db, &scratch_) != HS_SUCCESS) std::abort();
-  }
+    : detector_(std::move(detector)),
+      scratch_(detector_->TakeScratch()),
+      prefilter_(std::make_unique<Prefilter>()) {
   hits_.reserve(256);
   candidates_.reserve(64);
 }
 
-Scanner::~Scanner() { hs_free_scratch(scratch_); }
+Scanner::~Scanner() { detector_->ReturnScratch(scratch_); }
 
 void Scanner::Scan(std::string_view text, std::vector<EntityMatch>* out, const ColumnHints* hints) {
   Segment whole{0, static_cast<uint32_t>(text.size()), hints};

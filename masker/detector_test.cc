@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
 
 #include "masker/names.h"
 
@@ -47,6 +49,27 @@ TEST_F(DetectorTest, IssueExampleOffsets) {
   EXPECT_EQ(out[1].start, 31u);
   EXPECT_EQ(out[1].end, 46u);
   EXPECT_EQ((*detector_)->EntityName(out[1].entity), "EMAIL");
+}
+
+// Sessions come and go on any worker thread: a Scanner reuses the scratch space of one that
+// ended, and scans the same as one with its own, on other threads too, several at once.
+TEST_F(DetectorTest, ScannersOnManyThreadsShareSpareScratch) {
+  const std::string_view line = "card 4111 1111 1111 1111, mail bob@example.com";
+  auto scan = [&] {
+    Scanner s(*detector_);
+    std::vector<EntityMatch> out;
+    s.Scan(line, &out);
+    return out.size() == 2 && (*detector_)->EntityName(out[1].entity) == "EMAIL";
+  };
+  ASSERT_TRUE(scan());
+  std::atomic<int> good{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) good += scan();
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(good.load(), 200);
 }
 
 TEST_F(DetectorTest, Emails) {
