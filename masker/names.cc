@@ -348,6 +348,12 @@ float ScoreRun(std::span<const Token> t, RunForm form) {
     // Family name first, as Vietnamese and Hungarian write it (Đinh Hương Dương, Nagy Éva
     // Katalin): three or more words, letters beyond ASCII. Only context carries it.
     context_only = true;
+  } else if (t.size() == 2 && g.surname >= 1 && !g.word && s.given > 0 && !s.word &&
+             form == RunForm::kFirstLast) {
+    // Family name first, as Chinese and Korean names are written in Latin letters ("Zhang
+    // Wei", "Liu Yang", "Park Jiwoo"): a known surname that is no given name, then a known
+    // given name. Only context carries it ("Please ask Zhang Wei").
+    context_only = true;
   } else if (CyrillicSurnameEnding(given.text) && s.given > 0) {
     // Family name first, as Russian lists write it ("Попов Дмитрий", "Захаров Арсений
     // Борисович"): a surname by its ending, then a known given name.

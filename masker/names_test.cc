@@ -38,6 +38,11 @@ TEST(Names, ScoresRuns) {
   EXPECT_LT(Score({"Granite", "Chair"}), 0.5f);
   EXPECT_LT(Score({"Kuhn", "LLC"}), 0.5f);
   EXPECT_LT(Score({"Customer", "Success"}), 0.5f);
+  // Family name first, romanised: context may carry it, alone it is no name.
+  for (auto [family, given] : {std::pair{"Zhang", "Wei"}, {"Liu", "Yang"}}) {
+    EXPECT_GE(Score({family, given}), 0.38f) << family;
+    EXPECT_LT(Score({family, given}), 0.5f) << family;
+  }
   EXPECT_LT(Score({"New", "York"}), 0.5f);
 }
 
