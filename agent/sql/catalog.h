@@ -103,6 +103,9 @@ class CatalogSnapshot {
   // catalog gives away to anyone, not a value. Linear: for the rare error path only.
   bool KnowsName(std::string_view name) const;
   const std::vector<std::string>& search_path() const { return search_path_; }
+  // What the snapshots of one fetch share (WithSearchPath, Renumbered): with the search path,
+  // all a statement's analysis depends on besides its text.
+  std::shared_ptr<const void> objects() const { return objects_; }
   uint64_t generation() const { return generation_; }
   size_t size() const { return objects_->by_oid.size(); }
 

@@ -1,5 +1,8 @@
 #include "agent/protocol/postgres/analysis.h"
 
+#include <cstdint>
+#include <mutex>
+
 #include "agent/events/normalize.h"
 #include "agent/sql/lexer.h"
 
@@ -51,6 +54,52 @@ bool HoldsCopy(const sql::Analysis& a) {
 
 SessionAnalysis::SessionAnalysis() : catalog_(sql::CatalogSnapshot::Empty()) {}
 
+namespace {
+
+// Analyses shared by every session of the process. sql::Analyze reads the statement's text
+// (its literals decide nothing: the per-session cache rests on that too), the catalog's
+// objects and the search path, and nothing else; the key holds all three. An entry holds its
+// objects weakly: once that catalog is gone its entries answer for none other, even one built
+// at the same address.
+class Shared {
+ public:
+  static constexpr size_t kMaxEntries = 4096;
+  std::shared_ptr<const sql::Analysis> Find(const std::shared_ptr<const void>& objects,
+                                            const std::string& key) {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(key);
+    if (it == entries_.end() || it->second.objects.lock() != objects) return nullptr;
+    return it->second.analysis;
+  }
+  void Put(const std::shared_ptr<const void>& objects, std::string key,
+           std::shared_ptr<const sql::Analysis> analysis) {
+    std::lock_guard lock(mu_);
+    if (entries_.size() >= kMaxEntries) entries_.clear();
+    entries_[std::move(key)] = {objects, std::move(analysis)};
+  }
+
+ private:
+  struct Entry {
+    std::weak_ptr<const void> objects;
+    std::shared_ptr<const sql::Analysis> analysis;
+  };
+  std::mutex mu_;
+  std::unordered_map<std::string, Entry> entries_;
+};
+
+Shared& SharedAnalyses() {
+  static Shared* shared = new Shared;  // never destroyed: sessions may outlive main's statics
+  return *shared;
+}
+
+std::string SharedKey(const sql::CatalogSnapshot& catalog, const std::string& key) {
+  std::string k = std::to_string(reinterpret_cast<uintptr_t>(catalog.objects().get()));
+  for (const auto& nsp : catalog.search_path()) k.append(1, '\0').append(nsp);
+  return k.append(2, '\0').append(key);
+}
+
+}  // namespace
+
 void SessionAnalysis::SetCatalog(std::shared_ptr<const sql::CatalogSnapshot> catalog) {
   catalog_ = std::move(catalog);
   cache_.clear();  // names may resolve differently now
@@ -82,7 +131,18 @@ std::shared_ptr<const sql::Analysis> SessionAnalysis::Analyze(std::string_view s
     }
   }
   ++misses_;
-  auto a = std::make_shared<const sql::Analysis>(sql::Analyze(sql, *catalog_));
+  std::shared_ptr<const sql::Analysis> a;
+  std::string shared_key;
+  if (!key.empty()) {
+    shared_key = SharedKey(*catalog_, key);
+    a = SharedAnalyses().Find(catalog_->objects(), shared_key);
+    if (a && HoldsCopy(*a)) a.reset();
+    if (a) ++shared_hits_;
+  }
+  if (!a) {
+    a = std::make_shared<const sql::Analysis>(sql::Analyze(sql, *catalog_));
+    if (!shared_key.empty()) SharedAnalyses().Put(catalog_->objects(), std::move(shared_key), a);
+  }
   if (!key.empty()) {
     if (cache_.size() >= kCacheEntries) cache_.clear();
     cache_.emplace(std::move(key), a);

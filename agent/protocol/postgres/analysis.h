@@ -7,7 +7,9 @@
 // The transcoder asks Lineage() for each Query's and Parse's text at its first answer, in the
 // order the server runs them; that is when PREPARE, DECLARE, DEALLOCATE and CLOSE take effect
 // here. The session asks Analyze() when a statement is sent, for the guardrails of the parse
-// tree. Not thread-safe: one per session, on the session's thread.
+// tree. Not thread-safe: one per session, on the session's thread. A miss asks the analyses of
+// the process's other sessions first (same text with literals replaced, same catalog objects,
+// same search path), so that a new connection does not parse its first statement again.
 #pragma once
 
 #include <map>
@@ -44,6 +46,8 @@ class SessionAnalysis {
 
   uint64_t cache_hits() const { return hits_; }
   uint64_t cache_misses() const { return misses_; }
+  // Misses of this session's cache that another session's analysis answered.
+  uint64_t shared_hits() const { return shared_hits_; }
 
  private:
   StatementLineage ToLineage(const sql::StatementAnalysis& s) const;
@@ -53,7 +57,7 @@ class SessionAnalysis {
   std::unordered_map<std::string, std::shared_ptr<const sql::Analysis>> cache_;
   std::map<std::string, std::shared_ptr<const sql::StatementAnalysis>, std::less<>> prepared_;
   std::map<std::string, std::shared_ptr<const sql::StatementAnalysis>, std::less<>> cursors_;
-  uint64_t hits_ = 0, misses_ = 0;
+  uint64_t hits_ = 0, misses_ = 0, shared_hits_ = 0;
   // The lineage of the last statement without session operations, kept for its next run
   // (pgbench and most applications repeat one statement shape).
   std::shared_ptr<const sql::Analysis> last_analysis_;

@@ -761,5 +761,31 @@ TEST(SessionAnalysisCache, KeysAreNeverCutTexts) {
   EXPECT_EQ(analysis.cache_hits(), 1u);
 }
 
+// A new connection's first statement: the analysis another session made with the same catalog
+// objects and search path answers it; another fetch's catalog, or a freed one's entries, never.
+TEST(SessionAnalysisCache, SessionsOfOneCatalogShareAnalyses) {
+  auto snap = sql::CatalogSnapshot::FromRows({}, 1);
+  SessionAnalysis a, b, c, d;
+  a.SetCatalog(snap);
+  b.SetCatalog(sql::CatalogSnapshot::Renumbered(*snap, 2));
+  c.SetCatalog(sql::CatalogSnapshot::FromRows({}, 3));
+  auto x = a.Analyze("SELECT n FROM shared_cache_probe WHERE id = 1");
+  EXPECT_EQ(a.shared_hits(), 0u);
+  EXPECT_EQ(b.Analyze("SELECT n FROM shared_cache_probe WHERE id = 2"), x);
+  EXPECT_EQ(b.shared_hits(), 1u);
+  EXPECT_NE(c.Analyze("SELECT n FROM shared_cache_probe WHERE id = 1"), x);
+  EXPECT_EQ(c.shared_hits(), 0u);
+  EXPECT_NE(b.Analyze("SELECT n FROM shared_cache_probe_2"), x);
+  const void* objects = snap->objects().get();
+  snap.reset();
+  a.SetCatalog(sql::CatalogSnapshot::Empty());
+  b.SetCatalog(sql::CatalogSnapshot::Empty());
+  x.reset();
+  auto fresh = sql::CatalogSnapshot::FromRows({}, 4);
+  d.SetCatalog(fresh);
+  d.Analyze("SELECT n FROM shared_cache_probe WHERE id = 3");
+  EXPECT_EQ(d.shared_hits(), 0u) << (fresh->objects().get() == objects ? "same address" : "");
+}
+
 }  // namespace
 }  // namespace veil::agent
