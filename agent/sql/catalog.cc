@@ -343,13 +343,14 @@ void CatalogCache::Verified(std::string_view database, std::string_view settings
   if (newest->second.fingerprint.empty() || at >= newest->second.at)
     newest->second = Read{std::string(fingerprint), {}, at};
   if (settings.empty()) return;
-  if (starts_.size() >= 8 * kMaxEntries) {  // bounded: the oldest goes
+  const std::pair<std::string, std::string> key{std::string(database), std::string(settings)};
+  if (!starts_.contains(key) && starts_.size() >= 8 * kMaxEntries) {  // bounded: the oldest goes
     auto oldest =
         std::min_element(starts_.begin(), starts_.end(),
                          [](const auto& a, const auto& b) { return a.second.at < b.second.at; });
     starts_.erase(oldest);
   }
-  Read& start = starts_[{std::string(database), std::string(settings)}];
+  Read& start = starts_[key];
   if (start.fingerprint.empty() || at >= start.at)
     start = Read{std::string(fingerprint), search_path, at};
 }

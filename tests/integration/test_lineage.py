@@ -1672,6 +1672,9 @@ def test_a_long_session_sees_a_view_replaced_outside_it(pg, lineage_db, start_ve
         cur = idle.cursor()
         cur.execute("SELECT reverse(x) FROM clock")
         assert cur.fetchall() == [("sdrow nialp",)]
+        # A statement PREPAREd before the migration: PostgreSQL plans it again on its next
+        # EXECUTE, with the new view.
+        cur.execute("PREPARE rev AS SELECT reverse(x), id FROM clock")
         # Inside a transaction that has not read the view (one that has holds a lock on it,
         # and PostgreSQL makes the migration wait for its end).
         cur = in_tx.cursor()
@@ -1686,6 +1689,10 @@ def test_a_long_session_sees_a_view_replaced_outside_it(pg, lineage_db, start_ve
             cur.execute("SELECT reverse(x), upper(x) FROM clock")
             got = cur.fetchall()
             assert got == [("[US_SSN]", "[US_SSN]")], got
+        cur = idle.cursor()
+        cur.execute("EXECUTE rev")
+        got = cur.fetchall()
+        assert got == [("[US_SSN]", 1)], got
         # The transaction was not disturbed by veild's check inside it.
         cur = in_tx.cursor()
         cur.execute("SELECT count(*) FROM tick")

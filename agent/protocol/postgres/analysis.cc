@@ -105,6 +105,16 @@ void SessionAnalysis::SetCatalog(std::shared_ptr<const sql::CatalogSnapshot> cat
   cache_.clear();  // names may resolve differently now
   last_analysis_.reset();
   last_lineage_.reset();
+  // PostgreSQL plans a PREPAREd statement again when what it reads changed (a view replaced
+  // since): its lineage is made again too, from the text that prepared it.
+  for (auto& [name, p] : prepared_) {
+    std::shared_ptr<const sql::StatementAnalysis> inner;
+    const auto a = Analyze(p.sql);
+    for (const auto& s : a->statements)
+      if (s.op == sql::StatementAnalysis::Op::kPrepare && s.name == name) inner = s.inner;
+    // Not found again (it cannot be read now): no lineage, every column masked whole.
+    p.analysis = inner ? inner : std::make_shared<const sql::StatementAnalysis>();
+  }
 }
 
 std::shared_ptr<const sql::Analysis> SessionAnalysis::Analyze(std::string_view sql) {
@@ -179,12 +189,13 @@ std::shared_ptr<const QueryLineage> SessionAnalysis::Lineage(std::string_view sq
   for (const auto& s : analysis->statements) {
     switch (s.op) {
       case Op::kPrepare:
-        if (s.inner) prepared_[s.name] = s.inner;
+        if (s.inner) prepared_[s.name] = {s.inner, std::string(sql)};
         out->push_back(ToLineage(s));
         break;
       case Op::kExecute: {
         auto it = prepared_.find(s.name);
-        StatementLineage l = it != prepared_.end() ? ToLineage(*it->second) : StatementLineage{};
+        StatementLineage l =
+            it != prepared_.end() ? ToLineage(*it->second.analysis) : StatementLineage{};
         l.refresh_catalog = l.refresh_catalog || s.ddl;
         out->push_back(std::move(l));
         break;
@@ -235,7 +246,7 @@ std::shared_ptr<const QueryLineage> SessionAnalysis::Lineage(std::string_view sq
 
 const sql::StatementAnalysis* SessionAnalysis::Prepared(std::string_view name) const {
   auto it = prepared_.find(name);
-  return it == prepared_.end() ? nullptr : it->second.get();
+  return it == prepared_.end() ? nullptr : it->second.analysis.get();
 }
 
 }  // namespace veil::agent

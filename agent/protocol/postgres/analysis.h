@@ -55,7 +55,11 @@ class SessionAnalysis {
   std::shared_ptr<const sql::CatalogSnapshot> catalog_;
   bool scs_on_ = true;
   std::unordered_map<std::string, std::shared_ptr<const sql::Analysis>> cache_;
-  std::map<std::string, std::shared_ptr<const sql::StatementAnalysis>, std::less<>> prepared_;
+  struct PreparedText {
+    std::shared_ptr<const sql::StatementAnalysis> analysis;
+    std::string sql;  // the text that prepared it, analysed again when the catalog changes
+  };
+  std::map<std::string, PreparedText, std::less<>> prepared_;
   std::map<std::string, std::shared_ptr<const sql::StatementAnalysis>, std::less<>> cursors_;
   uint64_t hits_ = 0, misses_ = 0, shared_hits_ = 0;
   // The lineage of the last statement without session operations, kept for its next run
